@@ -1,0 +1,17 @@
+import { BaseCommand } from '../src/cli/index.ts';
+import { versions } from '../src/cli/versions.ts';
+
+export default class Version extends BaseCommand {
+  static override description = 'Print the versions of edgepeer, Node.js and the protocol libraries.';
+
+  async run(): Promise<void> {
+    await this.parse(Version);
+    const v = versions();
+    this.emit(
+      v,
+      Object.entries(v)
+        .map(([k, value]) => `${k} ${value}`)
+        .join('\n'),
+    );
+  }
+}

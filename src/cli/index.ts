@@ -1,0 +1,2 @@
+export { BaseCommand, type FlagsOf } from './base-command.ts';
+export { dataDirFlag } from './flags.ts';

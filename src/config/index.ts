@@ -1,0 +1,1 @@
+export { defaultDataDir } from './paths.ts';
