@@ -134,6 +134,12 @@ export class HashMismatchError extends EdgepeerError {
   }
 }
 
+export class CorruptPieceError extends EdgepeerError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('EDGEPEER_PIECE_CORRUPT', ExitCode.io, message, details);
+  }
+}
+
 // Bulk commands
 
 export class PartialFailureError extends EdgepeerError {

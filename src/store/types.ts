@@ -1,0 +1,106 @@
+// The contract of src/store: the one owner of object state (metainfo, data, bitmap of verified pieces).
+// Wire and HTTP servers, ingest and the tracker client see only this interface and the piece cache.
+import type { EventEmitter } from 'node:events';
+import type { Metainfo } from '../metainfo/types.ts';
+
+/** Why pieces left the store. Peers and trackers are told in every case. */
+export type RemovalReason = 'purge' | 'expired' | 'corrupt' | 'policy';
+
+/** Which pieces an object holds, verified and durable. BitTorrent bit order (bit 0 = high bit of byte 0). */
+export interface BitfieldView {
+  readonly length: number;
+  get(pieceIndex: number): boolean;
+  count(): number;
+  /** A copy in BitTorrent wire format, ceil(length / 8) bytes, spare bits zero. */
+  toBuffer(): Buffer;
+}
+
+export interface StoredObject {
+  infoHash: string;
+  metainfo: Metainfo;
+  /** Live view: reflects pieces as they are added and removed. */
+  bitfield: BitfieldView;
+  piecesHeld: number;
+  complete: boolean;
+  /** ms since the epoch when the object entered the store. */
+  addedAt: number;
+  /** ms since the epoch when the object expires (TTL), or null. */
+  expiresAt: number | null;
+  /** Where it was ingested from (path or URL), as given. */
+  source: string | null;
+}
+
+export interface AddObjectOptions {
+  ttlMs?: number;
+  source?: string;
+}
+
+export interface StoreEvents {
+  'object-added': [object: StoredObject];
+  /** Pieces became durable and visible in the bitmap. */
+  'pieces-added': [infoHash: string, pieceIndexes: number[]];
+  'pieces-removed': [infoHash: string, pieceIndexes: number[], reason: RemovalReason];
+  'object-removed': [infoHash: string, reason: RemovalReason];
+}
+
+export interface OpenStoreOptions {
+  /**
+   * 'write' takes the store's writer lock (one writer at a time across processes; StoreLockedError if held).
+   * 'read' takes no lock and sees what writers have committed.
+   */
+  mode: 'write' | 'read';
+}
+
+export interface Store extends EventEmitter<StoreEvents> {
+  readonly dataDir: string;
+  readonly mode: 'write' | 'read';
+  /** All objects, in no particular order. */
+  list(): StoredObject[];
+  get(infoHash: string): StoredObject | undefined;
+  /** By info hash (40 hex, any case) or exact name; NotFoundError, or InvalidArgumentError if a name is ambiguous. */
+  find(id: string): StoredObject;
+  /** Creates the object with an empty bitmap, or returns the existing one (TTL and source refreshed). */
+  addObject(metainfo: Metainfo, options?: AddObjectOptions): Promise<StoredObject>;
+  /**
+   * Writes a piece whose bytes the caller has verified against its hash. Resolves once the bytes are
+   * durable on disk and the piece is visible in the bitmap (writes are committed in batches).
+   */
+  writePiece(infoHash: string, pieceIndex: number, data: Uint8Array): Promise<void>;
+  /** Reads a held piece from disk as it is, unverified (the piece cache verifies). */
+  readPiece(infoHash: string, pieceIndex: number): Promise<Buffer>;
+  removePieces(infoHash: string, pieceIndexes: number[], reason: RemovalReason): Promise<void>;
+  removeObject(infoHash: string, reason: RemovalReason): Promise<void>;
+  /** Commits pending writes, releases the lock. */
+  close(): Promise<void>;
+}
+
+/**
+ * Staging for content whose metainfo is not known until it has all been hashed (a new local file or URL).
+ * The staging folder is on the store's filesystem, laid out as the torrent's files will be.
+ */
+export interface StagingStore {
+  /** A fresh, empty folder under the store; removed at the next open if never adopted (crash). */
+  createStaging(): Promise<string>;
+  /**
+   * Moves verified staged data into the store as `metainfo` with every piece held (the caller hashed
+   * exactly these bytes). Idempotent: if the object exists, the staged copy is dropped and the existing
+   * object is returned with its TTL and source refreshed.
+   */
+  adoptStaging(stagingDir: string, metainfo: Metainfo, options?: AddObjectOptions): Promise<StoredObject>;
+  /** Removes a staging folder that will not be adopted. */
+  discardStaging(stagingDir: string): Promise<void>;
+}
+
+/** The one piece cache that the wire and HTTP servers read through (lru-cache, sized in bytes). */
+export interface PieceCache {
+  /**
+   * The verified bytes of a held piece. Concurrent callers for one piece share one disk read. A piece
+   * read from disk is checked against its hash before anyone sees it; on a mismatch the piece is removed
+   * from the store (reason 'corrupt', so peers and trackers are told) and this rejects with
+   * CorruptPieceError. NotFoundError if the piece is not held.
+   */
+  getPiece(infoHash: string, pieceIndex: number): Promise<Buffer>;
+  /** Drops cached pieces of an object (after purge). */
+  evict(infoHash: string, pieceIndexes?: number[]): void;
+  stats(): { hits: number; misses: number; bytes: number; maxBytes: number; corruptPieces: number };
+}
