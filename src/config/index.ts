@@ -1,1 +1,2 @@
 export { defaultDataDir } from './paths.ts';
+export { formatBytes, parseDuration, parseSize } from './units.ts';
