@@ -140,6 +140,22 @@ export class CorruptPieceError extends EdgepeerError {
   }
 }
 
+// SIP registration (IMS)
+
+export class SipError extends EdgepeerError {
+  /** code: EDGEPEER_SIP_TIMEOUT, _UNREACHABLE, _SERVER_ERROR, _REJECTED, _AUTH_UNSUPPORTED, _MALFORMED */
+  constructor(code: `EDGEPEER_SIP_${string}`, message: string, details?: ErrorDetails) {
+    super(code, ExitCode.remote, message, details);
+  }
+}
+
+/** The registrar refused our credentials (403, or a second 401 to the same credentials). */
+export class SipAuthError extends EdgepeerError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('EDGEPEER_SIP_AUTH_REFUSED', ExitCode.auth, message, details);
+  }
+}
+
 // Bulk commands
 
 export class PartialFailureError extends EdgepeerError {
@@ -180,4 +196,24 @@ export function isEdgepeerError(err: unknown): err is EdgepeerError {
       (err as { code: string }).code.startsWith('EDGEPEER_') &&
       typeof (err as { exitCode?: unknown }).exitCode === 'number')
   );
+}
+
+/** The exit code for an error known only by its code (as in --json results): by the code's family. */
+export function exitCodeForErrorCode(code: string): ExitCodeValue {
+  if (code === 'EDGEPEER_INVALID_ARGUMENT' || code.endsWith('_INVALID')) return ExitCode.usage;
+  if (code === 'EDGEPEER_NOT_FOUND') return ExitCode.notFound;
+  if (code === 'EDGEPEER_STORE_LOCKED') return ExitCode.busy;
+  if (code.startsWith('EDGEPEER_ORIGIN_') || code === 'EDGEPEER_HASH_MISMATCH') return ExitCode.remote;
+  if (code === 'EDGEPEER_SIP_AUTH_REFUSED') return ExitCode.auth;
+  if (code.startsWith('EDGEPEER_SIP_')) return ExitCode.remote;
+  if (code.startsWith('EDGEPEER_')) return ExitCode.io;
+  return ExitCode.internal;
+}
+
+/** Exit code of a bulk command: 0 if every item succeeded, the item's own code if the only item failed, else partial. */
+export function bulkExitCode(results: ReadonlyArray<{ error?: { code: string } }>): ExitCodeValue {
+  const failed = results.filter((r) => r.error !== undefined);
+  if (failed.length === 0) return ExitCode.ok;
+  if (results.length === 1) return exitCodeForErrorCode((failed[0] as { error: { code: string } }).error.code);
+  return ExitCode.partial;
 }
