@@ -128,6 +128,13 @@ export class OriginError extends EdgepeerError {
   }
 }
 
+export class TrackerError extends EdgepeerError {
+  /** code: EDGEPEER_TRACKER_FAILURE (the tracker's failure reason), _UNREACHABLE, _TIMEOUT, _STATUS, _INVALID_RESPONSE, _UNSUPPORTED */
+  constructor(code: `EDGEPEER_TRACKER_${string}`, message: string, details?: ErrorDetails) {
+    super(code, ExitCode.remote, message, details);
+  }
+}
+
 export class HashMismatchError extends EdgepeerError {
   constructor(message: string, details?: ErrorDetails) {
     super('EDGEPEER_HASH_MISMATCH', ExitCode.remote, message, details);
