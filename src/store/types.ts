@@ -17,6 +17,9 @@ export interface BitfieldView {
 
 export interface StoredObject {
   infoHash: string;
+  /** metainfo.name and metainfo.length, known without loading the metainfo (it is read lazily). */
+  name: string;
+  length: number;
   metainfo: Metainfo;
   /** Live view: reflects pieces as they are added and removed. */
   bitfield: BitfieldView;
@@ -49,6 +52,15 @@ export interface OpenStoreOptions {
    * 'read' takes no lock and sees what writers have committed.
    */
   mode: 'write' | 'read';
+  /** Group commit: a batch of written pieces is committed after this many ms (default 10)... */
+  commitIntervalMs?: number;
+  /** ...or as soon as this many pieces (default 256) or bytes (default 128 MiB) are pending. */
+  commitMaxPieces?: number;
+  commitMaxBytes?: number;
+  /** The journal is folded into a new snapshot once it exceeds max(this, snapshot size); default 16 MiB. */
+  compactJournalBytes?: number;
+  /** Data files kept open at most (default 256). */
+  maxOpenFiles?: number;
 }
 
 export interface Store extends EventEmitter<StoreEvents> {
@@ -59,6 +71,8 @@ export interface Store extends EventEmitter<StoreEvents> {
   get(infoHash: string): StoredObject | undefined;
   /** By info hash (40 hex, any case) or exact name; NotFoundError, or InvalidArgumentError if a name is ambiguous. */
   find(id: string): StoredObject;
+  /** Objects whose TTL has run out at `now` (ms since the epoch; default now), for `purge --expired`. */
+  listExpired(now?: number): StoredObject[];
   /** Creates the object with an empty bitmap, or returns the existing one (TTL and source refreshed). */
   addObject(metainfo: Metainfo, options?: AddObjectOptions): Promise<StoredObject>;
   /**
