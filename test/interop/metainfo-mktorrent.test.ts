@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Metainfo, parseTorrent } from '../../src/metainfo/index.ts';
+import { encodeTorrent, type Metainfo, parseTorrent } from '../../src/metainfo/index.ts';
 import { metainfoFor, run, writeTree } from './metainfo-support.ts';
 
 let base: string;
@@ -100,6 +100,27 @@ describe('info hash identical to mktorrent', () => {
     const theirs = await mktorrent(target, 15, ['-p']);
     expect(theirs.private).toBe(true);
     expectSameInfo(await metainfoFor(target, 32_768, { private: true }), theirs);
+  });
+
+  it.each([
+    ['one web seed', ['-a', 'http://a/1,http://a/2', '-a', 'udp://b/1', '-w', 'http://w/1', '-c', 'a comment']],
+    ['several web seeds and one tracker', ['-a', 'http://a/1', '-w', 'http://w/1', '-w', 'http://w/2']],
+  ])('writing the whole .torrent file byte for byte as mktorrent does, with %s', async (_what, options) => {
+    const root = join(base, `whole-${torrentCount}`);
+    await writeTree(root, { 'f.bin': 50_000 });
+    const target = join(root, 'f.bin');
+    const output = join(base, `whole-${torrentCount++}.torrent`);
+    await run('mktorrent', ['-l', '15', '-t', '1', '-o', output, ...options, target]);
+    const theirBytes = await readFile(output);
+    const theirs = parseTorrent(theirBytes);
+    const ours = await metainfoFor(target, 32_768, {
+      announceList: theirs.announceList,
+      urlList: theirs.urlList,
+      comment: theirs.comment,
+      createdBy: theirs.createdBy,
+      creationDate: theirs.creationDate,
+    });
+    expect(encodeTorrent(ours).toString('latin1')).toBe(theirBytes.toString('latin1'));
   });
 
   it('and, like mktorrent, refuses a dangling symlink', async () => {
