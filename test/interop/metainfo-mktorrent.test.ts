@@ -55,16 +55,18 @@ describe('info hash identical to mktorrent', () => {
     const root = join(base, `tree-${log2}`, 'content');
     await writeTree(root, TREE, { 'link-to-file': 'a-b', 'link-to-dir': 'a/b' });
     await mkdir(join(root, 'empty/nested'), { recursive: true });
+    await run('mkfifo', [join(root, 'a-fifo')]);
     const theirs = await mktorrent(root, log2);
     const ours = await metainfoFor(root, 2 ** log2);
     expectSameInfo(ours, theirs);
     expect(ours.length % 2 ** log2).not.toBe(0);
-    // What mktorrent includes: hidden files, zero-length files, followed symlinks; no empty directories.
+    // What mktorrent includes: hidden files, zero-length files, followed symlinks; no empty directories, no FIFOs.
     const paths = ours.files.map((file) => file.path.join('/'));
     expect(paths).toEqual(
       expect.arrayContaining(['.hidden', '.dotdir/inner', 'zero', 'link-to-file', 'link-to-dir/c/deep.bin']),
     );
     expect(paths.some((path) => path.startsWith('empty'))).toBe(false);
+    expect(paths).not.toContain('a-fifo');
     expect(paths.indexOf('a-b')).toBeLessThan(paths.indexOf('a.txt'));
     expect(paths.indexOf('a.txt')).toBeLessThan(paths.indexOf('a/b/c/deep.bin'));
     expect(paths.indexOf('B/up')).toBeLessThan(paths.indexOf('a-b'));
