@@ -1,0 +1,3 @@
+// Public surface of src/hashing: SHA-1 piece hashing over all cores in piscina worker threads.
+export type { HashFilesOptions, HashPool, HashPoolOptions } from './pool.ts';
+export { allocSharedBuffer, createHashPool } from './pool.ts';
