@@ -1,0 +1,16 @@
+// The public surface of src/http: the agent's HTTP range server (object URLs as BEP 19 web seeds, piece URLs).
+export { originFileUrl, sha1Verifier } from './pull-through.ts';
+export { createHttpServer, DEFAULT_LIMITS, DEFAULT_ORIGIN_LIMITS } from './server.ts';
+export type {
+  HttpLimits,
+  HttpLogger,
+  HttpServer,
+  HttpServerOptions,
+  HttpServerStats,
+  HttpStore,
+  OriginLimits,
+  PartialPolicy,
+  PieceVerifier,
+  PieceWriter,
+} from './types.ts';
+export { type ObjectUrls, objectUrls, pieceUrl } from './urls.ts';

@@ -1,0 +1,579 @@
+// The agent's HTTP server: object URLs (BEP 19 web seeds) and piece URLs, served from verified pieces only.
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { CorruptPieceError, isEdgepeerError, LocalIoError, NotFoundError } from '../errors/index.ts';
+import type { StoredObject } from '../store/types.ts';
+import { evaluatePreconditions, ifRangeHolds } from './conditional.ts';
+import { originFileUrl, PullThrough, sha1Verifier } from './pull-through.ts';
+import { type ByteRange, parseRange, type RangeDecision } from './range.ts';
+import { fileRepresentation, pieceRepresentation, type Representation } from './representation.ts';
+import { parseRoute, type Route } from './routes.ts';
+import type { HttpLimits, HttpServer, HttpServerOptions, HttpServerStats, OriginLimits } from './types.ts';
+
+export const DEFAULT_LIMITS: HttpLimits = {
+  maxConnections: 4096,
+  maxHeaderSize: 8192,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 30_000,
+  idleTimeoutMs: 60_000,
+  maxRequestsPerSocket: 0,
+  maxRanges: 16,
+  coalesceGap: 128,
+  retryAfterSeconds: 10,
+  readAheadPieces: 2,
+};
+
+export const DEFAULT_ORIGIN_LIMITS: OriginLimits = { timeoutMs: 20_000, connections: 8 };
+
+// Content addressed by info hash never changes: caches may keep it for a year without revalidating.
+const CACHE_IMMUTABLE = 'public, max-age=31536000, immutable';
+const CONTENT_TYPE = 'application/octet-stream';
+const IGNORE_RANGE: RangeDecision = { kind: 'ignore' };
+
+/** Why a request cannot be served from what this agent holds. */
+class MissingPieceError extends Error {
+  readonly pieceIndex: number;
+  constructor(pieceIndex: number, cause?: unknown) {
+    super(`piece ${pieceIndex} is not held here`, cause === undefined ? undefined : { cause });
+    this.pieceIndex = pieceIndex;
+  }
+}
+
+export function createHttpServer(options: HttpServerOptions): HttpServer {
+  const limits: HttpLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const { store, cache, policy, logger } = options;
+  const stats: Omit<HttpServerStats, 'connections'> = {
+    requests: 0,
+    responses: { '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 },
+    bytesSent: 0,
+    aborted: 0,
+    refused: 0,
+    redirected: 0,
+    piecesPulled: 0,
+    pullFailures: 0,
+    clientErrors: 0,
+  };
+  const sockets = new Set<Socket>();
+  const writePiece = options.writePiece ?? store.writePiece?.bind(store);
+  if (policy === 'pull-through' && writePiece === undefined) {
+    throw new LocalIoError('pull-through needs a store that can write pieces (or a writePiece option)');
+  }
+  const pull =
+    policy === 'pull-through' && writePiece !== undefined
+      ? new PullThrough({
+          ...DEFAULT_ORIGIN_LIMITS,
+          ...options.origin,
+          verify: options.verify ?? sha1Verifier,
+          writePiece,
+          ...(logger === undefined ? {} : { logger }),
+          onPulled: () => {
+            stats.piecesPulled += 1;
+          },
+          onFailed: () => {
+            stats.pullFailures += 1;
+          },
+        })
+      : null;
+
+  const server: Server = createServer(
+    {
+      maxHeaderSize: limits.maxHeaderSize,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+      requireHostHeader: true,
+      optimizeEmptyRequests: true,
+    },
+    (req, res) => {
+      handle(req, res).catch((err: unknown) => failed(res, err));
+    },
+  );
+  server.maxConnections = limits.maxConnections;
+  server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
+  server.timeout = limits.idleTimeoutMs;
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    stats.clientErrors += 1;
+    const inProgress = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || inProgress?.headersSent === true) {
+      socket.destroy();
+      return;
+    }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    stats.requests += 1;
+    const method = req.method;
+    const head = method === 'HEAD';
+    if (method !== 'GET' && !head) {
+      sendError(res, 405, 'only GET and HEAD are served here', ['Allow', 'GET, HEAD']);
+      return;
+    }
+    const route = parseRoute(req.url);
+    if (route.kind === 'bad') return sendError(res, 400, route.reason);
+    if (route.kind === 'unknown') return sendError(res, 404, 'no such resource');
+    const object = store.get(route.infoHash);
+    if (object === undefined) return sendError(res, 404, `no object ${route.infoHash} here`);
+    const representation =
+      route.kind === 'object'
+        ? fileRepresentation(object, route.segments)
+        : pieceRepresentation(object, route.pieceIndex);
+    if (representation === undefined) {
+      return sendError(
+        res,
+        404,
+        route.kind === 'piece'
+          ? `object ${route.infoHash} has ${object.metainfo.pieceCount} pieces, no piece ${route.pieceIndex}`
+          : `object ${route.infoHash} has no file ${route.segments.join('/')}`,
+      );
+    }
+
+    const precondition = evaluatePreconditions(req.headers, representation);
+    if (precondition === 'failed') return sendError(res, 412, 'precondition failed');
+    if (precondition === 'not-modified') return sendNotModified(res, representation);
+
+    // RFC 9110 14.2: range handling is defined for GET only.
+    let decision = head ? IGNORE_RANGE : parseRange(req.headers.range, representation.length, limits);
+    if (decision.kind !== 'ignore' && !ifRangeHolds(req.headers['if-range'], representation)) decision = IGNORE_RANGE;
+    if (decision.kind === 'unsatisfiable' || decision.kind === 'excessive') {
+      return sendUnsatisfiable(res, representation, decision.kind === 'excessive');
+    }
+    const ranges: ByteRange[] =
+      decision.kind === 'ranges'
+        ? decision.ranges
+        : representation.length === 0
+          ? []
+          : [{ first: 0, last: representation.length - 1 }];
+
+    const missing = firstMissingPiece(object, representation, ranges);
+    if (missing >= 0 && (pull === null || originFileUrl(object, 0) === null)) {
+      return answerMissing(res, object, route, representation, missing);
+    }
+    if (head) return sendHead(res, representation);
+    try {
+      await sendBody(res, object, representation, ranges, decision.kind === 'ranges');
+    } catch (err) {
+      if (res.headersSent) throw err;
+      if (err instanceof MissingPieceError) return answerMissing(res, object, route, representation, err.pieceIndex);
+      if (isEdgepeerError(err) && err.code.startsWith('EDGEPEER_ORIGIN_')) {
+        return sendError(res, err.code === 'EDGEPEER_ORIGIN_TIMEOUT' ? 504 : 502, `pull-through: ${err.message}`);
+      }
+      if (isEdgepeerError(err) && err.code === 'EDGEPEER_HASH_MISMATCH') {
+        return sendError(res, 502, `pull-through: ${err.message}`);
+      }
+      throw err;
+    }
+  }
+
+  /** The first piece the ranges touch that is not held, or -1. */
+  function firstMissingPiece(object: StoredObject, representation: Representation, ranges: ByteRange[]): number {
+    const { bitfield, metainfo } = object;
+    const pieceLength = metainfo.pieceLength;
+    for (const range of ranges) {
+      const last = Math.floor((representation.offset + range.last) / pieceLength);
+      for (let piece = Math.floor((representation.offset + range.first) / pieceLength); piece <= last; piece += 1) {
+        if (!bitfield.get(piece)) return piece;
+      }
+    }
+    return -1;
+  }
+
+  /** Verified bytes of a piece: from the cache, else (pull-through) from the origin. */
+  function readPiece(object: StoredObject, pieceIndex: number): Promise<Buffer> {
+    if (object.bitfield.get(pieceIndex)) {
+      const cached = cache.getPiece(object.infoHash, pieceIndex);
+      return pull === null ? cached : cached.catch((err: unknown) => pullInstead(err, object, pieceIndex));
+    }
+    if (pull === null) return Promise.reject(new MissingPieceError(pieceIndex));
+    return pull.fetchPiece(object, pieceIndex);
+  }
+
+  function pullInstead(err: unknown, object: StoredObject, pieceIndex: number): Promise<Buffer> {
+    // The piece left the store (purged, or found corrupt and dropped) since the bitfield said so.
+    if ((err instanceof NotFoundError || err instanceof CorruptPieceError) && pull !== null) {
+      return pull.fetchPiece(object, pieceIndex);
+    }
+    return Promise.reject(err);
+  }
+
+  async function sendBody(
+    res: ServerResponse,
+    object: StoredObject,
+    representation: Representation,
+    ranges: ByteRange[],
+    partial: boolean,
+  ): Promise<void> {
+    const pieceLength = object.metainfo.pieceLength;
+    if (ranges.length === 0) {
+      countStatus(200);
+      res.writeHead(200, entityHeaders(representation, 0));
+      res.end();
+      return;
+    }
+    const only = ranges.length === 1 ? ranges[0]! : undefined;
+    if (only !== undefined) {
+      const start = representation.offset + only.first;
+      const end = representation.offset + only.last + 1;
+      const firstPiece = Math.floor(start / pieceLength);
+      const headers = entityHeaders(representation, end - start);
+      if (partial) headers.push('Content-Range', `bytes ${only.first}-${only.last}/${representation.length}`);
+      if (end <= (firstPiece + 1) * pieceLength) {
+        // The common case (a block, a piece, a web seed's range within a piece): one piece, one write.
+        const piece = await readPieceBeforeHeaders(object, firstPiece);
+        const status = partial ? 206 : 200;
+        countStatus(status);
+        res.writeHead(status, headers);
+        const offset = start - firstPiece * pieceLength;
+        res.end(piece.subarray(offset, offset + end - start));
+        stats.bytesSent += end - start;
+        return;
+      }
+      await streamParts(res, object, partial ? 206 : 200, headers, [{ prefix: null, start, end }], null);
+      return;
+    }
+    const boundary = randomBytes(12).toString('hex');
+    const parts = ranges.map((range, index) => ({
+      prefix: Buffer.from(
+        `${index === 0 ? '' : '\r\n'}--${boundary}\r\nContent-Type: ${CONTENT_TYPE}\r\n` +
+          `Content-Range: bytes ${range.first}-${range.last}/${representation.length}\r\n\r\n`,
+        'latin1',
+      ),
+      start: representation.offset + range.first,
+      end: representation.offset + range.last + 1,
+    }));
+    const trailer = Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1');
+    let length = trailer.length;
+    for (const part of parts) length += part.prefix.length + part.end - part.start;
+    const headers = [
+      'Accept-Ranges',
+      'bytes',
+      'Cache-Control',
+      CACHE_IMMUTABLE,
+      'Content-Length',
+      String(length),
+      'Content-Type',
+      `multipart/byteranges; boundary=${boundary}`,
+      'ETag',
+      representation.etag,
+      'Last-Modified',
+      representation.lastModified,
+    ];
+    await streamParts(res, object, 206, headers, parts, trailer);
+  }
+
+  async function readPieceBeforeHeaders(object: StoredObject, pieceIndex: number): Promise<Buffer> {
+    try {
+      return await readPiece(object, pieceIndex);
+    } catch (err) {
+      if (err instanceof NotFoundError || err instanceof CorruptPieceError)
+        throw new MissingPieceError(pieceIndex, err);
+      throw err;
+    }
+  }
+
+  /**
+   * Streams byte spans of the object's data (torrent offsets [start, end)), each after an optional
+   * literal prefix, then a trailer. Pieces are read `readAheadPieces` ahead of the one being written;
+   * writes wait for 'drain'. The first piece is in hand before the headers go out; a failure after
+   * that cuts the connection: a client must never take missing or unverified bytes for the content.
+   */
+  async function streamParts(
+    res: ServerResponse,
+    object: StoredObject,
+    status: number,
+    headers: string[],
+    parts: { prefix: Buffer | null; start: number; end: number }[],
+    trailer: Buffer | null,
+  ): Promise<void> {
+    const pieceLength = object.metainfo.pieceLength;
+    const steps: { pieceIndex: number; from: number; to: number; prefix: Buffer | null }[] = [];
+    for (const part of parts) {
+      let prefix = part.prefix;
+      for (let offset = part.start; offset < part.end; ) {
+        const pieceIndex = Math.floor(offset / pieceLength);
+        const pieceEnd = Math.min(part.end, (pieceIndex + 1) * pieceLength);
+        steps.push({
+          pieceIndex,
+          from: offset - pieceIndex * pieceLength,
+          to: pieceEnd - pieceIndex * pieceLength,
+          prefix,
+        });
+        prefix = null;
+        offset = pieceEnd;
+      }
+    }
+    const pending: (Promise<Buffer> | undefined)[] = [];
+    const readAhead = Math.max(1, limits.readAheadPieces + 1);
+    const request = (i: number) => {
+      const step = steps[i];
+      if (step === undefined || pending[i] !== undefined) return;
+      const promise = i === 0 ? readPieceBeforeHeaders(object, step.pieceIndex) : readPiece(object, step.pieceIndex);
+      promise.catch(() => {}); // observed when its turn comes
+      pending[i] = promise;
+    };
+    for (let i = 0; i < readAhead; i += 1) request(i);
+    const first = await pending[0]!;
+
+    countStatus(status);
+    res.writeHead(status, headers);
+    try {
+      for (let i = 0; i < steps.length; i += 1) {
+        request(i + readAhead);
+        const step = steps[i]!;
+        const piece = i === 0 ? first : await pending[i]!;
+        pending[i] = undefined;
+        if (res.destroyed) break;
+        if (step.prefix !== null) res.write(step.prefix);
+        const ok = res.write(piece.subarray(step.from, step.to));
+        stats.bytesSent += step.to - step.from;
+        if (!ok) await drained(res);
+      }
+      if (res.destroyed) {
+        stats.aborted += 1;
+        return;
+      }
+      if (trailer !== null) res.end(trailer);
+      else res.end();
+    } catch (err) {
+      stats.aborted += 1;
+      if (err instanceof ClosedError) return;
+      logger?.warn('response cut short: a piece could not be read', {
+        infoHash: object.infoHash,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      // Flush the verified bytes already written, then close: the body is shorter than Content-Length,
+      // which tells the client the response is incomplete. The connection is not reused.
+      const socket = res.socket;
+      if (socket === null) res.destroy();
+      else socket.destroySoon();
+    }
+  }
+
+  function answerMissing(
+    res: ServerResponse,
+    object: StoredObject,
+    route: Route,
+    representation: Representation,
+    pieceIndex: number,
+  ): void {
+    const held = `${object.bitfield.count()} of ${object.metainfo.pieceCount} pieces`;
+    if (policy === 'redirect' && route.kind === 'object') {
+      const location = originFileUrl(object, representation.fileIndex);
+      if (location !== null) {
+        stats.redirected += 1;
+        countStatus(302);
+        const body = `piece ${pieceIndex} is not held here; the origin has it\n`;
+        res.writeHead(302, [
+          'Location',
+          location,
+          'Cache-Control',
+          'no-store',
+          'Content-Type',
+          'text/plain; charset=utf-8',
+          'Content-Length',
+          String(Buffer.byteLength(body)),
+        ]);
+        res.end(body);
+        return;
+      }
+    }
+    stats.refused += 1;
+    const why =
+      policy === 'refuse'
+        ? 'pieces not held are refused (policy "refuse")'
+        : route.kind === 'piece' && policy === 'redirect'
+          ? 'a piece URL has no origin equivalent to redirect to'
+          : 'the object has no http(s) origin';
+    sendError(res, 503, `object ${object.infoHash} holds ${held} here; piece ${pieceIndex} is missing and ${why}`, [
+      'Retry-After',
+      String(limits.retryAfterSeconds),
+    ]);
+  }
+
+  function sendHead(res: ServerResponse, representation: Representation): void {
+    countStatus(200);
+    res.writeHead(200, entityHeaders(representation, representation.length));
+    res.end();
+  }
+
+  function sendNotModified(res: ServerResponse, representation: Representation): void {
+    countStatus(304);
+    res.writeHead(304, [
+      'Cache-Control',
+      CACHE_IMMUTABLE,
+      'ETag',
+      representation.etag,
+      'Last-Modified',
+      representation.lastModified,
+    ]);
+    res.end();
+  }
+
+  function sendUnsatisfiable(res: ServerResponse, representation: Representation, excessive: boolean): void {
+    const body = excessive
+      ? `too many ranges (at most ${limits.maxRanges})\n`
+      : `no range overlaps the ${representation.length} bytes\n`;
+    countStatus(416);
+    res.writeHead(416, [
+      'Content-Range',
+      `bytes */${representation.length}`,
+      'Content-Type',
+      'text/plain; charset=utf-8',
+      'Content-Length',
+      String(Buffer.byteLength(body)),
+    ]);
+    res.end(body);
+  }
+
+  function sendError(res: ServerResponse, status: number, reason: string, extra: string[] = []): void {
+    const body = `${reason}\n`;
+    countStatus(status);
+    res.writeHead(status, [
+      'Cache-Control',
+      'no-store',
+      'Content-Type',
+      'text/plain; charset=utf-8',
+      'Content-Length',
+      String(Buffer.byteLength(body)),
+      ...extra,
+    ]);
+    res.end(body);
+  }
+
+  function failed(res: ServerResponse, err: unknown): void {
+    if (!res.headersSent) {
+      logger?.warn('request failed', { error: err instanceof Error ? err.message : String(err) });
+      sendError(res, 500, 'internal error');
+      return;
+    }
+    stats.aborted += 1;
+    res.destroy();
+  }
+
+  function countStatus(status: number): void {
+    if (status < 300) stats.responses['2xx'] += 1;
+    else if (status < 400) stats.responses['3xx'] += 1;
+    else if (status < 500) stats.responses['4xx'] += 1;
+    else stats.responses['5xx'] += 1;
+  }
+
+  let listening = false;
+  return {
+    async listen() {
+      const port = await listenOn(server, options, () => {
+        listening = true;
+      });
+      return { port, baseUrls: baseUrls(server, port) };
+    },
+    async close(graceMs = 5000) {
+      if (listening) {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        // In-flight responses may finish; their connections close as soon as they go idle.
+        const deadline = Date.now() + graceMs;
+        while (sockets.size > 0 && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          server.closeIdleConnections();
+        }
+        server.closeAllConnections();
+        await closed;
+        listening = false;
+      }
+      await pull?.close();
+    },
+    stats() {
+      return { connections: sockets.size, ...stats, responses: { ...stats.responses } };
+    },
+  };
+}
+
+class ClosedError extends Error {}
+
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onDrain = () => {
+      res.off('close', onClose);
+      resolve();
+    };
+    const onClose = () => {
+      res.off('drain', onDrain);
+      reject(new ClosedError('client went away'));
+    };
+    res.once('drain', onDrain);
+    res.once('close', onClose);
+  });
+}
+
+/** Headers of a 200/206 carrying (part of) `representation`, `length` bytes of body; a flat list. */
+function entityHeaders(representation: Representation, length: number): string[] {
+  return [
+    'Accept-Ranges',
+    'bytes',
+    'Cache-Control',
+    CACHE_IMMUTABLE,
+    'Content-Length',
+    String(length),
+    'Content-Type',
+    CONTENT_TYPE,
+    'ETag',
+    representation.etag,
+    'Last-Modified',
+    representation.lastModified,
+  ];
+}
+
+function listenOn(server: Server, options: HttpServerOptions, onListening: () => void): Promise<number> {
+  const attempt = (host: string) =>
+    new Promise<number>((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      server.once('error', onError);
+      server.listen({ host, port: options.port, reusePort: options.reusePort === true, ipv6Only: false }, () => {
+        server.off('error', onError);
+        onListening();
+        const address = server.address();
+        resolve(typeof address === 'object' && address !== null ? address.port : options.port);
+      });
+    });
+  const host = options.host ?? '::';
+  return attempt(host).catch((err: NodeJS.ErrnoException) => {
+    // A machine with IPv6 switched off: the default falls back to IPv4 only.
+    if (options.host === undefined && (err.code === 'EAFNOSUPPORT' || err.code === 'EADDRNOTAVAIL')) {
+      return attempt('0.0.0.0');
+    }
+    const reason = err.code === 'EADDRINUSE' ? 'address already in use' : err.message;
+    throw new LocalIoError(`cannot listen on ${formatHost(host)}:${options.port}: ${reason}`, {
+      subject: `${host}:${options.port}`,
+      cause: err,
+    });
+  });
+}
+
+/** URLs under which this server can be reached: the listening address, or every interface for a wildcard. */
+function baseUrls(server: Server, port: number): string[] {
+  const address = server.address();
+  if (typeof address !== 'object' || address === null) return [];
+  const wildcard = address.address === '::' || address.address === '0.0.0.0';
+  if (!wildcard) return [`http://${formatHost(address.address)}:${port}`];
+  const external: string[] = [];
+  const internal: string[] = [];
+  for (const entries of Object.values(networkInterfaces())) {
+    for (const entry of entries ?? []) {
+      if (entry.family === 'IPv6' && (address.address === '0.0.0.0' || entry.scopeid !== 0)) continue;
+      (entry.internal ? internal : external).push(`http://${formatHost(entry.address)}:${port}`);
+    }
+  }
+  return [...external, ...internal];
+}
+
+function formatHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}

@@ -1,0 +1,103 @@
+// Options and results of the agent's HTTP server.
+import type { PieceCache, Store } from '../store/types.ts';
+
+/**
+ * What to answer when a request touches pieces this agent does not hold:
+ * - 'refuse': 503 with Retry-After and the reason (the object exists, the bytes may come later);
+ * - 'redirect': 302 to the object's origin URL (object URLs only; a piece URL has no origin equivalent);
+ * - 'pull-through': fetch the missing pieces from the origin, verify, store, serve.
+ */
+export type PartialPolicy = 'refuse' | 'redirect' | 'pull-through';
+
+/** True if `data` hashes to `expectedSha1` (20 bytes). May run on worker threads. */
+export type PieceVerifier = (data: Uint8Array, expectedSha1: Uint8Array) => boolean | Promise<boolean>;
+
+/** Stores a verified piece; resolves when it is durable (Store.writePiece, or a message to the writer). */
+export type PieceWriter = (infoHash: string, pieceIndex: number, data: Uint8Array) => Promise<void>;
+
+/** What the HTTP server needs of the store: lookups, and writes for pull-through. */
+export type HttpStore = Pick<Store, 'get'> & Partial<Pick<Store, 'writePiece'>>;
+
+export interface HttpLimits {
+  /** Open connections at most; more are closed as they arrive. */
+  maxConnections: number;
+  /** Bytes of request line and headers at most (431 beyond). */
+  maxHeaderSize: number;
+  /** Time to receive a request's headers (408 beyond): slowloris. */
+  headersTimeoutMs: number;
+  /** Time to receive a whole request. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** A connection with no traffic either way for this long is closed (a client that stopped reading). */
+  idleTimeoutMs: number;
+  /** Requests per connection (0: unlimited). */
+  maxRequestsPerSocket: number;
+  /** Ranges in one Range header at most (416 beyond). */
+  maxRanges: number;
+  /** Ranges closer than this many bytes are sent as one. */
+  coalesceGap: number;
+  /** Retry-After of a 'refuse' answer, in seconds. */
+  retryAfterSeconds: number;
+  /** Pieces read ahead of the one being sent. */
+  readAheadPieces: number;
+}
+
+export interface OriginLimits {
+  /** Time allowed for response headers, and between two body chunks. */
+  timeoutMs: number;
+  /** Parallel connections per origin. */
+  connections: number;
+}
+
+export interface HttpLogger {
+  warn(message: string, details?: Record<string, unknown>): void;
+}
+
+export interface HttpServerOptions {
+  store: HttpStore;
+  cache: Pick<PieceCache, 'getPiece'>;
+  /** Address to listen on; default '::' (IPv6 and IPv4), or '0.0.0.0' where IPv6 is off. */
+  host?: string;
+  /** 0 picks a free port. */
+  port: number;
+  policy: PartialPolicy;
+  /** Checks pulled pieces; default: SHA-1 on the calling thread. */
+  verify?: PieceVerifier;
+  /** Where pulled pieces go; default: store.writePiece. */
+  writePiece?: PieceWriter;
+  origin?: Partial<OriginLimits>;
+  limits?: Partial<HttpLimits>;
+  logger?: HttpLogger;
+  /**
+   * Lets several servers (threads or processes) share one port (SO_REUSEPORT, Linux); the kernel
+   * spreads connections among them.
+   */
+  reusePort?: boolean;
+}
+
+export interface HttpServerStats {
+  connections: number;
+  requests: number;
+  /** Responses by status class. */
+  responses: { '2xx': number; '3xx': number; '4xx': number; '5xx': number };
+  /** Payload bytes written (bodies only). */
+  bytesSent: number;
+  /** Responses cut short after their headers (client gone, or a piece failed mid-response). */
+  aborted: number;
+  /** Requests refused or redirected because pieces were missing. */
+  refused: number;
+  redirected: number;
+  /** Pieces fetched, verified and stored by pull-through, and fetches that failed. */
+  piecesPulled: number;
+  pullFailures: number;
+  /** Malformed requests and timeouts seen before a request was complete. */
+  clientErrors: number;
+}
+
+export interface HttpServer {
+  listen(): Promise<{ port: number; baseUrls: string[] }>;
+  /** Stops accepting, lets responses in flight finish for up to graceMs, then cuts the rest. */
+  close(graceMs?: number): Promise<void>;
+  stats(): HttpServerStats;
+}

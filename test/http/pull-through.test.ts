@@ -1,0 +1,159 @@
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { request } from 'undici';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createHttpServer, type HttpServer, objectUrls } from '../../src/http/index.ts';
+import { MemoryPieceCache, MemoryStore, metainfoFor, testBytes } from './memory-store.ts';
+
+const PIECE = 16384;
+
+/** An origin serving files with Range support, and the faults a real server will not produce on demand. */
+class Origin {
+  files = new Map<string, Buffer>();
+  fault: 'none' | 'corrupt' | 'status' | 'ignore-range' | 'stall' = 'none';
+  requests: string[] = [];
+  private server: Server | undefined;
+
+  async start(): Promise<string> {
+    this.server = createServer((req, res) => {
+      this.requests.push(`${req.url} ${req.headers.range ?? ''}`);
+      const file = this.files.get(decodeURIComponent(req.url ?? ''));
+      if (file === undefined || this.fault === 'status') {
+        res.writeHead(file === undefined ? 404 : 500).end();
+        return;
+      }
+      if (this.fault === 'stall') return; // never answers
+      const match = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+      if (match === null || this.fault === 'ignore-range') {
+        res.writeHead(200, { 'content-length': file.length }).end(file);
+        return;
+      }
+      const first = Number(match[1]);
+      const last = Math.min(Number(match[2]), file.length - 1);
+      const body = Buffer.from(file.subarray(first, last + 1));
+      if (this.fault === 'corrupt') body[0]! ^= 1;
+      res.writeHead(206, { 'content-range': `bytes ${first}-${last}/${file.length}`, 'content-length': body.length });
+      res.end(body);
+    });
+    this.server.listen(0, '127.0.0.1');
+    await once(this.server, 'listening');
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()));
+  }
+}
+
+describe('pull-through', () => {
+  const origin = new Origin();
+  const single = testBytes(PIECE * 4 + 100, 21);
+  const multiFiles = [
+    { path: ['one.bin'], length: 10_000 },
+    { path: ['two', 'two.bin'], length: 30_000 },
+  ];
+  const multi = testBytes(40_000, 22);
+  const singleMeta = metainfoFor('s.bin', PIECE, [{ path: [], length: single.length }], single);
+  const multiMeta = metainfoFor('pack', PIECE, multiFiles, multi);
+  let originUrl: string;
+  let store: MemoryStore;
+  let server: HttpServer;
+  let base: string;
+
+  beforeAll(async () => {
+    originUrl = await origin.start();
+    origin.files.set('/files/s.bin', single);
+    origin.files.set('/tree/pack/one.bin', multi.subarray(0, 10_000));
+    origin.files.set('/tree/pack/two/two.bin', multi.subarray(10_000));
+  });
+  afterAll(async () => {
+    await server.close(100);
+    await origin.stop();
+  });
+  beforeEach(async () => {
+    await server?.close(100);
+    origin.fault = 'none';
+    origin.requests = [];
+    store = new MemoryStore();
+    store.add(singleMeta, single, { held: [0], source: `${originUrl}/files/s.bin` });
+    store.add(multiMeta, multi, { held: [], source: `${originUrl}/tree/` });
+    server = createHttpServer({
+      store,
+      cache: new MemoryPieceCache(store),
+      port: 0,
+      host: '127.0.0.1',
+      policy: 'pull-through',
+      origin: { timeoutMs: 500 },
+    });
+    base = `http://127.0.0.1:${(await server.listen()).port}`;
+  });
+  async function get(url: string, range?: string) {
+    const response = await request(url, range === undefined ? {} : { headers: { range } });
+    return { status: response.statusCode, body: Buffer.from(await response.body.arrayBuffer()) };
+  }
+
+  it('fetches missing pieces with range requests, verifies, stores and serves them', async () => {
+    const url = objectUrls(base, { infoHash: singleMeta.infoHash, metainfo: singleMeta }).files[0]!;
+    const answer = await get(url, `bytes=100-${PIECE * 3 + 5}`);
+    expect(answer.status).toBe(206);
+    expect(answer.body.equals(single.subarray(100, PIECE * 3 + 6))).toBe(true);
+    expect(store.written.map((entry) => entry.pieceIndex).sort()).toEqual([1, 2, 3]);
+    expect(origin.requests).toContain(`/files/s.bin bytes=${PIECE}-${PIECE * 2 - 1}`);
+    expect(server.stats().piecesPulled).toBe(3);
+    // now held: no more origin traffic
+    origin.requests = [];
+    expect((await get(url, `bytes=${PIECE}-${PIECE + 9}`)).status).toBe(206);
+    expect(origin.requests).toEqual([]);
+  });
+
+  it('shares one origin fetch among concurrent requests for a piece', async () => {
+    const url = objectUrls(base, { infoHash: singleMeta.infoHash, metainfo: singleMeta }).pieceUrlTemplate.replace(
+      '{index}',
+      '4',
+    );
+    const answers = await Promise.all([get(url), get(url), get(url)]);
+    for (const answer of answers) expect(answer.body.equals(single.subarray(PIECE * 4))).toBe(true);
+    expect(origin.requests.length).toBe(1);
+  });
+
+  it('pulls a piece that spans two files of a multi-file object, one request per file', async () => {
+    const urls = objectUrls(base, { infoHash: multiMeta.infoHash, metainfo: multiMeta });
+    const answer = await get(urls.files[1]!);
+    expect(answer.status).toBe(200);
+    expect(answer.body.equals(multi.subarray(10_000))).toBe(true);
+    expect(origin.requests).toContain(`/tree/pack/one.bin bytes=0-9999`);
+    expect(origin.requests).toContain(`/tree/pack/two/two.bin bytes=0-6383`);
+  });
+
+  it('answers 502 and stores nothing when the origin sends bytes that fail the hash', async () => {
+    origin.fault = 'corrupt';
+    const url = objectUrls(base, { infoHash: singleMeta.infoHash, metainfo: singleMeta }).files[0]!;
+    const answer = await get(url, `bytes=${PIECE}-${PIECE + 10}`);
+    expect(answer.status).toBe(502);
+    expect(answer.body.toString()).toContain('SHA-1');
+    expect(store.written).toEqual([]);
+    expect(server.stats().pullFailures).toBe(1);
+  });
+
+  it('answers 502 when the origin fails or ignores Range, 504 when it stalls', async () => {
+    const url = objectUrls(base, { infoHash: singleMeta.infoHash, metainfo: singleMeta }).files[0]!;
+    origin.fault = 'status';
+    expect((await get(url, `bytes=${PIECE}-${PIECE + 10}`)).status).toBe(502);
+    origin.fault = 'ignore-range';
+    expect((await get(url, `bytes=${PIECE}-${PIECE + 10}`)).status).toBe(502);
+    origin.fault = 'stall';
+    expect((await get(url, `bytes=${PIECE}-${PIECE + 10}`)).status).toBe(504);
+    expect(store.written).toEqual([]);
+  });
+
+  it('cuts a response whose later piece cannot be pulled, after sending only verified bytes', async () => {
+    const url = objectUrls(base, { infoHash: singleMeta.infoHash, metainfo: singleMeta }).files[0]!;
+    origin.fault = 'corrupt';
+    const response = await request(url);
+    expect(response.statusCode).toBe(200);
+    await expect(response.body.arrayBuffer()).rejects.toThrow();
+    expect(store.written).toEqual([]);
+  });
+});

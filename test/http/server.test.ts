@@ -1,0 +1,467 @@
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { Agent, request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHttpServer, type HttpServer, objectUrls } from '../../src/http/index.ts';
+import type { Metainfo } from '../../src/metainfo/index.ts';
+import { MemoryPieceCache, MemoryStore, metainfoFor, testBytes } from './memory-store.ts';
+
+const PIECE = 16384;
+const dispatcher = new Agent({ connections: 4 });
+
+async function get(url: string, headers: Record<string, string> = {}, method: 'GET' | 'HEAD' = 'GET') {
+  const response = await request(url, { method, headers, dispatcher });
+  const body = Buffer.from(await response.body.arrayBuffer());
+  return { status: response.statusCode, headers: response.headers, body };
+}
+
+/** Sends raw bytes on a fresh connection; resolves with everything the server sent until it closed. */
+async function raw(port: number, text: string, host = '127.0.0.1'): Promise<string> {
+  const socket = connect(port, host);
+  socket.write(text);
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  await once(socket, 'close');
+  return Buffer.concat(chunks).toString('latin1');
+}
+
+describe('HTTP server: complete objects', () => {
+  const store = new MemoryStore();
+  const cache = new MemoryPieceCache(store);
+  const singleData = testBytes(PIECE * 5 + 1000, 7);
+  const single = metainfoFor('movie file.bin', PIECE, [{ path: [], length: singleData.length }], singleData, {
+    creationDate: 1_700_000_000,
+  });
+  const multiFiles = [
+    { path: ['a.bin'], length: 20_000 },
+    { path: ['empty'], length: 0 },
+    { path: ['sub dir', 'b é.bin'], length: 30_000 },
+  ];
+  const multiData = testBytes(50_000, 9);
+  const multi = metainfoFor('folder', PIECE, multiFiles, multiData);
+  const oneFileData = testBytes(3000, 11);
+  const oneFile = metainfoFor('only', PIECE, [{ path: ['inner.txt'], length: 3000 }], oneFileData);
+  let server: HttpServer;
+  let base: string;
+  let port: number;
+
+  beforeAll(async () => {
+    store.add(single, singleData);
+    store.add(multi, multiData);
+    store.add(oneFile, oneFileData);
+    server = createHttpServer({ store, cache, port: 0, policy: 'refuse', limits: { maxRanges: 4 } });
+    ({ port } = await server.listen());
+    base = `http://127.0.0.1:${port}`;
+  });
+  afterAll(async () => {
+    await server.close(100);
+  });
+
+  const singleUrl = () => objectUrls(base, { infoHash: single.infoHash, metainfo: single }).files[0]!;
+
+  it('serves a whole single-file object with CDN headers', async () => {
+    const { status, headers, body } = await get(singleUrl());
+    expect(status).toBe(200);
+    expect(body.equals(singleData)).toBe(true);
+    expect(headers['content-length']).toBe(String(singleData.length));
+    expect(headers['accept-ranges']).toBe('bytes');
+    expect(headers.etag).toBe(`"${single.infoHash}"`);
+    expect(headers['last-modified']).toBe(new Date(1_700_000_000_000).toUTCString());
+    expect(headers['cache-control']).toContain('immutable');
+    expect(headers['content-type']).toBe('application/octet-stream');
+  });
+
+  it('serves single, open-ended and suffix ranges, within and across pieces', async () => {
+    const cases: [string, number, number][] = [
+      ['bytes=0-99', 0, 99],
+      ['bytes=16000-40000', 16000, 40000],
+      [`bytes=${PIECE * 5}-`, PIECE * 5, singleData.length - 1],
+      ['bytes=-1500', singleData.length - 1500, singleData.length - 1],
+      ['bytes=0-', 0, singleData.length - 1],
+    ];
+    for (const [range, first, last] of cases) {
+      const { status, headers, body } = await get(singleUrl(), { range });
+      expect(status, range).toBe(206);
+      expect(headers['content-range']).toBe(`bytes ${first}-${last}/${singleData.length}`);
+      expect(headers['content-length']).toBe(String(last - first + 1));
+      expect(body.equals(singleData.subarray(first, last + 1)), range).toBe(true);
+    }
+  });
+
+  it('serves several ranges as multipart/byteranges with an exact Content-Length', async () => {
+    const { status, headers, body } = await get(singleUrl(), { range: 'bytes=10-19, 40000-40099, -5' });
+    expect(status).toBe(206);
+    const type = String(headers['content-type']);
+    const boundary = /^multipart\/byteranges; boundary=(\S+)$/.exec(type)?.[1];
+    expect(boundary).toBeDefined();
+    expect(headers['content-length']).toBe(String(body.length));
+    const parts = parseMultipart(body, boundary!);
+    expect(parts.map((part) => part.range)).toEqual([
+      `bytes 10-19/${singleData.length}`,
+      `bytes 40000-40099/${singleData.length}`,
+      `bytes ${singleData.length - 5}-${singleData.length - 1}/${singleData.length}`,
+    ]);
+    expect(parts[0]!.data.equals(singleData.subarray(10, 20))).toBe(true);
+    expect(parts[1]!.data.equals(singleData.subarray(40000, 40100))).toBe(true);
+    expect(parts[2]!.data.equals(singleData.subarray(singleData.length - 5))).toBe(true);
+  });
+
+  it('coalesces overlapping ranges into one part instead of amplifying them', async () => {
+    const { status, headers, body } = await get(singleUrl(), { range: 'bytes=0-999,0-999,500-1500,-0' });
+    expect(status).toBe(206);
+    expect(headers['content-range']).toBe(`bytes 0-1500/${singleData.length}`);
+    expect(body.equals(singleData.subarray(0, 1501))).toBe(true);
+  });
+
+  it('answers 416 with Content-Range */length to unsatisfiable and to too many ranges', async () => {
+    for (const range of [`bytes=${singleData.length}-`, 'bytes=0-0,2-2,4-4,6-6,8-8']) {
+      const { status, headers } = await get(singleUrl(), { range });
+      expect(status, range).toBe(416);
+      expect(headers['content-range']).toBe(`bytes */${singleData.length}`);
+    }
+  });
+
+  it('ignores a malformed Range and sends the whole object', async () => {
+    const { status, body } = await get(singleUrl(), { range: 'bytes=oops' });
+    expect(status).toBe(200);
+    expect(body.length).toBe(singleData.length);
+  });
+
+  it('honours If-Range only when the validator matches strongly', async () => {
+    const etag = `"${single.infoHash}"`;
+    const lastModified = new Date(1_700_000_000_000).toUTCString();
+    expect((await get(singleUrl(), { range: 'bytes=0-9', 'if-range': etag })).status).toBe(206);
+    expect((await get(singleUrl(), { range: 'bytes=0-9', 'if-range': lastModified })).status).toBe(206);
+    const stale = await get(singleUrl(), { range: 'bytes=0-9', 'if-range': '"other"' });
+    expect(stale.status).toBe(200);
+    expect(stale.body.length).toBe(singleData.length);
+    expect((await get(singleUrl(), { range: 'bytes=0-9', 'if-range': `W/${etag}` })).status).toBe(200);
+  });
+
+  it('answers conditional GETs: 304 for If-None-Match and If-Modified-Since, 412 for If-Match', async () => {
+    const etag = `"${single.infoHash}"`;
+    const notModified = await get(singleUrl(), { 'if-none-match': etag, range: 'bytes=0-9' });
+    expect(notModified.status).toBe(304);
+    expect(notModified.headers.etag).toBe(etag);
+    expect(notModified.body.length).toBe(0);
+    const since = await get(singleUrl(), { 'if-modified-since': new Date().toUTCString() });
+    expect(since.status).toBe(304);
+    // If-None-Match wins over If-Modified-Since
+    expect(
+      (await get(singleUrl(), { 'if-none-match': '"x"', 'if-modified-since': new Date().toUTCString() })).status,
+    ).toBe(200);
+    expect((await get(singleUrl(), { 'if-match': '"x"' })).status).toBe(412);
+  });
+
+  it('answers HEAD with the headers of a GET and no body; Range is for GET only', async () => {
+    const { status, headers, body } = await get(singleUrl(), { range: 'bytes=0-9' }, 'HEAD');
+    expect(status).toBe(200);
+    expect(headers['content-length']).toBe(String(singleData.length));
+    expect(headers.etag).toBe(`"${single.infoHash}"`);
+    expect(body.length).toBe(0);
+  });
+
+  it('serves each file of a multi-file object at <name>/<path>, escaped as clients escape it', async () => {
+    const urls = objectUrls(base, { infoHash: multi.infoHash, metainfo: multi });
+    expect(urls.webSeed).toBe(`${base}/objects/${multi.infoHash}/`);
+    const a = await get(urls.files[0]!);
+    expect(a.body.equals(multiData.subarray(0, 20_000))).toBe(true);
+    expect(a.headers.etag).toBe(`"${multi.infoHash}-0"`);
+    const empty = await get(urls.files[1]!, { range: 'bytes=0-' });
+    expect(empty.status).toBe(200);
+    expect(empty.body.length).toBe(0);
+    const b = await get(`${urls.webSeed}folder/sub%20dir/b%20%C3%A9.bin`, { range: 'bytes=100-20099' });
+    expect(b.status).toBe(206);
+    expect(b.body.equals(multiData.subarray(20_100, 40_100))).toBe(true);
+    expect((await get(`${urls.webSeed}folder`)).status).toBe(404);
+    expect((await get(`${urls.webSeed}folder/nope.bin`)).status).toBe(404);
+  });
+
+  it('serves a one-file multi-file torrent at <name> too, as libtorrent asks for it', async () => {
+    const base1 = objectUrls(base, { infoHash: oneFile.infoHash, metainfo: oneFile }).webSeed;
+    expect((await get(`${base1}only`)).body.equals(oneFileData)).toBe(true);
+    expect((await get(`${base1}only/inner.txt`)).body.equals(oneFileData)).toBe(true);
+  });
+
+  it('serves pieces at /pieces/<infohash>/<index>, validated by the piece hash', async () => {
+    const urls = objectUrls(base, { infoHash: single.infoHash, metainfo: single });
+    const last = await get(urls.pieceUrlTemplate.replace('{index}', '5'));
+    expect(last.status).toBe(200);
+    expect(last.body.equals(singleData.subarray(PIECE * 5))).toBe(true);
+    expect(last.headers.etag).toBe(`"${single.pieceHashes.subarray(100, 120).toString('hex')}"`);
+    const part = await get(urls.pieceUrlTemplate.replace('{index}', '1'), { range: 'bytes=100-199' });
+    expect(part.status).toBe(206);
+    expect(part.body.equals(singleData.subarray(PIECE + 100, PIECE + 200))).toBe(true);
+    expect((await get(urls.pieceUrlTemplate.replace('{index}', '6'))).status).toBe(404);
+  });
+
+  it('answers 404 for unknown objects and paths, 405 for other methods', async () => {
+    expect((await get(`${base}/objects/${'0'.repeat(40)}/x`)).status).toBe(404);
+    expect((await get(`${base}/`)).status).toBe(404);
+    const post = await request(singleUrl(), { method: 'POST', body: 'x', dispatcher });
+    await post.body.dump();
+    expect(post.statusCode).toBe(405);
+    expect(post.headers.allow).toBe('GET, HEAD');
+  });
+
+  it('answers 400 to traversal attempts and malformed requests', async () => {
+    for (const target of [
+      `/objects/${single.infoHash}/../../../etc/passwd`,
+      `/objects/${single.infoHash}/%2e%2e%2f%2e%2e%2fetc%2fpasswd`,
+      `/objects/${single.infoHash}/a%00`,
+      '/objects/nothex/x',
+    ]) {
+      const answer = await raw(port, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      expect(answer.startsWith('HTTP/1.1 400'), target).toBe(true);
+    }
+    expect((await raw(port, 'GARBAGE\r\n\r\n')).startsWith('HTTP/1.1 400')).toBe(true);
+    expect((await raw(port, 'GET / HTTP/1.1\r\n\r\n')).startsWith('HTTP/1.1 400')).toBe(true); // no Host
+  });
+
+  it('answers 431 to oversized headers', async () => {
+    const answer = await raw(port, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(10_000)}\r\n\r\n`);
+    expect(answer.startsWith('HTTP/1.1 431')).toBe(true);
+  });
+
+  it('counts requests and bytes', () => {
+    const stats = server.stats();
+    expect(stats.requests).toBeGreaterThan(20);
+    expect(stats.responses['2xx']).toBeGreaterThan(10);
+    expect(stats.responses['4xx']).toBeGreaterThan(3);
+    expect(stats.bytesSent).toBeGreaterThan(singleData.length);
+  });
+});
+
+describe('HTTP server: IPv6 and IPv4 on one socket', () => {
+  it('answers on ::1 and 127.0.0.1 when listening on ::, and lists base URLs', async () => {
+    const store = new MemoryStore();
+    const data = testBytes(1000);
+    const metainfo = metainfoFor('x.bin', PIECE, [{ path: [], length: 1000 }], data);
+    store.add(metainfo, data);
+    const server = createHttpServer({ store, cache: new MemoryPieceCache(store), port: 0, policy: 'refuse' });
+    const { port, baseUrls } = await server.listen();
+    try {
+      expect(baseUrls).toContain(`http://127.0.0.1:${port}`);
+      expect(baseUrls).toContain(`http://[::1]:${port}`);
+      for (const host of ['127.0.0.1', '[::1]']) {
+        const url = objectUrls(`http://${host}:${port}`, { infoHash: metainfo.infoHash, metainfo }).files[0]!;
+        expect((await get(url)).body.equals(data), host).toBe(true);
+      }
+    } finally {
+      await server.close(100);
+    }
+  });
+});
+
+describe('HTTP server: objects held in part', () => {
+  const data = testBytes(PIECE * 4, 3);
+  let metainfo: Metainfo;
+
+  function partialStore(source: string | null = 'http://origin.invalid/data.bin') {
+    const store = new MemoryStore();
+    metainfo = metainfoFor('data.bin', PIECE, [{ path: [], length: data.length }], data);
+    store.add(metainfo, data, { held: [0, 1], ...(source === null ? {} : { source }) });
+    return store;
+  }
+
+  it('refuse: serves what is held and answers 503 with Retry-After for the rest', async () => {
+    const store = partialStore();
+    const server = createHttpServer({ store, cache: new MemoryPieceCache(store), port: 0, policy: 'refuse' });
+    const { port } = await server.listen();
+    try {
+      const urls = objectUrls(`http://127.0.0.1:${port}`, { infoHash: metainfo.infoHash, metainfo });
+      const held = await get(urls.files[0]!, { range: `bytes=0-${PIECE * 2 - 1}` });
+      expect(held.status).toBe(206);
+      expect(held.body.equals(data.subarray(0, PIECE * 2))).toBe(true);
+      const missing = await get(urls.files[0]!, { range: `bytes=${PIECE * 2 - 10}-${PIECE * 2 + 10}` });
+      expect(missing.status).toBe(503);
+      expect(missing.headers['retry-after']).toBe('10');
+      expect(missing.headers['cache-control']).toBe('no-store');
+      expect(missing.body.toString()).toContain('piece 2');
+      expect((await get(urls.files[0]!)).status).toBe(503);
+      expect((await get(urls.pieceUrlTemplate.replace('{index}', '3'))).status).toBe(503);
+      expect((await get(urls.files[0]!, {}, 'HEAD')).status).toBe(503);
+      expect(server.stats().refused).toBe(4);
+    } finally {
+      await server.close(100);
+    }
+  });
+
+  it('redirect: sends object requests to the origin, refuses piece requests', async () => {
+    const store = partialStore();
+    const server = createHttpServer({ store, cache: new MemoryPieceCache(store), port: 0, policy: 'redirect' });
+    const { port } = await server.listen();
+    try {
+      const urls = objectUrls(`http://127.0.0.1:${port}`, { infoHash: metainfo.infoHash, metainfo });
+      const redirected = await get(urls.files[0]!, { range: `bytes=${PIECE * 3}-` });
+      expect(redirected.status).toBe(302);
+      expect(redirected.headers.location).toBe('http://origin.invalid/data.bin');
+      expect((await get(urls.pieceUrlTemplate.replace('{index}', '2'))).status).toBe(503);
+      expect((await get(urls.files[0]!, { range: 'bytes=0-9' })).status).toBe(206);
+    } finally {
+      await server.close(100);
+    }
+  });
+
+  it('redirect without an http origin refuses', async () => {
+    const store = partialStore(null);
+    const server = createHttpServer({ store, cache: new MemoryPieceCache(store), port: 0, policy: 'redirect' });
+    const { port } = await server.listen();
+    try {
+      const url = objectUrls(`http://127.0.0.1:${port}`, { infoHash: metainfo.infoHash, metainfo }).files[0]!;
+      const answer = await get(url);
+      expect(answer.status).toBe(503);
+      expect(answer.body.toString()).toContain('no http(s) origin');
+    } finally {
+      await server.close(100);
+    }
+  });
+});
+
+describe('HTTP server: corrupt pieces', () => {
+  it('drops a corrupt piece found before the headers and answers by policy', async () => {
+    const store = new MemoryStore();
+    const data = testBytes(PIECE * 3, 5);
+    const metainfo = metainfoFor('c.bin', PIECE, [{ path: [], length: data.length }], data);
+    store.add(metainfo, data);
+    store.corrupt(metainfo.infoHash, PIECE + 5);
+    const cache = new MemoryPieceCache(store);
+    const server = createHttpServer({ store, cache, port: 0, policy: 'refuse' });
+    const { port } = await server.listen();
+    try {
+      const url = objectUrls(`http://127.0.0.1:${port}`, { infoHash: metainfo.infoHash, metainfo }).files[0]!;
+      const answer = await get(url, { range: `bytes=${PIECE}-${PIECE + 99}` });
+      expect(answer.status).toBe(503);
+      expect(cache.corruptPieces).toBe(1);
+      expect(store.get(metainfo.infoHash)!.bitfield.get(1)).toBe(false);
+    } finally {
+      await server.close(100);
+    }
+  });
+
+  it('cuts the connection when a piece turns out corrupt mid-response, never sending its bytes', async () => {
+    const store = new MemoryStore();
+    const data = testBytes(PIECE * 3, 6);
+    const metainfo = metainfoFor('c.bin', PIECE, [{ path: [], length: data.length }], data);
+    store.add(metainfo, data);
+    store.corrupt(metainfo.infoHash, PIECE * 2 + 7);
+    const server = createHttpServer({ store, cache: new MemoryPieceCache(store), port: 0, policy: 'refuse' });
+    const { port } = await server.listen();
+    try {
+      const target = `/objects/${metainfo.infoHash}/c.bin`;
+      const answer = await raw(port, `GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      expect(answer.startsWith('HTTP/1.1 200')).toBe(true);
+      expect(answer).toContain(`Content-Length: ${data.length}\r\n`);
+      const body = Buffer.from(answer.slice(answer.indexOf('\r\n\r\n') + 4), 'latin1');
+      // the verified pieces before it at most, never the corrupt one: the client sees a short body
+      expect(body.length).toBeLessThanOrEqual(PIECE * 2);
+      expect(body.equals(data.subarray(0, body.length))).toBe(true);
+      expect(server.stats().aborted).toBe(1);
+    } finally {
+      await server.close(100);
+    }
+  });
+});
+
+describe('HTTP server: slow and greedy clients', () => {
+  const data = testBytes(PIECE * 4, 8);
+  const metainfo = metainfoFor('s.bin', PIECE, [{ path: [], length: data.length }], data);
+
+  function startServer(limits: Record<string, number>) {
+    const store = new MemoryStore();
+    store.add(metainfo, data);
+    return createHttpServer({ store, cache: new MemoryPieceCache(store), port: 0, policy: 'refuse', limits });
+  }
+
+  it('closes a connection that does not finish its headers in time (408)', async () => {
+    const server = startServer({ headersTimeoutMs: 300, requestTimeoutMs: 300 });
+    const { port } = await server.listen();
+    try {
+      const socket = connect(port, '127.0.0.1');
+      socket.write('GET / HTTP/1.1\r\nHost: x\r\n');
+      const chunks: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      await once(socket, 'close');
+      expect(Buffer.concat(chunks).toString().startsWith('HTTP/1.1 408')).toBe(true);
+      expect(server.stats().clientErrors).toBe(1);
+    } finally {
+      await server.close(100);
+    }
+  });
+
+  it('closes an idle connection, and one whose client stops reading', async () => {
+    const server = startServer({ idleTimeoutMs: 300, keepAliveTimeoutMs: 300 });
+    const { port } = await server.listen();
+    try {
+      const idle = connect(port, '127.0.0.1');
+      await once(idle, 'connect');
+      await once(idle, 'close');
+      // A client that asks for more than the socket buffers hold, and never reads.
+      const stalled: Socket = connect(port, '127.0.0.1');
+      await once(stalled, 'connect');
+      stalled.pause();
+      const target = `/objects/${metainfo.infoHash}/s.bin`;
+      for (let i = 0; i < 400; i += 1) stalled.write(`GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      await expect.poll(() => server.stats().responses['2xx']).toBeGreaterThan(0);
+      // The paused client cannot see the server's FIN; the server's side tells.
+      await expect.poll(() => server.stats().connections, { timeout: 5000 }).toBe(0);
+      expect(server.stats().aborted).toBeGreaterThan(0);
+      stalled.destroy();
+    } finally {
+      await server.close(100);
+    }
+  });
+
+  it('caps open connections', async () => {
+    const server = startServer({ maxConnections: 2 });
+    const { port } = await server.listen();
+    const sockets: Socket[] = [];
+    try {
+      for (let i = 0; i < 2; i += 1) {
+        const socket = connect(port, '127.0.0.1');
+        sockets.push(socket);
+        await once(socket, 'connect');
+      }
+      await expect.poll(() => server.stats().connections).toBe(2);
+      const extra = connect(port, '127.0.0.1');
+      sockets.push(extra);
+      await once(extra, 'close');
+      expect(server.stats().connections).toBe(2);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await server.close(100);
+    }
+  });
+
+  it('lets a response in flight finish on close, then stops', async () => {
+    const server = startServer({});
+    const { port } = await server.listen();
+    const url = objectUrls(`http://127.0.0.1:${port}`, { infoHash: metainfo.infoHash, metainfo }).files[0]!;
+    const response = await request(url, { dispatcher: new Agent() });
+    const closing = server.close(2000);
+    const body = Buffer.from(await response.body.arrayBuffer());
+    await closing;
+    expect(body.equals(data)).toBe(true);
+    await expect(request(url, { dispatcher: new Agent() })).rejects.toThrow();
+  });
+});
+
+function parseMultipart(body: Buffer, boundary: string): { range: string; data: Buffer }[] {
+  const parts: { range: string; data: Buffer }[] = [];
+  let at = 0;
+  const text = body.toString('latin1');
+  for (;;) {
+    const start = text.indexOf(`--${boundary}`, at);
+    if (start < 0) throw new Error('no boundary');
+    const afterBoundary = start + boundary.length + 2;
+    if (text.startsWith('--', afterBoundary)) break;
+    const headerEnd = text.indexOf('\r\n\r\n', afterBoundary);
+    const headers = text.slice(afterBoundary + 2, headerEnd);
+    const range = /Content-Range: (.*)/.exec(headers)![1]!;
+    const [, first, last] = /bytes (\d+)-(\d+)\//.exec(range)!;
+    const length = Number(last) - Number(first) + 1;
+    parts.push({ range, data: body.subarray(headerEnd + 4, headerEnd + 4 + length) });
+    at = headerEnd + 4 + length;
+  }
+  return parts;
+}
