@@ -1,0 +1,163 @@
+// The one cache the wire and HTTP servers read pieces through. Bytes come from disk at most once per
+// concurrent demand, are checked against the piece's SHA-1 before anyone sees them, and stay in memory
+// within a byte budget. A piece that fails its check on disk is taken out of the store (reason 'corrupt'),
+// which tells peers and trackers through the store's events.
+import { LRUCache } from 'lru-cache';
+import { CorruptPieceError, NotFoundError, StoreCorruptError } from '../errors/index.ts';
+import { pieceHash } from '../metainfo/index.ts';
+import type { PieceCache, Store } from './types.ts';
+
+export interface PieceCacheOptions {
+  /** Memory budget for cached piece bytes. */
+  maxBytes: number;
+  /**
+   * True when SHA-1(data) equals `expected`. Must not detach or modify `data` (a transferring hash pool
+   * must copy): the same buffer is then cached and handed to every caller.
+   */
+  verify: (data: Uint8Array, expected: Uint8Array) => Promise<boolean>;
+}
+
+export interface PieceCacheStats {
+  hits: number;
+  misses: number;
+  bytes: number;
+  maxBytes: number;
+  corruptPieces: number;
+}
+
+class VerifyingPieceCache implements PieceCache {
+  readonly #store: Store;
+  readonly #verify: PieceCacheOptions['verify'];
+  readonly #maxBytes: number;
+  readonly #cache: LRUCache<string, Buffer>;
+  readonly #inflight = new Map<string, Promise<Buffer>>();
+  /** Cached piece indexes per object, to evict a whole object without scanning the cache. */
+  readonly #cachedByObject = new Map<string, Set<number>>();
+  /** Bumped by every eviction of an object's pieces: a read that started before must not be cached. */
+  readonly #epochs = new Map<string, number>();
+  #hits = 0;
+  #misses = 0;
+  #corruptPieces = 0;
+
+  constructor(store: Store, options: PieceCacheOptions) {
+    if (!Number.isSafeInteger(options.maxBytes) || options.maxBytes < 1) {
+      throw new RangeError(`piece cache maxBytes must be a positive integer, got ${options.maxBytes}`);
+    }
+    this.#store = store;
+    this.#verify = options.verify;
+    this.#maxBytes = options.maxBytes;
+    this.#cache = new LRUCache<string, Buffer>({
+      maxSize: options.maxBytes,
+      sizeCalculation: (piece) => Math.max(1, piece.length),
+      dispose: (_piece, key) => {
+        const [infoHash, index] = splitKey(key);
+        const cached = this.#cachedByObject.get(infoHash);
+        cached?.delete(index);
+        if (cached?.size === 0) this.#cachedByObject.delete(infoHash);
+      },
+    });
+    store.on('pieces-removed', (infoHash, pieceIndexes) => this.evict(infoHash, pieceIndexes));
+    store.on('object-removed', (infoHash) => this.evict(infoHash));
+  }
+
+  getPiece(infoHash: string, pieceIndex: number): Promise<Buffer> {
+    const objectKey = infoHash.toLowerCase();
+    const key = `${objectKey}:${pieceIndex}`;
+    const cached = this.#cache.get(key);
+    if (cached !== undefined) {
+      this.#hits++;
+      return Promise.resolve(cached);
+    }
+    const shared = this.#inflight.get(key);
+    if (shared !== undefined) {
+      this.#hits++;
+      return shared;
+    }
+    this.#misses++;
+    const loading = this.#load(objectKey, pieceIndex, key).finally(() => {
+      if (this.#inflight.get(key) === loading) this.#inflight.delete(key);
+    });
+    this.#inflight.set(key, loading);
+    return loading;
+  }
+
+  async #load(infoHash: string, pieceIndex: number, key: string): Promise<Buffer> {
+    const object = this.#store.get(infoHash);
+    if (object === undefined || !object.bitfield.get(pieceIndex)) {
+      throw new NotFoundError(`piece ${pieceIndex} of ${infoHash} is not held`, { subject: infoHash, pieceIndex });
+    }
+    const epoch = this.#epochs.get(infoHash) ?? 0;
+    const expected = pieceHash(object.metainfo, pieceIndex);
+    let data: Buffer;
+    try {
+      data = await this.#store.readPiece(infoHash, pieceIndex);
+    } catch (err) {
+      if (err instanceof StoreCorruptError) return this.#corrupt(infoHash, pieceIndex, err);
+      throw err;
+    }
+    if (!(await this.#verify(data, expected))) return this.#corrupt(infoHash, pieceIndex);
+    if ((this.#epochs.get(infoHash) ?? 0) === epoch && this.#store.get(infoHash)?.bitfield.get(pieceIndex)) {
+      this.#cache.set(key, data);
+      if (this.#cache.has(key)) {
+        const cached = this.#cachedByObject.get(infoHash) ?? new Set<number>();
+        cached.add(pieceIndex);
+        this.#cachedByObject.set(infoHash, cached);
+      }
+    }
+    return data;
+  }
+
+  async #corrupt(infoHash: string, pieceIndex: number, cause?: unknown): Promise<never> {
+    const object = this.#store.get(infoHash);
+    if (object === undefined || !object.bitfield.get(pieceIndex)) {
+      // Removed while we read it: the bytes were being discarded, not rotting.
+      throw new NotFoundError(`piece ${pieceIndex} of ${infoHash} is not held`, { subject: infoHash, pieceIndex });
+    }
+    this.#corruptPieces++;
+    let removed = true;
+    try {
+      await this.#store.removePieces(infoHash, [pieceIndex], 'corrupt');
+    } catch {
+      removed = false; // a read-only store cannot remove; the writer's cache will find it too
+    }
+    throw new CorruptPieceError(
+      `piece ${pieceIndex} of ${object.name} (${infoHash}) does not match its SHA-1 on disk` +
+        (removed ? '; it was removed from the store' : ''),
+      { subject: infoHash, pieceIndex, cause },
+    );
+  }
+
+  evict(infoHash: string, pieceIndexes?: number[]): void {
+    const objectKey = infoHash.toLowerCase();
+    this.#epochs.set(objectKey, (this.#epochs.get(objectKey) ?? 0) + 1);
+    const indexes = pieceIndexes ?? [...(this.#cachedByObject.get(objectKey) ?? [])];
+    for (const index of indexes) {
+      const key = `${objectKey}:${index}`;
+      this.#cache.delete(key);
+      this.#inflight.delete(key);
+    }
+    if (pieceIndexes === undefined) {
+      for (const key of [...this.#inflight.keys()]) if (key.startsWith(`${objectKey}:`)) this.#inflight.delete(key);
+    }
+  }
+
+  stats(): PieceCacheStats {
+    return {
+      hits: this.#hits,
+      misses: this.#misses,
+      bytes: this.#cache.calculatedSize,
+      maxBytes: this.#maxBytes,
+      corruptPieces: this.#corruptPieces,
+    };
+  }
+}
+
+function splitKey(key: string): [string, number] {
+  const colon = key.indexOf(':');
+  return [key.slice(0, colon), Number(key.slice(colon + 1))];
+}
+
+/** The piece cache over `store`; `verify` is the hashing pool's (tests may pass a node:crypto one). */
+export function createPieceCache(store: Store, options: PieceCacheOptions): PieceCache {
+  return new VerifyingPieceCache(store, options);
+}

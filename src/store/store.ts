@@ -1,0 +1,1104 @@
+// The content store on disk. One object = metainfo + data folder + bitmap of verified pieces. The bitmap
+// and each object's summary live in the index (snapshot + checksummed journal); a piece enters the
+// bitmap only in a journal record appended after fdatasync of its bytes. docs/store.md explains why each
+// step is crash-safe.
+import { EventEmitter } from 'node:events';
+import { constants, readFileSync } from 'node:fs';
+import { lstat, mkdir, mkdtemp, open, readdir, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { LRUCache } from 'lru-cache';
+import {
+  EdgepeerError,
+  fromSystemError,
+  InvalidArgumentError,
+  LocalIoError,
+  NotFoundError,
+  StoreCorruptError,
+} from '../errors/index.ts';
+import { encodeTorrent, type Metainfo, parseTorrent, pieceSize, pieceSpans } from '../metainfo/index.ts';
+import { Bitfield } from './bitfield.ts';
+import { fsyncDirectory, punchHole, removeTree, writeFileDurable } from './fs-util.ts';
+import { HandlePool, type PooledHandle } from './handles.ts';
+import {
+  type IndexChange,
+  journalFileName,
+  type LoadedIndex,
+  loadIndex,
+  type ObjectEntry,
+  readTail,
+  recordOfEntry,
+  replayJournal,
+  SNAPSHOT_FILE,
+  snapshotIdentityOf,
+  writeSnapshot,
+} from './index-file.ts';
+import { JournalWriter } from './journal.ts';
+import {
+  contentFilePath,
+  contentFolders,
+  DATA_DIR,
+  INDEX_DIR,
+  isInfoHash,
+  METAINFO_FILE,
+  OBJECTS_DIR,
+  objectDir,
+  STAGING_DIR,
+  TRASH_DIR,
+} from './layout.ts';
+import type { WriterLock } from './lock.ts';
+import {
+  encodeObject,
+  encodeObjectRemoved,
+  encodeObjectUpdated,
+  encodePiecesAdded,
+  encodePiecesRemoved,
+} from './records.ts';
+import type {
+  AddObjectOptions,
+  OpenStoreOptions,
+  RemovalReason,
+  StagingStore,
+  Store,
+  StoredObject,
+  StoreEvents,
+} from './types.ts';
+
+/** Parsed metainfo kept in memory, by bytes of info dictionary (the piece hashes dominate). */
+const METAINFO_CACHE_BYTES = 256 * 1024 * 1024;
+const REMOVAL_REASONS: readonly RemovalReason[] = ['purge', 'expired', 'corrupt', 'policy'];
+
+interface PendingPiece {
+  entry: ObjectEntry;
+  pieceIndex: number;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** Pieces written since the last commit: they share one round of fdatasync and one journal append. */
+class CommitBatch {
+  readonly pieces: PendingPiece[] = [];
+  readonly handles = new Set<PooledHandle>();
+  bytes = 0;
+  readonly done: Promise<void>;
+  settle!: () => void;
+  constructor() {
+    this.done = new Promise((resolve) => {
+      this.settle = resolve;
+    });
+  }
+}
+
+interface QueuedRecords {
+  frames: Buffer[];
+  apply: () => IndexChange[];
+  resolve: (changes: IndexChange[]) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Per object: writes in progress, and a barrier that removals (and creation) hold exclusively. */
+interface ObjectGate {
+  writers: number;
+  barrier: Promise<void> | null;
+  onIdle: (() => void)[];
+}
+
+type StoreOptions = Required<Omit<OpenStoreOptions, 'mode'>> & { mode: 'write' | 'read' };
+
+export class DiskStore extends EventEmitter<StoreEvents> implements Store, StagingStore {
+  readonly dataDir: string;
+  readonly mode: 'write' | 'read';
+  readonly #options: StoreOptions;
+  readonly #indexDir: string;
+  readonly #objectsDir: string;
+  readonly #stagingDir: string;
+  readonly #trashDir: string;
+
+  readonly #entries: Map<string, ObjectEntry>;
+  readonly #views = new WeakMap<ObjectEntry, StoredObject>();
+  /** A number per ObjectEntry, so that handles of a removed object are never reused for a new one. */
+  readonly #incarnations = new WeakMap<ObjectEntry, number>();
+  #nextIncarnation = 1;
+  readonly #metainfos = new LRUCache<ObjectEntry, Metainfo>({
+    maxSize: METAINFO_CACHE_BYTES,
+    sizeCalculation: (metainfo) => Math.max(1, metainfo.info.length),
+  });
+  readonly #handles: HandlePool;
+  readonly #gates = new Map<string, ObjectGate>();
+
+  #generation: number;
+  #snapshotIdentity: string;
+  #snapshotBytes: number;
+  /** Read mode: how far into the journal we have applied. */
+  #journalOffset: number;
+  #journal: JournalWriter | null = null;
+  #lock: WriterLock | null;
+
+  /** Every journal append and the state change it records run one at a time, in journal order. */
+  #serialTail: Promise<unknown> = Promise.resolve();
+  #compactionQueued = false;
+  #queuedRecords: QueuedRecords[] = [];
+  #recordsDraining = false;
+  #batch = new CommitBatch();
+  #committingBatch: CommitBatch | null = null;
+  #commitLoop: Promise<void> | null = null;
+  #commitTimer: NodeJS.Timeout | null = null;
+  #closing = false;
+
+  constructor(dataDir: string, options: StoreOptions, loaded: LoadedIndex, lock: WriterLock | null) {
+    super();
+    this.dataDir = dataDir;
+    this.mode = options.mode;
+    this.#options = options;
+    this.#indexDir = join(dataDir, INDEX_DIR);
+    this.#objectsDir = join(dataDir, OBJECTS_DIR);
+    this.#stagingDir = join(dataDir, STAGING_DIR);
+    this.#trashDir = join(dataDir, TRASH_DIR);
+    this.#entries = loaded.entries;
+    this.#generation = loaded.generation;
+    this.#snapshotIdentity = loaded.snapshotIdentity;
+    this.#snapshotBytes = loaded.snapshotBytes;
+    this.#journalOffset = loaded.journalEnd;
+    this.#lock = lock;
+    this.#handles = new HandlePool({ writable: options.mode === 'write', maxOpen: options.maxOpenFiles });
+  }
+
+  // Opening and recovery
+
+  /** Write mode, at open: cut a torn journal tail, then remove what a crash left half done. */
+  async recover(loaded: LoadedIndex): Promise<void> {
+    const journalPath = join(this.#indexDir, journalFileName(this.#generation));
+    if (loaded.journalExists && loaded.journalEnd > 0) {
+      this.#journal = await JournalWriter.resume(
+        journalPath,
+        this.#generation,
+        loaded.journalEnd,
+        loaded.journalLength,
+      );
+    } else {
+      this.#journal = await JournalWriter.create(journalPath, this.#generation);
+      await fsyncDirectory(this.#indexDir);
+    }
+    const keep = new Set([SNAPSHOT_FILE, journalFileName(this.#generation)]);
+    for (const name of await readdir(this.#indexDir)) {
+      if (!keep.has(name)) await unlink(join(this.#indexDir, name)).catch(() => {});
+    }
+    // Staging folders are only ever made by the writer, so any found now were left by a crash.
+    await this.#emptyFolder(this.#stagingDir);
+    await this.#emptyFolder(this.#trashDir);
+    // An object folder without an index entry is an object whose creation never committed.
+    for (const name of await readdir(this.#objectsDir)) {
+      if (!this.#entries.has(name)) await removeTree(join(this.#objectsDir, name));
+    }
+    this.#queueCompactionIfDue();
+  }
+
+  async #emptyFolder(folder: string): Promise<void> {
+    for (const name of await readdir(folder)) await removeTree(join(folder, name));
+  }
+
+  // Reading state
+
+  list(): StoredObject[] {
+    this.#refresh();
+    return [...this.#entries.values()].map((entry) => this.#viewOf(entry));
+  }
+
+  get(infoHash: string): StoredObject | undefined {
+    this.#refresh();
+    const entry = this.#entries.get(infoHash.toLowerCase());
+    return entry === undefined ? undefined : this.#viewOf(entry);
+  }
+
+  find(id: string): StoredObject {
+    this.#refresh();
+    if (/^[0-9a-fA-F]{40}$/.test(id)) {
+      const entry = this.#entries.get(id.toLowerCase());
+      if (entry !== undefined) return this.#viewOf(entry);
+    }
+    const named = [...this.#entries.values()].filter((entry) => entry.name === id);
+    if (named.length === 1) return this.#viewOf(named[0]!);
+    if (named.length === 0) {
+      throw new NotFoundError(`no object in the store has info hash or name ${JSON.stringify(id)}`, { subject: id });
+    }
+    const candidates = named.map((entry) => entry.infoHash).sort();
+    throw new InvalidArgumentError(
+      `the name ${JSON.stringify(id)} is ambiguous: ${named.length} objects have it (${candidates.join(', ')}); give an info hash`,
+      { subject: id, candidates },
+    );
+  }
+
+  listExpired(now: number = Date.now()): StoredObject[] {
+    this.#refresh();
+    const expired: StoredObject[] = [];
+    for (const entry of this.#entries.values()) {
+      if (entry.expiresAt !== null && entry.expiresAt <= now) expired.push(this.#viewOf(entry));
+    }
+    return expired;
+  }
+
+  #viewOf(entry: ObjectEntry): StoredObject {
+    let view = this.#views.get(entry);
+    if (view === undefined) {
+      const metainfoOf = (target: ObjectEntry) => this.#metainfoOf(target);
+      view = {
+        infoHash: entry.infoHash,
+        name: entry.name,
+        length: entry.length,
+        get metainfo() {
+          return metainfoOf(entry);
+        },
+        bitfield: entry.bitfield,
+        get piecesHeld() {
+          return entry.bitfield.count();
+        },
+        get complete() {
+          return entry.bitfield.isComplete();
+        },
+        addedAt: entry.addedAt,
+        get expiresAt() {
+          return entry.expiresAt;
+        },
+        get source() {
+          return entry.source;
+        },
+      };
+      this.#views.set(entry, view);
+    }
+    return view;
+  }
+
+  /** The object's metainfo, read from its folder on first use (opening 100k objects reads none). */
+  #metainfoOf(entry: ObjectEntry): Metainfo {
+    const cached = this.#metainfos.get(entry);
+    if (cached !== undefined) return cached;
+    const path = join(objectDir(this.dataDir, entry.infoHash), METAINFO_FILE);
+    let data: Buffer;
+    try {
+      data = readFileSync(path);
+    } catch (err) {
+      throw new StoreCorruptError(`the metainfo of ${entry.name} (${entry.infoHash}) cannot be read from ${path}`, {
+        subject: entry.infoHash,
+        cause: err,
+      });
+    }
+    const metainfo = parseTorrent(data, path);
+    if (metainfo.infoHash !== entry.infoHash) {
+      throw new StoreCorruptError(`${path} holds the metainfo of ${metainfo.infoHash}, not of ${entry.infoHash}`, {
+        subject: entry.infoHash,
+      });
+    }
+    this.#metainfos.set(entry, metainfo);
+    return metainfo;
+  }
+
+  #entryOrThrow(infoHash: string): ObjectEntry {
+    const entry = this.#entries.get(infoHash.toLowerCase());
+    if (entry === undefined) {
+      throw new NotFoundError(`no object with info hash ${JSON.stringify(infoHash)} in the store`, {
+        subject: infoHash,
+      });
+    }
+    return entry;
+  }
+
+  #checkPieceIndex(entry: ObjectEntry, pieceIndex: number): void {
+    if (!Number.isInteger(pieceIndex) || pieceIndex < 0 || pieceIndex >= entry.pieceCount) {
+      throw new InvalidArgumentError(
+        `piece ${pieceIndex} is out of range: ${entry.name} has pieces 0 to ${entry.pieceCount - 1}`,
+        { subject: entry.infoHash },
+      );
+    }
+  }
+
+  #dataFolder(infoHash: string): string {
+    return join(objectDir(this.dataDir, infoHash), DATA_DIR);
+  }
+
+  #handleKey(entry: ObjectEntry, fileIndex: number): string {
+    let incarnation = this.#incarnations.get(entry);
+    if (incarnation === undefined) {
+      incarnation = this.#nextIncarnation++;
+      this.#incarnations.set(entry, incarnation);
+    }
+    return `${entry.infoHash}/${incarnation}/${fileIndex}`;
+  }
+
+  async readPiece(infoHash: string, pieceIndex: number): Promise<Buffer> {
+    this.#refresh();
+    const entry = this.#entryOrThrow(infoHash);
+    this.#checkPieceIndex(entry, pieceIndex);
+    if (!entry.bitfield.get(pieceIndex)) {
+      throw new NotFoundError(`piece ${pieceIndex} of ${entry.name} (${entry.infoHash}) is not held`, {
+        subject: entry.infoHash,
+        pieceIndex,
+      });
+    }
+    const metainfo = this.#metainfoOf(entry);
+    const piece = Buffer.allocUnsafe(pieceSize(metainfo, pieceIndex));
+    let filled = 0;
+    const folder = this.#dataFolder(entry.infoHash);
+    for (const span of pieceSpans(metainfo, pieceIndex)) {
+      const path = contentFilePath(folder, metainfo, span.fileIndex);
+      const pooled = await this.#acquireData(entry, span.fileIndex, path);
+      try {
+        let done = 0;
+        while (done < span.length) {
+          const { bytesRead } = await pooled.handle.read(
+            piece,
+            filled + done,
+            span.length - done,
+            span.fileOffset + done,
+          );
+          if (bytesRead === 0) {
+            throw new StoreCorruptError(`${path} is shorter than the metainfo of ${entry.infoHash} says`, {
+              subject: path,
+            });
+          }
+          done += bytesRead;
+        }
+      } catch (err) {
+        throw err instanceof EdgepeerError ? err : fromSystemError(err, path);
+      } finally {
+        this.#handles.release(pooled);
+      }
+      filled += span.length;
+    }
+    return piece;
+  }
+
+  /** A pooled handle on a data file; a file that should be there and is not means lost data. */
+  async #acquireData(entry: ObjectEntry, fileIndex: number, path: string): Promise<PooledHandle> {
+    try {
+      return await this.#handles.acquire(this.#handleKey(entry, fileIndex), path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ELOOP') {
+        throw new StoreCorruptError(`${path}, a data file of ${entry.infoHash}, is missing or not a regular file`, {
+          subject: path,
+          cause: err,
+        });
+      }
+      throw fromSystemError(err, path);
+    }
+  }
+
+  // Read mode: follow what the writer commits
+
+  /** Read mode: applies what the writer committed since we last looked (a stat, and a read of new bytes). */
+  #refresh(): void {
+    if (this.mode !== 'read' || this.#closing) return;
+    try {
+      if (snapshotIdentityOf(this.#indexDir) !== this.#snapshotIdentity) {
+        this.#reload();
+        return;
+      }
+      const journalPath = join(this.#indexDir, journalFileName(this.#generation));
+      const tail = readTail(journalPath, this.#journalOffset);
+      if (tail === null) return; // between a compaction's new snapshot and our next look
+      const fromStart = this.#journalOffset === 0;
+      const { end, changes } = replayJournal(tail, this.#generation, this.#entries, fromStart);
+      this.#journalOffset += end;
+      for (const change of changes) this.#announce(change);
+    } catch (err) {
+      throw fromSystemError(err, this.#indexDir);
+    }
+  }
+
+  /** Read mode: the writer compacted; load the new snapshot and tell listeners what differs. */
+  #reload(): void {
+    let loaded = loadIndex(this.#indexDir);
+    for (let attempt = 0; attempt < 3 && snapshotIdentityOf(this.#indexDir) !== loaded.snapshotIdentity; attempt++) {
+      loaded = loadIndex(this.#indexDir);
+    }
+    const changes: IndexChange[] = [];
+    for (const infoHash of [...this.#entries.keys()]) {
+      if (!loaded.entries.has(infoHash)) {
+        this.#entries.delete(infoHash);
+        changes.push({ kind: 'object-removed', infoHash, reason: 'purge' });
+      }
+    }
+    for (const [infoHash, fresh] of loaded.entries) {
+      const entry = this.#entries.get(infoHash);
+      if (entry === undefined || entry.pieceCount !== fresh.pieceCount) {
+        this.#entries.set(infoHash, fresh);
+        changes.push({ kind: 'object-added', infoHash });
+        continue;
+      }
+      const before = entry.bitfield.toBuffer();
+      Object.assign(entry, { ...fresh, bitfield: entry.bitfield });
+      entry.bitfield.assign(fresh.bitfield.toBuffer());
+      const added: number[] = [];
+      const removed: number[] = [];
+      for (let index = 0; index < entry.pieceCount; index++) {
+        const was = (before[index >> 3]! & (0x80 >> (index & 7))) !== 0;
+        const is = entry.bitfield.get(index);
+        if (is && !was) added.push(index);
+        if (was && !is) removed.push(index);
+      }
+      if (added.length > 0) changes.push({ kind: 'pieces-added', infoHash, pieceIndexes: added });
+      if (removed.length > 0)
+        changes.push({ kind: 'pieces-removed', infoHash, pieceIndexes: removed, reason: 'purge' });
+    }
+    this.#generation = loaded.generation;
+    this.#snapshotIdentity = loaded.snapshotIdentity;
+    this.#snapshotBytes = loaded.snapshotBytes;
+    this.#journalOffset = loaded.journalEnd;
+    for (const change of changes) this.#announce(change);
+  }
+
+  /** Emits the event for a durable change; a listener that throws must not undo or stall the store. */
+  #announce(change: IndexChange): void {
+    try {
+      switch (change.kind) {
+        case 'object-added': {
+          const entry = this.#entries.get(change.infoHash);
+          if (entry !== undefined) this.emit('object-added', this.#viewOf(entry));
+          break;
+        }
+        case 'pieces-added':
+          this.emit('pieces-added', change.infoHash, change.pieceIndexes);
+          break;
+        case 'pieces-removed':
+          this.emit('pieces-removed', change.infoHash, change.pieceIndexes, change.reason);
+          break;
+        case 'object-removed':
+          this.#handles.drop(`${change.infoHash}/`);
+          this.emit('object-removed', change.infoHash, change.reason);
+          break;
+        case 'object-updated':
+          break;
+      }
+    } catch (err) {
+      process.nextTick(() => {
+        throw err;
+      });
+    }
+  }
+
+  // Writing: the serial journal
+
+  #assertWritable(): void {
+    if (this.mode !== 'write') {
+      throw new InvalidArgumentError(`the store in ${this.dataDir} is open read-only`, { subject: this.dataDir });
+    }
+    if (this.#closing) throw new LocalIoError(`the store in ${this.dataDir} is closed`, { subject: this.dataDir });
+  }
+
+  #serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#serialTail.then(task, task);
+    this.#serialTail = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Appends `frames` durably, then applies the change to memory and announces it, in journal order.
+   * Changes queued while an append is in progress share the next append and its one fdatasync (group
+   * commit for object records too: a manifest of small objects is not one fsync per object).
+   */
+  #commit(frames: Buffer[], apply: () => IndexChange[]): Promise<IndexChange[]> {
+    return new Promise((resolve, reject) => {
+      this.#queuedRecords.push({ frames, apply, resolve, reject });
+      if (this.#recordsDraining) return;
+      this.#recordsDraining = true;
+      void this.#serial(() => this.#drainRecords());
+    });
+  }
+
+  async #drainRecords(): Promise<void> {
+    while (this.#queuedRecords.length > 0) {
+      const group = this.#queuedRecords.splice(0);
+      try {
+        await this.#journal!.append(group.flatMap((queued) => queued.frames));
+      } catch (err) {
+        for (const queued of group) queued.reject(err);
+        continue;
+      }
+      for (const queued of group) {
+        try {
+          const changes = queued.apply();
+          for (const change of changes) this.#announce(change);
+          queued.resolve(changes);
+        } catch (err) {
+          queued.reject(err);
+        }
+      }
+      this.#queueCompactionIfDue();
+    }
+    // Reset in the same tick as the emptiness check above, so no queued change is left without a drainer.
+    this.#recordsDraining = false;
+  }
+
+  #queueCompactionIfDue(): void {
+    const journal = this.#journal;
+    if (journal === null || this.#compactionQueued) return;
+    if (journal.size <= Math.max(this.#options.compactJournalBytes, this.#snapshotBytes)) return;
+    this.#compactionQueued = true;
+    this.#serial(() => this.#compact())
+      .catch(() => {}) // a failed compaction leaves the old snapshot + journal, which are intact
+      .finally(() => {
+        this.#compactionQueued = false;
+      });
+  }
+
+  /**
+   * Folds the journal into a new snapshot: new empty journal (durable), snapshot of the same generation
+   * (temp, fsync, rename, fsync dir), then the old journal goes. A crash anywhere leaves either the old
+   * snapshot + old journal or the new snapshot + new journal; open deletes the other files.
+   */
+  async #compact(): Promise<void> {
+    const next = this.#generation + 1;
+    const journal = await JournalWriter.create(join(this.#indexDir, journalFileName(next)), next);
+    try {
+      await fsyncDirectory(this.#indexDir);
+      this.#snapshotBytes = await writeSnapshot(this.#indexDir, this.#entries.values(), next);
+    } catch (err) {
+      await journal.close();
+      await unlink(journal.path).catch(() => {});
+      throw err;
+    }
+    const old = this.#journal!;
+    this.#journal = journal;
+    this.#generation = next;
+    await old.close();
+    await unlink(old.path).catch(() => {});
+  }
+
+  // Writing: objects
+
+  async addObject(metainfo: Metainfo, options: AddObjectOptions = {}): Promise<StoredObject> {
+    this.#assertWritable();
+    checkMetainfo(metainfo);
+    const expiresAt = expiryOf(options);
+    return this.#exclusive(metainfo.infoHash, async () => {
+      const existing = this.#entries.get(metainfo.infoHash);
+      if (existing !== undefined) return this.#refreshObject(existing, expiresAt, options.source);
+      const folder = objectDir(this.dataDir, metainfo.infoHash);
+      try {
+        await removeTree(folder); // left by a crash before its creation committed
+        const dataFolder = join(folder, DATA_DIR);
+        await mkdir(dataFolder, { recursive: true });
+        await writeFileDurable(join(folder, METAINFO_FILE), encodeTorrent(metainfo));
+        await createSparseFiles(dataFolder, metainfo);
+        for (const path of [...contentFolders(dataFolder, metainfo), dataFolder, folder, this.#objectsDir]) {
+          await fsyncDirectory(path);
+        }
+        return await this.#commitNewObject(metainfo, new Bitfield(metainfo.pieceCount), expiresAt, options.source);
+      } catch (err) {
+        await removeTree(folder).catch(() => {});
+        throw fromSystemError(err, folder);
+      }
+    });
+  }
+
+  async #commitNewObject(
+    metainfo: Metainfo,
+    bitfield: Bitfield,
+    expiresAt: number | null,
+    source: string | undefined,
+  ): Promise<StoredObject> {
+    const entry: ObjectEntry = {
+      infoHash: metainfo.infoHash,
+      name: metainfo.name,
+      pieceLength: metainfo.pieceLength,
+      pieceCount: metainfo.pieceCount,
+      length: metainfo.length,
+      addedAt: Date.now(),
+      expiresAt,
+      source: source ?? null,
+      bitfield,
+    };
+    await this.#commit([encodeObject(recordOfEntry(entry))], () => {
+      this.#entries.set(entry.infoHash, entry);
+      this.#metainfos.set(entry, metainfo);
+      return [{ kind: 'object-added', infoHash: entry.infoHash }];
+    });
+    return this.#viewOf(entry);
+  }
+
+  /** addObject/adoptStaging of an object already held: refresh TTL and source. */
+  async #refreshObject(
+    entry: ObjectEntry,
+    expiresAt: number | null,
+    source: string | undefined,
+  ): Promise<StoredObject> {
+    const nextExpiry = expiresAt ?? entry.expiresAt;
+    const nextSource = source ?? entry.source;
+    if (nextExpiry !== entry.expiresAt || nextSource !== entry.source) {
+      const record = { infoHash: entry.infoHash, expiresAt: nextExpiry, source: nextSource };
+      await this.#commit([encodeObjectUpdated(record)], () => {
+        entry.expiresAt = nextExpiry;
+        entry.source = nextSource;
+        return [];
+      });
+    }
+    return this.#viewOf(entry);
+  }
+
+  async removeObject(infoHash: string, reason: RemovalReason): Promise<void> {
+    this.#assertWritable();
+    checkReason(reason);
+    const target = this.#entryOrThrow(infoHash);
+    await this.#exclusive(target.infoHash, async () => {
+      await this.#flush();
+      const entry = this.#entries.get(target.infoHash);
+      if (entry === undefined) {
+        throw new NotFoundError(`no object with info hash ${target.infoHash} in the store`, { subject: infoHash });
+      }
+      await this.#commit([encodeObjectRemoved({ infoHash: entry.infoHash, reason })], () => {
+        this.#entries.delete(entry.infoHash);
+        this.#metainfos.delete(entry);
+        return [{ kind: 'object-removed', infoHash: entry.infoHash, reason }];
+      });
+      // Durably gone from the index: now the files. Rename first so a new object of the same info hash
+      // never meets half-deleted files; whatever a crash leaves in trash/ goes at the next open.
+      const trashPath = join(this.#trashDir, `${entry.infoHash}.${Date.now()}.${Math.random().toString(36).slice(2)}`);
+      try {
+        await rename(objectDir(this.dataDir, entry.infoHash), trashPath);
+      } catch {
+        return; // already gone, or not renameable: open removes orphans in objects/
+      }
+      await removeTree(trashPath).catch(() => {});
+    });
+  }
+
+  // Writing: pieces
+
+  async writePiece(infoHash: string, pieceIndex: number, data: Uint8Array): Promise<void> {
+    this.#assertWritable();
+    const entry = this.#entryOrThrow(infoHash);
+    this.#checkPieceIndex(entry, pieceIndex);
+    if (entry.bitfield.get(pieceIndex)) return; // verified bytes are never rewritten under readers
+    const metainfo = this.#metainfoOf(entry);
+    const size = pieceSize(metainfo, pieceIndex);
+    if (data.byteLength !== size) {
+      throw new InvalidArgumentError(`piece ${pieceIndex} of ${entry.name} is ${size} bytes, got ${data.byteLength}`, {
+        subject: entry.infoHash,
+        pieceIndex,
+      });
+    }
+    const gate = await this.#enterWriter(entry.infoHash);
+    const acquired: PooledHandle[] = [];
+    try {
+      if (this.#entries.get(entry.infoHash) !== entry) {
+        throw new NotFoundError(`${entry.name} (${entry.infoHash}) was removed while piece ${pieceIndex} was written`, {
+          subject: entry.infoHash,
+        });
+      }
+      const folder = this.#dataFolder(entry.infoHash);
+      let offset = 0;
+      for (const span of pieceSpans(metainfo, pieceIndex)) {
+        const path = contentFilePath(folder, metainfo, span.fileIndex);
+        const pooled = await this.#acquireData(entry, span.fileIndex, path);
+        acquired.push(pooled);
+        try {
+          let done = 0;
+          while (done < span.length) {
+            const { bytesWritten } = await pooled.handle.write(
+              data,
+              offset + done,
+              span.length - done,
+              span.fileOffset + done,
+            );
+            done += bytesWritten;
+          }
+        } catch (err) {
+          throw fromSystemError(err, path);
+        }
+        offset += span.length;
+      }
+    } catch (err) {
+      for (const pooled of acquired) this.#handles.release(pooled);
+      this.#leaveWriter(entry.infoHash, gate);
+      throw err;
+    }
+    // From here on synchronous until the piece is in the batch, so a removal waiting for this object's
+    // writers to finish is sure to find the piece in the batch it flushes.
+    const committed = new Promise<void>((resolve, reject) => {
+      const batch = this.#batch;
+      batch.pieces.push({ entry, pieceIndex, resolve, reject });
+      batch.bytes += size;
+      for (const pooled of acquired) {
+        if (batch.handles.has(pooled)) this.#handles.release(pooled);
+        else batch.handles.add(pooled);
+      }
+    });
+    this.#leaveWriter(entry.infoHash, gate);
+    this.#scheduleCommit();
+    return committed;
+  }
+
+  #scheduleCommit(): void {
+    const batch = this.#batch;
+    if (batch.pieces.length >= this.#options.commitMaxPieces || batch.bytes >= this.#options.commitMaxBytes) {
+      this.#startCommit();
+    } else if (this.#commitTimer === null && this.#commitLoop === null) {
+      this.#commitTimer = setTimeout(() => this.#startCommit(), this.#options.commitIntervalMs);
+    }
+  }
+
+  #startCommit(): void {
+    if (this.#commitTimer !== null) {
+      clearTimeout(this.#commitTimer);
+      this.#commitTimer = null;
+    }
+    if (this.#commitLoop !== null) return; // the running loop takes the batch when it is done
+    this.#commitLoop = this.#runCommits().finally(() => {
+      this.#commitLoop = null;
+    });
+  }
+
+  /** Group commit: while one batch syncs, writes gather in the next; it commits as soon as this one is done. */
+  async #runCommits(): Promise<void> {
+    while (this.#batch.pieces.length > 0) {
+      const batch = this.#batch;
+      this.#batch = new CommitBatch();
+      this.#committingBatch = batch;
+      await this.#commitBatch(batch);
+      this.#committingBatch = null;
+    }
+  }
+
+  async #commitBatch(batch: CommitBatch): Promise<void> {
+    const handles = [...batch.handles];
+    try {
+      await Promise.all(
+        handles.map((pooled) =>
+          pooled.handle.datasync().catch((err) => Promise.reject(fromSystemError(err, pooled.path))),
+        ),
+      );
+      await this.#commitPieces(batch.pieces);
+      for (const piece of batch.pieces) {
+        if (piece.entry.bitfield.get(piece.pieceIndex)) piece.resolve();
+        else {
+          const { name, infoHash } = piece.entry;
+          piece.reject(
+            new NotFoundError(`${name} was removed before its piece ${piece.pieceIndex} was committed`, {
+              subject: infoHash,
+            }),
+          );
+        }
+      }
+    } catch (err) {
+      for (const piece of batch.pieces) piece.reject(err);
+    } finally {
+      for (const pooled of handles) this.#handles.release(pooled);
+      batch.settle();
+    }
+  }
+
+  /** One journal record per object for all the batch's pieces. */
+  #commitPieces(pieces: readonly PendingPiece[]): Promise<IndexChange[]> {
+    const byObject = new Map<ObjectEntry, Set<number>>();
+    for (const { entry, pieceIndex } of pieces) {
+      if (this.#entries.get(entry.infoHash) !== entry || entry.bitfield.get(pieceIndex)) continue;
+      const indexes = byObject.get(entry) ?? new Set<number>();
+      indexes.add(pieceIndex);
+      byObject.set(entry, indexes);
+    }
+    if (byObject.size === 0) return Promise.resolve([]);
+    const groups = [...byObject].map(([entry, set]) => ({ entry, pieceIndexes: [...set].sort((a, b) => a - b) }));
+    const frames = groups.map(({ entry, pieceIndexes }) =>
+      encodePiecesAdded({ infoHash: entry.infoHash, pieceIndexes }),
+    );
+    return this.#commit(frames, () => {
+      const changes: IndexChange[] = [];
+      for (const { entry, pieceIndexes } of groups) {
+        if (this.#entries.get(entry.infoHash) !== entry) continue;
+        const added = pieceIndexes.filter((index) => entry.bitfield.set(index));
+        if (added.length > 0) changes.push({ kind: 'pieces-added', infoHash: entry.infoHash, pieceIndexes: added });
+      }
+      return changes;
+    });
+  }
+
+  /** Resolves when every piece written before this call is committed (or failed). */
+  async #flush(): Promise<void> {
+    const waits: Promise<void>[] = [];
+    if (this.#committingBatch !== null) waits.push(this.#committingBatch.done);
+    if (this.#batch.pieces.length > 0) {
+      waits.push(this.#batch.done);
+      this.#startCommit();
+    }
+    await Promise.all(waits);
+  }
+
+  async removePieces(infoHash: string, pieceIndexes: number[], reason: RemovalReason): Promise<void> {
+    this.#assertWritable();
+    checkReason(reason);
+    const target = this.#entryOrThrow(infoHash);
+    if (!Array.isArray(pieceIndexes)) throw new InvalidArgumentError('pieceIndexes must be an array of piece indexes');
+    for (const index of pieceIndexes) this.#checkPieceIndex(target, index);
+    await this.#exclusive(target.infoHash, async () => {
+      await this.#flush();
+      const entry = this.#entries.get(target.infoHash);
+      if (entry === undefined) return;
+      const held = [...new Set(pieceIndexes)].filter((index) => entry.bitfield.get(index)).sort((a, b) => a - b);
+      if (held.length === 0) return;
+      await this.#commit([encodePiecesRemoved({ infoHash: entry.infoHash, pieceIndexes: held, reason })], () => {
+        for (const index of held) entry.bitfield.set(index, false);
+        return [{ kind: 'pieces-removed', infoHash: entry.infoHash, pieceIndexes: held, reason }];
+      });
+      await this.#releaseSpace(entry, held).catch(() => {});
+    });
+  }
+
+  /**
+   * After the bitmap durably lost `removed`: a file no held piece touches is cut to nothing and grown
+   * back (all sparse); in other files the removed pieces' bytes become holes.
+   */
+  async #releaseSpace(entry: ObjectEntry, removed: number[]): Promise<void> {
+    const metainfo = this.#metainfoOf(entry);
+    const folder = this.#dataFolder(entry.infoHash);
+    const ranges = new Map<number, [number, number][]>();
+    for (const index of removed) {
+      for (const span of pieceSpans(metainfo, index)) {
+        const list = ranges.get(span.fileIndex) ?? [];
+        const last = list.at(-1);
+        if (last !== undefined && last[0] + last[1] === span.fileOffset) last[1] += span.length;
+        else list.push([span.fileOffset, span.length]);
+        ranges.set(span.fileIndex, list);
+      }
+    }
+    for (const [fileIndex, list] of ranges) {
+      const file = metainfo.files[fileIndex]!;
+      const path = contentFilePath(folder, metainfo, fileIndex);
+      const first = Math.floor(file.offset / metainfo.pieceLength);
+      const last = Math.floor((file.offset + file.length - 1) / metainfo.pieceLength);
+      let touched = false;
+      for (let index = first; index <= last && !touched; index++) touched = entry.bitfield.get(index);
+      if (!touched) {
+        const pooled = await this.#acquireData(entry, fileIndex, path);
+        try {
+          await pooled.handle.truncate(0);
+          await pooled.handle.truncate(file.length);
+        } finally {
+          this.#handles.release(pooled);
+        }
+        continue;
+      }
+      for (const [offset, length] of list) await punchHole(path, offset, length);
+    }
+  }
+
+  // Per-object exclusion
+
+  async #enterWriter(infoHash: string): Promise<ObjectGate> {
+    let gate = this.#gates.get(infoHash);
+    while (gate?.barrier) {
+      await gate.barrier;
+      gate = this.#gates.get(infoHash);
+    }
+    if (gate === undefined) {
+      gate = { writers: 0, barrier: null, onIdle: [] };
+      this.#gates.set(infoHash, gate);
+    }
+    gate.writers++;
+    return gate;
+  }
+
+  #leaveWriter(infoHash: string, gate: ObjectGate): void {
+    gate.writers--;
+    if (gate.writers > 0) return;
+    for (const wake of gate.onIdle.splice(0)) wake();
+    if (gate.barrier === null && this.#gates.get(infoHash) === gate) this.#gates.delete(infoHash);
+  }
+
+  /** Runs `task` with no write of the object in progress and none starting (removals, creation). */
+  async #exclusive<T>(infoHash: string, task: () => Promise<T>): Promise<T> {
+    let gate = this.#gates.get(infoHash);
+    while (gate?.barrier) {
+      await gate.barrier;
+      gate = this.#gates.get(infoHash);
+    }
+    if (gate === undefined) {
+      gate = { writers: 0, barrier: null, onIdle: [] };
+      this.#gates.set(infoHash, gate);
+    }
+    let open!: () => void;
+    gate.barrier = new Promise((resolve) => {
+      open = resolve;
+    });
+    const held = gate;
+    try {
+      if (held.writers > 0) await new Promise<void>((resolve) => held.onIdle.push(resolve));
+      return await task();
+    } finally {
+      held.barrier = null;
+      if (held.writers === 0 && this.#gates.get(infoHash) === held) this.#gates.delete(infoHash);
+      open();
+    }
+  }
+
+  // Staging
+
+  async createStaging(): Promise<string> {
+    this.#assertWritable();
+    try {
+      return await mkdtemp(join(this.#stagingDir, 'staging-'));
+    } catch (err) {
+      throw fromSystemError(err, this.#stagingDir);
+    }
+  }
+
+  #checkStagingDir(stagingDir: string): string {
+    const folder = resolve(stagingDir);
+    if (dirname(folder) !== this.#stagingDir || !basename(folder).startsWith('staging-')) {
+      throw new InvalidArgumentError(`${stagingDir} is not a staging folder of the store in ${this.dataDir}`, {
+        subject: stagingDir,
+      });
+    }
+    return folder;
+  }
+
+  async discardStaging(stagingDir: string): Promise<void> {
+    this.#assertWritable();
+    const folder = this.#checkStagingDir(stagingDir);
+    await removeTree(folder).catch((err) => {
+      throw fromSystemError(err, folder);
+    });
+  }
+
+  async adoptStaging(stagingDir: string, metainfo: Metainfo, options: AddObjectOptions = {}): Promise<StoredObject> {
+    this.#assertWritable();
+    const staged = this.#checkStagingDir(stagingDir);
+    checkMetainfo(metainfo);
+    const expiresAt = expiryOf(options);
+    return this.#exclusive(metainfo.infoHash, async () => {
+      const existing = this.#entries.get(metainfo.infoHash);
+      if (existing !== undefined) {
+        await removeTree(staged);
+        return this.#refreshObject(existing, expiresAt, options.source);
+      }
+      await checkStagedFiles(staged, metainfo);
+      const folder = objectDir(this.dataDir, metainfo.infoHash);
+      const dataFolder = join(folder, DATA_DIR);
+      let moved = false;
+      try {
+        await syncStagedData(staged, metainfo);
+        await removeTree(folder);
+        await mkdir(folder, { recursive: true });
+        await writeFileDurable(join(folder, METAINFO_FILE), encodeTorrent(metainfo));
+        await rename(staged, dataFolder);
+        moved = true;
+        for (const path of [folder, this.#stagingDir, this.#objectsDir]) await fsyncDirectory(path);
+        return await this.#commitNewObject(metainfo, Bitfield.full(metainfo.pieceCount), expiresAt, options.source);
+      } catch (err) {
+        // Not committed: give the data back to the caller's staging folder so it can retry or discard.
+        if (moved) await rename(dataFolder, staged).catch(() => {});
+        await removeTree(folder).catch(() => {});
+        throw fromSystemError(err, staged);
+      }
+    });
+  }
+
+  // Closing
+
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    if (this.mode === 'write') {
+      await this.#flush();
+      await this.#serial(async () => {});
+      await this.#journal?.close();
+    }
+    await this.#handles.closeAll();
+    await this.#lock?.release();
+  }
+}
+
+function checkReason(reason: RemovalReason): void {
+  if (!REMOVAL_REASONS.includes(reason)) {
+    throw new InvalidArgumentError(
+      `removal reason must be one of ${REMOVAL_REASONS.join(', ')}, got ${String(reason)}`,
+    );
+  }
+}
+
+function expiryOf(options: AddObjectOptions): number | null {
+  if (options.ttlMs === undefined) return null;
+  if (!Number.isFinite(options.ttlMs) || options.ttlMs < 0) {
+    throw new InvalidArgumentError(`TTL must be a non-negative number of ms, got ${options.ttlMs}`);
+  }
+  return Date.now() + options.ttlMs;
+}
+
+/** What the store relies on; metainfo from parseTorrent/buildMetainfo passes, hand-made objects may not. */
+function checkMetainfo(metainfo: Metainfo): void {
+  const problem = !isInfoHash(metainfo.infoHash)
+    ? 'its info hash is not 40 lowercase hex characters'
+    : !Number.isSafeInteger(metainfo.pieceLength) || metainfo.pieceLength <= 0 || metainfo.pieceLength > 0xffffffff
+      ? `its piece length ${metainfo.pieceLength} is not a positive 32-bit integer`
+      : metainfo.pieceHashes.length !== metainfo.pieceCount * 20
+        ? `it has ${metainfo.pieceCount} pieces but ${metainfo.pieceHashes.length} bytes of piece hashes`
+        : metainfo.pieceCount !== Math.ceil(metainfo.length / metainfo.pieceLength)
+          ? `its ${metainfo.length} bytes do not make ${metainfo.pieceCount} pieces of ${metainfo.pieceLength}`
+          : metainfo.files.length === 0
+            ? 'it has no files'
+            : undefined;
+  if (problem !== undefined) {
+    throw new InvalidArgumentError(`metainfo of ${JSON.stringify(metainfo.name)} cannot be stored: ${problem}`, {
+      subject: metainfo.infoHash,
+    });
+  }
+  const anyFolder = resolve('/', 'check');
+  for (let fileIndex = 0; fileIndex < metainfo.files.length; fileIndex++)
+    contentFilePath(anyFolder, metainfo, fileIndex);
+}
+
+/** Creates every file of the object at its full length without writing data (sparse). */
+async function createSparseFiles(dataFolder: string, metainfo: Metainfo): Promise<void> {
+  for (let fileIndex = 0; fileIndex < metainfo.files.length; fileIndex++) {
+    const path = contentFilePath(dataFolder, metainfo, fileIndex);
+    await mkdir(dirname(path), { recursive: true });
+    const handle = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW);
+    try {
+      await handle.truncate(metainfo.files[fileIndex]!.length);
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+/** The staged folder must hold each file as a regular file of the right length, with no symlink on the way. */
+async function checkStagedFiles(staged: string, metainfo: Metainfo): Promise<void> {
+  const folders = contentFolders(staged, metainfo);
+  for (const folder of folders) {
+    const stat = await lstat(folder).catch(() => null);
+    if (stat === null || !stat.isDirectory()) {
+      throw new InvalidArgumentError(`staged folder ${folder} is missing or not a real folder`, { subject: folder });
+    }
+  }
+  for (let fileIndex = 0; fileIndex < metainfo.files.length; fileIndex++) {
+    const path = contentFilePath(staged, metainfo, fileIndex);
+    const expected = metainfo.files[fileIndex]!.length;
+    const stat = await lstat(path).catch(() => null);
+    if (stat === null || !stat.isFile()) {
+      throw new InvalidArgumentError(`staged file ${path} is missing or not a regular file`, { subject: path });
+    }
+    if (stat.size !== expected) {
+      throw new InvalidArgumentError(`staged file ${path} has ${stat.size} bytes, its metainfo says ${expected}`, {
+        subject: path,
+      });
+    }
+  }
+}
+
+/** The caller hashed the staged bytes; make them and their names durable before the bitmap says "held". */
+async function syncStagedData(staged: string, metainfo: Metainfo): Promise<void> {
+  const paths = metainfo.files.map((_, fileIndex) => contentFilePath(staged, metainfo, fileIndex));
+  const parallel = 8;
+  for (let start = 0; start < paths.length; start += parallel) {
+    await Promise.all(
+      paths.slice(start, start + parallel).map(async (path) => {
+        const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+        try {
+          await handle.datasync();
+        } finally {
+          await handle.close();
+        }
+      }),
+    );
+  }
+  for (const folder of contentFolders(staged, metainfo)) await fsyncDirectory(folder);
+  await fsyncDirectory(staged);
+}
