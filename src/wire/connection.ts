@@ -1,0 +1,472 @@
+// One peer: its socket, its wire, its queue of requests and the loop that answers them. The loop sends
+// a block only while the socket has taken what it was given (`writableLength` under `sendBufferBytes`)
+// and reads a piece only when the next request needs it, so a slow peer costs at most its send buffer
+// and one piece reference.
+import type { Socket } from 'node:net';
+import { CorruptPieceError, isEdgepeerError } from '../errors/index.ts';
+import type { StoredObject } from '../store/types.ts';
+import { allowedFastSet } from './allowed-fast.ts';
+import type { ChokerPeer } from './choker.ts';
+import { MalformedMessageError, metadataReply } from './metadata.ts';
+import type { PeerWireLimits } from './options.ts';
+import { RequestQueue } from './request-queue.ts';
+import { ServingWire, type ServingWireSink } from './serving-wire.ts';
+import type { PeerInfo, WireLogger, WirePieceCache, WireStore } from './types.ts';
+
+/** Our extension ids (BEP 10 `m`), fixed so the hot path compares numbers. */
+export const UT_METADATA_ID = 1;
+export const LT_DONTHAVE_ID = 2;
+
+export interface WireCounters {
+  accepted: number;
+  refused: number;
+  protocolErrors: number;
+  uploadedBytes: number;
+  blocksSent: number;
+  requestsReceived: number;
+  requestsRejected: number;
+  requestsDropped: number;
+  metadataPiecesSent: number;
+}
+
+/** What a connection needs from its server. */
+export interface ConnectionHost {
+  readonly limits: PeerWireLimits;
+  readonly peerId: Buffer;
+  readonly clientName: string;
+  readonly store: WireStore;
+  readonly cache: WirePieceCache;
+  readonly logger: WireLogger;
+  readonly counters: WireCounters;
+  /** Coarse clock (ms), advanced by the server's sweep. */
+  readonly now: number;
+  opened(connection: PeerConnection): void;
+  interestChanged(connection: PeerConnection, interested: boolean): void;
+  closed(connection: PeerConnection): void;
+}
+
+type State = 'handshake' | 'open' | 'closed';
+
+const HEADER_LENGTH = 13;
+const MSG_PIECE = 7;
+
+export class PeerConnection implements ChokerPeer, ServingWireSink {
+  readonly socket: Socket;
+  readonly address: string;
+  readonly port: number;
+  readonly connectedAt: number;
+  readonly wire: ServingWire;
+  object: StoredObject | null = null;
+  state: State = 'handshake';
+  lastReceivedAt: number;
+  lastSentAt: number;
+  uploadedBytes = 0;
+
+  readonly #host: ConnectionHost;
+  readonly #queue: RequestQueue;
+  readonly #allowedFast = new Set<number>();
+  #currentIndex = -1;
+  #currentPiece: Buffer | null = null;
+  #prefetchedIndex = -1;
+  #fetching = false;
+  #pausedReading = false;
+  #infoHash = '';
+  #pieceCount = 0;
+  #pieceLength = 0;
+  #lastPieceLength = 0;
+
+  constructor(host: ConnectionHost, socket: Socket, address: string) {
+    this.#host = host;
+    this.socket = socket;
+    this.address = address;
+    this.port = socket.remotePort ?? 0;
+    this.connectedAt = host.now;
+    this.lastReceivedAt = host.now;
+    this.lastSentAt = host.now;
+    this.#queue = new RequestQueue(host.limits.maxQueuedRequests);
+    this.wire = new ServingWire(this);
+    this.wire.on('handshake', (infoHash: string, peerId: string) => this.#onHandshake(infoHash, peerId));
+    this.wire.on('interested', () => this.#host.interestChanged(this, true));
+    this.wire.on('uninterested', () => this.#host.interestChanged(this, false));
+    this.wire.on('extended', (kind: string, handshake: Record<string, unknown>) => {
+      if (kind === 'handshake' && handshake.upload_only !== undefined && Number(handshake.upload_only) !== 0) {
+        this.close('peer is upload-only too (BEP 21)');
+      }
+    });
+    this.wire.on('have-all', () => this.close('peer has every piece'));
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('drain', () => this.#onDrain());
+    socket.on('error', (err) => this.close(`socket error: ${err.message}`));
+    socket.on('close', () => this.close('closed by peer'));
+  }
+
+  get queuedRequests(): number {
+    return this.#queue.size;
+  }
+
+  // ServingWireSink
+
+  send(data: Uint8Array): void {
+    if (this.state === 'closed') return;
+    this.lastSentAt = this.#host.now;
+    this.socket.write(data);
+  }
+
+  request(pieceIndex: number, begin: number, length: number): void {
+    if (this.state !== 'open') return;
+    const host = this.#host;
+    host.counters.requestsReceived++;
+    const object = this.object!;
+    if (
+      pieceIndex >= this.#pieceCount ||
+      length === 0 ||
+      length > host.limits.maxBlockLength ||
+      begin + length > (pieceIndex === this.#pieceCount - 1 ? this.#lastPieceLength : this.#pieceLength) ||
+      (this.wire.amChoking && !this.#allowedFast.has(pieceIndex)) ||
+      !object.bitfield.get(pieceIndex) ||
+      !this.#queue.push(pieceIndex, begin, length)
+    ) {
+      this.#refuse(pieceIndex, begin, length);
+      return;
+    }
+    this.#pump();
+  }
+
+  cancel(pieceIndex: number, begin: number, length: number): void {
+    if (this.state === 'open') this.#queue.remove(pieceIndex, begin, length);
+  }
+
+  extended(extensionId: number, payload: Uint8Array): void {
+    if (this.state !== 'open' || extensionId !== UT_METADATA_ID) return; // lt_donthave from a peer: we never download
+    let reply: Buffer | null;
+    try {
+      reply = metadataReply(this.object!.metainfo.info, payload);
+    } catch (err) {
+      if (!(err instanceof MalformedMessageError)) throw err;
+      this.malformed(err.message);
+      return;
+    }
+    if (reply === null) return;
+    const peerId = this.wire.peerExtendedMapping.ut_metadata;
+    if (peerId === undefined || !Number.isInteger(peerId) || peerId <= 0 || peerId > 255) {
+      this.malformed('ut_metadata request from a peer that did not announce ut_metadata');
+      return;
+    }
+    this.#host.counters.metadataPiecesSent++;
+    this.wire.extended(peerId, reply);
+  }
+
+  malformed(reason: string): void {
+    if (this.state === 'closed') return;
+    this.#host.counters.protocolErrors++;
+    this.#host.logger.warn(this.#logFields({ reason }), 'peer wire: closing connection after a malformed message');
+    this.close(reason, false);
+  }
+
+  // ChokerPeer
+
+  setChoked(choked: boolean): void {
+    if (this.state !== 'open') return;
+    if (!choked) {
+      this.wire.unchoke();
+      return;
+    }
+    this.wire.choke();
+    if (this.wire.hasFast) {
+      // BEP 6: reject what is queued, except requests for pieces in the allowed-fast set.
+      const allowed = this.#allowedFast;
+      this.#queue.removeWhere(
+        (p) => !allowed.has(p),
+        (p, b, l) => this.#refuse(p, b, l),
+      );
+    } else {
+      // Without BEP 6 a choke discards every pending request on both sides.
+      this.#queue.drain();
+    }
+  }
+
+  // Store events, relayed by the server
+
+  piecesAdded(pieceIndexes: readonly number[]): void {
+    if (this.state !== 'open') return;
+    for (const index of pieceIndexes) {
+      if (!this.wire.peerPieces.get(index)) this.wire.have(index);
+    }
+  }
+
+  piecesRemoved(pieceIndexes: readonly number[]): void {
+    if (this.state !== 'open') return;
+    const peerDonthaveId = this.wire.peerExtendedMapping.lt_donthave;
+    if (peerDonthaveId === undefined || !Number.isInteger(peerDonthaveId) || peerDonthaveId <= 0) {
+      // Nothing else retracts a have: the peer reconnects and gets a bitfield without these pieces.
+      this.close('pieces removed and the peer cannot be told (no lt_donthave)');
+      return;
+    }
+    const removed = new Set(pieceIndexes);
+    for (const index of removed) this.#allowedFast.delete(index);
+    if (removed.has(this.#currentIndex)) this.#dropCurrentPiece();
+    this.#refuseQueued(removed);
+    for (const index of removed) {
+      const payload = Buffer.allocUnsafe(4);
+      payload.writeUInt32BE(index, 0);
+      this.wire.extended(peerDonthaveId, payload);
+    }
+    this.#pump();
+  }
+
+  keepAliveIfQuiet(now: number): void {
+    if (this.state === 'open' && now - this.lastSentAt >= this.#host.limits.keepAliveIntervalMs) this.wire.keepAlive();
+  }
+
+  info(): PeerInfo {
+    return {
+      address: this.address,
+      port: this.port,
+      infoHash: this.object?.infoHash ?? null,
+      peerId: this.wire.peerIdBuffer === null ? null : printablePeerId(this.wire.peerIdBuffer),
+      fast: this.wire.hasFast,
+      choked: this.wire.amChoking,
+      interested: this.wire.peerInterested,
+      queuedRequests: this.#queue.size,
+      uploadedBytes: this.uploadedBytes,
+      connectedAt: this.connectedAt,
+    };
+  }
+
+  /** Closes at once (`graceful`: after what is queued in the socket is flushed). Idempotent. */
+  close(reason: string, log = true, graceful = false): void {
+    if (this.state === 'closed') return;
+    const wasOpen = this.state === 'open';
+    this.state = 'closed';
+    this.wire.halt();
+    this.#queue.drain();
+    this.#dropCurrentPiece();
+    if (graceful) this.socket.end();
+    else this.socket.destroy();
+    if (log) this.#host.logger.debug?.(this.#logFields({ reason, wasOpen }), 'peer wire: connection closed');
+    this.#host.closed(this);
+  }
+
+  // Internals
+
+  #onData(chunk: Buffer): void {
+    if (this.state === 'closed') return;
+    this.lastReceivedAt = this.#host.now;
+    this.wire._write(chunk, noop);
+    // A peer that sends faster than it reads (e.g. floods requests we reject) waits for its own data.
+    if (!this.socket.destroyed && this.socket.writableLength > this.#host.limits.sendBufferBytes * 2) {
+      this.#pausedReading = true;
+      this.socket.pause();
+    }
+  }
+
+  #onDrain(): void {
+    if (this.state === 'closed') return;
+    if (this.#pausedReading) {
+      this.#pausedReading = false;
+      this.socket.resume();
+    }
+    this.#pump();
+  }
+
+  #onHandshake(infoHash: string, peerIdHex: string): void {
+    const host = this.#host;
+    const object = host.store.get(infoHash);
+    if (object === undefined) {
+      this.close('unknown info hash');
+      return;
+    }
+    if (peerIdHex === host.peerId.toString('hex')) {
+      this.close('connected to itself');
+      return;
+    }
+    const { metainfo } = object;
+    this.object = object;
+    this.#infoHash = object.infoHash;
+    this.#pieceCount = metainfo.pieceCount;
+    this.#pieceLength = metainfo.pieceLength;
+    this.#lastPieceLength = metainfo.length - (metainfo.pieceCount - 1) * metainfo.pieceLength;
+    const bitfieldBytes = Math.ceil(metainfo.pieceCount / 8);
+    this.wire.bitfieldMessageLength = 1 + bitfieldBytes;
+    this.wire.maxMessageLength = Math.max(this.wire.maxMessageLength, 1 + bitfieldBytes);
+
+    const wire = this.wire;
+    wire.extendedMapping = { [UT_METADATA_ID]: 'ut_metadata', [LT_DONTHAVE_ID]: 'lt_donthave' };
+    wire.extendedHandshake = {
+      v: host.clientName,
+      reqq: host.limits.maxQueuedRequests,
+      metadata_size: metainfo.info.length,
+      upload_only: 1, // BEP 21: this server never downloads over the wire
+      yourip: compactAddress(this.address),
+    };
+    wire.handshake(infoHash, host.peerId, { dht: false, fast: true });
+    this.state = 'open';
+    this.#sendHeldPieces(object);
+    this.#sendAllowedFast(object);
+    host.opened(this);
+  }
+
+  #sendHeldPieces(object: StoredObject): void {
+    const held = object.bitfield.count();
+    if (this.wire.hasFast) {
+      if (held === 0) this.wire.haveNone();
+      else if (held === object.metainfo.pieceCount) this.wire.haveAll();
+      else this.wire.bitfield(object.bitfield.toBuffer());
+    } else if (held > 0) {
+      this.wire.bitfield(object.bitfield.toBuffer());
+    }
+  }
+
+  #sendAllowedFast(object: StoredObject): void {
+    const size = this.#host.limits.allowedFastSetSize;
+    if (!this.wire.hasFast || size === 0) return;
+    const infoHash = Buffer.from(object.infoHash, 'hex');
+    for (const index of allowedFastSet(this.address, infoHash, object.metainfo.pieceCount, size)) {
+      if (!object.bitfield.get(index)) continue;
+      this.#allowedFast.add(index);
+      this.wire.allowedFast(index);
+    }
+  }
+
+  /** Sends blocks while the socket keeps up; fetches the next piece when the queue moves on to it. */
+  #pump(): void {
+    if (this.#fetching || this.state !== 'open') return;
+    const socket = this.socket;
+    const queue = this.#queue;
+    const budget = this.#host.limits.sendBufferBytes;
+    const bitfield = this.object!.bitfield;
+    let corked = false;
+    while (queue.size > 0 && socket.writableLength < budget) {
+      const index = queue.headPiece();
+      if (index !== this.#currentIndex) {
+        if (corked) socket.uncork();
+        this.#fetch(index);
+        return;
+      }
+      if (!bitfield.get(index)) {
+        // Removed since it was read: never send a byte of it.
+        this.#dropCurrentPiece();
+        this.#refuseQueued(new Set([index]));
+        continue;
+      }
+      const begin = queue.headBegin();
+      const length = queue.headLength();
+      queue.shift();
+      if (!corked) {
+        socket.cork();
+        corked = true;
+      }
+      this.#writeBlock(index, begin, this.#currentPiece!.subarray(begin, begin + length));
+    }
+    if (corked) socket.uncork();
+    if (queue.size === 0) this.#dropCurrentPiece();
+  }
+
+  #writeBlock(index: number, begin: number, block: Buffer): void {
+    const header = Buffer.allocUnsafe(HEADER_LENGTH);
+    header.writeUInt32BE(block.length + 9, 0);
+    header[4] = MSG_PIECE;
+    header.writeUInt32BE(index, 5);
+    header.writeUInt32BE(begin, 9);
+    this.socket.write(header);
+    this.socket.write(block);
+    this.lastSentAt = this.#host.now;
+    this.uploadedBytes += block.length;
+    const counters = this.#host.counters;
+    counters.uploadedBytes += block.length;
+    counters.blocksSent++;
+  }
+
+  #fetch(index: number): void {
+    this.#fetching = true;
+    this.#host.cache.getPiece(this.#infoHash, index).then(
+      (piece) => {
+        this.#fetching = false;
+        if (this.state !== 'open') return;
+        this.#currentIndex = index;
+        this.#currentPiece = piece;
+        this.#prefetch(index);
+        this.#pump();
+      },
+      (err: unknown) => {
+        this.#fetching = false;
+        if (this.state !== 'open') return;
+        this.#onReadFailure(index, err);
+        this.#pump();
+      },
+    );
+  }
+
+  /** Warms the cache with the next piece the peer asked for, so its read overlaps this piece's sending. */
+  #prefetch(current: number): void {
+    if (!this.#host.limits.prefetch) return;
+    const next = this.#queue.nextPieceOtherThan(current);
+    if (next === -1 || next === this.#prefetchedIndex) return;
+    this.#prefetchedIndex = next;
+    // A failure surfaces again, and is handled, when the request reaches the head of the queue.
+    this.#host.cache.getPiece(this.#infoHash, next).catch(noop);
+  }
+
+  #onReadFailure(index: number, err: unknown): void {
+    const fields = this.#logFields({ pieceIndex: index, error: describeError(err) });
+    if (err instanceof CorruptPieceError) {
+      this.#host.logger.warn(fields, 'peer wire: piece failed verification on read; not sent');
+    } else if (!isEdgepeerError(err) || err.code !== 'EDGEPEER_NOT_FOUND') {
+      this.#host.logger.error(fields, 'peer wire: could not read piece; requests for it refused');
+    }
+    this.#refuseQueued(new Set([index]));
+  }
+
+  /** Refuses queued requests for `pieces`. Without BEP 6 there is no reject: choke and unchoke instead. */
+  #refuseQueued(pieces: ReadonlySet<number>): void {
+    if (this.wire.hasFast) {
+      this.#queue.removePieces(pieces, (p, b, l) => this.#refuse(p, b, l));
+      return;
+    }
+    let affected = false;
+    this.#queue.removePieces(pieces, () => {
+      affected = true;
+    });
+    if (!affected || this.wire.amChoking) return;
+    this.#host.counters.requestsDropped += this.#queue.size;
+    this.#queue.drain();
+    this.wire.choke();
+    this.wire.unchoke();
+  }
+
+  #refuse(pieceIndex: number, begin: number, length: number): void {
+    if (this.wire.hasFast) {
+      this.#host.counters.requestsRejected++;
+      this.wire.reject(pieceIndex, begin, length);
+    } else {
+      this.#host.counters.requestsDropped++;
+    }
+  }
+
+  #dropCurrentPiece(): void {
+    this.#currentIndex = -1;
+    this.#currentPiece = null;
+  }
+
+  #logFields(extra: Record<string, unknown>): Record<string, unknown> {
+    return { peer: `${this.address}:${this.port}`, infoHash: this.object?.infoHash, ...extra };
+  }
+}
+
+function noop(): void {}
+
+function describeError(err: unknown): unknown {
+  if (isEdgepeerError(err)) return { code: err.code, message: err.message };
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** BEP 10 `yourip`: 4 or 16 bytes. */
+function compactAddress(address: string): Uint8Array | undefined {
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(address)) return Uint8Array.from(address.split('.').map(Number));
+  return undefined;
+}
+
+function printablePeerId(id: Uint8Array): string {
+  const text = Buffer.from(id).toString('latin1');
+  return /^[\x20-\x7e]{20}$/.test(text) ? text : Buffer.from(id).toString('hex');
+}

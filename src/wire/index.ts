@@ -1,0 +1,6 @@
+// The public surface of src/wire: the peer wire server (BEP 3, 6, 9, 10, 21, 54) over the store's pieces.
+export { allowedFastSet } from './allowed-fast.ts';
+export { Choker, type ChokerOptions, type ChokerPeer } from './choker.ts';
+export { DEFAULT_LIMITS, MAX_BLOCK_LENGTH, type PeerWireLimits, resolveLimits } from './options.ts';
+export { createPeerWireServer, type PeerWireServer, type PeerWireServerOptions } from './server.ts';
+export type { PeerInfo, PeerWireStats, WireLogger, WirePieceCache, WireStore } from './types.ts';

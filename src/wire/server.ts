@@ -1,0 +1,343 @@
+// The peer wire server: accepts connections within the limits, hands each to a PeerConnection, shares
+// upload slots among all of them (Choker), relays the store's bitmap events to the peers of each object,
+// and keeps one coarse clock for timeouts and keep-alives (one timer, not one per connection).
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
+import { InvalidArgumentError, LocalIoError } from '../errors/index.ts';
+import type { RemovalReason } from '../store/types.ts';
+import { unmapIPv4 } from './allowed-fast.ts';
+import { Choker } from './choker.ts';
+import { type ConnectionHost, PeerConnection, type WireCounters } from './connection.ts';
+import { type PeerWireLimits, resolveLimits } from './options.ts';
+import {
+  type PeerInfo,
+  type PeerWireStats,
+  silentLogger,
+  type WireLogger,
+  type WirePieceCache,
+  type WireStore,
+} from './types.ts';
+
+export interface PeerWireServerOptions {
+  store: WireStore;
+  cache: WirePieceCache;
+  /** TCP port; 0 picks a free one (listen() says which). */
+  port: number;
+  /**
+   * Addresses to listen on. Default: one dual-stack socket on '::' (IPv6 and IPv4-mapped IPv4), or
+   * '0.0.0.0' where the host has no IPv6. Several addresses share the port chosen for the first.
+   */
+  host?: string | string[];
+  /** 20 bytes (or 20 ASCII characters). Default: '-EP0100-' and 12 random characters. */
+  peerId?: Uint8Array | string;
+  /** `v` in the extended handshake (BEP 10). */
+  clientName?: string;
+  limits?: Partial<PeerWireLimits>;
+  logger?: WireLogger;
+}
+
+export interface PeerWireServer {
+  listen(): Promise<{ port: number; addresses: string[] }>;
+  /** Stops accepting, lets each peer's queued bytes flush for up to `graceMs`, then closes what is left. */
+  close(graceMs?: number): Promise<void>;
+  stats(): PeerWireStats;
+  peers(): PeerInfo[];
+  readonly limits: Readonly<PeerWireLimits>;
+  readonly peerId: Buffer;
+}
+
+const PEER_ID_PREFIX = '-EP0100-';
+const PEER_ID_ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+
+export function createPeerWireServer(options: PeerWireServerOptions): PeerWireServer {
+  return new WireServer(options);
+}
+
+class WireServer implements PeerWireServer, ConnectionHost {
+  readonly limits: PeerWireLimits;
+  readonly peerId: Buffer;
+  readonly clientName: string;
+  readonly store: WireStore;
+  readonly cache: WirePieceCache;
+  readonly logger: WireLogger;
+  readonly counters: WireCounters = {
+    accepted: 0,
+    refused: 0,
+    protocolErrors: 0,
+    uploadedBytes: 0,
+    blocksSent: 0,
+    requestsReceived: 0,
+    requestsRejected: 0,
+    requestsDropped: 0,
+    metadataPiecesSent: 0,
+  };
+  now = Date.now();
+
+  readonly #port: number;
+  readonly #hosts: string[] | null;
+  readonly #servers: Server[] = [];
+  readonly #connections = new Set<PeerConnection>();
+  readonly #perIp = new Map<string, number>();
+  readonly #byObject = new Map<string, Set<PeerConnection>>();
+  readonly #choker: Choker<PeerConnection>;
+  readonly #storeListeners: {
+    added: (infoHash: string, pieces: number[]) => void;
+    removed: (infoHash: string, pieces: number[], reason: RemovalReason) => void;
+    objectRemoved: (infoHash: string, reason: RemovalReason) => void;
+  };
+  #sweepTimer: NodeJS.Timeout | null = null;
+  #lastRechoke = 0;
+  #state: 'new' | 'listening' | 'closing' | 'closed' = 'new';
+
+  constructor(options: PeerWireServerOptions) {
+    this.limits = resolveLimits(options.limits);
+    this.peerId = resolvePeerId(options.peerId);
+    this.clientName = options.clientName ?? 'edgepeer';
+    this.store = options.store;
+    this.cache = options.cache;
+    this.logger = options.logger ?? silentLogger;
+    if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
+      throw new InvalidArgumentError(`peer port must be an integer from 0 to 65535, got ${String(options.port)}`, {
+        subject: 'port',
+      });
+    }
+    this.#port = options.port;
+    this.#hosts = options.host === undefined ? null : [options.host].flat();
+    this.#choker = new Choker(
+      {
+        uploadSlots: this.limits.uploadSlots,
+        optimisticSlots: this.limits.optimisticSlots,
+        slotQuantumMs: this.limits.slotQuantumMs,
+        optimisticIntervalMs: this.limits.optimisticIntervalMs,
+      },
+      this.now,
+    );
+    this.#storeListeners = {
+      added: (infoHash, pieces) => this.#forPeersOf(infoHash, (c) => c.piecesAdded(pieces)),
+      removed: (infoHash, pieces) => this.#forPeersOf(infoHash, (c) => c.piecesRemoved(pieces)),
+      objectRemoved: (infoHash) => this.#forPeersOf(infoHash, (c) => c.close('object removed from the store')),
+    };
+  }
+
+  async listen(): Promise<{ port: number; addresses: string[] }> {
+    if (this.#state !== 'new') throw new Error('peer wire server: listen() may be called once');
+    this.#state = 'listening';
+    let port = this.#port;
+    const addresses: string[] = [];
+    const hosts = this.#hosts ?? ['::'];
+    for (const host of hosts) {
+      let bound: { host: string; port: number };
+      try {
+        bound = await this.#listenOn(host, port);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (this.#hosts === null && (code === 'EAFNOSUPPORT' || code === 'EADDRNOTAVAIL')) {
+          bound = await this.#listenOn('0.0.0.0', port); // no IPv6 on this host
+        } else {
+          await this.close(0);
+          throw listenError(err, host, port);
+        }
+      }
+      port = bound.port;
+      addresses.push(bound.host.includes(':') ? `[${bound.host}]:${bound.port}` : `${bound.host}:${bound.port}`);
+    }
+    this.store.on('pieces-added', this.#storeListeners.added);
+    this.store.on('pieces-removed', this.#storeListeners.removed);
+    this.store.on('object-removed', this.#storeListeners.objectRemoved);
+    this.now = Date.now();
+    this.#lastRechoke = this.now;
+    this.#sweepTimer = setInterval(() => this.#sweep(), sweepIntervalMs(this.limits));
+    this.#sweepTimer.unref();
+    this.logger.info({ port, addresses }, 'peer wire: listening');
+    return { port, addresses };
+  }
+
+  async close(graceMs = 2000): Promise<void> {
+    if (this.#state === 'closing' || this.#state === 'closed') return;
+    this.#state = 'closing';
+    if (this.#sweepTimer !== null) clearInterval(this.#sweepTimer);
+    this.store.off('pieces-added', this.#storeListeners.added);
+    this.store.off('pieces-removed', this.#storeListeners.removed);
+    this.store.off('object-removed', this.#storeListeners.objectRemoved);
+    const serversClosed = this.#servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
+    const sockets = [...this.#connections].map((c) => c.socket);
+    const socketsClosed = sockets.map(
+      (s) => new Promise<void>((resolve) => (s.destroyed ? resolve() : s.once('close', () => resolve()))),
+    );
+    for (const connection of [...this.#connections]) connection.close('server closing', false, graceMs > 0);
+    if (graceMs > 0) {
+      const deadline = setTimeout(() => {
+        for (const socket of sockets) socket.destroy();
+      }, graceMs);
+      await Promise.all(socketsClosed);
+      clearTimeout(deadline);
+    } else {
+      await Promise.all(socketsClosed);
+    }
+    await Promise.all(serversClosed);
+    this.#state = 'closed';
+  }
+
+  stats(): PeerWireStats {
+    let handshaking = 0;
+    let sendQueueBytes = 0;
+    for (const connection of this.#connections) {
+      if (connection.state === 'handshake') handshaking++;
+      sendQueueBytes += connection.socket.writableLength;
+    }
+    const choker = this.#choker.stats();
+    const { metadataPiecesSent, ...counters } = this.counters;
+    return {
+      connections: this.#connections.size,
+      handshaking,
+      unchoked: choker.regular + choker.optimistic,
+      waiting: choker.waiting,
+      slotRotations: choker.rotations,
+      ...counters,
+      sendQueueBytes,
+      metadataPiecesSent,
+    };
+  }
+
+  peers(): PeerInfo[] {
+    return [...this.#connections].map((c) => c.info());
+  }
+
+  // ConnectionHost
+
+  opened(connection: PeerConnection): void {
+    const infoHash = connection.object!.infoHash;
+    let peers = this.#byObject.get(infoHash);
+    if (peers === undefined) {
+      peers = new Set();
+      this.#byObject.set(infoHash, peers);
+    }
+    peers.add(connection);
+    // Interest may have arrived in the same packet as the handshake, before the connection opened.
+    if (connection.wire.peerInterested) this.#choker.setInterested(connection, true, Date.now());
+  }
+
+  interestChanged(connection: PeerConnection, interested: boolean): void {
+    if (connection.state !== 'open') return;
+    this.#choker.setInterested(connection, interested, Date.now());
+  }
+
+  closed(connection: PeerConnection): void {
+    if (!this.#connections.delete(connection)) return;
+    const count = (this.#perIp.get(connection.address) ?? 1) - 1;
+    if (count > 0) this.#perIp.set(connection.address, count);
+    else this.#perIp.delete(connection.address);
+    const infoHash = connection.object?.infoHash;
+    if (infoHash !== undefined) {
+      const peers = this.#byObject.get(infoHash);
+      peers?.delete(connection);
+      if (peers?.size === 0) this.#byObject.delete(infoHash);
+    }
+    if (this.#state === 'listening') this.#choker.remove(connection, Date.now());
+  }
+
+  // Internals
+
+  #listenOn(host: string, port: number): Promise<{ host: string; port: number }> {
+    const server = createServer({ noDelay: true }, (socket) => this.#accept(socket));
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      server.once('error', onError);
+      server.listen({ host, port, ipv6Only: false, backlog: 1024 }, () => {
+        server.off('error', onError);
+        server.on('error', (err) => this.logger.error({ err: err.message, host }, 'peer wire: listener error'));
+        this.#servers.push(server);
+        const address = server.address();
+        if (address === null || typeof address === 'string') {
+          reject(new Error('peer wire: listener has no TCP address'));
+          return;
+        }
+        resolve({ host: address.address, port: address.port });
+      });
+    });
+  }
+
+  #accept(socket: Socket): void {
+    const address = unmapIPv4(socket.remoteAddress ?? '');
+    const fromIp = this.#perIp.get(address) ?? 0;
+    if (
+      this.#state !== 'listening' ||
+      this.#connections.size >= this.limits.maxConnections ||
+      fromIp >= this.limits.maxConnectionsPerIp ||
+      address === ''
+    ) {
+      this.counters.refused++;
+      socket.on('error', () => {});
+      socket.destroy();
+      return;
+    }
+    this.counters.accepted++;
+    this.#perIp.set(address, fromIp + 1);
+    this.#connections.add(new PeerConnection(this, socket, address));
+  }
+
+  #forPeersOf(infoHash: string, action: (connection: PeerConnection) => void): void {
+    const peers = this.#byObject.get(infoHash);
+    if (peers === undefined) return;
+    for (const connection of [...peers]) action(connection);
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    this.now = now;
+    const { handshakeTimeoutMs, idleTimeoutMs } = this.limits;
+    for (const connection of [...this.#connections]) {
+      if (connection.state === 'handshake') {
+        if (now - connection.connectedAt >= handshakeTimeoutMs) connection.close('no handshake in time');
+      } else if (now - connection.lastReceivedAt >= idleTimeoutMs) {
+        connection.close('idle timeout');
+      } else {
+        connection.keepAliveIfQuiet(now);
+      }
+    }
+    if (now - this.#lastRechoke >= this.limits.rechokeIntervalMs) {
+      this.#lastRechoke = now;
+      this.#choker.tick(now);
+    }
+  }
+}
+
+/** The sweep runs often enough for the shortest timeout to be honoured within a quarter of it. */
+function sweepIntervalMs(limits: PeerWireLimits): number {
+  const shortest = Math.min(
+    limits.handshakeTimeoutMs,
+    limits.idleTimeoutMs,
+    limits.keepAliveIntervalMs,
+    limits.rechokeIntervalMs,
+  );
+  return Math.max(5, Math.min(1000, Math.floor(shortest / 4)));
+}
+
+function resolvePeerId(given: Uint8Array | string | undefined): Buffer {
+  if (given === undefined) {
+    const random = randomBytes(12);
+    let suffix = '';
+    for (const byte of random) suffix += PEER_ID_ALPHABET[byte % PEER_ID_ALPHABET.length];
+    return Buffer.from(PEER_ID_PREFIX + suffix, 'latin1');
+  }
+  const id = typeof given === 'string' ? Buffer.from(given, 'latin1') : Buffer.from(given);
+  if (id.length !== 20) {
+    throw new InvalidArgumentError(`peer id must be 20 bytes, got ${id.length}`, { subject: 'peerId' });
+  }
+  return id;
+}
+
+function listenError(err: unknown, host: string, port: number): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  if (code === 'EADDRINUSE') {
+    return new LocalIoError(`peer wire port ${where} is already in use`, { subject: where, cause: err });
+  }
+  if (code === 'EACCES') {
+    return new LocalIoError(`peer wire port ${where}: permission denied`, { subject: where, cause: err });
+  }
+  return new LocalIoError(`peer wire: cannot listen on ${where}: ${(err as Error).message}`, {
+    subject: where,
+    cause: err,
+  });
+}

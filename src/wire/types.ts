@@ -1,0 +1,63 @@
+// What src/wire needs from its surroundings, and the plain data it reports.
+import type { EventEmitter } from 'node:events';
+import type { PieceCache, Store, StoreEvents } from '../store/types.ts';
+
+/** The part of the Store the wire server reads: objects by info hash and the bitmap events. */
+export type WireStore = Pick<Store, 'get'> & Pick<EventEmitter<StoreEvents>, 'on' | 'off'>;
+
+/** The part of the PieceCache the wire server reads. */
+export type WirePieceCache = Pick<PieceCache, 'getPiece'>;
+
+/** pino-compatible: (object, message). */
+export interface WireLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+  debug?(obj: object, msg: string): void;
+}
+
+export const silentLogger: WireLogger = { info() {}, warn() {}, error() {}, debug() {} };
+
+export interface PeerWireStats {
+  /** Open connections, handshaking or not. */
+  connections: number;
+  /** Connections still waiting for a valid handshake. */
+  handshaking: number;
+  /** Peers in upload slots (regular + optimistic). */
+  unchoked: number;
+  /** Interested peers waiting for a slot. */
+  waiting: number;
+  /** Times a slot changed hands because its quantum was up. */
+  slotRotations: number;
+  accepted: number;
+  /** Closed on accept: over maxConnections or maxConnectionsPerIp. */
+  refused: number;
+  /** Closed for a malformed message or a protocol violation. */
+  protocolErrors: number;
+  /** Payload bytes sent in piece messages. */
+  uploadedBytes: number;
+  blocksSent: number;
+  requestsReceived: number;
+  /** Reject messages sent (BEP 6): not held, over limits, choked, unreadable. */
+  requestsRejected: number;
+  /** Requests dropped without a reject because the peer lacks the fast extension. */
+  requestsDropped: number;
+  /** Bytes written to sockets but not yet taken by the kernel, summed over peers. */
+  sendQueueBytes: number;
+  /** Metadata pieces sent (BEP 9). */
+  metadataPiecesSent: number;
+}
+
+export interface PeerInfo {
+  address: string;
+  port: number;
+  infoHash: string | null;
+  /** The peer id as printable text where it is (Azureus-style ids are), else hex. */
+  peerId: string | null;
+  fast: boolean;
+  choked: boolean;
+  interested: boolean;
+  queuedRequests: number;
+  uploadedBytes: number;
+  connectedAt: number;
+}
