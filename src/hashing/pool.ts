@@ -142,6 +142,7 @@ class PiscinaHashPool implements HashPool {
     };
     const onAbort = () => stop(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) onAbort(); // aborted while destinations were being prepared
 
     let next = 0;
     let bytesDone = 0;
@@ -184,16 +185,17 @@ class PiscinaHashPool implements HashPool {
 
   async sha1(data: Uint8Array): Promise<Buffer> {
     this.#checkOpen();
-    if (!ArrayBuffer.isView(data)) throw new InvalidArgumentError('sha1 needs a Uint8Array');
+    if (!ArrayBuffer.isView(data)) throw new InvalidArgumentError('sha1 needs bytes (a Uint8Array)');
     if (data.byteLength <= INLINE_SHA1_MAX_BYTES) return createHash('sha1').update(data).digest();
     // Dispatch only when a slot is free: a copy (for non-shared input) exists only while its task runs.
     await this.#sha1Slots.acquire();
     try {
       this.#checkOpen();
+      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
       const answer: Uint8Array =
-        data.buffer instanceof SharedArrayBuffer
-          ? await this.#piscina.run(data, { name: 'sha1' })
-          : await this.#runOnCopy(data);
+        bytes.buffer instanceof SharedArrayBuffer
+          ? await this.#piscina.run(bytes, { name: 'sha1' })
+          : await this.#runOnCopy(bytes);
       return Buffer.from(answer.buffer, answer.byteOffset, answer.byteLength);
     } finally {
       this.#sha1Slots.release();

@@ -218,6 +218,7 @@ describe('hash pool', () => {
       'EDGEPEER_INVALID_ARGUMENT',
     );
     await expectEdgepeerError(pool.verify(Buffer.alloc(1), Buffer.alloc(19)), 'EDGEPEER_INVALID_ARGUMENT');
+    await expectEdgepeerError(pool.sha1('text' as unknown as Uint8Array), 'EDGEPEER_INVALID_ARGUMENT');
   });
 
   it('hashes bytes from the main thread: small, large, shared, and views into larger buffers', async () => {
