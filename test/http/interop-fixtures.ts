@@ -1,13 +1,15 @@
 // Objects served by a real HTTP server for the interop tests (curl, aria2c, libtorrent): content made up
-// in memory, its metainfo, a store holding every piece, and .torrent files whose only source is the
-// server's web seed URL.
+// in memory, its metainfo, the real store (src/store) and piece cache holding its pieces, and .torrent
+// files whose only source is the server's web seed URL.
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createHttpServer, type HttpServer, type HttpServerOptions, objectUrls } from '../../src/http/index.ts';
 import { encodeTorrent, type Metainfo } from '../../src/metainfo/index.ts';
-import { MemoryPieceCache, MemoryStore, metainfoFor, testBytes } from './memory-store.ts';
+import { createPieceCache, openStore, type PieceCache, type Store } from '../../src/store/index.ts';
+import { metainfoFor, testBytes } from './memory-store.ts';
 
 export const run = promisify(execFile);
 
@@ -28,27 +30,48 @@ export interface ServedSet {
   server: HttpServer;
   base: string;
   objects: ServedObject[];
-  store: MemoryStore;
+  store: Store;
+  cache: PieceCache;
+  dataDir: string;
 }
 
-/** Starts a server on 127.0.0.1 holding `specs` whole. */
+async function sha1Matches(data: Uint8Array, expected: Uint8Array): Promise<boolean> {
+  return createHash('sha1').update(data).digest().equals(expected);
+}
+
+/**
+ * Starts a server on 127.0.0.1 over a real store in a fresh folder under `root`, holding `specs` (whole,
+ * or only the pieces `held` names) with `source` as their origin.
+ */
 export async function serveObjects(
+  root: string,
   specs: ContentSpec[],
-  options: Partial<Pick<HttpServerOptions, 'policy' | 'limits' | 'host'>> = {},
+  options: Partial<Pick<HttpServerOptions, 'policy' | 'limits' | 'host'>> & {
+    held?: (pieceIndex: number) => boolean;
+    source?: string;
+  } = {},
 ): Promise<ServedSet> {
-  const store = new MemoryStore();
-  const objects = specs.map((spec) => {
+  const dataDir = await mkdtemp(join(root, 'store-'));
+  const store = await openStore(dataDir, { mode: 'write' });
+  const objects: ServedObject[] = [];
+  for (const spec of specs) {
     const data = testBytes(
       spec.files.reduce((sum, file) => sum + file.length, 0),
       spec.seed,
     );
     const metainfo = metainfoFor(spec.name, spec.pieceLength, spec.files, data);
-    store.add(metainfo, data);
-    return { metainfo, data };
-  });
+    await store.addObject(metainfo, options.source === undefined ? {} : { source: options.source });
+    for (let index = 0; index < metainfo.pieceCount; index += 1) {
+      if (options.held !== undefined && !options.held(index)) continue;
+      const start = index * metainfo.pieceLength;
+      await store.writePiece(metainfo.infoHash, index, data.subarray(start, start + metainfo.pieceLength));
+    }
+    objects.push({ metainfo, data });
+  }
+  const cache = createPieceCache(store, { maxBytes: 64 * 1024 * 1024, verify: sha1Matches });
   const server = createHttpServer({
     store,
-    cache: new MemoryPieceCache(store),
+    cache,
     host: options.host ?? '127.0.0.1',
     port: 0,
     policy: options.policy ?? 'refuse',
@@ -56,7 +79,30 @@ export async function serveObjects(
   });
   const { port } = await server.listen();
   const host = (options.host ?? '127.0.0.1').includes(':') ? `[${options.host}]` : (options.host ?? '127.0.0.1');
-  return { server, base: `http://${host}:${port}`, objects, store };
+  return { server, base: `http://${host}:${port}`, objects, store, cache, dataDir };
+}
+
+/** Stops the server and closes the store. */
+export async function stopServed(served: ServedSet | undefined): Promise<void> {
+  await served?.server.close(100);
+  await served?.store.close();
+}
+
+/** Flips a byte of an object's data on disk (bit rot) and drops the piece from the cache. */
+export async function corruptOnDisk(served: ServedSet, object: ServedObject, offset: number): Promise<void> {
+  const { metainfo } = object;
+  const file = metainfo.files.find((entry) => offset >= entry.offset && offset < entry.offset + entry.length)!;
+  const path = join(served.dataDir, 'objects', metainfo.infoHash, 'data', metainfo.name, ...file.path);
+  const handle = await open(path, 'r+');
+  try {
+    const byte = Buffer.alloc(1);
+    await handle.read(byte, 0, 1, offset - file.offset);
+    byte[0] = byte[0]! ^ 0xff;
+    await handle.write(byte, 0, 1, offset - file.offset);
+  } finally {
+    await handle.close();
+  }
+  served.cache.evict(metainfo.infoHash, [Math.floor(offset / metainfo.pieceLength)]);
 }
 
 /** Writes `<dir>/<name>.torrent` whose url-list is only `webSeed`, and returns its path. */

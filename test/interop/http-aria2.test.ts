@@ -13,6 +13,7 @@ import {
   type ServedSet,
   SINGLE_FILE,
   serveObjects,
+  stopServed,
   webSeedOf,
   writeTorrent,
 } from '../http/interop-fixtures.ts';
@@ -31,10 +32,10 @@ describe('aria2c with the agent as its only web seed', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'edgepeer-http-aria2-'));
-    served = await serveObjects([SINGLE_FILE, MULTI_FILE]);
+    served = await serveObjects(dir, [SINGLE_FILE, MULTI_FILE]);
   });
   afterAll(async () => {
-    await served?.server.close(100);
+    await stopServed(served);
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 

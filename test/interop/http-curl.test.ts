@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run, type ServedSet, SINGLE_FILE, serveObjects, webSeedOf } from '../http/interop-fixtures.ts';
+import { run, type ServedSet, SINGLE_FILE, serveObjects, stopServed, webSeedOf } from '../http/interop-fixtures.ts';
 
 describe('curl against the HTTP server', () => {
   let served: ServedSet;
@@ -15,14 +15,14 @@ describe('curl against the HTTP server', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'edgepeer-http-curl-'));
-    served = await serveObjects([SINGLE_FILE], { host: '::' });
+    served = await serveObjects(dir, [SINGLE_FILE], { host: '::' });
     const object = served.objects[0]!;
     data = object.data;
     etag = `"${object.metainfo.infoHash}"`;
     url = webSeedOf(served.base.replace('[::]', '127.0.0.1'), object) + encodeURIComponent(SINGLE_FILE.name);
   });
   afterAll(async () => {
-    await served?.server.close(100);
+    await stopServed(served);
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 

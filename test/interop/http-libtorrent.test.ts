@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  corruptOnDisk,
   differingFiles,
   freshDir,
   MULTI_FILE,
@@ -13,6 +14,7 @@ import {
   type ServedSet,
   SINGLE_FILE,
   serveObjects,
+  stopServed,
   webSeedOf,
   writeTorrent,
 } from '../http/interop-fixtures.ts';
@@ -48,10 +50,10 @@ describe('libtorrent with the agent as its only web seed', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'edgepeer-http-libtorrent-'));
-    served = await serveObjects([SINGLE_FILE, MULTI_FILE]);
+    served = await serveObjects(dir, [SINGLE_FILE, MULTI_FILE]);
   });
   afterAll(async () => {
-    await served?.server.close(100);
+    await stopServed(served);
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -83,7 +85,7 @@ describe('libtorrent with the agent as its only web seed', () => {
   it('never hands libtorrent a corrupt piece, so it never bans the web seed', async () => {
     const object = served.objects[0]!;
     const corruptPiece = 7;
-    served.store.corrupt(object.metainfo.infoHash, corruptPiece * object.metainfo.pieceLength + 99);
+    await corruptOnDisk(served, object, corruptPiece * object.metainfo.pieceLength + 99);
     const { result } = await download(0, 'corrupt');
     const hashFailures = (result.problems as string[]).filter((problem) => problem.startsWith('hash_failed'));
     expect(hashFailures).toEqual([]);
