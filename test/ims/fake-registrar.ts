@@ -1,0 +1,108 @@
+import dgram from 'node:dgram';
+import net from 'node:net';
+import {
+  headerLines,
+  parseMessage,
+  type SipRequest,
+  type SipResponse,
+  SipStreamDecoder,
+} from '../../src/ims/message.ts';
+
+// An in-process SIP peer on one UDP and one TCP port (the same number) for faults a real registrar does not
+// produce on demand: silence, garbage, loops of challenges. Interop tests use Kamailio instead.
+
+export interface Received {
+  request: SipRequest;
+  transport: 'udp' | 'tcp';
+  at: number;
+}
+
+export type Handler = (request: SipRequest, reply: (response: string | Buffer) => void, received: Received) => void;
+
+export interface FakeRegistrar {
+  port: number;
+  host: string;
+  received: Received[];
+  /** Responses the client sent us (to our requests). */
+  responses: SipResponse[];
+  handler: Handler;
+  /** Sends raw bytes to the last UDP source seen. */
+  sendUdp(data: string | Buffer): void;
+  close(): Promise<void>;
+}
+
+export async function startFakeRegistrar(host = '127.0.0.1', handler: Handler = () => {}): Promise<FakeRegistrar> {
+  const udp = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+  await new Promise<void>((done) => udp.bind(0, host, () => done()));
+  const port = udp.address().port;
+  const tcp = net.createServer();
+  const sockets = new Set<net.Socket>();
+  await new Promise<void>((done, fail) => {
+    tcp.once('error', fail);
+    tcp.listen(port, host, () => done());
+  });
+  let lastSource: { address: string; port: number } | undefined;
+
+  const fake: FakeRegistrar = {
+    port,
+    host,
+    received: [],
+    responses: [],
+    handler,
+    sendUdp(data) {
+      if (lastSource) udp.send(Buffer.from(data), lastSource.port, lastSource.address);
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await Promise.all([
+        new Promise<void>((done) => udp.close(() => done())),
+        new Promise<void>((done) => tcp.close(() => done())),
+      ]);
+    },
+  };
+
+  udp.on('message', (data, rinfo) => {
+    lastSource = rinfo;
+    const message = parseMessage(data);
+    if (message.kind !== 'request') {
+      fake.responses.push(message);
+      return;
+    }
+    const received: Received = { request: message, transport: 'udp', at: Date.now() };
+    fake.received.push(received);
+    fake.handler(message, (response) => udp.send(Buffer.from(response), rinfo.port, rinfo.address), received);
+  });
+  tcp.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    const decoder = new SipStreamDecoder();
+    socket.on('data', (chunk) => {
+      for (const message of decoder.push(chunk)) {
+        if (message instanceof Error || message.kind !== 'request') continue;
+        const received: Received = { request: message, transport: 'tcp', at: Date.now() };
+        fake.received.push(received);
+        fake.handler(message, (response) => socket.write(Buffer.from(response)), received);
+      }
+    });
+  });
+  return fake;
+}
+
+/** A response to `request` copying Via, From, To, Call-ID and CSeq; `extra` lines are added before the end. */
+export function respond(request: SipRequest, status: string, extra: string[] = [], body = ''): string {
+  const copy = (name: string, display: string) => headerLines(request, name).map((v) => `${display}: ${v}`);
+  const lines = [
+    `SIP/2.0 ${status}`,
+    ...copy('via', 'Via'),
+    ...copy('from', 'From'),
+    ...headerLines(request, 'to').map((v) => `To: ${v};tag=fake`),
+    ...copy('call-id', 'Call-ID'),
+    ...copy('cseq', 'CSeq'),
+    ...extra,
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    '',
+    body,
+  ];
+  return lines.join('\r\n');
+}
