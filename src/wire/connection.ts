@@ -21,6 +21,7 @@ export interface WireCounters {
   accepted: number;
   refused: number;
   protocolErrors: number;
+  notBitTorrent: number;
   uploadedBytes: number;
   blocksSent: number;
   requestsReceived: number;
@@ -161,6 +162,12 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     this.#host.counters.protocolErrors++;
     this.#host.logger.warn(this.#logFields({ reason }), 'peer wire: closing connection after a malformed message');
     this.close(reason, false);
+  }
+
+  notBitTorrent(): void {
+    if (this.state === 'closed') return;
+    this.#host.counters.notBitTorrent++;
+    this.close('not a plaintext BitTorrent handshake (encrypted, MSE?)');
   }
 
   // ChokerPeer

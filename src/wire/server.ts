@@ -64,6 +64,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
     accepted: 0,
     refused: 0,
     protocolErrors: 0,
+    notBitTorrent: 0,
     uploadedBytes: 0,
     blocksSent: 0,
     requestsReceived: 0,

@@ -16,6 +16,8 @@ export interface ServingWireSink {
   extended(extensionId: number, payload: Uint8Array): void;
   /** The peer broke the protocol; the connection must close. Called at most once. */
   malformed(reason: string): void;
+  /** The first bytes are not a plaintext BitTorrent handshake (most often an encrypted one, MSE). */
+  notBitTorrent(): void;
 }
 
 /** Whole-message lengths (id byte included) of the fixed-size messages; -1 where the length varies. */
@@ -127,7 +129,9 @@ export class ServingWire extends Wire {
 
   // The package calls end() when the peer does not speak BitTorrent and destroy() on protocol violations.
   override end(): this {
-    this.#fail('not a BitTorrent handshake');
+    if (this.#halted) return this;
+    this.halt();
+    this.#sink.notBitTorrent();
     return this;
   }
 

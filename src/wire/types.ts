@@ -34,6 +34,11 @@ export interface PeerWireStats {
   refused: number;
   /** Closed for a malformed message or a protocol violation. */
   protocolErrors: number;
+  /**
+   * Closed because the first bytes were not a plaintext BitTorrent handshake: mostly clients trying an
+   * encrypted handshake (MSE) first, which retry in plaintext (aria2c after 1 s). Logged at debug only.
+   */
+  notBitTorrent: number;
   /** Payload bytes sent in piece messages. */
   uploadedBytes: number;
   blocksSent: number;

@@ -444,12 +444,14 @@ describe('peer wire server: malformed input closes that connection only', () => 
     expect(h.server.stats().protocolErrors).toBe(1);
   });
 
-  it('closes on something that is not a BitTorrent handshake', async () => {
+  it('closes on something that is not a plaintext BitTorrent handshake, counted apart and not warned about', async () => {
     const h = await startServer();
     const socket = await rawConnect(h.port);
     cleanups.push(() => socket.destroy());
     socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
     await closed(socket);
+    expect(h.server.stats()).toMatchObject({ notBitTorrent: 1, protocolErrors: 0 });
+    expect(h.logs.filter((l) => l.level === 'warn')).toEqual([]);
   });
 });
 

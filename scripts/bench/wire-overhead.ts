@@ -1,0 +1,200 @@
+// Per-block cost of serving over the peer wire: bittorrent-protocol used as its README shows (a Wire piped
+// to the socket, 'request' events answered through the callback) against edgepeer's server (the same
+// package for parsing and control messages, its own request queue and block writes). Both serve one
+// in-memory object to the same raw Node client, which keeps `DEPTH` 16 KiB requests in flight.
+//
+// usage: node scripts/bench/wire-overhead.ts [stock|edgepeer|both] [MiB=1024]
+// prints per variant: seconds, MB/s, server CPU seconds and CPU microseconds per block.
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { EventEmitter, once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import Wire from 'bittorrent-protocol';
+
+const OBJECT_BYTES = 64 * 1024 * 1024;
+const PIECE = 1024 * 1024;
+const BLOCK = 16 * 1024;
+const DEPTH = 500;
+const INFO_HASH = createHash('sha1').update('wire-overhead').digest('hex');
+
+const [mode = 'both', mib = '1024'] = process.argv.slice(2);
+
+if (mode === 'serve-stock') await serveStock();
+else if (mode === 'serve-edgepeer') await serveEdgepeer();
+else if (mode === 'client') await client(Number(process.argv[3]), Number(process.argv[4]));
+else await compare(mode === 'both' ? ['stock', 'edgepeer'] : [mode], Number(mib));
+
+async function compare(variants: string[], totalMiB: number): Promise<void> {
+  console.log(`# ${totalMiB} MiB in 16 KiB blocks, ${DEPTH} requests in flight, loopback; node ${process.version}`);
+  console.log('variant   seconds    MB/s  server_cpu_s  cpu_us_per_block');
+  for (const variant of variants) {
+    const server = spawn(process.execPath, [import.meta.filename, `serve-${variant}`], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const [line] = (await once(server.stdout, 'data')) as [Buffer];
+    const port = Number(/PORT (\d+)/.exec(line.toString())![1]);
+    const before = cpuSeconds(server.pid!);
+    const clientProcess = spawn(process.execPath, [import.meta.filename, 'client', String(port), String(totalMiB)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    clientProcess.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    await once(clientProcess, 'exit');
+    const cpu = cpuSeconds(server.pid!) - before;
+    server.kill();
+    const seconds = Number(/SECONDS ([\d.]+)/.exec(out)![1]);
+    const blocks = (totalMiB * 1024 * 1024) / BLOCK;
+    console.log(
+      `${variant.padEnd(9)} ${seconds.toFixed(2).padStart(7)} ${((totalMiB * 1048576) / seconds / 1e6).toFixed(0).padStart(7)}` +
+        ` ${cpu.toFixed(2).padStart(13)} ${((cpu * 1e6) / blocks).toFixed(2).padStart(17)}`,
+    );
+  }
+}
+
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (100 Hz)
+}
+
+async function serveStock(): Promise<void> {
+  const content = randomBytes(OBJECT_BYTES);
+  const server = createServer({ noDelay: true }, (socket) => {
+    const wire = new Wire();
+    socket.on('error', () => {});
+    socket.pipe(wire as unknown as NodeJS.WritableStream).pipe(socket);
+    wire.on('handshake', (infoHash: string) => {
+      wire.handshake(infoHash, randomBytes(20), { dht: false, fast: true });
+      wire.haveAll();
+    });
+    wire.on('interested', () => wire.unchoke());
+    wire.on('request', (index: number, begin: number, length: number, cb: (e: null, b: Buffer) => void) => {
+      const at = index * PIECE + begin;
+      cb(null, content.subarray(at, at + length));
+    });
+  });
+  server.listen(0, '127.0.0.1', () => {
+    const address = server.address();
+    if (address !== null && typeof address === 'object') console.log(`PORT ${address.port}`);
+  });
+}
+
+async function serveEdgepeer(): Promise<void> {
+  const { createPeerWireServer } = await import('../../src/wire/index.ts');
+  const { buildMetainfo } = await import('../../src/metainfo/index.ts');
+  const content = randomBytes(OBJECT_BYTES);
+  const pieces = OBJECT_BYTES / PIECE;
+  const hashes = Buffer.alloc(20 * pieces); // never checked here: the cache is the one that verifies
+  const metainfo = buildMetainfo({
+    name: 'x',
+    pieceLength: PIECE,
+    multiFile: false,
+    files: [{ path: [], length: OBJECT_BYTES }],
+    pieceHashes: hashes,
+  });
+  const all = { length: pieces, get: () => true, count: () => pieces, toBuffer: () => Buffer.alloc(pieces / 8, 0xff) };
+  const object = {
+    infoHash: INFO_HASH,
+    name: 'x',
+    length: OBJECT_BYTES,
+    metainfo,
+    bitfield: all,
+    piecesHeld: pieces,
+    complete: true,
+    addedAt: 0,
+    expiresAt: null,
+    source: null,
+  };
+  const store = Object.assign(new EventEmitter(), { get: (h: string) => (h === INFO_HASH ? object : undefined) });
+  const cache = { getPiece: async (_h: string, i: number) => content.subarray(i * PIECE, (i + 1) * PIECE) };
+  const server = createPeerWireServer({
+    store: store as never,
+    cache,
+    port: 0,
+    host: '127.0.0.1',
+    limits: { maxQueuedRequests: DEPTH },
+  });
+  const { port } = await server.listen();
+  console.log(`PORT ${port}`);
+}
+
+/** Raw client: handshake, interested, then keeps DEPTH requests in flight until totalMiB have arrived. */
+async function client(port: number, totalMiB: number): Promise<void> {
+  const socket = connect({ port, host: '127.0.0.1', noDelay: true });
+  await once(socket, 'connect');
+  const reserved = Buffer.alloc(8);
+  reserved[7] = 0x04;
+  socket.write(
+    Buffer.concat([
+      Buffer.from([19]),
+      Buffer.from('BitTorrent protocol'),
+      reserved,
+      Buffer.from(INFO_HASH, 'hex'),
+      randomBytes(20),
+    ]),
+  );
+  socket.write(Buffer.from([0, 0, 0, 1, 2]));
+  const total = (totalMiB * 1024 * 1024) / BLOCK;
+  const blocksPerObject = OBJECT_BYTES / BLOCK;
+  let sent = 0;
+  let received = 0;
+  let started = 0;
+  const requestMore = (n: number): void => {
+    const batch = Buffer.allocUnsafe(17 * n);
+    for (let k = 0; k < n; k++) {
+      const block = sent++ % blocksPerObject;
+      const o = k * 17;
+      batch.writeUInt32BE(13, o);
+      batch[o + 4] = 6;
+      batch.writeUInt32BE(Math.floor((block * BLOCK) / PIECE), o + 5);
+      batch.writeUInt32BE((block * BLOCK) % PIECE, o + 9);
+      batch.writeUInt32BE(BLOCK, o + 13);
+    }
+    socket.write(batch);
+  };
+  // Streaming parse without copying: skip the 68-byte handshake, then read 5-byte headers (length, id)
+  // and skip payloads; a piece message counts once its payload has gone by.
+  const header = Buffer.alloc(5);
+  let headerHave = 0;
+  let skip = 68;
+  let skippingPiece = false;
+  await new Promise<void>((resolve) => {
+    socket.on('data', (chunk: Buffer) => {
+      let i = 0;
+      let newlyReceived = 0;
+      while (i < chunk.length) {
+        if (skip > 0) {
+          const take = Math.min(skip, chunk.length - i);
+          skip -= take;
+          i += take;
+          if (skip === 0 && skippingPiece) {
+            skippingPiece = false;
+            newlyReceived++;
+          }
+          continue;
+        }
+        header[headerHave++] = chunk[i++]!;
+        if (headerHave === 4 && header.readUInt32BE(0) === 0) headerHave = 0; // keep-alive
+        if (headerHave < 5) continue;
+        headerHave = 0;
+        const id = header[4];
+        skip = header.readUInt32BE(0) - 1;
+        if (id === 7) skippingPiece = true;
+        if (id === 1 && started === 0) {
+          started = performance.now();
+          requestMore(Math.min(DEPTH, total));
+        }
+      }
+      if (newlyReceived > 0) {
+        received += newlyReceived;
+        const more = Math.min(newlyReceived, total - sent);
+        if (more > 0) requestMore(more);
+        if (received >= total) resolve();
+      }
+    });
+  });
+  console.log(`SECONDS ${((performance.now() - started) / 1000).toFixed(3)}`);
+  socket.destroy();
+}

@@ -1,0 +1,123 @@
+"""A python3-libtorrent leecher for edgepeer's peer wire tests and benchmark: TCP only (no uTP, DHT, LSD,
+UPnP, NAT-PMP), no tracker; it is told the peer to dial. Prints one JSON line.
+
+usage: /usr/bin/python3 lt_client.py (--torrent FILE | --magnet URI) --save DIR --peer HOST:PORT
+           [--timeout S] [--until complete|pieces:N] [--peer-lacks K] [--encryption plain|default]
+  --until pieces:N   stop once N pieces are verified (for a peer that holds only some)
+  --peer-lacks K     also wait until the peer says it no longer has K (lt_donthave, seen in libtorrent's
+                     peer log; libtorrent drops an upload-only peer it needs nothing from at once)
+"""
+import argparse
+import json
+import re
+import time
+
+import libtorrent as lt
+
+p = argparse.ArgumentParser()
+p.add_argument("--torrent")
+p.add_argument("--magnet")
+p.add_argument("--save", required=True)
+p.add_argument("--peer", required=True)
+p.add_argument("--timeout", type=float, default=60)
+p.add_argument("--until", default="complete")
+p.add_argument("--peer-lacks", type=int, default=None)
+p.add_argument("--encryption", default="plain")
+args = p.parse_args()
+
+host, port = args.peer.rsplit(":", 1)
+peer = (host.strip("[]"), int(port))
+settings = {
+    "listen_interfaces": "127.0.0.1:0",
+    "enable_dht": False,
+    "enable_lsd": False,
+    "enable_upnp": False,
+    "enable_natpmp": False,
+    "enable_incoming_utp": False,
+    "enable_outgoing_utp": False,
+    "upload_rate_limit": 0,
+    "download_rate_limit": 0,
+    "allow_multiple_connections_per_ip": True,
+    "alert_mask": int(lt.alert.category_t.error_notification | lt.alert.category_t.status_notification
+                      | lt.alert.category_t.peer_notification | lt.alert.category_t.peer_log_notification),
+}
+if args.encryption == "plain":
+    settings["out_enc_policy"] = int(lt.enc_policy.disabled)
+ses = lt.session(settings)
+
+if args.torrent:
+    atp = lt.add_torrent_params()
+    atp.ti = lt.torrent_info(args.torrent)
+else:
+    atp = lt.parse_magnet_uri(args.magnet)
+atp.save_path = args.save
+t0 = time.time()
+h = ses.add_torrent(atp)
+h.connect_peer(peer)
+last_connect = t0
+problems = []
+disconnects = []
+want_pieces = None
+if args.until.startswith("pieces:"):
+    want_pieces = int(args.until.split(":")[1])
+
+
+def peer_pieces():
+    for info in h.get_peer_info():
+        if info.ip[1] == peer[1]:
+            return [i for i, has in enumerate(info.pieces) if has]
+    return None
+
+
+first_peer_pieces = None  # the pieces the peer advertised, once known
+donthave = []
+DONT_HAVE = re.compile(r"DONT_HAVE.*?(\d+)")
+
+
+done = False
+while True:
+    ses.wait_for_alert(10)
+    for alert in ses.pop_alerts():
+        if isinstance(alert, (lt.hash_failed_alert, lt.torrent_error_alert, lt.file_error_alert)):
+            problems.append(type(alert).__name__ + ": " + alert.message())
+        elif isinstance(alert, lt.peer_disconnected_alert):
+            disconnects.append(alert.message())
+        elif isinstance(alert, lt.peer_log_alert):
+            m = DONT_HAVE.search(alert.message())
+            if m and "<==" in alert.message():
+                donthave.append(int(m.group(1)))
+    st = h.status()
+    if first_peer_pieces is None and st.has_metadata:
+        pp = peer_pieces()
+        if pp:
+            first_peer_pieces = pp
+    if args.until == "complete":
+        done = st.is_seeding
+    else:
+        done = st.has_metadata and st.num_pieces >= want_pieces
+    if done and args.peer_lacks is not None:
+        done = args.peer_lacks in donthave
+    if done:
+        break
+    now = time.time()
+    if now - t0 > args.timeout:
+        break
+    if st.num_peers == 0 and now - last_connect > 1:
+        h.connect_peer(peer)
+        last_connect = now
+
+seconds = time.time() - t0
+st = h.status()
+result = {
+    "done": done,
+    "seconds": round(seconds, 3),
+    "has_metadata": st.has_metadata,
+    "num_pieces": st.num_pieces,
+    "have": [i for i, has in enumerate(st.pieces) if has] if st.has_metadata else [],
+    "peer_pieces": first_peer_pieces,
+    "donthave": donthave,
+    "problems": problems,
+    "disconnects": disconnects[-5:],
+    "bytes": h.torrent_file().total_size() if st.has_metadata else 0,
+}
+print(json.dumps(result), flush=True)
