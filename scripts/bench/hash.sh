@@ -4,7 +4,7 @@
 # machine's SHA-1 limit `openssl speed -evp sha1 -bytes 16384 -seconds 3 -multi JOBS`. Median of RUNS runs;
 # peak RSS of edgepeer's process from /usr/bin/time. Same approach as the anchors in
 # ../shared/bench/anchors (01_hash_limit.sh, 02_torrent_create.sh).
-# usage: bash scripts/bench/hash.sh   (env: RUNS=3, SIZE_MIB=2048, JOBS=$(nproc), SCRATCH_ROOT=/tmp)
+# usage: bash scripts/bench/hash.sh   (env: RUNS=3, SIZE_MIB=2048, JOBS=$(nproc), QUIET_WAIT_S=120, SCRATCH_ROOT=/tmp)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 RUNS="${RUNS:-3}"; SIZE_MIB="${SIZE_MIB:-2048}"; JOBS="${JOBS:-$(nproc)}"
@@ -44,6 +44,24 @@ echo "#   mktorrent: /usr/bin/time -f '%e %M' mktorrent -l 20 -t $JOBS -o OUT.to
 echo "#   limit: openssl speed -evp sha1 -bytes 16384 -seconds 3 -multi $JOBS"
 echo "#   read(2) from page cache, 1 thread: dd if=FILE of=/dev/null bs=1M"
 
+# The machine may be shared: before each measurement, wait (up to QUIET_WAIT_S seconds) for a second in
+# which the CPUs were at least 90% idle, and count the measurements that had to start without one.
+QUIET_WAIT_S="${QUIET_WAIT_S:-120}"; noisy=0
+cpu_idle_pct() { # over one second, from /proc/stat
+  local a b
+  a=($(head -1 /proc/stat)); sleep 1; b=($(head -1 /proc/stat))
+  local idle=$(( (b[4] + b[5]) - (a[4] + a[5]) )) total=0 i
+  for i in 1 2 3 4 5 6 7 8; do total=$(( total + b[i] - a[i] )); done
+  echo $(( total > 0 ? 100 * idle / total : 100 ))
+}
+wait_quiet() {
+  local waited=0
+  while [ "$(cpu_idle_pct)" -lt 90 ]; do
+    waited=$((waited + 1))
+    [ "$waited" -lt "$QUIET_WAIT_S" ] || { noisy=$((noisy + 1)); return; }
+  done
+}
+
 ossl_limit() { # bytes/s; openssl speed prints 1000s of bytes/s
   openssl speed -evp sha1 -bytes 16384 -seconds 3 -multi "$JOBS" 2>/dev/null |
     awk '$1=="sha1" && $2 ~ /k$/ {sub(/k$/,"",$2); printf "%.0f\n", $2*1000}' | tail -1
@@ -54,16 +72,19 @@ for i in $(seq "$RUNS"); do
   cat "$F" >/dev/null
   read_bps+=("$(dd if="$F" of=/dev/null bs=1M 2>&1 | awk '/bytes/ {print $1/$(NF-3)}' | tail -1)")
 
+  wait_quiet
   /usr/bin/time -f '%e %M' -o "$SCRATCH/time" mktorrent -l 20 -t "$JOBS" -o "$SCRATCH/mk.$i.torrent" "$F" >/dev/null 2>"$SCRATCH/err" ||
     { echo "mktorrent FAILED"; cat "$SCRATCH/err"; exit 1; }
   read -r e m < <(tail -1 "$SCRATCH/time"); mk_wall+=("$e"); mk_rss+=("$m")
 
   cat "$F" >/dev/null
+  wait_quiet
   /usr/bin/time -f '%e %M' -o "$SCRATCH/time" "$NODE" "$ROOT/scripts/bench/hash-files.mjs" "$F" "$PIECE" "$JOBS" >"$SCRATCH/ep.json" 2>"$SCRATCH/err" ||
     { echo "edgepeer hashFiles FAILED"; cat "$SCRATCH/err"; exit 1; }
   read -r e m < <(tail -1 "$SCRATCH/time"); ep_wall+=("$e"); ep_rss+=("$m")
   ep_call+=("$(json_field callSeconds <"$SCRATCH/ep.json")")
 
+  wait_quiet
   limit+=("$(ossl_limit)")
 done
 
@@ -95,4 +116,4 @@ echo "# ratios (throughput): edgepeer call / mktorrent = $(awk -v a="$ep_bps" -v
      "mktorrent / openssl limit = $(awk -v a="$mk_bps" -v b="$m_limit" 'BEGIN{printf "%.2f", a/b}')"
 echo "# read+hash ceiling (limit with one page-cache copy per byte): $(awk -v c="$ceiling" 'BEGIN{printf "%.3f", c/1e9}') GB/s = $(awk -v c="$ceiling" -v l="$m_limit" 'BEGIN{printf "%.2f", c/l}') of the limit; edgepeer call reaches $(awk -v a="$ep_bps" -v c="$ceiling" 'BEGIN{printf "%.2f", a/c}') of it"
 echo "# peak RSS of edgepeer: median $(awk -v k="$m_rss" 'BEGIN{printf "%.0f", k/1024}') MB, max $(awk -v k="$max_rss" 'BEGIN{printf "%.0f", k/1024}') MB; pieces identical to mktorrent's (sha1 of pieces $ep_pieces)"
-echo "# loadavg at end: $(cut -d' ' -f1 /proc/loadavg)"
+echo "# loadavg at end: $(cut -d' ' -f1 /proc/loadavg); measurements started without a quiet second (other work on the machine): $noisy of $((RUNS * 3))"

@@ -1,5 +1,6 @@
-// Cuts a hashing job into tasks for the workers: each task is a few runs of consecutive pieces, about
-// `batchBytes` long, with the files those pieces touch. Pure functions, no I/O.
+// Cuts a hashing job into tasks for the workers: each task is a few runs of consecutive pieces, with the
+// files those pieces touch. Task sizes come from `batchBytes(remaining)`, so they can shrink towards the
+// end of a job and the threads finish together (guided scheduling). Pure functions, no I/O.
 import { InvalidArgumentError } from '../errors/index.ts';
 import type { TaskFile } from './protocol.ts';
 
@@ -87,8 +88,8 @@ export function planHashing(
   options: {
     pieces?: number[] | undefined;
     copyTo?: string[] | undefined;
-    /** Bytes per task, given the bytes the job reads in all. */
-    batchBytes: (requestedBytes: number) => number;
+    /** Bytes of the next task, given the bytes of the job not yet given to a task (at least one piece is). */
+    batchBytes: (remainingBytes: number) => number;
   },
 ): HashPlan {
   checkInput(files, pieceLength, options.copyTo);
@@ -114,7 +115,8 @@ export function planHashing(
     (sum, [first, count]) => sum + Math.min((first + count) * pieceLength, totalLength) - first * pieceLength,
     0,
   );
-  const piecesPerTask = Math.max(1, Math.floor(options.batchBytes(requestedBytes) / pieceLength));
+  let remainingBytes = requestedBytes;
+  let piecesPerTask = 1;
 
   const tasks: PlannedTask[] = [];
   let current: PlannedTask | undefined;
@@ -127,11 +129,16 @@ export function planHashing(
     let next = first;
     const end = first + count;
     while (next < end) {
-      current ??= { files: [], runs: [], outputIndex, pieceCount: 0, bytes: 0 };
+      if (current === undefined) {
+        current = { files: [], runs: [], outputIndex, pieceCount: 0, bytes: 0 };
+        piecesPerTask = Math.max(1, Math.floor(options.batchBytes(remainingBytes) / pieceLength));
+      }
       const take = Math.min(end - next, piecesPerTask - current.pieceCount);
       current.runs.push([next, take]);
       current.pieceCount += take;
-      current.bytes += Math.min((next + take) * pieceLength, totalLength) - next * pieceLength;
+      const bytes = Math.min((next + take) * pieceLength, totalLength) - next * pieceLength;
+      current.bytes += bytes;
+      remainingBytes -= bytes;
       outputIndex += take;
       next += take;
       if (current.pieceCount === piecesPerTask) closeTask();

@@ -113,8 +113,9 @@ class PiscinaHashPool implements HashPool {
     const plan = planHashing(files, pieceLength, {
       pieces: options.pieces,
       copyTo,
-      // At least four tasks per thread when the input allows, so the threads finish together.
-      batchBytes: (requestedBytes) => Math.min(MAX_BATCH_BYTES, Math.ceil(requestedBytes / (this.threads * 4))),
+      // Each task takes an eighth of a thread's share of what is left: large tasks first, single pieces
+      // last, so no thread idles while another finishes a big one.
+      batchBytes: (remaining) => Math.min(MAX_BATCH_BYTES, Math.ceil(remaining / (this.threads * 8))),
     });
     if (copyTo !== undefined) await prepareDestinations(files, copyTo, signal);
     const digests = await this.#runTasks(plan.tasks, plan.totalLength, pieceLength, plan.resultPieces, {

@@ -33,17 +33,23 @@ describe('planHashing', () => {
     expect(plan.tasks[0]!.files.map((file) => file.path)).toEqual(['a', 'b', 'c']);
   });
 
-  it('sizes tasks from the bytes requested, at least one piece each', () => {
-    let asked = -1;
+  it('sizes each task from the bytes left, at least one piece each', () => {
+    const asked: number[] = [];
     const plan = planHashing(files, 64, {
       pieces: [1, 2],
-      batchBytes: (bytes) => {
-        asked = bytes;
+      batchBytes: (remaining) => {
+        asked.push(remaining);
         return 1;
       },
     });
-    expect(asked).toBe(128);
+    expect(asked).toEqual([128, 64]);
     expect(plan.tasks.map((task) => task.runs)).toEqual([[[1, 1]], [[2, 1]]]);
+  });
+
+  it('shrinks tasks towards the end when asked to', () => {
+    const plan = planHashing([{ path: 'big', length: 16 * 64 }], 64, { batchBytes: (remaining) => remaining / 2 });
+    expect(plan.tasks.map((task) => task.pieceCount)).toEqual([8, 4, 2, 1, 1]);
+    expect(plan.tasks.map((task) => task.outputIndex)).toEqual([0, 8, 12, 14, 15]);
   });
 
   it('carries the destination of each file', () => {
