@@ -1,8 +1,9 @@
-import { appendFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { open as fsOpen, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EdgepeerError } from '../../src/errors/index.ts';
 import { openStore, type StagingStore, type Store } from '../../src/store/index.ts';
+import { readFrames } from '../../src/store/records.ts';
 import { heldPieces, makeObject, nextEvent, sha1, tempFolder } from './helpers.ts';
 
 let dataDir: string;
@@ -296,11 +297,18 @@ describe('content store', () => {
     await store.close();
     const [journal] = (await readdir(join(dataDir, 'index'))).filter((name) => name.startsWith('journal-'));
     const journalPath = join(dataDir, 'index', journal!);
-    const intactSize = (await stat(journalPath)).size;
-    await appendFile(journalPath, Buffer.from([40, 0, 0, 0, 1, 2, 3, 4, 3, 9, 9]));
+    const before = await readFile(journalPath);
+    const intactEnd = readFrames(before).validEnd;
+    // A record torn by a crash: its start is on disk, the rest is not (the file's zero reserve follows).
+    const torn = Buffer.from([40, 0, 0, 0, 1, 2, 3, 4, 3, 9, 9]);
+    const handle = await fsOpen(journalPath, 'r+');
+    await handle.write(torn, 0, torn.length, intactEnd);
+    await handle.close();
     const reopened = await open();
     expect(reopened.get(single.metainfo.infoHash)!.complete).toBe(true);
-    expect((await stat(journalPath)).size).toBe(intactSize);
+    expect((await readFile(journalPath)).subarray(intactEnd, intactEnd + torn.length)).toEqual(
+      Buffer.alloc(torn.length),
+    );
     await reopened.writePiece(single.metainfo.infoHash, 0, single.piece(0));
     await reopened.removePieces(single.metainfo.infoHash, [6], 'purge');
     await reopened.close();
