@@ -1,0 +1,71 @@
+// Serves one file over edgepeer's peer wire server for scripts/bench/wire.sh: opens a store in WORKDIR,
+// hashes FILE with the hashing pool, adopts it into the store through staging (a hard link, so no copy),
+// writes WORKDIR/object.torrent and serves it with the piece cache verifying through the pool, as the
+// agent does.
+//
+// usage: node scripts/bench/wire-serve.ts FILE WORKDIR [--cache-mib N] [--warm] [--piece-kib N] [--limits JSON]
+//   --warm   read every piece through the cache before READY (verifying it), as libtorrent checks before
+//            seeding; with a cache at least as big as FILE, serving is then from memory
+// prints 'READY port=<port> torrent=<path> prepare_s=<s>'; SIGUSR2 prints a JSON line of stats; SIGTERM stops.
+import { copyFile, link, stat, writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createHashPool } from '../../src/hashing/index.ts';
+import { buildMetainfo, encodeTorrent } from '../../src/metainfo/index.ts';
+import { createPieceCache, openStore } from '../../src/store/index.ts';
+import { createPeerWireServer } from '../../src/wire/index.ts';
+
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: {
+    'cache-mib': { type: 'string', default: '256' },
+    'piece-kib': { type: 'string', default: '1024' },
+    warm: { type: 'boolean', default: false },
+    limits: { type: 'string', default: '{}' },
+  },
+});
+const [file, workdir] = positionals;
+if (file === undefined || workdir === undefined) {
+  console.error('usage: node scripts/bench/wire-serve.ts FILE WORKDIR [--cache-mib N] [--warm] [--limits JSON]');
+  process.exit(2);
+}
+
+const started = performance.now();
+const source = resolve(file);
+const { size } = await stat(source);
+const pieceLength = Number(values['piece-kib']) * 1024;
+const store = await openStore(join(workdir, 'store'), { mode: 'write' });
+const pool = createHashPool();
+const pieceHashes = await pool.hashFiles([{ path: source, length: size }], pieceLength);
+const metainfo = buildMetainfo({
+  name: basename(source),
+  pieceLength,
+  multiFile: false,
+  files: [{ path: [], length: size }],
+  pieceHashes,
+});
+const staging = await store.createStaging();
+await link(source, join(staging, metainfo.name)).catch(() => copyFile(source, join(staging, metainfo.name)));
+await store.adoptStaging(staging, metainfo);
+const cache = createPieceCache(store, {
+  maxBytes: Number(values['cache-mib']) * 1024 * 1024,
+  verify: (data, expected) => pool.verify(data, expected),
+});
+if (values.warm) {
+  for (let i = 0; i < metainfo.pieceCount; i++) await cache.getPiece(metainfo.infoHash, i);
+}
+const torrent = join(workdir, 'object.torrent');
+await writeFile(torrent, encodeTorrent(metainfo));
+const server = createPeerWireServer({ store, cache, port: 0, limits: JSON.parse(values.limits) });
+const { port } = await server.listen();
+console.log(`READY port=${port} torrent=${torrent} prepare_s=${((performance.now() - started) / 1000).toFixed(2)}`);
+
+process.on('SIGUSR2', () => {
+  console.log(JSON.stringify({ ...server.stats(), cache: cache.stats(), rss: process.memoryUsage().rss }));
+});
+process.on('SIGTERM', async () => {
+  await server.close(0);
+  await store.close();
+  await pool.close();
+  process.exit(0);
+});
