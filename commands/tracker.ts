@@ -1,0 +1,67 @@
+import { once } from 'node:events';
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../src/cli/index.ts';
+import { createTracker } from '../src/tracker/index.ts';
+
+export default class Tracker extends BaseCommand {
+  static override description =
+    'Run the reference BitTorrent tracker (HTTP and UDP on one port) with the bitmap extension and swarm statistics. Prints the announce URL and runs until SIGINT or SIGTERM.';
+
+  static override examples = [
+    '<%= config.bin %> tracker --port 6969',
+    '<%= config.bin %> tracker --port 0 --host 127.0.0.1 --json',
+  ];
+
+  static override flags = {
+    port: Flags.integer({ description: 'TCP and UDP port (0: any free port).', default: 6969, min: 0, max: 65535 }),
+    host: Flags.string({ description: 'Address to listen on. Default: all addresses, IPv4 and IPv6.' }),
+    interval: Flags.integer({ description: 'Announce interval told to clients, seconds.', default: 1800, min: 1 }),
+    'min-interval': Flags.integer({
+      description: 'Min interval told to clients, seconds (default: interval / 2).',
+      min: 1,
+    }),
+    'peer-timeout': Flags.integer({
+      description: 'Drop peers not heard from for this long, seconds (default: 2 x interval + 60).',
+      min: 1,
+    }),
+    'max-swarms': Flags.integer({ description: 'Most swarms tracked.', default: 100_000, min: 1 }),
+    'max-peers-per-swarm': Flags.integer({ description: 'Most peers kept per swarm.', default: 10_000, min: 1 }),
+    'trust-ip-param': Flags.boolean({
+      description: 'List peers at the address in their `ip` parameter.',
+      default: false,
+    }),
+    udp: Flags.boolean({
+      description: 'Serve UDP (BEP 15) on the same port; --no-udp for HTTP only.',
+      default: true,
+      allowNo: true,
+    }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Tracker);
+    const tracker = createTracker({
+      port: flags.port,
+      host: flags.host,
+      intervalS: flags.interval,
+      minIntervalS: flags['min-interval'],
+      peerTimeoutS: flags['peer-timeout'],
+      maxSwarms: flags['max-swarms'],
+      maxPeersPerSwarm: flags['max-peers-per-swarm'],
+      trustIpParam: flags['trust-ip-param'],
+      udp: flags.udp,
+    });
+    const address = await tracker.listen();
+    this.emit(
+      { event: 'listening', ...address },
+      [
+        address.announceUrl,
+        ...(address.udpAnnounceUrl === null ? [] : [address.udpAnnounceUrl]),
+        `statistics: ${address.statsUrl}`,
+      ].join('\n'),
+    );
+    const signal = await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]).then(() => 'stopping');
+    this.note(`edgepeer tracker: ${signal}`);
+    await tracker.close();
+    this.emit({ event: 'stopped' });
+  }
+}

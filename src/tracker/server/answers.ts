@@ -1,0 +1,85 @@
+// Bencoded answers of the HTTP tracker: an announce (BEP 3 with compact peers BEP 23, IPv6 peers6 BEP 7,
+// url-list of network peers, the extension offer) and a scrape (BEP 48).
+import { type BencodeInput, encodeBencode } from '../protocol/bencode.ts';
+import { EXTENSION_RESPONSE_KEY, EXTENSION_VERSION } from '../protocol/extension.ts';
+import type { ParsedAnnounce } from './announce-request.ts';
+import type { AnnounceOutcome, ScrapeEntry } from './swarm-store.ts';
+
+export interface AnswerSettings {
+  intervalS: number;
+  minIntervalS: number;
+  trackerId: string;
+  batchPath: string;
+  maxBatch: number;
+  maxPieces: number;
+  statsPath: string;
+}
+
+export function failureAnswer(reason: string, retryInMinutes?: number): Buffer {
+  return encodeBencode({ 'failure reason': reason, 'retry in': retryInMinutes });
+}
+
+/** The dictionary answering one announce; `shared` leaves out what a multi-object answer says once. */
+export function announceDictionary(
+  parsed: ParsedAnnounce,
+  outcome: AnnounceOutcome,
+  settings: AnswerSettings,
+  shared = false,
+): { [key: string]: BencodeInput | undefined } {
+  if (outcome.failure !== undefined) return { 'failure reason': outcome.failure };
+  const warnings = [...parsed.warnings, ...outcome.warnings];
+  const dictionary: { [key: string]: BencodeInput | undefined } = {
+    complete: outcome.complete,
+    incomplete: outcome.incomplete,
+    downloaded: outcome.downloaded,
+    'url-list': outcome.urlList.length > 0 ? outcome.urlList : undefined,
+    'warning message': warnings.length > 0 ? warnings.join('; ') : undefined,
+  };
+  if (!shared) {
+    dictionary['interval'] = settings.intervalS;
+    dictionary['min interval'] = settings.minIntervalS;
+    dictionary['tracker id'] = settings.trackerId;
+    if (parsed.extension) dictionary[EXTENSION_RESPONSE_KEY] = extensionOffer(settings, outcome.pieceUrls);
+  } else if (outcome.pieceUrls.length > 0) {
+    dictionary[EXTENSION_RESPONSE_KEY] = { 'piece-urls': outcome.pieceUrls };
+  }
+  if (parsed.compact) {
+    const v4 = outcome.peers.filter((peer) => peer.family === 4).map((peer) => peer.compact);
+    const v6 = outcome.peers.filter((peer) => peer.family === 6).map((peer) => peer.compact);
+    dictionary['peers'] = Buffer.concat(v4);
+    if (v6.length > 0) dictionary['peers6'] = Buffer.concat(v6);
+  } else {
+    dictionary['peers'] = outcome.peers.map((peer) => ({
+      'peer id': parsed.noPeerId ? undefined : peer.peerId,
+      ip: peer.ip,
+      port: peer.port,
+    }));
+  }
+  return dictionary;
+}
+
+export function extensionOffer(
+  settings: AnswerSettings,
+  pieceUrls: string[] = [],
+): { [key: string]: BencodeInput | undefined } {
+  return {
+    v: EXTENSION_VERSION,
+    batch: settings.batchPath,
+    'max batch': settings.maxBatch,
+    'max pieces': settings.maxPieces,
+    stats: settings.statsPath,
+    'piece-urls': pieceUrls.length > 0 ? pieceUrls : undefined,
+  };
+}
+
+export function scrapeAnswer(entries: ScrapeEntry[]): Buffer {
+  const files: { [key: string]: BencodeInput } = {};
+  for (const entry of entries) {
+    files[Buffer.from(entry.infoHash, 'hex').toString('latin1')] = {
+      complete: entry.complete,
+      downloaded: entry.downloaded,
+      incomplete: entry.incomplete,
+    };
+  }
+  return encodeBencode({ files });
+}

@@ -1,0 +1,70 @@
+// Which peers an announce gets back: those most likely to hold what the asker lacks. With the asker's bitmap
+// that is counted exactly (pieces the candidate has and the asker has not); without it, candidates that
+// hold more come first. Seeds are given only leechers. Work per announce is bounded by sampling.
+import { countMissing } from '../protocol/bitmap.ts';
+import type { Holding, ListedPeer, PeerRecord, Swarm } from './swarm-store.ts';
+
+/** Candidates looked at per announce, at least; large swarms are sampled down to this. */
+const MIN_SAMPLE = 128;
+/** Bitmap bytes compared per announce, at most (bounds the cost of exact scoring). */
+const MAX_COMPARED_BYTES = 4 * 1024 * 1024;
+
+export function pickPeers(
+  swarm: Swarm,
+  asker: PeerRecord | null,
+  askerHolding: Holding,
+  numWant: number,
+  wantFamily: 4 | 6 | undefined,
+  askerKey: string,
+): ListedPeer[] {
+  const askerBitmap = askerHolding.kind === 'bitmap' ? askerHolding.bitmap : null;
+  let sampleSize = Math.max(numWant * 4, MIN_SAMPLE);
+  if (askerBitmap !== null)
+    sampleSize = Math.max(numWant, Math.min(sampleSize, MAX_COMPARED_BYTES / askerBitmap.length));
+  const askerIsSeed = askerHolding.kind === 'full';
+  const candidates: PeerRecord[] = [];
+  for (const record of sample(swarm.list, sampleSize)) {
+    if (record === asker || record.key === askerKey) continue;
+    if (wantFamily !== undefined && record.family !== wantFamily) continue;
+    if (askerIsSeed && record.left === 0) continue;
+    candidates.push(record);
+  }
+  if (candidates.length > numWant && !askerIsSeed) {
+    const scores = new Map<PeerRecord, number>();
+    for (const record of candidates) scores.set(record, score(swarm, record, askerHolding) + Math.random() * 0.5);
+    candidates.sort((a, b) => scores.get(b)! - scores.get(a)!);
+  } else if (candidates.length > numWant) {
+    shuffle(candidates);
+  }
+  return candidates.slice(0, numWant);
+}
+
+/** How many pieces the asker could get from this candidate (estimated when either side's bitmap is unknown). */
+function score(swarm: Swarm, candidate: PeerRecord, askerHolding: Holding): number {
+  const pieceCount = swarm.pieceCount ?? 1000;
+  const askerHeld = askerHolding.kind === 'bitmap' ? askerHolding.held : 0;
+  const holding = candidate.holding;
+  if (holding.kind === 'full') return pieceCount - askerHeld;
+  if (holding.kind === 'bitmap') {
+    return askerHolding.kind === 'bitmap' ? countMissing(holding.bitmap, askerHolding.bitmap) : holding.held;
+  }
+  // A plain leecher: its progress from `left`, if the object size is known, times what the asker misses.
+  if (swarm.size === null || swarm.size <= 0) return 0.25;
+  const progress = Math.max(0, 1 - candidate.left / swarm.size);
+  return progress * (pieceCount - askerHeld);
+}
+
+/** Up to `size` distinct records, uniformly chosen (all of them when there are few). */
+function sample(list: readonly PeerRecord[], size: number): readonly PeerRecord[] {
+  if (list.length <= size) return list;
+  const chosen = new Set<number>();
+  while (chosen.size < size) chosen.add(Math.floor(Math.random() * list.length));
+  return Array.from(chosen, (index) => list[index]!);
+}
+
+function shuffle<T>(items: T[]): void {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+}

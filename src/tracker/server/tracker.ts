@@ -1,0 +1,600 @@
+// The reference tracker, `edgepeer tracker`: HTTP and UDP on one port. Standard announces and scrapes, the
+// bitmap extension, the multi-object announce, and swarm statistics as JSON, on demand, by long poll or as
+// a Server-Sent Events stream. Exported for the agent and the demo through createTracker.
+import { randomBytes } from 'node:crypto';
+import { createSocket, type Socket } from 'node:dgram';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { InvalidArgumentError, LocalIoError } from '../../errors/index.ts';
+import {
+  type BencodeDictionary,
+  BencodeError,
+  type BencodeInput,
+  type BencodeValue,
+  decodeBencode,
+  encodeBencode,
+  isDictionary,
+} from '../protocol/bencode.ts';
+import { normalizeIp } from '../protocol/compact.ts';
+import { ExtensionParam, MAX_CDN_URLS } from '../protocol/extension.ts';
+import { parseQuery, QueryError } from '../protocol/query.ts';
+import {
+  type AnnounceLimits,
+  AnnounceRefused,
+  type ParamSource,
+  parseAnnounce,
+  queryParamSource,
+} from './announce-request.ts';
+import { type AnswerSettings, announceDictionary, extensionOffer, failureAnswer, scrapeAnswer } from './answers.ts';
+import { StatsFeed } from './stats-feed.ts';
+import { MemorySwarmStore, type SwarmStore } from './swarm-store.ts';
+import { UdpEndpoint } from './udp-endpoint.ts';
+
+export interface TrackerOptions {
+  /** TCP and UDP port; 0 picks a free one (the same number for both). Default 0. */
+  port?: number;
+  /** Address to listen on. Default '::' (IPv4 and IPv6), falling back to 0.0.0.0 without IPv6. */
+  host?: string;
+  /** Announce interval told to clients, seconds. Default 1800. */
+  intervalS?: number;
+  /** Min interval told to clients, seconds. Default interval / 2. */
+  minIntervalS?: number;
+  /** Peers not heard from for this long are dropped, seconds. Default 2 x interval + 60. */
+  peerTimeoutS?: number;
+  maxSwarms?: number;
+  maxPeersPerSwarm?: number;
+  maxPeers?: number;
+  /** Largest bitmap kept, in pieces. Default 1,048,576 (128 KiB per bitmap). */
+  maxPieces?: number;
+  /** Bytes all bitmaps may take together. Default 256 MiB. */
+  maxBitmapBytes?: number;
+  defaultNumWant?: number;
+  maxNumWant?: number;
+  /** Entries per multi-object announce. Default 1000. */
+  maxBatch?: number;
+  /** Statistics streams and long polls open at once. Default 1000. */
+  maxFollowers?: number;
+  /** Least time between two events of one statistics stream, ms. Default 250. */
+  statsThrottleMs?: number;
+  /** Accept the announce `ip` parameter. Default false. */
+  trustIpParam?: boolean;
+  /** Serve UDP (BEP 15) too. Default true. */
+  udp?: boolean;
+  /** Replaces the in-memory swarm state. */
+  swarmStore?: SwarmStore;
+  /** Clock, ms since the epoch (tests). */
+  now?: () => number;
+}
+
+export interface TrackerAddress {
+  host: string;
+  port: number;
+  announceUrl: string;
+  udpAnnounceUrl: string | null;
+  scrapeUrl: string;
+  statsUrl: string;
+}
+
+export interface Tracker {
+  listen(): Promise<TrackerAddress>;
+  close(): Promise<void>;
+  address(): TrackerAddress | undefined;
+  readonly swarms: SwarmStore;
+}
+
+const BATCH_PATH = '/announce/batch';
+const STATS_PATH = '/stats';
+const MAX_BATCH_BODY_BYTES = 16 * 1024 * 1024;
+const MAX_LONG_POLL_S = 60;
+const HEARTBEAT_MS = 15_000;
+const MAX_STATS_PEERS = 1000;
+const INFO_HASH_HEX = /^[0-9a-fA-F]{40}$/;
+
+export function createTracker(options: TrackerOptions = {}): Tracker {
+  return new ReferenceTracker(options);
+}
+
+class ReferenceTracker implements Tracker {
+  readonly swarms: SwarmStore;
+  readonly #options: TrackerOptions;
+  readonly #now: () => number;
+  readonly #limits: AnnounceLimits;
+  readonly #settings: AnswerSettings;
+  readonly #maxBatch: number;
+  readonly #peerTimeoutMs: number;
+  readonly #feed: StatsFeed;
+  readonly #udp: UdpEndpoint;
+  readonly #openStreams = new Set<ServerResponse>();
+  #http: Server | undefined;
+  #socket: Socket | undefined;
+  #sweeper: NodeJS.Timeout | undefined;
+  #address: TrackerAddress | undefined;
+
+  constructor(options: TrackerOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    const intervalS = positive(options.intervalS ?? 1800, 'intervalS');
+    const maxPieces = positive(options.maxPieces ?? 1 << 20, 'maxPieces');
+    this.#maxBatch = positive(options.maxBatch ?? 1000, 'maxBatch');
+    this.#peerTimeoutMs = positive(options.peerTimeoutS ?? intervalS * 2 + 60, 'peerTimeoutS') * 1000;
+    this.#limits = {
+      defaultNumWant: options.defaultNumWant ?? 50,
+      maxNumWant: options.maxNumWant ?? 200,
+      maxPieces,
+      trustIpParam: options.trustIpParam ?? false,
+    };
+    this.#settings = {
+      intervalS,
+      minIntervalS: options.minIntervalS ?? Math.max(1, Math.floor(intervalS / 2)),
+      trackerId: randomBytes(6).toString('hex'),
+      batchPath: BATCH_PATH,
+      maxBatch: this.#maxBatch,
+      maxPieces,
+      statsPath: STATS_PATH,
+    };
+    this.swarms =
+      options.swarmStore ??
+      new MemorySwarmStore({
+        maxSwarms: positive(options.maxSwarms ?? 100_000, 'maxSwarms'),
+        maxPeersPerSwarm: positive(options.maxPeersPerSwarm ?? 10_000, 'maxPeersPerSwarm'),
+        maxPeers: positive(options.maxPeers ?? 500_000, 'maxPeers'),
+        maxPieces,
+        maxBitmapBytes: positive(options.maxBitmapBytes ?? 256 * 1024 * 1024, 'maxBitmapBytes'),
+        maxUrlsPerAnswer: 16,
+      });
+    this.#feed = new StatsFeed(positive(options.maxFollowers ?? 1000, 'maxFollowers'));
+    this.#udp = new UdpEndpoint({
+      store: this.swarms,
+      limits: this.#limits,
+      intervalS,
+      now: this.#now,
+      onChange: (infoHash, version) => this.#feed.publish(infoHash, version),
+    });
+  }
+
+  address(): TrackerAddress | undefined {
+    return this.#address;
+  }
+
+  async listen(): Promise<TrackerAddress> {
+    if (this.#address !== undefined) return this.#address;
+    const requestedPort = this.#options.port ?? 0;
+    if (!Number.isInteger(requestedPort) || requestedPort < 0 || requestedPort > 65535) {
+      throw new InvalidArgumentError(`tracker port must be 0-65535, got ${requestedPort}`);
+    }
+    let host = this.#options.host ?? '::';
+    // With port 0 the UDP socket takes the number TCP got; if another program holds it on UDP, try again.
+    for (let attempt = 0; ; attempt++) {
+      const http = this.#createHttpServer();
+      try {
+        host = await listenHttp(http, requestedPort, host, this.#options.host === undefined);
+      } catch (err) {
+        throw listenError(err, host, requestedPort);
+      }
+      const port = (http.address() as AddressInfo).port;
+      if (this.#options.udp === false) {
+        this.#http = http;
+        break;
+      }
+      try {
+        this.#socket = await this.#bindUdp(host, port);
+        this.#http = http;
+        break;
+      } catch (err) {
+        await closeServer(http);
+        if (requestedPort !== 0 || attempt >= 10) throw listenError(err, host, port);
+      }
+    }
+    const port = (this.#http.address() as AddressInfo).port;
+    this.#sweeper = setInterval(() => void this.#sweep(), Math.min(this.#peerTimeoutMs / 4, 60_000));
+    this.#sweeper.unref();
+    const urlHost = announceHost(host);
+    const base = `http://${urlHost}:${port}`;
+    this.#address = {
+      host,
+      port,
+      announceUrl: `${base}/announce`,
+      udpAnnounceUrl: this.#socket === undefined ? null : `udp://${urlHost}:${port}/announce`,
+      scrapeUrl: `${base}/scrape`,
+      statsUrl: `${base}${STATS_PATH}`,
+    };
+    return this.#address;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#sweeper);
+    for (const stream of this.#openStreams) stream.destroy();
+    this.#openStreams.clear();
+    const http = this.#http;
+    const socket = this.#socket;
+    this.#http = undefined;
+    this.#socket = undefined;
+    this.#address = undefined;
+    if (http !== undefined) await closeServer(http);
+    if (socket !== undefined) await new Promise<void>((resolve) => socket.close(() => resolve()));
+  }
+
+  async #sweep(): Promise<void> {
+    try {
+      const changed = await this.swarms.expire(this.#now() - this.#peerTimeoutMs);
+      for (const infoHash of changed) this.#publish(infoHash);
+    } catch {
+      // A failing shared store must not stop the tracker; the next sweep tries again.
+    }
+  }
+
+  #publish(infoHash: string, version?: number): void {
+    if (version !== undefined) {
+      this.#feed.publish(infoHash, version);
+      return;
+    }
+    void this.swarms.stats(infoHash, 0).then(
+      (stats) => this.#feed.publish(infoHash, stats.version),
+      () => undefined,
+    );
+  }
+
+  #createHttpServer(): Server {
+    const server = createServer(
+      { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 30_000, maxHeaderSize: 16 * 1024 },
+      (req, res) => {
+        this.#route(req, res).catch((err: unknown) => {
+          if (!res.headersSent) {
+            sendBencoded(res, failureAnswer(`internal error: ${(err as Error).message}`), 500);
+          } else {
+            res.destroy();
+          }
+        });
+      },
+    );
+    server.maxConnections = 10_000;
+    server.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      else socket.destroy();
+    });
+    return server;
+  }
+
+  async #bindUdp(host: string, port: number): Promise<Socket> {
+    const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', reuseAddr: false });
+    const bound = once(socket, 'listening');
+    const failed = once(socket, 'error').then(([err]) => {
+      throw err;
+    });
+    socket.bind(port, host);
+    try {
+      await Promise.race([bound, failed]);
+    } catch (err) {
+      socket.close();
+      throw err;
+    }
+    failed.catch(() => undefined);
+    socket.on('error', () => undefined);
+    socket.on('message', (packet, remote) => {
+      this.#udp.handle(packet, normalizeIp(remote.address), remote.port).then(
+        (answer) => {
+          if (answer !== undefined) socket.send(answer, remote.port, remote.address);
+        },
+        () => undefined,
+      );
+    });
+    return socket;
+  }
+
+  async #route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
+    const queryAt = url.indexOf('?');
+    const path = queryAt < 0 ? url : url.slice(0, queryAt);
+    const query = queryAt < 0 ? '' : url.slice(queryAt + 1);
+    if (path === '/announce') return this.#announce(req, res, query);
+    if (path === BATCH_PATH) return this.#batch(req, res);
+    if (path === '/scrape') return this.#scrape(req, res, query);
+    if (path === STATS_PATH || path === `${STATS_PATH}/`) return this.#statsList(req, res, query);
+    if (path.startsWith(`${STATS_PATH}/`)) return this.#stats(req, res, path.slice(STATS_PATH.length + 1), query);
+    if (path === '/') {
+      res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end('edgepeer tracker: announce at /announce (HTTP and UDP), scrape at /scrape, statistics at /stats\n');
+      return;
+    }
+    res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
+    res.end('not found\n');
+  }
+
+  async #announce(req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
+    if (req.method !== 'GET') return sendBencoded(res, failureAnswer('announce must be a GET request'), 405);
+    const remote = req.socket.remoteAddress;
+    if (remote === undefined) return void res.destroy();
+    let parsed: ReturnType<typeof parseAnnounce>;
+    try {
+      parsed = parseAnnounce(queryParamSource(parseQuery(query)), remote, this.#now(), this.#limits);
+    } catch (err) {
+      if (err instanceof AnnounceRefused || err instanceof QueryError)
+        return sendBencoded(res, failureAnswer(err.message));
+      throw err;
+    }
+    const outcome = await this.swarms.announce(parsed.announce);
+    if (outcome.changed) this.#publish(parsed.announce.infoHash, outcome.version);
+    sendBencoded(res, encodeBencode(announceDictionary(parsed, outcome, this.#settings)));
+  }
+
+  /** The multi-object announce (docs/tracker.md): a bencoded POST carrying many objects of one peer. */
+  async #batch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'POST') return sendBencoded(res, failureAnswer('the multi-object announce must be a POST'), 405);
+    const remote = req.socket.remoteAddress;
+    if (remote === undefined) return void res.destroy();
+    let body: BencodeValue;
+    try {
+      body = decodeBencode(await readBody(req, MAX_BATCH_BODY_BYTES));
+    } catch (err) {
+      if (err instanceof BodyTooLarge) return sendBencoded(res, failureAnswer(err.message), 413);
+      if (err instanceof BencodeError) return sendBencoded(res, failureAnswer(`body is not bencoded: ${err.message}`));
+      throw err;
+    }
+    const entries = isDictionary(body) ? body['announces'] : undefined;
+    if (!isDictionary(body) || !Array.isArray(entries)) {
+      return sendBencoded(res, failureAnswer('body must be a dictionary with an "announces" list'));
+    }
+    if (entries.length > this.#maxBatch) {
+      return sendBencoded(res, failureAnswer(`at most ${this.#maxBatch} announces per batch, got ${entries.length}`));
+    }
+    const now = this.#now();
+    const results: Array<{ [key: string]: BencodeInput | undefined }> = [];
+    for (const entry of entries) {
+      const infoHash = isDictionary(entry) && Buffer.isBuffer(entry['info_hash']) ? entry['info_hash'] : undefined;
+      try {
+        if (!isDictionary(entry)) throw new AnnounceRefused('announce entry is not a dictionary');
+        const parsed = parseAnnounce(batchParamSource(entry, body), remote, now, this.#limits);
+        const outcome = await this.swarms.announce(parsed.announce);
+        if (outcome.changed) this.#publish(parsed.announce.infoHash, outcome.version);
+        results.push({ info_hash: infoHash, ...announceDictionary(parsed, outcome, this.#settings, true) });
+      } catch (err) {
+        if (!(err instanceof AnnounceRefused)) throw err;
+        results.push({ info_hash: infoHash, 'failure reason': err.message });
+      }
+    }
+    const answer = {
+      interval: this.#settings.intervalS,
+      'min interval': this.#settings.minIntervalS,
+      'tracker id': this.#settings.trackerId,
+      ep: extensionOffer(this.#settings),
+      results,
+    };
+    sendBencoded(res, encodeBencode(answer));
+  }
+
+  async #scrape(req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
+    if (req.method !== 'GET') return sendBencoded(res, failureAnswer('scrape must be a GET request'), 405);
+    let hashes: string[] | undefined;
+    try {
+      const values = parseQuery(query, 1000).get('info_hash');
+      if (values !== undefined) {
+        const bad = values.find((value) => value.length !== 20);
+        if (bad !== undefined) return sendBencoded(res, failureAnswer(`info_hash must be 20 bytes, got ${bad.length}`));
+        hashes = values.map((value) => value.toString('hex'));
+      }
+    } catch (err) {
+      if (err instanceof QueryError) return sendBencoded(res, failureAnswer(err.message));
+      throw err;
+    }
+    sendBencoded(res, scrapeAnswer(await this.swarms.scrape(hashes, 1000)));
+  }
+
+  async #statsList(req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
+    if (req.method !== 'GET') return sendJson(res, { error: 'statistics are read with GET' }, 405);
+    const limit = clampInt(new URLSearchParams(query).get('limit'), 1000, 1, 100_000);
+    const [swarms, counts] = await Promise.all([this.swarms.list(limit), this.swarms.counts()]);
+    sendJson(res, { ...counts, followers: this.#feed.followers, swarms });
+  }
+
+  /** GET /stats/<info hash>[?since=V&wait=S&peers=N] and GET /stats/<info hash>/events (Server-Sent Events). */
+  async #stats(req: IncomingMessage, res: ServerResponse, rest: string, query: string): Promise<void> {
+    if (req.method !== 'GET') return sendJson(res, { error: 'statistics are read with GET' }, 405);
+    const [hash = '', tail, ...more] = rest.split('/');
+    if (!INFO_HASH_HEX.test(hash) || more.length > 0 || (tail !== undefined && tail !== 'events')) {
+      return sendJson(res, { error: 'expected /stats/<40 hex info hash>[/events]' }, 400);
+    }
+    const infoHash = hash.toLowerCase();
+    const params = new URLSearchParams(query);
+    const maxPeers = clampInt(params.get('peers'), 100, 0, MAX_STATS_PEERS);
+    if (tail === 'events') return this.#statsStream(req, res, infoHash, maxPeers);
+    const since = params.get('since');
+    const current = await this.swarms.stats(infoHash, maxPeers);
+    if (since === null || String(current.version) !== since) return sendJson(res, current);
+    // Long poll: answer when the version moves away from `since`, or after `wait` seconds with the same.
+    const waitMs = clampInt(params.get('wait'), 30, 0, MAX_LONG_POLL_S) * 1000;
+    const changed = await this.#waitForChange(req, infoHash, waitMs);
+    if (changed === 'refused') return sendJson(res, { error: 'too many statistics followers' }, 503);
+    if (changed === 'gone') return;
+    sendJson(res, await this.swarms.stats(infoHash, maxPeers));
+  }
+
+  #waitForChange(
+    req: IncomingMessage,
+    infoHash: string,
+    waitMs: number,
+  ): Promise<'changed' | 'timeout' | 'refused' | 'gone'> {
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const finish = (result: 'changed' | 'timeout' | 'gone'): void => {
+        clearTimeout(timer);
+        unfollow?.();
+        req.socket.off('close', onClose);
+        resolve(result);
+      };
+      const onClose = (): void => finish('gone');
+      const unfollow = this.#feed.follow(infoHash, () => finish('changed'));
+      if (unfollow === undefined) return resolve('refused');
+      timer = setTimeout(() => finish('timeout'), waitMs);
+      req.socket.on('close', onClose);
+    });
+  }
+
+  #statsStream(req: IncomingMessage, res: ServerResponse, infoHash: string, maxPeers: number): void {
+    const throttleMs = this.#options.statsThrottleMs ?? 250;
+    let sentVersion = -1;
+    let lastSentAt = 0;
+    let pending: NodeJS.Timeout | undefined;
+    let sending = false;
+    let closed = false;
+    const send = async (): Promise<void> => {
+      pending = undefined;
+      if (closed || sending) return;
+      sending = true;
+      try {
+        const stats = await this.swarms.stats(infoHash, maxPeers);
+        if (closed || stats.version === sentVersion) return;
+        sentVersion = stats.version;
+        lastSentAt = Date.now();
+        // A slow reader gets the newest state once it drains, never a backlog.
+        const flushed = res.write(`id: ${stats.version}\nevent: stats\ndata: ${JSON.stringify(stats)}\n\n`);
+        if (!flushed) await once(res, 'drain');
+      } catch {
+        res.destroy();
+      } finally {
+        sending = false;
+      }
+    };
+    const schedule = (): void => {
+      if (pending !== undefined || closed) return;
+      pending = setTimeout(() => void send(), Math.max(0, lastSentAt + throttleMs - Date.now()));
+    };
+    const unfollow = this.#feed.follow(infoHash, schedule);
+    if (unfollow === undefined) {
+      sendJson(res, { error: 'too many statistics followers' }, 503);
+      return;
+    }
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      Connection: 'keep-alive',
+    });
+    this.#openStreams.add(res);
+    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
+    heartbeat.unref();
+    const close = (): void => {
+      closed = true;
+      clearTimeout(pending);
+      clearInterval(heartbeat);
+      unfollow();
+      this.#openStreams.delete(res);
+    };
+    req.socket.on('close', close);
+    res.on('close', close);
+    void send();
+  }
+}
+
+/** Reads a multi-object entry, falling back to the values all entries share (peer id, port, key, ip, urls). */
+function batchParamSource(entry: BencodeDictionary, shared: BencodeDictionary): ParamSource {
+  const shareName: Record<string, string> = { peer_id: 'peer id', port: 'port', key: 'key', ip: 'ip' };
+  const asBytes = (value: BencodeValue | undefined): Buffer | undefined => {
+    if (Buffer.isBuffer(value)) return value;
+    if (typeof value === 'number') return Buffer.from(String(value));
+    return undefined;
+  };
+  return {
+    bytes(name) {
+      if (name === ExtensionParam.version) return Buffer.from('1');
+      const own = asBytes(entry[name]);
+      if (own !== undefined) return own;
+      const sharedName = shareName[name];
+      return sharedName === undefined ? undefined : asBytes(shared[sharedName]);
+    },
+    all(name) {
+      if (name !== ExtensionParam.url) return [];
+      const urls = shared[ExtensionParam.url];
+      if (!Array.isArray(urls)) return [];
+      return urls.filter((url): url is Buffer => Buffer.isBuffer(url)).slice(0, MAX_CDN_URLS);
+    },
+  };
+}
+
+class BodyTooLarge extends Error {}
+
+async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > maxBytes) throw new BodyTooLarge(`body larger than ${maxBytes} bytes`);
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    length += chunk.length;
+    if (length > maxBytes) throw new BodyTooLarge(`body larger than ${maxBytes} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+function sendBencoded(res: ServerResponse, body: Buffer, status = 200): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain', 'Content-Length': body.length });
+  res.end(body);
+}
+
+function sendJson(res: ServerResponse, value: unknown, status = 200): void {
+  const body = Buffer.from(JSON.stringify(value));
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Content-Length': body.length,
+    'Cache-Control': 'no-store',
+  });
+  res.end(body);
+}
+
+function clampInt(text: string | null, fallback: number, min: number, max: number): number {
+  const value = text === null ? Number.NaN : Number(text);
+  if (!Number.isInteger(value)) return fallback;
+  return Math.min(Math.max(value, min), max);
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isFinite(value) || value <= 0)
+    throw new InvalidArgumentError(`tracker option ${name} must be positive, got ${value}`);
+  return value;
+}
+
+/** Listens; with the default host, falls back from '::' to 0.0.0.0 on machines without IPv6. Returns the host used. */
+async function listenHttp(server: Server, port: number, host: string, mayFallBack: boolean): Promise<string> {
+  try {
+    await listenOnce(server, port, host);
+    return host;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (!mayFallBack || (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL')) throw err;
+    await listenOnce(server, port, '0.0.0.0');
+    return '0.0.0.0';
+  }
+}
+
+function listenOnce(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+function listenError(err: unknown, host: string, port: number): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  const subject = `${host}:${port}`;
+  if (code === 'EADDRINUSE')
+    return new LocalIoError(`tracker port ${port} is in use on ${host}`, { subject, cause: err });
+  if (code === 'EACCES') return new LocalIoError(`no permission to listen on ${subject}`, { subject, cause: err });
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+    return new InvalidArgumentError(`cannot listen on host ${host}: no such local address`, { subject, cause: err });
+  }
+  return new LocalIoError(`cannot listen on ${subject}: ${(err as Error).message}`, { subject, cause: err });
+}
+
+/** The host to put in announce URLs: wildcard addresses become loopback, IPv6 literals get brackets. */
+function announceHost(host: string): string {
+  if (host === '::' || host === '0.0.0.0') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}

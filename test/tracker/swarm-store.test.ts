@@ -1,0 +1,217 @@
+import { describe, expect, it } from 'vitest';
+import {
+  MemorySwarmStore,
+  type MemorySwarmStoreLimits,
+  type PeerAnnounce,
+} from '../../src/tracker/server/swarm-store.ts';
+
+const HASH = 'aa'.repeat(20);
+
+const LIMITS: MemorySwarmStoreLimits = {
+  maxSwarms: 100,
+  maxPeersPerSwarm: 1000,
+  maxPeers: 10_000,
+  maxPieces: 1 << 20,
+  maxBitmapBytes: 1 << 20,
+  maxUrlsPerAnswer: 16,
+};
+
+function peer(n: number, overrides: Partial<PeerAnnounce> = {}): PeerAnnounce {
+  return {
+    infoHash: HASH,
+    peerId: Buffer.from(`-XX0001-${String(n).padStart(12, '0')}`),
+    ip: `10.0.${n >> 8}.${n & 255}`,
+    family: 4,
+    port: 6881,
+    uploaded: 0,
+    downloaded: 0,
+    left: 1000,
+    event: undefined,
+    numWant: 50,
+    now: 1_000_000,
+    ...overrides,
+  };
+}
+
+function bitmap(pieceCount: number, held: (i: number) => boolean): Uint8Array {
+  const bytes = new Uint8Array(Math.ceil(pieceCount / 8));
+  for (let i = 0; i < pieceCount; i++) if (held(i)) bytes[i >> 3]! |= 0x80 >> (i & 7);
+  return bytes;
+}
+
+describe('MemorySwarmStore', () => {
+  it('counts seeds and leechers and lists the others, not the asker', async () => {
+    const store = new MemorySwarmStore(LIMITS);
+    await store.announce(peer(1, { left: 0 }));
+    await store.announce(peer(2));
+    const answer = await store.announce(peer(3));
+    expect(answer).toMatchObject({ complete: 1, incomplete: 2 });
+    expect(answer.peers.map((listed) => listed.ip).sort()).toEqual(['10.0.0.1', '10.0.0.2']);
+  });
+
+  it('gives seeds only leechers', async () => {
+    const store = new MemorySwarmStore(LIMITS);
+    await store.announce(peer(1, { left: 0 }));
+    await store.announce(peer(2));
+    const answer = await store.announce(peer(3, { left: 0 }));
+    expect(answer.peers.map((listed) => listed.ip)).toEqual(['10.0.0.2']);
+  });
+
+  it('drops a peer on stopped and the swarm with its last peer', async () => {
+    const store = new MemorySwarmStore(LIMITS);
+    await store.announce(peer(1));
+    const stopped = await store.announce(peer(1, { event: 'stopped' }));
+    expect(stopped).toMatchObject({ complete: 0, incomplete: 0, changed: true });
+    expect((await store.counts()).swarms).toBe(0);
+  });
+
+  it('counts a completed download once', async () => {
+    const store = new MemorySwarmStore(LIMITS);
+    await store.announce(peer(1, { event: 'started' }));
+    await store.announce(peer(1, { event: 'completed', left: 0 }));
+    const again = await store.announce(peer(1, { event: 'completed', left: 0 }));
+    expect(again).toMatchObject({ complete: 1, incomplete: 0, downloaded: 1 });
+  });
+
+  it('keeps piece copy counts from bitmaps and seeds, and moves them when a bitmap changes', async () => {
+    const store = new MemorySwarmStore(LIMITS);
+    await store.announce(peer(1, { left: 0, network: { pieceCount: 10, size: 1000, urls: [] } }));
+    await store.announce(
+      peer(2, { left: 500, network: { pieceCount: 10, bitmap: bitmap(10, (i) => i < 5), urls: [] } }),
+    );
+    await store.announce(peer(3, { left: 700 }));
+    let stats = await store.stats(HASH, 10);
+    expect(stats.pieceCopies).toEqual([2, 2, 2, 2, 2, 1, 1, 1, 1, 1]);
+    expect(stats).toMatchObject({ seeds: 1, leechers: 2, peersWithUnknownPieces: 1, pieceCount: 10, size: 1000 });
+    expect(stats.peers.find((listed) => listed.port === 6881 && listed.left === 700)?.progress).toBeCloseTo(0.3);
+    await store.announce(
+      peer(2, { left: 100, network: { pieceCount: 10, bitmap: bitmap(10, (i) => i !== 3), urls: [] } }),
+    );
+    stats = await store.stats(HASH, 10);
+    expect(stats.pieceCopies).toEqual([2, 2, 2, 1, 2, 2, 2, 2, 2, 2]);
+    expect(stats.networkPeers.map((network) => network.held)).toEqual([10, 9]);
+    await store.announce(peer(2, { event: 'stopped' }));
+    expect((await store.stats(HASH, 10)).pieceCopies).toEqual(Array(10).fill(1));
+    expect((await store.counts()).bitmapBytes).toBe(0);
+  });
+
+  it('ignores a bitmap whose piece count disagrees with the swarm, with a warning', async () => {
+    const store = new MemorySwarmStore(LIMITS);
+    await store.announce(peer(1, { network: { pieceCount: 10, bitmap: bitmap(10, (i) => i < 2), urls: [] } }));
+    const answer = await store.announce(
+      peer(2, { network: { pieceCount: 11, bitmap: bitmap(11, () => true), urls: [] } }),
+    );
+    expect(answer.warnings.join()).toMatch(/disagrees/);
+    expect((await store.stats(HASH, 10)).pieceCopies).toEqual([1, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+  });
+
+  it('keeps a network peer bitmap when a later announce leaves it out', async () => {
+    const store = new MemorySwarmStore(LIMITS);
+    await store.announce(peer(1, { network: { pieceCount: 10, bitmap: bitmap(10, (i) => i < 2), urls: [] } }));
+    await store.announce(peer(1, { network: { pieceCount: 10, urls: [] } }));
+    expect((await store.stats(HASH, 10)).networkPeers[0]?.held).toBe(2);
+  });
+
+  it('derives url-list from complete network peers and piece URLs from partial ones', async () => {
+    const store = new MemorySwarmStore(LIMITS);
+    await store.announce(peer(1, { left: 0, network: { pieceCount: 10, urls: ['http://edge1:8080'] } }));
+    await store.announce(
+      peer(2, { network: { pieceCount: 10, bitmap: bitmap(10, (i) => i < 5), urls: ['http://edge2:8080'] } }),
+    );
+    const answer = await store.announce(peer(3));
+    expect(answer.urlList).toEqual([`http://edge1:8080/objects/${HASH}/`]);
+    expect(answer.pieceUrls.sort()).toEqual([
+      `http://edge1:8080/pieces/${HASH}/{index}`,
+      `http://edge2:8080/pieces/${HASH}/{index}`,
+    ]);
+    const own = await store.announce(peer(1, { left: 0, network: { pieceCount: 10, urls: ['http://edge1:8080'] } }));
+    expect(own.urlList).toEqual([]);
+  });
+
+  it('puts first the peers that hold what a bitmap-carrying asker lacks', async () => {
+    const store = new MemorySwarmStore(LIMITS);
+    const pieceCount = 64;
+    // Peers 1-20 hold the first half, peers 21-25 the second half.
+    for (let n = 1; n <= 20; n++) {
+      await store.announce(peer(n, { network: { pieceCount, bitmap: bitmap(pieceCount, (i) => i < 32), urls: [] } }));
+    }
+    for (let n = 21; n <= 25; n++) {
+      await store.announce(peer(n, { network: { pieceCount, bitmap: bitmap(pieceCount, (i) => i >= 32), urls: [] } }));
+    }
+    const asker = peer(99, {
+      numWant: 5,
+      network: { pieceCount, bitmap: bitmap(pieceCount, (i) => i < 32), urls: [] },
+    });
+    const answer = await store.announce(asker);
+    expect(answer.peers.map((listed) => listed.ip).sort()).toEqual(
+      ['10.0.0.21', '10.0.0.22', '10.0.0.23', '10.0.0.24', '10.0.0.25'].sort(),
+    );
+  });
+
+  it('puts seeds and further-along peers first for a plain asker', async () => {
+    const store = new MemorySwarmStore(LIMITS);
+    await store.announce(peer(1, { left: 0, network: { pieceCount: 10, size: 1000, urls: [] } }));
+    for (let n = 2; n <= 30; n++) await store.announce(peer(n, { left: 990 }));
+    await store.announce(peer(31, { left: 10 }));
+    const answer = await store.announce(peer(50, { numWant: 2 }));
+    expect(answer.peers.map((listed) => listed.ip).sort()).toEqual(['10.0.0.1', '10.0.0.31']);
+  });
+
+  it('expires peers not heard from and reports the swarms that changed', async () => {
+    const store = new MemorySwarmStore(LIMITS);
+    await store.announce(peer(1, { now: 1000 }));
+    await store.announce(peer(2, { now: 5000 }));
+    expect(await store.expire(2000)).toEqual([HASH]);
+    expect((await store.stats(HASH, 10)).peerCount).toBe(1);
+    expect(await store.expire(2000)).toEqual([]);
+    await store.expire(10_000);
+    expect(await store.counts()).toEqual({ swarms: 0, peers: 0, bitmapBytes: 0 });
+  });
+
+  it('bumps versions only on changes, and never reuses one after a swarm comes back', async () => {
+    const store = new MemorySwarmStore(LIMITS);
+    const first = await store.announce(peer(1));
+    const same = await store.announce(peer(1));
+    expect(same.changed).toBe(false);
+    expect(same.version).toBe(first.version);
+    const moved = await store.announce(peer(1, { left: 10 }));
+    expect(moved.version).toBeGreaterThan(first.version);
+    await store.announce(peer(1, { event: 'stopped' }));
+    expect((await store.stats(HASH, 1)).version).toBe(0);
+    const back = await store.announce(peer(1));
+    expect(back.version).toBeGreaterThan(moved.version);
+  });
+
+  it('bounds swarms, peers per swarm, all peers and bitmap memory', async () => {
+    const store = new MemorySwarmStore({
+      ...LIMITS,
+      maxSwarms: 2,
+      maxPeersPerSwarm: 2,
+      maxPeers: 3,
+      maxBitmapBytes: 4,
+    });
+    await store.announce(peer(1, { infoHash: '01'.repeat(20) }));
+    await store.announce(peer(1, { infoHash: '02'.repeat(20) }));
+    expect((await store.announce(peer(1, { infoHash: '03'.repeat(20) }))).failure).toMatch(/tracker is full/);
+    await store.announce(peer(2, { infoHash: '01'.repeat(20) }));
+    expect((await store.announce(peer(3, { infoHash: '01'.repeat(20) }))).warnings.join()).toMatch(/swarm is full/);
+    await store.announce(peer(2, { infoHash: '02'.repeat(20) }));
+    expect(await store.counts()).toMatchObject({ peers: 3 });
+    const big = new MemorySwarmStore({ ...LIMITS, maxBitmapBytes: 4 });
+    const answer = await big.announce(
+      peer(1, { network: { pieceCount: 64, bitmap: bitmap(64, (i) => i < 3), urls: [] } }),
+    );
+    expect(answer.warnings.join()).toMatch(/bitmap memory is full/);
+    expect((await big.counts()).bitmapBytes).toBe(0);
+  });
+
+  it('answers scrapes for known and unknown swarms', async () => {
+    const store = new MemorySwarmStore(LIMITS);
+    await store.announce(peer(1, { left: 0 }));
+    expect(await store.scrape([HASH, 'bb'.repeat(20)], 10)).toEqual([
+      { infoHash: HASH, complete: 1, incomplete: 0, downloaded: 0 },
+      { infoHash: 'bb'.repeat(20), complete: 0, incomplete: 0, downloaded: 0 },
+    ]);
+    expect((await store.scrape(undefined, 10)).map((entry) => entry.infoHash)).toEqual([HASH]);
+  });
+});
