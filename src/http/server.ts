@@ -24,6 +24,7 @@ export const DEFAULT_LIMITS: HttpLimits = {
   coalesceGap: 128,
   retryAfterSeconds: 10,
   readAheadPieces: 2,
+  lookupCacheMs: 0,
 };
 
 export const DEFAULT_ORIGIN_LIMITS: OriginLimits = { timeoutMs: 20_000, connections: 8 };
@@ -121,7 +122,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     const route = parseRoute(req.url);
     if (route.kind === 'bad') return sendError(res, 400, route.reason);
     if (route.kind === 'unknown') return sendError(res, 404, 'no such resource');
-    const object = store.get(route.infoHash);
+    const object = lookup(route.infoHash);
     if (object === undefined) return sendError(res, 404, `no object ${route.infoHash} here`);
     const representation =
       route.kind === 'object'
@@ -174,6 +175,22 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     }
   }
 
+  const lookups = new Map<string, { object: StoredObject | undefined; at: number }>();
+  function lookup(infoHash: string): StoredObject | undefined {
+    if (limits.lookupCacheMs <= 0) return store.get(infoHash);
+    const now = Date.now();
+    const known = lookups.get(infoHash);
+    if (known !== undefined && now - known.at < limits.lookupCacheMs) return known.object;
+    if (lookups.size >= 10_000) lookups.clear(); // unknown info hashes must not grow it without bound
+    const object = store.get(infoHash);
+    lookups.set(infoHash, { object, at: now });
+    return object;
+  }
+
+  function noteCorrupt(err: unknown, object: StoredObject, pieceIndex: number): void {
+    if (err instanceof CorruptPieceError) options.onCorruptPiece?.(object.infoHash, pieceIndex);
+  }
+
   /** The first piece the ranges touch that is not held, or -1. */
   function firstMissingPiece(object: StoredObject, representation: Representation, ranges: ByteRange[]): number {
     const { bitfield, metainfo } = object;
@@ -199,6 +216,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
 
   function pullInstead(err: unknown, object: StoredObject, pieceIndex: number): Promise<Buffer> {
     // The piece left the store (purged, or found corrupt and dropped) since the bitfield said so.
+    noteCorrupt(err, object, pieceIndex);
     if ((err instanceof NotFoundError || err instanceof CorruptPieceError) && pull !== null) {
       return pull.fetchPiece(object, pieceIndex);
     }
@@ -317,7 +335,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       const step = steps[i];
       if (step === undefined || pending[i] !== undefined) return;
       const promise = i === 0 ? readPieceBeforeHeaders(object, step.pieceIndex) : readPiece(object, step.pieceIndex);
-      promise.catch(() => {}); // observed when its turn comes
+      // observed when its turn comes
+      promise.catch((err: unknown) => {
+        if (i > 0 && pull === null) noteCorrupt(err, object, step.pieceIndex);
+      });
       pending[i] = promise;
     };
     for (let i = 0; i < readAhead; i += 1) request(i);

@@ -41,6 +41,11 @@ export interface HttpLimits {
   retryAfterSeconds: number;
   /** Pieces read ahead of the one being sent. */
   readAheadPieces: number;
+  /**
+   * Store lookups are reused for this long (0: every request asks the store). Worth it for a read-mode
+   * store, which checks the writer's journal on every lookup.
+   */
+  lookupCacheMs: number;
 }
 
 export interface OriginLimits {
@@ -69,6 +74,8 @@ export interface HttpServerOptions {
   origin?: Partial<OriginLimits>;
   limits?: Partial<HttpLimits>;
   logger?: HttpLogger;
+  /** Told when the cache finds a piece corrupt on disk (a read-mode store cannot remove it itself). */
+  onCorruptPiece?: (infoHash: string, pieceIndex: number) => void;
   /**
    * Lets several servers (threads or processes) share one port (SO_REUSEPORT, Linux); the kernel
    * spreads connections among them.
