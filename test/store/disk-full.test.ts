@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, open, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pieceHash } from '../../src/metainfo/index.ts';
 import { openStore, type StagingStore, type Store } from '../../src/store/index.ts';
 import { makeObject, sha1, tempFolder } from './helpers.ts';
