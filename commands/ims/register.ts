@@ -8,7 +8,8 @@ export default class ImsRegister extends BaseCommand {
   static override description =
     'Register an IMS public identity (SIP REGISTER with digest authentication, 3GPP TS 24.229) and report the outcome. ' +
     'With --once: register, print, deregister. Without: stay registered until interrupted, then deregister. ' +
-    'The password comes from --password-file or the environment variable EDGEPEER_IMS_PASSWORD and is never printed.';
+    'The password comes from --password-file or the environment variable EDGEPEER_IMS_PASSWORD and is never printed; ' +
+    'for IMS AKA (AKAv1-MD5) set EDGEPEER_IMS_AKA_K and EDGEPEER_IMS_AKA_OP or EDGEPEER_IMS_AKA_OPC (hex).';
 
   static override examples = [
     '<%= config.bin %> ims register --once --registrar sip:pcscf.ims.example.net:5060 --impi alice@ims.example.net --impu sip:alice@ims.example.net --password-file ./ims-password',
@@ -57,12 +58,14 @@ export default class ImsRegister extends BaseCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(ImsRegister);
-    const password = await readPassword(flags['password-file']);
+    const aka = akaFromEnv();
+    const password = await readPassword(flags['password-file'], aka !== undefined);
     const registration = createRegistration({
       registrar: flags.registrar,
       impi: flags.impi,
       impu: flags.impu,
-      password,
+      ...(password === undefined ? {} : { password }),
+      ...(aka === undefined ? {} : { aka }),
       ...(flags.transport === undefined ? {} : { transport: flags.transport as 'udp' | 'tcp' | 'tls' }),
       expires: flags.expires,
       ...(flags.domain === undefined ? {} : { domain: flags.domain }),
@@ -116,7 +119,16 @@ function describe(state: RegistrationState): string {
   return lines.join('\n');
 }
 
-async function readPassword(file: string | undefined): Promise<string> {
+/** IMS AKA keys only from the environment: secrets stay out of argv (and so out of `ps`). */
+function akaFromEnv(): { k: string; op?: string; opc?: string } | undefined {
+  const k = process.env.EDGEPEER_IMS_AKA_K;
+  if (!k) return undefined;
+  const op = process.env.EDGEPEER_IMS_AKA_OP || undefined;
+  const opc = process.env.EDGEPEER_IMS_AKA_OPC || undefined;
+  return { k, ...(op === undefined ? {} : { op }), ...(opc === undefined ? {} : { opc }) };
+}
+
+async function readPassword(file: string | undefined, optional: boolean): Promise<string | undefined> {
   let password: string | undefined;
   if (file !== undefined) {
     try {
@@ -126,8 +138,8 @@ async function readPassword(file: string | undefined): Promise<string> {
     }
     if (password === '') throw new InvalidArgumentError(`--password-file ${file} is empty`, { subject: file });
   } else {
-    password = process.env.EDGEPEER_IMS_PASSWORD;
-    if (!password) {
+    password = process.env.EDGEPEER_IMS_PASSWORD || undefined;
+    if (!password && !optional) {
       throw new InvalidArgumentError('no password: give --password-file or set EDGEPEER_IMS_PASSWORD', {
         subject: 'password',
       });

@@ -61,7 +61,7 @@ export class OriginClient {
         name: objectName(response, finalUrl),
       };
     } finally {
-      response.body.destroy();
+      discard(response);
     }
   }
 
@@ -69,7 +69,7 @@ export class OriginClient {
   async getRange(url: string, start: number, end: number, signal?: AbortSignal): Promise<Dispatcher.ResponseData> {
     const response = await this.get(url, { range: `bytes=${start}-${end}` }, signal);
     if (response.statusCode === 200) {
-      response.body.destroy();
+      discard(response);
       throw new OriginError(
         'EDGEPEER_ORIGIN_NO_RANGE',
         `${url}: origin ignored the Range header (answered 200, not 206)`,
@@ -82,7 +82,7 @@ export class OriginClient {
     const contentRange = header(response, 'content-range') ?? '';
     const match = /^bytes (\d+)-(\d+)\//.exec(contentRange);
     if (!match || Number(match[1]) !== start || Number(match[2]) !== end) {
-      response.body.destroy();
+      discard(response);
       throw new OriginError(
         'EDGEPEER_ORIGIN_BAD_RANGE',
         `${url}: asked for bytes ${start}-${end}, origin sent Content-Range "${contentRange}"`,
@@ -117,6 +117,11 @@ export class OriginClient {
   }
 }
 
+/** Drops a response body we do not want, quietly (undici emits an abort error on destroy). */
+function discard(response: Dispatcher.ResponseData): void {
+  response.body.dump({ limit: 64 * 1024 }).catch(() => {});
+}
+
 function header(response: Dispatcher.ResponseData, name: string): string | undefined {
   const value = response.headers[name];
   return Array.isArray(value) ? value[0] : value;
@@ -124,7 +129,7 @@ function header(response: Dispatcher.ResponseData, name: string): string | undef
 
 function expectStatus(response: Dispatcher.ResponseData, expected: number, url: string): void {
   if (response.statusCode === expected) return;
-  response.body.destroy();
+  discard(response);
   throw new OriginError('EDGEPEER_ORIGIN_STATUS', `${url}: origin answered HTTP ${response.statusCode}`, {
     subject: url,
     status: response.statusCode,

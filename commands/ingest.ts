@@ -1,0 +1,110 @@
+import { Args, Flags } from '@oclif/core';
+import { ingestMany, withSession } from '../src/admin/index.ts';
+import { BaseCommand, dataDirFlag, progressBar } from '../src/cli/index.ts';
+import { formatBytes, parseDuration, parseSize } from '../src/config/index.ts';
+import { bulkExitCode, InvalidArgumentError } from '../src/errors/index.ts';
+import type { IngestResult } from '../src/ingest/index.ts';
+
+export default class Ingest extends BaseCommand {
+  static override description =
+    `Ingest content into the store: local files or folders, http(s) origin URLs, or a manifest.
+Each source becomes a BitTorrent v1 object (SHA-1 pieces, verified) or, with --torrent / --info-hash, fills the pieces of a known object that match its hashes. One failed source is reported and the others go on; the exit code is 0 only if every source succeeded.`;
+
+  static override examples = [
+    '<%= config.bin %> ingest /srv/media/movie.mp4',
+    '<%= config.bin %> ingest https://origin.example/video/ep1.mp4 --ttl 7d',
+    '<%= config.bin %> ingest --manifest sources.txt --json',
+    'find /srv/media -name "*.mp4" | <%= config.bin %> ingest --manifest -',
+    '<%= config.bin %> ingest https://origin.example/ep1.mp4 --torrent ep1.torrent --pieces 0-99',
+  ];
+
+  static override strict = false;
+
+  static override args = {
+    source: Args.string({
+      description: 'Local path, file:// or http(s) URL (repeatable).',
+      required: false,
+      ignoreStdin: true,
+    }),
+  };
+
+  static override flags = {
+    'data-dir': dataDirFlag,
+    manifest: Flags.string({ description: 'File listing one source per line ("-" for stdin); # starts a comment.' }),
+    'piece-length': Flags.string({ description: 'Piece length of new objects (e.g. 256KiB, 1MiB). Default: by size.' }),
+    torrent: Flags.string({
+      description: 'Metainfo (.torrent) the sources must match; only matching pieces are kept.',
+    }),
+    'info-hash': Flags.string({ description: 'Info hash of an object in the store whose missing pieces to fill.' }),
+    pieces: Flags.string({ description: 'Ingest only these pieces, e.g. 0-99,200 (range requests to the origin).' }),
+    ttl: Flags.string({ description: 'Time to live of the ingested objects, e.g. 1h, 7d (then purge --expired).' }),
+    name: Flags.string({ description: 'Name of a new object fetched from a URL (default: from the origin).' }),
+    timeout: Flags.string({ description: 'Origin timeout for headers and between body chunks.', default: '30s' }),
+  };
+
+  async run(): Promise<void> {
+    const { flags, argv } = await this.parse(Ingest);
+    const options = {
+      ...(flags['piece-length'] ? { pieceLength: pieceLengthFlag(flags['piece-length']) } : {}),
+      ...(flags.pieces ? { pieces: flags.pieces } : {}),
+      ...(flags.ttl ? { ttlMs: parseDuration(flags.ttl, '--ttl') } : {}),
+      ...(flags.name ? { name: flags.name } : {}),
+    };
+    const request = {
+      sources: argv as string[],
+      ...(flags.manifest ? { manifest: flags.manifest } : {}),
+      ...(flags.torrent ? { torrentFile: flags.torrent } : {}),
+      ...(flags['info-hash'] ? { infoHash: flags['info-hash'] } : {}),
+    };
+    const timeoutMs = parseDuration(flags.timeout, '--timeout');
+    const results: IngestResult[] = [];
+    await withSession({ dataDir: flags['data-dir'], mode: 'write', originTimeoutMs: timeoutMs }, async (session) => {
+      let bar = progressBar('', false);
+      const ctx = session.ingestContext();
+      const onProgress = (p: { source: string; bytesDone: number; bytesTotal: number | null }) =>
+        bar.update(p.bytesDone, p.bytesTotal);
+      for await (const result of ingestMany({ ...request, options: { ...options, onProgress } }, ctx)) {
+        bar.stop();
+        results.push(result);
+        this.report(result);
+        bar = progressBar('ingest', !this.jsonMode);
+      }
+      bar.stop();
+    });
+    this.summary(results);
+    const exitCode = bulkExitCode(results);
+    if (exitCode !== 0) this.exit(exitCode);
+  }
+
+  private report(result: IngestResult): void {
+    if (this.jsonMode) {
+      this.emit(result);
+      return;
+    }
+    if (result.status === 'failed') {
+      const message = result.error?.message ?? 'failed';
+      process.stderr.write(
+        `failed     ${message.includes(result.source) ? message : `${result.source}: ${message}`}\n`,
+      );
+      return;
+    }
+    const line = `${result.status.padEnd(10)} ${result.infoHash}  ${result.name}  ${formatBytes(result.length ?? 0)}  ${result.piecesHeld}/${result.pieces} pieces  ${(result.durationMs / 1000).toFixed(1)}s`;
+    process.stdout.write(`${line}\n           ${result.magnet}\n`);
+    if (result.error) process.stderr.write(`warning    ${result.error.message}\n`);
+  }
+
+  private summary(results: IngestResult[]): void {
+    const counts = new Map<string, number>();
+    for (const r of results) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
+    const parts = [...counts].map(([status, n]) => `${n} ${status}`);
+    this.note(`${results.length} source(s): ${parts.join(', ') || 'nothing done'}`);
+  }
+}
+
+function pieceLengthFlag(text: string): number {
+  const bytes = parseSize(text, '--piece-length');
+  if (bytes < 16384 || bytes > 64 * 1024 * 1024 || (bytes & (bytes - 1)) !== 0) {
+    throw new InvalidArgumentError(`--piece-length ${text}: use a power of two from 16KiB to 64MiB`, { subject: text });
+  }
+  return bytes;
+}

@@ -1,0 +1,29 @@
+import { summarize, withSession } from '../src/admin/index.ts';
+import { BaseCommand, dataDirFlag } from '../src/cli/index.ts';
+import { formatBytes } from '../src/config/index.ts';
+
+export default class Ls extends BaseCommand {
+  static override description = 'List the objects in the store: info hash, name, size, pieces held of total, expiry.';
+
+  static override examples = ['<%= config.bin %> ls', '<%= config.bin %> ls --json | jq -r .infoHash'];
+
+  static override flags = { 'data-dir': dataDirFlag };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Ls);
+    const summaries = await withSession({ dataDir: flags['data-dir'], mode: 'read' }, async (session) =>
+      session.store
+        .list()
+        .map(summarize)
+        .sort((a, b) => a.name.localeCompare(b.name)),
+    );
+    for (const s of summaries) {
+      const expires = s.expiresAt ? `  expires ${s.expiresAt}` : '';
+      this.emit(
+        s,
+        `${s.infoHash}  ${formatBytes(s.length).padStart(10)}  ${`${s.piecesHeld}/${s.pieces}`.padStart(11)}  ${s.name}${expires}`,
+      );
+    }
+    this.note(`${summaries.length} object(s)`);
+  }
+}

@@ -1,0 +1,42 @@
+import { writeFile } from 'node:fs/promises';
+import { Args, Flags } from '@oclif/core';
+import { withSession } from '../src/admin/index.ts';
+import { BaseCommand, dataDirFlag } from '../src/cli/index.ts';
+import { fromSystemError } from '../src/errors/index.ts';
+import { encodeTorrent } from '../src/metainfo/index.ts';
+
+export default class Torrent extends BaseCommand {
+  static override description = 'Write the .torrent (metainfo) of an object, to a file or to stdout.';
+
+  static override examples = [
+    '<%= config.bin %> torrent movie.mp4 -o movie.torrent',
+    '<%= config.bin %> torrent 3f78...001b > x.torrent',
+  ];
+
+  static override args = { id: Args.string({ description: 'Info hash or name.', required: true, ignoreStdin: true }) };
+
+  static override flags = {
+    'data-dir': dataDirFlag,
+    output: Flags.string({ char: 'o', description: 'File to write (default: stdout, or <name>.torrent with --json).' }),
+  };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(Torrent);
+    const { data, infoHash, name } = await withSession(
+      { dataDir: flags['data-dir'], mode: 'read' },
+      async (session) => {
+        const object = session.store.find(args.id);
+        return { data: encodeTorrent(object.metainfo), infoHash: object.infoHash, name: object.metainfo.name };
+      },
+    );
+    const output = flags.output ?? (this.jsonMode ? `${name}.torrent` : undefined);
+    if (output === undefined) {
+      process.stdout.write(data);
+      return;
+    }
+    await writeFile(output, data).catch((err) => {
+      throw fromSystemError(err, output);
+    });
+    this.emit({ infoHash, name, path: output, bytes: data.length }, `wrote ${output} (${data.length} bytes)`);
+  }
+}

@@ -1,0 +1,429 @@
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  type EdgepeerError,
+  fromSystemError,
+  HashMismatchError,
+  InvalidArgumentError,
+  isEdgepeerError,
+  OriginError,
+} from '../errors/index.ts';
+import {
+  buildMetainfo,
+  byteRangeSpans,
+  defaultPieceLength,
+  listContentFiles,
+  type Metainfo,
+  magnetLink,
+  parsePieceList,
+  pieceHash,
+  pieceSize,
+  pieceSpans,
+} from '../metainfo/index.ts';
+import type { StoredObject } from '../store/index.ts';
+import { sourceProblem } from './manifest.ts';
+import { originFailure, safeName } from './origin.ts';
+import { cutPieces, endlessPieceSizes, forEachLimited, pieceRuns, pieceSizes } from './pieces.ts';
+import type { IngestContext, IngestOptions, IngestResult, IngestStatus } from './types.ts';
+
+/** Parallel range requests per object from an origin that supports Range. */
+const ORIGIN_PARALLELISM = 4;
+/** Largest single range request, in bytes (libtorrent asks web seeds for up to 16 MiB too). */
+const MAX_RANGE_BYTES = 16 * 1024 * 1024;
+/** Piece length when an origin does not tell the length of what it sends. */
+const UNKNOWN_LENGTH_PIECE_LENGTH = 1024 * 1024;
+/** Attempts per range request on transient origin failures. */
+const RANGE_ATTEMPTS = 3;
+
+interface Outcome {
+  object: StoredObject;
+  status: IngestStatus;
+  piecesAdded: number;
+  error?: EdgepeerError;
+}
+
+/**
+ * Ingests one source (local path, file:// or http(s) URL) into the store. Never throws for a failed source:
+ * the result names the source and says what went wrong; whatever was verified and committed stays.
+ */
+export async function ingestSource(source: string, options: IngestOptions, ctx: IngestContext): Promise<IngestResult> {
+  const started = performance.now();
+  try {
+    const outcome = await ingestOrThrow(source, options, ctx);
+    return describe(source, outcome, started);
+  } catch (err) {
+    const error = isEdgepeerError(err) ? err : fromSystemError(err, source);
+    return {
+      source,
+      status: 'failed',
+      infoHash: options.metainfo?.infoHash ?? null,
+      name: options.metainfo?.name ?? null,
+      length: options.metainfo?.length ?? null,
+      pieceLength: options.metainfo?.pieceLength ?? null,
+      pieces: options.metainfo?.pieceCount ?? null,
+      piecesHeld: options.metainfo ? (ctx.store.get(options.metainfo.infoHash)?.piecesHeld ?? 0) : null,
+      piecesAdded: 0,
+      magnet: null,
+      durationMs: Math.round(performance.now() - started),
+      error: error.toJSON(),
+    };
+  }
+}
+
+function describe(source: string, outcome: Outcome, started: number): IngestResult {
+  const { metainfo } = outcome.object;
+  const result: IngestResult = {
+    source,
+    status: outcome.status,
+    infoHash: metainfo.infoHash,
+    name: metainfo.name,
+    length: metainfo.length,
+    pieceLength: metainfo.pieceLength,
+    pieces: metainfo.pieceCount,
+    piecesHeld: outcome.object.piecesHeld,
+    piecesAdded: outcome.piecesAdded,
+    magnet: magnetLink(metainfo),
+    durationMs: Math.round(performance.now() - started),
+  };
+  if (outcome.error) result.error = outcome.error.toJSON();
+  return result;
+}
+
+async function ingestOrThrow(source: string, options: IngestOptions, ctx: IngestContext): Promise<Outcome> {
+  const problem = sourceProblem(source);
+  if (problem) throw new InvalidArgumentError(problem, { subject: source });
+  const isUrl = /^https?:\/\//i.test(source);
+  const location = /^file:\/\//i.test(source) ? fileURLToPath(source) : source;
+  if (options.metainfo) {
+    const object = await ctx.store.addObject(options.metainfo, addOptions(options, source));
+    const wanted = wantedPieces(options, options.metainfo);
+    return isUrl
+      ? fillFromOrigin(location, object, wanted, options, ctx)
+      : fillFromLocal(location, object, wanted, options, ctx);
+  }
+  return isUrl ? ingestNewFromOrigin(location, source, options, ctx) : ingestNewLocal(location, source, options, ctx);
+}
+
+function addOptions(options: IngestOptions, source: string): { ttlMs?: number; source: string } {
+  return options.ttlMs === undefined ? { source } : { ttlMs: options.ttlMs, source };
+}
+
+function wantedPieces(options: IngestOptions, metainfo: Metainfo): number[] {
+  if (options.pieces !== undefined) return parsePieceList(options.pieces, metainfo.pieceCount);
+  return Array.from({ length: metainfo.pieceCount }, (_, i) => i);
+}
+
+// New objects from local files: hash and stage in one pass, then adopt.
+
+async function ingestNewLocal(
+  path: string,
+  source: string,
+  options: IngestOptions,
+  ctx: IngestContext,
+): Promise<Outcome> {
+  const content = await listContentFiles(path);
+  const length = content.files.reduce((sum, f) => sum + f.length, 0);
+  if (length === 0)
+    throw new InvalidArgumentError(`${source}: nothing to ingest, the content is empty`, { subject: source });
+  const pieceLength = options.pieceLength ?? defaultPieceLength(length);
+  const files = content.files.map((f) => ({ path: f.absolutePath, length: f.length }));
+  const progress = (bytesDone: number) => options.onProgress?.({ source, bytesDone, bytesTotal: length });
+
+  if (options.pieces !== undefined) {
+    // Only some pieces wanted: hash everything for the metainfo, then copy just those pieces.
+    const pieceHashes = await ctx.hashPool.hashFiles(files, pieceLength, { onProgress: progress, signal: ctx.signal });
+    const metainfo = buildMetainfo({ ...content, pieceLength, pieceHashes, createdBy: 'edgepeer' });
+    const object = await ctx.store.addObject(metainfo, addOptions(options, source));
+    return fillFromLocal(path, object, wantedPieces(options, metainfo), { ...options, onProgress: undefined }, ctx);
+  }
+
+  const staging = await ctx.store.createStaging();
+  try {
+    const copyTo = content.files.map((f) => join(staging, content.name, ...f.path));
+    const pieceHashes = await ctx.hashPool.hashFiles(files, pieceLength, {
+      copyTo,
+      onProgress: progress,
+      signal: ctx.signal,
+    });
+    const metainfo = buildMetainfo({ ...content, pieceLength, pieceHashes, createdBy: 'edgepeer' });
+    const before = ctx.store.get(metainfo.infoHash);
+    const heldBefore = before?.piecesHeld ?? 0;
+    const object = await ctx.store.adoptStaging(staging, metainfo, addOptions(options, source));
+    const piecesAdded = object.piecesHeld - heldBefore;
+    return { object, status: before?.complete ? 'unchanged' : 'ingested', piecesAdded };
+  } catch (err) {
+    await ctx.store.discardStaging(staging).catch(() => {});
+    throw err;
+  }
+}
+
+// New objects from an origin: stream into staging while hashing, in parallel ranges when allowed.
+
+async function ingestNewFromOrigin(
+  url: string,
+  source: string,
+  options: IngestOptions,
+  ctx: IngestContext,
+): Promise<Outcome> {
+  const probe = await ctx.origin.probe(url, ctx.signal);
+  const name = options.name ? safeName(options.name) : probe.name;
+  if (!name) throw new InvalidArgumentError(`--name "${options.name}" is not a usable file name`, { subject: source });
+  if (probe.length === 0)
+    throw new InvalidArgumentError(`${source}: nothing to ingest, the origin sent 0 bytes`, { subject: source });
+  const pieceLength =
+    options.pieceLength ?? (probe.length ? defaultPieceLength(probe.length) : UNKNOWN_LENGTH_PIECE_LENGTH);
+
+  const staging = await ctx.store.createStaging();
+  try {
+    const digests: Buffer[] = [];
+    let bytesDone = 0;
+    const file = await open(join(staging, name), 'w');
+    let length: number;
+    try {
+      const sink = async (index: number, piece: Buffer) => {
+        await file.write(piece, 0, piece.length, index * pieceLength);
+        digests[index] = await ctx.hashPool.sha1(piece);
+        bytesDone += piece.length;
+        options.onProgress?.({ source, bytesDone, bytesTotal: probe.length });
+      };
+      length =
+        probe.length !== null && probe.acceptsRanges
+          ? await downloadInRanges(url, probe.length, pieceLength, sink, ctx)
+          : await downloadWhole(url, probe.length, pieceLength, sink, ctx);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    if (length === 0)
+      throw new InvalidArgumentError(`${source}: nothing to ingest, the origin sent 0 bytes`, { subject: source });
+    const metainfo = buildMetainfo({
+      name,
+      pieceLength,
+      multiFile: false,
+      files: [{ path: [], length }],
+      pieceHashes: Buffer.concat(digests),
+      createdBy: 'edgepeer',
+    });
+    const before = ctx.store.get(metainfo.infoHash);
+    const heldBefore = before?.piecesHeld ?? 0;
+    const object = await ctx.store.adoptStaging(staging, metainfo, addOptions(options, source));
+    return { object, status: before?.complete ? 'unchanged' : 'ingested', piecesAdded: object.piecesHeld - heldBefore };
+  } catch (err) {
+    await ctx.store.discardStaging(staging).catch(() => {});
+    throw err;
+  }
+}
+
+type PieceSink = (index: number, piece: Buffer) => Promise<void>;
+
+/** Fetches [0, length) in up to ORIGIN_PARALLELISM piece-aligned ranges; returns the length. */
+async function downloadInRanges(url: string, length: number, pieceLength: number, sink: PieceSink, ctx: IngestContext) {
+  const pieceCount = Math.ceil(length / pieceLength);
+  const all = Array.from({ length: pieceCount }, (_, i) => i);
+  const perRun = Math.max(
+    1,
+    Math.min(Math.ceil(pieceCount / ORIGIN_PARALLELISM), Math.floor(MAX_RANGE_BYTES / pieceLength)),
+  );
+  const runs = pieceRuns(all, perRun);
+  try {
+    await forEachLimited(runs, ORIGIN_PARALLELISM, (run) =>
+      fetchRunWithRetry(
+        run,
+        (first, last) => {
+          const start = first * pieceLength;
+          const end = Math.min(length, (last + 1) * pieceLength) - 1;
+          return rangeBody(url, start, end, ctx);
+        },
+        length,
+        pieceLength,
+        sink,
+        url,
+      ),
+    );
+  } catch (err) {
+    // An origin that says it takes ranges and then ignores them: start over with one plain GET.
+    if (err instanceof OriginError && err.code === 'EDGEPEER_ORIGIN_NO_RANGE') {
+      return downloadWhole(url, length, pieceLength, sink, ctx);
+    }
+    throw err;
+  }
+  return length;
+}
+
+async function downloadWhole(
+  url: string,
+  length: number | null,
+  pieceLength: number,
+  sink: PieceSink,
+  ctx: IngestContext,
+) {
+  const response = await ctx.origin.getAll(url, ctx.signal);
+  const sizes =
+    length === null
+      ? endlessPieceSizes(pieceLength)
+      : pieceSizes(length, pieceLength, 0, Math.ceil(length / pieceLength) - 1);
+  let index = 0;
+  let total = 0;
+  for await (const piece of cutPieces(bodyChunks(response.body, url), sizes, url, { lengthKnown: length !== null })) {
+    await sink(index++, piece);
+    total += piece.length;
+  }
+  return total;
+}
+
+async function* rangeBody(url: string, start: number, end: number, ctx: IngestContext): AsyncGenerator<Uint8Array> {
+  const response = await ctx.origin.getRange(url, start, end, ctx.signal);
+  yield* bodyChunks(response.body, url);
+}
+
+/** A response body whose failures (timeouts, resets) come out as OriginError naming the URL. */
+async function* bodyChunks(body: AsyncIterable<Uint8Array>, url: string): AsyncGenerator<Uint8Array> {
+  try {
+    yield* body;
+  } catch (err) {
+    throw originFailure(err, url);
+  }
+}
+
+/**
+ * Streams pieces first..last into `sink`, retrying transient origin failures from the first piece not yet
+ * delivered (timeouts, resets, truncation, 5xx).
+ */
+async function fetchRunWithRetry(
+  run: { first: number; last: number },
+  body: (first: number, last: number) => AsyncIterable<Uint8Array>,
+  length: number,
+  pieceLength: number,
+  sink: PieceSink,
+  subject: string,
+): Promise<void> {
+  let next = run.first;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const sizes = pieceSizes(length, pieceLength, next, run.last);
+      for await (const piece of cutPieces(body(next, run.last), sizes, subject)) {
+        await sink(next, piece);
+        next++;
+      }
+      return;
+    } catch (err) {
+      if (attempt >= RANGE_ATTEMPTS || !isTransient(err)) throw err;
+    }
+  }
+}
+
+function isTransient(err: unknown): boolean {
+  if (!(err instanceof OriginError)) return false;
+  if (err.code === 'EDGEPEER_ORIGIN_STATUS') return Number(err.details.status) >= 500;
+  return err.code === 'EDGEPEER_ORIGIN_TIMEOUT' || err.code === 'EDGEPEER_ORIGIN_TRUNCATED';
+}
+
+// Known metainfo: fetch or read the wanted pieces the store lacks, keep those whose hash matches.
+
+async function fillFromLocal(
+  path: string,
+  object: StoredObject,
+  wanted: number[],
+  options: IngestOptions,
+  ctx: IngestContext,
+): Promise<Outcome> {
+  const { metainfo } = object;
+  const localPaths = metainfo.files.map((f) => (metainfo.multiFile ? join(path, ...f.path) : path));
+  const handles = new Map<number, Awaited<ReturnType<typeof open>>>();
+  const missing = wanted.filter((i) => !object.bitfield.get(i));
+  const tally = newTally(metainfo, missing, options, path);
+  try {
+    await forEachLimited(missing, ctx.hashPool.threads * 2, async (index) => {
+      const piece = Buffer.allocUnsafeSlow(pieceSize(metainfo, index));
+      let at = 0;
+      for (const span of pieceSpans(metainfo, index)) {
+        let handle = handles.get(span.fileIndex);
+        const filePath = localPaths[span.fileIndex] as string;
+        if (!handle) {
+          handle = await open(filePath, 'r').catch((err) => {
+            throw fromSystemError(err, filePath);
+          });
+          handles.set(span.fileIndex, handle);
+        }
+        const { bytesRead } = await handle.read(piece, at, span.length, span.fileOffset);
+        // A short file leaves the rest of the piece unread: it cannot match, count it as a mismatch.
+        if (bytesRead < span.length) piece.fill(0, at + bytesRead, at + span.length);
+        at += span.length;
+      }
+      await tally.deliver(index, piece, ctx);
+    });
+  } finally {
+    await Promise.all([...handles.values()].map((h) => h.close()));
+  }
+  return tally.outcome(ctx);
+}
+
+async function fillFromOrigin(
+  url: string,
+  object: StoredObject,
+  wanted: number[],
+  options: IngestOptions,
+  ctx: IngestContext,
+): Promise<Outcome> {
+  const { metainfo } = object;
+  const missing = wanted.filter((i) => !object.bitfield.get(i));
+  const tally = newTally(metainfo, missing, options, url);
+  const perRun = Math.max(1, Math.floor(MAX_RANGE_BYTES / metainfo.pieceLength));
+  const fileUrls = metainfo.files.map((f) =>
+    metainfo.multiFile ? `${url.replace(/\/?$/, '/')}${f.path.map(encodeURIComponent).join('/')}` : url,
+  );
+  // Bytes first..last of the torrent, from each file they fall in, in order.
+  const body = async function* (first: number, last: number): AsyncGenerator<Uint8Array> {
+    const start = first * metainfo.pieceLength;
+    const end = Math.min(metainfo.length, (last + 1) * metainfo.pieceLength);
+    for (const span of byteRangeSpans(metainfo, start, end - start)) {
+      yield* rangeBody(fileUrls[span.fileIndex] as string, span.fileOffset, span.fileOffset + span.length - 1, ctx);
+    }
+  };
+  await forEachLimited(pieceRuns(missing, perRun), ORIGIN_PARALLELISM, (run) =>
+    fetchRunWithRetry(
+      run,
+      body,
+      metainfo.length,
+      metainfo.pieceLength,
+      (index, piece) => tally.deliver(index, piece, ctx),
+      url,
+    ),
+  );
+  return tally.outcome(ctx);
+}
+
+/** Verifies delivered pieces against the metainfo, writes the good ones, counts the bad ones. */
+function newTally(metainfo: Metainfo, missing: number[], options: IngestOptions, source: string) {
+  const { infoHash } = metainfo;
+  const mismatched: number[] = [];
+  let added = 0;
+  let bytesDone = 0;
+  const bytesTotal = missing.reduce((sum, i) => sum + pieceSize(metainfo, i), 0);
+  return {
+    async deliver(index: number, piece: Buffer, ctx: IngestContext): Promise<void> {
+      if (await ctx.hashPool.verify(piece, pieceHash(metainfo, index))) {
+        await ctx.store.writePiece(infoHash, index, piece);
+        added++;
+      } else {
+        mismatched.push(index);
+      }
+      bytesDone += piece.length;
+      options.onProgress?.({ source, bytesDone, bytesTotal });
+    },
+    outcome(ctx: IngestContext): Outcome {
+      const object = ctx.store.get(infoHash) as StoredObject;
+      if (mismatched.length > 0) {
+        mismatched.sort((a, b) => a - b);
+        const listed = mismatched.slice(0, 10).join(', ') + (mismatched.length > 10 ? ', ...' : '');
+        const error = new HashMismatchError(
+          `${source}: ${mismatched.length} piece(s) did not match their hash and were not kept (${listed})`,
+          { subject: source, pieces: mismatched },
+        );
+        return { object, status: 'partial', piecesAdded: added, error };
+      }
+      return { object, status: missing.length === 0 ? 'unchanged' : 'ingested', piecesAdded: added };
+    },
+  };
+}

@@ -1,0 +1,51 @@
+import type { HashPool } from '../hashing/index.ts';
+import type { Metainfo } from '../metainfo/index.ts';
+import type { StagingStore, Store } from '../store/index.ts';
+import type { OriginClient } from './origin.ts';
+
+/** What ingest needs from the rest of the process. */
+export interface IngestContext {
+  store: Store & StagingStore;
+  hashPool: HashPool;
+  origin: OriginClient;
+  signal?: AbortSignal;
+}
+
+export interface IngestProgress {
+  source: string;
+  bytesDone: number;
+  /** null while the total is not known (an origin that does not say). */
+  bytesTotal: number | null;
+}
+
+export interface IngestOptions {
+  /** Piece length for new objects; default from the content's size. */
+  pieceLength?: number;
+  /** Known metainfo (--torrent, --info-hash): only pieces matching its hashes are kept. */
+  metainfo?: Metainfo;
+  /** Piece list ("0-99,200") to ingest only those pieces. */
+  pieces?: string;
+  ttlMs?: number;
+  /** Name of a new object fetched from a URL (default: from the origin). */
+  name?: string;
+  onProgress?: (progress: IngestProgress) => void;
+}
+
+export type IngestStatus = 'ingested' | 'unchanged' | 'partial' | 'failed';
+
+/** One line of `edgepeer ingest --json`. Field names are a stable interface for scripts. */
+export interface IngestResult {
+  source: string;
+  status: IngestStatus;
+  infoHash: string | null;
+  name: string | null;
+  length: number | null;
+  pieceLength: number | null;
+  pieces: number | null;
+  piecesHeld: number | null;
+  /** Pieces this run added to the store. */
+  piecesAdded: number;
+  magnet: string | null;
+  durationMs: number;
+  error?: { code: string; message: string; subject?: string };
+}

@@ -1,0 +1,210 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createHashPool, type HashPool } from '../../src/hashing/index.ts';
+import { type IngestContext, ingestSource, OriginClient } from '../../src/ingest/index.ts';
+import { buildMetainfo, encodeTorrent, parseTorrent, pieceHash } from '../../src/metainfo/index.ts';
+import { openStore, type StagingStore, type Store } from '../../src/store/index.ts';
+import { TestOrigin } from '../helpers/origin.ts';
+
+const PIECE = 16 * 1024;
+
+function sha1Pieces(data: Buffer, pieceLength: number): Buffer {
+  const out: Buffer[] = [];
+  for (let at = 0; at < data.length; at += pieceLength) {
+    out.push(
+      createHash('sha1')
+        .update(data.subarray(at, at + pieceLength))
+        .digest(),
+    );
+  }
+  return Buffer.concat(out);
+}
+
+function expectedSingle(name: string, data: Buffer, pieceLength = PIECE) {
+  return buildMetainfo({
+    name,
+    pieceLength,
+    multiFile: false,
+    files: [{ path: [], length: data.length }],
+    pieceHashes: sha1Pieces(data, pieceLength),
+  });
+}
+
+let dir: string;
+let store: Store & StagingStore;
+let pool: HashPool;
+let origin: TestOrigin;
+let originUrl: string;
+let client: OriginClient;
+let ctx: IngestContext;
+
+// 10.5 pieces: the last piece is short.
+const content = randomBytes(PIECE * 10 + PIECE / 2);
+
+beforeAll(async () => {
+  pool = createHashPool({ threads: 2 });
+  origin = new TestOrigin();
+  originUrl = await origin.start();
+});
+
+afterAll(async () => {
+  await pool.close();
+  await origin.stop();
+});
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'edgepeer-ingest-'));
+  store = await openStore(join(dir, 'store'), { mode: 'write' });
+  client = new OriginClient({ timeoutMs: 2000, connections: 4 });
+  ctx = { store, hashPool: pool, origin: client };
+  origin.faults = {};
+  origin.requests = [];
+  origin.files.clear();
+  origin.files.set('/media/clip.bin', content);
+});
+
+afterEach(async () => {
+  await client.close();
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('ingest from a local path', () => {
+  it('ingests a file as a complete object, mktorrent-compatible, and is idempotent', async () => {
+    const path = join(dir, 'clip.bin');
+    await writeFile(path, content);
+    const first = await ingestSource(path, { pieceLength: PIECE }, ctx);
+    const expected = expectedSingle('clip.bin', content);
+    expect(first).toMatchObject({
+      status: 'ingested',
+      infoHash: expected.infoHash,
+      name: 'clip.bin',
+      length: content.length,
+      pieceLength: PIECE,
+      pieces: 11,
+      piecesHeld: 11,
+      piecesAdded: 11,
+    });
+    expect(first.magnet).toContain(`xt=urn:btih:${expected.infoHash}`);
+    expect(first.error).toBeUndefined();
+    const again = await ingestSource(path, { pieceLength: PIECE }, ctx);
+    expect(again).toMatchObject({ status: 'unchanged', infoHash: expected.infoHash, piecesAdded: 0 });
+    expect(store.list()).toHaveLength(1);
+    for (let i = 0; i < 11; i++) {
+      const piece = await store.readPiece(expected.infoHash, i);
+      expect(createHash('sha1').update(piece).digest()).toEqual(pieceHash(expected, i));
+    }
+  });
+
+  it('ingests a folder as a multi-file object', async () => {
+    const root = join(dir, 'album');
+    await mkdir(join(root, 'disc1'), { recursive: true });
+    await writeFile(join(root, 'disc1', 'a.bin'), content.subarray(0, 20_000));
+    await writeFile(join(root, 'cover.jpg'), content.subarray(20_000, 50_000));
+    const result = await ingestSource(root, { pieceLength: PIECE }, ctx);
+    expect(result).toMatchObject({ status: 'ingested', name: 'album', length: 50_000, pieces: 4, piecesHeld: 4 });
+    const object = store.get(result.infoHash as string);
+    expect(object?.metainfo.files.map((f) => f.path.join('/'))).toEqual(['cover.jpg', 'disc1/a.bin']);
+  });
+
+  it('reports an unreadable path by name and stores nothing', async () => {
+    const missing = join(dir, 'nope.bin');
+    const result = await ingestSource(missing, {}, ctx);
+    expect(result.status).toBe('failed');
+    expect(result.error?.code).toBe('EDGEPEER_SOURCE_UNREADABLE');
+    expect(result.error?.message).toContain(missing);
+    expect(store.list()).toHaveLength(0);
+  });
+
+  it('keeps only pieces that match known metainfo', async () => {
+    const metainfo = expectedSingle('clip.bin', content);
+    const damaged = Buffer.from(content);
+    damaged[PIECE * 3 + 5] = (damaged[PIECE * 3 + 5] ?? 0) ^ 1;
+    const path = join(dir, 'clip.bin');
+    await writeFile(path, damaged);
+    const result = await ingestSource(path, { metainfo }, ctx);
+    expect(result.status).toBe('partial');
+    expect(result.error?.code).toBe('EDGEPEER_HASH_MISMATCH');
+    expect(result.piecesHeld).toBe(10);
+    expect(store.get(metainfo.infoHash)?.bitfield.get(3)).toBe(false);
+  });
+});
+
+describe('ingest from an origin URL', () => {
+  it('fetches in parallel ranges and gives the same object as the local file', async () => {
+    const result = await ingestSource(`${originUrl}/media/clip.bin`, { pieceLength: PIECE }, ctx);
+    expect(result).toMatchObject({
+      status: 'ingested',
+      infoHash: expectedSingle('clip.bin', content).infoHash,
+      piecesHeld: 11,
+    });
+    expect(origin.requests.filter((r) => r.range && r.range !== 'bytes=0-0').length).toBeGreaterThan(1);
+  });
+
+  it('copes with an origin that ignores Range', async () => {
+    origin.faults = { ignoreRange: true };
+    const result = await ingestSource(`${originUrl}/media/clip.bin`, { pieceLength: PIECE }, ctx);
+    expect(result).toMatchObject({ status: 'ingested', infoHash: expectedSingle('clip.bin', content).infoHash });
+  });
+
+  it('retries a range cut short, then succeeds', async () => {
+    origin.faults = { truncateAfter: 1000 };
+    const result = await ingestSource(`${originUrl}/media/clip.bin`, { pieceLength: PIECE }, ctx);
+    expect(result.status).toBe('ingested');
+  });
+
+  it('fails clearly on a body that is always truncated', async () => {
+    origin.faults = { ignoreRange: true, truncateAfter: PIECE * 2 + 7, truncateAlways: true };
+    const result = await ingestSource(`${originUrl}/media/clip.bin`, { pieceLength: PIECE }, ctx);
+    expect(result.status).toBe('failed');
+    expect(result.error?.code).toBe('EDGEPEER_ORIGIN_TRUNCATED');
+    expect(store.list()).toHaveLength(0);
+  });
+
+  it('names the URL and status of a 4xx', async () => {
+    const url = `${originUrl}/media/missing.bin`;
+    const result = await ingestSource(url, {}, ctx);
+    expect(result.error).toMatchObject({ code: 'EDGEPEER_ORIGIN_STATUS', subject: url });
+    expect(result.error?.message).toMatch(/404/);
+  });
+
+  it('times out on a stalled origin', async () => {
+    await client.close();
+    client = new OriginClient({ timeoutMs: 100, connections: 4 });
+    ctx = { ...ctx, origin: client };
+    origin.faults = { stall: true };
+    const result = await ingestSource(`${originUrl}/media/clip.bin`, {}, ctx);
+    expect(result.error?.code).toBe('EDGEPEER_ORIGIN_TIMEOUT');
+  });
+
+  it('fetches only the chosen pieces of known metainfo, with range requests', async () => {
+    const metainfo = expectedSingle('clip.bin', content);
+    const result = await ingestSource(`${originUrl}/media/clip.bin`, { metainfo, pieces: '2-3,10' }, ctx);
+    expect(result).toMatchObject({ status: 'ingested', piecesHeld: 3, piecesAdded: 3 });
+    const object = store.get(metainfo.infoHash);
+    expect([...Array(11).keys()].filter((i) => object?.bitfield.get(i))).toEqual([2, 3, 10]);
+    expect(origin.requests.map((r) => r.range)).toEqual(
+      expect.arrayContaining([`bytes=${2 * PIECE}-${4 * PIECE - 1}`, `bytes=${10 * PIECE}-${content.length - 1}`]),
+    );
+  });
+
+  it('keeps good pieces and drops corrupt ones from an origin', async () => {
+    const metainfo = expectedSingle('clip.bin', content);
+    origin.faults = { corruptOffset: PIECE * 5 + 1 };
+    const result = await ingestSource(`${originUrl}/media/clip.bin`, { metainfo }, ctx);
+    expect(result.status).toBe('partial');
+    expect(result.piecesHeld).toBe(10);
+    expect(store.get(metainfo.infoHash)?.bitfield.get(5)).toBe(false);
+  });
+
+  it('round-trips the metainfo through a .torrent file', async () => {
+    const result = await ingestSource(`${originUrl}/media/clip.bin`, { pieceLength: PIECE }, ctx);
+    const object = store.get(result.infoHash as string);
+    const file = join(dir, 'x.torrent');
+    await writeFile(file, encodeTorrent(object!.metainfo));
+    expect(parseTorrent(await readFile(file)).infoHash).toBe(result.infoHash);
+  });
+});
