@@ -1,0 +1,170 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { createHashPool, type HashPool } from '../hashing/index.ts';
+import { createHttpServer, type HttpServer } from '../http/index.ts';
+import { createRegistration, type Registration, type RegistrationState } from '../ims/index.ts';
+import { createPieceCache, openStore, type PieceCache, type StagingStore, type Store } from '../store/index.ts';
+import { type AnnounceClient, createAnnounceClient, type TrackerStatus } from '../tracker/index.ts';
+import { createPeerWireServer, type PeerWireServer, type PeerWireStats } from '../wire/index.ts';
+import type { AgentAddresses, AgentConfig } from './types.ts';
+
+/** Azureus-style peer id: edgepeer 0.1.0, then random. */
+function newPeerId(): Buffer {
+  return Buffer.concat([Buffer.from('-EP0100-'), randomBytes(12)]);
+}
+
+export interface AgentStatus {
+  dataDir: string;
+  addresses: AgentAddresses;
+  objects: number;
+  objectsComplete: number;
+  wire: PeerWireStats;
+  http: ReturnType<HttpServer['stats']> | null;
+  cache: ReturnType<PieceCache['stats']>;
+  trackers: TrackerStatus[];
+  ims: RegistrationState | null;
+}
+
+/**
+ * The composition root: opens the store and starts the parts in a fixed order (store, hashing, cache,
+ * servers, announces, registration), and stops them in reverse through one place.
+ */
+export class Agent {
+  readonly store: Store & StagingStore;
+  readonly hashPool: HashPool;
+  readonly cache: PieceCache;
+  readonly peerId = newPeerId();
+  private wire: PeerWireServer | null = null;
+  private http: HttpServer | null = null;
+  private announcer: AnnounceClient | null = null;
+  private registration: Registration | null = null;
+  private addresses: AgentAddresses = { peerPort: 0, peerAddresses: [], httpPort: null, httpBaseUrls: [] };
+  /** Stops in reverse order of start; filled as parts come up, so a failed start undoes what it did. */
+  private readonly stops: Array<{ name: string; stop: () => Promise<unknown> }> = [];
+  private stopping: Promise<void> | null = null;
+
+  readonly config: AgentConfig;
+  private readonly logger: Logger;
+
+  private constructor(config: AgentConfig, logger: Logger, store: Store & StagingStore, hashPool: HashPool) {
+    this.config = config;
+    this.logger = logger;
+    this.store = store;
+    this.hashPool = hashPool;
+    this.cache = createPieceCache(store, {
+      maxBytes: config.cacheBytes,
+      verify: (data, expected) => hashPool.verify(data, expected),
+    });
+  }
+
+  static async start(config: AgentConfig, logger: Logger): Promise<Agent> {
+    const store = await openStore(config.dataDir, { mode: 'write' });
+    const hashPool = createHashPool(config.hashThreads ? { threads: config.hashThreads } : {});
+    const agent = new Agent(config, logger, store, hashPool);
+    agent.stops.push({ name: 'store', stop: () => store.close() });
+    agent.stops.push({ name: 'hashing', stop: () => hashPool.close() });
+    try {
+      await agent.startParts();
+    } catch (err) {
+      await agent.stop();
+      throw err;
+    }
+    return agent;
+  }
+
+  private async startParts(): Promise<void> {
+    const { config, logger } = this;
+    this.store.on('pieces-removed', (infoHash, pieces, reason) => {
+      if (reason === 'corrupt') logger.warn({ infoHash, pieces }, 'pieces failed their hash on disk and were dropped');
+    });
+
+    const wire = createPeerWireServer({
+      store: this.store,
+      cache: this.cache,
+      port: config.peer.port,
+      peerId: this.peerId,
+      logger: logger.child({ part: 'wire' }),
+      ...(config.peer.host ? { host: config.peer.host } : {}),
+      ...(config.peer.limits ? { limits: config.peer.limits } : {}),
+    });
+    const peer = await wire.listen();
+    this.wire = wire;
+    this.stops.push({ name: 'peer wire', stop: () => wire.close(config.shutdownGraceMs) });
+    this.addresses = { ...this.addresses, peerPort: peer.port, peerAddresses: peer.addresses };
+
+    if (config.http) {
+      const http = createHttpServer({
+        store: this.store,
+        cache: this.cache,
+        port: config.http.port,
+        policy: config.http.policy,
+        verify: (data, expected) => this.hashPool.verify(data, expected),
+        logger: logger.child({ part: 'http' }),
+        ...(config.http.host ? { host: config.http.host } : {}),
+      });
+      const listening = await http.listen();
+      this.http = http;
+      this.stops.push({ name: 'http', stop: () => http.close(config.shutdownGraceMs) });
+      const baseUrls = config.http.publicUrl ? [config.http.publicUrl.replace(/\/$/, '')] : listening.baseUrls;
+      this.addresses = { ...this.addresses, httpPort: listening.port, httpBaseUrls: baseUrls };
+    }
+
+    if (config.announce) {
+      const announcer = createAnnounceClient({
+        store: this.store,
+        peerId: this.peerId,
+        port: peer.port,
+        httpBaseUrls: this.addresses.httpBaseUrls,
+        trackers: config.trackers,
+      });
+      announcer.on('announce-error', (info) => logger.warn(info, 'announce failed'));
+      announcer.start();
+      this.announcer = announcer;
+      this.stops.push({ name: 'announces', stop: () => announcer.stop() });
+    }
+
+    if (config.ims) {
+      const registration = createRegistration({ ...config.ims, logger: logger.child({ part: 'ims' }) });
+      this.registration = registration;
+      this.stops.push({ name: 'ims', stop: () => registration.stop() });
+      // Registration keeps retrying in the background; the agent serves whatever its outcome.
+      registration.start().then(
+        (state) => logger.info({ ims: state }, 'ims registration'),
+        (err: Error) => logger.error({ err }, 'ims registration failed'),
+      );
+    }
+  }
+
+  where(): AgentAddresses {
+    return this.addresses;
+  }
+
+  status(): AgentStatus {
+    const objects = this.store.list();
+    return {
+      dataDir: this.config.dataDir,
+      addresses: this.addresses,
+      objects: objects.length,
+      objectsComplete: objects.filter((o) => o.complete).length,
+      wire: this.wire?.stats() as PeerWireStats,
+      http: this.http?.stats() ?? null,
+      cache: this.cache.stats(),
+      trackers: this.announcer?.status() ?? [],
+      ims: this.registration?.state() ?? null,
+    };
+  }
+
+  /** Stops every part in reverse order of start, each within its own grace; safe to call twice. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const part of this.stops.reverse()) {
+        try {
+          await part.stop();
+        } catch (err) {
+          this.logger.error({ err, part: part.name }, 'stopping failed');
+        }
+      }
+    })();
+    return this.stopping;
+  }
+}

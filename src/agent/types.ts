@@ -1,0 +1,53 @@
+import type { PartialPolicy } from '../http/index.ts';
+import type { RegistrationOptions } from '../ims/index.ts';
+import type { PeerWireLimits } from '../wire/index.ts';
+
+/** Everything `edgepeer agent` runs with, as plain data (flags, env and config file resolved). */
+export interface AgentConfig {
+  dataDir: string;
+  peer: {
+    /** 0 picks a free port. */
+    port: number;
+    /** Default: dual stack on '::'. */
+    host?: string | string[];
+    limits?: Partial<PeerWireLimits>;
+  };
+  /** null: no HTTP server. */
+  http: {
+    port: number;
+    host?: string;
+    /** What a request touching pieces not held gets. */
+    policy: PartialPolicy;
+    /** The base URL announced to trackers for CDN URIs; default: the listening address. */
+    publicUrl?: string;
+  } | null;
+  /** Piece cache size in bytes, shared by the wire and HTTP servers. */
+  cacheBytes: number;
+  /** Trackers announced for every object, besides each object's own. */
+  trackers: string[];
+  /** Announce to trackers at all. */
+  announce: boolean;
+  /** Register in IMS as a network peer; null: not IMS-registered. */
+  ims: RegistrationOptions | null;
+  hashThreads?: number;
+  /** Time given to transfers in flight at shutdown, ms. */
+  shutdownGraceMs: number;
+}
+
+export const DEFAULT_AGENT_CONFIG: Omit<AgentConfig, 'dataDir'> = {
+  peer: { port: 6881 },
+  http: { port: 8080, policy: 'refuse' },
+  cacheBytes: 256 * 1024 * 1024,
+  trackers: [],
+  announce: true,
+  ims: null,
+  shutdownGraceMs: 5000,
+};
+
+/** Where the agent can be reached, once started. */
+export interface AgentAddresses {
+  peerPort: number;
+  peerAddresses: string[];
+  httpPort: number | null;
+  httpBaseUrls: string[];
+}
