@@ -105,6 +105,8 @@ export class MemoryObjectStore extends EventEmitter<StoreEvents> {
     const bitfield = new TestBitfield(metainfo.pieceCount, held);
     const object = {
       infoHash: metainfo.infoHash,
+      name: metainfo.name,
+      length: metainfo.length,
       metainfo,
       bitfield,
       piecesHeld: bitfield.count(),

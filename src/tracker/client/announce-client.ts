@@ -8,15 +8,19 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { InvalidArgumentError, isEdgepeerError, TrackerError } from '../../errors/index.ts';
-import type { BitfieldView, Store, StoredObject } from '../../store/types.ts';
+import type { BitfieldView, StoredObject, StoreEvents } from '../../store/types.ts';
 import { encodeBitmap } from '../protocol/bitmap.ts';
 import { checkCdnUrl, type ExtensionOffer } from '../protocol/extension.ts';
 import type { AnnounceEvent, AnnounceParams, AnnounceResult, BatchAnnounce } from '../protocol/messages.ts';
 import { type Clock, systemClock, TimerQueue } from './timer-queue.ts';
 import { DefaultTrackerTransport, type ScrapeCounts, type TrackerTransport, trackerScheme } from './transport.ts';
 
-/** What the client needs of the store: the objects, and the events that change them. */
-export type AnnounceStore = Pick<Store, 'list' | 'get' | 'on' | 'off'>;
+/** What the client needs of the store (src/store's Store has it): the objects, and the events that change them. */
+export interface AnnounceStore {
+  list(): StoredObject[];
+  on<K extends keyof StoreEvents>(event: K, listener: (...args: StoreEvents[K]) => void): unknown;
+  off<K extends keyof StoreEvents>(event: K, listener: (...args: StoreEvents[K]) => void): unknown;
+}
 
 export interface AnnounceClientOptions {
   store: AnnounceStore;
@@ -58,6 +62,8 @@ export interface AnnounceClientOptions {
   maxBatch?: number;
   /** Announces to a multi-object tracker are aligned to this grid so that they travel together, ms. Default 10000. */
   batchWindowMs?: number;
+  /** A multi-object announce waits this long for more objects unless it is full, ms. Default 1000. */
+  batchLingerMs?: number;
   /** Longest HTTP announce URL; the bitmap is left out beyond it. Default 6144 (opentracker refuses ~8 KiB). */
   maxUrlLength?: number;
   /** Longest BEP 41 URL data in a UDP announce. Default 1024. */
@@ -155,6 +161,8 @@ interface TrackerState {
   tokens: number;
   tokensAt: number;
   queue: GroupState[];
+  /** When the oldest queued group was queued (multi-object trackers wait a little for company). */
+  queuedSince: number;
   inFlight: number;
 }
 
@@ -166,6 +174,8 @@ interface ObjectState {
   size: number;
   bitfield: BitfieldView;
   complete: boolean;
+  /** `completed` is due once, and only for an object that was incomplete when its announces began (BEP 3). */
+  completionDue: boolean;
   groups: GroupState[];
   /** The encoded bitmap, until the next change. */
   bitmap: string | undefined;
@@ -212,6 +222,9 @@ export interface AnnounceClient extends EventEmitter<AnnounceClientEvents> {
   scrape(infoHash: string): Promise<ScrapeReport[]>;
 }
 
+/** Objects added per turn of the event loop at start. */
+const ADD_CHUNK = 500;
+
 export function createAnnounceClient(options: AnnounceClientOptions): AnnounceClient {
   return new Announcer(options);
 }
@@ -227,6 +240,7 @@ interface Settings {
   maxRequestsPerSecond: number;
   maxBatch: number;
   batchWindowMs: number;
+  batchLingerMs: number;
   stopTimeoutMs: number;
   numWant: number;
 }
@@ -286,6 +300,7 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
       maxRequestsPerSecond: options.maxRequestsPerSecond ?? 100,
       maxBatch: options.maxBatch ?? 1000,
       batchWindowMs: options.batchWindowMs ?? 10_000,
+      batchLingerMs: options.batchLingerMs ?? 1000,
       stopTimeoutMs: options.stopTimeoutMs ?? 5000,
       numWant: options.numWant ?? 0,
     };
@@ -318,8 +333,19 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
     store.on('pieces-added', this.#listeners.changed);
     store.on('pieces-removed', this.#listeners.changed);
     store.on('object-removed', this.#listeners.removed);
+    this.#addInChunks(store.list(), 0);
+  }
+
+  /**
+   * Adds the store's objects a chunk per turn of the event loop: each reads its metainfo from disk (the
+   * store loads it lazily), and 100k of them at once would stall the servers sharing this thread.
+   */
+  #addInChunks(objects: StoredObject[], from: number): void {
+    if (this.#stopping) return;
+    const end = Math.min(objects.length, from + ADD_CHUNK);
     // A short random delay per object: the first announces of a big store leave in rate-limited order.
-    for (const object of store.list()) this.#addObject(object, Math.random() * this.#settings.changeDelayMs);
+    for (let i = from; i < end; i++) this.#addObject(objects[i]!, Math.random() * this.#settings.changeDelayMs);
+    if (end < objects.length) this.#clock.setTimer(() => this.#addInChunks(objects, end), 0);
   }
 
   async stop(): Promise<void> {
@@ -426,7 +452,14 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
 
   #addObject(stored: StoredObject, delayMs: number): void {
     if (this.#stopping || this.#objects.has(stored.infoHash)) return;
-    const metainfo = stored.metainfo;
+    let metainfo: StoredObject['metainfo'];
+    try {
+      metainfo = stored.metainfo;
+    } catch (err) {
+      // An unreadable metainfo is the store's to report; this object is just not announced.
+      this.emit('announce-error', { infoHash: stored.infoHash, url: '', event: undefined, ...errorState(err) });
+      return;
+    }
     const object: ObjectState = {
       infoHash: stored.infoHash,
       infoHashBytes: Buffer.from(stored.infoHash, 'hex'),
@@ -435,6 +468,7 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
       size: metainfo.length,
       bitfield: stored.bitfield,
       complete: stored.bitfield.count() === metainfo.pieceCount,
+      completionDue: stored.bitfield.count() !== metainfo.pieceCount,
       groups: [],
       bitmap: undefined,
     };
@@ -473,7 +507,8 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
     if (object === undefined) return;
     object.bitmap = undefined;
     const complete = object.bitfield.count() === object.pieceCount;
-    const justCompleted = complete && !object.complete;
+    const justCompleted = complete && !object.complete && object.completionDue;
+    if (justCompleted) object.completionDue = false;
     object.complete = complete;
     for (const group of object.groups) {
       if (justCompleted && [...group.urls.values()].some((url) => url.started)) group.completedPending = true;
@@ -544,6 +579,7 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
         }
         group.phase = 'queued';
         group.target = url;
+        if (tracker.queue.length === 0) tracker.queuedSince = now;
         tracker.queue.push(group);
         this.#ready.add(tracker);
         this.#schedulePump(now);
@@ -590,6 +626,16 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
         }
         // While its kind is unknown, or after a failure, a tracker gets one request at a time (a probe).
         if ((tracker.offer === undefined || tracker.failures > 0) && tracker.inFlight > 0) continue;
+        const batchPath = tracker.offer?.batchPath;
+        const batchSize = Math.min(settings.maxBatch, tracker.offer?.maxBatch ?? settings.maxBatch);
+        if (
+          batchPath !== undefined &&
+          tracker.queue.length < batchSize &&
+          now < tracker.queuedSince + settings.batchLingerMs
+        ) {
+          nextTokenAt = Math.min(nextTokenAt, tracker.queuedSince + settings.batchLingerMs);
+          continue;
+        }
         const rate = settings.maxRequestsPerSecond;
         tracker.tokens = Math.min(rate, tracker.tokens + ((now - tracker.tokensAt) * rate) / 1000);
         tracker.tokensAt = now;
@@ -599,10 +645,9 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
         }
         tracker.tokens -= 1;
         started = true;
-        const batchPath = tracker.offer?.batchPath;
         if (batchPath !== undefined) {
-          const size = Math.min(settings.maxBatch, tracker.offer?.maxBatch ?? settings.maxBatch);
-          void this.#sendBatch(tracker, new URL(batchPath, tracker.url).href, tracker.queue.splice(0, size));
+          void this.#sendBatch(tracker, new URL(batchPath, tracker.url).href, tracker.queue.splice(0, batchSize));
+          tracker.queuedSince = now;
         } else {
           void this.#sendOne(tracker, tracker.queue.shift()!);
         }
@@ -860,6 +905,7 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
         tokens: this.#settings.maxRequestsPerSecond,
         tokensAt: this.#clock.now(),
         queue: [],
+        queuedSince: 0,
         inFlight: 0,
       };
       this.#trackers.set(url, tracker);
