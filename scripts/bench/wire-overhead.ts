@@ -107,7 +107,10 @@ async function serveEdgepeer(): Promise<void> {
     expiresAt: null,
     source: null,
   };
-  const store = Object.assign(new EventEmitter(), { get: (h: string) => (h === INFO_HASH ? object : undefined) });
+  const store = Object.assign(new EventEmitter(), {
+    get: (h: string) => (h === INFO_HASH ? object : undefined),
+    list: () => [object],
+  });
   const cache = { getPiece: async (_h: string, i: number) => content.subarray(i * PIECE, (i + 1) * PIECE) };
   const server = createPeerWireServer({
     store: store as never,

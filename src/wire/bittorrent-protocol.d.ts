@@ -18,6 +18,16 @@ declare module 'bittorrent-protocol' {
     get(index: number): boolean;
   }
 
+  /** mse.js: the MSE/PE state machine of one wire. */
+  export interface MessageStreamEncryptor {
+    state: string;
+    _dh: { generateKeys(): Buffer; computeSecret(other: Uint8Array): Buffer } | null;
+    _isEncrypted: boolean;
+    _peerCryptoProvide: number;
+    _advanceEncryption(): void;
+    encrypt(data: Uint8Array): Uint8Array;
+  }
+
   /** A streamx Duplex in the package; edgepeer feeds `_write` and overrides `_push` instead of piping. */
   export default class Wire extends EventEmitter {
     constructor(type?: string, peEnabled?: number);
@@ -60,7 +70,11 @@ declare module 'bittorrent-protocol' {
     end(): this;
     destroy(): this;
 
+    /** MSE/PE (peEnabled > 0): resumes an incoming encrypted handshake once the info hash is known. */
+    setInfoHash(infoHash: string): void;
+
     // Internals that src/wire overrides or calls (stable across 5.x).
+    _encryptor: MessageStreamEncryptor | null;
     _write(data: Uint8Array, cb: (err?: Error | null) => void): void;
     _push(data: Uint8Array): boolean | undefined;
     _parse(size: number, parser: (buffer: Uint8Array) => void): void;

@@ -10,7 +10,7 @@ import type { ChokerPeer } from './choker.ts';
 import { MalformedMessageError, metadataReply } from './metadata.ts';
 import type { PeerWireLimits } from './options.ts';
 import { RequestQueue } from './request-queue.ts';
-import { ServingWire, type ServingWireSink } from './serving-wire.ts';
+import { type MseMode, ServingWire, type ServingWireSink } from './serving-wire.ts';
 import type { PeerInfo, WireLogger, WirePieceCache, WireStore } from './types.ts';
 
 /** Our extension ids (BEP 10 `m`), fixed so the hot path compares numbers. */
@@ -22,6 +22,8 @@ export interface WireCounters {
   refused: number;
   protocolErrors: number;
   notBitTorrent: number;
+  encryptedHandshakes: number;
+  rc4Refused: number;
   uploadedBytes: number;
   blocksSent: number;
   requestsReceived: number;
@@ -35,12 +37,15 @@ export interface ConnectionHost {
   readonly limits: PeerWireLimits;
   readonly peerId: Buffer;
   readonly clientName: string;
+  readonly mse: MseMode;
   readonly store: WireStore;
   readonly cache: WirePieceCache;
   readonly logger: WireLogger;
   readonly counters: WireCounters;
   /** Coarse clock (ms), advanced by the server's sweep. */
   readonly now: number;
+  /** The info hash whose SHA-1('req2' + info hash) is `req2Hash` (MSE), if the store holds it. */
+  infoHashForMse(req2Hash: string): string | undefined;
   opened(connection: PeerConnection): void;
   interestChanged(connection: PeerConnection, interested: boolean): void;
   closed(connection: PeerConnection): void;
@@ -85,7 +90,8 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     this.lastReceivedAt = host.now;
     this.lastSentAt = host.now;
     this.#queue = new RequestQueue(host.limits.maxQueuedRequests);
-    this.wire = new ServingWire(this);
+    this.wire = new ServingWire(this, host.mse);
+    this.wire.on('crypto-infohash', (req2Hash: string) => this.#onEncryptedHandshake(req2Hash));
     this.wire.on('handshake', (infoHash: string, peerId: string) => this.#onHandshake(infoHash, peerId));
     this.wire.on('interested', () => this.#host.interestChanged(this, true));
     this.wire.on('uninterested', () => this.#host.interestChanged(this, false));
@@ -168,6 +174,12 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     if (this.state === 'closed') return;
     this.#host.counters.notBitTorrent++;
     this.close('not a plaintext BitTorrent handshake (encrypted, MSE?)');
+  }
+
+  rc4Refused(): void {
+    if (this.state === 'closed') return;
+    this.#host.counters.rc4Refused++;
+    this.close('encrypted handshake offering only RC4, which is not allowed');
   }
 
   // ChokerPeer
@@ -276,6 +288,20 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     this.#pump();
   }
 
+  #onEncryptedHandshake(req2Hash: string): void {
+    if (this.state !== 'handshake') return;
+    const infoHash = this.#host.infoHashForMse(req2Hash);
+    if (infoHash === undefined) {
+      this.close('unknown info hash (encrypted handshake)');
+      return;
+    }
+    this.#host.counters.encryptedHandshakes++;
+    // Resumed outside the package's parse loop, which emitted this event and pauses until then.
+    queueMicrotask(() => {
+      if (this.state === 'handshake') this.wire.setInfoHash(infoHash);
+    });
+  }
+
   #onHandshake(infoHash: string, peerIdHex: string): void {
     const host = this.#host;
     const object = host.store.get(infoHash);
@@ -375,8 +401,13 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     header[4] = MSG_PIECE;
     header.writeUInt32BE(index, 5);
     header.writeUInt32BE(begin, 9);
-    this.socket.write(header);
-    this.socket.write(block);
+    if (this.wire.encrypted) {
+      this.socket.write(this.wire.encrypt(header));
+      this.socket.write(this.wire.encrypt(block));
+    } else {
+      this.socket.write(header);
+      this.socket.write(block);
+    }
     this.lastSentAt = this.#host.now;
     this.uploadedBytes += block.length;
     const counters = this.#host.counters;

@@ -1,7 +1,7 @@
 // The peer wire server: accepts connections within the limits, hands each to a PeerConnection, shares
 // upload slots among all of them (Choker), relays the store's bitmap events to the peers of each object,
 // and keeps one coarse clock for timeouts and keep-alives (one timer, not one per connection).
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { InvalidArgumentError, LocalIoError } from '../errors/index.ts';
 import type { RemovalReason } from '../store/types.ts';
@@ -9,6 +9,7 @@ import { unmapIPv4 } from './allowed-fast.ts';
 import { Choker } from './choker.ts';
 import { type ConnectionHost, PeerConnection, type WireCounters } from './connection.ts';
 import { type PeerWireLimits, resolveLimits } from './options.ts';
+import type { MseMode } from './serving-wire.ts';
 import {
   type PeerInfo,
   type PeerWireStats,
@@ -32,6 +33,12 @@ export interface PeerWireServerOptions {
   peerId?: Uint8Array | string;
   /** `v` in the extended handshake (BEP 10). */
   clientName?: string;
+  /**
+   * Encrypted handshakes (MSE/PE), which aria2c and libtorrent try first by default: 'plaintext' (default)
+   * accepts them and continues in plaintext; 'rc4' also agrees to RC4 streams (slow: JavaScript RC4);
+   * 'off' closes them (clients retry in plaintext, aria2c after a second).
+   */
+  mse?: MseMode;
   limits?: Partial<PeerWireLimits>;
   logger?: WireLogger;
 }
@@ -57,6 +64,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
   readonly limits: PeerWireLimits;
   readonly peerId: Buffer;
   readonly clientName: string;
+  readonly mse: MseMode;
   readonly store: WireStore;
   readonly cache: WirePieceCache;
   readonly logger: WireLogger;
@@ -65,6 +73,8 @@ class WireServer implements PeerWireServer, ConnectionHost {
     refused: 0,
     protocolErrors: 0,
     notBitTorrent: 0,
+    encryptedHandshakes: 0,
+    rc4Refused: 0,
     uploadedBytes: 0,
     blocksSent: 0,
     requestsReceived: 0,
@@ -81,6 +91,8 @@ class WireServer implements PeerWireServer, ConnectionHost {
   readonly #perIp = new Map<string, number>();
   readonly #byObject = new Map<string, Set<PeerConnection>>();
   readonly #choker: Choker<PeerConnection>;
+  /** SHA-1('req2' + info hash) -> info hash, for encrypted handshakes; rebuilt when objects were added. */
+  #mseHashes = new Map<string, string>();
   readonly #storeListeners: {
     added: (infoHash: string, pieces: number[]) => void;
     removed: (infoHash: string, pieces: number[], reason: RemovalReason) => void;
@@ -94,6 +106,12 @@ class WireServer implements PeerWireServer, ConnectionHost {
     this.limits = resolveLimits(options.limits);
     this.peerId = resolvePeerId(options.peerId);
     this.clientName = options.clientName ?? 'edgepeer';
+    this.mse = options.mse ?? 'plaintext';
+    if (!['off', 'plaintext', 'rc4'].includes(this.mse)) {
+      throw new InvalidArgumentError(`mse must be 'off', 'plaintext' or 'rc4', got ${String(this.mse)}`, {
+        subject: 'mse',
+      });
+    }
     this.store = options.store;
     this.cache = options.cache;
     this.logger = options.logger ?? silentLogger;
@@ -206,6 +224,18 @@ class WireServer implements PeerWireServer, ConnectionHost {
 
   // ConnectionHost
 
+  infoHashForMse(req2Hash: string): string | undefined {
+    let infoHash = this.#mseHashes.get(req2Hash);
+    if (infoHash === undefined) {
+      const objects = this.store.list();
+      const known = new Set(this.#mseHashes.values());
+      if (objects.every((o) => known.has(o.infoHash))) return undefined;
+      this.#mseHashes = new Map(objects.map((o) => [mseHash(o.infoHash), o.infoHash]));
+      infoHash = this.#mseHashes.get(req2Hash);
+    }
+    return infoHash !== undefined && this.store.get(infoHash) !== undefined ? infoHash : undefined;
+  }
+
   opened(connection: PeerConnection): void {
     const infoHash = connection.object!.infoHash;
     let peers = this.#byObject.get(infoHash);
@@ -312,6 +342,10 @@ function sweepIntervalMs(limits: PeerWireLimits): number {
     limits.rechokeIntervalMs,
   );
   return Math.max(5, Math.min(1000, Math.floor(shortest / 4)));
+}
+
+function mseHash(infoHash: string): string {
+  return createHash('sha1').update('req2').update(Buffer.from(infoHash, 'hex')).digest('hex');
 }
 
 function resolvePeerId(given: Uint8Array | string | undefined): Buffer {

@@ -3,7 +3,7 @@ import type { EventEmitter } from 'node:events';
 import type { PieceCache, Store, StoreEvents } from '../store/types.ts';
 
 /** The part of the Store the wire server reads: objects by info hash and the bitmap events. */
-export type WireStore = Pick<Store, 'get'> & Pick<EventEmitter<StoreEvents>, 'on' | 'off'>;
+export type WireStore = Pick<Store, 'get' | 'list'> & Pick<EventEmitter<StoreEvents>, 'on' | 'off'>;
 
 /** The part of the PieceCache the wire server reads. */
 export type WirePieceCache = Pick<PieceCache, 'getPiece'>;
@@ -39,6 +39,10 @@ export interface PeerWireStats {
    * encrypted handshake (MSE) first, which retry in plaintext (aria2c after 1 s). Logged at debug only.
    */
   notBitTorrent: number;
+  /** Encrypted handshakes (MSE) accepted, for an object the store holds. */
+  encryptedHandshakes: number;
+  /** Encrypted handshakes closed because the peer offered only RC4 (mse: 'plaintext'). */
+  rc4Refused: number;
   /** Payload bytes sent in piece messages. */
   uploadedBytes: number;
   blocksSent: number;

@@ -72,6 +72,8 @@ describe('aria2c downloads from the peer wire server (peer from a minimal tracke
     const { save, result } = await aria2(torrent, 'single', [`--bt-tracker=${tracker.url}`]);
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(await differingFiles(save, single)).toEqual([]);
+    // aria2c starts with an encrypted handshake (MSE); the server answers it and selects plaintext.
+    expect(served.server.stats()).toMatchObject({ encryptedHandshakes: 1, notBitTorrent: 0 });
   });
 
   it('downloads a multi-file torrent and the data verifies', async () => {

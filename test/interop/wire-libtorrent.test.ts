@@ -64,10 +64,14 @@ describe('libtorrent downloads from the peer wire server', () => {
     expect(await differingFiles(save, multi)).toEqual([]);
   });
 
-  it('downloads with libtorrent default encryption settings (falls back to a plaintext handshake)', async () => {
-    const { save, result } = await leech(single, 'default-encryption', ['--encryption', 'default']);
-    expect(result).toMatchObject({ done: true, problems: [] });
-    expect(await differingFiles(save, single)).toEqual([]);
+  it('downloads with libtorrent default and forced encryption (encrypted handshake, plaintext payload)', async () => {
+    for (const policy of ['default', 'forced']) {
+      const before = served.server.stats().encryptedHandshakes;
+      const { save, result } = await leech(single, `${policy}-encryption`, ['--encryption', policy]);
+      expect(result).toMatchObject({ done: true, problems: [] });
+      expect(await differingFiles(save, single)).toEqual([]);
+      expect(served.server.stats().encryptedHandshakes).toBeGreaterThan(before);
+    }
   });
 
   it('downloads from a magnet link, fetching the metadata over ut_metadata (BEP 9)', async () => {

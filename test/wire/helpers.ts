@@ -93,6 +93,10 @@ export class MemoryStore extends EventEmitter<StoreEvents> implements WireStore 
     return stored;
   }
 
+  list(): StoredObject[] {
+    return [...this.objects.values()].map((entry) => entry.stored);
+  }
+
   get(infoHash: string): StoredObject | undefined {
     return this.objects.get(infoHash.toLowerCase())?.stored;
   }

@@ -2,7 +2,9 @@
 UPnP, NAT-PMP), no tracker; it is told the peer to dial. Prints one JSON line.
 
 usage: /usr/bin/python3 lt_client.py (--torrent FILE | --magnet URI) --save DIR --peer HOST:PORT
-           [--timeout S] [--until complete|pieces:N] [--peer-lacks K] [--encryption plain|default]
+           [--timeout S] [--until complete|pieces:N] [--peer-lacks K] [--encryption plain|default|forced]
+  --encryption       plain: plaintext handshakes only (default here); default: libtorrent's own defaults
+                     (tries an encrypted handshake first); forced: encrypted handshakes only
   --until pieces:N   stop once N pieces are verified (for a peer that holds only some)
   --peer-lacks K     also wait until the peer says it no longer has K (lt_donthave, seen in libtorrent's
                      peer log; libtorrent drops an upload-only peer it needs nothing from at once)
@@ -43,6 +45,9 @@ settings = {
 }
 if args.encryption == "plain":
     settings["out_enc_policy"] = int(lt.enc_policy.disabled)
+elif args.encryption == "forced":
+    settings["out_enc_policy"] = int(lt.enc_policy.forced)
+    settings["in_enc_policy"] = int(lt.enc_policy.forced)
 ses = lt.session(settings)
 
 if args.torrent:

@@ -6,6 +6,7 @@ import utMetadata from 'ut_metadata';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   createPeerWireServer,
+  type MseMode,
   type PeerWireLimits,
   type PeerWireServer,
   type WireLogger,
@@ -48,7 +49,11 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function startServer(limits: Partial<PeerWireLimits> = {}, store = new MemoryStore()): Promise<Harness> {
+async function startServer(
+  limits: Partial<PeerWireLimits> = {},
+  store = new MemoryStore(),
+  mse: MseMode = 'plaintext',
+): Promise<Harness> {
   const cache = new MemoryCache(store);
   const logs: LogLine[] = [];
   const logger: WireLogger = {
@@ -56,7 +61,7 @@ async function startServer(limits: Partial<PeerWireLimits> = {}, store = new Mem
     warn: (obj, msg) => logs.push({ level: 'warn', obj, msg }),
     error: (obj, msg) => logs.push({ level: 'error', obj, msg }),
   };
-  const server = createPeerWireServer({ store, cache, port: 0, host: ['127.0.0.1', '::1'], logger, limits });
+  const server = createPeerWireServer({ store, cache, port: 0, host: ['127.0.0.1', '::1'], logger, limits, mse });
   const { port } = await server.listen();
   cleanups.push(() => server.close(0));
   return { server, port, store, cache, logs };
@@ -445,13 +450,73 @@ describe('peer wire server: malformed input closes that connection only', () => 
   });
 
   it('closes on something that is not a plaintext BitTorrent handshake, counted apart and not warned about', async () => {
-    const h = await startServer();
+    const h = await startServer({}, new MemoryStore(), 'off');
     const socket = await rawConnect(h.port);
     cleanups.push(() => socket.destroy());
     socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
     await closed(socket);
     expect(h.server.stats()).toMatchObject({ notBitTorrent: 1, protocolErrors: 0 });
     expect(h.logs.filter((l) => l.level === 'warn')).toEqual([]);
+  });
+});
+
+describe('peer wire server: encrypted handshakes (MSE)', () => {
+  /** A bittorrent-protocol client that starts with an encrypted handshake offering `peEnabled` methods. */
+  async function encryptedPeer(port: number, infoHash: string, peEnabled: 1 | 2) {
+    const socket = await rawConnect(port);
+    cleanups.push(() => socket.destroy());
+    const wire = new Wire('tcpOutgoing', peEnabled);
+    socket.pipe(wire as unknown as NodeJS.WritableStream);
+    (wire as unknown as NodeJS.ReadableStream).pipe(socket);
+    wire.once('crypto-handshake', () => wire.handshake(infoHash, Buffer.alloc(20, 3), { fast: true }));
+    (wire as unknown as { startEncryption(h: string): void }).startEncryption(infoHash);
+    return { wire, socket, close: () => socket.destroy() } as TestPeer;
+  }
+
+  it('accepts an encrypted handshake and goes on in plaintext when the peer offers it', async () => {
+    const h = await startServer();
+    const object = makeObject('mse.bin', 4 * PIECE, PIECE);
+    h.store.add(object);
+    const p = await encryptedPeer(h.port, object.infoHash, 1);
+    await waitFor(p.wire, 'have-all');
+    await unchoked(p);
+    const [piece] = await download(p, object, [2]);
+    expect(piece!.equals(pieceBytes(object, 2))).toBe(true);
+    expect(h.server.stats()).toMatchObject({ encryptedHandshakes: 1, protocolErrors: 0 });
+  });
+
+  it('closes a peer offering only RC4, unless RC4 is allowed; then serves through RC4', async () => {
+    const object = makeObject('rc4.bin', 4 * PIECE, PIECE);
+    const strict = await startServer();
+    strict.store.add(object);
+    const refused = await encryptedPeer(strict.port, object.infoHash, 2);
+    await closed(refused.socket);
+    expect(strict.server.stats()).toMatchObject({ rc4Refused: 1, connections: 0 });
+
+    const lenient = await startServer({}, new MemoryStore(), 'rc4');
+    lenient.store.add(object);
+    const p = await encryptedPeer(lenient.port, object.infoHash, 2);
+    await waitFor(p.wire, 'have-all');
+    await unchoked(p);
+    const [piece] = await download(p, object, [1]);
+    expect(piece!.equals(pieceBytes(object, 1))).toBe(true);
+  });
+
+  it('closes an encrypted handshake for an object it does not hold', async () => {
+    const h = await startServer();
+    h.store.add(makeObject('held.bin', PIECE, PIECE));
+    const p = await encryptedPeer(h.port, 'cd'.repeat(20), 1);
+    await closed(p.socket);
+    expect(h.server.stats()).toMatchObject({ encryptedHandshakes: 0, connections: 0 });
+  });
+
+  it("closes an encrypted handshake at once with mse 'off'", async () => {
+    const h = await startServer({}, new MemoryStore(), 'off');
+    const object = makeObject('nomse.bin', PIECE, PIECE);
+    h.store.add(object);
+    const p = await encryptedPeer(h.port, object.infoHash, 1);
+    await closed(p.socket);
+    expect(h.server.stats().notBitTorrent).toBe(1);
   });
 });
 
