@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { InvalidArgumentError } from '../errors/index.ts';
+import { type AkaKeys, akaKeys } from './aka.ts';
 import type { SipLogger, TimerSettings } from './transaction.ts';
 import type { TlsOptions, TransportName } from './transport.ts';
 import { parseSipUri, type SipUri } from './uri.ts';
@@ -13,8 +14,10 @@ export interface RegistrationOptions {
   impi: string;
   /** Public user identity (IMPU) to register, a SIP URI, e.g. sip:alice@ims.example.net. */
   impu: string;
-  /** Digest password of the IMPI. Never logged, never part of state(). */
-  password: string;
+  /** Digest password of the IMPI (optional with `aka`). Never logged, never part of state(). */
+  password?: string;
+  /** IMS AKA (AKAv1-MD5, RFC 3310) with Milenage: K and OP or OPc, 32 hex digits each. Never logged. */
+  aka?: { k: string; op?: string; opc?: string };
   /** Transport; default: the registrar URI's transport parameter, TLS for sips:, else UDP. */
   transport?: TransportName;
   /** Home network domain (Request-URI, digest realm of the first REGISTER); default: the IMPU's host. */
@@ -57,6 +60,7 @@ export interface ResolvedOptions {
   instanceId: string;
   retryBaseMs: number;
   retryMaxMs: number;
+  aka?: AkaKeys;
 }
 
 const TRANSPORTS: readonly TransportName[] = ['udp', 'tcp', 'tls'];
@@ -80,7 +84,10 @@ export function resolveOptions(options: RegistrationOptions): ResolvedOptions {
 
   const impi = options.impi ?? '';
   if (impi === '' || /[\s"\\]/.test(impi)) throw invalid('impi', 'must be non-empty, without spaces or quotes', impi);
-  if (typeof options.password !== 'string' || options.password === '') throw invalid('password', 'is empty');
+  if (options.aka === undefined && (typeof options.password !== 'string' || options.password === '')) {
+    throw invalid('password', 'is empty (and no aka keys are given)');
+  }
+  const aka = options.aka === undefined ? undefined : akaKeys(options.aka);
 
   const domain = options.domain ?? impuUri.host;
   if (!/^[A-Za-z0-9.\-:[\]]+$/.test(domain)) throw invalid('domain', 'is not a host name', domain);
@@ -116,6 +123,7 @@ export function resolveOptions(options: RegistrationOptions): ResolvedOptions {
     instanceId,
     retryBaseMs,
     retryMaxMs,
+    ...(aka === undefined ? {} : { aka }),
   };
 }
 

@@ -1,10 +1,12 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { EdgepeerError, isEdgepeerError, SipAuthError, SipError } from '../errors/index.ts';
+import { AkaSession, isAkaAlgorithm } from './aka.ts';
 import {
   authorizationValue,
   type DigestChallenge,
   initialAuthorizationValue,
+  isSupportedAlgorithm,
   newCnonce,
   parseDigestChallenge,
   pickChallenge,
@@ -102,6 +104,10 @@ interface CachedChallenge {
   challenge: DigestChallenge;
   cnonce: string;
   nc: number;
+  /** The password for this challenge: ours, or the AKA RES (empty when resynchronising). */
+  password: string | Buffer;
+  /** AKA resynchronisation: the auts parameter to send once. */
+  auts?: string;
 }
 
 /** At most this many challenge / 423 rounds in one attempt: a registrar that loops is treated as failing. */
@@ -118,6 +124,7 @@ class SipRegistration extends EventEmitter<RegistrationEvents> implements Regist
   /** Expiry to ask for; raised by a 423's Min-Expires. */
   private requestedExpires: number;
   private readonly challenges = new Map<DigestChallenge['header'], CachedChallenge>();
+  private readonly aka: AkaSession | undefined;
 
   private grant: Grant | undefined;
   private started = false;
@@ -140,6 +147,7 @@ class SipRegistration extends EventEmitter<RegistrationEvents> implements Regist
     this.options = options;
     this.resolved = resolveOptions(options);
     this.requestedExpires = this.resolved.expires;
+    this.aka = this.resolved.aka === undefined ? undefined : new AkaSession(this.resolved.aka);
     this.logger = options.logger ?? {};
     const remote = { host: this.resolved.registrarHost, port: this.resolved.registrarPort };
     const channelOptions = {
@@ -342,13 +350,23 @@ class SipRegistration extends EventEmitter<RegistrationEvents> implements Regist
     this.lastContact = formatSipUri(contactUri);
     let requested = expires;
     let answeredFreshChallenge = false;
+    let resyncs = 0;
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const response = await this.layer.request(this.buildRegister(requested, contactUri), { signal });
       const { status } = response;
       if (status >= 200 && status < 300) return this.readGrant(response, contactUri, requested);
       if (status === 401 || status === 407) {
         const challenge = this.pickChallenge(response);
-        if (challenge.stale) {
+        const cached = this.prepare(challenge);
+        if (cached.auts !== undefined) {
+          // AKA sequence number out of sync: the answer carries AUTS and the network challenges afresh.
+          if (++resyncs > 1) {
+            throw new SipAuthError('IMS AKA resynchronisation failed: the network sent a stale sequence number twice', {
+              subject: this.resolved.impi,
+              status,
+            });
+          }
+        } else if (challenge.stale) {
           // Our credentials were right, only the nonce had run out (RFC 7616 3.3): not a failure.
           this.counters.staleNonces++;
         } else if (answeredFreshChallenge) {
@@ -359,7 +377,7 @@ class SipRegistration extends EventEmitter<RegistrationEvents> implements Regist
         } else {
           answeredFreshChallenge = true;
         }
-        this.challenges.set(challenge.header, { challenge, cnonce: newCnonce(), nc: 0 });
+        this.challenges.set(challenge.header, cached);
         continue;
       }
       if (status === 423 && requested > 0) {
@@ -402,7 +420,10 @@ class SipRegistration extends EventEmitter<RegistrationEvents> implements Regist
         this.logger.warn?.('ims challenge ignored', { reason: (err as Error).message });
       }
     }
-    const chosen = pickChallenge(challenges);
+    const hasPassword = this.options.password !== undefined && this.options.password !== '';
+    const chosen = pickChallenge(challenges, (c) =>
+      isAkaAlgorithm(c.algorithm) ? this.aka !== undefined : hasPassword && isSupportedAlgorithm(c.algorithm),
+    );
     if (!chosen) {
       const offered = headerLines(response, header).join(' | ') || 'none';
       throw new SipError(
@@ -470,12 +491,31 @@ class SipRegistration extends EventEmitter<RegistrationEvents> implements Regist
     return { method: 'REGISTER', uri: requestUri, headers };
   }
 
+  /** Works out the password for a new challenge: ours, or what AKA makes of the nonce. */
+  private prepare(challenge: DigestChallenge): CachedChallenge {
+    const base = { challenge, cnonce: newCnonce(), nc: 0 };
+    if (!isAkaAlgorithm(challenge.algorithm)) return { ...base, password: this.options.password ?? '' };
+    const outcome = this.aka!.answer(challenge.nonce);
+    if (outcome.kind === 'mac-failure') {
+      throw new SipAuthError(
+        'the network failed IMS AKA authentication (AUTN did not verify): wrong K/OP or not our network',
+        {
+          subject: this.options.registrar,
+        },
+      );
+    }
+    if (outcome.kind === 'resync') return { ...base, password: '', auts: outcome.auts };
+    return { ...base, password: outcome.res };
+  }
+
   private answer(cached: CachedChallenge, uri: string): string {
     cached.nc++;
+    const extra: Array<[string, string]> = cached.auts === undefined ? [] : [['auts', quote(cached.auts)]];
+    cached.auts = undefined;
     return authorizationValue(
       cached.challenge,
-      { username: this.resolved.impi, password: this.options.password },
-      { method: 'REGISTER', uri, cnonce: cached.cnonce, nc: cached.nc },
+      { username: this.resolved.impi, password: cached.password },
+      { method: 'REGISTER', uri, cnonce: cached.cnonce, nc: cached.nc, extra },
     );
   }
 

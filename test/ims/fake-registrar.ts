@@ -22,7 +22,12 @@ export type Handler = (request: SipRequest, reply: (response: string | Buffer) =
 export interface FakeRegistrar {
   port: number;
   host: string;
+  /** Every request that arrived, retransmissions included. */
   received: Received[];
+  /** Requests once each: retransmissions (same Via branch) are absorbed like a server transaction would. */
+  requests: SipRequest[];
+  /** Absorb retransmissions (default); off, the handler sees each one (for tests of retransmission itself). */
+  absorb: boolean;
   /** Responses the client sent us (to our requests). */
   responses: SipResponse[];
   handler: Handler;
@@ -42,11 +47,35 @@ export async function startFakeRegistrar(host = '127.0.0.1', handler: Handler = 
     tcp.listen(port, host, () => done());
   });
   let lastSource: { address: string; port: number } | undefined;
+  // Server transactions, simplified: the last response sent per branch, resent to a retransmission.
+  const answered = new Map<string, Buffer | undefined>();
+  const dispatch = (request: SipRequest, received: Received, send: (data: Buffer) => void) => {
+    fake.received.push(received);
+    const branch = /branch=([^;,\s]+)/.exec(headerLines(request, 'via')[0] ?? '')?.[1] ?? '';
+    if (fake.absorb && answered.has(branch)) {
+      const last = answered.get(branch);
+      if (last) send(last);
+      return;
+    }
+    answered.set(branch, undefined);
+    fake.requests.push(request);
+    fake.handler(
+      request,
+      (response) => {
+        const data = Buffer.from(response);
+        answered.set(branch, data);
+        send(data);
+      },
+      received,
+    );
+  };
 
   const fake: FakeRegistrar = {
     port,
     host,
     received: [],
+    requests: [],
+    absorb: true,
     responses: [],
     handler,
     sendUdp(data) {
@@ -69,8 +98,7 @@ export async function startFakeRegistrar(host = '127.0.0.1', handler: Handler = 
       return;
     }
     const received: Received = { request: message, transport: 'udp', at: Date.now() };
-    fake.received.push(received);
-    fake.handler(message, (response) => udp.send(Buffer.from(response), rinfo.port, rinfo.address), received);
+    dispatch(message, received, (data) => udp.send(data, rinfo.port, rinfo.address));
   });
   tcp.on('connection', (socket) => {
     sockets.add(socket);
@@ -81,8 +109,7 @@ export async function startFakeRegistrar(host = '127.0.0.1', handler: Handler = 
       for (const message of decoder.push(chunk)) {
         if (message instanceof Error || message.kind !== 'request') continue;
         const received: Received = { request: message, transport: 'tcp', at: Date.now() };
-        fake.received.push(received);
-        fake.handler(message, (response) => socket.write(Buffer.from(response)), received);
+        dispatch(message, received, (data) => socket.write(data));
       }
     });
   });

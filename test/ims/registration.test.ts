@@ -85,7 +85,7 @@ describe('the REGISTER request (TS 24.229 5.1.1.2, RFC 3261 10.2)', () => {
     const state = await registration.start();
     expect(state.registered).toBe(true);
 
-    const [first, second] = fake.received.map((r) => r.request);
+    const [first, second] = fake.requests;
     expect(first!.method).toBe('REGISTER');
     expect(first!.uri).toBe('sip:ims.test');
     expect(parseNameAddr(headerValue(first!, 'from')!).uri).toBe('sip:edge1@ims.test');
@@ -118,7 +118,7 @@ describe('the REGISTER request (TS 24.229 5.1.1.2, RFC 3261 10.2)', () => {
     expect(headerValue(second!, 'call-id')).toBe(headerValue(first!, 'call-id'));
     const seq = (r: SipRequest) => Number(headerValue(r, 'cseq')!.split(' ')[0]);
     expect(seq(second!)).toBe(seq(first!) + 1);
-    for (const r of fake.received) expect(r.request.headers.map((h) => h.value).join('\n')).not.toContain('hunter2');
+    for (const r of fake.requests) expect(r.headers.map((h) => h.value).join('\n')).not.toContain('hunter2');
   });
 
   it('reuses the nonce on refresh with nc counting up, and deregisters with Expires 0', async () => {
@@ -130,7 +130,7 @@ describe('the REGISTER request (TS 24.229 5.1.1.2, RFC 3261 10.2)', () => {
     await registration.start();
     await nextState(registration, (s) => s.counters.refreshes >= 2);
     expect(await registration.stop()).toEqual({ deregistered: true });
-    const requests = fake.received.map((r) => r.request);
+    const requests = fake.requests;
     const ncs = requests.slice(1).map((r) => parseChallenge(headerValue(r, 'authorization')!).params.get('nc'));
     expect(ncs.slice(0, 4)).toEqual(['00000001', '00000002', '00000003', '00000004']);
     const last = requests[requests.length - 1]!;
@@ -178,7 +178,7 @@ describe('answers to the REGISTER', () => {
       } else reply(ok(request));
     });
     expect((await register().start()).registered).toBe(true);
-    expect(headerValue(fake.received[1]!.request, 'proxy-authorization')).toMatch(/^Digest username="edge1@ims.test"/);
+    expect(headerValue(fake.requests[1]!, 'proxy-authorization')).toMatch(/^Digest username="edge1@ims.test"/);
   });
 
   it('fails for good on a challenge it cannot answer', async () => {
@@ -207,7 +207,7 @@ describe('answers to the REGISTER', () => {
     const state = await register().start();
     expect(state.lastError?.code).toBe('EDGEPEER_SIP_SERVER_ERROR');
     expect(state.status).toBe('retrying');
-    expect(fake.received.length).toBe(8);
+    expect(fake.requests.length).toBe(8);
   });
 
   it('times out (timer F) on a silent registrar and retries with growing back-off', async () => {
@@ -255,7 +255,7 @@ describe('lifecycle', () => {
     const outcome = await registration.stop();
     expect(outcome.deregistered).toBe(false);
     expect(outcome.error?.code).toBe('EDGEPEER_SIP_TIMEOUT');
-    expect(Date.now() - started).toBeLessThan(TIMERS.timerFMs + 500);
+    expect(Date.now() - started).toBeLessThan(TIMERS.timerFMs + 1500);
     expect(registration.state().status).toBe('stopped');
     await expect(registration.start()).rejects.toThrow(/stopped/);
   });
@@ -303,6 +303,6 @@ describe('service routes', () => {
     const state = await register().start();
     expect(state.serviceRoute).toEqual(['sip:a@scscf.test;lr', 'sip:b@scscf.test;lr', 'sip:c@scscf.test;lr']);
     expect(state.associatedUris).toEqual(['sip:edge1@ims.test', 'tel:+15550100']);
-    expect(headerLines(fake.received[0]!.request, 'contact')).toHaveLength(1);
+    expect(headerLines(fake.requests[0]!, 'contact')).toHaveLength(1);
   });
 });

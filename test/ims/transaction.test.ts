@@ -45,23 +45,27 @@ function udpLayer(port: number, extra: Partial<ConstructorParameters<typeof Tran
 describe('non-INVITE client transaction over UDP', () => {
   it('retransmits at T1, doubling to T2, and times out with timer F when nothing answers', async () => {
     fake = await startFakeRegistrar(); // receives, never answers
+    const intervals: number[] = [];
+    const logger = {
+      debug: (m: string, f?: Record<string, unknown>) =>
+        m === 'sip retransmit' && intervals.push(Number(f?.intervalMs)),
+    };
     const started = Date.now();
-    const error = await udpLayer(fake.port)
+    const error = await udpLayer(fake.port, { logger })
       .request(options())
       .catch((err: unknown) => err);
     const elapsed = Date.now() - started;
     expect(error).toBeInstanceOf(SipError);
     expect((error as SipError).code).toBe('EDGEPEER_SIP_TIMEOUT');
     expect(elapsed).toBeGreaterThanOrEqual(TIMERS.timerFMs - 5);
-    expect(elapsed).toBeLessThan(TIMERS.timerFMs + 300);
-    // Sends at about 0, 20, 60, 140, 220, 300, 380 ms: the same branch every time.
-    const times = fake.received.map((r) => r.at - fake!.received[0]!.at);
-    expect(fake.received.length).toBeGreaterThanOrEqual(5);
-    expect(fake.received.length).toBeLessThanOrEqual(8);
+    expect(elapsed).toBeLessThan(TIMERS.timerFMs + 1000);
+    // Timer E: T1, doubling, capped at T2 (sends at 0, 20, 60, 140, 220, 300, 380 ms when the machine is idle).
+    expect(intervals.slice(0, 4)).toEqual([20, 40, 80, 80]);
+    expect(intervals.length).toBeGreaterThanOrEqual(4);
+    expect(intervals.length).toBeLessThanOrEqual(6);
+    await expect.poll(() => fake!.received.length).toBe(intervals.length + 1);
+    // Retransmissions are the same request: same branch.
     expect(new Set(fake.received.map((r) => r.request.headers.find((h) => h.name === 'via')!.value)).size).toBe(1);
-    const gaps = times.slice(1).map((t, i) => t - times[i]!);
-    expect(gaps[0]).toBeLessThan(gaps[2]!); // grows...
-    for (const gap of gaps) expect(gap).toBeLessThan(TIMERS.t2Ms + 60); // ...up to T2
   });
 
   it('keeps retransmitting at T2 after a provisional response, then resolves on the final one', async () => {
@@ -71,6 +75,7 @@ describe('non-INVITE client transaction over UDP', () => {
       if (count === 4) reply(respond(request, '200 OK'));
       void received;
     });
+    fake.absorb = false;
     const response = await udpLayer(fake.port).request(options());
     expect(response.status).toBe(200);
     const times = fake.received.map((r) => r.at);
@@ -96,11 +101,11 @@ describe('non-INVITE client transaction over UDP', () => {
     const closedPort = probe.address().port;
     await new Promise<void>((done) => probe.close(() => done()));
     const started = Date.now();
-    const error = await udpLayer(closedPort)
+    const error = await udpLayer(closedPort, { timers: { ...TIMERS, timerFMs: 10_000 } })
       .request(options())
       .catch((err: unknown) => err);
     expect((error as SipError).code).toBe('EDGEPEER_SIP_UNREACHABLE');
-    expect(Date.now() - started).toBeLessThan(TIMERS.timerFMs);
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 
   it('sends requests over 1300 bytes over TCP (RFC 3261 18.1.1)', async () => {
