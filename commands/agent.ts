@@ -41,6 +41,20 @@ On SIGINT/SIGTERM it stops accepting, lets transfers in flight finish within --s
       default: [],
     }),
     'no-announce': Flags.boolean({ description: 'Do not announce to any tracker.', default: false }),
+    'admin-port': Flags.integer({
+      description: 'Port of the local admin API (0: any free port).',
+      default: 7070,
+      min: 0,
+      max: 65535,
+    }),
+    'admin-host': Flags.string({
+      description: 'Address of the admin API (keep it on loopback).',
+      default: '127.0.0.1',
+    }),
+    'no-admin': Flags.boolean({
+      description: 'No admin API (CLI commands then cannot reach this agent).',
+      default: false,
+    }),
     'shutdown-grace': Flags.string({ description: 'Time transfers in flight get at shutdown.', default: '5s' }),
     'log-level': Flags.string({
       description: 'Log level of the JSON logs on stderr.',
@@ -66,6 +80,7 @@ On SIGINT/SIGTERM it stops accepting, lets transfers in flight finish within --s
       cacheBytes: parseSize(flags['cache-size'], '--cache-size'),
       trackers: flags.tracker,
       announce: !flags['no-announce'],
+      admin: flags['no-admin'] ? null : { host: flags['admin-host'], port: flags['admin-port'] },
       shutdownGraceMs: parseDuration(flags['shutdown-grace'], '--shutdown-grace'),
     };
     const logger = createLogger(flags['log-level']);
@@ -73,7 +88,7 @@ On SIGINT/SIGTERM it stops accepting, lets transfers in flight finish within --s
     const where = agent.where();
     const listening = {
       event: 'listening',
-      peerId: agent.peerId.toString('latin1'),
+      peerId: agent.peerId.toString('hex'),
       ...where,
       dataDir: config.dataDir,
     };

@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { ingestMany, withSession } from '../src/admin/index.ts';
+import { prepareIngest, withOperations } from '../src/admin/index.ts';
 import { BaseCommand, dataDirFlag, progressBar } from '../src/cli/index.ts';
 import { formatBytes, parseDuration, parseSize } from '../src/config/index.ts';
 import { bulkExitCode, InvalidArgumentError } from '../src/errors/index.ts';
@@ -57,18 +57,24 @@ Each source becomes a BitTorrent v1 object (SHA-1 pieces, verified) or, with --t
       ...(flags['info-hash'] ? { infoHash: flags['info-hash'] } : {}),
     };
     const timeoutMs = parseDuration(flags.timeout, '--timeout');
+    const prepared = await prepareIngest({ ...request, options }, process.cwd());
     const results: IngestResult[] = [];
-    await withSession({ dataDir: flags['data-dir'], mode: 'write', originTimeoutMs: timeoutMs }, async (session) => {
-      let bar = progressBar('', false);
-      const ctx = session.ingestContext();
-      const onProgress = (p: { source: string; bytesDone: number; bytesTotal: number | null }) =>
-        bar.update(p.bytesDone, p.bytesTotal);
-      for await (const result of ingestMany({ ...request, options: { ...options, onProgress } }, ctx)) {
-        bar.stop();
-        results.push(result);
-        this.report(result);
-        bar = progressBar('ingest', !this.jsonMode);
-      }
+    const record = (result: IngestResult) => {
+      results.push(result);
+      this.report(result);
+    };
+    prepared.failures.forEach(record);
+    await withOperations({ dataDir: flags['data-dir'], mode: 'write', originTimeoutMs: timeoutMs }, async (ops) => {
+      let bar = progressBar('ingest', !this.jsonMode);
+      await ops.ingest(
+        prepared.request,
+        (result) => {
+          bar.stop();
+          record(result);
+          bar = progressBar('ingest', !this.jsonMode);
+        },
+        (progress) => bar.update(progress.bytesDone, progress.bytesTotal),
+      );
       bar.stop();
     });
     this.summary(results);

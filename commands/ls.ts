@@ -1,4 +1,4 @@
-import { summarize, withSession } from '../src/admin/index.ts';
+import { withOperations } from '../src/admin/index.ts';
 import { BaseCommand, dataDirFlag } from '../src/cli/index.ts';
 import { formatBytes } from '../src/config/index.ts';
 
@@ -11,12 +11,7 @@ export default class Ls extends BaseCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Ls);
-    const summaries = await withSession({ dataDir: flags['data-dir'], mode: 'read' }, async (session) =>
-      session.store
-        .list()
-        .map(summarize)
-        .sort((a, b) => a.name.localeCompare(b.name)),
-    );
+    const summaries = await withOperations({ dataDir: flags['data-dir'], mode: 'read' }, (ops) => ops.list());
     for (const s of summaries) {
       const expires = s.expiresAt ? `  expires ${s.expiresAt}` : '';
       this.emit(

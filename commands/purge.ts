@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { type PurgeResult, purge, withSession } from '../src/admin/index.ts';
+import { type PurgeResult, withOperations } from '../src/admin/index.ts';
 import { BaseCommand, dataDirFlag } from '../src/cli/index.ts';
 import { parseDuration } from '../src/config/index.ts';
 import { bulkExitCode, InvalidArgumentError } from '../src/errors/index.ts';
@@ -51,9 +51,7 @@ Select objects by info hash or name, by TTL (--expired), by age (--older-than), 
       ...(flags.pieces ? { pieces: flags.pieces } : {}),
       ...(flags['older-than'] ? { olderThanMs: parseDuration(flags['older-than'], '--older-than') } : {}),
     };
-    const results = await withSession({ dataDir: flags['data-dir'], mode: 'write' }, (session) =>
-      purge(session.store, request),
-    );
+    const results = await withOperations({ dataDir: flags['data-dir'], mode: 'write' }, (ops) => ops.purge(request));
     for (const result of results) this.report(result);
     this.note(`${results.filter((r) => !r.error).length} purged, ${results.filter((r) => r.error).length} failed`);
     const exitCode = bulkExitCode(results);

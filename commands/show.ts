@@ -1,5 +1,5 @@
 import { Args } from '@oclif/core';
-import { details, withSession } from '../src/admin/index.ts';
+import { withOperations } from '../src/admin/index.ts';
 import { BaseCommand, dataDirFlag } from '../src/cli/index.ts';
 import { formatBytes } from '../src/config/index.ts';
 
@@ -17,9 +17,7 @@ export default class Show extends BaseCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Show);
-    const d = await withSession({ dataDir: flags['data-dir'], mode: 'read' }, async (session) =>
-      details(session.store.find(args.id)),
-    );
+    const d = await withOperations({ dataDir: flags['data-dir'], mode: 'read' }, (ops) => ops.show(args.id));
     const text = [
       `name        ${d.name}`,
       `info hash   ${d.infoHash}`,

@@ -1,9 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { Args, Flags } from '@oclif/core';
-import { withSession } from '../src/admin/index.ts';
+import { withOperations } from '../src/admin/index.ts';
 import { BaseCommand, dataDirFlag } from '../src/cli/index.ts';
 import { fromSystemError } from '../src/errors/index.ts';
-import { encodeTorrent } from '../src/metainfo/index.ts';
 
 export default class Torrent extends BaseCommand {
   static override description = 'Write the .torrent (metainfo) of an object, to a file or to stdout.';
@@ -22,12 +21,8 @@ export default class Torrent extends BaseCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Torrent);
-    const { data, infoHash, name } = await withSession(
-      { dataDir: flags['data-dir'], mode: 'read' },
-      async (session) => {
-        const object = session.store.find(args.id);
-        return { data: encodeTorrent(object.metainfo), infoHash: object.infoHash, name: object.metainfo.name };
-      },
+    const { data, infoHash, name } = await withOperations({ dataDir: flags['data-dir'], mode: 'read' }, (ops) =>
+      ops.torrent(args.id),
     );
     const output = flags.output ?? (this.jsonMode ? `${name}.torrent` : undefined);
     if (output === undefined) {

@@ -26,7 +26,17 @@ export interface ObjectDetails extends ObjectSummary {
   bitmap: string;
   magnet: string;
   trackers: string[][];
+  /** BEP 19 web seeds: the metainfo's, then this agent's (when it runs). */
   webSeeds: string[];
+  /** This agent's per-piece URLs: `{index}` stands for the piece index. Empty when no agent runs. */
+  pieceUrlTemplates: string[];
+}
+
+/** What only a running agent adds to an object's description. */
+export interface AgentLinks {
+  webSeeds?: string[];
+  pieceUrlTemplates?: string[];
+  trackers?: string[];
 }
 
 /** Reads no metainfo (the store loads it lazily): listing 100k objects stays cheap. */
@@ -44,7 +54,7 @@ export function summarize(object: StoredObject): ObjectSummary {
   };
 }
 
-export function details(object: StoredObject, links: { webSeeds?: string[]; trackers?: string[] } = {}): ObjectDetails {
+export function details(object: StoredObject, links: AgentLinks = {}): ObjectDetails {
   const { metainfo } = object;
   const webSeeds = [...metainfo.urlList, ...(links.webSeeds ?? [])];
   const trackers = [...metainfo.announceList, ...(links.trackers ?? []).map((t) => [t])];
@@ -59,6 +69,7 @@ export function details(object: StoredObject, links: { webSeeds?: string[]; trac
     magnet: magnetLink(metainfo, { trackers: trackers.flat(), webSeeds }),
     trackers,
     webSeeds,
+    pieceUrlTemplates: links.pieceUrlTemplates ?? [],
   };
 }
 

@@ -1,4 +1,24 @@
-export { details, heldRanges, type ObjectDetails, type ObjectSummary, summarize } from './describe.ts';
-export { type BulkIngestRequest, ingestMany, knownMetainfo } from './ingest-many.ts';
+export { RemoteOperations } from './client.ts';
+export { type AgentLinks, details, heldRanges, type ObjectDetails, type ObjectSummary, summarize } from './describe.ts';
+export {
+  type AgentDiscovery,
+  defaultTokenFile,
+  ensureToken,
+  findAgent,
+  publishAgent,
+  readToken,
+  unpublishAgent,
+} from './discovery.ts';
+export { type BulkIngestRequest, ingestMany, knownMetainfo, prepareIngest } from './ingest-many.ts';
+export { openOperations, withOperations } from './open.ts';
+export {
+  absoluteSources,
+  type LinksOf,
+  type Operations,
+  type ProgressListener,
+  StoreOperations,
+  type TorrentFile,
+} from './operations.ts';
 export { type PurgeRequest, type PurgeResult, type PurgeStatus, purge } from './purge.ts';
+export { type AdminServer, type AdminServerOptions, createAdminServer } from './server.ts';
 export { LocalSession, type SessionOptions, withSession } from './session.ts';

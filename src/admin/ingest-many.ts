@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { fromSystemError, InvalidArgumentError, NotFoundError } from '../errors/index.ts';
 import {
   type IngestContext,
@@ -10,6 +11,7 @@ import {
 } from '../ingest/index.ts';
 import { type Metainfo, parseTorrent } from '../metainfo/index.ts';
 import type { Store } from '../store/index.ts';
+import { absoluteSources } from './operations.ts';
 
 export interface BulkIngestRequest {
   sources: string[];
@@ -55,24 +57,41 @@ export async function knownMetainfo(store: Store, request: BulkIngestRequest): P
 }
 
 /**
- * Ingests every source of the request, one after the other, yielding one result per source (and one per
- * malformed manifest line) as soon as it is known. A failed source never stops the others.
+ * Reads the manifest (a file or stdin, in the CLI's process) into sources, and makes local paths absolute,
+ * so that the request means the same in an agent's process. Malformed manifest lines become failed results.
  */
-export async function* ingestMany(request: BulkIngestRequest, ctx: IngestContext): AsyncGenerator<IngestResult> {
-  const metainfo = await knownMetainfo(ctx.store, request);
+export async function prepareIngest(
+  request: BulkIngestRequest,
+  cwd: string,
+): Promise<{ request: BulkIngestRequest; failures: IngestResult[] }> {
   const sources = [...request.sources];
+  const failures: IngestResult[] = [];
   if (request.manifest !== undefined) {
     const name = request.manifest === '-' ? 'manifest (stdin)' : request.manifest;
     const { entries, problems } = parseManifest(await readManifest(request.manifest), name);
-    for (const problem of problems) {
-      yield failedLine(`${name}:${problem.line}`, problem.error.toJSON());
-    }
+    for (const problem of problems) failures.push(failedLine(`${name}:${problem.line}`, problem.error.toJSON()));
     sources.push(...entries.map((e) => e.source));
-  }
-  if (sources.length === 0 && request.manifest === undefined) {
+  } else if (sources.length === 0) {
     throw new InvalidArgumentError('nothing to ingest: name sources (paths or URLs) or --manifest FILE');
   }
-  for (const source of sources) {
+  const { manifest: _, ...rest } = request;
+  return {
+    request: {
+      ...rest,
+      sources: absoluteSources(sources, cwd),
+      ...(request.torrentFile ? { torrentFile: resolve(cwd, request.torrentFile) } : {}),
+    },
+    failures,
+  };
+}
+
+/**
+ * Ingests every source of the request, one after the other, yielding one result per source as soon as it
+ * is known. A failed source never stops the others.
+ */
+export async function* ingestMany(request: BulkIngestRequest, ctx: IngestContext): AsyncGenerator<IngestResult> {
+  const metainfo = await knownMetainfo(ctx.store, request);
+  for (const source of request.sources) {
     if (ctx.signal?.aborted) return;
     yield await ingestSource(source, metainfo ? { ...request.options, metainfo } : request.options, ctx);
   }

@@ -1,9 +1,26 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import {
+  type AgentLinks,
+  createAdminServer,
+  defaultTokenFile,
+  ensureToken,
+  publishAgent,
+  StoreOperations,
+  unpublishAgent,
+} from '../admin/index.ts';
 import { createHashPool, type HashPool } from '../hashing/index.ts';
-import { createHttpServer, type HttpServer } from '../http/index.ts';
+import { createHttpServer, type HttpServer, objectUrls } from '../http/index.ts';
 import { createRegistration, type Registration, type RegistrationState } from '../ims/index.ts';
-import { createPieceCache, openStore, type PieceCache, type StagingStore, type Store } from '../store/index.ts';
+import { OriginClient } from '../ingest/index.ts';
+import {
+  createPieceCache,
+  openStore,
+  type PieceCache,
+  type StagingStore,
+  type Store,
+  type StoredObject,
+} from '../store/index.ts';
 import { type AnnounceClient, createAnnounceClient, type TrackerStatus } from '../tracker/index.ts';
 import { createPeerWireServer, type PeerWireServer, type PeerWireStats } from '../wire/index.ts';
 import type { AgentAddresses, AgentConfig } from './types.ts';
@@ -34,11 +51,19 @@ export class Agent {
   readonly hashPool: HashPool;
   readonly cache: PieceCache;
   readonly peerId = newPeerId();
+  /** For ingests the admin API runs (pull-through has its own in the HTTP server). */
+  private readonly origin = new OriginClient({ timeoutMs: 30_000, connections: 8 });
   private wire: PeerWireServer | null = null;
   private http: HttpServer | null = null;
   private announcer: AnnounceClient | null = null;
   private registration: Registration | null = null;
-  private addresses: AgentAddresses = { peerPort: 0, peerAddresses: [], httpPort: null, httpBaseUrls: [] };
+  private addresses: AgentAddresses = {
+    peerPort: 0,
+    peerAddresses: [],
+    httpPort: null,
+    httpBaseUrls: [],
+    adminUrl: null,
+  };
   /** Stops in reverse order of start; filled as parts come up, so a failed start undoes what it did. */
   private readonly stops: Array<{ name: string; stop: () => Promise<unknown> }> = [];
   private stopping: Promise<void> | null = null;
@@ -63,6 +88,7 @@ export class Agent {
     const agent = new Agent(config, logger, store, hashPool);
     agent.stops.push({ name: 'store', stop: () => store.close() });
     agent.stops.push({ name: 'hashing', stop: () => hashPool.close() });
+    agent.stops.push({ name: 'origin client', stop: () => agent.origin.close() });
     try {
       await agent.startParts();
     } catch (err) {
@@ -123,6 +149,8 @@ export class Agent {
       this.stops.push({ name: 'announces', stop: () => announcer.stop() });
     }
 
+    if (config.admin) await this.startAdmin(config.admin);
+
     if (config.ims) {
       const registration = createRegistration({ ...config.ims, logger: logger.child({ part: 'ims' }) });
       this.registration = registration;
@@ -133,6 +161,46 @@ export class Agent {
         (err: Error) => logger.error({ err }, 'ims registration failed'),
       );
     }
+  }
+
+  /** The admin API, and agent.json in the data dir so that CLI commands on this store find it. */
+  private async startAdmin(admin: NonNullable<AgentConfig['admin']>): Promise<void> {
+    const tokenFile = admin.tokenFile ?? defaultTokenFile(this.config.dataDir);
+    const server = createAdminServer({
+      operations: new StoreOperations({
+        store: this.store,
+        ingestContext: (signal) => ({
+          store: this.store,
+          hashPool: this.hashPool,
+          origin: this.origin,
+          ...(signal ? { signal } : {}),
+        }),
+        links: (object) => this.links(object),
+      }),
+      token: await ensureToken(tokenFile),
+      host: admin.host,
+      port: admin.port,
+      status: () => this.status(),
+    });
+    const adminUrl = await server.listen();
+    this.stops.push({ name: 'admin', stop: () => server.close() });
+    this.addresses = { ...this.addresses, adminUrl };
+    await publishAgent(this.config.dataDir, {
+      pid: process.pid,
+      adminUrl,
+      tokenFile,
+      startedAt: new Date().toISOString(),
+    });
+    this.stops.push({ name: 'agent.json', stop: () => unpublishAgent(this.config.dataDir) });
+  }
+
+  private links(object: StoredObject): AgentLinks {
+    const urls = this.addresses.httpBaseUrls.map((base) => objectUrls(base, object));
+    return {
+      webSeeds: urls.map((u) => u.webSeed),
+      pieceUrlTemplates: urls.map((u) => u.pieceUrlTemplate),
+      trackers: this.config.trackers,
+    };
   }
 
   where(): AgentAddresses {

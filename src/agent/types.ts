@@ -30,6 +30,15 @@ export interface AgentConfig {
   /** Register in IMS as a network peer; null: not IMS-registered. */
   ims: RegistrationOptions | null;
   hashThreads?: number;
+  /** The local admin API (CLI commands go through it while the agent runs); null: none. */
+  admin: {
+    /** Loopback by default. */
+    host: string;
+    /** 0 picks a free port (the CLI finds it in the data dir's agent.json). */
+    port: number;
+    /** Bearer token file, created with mode 0600 if missing; default <dataDir>/admin.token. */
+    tokenFile?: string;
+  } | null;
   /** Time given to transfers in flight at shutdown, ms. */
   shutdownGraceMs: number;
 }
@@ -41,6 +50,7 @@ export const DEFAULT_AGENT_CONFIG: Omit<AgentConfig, 'dataDir'> = {
   trackers: [],
   announce: true,
   ims: null,
+  admin: { host: '127.0.0.1', port: 7070 },
   shutdownGraceMs: 5000,
 };
 
@@ -50,4 +60,5 @@ export interface AgentAddresses {
   peerAddresses: string[];
   httpPort: number | null;
   httpBaseUrls: string[];
+  adminUrl: string | null;
 }

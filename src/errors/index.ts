@@ -163,6 +163,18 @@ export class SipAuthError extends EdgepeerError {
   }
 }
 
+export class AgentUnreachableError extends EdgepeerError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('EDGEPEER_AGENT_UNREACHABLE', ExitCode.remote, message, details);
+  }
+}
+
+export class AgentNotRunningError extends EdgepeerError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('EDGEPEER_AGENT_NOT_RUNNING', ExitCode.remote, message, details);
+  }
+}
+
 // Bulk commands
 
 export class PartialFailureError extends EdgepeerError {

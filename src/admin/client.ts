@@ -1,0 +1,112 @@
+import { createInterface } from 'node:readline';
+import { Agent as Dispatcher, request } from 'undici';
+import { AgentUnreachableError, EdgepeerError, exitCodeForErrorCode } from '../errors/index.ts';
+import type { IngestResult } from '../ingest/index.ts';
+import type { ObjectDetails, ObjectSummary } from './describe.ts';
+import type { BulkIngestRequest } from './ingest-many.ts';
+import type { Operations, ProgressListener, TorrentFile } from './operations.ts';
+import type { PurgeRequest, PurgeResult } from './purge.ts';
+
+type ErrorJson = { code: string; message: string; subject?: string };
+
+/** An error the agent reported, rebuilt with its code and exit code. */
+function remoteError(error: ErrorJson): EdgepeerError {
+  return new EdgepeerError(error.code, exitCodeForErrorCode(error.code), error.message, {
+    ...(error.subject ? { subject: error.subject } : {}),
+  });
+}
+
+/** Operations through a running agent's admin API. */
+export class RemoteOperations implements Operations {
+  readonly via = 'agent';
+  private readonly dispatcher = new Dispatcher({ headersTimeout: 30_000, bodyTimeout: 0 });
+  private readonly baseUrl: string;
+  private readonly token: string;
+
+  constructor(baseUrl: string, token: string) {
+    this.baseUrl = baseUrl;
+    this.token = token;
+  }
+
+  async status(): Promise<unknown> {
+    return this.json('GET', '/v1/status');
+  }
+
+  list(): Promise<ObjectSummary[]> {
+    return this.json('GET', '/v1/objects') as Promise<ObjectSummary[]>;
+  }
+
+  show(id: string): Promise<ObjectDetails> {
+    return this.json('GET', `/v1/objects/${encodeURIComponent(id)}`) as Promise<ObjectDetails>;
+  }
+
+  async torrent(id: string): Promise<TorrentFile> {
+    const response = await this.send('GET', `/v1/objects/${encodeURIComponent(id)}/torrent`);
+    const data = Buffer.from(await response.body.arrayBuffer());
+    return {
+      infoHash: String(response.headers['x-edgepeer-info-hash']),
+      name: decodeURIComponent(String(response.headers['x-edgepeer-name'])),
+      data,
+    };
+  }
+
+  purge(request: PurgeRequest): Promise<PurgeResult[]> {
+    return this.json('POST', '/v1/purge', request) as Promise<PurgeResult[]>;
+  }
+
+  async ingest(
+    request: BulkIngestRequest,
+    onResult: (result: IngestResult) => void,
+    onProgress?: ProgressListener,
+  ): Promise<void> {
+    const { onProgress: _, ...options } = request.options;
+    const response = await this.send('POST', '/v1/ingest', { ...request, options });
+    const lines = createInterface({ input: response.body, crlfDelay: Number.POSITIVE_INFINITY });
+    for await (const line of lines) {
+      if (line.trim() === '') continue;
+      const message = JSON.parse(line) as
+        | { type: 'result'; result: IngestResult }
+        | { type: 'progress'; source: string; bytesDone: number; bytesTotal: number | null }
+        | { type: 'error'; error: ErrorJson };
+      if (message.type === 'result') onResult(message.result);
+      else if (message.type === 'progress') onProgress?.(message);
+      else throw remoteError(message.error);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+
+  private async json(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+    const response = await this.send(method, path, body);
+    return response.body.json();
+  }
+
+  private async send(method: 'GET' | 'POST', path: string, body?: unknown) {
+    let response: Awaited<ReturnType<typeof request>>;
+    try {
+      response = await request(`${this.baseUrl}${path}`, {
+        method,
+        dispatcher: this.dispatcher,
+        headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (err) {
+      throw new AgentUnreachableError(
+        `the agent's admin API at ${this.baseUrl} did not answer: ${(err as Error).message}`,
+        {
+          subject: this.baseUrl,
+          cause: err,
+        },
+      );
+    }
+    if (response.statusCode >= 400) {
+      const payload = (await response.body.json().catch(() => ({}))) as { error?: ErrorJson };
+      throw remoteError(
+        payload.error ?? { code: 'EDGEPEER_ADMIN', message: `admin API answered ${response.statusCode}` },
+      );
+    }
+    return response;
+  }
+}

@@ -1,0 +1,174 @@
+import { timingSafeEqual } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type EdgepeerError, ExitCode, InvalidArgumentError, isEdgepeerError } from '../errors/index.ts';
+import type { BulkIngestRequest } from './ingest-many.ts';
+import type { StoreOperations } from './operations.ts';
+import type { PurgeRequest } from './purge.ts';
+
+export interface AdminServerOptions {
+  operations: StoreOperations;
+  token: string;
+  /** Loopback by default: the admin API is for this machine. */
+  host: string;
+  port: number;
+  status: () => unknown;
+  /** Prometheus text exposition, if metrics are on. */
+  metrics?: () => Promise<{ contentType: string; body: string }>;
+}
+
+export interface AdminServer {
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+const MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The agent's local control API (JSON over HTTP, bearer token). Routes:
+ *   GET /healthz, GET /metrics (no token)
+ *   GET /v1/status, GET /v1/objects, GET /v1/objects/:id, GET /v1/objects/:id/torrent
+ *   POST /v1/ingest (NDJSON stream of progress and results), POST /v1/purge
+ */
+export function createAdminServer(options: AdminServerOptions): AdminServer {
+  const expected = Buffer.from(`Bearer ${options.token}`);
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err) => sendError(res, err));
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 0; // an ingest may stream results for hours
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://admin');
+    const path = url.pathname;
+    if (req.method === 'GET' && path === '/healthz') return sendJson(res, 200, { ok: true });
+    if (req.method === 'GET' && path === '/metrics' && options.metrics) {
+      const { contentType, body } = await options.metrics();
+      res.writeHead(200, { 'content-type': contentType }).end(body);
+      return;
+    }
+    if (!authorized(req.headers.authorization)) {
+      res.writeHead(401, { 'www-authenticate': 'Bearer realm="edgepeer"', 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'EDGEPEER_UNAUTHORIZED', message: 'missing or wrong bearer token' } }));
+      return;
+    }
+    const ops = options.operations;
+    const objectRoute = /^\/v1\/objects\/([^/]+)(\/torrent)?$/.exec(path);
+    if (req.method === 'GET' && path === '/v1/status') return sendJson(res, 200, options.status());
+    if (req.method === 'GET' && path === '/v1/objects') return sendJson(res, 200, await ops.list());
+    if (req.method === 'GET' && objectRoute) {
+      const id = decodeURIComponent(objectRoute[1] as string);
+      if (!objectRoute[2]) return sendJson(res, 200, await ops.show(id));
+      const torrent = await ops.torrent(id);
+      res.writeHead(200, {
+        'content-type': 'application/x-bittorrent',
+        'x-edgepeer-info-hash': torrent.infoHash,
+        'x-edgepeer-name': encodeURIComponent(torrent.name),
+      });
+      res.end(torrent.data);
+      return;
+    }
+    if (req.method === 'POST' && path === '/v1/purge') {
+      return sendJson(res, 200, await ops.purge((await readJson(req)) as PurgeRequest));
+    }
+    if (req.method === 'POST' && path === '/v1/ingest')
+      return streamIngest(req, res, (await readJson(req)) as BulkIngestRequest);
+    sendJson(res, 404, { error: { code: 'EDGEPEER_NOT_FOUND', message: `no route ${req.method} ${path}` } });
+  }
+
+  async function streamIngest(req: IncomingMessage, res: ServerResponse, request: BulkIngestRequest): Promise<void> {
+    const aborted = new AbortController();
+    res.on('close', () => aborted.abort());
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    const line = (value: object) => res.write(`${JSON.stringify(value)}\n`);
+    let lastProgress = 0;
+    try {
+      await options.operations.ingest(
+        request,
+        (result) => line({ type: 'result', result }),
+        (progress) => {
+          // Progress at most 5 times a second: it is for a person watching a bar.
+          const now = Date.now();
+          if (now - lastProgress < 200) return;
+          lastProgress = now;
+          line({ type: 'progress', ...progress });
+        },
+        aborted.signal,
+      );
+    } catch (err) {
+      line({ type: 'error', error: toErrorJson(err) });
+    }
+    res.end();
+    void req;
+  }
+
+  function authorized(header: string | undefined): boolean {
+    if (!header) return false;
+    const given = Buffer.from(header);
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+
+  return {
+    async listen() {
+      server.listen(options.port, options.host);
+      await once(server, 'listening');
+      const address = server.address() as AddressInfo;
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      return `http://${host}:${address.port}`;
+    },
+    async close() {
+      server.closeIdleConnections();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new InvalidArgumentError(`request body over ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new InvalidArgumentError('request body is not JSON');
+  }
+}
+
+function toErrorJson(err: unknown): { code: string; message: string; subject?: string } {
+  if (isEdgepeerError(err)) return (err as EdgepeerError).toJSON();
+  return { code: 'EDGEPEER_INTERNAL', message: err instanceof Error ? err.message : String(err) };
+}
+
+function statusFor(err: unknown): number {
+  if (!isEdgepeerError(err)) return 500;
+  switch ((err as EdgepeerError).exitCode) {
+    case ExitCode.notFound:
+      return 404;
+    case ExitCode.usage:
+    case ExitCode.config:
+      return 400;
+    case ExitCode.busy:
+      return 409;
+    default:
+      return 500;
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+}
+
+function sendError(res: ServerResponse, err: unknown): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendJson(res, statusFor(err), { error: toErrorJson(err) });
+}
