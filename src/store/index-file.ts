@@ -51,8 +51,17 @@ export type IndexChange =
   | { kind: 'object-removed'; infoHash: string; reason: RemovalReason };
 
 export function entryFromRecord(record: ObjectRecord): ObjectEntry {
-  const { bitfield, ...summary } = record;
-  return { ...summary, bitfield: new Bitfield(record.pieceCount, bitfield) };
+  return {
+    infoHash: record.infoHash,
+    name: record.name,
+    pieceLength: record.pieceLength,
+    pieceCount: record.pieceCount,
+    length: record.length,
+    addedAt: record.addedAt,
+    expiresAt: record.expiresAt,
+    source: record.source,
+    bitfield: new Bitfield(record.pieceCount, record.bitfield),
+  };
 }
 
 export function recordOfEntry(entry: ObjectEntry): ObjectRecord {

@@ -157,34 +157,40 @@ class Writer {
 
 /** Reads a payload; any overrun or bad value means a record that passed its CRC but is not ours. */
 class Reader {
-  #buffer: Buffer;
+  readonly #buffer: Buffer;
   #position = 0;
   constructor(buffer: Buffer) {
     this.#buffer = buffer;
   }
-  #take(length: number): Buffer {
-    if (this.#position + length > this.#buffer.length) throw corrupt('record is shorter than its fields');
-    const slice = this.#buffer.subarray(this.#position, this.#position + length);
-    this.#position += length;
-    return slice;
+  /** Advances over `length` bytes and returns where they start (no slice: opening 100k objects reads here). */
+  #skip(length: number): number {
+    const start = this.#position;
+    if (start + length > this.#buffer.length) throw corrupt('record is shorter than its fields');
+    this.#position = start + length;
+    return start;
   }
   u8(): number {
-    return this.#take(1).readUInt8(0);
+    return this.#buffer.readUInt8(this.#skip(1));
   }
   u32(): number {
-    return this.#take(4).readUInt32LE(0);
+    return this.#buffer.readUInt32LE(this.#skip(4));
   }
   f64(): number {
-    return this.#take(8).readDoubleLE(0);
+    return this.#buffer.readDoubleLE(this.#skip(8));
   }
   infoHash(): string {
-    return this.#take(20).toString('hex');
+    const start = this.#skip(20);
+    return this.#buffer.toString('hex', start, start + 20);
   }
   bytes(): Buffer {
-    return this.#take(this.u32());
+    const length = this.u32();
+    const start = this.#skip(length);
+    return this.#buffer.subarray(start, start + length);
   }
   text(): string {
-    return this.bytes().toString('utf8');
+    const length = this.u32();
+    const start = this.#skip(length);
+    return this.#buffer.toString('utf8', start, start + length);
   }
   optionalText(): string | null {
     return this.u8() === 0 ? null : this.text();
@@ -195,9 +201,9 @@ class Reader {
   }
   indexes(): number[] {
     const count = this.u32();
-    const chunk = this.#take(4 * count);
+    const start = this.#skip(4 * count);
     const values = new Array<number>(count);
-    for (let i = 0; i < count; i++) values[i] = chunk.readUInt32LE(4 * i);
+    for (let i = 0; i < count; i++) values[i] = this.#buffer.readUInt32LE(start + 4 * i);
     return values;
   }
   reason(): RemovalReason {

@@ -239,33 +239,13 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
   #viewOf(entry: ObjectEntry): StoredObject {
     let view = this.#views.get(entry);
     if (view === undefined) {
-      const metainfoOf = (target: ObjectEntry) => this.#metainfoOf(target);
-      view = {
-        infoHash: entry.infoHash,
-        name: entry.name,
-        length: entry.length,
-        get metainfo() {
-          return metainfoOf(entry);
-        },
-        bitfield: entry.bitfield,
-        get piecesHeld() {
-          return entry.bitfield.count();
-        },
-        get complete() {
-          return entry.bitfield.isComplete();
-        },
-        addedAt: entry.addedAt,
-        get expiresAt() {
-          return entry.expiresAt;
-        },
-        get source() {
-          return entry.source;
-        },
-      };
+      view = new ObjectView(entry, this.#loadMetainfo);
       this.#views.set(entry, view);
     }
     return view;
   }
+
+  readonly #loadMetainfo = (entry: ObjectEntry): Metainfo => this.#metainfoOf(entry);
 
   /** The object's metainfo, read from its folder on first use (opening 100k objects reads none). */
   #metainfoOf(entry: ObjectEntry): Metainfo {
@@ -281,7 +261,15 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
         cause: err,
       });
     }
-    const metainfo = parseTorrent(data, path);
+    let metainfo: Metainfo;
+    try {
+      metainfo = parseTorrent(data, path);
+    } catch (err) {
+      throw new StoreCorruptError(`the metainfo of ${entry.name} (${entry.infoHash}) in ${path} is damaged`, {
+        subject: entry.infoHash,
+        cause: err,
+      });
+    }
     if (metainfo.infoHash !== entry.infoHash) {
       throw new StoreCorruptError(`${path} holds the metainfo of ${metainfo.infoHash}, not of ${entry.infoHash}`, {
         subject: entry.infoHash,
@@ -929,6 +917,16 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
     }
   }
 
+  /** Waits until no write, creation or removal is in progress (new ones are refused while closing). */
+  async #quiesce(): Promise<void> {
+    for (;;) {
+      const busy = [...this.#gates.values()].find((gate) => gate.writers > 0 || gate.barrier !== null);
+      if (busy === undefined) return;
+      if (busy.barrier !== null) await busy.barrier;
+      else await new Promise<void>((resolve) => busy.onIdle.push(resolve));
+    }
+  }
+
   // Staging
 
   async createStaging(): Promise<string> {
@@ -997,12 +995,71 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
     if (this.#closing) return;
     this.#closing = true;
     if (this.mode === 'write') {
+      await this.#quiesce();
       await this.#flush();
       await this.#serial(async () => {});
       await this.#journal?.close();
     }
     await this.#handles.closeAll();
     await this.#lock?.release();
+  }
+}
+
+/** What callers hold of an object: live (bitmap, TTL and source follow the store), metainfo read lazily. */
+class ObjectView implements StoredObject {
+  readonly #entry: ObjectEntry;
+  readonly #loadMetainfo: (entry: ObjectEntry) => Metainfo;
+
+  constructor(entry: ObjectEntry, loadMetainfo: (entry: ObjectEntry) => Metainfo) {
+    this.#entry = entry;
+    this.#loadMetainfo = loadMetainfo;
+  }
+  get infoHash(): string {
+    return this.#entry.infoHash;
+  }
+  get name(): string {
+    return this.#entry.name;
+  }
+  get length(): number {
+    return this.#entry.length;
+  }
+  get metainfo(): Metainfo {
+    return this.#loadMetainfo(this.#entry);
+  }
+  get bitfield(): Bitfield {
+    return this.#entry.bitfield;
+  }
+  get piecesHeld(): number {
+    return this.#entry.bitfield.count();
+  }
+  get complete(): boolean {
+    return this.#entry.bitfield.isComplete();
+  }
+  get addedAt(): number {
+    return this.#entry.addedAt;
+  }
+  get expiresAt(): number | null {
+    return this.#entry.expiresAt;
+  }
+  get source(): string | null {
+    return this.#entry.source;
+  }
+  /** Plain data for logs and --json: the summary without the metainfo, the bitfield as hex. */
+  toJSON(): Record<string, unknown> {
+    const entry = this.#entry;
+    return {
+      infoHash: entry.infoHash,
+      name: entry.name,
+      length: entry.length,
+      pieceLength: entry.pieceLength,
+      pieces: entry.pieceCount,
+      piecesHeld: entry.bitfield.count(),
+      complete: entry.bitfield.isComplete(),
+      addedAt: entry.addedAt,
+      expiresAt: entry.expiresAt,
+      source: entry.source,
+      bitfield: entry.bitfield.toBuffer().toString('hex'),
+    };
   }
 }
 

@@ -54,6 +54,13 @@ describe('content store', () => {
 
     await writeAll(store, single);
     expect(added.complete).toBe(true);
+    expect(JSON.parse(JSON.stringify(added))).toMatchObject({
+      infoHash: single.metainfo.infoHash,
+      pieces: 7,
+      piecesHeld: 7,
+      bitfield: 'fe',
+      source: '/srv/clip.mp4',
+    });
     expect(added.bitfield.count()).toBe(single.metainfo.pieceCount);
     expect(await readFile(dataFile)).toEqual(single.content);
     for (let index = 0; index < single.metainfo.pieceCount; index++) {
@@ -325,5 +332,24 @@ describe('content store', () => {
     await import('node:fs/promises').then((fs) => fs.mkdir(join(orphan, 'data'), { recursive: true }));
     await open();
     expect(await readdir(join(dataDir, 'objects'))).toEqual([single.metainfo.infoHash]);
+  });
+});
+
+describe('closing', () => {
+  it('lets writes in progress finish and commit, and refuses new ones', async () => {
+    const store = await openStore(dataDir, { mode: 'write' });
+    await store.addObject(single.metainfo);
+    const inFlight = Array.from({ length: single.metainfo.pieceCount }, (_, index) =>
+      store.writePiece(single.metainfo.infoHash, index, single.piece(index)),
+    );
+    const closed = store.close();
+    await expect(store.writePiece(single.metainfo.infoHash, 0, single.piece(0))).rejects.toMatchObject({
+      code: 'EDGEPEER_IO',
+      message: expect.stringContaining('closed'),
+    });
+    await Promise.all(inFlight);
+    await closed;
+    const reopened = await open('read');
+    expect(reopened.get(single.metainfo.infoHash)?.complete).toBe(true);
   });
 });
