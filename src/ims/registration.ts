@@ -527,10 +527,15 @@ class SipRegistration extends EventEmitter<RegistrationEvents> implements Regist
       listed.find((entry) => entry.params.get('+sip.instance')?.replace(/^<|>$/g, '') === this.resolved.instanceId);
     const fromContact = ours === undefined ? Number.NaN : Number(ours.params.get('expires'));
     const fromHeader = Number(headerValue(response, 'expires'));
+    if (listed.length > 0 && ours === undefined && requested > 0) {
+      // RFC 3261 10.2.4 lists every binding; a front end that rewrites Contact hides ours. Trust the 200 OK.
+      this.logger.warn?.('ims 200 OK does not list our Contact; using its Expires', {
+        contact: formatSipUri(contactUri),
+      });
+    }
     let expires: number;
     if (Number.isInteger(fromContact) && fromContact >= 0) expires = fromContact;
     else if (requested === 0) expires = 0;
-    else if (listed.length > 0 && ours === undefined) expires = 0;
     else if (Number.isInteger(fromHeader) && fromHeader >= 0) expires = fromHeader;
     else expires = requested;
     return {
