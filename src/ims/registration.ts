@@ -163,7 +163,7 @@ class SipRegistration extends EventEmitter<RegistrationEvents> implements Regist
       udpMaxRequestBytes: options.udpMaxRequestBytes,
       logger: this.logger,
     });
-    this.layer.on('failure', (error, channel) => this.onChannelFailure(error, channel.reliable));
+    this.layer.on('failure', (error, channel, primary) => this.onChannelFailure(error, primary && channel.reliable));
   }
 
   async start(): Promise<RegistrationState> {
@@ -311,10 +311,11 @@ class SipRegistration extends EventEmitter<RegistrationEvents> implements Regist
     this.emit('unregistered', this.state());
   }
 
-  private onChannelFailure(error: SipError, reliable: boolean): void {
-    // A dropped TCP/TLS connection takes our Contact's flow with it (RFC 5626 4.4): register again at once.
-    // UDP ICMP errors only matter to the transaction that caused them, which has already failed.
-    if (!reliable || this.stopped || this.finalFailure || this.inFlight || this.nextKind === 'retry') return;
+  private onChannelFailure(error: SipError, contactFlow: boolean): void {
+    // A dropped TCP/TLS connection our Contact names takes its flow with it (RFC 5626 4.4): register again at
+    // once. UDP ICMP errors, and the loss of a TCP connection opened only for a large request, matter only to the
+    // transaction they failed.
+    if (!contactFlow || this.stopped || this.finalFailure || this.inFlight || this.nextKind === 'retry') return;
     this.logger.info?.('ims connection lost; registering again', { reason: error.message });
     this.schedule('retry', 0);
   }

@@ -65,8 +65,11 @@ interface Pending {
 }
 
 export interface TransactionLayerEvents {
-  /** A channel failed: connection lost, or ICMP unreachable. Pending transactions on it have been failed. */
-  failure: [error: SipError, channel: SipChannel];
+  /**
+   * A channel failed: connection lost, or ICMP unreachable. Pending transactions on it have been failed.
+   * `primary` tells the channel our Contact names from the one opened only for large requests.
+   */
+  failure: [error: SipError, channel: SipChannel, primary: boolean];
 }
 
 export class TransactionLayer extends EventEmitter<TransactionLayerEvents> {
@@ -204,7 +207,7 @@ export class TransactionLayer extends EventEmitter<TransactionLayerEvents> {
       for (const pending of [...this.pending.values()]) {
         if (pending.channel === channel) pending.fail(error);
       }
-      this.emit('failure', error, channel);
+      this.emit('failure', error, channel, channel === this.primary);
     });
   }
 

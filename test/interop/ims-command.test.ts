@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -126,6 +126,41 @@ describe.skipIf(!existsSync(KAMAILIO))('edgepeer ims register', () => {
     );
     expect(run.code).toBe(ExitCode.remote);
     expect(JSON.parse(run.stdout.trim()).error.code).toBe('EDGEPEER_SIP_UNREACHABLE');
+  });
+
+  it('without --once stays registered, refreshing, until SIGTERM, then deregisters and exits 0', async () => {
+    const child = spawn(
+      NODE,
+      [
+        BIN,
+        'ims',
+        'register',
+        '--json',
+        '--registrar',
+        `sip:127.0.0.1:${kamailio.port}`,
+        ...identity('peer96'),
+        '--expires',
+        '2',
+      ],
+      { env: { ...process.env, EDGEPEER_IMS_PASSWORD: PASSWORD }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    const records: Array<Record<string, unknown>> = [];
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const lines = stdout.split('\n');
+      stdout = lines.pop()!;
+      for (const line of lines) records.push(JSON.parse(line));
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // The initial registration and two refreshes (every second for a 2 s binding).
+    await expect.poll(() => records.length, { timeout: 15_000, interval: 100 }).toBeGreaterThanOrEqual(3);
+    expect(records.every((r) => r.event === 'registered' && r.registered === true)).toBe(true);
+    expect(await boundContact(kamailio.port, 'peer96')).toBe(records[0]!.contact);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(records[records.length - 1]).toMatchObject({ event: 'stopped', deregistered: true });
+    expect(await boundContact(kamailio.port, 'peer96')).toBeUndefined();
   });
 
   it('exits with the usage code on bad input', async () => {
