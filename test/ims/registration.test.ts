@@ -310,3 +310,45 @@ describe('service routes', () => {
     expect(headerLines(fake.requests[0]!, 'contact')).toHaveLength(1);
   });
 });
+
+describe('fuzz: hostile registrar answers', () => {
+  it('never crash the registration: every start() ends in a state', async () => {
+    let seed = 99;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const mutate = (text: string) => {
+      let out = text;
+      for (let i = 0; i < 1 + Math.floor(random() * 4); i++) {
+        const at = Math.floor(random() * out.length);
+        const junk = ['"', ',', ';', '<', '>', '=', '\r\n', ' ', 'stale=true', 'expires=', '-1', '99999999999'][
+          Math.floor(random() * 12)
+        ]!;
+        out = random() < 0.5 ? out.slice(0, at) + junk + out.slice(at) : out.slice(0, at) + out.slice(at + 3);
+      }
+      return out;
+    };
+    fake = await startFakeRegistrar('127.0.0.1', (request, reply) => {
+      const good =
+        random() < 0.5
+          ? respond(request, '401 Unauthorized', [
+              `${CHALLENGE}, opaque="o"`,
+              'WWW-Authenticate: Digest realm="x", nonce="y"',
+            ])
+          : ok(request, 60, ['Service-Route: <sip:s@h;lr>', 'P-Associated-URI: <sip:a@b>, <tel:+1>', 'Min-Expires: 5']);
+      reply(mutate(good));
+      if (random() < 0.3) reply(good.replace('401 Unauthorized', '423 Interval Too Brief'));
+    });
+    const statuses = new Set<string>();
+    for (let i = 0; i < 120; i++) {
+      const registration = createRegistration(options({ timers: { t1Ms: 5, t2Ms: 10, timerFMs: 30 } }));
+      const state = await registration.start();
+      statuses.add(state.status);
+      await registration.stop();
+    }
+    // Both outcomes occur, so the answers were varied enough to reach the code behind the parser.
+    expect(statuses.has('registered')).toBe(true);
+    expect([...statuses].some((s) => s === 'failed' || s === 'retrying')).toBe(true);
+  });
+});
