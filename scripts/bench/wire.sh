@@ -9,8 +9,10 @@
 # (scripts/bench/wire-crowd.ts): most idle, some downloading; the server's RSS and the throughput.
 # Same approach as ../shared/bench/anchors/04_peer_wire.sh.
 #
-# edgepeer runs in two set-ups:
-#   edgepeer-cold  cache CACHE_MIB (256): pieces are read from disk and SHA-1-verified while they are sent
+# edgepeer runs in three set-ups:
+#   edgepeer-cold  cache CACHE_MIB (256): pieces are read from disk and SHA-1-verified while they are sent,
+#                  on every read from disk (what the agent does)
+#   edgepeer-once  the same, but a piece is verified only on its first read since start (--verify once)
 #   edgepeer-warm  cache larger than the file, every piece read and verified before READY (--warm), as the
 #                  libtorrent seeder checks its data before it seeds
 # usage: bash scripts/bench/wire.sh   (env: RUNS=3, SIZE_MIB=1024, CACHE_MIB=256, LEECH_ROOT=/dev/shm,
@@ -89,6 +91,7 @@ start_edgepeer() { # name extra-args... -> EP_PID EP_PORT TORRENT
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 start_edgepeer edgepeer-cold --cache-mib "$CACHE_MIB"; COLD_PID="$EP_PID"; COLD_PORT="$EP_PORT"
+start_edgepeer edgepeer-once --cache-mib "$CACHE_MIB" --verify once; ONCE_PID="$EP_PID"; ONCE_PORT="$EP_PORT"
 start_edgepeer edgepeer-warm --cache-mib $((SIZE_MIB + 64)) --warm; WARM_PID="$EP_PID"; WARM_PORT="$EP_PORT"
 "$SYSPY" "$HERE/lt_seed.py" "$TORRENT" "$DATA" >"$SCRATCH/lt.out" 2>&1 & LT_PID=$!; PIDS+=("$LT_PID")
 wait_line "$SCRATCH/lt.out" '^READY' "$LT_PID"
@@ -116,10 +119,11 @@ for i in $(seq "$RUNS"); do
   wait_quiet; leech edgepeer-cold "$COLD_PORT" "$COLD_PID"
   wait_quiet; leech libtorrent "$LT_PORT" "$LT_PID"
   wait_quiet; leech edgepeer-warm "$WARM_PORT" "$WARM_PID"
+  wait_quiet; leech edgepeer-once "$ONCE_PORT" "$ONCE_PID"
 done
 
 printf '%-15s %9s %8s %14s  %s\n' seeder median_s MB/s seeder_cpu_s "seconds per run"
-for s in edgepeer-cold edgepeer-warm libtorrent; do
+for s in edgepeer-cold edgepeer-once edgepeer-warm libtorrent; do
   m="$(tr ' ' '\n' <<<"${SECS[$s]}" | grep . | median)"
   c="$(tr ' ' '\n' <<<"${CPU[$s]}" | grep . | median)"
   printf '%-15s %9s %8.0f %14s  %s\n' "$s" "$m" "$(awk -v b="$BYTES" -v s="$m" 'BEGIN{print b/s/1e6}')" "$c" "${SECS[$s]}"
@@ -127,9 +131,10 @@ for s in edgepeer-cold edgepeer-warm libtorrent; do
 done
 echo "# ratio (libtorrent seconds / edgepeer seconds; >= 1.0: edgepeer at least as fast):" \
   "cold $(awk -v l="$MED_libtorrent" -v e="$MED_edgepeer_cold" 'BEGIN{printf "%.2f", l/e}')," \
+  "once $(awk -v l="$MED_libtorrent" -v e="$MED_edgepeer_once" 'BEGIN{printf "%.2f", l/e}')," \
   "warm $(awk -v l="$MED_libtorrent" -v e="$MED_edgepeer_warm" 'BEGIN{printf "%.2f", l/e}')"
 echo "# rounds started without a quiet second: $noisy_rounds; loadavg at end: $(cut -d' ' -f1 /proc/loadavg)"
-stop "$LT_PID"; stop "$WARM_PID"
+stop "$LT_PID"; stop "$WARM_PID"; stop "$ONCE_PID"
 
 # 1,000 connections to the cold set-up's server: CROWD_IDLE idle peers, CROWD_DOWNLOADERS downloading.
 wait_quiet

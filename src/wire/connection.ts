@@ -96,7 +96,7 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     this.wire.on('interested', () => this.#host.interestChanged(this, true));
     this.wire.on('uninterested', () => this.#host.interestChanged(this, false));
     this.wire.on('extended', (kind: string, handshake: Record<string, unknown>) => {
-      if (kind === 'handshake' && handshake.upload_only !== undefined && Number(handshake.upload_only) !== 0) {
+      if (kind === 'handshake' && typeof handshake.upload_only === 'number' && handshake.upload_only !== 0) {
         this.close('peer is upload-only too (BEP 21)');
       }
     });

@@ -167,12 +167,13 @@ export interface TestPeer {
 export async function connectPeer(
   port: number,
   infoHash: string,
-  options: { fast?: boolean; extensions?: string[]; host?: string } = {},
+  options: { fast?: boolean; extensions?: string[]; host?: string; extendedHandshake?: Record<string, unknown> } = {},
 ): Promise<TestPeer> {
   const socket = connect({ port, host: options.host ?? '127.0.0.1' });
   await once(socket, 'connect');
   const wire = new Wire();
   for (const name of options.extensions ?? []) wire.use(advertise(name));
+  Object.assign(wire.extendedHandshake, options.extendedHandshake ?? {});
   socket.pipe(wire as unknown as NodeJS.WritableStream);
   (wire as unknown as NodeJS.ReadableStream).pipe(socket);
   socket.on('error', () => {});

@@ -169,6 +169,22 @@ describe('peer wire server: serving', () => {
     await waitFor(p.wire, 'have-all');
   });
 
+  it('closes peers that want nothing from it: upload-only (BEP 21) or holding every piece', async () => {
+    const h = await startServer();
+    const object = makeObject('seeds.bin', PIECE, PIECE);
+    h.store.add(object);
+    const uploadOnly = await connectPeer(h.port, object.infoHash, { extendedHandshake: { upload_only: 1 } });
+    cleanups.push(() => uploadOnly.close());
+    await closed(uploadOnly.socket);
+    const seed = await peer(h.port, object.infoHash);
+    await waitFor(seed.wire, 'have-all');
+    seed.wire.haveAll();
+    await closed(seed.socket);
+    const leecher = await peer(h.port, object.infoHash, { extendedHandshake: { upload_only: 0 } });
+    await waitFor(leecher.wire, 'have-all');
+    expect(h.server.stats().connections).toBe(1);
+  });
+
   it('accepts IPv6 connections', async () => {
     const h = await startServer();
     const object = makeObject('six.bin', PIECE, PIECE);
