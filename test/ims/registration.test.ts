@@ -341,7 +341,7 @@ describe('fuzz: hostile registrar answers', () => {
       if (random() < 0.3) reply(good.replace('401 Unauthorized', '423 Interval Too Brief'));
     });
     const statuses = new Set<string>();
-    for (let i = 0; i < 120; i++) {
+    for (let i = 0; i < 60; i++) {
       const registration = createRegistration(options({ timers: { t1Ms: 5, t2Ms: 10, timerFMs: 30 } }));
       const state = await registration.start();
       statuses.add(state.status);
