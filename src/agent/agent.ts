@@ -69,6 +69,8 @@ export class Agent {
   private stopping: Promise<void> | null = null;
 
   readonly config: AgentConfig;
+  /** Ingest, purge and lookups on this agent's store (the admin API and the demo use them). */
+  readonly operations: StoreOperations;
   private readonly logger: Logger;
 
   private constructor(config: AgentConfig, logger: Logger, store: Store & StagingStore, hashPool: HashPool) {
@@ -76,6 +78,11 @@ export class Agent {
     this.logger = logger;
     this.store = store;
     this.hashPool = hashPool;
+    this.operations = new StoreOperations({
+      store,
+      ingestContext: (signal) => ({ store, hashPool, origin: this.origin, ...(signal ? { signal } : {}) }),
+      links: (object) => this.links(object),
+    });
     this.cache = createPieceCache(store, {
       maxBytes: config.cacheBytes,
       verify: (data, expected) => hashPool.verify(data, expected),
@@ -201,6 +208,27 @@ export class Agent {
       pieceUrlTemplates: urls.map((u) => u.pieceUrlTemplate),
       trackers: this.config.trackers,
     };
+  }
+
+  /** Announces an object now and resolves once a tracker has taken the announce (or at once without announces). */
+  async announceNow(infoHash: string, timeoutMs = 10_000): Promise<void> {
+    const announcer = this.announcer;
+    if (!announcer) return;
+    const done = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        announcer.off('announce', onAnnounce);
+        reject(new Error(`no tracker took the announce of ${infoHash} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onAnnounce = (info: { infoHash: string }) => {
+        if (info.infoHash !== infoHash) return;
+        clearTimeout(timer);
+        announcer.off('announce', onAnnounce);
+        resolve();
+      };
+      announcer.on('announce', onAnnounce);
+    });
+    announcer.announceNow(infoHash);
+    await done;
   }
 
   where(): AgentAddresses {

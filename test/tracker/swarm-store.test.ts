@@ -49,12 +49,14 @@ describe('MemorySwarmStore', () => {
     expect(answer.peers.map((listed) => listed.ip).sort()).toEqual(['10.0.0.1', '10.0.0.2']);
   });
 
-  it('gives seeds only leechers', async () => {
+  it('gives seeds leechers first, then seeds (a magnet client announces left=0 before it has the metadata)', async () => {
     const store = new MemorySwarmStore(LIMITS);
     await store.announce(peer(1, { left: 0 }));
     await store.announce(peer(2));
     const answer = await store.announce(peer(3, { left: 0 }));
-    expect(answer.peers.map((listed) => listed.ip)).toEqual(['10.0.0.2']);
+    expect(answer.peers.map((listed) => listed.ip)).toEqual(['10.0.0.2', '10.0.0.1']);
+    const one = await store.announce(peer(3, { left: 0, numWant: 1 }));
+    expect(one.peers.map((listed) => listed.ip)).toEqual(['10.0.0.2']);
   });
 
   it('drops a peer on stopped and the swarm with its last peer', async () => {

@@ -1,6 +1,8 @@
 // Which peers an announce gets back: those most likely to hold what the asker lacks. With the asker's bitmap
 // that is counted exactly (pieces the candidate has and the asker has not); without it, candidates that
-// hold more come first. Seeds are given only leechers. Work per announce is bounded by sampling.
+// hold more come first. Seeds get leechers first and other seeds after them: a client that joins by magnet
+// link announces left=0 until it has the metadata, and would otherwise never hear of anyone. Work per
+// announce is bounded by sampling.
 import { countMissing } from '../protocol/bitmap.ts';
 import type { Holding, ListedPeer, PeerRecord, Swarm } from './swarm-store.ts';
 
@@ -26,15 +28,17 @@ export function pickPeers(
   for (const record of sample(swarm.list, sampleSize)) {
     if (record === asker || record.key === askerKey) continue;
     if (wantFamily !== undefined && record.family !== wantFamily) continue;
-    if (askerIsSeed && record.left === 0) continue;
     candidates.push(record);
   }
-  if (candidates.length > numWant && !askerIsSeed) {
+  if (askerIsSeed) {
+    shuffle(candidates);
+    candidates.sort((a, b) => Number(a.left === 0) - Number(b.left === 0));
+    return candidates.slice(0, numWant);
+  }
+  if (candidates.length > numWant) {
     const scores = new Map<PeerRecord, number>();
     for (const record of candidates) scores.set(record, score(swarm, record, askerHolding) + Math.random() * 0.5);
     candidates.sort((a, b) => scores.get(b)! - scores.get(a)!);
-  } else if (candidates.length > numWant) {
-    shuffle(candidates);
   }
   return candidates.slice(0, numWant);
 }
