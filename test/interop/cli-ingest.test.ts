@@ -110,8 +110,8 @@ describe('edgepeer ingest, ls, show, torrent, purge', () => {
       'EDGEPEER_MANIFEST_INVALID',
       'EDGEPEER_ORIGIN_STATUS',
     ]);
-    expect((failed[0]?.error as { message: string }).message).toMatch(/line 3/);
-    expect((failed[1]?.error as { message: string }).message).toContain('missing.mp4');
+    expect(failed[0]?.error).toMatchObject({ message: expect.stringMatching(/line 3/) });
+    expect(failed[1]?.error).toMatchObject({ message: expect.stringContaining('missing.mp4') });
     for (const line of byStatus('ingested')) expect(line.infoHash).toMatch(/^[0-9a-f]{40}$/);
   });
 
