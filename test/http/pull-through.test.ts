@@ -108,6 +108,15 @@ describe('pull-through', () => {
     expect(origin.requests).toEqual([]);
   });
 
+  it('answers HEAD from the metainfo, without fetching anything', async () => {
+    const url = objectUrls(base, { infoHash: singleMeta.infoHash, metainfo: singleMeta }).files[0]!;
+    const response = await request(url, { method: 'HEAD' });
+    await response.body.dump();
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-length']).toBe(String(single.length));
+    expect(origin.requests).toEqual([]);
+  });
+
   it('shares one origin fetch among concurrent requests for a piece', async () => {
     const url = objectUrls(base, { infoHash: singleMeta.infoHash, metainfo: singleMeta }).pieceUrlTemplate.replace(
       '{index}',
