@@ -25,7 +25,7 @@ export type {
 } from './types.ts';
 
 const DEFAULTS = {
-  commitIntervalMs: 10,
+  commitIntervalMs: 0,
   commitMaxPieces: 256,
   commitMaxBytes: 128 * 1024 * 1024,
   compactJournalBytes: 16 * 1024 * 1024,

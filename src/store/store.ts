@@ -141,7 +141,7 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
   #batch = new CommitBatch();
   #committingBatch: CommitBatch | null = null;
   #commitLoop: Promise<void> | null = null;
-  #commitTimer: NodeJS.Timeout | null = null;
+  #commitTimer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   #closing = false;
 
   constructor(dataDir: string, options: StoreOptions, loaded: LoadedIndex, lock: WriterLock | null) {
@@ -720,13 +720,18 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
     if (batch.pieces.length >= this.#options.commitMaxPieces || batch.bytes >= this.#options.commitMaxBytes) {
       this.#startCommit();
     } else if (this.#commitTimer === null && this.#commitLoop === null) {
-      this.#commitTimer = setTimeout(() => this.#startCommit(), this.#options.commitIntervalMs);
+      // Idle committer: wait commitIntervalMs for company (0: just the rest of this event-loop turn).
+      // A busy committer takes the batch as soon as it is done, so under load batches form by themselves.
+      const delay = this.#options.commitIntervalMs;
+      this.#commitTimer =
+        delay === 0 ? setImmediate(() => this.#startCommit()) : setTimeout(() => this.#startCommit(), delay);
     }
   }
 
   #startCommit(): void {
     if (this.#commitTimer !== null) {
-      clearTimeout(this.#commitTimer);
+      clearTimeout(this.#commitTimer as NodeJS.Timeout);
+      clearImmediate(this.#commitTimer as NodeJS.Immediate);
       this.#commitTimer = null;
     }
     if (this.#commitLoop !== null) return; // the running loop takes the batch when it is done

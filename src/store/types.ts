@@ -52,9 +52,13 @@ export interface OpenStoreOptions {
    * 'read' takes no lock and sees what writers have committed.
    */
   mode: 'write' | 'read';
-  /** Group commit: a batch of written pieces is committed after this many ms (default 10)... */
+  /**
+   * Group commit: written pieces wait for a shared fdatasync + journal append. When no commit is running, a
+   * batch waits this many ms for more pieces (default 0: the rest of the event-loop turn); pieces written
+   * while a commit runs form the next batch, committed as soon as it is done...
+   */
   commitIntervalMs?: number;
-  /** ...or as soon as this many pieces (default 256) or bytes (default 128 MiB) are pending. */
+  /** ...or at once when this many pieces (default 256) or bytes (default 128 MiB) are pending. */
   commitMaxPieces?: number;
   commitMaxBytes?: number;
   /** The journal is folded into a new snapshot once it exceeds max(this, snapshot size); default 16 MiB. */
