@@ -717,7 +717,11 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
 
   #scheduleCommit(): void {
     const batch = this.#batch;
-    if (batch.pieces.length >= this.#options.commitMaxPieces || batch.bytes >= this.#options.commitMaxBytes) {
+    if (
+      batch.pieces.length >= this.#options.commitMaxPieces ||
+      batch.bytes >= this.#options.commitMaxBytes ||
+      batch.handles.size >= this.#options.maxOpenFiles // many small files: do not pile up open handles
+    ) {
       this.#startCommit();
     } else if (this.#commitTimer === null && this.#commitLoop === null) {
       // Idle committer: wait commitIntervalMs for company (0: just the rest of this event-loop turn).
