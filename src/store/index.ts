@@ -46,6 +46,9 @@ function positive(name: keyof typeof DEFAULTS, value: number | undefined): numbe
  * and follows what the writer commits (an absent store reads as empty).
  */
 export async function openStore(dataDir: string, options: OpenStoreOptions): Promise<Store & StagingStore> {
+  if (typeof dataDir !== 'string' || dataDir.trim() === '') {
+    throw new InvalidArgumentError(`the store's data dir must be a path, got ${JSON.stringify(dataDir)}`);
+  }
   if (options?.mode !== 'write' && options?.mode !== 'read') {
     throw new InvalidArgumentError(`store mode must be 'write' or 'read', got ${String(options?.mode)}`);
   }

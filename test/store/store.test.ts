@@ -228,6 +228,10 @@ describe('content store', () => {
     await expect(store.addObject(single.metainfo, { ttlMs: -5 })).rejects.toMatchObject({
       code: 'EDGEPEER_INVALID_ARGUMENT',
     });
+    await expect(openStore('', { mode: 'read' })).rejects.toMatchObject({ code: 'EDGEPEER_INVALID_ARGUMENT' });
+    await expect(openStore(dataDir, { mode: 'write', commitMaxPieces: 0 })).rejects.toMatchObject({
+      code: 'EDGEPEER_INVALID_ARGUMENT',
+    });
     await expect(openStore(dataDir, { mode: 'sideways' as 'read' })).rejects.toMatchObject({
       code: 'EDGEPEER_INVALID_ARGUMENT',
     });
