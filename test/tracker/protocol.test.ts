@@ -53,7 +53,7 @@ describe('bencode', () => {
   it('keeps "__proto__" as a plain key', () => {
     const decoded = decodeBencode(Buffer.from('d9:__proto__i1ee')) as Record<string, unknown>;
     expect(Object.getPrototypeOf(decoded)).toBeNull();
-    expect(decoded['__proto__']).toBe(1);
+    expect(Object.getOwnPropertyDescriptor(decoded, '__proto__')?.value).toBe(1);
   });
 
   it('survives random garbage with a BencodeError', () => {

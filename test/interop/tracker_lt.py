@@ -1,0 +1,144 @@
+"""python3-libtorrent peers for the tracker interop tests: TCP peer wire only (DHT, LSD, UPnP, NAT-PMP and
+uTP off), plaintext, loopback. Prints JSON lines on stdout.
+
+usage:
+  tracker_lt.py seed TORRENT SAVE_DIR
+      Checks the data, prints {"ready": PORT}, seeds until stdin closes. Announces to no tracker.
+  tracker_lt.py leech TORRENT SAVE_DIR [--tracker URL] [--web-seeds-from URL] [--timeout S] [--stay 1]
+      --tracker: the only way libtorrent learns of peers (the torrent itself names no tracker and no web seed).
+      --web-seeds-from: announce once to this tracker ourselves (libtorrent does not read url-list from
+      tracker answers), add every url-list entry as a web seed; with no --tracker there are no peers at all.
+      Prints {"result": {...}} at the end: seeding, progress, BitTorrent peers connected, web seeds, problems.
+      --stay 1: then keep the session (seeding, announced) until stdin closes.
+"""
+import json
+import os
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+import libtorrent as lt
+
+
+def session():
+    return lt.session({
+        "listen_interfaces": "127.0.0.1:0",
+        "enable_dht": False,
+        "enable_lsd": False,
+        "enable_upnp": False,
+        "enable_natpmp": False,
+        "enable_incoming_utp": False,
+        "enable_outgoing_utp": False,
+        "allow_multiple_connections_per_ip": True,
+        "announce_to_all_trackers": True,
+        "out_enc_policy": int(lt.enc_policy.disabled),
+        "in_enc_policy": int(lt.enc_policy.enabled),
+        "alert_mask": int(lt.alert.category_t.error_notification | lt.alert.category_t.status_notification
+                          | lt.alert.category_t.tracker_notification | lt.alert.category_t.peer_notification),
+    })
+
+
+def emit(record):
+    print(json.dumps(record), flush=True)
+
+
+def seed(torrent, save_dir):
+    ses = session()
+    handle = ses.add_torrent({"ti": lt.torrent_info(torrent), "save_path": save_dir})
+    deadline = time.monotonic() + 60
+    while not handle.status().is_seeding:
+        if time.monotonic() > deadline:
+            sys.exit("seeder: data check did not finish, or the data does not match")
+        ses.wait_for_alert(100)
+        ses.pop_alerts()
+    emit({"ready": ses.listen_port()})
+    sys.stdin.read()
+
+
+def url_list_from(tracker, info_hash, port, total):
+    query = urllib.parse.urlencode({
+        "info_hash": info_hash, "peer_id": b"-LT2080-webseedonly0", "port": port,
+        "uploaded": 0, "downloaded": 0, "left": total, "compact": 1, "numwant": 0, "event": "started",
+    })
+    with urllib.request.urlopen(f"{tracker}?{query}", timeout=10) as response:
+        answer = lt.bdecode(response.read())
+    urls = answer.get(b"url-list", [])
+    if isinstance(urls, bytes):
+        urls = [urls]
+    return [url.decode() for url in urls]
+
+
+def leech(torrent, save_dir, args):
+    tracker = web_seeds_from = None
+    stay = False
+    timeout = 90.0
+    while args:
+        flag, value, args = args[0], args[1], args[2:]
+        if flag == "--tracker":
+            tracker = value
+        elif flag == "--web-seeds-from":
+            web_seeds_from = value
+        elif flag == "--timeout":
+            timeout = float(value)
+        elif flag == "--stay":
+            stay = value == "1"
+    ses = session()
+    ti = lt.torrent_info(torrent)
+    handle = ses.add_torrent({"ti": ti, "save_path": save_dir})
+    web_seeds = []
+    if web_seeds_from:
+        web_seeds = url_list_from(web_seeds_from, bytes.fromhex(str(ti.info_hash())), ses.listen_port(), ti.total_size())
+        for url in web_seeds:
+            handle.add_url_seed(url)
+        emit({"web_seeds": web_seeds})
+    if tracker:
+        handle.add_tracker({"url": tracker, "tier": 0})
+        handle.force_reannounce()
+    peers, problems = set(), []
+    deadline = time.monotonic() + timeout
+    status = handle.status()
+    while not status.is_seeding and time.monotonic() < deadline:
+        ses.wait_for_alert(200)
+        for alert in ses.pop_alerts():
+            if isinstance(alert, lt.tracker_reply_alert):
+                emit({"tracker_reply": alert.num_peers})
+            elif isinstance(alert, (lt.tracker_error_alert, lt.url_seed_alert, lt.hash_failed_alert,
+                                    lt.torrent_error_alert, lt.file_error_alert)):
+                problems.append(type(alert).__name__ + ": " + alert.message())
+        for peer in handle.get_peer_info():
+            if peer.connection_type == lt.peer_info.standard_bittorrent:
+                peers.add(f"{peer.ip[0]}:{peer.ip[1]}")
+        status = handle.status()
+    # Let the completed announce reach the tracker before the session goes away.
+    if status.is_seeding and tracker:
+        handle.force_reannounce()
+        end = time.monotonic() + 5
+        while time.monotonic() < end:
+            ses.wait_for_alert(200)
+            if any(isinstance(alert, lt.tracker_reply_alert) for alert in ses.pop_alerts()):
+                break
+    emit({"result": {
+        "seeding": status.is_seeding,
+        "progress": status.progress,
+        "peers": sorted(peers),
+        "web_seeds": web_seeds,
+        "problems": problems,
+    }})
+    if stay:
+        sys.stdin.read()
+
+
+def main():
+    mode, torrent, save_dir = sys.argv[1], sys.argv[2], sys.argv[3]
+    os.makedirs(save_dir, exist_ok=True)
+    if mode == "seed":
+        seed(torrent, save_dir)
+    elif mode == "leech":
+        leech(torrent, save_dir, sys.argv[4:])
+    else:
+        sys.exit(f"unknown mode {mode}")
+
+
+if __name__ == "__main__":
+    main()
