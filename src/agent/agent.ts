@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import {
   type AgentLinks,
   createAdminServer,
@@ -23,6 +24,7 @@ import {
 } from '../store/index.ts';
 import { type AnnounceClient, createAnnounceClient, type TrackerStatus } from '../tracker/index.ts';
 import { createPeerWireServer, type PeerWireServer, type PeerWireStats } from '../wire/index.ts';
+import { countHashing, createMetrics } from './metrics.ts';
 import type { AgentAddresses, AgentConfig } from './types.ts';
 
 /** Azureus-style peer id: edgepeer 0.1.0, then random. */
@@ -72,6 +74,8 @@ export class Agent {
   /** Ingest, purge and lookups on this agent's store (the admin API and the demo use them). */
   readonly operations: StoreOperations;
   private readonly logger: Logger;
+  /** Prometheus registry, served at /metrics on the admin API. */
+  metrics: Registry | null = null;
 
   private constructor(config: AgentConfig, logger: Logger, store: Store & StagingStore, hashPool: HashPool) {
     this.config = config;
@@ -91,8 +95,10 @@ export class Agent {
 
   static async start(config: AgentConfig, logger: Logger): Promise<Agent> {
     const store = await openStore(config.dataDir, { mode: 'write' });
-    const hashPool = createHashPool(config.hashThreads ? { threads: config.hashThreads } : {});
+    const hashing = countHashing(createHashPool(config.hashThreads ? { threads: config.hashThreads } : {}));
+    const hashPool = hashing.pool;
     const agent = new Agent(config, logger, store, hashPool);
+    agent.metrics = createMetrics(() => agent.status(), hashing.counters);
     agent.stops.push({ name: 'store', stop: () => store.close() });
     agent.stops.push({ name: 'hashing', stop: () => hashPool.close() });
     agent.stops.push({ name: 'origin client', stop: () => agent.origin.close() });
@@ -188,6 +194,10 @@ export class Agent {
       host: admin.host,
       port: admin.port,
       status: () => this.status(),
+      metrics: async () => ({
+        contentType: this.metrics?.contentType ?? 'text/plain',
+        body: (await this.metrics?.metrics()) ?? '',
+      }),
     });
     const adminUrl = await server.listen();
     this.stops.push({ name: 'admin', stop: () => server.close() });

@@ -1,0 +1,152 @@
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { HashPool } from '../hashing/index.ts';
+import type { AgentStatus } from './agent.ts';
+
+/** Bytes hashed and time spent, by a hash pool wrapped with countHashing. */
+export interface HashCounters {
+  bytes: number;
+  seconds: number;
+}
+
+/** Wraps a hash pool so that the agent can report hash throughput; the pool itself keeps no figures. */
+export function countHashing(pool: HashPool): { pool: HashPool; counters: HashCounters } {
+  const counters: HashCounters = { bytes: 0, seconds: 0 };
+  async function timed<T>(bytes: number, work: Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return await work;
+    } finally {
+      counters.bytes += bytes;
+      counters.seconds += (performance.now() - started) / 1000;
+    }
+  }
+  const counted: HashPool = {
+    get threads() {
+      return pool.threads;
+    },
+    hashFiles: (files, pieceLength, options) =>
+      timed(
+        files.reduce((sum, f) => sum + f.length, 0),
+        pool.hashFiles(files, pieceLength, options),
+      ),
+    sha1: (data) => timed(data.byteLength, pool.sha1(data)),
+    verify: (data, expected) => timed(data.byteLength, pool.verify(data, expected)),
+    close: () => pool.close(),
+  };
+  return { pool: counted, counters };
+}
+
+/**
+ * Prometheus metrics of a running agent, read from its status at scrape time (nothing on the hot path).
+ * Counters are totals since start; gauges are current values.
+ */
+export function createMetrics(status: () => AgentStatus, hashing: HashCounters): Registry {
+  const registry = new Registry();
+  const counter = (
+    name: string,
+    help: string,
+    labelNames: string[],
+    read: (set: (labels: Record<string, string>, value: number) => void) => void,
+  ) =>
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        read((labels, value) => this.inc(labels, value));
+      },
+    });
+  const gauge = (
+    name: string,
+    help: string,
+    labelNames: string[],
+    read: (set: (labels: Record<string, string>, value: number) => void) => void,
+  ) =>
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        read((labels, value) => this.set(labels, value));
+      },
+    });
+
+  // One status snapshot per scrape, shared by every metric of that scrape.
+  let snapshot: { at: number; value: AgentStatus } | null = null;
+  const now = () => {
+    const at = Date.now();
+    if (!snapshot || at - snapshot.at > 100) snapshot = { at, value: status() };
+    return snapshot.value;
+  };
+
+  counter('edgepeer_bytes_served_total', 'Payload bytes served, by protocol.', ['protocol'], (set) => {
+    const s = now();
+    set({ protocol: 'bittorrent' }, s.wire.uploadedBytes);
+    set({ protocol: 'http' }, s.http?.bytesSent ?? 0);
+  });
+  gauge('edgepeer_peers', 'Open peer wire connections, by state.', ['state'], (set) => {
+    const s = now();
+    set({ state: 'connected' }, s.wire.connections);
+    set({ state: 'unchoked' }, s.wire.unchoked);
+    set({ state: 'waiting' }, s.wire.waiting);
+  });
+  counter(
+    'edgepeer_requests_rejected_total',
+    'Requests refused, by protocol and reason.',
+    ['protocol', 'reason'],
+    (set) => {
+      const s = now();
+      set({ protocol: 'bittorrent', reason: 'rejected' }, s.wire.requestsRejected);
+      set({ protocol: 'bittorrent', reason: 'dropped' }, s.wire.requestsDropped);
+      set({ protocol: 'bittorrent', reason: 'connection_refused' }, s.wire.refused);
+      set({ protocol: 'bittorrent', reason: 'protocol_error' }, s.wire.protocolErrors);
+      set({ protocol: 'http', reason: 'pieces_not_held' }, s.http?.refused ?? 0);
+      set({ protocol: 'http', reason: 'client_error' }, s.http?.clientErrors ?? 0);
+      set({ protocol: 'http', reason: 'status_4xx' }, s.http?.responses['4xx'] ?? 0);
+      set({ protocol: 'http', reason: 'status_5xx' }, s.http?.responses['5xx'] ?? 0);
+    },
+  );
+  counter('edgepeer_http_requests_total', 'HTTP requests served.', [], (set) => set({}, now().http?.requests ?? 0));
+  counter('edgepeer_cache_lookups_total', 'Piece cache lookups, by result.', ['result'], (set) => {
+    const { cache } = now();
+    set({ result: 'hit' }, cache.hits);
+    set({ result: 'miss' }, cache.misses);
+  });
+  gauge('edgepeer_cache_hit_ratio', 'Piece cache hits over lookups since start.', [], (set) => {
+    const { cache } = now();
+    const lookups = cache.hits + cache.misses;
+    set({}, lookups === 0 ? 0 : cache.hits / lookups);
+  });
+  gauge('edgepeer_cache_bytes', 'Bytes in the piece cache.', [], (set) => set({}, now().cache.bytes));
+  counter('edgepeer_corrupt_pieces_total', 'Pieces that failed their hash on disk and were dropped.', [], (set) =>
+    set({}, now().cache.corruptPieces),
+  );
+  counter('edgepeer_hashed_bytes_total', 'Bytes SHA-1 hashed (ingest and verification).', [], (set) =>
+    set({}, hashing.bytes),
+  );
+  counter('edgepeer_hashing_seconds_total', 'Time spent waiting on hashing.', [], (set) => set({}, hashing.seconds));
+  gauge('edgepeer_objects', 'Objects in the store, by completeness.', ['state'], (set) => {
+    const s = now();
+    set({ state: 'complete' }, s.objectsComplete);
+    set({ state: 'partial' }, s.objects - s.objectsComplete);
+  });
+  counter('edgepeer_announces_total', 'Tracker announces, by tracker and outcome.', ['tracker', 'outcome'], (set) => {
+    for (const t of now().trackers) {
+      set({ tracker: t.url, outcome: 'ok' }, t.announces.ok);
+      set({ tracker: t.url, outcome: 'failed' }, t.announces.failed);
+    }
+  });
+  gauge('edgepeer_tracker_up', '1 if the last announce to the tracker succeeded.', ['tracker'], (set) => {
+    for (const t of now().trackers)
+      set({ tracker: t.url }, t.consecutiveFailures === 0 && t.lastSuccessAt !== null ? 1 : 0);
+  });
+  gauge('edgepeer_ims_registered', '1 while registered in IMS (absent when IMS is off).', ['impu'], (set) => {
+    const { ims } = now();
+    if (ims) set({ impu: ims.impu }, ims.registered ? 1 : 0);
+  });
+  return registry;
+}
