@@ -68,3 +68,35 @@ export function formatBytes(bytes: number): string {
   }
   return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
 }
+
+/** Compact form of a duration in ms, as the config file writes it: 5s, 1h30m, 250ms. */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  if (ms % 1000 !== 0) return `${ms}ms`;
+  let rest = ms / 1000;
+  let text = '';
+  for (const [unit, seconds] of [
+    ['d', 86_400],
+    ['h', 3600],
+    ['m', 60],
+    ['s', 1],
+  ] as const) {
+    if (rest >= seconds) {
+      text += `${Math.floor(rest / seconds)}${unit}`;
+      rest %= seconds;
+    }
+  }
+  return text;
+}
+
+/** Compact, exact form of a byte count, as the config file writes it: 256MiB, 16KiB, 1000. */
+export function formatSize(bytes: number): string {
+  for (const [unit, factor] of [
+    ['GiB', 1024 ** 3],
+    ['MiB', 1024 ** 2],
+    ['KiB', 1024],
+  ] as const) {
+    if (bytes >= factor && bytes % factor === 0) return `${bytes / factor}${unit}`;
+  }
+  return String(bytes);
+}

@@ -1,0 +1,49 @@
+import { Flags } from '@oclif/core';
+import { BaseCommand } from '../../src/cli/index.ts';
+import { DEFAULT_SERVICE, installService } from '../../src/config/index.ts';
+
+export default class ServiceInstall extends BaseCommand {
+  static override description =
+    'Write a systemd unit that runs `edgepeer agent` as a dedicated user in a sandbox (Restart=on-failure, ' +
+    'ProtectSystem=strict, no capabilities unless a port below 1024 needs CAP_NET_BIND_SERVICE), with this ' +
+    'edgepeer and this Node.js. As root it also creates the user (if missing) and the data dir. ' +
+    'Then: systemctl daemon-reload && systemctl enable --now edgepeer.';
+
+  static override examples = [
+    'sudo <%= config.bin %> service install',
+    '<%= config.bin %> service install --dry-run',
+    'sudo <%= config.bin %> service install --config /etc/edgepeer/edge1.yaml --data-dir /srv/edgepeer',
+  ];
+
+  static override flags = {
+    user: Flags.string({ description: 'User (and group) the agent runs as.', default: DEFAULT_SERVICE.user }),
+    config: Flags.string({ description: 'Config file the agent reads.', default: DEFAULT_SERVICE.configFile }),
+    'data-dir': Flags.string({ description: 'Folder of the content store.', default: DEFAULT_SERVICE.dataDir }),
+    'unit-dir': Flags.string({ description: 'Where to write edgepeer.service.', default: DEFAULT_SERVICE.unitDir }),
+    'dry-run': Flags.boolean({ description: 'Print the unit and the steps; change nothing.', default: false }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(ServiceInstall);
+    const result = await installService({
+      user: flags.user,
+      configFile: flags.config,
+      dataDir: flags['data-dir'],
+      unitDir: flags['unit-dir'],
+      dryRun: flags['dry-run'],
+    });
+    const user = {
+      exists: `user ${result.user} exists`,
+      created: `created user ${result.user}`,
+      'would create': `would create user ${result.user}`,
+      missing: `user ${result.user} does not exist (not root: create it, see below)`,
+    }[result.userStatus];
+    this.emit(
+      result,
+      result.dryRun ? result.unit.trimEnd() : `wrote ${result.unitFile}\n${user}\ndata dir ${result.dataDir}`,
+    );
+    if (result.dryRun) this.note(`dry run: would write ${result.unitFile}; ${user}`);
+    for (const note of result.notes) this.note(`note: ${note}`);
+    this.note(`next:\n${result.nextSteps.map((step) => `  ${step}`).join('\n')}`);
+  }
+}

@@ -1,0 +1,388 @@
+// The one table of agent settings: every key of the config file with its type, default, environment variable,
+// flag and one-line explanation. The file schema (schema.ts), env parsing, flag mapping, the starter file
+// (`config init`) and docs/configuration.md all follow it, so they cannot drift apart.
+// This module is plain data with no dependencies: every command loads src/config, and only the commands that
+// read configuration pay for the schema library and the YAML parser.
+import { formatDuration, formatSize } from './units.ts';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const PARTIAL_POLICIES = ['refuse', 'redirect', 'pull-through'] as const;
+export const SIP_TRANSPORTS = ['udp', 'tcp', 'tls'] as const;
+
+/** What a key holds; schema.ts turns each into a checker with a message saying what is expected. */
+export type ValueType =
+  | { type: 'int'; min: number; max: number }
+  /** "256MiB", "1g" or bytes. */
+  | { type: 'size'; min: number; max: number }
+  /** "5s", "1h30m" or a number of `bare` units. */
+  | { type: 'duration'; min: number; max: number; bare: 's' | 'ms' }
+  | { type: 'bool' }
+  | { type: 'enum'; values: readonly [string, ...string[]] }
+  /** A non-empty string; `what` completes "must be ...". */
+  | { type: 'string'; what: string; noSpaces?: boolean }
+  | { type: 'url'; protocols: readonly string[]; what: string }
+  | { type: 'urls'; protocols: readonly string[]; what: string }
+  | { type: 'host' }
+  /** One address or a list of them. */
+  | { type: 'hosts' }
+  | { type: 'sip'; what: string; needsUser?: boolean }
+  /** HOST:PORT. */
+  | { type: 'listen' };
+
+/** The value the agent uses for a ValueType (bytes, ms, parsed addresses). */
+export type ValueOf<T extends ValueType> = T extends { type: 'int' | 'size' | 'duration' }
+  ? number
+  : T extends { type: 'bool' }
+    ? boolean
+    : T extends { type: 'enum'; values: readonly (infer V)[] }
+      ? V
+      : T extends { type: 'urls' }
+        ? string[]
+        : T extends { type: 'hosts' }
+          ? string | string[]
+          : T extends { type: 'listen' }
+            ? ListenAddress
+            : string;
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface SettingSpec {
+  readonly value: ValueType;
+  /** In the agent's units (bytes, ms); undefined: not set unless given. */
+  readonly default?: unknown;
+  /** What the starter file and docs show when the default is computed or absent. */
+  readonly defaultText?: string;
+  /** A value the starter file shows (commented out) for a key with no default, as YAML. */
+  readonly example?: string;
+  readonly doc: string;
+  /** Relative paths are taken from the config file's folder (file) or the working directory (env, flags). */
+  readonly isPath?: boolean;
+  /** The `edgepeer agent` flag that sets it. */
+  readonly flag?: string;
+}
+
+const port = { type: 'int', min: 0, max: 65535 } as const;
+const bool = { type: 'bool' } as const;
+const path = (what = 'a file path') => ({ type: 'string', what }) as const;
+
+// Peer wire limits: the same names, defaults and ranges as PeerWireLimits in src/wire/options.ts (the config
+// folder sits below wire, so it keeps its own copy; test/config/settings.test.ts checks that they agree).
+const limit = (def: number, min: number, max: number, doc: string) =>
+  ({ value: { type: 'int', min, max }, default: def, doc }) as const;
+const limitMs = (def: number, min: number, max: number, doc: string) =>
+  ({ value: { type: 'duration', min, max, bare: 'ms' }, default: def, doc }) as const;
+const limitBytes = (def: number, min: number, max: number, doc: string) =>
+  ({ value: { type: 'size', min, max }, default: def, doc }) as const;
+
+export const SETTINGS = {
+  dataDir: {
+    value: path('a folder path'),
+    defaultText: '/var/lib/edgepeer as root, else $XDG_DATA_HOME/edgepeer (~/.local/share/edgepeer)',
+    doc: 'Folder of the content store (objects, pieces, bitmaps).',
+    isPath: true,
+    flag: 'data-dir',
+  },
+  logLevel: {
+    value: { type: 'enum', values: LOG_LEVELS },
+    default: 'info',
+    doc: `Level of the JSON logs on stderr: ${LOG_LEVELS.join(', ')}.`,
+    flag: 'log-level',
+  },
+  hashThreads: {
+    value: { type: 'int', min: 1, max: 1024 },
+    defaultText: 'one per CPU core',
+    example: '4',
+    doc: 'Worker threads hashing pieces.',
+    flag: 'hash-threads',
+  },
+  cacheSize: {
+    value: { type: 'size', min: 0, max: Number.MAX_SAFE_INTEGER },
+    default: 256 * 1024 * 1024,
+    doc: 'Piece cache shared by the peer wire and HTTP servers, e.g. 256MiB, 2g.',
+    flag: 'cache-size',
+  },
+  shutdownGrace: {
+    value: { type: 'duration', min: 0, max: 3_600_000, bare: 's' },
+    default: 5000,
+    doc: 'Time transfers in flight get to finish on SIGTERM/SIGINT, e.g. 5s, 1m.',
+    flag: 'shutdown-grace',
+  },
+  trackers: {
+    value: { type: 'urls', protocols: ['http:', 'https:', 'udp:'], what: 'a tracker announce URL' },
+    default: [],
+    doc: "Tracker announce URLs for every object, besides each object's own (env: comma-separated).",
+    flag: 'tracker',
+  },
+  announce: {
+    value: bool,
+    default: true,
+    doc: 'Announce objects to trackers at all.',
+    flag: 'announce',
+  },
+  'peer.port': {
+    value: port,
+    default: 6881,
+    doc: 'Peer wire (BitTorrent) TCP port; 0 picks a free one.',
+    flag: 'peer-port',
+  },
+  'peer.host': {
+    value: { type: 'hosts' },
+    defaultText: 'all addresses, IPv4 and IPv6',
+    example: '"::"',
+    doc: 'Address(es) the peer wire server listens on (env: comma-separated).',
+    flag: 'peer-host',
+  },
+  'peer.limits.maxConnections': limit(2000, 1, 1_000_000, 'Connections open at once; more are closed on accept.'),
+  'peer.limits.maxConnectionsPerIp': limit(8, 1, 1_000_000, 'Connections open at once from one IP address.'),
+  'peer.limits.uploadSlots': limit(16, 1, 100_000, 'Peers unchoked at once in regular slots, across all objects.'),
+  'peer.limits.optimisticSlots': limit(1, 0, 100_000, 'Extra slots for a random waiting peer, rotated.'),
+  'peer.limits.slotQuantumMs': limitMs(30_000, 1, 86_400_000, 'Least time a peer keeps a regular slot.'),
+  'peer.limits.rechokeIntervalMs': limitMs(10_000, 10, 3_600_000, 'How often slots are reconsidered.'),
+  'peer.limits.optimisticIntervalMs': limitMs(30_000, 10, 3_600_000, 'How often the optimistic slot rotates.'),
+  'peer.limits.maxQueuedRequests': limit(500, 1, 100_000, 'Requests a peer may have queued (BEP 6 reqq).'),
+  'peer.limits.maxBlockLength': limitBytes(16 * 1024, 1024, 128 * 1024, 'Largest block a peer may request.'),
+  'peer.limits.allowedFastSetSize': limit(10, 0, 1000, 'Pieces in the BEP 6 allowed-fast set; 0 disables it.'),
+  'peer.limits.handshakeTimeoutMs': limitMs(10_000, 10, 3_600_000, 'From accept to a valid handshake.'),
+  'peer.limits.idleTimeoutMs': limitMs(180_000, 10, 86_400_000, 'Close a peer silent for this long.'),
+  'peer.limits.keepAliveIntervalMs': limitMs(60_000, 10, 86_400_000, 'Send a keep-alive after this long idle.'),
+  'peer.limits.sendBufferBytes': limitBytes(
+    256 * 1024,
+    16 * 1024,
+    1024 * 1024 * 1024,
+    'Bytes queued for one peer before serving pauses.',
+  ),
+  'peer.limits.prefetch': {
+    value: bool,
+    default: true,
+    doc: "Read ahead a peer's next requested piece while sending the current one.",
+  },
+  'http.enabled': {
+    value: bool,
+    default: true,
+    doc: 'Serve objects and pieces over HTTP (ranges, BEP 19 web seed).',
+    flag: 'http',
+  },
+  'http.port': {
+    value: port,
+    default: 8080,
+    doc: 'HTTP port; 0 picks a free one.',
+    flag: 'http-port',
+  },
+  'http.host': {
+    value: { type: 'host' },
+    defaultText: 'all addresses, IPv4 and IPv6',
+    example: '"::"',
+    doc: 'Address the HTTP server listens on.',
+    flag: 'http-host',
+  },
+  'http.policy': {
+    value: { type: 'enum', values: PARTIAL_POLICIES },
+    default: 'refuse',
+    doc: `Answer to requests for pieces not held: ${PARTIAL_POLICIES.join(', ')}.`,
+    flag: 'partial-policy',
+  },
+  'http.publicUrl': {
+    value: { type: 'url', protocols: ['http:', 'https:'], what: 'an http or https URL' },
+    defaultText: 'the listening address',
+    example: 'http://edge1.cdn.example.net:8080',
+    doc: 'Base URL clients reach this agent at (CDN URIs announced to trackers).',
+    flag: 'public-url',
+  },
+  'ims.registrar': {
+    value: { type: 'sip', what: 'a sip: or sips: URI' },
+    defaultText: 'unset, so no IMS registration',
+    example: 'sip:pcscf.ims.example.net:5060',
+    doc: 'P-CSCF or registrar to REGISTER with; setting it turns IMS registration on.',
+    flag: 'ims-registrar',
+  },
+  'ims.impi': {
+    value: { type: 'string', what: 'a private identity without spaces or quotes', noSpaces: true },
+    example: 'edge1@ims.example.net',
+    doc: 'Private user identity (IMPI): the digest username.',
+    flag: 'ims-impi',
+  },
+  'ims.impu': {
+    value: {
+      type: 'sip',
+      what: 'a public identity SIP URI with a user, e.g. sip:edge1@ims.example.net',
+      needsUser: true,
+    },
+    example: 'sip:edge1@ims.example.net',
+    doc: 'Public user identity (IMPU) registered.',
+    flag: 'ims-impu',
+  },
+  'ims.passwordFile': {
+    value: path(),
+    defaultText: 'unset, so the password comes from EDGEPEER_IMS_PASSWORD',
+    example: '/etc/edgepeer/ims-password',
+    doc: 'File holding the digest password (keep it mode 0640, group edgepeer).',
+    isPath: true,
+    flag: 'ims-password-file',
+  },
+  'ims.transport': {
+    value: { type: 'enum', values: SIP_TRANSPORTS },
+    defaultText: "the registrar URI's transport parameter, else udp (tls for sips:)",
+    example: 'tcp',
+    doc: `SIP transport: ${SIP_TRANSPORTS.join(', ')}.`,
+    flag: 'ims-transport',
+  },
+  'ims.expires': {
+    value: { type: 'int', min: 1, max: 2 ** 31 - 1 },
+    default: 600_000,
+    doc: 'Requested registration expiry in seconds (the registrar may grant less).',
+    flag: 'ims-expires',
+  },
+  'ims.domain': {
+    value: { type: 'host' },
+    defaultText: 'the host of ims.impu',
+    example: 'ims.example.net',
+    doc: 'Home network domain (Request-URI).',
+  },
+  'ims.contactHost': {
+    value: { type: 'host' },
+    defaultText: 'the local socket address',
+    example: 'edge1.cdn.example.net',
+    doc: 'Address put in the Contact, when the local one is not reachable (NAT).',
+  },
+  'ims.contactPort': {
+    value: { type: 'int', min: 1, max: 65535 },
+    defaultText: 'the local port',
+    example: '5060',
+    doc: 'Port put in the Contact.',
+  },
+  'ims.localPort': {
+    value: port,
+    defaultText: 'any',
+    example: '5060',
+    doc: 'Local UDP port to send REGISTER from (and be reached at).',
+  },
+  'admin.enabled': {
+    value: bool,
+    default: true,
+    doc: 'Serve the local admin API.',
+    flag: 'admin',
+  },
+  'admin.listen': {
+    value: { type: 'listen' },
+    default: { host: '127.0.0.1', port: 7070 },
+    doc: 'HOST:PORT of the admin API; keep it on loopback.',
+    flag: 'admin-listen',
+  },
+  'admin.tokenFile': {
+    value: path(),
+    defaultText: '<dataDir>/admin.token',
+    doc: 'Bearer token of the admin API; created with mode 0600 if missing.',
+    isPath: true,
+    flag: 'admin-token-file',
+  },
+} as const satisfies Record<string, SettingSpec>;
+
+export type SettingKey = keyof typeof SETTINGS;
+/** The value of a setting as the agent uses it. */
+export type SettingValue<K extends SettingKey> = ValueOf<(typeof SETTINGS)[K]['value']>;
+
+export const SETTING_KEYS = Object.keys(SETTINGS) as SettingKey[];
+
+export function settingSpec(key: SettingKey): SettingSpec {
+  return SETTINGS[key];
+}
+
+/** peer.limits.maxConnections -> EDGEPEER_PEER_LIMITS_MAX_CONNECTIONS. */
+export function envName(key: string): string {
+  return `EDGEPEER_${key
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/\./g, '_')
+    .toUpperCase()}`;
+}
+
+/** Environment variables that are not keys of the file but that the configuration reads. */
+export const EXTRA_ENV = {
+  config: 'EDGEPEER_CONFIG',
+  password: 'EDGEPEER_IMS_PASSWORD',
+  akaK: 'EDGEPEER_IMS_AKA_K',
+  akaOp: 'EDGEPEER_IMS_AKA_OP',
+  akaOpc: 'EDGEPEER_IMS_AKA_OPC',
+} as const;
+
+/** A flag of `edgepeer agent` that sets a key; `invert`: the flag's true means the key's false. */
+export interface AgentFlag {
+  flag: string;
+  key: SettingKey;
+  env: string;
+  kind: 'integer' | 'string' | 'boolean' | 'multiple';
+  invert?: boolean;
+  description: string;
+}
+
+/** The flags resolveAgentConfig understands, for the agent command to declare (with no oclif defaults). */
+export const AGENT_FLAGS: readonly AgentFlag[] = [
+  ...SETTING_KEYS.flatMap((key): AgentFlag[] => {
+    const spec: SettingSpec = SETTINGS[key];
+    if (spec.flag === undefined) return [];
+    const type = spec.value.type;
+    const kind = type === 'int' ? 'integer' : type === 'bool' ? 'boolean' : type === 'urls' ? 'multiple' : 'string';
+    return [{ flag: spec.flag, key, env: envName(key), kind, description: spec.doc }];
+  }),
+  // The agent's older spellings, kept working.
+  {
+    flag: 'no-http',
+    key: 'http.enabled',
+    env: envName('http.enabled'),
+    kind: 'boolean',
+    invert: true,
+    description: 'Do not serve HTTP.',
+  },
+  {
+    flag: 'no-announce',
+    key: 'announce',
+    env: envName('announce'),
+    kind: 'boolean',
+    invert: true,
+    description: 'Do not announce to any tracker.',
+  },
+];
+
+/** A value in the file's own terms, for people (check output, starter file): 256MiB, 5s, 127.0.0.1:7070. */
+export function showValue(key: SettingKey, value: unknown): unknown {
+  const type = (SETTINGS[key] as SettingSpec).value.type;
+  if (type === 'size' && typeof value === 'number') return formatSize(value);
+  if (type === 'duration' && typeof value === 'number') return formatDuration(value);
+  if (type === 'listen' && typeof value === 'object' && value !== null) {
+    const { host, port } = value as ListenAddress;
+    return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  }
+  return value;
+}
+
+/** Turns env or flag text into the value the schema checks; anything unreadable is left for it to reject. */
+export function fromText(type: ValueType['type'], text: string): unknown {
+  const trimmed = text.trim();
+  const list = () =>
+    trimmed
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+  switch (type) {
+    case 'int':
+      return /^[+-]?\d+$/.test(trimmed) ? Number(trimmed) : text;
+    case 'bool': {
+      const lower = trimmed.toLowerCase();
+      if (['true', '1', 'yes', 'on'].includes(lower)) return true;
+      if (['false', '0', 'no', 'off'].includes(lower)) return false;
+      return text;
+    }
+    case 'urls':
+      return list();
+    case 'hosts': {
+      const hosts = list();
+      return hosts.length === 1 ? hosts[0] : hosts;
+    }
+    default:
+      return text;
+  }
+}

@@ -1,0 +1,333 @@
+// `edgepeer service install`: a systemd unit for `edgepeer agent` run by a dedicated user in a sandbox.
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { chown, mkdir, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { fromSystemError, InvalidArgumentError } from '../errors/index.ts';
+import { formatDuration } from './units.ts';
+
+const run = promisify(execFile);
+
+export const DEFAULT_SERVICE = {
+  user: 'edgepeer',
+  configFile: '/etc/edgepeer/config.yaml',
+  dataDir: '/var/lib/edgepeer',
+  unitDir: '/etc/systemd/system',
+  unitName: 'edgepeer.service',
+} as const;
+
+export interface UnitOptions {
+  user: string;
+  group?: string;
+  configFile: string;
+  dataDir: string;
+  /** Absolute paths of the Node.js binary and of edgepeer's bin/run.js. */
+  node: string;
+  entry: string;
+  /** Ports the agent listens on; any below 1024 needs CAP_NET_BIND_SERVICE. */
+  ports: number[];
+  /** Folders the agent writes besides the data dir (e.g. the admin token's). */
+  writablePaths?: string[];
+  shutdownGraceMs: number;
+  /** Open files allowed: peers, store files, sockets. */
+  maxOpenFiles: number;
+  /** Optional EnvironmentFile for secrets (EDGEPEER_IMS_PASSWORD); missing is fine. */
+  environmentFile?: string;
+  documentation?: string;
+}
+
+/** Quotes one ExecStart= word: systemd splits on spaces and expands % specifiers and $ variables. */
+function execWord(word: string): string {
+  const escaped = word.replace(/%/g, '%%').replace(/\$/g, '$$$$');
+  return /[\s"'\\;]/.test(escaped) ? `"${escaped.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"` : escaped;
+}
+
+const HOME_DIRS = ['/home', '/root', '/run/user'];
+const under = (path: string, dir: string) => {
+  const rel = relative(dir, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+};
+
+export function renderServiceUnit(options: UnitOptions): string {
+  const group = options.group ?? options.user;
+  const privileged = options.ports.some((port) => port > 0 && port < 1024);
+  const stateDirectory = under(options.dataDir, '/var/lib') ? relative('/var/lib', options.dataDir) : undefined;
+  const writable = [...(stateDirectory === undefined ? [options.dataDir] : []), ...(options.writablePaths ?? [])];
+  const inHome = [options.node, options.entry, options.configFile, options.dataDir].some((path) =>
+    HOME_DIRS.some((dir) => under(path, dir)),
+  );
+  const stopSeconds = Math.ceil(options.shutdownGraceMs / 1000) + 10;
+  const execStart = [
+    options.node,
+    options.entry,
+    'agent',
+    '--config',
+    options.configFile,
+    '--data-dir',
+    options.dataDir,
+  ]
+    .map(execWord)
+    .join(' ');
+
+  const lines = [
+    '# Written by `edgepeer service install`; run it again to regenerate.',
+    '# Local changes belong in a drop-in: systemctl edit edgepeer',
+    '[Unit]',
+    'Description=edgepeer agent: IMS P2P CDS peer (BitTorrent peer wire, HTTP ranges, tracker announces, SIP registration)',
+    ...(options.documentation ? [`Documentation=${options.documentation}`] : []),
+    'After=network-online.target',
+    'Wants=network-online.target',
+    '',
+    '[Service]',
+    'Type=exec',
+    `User=${options.user}`,
+    `Group=${group}`,
+    `ExecStart=${execStart}`,
+    // SIGHUP makes the agent reload its configuration.
+    'ExecReload=/bin/kill -HUP $MAINPID',
+    ...(options.environmentFile ? [`EnvironmentFile=-${options.environmentFile}`] : []),
+    'Restart=on-failure',
+    'RestartSec=2s',
+    // The agent lets transfers finish for shutdownGrace on SIGTERM, then announces stopped and deregisters.
+    `TimeoutStopSec=${stopSeconds}s`,
+    `LimitNOFILE=${options.maxOpenFiles}`,
+    'UMask=0027',
+    ...(stateDirectory === undefined ? [] : [`StateDirectory=${stateDirectory}`, 'StateDirectoryMode=0750']),
+    ...(writable.length > 0 ? [`ReadWritePaths=${writable.map(execWord).join(' ')}`] : []),
+    '',
+    '# Sandboxing: the agent needs its data dir, the network and nothing else.',
+    'NoNewPrivileges=yes',
+    privileged ? 'CapabilityBoundingSet=CAP_NET_BIND_SERVICE' : 'CapabilityBoundingSet=',
+    ...(privileged ? ['AmbientCapabilities=CAP_NET_BIND_SERVICE'] : []),
+    'ProtectSystem=strict',
+    // read-only, not yes, when edgepeer, Node.js or its files live under a home folder.
+    `ProtectHome=${inHome ? 'read-only' : 'yes'}`,
+    'PrivateTmp=yes',
+    'PrivateDevices=yes',
+    'ProtectKernelTunables=yes',
+    'ProtectKernelModules=yes',
+    'ProtectKernelLogs=yes',
+    'ProtectControlGroups=yes',
+    'ProtectClock=yes',
+    'ProtectHostname=yes',
+    'ProtectProc=invisible',
+    'RestrictNamespaces=yes',
+    'RestrictRealtime=yes',
+    'RestrictSUIDSGID=yes',
+    'LockPersonality=yes',
+    'RemoveIPC=yes',
+    // AF_NETLINK: listing the host's addresses (os.networkInterfaces).
+    'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK',
+    'SystemCallArchitectures=native',
+    'SystemCallFilter=@system-service',
+    '# MemoryDenyWriteExecute= stays off: the V8 JIT needs writable executable memory.',
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** The package's own folder (the nearest package.json named edgepeer above this module). */
+function packageRoot(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string };
+      if (pkg.name === 'edgepeer') return dir;
+    } catch {
+      // no package.json here
+    }
+  }
+  throw new Error('edgepeer package.json not found above src/config');
+}
+
+/** bin/run.js of this edgepeer, with links resolved (an npm -g install links it from /usr/bin). */
+export function edgepeerEntry(): string {
+  return realpathSync(join(packageRoot(), 'bin', 'run.js'));
+}
+
+export interface InstallServiceOptions {
+  user?: string;
+  configFile?: string;
+  dataDir?: string;
+  unitDir?: string;
+  unitName?: string;
+  dryRun?: boolean;
+  /** Default process.execPath / this package's bin/run.js. */
+  node?: string;
+  entry?: string;
+  /** Default: whether this process runs as root (only root creates users and chowns). */
+  isRoot?: boolean;
+}
+
+export interface ServiceInstallResult {
+  unitFile: string;
+  unit: string;
+  user: string;
+  /** 'exists', 'created', 'would create' (dry run as root), or 'missing' (not root: create it yourself). */
+  userStatus: 'exists' | 'created' | 'would create' | 'missing';
+  configFile: string;
+  configExists: boolean;
+  dataDir: string;
+  dryRun: boolean;
+  written: boolean;
+  /** Commands to run next, in order. */
+  nextSteps: string[];
+  notes: string[];
+}
+
+async function userExists(user: string): Promise<boolean> {
+  try {
+    await run('id', ['-u', user]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function idOf(user: string): Promise<{ uid: number; gid: number; group: string }> {
+  const [uid, gid, group] = await Promise.all(
+    [['-u'], ['-g'], ['-gn']].map(async (option) => (await run('id', [...option, user])).stdout.trim()),
+  );
+  return { uid: Number(uid), gid: Number(gid), group: group as string };
+}
+
+function nologinShell(): string {
+  return ['/usr/sbin/nologin', '/sbin/nologin'].find((path) => existsSync(path)) ?? '/bin/false';
+}
+
+function useraddArgs(user: string, dataDir: string): string[] {
+  return ['--system', '--user-group', '--home-dir', dataDir, '--no-create-home', '--shell', nologinShell(), user];
+}
+
+/**
+ * Writes the unit (unless dryRun), and as root creates the service user if missing and the data dir owned by
+ * it. The config file, if it exists, is read for the ports (CAP_NET_BIND_SERVICE below 1024), the admin token
+ * folder and the shutdown grace; its secrets are not read.
+ */
+export async function installService(options: InstallServiceOptions = {}): Promise<ServiceInstallResult> {
+  const user = options.user ?? DEFAULT_SERVICE.user;
+  if (!/^[a-z_][a-z0-9_-]{0,31}\$?$/i.test(user)) {
+    throw new InvalidArgumentError(`--user ${JSON.stringify(user)} is not a valid user name`, { subject: user });
+  }
+  const configFile = resolve(options.configFile ?? DEFAULT_SERVICE.configFile);
+  const dataDir = resolve(options.dataDir ?? DEFAULT_SERVICE.dataDir);
+  const unitDir = resolve(options.unitDir ?? DEFAULT_SERVICE.unitDir);
+  const unitFile = join(unitDir, options.unitName ?? DEFAULT_SERVICE.unitName);
+  const dryRun = options.dryRun === true;
+  const isRoot = options.isRoot ?? process.getuid?.() === 0;
+  const notes: string[] = [];
+
+  // What the agent will run with, as far as the file says (the service's environment is not known here).
+  const configExists = existsSync(configFile);
+  // Loaded here: the schema and YAML parser are for the commands that read configuration.
+  const { resolveAgentConfig } = await import('./resolve.ts');
+  const { config } = await resolveAgentConfig({
+    configPath: configExists ? configFile : null,
+    env: {},
+    flags: { 'data-dir': dataDir },
+    readSecrets: false,
+  });
+  if (!configExists) notes.push(`${configFile} does not exist yet: the unit assumes the defaults`);
+  const ports = [config.peer.port, config.http?.port ?? 0, config.admin?.port ?? 0];
+  if (ports.some((p) => p > 0 && p < 1024)) {
+    notes.push('a port below 1024 is configured: the unit grants CAP_NET_BIND_SERVICE and nothing else');
+  }
+  const writablePaths: string[] = [];
+  const tokenDir = config.admin?.tokenFile ? dirname(config.admin.tokenFile) : undefined;
+  if (tokenDir !== undefined && !under(tokenDir, dataDir)) writablePaths.push(tokenDir);
+
+  const node = options.node ?? process.execPath;
+  const entry = options.entry ?? edgepeerEntry();
+  for (const path of [node, entry, configFile, dataDir]) {
+    if (HOME_DIRS.some((dir) => under(path, dir))) {
+      notes.push(
+        `${path} is under a home folder: the unit uses ProtectHome=read-only, and ${user} must be able to read it`,
+      );
+      break;
+    }
+  }
+  if (['/tmp', '/var/tmp'].some((dir) => under(dataDir, dir))) {
+    notes.push(`${dataDir} is under a temporary folder, which the unit's PrivateTmp=yes hides from the agent`);
+  }
+  const docs = join(dirname(dirname(entry)), 'docs', 'configuration.md');
+  const maxConnections = config.peer.limits?.maxConnections ?? 2000;
+  // An existing user keeps its own primary group (nobody: nogroup); a new one gets a group of its name.
+  const existing = await userExists(user);
+  const group = existing ? (await idOf(user)).group : user;
+  const unit = renderServiceUnit({
+    user,
+    group,
+    configFile,
+    dataDir,
+    node,
+    entry,
+    ports,
+    writablePaths,
+    shutdownGraceMs: config.shutdownGraceMs,
+    maxOpenFiles: Math.max(65_536, 2 * maxConnections + 4096),
+    environmentFile: join(dirname(configFile), 'environment'),
+    ...(existsSync(docs) ? { documentation: `file://${docs}` } : {}),
+  });
+
+  let userStatus: ServiceInstallResult['userStatus'] = existing ? 'exists' : isRoot ? 'would create' : 'missing';
+  if (!dryRun) {
+    try {
+      await mkdir(unitDir, { recursive: true });
+      await writeFile(unitFile, unit, { mode: 0o644 });
+    } catch (err) {
+      throw fromSystemError(err, unitFile);
+    }
+    if (isRoot) {
+      if (userStatus === 'would create') {
+        try {
+          await run('useradd', useraddArgs(user, dataDir));
+        } catch (err) {
+          throw fromSystemError(
+            new Error(`useradd failed: ${(err as { stderr?: string }).stderr?.trim() ?? err}`),
+            user,
+          );
+        }
+        userStatus = 'created';
+      }
+      try {
+        await mkdir(dataDir, { recursive: true, mode: 0o750 });
+        const { uid, gid } = await idOf(user);
+        await chown(dataDir, uid, gid);
+      } catch (err) {
+        throw fromSystemError(err, dataDir);
+      }
+    }
+  }
+
+  const nextSteps: string[] = [];
+  if (userStatus === 'missing' || userStatus === 'would create') {
+    nextSteps.push(`useradd ${useraddArgs(user, dataDir).join(' ')}`);
+  }
+  if (!isRoot || dryRun) nextSteps.push(`install -d -o ${user} -g ${group} -m 0750 ${dataDir}`);
+  if (!configExists) nextSteps.push(`edgepeer config init ${configFile}`);
+  const unitName = options.unitName ?? DEFAULT_SERVICE.unitName;
+  const serviceName = unitName.replace(/\.service$/, '');
+  nextSteps.push(`systemctl daemon-reload && systemctl enable --now ${serviceName}`);
+  nextSteps.push(`journalctl -u ${serviceName} -f`);
+  notes.push(
+    `the IMS password: a file named by ims.passwordFile readable by ${user} (chown root:${user}, chmod 0640), or EDGEPEER_IMS_PASSWORD in ${join(dirname(configFile), 'environment')}`,
+  );
+  notes.push(`stop timeout ${formatDuration(config.shutdownGraceMs)} grace + 10s`);
+
+  return {
+    unitFile,
+    unit,
+    user,
+    userStatus,
+    configFile,
+    configExists,
+    dataDir,
+    dryRun,
+    written: !dryRun,
+    nextSteps,
+    notes,
+  };
+}

@@ -1,0 +1,147 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { edgepeerEntry, installService, renderServiceUnit, type UnitOptions } from '../../src/config/index.ts';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'edgepeer-systemd-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const base: UnitOptions = {
+  user: 'edgepeer',
+  configFile: '/etc/edgepeer/config.yaml',
+  dataDir: '/var/lib/edgepeer',
+  node: '/usr/bin/node',
+  entry: '/usr/lib/node_modules/edgepeer/bin/run.js',
+  ports: [6881, 8080, 7070],
+  shutdownGraceMs: 5000,
+  maxOpenFiles: 65536,
+};
+
+/** The unit's directives as [key, value] pairs, in order, without comments. */
+function directives(unit: string): Array<[string, string]> {
+  return unit
+    .split('\n')
+    .filter((l) => /^[A-Za-z]+=/.test(l))
+    .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]);
+}
+const directive = (unit: string, key: string) => directives(unit).find(([k]) => k === key)?.[1];
+
+describe('renderServiceUnit', () => {
+  it('runs edgepeer agent as the user, restarted on failure, reloaded by SIGHUP, sandboxed', () => {
+    const unit = renderServiceUnit(base);
+    expect(unit).toMatch(/^\[Unit\]$[\s\S]*^\[Service\]$[\s\S]*^\[Install\]$/m);
+    expect(directive(unit, 'ExecStart')).toBe(
+      '/usr/bin/node /usr/lib/node_modules/edgepeer/bin/run.js agent --config /etc/edgepeer/config.yaml --data-dir /var/lib/edgepeer',
+    );
+    expect(directive(unit, 'User')).toBe('edgepeer');
+    expect(directive(unit, 'Group')).toBe('edgepeer');
+    expect(directive(unit, 'Restart')).toBe('on-failure');
+    expect(directive(unit, 'ExecReload')).toBe('/bin/kill -HUP $MAINPID');
+    for (const [key, value] of [
+      ['NoNewPrivileges', 'yes'],
+      ['ProtectSystem', 'strict'],
+      ['ProtectHome', 'yes'],
+      ['PrivateTmp', 'yes'],
+      ['CapabilityBoundingSet', ''],
+      ['LimitNOFILE', '65536'],
+      ['StateDirectory', 'edgepeer'],
+      ['TimeoutStopSec', '15s'],
+      ['WantedBy', 'multi-user.target'],
+    ]) {
+      expect(directive(unit, key as string), key).toBe(value);
+    }
+    expect(directive(unit, 'AmbientCapabilities')).toBeUndefined();
+    // The data dir under /var/lib is systemd's StateDirectory, writable without ReadWritePaths.
+    expect(directive(unit, 'ReadWritePaths')).toBeUndefined();
+    const keys = directives(unit).map(([k]) => k);
+    expect(keys).not.toContain('MemoryDenyWriteExecute');
+  });
+
+  it('grants CAP_NET_BIND_SERVICE, and only that, for a port below 1024', () => {
+    const unit = renderServiceUnit({ ...base, ports: [6881, 80, 7070] });
+    expect(directive(unit, 'CapabilityBoundingSet')).toBe('CAP_NET_BIND_SERVICE');
+    expect(directive(unit, 'AmbientCapabilities')).toBe('CAP_NET_BIND_SERVICE');
+    // Port 0 (any free port) is not privileged.
+    expect(directive(renderServiceUnit({ ...base, ports: [0, 0, 0] }), 'CapabilityBoundingSet')).toBe('');
+  });
+
+  it('makes a data dir outside /var/lib writable, and quotes what systemd would split or expand', () => {
+    const unit = renderServiceUnit({
+      ...base,
+      dataDir: '/srv/edge peer',
+      configFile: '/etc/edgepeer/100%.yaml',
+      writablePaths: ['/run/edgepeer'],
+    });
+    expect(directive(unit, 'StateDirectory')).toBeUndefined();
+    expect(directive(unit, 'ReadWritePaths')).toBe('"/srv/edge peer" /run/edgepeer');
+    expect(directive(unit, 'ExecStart')).toContain('--config /etc/edgepeer/100%%.yaml --data-dir "/srv/edge peer"');
+  });
+
+  it('keeps home folders readable when edgepeer lives in one', () => {
+    const unit = renderServiceUnit({ ...base, entry: '/home/ops/edgepeer/bin/run.js' });
+    expect(directive(unit, 'ProtectHome')).toBe('read-only');
+  });
+});
+
+describe('installService', () => {
+  it('with --dry-run, writes nothing and says what it would do', async () => {
+    const unitDir = join(dir, 'dry-units');
+    const result = await installService({
+      unitDir,
+      dataDir: join(dir, 'dry-data'),
+      configFile: join(dir, 'missing.yaml'),
+      user: 'edgepeer-nonexistent-user',
+      dryRun: true,
+      isRoot: true,
+    });
+    expect(existsSync(unitDir)).toBe(false);
+    expect(existsSync(join(dir, 'dry-data'))).toBe(false);
+    expect(result).toMatchObject({ dryRun: true, written: false, userStatus: 'would create', configExists: false });
+    expect(result.nextSteps[0]).toMatch(/^useradd --system .* edgepeer-nonexistent-user$/);
+    expect(result.nextSteps).toContain(`edgepeer config init ${join(dir, 'missing.yaml')}`);
+    expect(result.nextSteps).toContain('systemctl daemon-reload && systemctl enable --now edgepeer');
+    expect(result.unit).toContain('User=edgepeer-nonexistent-user');
+  });
+
+  it('writes the unit with this node and this edgepeer, reading ports from the config file', async () => {
+    const configFile = join(dir, 'edge.yaml');
+    await writeFile(configFile, 'peer:\n  port: 443\nshutdownGrace: 50s\n');
+    const unitDir = join(dir, 'units');
+    const dataDir = join(dir, 'data');
+    const result = await installService({ unitDir, dataDir, configFile, user: 'nobody', isRoot: false });
+    expect(result).toMatchObject({ written: true, userStatus: 'exists', unitFile: join(unitDir, 'edgepeer.service') });
+    const unit = await readFile(result.unitFile, 'utf8');
+    expect(unit).toBe(result.unit);
+    expect((await stat(result.unitFile)).mode & 0o777).toBe(0o644);
+    expect(directive(unit, 'ExecStart')).toBe(
+      `${process.execPath} ${edgepeerEntry()} agent --config ${configFile} --data-dir ${dataDir}`,
+    );
+    expect(directive(unit, 'CapabilityBoundingSet')).toBe('CAP_NET_BIND_SERVICE');
+    expect(directive(unit, 'TimeoutStopSec')).toBe('60s');
+    expect(directive(unit, 'ReadWritePaths')).toBe(dataDir);
+    // nobody's primary group is its own on some systems, nogroup on Debian: the unit must use the real one.
+    expect(directive(unit, 'Group')).not.toBe('');
+    expect(result.notes.join('\n')).toMatch(/PrivateTmp/);
+  });
+
+  it('refuses a user name that is not one', async () => {
+    await expect(installService({ user: 'root; rm -rf /', dryRun: true })).rejects.toMatchObject({
+      code: 'EDGEPEER_INVALID_ARGUMENT',
+    });
+  });
+
+  it('refuses an invalid config file rather than install a service that cannot start', async () => {
+    const configFile = join(dir, 'broken.yaml');
+    await writeFile(configFile, 'peer:\n  port: 99999\n');
+    await expect(
+      installService({ configFile, unitDir: join(dir, 'u2'), dataDir: join(dir, 'd2'), dryRun: true }),
+    ).rejects.toMatchObject({ code: 'EDGEPEER_CONFIG_INVALID' });
+  });
+});
