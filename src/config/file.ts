@@ -39,10 +39,15 @@ export async function readConfigFile(file: string): Promise<FileLayer> {
     text = await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') {
-      throw configError([{ key: '', problem: 'no such file', origin: { kind: 'file', file } }], file);
-    }
-    throw fromSystemError(err, file);
+    const problem =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'is a folder, not a file'
+          : code === 'EACCES' || code === 'EPERM'
+            ? 'cannot be read: permission denied'
+            : `cannot be read: ${fromSystemError(err, file).message}`;
+    throw configError([{ key: '', problem, origin: { kind: 'file', file } }], file);
   }
   return parseConfigText(text, file);
 }

@@ -493,3 +493,14 @@ describe('every key is reachable from the file and the environment', () => {
     expect(fromEnv.sources[key]).toBe('env');
   });
 });
+
+describe('config files that cannot be read', () => {
+  it('are configuration errors naming the file', async () => {
+    const folder = await issuesFrom({ configPath: dir });
+    expect(folder[0]).toMatchObject({
+      key: '',
+      problem: 'is a folder, not a file',
+      origin: { kind: 'file', file: dir },
+    });
+  });
+});
