@@ -4,7 +4,8 @@
 # Load: wrk, random `Range: bytes=a-b` requests aligned to their length, 16 KiB and 1 MiB, 64 connections,
 # 2 threads. The agent runs twice: with a piece cache that holds the whole object ("fits") and with one
 # that holds half of it ("small"; every miss reads a whole piece from disk and checks its SHA-1).
-# Same approach and wrk script as ../shared/bench/anchors/03_http_range.sh. wrk shares the CPUs.
+# Same approach and wrk script as ../shared/bench/anchors/03_http_range.sh; all servers run at once and
+# the measured runs are interleaved round by round. wrk shares the CPUs with the servers.
 # usage: bash scripts/bench/http.sh
 #   env: RUNS=3 DURATION=15s WARMUP=10s CONNS=64 WRK_THREADS=2 SIZE_MIB=1024 HTTP_THREADS=2
 #        FIT_CACHE_MIB=1280 SMALL_CACHE_MIB=512 SERVERS="nginx fit small" DATA_DIR=/tmp/edgepeer-bench-data
@@ -25,9 +26,10 @@ done
 
 mkdir -p "$DATA_DIR"
 SCRATCH="$(mktemp -d "$DATA_DIR/run.XXXXXX")" # same filesystem as the data: the store hard-links it
-SRV_PID=""
+PIDS=()
 cleanup() {
-  [ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
   rm -rf "$SCRATCH"
 }
 trap cleanup EXIT
@@ -49,63 +51,71 @@ echo "# CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//
 echo "# file $BYTES bytes; wrk -t$WRK_THREADS -c$CONNS -d$DURATION (warm-up $WARMUP); runs $RUNS; agent: $HTTP_THREADS HTTP threads, caches fit=${FIT_CACHE_MIB} MiB small=${SMALL_CACHE_MIB} MiB (per thread)"
 echo "# loadavg at start: $(cut -d' ' -f1 /proc/loadavg)"
 
-start_server() { # kind -> sets SRV_PID, PORT, URL_PATH
-  PORT="$(free_port 18090)"
-  case "$1" in
+declare -A PORT URL_PATH
+start_server() { # kind: starts it in the background, fills PORT[kind] and URL_PATH[kind]
+  local kind="$1" port
+  port="$(free_port $((18090 + ${#PIDS[@]} * 10)))"
+  PORT[$kind]="$port"
+  case "$kind" in
     nginx)
-      sed -e "s#@ROOT@#$DATA_DIR#g" -e "s#@PORT@#$PORT#g" -e "s#@SCRATCH@#$SCRATCH#g" "$HERE/http-nginx.conf.in" >"$SCRATCH/nginx.conf"
+      sed -e "s#@ROOT@#$DATA_DIR#g" -e "s#@PORT@#$port#g" -e "s#@SCRATCH@#$SCRATCH#g" "$HERE/http-nginx.conf.in" >"$SCRATCH/nginx.conf"
       nginx -p "$SCRATCH" -c "$SCRATCH/nginx.conf" -g 'daemon off;' &
-      SRV_PID=$!
-      URL_PATH="/$NAME"
-      for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done ;;
+      PIDS+=($!)
+      URL_PATH[$kind]="/$NAME"
+      for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done ;;
     fit | small)
-      local cache_mib="$FIT_CACHE_MIB"; [ "$1" = small ] && cache_mib="$SMALL_CACHE_MIB"
-      "$NODE" "$HERE/http-serve.ts" "$F" "$SCRATCH/store" "$PORT" "$cache_mib" "$HTTP_THREADS" >"$SCRATCH/agent.log" 2>&1 &
-      SRV_PID=$!
-      for _ in $(seq 600); do grep -q '^READY' "$SCRATCH/agent.log" && break; sleep 0.1; done
-      grep -q '^READY' "$SCRATCH/agent.log" || { echo "agent did not start" >&2; cat "$SCRATCH/agent.log" >&2; exit 1; }
-      URL_PATH="$(awk '/^READY/{print $3}' "$SCRATCH/agent.log")" ;;
+      local cache_mib="$FIT_CACHE_MIB"; [ "$kind" = small ] && cache_mib="$SMALL_CACHE_MIB"
+      "$NODE" "$HERE/http-serve.ts" "$F" "$SCRATCH/store-$kind" "$port" "$cache_mib" "$HTTP_THREADS" >"$SCRATCH/$kind.log" 2>&1 &
+      PIDS+=($!)
+      for _ in $(seq 600); do grep -q '^READY' "$SCRATCH/$kind.log" && break; sleep 0.1; done
+      grep -q '^READY' "$SCRATCH/$kind.log" || { echo "agent ($kind) did not start" >&2; cat "$SCRATCH/$kind.log" >&2; exit 1; }
+      URL_PATH[$kind]="$(awk '/^READY/{print $3}' "$SCRATCH/$kind.log")" ;;
   esac
 }
-stop_server() { kill "$SRV_PID" 2>/dev/null || true; wait "$SRV_PID" 2>/dev/null || true; SRV_PID=""; }
 
-check_range() { # fetch one range and compare it with the file
+check_range() { # kind: fetch one range and compare it with the file
   local a=$((123 * 16384)) len=16384 got want
-  got="$(curl -s -H "Range: bytes=$a-$((a + len - 1))" "http://127.0.0.1:$PORT$URL_PATH" | sha1sum | cut -d' ' -f1)"
+  got="$(curl -s -H "Range: bytes=$a-$((a + len - 1))" "http://127.0.0.1:${PORT[$1]}${URL_PATH[$1]}" | sha1sum | cut -d' ' -f1)"
   want="$(dd if="$F" bs="$len" skip=$((a / len)) count=1 status=none | sha1sum | cut -d' ' -f1)"
   [ "$got" = "$want" ] || { echo "range check FAILED for $1" >&2; exit 1; }
 }
 
-wrk_run() { # duration range_len -> RESULT line
-  FILE_SIZE=$BYTES RANGE_LEN=$2 wrk -t"$WRK_THREADS" -c"$CONNS" -d"$1" --timeout 10s -s "$HERE/http-range.lua" \
-    "http://127.0.0.1:$PORT$URL_PATH" | grep '^RESULT'
+wrk_run() { # kind duration range_len -> RESULT line
+  FILE_SIZE=$BYTES RANGE_LEN=$3 wrk -t"$WRK_THREADS" -c"$CONNS" -d"$2" --timeout 10s -s "$HERE/http-range.lua" \
+    "http://127.0.0.1:${PORT[$1]}${URL_PATH[$1]}" | grep '^RESULT'
 }
 
-declare -A RPS MBS
+# All servers run at once (idle ones cost nothing); the measured runs are interleaved round by round, so
+# load from elsewhere on a shared machine falls on all of them alike.
+for server in $SERVERS; do start_server "$server"; check_range "$server"; done
+# The agent's caches fill (or reach their steady state) before the measured runs: 1 MiB ranges fill them
+# fastest, and every HTTP thread has its own cache.
+for server in $SERVERS; do [ "$server" = nginx ] || wrk_run "$server" "$WARMUP" 1048576 >/dev/null; done
+
+declare -A RPS MBS RUNS_RPS P50 P99 ERRS
+for len in 16384 1048576; do
+  for _ in $(seq "$RUNS"); do
+    for server in $SERVERS; do
+      line="$(wrk_run "$server" "$DURATION" "$len")"
+      eval "$(echo "${line#RESULT }" | tr ' ' '\n' | sed 's/^/r_/')"
+      key="$server.$len"
+      RUNS_RPS[$key]="${RUNS_RPS[$key]:-} $(awk -v n="$r_requests" -v d="$r_duration_us" 'BEGIN{printf "%.0f", n/(d/1e6)}')"
+      P50[$key]="${P50[$key]:-} $r_lat_p50_us"; P99[$key]="${P99[$key]:-} $r_lat_p99_us"
+      ERRS[$key]="${ERRS[$key]:-} $((r_err_connect + r_err_read + r_err_write + r_err_status + r_err_timeout))"
+    done
+  done
+done
+
 printf '%-6s %-7s %10s %9s %8s %8s  %s\n' server range "req/s" "MB/s" "p50_ms" "p99_ms" "req/s per run; errors"
 for server in $SERVERS; do
-  start_server "$server"
-  check_range "$server"
-  # the agent's caches fill (or reach their steady state) before the measured runs: 1 MiB ranges fill
-  # them fastest, and every HTTP thread has its own cache
-  [ "$server" = nginx ] || wrk_run "$WARMUP" 1048576 >/dev/null
   for len in 16384 1048576; do
-    rps=(); mbs=(); p50=(); p99=(); errs=""
-    for _ in $(seq "$RUNS"); do
-      line="$(wrk_run "$DURATION" "$len")"
-      eval "$(echo "${line#RESULT }" | tr ' ' '\n' | sed 's/^/r_/')"
-      rps+=("$(awk -v n="$r_requests" -v d="$r_duration_us" 'BEGIN{printf "%.0f", n/(d/1e6)}')")
-      mbs+=("$(awk -v n="$r_requests" -v d="$r_duration_us" -v l="$len" 'BEGIN{printf "%.1f", n*l/(d/1e6)/1e6}')")
-      p50+=("$r_lat_p50_us"); p99+=("$r_lat_p99_us")
-      errs="$errs $((r_err_connect + r_err_read + r_err_write + r_err_status + r_err_timeout))"
-    done
-    RPS[$server.$len]="$(printf '%s\n' "${rps[@]}" | median)"
-    MBS[$server.$len]="$(printf '%s\n' "${mbs[@]}" | median)"
-    printf '%-6s %-7s %10s %9s %8.2f %8.2f  %s; errors:%s\n' "$server" "$((len / 1024))KiB" "${RPS[$server.$len]}" \
-      "${MBS[$server.$len]}" "$(printf '%s\n' "${p50[@]}" | median | awk '{print $1/1000}')" \
-      "$(printf '%s\n' "${p99[@]}" | median | awk '{print $1/1000}')" "${rps[*]}" "$errs"
+    key="$server.$len"
+    RPS[$key]="$(printf '%s\n' ${RUNS_RPS[$key]} | median)"
+    MBS[$key]="$(awk -v r="${RPS[$key]}" -v l="$len" 'BEGIN{printf "%.1f", r*l/1e6}')"
+    printf '%-6s %-7s %10s %9s %8.2f %8.2f  %s; errors:%s\n' "$server" "$((len / 1024))KiB" "${RPS[$key]}" "${MBS[$key]}" \
+      "$(printf '%s\n' ${P50[$key]} | median | awk '{print $1/1000}')" \
+      "$(printf '%s\n' ${P99[$key]} | median | awk '{print $1/1000}')" "${RUNS_RPS[$key]# }" "${ERRS[$key]}"
   done
-  stop_server
 done
 echo "# loadavg at end: $(cut -d' ' -f1 /proc/loadavg)"
 if [[ " $SERVERS " == *" nginx "* ]]; then

@@ -520,6 +520,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
 class ClosedError extends Error {}
 
 function drained(res: ServerResponse): Promise<void> {
+  if (res.destroyed) return Promise.reject(new ClosedError('client went away'));
   return new Promise((resolve, reject) => {
     const onDrain = () => {
       res.off('close', onClose);
