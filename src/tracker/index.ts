@@ -13,7 +13,7 @@ export {
   type TrackerErrorState,
   type TrackerStatus,
 } from './client/announce-client.ts';
-export { scrapeUrlOf } from './client/http-transport.ts';
+export { announceUrl, scrapeUrlOf } from './client/http-transport.ts';
 export { type Clock, systemClock } from './client/timer-queue.ts';
 export {
   type AnnounceSent,
@@ -21,9 +21,20 @@ export {
   type ScrapeCounts,
   type TrackerTransport,
 } from './client/transport.ts';
+export { decodeBencode, encodeBencode, isDictionary } from './protocol/bencode.ts';
 export { BitmapError, decodeBitmap, encodeBitmap } from './protocol/bitmap.ts';
 export { ExtensionParam, objectUrl, pieceUrlPattern } from './protocol/extension.ts';
-export type { AnnounceEvent, AnnounceParams, AnnounceResult, BatchAnnounce, TrackerPeer } from './protocol/messages.ts';
+export {
+  type AnnounceEvent,
+  type AnnounceParams,
+  type AnnounceResult,
+  type BatchAnnounce,
+  encodeBatchAnnounce,
+  readAnnounceResult,
+  readBatchResults,
+  type TrackerPeer,
+} from './protocol/messages.ts';
+export { TrackerCore, type TrackerCoreOptions } from './server/core.ts';
 export {
   type AnnounceOutcome,
   MemorySwarmStore,

@@ -369,6 +369,30 @@ describe('announce client', () => {
     expect(client.status()[0]?.multiObject).toBe(false);
   });
 
+  it('leaves an acknowledged, unchanged bitmap out, but sends it every 4th time, after a restart and after a failure', async () => {
+    const { store, transport, client } = setUp({ changeDelayMs: 100, jitter: 0 });
+    transport.offer = { version: 1 };
+    let trackerId = 'first';
+    transport.answer = () => ({ interval: 100, trackerId });
+    store.add(testMetainfo({ pieceCount: 8, announceList: [[TRACKER_A]] }), (i) => i < 3, false);
+    client.start();
+    await clock.advance(100 + 5 * 100_000);
+    const withBitmap = () => transport.singles().map((call) => call.params.extension?.bitmap !== undefined);
+    expect(withBitmap()).toEqual([true, false, false, false, true, false]);
+    expect(transport.singles()[1]?.params.extension).toEqual({ urls: ['http://edge.test:8080'] });
+    // The tracker restarted (new tracker id): the partial object's bitmap goes again at once.
+    trackerId = 'second';
+    await clock.advance(100_000);
+    await clock.advance(31_000);
+    expect(withBitmap().slice(6)).toEqual([false, true]);
+    // A failed announce forgets the acknowledgement.
+    transport.answer = () => new TrackerError('EDGEPEER_TRACKER_TIMEOUT', 'slow');
+    await clock.advance(100_000);
+    transport.answer = () => ({ interval: 100, trackerId });
+    await clock.advance(100_000);
+    expect(withBitmap().at(-1)).toBe(true);
+  });
+
   it('keeps within the request rate per tracker', async () => {
     const { store, transport, client } = setUp({ maxRequestsPerSecond: 10 });
     for (let i = 0; i < 200; i++)

@@ -160,6 +160,10 @@ interface TrackerState {
   minIntervalS: number | null;
   tokens: number;
   tokensAt: number;
+  /** The tracker id it last answered; a new one means the tracker restarted and lost the bitmaps it had. */
+  trackerId: string | undefined;
+  /** Counts tracker restarts: bitmaps acknowledged before the current epoch are sent again. */
+  epoch: number;
   queue: GroupState[];
   /** When the oldest queued group was queued (multi-object trackers wait a little for company). */
   queuedSince: number;
@@ -183,6 +187,11 @@ interface ObjectState {
 
 interface UrlState {
   trackerId?: string;
+  /** The bitmap this tracker acknowledged last, and in which of its epochs: unchanged bitmaps are not resent. */
+  ackedBitmap: string | undefined;
+  ackedEpoch: number;
+  /** Announces since the bitmap last went in full (every BITMAP_REFRESH_EVERY-th carries it anyway). */
+  sinceBitmap: number;
   started: boolean;
   failures: number;
   retryAt: number;
@@ -224,6 +233,11 @@ export interface AnnounceClient extends EventEmitter<AnnounceClientEvents> {
 
 /** Objects added per turn of the event loop at start. */
 const ADD_CHUNK = 500;
+/**
+ * An unchanged bitmap the tracker acknowledged is left out of regular announces, but goes in full at least
+ * every this many announces: a safety net for a tracker that lost it without restarting.
+ */
+const BITMAP_REFRESH_EVERY = 4;
 
 export function createAnnounceClient(options: AnnounceClientOptions): AnnounceClient {
   return new Announcer(options);
@@ -674,6 +688,13 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
     const transfer = this.#options.transferStats?.(object.infoHash);
     // A plain tracker (one that did not answer with an offer) gets only the marker, not the bitmap.
     const plain = tracker.offer === null || event === 'stopped';
+    const bitmap = plain ? undefined : bitmapOf(object);
+    const acknowledged =
+      !plain &&
+      event === undefined &&
+      state.ackedBitmap === bitmap &&
+      state.ackedEpoch === tracker.epoch &&
+      state.sinceBitmap < BITMAP_REFRESH_EVERY - 1;
     return {
       infoHash: object.infoHashBytes,
       peerId: this.#peerId,
@@ -686,9 +707,10 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
       key: this.#key,
       trackerId: state.trackerId,
       ip: this.#options.ip,
-      extension: plain
-        ? { urls: [] }
-        : { pieceCount: object.pieceCount, size: object.size, bitmap: bitmapOf(object), urls: this.#httpBaseUrls },
+      extension:
+        plain || acknowledged
+          ? { urls: plain ? [] : this.#httpBaseUrls }
+          : { pieceCount: object.pieceCount, size: object.size, bitmap, urls: this.#httpBaseUrls },
     };
   }
 
@@ -762,14 +784,14 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
       key: first.key,
       ip: first.ip,
       urls: this.#httpBaseUrls,
+      numWant: this.#settings.numWant,
+      trackerId: first.trackerId,
       entries: params.map((entry) => ({
         infoHash: entry.infoHash,
         uploaded: entry.uploaded,
         downloaded: entry.downloaded,
         left: entry.left,
         event: entry.event,
-        numWant: entry.numWant,
-        trackerId: entry.trackerId,
         extension:
           entry.extension?.pieceCount === undefined
             ? undefined
@@ -787,6 +809,10 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
     tracker.failures = 0;
     tracker.downUntil = 0;
     tracker.lastAnnounceAt = now;
+    if (result.trackerId !== undefined) {
+      if (tracker.trackerId !== undefined && tracker.trackerId !== result.trackerId) tracker.epoch++;
+      tracker.trackerId = result.trackerId;
+    }
     if (result.failureReason !== undefined) return;
     tracker.lastSuccessAt = now;
     if (result.interval !== undefined && result.interval > 0) tracker.intervalS = result.interval;
@@ -819,6 +845,7 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
     if (result.failureReason !== undefined) {
       tracker.failed++;
       tracker.lastError = { code: 'EDGEPEER_TRACKER_FAILURE', message: result.failureReason, at: now };
+      state.ackedBitmap = undefined;
       state.failures++;
       if (result.retryIn === 'never') state.disabled = true;
       const retryMs = typeof result.retryIn === 'number' ? result.retryIn * 60_000 : this.#backoff(state.failures);
@@ -840,6 +867,17 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
     state.retryAt = 0;
     state.started = params.event !== 'stopped';
     if (result.trackerId !== undefined) state.trackerId = result.trackerId;
+    const sentBitmap = params.extension?.bitmap;
+    if (sentBitmap !== undefined && bitmapSent) {
+      state.ackedBitmap = sentBitmap;
+      state.ackedEpoch = tracker.epoch;
+      state.sinceBitmap = 0;
+    } else {
+      state.sinceBitmap++;
+      // The tracker restarted since it last saw this bitmap: a partial object sends it again soon.
+      if (state.ackedBitmap !== undefined && state.ackedEpoch !== tracker.epoch && !group.object.complete)
+        group.dirty = true;
+    }
     const seeds = result.complete ?? null;
     const leechers = result.incomplete ?? null;
     tracker.peersSeen += (seeds ?? 0) + (leechers ?? 0) - ((state.seeds ?? 0) + (state.leechers ?? 0));
@@ -870,6 +908,7 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
   #groupFailed(group: GroupState, url: string, params: AnnounceParams, err: unknown, counted = true): void {
     const state = group.urls.get(url)!;
     const error = errorState(err);
+    state.ackedBitmap = undefined;
     if (error.code === 'EDGEPEER_TRACKER_UNSUPPORTED') state.disabled = true;
     if (group.stopping) state.started = false;
     if (counted) {
@@ -904,6 +943,8 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
         minIntervalS: null,
         tokens: this.#settings.maxRequestsPerSecond,
         tokensAt: this.#clock.now(),
+        trackerId: undefined,
+        epoch: 0,
         queue: [],
         queuedSince: 0,
         inFlight: 0,
@@ -962,7 +1003,18 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
 }
 
 function newUrlState(): UrlState {
-  return { started: false, failures: 0, retryAt: 0, disabled: false, lastAt: null, seeds: null, leechers: null };
+  return {
+    ackedBitmap: undefined,
+    ackedEpoch: 0,
+    sinceBitmap: 0,
+    started: false,
+    failures: 0,
+    retryAt: 0,
+    disabled: false,
+    lastAt: null,
+    seeds: null,
+    leechers: null,
+  };
 }
 
 /** Bytes the agent still lacks: whole pieces, the last one possibly shorter. */

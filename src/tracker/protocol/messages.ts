@@ -178,15 +178,20 @@ function readExtensionOffer(offer: BencodeDictionary): ExtensionOffer {
   return result;
 }
 
-/** The multi-object announce body: what all entries share, then one dictionary per object. */
+/**
+ * The multi-object announce body: what all entries share (peer id, port, key, ip, CDN base URLs, numwant,
+ * tracker id), then one dictionary per object. Zero counters and unchanged bitmaps are left out.
+ */
 export interface BatchAnnounce {
   peerId: Buffer;
   port: number;
   key?: string;
   ip?: string;
   urls: string[];
+  numWant?: number;
+  trackerId?: string;
   entries: Array<
-    Omit<AnnounceParams, 'peerId' | 'port' | 'key' | 'ip' | 'extension'> & {
+    Omit<AnnounceParams, 'peerId' | 'port' | 'key' | 'ip' | 'extension' | 'numWant' | 'trackerId'> & {
       extension?: Omit<AnnounceExtension, 'urls'>;
     }
   >;
@@ -198,15 +203,15 @@ export function encodeBatchAnnounce(batch: BatchAnnounce): BencodeInput {
     port: batch.port,
     key: batch.key,
     ip: batch.ip,
+    numwant: batch.numWant,
+    trackerid: batch.trackerId,
     [ExtensionParam.url]: batch.urls.length > 0 ? batch.urls : undefined,
     announces: batch.entries.map((entry) => ({
       info_hash: entry.infoHash,
-      uploaded: entry.uploaded,
-      downloaded: entry.downloaded,
+      uploaded: entry.uploaded === 0 ? undefined : entry.uploaded,
+      downloaded: entry.downloaded === 0 ? undefined : entry.downloaded,
       left: entry.left,
       event: entry.event,
-      numwant: entry.numWant,
-      trackerid: entry.trackerId,
       [ExtensionParam.pieces]: entry.extension?.pieceCount,
       [ExtensionParam.size]: entry.extension?.size,
       [ExtensionParam.bitmap]: entry.extension?.bitmap,
@@ -214,7 +219,7 @@ export function encodeBatchAnnounce(batch: BatchAnnounce): BencodeInput {
   };
 }
 
-/** Reads a multi-object answer: shared interval and tracker id, then one result per entry, in order. */
+/** Reads a multi-object answer: shared interval and tracker id, then one result per entry, in the entries' order. */
 export function readBatchResults(dictionary: BencodeDictionary): { shared: AnnounceResult; results: AnnounceResult[] } {
   const shared = readAnnounceResult(dictionary);
   const list = readList(dictionary, 'results') ?? [];

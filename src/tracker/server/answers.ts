@@ -43,6 +43,8 @@ export function announceDictionary(
   } else if (outcome.pieceUrls.length > 0) {
     dictionary[EXTENSION_RESPONSE_KEY] = { 'piece-urls': outcome.pieceUrls };
   }
+  // A multi-object entry that asked for no peers gets no peer keys at all.
+  if (shared && parsed.announce.numWant === 0) return dictionary;
   if (parsed.compact) {
     const v4 = outcome.peers.filter((peer) => peer.family === 4).map((peer) => peer.compact);
     const v6 = outcome.peers.filter((peer) => peer.family === 6).map((peer) => peer.compact);

@@ -1,70 +1,26 @@
 // The reference tracker, `edgepeer tracker`: HTTP and UDP on one port. Standard announces and scrapes, the
 // bitmap extension, the multi-object announce, and swarm statistics as JSON, on demand, by long poll or as
 // a Server-Sent Events stream. Exported for the agent and the demo through createTracker.
-import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InvalidArgumentError, LocalIoError } from '../../errors/index.ts';
-import {
-  type BencodeDictionary,
-  BencodeError,
-  type BencodeInput,
-  type BencodeValue,
-  decodeBencode,
-  encodeBencode,
-  isDictionary,
-} from '../protocol/bencode.ts';
 import { normalizeIp } from '../protocol/compact.ts';
-import { ExtensionParam, MAX_CDN_URLS } from '../protocol/extension.ts';
 import { parseQuery, QueryError } from '../protocol/query.ts';
-import {
-  type AnnounceLimits,
-  AnnounceRefused,
-  type ParamSource,
-  parseAnnounce,
-  queryParamSource,
-} from './announce-request.ts';
-import { type AnswerSettings, announceDictionary, extensionOffer, failureAnswer, scrapeAnswer } from './answers.ts';
-import { StatsFeed } from './stats-feed.ts';
-import { MemorySwarmStore, type SwarmStore } from './swarm-store.ts';
-import { UdpEndpoint } from './udp-endpoint.ts';
+import { failureAnswer, scrapeAnswer } from './answers.ts';
+import { BATCH_PATH, STATS_PATH, TrackerCore, type TrackerCoreOptions } from './core.ts';
+import type { SwarmStore } from './swarm-store.ts';
 
-export interface TrackerOptions {
+export interface TrackerOptions extends TrackerCoreOptions {
   /** TCP and UDP port; 0 picks a free one (the same number for both). Default 0. */
   port?: number;
   /** Address to listen on. Default '::' (IPv4 and IPv6), falling back to 0.0.0.0 without IPv6. */
   host?: string;
-  /** Announce interval told to clients, seconds. Default 1800. */
-  intervalS?: number;
-  /** Min interval told to clients, seconds. Default interval / 2. */
-  minIntervalS?: number;
-  /** Peers not heard from for this long are dropped, seconds. Default 2 x interval + 60. */
-  peerTimeoutS?: number;
-  maxSwarms?: number;
-  maxPeersPerSwarm?: number;
-  maxPeers?: number;
-  /** Largest bitmap kept, in pieces. Default 1,048,576 (128 KiB per bitmap). */
-  maxPieces?: number;
-  /** Bytes all bitmaps may take together. Default 256 MiB. */
-  maxBitmapBytes?: number;
-  defaultNumWant?: number;
-  maxNumWant?: number;
-  /** Entries per multi-object announce. Default 1000. */
-  maxBatch?: number;
-  /** Statistics streams and long polls open at once. Default 1000. */
-  maxFollowers?: number;
   /** Least time between two events of one statistics stream, ms. Default 250. */
   statsThrottleMs?: number;
-  /** Accept the announce `ip` parameter. Default false. */
-  trustIpParam?: boolean;
   /** Serve UDP (BEP 15) too. Default true. */
   udp?: boolean;
-  /** Replaces the in-memory swarm state. */
-  swarmStore?: SwarmStore;
-  /** Clock, ms since the epoch (tests). */
-  now?: () => number;
 }
 
 export interface TrackerAddress {
@@ -83,8 +39,6 @@ export interface Tracker {
   readonly swarms: SwarmStore;
 }
 
-const BATCH_PATH = '/announce/batch';
-const STATS_PATH = '/stats';
 const MAX_BATCH_BODY_BYTES = 16 * 1024 * 1024;
 const MAX_LONG_POLL_S = 60;
 const HEARTBEAT_MS = 15_000;
@@ -98,13 +52,7 @@ export function createTracker(options: TrackerOptions = {}): Tracker {
 class ReferenceTracker implements Tracker {
   readonly swarms: SwarmStore;
   readonly #options: TrackerOptions;
-  readonly #now: () => number;
-  readonly #limits: AnnounceLimits;
-  readonly #settings: AnswerSettings;
-  readonly #maxBatch: number;
-  readonly #peerTimeoutMs: number;
-  readonly #feed: StatsFeed;
-  readonly #udp: UdpEndpoint;
+  readonly #core: TrackerCore;
   readonly #openStreams = new Set<ServerResponse>();
   #http: Server | undefined;
   #socket: Socket | undefined;
@@ -113,44 +61,8 @@ class ReferenceTracker implements Tracker {
 
   constructor(options: TrackerOptions) {
     this.#options = options;
-    this.#now = options.now ?? Date.now;
-    const intervalS = positive(options.intervalS ?? 1800, 'intervalS');
-    const maxPieces = positive(options.maxPieces ?? 1 << 20, 'maxPieces');
-    this.#maxBatch = positive(options.maxBatch ?? 1000, 'maxBatch');
-    this.#peerTimeoutMs = positive(options.peerTimeoutS ?? intervalS * 2 + 60, 'peerTimeoutS') * 1000;
-    this.#limits = {
-      defaultNumWant: options.defaultNumWant ?? 50,
-      maxNumWant: options.maxNumWant ?? 200,
-      maxPieces,
-      trustIpParam: options.trustIpParam ?? false,
-    };
-    this.#settings = {
-      intervalS,
-      minIntervalS: options.minIntervalS ?? Math.max(1, Math.floor(intervalS / 2)),
-      trackerId: randomBytes(6).toString('hex'),
-      batchPath: BATCH_PATH,
-      maxBatch: this.#maxBatch,
-      maxPieces,
-      statsPath: STATS_PATH,
-    };
-    this.swarms =
-      options.swarmStore ??
-      new MemorySwarmStore({
-        maxSwarms: positive(options.maxSwarms ?? 100_000, 'maxSwarms'),
-        maxPeersPerSwarm: positive(options.maxPeersPerSwarm ?? 10_000, 'maxPeersPerSwarm'),
-        maxPeers: positive(options.maxPeers ?? 500_000, 'maxPeers'),
-        maxPieces,
-        maxBitmapBytes: positive(options.maxBitmapBytes ?? 256 * 1024 * 1024, 'maxBitmapBytes'),
-        maxUrlsPerAnswer: 16,
-      });
-    this.#feed = new StatsFeed(positive(options.maxFollowers ?? 1000, 'maxFollowers'));
-    this.#udp = new UdpEndpoint({
-      store: this.swarms,
-      limits: this.#limits,
-      intervalS,
-      now: this.#now,
-      onChange: (infoHash, version) => this.#feed.publish(infoHash, version),
-    });
+    this.#core = new TrackerCore(options);
+    this.swarms = this.#core.swarms;
   }
 
   address(): TrackerAddress | undefined {
@@ -187,7 +99,7 @@ class ReferenceTracker implements Tracker {
       }
     }
     const port = (this.#http.address() as AddressInfo).port;
-    this.#sweeper = setInterval(() => void this.#sweep(), Math.min(this.#peerTimeoutMs / 4, 60_000));
+    this.#sweeper = setInterval(() => void this.#sweep(), Math.min(this.#core.peerTimeoutMs / 4, 60_000));
     this.#sweeper.unref();
     const urlHost = announceHost(host);
     const base = `http://${urlHost}:${port}`;
@@ -217,22 +129,10 @@ class ReferenceTracker implements Tracker {
 
   async #sweep(): Promise<void> {
     try {
-      const changed = await this.swarms.expire(this.#now() - this.#peerTimeoutMs);
-      for (const infoHash of changed) this.#publish(infoHash);
+      await this.#core.sweep();
     } catch {
       // A failing shared store must not stop the tracker; the next sweep tries again.
     }
-  }
-
-  #publish(infoHash: string, version?: number): void {
-    if (version !== undefined) {
-      this.#feed.publish(infoHash, version);
-      return;
-    }
-    void this.swarms.stats(infoHash, 0).then(
-      (stats) => this.#feed.publish(infoHash, stats.version),
-      () => undefined,
-    );
   }
 
   #createHttpServer(): Server {
@@ -272,7 +172,7 @@ class ReferenceTracker implements Tracker {
     failed.catch(() => undefined);
     socket.on('error', () => undefined);
     socket.on('message', (packet, remote) => {
-      this.#udp.handle(packet, normalizeIp(remote.address), remote.port).then(
+      this.#core.udp.handle(packet, normalizeIp(remote.address), remote.port).then(
         (answer) => {
           if (answer !== undefined) socket.send(answer, remote.port, remote.address);
         },
@@ -305,17 +205,7 @@ class ReferenceTracker implements Tracker {
     if (req.method !== 'GET') return sendBencoded(res, failureAnswer('announce must be a GET request'), 405);
     const remote = req.socket.remoteAddress;
     if (remote === undefined) return void res.destroy();
-    let parsed: ReturnType<typeof parseAnnounce>;
-    try {
-      parsed = parseAnnounce(queryParamSource(parseQuery(query)), remote, this.#now(), this.#limits);
-    } catch (err) {
-      if (err instanceof AnnounceRefused || err instanceof QueryError)
-        return sendBencoded(res, failureAnswer(err.message));
-      throw err;
-    }
-    const outcome = await this.swarms.announce(parsed.announce);
-    if (outcome.changed) this.#publish(parsed.announce.infoHash, outcome.version);
-    sendBencoded(res, encodeBencode(announceDictionary(parsed, outcome, this.#settings)));
+    sendBencoded(res, await this.#core.announce(query, remote));
   }
 
   /** The multi-object announce (docs/tracker.md): a bencoded POST carrying many objects of one peer. */
@@ -323,44 +213,14 @@ class ReferenceTracker implements Tracker {
     if (req.method !== 'POST') return sendBencoded(res, failureAnswer('the multi-object announce must be a POST'), 405);
     const remote = req.socket.remoteAddress;
     if (remote === undefined) return void res.destroy();
-    let body: BencodeValue;
+    let body: Buffer;
     try {
-      body = decodeBencode(await readBody(req, MAX_BATCH_BODY_BYTES));
+      body = await readBody(req, MAX_BATCH_BODY_BYTES);
     } catch (err) {
       if (err instanceof BodyTooLarge) return sendBencoded(res, failureAnswer(err.message), 413);
-      if (err instanceof BencodeError) return sendBencoded(res, failureAnswer(`body is not bencoded: ${err.message}`));
       throw err;
     }
-    const entries = isDictionary(body) ? body['announces'] : undefined;
-    if (!isDictionary(body) || !Array.isArray(entries)) {
-      return sendBencoded(res, failureAnswer('body must be a dictionary with an "announces" list'));
-    }
-    if (entries.length > this.#maxBatch) {
-      return sendBencoded(res, failureAnswer(`at most ${this.#maxBatch} announces per batch, got ${entries.length}`));
-    }
-    const now = this.#now();
-    const results: Array<{ [key: string]: BencodeInput | undefined }> = [];
-    for (const entry of entries) {
-      const infoHash = isDictionary(entry) && Buffer.isBuffer(entry['info_hash']) ? entry['info_hash'] : undefined;
-      try {
-        if (!isDictionary(entry)) throw new AnnounceRefused('announce entry is not a dictionary');
-        const parsed = parseAnnounce(batchParamSource(entry, body), remote, now, this.#limits);
-        const outcome = await this.swarms.announce(parsed.announce);
-        if (outcome.changed) this.#publish(parsed.announce.infoHash, outcome.version);
-        results.push({ info_hash: infoHash, ...announceDictionary(parsed, outcome, this.#settings, true) });
-      } catch (err) {
-        if (!(err instanceof AnnounceRefused)) throw err;
-        results.push({ info_hash: infoHash, 'failure reason': err.message });
-      }
-    }
-    const answer = {
-      interval: this.#settings.intervalS,
-      'min interval': this.#settings.minIntervalS,
-      'tracker id': this.#settings.trackerId,
-      ep: extensionOffer(this.#settings),
-      results,
-    };
-    sendBencoded(res, encodeBencode(answer));
+    sendBencoded(res, await this.#core.batch(body, remote));
   }
 
   async #scrape(req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
@@ -384,7 +244,7 @@ class ReferenceTracker implements Tracker {
     if (req.method !== 'GET') return sendJson(res, { error: 'statistics are read with GET' }, 405);
     const limit = clampInt(new URLSearchParams(query).get('limit'), 1000, 1, 100_000);
     const [swarms, counts] = await Promise.all([this.swarms.list(limit), this.swarms.counts()]);
-    sendJson(res, { ...counts, followers: this.#feed.followers, swarms });
+    sendJson(res, { ...counts, followers: this.#core.feed.followers, swarms });
   }
 
   /** GET /stats/<info hash>[?since=V&wait=S&peers=N] and GET /stats/<info hash>/events (Server-Sent Events). */
@@ -423,7 +283,7 @@ class ReferenceTracker implements Tracker {
         resolve(result);
       };
       const onClose = (): void => finish('gone');
-      const unfollow = this.#feed.follow(infoHash, () => finish('changed'));
+      const unfollow = this.#core.feed.follow(infoHash, () => finish('changed'));
       if (unfollow === undefined) return resolve('refused');
       timer = setTimeout(() => finish('timeout'), waitMs);
       req.socket.on('close', onClose);
@@ -459,7 +319,7 @@ class ReferenceTracker implements Tracker {
       if (pending !== undefined || closed) return;
       pending = setTimeout(() => void send(), Math.max(0, lastSentAt + throttleMs - Date.now()));
     };
-    const unfollow = this.#feed.follow(infoHash, schedule);
+    const unfollow = this.#core.feed.follow(infoHash, schedule);
     if (unfollow === undefined) {
       sendJson(res, { error: 'too many statistics followers' }, 503);
       return;
@@ -483,31 +343,6 @@ class ReferenceTracker implements Tracker {
     res.on('close', close);
     void send();
   }
-}
-
-/** Reads a multi-object entry, falling back to the values all entries share (peer id, port, key, ip, urls). */
-function batchParamSource(entry: BencodeDictionary, shared: BencodeDictionary): ParamSource {
-  const shareName: Record<string, string> = { peer_id: 'peer id', port: 'port', key: 'key', ip: 'ip' };
-  const asBytes = (value: BencodeValue | undefined): Buffer | undefined => {
-    if (Buffer.isBuffer(value)) return value;
-    if (typeof value === 'number') return Buffer.from(String(value));
-    return undefined;
-  };
-  return {
-    bytes(name) {
-      if (name === ExtensionParam.version) return Buffer.from('1');
-      const own = asBytes(entry[name]);
-      if (own !== undefined) return own;
-      const sharedName = shareName[name];
-      return sharedName === undefined ? undefined : asBytes(shared[sharedName]);
-    },
-    all(name) {
-      if (name !== ExtensionParam.url) return [];
-      const urls = shared[ExtensionParam.url];
-      if (!Array.isArray(urls)) return [];
-      return urls.filter((url): url is Buffer => Buffer.isBuffer(url)).slice(0, MAX_CDN_URLS);
-    },
-  };
 }
 
 class BodyTooLarge extends Error {}
@@ -544,12 +379,6 @@ function clampInt(text: string | null, fallback: number, min: number, max: numbe
   const value = text === null ? Number.NaN : Number(text);
   if (!Number.isInteger(value)) return fallback;
   return Math.min(Math.max(value, min), max);
-}
-
-function positive(value: number, name: string): number {
-  if (!Number.isFinite(value) || value <= 0)
-    throw new InvalidArgumentError(`tracker option ${name} must be positive, got ${value}`);
-  return value;
 }
 
 /** Listens; with the default host, falls back from '::' to 0.0.0.0 on machines without IPv6. Returns the host used. */

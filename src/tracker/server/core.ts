@@ -1,0 +1,217 @@
+// The tracker without its sockets: options and limits, swarm state, the statistics feed, and the answers to
+// an HTTP announce query, a multi-object announce body and a UDP datagram. The reference tracker puts it
+// behind HTTP and UDP; the announce load simulation (scripts/bench) drives it directly.
+import { randomBytes } from 'node:crypto';
+import { InvalidArgumentError } from '../../errors/index.ts';
+import {
+  type BencodeDictionary,
+  BencodeError,
+  type BencodeInput,
+  type BencodeValue,
+  decodeBencode,
+  encodeBencode,
+  isDictionary,
+} from '../protocol/bencode.ts';
+import { ExtensionParam, MAX_CDN_URLS } from '../protocol/extension.ts';
+import { parseQuery, QueryError } from '../protocol/query.ts';
+import {
+  type AnnounceLimits,
+  AnnounceRefused,
+  type ParamSource,
+  parseAnnounce,
+  queryParamSource,
+} from './announce-request.ts';
+import { type AnswerSettings, announceDictionary, extensionOffer, failureAnswer } from './answers.ts';
+import { StatsFeed } from './stats-feed.ts';
+import { MemorySwarmStore, type SwarmStore } from './swarm-store.ts';
+import { UdpEndpoint } from './udp-endpoint.ts';
+
+export interface TrackerCoreOptions {
+  /** Announce interval told to clients, seconds. Default 1800. */
+  intervalS?: number;
+  /** Min interval told to clients, seconds. Default interval / 2. */
+  minIntervalS?: number;
+  /** Peers not heard from for this long are dropped, seconds. Default 2 x interval + 60. */
+  peerTimeoutS?: number;
+  maxSwarms?: number;
+  maxPeersPerSwarm?: number;
+  maxPeers?: number;
+  /** Largest bitmap kept, in pieces. Default 1,048,576 (128 KiB per bitmap). */
+  maxPieces?: number;
+  /** Bytes all bitmaps may take together. Default 256 MiB. */
+  maxBitmapBytes?: number;
+  defaultNumWant?: number;
+  maxNumWant?: number;
+  /** Entries per multi-object announce. Default 1000. */
+  maxBatch?: number;
+  /** Statistics streams and long polls open at once. Default 1000. */
+  maxFollowers?: number;
+  /** Accept the announce `ip` parameter. Default false. */
+  trustIpParam?: boolean;
+  /** Offer the bitmap extension and the multi-object announce. Default true (false answers like a plain tracker). */
+  extension?: boolean;
+  /** Replaces the in-memory swarm state. */
+  swarmStore?: SwarmStore;
+  /** Clock, ms since the epoch (tests). */
+  now?: () => number;
+}
+
+export const BATCH_PATH = '/announce/batch';
+export const STATS_PATH = '/stats';
+
+export class TrackerCore {
+  readonly swarms: SwarmStore;
+  readonly feed: StatsFeed;
+  readonly udp: UdpEndpoint;
+  readonly settings: AnswerSettings;
+  readonly limits: AnnounceLimits;
+  readonly peerTimeoutMs: number;
+  readonly now: () => number;
+  readonly #maxBatch: number;
+  readonly #extension: boolean;
+
+  constructor(options: TrackerCoreOptions = {}) {
+    this.now = options.now ?? Date.now;
+    const intervalS = positive(options.intervalS ?? 1800, 'intervalS');
+    const maxPieces = positive(options.maxPieces ?? 1 << 20, 'maxPieces');
+    this.#maxBatch = positive(options.maxBatch ?? 1000, 'maxBatch');
+    this.#extension = options.extension ?? true;
+    this.peerTimeoutMs = positive(options.peerTimeoutS ?? intervalS * 2 + 60, 'peerTimeoutS') * 1000;
+    this.limits = {
+      defaultNumWant: options.defaultNumWant ?? 50,
+      maxNumWant: options.maxNumWant ?? 200,
+      maxPieces,
+      trustIpParam: options.trustIpParam ?? false,
+    };
+    this.settings = {
+      intervalS,
+      minIntervalS: options.minIntervalS ?? Math.max(1, Math.floor(intervalS / 2)),
+      trackerId: randomBytes(6).toString('hex'),
+      batchPath: BATCH_PATH,
+      maxBatch: this.#maxBatch,
+      maxPieces,
+      statsPath: STATS_PATH,
+    };
+    this.swarms =
+      options.swarmStore ??
+      new MemorySwarmStore({
+        maxSwarms: positive(options.maxSwarms ?? 100_000, 'maxSwarms'),
+        maxPeersPerSwarm: positive(options.maxPeersPerSwarm ?? 10_000, 'maxPeersPerSwarm'),
+        maxPeers: positive(options.maxPeers ?? 500_000, 'maxPeers'),
+        maxPieces,
+        maxBitmapBytes: positive(options.maxBitmapBytes ?? 256 * 1024 * 1024, 'maxBitmapBytes'),
+        maxUrlsPerAnswer: 16,
+      });
+    this.feed = new StatsFeed(positive(options.maxFollowers ?? 1000, 'maxFollowers'));
+    this.udp = new UdpEndpoint({
+      store: this.swarms,
+      limits: this.limits,
+      intervalS,
+      now: this.now,
+      onChange: (infoHash, version) => this.feed.publish(infoHash, version),
+    });
+  }
+
+  /** The bencoded answer to an HTTP announce query (a failure reason for a bad one). */
+  async announce(query: string, remoteIp: string): Promise<Buffer> {
+    let parsed: ReturnType<typeof parseAnnounce>;
+    try {
+      parsed = parseAnnounce(queryParamSource(parseQuery(query)), remoteIp, this.now(), this.limits);
+    } catch (err) {
+      if (err instanceof AnnounceRefused || err instanceof QueryError) return failureAnswer(err.message);
+      throw err;
+    }
+    if (!this.#extension) parsed.extension = false;
+    const outcome = await this.swarms.announce(parsed.announce);
+    if (outcome.changed) this.feed.publish(parsed.announce.infoHash, outcome.version);
+    return encodeBencode(announceDictionary(parsed, outcome, this.settings));
+  }
+
+  /** The bencoded answer to a multi-object announce body (docs/tracker.md). */
+  async batch(body: Uint8Array, remoteIp: string): Promise<Buffer> {
+    let decoded: BencodeValue;
+    try {
+      decoded = decodeBencode(body);
+    } catch (err) {
+      if (err instanceof BencodeError) return failureAnswer(`body is not bencoded: ${err.message}`);
+      throw err;
+    }
+    const entries = isDictionary(decoded) ? decoded['announces'] : undefined;
+    if (!isDictionary(decoded) || !Array.isArray(entries)) {
+      return failureAnswer('body must be a dictionary with an "announces" list');
+    }
+    if (entries.length > this.#maxBatch) {
+      return failureAnswer(`at most ${this.#maxBatch} announces per batch, got ${entries.length}`);
+    }
+    const now = this.now();
+    const results: Array<{ [key: string]: BencodeInput | undefined }> = [];
+    // Results go in the order of the entries; they do not repeat the info hash.
+    for (const entry of entries) {
+      try {
+        if (!isDictionary(entry)) throw new AnnounceRefused('announce entry is not a dictionary');
+        const parsed = parseAnnounce(batchParamSource(entry, decoded), remoteIp, now, this.limits);
+        const outcome = await this.swarms.announce(parsed.announce);
+        if (outcome.changed) this.feed.publish(parsed.announce.infoHash, outcome.version);
+        results.push(announceDictionary(parsed, outcome, this.settings, true));
+      } catch (err) {
+        if (!(err instanceof AnnounceRefused)) throw err;
+        results.push({ 'failure reason': err.message });
+      }
+    }
+    return encodeBencode({
+      interval: this.settings.intervalS,
+      'min interval': this.settings.minIntervalS,
+      'tracker id': this.settings.trackerId,
+      ep: extensionOffer(this.settings),
+      results,
+    });
+  }
+
+  /** Drops peers past the timeout and tells statistics followers. */
+  async sweep(): Promise<void> {
+    const changed = await this.swarms.expire(this.now() - this.peerTimeoutMs);
+    for (const infoHash of changed) {
+      const stats = await this.swarms.stats(infoHash, 0);
+      this.feed.publish(infoHash, stats.version);
+    }
+  }
+}
+
+/** Reads a multi-object entry, falling back to the values all entries share (peer id, port, key, ip, numwant, urls). */
+function batchParamSource(entry: BencodeDictionary, shared: BencodeDictionary): ParamSource {
+  const shareName: Record<string, string> = {
+    peer_id: 'peer id',
+    port: 'port',
+    key: 'key',
+    ip: 'ip',
+    numwant: 'numwant',
+    trackerid: 'trackerid',
+  };
+  const asBytes = (value: BencodeValue | undefined): Buffer | undefined => {
+    if (Buffer.isBuffer(value)) return value;
+    if (typeof value === 'number') return Buffer.from(String(value));
+    return undefined;
+  };
+  return {
+    bytes(name) {
+      if (name === ExtensionParam.version) return Buffer.from('1');
+      const own = asBytes(entry[name]);
+      if (own !== undefined) return own;
+      const sharedName = shareName[name];
+      return sharedName === undefined ? undefined : asBytes(shared[sharedName]);
+    },
+    all(name) {
+      if (name !== ExtensionParam.url) return [];
+      const urls = shared[ExtensionParam.url];
+      if (!Array.isArray(urls)) return [];
+      return urls.filter((url): url is Buffer => Buffer.isBuffer(url)).slice(0, MAX_CDN_URLS);
+    },
+  };
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new InvalidArgumentError(`tracker option ${name} must be positive, got ${value}`);
+  }
+  return value;
+}
