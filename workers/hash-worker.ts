@@ -21,8 +21,12 @@ class TaskStop extends Error {
   }
 }
 
-/** Open descriptors of one task, opened on first use, closed when the task ends. */
+/**
+ * Open descriptors of one task, opened on first use, closed when the task ends. A task may cover thousands
+ * of small files: only the most recently opened few stay open, so no task runs out of descriptors.
+ */
 class OpenFiles {
+  static readonly keepOpen = 16;
   readonly #sources = new Map<string, number>();
   readonly #destinations = new Map<string, number>();
 
@@ -30,7 +34,7 @@ class OpenFiles {
     let fd = this.#sources.get(file.path);
     if (fd === undefined) {
       fd = systemCall(file.path, false, () => openSync(file.path, 'r'));
-      this.#sources.set(file.path, fd);
+      OpenFiles.#remember(this.#sources, file.path, fd);
       const actualLength = systemCall(file.path, false, () => fstatSync(fd!).size);
       if (actualLength < file.length) throw shortFile(file, actualLength);
     }
@@ -42,19 +46,31 @@ class OpenFiles {
     if (fd === undefined) {
       // The pool created the file with its final length; other workers write other ranges of it.
       fd = systemCall(path, true, () => openSync(path, 'r+'));
-      this.#destinations.set(path, fd);
+      OpenFiles.#remember(this.#destinations, path, fd);
     }
     return fd;
   }
 
   close(): void {
-    for (const fd of [...this.#sources.values(), ...this.#destinations.values()]) {
-      try {
-        closeSync(fd);
-      } catch {
-        // Closing a descriptor we only read from or already wrote fully cannot lose data.
-      }
-    }
+    for (const fd of [...this.#sources.values(), ...this.#destinations.values()]) closeQuietly(fd);
+    this.#sources.clear();
+    this.#destinations.clear();
+  }
+
+  static #remember(open: Map<string, number>, path: string, fd: number): void {
+    open.set(path, fd);
+    if (open.size <= OpenFiles.keepOpen) return;
+    const [oldestPath, oldestFd] = open.entries().next().value!;
+    open.delete(oldestPath);
+    closeQuietly(oldestFd);
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Closing a descriptor we only read from or already wrote fully cannot lose data.
   }
 }
 

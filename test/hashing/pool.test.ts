@@ -101,6 +101,13 @@ describe('hash pool', () => {
     expect((await pool.hashFiles(files, 16384)).equals(referenceDigests(data, 16384))).toBe(true);
   });
 
+  it('hashes a piece made of hundreds of tiny files, and pieces revisiting them out of order', async () => {
+    const { files, data } = await makeFiles(Array.from({ length: 300 }, (_, i) => 50 + (i % 7)));
+    expect((await pool.hashFiles(files, 65536)).equals(referenceDigests(data, 65536))).toBe(true);
+    const pieces = [3, 0, 2, 1, 0];
+    expect((await pool.hashFiles(files, 4096, { pieces })).equals(referenceDigests(data, 4096, pieces))).toBe(true);
+  });
+
   it('serves concurrent calls, each with its own result', async () => {
     const inputs = await Promise.all([makeFiles([300_000]), makeFiles([1, 200_000]), makeFiles([123_456, 7])]);
     const blob = randomBytes(1 << 20);
