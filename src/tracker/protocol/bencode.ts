@@ -129,45 +129,41 @@ class Decoder {
 
 /** Encodes a value; dictionary keys are sorted (BEP 3), undefined entries skipped. */
 export function encodeBencode(value: BencodeInput): Buffer {
-  const parts: Buffer[] = [];
-  encodeInto(parts, value);
-  return Buffer.concat(parts);
+  // Built as a latin1 string (one character per byte) and converted once: tracker answers are small and
+  // many, and this allocates far less than a Buffer per key and value.
+  return Buffer.from(encodeLatin1(value), 'latin1');
 }
 
-function encodeInto(parts: Buffer[], value: BencodeInput): void {
+const ASCII = /^[\x00-\x7f]*$/;
+
+function encodeLatin1(value: BencodeInput): string {
   if (typeof value === 'number') {
     if (!Number.isSafeInteger(value)) throw new BencodeError(`cannot bencode ${value}: not an integer`);
-    parts.push(Buffer.from(`i${value}e`, 'latin1'));
-  } else if (typeof value === 'string') {
-    const bytes = Buffer.from(value, 'utf8');
-    parts.push(Buffer.from(`${bytes.length}:`, 'latin1'), bytes);
-  } else if (value instanceof Uint8Array) {
-    parts.push(
-      Buffer.from(`${value.byteLength}:`, 'latin1'),
-      Buffer.from(value.buffer, value.byteOffset, value.byteLength),
-    );
-  } else if (Array.isArray(value)) {
-    parts.push(LIST_START);
-    for (const item of value as readonly BencodeInput[]) encodeInto(parts, item);
-    parts.push(END);
-  } else {
-    parts.push(DICTIONARY_START);
-    const dictionary = value as { readonly [key: string]: BencodeInput | undefined };
-    // Keys are compared as bytes; the keys trackers use are ASCII or latin1, where this order is byte order.
-    for (const key of Object.keys(dictionary).sort()) {
-      const item = dictionary[key];
-      if (item === undefined) continue;
-      const keyBytes = Buffer.from(key, 'latin1');
-      parts.push(Buffer.from(`${keyBytes.length}:`, 'latin1'), keyBytes);
-      encodeInto(parts, item);
-    }
-    parts.push(END);
+    return `i${value}e`;
   }
+  if (typeof value === 'string') {
+    const bytes = ASCII.test(value) ? value : Buffer.from(value, 'utf8').toString('latin1');
+    return `${bytes.length}:${bytes}`;
+  }
+  if (value instanceof Uint8Array) {
+    const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1');
+    return `${bytes.length}:${bytes}`;
+  }
+  if (Array.isArray(value)) {
+    let out = 'l';
+    for (const item of value as readonly BencodeInput[]) out += encodeLatin1(item);
+    return `${out}e`;
+  }
+  const dictionary = value as { readonly [key: string]: BencodeInput | undefined };
+  let out = 'd';
+  // Keys are compared as bytes; the keys trackers use are ASCII or latin1, where this order is byte order.
+  for (const key of Object.keys(dictionary).sort()) {
+    const item = dictionary[key];
+    if (item === undefined) continue;
+    out += `${key.length}:${key}${encodeLatin1(item)}`;
+  }
+  return `${out}e`;
 }
-
-const LIST_START = Buffer.from('l');
-const DICTIONARY_START = Buffer.from('d');
-const END = Buffer.from('e');
 
 // Readers for decoded values: undefined when absent or of another type.
 

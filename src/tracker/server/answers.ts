@@ -46,13 +46,17 @@ export function announceDictionary(
   // A multi-object entry that asked for no peers gets no peer keys at all.
   if (shared && parsed.announce.numWant === 0) return dictionary;
   if (parsed.compact) {
-    const v4 = outcome.peers.filter((peer) => peer.family === 4).map((peer) => peer.compact);
-    const v6 = outcome.peers.filter((peer) => peer.family === 6).map((peer) => peer.compact);
-    dictionary['peers'] = Buffer.concat(v4);
-    if (v6.length > 0) dictionary['peers6'] = Buffer.concat(v6);
+    let v4 = '';
+    let v6 = '';
+    for (const peer of outcome.peers) {
+      if (peer.family === 4) v4 += peer.compact;
+      else v6 += peer.compact;
+    }
+    dictionary['peers'] = Buffer.from(v4, 'latin1');
+    if (v6.length > 0) dictionary['peers6'] = Buffer.from(v6, 'latin1');
   } else {
     dictionary['peers'] = outcome.peers.map((peer) => ({
-      'peer id': parsed.noPeerId ? undefined : peer.peerId,
+      'peer id': parsed.noPeerId ? undefined : Buffer.from(peer.peerId, 'latin1'),
       ip: peer.ip,
       port: peer.port,
     }));

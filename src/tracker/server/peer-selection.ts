@@ -31,16 +31,25 @@ export function pickPeers(
     candidates.push(record);
   }
   if (askerIsSeed) {
-    shuffle(candidates);
-    candidates.sort((a, b) => Number(a.left === 0) - Number(b.left === 0));
-    return candidates.slice(0, numWant);
+    // Leechers first, then seeds, each in random order.
+    const leechers = candidates.filter((record) => record.left !== 0);
+    const seeds = candidates.filter((record) => record.left === 0);
+    partialShuffle(leechers, numWant);
+    partialShuffle(seeds, numWant - Math.min(numWant, leechers.length));
+    return [...leechers.slice(0, numWant), ...seeds.slice(0, numWant - Math.min(numWant, leechers.length))];
   }
-  if (candidates.length > numWant) {
-    const scores = new Map<PeerRecord, number>();
-    for (const record of candidates) scores.set(record, score(swarm, record, askerHolding) + Math.random() * 0.5);
-    candidates.sort((a, b) => scores.get(b)! - scores.get(a)!);
+  if (candidates.length <= numWant) return candidates;
+  // Scores in a typed array and an index sort: the hot path of every announce allocates little.
+  const scores = new Float64Array(candidates.length);
+  const order: number[] = new Array(candidates.length);
+  for (let i = 0; i < candidates.length; i++) {
+    scores[i] = score(swarm, candidates[i]!, askerHolding) + Math.random() * 0.5;
+    order[i] = i;
   }
-  return candidates.slice(0, numWant);
+  order.sort((a, b) => scores[b]! - scores[a]!);
+  const picked: ListedPeer[] = new Array(numWant);
+  for (let i = 0; i < numWant; i++) picked[i] = candidates[order[i]!]!;
+  return picked;
 }
 
 /** How many pieces the asker could get from this candidate (estimated when either side's bitmap is unknown). */
@@ -66,9 +75,12 @@ function sample(list: readonly PeerRecord[], size: number): readonly PeerRecord[
   return Array.from(chosen, (index) => list[index]!);
 }
 
-function shuffle<T>(items: T[]): void {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [items[i], items[j]] = [items[j]!, items[i]!];
+/** Moves a uniform random choice of `count` items to the front (Fisher-Yates, stopped early). */
+function partialShuffle<T>(items: T[], count: number): void {
+  for (let i = 0; i < count && i < items.length - 1; i++) {
+    const j = i + Math.floor(Math.random() * (items.length - i));
+    const item = items[i]!;
+    items[i] = items[j]!;
+    items[j] = item;
   }
 }

@@ -244,7 +244,13 @@ class ReferenceTracker implements Tracker {
     if (req.method !== 'GET') return sendJson(res, { error: 'statistics are read with GET' }, 405);
     const limit = clampInt(new URLSearchParams(query).get('limit'), 1000, 1, 100_000);
     const [swarms, counts] = await Promise.all([this.swarms.list(limit), this.swarms.counts()]);
-    sendJson(res, { ...counts, followers: this.#core.feed.followers, swarms });
+    sendJson(res, {
+      swarmCount: counts.swarms,
+      peerCount: counts.peers,
+      bitmapBytes: counts.bitmapBytes,
+      followers: this.#core.feed.followers,
+      swarms,
+    });
   }
 
   /** GET /stats/<info hash>[?since=V&wait=S&peers=N] and GET /stats/<info hash>/events (Server-Sent Events). */

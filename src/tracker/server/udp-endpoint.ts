@@ -105,7 +105,7 @@ export class UdpEndpoint {
       interval: this.#options.intervalS,
       leechers: outcome.incomplete,
       seeders: outcome.complete,
-      peers: Buffer.concat(outcome.peers.map((peer) => peer.compact)),
+      peers: Buffer.from(outcome.peers.map((peer) => peer.compact).join(''), 'latin1'),
     });
   }
 

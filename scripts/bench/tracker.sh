@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Trackers under announce load, and the announce traffic of one agent.
+# 1. `edgepeer tracker` (the built CLI) against opentracker (Debian) in the same run: wrk sends standard
+#    compact HTTP announces (scripts/bench/tracker-announce.lua) over 1,000 swarms x 100 peers (20 seeds
+#    each, numwant 50). Each tracker is first filled with all 100,000 peers, then measured; rounds
+#    alternate between the two. Reported: announces/s, latency p50/p99, RSS after the load (and peak).
+#    wrk shares the two CPUs with the trackers.
+# 2. scripts/bench/tracker-agent-sim.ts: one agent holding 100,000 objects, over a 30-minute start-up and
+#    one hour of simulated time with churn, against a plain tracker and against edgepeer's tracker
+#    (multi-object announce): requests and HTTP bytes.
+# usage: bash scripts/bench/tracker.sh        (npm run build first: the tracker runs from dist/)
+#   env: RUNS=3 DURATION=15s FILL=20s CONNS=32 WRK_THREADS=1 SWARMS=1000 PEERS=100 OBJECTS=100000 SIM=1
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+HERE="$ROOT/scripts/bench"
+RUNS="${RUNS:-3}"; DURATION="${DURATION:-15s}"; FILL="${FILL:-20s}"; CONNS="${CONNS:-32}"
+WRK_THREADS="${WRK_THREADS:-1}"; SWARMS="${SWARMS:-1000}"; PEERS="${PEERS:-100}"; SIM="${SIM:-1}"
+export SWARMS PEERS
+NODE="$ROOT/node_modules/.bin/node"
+
+for tool in opentracker wrk curl ss; do
+  command -v "$tool" >/dev/null || { echo "tracker.sh needs $tool (bash scripts/setup-system.sh)" >&2; exit 1; }
+done
+[ -x "$NODE" ] || { echo "tracker.sh needs the project's Node (npm ci)" >&2; exit 1; }
+[ -f "$ROOT/dist/commands/tracker.js" ] || { echo "tracker.sh needs the built CLI (npm run build)" >&2; exit 1; }
+
+SCRATCH="$(mktemp -d /tmp/edgepeer-tracker-bench.XXXXXX)"
+chmod 755 "$SCRATCH" # opentracker, started as root, reads its whitelist as "nobody"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+  rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+
+free_port() { local p="$1"; while [ -n "$(ss -Htuln "( sport = :$p )" 2>/dev/null)" ]; do p=$((p + 1)); done; echo "$p"; }
+median() { sort -g | awk '{a[NR]=$1} END{ if(NR==0){print "NA"; exit} if(NR%2){print a[(NR+1)/2]} else {printf "%.6g\n",(a[NR/2]+a[NR/2+1])/2} }'; }
+field() { sed -n "s/.*$1=\([0-9]*\).*/\1/p"; }
+rss_mib() { awk -v k="$2" '$1 == k":" {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
+
+echo "# CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') x$(nproc); $(uname -sr); node $("$NODE" --version); opentracker $(dpkg-query -W -f='${Version}' opentracker 2>/dev/null); $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)"
+echo "# $SWARMS swarms x $PEERS peers; wrk -t$WRK_THREADS -c$CONNS -d$DURATION after a $FILL fill; runs $RUNS"
+echo "# loadavg at start: $(cut -d' ' -f1 /proc/loadavg)"
+
+declare -A PORT PID
+# opentracker: whitelist-only build, so every swarm's info hash is listed.
+for ((s = 0; s < SWARMS; s++)); do printf 'edededededededededededededededed%08x\n' "$s"; done >"$SCRATCH/whitelist"
+chmod 644 "$SCRATCH/whitelist"
+PORT[opentracker]="$(free_port 26970)"
+printf 'listen.tcp_udp 127.0.0.1:%s\naccess.whitelist %s/whitelist\n' "${PORT[opentracker]}" "$SCRATCH" >"$SCRATCH/opentracker.conf"
+(cd "$SCRATCH" && exec opentracker -f "$SCRATCH/opentracker.conf") &
+PID[opentracker]=$!; PIDS+=($!)
+
+PORT[edgepeer]="$(free_port $((PORT[opentracker] + 1)))"
+"$NODE" "$ROOT/bin/run.js" tracker --port "${PORT[edgepeer]}" --host 127.0.0.1 --max-swarms 100000 >"$SCRATCH/edgepeer.log" 2>&1 &
+PID[edgepeer]=$!; PIDS+=($!)
+
+probe() { # kind: one announce of swarm 0 must be answered without a failure reason
+  curl -s "http://127.0.0.1:${PORT[$1]}/announce?info_hash=$(printf '%%ED%.0s' {1..16})%00%00%00%00&peer_id=-WK0001-probe0000000&port=9999&left=0&compact=1" 
+}
+for kind in opentracker edgepeer; do
+  ok=0
+  for _ in $(seq 100); do
+    if probe "$kind" 2>/dev/null | grep -q 'interval'; then ok=1; break; fi
+    sleep 0.1
+  done
+  [ "$ok" = 1 ] || { echo "$kind does not answer announces: $(probe "$kind")" >&2; cat "$SCRATCH/edgepeer.log" >&2; exit 1; }
+done
+
+wrk_run() { # kind mode duration
+  MODE="$2" wrk -t"$WRK_THREADS" -c"$CONNS" -d"$3" --timeout 10s -s "$HERE/tracker-announce.lua" "http://127.0.0.1:${PORT[$1]}/announce" | grep '^RESULT'
+}
+
+declare -A IDLE_RSS
+for kind in opentracker edgepeer; do IDLE_RSS[$kind]="$(rss_mib "${PID[$kind]}" VmRSS)"; done
+for kind in opentracker edgepeer; do
+  line="$(wrk_run "$kind" fill "$FILL")"
+  echo "# fill $kind: $(echo "$line" | field requests) announces (need >= $((SWARMS * PEERS)))"
+done
+declare -A RPS P50 P99 ERRS CLOSES
+for run in $(seq "$RUNS"); do
+  for kind in opentracker edgepeer; do
+    line="$(wrk_run "$kind" random "$DURATION")"
+    req="$(echo "$line" | field requests)"; us="$(echo "$line" | field duration_us)"
+    # opentracker closes the connection after every answer (no keep-alive): wrk counts those as read
+    # errors and reconnects. They are reported apart; errors are everything else.
+    errors=$(( $(echo "$line" | field err_connect) + $(echo "$line" | field err_write) + $(echo "$line" | field err_status) + $(echo "$line" | field err_timeout) ))
+    CLOSES[$kind]=$(( ${CLOSES[$kind]:-0} + $(echo "$line" | field err_read) ))
+    RPS[$kind]+="$(awk -v r="$req" -v u="$us" 'BEGIN{printf "%.0f", r / (u / 1e6)}') "
+    P50[$kind]+="$(echo "$line" | field lat_p50_us) "; P99[$kind]+="$(echo "$line" | field lat_p99_us) "
+    ERRS[$kind]=$(( ${ERRS[$kind]:-0} + errors ))
+    echo "# run $run $kind: $(echo "${RPS[$kind]}" | awk '{print $NF}') announces/s, errors $errors"
+  done
+done
+
+edge_counts="$(curl -s "http://127.0.0.1:${PORT[edgepeer]}/stats?limit=1" | sed -n 's/.*"swarmCount":\([0-9]*\),"peerCount":\([0-9]*\).*/swarms \1, peers \2/p')"
+echo
+echo "| tracker | announces/s (median; runs) | p50 / p99 ms | RSS idle / after / peak MiB | errors | connections closed by the tracker |"
+echo "| --- | --- | --- | --- | --- | --- |"
+for kind in opentracker edgepeer; do
+  rps_runs="${RPS[$kind]% }"
+  printf '| %s | **%s** (%s) | %s / %s | %s / %s / %s | %s | %s |\n' "$kind" \
+    "$(echo "$rps_runs" | tr ' ' '\n' | median)" "$rps_runs" \
+    "$(echo "${P50[$kind]}" | tr ' ' '\n' | grep . | median | awk '{printf "%.2f", $1 / 1000}')" \
+    "$(echo "${P99[$kind]}" | tr ' ' '\n' | grep . | median | awk '{printf "%.2f", $1 / 1000}')" \
+    "${IDLE_RSS[$kind]}" "$(rss_mib "${PID[$kind]}" VmRSS)" "$(rss_mib "${PID[$kind]}" VmHWM)" "${ERRS[$kind]}" "${CLOSES[$kind]}"
+done
+echo "# edgepeer tracker state after the runs: $edge_counts"
+scrape_peers() { # kind: seeds + leechers of swarm 0 by scrape (BEP 48)
+  curl -s "http://127.0.0.1:${PORT[$1]}/scrape?info_hash=$(printf '%%ED%.0s' {1..16})%00%00%00%00" |
+    LC_ALL=C grep -ao 'completei[0-9]*e.*incompletei[0-9]*e' | LC_ALL=C sed 's/completei\([0-9]*\)e.*incompletei\([0-9]*\)e/\1 \2/' | awk '{print $1 + $2}'
+}
+echo "# peers in swarm 0 by scrape: opentracker $(scrape_peers opentracker), edgepeer $(scrape_peers edgepeer) (want $PEERS, + 1 probe)"
+
+if [ "$SIM" = 1 ]; then
+  echo
+  echo "# one agent, ${OBJECTS:-100000} objects: node --expose-gc scripts/bench/tracker-agent-sim.ts both"
+  OBJECTS="${OBJECTS:-100000}" "$NODE" --expose-gc "$HERE/tracker-agent-sim.ts" both
+fi
