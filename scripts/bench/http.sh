@@ -25,6 +25,9 @@ done
 [ -x "$NODE" ] || { echo "http.sh needs the project's Node (npm ci)" >&2; exit 1; }
 
 mkdir -p "$DATA_DIR"
+# Measure what ships: the build. (Other parts' type errors do not stop tsc from emitting dist/.)
+(cd "$ROOT" && npm run --silent build >/dev/null 2>&1) || echo "# warning: npm run build reported errors (measuring dist/ as emitted)"
+[ -f "$ROOT/dist/src/http/index.js" ] && [ -f "$ROOT/dist/src/http/worker.js" ] || { echo "build did not produce dist/src/http" >&2; exit 1; }
 SCRATCH="$(mktemp -d "$DATA_DIR/run.XXXXXX")" # same filesystem as the data: the store hard-links it
 PIDS=()
 cleanup() {
@@ -65,7 +68,7 @@ start_server() { # kind: starts it in the background, fills PORT[kind] and URL_P
       for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done ;;
     fit | small)
       local cache_mib="$FIT_CACHE_MIB"; [ "$kind" = small ] && cache_mib="$SMALL_CACHE_MIB"
-      "$NODE" "$HERE/http-serve.ts" "$F" "$SCRATCH/store-$kind" "$port" "$cache_mib" "$HTTP_THREADS" >"$SCRATCH/$kind.log" 2>&1 &
+      "$NODE" "$HERE/http-serve.mjs" "$F" "$SCRATCH/store-$kind" "$port" "$cache_mib" "$HTTP_THREADS" >"$SCRATCH/$kind.log" 2>&1 &
       PIDS+=($!)
       for _ in $(seq 600); do grep -q '^READY' "$SCRATCH/$kind.log" && break; sleep 0.1; done
       grep -q '^READY' "$SCRATCH/$kind.log" || { echo "agent ($kind) did not start" >&2; cat "$SCRATCH/$kind.log" >&2; exit 1; }

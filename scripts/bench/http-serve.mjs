@@ -1,18 +1,18 @@
-// Benchmark server for scripts/bench/http.sh: puts FILE into a store under STORE_DIR (once; hashed with the
-// hashing pool, default piece length), then serves it with the agent's HTTP server and a piece cache of
-// CACHE_MIB. Prints `READY <port> <url path>` when listening; stops on SIGTERM/SIGINT.
-// usage: node scripts/bench/http-serve.ts FILE STORE_DIR PORT CACHE_MIB [THREADS]
+// Benchmark server for scripts/bench/http.sh, as built (dist/): puts FILE into a store under STORE_DIR (once;
+// hashed with the hashing pool, default piece length), then serves it with the agent's HTTP server and a
+// piece cache of CACHE_MIB. Prints `READY <port> <url path>` when listening; stops on SIGTERM/SIGINT.
+// usage: node scripts/bench/http-serve.mjs FILE STORE_DIR PORT CACHE_MIB [THREADS]
 //   THREADS: HTTP server threads (0: the main thread only; N: N worker threads sharing the port).
-import { link } from 'node:fs/promises';
+import { link, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { createHashPool } from '../../src/hashing/index.ts';
-import { createHttpServer, objectUrls, startHttpWorkers } from '../../src/http/index.ts';
-import { buildMetainfo, defaultPieceLength } from '../../src/metainfo/index.ts';
-import { createPieceCache, openStore } from '../../src/store/index.ts';
+import { createHashPool } from '../../dist/src/hashing/index.js';
+import { createHttpServer, objectUrls, startHttpWorkers } from '../../dist/src/http/index.js';
+import { buildMetainfo, defaultPieceLength } from '../../dist/src/metainfo/index.js';
+import { createPieceCache, openStore } from '../../dist/src/store/index.js';
 
 const [file, storeDir, portText, cacheMibText, threadsText = '0'] = process.argv.slice(2);
 if (file === undefined || storeDir === undefined || portText === undefined || cacheMibText === undefined) {
-  console.error('usage: node scripts/bench/http-serve.ts FILE STORE_DIR PORT CACHE_MIB [THREADS]');
+  console.error('usage: node scripts/bench/http-serve.mjs FILE STORE_DIR PORT CACHE_MIB [THREADS]');
   process.exit(2);
 }
 const port = Number(portText);
@@ -24,7 +24,7 @@ const pool = createHashPool();
 const name = basename(file);
 let object = store.list().find((candidate) => candidate.name === name);
 if (object === undefined) {
-  const { size } = await import('node:fs/promises').then((fs) => fs.stat(file));
+  const { size } = await stat(file);
   const pieceLength = defaultPieceLength(size);
   const staging = await store.createStaging();
   await link(file, join(staging, name)); // same filesystem: no copy
@@ -38,9 +38,9 @@ if (object === undefined) {
   });
   object = await store.adoptStaging(staging, metainfo);
 }
-const urlPath = new URL(objectUrls('http://x', object).files[0]!).pathname;
+const urlPath = new URL(objectUrls('http://x', object).files[0]).pathname;
 
-let close: () => Promise<void>;
+let close;
 if (threads === 0) {
   const cache = createPieceCache(store, {
     maxBytes: cacheBytes,
@@ -50,6 +50,7 @@ if (threads === 0) {
   await server.listen();
   close = () => server.close(100);
 } else {
+  await pool.close(); // the workers verify on their own threads
   const workers = await startHttpWorkers({
     dataDir: storeDir,
     threads,
@@ -62,10 +63,10 @@ if (threads === 0) {
 }
 console.log(`READY ${port} ${urlPath}`);
 
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+for (const signal of ['SIGTERM', 'SIGINT']) {
   process.once(signal, () => {
     void close()
-      .then(() => pool.close())
+      .then(() => (threads === 0 ? pool.close() : undefined))
       .then(() => store.close())
       .finally(() => process.exit(0));
   });
