@@ -173,7 +173,10 @@ export async function startHttpWorkers(options: HttpWorkersOptions): Promise<Htt
         workers.map(async (worker) => {
           const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
           worker.postMessage({ type: 'close', graceMs } satisfies MainToWorker);
+          // A worker that does not finish closing in time is stopped.
+          const deadline = setTimeout(() => void worker.terminate(), graceMs + 5000);
           await exited;
+          clearTimeout(deadline);
         }),
       );
     },
