@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Flags } from '@oclif/core';
 import { startDemo } from '../src/agent/index.ts';
-import { BaseCommand, createLogger, LOG_LEVELS, untilStopSignal } from '../src/cli/index.ts';
-import { formatBytes, parseSize } from '../src/config/index.ts';
+import { BaseCommand, createLogger, untilStopSignal } from '../src/cli/index.ts';
+import { formatBytes, LOG_LEVELS, parseSize } from '../src/config/index.ts';
 
 export default class Demo extends BaseCommand {
   static override description =

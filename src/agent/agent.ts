@@ -70,7 +70,7 @@ export class Agent {
   private readonly stops: Array<{ name: string; stop: () => Promise<unknown> }> = [];
   private stopping: Promise<void> | null = null;
 
-  readonly config: AgentConfig;
+  config: AgentConfig;
   /** Ingest, purge and lookups on this agent's store (the admin API and the demo use them). */
   readonly operations: StoreOperations;
   private readonly logger: Logger;
@@ -148,48 +148,75 @@ export class Agent {
       this.addresses = { ...this.addresses, httpPort: listening.port, httpBaseUrls: baseUrls };
     }
 
-    if (config.announce) {
-      const announcer = createAnnounceClient({
-        store: this.store,
-        peerId: this.peerId,
-        port: peer.port,
-        httpBaseUrls: this.addresses.httpBaseUrls,
-        trackers: config.trackers,
-      });
-      announcer.on('announce-error', (info) => logger.warn(info, 'announce failed'));
-      announcer.start();
-      this.announcer = announcer;
-      this.stops.push({ name: 'announces', stop: () => announcer.stop() });
-    }
-
+    this.startAnnounces(config);
+    // Stops whichever announce client and registration run at the time (SIGHUP may replace them).
+    this.stops.push({ name: 'announces', stop: async () => this.announcer?.stop() });
     if (config.admin) await this.startAdmin(config.admin);
+    this.startRegistration(config);
+    this.stops.push({ name: 'ims', stop: async () => this.registration?.stop() });
+  }
 
-    if (config.ims) {
-      const registration = createRegistration({ ...config.ims, logger: logger.child({ part: 'ims' }) });
-      this.registration = registration;
-      this.stops.push({ name: 'ims', stop: () => registration.stop() });
-      // Registration keeps retrying in the background; the agent serves whatever its outcome.
-      registration.start().then(
-        (state) => logger.info({ ims: state }, 'ims registration'),
-        (err: Error) => logger.error({ err }, 'ims registration failed'),
-      );
+  private startAnnounces(config: AgentConfig): void {
+    if (!config.announce) return;
+    const announcer = createAnnounceClient({
+      store: this.store,
+      peerId: this.peerId,
+      port: this.addresses.peerPort,
+      httpBaseUrls: this.addresses.httpBaseUrls,
+      trackers: config.trackers,
+    });
+    announcer.on('announce-error', (info) => this.logger.warn(info, 'announce failed'));
+    announcer.start();
+    this.announcer = announcer;
+  }
+
+  private startRegistration(config: AgentConfig): void {
+    if (!config.ims) return;
+    const registration = createRegistration({ ...config.ims, logger: this.logger.child({ part: 'ims' }) });
+    this.registration = registration;
+    // Registration keeps retrying in the background; the agent serves whatever its outcome.
+    registration.start().then(
+      (state) => this.logger.info({ ims: state }, 'ims registration'),
+      (err: Error) => this.logger.error({ err }, 'ims registration failed'),
+    );
+  }
+
+  /**
+   * SIGHUP: applies what can change while running (log level, trackers, IMS registration) and names the
+   * settings that take effect only at the next start (ports, addresses, data dir, cache, admin API).
+   */
+  async reload(next: AgentConfig & { logLevel?: string }): Promise<{ applied: string[]; restartNeeded: string[] }> {
+    const applied: string[] = [];
+    const restartNeeded: string[] = [];
+    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+    if (next.logLevel && next.logLevel !== this.logger.level) {
+      this.logger.level = next.logLevel;
+      applied.push('logLevel');
     }
+    if (!same([next.announce, next.trackers], [this.config.announce, this.config.trackers])) {
+      await this.announcer?.stop();
+      this.announcer = null;
+      this.startAnnounces(next);
+      applied.push('trackers');
+    }
+    if (!same(next.ims, this.config.ims)) {
+      await this.registration?.stop();
+      this.registration = null;
+      this.startRegistration(next);
+      applied.push('ims');
+    }
+    for (const key of ['dataDir', 'peer', 'http', 'cacheBytes', 'admin', 'hashThreads', 'shutdownGraceMs'] as const) {
+      if (!same(next[key], this.config[key])) restartNeeded.push(key);
+    }
+    this.config = { ...this.config, announce: next.announce, trackers: next.trackers, ims: next.ims };
+    return { applied, restartNeeded };
   }
 
   /** The admin API, and agent.json in the data dir so that CLI commands on this store find it. */
   private async startAdmin(admin: NonNullable<AgentConfig['admin']>): Promise<void> {
     const tokenFile = admin.tokenFile ?? defaultTokenFile(this.config.dataDir);
     const server = createAdminServer({
-      operations: new StoreOperations({
-        store: this.store,
-        ingestContext: (signal) => ({
-          store: this.store,
-          hashPool: this.hashPool,
-          origin: this.origin,
-          ...(signal ? { signal } : {}),
-        }),
-        links: (object) => this.links(object),
-      }),
+      operations: this.operations,
       token: await ensureToken(tokenFile),
       host: admin.host,
       port: admin.port,
@@ -264,8 +291,10 @@ export class Agent {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       for (const part of this.stops.reverse()) {
+        const started = performance.now();
         try {
           await part.stop();
+          this.logger.debug({ part: part.name, ms: Math.round(performance.now() - started) }, 'stopped');
         } catch (err) {
           this.logger.error({ err, part: part.name }, 'stopping failed');
         }

@@ -1,5 +1,5 @@
 export { BaseCommand, type FlagsOf } from './base-command.ts';
 export { dataDirFlag } from './flags.ts';
-export { createLogger, LOG_LEVELS } from './logger.ts';
+export { createLogger } from './logger.ts';
 export { type ProgressBar, progressBar } from './progress.ts';
 export { untilStopSignal } from './signals.ts';

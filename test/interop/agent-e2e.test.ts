@@ -34,32 +34,30 @@ interface RunningAgent {
   lines: string[];
 }
 
+/** The agent as an operator runs it: from a config file (docs/configuration.md). */
 async function startAgent(): Promise<RunningAgent> {
-  const child = spawn(
-    process.execPath,
+  const configFile = join(dir, 'edgepeer.yaml');
+  await writeFile(
+    configFile,
     [
-      RUN,
-      'agent',
-      '--data-dir',
-      dataDir,
-      '--json',
-      '--peer-port',
-      '0',
-      '--peer-host',
-      '127.0.0.1',
-      '--http-port',
-      '0',
-      '--http-host',
-      '127.0.0.1',
-      '--admin-port',
-      '0',
-      '--tracker',
-      tracker.announceUrl,
-      '--log-level',
-      'warn',
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+      '# edgepeer agent for the end-to-end test: everything on loopback, ports picked by the kernel',
+      `dataDir: ${dataDir}`,
+      'logLevel: warn',
+      `trackers: [${tracker.announceUrl}]`,
+      'peer:',
+      '  port: 0',
+      '  host: 127.0.0.1',
+      'http:',
+      '  port: 0',
+      '  host: 127.0.0.1',
+      'admin:',
+      '  listen: 127.0.0.1:0',
+      '',
+    ].join('\n'),
   );
+  const child = spawn(process.execPath, [RUN, 'agent', '--config', configFile, '--json'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const lines: string[] = [];
   const reader = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   reader.on('line', (line) => lines.push(line));
@@ -69,7 +67,9 @@ async function startAgent(): Promise<RunningAgent> {
       throw new Error(`agent exited with ${code} before listening`);
     }),
   ])) as [string];
-  return { child, where: JSON.parse(first) as AgentAddresses, lines };
+  const listening = JSON.parse(first) as AgentAddresses & { event?: string };
+  if (listening.event !== 'listening') throw new Error(`agent did not start: ${first}`);
+  return { child, where: listening, lines };
 }
 
 interface SwarmStats {
@@ -117,7 +117,7 @@ describe('edgepeer agent, end to end', () => {
     expect(result.lines[0]).toMatchObject({ status: 'ingested', pieces: 21, piecesHeld: 21 });
     infoHash = String(result.lines[0]?.infoHash);
     const status = await edgepeer(['status', '--data-dir', dataDir, '--json']);
-    expect(status.lines[0]).toMatchObject({ objects: 1, objectsComplete: 1 });
+    expect(status.lines[0], JSON.stringify(status.lines[0])).toMatchObject({ objects: 1, objectsComplete: 1 });
   });
 
   it('is found through the tracker by a libtorrent leecher that downloads from it', async () => {
@@ -152,6 +152,8 @@ describe('edgepeer agent, end to end', () => {
     const closed = once(peer.socket, 'close');
     expect((await edgepeer(['purge', infoHash, '--data-dir', dataDir])).code).toBe(0);
     await closed;
+    // ... and the tracker hears `stopped` for it.
+    await swarmWhen(infoHash, (s) => s.networkPeers.length === 0);
   });
 
   it('on SIGTERM announces stopped and exits 0', async () => {

@@ -238,6 +238,22 @@ describe('announce client', () => {
     expect(client.objectStatus(infoHash)).toBeUndefined();
   });
 
+  it('still sends stopped on shutdown for an object removed while its stopped waited for a batch', async () => {
+    const { store, transport, client: started } = setUp({ batchWindowMs: 10_000, changeDelayMs: 100 });
+    transport.offer = { version: 1, batchPath: '/announce/batch', maxBatch: 40 };
+    const infoHash = store.add(testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] })).infoHash;
+    started.start();
+    await clock.advance(2000);
+    store.remove(infoHash);
+    await started.stop();
+    client = undefined;
+    const events = [
+      ...transport.singles().map((call) => call.params),
+      ...transport.batches().flatMap((call) => call.batch.entries),
+    ];
+    expect(events.filter((entry) => entry.event === 'stopped')).toHaveLength(1);
+  });
+
   it('sends stopped for every started object on stop and closes the transport', async () => {
     const { store, transport, client: started } = setUp({ trackers: [TRACKER_B] });
     for (let i = 0; i < 3; i++)

@@ -160,6 +160,8 @@ interface TrackerState {
   minIntervalS: number | null;
   tokens: number;
   tokensAt: number;
+  /** A UDP tracker (BEP 15): its answers cannot say whether it speaks the extension. */
+  udp: boolean;
   /** The tracker id it last answered; a new one means the tracker restarted and lost the bitmaps it had. */
   trackerId: string | undefined;
   /** Counts tracker restarts: bitmaps acknowledged before the current epoch are sent again. */
@@ -278,6 +280,8 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
   #pumpAt = Number.POSITIVE_INFINITY;
   #started = false;
   #stopping = false;
+  /** Groups of removed objects whose `stopped` may not have gone out yet: shutdown must not forget them. */
+  readonly #retired = new Set<GroupState>();
   readonly #listeners: {
     added: (object: StoredObject) => void;
     changed: (infoHash: string) => void;
@@ -536,6 +540,7 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
     this.#objects.delete(infoHash);
     for (const group of object.groups) {
       group.stopping = true;
+      this.#retired.add(group);
       if (group.phase === 'idle') {
         this.#timers.remove(group);
         this.#dispatch(group);
@@ -602,6 +607,7 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
     }
     if (group.stopping) {
       group.phase = 'done';
+      this.#retired.delete(group);
       return;
     }
     if (wakeAt < Number.POSITIVE_INFINITY) this.#timers.schedule(group, wakeAt);
@@ -686,8 +692,9 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
           ? 'completed'
           : undefined;
     const transfer = this.#options.transferStats?.(object.infoHash);
-    // A plain tracker (one that did not answer with an offer) gets only the marker, not the bitmap.
-    const plain = tracker.offer === null || event === 'stopped';
+    // A plain tracker (one that did not answer with an offer) gets only the marker, not the bitmap. A UDP
+    // answer cannot carry an offer, so UDP trackers always get the extension (in BEP 41 URL data).
+    const plain = (tracker.offer === null && !tracker.udp) || event === 'stopped';
     const bitmap = plain ? undefined : bitmapOf(object);
     const acknowledged =
       !plain &&
@@ -929,6 +936,7 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
     if (tracker === undefined) {
       tracker = {
         url,
+        udp: trackerScheme(url) === 'udp',
         offer: undefined,
         failures: 0,
         downUntil: 0,
@@ -959,16 +967,15 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
   /** `stopped` to every tracker that was told `started`, many objects per request where offered. */
   async #sendStoppedToAll(signal: AbortSignal): Promise<void> {
     const byTracker = new Map<TrackerState, GroupState[]>();
-    for (const object of this.#objects.values()) {
-      for (const group of object.groups) {
-        group.stopping = true;
-        for (const [url, state] of group.urls) {
-          if (!state.started) continue;
-          const tracker = this.#trackers.get(url)!;
-          const list = byTracker.get(tracker) ?? [];
-          list.push(group);
-          byTracker.set(tracker, list);
-        }
+    const groups = [...[...this.#objects.values()].flatMap((object) => object.groups), ...this.#retired];
+    for (const group of groups) {
+      group.stopping = true;
+      for (const [url, state] of group.urls) {
+        if (!state.started) continue;
+        const tracker = this.#trackers.get(url)!;
+        const list = byTracker.get(tracker) ?? [];
+        list.push(group);
+        byTracker.set(tracker, list);
       }
     }
     const tasks: Array<() => Promise<void>> = [];
