@@ -1,6 +1,7 @@
 -- wrk script: standard HTTP announces (BEP 3, compact) spread over SWARMS swarms of PEERS peers each.
 -- env: SWARMS (1000), PEERS (100), SEEDS (20: peers 0..SEEDS-1 of each swarm announce left=0),
---      NUMWANT (50), MODE (random | fill: every swarm x peer pair in turn, to populate the tracker).
+--      NUMWANT (50), MODE (random | fill: every swarm x peer pair in turn, to populate the tracker),
+--      CLOSE (1: send `Connection: close`, one connection per announce, as BitTorrent clients do).
 -- Info hash of swarm s: 16 bytes 0xED then s as 4 bytes big-endian (tracker.sh whitelists the same for
 -- opentracker). Peer p of swarm s: peer id "-WK0001-" + 12 digits, port 10000 + p (opentracker keys peers
 -- by address and port; every request comes from 127.0.0.1). Prints one RESULT line at the end.
@@ -9,6 +10,8 @@ local peers = tonumber(os.getenv("PEERS") or "100")
 local seeds = tonumber(os.getenv("SEEDS") or "20")
 local numwant = tonumber(os.getenv("NUMWANT") or "50")
 local mode = os.getenv("MODE") or "random"
+local headers = nil
+if os.getenv("CLOSE") == "1" then headers = { ["Connection"] = "close" } end
 
 local hashes = {}
 local counter = 0
@@ -41,7 +44,7 @@ function request()
     .. "&port=" .. (10000 + p)
     .. "&uploaded=0&downloaded=0&left=" .. left
     .. "&compact=1&numwant=" .. numwant
-  return wrk.format("GET", path)
+  return wrk.format("GET", path, headers)
 end
 
 function done(summary, latency, requests)

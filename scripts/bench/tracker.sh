@@ -2,7 +2,9 @@
 # Trackers under announce load, and the announce traffic of one agent.
 # 1. `edgepeer tracker` (the built CLI) against opentracker (Debian) in the same run: wrk sends standard
 #    compact HTTP announces (scripts/bench/tracker-announce.lua) over 1,000 swarms x 100 peers (20 seeds
-#    each, numwant 50). Each tracker is first filled with all 100,000 peers, then measured; rounds
+#    each, numwant 50). edgepeer runs twice: with keep-alive, and with `Connection: close` on every request
+#    (one connection per announce, as BitTorrent clients do and as opentracker always answers).
+#    Each tracker is first filled with all 100,000 peers, then measured; rounds
 #    alternate between the two. Reported: announces/s, latency p50/p99, RSS idle, after the load and peak.
 #    wrk shares the two CPUs with the trackers. A measurement during which other processes took more than
 #    NOISE_PCT % of the CPUs (/proc/stat busy time minus the tracker's and wrk's own) is discarded, and
@@ -92,10 +94,13 @@ busy_jiffies() { awk '/^cpu /{print $2 + $3 + $4 + $9}' /proc/stat; }
 proc_jiffies() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 declare -A RPS P50 P99 ERRS CLOSES CLEAN ALL_RPS ALL_P50 ALL_P99
+KINDS="opentracker edgepeer edgepeer-close"
+PORT[edgepeer-close]="${PORT[edgepeer]}"; PID[edgepeer-close]="${PID[edgepeer]}"; IDLE_RSS[edgepeer-close]="${IDLE_RSS[edgepeer]}"
 measure() { # kind: one measured wrk run; prints "noise_pct RESULT-line"
-  local kind="$1" b0 b1 p0 p1 wrk_cpu
+  local kind="$1" b0 b1 p0 p1 wrk_cpu close=0
+  [ "$kind" = edgepeer-close ] && close=1
   b0="$(busy_jiffies)"; p0="$(proc_jiffies "${PID[$kind]}")"
-  /usr/bin/time -f '%U %S' -o "$SCRATCH/wrk.time" env MODE=random \
+  /usr/bin/time -f '%U %S' -o "$SCRATCH/wrk.time" env MODE=random CLOSE="$close" \
     wrk -t"$WRK_THREADS" -c"$CONNS" -d"${DURATION}s" --timeout 10s -s "$HERE/tracker-announce.lua" \
     "http://127.0.0.1:${PORT[$kind]}/announce" >"$SCRATCH/wrk.out"
   b1="$(busy_jiffies)"; p1="$(proc_jiffies "${PID[$kind]}")"
@@ -108,11 +113,11 @@ measure() { # kind: one measured wrk run; prints "noise_pct RESULT-line"
 round=0
 while :; do
   done_all=1
-  for kind in opentracker edgepeer; do [ "${CLEAN[$kind]:-0}" -ge "$RUNS" ] || done_all=0; done
+  for kind in $KINDS; do [ "${CLEAN[$kind]:-0}" -ge "$RUNS" ] || done_all=0; done
   [ "$done_all" = 1 ] && break
   [ "$round" -ge "$MAX_ROUNDS" ] && break
   round=$((round + 1))
-  for kind in opentracker edgepeer; do
+  for kind in $KINDS; do
     [ "${CLEAN[$kind]:-0}" -ge "$RUNS" ] && continue
     out="$(measure "$kind")"; noise="${out%% *}"; line="${out#* }"
     req="$(echo "$line" | field requests)"; us="$(echo "$line" | field duration_us)"
@@ -136,7 +141,7 @@ while :; do
   done
 done
 noisy_note=""
-for kind in opentracker edgepeer; do
+for kind in $KINDS; do
   if [ "${CLEAN[$kind]:-0}" -lt "$RUNS" ]; then
     noisy_note+=" $kind"
     RPS[$kind]="${ALL_RPS[$kind]}"; P50[$kind]="${ALL_P50[$kind]}"; P99[$kind]="${ALL_P99[$kind]}"
@@ -149,7 +154,7 @@ edge_counts="$(curl -s "http://127.0.0.1:${PORT[edgepeer]}/stats?limit=1" | sed 
 echo
 echo "| tracker | announces/s (median; runs) | p50 / p99 ms | RSS idle / after / peak MiB | errors | connections closed by the tracker |"
 echo "| --- | --- | --- | --- | --- | --- |"
-for kind in opentracker edgepeer; do
+for kind in $KINDS; do
   rps_runs="${RPS[$kind]% }"
   printf '| %s | **%s** (%s) | %s / %s | %s / %s / %s | %s | %s |\n' "$kind" \
     "$(echo "$rps_runs" | tr ' ' '\n' | median)" "$rps_runs" \

@@ -115,6 +115,11 @@ describe('announce client against the reference tracker', () => {
     expect(await client.scrape(object.infoHash)).toEqual([
       { url: udpUrl, counts: { complete: 0, incomplete: 1, downloaded: 0 } },
     ]);
+    // UDP answers carry no offer, yet later announces still carry the bitmap.
+    const changed = nextAnnounce(client, (info) => info.infoHash === object.infoHash);
+    store.setPieces(object.infoHash, [1, 3], true);
+    expect(await changed).toMatchObject({ bitmapSent: true });
+    expect((await tracker.swarms.stats(object.infoHash, 10)).networkPeers[0]?.held).toBe(10);
   });
 
   it('records a tracker that is down and keeps announcing to the others', async () => {
