@@ -298,6 +298,26 @@ describe('announce client', () => {
     expect(client.status()[0]).toMatchObject({ consecutiveFailures: 0, retryAt: null });
   });
 
+  it('tries stopped once for an object removed while its tracker is down, and carries on', async () => {
+    const { store, transport, client } = setUp({ backoffInitialMs: 10_000, changeDelayMs: 100 });
+    const gone = store.add(testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] }), () => true, false).infoHash;
+    const kept = store.add(testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] }), () => true, false).infoHash;
+    client.start();
+    await clock.advance(1000);
+    transport.answer = () => new TrackerError('EDGEPEER_TRACKER_UNREACHABLE', 'refused');
+    client.announceNow();
+    await clock.advance(10);
+    store.remove(gone);
+    await clock.advance(100_000);
+    const calls = (hex: string, event?: string) =>
+      transport.singles().filter((call) => call.params.infoHash.toString('hex') === hex && call.params.event === event);
+    expect(calls(gone, 'stopped')).toHaveLength(1);
+    transport.answer = () => ({ interval: 1800 });
+    await clock.advance(100_000);
+    expect(client.status()[0]?.consecutiveFailures).toBe(0);
+    expect(calls(kept).at(-1)?.at).toBeGreaterThan(clock.now() - 100_000);
+  });
+
   it('backs off one object after a failure reason, stops on retry in never, and keeps warnings', async () => {
     const { store, transport, client } = setUp({ backoffInitialMs: 10_000 });
     const refused = store.add(testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] }), () => true, false).infoHash;

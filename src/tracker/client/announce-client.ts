@@ -638,11 +638,17 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
           continue;
         }
         if (tracker.downUntil > now) {
-          // The tracker failed meanwhile: everything queued for it waits (or fails over) instead.
-          const waiting = tracker.queue.splice(0);
-          this.#ready.delete(tracker);
-          for (const group of waiting) this.#dispatch(group);
-          continue;
+          // The tracker failed meanwhile: what was queued for it waits (or fails over) instead. A `stopped`
+          // still gets its one try, so it stays (dispatching it again would queue it here again).
+          const waiting = tracker.queue.filter((group) => !group.stopping);
+          if (waiting.length > 0) {
+            tracker.queue = tracker.queue.filter((group) => group.stopping);
+            for (const group of waiting) this.#dispatch(group);
+          }
+          if (tracker.queue.length === 0) {
+            this.#ready.delete(tracker);
+            continue;
+          }
         }
         // While its kind is unknown, or after a failure, a tracker gets one request at a time (a probe).
         if ((tracker.offer === undefined || tracker.failures > 0) && tracker.inFlight > 0) continue;
