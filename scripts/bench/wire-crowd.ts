@@ -5,7 +5,6 @@
 //
 // usage: node scripts/bench/wire-crowd.ts PORT TORRENT SERVER_PID [--idle 990] [--downloaders 10] [--mib 256]
 // prints one JSON line.
-import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -55,108 +54,131 @@ function handshake(): Buffer {
   ]);
 }
 
-/** Connects from `localAddress` and resolves once the server's handshake has arrived. */
-async function openPeer(localAddress: string): Promise<Socket> {
-  const socket = connect({ port, host: '127.0.0.1', localAddress, noDelay: true });
-  socket.on('error', (err) => {
-    console.error(`peer from ${localAddress}: ${err.message}`);
-  });
-  await once(socket, 'connect');
-  socket.write(handshake());
-  await once(socket, 'data');
-  return socket;
+/**
+ * A peer from `localAddress`: one parser per socket from its first byte (skips the 68-byte handshake, then
+ * reads 5-byte headers and skips payloads without copying), counting piece messages.
+ */
+interface Peer {
+  socket: Socket;
+  handshaken: Promise<void>;
+  /** Sends interested, then keeps `depth` block requests in flight until `bytesEach` arrived. */
+  download(offsetSeed: number): Promise<number>;
 }
 
-/** Keeps `depth` block requests in flight until `bytesEach` have arrived; resolves with the bytes. */
-function download(socket: Socket, offsetSeed: number): Promise<number> {
-  const totalBlocks = bytesEach / BLOCK;
-  const blocksPerPiece = metainfo.pieceLength / BLOCK;
-  const fullPieces = Math.floor(metainfo.length / metainfo.pieceLength);
-  const objectBlocks = fullPieces * blocksPerPiece;
-  let sent = 0;
-  let received = 0;
-  const requestMore = (n: number): void => {
-    const batch = Buffer.allocUnsafe(17 * n);
-    for (let k = 0; k < n; k++) {
-      const block = (offsetSeed + sent++) % objectBlocks;
-      const o = k * 17;
-      batch.writeUInt32BE(13, o);
-      batch[o + 4] = 6;
-      batch.writeUInt32BE(Math.floor(block / blocksPerPiece), o + 5);
-      batch.writeUInt32BE((block % blocksPerPiece) * BLOCK, o + 9);
-      batch.writeUInt32BE(BLOCK, o + 13);
-    }
-    socket.write(batch);
-  };
+function openPeer(localAddress: string): Peer {
+  const socket = connect({ port, host: '127.0.0.1', localAddress, noDelay: true });
+  socket.on('error', (err) => console.error(`peer from ${localAddress}: ${err.message}`));
+  socket.on('connect', () => socket.write(handshake()));
+  let onHandshake!: () => void;
+  const handshaken = new Promise<void>((resolve) => {
+    onHandshake = resolve;
+  });
+  let onUnchoke: (() => void) | null = null;
+  let onPieces: ((n: number) => void) | null = null;
   const header = Buffer.alloc(5);
   let headerHave = 0;
-  let skip = 0;
+  let skip = 68;
+  let inHandshake = true;
   let skippingPiece = false;
-  let started = false;
-  return new Promise((resolve) => {
-    socket.on('data', (chunk: Buffer) => {
-      let i = 0;
-      let arrived = 0;
-      while (i < chunk.length) {
-        if (skip > 0) {
-          const take = Math.min(skip, chunk.length - i);
-          skip -= take;
-          i += take;
-          if (skip === 0 && skippingPiece) {
-            skippingPiece = false;
-            arrived++;
-          }
-          continue;
+  socket.on('data', (chunk: Buffer) => {
+    let i = 0;
+    let arrived = 0;
+    while (i < chunk.length) {
+      if (skip > 0) {
+        const take = Math.min(skip, chunk.length - i);
+        skip -= take;
+        i += take;
+        if (skip > 0) continue;
+        if (inHandshake) {
+          inHandshake = false;
+          onHandshake();
+        } else if (skippingPiece) {
+          skippingPiece = false;
+          arrived++;
         }
-        header[headerHave++] = chunk[i++]!;
-        if (headerHave === 4 && header.readUInt32BE(0) === 0) headerHave = 0;
-        if (headerHave < 5) continue;
-        headerHave = 0;
-        skip = header.readUInt32BE(0) - 1;
-        if (header[4] === 7) skippingPiece = true;
-        if (header[4] === 1 && !started) {
-          started = true;
-          requestMore(Math.min(depth, totalBlocks));
-        }
+        continue;
       }
-      if (arrived > 0) {
-        received += arrived;
-        const more = Math.min(arrived, totalBlocks - sent);
+      header[headerHave++] = chunk[i++]!;
+      if (headerHave === 4 && header.readUInt32BE(0) === 0) headerHave = 0; // keep-alive
+      if (headerHave < 5) continue;
+      headerHave = 0;
+      skip = header.readUInt32BE(0) - 1;
+      if (header[4] === 7) skippingPiece = true;
+      if (header[4] === 1 && onUnchoke !== null) {
+        const start = onUnchoke;
+        onUnchoke = null;
+        start();
+      }
+    }
+    if (arrived > 0) onPieces?.(arrived);
+  });
+
+  function download(offsetSeed: number): Promise<number> {
+    const totalBlocks = bytesEach / BLOCK;
+    const blocksPerPiece = metainfo.pieceLength / BLOCK;
+    const objectBlocks = Math.floor(metainfo.length / metainfo.pieceLength) * blocksPerPiece;
+    let sent = 0;
+    let received = 0;
+    const requestMore = (n: number): void => {
+      const batch = Buffer.allocUnsafe(17 * n);
+      for (let k = 0; k < n; k++) {
+        const block = (offsetSeed + sent++) % objectBlocks;
+        const o = k * 17;
+        batch.writeUInt32BE(13, o);
+        batch[o + 4] = 6;
+        batch.writeUInt32BE(Math.floor(block / blocksPerPiece), o + 5);
+        batch.writeUInt32BE((block % blocksPerPiece) * BLOCK, o + 9);
+        batch.writeUInt32BE(BLOCK, o + 13);
+      }
+      socket.write(batch);
+    };
+    return new Promise((resolve) => {
+      onUnchoke = () => requestMore(Math.min(depth, totalBlocks));
+      onPieces = (n) => {
+        received += n;
+        const more = Math.min(n, totalBlocks - sent);
         if (more > 0) requestMore(more);
         if (received >= totalBlocks) resolve(received * BLOCK);
-      }
+      };
+      socket.write(Buffer.from([0, 0, 0, 1, 2])); // interested
     });
-    socket.write(Buffer.from([0, 0, 0, 1, 2])); // interested
-  });
+  }
+
+  return { socket, handshaken, download };
 }
+
+setTimeout(() => {
+  console.error('wire-crowd: not done after 300 s');
+  process.exit(1);
+}, 300_000).unref();
 
 const rssBefore = rssMiB();
 const connectStarted = performance.now();
-const idle: Socket[] = [];
+const idle: Peer[] = [];
 for (let i = 0; i < idleCount; i += 50) {
-  const batch = [];
+  const batch: Peer[] = [];
   for (let j = i; j < Math.min(i + 50, idleCount); j++) {
     batch.push(openPeer(`127.1.${Math.floor(j / 250)}.${(j % 250) + 1}`));
   }
-  idle.push(...(await Promise.all(batch)));
+  await Promise.all(batch.map((peer) => peer.handshaken));
+  idle.push(...batch);
 }
 const connectSeconds = (performance.now() - connectStarted) / 1000;
 const rssIdle = rssMiB();
 
-const downloaders = await Promise.all(Array.from({ length: downloaderCount }, (_, i) => openPeer(`127.2.0.${i + 1}`)));
+const downloaders = Array.from({ length: downloaderCount }, (_, i) => openPeer(`127.2.0.${i + 1}`));
+await Promise.all(downloaders.map((peer) => peer.handshaken));
 let rssPeak = rssMiB();
 const sampler = setInterval(() => {
   rssPeak = Math.max(rssPeak, rssMiB());
 }, 100);
 const started = performance.now();
-const bytes = (await Promise.all(downloaders.map((socket, i) => download(socket, i * 7919)))).reduce(
-  (a, b) => a + b,
-  0,
-);
+const downloaded = await Promise.all(downloaders.map((peer, i) => peer.download(i * 7919)));
+const bytes = downloaded.reduce((a, b) => a + b, 0);
 const seconds = (performance.now() - started) / 1000;
 clearInterval(sampler);
 rssPeak = Math.max(rssPeak, rssMiB());
-const stillOpen = idle.filter((s) => !s.destroyed).length;
+const stillOpen = idle.filter((peer) => !peer.socket.destroyed).length;
 console.log(
   JSON.stringify({
     idle: idleCount,
@@ -170,4 +192,4 @@ console.log(
     rssMiB: { before: Math.round(rssBefore), idleConnected: Math.round(rssIdle), peak: Math.round(rssPeak) },
   }),
 );
-for (const socket of [...idle, ...downloaders]) socket.destroy();
+for (const peer of [...idle, ...downloaders]) peer.socket.destroy();

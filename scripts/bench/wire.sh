@@ -105,14 +105,17 @@ leech() { # seeder-name port pid
   local dl="$LEECH_DIR/$1"; rm -rf "$dl"; mkdir -p "$dl"
   local c0 c1 out
   c0="$(cpu_s "$3")"
-  out="$("$SYSPY" "$LT_CLIENT" --torrent "$TORRENT" --save "$dl" --peer "127.0.0.1:$2" --timeout 300)"
+  local status=0
+  out="$("$SYSPY" "$LT_CLIENT" --torrent "$TORRENT" --save "$dl" --peer "127.0.0.1:$2" --timeout 300)" || status=$?
   c1="$(cpu_s "$3")"
   local seconds; seconds="$(sed -n 's/.*"seconds": \([0-9.]*\).*/\1/p' <<<"$out")"
-  if ! grep -q '"done": true' <<<"$out" || ! cmp -s "$F" "$dl/$(basename "$F")"; then
-    echo "$1: download FAILED or data differs: $out" >&2; rm -rf "$dl"; return 1
+  if [ "$status" != 0 ] || ! grep -q '"done": true' <<<"$out" || ! cmp -s "$F" "$dl/$(basename "$F")"; then
+    echo "# $1: download FAILED (exit $status) or data differs: $out"; rm -rf "$dl"; return 0
   fi
   rm -rf "$dl"
-  SECS[$1]+="$seconds "; CPU[$1]+="$(awk -v a="$c0" -v b="$c1" 'BEGIN{printf "%.2f", b - a}') "
+  local cpu; cpu="$(awk -v a="$c0" -v b="$c1" 'BEGIN{printf "%.2f", b - a}')"
+  echo "#   run: $1 ${seconds} s, seeder CPU ${cpu} s, loadavg $(cut -d' ' -f1 /proc/loadavg)"
+  SECS[$1]+="$seconds "; CPU[$1]+="$cpu "
 }
 
 for i in $(seq "$RUNS"); do
@@ -124,9 +127,9 @@ done
 
 printf '%-15s %9s %8s %14s  %s\n' seeder median_s MB/s seeder_cpu_s "seconds per run"
 for s in edgepeer-cold edgepeer-once edgepeer-warm libtorrent; do
-  m="$(tr ' ' '\n' <<<"${SECS[$s]}" | grep . | median)"
-  c="$(tr ' ' '\n' <<<"${CPU[$s]}" | grep . | median)"
-  printf '%-15s %9s %8.0f %14s  %s\n' "$s" "$m" "$(awk -v b="$BYTES" -v s="$m" 'BEGIN{print b/s/1e6}')" "$c" "${SECS[$s]}"
+  m="$(tr ' ' '\n' <<<"${SECS[$s]:-}" | { grep . || true; } | median)"
+  c="$(tr ' ' '\n' <<<"${CPU[$s]:-}" | { grep . || true; } | median)"
+  printf '%-15s %9s %8.0f %14s  %s\n' "$s" "$m" "$(awk -v b="$BYTES" -v s="$m" 'BEGIN{print (s > 0) ? b / s / 1e6 : 0}')" "$c" "${SECS[$s]:-}"
   declare "MED_${s//-/_}=$m"
 done
 echo "# ratio (libtorrent seconds / edgepeer seconds; >= 1.0: edgepeer at least as fast):" \
