@@ -166,6 +166,9 @@ export class Agent {
       trackers: config.trackers,
     });
     announcer.on('announce-error', (info) => this.logger.warn(info, 'announce failed'));
+    announcer.on('announce', (info) =>
+      this.logger.debug({ infoHash: info.infoHash, tracker: info.url, event: info.event ?? 'regular' }, 'announced'),
+    );
     announcer.start();
     this.announcer = announcer;
   }
