@@ -2,8 +2,9 @@
 // verified against its hash, stored, and only then served. Concurrent requests for one piece share one
 // fetch. Nothing unverified ever leaves this module.
 import { createHash } from 'node:crypto';
-import { Agent, type Dispatcher, request, errors as undiciErrors } from 'undici';
+import { Agent, type Dispatcher, request } from 'undici';
 import { HashMismatchError, OriginError } from '../errors/index.ts';
+import { originFailure } from '../ingest/index.ts';
 import type { Metainfo } from '../metainfo/types.ts';
 import type { StoredObject } from '../store/types.ts';
 import type { HttpLogger, OriginLimits, PieceVerifier, PieceWriter } from './types.ts';
@@ -192,27 +193,4 @@ export function fileSpans(
 /** The default verifier: SHA-1 on the calling thread (about 1.9 GB/s with SHA-NI). */
 export function sha1Verifier(data: Uint8Array, expectedSha1: Uint8Array): boolean {
   return createHash('sha1').update(data).digest().equals(expectedSha1);
-}
-
-function originFailure(err: unknown, url: string): Error {
-  if (err instanceof OriginError || err instanceof HashMismatchError) return err;
-  const reason = err instanceof Error ? err.message : String(err);
-  if (
-    err instanceof undiciErrors.HeadersTimeoutError ||
-    err instanceof undiciErrors.BodyTimeoutError ||
-    err instanceof undiciErrors.ConnectTimeoutError
-  ) {
-    return new OriginError('EDGEPEER_ORIGIN_TIMEOUT', `${url}: origin timed out (${reason})`, {
-      subject: url,
-      cause: err,
-    });
-  }
-  const code = (err as { code?: string } | undefined)?.code ?? '';
-  if (code === 'UND_ERR_SOCKET' || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
-    return new OriginError('EDGEPEER_ORIGIN_TRUNCATED', `${url}: origin closed the connection early (${reason})`, {
-      subject: url,
-      cause: err,
-    });
-  }
-  return new OriginError('EDGEPEER_ORIGIN_UNREACHABLE', `${url}: ${reason}`, { subject: url, cause: err });
 }

@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { Agent, type Dispatcher, interceptors, request, errors as undiciErrors } from 'undici';
-import { OriginError } from '../errors/index.ts';
+import { isEdgepeerError, OriginError } from '../errors/index.ts';
 
 export interface OriginOptions {
   /** Time allowed for response headers, and between two body chunks. */
@@ -157,9 +157,9 @@ export function safeName(name: string): string {
   return cleaned === '.' || cleaned === '..' ? '' : cleaned;
 }
 
-/** Maps undici and socket failures to OriginError with a stable code, naming the URL. */
+/** Maps undici and socket failures to OriginError with a stable code, naming the URL; edgepeer's own errors pass. */
 export function originFailure(err: unknown, url: string): Error {
-  if (err instanceof OriginError) return err;
+  if (isEdgepeerError(err)) return err as Error;
   if (err instanceof Error && err.name === 'AbortError') return err;
   const code = (err as { code?: string }).code ?? '';
   const reason = err instanceof Error ? err.message : String(err);

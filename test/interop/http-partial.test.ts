@@ -1,15 +1,9 @@
-// Objects held in part, with nginx as the origin: libtorrent downloads through the agent's web seed with
-// pull-through (the missing pieces come from nginx, verified and stored on the way), and curl follows the
-// 'redirect' policy to nginx.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { objectUrls } from '../../src/http/index.ts';
+import { type NginxOrigin, startNginx } from '../helpers/nginx.ts';
 import {
   type ContentSpec,
   differingFiles,
@@ -21,48 +15,6 @@ import {
   writeTorrent,
 } from '../http/interop-fixtures.ts';
 import { testBytes } from '../http/memory-store.ts';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** Resolves once `url` answers 200 (nginx is up); rejects if the process exits first. */
-async function untilAnswers(url: string, process: ChildProcess): Promise<void> {
-  const exited = once(process, 'exit').then(() => {
-    throw new Error('nginx exited before it answered');
-  });
-  for (let attempt = 0; attempt < 200; attempt += 1) {
-    const answered = request(url, { method: 'HEAD' }).then(
-      (response) => response.statusCode === 200,
-      () => false,
-    );
-    if (await Promise.race([answered, exited])) return;
-    // connection refused: nginx has not bound yet, and no event tells when it will
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`${url} did not answer`);
-}
-
-const NGINX_CONF = (root: string, port: number, scratch: string) => `
-worker_processes 1;
-pid ${scratch}/nginx.pid;
-error_log ${scratch}/error.log warn;
-events { worker_connections 256; }
-http {
-  access_log off;
-  sendfile on;
-  client_body_temp_path ${scratch}/body;
-  proxy_temp_path ${scratch}/proxy;
-  fastcgi_temp_path ${scratch}/fastcgi;
-  uwsgi_temp_path ${scratch}/uwsgi;
-  scgi_temp_path ${scratch}/scgi;
-  server { listen 127.0.0.1:${port}; root ${root}; location / { } }
-}
-`;
 
 // The same leecher as http-libtorrent.test.ts: waits on alerts until seeding or the deadline.
 const LEECH = `
@@ -98,7 +50,7 @@ describe('objects held in part, nginx as origin', () => {
   };
   const data = testBytes(SPEC.files[0]!.length, SPEC.seed);
   let dir: string;
-  let nginx: ChildProcess | undefined;
+  let nginx: NginxOrigin | undefined;
   let originUrl: string;
   const servedSets: ServedSet[] = [];
 
@@ -108,18 +60,12 @@ describe('objects held in part, nginx as origin', () => {
     await mkdir(join(root, 'files'), { recursive: true });
     await writeFile(join(root, 'files', 'partial.bin'), data);
     await chmod(dir, 0o755); // nginx workers run as an unprivileged user
-    const port = await freePort();
-    await writeFile(join(dir, 'nginx.conf'), NGINX_CONF(root, port, dir));
-    nginx = spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
-    originUrl = `http://127.0.0.1:${port}/files/partial.bin`;
-    await untilAnswers(originUrl, nginx);
+    nginx = await startNginx(root);
+    originUrl = `${nginx.url}/files/partial.bin`;
   });
   afterAll(async () => {
     for (const served of servedSets) await stopServed(served);
-    if (nginx !== undefined && nginx.exitCode === null) {
-      nginx.kill('SIGTERM');
-      await once(nginx, 'exit');
-    }
+    await nginx?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
