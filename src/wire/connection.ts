@@ -76,6 +76,8 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
   #prefetchedIndex = -1;
   #fetching = false;
   #pausedReading = false;
+  /** True while a received chunk is being parsed: requests queue up and are answered after it. */
+  #parsing = false;
   #infoHash = '';
   #pieceCount = 0;
   #pieceLength = 0;
@@ -136,7 +138,7 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
       this.#refuse(pieceIndex, begin, length);
       return;
     }
-    this.#pump();
+    if (!this.#parsing) this.#pump();
   }
 
   cancel(pieceIndex: number, begin: number, length: number): void {
@@ -271,7 +273,17 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
   #onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
     this.lastReceivedAt = this.#host.now;
-    this.wire._write(chunk, noop);
+    // A chunk holds many requests: answer them together, in as few writev calls as the budget allows.
+    const socket = this.socket;
+    socket.cork();
+    this.#parsing = true;
+    try {
+      this.wire._write(chunk, noop);
+    } finally {
+      this.#parsing = false;
+    }
+    this.#pump();
+    socket.uncork();
     // A peer that sends faster than it reads (e.g. floods requests we reject) waits for its own data.
     if (!this.socket.destroyed && this.socket.writableLength > this.#host.limits.sendBufferBytes * 2) {
       this.#pausedReading = true;

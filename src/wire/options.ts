@@ -42,7 +42,7 @@ export const DEFAULT_LIMITS: Readonly<PeerWireLimits> = Object.freeze({
   slotQuantumMs: 30_000,
   rechokeIntervalMs: 10_000,
   optimisticIntervalMs: 30_000,
-  maxQueuedRequests: 500,
+  maxQueuedRequests: 2000,
   maxBlockLength: 16 * 1024,
   allowedFastSetSize: 10,
   handshakeTimeoutMs: 10_000,

@@ -107,7 +107,7 @@ describe('peer wire server: serving', () => {
     );
     await haveAll;
     expect(handshake.metadata_size).toBe(object.metainfo.info.length);
-    expect(handshake.reqq).toBe(500);
+    expect(handshake.reqq).toBe(2000);
     expect(handshake.upload_only).toBe(1);
     expect(new TextDecoder().decode(handshake.v as Uint8Array)).toBe('edgepeer');
     expect(Object.keys(handshake.m as object).sort()).toEqual(['lt_donthave', 'ut_metadata']);
