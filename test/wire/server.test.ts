@@ -197,6 +197,33 @@ describe('peer wire server: serving', () => {
   });
 });
 
+describe('peer wire server: lifecycle', () => {
+  it('close() ends every connection and stops listening; listen() reports the addresses', async () => {
+    const store = new MemoryStore();
+    const object = makeObject('bye.bin', PIECE, PIECE);
+    store.add(object);
+    const server = createPeerWireServer({ store, cache: new MemoryCache(store), port: 0, host: '127.0.0.1' });
+    const { port, addresses } = await server.listen();
+    expect(addresses).toEqual([`127.0.0.1:${port}`]);
+    const p = await connectPeer(port, object.infoHash);
+    cleanups.push(() => p.close());
+    await waitFor(p.wire, 'have-all');
+    await Promise.all([server.close(500), closed(p.socket)]);
+    expect(server.stats().connections).toBe(0);
+    await expect(rawConnect(port)).rejects.toThrow(/ECONNREFUSED/);
+    expect(store.listenerCount('pieces-added')).toBe(0);
+  });
+
+  it('fails listen() with EDGEPEER_IO naming the address when the port is taken', async () => {
+    const h = await startServer();
+    const other = createPeerWireServer({ store: h.store, cache: h.cache, port: h.port, host: '127.0.0.1' });
+    await expect(other.listen()).rejects.toMatchObject({
+      code: 'EDGEPEER_IO',
+      message: /127\.0\.0\.1:\d+ is already in use/,
+    });
+  });
+});
+
 describe('peer wire server: pieces leaving the store', () => {
   it('tells a peer with lt_donthave which pieces are gone and rejects their queued requests', async () => {
     const h = await startServer();
