@@ -144,7 +144,7 @@ export const SETTINGS = {
   'peer.limits.slotQuantumMs': limitMs(30_000, 1, 86_400_000, 'Least time a peer keeps a regular slot.'),
   'peer.limits.rechokeIntervalMs': limitMs(10_000, 10, 3_600_000, 'How often slots are reconsidered.'),
   'peer.limits.optimisticIntervalMs': limitMs(30_000, 10, 3_600_000, 'How often the optimistic slot rotates.'),
-  'peer.limits.maxQueuedRequests': limit(500, 1, 100_000, 'Requests a peer may have queued (BEP 6 reqq).'),
+  'peer.limits.maxQueuedRequests': limit(2000, 1, 100_000, 'Requests a peer may have queued (BEP 6 reqq).'),
   'peer.limits.maxBlockLength': limitBytes(16 * 1024, 1024, 128 * 1024, 'Largest block a peer may request.'),
   'peer.limits.allowedFastSetSize': limit(10, 0, 1000, 'Pieces in the BEP 6 allowed-fast set; 0 disables it.'),
   'peer.limits.handshakeTimeoutMs': limitMs(10_000, 10, 3_600_000, 'From accept to a valid handshake.'),
