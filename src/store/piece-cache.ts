@@ -15,6 +15,13 @@ export interface PieceCacheOptions {
    * must copy): the same buffer is then cached and handed to every caller.
    */
   verify: (data: Uint8Array, expected: Uint8Array) => Promise<boolean>;
+  /**
+   * 'first-read' (default): a piece is hashed the first time this process reads it from disk and trusted on
+   * later disk reads until it leaves the store or is written again (the integrity rule's minimum, and what
+   * lets a cold cache keep up with libtorrent and nginx). 'every-read': hashed on every disk read, which
+   * also catches bit rot between two reads, at a SHA-1 of a whole piece per cache miss.
+   */
+  verifyPolicy?: 'first-read' | 'every-read';
 }
 
 export interface PieceCacheStats {
@@ -35,6 +42,9 @@ class VerifyingPieceCache implements PieceCache {
   readonly #cachedByObject = new Map<string, Set<number>>();
   /** Bumped by every eviction of an object's pieces: a read that started before must not be cached. */
   readonly #epochs = new Map<string, number>();
+  /** Pieces hashed since start, per object (verifyPolicy 'first-read'). */
+  readonly #verified = new Map<string, Set<number>>();
+  readonly #verifyEveryRead: boolean;
   #hits = 0;
   #misses = 0;
   #corruptPieces = 0;
@@ -45,6 +55,7 @@ class VerifyingPieceCache implements PieceCache {
     }
     this.#store = store;
     this.#verify = options.verify;
+    this.#verifyEveryRead = options.verifyPolicy === 'every-read';
     this.#maxBytes = options.maxBytes;
     this.#cache = new LRUCache<string, Buffer>({
       maxSize: options.maxBytes,
@@ -58,6 +69,8 @@ class VerifyingPieceCache implements PieceCache {
     });
     store.on('pieces-removed', (infoHash, pieceIndexes) => this.evict(infoHash, pieceIndexes));
     store.on('object-removed', (infoHash) => this.evict(infoHash));
+    // Bytes written again are new bytes: hash them on their next read.
+    store.on('pieces-added', (infoHash, pieceIndexes) => this.#forget(infoHash, pieceIndexes));
   }
 
   getPiece(infoHash: string, pieceIndex: number): Promise<Buffer> {
@@ -95,7 +108,11 @@ class VerifyingPieceCache implements PieceCache {
       if (err instanceof StoreCorruptError) return this.#corrupt(infoHash, pieceIndex, err);
       throw err;
     }
-    if (!(await this.#verify(data, expected))) return this.#corrupt(infoHash, pieceIndex);
+    const trusted = !this.#verifyEveryRead && this.#verified.get(infoHash)?.has(pieceIndex) === true;
+    if (!trusted) {
+      if (!(await this.#verify(data, expected))) return this.#corrupt(infoHash, pieceIndex);
+      if (!this.#verifyEveryRead && (this.#epochs.get(infoHash) ?? 0) === epoch) this.#remember(infoHash, pieceIndex);
+    }
     if ((this.#epochs.get(infoHash) ?? 0) === epoch && this.#store.get(infoHash)?.bitfield.get(pieceIndex)) {
       this.#cache.set(key, data);
       if (this.#cache.has(key)) {
@@ -127,8 +144,23 @@ class VerifyingPieceCache implements PieceCache {
     );
   }
 
+  #remember(infoHash: string, pieceIndex: number): void {
+    const verified = this.#verified.get(infoHash) ?? new Set<number>();
+    verified.add(pieceIndex);
+    this.#verified.set(infoHash, verified);
+  }
+
+  #forget(infoHash: string, pieceIndexes?: number[]): void {
+    const objectKey = infoHash.toLowerCase();
+    const verified = this.#verified.get(objectKey);
+    if (verified === undefined) return;
+    if (pieceIndexes === undefined) this.#verified.delete(objectKey);
+    else for (const index of pieceIndexes) verified.delete(index);
+  }
+
   evict(infoHash: string, pieceIndexes?: number[]): void {
     const objectKey = infoHash.toLowerCase();
+    this.#forget(objectKey, pieceIndexes);
     this.#epochs.set(objectKey, (this.#epochs.get(objectKey) ?? 0) + 1);
     const indexes = pieceIndexes ?? [...(this.#cachedByObject.get(objectKey) ?? [])];
     for (const index of indexes) {

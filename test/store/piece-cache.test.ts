@@ -63,6 +63,33 @@ describe('piece cache', () => {
     expect(diskReads).toBe(object.metainfo.pieceCount + 1);
   });
 
+  it('hashes a piece on its first disk read only, until it leaves the store (verifyPolicy first-read)', async () => {
+    let hashed = 0;
+    const counting = (data: Uint8Array, expected: Uint8Array) => {
+      hashed++;
+      return sha1Verify(data, expected);
+    };
+    const pieces = createPieceCache(store, { maxBytes: 16_384, verify: counting });
+    for (const index of [0, 1, 0, 1]) expect(await pieces.getPiece(infoHash, index)).toEqual(object.piece(index));
+    expect(diskReads).toBe(4);
+    expect(hashed).toBe(2);
+    await store.removePieces(infoHash, [0], 'purge');
+    await store.writePiece(infoHash, 0, object.piece(0));
+    await pieces.getPiece(infoHash, 0);
+    expect(hashed).toBe(3);
+  });
+
+  it('hashes on every disk read with verifyPolicy every-read', async () => {
+    let hashed = 0;
+    const counting = (data: Uint8Array, expected: Uint8Array) => {
+      hashed++;
+      return sha1Verify(data, expected);
+    };
+    const pieces = createPieceCache(store, { maxBytes: 16_384, verify: counting, verifyPolicy: 'every-read' });
+    for (const index of [0, 1, 0, 1]) await pieces.getPiece(infoHash, index);
+    expect(hashed).toBe(4);
+  });
+
   it('rejects a piece whose bytes rotted on disk, removes it from the store and tells listeners', async () => {
     const bytes = await readFile(dataFile());
     bytes[3 * 16_384 + 100]! ^= 0x20;
