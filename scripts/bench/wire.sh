@@ -11,8 +11,9 @@
 #
 # edgepeer runs in three set-ups:
 #   edgepeer-cold  cache CACHE_MIB (256): pieces are read from disk and SHA-1-verified while they are sent,
-#                  on every read from disk (what the agent does)
-#   edgepeer-once  the same, but a piece is verified only on its first read since start (--verify once)
+#                  on every read from disk (--verify always: the piece cache's verifyPolicy 'every-read')
+#   edgepeer-once  the same, but a piece is verified only on its first read since start (--verify once:
+#                  verifyPolicy 'first-read', what the agent does)
 #   edgepeer-warm  cache larger than the file, every piece read and verified before READY (--warm), as the
 #                  libtorrent seeder checks its data before it seeds
 # usage: bash scripts/bench/wire.sh   (env: RUNS=3, SIZE_MIB=1024, CACHE_MIB=256, LEECH_ROOT=/dev/shm,
@@ -90,7 +91,7 @@ start_edgepeer() { # name extra-args... -> EP_PID EP_PORT TORRENT
 }
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
-start_edgepeer edgepeer-cold --cache-mib "$CACHE_MIB"; COLD_PID="$EP_PID"; COLD_PORT="$EP_PORT"
+start_edgepeer edgepeer-cold --cache-mib "$CACHE_MIB" --verify always; COLD_PID="$EP_PID"; COLD_PORT="$EP_PORT"
 start_edgepeer edgepeer-once --cache-mib "$CACHE_MIB" --verify once; ONCE_PID="$EP_PID"; ONCE_PORT="$EP_PORT"
 start_edgepeer edgepeer-warm --cache-mib $((SIZE_MIB + 64)) --warm; WARM_PID="$EP_PID"; WARM_PORT="$EP_PORT"
 "$SYSPY" "$HERE/lt_seed.py" "$TORRENT" "$DATA" >"$SCRATCH/lt.out" 2>&1 & LT_PID=$!; PIDS+=("$LT_PID")
