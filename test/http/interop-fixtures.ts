@@ -161,3 +161,28 @@ export const MULTI_FILE: ContentSpec = {
   ],
   seed: 102,
 };
+
+/** A python3-libtorrent leecher (run with /usr/bin/python3 -c): adds the torrent, waits on alerts until it seeds or the deadline passes, prints one JSON line. */
+export const WEB_SEED_LEECH = `
+import json, sys, time
+import libtorrent as lt
+torrent, save_path, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+session = lt.session({
+    'listen_interfaces': '127.0.0.1:0',
+    'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
+    'enable_incoming_utp': False, 'enable_outgoing_utp': False,
+    'alert_mask': int(lt.alert.category_t.error_notification | lt.alert.category_t.status_notification
+                      | lt.alert.category_t.peer_notification),
+})
+handle = session.add_torrent({'ti': lt.torrent_info(torrent), 'save_path': save_path})
+problems = []
+deadline = time.monotonic() + seconds
+status = handle.status()
+while not status.is_seeding and time.monotonic() < deadline:
+    session.wait_for_alert(250)
+    for alert in session.pop_alerts():
+        if isinstance(alert, (lt.url_seed_alert, lt.hash_failed_alert, lt.torrent_error_alert, lt.file_error_alert)):
+            problems.append(type(alert).__name__ + ': ' + alert.message())
+    status = handle.status()
+print(json.dumps({'seeding': status.is_seeding, 'progress': status.progress, 'problems': problems}))
+`;

@@ -15,34 +15,10 @@ import {
   SINGLE_FILE,
   serveObjects,
   stopServed,
+  WEB_SEED_LEECH,
   webSeedOf,
   writeTorrent,
 } from '../http/interop-fixtures.ts';
-
-// Adds the torrent, waits on alerts until it seeds or the deadline passes, prints one JSON line.
-const LEECH = `
-import json, sys, time
-import libtorrent as lt
-torrent, save_path, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
-session = lt.session({
-    'listen_interfaces': '127.0.0.1:0',
-    'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
-    'enable_incoming_utp': False, 'enable_outgoing_utp': False,
-    'alert_mask': int(lt.alert.category_t.error_notification | lt.alert.category_t.status_notification
-                      | lt.alert.category_t.peer_notification),
-})
-handle = session.add_torrent({'ti': lt.torrent_info(torrent), 'save_path': save_path})
-problems = []
-deadline = time.monotonic() + seconds
-status = handle.status()
-while not status.is_seeding and time.monotonic() < deadline:
-    session.wait_for_alert(250)
-    for alert in session.pop_alerts():
-        if isinstance(alert, (lt.url_seed_alert, lt.hash_failed_alert, lt.torrent_error_alert, lt.file_error_alert)):
-            problems.append(type(alert).__name__ + ': ' + alert.message())
-    status = handle.status()
-print(json.dumps({'seeding': status.is_seeding, 'progress': status.progress, 'problems': problems}))
-`;
 
 describe('libtorrent with the agent as its only web seed', () => {
   let served: ServedSet;
@@ -62,7 +38,9 @@ describe('libtorrent with the agent as its only web seed', () => {
     const torrent = await writeTorrent(await freshDir(dir, `${label}-torrent`), object, webSeedOf(served.base, object));
     const downloadDir = await freshDir(dir, `${label}-download`);
     const seconds = label === 'corrupt' ? '8' : '60';
-    const { stdout } = await run('/usr/bin/python3', ['-c', LEECH, torrent, downloadDir, seconds], { timeout: 90_000 });
+    const { stdout } = await run('/usr/bin/python3', ['-c', WEB_SEED_LEECH, torrent, downloadDir, seconds], {
+      timeout: 90_000,
+    });
     const result = JSON.parse(stdout.trim().split('\n').pop()!) as { seeding: boolean; problems: string[] };
     return { downloadDir, result };
   }

@@ -12,33 +12,10 @@ import {
   type ServedSet,
   serveObjects,
   stopServed,
+  WEB_SEED_LEECH,
   writeTorrent,
 } from '../http/interop-fixtures.ts';
 import { testBytes } from '../http/memory-store.ts';
-
-// The same leecher as http-libtorrent.test.ts: waits on alerts until seeding or the deadline.
-const LEECH = `
-import json, sys, time
-import libtorrent as lt
-torrent, save_path, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
-session = lt.session({
-    'listen_interfaces': '127.0.0.1:0',
-    'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
-    'enable_incoming_utp': False, 'enable_outgoing_utp': False,
-    'alert_mask': int(lt.alert.category_t.error_notification | lt.alert.category_t.status_notification),
-})
-handle = session.add_torrent({'ti': lt.torrent_info(torrent), 'save_path': save_path})
-problems = []
-deadline = time.monotonic() + seconds
-status = handle.status()
-while not status.is_seeding and time.monotonic() < deadline:
-    session.wait_for_alert(250)
-    for alert in session.pop_alerts():
-        if isinstance(alert, (lt.url_seed_alert, lt.hash_failed_alert, lt.torrent_error_alert, lt.file_error_alert)):
-            problems.append(type(alert).__name__ + ': ' + alert.message())
-    status = handle.status()
-print(json.dumps({'seeding': status.is_seeding, 'progress': status.progress, 'problems': problems}))
-`;
 
 describe('objects held in part, nginx as origin', () => {
   const pieceLength = 128 * 1024;
@@ -86,7 +63,9 @@ describe('objects held in part, nginx as origin', () => {
     expect(store.get(metainfo.infoHash)!.piecesHeld).toBe(Math.ceil(metainfo.pieceCount / 2));
     const torrent = await writeTorrent(await freshDir(dir, 'torrent'), object, urls.webSeed);
     const downloadDir = await freshDir(dir, 'download');
-    const { stdout } = await run('/usr/bin/python3', ['-c', LEECH, torrent, downloadDir, '60'], { timeout: 90_000 });
+    const { stdout } = await run('/usr/bin/python3', ['-c', WEB_SEED_LEECH, torrent, downloadDir, '60'], {
+      timeout: 90_000,
+    });
     const result = JSON.parse(stdout.trim().split('\n').pop()!);
     expect(result).toMatchObject({ seeding: true, problems: [] });
     expect(await differingFiles(downloadDir, object)).toEqual([]);
