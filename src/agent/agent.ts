@@ -90,6 +90,7 @@ export class Agent {
     this.cache = createPieceCache(store, {
       maxBytes: config.cacheBytes,
       verify: (data, expected) => hashPool.verify(data, expected),
+      verifyPolicy: config.cacheVerify,
     });
   }
 
@@ -208,7 +209,16 @@ export class Agent {
       this.startRegistration(next);
       applied.push('ims');
     }
-    for (const key of ['dataDir', 'peer', 'http', 'cacheBytes', 'admin', 'hashThreads', 'shutdownGraceMs'] as const) {
+    for (const key of [
+      'dataDir',
+      'peer',
+      'http',
+      'cacheBytes',
+      'cacheVerify',
+      'admin',
+      'hashThreads',
+      'shutdownGraceMs',
+    ] as const) {
       if (!same(next[key], this.config[key])) restartNeeded.push(key);
     }
     this.config = { ...this.config, announce: next.announce, trackers: next.trackers, ims: next.ims };

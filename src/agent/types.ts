@@ -23,6 +23,8 @@ export interface AgentConfig {
   } | null;
   /** Piece cache size in bytes, shared by the wire and HTTP servers. */
   cacheBytes: number;
+  /** When a piece read from disk is checked against its SHA-1: once per start, or on every disk read. */
+  cacheVerify: 'first-read' | 'every-read';
   /** Trackers announced for every object, besides each object's own. */
   trackers: string[];
   /** Announce to trackers at all. */
@@ -47,6 +49,7 @@ export const DEFAULT_AGENT_CONFIG: Omit<AgentConfig, 'dataDir'> = {
   peer: { port: 6881 },
   http: { port: 8080, policy: 'refuse' },
   cacheBytes: 256 * 1024 * 1024,
+  cacheVerify: 'first-read',
   trackers: [],
   announce: true,
   ims: null,

@@ -356,6 +356,7 @@ function toAgentConfig(merged: Layer, secrets: ImsSecrets): EdgepeerConfig {
         }
       : null,
     cacheBytes: v('cacheSize') as number,
+    cacheVerify: v('cacheVerify') as AgentConfig['cacheVerify'],
     trackers: v('trackers') as string[],
     announce: v('announce') as boolean,
     ims:

@@ -9,6 +9,7 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const PARTIAL_POLICIES = ['refuse', 'redirect', 'pull-through'] as const;
+export const CACHE_VERIFY_POLICIES = ['first-read', 'every-read'] as const;
 export const SIP_TRANSPORTS = ['udp', 'tcp', 'tls'] as const;
 
 /** What a key holds; schema.ts turns each into a checker with a message saying what is expected. */
@@ -105,6 +106,12 @@ export const SETTINGS = {
     default: 256 * 1024 * 1024,
     doc: 'Piece cache shared by the peer wire and HTTP servers, e.g. 256MiB, 2g.',
     flag: 'cache-size',
+  },
+  cacheVerify: {
+    value: { type: 'enum', values: CACHE_VERIFY_POLICIES },
+    default: 'first-read',
+    doc: 'When a piece read from disk is checked against its SHA-1: first-read (once per start) or every-read.',
+    flag: 'cache-verify',
   },
   shutdownGrace: {
     value: { type: 'duration', min: 0, max: 3_600_000, bare: 's' },
