@@ -36,16 +36,32 @@ export interface FakeRegistrar {
   close(): Promise<void>;
 }
 
+/**
+ * A UDP socket and a TCP server on one port number. The kernel picks the UDP port; that number may already
+ * be taken for TCP (another test's connection), so try again with a fresh one.
+ */
+async function bindUdpAndTcp(host: string): Promise<{ udp: dgram.Socket; tcp: net.Server; port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const udp = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+    await new Promise<void>((done) => udp.bind(0, host, () => done()));
+    const port = udp.address().port;
+    const tcp = net.createServer();
+    try {
+      await new Promise<void>((done, fail) => {
+        tcp.once('error', fail);
+        tcp.listen(port, host, () => done());
+      });
+      return { udp, tcp, port };
+    } catch (err) {
+      udp.close();
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 20) throw err;
+    }
+  }
+}
+
 export async function startFakeRegistrar(host = '127.0.0.1', handler: Handler = () => {}): Promise<FakeRegistrar> {
-  const udp = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
-  await new Promise<void>((done) => udp.bind(0, host, () => done()));
-  const port = udp.address().port;
-  const tcp = net.createServer();
+  const { udp, tcp, port } = await bindUdpAndTcp(host);
   const sockets = new Set<net.Socket>();
-  await new Promise<void>((done, fail) => {
-    tcp.once('error', fail);
-    tcp.listen(port, host, () => done());
-  });
   let lastSource: { address: string; port: number } | undefined;
   // Server transactions, simplified: the last response sent per branch, resent to a retransmission.
   const answered = new Map<string, Buffer | undefined>();
