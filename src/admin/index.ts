@@ -21,4 +21,4 @@ export {
 } from './operations.ts';
 export { type PurgeRequest, type PurgeResult, type PurgeStatus, purge } from './purge.ts';
 export { type AdminServer, type AdminServerOptions, createAdminServer } from './server.ts';
-export { LocalSession, type SessionOptions, withSession } from './session.ts';
+export type { SessionOptions } from './session.ts';

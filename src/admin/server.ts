@@ -73,11 +73,11 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
       return sendJson(res, 200, await ops.purge((await readJson(req)) as PurgeRequest));
     }
     if (req.method === 'POST' && path === '/v1/ingest')
-      return streamIngest(req, res, (await readJson(req)) as BulkIngestRequest);
+      return streamIngest(res, (await readJson(req)) as BulkIngestRequest);
     sendJson(res, 404, { error: { code: 'EDGEPEER_NOT_FOUND', message: `no route ${req.method} ${path}` } });
   }
 
-  async function streamIngest(req: IncomingMessage, res: ServerResponse, request: BulkIngestRequest): Promise<void> {
+  async function streamIngest(res: ServerResponse, request: BulkIngestRequest): Promise<void> {
     const aborted = new AbortController();
     res.on('close', () => aborted.abort());
     res.writeHead(200, { 'content-type': 'application/x-ndjson' });
@@ -100,7 +100,6 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
       line({ type: 'error', error: toErrorJson(err) });
     }
     res.end();
-    void req;
   }
 
   function authorized(header: string | undefined): boolean {

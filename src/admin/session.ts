@@ -40,13 +40,3 @@ export class LocalSession {
     await this.store.close();
   }
 }
-
-/** Runs fn with a session and always closes it. */
-export async function withSession<T>(options: SessionOptions, fn: (session: LocalSession) => Promise<T>): Promise<T> {
-  const session = await LocalSession.open(options);
-  try {
-    return await fn(session);
-  } finally {
-    await session.close();
-  }
-}
