@@ -10,7 +10,13 @@ import { originFileUrl, PullThrough, sha1Verifier } from './pull-through.ts';
 import { type ByteRange, parseRange, type RangeDecision } from './range.ts';
 import { fileRepresentation, pieceRepresentation, type Representation } from './representation.ts';
 import { parseRoute, type Route } from './routes.ts';
-import type { HttpLimits, HttpServer, HttpServerOptions, HttpServerStats, OriginLimits } from './types.ts';
+import {
+  emptyHttpStats,
+  type HttpLimits,
+  type HttpServer,
+  type HttpServerOptions,
+  type OriginLimits,
+} from './types.ts';
 
 export const DEFAULT_LIMITS: HttpLimits = {
   maxConnections: 4096,
@@ -46,17 +52,8 @@ class MissingPieceError extends Error {
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   const limits: HttpLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const { store, cache, policy, logger } = options;
-  const stats: Omit<HttpServerStats, 'connections'> = {
-    requests: 0,
-    responses: { '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 },
-    bytesSent: 0,
-    aborted: 0,
-    refused: 0,
-    redirected: 0,
-    piecesPulled: 0,
-    pullFailures: 0,
-    clientErrors: 0,
-  };
+  // `connections` is read off the socket set when asked.
+  const stats = emptyHttpStats();
   const sockets = new Set<Socket>();
   const writePiece = options.writePiece ?? store.writePiece?.bind(store);
   if (policy === 'pull-through' && writePiece === undefined) {
@@ -512,7 +509,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       await pull?.close();
     },
     stats() {
-      return { connections: sockets.size, ...stats, responses: { ...stats.responses } };
+      return { ...stats, connections: sockets.size, responses: { ...stats.responses } };
     },
   };
 }

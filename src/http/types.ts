@@ -102,6 +102,22 @@ export interface HttpServerStats {
   clientErrors: number;
 }
 
+/** All counters at zero: a new server's, and the start of a sum over worker threads. */
+export function emptyHttpStats(): HttpServerStats {
+  return {
+    connections: 0,
+    requests: 0,
+    responses: { '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 },
+    bytesSent: 0,
+    aborted: 0,
+    refused: 0,
+    redirected: 0,
+    piecesPulled: 0,
+    pullFailures: 0,
+    clientErrors: 0,
+  };
+}
+
 export interface HttpServer {
   listen(): Promise<{ port: number; baseUrls: string[] }>;
   /** Stops accepting, lets responses in flight finish for up to graceMs, then cuts the rest. */

@@ -5,7 +5,13 @@
 import { Worker } from 'node:worker_threads';
 import { LocalIoError } from '../errors/index.ts';
 import type { RemovalReason } from '../store/types.ts';
-import type { HttpLogger, HttpServerOptions, HttpServerStats, PieceWriter } from './types.ts';
+import {
+  emptyHttpStats,
+  type HttpLogger,
+  type HttpServerOptions,
+  type HttpServerStats,
+  type PieceWriter,
+} from './types.ts';
 
 export interface HttpWorkersOptions extends Pick<HttpServerOptions, 'host' | 'port' | 'policy' | 'origin' | 'limits'> {
   /** The store's folder: each worker opens it read-only and follows what the writer commits. */
@@ -184,18 +190,7 @@ export async function startHttpWorkers(options: HttpWorkersOptions): Promise<Htt
 }
 
 function sumStats(all: HttpServerStats[]): HttpServerStats {
-  const total: HttpServerStats = {
-    connections: 0,
-    requests: 0,
-    responses: { '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 },
-    bytesSent: 0,
-    aborted: 0,
-    refused: 0,
-    redirected: 0,
-    piecesPulled: 0,
-    pullFailures: 0,
-    clientErrors: 0,
-  };
+  const total = emptyHttpStats();
   for (const stats of all) {
     for (const key of Object.keys(total) as (keyof HttpServerStats)[]) {
       if (key === 'responses') {

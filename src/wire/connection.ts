@@ -11,26 +11,17 @@ import { MalformedMessageError, metadataReply } from './metadata.ts';
 import type { PeerWireLimits } from './options.ts';
 import { RequestQueue } from './request-queue.ts';
 import { type MseMode, ServingWire, type ServingWireSink } from './serving-wire.ts';
-import type { PeerInfo, WireLogger, WirePieceCache, WireStore } from './types.ts';
+import type { PeerInfo, PeerWireStats, WireLogger, WirePieceCache, WireStore } from './types.ts';
 
 /** Our extension ids (BEP 10 `m`), fixed so the hot path compares numbers. */
 export const UT_METADATA_ID = 1;
 export const LT_DONTHAVE_ID = 2;
 
-export interface WireCounters {
-  accepted: number;
-  refused: number;
-  protocolErrors: number;
-  notBitTorrent: number;
-  encryptedHandshakes: number;
-  rc4Refused: number;
-  uploadedBytes: number;
-  blocksSent: number;
-  requestsReceived: number;
-  requestsRejected: number;
-  requestsDropped: number;
-  metadataPiecesSent: number;
-}
+/** The server's running totals: the stats that are counted, not read off live connections. */
+export type WireCounters = Omit<
+  PeerWireStats,
+  'connections' | 'handshaking' | 'unchoked' | 'waiting' | 'slotRotations' | 'sendQueueBytes'
+>;
 
 /** What a connection needs from its server. */
 export interface ConnectionHost {
