@@ -32,13 +32,8 @@ export class HandlePool {
    * file) so that all handles of an object can be dropped by prefix.
    */
   async acquire(key: string, path: string): Promise<PooledHandle> {
-    const existing = this.#open.get(key);
-    if (existing !== undefined && !existing.doomed) {
-      existing.refs++;
-      this.#open.delete(key);
-      this.#open.set(key, existing);
-      return existing;
-    }
+    const existing = this.acquireOpen(key);
+    if (existing !== undefined) return existing;
     let opening = this.#opening.get(key);
     if (opening === undefined) {
       opening = this.#openHandle(key, path);
@@ -48,6 +43,19 @@ export class HandlePool {
     const pooled = await opening;
     pooled.refs++;
     return pooled;
+  }
+
+  /**
+   * The open handle named `key`, referenced, if it is open and not doomed; else undefined, opening
+   * nothing (synchronous readers fall back to acquire, which opens it).
+   */
+  acquireOpen(key: string): PooledHandle | undefined {
+    const existing = this.#open.get(key);
+    if (existing === undefined || existing.doomed) return undefined;
+    existing.refs++;
+    this.#open.delete(key);
+    this.#open.set(key, existing);
+    return existing;
   }
 
   release(pooled: PooledHandle): void {

@@ -11,12 +11,13 @@ import type { OpenStoreOptions, StagingStore, Store } from './types.ts';
 
 export { Bitfield } from './bitfield.ts';
 export { type LockHolder, readLockHolder } from './lock.ts';
-export { createPieceCache, type PieceCacheOptions, type PieceCacheStats } from './piece-cache.ts';
+export { createPieceCache, type PieceCacheOptions } from './piece-cache.ts';
 export type {
   AddObjectOptions,
   BitfieldView,
   OpenStoreOptions,
   PieceCache,
+  PieceCacheStats,
   RemovalReason,
   StagingStore,
   Store,

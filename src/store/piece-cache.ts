@@ -3,9 +3,9 @@
 // within a byte budget. A piece that fails its check on disk is taken out of the store (reason 'corrupt'),
 // which tells peers and trackers through the store's events.
 import { LRUCache } from 'lru-cache';
-import { CorruptPieceError, NotFoundError, StoreCorruptError } from '../errors/index.ts';
+import { CorruptPieceError, InvalidArgumentError, NotFoundError, StoreCorruptError } from '../errors/index.ts';
 import { pieceHash } from '../metainfo/index.ts';
-import type { PieceCache, Store } from './types.ts';
+import type { PieceCache, PieceCacheStats, Store } from './types.ts';
 
 export interface PieceCacheOptions {
   /** Memory budget for cached piece bytes. */
@@ -24,14 +24,6 @@ export interface PieceCacheOptions {
   verifyPolicy?: 'first-read' | 'every-read';
 }
 
-export interface PieceCacheStats {
-  hits: number;
-  misses: number;
-  bytes: number;
-  maxBytes: number;
-  corruptPieces: number;
-}
-
 class VerifyingPieceCache implements PieceCache {
   readonly #store: Store;
   readonly #verify: PieceCacheOptions['verify'];
@@ -48,6 +40,8 @@ class VerifyingPieceCache implements PieceCache {
   #hits = 0;
   #misses = 0;
   #corruptPieces = 0;
+  #directReads = 0;
+  #directBytes = 0;
 
   constructor(store: Store, options: PieceCacheOptions) {
     if (!Number.isSafeInteger(options.maxBytes) || options.maxBytes < 1) {
@@ -94,6 +88,47 @@ class VerifyingPieceCache implements PieceCache {
     return loading;
   }
 
+  readSpanSync(
+    infoHash: string,
+    pieceIndex: number,
+    from: number,
+    to: number,
+    maxDiskBytes: number,
+  ): Buffer | undefined {
+    checkSpan(from, to);
+    const objectKey = infoHash.toLowerCase();
+    const cached = this.#cache.get(`${objectKey}:${pieceIndex}`);
+    if (cached !== undefined) {
+      checkSpan(from, to, cached.length);
+      this.#hits++;
+      return cached.subarray(from, to);
+    }
+    if (!(to - from <= maxDiskBytes) || !this.#trusted(objectKey, pieceIndex)) return undefined;
+    let bytes: Buffer | undefined;
+    try {
+      bytes = this.#store.readPieceSpanSync(objectKey, pieceIndex, from, to);
+    } catch (err) {
+      if (err instanceof InvalidArgumentError) throw err;
+      return undefined; // not held, or unreadable: getPiece says which (and takes a corrupt piece out)
+    }
+    // A read-mode store catches up with the writer inside that call: the piece may have left meanwhile.
+    if (bytes === undefined || !this.#trusted(objectKey, pieceIndex)) return undefined;
+    this.#directReads++;
+    this.#directBytes += bytes.length;
+    return bytes;
+  }
+
+  peekPiece(infoHash: string, pieceIndex: number): Buffer | undefined {
+    const cached = this.#cache.get(`${infoHash.toLowerCase()}:${pieceIndex}`);
+    if (cached !== undefined) this.#hits++;
+    return cached;
+  }
+
+  /** A disk read of the piece needs no hash: first-read policy, and hashed since it last entered the store. */
+  #trusted(objectKey: string, pieceIndex: number): boolean {
+    return !this.#verifyEveryRead && this.#verified.get(objectKey)?.has(pieceIndex) === true;
+  }
+
   async #load(infoHash: string, pieceIndex: number, key: string): Promise<Buffer> {
     const object = this.#store.get(infoHash);
     if (object === undefined || !object.bitfield.get(pieceIndex)) {
@@ -108,8 +143,7 @@ class VerifyingPieceCache implements PieceCache {
       if (err instanceof StoreCorruptError) return this.#corrupt(infoHash, pieceIndex, err);
       throw err;
     }
-    const trusted = !this.#verifyEveryRead && this.#verified.get(infoHash)?.has(pieceIndex) === true;
-    if (!trusted) {
+    if (!this.#trusted(infoHash, pieceIndex)) {
       if (!(await this.#verify(data, expected))) return this.#corrupt(infoHash, pieceIndex);
       if (!this.#verifyEveryRead && (this.#epochs.get(infoHash) ?? 0) === epoch) this.#remember(infoHash, pieceIndex);
     }
@@ -180,7 +214,23 @@ class VerifyingPieceCache implements PieceCache {
       bytes: this.#cache.calculatedSize,
       maxBytes: this.#maxBytes,
       corruptPieces: this.#corruptPieces,
+      directReads: this.#directReads,
+      directBytes: this.#directBytes,
     };
+  }
+}
+
+/** A span within a piece: 0 <= from < to (<= the piece's size, when known). */
+function checkSpan(from: number, to: number, size?: number): void {
+  if (
+    !Number.isSafeInteger(from) ||
+    !Number.isSafeInteger(to) ||
+    from < 0 ||
+    to <= from ||
+    (size !== undefined && to > size)
+  ) {
+    const piece = size === undefined ? 'a piece' : `a piece of ${size} bytes`;
+    throw new InvalidArgumentError(`bytes [${from}, ${to}) are not a span of ${piece}`);
   }
 }
 

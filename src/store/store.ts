@@ -3,19 +3,26 @@
 // bitmap only in a journal record appended after fdatasync of its bytes. docs/store.md explains why each
 // step is crash-safe.
 import { EventEmitter } from 'node:events';
-import { constants, readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import {
-  EdgepeerError,
   fromSystemError,
   InvalidArgumentError,
   LocalIoError,
   NotFoundError,
   StoreCorruptError,
 } from '../errors/index.ts';
-import { encodeTorrent, type Metainfo, parseTorrent, pieceSize, pieceSpans } from '../metainfo/index.ts';
+import {
+  byteRangeSpans,
+  encodeTorrent,
+  type Metainfo,
+  type PieceSpan,
+  parseTorrent,
+  pieceSize,
+  pieceSpans,
+} from '../metainfo/index.ts';
 import { Bitfield } from './bitfield.ts';
 import { fsyncDirectory, punchHole, removeTree, writeFileDurable } from './fs-util.ts';
 import { HandlePool, type PooledHandle } from './handles.ts';
@@ -52,6 +59,7 @@ import {
   encodeObjectUpdated,
   encodePiecesAdded,
   encodePiecesRemoved,
+  FRAME_HEADER_BYTES,
 } from './records.ts';
 import type {
   AddObjectOptions,
@@ -66,6 +74,8 @@ import type {
 /** Parsed metainfo kept in memory, by bytes of info dictionary (the piece hashes dominate). */
 const METAINFO_CACHE_BYTES = 256 * 1024 * 1024;
 const REMOVAL_REASONS: readonly RemovalReason[] = ['purge', 'expired', 'corrupt', 'policy'];
+/** Read mode: the longest a reader trusts the link count of its journal without looking at the snapshot. */
+const FULL_LOOK_MS = 1000;
 
 interface PendingPiece {
   entry: ObjectEntry;
@@ -130,6 +140,10 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
   #snapshotBytes: number;
   /** Read mode: how far into the journal we have applied. */
   #journalOffset: number;
+  /** Read mode: the journal we follow, held open, and when we last looked at the index in full. */
+  #followed: { fd: number; generation: number } | null = null;
+  #lastFullLook = 0;
+  readonly #journalProbe = Buffer.alloc(FRAME_HEADER_BYTES);
   #journal: JournalWriter | null = null;
   #lock: WriterLock | null;
 
@@ -312,6 +326,85 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
   }
 
   async readPiece(infoHash: string, pieceIndex: number): Promise<Buffer> {
+    const entry = this.#heldEntry(infoHash, pieceIndex);
+    const metainfo = this.#metainfoOf(entry);
+    const piece = Buffer.allocUnsafe(pieceSize(metainfo, pieceIndex));
+    const folder = this.#dataFolder(entry.infoHash);
+    let filled = 0;
+    for (const span of spansOf(metainfo, pieceIndex, 0, piece.length)) {
+      const path = contentFilePath(folder, metainfo, span.fileIndex);
+      const pooled = await this.#acquireData(entry, span.fileIndex, path);
+      try {
+        for (let done = 0; done < span.length; ) {
+          const { bytesRead } = await pooled.handle.read(
+            piece,
+            filled + done,
+            span.length - done,
+            span.fileOffset + done,
+          );
+          done += bytesOrShortFile(bytesRead, path, entry.infoHash);
+        }
+      } catch (err) {
+        throw fromSystemError(err, path);
+      } finally {
+        this.#handles.release(pooled);
+      }
+      filled += span.length;
+    }
+    return piece;
+  }
+
+  readPieceSpanSync(infoHash: string, pieceIndex: number, from: number, to: number): Buffer | undefined {
+    const entry = this.#heldEntry(infoHash, pieceIndex);
+    const metainfo = this.#metainfoOf(entry);
+    const size = pieceSize(metainfo, pieceIndex);
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || to <= from || to > size) {
+      throw new InvalidArgumentError(
+        `bytes [${from}, ${to}) are not a span of piece ${pieceIndex} of ${entry.name}, which has ${size} bytes`,
+        { subject: entry.infoHash, pieceIndex },
+      );
+    }
+    const spans = spansOf(metainfo, pieceIndex, from, to);
+    // Every handle first: a span read only partly would be wasted when the caller falls back to readPiece.
+    const handles: PooledHandle[] = [];
+    for (const span of spans) {
+      const pooled = this.#handles.acquireOpen(this.#handleKey(entry, span.fileIndex));
+      if (pooled === undefined) {
+        for (const held of handles) this.#handles.release(held);
+        return undefined;
+      }
+      handles.push(pooled);
+    }
+    const bytes = Buffer.allocUnsafe(to - from);
+    let filled = 0;
+    try {
+      for (let spanIndex = 0; spanIndex < spans.length; spanIndex++) {
+        const span = spans[spanIndex]!;
+        const pooled = handles[spanIndex]!;
+        try {
+          for (let done = 0; done < span.length; ) {
+            const bytesRead = readSync(
+              pooled.handle.fd,
+              bytes,
+              filled + done,
+              span.length - done,
+              span.fileOffset + done,
+            );
+            done += bytesOrShortFile(bytesRead, pooled.path, entry.infoHash);
+          }
+        } catch (err) {
+          throw fromSystemError(err, pooled.path);
+        }
+        filled += span.length;
+      }
+    } finally {
+      for (const pooled of handles) this.#handles.release(pooled);
+    }
+    return bytes;
+  }
+
+  /** The object holding `pieceIndex` (read mode: after catching up with the writer); NotFoundError if not held. */
+  #heldEntry(infoHash: string, pieceIndex: number): ObjectEntry {
     this.#refresh();
     const entry = this.#entryOrThrow(infoHash);
     this.#checkPieceIndex(entry, pieceIndex);
@@ -321,37 +414,7 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
         pieceIndex,
       });
     }
-    const metainfo = this.#metainfoOf(entry);
-    const piece = Buffer.allocUnsafe(pieceSize(metainfo, pieceIndex));
-    let filled = 0;
-    const folder = this.#dataFolder(entry.infoHash);
-    for (const span of pieceSpans(metainfo, pieceIndex)) {
-      const path = contentFilePath(folder, metainfo, span.fileIndex);
-      const pooled = await this.#acquireData(entry, span.fileIndex, path);
-      try {
-        let done = 0;
-        while (done < span.length) {
-          const { bytesRead } = await pooled.handle.read(
-            piece,
-            filled + done,
-            span.length - done,
-            span.fileOffset + done,
-          );
-          if (bytesRead === 0) {
-            throw new StoreCorruptError(`${path} is shorter than the metainfo of ${entry.infoHash} says`, {
-              subject: path,
-            });
-          }
-          done += bytesRead;
-        }
-      } catch (err) {
-        throw err instanceof EdgepeerError ? err : fromSystemError(err, path);
-      } finally {
-        this.#handles.release(pooled);
-      }
-      filled += span.length;
-    }
-    return piece;
+    return entry;
   }
 
   /** A pooled handle on a data file; a file that should be there and is not means lost data. */
@@ -372,24 +435,66 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
 
   // Read mode: follow what the writer commits
 
-  /** Read mode: applies what the writer committed since we last looked (a stat, and a read of new bytes). */
+  /**
+   * Read mode: applies what the writer committed since we last looked. Runs before every read of state,
+   * so the common case (nothing new) must cost little: see #nothingNew.
+   */
   #refresh(): void {
     if (this.mode !== 'read' || this.#closing) return;
     try {
+      if (this.#nothingNew()) return;
+      this.#lastFullLook = performance.now();
       if (snapshotIdentityOf(this.#indexDir) !== this.#snapshotIdentity) {
         this.#reload();
-        return;
+      } else {
+        const journalPath = join(this.#indexDir, journalFileName(this.#generation));
+        const tail = readTail(journalPath, this.#journalOffset);
+        if (tail === null) return; // between a compaction's new snapshot and our next look
+        const fromStart = this.#journalOffset === 0;
+        const { end, changes } = replayJournal(tail, this.#generation, this.#entries, fromStart);
+        this.#journalOffset += end;
+        for (const change of changes) this.#announce(change);
       }
-      const journalPath = join(this.#indexDir, journalFileName(this.#generation));
-      const tail = readTail(journalPath, this.#journalOffset);
-      if (tail === null) return; // between a compaction's new snapshot and our next look
-      const fromStart = this.#journalOffset === 0;
-      const { end, changes } = replayJournal(tail, this.#generation, this.#entries, fromStart);
-      this.#journalOffset += end;
-      for (const change of changes) this.#announce(change);
+      this.#followJournal();
     } catch (err) {
       throw fromSystemError(err, this.#indexDir);
     }
+  }
+
+  /**
+   * Read mode: true when the journal we hold open is still linked (a compaction unlinks it once the new
+   * snapshot is in place) and has no frame after the ones we applied (the writer keeps zeros allocated
+   * past the log, and zeros never parse as a frame): an fstat and a read of a few bytes, where a full look
+   * opens two files and reads the zeros. A full look at least every FULL_LOOK_MS still notices a
+   * compaction whose unlink failed or that a filesystem does not show in the link count.
+   */
+  #nothingNew(): boolean {
+    const followed = this.#followed;
+    if (followed === null || followed.generation !== this.#generation) return false;
+    if (performance.now() - this.#lastFullLook > FULL_LOOK_MS) return false;
+    if (fstatSync(followed.fd).nlink === 0) return false;
+    const probe = this.#journalProbe;
+    const bytesRead = readSync(followed.fd, probe, 0, probe.length, this.#journalOffset);
+    for (let index = 0; index < bytesRead; index++) if (probe[index] !== 0) return false;
+    return true;
+  }
+
+  /** Read mode, after a full look: holds the journal of the current generation open for #nothingNew. */
+  #followJournal(): void {
+    if (this.#journalOffset === 0 || this.#followed?.generation === this.#generation) return;
+    this.#unfollowJournal();
+    try {
+      const fd = openSync(join(this.#indexDir, journalFileName(this.#generation)), 'r');
+      this.#followed = { fd, generation: this.#generation };
+    } catch {
+      // Not there (yet): full looks work without it.
+    }
+  }
+
+  #unfollowJournal(): void {
+    if (this.#followed === null) return;
+    closeSync(this.#followed.fd);
+    this.#followed = null;
   }
 
   /** Read mode: the writer compacted; load the new snapshot and tell listeners what differs. */
@@ -1009,6 +1114,7 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
       await this.#serial(async () => {});
       await this.#journal?.close();
     }
+    this.#unfollowJournal();
     await this.#handles.closeAll();
     await this.#lock?.release();
   }
@@ -1109,6 +1215,19 @@ function checkMetainfo(metainfo: Metainfo): void {
   const anyFolder = resolve('/', 'check');
   for (let fileIndex = 0; fileIndex < metainfo.files.length; fileIndex++)
     contentFilePath(anyFolder, metainfo, fileIndex);
+}
+
+/** Where bytes [from, to) of a piece lie: one span per file, as readPiece, writePiece and span reads see them. */
+function spansOf(metainfo: Metainfo, pieceIndex: number, from: number, to: number): PieceSpan[] {
+  return byteRangeSpans(metainfo, pieceIndex * metainfo.pieceLength + from, to - from);
+}
+
+/** A read's byte count; none means the file ends before its metainfo says it does. */
+function bytesOrShortFile(bytesRead: number, path: string, infoHash: string): number {
+  if (bytesRead === 0) {
+    throw new StoreCorruptError(`${path} is shorter than the metainfo of ${infoHash} says`, { subject: path });
+  }
+  return bytesRead;
 }
 
 /** Creates every file of the object at its full length without writing data (sparse). */

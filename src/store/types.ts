@@ -86,6 +86,13 @@ export interface Store extends EventEmitter<StoreEvents> {
   writePiece(infoHash: string, pieceIndex: number, data: Uint8Array): Promise<void>;
   /** Reads a held piece from disk as it is, unverified (the piece cache verifies). */
   readPiece(infoHash: string, pieceIndex: number): Promise<Buffer>;
+  /**
+   * Bytes [from, to) of a held piece (offsets within the piece), unverified, read synchronously on the data
+   * files' handles that are already open: for small reads whose wait on the thread pool would cost more
+   * than the read. Undefined, touching no disk, when a needed file is not open (readPiece opens it).
+   * Errors as readPiece; InvalidArgumentError unless 0 <= from < to <= the piece's size.
+   */
+  readPieceSpanSync(infoHash: string, pieceIndex: number, from: number, to: number): Buffer | undefined;
   removePieces(infoHash: string, pieceIndexes: number[], reason: RemovalReason): Promise<void>;
   removeObject(infoHash: string, reason: RemovalReason): Promise<void>;
   /** Commits pending writes, releases the lock. */
@@ -118,7 +125,39 @@ export interface PieceCache {
    * CorruptPieceError. NotFoundError if the piece is not held.
    */
   getPiece(infoHash: string, pieceIndex: number): Promise<Buffer>;
+  /**
+   * Verified bytes [from, to) of a piece (offsets within the piece) without waiting, or undefined: then
+   * call getPiece. A cached piece gives a view of its bytes (no copy; counted as a hit). Otherwise, only
+   * with verifyPolicy 'first-read', for a piece hashed since start and not removed or written since, for
+   * at most `maxDiskBytes`, and when the store has the files open: a synchronous read of just those
+   * bytes (counted in directReads and directBytes), trusted as a whole-piece re-read would be. Never
+   * throws for the state of the piece (not held, unreadable: undefined, getPiece reports it);
+   * InvalidArgumentError unless 0 <= from < to <= the piece's size.
+   */
+  readSpanSync(
+    infoHash: string,
+    pieceIndex: number,
+    from: number,
+    to: number,
+    maxDiskBytes: number,
+  ): Buffer | undefined;
+  /** The cached piece (counted as a hit), or undefined without reading anything. */
+  peekPiece(infoHash: string, pieceIndex: number): Buffer | undefined;
   /** Drops cached pieces of an object (after purge). */
   evict(infoHash: string, pieceIndexes?: number[]): void;
-  stats(): { hits: number; misses: number; bytes: number; maxBytes: number; corruptPieces: number };
+  stats(): PieceCacheStats;
+}
+
+export interface PieceCacheStats {
+  /** getPiece answered from memory or by a read already in progress; readSpanSync and peekPiece from memory. */
+  hits: number;
+  /** getPiece calls that read the piece from disk. */
+  misses: number;
+  /** Bytes of cached pieces, and their budget. */
+  bytes: number;
+  maxBytes: number;
+  corruptPieces: number;
+  /** readSpanSync answers read directly from disk, and their bytes. */
+  directReads: number;
+  directBytes: number;
 }

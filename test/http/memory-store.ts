@@ -91,12 +91,17 @@ export class MemoryStore implements HttpStore {
   }
 }
 
-export class MemoryPieceCache implements Pick<PieceCache, 'getPiece'> {
+export class MemoryPieceCache implements Pick<PieceCache, 'getPiece' | 'readSpanSync'> {
   private readonly store: MemoryStore;
   corruptPieces = 0;
   reads = 0;
   constructor(store: MemoryStore) {
     this.store = store;
+  }
+
+  /** Nothing is trusted without a hash here: always "call getPiece" (which verifies and counts reads). */
+  readSpanSync(_infoHash: string, _pieceIndex: number, _from: number, _to: number, _maxDiskBytes: number): undefined {
+    return undefined;
   }
 
   async getPiece(infoHash: string, pieceIndex: number): Promise<Buffer> {

@@ -45,7 +45,15 @@ describe('piece cache', () => {
     expect(await pieces.getPiece(infoHash, 2)).toEqual(object.piece(2));
     expect(await pieces.getPiece(infoHash.toUpperCase(), 2)).toEqual(object.piece(2));
     expect(diskReads).toBe(1);
-    expect(pieces.stats()).toEqual({ hits: 1, misses: 1, bytes: 16_384, maxBytes: 1 << 20, corruptPieces: 0 });
+    expect(pieces.stats()).toEqual({
+      hits: 1,
+      misses: 1,
+      bytes: 16_384,
+      maxBytes: 1 << 20,
+      corruptPieces: 0,
+      directReads: 0,
+      directBytes: 0,
+    });
   });
 
   it('shares one disk read among concurrent callers of one piece', async () => {
@@ -138,5 +146,116 @@ describe('piece cache', () => {
     expect(pieces.stats().bytes).toBe(16_384);
     pieces.evict(infoHash);
     expect(pieces.stats().bytes).toBe(0);
+  });
+});
+
+describe('piece cache: spans without waiting', () => {
+  /** A cache that holds one piece, so that reading another pushes the first out of memory. */
+  function onePieceCache(verifyPolicy: 'first-read' | 'every-read' = 'first-read'): PieceCache {
+    return createPieceCache(store, { maxBytes: 16_384, verify: sha1Verify, verifyPolicy });
+  }
+
+  it('answers a span of a cached piece from memory, as a view of the cached bytes, counted as a hit', async () => {
+    const pieces = cache();
+    const piece = await pieces.getPiece(infoHash, 2);
+    const span = pieces.readSpanSync(infoHash.toUpperCase(), 2, 100, 200, 0);
+    expect(span).toEqual(object.piece(2).subarray(100, 200));
+    expect(span!.buffer).toBe(piece.buffer);
+    expect(span!.byteOffset).toBe(piece.byteOffset + 100);
+    expect(pieces.peekPiece(infoHash, 2)).toBe(piece);
+    expect(pieces.peekPiece(infoHash, 3)).toBeUndefined();
+    expect(diskReads).toBe(1);
+    expect(pieces.stats()).toMatchObject({ hits: 2, misses: 1, directReads: 0, directBytes: 0 });
+  });
+
+  it('reads a span of a piece hashed since start straight from disk (first-read), counted as a direct read', async () => {
+    const pieces = onePieceCache();
+    await pieces.getPiece(infoHash, 0);
+    await pieces.getPiece(infoHash, 6); // the last piece, 1,696 bytes
+    await pieces.getPiece(infoHash, 1); // pushes 0 and 6 out of memory
+    expect(pieces.peekPiece(infoHash, 0)).toBeUndefined();
+    expect(pieces.readSpanSync(infoHash, 0, 10, 1_010, 16_384)).toEqual(object.piece(0).subarray(10, 1_010));
+    expect(pieces.readSpanSync(infoHash, 6, 1_000, 1_696, 16_384)).toEqual(object.piece(6).subarray(1_000));
+    expect(diskReads).toBe(3); // whole-piece reads: only getPiece's
+    expect(pieces.stats()).toMatchObject({ hits: 0, misses: 3, directReads: 2, directBytes: 1_000 + 696 });
+    expect(() => pieces.readSpanSync(infoHash, 6, 1_000, 1_697, 16_384)).toThrow(
+      expect.objectContaining({ code: 'EDGEPEER_INVALID_ARGUMENT' }),
+    );
+    expect(() => pieces.readSpanSync(infoHash, 0, 10, 10, 16_384)).toThrow(
+      expect.objectContaining({ code: 'EDGEPEER_INVALID_ARGUMENT' }),
+    );
+  });
+
+  it('leaves to getPiece a piece not hashed yet, a span over maxDiskBytes, and pieces not held', async () => {
+    const pieces = onePieceCache();
+    expect(pieces.readSpanSync(infoHash, 0, 0, 100, 16_384)).toBeUndefined();
+    await pieces.getPiece(infoHash, 0);
+    await pieces.getPiece(infoHash, 1);
+    expect(pieces.readSpanSync(infoHash, 0, 0, 4_097, 4_096)).toBeUndefined();
+    expect(pieces.readSpanSync(infoHash, 0, 0, 4_096, 4_096)).toEqual(object.piece(0).subarray(0, 4_096));
+    expect(pieces.readSpanSync('00'.repeat(20), 0, 0, 100, 16_384)).toBeUndefined();
+    expect(pieces.readSpanSync(infoHash, 99, 0, 100, 16_384)).toBeUndefined();
+    expect(pieces.stats()).toMatchObject({ directReads: 1, directBytes: 4_096 });
+  });
+
+  it('with verifyPolicy every-read, serves spans of cached pieces only, never from disk', async () => {
+    const pieces = onePieceCache('every-read');
+    await pieces.getPiece(infoHash, 0);
+    expect(pieces.readSpanSync(infoHash, 0, 0, 100, 16_384)).toEqual(object.piece(0).subarray(0, 100));
+    await pieces.getPiece(infoHash, 1);
+    expect(pieces.readSpanSync(infoHash, 0, 0, 100, 16_384)).toBeUndefined();
+    expect(pieces.stats()).toMatchObject({ directReads: 0 });
+  });
+
+  it('first-read trade-off: bytes that rot on disk after their piece was hashed are served by a direct read', async () => {
+    const pieces = onePieceCache();
+    await pieces.getPiece(infoHash, 3);
+    await pieces.getPiece(infoHash, 4);
+    const bytes = await readFile(dataFile());
+    bytes[3 * 16_384 + 100]! ^= 0x20;
+    await writeFile(dataFile(), bytes);
+    const span = pieces.readSpanSync(infoHash, 3, 0, 200, 16_384);
+    expect(span![100]).toBe(object.piece(3)[100]! ^ 0x20);
+    expect(store.get(infoHash)!.bitfield.get(3)).toBe(true);
+  });
+
+  it('trusts no direct read of a piece removed or written again until it is hashed again', async () => {
+    const pieces = onePieceCache();
+    await pieces.getPiece(infoHash, 0);
+    await pieces.getPiece(infoHash, 1);
+    expect(pieces.readSpanSync(infoHash, 0, 0, 100, 16_384)).toEqual(object.piece(0).subarray(0, 100));
+    await store.removePieces(infoHash, [0], 'purge');
+    expect(pieces.readSpanSync(infoHash, 0, 0, 100, 16_384)).toBeUndefined();
+    await store.writePiece(infoHash, 0, object.piece(0));
+    expect(pieces.readSpanSync(infoHash, 0, 0, 100, 16_384)).toBeUndefined();
+    await pieces.getPiece(infoHash, 0);
+    await pieces.getPiece(infoHash, 1);
+    expect(pieces.readSpanSync(infoHash, 0, 0, 100, 16_384)).toEqual(object.piece(0).subarray(0, 100));
+    // 'pieces-added' on its own (what a reader hears when the writer wrote a piece again) also ends the trust.
+    store.emit('pieces-added', infoHash, [0]);
+    expect(pieces.readSpanSync(infoHash, 0, 0, 100, 16_384)).toBeUndefined();
+    await store.removeObject(infoHash, 'purge');
+    expect(pieces.readSpanSync(infoHash, 1, 0, 100, 16_384)).toBeUndefined();
+    expect(pieces.stats()).toMatchObject({ directReads: 2 });
+  });
+
+  it('over a read-mode store, refuses a piece the writer removed and wrote again since the reader last looked', async () => {
+    const reader = await openStore(dataDir, { mode: 'read' });
+    try {
+      const pieces = createPieceCache(reader, { maxBytes: 16_384, verify: sha1Verify });
+      for (const index of [2, 0, 1]) await pieces.getPiece(infoHash, index);
+      expect(pieces.readSpanSync(infoHash, 0, 0, 100, 16_384)).toEqual(object.piece(0).subarray(0, 100));
+      // The reader hears of both changes only inside the next read, after it decided to trust the piece.
+      await store.removePieces(infoHash, [0], 'purge');
+      await store.writePiece(infoHash, 0, object.piece(0));
+      expect(pieces.readSpanSync(infoHash, 0, 0, 100, 16_384)).toBeUndefined();
+      expect(reader.get(infoHash)!.bitfield.get(0)).toBe(true);
+      expect(pieces.readSpanSync(infoHash, 2, 0, 100, 16_384)).toEqual(object.piece(2).subarray(0, 100));
+      await store.removePieces(infoHash, [2], 'purge');
+      expect(pieces.readSpanSync(infoHash, 2, 0, 100, 16_384)).toBeUndefined();
+      expect(pieces.stats()).toMatchObject({ directReads: 2 });
+    } finally {
+      await reader.close();
+    }
   });
 });

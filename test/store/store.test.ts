@@ -1,6 +1,6 @@
-import { open as fsOpen, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { open as fsOpen, link, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { EdgepeerError } from '../../src/errors/index.ts';
 import { openStore, type StagingStore, type Store } from '../../src/store/index.ts';
 import { readFrames } from '../../src/store/records.ts';
@@ -301,6 +301,28 @@ describe('content store', () => {
     expect(heldPieces(reader.get(single.metainfo.infoHash)!.bitfield)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
+  it('a reader notices a compaction within a second even when the old journal keeps a link', async () => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+    try {
+      const writer = await open('write', { compactJournalBytes: 1, commitMaxPieces: 1 });
+      await writer.addObject(single.metainfo);
+      const reader = await open('read');
+      expect(reader.get(single.metainfo.infoHash)?.piecesHeld).toBe(0);
+      const journals = async () =>
+        (await readdir(join(dataDir, 'index'))).filter((name) => name.startsWith('journal-'));
+      const [followed] = await journals();
+      // A second name keeps the journal's link count up after the compaction unlinks it (as NFS may show it).
+      await link(join(dataDir, 'index', followed!), join(dataDir, 'old-journal'));
+      await writer.writePiece(single.metainfo.infoHash, 0, single.piece(0));
+      await writer.writePiece(single.metainfo.infoHash, 1, single.piece(1));
+      expect(await journals()).not.toContain(followed);
+      vi.advanceTimersByTime(1_001);
+      expect(heldPieces(reader.get(single.metainfo.infoHash)!.bitfield)).toEqual([0, 1]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('cuts a torn journal tail at open and keeps everything before it', async () => {
     const store = await open();
     await store.addObject(single.metainfo);
@@ -336,6 +358,117 @@ describe('content store', () => {
     await import('node:fs/promises').then((fs) => fs.mkdir(join(orphan, 'data'), { recursive: true }));
     await open();
     expect(await readdir(join(dataDir, 'objects'))).toEqual([single.metainfo.infoHash]);
+  });
+});
+
+describe('synchronous span reads', () => {
+  const { infoHash: singleHash } = single.metainfo;
+  const { infoHash: multiHash } = multi.metainfo;
+
+  it('reads bytes of a piece within one file, across files and in the last short piece', async () => {
+    const store = await open();
+    await store.addObject(single.metainfo);
+    await store.addObject(multi.metainfo);
+    await writeAll(store, single);
+    await writeAll(store, multi);
+    // Writing left the files' handles open in the pool.
+    expect(store.readPieceSpanSync(singleHash.toUpperCase(), 1, 100, 16_000)).toEqual(
+      single.piece(1).subarray(100, 16_000),
+    );
+    // Piece 0 of the album is a.flac's 10,000 bytes, then (past the empty file) the start of b.flac.
+    expect(store.readPieceSpanSync(multiHash, 0, 9_000, 11_000)).toEqual(multi.content.subarray(9_000, 11_000));
+    // The last piece (7,237 bytes) ends with notes.txt's 5 bytes.
+    expect(store.readPieceSpanSync(multiHash, 2, 7_000, 7_237)).toEqual(multi.piece(2).subarray(7_000));
+    expect(store.readPieceSpanSync(singleHash, 6, 0, 1_696)).toEqual(single.piece(6));
+  });
+
+  it('answers undefined when a needed file is not open, opening nothing; reads once readPiece opened it', async () => {
+    const writer = await open();
+    await writer.addObject(multi.metainfo);
+    await writeAll(writer, multi);
+    await writer.close();
+    const store = await open('write', { maxOpenFiles: 1 });
+    expect(store.readPieceSpanSync(multiHash, 0, 0, 100)).toBeUndefined();
+    // Reading piece 0 opens a.flac, then b.flac; one handle is kept: b.flac, the last used.
+    expect(await store.readPiece(multiHash, 0)).toEqual(multi.piece(0));
+    expect(store.readPieceSpanSync(multiHash, 0, 9_000, 11_000)).toBeUndefined();
+    expect(store.readPieceSpanSync(multiHash, 0, 10_000, 11_000)).toEqual(multi.content.subarray(10_000, 11_000));
+    // The last piece is b.flac's end (open), then notes.txt (not open): refused, b.flac's reference returned...
+    expect(store.readPieceSpanSync(multiHash, 2, 7_000, 7_237)).toBeUndefined();
+    // ...so the pool can close b.flac when reading the last piece opens notes.txt.
+    expect(await store.readPiece(multiHash, 2)).toEqual(multi.piece(2));
+    expect(store.readPieceSpanSync(multiHash, 2, 7_000, 7_237)).toBeUndefined();
+    expect(store.readPieceSpanSync(multiHash, 2, 7_232, 7_237)).toEqual(multi.fileContents[3]);
+  });
+
+  it('refuses spans outside the piece, pieces not held and removed objects with typed errors', async () => {
+    const store = await open();
+    await store.addObject(single.metainfo);
+    await Promise.all([0, 6].map((index) => store.writePiece(singleHash, index, single.piece(index))));
+    for (const [from, to] of [
+      [-1, 10],
+      [10, 10],
+      [20, 10],
+      [0, 16_385],
+      [0.5, 10],
+      [0, Number.NaN],
+    ] as const) {
+      expect(() => store.readPieceSpanSync(singleHash, 0, from, to)).toThrow(
+        expect.objectContaining({ code: 'EDGEPEER_INVALID_ARGUMENT' }),
+      );
+    }
+    expect(() => store.readPieceSpanSync(singleHash, 6, 0, 1_697)).toThrow(
+      expect.objectContaining({ code: 'EDGEPEER_INVALID_ARGUMENT', message: expect.stringContaining('1696 bytes') }),
+    );
+    expect(() => store.readPieceSpanSync(singleHash, 7, 0, 1)).toThrow(
+      expect.objectContaining({ code: 'EDGEPEER_INVALID_ARGUMENT' }),
+    );
+    expect(() => store.readPieceSpanSync(singleHash, 1, 0, 1)).toThrow(
+      expect.objectContaining({ code: 'EDGEPEER_NOT_FOUND' }),
+    );
+    expect(() => store.readPieceSpanSync('00'.repeat(20), 0, 0, 1)).toThrow(
+      expect.objectContaining({ code: 'EDGEPEER_NOT_FOUND' }),
+    );
+    await store.removePieces(singleHash, [0], 'purge');
+    expect(() => store.readPieceSpanSync(singleHash, 0, 0, 1)).toThrow(
+      expect.objectContaining({ code: 'EDGEPEER_NOT_FOUND' }),
+    );
+    expect(store.readPieceSpanSync(singleHash, 6, 0, 10)).toEqual(single.piece(6).subarray(0, 10));
+    await store.removeObject(singleHash, 'purge');
+    expect(() => store.readPieceSpanSync(singleHash, 6, 0, 10)).toThrow(
+      expect.objectContaining({ code: 'EDGEPEER_NOT_FOUND' }),
+    );
+  });
+
+  it('reports a data file shorter than its metainfo as store corruption, naming the file', async () => {
+    const store = await open();
+    await store.addObject(single.metainfo);
+    await writeAll(store, single);
+    const dataFile = join(dataDir, 'objects', singleHash, 'data', 'clip.mp4');
+    const file = await fsOpen(dataFile, 'r+');
+    await file.truncate(99_000);
+    await file.close();
+    expect(() => store.readPieceSpanSync(singleHash, 6, 0, 1_696)).toThrow(
+      expect.objectContaining({
+        code: 'EDGEPEER_STORE_CORRUPT',
+        details: expect.objectContaining({ subject: dataFile }),
+      }),
+    );
+    expect(store.readPieceSpanSync(singleHash, 6, 0, 100)).toEqual(single.piece(6).subarray(0, 100));
+  });
+
+  it('a reader follows the writer before reading: a piece the writer removed is not held', async () => {
+    const writer = await open();
+    await writer.addObject(single.metainfo);
+    await writeAll(writer, single);
+    const reader = await open('read');
+    expect(reader.readPieceSpanSync(singleHash, 3, 0, 10)).toBeUndefined();
+    await reader.readPiece(singleHash, 3);
+    expect(reader.readPieceSpanSync(singleHash, 3, 0, 10)).toEqual(single.piece(3).subarray(0, 10));
+    await writer.removePieces(singleHash, [3], 'purge');
+    expect(() => reader.readPieceSpanSync(singleHash, 3, 0, 10)).toThrow(
+      expect.objectContaining({ code: 'EDGEPEER_NOT_FOUND' }),
+    );
   });
 });
 
