@@ -46,7 +46,9 @@ if (threads === 0) {
     maxBytes: cacheBytes,
     verify: (data, expected) => pool.verify(data, expected),
   });
-  const server = createHttpServer({ store, cache, host: '127.0.0.1', port, policy: 'refuse' });
+  const limits =
+    process.env.DIRECT_READ_MAX === undefined ? {} : { directReadMaxBytes: Number(process.env.DIRECT_READ_MAX) };
+  const server = createHttpServer({ store, cache, host: '127.0.0.1', port, policy: 'refuse', limits });
   await server.listen();
   close = () => server.close(100);
 } else {

@@ -1,11 +1,11 @@
 // The agent's HTTP server: object URLs (BEP 19 web seeds) and piece URLs, served from verified pieces only.
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
-import type { Socket } from 'node:net';
+import type { Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { CorruptPieceError, isEdgepeerError, LocalIoError, NotFoundError } from '../errors/index.ts';
 import type { StoredObject } from '../store/types.ts';
 import { evaluatePreconditions, ifRangeHolds } from './conditional.ts';
+import { ClosedError, createHttp1Server, type Http1Request, type Http1Response } from './http1.ts';
 import { originFileUrl, PullThrough, sha1Verifier } from './pull-through.ts';
 import { type ByteRange, parseRange, type RangeDecision } from './range.ts';
 import { fileRepresentation, pieceRepresentation, type Representation } from './representation.ts';
@@ -22,7 +22,6 @@ export const DEFAULT_LIMITS: HttpLimits = {
   maxConnections: 4096,
   maxHeaderSize: 8192,
   headersTimeoutMs: 10_000,
-  requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 30_000,
   idleTimeoutMs: 60_000,
   maxRequestsPerSocket: 0,
@@ -31,6 +30,7 @@ export const DEFAULT_LIMITS: HttpLimits = {
   retryAfterSeconds: 10,
   readAheadPieces: 2,
   lookupCacheMs: 0,
+  directReadMaxBytes: 256 * 1024,
 };
 
 export const DEFAULT_ORIGIN_LIMITS: OriginLimits = { timeoutMs: 20_000, connections: 8 };
@@ -52,9 +52,8 @@ class MissingPieceError extends Error {
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   const limits: HttpLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const { store, cache, policy, logger } = options;
-  // `connections` is read off the socket set when asked.
+  // `connections` is read off the transport when asked.
   const stats = emptyHttpStats();
-  const sockets = new Set<Socket>();
   const writePiece = options.writePiece ?? store.writePiece?.bind(store);
   if (policy === 'pull-through' && writePiece === undefined) {
     throw new LocalIoError('pull-through needs a store that can write pieces (or a writePiece option)');
@@ -76,39 +75,24 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         })
       : null;
 
-  const server: Server = createServer(
-    {
-      maxHeaderSize: limits.maxHeaderSize,
-      headersTimeout: limits.headersTimeoutMs,
-      requestTimeout: limits.requestTimeoutMs,
-      keepAliveTimeout: limits.keepAliveTimeoutMs,
-      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
-      requireHostHeader: true,
-      optimizeEmptyRequests: true,
+  const http1 = createHttp1Server({
+    limits,
+    onRequest(req, res) {
+      try {
+        const sending = handle(req, res);
+        if (sending !== undefined) sending.catch((err: unknown) => failed(res, err));
+      } catch (err) {
+        failed(res, err);
+      }
     },
-    (req, res) => {
-      handle(req, res).catch((err: unknown) => failed(res, err));
+    onClientError() {
+      stats.clientErrors += 1;
     },
-  );
-  server.maxConnections = limits.maxConnections;
-  server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
-  server.timeout = limits.idleTimeoutMs;
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
   });
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    stats.clientErrors += 1;
-    const inProgress = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-    if (err.code === 'ECONNRESET' || !socket.writable || inProgress?.headersSent === true) {
-      socket.destroy();
-      return;
-    }
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-  });
+  const server: Server = http1.server;
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** Answers one request; synchronously when the bytes are at hand, else through the returned promise. */
+  function handle(req: Http1Request, res: Http1Response): Promise<void> | void {
     stats.requests += 1;
     const method = req.method;
     const head = method === 'HEAD';
@@ -157,9 +141,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       return answerMissing(res, object, route, representation, missing);
     }
     if (head) return sendHead(res, representation);
-    try {
-      await sendBody(res, object, representation, ranges, decision.kind === 'ranges');
-    } catch (err) {
+    const partial = decision.kind === 'ranges';
+    if (sendAtHand(res, object, representation, ranges, partial)) return;
+    return sendBody(res, object, representation, ranges, partial).catch((err: unknown) => {
       if (res.headersSent) throw err;
       if (err instanceof MissingPieceError) return answerMissing(res, object, route, representation, err.pieceIndex);
       if (isEdgepeerError(err) && err.code.startsWith('EDGEPEER_ORIGIN_')) {
@@ -169,7 +153,50 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         return sendError(res, 502, `pull-through: ${err.message}`);
       }
       throw err;
+    });
+  }
+
+  /**
+   * The common case without waiting: one range within one held piece whose bytes the cache has, or may
+   * read from disk at once (a piece it verified since start). False if the request needs the slow path.
+   */
+  function sendAtHand(
+    res: Http1Response,
+    object: StoredObject,
+    representation: Representation,
+    ranges: ByteRange[],
+    partial: boolean,
+  ): boolean {
+    const only = ranges.length === 1 ? ranges[0]! : undefined;
+    if (only === undefined) return false;
+    const pieceLength = object.metainfo.pieceLength;
+    const start = representation.offset + only.first;
+    const end = representation.offset + only.last + 1;
+    const pieceIndex = Math.floor(start / pieceLength);
+    const pieceStart = pieceIndex * pieceLength;
+    if (end > pieceStart + pieceLength || !object.bitfield.get(pieceIndex)) return false;
+    let bytes: Buffer | undefined;
+    try {
+      bytes = cache.readSpanSync(
+        object.infoHash,
+        pieceIndex,
+        start - pieceStart,
+        end - pieceStart,
+        limits.directReadMaxBytes,
+      );
+    } catch (err) {
+      noteCorrupt(err, object, pieceIndex);
+      return false; // the slow path reads the piece again and answers its failure by policy
     }
+    if (bytes === undefined) return false;
+    const headers = entityHeaders(representation, end - start);
+    if (partial) headers.push('Content-Range', `bytes ${only.first}-${only.last}/${representation.length}`);
+    const status = partial ? 206 : 200;
+    countStatus(status);
+    res.writeHead(status, headers);
+    res.end(bytes);
+    stats.bytesSent += end - start;
+    return true;
   }
 
   const lookups = new Map<string, { object: StoredObject | undefined; at: number }>();
@@ -221,13 +248,12 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   }
 
   async function sendBody(
-    res: ServerResponse,
+    res: Http1Response,
     object: StoredObject,
     representation: Representation,
     ranges: ByteRange[],
     partial: boolean,
   ): Promise<void> {
-    const pieceLength = object.metainfo.pieceLength;
     if (ranges.length === 0) {
       countStatus(200);
       res.writeHead(200, entityHeaders(representation, 0));
@@ -238,20 +264,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     if (only !== undefined) {
       const start = representation.offset + only.first;
       const end = representation.offset + only.last + 1;
-      const firstPiece = Math.floor(start / pieceLength);
       const headers = entityHeaders(representation, end - start);
       if (partial) headers.push('Content-Range', `bytes ${only.first}-${only.last}/${representation.length}`);
-      if (end <= (firstPiece + 1) * pieceLength) {
-        // The common case (a block, a piece, a web seed's range within a piece): one piece, one write.
-        const piece = await readPieceBeforeHeaders(object, firstPiece);
-        const status = partial ? 206 : 200;
-        countStatus(status);
-        res.writeHead(status, headers);
-        const offset = start - firstPiece * pieceLength;
-        res.end(piece.subarray(offset, offset + end - start));
-        stats.bytesSent += end - start;
-        return;
-      }
       await streamParts(res, object, partial ? 206 : 200, headers, [{ prefix: null, start, end }], null);
       return;
     }
@@ -302,7 +316,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
    * that cuts the connection: a client must never take missing or unverified bytes for the content.
    */
   async function streamParts(
-    res: ServerResponse,
+    res: Http1Response,
     object: StoredObject,
     status: number,
     headers: string[],
@@ -353,7 +367,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         if (step.prefix !== null) res.write(step.prefix);
         const ok = res.write(piece.subarray(step.from, step.to));
         stats.bytesSent += step.to - step.from;
-        if (!ok) await drained(res);
+        if (!ok) await res.drained();
       }
       if (res.destroyed) {
         stats.aborted += 1;
@@ -370,14 +384,12 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       });
       // Flush the verified bytes already written, then close: the body is shorter than Content-Length,
       // which tells the client the response is incomplete. The connection is not reused.
-      const socket = res.socket;
-      if (socket === null) res.destroy();
-      else socket.destroySoon();
+      res.cutShort();
     }
   }
 
   function answerMissing(
-    res: ServerResponse,
+    res: Http1Response,
     object: StoredObject,
     route: Route,
     representation: Representation,
@@ -417,13 +429,13 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     ]);
   }
 
-  function sendHead(res: ServerResponse, representation: Representation): void {
+  function sendHead(res: Http1Response, representation: Representation): void {
     countStatus(200);
     res.writeHead(200, entityHeaders(representation, representation.length));
     res.end();
   }
 
-  function sendNotModified(res: ServerResponse, representation: Representation): void {
+  function sendNotModified(res: Http1Response, representation: Representation): void {
     countStatus(304);
     res.writeHead(304, [
       'Cache-Control',
@@ -436,7 +448,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     res.end();
   }
 
-  function sendUnsatisfiable(res: ServerResponse, representation: Representation, excessive: boolean): void {
+  function sendUnsatisfiable(res: Http1Response, representation: Representation, excessive: boolean): void {
     const body = excessive
       ? `too many ranges (at most ${limits.maxRanges})\n`
       : `no range overlaps the ${representation.length} bytes\n`;
@@ -452,7 +464,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     res.end(body);
   }
 
-  function sendError(res: ServerResponse, status: number, reason: string, extra: string[] = []): void {
+  function sendError(res: Http1Response, status: number, reason: string, extra: string[] = []): void {
     const body = `${reason}\n`;
     countStatus(status);
     res.writeHead(status, [
@@ -467,7 +479,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     res.end(body);
   }
 
-  function failed(res: ServerResponse, err: unknown): void {
+  function failed(res: Http1Response, err: unknown): void {
     if (!res.headersSent) {
       logger?.warn('request failed', { error: err instanceof Error ? err.message : String(err) });
       sendError(res, 500, 'internal error');
@@ -495,41 +507,24 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     async close(graceMs = 5000) {
       if (listening) {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        // In-flight responses may finish; their connections close as soon as they go idle.
+        http1.closeIdle();
+        // In-flight responses may finish; their connections close as soon as they are done.
         const deadline = Date.now() + graceMs;
-        while (sockets.size > 0 && Date.now() < deadline) {
+        while (http1.connections > 0 && Date.now() < deadline) {
           await new Promise((resolve) => setTimeout(resolve, 20));
-          server.closeIdleConnections();
+          http1.closeIdle();
         }
-        server.closeAllConnections();
+        http1.closeAll();
         await closed;
+        http1.stop();
         listening = false;
       }
       await pull?.close();
     },
     stats() {
-      return { ...stats, connections: sockets.size, responses: { ...stats.responses } };
+      return { ...stats, connections: http1.connections, responses: { ...stats.responses } };
     },
   };
-}
-
-class ClosedError extends Error {}
-
-function drained(res: ServerResponse): Promise<void> {
-  if (res.destroyed) return Promise.reject(new ClosedError('client went away'));
-  return new Promise((resolve, reject) => {
-    const onDrain = () => {
-      res.off('close', onClose);
-      resolve();
-    };
-    const onClose = () => {
-      res.off('drain', onDrain);
-      reject(new ClosedError('client went away'));
-    };
-    res.once('drain', onDrain);
-    res.once('close', onClose);
-  });
 }
 
 /** Headers of a 200/206 carrying (part of) `representation`, `length` bytes of body; a flat list. */

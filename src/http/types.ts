@@ -25,8 +25,6 @@ export interface HttpLimits {
   maxHeaderSize: number;
   /** Time to receive a request's headers (408 beyond): slowloris. */
   headersTimeoutMs: number;
-  /** Time to receive a whole request. */
-  requestTimeoutMs: number;
   /** An idle keep-alive connection is closed after this. */
   keepAliveTimeoutMs: number;
   /** A connection with no traffic either way for this long is closed (a client that stopped reading). */
@@ -46,6 +44,14 @@ export interface HttpLimits {
    * store, which checks the writer's journal on every lookup.
    */
   lookupCacheMs: number;
+  /**
+   * A range within one piece that the cache does not hold is read straight from disk, without waiting on
+   * the thread pool, when the piece was verified since start and the range is at most this long; longer
+   * ranges (and pieces not yet verified) go through the cache, which reads, checks and keeps whole pieces.
+   * The read blocks the event loop briefly (a page-cache hit costs microseconds, like nginx's own reads);
+   * 0 turns it off.
+   */
+  directReadMaxBytes: number;
 }
 
 export interface OriginLimits {
@@ -61,7 +67,7 @@ export interface HttpLogger {
 
 export interface HttpServerOptions {
   store: HttpStore;
-  cache: Pick<PieceCache, 'getPiece'>;
+  cache: Pick<PieceCache, 'getPiece' | 'readSpanSync'>;
   /** Address to listen on; default '::' (IPv6 and IPv4), or '0.0.0.0' where IPv6 is off. */
   host?: string;
   /** 0 picks a free port. */

@@ -1,0 +1,603 @@
+// HTTP/1.1 for a server that only reads (GET and HEAD of immutable content), on node:net.
+//
+// Why not node:http: under wrk's random 16 KiB ranges on two shared cores, node:http's per-request work
+// (IncomingMessage/ServerResponse objects, header validation and serialization, per-request timers)
+// caps even a handler that answers from one Buffer at 0.85-0.9x nginx on one thread; this layer reaches
+// nginx's rate on one thread, so the HTTP server can run on the agent's main thread and share the
+// wire server's piece cache. What it leaves out is what such a server never needs: request bodies
+// beyond a small discarded Content-Length, Transfer-Encoding (501, connection closed: no framing
+// ambiguity to smuggle through), upgrades, trailers, 100-continue (GET never waits for a body).
+//
+// Requests on a connection are answered strictly in order; a pipelined request is parsed only after
+// the previous response is handed to the socket and the socket's buffer has drained below a mark.
+// Timeouts are checked by one sweep per server, from counters the sockets keep anyway: the hot path
+// sets no timers.
+import { createServer, type Server, type Socket } from 'node:net';
+
+export interface Http1Request {
+  readonly method: string;
+  /** The request target as sent (origin-form or absolute-form). */
+  readonly url: string;
+  /** Field names lower-cased; repeated fields joined with ", " (RFC 9110 5.3). */
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  /** Minor version: 1 for HTTP/1.1, 0 for HTTP/1.0. */
+  readonly minorVersion: 0 | 1;
+}
+
+export interface Http1Limits {
+  /** Bytes of request line and fields at most (431 beyond). */
+  maxHeaderSize: number;
+  /** Time to receive a request's line and fields once its first byte arrived (408 beyond). */
+  headersTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** A connection with a response in flight and no bytes moving either way is closed after this. */
+  idleTimeoutMs: number;
+  /** Requests per connection (0: unlimited); the last one is answered with Connection: close. */
+  maxRequestsPerSocket: number;
+  /** Open connections at most; more are closed as they arrive. */
+  maxConnections: number;
+}
+
+export type Http1ClientError = 'malformed' | 'header-overflow' | 'headers-timeout' | 'unsupported';
+
+export interface Http1ServerOptions {
+  limits: Http1Limits;
+  onRequest(request: Http1Request, response: Http1Response): void;
+  /** A request rejected before it reached onRequest (already answered, connection closing). */
+  onClientError?(kind: Http1ClientError, reason: string): void;
+}
+
+export interface Http1Server {
+  readonly server: Server;
+  /** Open connections. */
+  readonly connections: number;
+  /** True while some connection has a response in flight. */
+  readonly busy: boolean;
+  /** Closes connections between requests now, and each busy one as soon as its response is done. */
+  closeIdle(): void;
+  /** Closes every connection at once. */
+  closeAll(): void;
+  /** Stops the timeout sweep (after the listener closed). */
+  stop(): void;
+}
+
+/** A request body larger than this is refused (413) rather than read and thrown away. */
+const MAX_DISCARDED_BODY = 64 * 1024;
+/** A pipelined request waits until the socket has at most this much of earlier responses to send. */
+const PIPELINE_WRITE_MARK = 1024 * 1024;
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// Field values: visible ASCII, obs-text, SP and HTAB (RFC 9110 5.5); CR, LF, NUL and other controls are not.
+const BAD_VALUE_CHAR = /[\0-\x08\x0a-\x1f\x7f]/;
+const BAD_TARGET_CHAR = /[\0-\x20\x7f]/;
+const CR_LF_NUL = /[\r\n\0]/;
+
+const REASONS: Record<number, string> = {
+  200: 'OK',
+  206: 'Partial Content',
+  302: 'Found',
+  304: 'Not Modified',
+  400: 'Bad Request',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
+  412: 'Precondition Failed',
+  413: 'Content Too Large',
+  416: 'Range Not Satisfiable',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+  505: 'HTTP Version Not Supported',
+};
+
+// RFC 9110 6.6.1: an origin server with a clock sends Date; the string changes once a second.
+let dateSecond = -1;
+let dateText = '';
+function httpDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(second * 1000).toUTCString();
+  }
+  return dateText;
+}
+
+type ConnectionState = 'idle' | 'head' | 'body' | 'responding' | 'closing';
+
+/** One response: status line and fields, then a body written whole or in chunks. */
+export class Http1Response {
+  readonly #connection: Connection;
+  readonly #head: boolean;
+  readonly #keepAlive: boolean;
+  #headerText: string | null = null;
+  #ended = false;
+  headersSent = false;
+
+  constructor(connection: Connection, head: boolean, keepAlive: boolean) {
+    this.#connection = connection;
+    this.#head = head;
+    this.#keepAlive = keepAlive;
+  }
+
+  get destroyed(): boolean {
+    return this.#connection.socket.destroyed;
+  }
+
+  /** `fields` is a flat list of names and values, written as given (no Date or Connection: added here). */
+  writeHead(status: number, fields: readonly string[]): void {
+    if (this.headersSent || this.#headerText !== null) throw new Error('response head already written');
+    let text = `HTTP/1.1 ${status} ${REASONS[status] ?? 'Unknown'}\r\n`;
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const value = fields[i + 1]!;
+      // Values from metainfo (a redirect's origin URL) must not split the response.
+      if (CR_LF_NUL.test(value)) throw new Error(`response field ${fields[i]} holds CR, LF or NUL`);
+      text += `${fields[i]}: ${value}\r\n`;
+    }
+    text += `Date: ${httpDate()}\r\n`;
+    if (!this.#keepAlive) text += 'Connection: close\r\n';
+    else if (this.#connection.minorVersion === 0) text += 'Connection: keep-alive\r\n';
+    this.#headerText = `${text}\r\n`;
+  }
+
+  /** Writes a body chunk; false when the socket's buffer is full (wait for drained()). */
+  write(chunk: Uint8Array): boolean {
+    const socket = this.#connection.socket;
+    if (this.#headerText !== null) {
+      socket.cork();
+      socket.write(this.#headerText, 'latin1');
+      this.#headerText = null;
+      this.headersSent = true;
+      const ok = this.#head ? true : socket.write(chunk);
+      socket.uncork();
+      return ok && socket.writableLength < socket.writableHighWaterMark;
+    }
+    if (this.#head) return true;
+    return socket.write(chunk);
+  }
+
+  /** Ends the response, with a last chunk; the connection then goes on to the next request or closes. */
+  end(chunk?: Uint8Array | string): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    const socket = this.#connection.socket;
+    const body = this.#head || chunk === undefined ? undefined : typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    if (this.#headerText !== null) {
+      if (body !== undefined && body.length > 0) {
+        socket.cork();
+        socket.write(this.#headerText, 'latin1');
+        socket.write(body);
+        socket.uncork();
+      } else {
+        socket.write(this.#headerText, 'latin1');
+      }
+      this.#headerText = null;
+      this.headersSent = true;
+    } else if (body !== undefined && body.length > 0) {
+      socket.write(body);
+    }
+    this.#connection.responseDone(this.#keepAlive);
+  }
+
+  /** Resolves when the socket can take more, rejects with ClosedError when the client went away. */
+  drained(): Promise<void> {
+    const socket = this.#connection.socket;
+    if (socket.destroyed) return Promise.reject(new ClosedError('client went away'));
+    return new Promise((resolve, reject) => {
+      const onDrain = () => {
+        socket.off('close', onClose);
+        resolve();
+      };
+      const onClose = () => {
+        socket.off('drain', onDrain);
+        reject(new ClosedError('client went away'));
+      };
+      socket.once('drain', onDrain);
+      socket.once('close', onClose);
+    });
+  }
+
+  /** Sends what is buffered, then closes: a body shorter than its Content-Length marks it incomplete. */
+  cutShort(): void {
+    this.#ended = true;
+    this.#connection.close(false);
+  }
+
+  destroy(): void {
+    this.#ended = true;
+    this.#connection.socket.destroy();
+  }
+}
+
+export class ClosedError extends Error {}
+
+class Connection {
+  readonly socket: Socket;
+  readonly #owner: ServerState;
+  state: ConnectionState = 'idle';
+  minorVersion: 0 | 1 = 1;
+  /** Bytes received and not yet parsed (latin1: one char per byte). */
+  #pending = '';
+  #bodyLeft = 0;
+  #requests = 0;
+  /** When the current request's first byte arrived, if its head is incomplete (for the 408 sweep). */
+  headStartedAt = 0;
+  /** Activity seen by the last sweep: bytes moved and when they last changed. */
+  seenRead = 0;
+  seenWritten = 0;
+  quietSince = Date.now();
+  /** Set by closeIdle(): close as soon as the response in flight is done. */
+  closeWhenDone = false;
+  #paused = false;
+
+  constructor(socket: Socket, owner: ServerState) {
+    this.socket = socket;
+    this.#owner = owner;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#received(chunk));
+    socket.on('error', () => socket.destroy());
+    socket.on('end', () => {
+      // The client sent FIN: finish the response in flight (if any), then close.
+      if (this.state === 'responding') this.closeWhenDone = true;
+      else this.close(false);
+    });
+  }
+
+  #received(chunk: Buffer): void {
+    if (this.state === 'closing') return;
+    this.#pending = this.#pending.length === 0 ? chunk.toString('latin1') : this.#pending + chunk.toString('latin1');
+    if (this.state === 'responding') {
+      // Pipelined requests wait their turn; a client that floods them is paused, not buffered without end.
+      if (this.#pending.length > this.#owner.limits.maxHeaderSize * 4) this.#pause();
+      return;
+    }
+    this.#parse();
+  }
+
+  #pause(): void {
+    if (!this.#paused) {
+      this.#paused = true;
+      this.socket.pause();
+    }
+  }
+
+  #resume(): void {
+    if (this.#paused) {
+      this.#paused = false;
+      this.socket.resume();
+    }
+  }
+
+  /** Parses and dispatches complete requests from #pending, one at a time. */
+  #parse(): void {
+    while (this.state !== 'responding' && this.state !== 'closing') {
+      if (this.state === 'body') {
+        const taken = Math.min(this.#bodyLeft, this.#pending.length);
+        this.#bodyLeft -= taken;
+        this.#pending = this.#pending.slice(taken);
+        if (this.#bodyLeft > 0) return;
+        this.state = 'idle';
+        this.#dispatchReady();
+        continue;
+      }
+      if (this.#pending.length === 0) {
+        this.state = 'idle';
+        this.headStartedAt = 0;
+        return;
+      }
+      // RFC 9112 2.2: empty lines before a request line are ignored.
+      if (this.state === 'idle') {
+        let skip = 0;
+        while (this.#pending.charCodeAt(skip) === 13 || this.#pending.charCodeAt(skip) === 10) skip += 1;
+        if (skip > 0) this.#pending = this.#pending.slice(skip);
+        if (this.#pending.length === 0) return;
+      }
+      const end = headEnd(this.#pending);
+      if (end === null) {
+        if (this.#pending.length > this.#owner.limits.maxHeaderSize) {
+          this.#reject(431, 'header-overflow', 'request line and fields are too large');
+          return;
+        }
+        if (this.state === 'idle') {
+          this.state = 'head';
+          this.headStartedAt = Date.now();
+        }
+        return;
+      }
+      if (end.head > this.#owner.limits.maxHeaderSize) {
+        this.#reject(431, 'header-overflow', 'request line and fields are too large');
+        return;
+      }
+      const headText = this.#pending.slice(0, end.head);
+      this.#pending = this.#pending.slice(end.next);
+      this.headStartedAt = 0;
+      const parsed = parseHead(headText);
+      if (parsed.kind === 'error') {
+        this.#reject(parsed.status, parsed.status === 400 ? 'malformed' : 'unsupported', parsed.reason);
+        return;
+      }
+      this.#pendingRequest = parsed.request;
+      this.minorVersion = parsed.request.minorVersion;
+      if (parsed.bodyLength > 0) {
+        if (parsed.bodyLength > MAX_DISCARDED_BODY) {
+          this.#reject(413, 'unsupported', 'request bodies are not accepted here');
+          return;
+        }
+        this.#bodyLeft = parsed.bodyLength;
+        this.state = 'body';
+        continue;
+      }
+      this.#dispatchReady();
+    }
+  }
+
+  #pendingRequest: Http1Request | null = null;
+
+  #dispatchReady(): void {
+    const request = this.#pendingRequest;
+    if (request === null) return;
+    this.#pendingRequest = null;
+    this.#requests += 1;
+    const limits = this.#owner.limits;
+    const lastAllowed = limits.maxRequestsPerSocket > 0 && this.#requests >= limits.maxRequestsPerSocket;
+    const keepAlive = wantsKeepAlive(request) && !lastAllowed && !this.closeWhenDone;
+    this.state = 'responding';
+    const response = new Http1Response(this, request.method === 'HEAD', keepAlive);
+    this.#owner.onRequest(request, response);
+  }
+
+  /** Called by the response's end(): go on to the next request, or close. */
+  responseDone(keepAlive: boolean): void {
+    if (this.state !== 'responding') return;
+    if (!keepAlive || this.closeWhenDone) {
+      this.close(false);
+      return;
+    }
+    this.state = 'idle';
+    if (this.#pending.length === 0) {
+      this.#resume();
+      return;
+    }
+    // Pipelined requests: parse the next once earlier responses have mostly left.
+    if (this.socket.writableLength > PIPELINE_WRITE_MARK) {
+      this.state = 'responding';
+      this.socket.once('drain', () => {
+        if (this.state !== 'responding') return;
+        this.state = 'idle';
+        this.#resume();
+        this.#parse();
+      });
+      return;
+    }
+    this.#resume();
+    // Not re-entrantly from inside the previous handler's end().
+    queueMicrotask(() => {
+      if (this.state === 'idle') this.#parse();
+    });
+  }
+
+  #reject(status: number, kind: Http1ClientError, reason: string): void {
+    this.#owner.clientError(kind, reason);
+    this.minorVersion = 1;
+    const body = `${reason}\n`;
+    this.socket.write(
+      `HTTP/1.1 ${status} ${REASONS[status]}\r\nDate: ${httpDate()}\r\nConnection: close\r\n` +
+        `Cache-Control: no-store\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    this.close(false);
+  }
+
+  /** 408 for a request whose head did not arrive in time. */
+  timedOutHeaders(): void {
+    this.#reject(408, 'headers-timeout', 'the request did not arrive in time');
+  }
+
+  /** Ends the connection after what is buffered (graceful), or at once. */
+  close(now: boolean): void {
+    this.state = 'closing';
+    this.#pending = '';
+    if (now) {
+      this.socket.destroy();
+      return;
+    }
+    this.socket.end();
+    // A client that never reads would hold the socket open; destroySoon is not enough then.
+    this.#resume();
+  }
+}
+
+interface ServerState {
+  limits: Http1Limits;
+  onRequest(request: Http1Request, response: Http1Response): void;
+  clientError(kind: Http1ClientError, reason: string): void;
+}
+
+/** Where the request head ends: `head` = its length without the blank line, `next` = first byte after. */
+function headEnd(text: string): { head: number; next: number } | null {
+  const crlf = text.indexOf('\r\n\r\n');
+  const lf = text.indexOf('\n\n');
+  if (crlf >= 0 && (lf < 0 || crlf < lf)) return { head: crlf, next: crlf + 4 };
+  if (lf >= 0) {
+    // "\n\r\n" ends a head with a bare-LF line followed by a CRLF blank line; RFC 9112 2.2 lets us accept LF.
+    const mixed = text.indexOf('\n\r\n');
+    if (mixed >= 0 && mixed < lf) return { head: mixed, next: mixed + 3 };
+    return { head: lf, next: lf + 2 };
+  }
+  const mixed = text.indexOf('\n\r\n');
+  return mixed >= 0 ? { head: mixed, next: mixed + 3 } : null;
+}
+
+type ParsedHead =
+  | { kind: 'request'; request: Http1Request; bodyLength: number }
+  | { kind: 'error'; status: 400 | 501 | 505; reason: string };
+
+function fail(reason: string, status: 400 | 501 | 505 = 400): ParsedHead {
+  return { kind: 'error', status, reason };
+}
+
+/** Parses a request line and its fields (RFC 9112 3 and 5), strictly: anything ambiguous is a 400. */
+export function parseHead(text: string): ParsedHead {
+  const lines = text.split('\n');
+  const requestLine = stripCr(lines[0]!);
+  if (requestLine === null) return fail('bare CR in the request line');
+  const firstSpace = requestLine.indexOf(' ');
+  const lastSpace = requestLine.lastIndexOf(' ');
+  if (firstSpace <= 0 || lastSpace === firstSpace) return fail('request line is not "METHOD target HTTP/1.x"');
+  const method = requestLine.slice(0, firstSpace);
+  const url = requestLine.slice(firstSpace + 1, lastSpace);
+  const version = requestLine.slice(lastSpace + 1);
+  if (!TOKEN.test(method)) return fail('request method is not a token');
+  if (url.length === 0 || BAD_TARGET_CHAR.test(url)) return fail('request target is empty or holds spaces or controls');
+  let minorVersion: 0 | 1;
+  if (version === 'HTTP/1.1') minorVersion = 1;
+  else if (version === 'HTTP/1.0') minorVersion = 0;
+  else if (/^HTTP\/\d\.\d$/.test(version)) return fail(`${version} is not supported; use HTTP/1.1`, 505);
+  else return fail('request line does not end with an HTTP version');
+
+  const headers: Record<string, string | undefined> = {};
+  for (let i = 1; i < lines.length; i += 1) {
+    const line = stripCr(lines[i]!);
+    if (line === null) return fail('bare CR in a header field');
+    const first = line.charCodeAt(0);
+    if (first === 32 || first === 9) return fail('obsolete line folding in a header field');
+    const colon = line.indexOf(':');
+    if (colon <= 0) return fail(`header line without a name and colon: ${JSON.stringify(line.slice(0, 40))}`);
+    const rawName = line.slice(0, colon);
+    if (!TOKEN.test(rawName)) return fail(`header field name ${JSON.stringify(rawName.slice(0, 40))} is not a token`);
+    const value = trimOws(line.slice(colon + 1));
+    if (BAD_VALUE_CHAR.test(value)) return fail(`header field ${rawName} holds control characters`);
+    const name = rawName.toLowerCase();
+    const previous = headers[name];
+    if (previous === undefined) headers[name] = value;
+    else if (name === 'host') return fail('more than one Host field');
+    else if (name === 'content-length' && previous !== value) return fail('conflicting Content-Length fields');
+    else if (name !== 'content-length') headers[name] = `${previous}, ${value}`;
+  }
+
+  if (minorVersion === 1 && headers.host === undefined) return fail('HTTP/1.1 request without a Host field');
+  if (headers['transfer-encoding'] !== undefined) {
+    // RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
+    if (minorVersion === 0) return fail('Transfer-Encoding in an HTTP/1.0 request');
+    return fail('request bodies with Transfer-Encoding are not accepted here', 501);
+  }
+  let bodyLength = 0;
+  const contentLength = headers['content-length'];
+  if (contentLength !== undefined) {
+    if (!/^\d{1,15}$/.test(contentLength)) return fail('Content-Length is not a number');
+    bodyLength = Number(contentLength);
+  }
+  return { kind: 'request', request: { method, url, headers, minorVersion }, bodyLength };
+}
+
+/** The line without its trailing CR; null if a CR is left elsewhere in it. */
+function stripCr(line: string): string | null {
+  const stripped = line.charCodeAt(line.length - 1) === 13 ? line.slice(0, -1) : line;
+  return stripped.indexOf('\r') >= 0 ? null : stripped;
+}
+
+function trimOws(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && (value.charCodeAt(start) === 32 || value.charCodeAt(start) === 9)) start += 1;
+  while (end > start && (value.charCodeAt(end - 1) === 32 || value.charCodeAt(end - 1) === 9)) end -= 1;
+  return start === 0 && end === value.length ? value : value.slice(start, end);
+}
+
+/** RFC 9112 9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive". */
+function wantsKeepAlive(request: Http1Request): boolean {
+  const connection = request.headers.connection;
+  if (connection === undefined) return request.minorVersion === 1;
+  const tokens = connection.toLowerCase();
+  if (hasToken(tokens, 'close')) return false;
+  return request.minorVersion === 1 || hasToken(tokens, 'keep-alive');
+}
+
+function hasToken(list: string, token: string): boolean {
+  for (const item of list.split(',')) if (item.trim() === token) return true;
+  return false;
+}
+
+export function createHttp1Server(options: Http1ServerOptions): Http1Server {
+  const { limits } = options;
+  const connections = new Set<Connection>();
+  const state: ServerState = {
+    limits,
+    onRequest: options.onRequest,
+    clientError: (kind, reason) => options.onClientError?.(kind, reason),
+  };
+  // allowHalfOpen: a client that sends its request and then FIN still gets the whole response.
+  const server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
+    const connection = new Connection(socket, state);
+    connections.add(connection);
+    socket.once('close', () => connections.delete(connection));
+  });
+  server.maxConnections = limits.maxConnections;
+
+  const sweepEveryMs = Math.max(
+    50,
+    Math.min(1000, Math.floor(Math.min(limits.headersTimeoutMs, limits.keepAliveTimeoutMs, limits.idleTimeoutMs) / 4)),
+  );
+  const sweep = setInterval(() => sweepConnections(connections, limits), sweepEveryMs);
+  sweep.unref();
+
+  return {
+    server,
+    get connections() {
+      return connections.size;
+    },
+    get busy() {
+      for (const connection of connections) if (connection.state === 'responding') return true;
+      return false;
+    },
+    closeIdle() {
+      for (const connection of connections) {
+        if (connection.state === 'responding') connection.closeWhenDone = true;
+        else connection.close(true);
+      }
+    },
+    closeAll() {
+      for (const connection of connections) connection.close(true);
+    },
+    stop() {
+      clearInterval(sweep);
+    },
+  };
+}
+
+function sweepConnections(connections: Set<Connection>, limits: Http1Limits): void {
+  const now = Date.now();
+  for (const connection of connections) {
+    const socket = connection.socket;
+    if (socket.bytesRead !== connection.seenRead || socket.bytesWritten !== connection.seenWritten) {
+      connection.seenRead = socket.bytesRead;
+      connection.seenWritten = socket.bytesWritten;
+      connection.quietSince = now;
+    }
+    const quietFor = now - connection.quietSince;
+    switch (connection.state) {
+      case 'head':
+      case 'body':
+        if (connection.headStartedAt > 0 && now - connection.headStartedAt > limits.headersTimeoutMs) {
+          connection.timedOutHeaders();
+        } else if (quietFor > limits.headersTimeoutMs) {
+          connection.timedOutHeaders();
+        }
+        break;
+      case 'idle':
+        if (quietFor > limits.keepAliveTimeoutMs) connection.close(true);
+        break;
+      case 'responding':
+        if (quietFor > limits.idleTimeoutMs) connection.close(true);
+        break;
+      case 'closing':
+        // Still flushing after end(): a client that stopped reading must not keep it forever.
+        if (quietFor > limits.idleTimeoutMs) connection.close(true);
+        break;
+    }
+  }
+}

@@ -1,0 +1,292 @@
+import { EventEmitter, once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createHttp1Server,
+  type Http1Limits,
+  type Http1Request,
+  type Http1Response,
+  type Http1Server,
+  parseHead,
+} from '../../src/http/http1.ts';
+
+const LIMITS: Http1Limits = {
+  maxHeaderSize: 2048,
+  headersTimeoutMs: 300,
+  keepAliveTimeoutMs: 300,
+  idleTimeoutMs: 1000,
+  maxRequestsPerSocket: 0,
+  maxConnections: 100,
+};
+
+/** Emits 'held' with the answer of a `/hold/<text>` request, which waits until that is called. */
+const holds = new EventEmitter();
+
+/** Answers `/echo/<text>` with the text; `/later/<text>` the same after a turn of the event loop. */
+function answer(request: Http1Request, response: Http1Response): void {
+  const [, kind, text = ''] = request.url.split('/');
+  const send = () => {
+    const body = `${request.method} ${text} ${request.headers['x-note'] ?? ''}`.trimEnd();
+    response.writeHead(200, ['Content-Type', 'text/plain', 'Content-Length', String(Buffer.byteLength(body))]);
+    response.end(body);
+  };
+  if (kind === 'later') setImmediate(send);
+  else if (kind === 'hold') holds.emit('held', send);
+  else if (kind === 'bad-field') {
+    try {
+      response.writeHead(200, ['Location', 'http://x/\r\nSet-Cookie: a=b']);
+    } catch (err) {
+      const body = (err as Error).message;
+      response.writeHead(500, ['Content-Length', String(body.length)]);
+      response.end(body);
+    }
+  } else send();
+}
+
+async function start(limits: Partial<Http1Limits> = {}) {
+  const errors: string[] = [];
+  const http1 = createHttp1Server({
+    limits: { ...LIMITS, ...limits },
+    onRequest: answer,
+    onClientError: (kind) => errors.push(kind),
+  });
+  http1.server.listen(0, '127.0.0.1');
+  await once(http1.server, 'listening');
+  const address = http1.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  return { http1, port, errors };
+}
+
+async function stop(http1: Http1Server): Promise<void> {
+  const closed = once(http1.server, 'close');
+  http1.server.close();
+  http1.closeAll();
+  http1.stop();
+  await closed;
+}
+
+/** Everything the server sends on one connection after `text`, until it closes. */
+async function exchange(port: number, text: string | string[], endAfterWrite = false): Promise<string> {
+  const socket = connect(port, '127.0.0.1');
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  for (const part of Array.isArray(text) ? text : [text]) socket.write(part);
+  if (endAfterWrite) socket.end();
+  await once(socket, 'close');
+  return Buffer.concat(chunks).toString('latin1');
+}
+
+/** Reads responses off an open connection until `count` bodies ended with the given marker arrived. */
+async function readUntil(socket: Socket, done: (text: string) => boolean): Promise<string> {
+  let text = '';
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      if (done(text)) {
+        socket.off('data', onData);
+        resolve(text);
+      }
+    };
+    socket.on('data', onData);
+    socket.once('close', () => (done(text) ? resolve(text) : reject(new Error(`closed after: ${text}`))));
+  });
+}
+
+const statuses = (text: string) => [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => Number(match[1]));
+
+describe('HTTP/1.1 transport', () => {
+  let server: Awaited<ReturnType<typeof start>>;
+  beforeAll(async () => {
+    server = await start();
+  });
+  afterAll(async () => {
+    await stop(server.http1);
+  });
+
+  it('answers pipelined requests in order, even when an earlier answer comes later', async () => {
+    const socket = connect(server.port, '127.0.0.1');
+    socket.write(
+      'GET /later/one HTTP/1.1\r\nHost: x\r\n\r\nGET /echo/two HTTP/1.1\r\nHost: x\r\n\r\n' +
+        'GET /later/three HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
+    const text = await readUntil(socket, (seen) => seen.includes('GET three'));
+    await once(socket, 'close');
+    expect(text.indexOf('GET one')).toBeLessThan(text.indexOf('GET two'));
+    expect(text.indexOf('GET two')).toBeLessThan(text.indexOf('GET three'));
+    expect(statuses(text)).toEqual([200, 200, 200]);
+    expect(text).toMatch(/Connection: close\r\n\r\nGET three$/);
+    expect(text).toMatch(/^Date: .+ GMT\r$/m);
+  });
+
+  it('keeps HTTP/1.0 connections only when asked, and says so', async () => {
+    const closed = await exchange(server.port, 'GET /echo/a HTTP/1.0\r\n\r\n');
+    expect(closed).toMatch(/Connection: close\r\n/);
+    const socket = connect(server.port, '127.0.0.1');
+    socket.write('GET /echo/b HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n');
+    const first = await readUntil(socket, (seen) => seen.endsWith('GET b'));
+    expect(first).toMatch(/Connection: keep-alive\r\n/);
+    socket.write('GET /echo/c HTTP/1.0\r\n\r\n');
+    const second = await readUntil(socket, (seen) => seen.endsWith('GET c'));
+    expect(second).toMatch(/Connection: close\r\n/);
+    await once(socket, 'close');
+  });
+
+  it('accepts bare-LF line ends and empty lines before a request', async () => {
+    const text = await exchange(
+      server.port,
+      '\r\n\r\nGET /echo/lf HTTP/1.1\nHost: x\nX-Note: n\nConnection: close\n\n',
+    );
+    expect(statuses(text)).toEqual([200]);
+    expect(text.endsWith('GET lf n')).toBe(true);
+  });
+
+  it('joins repeated fields and trims optional whitespace', async () => {
+    const text = await exchange(
+      server.port,
+      'GET /echo/j HTTP/1.1\r\nHost: x\r\nX-Note:  a \t\r\nx-note: b\r\nConnection: close\r\n\r\n',
+    );
+    expect(text.endsWith('GET j a, b')).toBe(true);
+  });
+
+  it('answers HEAD without a body', async () => {
+    const text = await exchange(server.port, 'HEAD /echo/h HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(text).toMatch(/Content-Length: 6\r\n/);
+    expect(text.endsWith('\r\n\r\n')).toBe(true);
+  });
+
+  it('finishes the response to a client that half-closed after its request', async () => {
+    const text = await exchange(server.port, 'GET /later/half HTTP/1.1\r\nHost: x\r\n\r\n', true);
+    expect(text.endsWith('GET half')).toBe(true);
+  });
+
+  it('reads and discards a small body, so bytes in it are never taken for a request', async () => {
+    const smuggled = 'GET /echo/smuggled HTTP/1.1\r\nHost: x\r\n\r\n';
+    const text = await exchange(
+      server.port,
+      `GET /echo/first HTTP/1.1\r\nHost: x\r\nContent-Length: ${smuggled.length}\r\n\r\n${smuggled}` +
+        'GET /echo/second HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
+    expect(statuses(text)).toEqual([200, 200]);
+    expect(text).toContain('GET first');
+    expect(text).toContain('GET second');
+    expect(text).not.toContain('smuggled');
+  });
+
+  it('refuses what it cannot frame safely and closes: Transfer-Encoding, large bodies', async () => {
+    const chunked = await exchange(
+      server.port,
+      'GET /echo/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /echo/b HTTP/1.1\r\nHost: x\r\n\r\n',
+    );
+    expect(statuses(chunked)).toEqual([501]);
+    expect(chunked).toMatch(/Connection: close/);
+    const large = await exchange(server.port, 'GET /echo/a HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n');
+    expect(statuses(large)).toEqual([413]);
+  });
+
+  it.each([
+    ['obsolete line folding', 'GET /echo/a HTTP/1.1\r\nHost: x\r\nX-Note: a\r\n b\r\n\r\n', 400, 'folding'],
+    ['no Host in HTTP/1.1', 'GET /echo/a HTTP/1.1\r\n\r\n', 400, 'Host'],
+    ['two Host fields', 'GET /echo/a HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n', 400, 'Host'],
+    ['space before the colon', 'GET /echo/a HTTP/1.1\r\nHost : x\r\n\r\n', 400, 'not a token'],
+    ['a control character in a value', 'GET /echo/a HTTP/1.1\r\nHost: x\r\nX-Note: a\x01b\r\n\r\n', 400, 'control'],
+    ['a bare CR', 'GET /echo/a HTTP/1.1\r\nHost: x\rX-Note: a\r\n\r\n', 400, 'bare CR'],
+    [
+      'conflicting Content-Length',
+      'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n',
+      400,
+      'Content-Length',
+    ],
+    ['a non-numeric Content-Length', 'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n', 400, 'Content-Length'],
+    ['Transfer-Encoding in HTTP/1.0', 'GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n', 400, 'HTTP/1.0'],
+    ['a request line with two spaces', 'GET /a b HTTP/1.1\r\nHost: x\r\n\r\n', 400, 'target'],
+    ['a garbage request line', '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n', 400, 'request line'],
+    ['HTTP/2.0', 'GET / HTTP/2.0\r\nHost: x\r\n\r\n', 505, 'HTTP/1.1'],
+  ])('answers %s with an error status and closes', async (_what, request, status, reason) => {
+    const before = server.errors.length;
+    const text = await exchange(server.port, request);
+    expect(statuses(text)).toEqual([status]);
+    expect(text).toMatch(/Connection: close\r\n/);
+    expect(text.slice(text.indexOf('\r\n\r\n'))).toContain(reason);
+    expect(server.errors.length).toBe(before + 1);
+  });
+
+  it('answers 431 to a head larger than the limit, whether or not it is complete', async () => {
+    const long = `GET /echo/a HTTP/1.1\r\nHost: x\r\nX-Note: ${'a'.repeat(3000)}`;
+    expect(statuses(await exchange(server.port, long))).toEqual([431]);
+    expect(statuses(await exchange(server.port, `${long}\r\n\r\n`))).toEqual([431]);
+  });
+
+  it('refuses a response field that would split the response', async () => {
+    const text = await exchange(server.port, 'GET /bad-field/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(statuses(text)).toEqual([500]);
+    expect(text).not.toContain('Set-Cookie');
+  });
+
+  it('answers 408 to a request whose head does not arrive in time, byte by byte or not', async () => {
+    const socket = connect(server.port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.write('GET /echo/a HTTP/1.1\r\n');
+    // keep sending a byte at a time: activity must not extend the time a head may take
+    const drip = setInterval(() => socket.write('X'), 50);
+    await once(socket, 'close');
+    clearInterval(drip);
+    expect(statuses(Buffer.concat(chunks).toString('latin1'))).toEqual([408]);
+  });
+
+  it('closes a keep-alive connection idle for longer than the keep-alive timeout', async () => {
+    const socket = connect(server.port, '127.0.0.1');
+    socket.write('GET /echo/a HTTP/1.1\r\nHost: x\r\n\r\n');
+    await readUntil(socket, (seen) => seen.endsWith('GET a'));
+    const started = Date.now();
+    await once(socket, 'close');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(LIMITS.keepAliveTimeoutMs - 50);
+  });
+});
+
+describe('HTTP/1.1 transport limits', () => {
+  it('closes after maxRequestsPerSocket requests, saying so on the last response', async () => {
+    const { http1, port } = await start({ maxRequestsPerSocket: 2 });
+    const text = await exchange(
+      port,
+      'GET /echo/a HTTP/1.1\r\nHost: x\r\n\r\nGET /echo/b HTTP/1.1\r\nHost: x\r\n\r\nGET /echo/c HTTP/1.1\r\nHost: x\r\n\r\n',
+    );
+    expect(statuses(text)).toEqual([200, 200]);
+    expect(text).toMatch(/Connection: close\r\n\r\nGET b$/);
+    await stop(http1);
+  });
+
+  it('closeIdle closes idle connections at once and busy ones after their response', async () => {
+    const { http1, port } = await start({ keepAliveTimeoutMs: 60_000 });
+    const idle = connect(port, '127.0.0.1');
+    idle.write('GET /echo/a HTTP/1.1\r\nHost: x\r\n\r\n');
+    await readUntil(idle, (seen) => seen.endsWith('GET a'));
+    const busy = connect(port, '127.0.0.1');
+    const held = once(holds, 'held');
+    busy.write('GET /hold/b HTTP/1.1\r\nHost: x\r\n\r\n');
+    const busyText = readUntil(busy, (seen) => seen.endsWith('GET b'));
+    const [release] = (await held) as [() => void];
+    http1.closeIdle();
+    await once(idle, 'close');
+    expect(busy.destroyed).toBe(false);
+    release();
+    await Promise.all([busyText, once(busy, 'close')]);
+    await stop(http1);
+  });
+});
+
+describe('parseHead', () => {
+  it('parses a request with absolute-form target and lower-cases names', () => {
+    const parsed = parseHead('GET http://h/objects/x HTTP/1.1\r\nHOST: h\r\nRange: bytes=0-1');
+    expect(parsed).toEqual({
+      kind: 'request',
+      request: {
+        method: 'GET',
+        url: 'http://h/objects/x',
+        headers: { host: 'h', range: 'bytes=0-1' },
+        minorVersion: 1,
+      },
+      bodyLength: 0,
+    });
+  });
+});
