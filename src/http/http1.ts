@@ -160,26 +160,33 @@ export class Http1Response {
     return socket.write(chunk);
   }
 
-  /** Ends the response, with a last chunk; the connection then goes on to the next request or closes. */
-  end(chunk?: Uint8Array | string): void {
+  /**
+   * Ends the response, with a last chunk; the connection then goes on to the next request or closes.
+   * `taken` is called once the socket no longer needs `chunk` (at once if it was not written), so its
+   * memory may be reused; never if the connection failed first (the chunk may still be referenced).
+   */
+  end(chunk?: Uint8Array | string, taken?: () => void): void {
     if (this.#ended) return;
     this.#ended = true;
     const socket = this.#connection.socket;
     const body = this.#head || chunk === undefined ? undefined : typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    const written = body !== undefined && body.length > 0;
+    const onWritten = taken === undefined ? undefined : (err?: Error | null) => err == null && taken();
     if (this.#headerText !== null) {
-      if (body !== undefined && body.length > 0) {
+      if (written) {
         socket.cork();
         socket.write(this.#headerText, 'latin1');
-        socket.write(body);
+        socket.write(body, onWritten);
         socket.uncork();
       } else {
         socket.write(this.#headerText, 'latin1');
       }
       this.#headerText = null;
       this.headersSent = true;
-    } else if (body !== undefined && body.length > 0) {
-      socket.write(body);
+    } else if (written) {
+      socket.write(body, onWritten);
     }
+    if (!written) taken?.();
     this.#connection.responseDone(this.#keepAlive);
   }
 

@@ -94,6 +94,7 @@ class VerifyingPieceCache implements PieceCache {
     from: number,
     to: number,
     maxDiskBytes: number,
+    into?: Buffer,
   ): Buffer | undefined {
     checkSpan(from, to);
     const objectKey = infoHash.toLowerCase();
@@ -106,7 +107,7 @@ class VerifyingPieceCache implements PieceCache {
     if (!(to - from <= maxDiskBytes) || !this.#trusted(objectKey, pieceIndex)) return undefined;
     let bytes: Buffer | undefined;
     try {
-      bytes = this.#store.readPieceSpanSync(objectKey, pieceIndex, from, to);
+      bytes = this.#store.readPieceSpanSync(objectKey, pieceIndex, from, to, into);
     } catch (err) {
       if (err instanceof InvalidArgumentError) throw err;
       return undefined; // not held, or unreadable: getPiece says which (and takes a corrupt piece out)

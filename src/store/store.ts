@@ -354,7 +354,7 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
     return piece;
   }
 
-  readPieceSpanSync(infoHash: string, pieceIndex: number, from: number, to: number): Buffer | undefined {
+  readPieceSpanSync(infoHash: string, pieceIndex: number, from: number, to: number, into?: Buffer): Buffer | undefined {
     const entry = this.#heldEntry(infoHash, pieceIndex);
     const metainfo = this.#metainfoOf(entry);
     const size = pieceSize(metainfo, pieceIndex);
@@ -375,7 +375,12 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
       }
       handles.push(pooled);
     }
-    const bytes = Buffer.allocUnsafe(to - from);
+    if (into !== undefined && into.length < to - from) {
+      throw new InvalidArgumentError(`a buffer of ${into.length} bytes cannot take ${to - from}`, {
+        subject: entry.infoHash,
+      });
+    }
+    const bytes = into === undefined ? Buffer.allocUnsafe(to - from) : into.subarray(0, to - from);
     let filled = 0;
     try {
       for (let spanIndex = 0; spanIndex < spans.length; spanIndex++) {

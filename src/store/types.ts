@@ -90,9 +90,10 @@ export interface Store extends EventEmitter<StoreEvents> {
    * Bytes [from, to) of a held piece (offsets within the piece), unverified, read synchronously on the data
    * files' handles that are already open: for small reads whose wait on the thread pool would cost more
    * than the read. Undefined, touching no disk, when a needed file is not open (readPiece opens it).
-   * Errors as readPiece; InvalidArgumentError unless 0 <= from < to <= the piece's size.
+   * Errors as readPiece; InvalidArgumentError unless 0 <= from < to <= the piece's size. With `into`
+   * (at least to - from bytes) the bytes are read into it and a view of its start is returned.
    */
-  readPieceSpanSync(infoHash: string, pieceIndex: number, from: number, to: number): Buffer | undefined;
+  readPieceSpanSync(infoHash: string, pieceIndex: number, from: number, to: number, into?: Buffer): Buffer | undefined;
   removePieces(infoHash: string, pieceIndexes: number[], reason: RemovalReason): Promise<void>;
   removeObject(infoHash: string, reason: RemovalReason): Promise<void>;
   /** Commits pending writes, releases the lock. */
@@ -132,7 +133,9 @@ export interface PieceCache {
    * at most `maxDiskBytes`, and when the store has the files open: a synchronous read of just those
    * bytes (counted in directReads and directBytes), trusted as a whole-piece re-read would be. Never
    * throws for the state of the piece (not held, unreadable: undefined, getPiece reports it);
-   * InvalidArgumentError unless 0 <= from < to <= the piece's size.
+   * InvalidArgumentError unless 0 <= from < to <= the piece's size. A disk read goes `into` the given
+   * buffer when there is one (the caller can tell by the result's `.buffer`), so callers can reuse
+   * buffers instead of making V8 collect one per request.
    */
   readSpanSync(
     infoHash: string,
@@ -140,6 +143,7 @@ export interface PieceCache {
     from: number,
     to: number,
     maxDiskBytes: number,
+    into?: Buffer,
   ): Buffer | undefined;
   /** The cached piece (counted as a hit), or undefined without reading anything. */
   peekPiece(infoHash: string, pieceIndex: number): Buffer | undefined;

@@ -95,13 +95,36 @@ export class MemoryPieceCache implements Pick<PieceCache, 'getPiece' | 'readSpan
   private readonly store: MemoryStore;
   corruptPieces = 0;
   reads = 0;
+  /** Spans answered at once by readSpanSync. */
+  spanReads = 0;
   constructor(store: MemoryStore) {
     this.store = store;
   }
 
-  /** Nothing is trusted without a hash here: always "call getPiece" (which verifies and counts reads). */
-  readSpanSync(_infoHash: string, _pieceIndex: number, _from: number, _to: number, _maxDiskBytes: number): undefined {
-    return undefined;
+  /**
+   * Like the real cache's direct read: the span's bytes at once, copied `into` the caller's buffer when
+   * given. The piece is hashed first (this cache trusts nothing); a mismatch answers undefined and leaves
+   * the verdict to getPiece, as the real cache does.
+   */
+  readSpanSync(infoHash: string, pieceIndex: number, from: number, to: number, maxDiskBytes: number, into?: Buffer) {
+    const entry = this.store.entries.get(infoHash);
+    if (entry === undefined || !entry.bitfield.get(pieceIndex) || to - from > maxDiskBytes) return undefined;
+    const piece = this.pieceOf(entry, pieceIndex);
+    if (!createHash('sha1').update(piece).digest().equals(this.hashOf(entry, pieceIndex))) return undefined;
+    this.spanReads += 1;
+    if (into === undefined) return piece.subarray(from, to);
+    piece.copy(into, 0, from, to);
+    return into.subarray(0, to - from);
+  }
+
+  private pieceOf(entry: { object: StoredObject; data: Buffer }, pieceIndex: number): Buffer {
+    const { metainfo } = entry.object;
+    const start = pieceIndex * metainfo.pieceLength;
+    return entry.data.subarray(start, Math.min(metainfo.length, start + metainfo.pieceLength));
+  }
+
+  private hashOf(entry: { object: StoredObject }, pieceIndex: number): Buffer {
+    return entry.object.metainfo.pieceHashes.subarray(pieceIndex * 20, pieceIndex * 20 + 20);
   }
 
   async getPiece(infoHash: string, pieceIndex: number): Promise<Buffer> {
@@ -110,11 +133,8 @@ export class MemoryPieceCache implements Pick<PieceCache, 'getPiece' | 'readSpan
     if (entry === undefined || !entry.bitfield.get(pieceIndex)) {
       throw new NotFoundError(`piece ${pieceIndex} of ${infoHash} is not held`);
     }
-    const { metainfo } = entry.object;
-    const start = pieceIndex * metainfo.pieceLength;
-    const piece = entry.data.subarray(start, Math.min(metainfo.length, start + metainfo.pieceLength));
-    const expected = metainfo.pieceHashes.subarray(pieceIndex * 20, pieceIndex * 20 + 20);
-    if (!createHash('sha1').update(piece).digest().equals(expected)) {
+    const piece = this.pieceOf(entry, pieceIndex);
+    if (!createHash('sha1').update(piece).digest().equals(this.hashOf(entry, pieceIndex))) {
       entry.bitfield.set(pieceIndex, false);
       this.corruptPieces += 1;
       throw new CorruptPieceError(`piece ${pieceIndex} of ${infoHash} is corrupt`);

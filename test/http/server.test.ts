@@ -223,6 +223,21 @@ describe('HTTP server: complete objects', () => {
     expect(answer.startsWith('HTTP/1.1 431')).toBe(true);
   });
 
+  it('answers a range within one piece at once, and goes through getPiece for the rest', async () => {
+    const spanReads = cache.spanReads;
+    const reads = cache.reads;
+    const within = await get(singleUrl(), { range: `bytes=${PIECE + 10}-${PIECE + 5000}` });
+    expect(within.body.equals(singleData.subarray(PIECE + 10, PIECE + 5001))).toBe(true);
+    expect([cache.spanReads - spanReads, cache.reads - reads]).toEqual([1, 0]);
+    const across = await get(singleUrl(), { range: `bytes=${PIECE - 10}-${PIECE + 9}` });
+    expect(across.body.equals(singleData.subarray(PIECE - 10, PIECE + 10))).toBe(true);
+    expect([cache.spanReads - spanReads, cache.reads - reads]).toEqual([1, 2]);
+    // many responses in a row, each read into a reused buffer: none may carry another's bytes
+    const offsets = Array.from({ length: 40 }, (_, i) => (i * 7919) % (singleData.length - 100));
+    const bodies = await Promise.all(offsets.map((a) => get(singleUrl(), { range: `bytes=${a}-${a + 99}` })));
+    for (const [i, a] of offsets.entries()) expect(bodies[i]!.body.equals(singleData.subarray(a, a + 100))).toBe(true);
+  });
+
   it('counts requests and bytes', () => {
     const stats = server.stats();
     expect(stats.requests).toBeGreaterThan(20);

@@ -1,7 +1,7 @@
 import { open as fsOpen, link, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { EdgepeerError } from '../../src/errors/index.ts';
+import { type EdgepeerError, InvalidArgumentError } from '../../src/errors/index.ts';
 import { openStore, type StagingStore, type Store } from '../../src/store/index.ts';
 import { readFrames } from '../../src/store/records.ts';
 import { heldPieces, makeObject, nextEvent, sha1, tempFolder } from './helpers.ts';
@@ -380,6 +380,13 @@ describe('synchronous span reads', () => {
     // The last piece (7,237 bytes) ends with notes.txt's 5 bytes.
     expect(store.readPieceSpanSync(multiHash, 2, 7_000, 7_237)).toEqual(multi.piece(2).subarray(7_000));
     expect(store.readPieceSpanSync(singleHash, 6, 0, 1_696)).toEqual(single.piece(6));
+    // Into a caller's buffer: a view of its start, the rest untouched; too small a buffer is refused.
+    const into = Buffer.alloc(4_000, 0xee);
+    const read = store.readPieceSpanSync(multiHash, 0, 9_000, 11_000, into);
+    expect(read?.buffer).toBe(into.buffer);
+    expect(read).toEqual(multi.content.subarray(9_000, 11_000));
+    expect(into[2_000]).toBe(0xee);
+    expect(() => store.readPieceSpanSync(multiHash, 0, 0, 5_000, into)).toThrow(InvalidArgumentError);
   });
 
   it('answers undefined when a needed file is not open, opening nothing; reads once readPiece opened it', async () => {
