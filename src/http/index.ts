@@ -14,4 +14,3 @@ export type {
   PieceWriter,
 } from './types.ts';
 export { type ObjectUrls, objectUrls, pieceUrl } from './urls.ts';
-export { type HttpWorkers, type HttpWorkersOptions, startHttpWorkers } from './workers.ts';

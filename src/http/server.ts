@@ -30,7 +30,6 @@ export const DEFAULT_LIMITS: HttpLimits = {
   coalesceGap: 128,
   retryAfterSeconds: 10,
   readAheadPieces: 2,
-  lookupCacheMs: 0,
   directReadMaxBytes: 256 * 1024,
 };
 
@@ -107,7 +106,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     const route = parseRoute(req.url);
     if (route.kind === 'bad') return sendError(res, 400, route.reason);
     if (route.kind === 'unknown') return sendError(res, 404, 'no such resource');
-    const object = lookup(route.infoHash);
+    const object = store.get(route.infoHash);
     if (object === undefined) return sendError(res, 404, `no object ${route.infoHash} here`);
     const representation =
       route.kind === 'object'
@@ -206,18 +205,6 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     res.end(bytes, readInto ? () => spanBuffers.give(into) : undefined);
     stats.bytesSent += length;
     return true;
-  }
-
-  const lookups = new Map<string, { object: StoredObject | undefined; at: number }>();
-  function lookup(infoHash: string): StoredObject | undefined {
-    if (limits.lookupCacheMs <= 0) return store.get(infoHash);
-    const now = Date.now();
-    const known = lookups.get(infoHash);
-    if (known !== undefined && now - known.at < limits.lookupCacheMs) return known.object;
-    if (lookups.size >= 10_000) lookups.clear(); // unknown info hashes must not grow it without bound
-    const object = store.get(infoHash);
-    lookups.set(infoHash, { object, at: now });
-    return object;
   }
 
   function noteCorrupt(err: unknown, object: StoredObject, pieceIndex: number): void {
@@ -559,7 +546,7 @@ function listenOn(server: Server, options: HttpServerOptions, onListening: () =>
     new Promise<number>((resolve, reject) => {
       const onError = (err: Error) => reject(err);
       server.once('error', onError);
-      server.listen({ host, port: options.port, reusePort: options.reusePort === true, ipv6Only: false }, () => {
+      server.listen({ host, port: options.port, ipv6Only: false }, () => {
         server.off('error', onError);
         onListening();
         const address = server.address();

@@ -40,11 +40,6 @@ export interface HttpLimits {
   /** Pieces read ahead of the one being sent. */
   readAheadPieces: number;
   /**
-   * Store lookups are reused for this long (0: every request asks the store). Worth it for a read-mode
-   * store, which checks the writer's journal on every lookup.
-   */
-  lookupCacheMs: number;
-  /**
    * A range within one piece that the cache does not hold is read straight from disk, without waiting on
    * the thread pool, when the piece was verified since start and the range is at most this long; longer
    * ranges (and pieces not yet verified) go through the cache, which reads, checks and keeps whole pieces.
@@ -82,11 +77,6 @@ export interface HttpServerOptions {
   logger?: HttpLogger;
   /** Told when the cache finds a piece corrupt on disk (a read-mode store cannot remove it itself). */
   onCorruptPiece?: (infoHash: string, pieceIndex: number) => void;
-  /**
-   * Lets several servers (threads or processes) share one port (SO_REUSEPORT, Linux); the kernel
-   * spreads connections among them.
-   */
-  reusePort?: boolean;
 }
 
 export interface HttpServerStats {
@@ -108,7 +98,7 @@ export interface HttpServerStats {
   clientErrors: number;
 }
 
-/** All counters at zero: a new server's, and the start of a sum over worker threads. */
+/** All counters at zero: a new server's. */
 export function emptyHttpStats(): HttpServerStats {
   return {
     connections: 0,
