@@ -128,16 +128,13 @@ export class Http1Response {
     return this.#connection.socket.destroyed;
   }
 
-  /** `fields` is a flat list of names and values, written as given (no Date or Connection: added here). */
-  writeHead(status: number, fields: readonly string[]): void {
+  /**
+   * `fields` is a flat list of names and values; `rendered` more fields from renderFields() (fields
+   * that many responses share, rendered once). Date and Connection are added here.
+   */
+  writeHead(status: number, fields: readonly string[], rendered = ''): void {
     if (this.headersSent || this.#headerText !== null) throw new Error('response head already written');
-    let text = `HTTP/1.1 ${status} ${REASONS[status] ?? 'Unknown'}\r\n`;
-    for (let i = 0; i + 1 < fields.length; i += 2) {
-      const value = fields[i + 1]!;
-      // Values from metainfo (a redirect's origin URL) must not split the response.
-      if (CR_LF_NUL.test(value)) throw new Error(`response field ${fields[i]} holds CR, LF or NUL`);
-      text += `${fields[i]}: ${value}\r\n`;
-    }
+    let text = `HTTP/1.1 ${status} ${REASONS[status] ?? 'Unknown'}\r\n${renderFields(fields)}${rendered}`;
     text += `Date: ${httpDate()}\r\n`;
     if (!this.#keepAlive) text += 'Connection: close\r\n';
     else if (this.#connection.minorVersion === 0) text += 'Connection: keep-alive\r\n';
@@ -221,6 +218,18 @@ export class Http1Response {
 }
 
 export class ClosedError extends Error {}
+
+/** `Name: value` lines of a flat list of names and values; a value holding CR, LF or NUL is refused. */
+export function renderFields(fields: readonly string[]): string {
+  let text = '';
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const value = fields[i + 1]!;
+    // Values from metainfo (a redirect's origin URL) must not split the response.
+    if (CR_LF_NUL.test(value)) throw new Error(`response field ${fields[i]} holds CR, LF or NUL`);
+    text += `${fields[i]}: ${value}\r\n`;
+  }
+  return text;
+}
 
 class Connection {
   readonly socket: Socket;
@@ -424,19 +433,23 @@ interface ServerState {
   clientError(kind: Http1ClientError, reason: string): void;
 }
 
-/** Where the request head ends: `head` = its length without the blank line, `next` = first byte after. */
+/**
+ * Where the request head ends, at its first empty line (CRLF or, as RFC 9112 2.2 allows, a bare LF):
+ * `head` = its length up to that line's LF, `next` = the first byte after the empty line. One pass over
+ * the line ends.
+ */
 function headEnd(text: string): { head: number; next: number } | null {
-  const crlf = text.indexOf('\r\n\r\n');
-  const lf = text.indexOf('\n\n');
-  if (crlf >= 0 && (lf < 0 || crlf < lf)) return { head: crlf, next: crlf + 4 };
-  if (lf >= 0) {
-    // "\n\r\n" ends a head with a bare-LF line followed by a CRLF blank line; RFC 9112 2.2 lets us accept LF.
-    const mixed = text.indexOf('\n\r\n');
-    if (mixed >= 0 && mixed < lf) return { head: mixed, next: mixed + 3 };
-    return { head: lf, next: lf + 2 };
+  for (let lf = text.indexOf('\n'); lf >= 0; lf = text.indexOf('\n', lf + 1)) {
+    const after = text.charCodeAt(lf + 1);
+    if (after === 10) return { head: headLength(text, lf), next: lf + 2 };
+    if (after === 13 && text.charCodeAt(lf + 2) === 10) return { head: headLength(text, lf), next: lf + 3 };
   }
-  const mixed = text.indexOf('\n\r\n');
-  return mixed >= 0 ? { head: mixed, next: mixed + 3 } : null;
+  return null;
+}
+
+/** The head's length without the line end at `lf` (its CR too, if there is one). */
+function headLength(text: string, lf: number): number {
+  return text.charCodeAt(lf - 1) === 13 ? lf - 1 : lf;
 }
 
 type ParsedHead =
@@ -449,8 +462,8 @@ function fail(reason: string, status: 400 | 501 | 505 = 400): ParsedHead {
 
 /** Parses a request line and its fields (RFC 9112 3 and 5), strictly: anything ambiguous is a 400. */
 export function parseHead(text: string): ParsedHead {
-  const lines = text.split('\n');
-  const requestLine = stripCr(lines[0]!);
+  const firstLf = text.indexOf('\n');
+  const requestLine = stripCr(firstLf < 0 ? text : text.slice(0, firstLf));
   if (requestLine === null) return fail('bare CR in the request line');
   const firstSpace = requestLine.indexOf(' ');
   const lastSpace = requestLine.lastIndexOf(' ');
@@ -458,7 +471,7 @@ export function parseHead(text: string): ParsedHead {
   const method = requestLine.slice(0, firstSpace);
   const url = requestLine.slice(firstSpace + 1, lastSpace);
   const version = requestLine.slice(lastSpace + 1);
-  if (!TOKEN.test(method)) return fail('request method is not a token');
+  if (method !== 'GET' && method !== 'HEAD' && !TOKEN.test(method)) return fail('request method is not a token');
   if (url.length === 0 || BAD_TARGET_CHAR.test(url)) return fail('request target is empty or holds spaces or controls');
   let minorVersion: 0 | 1;
   if (version === 'HTTP/1.1') minorVersion = 1;
@@ -467,8 +480,10 @@ export function parseHead(text: string): ParsedHead {
   else return fail('request line does not end with an HTTP version');
 
   const headers: Record<string, string | undefined> = {};
-  for (let i = 1; i < lines.length; i += 1) {
-    const line = stripCr(lines[i]!);
+  for (let start = firstLf + 1; firstLf >= 0 && start <= text.length; ) {
+    const lf = text.indexOf('\n', start);
+    const line = stripCr(lf < 0 ? text.slice(start) : text.slice(start, lf));
+    start = lf < 0 ? text.length + 1 : lf + 1;
     if (line === null) return fail('bare CR in a header field');
     const first = line.charCodeAt(0);
     if (first === 32 || first === 9) return fail('obsolete line folding in a header field');

@@ -5,7 +5,7 @@ import { networkInterfaces } from 'node:os';
 import { CorruptPieceError, isEdgepeerError, LocalIoError, NotFoundError } from '../errors/index.ts';
 import type { StoredObject } from '../store/types.ts';
 import { evaluatePreconditions, ifRangeHolds } from './conditional.ts';
-import { ClosedError, createHttp1Server, type Http1Request, type Http1Response } from './http1.ts';
+import { ClosedError, createHttp1Server, type Http1Request, type Http1Response, renderFields } from './http1.ts';
 import { originFileUrl, PullThrough, sha1Verifier } from './pull-through.ts';
 import { type ByteRange, parseRange, type RangeDecision } from './range.ts';
 import { fileRepresentation, pieceRepresentation, type Representation } from './representation.ts';
@@ -197,11 +197,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     if (into !== undefined && !readInto) spanBuffers.give(into);
     // Not at hand: the slow path reads the piece (and answers a failure by policy).
     if (bytes === undefined) return false;
-    const headers = entityHeaders(representation, end - start);
-    if (partial) headers.push('Content-Range', `bytes ${only.first}-${only.last}/${representation.length}`);
     const status = partial ? 206 : 200;
     countStatus(status);
-    res.writeHead(status, headers);
+    res.writeHead(status, lengthFields(representation, only, partial), entityFields(representation));
     res.end(bytes, readInto ? () => spanBuffers.give(into) : undefined);
     stats.bytesSent += length;
     return true;
@@ -252,7 +250,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   ): Promise<void> {
     if (ranges.length === 0) {
       countStatus(200);
-      res.writeHead(200, entityHeaders(representation, 0));
+      res.writeHead(200, ['Content-Length', '0'], entityFields(representation));
       res.end();
       return;
     }
@@ -260,9 +258,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     if (only !== undefined) {
       const start = representation.offset + only.first;
       const end = representation.offset + only.last + 1;
-      const headers = entityHeaders(representation, end - start);
-      if (partial) headers.push('Content-Range', `bytes ${only.first}-${only.last}/${representation.length}`);
-      await streamParts(res, object, partial ? 206 : 200, headers, [{ prefix: null, start, end }], null);
+      const head = { fields: lengthFields(representation, only, partial), rendered: entityFields(representation) };
+      await streamParts(res, object, partial ? 206 : 200, head, [{ prefix: null, start, end }], null);
       return;
     }
     const boundary = randomBytes(12).toString('hex');
@@ -278,7 +275,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     const trailer = Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1');
     let length = trailer.length;
     for (const part of parts) length += part.prefix.length + part.end - part.start;
-    const headers = [
+    const fields = [
       'Accept-Ranges',
       'bytes',
       'Cache-Control',
@@ -292,7 +289,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       'Last-Modified',
       representation.lastModified,
     ];
-    await streamParts(res, object, 206, headers, parts, trailer);
+    await streamParts(res, object, 206, { fields, rendered: '' }, parts, trailer);
   }
 
   async function readPieceBeforeHeaders(object: StoredObject, pieceIndex: number): Promise<Buffer> {
@@ -315,7 +312,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     res: Http1Response,
     object: StoredObject,
     status: number,
-    headers: string[],
+    head: { fields: string[]; rendered: string },
     parts: { prefix: Buffer | null; start: number; end: number }[],
     trailer: Buffer | null,
   ): Promise<void> {
@@ -352,7 +349,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     const first = await pending[0]!;
 
     countStatus(status);
-    res.writeHead(status, headers);
+    res.writeHead(status, head.fields, head.rendered);
     try {
       for (let i = 0; i < steps.length; i += 1) {
         request(i + readAhead);
@@ -427,7 +424,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
 
   function sendHead(res: Http1Response, representation: Representation): void {
     countStatus(200);
-    res.writeHead(200, entityHeaders(representation, representation.length));
+    res.writeHead(200, ['Content-Length', String(representation.length)], entityFields(representation));
     res.end();
   }
 
@@ -523,22 +520,34 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   };
 }
 
-/** Headers of a 200/206 carrying (part of) `representation`, `length` bytes of body; a flat list. */
-function entityHeaders(representation: Representation, length: number): string[] {
-  return [
-    'Accept-Ranges',
-    'bytes',
-    'Cache-Control',
-    CACHE_IMMUTABLE,
-    'Content-Length',
-    String(length),
-    'Content-Type',
-    CONTENT_TYPE,
-    'ETag',
-    representation.etag,
-    'Last-Modified',
-    representation.lastModified,
-  ];
+const renderedEntityFields = new WeakMap<Representation, string>();
+
+/** The fields of a 200/206 carrying (part of) `representation` besides its length: rendered once. */
+function entityFields(representation: Representation): string {
+  let rendered = renderedEntityFields.get(representation);
+  if (rendered === undefined) {
+    rendered = renderFields([
+      'Accept-Ranges',
+      'bytes',
+      'Cache-Control',
+      CACHE_IMMUTABLE,
+      'Content-Type',
+      CONTENT_TYPE,
+      'ETag',
+      representation.etag,
+      'Last-Modified',
+      representation.lastModified,
+    ]);
+    renderedEntityFields.set(representation, rendered);
+  }
+  return rendered;
+}
+
+/** Content-Length of one range of `representation` (whole, or partial with its Content-Range). */
+function lengthFields(representation: Representation, range: ByteRange, partial: boolean): string[] {
+  const length = String(range.last - range.first + 1);
+  if (!partial) return ['Content-Length', length];
+  return ['Content-Length', length, 'Content-Range', `bytes ${range.first}-${range.last}/${representation.length}`];
 }
 
 function listenOn(server: Server, options: HttpServerOptions, onListening: () => void): Promise<number> {
