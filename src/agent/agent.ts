@@ -138,6 +138,7 @@ export class Agent {
         cache: this.cache,
         port: config.http.port,
         policy: config.http.policy,
+        limits: { directReadMaxBytes: config.http.directReadMaxBytes },
         verify: (data, expected) => this.hashPool.verify(data, expected),
         logger: logger.child({ part: 'http' }),
         ...(config.http.host ? { host: config.http.host } : {}),

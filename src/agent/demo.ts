@@ -50,7 +50,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
         ...DEFAULT_AGENT_CONFIG,
         dataDir: join(options.dataDir, 'store'),
         peer: { port: 0, host: '127.0.0.1' },
-        http: { port: 0, host: '127.0.0.1', policy: 'refuse' },
+        http: { ...DEFAULT_AGENT_CONFIG.http!, port: 0, host: '127.0.0.1' },
         admin: { host: '127.0.0.1', port: 0 },
         trackers: [trackerAddress.announceUrl],
       },

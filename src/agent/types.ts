@@ -18,6 +18,8 @@ export interface AgentConfig {
     host?: string;
     /** What a request touching pieces not held gets. */
     policy: PartialPolicy;
+    /** Ranges up to this many bytes of verified pieces not cached are read from disk at once (0: never). */
+    directReadMaxBytes: number;
     /** The base URL announced to trackers for CDN URIs; default: the listening address. */
     publicUrl?: string;
   } | null;
@@ -47,7 +49,7 @@ export interface AgentConfig {
 
 export const DEFAULT_AGENT_CONFIG: Omit<AgentConfig, 'dataDir'> = {
   peer: { port: 6881 },
-  http: { port: 8080, policy: 'refuse' },
+  http: { port: 8080, policy: 'refuse', directReadMaxBytes: 256 * 1024 },
   cacheBytes: 256 * 1024 * 1024,
   cacheVerify: 'first-read',
   trackers: [],

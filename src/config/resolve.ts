@@ -351,6 +351,7 @@ function toAgentConfig(merged: Layer, secrets: ImsSecrets): EdgepeerConfig {
       ? {
           port: v('http.port') as number,
           policy: v('http.policy') as NonNullable<AgentConfig['http']>['policy'],
+          directReadMaxBytes: v('http.directRead') as number,
           ...optional('host', v('http.host')),
           ...optional('publicUrl', v('http.publicUrl')),
         }

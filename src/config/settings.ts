@@ -193,6 +193,14 @@ export const SETTINGS = {
     doc: `Answer to requests for pieces not held: ${PARTIAL_POLICIES.join(', ')}.`,
     flag: 'partial-policy',
   },
+  'http.directRead': {
+    value: { type: 'size', min: 0, max: 16 * 1024 * 1024 },
+    default: 256 * 1024,
+    doc:
+      'Ranges up to this size within one piece verified since start and not in the piece cache are read ' +
+      'straight from disk, without waiting on the I/O threads (microseconds from the page cache); ' +
+      '0 sends them through the piece cache (whole pieces), for disks so slow a blocking read would stall others.',
+  },
   'http.publicUrl': {
     value: { type: 'url', protocols: ['http:', 'https:'], what: 'an http or https URL' },
     defaultText: 'the listening address',

@@ -144,7 +144,12 @@ describe('environment', () => {
     expect(config.dataDir).toBe(join(dir, 'store'));
     expect(config.peer.port).toBe(6889);
     expect(config.peer.host).toEqual(['127.0.0.1', '::1']);
-    expect(config.http).toEqual({ port: 8080, policy: 'pull-through', publicUrl: 'https://edge1.example.net' });
+    expect(config.http).toEqual({
+      port: 8080,
+      policy: 'pull-through',
+      directReadMaxBytes: 256 * 1024,
+      publicUrl: 'https://edge1.example.net',
+    });
     expect(config.trackers).toEqual(['http://a.example/announce', 'udp://b.example:6969']);
     expect(config.announce).toBe(false);
     expect(config.cacheBytes).toBe(1024 ** 3);
