@@ -1,23 +1,23 @@
 // Benchmark server for scripts/bench/http.sh, as built (dist/): puts FILE into a store under STORE_DIR (once;
-// hashed with the hashing pool, default piece length), then serves it with the agent's HTTP server and a
-// piece cache of CACHE_MIB. Prints `READY <port> <url path>` when listening; stops on SIGTERM/SIGINT.
-// usage: node scripts/bench/http-serve.mjs FILE STORE_DIR PORT CACHE_MIB [THREADS]
-//   THREADS: HTTP server threads (0: the main thread only; N: N worker threads sharing the port).
+// hashed with the hashing pool, default piece length), then serves it with the agent's HTTP server on the
+// main thread, over the store and one piece cache of CACHE_MIB (the agent's own setup: the cache it shares
+// with the wire server). Prints `READY <port> <url path>` when listening; stops on SIGTERM/SIGINT.
+// usage: node scripts/bench/http-serve.mjs FILE STORE_DIR PORT CACHE_MIB
+//   env: DIRECT_READ_MAX (bytes): limits.directReadMaxBytes, the longest range read straight from disk.
 import { link, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { createHashPool } from '../../dist/src/hashing/index.js';
-import { createHttpServer, objectUrls, startHttpWorkers } from '../../dist/src/http/index.js';
+import { createHttpServer, objectUrls } from '../../dist/src/http/index.js';
 import { buildMetainfo, defaultPieceLength } from '../../dist/src/metainfo/index.js';
 import { createPieceCache, openStore } from '../../dist/src/store/index.js';
 
-const [file, storeDir, portText, cacheMibText, threadsText = '0'] = process.argv.slice(2);
+const [file, storeDir, portText, cacheMibText] = process.argv.slice(2);
 if (file === undefined || storeDir === undefined || portText === undefined || cacheMibText === undefined) {
-  console.error('usage: node scripts/bench/http-serve.mjs FILE STORE_DIR PORT CACHE_MIB [THREADS]');
+  console.error('usage: node scripts/bench/http-serve.mjs FILE STORE_DIR PORT CACHE_MIB');
   process.exit(2);
 }
 const port = Number(portText);
 const cacheBytes = Number(cacheMibText) * 1024 * 1024;
-const threads = Number(threadsText);
 
 const store = await openStore(storeDir, { mode: 'write' });
 const pool = createHashPool();
@@ -40,35 +40,21 @@ if (object === undefined) {
 }
 const urlPath = new URL(objectUrls('http://x', object).files[0]).pathname;
 
-let close;
-if (threads === 0) {
-  const cache = createPieceCache(store, {
-    maxBytes: cacheBytes,
-    verify: (data, expected) => pool.verify(data, expected),
-  });
-  const limits =
-    process.env.DIRECT_READ_MAX === undefined ? {} : { directReadMaxBytes: Number(process.env.DIRECT_READ_MAX) };
-  const server = createHttpServer({ store, cache, host: '127.0.0.1', port, policy: 'refuse', limits });
-  await server.listen();
-  close = () => server.close(100);
-} else {
-  await pool.close(); // the workers verify on their own threads
-  const workers = await startHttpWorkers({
-    dataDir: storeDir,
-    threads,
-    cacheBytes,
-    host: '127.0.0.1',
-    port,
-    policy: 'refuse',
-  });
-  close = () => workers.close(100);
-}
+const cache = createPieceCache(store, {
+  maxBytes: cacheBytes,
+  verify: (data, expected) => pool.verify(data, expected),
+});
+const limits =
+  process.env.DIRECT_READ_MAX === undefined ? {} : { directReadMaxBytes: Number(process.env.DIRECT_READ_MAX) };
+const server = createHttpServer({ store, cache, host: '127.0.0.1', port, policy: 'refuse', limits });
+await server.listen();
 console.log(`READY ${port} ${urlPath}`);
 
 for (const signal of ['SIGTERM', 'SIGINT']) {
   process.once(signal, () => {
-    void close()
-      .then(() => (threads === 0 ? pool.close() : undefined))
+    void server
+      .close(100)
+      .then(() => pool.close())
       .then(() => store.close())
       .finally(() => process.exit(0));
   });

@@ -2,24 +2,29 @@
 # HTTP range serving of a 1 GiB object on loopback: the agent's HTTP server (src/http over the real store
 # and piece cache, 1 MiB pieces) against nginx (sendfile on) serving the same file, in the same run.
 # Load: wrk, random `Range: bytes=a-b` requests aligned to their length, 16 KiB and 1 MiB, 64 connections,
-# 2 threads. The agent runs twice: with a piece cache that holds the whole object ("fits") and with one
-# that holds half of it ("small"; every miss reads a whole piece from disk and checks its SHA-1).
+# 2 threads. The agent serves from its main thread, with one piece cache (as in the agent, where the wire
+# server shares it), and runs twice: with a cache that holds the whole object ("fit") and with one that
+# holds half of it ("small"; a miss on a verified piece reads the range straight from disk when it is at
+# most DIRECT_READ_MAX bytes, else reads the whole piece and checks its SHA-1 on the hashing pool).
+# Besides req/s, each run measures the server's CPU time per request: utime+stime of the server process
+# (node: all its threads; nginx: master and workers) over the run, divided by the requests wrk counted.
+# It is steadier than req/s on a shared machine, where wrk and the servers compete for the same CPUs.
 # Same approach and wrk script as ../shared/bench/anchors/03_http_range.sh; all servers run at once and
 # the measured runs are interleaved round by round. wrk shares the CPUs with the servers.
 # usage: bash scripts/bench/http.sh
-#   env: RUNS=3 DURATION=15s WARMUP=10s CONNS=64 WRK_THREADS=2 SIZE_MIB=1024 HTTP_THREADS=2
+#   env: RUNS=3 DURATION=15s WARMUP=10s CONNS=64 WRK_THREADS=2 SIZE_MIB=1024 DIRECT_READ_MAX=(default)
 #        FIT_CACHE_MIB=1280 SMALL_CACHE_MIB=512 SERVERS="nginx fit small" DATA_DIR=/tmp/edgepeer-bench-data
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HERE="$ROOT/scripts/bench"
 RUNS="${RUNS:-3}"; DURATION="${DURATION:-15s}"; WARMUP="${WARMUP:-10s}"; CONNS="${CONNS:-64}"
-WRK_THREADS="${WRK_THREADS:-2}"; SIZE_MIB="${SIZE_MIB:-1024}"; HTTP_THREADS="${HTTP_THREADS:-2}"
+WRK_THREADS="${WRK_THREADS:-2}"; SIZE_MIB="${SIZE_MIB:-1024}"
 FIT_CACHE_MIB="${FIT_CACHE_MIB:-1280}"; SMALL_CACHE_MIB="${SMALL_CACHE_MIB:-512}"
 SERVERS="${SERVERS:-nginx fit small}"
 DATA_DIR="${DATA_DIR:-/tmp/edgepeer-bench-data}"
 NODE="$ROOT/node_modules/.bin/node"
 
-for tool in nginx wrk curl openssl ss; do
+for tool in nginx wrk curl openssl ss pgrep; do
   command -v "$tool" >/dev/null || { echo "http.sh needs $tool (bash scripts/setup-system.sh)" >&2; exit 1; }
 done
 [ -x "$NODE" ] || { echo "http.sh needs the project's Node (npm ci)" >&2; exit 1; }
@@ -27,7 +32,7 @@ done
 mkdir -p "$DATA_DIR"
 # Measure what ships: the build. (Other parts' type errors do not stop tsc from emitting dist/.)
 (cd "$ROOT" && npm run --silent build >/dev/null 2>&1) || echo "# warning: npm run build reported errors (measuring dist/ as emitted)"
-[ -f "$ROOT/dist/src/http/index.js" ] && [ -f "$ROOT/dist/src/http/worker.js" ] || { echo "build did not produce dist/src/http" >&2; exit 1; }
+[ -f "$ROOT/dist/src/http/index.js" ] || { echo "build did not produce dist/src/http" >&2; exit 1; }
 SCRATCH="$(mktemp -d "$DATA_DIR/run.XXXXXX")" # same filesystem as the data: the store hard-links it
 PIDS=()
 cleanup() {
@@ -51,11 +56,11 @@ free_port() { local p="$1"; while [ -n "$(ss -Htln "( sport = :$p )" 2>/dev/null
 median() { sort -g | awk '{a[NR]=$1} END{ if(NR==0){print "NA"; exit} if(NR%2){print a[(NR+1)/2]} else {printf "%.6g\n",(a[NR/2]+a[NR/2+1])/2} }'; }
 
 echo "# CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') x$(nproc); $(uname -sr); node $("$NODE" --version); $(nginx -v 2>&1 | cut -d' ' -f3); $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)"
-echo "# file $BYTES bytes; wrk -t$WRK_THREADS -c$CONNS -d$DURATION (warm-up $WARMUP); runs $RUNS; agent: $HTTP_THREADS HTTP threads, caches fit=${FIT_CACHE_MIB} MiB small=${SMALL_CACHE_MIB} MiB (per thread)"
+echo "# file $BYTES bytes; wrk -t$WRK_THREADS -c$CONNS -d$DURATION (warm-up $WARMUP); runs $RUNS; agent: main thread, cache fit=${FIT_CACHE_MIB} MiB small=${SMALL_CACHE_MIB} MiB, direct reads up to ${DIRECT_READ_MAX:-the default} bytes"
 echo "# loadavg at start: $(cut -d' ' -f1 /proc/loadavg)"
 
-declare -A PORT URL_PATH
-start_server() { # kind: starts it in the background, fills PORT[kind] and URL_PATH[kind]
+declare -A PORT URL_PATH SERVER_PID
+start_server() { # kind: starts it in the background, fills PORT[kind], URL_PATH[kind], SERVER_PID[kind]
   local kind="$1" port
   port="$(free_port $((18090 + ${#PIDS[@]} * 10)))"
   PORT[$kind]="$port"
@@ -63,13 +68,13 @@ start_server() { # kind: starts it in the background, fills PORT[kind] and URL_P
     nginx)
       sed -e "s#@ROOT@#$DATA_DIR#g" -e "s#@PORT@#$port#g" -e "s#@SCRATCH@#$SCRATCH#g" "$HERE/http-nginx.conf.in" >"$SCRATCH/nginx.conf"
       nginx -p "$SCRATCH" -c "$SCRATCH/nginx.conf" -g 'daemon off;' &
-      PIDS+=($!)
+      PIDS+=($!); SERVER_PID[$kind]=$!
       URL_PATH[$kind]="/$NAME"
       for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done ;;
     fit | small)
       local cache_mib="$FIT_CACHE_MIB"; [ "$kind" = small ] && cache_mib="$SMALL_CACHE_MIB"
-      "$NODE" "$HERE/http-serve.mjs" "$F" "$SCRATCH/store-$kind" "$port" "$cache_mib" "$HTTP_THREADS" >"$SCRATCH/$kind.log" 2>&1 &
-      PIDS+=($!)
+      "$NODE" "$HERE/http-serve.mjs" "$F" "$SCRATCH/store-$kind" "$port" "$cache_mib" >"$SCRATCH/$kind.log" 2>&1 &
+      PIDS+=($!); SERVER_PID[$kind]=$!
       for _ in $(seq 600); do grep -q '^READY' "$SCRATCH/$kind.log" && break; sleep 0.1; done
       grep -q '^READY' "$SCRATCH/$kind.log" || { echo "agent ($kind) did not start" >&2; cat "$SCRATCH/$kind.log" >&2; exit 1; }
       URL_PATH[$kind]="$(awk '/^READY/{print $3}' "$SCRATCH/$kind.log")" ;;
@@ -83,6 +88,17 @@ check_range() { # kind: fetch one range and compare it with the file
   [ "$got" = "$want" ] || { echo "range check FAILED for $1" >&2; exit 1; }
 }
 
+CLK_TCK="$(getconf CLK_TCK)"
+cpu_ticks() { # pid: utime+stime of the process (all its threads) and its children (nginx's workers), in ticks
+  local pid total=0 fields
+  for pid in "$1" $(pgrep -P "$1"); do
+    fields="$(cat "/proc/$pid/stat" 2>/dev/null)" || continue
+    fields="${fields##*) }" # comm may hold spaces; utime and stime are the 12th and 13th fields after it
+    total=$((total + $(echo "$fields" | awk '{print $12 + $13}')))
+  done
+  echo "$total"
+}
+
 wrk_run() { # kind duration range_len -> RESULT line
   FILE_SIZE=$BYTES RANGE_LEN=$3 wrk -t"$WRK_THREADS" -c"$CONNS" -d"$2" --timeout 10s -s "$HERE/http-range.lua" \
     "http://127.0.0.1:${PORT[$1]}${URL_PATH[$1]}" | grep '^RESULT'
@@ -92,16 +108,20 @@ wrk_run() { # kind duration range_len -> RESULT line
 # load from elsewhere on a shared machine falls on all of them alike.
 for server in $SERVERS; do start_server "$server"; check_range "$server"; done
 # The agent's caches fill (or reach their steady state) before the measured runs: 1 MiB ranges fill them
-# fastest, and every HTTP thread has its own cache.
+# fastest.
 for server in $SERVERS; do [ "$server" = nginx ] || wrk_run "$server" "$WARMUP" 1048576 >/dev/null; done
 
-declare -A RPS MBS RUNS_RPS P50 P99 ERRS
+declare -A RPS MBS RUNS_RPS P50 P99 ERRS CPU_US CPU
 for len in 16384 1048576; do
   for _ in $(seq "$RUNS"); do
     for server in $SERVERS; do
+      ticks_before="$(cpu_ticks "${SERVER_PID[$server]}")"
       line="$(wrk_run "$server" "$DURATION" "$len")"
+      ticks_after="$(cpu_ticks "${SERVER_PID[$server]}")"
       eval "$(echo "${line#RESULT }" | tr ' ' '\n' | sed 's/^/r_/')"
       key="$server.$len"
+      CPU_US[$key]="${CPU_US[$key]:-} $(awk -v t="$((ticks_after - ticks_before))" -v hz="$CLK_TCK" -v n="$r_requests" \
+        'BEGIN{printf "%.1f", (n > 0 ? t * 1e6 / hz / n : 0)}')"
       RUNS_RPS[$key]="${RUNS_RPS[$key]:-} $(awk -v n="$r_requests" -v d="$r_duration_us" 'BEGIN{printf "%.0f", n/(d/1e6)}')"
       P50[$key]="${P50[$key]:-} $r_lat_p50_us"; P99[$key]="${P99[$key]:-} $r_lat_p99_us"
       ERRS[$key]="${ERRS[$key]:-} $((r_err_connect + r_err_read + r_err_write + r_err_status + r_err_timeout))"
@@ -109,15 +129,18 @@ for len in 16384 1048576; do
   done
 done
 
-printf '%-6s %-7s %10s %9s %8s %8s  %s\n' server range "req/s" "MB/s" "p50_ms" "p99_ms" "req/s per run; errors"
+printf '%-6s %-7s %10s %9s %8s %8s %11s  %s\n' server range "req/s" "MB/s" "p50_ms" "p99_ms" "cpu_us/req" \
+  "req/s per run; cpu_us/req per run; errors"
 for server in $SERVERS; do
   for len in 16384 1048576; do
     key="$server.$len"
     RPS[$key]="$(printf '%s\n' ${RUNS_RPS[$key]} | median)"
     MBS[$key]="$(awk -v r="${RPS[$key]}" -v l="$len" 'BEGIN{printf "%.1f", r*l/1e6}')"
-    printf '%-6s %-7s %10s %9s %8.2f %8.2f  %s; errors:%s\n' "$server" "$((len / 1024))KiB" "${RPS[$key]}" "${MBS[$key]}" \
-      "$(printf '%s\n' ${P50[$key]} | median | awk '{print $1/1000}')" \
-      "$(printf '%s\n' ${P99[$key]} | median | awk '{print $1/1000}')" "${RUNS_RPS[$key]# }" "${ERRS[$key]}"
+    CPU[$key]="$(printf '%s\n' ${CPU_US[$key]} | median)"
+    printf '%-6s %-7s %10s %9s %8.2f %8.2f %11s  %s; %s; errors:%s\n' "$server" "$((len / 1024))KiB" "${RPS[$key]}" \
+      "${MBS[$key]}" "$(printf '%s\n' ${P50[$key]} | median | awk '{print $1/1000}')" \
+      "$(printf '%s\n' ${P99[$key]} | median | awk '{print $1/1000}')" "${CPU[$key]}" \
+      "${RUNS_RPS[$key]# }" "${CPU_US[$key]# }" "${ERRS[$key]}"
   done
 done
 echo "# loadavg at end: $(cut -d' ' -f1 /proc/loadavg)"
@@ -125,8 +148,10 @@ if [[ " $SERVERS " == *" nginx "* ]]; then
   for server in fit small; do
     [[ " $SERVERS " == *" $server "* ]] || continue
     for len in 16384 1048576; do
-      awk -v a="${RPS[$server.$len]}" -v n="${RPS[nginx.$len]}" -v s="$server" -v l="$((len / 1024))KiB" \
-        'BEGIN{printf "# ratio agent(%s)/nginx %s: %.2fx (req/s and MB/s alike: same range length)\n", s, l, a/n}'
+      awk -v a="${RPS[$server.$len]}" -v n="${RPS[nginx.$len]}" -v ca="${CPU[$server.$len]}" \
+        -v cn="${CPU[nginx.$len]}" -v s="$server" -v l="$((len / 1024))KiB" 'BEGIN{
+          printf "# ratio agent(%s)/nginx %s: req/s %.2fx (MB/s alike: same range length); CPU per request %s\n",
+            s, l, a / n, (cn > 0 ? sprintf("%.2fx", ca / cn) : "NA")}'
     done
   done
 fi
