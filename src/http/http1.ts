@@ -70,7 +70,8 @@ const PIPELINE_WRITE_MARK = 1024 * 1024;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Field values: visible ASCII, obs-text, SP and HTAB (RFC 9110 5.5); CR, LF, NUL and other controls are not.
 const BAD_VALUE_CHAR = /[\0-\x08\x0a-\x1f\x7f]/;
-const BAD_TARGET_CHAR = /[\0-\x20\x7f]/;
+// A request target is ASCII (RFC 3986); clients percent-encode the rest.
+const BAD_TARGET_CHAR = /[\0-\x20\x7f-\xff]/;
 const CR_LF_NUL = /[\r\n\0]/;
 
 const REASONS: Record<number, string> = {
@@ -472,7 +473,8 @@ export function parseHead(text: string): ParsedHead {
   const url = requestLine.slice(firstSpace + 1, lastSpace);
   const version = requestLine.slice(lastSpace + 1);
   if (method !== 'GET' && method !== 'HEAD' && !TOKEN.test(method)) return fail('request method is not a token');
-  if (url.length === 0 || BAD_TARGET_CHAR.test(url)) return fail('request target is empty or holds spaces or controls');
+  if (url.length === 0 || BAD_TARGET_CHAR.test(url))
+    return fail('request target is empty or holds spaces, controls or non-ASCII bytes');
   let minorVersion: 0 | 1;
   if (version === 'HTTP/1.1') minorVersion = 1;
   else if (version === 'HTTP/1.0') minorVersion = 0;

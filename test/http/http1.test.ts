@@ -198,6 +198,7 @@ describe('HTTP/1.1 transport', () => {
     ],
     ['a non-numeric Content-Length', 'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n', 400, 'Content-Length'],
     ['Transfer-Encoding in HTTP/1.0', 'GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n', 400, 'HTTP/1.0'],
+    ['a raw non-ASCII byte in the target', 'GET /caf\xe9 HTTP/1.1\r\nHost: x\r\n\r\n', 400, 'non-ASCII'],
     ['a request line with two spaces', 'GET /a b HTTP/1.1\r\nHost: x\r\n\r\n', 400, 'target'],
     ['a garbage request line', '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n', 400, 'request line'],
     ['HTTP/2.0', 'GET / HTTP/2.0\r\nHost: x\r\n\r\n', 505, 'HTTP/1.1'],
