@@ -35,7 +35,7 @@ class VerifyingPieceCache implements PieceCache {
   /** Bumped by every eviction of an object's pieces: a read that started before must not be cached. */
   readonly #epochs = new Map<string, number>();
   /** Pieces hashed since start, per object (verifyPolicy 'first-read'). */
-  readonly #verified = new Map<string, Set<number>>();
+  readonly #verified = new Map<string, Uint8Array>();
   readonly #verifyEveryRead: boolean;
   #hits = 0;
   #misses = 0;
@@ -127,7 +127,10 @@ class VerifyingPieceCache implements PieceCache {
 
   /** A disk read of the piece needs no hash: first-read policy, and hashed since it last entered the store. */
   #trusted(objectKey: string, pieceIndex: number): boolean {
-    return !this.#verifyEveryRead && this.#verified.get(objectKey)?.has(pieceIndex) === true;
+    const verified = this.#verified.get(objectKey);
+    return (
+      !this.#verifyEveryRead && verified !== undefined && (verified[pieceIndex >> 3]! & (1 << (pieceIndex & 7))) !== 0
+    );
   }
 
   async #load(infoHash: string, pieceIndex: number, key: string): Promise<Buffer> {
@@ -179,10 +182,16 @@ class VerifyingPieceCache implements PieceCache {
     );
   }
 
+  /** One bit per piece: a store of 100k objects fully read costs megabytes here, not gigabytes of Sets. */
   #remember(infoHash: string, pieceIndex: number): void {
-    const verified = this.#verified.get(infoHash) ?? new Set<number>();
-    verified.add(pieceIndex);
-    this.#verified.set(infoHash, verified);
+    let verified = this.#verified.get(infoHash);
+    if (verified === undefined) {
+      const pieceCount = this.#store.get(infoHash)?.metainfo.pieceCount ?? 0;
+      if (pieceIndex >= pieceCount) return;
+      verified = new Uint8Array(Math.ceil(pieceCount / 8));
+      this.#verified.set(infoHash, verified);
+    }
+    verified[pieceIndex >> 3]! |= 1 << (pieceIndex & 7);
   }
 
   #forget(infoHash: string, pieceIndexes?: number[]): void {
@@ -190,7 +199,7 @@ class VerifyingPieceCache implements PieceCache {
     const verified = this.#verified.get(objectKey);
     if (verified === undefined) return;
     if (pieceIndexes === undefined) this.#verified.delete(objectKey);
-    else for (const index of pieceIndexes) verified.delete(index);
+    else for (const index of pieceIndexes) verified[index >> 3]! &= ~(1 << (index & 7));
   }
 
   evict(infoHash: string, pieceIndexes?: number[]): void {
