@@ -492,10 +492,10 @@ export function parseHead(text: string): ParsedHead {
     const colon = line.indexOf(':');
     if (colon <= 0) return fail(`header line without a name and colon: ${JSON.stringify(line.slice(0, 40))}`);
     const rawName = line.slice(0, colon);
-    if (!TOKEN.test(rawName)) return fail(`header field name ${JSON.stringify(rawName.slice(0, 40))} is not a token`);
+    const name = fieldName(rawName);
+    if (name === null) return fail(`header field name ${JSON.stringify(rawName.slice(0, 40))} is not a token`);
     const value = trimOws(line.slice(colon + 1));
     if (BAD_VALUE_CHAR.test(value)) return fail(`header field ${rawName} holds control characters`);
-    const name = rawName.toLowerCase();
     const previous = headers[name];
     if (previous === undefined) headers[name] = value;
     else if (name === 'host') return fail('more than one Host field');
@@ -516,6 +516,31 @@ export function parseHead(text: string): ParsedHead {
     bodyLength = Number(contentLength);
   }
   return { kind: 'request', request: { method, url, headers, minorVersion }, bodyLength };
+}
+
+/**
+ * Field names as sent, checked and lower-cased once: clients send the same few names on every request,
+ * and a Map lookup is cheaper than the token check and toLowerCase each time. Bounded: a client sending
+ * made-up names fills it once and then pays the check.
+ */
+const knownFieldNames = new Map<string, string>();
+const KNOWN_FIELD_NAMES_MAX = 256;
+
+// Names nearly every client sends, compared before the Map (hashing a fresh string costs more).
+const COMMON_FIELD_NAMES = ['Host', 'host', 'Range', 'range', 'User-Agent', 'user-agent', 'Accept', 'Connection'];
+const COMMON_FIELD_NAMES_LOWER = COMMON_FIELD_NAMES.map((name) => name.toLowerCase());
+
+/** The lower-cased field name, or null if `raw` is not a token. */
+function fieldName(raw: string): string | null {
+  for (let i = 0; i < COMMON_FIELD_NAMES.length; i += 1) {
+    if (raw === COMMON_FIELD_NAMES[i]) return COMMON_FIELD_NAMES_LOWER[i]!;
+  }
+  const known = knownFieldNames.get(raw);
+  if (known !== undefined) return known;
+  if (!TOKEN.test(raw)) return null;
+  const name = raw.toLowerCase();
+  if (knownFieldNames.size < KNOWN_FIELD_NAMES_MAX) knownFieldNames.set(raw, name);
+  return name;
 }
 
 /** The line without its trailing CR; null if a CR is left elsewhere in it. */

@@ -17,6 +17,29 @@ const INFO_HASH = /^[0-9a-fA-F]{40}$/;
 const PIECE_INDEX = /^(0|[1-9]\d{0,9})$/;
 const UNKNOWN: Route = { kind: 'unknown' };
 
+const recentRoutes = new Map<string, Route>();
+const RECENT_ROUTES_MAX = 4096;
+// The last target and its route: a comparison instead of hashing the target for the Map.
+let lastTarget = '';
+let lastRoute: Route = UNKNOWN;
+
+/**
+ * parseRoute, remembered for recently seen targets: clients ask for the same few URLs over and over (a web
+ * seed's file URL with a different Range each time). Routes are plain data and never change.
+ */
+export function routeOf(target: string): Route {
+  if (target === lastTarget) return lastRoute;
+  let route = recentRoutes.get(target);
+  if (route === undefined) {
+    route = parseRoute(target);
+    if (recentRoutes.size >= RECENT_ROUTES_MAX) recentRoutes.clear();
+    recentRoutes.set(target, route);
+  }
+  lastTarget = target;
+  lastRoute = route;
+  return route;
+}
+
 /** Parses a request target (origin-form, or absolute-form as proxies send it). */
 export function parseRoute(target: string | undefined): Route {
   if (target === undefined || target.length === 0) return bad('empty request target');

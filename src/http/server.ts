@@ -9,7 +9,7 @@ import { ClosedError, createHttp1Server, type Http1Request, type Http1Response, 
 import { originFileUrl, PullThrough, sha1Verifier } from './pull-through.ts';
 import { type ByteRange, parseRange, type RangeDecision } from './range.ts';
 import { fileRepresentation, pieceRepresentation, type Representation } from './representation.ts';
-import { parseRoute, type Route } from './routes.ts';
+import { type Route, routeOf } from './routes.ts';
 import { SpanBuffers } from './span-buffers.ts';
 import {
   emptyHttpStats,
@@ -103,7 +103,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       sendError(res, 405, 'only GET and HEAD are served here', ['Allow', 'GET, HEAD']);
       return;
     }
-    const route = parseRoute(req.url);
+    const route = routeOf(req.url);
     if (route.kind === 'bad') return sendError(res, 400, route.reason);
     if (route.kind === 'unknown') return sendError(res, 404, 'no such resource');
     const object = store.get(route.infoHash);
@@ -199,7 +199,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     if (bytes === undefined) return false;
     const status = partial ? 206 : 200;
     countStatus(status);
-    res.writeHead(status, lengthFields(representation, only, partial), entityFields(representation));
+    res.writeHead(status, NO_FIELDS, lengthFields(representation, only, partial) + entityFields(representation));
     res.end(bytes, readInto ? () => spanBuffers.give(into) : undefined);
     stats.bytesSent += length;
     return true;
@@ -258,7 +258,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     if (only !== undefined) {
       const start = representation.offset + only.first;
       const end = representation.offset + only.last + 1;
-      const head = { fields: lengthFields(representation, only, partial), rendered: entityFields(representation) };
+      const head = {
+        fields: NO_FIELDS,
+        rendered: lengthFields(representation, only, partial) + entityFields(representation),
+      };
       await streamParts(res, object, partial ? 206 : 200, head, [{ prefix: null, start, end }], null);
       return;
     }
@@ -543,11 +546,13 @@ function entityFields(representation: Representation): string {
   return rendered;
 }
 
-/** Content-Length of one range of `representation` (whole, or partial with its Content-Range). */
-function lengthFields(representation: Representation, range: ByteRange, partial: boolean): string[] {
-  const length = String(range.last - range.first + 1);
-  if (!partial) return ['Content-Length', length];
-  return ['Content-Length', length, 'Content-Range', `bytes ${range.first}-${range.last}/${representation.length}`];
+const NO_FIELDS: string[] = [];
+
+/** Content-Length of one range of `representation` (whole, or partial with its Content-Range), rendered: numbers only. */
+function lengthFields(representation: Representation, range: ByteRange, partial: boolean): string {
+  const length = `Content-Length: ${range.last - range.first + 1}\r\n`;
+  if (!partial) return length;
+  return `${length}Content-Range: bytes ${range.first}-${range.last}/${representation.length}\r\n`;
 }
 
 function listenOn(server: Server, options: HttpServerOptions, onListening: () => void): Promise<number> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRoute } from '../../src/http/routes.ts';
+import { parseRoute, routeOf } from '../../src/http/routes.ts';
 
 const hash = 'AB'.repeat(20);
 const lower = hash.toLowerCase();
@@ -63,5 +63,28 @@ describe('parseRoute', () => {
     expect(parseRoute(`/objects/${hash}/`)).toEqual({ kind: 'unknown' });
     expect(parseRoute(`/objects/${hash}`)).toEqual({ kind: 'unknown' });
     expect(parseRoute(`/objects/${hash}/dir/`)).toEqual({ kind: 'unknown' });
+  });
+});
+
+describe('routeOf', () => {
+  it('answers as parseRoute does, and the same route object for a target seen before', () => {
+    const hash = 'ab'.repeat(20);
+    const targets = [
+      `/objects/${hash}/a.bin`,
+      `/pieces/${hash}/3`,
+      '/objects/zz/a',
+      '/elsewhere',
+      `/objects/${hash}/a.bin`,
+    ];
+    for (const target of targets) expect(routeOf(target)).toEqual(parseRoute(target));
+    const first = routeOf(`/pieces/${hash}/9`);
+    routeOf(`/pieces/${hash}/10`);
+    expect(routeOf(`/pieces/${hash}/9`)).toBe(first);
+  });
+
+  it('stays right when more distinct targets come than it remembers', () => {
+    const hash = 'cd'.repeat(20);
+    for (let i = 0; i < 10_000; i += 1)
+      expect(routeOf(`/pieces/${hash}/${i}`)).toEqual({ kind: 'piece', infoHash: hash, pieceIndex: i });
   });
 });
