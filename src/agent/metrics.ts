@@ -115,6 +115,8 @@ export function createMetrics(status: () => AgentStatus, hashing: HashCounters):
     const { cache } = now();
     set({ result: 'hit' }, cache.hits);
     set({ result: 'miss' }, cache.misses);
+    // a range of a verified piece read straight from disk (HTTP), not through the cache
+    set({ result: 'direct' }, cache.directReads);
   });
   gauge('edgepeer_cache_hit_ratio', 'Piece cache hits over lookups since start.', [], (set) => {
     const { cache } = now();
