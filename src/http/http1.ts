@@ -95,17 +95,26 @@ const REASONS: Record<number, string> = {
   505: 'HTTP Version Not Supported',
 };
 
-// RFC 9110 6.6.1: an origin server with a clock sends Date; the string changes once a second.
+// RFC 9110 6.6.1: an origin server with a clock sends Date; the line changes once a second.
 let dateSecond = -1;
 let dateText = '';
-function httpDate(): string {
-  const now = Date.now();
-  const second = Math.floor(now / 1000);
+function dateLine(): string {
+  const second = Math.floor(Date.now() / 1000);
   if (second !== dateSecond) {
     dateSecond = second;
-    dateText = new Date(second * 1000).toUTCString();
+    dateText = `Date: ${new Date(second * 1000).toUTCString()}\r\n`;
   }
   return dateText;
+}
+
+const statusLines = new Map<number, string>();
+function statusLine(status: number): string {
+  let line = statusLines.get(status);
+  if (line === undefined) {
+    line = `HTTP/1.1 ${status} ${REASONS[status] ?? 'Unknown'}\r\n`;
+    statusLines.set(status, line);
+  }
+  return line;
 }
 
 type ConnectionState = 'idle' | 'head' | 'body' | 'responding' | 'closing';
@@ -135,11 +144,13 @@ export class Http1Response {
    */
   writeHead(status: number, fields: readonly string[], rendered = ''): void {
     if (this.headersSent || this.#headerText !== null) throw new Error('response head already written');
-    let text = `HTTP/1.1 ${status} ${REASONS[status] ?? 'Unknown'}\r\n${renderFields(fields)}${rendered}`;
-    text += `Date: ${httpDate()}\r\n`;
-    if (!this.#keepAlive) text += 'Connection: close\r\n';
-    else if (this.#connection.minorVersion === 0) text += 'Connection: keep-alive\r\n';
-    this.#headerText = `${text}\r\n`;
+    const connection = !this.#keepAlive
+      ? 'Connection: close\r\n\r\n'
+      : this.#connection.minorVersion === 0
+        ? 'Connection: keep-alive\r\n\r\n'
+        : '\r\n';
+    const more = fields.length === 0 ? rendered : renderFields(fields) + rendered;
+    this.#headerText = statusLine(status) + more + dateLine() + connection;
   }
 
   /** Writes a body chunk; false when the socket's buffer is full (wait for drained()). */
@@ -402,7 +413,7 @@ class Connection {
     this.minorVersion = 1;
     const body = `${reason}\n`;
     this.socket.write(
-      `HTTP/1.1 ${status} ${REASONS[status]}\r\nDate: ${httpDate()}\r\nConnection: close\r\n` +
+      `${statusLine(status)}${dateLine()}Connection: close\r\n` +
         `Cache-Control: no-store\r\nContent-Type: text/plain; charset=utf-8\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     );

@@ -548,9 +548,21 @@ function entityFields(representation: Representation): string {
 
 const NO_FIELDS: string[] = [];
 
+// Clients ask for the same few lengths (a block, a piece): their Content-Length lines are kept.
+const contentLengthLines = new Map<number, string>();
+function contentLengthLine(length: number): string {
+  let line = contentLengthLines.get(length);
+  if (line === undefined) {
+    line = `Content-Length: ${length}\r\n`;
+    if (contentLengthLines.size >= 256) contentLengthLines.clear();
+    contentLengthLines.set(length, line);
+  }
+  return line;
+}
+
 /** Content-Length of one range of `representation` (whole, or partial with its Content-Range), rendered: numbers only. */
 function lengthFields(representation: Representation, range: ByteRange, partial: boolean): string {
-  const length = `Content-Length: ${range.last - range.first + 1}\r\n`;
+  const length = contentLengthLine(range.last - range.first + 1);
   if (!partial) return length;
   return `${length}Content-Range: bytes ${range.first}-${range.last}/${representation.length}\r\n`;
 }
