@@ -148,10 +148,14 @@ if [[ " $SERVERS " == *" nginx "* ]]; then
   for server in fit small; do
     [[ " $SERVERS " == *" $server "* ]] || continue
     for len in 16384 1048576; do
+      # Each round measured nginx and the agent one after the other: its ratio is a paired figure, and
+      # their median is steadier than the ratio of the two medians when the machine's load moves.
+      paired="$(paste -d' ' <(printf '%s\n' ${RUNS_RPS[$server.$len]}) <(printf '%s\n' ${RUNS_RPS[nginx.$len]}) |
+        awk '$2 > 0 {printf "%.4f\n", $1 / $2}' | median)"
       awk -v a="${RPS[$server.$len]}" -v n="${RPS[nginx.$len]}" -v ca="${CPU[$server.$len]}" \
-        -v cn="${CPU[nginx.$len]}" -v s="$server" -v l="$((len / 1024))KiB" 'BEGIN{
-          printf "# ratio agent(%s)/nginx %s: req/s %.2fx (MB/s alike: same range length); CPU per request %s\n",
-            s, l, a / n, (cn > 0 ? sprintf("%.2fx", ca / cn) : "NA")}'
+        -v cn="${CPU[nginx.$len]}" -v s="$server" -v l="$((len / 1024))KiB" -v p="$paired" 'BEGIN{
+          printf "# ratio agent(%s)/nginx %s: req/s %.2fx (median of per-round ratios %.2fx; MB/s alike: same range length); CPU per request %s\n",
+            s, l, a / n, p, (cn > 0 ? sprintf("%.2fx", ca / cn) : "NA")}'
     done
   done
 fi
