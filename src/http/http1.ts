@@ -317,11 +317,16 @@ class Connection {
         this.headStartedAt = 0;
         return;
       }
-      // RFC 9112 2.2: empty lines before a request line are ignored.
-      if (this.state === 'idle') {
-        let skip = 0;
-        while (this.#pending.charCodeAt(skip) === 13 || this.#pending.charCodeAt(skip) === 10) skip += 1;
-        if (skip > 0) this.#pending = this.#pending.slice(skip);
+      // RFC 9112 2.2: empty lines before a request line are ignored (a head never starts with one). They
+      // start the head's clock, so a client cannot hold a connection open by sending nothing else.
+      let skip = 0;
+      while (this.#pending.charCodeAt(skip) === 13 || this.#pending.charCodeAt(skip) === 10) skip += 1;
+      if (skip > 0) {
+        this.#pending = this.#pending.slice(skip);
+        if (this.state === 'idle') {
+          this.state = 'head';
+          this.headStartedAt = Date.now();
+        }
         if (this.#pending.length === 0) return;
       }
       const end = headEnd(this.#pending);

@@ -235,6 +235,16 @@ describe('HTTP/1.1 transport', () => {
     expect(statuses(Buffer.concat(chunks).toString('latin1'))).toEqual([408]);
   });
 
+  it('answers 408 to a client that sends only empty lines', async () => {
+    const socket = connect(server.port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const drip = setInterval(() => socket.write('\r\n'), 50);
+    await once(socket, 'close');
+    clearInterval(drip);
+    expect(statuses(Buffer.concat(chunks).toString('latin1'))).toEqual([408]);
+  });
+
   it('closes a keep-alive connection idle for longer than the keep-alive timeout', async () => {
     const socket = connect(server.port, '127.0.0.1');
     socket.write('GET /echo/a HTTP/1.1\r\nHost: x\r\n\r\n');
