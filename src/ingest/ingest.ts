@@ -330,7 +330,9 @@ async function fillFromLocal(
 ): Promise<Outcome> {
   const { metainfo } = object;
   const localPaths = metainfo.files.map((f) => (metainfo.multiFile ? join(path, ...f.path) : path));
-  const handles = new Map<number, Awaited<ReturnType<typeof open>>>();
+  // The opening, not the handle: tasks run in parallel, and two that both found no handle would each open
+  // one, and the first would never be closed (seen as file descriptors closed by the garbage collector).
+  const handles = new Map<number, ReturnType<typeof open>>();
   const missing = wanted.filter((i) => !object.bitfield.get(i));
   const tally = newTally(metainfo, missing, options, path);
   try {
@@ -338,14 +340,14 @@ async function fillFromLocal(
       const piece = Buffer.allocUnsafeSlow(pieceSize(metainfo, index));
       let at = 0;
       for (const span of pieceSpans(metainfo, index)) {
-        let handle = handles.get(span.fileIndex);
-        const filePath = localPaths[span.fileIndex] as string;
-        if (!handle) {
-          handle = await open(filePath, 'r').catch((err) => {
-            throw fromSystemError(err, filePath);
-          });
-          handles.set(span.fileIndex, handle);
+        let opening = handles.get(span.fileIndex);
+        if (opening === undefined) {
+          opening = open(localPaths[span.fileIndex] as string, 'r');
+          handles.set(span.fileIndex, opening);
         }
+        const handle = await opening.catch((err) => {
+          throw fromSystemError(err, localPaths[span.fileIndex] as string);
+        });
         const { bytesRead } = await handle.read(piece, at, span.length, span.fileOffset);
         // A short file leaves the rest of the piece unread: it cannot match, count it as a mismatch.
         if (bytesRead < span.length) piece.fill(0, at + bytesRead, at + span.length);
@@ -354,7 +356,7 @@ async function fillFromLocal(
       await tally.deliver(index, piece, ctx);
     });
   } finally {
-    await Promise.all([...handles.values()].map((h) => h.close()));
+    await Promise.all([...handles.values()].map((opening) => opening.then((h) => h.close()).catch(() => {})));
   }
   return tally.outcome(ctx);
 }

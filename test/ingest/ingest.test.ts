@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -108,6 +108,20 @@ describe('ingest from a local path', () => {
     expect(result).toMatchObject({ status: 'ingested', name: 'album', length: 50_000, pieces: 4, piecesHeld: 4 });
     const object = store.get(result.infoHash as string);
     expect(object?.metainfo.files.map((f) => f.path.join('/'))).toEqual(['cover.jpg', 'disc1/a.bin']);
+  });
+
+  it('closes every handle on the source when it fills known metainfo from a local file', async () => {
+    const path = join(dir, 'clip.bin');
+    await writeFile(path, content);
+    const openOnSource = async () => {
+      const fds = await readdir('/proc/self/fd');
+      const targets = await Promise.all(fds.map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => '')));
+      return targets.filter((target) => target === path).length;
+    };
+    // pieces are read in parallel: each task that found the file not yet open used to open it again
+    const result = await ingestSource(path, { metainfo: expectedSingle('clip.bin', content) }, ctx);
+    expect(result).toMatchObject({ status: 'ingested', piecesHeld: 11 });
+    expect(await openOnSource()).toBe(0);
   });
 
   it('reports an unreadable path by name and stores nothing', async () => {
