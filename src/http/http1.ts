@@ -18,8 +18,8 @@ export interface Http1Request {
   readonly method: string;
   /** The request target as sent (origin-form or absolute-form). */
   readonly url: string;
-  /** Field names lower-cased; repeated fields joined with ", " (RFC 9110 5.3). */
-  readonly headers: Readonly<Record<string, string | undefined>>;
+  /** The fields this server acts on (RequestFields), lower-cased; repeated ones joined with ", " (RFC 9110 5.3). */
+  readonly headers: Readonly<RequestFields>;
   /** Minor version: 1 for HTTP/1.1, 0 for HTTP/1.0. */
   readonly minorVersion: 0 | 1;
 }
@@ -477,17 +477,38 @@ function fail(reason: string, status: 400 | 501 | 505 = 400): ParsedHead {
   return { kind: 'error', status, reason };
 }
 
+/**
+ * The request fields this server acts on, in one fixed shape (every request object alike, cheap to fill
+ * and read); other fields are checked like these and then dropped.
+ */
+export class RequestFields {
+  host: string | undefined = undefined;
+  connection: string | undefined = undefined;
+  'content-length': string | undefined = undefined;
+  'transfer-encoding': string | undefined = undefined;
+  range: string | undefined = undefined;
+  'if-range': string | undefined = undefined;
+  'if-match': string | undefined = undefined;
+  'if-none-match': string | undefined = undefined;
+  'if-modified-since': string | undefined = undefined;
+  'if-unmodified-since': string | undefined = undefined;
+}
+type FieldName = keyof RequestFields;
+const KEPT_FIELDS: ReadonlySet<string> = new Set(Object.keys(new RequestFields()));
+
 /** Parses a request line and its fields (RFC 9112 3 and 5), strictly: anything ambiguous is a 400. */
 export function parseHead(text: string): ParsedHead {
   const firstLf = text.indexOf('\n');
-  const requestLine = stripCr(firstLf < 0 ? text : text.slice(0, firstLf));
-  if (requestLine === null) return fail('bare CR in the request line');
-  const firstSpace = requestLine.indexOf(' ');
-  const lastSpace = requestLine.lastIndexOf(' ');
-  if (firstSpace <= 0 || lastSpace === firstSpace) return fail('request line is not "METHOD target HTTP/1.x"');
-  const method = requestLine.slice(0, firstSpace);
-  const url = requestLine.slice(firstSpace + 1, lastSpace);
-  const version = requestLine.slice(lastSpace + 1);
+  const lineEnd = lineEndOf(text, 0, firstLf < 0 ? text.length : firstLf);
+  if (lineEnd < 0) return fail('bare CR in the request line');
+  const firstSpace = text.indexOf(' ');
+  const lastSpace = text.lastIndexOf(' ', lineEnd - 1);
+  if (firstSpace <= 0 || firstSpace >= lineEnd || lastSpace === firstSpace) {
+    return fail('request line is not "METHOD target HTTP/1.x"');
+  }
+  const method = text.slice(0, firstSpace);
+  const url = text.slice(firstSpace + 1, lastSpace);
+  const version = text.slice(lastSpace + 1, lineEnd);
   if (method !== 'GET' && method !== 'HEAD' && !TOKEN.test(method)) return fail('request method is not a token');
   if (url.length === 0 || BAD_TARGET_CHAR.test(url))
     return fail('request target is empty or holds spaces, controls or non-ASCII bytes');
@@ -497,41 +518,55 @@ export function parseHead(text: string): ParsedHead {
   else if (/^HTTP\/\d\.\d$/.test(version)) return fail(`${version} is not supported; use HTTP/1.1`, 505);
   else return fail('request line does not end with an HTTP version');
 
-  const headers: Record<string, string | undefined> = {};
-  for (let start = firstLf + 1; firstLf >= 0 && start <= text.length; ) {
-    const lf = text.indexOf('\n', start);
-    const line = stripCr(lf < 0 ? text.slice(start) : text.slice(start, lf));
-    start = lf < 0 ? text.length + 1 : lf + 1;
-    if (line === null) return fail('bare CR in a header field');
-    const first = line.charCodeAt(0);
+  const fields = new RequestFields();
+  for (let start = firstLf + 1; firstLf >= 0 && start < text.length; ) {
+    let lf = text.indexOf('\n', start);
+    if (lf < 0) lf = text.length;
+    const end = lineEndOf(text, start, lf);
+    if (end < 0) return fail('bare CR in a header field');
+    const first = text.charCodeAt(start);
     if (first === 32 || first === 9) return fail('obsolete line folding in a header field');
-    const colon = line.indexOf(':');
-    if (colon <= 0) return fail(`header line without a name and colon: ${JSON.stringify(line.slice(0, 40))}`);
-    const rawName = line.slice(0, colon);
+    const colon = text.indexOf(':', start);
+    if (colon <= start || colon >= end) {
+      return fail(
+        `header line without a name and colon: ${JSON.stringify(text.slice(start, Math.min(end, start + 40)))}`,
+      );
+    }
+    const rawName = text.slice(start, colon);
     const name = fieldName(rawName);
     if (name === null) return fail(`header field name ${JSON.stringify(rawName.slice(0, 40))} is not a token`);
-    const value = trimOws(line.slice(colon + 1));
+    const value = trimOws(text.slice(colon + 1, end));
     if (BAD_VALUE_CHAR.test(value)) return fail(`header field ${rawName} holds control characters`);
-    const previous = headers[name];
-    if (previous === undefined) headers[name] = value;
-    else if (name === 'host') return fail('more than one Host field');
-    else if (name === 'content-length' && previous !== value) return fail('conflicting Content-Length fields');
-    else if (name !== 'content-length') headers[name] = `${previous}, ${value}`;
+    start = lf + 1;
+    if (!KEPT_FIELDS.has(name)) continue;
+    const kept = name as FieldName;
+    const previous = fields[kept];
+    if (previous === undefined) fields[kept] = value;
+    else if (kept === 'host') return fail('more than one Host field');
+    else if (kept === 'content-length' && previous !== value) return fail('conflicting Content-Length fields');
+    else if (kept !== 'content-length') fields[kept] = `${previous}, ${value}`;
   }
 
-  if (minorVersion === 1 && headers.host === undefined) return fail('HTTP/1.1 request without a Host field');
-  if (headers['transfer-encoding'] !== undefined) {
+  if (minorVersion === 1 && fields.host === undefined) return fail('HTTP/1.1 request without a Host field');
+  if (fields['transfer-encoding'] !== undefined) {
     // RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
     if (minorVersion === 0) return fail('Transfer-Encoding in an HTTP/1.0 request');
     return fail('request bodies with Transfer-Encoding are not accepted here', 501);
   }
   let bodyLength = 0;
-  const contentLength = headers['content-length'];
+  const contentLength = fields['content-length'];
   if (contentLength !== undefined) {
     if (!/^\d{1,15}$/.test(contentLength)) return fail('Content-Length is not a number');
     bodyLength = Number(contentLength);
   }
-  return { kind: 'request', request: { method, url, headers, minorVersion }, bodyLength };
+  return { kind: 'request', request: { method, url, headers: fields, minorVersion }, bodyLength };
+}
+
+/** Where the line [start, lf) ends without its trailing CR; -1 if a CR stands anywhere else in it. */
+function lineEndOf(text: string, start: number, lf: number): number {
+  const end = lf > start && text.charCodeAt(lf - 1) === 13 ? lf - 1 : lf;
+  const cr = text.indexOf('\r', start);
+  return cr >= 0 && cr < end ? -1 : end;
 }
 
 /**
@@ -557,12 +592,6 @@ function fieldName(raw: string): string | null {
   const name = raw.toLowerCase();
   if (knownFieldNames.size < KNOWN_FIELD_NAMES_MAX) knownFieldNames.set(raw, name);
   return name;
-}
-
-/** The line without its trailing CR; null if a CR is left elsewhere in it. */
-function stripCr(line: string): string | null {
-  const stripped = line.charCodeAt(line.length - 1) === 13 ? line.slice(0, -1) : line;
-  return stripped.indexOf('\r') >= 0 ? null : stripped;
 }
 
 function trimOws(value: string): string {

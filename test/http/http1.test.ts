@@ -8,6 +8,7 @@ import {
   type Http1Response,
   type Http1Server,
   parseHead,
+  RequestFields,
 } from '../../src/http/http1.ts';
 
 const LIMITS: Http1Limits = {
@@ -26,7 +27,7 @@ const holds = new EventEmitter();
 function answer(request: Http1Request, response: Http1Response): void {
   const [, kind, text = ''] = request.url.split('/');
   const send = () => {
-    const body = `${request.method} ${text} ${request.headers['x-note'] ?? ''}`.trimEnd();
+    const body = `${request.method} ${text} ${request.headers['if-none-match'] ?? ''}`.trimEnd();
     response.writeHead(200, ['Content-Type', 'text/plain', 'Content-Length', String(Buffer.byteLength(body))]);
     response.end(body);
   };
@@ -134,16 +135,26 @@ describe('HTTP/1.1 transport', () => {
   it('accepts bare-LF line ends and empty lines before a request', async () => {
     const text = await exchange(
       server.port,
-      '\r\n\r\nGET /echo/lf HTTP/1.1\nHost: x\nX-Note: n\nConnection: close\n\n',
+      '\r\n\r\nGET /echo/lf HTTP/1.1\nHost: x\nIf-None-Match: n\nConnection: close\n\n',
     );
     expect(statuses(text)).toEqual([200]);
     expect(text.endsWith('GET lf n')).toBe(true);
   });
 
+  it('drops fields it does not act on, after checking them', async () => {
+    const text = await exchange(
+      server.port,
+      'GET /echo/d HTTP/1.1\r\nHost: x\r\nX-Other: 1\r\nConnection: close\r\n\r\n',
+    );
+    expect(text.endsWith('GET d')).toBe(true);
+    const bad = await exchange(server.port, 'GET /echo/d HTTP/1.1\r\nHost: x\r\nX-Other: a\x7fb\r\n\r\n');
+    expect(statuses(bad)).toEqual([400]);
+  });
+
   it('joins repeated fields and trims optional whitespace', async () => {
     const text = await exchange(
       server.port,
-      'GET /echo/j HTTP/1.1\r\nHost: x\r\nX-Note:  a \t\r\nx-note: b\r\nConnection: close\r\n\r\n',
+      'GET /echo/j HTTP/1.1\r\nHost: x\r\nIf-None-Match:  a \t\r\nif-none-match: b\r\nConnection: close\r\n\r\n',
     );
     expect(text.endsWith('GET j a, b')).toBe(true);
   });
@@ -184,12 +195,17 @@ describe('HTTP/1.1 transport', () => {
   });
 
   it.each([
-    ['obsolete line folding', 'GET /echo/a HTTP/1.1\r\nHost: x\r\nX-Note: a\r\n b\r\n\r\n', 400, 'folding'],
+    ['obsolete line folding', 'GET /echo/a HTTP/1.1\r\nHost: x\r\nIf-None-Match: a\r\n b\r\n\r\n', 400, 'folding'],
     ['no Host in HTTP/1.1', 'GET /echo/a HTTP/1.1\r\n\r\n', 400, 'Host'],
     ['two Host fields', 'GET /echo/a HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n', 400, 'Host'],
     ['space before the colon', 'GET /echo/a HTTP/1.1\r\nHost : x\r\n\r\n', 400, 'not a token'],
-    ['a control character in a value', 'GET /echo/a HTTP/1.1\r\nHost: x\r\nX-Note: a\x01b\r\n\r\n', 400, 'control'],
-    ['a bare CR', 'GET /echo/a HTTP/1.1\r\nHost: x\rX-Note: a\r\n\r\n', 400, 'bare CR'],
+    [
+      'a control character in a value',
+      'GET /echo/a HTTP/1.1\r\nHost: x\r\nIf-None-Match: a\x01b\r\n\r\n',
+      400,
+      'control',
+    ],
+    ['a bare CR', 'GET /echo/a HTTP/1.1\r\nHost: x\rIf-None-Match: a\r\n\r\n', 400, 'bare CR'],
     [
       'conflicting Content-Length',
       'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n',
@@ -212,7 +228,7 @@ describe('HTTP/1.1 transport', () => {
   });
 
   it('answers 431 to a head larger than the limit, whether or not it is complete', async () => {
-    const long = `GET /echo/a HTTP/1.1\r\nHost: x\r\nX-Note: ${'a'.repeat(3000)}`;
+    const long = `GET /echo/a HTTP/1.1\r\nHost: x\r\nIf-None-Match: ${'a'.repeat(3000)}`;
     expect(statuses(await exchange(server.port, long))).toEqual([431]);
     expect(statuses(await exchange(server.port, `${long}\r\n\r\n`))).toEqual([431]);
   });
@@ -299,5 +315,6 @@ describe('parseHead', () => {
       },
       bodyLength: 0,
     });
+    expect(parsed.kind === 'request' && parsed.request.headers).toBeInstanceOf(RequestFields);
   });
 });
