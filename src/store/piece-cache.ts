@@ -24,12 +24,23 @@ export interface PieceCacheOptions {
   verifyPolicy?: 'first-read' | 'every-read';
 }
 
+/**
+ * Cache keys are numbers, object id × PIECE_KEY_SPACE + piece index: a lookup builds and hashes no string
+ * (it runs for every HTTP range and peer block). 2^26 pieces per object is more than any metainfo holds (its
+ * piece hashes alone would be 1.3 GB); 2^27 object ids stay below 2^53.
+ */
+const PIECE_KEY_SPACE = 2 ** 26;
+
 class VerifyingPieceCache implements PieceCache {
   readonly #store: Store;
   readonly #verify: PieceCacheOptions['verify'];
   readonly #maxBytes: number;
-  readonly #cache: LRUCache<string, Buffer>;
-  readonly #inflight = new Map<string, Promise<Buffer>>();
+  readonly #cache: LRUCache<number, Buffer>;
+  readonly #inflight = new Map<number, Promise<Buffer>>();
+  /** Object ids of cache keys, by lower-case info hash, and back; dropped with the object, never reused. */
+  readonly #objectIds = new Map<string, number>();
+  readonly #objectKeys = new Map<number, string>();
+  #nextObjectId = 0;
   /** Cached piece indexes per object, to evict a whole object without scanning the cache. */
   readonly #cachedByObject = new Map<string, Set<number>>();
   /** Bumped by every eviction of an object's pieces: a read that started before must not be cached. */
@@ -51,11 +62,12 @@ class VerifyingPieceCache implements PieceCache {
     this.#verify = options.verify;
     this.#verifyEveryRead = options.verifyPolicy === 'every-read';
     this.#maxBytes = options.maxBytes;
-    this.#cache = new LRUCache<string, Buffer>({
+    this.#cache = new LRUCache<number, Buffer>({
       maxSize: options.maxBytes,
       sizeCalculation: (piece) => Math.max(1, piece.length),
       dispose: (_piece, key) => {
-        const [infoHash, index] = splitKey(key);
+        const infoHash = this.#objectKeys.get(Math.floor(key / PIECE_KEY_SPACE)) ?? '';
+        const index = key % PIECE_KEY_SPACE;
         const cached = this.#cachedByObject.get(infoHash);
         cached?.delete(index);
         if (cached?.size === 0) this.#cachedByObject.delete(infoHash);
@@ -69,7 +81,7 @@ class VerifyingPieceCache implements PieceCache {
 
   getPiece(infoHash: string, pieceIndex: number): Promise<Buffer> {
     const objectKey = infoHash.toLowerCase();
-    const key = `${objectKey}:${pieceIndex}`;
+    const key = this.#keyOf(objectKey, pieceIndex);
     const cached = this.#cache.get(key);
     if (cached !== undefined) {
       this.#hits++;
@@ -98,7 +110,7 @@ class VerifyingPieceCache implements PieceCache {
   ): Buffer | undefined {
     checkSpan(from, to);
     const objectKey = infoHash.toLowerCase();
-    const cached = this.#cache.get(`${objectKey}:${pieceIndex}`);
+    const cached = this.#cache.get(this.#keyOf(objectKey, pieceIndex));
     if (cached !== undefined) {
       checkSpan(from, to, cached.length);
       this.#hits++;
@@ -120,9 +132,22 @@ class VerifyingPieceCache implements PieceCache {
   }
 
   peekPiece(infoHash: string, pieceIndex: number): Buffer | undefined {
-    const cached = this.#cache.get(`${infoHash.toLowerCase()}:${pieceIndex}`);
+    const cached = this.#cache.get(this.#keyOf(infoHash.toLowerCase(), pieceIndex));
     if (cached !== undefined) this.#hits++;
     return cached;
+  }
+
+  #keyOf(objectKey: string, pieceIndex: number): number {
+    let id = this.#objectIds.get(objectKey);
+    if (id === undefined) {
+      id = this.#nextObjectId++;
+      this.#objectIds.set(objectKey, id);
+      this.#objectKeys.set(id, objectKey);
+    }
+    if (!(pieceIndex >= 0 && pieceIndex < PIECE_KEY_SPACE)) {
+      throw new RangeError(`piece index ${pieceIndex} is outside what the piece cache can key`);
+    }
+    return id * PIECE_KEY_SPACE + pieceIndex;
   }
 
   /** A disk read of the piece needs no hash: first-read policy, and hashed since it last entered the store. */
@@ -133,7 +158,7 @@ class VerifyingPieceCache implements PieceCache {
     );
   }
 
-  async #load(infoHash: string, pieceIndex: number, key: string): Promise<Buffer> {
+  async #load(infoHash: string, pieceIndex: number, key: number): Promise<Buffer> {
     const object = this.#store.get(infoHash);
     if (object === undefined || !object.bitfield.get(pieceIndex)) {
       throw new NotFoundError(`piece ${pieceIndex} of ${infoHash} is not held`, { subject: infoHash, pieceIndex });
@@ -208,12 +233,20 @@ class VerifyingPieceCache implements PieceCache {
     this.#epochs.set(objectKey, (this.#epochs.get(objectKey) ?? 0) + 1);
     const indexes = pieceIndexes ?? [...(this.#cachedByObject.get(objectKey) ?? [])];
     for (const index of indexes) {
-      const key = `${objectKey}:${index}`;
+      const key = this.#keyOf(objectKey, index);
       this.#cache.delete(key);
       this.#inflight.delete(key);
     }
     if (pieceIndexes === undefined) {
-      for (const key of [...this.#inflight.keys()]) if (key.startsWith(`${objectKey}:`)) this.#inflight.delete(key);
+      const id = this.#objectIds.get(objectKey);
+      for (const key of [...this.#inflight.keys()]) {
+        if (Math.floor(key / PIECE_KEY_SPACE) === id) this.#inflight.delete(key);
+      }
+      // Nothing of the object is left under its id (a read in flight will not cache: its epoch moved on).
+      if (id !== undefined) {
+        this.#objectIds.delete(objectKey);
+        this.#objectKeys.delete(id);
+      }
     }
   }
 
@@ -242,11 +275,6 @@ function checkSpan(from: number, to: number, size?: number): void {
     const piece = size === undefined ? 'a piece' : `a piece of ${size} bytes`;
     throw new InvalidArgumentError(`bytes [${from}, ${to}) are not a span of ${piece}`);
   }
-}
-
-function splitKey(key: string): [string, number] {
-  const colon = key.indexOf(':');
-  return [key.slice(0, colon), Number(key.slice(colon + 1))];
 }
 
 /** The piece cache over `store`; `verify` is the hashing pool's (tests may pass a node:crypto one). */
