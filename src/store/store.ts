@@ -219,7 +219,8 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
 
   get(infoHash: string): StoredObject | undefined {
     this.#refresh();
-    const entry = this.#entries.get(infoHash.toLowerCase());
+    // Callers nearly always pass the lower-case form already: try it before making one.
+    const entry = this.#entries.get(infoHash) ?? this.#entries.get(infoHash.toLowerCase());
     return entry === undefined ? undefined : this.#viewOf(entry);
   }
 
