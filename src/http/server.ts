@@ -396,19 +396,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       const location = originFileUrl(object, representation.fileIndex);
       if (location !== null) {
         stats.redirected += 1;
-        countStatus(302);
-        const body = `piece ${pieceIndex} is not held here; the origin has it\n`;
-        res.writeHead(302, [
-          'Location',
-          location,
-          'Cache-Control',
-          'no-store',
-          'Content-Type',
-          'text/plain; charset=utf-8',
-          'Content-Length',
-          String(Buffer.byteLength(body)),
-        ]);
-        res.end(body);
+        sendError(res, 302, `piece ${pieceIndex} is not held here; the origin has it`, ['Location', location]);
         return;
       }
     }
@@ -460,6 +448,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     res.end(body);
   }
 
+  /** A short text answer that no cache keeps: errors, refusals, redirects. */
   function sendError(res: Http1Response, status: number, reason: string, extra: string[] = []): void {
     const body = `${reason}\n`;
     countStatus(status);
