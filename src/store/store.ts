@@ -990,7 +990,11 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
 
   // Per-object exclusion
 
-  async #enterWriter(infoHash: string): Promise<ObjectGate> {
+  /**
+   * The object's gate once no barrier stands on it, handed to `claim` in the same turn as the last check,
+   * so that nothing (another writer, a removal) can come between seeing it open and claiming it.
+   */
+  async #claimGate<T>(infoHash: string, claim: (gate: ObjectGate) => T): Promise<T> {
     let gate = this.#gates.get(infoHash);
     while (gate?.barrier) {
       await gate.barrier;
@@ -1000,8 +1004,14 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
       gate = { writers: 0, barrier: null, onIdle: [] };
       this.#gates.set(infoHash, gate);
     }
-    gate.writers++;
-    return gate;
+    return claim(gate);
+  }
+
+  #enterWriter(infoHash: string): Promise<ObjectGate> {
+    return this.#claimGate(infoHash, (gate) => {
+      gate.writers++;
+      return gate;
+    });
   }
 
   #leaveWriter(infoHash: string, gate: ObjectGate): void {
@@ -1013,20 +1023,13 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
 
   /** Runs `task` with no write of the object in progress and none starting (removals, creation). */
   async #exclusive<T>(infoHash: string, task: () => Promise<T>): Promise<T> {
-    let gate = this.#gates.get(infoHash);
-    while (gate?.barrier) {
-      await gate.barrier;
-      gate = this.#gates.get(infoHash);
-    }
-    if (gate === undefined) {
-      gate = { writers: 0, barrier: null, onIdle: [] };
-      this.#gates.set(infoHash, gate);
-    }
     let open!: () => void;
-    gate.barrier = new Promise((resolve) => {
-      open = resolve;
+    const held = await this.#claimGate(infoHash, (gate) => {
+      gate.barrier = new Promise((resolve) => {
+        open = resolve;
+      });
+      return gate;
     });
-    const held = gate;
     try {
       if (held.writers > 0) await new Promise<void>((resolve) => held.onIdle.push(resolve));
       return await task();
