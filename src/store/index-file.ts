@@ -30,16 +30,8 @@ export function journalFileName(generation: number): string {
   return `journal-${generation}`;
 }
 
-/** What the index knows of one object; the metainfo itself stays in the object's folder. */
-export interface ObjectEntry {
-  infoHash: string;
-  name: string;
-  pieceLength: number;
-  pieceCount: number;
-  length: number;
-  addedAt: number;
-  expiresAt: number | null;
-  source: string | null;
+/** What the index knows of one object (its journal record, with a live bitfield); the metainfo stays in the object's folder. */
+export interface ObjectEntry extends Omit<ObjectRecord, 'bitfield'> {
   bitfield: Bitfield;
 }
 
