@@ -1,5 +1,4 @@
 // Conditional requests (RFC 9110 13): preconditions evaluated in the order of 13.2.2, and If-Range.
-import type { IncomingHttpHeaders } from 'node:http';
 
 /** The validators of one representation: a strong entity tag and a modification time in whole seconds. */
 export interface Validators {
@@ -12,11 +11,19 @@ export interface Validators {
 /** The outcome of the preconditions: go on, 304 Not Modified, or 412 Precondition Failed. */
 export type PreconditionOutcome = 'proceed' | 'not-modified' | 'failed';
 
+/** The request fields the preconditions read (as the HTTP/1.1 layer parses them). */
+export interface PreconditionFields {
+  'if-match'?: string | undefined;
+  'if-none-match'?: string | undefined;
+  'if-modified-since'?: string | undefined;
+  'if-unmodified-since'?: string | undefined;
+}
+
 /**
  * RFC 9110 13.2.2 for a GET or HEAD of an existing representation:
  * If-Match, else If-Unmodified-Since (412); then If-None-Match, else If-Modified-Since (304).
  */
-export function evaluatePreconditions(headers: IncomingHttpHeaders, validators: Validators): PreconditionOutcome {
+export function evaluatePreconditions(headers: PreconditionFields, validators: Validators): PreconditionOutcome {
   const ifMatch = headers['if-match'];
   if (ifMatch !== undefined) {
     if (!matchesList(ifMatch, validators.etag, true)) return 'failed';

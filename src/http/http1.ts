@@ -52,8 +52,6 @@ export interface Http1Server {
   readonly server: Server;
   /** Open connections. */
   readonly connections: number;
-  /** True while some connection has a response in flight. */
-  readonly busy: boolean;
   /** Closes connections between requests now, and each busy one as soon as its response is done. */
   closeIdle(): void;
   /** Closes every connection at once. */
@@ -643,10 +641,6 @@ export function createHttp1Server(options: Http1ServerOptions): Http1Server {
     server,
     get connections() {
       return connections.size;
-    },
-    get busy() {
-      for (const connection of connections) if (connection.state === 'responding') return true;
-      return false;
     },
     closeIdle() {
       for (const connection of connections) {
