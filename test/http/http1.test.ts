@@ -1,7 +1,8 @@
 import { EventEmitter, once } from 'node:events';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  adoptWithReadBuffer,
   createHttp1Server,
   type Http1Limits,
   type Http1Request,
@@ -299,6 +300,44 @@ describe('HTTP/1.1 transport limits', () => {
     release();
     await Promise.all([busyText, once(busy, 'close')]);
     await stop(http1);
+  });
+});
+
+describe('adoptWithReadBuffer', () => {
+  // The server's reads go into its own buffer through Node internals (see adoptWithReadBuffer). If a Node
+  // release changes them, connections still work through 'data' events, and this test says so.
+  it('moves an accepted connection onto a socket that reads into the given buffer', async () => {
+    const buffer = Buffer.alloc(1024);
+    const reads: string[] = [];
+    const adopted: Socket[] = [];
+    const server = createServer({ pauseOnConnect: true, allowHalfOpen: true }, (accepted) => {
+      const socket = adoptWithReadBuffer(accepted, buffer, (length) =>
+        reads.push(buffer.toString('latin1', 0, length)),
+      );
+      adopted.push(socket);
+      socket.on('end', () => socket.end('bye'));
+      expect(socket).not.toBe(accepted);
+      expect(accepted.destroyed).toBe(true);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const address = server.address();
+    const client = connect(typeof address === 'object' && address !== null ? address.port : 0, '127.0.0.1');
+    client.end('hello');
+    const [answer] = (await once(client, 'data')) as [Buffer];
+    expect(answer.toString()).toBe('bye');
+    expect(reads.join('')).toBe('hello');
+    expect(adopted).toHaveLength(1);
+    expect(adopted[0]?.bytesRead).toBe(5);
+    // The husk no longer counts as one of net.Server's connections: close() does not wait for it.
+    await once(client, 'close');
+    await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+  });
+
+  it('leaves a socket without a libuv handle as it is', () => {
+    const socket = new Socket();
+    expect(adoptWithReadBuffer(socket, Buffer.alloc(16), () => {})).toBe(socket);
+    socket.destroy();
   });
 });
 
