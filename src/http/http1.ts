@@ -688,9 +688,9 @@ const READ_BUFFER_SIZE = 64 * 1024;
  * (slower, the same behaviour) and a test on the pinned Node fails to say so.
  */
 export function adoptWithReadBuffer(accepted: Socket, buffer: Buffer, onBytes: (length: number) => void): Socket {
-  const internals = accepted as unknown as { _handle: { readStart?: unknown } | null };
+  const internals = accepted as unknown as { _handle?: { readStart?: unknown } | null };
   const handle = internals._handle;
-  if (handle === null || typeof handle.readStart !== 'function') return accepted;
+  if (typeof handle?.readStart !== 'function') return accepted;
   internals._handle = null;
   // The husk has no handle left to close; destroying it settles net.Server's own connection count.
   accepted.destroy();

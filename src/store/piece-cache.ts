@@ -80,7 +80,7 @@ class VerifyingPieceCache implements PieceCache {
   }
 
   getPiece(infoHash: string, pieceIndex: number): Promise<Buffer> {
-    const objectKey = infoHash.toLowerCase();
+    const objectKey = this.#objectKeyOf(infoHash);
     const key = this.#keyOf(objectKey, pieceIndex);
     const cached = this.#cache.get(key);
     if (cached !== undefined) {
@@ -109,7 +109,7 @@ class VerifyingPieceCache implements PieceCache {
     into?: Buffer,
   ): Buffer | undefined {
     checkSpan(from, to);
-    const objectKey = infoHash.toLowerCase();
+    const objectKey = this.#objectKeyOf(infoHash);
     const cached = this.#cache.get(this.#keyOf(objectKey, pieceIndex));
     if (cached !== undefined) {
       checkSpan(from, to, cached.length);
@@ -132,9 +132,22 @@ class VerifyingPieceCache implements PieceCache {
   }
 
   peekPiece(infoHash: string, pieceIndex: number): Buffer | undefined {
-    const cached = this.#cache.get(this.#keyOf(infoHash.toLowerCase(), pieceIndex));
+    const cached = this.#cache.get(this.#keyOf(this.#objectKeyOf(infoHash), pieceIndex));
     if (cached !== undefined) this.#hits++;
     return cached;
+  }
+
+  // The last info hash asked for and its lower-cased form. Callers pass the store's own string request after
+  // request; a fresh toLowerCase() copy would be hashed anew by every Map lookup (measurable per request).
+  #lastInfoHash = '';
+  #lastObjectKey = '';
+
+  #objectKeyOf(infoHash: string): string {
+    if (infoHash !== this.#lastInfoHash) {
+      this.#lastInfoHash = infoHash;
+      this.#lastObjectKey = infoHash.toLowerCase();
+    }
+    return this.#lastObjectKey;
   }
 
   #keyOf(objectKey: string, pieceIndex: number): number {
@@ -220,7 +233,7 @@ class VerifyingPieceCache implements PieceCache {
   }
 
   #forget(infoHash: string, pieceIndexes?: number[]): void {
-    const objectKey = infoHash.toLowerCase();
+    const objectKey = this.#objectKeyOf(infoHash);
     const verified = this.#verified.get(objectKey);
     if (verified === undefined) return;
     if (pieceIndexes === undefined) this.#verified.delete(objectKey);
@@ -228,7 +241,7 @@ class VerifyingPieceCache implements PieceCache {
   }
 
   evict(infoHash: string, pieceIndexes?: number[]): void {
-    const objectKey = infoHash.toLowerCase();
+    const objectKey = this.#objectKeyOf(infoHash);
     this.#forget(objectKey, pieceIndexes);
     this.#epochs.set(objectKey, (this.#epochs.get(objectKey) ?? 0) + 1);
     const indexes = pieceIndexes ?? [...(this.#cachedByObject.get(objectKey) ?? [])];
