@@ -14,6 +14,7 @@ packages=(
   wrk                # HTTP load generator for benchmarks
   openssl            # SHA-1 speed limit yardstick
   time               # /usr/bin/time for peak RSS in benchmarks
+  iproute2           # ss: a test reads a socket's receive queue; benchmarks find free ports
 )
 
 missing=()

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
 import { connect, createServer, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -118,6 +119,28 @@ describe('HTTP/1.1 transport', () => {
     expect(statuses(text)).toEqual([200, 200, 200]);
     expect(text).toMatch(/Connection: close\r\n\r\nGET three$/);
     expect(text).toMatch(/^Date: .+ GMT\r$/m);
+  });
+
+  it('stops reading from a client that floods pipelined requests while one is in progress', async () => {
+    const socket = connect(server.port, '127.0.0.1');
+    const held = once(holds, 'held');
+    socket.write('GET /hold/first HTTP/1.1\r\nHost: x\r\n\r\n');
+    const [release] = (await held) as [() => void];
+    const count = 4000; // ~6 MB: more than the server may hold unparsed, and than loopback buffers take
+    socket.write(`GET /echo/next HTTP/1.1\r\nHost: x\r\nPad: ${'p'.repeat(1500)}\r\n\r\n`.repeat(count));
+    // Paused, the server leaves the requests in its kernel receive queue.
+    const local = socket.localPort;
+    let unread = 0;
+    for (let tries = 0; tries < 250 && unread < 64 * 1024; tries += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const line = execFileSync('ss', ['-tnH', 'state', 'established', `( dport = :${local} )`]).toString();
+      unread = Number(line.trim().split(/\s+/)[0] ?? 0);
+    }
+    expect(unread).toBeGreaterThanOrEqual(64 * 1024);
+    release();
+    const text = await readUntil(socket, (seen) => seen.split('GET next').length - 1 === count);
+    expect(text.indexOf('GET first')).toBeLessThan(text.indexOf('GET next'));
+    socket.destroy();
   });
 
   it('keeps HTTP/1.0 connections only when asked, and says so', async () => {
