@@ -6,6 +6,7 @@
 //   env: DIRECT_READ_MAX (bytes): limits.directReadMaxBytes, the longest range read straight from disk.
 import { link, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { TransferTally } from '../../dist/src/agent/transfer-tally.js';
 import { createHashPool } from '../../dist/src/hashing/index.js';
 import { createHttpServer, objectUrls } from '../../dist/src/http/index.js';
 import { buildMetainfo, defaultPieceLength } from '../../dist/src/metainfo/index.js';
@@ -46,7 +47,17 @@ const cache = createPieceCache(store, {
 });
 const limits =
   process.env.DIRECT_READ_MAX === undefined ? {} : { directReadMaxBytes: Number(process.env.DIRECT_READ_MAX) };
-const server = createHttpServer({ store, cache, host: '127.0.0.1', port, policy: 'refuse', limits });
+// As in the agent: bytes sent are tallied per object for the announces' `uploaded`.
+const transfers = new TransferTally();
+const server = createHttpServer({
+  store,
+  cache,
+  host: '127.0.0.1',
+  port,
+  policy: 'refuse',
+  limits,
+  onSent: (infoHash, bytes) => transfers.uploaded(infoHash, bytes),
+});
 await server.listen();
 console.log(`READY ${port} ${urlPath}`);
 

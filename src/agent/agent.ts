@@ -25,6 +25,7 @@ import {
 import { type AnnounceClient, createAnnounceClient, type TrackerStatus } from '../tracker/index.ts';
 import { createPeerWireServer, type PeerWireServer, type PeerWireStats } from '../wire/index.ts';
 import { countHashing, createMetrics } from './metrics.ts';
+import { TransferTally } from './transfer-tally.ts';
 import type { AgentAddresses, AgentConfig } from './types.ts';
 
 /** Azureus-style peer id: edgepeer 0.1.0, then random. */
@@ -59,6 +60,8 @@ export class Agent {
   private http: HttpServer | null = null;
   private announcer: AnnounceClient | null = null;
   private registration: Registration | null = null;
+  /** Bytes each object sent and pulled: the uploaded and downloaded of its announces. */
+  private readonly transfers = new TransferTally();
   private addresses: AgentAddresses = {
     peerPort: 0,
     peerAddresses: [],
@@ -117,6 +120,9 @@ export class Agent {
     this.store.on('pieces-removed', (infoHash, pieces, reason) => {
       if (reason === 'corrupt') logger.warn({ infoHash, pieces }, 'pieces failed their hash on disk and were dropped');
     });
+    // After this turn: the announce client reads the object's last figures for its `stopped` announces first.
+    this.store.on('object-removed', (infoHash) => setImmediate(() => this.transfers.forget(infoHash)));
+    const transfers = this.transfers;
 
     const wire = createPeerWireServer({
       store: this.store,
@@ -124,6 +130,7 @@ export class Agent {
       port: config.peer.port,
       peerId: this.peerId,
       logger: logger.child({ part: 'wire' }),
+      onUploaded: (infoHash, bytes) => transfers.uploaded(infoHash, bytes),
       ...(config.peer.host ? { host: config.peer.host } : {}),
       ...(config.peer.limits ? { limits: config.peer.limits } : {}),
     });
@@ -141,6 +148,8 @@ export class Agent {
         limits: { directReadMaxBytes: config.http.directReadMaxBytes },
         verify: (data, expected) => this.hashPool.verify(data, expected),
         logger: logger.child({ part: 'http' }),
+        onSent: (infoHash, bytes) => transfers.uploaded(infoHash, bytes),
+        onPulled: (infoHash, bytes) => transfers.downloaded(infoHash, bytes),
         ...(config.http.host ? { host: config.http.host } : {}),
       });
       const listening = await http.listen();
@@ -166,6 +175,7 @@ export class Agent {
       port: this.addresses.peerPort,
       httpBaseUrls: this.addresses.httpBaseUrls,
       trackers: config.trackers,
+      transferStats: (infoHash) => this.transfers.of(infoHash),
     });
     announcer.on('announce-error', (info) => this.logger.warn(info, 'announce failed'));
     announcer.on('announce', (info) =>

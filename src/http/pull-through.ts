@@ -15,7 +15,7 @@ export interface PullThroughOptions extends OriginLimits {
   verify: PieceVerifier;
   writePiece: PieceWriter;
   logger?: HttpLogger;
-  onPulled?: () => void;
+  onPulled?: (infoHash: string, bytes: number) => void;
   onFailed?: () => void;
 }
 
@@ -73,7 +73,7 @@ export class PullThrough {
           error: err instanceof Error ? err.message : String(err),
         });
       }
-      this.options.onPulled?.();
+      this.options.onPulled?.(metainfo.infoHash, data.length);
       return data;
     } catch (err) {
       this.options.onFailed?.();

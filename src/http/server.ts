@@ -53,7 +53,7 @@ class MissingPieceError extends Error {
 
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   const limits: HttpLimits = { ...DEFAULT_LIMITS, ...options.limits };
-  const { store, cache, policy, logger } = options;
+  const { store, cache, policy, logger, onSent } = options;
   // `connections` is read off the transport when asked.
   const stats = emptyHttpStats();
   const spanBuffers = new SpanBuffers(SPAN_BUFFERS_IDLE_BYTES);
@@ -69,8 +69,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
           verify: options.verify ?? sha1Verifier,
           writePiece,
           ...(logger === undefined ? {} : { logger }),
-          onPulled: () => {
+          onPulled: (infoHash, bytes) => {
             stats.piecesPulled += 1;
+            options.onPulled?.(infoHash, bytes);
           },
           onFailed: () => {
             stats.pullFailures += 1;
@@ -202,6 +203,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     res.writeHead(status, NO_FIELDS, lengthFields(representation, only, partial) + entityFields(representation));
     res.end(bytes, readInto ? () => spanBuffers.give(into) : undefined);
     stats.bytesSent += length;
+    onSent?.(object.infoHash, length);
     return true;
   }
 
@@ -363,6 +365,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         if (step.prefix !== null) res.write(step.prefix);
         const ok = res.write(piece.subarray(step.from, step.to));
         stats.bytesSent += step.to - step.from;
+        onSent?.(object.infoHash, step.to - step.from);
         if (!ok) await res.drained();
       }
       if (res.destroyed) {

@@ -40,6 +40,8 @@ export interface ConnectionHost {
   opened(connection: PeerConnection): void;
   interestChanged(connection: PeerConnection, interested: boolean): void;
   closed(connection: PeerConnection): void;
+  /** Piece bytes of an object were sent. */
+  uploaded(infoHash: string, bytes: number): void;
 }
 
 type State = 'handshake' | 'open' | 'closed';
@@ -415,6 +417,7 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     this.uploadedBytes += block.length;
     const counters = this.#host.counters;
     counters.uploadedBytes += block.length;
+    this.#host.uploaded(this.#infoHash, block.length);
     counters.blocksSent++;
   }
 

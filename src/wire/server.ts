@@ -41,6 +41,8 @@ export interface PeerWireServerOptions {
   mse?: MseMode;
   limits?: Partial<PeerWireLimits>;
   logger?: WireLogger;
+  /** Told of piece bytes of an object sent to peers (the agent's `uploaded` in announces). */
+  onUploaded?: (infoHash: string, bytes: number) => void;
 }
 
 export interface PeerWireServer {
@@ -68,6 +70,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
   readonly store: WireStore;
   readonly cache: WirePieceCache;
   readonly logger: WireLogger;
+  readonly uploaded: (infoHash: string, bytes: number) => void;
   readonly counters: WireCounters = {
     accepted: 0,
     refused: 0,
@@ -115,6 +118,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
     this.store = options.store;
     this.cache = options.cache;
     this.logger = options.logger ?? silentLogger;
+    this.uploaded = options.onUploaded ?? (() => {});
     if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
       throw new InvalidArgumentError(`peer port must be an integer from 0 to 65535, got ${String(options.port)}`, {
         subject: 'port',

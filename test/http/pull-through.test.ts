@@ -61,6 +61,11 @@ describe('pull-through', () => {
   let store: MemoryStore;
   let server: HttpServer;
   let base: string;
+  /** Bytes told to onSent and onPulled, per object. */
+  let sent: Map<string, number>;
+  let pulled: Map<string, number>;
+  const tally = (into: () => Map<string, number>) => (infoHash: string, bytes: number) =>
+    into().set(infoHash, (into().get(infoHash) ?? 0) + bytes);
 
   beforeAll(async () => {
     originUrl = await origin.start();
@@ -77,6 +82,8 @@ describe('pull-through', () => {
     origin.fault = 'none';
     origin.requests = [];
     store = new MemoryStore();
+    sent = new Map();
+    pulled = new Map();
     store.add(singleMeta, single, { held: [0], source: `${originUrl}/files/s.bin` });
     store.add(multiMeta, multi, { held: [], source: `${originUrl}/tree/` });
     server = createHttpServer({
@@ -86,6 +93,8 @@ describe('pull-through', () => {
       host: '127.0.0.1',
       policy: 'pull-through',
       origin: { timeoutMs: 500 },
+      onSent: tally(() => sent),
+      onPulled: tally(() => pulled),
     });
     base = `http://127.0.0.1:${(await server.listen()).port}`;
   });
@@ -102,6 +111,8 @@ describe('pull-through', () => {
     expect(store.written.map((entry) => entry.pieceIndex).sort()).toEqual([1, 2, 3]);
     expect(origin.requests).toContain(`/files/s.bin bytes=${PIECE}-${PIECE * 2 - 1}`);
     expect(server.stats().piecesPulled).toBe(3);
+    expect(pulled).toEqual(new Map([[singleMeta.infoHash, 3 * PIECE]]));
+    expect(sent).toEqual(new Map([[singleMeta.infoHash, PIECE * 3 + 6 - 100]]));
     // now held: no more origin traffic
     origin.requests = [];
     expect((await get(url, `bytes=${PIECE}-${PIECE + 9}`)).status).toBe(206);

@@ -44,12 +44,21 @@ describe('HTTP server: complete objects', () => {
   let server: HttpServer;
   let base: string;
   let port: number;
+  /** Body bytes told to onSent, per object. */
+  const sent = new Map<string, number>();
 
   beforeAll(async () => {
     store.add(single, singleData);
     store.add(multi, multiData);
     store.add(oneFile, oneFileData);
-    server = createHttpServer({ store, cache, port: 0, policy: 'refuse', limits: { maxRanges: 4 } });
+    server = createHttpServer({
+      store,
+      cache,
+      port: 0,
+      policy: 'refuse',
+      limits: { maxRanges: 4 },
+      onSent: (infoHash, bytes) => sent.set(infoHash, (sent.get(infoHash) ?? 0) + bytes),
+    });
     ({ port } = await server.listen());
     base = `http://127.0.0.1:${port}`;
   });
@@ -104,6 +113,21 @@ describe('HTTP server: complete objects', () => {
     expect(parts[0]!.data.equals(singleData.subarray(10, 20))).toBe(true);
     expect(parts[1]!.data.equals(singleData.subarray(40000, 40100))).toBe(true);
     expect(parts[2]!.data.equals(singleData.subarray(singleData.length - 5))).toBe(true);
+  });
+
+  it('tells onSent the content bytes it sent of each object: none for HEAD, none of multipart framing', async () => {
+    const sentOf = (infoHash: string) => sent.get(infoHash) ?? 0;
+    const before = sentOf(single.infoHash);
+    await get(singleUrl(), {}, 'HEAD');
+    expect(sentOf(single.infoHash)).toBe(before);
+    await get(singleUrl());
+    await get(singleUrl(), { range: 'bytes=16000-40000' });
+    await get(singleUrl(), { range: 'bytes=10-19, 40000-40099' });
+    expect(sentOf(single.infoHash) - before).toBe(singleData.length + 24001 + 110);
+    const multiBefore = sentOf(multi.infoHash);
+    const urls = objectUrls(base, { infoHash: multi.infoHash, metainfo: multi });
+    await get(urls.files[2]!, { range: 'bytes=0-9' });
+    expect(sentOf(multi.infoHash) - multiBefore).toBe(10);
   });
 
   it('coalesces overlapping ranges into one part instead of amplifying them', async () => {

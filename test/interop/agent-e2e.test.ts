@@ -77,7 +77,7 @@ interface SwarmStats {
   seeds: number;
   leechers: number;
   /** Peers that announced with the bitmap extension: edgepeer agents. */
-  networkPeers: unknown[];
+  networkPeers: { held: number | null; uploaded: number; downloaded: number }[];
 }
 
 /** Swarm statistics of one object from edgepeer's tracker, once `accept` holds (long poll on its version). */
@@ -149,6 +149,10 @@ describe('edgepeer agent, end to end', () => {
     expect(purged.lines[0]).toMatchObject({ status: 'pieces-purged', piecesRemoved: 1 });
     const [, payload] = await told;
     expect(Buffer.from(payload).readUInt32BE(0)).toBe(3);
+    // The announce of the new bitmap reports what the agent sent: the leecher's download and curl's range.
+    const swarm = await swarmWhen(infoHash, (s) => s.networkPeers[0]?.held === 20);
+    expect(swarm.networkPeers[0]!.uploaded).toBeGreaterThanOrEqual(content.length + 100);
+    expect(swarm.networkPeers[0]!.downloaded).toBe(0);
     const closed = once(peer.socket, 'close');
     expect((await edgepeer(['purge', infoHash, '--data-dir', dataDir])).code).toBe(0);
     await closed;

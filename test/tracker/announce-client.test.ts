@@ -238,6 +238,25 @@ describe('announce client', () => {
     expect(client.objectStatus(infoHash)).toBeUndefined();
   });
 
+  it('reports the transfer counts it is given, and those at removal in stopped', async () => {
+    const counts = new Map<string, { uploaded: number; downloaded: number }>();
+    const { store, transport, client } = setUp({ changeDelayMs: 500, transferStats: (h) => counts.get(h) });
+    client.start();
+    const infoHash = store.add(testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] })).infoHash;
+    await clock.advance(500);
+    counts.set(infoHash, { uploaded: 5000, downloaded: 7 });
+    client.announceNow(infoHash);
+    await clock.advance(100);
+    store.remove(infoHash);
+    counts.delete(infoHash); // the agent forgets a removed object's counts right after
+    await clock.advance(3600_000);
+    expect(transport.singles().map(({ params }) => [params.event, params.uploaded, params.downloaded])).toEqual([
+      ['started', 0, 0],
+      [undefined, 5000, 7],
+      ['stopped', 5000, 7],
+    ]);
+  });
+
   it('still sends stopped on shutdown for an object removed while its stopped waited for a batch', async () => {
     const { store, transport, client: started } = setUp({ batchWindowMs: 10_000, changeDelayMs: 100 });
     transport.offer = { version: 1, batchPath: '/announce/batch', maxBatch: 40 };

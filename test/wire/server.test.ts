@@ -42,6 +42,8 @@ interface Harness {
   store: MemoryStore;
   cache: MemoryCache;
   logs: LogLine[];
+  /** Piece bytes sent per object, as told to onUploaded. */
+  uploaded: Map<string, number>;
 }
 
 const cleanups: (() => unknown)[] = [];
@@ -61,10 +63,13 @@ async function startServer(
     warn: (obj, msg) => logs.push({ level: 'warn', obj, msg }),
     error: (obj, msg) => logs.push({ level: 'error', obj, msg }),
   };
-  const server = createPeerWireServer({ store, cache, port: 0, host: ['127.0.0.1', '::1'], logger, limits, mse });
+  const uploaded = new Map<string, number>();
+  const onUploaded = (infoHash: string, bytes: number) => uploaded.set(infoHash, (uploaded.get(infoHash) ?? 0) + bytes);
+  const host = ['127.0.0.1', '::1'];
+  const server = createPeerWireServer({ store, cache, port: 0, host, logger, limits, mse, onUploaded });
   const { port } = await server.listen();
   cleanups.push(() => server.close(0));
-  return { server, port, store, cache, logs };
+  return { server, port, store, cache, logs, uploaded };
 }
 
 async function peer(port: number, infoHash: string, options: Parameters<typeof connectPeer>[2] = {}) {
@@ -116,6 +121,7 @@ describe('peer wire server: serving', () => {
     const pieces = await download(p, object, [0, 1, 2, 3, 4, 5]);
     expect(Buffer.concat(pieces).equals(object.content)).toBe(true);
     expect(h.server.stats()).toMatchObject({ uploadedBytes: object.content.length, connections: 1, unchoked: 1 });
+    expect(h.uploaded).toEqual(new Map([[object.infoHash, object.content.length]]));
     expect(h.server.peers()[0]).toMatchObject({ infoHash: object.infoHash, fast: true, choked: false });
   });
 

@@ -185,6 +185,8 @@ interface ObjectState {
   groups: GroupState[];
   /** The encoded bitmap, until the next change. */
   bitmap: string | undefined;
+  /** transferStats when the object left the store: its `stopped` announces report these. */
+  transferAtRemoval?: { uploaded: number; downloaded: number } | undefined;
 }
 
 interface UrlState {
@@ -538,6 +540,8 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
     const object = this.#objects.get(infoHash);
     if (object === undefined) return;
     this.#objects.delete(infoHash);
+    const transfer = this.#options.transferStats?.(infoHash);
+    object.transferAtRemoval = transfer === undefined ? undefined : { ...transfer };
     for (const group of object.groups) {
       group.stopping = true;
       this.#retired.add(group);
@@ -697,7 +701,7 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
         : group.completedPending
           ? 'completed'
           : undefined;
-    const transfer = this.#options.transferStats?.(object.infoHash);
+    const transfer = object.transferAtRemoval ?? this.#options.transferStats?.(object.infoHash);
     // A plain tracker (one that did not answer with an offer) gets only the marker, not the bitmap. A UDP
     // answer cannot carry an offer, so UDP trackers always get the extension (in BEP 41 URL data).
     const plain = (tracker.offer === null && !tracker.udp) || event === 'stopped';
