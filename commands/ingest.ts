@@ -44,7 +44,9 @@ Each source becomes a BitTorrent v1 object (SHA-1 pieces, verified) or, with --t
 
   async run(): Promise<void> {
     const { flags, argv } = await this.parse(Ingest);
+    const timeoutMs = parseDuration(flags.timeout, '--timeout');
     const options = {
+      originTimeoutMs: timeoutMs,
       ...(flags['piece-length'] ? { pieceLength: pieceLengthFlag(flags['piece-length']) } : {}),
       ...(flags.pieces ? { pieces: flags.pieces } : {}),
       ...(flags.ttl ? { ttlMs: parseDuration(flags.ttl, '--ttl') } : {}),
@@ -56,7 +58,6 @@ Each source becomes a BitTorrent v1 object (SHA-1 pieces, verified) or, with --t
       ...(flags.torrent ? { torrentFile: flags.torrent } : {}),
       ...(flags['info-hash'] ? { infoHash: flags['info-hash'] } : {}),
     };
-    const timeoutMs = parseDuration(flags.timeout, '--timeout');
     const prepared = await prepareIngest({ ...request, options }, process.cwd());
     const results: IngestResult[] = [];
     const record = (result: IngestResult) => {

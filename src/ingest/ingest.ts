@@ -90,9 +90,10 @@ function describe(source: string, outcome: Outcome, started: number): IngestResu
   return result;
 }
 
-async function ingestOrThrow(source: string, options: IngestOptions, ctx: IngestContext): Promise<Outcome> {
+async function ingestOrThrow(source: string, options: IngestOptions, given: IngestContext): Promise<Outcome> {
   const problem = sourceProblem(source);
   if (problem) throw new InvalidArgumentError(problem, { subject: source });
+  const ctx = withOriginTimeout(given, options.originTimeoutMs, source);
   const isUrl = /^https?:\/\//i.test(source);
   const location = /^file:\/\//i.test(source) ? fileURLToPath(source) : source;
   if (options.metainfo) {
@@ -103,6 +104,20 @@ async function ingestOrThrow(source: string, options: IngestOptions, ctx: Ingest
       : fillFromLocal(location, object, wanted, options, ctx);
   }
   return isUrl ? ingestNewFromOrigin(location, source, options, ctx) : ingestNewLocal(location, source, options, ctx);
+}
+
+/** Longest origin timeout an ingest may ask for: a day. */
+const MAX_ORIGIN_TIMEOUT_MS = 86_400_000;
+
+function withOriginTimeout(ctx: IngestContext, timeoutMs: number | undefined, source: string): IngestContext {
+  if (timeoutMs === undefined) return ctx;
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_ORIGIN_TIMEOUT_MS) {
+    throw new InvalidArgumentError(
+      `origin timeout must be a whole number of milliseconds from 1 to ${MAX_ORIGIN_TIMEOUT_MS}, got ${String(timeoutMs)}`,
+      { subject: source },
+    );
+  }
+  return { ...ctx, origin: ctx.origin.withTimeout(timeoutMs) };
 }
 
 function addOptions(options: IngestOptions, source: string): { ttlMs?: number; source: string } {

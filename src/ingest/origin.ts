@@ -24,14 +24,31 @@ const USER_AGENT = 'edgepeer (CDN ingest)';
 /** HTTP(S) origin client: probes, ranged and whole GETs, with timeouts and redirects, errors named by URL. */
 export class OriginClient {
   private readonly dispatcher: Dispatcher;
+  /** Headers and body timeout of this view's requests, where it differs from the dispatcher's. */
+  private readonly requestTimeoutMs: number | undefined;
 
-  constructor(options: OriginOptions) {
+  /** Own connections per OriginOptions, or (withTimeout) another client's with a timeout of its own. */
+  constructor(options: OriginOptions | { shared: Dispatcher; requestTimeoutMs: number }) {
+    if ('shared' in options) {
+      this.dispatcher = options.shared;
+      this.requestTimeoutMs = options.requestTimeoutMs;
+      return;
+    }
     this.dispatcher = new Agent({
       connections: options.connections,
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
       connectTimeout: options.timeoutMs,
     }).compose(interceptors.redirect({ maxRedirections: 5 }));
+    this.requestTimeoutMs = undefined;
+  }
+
+  /**
+   * The same connections with another timeout for headers and between body chunks: one ingest's
+   * `--timeout`, on the agent's shared client. Close the client, not the view.
+   */
+  withTimeout(timeoutMs: number): OriginClient {
+    return new OriginClient({ shared: this.dispatcher, requestTimeoutMs: timeoutMs });
   }
 
   /** One GET of the first byte tells length, Range support and name in a single round trip. */
@@ -110,6 +127,9 @@ export class OriginClient {
         headers: { 'user-agent': USER_AGENT, 'accept-encoding': 'identity', ...headers },
         dispatcher: this.dispatcher,
         signal,
+        ...(this.requestTimeoutMs === undefined
+          ? {}
+          : { headersTimeout: this.requestTimeoutMs, bodyTimeout: this.requestTimeoutMs }),
       });
     } catch (err) {
       throw originFailure(err, url);

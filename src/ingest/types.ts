@@ -28,6 +28,8 @@ export interface IngestOptions {
   ttlMs?: number;
   /** Name of a new object fetched from a URL (default: from the origin). */
   name?: string;
+  /** Time allowed for an origin's response headers and between body chunks (default: the client's). */
+  originTimeoutMs?: number;
   onProgress?: (progress: IngestProgress) => void;
 }
 

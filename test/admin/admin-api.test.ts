@@ -72,6 +72,13 @@ describe('admin API', () => {
       await remote.ingest({ sources: [file, join(dir, 'missing.bin')], options: {} }, (r) => results.push(r));
       expect(results.map((r) => r.status)).toEqual(['ingested', 'failed']);
       expect(results[1]?.error?.code).toBe('EDGEPEER_SOURCE_UNREADABLE');
+      // Options travel to the agent's ingest, which checks them (`ingest --timeout` through an agent).
+      const timedOut: IngestResult[] = [];
+      await remote.ingest({ sources: ['http://127.0.0.1:9/x.bin'], options: { originTimeoutMs: -5 } }, (r) =>
+        timedOut.push(r),
+      );
+      expect(timedOut[0]?.error).toMatchObject({ code: 'EDGEPEER_INVALID_ARGUMENT' });
+      expect(timedOut[0]?.error?.message).toMatch(/origin timeout .* got -5/);
       expect((await remote.list()).map((o) => o.name)).toEqual(['a.bin']);
       expect(await remote.show('a.bin')).toMatchObject({ name: 'a.bin', complete: true });
       expect((await remote.torrent('a.bin')).infoHash).toBe(results[0]?.infoHash);

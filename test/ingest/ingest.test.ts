@@ -194,6 +194,19 @@ describe('ingest from an origin URL', () => {
     expect(result.error?.code).toBe('EDGEPEER_ORIGIN_TIMEOUT');
   });
 
+  it("times out on a stalled origin after the ingest's own timeout, on a client whose own is long", async () => {
+    await client.close();
+    client = new OriginClient({ timeoutMs: 600_000, connections: 4 });
+    ctx = { ...ctx, origin: client };
+    origin.faults = { stall: true };
+    // Without originTimeoutMs this would wait ten minutes, far past the test's own timeout.
+    const result = await ingestSource(`${originUrl}/media/clip.bin`, { originTimeoutMs: 100 }, ctx);
+    expect(result.error?.code).toBe('EDGEPEER_ORIGIN_TIMEOUT');
+    const bad = await ingestSource(`${originUrl}/media/clip.bin`, { originTimeoutMs: 0 }, ctx);
+    expect(bad.error).toMatchObject({ code: 'EDGEPEER_INVALID_ARGUMENT' });
+    expect(bad.error?.message).toMatch(/origin timeout must be .* got 0/);
+  });
+
   it('fetches only the chosen pieces of known metainfo, with range requests', async () => {
     const metainfo = expectedSingle('clip.bin', content);
     const result = await ingestSource(`${originUrl}/media/clip.bin`, { metainfo, pieces: '2-3,10' }, ctx);
