@@ -131,6 +131,7 @@ export class Agent {
       peerId: this.peerId,
       logger: logger.child({ part: 'wire' }),
       onUploaded: (infoHash, bytes) => transfers.uploaded(infoHash, bytes),
+      ...(config.peer.mse ? { mse: config.peer.mse } : {}),
       ...(config.peer.host ? { host: config.peer.host } : {}),
       ...(config.peer.limits ? { limits: config.peer.limits } : {}),
     });

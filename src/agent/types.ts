@@ -1,6 +1,6 @@
 import type { PartialPolicy } from '../http/index.ts';
 import type { RegistrationOptions } from '../ims/index.ts';
-import type { PeerWireLimits } from '../wire/index.ts';
+import type { MseMode, PeerWireLimits } from '../wire/index.ts';
 
 /** Everything `edgepeer agent` runs with, as plain data (flags, env and config file resolved). */
 export interface AgentConfig {
@@ -10,6 +10,8 @@ export interface AgentConfig {
     port: number;
     /** Default: dual stack on '::'. */
     host?: string | string[];
+    /** Encrypted handshakes; default 'plaintext'. */
+    mse?: MseMode;
     limits?: Partial<PeerWireLimits>;
   };
   /** null: no HTTP server. */
@@ -48,7 +50,7 @@ export interface AgentConfig {
 }
 
 export const DEFAULT_AGENT_CONFIG: Omit<AgentConfig, 'dataDir'> = {
-  peer: { port: 6881 },
+  peer: { port: 6881, mse: 'plaintext' },
   http: { port: 8080, policy: 'refuse', directReadMaxBytes: 256 * 1024 },
   cacheBytes: 256 * 1024 * 1024,
   cacheVerify: 'first-read',

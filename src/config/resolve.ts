@@ -345,6 +345,7 @@ function toAgentConfig(merged: Layer, secrets: ImsSecrets): EdgepeerConfig {
     peer: {
       port: v('peer.port') as number,
       ...optional('host', peerHost),
+      mse: v('peer.mse') as NonNullable<AgentConfig['peer']['mse']>,
       limits: limits as NonNullable<AgentConfig['peer']['limits']>,
     },
     http: v('http.enabled')

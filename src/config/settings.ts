@@ -11,6 +11,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const PARTIAL_POLICIES = ['refuse', 'redirect', 'pull-through'] as const;
 export const CACHE_VERIFY_POLICIES = ['first-read', 'every-read'] as const;
 export const SIP_TRANSPORTS = ['udp', 'tcp', 'tls'] as const;
+export const MSE_MODES = ['plaintext', 'rc4', 'off'] as const;
 
 /** What a key holds; schema.ts turns each into a checker with a message saying what is expected. */
 export type ValueType =
@@ -143,6 +144,15 @@ export const SETTINGS = {
     example: '"::"',
     doc: 'Address(es) the peer wire server listens on (env: comma-separated).',
     flag: 'peer-host',
+  },
+  'peer.mse': {
+    value: { type: 'enum', values: MSE_MODES },
+    default: 'plaintext',
+    doc:
+      'Encrypted handshakes (MSE/PE, tried first by aria2c and libtorrent): plaintext answers them and ' +
+      'goes on unencrypted; rc4 also agrees to RC4 streams (JavaScript RC4, ~50 MB/s a core); off closes ' +
+      'them (clients retry in plaintext).',
+    flag: 'peer-mse',
   },
   'peer.limits.maxConnections': limit(2000, 1, 1_000_000, 'Connections open at once; more are closed on accept.'),
   'peer.limits.maxConnectionsPerIp': limit(8, 1, 1_000_000, 'Connections open at once from one IP address.'),

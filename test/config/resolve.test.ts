@@ -126,6 +126,7 @@ describe('environment', () => {
         EDGEPEER_DATA_DIR: 'store',
         EDGEPEER_PEER_PORT: '6889',
         EDGEPEER_PEER_HOST: '127.0.0.1, ::1',
+        EDGEPEER_PEER_MSE: 'rc4',
         EDGEPEER_HTTP_ENABLED: 'yes',
         EDGEPEER_HTTP_POLICY: 'pull-through',
         EDGEPEER_HTTP_PUBLIC_URL: 'https://edge1.example.net',
@@ -144,6 +145,7 @@ describe('environment', () => {
     expect(config.dataDir).toBe(join(dir, 'store'));
     expect(config.peer.port).toBe(6889);
     expect(config.peer.host).toEqual(['127.0.0.1', '::1']);
+    expect(config.peer.mse).toBe('rc4');
     expect(config.http).toEqual({
       port: 8080,
       policy: 'pull-through',
@@ -248,6 +250,8 @@ describe('validation errors name the key', () => {
     expect(formatIssue(issues[0] as ConfigIssue)).toMatch(
       /^cacheSize: must be a size .* \(got "huge"\) from --cache-size$/,
     );
+    const mse = await issuesFrom({ flags: { 'peer-mse': 'yes' } });
+    expect(formatIssue(mse[0] as ConfigIssue)).toMatch(/^peer\.mse: .*plaintext.*rc4.*off.* from --peer-mse$/);
   });
 
   it('reports every problem of a file at once, in line order', async () => {
