@@ -209,11 +209,15 @@ export class Agent {
       this.logger.level = next.logLevel;
       applied.push('logLevel');
     }
-    if (!same([next.announce, next.trackers], [this.config.announce, this.config.trackers])) {
+    if (next.announce && this.config.announce && this.announcer && !same(next.trackers, this.config.trackers)) {
+      // In place: only the dropped trackers hear `stopped` and only the new ones `started`.
+      this.announcer.setTrackers(next.trackers);
+      applied.push('trackers');
+    } else if (next.announce !== this.config.announce) {
       await this.announcer?.stop();
       this.announcer = null;
       this.startAnnounces(next);
-      applied.push('trackers');
+      applied.push('announce');
     }
     if (!same(next.ims, this.config.ims)) {
       await this.registration?.stop();

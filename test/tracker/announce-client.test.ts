@@ -65,6 +65,7 @@ class FakeTransport implements TrackerTransport {
 const TRACKER_A = 'http://tracker-a.test/announce';
 const TRACKER_B = 'http://tracker-b.test/announce';
 const TRACKER_C = 'udp://tracker-c.test:6969/announce';
+const TRACKER_D = 'http://tracker-d.test/announce';
 
 describe('announce client', () => {
   let client: AnnounceClient | undefined;
@@ -166,6 +167,34 @@ describe('announce client', () => {
         .map((call) => call.url)
         .sort(),
     ).toEqual([TRACKER_A, TRACKER_B]);
+  });
+
+  it('takes a new list of extra trackers without disturbing the trackers that stay', async () => {
+    const { store, transport, client } = setUp({ trackers: [TRACKER_B, TRACKER_C], changeDelayMs: 1000 });
+    store.add(testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] }), () => true, false);
+    store.add(testMetainfo({ pieceCount: 2, announceList: [[TRACKER_A]] }), () => true, false);
+    client.start();
+    await clock.advance(5000);
+    const calls = () => transport.singles().map((call) => `${call.url} ${call.params.event ?? 'regular'}`);
+    expect(calls().sort()).toEqual(
+      [TRACKER_A, TRACKER_A, TRACKER_B, TRACKER_B, TRACKER_C, TRACKER_C].map((url) => `${url} started`),
+    );
+    const before = calls().length;
+    // TRACKER_A is also the metainfo's: dropping it from the extras leaves the metainfo's group alone.
+    client.setTrackers([TRACKER_C, TRACKER_D, TRACKER_A]);
+    await clock.advance(5000);
+    expect(calls().slice(before).sort()).toEqual([
+      `${TRACKER_B} stopped`,
+      `${TRACKER_B} stopped`,
+      `${TRACKER_D} started`,
+      `${TRACKER_D} started`,
+    ]);
+    const middle = calls().length;
+    client.setTrackers([TRACKER_C]);
+    await clock.advance(5000);
+    expect(calls().slice(middle).sort()).toEqual([`${TRACKER_D} stopped`, `${TRACKER_D} stopped`]);
+    expect(client.status().find((tracker) => tracker.url === TRACKER_D)?.objects).toBe(0);
+    expect(() => client.setTrackers(['wss://tracker.example/announce'])).toThrow(/http, https or udp/);
   });
 
   it('announces a bitmap change after the change delay, coalesced, and not sooner than the min interval', async () => {

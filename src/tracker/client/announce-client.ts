@@ -213,8 +213,10 @@ interface GroupState {
   /** The URL the group is queued for or being sent to. */
   target: string | null;
   completedPending: boolean;
-  /** The object left the store: send `stopped` to every URL that was started, then drop. */
+  /** The object left the store, or the group's extra tracker was dropped: `stopped` to every URL started, then drop. */
   stopping: boolean;
+  /** The extra tracker URL (AnnounceClientOptions.trackers) this group announces to; null: the metainfo's. */
+  extraUrl: string | null;
   /** The bitmap changed while an announce was under way. */
   dirty: boolean;
   lastUrl: string | null;
@@ -231,6 +233,11 @@ export interface AnnounceClient extends EventEmitter<AnnounceClientEvents> {
   objectStatus(infoHash: string): ObjectAnnounceStatus | undefined;
   /** Announces now (one object, or all), regardless of schedules and min intervals. */
   announceNow(infoHash?: string): void;
+  /**
+   * Replaces the extra tracker URLs (a SIGHUP with a new list): every object starts announcing to the new
+   * ones and sends `stopped` to the dropped ones; the metainfo's trackers and the unchanged ones carry on.
+   */
+  setTrackers(urls: string[]): void;
   /** Scrapes every tracker of an object. */
   scrape(infoHash: string): Promise<ScrapeReport[]>;
 }
@@ -242,6 +249,17 @@ const ADD_CHUNK = 500;
  * every this many announces: a safety net for a tracker that lost it without restarting.
  */
 const BITMAP_REFRESH_EVERY = 4;
+
+/** Extra tracker URLs, deduplicated; InvalidArgumentError for a scheme the client does not speak. */
+function checkedTrackerUrls(urls: string[]): string[] {
+  const unique = [...new Set(urls)];
+  for (const url of unique) {
+    if (trackerScheme(url) === undefined) {
+      throw new InvalidArgumentError(`tracker URL must be http, https or udp: ${url}`, { subject: url });
+    }
+  }
+  return unique;
+}
 
 export function createAnnounceClient(options: AnnounceClientOptions): AnnounceClient {
   return new Announcer(options);
@@ -271,7 +289,7 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
   readonly #peerId: Buffer;
   readonly #key = randomBytes(4).toString('hex');
   readonly #httpBaseUrls: string[];
-  readonly #extraTrackers: string[];
+  #extraTrackers: string[];
   readonly #objects = new Map<string, ObjectState>();
   readonly #trackers = new Map<string, TrackerState>();
   readonly #ready = new Set<TrackerState>();
@@ -329,12 +347,7 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
       if (checked === undefined) throw new InvalidArgumentError(`HTTP base URL must be http(s) without query: ${url}`);
       return checked;
     });
-    this.#extraTrackers = [...new Set(options.trackers ?? [])];
-    for (const url of this.#extraTrackers) {
-      if (trackerScheme(url) === undefined) {
-        throw new InvalidArgumentError(`tracker URL must be http, https or udp: ${url}`, { subject: url });
-      }
-    }
+    this.#extraTrackers = checkedTrackerUrls(options.trackers ?? []);
     this.#timers = new TimerQueue(this.#clock, (groups) => {
       for (const group of groups) this.#dispatch(group);
     });
@@ -498,28 +511,53 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
         : metainfo.announceList
             .map((tier) => shuffled(tier.filter((url) => url.length > 0)))
             .filter((tier) => tier.length > 0);
-    const known = new Set(metainfoTiers.flat());
-    const groupsTiers = metainfoTiers.length > 0 ? [metainfoTiers] : [];
-    for (const url of this.#extraTrackers) if (!known.has(url)) groupsTiers.push([[url]]);
-    for (const tiers of groupsTiers) {
-      const group: GroupState = {
-        object,
-        tiers,
-        urls: new Map(tiers.flat().map((url) => [url, newUrlState()])),
-        phase: 'idle',
-        target: null,
-        completedPending: false,
-        stopping: false,
-        dirty: false,
-        lastUrl: null,
-        lastAnnounceAt: null,
-        lastError: null,
-      };
-      for (const url of group.urls.keys()) this.#tracker(url);
-      object.groups.push(group);
-      this.#timers.schedule(group, this.#clock.now() + delayMs);
-    }
+    if (metainfoTiers.length > 0) this.#addGroup(object, metainfoTiers, null, delayMs);
+    for (const url of this.#extraTrackers) this.#addExtraGroup(object, url, delayMs);
     this.#objects.set(object.infoHash, object);
+  }
+
+  /** A group for an extra tracker, unless the object announces to that URL already (its metainfo lists it). */
+  #addExtraGroup(object: ObjectState, url: string, delayMs: number): void {
+    if (object.groups.some((group) => group.urls.has(url))) return;
+    this.#addGroup(object, [[url]], url, delayMs);
+  }
+
+  #addGroup(object: ObjectState, tiers: string[][], extraUrl: string | null, delayMs: number): void {
+    const group: GroupState = {
+      object,
+      tiers,
+      urls: new Map(tiers.flat().map((url) => [url, newUrlState()])),
+      phase: 'idle',
+      target: null,
+      completedPending: false,
+      stopping: false,
+      extraUrl,
+      dirty: false,
+      lastUrl: null,
+      lastAnnounceAt: null,
+      lastError: null,
+    };
+    for (const url of group.urls.keys()) this.#tracker(url);
+    object.groups.push(group);
+    this.#timers.schedule(group, this.#clock.now() + delayMs);
+  }
+
+  setTrackers(urls: string[]): void {
+    const next = checkedTrackerUrls(urls);
+    const dropped = new Set(this.#extraTrackers.filter((url) => !next.includes(url)));
+    const added = next.filter((url) => !this.#extraTrackers.includes(url));
+    this.#extraTrackers = next;
+    if (this.#stopping || (dropped.size === 0 && added.length === 0)) return;
+    for (const object of this.#objects.values()) {
+      const kept: GroupState[] = [];
+      for (const group of object.groups) {
+        if (group.extraUrl !== null && dropped.has(group.extraUrl)) this.#retire(group);
+        else kept.push(group);
+      }
+      object.groups = kept;
+      // Spread over the change delay, as at start: a big store's first announces leave in rate-limited order.
+      for (const url of added) this.#addExtraGroup(object, url, Math.random() * this.#settings.changeDelayMs);
+    }
   }
 
   #bitmapChanged(infoHash: string): void {
@@ -542,13 +580,16 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
     this.#objects.delete(infoHash);
     const transfer = this.#options.transferStats?.(infoHash);
     object.transferAtRemoval = transfer === undefined ? undefined : { ...transfer };
-    for (const group of object.groups) {
-      group.stopping = true;
-      this.#retired.add(group);
-      if (group.phase === 'idle') {
-        this.#timers.remove(group);
-        this.#dispatch(group);
-      }
+    for (const group of object.groups) this.#retire(group);
+  }
+
+  /** The group sends `stopped` where it was started (now if idle, else once its announce in flight ends), then goes. */
+  #retire(group: GroupState): void {
+    group.stopping = true;
+    this.#retired.add(group);
+    if (group.phase === 'idle') {
+      this.#timers.remove(group);
+      this.#dispatch(group);
     }
   }
 
