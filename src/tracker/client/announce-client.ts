@@ -404,8 +404,13 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
   status(): TrackerStatus[] {
     const objects = new Map<string, number>();
     const next = new Map<string, number>();
+    // Trackers no group announces to any more (an extra tracker dropped, the last object naming one gone)
+    // are left out; their state is kept in case they come back.
+    const inUse = new Set(this.#extraTrackers);
+    for (const group of this.#retired) for (const url of group.urls.keys()) inUse.add(url);
     for (const object of this.#objects.values()) {
       for (const group of object.groups) {
+        for (const url of group.urls.keys()) inUse.add(url);
         const url = group.target ?? group.lastUrl ?? group.tiers[0]?.[0];
         if (url === undefined) continue;
         objects.set(url, (objects.get(url) ?? 0) + 1);
@@ -413,22 +418,24 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
         if (due !== undefined && due < (next.get(url) ?? Number.POSITIVE_INFINITY)) next.set(url, due);
       }
     }
-    return [...this.#trackers.values()].map((tracker) => ({
-      url: tracker.url,
-      objects: objects.get(tracker.url) ?? 0,
-      lastAnnounceAt: tracker.lastAnnounceAt,
-      lastSuccessAt: tracker.lastSuccessAt,
-      nextAnnounceAt: next.get(tracker.url) ?? null,
-      lastError: tracker.lastError,
-      lastWarning: tracker.lastWarning,
-      consecutiveFailures: tracker.failures,
-      retryAt: tracker.downUntil > this.#clock.now() ? tracker.downUntil : null,
-      peersSeen: tracker.peersSeen,
-      announces: { ok: tracker.ok, failed: tracker.failed },
-      extension: tracker.offer === undefined ? null : tracker.offer !== null,
-      multiObject: tracker.offer?.batchPath !== undefined,
-      intervalS: tracker.intervalS,
-    }));
+    return [...this.#trackers.values()]
+      .filter((tracker) => inUse.has(tracker.url))
+      .map((tracker) => ({
+        url: tracker.url,
+        objects: objects.get(tracker.url) ?? 0,
+        lastAnnounceAt: tracker.lastAnnounceAt,
+        lastSuccessAt: tracker.lastSuccessAt,
+        nextAnnounceAt: next.get(tracker.url) ?? null,
+        lastError: tracker.lastError,
+        lastWarning: tracker.lastWarning,
+        consecutiveFailures: tracker.failures,
+        retryAt: tracker.downUntil > this.#clock.now() ? tracker.downUntil : null,
+        peersSeen: tracker.peersSeen,
+        announces: { ok: tracker.ok, failed: tracker.failed },
+        extension: tracker.offer === undefined ? null : tracker.offer !== null,
+        multiObject: tracker.offer?.batchPath !== undefined,
+        intervalS: tracker.intervalS,
+      }));
   }
 
   objectStatus(infoHash: string): ObjectAnnounceStatus | undefined {
