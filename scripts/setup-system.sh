@@ -8,6 +8,7 @@ packages=(
   aria2              # second BitTorrent client, also an HTTP client with ranges
   opentracker        # plain BitTorrent tracker
   kamailio           # SIP registrar for IMS registration tests
+  kamailio-tls-modules # its TLS listener: registration over sips:
   curl               # HTTP range checks
   mktorrent          # reference metainfo builder (info hash compatibility) and hashing yardstick
   nginx-light        # HTTP range yardstick

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/errors/index.ts';
 import {
@@ -7,7 +7,14 @@ import {
   type RegistrationOptions,
   type RegistrationState,
 } from '../../src/ims/index.ts';
-import { boundContact, freePort, KAMAILIO, type Kamailio, startKamailio } from '../fixtures/kamailio/kamailio.ts';
+import {
+  boundContact,
+  freePort,
+  KAMAILIO,
+  KAMAILIO_TLS_CERT,
+  type Kamailio,
+  startKamailio,
+} from '../fixtures/kamailio/kamailio.ts';
 
 // edgepeer's registration client against Kamailio (auth + registrar + usrloc, test/fixtures/kamailio/registrar.cfg)
 // standing in for the P-CSCF/S-CSCF: digest with qop=auth, 403 on a wrong password, 423 below MIN_EXPIRES,
@@ -71,7 +78,7 @@ function next(
 describe.skipIf(!existsSync(KAMAILIO))('SIP registration against Kamailio', () => {
   let kamailio: Kamailio;
   beforeAll(async () => {
-    kamailio = await startKamailio({ ipv6: true, defines: { MIN_EXPIRES: 2, NONCE_EXPIRE: 3 } });
+    kamailio = await startKamailio({ ipv6: true, tls: true, defines: { MIN_EXPIRES: 2, NONCE_EXPIRE: 3 } });
   });
   afterAll(async () => {
     await kamailio?.dispose();
@@ -80,11 +87,17 @@ describe.skipIf(!existsSync(KAMAILIO))('SIP registration against Kamailio', () =
   describe.each([
     ['udp', '127.0.0.1'],
     ['tcp', '127.0.0.1'],
+    ['tls', '127.0.0.1'],
     ['udp', '::1'],
     ['tcp', '::1'],
+    ['tls', '::1'],
   ] as const)('over %s to %s', (transport, host) => {
     it('registers with digest, keeps Service-Route and P-Associated-URI, deregisters on stop', async () => {
-      const options = peer(kamailio.port, host, { transport });
+      // TLS: Kamailio's tls module presents test/ims/fixtures/tls-cert.pem, trusted here as the CA.
+      const options =
+        transport === 'tls'
+          ? peer(kamailio.tlsPort!, host, { transport, tls: { ca: readFileSync(KAMAILIO_TLS_CERT) } })
+          : peer(kamailio.port, host, { transport });
       const registration = track(createRegistration(options));
       const state = await registration.start();
       expect(state).toMatchObject({
@@ -96,7 +109,7 @@ describe.skipIf(!existsSync(KAMAILIO))('SIP registration against Kamailio', () =
         associatedUris: [options.impu, 'tel:+15550100'],
         counters: { registrations: 1, refreshes: 0, failures: 0 },
       });
-      expect(state.contact).toMatch(transport === 'tcp' ? /;transport=tcp$/ : /:\d+$/);
+      expect(state.contact).toMatch(transport === 'udp' ? /:\d+$/ : new RegExp(`;transport=${transport}$`));
       expect(state.contact).toContain(host.includes(':') ? `[${host}]` : host);
       expect(JSON.stringify(state)).not.toContain(options.password);
       // The registrar holds exactly our contact...
@@ -108,6 +121,14 @@ describe.skipIf(!existsSync(KAMAILIO))('SIP registration against Kamailio', () =
       expect(registration.state()).toMatchObject({ status: 'stopped', registered: false });
       expect(await boundContact(kamailio.port, user(options))).toBeUndefined();
     });
+  });
+
+  it('does not register over TLS with a registrar whose certificate it cannot verify', async () => {
+    const registration = track(createRegistration(peer(kamailio.tlsPort!, '127.0.0.1', { transport: 'tls' })));
+    const state = await registration.start();
+    expect(state.registered).toBe(false);
+    expect(state.lastError).toMatchObject({ code: 'EDGEPEER_SIP_UNREACHABLE' });
+    expect(state.lastError?.message).toMatch(/cannot be connected to \(DEPTH_ZERO_SELF_SIGNED_CERT\)/);
   });
 
   it('refuses a wrong password with 403 (final: no retry) and exit code auth', async () => {
