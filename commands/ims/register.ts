@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/index.ts';
+import { readCaFile } from '../../src/config/index.ts';
 import { fromSystemError, InvalidArgumentError, SipError } from '../../src/errors/index.ts';
 import { createRegistration, type RegistrationState } from '../../src/ims/index.ts';
 
@@ -35,6 +36,10 @@ export default class ImsRegister extends BaseCommand {
     }),
     'password-file': Flags.string({
       description: 'File holding the password (one trailing newline is ignored). Default: $EDGEPEER_IMS_PASSWORD.',
+    }),
+    'tls-ca': Flags.string({
+      description: "PEM file of the CAs that sign the registrar's TLS certificate; default: Node's bundled public CAs.",
+      env: 'EDGEPEER_IMS_TLS_CA_FILE',
     }),
     transport: Flags.string({
       description: 'Transport; default: the registrar URI transport parameter, else udp (tls for sips:).',
@@ -72,6 +77,7 @@ export default class ImsRegister extends BaseCommand {
       ...(flags['contact-host'] === undefined ? {} : { contactHost: flags['contact-host'] }),
       ...(flags['contact-port'] === undefined ? {} : { contactPort: flags['contact-port'] }),
       ...(flags['local-port'] === undefined ? {} : { localPort: flags['local-port'] }),
+      ...(flags['tls-ca'] === undefined ? {} : { tls: { ca: await readCaFile(flags['tls-ca']) } }),
       userAgent: `edgepeer/${this.config.version}`,
     });
 

@@ -5,6 +5,7 @@
 import type { FileLayer } from './file.ts';
 import type { ResolvedConfig, ResolveOptions } from './resolve.ts';
 
+export { readCaFile } from './ca-file.ts';
 export type { FileLayer, Layer } from './file.ts';
 export {
   type ConfigIssue,

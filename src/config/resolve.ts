@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 // Types only: erased at run time, so src/config keeps no run-time dependency on the folders above it.
 import type { AgentConfig } from '../agent/index.ts';
 import { fromSystemError } from '../errors/index.ts';
+import { readCaFile } from './ca-file.ts';
 import { type Layer, readConfigFile } from './file.ts';
 import {
   type ConfigIssue,
@@ -44,8 +45,11 @@ export interface ResolveOptions extends Omit<LocateOptions, 'env'> {
   env?: NodeJS.ProcessEnv;
   /** Relative paths from env and flags are taken from here; default process.cwd(). */
   cwd?: string;
-  /** Read the IMS password file (default true); false leaves ims.password unset (service install). */
-  readSecrets?: boolean;
+  /**
+   * Read the files settings name: the IMS password and CA certificates (default true); false leaves them
+   * unset (service install, which may run before they exist).
+   */
+  readFiles?: boolean;
 }
 
 export interface EffectiveSetting {
@@ -100,8 +104,9 @@ export async function resolveAgentConfig(options: ResolveOptions = {}): Promise<
 
   const warnings = unknownEnvWarnings(env);
   const secrets: ImsSecrets =
-    options.readSecrets === false ? { passwordFrom: '' } : await imsSecrets(merged, env, warnings, file);
-  const config = toAgentConfig(merged, secrets);
+    options.readFiles === false ? { passwordFrom: '' } : await imsSecrets(merged, env, warnings, file);
+  const tlsCa = options.readFiles === false ? undefined : await imsTlsCa(merged, file);
+  const config = toAgentConfig(merged, secrets, tlsCa);
   if (secrets.passwordSource) sources['ims.password'] = secrets.passwordSource;
   if (secrets.aka) sources['ims.aka'] = 'env';
 
@@ -328,7 +333,19 @@ function unknownEnvWarnings(env: NodeJS.ProcessEnv): string[] {
   return warnings;
 }
 
-function toAgentConfig(merged: Layer, secrets: ImsSecrets): EdgepeerConfig {
+/** The CAs of ims.tlsCaFile, read and checked, when IMS registration is on and the key is set. */
+async function imsTlsCa(merged: Layer, configFile: string | null): Promise<Buffer | undefined> {
+  const entry = merged.get('ims.tlsCaFile');
+  if (!merged.has('ims.registrar') || entry === undefined) return undefined;
+  try {
+    return await readCaFile(entry.value as string);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw configError([{ key: 'ims.tlsCaFile', problem: message, origin: entry.origin }], configFile);
+  }
+}
+
+function toAgentConfig(merged: Layer, secrets: ImsSecrets, tlsCa: Buffer | undefined): EdgepeerConfig {
   const v = <K extends SettingKey>(key: K) => get(merged, key);
   const dataDir = v('dataDir') as string;
   const limits: Record<string, unknown> = {};
@@ -376,6 +393,7 @@ function toAgentConfig(merged: Layer, secrets: ImsSecrets): EdgepeerConfig {
             ...optional('contactHost', v('ims.contactHost')),
             ...optional('contactPort', v('ims.contactPort')),
             ...optional('localPort', v('ims.localPort')),
+            ...optional('tls', tlsCa === undefined ? undefined : { ca: tlsCa }),
           },
     ...optional('hashThreads', v('hashThreads')),
     admin: v('admin.enabled')

@@ -249,6 +249,14 @@ export const SETTINGS = {
     isPath: true,
     flag: 'ims-password-file',
   },
+  'ims.tlsCaFile': {
+    value: path(),
+    defaultText: "Node's bundled public CAs",
+    example: '/etc/edgepeer/ims-ca.pem',
+    doc: "PEM file of the CA certificates that sign the registrar's TLS certificate (sips:, transport tls), for an operator's own PKI.",
+    isPath: true,
+    flag: 'ims-tls-ca',
+  },
   'ims.transport': {
     value: { type: 'enum', values: SIP_TRANSPORTS },
     defaultText: "the registrar URI's transport parameter, else udp (tls for sips:)",

@@ -228,7 +228,7 @@ export async function installService(options: InstallServiceOptions = {}): Promi
     configPath: configExists ? configFile : null,
     env: {},
     flags: { 'data-dir': dataDir },
-    readSecrets: false,
+    readFiles: false,
   });
   if (!configExists) notes.push(`${configFile} does not exist yet: the unit assumes the defaults`);
   const ports = [config.peer.port, config.http?.port ?? 0, config.admin?.port ?? 0];

@@ -1,6 +1,7 @@
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import {
@@ -403,6 +404,23 @@ describe('IMS', () => {
     expect(shown).toContain('(set)');
   });
 
+  it('trusts the CAs of ims.tlsCaFile for the registrar, checks the file, and shows no certificate', async () => {
+    const passwordFile = join(dir, 'ims-password-ca');
+    await writeFile(passwordFile, secret, { mode: 0o600 });
+    const caFile = fileURLToPath(new URL('../ims/fixtures/tls-cert.pem', import.meta.url));
+    const file = await configFile(`${identity}  passwordFile: ${passwordFile}\n  tlsCaFile: ${caFile}\n`);
+    const resolved = await resolveWith({ configPath: file });
+    expect(resolved.config.ims?.tls?.ca).toEqual(await readFile(caFile));
+    expect(JSON.stringify(redactConfig(resolved.config))).not.toContain('BEGIN CERTIFICATE');
+    const notPem = join(dir, 'not-a-ca.pem');
+    await writeFile(notPem, 'hello\n');
+    const issues = await issuesFrom({ configPath: file, flags: { 'ims-tls-ca': notPem } });
+    expect(issues[0]).toMatchObject({
+      key: 'ims.tlsCaFile',
+      problem: expect.stringMatching(/holds no PEM certificate/),
+    });
+  });
+
   it('takes EDGEPEER_IMS_PASSWORD over a password file named in the config file', async () => {
     const passwordFile = join(dir, 'ims-password-2');
     await writeFile(passwordFile, 'from-file', { mode: 0o640 });
@@ -492,12 +510,12 @@ describe('every key is reachable from the file and the environment', () => {
     const fromFile = await resolveWith({
       configPath: await configFile(yamlOf(key, yamlValue)),
       env: imsEnv,
-      readSecrets: key !== 'ims.passwordFile',
+      readFiles: key !== 'ims.passwordFile' && key !== 'ims.tlsCaFile',
     });
     expect(fromFile.sources[key]).toBe(key.startsWith('ims.') && key in imsBase ? 'env' : 'file');
     const fromEnv = await resolveWith({
       env: { ...imsEnv, [envName(key)]: text },
-      readSecrets: key !== 'ims.passwordFile',
+      readFiles: key !== 'ims.passwordFile' && key !== 'ims.tlsCaFile',
     });
     expect(fromEnv.sources[key]).toBe('env');
   });

@@ -6,7 +6,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExitCode } from '../../src/errors/index.ts';
-import { boundContact, freePort, KAMAILIO, type Kamailio, startKamailio } from '../fixtures/kamailio/kamailio.ts';
+import {
+  boundContact,
+  freePort,
+  KAMAILIO,
+  KAMAILIO_TLS_CERT,
+  type Kamailio,
+  startKamailio,
+} from '../fixtures/kamailio/kamailio.ts';
 
 // `edgepeer ims register` end to end against Kamailio: the built CLI (npm run build), as a script would run it.
 
@@ -41,7 +48,7 @@ describe.skipIf(!existsSync(KAMAILIO))('edgepeer ims register', () => {
   let passwordFile: string;
   beforeAll(async () => {
     expect(existsSync(join(ROOT, 'dist/commands/ims/register.js')), 'run `npm run build` first').toBe(true);
-    kamailio = await startKamailio({ defines: { MIN_EXPIRES: 2 } });
+    kamailio = await startKamailio({ tls: true, defines: { MIN_EXPIRES: 2 } });
     dir = await mkdtemp(join(tmpdir(), 'edgepeer-ims-cli-'));
     passwordFile = join(dir, 'password');
     await writeFile(passwordFile, `${PASSWORD}\n`);
@@ -85,6 +92,33 @@ describe.skipIf(!existsSync(KAMAILIO))('edgepeer ims register', () => {
     });
     expect(run.stdout + run.stderr).not.toContain(PASSWORD);
     expect(await boundContact(kamailio.port, name)).toBeUndefined();
+  });
+
+  it('registers over TLS with a registrar signed by the CA of --tls-ca, and not without it', async () => {
+    const args = ['ims', 'register', '--once', '--json', '--registrar', `sips:127.0.0.1:${kamailio.tlsPort}`];
+    const run = await edgepeer([
+      ...args,
+      ...identity('peer95'),
+      '--password-file',
+      passwordFile,
+      '--tls-ca',
+      KAMAILIO_TLS_CERT,
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout.trim())).toMatchObject({ registered: true, deregistered: true, transport: 'tls' });
+    const refused = await edgepeer([...args, ...identity('peer96'), '--password-file', passwordFile]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/DEPTH_ZERO_SELF_SIGNED_CERT/);
+    const notPem = await edgepeer([
+      ...args,
+      ...identity('peer97'),
+      '--password-file',
+      passwordFile,
+      '--tls-ca',
+      passwordFile,
+    ]);
+    expect(notPem.code).toBe(ExitCode.usage);
+    expect(notPem.stderr).toMatch(/holds no PEM certificate/);
   });
 
   it('prints the outcome as text, taking the password from EDGEPEER_IMS_PASSWORD', async () => {
