@@ -326,6 +326,80 @@ describe('HTTP/1.1 transport limits', () => {
   });
 });
 
+/** A socket that takes what the server writes: to feed a connection bytes split exactly as a test wants. */
+class StandInSocket extends EventEmitter {
+  destroyed = false;
+  writableLength = 0;
+  writableHighWaterMark = 16384;
+  bytesRead = 0;
+  bytesWritten = 0;
+  output = '';
+  setNoDelay() {}
+  cork() {}
+  uncork() {}
+  pause() {}
+  resume() {}
+  end() {
+    this.destroyed = true;
+  }
+  destroy() {
+    this.destroyed = true;
+  }
+  write(chunk: string | Uint8Array, encodingOrDone?: unknown, done?: () => void): boolean {
+    this.output += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('latin1');
+    if (typeof encodingOrDone === 'function') encodingOrDone();
+    else done?.();
+    return true;
+  }
+}
+
+describe('HTTP/1.1 parsing of split input', () => {
+  // Pipelined requests with what makes framing hard: bodies that look like requests, bare LF line ends,
+  // empty lines between requests, a HEAD, an HTTP/1.0 keep-alive, repeated fields.
+  const requests = [
+    'GET /echo/one HTTP/1.1\r\nHost: x\r\n\r\n',
+    'GET /echo/two HTTP/1.1\r\nHost: x\r\nContent-Length: 38\r\n\r\nGET /echo/smuggled HTTP/1.1\r\nHost: x\r\n\r\n',
+    '\r\n\nGET /echo/three HTTP/1.1\nHost: x\nIf-None-Match: "a"\nIf-None-Match: "b"\n\n',
+    'HEAD /echo/four HTTP/1.1\r\nHost: x\r\nX-Long: '.concat('v'.repeat(700), '\r\n\r\n'),
+    'GET /echo/five HTTP/1.0\r\nConnection: keep-alive\r\n\r\n',
+    'GET /echo/six HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+  ].join('');
+
+  async function answers(chunks: string[]): Promise<string> {
+    const { http1 } = await start({ keepAliveTimeoutMs: 60_000, headersTimeoutMs: 60_000 });
+    const socket = new StandInSocket();
+    http1.server.emit('connection', socket);
+    for (const chunk of chunks) {
+      socket.emit('data', Buffer.from(chunk, 'latin1'));
+      // Pipelined requests are parsed a microtask after the previous answer.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await stop(http1);
+    return socket.output.replace(/^Date: .*\r\n/gm, '');
+  }
+
+  it('answers the same however TCP splits the bytes', async () => {
+    const whole = await answers([requests]);
+    expect(statuses(whole)).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(whole).not.toContain('smuggled');
+    expect(whole).toContain('GET three "a", "b"');
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (let trial = 0; trial < 40; trial += 1) {
+      const chunks: string[] = [];
+      for (let at = 0; at < requests.length; ) {
+        const size = 1 + Math.floor(random() * (trial < 5 ? 2 : 120));
+        chunks.push(requests.slice(at, at + size));
+        at += size;
+      }
+      expect(await answers(chunks), `split into ${chunks.length} chunks`).toBe(whole);
+    }
+  });
+});
+
 describe('adoptWithReadBuffer', () => {
   // The server's reads go into its own buffer through Node internals (see adoptWithReadBuffer). If a Node
   // release changes them, connections still work through 'data' events, and this test says so.
