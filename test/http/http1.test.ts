@@ -400,6 +400,43 @@ describe('HTTP/1.1 parsing of split input', () => {
   });
 });
 
+describe('HTTP/1.1 parsing of mutated input', () => {
+  it('answers mutated requests with a status line or closes, and never throws', async () => {
+    const { http1, errors } = await start();
+    const base = Buffer.from(
+      'GET /echo/a HTTP/1.1\r\nHost: x\r\nRange: bytes=0-9\r\nContent-Length: 3\r\n\r\nabcGET /echo/b HTTP/1.1\r\nHost: y\r\n\r\n',
+      'latin1',
+    );
+    let seed = 11;
+    const random = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return Math.floor((seed / 2 ** 31) * n);
+    };
+    const special = [0, 9, 10, 13, 32, 58, 127, 255, 0x2c, 0x22];
+    for (let trial = 0; trial < 2000; trial += 1) {
+      const bytes = Buffer.from(base);
+      for (let edits = 1 + random(4); edits > 0; edits -= 1) {
+        bytes[random(bytes.length)] = random(2) === 0 ? special[random(special.length)]! : random(256);
+      }
+      const socket = new StandInSocket();
+      http1.server.emit('connection', socket);
+      const cut = random(bytes.length);
+      socket.emit('data', bytes.subarray(0, cut));
+      socket.emit('data', bytes.subarray(cut));
+      await new Promise((resolve) => setImmediate(resolve));
+      socket.emit('end');
+      for (const line of socket.output.split('\r\n\r\n')[0]!.split('\r\n').slice(0, 1)) {
+        if (line !== '')
+          expect(line, JSON.stringify(bytes.toString('latin1'))).toMatch(/^HTTP\/1\.1 \d{3} [A-Za-z ]+$/);
+      }
+    }
+    // Mutations that broke the framing were answered 4xx/5xx and counted, never thrown.
+    expect(errors.length).toBeGreaterThan(20);
+    for (const kind of new Set(errors)) expect(['malformed', 'unsupported']).toContain(kind);
+    await stop(http1);
+  });
+});
+
 describe('adoptWithReadBuffer', () => {
   // The server's reads go into its own buffer through Node internals (see adoptWithReadBuffer). If a Node
   // release changes them, connections still work through 'data' events, and this test says so.
