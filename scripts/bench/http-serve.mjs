@@ -4,6 +4,7 @@
 // with the wire server). Prints `READY <port> <url path>` when listening; stops on SIGTERM/SIGINT.
 // usage: node scripts/bench/http-serve.mjs FILE STORE_DIR PORT CACHE_MIB
 //   env: DIRECT_READ_MAX (bytes): limits.directReadMaxBytes, the longest range read straight from disk.
+//        ACCESS_LOG (path): write an access log there (off by default, as in the agent).
 import { link, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { TransferTally } from '../../dist/src/agent/transfer-tally.js';
@@ -57,6 +58,7 @@ const server = createHttpServer({
   policy: 'refuse',
   limits,
   onSent: (infoHash, bytes) => transfers.uploaded(infoHash, bytes),
+  ...(process.env.ACCESS_LOG ? { accessLog: process.env.ACCESS_LOG } : {}),
 });
 await server.listen();
 console.log(`READY ${port} ${urlPath}`);

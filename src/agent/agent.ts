@@ -151,6 +151,7 @@ export class Agent {
         logger: logger.child({ part: 'http' }),
         onSent: (infoHash, bytes) => transfers.uploaded(infoHash, bytes),
         onPulled: (infoHash, bytes) => transfers.downloaded(infoHash, bytes),
+        ...(config.http.accessLog ? { accessLog: config.http.accessLog } : {}),
         ...(config.http.host ? { host: config.http.host } : {}),
       });
       const listening = await http.listen();
@@ -208,6 +209,15 @@ export class Agent {
     if (next.logLevel && next.logLevel !== this.logger.level) {
       this.logger.level = next.logLevel;
       applied.push('logLevel');
+    }
+    // As nginx on USR1: logrotate moved the access log; go on in a new file at the same path.
+    if (this.config.http?.accessLog) {
+      try {
+        this.http?.reopenAccessLog();
+        applied.push('accessLog reopened');
+      } catch (err) {
+        this.logger.error({ err }, 'access log: cannot reopen; still writing to the old file');
+      }
     }
     if (next.announce && this.config.announce && this.announcer && !same(next.trackers, this.config.trackers)) {
       // In place: only the dropped trackers hear `stopped` and only the new ones `started`.

@@ -24,6 +24,8 @@ export interface AgentConfig {
     directReadMaxBytes: number;
     /** The base URL announced to trackers for CDN URIs; default: the listening address. */
     publicUrl?: string;
+    /** Access log file ("combined" format); default: none. */
+    accessLog?: string;
   } | null;
   /** Piece cache size in bytes, shared by the wire and HTTP servers. */
   cacheBytes: number;

@@ -372,6 +372,7 @@ function toAgentConfig(merged: Layer, secrets: ImsSecrets, tlsCa: Buffer | undef
           directReadMaxBytes: v('http.directRead') as number,
           ...optional('host', v('http.host')),
           ...optional('publicUrl', v('http.publicUrl')),
+          ...optional('accessLog', v('http.accessLog')),
         }
       : null,
     cacheBytes: v('cacheSize') as number,

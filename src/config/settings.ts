@@ -218,6 +218,14 @@ export const SETTINGS = {
     doc: 'Base URL clients reach this agent at (CDN URIs announced to trackers).',
     flag: 'public-url',
   },
+  'http.accessLog': {
+    value: path(),
+    defaultText: 'none',
+    example: '/var/log/edgepeer/access.log',
+    doc: 'File to append one line per HTTP response to, in the "combined" format of nginx and Apache; reopened on SIGHUP (logrotate).',
+    isPath: true,
+    flag: 'access-log',
+  },
   'ims.registrar': {
     value: { type: 'sip', what: 'a sip: or sips: URI' },
     defaultText: 'unset, so no IMS registration',

@@ -238,6 +238,11 @@ export async function installService(options: InstallServiceOptions = {}): Promi
   const writablePaths: string[] = [];
   const tokenDir = config.admin?.tokenFile ? dirname(config.admin.tokenFile) : undefined;
   if (tokenDir !== undefined && !under(tokenDir, dataDir)) writablePaths.push(tokenDir);
+  const accessLogDir = config.http?.accessLog ? dirname(config.http.accessLog) : undefined;
+  if (accessLogDir !== undefined && !under(accessLogDir, dataDir) && !writablePaths.includes(accessLogDir)) {
+    writablePaths.push(accessLogDir);
+    if (!existsSync(accessLogDir)) notes.push(`create ${accessLogDir} for the access log, writable by ${user}`);
+  }
 
   const node = options.node ?? process.execPath;
   const entry = options.entry ?? edgepeerEntry();

@@ -46,6 +46,11 @@ export interface Http1ServerOptions {
   onRequest(request: Http1Request, response: Http1Response): void;
   /** A request rejected before it reached onRequest (already answered, connection closing). */
   onClientError?(kind: Http1ClientError, reason: string): void;
+  /**
+   * Each response, once ended (or cut short): its request (null for one refused before it could be
+   * parsed), status, body bytes handed to the socket, and the client's address. For the access log.
+   */
+  onResponseEnd?(request: Http1Request | null, status: number, bodyBytes: number, socket: Socket): void;
 }
 
 export interface Http1Server {
@@ -120,15 +125,19 @@ type ConnectionState = 'idle' | 'head' | 'body' | 'responding' | 'closing';
 /** One response: status line and fields, then a body written whole or in chunks. */
 export class Http1Response {
   readonly #connection: Connection;
+  readonly #request: Http1Request;
   readonly #head: boolean;
   readonly #keepAlive: boolean;
   #headerText: string | null = null;
   #ended = false;
+  #status = 0;
+  #bodyBytes = 0;
   headersSent = false;
 
-  constructor(connection: Connection, head: boolean, keepAlive: boolean) {
+  constructor(connection: Connection, request: Http1Request, keepAlive: boolean) {
     this.#connection = connection;
-    this.#head = head;
+    this.#request = request;
+    this.#head = request.method === 'HEAD';
     this.#keepAlive = keepAlive;
   }
 
@@ -149,6 +158,7 @@ export class Http1Response {
         : '\r\n';
     const more = fields.length === 0 ? rendered : renderFields(fields) + rendered;
     this.#headerText = statusLine(status) + more + dateLine() + connection;
+    this.#status = status;
   }
 
   /** Writes a body chunk; false when the socket's buffer is full (wait for drained()). */
@@ -161,9 +171,11 @@ export class Http1Response {
       this.headersSent = true;
       const ok = this.#head ? true : socket.write(chunk);
       socket.uncork();
+      if (!this.#head) this.#bodyBytes += chunk.length;
       return ok && socket.writableLength < socket.writableHighWaterMark;
     }
     if (this.#head) return true;
+    this.#bodyBytes += chunk.length;
     return socket.write(chunk);
   }
 
@@ -194,6 +206,8 @@ export class Http1Response {
       socket.write(body, onWritten);
     }
     if (!written) taken?.();
+    else this.#bodyBytes += body.length;
+    this.#connection.responseEnded(this.#request, this.#status, this.#bodyBytes);
     this.#connection.responseDone(this.#keepAlive);
   }
 
@@ -217,13 +231,18 @@ export class Http1Response {
 
   /** Sends what is buffered, then closes: a body shorter than its Content-Length marks it incomplete. */
   cutShort(): void {
-    this.#ended = true;
+    this.#endEarly();
     this.#connection.close(false);
   }
 
   destroy(): void {
-    this.#ended = true;
+    this.#endEarly();
     this.#connection.socket.destroy();
+  }
+
+  #endEarly(): void {
+    if (!this.#ended) this.#connection.responseEnded(this.#request, this.#status, this.#bodyBytes);
+    this.#ended = true;
   }
 }
 
@@ -383,7 +402,7 @@ class Connection {
     const lastAllowed = limits.maxRequestsPerSocket > 0 && this.#requests >= limits.maxRequestsPerSocket;
     const keepAlive = wantsKeepAlive(request) && !lastAllowed && !this.closeWhenDone;
     this.state = 'responding';
-    const response = new Http1Response(this, request.method === 'HEAD', keepAlive);
+    const response = new Http1Response(this, request, keepAlive);
     this.#owner.onRequest(request, response);
   }
 
@@ -417,10 +436,16 @@ class Connection {
     });
   }
 
+  /** For the access log, if the server keeps one. */
+  responseEnded(request: Http1Request | null, status: number, bodyBytes: number): void {
+    this.#owner.responseEnded?.(request, status, bodyBytes, this.socket);
+  }
+
   #reject(status: number, kind: Http1ClientError, reason: string): void {
     this.#owner.clientError(kind, reason);
     this.minorVersion = 1;
     const body = `${reason}\n`;
+    this.responseEnded(null, status, Buffer.byteLength(body));
     this.socket.write(
       `${statusLine(status)}${dateLine()}Connection: close\r\n` +
         `Cache-Control: no-store\r\nContent-Type: text/plain; charset=utf-8\r\n` +
@@ -452,6 +477,7 @@ interface ServerState {
   limits: Http1Limits;
   onRequest(request: Http1Request, response: Http1Response): void;
   clientError(kind: Http1ClientError, reason: string): void;
+  responseEnded: Http1ServerOptions['onResponseEnd'];
 }
 
 /**
@@ -496,6 +522,9 @@ export class RequestFields {
   'if-none-match': string | undefined = undefined;
   'if-modified-since': string | undefined = undefined;
   'if-unmodified-since': string | undefined = undefined;
+  // For the access log.
+  'user-agent': string | undefined = undefined;
+  referer: string | undefined = undefined;
 }
 type FieldName = keyof RequestFields;
 const KEPT_FIELDS: ReadonlySet<string> = new Set(Object.keys(new RequestFields()));
@@ -627,6 +656,7 @@ export function createHttp1Server(options: Http1ServerOptions): Http1Server {
     limits,
     onRequest: options.onRequest,
     clientError: (kind, reason) => options.onClientError?.(kind, reason),
+    responseEnded: options.onResponseEnd,
   };
   const readBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
   // allowHalfOpen: a client that sends its request and then FIN still gets the whole response.

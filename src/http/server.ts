@@ -4,6 +4,7 @@ import type { Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { CorruptPieceError, isEdgepeerError, LocalIoError, NotFoundError } from '../errors/index.ts';
 import type { StoredObject } from '../store/types.ts';
+import { AccessLog } from './access-log.ts';
 import { evaluatePreconditions, ifRangeHolds } from './conditional.ts';
 import { ClosedError, createHttp1Server, type Http1Request, type Http1Response, renderFields } from './http1.ts';
 import { originFileUrl, PullThrough, sha1Verifier } from './pull-through.ts';
@@ -79,8 +80,33 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         })
       : null;
 
+  const accessLog =
+    options.accessLog === undefined
+      ? null
+      : new AccessLog(options.accessLog, (err) =>
+          logger?.warn('access log: a write failed and its lines are lost (more of the same are not logged)', {
+            path: options.accessLog,
+            error: err.message,
+          }),
+        );
   const http1 = createHttp1Server({
     limits,
+    ...(accessLog === null
+      ? {}
+      : {
+          onResponseEnd(request, status, bodyBytes, socket) {
+            accessLog.add({
+              remoteAddress: socket.remoteAddress,
+              method: request?.method ?? '',
+              target: request?.url ?? '',
+              minorVersion: request?.minorVersion ?? null,
+              status,
+              bodyBytes,
+              referer: request?.headers.referer,
+              userAgent: request?.headers['user-agent'],
+            });
+          },
+        }),
     onRequest(req, res) {
       try {
         const sending = handle(req, res);
@@ -508,6 +534,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         listening = false;
       }
       await pull?.close();
+      await accessLog?.close();
+    },
+    reopenAccessLog() {
+      accessLog?.reopen();
     },
     stats() {
       return { ...stats, connections: http1.connections, responses: { ...stats.responses } };

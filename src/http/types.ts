@@ -81,6 +81,8 @@ export interface HttpServerOptions {
   onSent?: (infoHash: string, bytes: number) => void;
   /** Told of verified bytes of an object pulled from its origin (the agent's `downloaded`). */
   onPulled?: (infoHash: string, bytes: number) => void;
+  /** File to append an access log line to per response ("combined" format); default: no access log. */
+  accessLog?: string;
 }
 
 export interface HttpServerStats {
@@ -123,4 +125,6 @@ export interface HttpServer {
   /** Stops accepting, lets responses in flight finish for up to graceMs, then cuts the rest. */
   close(graceMs?: number): Promise<void>;
   stats(): HttpServerStats;
+  /** Opens the access log file anew (after logrotate moved it); nothing without an access log. */
+  reopenAccessLog(): void;
 }

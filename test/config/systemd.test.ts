@@ -131,6 +131,21 @@ describe('installService', () => {
     expect(result.notes.join('\n')).toMatch(/PrivateTmp/);
   });
 
+  it('lets the agent write its access log outside the data dir, and says when the folder is missing', async () => {
+    const configFile = join(dir, 'edge-log.yaml');
+    await writeFile(configFile, `http:\n  accessLog: ${join(dir, 'logs', 'access.log')}\n`);
+    const dataDir = join(dir, 'data-log');
+    const result = await installService({
+      unitDir: join(dir, 'units-log'),
+      dataDir,
+      configFile,
+      user: 'nobody',
+      dryRun: true,
+    });
+    expect(directive(result.unit, 'ReadWritePaths')).toBe(`${dataDir} ${join(dir, 'logs')}`);
+    expect(result.notes).toContain(`create ${join(dir, 'logs')} for the access log, writable by nobody`);
+  });
+
   it('refuses a user name that is not one', async () => {
     await expect(installService({ user: 'root; rm -rf /', dryRun: true })).rejects.toMatchObject({
       code: 'EDGEPEER_INVALID_ARGUMENT',

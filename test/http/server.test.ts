@@ -1,5 +1,8 @@
 import { once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpServer, type HttpServer, objectUrls } from '../../src/http/index.ts';
@@ -482,6 +485,48 @@ describe('HTTP server: slow and greedy clients', () => {
     await closing;
     expect(body.equals(data)).toBe(true);
     await expect(request(url, { dispatcher: new Agent() })).rejects.toThrow();
+  });
+});
+
+describe('HTTP server: access log', () => {
+  it('logs every response, refused requests included, with the bytes of its body', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'edgepeer-http-log-'));
+    try {
+      const store = new MemoryStore();
+      const data = testBytes(PIECE * 2, 5);
+      const metainfo = metainfoFor('logged.bin', PIECE, [{ path: [], length: data.length }], data);
+      store.add(metainfo, data);
+      const accessLog = join(dir, 'access.log');
+      const server = createHttpServer({
+        store,
+        cache: new MemoryPieceCache(store),
+        port: 0,
+        host: '127.0.0.1',
+        policy: 'refuse',
+        accessLog,
+      });
+      const { port } = await server.listen();
+      const base = `http://127.0.0.1:${port}`;
+      const url = objectUrls(base, { infoHash: metainfo.infoHash, metainfo }).files[0]!;
+      await get(url, { range: 'bytes=100-199', 'user-agent': 'test-agent/1', referer: 'http://ref.example/' });
+      await get(url, {}, 'HEAD');
+      await get(`${base}/nothing`);
+      await raw(port, 'GET /x HTTP/1.1\r\nHost: x\r\nBad Field: 1\r\n\r\n');
+      await server.close(100);
+      const lines = (await readFile(accessLog, 'utf8')).trim().split('\n');
+      expect(lines).toHaveLength(4);
+      const path = new URL(url).pathname;
+      expect(lines[0]).toMatch(
+        new RegExp(
+          `^127\\.0\\.0\\.1 - - \\[\\d{2}/\\w{3}/\\d{4}:[\\d:]{8} \\+0000\\] "GET ${path} HTTP/1\\.1" 206 100 "http://ref\\.example/" "test-agent/1"$`,
+        ),
+      );
+      expect(lines[1]).toContain(`"HEAD ${path} HTTP/1.1" 200 0 "-"`);
+      expect(lines[2]).toMatch(/"GET \/nothing HTTP\/1\.1" 404 \d+ /);
+      expect(lines[3]).toMatch(/ "-" 400 \d+ "-" "-"$/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

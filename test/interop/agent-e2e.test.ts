@@ -6,7 +6,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, watch } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -50,6 +50,7 @@ async function startAgent(): Promise<RunningAgent> {
       'http:',
       '  port: 0',
       '  host: 127.0.0.1',
+      `  accessLog: ${join(dir, 'access.log')}`,
       'admin:',
       '  listen: 127.0.0.1:0',
       '',
@@ -90,6 +91,16 @@ async function swarmWhen(infoHash: string, accept: (stats: SwarmStats) => boolea
     if (accept(stats)) return stats;
     version = stats.version;
   }
+}
+
+/** The file's text once `accept` holds (checked every 50 ms, for up to 10 s: the access log is written in batches). */
+async function fileWhen(path: string, accept: (text: string) => boolean): Promise<string> {
+  for (let tries = 0; tries < 200; tries += 1) {
+    const text = await readFile(path, 'utf8').catch(() => null);
+    if (text !== null && accept(text)) return text;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${path} never showed what was awaited`);
 }
 
 beforeAll(async () => {
@@ -135,10 +146,19 @@ describe('edgepeer agent, end to end', () => {
     expect((await readFile(join(save, 'movie.bin'))).equals(content)).toBe(true);
   });
 
-  it('serves a range to curl', async () => {
+  it('serves a range to curl, logs it, and goes on in a new log after logrotate and SIGHUP', async () => {
     const url = `${agent.where.httpBaseUrls[0]}/objects/${infoHash}/movie.bin`;
     const { stdout } = await run('curl', ['-sS', '-r', '1000000-1000099', url], { encoding: 'buffer' });
     expect(Buffer.compare(stdout, content.subarray(1_000_000, 1_000_100))).toBe(0);
+    const logFile = join(dir, 'access.log');
+    const line = new RegExp(`"GET /objects/${infoHash}/movie\\.bin HTTP/1\\.1" 206 100 "-" "curl/`);
+    await fileWhen(logFile, (text) => line.test(text));
+    await rename(logFile, `${logFile}.1`);
+    agent.child.kill('SIGHUP');
+    // The agent logs the reload; after it, new lines go to a new file at the same path.
+    await fileWhen(logFile, () => true);
+    await run('curl', ['-sS', '-o', '/dev/null', '-r', '0-9', url]);
+    await fileWhen(logFile, (text) => text.includes('" 206 10 "-" "curl/'));
   });
 
   it('tells a connected client of purged pieces, and closes it when the object goes', async () => {
