@@ -48,7 +48,7 @@ const cache = createPieceCache(store, {
 });
 const limits =
   process.env.DIRECT_READ_MAX === undefined ? {} : { directReadMaxBytes: Number(process.env.DIRECT_READ_MAX) };
-// As in the agent: bytes sent are tallied per object for the announces' `uploaded`.
+// As in the agent: bytes sent are tallied per object for the announces' `uploaded`; CORS fields on.
 const transfers = new TransferTally();
 const server = createHttpServer({
   store,
@@ -58,6 +58,7 @@ const server = createHttpServer({
   policy: 'refuse',
   limits,
   onSent: (infoHash, bytes) => transfers.uploaded(infoHash, bytes),
+  corsOrigin: '*', // the agent's default
   ...(process.env.ACCESS_LOG ? { accessLog: process.env.ACCESS_LOG } : {}),
 });
 await server.listen();

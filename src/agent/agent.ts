@@ -152,6 +152,7 @@ export class Agent {
         onSent: (infoHash, bytes) => transfers.uploaded(infoHash, bytes),
         onPulled: (infoHash, bytes) => transfers.downloaded(infoHash, bytes),
         ...(config.http.accessLog ? { accessLog: config.http.accessLog } : {}),
+        ...(config.http.corsOrigin ? { corsOrigin: config.http.corsOrigin } : {}),
         ...(config.http.host ? { host: config.http.host } : {}),
       });
       const listening = await http.listen();

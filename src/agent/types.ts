@@ -26,6 +26,8 @@ export interface AgentConfig {
     publicUrl?: string;
     /** Access log file ("combined" format); default: none. */
     accessLog?: string;
+    /** Access-Control-Allow-Origin of every response ('*' or one origin); default: no CORS fields. */
+    corsOrigin?: string;
   } | null;
   /** Piece cache size in bytes, shared by the wire and HTTP servers. */
   cacheBytes: number;
@@ -53,7 +55,7 @@ export interface AgentConfig {
 
 export const DEFAULT_AGENT_CONFIG: Omit<AgentConfig, 'dataDir'> = {
   peer: { port: 6881, mse: 'plaintext' },
-  http: { port: 8080, policy: 'refuse', directReadMaxBytes: 256 * 1024 },
+  http: { port: 8080, policy: 'refuse', directReadMaxBytes: 256 * 1024, corsOrigin: '*' },
   cacheBytes: 256 * 1024 * 1024,
   cacheVerify: 'first-read',
   trackers: [],

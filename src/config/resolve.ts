@@ -373,6 +373,7 @@ function toAgentConfig(merged: Layer, secrets: ImsSecrets, tlsCa: Buffer | undef
           ...optional('host', v('http.host')),
           ...optional('publicUrl', v('http.publicUrl')),
           ...optional('accessLog', v('http.accessLog')),
+          ...(v('http.corsOrigin') === 'off' ? {} : { corsOrigin: v('http.corsOrigin') as string }),
         }
       : null,
     cacheBytes: v('cacheSize') as number,

@@ -23,7 +23,7 @@ export type ValueType =
   | { type: 'bool' }
   | { type: 'enum'; values: readonly [string, ...string[]] }
   /** A non-empty string; `what` completes "must be ...". */
-  | { type: 'string'; what: string; noSpaces?: boolean }
+  | { type: 'string'; what: string; noSpaces?: boolean; pattern?: RegExp }
   | { type: 'url'; protocols: readonly string[]; what: string }
   | { type: 'urls'; protocols: readonly string[]; what: string }
   | { type: 'host' }
@@ -225,6 +225,19 @@ export const SETTINGS = {
     doc: 'File to append one line per HTTP response to, in the "combined" format of nginx and Apache; reopened on SIGHUP (logrotate).',
     isPath: true,
     flag: 'access-log',
+  },
+  'http.corsOrigin': {
+    value: {
+      type: 'string',
+      what: "'*', 'off' or one origin such as https://player.example.net",
+      pattern: /^(\*|off|https?:\/\/[^/\s?#]+)$/,
+    },
+    default: '*',
+    example: 'https://player.example.net',
+    doc:
+      'Access-Control-Allow-Origin of every response: * lets any web page fetch objects and pieces (browser ' +
+      'BitTorrent clients using web seeds, HTML5 players); one origin allows only it; off sends no CORS fields.',
+    flag: 'cors-origin',
   },
   'ims.registrar': {
     value: { type: 'sip', what: 'a sip: or sips: URI' },

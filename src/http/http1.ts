@@ -43,6 +43,8 @@ export type Http1ClientError = 'malformed' | 'header-overflow' | 'headers-timeou
 
 export interface Http1ServerOptions {
   limits: Http1Limits;
+  /** Fields every response carries, rendered (`Name: value\r\n` lines): CORS. Checked once here. */
+  responseFields?: string;
   onRequest(request: Http1Request, response: Http1Response): void;
   /** A request rejected before it reached onRequest (already answered, connection closing). */
   onClientError?(kind: Http1ClientError, reason: string): void;
@@ -157,7 +159,7 @@ export class Http1Response {
         ? 'Connection: keep-alive\r\n\r\n'
         : '\r\n';
     const more = fields.length === 0 ? rendered : renderFields(fields) + rendered;
-    this.#headerText = statusLine(status) + more + dateLine() + connection;
+    this.#headerText = statusLine(status) + more + this.#connection.responseFields + dateLine() + connection;
     this.#status = status;
   }
 
@@ -436,6 +438,10 @@ class Connection {
     });
   }
 
+  get responseFields(): string {
+    return this.#owner.responseFields;
+  }
+
   /** For the access log, if the server keeps one. */
   responseEnded(request: Http1Request | null, status: number, bodyBytes: number): void {
     this.#owner.responseEnded?.(request, status, bodyBytes, this.socket);
@@ -447,7 +453,7 @@ class Connection {
     const body = `${reason}\n`;
     this.responseEnded(null, status, Buffer.byteLength(body));
     this.socket.write(
-      `${statusLine(status)}${dateLine()}Connection: close\r\n` +
+      `${statusLine(status)}${this.#owner.responseFields}${dateLine()}Connection: close\r\n` +
         `Cache-Control: no-store\r\nContent-Type: text/plain; charset=utf-8\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     );
@@ -478,6 +484,7 @@ interface ServerState {
   onRequest(request: Http1Request, response: Http1Response): void;
   clientError(kind: Http1ClientError, reason: string): void;
   responseEnded: Http1ServerOptions['onResponseEnd'];
+  responseFields: string;
 }
 
 /**
@@ -657,7 +664,11 @@ export function createHttp1Server(options: Http1ServerOptions): Http1Server {
     onRequest: options.onRequest,
     clientError: (kind, reason) => options.onClientError?.(kind, reason),
     responseEnded: options.onResponseEnd,
+    responseFields: options.responseFields ?? '',
   };
+  if (!/^([!#$%&'*+\-.^_`|~0-9A-Za-z]+: [^\r\n\0]*\r\n)*$/.test(state.responseFields)) {
+    throw new Error(`responseFields must be "Name: value\\r\\n" lines, got ${JSON.stringify(state.responseFields)}`);
+  }
   const readBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
   // allowHalfOpen: a client that sends its request and then FIN still gets the whole response.
   // pauseOnConnect: nothing is read before the socket has the server's read buffer.

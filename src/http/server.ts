@@ -2,7 +2,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { CorruptPieceError, isEdgepeerError, LocalIoError, NotFoundError } from '../errors/index.ts';
+import {
+  CorruptPieceError,
+  InvalidArgumentError,
+  isEdgepeerError,
+  LocalIoError,
+  NotFoundError,
+} from '../errors/index.ts';
 import type { StoredObject } from '../store/types.ts';
 import { AccessLog } from './access-log.ts';
 import { evaluatePreconditions, ifRangeHolds } from './conditional.ts';
@@ -89,8 +95,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
             error: err.message,
           }),
         );
+  const cors = corsFields(options.corsOrigin);
   const http1 = createHttp1Server({
     limits,
+    responseFields: cors.everyResponse,
     ...(accessLog === null
       ? {}
       : {
@@ -126,8 +134,15 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     stats.requests += 1;
     const method = req.method;
     const head = method === 'HEAD';
+    if (method === 'OPTIONS') {
+      // RFC 9110 9.3.7, and the CORS preflight a page sends before a request with If-* fields.
+      countStatus(204);
+      res.writeHead(204, ['Allow', ALLOWED_METHODS], cors.preflight);
+      res.end();
+      return;
+    }
     if (method !== 'GET' && !head) {
-      sendError(res, 405, 'only GET and HEAD are served here', ['Allow', 'GET, HEAD']);
+      sendError(res, 405, 'only GET and HEAD are served here', ['Allow', ALLOWED_METHODS]);
       return;
     }
     const route = routeOf(req.url);
@@ -542,6 +557,40 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     stats() {
       return { ...stats, connections: http1.connections, responses: { ...stats.responses } };
     },
+  };
+}
+
+const ALLOWED_METHODS = 'GET, HEAD, OPTIONS';
+
+/**
+ * CORS (Fetch standard): the fields every response carries, letting scripts read the range fields too, and
+ * what a preflight adds. Range itself needs no preflight when it is one simple range; If-* fields do.
+ */
+function corsFields(origin: string | undefined): { everyResponse: string; preflight: string } {
+  if (origin === undefined) return { everyResponse: '', preflight: '' };
+  if (origin !== '*' && !/^https?:\/\/[^/\s?#]+$/.test(origin)) {
+    throw new InvalidArgumentError(
+      `corsOrigin must be '*' or an origin such as https://player.example.net, got ${origin}`,
+      {
+        subject: 'corsOrigin',
+      },
+    );
+  }
+  return {
+    everyResponse: renderFields([
+      'Access-Control-Allow-Origin',
+      origin,
+      'Access-Control-Expose-Headers',
+      'Accept-Ranges, Content-Range, ETag, Last-Modified',
+    ]),
+    preflight: renderFields([
+      'Access-Control-Allow-Methods',
+      ALLOWED_METHODS,
+      'Access-Control-Allow-Headers',
+      'Range, If-Range, If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since',
+      'Access-Control-Max-Age',
+      '86400',
+    ]),
   };
 }
 

@@ -83,6 +83,11 @@ export interface HttpServerOptions {
   onPulled?: (infoHash: string, bytes: number) => void;
   /** File to append an access log line to per response ("combined" format); default: no access log. */
   accessLog?: string;
+  /**
+   * Access-Control-Allow-Origin of every response, '*' or one origin (CORS, for pages fetching objects and
+   * pieces: WebTorrent's web seeds, HTML5 players); OPTIONS preflights are answered. Default: no CORS fields.
+   */
+  corsOrigin?: string;
 }
 
 export interface HttpServerStats {

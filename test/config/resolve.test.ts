@@ -131,6 +131,7 @@ describe('environment', () => {
         EDGEPEER_HTTP_ENABLED: 'yes',
         EDGEPEER_HTTP_POLICY: 'pull-through',
         EDGEPEER_HTTP_PUBLIC_URL: 'https://edge1.example.net',
+        EDGEPEER_HTTP_CORS_ORIGIN: 'https://player.example.net',
         EDGEPEER_TRACKERS: 'http://a.example/announce,udp://b.example:6969',
         EDGEPEER_ANNOUNCE: 'off',
         EDGEPEER_CACHE_SIZE: '1g',
@@ -152,6 +153,7 @@ describe('environment', () => {
       policy: 'pull-through',
       directReadMaxBytes: 256 * 1024,
       publicUrl: 'https://edge1.example.net',
+      corsOrigin: 'https://player.example.net',
     });
     expect(config.trackers).toEqual(['http://a.example/announce', 'udp://b.example:6969']);
     expect(config.announce).toBe(false);
@@ -250,6 +252,10 @@ describe('validation errors name the key', () => {
     const issues = await issuesFrom({ flags: { 'cache-size': 'huge' } });
     expect(formatIssue(issues[0] as ConfigIssue)).toMatch(
       /^cacheSize: must be a size .* \(got "huge"\) from --cache-size$/,
+    );
+    const cors = await issuesFrom({ flags: { 'cors-origin': 'https://x.example/path' } });
+    expect(formatIssue(cors[0] as ConfigIssue)).toMatch(
+      /^http\.corsOrigin: must be '\*', 'off' or one origin .* from --cors-origin$/,
     );
     const mse = await issuesFrom({ flags: { 'peer-mse': 'yes' } });
     expect(formatIssue(mse[0] as ConfigIssue)).toMatch(/^peer\.mse: .*plaintext.*rc4.*off.* from --peer-mse$/);
@@ -498,6 +504,7 @@ describe('every key is reachable from the file and the environment', () => {
     if (spec.value.type === 'enum') return [spec.value.values[1], spec.value.values[1] as string];
     if (spec.value.type === 'sip') return ['sip:u@e.example', 'sip:u@e.example'];
     if (spec.value.type === 'string' && spec.value.noSpaces) return ['u@e.example', 'u@e.example'];
+    if (spec.value.type === 'string' && spec.value.pattern) return [spec.example, spec.example as string];
     return good[spec.value.type] as [unknown, string];
   };
   const imsBase = { 'ims.registrar': 'sip:r.example', 'ims.impi': 'u@e.example', 'ims.impu': 'sip:u@e.example' };

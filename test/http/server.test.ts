@@ -228,7 +228,13 @@ describe('HTTP server: complete objects', () => {
     const post = await request(singleUrl(), { method: 'POST', body: 'x', dispatcher });
     await post.body.dump();
     expect(post.statusCode).toBe(405);
-    expect(post.headers.allow).toBe('GET, HEAD');
+    expect(post.headers.allow).toBe('GET, HEAD, OPTIONS');
+    // Without corsOrigin: OPTIONS says what is allowed, and no CORS fields anywhere.
+    const options = await request(singleUrl(), { method: 'OPTIONS', dispatcher });
+    await options.body.dump();
+    expect(options.statusCode).toBe(204);
+    expect(options.headers.allow).toBe('GET, HEAD, OPTIONS');
+    expect(options.headers['access-control-allow-origin']).toBeUndefined();
   });
 
   it('answers 400 to traversal attempts and malformed requests', async () => {
@@ -485,6 +491,42 @@ describe('HTTP server: slow and greedy clients', () => {
     await closing;
     expect(body.equals(data)).toBe(true);
     await expect(request(url, { dispatcher: new Agent() })).rejects.toThrow();
+  });
+});
+
+describe('HTTP server: CORS', () => {
+  it('lets pages read objects and their range fields, and answers preflights', async () => {
+    const store = new MemoryStore();
+    const data = testBytes(PIECE, 3);
+    const metainfo = metainfoFor('cors.bin', PIECE, [{ path: [], length: data.length }], data);
+    store.add(metainfo, data);
+    const cache = new MemoryPieceCache(store);
+    const server = createHttpServer({ store, cache, port: 0, host: '127.0.0.1', policy: 'refuse', corsOrigin: '*' });
+    const { port } = await server.listen();
+    try {
+      const url = objectUrls(`http://127.0.0.1:${port}`, { infoHash: metainfo.infoHash, metainfo }).files[0]!;
+      const ranged = await get(url, { origin: 'https://player.example.net', range: 'bytes=0-9' });
+      expect(ranged.status).toBe(206);
+      expect(ranged.headers['access-control-allow-origin']).toBe('*');
+      expect(String(ranged.headers['access-control-expose-headers'])).toMatch(/Content-Range.*ETag/);
+      const missing = await get(`http://127.0.0.1:${port}/nothing`, { origin: 'https://player.example.net' });
+      expect(missing.headers['access-control-allow-origin']).toBe('*');
+      const preflight = await request(url, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://player.example.net', 'access-control-request-headers': 'if-none-match' },
+        dispatcher,
+      });
+      await preflight.body.dump();
+      expect(preflight.statusCode).toBe(204);
+      expect(preflight.headers['access-control-allow-methods']).toBe('GET, HEAD, OPTIONS');
+      expect(String(preflight.headers['access-control-allow-headers'])).toContain('If-None-Match');
+      expect(preflight.headers['content-length']).toBeUndefined();
+    } finally {
+      await server.close(100);
+    }
+    expect(() =>
+      createHttpServer({ store, cache, port: 0, policy: 'refuse', corsOrigin: 'https://x.example/path' }),
+    ).toThrow(/corsOrigin must be/);
   });
 });
 
