@@ -30,6 +30,11 @@ export default class Show extends BaseCommand {
       `magnet      ${d.magnet}`,
       ...d.trackers.map((tier, i) => `tracker     tier ${i}: ${tier.join(' ')}`),
       ...d.webSeeds.map((url) => `web seed    ${url}`),
+      ...(d.transfer === null
+        ? []
+        : [
+            `served      ${formatBytes(d.transfer.uploaded)} to peers and HTTP clients, pulled ${formatBytes(d.transfer.downloaded)} from the origin, since ${d.transfer.since}`,
+          ]),
       'files',
       ...d.fileList.map((f) => `  ${formatBytes(f.length).padStart(10)}  ${f.path}`),
     ].join('\n');

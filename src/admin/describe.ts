@@ -30,6 +30,18 @@ export interface ObjectDetails extends ObjectSummary {
   webSeeds: string[];
   /** This agent's per-piece URLs: `{index}` stands for the piece index. Empty when no agent runs. */
   pieceUrlTemplates: string[];
+  /**
+   * What the running agent moved for this object since it started (or since the object came): bytes sent
+   * to peers and HTTP clients, bytes pulled from the origin. Null when no agent runs.
+   */
+  transfer: ObjectTransferReport | null;
+}
+
+export interface ObjectTransferReport {
+  uploaded: number;
+  downloaded: number;
+  /** When the agent started counting (ISO 8601). */
+  since: string;
 }
 
 /** What only a running agent adds to an object's description. */
@@ -37,6 +49,7 @@ export interface AgentLinks {
   webSeeds?: string[];
   pieceUrlTemplates?: string[];
   trackers?: string[];
+  transfer?: ObjectTransferReport;
 }
 
 /** Reads no metainfo (the store loads it lazily): listing 100k objects stays cheap. */
@@ -70,6 +83,7 @@ export function details(object: StoredObject, links: AgentLinks = {}): ObjectDet
     trackers,
     webSeeds,
     pieceUrlTemplates: links.pieceUrlTemplates ?? [],
+    transfer: links.transfer ?? null,
   };
 }
 

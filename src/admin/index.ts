@@ -1,5 +1,13 @@
 export { RemoteOperations } from './client.ts';
-export { type AgentLinks, details, heldRanges, type ObjectDetails, type ObjectSummary, summarize } from './describe.ts';
+export {
+  type AgentLinks,
+  details,
+  heldRanges,
+  type ObjectDetails,
+  type ObjectSummary,
+  type ObjectTransferReport,
+  summarize,
+} from './describe.ts';
 export {
   type AgentDiscovery,
   defaultTokenFile,

@@ -62,6 +62,7 @@ export class Agent {
   private registration: Registration | null = null;
   /** Bytes each object sent and pulled: the uploaded and downloaded of its announces. */
   private readonly transfers = new TransferTally();
+  private readonly startedAt = new Date().toISOString();
   private addresses: AgentAddresses = {
     peerPort: 0,
     peerAddresses: [],
@@ -280,10 +281,16 @@ export class Agent {
 
   private links(object: StoredObject): AgentLinks {
     const urls = this.addresses.httpBaseUrls.map((base) => objectUrls(base, object));
+    const transfer = this.transfers.of(object.infoHash);
     return {
       webSeeds: urls.map((u) => u.webSeed),
       pieceUrlTemplates: urls.map((u) => u.pieceUrlTemplate),
       trackers: this.config.trackers,
+      transfer: {
+        uploaded: transfer?.uploaded ?? 0,
+        downloaded: transfer?.downloaded ?? 0,
+        since: this.startedAt,
+      },
     };
   }
 

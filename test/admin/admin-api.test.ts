@@ -80,7 +80,7 @@ describe('admin API', () => {
       expect(timedOut[0]?.error).toMatchObject({ code: 'EDGEPEER_INVALID_ARGUMENT' });
       expect(timedOut[0]?.error?.message).toMatch(/origin timeout .* got -5/);
       expect((await remote.list()).map((o) => o.name)).toEqual(['a.bin']);
-      expect(await remote.show('a.bin')).toMatchObject({ name: 'a.bin', complete: true });
+      expect(await remote.show('a.bin')).toMatchObject({ name: 'a.bin', complete: true, transfer: null });
       expect((await remote.torrent('a.bin')).infoHash).toBe(results[0]?.infoHash);
       expect(await remote.purge({ ids: ['a.bin'] })).toMatchObject([{ status: 'purged' }]);
       expect(await remote.status()).toEqual({ objects: 0 });

@@ -159,6 +159,13 @@ describe('edgepeer agent, end to end', () => {
     await fileWhen(logFile, () => true);
     await run('curl', ['-sS', '-o', '/dev/null', '-r', '0-9', url]);
     await fileWhen(logFile, (text) => text.includes('" 206 10 "-" "curl/'));
+    // What the agent served of it so far: the leecher's download and curl's two ranges.
+    const shown = await edgepeer(['show', infoHash, '--data-dir', dataDir, '--json']);
+    const transfer = shown.lines[0]?.transfer as { uploaded: number; downloaded: number };
+    // At least once each (a block resent after a dropped connection counts again), never twice over.
+    expect(transfer.uploaded).toBeGreaterThanOrEqual(content.length + 110);
+    expect(transfer.uploaded).toBeLessThan(content.length * 1.1);
+    expect(transfer.downloaded).toBe(0);
   });
 
   it('tells a connected client of purged pieces, and closes it when the object goes', async () => {
