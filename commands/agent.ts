@@ -57,6 +57,7 @@ SIGTERM/SIGINT: stop accepting, let transfers in flight finish within the shutdo
         `edgepeer agent serving ${config.dataDir}${resolved.file ? ` (config ${resolved.file})` : ''}`,
         `peer wire  port ${where.peerPort} (${where.peerAddresses.join(', ')})`,
         where.httpPort === null ? 'http       off' : `http       ${where.httpBaseUrls.join(' ')}`,
+        ...(where.httpsPort === null ? [] : [`https      port ${where.httpsPort}`]),
         `trackers   ${config.announce ? config.trackers.join(' ') || "each object's own" : 'off'}`,
         `admin      ${where.adminUrl ?? 'off'}`,
         `ims        ${config.ims ? `${config.ims.impu} via ${config.ims.registrar}` : 'off'}`,

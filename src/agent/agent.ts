@@ -40,6 +40,7 @@ export interface AgentStatus {
   objectsComplete: number;
   wire: PeerWireStats;
   http: ReturnType<HttpServer['stats']> | null;
+  https: ReturnType<HttpServer['stats']> | null;
   cache: ReturnType<PieceCache['stats']>;
   trackers: TrackerStatus[];
   ims: RegistrationState | null;
@@ -58,6 +59,7 @@ export class Agent {
   private readonly origin = new OriginClient({ timeoutMs: 30_000, connections: 8 });
   private wire: PeerWireServer | null = null;
   private http: HttpServer | null = null;
+  private https: HttpServer | null = null;
   private announcer: AnnounceClient | null = null;
   private registration: Registration | null = null;
   /** Bytes each object sent and pulled: the uploaded and downloaded of its announces. */
@@ -67,6 +69,7 @@ export class Agent {
     peerPort: 0,
     peerAddresses: [],
     httpPort: null,
+    httpsPort: null,
     httpBaseUrls: [],
     adminUrl: null,
   };
@@ -142,25 +145,17 @@ export class Agent {
     this.addresses = { ...this.addresses, peerPort: peer.port, peerAddresses: peer.addresses };
 
     if (config.http) {
-      const http = createHttpServer({
-        store: this.store,
-        cache: this.cache,
-        port: config.http.port,
-        policy: config.http.policy,
-        limits: { directReadMaxBytes: config.http.directReadMaxBytes },
-        verify: (data, expected) => this.hashPool.verify(data, expected),
-        logger: logger.child({ part: 'http' }),
-        onSent: (infoHash, bytes) => transfers.uploaded(infoHash, bytes),
-        onPulled: (infoHash, bytes) => transfers.downloaded(infoHash, bytes),
-        ...(config.http.accessLog ? { accessLog: config.http.accessLog } : {}),
-        ...(config.http.corsOrigin ? { corsOrigin: config.http.corsOrigin } : {}),
-        ...(config.http.host ? { host: config.http.host } : {}),
-      });
-      const listening = await http.listen();
-      this.http = http;
-      this.stops.push({ name: 'http', stop: () => http.close(config.shutdownGraceMs) });
-      const baseUrls = config.http.publicUrl ? [config.http.publicUrl.replace(/\/$/, '')] : listening.baseUrls;
-      this.addresses = { ...this.addresses, httpPort: listening.port, httpBaseUrls: baseUrls };
+      const plain = await this.startHttp(config.http, null);
+      const secure = config.https ? await this.startHttp(config.http, config.https) : null;
+      // HTTPS base URLs built from listening addresses would not match a certificate, which names hosts:
+      // trackers hear https URLs through http.publicUrl (e.g. https://edge1.cdn.example.net:8443).
+      const baseUrls = config.http.publicUrl ? [config.http.publicUrl.replace(/\/$/, '')] : plain.baseUrls;
+      this.addresses = {
+        ...this.addresses,
+        httpPort: plain.port,
+        httpsPort: secure?.port ?? null,
+        httpBaseUrls: baseUrls,
+      };
     }
 
     this.startAnnounces(config);
@@ -169,6 +164,35 @@ export class Agent {
     if (config.admin) await this.startAdmin(config.admin);
     this.startRegistration(config);
     this.stops.push({ name: 'ims', stop: async () => this.registration?.stop() });
+  }
+
+  /** The HTTP server, or with `tls` the HTTPS one: the same settings, cache, tally and access log. */
+  private async startHttp(
+    http: NonNullable<AgentConfig['http']>,
+    tls: NonNullable<AgentConfig['https']> | null,
+  ): Promise<{ port: number; baseUrls: string[] }> {
+    const transfers = this.transfers;
+    const server = createHttpServer({
+      store: this.store,
+      cache: this.cache,
+      port: tls === null ? http.port : tls.port,
+      policy: http.policy,
+      limits: { directReadMaxBytes: http.directReadMaxBytes },
+      verify: (data, expected) => this.hashPool.verify(data, expected),
+      logger: this.logger.child({ part: tls === null ? 'http' : 'https' }),
+      onSent: (infoHash, bytes) => transfers.uploaded(infoHash, bytes),
+      onPulled: (infoHash, bytes) => transfers.downloaded(infoHash, bytes),
+      ...(http.accessLog ? { accessLog: http.accessLog } : {}),
+      ...(http.corsOrigin ? { corsOrigin: http.corsOrigin } : {}),
+      ...(http.host ? { host: http.host } : {}),
+      ...(tls === null ? {} : { tls: { cert: tls.cert, key: tls.key } }),
+    });
+    const listening = await server.listen();
+    if (tls === null) this.http = server;
+    else this.https = server;
+    const name = tls === null ? 'http' : 'https';
+    this.stops.push({ name, stop: () => server.close(this.config.shutdownGraceMs) });
+    return listening;
   }
 
   private startAnnounces(config: AgentConfig): void {
@@ -216,9 +240,18 @@ export class Agent {
     if (this.config.http?.accessLog) {
       try {
         this.http?.reopenAccessLog();
+        this.https?.reopenAccessLog();
         applied.push('accessLog reopened');
       } catch (err) {
         this.logger.error({ err }, 'access log: cannot reopen; still writing to the old file');
+      }
+    }
+    // A renewed certificate (same port): the next connections get it.
+    if (this.https && next.https && this.config.https && next.https.port === this.config.https.port) {
+      if (!next.https.cert.equals(this.config.https.cert) || !next.https.key.equals(this.config.https.key)) {
+        this.https.setCertificate({ cert: next.https.cert, key: next.https.key });
+        this.config = { ...this.config, https: next.https };
+        applied.push('https certificate');
       }
     }
     if (next.announce && this.config.announce && this.announcer && !same(next.trackers, this.config.trackers)) {
@@ -241,6 +274,7 @@ export class Agent {
       'dataDir',
       'peer',
       'http',
+      'https',
       'cacheBytes',
       'cacheVerify',
       'admin',
@@ -328,6 +362,7 @@ export class Agent {
       objectsComplete: objects.filter((o) => o.complete).length,
       wire: this.wire?.stats() as PeerWireStats,
       http: this.http?.stats() ?? null,
+      https: this.https?.stats() ?? null,
       cache: this.cache.stats(),
       trackers: this.announcer?.status() ?? [],
       ims: this.registration?.state() ?? null,

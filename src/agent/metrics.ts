@@ -87,6 +87,7 @@ export function createMetrics(status: () => AgentStatus, hashing: HashCounters):
     const s = now();
     set({ protocol: 'bittorrent' }, s.wire.uploadedBytes);
     set({ protocol: 'http' }, s.http?.bytesSent ?? 0);
+    set({ protocol: 'https' }, s.https?.bytesSent ?? 0);
   });
   gauge('edgepeer_peers', 'Open peer wire connections, by state.', ['state'], (set) => {
     const s = now();
@@ -110,7 +111,10 @@ export function createMetrics(status: () => AgentStatus, hashing: HashCounters):
       set({ protocol: 'http', reason: 'status_5xx' }, s.http?.responses['5xx'] ?? 0);
     },
   );
-  counter('edgepeer_http_requests_total', 'HTTP requests served.', [], (set) => set({}, now().http?.requests ?? 0));
+  counter('edgepeer_http_requests_total', 'HTTP requests served.', [], (set) => {
+    const s = now();
+    set({}, (s.http?.requests ?? 0) + (s.https?.requests ?? 0));
+  });
   counter('edgepeer_cache_lookups_total', 'Piece cache lookups, by result.', ['result'], (set) => {
     const { cache } = now();
     set({ result: 'hit' }, cache.hits);

@@ -29,6 +29,14 @@ export interface AgentConfig {
     /** Access-Control-Allow-Origin of every response ('*' or one origin); default: no CORS fields. */
     corsOrigin?: string;
   } | null;
+  /** HTTPS beside HTTP, with the HTTP settings; null: none. */
+  https?: {
+    /** 0 picks a free port. */
+    port: number;
+    /** Certificate chain and private key, PEM. */
+    cert: Buffer;
+    key: Buffer;
+  } | null;
   /** Piece cache size in bytes, shared by the wire and HTTP servers. */
   cacheBytes: number;
   /** When a piece read from disk is checked against its SHA-1: once per start, or on every disk read. */
@@ -56,6 +64,7 @@ export interface AgentConfig {
 export const DEFAULT_AGENT_CONFIG: Omit<AgentConfig, 'dataDir'> = {
   peer: { port: 6881, mse: 'plaintext' },
   http: { port: 8080, policy: 'refuse', directReadMaxBytes: 256 * 1024, corsOrigin: '*' },
+  https: null,
   cacheBytes: 256 * 1024 * 1024,
   cacheVerify: 'first-read',
   trackers: [],
@@ -70,6 +79,8 @@ export interface AgentAddresses {
   peerPort: number;
   peerAddresses: string[];
   httpPort: number | null;
+  httpsPort: number | null;
+  /** Base URLs of the HTTP server (or http.publicUrl, which may be the HTTPS one): what trackers hear as CDN URIs. */
   httpBaseUrls: string[];
   adminUrl: string | null;
 }

@@ -5,7 +5,6 @@
 import type { FileLayer } from './file.ts';
 import type { ResolvedConfig, ResolveOptions } from './resolve.ts';
 
-export { readCaFile } from './ca-file.ts';
 export type { FileLayer, Layer } from './file.ts';
 export {
   type ConfigIssue,
@@ -49,6 +48,7 @@ export {
   type ServiceInstallResult,
   type UnitOptions,
 } from './systemd.ts';
+export { readCaFile, readCertificatePair } from './tls-files.ts';
 export { formatBytes, formatDuration, formatSize, parseDuration, parseSize } from './units.ts';
 
 /**

@@ -7,7 +7,6 @@ import { join, resolve } from 'node:path';
 // Types only: erased at run time, so src/config keeps no run-time dependency on the folders above it.
 import type { AgentConfig } from '../agent/index.ts';
 import { fromSystemError } from '../errors/index.ts';
-import { readCaFile } from './ca-file.ts';
 import { type Layer, readConfigFile } from './file.ts';
 import {
   type ConfigIssue,
@@ -33,6 +32,7 @@ import {
   type SettingValue,
   showValue,
 } from './settings.ts';
+import { readCaFile, readCertificatePair } from './tls-files.ts';
 
 /** What `edgepeer agent` runs with: the agent's own configuration plus what the command itself uses. */
 export interface EdgepeerConfig extends AgentConfig {
@@ -106,7 +106,8 @@ export async function resolveAgentConfig(options: ResolveOptions = {}): Promise<
   const secrets: ImsSecrets =
     options.readFiles === false ? { passwordFrom: '' } : await imsSecrets(merged, env, warnings, file);
   const tlsCa = options.readFiles === false ? undefined : await imsTlsCa(merged, file);
-  const config = toAgentConfig(merged, secrets, tlsCa);
+  const https = options.readFiles === false ? undefined : await httpsCertificate(merged, file);
+  const config = toAgentConfig(merged, secrets, tlsCa, https);
   if (secrets.passwordSource) sources['ims.password'] = secrets.passwordSource;
   if (secrets.aka) sources['ims.aka'] = 'env';
 
@@ -231,6 +232,25 @@ function checkTogether(merged: Layer): ConfigIssue[] {
       });
     }
   }
+  // HTTPS serves with the HTTP server's settings, from a certificate and its key.
+  if (merged.has('https.port')) {
+    for (const key of ['https.certFile', 'https.keyFile'] as const) {
+      if (!merged.has(key)) {
+        issues.push({
+          key,
+          problem: 'is required for HTTPS (https.port is set)',
+          origin: originOf(merged, 'https.port'),
+        });
+      }
+    }
+    if (get(merged, 'http.enabled') === false) {
+      issues.push({
+        key: 'https.port',
+        problem: 'needs http.enabled: HTTPS serves with the HTTP settings',
+        origin: originOf(merged, 'https.port'),
+      });
+    }
+  }
   return issues;
 }
 
@@ -345,7 +365,32 @@ async function imsTlsCa(merged: Layer, configFile: string | null): Promise<Buffe
   }
 }
 
-function toAgentConfig(merged: Layer, secrets: ImsSecrets, tlsCa: Buffer | undefined): EdgepeerConfig {
+/** The HTTPS certificate and key, read and checked, when https.port is set. */
+async function httpsCertificate(
+  merged: Layer,
+  configFile: string | null,
+): Promise<{ cert: Buffer; key: Buffer } | undefined> {
+  const certEntry = merged.get('https.certFile');
+  const keyEntry = merged.get('https.keyFile');
+  if (!merged.has('https.port') || certEntry === undefined || keyEntry === undefined) return undefined;
+  const certPath = certEntry.value as string;
+  const keyPath = keyEntry.value as string;
+  try {
+    return await readCertificatePair(certPath, keyPath);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    const entry = message.includes(keyPath) ? keyEntry : certEntry;
+    const key = entry === keyEntry ? 'https.keyFile' : 'https.certFile';
+    throw configError([{ key, problem: message, origin: entry.origin }], configFile);
+  }
+}
+
+function toAgentConfig(
+  merged: Layer,
+  secrets: ImsSecrets,
+  tlsCa: Buffer | undefined,
+  https: { cert: Buffer; key: Buffer } | undefined,
+): EdgepeerConfig {
   const v = <K extends SettingKey>(key: K) => get(merged, key);
   const dataDir = v('dataDir') as string;
   const limits: Record<string, unknown> = {};
@@ -376,6 +421,10 @@ function toAgentConfig(merged: Layer, secrets: ImsSecrets, tlsCa: Buffer | undef
           ...(v('http.corsOrigin') === 'off' ? {} : { corsOrigin: v('http.corsOrigin') as string }),
         }
       : null,
+    https:
+      https === undefined || !v('http.enabled')
+        ? null
+        : { port: v('https.port') as number, cert: https.cert, key: https.key },
     cacheBytes: v('cacheSize') as number,
     cacheVerify: v('cacheVerify') as AgentConfig['cacheVerify'],
     trackers: v('trackers') as string[],

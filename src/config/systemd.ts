@@ -224,14 +224,16 @@ export async function installService(options: InstallServiceOptions = {}): Promi
   const configExists = existsSync(configFile);
   // Loaded here: the schema and YAML parser are for the commands that read configuration.
   const { resolveAgentConfig } = await import('./resolve.ts');
-  const { config } = await resolveAgentConfig({
+  const { config, settings } = await resolveAgentConfig({
     configPath: configExists ? configFile : null,
     env: {},
     flags: { 'data-dir': dataDir },
     readFiles: false,
   });
   if (!configExists) notes.push(`${configFile} does not exist yet: the unit assumes the defaults`);
-  const ports = [config.peer.port, config.http?.port ?? 0, config.admin?.port ?? 0];
+  // The certificate files are not read here (they may not exist yet): the HTTPS port comes from the settings.
+  const httpsPort = Number(settings.find((setting) => setting.key === 'https.port')?.value ?? 0);
+  const ports = [config.peer.port, config.http?.port ?? 0, httpsPort, config.admin?.port ?? 0];
   if (ports.some((p) => p > 0 && p < 1024)) {
     notes.push('a port below 1024 is configured: the unit grants CAP_NET_BIND_SERVICE and nothing else');
   }

@@ -13,6 +13,7 @@
 // Timeouts are checked by one sweep per server, from counters the sockets keep anyway: the hot path
 // sets no timers. Reads land in one buffer the server owns (see adoptWithReadBuffer).
 import { createServer, type Server, Socket } from 'node:net';
+import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer } from 'node:tls';
 
 export interface Http1Request {
   readonly method: string;
@@ -43,6 +44,8 @@ export type Http1ClientError = 'malformed' | 'header-overflow' | 'headers-timeou
 
 export interface Http1ServerOptions {
   limits: Http1Limits;
+  /** HTTPS: the certificate chain and key (PEM). Default: plain HTTP. */
+  tls?: Pick<SecureContextOptions, 'cert' | 'key'>;
   /** Fields every response carries, rendered (`Name: value\r\n` lines): CORS. Checked once here. */
   responseFields?: string;
   onRequest(request: Http1Request, response: Http1Response): void;
@@ -65,6 +68,8 @@ export interface Http1Server {
   closeAll(): void;
   /** Stops the timeout sweep (after the listener closed). */
   stop(): void;
+  /** HTTPS: takes a new certificate and key for the connections that come next (renewal, on SIGHUP). */
+  setCertificate(tls: Pick<SecureContextOptions, 'cert' | 'key'>): void;
 }
 
 /** A request body larger than this is refused (413) rather than read and thrown away. */
@@ -670,21 +675,43 @@ export function createHttp1Server(options: Http1ServerOptions): Http1Server {
     throw new Error(`responseFields must be "Name: value\\r\\n" lines, got ${JSON.stringify(state.responseFields)}`);
   }
   const readBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
-  // allowHalfOpen: a client that sends its request and then FIN still gets the whole response.
-  // pauseOnConnect: nothing is read before the socket has the server's read buffer.
-  const server = createServer({ noDelay: true, allowHalfOpen: true, pauseOnConnect: true }, (accepted) => {
-    // Counted here, not by net.Server's maxConnections: adopted sockets are not net.Server's.
-    if (connections.size >= limits.maxConnections) {
-      accepted.destroy();
-      return;
-    }
-    let connection: Connection | undefined;
-    const socket = adoptWithReadBuffer(accepted, readBuffer, (length) => connection?.received(readBuffer, length));
-    connection = new Connection(socket, state, socket === accepted);
-    const added = connection;
-    connections.add(added);
-    socket.once('close', () => connections.delete(added));
-  });
+  const track = (socket: Socket, streamed: boolean): Connection => {
+    const connection = new Connection(socket, state, streamed);
+    connections.add(connection);
+    socket.once('close', () => connections.delete(connection));
+    return connection;
+  };
+  let server: Server;
+  // TLS: every accepted TCP socket, handshake done or not, so that closeAll() leaves none behind (a client
+  // that gave up on the certificate may hold one until the handshake timeout).
+  const tcpSockets = new Set<Socket>();
+  if (options.tls !== undefined) {
+    // TLS sockets decrypt in their own stream: they deliver 'data' events, no read buffer of ours.
+    server = createTlsServer(
+      { ...options.tls, allowHalfOpen: true, handshakeTimeout: limits.headersTimeoutMs },
+      (socket) => {
+        if (connections.size >= limits.maxConnections) socket.destroy();
+        else track(socket, true);
+      },
+    );
+    server.on('connection', (socket: Socket) => {
+      tcpSockets.add(socket);
+      socket.once('close', () => tcpSockets.delete(socket));
+    });
+  } else {
+    // allowHalfOpen: a client that sends its request and then FIN still gets the whole response.
+    // pauseOnConnect: nothing is read before the socket has the server's read buffer.
+    server = createServer({ noDelay: true, allowHalfOpen: true, pauseOnConnect: true }, (accepted) => {
+      // Counted here, not by net.Server's maxConnections: adopted sockets are not net.Server's.
+      if (connections.size >= limits.maxConnections) {
+        accepted.destroy();
+        return;
+      }
+      let connection: Connection | undefined;
+      const socket = adoptWithReadBuffer(accepted, readBuffer, (length) => connection?.received(readBuffer, length));
+      connection = track(socket, socket === accepted);
+    });
+  }
 
   const sweepEveryMs = Math.max(
     50,
@@ -706,9 +733,14 @@ export function createHttp1Server(options: Http1ServerOptions): Http1Server {
     },
     closeAll() {
       for (const connection of connections) connection.close(true);
+      for (const socket of tcpSockets) socket.destroy();
     },
     stop() {
       clearInterval(sweep);
+    },
+    setCertificate(tls) {
+      if (options.tls === undefined) throw new Error('setCertificate on a server without TLS');
+      (server as TlsServer).setSecureContext(tls);
     },
   };
 }

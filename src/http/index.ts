@@ -8,6 +8,7 @@ export type {
   HttpServerOptions,
   HttpServerStats,
   HttpStore,
+  HttpsCertificate,
   OriginLimits,
   PartialPolicy,
   PieceVerifier,

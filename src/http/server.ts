@@ -99,6 +99,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   const http1 = createHttp1Server({
     limits,
     responseFields: cors.everyResponse,
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
     ...(accessLog === null
       ? {}
       : {
@@ -531,7 +532,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       const port = await listenOn(server, options, () => {
         listening = true;
       });
-      return { port, baseUrls: baseUrls(server, port) };
+      return { port, baseUrls: baseUrls(server, port, options.tls === undefined ? 'http' : 'https') };
     },
     async close(graceMs = 5000) {
       if (listening) {
@@ -553,6 +554,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     },
     reopenAccessLog() {
       accessLog?.reopen();
+    },
+    setCertificate(tls) {
+      http1.setCertificate(tls);
     },
     stats() {
       return { ...stats, connections: http1.connections, responses: { ...stats.responses } };
@@ -665,17 +669,17 @@ function listenOn(server: Server, options: HttpServerOptions, onListening: () =>
 }
 
 /** URLs under which this server can be reached: the listening address, or every interface for a wildcard. */
-function baseUrls(server: Server, port: number): string[] {
+function baseUrls(server: Server, port: number, scheme: 'http' | 'https'): string[] {
   const address = server.address();
   if (typeof address !== 'object' || address === null) return [];
   const wildcard = address.address === '::' || address.address === '0.0.0.0';
-  if (!wildcard) return [`http://${formatHost(address.address)}:${port}`];
+  if (!wildcard) return [`${scheme}://${formatHost(address.address)}:${port}`];
   const external: string[] = [];
   const internal: string[] = [];
   for (const entries of Object.values(networkInterfaces())) {
     for (const entry of entries ?? []) {
       if (entry.family === 'IPv6' && (address.address === '0.0.0.0' || entry.scopeid !== 0)) continue;
-      (entry.internal ? internal : external).push(`http://${formatHost(entry.address)}:${port}`);
+      (entry.internal ? internal : external).push(`${scheme}://${formatHost(entry.address)}:${port}`);
     }
   }
   return [...external, ...internal];

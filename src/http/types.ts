@@ -88,6 +88,13 @@ export interface HttpServerOptions {
    * pieces: WebTorrent's web seeds, HTML5 players); OPTIONS preflights are answered. Default: no CORS fields.
    */
   corsOrigin?: string;
+  /** HTTPS: certificate chain and private key, PEM. Default: plain HTTP. */
+  tls?: HttpsCertificate;
+}
+
+export interface HttpsCertificate {
+  cert: string | Buffer;
+  key: string | Buffer;
 }
 
 export interface HttpServerStats {
@@ -132,4 +139,6 @@ export interface HttpServer {
   stats(): HttpServerStats;
   /** Opens the access log file anew (after logrotate moved it); nothing without an access log. */
   reopenAccessLog(): void;
+  /** HTTPS: a renewed certificate and key, for the connections that come next. */
+  setCertificate(tls: HttpsCertificate): void;
 }

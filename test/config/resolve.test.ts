@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -427,6 +428,30 @@ describe('IMS', () => {
     });
   });
 
+  it('reads the HTTPS certificate and key, checks they belong together, and never shows the key', async () => {
+    const cert = fileURLToPath(new URL('../ims/fixtures/tls-cert.pem', import.meta.url));
+    const key = fileURLToPath(new URL('../ims/fixtures/tls-key.pem', import.meta.url));
+    const file = await configFile(`https:\n  port: 8443\n  certFile: ${cert}\n  keyFile: ${key}\n`);
+    const resolved = await resolveWith({ configPath: file });
+    expect(resolved.config.https).toEqual({ port: 8443, cert: await readFile(cert), key: await readFile(key) });
+    const shown = JSON.stringify(redactConfig(resolved.config));
+    expect(shown).not.toContain('PRIVATE KEY');
+    expect(shown).toContain('"key":"(set)"');
+
+    const otherKey = join(dir, 'other-key.pem');
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    await writeFile(otherKey, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const mismatch = await issuesFrom({ configPath: file, flags: { 'https-key': otherKey } });
+    expect(mismatch[0]).toMatchObject({
+      key: 'https.keyFile',
+      problem: expect.stringMatching(/is not the private key of the certificate/),
+    });
+    const missing = await issuesFrom({ configPath: await configFile('https:\n  port: 8443\n') });
+    expect(missing.map((issue) => issue.key)).toEqual(['https.certFile', 'https.keyFile']);
+    const noHttp = await issuesFrom({ configPath: file, flags: { http: false } });
+    expect(formatIssue(noHttp[0] as ConfigIssue)).toMatch(/^https\.port: needs http\.enabled/);
+  });
+
   it('takes EDGEPEER_IMS_PASSWORD over a password file named in the config file', async () => {
     const passwordFile = join(dir, 'ims-password-2');
     await writeFile(passwordFile, 'from-file', { mode: 0o640 });
@@ -509,20 +534,29 @@ describe('every key is reachable from the file and the environment', () => {
   };
   const imsBase = { 'ims.registrar': 'sip:r.example', 'ims.impi': 'u@e.example', 'ims.impu': 'sip:u@e.example' };
 
+  // HTTPS keys come as a set: the other two from the environment (files not read).
+  const httpsBase = { 'https.port': '2', 'https.certFile': '/x/cert.pem', 'https.keyFile': '/x/key.pem' };
+
   it.each(SETTING_KEYS.filter((k) => k !== 'peer.limits.keepAliveIntervalMs'))('%s', async (key) => {
     const [yamlValue, text] = goodFor(key);
     const imsEnv = key.startsWith('ims.')
       ? { ...Object.fromEntries(Object.entries(imsBase).map(([k, v]) => [envName(k), v])), EDGEPEER_IMS_PASSWORD: 'p' }
-      : {};
+      : key.startsWith('https.')
+        ? Object.fromEntries(
+            Object.entries(httpsBase)
+              .filter(([k]) => k !== key)
+              .map(([k, v]) => [envName(k), v]),
+          )
+        : {};
     const fromFile = await resolveWith({
       configPath: await configFile(yamlOf(key, yamlValue)),
       env: imsEnv,
-      readFiles: key !== 'ims.passwordFile' && key !== 'ims.tlsCaFile',
+      readFiles: key !== 'ims.passwordFile' && key !== 'ims.tlsCaFile' && !key.startsWith('https.'),
     });
     expect(fromFile.sources[key]).toBe(key.startsWith('ims.') && key in imsBase ? 'env' : 'file');
     const fromEnv = await resolveWith({
       env: { ...imsEnv, [envName(key)]: text },
-      readFiles: key !== 'ims.passwordFile' && key !== 'ims.tlsCaFile',
+      readFiles: key !== 'ims.passwordFile' && key !== 'ims.tlsCaFile' && !key.startsWith('https.'),
     });
     expect(fromEnv.sources[key]).toBe('env');
   });

@@ -146,6 +146,23 @@ describe('installService', () => {
     expect(result.notes).toContain(`create ${join(dir, 'logs')} for the access log, writable by nobody`);
   });
 
+  it('grants the low-port capability for HTTPS on 443, before its certificate files exist', async () => {
+    const configFile = join(dir, 'edge-https.yaml');
+    await writeFile(
+      configFile,
+      'https:\n  port: 443\n  certFile: /etc/edgepeer/tls/cert.pem\n  keyFile: /etc/edgepeer/tls/key.pem\n',
+    );
+    const dataDir = join(dir, 'data-https');
+    const result = await installService({
+      unitDir: join(dir, 'units-https'),
+      dataDir,
+      configFile,
+      user: 'nobody',
+      dryRun: true,
+    });
+    expect(directive(result.unit, 'CapabilityBoundingSet')).toBe('CAP_NET_BIND_SERVICE');
+  });
+
   it('refuses a user name that is not one', async () => {
     await expect(installService({ user: 'root; rm -rf /', dryRun: true })).rejects.toMatchObject({
       code: 'EDGEPEER_INVALID_ARGUMENT',

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -527,6 +528,46 @@ describe('HTTP server: CORS', () => {
     expect(() =>
       createHttpServer({ store, cache, port: 0, policy: 'refuse', corsOrigin: 'https://x.example/path' }),
     ).toThrow(/corsOrigin must be/);
+  });
+});
+
+describe('HTTP server: HTTPS', () => {
+  it('serves ranges over TLS, names https base URLs, and takes a renewed certificate', async () => {
+    const cert = readFileSync(new URL('../ims/fixtures/tls-cert.pem', import.meta.url));
+    const key = readFileSync(new URL('../ims/fixtures/tls-key.pem', import.meta.url));
+    const store = new MemoryStore();
+    const data = testBytes(PIECE * 3, 9);
+    const metainfo = metainfoFor('secure.bin', PIECE, [{ path: [], length: data.length }], data);
+    store.add(metainfo, data);
+    const server = createHttpServer({
+      store,
+      cache: new MemoryPieceCache(store),
+      port: 0,
+      host: '127.0.0.1',
+      policy: 'refuse',
+      tls: { cert, key },
+    });
+    const { port, baseUrls } = await server.listen();
+    const trusting = new Agent({ connect: { ca: cert } });
+    try {
+      expect(baseUrls).toEqual([`https://127.0.0.1:${port}`]);
+      const url = objectUrls(baseUrls[0]!, { infoHash: metainfo.infoHash, metainfo }).files[0]!;
+      const response = await request(url, {
+        headers: { range: `bytes=${PIECE - 5}-${PIECE + 4}` },
+        dispatcher: trusting,
+      });
+      expect(response.statusCode).toBe(206);
+      expect(Buffer.from(await response.body.arrayBuffer()).equals(data.subarray(PIECE - 5, PIECE + 5))).toBe(true);
+      // A client that does not trust the certificate is refused by TLS, not served.
+      await expect(request(url, { dispatcher: new Agent() })).rejects.toThrow(/self.signed|certificate/i);
+      server.setCertificate({ cert, key });
+      const again = await request(url, { dispatcher: new Agent({ connect: { ca: cert } }) });
+      expect(again.statusCode).toBe(200);
+      await again.body.dump();
+    } finally {
+      await trusting.close();
+      await server.close(100);
+    }
   });
 });
 

@@ -27,6 +27,9 @@ const RUN = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
 let dir: string;
 let dataDir: string;
 let tracker: RunningEdgepeerTracker;
+/** HTTPS certificate (SAN 127.0.0.1) and key, the IMS tests' fixtures. */
+const TLS_CERT = fileURLToPath(new URL('../ims/fixtures/tls-cert.pem', import.meta.url));
+const TLS_KEY = fileURLToPath(new URL('../ims/fixtures/tls-key.pem', import.meta.url));
 
 interface RunningAgent {
   child: ChildProcess;
@@ -51,6 +54,10 @@ async function startAgent(): Promise<RunningAgent> {
       '  port: 0',
       '  host: 127.0.0.1',
       `  accessLog: ${join(dir, 'access.log')}`,
+      'https:',
+      '  port: 0',
+      `  certFile: ${TLS_CERT}`,
+      `  keyFile: ${TLS_KEY}`,
       'admin:',
       '  listen: 127.0.0.1:0',
       '',
@@ -159,11 +166,17 @@ describe('edgepeer agent, end to end', () => {
     await fileWhen(logFile, () => true);
     await run('curl', ['-sS', '-o', '/dev/null', '-r', '0-9', url]);
     await fileWhen(logFile, (text) => text.includes('" 206 10 "-" "curl/'));
-    // What the agent served of it so far: the leecher's download and curl's two ranges.
+    // The same over HTTPS, with the certificate the config names (its CA given to curl).
+    const secure = `https://127.0.0.1:${agent.where.httpsPort}/objects/${infoHash}/movie.bin`;
+    const overTls = await run('curl', ['-sS', '--cacert', TLS_CERT, '-r', '2000000-2000049', secure], {
+      encoding: 'buffer',
+    });
+    expect(Buffer.compare(overTls.stdout, content.subarray(2_000_000, 2_000_050))).toBe(0);
+    // What the agent served of it so far: the leecher's download and curl's three ranges.
     const shown = await edgepeer(['show', infoHash, '--data-dir', dataDir, '--json']);
     const transfer = shown.lines[0]?.transfer as { uploaded: number; downloaded: number };
     // At least once each (a block resent after a dropped connection counts again), never twice over.
-    expect(transfer.uploaded).toBeGreaterThanOrEqual(content.length + 110);
+    expect(transfer.uploaded).toBeGreaterThanOrEqual(content.length + 160);
     expect(transfer.uploaded).toBeLessThan(content.length * 1.1);
     expect(transfer.downloaded).toBe(0);
   });

@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { fromSystemError, InvalidArgumentError } from '../errors/index.ts';
 
@@ -30,4 +30,33 @@ export async function readCaFile(path: string): Promise<Buffer> {
     }
   }
   return pem;
+}
+
+/**
+ * A certificate chain and its private key (PEM files) for the HTTPS server, as read, once both parsed and
+ * the key found to be the certificate's. InvalidArgumentError names the file and the fault.
+ */
+export async function readCertificatePair(certPath: string, keyPath: string): Promise<{ cert: Buffer; key: Buffer }> {
+  const cert = await readCaFile(certPath);
+  let key: Buffer;
+  try {
+    key = await readFile(keyPath);
+  } catch (err) {
+    throw fromSystemError(err, keyPath);
+  }
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch (err) {
+    throw new InvalidArgumentError(`${keyPath} holds no readable private key (${(err as Error).message})`, {
+      subject: keyPath,
+    });
+  }
+  const first = cert.toString('latin1').match(PEM_CERTIFICATE)?.[0] ?? '';
+  if (!new X509Certificate(first).checkPrivateKey(privateKey)) {
+    throw new InvalidArgumentError(`${keyPath} is not the private key of the certificate in ${certPath}`, {
+      subject: keyPath,
+    });
+  }
+  return { cert, key };
 }
