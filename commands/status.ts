@@ -37,6 +37,11 @@ function render(pid: number, s: AgentStatus): string {
     `objects     ${s.objects} (${s.objectsComplete} complete)`,
     `peer wire   port ${s.addresses.peerPort}, ${s.wire.connections} peers (${s.wire.unchoked} unchoked), ${formatBytes(s.wire.uploadedBytes)} sent, ${s.wire.requestsRejected} requests rejected`,
     `http        ${s.addresses.httpBaseUrls.join(' ') || 'off'}${s.http ? `, ${s.http.requests} requests, ${formatBytes(s.http.bytesSent)} sent` : ''}`,
+    ...(s.https && s.addresses.httpsPort !== null
+      ? [
+          `https       port ${s.addresses.httpsPort}, ${s.https.requests} requests, ${formatBytes(s.https.bytesSent)} sent`,
+        ]
+      : []),
     `cache       ${formatBytes(s.cache.bytes)} of ${formatBytes(s.cache.maxBytes)}, ${s.cache.hits} hits, ${s.cache.misses} misses, ${s.cache.directReads} direct reads, ${s.cache.corruptPieces} corrupt`,
   ];
   for (const t of s.trackers) lines.push(`tracker     ${JSON.stringify(t)}`);
