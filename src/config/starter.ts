@@ -20,6 +20,7 @@ export const SECTION_DOCS: Record<string, string> = {
   peer: 'Peer wire server: BitTorrent clients connect here.',
   'peer.limits': 'Limits of the peer wire server (durations: 30s or milliseconds; sizes: 16KiB or bytes).',
   http: 'HTTP range server: objects, pieces and BEP 19 web seeds.',
+  https: 'HTTPS beside HTTP, with the http settings; on when https.port is set (with a certificate and its key).',
   ims: `IMS registration (SIP REGISTER, 3GPP TS 24.229); on when ims.registrar is set. Password: ims.passwordFile or ${EXTRA_ENV.password}; IMS AKA keys: ${EXTRA_ENV.akaK} with ${EXTRA_ENV.akaOp} or ${EXTRA_ENV.akaOpc}.`,
   admin: 'Local admin API, used by ingest, purge, ls, show and status while the agent runs.',
 };
