@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHttpServer, type HttpServer, objectUrls } from '../../src/http/index.ts';
+import { createHttpServer, type HttpServer, type HttpServerOptions, objectUrls } from '../../src/http/index.ts';
 import type { Metainfo } from '../../src/metainfo/index.ts';
 import { MemoryPieceCache, MemoryStore, metainfoFor, testBytes } from './memory-store.ts';
 
@@ -495,17 +495,23 @@ describe('HTTP server: slow and greedy clients', () => {
   });
 });
 
+/** A server on loopback over a memory store holding one object of `pieces` pieces, and that object's URL. */
+async function serveOneObject(name: string, pieces: number, options: Partial<HttpServerOptions> = {}) {
+  const store = new MemoryStore();
+  const data = testBytes(PIECE * pieces, pieces);
+  const metainfo = metainfoFor(name, PIECE, [{ path: [], length: data.length }], data);
+  store.add(metainfo, data);
+  const cache = new MemoryPieceCache(store);
+  const server = createHttpServer({ store, cache, port: 0, host: '127.0.0.1', policy: 'refuse', ...options });
+  const { port, baseUrls } = await server.listen();
+  const url = objectUrls(baseUrls[0]!, { infoHash: metainfo.infoHash, metainfo }).files[0]!;
+  return { store, cache, server, port, baseUrls, data, url };
+}
+
 describe('HTTP server: CORS', () => {
   it('lets pages read objects and their range fields, and answers preflights', async () => {
-    const store = new MemoryStore();
-    const data = testBytes(PIECE, 3);
-    const metainfo = metainfoFor('cors.bin', PIECE, [{ path: [], length: data.length }], data);
-    store.add(metainfo, data);
-    const cache = new MemoryPieceCache(store);
-    const server = createHttpServer({ store, cache, port: 0, host: '127.0.0.1', policy: 'refuse', corsOrigin: '*' });
-    const { port } = await server.listen();
+    const { store, cache, server, port, url } = await serveOneObject('cors.bin', 1, { corsOrigin: '*' });
     try {
-      const url = objectUrls(`http://127.0.0.1:${port}`, { infoHash: metainfo.infoHash, metainfo }).files[0]!;
       const ranged = await get(url, { origin: 'https://player.example.net', range: 'bytes=0-9' });
       expect(ranged.status).toBe(206);
       expect(ranged.headers['access-control-allow-origin']).toBe('*');
@@ -535,23 +541,10 @@ describe('HTTP server: HTTPS', () => {
   it('serves ranges over TLS, names https base URLs, and takes a renewed certificate', async () => {
     const cert = readFileSync(new URL('../ims/fixtures/tls-cert.pem', import.meta.url));
     const key = readFileSync(new URL('../ims/fixtures/tls-key.pem', import.meta.url));
-    const store = new MemoryStore();
-    const data = testBytes(PIECE * 3, 9);
-    const metainfo = metainfoFor('secure.bin', PIECE, [{ path: [], length: data.length }], data);
-    store.add(metainfo, data);
-    const server = createHttpServer({
-      store,
-      cache: new MemoryPieceCache(store),
-      port: 0,
-      host: '127.0.0.1',
-      policy: 'refuse',
-      tls: { cert, key },
-    });
-    const { port, baseUrls } = await server.listen();
+    const { server, port, baseUrls, data, url } = await serveOneObject('secure.bin', 3, { tls: { cert, key } });
     const trusting = new Agent({ connect: { ca: cert } });
     try {
       expect(baseUrls).toEqual([`https://127.0.0.1:${port}`]);
-      const url = objectUrls(baseUrls[0]!, { infoHash: metainfo.infoHash, metainfo }).files[0]!;
       const response = await request(url, {
         headers: { range: `bytes=${PIECE - 5}-${PIECE + 4}` },
         dispatcher: trusting,
@@ -575,22 +568,9 @@ describe('HTTP server: access log', () => {
   it('logs every response, refused requests included, with the bytes of its body', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'edgepeer-http-log-'));
     try {
-      const store = new MemoryStore();
-      const data = testBytes(PIECE * 2, 5);
-      const metainfo = metainfoFor('logged.bin', PIECE, [{ path: [], length: data.length }], data);
-      store.add(metainfo, data);
       const accessLog = join(dir, 'access.log');
-      const server = createHttpServer({
-        store,
-        cache: new MemoryPieceCache(store),
-        port: 0,
-        host: '127.0.0.1',
-        policy: 'refuse',
-        accessLog,
-      });
-      const { port } = await server.listen();
+      const { server, port, url } = await serveOneObject('logged.bin', 2, { accessLog });
       const base = `http://127.0.0.1:${port}`;
-      const url = objectUrls(base, { infoHash: metainfo.infoHash, metainfo }).files[0]!;
       await get(url, { range: 'bytes=100-199', 'user-agent': 'test-agent/1', referer: 'http://ref.example/' });
       await get(url, {}, 'HEAD');
       await get(`${base}/nothing`);
