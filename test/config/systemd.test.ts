@@ -131,35 +131,30 @@ describe('installService', () => {
     expect(result.notes.join('\n')).toMatch(/PrivateTmp/);
   });
 
-  it('lets the agent write its access log outside the data dir, and says when the folder is missing', async () => {
-    const configFile = join(dir, 'edge-log.yaml');
-    await writeFile(configFile, `http:\n  accessLog: ${join(dir, 'logs', 'access.log')}\n`);
-    const dataDir = join(dir, 'data-log');
+  /** A dry-run install for user nobody from a config file holding `yaml`, with its own data dir. */
+  async function dryInstall(name: string, yaml: string) {
+    const configFile = join(dir, `${name}.yaml`);
+    await writeFile(configFile, yaml);
+    const dataDir = join(dir, `data-${name}`);
     const result = await installService({
-      unitDir: join(dir, 'units-log'),
+      unitDir: join(dir, `units-${name}`),
       dataDir,
       configFile,
       user: 'nobody',
       dryRun: true,
     });
+    return { result, dataDir };
+  }
+
+  it('lets the agent write its access log outside the data dir, and says when the folder is missing', async () => {
+    const { result, dataDir } = await dryInstall('log', `http:\n  accessLog: ${join(dir, 'logs', 'access.log')}\n`);
     expect(directive(result.unit, 'ReadWritePaths')).toBe(`${dataDir} ${join(dir, 'logs')}`);
     expect(result.notes).toContain(`create ${join(dir, 'logs')} for the access log, writable by nobody`);
   });
 
   it('grants the low-port capability for HTTPS on 443, before its certificate files exist', async () => {
-    const configFile = join(dir, 'edge-https.yaml');
-    await writeFile(
-      configFile,
-      'https:\n  port: 443\n  certFile: /etc/edgepeer/tls/cert.pem\n  keyFile: /etc/edgepeer/tls/key.pem\n',
-    );
-    const dataDir = join(dir, 'data-https');
-    const result = await installService({
-      unitDir: join(dir, 'units-https'),
-      dataDir,
-      configFile,
-      user: 'nobody',
-      dryRun: true,
-    });
+    const yaml = 'https:\n  port: 443\n  certFile: /etc/edgepeer/tls/cert.pem\n  keyFile: /etc/edgepeer/tls/key.pem\n';
+    const { result } = await dryInstall('https', yaml);
     expect(directive(result.unit, 'CapabilityBoundingSet')).toBe('CAP_NET_BIND_SERVICE');
   });
 
