@@ -5,6 +5,7 @@
 import { LRUCache } from 'lru-cache';
 import { CorruptPieceError, InvalidArgumentError, NotFoundError, StoreCorruptError } from '../errors/index.ts';
 import { pieceHash } from '../metainfo/index.ts';
+import { isPieceSpan } from './span.ts';
 import type { PieceCache, PieceCacheStats, Store } from './types.ts';
 
 export interface PieceCacheOptions {
@@ -278,13 +279,7 @@ class VerifyingPieceCache implements PieceCache {
 
 /** A span within a piece: 0 <= from < to (<= the piece's size, when known). */
 function checkSpan(from: number, to: number, size?: number): void {
-  if (
-    !Number.isSafeInteger(from) ||
-    !Number.isSafeInteger(to) ||
-    from < 0 ||
-    to <= from ||
-    (size !== undefined && to > size)
-  ) {
+  if (!isPieceSpan(from, to, size)) {
     const piece = size === undefined ? 'a piece' : `a piece of ${size} bytes`;
     throw new InvalidArgumentError(`bytes [${from}, ${to}) are not a span of ${piece}`);
   }

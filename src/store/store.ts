@@ -18,7 +18,6 @@ import {
   byteRangeSpans,
   encodeTorrent,
   type Metainfo,
-  type PieceSpan,
   parseTorrent,
   pieceSize,
   pieceSpans,
@@ -61,6 +60,7 @@ import {
   encodePiecesRemoved,
   FRAME_HEADER_BYTES,
 } from './records.ts';
+import { isPieceSpan } from './span.ts';
 import type {
   AddObjectOptions,
   OpenStoreOptions,
@@ -332,7 +332,7 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
     const piece = Buffer.allocUnsafe(pieceSize(metainfo, pieceIndex));
     const folder = this.#dataFolder(entry.infoHash);
     let filled = 0;
-    for (const span of spansOf(metainfo, pieceIndex, 0, piece.length)) {
+    for (const span of pieceSpans(metainfo, pieceIndex)) {
       const path = contentFilePath(folder, metainfo, span.fileIndex);
       const pooled = await this.#acquireData(entry, span.fileIndex, path);
       try {
@@ -359,13 +359,13 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
     const entry = this.#heldEntry(infoHash, pieceIndex);
     const metainfo = this.#metainfoOf(entry);
     const size = pieceSize(metainfo, pieceIndex);
-    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || to <= from || to > size) {
+    if (!isPieceSpan(from, to, size)) {
       throw new InvalidArgumentError(
         `bytes [${from}, ${to}) are not a span of piece ${pieceIndex} of ${entry.name}, which has ${size} bytes`,
         { subject: entry.infoHash, pieceIndex },
       );
     }
-    const spans = spansOf(metainfo, pieceIndex, from, to);
+    const spans = byteRangeSpans(metainfo, pieceIndex * metainfo.pieceLength + from, to - from);
     // Every handle first: a span read only partly would be wasted when the caller falls back to readPiece.
     const handles: PooledHandle[] = [];
     for (const span of spans) {
@@ -1224,11 +1224,6 @@ function checkMetainfo(metainfo: Metainfo): void {
   const anyFolder = resolve('/', 'check');
   for (let fileIndex = 0; fileIndex < metainfo.files.length; fileIndex++)
     contentFilePath(anyFolder, metainfo, fileIndex);
-}
-
-/** Where bytes [from, to) of a piece lie: one span per file, as readPiece, writePiece and span reads see them. */
-function spansOf(metainfo: Metainfo, pieceIndex: number, from: number, to: number): PieceSpan[] {
-  return byteRangeSpans(metainfo, pieceIndex * metainfo.pieceLength + from, to - from);
 }
 
 /** A read's byte count; none means the file ends before its metainfo says it does. */
