@@ -29,6 +29,7 @@ export {
   type AgentFlag,
   EXTRA_ENV,
   envName,
+  isHttpOrigin,
   LOG_LEVELS,
   type LogLevel,
   SETTING_KEYS,

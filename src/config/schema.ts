@@ -110,8 +110,8 @@ export function schemaFor(value: ValueType): z.ZodType {
       return z.enum(value.values as [string, ...string[]], { error: `must be one of ${value.values.join(', ')}` });
     case 'string': {
       const text = nonEmptyString(value.what);
-      const { pattern } = value;
-      if (pattern !== undefined) return text.refine((v) => pattern.test(v), { error: `must be ${value.what}` });
+      const { check } = value;
+      if (check !== undefined) return text.refine(check, { error: `must be ${value.what}` });
       return value.noSpaces ? text.refine((v) => !/[\s"\\]/.test(v), { error: `must be ${value.what}` }) : text;
     }
     case 'url':

@@ -13,6 +13,11 @@ export const CACHE_VERIFY_POLICIES = ['first-read', 'every-read'] as const;
 export const SIP_TRANSPORTS = ['udp', 'tcp', 'tls'] as const;
 export const MSE_MODES = ['plaintext', 'rc4', 'off'] as const;
 
+/** A web origin as CORS names one: http(s)://host[:port], nothing after it. */
+export function isHttpOrigin(value: string): boolean {
+  return /^https?:\/\/[^/\s?#]+$/.test(value);
+}
+
 /** What a key holds; schema.ts turns each into a checker with a message saying what is expected. */
 export type ValueType =
   | { type: 'int'; min: number; max: number }
@@ -23,7 +28,7 @@ export type ValueType =
   | { type: 'bool' }
   | { type: 'enum'; values: readonly [string, ...string[]] }
   /** A non-empty string; `what` completes "must be ...". */
-  | { type: 'string'; what: string; noSpaces?: boolean; pattern?: RegExp }
+  | { type: 'string'; what: string; noSpaces?: boolean; check?: (value: string) => boolean }
   | { type: 'url'; protocols: readonly string[]; what: string }
   | { type: 'urls'; protocols: readonly string[]; what: string }
   | { type: 'host' }
@@ -230,7 +235,7 @@ export const SETTINGS = {
     value: {
       type: 'string',
       what: "'*', 'off' or one origin such as https://player.example.net",
-      pattern: /^(\*|off|https?:\/\/[^/\s?#]+)$/,
+      check: (value) => value === '*' || value === 'off' || isHttpOrigin(value),
     },
     default: '*',
     example: 'https://player.example.net',

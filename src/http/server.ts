@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import { isHttpOrigin } from '../config/index.ts';
 import {
   CorruptPieceError,
   InvalidArgumentError,
@@ -572,7 +573,7 @@ const ALLOWED_METHODS = 'GET, HEAD, OPTIONS';
  */
 function corsFields(origin: string | undefined): { everyResponse: string; preflight: string } {
   if (origin === undefined) return { everyResponse: '', preflight: '' };
-  if (origin !== '*' && !/^https?:\/\/[^/\s?#]+$/.test(origin)) {
+  if (origin !== '*' && !isHttpOrigin(origin)) {
     throw new InvalidArgumentError(
       `corsOrigin must be '*' or an origin such as https://player.example.net, got ${origin}`,
       {

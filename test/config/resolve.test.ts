@@ -529,7 +529,7 @@ describe('every key is reachable from the file and the environment', () => {
     if (spec.value.type === 'enum') return [spec.value.values[1], spec.value.values[1] as string];
     if (spec.value.type === 'sip') return ['sip:u@e.example', 'sip:u@e.example'];
     if (spec.value.type === 'string' && spec.value.noSpaces) return ['u@e.example', 'u@e.example'];
-    if (spec.value.type === 'string' && spec.value.pattern) return [spec.example, spec.example as string];
+    if (spec.value.type === 'string' && spec.value.check) return [spec.example, spec.example as string];
     return good[spec.value.type] as [unknown, string];
   };
   const imsBase = { 'ims.registrar': 'sip:r.example', 'ims.impi': 'u@e.example', 'ims.impu': 'sip:u@e.example' };
