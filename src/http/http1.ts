@@ -46,8 +46,8 @@ export interface Http1ServerOptions {
   limits: Http1Limits;
   /** HTTPS: the certificate chain and key (PEM). Default: plain HTTP. */
   tls?: Pick<SecureContextOptions, 'cert' | 'key'>;
-  /** Fields every response carries, rendered (`Name: value\r\n` lines): CORS. Checked once here. */
-  responseFields?: string;
+  /** Fields every response carries (CORS): a flat list of names and values, rendered once here. */
+  responseFields?: readonly string[];
   onRequest(request: Http1Request, response: Http1Response): void;
   /** A request rejected before it reached onRequest (already answered, connection closing). */
   onClientError?(kind: Http1ClientError, reason: string): void;
@@ -669,11 +669,8 @@ export function createHttp1Server(options: Http1ServerOptions): Http1Server {
     onRequest: options.onRequest,
     clientError: (kind, reason) => options.onClientError?.(kind, reason),
     responseEnded: options.onResponseEnd,
-    responseFields: options.responseFields ?? '',
+    responseFields: renderFields(options.responseFields ?? []),
   };
-  if (!/^([!#$%&'*+\-.^_`|~0-9A-Za-z]+: [^\r\n\0]*\r\n)*$/.test(state.responseFields)) {
-    throw new Error(`responseFields must be "Name: value\\r\\n" lines, got ${JSON.stringify(state.responseFields)}`);
-  }
   const readBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
   const track = (socket: Socket, streamed: boolean): Connection => {
     const connection = new Connection(socket, state, streamed);

@@ -571,8 +571,8 @@ const ALLOWED_METHODS = 'GET, HEAD, OPTIONS';
  * CORS (Fetch standard): the fields every response carries, letting scripts read the range fields too, and
  * what a preflight adds. Range itself needs no preflight when it is one simple range; If-* fields do.
  */
-function corsFields(origin: string | undefined): { everyResponse: string; preflight: string } {
-  if (origin === undefined) return { everyResponse: '', preflight: '' };
+function corsFields(origin: string | undefined): { everyResponse: string[]; preflight: string } {
+  if (origin === undefined) return { everyResponse: [], preflight: '' };
   if (origin !== '*' && !isHttpOrigin(origin)) {
     throw new InvalidArgumentError(
       `corsOrigin must be '*' or an origin such as https://player.example.net, got ${origin}`,
@@ -582,12 +582,12 @@ function corsFields(origin: string | undefined): { everyResponse: string; prefli
     );
   }
   return {
-    everyResponse: renderFields([
+    everyResponse: [
       'Access-Control-Allow-Origin',
       origin,
       'Access-Control-Expose-Headers',
       'Accept-Ranges, Content-Range, ETag, Last-Modified',
-    ]),
+    ],
     preflight: renderFields([
       'Access-Control-Allow-Methods',
       ALLOWED_METHODS,
