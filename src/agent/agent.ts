@@ -126,7 +126,6 @@ export class Agent {
     });
     // After this turn: the announce client reads the object's last figures for its `stopped` announces first.
     this.store.on('object-removed', (infoHash) => setImmediate(() => this.transfers.forget(infoHash)));
-    const transfers = this.transfers;
 
     const wire = createPeerWireServer({
       store: this.store,
@@ -134,7 +133,7 @@ export class Agent {
       port: config.peer.port,
       peerId: this.peerId,
       logger: logger.child({ part: 'wire' }),
-      onUploaded: (infoHash, bytes) => transfers.uploaded(infoHash, bytes),
+      onUploaded: (infoHash, bytes) => this.transfers.uploaded(infoHash, bytes),
       ...(config.peer.mse ? { mse: config.peer.mse } : {}),
       ...(config.peer.host ? { host: config.peer.host } : {}),
       ...(config.peer.limits ? { limits: config.peer.limits } : {}),
@@ -171,7 +170,6 @@ export class Agent {
     http: NonNullable<AgentConfig['http']>,
     tls: NonNullable<AgentConfig['https']> | null,
   ): Promise<{ port: number; baseUrls: string[] }> {
-    const transfers = this.transfers;
     const server = createHttpServer({
       store: this.store,
       cache: this.cache,
@@ -180,8 +178,8 @@ export class Agent {
       limits: { directReadMaxBytes: http.directReadMaxBytes },
       verify: (data, expected) => this.hashPool.verify(data, expected),
       logger: this.logger.child({ part: tls === null ? 'http' : 'https' }),
-      onSent: (infoHash, bytes) => transfers.uploaded(infoHash, bytes),
-      onPulled: (infoHash, bytes) => transfers.downloaded(infoHash, bytes),
+      onSent: (infoHash, bytes) => this.transfers.uploaded(infoHash, bytes),
+      onPulled: (infoHash, bytes) => this.transfers.downloaded(infoHash, bytes),
       ...(http.accessLog ? { accessLog: http.accessLog } : {}),
       ...(http.corsOrigin ? { corsOrigin: http.corsOrigin } : {}),
       ...(http.host ? { host: http.host } : {}),

@@ -61,7 +61,7 @@ class MissingPieceError extends Error {
 
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   const limits: HttpLimits = { ...DEFAULT_LIMITS, ...options.limits };
-  const { store, cache, policy, logger, onSent } = options;
+  const { store, cache, policy, logger } = options;
   // `connections` is read off the transport when asked.
   const stats = emptyHttpStats();
   const spanBuffers = new SpanBuffers(SPAN_BUFFERS_IDLE_BYTES);
@@ -245,8 +245,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     countStatus(status);
     res.writeHead(status, NO_FIELDS, lengthFields(representation, only, partial) + entityFields(representation));
     res.end(bytes, readInto ? () => spanBuffers.give(into) : undefined);
-    stats.bytesSent += length;
-    onSent?.(object.infoHash, length);
+    countSent(object, length);
     return true;
   }
 
@@ -407,8 +406,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         if (res.destroyed) break;
         if (step.prefix !== null) res.write(step.prefix);
         const ok = res.write(piece.subarray(step.from, step.to));
-        stats.bytesSent += step.to - step.from;
-        onSent?.(object.infoHash, step.to - step.from);
+        countSent(object, step.to - step.from);
         if (!ok) await res.drained();
       }
       if (res.destroyed) {
@@ -518,6 +516,12 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     }
     stats.aborted += 1;
     res.destroy();
+  }
+
+  /** Content bytes of `object` handed to a client: the server's count, and the agent's per-object tally. */
+  function countSent(object: StoredObject, bytes: number): void {
+    stats.bytesSent += bytes;
+    options.onSent?.(object.infoHash, bytes);
   }
 
   function countStatus(status: number): void {
