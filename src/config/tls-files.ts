@@ -9,6 +9,11 @@ const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE
  * each certificate in it parsed. InvalidArgumentError (or the system error) names the file and the fault.
  */
 export async function readCaFile(path: string): Promise<Buffer> {
+  return (await readCertificates(path)).pem;
+}
+
+/** The file's bytes and each PEM certificate in it, parsed; at least one. */
+async function readCertificates(path: string): Promise<{ pem: Buffer; certificates: X509Certificate[] }> {
   let pem: Buffer;
   try {
     pem = await readFile(path);
@@ -19,17 +24,17 @@ export async function readCaFile(path: string): Promise<Buffer> {
   if (blocks.length === 0) {
     throw new InvalidArgumentError(`${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`, { subject: path });
   }
-  for (const [index, block] of blocks.entries()) {
+  const certificates = blocks.map((block, index) => {
     try {
-      new X509Certificate(block);
+      return new X509Certificate(block);
     } catch (err) {
       throw new InvalidArgumentError(
         `${path}: certificate ${index + 1} of ${blocks.length} cannot be read (${(err as Error).message})`,
         { subject: path },
       );
     }
-  }
-  return pem;
+  });
+  return { pem, certificates };
 }
 
 /**
@@ -37,7 +42,7 @@ export async function readCaFile(path: string): Promise<Buffer> {
  * the key found to be the certificate's. InvalidArgumentError names the file and the fault.
  */
 export async function readCertificatePair(certPath: string, keyPath: string): Promise<{ cert: Buffer; key: Buffer }> {
-  const cert = await readCaFile(certPath);
+  const { pem: cert, certificates } = await readCertificates(certPath);
   let key: Buffer;
   try {
     key = await readFile(keyPath);
@@ -52,8 +57,8 @@ export async function readCertificatePair(certPath: string, keyPath: string): Pr
       subject: keyPath,
     });
   }
-  const first = cert.toString('latin1').match(PEM_CERTIFICATE)?.[0] ?? '';
-  if (!new X509Certificate(first).checkPrivateKey(privateKey)) {
+  // The chain's first certificate is the server's own.
+  if (!certificates[0]!.checkPrivateKey(privateKey)) {
     throw new InvalidArgumentError(`${keyPath} is not the private key of the certificate in ${certPath}`, {
       subject: keyPath,
     });
