@@ -95,6 +95,18 @@ async function readUntil(socket: Socket, done: (text: string) => boolean): Promi
   });
 }
 
+/** The statuses a connection got after sending `first`, then `drip` every 50 ms until the server closed it. */
+async function statusesWhileDripping(port: number, first: string, drip: string): Promise<number[]> {
+  const socket = connect(port, '127.0.0.1');
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  if (first !== '') socket.write(first);
+  const dripping = setInterval(() => socket.write(drip), 50);
+  await once(socket, 'close');
+  clearInterval(dripping);
+  return statuses(Buffer.concat(chunks).toString('latin1'));
+}
+
 const statuses = (text: string) => [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => Number(match[1]));
 
 describe('HTTP/1.1 transport', () => {
@@ -264,25 +276,12 @@ describe('HTTP/1.1 transport', () => {
   });
 
   it('answers 408 to a request whose head does not arrive in time, byte by byte or not', async () => {
-    const socket = connect(server.port, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.write('GET /echo/a HTTP/1.1\r\n');
     // keep sending a byte at a time: activity must not extend the time a head may take
-    const drip = setInterval(() => socket.write('X'), 50);
-    await once(socket, 'close');
-    clearInterval(drip);
-    expect(statuses(Buffer.concat(chunks).toString('latin1'))).toEqual([408]);
+    expect(await statusesWhileDripping(server.port, 'GET /echo/a HTTP/1.1\r\n', 'X')).toEqual([408]);
   });
 
   it('answers 408 to a client that sends only empty lines', async () => {
-    const socket = connect(server.port, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    const drip = setInterval(() => socket.write('\r\n'), 50);
-    await once(socket, 'close');
-    clearInterval(drip);
-    expect(statuses(Buffer.concat(chunks).toString('latin1'))).toEqual([408]);
+    expect(await statusesWhileDripping(server.port, '', '\r\n')).toEqual([408]);
   });
 
   it('closes a keep-alive connection idle for longer than the keep-alive timeout', async () => {
