@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
 import { Agent as Dispatcher, request } from 'undici';
-import { AgentUnreachableError, EdgepeerError, exitCodeForErrorCode } from '../errors/index.ts';
+import { AgentUnreachableError, EdgepeerError } from '../errors/index.ts';
 import type { IngestResult } from '../ingest/index.ts';
 import type { ObjectDetails, ObjectSummary } from './describe.ts';
 import type { BulkIngestRequest } from './ingest-many.ts';
@@ -9,11 +9,9 @@ import type { PurgeRequest, PurgeResult } from './purge.ts';
 
 type ErrorJson = { code: string; message: string; subject?: string };
 
-/** An error the agent reported, rebuilt with its code and exit code. */
+/** An error the agent reported, rebuilt with its code; the exit code comes from the catalogue. */
 function remoteError(error: ErrorJson): EdgepeerError {
-  return new EdgepeerError(error.code, exitCodeForErrorCode(error.code), error.message, {
-    ...(error.subject ? { subject: error.subject } : {}),
-  });
+  return EdgepeerError.reported(error);
 }
 
 /** Operations through a running agent's admin API. */
@@ -102,10 +100,13 @@ export class RemoteOperations implements Operations {
       );
     }
     if (response.statusCode >= 400) {
-      const payload = (await response.body.json().catch(() => ({}))) as { error?: ErrorJson };
-      throw remoteError(
-        payload.error ?? { code: 'EDGEPEER_ADMIN', message: `admin API answered ${response.statusCode}` },
-      );
+      const payload = (await response.body.json().catch(() => ({}))) as { error?: Partial<ErrorJson> } | null;
+      const error = payload?.error;
+      throw typeof error?.code === 'string' && typeof error.message === 'string'
+        ? remoteError(error as ErrorJson)
+        : new EdgepeerError('EDGEPEER_AGENT_BAD_RESPONSE', `the agent's admin API answered ${response.statusCode}`, {
+            subject: this.baseUrl,
+          });
     }
     return response;
   }

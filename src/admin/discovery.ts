@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { fromSystemError } from '../errors/index.ts';
+import { chmod, link, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fromSystemError, TokenFileError } from '../errors/index.ts';
 
 /** Written by a running agent into its data dir, so that CLI commands on that store go through it. */
 export interface AgentDiscovery {
@@ -17,27 +17,69 @@ export function defaultTokenFile(dataDir: string): string {
   return join(dataDir, 'admin.token');
 }
 
+/** Shorter tokens are refused: the agent writes 64 hex characters; a hand-made one must be as hard to guess. */
+export const MIN_TOKEN_LENGTH = 32;
+
 /** Reads the admin token, creating it (mode 0600, 32 random bytes hex) if it does not exist yet. */
 export async function ensureToken(tokenFile: string): Promise<string> {
-  try {
-    const handle = await open(tokenFile, 'wx', 0o600);
-    const token = randomBytes(32).toString('hex');
-    await handle.writeFile(`${token}\n`);
-    await handle.close();
-    return token;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fromSystemError(err, tokenFile);
-  }
+  const token = randomBytes(32).toString('hex');
+  if (await createAtomically(tokenFile, `${token}\n`)) return token;
   await chmod(tokenFile, 0o600).catch(() => {});
   return readToken(tokenFile);
 }
 
-export async function readToken(tokenFile: string): Promise<string> {
+/**
+ * Writes `content` to `file` unless it exists, so that `file` is never seen empty or partial: a temporary
+ * file is written and synced, then linked to its name (link, unlike rename, fails if the name exists: two
+ * agents starting at once keep the first token). False if `file` existed.
+ */
+async function createAtomically(file: string, content: string): Promise<boolean> {
+  const temporary = `${file}.${process.pid}.tmp`;
   try {
-    return (await readFile(tokenFile, 'utf8')).trim();
+    const handle = await open(temporary, 'w', 0o600);
+    try {
+      await handle.writeFile(content);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await link(temporary, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw fromSystemError(err, file);
+  } finally {
+    await rm(temporary, { force: true });
+  }
+  await syncFolder(dirname(file));
+  return true;
+}
+
+/** The new name survives a crash only once its folder is synced. */
+async function syncFolder(folder: string): Promise<void> {
+  const handle = await open(folder, 'r');
+  try {
+    await handle.sync();
+  } catch {
+    // Some file systems cannot sync a folder; the file itself is synced.
+  } finally {
+    await handle.close();
+  }
+}
+
+export async function readToken(tokenFile: string): Promise<string> {
+  let token: string;
+  try {
+    token = (await readFile(tokenFile, 'utf8')).trim();
   } catch (err) {
     throw fromSystemError(err, tokenFile);
   }
+  if (token.length < MIN_TOKEN_LENGTH || /\s/.test(token)) {
+    throw new TokenFileError(
+      `${tokenFile} holds no usable admin token (${token.length === 0 ? 'it is empty' : `${token.length} characters, one line of at least ${MIN_TOKEN_LENGTH} needed`}), perhaps left by a start that failed on a full disk: delete it and start the agent again, which writes a new one`,
+      { subject: tokenFile },
+    );
+  }
+  return token;
 }
 
 export async function publishAgent(dataDir: string, discovery: AgentDiscovery): Promise<void> {

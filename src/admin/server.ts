@@ -1,11 +1,20 @@
 import { timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { type EdgepeerError, ExitCode, InvalidArgumentError, isEdgepeerError } from '../errors/index.ts';
+import { type AddressInfo, BlockList } from 'node:net';
+import {
+  type EdgepeerError,
+  fromListenError,
+  httpStatusFor,
+  InvalidArgumentError,
+  isEdgepeerError,
+  NotFoundError,
+  UnauthorizedError,
+} from '../errors/index.ts';
+import { type Logger, silentLogger } from '../log/index.ts';
 import type { BulkIngestRequest } from './ingest-many.ts';
 import type { StoreOperations } from './operations.ts';
-import type { PurgeRequest } from './purge.ts';
+import { ingestRequest, objectId, purgeRequest } from './requests.ts';
 
 export interface AdminServerOptions {
   operations: StoreOperations;
@@ -16,6 +25,8 @@ export interface AdminServerOptions {
   status: () => unknown;
   /** Prometheus text exposition, if metrics are on. */
   metrics?: () => Promise<{ contentType: string; body: string }>;
+  /** Told when the API listens beyond loopback. */
+  logger?: Logger;
 }
 
 export interface AdminServer {
@@ -40,8 +51,7 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
   server.requestTimeout = 0; // an ingest may stream results for hours
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://admin');
-    const path = url.pathname;
+    const path = pathOf(req.url);
     if (req.method === 'GET' && path === '/healthz') return sendJson(res, 200, { ok: true });
     if (req.method === 'GET' && path === '/metrics' && options.metrics) {
       const { contentType, body } = await options.metrics();
@@ -49,16 +59,15 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
       return;
     }
     if (!authorized(req.headers.authorization)) {
-      res.writeHead(401, { 'www-authenticate': 'Bearer realm="edgepeer"', 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: { code: 'EDGEPEER_UNAUTHORIZED', message: 'missing or wrong bearer token' } }));
-      return;
+      res.setHeader('www-authenticate', 'Bearer realm="edgepeer"');
+      throw new UnauthorizedError('missing or wrong bearer token');
     }
     const ops = options.operations;
     const objectRoute = /^\/v1\/objects\/([^/]+)(\/torrent)?$/.exec(path);
     if (req.method === 'GET' && path === '/v1/status') return sendJson(res, 200, options.status());
     if (req.method === 'GET' && path === '/v1/objects') return sendJson(res, 200, await ops.list());
     if (req.method === 'GET' && objectRoute) {
-      const id = decodeURIComponent(objectRoute[1] as string);
+      const id = objectId(objectRoute[1] as string);
       if (!objectRoute[2]) return sendJson(res, 200, await ops.show(id));
       const torrent = await ops.torrent(id);
       res.writeHead(200, {
@@ -70,11 +79,10 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
       return;
     }
     if (req.method === 'POST' && path === '/v1/purge') {
-      return sendJson(res, 200, await ops.purge((await readJson(req)) as PurgeRequest));
+      return sendJson(res, 200, await ops.purge(purgeRequest(await readJson(req))));
     }
-    if (req.method === 'POST' && path === '/v1/ingest')
-      return streamIngest(res, (await readJson(req)) as BulkIngestRequest);
-    sendJson(res, 404, { error: { code: 'EDGEPEER_NOT_FOUND', message: `no route ${req.method} ${path}` } });
+    if (req.method === 'POST' && path === '/v1/ingest') return streamIngest(res, ingestRequest(await readJson(req)));
+    throw new NotFoundError(`no route ${req.method} ${path.slice(0, 200)}`);
   }
 
   async function streamIngest(res: ServerResponse, request: BulkIngestRequest): Promise<void> {
@@ -111,8 +119,18 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
   return {
     async listen() {
       server.listen(options.port, options.host);
-      await once(server, 'listening');
+      try {
+        await once(server, 'listening');
+      } catch (err) {
+        throw fromListenError(err, 'admin API', options.host, options.port);
+      }
       const address = server.address() as AddressInfo;
+      if (!isLoopback(address.address)) {
+        (options.logger ?? silentLogger).warn(
+          { address: address.address, port: address.port },
+          'admin API listens beyond loopback: whoever reaches it with the token controls the store (admin.host)',
+        );
+      }
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       return `http://${host}:${address.port}`;
     },
@@ -145,19 +163,23 @@ function toErrorJson(err: unknown): { code: string; message: string; subject?: s
   return { code: 'EDGEPEER_INTERNAL', message: err instanceof Error ? err.message : String(err) };
 }
 
-function statusFor(err: unknown): number {
-  if (!isEdgepeerError(err)) return 500;
-  switch ((err as EdgepeerError).exitCode) {
-    case ExitCode.notFound:
-      return 404;
-    case ExitCode.usage:
-    case ExitCode.config:
-      return 400;
-    case ExitCode.busy:
-      return 409;
-    default:
-      return 500;
+/** The request target's path; a target that is no URL path is the client's error. */
+function pathOf(target: string | undefined): string {
+  try {
+    return new URL(target ?? '/', 'http://admin').pathname;
+  } catch {
+    throw new InvalidArgumentError('the request target is not a URL path', { subject: 'path' });
   }
+}
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+LOOPBACK.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
+
+/** True for 127.0.0.0/8 and ::1 (and IPv4-mapped 127/8). */
+export function isLoopback(address: string): boolean {
+  return LOOPBACK.check(address, address.includes(':') ? 'ipv6' : 'ipv4');
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown): void {
@@ -169,5 +191,5 @@ function sendError(res: ServerResponse, err: unknown): void {
     res.destroy();
     return;
   }
-  sendJson(res, statusFor(err), { error: toErrorJson(err) });
+  sendJson(res, httpStatusFor(err), { error: toErrorJson(err) });
 }

@@ -294,6 +294,7 @@ export class Agent {
       host: admin.host,
       port: admin.port,
       status: () => this.status(),
+      logger: this.logger.child({ part: 'admin' }),
       metrics: async () => ({
         contentType: this.metrics?.contentType ?? 'text/plain',
         body: (await this.metrics?.metrics()) ?? '',

@@ -1,5 +1,5 @@
 import { Command, Flags, type Interfaces } from '@oclif/core';
-import { EdgepeerError, ExitCode, isEdgepeerError } from '../errors/index.ts';
+import { EdgepeerError, errorRow, isEdgepeerError } from '../errors/index.ts';
 
 /**
  * What every edgepeer command shares: `--json`, one place that turns errors into messages and exit codes,
@@ -34,22 +34,23 @@ export abstract class BaseCommand extends Command {
 
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<void> {
     if (isEdgepeerError(err)) {
-      this.reportError(err.toJSON(), err.exitCode);
+      this.reportError(err.toJSON());
       return;
     }
     // oclif's own parse errors (unknown flag, missing argument) carry oclif.exit === 2.
     if (err.oclif?.exit === 2 || /Unexpected argument|Missing required|Nonexistent flag|Expected /.test(err.message)) {
-      this.reportError({ code: 'EDGEPEER_INVALID_ARGUMENT', message: err.message.split('\n')[0] ?? err.message }, 2);
+      this.reportError({ code: 'EDGEPEER_INVALID_ARGUMENT', message: err.message.split('\n')[0] ?? err.message });
       return;
     }
     if (err.oclif?.exit !== undefined && err.message.startsWith('EEXIT')) throw err;
-    this.reportError({ code: 'EDGEPEER_INTERNAL', message: err.stack ?? err.message }, ExitCode.internal);
+    this.reportError({ code: 'EDGEPEER_INTERNAL', message: err.stack ?? err.message });
   }
 
-  private reportError(error: { code: string; message: string; subject?: string }, exitCode: number): never {
+  /** Prints the error and exits with its code's exit code from the catalogue (src/errors). */
+  private reportError(error: { code: string; message: string; subject?: string }): never {
     if (this.jsonMode) process.stdout.write(`${JSON.stringify({ error })}\n`);
     process.stderr.write(`edgepeer: ${error.message}\n`);
-    this.exit(exitCode);
+    this.exit(errorRow(error.code).exitCode);
   }
 }
 

@@ -27,6 +27,79 @@ export const ExitCode = {
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
+/** One row per error code: the CLI's exit code, the admin API's HTTP status, and what it means. */
+export interface ErrorRow {
+  exitCode: ExitCodeValue;
+  httpStatus: number;
+  /** For people: what this code means (and the message when nothing more specific is known). */
+  message: string;
+}
+
+/**
+ * The catalogue: every code edgepeer reports, and nothing else decides an exit code or an admin API status.
+ * README's "Exit codes" table lists these rows (a test compares them).
+ */
+export const ERRORS = {
+  EDGEPEER_INTERNAL: { exitCode: ExitCode.internal, httpStatus: 500, message: 'unexpected failure (a bug)' },
+  EDGEPEER_INVALID_ARGUMENT: { exitCode: ExitCode.usage, httpStatus: 400, message: 'bad flag, argument or request' },
+  EDGEPEER_MANIFEST_INVALID: { exitCode: ExitCode.usage, httpStatus: 400, message: 'bad manifest line' },
+  EDGEPEER_METAINFO_INVALID: { exitCode: ExitCode.usage, httpStatus: 400, message: 'bad .torrent or piece list' },
+  EDGEPEER_PARTIAL_FAILURE: { exitCode: ExitCode.partial, httpStatus: 500, message: 'some items failed' },
+  EDGEPEER_NOT_FOUND: { exitCode: ExitCode.notFound, httpStatus: 404, message: 'no such object, piece or route' },
+  EDGEPEER_STORE_LOCKED: { exitCode: ExitCode.busy, httpStatus: 409, message: 'the store is locked by another writer' },
+  EDGEPEER_CONFIG_INVALID: { exitCode: ExitCode.config, httpStatus: 500, message: 'invalid configuration' },
+  EDGEPEER_ORIGIN_STATUS: { exitCode: ExitCode.remote, httpStatus: 502, message: 'the origin answered an error' },
+  EDGEPEER_ORIGIN_TIMEOUT: { exitCode: ExitCode.remote, httpStatus: 504, message: 'the origin did not answer in time' },
+  EDGEPEER_ORIGIN_TRUNCATED: { exitCode: ExitCode.remote, httpStatus: 502, message: 'the origin sent fewer bytes' },
+  EDGEPEER_ORIGIN_NO_RANGE: { exitCode: ExitCode.remote, httpStatus: 502, message: 'the origin ignored Range' },
+  EDGEPEER_ORIGIN_BAD_RANGE: { exitCode: ExitCode.remote, httpStatus: 502, message: 'the origin sent a wrong range' },
+  EDGEPEER_ORIGIN_UNREACHABLE: { exitCode: ExitCode.remote, httpStatus: 502, message: 'the origin is unreachable' },
+  EDGEPEER_HASH_MISMATCH: { exitCode: ExitCode.remote, httpStatus: 502, message: 'a piece failed its hash' },
+  EDGEPEER_TRACKER_FAILURE: { exitCode: ExitCode.remote, httpStatus: 502, message: 'the tracker refused' },
+  EDGEPEER_TRACKER_UNREACHABLE: { exitCode: ExitCode.remote, httpStatus: 502, message: 'the tracker is unreachable' },
+  EDGEPEER_TRACKER_TIMEOUT: { exitCode: ExitCode.remote, httpStatus: 504, message: 'the tracker did not answer' },
+  EDGEPEER_TRACKER_STATUS: { exitCode: ExitCode.remote, httpStatus: 502, message: 'the tracker answered an error' },
+  EDGEPEER_TRACKER_INVALID_RESPONSE: { exitCode: ExitCode.remote, httpStatus: 502, message: 'bad tracker answer' },
+  EDGEPEER_TRACKER_UNSUPPORTED: { exitCode: ExitCode.remote, httpStatus: 502, message: 'unsupported tracker' },
+  EDGEPEER_SIP_TIMEOUT: { exitCode: ExitCode.remote, httpStatus: 504, message: 'the registrar did not answer' },
+  EDGEPEER_SIP_UNREACHABLE: { exitCode: ExitCode.remote, httpStatus: 502, message: 'the registrar is unreachable' },
+  EDGEPEER_SIP_SERVER_ERROR: { exitCode: ExitCode.remote, httpStatus: 502, message: 'the registrar failed' },
+  EDGEPEER_SIP_REJECTED: { exitCode: ExitCode.remote, httpStatus: 502, message: 'the registrar rejected' },
+  EDGEPEER_SIP_AUTH_UNSUPPORTED: { exitCode: ExitCode.remote, httpStatus: 502, message: 'unsupported SIP auth' },
+  EDGEPEER_SIP_MALFORMED: { exitCode: ExitCode.remote, httpStatus: 502, message: 'malformed SIP message' },
+  EDGEPEER_AGENT_UNREACHABLE: {
+    exitCode: ExitCode.remote,
+    httpStatus: 502,
+    message: "the agent's admin API is unreachable",
+  },
+  EDGEPEER_AGENT_NOT_RUNNING: { exitCode: ExitCode.remote, httpStatus: 503, message: 'no agent runs on this store' },
+  EDGEPEER_AGENT_BAD_RESPONSE: {
+    exitCode: ExitCode.remote,
+    httpStatus: 502,
+    message: "bad answer from the agent's admin API",
+  },
+  EDGEPEER_SIP_AUTH_REFUSED: {
+    exitCode: ExitCode.auth,
+    httpStatus: 502,
+    message: 'the registrar refused our credentials',
+  },
+  EDGEPEER_UNAUTHORIZED: { exitCode: ExitCode.auth, httpStatus: 401, message: 'missing or wrong admin token' },
+  EDGEPEER_STORE_CORRUPT: { exitCode: ExitCode.io, httpStatus: 500, message: 'the store is damaged' },
+  EDGEPEER_PIECE_CORRUPT: { exitCode: ExitCode.io, httpStatus: 500, message: 'a stored piece is damaged' },
+  EDGEPEER_DISK_FULL: { exitCode: ExitCode.io, httpStatus: 507, message: 'no space left on device' },
+  EDGEPEER_IO: { exitCode: ExitCode.io, httpStatus: 500, message: 'local I/O failed' },
+  EDGEPEER_SOURCE_UNREADABLE: { exitCode: ExitCode.io, httpStatus: 500, message: 'a source cannot be read' },
+  EDGEPEER_ADDRESS_IN_USE: { exitCode: ExitCode.io, httpStatus: 500, message: 'a listening address is in use' },
+  EDGEPEER_TOKEN_INVALID: { exitCode: ExitCode.io, httpStatus: 500, message: 'the admin token file is damaged' },
+} as const satisfies Record<`EDGEPEER_${string}`, ErrorRow>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** The catalogue row of a code, or INTERNAL's for a code this version does not know (e.g. from a newer agent). */
+export function errorRow(code: string): ErrorRow {
+  return Object.hasOwn(ERRORS, code) ? ERRORS[code as ErrorCode] : ERRORS.EDGEPEER_INTERNAL;
+}
+
 export interface ErrorDetails {
   /** What the error is about: a source path or URL, an info hash, a config key, a file. */
   subject?: string;
@@ -39,12 +112,20 @@ export class EdgepeerError extends Error {
   readonly exitCode: ExitCodeValue;
   readonly details: ErrorDetails;
 
-  constructor(code: string, exitCode: ExitCodeValue, message: string, details: ErrorDetails = {}) {
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = new.target.name;
     this.code = code;
-    this.exitCode = exitCode;
+    this.exitCode = errorRow(code).exitCode;
     this.details = details;
+  }
+
+  /**
+   * An error another process reported by code (an agent's admin API answer). A code this version does not
+   * know keeps its text and gets INTERNAL's exit code.
+   */
+  static reported(error: { code: string; message: string; subject?: string }): EdgepeerError {
+    return new EdgepeerError(error.code as ErrorCode, error.message, error.subject ? { subject: error.subject } : {});
   }
 
   /** Plain data for --json output and logs. */
@@ -59,25 +140,25 @@ export class EdgepeerError extends Error {
 
 export class InvalidArgumentError extends EdgepeerError {
   constructor(message: string, details?: ErrorDetails) {
-    super('EDGEPEER_INVALID_ARGUMENT', ExitCode.usage, message, details);
+    super('EDGEPEER_INVALID_ARGUMENT', message, details);
   }
 }
 
 export class ManifestError extends EdgepeerError {
   constructor(message: string, details?: ErrorDetails) {
-    super('EDGEPEER_MANIFEST_INVALID', ExitCode.usage, message, details);
+    super('EDGEPEER_MANIFEST_INVALID', message, details);
   }
 }
 
 export class MetainfoError extends EdgepeerError {
   constructor(message: string, details?: ErrorDetails) {
-    super('EDGEPEER_METAINFO_INVALID', ExitCode.usage, message, details);
+    super('EDGEPEER_METAINFO_INVALID', message, details);
   }
 }
 
 export class ConfigError extends EdgepeerError {
   constructor(message: string, details?: ErrorDetails) {
-    super('EDGEPEER_CONFIG_INVALID', ExitCode.config, message, details);
+    super('EDGEPEER_CONFIG_INVALID', message, details);
   }
 }
 
@@ -85,31 +166,31 @@ export class ConfigError extends EdgepeerError {
 
 export class NotFoundError extends EdgepeerError {
   constructor(message: string, details?: ErrorDetails) {
-    super('EDGEPEER_NOT_FOUND', ExitCode.notFound, message, details);
+    super('EDGEPEER_NOT_FOUND', message, details);
   }
 }
 
 export class StoreLockedError extends EdgepeerError {
   constructor(message: string, details?: ErrorDetails) {
-    super('EDGEPEER_STORE_LOCKED', ExitCode.busy, message, details);
+    super('EDGEPEER_STORE_LOCKED', message, details);
   }
 }
 
 export class StoreCorruptError extends EdgepeerError {
   constructor(message: string, details?: ErrorDetails) {
-    super('EDGEPEER_STORE_CORRUPT', ExitCode.io, message, details);
+    super('EDGEPEER_STORE_CORRUPT', message, details);
   }
 }
 
 export class DiskFullError extends EdgepeerError {
   constructor(message: string, details?: ErrorDetails) {
-    super('EDGEPEER_DISK_FULL', ExitCode.io, message, details);
+    super('EDGEPEER_DISK_FULL', message, details);
   }
 }
 
 export class LocalIoError extends EdgepeerError {
   constructor(message: string, details?: ErrorDetails) {
-    super('EDGEPEER_IO', ExitCode.io, message, details);
+    super('EDGEPEER_IO', message, details);
   }
 }
 
@@ -117,33 +198,33 @@ export class LocalIoError extends EdgepeerError {
 
 export class SourceUnreadableError extends EdgepeerError {
   constructor(message: string, details?: ErrorDetails) {
-    super('EDGEPEER_SOURCE_UNREADABLE', ExitCode.io, message, details);
+    super('EDGEPEER_SOURCE_UNREADABLE', message, details);
   }
 }
 
 export class OriginError extends EdgepeerError {
   /** code: EDGEPEER_ORIGIN_STATUS, _TIMEOUT, _TRUNCATED, _NO_RANGE, _UNREACHABLE */
-  constructor(code: `EDGEPEER_ORIGIN_${string}`, message: string, details?: ErrorDetails) {
-    super(code, ExitCode.remote, message, details);
+  constructor(code: Extract<ErrorCode, `EDGEPEER_ORIGIN_${string}`>, message: string, details?: ErrorDetails) {
+    super(code, message, details);
   }
 }
 
 export class TrackerError extends EdgepeerError {
   /** code: EDGEPEER_TRACKER_FAILURE (the tracker's failure reason), _UNREACHABLE, _TIMEOUT, _STATUS, _INVALID_RESPONSE, _UNSUPPORTED */
-  constructor(code: `EDGEPEER_TRACKER_${string}`, message: string, details?: ErrorDetails) {
-    super(code, ExitCode.remote, message, details);
+  constructor(code: Extract<ErrorCode, `EDGEPEER_TRACKER_${string}`>, message: string, details?: ErrorDetails) {
+    super(code, message, details);
   }
 }
 
 export class HashMismatchError extends EdgepeerError {
   constructor(message: string, details?: ErrorDetails) {
-    super('EDGEPEER_HASH_MISMATCH', ExitCode.remote, message, details);
+    super('EDGEPEER_HASH_MISMATCH', message, details);
   }
 }
 
 export class CorruptPieceError extends EdgepeerError {
   constructor(message: string, details?: ErrorDetails) {
-    super('EDGEPEER_PIECE_CORRUPT', ExitCode.io, message, details);
+    super('EDGEPEER_PIECE_CORRUPT', message, details);
   }
 }
 
@@ -151,27 +232,52 @@ export class CorruptPieceError extends EdgepeerError {
 
 export class SipError extends EdgepeerError {
   /** code: EDGEPEER_SIP_TIMEOUT, _UNREACHABLE, _SERVER_ERROR, _REJECTED, _AUTH_UNSUPPORTED, _MALFORMED */
-  constructor(code: `EDGEPEER_SIP_${string}`, message: string, details?: ErrorDetails) {
-    super(code, ExitCode.remote, message, details);
+  constructor(
+    code: Extract<Exclude<ErrorCode, 'EDGEPEER_SIP_AUTH_REFUSED'>, `EDGEPEER_SIP_${string}`>,
+    message: string,
+    details?: ErrorDetails,
+  ) {
+    super(code, message, details);
   }
 }
 
 /** The registrar refused our credentials (403, or a second 401 to the same credentials). */
 export class SipAuthError extends EdgepeerError {
   constructor(message: string, details?: ErrorDetails) {
-    super('EDGEPEER_SIP_AUTH_REFUSED', ExitCode.auth, message, details);
+    super('EDGEPEER_SIP_AUTH_REFUSED', message, details);
   }
 }
 
 export class AgentUnreachableError extends EdgepeerError {
   constructor(message: string, details?: ErrorDetails) {
-    super('EDGEPEER_AGENT_UNREACHABLE', ExitCode.remote, message, details);
+    super('EDGEPEER_AGENT_UNREACHABLE', message, details);
   }
 }
 
 export class AgentNotRunningError extends EdgepeerError {
   constructor(message: string, details?: ErrorDetails) {
-    super('EDGEPEER_AGENT_NOT_RUNNING', ExitCode.remote, message, details);
+    super('EDGEPEER_AGENT_NOT_RUNNING', message, details);
+  }
+}
+
+/** A listener (peer wire, HTTP, HTTPS, admin API, tracker) cannot bind its address. */
+export class AddressInUseError extends EdgepeerError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('EDGEPEER_ADDRESS_IN_USE', message, details);
+  }
+}
+
+/** The admin token file exists but holds no usable token (e.g. left empty by a start on a full disk). */
+export class TokenFileError extends EdgepeerError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('EDGEPEER_TOKEN_INVALID', message, details);
+  }
+}
+
+/** The admin API refused the request's bearer token. */
+export class UnauthorizedError extends EdgepeerError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('EDGEPEER_UNAUTHORIZED', message, details);
   }
 }
 
@@ -179,7 +285,7 @@ export class AgentNotRunningError extends EdgepeerError {
 
 export class PartialFailureError extends EdgepeerError {
   constructor(message: string, details?: ErrorDetails) {
-    super('EDGEPEER_PARTIAL_FAILURE', ExitCode.partial, message, details);
+    super('EDGEPEER_PARTIAL_FAILURE', message, details);
   }
 }
 
@@ -205,6 +311,37 @@ export function fromSystemError(err: unknown, subject: string): EdgepeerError {
   }
 }
 
+/**
+ * Why a listener (`what`: "peer wire", "HTTP", "admin API", "tracker") could not bind host:port, for every
+ * listener the same words: the address in use, no permission, no such local address.
+ */
+export function fromListenError(err: unknown, what: string, host: string, port: number): EdgepeerError {
+  if (err instanceof EdgepeerError) return err;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const details = { subject: where, cause: err };
+  switch (code) {
+    case 'EADDRINUSE':
+      return new AddressInUseError(
+        `${what}: cannot listen on ${where}: the address is already in use (another process listens there: stop it or choose another port)`,
+        details,
+      );
+    case 'EACCES':
+      return new LocalIoError(
+        `${what}: cannot listen on ${where}: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)`,
+        details,
+      );
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+      return new InvalidArgumentError(`${what}: cannot listen on ${where}: no such local address`, details);
+    default:
+      return new LocalIoError(
+        `${what}: cannot listen on ${where}: ${err instanceof Error ? err.message : String(err)}`,
+        details,
+      );
+  }
+}
+
 /** True for errors edgepeer raised on purpose, across copies of this module (like undici's errors). */
 export function isEdgepeerError(err: unknown): err is EdgepeerError {
   return (
@@ -217,16 +354,14 @@ export function isEdgepeerError(err: unknown): err is EdgepeerError {
   );
 }
 
-/** The exit code for an error known only by its code (as in --json results): by the code's family. */
+/** The exit code for an error known only by its code (as in --json results and admin API answers). */
 export function exitCodeForErrorCode(code: string): ExitCodeValue {
-  if (code === 'EDGEPEER_INVALID_ARGUMENT' || code.endsWith('_INVALID')) return ExitCode.usage;
-  if (code === 'EDGEPEER_NOT_FOUND') return ExitCode.notFound;
-  if (code === 'EDGEPEER_STORE_LOCKED') return ExitCode.busy;
-  if (code.startsWith('EDGEPEER_ORIGIN_') || code === 'EDGEPEER_HASH_MISMATCH') return ExitCode.remote;
-  if (code === 'EDGEPEER_SIP_AUTH_REFUSED') return ExitCode.auth;
-  if (code.startsWith('EDGEPEER_SIP_')) return ExitCode.remote;
-  if (code.startsWith('EDGEPEER_')) return ExitCode.io;
-  return ExitCode.internal;
+  return errorRow(code).exitCode;
+}
+
+/** The admin API's HTTP status for an error: its code's row; 500 for anything not raised on purpose. */
+export function httpStatusFor(err: unknown): number {
+  return isEdgepeerError(err) ? errorRow(err.code).httpStatus : ERRORS.EDGEPEER_INTERNAL.httpStatus;
 }
 
 /** Exit code of a bulk command: 0 if every item succeeded, the item's own code if the only item failed, else partial. */

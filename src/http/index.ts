@@ -3,7 +3,6 @@ export { originFileUrl, sha1Verifier } from './pull-through.ts';
 export { createHttpServer, DEFAULT_LIMITS, DEFAULT_ORIGIN_LIMITS } from './server.ts';
 export type {
   HttpLimits,
-  HttpLogger,
   HttpServer,
   HttpServerOptions,
   HttpServerStats,

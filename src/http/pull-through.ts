@@ -5,16 +5,17 @@ import { createHash } from 'node:crypto';
 import { Agent, type Dispatcher, request } from 'undici';
 import { HashMismatchError, OriginError } from '../errors/index.ts';
 import { originFailure } from '../ingest/index.ts';
+import { type Logger, silentLogger } from '../log/index.ts';
 import type { Metainfo } from '../metainfo/types.ts';
 import type { StoredObject } from '../store/types.ts';
-import type { HttpLogger, OriginLimits, PieceVerifier, PieceWriter } from './types.ts';
+import type { OriginLimits, PieceVerifier, PieceWriter } from './types.ts';
 
 const USER_AGENT = 'edgepeer (CDN pull-through)';
 
 export interface PullThroughOptions extends OriginLimits {
   verify: PieceVerifier;
   writePiece: PieceWriter;
-  logger?: HttpLogger;
+  logger?: Logger;
   onPulled?: (infoHash: string, bytes: number) => void;
   onFailed?: () => void;
 }
@@ -67,21 +68,27 @@ export class PullThrough {
         await this.options.writePiece(metainfo.infoHash, pieceIndex, data);
       } catch (err) {
         // The bytes are verified, so they may still be served; the next request will pull again.
-        this.options.logger?.warn('pull-through: storing a verified piece failed', {
-          infoHash: metainfo.infoHash,
-          pieceIndex,
-          error: err instanceof Error ? err.message : String(err),
-        });
+        (this.options.logger ?? silentLogger).warn(
+          {
+            infoHash: metainfo.infoHash,
+            pieceIndex,
+            error: err instanceof Error ? err.message : String(err),
+          },
+          'pull-through: storing a verified piece failed',
+        );
       }
       this.options.onPulled?.(metainfo.infoHash, data.length);
       return data;
     } catch (err) {
       this.options.onFailed?.();
-      this.options.logger?.warn('pull-through failed', {
-        infoHash: metainfo.infoHash,
-        pieceIndex,
-        error: err instanceof Error ? err.message : String(err),
-      });
+      (this.options.logger ?? silentLogger).warn(
+        {
+          infoHash: metainfo.infoHash,
+          pieceIndex,
+          error: err instanceof Error ? err.message : String(err),
+        },
+        'pull-through failed',
+      );
       throw err;
     }
   }

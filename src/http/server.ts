@@ -5,11 +5,13 @@ import { networkInterfaces } from 'node:os';
 import { isHttpOrigin } from '../config/index.ts';
 import {
   CorruptPieceError,
+  fromListenError,
   InvalidArgumentError,
   isEdgepeerError,
   LocalIoError,
   NotFoundError,
 } from '../errors/index.ts';
+import { silentLogger } from '../log/index.ts';
 import type { StoredObject } from '../store/types.ts';
 import { AccessLog } from './access-log.ts';
 import { evaluatePreconditions, ifRangeHolds } from './conditional.ts';
@@ -61,7 +63,8 @@ class MissingPieceError extends Error {
 
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   const limits: HttpLimits = { ...DEFAULT_LIMITS, ...options.limits };
-  const { store, cache, policy, logger } = options;
+  const { store, cache, policy } = options;
+  const logger = options.logger ?? silentLogger;
   // `connections` is read off the transport when asked.
   const stats = emptyHttpStats();
   const spanBuffers = new SpanBuffers(SPAN_BUFFERS_IDLE_BYTES);
@@ -76,7 +79,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
           ...options.origin,
           verify: options.verify ?? sha1Verifier,
           writePiece,
-          ...(logger === undefined ? {} : { logger }),
+          logger,
           onPulled: (infoHash, bytes) => {
             stats.piecesPulled += 1;
             options.onPulled?.(infoHash, bytes);
@@ -91,10 +94,13 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     options.accessLog === undefined
       ? null
       : new AccessLog(options.accessLog, (err) =>
-          logger?.warn('access log: a write failed and its lines are lost (more of the same are not logged)', {
-            path: options.accessLog,
-            error: err.message,
-          }),
+          logger.warn(
+            {
+              path: options.accessLog,
+              error: err.message,
+            },
+            'access log: a write failed and its lines are lost (more of the same are not logged)',
+          ),
         );
   const cors = corsFields(options.corsOrigin);
   const http1 = createHttp1Server({
@@ -418,10 +424,13 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     } catch (err) {
       stats.aborted += 1;
       if (err instanceof ClosedError) return;
-      logger?.warn('response cut short: a piece could not be read', {
-        infoHash: object.infoHash,
-        error: err instanceof Error ? err.message : String(err),
-      });
+      logger.warn(
+        {
+          infoHash: object.infoHash,
+          error: err instanceof Error ? err.message : String(err),
+        },
+        'response cut short: a piece could not be read',
+      );
       // Flush the verified bytes already written, then close: the body is shorter than Content-Length,
       // which tells the client the response is incomplete. The connection is not reused.
       res.cutShort();
@@ -510,7 +519,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
 
   function failed(res: Http1Response, err: unknown): void {
     if (!res.headersSent) {
-      logger?.warn('request failed', { error: err instanceof Error ? err.message : String(err) });
+      logger.warn({ error: err instanceof Error ? err.message : String(err) }, 'request failed');
       sendError(res, 500, 'internal error');
       return;
     }
@@ -665,11 +674,7 @@ function listenOn(server: Server, options: HttpServerOptions, onListening: () =>
     if (options.host === undefined && (err.code === 'EAFNOSUPPORT' || err.code === 'EADDRNOTAVAIL')) {
       return attempt('0.0.0.0');
     }
-    const reason = err.code === 'EADDRINUSE' ? 'address already in use' : err.message;
-    throw new LocalIoError(`cannot listen on ${formatHost(host)}:${options.port}: ${reason}`, {
-      subject: `${host}:${options.port}`,
-      cause: err,
-    });
+    throw fromListenError(err, options.tls ? 'HTTPS' : 'HTTP', host, options.port);
   });
 }
 

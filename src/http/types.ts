@@ -1,4 +1,5 @@
 // Options and results of the agent's HTTP server.
+import type { Logger } from '../log/index.ts';
 import type { PieceCache, Store } from '../store/types.ts';
 
 /**
@@ -56,10 +57,6 @@ export interface OriginLimits {
   connections: number;
 }
 
-export interface HttpLogger {
-  warn(message: string, details?: Record<string, unknown>): void;
-}
-
 export interface HttpServerOptions {
   store: HttpStore;
   cache: Pick<PieceCache, 'getPiece' | 'readSpanSync'>;
@@ -74,7 +71,7 @@ export interface HttpServerOptions {
   writePiece?: PieceWriter;
   origin?: Partial<OriginLimits>;
   limits?: Partial<HttpLimits>;
-  logger?: HttpLogger;
+  logger?: Logger;
   /** Told when the cache finds a piece corrupt on disk (a read-mode store cannot remove it itself). */
   onCorruptPiece?: (infoHash: string, pieceIndex: number) => void;
   /** Told of body bytes of an object written to clients (the agent's `uploaded` in announces). */

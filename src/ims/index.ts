@@ -11,5 +11,5 @@ export {
   refreshDelayMs,
   type StopOutcome,
 } from './registration.ts';
-export type { SipLogger, TimerSettings } from './transaction.ts';
+export type { TimerSettings } from './transaction.ts';
 export type { TlsOptions, TransportName } from './transport.ts';

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { InvalidArgumentError } from '../errors/index.ts';
+import type { Logger } from '../log/index.ts';
 import { type AkaKeys, akaKeys } from './aka.ts';
-import type { SipLogger, TimerSettings } from './transaction.ts';
+import type { TimerSettings } from './transaction.ts';
 import type { TlsOptions, TransportName } from './transport.ts';
 import { parseSipUri, type SipUri } from './uri.ts';
 
@@ -37,7 +38,7 @@ export interface RegistrationOptions {
   /** Back-off after a failed attempt (RFC 5626 4.5): base, doubling per failure up to max, 50-100% jitter. */
   retry?: { baseMs?: number; maxMs?: number };
   tls?: TlsOptions;
-  logger?: SipLogger;
+  logger?: Logger;
   /** Requests larger than this go over TCP when the transport is UDP; default 1300 (RFC 3261 18.1.1). */
   udpMaxRequestBytes?: number;
   /** Extra headers for every REGISTER (e.g. P-Access-Network-Info). */

@@ -1,6 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { EdgepeerError, isEdgepeerError, SipAuthError, SipError } from '../errors/index.ts';
+import { type Logger, silentLogger } from '../log/index.ts';
 import { AkaSession, isAkaAlgorithm } from './aka.ts';
 import {
   authorizationValue,
@@ -14,7 +15,7 @@ import {
 import { headerLines, headerValue, type OutgoingRequest, type SipResponse } from './message.ts';
 import { type RegistrationOptions, type ResolvedOptions, resolveOptions } from './options.ts';
 import { type NameAddr, parseNameAddrList, quote } from './syntax.ts';
-import { type SipLogger, TransactionLayer } from './transaction.ts';
+import { TransactionLayer } from './transaction.ts';
 import { createChannel, type LocalEndpoint, type TransportName } from './transport.ts';
 import { formatHost, formatSipUri, parseSipUri, type SipUri, sameContactUri } from './uri.ts';
 
@@ -117,7 +118,7 @@ class SipRegistration extends EventEmitter<RegistrationEvents> implements Regist
   private readonly options: RegistrationOptions;
   private readonly resolved: ResolvedOptions;
   private readonly layer: TransactionLayer;
-  private readonly logger: SipLogger;
+  private readonly logger: Logger;
   private readonly callId = `${randomBytes(12).toString('hex')}@edgepeer`;
   private readonly fromTag = randomBytes(8).toString('hex');
   private cseq = randomInt(1, 10_000);
@@ -148,7 +149,7 @@ class SipRegistration extends EventEmitter<RegistrationEvents> implements Regist
     this.resolved = resolveOptions(options);
     this.requestedExpires = this.resolved.expires;
     this.aka = this.resolved.aka === undefined ? undefined : new AkaSession(this.resolved.aka);
-    this.logger = options.logger ?? {};
+    this.logger = options.logger ?? silentLogger;
     const remote = { host: this.resolved.registrarHost, port: this.resolved.registrarPort };
     const channelOptions = {
       remote,
@@ -275,7 +276,7 @@ class SipRegistration extends EventEmitter<RegistrationEvents> implements Regist
     this.expiryTimer?.cancel();
     this.expiryTimer = setLongTimeout(() => this.onExpired(), grant.expires * 1000);
     this.schedule('refresh', refreshDelayMs(grant.expires));
-    this.logger.info?.('ims registered', { impu: this.resolved.impu, expires: grant.expires });
+    this.logger.info({ impu: this.resolved.impu, expires: grant.expires }, 'ims registered');
     this.emit('registered', this.state());
   }
 
@@ -292,13 +293,13 @@ class SipRegistration extends EventEmitter<RegistrationEvents> implements Regist
       this.finalFailure = true;
       this.dropGrant();
     }
-    this.logger.warn?.('ims registration failed', { code: error.code, reason: error.message });
+    this.logger.warn({ code: error.code, reason: error.message }, 'ims registration failed');
     this.emit('failure', error, this.state());
   }
 
   private onExpired(): void {
     if (!this.grant) return;
-    this.logger.warn?.('ims binding expired before it could be refreshed', { impu: this.resolved.impu });
+    this.logger.warn({ impu: this.resolved.impu }, 'ims binding expired before it could be refreshed');
     this.dropGrant();
     this.changed();
   }
@@ -316,7 +317,7 @@ class SipRegistration extends EventEmitter<RegistrationEvents> implements Regist
     // once. UDP ICMP errors, and the loss of a TCP connection opened only for a large request, matter only to the
     // transaction they failed.
     if (!contactFlow || this.stopped || this.finalFailure || this.inFlight || this.nextKind === 'retry') return;
-    this.logger.info?.('ims connection lost; registering again', { reason: error.message });
+    this.logger.info({ reason: error.message }, 'ims connection lost; registering again');
     this.schedule('retry', 0);
   }
 
@@ -389,7 +390,7 @@ class SipRegistration extends EventEmitter<RegistrationEvents> implements Regist
             status,
           });
         }
-        this.logger.info?.('ims expiry too brief; asking for Min-Expires', { requested, minExpires });
+        this.logger.info({ requested, minExpires }, 'ims expiry too brief; asking for Min-Expires');
         requested = minExpires;
         this.requestedExpires = minExpires;
         continue;
@@ -418,7 +419,7 @@ class SipRegistration extends EventEmitter<RegistrationEvents> implements Regist
         const challenge = parseDigestChallenge(line, header);
         if (challenge) challenges.push(challenge);
       } catch (err) {
-        this.logger.warn?.('ims challenge ignored', { reason: (err as Error).message });
+        this.logger.warn({ reason: (err as Error).message }, 'ims challenge ignored');
       }
     }
     const hasPassword = this.options.password !== undefined && this.options.password !== '';
@@ -530,9 +531,12 @@ class SipRegistration extends EventEmitter<RegistrationEvents> implements Regist
     const fromHeader = Number(headerValue(response, 'expires'));
     if (listed.length > 0 && ours === undefined && requested > 0) {
       // RFC 3261 10.2.4 lists every binding; a front end that rewrites Contact hides ours. Trust the 200 OK.
-      this.logger.warn?.('ims 200 OK does not list our Contact; using its Expires', {
-        contact: formatSipUri(contactUri),
-      });
+      this.logger.warn(
+        {
+          contact: formatSipUri(contactUri),
+        },
+        'ims 200 OK does not list our Contact; using its Expires',
+      );
     }
     let expires: number;
     if (Number.isInteger(fromContact) && fromContact >= 0) expires = fromContact;
@@ -552,7 +556,7 @@ class SipRegistration extends EventEmitter<RegistrationEvents> implements Regist
     try {
       return parseNameAddrList(headerLines(response, header)).filter((entry) => entry.uri !== '*');
     } catch (err) {
-      this.logger.warn?.(`ims ${header} of the 200 OK ignored`, { reason: (err as Error).message });
+      this.logger.warn({ reason: (err as Error).message }, `ims ${header} of the 200 OK ignored`);
       return [];
     }
   }
@@ -588,11 +592,11 @@ class SipRegistration extends EventEmitter<RegistrationEvents> implements Regist
   private async deregister(): Promise<StopOutcome> {
     try {
       const grant = await this.exchange(0, AbortSignal.timeout(this.layer.timers.timerFMs + 1000));
-      this.logger.info?.('ims deregistered', { impu: this.resolved.impu, remaining: grant.expires });
+      this.logger.info({ impu: this.resolved.impu, remaining: grant.expires }, 'ims deregistered');
       return { deregistered: true };
     } catch (err) {
       const error = toEdgepeerError(err);
-      this.logger.warn?.('ims deregistration failed', { code: error.code, reason: error.message });
+      this.logger.warn({ code: error.code, reason: error.message }, 'ims deregistration failed');
       return { deregistered: false, error };
     }
   }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { SipError } from '../errors/index.ts';
+import { type Logger, silentLogger, WarningThrottle } from '../log/index.ts';
 import {
   headerLines,
   type OutgoingRequest,
@@ -33,13 +34,6 @@ export function timerSettings(partial: Partial<TimerSettings> = {}): TimerSettin
   return { t1Ms, t2Ms: partial.t2Ms ?? 4000, timerFMs: partial.timerFMs ?? 64 * t1Ms };
 }
 
-/** Where diagnostics go. Never given a password: Authorization values are redacted before logging. */
-export interface SipLogger {
-  debug?(message: string, fields?: Record<string, unknown>): void;
-  info?(message: string, fields?: Record<string, unknown>): void;
-  warn?(message: string, fields?: Record<string, unknown>): void;
-}
-
 /** RFC 3261 18.1.1: requests over 1300 bytes (path MTU unknown) go over a congestion-controlled transport. */
 export const UDP_MAX_REQUEST_BYTES = 1300;
 
@@ -49,7 +43,8 @@ export interface TransactionLayerOptions {
   largeRequestChannel?: () => SipChannel;
   timers?: Partial<TimerSettings>;
   udpMaxRequestBytes?: number;
-  logger?: SipLogger;
+  /** Never given a password: Authorization values are redacted before logging. */
+  logger?: Logger;
 }
 
 export interface RequestOptions {
@@ -78,7 +73,9 @@ export class TransactionLayer extends EventEmitter<TransactionLayerEvents> {
   private readonly makeLargeRequestChannel: (() => SipChannel) | undefined;
   private largeChannel: SipChannel | undefined;
   private readonly udpMaxRequestBytes: number;
-  private readonly logger: SipLogger;
+  private readonly logger: Logger;
+  /** Anyone who can reach our UDP port can send a datagram per warning. */
+  private readonly remoteWarnings: WarningThrottle;
   private readonly pending = new Map<string, Pending>();
   private closed = false;
 
@@ -88,7 +85,8 @@ export class TransactionLayer extends EventEmitter<TransactionLayerEvents> {
     this.makeLargeRequestChannel = options.largeRequestChannel;
     this.timers = timerSettings(options.timers);
     this.udpMaxRequestBytes = options.udpMaxRequestBytes ?? UDP_MAX_REQUEST_BYTES;
-    this.logger = options.logger ?? {};
+    this.logger = options.logger ?? silentLogger;
+    this.remoteWarnings = new WarningThrottle(this.logger);
     this.attach(this.primary);
   }
 
@@ -113,7 +111,7 @@ export class TransactionLayer extends EventEmitter<TransactionLayerEvents> {
       channel.reliable ? '' : ';rport'
     }`;
     const data = serializeRequest(request, via);
-    this.logger.debug?.('sip request', { transport: channel.transport, text: redact(data.toString('utf8')) });
+    this.logger.debug({ transport: channel.transport, text: redact(data.toString('utf8')) }, 'sip request');
     return this.run(channel, branch, request.method, data, options.signal);
   }
 
@@ -161,7 +159,7 @@ export class TransactionLayer extends EventEmitter<TransactionLayerEvents> {
         });
       const scheduleRetransmit = () => {
         retransmit = setTimeout(() => {
-          this.logger.debug?.('sip retransmit', { method, branch, intervalMs: interval });
+          this.logger.debug({ method, branch, intervalMs: interval }, 'sip retransmit');
           void send();
           interval = proceeding ? t2Ms : Math.min(interval * 2, t2Ms);
           scheduleRetransmit();
@@ -202,7 +200,9 @@ export class TransactionLayer extends EventEmitter<TransactionLayerEvents> {
 
   private attach(channel: SipChannel): void {
     channel.on('message', (message) => this.onMessage(channel, message));
-    channel.on('malformed', (error) => this.logger.warn?.('sip message dropped', { reason: error.message }));
+    channel.on('malformed', (error) =>
+      this.remoteWarnings.warn('sip message dropped', { reason: error.message }, 'sip message dropped'),
+    );
     channel.on('failure', (error) => {
       for (const pending of [...this.pending.values()]) {
         if (pending.channel === channel) pending.fail(error);
@@ -216,7 +216,7 @@ export class TransactionLayer extends EventEmitter<TransactionLayerEvents> {
       this.answer(channel, message);
       return;
     }
-    this.logger.debug?.('sip response', { status: message.status, reason: message.reason });
+    this.logger.debug({ status: message.status, reason: message.reason }, 'sip response');
     let branch: string | undefined;
     let method: string;
     try {
@@ -224,13 +224,13 @@ export class TransactionLayer extends EventEmitter<TransactionLayerEvents> {
       branch = parseVia(topVia).params.get('branch');
       method = parseCSeq(headerLines(message, 'cseq')[0]!).method;
     } catch (err) {
-      this.logger.warn?.('sip response dropped', { reason: (err as Error).message });
+      this.remoteWarnings.warn('sip response dropped', { reason: (err as Error).message }, 'sip response dropped');
       return;
     }
     const pending = branch === undefined ? undefined : this.pending.get(branch);
     if (!pending || pending.method !== method) {
       // A retransmitted final response after the transaction ended, or not ours (RFC 3261 18.1.2).
-      this.logger.debug?.('sip response matches no transaction: dropped', { branch, method });
+      this.logger.debug({ branch, method }, 'sip response matches no transaction: dropped');
       return;
     }
     pending.onResponse(message);
@@ -244,7 +244,7 @@ export class TransactionLayer extends EventEmitter<TransactionLayerEvents> {
       request.method === 'OPTIONS'
         ? serializeResponse(request, 200, 'OK', [['Allow', 'OPTIONS']], toTag)
         : serializeResponse(request, 501, 'Not Implemented', [['Allow', 'OPTIONS']], toTag);
-    channel.send(data).catch((err: Error) => this.logger.debug?.('sip answer not sent', { reason: err.message }));
+    channel.send(data).catch((err: Error) => this.logger.debug({ reason: err.message }, 'sip answer not sent'));
   }
 
   async close(): Promise<void> {

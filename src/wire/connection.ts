@@ -4,6 +4,7 @@
 // and one piece reference.
 import type { Socket } from 'node:net';
 import { CorruptPieceError, isEdgepeerError } from '../errors/index.ts';
+import type { Logger, WarningThrottle } from '../log/index.ts';
 import type { StoredObject } from '../store/types.ts';
 import { allowedFastSet } from './allowed-fast.ts';
 import type { ChokerPeer } from './choker.ts';
@@ -11,7 +12,7 @@ import { MalformedMessageError, metadataReply } from './metadata.ts';
 import type { PeerWireLimits } from './options.ts';
 import { RequestQueue } from './request-queue.ts';
 import { type MseMode, ServingWire, type ServingWireSink } from './serving-wire.ts';
-import type { PeerInfo, PeerWireStats, WireLogger, WirePieceCache, WireStore } from './types.ts';
+import type { PeerInfo, PeerWireStats, WirePieceCache, WireStore } from './types.ts';
 
 /** Our extension ids (BEP 10 `m`), fixed so the hot path compares numbers. */
 export const UT_METADATA_ID = 1;
@@ -31,7 +32,9 @@ export interface ConnectionHost {
   readonly mse: MseMode;
   readonly store: WireStore;
   readonly cache: WirePieceCache;
-  readonly logger: WireLogger;
+  readonly logger: Logger;
+  /** For warnings a remote peer can cause once per connection. */
+  readonly remoteWarnings: WarningThrottle;
   readonly counters: WireCounters;
   /** Coarse clock (ms), advanced by the server's sweep. */
   readonly now: number;
@@ -161,7 +164,8 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
   malformed(reason: string): void {
     if (this.state === 'closed') return;
     this.#host.counters.protocolErrors++;
-    this.#host.logger.warn(this.#logFields({ reason }), 'peer wire: closing connection after a malformed message');
+    const message = 'peer wire: closing connection after a malformed message';
+    this.#host.remoteWarnings.warn(message, this.#logFields({ reason }), message);
     this.close(reason, false);
   }
 
@@ -257,7 +261,7 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     this.#dropCurrentPiece();
     if (graceful) this.socket.end();
     else this.socket.destroy();
-    if (log) this.#host.logger.debug?.(this.#logFields({ reason, wasOpen }), 'peer wire: connection closed');
+    if (log) this.#host.logger.debug(this.#logFields({ reason, wasOpen }), 'peer wire: connection closed');
     this.#host.closed(this);
   }
 

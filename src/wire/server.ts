@@ -3,21 +3,15 @@
 // and keeps one coarse clock for timeouts and keep-alives (one timer, not one per connection).
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
-import { InvalidArgumentError, LocalIoError } from '../errors/index.ts';
+import { fromListenError, InvalidArgumentError } from '../errors/index.ts';
+import { type Logger, silentLogger, WarningThrottle } from '../log/index.ts';
 import type { RemovalReason } from '../store/types.ts';
 import { unmapIPv4 } from './allowed-fast.ts';
 import { Choker } from './choker.ts';
 import { type ConnectionHost, PeerConnection, type WireCounters } from './connection.ts';
 import { type PeerWireLimits, resolveLimits } from './options.ts';
 import type { MseMode } from './serving-wire.ts';
-import {
-  type PeerInfo,
-  type PeerWireStats,
-  silentLogger,
-  type WireLogger,
-  type WirePieceCache,
-  type WireStore,
-} from './types.ts';
+import type { PeerInfo, PeerWireStats, WirePieceCache, WireStore } from './types.ts';
 
 export interface PeerWireServerOptions {
   store: WireStore;
@@ -40,7 +34,7 @@ export interface PeerWireServerOptions {
    */
   mse?: MseMode;
   limits?: Partial<PeerWireLimits>;
-  logger?: WireLogger;
+  logger?: Logger;
   /** Told of piece bytes of an object sent to peers (the agent's `uploaded` in announces). */
   onUploaded?: (infoHash: string, bytes: number) => void;
 }
@@ -69,7 +63,8 @@ class WireServer implements PeerWireServer, ConnectionHost {
   readonly mse: MseMode;
   readonly store: WireStore;
   readonly cache: WirePieceCache;
-  readonly logger: WireLogger;
+  readonly logger: Logger;
+  readonly remoteWarnings: WarningThrottle;
   readonly uploaded: (infoHash: string, bytes: number) => void;
   readonly counters: WireCounters = {
     accepted: 0,
@@ -118,6 +113,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
     this.store = options.store;
     this.cache = options.cache;
     this.logger = options.logger ?? silentLogger;
+    this.remoteWarnings = new WarningThrottle(this.logger);
     this.uploaded = options.onUploaded ?? (() => {});
     if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
       throw new InvalidArgumentError(`peer port must be an integer from 0 to 65535, got ${String(options.port)}`, {
@@ -367,16 +363,5 @@ function resolvePeerId(given: Uint8Array | string | undefined): Buffer {
 }
 
 function listenError(err: unknown, host: string, port: number): Error {
-  const code = (err as NodeJS.ErrnoException).code;
-  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-  if (code === 'EADDRINUSE') {
-    return new LocalIoError(`peer wire port ${where} is already in use`, { subject: where, cause: err });
-  }
-  if (code === 'EACCES') {
-    return new LocalIoError(`peer wire port ${where}: permission denied`, { subject: where, cause: err });
-  }
-  return new LocalIoError(`peer wire: cannot listen on ${where}: ${(err as Error).message}`, {
-    subject: where,
-    cause: err,
-  });
+  return fromListenError(err, 'peer wire', host, port);
 }

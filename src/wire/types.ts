@@ -8,16 +8,6 @@ export type WireStore = Pick<Store, 'get' | 'list'> & Pick<EventEmitter<StoreEve
 /** The part of the PieceCache the wire server reads. */
 export type WirePieceCache = Pick<PieceCache, 'getPiece'>;
 
-/** pino-compatible: (object, message). */
-export interface WireLogger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-  debug?(obj: object, msg: string): void;
-}
-
-export const silentLogger: WireLogger = { info() {}, warn() {}, error() {}, debug() {} };
-
 export interface PeerWireStats {
   /** Open connections, handshaking or not. */
   connections: number;

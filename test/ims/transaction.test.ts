@@ -4,6 +4,8 @@ import { SipError } from '../../src/errors/index.ts';
 import { type OutgoingRequest, parseMessage } from '../../src/ims/message.ts';
 import { TransactionLayer } from '../../src/ims/transaction.ts';
 import { createChannel } from '../../src/ims/transport.ts';
+import { silentLogger } from '../../src/log/index.ts';
+import { captureLog } from '../helpers/log.ts';
 import { type FakeRegistrar, respond, startFakeRegistrar } from './fake-registrar.ts';
 
 // Timers are shortened (T1 = 20 ms) so the RFC 3261 schedule plays out in well under a second.
@@ -47,8 +49,9 @@ describe('non-INVITE client transaction over UDP', () => {
     fake = await startFakeRegistrar(); // receives, never answers
     const intervals: number[] = [];
     const logger = {
-      debug: (m: string, f?: Record<string, unknown>) =>
-        m === 'sip retransmit' && intervals.push(Number(f?.intervalMs)),
+      ...silentLogger,
+      debug: (f: object, m: string) =>
+        m === 'sip retransmit' && intervals.push(Number((f as { intervalMs?: number }).intervalMs)),
     };
     const started = Date.now();
     const error = await udpLayer(fake.port, { logger })
@@ -83,16 +86,19 @@ describe('non-INVITE client transaction over UDP', () => {
   });
 
   it('drops garbage and responses of other transactions, then takes the right one', async () => {
-    const warnings: string[] = [];
     fake = await startFakeRegistrar('127.0.0.1', (request, reply) => {
       reply('garbage\r\n\r\n');
       reply(respond(request, '200 OK').replace(/branch=[^;\r]+/, 'branch=z9hG4bKother'));
       reply(respond(request, '200 OK').replace('CSeq: 1 OPTIONS', 'CSeq: 1 REGISTER'));
       reply(respond(request, '486 Busy Here'));
     });
-    const response = await udpLayer(fake.port, { logger: { warn: (m) => warnings.push(m) } }).request(options());
+    const log = captureLog();
+    const response = await udpLayer(fake.port, { logger: log.logger }).request(options());
     expect(response.status).toBe(486);
-    expect(warnings).toContain('sip message dropped');
+    expect(log.lines.find((l) => l.msg === 'sip message dropped')).toMatchObject({
+      level: 40,
+      reason: expect.any(String),
+    });
   });
 
   it('fails at once with UNREACHABLE when the port is closed (ICMP)', async () => {

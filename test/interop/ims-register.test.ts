@@ -7,6 +7,7 @@ import {
   type RegistrationOptions,
   type RegistrationState,
 } from '../../src/ims/index.ts';
+import { silentLogger } from '../../src/log/index.ts';
 import {
   boundContact,
   freePort,
@@ -178,7 +179,11 @@ describe.skipIf(!existsSync(KAMAILIO))('SIP registration against Kamailio', () =
     const options = peer(kamailio.port, '127.0.0.1', {
       transport: 'udp',
       extraHeaders: [['X-Padding', 'p'.repeat(1400)]],
-      logger: { debug: (message, fields) => message === 'sip request' && sent.push(String(fields?.transport)) },
+      logger: {
+        ...silentLogger,
+        debug: (fields, message) =>
+          message === 'sip request' && sent.push(String((fields as { transport?: string }).transport)),
+      },
     });
     const registration = track(createRegistration(options));
     const state = await registration.start();

@@ -4,13 +4,8 @@ import bencode from 'bencode';
 import Wire from 'bittorrent-protocol';
 import utMetadata from 'ut_metadata';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  createPeerWireServer,
-  type MseMode,
-  type PeerWireLimits,
-  type PeerWireServer,
-  type WireLogger,
-} from '../../src/wire/index.ts';
+import type { Logger } from '../../src/log/index.ts';
+import { createPeerWireServer, type MseMode, type PeerWireLimits, type PeerWireServer } from '../../src/wire/index.ts';
 import {
   closed,
   connectPeer,
@@ -58,7 +53,8 @@ async function startServer(
 ): Promise<Harness> {
   const cache = new MemoryCache(store);
   const logs: LogLine[] = [];
-  const logger: WireLogger = {
+  const logger: Logger = {
+    debug: () => {},
     info: (obj, msg) => logs.push({ level: 'info', obj, msg }),
     warn: (obj, msg) => logs.push({ level: 'warn', obj, msg }),
     error: (obj, msg) => logs.push({ level: 'error', obj, msg }),

@@ -5,7 +5,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { InvalidArgumentError, LocalIoError } from '../../errors/index.ts';
+import { fromListenError, InvalidArgumentError } from '../../errors/index.ts';
 import { normalizeIp } from '../protocol/compact.ts';
 import { parseQuery, QueryError } from '../protocol/query.ts';
 import { failureAnswer, scrapeAnswer } from './answers.ts';
@@ -417,15 +417,7 @@ function closeServer(server: Server): Promise<void> {
 }
 
 function listenError(err: unknown, host: string, port: number): Error {
-  const code = (err as NodeJS.ErrnoException).code;
-  const subject = `${host}:${port}`;
-  if (code === 'EADDRINUSE')
-    return new LocalIoError(`tracker port ${port} is in use on ${host}`, { subject, cause: err });
-  if (code === 'EACCES') return new LocalIoError(`no permission to listen on ${subject}`, { subject, cause: err });
-  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
-    return new InvalidArgumentError(`cannot listen on host ${host}: no such local address`, { subject, cause: err });
-  }
-  return new LocalIoError(`cannot listen on ${subject}: ${(err as Error).message}`, { subject, cause: err });
+  return fromListenError(err, 'tracker', host, port);
 }
 
 /** The host to put in announce URLs: wildcard addresses become loopback, IPv6 literals get brackets. */

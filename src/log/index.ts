@@ -1,0 +1,2 @@
+export { type Logger, silentLogger } from './logger.ts';
+export { WarningThrottle, type WarningThrottleOptions } from './throttle.ts';
