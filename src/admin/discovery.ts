@@ -34,7 +34,7 @@ export async function ensureToken(tokenFile: string): Promise<string> {
  * agents starting at once keep the first token). False if `file` existed.
  */
 async function createAtomically(file: string, content: string): Promise<boolean> {
-  const temporary = `${file}.${process.pid}.tmp`;
+  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     const handle = await open(temporary, 'w', 0o600);
     try {
