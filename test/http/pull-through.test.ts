@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createHttpServer, type HttpServer, objectUrls } from '../../src/http/index.ts';
+import { captureLog } from '../helpers/log.ts';
 import { MemoryPieceCache, MemoryStore, metainfoFor, testBytes } from './memory-store.ts';
 
 const PIECE = 16384;
@@ -175,5 +176,41 @@ describe('pull-through', () => {
     expect(response.statusCode).toBe(200);
     await expect(response.body.arrayBuffer()).rejects.toThrow();
     expect(store.written).toEqual([]);
+  });
+
+  it("logs the failures with their fields through pino: the info hash, the piece, the origin's error", async () => {
+    const log = captureLog();
+    const logged = createHttpServer({
+      store,
+      cache: new MemoryPieceCache(store),
+      port: 0,
+      host: '127.0.0.1',
+      policy: 'pull-through',
+      origin: { timeoutMs: 500 },
+      logger: log.logger,
+    });
+    const port = (await logged.listen()).port;
+    try {
+      const url = objectUrls(`http://127.0.0.1:${port}`, { infoHash: singleMeta.infoHash, metainfo: singleMeta })
+        .files[0]!;
+      origin.fault = 'status';
+      expect((await get(url, `bytes=${PIECE}-${PIECE + 10}`)).status).toBe(502);
+      expect(log.lines.find((l) => l.msg === 'pull-through failed')).toMatchObject({
+        level: 40,
+        infoHash: singleMeta.infoHash,
+        pieceIndex: 1,
+        error: expect.stringMatching(/500/),
+      });
+      // A response already under way (200 sent) and cut short: the HTTP server's own warning.
+      const response = await request(url);
+      await expect(response.body.arrayBuffer()).rejects.toThrow();
+      expect(await log.waitFor((l) => l.msg === 'response cut short: a piece could not be read')).toMatchObject({
+        level: 40,
+        infoHash: singleMeta.infoHash,
+        error: expect.any(String),
+      });
+    } finally {
+      await logged.close(100);
+    }
   });
 });
