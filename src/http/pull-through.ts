@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { Agent, type Dispatcher, request } from 'undici';
 import { HashMismatchError, OriginError } from '../errors/index.ts';
 import { originFailure } from '../ingest/index.ts';
-import { type Logger, silentLogger } from '../log/index.ts';
+import { type Logger, silentLogger, WarningThrottle } from '../log/index.ts';
 import type { Metainfo } from '../metainfo/types.ts';
 import type { StoredObject } from '../store/types.ts';
 import type { OriginLimits, PieceVerifier, PieceWriter } from './types.ts';
@@ -25,9 +25,12 @@ export class PullThrough {
   private readonly inflight = new Map<string, Promise<Buffer>>();
   private readonly abort = new AbortController();
   private readonly options: PullThroughOptions;
+  /** Each client request for a missing piece can fail once more while the origin is down. */
+  private readonly failures: WarningThrottle;
 
   constructor(options: PullThroughOptions) {
     this.options = options;
+    this.failures = new WarningThrottle(options.logger ?? silentLogger);
     this.dispatcher = new Agent({
       connections: options.connections,
       headersTimeout: options.timeoutMs,
@@ -81,7 +84,8 @@ export class PullThrough {
       return data;
     } catch (err) {
       this.options.onFailed?.();
-      (this.options.logger ?? silentLogger).warn(
+      this.failures.warn(
+        'pull-through failed',
         {
           infoHash: metainfo.infoHash,
           pieceIndex,

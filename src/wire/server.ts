@@ -195,6 +195,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
     }
     await Promise.all(serversClosed);
     this.#state = 'closed';
+    this.remoteWarnings.close();
   }
 
   stats(): PeerWireStats {
