@@ -44,8 +44,13 @@ const MAX_BODY_BYTES = 16 * 1024 * 1024;
  */
 export function createAdminServer(options: AdminServerOptions): AdminServer {
   const expected = Buffer.from(`Bearer ${options.token}`);
+  const logger = options.logger ?? silentLogger;
   const server: Server = createServer((req, res) => {
-    handle(req, res).catch((err) => sendError(res, err));
+    handle(req, res).catch((err) => {
+      // A failure not raised on purpose is a bug: the client gets EDGEPEER_INTERNAL, the log the details.
+      if (!isEdgepeerError(err)) logger.error({ err, method: req.method, path: req.url }, 'admin API: request failed');
+      sendError(res, err);
+    });
   });
   server.headersTimeout = 10_000;
   server.requestTimeout = 0; // an ingest may stream results for hours
@@ -126,7 +131,7 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
       }
       const address = server.address() as AddressInfo;
       if (!isLoopback(address.address)) {
-        (options.logger ?? silentLogger).warn(
+        logger.warn(
           { address: address.address, port: address.port },
           'admin API listens beyond loopback: whoever reaches it with the token controls the store (admin.host)',
         );

@@ -3,7 +3,7 @@ import { lookup } from 'node:dns/promises';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
-import { fromSystemError, SipError } from '../errors/index.ts';
+import { fromListenError, SipError } from '../errors/index.ts';
 import { type SipMessage, SipStreamDecoder, tryParse } from './message.ts';
 
 // One channel to the registrar (P-CSCF) per transport: a connected UDP socket, or a TCP/TLS connection that is
@@ -129,7 +129,7 @@ class UdpChannel extends EventEmitter<ChannelEvents> implements SipChannel {
       });
     }).catch((err) => {
       socket.close();
-      throw fromSystemError(err, `local UDP port ${this.options.localPort ?? 0}`);
+      throw fromListenError(err, 'SIP (UDP)', family === 6 ? '::' : '0.0.0.0', this.options.localPort ?? 0);
     });
     await new Promise<void>((done, fail) => {
       socket.connect(this.options.remote.port, address, (err?: Error) => (err ? fail(err) : done()));

@@ -189,3 +189,21 @@ describe('parse of what the fake sees', () => {
     expect(parseMessage(Buffer.from(respond(fake.received[0]!.request, '200 OK'))).kind).toBe('response');
   });
 });
+
+describe('local SIP port', () => {
+  it('in use: EDGEPEER_ADDRESS_IN_USE with the same words as every listener', async () => {
+    const taken = dgram.createSocket('udp4');
+    await new Promise<void>((done) => taken.bind(0, '0.0.0.0', done));
+    const port = taken.address().port;
+    const channel = createChannel('udp', { remote: { host: '127.0.0.1', port: 9 }, localPort: port });
+    try {
+      await expect(channel.open()).rejects.toMatchObject({
+        code: 'EDGEPEER_ADDRESS_IN_USE',
+        message: `SIP (UDP): cannot listen on 0.0.0.0:${port}: the address is already in use (another process listens there: stop it or choose another port)`,
+      });
+    } finally {
+      await channel.close();
+      taken.close();
+    }
+  });
+});
