@@ -216,12 +216,12 @@ describe('peer wire server: lifecycle', () => {
     expect(store.listenerCount('pieces-added')).toBe(0);
   });
 
-  it('fails listen() with EDGEPEER_IO naming the address when the port is taken', async () => {
+  it('fails listen() with EDGEPEER_ADDRESS_IN_USE naming the address when the port is taken', async () => {
     const h = await startServer();
     const other = createPeerWireServer({ store: h.store, cache: h.cache, port: h.port, host: '127.0.0.1' });
     await expect(other.listen()).rejects.toMatchObject({
-      code: 'EDGEPEER_IO',
-      message: /127\.0\.0\.1:\d+ is already in use/,
+      code: 'EDGEPEER_ADDRESS_IN_USE',
+      message: /^peer wire: cannot listen on 127\.0\.0\.1:\d+: the address is already in use/,
     });
   });
 });
