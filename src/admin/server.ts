@@ -48,7 +48,9 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err) => {
       // A failure not raised on purpose is a bug: the client gets EDGEPEER_INTERNAL, the log the details.
-      if (!isEdgepeerError(err)) logger.error({ err, method: req.method, path: req.url }, 'admin API: request failed');
+      if (!isEdgepeerError(err)) {
+        logger.error({ method: req.method, path: req.url?.split('?')[0], err }, 'admin: request failed');
+      }
       sendError(res, err);
     });
   });
