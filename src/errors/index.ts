@@ -37,7 +37,8 @@ export interface ErrorRow {
 
 /**
  * The catalogue: every code edgepeer reports, and nothing else decides an exit code or an admin API status.
- * README's "Exit codes" table lists these rows (a test compares them).
+ * A new code gets its row here (EdgepeerError takes only these codes) and in README's "Exit codes" table
+ * (a test compares the two).
  */
 export const ERRORS = {
   EDGEPEER_INTERNAL: { exitCode: ExitCode.internal, httpStatus: 500, message: 'unexpected failure (a bug)' },
@@ -113,7 +114,7 @@ export class EdgepeerError extends Error {
   readonly details: ErrorDetails;
 
   constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    super(message || errorRow(code).message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = new.target.name;
     this.code = code;
     this.exitCode = errorRow(code).exitCode;

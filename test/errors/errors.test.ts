@@ -70,6 +70,8 @@ describe('the error catalogue', () => {
     // A code this version does not know (a newer agent's) is not taken for local I/O.
     expect(exitCodeForErrorCode('EDGEPEER_SOMETHING_NEW')).toBe(ExitCode.internal);
     expect(httpStatusFor(new Error('a bug'))).toBe(500);
+    // The row's message stands in when there is nothing more specific to say.
+    expect(new EdgepeerError('EDGEPEER_DISK_FULL', '').message).toBe(ERRORS.EDGEPEER_DISK_FULL.message);
   });
 
   it("matches README's exit code table, row by row", async () => {
