@@ -45,6 +45,8 @@ const urlPath = new URL(objectUrls('http://x', object).files[0]).pathname;
 const cache = createPieceCache(store, {
   maxBytes: cacheBytes,
   verify: (data, expected) => pool.verify(data, expected),
+  // VERIFY=first-read runs the former, trusting default, to compare with the checked one in the same run.
+  verifyPolicy: process.env.VERIFY ?? 'checksum',
 });
 const limits =
   process.env.DIRECT_READ_MAX === undefined ? {} : { directReadMaxBytes: Number(process.env.DIRECT_READ_MAX) };

@@ -14,6 +14,8 @@
 # usage: bash scripts/bench/http.sh
 #   env: RUNS=3 DURATION=15s WARMUP=10s CONNS=64 WRK_THREADS=2 SIZE_MIB=1024 DIRECT_READ_MAX=(default)
 #        FIT_CACHE_MIB=1280 SMALL_CACHE_MIB=512 SERVERS="nginx fit small" DATA_DIR=/tmp/edgepeer-bench-data
+#   SERVERS may add fit-trust and small-trust: the agent with the former trusting verifyPolicy 'first-read'
+#   instead of the default 'checksum', compared with the checked default at the end.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HERE="$ROOT/scripts/bench"
@@ -71,9 +73,11 @@ start_server() { # kind: starts it in the background, fills PORT[kind], URL_PATH
       PIDS+=($!); SERVER_PID[$kind]=$!
       URL_PATH[$kind]="/$NAME"
       for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done ;;
-    fit | small)
-      local cache_mib="$FIT_CACHE_MIB"; [ "$kind" = small ] && cache_mib="$SMALL_CACHE_MIB"
-      "$NODE" "$HERE/http-serve.mjs" "$F" "$SCRATCH/store-$kind" "$port" "$cache_mib" >"$SCRATCH/$kind.log" 2>&1 &
+    fit | small | fit-trust | small-trust)
+      local cache_mib="$FIT_CACHE_MIB" verify=checksum
+      [ "${kind%-trust}" = small ] && cache_mib="$SMALL_CACHE_MIB"
+      [ "${kind%-trust}" != "$kind" ] && verify=first-read
+      VERIFY="$verify" "$NODE" "$HERE/http-serve.mjs" "$F" "$SCRATCH/store-$kind" "$port" "$cache_mib" >"$SCRATCH/$kind.log" 2>&1 &
       PIDS+=($!); SERVER_PID[$kind]=$!
       for _ in $(seq 600); do grep -q '^READY' "$SCRATCH/$kind.log" && break; sleep 0.1; done
       grep -q '^READY' "$SCRATCH/$kind.log" || { echo "agent ($kind) did not start" >&2; cat "$SCRATCH/$kind.log" >&2; exit 1; }
@@ -129,7 +133,7 @@ for len in 16384 1048576; do
   done
 done
 
-printf '%-6s %-7s %10s %9s %8s %8s %11s  %s\n' server range "req/s" "MB/s" "p50_ms" "p99_ms" "cpu_us/req" \
+printf '%-11s %-7s %10s %9s %8s %8s %11s  %s\n' server range "req/s" "MB/s" "p50_ms" "p99_ms" "cpu_us/req" \
   "req/s per run; cpu_us/req per run; errors"
 for server in $SERVERS; do
   for len in 16384 1048576; do
@@ -137,13 +141,22 @@ for server in $SERVERS; do
     RPS[$key]="$(printf '%s\n' ${RUNS_RPS[$key]} | median)"
     MBS[$key]="$(awk -v r="${RPS[$key]}" -v l="$len" 'BEGIN{printf "%.1f", r*l/1e6}')"
     CPU[$key]="$(printf '%s\n' ${CPU_US[$key]} | median)"
-    printf '%-6s %-7s %10s %9s %8.2f %8.2f %11s  %s; %s; errors:%s\n' "$server" "$((len / 1024))KiB" "${RPS[$key]}" \
+    printf '%-11s %-7s %10s %9s %8.2f %8.2f %11s  %s; %s; errors:%s\n' "$server" "$((len / 1024))KiB" "${RPS[$key]}" \
       "${MBS[$key]}" "$(printf '%s\n' ${P50[$key]} | median | awk '{print $1/1000}')" \
       "$(printf '%s\n' ${P99[$key]} | median | awk '{print $1/1000}')" "${CPU[$key]}" \
       "${RUNS_RPS[$key]# }" "${CPU_US[$key]# }" "${ERRS[$key]}"
   done
 done
 echo "# loadavg at end: $(cut -d' ' -f1 /proc/loadavg)"
+# The checked default (block checksums on every disk read) against the former trusting default, same run.
+for server in fit small; do
+  [[ " $SERVERS " == *" $server "* && " $SERVERS " == *" $server-trust "* ]] || continue
+  for len in 16384 1048576; do
+    awk -v c="${RPS[$server.$len]}" -v t="${RPS[$server-trust.$len]}" -v cc="${CPU[$server.$len]}" \
+      -v ct="${CPU[$server-trust.$len]}" -v s="$server" -v l="$((len / 1024))KiB" 'BEGIN{
+        printf "# ratio checked/trusting (%s) %s: req/s %.2fx; CPU per request %.2fx\n", s, l, c / t, (ct > 0 ? cc / ct : 0)}'
+  done
+done
 if [[ " $SERVERS " == *" nginx "* ]]; then
   for server in fit small; do
     [[ " $SERVERS " == *" $server "* ]] || continue

@@ -3,13 +3,14 @@
 // writes WORKDIR/object.torrent and serves it with the piece cache verifying through the pool, as the
 // agent does.
 //
-// usage: node scripts/bench/wire-serve.ts FILE WORKDIR [--cache-mib N] [--warm] [--verify always|once]
+// usage: node scripts/bench/wire-serve.ts FILE WORKDIR [--cache-mib N] [--warm] [--verify checksum|once|always]
 //                                         [--piece-kib N] [--limits JSON]
 //   --warm   read every piece through the cache before READY (verifying it), as libtorrent checks before
 //            seeding; with a cache at least as big as FILE, serving is then from memory
-//   --verify once (default): a piece is checked on its first read from disk since start and trusted after
-//            (the piece cache's verifyPolicy 'first-read', as the agent runs); always: every read from disk
-//            is checked (verifyPolicy 'every-read'), to show what that costs
+//   --verify checksum (default, as the agent runs): SHA-1 on a piece's first read from disk since start,
+//            block checksums on every later read (verifyPolicy 'checksum'); once: SHA-1 on the first read,
+//            later reads trusted (verifyPolicy 'first-read', the former default); always: SHA-1 on every
+//            read from disk (verifyPolicy 'every-read')
 // prints 'READY port=<port> torrent=<path> prepare_s=<s>'; SIGUSR2 prints a JSON line of stats; SIGTERM stops.
 import { copyFile, link, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
@@ -25,7 +26,7 @@ const { positionals, values } = parseArgs({
     'cache-mib': { type: 'string', default: '256' },
     'piece-kib': { type: 'string', default: '1024' },
     warm: { type: 'boolean', default: false },
-    verify: { type: 'string', default: 'once' },
+    verify: { type: 'string', default: 'checksum' },
     limits: { type: 'string', default: '{}' },
   },
 });
@@ -55,7 +56,7 @@ await store.adoptStaging(staging, metainfo);
 const cache = createPieceCache(store, {
   maxBytes: Number(values['cache-mib']) * 1024 * 1024,
   verify: (data, expected) => pool.verify(data, expected),
-  verifyPolicy: values.verify === 'always' ? 'every-read' : 'first-read',
+  verifyPolicy: ({ always: 'every-read', once: 'first-read', checksum: 'checksum' } as const)[values.verify as 'once'],
 });
 if (values.warm) {
   for (let i = 0; i < metainfo.pieceCount; i++) await cache.getPiece(metainfo.infoHash, i);

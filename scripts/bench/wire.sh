@@ -9,11 +9,13 @@
 # (scripts/bench/wire-crowd.ts): most idle, some downloading; the server's RSS and the throughput.
 # Same approach as ../shared/bench/anchors/04_peer_wire.sh.
 #
-# edgepeer runs in three set-ups:
-#   edgepeer-cold  cache CACHE_MIB (256): pieces are read from disk and SHA-1-verified while they are sent,
-#                  on every read from disk (--verify always: the piece cache's verifyPolicy 'every-read')
-#   edgepeer-once  the same, but a piece is verified only on its first read since start (--verify once:
-#                  verifyPolicy 'first-read', what the agent does)
+# edgepeer runs in four set-ups:
+#   edgepeer-cold     cache CACHE_MIB (256): pieces are read from disk and SHA-1-verified while they are
+#                     sent, on every read from disk (--verify always: verifyPolicy 'every-read')
+#   edgepeer-once     the same, but a piece is verified only on its first read since start and trusted
+#                     after (--verify once: verifyPolicy 'first-read', the former default)
+#   edgepeer-checked  SHA-1 on the first read, 16 KiB block checksums on every later read from disk
+#                     (--verify checksum: verifyPolicy 'checksum', what the agent does)
 #   edgepeer-warm  cache larger than the file, every piece read and verified before READY (--warm), as the
 #                  libtorrent seeder checks its data before it seeds
 # usage: bash scripts/bench/wire.sh   (env: RUNS=3, SIZE_MIB=1024, CACHE_MIB=256, LEECH_ROOT=/dev/shm,
@@ -93,6 +95,7 @@ stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 start_edgepeer edgepeer-cold --cache-mib "$CACHE_MIB" --verify always; COLD_PID="$EP_PID"; COLD_PORT="$EP_PORT"
 start_edgepeer edgepeer-once --cache-mib "$CACHE_MIB" --verify once; ONCE_PID="$EP_PID"; ONCE_PORT="$EP_PORT"
+start_edgepeer edgepeer-checked --cache-mib "$CACHE_MIB" --verify checksum; CHECKED_PID="$EP_PID"; CHECKED_PORT="$EP_PORT"
 start_edgepeer edgepeer-warm --cache-mib $((SIZE_MIB + 64)) --warm; WARM_PID="$EP_PID"; WARM_PORT="$EP_PORT"
 "$SYSPY" "$HERE/lt_seed.py" "$TORRENT" "$DATA" >"$SCRATCH/lt.out" 2>&1 & LT_PID=$!; PIDS+=("$LT_PID")
 wait_line "$SCRATCH/lt.out" '^READY' "$LT_PID"
@@ -124,10 +127,11 @@ for i in $(seq "$RUNS"); do
   wait_quiet; leech libtorrent "$LT_PORT" "$LT_PID"
   wait_quiet; leech edgepeer-warm "$WARM_PORT" "$WARM_PID"
   wait_quiet; leech edgepeer-once "$ONCE_PORT" "$ONCE_PID"
+  wait_quiet; leech edgepeer-checked "$CHECKED_PORT" "$CHECKED_PID"
 done
 
 printf '%-15s %9s %8s %14s  %s\n' seeder median_s MB/s seeder_cpu_s "seconds per run"
-for s in edgepeer-cold edgepeer-once edgepeer-warm libtorrent; do
+for s in edgepeer-cold edgepeer-once edgepeer-checked edgepeer-warm libtorrent; do
   m="$(tr ' ' '\n' <<<"${SECS[$s]:-}" | { grep . || true; } | median)"
   c="$(tr ' ' '\n' <<<"${CPU[$s]:-}" | { grep . || true; } | median)"
   printf '%-15s %9s %8.0f %14s  %s\n' "$s" "$m" "$(awk -v b="$BYTES" -v s="$m" 'BEGIN{print (s > 0) ? b / s / 1e6 : 0}')" "$c" "${SECS[$s]:-}"
@@ -136,9 +140,11 @@ done
 echo "# ratio (libtorrent seconds / edgepeer seconds; >= 1.0: edgepeer at least as fast):" \
   "cold $(awk -v l="$MED_libtorrent" -v e="$MED_edgepeer_cold" 'BEGIN{printf "%.2f", l/e}')," \
   "once $(awk -v l="$MED_libtorrent" -v e="$MED_edgepeer_once" 'BEGIN{printf "%.2f", l/e}')," \
+  "checked $(awk -v l="$MED_libtorrent" -v e="$MED_edgepeer_checked" 'BEGIN{printf "%.2f", l/e}')," \
   "warm $(awk -v l="$MED_libtorrent" -v e="$MED_edgepeer_warm" 'BEGIN{printf "%.2f", l/e}')"
+echo "# checked (the default) against once (trusting), same run: $(awk -v o="$MED_edgepeer_once" -v c="$MED_edgepeer_checked" 'BEGIN{printf "%.2f", o/c}')"
 echo "# rounds started without a quiet second: $noisy_rounds; loadavg at end: $(cut -d' ' -f1 /proc/loadavg)"
-stop "$LT_PID"; stop "$WARM_PID"; stop "$ONCE_PID"
+stop "$LT_PID"; stop "$WARM_PID"; stop "$ONCE_PID"; stop "$CHECKED_PID"
 
 # 1,000 connections to the cold set-up's server: CROWD_IDLE idle peers, CROWD_DOWNLOADERS downloading.
 wait_quiet

@@ -121,6 +121,10 @@ export class Agent {
 
   private async startParts(): Promise<void> {
     const { config, logger } = this;
+    // Before any bitfield or announce: pieces of data files missing, short or changed while stopped go.
+    for (const finding of await this.store.checkDataFiles()) {
+      logger.warn(finding, 'store: a data file is not as it was left; its pieces left the bitmap');
+    }
     this.store.on('pieces-removed', (infoHash, pieces, reason) => {
       if (reason === 'corrupt') logger.warn({ infoHash, pieces }, 'pieces failed their hash on disk and were dropped');
     });

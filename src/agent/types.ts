@@ -1,5 +1,6 @@
 import type { PartialPolicy } from '../http/index.ts';
 import type { RegistrationOptions } from '../ims/index.ts';
+import type { VerifyPolicy } from '../store/index.ts';
 import type { MseMode, PeerWireLimits } from '../wire/index.ts';
 
 /** Everything `edgepeer agent` runs with, as plain data (flags, env and config file resolved). */
@@ -39,8 +40,8 @@ export interface AgentConfig {
   } | null;
   /** Piece cache size in bytes, shared by the wire and HTTP servers. */
   cacheBytes: number;
-  /** When a piece read from disk is checked against its SHA-1: once per start, or on every disk read. */
-  cacheVerify: 'first-read' | 'every-read';
+  /** How a piece read from disk is checked (the piece cache's VerifyPolicy). */
+  cacheVerify: VerifyPolicy;
   /** Trackers announced for every object, besides each object's own. */
   trackers: string[];
   /** Announce to trackers at all. */
@@ -66,7 +67,7 @@ export const DEFAULT_AGENT_CONFIG: Omit<AgentConfig, 'dataDir'> = {
   http: { port: 8080, policy: 'refuse', directReadMaxBytes: 256 * 1024, corsOrigin: '*' },
   https: null,
   cacheBytes: 256 * 1024 * 1024,
-  cacheVerify: 'first-read',
+  cacheVerify: 'checksum',
   trackers: [],
   announce: true,
   ims: null,

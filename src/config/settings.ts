@@ -9,7 +9,7 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const PARTIAL_POLICIES = ['refuse', 'redirect', 'pull-through'] as const;
-export const CACHE_VERIFY_POLICIES = ['first-read', 'every-read'] as const;
+export const CACHE_VERIFY_POLICIES = ['checksum', 'every-read', 'first-read'] as const;
 export const SIP_TRANSPORTS = ['udp', 'tcp', 'tls'] as const;
 export const MSE_MODES = ['plaintext', 'rc4', 'off'] as const;
 
@@ -115,8 +115,10 @@ export const SETTINGS = {
   },
   cacheVerify: {
     value: { type: 'enum', values: CACHE_VERIFY_POLICIES },
-    default: 'first-read',
-    doc: 'When a piece read from disk is checked against its SHA-1: first-read (once per start) or every-read.',
+    default: 'checksum',
+    doc:
+      'How a piece read from disk is checked: checksum (SHA-1 on the first read since start, then 16 KiB block ' +
+      'checksums on every read), every-read (SHA-1 on every read) or first-read (SHA-1 once, then trusted: an opt-out).',
     flag: 'cache-verify',
   },
   shutdownGrace: {

@@ -84,18 +84,48 @@ const BAD_VALUE_CHAR = /[\0-\x08\x0a-\x1f\x7f]/;
 const BAD_TARGET_CHAR = /[\0-\x20\x7f-\xff]/;
 const CR_LF_NUL = /[\r\n\0]/;
 
-const REASONS: Record<number, string> = {
+// Every status RFC 9110 (section 15) defines, and 429 (RFC 6585), with its reason phrase. Another status
+// gets an empty phrase, which RFC 9112 4 allows ("HTTP/1.1 299 "), never a made-up one.
+export const REASON_PHRASES: Readonly<Record<number, string>> = {
+  100: 'Continue',
+  101: 'Switching Protocols',
   200: 'OK',
+  201: 'Created',
+  202: 'Accepted',
+  203: 'Non-Authoritative Information',
+  204: 'No Content',
+  205: 'Reset Content',
   206: 'Partial Content',
+  300: 'Multiple Choices',
+  301: 'Moved Permanently',
   302: 'Found',
+  303: 'See Other',
   304: 'Not Modified',
+  305: 'Use Proxy',
+  307: 'Temporary Redirect',
+  308: 'Permanent Redirect',
   400: 'Bad Request',
+  401: 'Unauthorized',
+  402: 'Payment Required',
+  403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  407: 'Proxy Authentication Required',
   408: 'Request Timeout',
+  409: 'Conflict',
+  410: 'Gone',
+  411: 'Length Required',
   412: 'Precondition Failed',
   413: 'Content Too Large',
+  414: 'URI Too Long',
+  415: 'Unsupported Media Type',
   416: 'Range Not Satisfiable',
+  417: 'Expectation Failed',
+  421: 'Misdirected Request',
+  422: 'Unprocessable Content',
+  426: 'Upgrade Required',
+  429: 'Too Many Requests',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   501: 'Not Implemented',
@@ -121,7 +151,7 @@ const statusLines = new Map<number, string>();
 function statusLine(status: number): string {
   let line = statusLines.get(status);
   if (line === undefined) {
-    line = `HTTP/1.1 ${status} ${REASONS[status] ?? 'Unknown'}\r\n`;
+    line = `HTTP/1.1 ${status} ${REASON_PHRASES[status] ?? ''}\r\n`;
     statusLines.set(status, line);
   }
   return line;

@@ -11,10 +11,11 @@ import type { OpenStoreOptions, StagingStore, Store } from './types.ts';
 
 export { Bitfield } from './bitfield.ts';
 export { type LockHolder, readLockHolder } from './lock.ts';
-export { createPieceCache, type PieceCacheOptions } from './piece-cache.ts';
+export { createPieceCache, type PieceCacheOptions, type VerifyPolicy } from './piece-cache.ts';
 export type {
   AddObjectOptions,
   BitfieldView,
+  DataFileFinding,
   OpenStoreOptions,
   PieceCache,
   PieceCacheStats,

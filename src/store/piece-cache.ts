@@ -4,9 +4,12 @@
 // which tells peers and trackers through the store's events.
 import { LRUCache } from 'lru-cache';
 import { CorruptPieceError, InvalidArgumentError, NotFoundError, StoreCorruptError } from '../errors/index.ts';
-import { pieceHash } from '../metainfo/index.ts';
+import { pieceHash, pieceSize } from '../metainfo/index.ts';
+import { ObjectBlockSums, SUM_BLOCK } from './block-sums.ts';
 import { isPieceSpan } from './span.ts';
 import type { PieceCache, PieceCacheStats, Store } from './types.ts';
+
+export type VerifyPolicy = 'checksum' | 'every-read' | 'first-read';
 
 export interface PieceCacheOptions {
   /** Memory budget for cached piece bytes. */
@@ -17,12 +20,14 @@ export interface PieceCacheOptions {
    */
   verify: (data: Uint8Array, expected: Uint8Array) => Promise<boolean>;
   /**
-   * 'first-read' (default): a piece is hashed the first time this process reads it from disk and trusted on
-   * later disk reads until it leaves the store or is written again (the integrity rule's minimum, and what
-   * lets a cold cache keep up with libtorrent and nginx). 'every-read': hashed on every disk read, which
-   * also catches bit rot between two reads, at a SHA-1 of a whole piece per cache miss.
+   * 'checksum' (default): a piece is hashed (SHA-1) the first time this process reads it from disk, and the
+   * checksums of its 16 KiB blocks are recorded then; every later read from disk (whole pieces and spans) is
+   * checked against those checksums, several times cheaper than a SHA-1, so bytes that rot or are
+   * overwritten on disk after the check are never served. 'every-read': a SHA-1 of the whole piece on every
+   * disk read. 'first-read' (an explicit opt-out): hashed on the first read, later disk reads trusted
+   * until the piece leaves the store or is written again.
    */
-  verifyPolicy?: 'first-read' | 'every-read';
+  verifyPolicy?: VerifyPolicy;
 }
 
 /**
@@ -46,9 +51,11 @@ class VerifyingPieceCache implements PieceCache {
   readonly #cachedByObject = new Map<string, Set<number>>();
   /** Bumped by every eviction of an object's pieces: a read that started before must not be cached. */
   readonly #epochs = new Map<string, number>();
-  /** Pieces hashed since start, per object (verifyPolicy 'first-read'). */
+  /** Pieces hashed since start, per object ('first-read': trusted; 'checksum': their block sums recorded). */
   readonly #verified = new Map<string, Uint8Array>();
-  readonly #verifyEveryRead: boolean;
+  /** Block checksums of the pieces in #verified, per object ('checksum' only). */
+  readonly #blockSums = new Map<string, ObjectBlockSums>();
+  readonly #policy: VerifyPolicy;
   #hits = 0;
   #misses = 0;
   #corruptPieces = 0;
@@ -61,7 +68,7 @@ class VerifyingPieceCache implements PieceCache {
     }
     this.#store = store;
     this.#verify = options.verify;
-    this.#verifyEveryRead = options.verifyPolicy === 'every-read';
+    this.#policy = options.verifyPolicy ?? 'checksum';
     this.#maxBytes = options.maxBytes;
     this.#cache = new LRUCache<number, Buffer>({
       maxSize: options.maxBytes,
@@ -117,7 +124,9 @@ class VerifyingPieceCache implements PieceCache {
       this.#hits++;
       return cached.subarray(from, to);
     }
-    if (!(to - from <= maxDiskBytes) || !this.#trusted(objectKey, pieceIndex)) return undefined;
+    if (!(to - from <= maxDiskBytes) || !this.#verifiedSinceStart(objectKey, pieceIndex)) return undefined;
+    const sums = this.#blockSums.get(objectKey);
+    if (sums !== undefined) return this.#readCheckedSpan(objectKey, pieceIndex, from, to, sums, into);
     let bytes: Buffer | undefined;
     try {
       bytes = this.#store.readPieceSpanSync(objectKey, pieceIndex, from, to, into);
@@ -126,10 +135,41 @@ class VerifyingPieceCache implements PieceCache {
       return undefined; // not held, or unreadable: getPiece says which (and takes a corrupt piece out)
     }
     // A read-mode store catches up with the writer inside that call: the piece may have left meanwhile.
-    if (bytes === undefined || !this.#trusted(objectKey, pieceIndex)) return undefined;
+    if (bytes === undefined || !this.#verifiedSinceStart(objectKey, pieceIndex)) return undefined;
     this.#directReads++;
     this.#directBytes += bytes.length;
     return bytes;
+  }
+
+  /**
+   * A span read from disk whole blocks at a time and checked against the blocks' sums. A mismatch answers
+   * undefined: the caller's getPiece then reads the piece, finds it corrupt and takes it out of the store.
+   */
+  #readCheckedSpan(
+    objectKey: string,
+    pieceIndex: number,
+    from: number,
+    to: number,
+    sums: ObjectBlockSums,
+    into: Buffer | undefined,
+  ): Buffer | undefined {
+    const object = this.#store.get(objectKey);
+    if (object === undefined) return undefined;
+    const blockFrom = from - (from % SUM_BLOCK);
+    const blockTo = Math.min(Math.ceil(to / SUM_BLOCK) * SUM_BLOCK, pieceSize(object.metainfo, pieceIndex));
+    const buffer = into !== undefined && into.length >= blockTo - blockFrom ? into : undefined;
+    let blocks: Buffer | undefined;
+    try {
+      blocks = this.#store.readPieceSpanSync(objectKey, pieceIndex, blockFrom, blockTo, buffer);
+    } catch (err) {
+      if (err instanceof InvalidArgumentError) throw err;
+      return undefined;
+    }
+    if (blocks === undefined || !this.#verifiedSinceStart(objectKey, pieceIndex)) return undefined;
+    if (!sums.matches(pieceIndex, blockFrom, blocks)) return undefined;
+    this.#directReads++;
+    this.#directBytes += to - from;
+    return blocks.subarray(from - blockFrom, to - blockFrom);
   }
 
   peekPiece(infoHash: string, pieceIndex: number): Buffer | undefined {
@@ -164,12 +204,19 @@ class VerifyingPieceCache implements PieceCache {
     return id * PIECE_KEY_SPACE + pieceIndex;
   }
 
-  /** A disk read of the piece needs no hash: first-read policy, and hashed since it last entered the store. */
-  #trusted(objectKey: string, pieceIndex: number): boolean {
+  /** The piece was SHA-1-checked since it last entered the store ('first-read' and 'checksum' policies). */
+  #verifiedSinceStart(objectKey: string, pieceIndex: number): boolean {
     const verified = this.#verified.get(objectKey);
-    return (
-      !this.#verifyEveryRead && verified !== undefined && (verified[pieceIndex >> 3]! & (1 << (pieceIndex & 7))) !== 0
-    );
+    return verified !== undefined && (verified[pieceIndex >> 3]! & (1 << (pieceIndex & 7))) !== 0;
+  }
+
+  /** Bytes of a piece just read from disk match what was verified: by SHA-1, or by block sums once known. */
+  async #checkRead(infoHash: string, pieceIndex: number, data: Buffer, expected: Uint8Array): Promise<boolean> {
+    if (this.#policy === 'every-read' || !this.#verifiedSinceStart(infoHash, pieceIndex)) {
+      return this.#verify(data, expected);
+    }
+    if (this.#policy === 'first-read') return true;
+    return this.#blockSums.get(infoHash)?.matches(pieceIndex, 0, data) ?? this.#verify(data, expected);
   }
 
   async #load(infoHash: string, pieceIndex: number, key: number): Promise<Buffer> {
@@ -186,9 +233,10 @@ class VerifyingPieceCache implements PieceCache {
       if (err instanceof StoreCorruptError) return this.#corrupt(infoHash, pieceIndex, err);
       throw err;
     }
-    if (!this.#trusted(infoHash, pieceIndex)) {
-      if (!(await this.#verify(data, expected))) return this.#corrupt(infoHash, pieceIndex);
-      if (!this.#verifyEveryRead && (this.#epochs.get(infoHash) ?? 0) === epoch) this.#remember(infoHash, pieceIndex);
+    const known = this.#verifiedSinceStart(infoHash, pieceIndex);
+    if (!(await this.#checkRead(infoHash, pieceIndex, data, expected))) return this.#corrupt(infoHash, pieceIndex);
+    if (!known && this.#policy !== 'every-read' && (this.#epochs.get(infoHash) ?? 0) === epoch) {
+      this.#remember(infoHash, pieceIndex, data);
     }
     if ((this.#epochs.get(infoHash) ?? 0) === epoch && this.#store.get(infoHash)?.bitfield.get(pieceIndex)) {
       this.#cache.set(key, data);
@@ -222,14 +270,18 @@ class VerifyingPieceCache implements PieceCache {
   }
 
   /** One bit per piece: a store of 100k objects fully read costs megabytes here, not gigabytes of Sets. */
-  #remember(infoHash: string, pieceIndex: number): void {
+  #remember(infoHash: string, pieceIndex: number, data: Buffer): void {
     let verified = this.#verified.get(infoHash);
     if (verified === undefined) {
-      const pieceCount = this.#store.get(infoHash)?.metainfo.pieceCount ?? 0;
-      if (pieceIndex >= pieceCount) return;
-      verified = new Uint8Array(Math.ceil(pieceCount / 8));
+      const metainfo = this.#store.get(infoHash)?.metainfo;
+      if (metainfo === undefined || pieceIndex >= metainfo.pieceCount) return;
+      verified = new Uint8Array(Math.ceil(metainfo.pieceCount / 8));
       this.#verified.set(infoHash, verified);
+      if (this.#policy === 'checksum') {
+        this.#blockSums.set(infoHash, new ObjectBlockSums(metainfo.pieceCount, metainfo.pieceLength));
+      }
     }
+    this.#blockSums.get(infoHash)?.record(pieceIndex, data);
     verified[pieceIndex >> 3]! |= 1 << (pieceIndex & 7);
   }
 
@@ -237,8 +289,10 @@ class VerifyingPieceCache implements PieceCache {
     const objectKey = this.#objectKeyOf(infoHash);
     const verified = this.#verified.get(objectKey);
     if (verified === undefined) return;
-    if (pieceIndexes === undefined) this.#verified.delete(objectKey);
-    else for (const index of pieceIndexes) verified[index >> 3]! &= ~(1 << (index & 7));
+    if (pieceIndexes === undefined) {
+      this.#verified.delete(objectKey);
+      this.#blockSums.delete(objectKey);
+    } else for (const index of pieceIndexes) verified[index >> 3]! &= ~(1 << (index & 7));
   }
 
   evict(infoHash: string, pieceIndexes?: number[]): void {

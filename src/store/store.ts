@@ -3,7 +3,7 @@
 // bitmap only in a journal record appended after fdatasync of its bytes. docs/store.md explains why each
 // step is crash-safe.
 import { EventEmitter } from 'node:events';
-import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { LRUCache } from 'lru-cache';
@@ -61,8 +61,17 @@ import {
   FRAME_HEADER_BYTES,
 } from './records.ts';
 import { isPieceSpan } from './span.ts';
+import {
+  checkDataFiles,
+  type DataFileRecords,
+  piecesOfFile,
+  readDataFileRecords,
+  recordOf,
+  writeDataFileRecords,
+} from './startup-check.ts';
 import type {
   AddObjectOptions,
+  DataFileFinding,
   OpenStoreOptions,
   RemovalReason,
   StagingStore,
@@ -83,6 +92,9 @@ interface PendingPiece {
   resolve: () => void;
   reject: (err: unknown) => void;
 }
+
+/** In the index folder, between a clean close and the next open: the data files' sizes, mtimes, inodes. */
+const DATA_FILES_RECORD = 'data-files.json';
 
 /** Pieces written since the last commit: they share one round of fdatasync and one journal append. */
 class CommitBatch {
@@ -157,6 +169,8 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
   #commitLoop: Promise<void> | null = null;
   #commitTimer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   #closing = false;
+  /** The data files as the last clean close recorded them (read at open; the file is deleted then). */
+  #recordedFiles: DataFileRecords = {};
 
   constructor(dataDir: string, options: StoreOptions, loaded: LoadedIndex, lock: WriterLock | null) {
     super();
@@ -192,6 +206,8 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
       this.#journal = await JournalWriter.create(journalPath, this.#generation);
       await fsyncDirectory(this.#indexDir);
     }
+    // Read before the sweep below deletes it: a crash from now on leaves no record to trust.
+    this.#recordedFiles = await readDataFileRecords(join(this.#indexDir, DATA_FILES_RECORD));
     const keep = new Set([SNAPSHOT_FILE, journalFileName(this.#generation)]);
     for (const name of await readdir(this.#indexDir)) {
       if (!keep.has(name)) await unlink(join(this.#indexDir, name)).catch(() => {});
@@ -204,6 +220,51 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
       if (!this.#entries.has(name)) await removeTree(join(this.#objectsDir, name));
     }
     this.#queueCompactionIfDue();
+  }
+
+  async checkDataFiles(): Promise<DataFileFinding[]> {
+    this.#assertWritable();
+    const findings: DataFileFinding[] = [];
+    for (const entry of [...this.#entries.values()]) {
+      if (entry.bitfield.count() === 0) continue;
+      let metainfo: Metainfo;
+      try {
+        metainfo = this.#metainfoOf(entry);
+      } catch {
+        continue; // reported where the metainfo is used
+      }
+      const folder = this.#dataFolder(entry.infoHash);
+      const problems = checkDataFiles(
+        metainfo,
+        (fileIndex) => contentFilePath(folder, metainfo, fileIndex),
+        this.#recordedFiles[entry.infoHash],
+      );
+      for (const { fileIndex, path, problem } of problems) {
+        const held = piecesOfFile(metainfo, fileIndex).filter((index) => entry.bitfield.get(index));
+        if (held.length > 0) await this.removePieces(entry.infoHash, held, 'corrupt');
+        findings.push({ infoHash: entry.infoHash, name: entry.name, path, problem, piecesRemoved: held.length });
+      }
+    }
+    this.#recordedFiles = {};
+    return findings;
+  }
+
+  /** At a clean close: what checkDataFiles compares with at the next open, for objects whose metainfo is known. */
+  async #recordDataFiles(): Promise<void> {
+    const records: DataFileRecords = {};
+    for (const entry of this.#entries.values()) {
+      const metainfo = this.#metainfos.get(entry);
+      if (metainfo === undefined || entry.bitfield.count() === 0) continue;
+      const folder = this.#dataFolder(entry.infoHash);
+      try {
+        records[entry.infoHash] = metainfo.files.map((_, fileIndex) =>
+          recordOf(lstatSync(contentFilePath(folder, metainfo, fileIndex))),
+        );
+      } catch {
+        // A file gone already: the next open finds it by itself.
+      }
+    }
+    await writeDataFileRecords(join(this.#indexDir, DATA_FILES_RECORD), records).catch(() => {});
   }
 
   async #emptyFolder(folder: string): Promise<void> {
@@ -1122,6 +1183,7 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
       await this.#flush();
       await this.#serial(async () => {});
       await this.#journal?.close();
+      await this.#recordDataFiles();
     }
     this.#unfollowJournal();
     await this.#handles.closeAll();

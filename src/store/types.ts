@@ -96,8 +96,24 @@ export interface Store extends EventEmitter<StoreEvents> {
   readPieceSpanSync(infoHash: string, pieceIndex: number, from: number, to: number, into?: Buffer): Buffer | undefined;
   removePieces(infoHash: string, pieceIndexes: number[], reason: RemovalReason): Promise<void>;
   removeObject(infoHash: string, reason: RemovalReason): Promise<void>;
-  /** Commits pending writes, releases the lock. */
+  /**
+   * Writer only, once after open and before anything is announced: checks every object's data files and
+   * takes out of the bitmap (reason 'corrupt') the pieces of a file that is missing, not a regular file,
+   * shorter than its metainfo says, or changed (size, mtime, inode) since the last clean close. Reads the
+   * metainfo of every object that holds pieces; objects whose metainfo cannot be read are left alone.
+   */
+  checkDataFiles(): Promise<DataFileFinding[]>;
+  /** Commits pending writes, records the data files' sizes and mtimes (writer), releases the lock. */
   close(): Promise<void>;
+}
+
+/** A data file found wrong at open, and the held pieces that left the bitmap because of it. */
+export interface DataFileFinding {
+  infoHash: string;
+  name: string;
+  path: string;
+  problem: string;
+  piecesRemoved: number;
 }
 
 /**
@@ -128,10 +144,12 @@ export interface PieceCache {
   getPiece(infoHash: string, pieceIndex: number): Promise<Buffer>;
   /**
    * Verified bytes [from, to) of a piece (offsets within the piece) without waiting, or undefined: then
-   * call getPiece. A cached piece gives a view of its bytes (no copy; counted as a hit). Otherwise, only
-   * with verifyPolicy 'first-read', for a piece hashed since start and not removed or written since, for
-   * at most `maxDiskBytes`, and when the store has the files open: a synchronous read of just those
-   * bytes (counted in directReads and directBytes), trusted as a whole-piece re-read would be. Never
+   * call getPiece. A cached piece gives a view of its bytes (no copy; counted as a hit). Otherwise, for a
+   * piece SHA-1-checked since start and not removed or written since (verifyPolicy 'checksum' or
+   * 'first-read'), for at most `maxDiskBytes`, and when the store has the files open: a synchronous read
+   * from disk (counted in directReads and directBytes). With 'checksum' the read covers the whole 16 KiB
+   * blocks around the span and is checked against their recorded checksums (a mismatch answers undefined,
+   * and getPiece then finds the piece corrupt); with 'first-read' the bytes are trusted. Never
    * throws for the state of the piece (not held, unreadable: undefined, getPiece reports it);
    * InvalidArgumentError unless 0 <= from < to <= the piece's size. A disk read goes `into` the given
    * buffer when there is one (the caller can tell by the result's `.buffer`), so callers can reuse

@@ -49,6 +49,8 @@ export async function serveObjects(
   options: Partial<Pick<HttpServerOptions, 'policy' | 'limits' | 'host'>> & {
     held?: (pieceIndex: number) => boolean;
     source?: string;
+    /** The piece cache's budget (default 64 MiB): smaller, so that verified pieces leave memory. */
+    cacheBytes?: number;
   } = {},
 ): Promise<ServedSet> {
   const dataDir = await mkdtemp(join(root, 'store-'));
@@ -68,7 +70,7 @@ export async function serveObjects(
     }
     objects.push({ metainfo, data });
   }
-  const cache = createPieceCache(store, { maxBytes: 64 * 1024 * 1024, verify: sha1Matches });
+  const cache = createPieceCache(store, { maxBytes: options.cacheBytes ?? 64 * 1024 * 1024, verify: sha1Matches });
   const server = createHttpServer({
     store,
     cache,

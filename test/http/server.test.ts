@@ -6,7 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHttpServer, type HttpServer, type HttpServerOptions, objectUrls } from '../../src/http/index.ts';
+import {
+  createHttpServer,
+  type HttpServer,
+  type HttpServerOptions,
+  objectUrls,
+  REASON_PHRASES,
+} from '../../src/http/index.ts';
 import type { Metainfo } from '../../src/metainfo/index.ts';
 import { MemoryPieceCache, MemoryStore, metainfoFor, testBytes } from './memory-store.ts';
 
@@ -236,6 +242,34 @@ describe('HTTP server: complete objects', () => {
     expect(options.statusCode).toBe(204);
     expect(options.headers.allow).toBe('GET, HEAD, OPTIONS');
     expect(options.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('sends the RFC 9110 reason phrase on every status line (OPTIONS once said "204 Unknown")', async () => {
+    const path = new URL(singleUrl()).pathname;
+    const answers = [
+      await raw(port, `OPTIONS ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+      await raw(port, `GET ${path} HTTP/1.1\r\nHost: x\r\nRange: bytes=0-0\r\nConnection: close\r\n\r\n`),
+      await raw(port, `GET ${path} HTTP/1.1\r\nHost: x\r\nRange: bytes=99999999-\r\nConnection: close\r\n\r\n`),
+      await raw(port, `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`),
+      await raw(port, `GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+      await raw(port, `GET ${path} HTTP/2.0\r\nHost: x\r\n\r\n`),
+    ];
+    expect(answers.map((answer) => answer.slice(0, answer.indexOf('\r\n')))).toEqual([
+      'HTTP/1.1 204 No Content',
+      'HTTP/1.1 206 Partial Content',
+      'HTTP/1.1 416 Range Not Satisfiable',
+      'HTTP/1.1 405 Method Not Allowed',
+      'HTTP/1.1 404 Not Found',
+      'HTTP/1.1 505 HTTP Version Not Supported',
+    ]);
+  });
+
+  it('knows the phrase of every status RFC 9110 defines, so no status the server sends goes without one', () => {
+    const rfc9110 = [
+      100, 101, 200, 201, 202, 203, 204, 205, 206, 300, 301, 302, 303, 304, 305, 307, 308, 400, 401, 402, 403, 404, 405,
+      406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 421, 422, 426, 500, 501, 502, 503, 504, 505,
+    ];
+    for (const status of rfc9110) expect(REASON_PHRASES[status], String(status)).toMatch(/^[A-Z][A-Za-z -]+$/);
   });
 
   it('answers 400 to traversal attempts and malformed requests', async () => {

@@ -219,6 +219,53 @@ describe('piece cache: spans without waiting', () => {
     expect(store.get(infoHash)!.bitfield.get(3)).toBe(true);
   });
 
+  it('checksum (the default): bytes that rot on disk after their piece was hashed are never served', async () => {
+    const pieces = createPieceCache(store, { maxBytes: 16_384, verify: sha1Verify });
+    await pieces.getPiece(infoHash, 3);
+    await pieces.getPiece(infoHash, 4); // pushes 3 out of memory
+    expect(pieces.readSpanSync(infoHash, 3, 0, 200, 16_384)).toEqual(object.piece(3).subarray(0, 200));
+    const bytes = await readFile(dataFile());
+    bytes[3 * 16_384 + 100]! ^= 0x20;
+    await writeFile(dataFile(), bytes);
+    expect(pieces.readSpanSync(infoHash, 3, 0, 200, 16_384)).toBeUndefined();
+    expect(pieces.readSpanSync(infoHash, 3, 1_000, 2_000, 16_384)).toBeUndefined(); // same block, other bytes
+    const removed = nextEvent(store, 'pieces-removed');
+    await expect(pieces.getPiece(infoHash, 3)).rejects.toMatchObject({ code: 'EDGEPEER_PIECE_CORRUPT' });
+    expect(await removed).toEqual([infoHash, [3], 'corrupt']);
+    expect(store.get(infoHash)!.bitfield.get(3)).toBe(false);
+    expect(pieces.stats()).toMatchObject({ corruptPieces: 1, directReads: 1 });
+  });
+
+  it('checksum: later disk reads are checked by block sums, not SHA-1, down to the short last block', async () => {
+    let hashed = 0;
+    const counting = (data: Uint8Array, expected: Uint8Array) => {
+      hashed++;
+      return sha1Verify(data, expected);
+    };
+    const big = makeObject({ name: 'big.bin', pieceLength: 65_536, fileLengths: [65_536 + 40_000], single: true });
+    const bigHash = big.metainfo.infoHash;
+    await store.addObject(big.metainfo);
+    for (const index of [0, 1]) await store.writePiece(bigHash, index, big.piece(index));
+    // Holds no piece: every read below comes from disk.
+    const pieces = createPieceCache(store, { maxBytes: 1, verify: counting, verifyPolicy: 'checksum' });
+    for (const index of [0, 1, 0, 1]) expect(await pieces.getPiece(bigHash, index)).toEqual(big.piece(index));
+    expect(hashed).toBe(2);
+    // A span across two blocks is read as whole blocks, into the caller's buffer when it is large enough.
+    const into = Buffer.alloc(65_536);
+    const span = pieces.readSpanSync(bigHash, 0, 16_000, 17_000, 65_536, into);
+    expect(span).toEqual(big.piece(0).subarray(16_000, 17_000));
+    expect(span!.buffer).toBe(into.buffer);
+    expect(pieces.readSpanSync(bigHash, 1, 39_000, 40_000, 65_536)).toEqual(big.piece(1).subarray(39_000));
+    const file = join(dataDir, 'objects', bigHash, 'data', 'big.bin');
+    const bytes = await readFile(file);
+    bytes[65_536 + 39_999]! ^= 0x01; // the last byte of the object, in the piece's short last block
+    await writeFile(file, bytes);
+    expect(pieces.readSpanSync(bigHash, 1, 0, 100, 65_536)).toEqual(big.piece(1).subarray(0, 100)); // other block
+    expect(pieces.readSpanSync(bigHash, 1, 39_000, 39_100, 65_536)).toBeUndefined();
+    await expect(pieces.getPiece(bigHash, 1)).rejects.toMatchObject({ code: 'EDGEPEER_PIECE_CORRUPT' });
+    expect(hashed).toBe(2);
+  });
+
   it('trusts no direct read of a piece removed or written again until it is hashed again', async () => {
     const pieces = onePieceCache();
     await pieces.getPiece(infoHash, 0);

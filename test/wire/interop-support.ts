@@ -90,6 +90,8 @@ export interface ServedObjects {
 export async function serveObjects(
   objects: { object: ContentObject; held?: number[] }[],
   limits: Partial<PeerWireLimits> = {},
+  /** The piece cache's budget: smaller, so that verified pieces leave memory. */
+  cacheBytes = 64 * 1024 * 1024,
 ): Promise<ServedObjects> {
   const dir = await mkdtemp(join(tmpdir(), 'edgepeer-wire-'));
   const store = await openStore(join(dir, 'store'), { mode: 'write' });
@@ -99,7 +101,7 @@ export async function serveObjects(
     await Promise.all(pieces.map((i) => store.writePiece(object.metainfo.infoHash, i, pieceData(object, i))));
   }
   const cache = createPieceCache(store, {
-    maxBytes: 64 * 1024 * 1024,
+    maxBytes: cacheBytes,
     verify: async (data, expected) => createHash('sha1').update(data).digest().equals(expected),
   });
   const server = createPeerWireServer({ store, cache, port: 0, limits });
