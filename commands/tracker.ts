@@ -26,9 +26,26 @@ export default class Tracker extends BaseCommand {
     }),
     'max-swarms': Flags.integer({ description: 'Most swarms tracked.', default: 100_000, min: 1 }),
     'max-peers-per-swarm': Flags.integer({ description: 'Most peers kept per swarm.', default: 10_000, min: 1 }),
+    'max-peers-per-address': Flags.integer({
+      description: 'Most entries (one per swarm and port) one client address may hold.',
+      default: 20_000,
+      min: 1,
+    }),
+    'max-peers-per-network': Flags.integer({
+      description: 'Most entries one /24 (IPv4) or /64 (IPv6) network may hold.',
+      default: 50_000,
+      min: 1,
+    }),
     'trust-ip-param': Flags.boolean({
       description: 'List peers at the address in their `ip` parameter.',
       default: false,
+    }),
+    'cdn-allow': Flags.string({
+      description:
+        'Host, address or CIDR network whose CDN URLs (ep_url) any announcer may claim (repeatable). ' +
+        'Without it, an announcer may only claim URLs at its own address.',
+      multiple: true,
+      default: [],
     }),
     udp: Flags.boolean({
       description: 'Serve UDP (BEP 15) on the same port; --no-udp for HTTP only.',
@@ -47,7 +64,10 @@ export default class Tracker extends BaseCommand {
       peerTimeoutS: flags['peer-timeout'],
       maxSwarms: flags['max-swarms'],
       maxPeersPerSwarm: flags['max-peers-per-swarm'],
+      maxPeersPerAddress: flags['max-peers-per-address'],
+      maxPeersPerNetwork: flags['max-peers-per-network'],
       trustIpParam: flags['trust-ip-param'],
+      cdnAllow: flags['cdn-allow'],
       udp: flags.udp,
     });
     const address = await tracker.listen();

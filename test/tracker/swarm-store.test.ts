@@ -14,6 +14,8 @@ const LIMITS: MemorySwarmStoreLimits = {
   maxPieces: 1 << 20,
   maxBitmapBytes: 1 << 20,
   maxUrlsPerAnswer: 16,
+  maxPeersPerAddress: 10_000,
+  maxPeersPerNetwork: 10_000,
 };
 
 function peer(n: number, overrides: Partial<PeerAnnounce> = {}): PeerAnnounce {
@@ -40,6 +42,67 @@ function bitmap(pieceCount: number, held: (i: number) => boolean): Uint8Array {
 }
 
 describe('MemorySwarmStore', () => {
+  it('keys peers by address and port: an announce from another address cannot move or stop an entry', async () => {
+    const store = new MemorySwarmStore(LIMITS);
+    const edge = peer(1, { left: 0, network: { urls: ['http://10.0.0.1:8080'] } });
+    await store.announce(edge);
+    // Same peer id, another address: a forged update and a forged `stopped`.
+    const forged = { peerId: edge.peerId, ip: '10.9.9.9', network: { urls: ['http://10.9.9.9:8080'] } };
+    await store.announce(peer(2, { ...forged, left: 0 }));
+    await store.announce(peer(2, { ...forged, event: 'stopped' }));
+    const stats = await store.stats(HASH, 10);
+    expect(stats?.peers.map((listed) => `${listed.ip}:${listed.port}`)).toEqual(['10.0.0.1:6881']);
+    const answer = await store.announce(peer(3));
+    expect(answer.urlList).toEqual([`http://10.0.0.1:8080/objects/${HASH}/`]);
+  });
+
+  it('lists a client that restarts on the same address and port with a new peer id once', async () => {
+    const store = new MemorySwarmStore(LIMITS);
+    await store.announce(peer(1));
+    const restarted = await store.announce(peer(1, { peerId: Buffer.from('-TR3000-restarted0001') }));
+    expect(restarted).toMatchObject({ incomplete: 1 });
+    const answer = await store.announce(peer(2));
+    expect(answer.peers.map((listed) => [listed.ip, listed.peerId])).toEqual([['10.0.0.1', '-TR3000-restarted0001']]);
+  });
+
+  it('one address flooding new swarms stops at its quota; another address still opens a new swarm', async () => {
+    const store = new MemorySwarmStore({ ...LIMITS, maxSwarms: 1000, maxPeersPerAddress: 50, maxPeersPerNetwork: 80 });
+    const flood = (n: number, ip: string) => peer(1, { infoHash: n.toString(16).padStart(40, '0'), ip });
+    const refused: string[] = [];
+    for (let n = 0; n < 200; n++) {
+      const outcome = await store.announce(flood(n, '10.0.0.1'));
+      if (outcome.failure !== undefined) refused.push(outcome.failure);
+    }
+    expect(refused).toHaveLength(150);
+    expect(refused[0]).toMatch(/your address holds 50 entries/);
+    // The same /24 shares a network quota (80): a second flooder there gets 30 more.
+    let accepted = 0;
+    for (let n = 200; n < 300; n++) if ((await store.announce(flood(n, '10.0.0.2'))).failure === undefined) accepted++;
+    expect(accepted).toBe(30);
+    const legit = await store.announce(peer(2, { infoHash: 'ee'.repeat(20), ip: '198.51.100.7' }));
+    expect(legit.failure).toBeUndefined();
+    expect((await store.counts()).swarms).toBe(81);
+  });
+
+  it('makes room for a new swarm by dropping the least recently announced one, not by refusing', async () => {
+    const store = new MemorySwarmStore({ ...LIMITS, maxSwarms: 3 });
+    const hash = (n: number) => String(n).repeat(40);
+    for (const n of [1, 2, 3]) await store.announce(peer(n, { infoHash: hash(n) }));
+    await store.announce(peer(1, { infoHash: hash(1) })); // 1 is fresh again: 2 is now the oldest
+    const fourth = await store.announce(peer(4, { infoHash: hash(4) }));
+    expect(fourth.failure).toBeUndefined();
+    expect((await store.list(10)).map((swarm) => swarm.infoHash).sort()).toEqual([hash(1), hash(3), hash(4)]);
+    expect(await store.counts()).toMatchObject({ swarms: 3, peers: 3, evictedSwarms: 1 });
+  });
+
+  it('publishes no peer ids in statistics', async () => {
+    const store = new MemorySwarmStore(LIMITS);
+    await store.announce(peer(1, { network: { urls: [] } }));
+    await store.announce(peer(2));
+    const stats = await store.stats(HASH, 10);
+    expect(JSON.stringify(stats)).not.toMatch(/peerId|2d5858303030312d/);
+  });
+
   it('counts seeds and leechers and lists the others, not the asker', async () => {
     const store = new MemorySwarmStore(LIMITS);
     await store.announce(peer(1, { left: 0 }));
@@ -167,7 +230,7 @@ describe('MemorySwarmStore', () => {
     expect((await store.stats(HASH, 10)).peerCount).toBe(1);
     expect(await store.expire(2000)).toEqual([]);
     await store.expire(10_000);
-    expect(await store.counts()).toEqual({ swarms: 0, peers: 0, bitmapBytes: 0 });
+    expect(await store.counts()).toEqual({ swarms: 0, peers: 0, bitmapBytes: 0, evictedSwarms: 0 });
   });
 
   it('bumps versions only on changes, and never reuses one after a swarm comes back', async () => {
@@ -194,11 +257,16 @@ describe('MemorySwarmStore', () => {
     });
     await store.announce(peer(1, { infoHash: '01'.repeat(20) }));
     await store.announce(peer(1, { infoHash: '02'.repeat(20) }));
-    expect((await store.announce(peer(1, { infoHash: '03'.repeat(20) }))).failure).toMatch(/tracker is full/);
-    await store.announce(peer(2, { infoHash: '01'.repeat(20) }));
-    expect((await store.announce(peer(3, { infoHash: '01'.repeat(20) }))).warnings.join()).toMatch(/swarm is full/);
+    // Full of swarms: the least recently announced (01) makes room.
+    expect((await store.announce(peer(1, { infoHash: '03'.repeat(20) }))).failure).toBeUndefined();
+    expect(await store.counts()).toMatchObject({ swarms: 2, evictedSwarms: 1 });
+    await store.announce(peer(2, { infoHash: '03'.repeat(20) }));
+    expect((await store.announce(peer(3, { infoHash: '03'.repeat(20) }))).warnings.join()).toMatch(/swarm is full/);
+    // Full of peers (3): a new peer in a swarm makes room by dropping the least recently announced other swarm.
+    // (03 refused peer 3 above without dropping anything: a full swarm makes no room.)
+    expect(await store.counts()).toMatchObject({ peers: 3, swarms: 2, evictedSwarms: 1 });
     await store.announce(peer(2, { infoHash: '02'.repeat(20) }));
-    expect(await store.counts()).toMatchObject({ peers: 3 });
+    expect(await store.counts()).toMatchObject({ peers: 2, swarms: 1, evictedSwarms: 2 });
     const big = new MemorySwarmStore({ ...LIMITS, maxBitmapBytes: 4 });
     const answer = await big.announce(
       peer(1, { network: { pieceCount: 64, bitmap: bitmap(64, (i) => i < 3), urls: [] } }),

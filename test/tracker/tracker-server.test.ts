@@ -38,6 +38,7 @@ describe('reference tracker over HTTP', () => {
       now: () => clockMs,
       intervalS: 120,
       peerTimeoutS: 1,
+      cdnAllow: ['edge3'], // a name: only the allow-list lets an announcer claim it
     });
     address = await tracker.listen();
   });
@@ -86,10 +87,10 @@ describe('reference tracker over HTTP', () => {
     ['no port', { port: undefined }, /port is missing/],
     ['port out of range', { port: 70000 }, /port must be an integer 0-65535/],
     ['port 0', { port: 0 }, /port must be 1-65535/],
-    ['negative left', { left: '-1' }, /left must be an integer/],
+    ['negative left', { left: '-1' }, /left must be a 64-bit unsigned integer/],
     ['no left', { left: undefined }, /left is missing/],
     ['unknown event', { event: 'finished' }, /event must be/],
-    ['text uploaded', { uploaded: 'lots' }, /uploaded must be an integer/],
+    ['text uploaded', { uploaded: 'lots' }, /uploaded must be a 64-bit unsigned integer/],
   ])('refuses an announce with %s, naming the parameter', async (_name, values, reason) => {
     const { status, body } = await announce(values);
     expect(status).toBe(200);
@@ -126,16 +127,61 @@ describe('reference tracker over HTTP', () => {
     expect(files[unknown.toString('latin1')]).toEqual({ complete: 0, downloaded: 0, incomplete: 0 });
   });
 
+  it('accepts 64-bit counters (Transmission announces left=2^63-1 before it knows the size) and clamps them', async () => {
+    const infoHash = randomBytes(20);
+    const { body } = await announce({
+      info_hash: infoHash,
+      peer_id: peerId(1),
+      port: 7001,
+      left: '9223372036854775807',
+      uploaded: '18446744073709551615',
+    });
+    expect(body['failure reason']).toBeUndefined();
+    const stats = (await (await fetch(`${address.statsUrl}/${infoHash.toString('hex')}`)).json()) as {
+      peers: { left: number; uploaded: number }[];
+    };
+    expect(stats.peers).toMatchObject([{ left: Number.MAX_SAFE_INTEGER, uploaded: Number.MAX_SAFE_INTEGER }]);
+    const tooBig = await announce({
+      info_hash: infoHash,
+      peer_id: peerId(1),
+      port: 7001,
+      left: '18446744073709551616',
+    });
+    expect(text(tooBig.body['failure reason'])).toMatch(/left must be a 64-bit unsigned integer/);
+  });
+
+  it("lists an announcer's CDN URLs only at its own address", async () => {
+    const infoHash = randomBytes(20);
+    const claim = (url: string) =>
+      announce({ info_hash: infoHash, peer_id: peerId(1), left: 0, ep: 1, ep_pieces: 4, ep_url: url });
+    const mine = await claim('http://127.0.0.1:8080');
+    expect(mine.body['warning message']).toBeUndefined();
+    for (const url of ['http://192.0.2.7:8080', 'https://cdn.example.net']) {
+      const other = await claim(url);
+      expect(text(other.body['warning message'])).toContain(`ep_url ${url}`);
+      expect(text(other.body['warning message'])).toContain('is not at your address 127.0.0.1');
+    }
+    const { body } = await announce({ info_hash: infoHash, peer_id: peerId(2), left: 10 });
+    expect(body['url-list']).toBeUndefined();
+  });
+
   it('serves swarm statistics as JSON and a long poll that returns on change', async () => {
     const infoHash = randomBytes(20);
     const hex = infoHash.toString('hex');
-    await announce({ info_hash: infoHash, peer_id: peerId(1), left: 0, ep: 1, ep_pieces: 4, ep_url: 'http://edge:1' });
+    await announce({
+      info_hash: infoHash,
+      peer_id: peerId(1),
+      left: 0,
+      ep: 1,
+      ep_pieces: 4,
+      ep_url: 'http://127.0.0.1:1',
+    });
     const first = (await (await fetch(`${address.statsUrl}/${hex}`)).json()) as Record<string, unknown>;
     expect(first).toMatchObject({ seeds: 1, leechers: 0, pieceCopies: [1, 1, 1, 1] });
     const poll = fetch(`${address.statsUrl}/${hex}?since=${first['version']}&wait=20`).then(
       (response) => response.json() as Promise<Record<string, unknown>>,
     );
-    await announce({ info_hash: infoHash, peer_id: peerId(2), left: 50 });
+    await announce({ info_hash: infoHash, peer_id: peerId(2), port: 7002, left: 50 });
     const changed = await poll;
     expect(changed['version']).not.toBe(first['version']);
     expect(changed).toMatchObject({ seeds: 1, leechers: 1 });
@@ -274,7 +320,7 @@ describe('reference tracker over UDP (BEP 15)', () => {
   let socket: Socket;
 
   beforeAll(async () => {
-    tracker = createTracker({ port: 0, host: '127.0.0.1', intervalS: 300 });
+    tracker = createTracker({ port: 0, host: '127.0.0.1', intervalS: 300, cdnAllow: ['edge'] });
     address = await tracker.listen();
     socket = createSocket('udp4');
     await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
@@ -356,7 +402,10 @@ describe('reference tracker over UDP (BEP 15)', () => {
     expect(refused.subarray(8).toString()).toMatch(/port must be 1-65535/);
     const badProtocol = connectRequest(99);
     badProtocol.writeUInt32BE(0, 0);
-    expect((await exchange(badProtocol)).subarray(8).toString()).toMatch(/protocol id/);
+    // A 16-byte connect gets at most 16 bytes back: the message is cut to fit.
+    const badAnswer = await exchange(badProtocol);
+    expect(badAnswer.readUInt32BE(0)).toBe(UdpAction.error);
+    expect(badAnswer.subarray(8).toString()).toBe('bad prot');
   });
 
   it('survives random datagrams and still answers', async () => {
@@ -368,5 +417,38 @@ describe('reference tracker over UDP (BEP 15)', () => {
     }
     const answer = await exchange(announcePacket(await connectionId(), randomBytes(20), 5, 0));
     expect(answer.readUInt32BE(0)).toBe(UdpAction.announce);
+  });
+});
+
+describe('reference tracker with a CDN allow-list', () => {
+  let tracker: Tracker;
+  let address: TrackerAddress;
+  beforeAll(async () => {
+    tracker = createTracker({ port: 0, host: '127.0.0.1', cdnAllow: ['cdn.example.net', '192.0.2.0/24'] });
+    address = await tracker.listen();
+  });
+  afterAll(async () => {
+    await tracker.close();
+  });
+
+  it('lists CDN URLs of the hosts and networks it allows, from any announcer', async () => {
+    const infoHash = randomBytes(20);
+    for (const [n, url] of ['https://CDN.example.net', 'http://192.0.2.7:8080', 'http://198.51.100.1'].entries()) {
+      await getBencoded(
+        `${address.announceUrl}?${announceQueryOf({ info_hash: infoHash, peer_id: peerId(n + 1), port: 7000 + n, left: 0, ep: 1, ep_url: url })}`,
+      );
+    }
+    const { body } = await getBencoded(
+      `${address.announceUrl}?${announceQueryOf({ info_hash: infoHash, peer_id: peerId(9), port: 7009, left: 10 })}`,
+    );
+    const hex = infoHash.toString('hex');
+    expect((body['url-list'] as Buffer[]).map((url) => url.toString()).sort()).toEqual([
+      `http://192.0.2.7:8080/objects/${hex}/`,
+      `https://cdn.example.net/objects/${hex}/`,
+    ]);
+  });
+
+  it('refuses a malformed allow-list entry by name', () => {
+    expect(() => createTracker({ port: 0, cdnAllow: ['10.0.0.0/33'] })).toThrow(/CDN allow-list entry "10.0.0.0\/33"/);
   });
 });

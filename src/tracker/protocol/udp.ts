@@ -179,8 +179,12 @@ export function scrapeResponse(transactionId: number, entries: UdpScrapeEntry[])
   return packet;
 }
 
-export function errorResponse(transactionId: number, message: string): Buffer {
-  const text = Buffer.from(message, 'utf8');
+/**
+ * An error answer of at most `maxBytes` (the message is cut to fit): answering a spoofed source with more
+ * bytes than it sent would make the tracker a traffic amplifier.
+ */
+export function errorResponse(transactionId: number, message: string, maxBytes = Number.POSITIVE_INFINITY): Buffer {
+  const text = Buffer.from(message, 'utf8').subarray(0, Math.max(0, maxBytes - 8));
   const packet = Buffer.alloc(8 + text.length);
   packet.writeUInt32BE(UdpAction.error, 0);
   packet.writeUInt32BE(transactionId, 4);

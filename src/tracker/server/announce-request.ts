@@ -6,6 +6,7 @@ import { BitmapError, decodeBitmap } from '../protocol/bitmap.ts';
 import { addressFamily, normalizeIp } from '../protocol/compact.ts';
 import { checkCdnUrl, ExtensionParam, MAX_CDN_URLS } from '../protocol/extension.ts';
 import type { QueryParams } from '../protocol/query.ts';
+import { type CdnAllowList, cdnUrlAllowed } from './cdn-allow.ts';
 import type { NetworkPeerReport, PeerAnnounce, PeerEvent } from './swarm-store.ts';
 
 export class AnnounceRefused extends Error {}
@@ -16,6 +17,8 @@ export interface AnnounceLimits {
   maxPieces: number;
   /** Accept the `ip` parameter (a peer behind a proxy or NAT naming its address). */
   trustIpParam: boolean;
+  /** CDN URLs an announcer may claim besides those at its own address. */
+  cdnAllow: CdnAllowList;
 }
 
 export interface ParsedAnnounce {
@@ -85,7 +88,7 @@ export function parseAnnounce(
     now,
   };
   const extension = source.bytes(ExtensionParam.version) !== undefined;
-  if (extension) announce.network = parseExtension(source, limits, warnings);
+  if (extension) announce.network = parseExtension(source, limits, ip, warnings);
   return {
     announce,
     compact: text(source, 'compact') !== '0',
@@ -95,7 +98,12 @@ export function parseAnnounce(
   };
 }
 
-function parseExtension(source: ParamSource, limits: AnnounceLimits, warnings: string[]): NetworkPeerReport {
+function parseExtension(
+  source: ParamSource,
+  limits: AnnounceLimits,
+  announcerIp: string,
+  warnings: string[],
+): NetworkPeerReport {
   const report: NetworkPeerReport = { urls: [] };
   const pieces = optionalInteger(source, ExtensionParam.pieces, warnings);
   if (pieces !== undefined) {
@@ -120,8 +128,15 @@ function parseExtension(source: ParamSource, limits: AnnounceLimits, warnings: s
   }
   for (const value of source.all(ExtensionParam.url).slice(0, MAX_CDN_URLS)) {
     const url = checkCdnUrl(value.toString('utf8'));
-    if (url === undefined) warnings.push(`${ExtensionParam.url} must be an http(s) base URL without query: ignored`);
-    else if (!report.urls.includes(url)) report.urls.push(url);
+    if (url === undefined) {
+      warnings.push(`${ExtensionParam.url} must be an http(s) base URL without query: ignored`);
+    } else if (!cdnUrlAllowed(url, announcerIp, limits.cdnAllow)) {
+      warnings.push(
+        `${ExtensionParam.url} ${url.slice(0, 200)} is not at your address ${announcerIp}, nor a CDN host this tracker allows: ignored`,
+      );
+    } else if (!report.urls.includes(url)) {
+      report.urls.push(url);
+    }
   }
   return report;
 }
@@ -138,6 +153,8 @@ function text(source: ParamSource, name: string): string | undefined {
 }
 
 const DIGITS = /^\d{1,16}$/;
+const DIGITS_64 = /^\d{1,20}$/;
+const MAX_UINT64 = '18446744073709551615';
 
 function integer(source: ParamSource, name: string, options: { required: true; max?: number }): number;
 function integer(source: ParamSource, name: string, options?: { required?: false; max?: number }): number | undefined;
@@ -151,10 +168,21 @@ function integer(
     if (options.required) throw new AnnounceRefused(`${name} is missing`);
     return undefined;
   }
-  const max = options.max ?? Number.MAX_SAFE_INTEGER;
-  const number = DIGITS.test(value) ? Number(value) : Number.NaN;
-  if (!(number <= max)) throw new AnnounceRefused(`${name} must be an integer 0-${max}, got "${value.slice(0, 32)}"`);
-  return number;
+  if (options.max !== undefined) {
+    const number = DIGITS.test(value) ? Number(value) : Number.NaN;
+    if (!(number <= options.max)) {
+      throw new AnnounceRefused(`${name} must be an integer 0-${options.max}, got "${value.slice(0, 32)}"`);
+    }
+    return number;
+  }
+  // Counters are 64-bit (BEP 15 sends them so); Transmission announces left=2^63-1 while it does not know
+  // the size. Clamped to 2^53-1, where a JavaScript number stops counting exactly, as the UDP path does.
+  // Compared as text: 2^64 and 2^64-1 are the same double.
+  const digits = value.replace(/^0+(?=\d)/, '');
+  if (!DIGITS_64.test(digits) || (digits.length === 20 && digits > MAX_UINT64)) {
+    throw new AnnounceRefused(`${name} must be a 64-bit unsigned integer, got "${value.slice(0, 32)}"`);
+  }
+  return Math.min(Number(digits), Number.MAX_SAFE_INTEGER);
 }
 
 function optionalInteger(source: ParamSource, name: string, warnings: string[]): number | undefined {

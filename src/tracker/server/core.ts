@@ -1,6 +1,7 @@
 // The tracker without its sockets: options and limits, swarm state, the statistics feed, and the answers to
 // an HTTP announce query, a multi-object announce body and a UDP datagram. The reference tracker puts it
 // behind HTTP and UDP; the announce load simulation (scripts/bench) drives it directly.
+
 import { randomBytes } from 'node:crypto';
 import { InvalidArgumentError } from '../../errors/index.ts';
 import {
@@ -22,6 +23,7 @@ import {
   queryParamSource,
 } from './announce-request.ts';
 import { type AnswerSettings, announceDictionary, extensionOffer, failureAnswer } from './answers.ts';
+import { NO_CDN_ALLOW, parseCdnAllow } from './cdn-allow.ts';
 import { StatsFeed } from './stats-feed.ts';
 import { MemorySwarmStore, type SwarmStore } from './swarm-store.ts';
 import { UdpEndpoint } from './udp-endpoint.ts';
@@ -36,6 +38,13 @@ export interface TrackerCoreOptions {
   maxSwarms?: number;
   maxPeersPerSwarm?: number;
   maxPeers?: number;
+  /**
+   * Entries (one per swarm and port) one address may hold, default 20,000, and one /24 or /64 network,
+   * default 50,000: one client cannot fill the tracker. An edge announcing more objects than that from one
+   * address needs higher figures.
+   */
+  maxPeersPerAddress?: number;
+  maxPeersPerNetwork?: number;
   /** Largest bitmap kept, in pieces. Default 1,048,576 (128 KiB per bitmap). */
   maxPieces?: number;
   /** Bytes all bitmaps may take together. Default 256 MiB. */
@@ -48,6 +57,11 @@ export interface TrackerCoreOptions {
   maxFollowers?: number;
   /** Accept the announce `ip` parameter. Default false. */
   trustIpParam?: boolean;
+  /**
+   * Hosts, addresses and CIDR networks whose CDN URLs (`ep_url`) any announcer may claim; without them an
+   * announcer may claim only URLs at its own address. Default none.
+   */
+  cdnAllow?: readonly string[];
   /** Offer the bitmap extension and the multi-object announce. Default true (false answers like a plain tracker). */
   extension?: boolean;
   /** Replaces the in-memory swarm state. */
@@ -82,6 +96,7 @@ export class TrackerCore {
       maxNumWant: options.maxNumWant ?? 200,
       maxPieces,
       trustIpParam: options.trustIpParam ?? false,
+      cdnAllow: options.cdnAllow === undefined ? NO_CDN_ALLOW : parseCdnAllow(options.cdnAllow),
     };
     this.settings = {
       intervalS,
@@ -98,6 +113,8 @@ export class TrackerCore {
         maxSwarms: positive(options.maxSwarms ?? 100_000, 'maxSwarms'),
         maxPeersPerSwarm: positive(options.maxPeersPerSwarm ?? 10_000, 'maxPeersPerSwarm'),
         maxPeers: positive(options.maxPeers ?? 500_000, 'maxPeers'),
+        maxPeersPerAddress: positive(options.maxPeersPerAddress ?? 20_000, 'maxPeersPerAddress'),
+        maxPeersPerNetwork: positive(options.maxPeersPerNetwork ?? 50_000, 'maxPeersPerNetwork'),
         maxPieces,
         maxBitmapBytes: positive(options.maxBitmapBytes ?? 256 * 1024 * 1024, 'maxBitmapBytes'),
         maxUrlsPerAnswer: 16,

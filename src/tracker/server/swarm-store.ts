@@ -76,8 +76,8 @@ export interface ScrapeEntry {
   downloaded: number;
 }
 
+/** A peer in statistics: never its peer id, which would let a reader impersonate it to clients. */
 export interface PeerStats {
-  peerId: string;
   ip: string;
   port: number;
   left: number;
@@ -131,6 +131,8 @@ export interface SwarmStoreCounts {
   swarms: number;
   peers: number;
   bitmapBytes: number;
+  /** Swarms dropped, least recently announced first, to make room for new ones. */
+  evictedSwarms: number;
 }
 
 /** The tracker's view of swarms. Async so that a shared (networked) store can implement it. */
@@ -151,6 +153,9 @@ export interface MemorySwarmStoreLimits {
   maxPeersPerSwarm: number;
   /** Peers across all swarms. */
   maxPeers: number;
+  /** Entries (one per swarm and port) one address may hold, and one /24 (IPv4) or /64 (IPv6) network. */
+  maxPeersPerAddress: number;
+  maxPeersPerNetwork: number;
   /** Largest bitmap kept, in pieces. */
   maxPieces: number;
   /** Bytes all kept bitmaps may take together. */
@@ -198,9 +203,14 @@ export class MemorySwarmStore implements SwarmStore {
   readonly #swarms = new Map<string, Swarm>();
   readonly #limits: MemorySwarmStoreLimits;
   #peerCount = 0;
+  /** Swarms dropped to make room (counts()). */
+  #evictedSwarms = 0;
   #bitmapBytes = 0;
   /** Versions come from one counter, so a swarm that is dropped and comes back never repeats a version. */
   #lastVersion = 0;
+  /** Entries per address and per /24 or /64, keyed by the leading bytes of the compact form. */
+  readonly #entriesByAddress = new Map<string, number>();
+  readonly #entriesByNetwork = new Map<string, number>();
 
   constructor(limits: MemorySwarmStoreLimits) {
     this.#limits = limits;
@@ -213,16 +223,27 @@ export class MemorySwarmStore implements SwarmStore {
   /** The synchronous core of announce (the HTTP hot path awaits nothing else). */
   announceNow(announce: PeerAnnounce): AnnounceOutcome {
     const warnings: string[] = [];
+    // The key is the compact address and port (as opentracker keys peers): an announce from another address
+    // can neither move, replace nor stop this peer's entry, and a client restarting on the same address
+    // and port with a new peer id takes over its old entry instead of being listed twice.
+    const key = encodeCompactPeer(announce.ip, announce.port)?.toString('latin1');
+    if (key === undefined) {
+      return { ...emptyOutcome(warnings, 0), failure: `cannot list address ${announce.ip} port ${announce.port}` };
+    }
     let swarm = this.#swarms.get(announce.infoHash);
     if (swarm === undefined) {
       if (announce.event === 'stopped') return emptyOutcome(warnings, 0);
-      if (this.#swarms.size >= this.#limits.maxSwarms) {
-        return { ...emptyOutcome(warnings, 0), failure: `tracker is full (${this.#limits.maxSwarms} swarms)` };
-      }
+      const quota = this.#overQuota(key);
+      if (quota !== null) return { ...emptyOutcome(warnings, 0), failure: quota };
+      // Full: the least recently announced swarm makes room, so a flood cannot lock new swarms out.
+      if (this.#swarms.size >= this.#limits.maxSwarms) this.#evictOldestSwarm();
       swarm = newSwarm(announce.infoHash);
       this.#swarms.set(announce.infoHash, swarm);
+    } else if (announce.event !== 'stopped') {
+      // Most recently announced last: Map order is the eviction order.
+      this.#swarms.delete(announce.infoHash);
+      this.#swarms.set(announce.infoHash, swarm);
     }
-    const key = peerKey(announce.peerId, announce.family);
     const existing = swarm.peers.get(key);
 
     if (announce.event === 'stopped') {
@@ -240,16 +261,18 @@ export class MemorySwarmStore implements SwarmStore {
     let changed = false;
     let record = existing;
     if (record === undefined) {
-      if (swarm.peers.size >= this.#limits.maxPeersPerSwarm) {
+      const quota = this.#overQuota(key);
+      const swarmFull = swarm.peers.size >= this.#limits.maxPeersPerSwarm;
+      if (quota === null && !swarmFull && this.#peerCount >= this.#limits.maxPeers) this.#evictOldestSwarm(swarm);
+      if (quota !== null) {
+        warnings.push(quota);
+      } else if (swarmFull) {
         warnings.push(`swarm is full (${this.#limits.maxPeersPerSwarm} peers): you are not listed`);
       } else if (this.#peerCount >= this.#limits.maxPeers) {
         warnings.push(`tracker is full (${this.#limits.maxPeers} peers): you are not listed`);
       } else {
-        const compact = encodeCompactPeer(announce.ip, announce.port)?.toString('latin1');
-        if (compact !== undefined) {
-          record = this.#addPeer(swarm, key, announce, compact, holding);
-          changed = true;
-        }
+        record = this.#addPeer(swarm, key, announce, holding);
+        changed = true;
       }
     } else {
       changed = this.#updatePeer(swarm, record, announce, holding);
@@ -270,6 +293,39 @@ export class MemorySwarmStore implements SwarmStore {
       pieceUrls: this.#pieceUrls(swarm, key),
       changed,
     };
+  }
+
+  /** Why a new entry from this address is refused, or null: its address or network holds its quota. */
+  #overQuota(key: string): string | null {
+    if ((this.#entriesByAddress.get(addressOf(key)) ?? 0) >= this.#limits.maxPeersPerAddress) {
+      return `your address holds ${this.#limits.maxPeersPerAddress} entries, the most this tracker keeps per address: not listed`;
+    }
+    if ((this.#entriesByNetwork.get(networkOf(key)) ?? 0) >= this.#limits.maxPeersPerNetwork) {
+      return `your network holds ${this.#limits.maxPeersPerNetwork} entries, the most this tracker keeps per /24 or /64: not listed`;
+    }
+    return null;
+  }
+
+  #countEntry(key: string, sign: 1 | -1): void {
+    for (const [counts, group] of [
+      [this.#entriesByAddress, addressOf(key)],
+      [this.#entriesByNetwork, networkOf(key)],
+    ] as const) {
+      const count = (counts.get(group) ?? 0) + sign;
+      if (count > 0) counts.set(group, count);
+      else counts.delete(group);
+    }
+  }
+
+  /** Drops the least recently announced swarm (not `keep`), peers and all. */
+  #evictOldestSwarm(keep?: Swarm): void {
+    for (const swarm of this.#swarms.values()) {
+      if (swarm === keep) continue;
+      for (let i = swarm.list.length - 1; i >= 0; i--) this.#removePeer(swarm, swarm.list[i]!);
+      this.#swarms.delete(swarm.infoHash);
+      this.#evictedSwarms++;
+      return;
+    }
   }
 
   /** What the announce says the peer holds; problems become warnings and leave the bitmap unknown. */
@@ -308,14 +364,14 @@ export class MemorySwarmStore implements SwarmStore {
     swarm.copies = new Uint32Array(pieceCount);
   }
 
-  #addPeer(swarm: Swarm, key: string, announce: PeerAnnounce, compact: string, holding: Holding): PeerRecord {
+  #addPeer(swarm: Swarm, key: string, announce: PeerAnnounce, holding: Holding): PeerRecord {
     const record: PeerRecord = {
       key,
       peerId: announce.peerId.toString('latin1'),
       ip: announce.ip,
       family: announce.family,
       port: announce.port,
-      compact,
+      compact: key,
       uploaded: announce.uploaded,
       downloaded: announce.downloaded,
       left: announce.left,
@@ -328,6 +384,7 @@ export class MemorySwarmStore implements SwarmStore {
     swarm.peers.set(key, record);
     swarm.list.push(record);
     this.#peerCount++;
+    this.#countEntry(key, 1);
     if (record.left === 0) swarm.seeds++;
     if (record.network) swarm.networkPeers++;
     this.#setHolding(swarm, record, holding);
@@ -337,14 +394,10 @@ export class MemorySwarmStore implements SwarmStore {
   /** Applies an announce of a known peer; true when statistics change. */
   #updatePeer(swarm: Swarm, record: PeerRecord, announce: PeerAnnounce, holding: Holding): boolean {
     let changed = false;
-    if (record.port !== announce.port || record.ip !== announce.ip) {
-      const compact = encodeCompactPeer(announce.ip, announce.port)?.toString('latin1');
-      if (compact !== undefined) {
-        record.port = announce.port;
-        record.ip = announce.ip;
-        record.compact = compact;
-        changed = true;
-      }
+    const peerId = announce.peerId.toString('latin1');
+    if (record.peerId !== peerId) {
+      record.peerId = peerId; // the client restarted on this address and port
+      changed = true;
     }
     if (record.left !== announce.left) {
       if (record.left === 0) swarm.seeds--;
@@ -409,6 +462,7 @@ export class MemorySwarmStore implements SwarmStore {
       last.index = record.index;
     }
     this.#peerCount--;
+    this.#countEntry(record.key, -1);
     if (record.left === 0) swarm.seeds--;
     if (record.network) swarm.networkPeers--;
   }
@@ -548,8 +602,23 @@ export class MemorySwarmStore implements SwarmStore {
   }
 
   async counts(): Promise<SwarmStoreCounts> {
-    return { swarms: this.#swarms.size, peers: this.#peerCount, bitmapBytes: this.#bitmapBytes };
+    return {
+      swarms: this.#swarms.size,
+      peers: this.#peerCount,
+      bitmapBytes: this.#bitmapBytes,
+      evictedSwarms: this.#evictedSwarms,
+    };
   }
+}
+
+/** The address bytes of a compact key (6 bytes IPv4 + port, 18 bytes IPv6 + port). */
+function addressOf(key: string): string {
+  return key.slice(0, key.length - 2);
+}
+
+/** The /24 (IPv4) or /64 (IPv6) of a compact key, marked by family so the two never meet. */
+function networkOf(key: string): string {
+  return key.length === 6 ? `4${key.slice(0, 3)}` : `6${key.slice(0, 8)}`;
 }
 
 function newSwarm(infoHash: string): Swarm {
@@ -583,11 +652,6 @@ function emptyOutcome(warnings: string[], version: number): AnnounceOutcome {
   };
 }
 
-/** Peers are told apart by peer id and address family: a client may announce once over each (BEP 7). */
-function peerKey(peerId: Buffer, family: 4 | 6): string {
-  return `${family}${peerId.toString('latin1')}`;
-}
-
 function sameHolding(a: Holding, b: Holding): boolean {
   if (a.kind !== b.kind) return false;
   if (a.kind !== 'bitmap' || b.kind !== 'bitmap') return true;
@@ -603,7 +667,6 @@ function progressOf(swarm: Swarm, record: PeerRecord): number | null {
 
 function peerStats(swarm: Swarm, record: PeerRecord): PeerStats {
   return {
-    peerId: Buffer.from(record.peerId, 'latin1').toString('hex'),
     ip: record.ip,
     port: record.port,
     left: record.left,

@@ -248,6 +248,7 @@ class ReferenceTracker implements Tracker {
       swarmCount: counts.swarms,
       peerCount: counts.peers,
       bitmapBytes: counts.bitmapBytes,
+      evictedSwarms: counts.evictedSwarms,
       followers: this.#core.feed.followers,
       swarms,
     });

@@ -43,19 +43,20 @@ export class UdpEndpoint {
     const transactionId = packet.readUInt32BE(12);
     const action = packet.readUInt32BE(8);
     if (action === UdpAction.connect) {
-      if (packet.readBigUInt64BE(0) !== UDP_PROTOCOL_ID) return errorResponse(transactionId, 'bad protocol id');
+      if (packet.readBigUInt64BE(0) !== UDP_PROTOCOL_ID)
+        return errorResponse(transactionId, 'bad protocol id', packet.length);
       return connectResponse(transactionId, this.#connectionId(ip, port, this.#minute()));
     }
     if (!this.#validConnectionId(packet.subarray(0, 8), ip, port)) {
-      return errorResponse(transactionId, 'connection id expired or invalid: connect again');
+      return errorResponse(transactionId, 'connection id expired or invalid: connect again', packet.length);
     }
     try {
       if (action === UdpAction.announce) return await this.#announce(packet, ip);
       if (action === UdpAction.scrape) return await this.#scrape(packet, transactionId);
-      return errorResponse(transactionId, `unknown action ${action}`);
+      return errorResponse(transactionId, `unknown action ${action}`, packet.length);
     } catch (err) {
       if (err instanceof AnnounceRefused || err instanceof UdpPacketError)
-        return errorResponse(transactionId, err.message);
+        return errorResponse(transactionId, err.message, packet.length);
       throw err;
     }
   }
