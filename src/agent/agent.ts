@@ -128,6 +128,12 @@ export class Agent {
     this.store.on('pieces-removed', (infoHash, pieces, reason) => {
       if (reason === 'corrupt') logger.warn({ infoHash, pieces }, 'pieces failed their hash on disk and were dropped');
     });
+    this.store.on('object-damaged', (infoHash, err) => {
+      logger.error(
+        { infoHash, err },
+        "store: an object's metainfo cannot be read; it is not served until ingested again",
+      );
+    });
     // After this turn: the announce client reads the object's last figures for its `stopped` announces first.
     this.store.on('object-removed', (infoHash) => setImmediate(() => this.transfers.forget(infoHash)));
 

@@ -111,6 +111,12 @@ export function createMetrics(status: () => AgentStatus, hashing: HashCounters):
       set({ protocol: 'http', reason: 'status_5xx' }, s.http?.responses['5xx'] ?? 0);
     },
   );
+  counter(
+    'edgepeer_internal_errors_total',
+    'Connections or requests whose handling failed unexpectedly (logged at error), by part.',
+    ['part'],
+    (set) => set({ part: 'peer_wire' }, now().wire.internalErrors),
+  );
   counter('edgepeer_http_requests_total', 'HTTP requests served.', [], (set) => {
     const s = now();
     set({}, (s.http?.requests ?? 0) + (s.https?.requests ?? 0));

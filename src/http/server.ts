@@ -10,6 +10,7 @@ import {
   isEdgepeerError,
   LocalIoError,
   NotFoundError,
+  StoreCorruptError,
 } from '../errors/index.ts';
 import { silentLogger } from '../log/index.ts';
 import type { StoredObject } from '../store/types.ts';
@@ -519,7 +520,13 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
 
   function failed(res: Http1Response, err: unknown): void {
     if (!res.headersSent) {
-      logger.warn({ error: err instanceof Error ? err.message : String(err) }, 'request failed');
+      if (err instanceof StoreCorruptError) {
+        // A damaged metainfo file: this object cannot be served here, the server goes on (no path to the client).
+        logger.warn({ infoHash: err.details.subject, error: err.message }, 'request for a damaged object');
+        sendError(res, 503, 'the object is damaged on this server');
+        return;
+      }
+      logger.error({ err }, 'request failed');
       sendError(res, 500, 'internal error');
       return;
     }

@@ -171,6 +171,8 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
   #closing = false;
   /** The data files as the last clean close recorded them (read at open; the file is deleted then). */
   #recordedFiles: DataFileRecords = {};
+  /** Objects whose metainfo failed to load ('object-damaged' told once). */
+  readonly #damaged = new WeakSet<ObjectEntry>();
 
   constructor(dataDir: string, options: StoreOptions, loaded: LoadedIndex, lock: WriterLock | null) {
     super();
@@ -310,6 +312,20 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
       if (entry.expiresAt !== null && entry.expiresAt <= now) expired.push(this.#viewOf(entry));
     }
     return expired;
+  }
+
+  metainfoOf(infoHash: string): Metainfo | undefined {
+    const entry = this.#entries.get(infoHash.toLowerCase());
+    if (entry === undefined) return undefined;
+    try {
+      return this.#metainfoOf(entry);
+    } catch (err) {
+      if (!this.#damaged.has(entry)) {
+        this.#damaged.add(entry);
+        this.emit('object-damaged', entry.infoHash, err as Error);
+      }
+      return undefined;
+    }
   }
 
   #viewOf(entry: ObjectEntry): StoredObject {

@@ -44,6 +44,8 @@ export interface StoreEvents {
   'pieces-added': [infoHash: string, pieceIndexes: number[]];
   'pieces-removed': [infoHash: string, pieceIndexes: number[], reason: RemovalReason];
   'object-removed': [infoHash: string, reason: RemovalReason];
+  /** The object's metainfo could not be read (once per object and open): it cannot be served. */
+  'object-damaged': [infoHash: string, error: Error];
 }
 
 export interface OpenStoreOptions {
@@ -73,6 +75,12 @@ export interface Store extends EventEmitter<StoreEvents> {
   /** All objects, in no particular order. */
   list(): StoredObject[];
   get(infoHash: string): StoredObject | undefined;
+  /**
+   * The object's metainfo, or undefined when the object is unknown or its metainfo cannot be read (missing,
+   * damaged: then 'object-damaged' is emitted, once). Never throws: for paths a remote client drives (peer
+   * handshakes, HTTP requests), where `StoredObject.metainfo` would throw StoreCorruptError.
+   */
+  metainfoOf(infoHash: string): Metainfo | undefined;
   /** By info hash (40 hex, any case) or exact name; NotFoundError, or InvalidArgumentError if a name is ambiguous. */
   find(id: string): StoredObject;
   /** Objects whose TTL has run out at `now` (ms since the epoch; default now), for `purge --expired`. */

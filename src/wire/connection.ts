@@ -45,6 +45,8 @@ export interface ConnectionHost {
   closed(connection: PeerConnection): void;
   /** Piece bytes of an object were sent. */
   uploaded(infoHash: string, bytes: number): void;
+  /** Handling the connection threw: count, log and close it. */
+  internalError(connection: PeerConnection, err: unknown): void;
 }
 
 type State = 'handshake' | 'open' | 'closed';
@@ -276,6 +278,12 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     this.#parsing = true;
     try {
       this.wire._write(chunk, noop);
+    } catch (err) {
+      // Whatever went wrong costs this connection, never the process (a peer must not crash the server).
+      this.#parsing = false;
+      socket.uncork();
+      this.#host.internalError(this, err);
+      return;
     } finally {
       this.#parsing = false;
     }
@@ -322,7 +330,12 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
       this.close('connected to itself');
       return;
     }
-    const { metainfo } = object;
+    // Not object.metainfo: a damaged metainfo file would throw here, in a socket handler.
+    const metainfo = host.store.metainfoOf(infoHash);
+    if (metainfo === undefined) {
+      this.close('object damaged: its metainfo cannot be read');
+      return;
+    }
     this.object = object;
     this.#infoHash = object.infoHash;
     this.#pieceCount = metainfo.pieceCount;

@@ -79,6 +79,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
     requestsRejected: 0,
     requestsDropped: 0,
     metadataPiecesSent: 0,
+    internalErrors: 0,
   };
   now = Date.now();
 
@@ -224,6 +225,15 @@ class WireServer implements PeerWireServer, ConnectionHost {
   }
 
   // ConnectionHost
+
+  internalError(connection: PeerConnection, err: unknown): void {
+    this.counters.internalErrors++;
+    this.logger.error(
+      { err, peer: `${connection.address}:${connection.port}`, infoHash: connection.object?.infoHash },
+      'peer wire: handling a connection failed; it was closed',
+    );
+    connection.close('internal error');
+  }
 
   infoHashForMse(req2Hash: string): string | undefined {
     let infoHash = this.#mseHashes.get(req2Hash);

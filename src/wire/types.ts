@@ -3,7 +3,7 @@ import type { EventEmitter } from 'node:events';
 import type { PieceCache, Store, StoreEvents } from '../store/types.ts';
 
 /** The part of the Store the wire server reads: objects by info hash and the bitmap events. */
-export type WireStore = Pick<Store, 'get' | 'list'> & Pick<EventEmitter<StoreEvents>, 'on' | 'off'>;
+export type WireStore = Pick<Store, 'get' | 'list' | 'metainfoOf'> & Pick<EventEmitter<StoreEvents>, 'on' | 'off'>;
 
 /** The part of the PieceCache the wire server reads. */
 export type WirePieceCache = Pick<PieceCache, 'getPiece'>;
@@ -45,6 +45,8 @@ export interface PeerWireStats {
   sendQueueBytes: number;
   /** Metadata pieces sent (BEP 9). */
   metadataPiecesSent: number;
+  /** Connections closed because handling them failed unexpectedly (a bug or a damaged object): logged. */
+  internalErrors: number;
 }
 
 export interface PeerInfo {

@@ -101,6 +101,10 @@ export class MemoryStore extends EventEmitter<StoreEvents> implements WireStore 
     return this.objects.get(infoHash.toLowerCase())?.stored;
   }
 
+  metainfoOf(infoHash: string): Metainfo | undefined {
+    return this.get(infoHash)?.metainfo;
+  }
+
   addPieces(infoHash: string, indexes: number[]): void {
     const entry = this.objects.get(infoHash)!;
     for (const i of indexes) entry.bitfield.set(i, true);
