@@ -185,7 +185,7 @@ export class Agent {
       cache: this.cache,
       port: tls === null ? http.port : tls.port,
       policy: http.policy,
-      limits: { directReadMaxBytes: http.directReadMaxBytes },
+      limits: { ...http.limits, directReadMaxBytes: http.directReadMaxBytes },
       verify: (data, expected) => this.hashPool.verify(data, expected),
       logger: this.logger.child({ part: tls === null ? 'http' : 'https' }),
       onSent: (infoHash, bytes) => this.transfers.uploaded(infoHash, bytes),

@@ -105,6 +105,10 @@ export function createMetrics(status: () => AgentStatus, hashing: HashCounters):
       set({ protocol: 'bittorrent', reason: 'dropped' }, s.wire.requestsDropped);
       set({ protocol: 'bittorrent', reason: 'connection_refused' }, s.wire.refused);
       set({ protocol: 'bittorrent', reason: 'protocol_error' }, s.wire.protocolErrors);
+      set(
+        { protocol: 'http', reason: 'connection_refused' },
+        (s.http?.refusedConnections ?? 0) + (s.https?.refusedConnections ?? 0),
+      );
       set({ protocol: 'http', reason: 'pieces_not_held' }, s.http?.refused ?? 0);
       set({ protocol: 'http', reason: 'client_error' }, s.http?.clientErrors ?? 0);
       set({ protocol: 'http', reason: 'status_4xx' }, s.http?.responses['4xx'] ?? 0);

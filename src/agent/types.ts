@@ -1,4 +1,4 @@
-import type { PartialPolicy } from '../http/index.ts';
+import { DEFAULT_LIMITS as DEFAULT_HTTP_LIMITS, type HttpLimits, type PartialPolicy } from '../http/index.ts';
 import type { RegistrationOptions } from '../ims/index.ts';
 import type { VerifyPolicy } from '../store/index.ts';
 import type { MseMode, PeerWireLimits } from '../wire/index.ts';
@@ -23,6 +23,8 @@ export interface AgentConfig {
     policy: PartialPolicy;
     /** Ranges up to this many bytes of verified pieces not cached are read from disk at once (0: never). */
     directReadMaxBytes: number;
+    /** Connection caps and the request timeout; default: the HTTP server's. */
+    limits?: Partial<Pick<HttpLimits, 'maxConnections' | 'maxConnectionsPerIp' | 'requestTimeoutMs'>>;
     /** The base URL announced to trackers for CDN URIs; default: the listening address. */
     publicUrl?: string;
     /** Access log file ("combined" format); default: none. */
@@ -64,7 +66,17 @@ export interface AgentConfig {
 
 export const DEFAULT_AGENT_CONFIG: Omit<AgentConfig, 'dataDir'> = {
   peer: { port: 6881, mse: 'plaintext' },
-  http: { port: 8080, policy: 'refuse', directReadMaxBytes: 256 * 1024, corsOrigin: '*' },
+  http: {
+    port: 8080,
+    policy: 'refuse',
+    directReadMaxBytes: 256 * 1024,
+    corsOrigin: '*',
+    limits: {
+      maxConnections: DEFAULT_HTTP_LIMITS.maxConnections,
+      maxConnectionsPerIp: DEFAULT_HTTP_LIMITS.maxConnectionsPerIp,
+      requestTimeoutMs: DEFAULT_HTTP_LIMITS.requestTimeoutMs,
+    },
+  },
   https: null,
   cacheBytes: 256 * 1024 * 1024,
   cacheVerify: 'checksum',

@@ -397,6 +397,11 @@ function toAgentConfig(
   for (const key of SETTING_KEYS) {
     if (key.startsWith('peer.limits.')) limits[key.slice('peer.limits.'.length)] = v(key);
   }
+  const httpLimits = {
+    maxConnections: v('http.limits.maxConnections') as number,
+    maxConnectionsPerIp: v('http.limits.maxConnectionsPerIp') as number,
+    requestTimeoutMs: v('http.limits.requestTimeoutMs') as number,
+  };
   const peerHost = v('peer.host');
   const registrar = v('ims.registrar');
   const listen = v('admin.listen') as { host: string; port: number };
@@ -415,6 +420,7 @@ function toAgentConfig(
           port: v('http.port') as number,
           policy: v('http.policy') as NonNullable<AgentConfig['http']>['policy'],
           directReadMaxBytes: v('http.directRead') as number,
+          limits: httpLimits,
           ...optional('host', v('http.host')),
           ...optional('publicUrl', v('http.publicUrl')),
           ...optional('accessLog', v('http.accessLog')),

@@ -185,6 +185,19 @@ export const SETTINGS = {
     default: true,
     doc: "Read ahead a peer's next requested piece while sending the current one.",
   },
+  'http.limits.maxConnections': limit(4096, 1, 1_000_000, 'HTTP connections open at once; more are closed on accept.'),
+  'http.limits.maxConnectionsPerIp': limit(
+    256,
+    1,
+    1_000_000,
+    'HTTP connections open at once from one client address (as nginx limit_conn); more are closed on accept.',
+  ),
+  'http.limits.requestTimeoutMs': limitMs(
+    10_000,
+    10,
+    3_600_000,
+    'Time a whole request (line, fields, body) may take from its first byte, however slowly it trickles: 408 beyond.',
+  ),
   'http.enabled': {
     value: bool,
     default: true,

@@ -40,7 +40,6 @@ function logTime(now: number): string {
 
 /** A field value as nginx escapes it: `"` and `\`, controls and bytes above 0x7e as \xHH. */
 function escaped(value: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what is escaped
   return value.replace(/["\\\x00-\x1f\x7f-\xff]/g, (char) => `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 

@@ -28,8 +28,8 @@ export interface Http1Request {
 export interface Http1Limits {
   /** Bytes of request line and fields at most (431 beyond). */
   maxHeaderSize: number;
-  /** Time to receive a request's line and fields once its first byte arrived (408 beyond). */
-  headersTimeoutMs: number;
+  /** Time to receive a whole request (line, fields and any body) once its first byte arrived (408 beyond). */
+  requestTimeoutMs: number;
   /** An idle keep-alive connection is closed after this. */
   keepAliveTimeoutMs: number;
   /** A connection with a response in flight and no bytes moving either way is closed after this. */
@@ -38,9 +38,11 @@ export interface Http1Limits {
   maxRequestsPerSocket: number;
   /** Open connections at most; more are closed as they arrive. */
   maxConnections: number;
+  /** Open connections from one client address at most; more are closed as they arrive. */
+  maxConnectionsPerIp: number;
 }
 
-export type Http1ClientError = 'malformed' | 'header-overflow' | 'headers-timeout' | 'unsupported';
+export type Http1ClientError = 'malformed' | 'header-overflow' | 'request-timeout' | 'unsupported';
 
 export interface Http1ServerOptions {
   limits: Http1Limits;
@@ -62,6 +64,8 @@ export interface Http1Server {
   readonly server: Server;
   /** Open connections. */
   readonly connections: number;
+  /** Connections closed as they arrived: over maxConnections or maxConnectionsPerIp. */
+  readonly refusedConnections: number;
   /** Closes connections between requests now, and each busy one as soon as its response is done. */
   closeIdle(): void;
   /** Closes every connection at once. */
@@ -306,8 +310,11 @@ class Connection {
   #pending = '';
   #bodyLeft = 0;
   #requests = 0;
-  /** When the current request's first byte arrived, if its head is incomplete (for the 408 sweep). */
-  headStartedAt = 0;
+  /**
+   * When the current request's first byte arrived, until its head and body are complete (for the 408 sweep):
+   * a client trickling either, a byte every few seconds, is cut at requestTimeoutMs all the same.
+   */
+  requestStartedAt = 0;
   /** Activity seen by the last sweep: bytes moved and when they last changed. */
   seenRead = 0;
   seenWritten = 0;
@@ -374,7 +381,7 @@ class Connection {
       }
       if (this.#pending.length === 0) {
         this.state = 'idle';
-        this.headStartedAt = 0;
+        this.requestStartedAt = 0;
         return;
       }
       // RFC 9112 2.2: empty lines before a request line are ignored (a head never starts with one). They
@@ -385,7 +392,7 @@ class Connection {
         this.#pending = this.#pending.slice(skip);
         if (this.state === 'idle') {
           this.state = 'head';
-          this.headStartedAt = Date.now();
+          this.requestStartedAt = Date.now();
         }
         if (this.#pending.length === 0) return;
       }
@@ -397,7 +404,7 @@ class Connection {
         }
         if (this.state === 'idle') {
           this.state = 'head';
-          this.headStartedAt = Date.now();
+          this.requestStartedAt = Date.now();
         }
         return;
       }
@@ -407,7 +414,8 @@ class Connection {
       }
       const headText = this.#pending.slice(0, end.head);
       this.#pending = this.#pending.slice(end.next);
-      this.headStartedAt = 0;
+      // A head that arrived whole in one read still starts the clock its body runs against.
+      if (this.requestStartedAt === 0) this.requestStartedAt = Date.now();
       const parsed = parseHead(headText);
       if (parsed.kind === 'error') {
         this.#reject(parsed.status, parsed.status === 400 ? 'malformed' : 'unsupported', parsed.reason);
@@ -434,6 +442,7 @@ class Connection {
     const request = this.#pendingRequest;
     if (request === null) return;
     this.#pendingRequest = null;
+    this.requestStartedAt = 0;
     this.#requests += 1;
     const limits = this.#owner.limits;
     const lastAllowed = limits.maxRequestsPerSocket > 0 && this.#requests >= limits.maxRequestsPerSocket;
@@ -495,9 +504,9 @@ class Connection {
     this.close(false);
   }
 
-  /** 408 for a request whose head did not arrive in time. */
-  timedOutHeaders(): void {
-    this.#reject(408, 'headers-timeout', 'the request did not arrive in time');
+  /** 408 for a request (head or body) that did not arrive in time. */
+  timedOut(): void {
+    this.#reject(408, 'request-timeout', 'the request did not arrive in time');
   }
 
   /** Ends the connection after what is buffered (graceful), or at once. */
@@ -702,6 +711,23 @@ export function createHttp1Server(options: Http1ServerOptions): Http1Server {
     responseFields: renderFields(options.responseFields ?? []),
   };
   const readBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
+  const perAddress = new AddressCounts();
+  let refusedConnections = 0;
+  /** Counts the TCP connection against its address, or refuses it (over a cap, or no address). */
+  const admit = (socket: Socket, open: number): string | null => {
+    const address = socket.remoteAddress;
+    if (
+      address === undefined ||
+      open >= limits.maxConnections ||
+      !perAddress.add(address, limits.maxConnectionsPerIp)
+    ) {
+      refusedConnections += 1;
+      socket.on('error', () => {});
+      socket.destroy();
+      return null;
+    }
+    return address;
+  };
   const track = (socket: Socket, streamed: boolean): Connection => {
     const connection = new Connection(socket, state, streamed);
     connections.add(connection);
@@ -715,34 +741,36 @@ export function createHttp1Server(options: Http1ServerOptions): Http1Server {
   if (options.tls !== undefined) {
     // TLS sockets decrypt in their own stream: they deliver 'data' events, no read buffer of ours.
     server = createTlsServer(
-      { ...options.tls, allowHalfOpen: true, handshakeTimeout: limits.headersTimeoutMs },
-      (socket) => {
-        if (connections.size >= limits.maxConnections) socket.destroy();
-        else track(socket, true);
-      },
+      { ...options.tls, allowHalfOpen: true, handshakeTimeout: limits.requestTimeoutMs },
+      (socket) => track(socket, true),
     );
+    // Counted per TCP connection, before the handshake: handshakes are what a flood would cost.
     server.on('connection', (socket: Socket) => {
+      const address = admit(socket, tcpSockets.size);
+      if (address === null) return;
       tcpSockets.add(socket);
-      socket.once('close', () => tcpSockets.delete(socket));
+      socket.once('close', () => {
+        tcpSockets.delete(socket);
+        perAddress.remove(address);
+      });
     });
   } else {
     // allowHalfOpen: a client that sends its request and then FIN still gets the whole response.
     // pauseOnConnect: nothing is read before the socket has the server's read buffer.
     server = createServer({ noDelay: true, allowHalfOpen: true, pauseOnConnect: true }, (accepted) => {
       // Counted here, not by net.Server's maxConnections: adopted sockets are not net.Server's.
-      if (connections.size >= limits.maxConnections) {
-        accepted.destroy();
-        return;
-      }
+      const address = admit(accepted, connections.size);
+      if (address === null) return;
       let connection: Connection | undefined;
       const socket = adoptWithReadBuffer(accepted, readBuffer, (length) => connection?.received(readBuffer, length));
       connection = track(socket, socket === accepted);
+      socket.once('close', () => perAddress.remove(address));
     });
   }
 
   const sweepEveryMs = Math.max(
     50,
-    Math.min(1000, Math.floor(Math.min(limits.headersTimeoutMs, limits.keepAliveTimeoutMs, limits.idleTimeoutMs) / 4)),
+    Math.min(1000, Math.floor(Math.min(limits.requestTimeoutMs, limits.keepAliveTimeoutMs, limits.idleTimeoutMs) / 4)),
   );
   const sweep = setInterval(() => sweepConnections(connections, limits), sweepEveryMs);
   sweep.unref();
@@ -751,6 +779,9 @@ export function createHttp1Server(options: Http1ServerOptions): Http1Server {
     server,
     get connections() {
       return connections.size;
+    },
+    get refusedConnections() {
+      return refusedConnections;
     },
     closeIdle() {
       for (const connection of connections) {
@@ -770,6 +801,31 @@ export function createHttp1Server(options: Http1ServerOptions): Http1Server {
       (server as TlsServer).setSecureContext(tls);
     },
   };
+}
+
+/** Open connections by client address (an IPv4-mapped IPv6 address counts as its IPv4 address). */
+class AddressCounts {
+  readonly #counts = new Map<string, number>();
+
+  /** Counts one more from `address`, unless it already has `max`. */
+  add(address: string, max: number): boolean {
+    const key = unmapped(address);
+    const count = this.#counts.get(key) ?? 0;
+    if (count >= max) return false;
+    this.#counts.set(key, count + 1);
+    return true;
+  }
+
+  remove(address: string): void {
+    const key = unmapped(address);
+    const count = (this.#counts.get(key) ?? 1) - 1;
+    if (count > 0) this.#counts.set(key, count);
+    else this.#counts.delete(key);
+  }
+}
+
+function unmapped(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
 
 /** One read buffer per server: reads are handled synchronously, so every connection can share it. */
@@ -824,10 +880,10 @@ function sweepConnections(connections: Set<Connection>, limits: Http1Limits): vo
     switch (connection.state) {
       case 'head':
       case 'body':
-        if (connection.headStartedAt > 0 && now - connection.headStartedAt > limits.headersTimeoutMs) {
-          connection.timedOutHeaders();
-        } else if (quietFor > limits.headersTimeoutMs) {
-          connection.timedOutHeaders();
+        if (connection.requestStartedAt > 0 && now - connection.requestStartedAt > limits.requestTimeoutMs) {
+          connection.timedOut();
+        } else if (quietFor > limits.requestTimeoutMs) {
+          connection.timedOut();
         }
         break;
       case 'idle':

@@ -32,8 +32,10 @@ import {
 
 export const DEFAULT_LIMITS: HttpLimits = {
   maxConnections: 4096,
+  // A sixteenth of the total: one address (a flood, or one busy NAT) cannot take every slot.
+  maxConnectionsPerIp: 256,
   maxHeaderSize: 8192,
-  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 10_000,
   keepAliveTimeoutMs: 30_000,
   idleTimeoutMs: 60_000,
   maxRequestsPerSocket: 0,
@@ -580,7 +582,12 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       http1.setCertificate(tls);
     },
     stats() {
-      return { ...stats, connections: http1.connections, responses: { ...stats.responses } };
+      return {
+        ...stats,
+        connections: http1.connections,
+        refusedConnections: http1.refusedConnections,
+        responses: { ...stats.responses },
+      };
     },
   };
 }

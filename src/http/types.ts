@@ -22,10 +22,12 @@ export type HttpStore = Pick<Store, 'get'> & Partial<Pick<Store, 'writePiece'>>;
 export interface HttpLimits {
   /** Open connections at most; more are closed as they arrive. */
   maxConnections: number;
+  /** Open connections from one client address at most (nginx's limit_conn); more are closed as they arrive. */
+  maxConnectionsPerIp: number;
   /** Bytes of request line and headers at most (431 beyond). */
   maxHeaderSize: number;
-  /** Time to receive a request's headers (408 beyond): slowloris. */
-  headersTimeoutMs: number;
+  /** Time to receive a whole request, head and body, however slowly it trickles (408 beyond): slowloris. */
+  requestTimeoutMs: number;
   /** An idle keep-alive connection is closed after this. */
   keepAliveTimeoutMs: number;
   /** A connection with no traffic either way for this long is closed (a client that stopped reading). */
@@ -111,6 +113,8 @@ export interface HttpServerStats {
   pullFailures: number;
   /** Malformed requests and timeouts seen before a request was complete. */
   clientErrors: number;
+  /** Connections closed as they arrived: over the connection cap, total or per client address. */
+  refusedConnections: number;
 }
 
 /** All counters at zero: a new server's. */
@@ -126,6 +130,7 @@ export function emptyHttpStats(): HttpServerStats {
     piecesPulled: 0,
     pullFailures: 0,
     clientErrors: 0,
+    refusedConnections: 0,
   };
 }
 

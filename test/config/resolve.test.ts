@@ -142,6 +142,8 @@ describe('environment', () => {
         EDGEPEER_PEER_LIMITS_IDLE_TIMEOUT_MS: '5m',
         EDGEPEER_PEER_LIMITS_MAX_BLOCK_LENGTH: '32KiB',
         EDGEPEER_PEER_LIMITS_PREFETCH: 'false',
+        EDGEPEER_HTTP_LIMITS_MAX_CONNECTIONS_PER_IP: '32',
+        EDGEPEER_HTTP_LIMITS_REQUEST_TIMEOUT_MS: '5s',
         EDGEPEER_ADMIN_LISTEN: '[::1]:7071',
       },
     });
@@ -155,6 +157,7 @@ describe('environment', () => {
       directReadMaxBytes: 256 * 1024,
       publicUrl: 'https://edge1.example.net',
       corsOrigin: 'https://player.example.net',
+      limits: { maxConnections: 4096, maxConnectionsPerIp: 32, requestTimeoutMs: 5000 },
     });
     expect(config.trackers).toEqual(['http://a.example/announce', 'udp://b.example:6969']);
     expect(config.announce).toBe(false);

@@ -15,7 +15,8 @@ import {
 
 const LIMITS: Http1Limits = {
   maxHeaderSize: 2048,
-  headersTimeoutMs: 300,
+  requestTimeoutMs: 300,
+  maxConnectionsPerIp: 1000,
   keepAliveTimeoutMs: 300,
   idleTimeoutMs: 1000,
   maxRequestsPerSocket: 0,
@@ -280,6 +281,12 @@ describe('HTTP/1.1 transport', () => {
     expect(await statusesWhileDripping(server.port, 'GET /echo/a HTTP/1.1\r\n', 'X')).toEqual([408]);
   });
 
+  it('answers 408 to a request whose body trickles in, however often a byte arrives', async () => {
+    // Every 50 ms a byte: never quiet for the timeout, so only a clock over the whole request ends it.
+    const head = 'GET /echo/a HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n';
+    expect(await statusesWhileDripping(server.port, head, 'X')).toEqual([408]);
+  });
+
   it('answers 408 to a client that sends only empty lines', async () => {
     expect(await statusesWhileDripping(server.port, '', '\r\n')).toEqual([408]);
   });
@@ -295,6 +302,33 @@ describe('HTTP/1.1 transport', () => {
 });
 
 describe('HTTP/1.1 transport limits', () => {
+  it('closes connections from one address beyond maxConnectionsPerIp, and serves other addresses', async () => {
+    const { http1, port } = await start({ maxConnectionsPerIp: 2 });
+    const open = async (localAddress: string) => {
+      const socket = connect({ port, host: '127.0.0.1', localAddress });
+      await once(socket, 'connect');
+      return socket;
+    };
+    const served = async (socket: Socket) => {
+      socket.write('GET /echo/ok HTTP/1.1\r\nHost: x\r\n\r\n');
+      return readUntil(socket, (seen) => seen.endsWith('GET ok'));
+    };
+    const [first, second] = [await open('127.0.0.1'), await open('127.0.0.1')];
+    await served(first);
+    const third = await open('127.0.0.1');
+    third.on('data', () => expect.unreachable('a refused connection got an answer'));
+    third.write('GET /echo/no HTTP/1.1\r\nHost: x\r\n\r\n');
+    await once(third, 'close');
+    expect(http1.refusedConnections).toBe(1);
+    // Another address is not affected, and a closed connection frees its address's place.
+    expect(await served(await open('127.0.0.2'))).toContain('200');
+    second.destroy();
+    await once(second, 'close');
+    await expect.poll(() => http1.connections).toBe(2);
+    expect(await served(await open('127.0.0.1'))).toContain('200');
+    await stop(http1);
+  });
+
   it('closes after maxRequestsPerSocket requests, saying so on the last response', async () => {
     const { http1, port } = await start({ maxRequestsPerSocket: 2 });
     const text = await exchange(
@@ -327,6 +361,7 @@ describe('HTTP/1.1 transport limits', () => {
 
 /** A socket that takes what the server writes: to feed a connection bytes split exactly as a test wants. */
 class StandInSocket extends EventEmitter {
+  remoteAddress = '192.0.2.1';
   destroyed = false;
   writableLength = 0;
   writableHighWaterMark = 16384;
@@ -365,7 +400,7 @@ describe('HTTP/1.1 parsing of split input', () => {
   ].join('');
 
   async function answers(chunks: string[]): Promise<string> {
-    const { http1 } = await start({ keepAliveTimeoutMs: 60_000, headersTimeoutMs: 60_000 });
+    const { http1 } = await start({ keepAliveTimeoutMs: 60_000, requestTimeoutMs: 60_000 });
     const socket = new StandInSocket();
     http1.server.emit('connection', socket);
     for (const chunk of chunks) {

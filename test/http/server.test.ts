@@ -457,7 +457,7 @@ describe('HTTP server: slow and greedy clients', () => {
   }
 
   it('closes a connection that does not finish its headers in time (408)', async () => {
-    const server = startServer({ headersTimeoutMs: 300, requestTimeoutMs: 300 });
+    const server = startServer({ requestTimeoutMs: 300 });
     const { port } = await server.listen();
     try {
       const socket = connect(port, '127.0.0.1');
