@@ -18,6 +18,8 @@ import {
   createPieceCache,
   openStore,
   type PieceCache,
+  Scrubber,
+  type ScrubStatus,
   type StagingStore,
   type Store,
   type StoredObject,
@@ -42,6 +44,7 @@ export interface AgentStatus {
   http: ReturnType<HttpServer['stats']> | null;
   https: ReturnType<HttpServer['stats']> | null;
   cache: ReturnType<PieceCache['stats']>;
+  scrub: ScrubStatus | null;
   trackers: TrackerStatus[];
   ims: RegistrationState | null;
 }
@@ -62,6 +65,7 @@ export class Agent {
   private https: HttpServer | null = null;
   private announcer: AnnounceClient | null = null;
   private registration: Registration | null = null;
+  private scrubber: Scrubber | null = null;
   /** Bytes each object sent and pulled: the uploaded and downloaded of its announces. */
   private readonly transfers = new TransferTally();
   private readonly startedAt = new Date().toISOString();
@@ -167,6 +171,9 @@ export class Agent {
       };
     }
 
+    this.startScrub(config.scrub);
+    // Stops whichever scrub runs at the time (SIGHUP may replace it).
+    this.stops.push({ name: 'scrub', stop: async () => this.scrubber?.stop() });
     this.startAnnounces(config);
     // Stops whichever announce client and registration run at the time (SIGHUP may replace them).
     this.stops.push({ name: 'announces', stop: async () => this.announcer?.stop() });
@@ -203,6 +210,18 @@ export class Agent {
     return listening;
   }
 
+  private startScrub(options: AgentConfig['scrub']): void {
+    const scrubber = new Scrubber(this.store, this.cache, options);
+    scrubber.on('pass-finished', (pass) =>
+      this.logger.info(
+        { ...pass, seconds: Math.round((pass.finishedAt! - pass.startedAt) / 1000) },
+        'scrub: every held piece checked against its SHA-1',
+      ),
+    );
+    scrubber.start();
+    this.scrubber = scrubber;
+  }
+
   private startAnnounces(config: AgentConfig): void {
     if (!config.announce) return;
     const announcer = createAnnounceClient({
@@ -233,7 +252,7 @@ export class Agent {
   }
 
   /**
-   * SIGHUP: applies what can change while running (log level, trackers, IMS registration) and names the
+   * SIGHUP: applies what can change while running (log level, trackers, IMS registration, scrub) and names the
    * settings that take effect only at the next start (ports, addresses, data dir, cache, admin API).
    */
   async reload(next: AgentConfig & { logLevel?: string }): Promise<{ applied: string[]; restartNeeded: string[] }> {
@@ -278,6 +297,12 @@ export class Agent {
       this.startRegistration(next);
       applied.push('ims');
     }
+    if (!same(next.scrub, this.config.scrub)) {
+      // A new pass starts with the new rate, window and interval.
+      await this.scrubber?.stop();
+      this.startScrub(next.scrub);
+      applied.push('scrub');
+    }
     for (const key of [
       'dataDir',
       'peer',
@@ -291,7 +316,13 @@ export class Agent {
     ] as const) {
       if (!same(next[key], this.config[key])) restartNeeded.push(key);
     }
-    this.config = { ...this.config, announce: next.announce, trackers: next.trackers, ims: next.ims };
+    this.config = {
+      ...this.config,
+      announce: next.announce,
+      trackers: next.trackers,
+      ims: next.ims,
+      scrub: next.scrub,
+    };
     return { applied, restartNeeded };
   }
 
@@ -373,6 +404,7 @@ export class Agent {
       http: this.http?.stats() ?? null,
       https: this.https?.stats() ?? null,
       cache: this.cache.stats(),
+      scrub: this.scrubber?.status() ?? null,
       trackers: this.announcer?.status() ?? [],
       ims: this.registration?.state() ?? null,
     };

@@ -141,6 +141,26 @@ export function createMetrics(status: () => AgentStatus, hashing: HashCounters):
   counter('edgepeer_corrupt_pieces_total', 'Pieces that failed their hash on disk and were dropped.', [], (set) =>
     set({}, now().cache.corruptPieces),
   );
+  counter('edgepeer_scrub_bytes_total', 'Bytes the background scrub read and checked against their SHA-1.', [], (set) =>
+    set({}, now().scrub?.bytesChecked ?? 0),
+  );
+  counter(
+    'edgepeer_scrub_pieces_total',
+    'Pieces the background scrub checked, by result (corrupt: dropped from the store).',
+    ['result'],
+    (set) => {
+      const scrub = now().scrub;
+      set({ result: 'ok' }, (scrub?.piecesChecked ?? 0) - (scrub?.corruptPieces ?? 0));
+      set({ result: 'corrupt' }, scrub?.corruptPieces ?? 0);
+    },
+  );
+  counter('edgepeer_scrub_passes_total', 'Scrub passes over every held piece finished.', [], (set) =>
+    set({}, now().scrub?.passes ?? 0),
+  );
+  gauge('edgepeer_scrub_pass_progress', 'Share of the bytes of the current scrub pass checked (0 to 1).', [], (set) => {
+    const current = now().scrub?.current;
+    set({}, current == null || current.bytesTotal === 0 ? 0 : current.bytesChecked / current.bytesTotal);
+  });
   counter('edgepeer_hashed_bytes_total', 'Bytes SHA-1 hashed (ingest and verification).', [], (set) =>
     set({}, hashing.bytes),
   );

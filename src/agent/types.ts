@@ -1,6 +1,6 @@
 import { DEFAULT_LIMITS as DEFAULT_HTTP_LIMITS, type HttpLimits, type PartialPolicy } from '../http/index.ts';
 import type { RegistrationOptions } from '../ims/index.ts';
-import type { VerifyPolicy } from '../store/index.ts';
+import type { ScrubOptions, VerifyPolicy } from '../store/index.ts';
 import type { MseMode, PeerWireLimits } from '../wire/index.ts';
 
 /** Everything `edgepeer agent` runs with, as plain data (flags, env and config file resolved). */
@@ -62,6 +62,8 @@ export interface AgentConfig {
   } | null;
   /** Time given to transfers in flight at shutdown, ms. */
   shutdownGraceMs: number;
+  /** The background scrub of held pieces (rate 0: off). */
+  scrub: ScrubOptions;
 }
 
 export const DEFAULT_AGENT_CONFIG: Omit<AgentConfig, 'dataDir'> = {
@@ -85,6 +87,7 @@ export const DEFAULT_AGENT_CONFIG: Omit<AgentConfig, 'dataDir'> = {
   ims: null,
   admin: { host: '127.0.0.1', port: 7070 },
   shutdownGraceMs: 5000,
+  scrub: { bytesPerSecond: 8 * 1024 * 1024, passIntervalMs: 7 * 86_400_000, window: null },
 };
 
 /** Where the agent can be reached, once started. */

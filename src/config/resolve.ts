@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 // Types only: erased at run time, so src/config keeps no run-time dependency on the folders above it.
 import type { AgentConfig } from '../agent/index.ts';
 import { fromSystemError } from '../errors/index.ts';
+import { parseScrubWindow } from '../store/index.ts';
 import { type Layer, readConfigFile } from './file.ts';
 import {
   type ConfigIssue,
@@ -218,6 +219,14 @@ function checkTogether(merged: Layer): ConfigIssue[] {
       problem: `peer.limits.keepAliveIntervalMs (${keepAlive} ms) must be below peer.limits.idleTimeoutMs (${idle} ms)`,
       origin: originOf(merged, `peer.limits.${key}`),
     });
+  }
+  const scrubWindow = get(merged, 'scrub.window');
+  if (scrubWindow !== undefined) {
+    try {
+      parseScrubWindow(scrubWindow as string);
+    } catch (err) {
+      issues.push({ key: 'scrub.window', problem: (err as Error).message, origin: originOf(merged, 'scrub.window') });
+    }
   }
   // IMS registration is on when any identity key is set; then all three are needed.
   const imsKeys = ['ims.registrar', 'ims.impi', 'ims.impu'] as const;
@@ -457,5 +466,10 @@ function toAgentConfig(
       ? { host: listen.host, port: listen.port, tokenFile: v('admin.tokenFile') as string }
       : null,
     shutdownGraceMs: v('shutdownGrace') as number,
+    scrub: {
+      bytesPerSecond: v('scrub.rate') as number,
+      passIntervalMs: v('scrub.interval') as number,
+      window: v('scrub.window') === undefined ? null : parseScrubWindow(v('scrub.window') as string),
+    },
   };
 }

@@ -121,6 +121,31 @@ export const SETTINGS = {
       'checksums on every read), every-read (SHA-1 on every read) or first-read (SHA-1 once, then trusted: an opt-out).',
     flag: 'cache-verify',
   },
+  'scrub.rate': {
+    value: { type: 'size', min: 0, max: Number.MAX_SAFE_INTEGER },
+    default: 8 * 1024 * 1024,
+    doc:
+      'Background scrub: bytes per second read from disk and checked against their SHA-1, piece by piece, so ' +
+      'that rot in content nobody asks for is found (the piece is dropped and peers and trackers told); 0 turns it off.',
+    flag: 'scrub-rate',
+  },
+  'scrub.interval': {
+    value: { type: 'duration', min: 60_000, max: 366 * 86_400_000, bare: 's' },
+    default: 7 * 86_400_000,
+    doc: 'Least time from the start of one scrub pass over every held piece to the start of the next.',
+  },
+  'scrub.window': {
+    // The shape here; the hours and minutes are checked with the file and line by checkTogether (resolve.ts).
+    value: {
+      type: 'string',
+      what: 'HH:MM-HH:MM in local time',
+      check: (value) => /^\d{1,2}:\d{2}-\d{1,2}:\d{2}$/.test(value),
+    },
+    defaultText: 'any time',
+    example: '01:00-06:00',
+    doc: 'Daily local-time window the scrub reads in (off-peak hours); it may wrap past midnight.',
+    flag: 'scrub-window',
+  },
   shutdownGrace: {
     value: { type: 'duration', min: 0, max: 3_600_000, bare: 's' },
     default: 5000,

@@ -12,6 +12,14 @@ import type { OpenStoreOptions, StagingStore, Store } from './types.ts';
 export { Bitfield } from './bitfield.ts';
 export { type LockHolder, readLockHolder } from './lock.ts';
 export { createPieceCache, type PieceCacheOptions, type VerifyPolicy } from './piece-cache.ts';
+export {
+  parseScrubWindow,
+  Scrubber,
+  type ScrubOptions,
+  type ScrubPass,
+  type ScrubStatus,
+  type ScrubWindow,
+} from './scrub.ts';
 export type {
   AddObjectOptions,
   BitfieldView,

@@ -7,7 +7,7 @@ import { CorruptPieceError, InvalidArgumentError, NotFoundError, StoreCorruptErr
 import { pieceHash, pieceSize } from '../metainfo/index.ts';
 import { ObjectBlockSums, SUM_BLOCK } from './block-sums.ts';
 import { isPieceSpan } from './span.ts';
-import type { PieceCache, PieceCacheStats, Store } from './types.ts';
+import type { PieceCache, PieceCacheStats, ScrubResult, Store } from './types.ts';
 
 export type VerifyPolicy = 'checksum' | 'every-read' | 'first-read';
 
@@ -170,6 +170,37 @@ class VerifyingPieceCache implements PieceCache {
     this.#directReads++;
     this.#directBytes += to - from;
     return blocks.subarray(from - blockFrom, to - blockFrom);
+  }
+
+  async scrubPiece(infoHash: string, pieceIndex: number): Promise<ScrubResult> {
+    const objectKey = this.#objectKeyOf(infoHash);
+    const object = this.#store.get(objectKey);
+    if (object === undefined || !object.bitfield.get(pieceIndex)) return 'gone';
+    const metainfo = this.#store.metainfoOf(objectKey);
+    if (metainfo === undefined) return 'gone';
+    let data: Buffer;
+    try {
+      data = await this.#store.readPiece(objectKey, pieceIndex);
+    } catch (err) {
+      if (!(err instanceof StoreCorruptError)) throw err;
+      return this.#scrubbedCorrupt(objectKey, pieceIndex, err);
+    }
+    // Always the SHA-1 of the metainfo: block sums only say the bytes did not change since a read.
+    if (!(await this.#verify(data, pieceHash(metainfo, pieceIndex))))
+      return this.#scrubbedCorrupt(objectKey, pieceIndex);
+    if (this.#policy !== 'every-read' && this.#store.get(objectKey)?.bitfield.get(pieceIndex)) {
+      this.#remember(objectKey, pieceIndex, data);
+    }
+    return 'ok';
+  }
+
+  async #scrubbedCorrupt(objectKey: string, pieceIndex: number, cause?: unknown): Promise<ScrubResult> {
+    try {
+      await this.#corrupt(objectKey, pieceIndex, cause);
+    } catch (err) {
+      if (err instanceof CorruptPieceError) return 'corrupt';
+    }
+    return 'gone';
   }
 
   peekPiece(infoHash: string, pieceIndex: number): Buffer | undefined {

@@ -176,7 +176,16 @@ export interface PieceCache {
   /** Drops cached pieces of an object (after purge). */
   evict(infoHash: string, pieceIndexes?: number[]): void;
   stats(): PieceCacheStats;
+  /**
+   * Reads a held piece from disk (not from memory) and checks it against its SHA-1, for the background
+   * scrub: 'ok' (its block sums are recorded anew, as on a first read), 'corrupt' (removed from the store
+   * as getPiece would, counted in corruptPieces), 'gone' (not held, or removed meanwhile). The piece is not
+   * added to the cache: cold content read by the scrub must not push out what clients read.
+   */
+  scrubPiece(infoHash: string, pieceIndex: number): Promise<ScrubResult>;
 }
+
+export type ScrubResult = 'ok' | 'corrupt' | 'gone';
 
 export interface PieceCacheStats {
   /** getPiece answered from memory or by a read already in progress; readSpanSync and peekPiece from memory. */

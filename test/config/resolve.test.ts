@@ -298,6 +298,12 @@ describe('validation errors name the key', () => {
     expect(issues[0]).toMatchObject({ key: '', problem: 'no such file', origin: { kind: 'file', file: missing } });
   });
 
+  it('names the scrub window that is not a time of day, with its line', async () => {
+    const issues = await issuesFrom({ configPath: await configFile('scrub:\n  window: "25:00-06:00"\n') });
+    expect(issues[0]).toMatchObject({ key: 'scrub.window', origin: { kind: 'file', line: 2 } });
+    expect(issues[0]?.problem).toMatch(/HH:MM-HH:MM.*"25:00-06:00"/);
+  });
+
   it('checks keys that only make sense together', async () => {
     const limits = await issuesFrom({
       env: { EDGEPEER_PEER_LIMITS_KEEP_ALIVE_INTERVAL_MS: '10m', EDGEPEER_PEER_LIMITS_IDLE_TIMEOUT_MS: '5m' },
