@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
-import { Agent } from '../src/agent/index.ts';
+import { Agent, reloadAgent, stopOnUnexpectedError } from '../src/agent/index.ts';
 import { BaseCommand, createLogger, untilStopSignal } from '../src/cli/index.ts';
-import { AGENT_FLAGS, type AgentFlag, redactConfig, resolveAgentConfig } from '../src/config/index.ts';
+import { AGENT_FLAGS, type AgentFlag, resolveAgentConfig } from '../src/config/index.ts';
 
 /** oclif flags for the settings table, with no defaults, so that "not given" lets the file and env speak. */
 function settingFlag(flag: AgentFlag) {
@@ -63,20 +63,20 @@ SIGTERM/SIGINT: stop accepting, let transfers in flight finish within the shutdo
         `ims        ${config.ims ? `${config.ims.impu} via ${config.ims.registrar}` : 'off'}`,
       ].join('\n'),
     );
+    // One reload at a time, in the order the signals came; a failure is logged and the agent runs on as it was.
+    let reloading = Promise.resolve();
     const onReload = () => {
-      resolve().then(
-        async (next) => {
-          const applied = await agent.reload(next.config);
-          logger.info({ config: redactConfig(next.config), ...applied }, 'configuration reloaded');
-        },
-        (err: Error) => logger.error({ err: { message: err.message } }, 'configuration not reloaded: it is invalid'),
-      );
+      reloading = reloading.then(() => reloadAgent(agent, resolve, logger));
     };
     process.on('SIGHUP', onReload);
+    const stopOnFailure = stopOnUnexpectedError(agent, logger);
     const signal = await untilStopSignal();
     process.off('SIGHUP', onReload);
-    this.note(`${signal}: stopping`);
-    await agent.stop();
-    this.emit({ event: 'stopped', signal }, 'stopped');
+    logger.info({ signal, graceMs: config.shutdownGraceMs }, 'stopping');
+    const late = await agent.stop();
+    stopOnFailure();
+    this.emit({ event: 'stopped', signal, ...(late.length > 0 ? { late } : {}) }, 'stopped');
+    // A part left busy at the deadline (a registrar that never answers) must not keep the process alive.
+    if (late.length > 0) process.exit(0);
   }
 }

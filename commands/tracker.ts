@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { Flags } from '@oclif/core';
-import { BaseCommand } from '../src/cli/index.ts';
+import { BaseCommand, createLogger } from '../src/cli/index.ts';
 import { createTracker } from '../src/tracker/index.ts';
 
 export default class Tracker extends BaseCommand {
@@ -69,6 +69,7 @@ export default class Tracker extends BaseCommand {
       trustIpParam: flags['trust-ip-param'],
       cdnAllow: flags['cdn-allow'],
       udp: flags.udp,
+      logger: createLogger('info'),
     });
     const address = await tracker.listen();
     this.emit(

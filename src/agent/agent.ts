@@ -30,6 +30,20 @@ import { countHashing, createMetrics } from './metrics.ts';
 import { TransferTally } from './transfer-tally.ts';
 import type { AgentAddresses, AgentConfig } from './types.ts';
 
+/** What a reload did: settings applied, settings that need a restart, and changes that failed (logged). */
+export interface ReloadOutcome {
+  applied: string[];
+  restartNeeded: string[];
+  failed: Array<{ setting: string; error: string }>;
+}
+
+/**
+ * Time beyond the shutdown grace that stopping may take: `stopped` announces and the IMS deregistration
+ * that did not finish while transfers drained, and releasing the store. systemd's TimeoutStopSec leaves
+ * room for it (src/config/systemd.ts).
+ */
+export const SHUTDOWN_MARGIN_MS = 3000;
+
 /** Azureus-style peer id: edgepeer 0.1.0, then random. */
 function newPeerId(): Buffer {
   return Buffer.concat([Buffer.from('-EP0100-'), randomBytes(12)]);
@@ -78,8 +92,13 @@ export class Agent {
     adminUrl: null,
   };
   /** Stops in reverse order of start; filled as parts come up, so a failed start undoes what it did. */
-  private readonly stops: Array<{ name: string; stop: () => Promise<unknown> }> = [];
-  private stopping: Promise<void> | null = null;
+  /**
+   * What stop() undoes. 'serving': the parts facing the network (servers, admin API, announces, IMS,
+   * scrub), stopped together under the shutdown deadline; 'release': what they used (origin client, hash
+   * pool, store), released after them, in reverse order of start.
+   */
+  private readonly stops: Array<{ phase: 'serving' | 'release'; name: string; stop: () => Promise<unknown> }> = [];
+  private stopping: Promise<string[]> | null = null;
 
   config: AgentConfig;
   /** Ingest, purge and lookups on this agent's store (the admin API and the demo use them). */
@@ -111,9 +130,9 @@ export class Agent {
     const hashPool = hashing.pool;
     const agent = new Agent(config, logger, store, hashPool);
     agent.metrics = createMetrics(() => agent.status(), hashing.counters);
-    agent.stops.push({ name: 'store', stop: () => store.close() });
-    agent.stops.push({ name: 'hashing', stop: () => hashPool.close() });
-    agent.stops.push({ name: 'origin client', stop: () => agent.origin.close() });
+    agent.stops.push({ phase: 'release', name: 'store', stop: () => store.close() });
+    agent.stops.push({ phase: 'release', name: 'hashing', stop: () => hashPool.close() });
+    agent.stops.push({ phase: 'release', name: 'origin client', stop: () => agent.origin.close() });
     try {
       await agent.startParts();
     } catch (err) {
@@ -154,7 +173,7 @@ export class Agent {
     });
     const peer = await wire.listen();
     this.wire = wire;
-    this.stops.push({ name: 'peer wire', stop: () => wire.close(config.shutdownGraceMs) });
+    this.stops.push({ phase: 'serving', name: 'peer wire', stop: () => wire.close(config.shutdownGraceMs) });
     this.addresses = { ...this.addresses, peerPort: peer.port, peerAddresses: peer.addresses };
 
     if (config.http) {
@@ -173,13 +192,13 @@ export class Agent {
 
     this.startScrub(config.scrub);
     // Stops whichever scrub runs at the time (SIGHUP may replace it).
-    this.stops.push({ name: 'scrub', stop: async () => this.scrubber?.stop() });
+    this.stops.push({ phase: 'serving', name: 'scrub', stop: async () => this.scrubber?.stop() });
     this.startAnnounces(config);
     // Stops whichever announce client and registration run at the time (SIGHUP may replace them).
-    this.stops.push({ name: 'announces', stop: async () => this.announcer?.stop() });
+    this.stops.push({ phase: 'serving', name: 'announces', stop: async () => this.announcer?.stop() });
     if (config.admin) await this.startAdmin(config.admin);
     this.startRegistration(config);
-    this.stops.push({ name: 'ims', stop: async () => this.registration?.stop() });
+    this.stops.push({ phase: 'serving', name: 'ims', stop: async () => this.registration?.stop() });
   }
 
   /** The HTTP server, or with `tls` the HTTPS one: the same settings, cache, tally and access log. */
@@ -206,11 +225,16 @@ export class Agent {
     if (tls === null) this.http = server;
     else this.https = server;
     const name = tls === null ? 'http' : 'https';
-    this.stops.push({ name, stop: () => server.close(this.config.shutdownGraceMs) });
+    this.stops.push({ phase: 'serving', name, stop: () => server.close(this.config.shutdownGraceMs) });
     return listening;
   }
 
   private startScrub(options: AgentConfig['scrub']): void {
+    this.scrubber = this.newScrubber(options);
+    this.scrubber.start();
+  }
+
+  private newScrubber(options: AgentConfig['scrub']): Scrubber {
     const scrubber = new Scrubber(this.store, this.cache, options);
     scrubber.on('pass-finished', (pass) =>
       this.logger.info(
@@ -218,8 +242,7 @@ export class Agent {
         'scrub: every held piece checked against its SHA-1',
       ),
     );
-    scrubber.start();
-    this.scrubber = scrubber;
+    return scrubber;
   }
 
   private startAnnounces(config: AgentConfig): void {
@@ -242,8 +265,15 @@ export class Agent {
 
   private startRegistration(config: AgentConfig): void {
     if (!config.ims) return;
-    const registration = createRegistration({ ...config.ims, logger: this.logger.child({ part: 'ims' }) });
-    this.registration = registration;
+    this.registration = this.newRegistration(config.ims);
+    this.runRegistration(this.registration);
+  }
+
+  private newRegistration(ims: NonNullable<AgentConfig['ims']>): Registration {
+    return createRegistration({ ...ims, logger: this.logger.child({ part: 'ims' }) });
+  }
+
+  private runRegistration(registration: Registration): void {
     // Registration keeps retrying in the background; the agent serves whatever its outcome.
     registration.start().then(
       (state) => this.logger.info({ ims: state }, 'ims registration'),
@@ -252,56 +282,78 @@ export class Agent {
   }
 
   /**
-   * SIGHUP: applies what can change while running (log level, trackers, IMS registration, scrub) and names the
-   * settings that take effect only at the next start (ports, addresses, data dir, cache, admin API).
+   * SIGHUP: applies what can change while running (log level, trackers, IMS registration, scrub, HTTPS
+   * certificate, access log reopened) and names the settings that take effect only at the next start
+   * (ports, addresses, data dir, cache, admin API). Each change is applied on its own: one that fails is
+   * logged and listed in `failed`, and that part keeps running as it was configured; never rejects.
    */
-  async reload(next: AgentConfig & { logLevel?: string }): Promise<{ applied: string[]; restartNeeded: string[] }> {
-    const applied: string[] = [];
-    const restartNeeded: string[] = [];
+  async reload(next: AgentConfig & { logLevel?: string }): Promise<ReloadOutcome> {
+    const outcome: ReloadOutcome = { applied: [], restartNeeded: [], failed: [] };
     const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+    const step = async (setting: string, apply: () => unknown | Promise<unknown>) => {
+      try {
+        await apply();
+        outcome.applied.push(setting);
+      } catch (err) {
+        this.logger.error({ err, setting }, 'reload: a setting could not be applied; that part runs as before');
+        outcome.failed.push({ setting, error: err instanceof Error ? err.message : String(err) });
+      }
+    };
     if (next.logLevel && next.logLevel !== this.logger.level) {
-      this.logger.level = next.logLevel;
-      applied.push('logLevel');
+      await step('logLevel', () => {
+        this.logger.level = next.logLevel as string;
+      });
     }
     // As nginx on USR1: logrotate moved the access log; go on in a new file at the same path.
     if (this.config.http?.accessLog) {
-      try {
+      await step('accessLog reopened', () => {
         this.http?.reopenAccessLog();
         this.https?.reopenAccessLog();
-        applied.push('accessLog reopened');
-      } catch (err) {
-        this.logger.error({ err }, 'access log: cannot reopen; still writing to the old file');
-      }
+      });
     }
     // A renewed certificate (same port): the next connections get it.
-    if (this.https && next.https && this.config.https && next.https.port === this.config.https.port) {
-      if (!next.https.cert.equals(this.config.https.cert) || !next.https.key.equals(this.config.https.key)) {
-        this.https.setCertificate({ cert: next.https.cert, key: next.https.key });
-        this.config = { ...this.config, https: next.https };
-        applied.push('https certificate');
+    const https = next.https;
+    if (this.https && https && this.config.https && https.port === this.config.https.port) {
+      if (!https.cert.equals(this.config.https.cert) || !https.key.equals(this.config.https.key)) {
+        await step('https certificate', () => {
+          this.https?.setCertificate({ cert: https.cert, key: https.key });
+          this.config = { ...this.config, https };
+        });
       }
     }
     if (next.announce && this.config.announce && this.announcer && !same(next.trackers, this.config.trackers)) {
       // In place: only the dropped trackers hear `stopped` and only the new ones `started`.
-      this.announcer.setTrackers(next.trackers);
-      applied.push('trackers');
+      await step('trackers', () => {
+        this.announcer?.setTrackers(next.trackers);
+        this.config = { ...this.config, trackers: next.trackers };
+      });
     } else if (next.announce !== this.config.announce) {
-      await this.announcer?.stop();
-      this.announcer = null;
-      this.startAnnounces(next);
-      applied.push('announce');
+      await step('announce', async () => {
+        await this.announcer?.stop();
+        this.announcer = null;
+        this.config = { ...this.config, announce: next.announce, trackers: next.trackers };
+        this.startAnnounces(this.config);
+      });
     }
     if (!same(next.ims, this.config.ims)) {
-      await this.registration?.stop();
-      this.registration = null;
-      this.startRegistration(next);
-      applied.push('ims');
+      await step('ims', async () => {
+        // Made before the running one stops: options it refuses leave the running registration alone.
+        const registration = next.ims ? this.newRegistration(next.ims) : null;
+        await this.registration?.stop();
+        this.registration = registration;
+        this.config = { ...this.config, ims: next.ims };
+        if (registration) this.runRegistration(registration);
+      });
     }
     if (!same(next.scrub, this.config.scrub)) {
       // A new pass starts with the new rate, window and interval.
-      await this.scrubber?.stop();
-      this.startScrub(next.scrub);
-      applied.push('scrub');
+      await step('scrub', async () => {
+        const scrubber = this.newScrubber(next.scrub);
+        await this.scrubber?.stop();
+        this.scrubber = scrubber;
+        this.config = { ...this.config, scrub: next.scrub };
+        scrubber.start();
+      });
     }
     for (const key of [
       'dataDir',
@@ -314,16 +366,9 @@ export class Agent {
       'hashThreads',
       'shutdownGraceMs',
     ] as const) {
-      if (!same(next[key], this.config[key])) restartNeeded.push(key);
+      if (!same(next[key], this.config[key])) outcome.restartNeeded.push(key);
     }
-    this.config = {
-      ...this.config,
-      announce: next.announce,
-      trackers: next.trackers,
-      ims: next.ims,
-      scrub: next.scrub,
-    };
-    return { applied, restartNeeded };
+    return outcome;
   }
 
   /** The admin API, and agent.json in the data dir so that CLI commands on this store find it. */
@@ -342,7 +387,7 @@ export class Agent {
       }),
     });
     const adminUrl = await server.listen();
-    this.stops.push({ name: 'admin', stop: () => server.close() });
+    this.stops.push({ phase: 'serving', name: 'admin', stop: () => server.close() });
     this.addresses = { ...this.addresses, adminUrl };
     await publishAgent(this.config.dataDir, {
       pid: process.pid,
@@ -350,7 +395,7 @@ export class Agent {
       tokenFile,
       startedAt: new Date().toISOString(),
     });
-    this.stops.push({ name: 'agent.json', stop: () => unpublishAgent(this.config.dataDir) });
+    this.stops.push({ phase: 'serving', name: 'agent.json', stop: () => unpublishAgent(this.config.dataDir) });
   }
 
   private links(object: StoredObject): AgentLinks {
@@ -410,19 +455,49 @@ export class Agent {
     };
   }
 
-  /** Stops every part in reverse order of start, each within its own grace; safe to call twice. */
-  stop(): Promise<void> {
+  /**
+   * Stops within one deadline, the shutdown grace plus SHUTDOWN_MARGIN_MS; safe to call twice. First every
+   * serving part at once: the servers stop accepting and let transfers in flight finish within the grace,
+   * while trackers hear `stopped` and the registrar the deregistration. A part still busy at the deadline
+   * is left behind (logged; the process exits anyway). Then the resources are released, in reverse order.
+   * Resolves with the names of the parts that did not stop in time.
+   */
+  stop(): Promise<string[]> {
     this.stopping ??= (async () => {
-      for (const part of this.stops.reverse()) {
-        const started = performance.now();
-        try {
-          await part.stop();
-          this.logger.debug({ part: part.name, ms: Math.round(performance.now() - started) }, 'stopped');
-        } catch (err) {
-          this.logger.error({ err, part: part.name }, 'stopping failed');
-        }
+      const deadline = this.config.shutdownGraceMs + SHUTDOWN_MARGIN_MS;
+      const serving = this.stops.filter((part) => part.phase === 'serving');
+      const late = (await Promise.all(serving.map((part) => this.stopPart(part, deadline)))).filter(
+        (name): name is string => name !== null,
+      );
+      if (late.length > 0) {
+        this.logger.warn({ parts: late, deadlineMs: deadline }, 'shutdown: parts still busy at the deadline were left');
       }
+      for (const part of this.stops.filter((p) => p.phase === 'release').reverse()) await this.stopPart(part, null);
+      return late;
     })();
     return this.stopping;
+  }
+
+  /** Stops one part, within `deadlineMs` if given; its name if the deadline came first. */
+  private async stopPart(part: (typeof this.stops)[number], deadlineMs: number | null): Promise<string | null> {
+    const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut =
+      deadlineMs === null
+        ? null
+        : new Promise<'late'>((resolve) => {
+            timer = setTimeout(() => resolve('late'), deadlineMs);
+          });
+    try {
+      const stopped = part.stop().then(() => 'stopped' as const);
+      const outcome = await (timedOut === null ? stopped : Promise.race([stopped, timedOut]));
+      if (outcome === 'late') return part.name;
+      this.logger.debug({ part: part.name, ms: Math.round(performance.now() - started) }, 'stopped');
+    } catch (err) {
+      this.logger.error({ err, part: part.name }, 'stopping failed');
+    } finally {
+      clearTimeout(timer);
+    }
+    return null;
   }
 }

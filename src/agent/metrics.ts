@@ -119,7 +119,11 @@ export function createMetrics(status: () => AgentStatus, hashing: HashCounters):
     'edgepeer_internal_errors_total',
     'Connections or requests whose handling failed unexpectedly (logged at error), by part.',
     ['part'],
-    (set) => set({ part: 'peer_wire' }, now().wire.internalErrors),
+    (set) => {
+      const s = now();
+      set({ part: 'peer_wire' }, s.wire.internalErrors);
+      set({ part: 'http' }, (s.http?.internalErrors ?? 0) + (s.https?.internalErrors ?? 0));
+    },
   );
   counter('edgepeer_http_requests_total', 'HTTP requests served.', [], (set) => {
     const s = now();

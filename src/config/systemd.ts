@@ -58,6 +58,8 @@ export function renderServiceUnit(options: UnitOptions): string {
   const inHome = [options.node, options.entry, options.configFile, options.dataDir].some((path) =>
     HOME_DIRS.some((dir) => under(path, dir)),
   );
+  // The agent stops within the grace plus its SHUTDOWN_MARGIN_MS (3 s, src/agent/agent.ts); the rest is room for
+  // the process to exit before systemd kills it (test/config/systemd.test.ts checks the two agree).
   const stopSeconds = Math.ceil(options.shutdownGraceMs / 1000) + 10;
   const execStart = [
     options.node,
@@ -90,7 +92,8 @@ export function renderServiceUnit(options: UnitOptions): string {
     ...(options.environmentFile ? [`EnvironmentFile=-${options.environmentFile}`] : []),
     'Restart=on-failure',
     'RestartSec=2s',
-    // The agent lets transfers finish for shutdownGrace on SIGTERM, then announces stopped and deregisters.
+    // On SIGTERM the agent stops accepting, tells trackers and the registrar, lets transfers finish within
+    // shutdownGrace, and is gone within the grace plus a margin.
     `TimeoutStopSec=${stopSeconds}s`,
     `LimitNOFILE=${options.maxOpenFiles}`,
     'UMask=0027',

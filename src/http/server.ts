@@ -528,6 +528,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         sendError(res, 503, 'the object is damaged on this server');
         return;
       }
+      stats.internalErrors += 1;
       logger.error({ err }, 'request failed');
       sendError(res, 500, 'internal error');
       return;

@@ -115,6 +115,8 @@ export interface HttpServerStats {
   clientErrors: number;
   /** Connections closed as they arrived: over the connection cap, total or per client address. */
   refusedConnections: number;
+  /** Requests whose handling failed unexpectedly (a bug): logged at error, answered 500. */
+  internalErrors: number;
 }
 
 /** All counters at zero: a new server's. */
@@ -131,6 +133,7 @@ export function emptyHttpStats(): HttpServerStats {
     pullFailures: 0,
     clientErrors: 0,
     refusedConnections: 0,
+    internalErrors: 0,
   };
 }
 

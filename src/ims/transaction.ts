@@ -78,6 +78,8 @@ export class TransactionLayer extends EventEmitter<TransactionLayerEvents> {
   private readonly remoteWarnings: WarningThrottle;
   private readonly pending = new Map<string, Pending>();
   private closed = false;
+  /** Messages whose handling failed unexpectedly (logged at error, dropped). */
+  internalErrors = 0;
 
   constructor(options: TransactionLayerOptions) {
     super();
@@ -199,7 +201,15 @@ export class TransactionLayer extends EventEmitter<TransactionLayerEvents> {
   }
 
   private attach(channel: SipChannel): void {
-    channel.on('message', (message) => this.onMessage(channel, message));
+    channel.on('message', (message) => {
+      // Called from a socket handler: a failure here would otherwise take the whole agent down.
+      try {
+        this.onMessage(channel, message);
+      } catch (err) {
+        this.internalErrors += 1;
+        this.logger.error({ err }, 'sip: handling a message failed; it was dropped');
+      }
+    });
     channel.on('malformed', (error) =>
       this.remoteWarnings.warn('sip message dropped', { reason: error.message }, 'sip message dropped'),
     );

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SHUTDOWN_MARGIN_MS } from '../../src/agent/index.ts';
 import { edgepeerEntry, installService, renderServiceUnit, type UnitOptions } from '../../src/config/index.ts';
 
 let dir: string;
@@ -125,6 +126,8 @@ describe('installService', () => {
     );
     expect(directive(unit, 'CapabilityBoundingSet')).toBe('CAP_NET_BIND_SERVICE');
     expect(directive(unit, 'TimeoutStopSec')).toBe('60s');
+    // systemd must not kill the agent before its own deadline (the grace plus its margin) has passed.
+    expect(60_000).toBeGreaterThan(50_000 + SHUTDOWN_MARGIN_MS + 2000);
     expect(directive(unit, 'ReadWritePaths')).toBe(dataDir);
     // nobody's primary group is its own on some systems, nogroup on Debian: the unit must use the real one.
     expect(directive(unit, 'Group')).not.toBe('');

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StoreCorruptError } from '../../src/errors/index.ts';
 import {
   createHttpServer,
   type HttpServer,
@@ -530,6 +531,30 @@ describe('HTTP server: slow and greedy clients', () => {
 });
 
 /** A server on loopback over a memory store holding one object of `pieces` pieces, and that object's URL. */
+describe('HTTP server: damaged objects', () => {
+  it('answers 503 for an object whose metainfo cannot be read, and serves the others', async () => {
+    const { store, server, port, url } = await serveOneObject('fine.bin', 2);
+    const data = testBytes(PIECE * 2, 9);
+    const metainfo = metainfoFor('damaged.bin', PIECE, [{ path: [], length: data.length }], data);
+    const damaged = store.add(metainfo, data);
+    // As the disk store's lazy getter does when metainfo.torrent is damaged.
+    Object.defineProperty(damaged, 'metainfo', {
+      get() {
+        throw new StoreCorruptError(`metainfo of ${metainfo.infoHash} is damaged`, { subject: metainfo.infoHash });
+      },
+    });
+    try {
+      const answer = await get(`http://127.0.0.1:${port}/objects/${metainfo.infoHash}/damaged.bin`);
+      expect(answer.status).toBe(503);
+      expect(answer.body.toString()).toContain('damaged');
+      expect((await get(url)).status).toBe(200);
+      expect(server.stats()).toMatchObject({ internalErrors: 0, responses: { '5xx': 1 } });
+    } finally {
+      await server.close(100);
+    }
+  });
+});
+
 async function serveOneObject(name: string, pieces: number, options: Partial<HttpServerOptions> = {}) {
   const store = new MemoryStore();
   const data = testBytes(PIECE * pieces, pieces);

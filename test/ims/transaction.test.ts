@@ -44,6 +44,29 @@ function udpLayer(port: number, extra: Partial<ConstructorParameters<typeof Tran
   return layer;
 }
 
+describe('containment', () => {
+  it('drops a message whose handling throws, logs it and counts it, and goes on', async () => {
+    fake = await startFakeRegistrar('127.0.0.1', (request, reply) => reply(respond(request, '200 OK')));
+    const errors: string[] = [];
+    // A throw from inside the response path, as a bug would: the debug log line of every response.
+    const logger = {
+      debug(_fields: object, message: string) {
+        if (message === 'sip response') throw new TypeError('a bug');
+      },
+      info() {},
+      warn() {},
+      error(_fields: object, message: string) {
+        errors.push(message);
+      },
+    };
+    const layer = udpLayer(fake.port, { logger });
+    const outcome = await layer.request(options()).catch((err: unknown) => (err as SipError).code);
+    expect(outcome).toBe('EDGEPEER_SIP_TIMEOUT'); // its response was dropped
+    expect(layer.internalErrors).toBeGreaterThanOrEqual(1);
+    expect(errors[0]).toBe('sip: handling a message failed; it was dropped');
+  });
+});
+
 describe('non-INVITE client transaction over UDP', () => {
   it('retransmits at T1, doubling to T2, and times out with timer F when nothing answers', async () => {
     fake = await startFakeRegistrar(); // receives, never answers

@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fromListenError, InvalidArgumentError } from '../../errors/index.ts';
+import { type Logger, silentLogger } from '../../log/index.ts';
 import { normalizeIp } from '../protocol/compact.ts';
 import { parseQuery, QueryError } from '../protocol/query.ts';
 import { failureAnswer, scrapeAnswer } from './answers.ts';
@@ -21,6 +22,8 @@ export interface TrackerOptions extends TrackerCoreOptions {
   statsThrottleMs?: number;
   /** Serve UDP (BEP 15) too. Default true. */
   udp?: boolean;
+  /** Where a request or datagram that failed unexpectedly (a bug) is logged. Default: nowhere. */
+  logger?: Logger;
 }
 
 export interface TrackerAddress {
@@ -58,6 +61,8 @@ class ReferenceTracker implements Tracker {
   #socket: Socket | undefined;
   #sweeper: NodeJS.Timeout | undefined;
   #address: TrackerAddress | undefined;
+  /** Requests and datagrams whose handling failed unexpectedly: logged, answered 500 or not at all. */
+  #internalErrors = 0;
 
   constructor(options: TrackerOptions) {
     this.#options = options;
@@ -140,11 +145,12 @@ class ReferenceTracker implements Tracker {
       { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 30_000, maxHeaderSize: 16 * 1024 },
       (req, res) => {
         this.#route(req, res).catch((err: unknown) => {
-          if (!res.headersSent) {
-            sendBencoded(res, failureAnswer(`internal error: ${(err as Error).message}`), 500);
-          } else {
-            res.destroy();
-          }
+          // A bug: it costs this request, never the process; the details go to the log, not to the client.
+          this.#internalErrors += 1;
+          const path = req.url?.split('?')[0];
+          (this.#options.logger ?? silentLogger).error({ err, method: req.method, path }, 'tracker: request failed');
+          if (!res.headersSent) sendBencoded(res, failureAnswer('internal error'), 500);
+          else res.destroy();
         });
       },
     );
@@ -176,7 +182,14 @@ class ReferenceTracker implements Tracker {
         (answer) => {
           if (answer !== undefined) socket.send(answer, remote.port, remote.address);
         },
-        () => undefined,
+        (err: unknown) => {
+          // Unanswered: an answer would tell a stranger about the failure and may be larger than the request.
+          this.#internalErrors += 1;
+          (this.#options.logger ?? silentLogger).error(
+            { err, from: `${remote.address}:${remote.port}`, bytes: packet.length },
+            'tracker: UDP datagram failed',
+          );
+        },
       );
     });
     return socket;
@@ -249,6 +262,7 @@ class ReferenceTracker implements Tracker {
       peerCount: counts.peers,
       bitmapBytes: counts.bitmapBytes,
       evictedSwarms: counts.evictedSwarms,
+      internalErrors: this.#internalErrors,
       followers: this.#core.feed.followers,
       swarms,
     });
