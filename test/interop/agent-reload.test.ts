@@ -124,7 +124,7 @@ describe('agent reload', () => {
       await swarmWhen(first, infoHash, (stats) => stats.networkPeers.length === 1);
 
       const applied = await agent.reload({ ...config, trackers: [urls[1]!] });
-      expect(applied).toEqual({ applied: ['trackers'], restartNeeded: [] });
+      expect(applied).toEqual({ applied: ['trackers'], restartNeeded: [], failed: [] });
       await swarmWhen(second, infoHash, (stats) => stats.networkPeers.length === 1);
       await swarmWhen(first, infoHash, (stats) => stats.networkPeers.length === 0);
       expect(agent.status().trackers.map((tracker) => [tracker.url, tracker.objects])).toEqual([[urls[1], 1]]);
