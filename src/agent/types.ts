@@ -11,7 +11,7 @@ export interface AgentConfig {
     port: number;
     /** Default: dual stack on '::'. */
     host?: string | string[];
-    /** Encrypted handshakes; default 'plaintext'. */
+    /** Encrypted handshakes; default 'rc4' (plaintext when offered, RC4 when it is all a peer offers). */
     mse?: MseMode;
     limits?: Partial<PeerWireLimits>;
   };
@@ -67,7 +67,7 @@ export interface AgentConfig {
 }
 
 export const DEFAULT_AGENT_CONFIG: Omit<AgentConfig, 'dataDir'> = {
-  peer: { port: 6881, mse: 'plaintext' },
+  peer: { port: 6881, mse: 'rc4' },
   http: {
     port: 8080,
     policy: 'refuse',

@@ -179,11 +179,12 @@ export const SETTINGS = {
   },
   'peer.mse': {
     value: { type: 'enum', values: MSE_MODES },
-    default: 'plaintext',
+    default: 'rc4',
     doc:
-      'Encrypted handshakes (MSE/PE, tried first by aria2c and libtorrent): plaintext answers them and ' +
-      'goes on unencrypted; rc4 also agrees to RC4 streams (JavaScript RC4, ~50 MB/s a core); off closes ' +
-      'them (clients retry in plaintext).',
+      'Encrypted handshakes (MSE/PE, tried first by aria2c, libtorrent and Transmission): rc4 goes on ' +
+      'unencrypted when the peer offers it and in RC4 when that is all it offers (Transmission by default; ' +
+      'JavaScript RC4, ~250 MB/s a core); plaintext closes peers that offer only RC4; off closes every ' +
+      'encrypted handshake (clients retry in plaintext).',
     flag: 'peer-mse',
   },
   'peer.limits.maxConnections': limit(2000, 1, 1_000_000, 'Connections open at once; more are closed on accept.'),

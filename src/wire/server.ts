@@ -28,9 +28,10 @@ export interface PeerWireServerOptions {
   /** `v` in the extended handshake (BEP 10). */
   clientName?: string;
   /**
-   * Encrypted handshakes (MSE/PE), which aria2c and libtorrent try first by default: 'plaintext' (default)
-   * accepts them and continues in plaintext; 'rc4' also agrees to RC4 streams (slow: JavaScript RC4);
-   * 'off' closes them (clients retry in plaintext, aria2c after a second).
+   * Encrypted handshakes (MSE/PE), which aria2c, libtorrent and Transmission try first by default: 'rc4'
+   * (default) selects plaintext when the peer offers it and RC4 when that is all it offers (Transmission's
+   * default; libtorrent's "enabled" policy); 'plaintext' closes peers offering only RC4; 'off' closes every
+   * encrypted handshake (clients retry in plaintext, aria2c after a second).
    */
   mse?: MseMode;
   limits?: Partial<PeerWireLimits>;
@@ -105,7 +106,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
     this.limits = resolveLimits(options.limits);
     this.peerId = resolvePeerId(options.peerId);
     this.clientName = options.clientName ?? 'edgepeer';
-    this.mse = options.mse ?? 'plaintext';
+    this.mse = options.mse ?? 'rc4';
     if (!['off', 'plaintext', 'rc4'].includes(this.mse)) {
       throw new InvalidArgumentError(`mse must be 'off', 'plaintext' or 'rc4', got ${String(this.mse)}`, {
         subject: 'mse',

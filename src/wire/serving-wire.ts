@@ -6,15 +6,16 @@
 //    buffer a 4 GiB "message"), and closes on what it would silently misread;
 //  - hands request, cancel and extended messages to the connection without the package's per-request
 //    closure, array scan, event and speed meter (see docs/wire.md, "Hot path");
-//  - answers encrypted handshakes (MSE/PE, the package's mse.js) with one shared Diffie-Hellman group and,
-//    unless RC4 is allowed, goes on in plaintext (crypto_select 0x01).
+//  - answers encrypted handshakes (MSE/PE, the package's mse.js) with one shared Diffie-Hellman group and
+//    goes on in plaintext (crypto_select 0x01) when the peer offers it, in RC4 only if it offers nothing else.
 import { createDiffieHellman, type DiffieHellman, randomBytes } from 'node:crypto';
 import Wire from 'bittorrent-protocol';
 
 /**
  * MSE (message stream encryption) for incoming connections: 'off' accepts plaintext handshakes only;
  * 'plaintext' also accepts an encrypted handshake and selects plaintext for what follows (peers offering
- * only RC4 are closed); 'rc4' also agrees to RC4 for the whole stream (done in JavaScript: ~50 MB/s a core).
+ * only RC4 are closed); 'rc4' selects plaintext too when the peer offers it, and agrees to RC4 for the
+ * whole stream when that is all it offers (Transmission's default; JavaScript RC4, ~250 MB/s a core).
  */
 export type MseMode = 'off' | 'plaintext' | 'rc4';
 
@@ -88,7 +89,7 @@ export class ServingWire extends Wire {
   /** Exact length of a bitfield message (id byte included) once the object is known; -1 before. */
   bitfieldMessageLength = -1;
 
-  constructor(sink: ServingWireSink, mse: MseMode = 'plaintext') {
+  constructor(sink: ServingWireSink, mse: MseMode = 'rc4') {
     super('tcpIncoming', mse === 'off' ? 0 : 1);
     this.#sink = sink;
     const encryptor = this._encryptor;

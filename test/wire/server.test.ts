@@ -49,7 +49,7 @@ afterEach(async () => {
 async function startServer(
   limits: Partial<PeerWireLimits> = {},
   store = new MemoryStore(),
-  mse: MseMode = 'plaintext',
+  mse?: MseMode,
 ): Promise<Harness> {
   const cache = new MemoryCache(store);
   const logs: LogLine[] = [];
@@ -62,7 +62,16 @@ async function startServer(
   const uploaded = new Map<string, number>();
   const onUploaded = (infoHash: string, bytes: number) => uploaded.set(infoHash, (uploaded.get(infoHash) ?? 0) + bytes);
   const host = ['127.0.0.1', '::1'];
-  const server = createPeerWireServer({ store, cache, port: 0, host, logger, limits, mse, onUploaded });
+  const server = createPeerWireServer({
+    store,
+    cache,
+    port: 0,
+    host,
+    logger,
+    limits,
+    onUploaded,
+    ...(mse ? { mse } : {}),
+  });
   const { port } = await server.listen();
   cleanups.push(() => server.close(0));
   return { server, port, store, cache, logs, uploaded };
@@ -530,9 +539,21 @@ describe('peer wire server: encrypted handshakes (MSE)', () => {
     expect(h.server.stats()).toMatchObject({ encryptedHandshakes: 1, protocolErrors: 0 });
   });
 
-  it('closes a peer offering only RC4, unless RC4 is allowed; then serves through RC4', async () => {
+  it('serves a peer offering only RC4 (Transmission by default) through RC4 with the default settings', async () => {
+    const h = await startServer();
+    const object = makeObject('transmission.bin', 4 * PIECE, PIECE);
+    h.store.add(object);
+    const p = await encryptedPeer(h.port, object.infoHash, 2);
+    await waitFor(p.wire, 'have-all');
+    await unchoked(p);
+    const [piece] = await download(p, object, [3]);
+    expect(piece!.equals(pieceBytes(object, 3))).toBe(true);
+    expect(h.server.stats()).toMatchObject({ encryptedHandshakes: 1, rc4Refused: 0 });
+  });
+
+  it("closes a peer offering only RC4 with mse 'plaintext', and serves it with 'rc4'", async () => {
     const object = makeObject('rc4.bin', 4 * PIECE, PIECE);
-    const strict = await startServer();
+    const strict = await startServer({}, new MemoryStore(), 'plaintext');
     strict.store.add(object);
     const refused = await encryptedPeer(strict.port, object.infoHash, 2);
     await closed(refused.socket);
