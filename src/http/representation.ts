@@ -23,9 +23,13 @@ interface ObjectRepresentations {
 
 const byMetainfo = new WeakMap<Metainfo, ObjectRepresentations>();
 
-/** The representation of a file of `object` named by URL segments, or undefined (404). */
+/**
+ * The representation of a file of `object` named by URL segments, or undefined (404). No segments: the
+ * object's own URL, which names the file of a single-file object and nothing in a multi-file one.
+ */
 export function fileRepresentation(object: StoredObject, segments: string[]): Representation | undefined {
   const files = representationsOf(object).files;
+  if (segments.length === 0) return object.metainfo.multiFile ? undefined : files.get(object.metainfo.name);
   return files.get(segments.length === 1 ? segments[0]! : segments.join('/'));
 }
 

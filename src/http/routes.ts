@@ -65,6 +65,11 @@ function objectRoute(parts: string[]): Route {
   const infoHash = parts[2];
   if (infoHash === undefined || !INFO_HASH.test(infoHash)) return bad('expected /objects/<40 hex info hash>/<name>');
   const segments: string[] = [];
+  // The object's own URL (`/objects/<ih>` or `/objects/<ih>/`, the BEP 19 url-list as advertised): for a
+  // single-file object, its file. WebTorrent fetches it as is instead of appending the file name.
+  if (parts.length === 3 || (parts.length === 4 && parts[3] === '')) {
+    return { kind: 'object', infoHash: infoHash.toLowerCase(), segments };
+  }
   for (let i = 3; i < parts.length; i += 1) {
     const raw = parts[i]!;
     // A trailing slash (the web seed base itself, or a directory) names no file.

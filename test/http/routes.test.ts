@@ -60,9 +60,12 @@ describe('parseRoute', () => {
   it('says unknown for paths outside the URL space and for folders', () => {
     expect(parseRoute('/')).toEqual({ kind: 'unknown' });
     expect(parseRoute('/etc/passwd')).toEqual({ kind: 'unknown' });
-    expect(parseRoute(`/objects/${hash}/`)).toEqual({ kind: 'unknown' });
-    expect(parseRoute(`/objects/${hash}`)).toEqual({ kind: 'unknown' });
     expect(parseRoute(`/objects/${hash}/dir/`)).toEqual({ kind: 'unknown' });
+  });
+
+  it("routes the object's own URL (the web seed base) with no segments: a single-file object's file", () => {
+    expect(parseRoute(`/objects/${hash}/`)).toEqual({ kind: 'object', infoHash: hash.toLowerCase(), segments: [] });
+    expect(parseRoute(`/objects/${hash}`)).toEqual({ kind: 'object', infoHash: hash.toLowerCase(), segments: [] });
   });
 });
 

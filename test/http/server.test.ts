@@ -531,6 +531,37 @@ describe('HTTP server: slow and greedy clients', () => {
 });
 
 /** A server on loopback over a memory store holding one object of `pieces` pieces, and that object's URL. */
+describe("HTTP server: the object's own URL (WebTorrent's web seed requests)", () => {
+  it("serves a single-file object's content at /objects/<ih>/ and refuses it for a multi-file one", async () => {
+    const { store, server, port, data } = await serveOneObject('single.bin', 2);
+    const files = testBytes(PIECE * 2, 4);
+    const multi = metainfoFor(
+      'folder',
+      PIECE,
+      [
+        { path: ['a.bin'], length: PIECE },
+        { path: ['b.bin'], length: PIECE },
+      ],
+      files,
+    );
+    store.add(multi, files);
+    const single = [...store.entries.keys()].find((hash) => hash !== multi.infoHash)!;
+    try {
+      for (const url of [`/objects/${single}/`, `/objects/${single}`]) {
+        const whole = await get(`http://127.0.0.1:${port}${url}`);
+        expect(whole.status).toBe(200);
+        expect(whole.body.equals(data)).toBe(true);
+        const range = await get(`http://127.0.0.1:${port}${url}`, { range: 'bytes=10-19' });
+        expect(range.status).toBe(206);
+        expect(range.body.equals(data.subarray(10, 20))).toBe(true);
+      }
+      expect((await get(`http://127.0.0.1:${port}/objects/${multi.infoHash}/`)).status).toBe(404);
+    } finally {
+      await server.close(100);
+    }
+  });
+});
+
 describe('HTTP server: damaged objects', () => {
   it('answers 503 for an object whose metainfo cannot be read, and serves the others', async () => {
     const { store, server, port, url } = await serveOneObject('fine.bin', 2);
