@@ -21,7 +21,7 @@ export const LT_DONTHAVE_ID = 2;
 /** The server's running totals: the stats that are counted, not read off live connections. */
 export type WireCounters = Omit<
   PeerWireStats,
-  'connections' | 'handshaking' | 'unchoked' | 'waiting' | 'slotRotations' | 'sendQueueBytes'
+  'connections' | 'handshaking' | 'unchoked' | 'waiting' | 'slotRotations' | 'sendQueueBytes' | 'utpResets'
 >;
 
 /** What a connection needs from its server. */

@@ -12,6 +12,7 @@ import { type ConnectionHost, PeerConnection, type WireCounters } from './connec
 import { type PeerWireLimits, resolveLimits } from './options.ts';
 import type { MseMode } from './serving-wire.ts';
 import type { PeerInfo, PeerWireStats, WirePieceCache, WireStore } from './types.ts';
+import { answerUtpWithReset, type UtpResetter } from './utp-reset.ts';
 
 export interface PeerWireServerOptions {
   store: WireStore;
@@ -93,6 +94,8 @@ class WireServer implements PeerWireServer, ConnectionHost {
   readonly #choker: Choker<PeerConnection>;
   /** SHA-1('req2' + info hash) -> info hash, for encrypted handshakes; rebuilt when objects were added. */
   #mseHashes = new Map<string, string>();
+  /** UDP on the peer port, answering uTP connection attempts with a reset (clients then use TCP at once). */
+  readonly #utpResetters: UtpResetter[] = [];
   readonly #storeListeners: {
     added: (infoHash: string, pieces: number[]) => void;
     removed: (infoHash: string, pieces: number[], reason: RemovalReason) => void;
@@ -160,6 +163,8 @@ class WireServer implements PeerWireServer, ConnectionHost {
         }
       }
       port = bound.port;
+      const utp = await answerUtpWithReset(bound.host, bound.port, this.logger);
+      if (utp !== null) this.#utpResetters.push(utp);
       addresses.push(bound.host.includes(':') ? `[${bound.host}]:${bound.port}` : `${bound.host}:${bound.port}`);
     }
     this.store.on('pieces-added', this.#storeListeners.added);
@@ -181,6 +186,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
     this.store.off('pieces-removed', this.#storeListeners.removed);
     this.store.off('object-removed', this.#storeListeners.objectRemoved);
     const serversClosed = this.#servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
+    const utpClosed = this.#utpResetters.map((utp) => utp.close());
     const sockets = [...this.#connections].map((c) => c.socket);
     const socketsClosed = sockets.map(
       (s) => new Promise<void>((resolve) => (s.destroyed ? resolve() : s.once('close', () => resolve()))),
@@ -195,7 +201,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
     } else {
       await Promise.all(socketsClosed);
     }
-    await Promise.all(serversClosed);
+    await Promise.all([...serversClosed, ...utpClosed]);
     this.#state = 'closed';
     this.remoteWarnings.close();
   }
@@ -218,6 +224,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
       ...counters,
       sendQueueBytes,
       metadataPiecesSent,
+      utpResets: this.#utpResetters.reduce((sum, utp) => sum + utp.resets, 0),
     };
   }
 

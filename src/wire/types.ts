@@ -47,6 +47,8 @@ export interface PeerWireStats {
   metadataPiecesSent: number;
   /** Connections closed because handling them failed unexpectedly (a bug or a damaged object): logged. */
   internalErrors: number;
+  /** uTP connection attempts (BEP 29 ST_SYN) on the peer port answered with ST_RESET, so the client used TCP. */
+  utpResets: number;
 }
 
 export interface PeerInfo {
