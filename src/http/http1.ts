@@ -282,7 +282,11 @@ export class Http1Response {
   }
 
   #endEarly(): void {
-    if (!this.#ended) this.#connection.responseEnded(this.#request, this.#status, this.#bodyBytes);
+    if (!this.#ended) {
+      // Bytes still in the socket's buffer never reached the client (the head's, at most, among them).
+      const unsent = Math.min(this.#bodyBytes, this.#connection.socket.writableLength);
+      this.#connection.responseEnded(this.#request, this.#status, this.#bodyBytes - unsent);
+    }
     this.#ended = true;
   }
 }

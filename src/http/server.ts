@@ -420,13 +420,17 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       }
       if (res.destroyed) {
         stats.aborted += 1;
+        res.destroy(); // for the access log: the line with what was sent
         return;
       }
       if (trailer !== null) res.end(trailer);
       else res.end();
     } catch (err) {
       stats.aborted += 1;
-      if (err instanceof ClosedError) return;
+      if (err instanceof ClosedError) {
+        res.destroy(); // the client went away: logged, as nginx does, with the bytes it got
+        return;
+      }
       logger.warn(
         {
           infoHash: object.infoHash,

@@ -655,6 +655,28 @@ describe('HTTP server: HTTPS', () => {
 });
 
 describe('HTTP server: access log', () => {
+  it('logs a response the client walked away from, with its status and the bytes it got', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'edgepeer-http-log-'));
+    try {
+      const accessLog = join(dir, 'access.log');
+      const { server, port, url, data } = await serveOneObject('aborted.bin', 256, { accessLog });
+      // As a player's opening `bytes=0-`: read the head, then go away.
+      const socket = connect(port, '127.0.0.1');
+      socket.write(`GET ${new URL(url).pathname} HTTP/1.1\r\nHost: x\r\nRange: bytes=0-\r\n\r\n`);
+      await once(socket, 'data');
+      socket.destroy();
+      await expect.poll(() => server.stats().aborted).toBe(1);
+      await server.close(100);
+      const lines = (await readFile(accessLog, 'utf8')).trim().split('\n');
+      expect(lines).toHaveLength(1);
+      const [, status, bytes] = / (\d{3}) (\d+) "-" "-"$/.exec(lines[0]!)!;
+      expect(status).toBe('206');
+      expect(Number(bytes)).toBeLessThan(data.length);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('logs every response, refused requests included, with the bytes of its body', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'edgepeer-http-log-'));
     try {
