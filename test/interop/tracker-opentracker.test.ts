@@ -140,6 +140,27 @@ describe('opentracker', () => {
     }
   });
 
+  it("names opentracker's 8-byte UDP answer for an info hash not on its whitelist as the refusal it is", async () => {
+    const transport = new DefaultTrackerTransport({ maxUrlLength: 6144, timeoutMs: 5000, maxUdpUrlData: 1024 });
+    try {
+      const refused = await transport.announce(
+        opentracker.udpAnnounceUrl,
+        {
+          infoHash: Buffer.alloc(20, 0x5a),
+          peerId: Buffer.from('-EP0001-notlisted000'),
+          port: 7998,
+          uploaded: 0,
+          downloaded: 0,
+          left: 1,
+        },
+        AbortSignal.timeout(10_000),
+      );
+      expect(refused.result.failureReason).toMatch(/^announce refused: .*whitelist/);
+    } finally {
+      await transport.close();
+    }
+  });
+
   it('sends stopped on shutdown, so opentracker drops the agent', async () => {
     const infoHash = served.objects[0]!.metainfo.infoHash;
     const before = await client.scrape(infoHash);

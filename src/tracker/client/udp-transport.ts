@@ -35,6 +35,10 @@ interface Pending {
   fail(error: TrackerError): void;
 }
 
+/** The failure reason of an announce answered with its header alone (BEP 15 gives none, opentracker sends it). */
+export const REFUSED_BY_HEADER_ONLY =
+  'announce refused: the tracker answered with an empty announce (opentracker does so for an info hash not on its whitelist)';
+
 /** A tracker's error answer (BEP 15 action 3): its message is the failure reason. */
 class UdpTrackerFailure extends Error {}
 
@@ -70,6 +74,10 @@ export class UdpTrackerTransport {
           urlData,
         }),
       );
+      // opentracker's answer to an info hash not on its whitelist: the 8-byte header, nothing after it.
+      if (packet.length === 8) {
+        return { bitmapSent, result: { failureReason: REFUSED_BY_HEADER_ONLY, peers: [], urlList: [], pieceUrls: [] } };
+      }
       if (packet.length < 20) throw invalid(url, 'announce answer shorter than 20 bytes');
       return {
         bitmapSent,
