@@ -15,7 +15,8 @@ packages=(
   wrk                # HTTP load generator for benchmarks
   openssl            # SHA-1 speed limit yardstick
   time               # /usr/bin/time for peak RSS in benchmarks
-  iproute2           # ss: a test reads a socket's receive queue; benchmarks find free ports
+  iproute2           # ss: a test reads a socket's receive queue; benchmarks find free ports; ip netns
+  transmission-daemon # Transmission 3.00, a mainstream client, run in a network namespace a test creates
 )
 
 missing=()
