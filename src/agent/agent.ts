@@ -91,9 +91,8 @@ export class Agent {
     httpBaseUrls: [],
     adminUrl: null,
   };
-  /** Stops in reverse order of start; filled as parts come up, so a failed start undoes what it did. */
   /**
-   * What stop() undoes. 'serving': the parts facing the network (servers, admin API, announces, IMS,
+   * What stop() undoes, filled as parts come up (so a failed start undoes what it did). 'serving': the parts facing the network (servers, admin API, announces, IMS,
    * scrub), stopped together under the shutdown deadline; 'release': what they used (origin client, hash
    * pool, store), released after them, in reverse order of start.
    */
