@@ -3,6 +3,8 @@ UPnP, NAT-PMP), no tracker; it is told the peer to dial. Prints one JSON line.
 
 usage: /usr/bin/python3 lt_client.py (--torrent FILE | --magnet URI) --save DIR --peer HOST:PORT
            [--timeout S] [--until complete|pieces:N] [--peer-lacks K] [--encryption plain|default|forced]
+           [--utp]
+  --utp              try uTP first, as libtorrent does by default (TCP when the uTP attempt fails)
   --encryption       plain: plaintext handshakes only (default here); default: libtorrent's own defaults
                      (tries an encrypted handshake first); forced: encrypted handshakes only
   --until pieces:N   stop once N pieces are verified (for a peer that holds only some)
@@ -25,6 +27,7 @@ p.add_argument("--timeout", type=float, default=60)
 p.add_argument("--until", default="complete")
 p.add_argument("--peer-lacks", type=int, default=None)
 p.add_argument("--encryption", default="plain")
+p.add_argument("--utp", action="store_true")
 args = p.parse_args()
 
 host, port = args.peer.rsplit(":", 1)
@@ -43,6 +46,9 @@ settings = {
     "alert_mask": int(lt.alert.category_t.error_notification | lt.alert.category_t.status_notification
                       | lt.alert.category_t.peer_notification | lt.alert.category_t.peer_log_notification),
 }
+if args.utp:
+    settings["enable_outgoing_utp"] = True
+    settings["enable_incoming_utp"] = True
 if args.encryption == "plain":
     settings["out_enc_policy"] = int(lt.enc_policy.disabled)
 elif args.encryption == "forced":
@@ -107,7 +113,8 @@ while True:
     now = time.time()
     if now - t0 > args.timeout:
         break
-    if st.num_peers == 0 and now - last_connect > 1:
+    # With --utp the first dial is left to libtorrent's own fallback: dialling again would try uTP again.
+    if st.num_peers == 0 and now - last_connect > 1 and not args.utp:
         h.connect_peer(peer)
         last_connect = now
 
