@@ -338,6 +338,8 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     }
     this.object = object;
     this.#infoHash = object.infoHash;
+    // RC4 was selected in the encrypted handshake: every byte of this peer goes through the JavaScript cipher.
+    if (this.wire.encrypted) host.counters.rc4Streams++;
     this.#pieceCount = metainfo.pieceCount;
     this.#pieceLength = metainfo.pieceLength;
     this.#lastPieceLength = metainfo.length - (metainfo.pieceCount - 1) * metainfo.pieceLength;

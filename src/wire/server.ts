@@ -82,6 +82,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
     requestsDropped: 0,
     metadataPiecesSent: 0,
     internalErrors: 0,
+    rc4Streams: 0,
   };
   now = Date.now();
 

@@ -47,6 +47,8 @@ export interface PeerWireStats {
   metadataPiecesSent: number;
   /** Connections closed because handling them failed unexpectedly (a bug or a damaged object): logged. */
   internalErrors: number;
+  /** Connections whose stream is RC4-encrypted (the peer offered only RC4): each costs more CPU. */
+  rc4Streams: number;
   /** uTP connection attempts (BEP 29 ST_SYN) on the peer port answered with ST_RESET, so the client used TCP. */
   utpResets: number;
 }

@@ -74,6 +74,14 @@ describe('libtorrent downloads from the peer wire server', () => {
     }
   });
 
+  it('downloads with RC4 as all libtorrent offers (as Transmission does), with the default settings', async () => {
+    const before = served.server.stats().encryptedHandshakes;
+    const { save, result } = await leech(single, 'rc4-only', ['--encryption', 'rc4']);
+    expect(result).toMatchObject({ done: true, problems: [] });
+    expect(await differingFiles(save, single)).toEqual([]);
+    expect(served.server.stats()).toMatchObject({ encryptedHandshakes: before + 1, rc4Refused: 0, rc4Streams: 1 });
+  });
+
   it('downloads from a magnet link, fetching the metadata over ut_metadata (BEP 9)', async () => {
     const save = await freshDir(dir, 'magnet');
     const before = served.server.stats().metadataPiecesSent;

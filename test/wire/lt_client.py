@@ -2,11 +2,12 @@
 UPnP, NAT-PMP), no tracker; it is told the peer to dial. Prints one JSON line.
 
 usage: /usr/bin/python3 lt_client.py (--torrent FILE | --magnet URI) --save DIR --peer HOST:PORT
-           [--timeout S] [--until complete|pieces:N] [--peer-lacks K] [--encryption plain|default|forced]
+           [--timeout S] [--until complete|pieces:N] [--peer-lacks K] [--encryption plain|default|forced|rc4]
            [--utp]
   --utp              try uTP first, as libtorrent does by default (TCP when the uTP attempt fails)
   --encryption       plain: plaintext handshakes only (default here); default: libtorrent's own defaults
-                     (tries an encrypted handshake first); forced: encrypted handshakes only
+                     (tries an encrypted handshake first); forced: encrypted handshakes only; rc4: encrypted
+                     handshakes offering RC4 only (as Transmission does by default)
   --until pieces:N   stop once N pieces are verified (for a peer that holds only some)
   --peer-lacks K     also wait until the peer says it no longer has K (lt_donthave, seen in libtorrent's
                      peer log; libtorrent drops an upload-only peer it needs nothing from at once)
@@ -51,6 +52,10 @@ if args.utp:
     settings["enable_incoming_utp"] = True
 if args.encryption == "plain":
     settings["out_enc_policy"] = int(lt.enc_policy.disabled)
+elif args.encryption == "rc4":
+    settings["out_enc_policy"] = int(lt.enc_policy.forced)
+    settings["in_enc_policy"] = int(lt.enc_policy.forced)
+    settings["allowed_enc_level"] = int(lt.enc_level.rc4)
 elif args.encryption == "forced":
     settings["out_enc_policy"] = int(lt.enc_policy.forced)
     settings["in_enc_policy"] = int(lt.enc_policy.forced)
