@@ -17,7 +17,8 @@
 #   edgepeer-checked  SHA-1 on the first read, 16 KiB block checksums on every later read from disk
 #                     (--verify checksum: verifyPolicy 'checksum', what the agent does)
 #   edgepeer-warm  cache larger than the file, every piece read and verified before READY (--warm), as the
-#                  libtorrent seeder checks its data before it seeds
+#                  libtorrent seeder checks its data before it seeds; also leeched by a libtorrent offering
+#                  RC4 only (edgepeer-warm-rc4: Transmission's default), which the server agrees to
 # usage: bash scripts/bench/wire.sh   (env: RUNS=3, SIZE_MIB=1024, CACHE_MIB=256, LEECH_ROOT=/dev/shm,
 #        CROWD_IDLE=990, CROWD_DOWNLOADERS=10, CROWD_MIB=256, QUIET_WAIT_S=60, SCRATCH_ROOT=/tmp)
 set -euo pipefail
@@ -105,12 +106,12 @@ echo "# commands: node scripts/bench/wire-serve.ts FILE WORK [--cache-mib N] [--
 echo "#           leecher: /usr/bin/python3 test/wire/lt_client.py --torrent TORRENT --save DIR --peer 127.0.0.1:PORT"
 
 declare -A SECS CPU
-leech() { # seeder-name port pid
+leech() { # seeder-name port pid [leecher args...]
   local dl="$LEECH_DIR/$1"; rm -rf "$dl"; mkdir -p "$dl"
   local c0 c1 out
   c0="$(cpu_s "$3")"
   local status=0
-  out="$("$SYSPY" "$LT_CLIENT" --torrent "$TORRENT" --save "$dl" --peer "127.0.0.1:$2" --timeout 300)" || status=$?
+  out="$("$SYSPY" "$LT_CLIENT" --torrent "$TORRENT" --save "$dl" --peer "127.0.0.1:$2" --timeout 300 "${@:4}")" || status=$?
   c1="$(cpu_s "$3")"
   local seconds; seconds="$(sed -n 's/.*"seconds": \([0-9.]*\).*/\1/p' <<<"$out")"
   if [ "$status" != 0 ] || ! grep -q '"done": true' <<<"$out" || ! cmp -s "$F" "$dl/$(basename "$F")"; then
@@ -126,12 +127,14 @@ for i in $(seq "$RUNS"); do
   wait_quiet; leech edgepeer-cold "$COLD_PORT" "$COLD_PID"
   wait_quiet; leech libtorrent "$LT_PORT" "$LT_PID"
   wait_quiet; leech edgepeer-warm "$WARM_PORT" "$WARM_PID"
+  # The same seeder, a leecher offering RC4 only (as Transmission does by default): what RC4 costs.
+  wait_quiet; leech edgepeer-warm-rc4 "$WARM_PORT" "$WARM_PID" --encryption rc4
   wait_quiet; leech edgepeer-once "$ONCE_PORT" "$ONCE_PID"
   wait_quiet; leech edgepeer-checked "$CHECKED_PORT" "$CHECKED_PID"
 done
 
 printf '%-15s %9s %8s %14s  %s\n' seeder median_s MB/s seeder_cpu_s "seconds per run"
-for s in edgepeer-cold edgepeer-once edgepeer-checked edgepeer-warm libtorrent; do
+for s in edgepeer-cold edgepeer-once edgepeer-checked edgepeer-warm edgepeer-warm-rc4 libtorrent; do
   m="$(tr ' ' '\n' <<<"${SECS[$s]:-}" | { grep . || true; } | median)"
   c="$(tr ' ' '\n' <<<"${CPU[$s]:-}" | { grep . || true; } | median)"
   printf '%-15s %9s %8.0f %14s  %s\n' "$s" "$m" "$(awk -v b="$BYTES" -v s="$m" 'BEGIN{print (s > 0) ? b / s / 1e6 : 0}')" "$c" "${SECS[$s]:-}"
@@ -142,6 +145,7 @@ echo "# ratio (libtorrent seconds / edgepeer seconds; >= 1.0: edgepeer at least 
   "once $(awk -v l="$MED_libtorrent" -v e="$MED_edgepeer_once" 'BEGIN{printf "%.2f", l/e}')," \
   "checked $(awk -v l="$MED_libtorrent" -v e="$MED_edgepeer_checked" 'BEGIN{printf "%.2f", l/e}')," \
   "warm $(awk -v l="$MED_libtorrent" -v e="$MED_edgepeer_warm" 'BEGIN{printf "%.2f", l/e}')"
+echo "# RC4 leecher against plaintext, warm seeder, same run (seconds plaintext / seconds RC4): $(awk -v p="$MED_edgepeer_warm" -v r="$MED_edgepeer_warm_rc4" 'BEGIN{printf "%.2f", (r > 0) ? p/r : 0}')"
 echo "# checked (the default) against once (trusting), same run: $(awk -v o="$MED_edgepeer_once" -v c="$MED_edgepeer_checked" 'BEGIN{printf "%.2f", o/c}')"
 echo "# rounds started without a quiet second: $noisy_rounds; loadavg at end: $(cut -d' ' -f1 /proc/loadavg)"
 stop "$LT_PID"; stop "$WARM_PID"; stop "$ONCE_PID"; stop "$CHECKED_PID"
