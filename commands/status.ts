@@ -31,6 +31,18 @@ Exit code 0 if an agent runs on the data dir, 7 if none does.`;
   }
 }
 
+/** The background scrub in a line: its state, the pass under way (how far) or the last one, what it found. */
+function scrubLine(scrub: NonNullable<AgentStatus['scrub']>): string {
+  if (scrub.state === 'off') return 'off';
+  const rate = `${formatBytes(scrub.bytesPerSecond)}/s${scrub.window ? ` in ${scrub.window}` : ''}`;
+  const pass = scrub.current
+    ? `pass at ${formatBytes(scrub.current.bytesChecked)} of ${formatBytes(scrub.current.bytesTotal)}`
+    : scrub.last
+      ? `last pass finished ${new Date(scrub.last.finishedAt ?? 0).toISOString()}`
+      : 'no pass yet';
+  return `${scrub.state}, ${rate}, ${pass}, ${scrub.passes} passes, ${scrub.corruptPieces} corrupt pieces found`;
+}
+
 function render(pid: number, s: AgentStatus): string {
   const lines = [
     `agent       pid ${pid}, store ${s.dataDir}`,
@@ -44,6 +56,7 @@ function render(pid: number, s: AgentStatus): string {
       : []),
     `cache       ${formatBytes(s.cache.bytes)} of ${formatBytes(s.cache.maxBytes)}, ${s.cache.hits} hits, ${s.cache.misses} misses, ${s.cache.directReads} direct reads, ${s.cache.corruptPieces} corrupt`,
   ];
+  if (s.scrub) lines.push(`scrub       ${scrubLine(s.scrub)}`);
   for (const t of s.trackers) lines.push(`tracker     ${JSON.stringify(t)}`);
   if (s.ims) lines.push(`ims         ${JSON.stringify(s.ims)}`);
   return lines.join('\n');

@@ -21,6 +21,9 @@ export interface ScrubWindow {
   toMinute: number;
 }
 
+/** How soon an empty store is looked at again (new content should not wait a whole interval). */
+const EMPTY_STORE_RETRY_MS = 10 * 60_000;
+
 export type ScrubState = 'off' | 'scrubbing' | 'waiting-for-window' | 'between-passes' | 'stopped';
 
 export interface ScrubPass {
@@ -153,14 +156,19 @@ export class Scrubber extends EventEmitter<ScrubEvents> {
   async #loop(): Promise<void> {
     while (!this.#stopped) {
       const started = Date.now();
-      await this.#pass();
+      const checked = await this.#pass();
       if (this.#stopped) return;
       this.#state = 'between-passes';
-      await this.#pause(started + this.#options.passIntervalMs - Date.now());
+      // A store with nothing held is looked at again soon, not a whole interval after it was empty.
+      const interval = checked
+        ? this.#options.passIntervalMs
+        : Math.min(this.#options.passIntervalMs, EMPTY_STORE_RETRY_MS);
+      await this.#pause(started + interval - Date.now());
     }
   }
 
-  async #pass(): Promise<void> {
+  /** One pass over what is held when it starts; false when nothing was held (no pass counted). */
+  async #pass(): Promise<boolean> {
     const objects = this.#store.list();
     const pass: ScrubPass = {
       startedAt: Date.now(),
@@ -184,13 +192,14 @@ export class Scrubber extends EventEmitter<ScrubEvents> {
       }
       if (pieces.length > 0) work.push({ infoHash: object.infoHash, pieces, sizes });
     }
+    if (work.length === 0) return false;
     this.#current = pass;
     for (const { infoHash, pieces, sizes } of work) {
       for (let i = 0; i < pieces.length; i += 1) {
-        if (!(await this.#inWindow())) return;
+        if (!(await this.#inWindow())) return true;
         const began = Date.now();
         const result: ScrubResult = await this.#cache.scrubPiece(infoHash, pieces[i]!);
-        if (this.#stopped) return;
+        if (this.#stopped) return true;
         if (result !== 'gone') this.#count(pass, sizes[i]!, result === 'corrupt');
         if (result === 'corrupt') this.emit('corrupt', infoHash, pieces[i]!);
         // The rate: this piece's bytes spread over the time they are allowed to take.
@@ -202,6 +211,7 @@ export class Scrubber extends EventEmitter<ScrubEvents> {
     this.#last = pass;
     this.#current = null;
     this.emit('pass-finished', { ...pass });
+    return true;
   }
 
   #count(pass: ScrubPass, bytes: number, corrupt: boolean): void {

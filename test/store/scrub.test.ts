@@ -105,6 +105,15 @@ describe('background scrub', () => {
     expect(scrub.status().state).toBe('stopped');
   });
 
+  it('counts no pass over a store that holds nothing, and says it waits', async () => {
+    await store.removeObject(infoHash, 'purge');
+    const scrub = scrubber();
+    scrub.on('pass-finished', () => expect.unreachable('a pass over nothing'));
+    scrub.start();
+    await expect.poll(() => scrub.status().state).toBe('between-passes');
+    expect(scrub.status()).toMatchObject({ passes: 0, current: null, last: null, piecesChecked: 0 });
+  });
+
   it('is off at rate 0', () => {
     const scrub = scrubber({ bytesPerSecond: 0 });
     scrub.start();
