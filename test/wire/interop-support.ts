@@ -199,6 +199,8 @@ export async function freePort(): Promise<number> {
 
 export interface RunResult {
   code: number | null;
+  /** The signal that ended the program (SIGSEGV: a crash of its own), if one did. */
+  signal: string | null;
   stdout: string;
   stderr: string;
 }
@@ -208,7 +210,7 @@ export function runProgram(file: string, args: string[], timeoutMs: number): Pro
   return new Promise((resolve) => {
     execFile(file, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
-      resolve({ code, stdout, stderr });
+      resolve({ code, signal: err?.signal ?? null, stdout, stderr });
     });
   });
 }
@@ -235,7 +237,8 @@ export async function libtorrentLeech(
   const result = await runProgram('/usr/bin/python3', [LT_CLIENT, ...args], timeoutMs);
   const line = result.stdout.trim().split('\n').pop() ?? '';
   if (!line.startsWith('{')) {
-    throw new Error(`lt_client.py failed (exit ${result.code}): ${result.stderr.slice(-2000)}`);
+    const ended = result.signal === null ? `exit ${result.code}` : `killed by ${result.signal}`;
+    throw new Error(`lt_client.py failed (${ended}): ${result.stderr.slice(-2000)}`);
   }
   return { ...(JSON.parse(line) as LibtorrentResult), stderr: result.stderr };
 }
