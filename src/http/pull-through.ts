@@ -7,7 +7,7 @@ import { HashMismatchError, OriginError } from '../errors/index.ts';
 import { originFailure } from '../ingest/index.ts';
 import { type Logger, silentLogger, WarningThrottle } from '../log/index.ts';
 import type { Metainfo } from '../metainfo/types.ts';
-import type { StoredObject } from '../store/types.ts';
+import type { CatalogObject } from '../store/types.ts';
 import type { OriginLimits, PieceVerifier, PieceWriter } from './types.ts';
 
 const USER_AGENT = 'edgepeer (CDN pull-through)';
@@ -40,11 +40,11 @@ export class PullThrough {
   }
 
   /** The verified bytes of a piece, fetched from the origin and stored (once, however many ask). */
-  fetchPiece(object: StoredObject, pieceIndex: number): Promise<Buffer> {
+  fetchPiece(object: CatalogObject, metainfo: Metainfo, pieceIndex: number): Promise<Buffer> {
     const key = `${object.infoHash}:${pieceIndex}`;
     let pending = this.inflight.get(key);
     if (pending === undefined) {
-      pending = this.pull(object, pieceIndex).finally(() => this.inflight.delete(key));
+      pending = this.pull(object, metainfo, pieceIndex).finally(() => this.inflight.delete(key));
       this.inflight.set(key, pending);
     }
     return pending;
@@ -56,10 +56,9 @@ export class PullThrough {
     await this.dispatcher.close();
   }
 
-  private async pull(object: StoredObject, pieceIndex: number): Promise<Buffer> {
-    const { metainfo } = object;
+  private async pull(object: CatalogObject, metainfo: Metainfo, pieceIndex: number): Promise<Buffer> {
     try {
-      const data = await this.download(object, pieceIndex);
+      const data = await this.download(object, metainfo, pieceIndex);
       const expected = metainfo.pieceHashes.subarray(pieceIndex * 20, pieceIndex * 20 + 20);
       if (!(await this.options.verify(data, expected))) {
         throw new HashMismatchError(`piece ${pieceIndex} of ${metainfo.infoHash} from the origin failed its SHA-1`, {
@@ -98,14 +97,13 @@ export class PullThrough {
   }
 
   /** The piece's bytes, one range request per file it spans. */
-  private async download(object: StoredObject, pieceIndex: number): Promise<Buffer> {
-    const { metainfo } = object;
+  private async download(object: CatalogObject, metainfo: Metainfo, pieceIndex: number): Promise<Buffer> {
     const start = pieceIndex * metainfo.pieceLength;
     const length = Math.min(metainfo.pieceLength, metainfo.length - start);
     const data = Buffer.allocUnsafe(length);
     let written = 0;
     for (const span of fileSpans(metainfo, start, length)) {
-      const url = originFileUrl(object, span.fileIndex);
+      const url = originFileUrl(object, metainfo, span.fileIndex);
       if (url === null)
         throw new OriginError('EDGEPEER_ORIGIN_UNREACHABLE', `${metainfo.infoHash} has no http(s) origin`);
       await this.fetchRange(url, span.fileOffset, span.length, data, written);
@@ -172,10 +170,13 @@ export class PullThrough {
 }
 
 /** The origin URL of a file of `object`, or null when its source is not an http(s) URL. */
-export function originFileUrl(object: StoredObject, fileIndex: number): string | null {
+export function originFileUrl(
+  object: Pick<CatalogObject, 'source'>,
+  metainfo: Metainfo,
+  fileIndex: number,
+): string | null {
   const source = object.source;
   if (source === null || !/^https?:\/\//i.test(source)) return null;
-  const { metainfo } = object;
   const file = metainfo.files[fileIndex];
   if (file === undefined) return null;
   // Like a BEP 19 web seed: a single-file source is the file itself unless it ends in '/'; a

@@ -1,7 +1,7 @@
 // What a URL selects: a window of an object's concatenated bytes, with its validators. Worked out once per
 // object and file, and kept for as long as the object's metainfo lives (it is immutable).
 import type { Metainfo } from '../metainfo/types.ts';
-import type { StoredObject } from '../store/types.ts';
+import type { CatalogObject } from '../store/types.ts';
 import type { Validators } from './conditional.ts';
 
 export interface Representation extends Validators {
@@ -27,17 +27,24 @@ const byMetainfo = new WeakMap<Metainfo, ObjectRepresentations>();
  * The representation of a file of `object` named by URL segments, or undefined (404). No segments: the
  * object's own URL, which names the file of a single-file object and nothing in a multi-file one.
  */
-export function fileRepresentation(object: StoredObject, segments: string[]): Representation | undefined {
-  const files = representationsOf(object).files;
-  if (segments.length === 0) return object.metainfo.multiFile ? undefined : files.get(object.metainfo.name);
+export function fileRepresentation(
+  object: CatalogObject,
+  metainfo: Metainfo,
+  segments: string[],
+): Representation | undefined {
+  const files = representationsOf(object, metainfo).files;
+  if (segments.length === 0) return metainfo.multiFile ? undefined : files.get(metainfo.name);
   return files.get(segments.length === 1 ? segments[0]! : segments.join('/'));
 }
 
 /** The representation of piece `pieceIndex`, or undefined if there is no such piece. */
-export function pieceRepresentation(object: StoredObject, pieceIndex: number): Representation | undefined {
-  const { metainfo } = object;
+export function pieceRepresentation(
+  object: CatalogObject,
+  metainfo: Metainfo,
+  pieceIndex: number,
+): Representation | undefined {
   if (pieceIndex >= metainfo.pieceCount) return undefined;
-  const representations = representationsOf(object);
+  const representations = representationsOf(object, metainfo);
   let piece = representations.pieces[pieceIndex];
   if (piece === undefined) {
     const offset = pieceIndex * metainfo.pieceLength;
@@ -56,18 +63,17 @@ export function pieceRepresentation(object: StoredObject, pieceIndex: number): R
   return piece;
 }
 
-function representationsOf(object: StoredObject): ObjectRepresentations {
-  let representations = byMetainfo.get(object.metainfo);
+function representationsOf(object: CatalogObject, metainfo: Metainfo): ObjectRepresentations {
+  let representations = byMetainfo.get(metainfo);
   if (representations === undefined) {
-    representations = build(object);
-    byMetainfo.set(object.metainfo, representations);
+    representations = build(object, metainfo);
+    byMetainfo.set(metainfo, representations);
   }
   return representations;
 }
 
-function build(object: StoredObject): ObjectRepresentations {
-  const { metainfo } = object;
-  const lastModifiedSeconds = lastModifiedOf(object);
+function build(object: CatalogObject, metainfo: Metainfo): ObjectRepresentations {
+  const lastModifiedSeconds = lastModifiedOf(object, metainfo);
   const lastModified = httpDate(lastModifiedSeconds);
   const files = new Map<string, Representation>();
   metainfo.files.forEach((file, fileIndex) => {
@@ -94,9 +100,9 @@ function build(object: StoredObject): ObjectRepresentations {
  * The torrent's creation date when it has a plausible one (the same on every edge, so caches and
  * If-Range agree across edges), else when the object entered this store. Never in the future.
  */
-function lastModifiedOf(object: StoredObject): number {
+function lastModifiedOf(object: CatalogObject, metainfo: Metainfo): number {
   const now = Math.floor(Date.now() / 1000);
-  const created = object.metainfo.creationDate;
+  const created = metainfo.creationDate;
   if (created !== undefined && Number.isInteger(created) && created > 0 && created <= now) return created;
   return Math.min(now, Math.floor(object.addedAt / 1000));
 }

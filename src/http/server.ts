@@ -13,7 +13,8 @@ import {
   StoreCorruptError,
 } from '../errors/index.ts';
 import { silentLogger } from '../log/index.ts';
-import type { StoredObject } from '../store/types.ts';
+import type { Metainfo } from '../metainfo/index.ts';
+import type { CatalogObject } from '../store/types.ts';
 import { AccessLog } from './access-log.ts';
 import { evaluatePreconditions, ifRangeHolds } from './conditional.ts';
 import { ClosedError, createHttp1Server, type Http1Request, type Http1Response, renderFields } from './http1.ts';
@@ -161,16 +162,22 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     if (route.kind === 'unknown') return sendError(res, 404, 'no such resource');
     const object = store.get(route.infoHash);
     if (object === undefined) return sendError(res, 404, `no object ${route.infoHash} here`);
+    const metainfo = store.metainfoOf(object.infoHash);
+    if (metainfo === undefined) {
+      // A damaged metainfo file (the store logs it): this object cannot be served here, the server goes on.
+      logger.warn({ infoHash: object.infoHash }, 'request for a damaged object');
+      return sendError(res, 503, 'the object is damaged on this server');
+    }
     const representation =
       route.kind === 'object'
-        ? fileRepresentation(object, route.segments)
-        : pieceRepresentation(object, route.pieceIndex);
+        ? fileRepresentation(object, metainfo, route.segments)
+        : pieceRepresentation(object, metainfo, route.pieceIndex);
     if (representation === undefined) {
       return sendError(
         res,
         404,
         route.kind === 'piece'
-          ? `object ${route.infoHash} has ${object.metainfo.pieceCount} pieces, no piece ${route.pieceIndex}`
+          ? `object ${route.infoHash} has ${object.pieceCount} pieces, no piece ${route.pieceIndex}`
           : `object ${route.infoHash} has no file ${route.segments.join('/')}`,
       );
     }
@@ -193,15 +200,17 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
           : [{ first: 0, last: representation.length - 1 }];
 
     const missing = firstMissingPiece(object, representation, ranges);
-    if (missing >= 0 && (pull === null || originFileUrl(object, 0) === null)) {
-      return answerMissing(res, object, route, representation, missing);
+    if (missing >= 0 && (pull === null || originFileUrl(object, metainfo, 0) === null)) {
+      return answerMissing(res, object, metainfo, route, representation, missing);
     }
     if (head) return sendHead(res, representation);
     const partial = decision.kind === 'ranges';
     if (sendAtHand(res, object, representation, ranges, partial)) return;
-    return sendBody(res, object, representation, ranges, partial).catch((err: unknown) => {
+    return sendBody(res, object, metainfo, representation, ranges, partial).catch((err: unknown) => {
       if (res.headersSent) throw err;
-      if (err instanceof MissingPieceError) return answerMissing(res, object, route, representation, err.pieceIndex);
+      if (err instanceof MissingPieceError) {
+        return answerMissing(res, object, metainfo, route, representation, err.pieceIndex);
+      }
       if (isEdgepeerError(err) && err.code.startsWith('EDGEPEER_ORIGIN_')) {
         return sendError(res, err.code === 'EDGEPEER_ORIGIN_TIMEOUT' ? 504 : 502, `pull-through: ${err.message}`);
       }
@@ -218,14 +227,14 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
    */
   function sendAtHand(
     res: Http1Response,
-    object: StoredObject,
+    object: CatalogObject,
     representation: Representation,
     ranges: ByteRange[],
     partial: boolean,
   ): boolean {
     const only = ranges.length === 1 ? ranges[0]! : undefined;
     if (only === undefined) return false;
-    const pieceLength = object.metainfo.pieceLength;
+    const pieceLength = object.pieceLength;
     const start = representation.offset + only.first;
     const end = representation.offset + only.last + 1;
     const pieceIndex = Math.floor(start / pieceLength);
@@ -258,14 +267,13 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     return true;
   }
 
-  function noteCorrupt(err: unknown, object: StoredObject, pieceIndex: number): void {
+  function noteCorrupt(err: unknown, object: CatalogObject, pieceIndex: number): void {
     if (err instanceof CorruptPieceError) options.onCorruptPiece?.(object.infoHash, pieceIndex);
   }
 
   /** The first piece the ranges touch that is not held, or -1. */
-  function firstMissingPiece(object: StoredObject, representation: Representation, ranges: ByteRange[]): number {
-    const { bitfield, metainfo } = object;
-    const pieceLength = metainfo.pieceLength;
+  function firstMissingPiece(object: CatalogObject, representation: Representation, ranges: ByteRange[]): number {
+    const { bitfield, pieceLength } = object;
     for (const range of ranges) {
       const last = Math.floor((representation.offset + range.last) / pieceLength);
       for (let piece = Math.floor((representation.offset + range.first) / pieceLength); piece <= last; piece += 1) {
@@ -276,27 +284,28 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   }
 
   /** Verified bytes of a piece: from the cache, else (pull-through) from the origin. */
-  function readPiece(object: StoredObject, pieceIndex: number): Promise<Buffer> {
+  function readPiece(object: CatalogObject, metainfo: Metainfo, pieceIndex: number): Promise<Buffer> {
     if (object.bitfield.get(pieceIndex)) {
       const cached = cache.getPiece(object.infoHash, pieceIndex);
-      return pull === null ? cached : cached.catch((err: unknown) => pullInstead(err, object, pieceIndex));
+      return pull === null ? cached : cached.catch((err: unknown) => pullInstead(err, object, metainfo, pieceIndex));
     }
     if (pull === null) return Promise.reject(new MissingPieceError(pieceIndex));
-    return pull.fetchPiece(object, pieceIndex);
+    return pull.fetchPiece(object, metainfo, pieceIndex);
   }
 
-  function pullInstead(err: unknown, object: StoredObject, pieceIndex: number): Promise<Buffer> {
+  function pullInstead(err: unknown, object: CatalogObject, metainfo: Metainfo, pieceIndex: number): Promise<Buffer> {
     // The piece left the store (purged, or found corrupt and dropped) since the bitfield said so.
     noteCorrupt(err, object, pieceIndex);
     if ((err instanceof NotFoundError || err instanceof CorruptPieceError) && pull !== null) {
-      return pull.fetchPiece(object, pieceIndex);
+      return pull.fetchPiece(object, metainfo, pieceIndex);
     }
     return Promise.reject(err);
   }
 
   async function sendBody(
     res: Http1Response,
-    object: StoredObject,
+    object: CatalogObject,
+    metainfo: Metainfo,
     representation: Representation,
     ranges: ByteRange[],
     partial: boolean,
@@ -315,7 +324,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         fields: NO_FIELDS,
         rendered: lengthFields(representation, only, partial) + entityFields(representation),
       };
-      await streamParts(res, object, partial ? 206 : 200, head, [{ prefix: null, start, end }], null);
+      await streamParts(res, object, metainfo, partial ? 206 : 200, head, [{ prefix: null, start, end }], null);
       return;
     }
     const boundary = randomBytes(12).toString('hex');
@@ -345,12 +354,16 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       'Last-Modified',
       representation.lastModified,
     ];
-    await streamParts(res, object, 206, { fields, rendered: '' }, parts, trailer);
+    await streamParts(res, object, metainfo, 206, { fields, rendered: '' }, parts, trailer);
   }
 
-  async function readPieceBeforeHeaders(object: StoredObject, pieceIndex: number): Promise<Buffer> {
+  async function readPieceBeforeHeaders(
+    object: CatalogObject,
+    metainfo: Metainfo,
+    pieceIndex: number,
+  ): Promise<Buffer> {
     try {
-      return await readPiece(object, pieceIndex);
+      return await readPiece(object, metainfo, pieceIndex);
     } catch (err) {
       if (err instanceof NotFoundError || err instanceof CorruptPieceError)
         throw new MissingPieceError(pieceIndex, err);
@@ -366,13 +379,14 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
    */
   async function streamParts(
     res: Http1Response,
-    object: StoredObject,
+    object: CatalogObject,
+    metainfo: Metainfo,
     status: number,
     head: { fields: string[]; rendered: string },
     parts: { prefix: Buffer | null; start: number; end: number }[],
     trailer: Buffer | null,
   ): Promise<void> {
-    const pieceLength = object.metainfo.pieceLength;
+    const pieceLength = object.pieceLength;
     const steps: { pieceIndex: number; from: number; to: number; prefix: Buffer | null }[] = [];
     for (const part of parts) {
       let prefix = part.prefix;
@@ -394,7 +408,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     const request = (i: number) => {
       const step = steps[i];
       if (step === undefined || pending[i] !== undefined) return;
-      const promise = i === 0 ? readPieceBeforeHeaders(object, step.pieceIndex) : readPiece(object, step.pieceIndex);
+      const promise =
+        i === 0
+          ? readPieceBeforeHeaders(object, metainfo, step.pieceIndex)
+          : readPiece(object, metainfo, step.pieceIndex);
       // observed when its turn comes
       promise.catch((err: unknown) => {
         if (i > 0 && pull === null) noteCorrupt(err, object, step.pieceIndex);
@@ -446,14 +463,15 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
 
   function answerMissing(
     res: Http1Response,
-    object: StoredObject,
+    object: CatalogObject,
+    metainfo: Metainfo,
     route: Route,
     representation: Representation,
     pieceIndex: number,
   ): void {
-    const held = `${object.bitfield.count()} of ${object.metainfo.pieceCount} pieces`;
+    const held = `${object.bitfield.count()} of ${object.pieceCount} pieces`;
     if (policy === 'redirect' && route.kind === 'object') {
-      const location = originFileUrl(object, representation.fileIndex);
+      const location = originFileUrl(object, metainfo, representation.fileIndex);
       if (location !== null) {
         stats.redirected += 1;
         sendError(res, 302, `piece ${pieceIndex} is not held here; the origin has it`, ['Location', location]);
@@ -542,7 +560,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   }
 
   /** Content bytes of `object` handed to a client: the server's count, and the agent's per-object tally. */
-  function countSent(object: StoredObject, bytes: number): void {
+  function countSent(object: CatalogObject, bytes: number): void {
     stats.bytesSent += bytes;
     options.onSent?.(object.infoHash, bytes);
   }

@@ -1,6 +1,6 @@
 // Options and results of the agent's HTTP server.
 import type { Logger } from '../log/index.ts';
-import type { PieceCache, Store } from '../store/types.ts';
+import type { Catalog, PieceSource, Store } from '../store/types.ts';
 
 /**
  * What to answer when a request touches pieces this agent does not hold:
@@ -16,8 +16,8 @@ export type PieceVerifier = (data: Uint8Array, expectedSha1: Uint8Array) => bool
 /** Stores a verified piece; resolves when it is durable (Store.writePiece, or a message to the writer). */
 export type PieceWriter = (infoHash: string, pieceIndex: number, data: Uint8Array) => Promise<void>;
 
-/** What the HTTP server needs of the store: lookups, and writes for pull-through. */
-export type HttpStore = Pick<Store, 'get'> & Partial<Pick<Store, 'writePiece'>>;
+/** What the HTTP server needs of the catalog: lookups, and writes for pull-through. */
+export type HttpStore = Pick<Catalog, 'get' | 'metainfoOf'> & Partial<Pick<Store, 'writePiece'>>;
 
 export interface HttpLimits {
   /** Open connections at most; more are closed as they arrive. */
@@ -61,7 +61,7 @@ export interface OriginLimits {
 
 export interface HttpServerOptions {
   store: HttpStore;
-  cache: Pick<PieceCache, 'getPiece' | 'readSpanSync'>;
+  cache: PieceSource;
   /** Address to listen on; default '::' (IPv6 and IPv4), or '0.0.0.0' where IPv6 is off. */
   host?: string;
   /** 0 picks a free port. */

@@ -11,6 +11,7 @@ import type { OpenStoreOptions, StagingStore, Store } from './types.ts';
 
 export { Bitfield } from './bitfield.ts';
 export { type LockHolder, readLockHolder } from './lock.ts';
+export { MemoryStore } from './memory-store.ts';
 export { createPieceCache, type PieceCacheOptions, type VerifyPolicy } from './piece-cache.ts';
 export {
   parseScrubWindow,
@@ -23,10 +24,14 @@ export {
 export type {
   AddObjectOptions,
   BitfieldView,
+  Catalog,
+  CatalogEvents,
+  CatalogObject,
   DataFileFinding,
   OpenStoreOptions,
   PieceCache,
   PieceCacheStats,
+  PieceSource,
   RemovalReason,
   StagingStore,
   Store,

@@ -23,6 +23,18 @@ import {
   pieceSpans,
 } from '../metainfo/index.ts';
 import { Bitfield } from './bitfield.ts';
+import {
+  bufferTooSmall,
+  checkMetainfo,
+  checkPieceIndex,
+  checkReason,
+  expiryOf,
+  findObject,
+  notASpan,
+  objectNotFound,
+  pieceNotHeld,
+  wrongPieceSize,
+} from './checks.ts';
 import { fsyncDirectory, punchHole, removeTree, writeFileDurable } from './fs-util.ts';
 import { HandlePool, type PooledHandle } from './handles.ts';
 import {
@@ -44,7 +56,6 @@ import {
   contentFolders,
   DATA_DIR,
   INDEX_DIR,
-  isInfoHash,
   METAINFO_FILE,
   OBJECTS_DIR,
   objectDir,
@@ -82,7 +93,6 @@ import type {
 
 /** Parsed metainfo kept in memory, by bytes of info dictionary (the piece hashes dominate). */
 const METAINFO_CACHE_BYTES = 256 * 1024 * 1024;
-const REMOVAL_REASONS: readonly RemovalReason[] = ['purge', 'expired', 'corrupt', 'policy'];
 /** Read mode: the longest a reader trusts the link count of its journal without looking at the snapshot. */
 const FULL_LOOK_MS = 1000;
 
@@ -289,20 +299,8 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
 
   find(id: string): StoredObject {
     this.#refresh();
-    if (/^[0-9a-fA-F]{40}$/.test(id)) {
-      const entry = this.#entries.get(id.toLowerCase());
-      if (entry !== undefined) return this.#viewOf(entry);
-    }
-    const named = [...this.#entries.values()].filter((entry) => entry.name === id);
-    if (named.length === 1) return this.#viewOf(named[0]!);
-    if (named.length === 0) {
-      throw new NotFoundError(`no object in the store has info hash or name ${JSON.stringify(id)}`, { subject: id });
-    }
-    const candidates = named.map((entry) => entry.infoHash).sort();
-    throw new InvalidArgumentError(
-      `the name ${JSON.stringify(id)} is ambiguous: ${named.length} objects have it (${candidates.join(', ')}); give an info hash`,
-      { subject: id, candidates },
-    );
+    const entry = findObject(this.#entries.values(), (infoHash) => this.#entries.get(infoHash), id);
+    return this.#viewOf(entry);
   }
 
   listExpired(now: number = Date.now()): StoredObject[] {
@@ -373,21 +371,12 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
 
   #entryOrThrow(infoHash: string): ObjectEntry {
     const entry = this.#entries.get(infoHash.toLowerCase());
-    if (entry === undefined) {
-      throw new NotFoundError(`no object with info hash ${JSON.stringify(infoHash)} in the store`, {
-        subject: infoHash,
-      });
-    }
+    if (entry === undefined) throw objectNotFound(infoHash);
     return entry;
   }
 
   #checkPieceIndex(entry: ObjectEntry, pieceIndex: number): void {
-    if (!Number.isInteger(pieceIndex) || pieceIndex < 0 || pieceIndex >= entry.pieceCount) {
-      throw new InvalidArgumentError(
-        `piece ${pieceIndex} is out of range: ${entry.name} has pieces 0 to ${entry.pieceCount - 1}`,
-        { subject: entry.infoHash },
-      );
-    }
+    checkPieceIndex(entry, pieceIndex);
   }
 
   #dataFolder(infoHash: string): string {
@@ -436,12 +425,7 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
     const entry = this.#heldEntry(infoHash, pieceIndex);
     const metainfo = this.#metainfoOf(entry);
     const size = pieceSize(metainfo, pieceIndex);
-    if (!isPieceSpan(from, to, size)) {
-      throw new InvalidArgumentError(
-        `bytes [${from}, ${to}) are not a span of piece ${pieceIndex} of ${entry.name}, which has ${size} bytes`,
-        { subject: entry.infoHash, pieceIndex },
-      );
-    }
+    if (!isPieceSpan(from, to, size)) throw notASpan(entry, pieceIndex, from, to, size);
     const spans = byteRangeSpans(metainfo, pieceIndex * metainfo.pieceLength + from, to - from);
     // Every handle first: a span read only partly would be wasted when the caller falls back to readPiece.
     const handles: PooledHandle[] = [];
@@ -453,11 +437,7 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
       }
       handles.push(pooled);
     }
-    if (into !== undefined && into.length < to - from) {
-      throw new InvalidArgumentError(`a buffer of ${into.length} bytes cannot take ${to - from}`, {
-        subject: entry.infoHash,
-      });
-    }
+    if (into !== undefined && into.length < to - from) throw bufferTooSmall(entry, into, to - from);
     const bytes = into === undefined ? Buffer.allocUnsafe(to - from) : into.subarray(0, to - from);
     let filled = 0;
     try {
@@ -491,12 +471,7 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
     this.#refresh();
     const entry = this.#entryOrThrow(infoHash);
     this.#checkPieceIndex(entry, pieceIndex);
-    if (!entry.bitfield.get(pieceIndex)) {
-      throw new NotFoundError(`piece ${pieceIndex} of ${entry.name} (${entry.infoHash}) is not held`, {
-        subject: entry.infoHash,
-        pieceIndex,
-      });
-    }
+    if (!entry.bitfield.get(pieceIndex)) throw pieceNotHeld(entry, pieceIndex);
     return entry;
   }
 
@@ -846,12 +821,7 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
     if (entry.bitfield.get(pieceIndex)) return; // verified bytes are never rewritten under readers
     const metainfo = this.#metainfoOf(entry);
     const size = pieceSize(metainfo, pieceIndex);
-    if (data.byteLength !== size) {
-      throw new InvalidArgumentError(`piece ${pieceIndex} of ${entry.name} is ${size} bytes, got ${data.byteLength}`, {
-        subject: entry.infoHash,
-        pieceIndex,
-      });
-    }
+    if (data.byteLength !== size) throw wrongPieceSize(entry, pieceIndex, size, data.byteLength);
     const gate = await this.#enterWriter(entry.infoHash);
     const acquired: PooledHandle[] = [];
     try {
@@ -1225,6 +1195,12 @@ class ObjectView implements StoredObject {
   get length(): number {
     return this.#entry.length;
   }
+  get pieceLength(): number {
+    return this.#entry.pieceLength;
+  }
+  get pieceCount(): number {
+    return this.#entry.pieceCount;
+  }
   get metainfo(): Metainfo {
     return this.#loadMetainfo(this.#entry);
   }
@@ -1263,45 +1239,6 @@ class ObjectView implements StoredObject {
       bitfield: entry.bitfield.toBuffer().toString('hex'),
     };
   }
-}
-
-function checkReason(reason: RemovalReason): void {
-  if (!REMOVAL_REASONS.includes(reason)) {
-    throw new InvalidArgumentError(
-      `removal reason must be one of ${REMOVAL_REASONS.join(', ')}, got ${String(reason)}`,
-    );
-  }
-}
-
-function expiryOf(options: AddObjectOptions): number | null {
-  if (options.ttlMs === undefined) return null;
-  if (!Number.isFinite(options.ttlMs) || options.ttlMs < 0) {
-    throw new InvalidArgumentError(`TTL must be a non-negative number of ms, got ${options.ttlMs}`);
-  }
-  return Date.now() + options.ttlMs;
-}
-
-/** What the store relies on; metainfo from parseTorrent/buildMetainfo passes, hand-made objects may not. */
-function checkMetainfo(metainfo: Metainfo): void {
-  const problem = !isInfoHash(metainfo.infoHash)
-    ? 'its info hash is not 40 lowercase hex characters'
-    : !Number.isSafeInteger(metainfo.pieceLength) || metainfo.pieceLength <= 0 || metainfo.pieceLength > 0xffffffff
-      ? `its piece length ${metainfo.pieceLength} is not a positive 32-bit integer`
-      : metainfo.pieceHashes.length !== metainfo.pieceCount * 20
-        ? `it has ${metainfo.pieceCount} pieces but ${metainfo.pieceHashes.length} bytes of piece hashes`
-        : metainfo.pieceCount !== Math.ceil(metainfo.length / metainfo.pieceLength)
-          ? `its ${metainfo.length} bytes do not make ${metainfo.pieceCount} pieces of ${metainfo.pieceLength}`
-          : metainfo.files.length === 0
-            ? 'it has no files'
-            : undefined;
-  if (problem !== undefined) {
-    throw new InvalidArgumentError(`metainfo of ${JSON.stringify(metainfo.name)} cannot be stored: ${problem}`, {
-      subject: metainfo.infoHash,
-    });
-  }
-  const anyFolder = resolve('/', 'check');
-  for (let fileIndex = 0; fileIndex < metainfo.files.length; fileIndex++)
-    contentFilePath(anyFolder, metainfo, fileIndex);
 }
 
 /** A read's byte count; none means the file ends before its metainfo says it does. */

@@ -15,12 +15,17 @@ export interface BitfieldView {
   toBuffer(): Buffer;
 }
 
-export interface StoredObject {
+/**
+ * What the servers know of an object without its metainfo: enough to route a request, size a piece and
+ * answer with a bitfield. Everything here is in memory; nothing throws.
+ */
+export interface CatalogObject {
   infoHash: string;
-  /** metainfo.name and metainfo.length, known without loading the metainfo (it is read lazily). */
+  /** metainfo.name and metainfo.length. */
   name: string;
   length: number;
-  metainfo: Metainfo;
+  pieceLength: number;
+  pieceCount: number;
   /** Live view: reflects pieces as they are added and removed. */
   bitfield: BitfieldView;
   piecesHeld: number;
@@ -33,19 +38,72 @@ export interface StoredObject {
   source: string | null;
 }
 
+/** An object as the store's owners see it (ingest, purge, the admin API): with its metainfo. */
+export interface StoredObject extends CatalogObject {
+  /** Read lazily from the store; StoreCorruptError when it cannot be read (Catalog.metainfoOf never throws). */
+  metainfo: Metainfo;
+}
+
 export interface AddObjectOptions {
   ttlMs?: number;
   source?: string;
 }
 
-export interface StoreEvents {
-  'object-added': [object: StoredObject];
+export interface CatalogEvents {
+  'object-added': [object: CatalogObject];
   /** Pieces became durable and visible in the bitmap. */
   'pieces-added': [infoHash: string, pieceIndexes: number[]];
   'pieces-removed': [infoHash: string, pieceIndexes: number[], reason: RemovalReason];
   'object-removed': [infoHash: string, reason: RemovalReason];
   /** The object's metainfo could not be read (once per object and open): it cannot be served. */
   'object-damaged': [infoHash: string, error: Error];
+}
+
+/** The store's events are the catalog's. */
+export type StoreEvents = CatalogEvents;
+
+/**
+ * What the wire and HTTP servers, the announce client and the scrub read of the objects a process serves:
+ * synchronous and in memory, with change events. The disk store is one; the controller's view of its
+ * edges will be another.
+ */
+export interface Catalog extends EventEmitter<CatalogEvents> {
+  /** All objects, in no particular order. */
+  list(): CatalogObject[];
+  /** By info hash, any case. */
+  get(infoHash: string): CatalogObject | undefined;
+  /**
+   * The object's metainfo, or undefined when the object is unknown or its metainfo cannot be read (missing,
+   * damaged: then 'object-damaged' is emitted, once). Never throws: for paths a remote client drives (peer
+   * handshakes, HTTP requests).
+   */
+  metainfoOf(infoHash: string): Metainfo | undefined;
+}
+
+/**
+ * Where verified piece bytes come from: the piece cache over the disk store on an edge; a remote edge on
+ * the controller. Layers compose over one another (caching over verifying over the store's raw reads).
+ */
+export interface PieceSource {
+  /**
+   * The verified bytes of a held piece. NotFoundError if the piece is not held, CorruptPieceError if the
+   * bytes failed their check, AbortError-like rejection when `signal` aborts.
+   */
+  getPiece(infoHash: string, pieceIndex: number, signal?: AbortSignal): Promise<Buffer>;
+  /**
+   * Verified bytes [from, to) of a piece without waiting, or undefined (then call getPiece): from memory,
+   * or a read of at most `maxReadBytes` that the source can do synchronously and check. Never throws for
+   * the state of the piece; InvalidArgumentError unless 0 <= from < to <= the piece's size. A read may go
+   * `into` the given buffer (the caller can tell by the result's `.buffer`).
+   */
+  readSpanSync(
+    infoHash: string,
+    pieceIndex: number,
+    from: number,
+    to: number,
+    maxReadBytes: number,
+    into?: Buffer,
+  ): Buffer | undefined;
 }
 
 export interface OpenStoreOptions {
@@ -69,18 +127,16 @@ export interface OpenStoreOptions {
   maxOpenFiles?: number;
 }
 
-export interface Store extends EventEmitter<StoreEvents> {
-  readonly dataDir: string;
+/**
+ * A catalog that owns its objects' bytes: adds and removes objects and pieces, and reads pieces as they
+ * are held, unverified (the piece cache's verifying layer checks them). The disk store, and the memory
+ * store for tests and for processes that keep nothing on disk; both pass test/store/store-contract.ts.
+ */
+export interface Store extends Catalog {
+  /** 'read': follows a writer's commits and changes nothing (writes reject with LocalIoError). */
   readonly mode: 'write' | 'read';
-  /** All objects, in no particular order. */
   list(): StoredObject[];
   get(infoHash: string): StoredObject | undefined;
-  /**
-   * The object's metainfo, or undefined when the object is unknown or its metainfo cannot be read (missing,
-   * damaged: then 'object-damaged' is emitted, once). Never throws: for paths a remote client drives (peer
-   * handshakes, HTTP requests), where `StoredObject.metainfo` would throw StoreCorruptError.
-   */
-  metainfoOf(infoHash: string): Metainfo | undefined;
   /** By info hash (40 hex, any case) or exact name; NotFoundError, or InvalidArgumentError if a name is ambiguous. */
   find(id: string): StoredObject;
   /** Objects whose TTL has run out at `now` (ms since the epoch; default now), for `purge --expired`. */

@@ -5,7 +5,8 @@
 import type { Socket } from 'node:net';
 import { CorruptPieceError, isEdgepeerError } from '../errors/index.ts';
 import type { Logger, WarningThrottle } from '../log/index.ts';
-import type { StoredObject } from '../store/types.ts';
+import type { Metainfo } from '../metainfo/index.ts';
+import type { CatalogObject } from '../store/types.ts';
 import { allowedFastSet } from './allowed-fast.ts';
 import type { ChokerPeer } from './choker.ts';
 import { MalformedMessageError, metadataReply } from './metadata.ts';
@@ -60,7 +61,9 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
   readonly port: number;
   readonly connectedAt: number;
   readonly wire: ServingWire;
-  object: StoredObject | null = null;
+  object: CatalogObject | null = null;
+  /** The object's metainfo, read once at the handshake (ut_metadata answers from its info dictionary). */
+  #metainfo: Metainfo | null = null;
   state: State = 'handshake';
   lastReceivedAt: number;
   lastSentAt: number;
@@ -147,7 +150,7 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     if (this.state !== 'open' || extensionId !== UT_METADATA_ID) return; // lt_donthave from a peer: we never download
     let reply: Buffer | null;
     try {
-      reply = metadataReply(this.object!.metainfo.info, payload);
+      reply = metadataReply(this.#metainfo!.info, payload);
     } catch (err) {
       if (!(err instanceof MalformedMessageError)) throw err;
       this.malformed(err.message);
@@ -337,6 +340,7 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
       return;
     }
     this.object = object;
+    this.#metainfo = metainfo;
     this.#infoHash = object.infoHash;
     // RC4 was selected in the encrypted handshake: every byte of this peer goes through the JavaScript cipher.
     if (this.wire.encrypted) host.counters.rc4Streams++;
@@ -363,22 +367,22 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     host.opened(this);
   }
 
-  #sendHeldPieces(object: StoredObject): void {
+  #sendHeldPieces(object: CatalogObject): void {
     const held = object.bitfield.count();
     if (this.wire.hasFast) {
       if (held === 0) this.wire.haveNone();
-      else if (held === object.metainfo.pieceCount) this.wire.haveAll();
+      else if (held === object.pieceCount) this.wire.haveAll();
       else this.wire.bitfield(object.bitfield.toBuffer());
     } else if (held > 0) {
       this.wire.bitfield(object.bitfield.toBuffer());
     }
   }
 
-  #sendAllowedFast(object: StoredObject): void {
+  #sendAllowedFast(object: CatalogObject): void {
     const size = this.#host.limits.allowedFastSetSize;
     if (!this.wire.hasFast || size === 0) return;
     const infoHash = Buffer.from(object.infoHash, 'hex');
-    for (const index of allowedFastSet(this.address, infoHash, object.metainfo.pieceCount, size)) {
+    for (const index of allowedFastSet(this.address, infoHash, object.pieceCount, size)) {
       if (!object.bitfield.get(index)) continue;
       this.#allowedFast.add(index);
       this.wire.allowedFast(index);

@@ -1,12 +1,11 @@
 // What src/wire needs from its surroundings, and the plain data it reports.
-import type { EventEmitter } from 'node:events';
-import type { PieceCache, Store, StoreEvents } from '../store/types.ts';
+import type { Catalog, PieceSource } from '../store/types.ts';
 
-/** The part of the Store the wire server reads: objects by info hash and the bitmap events. */
-export type WireStore = Pick<Store, 'get' | 'list' | 'metainfoOf'> & Pick<EventEmitter<StoreEvents>, 'on' | 'off'>;
+/** The part of the catalog the wire server reads: objects by info hash, their metainfo and the bitmap events. */
+export type WireStore = Pick<Catalog, 'get' | 'list' | 'metainfoOf' | 'on' | 'off'>;
 
-/** The part of the PieceCache the wire server reads. */
-export type WirePieceCache = Pick<PieceCache, 'getPiece'>;
+/** Where the wire server's piece bytes come from. */
+export type WirePieceCache = Pick<PieceSource, 'getPiece'>;
 
 export interface PeerWireStats {
   /** Open connections, handshaking or not. */

@@ -1,146 +1,52 @@
-// A small in-memory store and piece cache with the contracts of src/store/types.ts, for fast HTTP tests.
-// The cache verifies every piece it hands out and drops a corrupt one, as the real cache does.
+// Objects for fast HTTP tests: src/store's memory store, filled with given bytes, read through the real
+// piece cache (which verifies every piece it hands out and drops a corrupt one).
 import { createHash } from 'node:crypto';
-import { CorruptPieceError, NotFoundError } from '../../src/errors/index.ts';
-import type { HttpStore } from '../../src/http/index.ts';
 import { buildMetainfo, type Metainfo } from '../../src/metainfo/index.ts';
-import type { BitfieldView, PieceCache, StoredObject } from '../../src/store/types.ts';
+import { createPieceCache, MemoryStore, type PieceCache, type VerifyPolicy } from '../../src/store/index.ts';
 
-class MemoryBitfield implements BitfieldView {
-  readonly length: number;
-  private readonly bits: boolean[];
-  constructor(length: number) {
-    this.length = length;
-    this.bits = new Array(length).fill(false);
-  }
-  get(pieceIndex: number): boolean {
-    return this.bits[pieceIndex] === true;
-  }
-  set(pieceIndex: number, value: boolean): void {
-    this.bits[pieceIndex] = value;
-  }
-  count(): number {
-    return this.bits.filter(Boolean).length;
-  }
-  toBuffer(): Buffer {
-    const out = Buffer.alloc(Math.ceil(this.length / 8));
-    this.bits.forEach((bit, i) => {
-      if (bit) out[i >> 3]! |= 0x80 >> (i & 7);
-    });
-    return out;
-  }
+export { MemoryStore };
+
+/** SHA-1 on the calling thread, as the hash pool would. */
+export async function sha1Matches(data: Uint8Array, expected: Uint8Array): Promise<boolean> {
+  return createHash('sha1').update(data).digest().equals(expected);
 }
 
-interface Entry {
-  object: StoredObject;
-  bitfield: MemoryBitfield;
-  /** The object's bytes as held (may be corrupted on purpose by a test). */
-  data: Buffer;
+/** The real piece cache over `store`, 64 MiB unless told. */
+export function pieceCacheOf(store: MemoryStore, options: { maxBytes?: number; verifyPolicy?: VerifyPolicy } = {}) {
+  return createPieceCache(store, {
+    maxBytes: options.maxBytes ?? 64 * 1024 * 1024,
+    verify: sha1Matches,
+    ...(options.verifyPolicy ? { verifyPolicy: options.verifyPolicy } : {}),
+  }) satisfies PieceCache;
 }
 
-export class MemoryStore implements HttpStore {
-  readonly entries = new Map<string, Entry>();
-  readonly written: { infoHash: string; pieceIndex: number }[] = [];
-
-  /** Adds an object whose content is `data`; `held` lists the pieces present (default: all). */
-  add(metainfo: Metainfo, data: Buffer, options: { held?: number[]; source?: string; addedAt?: number } = {}) {
-    const bitfield = new MemoryBitfield(metainfo.pieceCount);
-    const held = options.held ?? [...Array(metainfo.pieceCount).keys()];
-    for (const index of held) bitfield.set(index, true);
-    const stored = Buffer.alloc(metainfo.length);
-    for (const index of held) {
-      const start = index * metainfo.pieceLength;
-      data.copy(stored, start, start, Math.min(metainfo.length, start + metainfo.pieceLength));
-    }
-    const object: StoredObject = {
-      infoHash: metainfo.infoHash,
-      name: metainfo.name,
-      length: metainfo.length,
-      metainfo,
-      bitfield,
-      get piecesHeld() {
-        return bitfield.count();
-      },
-      get complete() {
-        return bitfield.count() === metainfo.pieceCount;
-      },
-      addedAt: options.addedAt ?? Date.now(),
-      expiresAt: null,
-      source: options.source ?? null,
-    };
-    this.entries.set(metainfo.infoHash, { object, bitfield, data: stored });
-    return object;
+/**
+ * Adds `metainfo`'s object whose content is `data`, holding the pieces in `held` (default: all). With
+ * `corruptAt`, the piece holding that byte offset is held with the byte flipped: bytes on a store that no
+ * longer match their hash, as bit rot leaves them.
+ */
+export async function holdObject(
+  store: MemoryStore,
+  metainfo: Metainfo,
+  data: Buffer,
+  options: { held?: number[]; source?: string; corruptAt?: number } = {},
+) {
+  const object = await store.addObject(metainfo, options.source === undefined ? {} : { source: options.source });
+  const corruptPiece = options.corruptAt === undefined ? -1 : Math.floor(options.corruptAt / metainfo.pieceLength);
+  for (const index of options.held ?? [...Array(metainfo.pieceCount).keys()]) {
+    const start = index * metainfo.pieceLength;
+    const piece = Buffer.from(data.subarray(start, Math.min(metainfo.length, start + metainfo.pieceLength)));
+    if (index === corruptPiece) piece[options.corruptAt! - start]! ^= 0xff;
+    await store.writePiece(metainfo.infoHash, index, piece);
   }
-
-  get(infoHash: string): StoredObject | undefined {
-    return this.entries.get(infoHash)?.object;
-  }
-
-  async writePiece(infoHash: string, pieceIndex: number, data: Uint8Array): Promise<void> {
-    const entry = this.entries.get(infoHash);
-    if (entry === undefined) throw new NotFoundError(`no object ${infoHash}`);
-    entry.data.set(data, pieceIndex * entry.object.metainfo.pieceLength);
-    entry.bitfield.set(pieceIndex, true);
-    this.written.push({ infoHash, pieceIndex });
-  }
-
-  /** Flips a byte of a held piece, as bit rot on disk would. */
-  corrupt(infoHash: string, offset: number): void {
-    const entry = this.entries.get(infoHash)!;
-    entry.data[offset]! ^= 0xff;
-  }
+  return object;
 }
 
-export class MemoryPieceCache implements Pick<PieceCache, 'getPiece' | 'readSpanSync'> {
-  private readonly store: MemoryStore;
-  corruptPieces = 0;
-  reads = 0;
-  /** Spans answered at once by readSpanSync. */
-  spanReads = 0;
-  constructor(store: MemoryStore) {
-    this.store = store;
-  }
-
-  /**
-   * Like the real cache's direct read: the span's bytes at once, copied `into` the caller's buffer when
-   * given. The piece is hashed first (this cache trusts nothing); a mismatch answers undefined and leaves
-   * the verdict to getPiece, as the real cache does.
-   */
-  readSpanSync(infoHash: string, pieceIndex: number, from: number, to: number, maxDiskBytes: number, into?: Buffer) {
-    const entry = this.store.entries.get(infoHash);
-    if (entry === undefined || !entry.bitfield.get(pieceIndex) || to - from > maxDiskBytes) return undefined;
-    const piece = this.pieceOf(entry, pieceIndex);
-    if (!createHash('sha1').update(piece).digest().equals(this.hashOf(entry, pieceIndex))) return undefined;
-    this.spanReads += 1;
-    if (into === undefined) return piece.subarray(from, to);
-    piece.copy(into, 0, from, to);
-    return into.subarray(0, to - from);
-  }
-
-  private pieceOf(entry: { object: StoredObject; data: Buffer }, pieceIndex: number): Buffer {
-    const { metainfo } = entry.object;
-    const start = pieceIndex * metainfo.pieceLength;
-    return entry.data.subarray(start, Math.min(metainfo.length, start + metainfo.pieceLength));
-  }
-
-  private hashOf(entry: { object: StoredObject }, pieceIndex: number): Buffer {
-    return entry.object.metainfo.pieceHashes.subarray(pieceIndex * 20, pieceIndex * 20 + 20);
-  }
-
-  async getPiece(infoHash: string, pieceIndex: number): Promise<Buffer> {
-    this.reads += 1;
-    const entry = this.store.entries.get(infoHash);
-    if (entry === undefined || !entry.bitfield.get(pieceIndex)) {
-      throw new NotFoundError(`piece ${pieceIndex} of ${infoHash} is not held`);
-    }
-    const piece = this.pieceOf(entry, pieceIndex);
-    if (!createHash('sha1').update(piece).digest().equals(this.hashOf(entry, pieceIndex))) {
-      entry.bitfield.set(pieceIndex, false);
-      this.corruptPieces += 1;
-      throw new CorruptPieceError(`piece ${pieceIndex} of ${infoHash} is corrupt`);
-    }
-    return piece;
-  }
+/** Piece indexes written to `store` from now on (pull-through's stores), in order. */
+export function watchWrites(store: MemoryStore): number[] {
+  const written: number[] = [];
+  store.on('pieces-added', (_infoHash, indexes) => written.push(...indexes));
+  return written;
 }
 
 /** Deterministic pseudo-random bytes (so failures reproduce). */

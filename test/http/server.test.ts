@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StoreCorruptError } from '../../src/errors/index.ts';
 import {
   createHttpServer,
   type HttpServer,
@@ -15,7 +14,7 @@ import {
   REASON_PHRASES,
 } from '../../src/http/index.ts';
 import type { Metainfo } from '../../src/metainfo/index.ts';
-import { MemoryPieceCache, MemoryStore, metainfoFor, testBytes } from './memory-store.ts';
+import { holdObject, MemoryStore, metainfoFor, pieceCacheOf, testBytes } from './memory-store.ts';
 
 const PIECE = 16384;
 const dispatcher = new Agent({ connections: 4 });
@@ -38,7 +37,7 @@ async function raw(port: number, text: string, host = '127.0.0.1'): Promise<stri
 
 describe('HTTP server: complete objects', () => {
   const store = new MemoryStore();
-  const cache = new MemoryPieceCache(store);
+  const cache = pieceCacheOf(store);
   const singleData = testBytes(PIECE * 5 + 1000, 7);
   const single = metainfoFor('movie file.bin', PIECE, [{ path: [], length: singleData.length }], singleData, {
     creationDate: 1_700_000_000,
@@ -59,9 +58,9 @@ describe('HTTP server: complete objects', () => {
   const sent = new Map<string, number>();
 
   beforeAll(async () => {
-    store.add(single, singleData);
-    store.add(multi, multiData);
-    store.add(oneFile, oneFileData);
+    await holdObject(store, single, singleData);
+    await holdObject(store, multi, multiData);
+    await holdObject(store, oneFile, oneFileData);
     server = createHttpServer({
       store,
       cache,
@@ -293,18 +292,30 @@ describe('HTTP server: complete objects', () => {
   });
 
   it('answers a range within one piece at once, and goes through getPiece for the rest', async () => {
-    const spanReads = cache.spanReads;
-    const reads = cache.reads;
-    const within = await get(singleUrl(), { range: `bytes=${PIECE + 10}-${PIECE + 5000}` });
-    expect(within.body.equals(singleData.subarray(PIECE + 10, PIECE + 5001))).toBe(true);
-    expect([cache.spanReads - spanReads, cache.reads - reads]).toEqual([1, 0]);
-    const across = await get(singleUrl(), { range: `bytes=${PIECE - 10}-${PIECE + 9}` });
-    expect(across.body.equals(singleData.subarray(PIECE - 10, PIECE + 10))).toBe(true);
-    expect([cache.spanReads - spanReads, cache.reads - reads]).toEqual([1, 2]);
-    // many responses in a row, each read into a reused buffer: none may carry another's bytes
-    const offsets = Array.from({ length: 40 }, (_, i) => (i * 7919) % (singleData.length - 100));
-    const bodies = await Promise.all(offsets.map((a) => get(singleUrl(), { range: `bytes=${a}-${a + 99}` })));
-    for (const [i, a] of offsets.entries()) expect(bodies[i]!.body.equals(singleData.subarray(a, a + 100))).toBe(true);
+    // A cache that keeps nothing: a verified piece's ranges are then read from the store at once (direct).
+    const uncached = pieceCacheOf(store, { maxBytes: 1 });
+    const direct = createHttpServer({ store, cache: uncached, port: 0, host: '127.0.0.1', policy: 'refuse' });
+    const base = (await direct.listen()).baseUrls[0]!;
+    const url = objectUrls(base, { infoHash: single.infoHash, metainfo: single }).files[0]!;
+    const counts = () => [uncached.stats().directReads, uncached.stats().misses];
+    try {
+      const first = await get(url, { range: `bytes=${PIECE + 10}-${PIECE + 5000}` });
+      expect(first.body.equals(singleData.subarray(PIECE + 10, PIECE + 5001))).toBe(true);
+      expect(counts()).toEqual([0, 1]); // not verified yet: read whole and hashed
+      const within = await get(url, { range: `bytes=${PIECE + 20}-${PIECE + 5000}` });
+      expect(within.body.equals(singleData.subarray(PIECE + 20, PIECE + 5001))).toBe(true);
+      expect(counts()).toEqual([1, 1]);
+      const across = await get(url, { range: `bytes=${PIECE - 10}-${PIECE + 9}` });
+      expect(across.body.equals(singleData.subarray(PIECE - 10, PIECE + 10))).toBe(true);
+      expect(counts()).toEqual([1, 3]);
+      // many responses in a row, each read into a reused buffer: none may carry another's bytes
+      const offsets = Array.from({ length: 40 }, (_, i) => (i * 7919) % (singleData.length - 100));
+      const bodies = await Promise.all(offsets.map((a) => get(url, { range: `bytes=${a}-${a + 99}` })));
+      for (const [i, a] of offsets.entries())
+        expect(bodies[i]!.body.equals(singleData.subarray(a, a + 100))).toBe(true);
+    } finally {
+      await direct.close(100);
+    }
   });
 
   it('counts requests and bytes', () => {
@@ -321,8 +332,8 @@ describe('HTTP server: IPv6 and IPv4 on one socket', () => {
     const store = new MemoryStore();
     const data = testBytes(1000);
     const metainfo = metainfoFor('x.bin', PIECE, [{ path: [], length: 1000 }], data);
-    store.add(metainfo, data);
-    const server = createHttpServer({ store, cache: new MemoryPieceCache(store), port: 0, policy: 'refuse' });
+    await holdObject(store, metainfo, data);
+    const server = createHttpServer({ store, cache: pieceCacheOf(store), port: 0, policy: 'refuse' });
     const { port, baseUrls } = await server.listen();
     try {
       expect(baseUrls).toContain(`http://127.0.0.1:${port}`);
@@ -341,16 +352,16 @@ describe('HTTP server: objects held in part', () => {
   const data = testBytes(PIECE * 4, 3);
   let metainfo: Metainfo;
 
-  function partialStore(source: string | null = 'http://origin.invalid/data.bin') {
+  async function partialStore(source: string | null = 'http://origin.invalid/data.bin') {
     const store = new MemoryStore();
     metainfo = metainfoFor('data.bin', PIECE, [{ path: [], length: data.length }], data);
-    store.add(metainfo, data, { held: [0, 1], ...(source === null ? {} : { source }) });
+    await holdObject(store, metainfo, data, { held: [0, 1], ...(source === null ? {} : { source }) });
     return store;
   }
 
   it('refuse: serves what is held and answers 503 with Retry-After for the rest', async () => {
-    const store = partialStore();
-    const server = createHttpServer({ store, cache: new MemoryPieceCache(store), port: 0, policy: 'refuse' });
+    const store = await partialStore();
+    const server = createHttpServer({ store, cache: pieceCacheOf(store), port: 0, policy: 'refuse' });
     const { port } = await server.listen();
     try {
       const urls = objectUrls(`http://127.0.0.1:${port}`, { infoHash: metainfo.infoHash, metainfo });
@@ -372,8 +383,8 @@ describe('HTTP server: objects held in part', () => {
   });
 
   it('redirect: sends object requests to the origin, refuses piece requests', async () => {
-    const store = partialStore();
-    const server = createHttpServer({ store, cache: new MemoryPieceCache(store), port: 0, policy: 'redirect' });
+    const store = await partialStore();
+    const server = createHttpServer({ store, cache: pieceCacheOf(store), port: 0, policy: 'redirect' });
     const { port } = await server.listen();
     try {
       const urls = objectUrls(`http://127.0.0.1:${port}`, { infoHash: metainfo.infoHash, metainfo });
@@ -388,8 +399,8 @@ describe('HTTP server: objects held in part', () => {
   });
 
   it('redirect without an http origin refuses', async () => {
-    const store = partialStore(null);
-    const server = createHttpServer({ store, cache: new MemoryPieceCache(store), port: 0, policy: 'redirect' });
+    const store = await partialStore(null);
+    const server = createHttpServer({ store, cache: pieceCacheOf(store), port: 0, policy: 'redirect' });
     const { port } = await server.listen();
     try {
       const url = objectUrls(`http://127.0.0.1:${port}`, { infoHash: metainfo.infoHash, metainfo }).files[0]!;
@@ -407,16 +418,15 @@ describe('HTTP server: corrupt pieces', () => {
     const store = new MemoryStore();
     const data = testBytes(PIECE * 3, 5);
     const metainfo = metainfoFor('c.bin', PIECE, [{ path: [], length: data.length }], data);
-    store.add(metainfo, data);
-    store.corrupt(metainfo.infoHash, PIECE + 5);
-    const cache = new MemoryPieceCache(store);
+    await holdObject(store, metainfo, data, { corruptAt: PIECE + 5 });
+    const cache = pieceCacheOf(store);
     const server = createHttpServer({ store, cache, port: 0, policy: 'refuse' });
     const { port } = await server.listen();
     try {
       const url = objectUrls(`http://127.0.0.1:${port}`, { infoHash: metainfo.infoHash, metainfo }).files[0]!;
       const answer = await get(url, { range: `bytes=${PIECE}-${PIECE + 99}` });
       expect(answer.status).toBe(503);
-      expect(cache.corruptPieces).toBe(1);
+      expect(cache.stats().corruptPieces).toBe(1);
       expect(store.get(metainfo.infoHash)!.bitfield.get(1)).toBe(false);
     } finally {
       await server.close(100);
@@ -427,9 +437,8 @@ describe('HTTP server: corrupt pieces', () => {
     const store = new MemoryStore();
     const data = testBytes(PIECE * 3, 6);
     const metainfo = metainfoFor('c.bin', PIECE, [{ path: [], length: data.length }], data);
-    store.add(metainfo, data);
-    store.corrupt(metainfo.infoHash, PIECE * 2 + 7);
-    const server = createHttpServer({ store, cache: new MemoryPieceCache(store), port: 0, policy: 'refuse' });
+    await holdObject(store, metainfo, data, { corruptAt: PIECE * 2 + 7 });
+    const server = createHttpServer({ store, cache: pieceCacheOf(store), port: 0, policy: 'refuse' });
     const { port } = await server.listen();
     try {
       const target = `/objects/${metainfo.infoHash}/c.bin`;
@@ -451,14 +460,14 @@ describe('HTTP server: slow and greedy clients', () => {
   const data = testBytes(PIECE * 4, 8);
   const metainfo = metainfoFor('s.bin', PIECE, [{ path: [], length: data.length }], data);
 
-  function startServer(limits: Record<string, number>) {
+  async function startServer(limits: Record<string, number>) {
     const store = new MemoryStore();
-    store.add(metainfo, data);
-    return createHttpServer({ store, cache: new MemoryPieceCache(store), port: 0, policy: 'refuse', limits });
+    await holdObject(store, metainfo, data);
+    return createHttpServer({ store, cache: pieceCacheOf(store), port: 0, policy: 'refuse', limits });
   }
 
   it('closes a connection that does not finish its headers in time (408)', async () => {
-    const server = startServer({ requestTimeoutMs: 300 });
+    const server = await startServer({ requestTimeoutMs: 300 });
     const { port } = await server.listen();
     try {
       const socket = connect(port, '127.0.0.1');
@@ -474,7 +483,7 @@ describe('HTTP server: slow and greedy clients', () => {
   });
 
   it('closes an idle connection, and one whose client stops reading', async () => {
-    const server = startServer({ idleTimeoutMs: 300, keepAliveTimeoutMs: 300 });
+    const server = await startServer({ idleTimeoutMs: 300, keepAliveTimeoutMs: 300 });
     const { port } = await server.listen();
     try {
       const idle = connect(port, '127.0.0.1');
@@ -497,7 +506,7 @@ describe('HTTP server: slow and greedy clients', () => {
   });
 
   it('caps open connections', async () => {
-    const server = startServer({ maxConnections: 2 });
+    const server = await startServer({ maxConnections: 2 });
     const { port } = await server.listen();
     const sockets: Socket[] = [];
     try {
@@ -518,7 +527,7 @@ describe('HTTP server: slow and greedy clients', () => {
   });
 
   it('lets a response in flight finish on close, then stops', async () => {
-    const server = startServer({});
+    const server = await startServer({});
     const { port } = await server.listen();
     const url = objectUrls(`http://127.0.0.1:${port}`, { infoHash: metainfo.infoHash, metainfo }).files[0]!;
     const response = await request(url, { dispatcher: new Agent() });
@@ -544,8 +553,8 @@ describe("HTTP server: the object's own URL (WebTorrent's web seed requests)", (
       ],
       files,
     );
-    store.add(multi, files);
-    const single = [...store.entries.keys()].find((hash) => hash !== multi.infoHash)!;
+    await holdObject(store, multi, files);
+    const single = store.list().find((object) => object.infoHash !== multi.infoHash)!.infoHash;
     try {
       for (const url of [`/objects/${single}/`, `/objects/${single}`]) {
         const whole = await get(`http://127.0.0.1:${port}${url}`);
@@ -564,16 +573,22 @@ describe("HTTP server: the object's own URL (WebTorrent's web seed requests)", (
 
 describe('HTTP server: damaged objects', () => {
   it('answers 503 for an object whose metainfo cannot be read, and serves the others', async () => {
-    const { store, server, port, url } = await serveOneObject('fine.bin', 2);
+    const store = new MemoryStore();
+    const fine = testBytes(PIECE * 2, 2);
+    const fineMeta = metainfoFor('fine.bin', PIECE, [{ path: [], length: fine.length }], fine);
+    await holdObject(store, fineMeta, fine);
     const data = testBytes(PIECE * 2, 9);
     const metainfo = metainfoFor('damaged.bin', PIECE, [{ path: [], length: data.length }], data);
-    const damaged = store.add(metainfo, data);
-    // As the disk store's lazy getter does when metainfo.torrent is damaged.
-    Object.defineProperty(damaged, 'metainfo', {
-      get() {
-        throw new StoreCorruptError(`metainfo of ${metainfo.infoHash} is damaged`, { subject: metainfo.infoHash });
-      },
-    });
+    await holdObject(store, metainfo, data);
+    // As the disk store answers when an object's metainfo.torrent cannot be read (a fault a store in memory
+    // never has): the object is listed, its metainfo is not to be had.
+    const catalog = {
+      get: (infoHash: string) => store.get(infoHash),
+      metainfoOf: (infoHash: string) => (infoHash === metainfo.infoHash ? undefined : store.metainfoOf(infoHash)),
+    };
+    const server = createHttpServer({ store: catalog, cache: pieceCacheOf(store), port: 0, policy: 'refuse' });
+    const { port } = await server.listen();
+    const url = objectUrls(`http://127.0.0.1:${port}`, { infoHash: fineMeta.infoHash, metainfo: fineMeta }).files[0]!;
     try {
       const answer = await get(`http://127.0.0.1:${port}/objects/${metainfo.infoHash}/damaged.bin`);
       expect(answer.status).toBe(503);
@@ -590,8 +605,8 @@ async function serveOneObject(name: string, pieces: number, options: Partial<Htt
   const store = new MemoryStore();
   const data = testBytes(PIECE * pieces, pieces);
   const metainfo = metainfoFor(name, PIECE, [{ path: [], length: data.length }], data);
-  store.add(metainfo, data);
-  const cache = new MemoryPieceCache(store);
+  await holdObject(store, metainfo, data);
+  const cache = pieceCacheOf(store);
   const server = createHttpServer({ store, cache, port: 0, host: '127.0.0.1', policy: 'refuse', ...options });
   const { port, baseUrls } = await server.listen();
   const url = objectUrls(baseUrls[0]!, { infoHash: metainfo.infoHash, metainfo }).files[0]!;

@@ -101,12 +101,18 @@ export class MemoryObjectStore extends EventEmitter<StoreEvents> {
     return this.objects.get(infoHash);
   }
 
+  metainfoOf(infoHash: string): Metainfo | undefined {
+    return this.objects.get(infoHash)?.metainfo;
+  }
+
   add(metainfo: Metainfo, held: (index: number) => boolean = () => true, announce = true): StoredObject {
     const bitfield = new TestBitfield(metainfo.pieceCount, held);
     const object = {
       infoHash: metainfo.infoHash,
       name: metainfo.name,
       length: metainfo.length,
+      pieceLength: metainfo.pieceLength,
+      pieceCount: metainfo.pieceCount,
       metainfo,
       bitfield,
       piecesHeld: bitfield.count(),

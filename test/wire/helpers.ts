@@ -1,37 +1,14 @@
-// In-memory Store and PieceCache (the wire server sees only their interfaces), and a test peer: the
+// Test objects in src/store's memory store, read through the real piece cache, and a test peer: the
 // bittorrent-protocol Wire over a real loopback socket to the server under test.
 import { createHash, randomBytes } from 'node:crypto';
-import { EventEmitter, once } from 'node:events';
+import { type EventEmitter, once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import Wire from 'bittorrent-protocol';
-import { CorruptPieceError, NotFoundError } from '../../src/errors/index.ts';
 import { buildMetainfo, type Metainfo } from '../../src/metainfo/index.ts';
-import type { BitfieldView, RemovalReason, StoredObject, StoreEvents } from '../../src/store/types.ts';
-import type { WirePieceCache, WireStore } from '../../src/wire/index.ts';
+import { createPieceCache, MemoryStore, type PieceCache } from '../../src/store/index.ts';
+import type { WirePieceCache } from '../../src/wire/index.ts';
 
-export class MemoryBitfield implements BitfieldView {
-  readonly length: number;
-  readonly bytes: Uint8Array;
-  constructor(length: number) {
-    this.length = length;
-    this.bytes = new Uint8Array(Math.ceil(length / 8));
-  }
-  get(i: number): boolean {
-    return i >= 0 && i < this.length && (this.bytes[i >> 3]! & (0x80 >> (i & 7))) !== 0;
-  }
-  set(i: number, value: boolean): void {
-    if (value) this.bytes[i >> 3]! |= 0x80 >> (i & 7);
-    else this.bytes[i >> 3]! &= ~(0x80 >> (i & 7));
-  }
-  count(): number {
-    let n = 0;
-    for (let i = 0; i < this.length; i++) if (this.get(i)) n++;
-    return n;
-  }
-  toBuffer(): Buffer {
-    return Buffer.from(this.bytes);
-  }
-}
+export { MemoryStore };
 
 export interface TestObject {
   metainfo: Metainfo;
@@ -65,90 +42,49 @@ export function pieceBytes(object: TestObject, index: number): Buffer {
   return object.content.subarray(index * pieceLength, (index + 1) * pieceLength);
 }
 
-export class MemoryStore extends EventEmitter<StoreEvents> implements WireStore {
-  readonly objects = new Map<string, { stored: StoredObject; bitfield: MemoryBitfield; test: TestObject }>();
+/**
+ * Puts a test object into `store` holding `held` pieces (default all); pieces in `corrupt` are held with
+ * their first byte flipped, as bit rot leaves bytes on a store: the piece cache finds them when read.
+ */
+export async function hold(
+  store: MemoryStore,
+  test: TestObject,
+  held: number[] | 'all' = 'all',
+  corrupt: number[] = [],
+): Promise<void> {
+  await store.addObject(test.metainfo);
+  await holdPieces(store, test, held === 'all' ? [...Array(test.metainfo.pieceCount).keys()] : held, corrupt);
+}
 
-  add(test: TestObject, held: number[] | 'all' = 'all'): StoredObject {
-    const bitfield = new MemoryBitfield(test.metainfo.pieceCount);
-    const indexes = held === 'all' ? [...Array(test.metainfo.pieceCount).keys()] : held;
-    for (const i of indexes) bitfield.set(i, true);
-    const stored: StoredObject = {
-      infoHash: test.infoHash,
-      name: test.metainfo.name,
-      length: test.metainfo.length,
-      metainfo: test.metainfo,
-      bitfield,
-      get piecesHeld() {
-        return bitfield.count();
-      },
-      get complete() {
-        return bitfield.count() === bitfield.length;
-      },
-      addedAt: Date.now(),
-      expiresAt: null,
-      source: null,
-    };
-    this.objects.set(test.infoHash, { stored, bitfield, test });
-    this.emit('object-added', stored);
-    return stored;
-  }
-
-  list(): StoredObject[] {
-    return [...this.objects.values()].map((entry) => entry.stored);
-  }
-
-  get(infoHash: string): StoredObject | undefined {
-    return this.objects.get(infoHash.toLowerCase())?.stored;
-  }
-
-  metainfoOf(infoHash: string): Metainfo | undefined {
-    return this.get(infoHash)?.metainfo;
-  }
-
-  addPieces(infoHash: string, indexes: number[]): void {
-    const entry = this.objects.get(infoHash)!;
-    for (const i of indexes) entry.bitfield.set(i, true);
-    this.emit('pieces-added', infoHash, indexes);
-  }
-
-  removePieces(infoHash: string, indexes: number[], reason: RemovalReason): void {
-    const entry = this.objects.get(infoHash)!;
-    for (const i of indexes) entry.bitfield.set(i, false);
-    this.emit('pieces-removed', infoHash, indexes, reason);
-  }
-
-  removeObject(infoHash: string): void {
-    this.objects.delete(infoHash);
-    this.emit('object-removed', infoHash, 'purge');
+/** Writes pieces of a test object held in `store` (corrupted ones too, see hold). */
+export async function holdPieces(store: MemoryStore, test: TestObject, indexes: number[], corrupt: number[] = []) {
+  for (const index of indexes) {
+    const bytes = Buffer.from(pieceBytes(test, index));
+    if (corrupt.includes(index)) bytes[0]! ^= 0xff;
+    await store.writePiece(test.infoHash, index, bytes);
   }
 }
 
-/** Reads from the test objects' content; `corrupt` pieces fail verification like the real cache's. */
-export class MemoryCache implements WirePieceCache {
-  readonly store: MemoryStore;
-  readonly corrupt = new Set<string>();
-  reads = 0;
-  /** When set, getPiece waits for this before answering (to hold reads in flight). */
+/** The real piece cache over `store`, verifying with SHA-1 on this thread. */
+export function pieceCacheOf(store: MemoryStore): PieceCache {
+  return createPieceCache(store, {
+    maxBytes: 64 * 1024 * 1024,
+    verify: async (data, expected) => createHash('sha1').update(data).digest().equals(expected),
+  });
+}
+
+/** The real cache, with reads that can be held back: `gate` set, getPiece waits for it (reads in flight). */
+export class GatedCache implements WirePieceCache {
+  readonly cache: PieceCache;
   gate: Promise<void> | null = null;
 
   constructor(store: MemoryStore) {
-    this.store = store;
+    this.cache = pieceCacheOf(store);
   }
 
   async getPiece(infoHash: string, pieceIndex: number): Promise<Buffer> {
-    this.reads++;
     if (this.gate !== null) await this.gate;
-    const entry = this.store.objects.get(infoHash);
-    if (entry === undefined || !entry.bitfield.get(pieceIndex)) {
-      throw new NotFoundError(`piece ${pieceIndex} of ${infoHash} is not held`);
-    }
-    const bytes = Buffer.from(pieceBytes(entry.test, pieceIndex));
-    if (this.corrupt.has(`${infoHash}:${pieceIndex}`)) {
-      bytes[0]! ^= 0xff;
-      this.store.removePieces(infoHash, [pieceIndex], 'corrupt');
-      throw new CorruptPieceError(`piece ${pieceIndex} of ${infoHash} does not match its hash`);
-    }
-    return bytes;
+    return this.cache.getPiece(infoHash, pieceIndex);
   }
 }
 

@@ -12,11 +12,12 @@ import { captureLog } from '../helpers/log.ts';
 import {
   connectPeer,
   handshakeBytes,
-  MemoryCache,
+  hold,
   MemoryStore,
   makeObject,
   message,
   pieceBytes,
+  pieceCacheOf,
   rawConnect,
   requestBlock,
   waitFor,
@@ -167,10 +168,10 @@ describe('peer wire message fuzz', () => {
   beforeAll(async () => {
     process.on('unhandledRejection', onUnhandled);
     store = new MemoryStore();
-    store.add(object);
+    await hold(store, object);
     server = createPeerWireServer({
       store,
-      cache: new MemoryCache(store),
+      cache: pieceCacheOf(store),
       port: 0,
       host: '127.0.0.1',
       logger: log.logger,

@@ -9,12 +9,15 @@ import { createPeerWireServer, type MseMode, type PeerWireLimits, type PeerWireS
 import {
   closed,
   connectPeer,
+  GatedCache,
   handshakeBytes,
-  MemoryCache,
+  hold,
+  holdPieces,
   MemoryStore,
   makeObject,
   message,
   pieceBytes,
+  pieceCacheOf,
   rawConnect,
   requestBlock,
   type TestObject,
@@ -35,7 +38,7 @@ interface Harness {
   server: PeerWireServer;
   port: number;
   store: MemoryStore;
-  cache: MemoryCache;
+  cache: GatedCache;
   logs: LogLine[];
   /** Piece bytes sent per object, as told to onUploaded. */
   uploaded: Map<string, number>;
@@ -51,7 +54,7 @@ async function startServer(
   store = new MemoryStore(),
   mse?: MseMode,
 ): Promise<Harness> {
-  const cache = new MemoryCache(store);
+  const cache = new GatedCache(store);
   const logs: LogLine[] = [];
   const logger: Logger = {
     debug: () => {},
@@ -107,7 +110,7 @@ describe('peer wire server: serving', () => {
   it('sends have-all to a fast peer with its extended handshake, and serves every piece byte for byte', async () => {
     const h = await startServer();
     const object = makeObject('full.bin', 5 * PIECE + 1000, PIECE);
-    h.store.add(object);
+    await hold(h.store, object);
     const p = await peer(h.port, object.infoHash);
     const haveAll = waitFor(p.wire, 'have-all');
     const [, handshake] = await waitFor<[string, Record<string, unknown>]>(
@@ -133,7 +136,7 @@ describe('peer wire server: serving', () => {
   it('serves a peer without the fast extension, announcing pieces with a bitfield', async () => {
     const h = await startServer();
     const object = makeObject('plain.bin', 3 * PIECE, PIECE);
-    h.store.add(object);
+    await hold(h.store, object);
     const p = await peer(h.port, object.infoHash, { fast: false });
     const [bitfield] = await waitFor<[{ get(i: number): boolean }]>(p.wire, 'bitfield');
     expect([0, 1, 2, 3].map((i) => bitfield.get(i))).toEqual([true, true, true, false]);
@@ -145,7 +148,7 @@ describe('peer wire server: serving', () => {
   it('advertises exactly the pieces held and rejects requests for the others', async () => {
     const h = await startServer({ allowedFastSetSize: 0 });
     const object = makeObject('partial.bin', 10 * PIECE, PIECE);
-    h.store.add(object, [1, 4, 9]);
+    await hold(h.store, object, [1, 4, 9]);
     const p = await peer(h.port, object.infoHash);
     const [bitfield] = await waitFor<[{ get(i: number): boolean }]>(p.wire, 'bitfield');
     expect([...Array(10).keys()].filter((i) => bitfield.get(i))).toEqual([1, 4, 9]);
@@ -159,11 +162,11 @@ describe('peer wire server: serving', () => {
   it('sends have-none for an object with no pieces yet, then have as pieces arrive', async () => {
     const h = await startServer();
     const object = makeObject('growing.bin', 4 * PIECE, PIECE);
-    h.store.add(object, []);
+    await hold(h.store, object, []);
     const p = await peer(h.port, object.infoHash);
     await waitFor(p.wire, 'have-none');
     const have = waitFor<[number]>(p.wire, 'have', (i) => i === 3);
-    h.store.addPieces(object.infoHash, [3]);
+    await holdPieces(h.store, object, [3]);
     await have;
     await unchoked(p);
     const [piece] = await download(p, object, [3]);
@@ -173,7 +176,7 @@ describe('peer wire server: serving', () => {
   it('drops a handshake for an info hash it does not hold, and keeps serving others', async () => {
     const h = await startServer();
     const object = makeObject('known.bin', PIECE, PIECE);
-    h.store.add(object);
+    await hold(h.store, object);
     const stranger = await peer(h.port, 'ab'.repeat(20));
     await closed(stranger.socket);
     const p = await peer(h.port, object.infoHash);
@@ -183,7 +186,7 @@ describe('peer wire server: serving', () => {
   it('closes peers that want nothing from it: upload-only (BEP 21) or holding every piece', async () => {
     const h = await startServer();
     const object = makeObject('seeds.bin', PIECE, PIECE);
-    h.store.add(object);
+    await hold(h.store, object);
     const uploadOnly = await connectPeer(h.port, object.infoHash, { extendedHandshake: { upload_only: 1 } });
     cleanups.push(() => uploadOnly.close());
     await closed(uploadOnly.socket);
@@ -199,7 +202,7 @@ describe('peer wire server: serving', () => {
   it('accepts IPv6 connections', async () => {
     const h = await startServer();
     const object = makeObject('six.bin', PIECE, PIECE);
-    h.store.add(object);
+    await hold(h.store, object);
     const p = await peer(h.port, object.infoHash, { host: '::1' });
     await waitFor(p.wire, 'have-all');
     await unchoked(p);
@@ -212,8 +215,10 @@ describe('peer wire server: lifecycle', () => {
   it('close() ends every connection and stops listening; listen() reports the addresses', async () => {
     const store = new MemoryStore();
     const object = makeObject('bye.bin', PIECE, PIECE);
-    store.add(object);
-    const server = createPeerWireServer({ store, cache: new MemoryCache(store), port: 0, host: '127.0.0.1' });
+    await hold(store, object);
+    const cache = pieceCacheOf(store);
+    const listeners = store.listenerCount('pieces-added');
+    const server = createPeerWireServer({ store, cache, port: 0, host: '127.0.0.1' });
     const { port, addresses } = await server.listen();
     expect(addresses).toEqual([`127.0.0.1:${port}`]);
     const p = await connectPeer(port, object.infoHash);
@@ -222,7 +227,7 @@ describe('peer wire server: lifecycle', () => {
     await Promise.all([server.close(500), closed(p.socket)]);
     expect(server.stats().connections).toBe(0);
     await expect(rawConnect(port)).rejects.toThrow(/ECONNREFUSED/);
-    expect(store.listenerCount('pieces-added')).toBe(0);
+    expect(store.listenerCount('pieces-added')).toBe(listeners);
   });
 
   it('fails listen() with EDGEPEER_ADDRESS_IN_USE naming the address when the port is taken', async () => {
@@ -239,12 +244,12 @@ describe('peer wire server: pieces leaving the store', () => {
   it('tells a peer with lt_donthave which pieces are gone and rejects their queued requests', async () => {
     const h = await startServer();
     const object = makeObject('purged.bin', 4 * PIECE, PIECE);
-    h.store.add(object);
+    await hold(h.store, object);
     const p = await peer(h.port, object.infoHash, { extensions: ['lt_donthave'] });
     await waitFor(p.wire, 'have-all');
     await unchoked(p);
     const donthave = waitFor<[string, Uint8Array]>(p.wire, 'extended', (k) => k === 'lt_donthave');
-    h.store.removePieces(object.infoHash, [2], 'purge');
+    await h.store.removePieces(object.infoHash, [2], 'purge');
     const [, payload] = await donthave;
     expect(Buffer.from(payload).readUInt32BE(0)).toBe(2);
     await expect(requestBlock(p.wire, 2, 0, BLOCK)).rejects.toThrow(/rejected/);
@@ -253,10 +258,10 @@ describe('peer wire server: pieces leaving the store', () => {
   it('disconnects a peer that cannot be told (no lt_donthave), so it reconnects to a fresh bitfield', async () => {
     const h = await startServer();
     const object = makeObject('retract.bin', 4 * PIECE, PIECE);
-    h.store.add(object);
+    await hold(h.store, object);
     const p = await peer(h.port, object.infoHash);
     await waitFor(p.wire, 'have-all');
-    h.store.removePieces(object.infoHash, [0], 'expired');
+    await h.store.removePieces(object.infoHash, [0], 'expired');
     await closed(p.socket);
     const again = await peer(h.port, object.infoHash);
     const [bitfield] = await waitFor<[{ get(i: number): boolean }]>(again.wire, 'bitfield');
@@ -266,10 +271,10 @@ describe('peer wire server: pieces leaving the store', () => {
   it('closes the peers of an object removed from the store', async () => {
     const h = await startServer();
     const object = makeObject('gone.bin', PIECE, PIECE);
-    h.store.add(object);
+    await hold(h.store, object);
     const p = await peer(h.port, object.infoHash);
     await waitFor(p.wire, 'have-all');
-    h.store.removeObject(object.infoHash);
+    await h.store.removeObject(object.infoHash, 'purge');
     await closed(p.socket);
     expect(h.server.stats().connections).toBe(0);
   });
@@ -277,8 +282,7 @@ describe('peer wire server: pieces leaving the store', () => {
   it('never sends a piece that fails verification: reject, lt_donthave, and a log line', async () => {
     const h = await startServer();
     const object = makeObject('rotten.bin', 4 * PIECE, PIECE);
-    h.store.add(object);
-    h.cache.corrupt.add(`${object.infoHash}:1`);
+    await hold(h.store, object, 'all', [1]);
     const p = await peer(h.port, object.infoHash, { extensions: ['lt_donthave'] });
     await waitFor(p.wire, 'have-all');
     await unchoked(p);
@@ -297,7 +301,7 @@ describe('peer wire server: limits', () => {
   it('rejects requests beyond maxQueuedRequests (BEP 6)', async () => {
     const h = await startServer({ maxQueuedRequests: 4 });
     const object = makeObject('queue.bin', 8 * PIECE, PIECE);
-    h.store.add(object);
+    await hold(h.store, object);
     const p = await peer(h.port, object.infoHash);
     await waitFor(p.wire, 'have-all');
     await unchoked(p);
@@ -319,7 +323,7 @@ describe('peer wire server: limits', () => {
   it('rejects blocks longer than maxBlockLength and ranges past the end of a piece', async () => {
     const h = await startServer({ maxBlockLength: 16 * 1024 });
     const object = makeObject('blocks.bin', 2 * PIECE + 100, PIECE);
-    h.store.add(object);
+    await hold(h.store, object);
     const p = await peer(h.port, object.infoHash);
     await waitFor(p.wire, 'have-all');
     await unchoked(p);
@@ -333,7 +337,7 @@ describe('peer wire server: limits', () => {
   it('serves 128 KiB blocks when configured to', async () => {
     const h = await startServer({ maxBlockLength: 128 * 1024 });
     const object = makeObject('big-blocks.bin', 2 * 256 * 1024, 256 * 1024);
-    h.store.add(object);
+    await hold(h.store, object);
     const p = await peer(h.port, object.infoHash);
     await waitFor(p.wire, 'have-all');
     await unchoked(p);
@@ -344,7 +348,7 @@ describe('peer wire server: limits', () => {
   it('refuses connections over maxConnections and maxConnectionsPerIp', async () => {
     const h = await startServer({ maxConnections: 3, maxConnectionsPerIp: 2 });
     const object = makeObject('crowd.bin', PIECE, PIECE);
-    h.store.add(object);
+    await hold(h.store, object);
     const a = await peer(h.port, object.infoHash);
     const b = await peer(h.port, object.infoHash);
     await Promise.all([waitFor(a.wire, 'have-all'), waitFor(b.wire, 'have-all')]);
@@ -367,7 +371,7 @@ describe('peer wire server: limits', () => {
   it('closes an idle peer and keeps a quiet one alive with keep-alives', async () => {
     const h = await startServer({ idleTimeoutMs: 400, keepAliveIntervalMs: 100 });
     const object = makeObject('idle.bin', PIECE, PIECE);
-    h.store.add(object);
+    await hold(h.store, object);
     const p = await peer(h.port, object.infoHash);
     await waitFor(p.wire, 'have-all');
     let keepAlives = 0;
@@ -389,7 +393,7 @@ describe('peer wire server: choking', () => {
       allowedFastSetSize: 0,
     });
     const object = makeObject('slots.bin', 4 * PIECE, PIECE);
-    h.store.add(object);
+    await hold(h.store, object);
     const a = await peer(h.port, object.infoHash);
     const b = await peer(h.port, object.infoHash);
     await Promise.all([waitFor(a.wire, 'have-all'), waitFor(b.wire, 'have-all')]);
@@ -408,7 +412,7 @@ describe('peer wire server: choking', () => {
   it('gives a freed slot to the waiting peer at once', async () => {
     const h = await startServer({ uploadSlots: 1, optimisticSlots: 0, slotQuantumMs: 3_600_000 });
     const object = makeObject('freed.bin', PIECE, PIECE);
-    h.store.add(object);
+    await hold(h.store, object);
     const a = await peer(h.port, object.infoHash);
     const b = await peer(h.port, object.infoHash);
     await Promise.all([waitFor(a.wire, 'have-all'), waitFor(b.wire, 'have-all')]);
@@ -422,7 +426,7 @@ describe('peer wire server: choking', () => {
   it('serves allowed-fast pieces to a choked peer (BEP 6)', async () => {
     const h = await startServer({ uploadSlots: 1, optimisticSlots: 0, allowedFastSetSize: 3 });
     const object = makeObject('fast-set.bin', 20 * PIECE, PIECE);
-    h.store.add(object);
+    await hold(h.store, object);
     const allowed: number[] = [];
     const p = await peer(h.port, object.infoHash);
     p.wire.on('allowed-fast', (i: number) => allowed.push(i));
@@ -437,7 +441,7 @@ describe('peer wire server: metadata (BEP 9)', () => {
   it('hands the info dictionary to a magnet-link client (the ut_metadata package)', async () => {
     const h = await startServer();
     const object = makeObject('magnet.bin', 40 * PIECE, PIECE);
-    h.store.add(object);
+    await hold(h.store, object);
     const socket = (await rawConnect(h.port)) as Socket;
     cleanups.push(() => socket.destroy());
     const wire = new Wire() as Wire & {
@@ -476,7 +480,7 @@ describe('peer wire server: malformed input closes that connection only', () => 
     it(`closes on ${what}, with a log line`, async () => {
       const h = await startServer();
       const object = makeObject('strict.bin', 4 * PIECE, PIECE);
-      h.store.add(object);
+      await hold(h.store, object);
       const bystander = await peer(h.port, object.infoHash);
       await waitFor(bystander.wire, 'have-all');
       const socket = await openRaw(h, object);
@@ -493,7 +497,7 @@ describe('peer wire server: malformed input closes that connection only', () => 
   it('closes on a fast-extension message from a peer that did not negotiate it', async () => {
     const h = await startServer();
     const object = makeObject('nofast.bin', PIECE, PIECE);
-    h.store.add(object);
+    await hold(h.store, object);
     const socket = await rawConnect(h.port);
     cleanups.push(() => socket.destroy());
     socket.write(handshakeBytes(object.infoHash, { fast: false }));
@@ -530,7 +534,7 @@ describe('peer wire server: encrypted handshakes (MSE)', () => {
   it('accepts an encrypted handshake and goes on in plaintext when the peer offers it', async () => {
     const h = await startServer();
     const object = makeObject('mse.bin', 4 * PIECE, PIECE);
-    h.store.add(object);
+    await hold(h.store, object);
     const p = await encryptedPeer(h.port, object.infoHash, 1);
     await waitFor(p.wire, 'have-all');
     await unchoked(p);
@@ -542,7 +546,7 @@ describe('peer wire server: encrypted handshakes (MSE)', () => {
   it('serves a peer offering only RC4 (Transmission by default) through RC4 with the default settings', async () => {
     const h = await startServer();
     const object = makeObject('transmission.bin', 4 * PIECE, PIECE);
-    h.store.add(object);
+    await hold(h.store, object);
     const p = await encryptedPeer(h.port, object.infoHash, 2);
     await waitFor(p.wire, 'have-all');
     await unchoked(p);
@@ -554,13 +558,13 @@ describe('peer wire server: encrypted handshakes (MSE)', () => {
   it("closes a peer offering only RC4 with mse 'plaintext', and serves it with 'rc4'", async () => {
     const object = makeObject('rc4.bin', 4 * PIECE, PIECE);
     const strict = await startServer({}, new MemoryStore(), 'plaintext');
-    strict.store.add(object);
+    await hold(strict.store, object);
     const refused = await encryptedPeer(strict.port, object.infoHash, 2);
     await closed(refused.socket);
     expect(strict.server.stats()).toMatchObject({ rc4Refused: 1, connections: 0 });
 
     const lenient = await startServer({}, new MemoryStore(), 'rc4');
-    lenient.store.add(object);
+    await hold(lenient.store, object);
     const p = await encryptedPeer(lenient.port, object.infoHash, 2);
     await waitFor(p.wire, 'have-all');
     await unchoked(p);
@@ -570,7 +574,7 @@ describe('peer wire server: encrypted handshakes (MSE)', () => {
 
   it('closes an encrypted handshake for an object it does not hold', async () => {
     const h = await startServer();
-    h.store.add(makeObject('held.bin', PIECE, PIECE));
+    await hold(h.store, makeObject('held.bin', PIECE, PIECE));
     const p = await encryptedPeer(h.port, 'cd'.repeat(20), 1);
     await closed(p.socket);
     expect(h.server.stats()).toMatchObject({ encryptedHandshakes: 0, connections: 0 });
@@ -579,7 +583,7 @@ describe('peer wire server: encrypted handshakes (MSE)', () => {
   it("closes an encrypted handshake at once with mse 'off'", async () => {
     const h = await startServer({}, new MemoryStore(), 'off');
     const object = makeObject('nomse.bin', PIECE, PIECE);
-    h.store.add(object);
+    await hold(h.store, object);
     const p = await encryptedPeer(h.port, object.infoHash, 1);
     await closed(p.socket);
     expect(h.server.stats().notBitTorrent).toBe(1);
@@ -592,7 +596,7 @@ describe('peer wire server: back-pressure', () => {
     const sendBufferBytes = 256 * 1024;
     const h = await startServer({ maxBlockLength: blockLength, maxQueuedRequests: 1000, sendBufferBytes });
     const object = makeObject('slow-reader.bin', 64 * 1024 * 1024, 1024 * 1024);
-    h.store.add(object);
+    await hold(h.store, object);
     const socket = await rawConnect(h.port);
     cleanups.push(() => socket.destroy());
     socket.write(handshakeBytes(object.infoHash));

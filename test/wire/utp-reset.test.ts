@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPeerWireServer, type PeerWireServer } from '../../src/wire/index.ts';
 import { resetForSyn } from '../../src/wire/utp-reset.ts';
-import { MemoryCache, MemoryStore } from './helpers.ts';
+import { MemoryStore, pieceCacheOf } from './helpers.ts';
 
 /** A uTP header (BEP 29): type and version, extension, connection id, timestamps, window, seq_nr, ack_nr. */
 function utpPacket(type: number, connectionId: number, seqNr: number, extra = 0): Buffer {
@@ -41,7 +41,7 @@ describe('uTP resets', () => {
 
   it('resets a uTP connection attempt on the peer port, so the client goes to TCP at once', async () => {
     const store = new MemoryStore();
-    const server = createPeerWireServer({ store, cache: new MemoryCache(store), port: 0, host: '127.0.0.1' });
+    const server = createPeerWireServer({ store, cache: pieceCacheOf(store), port: 0, host: '127.0.0.1' });
     servers.push(server);
     const { port } = await server.listen();
     const client = createSocket('udp4');

@@ -7,20 +7,16 @@
 // announce get many objects per request. Nothing here ever throws into the agent.
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { InvalidArgumentError, isEdgepeerError, TrackerError } from '../../errors/index.ts';
-import type { BitfieldView, StoredObject, StoreEvents } from '../../store/types.ts';
+import { InvalidArgumentError, isEdgepeerError, StoreCorruptError, TrackerError } from '../../errors/index.ts';
+import type { BitfieldView, Catalog, CatalogObject } from '../../store/types.ts';
 import { encodeBitmap } from '../protocol/bitmap.ts';
 import { checkCdnUrl, type ExtensionOffer } from '../protocol/extension.ts';
 import type { AnnounceEvent, AnnounceParams, AnnounceResult, BatchAnnounce } from '../protocol/messages.ts';
 import { type Clock, systemClock, TimerQueue } from './timer-queue.ts';
 import { DefaultTrackerTransport, type ScrapeCounts, type TrackerTransport, trackerScheme } from './transport.ts';
 
-/** What the client needs of the store (src/store's Store has it): the objects, and the events that change them. */
-export interface AnnounceStore {
-  list(): StoredObject[];
-  on<K extends keyof StoreEvents>(event: K, listener: (...args: StoreEvents[K]) => void): unknown;
-  off<K extends keyof StoreEvents>(event: K, listener: (...args: StoreEvents[K]) => void): unknown;
-}
+/** What the client needs of the catalog: the objects, their metainfo (trackers), and the events that change them. */
+export type AnnounceStore = Pick<Catalog, 'list' | 'metainfoOf' | 'on' | 'off'>;
 
 export interface AnnounceClientOptions {
   store: AnnounceStore;
@@ -303,7 +299,7 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
   /** Groups of removed objects whose `stopped` may not have gone out yet: shutdown must not forget them. */
   readonly #retired = new Set<GroupState>();
   readonly #listeners: {
-    added: (object: StoredObject) => void;
+    added: (object: CatalogObject) => void;
     changed: (infoHash: string) => void;
     removed: (infoHash: string) => void;
   };
@@ -373,7 +369,7 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
    * Adds the store's objects a chunk per turn of the event loop: each reads its metainfo from disk (the
    * store loads it lazily), and 100k of them at once would stall the servers sharing this thread.
    */
-  #addInChunks(objects: StoredObject[], from: number): void {
+  #addInChunks(objects: CatalogObject[], from: number): void {
     if (this.#stopping) return;
     const end = Math.min(objects.length, from + ADD_CHUNK);
     // A short random delay per object: the first announces of a big store leave in rate-limited order.
@@ -490,13 +486,14 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
 
   // Objects and store events
 
-  #addObject(stored: StoredObject, delayMs: number): void {
+  #addObject(stored: CatalogObject, delayMs: number): void {
     if (this.#stopping || this.#objects.has(stored.infoHash)) return;
-    let metainfo: StoredObject['metainfo'];
-    try {
-      metainfo = stored.metainfo;
-    } catch (err) {
-      // An unreadable metainfo is the store's to report; this object is just not announced.
+    const metainfo = this.#options.store.metainfoOf(stored.infoHash);
+    if (metainfo === undefined) {
+      // An unreadable metainfo is the store's to report ('object-damaged'); this object is just not announced.
+      const err = new StoreCorruptError(`the metainfo of ${stored.name} cannot be read; it is not announced`, {
+        subject: stored.infoHash,
+      });
       this.emit('announce-error', { infoHash: stored.infoHash, url: '', event: undefined, ...errorState(err) });
       return;
     }
