@@ -18,6 +18,7 @@ import {
   createPieceCache,
   openStore,
   type PieceCache,
+  removeCorruptPieces,
   Scrubber,
   type ScrubStatus,
   type StagingStore,
@@ -120,6 +121,8 @@ export class Agent {
       maxBytes: config.cacheBytes,
       verify: (data, expected) => hashPool.verify(data, expected),
       verifyPolicy: config.cacheVerify,
+      // Peers and trackers hear of it through the store's 'pieces-removed'; the piece can be ingested again.
+      onCorrupt: removeCorruptPieces(store),
     });
   }
 

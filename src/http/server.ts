@@ -252,8 +252,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         limits.directReadMaxBytes,
         into,
       );
-    } catch (err) {
-      noteCorrupt(err, object, pieceIndex);
+    } catch {
+      // bytes stays undefined: the slow path reads the piece and reports what is wrong with it
     }
     const readInto = into !== undefined && bytes !== undefined && bytes.buffer === into.buffer;
     if (into !== undefined && !readInto) spanBuffers.give(into);
@@ -265,10 +265,6 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     res.end(bytes, readInto ? () => spanBuffers.give(into) : undefined);
     countSent(object, length);
     return true;
-  }
-
-  function noteCorrupt(err: unknown, object: CatalogObject, pieceIndex: number): void {
-    if (err instanceof CorruptPieceError) options.onCorruptPiece?.(object.infoHash, pieceIndex);
   }
 
   /** The first piece the ranges touch that is not held, or -1. */
@@ -295,7 +291,6 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
 
   function pullInstead(err: unknown, object: CatalogObject, metainfo: Metainfo, pieceIndex: number): Promise<Buffer> {
     // The piece left the store (purged, or found corrupt and dropped) since the bitfield said so.
-    noteCorrupt(err, object, pieceIndex);
     if ((err instanceof NotFoundError || err instanceof CorruptPieceError) && pull !== null) {
       return pull.fetchPiece(object, metainfo, pieceIndex);
     }
@@ -412,10 +407,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         i === 0
           ? readPieceBeforeHeaders(object, metainfo, step.pieceIndex)
           : readPiece(object, metainfo, step.pieceIndex);
-      // observed when its turn comes
-      promise.catch((err: unknown) => {
-        if (i > 0 && pull === null) noteCorrupt(err, object, step.pieceIndex);
-      });
+      promise.catch(() => {}); // observed when its turn comes
       pending[i] = promise;
     };
     for (let i = 0; i < readAhead; i += 1) request(i);

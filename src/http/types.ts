@@ -74,8 +74,6 @@ export interface HttpServerOptions {
   origin?: Partial<OriginLimits>;
   limits?: Partial<HttpLimits>;
   logger?: Logger;
-  /** Told when the cache finds a piece corrupt on disk (a read-mode store cannot remove it itself). */
-  onCorruptPiece?: (infoHash: string, pieceIndex: number) => void;
   /** Told of body bytes of an object written to clients (the agent's `uploaded` in announces). */
   onSent?: (infoHash: string, bytes: number) => void;
   /** Told of verified bytes of an object pulled from its origin (the agent's `downloaded`). */

@@ -12,7 +12,7 @@ import type { OpenStoreOptions, StagingStore, Store } from './types.ts';
 export { Bitfield } from './bitfield.ts';
 export { type LockHolder, readLockHolder } from './lock.ts';
 export { MemoryStore } from './memory-store.ts';
-export { createPieceCache, type PieceCacheOptions, type VerifyPolicy } from './piece-cache.ts';
+export { CachingSource, createPieceCache, type PieceCacheOptions } from './piece-cache.ts';
 export {
   parseScrubWindow,
   Scrubber,
@@ -38,6 +38,14 @@ export type {
   StoredObject,
   StoreEvents,
 } from './types.ts';
+export {
+  type RawPieces,
+  removeCorruptPieces,
+  VerifyingSource,
+  type VerifyingSourceOptions,
+  type VerifyingStats,
+  type VerifyPolicy,
+} from './verifying-source.ts';
 
 const DEFAULTS = {
   commitIntervalMs: 0,

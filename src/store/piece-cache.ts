@@ -1,34 +1,34 @@
-// The one cache the wire and HTTP servers read pieces through. Bytes come from disk at most once per
-// concurrent demand, are checked against the piece's SHA-1 before anyone sees them, and stay in memory
-// within a byte budget. A piece that fails its check on disk is taken out of the store (reason 'corrupt'),
-// which tells peers and trackers through the store's events.
+// The caching layer the wire and HTTP servers read pieces through: verified bytes from the layer below
+// (on an edge, the verifying layer over the disk store) kept in memory within a byte budget, one read per
+// concurrent demand. createPieceCache composes the agent's stack, caching(verifying(store)).
 import { LRUCache } from 'lru-cache';
-import { CorruptPieceError, InvalidArgumentError, NotFoundError, StoreCorruptError } from '../errors/index.ts';
-import { pieceHash, pieceSize } from '../metainfo/index.ts';
-import { ObjectBlockSums, SUM_BLOCK } from './block-sums.ts';
-import { isPieceSpan } from './span.ts';
-import type { PieceCache, PieceCacheStats, ScrubResult, Store } from './types.ts';
+import type { PieceCache, PieceCacheStats, PieceSource, ScrubResult, Store } from './types.ts';
+import {
+  checkSpan,
+  removeCorruptPieces,
+  VerifyingSource,
+  type VerifyingSourceOptions,
+  type VerifyPolicy,
+} from './verifying-source.ts';
 
-export type VerifyPolicy = 'checksum' | 'every-read' | 'first-read';
+export type { VerifyPolicy };
 
 export interface PieceCacheOptions {
   /** Memory budget for cached piece bytes. */
   maxBytes: number;
-  /**
-   * True when SHA-1(data) equals `expected`. Must not detach or modify `data` (a transferring hash pool
-   * must copy): the same buffer is then cached and handed to every caller.
-   */
-  verify: (data: Uint8Array, expected: Uint8Array) => Promise<boolean>;
-  /**
-   * 'checksum' (default): a piece is hashed (SHA-1) the first time this process reads it from disk, and the
-   * checksums of its 16 KiB blocks are recorded then; every later read from disk (whole pieces and spans) is
-   * checked against those checksums, several times cheaper than a SHA-1, so bytes that rot or are
-   * overwritten on disk after the check are never served. 'every-read': a SHA-1 of the whole piece on every
-   * disk read. 'first-read' (an explicit opt-out): hashed on the first read, later disk reads trusted
-   * until the piece leaves the store or is written again.
-   */
+  /** The verifying layer's SHA-1 check (the hashing pool's; tests may pass a node:crypto one). */
+  verify: VerifyingSourceOptions['verify'];
+  /** How the verifying layer checks a piece read from the store; default 'checksum'. */
   verifyPolicy?: VerifyPolicy;
+  /**
+   * What happens to a held piece whose bytes fail their check; default: it leaves the store (reason
+   * 'corrupt', so peers and trackers are told), or stays when the store is read-only.
+   */
+  onCorrupt?: VerifyingSourceOptions['onCorrupt'];
 }
+
+/** What the caching layer needs of the catalog: piece sizes, and the events that make cached pieces stale. */
+type CatalogView = Pick<Store, 'get' | 'on'>;
 
 /**
  * Cache keys are numbers, object id × PIECE_KEY_SPACE + piece index: a lookup builds and hashes no string
@@ -37,9 +37,10 @@ export interface PieceCacheOptions {
  */
 const PIECE_KEY_SPACE = 2 ** 26;
 
-class VerifyingPieceCache implements PieceCache {
-  readonly #store: Store;
-  readonly #verify: PieceCacheOptions['verify'];
+/** Caches whole verified pieces from `source`, keyed by object and index. */
+export class CachingSource implements PieceSource {
+  readonly #catalog: CatalogView;
+  readonly #source: PieceSource;
   readonly #maxBytes: number;
   readonly #cache: LRUCache<number, Buffer>;
   readonly #inflight = new Map<number, Promise<Buffer>>();
@@ -51,24 +52,15 @@ class VerifyingPieceCache implements PieceCache {
   readonly #cachedByObject = new Map<string, Set<number>>();
   /** Bumped by every eviction of an object's pieces: a read that started before must not be cached. */
   readonly #epochs = new Map<string, number>();
-  /** Pieces hashed since start, per object ('first-read': trusted; 'checksum': their block sums recorded). */
-  readonly #verified = new Map<string, Uint8Array>();
-  /** Block checksums of the pieces in #verified, per object ('checksum' only). */
-  readonly #blockSums = new Map<string, ObjectBlockSums>();
-  readonly #policy: VerifyPolicy;
   #hits = 0;
   #misses = 0;
-  #corruptPieces = 0;
-  #directReads = 0;
-  #directBytes = 0;
 
-  constructor(store: Store, options: PieceCacheOptions) {
+  constructor(catalog: CatalogView, source: PieceSource, options: { maxBytes: number }) {
     if (!Number.isSafeInteger(options.maxBytes) || options.maxBytes < 1) {
       throw new RangeError(`piece cache maxBytes must be a positive integer, got ${options.maxBytes}`);
     }
-    this.#store = store;
-    this.#verify = options.verify;
-    this.#policy = options.verifyPolicy ?? 'checksum';
+    this.#catalog = catalog;
+    this.#source = source;
     this.#maxBytes = options.maxBytes;
     this.#cache = new LRUCache<number, Buffer>({
       maxSize: options.maxBytes,
@@ -81,13 +73,11 @@ class VerifyingPieceCache implements PieceCache {
         if (cached?.size === 0) this.#cachedByObject.delete(infoHash);
       },
     });
-    store.on('pieces-removed', (infoHash, pieceIndexes) => this.evict(infoHash, pieceIndexes));
-    store.on('object-removed', (infoHash) => this.evict(infoHash));
-    // Bytes written again are new bytes: hash them on their next read.
-    store.on('pieces-added', (infoHash, pieceIndexes) => this.#forget(infoHash, pieceIndexes));
+    catalog.on('pieces-removed', (infoHash, pieceIndexes) => this.evict(infoHash, pieceIndexes));
+    catalog.on('object-removed', (infoHash) => this.evict(infoHash));
   }
 
-  getPiece(infoHash: string, pieceIndex: number): Promise<Buffer> {
+  getPiece(infoHash: string, pieceIndex: number, signal?: AbortSignal): Promise<Buffer> {
     const objectKey = this.#objectKeyOf(infoHash);
     const key = this.#keyOf(objectKey, pieceIndex);
     const cached = this.#cache.get(key);
@@ -98,14 +88,15 @@ class VerifyingPieceCache implements PieceCache {
     const shared = this.#inflight.get(key);
     if (shared !== undefined) {
       this.#hits++;
-      return shared;
+      return signal === undefined ? shared : abortable(shared, signal);
     }
     this.#misses++;
+    // One read for every caller: it goes on (and is cached) when the caller that started it gives up.
     const loading = this.#load(objectKey, pieceIndex, key).finally(() => {
       if (this.#inflight.get(key) === loading) this.#inflight.delete(key);
     });
     this.#inflight.set(key, loading);
-    return loading;
+    return signal === undefined ? loading : abortable(loading, signal);
   }
 
   readSpanSync(
@@ -113,7 +104,7 @@ class VerifyingPieceCache implements PieceCache {
     pieceIndex: number,
     from: number,
     to: number,
-    maxDiskBytes: number,
+    maxReadBytes: number,
     into?: Buffer,
   ): Buffer | undefined {
     checkSpan(from, to);
@@ -124,93 +115,59 @@ class VerifyingPieceCache implements PieceCache {
       this.#hits++;
       return cached.subarray(from, to);
     }
-    if (!(to - from <= maxDiskBytes) || !this.#verifiedSinceStart(objectKey, pieceIndex)) return undefined;
-    const sums = this.#blockSums.get(objectKey);
-    if (sums !== undefined) return this.#readCheckedSpan(objectKey, pieceIndex, from, to, sums, into);
-    let bytes: Buffer | undefined;
-    try {
-      bytes = this.#store.readPieceSpanSync(objectKey, pieceIndex, from, to, into);
-    } catch (err) {
-      if (err instanceof InvalidArgumentError) throw err;
-      return undefined; // not held, or unreadable: getPiece says which (and takes a corrupt piece out)
-    }
-    // A read-mode store catches up with the writer inside that call: the piece may have left meanwhile.
-    if (bytes === undefined || !this.#verifiedSinceStart(objectKey, pieceIndex)) return undefined;
-    this.#directReads++;
-    this.#directBytes += bytes.length;
-    return bytes;
+    return this.#source.readSpanSync(objectKey, pieceIndex, from, to, maxReadBytes, into);
   }
 
-  /**
-   * A span read from disk whole blocks at a time and checked against the blocks' sums. A mismatch answers
-   * undefined: the caller's getPiece then reads the piece, finds it corrupt and takes it out of the store.
-   */
-  #readCheckedSpan(
-    objectKey: string,
-    pieceIndex: number,
-    from: number,
-    to: number,
-    sums: ObjectBlockSums,
-    into: Buffer | undefined,
-  ): Buffer | undefined {
-    const object = this.#store.get(objectKey);
-    if (object === undefined) return undefined;
-    const blockFrom = from - (from % SUM_BLOCK);
-    const blockTo = Math.min(Math.ceil(to / SUM_BLOCK) * SUM_BLOCK, pieceSize(object.metainfo, pieceIndex));
-    const buffer = into !== undefined && into.length >= blockTo - blockFrom ? into : undefined;
-    let blocks: Buffer | undefined;
-    try {
-      blocks = this.#store.readPieceSpanSync(objectKey, pieceIndex, blockFrom, blockTo, buffer);
-    } catch (err) {
-      if (err instanceof InvalidArgumentError) throw err;
-      return undefined;
-    }
-    if (blocks === undefined || !this.#verifiedSinceStart(objectKey, pieceIndex)) return undefined;
-    if (!sums.matches(pieceIndex, blockFrom, blocks)) return undefined;
-    this.#directReads++;
-    this.#directBytes += to - from;
-    return blocks.subarray(from - blockFrom, to - blockFrom);
-  }
-
-  async scrubPiece(infoHash: string, pieceIndex: number): Promise<ScrubResult> {
-    const objectKey = this.#objectKeyOf(infoHash);
-    const object = this.#store.get(objectKey);
-    if (object === undefined || !object.bitfield.get(pieceIndex)) return 'gone';
-    const metainfo = this.#store.metainfoOf(objectKey);
-    if (metainfo === undefined) return 'gone';
-    let data: Buffer;
-    try {
-      data = await this.#store.readPiece(objectKey, pieceIndex);
-    } catch (err) {
-      if (!(err instanceof StoreCorruptError)) throw err;
-      return this.#scrubbedCorrupt(objectKey, pieceIndex, err);
-    }
-    // Always the SHA-1 of the metainfo: block sums only say the bytes did not change since a read.
-    if (!(await this.#verify(data, pieceHash(metainfo, pieceIndex))))
-      return this.#scrubbedCorrupt(objectKey, pieceIndex);
-    if (this.#policy !== 'every-read' && this.#store.get(objectKey)?.bitfield.get(pieceIndex)) {
-      this.#remember(objectKey, pieceIndex, data);
-    }
-    return 'ok';
-  }
-
-  async #scrubbedCorrupt(objectKey: string, pieceIndex: number, cause?: unknown): Promise<ScrubResult> {
-    try {
-      await this.#corrupt(objectKey, pieceIndex, cause);
-    } catch (err) {
-      if (err instanceof CorruptPieceError) return 'corrupt';
-    }
-    return 'gone';
-  }
-
+  /** The cached piece (counted as a hit), or undefined without reading anything. */
   peekPiece(infoHash: string, pieceIndex: number): Buffer | undefined {
     const cached = this.#cache.get(this.#keyOf(this.#objectKeyOf(infoHash), pieceIndex));
     if (cached !== undefined) this.#hits++;
     return cached;
   }
 
-  // The last info hash asked for and its lower-cased form. Callers pass the store's own string request after
-  // request; a fresh toLowerCase() copy would be hashed anew by every Map lookup (measurable per request).
+  /** Drops cached pieces of an object (all of them without `pieceIndexes`). */
+  evict(infoHash: string, pieceIndexes?: number[]): void {
+    const objectKey = this.#objectKeyOf(infoHash);
+    this.#epochs.set(objectKey, (this.#epochs.get(objectKey) ?? 0) + 1);
+    const indexes = pieceIndexes ?? [...(this.#cachedByObject.get(objectKey) ?? [])];
+    for (const index of indexes) {
+      const key = this.#keyOf(objectKey, index);
+      this.#cache.delete(key);
+      this.#inflight.delete(key);
+    }
+    if (pieceIndexes === undefined) {
+      const id = this.#objectIds.get(objectKey);
+      for (const key of [...this.#inflight.keys()]) {
+        if (Math.floor(key / PIECE_KEY_SPACE) === id) this.#inflight.delete(key);
+      }
+      // Nothing of the object is left under its id (a read in flight will not cache: its epoch moved on).
+      if (id !== undefined) {
+        this.#objectIds.delete(objectKey);
+        this.#objectKeys.delete(id);
+      }
+    }
+  }
+
+  stats(): { hits: number; misses: number; bytes: number; maxBytes: number } {
+    return { hits: this.#hits, misses: this.#misses, bytes: this.#cache.calculatedSize, maxBytes: this.#maxBytes };
+  }
+
+  async #load(objectKey: string, pieceIndex: number, key: number): Promise<Buffer> {
+    const epoch = this.#epochs.get(objectKey) ?? 0;
+    const data = await this.#source.getPiece(objectKey, pieceIndex);
+    if ((this.#epochs.get(objectKey) ?? 0) === epoch && this.#catalog.get(objectKey)?.bitfield.get(pieceIndex)) {
+      this.#cache.set(key, data);
+      if (this.#cache.has(key)) {
+        const cached = this.#cachedByObject.get(objectKey) ?? new Set<number>();
+        cached.add(pieceIndex);
+        this.#cachedByObject.set(objectKey, cached);
+      }
+    }
+    return data;
+  }
+
+  // The last info hash asked for and its lower-cased form: callers pass the store's own string request after
+  // request, and a fresh toLowerCase() copy would be hashed anew by every Map lookup (measurable per request).
   #lastInfoHash = '';
   #lastObjectKey = '';
 
@@ -234,143 +191,45 @@ class VerifyingPieceCache implements PieceCache {
     }
     return id * PIECE_KEY_SPACE + pieceIndex;
   }
+}
 
-  /** The piece was SHA-1-checked since it last entered the store ('first-read' and 'checksum' policies). */
-  #verifiedSinceStart(objectKey: string, pieceIndex: number): boolean {
-    const verified = this.#verified.get(objectKey);
-    return verified !== undefined && (verified[pieceIndex >> 3]! & (1 << (pieceIndex & 7))) !== 0;
-  }
-
-  /** Bytes of a piece just read from disk match what was verified: by SHA-1, or by block sums once known. */
-  async #checkRead(infoHash: string, pieceIndex: number, data: Buffer, expected: Uint8Array): Promise<boolean> {
-    if (this.#policy === 'every-read' || !this.#verifiedSinceStart(infoHash, pieceIndex)) {
-      return this.#verify(data, expected);
-    }
-    if (this.#policy === 'first-read') return true;
-    return this.#blockSums.get(infoHash)?.matches(pieceIndex, 0, data) ?? this.#verify(data, expected);
-  }
-
-  async #load(infoHash: string, pieceIndex: number, key: number): Promise<Buffer> {
-    const object = this.#store.get(infoHash);
-    if (object === undefined || !object.bitfield.get(pieceIndex)) {
-      throw new NotFoundError(`piece ${pieceIndex} of ${infoHash} is not held`, { subject: infoHash, pieceIndex });
-    }
-    const epoch = this.#epochs.get(infoHash) ?? 0;
-    const expected = pieceHash(object.metainfo, pieceIndex);
-    let data: Buffer;
-    try {
-      data = await this.#store.readPiece(infoHash, pieceIndex);
-    } catch (err) {
-      if (err instanceof StoreCorruptError) return this.#corrupt(infoHash, pieceIndex, err);
-      throw err;
-    }
-    const known = this.#verifiedSinceStart(infoHash, pieceIndex);
-    if (!(await this.#checkRead(infoHash, pieceIndex, data, expected))) return this.#corrupt(infoHash, pieceIndex);
-    if (!known && this.#policy !== 'every-read' && (this.#epochs.get(infoHash) ?? 0) === epoch) {
-      this.#remember(infoHash, pieceIndex, data);
-    }
-    if ((this.#epochs.get(infoHash) ?? 0) === epoch && this.#store.get(infoHash)?.bitfield.get(pieceIndex)) {
-      this.#cache.set(key, data);
-      if (this.#cache.has(key)) {
-        const cached = this.#cachedByObject.get(infoHash) ?? new Set<number>();
-        cached.add(pieceIndex);
-        this.#cachedByObject.set(infoHash, cached);
-      }
-    }
-    return data;
-  }
-
-  async #corrupt(infoHash: string, pieceIndex: number, cause?: unknown): Promise<never> {
-    const object = this.#store.get(infoHash);
-    if (object === undefined || !object.bitfield.get(pieceIndex)) {
-      // Removed while we read it: the bytes were being discarded, not rotting.
-      throw new NotFoundError(`piece ${pieceIndex} of ${infoHash} is not held`, { subject: infoHash, pieceIndex });
-    }
-    this.#corruptPieces++;
-    let removed = true;
-    try {
-      await this.#store.removePieces(infoHash, [pieceIndex], 'corrupt');
-    } catch {
-      removed = false; // a read-only store cannot remove; the writer's cache will find it too
-    }
-    throw new CorruptPieceError(
-      `piece ${pieceIndex} of ${object.name} (${infoHash}) does not match its SHA-1 on disk` +
-        (removed ? '; it was removed from the store' : ''),
-      { subject: infoHash, pieceIndex, cause },
+/** `promise`, or a rejection with the signal's reason as soon as it aborts. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
     );
-  }
-
-  /** One bit per piece: a store of 100k objects fully read costs megabytes here, not gigabytes of Sets. */
-  #remember(infoHash: string, pieceIndex: number, data: Buffer): void {
-    let verified = this.#verified.get(infoHash);
-    if (verified === undefined) {
-      const metainfo = this.#store.get(infoHash)?.metainfo;
-      if (metainfo === undefined || pieceIndex >= metainfo.pieceCount) return;
-      verified = new Uint8Array(Math.ceil(metainfo.pieceCount / 8));
-      this.#verified.set(infoHash, verified);
-      if (this.#policy === 'checksum') {
-        this.#blockSums.set(infoHash, new ObjectBlockSums(metainfo.pieceCount, metainfo.pieceLength));
-      }
-    }
-    this.#blockSums.get(infoHash)?.record(pieceIndex, data);
-    verified[pieceIndex >> 3]! |= 1 << (pieceIndex & 7);
-  }
-
-  #forget(infoHash: string, pieceIndexes?: number[]): void {
-    const objectKey = this.#objectKeyOf(infoHash);
-    const verified = this.#verified.get(objectKey);
-    if (verified === undefined) return;
-    if (pieceIndexes === undefined) {
-      this.#verified.delete(objectKey);
-      this.#blockSums.delete(objectKey);
-    } else for (const index of pieceIndexes) verified[index >> 3]! &= ~(1 << (index & 7));
-  }
-
-  evict(infoHash: string, pieceIndexes?: number[]): void {
-    const objectKey = this.#objectKeyOf(infoHash);
-    this.#forget(objectKey, pieceIndexes);
-    this.#epochs.set(objectKey, (this.#epochs.get(objectKey) ?? 0) + 1);
-    const indexes = pieceIndexes ?? [...(this.#cachedByObject.get(objectKey) ?? [])];
-    for (const index of indexes) {
-      const key = this.#keyOf(objectKey, index);
-      this.#cache.delete(key);
-      this.#inflight.delete(key);
-    }
-    if (pieceIndexes === undefined) {
-      const id = this.#objectIds.get(objectKey);
-      for (const key of [...this.#inflight.keys()]) {
-        if (Math.floor(key / PIECE_KEY_SPACE) === id) this.#inflight.delete(key);
-      }
-      // Nothing of the object is left under its id (a read in flight will not cache: its epoch moved on).
-      if (id !== undefined) {
-        this.#objectIds.delete(objectKey);
-        this.#objectKeys.delete(id);
-      }
-    }
-  }
-
-  stats(): PieceCacheStats {
-    return {
-      hits: this.#hits,
-      misses: this.#misses,
-      bytes: this.#cache.calculatedSize,
-      maxBytes: this.#maxBytes,
-      corruptPieces: this.#corruptPieces,
-      directReads: this.#directReads,
-      directBytes: this.#directBytes,
-    };
-  }
+  });
 }
 
-/** A span within a piece: 0 <= from < to (<= the piece's size, when known). */
-function checkSpan(from: number, to: number, size?: number): void {
-  if (!isPieceSpan(from, to, size)) {
-    const piece = size === undefined ? 'a piece' : `a piece of ${size} bytes`;
-    throw new InvalidArgumentError(`bytes [${from}, ${to}) are not a span of ${piece}`);
-  }
-}
-
-/** The piece cache over `store`; `verify` is the hashing pool's (tests may pass a node:crypto one). */
+/**
+ * The agent's stack over `store`: caching(verifying(store)), one object with both layers' operations and
+ * counters. A piece that fails its check leaves the store unless `onCorrupt` says otherwise.
+ */
 export function createPieceCache(store: Store, options: PieceCacheOptions): PieceCache {
-  return new VerifyingPieceCache(store, options);
+  const verifying = new VerifyingSource(store, {
+    verify: options.verify,
+    onCorrupt: options.onCorrupt ?? removeCorruptPieces(store),
+    ...(options.verifyPolicy === undefined ? {} : { verifyPolicy: options.verifyPolicy }),
+  });
+  const caching = new CachingSource(store, verifying, { maxBytes: options.maxBytes });
+  return {
+    getPiece: (infoHash, pieceIndex, signal) => caching.getPiece(infoHash, pieceIndex, signal),
+    readSpanSync: (infoHash, pieceIndex, from, to, maxReadBytes, into) =>
+      caching.readSpanSync(infoHash, pieceIndex, from, to, maxReadBytes, into),
+    peekPiece: (infoHash, pieceIndex) => caching.peekPiece(infoHash, pieceIndex),
+    evict: (infoHash, pieceIndexes) => caching.evict(infoHash, pieceIndexes),
+    scrubPiece: (infoHash, pieceIndex): Promise<ScrubResult> => verifying.scrubPiece(infoHash, pieceIndex),
+    stats: (): PieceCacheStats => ({ ...caching.stats(), ...verifying.stats() }),
+  };
 }

@@ -197,46 +197,24 @@ export interface StagingStore {
   discardStaging(stagingDir: string): Promise<void>;
 }
 
-/** The one piece cache that the wire and HTTP servers read through (lru-cache, sized in bytes). */
-export interface PieceCache {
-  /**
-   * The verified bytes of a held piece. Concurrent callers for one piece share one disk read. A piece
-   * read from disk is checked against its hash before anyone sees it; on a mismatch the piece is removed
-   * from the store (reason 'corrupt', so peers and trackers are told) and this rejects with
-   * CorruptPieceError. NotFoundError if the piece is not held.
-   */
-  getPiece(infoHash: string, pieceIndex: number): Promise<Buffer>;
-  /**
-   * Verified bytes [from, to) of a piece (offsets within the piece) without waiting, or undefined: then
-   * call getPiece. A cached piece gives a view of its bytes (no copy; counted as a hit). Otherwise, for a
-   * piece SHA-1-checked since start and not removed or written since (verifyPolicy 'checksum' or
-   * 'first-read'), for at most `maxDiskBytes`, and when the store has the files open: a synchronous read
-   * from disk (counted in directReads and directBytes). With 'checksum' the read covers the whole 16 KiB
-   * blocks around the span and is checked against their recorded checksums (a mismatch answers undefined,
-   * and getPiece then finds the piece corrupt); with 'first-read' the bytes are trusted. Never
-   * throws for the state of the piece (not held, unreadable: undefined, getPiece reports it);
-   * InvalidArgumentError unless 0 <= from < to <= the piece's size. A disk read goes `into` the given
-   * buffer when there is one (the caller can tell by the result's `.buffer`), so callers can reuse
-   * buffers instead of making V8 collect one per request.
-   */
-  readSpanSync(
-    infoHash: string,
-    pieceIndex: number,
-    from: number,
-    to: number,
-    maxDiskBytes: number,
-    into?: Buffer,
-  ): Buffer | undefined;
+/**
+ * The agent's piece stack as one object (createPieceCache): caching(verifying(store)). Cached pieces are
+ * answered from memory; others are read from the store and checked before anyone sees them ('checksum':
+ * SHA-1 on the first read in this process, block sums after; a span of a piece checked since start may be
+ * read at once, for at most `maxReadBytes`). A piece that fails its check is reported through the
+ * verifying layer's onCorrupt (the agent takes it out of the store) and rejects with CorruptPieceError.
+ */
+export interface PieceCache extends PieceSource {
   /** The cached piece (counted as a hit), or undefined without reading anything. */
   peekPiece(infoHash: string, pieceIndex: number): Buffer | undefined;
   /** Drops cached pieces of an object (after purge). */
   evict(infoHash: string, pieceIndexes?: number[]): void;
   stats(): PieceCacheStats;
   /**
-   * Reads a held piece from disk (not from memory) and checks it against its SHA-1, for the background
-   * scrub: 'ok' (its block sums are recorded anew, as on a first read), 'corrupt' (removed from the store
-   * as getPiece would, counted in corruptPieces), 'gone' (not held, or removed meanwhile). The piece is not
-   * added to the cache: cold content read by the scrub must not push out what clients read.
+   * Reads a held piece from the store (not from memory) and checks it against its SHA-1, for the background
+   * scrub: 'ok' (its block sums are recorded anew, as on a first read), 'corrupt' (reported as getPiece
+   * would, counted in corruptPieces), 'gone' (not held, or removed meanwhile). The piece is not added to the
+   * cache: cold content read by the scrub must not push out what clients read.
    */
   scrubPiece(infoHash: string, pieceIndex: number): Promise<ScrubResult>;
 }

@@ -1,0 +1,45 @@
+// The PieceSource contract over every store and every layer the agent composes: the verifying layer under
+// each policy, and the caching layer over it (createPieceCache, the agent's stack).
+import {
+  createPieceCache,
+  MemoryStore,
+  openStore,
+  removeCorruptPieces,
+  VerifyingSource,
+} from '../../src/store/index.ts';
+import { sha1Verify, tempFolder } from './helpers.ts';
+import { pieceSourceContract } from './piece-source-contract.ts';
+
+async function diskStore() {
+  const dir = await tempFolder();
+  const store = await openStore(dir.path, { mode: 'write' });
+  return {
+    store,
+    close: async () => {
+      await store.close();
+      await dir.remove();
+    },
+  };
+}
+
+async function memoryStore() {
+  const store = new MemoryStore();
+  return { store, close: () => store.close() };
+}
+
+for (const [storeName, open] of [
+  ['disk store', diskStore],
+  ['memory store', memoryStore],
+] as const) {
+  for (const verifyPolicy of ['checksum', 'every-read', 'first-read'] as const) {
+    pieceSourceContract(`verifying (${verifyPolicy}) over the ${storeName}`, open, (store) => {
+      return new VerifyingSource(store, { verify: sha1Verify, verifyPolicy, onCorrupt: removeCorruptPieces(store) });
+    });
+  }
+  pieceSourceContract(`caching over verifying over the ${storeName}`, open, (store) =>
+    createPieceCache(store, { maxBytes: 1 << 20, verify: sha1Verify }),
+  );
+  pieceSourceContract(`caching that keeps nothing, over verifying over the ${storeName}`, open, (store) =>
+    createPieceCache(store, { maxBytes: 1, verify: sha1Verify }),
+  );
+}
