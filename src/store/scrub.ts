@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { InvalidArgumentError } from '../errors/index.ts';
 import { pieceSize } from '../metainfo/index.ts';
-import type { PieceCache, ScrubResult, Store } from './types.ts';
+import type { Catalog, PieceCache, ScrubResult } from './types.ts';
 
 export interface ScrubOptions {
   /** Bytes read and hashed per second at most; 0 turns the scrub off. */
@@ -94,7 +94,7 @@ export function msUntilWindow(window: ScrubWindow, now: Date): number {
 }
 
 export class Scrubber extends EventEmitter<ScrubEvents> {
-  readonly #store: Pick<Store, 'list' | 'get' | 'metainfoOf'>;
+  readonly #store: Pick<Catalog, 'list' | 'get' | 'metainfoOf'>;
   readonly #cache: Pick<PieceCache, 'scrubPiece'>;
   readonly #options: ScrubOptions;
   readonly #now: () => Date;
@@ -109,7 +109,7 @@ export class Scrubber extends EventEmitter<ScrubEvents> {
   #running: Promise<void> | null = null;
 
   constructor(
-    store: Pick<Store, 'list' | 'get' | 'metainfoOf'>,
+    store: Pick<Catalog, 'list' | 'get' | 'metainfoOf'>,
     cache: Pick<PieceCache, 'scrubPiece'>,
     options: ScrubOptions,
     now: () => Date = () => new Date(),

@@ -1,0 +1,113 @@
+// SIGHUP's configuration diff: what changed between the running configuration and the new one, applied to
+// the parts that can change while running, each on its own; the rest is named as needing a restart.
+import type { Logger } from 'pino';
+import type { HttpServer } from '../http/index.ts';
+import type { AnnouncesPart, RegistrationPart, ScrubPart } from '../parts/index.ts';
+import type { AgentConfig } from './types.ts';
+
+/** What a reload did: settings applied, settings that need a restart, and changes that failed (logged). */
+export interface ReloadOutcome {
+  applied: string[];
+  restartNeeded: string[];
+  failed: Array<{ setting: string; error: string }>;
+}
+
+/** The running parts a reload may change. */
+export interface ReloadableParts {
+  logger: Logger;
+  http: HttpServer | null;
+  https: HttpServer | null;
+  announces: AnnouncesPart;
+  registration: RegistrationPart;
+  scrub: ScrubPart;
+}
+
+/** Settings read only at start. */
+const RESTART_ONLY = [
+  'dataDir',
+  'peer',
+  'http',
+  'https',
+  'cacheBytes',
+  'cacheVerify',
+  'admin',
+  'hashThreads',
+  'shutdownGraceMs',
+] as const;
+
+/**
+ * Applies what can change while running (log level, trackers, IMS registration, scrub, HTTPS certificate,
+ * access log reopened) and names the settings that take effect only at the next start. Each change is
+ * applied on its own: one that fails is logged and listed in `failed`, and that part keeps running as it
+ * was configured. Never rejects. Resolves with the outcome and the configuration now in effect.
+ */
+export async function applyReload(
+  parts: ReloadableParts,
+  current: AgentConfig,
+  next: AgentConfig & { logLevel?: string },
+): Promise<{ outcome: ReloadOutcome; config: AgentConfig }> {
+  const outcome: ReloadOutcome = { applied: [], restartNeeded: [], failed: [] };
+  let config = current;
+  const step = async (setting: string, apply: () => unknown | Promise<unknown>) => {
+    try {
+      await apply();
+      outcome.applied.push(setting);
+    } catch (err) {
+      parts.logger.error({ err, setting }, 'reload: a setting could not be applied; that part runs as before');
+      outcome.failed.push({ setting, error: err instanceof Error ? err.message : String(err) });
+    }
+  };
+  if (next.logLevel && next.logLevel !== parts.logger.level) {
+    await step('logLevel', () => {
+      parts.logger.level = next.logLevel as string;
+    });
+  }
+  // As nginx on USR1: logrotate moved the access log; go on in a new file at the same path.
+  if (current.http?.accessLog) {
+    await step('accessLog reopened', () => {
+      parts.http?.reopenAccessLog();
+      parts.https?.reopenAccessLog();
+    });
+  }
+  // A renewed certificate (same port): the next connections get it.
+  const https = next.https;
+  if (parts.https && https && current.https && https.port === current.https.port) {
+    if (!https.cert.equals(current.https.cert) || !https.key.equals(current.https.key)) {
+      await step('https certificate', () => {
+        parts.https?.setCertificate({ cert: https.cert, key: https.key });
+        config = { ...config, https };
+      });
+    }
+  }
+  if (next.announce && current.announce && parts.announces.running && !same(next.trackers, current.trackers)) {
+    await step('trackers', () => {
+      parts.announces.setTrackers(next.trackers);
+      config = { ...config, trackers: next.trackers };
+    });
+  } else if (next.announce !== current.announce) {
+    await step('announce', async () => {
+      await parts.announces.stop();
+      config = { ...config, announce: next.announce, trackers: next.trackers };
+      if (next.announce) parts.announces.start(next.trackers);
+    });
+  }
+  if (!same(next.ims, current.ims)) {
+    await step('ims', async () => {
+      await parts.registration.replace(next.ims);
+      config = { ...config, ims: next.ims };
+    });
+  }
+  if (!same(next.scrub, current.scrub)) {
+    await step('scrub', async () => {
+      await parts.scrub.replace(next.scrub);
+      config = { ...config, scrub: next.scrub };
+    });
+  }
+  // Against what is in effect now: a certificate renewed in place needs no restart.
+  for (const key of RESTART_ONLY) if (!same(next[key], config[key])) outcome.restartNeeded.push(key);
+  return { outcome, config };
+}
+
+function same(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}

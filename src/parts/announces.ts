@@ -1,0 +1,87 @@
+// Announces as a part: the announce client of the moment (a reload may set new trackers in place, or
+// start or stop announcing altogether), its status, and announcing one object now.
+import type { Logger } from '../log/index.ts';
+import type { Catalog } from '../store/index.ts';
+import { type AnnounceClient, createAnnounceClient, type TrackerStatus } from '../tracker/index.ts';
+import type { Part } from './lifecycle.ts';
+
+export interface AnnouncesOptions {
+  catalog: Pick<Catalog, 'list' | 'metainfoOf' | 'on' | 'off'>;
+  peerId: Uint8Array;
+  /** The peer wire port and HTTP base URLs trackers hear, read when announces start (servers listen by then). */
+  where: () => { peerPort: number; httpBaseUrls: string[] };
+  transferStats: (infoHash: string) => { uploaded: number; downloaded: number } | undefined;
+  logger: Pick<Logger, 'debug' | 'warn'>;
+}
+
+export class AnnouncesPart implements Part {
+  readonly name = 'announces';
+  readonly phase = 'serving';
+  readonly #options: AnnouncesOptions;
+  #client: AnnounceClient | null = null;
+
+  constructor(options: AnnouncesOptions) {
+    this.#options = options;
+  }
+
+  get running(): boolean {
+    return this.#client !== null;
+  }
+
+  /** Announces every object of the catalog to its metainfo's trackers and to `trackers`. */
+  start(trackers: string[]): void {
+    const { logger } = this.#options;
+    const { peerPort, httpBaseUrls } = this.#options.where();
+    const client = createAnnounceClient({
+      store: this.#options.catalog,
+      peerId: this.#options.peerId,
+      port: peerPort,
+      httpBaseUrls,
+      trackers,
+      transferStats: this.#options.transferStats,
+    });
+    client.on('announce-error', (info) => logger.warn(info, 'announce failed'));
+    client.on('announce', (info) =>
+      logger.debug({ infoHash: info.infoHash, tracker: info.url, event: info.event ?? 'regular' }, 'announced'),
+    );
+    client.start();
+    this.#client = client;
+  }
+
+  /** In place: only the dropped trackers hear `stopped` and only the new ones `started`. */
+  setTrackers(trackers: string[]): void {
+    this.#client?.setTrackers(trackers);
+  }
+
+  /** Announces an object now and resolves once a tracker has taken the announce (at once when not announcing). */
+  async announceNow(infoHash: string, timeoutMs = 10_000): Promise<void> {
+    const client = this.#client;
+    if (client === null) return;
+    const done = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        client.off('announce', onAnnounce);
+        reject(new Error(`no tracker took the announce of ${infoHash} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onAnnounce = (info: { infoHash: string }) => {
+        if (info.infoHash !== infoHash) return;
+        clearTimeout(timer);
+        client.off('announce', onAnnounce);
+        resolve();
+      };
+      client.on('announce', onAnnounce);
+    });
+    client.announceNow(infoHash);
+    await done;
+  }
+
+  status(): TrackerStatus[] {
+    return this.#client?.status() ?? [];
+  }
+
+  /** `stopped` to the trackers that were told `started`; the part can start again after. */
+  async stop(): Promise<void> {
+    const client = this.#client;
+    this.#client = null;
+    await client?.stop();
+  }
+}

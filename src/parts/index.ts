@@ -1,0 +1,9 @@
+// The parts a process is built from, with one lifecycle: the agent (src/agent) composes them over its disk
+// store; the controller will compose them over its edges. Each part is started by its root and stopped
+// through the Lifecycle.
+export { type AnnouncesOptions, AnnouncesPart } from './announces.ts';
+export { Lifecycle, type Part, type PartPhase } from './lifecycle.ts';
+export { RegistrationPart } from './registration.ts';
+export { hashingPart, openStorePart, originPart } from './resources.ts';
+export { ScrubPart } from './scrub.ts';
+export { type HttpPart, type PeerWirePart, startHttp, startPeerWire } from './servers.ts';
