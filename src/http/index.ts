@@ -1,5 +1,13 @@
 // The public surface of src/http: the agent's HTTP range server (object URLs as BEP 19 web seeds, piece URLs).
 export { REASON_PHRASES } from './http1.ts';
+export {
+  type Location,
+  type MissingPiecePolicy,
+  type MissingPieceRequest,
+  type PieceFetcher,
+  REDIRECT_TO_ORIGIN,
+  REFUSE_MISSING,
+} from './missing-pieces.ts';
 export { originFileUrl, sha1Verifier } from './pull-through.ts';
 export { createHttpServer, DEFAULT_LIMITS, DEFAULT_ORIGIN_LIMITS } from './server.ts';
 export type {

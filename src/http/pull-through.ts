@@ -1,6 +1,6 @@
 // Pull-through: a piece this agent lacks is fetched from the object's origin with range requests,
-// verified against its hash, stored, and only then served. Concurrent requests for one piece share one
-// fetch. Nothing unverified ever leaves this module.
+// verified against its hash, stored, and only then served (the agent's 'pull-through' policy). Nothing
+// unverified ever leaves this module.
 import { createHash } from 'node:crypto';
 import { Agent, type Dispatcher, request } from 'undici';
 import { HashMismatchError, OriginError } from '../errors/index.ts';
@@ -8,6 +8,7 @@ import { originFailure } from '../ingest/index.ts';
 import { type Logger, silentLogger, WarningThrottle } from '../log/index.ts';
 import type { Metainfo } from '../metainfo/types.ts';
 import type { CatalogObject } from '../store/types.ts';
+import type { PieceFetcher } from './missing-pieces.ts';
 import type { OriginLimits, PieceVerifier, PieceWriter } from './types.ts';
 
 const USER_AGENT = 'edgepeer (CDN pull-through)';
@@ -16,13 +17,11 @@ export interface PullThroughOptions extends OriginLimits {
   verify: PieceVerifier;
   writePiece: PieceWriter;
   logger?: Logger;
-  onPulled?: (infoHash: string, bytes: number) => void;
-  onFailed?: () => void;
 }
 
-export class PullThrough {
+export class PullThrough implements PieceFetcher {
   private readonly dispatcher: Agent;
-  private readonly inflight = new Map<string, Promise<Buffer>>();
+  private readonly inflight = new Set<Promise<Buffer>>();
   private readonly abort = new AbortController();
   private readonly options: PullThroughOptions;
   /** Each client request for a missing piece can fail once more while the origin is down. */
@@ -39,20 +38,20 @@ export class PullThrough {
     });
   }
 
-  /** The verified bytes of a piece, fetched from the origin and stored (once, however many ask). */
+  cannotFetch(object: CatalogObject, metainfo: Metainfo): string | null {
+    return originFileUrl(object, metainfo, 0) === null ? 'the object has no http(s) origin' : null;
+  }
+
+  /** The verified bytes of a piece, fetched from the origin and stored. */
   fetchPiece(object: CatalogObject, metainfo: Metainfo, pieceIndex: number): Promise<Buffer> {
-    const key = `${object.infoHash}:${pieceIndex}`;
-    let pending = this.inflight.get(key);
-    if (pending === undefined) {
-      pending = this.pull(object, metainfo, pieceIndex).finally(() => this.inflight.delete(key));
-      this.inflight.set(key, pending);
-    }
+    const pending = this.pull(object, metainfo, pieceIndex).finally(() => this.inflight.delete(pending));
+    this.inflight.add(pending);
     return pending;
   }
 
   async close(): Promise<void> {
     this.abort.abort();
-    await Promise.allSettled([...this.inflight.values()]);
+    await Promise.allSettled([...this.inflight]);
     await this.dispatcher.close();
   }
 
@@ -79,10 +78,8 @@ export class PullThrough {
           'pull-through: storing a verified piece failed',
         );
       }
-      this.options.onPulled?.(metainfo.infoHash, data.length);
       return data;
     } catch (err) {
-      this.options.onFailed?.();
       this.failures.warn(
         'pull-through failed',
         {

@@ -12,13 +12,14 @@ import {
   NotFoundError,
   StoreCorruptError,
 } from '../errors/index.ts';
-import { silentLogger } from '../log/index.ts';
+import { type Logger, silentLogger } from '../log/index.ts';
 import type { Metainfo } from '../metainfo/index.ts';
 import type { CatalogObject } from '../store/types.ts';
 import { AccessLog } from './access-log.ts';
 import { evaluatePreconditions, ifRangeHolds } from './conditional.ts';
 import { ClosedError, createHttp1Server, type Http1Request, type Http1Response, renderFields } from './http1.ts';
-import { originFileUrl, PullThrough, sha1Verifier } from './pull-through.ts';
+import { type MissingPiecePolicy, type PieceFetcher, REDIRECT_TO_ORIGIN, REFUSE_MISSING } from './missing-pieces.ts';
+import { PullThrough, sha1Verifier } from './pull-through.ts';
 import { type ByteRange, parseRange, type RangeDecision } from './range.ts';
 import { fileRepresentation, pieceRepresentation, type Representation } from './representation.ts';
 import { type Route, routeOf } from './routes.ts';
@@ -67,32 +68,15 @@ class MissingPieceError extends Error {
 
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   const limits: HttpLimits = { ...DEFAULT_LIMITS, ...options.limits };
-  const { store, cache, policy } = options;
+  const { store, cache } = options;
   const logger = options.logger ?? silentLogger;
   // `connections` is read off the transport when asked.
   const stats = emptyHttpStats();
   const spanBuffers = new SpanBuffers(SPAN_BUFFERS_IDLE_BYTES);
-  const writePiece = options.writePiece ?? store.writePiece?.bind(store);
-  if (policy === 'pull-through' && writePiece === undefined) {
-    throw new LocalIoError('pull-through needs a store that can write pieces (or a writePiece option)');
-  }
-  const pull =
-    policy === 'pull-through' && writePiece !== undefined
-      ? new PullThrough({
-          ...DEFAULT_ORIGIN_LIMITS,
-          ...options.origin,
-          verify: options.verify ?? sha1Verifier,
-          writePiece,
-          logger,
-          onPulled: (infoHash, bytes) => {
-            stats.piecesPulled += 1;
-            options.onPulled?.(infoHash, bytes);
-          },
-          onFailed: () => {
-            stats.pullFailures += 1;
-          },
-        })
-      : null;
+  const missingPolicy = missingPiecePolicyOf(options, logger);
+  const fetcher = missingPolicy.kind === 'pull' ? missingPolicy.fetcher : null;
+  /** Pieces being fetched, shared by every request that waits for one. */
+  const fetching = new Map<string, Promise<Buffer>>();
 
   const accessLog =
     options.accessLog === undefined
@@ -200,7 +184,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
           : [{ first: 0, last: representation.length - 1 }];
 
     const missing = firstMissingPiece(object, representation, ranges);
-    if (missing >= 0 && (pull === null || originFileUrl(object, metainfo, 0) === null)) {
+    if (missing >= 0 && (fetcher === null || fetcher.cannotFetch(object, metainfo) !== null)) {
       return answerMissing(res, object, metainfo, route, representation, missing);
     }
     if (head) return sendHead(res, representation);
@@ -279,22 +263,48 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     return -1;
   }
 
-  /** Verified bytes of a piece: from the cache, else (pull-through) from the origin. */
+  /** Verified bytes of a piece: from the cache, else (a pulling policy) fetched from elsewhere. */
   function readPiece(object: CatalogObject, metainfo: Metainfo, pieceIndex: number): Promise<Buffer> {
     if (object.bitfield.get(pieceIndex)) {
       const cached = cache.getPiece(object.infoHash, pieceIndex);
-      return pull === null ? cached : cached.catch((err: unknown) => pullInstead(err, object, metainfo, pieceIndex));
+      return fetcher === null
+        ? cached
+        : cached.catch((err: unknown) => fetchInstead(err, object, metainfo, pieceIndex));
     }
-    if (pull === null) return Promise.reject(new MissingPieceError(pieceIndex));
-    return pull.fetchPiece(object, metainfo, pieceIndex);
+    if (fetcher === null) return Promise.reject(new MissingPieceError(pieceIndex));
+    return fetchPiece(fetcher, object, metainfo, pieceIndex);
   }
 
-  function pullInstead(err: unknown, object: CatalogObject, metainfo: Metainfo, pieceIndex: number): Promise<Buffer> {
+  function fetchInstead(err: unknown, object: CatalogObject, metainfo: Metainfo, pieceIndex: number): Promise<Buffer> {
     // The piece left the store (purged, or found corrupt and dropped) since the bitfield said so.
-    if ((err instanceof NotFoundError || err instanceof CorruptPieceError) && pull !== null) {
-      return pull.fetchPiece(object, metainfo, pieceIndex);
+    if ((err instanceof NotFoundError || err instanceof CorruptPieceError) && fetcher !== null) {
+      return fetchPiece(fetcher, object, metainfo, pieceIndex);
     }
     return Promise.reject(err);
+  }
+
+  /** One fetch per piece at a time, counted once, whatever the number of requests waiting for it. */
+  function fetchPiece(from: PieceFetcher, object: CatalogObject, metainfo: Metainfo, pieceIndex: number) {
+    const key = `${object.infoHash}:${pieceIndex}`;
+    const shared = fetching.get(key);
+    if (shared !== undefined) return shared;
+    const pending = from.fetchPiece(object, metainfo, pieceIndex).then(
+      (data) => {
+        stats.piecesPulled += 1;
+        options.onPulled?.(object.infoHash, data.length);
+        return data;
+      },
+      (err: unknown) => {
+        stats.pullFailures += 1;
+        throw err;
+      },
+    );
+    fetching.set(key, pending);
+    pending.then(
+      () => fetching.delete(key),
+      () => fetching.delete(key),
+    );
+    return pending;
   }
 
   async function sendBody(
@@ -462,21 +472,26 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     pieceIndex: number,
   ): void {
     const held = `${object.bitfield.count()} of ${object.pieceCount} pieces`;
-    if (policy === 'redirect' && route.kind === 'object') {
-      const location = originFileUrl(object, metainfo, representation.fileIndex);
-      if (location !== null) {
-        stats.redirected += 1;
-        sendError(res, 302, `piece ${pieceIndex} is not held here; the origin has it`, ['Location', location]);
-        return;
-      }
+    const request = {
+      object,
+      metainfo,
+      route: route.kind as 'object' | 'piece',
+      fileIndex: representation.fileIndex,
+      pieceIndex,
+    };
+    const where = missingPolicy.kind === 'redirect' ? missingPolicy.locate(request) : null;
+    if (where !== null && 'location' in where) {
+      stats.redirected += 1;
+      sendError(res, 302, `piece ${pieceIndex} is not held here; ${where.holder} has it`, ['Location', where.location]);
+      return;
     }
     stats.refused += 1;
     const why =
-      policy === 'refuse'
-        ? 'pieces not held are refused (policy "refuse")'
-        : route.kind === 'piece' && policy === 'redirect'
-          ? 'a piece URL has no origin equivalent to redirect to'
-          : 'the object has no http(s) origin';
+      where !== null
+        ? where.reason
+        : missingPolicy.kind === 'pull'
+          ? (missingPolicy.fetcher.cannotFetch(object, metainfo) ?? 'it could not be fetched')
+          : 'pieces not held are refused (policy "refuse")';
     sendError(res, 503, `object ${object.infoHash} holds ${held} here; piece ${pieceIndex} is missing and ${why}`, [
       'Retry-After',
       String(limits.retryAfterSeconds),
@@ -587,7 +602,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         http1.stop();
         listening = false;
       }
-      await pull?.close();
+      if (typeof options.policy === 'string') await fetcher?.close();
       await accessLog?.close();
     },
     reopenAccessLog() {
@@ -726,4 +741,27 @@ function baseUrls(server: Server, port: number, scheme: 'http' | 'https'): strin
 
 function formatHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
+}
+
+/**
+ * The policy for requests touching pieces not held: one given as a strategy, or one of the agent's by
+ * name ('pull-through' builds a PullThrough from the object's origin into `writePiece` or the store).
+ */
+function missingPiecePolicyOf(options: HttpServerOptions, logger: Logger): MissingPiecePolicy {
+  const { policy } = options;
+  if (typeof policy !== 'string') return policy;
+  if (policy === 'refuse') return REFUSE_MISSING;
+  if (policy === 'redirect') return REDIRECT_TO_ORIGIN;
+  const writePiece = options.writePiece ?? options.store.writePiece?.bind(options.store);
+  if (writePiece === undefined) {
+    throw new LocalIoError('pull-through needs a store that can write pieces (or a writePiece option)');
+  }
+  const fetcher = new PullThrough({
+    ...DEFAULT_ORIGIN_LIMITS,
+    ...options.origin,
+    verify: options.verify ?? sha1Verifier,
+    writePiece,
+    logger,
+  });
+  return { kind: 'pull', fetcher };
 }

@@ -1,6 +1,7 @@
 // Options and results of the agent's HTTP server.
 import type { Logger } from '../log/index.ts';
 import type { Catalog, PieceSource, Store } from '../store/types.ts';
+import type { MissingPiecePolicy } from './missing-pieces.ts';
 
 /**
  * What to answer when a request touches pieces this agent does not hold:
@@ -66,7 +67,8 @@ export interface HttpServerOptions {
   host?: string;
   /** 0 picks a free port. */
   port: number;
-  policy: PartialPolicy;
+  /** What a request touching pieces not held gets: one of the agent's policies by name, or a strategy. */
+  policy: PartialPolicy | MissingPiecePolicy;
   /** Checks pulled pieces; default: SHA-1 on the calling thread. */
   verify?: PieceVerifier;
   /** Where pulled pieces go; default: store.writePiece. */
