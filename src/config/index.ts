@@ -29,7 +29,6 @@ export {
   type AgentFlag,
   EXTRA_ENV,
   envName,
-  isHttpOrigin,
   LOG_LEVELS,
   type LogLevel,
   SETTING_KEYS,

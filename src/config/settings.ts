@@ -3,6 +3,8 @@
 // (`config init`) and docs/configuration.md all follow it, so they cannot drift apart.
 // This module is plain data with no dependencies: every command loads src/config, and only the commands that
 // read configuration pay for the schema library and the YAML parser.
+// Not through src/http's index: this module loads with every command, the HTTP server need not.
+import { isHttpOrigin } from '../http/urls.ts';
 import { formatDuration, formatSize } from './units.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -12,11 +14,6 @@ export const PARTIAL_POLICIES = ['refuse', 'redirect', 'pull-through'] as const;
 export const CACHE_VERIFY_POLICIES = ['checksum', 'every-read', 'first-read'] as const;
 export const SIP_TRANSPORTS = ['udp', 'tcp', 'tls'] as const;
 export const MSE_MODES = ['plaintext', 'rc4', 'off'] as const;
-
-/** A web origin as CORS names one: http(s)://host[:port], nothing after it. */
-export function isHttpOrigin(value: string): boolean {
-  return /^https?:\/\/[^/\s?#]+$/.test(value);
-}
 
 /** What a key holds; schema.ts turns each into a checker with a message saying what is expected. */
 export type ValueType =

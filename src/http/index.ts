@@ -8,7 +8,7 @@ export {
   REDIRECT_TO_ORIGIN,
   REFUSE_MISSING,
 } from './missing-pieces.ts';
-export { originFileUrl, sha1Verifier } from './pull-through.ts';
+export { sha1Verifier } from './pull-through.ts';
 export { createHttpServer, DEFAULT_LIMITS, DEFAULT_ORIGIN_LIMITS } from './server.ts';
 export type {
   HttpLimits,
@@ -22,4 +22,4 @@ export type {
   PieceVerifier,
   PieceWriter,
 } from './types.ts';
-export { type ObjectUrls, objectUrls, pieceUrl } from './urls.ts';
+export { isHttpOrigin, type ObjectUrls, objectUrls, pieceUrl } from './urls.ts';

@@ -2,9 +2,10 @@
 // redirect to where the bytes are, or the bytes fetched from elsewhere, verified, then served. The HTTP
 // server asks the policy and knows nothing of origins or edges: the agent redirects to and pulls from the
 // object's origin; the controller will redirect to and fetch from an edge that holds the piece.
+
+import { originFileUrl } from '../ingest/index.ts';
 import type { Metainfo } from '../metainfo/types.ts';
 import type { CatalogObject } from '../store/types.ts';
-import { originFileUrl } from './pull-through.ts';
 
 /** A request that touches a piece not held here. */
 export interface MissingPieceRequest {
@@ -42,7 +43,7 @@ export const REDIRECT_TO_ORIGIN: MissingPiecePolicy = {
   kind: 'redirect',
   locate({ object, metainfo, route, fileIndex }) {
     if (route === 'piece') return { reason: 'a piece URL has no origin equivalent to redirect to' };
-    const location = originFileUrl(object, metainfo, fileIndex);
+    const location = originFileUrl(object.source, metainfo, fileIndex);
     return location === null ? { reason: 'the object has no http(s) origin' } : { location, holder: 'the origin' };
   },
 };

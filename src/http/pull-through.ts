@@ -1,17 +1,14 @@
-// Pull-through: a piece this agent lacks is fetched from the object's origin with range requests,
-// verified against its hash, stored, and only then served (the agent's 'pull-through' policy). Nothing
-// unverified ever leaves this module.
+// Pull-through: a piece this agent lacks is fetched from the object's origin with range requests (the
+// ingest's origin client and URL rule), verified against its hash, stored, and only then served (the
+// agent's 'pull-through' policy). Nothing unverified ever leaves this module.
 import { createHash } from 'node:crypto';
-import { Agent, type Dispatcher, request } from 'undici';
 import { HashMismatchError, OriginError } from '../errors/index.ts';
-import { originFailure } from '../ingest/index.ts';
+import { OriginClient, originFailure, originFileUrl } from '../ingest/index.ts';
 import { type Logger, silentLogger, WarningThrottle } from '../log/index.ts';
-import type { Metainfo } from '../metainfo/types.ts';
+import { byteRangeSpans, type Metainfo } from '../metainfo/index.ts';
 import type { CatalogObject } from '../store/types.ts';
 import type { PieceFetcher } from './missing-pieces.ts';
 import type { OriginLimits, PieceVerifier, PieceWriter } from './types.ts';
-
-const USER_AGENT = 'edgepeer (CDN pull-through)';
 
 export interface PullThroughOptions extends OriginLimits {
   verify: PieceVerifier;
@@ -20,7 +17,7 @@ export interface PullThroughOptions extends OriginLimits {
 }
 
 export class PullThrough implements PieceFetcher {
-  private readonly dispatcher: Agent;
+  private readonly origin: OriginClient;
   private readonly inflight = new Set<Promise<Buffer>>();
   private readonly abort = new AbortController();
   private readonly options: PullThroughOptions;
@@ -30,16 +27,15 @@ export class PullThrough implements PieceFetcher {
   constructor(options: PullThroughOptions) {
     this.options = options;
     this.failures = new WarningThrottle(options.logger ?? silentLogger);
-    this.dispatcher = new Agent({
+    this.origin = new OriginClient({
+      timeoutMs: options.timeoutMs,
       connections: options.connections,
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
-      connectTimeout: options.timeoutMs,
+      userAgent: 'edgepeer (CDN pull-through)',
     });
   }
 
   cannotFetch(object: CatalogObject, metainfo: Metainfo): string | null {
-    return originFileUrl(object, metainfo, 0) === null ? 'the object has no http(s) origin' : null;
+    return originFileUrl(object.source, metainfo, 0) === null ? 'the object has no http(s) origin' : null;
   }
 
   /** The verified bytes of a piece, fetched from the origin and stored. */
@@ -52,7 +48,7 @@ export class PullThrough implements PieceFetcher {
   async close(): Promise<void> {
     this.abort.abort();
     await Promise.allSettled([...this.inflight]);
-    await this.dispatcher.close();
+    await this.origin.close();
   }
 
   private async pull(object: CatalogObject, metainfo: Metainfo, pieceIndex: number): Promise<Buffer> {
@@ -99,8 +95,8 @@ export class PullThrough implements PieceFetcher {
     const length = Math.min(metainfo.pieceLength, metainfo.length - start);
     const data = Buffer.allocUnsafe(length);
     let written = 0;
-    for (const span of fileSpans(metainfo, start, length)) {
-      const url = originFileUrl(object, metainfo, span.fileIndex);
+    for (const span of byteRangeSpans(metainfo, start, length)) {
+      const url = originFileUrl(object.source, metainfo, span.fileIndex);
       if (url === null)
         throw new OriginError('EDGEPEER_ORIGIN_UNREACHABLE', `${metainfo.infoHash} has no http(s) origin`);
       await this.fetchRange(url, span.fileOffset, span.length, data, written);
@@ -111,38 +107,8 @@ export class PullThrough implements PieceFetcher {
 
   /** GETs bytes [offset, offset + length) of `url` into `target` at `at`. */
   private async fetchRange(url: string, offset: number, length: number, target: Buffer, at: number): Promise<void> {
-    const last = offset + length - 1;
-    let response: Dispatcher.ResponseData;
+    const { body } = await this.origin.getRange(url, offset, offset + length - 1, this.abort.signal);
     try {
-      response = await request(url, {
-        method: 'GET',
-        headers: { 'user-agent': USER_AGENT, 'accept-encoding': 'identity', range: `bytes=${offset}-${last}` },
-        dispatcher: this.dispatcher,
-        signal: this.abort.signal,
-      });
-    } catch (err) {
-      throw originFailure(err, url);
-    }
-    const { body, statusCode, headers } = response;
-    try {
-      const contentRange = typeof headers['content-range'] === 'string' ? headers['content-range'] : '';
-      const whole = statusCode === 200 && offset === 0 && Number(headers['content-length']) === length;
-      if (statusCode === 200 && !whole) {
-        throw new OriginError('EDGEPEER_ORIGIN_NO_RANGE', `${url}: origin ignored the Range header`, { subject: url });
-      }
-      if (statusCode !== 200 && statusCode !== 206) {
-        throw new OriginError('EDGEPEER_ORIGIN_STATUS', `${url}: origin answered HTTP ${statusCode}`, {
-          subject: url,
-          status: statusCode,
-        });
-      }
-      if (statusCode === 206 && !contentRange.startsWith(`bytes ${offset}-${last}/`)) {
-        throw new OriginError(
-          'EDGEPEER_ORIGIN_BAD_RANGE',
-          `${url}: asked for bytes ${offset}-${last}, origin sent "${contentRange}"`,
-          { subject: url },
-        );
-      }
       let received = 0;
       for await (const chunk of body as AsyncIterable<Buffer>) {
         if (received + chunk.length > length) {
@@ -164,39 +130,6 @@ export class PullThrough implements PieceFetcher {
       throw originFailure(err, url);
     }
   }
-}
-
-/** The origin URL of a file of `object`, or null when its source is not an http(s) URL. */
-export function originFileUrl(
-  object: Pick<CatalogObject, 'source'>,
-  metainfo: Metainfo,
-  fileIndex: number,
-): string | null {
-  const source = object.source;
-  if (source === null || !/^https?:\/\//i.test(source)) return null;
-  const file = metainfo.files[fileIndex];
-  if (file === undefined) return null;
-  // Like a BEP 19 web seed: a single-file source is the file itself unless it ends in '/'; a
-  // multi-file source is the folder that holds <name>/<path...>.
-  if (!metainfo.multiFile) return source.endsWith('/') ? source + encodeURIComponent(metainfo.name) : source;
-  const base = source.endsWith('/') ? source : `${source}/`;
-  return base + [metainfo.name, ...file.path].map(encodeURIComponent).join('/');
-}
-
-/** Where bytes [start, start + length) of the concatenated data lie, file by file (skipping empty files). */
-export function fileSpans(
-  metainfo: Metainfo,
-  start: number,
-  length: number,
-): { fileIndex: number; fileOffset: number; length: number }[] {
-  const spans: { fileIndex: number; fileOffset: number; length: number }[] = [];
-  const end = start + length;
-  metainfo.files.forEach((file, fileIndex) => {
-    const from = Math.max(start, file.offset);
-    const to = Math.min(end, file.offset + file.length);
-    if (to > from) spans.push({ fileIndex, fileOffset: from - file.offset, length: to - from });
-  });
-  return spans;
 }
 
 /** The default verifier: SHA-1 on the calling thread (about 1.9 GB/s with SHA-NI). */

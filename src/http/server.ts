@@ -2,7 +2,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { isHttpOrigin } from '../config/index.ts';
 import {
   CorruptPieceError,
   fromListenError,
@@ -31,6 +30,7 @@ import {
   type HttpServerOptions,
   type OriginLimits,
 } from './types.ts';
+import { isHttpOrigin } from './urls.ts';
 
 export const DEFAULT_LIMITS: HttpLimits = {
   maxConnections: 4096,

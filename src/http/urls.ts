@@ -29,3 +29,8 @@ export function objectUrls(baseUrl: string, object: Pick<StoredObject, 'infoHash
 export function pieceUrl(baseUrl: string, infoHash: string, pieceIndex: number): string {
   return `${baseUrl.replace(/\/+$/, '')}/pieces/${infoHash.toLowerCase()}/${pieceIndex}`;
 }
+
+/** A web origin as CORS names one: http(s)://host[:port], nothing after it. */
+export function isHttpOrigin(value: string): boolean {
+  return /^https?:\/\/[^/\s?#]+$/.test(value);
+}

@@ -23,7 +23,7 @@ import {
 } from '../metainfo/index.ts';
 import type { StoredObject } from '../store/index.ts';
 import { sourceProblem } from './manifest.ts';
-import { originFailure, safeName } from './origin.ts';
+import { originFailure, originFileUrl, safeName } from './origin.ts';
 import { cutPieces, endlessPieceSizes, forEachLimited, pieceRuns, pieceSizes } from './pieces.ts';
 import type { IngestContext, IngestOptions, IngestResult, IngestStatus } from './types.ts';
 
@@ -387,9 +387,8 @@ async function fillFromOrigin(
   const missing = wanted.filter((i) => !object.bitfield.get(i));
   const tally = newTally(metainfo, missing, options, url);
   const perRun = Math.max(1, Math.floor(MAX_RANGE_BYTES / metainfo.pieceLength));
-  const fileUrls = metainfo.files.map((f) =>
-    metainfo.multiFile ? `${url.replace(/\/?$/, '/')}${f.path.map(encodeURIComponent).join('/')}` : url,
-  );
+  // As a web seed: a multi-file object's files are <url>/<name>/<path...> (BEP 19), as pull-through reads them.
+  const fileUrls = metainfo.files.map((_file, fileIndex) => originFileUrl(url, metainfo, fileIndex) as string);
   // Bytes first..last of the torrent, from each file they fall in, in order.
   const body = async function* (first: number, last: number): AsyncGenerator<Uint8Array> {
     const start = first * metainfo.pieceLength;

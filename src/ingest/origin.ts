@@ -1,12 +1,15 @@
 import { basename } from 'node:path';
 import { Agent, type Dispatcher, interceptors, request, errors as undiciErrors } from 'undici';
 import { isEdgepeerError, OriginError } from '../errors/index.ts';
+import type { Metainfo } from '../metainfo/index.ts';
 
 export interface OriginOptions {
   /** Time allowed for response headers, and between two body chunks. */
   timeoutMs: number;
   /** Parallel connections per origin host. */
   connections: number;
+  /** Default 'edgepeer (CDN ingest)': origins can tell ingest from pull-through in their logs. */
+  userAgent?: string;
 }
 
 export interface OriginProbe {
@@ -26,9 +29,11 @@ export class OriginClient {
   private readonly dispatcher: Dispatcher;
   /** Headers and body timeout of this view's requests, where it differs from the dispatcher's. */
   private readonly requestTimeoutMs: number | undefined;
+  private readonly userAgent: string;
 
   /** Own connections per OriginOptions, or (withTimeout) another client's with a timeout of its own. */
-  constructor(options: OriginOptions | { shared: Dispatcher; requestTimeoutMs: number }) {
+  constructor(options: OriginOptions | { shared: Dispatcher; requestTimeoutMs: number; userAgent: string }) {
+    this.userAgent = options.userAgent ?? USER_AGENT;
     if ('shared' in options) {
       this.dispatcher = options.shared;
       this.requestTimeoutMs = options.requestTimeoutMs;
@@ -48,7 +53,7 @@ export class OriginClient {
    * `--timeout`, on the agent's shared client. Close the client, not the view.
    */
   withTimeout(timeoutMs: number): OriginClient {
-    return new OriginClient({ shared: this.dispatcher, requestTimeoutMs: timeoutMs });
+    return new OriginClient({ shared: this.dispatcher, requestTimeoutMs: timeoutMs, userAgent: this.userAgent });
   }
 
   /** One GET of the first byte tells length, Range support and name in a single round trip. */
@@ -124,7 +129,7 @@ export class OriginClient {
     try {
       return await request(url, {
         method: 'GET',
-        headers: { 'user-agent': USER_AGENT, 'accept-encoding': 'identity', ...headers },
+        headers: { 'user-agent': this.userAgent, 'accept-encoding': 'identity', ...headers },
         dispatcher: this.dispatcher,
         signal,
         ...(this.requestTimeoutMs === undefined
@@ -200,4 +205,19 @@ export function originFailure(err: unknown, url: string): Error {
     });
   }
   return new OriginError('EDGEPEER_ORIGIN_UNREACHABLE', `${url}: ${reason}`, { subject: url, cause: err });
+}
+
+/**
+ * The URL of file `fileIndex` of an object whose origin is `source`, as BEP 19 reads a web seed: a
+ * single-file object's source is the file itself (or the folder holding <name>, when it ends in '/'); a
+ * multi-file object's source is the folder holding <name>/<path...>. Ingest, pull-through and redirects
+ * all follow it. Null when `source` is not an http(s) URL or there is no such file.
+ */
+export function originFileUrl(source: string | null, metainfo: Metainfo, fileIndex: number): string | null {
+  if (source === null || !/^https?:\/\//i.test(source)) return null;
+  const file = metainfo.files[fileIndex];
+  if (file === undefined) return null;
+  if (!metainfo.multiFile) return source.endsWith('/') ? source + encodeURIComponent(metainfo.name) : source;
+  const base = source.endsWith('/') ? source : `${source}/`;
+  return base + [metainfo.name, ...file.path].map(encodeURIComponent).join('/');
 }

@@ -158,6 +158,27 @@ describe('ingest from an origin URL', () => {
     expect(origin.requests.filter((r) => r.range && r.range !== 'bytes=0-0').length).toBeGreaterThan(1);
   });
 
+  it('fills a known multi-file object from the folder holding <name>/<path...>, as a web seed reads it', async () => {
+    const metainfo = buildMetainfo({
+      name: 'album',
+      pieceLength: PIECE,
+      multiFile: true,
+      files: [
+        { path: ['cover.jpg'], length: 30_000 },
+        { path: ['disc 1', 'a.bin'], length: 20_000 },
+      ],
+      pieceHashes: sha1Pieces(content.subarray(0, 50_000), PIECE),
+    });
+    origin.files.set('/shelf/album/cover.jpg', content.subarray(0, 30_000));
+    origin.files.set('/shelf/album/disc 1/a.bin', content.subarray(30_000, 50_000));
+    const result = await ingestSource(`${originUrl}/shelf/`, { metainfo }, ctx);
+    expect(result).toMatchObject({ status: 'ingested', piecesHeld: 4 });
+    // the same rule pull-through and redirects follow (src/ingest/origin.ts originFileUrl)
+    expect(new Set(origin.requests.map((r) => r.path))).toEqual(
+      new Set(['/shelf/album/cover.jpg', '/shelf/album/disc 1/a.bin']),
+    );
+  });
+
   it('copes with an origin that ignores Range', async () => {
     origin.faults = { ignoreRange: true };
     const result = await ingestSource(`${originUrl}/media/clip.bin`, { pieceLength: PIECE }, ctx);
