@@ -16,6 +16,8 @@
 #        FIT_CACHE_MIB=1280 SMALL_CACHE_MIB=512 SERVERS="nginx fit small" DATA_DIR=/tmp/edgepeer-bench-data
 #   SERVERS may add fit-trust and small-trust: the agent with the former trusting verifyPolicy 'first-read'
 #   instead of the default 'checksum', compared with the checked default at the end.
+#   BASELINE=<git revision> adds fit-base and small-base (unless SERVERS names them): that revision's build,
+#   in the same run and rounds, compared with the current tree at the end (a refactoring's before/after).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HERE="$ROOT/scripts/bench"
@@ -24,6 +26,8 @@ WRK_THREADS="${WRK_THREADS:-2}"; SIZE_MIB="${SIZE_MIB:-1024}"
 FIT_CACHE_MIB="${FIT_CACHE_MIB:-1280}"; SMALL_CACHE_MIB="${SMALL_CACHE_MIB:-512}"
 SERVERS="${SERVERS:-nginx fit small}"
 DATA_DIR="${DATA_DIR:-/tmp/edgepeer-bench-data}"
+BASELINE="${BASELINE:-}"
+[ -n "$BASELINE" ] && [[ "$SERVERS" != *-base* ]] && SERVERS="$SERVERS fit-base small-base"
 NODE="$ROOT/node_modules/.bin/node"
 
 for tool in nginx wrk curl openssl ss pgrep; do
@@ -43,6 +47,19 @@ cleanup() {
   rm -rf "$SCRATCH"
 }
 trap cleanup EXIT
+
+BASE_DIR="$SCRATCH/baseline"
+if [ -n "$BASELINE" ]; then
+  # The revision's files as committed (no worktree, nothing changed in the repository), built with this
+  # tree's node_modules.
+  mkdir -p "$BASE_DIR"
+  git -C "$ROOT" archive "$BASELINE" | tar -x -C "$BASE_DIR"
+  ln -s "$ROOT/node_modules" "$BASE_DIR/node_modules"
+  (cd "$BASE_DIR" && "$NODE" node_modules/.bin/tsc -p tsconfig.build.json >/dev/null 2>&1) ||
+    echo "# warning: building $BASELINE reported errors (measuring its dist/ as emitted)"
+  [ -f "$BASE_DIR/dist/src/http/index.js" ] || { echo "building $BASELINE produced no dist/src/http" >&2; exit 1; }
+  echo "# baseline: $BASELINE = $(git -C "$ROOT" rev-parse --short "$BASELINE"), against $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src scripts || echo ' + uncommitted changes')"
+fi
 
 F="$DATA_DIR/random_${SIZE_MIB}MiB.bin"
 if [ ! -f "$F" ] || [ "$(stat -c %s "$F")" != "$((SIZE_MIB * 1024 * 1024))" ]; then
@@ -73,11 +90,12 @@ start_server() { # kind: starts it in the background, fills PORT[kind], URL_PATH
       PIDS+=($!); SERVER_PID[$kind]=$!
       URL_PATH[$kind]="/$NAME"
       for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done ;;
-    fit | small | fit-trust | small-trust)
-      local cache_mib="$FIT_CACHE_MIB" verify=checksum
-      [ "${kind%-trust}" = small ] && cache_mib="$SMALL_CACHE_MIB"
+    fit | small | fit-trust | small-trust | fit-base | small-base)
+      local cache_mib="$FIT_CACHE_MIB" verify=checksum serve="$HERE/http-serve.mjs" base="${kind%-*}"
+      [ "$base" = small ] && cache_mib="$SMALL_CACHE_MIB"
       [ "${kind%-trust}" != "$kind" ] && verify=first-read
-      VERIFY="$verify" "$NODE" "$HERE/http-serve.mjs" "$F" "$SCRATCH/store-$kind" "$port" "$cache_mib" >"$SCRATCH/$kind.log" 2>&1 &
+      [ "${kind%-base}" != "$kind" ] && serve="$BASE_DIR/scripts/bench/http-serve.mjs"
+      VERIFY="$verify" "$NODE" "$serve" "$F" "$SCRATCH/store-$kind" "$port" "$cache_mib" >"$SCRATCH/$kind.log" 2>&1 &
       PIDS+=($!); SERVER_PID[$kind]=$!
       for _ in $(seq 600); do grep -q '^READY' "$SCRATCH/$kind.log" && break; sleep 0.1; done
       grep -q '^READY' "$SCRATCH/$kind.log" || { echo "agent ($kind) did not start" >&2; cat "$SCRATCH/$kind.log" >&2; exit 1; }
@@ -155,6 +173,18 @@ for server in fit small; do
     awk -v c="${RPS[$server.$len]}" -v t="${RPS[$server-trust.$len]}" -v cc="${CPU[$server.$len]}" \
       -v ct="${CPU[$server-trust.$len]}" -v s="$server" -v l="$((len / 1024))KiB" 'BEGIN{
         printf "# ratio checked/trusting (%s) %s: req/s %.2fx; CPU per request %.2fx\n", s, l, c / t, (ct > 0 ? cc / ct : 0)}'
+  done
+done
+# The current tree against the baseline revision, same run (a refactoring should leave these at 1.00x).
+for server in fit small; do
+  [[ " $SERVERS " == *" $server "* && " $SERVERS " == *" $server-base "* ]] || continue
+  for len in 16384 1048576; do
+    paired="$(paste -d' ' <(printf '%s\n' ${RUNS_RPS[$server.$len]}) <(printf '%s\n' ${RUNS_RPS[$server-base.$len]}) |
+      awk '$2 > 0 {printf "%.4f\n", $1 / $2}' | median)"
+    awk -v c="${RPS[$server.$len]}" -v b="${RPS[$server-base.$len]}" -v cc="${CPU[$server.$len]}" \
+      -v cb="${CPU[$server-base.$len]}" -v s="$server" -v l="$((len / 1024))KiB" -v p="$paired" 'BEGIN{
+        printf "# ratio current/baseline (%s) %s: req/s %.2fx (median of per-round ratios %.2fx); CPU per request %.2fx\n",
+          s, l, c / b, p, (cb > 0 ? cc / cb : 0)}'
   done
 done
 if [[ " $SERVERS " == *" nginx "* ]]; then

@@ -2,7 +2,7 @@
 // (on an edge, the verifying layer over the disk store) kept in memory within a byte budget, one read per
 // concurrent demand. createPieceCache composes the agent's stack, caching(verifying(store)).
 import { LRUCache } from 'lru-cache';
-import type { PieceCache, PieceCacheStats, PieceSource, ScrubResult, Store } from './types.ts';
+import type { Catalog, PieceCache, PieceCacheStats, PieceSource, ScrubResult, Store } from './types.ts';
 import {
   checkSpan,
   removeCorruptPieces,
@@ -28,7 +28,7 @@ export interface PieceCacheOptions {
 }
 
 /** What the caching layer needs of the catalog: piece sizes, and the events that make cached pieces stale. */
-type CatalogView = Pick<Store, 'get' | 'on'>;
+type CatalogView = Pick<Catalog, 'get' | 'on'>;
 
 /**
  * Cache keys are numbers, object id × PIECE_KEY_SPACE + piece index: a lookup builds and hashes no string
