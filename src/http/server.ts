@@ -1,24 +1,19 @@
 // The agent's HTTP server: object URLs (BEP 19 web seeds) and piece URLs, served from verified pieces only.
-import { randomBytes } from 'node:crypto';
+// This file routes a request, checks its preconditions and ranges, answers what is at hand at once and asks
+// the missing-piece policy about the rest; body.ts sends bodies, piece-reader.ts finds their bytes,
+// fields.ts renders the fields, listen.ts listens, http1.ts speaks HTTP/1.1.
 import type { Server } from 'node:net';
-import { networkInterfaces } from 'node:os';
-import {
-  CorruptPieceError,
-  fromListenError,
-  InvalidArgumentError,
-  isEdgepeerError,
-  LocalIoError,
-  NotFoundError,
-  StoreCorruptError,
-} from '../errors/index.ts';
-import { type Logger, silentLogger } from '../log/index.ts';
+import { isEdgepeerError, StoreCorruptError } from '../errors/index.ts';
+import { silentLogger } from '../log/index.ts';
 import type { Metainfo } from '../metainfo/index.ts';
 import type { CatalogObject } from '../store/types.ts';
 import { AccessLog } from './access-log.ts';
+import { type BodyContext, sendBody } from './body.ts';
 import { evaluatePreconditions, ifRangeHolds } from './conditional.ts';
-import { ClosedError, createHttp1Server, type Http1Request, type Http1Response, renderFields } from './http1.ts';
-import { type MissingPiecePolicy, type PieceFetcher, REDIRECT_TO_ORIGIN, REFUSE_MISSING } from './missing-pieces.ts';
-import { PullThrough, sha1Verifier } from './pull-through.ts';
+import { ALLOWED_METHODS, CACHE_IMMUTABLE, corsFields, entityFields, lengthFields, NO_FIELDS } from './fields.ts';
+import { createHttp1Server, type Http1Request, type Http1Response } from './http1.ts';
+import { baseUrls, listenOn } from './listen.ts';
+import { MissingPieceError, missingPiecePolicyOf, PieceReader } from './piece-reader.ts';
 import { type ByteRange, parseRange, type RangeDecision } from './range.ts';
 import { fileRepresentation, pieceRepresentation, type Representation } from './representation.ts';
 import { type Route, routeOf } from './routes.ts';
@@ -30,7 +25,6 @@ import {
   type HttpServerOptions,
   type OriginLimits,
 } from './types.ts';
-import { isHttpOrigin } from './urls.ts';
 
 export const DEFAULT_LIMITS: HttpLimits = {
   maxConnections: 4096,
@@ -50,21 +44,9 @@ export const DEFAULT_LIMITS: HttpLimits = {
 
 export const DEFAULT_ORIGIN_LIMITS: OriginLimits = { timeoutMs: 20_000, connections: 8 };
 
-// Content addressed by info hash never changes: caches may keep it for a year without revalidating.
-const CACHE_IMMUTABLE = 'public, max-age=31536000, immutable';
-const CONTENT_TYPE = 'application/octet-stream';
 const IGNORE_RANGE: RangeDecision = { kind: 'ignore' };
 /** Direct-read buffers kept for reuse: enough for 64 connections' 256 KiB ranges. */
 const SPAN_BUFFERS_IDLE_BYTES = 16 * 1024 * 1024;
-
-/** Why a request cannot be served from what this agent holds. */
-class MissingPieceError extends Error {
-  readonly pieceIndex: number;
-  constructor(pieceIndex: number, cause?: unknown) {
-    super(`piece ${pieceIndex} is not held here`, cause === undefined ? undefined : { cause });
-    this.pieceIndex = pieceIndex;
-  }
-}
 
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   const limits: HttpLimits = { ...DEFAULT_LIMITS, ...options.limits };
@@ -73,10 +55,17 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   // `connections` is read off the transport when asked.
   const stats = emptyHttpStats();
   const spanBuffers = new SpanBuffers(SPAN_BUFFERS_IDLE_BYTES);
-  const missingPolicy = missingPiecePolicyOf(options, logger);
-  const fetcher = missingPolicy.kind === 'pull' ? missingPolicy.fetcher : null;
-  /** Pieces being fetched, shared by every request that waits for one. */
-  const fetching = new Map<string, Promise<Buffer>>();
+  const missingPolicy = missingPiecePolicyOf(options, DEFAULT_ORIGIN_LIMITS, logger);
+  const reader = new PieceReader(cache, missingPolicy, stats, options.onPulled);
+  const fetcher = reader.fetcher;
+  const body: BodyContext = {
+    reader,
+    readAheadPieces: limits.readAheadPieces,
+    stats,
+    logger,
+    countStatus,
+    countSent,
+  };
 
   const accessLog =
     options.accessLog === undefined
@@ -190,7 +179,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     if (head) return sendHead(res, representation);
     const partial = decision.kind === 'ranges';
     if (sendAtHand(res, object, representation, ranges, partial)) return;
-    return sendBody(res, object, metainfo, representation, ranges, partial).catch((err: unknown) => {
+    return sendBody(body, res, object, metainfo, representation, ranges, partial).catch((err: unknown) => {
       if (res.headersSent) throw err;
       if (err instanceof MissingPieceError) {
         return answerMissing(res, object, metainfo, route, representation, err.pieceIndex);
@@ -261,206 +250,6 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       }
     }
     return -1;
-  }
-
-  /** Verified bytes of a piece: from the cache, else (a pulling policy) fetched from elsewhere. */
-  function readPiece(object: CatalogObject, metainfo: Metainfo, pieceIndex: number): Promise<Buffer> {
-    if (object.bitfield.get(pieceIndex)) {
-      const cached = cache.getPiece(object.infoHash, pieceIndex);
-      return fetcher === null
-        ? cached
-        : cached.catch((err: unknown) => fetchInstead(err, object, metainfo, pieceIndex));
-    }
-    if (fetcher === null) return Promise.reject(new MissingPieceError(pieceIndex));
-    return fetchPiece(fetcher, object, metainfo, pieceIndex);
-  }
-
-  function fetchInstead(err: unknown, object: CatalogObject, metainfo: Metainfo, pieceIndex: number): Promise<Buffer> {
-    // The piece left the store (purged, or found corrupt and dropped) since the bitfield said so.
-    if ((err instanceof NotFoundError || err instanceof CorruptPieceError) && fetcher !== null) {
-      return fetchPiece(fetcher, object, metainfo, pieceIndex);
-    }
-    return Promise.reject(err);
-  }
-
-  /** One fetch per piece at a time, counted once, whatever the number of requests waiting for it. */
-  function fetchPiece(from: PieceFetcher, object: CatalogObject, metainfo: Metainfo, pieceIndex: number) {
-    const key = `${object.infoHash}:${pieceIndex}`;
-    const shared = fetching.get(key);
-    if (shared !== undefined) return shared;
-    const pending = from.fetchPiece(object, metainfo, pieceIndex).then(
-      (data) => {
-        stats.piecesPulled += 1;
-        options.onPulled?.(object.infoHash, data.length);
-        return data;
-      },
-      (err: unknown) => {
-        stats.pullFailures += 1;
-        throw err;
-      },
-    );
-    fetching.set(key, pending);
-    pending.then(
-      () => fetching.delete(key),
-      () => fetching.delete(key),
-    );
-    return pending;
-  }
-
-  async function sendBody(
-    res: Http1Response,
-    object: CatalogObject,
-    metainfo: Metainfo,
-    representation: Representation,
-    ranges: ByteRange[],
-    partial: boolean,
-  ): Promise<void> {
-    if (ranges.length === 0) {
-      countStatus(200);
-      res.writeHead(200, ['Content-Length', '0'], entityFields(representation));
-      res.end();
-      return;
-    }
-    const only = ranges.length === 1 ? ranges[0]! : undefined;
-    if (only !== undefined) {
-      const start = representation.offset + only.first;
-      const end = representation.offset + only.last + 1;
-      const head = {
-        fields: NO_FIELDS,
-        rendered: lengthFields(representation, only, partial) + entityFields(representation),
-      };
-      await streamParts(res, object, metainfo, partial ? 206 : 200, head, [{ prefix: null, start, end }], null);
-      return;
-    }
-    const boundary = randomBytes(12).toString('hex');
-    const parts = ranges.map((range, index) => ({
-      prefix: Buffer.from(
-        `${index === 0 ? '' : '\r\n'}--${boundary}\r\nContent-Type: ${CONTENT_TYPE}\r\n` +
-          `Content-Range: bytes ${range.first}-${range.last}/${representation.length}\r\n\r\n`,
-        'latin1',
-      ),
-      start: representation.offset + range.first,
-      end: representation.offset + range.last + 1,
-    }));
-    const trailer = Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1');
-    let length = trailer.length;
-    for (const part of parts) length += part.prefix.length + part.end - part.start;
-    const fields = [
-      'Accept-Ranges',
-      'bytes',
-      'Cache-Control',
-      CACHE_IMMUTABLE,
-      'Content-Length',
-      String(length),
-      'Content-Type',
-      `multipart/byteranges; boundary=${boundary}`,
-      'ETag',
-      representation.etag,
-      'Last-Modified',
-      representation.lastModified,
-    ];
-    await streamParts(res, object, metainfo, 206, { fields, rendered: '' }, parts, trailer);
-  }
-
-  async function readPieceBeforeHeaders(
-    object: CatalogObject,
-    metainfo: Metainfo,
-    pieceIndex: number,
-  ): Promise<Buffer> {
-    try {
-      return await readPiece(object, metainfo, pieceIndex);
-    } catch (err) {
-      if (err instanceof NotFoundError || err instanceof CorruptPieceError)
-        throw new MissingPieceError(pieceIndex, err);
-      throw err;
-    }
-  }
-
-  /**
-   * Streams byte spans of the object's data (torrent offsets [start, end)), each after an optional
-   * literal prefix, then a trailer. Pieces are read `readAheadPieces` ahead of the one being written;
-   * writes wait for 'drain'. The first piece is in hand before the headers go out; a failure after
-   * that cuts the connection: a client must never take missing or unverified bytes for the content.
-   */
-  async function streamParts(
-    res: Http1Response,
-    object: CatalogObject,
-    metainfo: Metainfo,
-    status: number,
-    head: { fields: string[]; rendered: string },
-    parts: { prefix: Buffer | null; start: number; end: number }[],
-    trailer: Buffer | null,
-  ): Promise<void> {
-    const pieceLength = object.pieceLength;
-    const steps: { pieceIndex: number; from: number; to: number; prefix: Buffer | null }[] = [];
-    for (const part of parts) {
-      let prefix = part.prefix;
-      for (let offset = part.start; offset < part.end; ) {
-        const pieceIndex = Math.floor(offset / pieceLength);
-        const pieceEnd = Math.min(part.end, (pieceIndex + 1) * pieceLength);
-        steps.push({
-          pieceIndex,
-          from: offset - pieceIndex * pieceLength,
-          to: pieceEnd - pieceIndex * pieceLength,
-          prefix,
-        });
-        prefix = null;
-        offset = pieceEnd;
-      }
-    }
-    const pending: (Promise<Buffer> | undefined)[] = [];
-    const readAhead = Math.max(1, limits.readAheadPieces + 1);
-    const request = (i: number) => {
-      const step = steps[i];
-      if (step === undefined || pending[i] !== undefined) return;
-      const promise =
-        i === 0
-          ? readPieceBeforeHeaders(object, metainfo, step.pieceIndex)
-          : readPiece(object, metainfo, step.pieceIndex);
-      promise.catch(() => {}); // observed when its turn comes
-      pending[i] = promise;
-    };
-    for (let i = 0; i < readAhead; i += 1) request(i);
-    const first = await pending[0]!;
-
-    countStatus(status);
-    res.writeHead(status, head.fields, head.rendered);
-    try {
-      for (let i = 0; i < steps.length; i += 1) {
-        request(i + readAhead);
-        const step = steps[i]!;
-        const piece = i === 0 ? first : await pending[i]!;
-        pending[i] = undefined;
-        if (res.destroyed) break;
-        if (step.prefix !== null) res.write(step.prefix);
-        const ok = res.write(piece.subarray(step.from, step.to));
-        countSent(object, step.to - step.from);
-        if (!ok) await res.drained();
-      }
-      if (res.destroyed) {
-        stats.aborted += 1;
-        res.destroy(); // for the access log: the line with what was sent
-        return;
-      }
-      if (trailer !== null) res.end(trailer);
-      else res.end();
-    } catch (err) {
-      stats.aborted += 1;
-      if (err instanceof ClosedError) {
-        res.destroy(); // the client went away: logged, as nginx does, with the bytes it got
-        return;
-      }
-      logger.warn(
-        {
-          infoHash: object.infoHash,
-          error: err instanceof Error ? err.message : String(err),
-        },
-        'response cut short: a piece could not be read',
-      );
-      // Flush the verified bytes already written, then close: the body is shorter than Content-Length,
-      // which tells the client the response is incomplete. The connection is not reused.
-      res.cutShort();
-    }
   }
 
   function answerMissing(
@@ -620,148 +409,4 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       };
     },
   };
-}
-
-const ALLOWED_METHODS = 'GET, HEAD, OPTIONS';
-
-/**
- * CORS (Fetch standard): the fields every response carries, letting scripts read the range fields too, and
- * what a preflight adds. Range itself needs no preflight when it is one simple range; If-* fields do.
- */
-function corsFields(origin: string | undefined): { everyResponse: string[]; preflight: string } {
-  if (origin === undefined) return { everyResponse: [], preflight: '' };
-  if (origin !== '*' && !isHttpOrigin(origin)) {
-    throw new InvalidArgumentError(
-      `corsOrigin must be '*' or an origin such as https://player.example.net, got ${origin}`,
-      {
-        subject: 'corsOrigin',
-      },
-    );
-  }
-  return {
-    everyResponse: [
-      'Access-Control-Allow-Origin',
-      origin,
-      'Access-Control-Expose-Headers',
-      'Accept-Ranges, Content-Range, ETag, Last-Modified',
-    ],
-    preflight: renderFields([
-      'Access-Control-Allow-Methods',
-      ALLOWED_METHODS,
-      'Access-Control-Allow-Headers',
-      'Range, If-Range, If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since',
-      'Access-Control-Max-Age',
-      '86400',
-    ]),
-  };
-}
-
-const renderedEntityFields = new WeakMap<Representation, string>();
-
-/** The fields of a 200/206 carrying (part of) `representation` besides its length: rendered once. */
-function entityFields(representation: Representation): string {
-  let rendered = renderedEntityFields.get(representation);
-  if (rendered === undefined) {
-    rendered = renderFields([
-      'Accept-Ranges',
-      'bytes',
-      'Cache-Control',
-      CACHE_IMMUTABLE,
-      'Content-Type',
-      CONTENT_TYPE,
-      'ETag',
-      representation.etag,
-      'Last-Modified',
-      representation.lastModified,
-    ]);
-    renderedEntityFields.set(representation, rendered);
-  }
-  return rendered;
-}
-
-const NO_FIELDS: string[] = [];
-
-// Clients ask for the same few lengths (a block, a piece): their Content-Length lines are kept.
-const contentLengthLines = new Map<number, string>();
-function contentLengthLine(length: number): string {
-  let line = contentLengthLines.get(length);
-  if (line === undefined) {
-    line = `Content-Length: ${length}\r\n`;
-    if (contentLengthLines.size >= 256) contentLengthLines.clear();
-    contentLengthLines.set(length, line);
-  }
-  return line;
-}
-
-/** Content-Length of one range of `representation` (whole, or partial with its Content-Range), rendered: numbers only. */
-function lengthFields(representation: Representation, range: ByteRange, partial: boolean): string {
-  const length = contentLengthLine(range.last - range.first + 1);
-  if (!partial) return length;
-  return `${length}Content-Range: bytes ${range.first}-${range.last}/${representation.length}\r\n`;
-}
-
-function listenOn(server: Server, options: HttpServerOptions, onListening: () => void): Promise<number> {
-  const attempt = (host: string) =>
-    new Promise<number>((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
-      server.once('error', onError);
-      server.listen({ host, port: options.port, ipv6Only: false }, () => {
-        server.off('error', onError);
-        onListening();
-        const address = server.address();
-        resolve(typeof address === 'object' && address !== null ? address.port : options.port);
-      });
-    });
-  const host = options.host ?? '::';
-  return attempt(host).catch((err: NodeJS.ErrnoException) => {
-    // A machine with IPv6 switched off: the default falls back to IPv4 only.
-    if (options.host === undefined && (err.code === 'EAFNOSUPPORT' || err.code === 'EADDRNOTAVAIL')) {
-      return attempt('0.0.0.0');
-    }
-    throw fromListenError(err, options.tls ? 'HTTPS' : 'HTTP', host, options.port);
-  });
-}
-
-/** URLs under which this server can be reached: the listening address, or every interface for a wildcard. */
-function baseUrls(server: Server, port: number, scheme: 'http' | 'https'): string[] {
-  const address = server.address();
-  if (typeof address !== 'object' || address === null) return [];
-  const wildcard = address.address === '::' || address.address === '0.0.0.0';
-  if (!wildcard) return [`${scheme}://${formatHost(address.address)}:${port}`];
-  const external: string[] = [];
-  const internal: string[] = [];
-  for (const entries of Object.values(networkInterfaces())) {
-    for (const entry of entries ?? []) {
-      if (entry.family === 'IPv6' && (address.address === '0.0.0.0' || entry.scopeid !== 0)) continue;
-      (entry.internal ? internal : external).push(`${scheme}://${formatHost(entry.address)}:${port}`);
-    }
-  }
-  return [...external, ...internal];
-}
-
-function formatHost(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
-}
-
-/**
- * The policy for requests touching pieces not held: one given as a strategy, or one of the agent's by
- * name ('pull-through' builds a PullThrough from the object's origin into `writePiece` or the store).
- */
-function missingPiecePolicyOf(options: HttpServerOptions, logger: Logger): MissingPiecePolicy {
-  const { policy } = options;
-  if (typeof policy !== 'string') return policy;
-  if (policy === 'refuse') return REFUSE_MISSING;
-  if (policy === 'redirect') return REDIRECT_TO_ORIGIN;
-  const writePiece = options.writePiece ?? options.store.writePiece?.bind(options.store);
-  if (writePiece === undefined) {
-    throw new LocalIoError('pull-through needs a store that can write pieces (or a writePiece option)');
-  }
-  const fetcher = new PullThrough({
-    ...DEFAULT_ORIGIN_LIMITS,
-    ...options.origin,
-    verify: options.verify ?? sha1Verifier,
-    writePiece,
-    logger,
-  });
-  return { kind: 'pull', fetcher };
 }

@@ -3,7 +3,7 @@
 // bitmap only in a journal record appended after fdatasync of its bytes. docs/store.md explains why each
 // step is crash-safe.
 import { EventEmitter } from 'node:events';
-import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { constants, lstatSync, readFileSync, readSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { LRUCache } from 'lru-cache';
@@ -35,19 +35,16 @@ import {
   pieceNotHeld,
   wrongPieceSize,
 } from './checks.ts';
+import { IndexFollower } from './follower.ts';
 import { fsyncDirectory, punchHole, removeTree, writeFileDurable } from './fs-util.ts';
 import { HandlePool, type PooledHandle } from './handles.ts';
 import {
   type IndexChange,
   journalFileName,
   type LoadedIndex,
-  loadIndex,
   type ObjectEntry,
-  readTail,
   recordOfEntry,
-  replayJournal,
   SNAPSHOT_FILE,
-  snapshotIdentityOf,
   writeSnapshot,
 } from './index-file.ts';
 import { JournalWriter } from './journal.ts';
@@ -63,13 +60,13 @@ import {
   TRASH_DIR,
 } from './layout.ts';
 import type { WriterLock } from './lock.ts';
+import { ObjectView } from './object-view.ts';
 import {
   encodeObject,
   encodeObjectRemoved,
   encodeObjectUpdated,
   encodePiecesAdded,
   encodePiecesRemoved,
-  FRAME_HEADER_BYTES,
 } from './records.ts';
 import { isPieceSpan } from './span.ts';
 import {
@@ -93,8 +90,6 @@ import type {
 
 /** Parsed metainfo kept in memory, by bytes of info dictionary (the piece hashes dominate). */
 const METAINFO_CACHE_BYTES = 256 * 1024 * 1024;
-/** Read mode: the longest a reader trusts the link count of its journal without looking at the snapshot. */
-const FULL_LOOK_MS = 1000;
 
 interface PendingPiece {
   entry: ObjectEntry;
@@ -157,15 +152,11 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
   readonly #handles: HandlePool;
   readonly #gates = new Map<string, ObjectGate>();
 
+  /** Write mode: the index generation written to, and the size of its snapshot. */
   #generation: number;
-  #snapshotIdentity: string;
   #snapshotBytes: number;
-  /** Read mode: how far into the journal we have applied. */
-  #journalOffset: number;
-  /** Read mode: the journal we follow, held open, and when we last looked at the index in full. */
-  #followed: { fd: number; generation: number } | null = null;
-  #lastFullLook = 0;
-  readonly #journalProbe = Buffer.alloc(FRAME_HEADER_BYTES);
+  /** Read mode: what follows the writer's commits. */
+  readonly #follower: IndexFollower | null;
   #journal: JournalWriter | null = null;
   #lock: WriterLock | null;
 
@@ -195,9 +186,8 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
     this.#trashDir = join(dataDir, TRASH_DIR);
     this.#entries = loaded.entries;
     this.#generation = loaded.generation;
-    this.#snapshotIdentity = loaded.snapshotIdentity;
     this.#snapshotBytes = loaded.snapshotBytes;
-    this.#journalOffset = loaded.journalEnd;
+    this.#follower = options.mode === 'read' ? new IndexFollower(this.#indexDir, loaded) : null;
     this.#lock = lock;
     this.#handles = new HandlePool({ writable: options.mode === 'write', maxOpen: options.maxOpenFiles });
   }
@@ -494,107 +484,12 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
   // Read mode: follow what the writer commits
 
   /**
-   * Read mode: applies what the writer committed since we last looked. Runs before every read of state,
-   * so the common case (nothing new) must cost little: see #nothingNew.
+   * Read mode: applies what the writer committed since we last looked (src/store/follower.ts). Runs before
+   * every read of state; costs an fstat and a few bytes' read when nothing is new.
    */
   #refresh(): void {
-    if (this.mode !== 'read' || this.#closing) return;
-    try {
-      if (this.#nothingNew()) return;
-      this.#lastFullLook = performance.now();
-      if (snapshotIdentityOf(this.#indexDir) !== this.#snapshotIdentity) {
-        this.#reload();
-      } else {
-        const journalPath = join(this.#indexDir, journalFileName(this.#generation));
-        const tail = readTail(journalPath, this.#journalOffset);
-        if (tail === null) return; // between a compaction's new snapshot and our next look
-        const fromStart = this.#journalOffset === 0;
-        const { end, changes } = replayJournal(tail, this.#generation, this.#entries, fromStart);
-        this.#journalOffset += end;
-        for (const change of changes) this.#announce(change);
-      }
-      this.#followJournal();
-    } catch (err) {
-      throw fromSystemError(err, this.#indexDir);
-    }
-  }
-
-  /**
-   * Read mode: true when the journal we hold open is still linked (a compaction unlinks it once the new
-   * snapshot is in place) and has no frame after the ones we applied (the writer keeps zeros allocated
-   * past the log, and zeros never parse as a frame): an fstat and a read of a few bytes, where a full look
-   * opens two files and reads the zeros. A full look at least every FULL_LOOK_MS still notices a
-   * compaction whose unlink failed or that a filesystem does not show in the link count.
-   */
-  #nothingNew(): boolean {
-    const followed = this.#followed;
-    if (followed === null || followed.generation !== this.#generation) return false;
-    if (performance.now() - this.#lastFullLook > FULL_LOOK_MS) return false;
-    if (fstatSync(followed.fd).nlink === 0) return false;
-    const probe = this.#journalProbe;
-    const bytesRead = readSync(followed.fd, probe, 0, probe.length, this.#journalOffset);
-    for (let index = 0; index < bytesRead; index++) if (probe[index] !== 0) return false;
-    return true;
-  }
-
-  /** Read mode, after a full look: holds the journal of the current generation open for #nothingNew. */
-  #followJournal(): void {
-    if (this.#journalOffset === 0 || this.#followed?.generation === this.#generation) return;
-    this.#unfollowJournal();
-    try {
-      const fd = openSync(join(this.#indexDir, journalFileName(this.#generation)), 'r');
-      this.#followed = { fd, generation: this.#generation };
-    } catch {
-      // Not there (yet): full looks work without it.
-    }
-  }
-
-  #unfollowJournal(): void {
-    if (this.#followed === null) return;
-    closeSync(this.#followed.fd);
-    this.#followed = null;
-  }
-
-  /** Read mode: the writer compacted; load the new snapshot and tell listeners what differs. */
-  #reload(): void {
-    let loaded = loadIndex(this.#indexDir);
-    for (let attempt = 0; attempt < 3 && snapshotIdentityOf(this.#indexDir) !== loaded.snapshotIdentity; attempt++) {
-      loaded = loadIndex(this.#indexDir);
-    }
-    const changes: IndexChange[] = [];
-    for (const infoHash of [...this.#entries.keys()]) {
-      if (!loaded.entries.has(infoHash)) {
-        this.#entries.delete(infoHash);
-        changes.push({ kind: 'object-removed', infoHash, reason: 'purge' });
-      }
-    }
-    for (const [infoHash, fresh] of loaded.entries) {
-      const entry = this.#entries.get(infoHash);
-      if (entry === undefined || entry.pieceCount !== fresh.pieceCount) {
-        this.#entries.set(infoHash, fresh);
-        changes.push({ kind: 'object-added', infoHash });
-        continue;
-      }
-      const before = entry.bitfield.toBuffer();
-      Object.assign(entry, { ...fresh, bitfield: entry.bitfield });
-      entry.bitfield.assign(fresh.bitfield.toBuffer());
-      const added: number[] = [];
-      const removed: number[] = [];
-      for (let index = 0; index < entry.pieceCount; index++) {
-        const was = (before[index >> 3]! & (0x80 >> (index & 7))) !== 0;
-        const is = entry.bitfield.get(index);
-        if (is && !was) added.push(index);
-        if (was && !is) removed.push(index);
-      }
-      if (added.length > 0) changes.push({ kind: 'pieces-added', infoHash, pieceIndexes: added });
-      if (removed.length > 0)
-        changes.push({ kind: 'pieces-removed', infoHash, pieceIndexes: removed, reason: 'purge' });
-    }
-    this.#generation = loaded.generation;
-    this.#snapshotIdentity = loaded.snapshotIdentity;
-    this.#snapshotBytes = loaded.snapshotBytes;
-    this.#journalOffset = loaded.journalEnd;
-    for (const change of changes) this.#announce(change);
+    if (this.#follower === null || this.#closing) return;
+    for (const change of this.#follower.catchUp(this.#entries)) this.#announce(change);
   }
 
   /** Emits the event for a durable change; a listener that throws must not undo or stall the store. */
@@ -1171,73 +1066,9 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
       await this.#journal?.close();
       await this.#recordDataFiles();
     }
-    this.#unfollowJournal();
+    this.#follower?.close();
     await this.#handles.closeAll();
     await this.#lock?.release();
-  }
-}
-
-/** What callers hold of an object: live (bitmap, TTL and source follow the store), metainfo read lazily. */
-class ObjectView implements StoredObject {
-  readonly #entry: ObjectEntry;
-  readonly #loadMetainfo: (entry: ObjectEntry) => Metainfo;
-
-  constructor(entry: ObjectEntry, loadMetainfo: (entry: ObjectEntry) => Metainfo) {
-    this.#entry = entry;
-    this.#loadMetainfo = loadMetainfo;
-  }
-  get infoHash(): string {
-    return this.#entry.infoHash;
-  }
-  get name(): string {
-    return this.#entry.name;
-  }
-  get length(): number {
-    return this.#entry.length;
-  }
-  get pieceLength(): number {
-    return this.#entry.pieceLength;
-  }
-  get pieceCount(): number {
-    return this.#entry.pieceCount;
-  }
-  get metainfo(): Metainfo {
-    return this.#loadMetainfo(this.#entry);
-  }
-  get bitfield(): Bitfield {
-    return this.#entry.bitfield;
-  }
-  get piecesHeld(): number {
-    return this.#entry.bitfield.count();
-  }
-  get complete(): boolean {
-    return this.#entry.bitfield.isComplete();
-  }
-  get addedAt(): number {
-    return this.#entry.addedAt;
-  }
-  get expiresAt(): number | null {
-    return this.#entry.expiresAt;
-  }
-  get source(): string | null {
-    return this.#entry.source;
-  }
-  /** Plain data for logs and --json: the summary without the metainfo, the bitfield as hex. */
-  toJSON(): Record<string, unknown> {
-    const entry = this.#entry;
-    return {
-      infoHash: entry.infoHash,
-      name: entry.name,
-      length: entry.length,
-      pieceLength: entry.pieceLength,
-      pieces: entry.pieceCount,
-      piecesHeld: entry.bitfield.count(),
-      complete: entry.bitfield.isComplete(),
-      addedAt: entry.addedAt,
-      expiresAt: entry.expiresAt,
-      source: entry.source,
-      bitfield: entry.bitfield.toBuffer().toString('hex'),
-    };
   }
 }
 
