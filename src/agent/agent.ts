@@ -10,6 +10,7 @@ import {
   StoreOperations,
   unpublishAgent,
 } from '../admin/index.ts';
+import type { AgentAddresses, AgentConfig } from '../config/index.ts';
 import type { HashPool } from '../hashing/index.ts';
 import { type HttpServer, objectUrls } from '../http/index.ts';
 import type { RegistrationState } from '../ims/index.ts';
@@ -38,7 +39,6 @@ import type { PeerWireServer, PeerWireStats } from '../wire/index.ts';
 import { createMetrics } from './metrics.ts';
 import { applyReload, type ReloadOutcome } from './reload.ts';
 import { TransferTally } from './transfer-tally.ts';
-import type { AgentAddresses, AgentConfig } from './types.ts';
 
 export type { ReloadOutcome };
 

@@ -2,12 +2,12 @@ import { createCipheriv } from 'node:crypto';
 import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { DEFAULT_AGENT_CONFIG } from '../config/index.ts';
 import { objectUrls } from '../http/index.ts';
 import type { IngestResult } from '../ingest/index.ts';
 import { magnetLink } from '../metainfo/index.ts';
 import { createTracker, type Tracker, type TrackerAddress } from '../tracker/index.ts';
 import { Agent } from './agent.ts';
-import { DEFAULT_AGENT_CONFIG } from './types.ts';
 
 export interface DemoOptions {
   dataDir: string;

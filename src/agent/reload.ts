@@ -1,9 +1,9 @@
 // SIGHUP's configuration diff: what changed between the running configuration and the new one, applied to
 // the parts that can change while running, each on its own; the rest is named as needing a restart.
 import type { Logger } from 'pino';
+import type { AgentConfig } from '../config/index.ts';
 import type { HttpServer } from '../http/index.ts';
 import type { AnnouncesPart, RegistrationPart, ScrubPart } from '../parts/index.ts';
-import type { AgentConfig } from './types.ts';
 
 /** What a reload did: settings applied, settings that need a restart, and changes that failed (logged). */
 export interface ReloadOutcome {

@@ -1,4 +1,4 @@
-import type { AgentConfig } from '../agent/index.ts';
+import type { AgentConfig } from './agent-config.ts';
 
 /**
  * The config for logs and output: IMS secrets and the HTTPS private key replaced by "(set)", certificates

@@ -4,10 +4,10 @@
 // AgentConfig the agent runs with.
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-// Types only: erased at run time, so src/config keeps no run-time dependency on the folders above it.
-import type { AgentConfig } from '../agent/index.ts';
 import { fromSystemError } from '../errors/index.ts';
 import { parseScrubWindow } from '../store/index.ts';
+// Types only: erased at run time, so src/config keeps no run-time dependency on the folders above it.
+import type { AgentConfig } from './agent-config.ts';
 import { type Layer, readConfigFile } from './file.ts';
 import {
   type ConfigIssue,

@@ -1,5 +1,6 @@
 // The public surface of src/http: the agent's HTTP range server (object URLs as BEP 19 web seeds, piece URLs).
 export { REASON_PHRASES } from './http1.ts';
+export { DEFAULT_LIMITS, DEFAULT_ORIGIN_LIMITS } from './limits.ts';
 export {
   type Location,
   type MissingPiecePolicy,
@@ -9,7 +10,7 @@ export {
   REFUSE_MISSING,
 } from './missing-pieces.ts';
 export { sha1Verifier } from './pull-through.ts';
-export { createHttpServer, DEFAULT_LIMITS, DEFAULT_ORIGIN_LIMITS } from './server.ts';
+export { createHttpServer } from './server.ts';
 export type {
   HttpLimits,
   HttpServer,

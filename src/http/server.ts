@@ -12,37 +12,14 @@ import { type BodyContext, sendBody } from './body.ts';
 import { evaluatePreconditions, ifRangeHolds } from './conditional.ts';
 import { ALLOWED_METHODS, CACHE_IMMUTABLE, corsFields, entityFields, lengthFields, NO_FIELDS } from './fields.ts';
 import { createHttp1Server, type Http1Request, type Http1Response } from './http1.ts';
+import { DEFAULT_LIMITS, DEFAULT_ORIGIN_LIMITS } from './limits.ts';
 import { baseUrls, listenOn } from './listen.ts';
 import { MissingPieceError, missingPiecePolicyOf, PieceReader } from './piece-reader.ts';
 import { type ByteRange, parseRange, type RangeDecision } from './range.ts';
 import { fileRepresentation, pieceRepresentation, type Representation } from './representation.ts';
 import { type Route, routeOf } from './routes.ts';
 import { SpanBuffers } from './span-buffers.ts';
-import {
-  emptyHttpStats,
-  type HttpLimits,
-  type HttpServer,
-  type HttpServerOptions,
-  type OriginLimits,
-} from './types.ts';
-
-export const DEFAULT_LIMITS: HttpLimits = {
-  maxConnections: 4096,
-  // A sixteenth of the total: one address (a flood, or one busy NAT) cannot take every slot.
-  maxConnectionsPerIp: 256,
-  maxHeaderSize: 8192,
-  requestTimeoutMs: 10_000,
-  keepAliveTimeoutMs: 30_000,
-  idleTimeoutMs: 60_000,
-  maxRequestsPerSocket: 0,
-  maxRanges: 16,
-  coalesceGap: 128,
-  retryAfterSeconds: 10,
-  readAheadPieces: 2,
-  directReadMaxBytes: 256 * 1024,
-};
-
-export const DEFAULT_ORIGIN_LIMITS: OriginLimits = { timeoutMs: 20_000, connections: 8 };
+import { emptyHttpStats, type HttpLimits, type HttpServer, type HttpServerOptions } from './types.ts';
 
 const IGNORE_RANGE: RangeDecision = { kind: 'ignore' };
 /** Direct-read buffers kept for reuse: enough for 64 connections' 256 KiB ranges. */

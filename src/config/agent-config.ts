@@ -1,4 +1,8 @@
-import { DEFAULT_LIMITS as DEFAULT_HTTP_LIMITS, type HttpLimits, type PartialPolicy } from '../http/index.ts';
+// The configuration the agent runs with, as plain data (the config file, env and flags resolved into it),
+// and its embedded defaults. Here, not in src/agent, so that config depends on the parts and not on the root.
+import type { HttpLimits, PartialPolicy } from '../http/index.ts';
+// Not through src/http's index: this module loads with every command, the HTTP server need not.
+import { DEFAULT_LIMITS as DEFAULT_HTTP_LIMITS } from '../http/limits.ts';
 import type { RegistrationOptions } from '../ims/index.ts';
 import type { ScrubOptions, VerifyPolicy } from '../store/index.ts';
 import type { MseMode, PeerWireLimits } from '../wire/index.ts';
