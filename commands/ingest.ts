@@ -4,6 +4,7 @@ import { BaseCommand, dataDirFlag, progressBar } from '../src/cli/index.ts';
 import { formatBytes, parseDuration, parseSize } from '../src/config/index.ts';
 import { bulkExitCode, InvalidArgumentError } from '../src/errors/index.ts';
 import type { IngestResult } from '../src/ingest/index.ts';
+import { parsePieceList } from '../src/metainfo/index.ts';
 
 export default class Ingest extends BaseCommand {
   static override description =
@@ -48,7 +49,7 @@ Each source becomes a BitTorrent v1 object (SHA-1 pieces, verified) or, with --t
     const options = {
       originTimeoutMs: timeoutMs,
       ...(flags['piece-length'] ? { pieceLength: pieceLengthFlag(flags['piece-length']) } : {}),
-      ...(flags.pieces ? { pieces: flags.pieces } : {}),
+      ...(flags.pieces ? { pieces: parsePieceList(flags.pieces) } : {}),
       ...(flags.ttl ? { ttlMs: parseDuration(flags.ttl, '--ttl') } : {}),
       ...(flags.name ? { name: flags.name } : {}),
     };

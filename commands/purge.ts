@@ -4,6 +4,7 @@ import { BaseCommand, dataDirFlag } from '../src/cli/index.ts';
 import { parseDuration } from '../src/config/index.ts';
 import { bulkExitCode, InvalidArgumentError } from '../src/errors/index.ts';
 import { parseManifest, readManifest } from '../src/ingest/index.ts';
+import { parsePieceList } from '../src/metainfo/index.ts';
 
 export default class Purge extends BaseCommand {
   static override description = `Remove objects, or some of their pieces, from the store.
@@ -48,7 +49,7 @@ Select objects by info hash or name, by TTL (--expired), by age (--older-than), 
     const request = {
       ids,
       expired: flags.expired,
-      ...(flags.pieces ? { pieces: flags.pieces } : {}),
+      ...(flags.pieces ? { pieces: parsePieceList(flags.pieces) } : {}),
       ...(flags['older-than'] ? { olderThanMs: parseDuration(flags['older-than'], '--older-than') } : {}),
     };
     const results = await withOperations({ dataDir: flags['data-dir'], mode: 'write' }, (ops) => ops.purge(request));

@@ -21,6 +21,8 @@
 #                  RC4 only (edgepeer-warm-rc4: Transmission's default), which the server agrees to
 # usage: bash scripts/bench/wire.sh   (env: RUNS=3, SIZE_MIB=1024, CACHE_MIB=256, LEECH_ROOT=/dev/shm,
 #        CROWD_IDLE=990, CROWD_DOWNLOADERS=10, CROWD_MIB=256, QUIET_WAIT_S=60, SCRATCH_ROOT=/tmp)
+#   BASELINE=<git revision> adds edgepeer-checked-base: that revision's wire-serve.ts (its src/, as
+#   committed) in the same rounds, compared with edgepeer-checked at the end (a refactoring's before/after).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HERE="$ROOT/scripts/bench"
@@ -73,6 +75,15 @@ wait_line() {
   done
 }
 
+BASELINE="${BASELINE:-}"; BASE_DIR="$SCRATCH/baseline"
+if [ -n "$BASELINE" ]; then
+  # The revision's files as committed (no worktree, nothing changed in the repository), with this tree's
+  # node_modules; node runs its TypeScript as it is.
+  mkdir -p "$BASE_DIR"
+  git -C "$ROOT" archive "$BASELINE" | tar -x -C "$BASE_DIR"
+  ln -s "$ROOT/node_modules" "$BASE_DIR/node_modules"
+fi
+
 DATA="$SCRATCH/data"; mkdir -p "$DATA"
 F="$DATA/random_${SIZE_MIB}MiB.bin"
 head -c "$((SIZE_MIB * 1024 * 1024))" < <(openssl enc -aes-128-ctr -nosalt -pass pass:edgepeer -in /dev/zero 2>/dev/null) >"$F"
@@ -85,8 +96,9 @@ echo "# $BYTES bytes random, 1 MiB pieces, loopback TCP; leecher saves to $LEECH
 
 start_edgepeer() { # name extra-args... -> EP_PID EP_PORT TORRENT
   local name="$1"; shift
-  local work="$SCRATCH/$name"; mkdir -p "$work"
-  "$NODE" "$HERE/wire-serve.ts" "$F" "$work" "$@" >"$work/out" 2>"$work/err" & EP_PID=$!; PIDS+=("$EP_PID")
+  local work="$SCRATCH/$name" serve="$HERE/wire-serve.ts"; mkdir -p "$work"
+  [ "${name%-base}" != "$name" ] && serve="$BASE_DIR/scripts/bench/wire-serve.ts"
+  "$NODE" "$serve" "$F" "$work" "$@" >"$work/out" 2>"$work/err" & EP_PID=$!; PIDS+=("$EP_PID")
   wait_line "$work/out" '^READY' "$EP_PID"
   EP_PORT="$(sed -n 's/^READY port=\([0-9]*\).*/\1/p' "$work/out")"
   TORRENT="$(sed -n 's/^READY.* torrent=\([^ ]*\).*/\1/p' "$work/out")"
@@ -98,6 +110,10 @@ start_edgepeer edgepeer-cold --cache-mib "$CACHE_MIB" --verify always; COLD_PID=
 start_edgepeer edgepeer-once --cache-mib "$CACHE_MIB" --verify once; ONCE_PID="$EP_PID"; ONCE_PORT="$EP_PORT"
 start_edgepeer edgepeer-checked --cache-mib "$CACHE_MIB" --verify checksum; CHECKED_PID="$EP_PID"; CHECKED_PORT="$EP_PORT"
 start_edgepeer edgepeer-warm --cache-mib $((SIZE_MIB + 64)) --warm; WARM_PID="$EP_PID"; WARM_PORT="$EP_PORT"
+if [ -n "$BASELINE" ]; then
+  start_edgepeer edgepeer-checked-base --cache-mib "$CACHE_MIB" --verify checksum; BASE_PID="$EP_PID"; BASE_PORT="$EP_PORT"
+  echo "# baseline: $BASELINE = $(git -C "$ROOT" rev-parse --short "$BASELINE") (edgepeer-checked-base)"
+fi
 "$SYSPY" "$HERE/lt_seed.py" "$TORRENT" "$DATA" >"$SCRATCH/lt.out" 2>&1 & LT_PID=$!; PIDS+=("$LT_PID")
 wait_line "$SCRATCH/lt.out" '^READY' "$LT_PID"
 LT_PORT="$(sed -n 's/^READY port=\([0-9]*\).*/\1/p' "$SCRATCH/lt.out")"
@@ -131,10 +147,13 @@ for i in $(seq "$RUNS"); do
   wait_quiet; leech edgepeer-warm-rc4 "$WARM_PORT" "$WARM_PID" --encryption rc4
   wait_quiet; leech edgepeer-once "$ONCE_PORT" "$ONCE_PID"
   wait_quiet; leech edgepeer-checked "$CHECKED_PORT" "$CHECKED_PID"
+  [ -z "$BASELINE" ] || { wait_quiet; leech edgepeer-checked-base "$BASE_PORT" "$BASE_PID"; }
 done
 
 printf '%-15s %9s %8s %14s  %s\n' seeder median_s MB/s seeder_cpu_s "seconds per run"
-for s in edgepeer-cold edgepeer-once edgepeer-checked edgepeer-warm edgepeer-warm-rc4 libtorrent; do
+SEEDERS="edgepeer-cold edgepeer-once edgepeer-checked edgepeer-warm edgepeer-warm-rc4 libtorrent"
+[ -z "$BASELINE" ] || SEEDERS="$SEEDERS edgepeer-checked-base"
+for s in $SEEDERS; do
   m="$(tr ' ' '\n' <<<"${SECS[$s]:-}" | { grep . || true; } | median)"
   c="$(tr ' ' '\n' <<<"${CPU[$s]:-}" | { grep . || true; } | median)"
   printf '%-15s %9s %8.0f %14s  %s\n' "$s" "$m" "$(awk -v b="$BYTES" -v s="$m" 'BEGIN{print (s > 0) ? b / s / 1e6 : 0}')" "$c" "${SECS[$s]:-}"
@@ -147,8 +166,9 @@ echo "# ratio (libtorrent seconds / edgepeer seconds; >= 1.0: edgepeer at least 
   "warm $(awk -v l="$MED_libtorrent" -v e="$MED_edgepeer_warm" 'BEGIN{printf "%.2f", l/e}')"
 echo "# RC4 leecher against plaintext, warm seeder, same run (seconds plaintext / seconds RC4): $(awk -v p="$MED_edgepeer_warm" -v r="$MED_edgepeer_warm_rc4" 'BEGIN{printf "%.2f", (r > 0) ? p/r : 0}')"
 echo "# checked (the default) against once (trusting), same run: $(awk -v o="$MED_edgepeer_once" -v c="$MED_edgepeer_checked" 'BEGIN{printf "%.2f", o/c}')"
+[ -z "$BASELINE" ] || echo "# current against baseline, checked, same run (seconds baseline / seconds current): $(awk -v b="$MED_edgepeer_checked_base" -v c="$MED_edgepeer_checked" 'BEGIN{printf "%.2f", (c > 0) ? b/c : 0}')"
 echo "# rounds started without a quiet second: $noisy_rounds; loadavg at end: $(cut -d' ' -f1 /proc/loadavg)"
-stop "$LT_PID"; stop "$WARM_PID"; stop "$ONCE_PID"; stop "$CHECKED_PID"
+stop "$LT_PID"; stop "$WARM_PID"; stop "$ONCE_PID"; stop "$CHECKED_PID"; [ -z "$BASELINE" ] || stop "$BASE_PID"
 
 # 1,000 connections to the cold set-up's server: CROWD_IDLE idle peers, CROWD_DOWNLOADERS downloading.
 wait_quiet

@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline';
 import { Agent as Dispatcher, request } from 'undici';
 import { AgentUnreachableError, EdgepeerError } from '../errors/index.ts';
 import type { IngestResult } from '../ingest/index.ts';
+import { formatPieceList } from '../metainfo/index.ts';
 import type { ObjectDetails, ObjectSummary } from './describe.ts';
 import type { BulkIngestRequest } from './ingest-many.ts';
 import type { Operations, ProgressListener, TorrentFile } from './operations.ts';
@@ -49,7 +50,9 @@ export class RemoteOperations implements Operations {
   }
 
   purge(request: PurgeRequest): Promise<PurgeResult[]> {
-    return this.json('POST', '/v1/purge', request) as Promise<PurgeResult[]>;
+    const { pieces, ...rest } = request;
+    const body = pieces === undefined ? rest : { ...rest, pieces: formatPieceList(pieces) };
+    return this.json('POST', '/v1/purge', body) as Promise<PurgeResult[]>;
   }
 
   async ingest(
@@ -57,7 +60,9 @@ export class RemoteOperations implements Operations {
     onResult: (result: IngestResult) => void,
     onProgress?: ProgressListener,
   ): Promise<void> {
-    const { onProgress: _, ...options } = request.options;
+    const { onProgress: _, pieces, ...rest } = request.options;
+    // The API carries piece lists as text ("0-99,200"): a long run stays short.
+    const options = pieces === undefined ? rest : { ...rest, pieces: formatPieceList(pieces) };
     const response = await this.send('POST', '/v1/ingest', { ...request, options });
     const lines = createInterface({ input: response.body, crlfDelay: Number.POSITIVE_INFINITY });
     for await (const line of lines) {

@@ -1,12 +1,12 @@
 import { type EdgepeerError, fromSystemError, InvalidArgumentError, isEdgepeerError } from '../errors/index.ts';
-import { parsePieceList } from '../metainfo/index.ts';
+import { checkPieceIndexes } from '../metainfo/index.ts';
 import type { Store, StoredObject } from '../store/index.ts';
 
 export interface PurgeRequest {
   /** Info hashes or names. */
   ids: string[];
-  /** With ids: purge only these pieces ("0-9,20") of each object. */
-  pieces?: string;
+  /** With ids: purge only these pieces of each object (parsePieceList turns "0-9,20" into them). */
+  pieces?: number[];
   /** Also every object whose TTL has run out. */
   expired?: boolean;
   /** Also every object added longer ago than this. */
@@ -65,7 +65,7 @@ async function purgeOne(
   store: Store,
   id: string,
   object: StoredObject,
-  pieces: string | undefined,
+  pieces: number[] | undefined,
 ): Promise<PurgeResult> {
   const base = { id, infoHash: object.infoHash, name: object.metainfo.name };
   try {
@@ -74,7 +74,7 @@ async function purgeOne(
       await store.removeObject(object.infoHash, 'purge');
       return { ...base, status: 'purged', piecesRemoved: held };
     }
-    const held = parsePieceList(pieces, object.metainfo.pieceCount).filter((i) => object.bitfield.get(i));
+    const held = checkPieceIndexes(pieces, object.pieceCount, object.name).filter((i) => object.bitfield.get(i));
     if (held.length > 0) await store.removePieces(object.infoHash, held, 'purge');
     return { ...base, status: 'pieces-purged', piecesRemoved: held.length };
   } catch (err) {

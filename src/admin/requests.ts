@@ -2,6 +2,7 @@
 // operation sees it, and anything else is a 400 naming the field (EDGEPEER_INVALID_ARGUMENT).
 import { z } from 'zod';
 import { InvalidArgumentError } from '../errors/index.ts';
+import { parsePieceList } from '../metainfo/index.ts';
 import type { BulkIngestRequest } from './ingest-many.ts';
 import type { PurgeRequest } from './purge.ts';
 
@@ -15,6 +16,9 @@ const text = z
 const list = (what: string) => z.array(text, { error: `must be an array of ${what}` });
 // Ranges of numbers are the operation's to check (it names the flag, e.g. `--timeout`); types are ours.
 const number = z.number({ error: 'must be a number' });
+// A piece list as people write it ("0-99,200"), parsed into indexes; the operation checks them against
+// each object. A malformed one is a 400 naming it, as on the command line.
+const pieceList = text.transform((spec) => parsePieceList(spec));
 
 const ingestBody = z.strictObject(
   {
@@ -24,7 +28,7 @@ const ingestBody = z.strictObject(
     options: z
       .strictObject({
         pieceLength: number.optional(),
-        pieces: text.optional(),
+        pieces: pieceList.optional(),
         ttlMs: number.optional(),
         name: text.optional(),
         originTimeoutMs: number.optional(),
@@ -37,7 +41,7 @@ const ingestBody = z.strictObject(
 const purgeBody = z.strictObject(
   {
     ids: list('info hashes or names'),
-    pieces: text.optional(),
+    pieces: pieceList.optional(),
     expired: z.boolean({ error: 'must be true or false' }).optional(),
     olderThanMs: number.optional(),
   },

@@ -12,11 +12,11 @@ import {
 import {
   buildMetainfo,
   byteRangeSpans,
+  checkPieceIndexes,
   defaultPieceLength,
   listContentFiles,
   type Metainfo,
   magnetLink,
-  parsePieceList,
   pieceHash,
   pieceSize,
   pieceSpans,
@@ -125,7 +125,7 @@ function addOptions(options: IngestOptions, source: string): { ttlMs?: number; s
 }
 
 function wantedPieces(options: IngestOptions, metainfo: Metainfo): number[] {
-  if (options.pieces !== undefined) return parsePieceList(options.pieces, metainfo.pieceCount);
+  if (options.pieces !== undefined) return checkPieceIndexes(options.pieces, metainfo.pieceCount, metainfo.name);
   return Array.from({ length: metainfo.pieceCount }, (_, i) => i);
 }
 

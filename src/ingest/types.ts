@@ -23,8 +23,8 @@ export interface IngestOptions {
   pieceLength?: number;
   /** Known metainfo (--torrent, --info-hash): only pieces matching its hashes are kept. */
   metainfo?: Metainfo;
-  /** Piece list ("0-99,200") to ingest only those pieces. */
-  pieces?: string;
+  /** Only these pieces of a known object (parsePieceList turns "0-99,200" into them). */
+  pieces?: number[];
   ttlMs?: number;
   /** Name of a new object fetched from a URL (default: from the origin). */
   name?: string;

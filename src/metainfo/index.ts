@@ -5,6 +5,6 @@ export { encodeTorrent } from './encode.ts';
 export { magnetLink, parseMagnet } from './magnet.ts';
 export { parseTorrent } from './parse.ts';
 export { defaultPieceLength } from './piece-length.ts';
-export { parsePieceList } from './piece-list.ts';
+export { checkPieceIndexes, formatPieceList, parsePieceList } from './piece-list.ts';
 export { byteRangeSpans, pieceHash, pieceSize, pieceSpans } from './pieces.ts';
 export type { FileEntry, Metainfo, PieceSpan } from './types.ts';

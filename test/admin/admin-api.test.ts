@@ -82,6 +82,14 @@ describe('admin API', () => {
       expect((await remote.list()).map((o) => o.name)).toEqual(['a.bin']);
       expect(await remote.show('a.bin')).toMatchObject({ name: 'a.bin', complete: true, transfer: null });
       expect((await remote.torrent('a.bin')).infoHash).toBe(results[0]?.infoHash);
+      // Piece lists travel as text ("0,2-3") and arrive as indexes, checked against the object.
+      expect(await remote.purge({ ids: ['a.bin'], pieces: [0, 2, 3] })).toMatchObject([
+        { status: 'pieces-purged', piecesRemoved: 3 },
+      ]);
+      expect(await remote.show('a.bin')).toMatchObject({ piecesHeld: 4 });
+      const beyond = await remote.purge({ ids: ['a.bin'], pieces: [99] });
+      expect(beyond[0]).toMatchObject({ status: 'failed', error: { code: 'EDGEPEER_INVALID_ARGUMENT' } });
+      expect(beyond[0]?.error?.message).toBe('piece 99 is out of range: a.bin has pieces 0 to 6');
       expect(await remote.purge({ ids: ['a.bin'] })).toMatchObject([{ status: 'purged' }]);
       expect(await remote.status()).toEqual({ objects: 0 });
     } finally {
@@ -100,6 +108,15 @@ describe('admin API', () => {
       });
       expect(garbage.statusCode).toBe(400);
       expect(await garbage.body.json()).toMatchObject({ error: { code: 'EDGEPEER_INVALID_ARGUMENT' } });
+      const badList = await request(`${url}/v1/purge`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+        body: JSON.stringify({ ids: ['x'], pieces: '3-1' }),
+      });
+      expect(badList.statusCode).toBe(400);
+      expect(((await badList.body.json()) as { error: { message: string } }).error.message).toContain(
+        'piece list "3-1": range "3-1" is reversed',
+      );
     } finally {
       await remote.close();
     }

@@ -230,7 +230,7 @@ describe('ingest from an origin URL', () => {
 
   it('fetches only the chosen pieces of known metainfo, with range requests', async () => {
     const metainfo = expectedSingle('clip.bin', content);
-    const result = await ingestSource(`${originUrl}/media/clip.bin`, { metainfo, pieces: '2-3,10' }, ctx);
+    const result = await ingestSource(`${originUrl}/media/clip.bin`, { metainfo, pieces: [2, 3, 10] }, ctx);
     expect(result).toMatchObject({ status: 'ingested', piecesHeld: 3, piecesAdded: 3 });
     const object = store.get(metainfo.infoHash);
     expect([...Array(11).keys()].filter((i) => object?.bitfield.get(i))).toEqual([2, 3, 10]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parsePieceList } from '../../src/metainfo/index.ts';
+import { checkPieceIndexes, formatPieceList, parsePieceList } from '../../src/metainfo/index.ts';
 
 describe('parsePieceList', () => {
   it('gives sorted unique indexes of ranges and single pieces', () => {
@@ -31,5 +31,27 @@ describe('parsePieceList', () => {
 
   it('rejects a bad piece count', () => {
     expect(() => parsePieceList('0', -1)).toThrow(expect.objectContaining({ code: 'EDGEPEER_INVALID_ARGUMENT' }));
+  });
+});
+
+describe('piece lists as data', () => {
+  it('parses without a piece count (syntax only), refusing a list beyond what any object holds', () => {
+    expect(parsePieceList('3-5,1')).toEqual([1, 3, 4, 5]);
+    expect(() => parsePieceList('0-99999999999')).toThrow(/out of range/);
+  });
+
+  it('formats indexes back into the shortest list, the inverse of parsing', () => {
+    expect(formatPieceList([7, 0, 1, 2, 2, 9, 10])).toBe('0-2,7,9-10');
+    expect(formatPieceList([])).toBe('');
+    for (const spec of ['0', '0-3,200', '1,3,5-9,11']) expect(formatPieceList(parsePieceList(spec))).toBe(spec);
+  });
+
+  it('checks indexes against an object, naming the first out of range and the object', () => {
+    expect(checkPieceIndexes([3, 1, 3], 4, 'clip.bin')).toEqual([1, 3]);
+    expect(() => checkPieceIndexes([1, 4], 4, 'clip.bin')).toThrow(
+      'piece 4 is out of range: clip.bin has pieces 0 to 3',
+    );
+    expect(() => checkPieceIndexes([1.5], 4, 'clip.bin')).toThrow(/piece 1.5 is out of range/);
+    expect(() => checkPieceIndexes([0], 0, 'empty')).toThrow('piece 0 is out of range: empty has no pieces');
   });
 });
