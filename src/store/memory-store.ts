@@ -18,81 +18,21 @@ import {
   pieceNotHeld,
   wrongPieceSize,
 } from './checks.ts';
+import type { ObjectEntry } from './index-file.ts';
+import { ObjectView } from './object-view.ts';
 import { isPieceSpan } from './span.ts';
 import type { AddObjectOptions, DataFileFinding, RemovalReason, Store, StoredObject, StoreEvents } from './types.ts';
 
-interface MemoryEntry {
+/** An object held in memory: the disk store's entry (summary and bitmap), its metainfo and its bytes. */
+interface MemoryEntry extends ObjectEntry {
   readonly metainfo: Metainfo;
-  readonly bitfield: Bitfield;
   /** Held pieces' bytes, by index (a copy of what was written). */
   readonly pieces: Map<number, Buffer>;
-  readonly addedAt: number;
-  expiresAt: number | null;
-  source: string | null;
-}
-
-/** A live view of an entry, like the disk store's: bitmap, TTL and source follow the store. */
-class MemoryObject implements StoredObject {
-  readonly #entry: MemoryEntry;
-  constructor(entry: MemoryEntry) {
-    this.#entry = entry;
-  }
-  get infoHash(): string {
-    return this.#entry.metainfo.infoHash;
-  }
-  get name(): string {
-    return this.#entry.metainfo.name;
-  }
-  get length(): number {
-    return this.#entry.metainfo.length;
-  }
-  get pieceLength(): number {
-    return this.#entry.metainfo.pieceLength;
-  }
-  get pieceCount(): number {
-    return this.#entry.metainfo.pieceCount;
-  }
-  get metainfo(): Metainfo {
-    return this.#entry.metainfo;
-  }
-  get bitfield(): Bitfield {
-    return this.#entry.bitfield;
-  }
-  get piecesHeld(): number {
-    return this.#entry.bitfield.count();
-  }
-  get complete(): boolean {
-    return this.#entry.bitfield.isComplete();
-  }
-  get addedAt(): number {
-    return this.#entry.addedAt;
-  }
-  get expiresAt(): number | null {
-    return this.#entry.expiresAt;
-  }
-  get source(): string | null {
-    return this.#entry.source;
-  }
-  toJSON(): Record<string, unknown> {
-    return {
-      infoHash: this.infoHash,
-      name: this.name,
-      length: this.length,
-      pieceLength: this.pieceLength,
-      pieces: this.pieceCount,
-      piecesHeld: this.piecesHeld,
-      complete: this.complete,
-      addedAt: this.addedAt,
-      expiresAt: this.expiresAt,
-      source: this.source,
-      bitfield: this.bitfield.toBuffer().toString('hex'),
-    };
-  }
 }
 
 export class MemoryStore extends EventEmitter<StoreEvents> implements Store {
   readonly mode = 'write' as const;
-  readonly #entries = new Map<string, { entry: MemoryEntry; view: MemoryObject }>();
+  readonly #entries = new Map<string, { entry: MemoryEntry; view: ObjectView }>();
   #closed = false;
 
   list(): StoredObject[] {
@@ -126,6 +66,11 @@ export class MemoryStore extends EventEmitter<StoreEvents> implements Store {
       return existing.view;
     }
     const entry: MemoryEntry = {
+      infoHash: metainfo.infoHash,
+      name: metainfo.name,
+      pieceLength: metainfo.pieceLength,
+      pieceCount: metainfo.pieceCount,
+      length: metainfo.length,
       metainfo,
       bitfield: new Bitfield(metainfo.pieceCount),
       pieces: new Map(),
@@ -133,7 +78,8 @@ export class MemoryStore extends EventEmitter<StoreEvents> implements Store {
       expiresAt,
       source: options.source ?? null,
     };
-    const view = new MemoryObject(entry);
+    // The disk store's view, its metainfo at hand.
+    const view = new ObjectView(entry, () => metainfo);
     this.#entries.set(metainfo.infoHash, { entry, view });
     this.#emit('object-added', view);
     return view;
@@ -197,7 +143,7 @@ export class MemoryStore extends EventEmitter<StoreEvents> implements Store {
     this.#closed = true;
   }
 
-  #entryOrThrow(infoHash: string): { entry: MemoryEntry; view: MemoryObject } {
+  #entryOrThrow(infoHash: string): { entry: MemoryEntry; view: ObjectView } {
     const found = this.#entries.get(infoHash.toLowerCase());
     if (found === undefined) throw objectNotFound(infoHash);
     return found;

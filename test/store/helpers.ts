@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildMetainfo, type Metainfo } from '../../src/metainfo/index.ts';
-import type { BitfieldView } from '../../src/store/index.ts';
+import { type BitfieldView, MemoryStore, openStore } from '../../src/store/index.ts';
 
 export function sha1(data: Uint8Array): Buffer {
   return createHash('sha1').update(data).digest();
@@ -96,4 +96,23 @@ export function heldPieces(bitfield: BitfieldView): number[] {
   const held: number[] = [];
   for (let index = 0; index < bitfield.length; index++) if (bitfield.get(index)) held.push(index);
   return held;
+}
+
+/** A fresh disk store in a temporary folder, and a close that removes the folder too (contract suites). */
+export async function openDiskStore() {
+  const dir = await tempFolder();
+  const store = await openStore(dir.path, { mode: 'write' });
+  return {
+    store,
+    close: async () => {
+      await store.close();
+      await dir.remove();
+    },
+  };
+}
+
+/** A fresh memory store, in the same shape. */
+export async function openMemoryStore() {
+  const store = new MemoryStore();
+  return { store, close: () => store.close() };
 }

@@ -1,35 +1,12 @@
 // The PieceSource contract over every store and every layer the agent composes: the verifying layer under
 // each policy, and the caching layer over it (createPieceCache, the agent's stack).
-import {
-  createPieceCache,
-  MemoryStore,
-  openStore,
-  removeCorruptPieces,
-  VerifyingSource,
-} from '../../src/store/index.ts';
-import { sha1Verify, tempFolder } from './helpers.ts';
+import { createPieceCache, removeCorruptPieces, VerifyingSource } from '../../src/store/index.ts';
+import { openDiskStore, openMemoryStore, sha1Verify } from './helpers.ts';
 import { pieceSourceContract } from './piece-source-contract.ts';
 
-async function diskStore() {
-  const dir = await tempFolder();
-  const store = await openStore(dir.path, { mode: 'write' });
-  return {
-    store,
-    close: async () => {
-      await store.close();
-      await dir.remove();
-    },
-  };
-}
-
-async function memoryStore() {
-  const store = new MemoryStore();
-  return { store, close: () => store.close() };
-}
-
 for (const [storeName, open] of [
-  ['disk store', diskStore],
-  ['memory store', memoryStore],
+  ['disk store', openDiskStore],
+  ['memory store', openMemoryStore],
 ] as const) {
   for (const verifyPolicy of ['checksum', 'every-read', 'first-read'] as const) {
     pieceSourceContract(`verifying (${verifyPolicy}) over the ${storeName}`, open, (store) => {

@@ -1,30 +1,12 @@
-// The catalog and store contracts, run against every Store under src/store: the disk store (written and
-// followed by a reader) and the memory store.
-import { MemoryStore, openStore } from '../../src/store/index.ts';
+// The catalog and store contracts, run against every Store under src/store: the disk store and the memory
+// store.
 import { catalogContract } from './catalog-contract.ts';
-import { tempFolder } from './helpers.ts';
+import { openDiskStore, openMemoryStore } from './helpers.ts';
 import { storeContract } from './store-contract.ts';
 
-async function diskStore() {
-  const dir = await tempFolder();
-  const store = await openStore(dir.path, { mode: 'write' });
-  return {
-    store,
-    close: async () => {
-      await store.close();
-      await dir.remove();
-    },
-  };
-}
-
-async function memoryStore() {
-  const store = new MemoryStore();
-  return { store, close: () => store.close() };
-}
-
 for (const [name, open] of [
-  ['disk store', diskStore],
-  ['memory store', memoryStore],
+  ['disk store', openDiskStore],
+  ['memory store', openMemoryStore],
 ] as const) {
   storeContract(name, open);
   catalogContract(name, async () => {
