@@ -11,7 +11,7 @@ import {
   createTracker,
   type Tracker,
 } from '../../src/tracker/index.ts';
-import { MemoryObjectStore, testMetainfo } from './helpers.ts';
+import { hold, MemoryStore, setPieces, testMetainfo } from './helpers.ts';
 
 /** Resolves on the first announce event matching `test`. */
 function nextAnnounce(client: AnnounceClient, test: (info: AnnounceEventInfo) => boolean): Promise<AnnounceEventInfo> {
@@ -39,7 +39,7 @@ describe('announce client against the reference tracker', () => {
     return { tracker, announceUrl: address.announceUrl, udpUrl: address.udpAnnounceUrl! };
   }
 
-  function startClient(store: MemoryObjectStore, trackers: string[]): AnnounceClient {
+  function startClient(store: MemoryStore, trackers: string[]): AnnounceClient {
     const client = createAnnounceClient({
       store,
       peerId: Buffer.from('-EP0001-networktest1'),
@@ -58,9 +58,9 @@ describe('announce client against the reference tracker', () => {
 
   it('announces bitmaps over HTTP, switches to the multi-object announce, and sends stopped on shutdown', async () => {
     const { tracker, announceUrl } = await startTracker();
-    const store = new MemoryObjectStore();
-    const partial = store.add(testMetainfo({ pieceCount: 20 }), (i) => i < 5, false);
-    const whole = store.add(testMetainfo({ pieceCount: 3 }), () => true, false);
+    const store = new MemoryStore();
+    const partial = await hold(store, testMetainfo({ pieceCount: 20 }), (i) => i < 5);
+    const whole = await hold(store, testMetainfo({ pieceCount: 3 }), () => true);
     const client = startClient(store, [announceUrl]);
     const announced = Promise.all([
       nextAnnounce(client, (info) => info.infoHash === partial.infoHash),
@@ -82,7 +82,7 @@ describe('announce client against the reference tracker', () => {
 
     // A bitmap change goes by the multi-object announce now that the tracker offered it.
     const changed = nextAnnounce(client, (info) => info.infoHash === partial.infoHash);
-    store.setPieces(partial.infoHash, [5, 6, 7], true);
+    await setPieces(store, partial.infoHash, [5, 6, 7], true);
     await changed;
     expect((await tracker.swarms.stats(partial.infoHash, 10)).networkPeers[0]?.held).toBe(8);
 
@@ -95,8 +95,8 @@ describe('announce client against the reference tracker', () => {
 
   it('announces over UDP with the extension in BEP 41 URL data', async () => {
     const { tracker, udpUrl } = await startTracker();
-    const store = new MemoryObjectStore();
-    const object = store.add(testMetainfo({ pieceCount: 16 }), (i) => i % 2 === 0, false);
+    const store = new MemoryStore();
+    const object = await hold(store, testMetainfo({ pieceCount: 16 }), (i) => i % 2 === 0);
     const client = startClient(store, [udpUrl]);
     const announced = nextAnnounce(client, () => true);
     client.start();
@@ -117,7 +117,7 @@ describe('announce client against the reference tracker', () => {
     ]);
     // UDP answers carry no offer, yet later announces still carry the bitmap.
     const changed = nextAnnounce(client, (info) => info.infoHash === object.infoHash);
-    store.setPieces(object.infoHash, [1, 3], true);
+    await setPieces(store, object.infoHash, [1, 3], true);
     expect(await changed).toMatchObject({ bitmapSent: true });
     expect((await tracker.swarms.stats(object.infoHash, 10)).networkPeers[0]?.held).toBe(10);
   });
@@ -130,8 +130,8 @@ describe('announce client against the reference tracker', () => {
     const deadPort = (probe.address() as { port: number }).port;
     await new Promise<void>((resolve) => probe.close(() => resolve()));
     const deadUrl = `http://127.0.0.1:${deadPort}/announce`;
-    const store = new MemoryObjectStore();
-    const object = store.add(testMetainfo({ pieceCount: 2, announceList: [[deadUrl]] }), () => true, false);
+    const store = new MemoryStore();
+    const object = await hold(store, testMetainfo({ pieceCount: 2, announceList: [[deadUrl]] }), () => true);
     const client = startClient(store, [announceUrl]);
     const failed = new Promise((resolve) => client.once('announce-error', resolve));
     const announced = nextAnnounce(client, (info) => info.url === announceUrl);

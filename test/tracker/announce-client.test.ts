@@ -5,7 +5,7 @@ import type { AnnounceSent, ScrapeCounts, TrackerTransport } from '../../src/tra
 import { type AnnounceClient, type AnnounceClientOptions, createAnnounceClient } from '../../src/tracker/index.ts';
 import { decodeBitmap } from '../../src/tracker/protocol/bitmap.ts';
 import type { AnnounceParams, AnnounceResult, BatchAnnounce } from '../../src/tracker/protocol/messages.ts';
-import { ManualClock, MemoryObjectStore, settle, testMetainfo } from './helpers.ts';
+import { hold, ManualClock, MemoryStore, setPieces, settle, testMetainfo } from './helpers.ts';
 
 type Call = { url: string; params: AnnounceParams; at: number } | { url: string; batch: BatchAnnounce; at: number };
 
@@ -77,7 +77,7 @@ describe('announce client', () => {
   });
 
   function setUp(options: Partial<AnnounceClientOptions> = {}) {
-    const store = new MemoryObjectStore();
+    const store = new MemoryStore();
     const transport = new FakeTransport(clock);
     client = createAnnounceClient({
       store,
@@ -94,7 +94,7 @@ describe('announce client', () => {
 
   it('announces started with bitmap, size and CDN base URL, then again on the tracker interval with jitter', async () => {
     const { store, transport, client } = setUp();
-    const object = store.add(testMetainfo({ pieceCount: 10, announceList: [[TRACKER_A]] }), (i) => i < 4, false);
+    const object = await hold(store, testMetainfo({ pieceCount: 10, announceList: [[TRACKER_A]] }), (i) => i < 4);
     transport.answer = () => ({ interval: 600, complete: 3, incomplete: 2 });
     client.start();
     await clock.advance(5000);
@@ -122,10 +122,10 @@ describe('announce client', () => {
 
   it('computes left with a short last piece', async () => {
     const { store, transport, client } = setUp();
-    store.add(
+    await hold(
+      store,
       testMetainfo({ pieceCount: 3, lastPieceLength: 100, announceList: [[TRACKER_A]] }),
       (i) => i === 2,
-      false,
     );
     client.start();
     await clock.advance(5000);
@@ -134,10 +134,12 @@ describe('announce client', () => {
 
   it('fails over within a tier and to the next tier (BEP 12), moving the tracker that answered to the front', async () => {
     const { store, transport, client } = setUp({ backoffInitialMs: 150_000 });
-    const infoHash = store.add(
-      testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A, TRACKER_B], [TRACKER_C]] }),
-      () => true,
-      false,
+    const infoHash = (
+      await hold(
+        store,
+        testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A, TRACKER_B], [TRACKER_C]] }),
+        () => true,
+      )
     ).infoHash;
     transport.answer = (url) =>
       url === TRACKER_C ? { interval: 100 } : new TrackerError('EDGEPEER_TRACKER_UNREACHABLE', `${url}: refused`);
@@ -158,7 +160,7 @@ describe('announce client', () => {
 
   it('announces to extra trackers on their own schedule, once per URL', async () => {
     const { store, transport, client } = setUp({ trackers: [TRACKER_B, TRACKER_A] });
-    store.add(testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] }), () => true, false);
+    await hold(store, testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] }), () => true);
     client.start();
     await clock.advance(5000);
     expect(
@@ -171,8 +173,8 @@ describe('announce client', () => {
 
   it('takes a new list of extra trackers without disturbing the trackers that stay', async () => {
     const { store, transport, client } = setUp({ trackers: [TRACKER_B, TRACKER_C], changeDelayMs: 1000 });
-    store.add(testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] }), () => true, false);
-    store.add(testMetainfo({ pieceCount: 2, announceList: [[TRACKER_A]] }), () => true, false);
+    await hold(store, testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] }), () => true);
+    await hold(store, testMetainfo({ pieceCount: 2, announceList: [[TRACKER_A]] }), () => true);
     client.start();
     await clock.advance(5000);
     const calls = () => transport.singles().map((call) => `${call.url} ${call.params.event ?? 'regular'}`);
@@ -200,18 +202,15 @@ describe('announce client', () => {
   it('announces a bitmap change after the change delay, coalesced, and not sooner than the min interval', async () => {
     const { store, transport, client } = setUp({ changeDelayMs: 2000, minSpacingS: 10 });
     transport.offer = { version: 1 };
-    const infoHash = store.add(
-      testMetainfo({ pieceCount: 8, announceList: [[TRACKER_A]] }),
-      () => false,
-      false,
-    ).infoHash;
+    const infoHash = (await hold(store, testMetainfo({ pieceCount: 8, announceList: [[TRACKER_A]] }), () => false))
+      .infoHash;
     transport.answer = () => ({ interval: 1800, minInterval: 60 });
     client.start();
     await clock.advance(2000);
     expect(transport.singles()).toHaveLength(1);
-    store.setPieces(infoHash, [0], true);
+    await setPieces(store, infoHash, [0], true);
     await clock.advance(1000);
-    store.setPieces(infoHash, [1], true);
+    await setPieces(store, infoHash, [1], true);
     await clock.advance(30_000);
     expect(transport.singles()).toHaveLength(1);
     await clock.advance(30_000);
@@ -223,15 +222,12 @@ describe('announce client', () => {
 
   it('sends completed once when the object becomes complete, at once despite the min interval', async () => {
     const { store, transport, client } = setUp({ changeDelayMs: 1000 });
-    const infoHash = store.add(
-      testMetainfo({ pieceCount: 2, announceList: [[TRACKER_A]] }),
-      () => false,
-      false,
-    ).infoHash;
+    const infoHash = (await hold(store, testMetainfo({ pieceCount: 2, announceList: [[TRACKER_A]] }), () => false))
+      .infoHash;
     transport.answer = () => ({ interval: 1800, minInterval: 900 });
     client.start();
     await clock.advance(1000);
-    store.setPieces(infoHash, [0, 1], true);
+    await setPieces(store, infoHash, [0, 1], true);
     await clock.advance(1000);
     expect(transport.singles().map((call) => [call.params.event, call.params.left])).toEqual([
       ['started', 2 * 16_384],
@@ -243,15 +239,12 @@ describe('announce client', () => {
 
   it('sends no completed for an object complete from the start', async () => {
     const { store, transport, client } = setUp();
-    const infoHash = store.add(
-      testMetainfo({ pieceCount: 2, announceList: [[TRACKER_A]] }),
-      () => true,
-      false,
-    ).infoHash;
+    const infoHash = (await hold(store, testMetainfo({ pieceCount: 2, announceList: [[TRACKER_A]] }), () => true))
+      .infoHash;
     client.start();
     await clock.advance(5000);
-    store.setPieces(infoHash, [1], false);
-    store.setPieces(infoHash, [1], true);
+    await setPieces(store, infoHash, [1], false);
+    await setPieces(store, infoHash, [1], true);
     await clock.advance(3600_000);
     expect(transport.singles().map((call) => call.params.event)).not.toContain('completed');
   });
@@ -259,9 +252,9 @@ describe('announce client', () => {
   it('announces new objects and sends stopped for removed ones', async () => {
     const { store, transport, client } = setUp({ changeDelayMs: 500 });
     client.start();
-    const infoHash = store.add(testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] })).infoHash;
+    const infoHash = (await hold(store, testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] }))).infoHash;
     await clock.advance(500);
-    store.remove(infoHash);
+    await store.removeObject(infoHash, 'purge');
     await clock.advance(3600_000);
     expect(transport.singles().map((call) => call.params.event)).toEqual(['started', 'stopped']);
     expect(client.objectStatus(infoHash)).toBeUndefined();
@@ -271,12 +264,12 @@ describe('announce client', () => {
     const counts = new Map<string, { uploaded: number; downloaded: number }>();
     const { store, transport, client } = setUp({ changeDelayMs: 500, transferStats: (h) => counts.get(h) });
     client.start();
-    const infoHash = store.add(testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] })).infoHash;
+    const infoHash = (await hold(store, testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] }))).infoHash;
     await clock.advance(500);
     counts.set(infoHash, { uploaded: 5000, downloaded: 7 });
     client.announceNow(infoHash);
     await clock.advance(100);
-    store.remove(infoHash);
+    await store.removeObject(infoHash, 'purge');
     counts.delete(infoHash); // the agent forgets a removed object's counts right after
     await clock.advance(3600_000);
     expect(transport.singles().map(({ params }) => [params.event, params.uploaded, params.downloaded])).toEqual([
@@ -289,10 +282,10 @@ describe('announce client', () => {
   it('still sends stopped on shutdown for an object removed while its stopped waited for a batch', async () => {
     const { store, transport, client: started } = setUp({ batchWindowMs: 10_000, changeDelayMs: 100 });
     transport.offer = { version: 1, batchPath: '/announce/batch', maxBatch: 40 };
-    const infoHash = store.add(testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] })).infoHash;
+    const infoHash = (await hold(store, testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] }))).infoHash;
     started.start();
     await clock.advance(2000);
-    store.remove(infoHash);
+    await store.removeObject(infoHash, 'purge');
     await started.stop();
     client = undefined;
     const events = [
@@ -305,7 +298,7 @@ describe('announce client', () => {
   it('sends stopped for every started object on stop and closes the transport', async () => {
     const { store, transport, client: started } = setUp({ trackers: [TRACKER_B] });
     for (let i = 0; i < 3; i++)
-      store.add(testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] }), () => true, false);
+      await hold(store, testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] }), () => true);
     started.start();
     await clock.advance(5000);
     await started.stop();
@@ -319,7 +312,7 @@ describe('announce client', () => {
   it('backs off exponentially with a cap while a tracker is down, one probe at a time, and recovers', async () => {
     const { store, transport, client } = setUp({ backoffInitialMs: 10_000, backoffMaxMs: 40_000 });
     for (let i = 0; i < 50; i++)
-      store.add(testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] }), () => true, false);
+      await hold(store, testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] }), () => true);
     transport.answer = () => new TrackerError('EDGEPEER_TRACKER_TIMEOUT', 'no answer within 15000 ms');
     client.start();
     await clock.advance(5000);
@@ -348,14 +341,14 @@ describe('announce client', () => {
 
   it('tries stopped once for an object removed while its tracker is down, and carries on', async () => {
     const { store, transport, client } = setUp({ backoffInitialMs: 10_000, changeDelayMs: 100 });
-    const gone = store.add(testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] }), () => true, false).infoHash;
-    const kept = store.add(testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] }), () => true, false).infoHash;
+    const gone = (await hold(store, testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] }), () => true)).infoHash;
+    const kept = (await hold(store, testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] }), () => true)).infoHash;
     client.start();
     await clock.advance(1000);
     transport.answer = () => new TrackerError('EDGEPEER_TRACKER_UNREACHABLE', 'refused');
     client.announceNow();
     await clock.advance(10);
-    store.remove(gone);
+    await store.removeObject(gone, 'purge');
     await clock.advance(100_000);
     const calls = (hex: string, event?: string) =>
       transport.singles().filter((call) => call.params.infoHash.toString('hex') === hex && call.params.event === event);
@@ -368,9 +361,11 @@ describe('announce client', () => {
 
   it('backs off one object after a failure reason, stops on retry in never, and keeps warnings', async () => {
     const { store, transport, client } = setUp({ backoffInitialMs: 10_000 });
-    const refused = store.add(testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] }), () => true, false).infoHash;
-    const never = store.add(testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] }), () => true, false).infoHash;
-    const fine = store.add(testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] }), () => true, false).infoHash;
+    const refused = (await hold(store, testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] }), () => true))
+      .infoHash;
+    const never = (await hold(store, testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] }), () => true))
+      .infoHash;
+    const fine = (await hold(store, testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] }), () => true)).infoHash;
     transport.answer = (_url, params) => {
       const hex = params.infoHash.toString('hex');
       if (hex === refused) return { failureReason: 'not whitelisted' };
@@ -390,11 +385,8 @@ describe('announce client', () => {
 
   it('stops sending the bitmap to a tracker that does not speak the extension', async () => {
     const { store, transport, client } = setUp();
-    const infoHash = store.add(
-      testMetainfo({ pieceCount: 4, announceList: [[TRACKER_A]] }),
-      () => false,
-      false,
-    ).infoHash;
+    const infoHash = (await hold(store, testMetainfo({ pieceCount: 4, announceList: [[TRACKER_A]] }), () => false))
+      .infoHash;
     client.start();
     await clock.advance(5000);
     client.announceNow(infoHash);
@@ -409,7 +401,7 @@ describe('announce client', () => {
     const { store, transport, client } = setUp({ batchWindowMs: 10_000, changeDelayMs: 100 });
     transport.offer = { version: 1, batchPath: '/announce/batch', maxBatch: 40 };
     for (let i = 0; i < 100; i++)
-      store.add(testMetainfo({ pieceCount: 8, announceList: [[TRACKER_A]] }), (p) => p < i % 8, false);
+      await hold(store, testMetainfo({ pieceCount: 8, announceList: [[TRACKER_A]] }), (p) => p < i % 8);
     client.start();
     // The first announce probes the tracker; the rest wait up to the 1 s linger for company.
     await clock.advance(2000);
@@ -430,9 +422,10 @@ describe('announce client', () => {
   it('handles per-entry failures of a multi-object answer and falls back to single announces on HTTP errors', async () => {
     const { store, transport, client } = setUp({ changeDelayMs: 100 });
     transport.offer = { version: 1, batchPath: '/announce/batch' };
-    const infoHashes = [0, 1, 2].map(
-      () => store.add(testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] }), () => true, false).infoHash,
-    );
+    const infoHashes: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      infoHashes.push((await hold(store, testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] }))).infoHash);
+    }
     transport.answer = (_url, params) =>
       params.infoHash.toString('hex') === infoHashes[2] ? { failureReason: 'nope' } : { interval: 1800 };
     transport.batchAnswer = (_url, batch) =>
@@ -458,7 +451,7 @@ describe('announce client', () => {
     transport.offer = { version: 1 };
     let trackerId = 'first';
     transport.answer = () => ({ interval: 100, trackerId });
-    store.add(testMetainfo({ pieceCount: 8, announceList: [[TRACKER_A]] }), (i) => i < 3, false);
+    await hold(store, testMetainfo({ pieceCount: 8, announceList: [[TRACKER_A]] }), (i) => i < 3);
     client.start();
     await clock.advance(100 + 5 * 100_000);
     const withBitmap = () => transport.singles().map((call) => call.params.extension?.bitmap !== undefined);
@@ -480,7 +473,7 @@ describe('announce client', () => {
   it('keeps within the request rate per tracker', async () => {
     const { store, transport, client } = setUp({ maxRequestsPerSecond: 10 });
     for (let i = 0; i < 200; i++)
-      store.add(testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] }), () => true, false);
+      await hold(store, testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] }), () => true);
     client.start();
     await clock.advance(10_000);
     // A burst of 10, then 10 per second.
@@ -510,7 +503,7 @@ describe('announce client', () => {
     });
 
     const { store, transport, client } = setUp({ changeDelayMs: 100, minSpacingS: 1 });
-    store.add(testMetainfo({ pieceCount: 4, announceList: [[TRACKER_A]] }), () => false, false);
+    await hold(store, testMetainfo({ pieceCount: 4, announceList: [[TRACKER_A]] }), () => false);
     transport.offer = { version: 1, batchPath: '/announce/batch' };
     const original = transport.announce.bind(transport);
     transport.announce = async (url, sent) => ({ ...(await original(url, sent)), bitmapSent: false });
@@ -521,10 +514,10 @@ describe('announce client', () => {
 
   it('never throws into the caller on garbage from the transport, and reports it', async () => {
     const { store, transport, client } = setUp();
-    store.add(
+    await hold(
+      store,
       testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A], ['wss://unsupported.test/announce']] }),
       () => true,
-      false,
     );
     transport.answer = (url) =>
       url === TRACKER_A ? new Error('socket hang up') : new TrackerError('EDGEPEER_TRACKER_UNSUPPORTED', 'no');
@@ -537,7 +530,7 @@ describe('announce client', () => {
   });
 
   it('checks its options', () => {
-    const store = new MemoryObjectStore();
+    const store = new MemoryStore();
     expect(() => createAnnounceClient({ store, peerId: Buffer.alloc(19), port: 1 })).toThrow(
       /peer id must be 20 bytes/,
     );

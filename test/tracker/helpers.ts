@@ -1,8 +1,10 @@
-// Shared by the tracker tests: announce queries, bencoded answers, a small in-memory store implementing the
-// part of the Store contract the announce client uses, and a clock the tests move by hand.
-import { EventEmitter } from 'node:events';
-import { buildMetainfo, type Metainfo } from '../../src/metainfo/index.ts';
-import type { BitfieldView, StoredObject, StoreEvents } from '../../src/store/types.ts';
+// Shared by the tracker tests: announce queries, bencoded answers, objects in src/store's memory store for
+// the announce client to read, and a clock the tests move by hand.
+import { buildMetainfo, type Metainfo, pieceSize } from '../../src/metainfo/index.ts';
+import { MemoryStore, type StoredObject } from '../../src/store/index.ts';
+
+export { MemoryStore };
+
 import type { Clock } from '../../src/tracker/client/timer-queue.ts';
 import { type BencodeDictionary, decodeBencode, isDictionary } from '../../src/tracker/protocol/bencode.ts';
 import { percentEncode } from '../../src/tracker/protocol/query.ts';
@@ -43,33 +45,6 @@ export function text(value: unknown): string | undefined {
   return Buffer.isBuffer(value) ? value.toString('utf8') : undefined;
 }
 
-/** A live bitfield over a boolean array (what StoredObject.bitfield is to the client). */
-export class TestBitfield implements BitfieldView {
-  readonly length: number;
-  readonly bits: boolean[];
-
-  constructor(length: number, held: (index: number) => boolean = () => false) {
-    this.length = length;
-    this.bits = Array.from({ length }, (_, i) => held(i));
-  }
-
-  get(index: number): boolean {
-    return this.bits[index] === true;
-  }
-
-  count(): number {
-    return this.bits.filter(Boolean).length;
-  }
-
-  toBuffer(): Buffer {
-    const bytes = Buffer.alloc(Math.ceil(this.length / 8));
-    this.bits.forEach((bit, i) => {
-      if (bit) bytes[i >> 3]! |= 0x80 >> (i & 7);
-    });
-    return bytes;
-  }
-}
-
 export function testMetainfo(options: {
   name?: string;
   pieceCount: number;
@@ -89,54 +64,31 @@ export function testMetainfo(options: {
   });
 }
 
-/** The part of the Store contract the announce client uses, in memory. */
-export class MemoryObjectStore extends EventEmitter<StoreEvents> {
-  readonly objects = new Map<string, StoredObject & { bitfield: TestBitfield }>();
+/**
+ * Adds `metainfo`'s object to `store` (src/store's memory store) holding the pieces `held` picks (default
+ * all), their bytes zeros: the announce client reads bitmaps, never bytes. Added before the client starts,
+ * it is there from the start; added after, the client hears of it and its pieces before its first announce.
+ */
+export async function hold(
+  store: MemoryStore,
+  metainfo: Metainfo,
+  held: (index: number) => boolean = () => true,
+): Promise<StoredObject> {
+  const object = await store.addObject(metainfo);
+  await setPieces(
+    store,
+    metainfo.infoHash,
+    [...Array(metainfo.pieceCount).keys()].filter((index) => held(index)),
+    true,
+  );
+  return object;
+}
 
-  list(): StoredObject[] {
-    return [...this.objects.values()];
-  }
-
-  get(infoHash: string): StoredObject | undefined {
-    return this.objects.get(infoHash);
-  }
-
-  metainfoOf(infoHash: string): Metainfo | undefined {
-    return this.objects.get(infoHash)?.metainfo;
-  }
-
-  add(metainfo: Metainfo, held: (index: number) => boolean = () => true, announce = true): StoredObject {
-    const bitfield = new TestBitfield(metainfo.pieceCount, held);
-    const object = {
-      infoHash: metainfo.infoHash,
-      name: metainfo.name,
-      length: metainfo.length,
-      pieceLength: metainfo.pieceLength,
-      pieceCount: metainfo.pieceCount,
-      metainfo,
-      bitfield,
-      piecesHeld: bitfield.count(),
-      complete: bitfield.count() === metainfo.pieceCount,
-      addedAt: Date.now(),
-      expiresAt: null,
-      source: null,
-    };
-    this.objects.set(metainfo.infoHash, object);
-    if (announce) this.emit('object-added', object);
-    return object;
-  }
-
-  setPieces(infoHash: string, indexes: number[], held: boolean): void {
-    const object = this.objects.get(infoHash)!;
-    for (const index of indexes) object.bitfield.bits[index] = held;
-    if (held) this.emit('pieces-added', infoHash, indexes);
-    else this.emit('pieces-removed', infoHash, indexes, 'purge');
-  }
-
-  remove(infoHash: string): void {
-    this.objects.delete(infoHash);
-    this.emit('object-removed', infoHash, 'purge');
-  }
+/** Writes (held) or purges (not held) pieces of an object in `store`. */
+export async function setPieces(store: MemoryStore, infoHash: string, indexes: number[], held: boolean) {
+  if (!held) return store.removePieces(infoHash, indexes, 'purge');
+  const metainfo = store.metainfoOf(infoHash)!;
+  for (const index of indexes) await store.writePiece(infoHash, index, Buffer.alloc(pieceSize(metainfo, index)));
 }
 
 /** A clock the test moves; pending promises get to run after every timer. */
