@@ -3,7 +3,7 @@
 // bitmap only in a journal record appended after fdatasync of its bytes. docs/store.md explains why each
 // step is crash-safe.
 import { EventEmitter } from 'node:events';
-import { constants, lstatSync, readFileSync, readSync } from 'node:fs';
+import { constants, lstatSync, readFileSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { LRUCache } from 'lru-cache';
@@ -14,14 +14,7 @@ import {
   NotFoundError,
   StoreCorruptError,
 } from '../errors/index.ts';
-import {
-  byteRangeSpans,
-  encodeTorrent,
-  type Metainfo,
-  parseTorrent,
-  pieceSize,
-  pieceSpans,
-} from '../metainfo/index.ts';
+import { encodeTorrent, type Metainfo, parseTorrent, pieceSize } from '../metainfo/index.ts';
 import { Bitfield } from './bitfield.ts';
 import {
   bufferTooSmall,
@@ -35,9 +28,10 @@ import {
   pieceNotHeld,
   wrongPieceSize,
 } from './checks.ts';
+import { DataFiles } from './data-files.ts';
 import { IndexFollower } from './follower.ts';
-import { fsyncDirectory, punchHole, removeTree, writeFileDurable } from './fs-util.ts';
-import { HandlePool, type PooledHandle } from './handles.ts';
+import { fsyncDirectory, removeTree, writeFileDurable } from './fs-util.ts';
+import type { PooledHandle } from './handles.ts';
 import {
   type IndexChange,
   journalFileName,
@@ -142,14 +136,11 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
 
   readonly #entries: Map<string, ObjectEntry>;
   readonly #views = new WeakMap<ObjectEntry, StoredObject>();
-  /** A number per ObjectEntry, so that handles of a removed object are never reused for a new one. */
-  readonly #incarnations = new WeakMap<ObjectEntry, number>();
-  #nextIncarnation = 1;
   readonly #metainfos = new LRUCache<ObjectEntry, Metainfo>({
     maxSize: METAINFO_CACHE_BYTES,
     sizeCalculation: (metainfo) => Math.max(1, metainfo.info.length),
   });
-  readonly #handles: HandlePool;
+  readonly #files: DataFiles;
   readonly #gates = new Map<string, ObjectGate>();
 
   /** Write mode: the index generation written to, and the size of its snapshot. */
@@ -189,7 +180,7 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
     this.#snapshotBytes = loaded.snapshotBytes;
     this.#follower = options.mode === 'read' ? new IndexFollower(this.#indexDir, loaded) : null;
     this.#lock = lock;
-    this.#handles = new HandlePool({ writable: options.mode === 'write', maxOpen: options.maxOpenFiles });
+    this.#files = new DataFiles(dataDir, { writable: options.mode === 'write', maxOpen: options.maxOpenFiles });
   }
 
   // Opening and recovery
@@ -235,7 +226,7 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
       } catch {
         continue; // reported where the metainfo is used
       }
-      const folder = this.#dataFolder(entry.infoHash);
+      const folder = this.#files.folderOf(entry.infoHash);
       const problems = checkDataFiles(
         metainfo,
         (fileIndex) => contentFilePath(folder, metainfo, fileIndex),
@@ -257,7 +248,7 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
     for (const entry of this.#entries.values()) {
       const metainfo = this.#metainfos.get(entry);
       if (metainfo === undefined || entry.bitfield.count() === 0) continue;
-      const folder = this.#dataFolder(entry.infoHash);
+      const folder = this.#files.folderOf(entry.infoHash);
       try {
         records[entry.infoHash] = metainfo.files.map((_, fileIndex) =>
           recordOf(lstatSync(contentFilePath(folder, metainfo, fileIndex))),
@@ -369,46 +360,9 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
     checkPieceIndex(entry, pieceIndex);
   }
 
-  #dataFolder(infoHash: string): string {
-    return join(objectDir(this.dataDir, infoHash), DATA_DIR);
-  }
-
-  #handleKey(entry: ObjectEntry, fileIndex: number): string {
-    let incarnation = this.#incarnations.get(entry);
-    if (incarnation === undefined) {
-      incarnation = this.#nextIncarnation++;
-      this.#incarnations.set(entry, incarnation);
-    }
-    return `${entry.infoHash}/${incarnation}/${fileIndex}`;
-  }
-
   async readPiece(infoHash: string, pieceIndex: number): Promise<Buffer> {
     const entry = this.#heldEntry(infoHash, pieceIndex);
-    const metainfo = this.#metainfoOf(entry);
-    const piece = Buffer.allocUnsafe(pieceSize(metainfo, pieceIndex));
-    const folder = this.#dataFolder(entry.infoHash);
-    let filled = 0;
-    for (const span of pieceSpans(metainfo, pieceIndex)) {
-      const path = contentFilePath(folder, metainfo, span.fileIndex);
-      const pooled = await this.#acquireData(entry, span.fileIndex, path);
-      try {
-        for (let done = 0; done < span.length; ) {
-          const { bytesRead } = await pooled.handle.read(
-            piece,
-            filled + done,
-            span.length - done,
-            span.fileOffset + done,
-          );
-          done += bytesOrShortFile(bytesRead, path, entry.infoHash);
-        }
-      } catch (err) {
-        throw fromSystemError(err, path);
-      } finally {
-        this.#handles.release(pooled);
-      }
-      filled += span.length;
-    }
-    return piece;
+    return this.#files.readPiece(entry, this.#metainfoOf(entry), pieceIndex);
   }
 
   readPieceSpanSync(infoHash: string, pieceIndex: number, from: number, to: number, into?: Buffer): Buffer | undefined {
@@ -416,44 +370,8 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
     const metainfo = this.#metainfoOf(entry);
     const size = pieceSize(metainfo, pieceIndex);
     if (!isPieceSpan(from, to, size)) throw notASpan(entry, pieceIndex, from, to, size);
-    const spans = byteRangeSpans(metainfo, pieceIndex * metainfo.pieceLength + from, to - from);
-    // Every handle first: a span read only partly would be wasted when the caller falls back to readPiece.
-    const handles: PooledHandle[] = [];
-    for (const span of spans) {
-      const pooled = this.#handles.acquireOpen(this.#handleKey(entry, span.fileIndex));
-      if (pooled === undefined) {
-        for (const held of handles) this.#handles.release(held);
-        return undefined;
-      }
-      handles.push(pooled);
-    }
     if (into !== undefined && into.length < to - from) throw bufferTooSmall(entry, into, to - from);
-    const bytes = into === undefined ? Buffer.allocUnsafe(to - from) : into.subarray(0, to - from);
-    let filled = 0;
-    try {
-      for (let spanIndex = 0; spanIndex < spans.length; spanIndex++) {
-        const span = spans[spanIndex]!;
-        const pooled = handles[spanIndex]!;
-        try {
-          for (let done = 0; done < span.length; ) {
-            const bytesRead = readSync(
-              pooled.handle.fd,
-              bytes,
-              filled + done,
-              span.length - done,
-              span.fileOffset + done,
-            );
-            done += bytesOrShortFile(bytesRead, pooled.path, entry.infoHash);
-          }
-        } catch (err) {
-          throw fromSystemError(err, pooled.path);
-        }
-        filled += span.length;
-      }
-    } finally {
-      for (const pooled of handles) this.#handles.release(pooled);
-    }
-    return bytes;
+    return this.#files.readSpanSync(entry, metainfo, pieceIndex, from, to, into);
   }
 
   /** The object holding `pieceIndex` (read mode: after catching up with the writer); NotFoundError if not held. */
@@ -463,22 +381,6 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
     this.#checkPieceIndex(entry, pieceIndex);
     if (!entry.bitfield.get(pieceIndex)) throw pieceNotHeld(entry, pieceIndex);
     return entry;
-  }
-
-  /** A pooled handle on a data file; a file that should be there and is not means lost data. */
-  async #acquireData(entry: ObjectEntry, fileIndex: number, path: string): Promise<PooledHandle> {
-    try {
-      return await this.#handles.acquire(this.#handleKey(entry, fileIndex), path);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ELOOP') {
-        throw new StoreCorruptError(`${path}, a data file of ${entry.infoHash}, is missing or not a regular file`, {
-          subject: path,
-          cause: err,
-        });
-      }
-      throw fromSystemError(err, path);
-    }
   }
 
   // Read mode: follow what the writer commits
@@ -508,7 +410,7 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
           this.emit('pieces-removed', change.infoHash, change.pieceIndexes, change.reason);
           break;
         case 'object-removed':
-          this.#handles.drop(`${change.infoHash}/`);
+          this.#files.drop(change.infoHash);
           this.emit('object-removed', change.infoHash, change.reason);
           break;
         case 'object-updated':
@@ -718,37 +620,15 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
     const size = pieceSize(metainfo, pieceIndex);
     if (data.byteLength !== size) throw wrongPieceSize(entry, pieceIndex, size, data.byteLength);
     const gate = await this.#enterWriter(entry.infoHash);
-    const acquired: PooledHandle[] = [];
+    let acquired: PooledHandle[];
     try {
       if (this.#entries.get(entry.infoHash) !== entry) {
         throw new NotFoundError(`${entry.name} (${entry.infoHash}) was removed while piece ${pieceIndex} was written`, {
           subject: entry.infoHash,
         });
       }
-      const folder = this.#dataFolder(entry.infoHash);
-      let offset = 0;
-      for (const span of pieceSpans(metainfo, pieceIndex)) {
-        const path = contentFilePath(folder, metainfo, span.fileIndex);
-        const pooled = await this.#acquireData(entry, span.fileIndex, path);
-        acquired.push(pooled);
-        try {
-          let done = 0;
-          while (done < span.length) {
-            const { bytesWritten } = await pooled.handle.write(
-              data,
-              offset + done,
-              span.length - done,
-              span.fileOffset + done,
-            );
-            done += bytesWritten;
-          }
-        } catch (err) {
-          throw fromSystemError(err, path);
-        }
-        offset += span.length;
-      }
+      acquired = await this.#files.writePiece(entry, metainfo, pieceIndex, data);
     } catch (err) {
-      for (const pooled of acquired) this.#handles.release(pooled);
       this.#leaveWriter(entry.infoHash, gate);
       throw err;
     }
@@ -759,7 +639,7 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
       batch.pieces.push({ entry, pieceIndex, resolve, reject });
       batch.bytes += size;
       for (const pooled of acquired) {
-        if (batch.handles.has(pooled)) this.#handles.release(pooled);
+        if (batch.handles.has(pooled)) this.#files.release(pooled);
         else batch.handles.add(pooled);
       }
     });
@@ -831,7 +711,7 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
     } catch (err) {
       for (const piece of batch.pieces) piece.reject(err);
     } finally {
-      for (const pooled of handles) this.#handles.release(pooled);
+      for (const pooled of handles) this.#files.release(pooled);
       batch.settle();
     }
   }
@@ -888,46 +768,8 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
         for (const index of held) entry.bitfield.set(index, false);
         return [{ kind: 'pieces-removed', infoHash: entry.infoHash, pieceIndexes: held, reason }];
       });
-      await this.#releaseSpace(entry, held).catch(() => {});
+      await this.#files.releaseSpace(entry, this.#metainfoOf(entry), held).catch(() => {});
     });
-  }
-
-  /**
-   * After the bitmap durably lost `removed`: a file no held piece touches is cut to nothing and grown
-   * back (all sparse); in other files the removed pieces' bytes become holes.
-   */
-  async #releaseSpace(entry: ObjectEntry, removed: number[]): Promise<void> {
-    const metainfo = this.#metainfoOf(entry);
-    const folder = this.#dataFolder(entry.infoHash);
-    const ranges = new Map<number, [number, number][]>();
-    for (const index of removed) {
-      for (const span of pieceSpans(metainfo, index)) {
-        const list = ranges.get(span.fileIndex) ?? [];
-        const last = list.at(-1);
-        if (last !== undefined && last[0] + last[1] === span.fileOffset) last[1] += span.length;
-        else list.push([span.fileOffset, span.length]);
-        ranges.set(span.fileIndex, list);
-      }
-    }
-    for (const [fileIndex, list] of ranges) {
-      const file = metainfo.files[fileIndex]!;
-      const path = contentFilePath(folder, metainfo, fileIndex);
-      const first = Math.floor(file.offset / metainfo.pieceLength);
-      const last = Math.floor((file.offset + file.length - 1) / metainfo.pieceLength);
-      let touched = false;
-      for (let index = first; index <= last && !touched; index++) touched = entry.bitfield.get(index);
-      if (!touched) {
-        const pooled = await this.#acquireData(entry, fileIndex, path);
-        try {
-          await pooled.handle.truncate(0);
-          await pooled.handle.truncate(file.length);
-        } finally {
-          this.#handles.release(pooled);
-        }
-        continue;
-      }
-      for (const [offset, length] of list) await punchHole(path, offset, length);
-    }
   }
 
   // Per-object exclusion
@@ -1067,17 +909,9 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
       await this.#recordDataFiles();
     }
     this.#follower?.close();
-    await this.#handles.closeAll();
+    await this.#files.close();
     await this.#lock?.release();
   }
-}
-
-/** A read's byte count; none means the file ends before its metainfo says it does. */
-function bytesOrShortFile(bytesRead: number, path: string, infoHash: string): number {
-  if (bytesRead === 0) {
-    throw new StoreCorruptError(`${path} is shorter than the metainfo of ${infoHash} says`, { subject: path });
-  }
-  return bytesRead;
 }
 
 /** Creates every file of the object at its full length without writing data (sparse). */
