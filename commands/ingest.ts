@@ -49,7 +49,8 @@ Each source becomes a BitTorrent v1 object (SHA-1 pieces, verified) or, with --t
     const options = {
       originTimeoutMs: timeoutMs,
       ...(flags['piece-length'] ? { pieceLength: pieceLengthFlag(flags['piece-length']) } : {}),
-      ...(flags.pieces ? { pieces: parsePieceList(flags.pieces) } : {}),
+      // An empty list (an unset shell variable in --pieces "$P") is an error, never "the whole object".
+      ...(flags.pieces !== undefined ? { pieces: parsePieceList(flags.pieces) } : {}),
       ...(flags.ttl ? { ttlMs: parseDuration(flags.ttl, '--ttl') } : {}),
       ...(flags.name ? { name: flags.name } : {}),
     };

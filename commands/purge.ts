@@ -49,7 +49,8 @@ Select objects by info hash or name, by TTL (--expired), by age (--older-than), 
     const request = {
       ids,
       expired: flags.expired,
-      ...(flags.pieces ? { pieces: parsePieceList(flags.pieces) } : {}),
+      // An empty list (an unset shell variable in --pieces "$P") is an error, never "the whole object".
+      ...(flags.pieces !== undefined ? { pieces: parsePieceList(flags.pieces) } : {}),
       ...(flags['older-than'] ? { olderThanMs: parseDuration(flags['older-than'], '--older-than') } : {}),
     };
     const results = await withOperations({ dataDir: flags['data-dir'], mode: 'write' }, (ops) => ops.purge(request));
