@@ -39,9 +39,8 @@ import {
   type ObjectEntry,
   recordOfEntry,
   SNAPSHOT_FILE,
-  writeSnapshot,
 } from './index-file.ts';
-import { JournalWriter } from './journal.ts';
+import { IndexWriter } from './index-writer.ts';
 import {
   contentFilePath,
   contentFolders,
@@ -54,6 +53,7 @@ import {
   TRASH_DIR,
 } from './layout.ts';
 import type { WriterLock } from './lock.ts';
+import { ObjectGates } from './object-gates.ts';
 import { ObjectView } from './object-view.ts';
 import {
   encodeObject,
@@ -109,20 +109,6 @@ class CommitBatch {
   }
 }
 
-interface QueuedRecords {
-  frames: Buffer[];
-  apply: () => IndexChange[];
-  resolve: (changes: IndexChange[]) => void;
-  reject: (err: unknown) => void;
-}
-
-/** Per object: writes in progress, and a barrier that removals (and creation) hold exclusively. */
-interface ObjectGate {
-  writers: number;
-  barrier: Promise<void> | null;
-  onIdle: (() => void)[];
-}
-
 type StoreOptions = Required<Omit<OpenStoreOptions, 'mode'>> & { mode: 'write' | 'read' };
 
 export class DiskStore extends EventEmitter<StoreEvents> implements Store, StagingStore {
@@ -141,21 +127,15 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
     sizeCalculation: (metainfo) => Math.max(1, metainfo.info.length),
   });
   readonly #files: DataFiles;
-  readonly #gates = new Map<string, ObjectGate>();
+  readonly #gates = new ObjectGates();
 
-  /** Write mode: the index generation written to, and the size of its snapshot. */
-  #generation: number;
-  #snapshotBytes: number;
+  /** Write mode: the journal and snapshot, appended to in order and compacted. */
+  readonly #index: IndexWriter;
   /** Read mode: what follows the writer's commits. */
   readonly #follower: IndexFollower | null;
-  #journal: JournalWriter | null = null;
   #lock: WriterLock | null;
 
-  /** Every journal append and the state change it records run one at a time, in journal order. */
-  #serialTail: Promise<unknown> = Promise.resolve();
-  #compactionQueued = false;
-  #queuedRecords: QueuedRecords[] = [];
-  #recordsDraining = false;
+  /** Pieces written and waiting for the next group commit, and the one being committed. */
   #batch = new CommitBatch();
   #committingBatch: CommitBatch | null = null;
   #commitLoop: Promise<void> | null = null;
@@ -176,8 +156,11 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
     this.#stagingDir = join(dataDir, STAGING_DIR);
     this.#trashDir = join(dataDir, TRASH_DIR);
     this.#entries = loaded.entries;
-    this.#generation = loaded.generation;
-    this.#snapshotBytes = loaded.snapshotBytes;
+    this.#index = new IndexWriter(this.#indexDir, loaded, {
+      compactJournalBytes: options.compactJournalBytes,
+      entries: () => this.#entries.values(),
+      announce: (change) => this.#announce(change),
+    });
     this.#follower = options.mode === 'read' ? new IndexFollower(this.#indexDir, loaded) : null;
     this.#lock = lock;
     this.#files = new DataFiles(dataDir, { writable: options.mode === 'write', maxOpen: options.maxOpenFiles });
@@ -187,21 +170,10 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
 
   /** Write mode, at open: cut a torn journal tail, then remove what a crash left half done. */
   async recover(loaded: LoadedIndex): Promise<void> {
-    const journalPath = join(this.#indexDir, journalFileName(this.#generation));
-    if (loaded.journalExists && loaded.journalEnd > 0) {
-      this.#journal = await JournalWriter.resume(
-        journalPath,
-        this.#generation,
-        loaded.journalEnd,
-        loaded.journalLength,
-      );
-    } else {
-      this.#journal = await JournalWriter.create(journalPath, this.#generation);
-      await fsyncDirectory(this.#indexDir);
-    }
+    await this.#index.open(loaded);
     // Read before the sweep below deletes it: a crash from now on leaves no record to trust.
     this.#recordedFiles = await readDataFileRecords(join(this.#indexDir, DATA_FILES_RECORD));
-    const keep = new Set([SNAPSHOT_FILE, journalFileName(this.#generation)]);
+    const keep = new Set([SNAPSHOT_FILE, journalFileName(this.#index.generation)]);
     for (const name of await readdir(this.#indexDir)) {
       if (!keep.has(name)) await unlink(join(this.#indexDir, name)).catch(() => {});
     }
@@ -212,7 +184,7 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
     for (const name of await readdir(this.#objectsDir)) {
       if (!this.#entries.has(name)) await removeTree(join(this.#objectsDir, name));
     }
-    this.#queueCompactionIfDue();
+    this.#index.compactIfDue();
   }
 
   async checkDataFiles(): Promise<DataFileFinding[]> {
@@ -432,92 +404,13 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
     if (this.#closing) throw new LocalIoError(`the store in ${this.dataDir} is closed`, { subject: this.dataDir });
   }
 
-  #serial<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.#serialTail.then(task, task);
-    this.#serialTail = run.catch(() => {});
-    return run;
-  }
-
-  /**
-   * Appends `frames` durably, then applies the change to memory and announces it, in journal order.
-   * Changes queued while an append is in progress share the next append and its one fdatasync (group
-   * commit for object records too: a manifest of small objects is not one fsync per object).
-   */
-  #commit(frames: Buffer[], apply: () => IndexChange[]): Promise<IndexChange[]> {
-    return new Promise((resolve, reject) => {
-      this.#queuedRecords.push({ frames, apply, resolve, reject });
-      if (this.#recordsDraining) return;
-      this.#recordsDraining = true;
-      void this.#serial(() => this.#drainRecords());
-    });
-  }
-
-  async #drainRecords(): Promise<void> {
-    while (this.#queuedRecords.length > 0) {
-      const group = this.#queuedRecords.splice(0);
-      try {
-        await this.#journal!.append(group.flatMap((queued) => queued.frames));
-      } catch (err) {
-        for (const queued of group) queued.reject(err);
-        continue;
-      }
-      for (const queued of group) {
-        try {
-          const changes = queued.apply();
-          for (const change of changes) this.#announce(change);
-          queued.resolve(changes);
-        } catch (err) {
-          queued.reject(err);
-        }
-      }
-      this.#queueCompactionIfDue();
-    }
-    // Reset in the same tick as the emptiness check above, so no queued change is left without a drainer.
-    this.#recordsDraining = false;
-  }
-
-  #queueCompactionIfDue(): void {
-    const journal = this.#journal;
-    if (journal === null || this.#compactionQueued) return;
-    if (journal.size <= Math.max(this.#options.compactJournalBytes, this.#snapshotBytes)) return;
-    this.#compactionQueued = true;
-    this.#serial(() => this.#compact())
-      .catch(() => {}) // a failed compaction leaves the old snapshot + journal, which are intact
-      .finally(() => {
-        this.#compactionQueued = false;
-      });
-  }
-
-  /**
-   * Folds the journal into a new snapshot: new empty journal (durable), snapshot of the same generation
-   * (temp, fsync, rename, fsync dir), then the old journal goes. A crash anywhere leaves either the old
-   * snapshot + old journal or the new snapshot + new journal; open deletes the other files.
-   */
-  async #compact(): Promise<void> {
-    const next = this.#generation + 1;
-    const journal = await JournalWriter.create(join(this.#indexDir, journalFileName(next)), next);
-    try {
-      await fsyncDirectory(this.#indexDir);
-      this.#snapshotBytes = await writeSnapshot(this.#indexDir, this.#entries.values(), next);
-    } catch (err) {
-      await journal.close();
-      await unlink(journal.path).catch(() => {});
-      throw err;
-    }
-    const old = this.#journal!;
-    this.#journal = journal;
-    this.#generation = next;
-    await old.close();
-    await unlink(old.path).catch(() => {});
-  }
-
   // Writing: objects
 
   async addObject(metainfo: Metainfo, options: AddObjectOptions = {}): Promise<StoredObject> {
     this.#assertWritable();
     checkMetainfo(metainfo);
     const expiresAt = expiryOf(options);
-    return this.#exclusive(metainfo.infoHash, async () => {
+    return this.#gates.exclusive(metainfo.infoHash, async () => {
       const existing = this.#entries.get(metainfo.infoHash);
       if (existing !== undefined) return this.#refreshObject(existing, expiresAt, options.source);
       const folder = objectDir(this.dataDir, metainfo.infoHash);
@@ -555,7 +448,7 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
       source: source ?? null,
       bitfield,
     };
-    await this.#commit([encodeObject(recordOfEntry(entry))], () => {
+    await this.#index.commit([encodeObject(recordOfEntry(entry))], () => {
       this.#entries.set(entry.infoHash, entry);
       this.#metainfos.set(entry, metainfo);
       return [{ kind: 'object-added', infoHash: entry.infoHash }];
@@ -573,7 +466,7 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
     const nextSource = source ?? entry.source;
     if (nextExpiry !== entry.expiresAt || nextSource !== entry.source) {
       const record = { infoHash: entry.infoHash, expiresAt: nextExpiry, source: nextSource };
-      await this.#commit([encodeObjectUpdated(record)], () => {
+      await this.#index.commit([encodeObjectUpdated(record)], () => {
         entry.expiresAt = nextExpiry;
         entry.source = nextSource;
         return [];
@@ -586,13 +479,13 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
     this.#assertWritable();
     checkReason(reason);
     const target = this.#entryOrThrow(infoHash);
-    await this.#exclusive(target.infoHash, async () => {
+    await this.#gates.exclusive(target.infoHash, async () => {
       await this.#flush();
       const entry = this.#entries.get(target.infoHash);
       if (entry === undefined) {
         throw new NotFoundError(`no object with info hash ${target.infoHash} in the store`, { subject: infoHash });
       }
-      await this.#commit([encodeObjectRemoved({ infoHash: entry.infoHash, reason })], () => {
+      await this.#index.commit([encodeObjectRemoved({ infoHash: entry.infoHash, reason })], () => {
         this.#entries.delete(entry.infoHash);
         this.#metainfos.delete(entry);
         return [{ kind: 'object-removed', infoHash: entry.infoHash, reason }];
@@ -619,7 +512,7 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
     const metainfo = this.#metainfoOf(entry);
     const size = pieceSize(metainfo, pieceIndex);
     if (data.byteLength !== size) throw wrongPieceSize(entry, pieceIndex, size, data.byteLength);
-    const gate = await this.#enterWriter(entry.infoHash);
+    const gate = await this.#gates.enterWriter(entry.infoHash);
     let acquired: PooledHandle[];
     try {
       if (this.#entries.get(entry.infoHash) !== entry) {
@@ -629,7 +522,7 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
       }
       acquired = await this.#files.writePiece(entry, metainfo, pieceIndex, data);
     } catch (err) {
-      this.#leaveWriter(entry.infoHash, gate);
+      this.#gates.leaveWriter(entry.infoHash, gate);
       throw err;
     }
     // From here on synchronous until the piece is in the batch, so a removal waiting for this object's
@@ -643,7 +536,7 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
         else batch.handles.add(pooled);
       }
     });
-    this.#leaveWriter(entry.infoHash, gate);
+    this.#gates.leaveWriter(entry.infoHash, gate);
     this.#scheduleCommit();
     return committed;
   }
@@ -730,7 +623,7 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
     const frames = groups.map(({ entry, pieceIndexes }) =>
       encodePiecesAdded({ infoHash: entry.infoHash, pieceIndexes }),
     );
-    return this.#commit(frames, () => {
+    return this.#index.commit(frames, () => {
       const changes: IndexChange[] = [];
       for (const { entry, pieceIndexes } of groups) {
         if (this.#entries.get(entry.infoHash) !== entry) continue;
@@ -758,80 +651,18 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
     const target = this.#entryOrThrow(infoHash);
     if (!Array.isArray(pieceIndexes)) throw new InvalidArgumentError('pieceIndexes must be an array of piece indexes');
     for (const index of pieceIndexes) this.#checkPieceIndex(target, index);
-    await this.#exclusive(target.infoHash, async () => {
+    await this.#gates.exclusive(target.infoHash, async () => {
       await this.#flush();
       const entry = this.#entries.get(target.infoHash);
       if (entry === undefined) return;
       const held = [...new Set(pieceIndexes)].filter((index) => entry.bitfield.get(index)).sort((a, b) => a - b);
       if (held.length === 0) return;
-      await this.#commit([encodePiecesRemoved({ infoHash: entry.infoHash, pieceIndexes: held, reason })], () => {
+      await this.#index.commit([encodePiecesRemoved({ infoHash: entry.infoHash, pieceIndexes: held, reason })], () => {
         for (const index of held) entry.bitfield.set(index, false);
         return [{ kind: 'pieces-removed', infoHash: entry.infoHash, pieceIndexes: held, reason }];
       });
       await this.#files.releaseSpace(entry, this.#metainfoOf(entry), held).catch(() => {});
     });
-  }
-
-  // Per-object exclusion
-
-  /**
-   * The object's gate once no barrier stands on it, handed to `claim` in the same turn as the last check,
-   * so that nothing (another writer, a removal) can come between seeing it open and claiming it.
-   */
-  async #claimGate<T>(infoHash: string, claim: (gate: ObjectGate) => T): Promise<T> {
-    let gate = this.#gates.get(infoHash);
-    while (gate?.barrier) {
-      await gate.barrier;
-      gate = this.#gates.get(infoHash);
-    }
-    if (gate === undefined) {
-      gate = { writers: 0, barrier: null, onIdle: [] };
-      this.#gates.set(infoHash, gate);
-    }
-    return claim(gate);
-  }
-
-  #enterWriter(infoHash: string): Promise<ObjectGate> {
-    return this.#claimGate(infoHash, (gate) => {
-      gate.writers++;
-      return gate;
-    });
-  }
-
-  #leaveWriter(infoHash: string, gate: ObjectGate): void {
-    gate.writers--;
-    if (gate.writers > 0) return;
-    for (const wake of gate.onIdle.splice(0)) wake();
-    if (gate.barrier === null && this.#gates.get(infoHash) === gate) this.#gates.delete(infoHash);
-  }
-
-  /** Runs `task` with no write of the object in progress and none starting (removals, creation). */
-  async #exclusive<T>(infoHash: string, task: () => Promise<T>): Promise<T> {
-    let open!: () => void;
-    const held = await this.#claimGate(infoHash, (gate) => {
-      gate.barrier = new Promise((resolve) => {
-        open = resolve;
-      });
-      return gate;
-    });
-    try {
-      if (held.writers > 0) await new Promise<void>((resolve) => held.onIdle.push(resolve));
-      return await task();
-    } finally {
-      held.barrier = null;
-      if (held.writers === 0 && this.#gates.get(infoHash) === held) this.#gates.delete(infoHash);
-      open();
-    }
-  }
-
-  /** Waits until no write, creation or removal is in progress (new ones are refused while closing). */
-  async #quiesce(): Promise<void> {
-    for (;;) {
-      const busy = [...this.#gates.values()].find((gate) => gate.writers > 0 || gate.barrier !== null);
-      if (busy === undefined) return;
-      if (busy.barrier !== null) await busy.barrier;
-      else await new Promise<void>((resolve) => busy.onIdle.push(resolve));
-    }
   }
 
   // Staging
@@ -868,7 +699,7 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
     const staged = this.#checkStagingDir(stagingDir);
     checkMetainfo(metainfo);
     const expiresAt = expiryOf(options);
-    return this.#exclusive(metainfo.infoHash, async () => {
+    return this.#gates.exclusive(metainfo.infoHash, async () => {
       const existing = this.#entries.get(metainfo.infoHash);
       if (existing !== undefined) {
         await removeTree(staged);
@@ -902,10 +733,9 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
     if (this.#closing) return;
     this.#closing = true;
     if (this.mode === 'write') {
-      await this.#quiesce();
+      await this.#gates.quiesce();
       await this.#flush();
-      await this.#serial(async () => {});
-      await this.#journal?.close();
+      await this.#index.close();
       await this.#recordDataFiles();
     }
     this.#follower?.close();
