@@ -12,8 +12,7 @@ import {
 } from '../admin/index.ts';
 import type { AgentAddresses, AgentConfig } from '../config/index.ts';
 import type { HashPool } from '../hashing/index.ts';
-import { type HttpServer, objectUrls } from '../http/index.ts';
-import type { RegistrationState } from '../ims/index.ts';
+import type { HttpServer } from '../http/index.ts';
 import {
   AnnouncesPart,
   hashingPart,
@@ -29,18 +28,17 @@ import {
   createPieceCache,
   type PieceCache,
   removeCorruptPieces,
-  type ScrubStatus,
   type StagingStore,
   type Store,
   type StoredObject,
 } from '../store/index.ts';
-import type { TrackerStatus } from '../tracker/index.ts';
-import type { PeerWireServer, PeerWireStats } from '../wire/index.ts';
+import type { PeerWireServer } from '../wire/index.ts';
 import { createMetrics } from './metrics.ts';
 import { applyReload, type ReloadOutcome } from './reload.ts';
+import { type AgentStatus, agentStatus, objectLinks } from './status.ts';
 import { TransferTally } from './transfer-tally.ts';
 
-export type { ReloadOutcome };
+export type { AgentStatus, ReloadOutcome };
 
 /**
  * Time beyond the shutdown grace that stopping may take: `stopped` announces and the IMS deregistration
@@ -52,20 +50,6 @@ export const SHUTDOWN_MARGIN_MS = 3000;
 /** Azureus-style peer id: edgepeer 0.1.0, then random. */
 function newPeerId(): Buffer {
   return Buffer.concat([Buffer.from('-EP0100-'), randomBytes(12)]);
-}
-
-export interface AgentStatus {
-  dataDir: string;
-  addresses: AgentAddresses;
-  objects: number;
-  objectsComplete: number;
-  wire: PeerWireStats;
-  http: ReturnType<HttpServer['stats']> | null;
-  https: ReturnType<HttpServer['stats']> | null;
-  cache: ReturnType<PieceCache['stats']>;
-  scrub: ScrubStatus | null;
-  trackers: TrackerStatus[];
-  ims: RegistrationState | null;
 }
 
 /**
@@ -290,18 +274,12 @@ export class Agent {
   }
 
   private links(object: StoredObject): AgentLinks {
-    const urls = this.addresses.httpBaseUrls.map((base) => objectUrls(base, object));
-    const transfer = this.transfers.of(object.infoHash);
-    return {
-      webSeeds: urls.map((u) => u.webSeed),
-      pieceUrlTemplates: urls.map((u) => u.pieceUrlTemplate),
+    return objectLinks(object, {
+      httpBaseUrls: this.addresses.httpBaseUrls,
       trackers: this.config.trackers,
-      transfer: {
-        uploaded: transfer?.uploaded ?? 0,
-        downloaded: transfer?.downloaded ?? 0,
-        since: this.startedAt,
-      },
-    };
+      transfer: this.transfers.of(object.infoHash),
+      since: this.startedAt,
+    });
   }
 
   /** Announces an object now and resolves once a tracker has taken the announce (or at once without announces). */
@@ -314,20 +292,18 @@ export class Agent {
   }
 
   status(): AgentStatus {
-    const objects = this.store.list();
-    return {
+    return agentStatus({
       dataDir: this.config.dataDir,
       addresses: this.addresses,
-      objects: objects.length,
-      objectsComplete: objects.filter((o) => o.complete).length,
-      wire: this.wire?.stats() as PeerWireStats,
-      http: this.http?.stats() ?? null,
-      https: this.https?.stats() ?? null,
-      cache: this.cache.stats(),
-      scrub: this.scrub.status(),
-      trackers: this.announces.status(),
-      ims: this.registration.state(),
-    };
+      catalog: this.store,
+      wire: this.wire,
+      http: this.http,
+      https: this.https,
+      cache: this.cache,
+      scrub: this.scrub,
+      announces: this.announces,
+      registration: this.registration,
+    });
   }
 
   /**

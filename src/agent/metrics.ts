@@ -1,6 +1,6 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { HashCounters } from '../hashing/index.ts';
-import type { AgentStatus } from './agent.ts';
+import type { AgentStatus } from './status.ts';
 
 /**
  * Prometheus metrics of a running agent, read from its status at scrape time (nothing on the hot path).
