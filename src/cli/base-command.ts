@@ -37,12 +37,13 @@ export abstract class BaseCommand extends Command {
       this.reportError(err.toJSON());
       return;
     }
+    // this.exit(code): the command has reported what went wrong already (exit 2 included).
+    if (err.oclif?.exit !== undefined && err.message.startsWith('EEXIT')) throw err;
     // oclif's own parse errors (unknown flag, missing argument) carry oclif.exit === 2.
     if (err.oclif?.exit === 2 || /Unexpected argument|Missing required|Nonexistent flag|Expected /.test(err.message)) {
       this.reportError({ code: 'EDGEPEER_INVALID_ARGUMENT', message: err.message.split('\n')[0] ?? err.message });
       return;
     }
-    if (err.oclif?.exit !== undefined && err.message.startsWith('EEXIT')) throw err;
     this.reportError({ code: 'EDGEPEER_INTERNAL', message: err.stack ?? err.message });
   }
 

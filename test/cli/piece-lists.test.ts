@@ -34,7 +34,9 @@ describe('--pieces', () => {
     const some = await edgepeer(['purge', 'clip.bin', '--pieces', '0,2-3', '--data-dir', dataDir, '--json']);
     expect(some.lines).toMatchObject([{ status: 'pieces-purged', piecesRemoved: 3 }]);
     const beyond = await edgepeer(['purge', 'clip.bin', '--pieces', '9', '--data-dir', dataDir, '--json']);
-    expect(beyond.code).not.toBe(0);
+    expect(beyond.code).toBe(2); // the failure's own exit code (invalid argument), and nothing else printed
+    expect(beyond.lines).toHaveLength(1);
+    expect(beyond.stdout + beyond.stderr).not.toContain('EEXIT');
     expect(beyond.lines[0]).toMatchObject({ status: 'failed' });
     expect(JSON.stringify(beyond.lines[0])).toContain('piece 9 is out of range: clip.bin has pieces 0 to 6');
   });
