@@ -266,7 +266,8 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
   }
 
   metainfoOf(infoHash: string): Metainfo | undefined {
-    const entry = this.#entries.get(infoHash.toLowerCase());
+    // Once per HTTP request: the lower-case form callers nearly always pass is tried first, as in get().
+    const entry = this.#entries.get(infoHash) ?? this.#entries.get(infoHash.toLowerCase());
     if (entry === undefined) return undefined;
     try {
       return this.#metainfoOf(entry);
@@ -328,10 +329,6 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
     return entry;
   }
 
-  #checkPieceIndex(entry: ObjectEntry, pieceIndex: number): void {
-    checkPieceIndex(entry, pieceIndex);
-  }
-
   async readPiece(infoHash: string, pieceIndex: number): Promise<Buffer> {
     const entry = this.#heldEntry(infoHash, pieceIndex);
     return this.#files.readPiece(entry, this.#metainfoOf(entry), pieceIndex);
@@ -350,7 +347,7 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
   #heldEntry(infoHash: string, pieceIndex: number): ObjectEntry {
     this.#refresh();
     const entry = this.#entryOrThrow(infoHash);
-    this.#checkPieceIndex(entry, pieceIndex);
+    checkPieceIndex(entry, pieceIndex);
     if (!entry.bitfield.get(pieceIndex)) throw pieceNotHeld(entry, pieceIndex);
     return entry;
   }
@@ -507,7 +504,7 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
   async writePiece(infoHash: string, pieceIndex: number, data: Uint8Array): Promise<void> {
     this.#assertWritable();
     const entry = this.#entryOrThrow(infoHash);
-    this.#checkPieceIndex(entry, pieceIndex);
+    checkPieceIndex(entry, pieceIndex);
     if (entry.bitfield.get(pieceIndex)) return; // verified bytes are never rewritten under readers
     const metainfo = this.#metainfoOf(entry);
     const size = pieceSize(metainfo, pieceIndex);
@@ -650,7 +647,7 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
     checkReason(reason);
     const target = this.#entryOrThrow(infoHash);
     if (!Array.isArray(pieceIndexes)) throw new InvalidArgumentError('pieceIndexes must be an array of piece indexes');
-    for (const index of pieceIndexes) this.#checkPieceIndex(target, index);
+    for (const index of pieceIndexes) checkPieceIndex(target, index);
     await this.#gates.exclusive(target.infoHash, async () => {
       await this.#flush();
       const entry = this.#entries.get(target.infoHash);
