@@ -1,5 +1,5 @@
 import { magnetLink } from '../metainfo/index.ts';
-import type { BitfieldView, StoredObject } from '../store/index.ts';
+import type { BitfieldView, CatalogObject, StoredObject } from '../store/index.ts';
 
 /** One line of `edgepeer ls --json`. Field names are a stable interface for scripts. */
 export interface ObjectSummary {
@@ -53,7 +53,7 @@ export interface AgentLinks {
 }
 
 /** Reads no metainfo (the store loads it lazily): listing 100k objects stays cheap. */
-export function summarize(object: StoredObject): ObjectSummary {
+export function summarize(object: CatalogObject): ObjectSummary {
   return {
     infoHash: object.infoHash,
     name: object.name,

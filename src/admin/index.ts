@@ -18,6 +18,7 @@ export {
   unpublishAgent,
 } from './discovery.ts';
 export { type BulkIngestRequest, ingestMany, knownMetainfo, prepareIngest } from './ingest-many.ts';
+export { pathOf, readBody, readJson, sendError, sendJson, toErrorJson } from './json-http.ts';
 export { openOperations, withOperations } from './open.ts';
 export {
   absoluteSources,
@@ -28,5 +29,13 @@ export {
   type TorrentFile,
 } from './operations.ts';
 export { type PurgeRequest, type PurgeResult, type PurgeStatus, purge } from './purge.ts';
-export { type AdminServer, type AdminServerOptions, createAdminServer } from './server.ts';
+export { ingestRequest, purgeRequest } from './requests.ts';
+export {
+  type AdminRoutes,
+  type AdminServer,
+  type AdminServerOptions,
+  createAdminServer,
+  isLoopback,
+  type ServedOperations,
+} from './server.ts';
 export type { SessionOptions } from './session.ts';

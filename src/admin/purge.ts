@@ -23,6 +23,8 @@ export interface PurgeResult {
   infoHash: string | null;
   name: string | null;
   piecesRemoved: number;
+  /** Through a controller: the edge (id) this purge was done on. */
+  edge?: string;
   error?: { code: string; message: string; subject?: string };
 }
 

@@ -2,22 +2,25 @@ import { timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo, BlockList } from 'node:net';
-import {
-  type EdgepeerError,
-  fromListenError,
-  httpStatusFor,
-  InvalidArgumentError,
-  isEdgepeerError,
-  NotFoundError,
-  UnauthorizedError,
-} from '../errors/index.ts';
+import { fromListenError, isEdgepeerError, NotFoundError, UnauthorizedError } from '../errors/index.ts';
 import { type Logger, silentLogger } from '../log/index.ts';
 import type { BulkIngestRequest } from './ingest-many.ts';
+import { pathOf, readJson, sendError, sendJson, toErrorJson } from './json-http.ts';
 import type { StoreOperations } from './operations.ts';
 import { ingestRequest, objectId, purgeRequest } from './requests.ts';
 
+/** What the admin API serves: a store's operations (the agent), or the controller's over its edges. */
+export type ServedOperations = Pick<StoreOperations, 'ingest' | 'purge' | 'list' | 'show' | 'torrent'>;
+
+/**
+ * More routes, tried after the token is checked and before the operations' own (the controller's edges and
+ * tokens). Resolves true when it answered the request.
+ */
+export type AdminRoutes = (req: IncomingMessage, res: ServerResponse, path: string) => Promise<boolean>;
+
 export interface AdminServerOptions {
-  operations: StoreOperations;
+  operations: ServedOperations;
+  routes?: AdminRoutes;
   token: string;
   /** Loopback by default: the admin API is for this machine. */
   host: string;
@@ -33,8 +36,6 @@ export interface AdminServer {
   listen(): Promise<string>;
   close(): Promise<void>;
 }
-
-const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 /**
  * The agent's local control API (JSON over HTTP, bearer token). Routes:
@@ -69,6 +70,7 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
       res.setHeader('www-authenticate', 'Bearer realm="edgepeer"');
       throw new UnauthorizedError('missing or wrong bearer token');
     }
+    if (options.routes !== undefined && (await options.routes(req, res, path))) return;
     const ops = options.operations;
     const objectRoute = /^\/v1\/objects\/([^/]+)(\/torrent)?$/.exec(path);
     if (req.method === 'GET' && path === '/v1/status') return sendJson(res, 200, options.status());
@@ -150,35 +152,6 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
   };
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new InvalidArgumentError(`request body over ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    throw new InvalidArgumentError('request body is not JSON');
-  }
-}
-
-function toErrorJson(err: unknown): { code: string; message: string; subject?: string } {
-  if (isEdgepeerError(err)) return (err as EdgepeerError).toJSON();
-  return { code: 'EDGEPEER_INTERNAL', message: err instanceof Error ? err.message : String(err) };
-}
-
-/** The request target's path; a target that is no URL path is the client's error. */
-function pathOf(target: string | undefined): string {
-  try {
-    return new URL(target ?? '/', 'http://admin').pathname;
-  } catch {
-    throw new InvalidArgumentError('the request target is not a URL path', { subject: 'path' });
-  }
-}
-
 const LOOPBACK = new BlockList();
 LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
 LOOPBACK.addAddress('::1', 'ipv6');
@@ -187,16 +160,4 @@ LOOPBACK.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
 /** True for 127.0.0.0/8 and ::1 (and IPv4-mapped 127/8). */
 export function isLoopback(address: string): boolean {
   return LOOPBACK.check(address, address.includes(':') ? 'ipv6' : 'ipv4');
-}
-
-function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
-}
-
-function sendError(res: ServerResponse, err: unknown): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  sendJson(res, httpStatusFor(err), { error: toErrorJson(err) });
 }

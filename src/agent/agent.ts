@@ -11,6 +11,7 @@ import {
   unpublishAgent,
 } from '../admin/index.ts';
 import type { AgentAddresses, AgentConfig } from '../config/index.ts';
+import type { EdgeLink } from '../fleet/index.ts';
 import type { HashPool } from '../hashing/index.ts';
 import type { HttpServer } from '../http/index.ts';
 import {
@@ -33,6 +34,7 @@ import {
   type StoredObject,
 } from '../store/index.ts';
 import type { PeerWireServer } from '../wire/index.ts';
+import { startEdgeLink } from './edge-link.ts';
 import { createMetrics } from './metrics.ts';
 import { applyReload, type ReloadOutcome } from './reload.ts';
 import { type AgentStatus, agentStatus, objectLinks } from './status.ts';
@@ -75,6 +77,8 @@ export class Agent {
   private wire: PeerWireServer | null = null;
   private http: HttpServer | null = null;
   private https: HttpServer | null = null;
+  /** The link to the controller, when this agent is one of its edges. */
+  private edgeLink: EdgeLink | null = null;
   /** Bytes each object sent and pulled: the uploaded and downloaded of its announces. */
   private readonly transfers = new TransferTally();
   private readonly startedAt = new Date().toISOString();
@@ -197,11 +201,36 @@ export class Agent {
 
     await this.scrub.replace(config.scrub);
     lifecycle.add(this.scrub);
-    if (config.announce) this.announces.start(config.trackers);
+    const controller = config.controller ?? null;
+    // An edge of a controller neither announces nor registers: the controller does both for the CDN.
+    if (config.announce && controller === null) this.announces.start(config.trackers);
     lifecycle.add(this.announces);
     if (config.admin) await this.startAdmin(config.admin);
-    if (config.ims) await this.registration.replace(config.ims);
+    if (config.ims && controller === null) await this.registration.replace(config.ims);
     lifecycle.add(this.registration);
+    if (controller !== null) await this.startEdgeLink(controller);
+  }
+
+  /** Enrols with the controller (first start) and reports to it from now on. */
+  private async startEdgeLink(controller: NonNullable<AgentConfig['controller']>): Promise<void> {
+    const link = await startEdgeLink({
+      controller,
+      dataDir: this.config.dataDir,
+      store: this.store,
+      operations: this.operations,
+      where: () => this.addresses,
+      load: () => {
+        const wire = this.wire?.stats();
+        const http = this.http?.stats();
+        return {
+          connections: (wire?.connections ?? 0) + (http?.connections ?? 0),
+          uploadedBytes: (wire?.uploadedBytes ?? 0) + (http?.bytesSent ?? 0),
+        };
+      },
+      logger: this.logger.child({ part: 'controller link' }),
+    });
+    this.edgeLink = link;
+    this.lifecycle.add({ name: 'controller link', phase: 'serving', stop: () => link.stop() });
   }
 
   /** The HTTP server, or with `tls` the HTTPS one: the same settings, cache, tally and access log. */
@@ -303,6 +332,7 @@ export class Agent {
       scrub: this.scrub,
       announces: this.announces,
       registration: this.registration,
+      edgeLink: this.edgeLink,
     });
   }
 

@@ -2,6 +2,7 @@
 // and the links of an object (`edgepeer show`: web seeds, piece URL templates, trackers, bytes moved).
 import type { AgentLinks } from '../admin/index.ts';
 import type { AgentAddresses } from '../config/index.ts';
+import type { EdgeLink, EdgeLinkStatus } from '../fleet/index.ts';
 import { type HttpServer, objectUrls } from '../http/index.ts';
 import type { RegistrationState } from '../ims/index.ts';
 import type { AnnouncesPart, RegistrationPart, ScrubPart } from '../parts/index.ts';
@@ -21,6 +22,8 @@ export interface AgentStatus {
   scrub: ScrubStatus | null;
   trackers: TrackerStatus[];
   ims: RegistrationState | null;
+  /** As an edge of a controller: the link's state; null for a standalone agent. */
+  controller: EdgeLinkStatus | null;
 }
 
 /** The parts a status is read from (the HTTP(S) servers and the wire server once listening). */
@@ -35,6 +38,7 @@ export interface StatusSources {
   scrub: ScrubPart;
   announces: AnnouncesPart;
   registration: RegistrationPart;
+  edgeLink: EdgeLink | null;
 }
 
 export function agentStatus(parts: StatusSources): AgentStatus {
@@ -51,6 +55,7 @@ export function agentStatus(parts: StatusSources): AgentStatus {
     scrub: parts.scrub.status(),
     trackers: parts.announces.status(),
     ims: parts.registration.state(),
+    controller: parts.edgeLink?.status() ?? null,
   };
 }
 

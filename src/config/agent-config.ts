@@ -52,6 +52,11 @@ export interface AgentConfig {
   trackers: string[];
   /** Announce to trackers at all. */
   announce: boolean;
+  /**
+   * An edge of a CDN controller: it enrols and reports to the controller, which announces and registers
+   * for it (trackers and IMS settings are then not used). null: a standalone agent.
+   */
+  controller?: { url: string; enrolToken: string | null } | null;
   /** Register in IMS as a network peer; null: not IMS-registered. */
   ims: RegistrationOptions | null;
   hashThreads?: number;
@@ -88,6 +93,7 @@ export const DEFAULT_AGENT_CONFIG: Omit<AgentConfig, 'dataDir'> = {
   cacheVerify: 'checksum',
   trackers: [],
   announce: true,
+  controller: null,
   ims: null,
   admin: { host: '127.0.0.1', port: 7070 },
   shutdownGraceMs: 5000,

@@ -6,6 +6,7 @@ import type { FileLayer } from './file.ts';
 import type { ResolvedConfig, ResolveOptions } from './resolve.ts';
 
 export { type AgentAddresses, type AgentConfig, DEFAULT_AGENT_CONFIG } from './agent-config.ts';
+export { type ControllerConfig, DEFAULT_CONTROLLER_CONFIG } from './controller-config.ts';
 export type { FileLayer, Layer } from './file.ts';
 export {
   type ConfigIssue,

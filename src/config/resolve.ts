@@ -462,6 +462,13 @@ function toAgentConfig(
             ...optional('tls', tlsCa === undefined ? undefined : { ca: tlsCa }),
           },
     ...optional('hashThreads', v('hashThreads')),
+    controller:
+      v('controller.url') === undefined
+        ? null
+        : {
+            url: v('controller.url') as string,
+            enrolToken: (v('controller.enrolToken') as string | undefined) ?? null,
+          },
     admin: v('admin.enabled')
       ? { host: listen.host, port: listen.port, tokenFile: v('admin.tokenFile') as string }
       : null,

@@ -305,6 +305,20 @@ export const SETTINGS = {
     isPath: true,
     flag: 'https-key',
   },
+  'controller.url': {
+    value: { type: 'url', protocols: ['http:', 'https:'], what: "an http(s) URL of a controller's edge listener" },
+    defaultText: 'unset: the agent announces and registers in IMS itself',
+    example: 'http://controller.cdn.example.net:7000',
+    doc: 'Join this CDN controller as one of its edges (TR 23.844 6.2.2): it announces and registers for the CDN, this agent neither announces nor registers.',
+    flag: 'controller',
+  },
+  'controller.enrolToken': {
+    value: { type: 'string', what: 'an enrolment token (ept_...) or the path of a file holding one', noSpaces: true },
+    defaultText: 'unset; needed only until the edge has enrolled',
+    example: '/etc/edgepeer/enrol-token',
+    doc: "One-time token from `edgepeer controller token create` (or a file holding it): exchanged at first start for the edge's own key, kept in the data dir.",
+    flag: 'enrol-token',
+  },
   'ims.registrar': {
     value: { type: 'sip', what: 'a sip: or sips: URI' },
     defaultText: 'unset, so no IMS registration',

@@ -79,12 +79,23 @@ export const ERRORS = {
     httpStatus: 502,
     message: "bad answer from the agent's admin API",
   },
+  EDGEPEER_CONTROLLER_UNREACHABLE: {
+    exitCode: ExitCode.remote,
+    httpStatus: 502,
+    message: 'the controller is unreachable or answered wrongly',
+  },
+  EDGEPEER_NO_EDGES: { exitCode: ExitCode.remote, httpStatus: 503, message: 'no serving edge can take it' },
   EDGEPEER_SIP_AUTH_REFUSED: {
     exitCode: ExitCode.auth,
     httpStatus: 502,
     message: 'the registrar refused our credentials',
   },
   EDGEPEER_UNAUTHORIZED: { exitCode: ExitCode.auth, httpStatus: 401, message: 'missing or wrong admin token' },
+  EDGEPEER_ENROLMENT_REFUSED: {
+    exitCode: ExitCode.auth,
+    httpStatus: 403,
+    message: 'the enrolment token is unknown, expired or used',
+  },
   EDGEPEER_STORE_CORRUPT: { exitCode: ExitCode.io, httpStatus: 500, message: 'the store is damaged' },
   EDGEPEER_PIECE_CORRUPT: { exitCode: ExitCode.io, httpStatus: 500, message: 'a stored piece is damaged' },
   EDGEPEER_DISK_FULL: { exitCode: ExitCode.io, httpStatus: 507, message: 'no space left on device' },
@@ -252,6 +263,24 @@ export class SipAuthError extends EdgepeerError {
 export class AgentUnreachableError extends EdgepeerError {
   constructor(message: string, details?: ErrorDetails) {
     super('EDGEPEER_AGENT_UNREACHABLE', message, details);
+  }
+}
+
+export class ControllerUnreachableError extends EdgepeerError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('EDGEPEER_CONTROLLER_UNREACHABLE', message, details);
+  }
+}
+
+export class NoEdgesError extends EdgepeerError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('EDGEPEER_NO_EDGES', message, details);
+  }
+}
+
+export class EnrolmentRefusedError extends EdgepeerError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('EDGEPEER_ENROLMENT_REFUSED', message, details);
   }
 }
 

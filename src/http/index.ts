@@ -12,6 +12,8 @@ export {
 export { sha1Verifier } from './pull-through.ts';
 export { createHttpServer } from './server.ts';
 export type {
+  Forwarder,
+  ForwardRequest,
   HttpLimits,
   HttpServer,
   HttpServerOptions,

@@ -27,7 +27,7 @@ const SPAN_BUFFERS_IDLE_BYTES = 16 * 1024 * 1024;
 
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   const limits: HttpLimits = { ...DEFAULT_LIMITS, ...options.limits };
-  const { store, cache } = options;
+  const { store, cache, forward } = options;
   const logger = options.logger ?? silentLogger;
   // `connections` is read off the transport when asked.
   const stats = emptyHttpStats();
@@ -153,6 +153,14 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     if (missing >= 0 && (fetcher === null || fetcher.cannotFetch(object, metainfo) !== null)) {
       return answerMissing(res, object, metainfo, route, representation, missing);
     }
+    if (
+      forward !== undefined &&
+      missing < 0 &&
+      ranges.length > 0 &&
+      forwarded(req, res, object, representation, ranges)
+    ) {
+      return;
+    }
     if (head) return sendHead(res, representation);
     const partial = decision.kind === 'ranges';
     if (sendAtHand(res, object, representation, ranges, partial)) return;
@@ -214,6 +222,32 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     res.writeHead(status, NO_FIELDS, lengthFields(representation, only, partial) + entityFields(representation));
     res.end(bytes, readInto ? () => spanBuffers.give(into) : undefined);
     countSent(object, length);
+    return true;
+  }
+
+  /** True when `forward` sent the request elsewhere (a 302). */
+  function forwarded(
+    req: Http1Request,
+    res: Http1Response,
+    object: CatalogObject,
+    representation: Representation,
+    ranges: ByteRange[],
+  ): boolean {
+    let first = Number.POSITIVE_INFINITY;
+    let last = -1;
+    for (const range of ranges) {
+      first = Math.min(first, representation.offset + range.first);
+      last = Math.max(last, representation.offset + range.last);
+    }
+    const where = forward!({
+      object,
+      target: req.url,
+      firstPiece: Math.floor(first / object.pieceLength),
+      lastPiece: Math.floor(last / object.pieceLength),
+    });
+    if (where === null) return false;
+    stats.redirected += 1;
+    sendError(res, 302, `${where.holder} serves it`, ['Location', where.location]);
     return true;
   }
 

@@ -1,6 +1,6 @@
 // Options and results of the agent's HTTP server.
 import type { Logger } from '../log/index.ts';
-import type { Catalog, PieceSource, Store } from '../store/types.ts';
+import type { Catalog, CatalogObject, PieceSource, Store } from '../store/types.ts';
 import type { MissingPiecePolicy } from './missing-pieces.ts';
 
 /**
@@ -60,9 +60,27 @@ export interface OriginLimits {
   connections: number;
 }
 
+/** A request every byte of which is held: where else it may be served from. */
+export interface ForwardRequest {
+  object: CatalogObject;
+  /** The request target as the client sent it (path and query): the same resource elsewhere. */
+  target: string;
+  /** The pieces the requested bytes lie in. */
+  firstPiece: number;
+  lastPiece: number;
+}
+
+/** A redirect for the request (302 to `location`), or null to serve it here. */
+export type Forwarder = (request: ForwardRequest) => { location: string; holder: string } | null;
+
 export interface HttpServerOptions {
   store: HttpStore;
   cache: PieceSource;
+  /**
+   * Asked before a request whose bytes are all held is served: the controller redirects to an edge that
+   * holds them, and serves here (through `cache`) only when no single edge does. Default: serve here.
+   */
+  forward?: Forwarder;
   /** Address to listen on; default '::' (IPv6 and IPv4), or '0.0.0.0' where IPv6 is off. */
   host?: string;
   /** 0 picks a free port. */

@@ -49,5 +49,7 @@ export interface IngestResult {
   piecesAdded: number;
   magnet: string | null;
   durationMs: number;
+  /** Through a controller: the edge (id) that did this ingest. */
+  edge?: string;
   error?: { code: string; message: string; subject?: string };
 }

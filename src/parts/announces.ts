@@ -2,7 +2,12 @@
 // start or stop announcing altogether), its status, and announcing one object now.
 import type { Logger } from '../log/index.ts';
 import type { Catalog } from '../store/index.ts';
-import { type AnnounceClient, createAnnounceClient, type TrackerStatus } from '../tracker/index.ts';
+import {
+  type AnnounceClient,
+  type AnnounceClientOptions,
+  createAnnounceClient,
+  type TrackerStatus,
+} from '../tracker/index.ts';
 import type { Part } from './lifecycle.ts';
 
 export interface AnnouncesOptions {
@@ -12,6 +17,8 @@ export interface AnnouncesOptions {
   where: () => { peerPort: number; httpBaseUrls: string[] };
   transferStats: (infoHash: string) => { uploaded: number; downloaded: number } | undefined;
   logger: Pick<Logger, 'debug' | 'warn'>;
+  /** The controller announces bitmap changes sooner than an edge does. Default: the client's. */
+  changeDelayMs?: AnnounceClientOptions['changeDelayMs'];
 }
 
 export class AnnouncesPart implements Part {
@@ -39,6 +46,7 @@ export class AnnouncesPart implements Part {
       httpBaseUrls,
       trackers,
       transferStats: this.#options.transferStats,
+      ...(this.#options.changeDelayMs === undefined ? {} : { changeDelayMs: this.#options.changeDelayMs }),
     });
     client.on('announce-error', (info) => logger.warn(info, 'announce failed'));
     client.on('announce', (info) =>

@@ -1,0 +1,55 @@
+// JSON over HTTP for edgepeer's control APIs (the admin API, the controller's edge API): bodies read
+// within a size cap, answers and errors in one shape, error statuses from the one catalogue.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type EdgepeerError, httpStatusFor, InvalidArgumentError, isEdgepeerError } from '../errors/index.ts';
+
+/** Admin API bodies (bulk ingest manifests) are small next to this. */
+export const MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+/** The request body as JSON, refused past `maxBytes`. */
+export async function readJson(req: IncomingMessage, maxBytes = MAX_BODY_BYTES): Promise<unknown> {
+  const body = await readBody(req, maxBytes);
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new InvalidArgumentError('request body is not JSON');
+  }
+}
+
+/** The request body, refused past `maxBytes`. */
+export async function readBody(req: IncomingMessage, maxBytes = MAX_BODY_BYTES): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) throw new InvalidArgumentError(`request body over ${maxBytes} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+export function toErrorJson(err: unknown): { code: string; message: string; subject?: string } {
+  if (isEdgepeerError(err)) return (err as EdgepeerError).toJSON();
+  return { code: 'EDGEPEER_INTERNAL', message: err instanceof Error ? err.message : String(err) };
+}
+
+/** The request target's path; a target that is no URL path is the client's error. */
+export function pathOf(target: string | undefined): string {
+  try {
+    return new URL(target ?? '/', 'http://admin').pathname;
+  } catch {
+    throw new InvalidArgumentError('the request target is not a URL path', { subject: 'path' });
+  }
+}
+
+export function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+}
+
+export function sendError(res: ServerResponse, err: unknown): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendJson(res, httpStatusFor(err), { error: toErrorJson(err) });
+}

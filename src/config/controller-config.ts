@@ -1,0 +1,54 @@
+// The configuration `edgepeer controller` runs with, as plain data, and its embedded defaults.
+import type { RegistrationOptions } from '../ims/index.ts';
+import type { MseMode, PeerWireLimits } from '../wire/index.ts';
+
+export interface ControllerConfig {
+  /** The controller's own state: enrolled edges and tokens (fleet.json), admin token, controller.json. */
+  dataDir: string;
+  /** The controller as a peer holding the union of its edges' pieces. */
+  peer: {
+    port: number;
+    host?: string | string[];
+    mse?: MseMode;
+    limits?: Partial<PeerWireLimits>;
+  };
+  /** Object and piece URLs answered with redirects to edges; null: none. */
+  http: {
+    port: number;
+    host?: string;
+    /** The base URL trackers hear as the CDN's URI; default: the listening address. */
+    publicUrl?: string;
+    accessLog?: string;
+    corsOrigin?: string;
+  } | null;
+  /** Where edges enrol, send heartbeats and holdings, and take commands. */
+  edges: {
+    host: string;
+    port: number;
+    /** How often edges send heartbeats; an edge silent for 3 of them is down. */
+    heartbeatMs: number;
+    /** Edges each ingested object is placed on. */
+    replicas: number;
+  };
+  admin: { host: string; port: number; tokenFile?: string } | null;
+  /** Verified pieces fetched from edges for peers, kept in memory up to this. */
+  cacheBytes: number;
+  trackers: string[];
+  announce: boolean;
+  /** The CDN's identity in IMS, registered once by the controller (its edges do not register). */
+  ims: RegistrationOptions | null;
+  hashThreads?: number;
+  shutdownGraceMs: number;
+}
+
+export const DEFAULT_CONTROLLER_CONFIG: Omit<ControllerConfig, 'dataDir'> = {
+  peer: { port: 6881, mse: 'rc4' },
+  http: { port: 8080, corsOrigin: '*' },
+  edges: { host: '::', port: 7000, heartbeatMs: 2000, replicas: 2 },
+  admin: { host: '127.0.0.1', port: 7071 },
+  cacheBytes: 256 * 1024 * 1024,
+  trackers: [],
+  announce: true,
+  ims: null,
+  shutdownGraceMs: 5000,
+};

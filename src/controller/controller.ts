@@ -1,0 +1,275 @@
+// The controller's composition root (TR 23.844 6.2.2): the CDN as one peer over its edges. Its catalog is
+// the union of what the edges hold; its pieces come from the edges, verified, through a cache of its own;
+// its HTTP URLs redirect to the edges; it alone announces to trackers and registers in IMS. Edges enrol,
+// send heartbeats and holdings, and take ingest and purge commands on the edge listener.
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import {
+  createAdminServer,
+  defaultTokenFile,
+  ensureToken,
+  publishAgent,
+  readJson,
+  sendJson,
+  unpublishAgent,
+} from '../admin/index.ts';
+import type { ControllerConfig } from '../config/index.ts';
+import { InvalidArgumentError, NotFoundError } from '../errors/index.ts';
+import type { HttpServer } from '../http/index.ts';
+import { AnnouncesPart, hashingPart, Lifecycle, RegistrationPart, startHttp, startPeerWire } from '../parts/index.ts';
+import { CachingSource } from '../store/index.ts';
+import type { PeerWireServer } from '../wire/index.ts';
+import { createEdgeApi } from './edge-api.ts';
+import { EdgeRegistry } from './edge-registry.ts';
+import { EdgeSource } from './edge-source.ts';
+import { FleetCatalog } from './fleet-catalog.ts';
+import type { FleetState } from './fleet-state.ts';
+import { edgeForwarder } from './forwarding.ts';
+import { MemoryFleetState } from './memory-fleet-state.ts';
+import { ControllerOperations } from './operations.ts';
+import { type ControllerStatus, controllerStatus, edgeSummaries } from './status.ts';
+
+/** Changes to the union reach trackers this soon (an edge's own announces wait 5 s). */
+const ANNOUNCE_CHANGE_DELAY_MS = 250;
+/** Beyond the shutdown grace: `stopped` announces and the IMS deregistration. */
+const SHUTDOWN_MARGIN_MS = 3000;
+
+export interface ControllerAddresses {
+  peerPort: number;
+  httpPort: number | null;
+  httpBaseUrls: string[];
+  edgeUrl: string;
+  adminUrl: string | null;
+}
+
+export class Controller {
+  readonly peerId = Buffer.concat([Buffer.from('-EP0100-'), randomBytes(12)]);
+  readonly config: ControllerConfig;
+  readonly fleet: FleetState;
+  readonly catalog: FleetCatalog;
+  readonly registry: EdgeRegistry;
+  readonly operations: ControllerOperations;
+  readonly #logger: Logger;
+  readonly #lifecycle: Lifecycle;
+  readonly #source: EdgeSource;
+  readonly #cache: CachingSource;
+  readonly #announces: AnnouncesPart;
+  readonly #registration: RegistrationPart;
+  #wire: PeerWireServer | null = null;
+  #http: HttpServer | null = null;
+  #addresses: ControllerAddresses = { peerPort: 0, httpPort: null, httpBaseUrls: [], edgeUrl: '', adminUrl: null };
+
+  private constructor(
+    config: ControllerConfig,
+    logger: Logger,
+    lifecycle: Lifecycle,
+    fleet: FleetState,
+    verify: (data: Uint8Array, expected: Uint8Array) => Promise<boolean>,
+  ) {
+    this.config = config;
+    this.#logger = logger;
+    this.#lifecycle = lifecycle;
+    this.fleet = fleet;
+    this.catalog = new FleetCatalog(fleet, logger.child({ part: 'fleet' }));
+    this.registry = new EdgeRegistry({
+      fleet,
+      catalog: this.catalog,
+      heartbeatMs: config.edges.heartbeatMs,
+      logger: logger.child({ part: 'edges' }),
+    });
+    this.operations = new ControllerOperations({
+      catalog: this.catalog,
+      registry: this.registry,
+      replicas: () => this.config.edges.replicas,
+    });
+    this.#source = new EdgeSource({ catalog: this.catalog, verify, logger: logger.child({ part: 'edge source' }) });
+    this.#cache = new CachingSource(this.catalog, this.#source, { maxBytes: config.cacheBytes });
+    this.#announces = new AnnouncesPart({
+      catalog: this.catalog,
+      peerId: this.peerId,
+      where: () => this.#addresses,
+      transferStats: () => undefined,
+      logger,
+      changeDelayMs: ANNOUNCE_CHANGE_DELAY_MS,
+    });
+    this.#registration = new RegistrationPart(logger.child({ part: 'ims' }));
+  }
+
+  /** Starts over `fleet` (default: in memory, edges and tokens saved in the data dir). */
+  static async start(config: ControllerConfig, logger: Logger, fleet?: FleetState): Promise<Controller> {
+    const lifecycle = new Lifecycle(logger);
+    const state = fleet ?? (await MemoryFleetState.open(join(config.dataDir, 'fleet.json')));
+    lifecycle.add({ name: 'fleet state', phase: 'release', stop: () => state.close() });
+    const hashing = hashingPart(config.hashThreads);
+    lifecycle.add(hashing.part);
+    const controller = new Controller(config, logger, lifecycle, state, (data, expected) =>
+      hashing.pool.verify(data, expected),
+    );
+    try {
+      await controller.#startParts();
+    } catch (err) {
+      await controller.stop();
+      throw err;
+    }
+    return controller;
+  }
+
+  async #startParts(): Promise<void> {
+    const config = this.config;
+    const lifecycle = this.#lifecycle;
+    const logger = this.#logger;
+    await this.catalog.load();
+    lifecycle.add({ name: 'edge source', phase: 'release', stop: () => this.#source.close() });
+
+    const edgeApi = createEdgeApi({
+      registry: this.registry,
+      host: config.edges.host,
+      port: config.edges.port,
+      logger: logger.child({ part: 'edge api' }),
+    });
+    const edgeUrl = await edgeApi.listen();
+    this.registry.start();
+    lifecycle.add({
+      name: 'edge api',
+      phase: 'serving',
+      stop: async () => {
+        this.registry.stop();
+        await edgeApi.close();
+      },
+    });
+    this.#addresses = { ...this.#addresses, edgeUrl };
+
+    const wire = await startPeerWire(
+      {
+        store: this.catalog,
+        cache: this.#cache,
+        port: config.peer.port,
+        peerId: this.peerId,
+        logger: logger.child({ part: 'wire' }),
+        ...(config.peer.mse ? { mse: config.peer.mse } : {}),
+        ...(config.peer.host ? { host: config.peer.host } : {}),
+        ...(config.peer.limits ? { limits: config.peer.limits } : {}),
+      },
+      config.shutdownGraceMs,
+    );
+    lifecycle.add(wire);
+    this.#wire = wire.server;
+    this.#addresses = { ...this.#addresses, peerPort: wire.port };
+
+    if (config.http) {
+      const http = await startHttp(
+        {
+          store: this.catalog,
+          cache: this.#cache,
+          port: config.http.port,
+          policy: 'refuse',
+          forward: edgeForwarder(this.catalog),
+          logger: logger.child({ part: 'http' }),
+          ...(config.http.accessLog ? { accessLog: config.http.accessLog } : {}),
+          ...(config.http.corsOrigin ? { corsOrigin: config.http.corsOrigin } : {}),
+          ...(config.http.host ? { host: config.http.host } : {}),
+        },
+        config.shutdownGraceMs,
+      );
+      lifecycle.add(http);
+      this.#http = http.server;
+      const baseUrls = config.http.publicUrl ? [config.http.publicUrl.replace(/\/$/, '')] : http.baseUrls;
+      this.#addresses = { ...this.#addresses, httpPort: http.port, httpBaseUrls: baseUrls };
+    }
+
+    if (config.announce) this.#announces.start(config.trackers);
+    lifecycle.add(this.#announces);
+    if (config.admin) await this.#startAdmin(config.admin);
+    if (config.ims) await this.#registration.replace(config.ims);
+    lifecycle.add(this.#registration);
+  }
+
+  async #startAdmin(admin: NonNullable<ControllerConfig['admin']>): Promise<void> {
+    const tokenFile = admin.tokenFile ?? defaultTokenFile(this.config.dataDir);
+    const server = createAdminServer({
+      operations: this.operations,
+      routes: (req, res, path) => this.#adminRoutes(req, res, path),
+      token: await ensureToken(tokenFile),
+      host: admin.host,
+      port: admin.port,
+      status: () => this.status(),
+      logger: this.#logger.child({ part: 'admin' }),
+    });
+    const adminUrl = await server.listen();
+    this.#lifecycle.add({ name: 'admin', phase: 'serving', stop: () => server.close() });
+    this.#addresses = { ...this.#addresses, adminUrl };
+    // CLI commands given this data dir (ls, ingest, purge, edges) find the controller as they find an agent.
+    await publishAgent(this.config.dataDir, {
+      pid: process.pid,
+      adminUrl,
+      tokenFile,
+      startedAt: new Date().toISOString(),
+    });
+    this.#lifecycle.add({ name: 'controller.json', phase: 'serving', stop: () => unpublishAgent(this.config.dataDir) });
+  }
+
+  /** The controller's own admin routes: edges and enrolment tokens. */
+  async #adminRoutes(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
+    if (req.method === 'GET' && path === '/v1/edges') {
+      sendJson(res, 200, edgeSummaries(this.catalog));
+      return true;
+    }
+    if (req.method === 'POST' && path === '/v1/tokens') {
+      const body = (await readJson(req)) as { ttlMs?: unknown; label?: unknown };
+      const ttlMs = body.ttlMs ?? 3_600_000;
+      if (typeof ttlMs !== 'number') throw new InvalidArgumentError('ttlMs must be a number', { subject: 'ttlMs' });
+      const label = typeof body.label === 'string' ? body.label.slice(0, 200) : null;
+      sendJson(res, 200, await this.registry.createToken(ttlMs, label));
+      return true;
+    }
+    if (req.method === 'GET' && path === '/v1/tokens') {
+      sendJson(res, 200, await this.fleet.listTokens());
+      return true;
+    }
+    const edgeRoute = /^\/v1\/edges\/(edge-[0-9a-f]{12})(\/drain)?$/.exec(path);
+    if (edgeRoute !== null && req.method === 'DELETE' && edgeRoute[2] === undefined) {
+      if (!(await this.fleet.removeEdge(edgeRoute[1] as string))) throw new NotFoundError(`no edge ${edgeRoute[1]}`);
+      this.#logger.info({ edgeId: edgeRoute[1] }, 'controller: an edge was removed (its credential is revoked)');
+      sendJson(res, 200, { removed: edgeRoute[1] });
+      return true;
+    }
+    if (edgeRoute !== null && req.method === 'POST' && edgeRoute[2] === '/drain') {
+      const body = (await readJson(req)) as { draining?: unknown };
+      const record = await this.fleet.setDraining(edgeRoute[1] as string, body.draining !== false);
+      if (record === undefined) throw new NotFoundError(`no edge ${edgeRoute[1]}`);
+      sendJson(res, 200, record);
+      return true;
+    }
+    return false;
+  }
+
+  where(): ControllerAddresses {
+    return this.#addresses;
+  }
+
+  status(): ControllerStatus {
+    return controllerStatus({
+      dataDir: this.config.dataDir,
+      addresses: this.#addresses,
+      catalog: this.catalog,
+      registry: this.registry,
+      source: this.#source,
+      cache: this.#cache,
+      wire: this.#wire,
+      http: this.#http,
+      announces: this.#announces,
+      registration: this.#registration,
+    });
+  }
+
+  /** Announces an object now; resolves once a tracker took it (at once without announces). */
+  announceNow(infoHash: string, timeoutMs = 10_000): Promise<void> {
+    return this.#announces.announceNow(infoHash, timeoutMs);
+  }
+
+  stop(): Promise<string[]> {
+    return this.#lifecycle.stop(this.config.shutdownGraceMs + SHUTDOWN_MARGIN_MS);
+  }
+}

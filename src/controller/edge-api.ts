@@ -1,0 +1,121 @@
+// The controller's edge listener: src/fleet/protocol.ts over HTTP/1.1 (keep-alive; one long poll per edge
+// for commands). Every route but enrolment takes the edge's credential; bodies are checked before the
+// registry sees them, and a bad one is a 400 naming the field (counted, logged at debug).
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pathOf, readBody, readJson, sendError, sendJson } from '../admin/index.ts';
+import { fromListenError, InvalidArgumentError, isEdgepeerError, NotFoundError } from '../errors/index.ts';
+import {
+  commandEventsRequest,
+  deltasRequest,
+  EDGE_API,
+  enrolRequest,
+  heartbeatRequest,
+  MAX_EDGE_BODY_BYTES,
+  parseMessage,
+  stateRequest,
+} from '../fleet/index.ts';
+import type { Logger } from '../log/index.ts';
+import type { EdgeRegistry } from './edge-registry.ts';
+
+/** A long poll is answered (empty) after this at most: below common idle timeouts of proxies. */
+const MAX_POLL_MS = 25_000;
+/** A .torrent upload: piece hashes of a very large object fit. */
+const MAX_METAINFO_BYTES = 64 * 1024 * 1024;
+
+export interface EdgeApi {
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export function createEdgeApi(options: {
+  registry: EdgeRegistry;
+  host: string;
+  port: number;
+  logger: Pick<Logger, 'error' | 'debug'>;
+}): EdgeApi {
+  const { registry, logger } = options;
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (!isEdgepeerError(err)) {
+        logger.error({ method: req.method, path: req.url?.split('?')[0], err }, 'edge API: request failed');
+      } else if (err instanceof InvalidArgumentError) {
+        registry.noteBadMessage();
+        logger.debug({ path: req.url?.split('?')[0], err: err.message }, 'edge API: a bad message');
+      }
+      sendError(res, err);
+    });
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 60_000;
+  server.keepAliveTimeout = 65_000;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = pathOf(req.url);
+    if (req.method === 'GET' && path === '/healthz') return sendJson(res, 200, { ok: true });
+    if (req.method === 'POST' && path === EDGE_API.enrol) {
+      const request = parseMessage(enrolRequest, await readJson(req), 'enrolment');
+      return sendJson(res, 200, await registry.enrol(request));
+    }
+    const edge = await registry.authenticate(req.headers.authorization);
+    if (req.method === 'POST' && path === EDGE_API.heartbeat) {
+      const request = parseMessage(heartbeatRequest, await readJson(req), 'heartbeat');
+      return sendJson(res, 200, await registry.heartbeat(edge, request));
+    }
+    if (req.method === 'PUT' && path === EDGE_API.state) {
+      const request = parseMessage(stateRequest, await readJson(req, MAX_EDGE_BODY_BYTES), 'state');
+      return sendJson(res, 200, await registry.state(edge, request));
+    }
+    if (req.method === 'POST' && path === EDGE_API.deltas) {
+      const request = parseMessage(deltasRequest, await readJson(req, MAX_EDGE_BODY_BYTES), 'deltas');
+      return sendJson(res, 200, await registry.deltas(edge, request));
+    }
+    if (req.method === 'PUT' && path.startsWith(EDGE_API.metainfo)) {
+      const infoHash = path.slice(EDGE_API.metainfo.length);
+      await registry.metainfo(edge, infoHash, await readBody(req, MAX_METAINFO_BYTES));
+      res.writeHead(204).end();
+      return;
+    }
+    if (req.method === 'GET' && path === EDGE_API.commands) {
+      const asked = Number(new URL(req.url ?? '/', 'http://edge').searchParams.get('waitMs') ?? MAX_POLL_MS);
+      const waitMs = Number.isFinite(asked) ? Math.max(0, Math.min(MAX_POLL_MS, asked)) : MAX_POLL_MS;
+      const hungUp = new AbortController();
+      res.on('close', () => hungUp.abort());
+      return sendJson(res, 200, { commands: await registry.poll(edge.id, waitMs, hungUp.signal) });
+    }
+    const events = /^\/v1\/edge\/commands\/([^/]{1,64})\/events$/.exec(path);
+    if (req.method === 'POST' && events !== null) {
+      const request = parseMessage(commandEventsRequest, await readJson(req, MAX_EDGE_BODY_BYTES), 'command events');
+      registry.report(edge, events[1] as string, request.events);
+      res.writeHead(204).end();
+      return;
+    }
+    if (req.method === 'POST' && path === EDGE_API.leave) {
+      await registry.leave(edge);
+      res.writeHead(204).end();
+      return;
+    }
+    throw new NotFoundError(`no route ${req.method} ${path.slice(0, 200)}`);
+  }
+
+  return {
+    async listen() {
+      server.listen(options.port, options.host);
+      try {
+        await once(server, 'listening');
+      } catch (err) {
+        throw fromListenError(err, 'edge API', options.host, options.port);
+      }
+      const address = server.address() as AddressInfo;
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      return `http://${host}:${address.port}`;
+    },
+    async close() {
+      server.closeIdleConnections();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}

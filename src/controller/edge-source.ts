@@ -1,0 +1,149 @@
+// The controller's piece source: a piece is fetched from an edge that holds it (its HTTP piece URL, over
+// pooled keep-alive connections) and handed on only once it matches the piece's SHA-1. An edge that does
+// not answer, answers wrong, or sends bytes that fail their hash is marked (set aside, or the piece no
+// longer counts as held there) and the next holder is tried: a peer sees at worst a reject, never a bad
+// block. The caching layer above (src/store CachingSource) keeps verified pieces and shares fetches.
+import { Agent, type Dispatcher } from 'undici';
+import { NotFoundError } from '../errors/index.ts';
+import { pieceUrl } from '../http/index.ts';
+import type { Logger } from '../log/index.ts';
+import { pieceHash, pieceSize } from '../metainfo/index.ts';
+import type { PieceSource } from '../store/index.ts';
+import { rankEdges } from './choice.ts';
+import type { FleetCatalog, FleetEdge } from './fleet-catalog.ts';
+
+export interface EdgeSourceOptions {
+  catalog: FleetCatalog;
+  /** True when SHA-1(data) equals `expected` (the hash pool's). */
+  verify: (data: Uint8Array, expected: Uint8Array) => Promise<boolean>;
+  /** Time for an edge to answer, and between two body chunks; default 5 s. */
+  timeoutMs?: number;
+  /** Keep-alive connections per edge; default 16. */
+  connectionsPerEdge?: number;
+  /** How long an edge that failed a fetch is set aside; default 10 s. */
+  setAsideMs?: number;
+  logger: Pick<Logger, 'warn' | 'debug'>;
+}
+
+export interface EdgeSourceStats {
+  fetched: number;
+  bytesFetched: number;
+  /** Fetches that failed (unreachable, error status, wrong length) and were retried elsewhere. */
+  fetchFailures: number;
+  /** Pieces from an edge that failed their hash. */
+  corruptPieces: number;
+}
+
+export class EdgeSource implements PieceSource {
+  readonly #catalog: FleetCatalog;
+  readonly #verify: EdgeSourceOptions['verify'];
+  readonly #dispatcher: Dispatcher;
+  readonly #setAsideMs: number;
+  readonly #logger: EdgeSourceOptions['logger'];
+  readonly #stats: EdgeSourceStats = { fetched: 0, bytesFetched: 0, fetchFailures: 0, corruptPieces: 0 };
+
+  constructor(options: EdgeSourceOptions) {
+    const timeoutMs = options.timeoutMs ?? 5000;
+    this.#catalog = options.catalog;
+    this.#verify = options.verify;
+    this.#setAsideMs = options.setAsideMs ?? 10_000;
+    this.#logger = options.logger;
+    this.#dispatcher = new Agent({
+      connections: options.connectionsPerEdge ?? 16,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      connectTimeout: timeoutMs,
+      keepAliveTimeout: 30_000,
+    });
+  }
+
+  async getPiece(infoHash: string, pieceIndex: number, signal?: AbortSignal): Promise<Buffer> {
+    const key = infoHash.toLowerCase();
+    const metainfo = this.#catalog.metainfoOf(key);
+    if (metainfo === undefined) throw new NotFoundError(`no object ${key} on any edge`);
+    const expected = pieceHash(metainfo, pieceIndex);
+    const size = pieceSize(metainfo, pieceIndex);
+    const tried = new Set<string>();
+    for (;;) {
+      signal?.throwIfAborted();
+      const candidates = this.#catalog
+        .holdersOfSpan(key, pieceIndex, pieceIndex)
+        .filter((edge) => !tried.has(edge.record.id) && this.#catalog.serving(edge));
+      const edge = rankEdges(candidates, `${key}:${pieceIndex}`)[0];
+      if (edge === undefined) {
+        throw new NotFoundError(
+          tried.size === 0
+            ? `no serving edge holds piece ${pieceIndex} of ${key}`
+            : `piece ${pieceIndex} of ${key}: none of the ${tried.size} edges holding it sent verified bytes`,
+        );
+      }
+      tried.add(edge.record.id);
+      const data = await this.#fetch(edge, key, pieceIndex, size, signal);
+      if (data === null) continue;
+      if (await this.#verify(data, expected)) {
+        this.#stats.fetched += 1;
+        this.#stats.bytesFetched += data.length;
+        return data;
+      }
+      this.#stats.corruptPieces += 1;
+      this.#catalog.distrust(edge.record.id, key, pieceIndex);
+    }
+  }
+
+  /** The controller has no bytes at hand: every read goes through getPiece (and the cache above). */
+  readSpanSync(): Buffer | undefined {
+    return undefined;
+  }
+
+  stats(): EdgeSourceStats {
+    return { ...this.#stats };
+  }
+
+  close(): Promise<void> {
+    return this.#dispatcher.close();
+  }
+
+  /** The piece's bytes from `edge`, or null (the edge was marked) when it did not send exactly `size` of them. */
+  async #fetch(
+    edge: FleetEdge,
+    infoHash: string,
+    pieceIndex: number,
+    size: number,
+    signal?: AbortSignal,
+  ): Promise<Buffer | null> {
+    const baseUrl = edge.liveness?.address.httpBaseUrl;
+    if (baseUrl === undefined) return null;
+    const url = pieceUrl(baseUrl, infoHash, pieceIndex);
+    let problem: string;
+    try {
+      const response = await this.#dispatcher.request({
+        origin: new URL(url).origin,
+        path: new URL(url).pathname,
+        method: 'GET',
+        headers: { 'user-agent': 'edgepeer controller' },
+        ...(signal ? { signal } : {}),
+      });
+      if (response.statusCode === 200) {
+        const data = Buffer.from(await response.body.arrayBuffer());
+        if (data.length === size) return data;
+        problem = `sent ${data.length} bytes for a piece of ${size}`;
+      } else {
+        await response.body.dump();
+        if (response.statusCode === 404 || response.statusCode === 503) {
+          // The edge says it lacks the piece it claimed: that claim goes, the edge keeps serving the rest.
+          this.#stats.fetchFailures += 1;
+          this.#catalog.distrust(edge.record.id, infoHash, pieceIndex);
+          return null;
+        }
+        problem = `answered ${response.statusCode}`;
+      }
+    } catch (err) {
+      signal?.throwIfAborted();
+      problem = `unreachable (${(err as Error).message})`;
+    }
+    this.#stats.fetchFailures += 1;
+    this.#logger.warn({ edgeId: edge.record.id, url, problem }, 'controller: a piece fetch from an edge failed');
+    this.#catalog.setAside(edge.record.id, this.#setAsideMs);
+    return null;
+  }
+}

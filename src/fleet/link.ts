@@ -1,0 +1,462 @@
+// An edge's link to its controller (TR 23.844 6.2.2: the controller registers and announces for the CDN,
+// edges only tell it what they hold). Enrols once with a one-time token and keeps the key it gets in the
+// data dir; then heartbeats (address, load, free space), the whole state of its holdings when the
+// controller asks (first contact, a restart, a gap), numbered deltas as pieces come and go, the metainfo
+// the controller lacks, and commands (ingest, purge) taken through a long poll. Nothing here throws into
+// the agent once started: a controller that is away is retried with backoff and logged.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { dirname } from 'node:path';
+import { Pool } from 'undici';
+import {
+  ConfigError,
+  ControllerUnreachableError,
+  EnrolmentRefusedError,
+  isEdgepeerError,
+  UnauthorizedError,
+} from '../errors/index.ts';
+import type { Logger } from '../log/index.ts';
+import { encodeTorrent } from '../metainfo/index.ts';
+import type { Catalog, CatalogObject, RemovalReason } from '../store/index.ts';
+import {
+  type CommandEvent,
+  commandsResponse,
+  EDGE_API,
+  type EdgeAddress,
+  type EdgeCommand,
+  edgeAuthorization,
+  enrolResponse,
+  heartbeatResponse,
+  holdingsResponse,
+  type ObjectChange,
+  parseMessage,
+} from './protocol.ts';
+
+export interface EdgeCredential {
+  controller: string;
+  edgeId: string;
+  key: string;
+}
+
+export interface EdgeLinkOptions {
+  /** The controller's edge API, e.g. http://controller.cdn.example:7000. */
+  controllerUrl: string;
+  /** Where the credential is kept (mode 0600). */
+  credentialFile: string;
+  /** The one-time enrolment token, needed only while no credential is kept. */
+  enrolToken: string | null;
+  /** The name the edge enrols under; default the host name. */
+  name?: string;
+  catalog: Pick<Catalog, 'list' | 'get' | 'metainfoOf' | 'on' | 'off'>;
+  /** Where clients and peers reach this edge (read at every heartbeat). */
+  address: () => EdgeAddress;
+  /** Open connections, and bytes sent so far (a counter). */
+  load: () => { connections: number; uploadedBytes: number };
+  /** The data dir's file system. */
+  space: () => Promise<{ capacityBytes: number; freeBytes: number }>;
+  /** Runs a command from the controller, telling `report` its progress and results; rejects if it failed. */
+  runCommand: (command: EdgeCommand, report: (event: CommandEvent) => void) => Promise<void>;
+  logger: Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>;
+  /** Delay before pending deltas go out, ms; default 50 (changes meanwhile travel together). */
+  deltaDelayMs?: number;
+}
+
+export interface EdgeLinkStatus {
+  controller: string;
+  edgeId: string | null;
+  connected: boolean;
+  draining: boolean;
+  lastHeartbeatAt: number | null;
+  statesSent: number;
+  deltasSent: number;
+  commandsRun: number;
+  lastError: string | null;
+}
+
+const RETRY_MIN_MS = 500;
+const RETRY_MAX_MS = 30_000;
+
+export class EdgeLink {
+  readonly #options: EdgeLinkOptions;
+  readonly #pool: Pool;
+  readonly #session = randomBytes(8).toString('hex');
+  readonly #stopped = new AbortController();
+  #credential: EdgeCredential | null = null;
+  #heartbeatMs = 2000;
+  /** The last delta number the controller took in this session; null until it has the whole state. */
+  #seq: number | null = null;
+  #pending: ObjectChange[] = [];
+  readonly #pieceCounts = new Map<string, number>();
+  #flushTimer: NodeJS.Timeout | null = null;
+  #sending: Promise<void> = Promise.resolve();
+  #lastUploaded = 0;
+  #lastHeartbeatAt: number | null = null;
+  #loops: Promise<unknown>[] = [];
+  readonly #status: EdgeLinkStatus;
+  readonly #listeners = {
+    added: (infoHash: string, pieces: number[]) => this.#change(infoHash, { added: pieces }),
+    removed: (infoHash: string, pieces: number[]) => this.#change(infoHash, { removed: pieces }),
+    objectRemoved: (infoHash: string, _reason: RemovalReason) => this.#change(infoHash, { gone: true }),
+    // Staged content (a new file or URL) arrives whole: the object comes with its pieces, in one event.
+    objectAdded: (object: CatalogObject) => {
+      const held: number[] = [];
+      for (let piece = 0; piece < object.pieceCount; piece += 1) if (object.bitfield.get(piece)) held.push(piece);
+      if (held.length > 0) this.#change(object.infoHash, { added: held });
+    },
+  };
+
+  constructor(options: EdgeLinkOptions) {
+    this.#options = options;
+    const url = new URL(options.controllerUrl);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new ConfigError(`controller URL ${options.controllerUrl} is not http(s)`, { subject: 'controller.url' });
+    }
+    this.#pool = new Pool(url.origin, { connections: 4, headersTimeout: 40_000, bodyTimeout: 40_000 });
+    this.#status = {
+      controller: options.controllerUrl,
+      edgeId: null,
+      connected: false,
+      draining: false,
+      lastHeartbeatAt: null,
+      statesSent: 0,
+      deltasSent: 0,
+      commandsRun: 0,
+      lastError: null,
+    };
+  }
+
+  /**
+   * Takes the kept credential, or enrols with the token (EnrolmentRefusedError if the controller refuses
+   * it; ConfigError when there is neither), then runs in the background.
+   */
+  async start(): Promise<void> {
+    this.#credential = await this.#readCredential();
+    if (this.#credential === null) {
+      if (this.#options.enrolToken === null) {
+        throw new ConfigError(
+          `this edge has no credential for ${this.#options.controllerUrl} yet: give it an enrolment token (--enrol-token)`,
+          { subject: 'controller.enrolToken' },
+        );
+      }
+      this.#credential = await this.#enrol(this.#options.enrolToken);
+    }
+    this.#status.edgeId = this.#credential.edgeId;
+    const { catalog } = this.#options;
+    catalog.on('object-added', this.#listeners.objectAdded);
+    catalog.on('pieces-added', this.#listeners.added);
+    catalog.on('pieces-removed', this.#listeners.removed);
+    catalog.on('object-removed', this.#listeners.objectRemoved);
+    this.#lastUploaded = this.#options.load().uploadedBytes;
+    this.#loops = [this.#heartbeatLoop(), this.#commandLoop()];
+  }
+
+  status(): EdgeLinkStatus {
+    return { ...this.#status, lastHeartbeatAt: this.#lastHeartbeatAt };
+  }
+
+  /** Tells the controller this edge leaves (its pieces leave the union at once), then stops. */
+  async stop(): Promise<void> {
+    if (this.#stopped.signal.aborted) return;
+    this.#stopped.abort();
+    const { catalog } = this.#options;
+    catalog.off('object-added', this.#listeners.objectAdded);
+    catalog.off('pieces-added', this.#listeners.added);
+    catalog.off('pieces-removed', this.#listeners.removed);
+    catalog.off('object-removed', this.#listeners.objectRemoved);
+    if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
+    await Promise.allSettled(this.#loops);
+    if (this.#credential !== null && this.#status.connected) {
+      await this.#call('POST', EDGE_API.leave, undefined, AbortSignal.timeout(2000)).catch(() => {});
+    }
+    await this.#pool.close();
+  }
+
+  async #enrol(token: string): Promise<EdgeCredential> {
+    const response = await this.#call('POST', EDGE_API.enrol, {
+      token,
+      name: this.#options.name ?? hostname(),
+      address: this.#options.address(),
+    });
+    const enrolled = parseMessage(enrolResponse, response, 'enrolment answer');
+    const credential = { controller: this.#options.controllerUrl, edgeId: enrolled.edgeId, key: enrolled.key };
+    await this.#writeCredential(credential);
+    this.#heartbeatMs = enrolled.heartbeatMs;
+    this.#options.logger.info(
+      { edgeId: credential.edgeId, controller: credential.controller },
+      'enrolled with the controller',
+    );
+    return credential;
+  }
+
+  async #heartbeatLoop(): Promise<void> {
+    let failures = 0;
+    while (!this.#stopped.signal.aborted) {
+      try {
+        await this.#heartbeat();
+        if (failures > 0)
+          this.#options.logger.info({ controller: this.#options.controllerUrl }, 'controller reachable again');
+        failures = 0;
+        this.#status.connected = true;
+        this.#status.lastError = null;
+        await this.#sleep(this.#heartbeatMs);
+      } catch (err) {
+        if (this.#stopped.signal.aborted) return;
+        failures += 1;
+        this.#status.connected = false;
+        this.#status.lastError = (err as Error).message;
+        this.#seq = null;
+        if (failures === 1 || failures % 10 === 0) {
+          const removed = err instanceof UnauthorizedError;
+          this.#options.logger[removed ? 'error' : 'warn'](
+            { err: (err as Error).message, failures },
+            removed
+              ? 'the controller refuses this edge (removed?): enrol it again with a new token'
+              : 'controller unreachable; retrying',
+          );
+        }
+        await this.#sleep(Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(failures, 10)));
+      }
+    }
+  }
+
+  async #heartbeat(): Promise<void> {
+    const now = Date.now();
+    const load = this.#options.load();
+    const elapsedS = this.#lastHeartbeatAt === null ? 1 : Math.max(0.001, (now - this.#lastHeartbeatAt) / 1000);
+    const uploadBytesPerSecond = Math.max(0, Math.round((load.uploadedBytes - this.#lastUploaded) / elapsedS));
+    this.#lastUploaded = load.uploadedBytes;
+    // A delta in flight would make the seq race the heartbeat: they go one after another.
+    await this.#sending;
+    const answer = parseMessage(
+      heartbeatResponse,
+      await this.#call('POST', EDGE_API.heartbeat, {
+        session: this.#session,
+        seq: this.#seq ?? 0,
+        address: this.#options.address(),
+        ...(await this.#options.space()),
+        load: { connections: load.connections, uploadBytesPerSecond },
+      }),
+      'heartbeat answer',
+    );
+    this.#lastHeartbeatAt = now;
+    this.#heartbeatMs = answer.heartbeatMs;
+    this.#status.draining = answer.draining;
+    if (answer.resync || this.#seq === null) await this.#serially(() => this.#sendState());
+  }
+
+  /** The whole state: every object held, as it is now; what was pending is in it. */
+  async #sendState(): Promise<void> {
+    this.#pending = [];
+    const objects = this.#options.catalog
+      .list()
+      .filter((object) => object.piecesHeld > 0)
+      .map((object) => {
+        this.#pieceCounts.set(object.infoHash, object.pieceCount);
+        return {
+          infoHash: object.infoHash,
+          pieceCount: object.pieceCount,
+          bitfield: object.bitfield.toBuffer().toString('base64'),
+        };
+      });
+    const answer = parseMessage(
+      holdingsResponse,
+      await this.#call('PUT', EDGE_API.state, { session: this.#session, seq: 0, objects }),
+      'state answer',
+    );
+    if (answer.resync) throw new ControllerUnreachableError('the controller did not take the state (no heartbeat yet)');
+    this.#seq = 0;
+    this.#status.statesSent += 1;
+    await this.#sendMetainfo(answer.needMetainfo);
+  }
+
+  #change(infoHash: string, change: { added?: number[]; removed?: number[]; gone?: boolean }): void {
+    const pieceCount = this.#options.catalog.get(infoHash)?.pieceCount ?? this.#pieceCounts.get(infoHash);
+    if (pieceCount === undefined) return;
+    if (change.gone) this.#pieceCounts.delete(infoHash);
+    else this.#pieceCounts.set(infoHash, pieceCount);
+    this.#pending.push({ infoHash, pieceCount, ...change });
+    this.#flushTimer ??= setTimeout(() => {
+      this.#flushTimer = null;
+      void this.#serially(() => this.#flush());
+    }, this.#options.deltaDelayMs ?? 50);
+  }
+
+  async #flush(): Promise<void> {
+    // Without a counted state the next one carries these changes.
+    if (this.#seq === null || !this.#status.connected) this.#pending = [];
+    if (this.#seq === null || this.#pending.length === 0) return;
+    const changes = this.#pending;
+    this.#pending = [];
+    const seq = this.#seq + 1;
+    try {
+      const answer = parseMessage(
+        holdingsResponse,
+        await this.#call('POST', EDGE_API.deltas, { session: this.#session, seq, changes }),
+        'deltas answer',
+      );
+      if (answer.resync) {
+        await this.#sendState();
+        return;
+      }
+      this.#seq = seq;
+      this.#status.deltasSent += 1;
+      await this.#sendMetainfo(answer.needMetainfo);
+    } catch (err) {
+      // Lost in transit: the next heartbeat finds the seq behind and sends the whole state.
+      this.#seq = null;
+      this.#options.logger.debug({ err: (err as Error).message }, 'a delta did not reach the controller');
+    }
+  }
+
+  async #sendMetainfo(infoHashes: string[]): Promise<void> {
+    for (const infoHash of infoHashes) {
+      const metainfo = this.#options.catalog.metainfoOf(infoHash);
+      if (metainfo === undefined) continue;
+      await this.#call('PUT', EDGE_API.metainfo + infoHash, encodeTorrent(metainfo));
+    }
+  }
+
+  async #commandLoop(): Promise<void> {
+    let failures = 0;
+    while (!this.#stopped.signal.aborted) {
+      try {
+        const answer = parseMessage(
+          commandsResponse,
+          await this.#call('GET', `${EDGE_API.commands}?waitMs=25000`, undefined, this.#stopped.signal),
+          'commands',
+        );
+        failures = 0;
+        for (const command of answer.commands) void this.#run(command);
+      } catch {
+        if (this.#stopped.signal.aborted) return;
+        failures += 1;
+        await this.#sleep(Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(failures, 10)));
+      }
+    }
+  }
+
+  async #run(command: EdgeCommand): Promise<void> {
+    this.#status.commandsRun += 1;
+    const path = `${EDGE_API.commands}/${command.id}/events`;
+    let queued: CommandEvent[] = [];
+    let posting: Promise<void> = Promise.resolve();
+    const post = () => {
+      const events = queued;
+      queued = [];
+      posting = posting
+        .then(() => this.#call('POST', path, { events }))
+        .then(
+          () => {},
+          (err: Error) =>
+            this.#options.logger.warn({ command: command.id, err: err.message }, 'a command report was lost'),
+        );
+    };
+    let lastProgress = 0;
+    const report = (event: CommandEvent) => {
+      if (event.kind === 'progress') {
+        // Progress at most 4 times a second: for the person watching the controller's bar.
+        const now = Date.now();
+        if (now - lastProgress < 250) return;
+        lastProgress = now;
+      }
+      queued.push(event);
+      if (event.kind !== 'progress') post();
+    };
+    try {
+      await this.#options.runCommand(command, report);
+      queued.push({ kind: 'done' });
+    } catch (err) {
+      const error = isEdgepeerError(err)
+        ? { code: err.code, message: err.message }
+        : { code: 'EDGEPEER_INTERNAL', message: (err as Error).message };
+      queued.push({ kind: 'done', error });
+    }
+    post();
+    await posting;
+  }
+
+  /** One message about holdings at a time, in order. */
+  #serially(step: () => Promise<void>): Promise<void> {
+    const next = this.#sending.then(step);
+    this.#sending = next.catch(() => {});
+    return next;
+  }
+
+  async #call(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<unknown> {
+    const headers: Record<string, string> = {};
+    if (this.#credential !== null)
+      headers.authorization = edgeAuthorization(this.#credential.edgeId, this.#credential.key);
+    let payload: string | Uint8Array | undefined;
+    if (body instanceof Uint8Array) {
+      payload = body;
+      headers['content-type'] = 'application/x-bittorrent';
+    } else if (body !== undefined) {
+      payload = JSON.stringify(body);
+      headers['content-type'] = 'application/json';
+    }
+    let response: Awaited<ReturnType<Pool['request']>>;
+    try {
+      response = await this.#pool.request({
+        method: method as 'GET',
+        path:
+          new URL(path, this.#options.controllerUrl).pathname +
+          (path.includes('?') ? path.slice(path.indexOf('?')) : ''),
+        headers,
+        ...(payload === undefined ? {} : { body: payload }),
+        ...(signal ? { signal } : {}),
+      });
+    } catch (err) {
+      throw new ControllerUnreachableError(`controller ${this.#options.controllerUrl}: ${(err as Error).message}`);
+    }
+    const text = await response.body.text();
+    if (response.statusCode === 204) return undefined;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new ControllerUnreachableError(
+        `controller answered ${response.statusCode} with no JSON to ${method} ${path}`,
+      );
+    }
+    if (response.statusCode === 200) return parsed;
+    const error = (parsed as { error?: { code?: string; message?: string } }).error;
+    const message = `controller: ${error?.message ?? `status ${response.statusCode}`}`;
+    if (error?.code === 'EDGEPEER_ENROLMENT_REFUSED') throw new EnrolmentRefusedError(message);
+    if (response.statusCode === 401) throw new UnauthorizedError(message);
+    throw new ControllerUnreachableError(message);
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const signal = this.#stopped.signal;
+      function done() {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+      signal.addEventListener('abort', done);
+    });
+  }
+
+  async #readCredential(): Promise<EdgeCredential | null> {
+    let text: string;
+    try {
+      text = await readFile(this.#options.credentialFile, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    const credential = JSON.parse(text) as EdgeCredential;
+    // Kept for another controller: this one needs a token of its own.
+    return credential.controller === this.#options.controllerUrl ? credential : null;
+  }
+
+  async #writeCredential(credential: EdgeCredential): Promise<void> {
+    const file = this.#options.credentialFile;
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(`${file}.tmp`, `${JSON.stringify(credential)}\n`, { mode: 0o600, flush: true });
+    await rename(`${file}.tmp`, file);
+  }
+}

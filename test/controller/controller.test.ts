@@ -1,0 +1,174 @@
+// The controller over real agents in this process (loopback only): enrolment, holdings in the union,
+// placement of an ingest on two of three edges, redirects to a holder, pieces fetched from edges and
+// verified, an edge leaving, purge on every holder, and refused tokens.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Agent, DEFAULT_AGENT_CONFIG } from '../../src/agent/index.ts';
+import { DEFAULT_CONTROLLER_CONFIG } from '../../src/config/index.ts';
+import { Controller } from '../../src/controller/index.ts';
+import type { IngestResult } from '../../src/ingest/index.ts';
+import { TestOrigin } from '../helpers/origin.ts';
+import { connectPeer, requestBlock, waitFor } from '../wire/helpers.ts';
+
+const PIECE = 16 * 1024;
+const silent = pino({ level: process.env.TEST_LOG ?? 'silent' });
+let dir: string;
+let origin: TestOrigin;
+let originUrl: string;
+let controller: Controller;
+const edges: Agent[] = [];
+const content = Buffer.alloc(10 * PIECE + 123);
+for (let i = 0; i < content.length; i += 1) content[i] = (i * 31 + (i >> 9)) & 0xff;
+
+async function startEdge(index: number, token: string | null): Promise<Agent> {
+  return Agent.start(
+    {
+      ...DEFAULT_AGENT_CONFIG,
+      dataDir: join(dir, `edge${index}`),
+      peer: { port: 0, host: '127.0.0.1' },
+      http: { ...DEFAULT_AGENT_CONFIG.http!, port: 0, host: '127.0.0.1' },
+      admin: null,
+      hashThreads: 1,
+      scrub: { ...DEFAULT_AGENT_CONFIG.scrub, bytesPerSecond: 0 },
+      controller: { url: controller.where().edgeUrl, enrolToken: token },
+    },
+    silent,
+  );
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'edgepeer-controller-'));
+  origin = new TestOrigin();
+  origin.files.set('/video.bin', content);
+  originUrl = await origin.start();
+  controller = await Controller.start(
+    {
+      ...DEFAULT_CONTROLLER_CONFIG,
+      dataDir: join(dir, 'controller'),
+      peer: { port: 0, host: '127.0.0.1' },
+      http: { port: 0, host: '127.0.0.1' },
+      edges: { host: '127.0.0.1', port: 0, heartbeatMs: 200, replicas: 2 },
+      admin: null,
+      announce: false,
+      hashThreads: 1,
+      shutdownGraceMs: 500,
+    },
+    silent,
+  );
+  for (let index = 0; index < 3; index += 1) {
+    const { token } = await controller.registry.createToken(60_000, `edge${index}`);
+    edges.push(await startEdge(index, token));
+  }
+  await vi.waitFor(() => expect(controller.status().edges.up).toBe(3), { timeout: 10_000, interval: 50 });
+});
+
+afterAll(async () => {
+  await Promise.all(edges.map((edge) => edge.stop()));
+  await controller?.stop();
+  await origin?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('controller over three edges', () => {
+  let infoHash: string;
+  let results: IngestResult[];
+
+  it('places an ingest on two of the three edges, which fetch from the origin themselves', async () => {
+    results = [];
+    await controller.operations.ingest(
+      { sources: [`${originUrl}/video.bin`], options: { pieceLength: PIECE } },
+      (result) => results.push(result),
+    );
+    expect(results).toHaveLength(2);
+    expect(results.map((r) => r.status)).toEqual(['ingested', 'ingested']);
+    expect(new Set(results.map((r) => r.edge)).size).toBe(2);
+    infoHash = results[0]!.infoHash!;
+    expect(results[1]!.infoHash).toBe(infoHash);
+    const holders = edges.filter((edge) => edge.store.get(infoHash)?.complete);
+    expect(holders).toHaveLength(2);
+  });
+
+  it('holds the union of its edges and knows the metainfo', async () => {
+    await vi.waitFor(() => expect(controller.catalog.get(infoHash)?.complete).toBe(true), {
+      timeout: 5000,
+      interval: 20,
+    });
+    expect(controller.catalog.copies(infoHash)?.every((copies) => copies === 2)).toBe(true);
+    expect(controller.catalog.metainfoOf(infoHash)?.name).toBe('video.bin');
+  });
+
+  it('redirects object and piece URLs to an edge holding every byte asked for', async () => {
+    const base = controller.where().httpBaseUrls[0]!;
+    const answer = await request(`${base}/objects/${infoHash}/video.bin`, { headers: { range: 'bytes=100-40000' } });
+    await answer.body.dump();
+    expect(answer.statusCode).toBe(302);
+    const location = String(answer.headers.location);
+    const holderUrls = edges
+      .filter((edge) => edge.store.get(infoHash)?.complete)
+      .map((edge) => edge.where().httpBaseUrls[0]);
+    expect(holderUrls.some((url) => location.startsWith(`${url}/objects/${infoHash}/`))).toBe(true);
+    const followed = await request(location, { headers: { range: 'bytes=100-40000' } });
+    expect(followed.statusCode).toBe(206);
+    expect(Buffer.from(await followed.body.arrayBuffer())).toEqual(content.subarray(100, 40001));
+    // The same piece goes to the same edge (cache affinity).
+    const again = await request(`${base}/objects/${infoHash}/video.bin`, { headers: { range: 'bytes=100-40000' } });
+    await again.body.dump();
+    expect(again.headers.location).toBe(location);
+  });
+
+  it('serves its peers pieces fetched from the edges, verified, through its cache', async () => {
+    const peer = await connectPeer(controller.where().peerPort, infoHash);
+    try {
+      // Every piece is held somewhere: the fast extension's have-all (BEP 6) instead of a bitfield.
+      await waitFor(peer.wire, 'have-all');
+      peer.wire.interested();
+      await waitFor(peer.wire, 'unchoke');
+      const block = await requestBlock(peer.wire, 3, 0, PIECE);
+      expect(block).toEqual(content.subarray(3 * PIECE, 4 * PIECE));
+      const last = await requestBlock(peer.wire, 10, 0, 123);
+      expect(last).toEqual(content.subarray(10 * PIECE));
+    } finally {
+      peer.close();
+    }
+    const { fetches, cache } = controller.status();
+    expect(fetches.fetched).toBe(2);
+    expect(fetches.corruptPieces).toBe(0);
+    expect(cache.misses).toBe(2);
+  });
+
+  it('refuses a used enrolment token and an unknown one', async () => {
+    const { token } = await controller.registry.createToken(60_000, null);
+    await expect(startEdge(7, token))
+      .resolves.toBeDefined()
+      .then(async () => {
+        // Enrolled: the token is spent.
+      });
+    const late = edges.length;
+    expect(late).toBe(3);
+    await expect(startEdge(8, token)).rejects.toMatchObject({ code: 'EDGEPEER_ENROLMENT_REFUSED' });
+    await expect(startEdge(9, `ept_${'A'.repeat(43)}`)).rejects.toMatchObject({ code: 'EDGEPEER_ENROLMENT_REFUSED' });
+    expect(controller.registry.stats().refusedEnrolments).toMatchObject({ used: 1, unknown: 1 });
+  });
+
+  it('drops the pieces of an edge that leaves from the union, and keeps those another edge holds', async () => {
+    const holders = edges.filter((edge) => edge.store.get(infoHash)?.complete);
+    await holders[0]!.stop();
+    await vi.waitFor(() => expect(controller.catalog.copies(infoHash)?.every((copies) => copies === 1)).toBe(true), {
+      timeout: 5000,
+      interval: 20,
+    });
+    expect(controller.catalog.get(infoHash)?.complete).toBe(true);
+    expect(controller.status().edges.up).toBe(3);
+  });
+
+  it('purges through every holder; the object leaves the union', async () => {
+    const purged = await controller.operations.purge({ ids: [infoHash] });
+    expect(purged.map((result) => result.status)).toEqual(['purged']);
+    await vi.waitFor(() => expect(controller.catalog.get(infoHash)).toBeUndefined(), { timeout: 5000, interval: 20 });
+    expect(edges.filter((edge) => edge.store.get(infoHash) !== undefined)).toHaveLength(1);
+  });
+});
