@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { prepareIngest, withOperations } from '../src/admin/index.ts';
-import { BaseCommand, dataDirFlag, progressBar } from '../src/cli/index.ts';
+import { BaseCommand, controllerFlags, controllerOption, dataDirFlag, progressBar } from '../src/cli/index.ts';
 import { formatBytes, parseDuration, parseSize } from '../src/config/index.ts';
 import { bulkExitCode, InvalidArgumentError } from '../src/errors/index.ts';
 import type { IngestResult } from '../src/ingest/index.ts';
@@ -31,6 +31,7 @@ Each source becomes a BitTorrent v1 object (SHA-1 pieces, verified) or, with --t
 
   static override flags = {
     'data-dir': dataDirFlag,
+    ...controllerFlags,
     manifest: Flags.string({ description: 'File listing one source per line ("-" for stdin); # starts a comment.' }),
     'piece-length': Flags.string({ description: 'Piece length of new objects (e.g. 256KiB, 1MiB). Default: by size.' }),
     torrent: Flags.string({
@@ -67,19 +68,27 @@ Each source becomes a BitTorrent v1 object (SHA-1 pieces, verified) or, with --t
       this.report(result);
     };
     prepared.failures.forEach(record);
-    await withOperations({ dataDir: flags['data-dir'], mode: 'write', originTimeoutMs: timeoutMs }, async (ops) => {
-      let bar = progressBar('ingest', !this.jsonMode);
-      await ops.ingest(
-        prepared.request,
-        (result) => {
-          bar.stop();
-          record(result);
-          bar = progressBar('ingest', !this.jsonMode);
-        },
-        (progress) => bar.update(progress.bytesDone, progress.bytesTotal),
-      );
-      bar.stop();
-    });
+    await withOperations(
+      {
+        dataDir: flags['data-dir'],
+        mode: 'write',
+        ...controllerOption(flags, flags['data-dir']),
+        originTimeoutMs: timeoutMs,
+      },
+      async (ops) => {
+        let bar = progressBar('ingest', !this.jsonMode);
+        await ops.ingest(
+          prepared.request,
+          (result) => {
+            bar.stop();
+            record(result);
+            bar = progressBar('ingest', !this.jsonMode);
+          },
+          (progress) => bar.update(progress.bytesDone, progress.bytesTotal),
+        );
+        bar.stop();
+      },
+    );
     this.summary(results);
     const exitCode = bulkExitCode(results);
     if (exitCode !== 0) this.exit(exitCode);

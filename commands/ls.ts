@@ -1,5 +1,5 @@
 import { withOperations } from '../src/admin/index.ts';
-import { BaseCommand, dataDirFlag } from '../src/cli/index.ts';
+import { BaseCommand, controllerFlags, controllerOption, dataDirFlag } from '../src/cli/index.ts';
 import { formatBytes } from '../src/config/index.ts';
 
 export default class Ls extends BaseCommand {
@@ -7,11 +7,14 @@ export default class Ls extends BaseCommand {
 
   static override examples = ['<%= config.bin %> ls', '<%= config.bin %> ls --json | jq -r .infoHash'];
 
-  static override flags = { 'data-dir': dataDirFlag };
+  static override flags = { 'data-dir': dataDirFlag, ...controllerFlags };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Ls);
-    const summaries = await withOperations({ dataDir: flags['data-dir'], mode: 'read' }, (ops) => ops.list());
+    const summaries = await withOperations(
+      { dataDir: flags['data-dir'], mode: 'read', ...controllerOption(flags, flags['data-dir']) },
+      (ops) => ops.list(),
+    );
     for (const s of summaries) {
       const expires = s.expiresAt ? `  expires ${s.expiresAt}` : '';
       this.emit(

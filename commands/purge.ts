@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { type PurgeResult, withOperations } from '../src/admin/index.ts';
-import { BaseCommand, dataDirFlag } from '../src/cli/index.ts';
+import { BaseCommand, controllerFlags, controllerOption, dataDirFlag } from '../src/cli/index.ts';
 import { parseDuration } from '../src/config/index.ts';
 import { bulkExitCode, InvalidArgumentError } from '../src/errors/index.ts';
 import { parseManifest, readManifest } from '../src/ingest/index.ts';
@@ -29,6 +29,7 @@ Select objects by info hash or name, by TTL (--expired), by age (--older-than), 
 
   static override flags = {
     'data-dir': dataDirFlag,
+    ...controllerFlags,
     pieces: Flags.string({ description: 'Purge only these pieces of the named objects, e.g. 0-99,200.' }),
     expired: Flags.boolean({ description: 'Purge every object whose TTL has run out.', default: false }),
     'older-than': Flags.string({ description: 'Purge every object added longer ago than this, e.g. 7d.' }),
@@ -53,7 +54,10 @@ Select objects by info hash or name, by TTL (--expired), by age (--older-than), 
       ...(flags.pieces !== undefined ? { pieces: parsePieceList(flags.pieces) } : {}),
       ...(flags['older-than'] ? { olderThanMs: parseDuration(flags['older-than'], '--older-than') } : {}),
     };
-    const results = await withOperations({ dataDir: flags['data-dir'], mode: 'write' }, (ops) => ops.purge(request));
+    const results = await withOperations(
+      { dataDir: flags['data-dir'], mode: 'write', ...controllerOption(flags, flags['data-dir']) },
+      (ops) => ops.purge(request),
+    );
     for (const result of results) this.report(result);
     this.note(`${results.filter((r) => !r.error).length} purged, ${results.filter((r) => r.error).length} failed`);
     const exitCode = bulkExitCode(results);

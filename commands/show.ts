@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { withOperations } from '../src/admin/index.ts';
-import { BaseCommand, dataDirFlag } from '../src/cli/index.ts';
+import { BaseCommand, controllerFlags, controllerOption, dataDirFlag } from '../src/cli/index.ts';
 import { formatBytes } from '../src/config/index.ts';
 
 export default class Show extends BaseCommand {
@@ -13,11 +13,14 @@ export default class Show extends BaseCommand {
 
   static override args = { id: Args.string({ description: 'Info hash or name.', required: true, ignoreStdin: true }) };
 
-  static override flags = { 'data-dir': dataDirFlag };
+  static override flags = { 'data-dir': dataDirFlag, ...controllerFlags };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Show);
-    const d = await withOperations({ dataDir: flags['data-dir'], mode: 'read' }, (ops) => ops.show(args.id));
+    const d = await withOperations(
+      { dataDir: flags['data-dir'], mode: 'read', ...controllerOption(flags, flags['data-dir']) },
+      (ops) => ops.show(args.id),
+    );
     const text = [
       `name        ${d.name}`,
       `info hash   ${d.infoHash}`,

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { Args, Flags } from '@oclif/core';
 import { withOperations } from '../src/admin/index.ts';
-import { BaseCommand, dataDirFlag } from '../src/cli/index.ts';
+import { BaseCommand, controllerFlags, controllerOption, dataDirFlag } from '../src/cli/index.ts';
 import { fromSystemError } from '../src/errors/index.ts';
 
 export default class Torrent extends BaseCommand {
@@ -16,13 +16,15 @@ export default class Torrent extends BaseCommand {
 
   static override flags = {
     'data-dir': dataDirFlag,
+    ...controllerFlags,
     output: Flags.string({ char: 'o', description: 'File to write (default: stdout, or <name>.torrent with --json).' }),
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Torrent);
-    const { data, infoHash, name } = await withOperations({ dataDir: flags['data-dir'], mode: 'read' }, (ops) =>
-      ops.torrent(args.id),
+    const { data, infoHash, name } = await withOperations(
+      { dataDir: flags['data-dir'], mode: 'read', ...controllerOption(flags, flags['data-dir']) },
+      (ops) => ops.torrent(args.id),
     );
     const output = flags.output ?? (this.jsonMode ? `${name}.torrent` : undefined);
     if (output === undefined) {

@@ -81,12 +81,13 @@ export class RemoteOperations implements Operations {
     await this.dispatcher.close();
   }
 
-  private async json(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+  /** Any admin API call answered with JSON (the controller's /v1/edges and /v1/tokens too). */
+  async json(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<unknown> {
     const response = await this.send(method, path, body);
     return response.body.json();
   }
 
-  private async send(method: 'GET' | 'POST', path: string, body?: unknown) {
+  private async send(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown) {
     let response: Awaited<ReturnType<typeof request>>;
     try {
       response = await request(`${this.baseUrl}${path}`, {

@@ -10,6 +10,8 @@ export interface SessionOptions {
   /** Origin timeout (headers, and between body chunks). */
   originTimeoutMs?: number;
   hashThreads?: number;
+  /** Through a CDN controller's admin API instead of a store: its URL and the file holding its admin token. */
+  controller?: { url: string; tokenFile: string };
 }
 
 /**

@@ -24,7 +24,7 @@ export async function reloadAgent(agent: Agent, resolve: () => Promise<ResolvedC
  * for systemd to restart it. Without this Node would exit at once, leaving the tracker to time the edge out.
  * Returns the function that removes the handlers (after a normal stop).
  */
-export function stopOnUnexpectedError(agent: Agent, logger: Logger): () => void {
+export function stopOnUnexpectedError(agent: Pick<Agent, 'stop'>, logger: Logger): () => void {
   const remove = () => {
     process.off('uncaughtException', onException);
     process.off('unhandledRejection', onRejection);

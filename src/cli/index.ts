@@ -1,5 +1,6 @@
 export { BaseCommand, type FlagsOf } from './base-command.ts';
-export { dataDirFlag } from './flags.ts';
+export { controllerAdmin, controllerAdminFlags, defaultControllerDataDir } from './controller-admin.ts';
+export { controllerFlags, controllerOption, dataDirFlag } from './flags.ts';
 export { createLogger } from './logger.ts';
 export { type ProgressBar, progressBar } from './progress.ts';
 export { untilStopSignal } from './signals.ts';

@@ -3,6 +3,7 @@
 // its HTTP URLs redirect to the edges; it alone announces to trackers and registers in IMS. Edges enrol,
 // send heartbeats and holdings, and take ingest and purge commands on the edge listener.
 import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -99,6 +100,7 @@ export class Controller {
 
   /** Starts over `fleet` (default: in memory, edges and tokens saved in the data dir). */
   static async start(config: ControllerConfig, logger: Logger, fleet?: FleetState): Promise<Controller> {
+    await mkdir(config.dataDir, { recursive: true, mode: 0o750 });
     const lifecycle = new Lifecycle(logger);
     const state = fleet ?? (await MemoryFleetState.open(join(config.dataDir, 'fleet.json')));
     lifecycle.add({ name: 'fleet state', phase: 'release', stop: () => state.close() });
