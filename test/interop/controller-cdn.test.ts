@@ -1,0 +1,389 @@
+// Issue 14's run with real processes: edgepeer's tracker, Kamailio, one controller and three edge agents
+// (all `bin/run.js`), nginx as the origin. Only the controller registers in IMS and announces (one entry
+// per object, with the union bitmap); an ingest through the controller lands on 2 of the 3 edges, each
+// fetching from the origin; python3-libtorrent and aria2c download through the controller's peer wire and
+// through its URL as the only web seed, and the data verifies; kill -9 a holding edge mid-download: the
+// download completes and verifies, the dead edge's pieces leave the union; it restarts with its store and
+// no rehash; purge through the controller empties every edge and the tracker hears it.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { encodeTorrent, type Metainfo, parseTorrent } from '../../src/metainfo/index.ts';
+import { boundContact, type Kamailio, startKamailio } from '../fixtures/kamailio/kamailio.ts';
+import { edgepeer } from '../helpers/cli.ts';
+import { type NginxOrigin, startNginx } from '../helpers/nginx.ts';
+import { freePort, runProgram } from '../wire/interop-support.ts';
+import { ltLeech, type RunningEdgepeerTracker, startTrackerCommand } from './tracker-support.ts';
+
+const RUN = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
+const PIECE = 256 * 1024;
+const CONTENT = randomBytes(48 * PIECE + 4321);
+const SHA1 = createHash('sha1').update(CONTENT).digest('hex');
+const PASSWORD = 'peer-secret';
+
+let dir: string;
+let tracker: RunningEdgepeerTracker;
+let kamailio: Kamailio;
+let origin: NginxOrigin;
+let originRoot: string;
+let controller: Running;
+const controllerDir = () => join(dir, 'controller');
+const edges: Running[] = [];
+
+interface Running {
+  child: ChildProcess;
+  listening: Record<string, unknown> & { httpBaseUrls: string[]; peerPort: number; adminUrl: string };
+  logs: () => string;
+}
+
+/** Spawns bin/run.js with `args` and resolves with its first stdout line (the `listening` record). */
+async function start(args: string[]): Promise<Running> {
+  const child = spawn(process.execPath, [RUN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let logs = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    logs += chunk.toString();
+  });
+  const [first] = (await Promise.race([
+    once(createInterface({ input: child.stdout as NodeJS.ReadableStream }), 'line'),
+    once(child, 'exit').then(([code]) => {
+      throw new Error(`edgepeer ${args[0]} exited ${code}: ${logs}`);
+    }),
+  ])) as [string];
+  const listening = JSON.parse(first) as Running['listening'] & { event?: string };
+  if (listening.event !== 'listening') throw new Error(`edgepeer ${args[0]} did not start: ${first}`);
+  return { child, listening, logs: () => logs };
+}
+
+async function stop(running: Running | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (running === undefined || running.child.exitCode !== null || running.child.signalCode !== null) return;
+  const exited = once(running.child, 'exit');
+  running.child.kill(signal);
+  await exited;
+}
+
+/** An edge agent from a config file: IMS and a tracker configured too, to show an edge uses neither. */
+async function startEdge(index: number, token: string | null): Promise<Running> {
+  const configFile = join(dir, `edge${index}.yaml`);
+  await writeFile(
+    configFile,
+    [
+      `dataDir: ${join(dir, `edge${index}`)}`,
+      'logLevel: warn',
+      `trackers: [${tracker.announceUrl}]`,
+      'peer: { port: 0, host: 127.0.0.1 }',
+      'http: { port: 0, host: 127.0.0.1 }',
+      'admin: { listen: "127.0.0.1:0" }',
+      'scrub: { rate: 0 }',
+      'controller:',
+      `  url: ${controller.listening.edgeUrl}`,
+      ...(token === null ? [] : [`  enrolToken: ${token}`]),
+      'ims:',
+      `  registrar: sip:127.0.0.1:${kamailio.port}`,
+      `  impi: peer${index}@ims.example.test`,
+      `  impu: sip:peer${index}@ims.example.test`,
+      `  passwordFile: ${join(dir, 'ims-password')}`,
+      '  transport: udp',
+      '',
+    ].join('\n'),
+  );
+  return start(['agent', '--config', configFile, '--json']);
+}
+
+/** The controller's admin API, with its token. */
+async function admin(path: string): Promise<unknown> {
+  const token = (await readFile(join(controllerDir(), 'admin.token'), 'utf8')).trim();
+  const response = await request(`${controller.listening.adminUrl}${path}`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  return response.body.json();
+}
+
+interface EdgeLine {
+  id: string;
+  health: string;
+  httpBaseUrl: string | null;
+  pieces: number;
+}
+
+async function edgeList(): Promise<EdgeLine[]> {
+  const listed = await edgepeer(['edges', '--data-dir', controllerDir(), '--json']);
+  expect(listed.code, listed.stderr).toBe(0);
+  return listed.lines as unknown as EdgeLine[];
+}
+
+/** The tracker's statistics of an object. */
+async function swarm(infoHash: string): Promise<{ networkPeers: Array<{ held: number | null }>; seeds: number }> {
+  const response = await request(`${tracker.statsUrl}/${infoHash}`);
+  return (await response.body.json()) as { networkPeers: Array<{ held: number | null }>; seeds: number };
+}
+
+async function sha1Of(path: string): Promise<string> {
+  return createHash('sha1')
+    .update(await readFile(path))
+    .digest('hex');
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'edgepeer-controller-cdn-'));
+  // Its own temp dir: nginx's workers cannot enter the test's (mode 0700).
+  originRoot = await mkdtemp(join(tmpdir(), 'edgepeer-controller-origin-'));
+  await writeFile(join(originRoot, 'film.bin'), CONTENT, { mode: 0o644 });
+  origin = await startNginx(originRoot);
+  tracker = await startTrackerCommand(['--interval', '60']);
+  kamailio = await startKamailio();
+  await writeFile(join(dir, 'ims-password'), `${PASSWORD}\n`, { mode: 0o600 });
+  controller = await start([
+    'controller',
+    '--data-dir',
+    controllerDir(),
+    '--peer-port',
+    '0',
+    '--peer-host',
+    '127.0.0.1',
+    '--http-port',
+    '0',
+    '--http-host',
+    '127.0.0.1',
+    '--edge-listen',
+    '127.0.0.1:0',
+    '--admin-listen',
+    '127.0.0.1:0',
+    '--heartbeat',
+    '300',
+    // A small cache: every download goes on fetching pieces from the edges.
+    '--cache-size',
+    '1MiB',
+    '--tracker',
+    tracker.announceUrl,
+    '--ims-registrar',
+    `sip:127.0.0.1:${kamailio.port}`,
+    '--ims-impi',
+    'peer90@ims.example.test',
+    '--ims-impu',
+    'sip:peer90@ims.example.test',
+    '--ims-password-file',
+    join(dir, 'ims-password'),
+    '--ims-transport',
+    'udp',
+    '--log-level',
+    'warn',
+    '--json',
+  ]);
+  for (let index = 0; index < 3; index += 1) {
+    const created = await edgepeer(['controller', 'token', 'create', '--data-dir', controllerDir(), '--json']);
+    expect(created.code, created.stderr).toBe(0);
+    edges.push(await startEdge(index, created.lines[0]?.token as string));
+  }
+  await vi.waitFor(async () => expect((await edgeList()).map((edge) => edge.health)).toEqual(['up', 'up', 'up']), {
+    timeout: 15_000,
+    interval: 200,
+  });
+}, 90_000);
+
+afterAll(async () => {
+  await Promise.all(edges.map((edge) => stop(edge)));
+  await stop(controller);
+  await tracker?.stop();
+  await kamailio?.dispose();
+  await origin?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+  if (originRoot) await rm(originRoot, { recursive: true, force: true });
+});
+
+describe('a controller and three edges as one CDN', () => {
+  let infoHash: string;
+  let metainfo: Metainfo;
+  let torrentFile: string;
+
+  it('registers the CDN in IMS once: the controller, never an edge', async () => {
+    await vi.waitFor(async () => expect(await boundContact(kamailio.port, 'peer90')).toMatch(/^sip:/), {
+      timeout: 10_000,
+      interval: 200,
+    });
+    for (let index = 0; index < 3; index += 1)
+      expect(await boundContact(kamailio.port, `peer${index}`)).toBeUndefined();
+  });
+
+  it('places an ingest through the controller on 2 of the 3 edges, each fetching from the origin', async () => {
+    const ingested = await edgepeer([
+      'ingest',
+      '--controller',
+      controller.listening.adminUrl,
+      '--controller-token',
+      join(controllerDir(), 'admin.token'),
+      `${origin.url}/film.bin`,
+      '--piece-length',
+      '256KiB',
+      '--json',
+    ]);
+    expect(ingested.code, ingested.stdout + ingested.stderr).toBe(0);
+    const results = ingested.lines as Array<{ status: string; edge: string; infoHash: string }>;
+    expect(results.map((result) => result.status)).toEqual(['ingested', 'ingested']);
+    expect(new Set(results.map((result) => result.edge)).size).toBe(2);
+    infoHash = results[0]!.infoHash;
+    const holders = (await edgeList()).filter((edge) => results.some((result) => result.edge === edge.id));
+    expect(holders).toHaveLength(2);
+    const response = await request(`${controller.listening.adminUrl}/v1/objects/${infoHash}/torrent`, {
+      headers: { authorization: `Bearer ${(await readFile(join(controllerDir(), 'admin.token'), 'utf8')).trim()}` },
+    });
+    metainfo = parseTorrent(Buffer.from(await response.body.arrayBuffer()));
+    expect(metainfo.pieceCount).toBe(49);
+    // Sources come only from the tracker or the test: a bare torrent.
+    torrentFile = join(dir, 'film.torrent');
+    await writeFile(torrentFile, encodeTorrent({ ...metainfo, announceList: [], urlList: [] }));
+  });
+
+  it('announces the object once for the CDN, with the union bitmap', async () => {
+    await vi.waitFor(
+      async () => expect((await swarm(infoHash)).networkPeers).toEqual([expect.objectContaining({ held: 49 })]),
+      { timeout: 15_000, interval: 200 },
+    );
+  });
+
+  it('libtorrent downloads through the controller peer wire, found through the tracker', async () => {
+    const save = join(dir, 'lt-wire');
+    const result = await ltLeech(torrentFile, save, { tracker: tracker.announceUrl, timeoutS: 60 });
+    expect(result.seeding, JSON.stringify(result)).toBe(true);
+    expect(result.peers).toEqual([`127.0.0.1:${controller.listening.peerPort}`]);
+    expect(await sha1Of(join(save, 'film.bin'))).toBe(SHA1);
+  });
+
+  it('libtorrent downloads with the controller URL as its only web seed (redirected to edges)', async () => {
+    const save = join(dir, 'lt-webseed');
+    const result = await ltLeech(torrentFile, save, { webSeedsFrom: tracker.announceUrl, timeoutS: 60 });
+    expect(result.seeding, JSON.stringify(result)).toBe(true);
+    expect(result.webSeeds).toEqual([`${controller.listening.httpBaseUrls[0]}/objects/${infoHash}/`]);
+    expect(await sha1Of(join(save, 'film.bin'))).toBe(SHA1);
+    const status = (await admin('/v1/status')) as { http: { redirected: number; responses: Record<string, number> } };
+    expect(status.http.redirected).toBeGreaterThan(0);
+    expect(status.http.responses['2xx']).toBe(0);
+  });
+
+  it('aria2c downloads with the controller URL as its only web seed', async () => {
+    const save = join(dir, 'aria2-webseed');
+    const seeded = join(dir, 'film-webseed.torrent');
+    await writeFile(
+      seeded,
+      encodeTorrent({
+        ...metainfo,
+        announceList: [],
+        urlList: [`${controller.listening.httpBaseUrls[0]}/objects/${infoHash}/`],
+      }),
+    );
+    const result = await runProgram(
+      'aria2c',
+      [...ARIA2, `--dir=${save}`, `--listen-port=${await freePort()}`, seeded],
+      90_000,
+    );
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(await sha1Of(join(save, 'film.bin'))).toBe(SHA1);
+  });
+
+  it('aria2c downloads through the peer wire while a holding edge is killed: it completes and verifies', async () => {
+    const save = join(dir, 'aria2-wire');
+    const aria2 = spawn(
+      'aria2c',
+      [
+        ...ARIA2,
+        `--dir=${save}`,
+        `--listen-port=${await freePort()}`,
+        `--bt-tracker=${tracker.announceUrl}`,
+        '--max-download-limit=2M',
+        torrentFile,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    aria2.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    aria2.stderr?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const exited = once(aria2, 'exit') as Promise<[number | null]>;
+    // Mid-download: some pieces have come through the controller.
+    const fetchedBefore = ((await admin('/v1/status')) as { fetches: { fetched: number } }).fetches.fetched;
+    await vi.waitFor(
+      async () =>
+        expect(((await admin('/v1/status')) as { fetches: { fetched: number } }).fetches.fetched).toBeGreaterThan(
+          fetchedBefore + 4,
+        ),
+      { timeout: 30_000, interval: 100 },
+    );
+    const holders = (await edgeList()).filter((edge) => edge.pieces === 49);
+    const victim = edges.find((edge) => edge.listening.httpBaseUrls[0] === holders[0]!.httpBaseUrl)!;
+    victim.child.kill('SIGKILL');
+    const [code] = await exited;
+    expect(code, output).toBe(0);
+    expect(await sha1Of(join(save, 'film.bin'))).toBe(SHA1);
+    // The dead edge is down and its pieces left the union; the other holder still has them all.
+    await vi.waitFor(
+      async () => {
+        const listed = await edgeList();
+        const dead = listed.find((edge) => edge.id === holders[0]!.id)!;
+        expect(dead).toMatchObject({ health: 'down', pieces: 0 });
+      },
+      { timeout: 10_000, interval: 100 },
+    );
+    expect((await swarm(infoHash)).networkPeers).toEqual([expect.objectContaining({ held: 49 })]);
+    // It rejoins with its store as it was: no token needed, nothing hashed again.
+    const index = edges.indexOf(victim);
+    edges[index] = await startEdge(index, null);
+    await vi.waitFor(
+      async () =>
+        expect((await edgeList()).find((edge) => edge.id === holders[0]!.id)).toMatchObject({
+          health: 'up',
+          pieces: 49,
+        }),
+      { timeout: 15_000, interval: 200 },
+    );
+    const metrics = await (await request(`${edges[index]!.listening.adminUrl}/metrics`)).body.text();
+    expect(metrics).toMatch(/^edgepeer_hashed_bytes_total 0$/m);
+  });
+
+  it('purges through the controller: every edge drops the object, the tracker hears it', async () => {
+    const purged = await edgepeer([
+      'purge',
+      infoHash,
+      '--controller',
+      controller.listening.adminUrl,
+      '--controller-token',
+      join(controllerDir(), 'admin.token'),
+      '--json',
+    ]);
+    expect(purged.code, purged.stderr).toBe(0);
+    expect(purged.lines.map((line) => line.status)).toEqual(['purged', 'purged']);
+    for (let index = 0; index < 3; index += 1) {
+      const listed = await edgepeer(['ls', '--data-dir', join(dir, `edge${index}`), '--json']);
+      expect(listed.lines, `edge${index}`).toEqual([]);
+    }
+    await vi.waitFor(async () => expect((await swarm(infoHash)).networkPeers).toEqual([]), {
+      timeout: 10_000,
+      interval: 200,
+    });
+  });
+});
+
+const ARIA2 = [
+  '--enable-dht=false',
+  '--enable-dht6=false',
+  '--bt-enable-lpd=false',
+  '--enable-peer-exchange=false',
+  '--file-allocation=none',
+  '--console-log-level=warn',
+  '--summary-interval=0',
+  '--seed-time=0',
+  '--bt-save-metadata=false',
+  '--auto-save-interval=0',
+  '--bt-stop-timeout=60',
+  '--interface=127.0.0.1',
+  '--disable-ipv6=true',
+  '--max-tries=3',
+];
