@@ -8,7 +8,7 @@ import pino from 'pino';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Agent, DEFAULT_AGENT_CONFIG } from '../../src/agent/index.ts';
-import { DEFAULT_CONTROLLER_CONFIG } from '../../src/config/index.ts';
+import { type ControllerConfig, DEFAULT_CONTROLLER_CONFIG } from '../../src/config/index.ts';
 import { Controller } from '../../src/controller/index.ts';
 import type { IngestResult } from '../../src/ingest/index.ts';
 import { TestOrigin } from '../helpers/origin.ts';
@@ -40,25 +40,27 @@ async function startEdge(index: number, token: string | null): Promise<Agent> {
   );
 }
 
+/** The controller on loopback; `edgePort` 0 picks one (a restart passes the one the edges know). */
+function controllerConfig(edgePort: number): ControllerConfig {
+  return {
+    ...DEFAULT_CONTROLLER_CONFIG,
+    dataDir: join(dir, 'controller'),
+    peer: { port: 0, host: '127.0.0.1' },
+    http: { port: 0, host: '127.0.0.1' },
+    edges: { host: '127.0.0.1', port: edgePort, heartbeatMs: 200, replicas: 2 },
+    admin: null,
+    announce: false,
+    hashThreads: 1,
+    shutdownGraceMs: 500,
+  };
+}
+
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'edgepeer-controller-'));
   origin = new TestOrigin();
   origin.files.set('/video.bin', content);
   originUrl = await origin.start();
-  controller = await Controller.start(
-    {
-      ...DEFAULT_CONTROLLER_CONFIG,
-      dataDir: join(dir, 'controller'),
-      peer: { port: 0, host: '127.0.0.1' },
-      http: { port: 0, host: '127.0.0.1' },
-      edges: { host: '127.0.0.1', port: 0, heartbeatMs: 200, replicas: 2 },
-      admin: null,
-      announce: false,
-      hashThreads: 1,
-      shutdownGraceMs: 500,
-    },
-    silent,
-  );
+  controller = await Controller.start(controllerConfig(0), silent);
   for (let index = 0; index < 3; index += 1) {
     const { token } = await controller.registry.createToken(60_000, `edge${index}`);
     edges.push(await startEdge(index, token));
@@ -164,6 +166,23 @@ describe('controller over three edges', () => {
     });
     expect(controller.catalog.get(infoHash)?.complete).toBe(true);
     expect(controller.status().edges.up).toBe(3);
+  });
+
+  it('restarts: edges resync their holdings and metainfo, their credentials still good', async () => {
+    const edgePort = Number(new URL(controller.where().edgeUrl).port);
+    await controller.stop();
+    controller = await Controller.start(controllerConfig(edgePort), silent);
+    // No holdings and no metainfo survive in memory: both come back from the edges.
+    expect(controller.catalog.get(infoHash)).toBeUndefined();
+    await vi.waitFor(() => expect(controller.catalog.get(infoHash)?.complete).toBe(true), {
+      timeout: 10_000,
+      interval: 50,
+    });
+    await vi.waitFor(() => expect(controller.status().edges).toMatchObject({ enrolled: 4, up: 3 }), {
+      timeout: 10_000,
+      interval: 50,
+    });
+    expect(controller.registry.stats().unauthorized).toBe(0);
   });
 
   it('purges through every holder; the object leaves the union', async () => {
