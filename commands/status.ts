@@ -2,12 +2,13 @@ import { findAgent, RemoteOperations, readToken } from '../src/admin/index.ts';
 import type { AgentStatus } from '../src/agent/index.ts';
 import { BaseCommand, dataDirFlag } from '../src/cli/index.ts';
 import { formatBytes } from '../src/config/index.ts';
+import type { ControllerStatus } from '../src/controller/index.ts';
 import { AgentNotRunningError } from '../src/errors/index.ts';
 
 export default class Status extends BaseCommand {
   static override description =
-    `Show the running agent's state: objects, peers, transfer figures, cache, trackers and IMS registration.
-Exit code 0 if an agent runs on the data dir, 7 if none does.`;
+    `Show the running agent's state: objects, peers, transfer figures, cache, trackers and IMS registration (with a controller's data dir: its edges, fetches and what it served).
+Exit code 0 if an agent (or controller) runs on the data dir, 7 if none does.`;
 
   static override examples = ['<%= config.bin %> status', '<%= config.bin %> status --json | jq .trackers'];
 
@@ -23,8 +24,9 @@ Exit code 0 if an agent runs on the data dir, 7 if none does.`;
     }
     const remote = new RemoteOperations(agent.adminUrl, await readToken(agent.tokenFile));
     try {
-      const status = (await remote.status()) as AgentStatus;
-      this.emit({ pid: agent.pid, startedAt: agent.startedAt, ...status }, render(agent.pid, status));
+      const status = (await remote.status()) as AgentStatus | ControllerStatus;
+      const text = 'role' in status ? renderController(agent.pid, status) : render(agent.pid, status);
+      this.emit({ pid: agent.pid, startedAt: agent.startedAt, ...status }, text);
     } finally {
       await remote.close();
     }
@@ -57,6 +59,28 @@ function render(pid: number, s: AgentStatus): string {
     `cache       ${formatBytes(s.cache.bytes)} of ${formatBytes(s.cache.maxBytes)}, ${s.cache.hits} hits, ${s.cache.misses} misses, ${s.cache.directReads} direct reads, ${s.cache.corruptPieces} corrupt`,
   ];
   if (s.scrub) lines.push(`scrub       ${scrubLine(s.scrub)}`);
+  for (const t of s.trackers) lines.push(`tracker     ${JSON.stringify(t)}`);
+  if (s.ims) lines.push(`ims         ${JSON.stringify(s.ims)}`);
+  if (s.controller) {
+    const c = s.controller;
+    lines.push(
+      `controller  ${c.controller} as ${c.edgeId ?? '(not enrolled)'}, ${c.connected ? 'connected' : `unreachable${c.lastError ? ` (${c.lastError})` : ''}`}${c.draining ? ', draining' : ''}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** A controller's status (the same data dir discovery finds it): edges, fetches from them, what it served. */
+function renderController(pid: number, s: ControllerStatus): string {
+  const lines = [
+    `controller  pid ${pid}, state in ${s.dataDir}`,
+    `edges       ${s.edges.enrolled} enrolled, ${s.edges.up} up, ${s.edges.serving} serving (listener ${s.addresses.edgeUrl})`,
+    `objects     ${s.objects} (${s.objectsComplete} complete in the union)`,
+    `fetches     ${s.fetches.fetched} pieces (${formatBytes(s.fetches.bytesFetched)}) verified from edges, ${s.fetches.fetchFailures} failed, ${s.fetches.corruptPieces} corrupt`,
+    `peer wire   port ${s.addresses.peerPort}${s.wire ? `, ${s.wire.connections} peers, ${formatBytes(s.wire.uploadedBytes)} sent` : ''}`,
+    `http        ${s.addresses.httpBaseUrls.join(' ') || 'off'}${s.http ? `, ${s.http.requests} requests, ${s.http.redirected} redirected` : ''}`,
+    `messages    ${s.registry.heartbeats} heartbeats, ${s.registry.states} states, ${s.registry.deltas} deltas, ${s.registry.resyncsAsked} resyncs, ${s.registry.badMessages} bad, ${s.registry.unauthorized} unauthorized`,
+  ];
   for (const t of s.trackers) lines.push(`tracker     ${JSON.stringify(t)}`);
   if (s.ims) lines.push(`ims         ${JSON.stringify(s.ims)}`);
   return lines.join('\n');

@@ -19,6 +19,7 @@ export {
 } from './discovery.ts';
 export { type BulkIngestRequest, ingestMany, knownMetainfo, prepareIngest } from './ingest-many.ts';
 export { pathOf, readBody, readJson, sendError, sendJson, toErrorJson } from './json-http.ts';
+export { type StatusMetrics, signallingMetrics, statusMetrics } from './metrics.ts';
 export { openOperations, withOperations } from './open.ts';
 export {
   absoluteSources,

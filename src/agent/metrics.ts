@@ -1,4 +1,5 @@
-import { Counter, Gauge, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { signallingMetrics, statusMetrics } from '../admin/index.ts';
 import type { HashCounters } from '../hashing/index.ts';
 import type { AgentStatus } from './status.ts';
 
@@ -7,47 +8,7 @@ import type { AgentStatus } from './status.ts';
  * Counters are totals since start; gauges are current values.
  */
 export function createMetrics(status: () => AgentStatus, hashing: HashCounters): Registry {
-  const registry = new Registry();
-  const counter = (
-    name: string,
-    help: string,
-    labelNames: string[],
-    read: (set: (labels: Record<string, string>, value: number) => void) => void,
-  ) =>
-    new Counter({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        read((labels, value) => this.inc(labels, value));
-      },
-    });
-  const gauge = (
-    name: string,
-    help: string,
-    labelNames: string[],
-    read: (set: (labels: Record<string, string>, value: number) => void) => void,
-  ) =>
-    new Gauge({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        read((labels, value) => this.set(labels, value));
-      },
-    });
-
-  // One status snapshot per scrape, shared by every metric of that scrape.
-  let snapshot: { at: number; value: AgentStatus } | null = null;
-  const now = () => {
-    const at = Date.now();
-    if (!snapshot || at - snapshot.at > 100) snapshot = { at, value: status() };
-    return snapshot.value;
-  };
+  const { registry, now, counter, gauge } = statusMetrics(status);
 
   counter('edgepeer_bytes_served_total', 'Payload bytes served, by protocol.', ['protocol'], (set) => {
     const s = now();
@@ -140,19 +101,6 @@ export function createMetrics(status: () => AgentStatus, hashing: HashCounters):
     set({ state: 'complete' }, s.objectsComplete);
     set({ state: 'partial' }, s.objects - s.objectsComplete);
   });
-  counter('edgepeer_announces_total', 'Tracker announces, by tracker and outcome.', ['tracker', 'outcome'], (set) => {
-    for (const t of now().trackers) {
-      set({ tracker: t.url, outcome: 'ok' }, t.announces.ok);
-      set({ tracker: t.url, outcome: 'failed' }, t.announces.failed);
-    }
-  });
-  gauge('edgepeer_tracker_up', '1 if the last announce to the tracker succeeded.', ['tracker'], (set) => {
-    for (const t of now().trackers)
-      set({ tracker: t.url }, t.consecutiveFailures === 0 && t.lastSuccessAt !== null ? 1 : 0);
-  });
-  gauge('edgepeer_ims_registered', '1 while registered in IMS (absent when IMS is off).', ['impu'], (set) => {
-    const { ims } = now();
-    if (ims) set({ impu: ims.impu }, ims.registered ? 1 : 0);
-  });
+  signallingMetrics({ counter, gauge }, now);
   return registry;
 }

@@ -7,6 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import {
   createAdminServer,
   defaultTokenFile,
@@ -29,6 +30,7 @@ import { FleetCatalog } from './fleet-catalog.ts';
 import type { FleetState } from './fleet-state.ts';
 import { edgeForwarder } from './forwarding.ts';
 import { MemoryFleetState } from './memory-fleet-state.ts';
+import { createControllerMetrics } from './metrics.ts';
 import { ControllerOperations } from './operations.ts';
 import { type ControllerStatus, controllerStatus, edgeSummaries } from './status.ts';
 
@@ -58,6 +60,7 @@ export class Controller {
   readonly #cache: CachingSource;
   readonly #announces: AnnouncesPart;
   readonly #registration: RegistrationPart;
+  readonly #metrics: Registry;
   #wire: PeerWireServer | null = null;
   #http: HttpServer | null = null;
   #addresses: ControllerAddresses = { peerPort: 0, httpPort: null, httpBaseUrls: [], edgeUrl: '', adminUrl: null };
@@ -96,6 +99,10 @@ export class Controller {
       changeDelayMs: ANNOUNCE_CHANGE_DELAY_MS,
     });
     this.#registration = new RegistrationPart(logger.child({ part: 'ims' }));
+    this.#metrics = createControllerMetrics(
+      () => this.status(),
+      () => edgeSummaries(this.catalog),
+    );
   }
 
   /** Starts over `fleet` (default: in memory, edges and tokens saved in the data dir). */
@@ -198,6 +205,7 @@ export class Controller {
       port: admin.port,
       status: () => this.status(),
       logger: this.#logger.child({ part: 'admin' }),
+      metrics: async () => ({ contentType: this.#metrics.contentType, body: await this.#metrics.metrics() }),
     });
     const adminUrl = await server.listen();
     this.#lifecycle.add({ name: 'admin', phase: 'serving', stop: () => server.close() });

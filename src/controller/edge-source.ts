@@ -86,7 +86,7 @@ export class EdgeSource implements PieceSource {
         return data;
       }
       this.#stats.corruptPieces += 1;
-      this.#catalog.distrust(edge.record.id, key, pieceIndex);
+      this.#catalog.distrust(edge.record.id, key, pieceIndex, 'corrupt');
     }
   }
 
@@ -132,7 +132,7 @@ export class EdgeSource implements PieceSource {
         if (response.statusCode === 404 || response.statusCode === 503) {
           // The edge says it lacks the piece it claimed: that claim goes, the edge keeps serving the rest.
           this.#stats.fetchFailures += 1;
-          this.#catalog.distrust(edge.record.id, infoHash, pieceIndex);
+          this.#catalog.distrust(edge.record.id, infoHash, pieceIndex, 'missing');
           return null;
         }
         problem = `answered ${response.statusCode}`;

@@ -109,7 +109,10 @@ export class FleetCatalog extends EventEmitter<CatalogEvents> implements Catalog
     this.#objects.set(infoHash, object);
     const pending = this.#pending.get(infoHash);
     this.#pending.delete(infoHash);
-    for (const [edgeId, bitfield] of pending?.holders ?? []) this.#setHolding(edgeId, infoHash, bitfield);
+    for (const [edgeId, bitfield] of pending?.holders ?? []) {
+      if (bitfield.length === metainfo.pieceCount) this.#setHolding(edgeId, infoHash, bitfield);
+      else this.#wrongSize(edgeId, infoHash, bitfield.length, metainfo.pieceCount);
+    }
     return true;
   }
 
@@ -189,24 +192,37 @@ export class FleetCatalog extends EventEmitter<CatalogEvents> implements Catalog
     edge.failures += 1;
     const wasServing = this.serving(edge);
     edge.setAsideUntil = this.#now() + forMs;
-    if (wasServing) {
-      this.#logger.warn({ edgeId, forMs }, 'controller: an edge failed a fetch and is set aside');
-      this.#recount(edgeId);
-      const timer = setTimeout(() => this.#recount(edgeId), forMs + 1);
-      timer.unref();
-    }
+    if (!wasServing) return;
+    this.#logger.warn({ edgeId, forMs }, 'controller: an edge failed a fetch and is set aside');
+    this.#recount(edgeId);
+    // Failures meanwhile move the end on: the timer waits until the last end has passed.
+    const countBackIn = () => {
+      const left = edge.setAsideUntil - this.#now();
+      if (left > 0) setTimeout(countBackIn, left + 1).unref();
+      else this.#recount(edgeId);
+    };
+    setTimeout(countBackIn, forMs + 1).unref();
   }
 
-  /** A piece the edge sent failed its hash: the piece no longer counts as held there until it says so again. */
-  distrust(edgeId: string, infoHash: string, pieceIndex: number): void {
+  /**
+   * The edge sent bytes of a piece that failed their hash ('corrupt'), or said it lacks a piece it claimed
+   * ('missing'): the piece no longer counts as held there until the edge says so again.
+   */
+  distrust(edgeId: string, infoHash: string, pieceIndex: number, why: 'corrupt' | 'missing'): void {
     const edge = this.#edges.get(edgeId);
     if (edge === undefined) return;
-    edge.corruptPieces += 1;
+    if (why === 'corrupt') edge.corruptPieces += 1;
+    else edge.failures += 1;
     const bitfield = this.#allHoldings.get(edgeId)?.get(infoHash);
     if (bitfield === undefined || !bitfield.get(pieceIndex)) return;
     const next = new Bitfield(bitfield.length, bitfield.toBuffer());
     next.set(pieceIndex, false);
-    this.#logger.warn({ edgeId, infoHash, pieceIndex }, 'controller: an edge sent a piece that failed its hash');
+    this.#logger.warn(
+      { edgeId, infoHash, pieceIndex },
+      why === 'corrupt'
+        ? 'controller: an edge sent a piece that failed its hash'
+        : 'controller: an edge lacks a piece it said it held',
+    );
     this.#onHoldings(edgeId, infoHash, next.length, next.toBuffer());
   }
 
@@ -268,15 +284,20 @@ export class FleetCatalog extends EventEmitter<CatalogEvents> implements Catalog
       return;
     }
     if (bitfield !== null && bitfield.length !== object.pieceCount) {
-      this.#logger.warn(
-        { edgeId, infoHash, pieceCount, expected: object.pieceCount },
-        'controller: an edge reported a bitfield of the wrong size; ignored',
-      );
-      held.delete(infoHash);
+      this.#wrongSize(edgeId, infoHash, pieceCount, object.pieceCount);
       this.#setHolding(edgeId, infoHash, null);
       return;
     }
     this.#setHolding(edgeId, infoHash, bitfield);
+  }
+
+  /** A bitfield that does not fit the object's metainfo: not counted, and logged. */
+  #wrongSize(edgeId: string, infoHash: string, pieceCount: number, expected: number): void {
+    this.#logger.warn(
+      { edgeId, infoHash, pieceCount, expected },
+      'controller: an edge reported a bitfield of the wrong size; ignored',
+    );
+    this.#allHoldings.get(edgeId)?.delete(infoHash);
   }
 
   /** Counts (or stops counting) one edge's bitfield of an object in the union, as it serves now. */

@@ -153,12 +153,16 @@ export class MemoryFleetState extends EventEmitter<FleetEvents> implements Fleet
     if (last === undefined || last.session !== cursor.session || cursor.seq !== last.seq + 1) return 'gap';
     const held = this.#holdings.get(edgeId) ?? new Map<string, Bitfield>();
     this.#holdings.set(edgeId, held);
-    // Checked whole before any is applied: a bad delta changes nothing.
+    // Checked whole before any is applied: a bad delta changes nothing. An object keeps one piece count,
+    // the one held or the first this delta names.
+    const pieceCounts = new Map<string, number>();
     for (const change of changes) {
-      const bitfield = held.get(change.infoHash);
-      if (bitfield !== undefined && bitfield.length !== change.pieceCount) return 'gap';
+      const pieceCount = pieceCounts.get(change.infoHash) ?? held.get(change.infoHash)?.length ?? change.pieceCount;
+      if (pieceCount !== change.pieceCount) return 'gap';
+      if (!change.gone) pieceCounts.set(change.infoHash, pieceCount);
+      else pieceCounts.delete(change.infoHash);
       for (const index of [...(change.added ?? []), ...(change.removed ?? [])]) {
-        if (index >= change.pieceCount) return 'gap';
+        if (!Number.isInteger(index) || index < 0 || index >= change.pieceCount) return 'gap';
       }
     }
     last.seq = cursor.seq;

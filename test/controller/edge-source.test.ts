@@ -10,8 +10,8 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { rankEdges } from '../../src/controller/choice.ts';
-import { type FleetEdge, FleetCatalog, MemoryFleetState } from '../../src/controller/index.ts';
 import { EdgeSource } from '../../src/controller/edge-source.ts';
+import { FleetCatalog, type FleetEdge, MemoryFleetState } from '../../src/controller/index.ts';
 import { NotFoundError } from '../../src/errors/index.ts';
 import { encodeTorrent } from '../../src/metainfo/index.ts';
 import { Bitfield } from '../../src/store/index.ts';
@@ -248,17 +248,12 @@ describe('edge source', () => {
     expect(holdersOf(2)).toEqual([missing, honest].sort());
     const edge = catalog.edge(missing)!;
     expect(catalog.serving(edge)).toBe(true);
-    expect(edge.failures).toBe(0);
+    expect(edge.failures).toBe(1);
     expect(source.stats()).toMatchObject({ fetchFailures: 1, corruptPieces: 0, fetched: 1 });
   });
 
-  // A 404 (or 503) is no piece that failed its hash, yet EdgeSource#fetch calls catalog.distrust for it
-  // (src/controller/edge-source.ts, the `statusCode === 404 || 503` branch), and FleetCatalog.distrust
-  // always adds one to edge.corruptPieces (src/controller/fleet-catalog.ts, first lines of distrust): the
-  // controller's status reports "corrupt pieces" for an edge that merely evicted a piece between its delta
-  // and the fetch. Fix: let distrust take whether the bytes were corrupt (or count corruptPieces in
-  // EdgeSource's hash-failure branch only), and count the 404 in edge.failures instead.
-  it.fails('does not count a 404 as a corrupt piece of that edge', async () => {
+  // A 404 is a piece the edge lacks (evicted between its delta and the fetch), not bytes that failed.
+  it('does not count a 404 as a corrupt piece of that edge', async () => {
     const ids = idsInOrder(['missing', 'honest'], 3);
     const source = await setup(ids);
     await source.getPiece(object.infoHash, 3);

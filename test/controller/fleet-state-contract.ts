@@ -12,14 +12,6 @@ import type {
   FleetState,
 } from '../../src/controller/fleet-state.ts';
 
-export interface FleetStateContractOptions {
-  /**
-   * Titles of tests the implementation is known to fail (a bug reported, not yet fixed): they run as
-   * `it.fails`, so that they turn red once the bug is fixed and the entry must go.
-   */
-  knownBugs?: string[];
-}
-
 type RecordedEvent = { [K in keyof FleetEvents]: [K, ...FleetEvents[K]] }[keyof FleetEvents];
 
 /** Every event the fleet state emits, in order. */
@@ -52,7 +44,9 @@ function setBits(bytes: Uint8Array): number[] {
 /** The 'holdings' events recorded, as [edge, object, pieceCount, pieces set]. */
 function holdingsEvents(events: RecordedEvent[]): Array<[string, string, number, number[]]> {
   return events.flatMap((event) =>
-    event[0] === 'holdings' ? [[event[1], event[2], event[3], setBits(event[4])] as [string, string, number, number[]]] : [],
+    event[0] === 'holdings'
+      ? [[event[1], event[2], event[3], setBits(event[4])] as [string, string, number, number[]]]
+      : [],
   );
 }
 
@@ -104,16 +98,8 @@ function token(overrides: Partial<EnrolmentToken> = {}): EnrolmentToken {
 const SESSION = 'a1b2c3d4e5f60718';
 const OTHER_SESSION = 'ffeeddccbbaa9988';
 
-export function fleetStateContract(
-  name: string,
-  open: () => Promise<FleetState>,
-  options: FleetStateContractOptions = {},
-): void {
-  const knownBugs = new Set(options.knownBugs ?? []);
-  /** `it`, or `it.fails` for a test named in knownBugs. */
-  function test(title: string, body: () => Promise<void>): void {
-    (knownBugs.has(title) ? it.fails : it)(title, body);
-  }
+export function fleetStateContract(name: string, open: () => Promise<FleetState>): void {
+  const test = it;
 
   async function withFleet(body: (fleet: FleetState) => Promise<void>): Promise<void> {
     const fleet = await open();

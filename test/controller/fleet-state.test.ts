@@ -25,14 +25,8 @@ function newFile(): string {
   return join(dir, `fleet${files}`, 'fleet.json');
 }
 
-// MemoryFleetState.applyChanges checks a delta's changes before applying any against the object's held
-// bitfield only, so two changes of one delta naming an object the edge did not hold with two piece counts
-// pass the check; the second then throws from Bitfield.set (src/controller/memory-fleet-state.ts, the
-// apply loop after `last.seq = cursor.seq`) with the first applied and the cursor moved on.
-const knownBugs = ['a delta naming one new object with two piece counts is a gap and changes nothing'];
-
-fleetStateContract('memory fleet state', () => MemoryFleetState.open(), { knownBugs });
-fleetStateContract('memory fleet state saved to a file', () => MemoryFleetState.open(newFile()), { knownBugs });
+fleetStateContract('memory fleet state', () => MemoryFleetState.open());
+fleetStateContract('memory fleet state saved to a file', () => MemoryFleetState.open(newFile()));
 
 describe('memory fleet state file', () => {
   const liveness = {
@@ -105,7 +99,13 @@ describe('memory fleet state file', () => {
   it('refuses a damaged file with StoreCorruptError naming it', async () => {
     const file = newFile();
     const state = await MemoryFleetState.open(file);
-    await state.addEdge({ id: 'edge-000000000001', name: 'e', keyHash: 'c'.repeat(64), enrolledAt: 1, draining: false });
+    await state.addEdge({
+      id: 'edge-000000000001',
+      name: 'e',
+      keyHash: 'c'.repeat(64),
+      enrolledAt: 1,
+      draining: false,
+    });
     await state.close();
     const text = await readFile(file, 'utf8');
     for (const damaged of [text.slice(0, text.length >> 1), '', '{"version":2,"tokens":[],"edges":[]}', '[]']) {

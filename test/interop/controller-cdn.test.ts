@@ -247,6 +247,22 @@ describe('a controller and three edges as one CDN', () => {
     );
   });
 
+  it('shows itself in edgepeer status and its metrics', async () => {
+    const status = await edgepeer(['status', '--data-dir', controllerDir(), '--json']);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.lines[0]).toMatchObject({
+      role: 'controller',
+      objects: 1,
+      edges: { enrolled: 3, up: 3, serving: 3 },
+    });
+    const text = await edgepeer(['status', '--data-dir', controllerDir()]);
+    expect(text.stdout).toMatch(/^edges +3 enrolled, 3 up, 3 serving/m);
+    const metrics = await (await request(`${controller.listening.adminUrl}/metrics`)).body.text();
+    expect(metrics).toMatch(/^edgepeer_controller_edges\{health="up"\} 3$/m);
+    expect(metrics).toMatch(/^edgepeer_controller_enrolments_total\{outcome="enrolled"\} 3$/m);
+    expect(metrics).toMatch(/^edgepeer_ims_registered\{impu="sip:peer90@ims.example.test"\} 1$/m);
+  });
+
   it('libtorrent downloads through the controller peer wire, found through the tracker', async () => {
     const save = join(dir, 'lt-wire');
     const result = await ltLeech(torrentFile, save, { tracker: tracker.announceUrl, timeoutS: 60 });
