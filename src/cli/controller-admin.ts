@@ -1,15 +1,10 @@
 // How the controller's CLI commands (edges, token create) reach a running controller's admin API: by
 // --controller URL and its token file, or through controller.json-style discovery in its data dir.
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Flags } from '@oclif/core';
 import { findAgent, RemoteOperations, readToken } from '../admin/index.ts';
-import { defaultDataDir } from '../config/index.ts';
+import { defaultControllerDataDir } from '../config/index.ts';
 import { AgentNotRunningError } from '../errors/index.ts';
-
-/** The controller's data dir when none is given: beside the agent's, named edgepeer-controller. */
-export function defaultControllerDataDir(): string {
-  return join(dirname(defaultDataDir()), 'edgepeer-controller');
-}
 
 export const controllerAdminFlags = {
   'data-dir': Flags.string({

@@ -1,5 +1,5 @@
 export { BaseCommand, type FlagsOf } from './base-command.ts';
-export { controllerAdmin, controllerAdminFlags, defaultControllerDataDir } from './controller-admin.ts';
+export { controllerAdmin, controllerAdminFlags } from './controller-admin.ts';
 export { controllerFlags, controllerOption, dataDirFlag } from './flags.ts';
 export { createLogger } from './logger.ts';
 export { type ProgressBar, progressBar } from './progress.ts';

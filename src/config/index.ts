@@ -7,6 +7,14 @@ import type { ResolvedConfig, ResolveOptions } from './resolve.ts';
 
 export { type AgentAddresses, type AgentConfig, DEFAULT_AGENT_CONFIG } from './agent-config.ts';
 export { type ControllerConfig, DEFAULT_CONTROLLER_CONFIG } from './controller-config.ts';
+export {
+  CONTROLLER_CONFIG_ENV,
+  CONTROLLER_SETTINGS,
+  type ControllerSetting,
+  controllerEnvName,
+  defaultControllerDataDir,
+  resolveControllerConfig,
+} from './controller-settings.ts';
 export type { FileLayer, Layer } from './file.ts';
 export {
   type ConfigIssue,

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import {
@@ -17,7 +18,7 @@ import {
   sendJson,
   unpublishAgent,
 } from '../admin/index.ts';
-import type { ControllerConfig } from '../config/index.ts';
+import type { ControllerConfig, LogLevel } from '../config/index.ts';
 import { InvalidArgumentError, NotFoundError } from '../errors/index.ts';
 import type { HttpServer } from '../http/index.ts';
 import { AnnouncesPart, hashingPart, Lifecycle, RegistrationPart, startHttp, startPeerWire } from '../parts/index.ts';
@@ -32,6 +33,7 @@ import { edgeForwarder } from './forwarding.ts';
 import { MemoryFleetState } from './memory-fleet-state.ts';
 import { createControllerMetrics } from './metrics.ts';
 import { ControllerOperations } from './operations.ts';
+import { type ControllerReloadOutcome, restartOnlyChanges } from './reload.ts';
 import { type ControllerStatus, controllerStatus, edgeSummaries } from './status.ts';
 
 /** Changes to the union reach trackers this soon (an edge's own announces wait 5 s). */
@@ -49,7 +51,7 @@ export interface ControllerAddresses {
 
 export class Controller {
   readonly peerId = Buffer.concat([Buffer.from('-EP0100-'), randomBytes(12)]);
-  readonly config: ControllerConfig;
+  config: ControllerConfig;
   readonly fleet: FleetState;
   readonly catalog: FleetCatalog;
   readonly registry: EdgeRegistry;
@@ -253,6 +255,42 @@ export class Controller {
       return true;
     }
     return false;
+  }
+
+  /** SIGHUP (src/controller/reload.ts): applies what can change while running; never rejects. */
+  async reload(next: ControllerConfig, logLevel: LogLevel, logger: Logger): Promise<ControllerReloadOutcome> {
+    const outcome: ControllerReloadOutcome = {
+      applied: [],
+      restartNeeded: restartOnlyChanges(this.config, next),
+      failed: [],
+    };
+    const current = this.config;
+    const step = async (setting: string, apply: () => unknown) => {
+      try {
+        await apply();
+        outcome.applied.push(setting);
+      } catch (err) {
+        outcome.failed.push({ setting, error: (err as Error).message });
+      }
+    };
+    if (logLevel !== logger.level) await step('logLevel', () => (logger.level = logLevel));
+    if (next.announce !== current.announce || !isDeepStrictEqual(next.trackers, current.trackers)) {
+      await step('trackers', async () => {
+        if (!next.announce) await this.#announces.stop();
+        else if (!this.#announces.running) this.#announces.start(next.trackers);
+        else this.#announces.setTrackers(next.trackers);
+      });
+    }
+    if (!isDeepStrictEqual(next.ims, current.ims)) await step('ims', () => this.#registration.replace(next.ims));
+    if (next.edges.replicas !== current.edges.replicas) await step('edges.replicas', () => {});
+    this.config = {
+      ...current,
+      trackers: next.trackers,
+      announce: next.announce,
+      ims: next.ims,
+      edges: { ...current.edges, replicas: next.edges.replicas },
+    };
+    return outcome;
   }
 
   where(): ControllerAddresses {

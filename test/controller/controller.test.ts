@@ -168,6 +168,22 @@ describe('controller over three edges', () => {
     expect(controller.status().edges.up).toBe(3);
   });
 
+  it('reloads: replicas and trackers apply at once, listening addresses at the next start', async () => {
+    const config = controller.config;
+    const outcome = await controller.reload(
+      { ...config, edges: { ...config.edges, replicas: 3, port: 1 }, peer: { ...config.peer, port: 1 } },
+      'silent',
+      pino({ level: 'silent' }),
+    );
+    expect(outcome).toEqual({ applied: ['edges.replicas'], restartNeeded: ['peer', 'edges.port'], failed: [] });
+    expect(controller.config.edges).toMatchObject({ replicas: 3, port: config.edges.port });
+    await controller.reload(
+      { ...controller.config, edges: { ...controller.config.edges, replicas: 2 } },
+      'silent',
+      silent,
+    );
+  });
+
   it('restarts: edges resync their holdings and metainfo, their credentials still good', async () => {
     const edgePort = Number(new URL(controller.where().edgeUrl).port);
     await controller.stop();

@@ -1,0 +1,329 @@
+// The controller's settings: one table gives each its flag, environment variable, config file key, type,
+// default and explanation. `edgepeer controller` resolves them as the agent does its own: embedded defaults
+// < config file (--config, $EDGEPEER_CONTROLLER_CONFIG; YAML, keys as the flags are named) < environment <
+// flags, and a value that is wrong is refused naming the key and where it came from.
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { ConfigError, fromSystemError } from '../errors/index.ts';
+import type { RegistrationOptions } from '../ims/index.ts';
+import { type ControllerConfig, DEFAULT_CONTROLLER_CONFIG } from './controller-config.ts';
+import { defaultDataDir } from './paths.ts';
+import { LOG_LEVELS, type LogLevel } from './settings.ts';
+import { parseSize } from './units.ts';
+
+export type ControllerSettingKind = 'integer' | 'boolean' | 'string' | 'strings';
+
+export interface ControllerSetting {
+  /** The flag (--NAME), and the config file key. */
+  name: string;
+  kind: ControllerSettingKind;
+  default?: string | number | boolean;
+  description: string;
+  min?: number;
+  max?: number;
+  options?: readonly string[];
+}
+
+/** The controller's settings, in the order `--help` and docs/controller.md list them. */
+export const CONTROLLER_SETTINGS: readonly ControllerSetting[] = [
+  {
+    name: 'data-dir',
+    kind: 'string',
+    description:
+      "The controller's own state: enrolled edges and tokens (fleet.json), admin token, the discovery file. Default: beside the agent's data dir, edgepeer-controller.",
+  },
+  {
+    name: 'log-level',
+    kind: 'string',
+    default: 'info',
+    options: LOG_LEVELS,
+    description: 'Level of the JSON logs on stderr.',
+  },
+  {
+    name: 'peer-port',
+    kind: 'integer',
+    default: 6881,
+    min: 0,
+    max: 65535,
+    description: 'Peer wire port of the controller, a peer holding the union of its edges (0: any free).',
+  },
+  { name: 'peer-host', kind: 'string', description: 'Peer wire address (default: dual stack).' },
+  {
+    name: 'http-port',
+    kind: 'integer',
+    default: 8080,
+    min: 0,
+    max: 65535,
+    description: 'HTTP port of object and piece URLs, answered with redirects to edges.',
+  },
+  { name: 'http-host', kind: 'string', description: 'HTTP address (default: dual stack).' },
+  { name: 'no-http', kind: 'boolean', default: false, description: 'No HTTP server.' },
+  {
+    name: 'public-url',
+    kind: 'string',
+    description: 'Base URL trackers hear as the CDN URI (default: the listening addresses).',
+  },
+  {
+    name: 'edge-listen',
+    kind: 'string',
+    default: '[::]:7000',
+    description: 'HOST:PORT where edges enrol, send heartbeats and holdings, and take commands.',
+  },
+  {
+    name: 'admin-listen',
+    kind: 'string',
+    default: '127.0.0.1:7071',
+    description: 'HOST:PORT of the admin API (edges, token create, ingest/purge --controller, status, metrics).',
+  },
+  {
+    name: 'heartbeat',
+    kind: 'integer',
+    default: 2000,
+    min: 100,
+    max: 60_000,
+    description: 'Edge heartbeat period, ms; an edge silent for 3 periods is down and its pieces leave the union.',
+  },
+  {
+    name: 'replicas',
+    kind: 'integer',
+    default: 2,
+    min: 1,
+    max: 100,
+    description: 'Edges each ingested object is placed on.',
+  },
+  {
+    name: 'cache-size',
+    kind: 'string',
+    default: '256MiB',
+    description: 'Memory for verified pieces fetched from edges for peers, e.g. 256MiB.',
+  },
+  {
+    name: 'tracker',
+    kind: 'strings',
+    description: 'Tracker announce URL (repeatable; comma-separated in the environment).',
+  },
+  { name: 'no-announce', kind: 'boolean', default: false, description: 'Do not announce to trackers.' },
+  {
+    name: 'ims-registrar',
+    kind: 'string',
+    description: "P-CSCF/registrar SIP URI: register the CDN's identity in IMS (edges do not register).",
+  },
+  { name: 'ims-impi', kind: 'string', description: 'IMS private identity of the CDN.' },
+  { name: 'ims-impu', kind: 'string', description: 'IMS public identity (SIP URI) of the CDN.' },
+  {
+    name: 'ims-password-file',
+    kind: 'string',
+    description: 'File holding the digest password (else $EDGEPEER_IMS_PASSWORD).',
+  },
+  {
+    name: 'ims-transport',
+    kind: 'string',
+    options: ['udp', 'tcp', 'tls'],
+    description: 'SIP transport (default: from the registrar URI).',
+  },
+  {
+    name: 'shutdown-grace',
+    kind: 'integer',
+    default: 5000,
+    min: 0,
+    max: 600_000,
+    description: 'Time given to transfers in flight at shutdown, ms.',
+  },
+];
+
+/** EDGEPEER_CONTROLLER_PEER_PORT for peer-port. */
+export function controllerEnvName(name: string): string {
+  return `EDGEPEER_CONTROLLER_${name.toUpperCase().replace(/-/g, '_')}`;
+}
+
+/** The controller's config file variable (besides --config). */
+export const CONTROLLER_CONFIG_ENV = 'EDGEPEER_CONTROLLER_CONFIG';
+
+type Values = Record<string, string | number | boolean | string[] | undefined>;
+
+/** The controller's data dir when none is given: beside the agent's, named edgepeer-controller. */
+export function defaultControllerDataDir(): string {
+  return join(dirname(defaultDataDir()), 'edgepeer-controller');
+}
+
+/**
+ * The controller's configuration from `given` (flags and environment as oclif parsed them: only what was
+ * set) over the config file over the defaults. ConfigError names the key and where a wrong value came from.
+ */
+export async function resolveControllerConfig(
+  given: Values,
+  options: { configPath?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ config: ControllerConfig; logLevel: LogLevel; file: string | null }> {
+  const env = options.env ?? process.env;
+  const file = options.configPath ?? env[CONTROLLER_CONFIG_ENV] ?? null;
+  const fromFile = file === null ? {} : await readControllerFile(resolve(file));
+  const values: Values = {};
+  for (const setting of CONTROLLER_SETTINGS) {
+    values[setting.name] = given[setting.name] ?? fromFile[setting.name] ?? setting.default;
+  }
+  const where = (name: string) =>
+    given[name] !== undefined
+      ? `--${name} or ${controllerEnvName(name)}`
+      : fromFile[name] !== undefined
+        ? `${file}`
+        : 'default';
+  const text = (name: string) => values[name] as string | undefined;
+  const edges = listenAddress(text('edge-listen') as string, 'edge-listen', where('edge-listen'));
+  const admin = listenAddress(text('admin-listen') as string, 'admin-listen', where('admin-listen'));
+  let cacheBytes: number;
+  try {
+    cacheBytes = parseSize(text('cache-size') as string, 'cache-size');
+  } catch (err) {
+    throw new ConfigError(`cache-size (${where('cache-size')}): ${(err as Error).message}`, { subject: 'cache-size' });
+  }
+  const http = values['no-http']
+    ? null
+    : {
+        port: values['http-port'] as number,
+        corsOrigin: '*',
+        ...(text('http-host') === undefined ? {} : { host: text('http-host') as string }),
+        ...(text('public-url') === undefined ? {} : { publicUrl: text('public-url') as string }),
+      };
+  const config: ControllerConfig = {
+    ...DEFAULT_CONTROLLER_CONFIG,
+    dataDir: resolve(text('data-dir') ?? defaultControllerDataDir()),
+    peer: {
+      port: values['peer-port'] as number,
+      mse: 'rc4',
+      ...(text('peer-host') === undefined ? {} : { host: text('peer-host') as string }),
+    },
+    http,
+    edges: {
+      host: edges.host,
+      port: edges.port,
+      heartbeatMs: values.heartbeat as number,
+      replicas: values.replicas as number,
+    },
+    admin: { host: admin.host, port: admin.port },
+    cacheBytes,
+    trackers: (values.tracker as string[] | undefined) ?? [],
+    announce: !values['no-announce'],
+    ims: await imsOptions(values, env, where),
+    shutdownGraceMs: values['shutdown-grace'] as number,
+  };
+  return { config, logLevel: text('log-level') as LogLevel, file: file === null ? null : resolve(file) };
+}
+
+/** The config file: a YAML mapping of setting names to values, each checked against its kind. */
+async function readControllerFile(file: string): Promise<Values> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`controller config file ${file}: ${fromSystemError(err, file).message}`, { subject: file });
+  }
+  const { parse } = await import('yaml');
+  let parsed: unknown;
+  try {
+    parsed = parse(text);
+  } catch (err) {
+    throw new ConfigError(`${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`, { subject: file });
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(`${file} must be a mapping of setting names to values`, { subject: file });
+  }
+  const values: Values = {};
+  for (const [name, value] of Object.entries(parsed as Record<string, unknown>)) {
+    const setting = CONTROLLER_SETTINGS.find((s) => s.name === name);
+    if (setting === undefined) {
+      throw new ConfigError(
+        `${file}: unknown setting ${name} (settings: ${CONTROLLER_SETTINGS.map((s) => s.name).join(', ')})`,
+        { subject: name },
+      );
+    }
+    values[name] = checkedValue(setting, value, `${name} in ${file}`);
+  }
+  // Paths in the file are taken from its folder.
+  for (const name of ['data-dir', 'ims-password-file']) {
+    if (typeof values[name] === 'string') values[name] = resolve(dirname(file), values[name] as string);
+  }
+  return values;
+}
+
+function checkedValue(setting: ControllerSetting, value: unknown, where: string): Values[string] {
+  const wrong = (what: string) =>
+    new ConfigError(`${where}: must be ${what}, got ${JSON.stringify(value)}`, { subject: setting.name });
+  switch (setting.kind) {
+    case 'integer':
+      if (
+        !Number.isInteger(value) ||
+        (value as number) < (setting.min ?? 0) ||
+        (value as number) > (setting.max ?? Number.MAX_SAFE_INTEGER)
+      ) {
+        throw wrong(`an integer from ${setting.min ?? 0} to ${setting.max}`);
+      }
+      return value as number;
+    case 'boolean':
+      if (typeof value !== 'boolean') throw wrong('true or false');
+      return value;
+    case 'strings': {
+      const list = typeof value === 'string' ? [value] : value;
+      if (!Array.isArray(list) || !list.every((item) => typeof item === 'string' && item !== '')) {
+        throw wrong('a list of text values');
+      }
+      return list as string[];
+    }
+    default:
+      if (typeof value !== 'string' || value === '') throw wrong('text');
+      if (setting.options !== undefined && !setting.options.includes(value))
+        throw wrong(`one of ${setting.options.join(', ')}`);
+      return value;
+  }
+}
+
+/** HOST:PORT or [v6]:PORT. */
+function listenAddress(value: string, name: string, where: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value.trim());
+  const port = Number(match?.[3]);
+  if (match === null || port > 65535) {
+    throw new ConfigError(`${name} (${where}): "${value}" is not HOST:PORT (e.g. 0.0.0.0:7000 or [::]:7000)`, {
+      subject: name,
+    });
+  }
+  return { host: (match[1] ?? match[2]) as string, port };
+}
+
+async function imsOptions(
+  values: Values,
+  env: NodeJS.ProcessEnv,
+  where: (name: string) => string,
+): Promise<RegistrationOptions | null> {
+  const registrar = values['ims-registrar'] as string | undefined;
+  if (registrar === undefined) return null;
+  for (const name of ['ims-impi', 'ims-impu']) {
+    if (values[name] === undefined)
+      throw new ConfigError(`ims-registrar (${where('ims-registrar')}) needs ${name} too`, { subject: name });
+  }
+  const passwordFile = values['ims-password-file'] as string | undefined;
+  let password = env.EDGEPEER_IMS_PASSWORD;
+  if (passwordFile !== undefined) {
+    try {
+      password = (await readFile(passwordFile, 'utf8')).trim();
+    } catch (err) {
+      throw new ConfigError(
+        `ims-password-file (${where('ims-password-file')}): ${fromSystemError(err, passwordFile).message}`,
+        {
+          subject: 'ims-password-file',
+        },
+      );
+    }
+  }
+  if (!password) {
+    throw new ConfigError('IMS registration needs a password: ims-password-file or EDGEPEER_IMS_PASSWORD', {
+      subject: 'ims-password-file',
+    });
+  }
+  return {
+    registrar,
+    impi: values['ims-impi'] as string,
+    impu: values['ims-impu'] as string,
+    password,
+    ...(values['ims-transport'] === undefined ? {} : { transport: values['ims-transport'] as 'udp' | 'tcp' | 'tls' }),
+  };
+}

@@ -1,0 +1,113 @@
+// The controller's settings: defaults < config file < environment and flags, each wrong value named.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONTROLLER_SETTINGS, DEFAULT_CONTROLLER_CONFIG, resolveControllerConfig } from '../../src/config/index.ts';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'edgepeer-controller-settings-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function file(text: string): Promise<string> {
+  const path = join(dir, `c${Math.random().toString(36).slice(2)}.yaml`);
+  await writeFile(path, text);
+  return path;
+}
+
+describe('resolveControllerConfig', () => {
+  it('gives the embedded defaults with nothing set', async () => {
+    const { config, logLevel, file: read } = await resolveControllerConfig({}, { env: {} });
+    expect(read).toBeNull();
+    expect(logLevel).toBe('info');
+    expect(config).toMatchObject({
+      peer: { port: 6881 },
+      http: { port: 8080 },
+      edges: { host: '::', port: 7000, heartbeatMs: 2000, replicas: 2 },
+      admin: { host: '127.0.0.1', port: 7071 },
+      cacheBytes: DEFAULT_CONTROLLER_CONFIG.cacheBytes,
+      trackers: [],
+      announce: true,
+      ims: null,
+    });
+    expect(config.dataDir).toMatch(/edgepeer-controller$/);
+  });
+
+  it('takes the file over the defaults and flags (or environment) over the file', async () => {
+    const path = await file(
+      [
+        'data-dir: state',
+        'edge-listen: 0.0.0.0:7100',
+        'replicas: 3',
+        'tracker: [http://t1.example/announce, http://t2.example/announce]',
+        'cache-size: 64MiB',
+        'no-http: true',
+      ].join('\n'),
+    );
+    const { config, file: read } = await resolveControllerConfig({ replicas: 5 }, { configPath: path, env: {} });
+    expect(read).toBe(path);
+    expect(config.dataDir).toBe(join(dir, 'state'));
+    expect(config.edges).toMatchObject({ host: '0.0.0.0', port: 7100, replicas: 5 });
+    expect(config.trackers).toEqual(['http://t1.example/announce', 'http://t2.example/announce']);
+    expect(config.cacheBytes).toBe(64 * 1024 * 1024);
+    expect(config.http).toBeNull();
+  });
+
+  it('finds the file through EDGEPEER_CONTROLLER_CONFIG', async () => {
+    const path = await file('heartbeat: 500\n');
+    const { config } = await resolveControllerConfig({}, { env: { EDGEPEER_CONTROLLER_CONFIG: path } });
+    expect(config.edges.heartbeatMs).toBe(500);
+  });
+
+  it.each([
+    ['replicas: 0\n', /replicas in .*: must be an integer from 1 to 100, got 0/],
+    ['no-such-thing: 1\n', /unknown setting no-such-thing/],
+    ['ims-transport: sctp\n', /ims-transport in .*: must be one of udp, tcp, tls/],
+    ['tracker: 3\n', /tracker in .*: must be a list of text values/],
+    ['- a list\n', /must be a mapping of setting names to values/],
+    ['edge-listen: nowhere\n', /edge-listen \(.*\): "nowhere" is not HOST:PORT/],
+    ['cache-size: lots\n', /cache-size \(/],
+    ['ims-registrar: sip:127.0.0.1:5060\n', /ims-registrar \(.*\) needs ims-impi too/],
+  ])('refuses %j naming the setting', async (text, message) => {
+    await expect(resolveControllerConfig({}, { configPath: await file(text), env: {} })).rejects.toMatchObject({
+      code: 'EDGEPEER_CONFIG_INVALID',
+      message: expect.stringMatching(message),
+    });
+  });
+
+  it('reads the IMS password from its file, or refuses the registration without one', async () => {
+    const password = join(dir, 'password');
+    await writeFile(password, 'secret\n');
+    const ims = 'ims-registrar: sip:127.0.0.1:5060\nims-impi: cdn@ims.example\nims-impu: sip:cdn@ims.example\n';
+    const { config } = await resolveControllerConfig(
+      { 'ims-password-file': password },
+      { configPath: await file(ims), env: {} },
+    );
+    expect(config.ims).toMatchObject({
+      registrar: 'sip:127.0.0.1:5060',
+      impu: 'sip:cdn@ims.example',
+      password: 'secret',
+    });
+    await expect(resolveControllerConfig({}, { configPath: await file(ims), env: {} })).rejects.toMatchObject({
+      code: 'EDGEPEER_CONFIG_INVALID',
+    });
+  });
+
+  it('has a default for every setting the controller needs one for', () => {
+    for (const name of [
+      'log-level',
+      'peer-port',
+      'http-port',
+      'edge-listen',
+      'admin-listen',
+      'heartbeat',
+      'replicas',
+    ]) {
+      expect(CONTROLLER_SETTINGS.find((setting) => setting.name === name)?.default, name).toBeDefined();
+    }
+  });
+});
