@@ -152,7 +152,7 @@ export function defaultControllerDataDir(): string {
  */
 export async function resolveControllerConfig(
   given: Values,
-  options: { configPath?: string; env?: NodeJS.ProcessEnv } = {},
+  options: { configPath?: string; env?: NodeJS.ProcessEnv; readFiles?: boolean } = {},
 ): Promise<{ config: ControllerConfig; logLevel: LogLevel; file: string | null }> {
   const env = options.env ?? process.env;
   const file = options.configPath ?? env[CONTROLLER_CONFIG_ENV] ?? null;
@@ -203,7 +203,7 @@ export async function resolveControllerConfig(
     cacheBytes,
     trackers: (values.tracker as string[] | undefined) ?? [],
     announce: !values['no-announce'],
-    ims: await imsOptions(values, env, where),
+    ims: await imsOptions(values, env, where, options.readFiles !== false),
     shutdownGraceMs: values['shutdown-grace'] as number,
   };
   return { config, logLevel: text('log-level') as LogLevel, file: file === null ? null : resolve(file) };
@@ -293,6 +293,7 @@ async function imsOptions(
   values: Values,
   env: NodeJS.ProcessEnv,
   where: (name: string) => string,
+  readFiles: boolean,
 ): Promise<RegistrationOptions | null> {
   const registrar = values['ims-registrar'] as string | undefined;
   if (registrar === undefined) return null;
@@ -302,7 +303,9 @@ async function imsOptions(
   }
   const passwordFile = values['ims-password-file'] as string | undefined;
   let password = env.EDGEPEER_IMS_PASSWORD;
-  if (passwordFile !== undefined) {
+  // Service install: the password file may not exist yet, and the unit needs no password.
+  if (!readFiles) password ??= '(not read)';
+  if (passwordFile !== undefined && readFiles) {
     try {
       password = (await readFile(passwordFile, 'utf8')).trim();
     } catch (err) {

@@ -50,6 +50,7 @@ export {
 } from './settings.ts';
 export { renderStarterConfig, SECTION_DOCS, type StarterOptions, writeStarterConfig } from './starter.ts';
 export {
+  DEFAULT_CONTROLLER_SERVICE,
   DEFAULT_SERVICE,
   edgepeerEntry,
   type InstallServiceOptions,

@@ -18,7 +18,19 @@ export const DEFAULT_SERVICE = {
   unitName: 'edgepeer.service',
 } as const;
 
+/** `service install --controller`: the CDN controller's unit, beside an agent's if both run on one host. */
+export const DEFAULT_CONTROLLER_SERVICE = {
+  configFile: '/etc/edgepeer/controller.yaml',
+  dataDir: '/var/lib/edgepeer-controller',
+  unitName: 'edgepeer-controller.service',
+} as const;
+
+/** Which daemon a unit runs. */
+export type ServiceRole = 'agent' | 'controller';
+
 export interface UnitOptions {
+  /** Default 'agent'. */
+  role?: ServiceRole;
   user: string;
   group?: string;
   configFile: string;
@@ -64,7 +76,7 @@ export function renderServiceUnit(options: UnitOptions): string {
   const execStart = [
     options.node,
     options.entry,
-    'agent',
+    options.role ?? 'agent',
     '--config',
     options.configFile,
     '--data-dir',
@@ -75,9 +87,11 @@ export function renderServiceUnit(options: UnitOptions): string {
 
   const lines = [
     '# Written by `edgepeer service install`; run it again to regenerate.',
-    '# Local changes belong in a drop-in: systemctl edit edgepeer',
+    `# Local changes belong in a drop-in: systemctl edit ${options.role === 'controller' ? 'edgepeer-controller' : 'edgepeer'}`,
     '[Unit]',
-    'Description=edgepeer agent: IMS P2P CDS peer (BitTorrent peer wire, HTTP ranges, tracker announces, SIP registration)',
+    options.role === 'controller'
+      ? 'Description=edgepeer controller: the CDN as one IMS P2P CDS peer over its edges (TR 23.844 6.2.2)'
+      : 'Description=edgepeer agent: IMS P2P CDS peer (BitTorrent peer wire, HTTP ranges, tracker announces, SIP registration)',
     ...(options.documentation ? [`Documentation=${options.documentation}`] : []),
     'After=network-online.target',
     'Wants=network-online.target',
@@ -152,6 +166,8 @@ export function edgepeerEntry(): string {
 }
 
 export interface InstallServiceOptions {
+  /** Default 'agent'. */
+  role?: ServiceRole;
   user?: string;
   configFile?: string;
   dataDir?: string;
@@ -215,38 +231,27 @@ export async function installService(options: InstallServiceOptions = {}): Promi
   if (!/^[a-z_][a-z0-9_-]{0,31}\$?$/i.test(user)) {
     throw new InvalidArgumentError(`--user ${JSON.stringify(user)} is not a valid user name`, { subject: user });
   }
-  const configFile = resolve(options.configFile ?? DEFAULT_SERVICE.configFile);
-  const dataDir = resolve(options.dataDir ?? DEFAULT_SERVICE.dataDir);
+  const role = options.role ?? 'agent';
+  const defaults = role === 'controller' ? DEFAULT_CONTROLLER_SERVICE : DEFAULT_SERVICE;
+  const configFile = resolve(options.configFile ?? defaults.configFile);
+  const dataDir = resolve(options.dataDir ?? defaults.dataDir);
   const unitDir = resolve(options.unitDir ?? DEFAULT_SERVICE.unitDir);
-  const unitFile = join(unitDir, options.unitName ?? DEFAULT_SERVICE.unitName);
+  const unitName = options.unitName ?? defaults.unitName;
+  const unitFile = join(unitDir, unitName);
   const dryRun = options.dryRun === true;
   const isRoot = options.isRoot ?? process.getuid?.() === 0;
   const notes: string[] = [];
 
-  // What the agent will run with, as far as the file says (the service's environment is not known here).
+  // What the daemon will run with, as far as the file says (the service's environment is not known here).
   const configExists = existsSync(configFile);
-  // Loaded here: the schema and YAML parser are for the commands that read configuration.
-  const { resolveAgentConfig } = await import('./resolve.ts');
-  const { config, settings } = await resolveAgentConfig({
-    configPath: configExists ? configFile : null,
-    env: {},
-    flags: { 'data-dir': dataDir },
-    readFiles: false,
-  });
+  const runs =
+    role === 'controller'
+      ? await controllerNeeds(configFile, configExists, dataDir)
+      : await agentNeeds(configFile, configExists, dataDir, user, notes);
+  const { ports, writablePaths, shutdownGraceMs, maxConnections } = runs;
   if (!configExists) notes.push(`${configFile} does not exist yet: the unit assumes the defaults`);
-  // The certificate files are not read here (they may not exist yet): the HTTPS port comes from the settings.
-  const httpsPort = Number(settings.find((setting) => setting.key === 'https.port')?.value ?? 0);
-  const ports = [config.peer.port, config.http?.port ?? 0, httpsPort, config.admin?.port ?? 0];
   if (ports.some((p) => p > 0 && p < 1024)) {
     notes.push('a port below 1024 is configured: the unit grants CAP_NET_BIND_SERVICE and nothing else');
-  }
-  const writablePaths: string[] = [];
-  const tokenDir = config.admin?.tokenFile ? dirname(config.admin.tokenFile) : undefined;
-  if (tokenDir !== undefined && !under(tokenDir, dataDir)) writablePaths.push(tokenDir);
-  const accessLogDir = config.http?.accessLog ? dirname(config.http.accessLog) : undefined;
-  if (accessLogDir !== undefined && !under(accessLogDir, dataDir) && !writablePaths.includes(accessLogDir)) {
-    writablePaths.push(accessLogDir);
-    if (!existsSync(accessLogDir)) notes.push(`create ${accessLogDir} for the access log, writable by ${user}`);
   }
 
   const node = options.node ?? process.execPath;
@@ -262,12 +267,12 @@ export async function installService(options: InstallServiceOptions = {}): Promi
   if (['/tmp', '/var/tmp'].some((dir) => under(dataDir, dir))) {
     notes.push(`${dataDir} is under a temporary folder, which the unit's PrivateTmp=yes hides from the agent`);
   }
-  const docs = join(dirname(dirname(entry)), 'docs', 'configuration.md');
-  const maxConnections = config.peer.limits?.maxConnections ?? 2000;
+  const docs = join(dirname(dirname(entry)), 'docs', role === 'controller' ? 'controller.md' : 'configuration.md');
   // An existing user keeps its own primary group (nobody: nogroup); a new one gets a group of its name.
   const existing = await userExists(user);
   const group = existing ? (await idOf(user)).group : user;
   const unit = renderServiceUnit({
+    role,
     user,
     group,
     configFile,
@@ -276,7 +281,7 @@ export async function installService(options: InstallServiceOptions = {}): Promi
     entry,
     ports,
     writablePaths,
-    shutdownGraceMs: config.shutdownGraceMs,
+    shutdownGraceMs,
     maxOpenFiles: Math.max(65_536, 2 * maxConnections + 4096),
     environmentFile: join(dirname(configFile), 'environment'),
     ...(existsSync(docs) ? { documentation: `file://${docs}` } : {}),
@@ -317,15 +322,20 @@ export async function installService(options: InstallServiceOptions = {}): Promi
     nextSteps.push(`useradd ${useraddArgs(user, dataDir).join(' ')}`);
   }
   if (!isRoot || dryRun) nextSteps.push(`install -d -o ${user} -g ${group} -m 0750 ${dataDir}`);
-  if (!configExists) nextSteps.push(`edgepeer config init ${configFile}`);
-  const unitName = options.unitName ?? DEFAULT_SERVICE.unitName;
+  if (!configExists) {
+    nextSteps.push(
+      role === 'controller'
+        ? `write ${configFile} (keys as the controller's flags: edgepeer controller --help)`
+        : `edgepeer config init ${configFile}`,
+    );
+  }
   const serviceName = unitName.replace(/\.service$/, '');
   nextSteps.push(`systemctl daemon-reload && systemctl enable --now ${serviceName}`);
   nextSteps.push(`journalctl -u ${serviceName} -f`);
   notes.push(
-    `the IMS password: a file named by ims.passwordFile readable by ${user} (chown root:${user}, chmod 0640), or EDGEPEER_IMS_PASSWORD in ${join(dirname(configFile), 'environment')}`,
+    `the IMS password: a file named by ${role === 'controller' ? 'ims-password-file' : 'ims.passwordFile'} readable by ${user} (chown root:${user}, chmod 0640), or EDGEPEER_IMS_PASSWORD in ${join(dirname(configFile), 'environment')}`,
   );
-  notes.push(`stop timeout ${formatDuration(config.shutdownGraceMs)} grace + 10s`);
+  notes.push(`stop timeout ${formatDuration(shutdownGraceMs)} grace + 10s`);
 
   return {
     unitFile,
@@ -339,5 +349,48 @@ export async function installService(options: InstallServiceOptions = {}): Promi
     written: !dryRun,
     nextSteps,
     notes,
+  };
+}
+
+/** What a unit must allow the agent: its ports, folders it writes outside the data dir, its shutdown grace. */
+async function agentNeeds(configFile: string, configExists: boolean, dataDir: string, user: string, notes: string[]) {
+  // Loaded here: the schema and YAML parser are for the commands that read configuration.
+  const { resolveAgentConfig } = await import('./resolve.ts');
+  const { config, settings } = await resolveAgentConfig({
+    configPath: configExists ? configFile : null,
+    env: {},
+    flags: { 'data-dir': dataDir },
+    readFiles: false,
+  });
+  // The certificate files are not read here (they may not exist yet): the HTTPS port comes from the settings.
+  const httpsPort = Number(settings.find((setting) => setting.key === 'https.port')?.value ?? 0);
+  const writablePaths: string[] = [];
+  const tokenDir = config.admin?.tokenFile ? dirname(config.admin.tokenFile) : undefined;
+  if (tokenDir !== undefined && !under(tokenDir, dataDir)) writablePaths.push(tokenDir);
+  const accessLogDir = config.http?.accessLog ? dirname(config.http.accessLog) : undefined;
+  if (accessLogDir !== undefined && !under(accessLogDir, dataDir) && !writablePaths.includes(accessLogDir)) {
+    writablePaths.push(accessLogDir);
+    if (!existsSync(accessLogDir)) notes.push(`create ${accessLogDir} for the access log, writable by ${user}`);
+  }
+  return {
+    ports: [config.peer.port, config.http?.port ?? 0, httpsPort, config.admin?.port ?? 0],
+    writablePaths,
+    shutdownGraceMs: config.shutdownGraceMs,
+    maxConnections: config.peer.limits?.maxConnections ?? 2000,
+  };
+}
+
+/** The same for the controller: its peer, HTTP, edge and admin ports. */
+async function controllerNeeds(configFile: string, configExists: boolean, dataDir: string) {
+  const { resolveControllerConfig } = await import('./controller-settings.ts');
+  const { config } = await resolveControllerConfig(
+    { 'data-dir': dataDir },
+    { ...(configExists ? { configPath: configFile } : {}), env: {}, readFiles: false },
+  );
+  return {
+    ports: [config.peer.port, config.http?.port ?? 0, config.edges.port, config.admin?.port ?? 0],
+    writablePaths: [] as string[],
+    shutdownGraceMs: config.shutdownGraceMs,
+    maxConnections: 2000,
   };
 }

@@ -161,6 +161,31 @@ describe('installService', () => {
     expect(directive(result.unit, 'CapabilityBoundingSet')).toBe('CAP_NET_BIND_SERVICE');
   });
 
+  it('with role controller, writes edgepeer-controller.service running `edgepeer controller` with its ports', async () => {
+    const configFile = join(dir, 'controller.yaml');
+    await writeFile(
+      configFile,
+      'edge-listen: "[::]:700"\nshutdown-grace: 20000\nims-registrar: sip:127.0.0.1\nims-impi: cdn@x\nims-impu: sip:cdn@x\nims-password-file: /nonexistent/yet\n',
+    );
+    const dataDir = join(dir, 'controller-state');
+    const result = await installService({
+      role: 'controller',
+      unitDir: join(dir, 'units-controller'),
+      dataDir,
+      configFile,
+      user: 'nobody',
+      dryRun: true,
+    });
+    expect(result.unitFile).toBe(join(dir, 'units-controller', 'edgepeer-controller.service'));
+    expect(directive(result.unit, 'ExecStart')).toBe(
+      `${process.execPath} ${edgepeerEntry()} controller --config ${configFile} --data-dir ${dataDir}`,
+    );
+    // The edge listener on 700: the one capability, and nothing else.
+    expect(directive(result.unit, 'CapabilityBoundingSet')).toBe('CAP_NET_BIND_SERVICE');
+    expect(directive(result.unit, 'TimeoutStopSec')).toBe('30s');
+    expect(result.nextSteps).toContain('systemctl daemon-reload && systemctl enable --now edgepeer-controller');
+  });
+
   it('refuses a user name that is not one', async () => {
     await expect(installService({ user: 'root; rm -rf /', dryRun: true })).rejects.toMatchObject({
       code: 'EDGEPEER_INVALID_ARGUMENT',
