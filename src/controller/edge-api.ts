@@ -5,7 +5,14 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathOf, readBody, readJson, sendError, sendJson } from '../admin/index.ts';
-import { fromListenError, InvalidArgumentError, isEdgepeerError, NotFoundError } from '../errors/index.ts';
+import {
+  EnrolmentRefusedError,
+  fromListenError,
+  InvalidArgumentError,
+  isEdgepeerError,
+  NotFoundError,
+  UnauthorizedError,
+} from '../errors/index.ts';
 import {
   commandEventsRequest,
   deltasRequest,
@@ -16,7 +23,7 @@ import {
   parseMessage,
   stateRequest,
 } from '../fleet/index.ts';
-import type { Logger } from '../log/index.ts';
+import { type Logger, WarningThrottle } from '../log/index.ts';
 import type { EdgeRegistry } from './edge-registry.ts';
 
 /** A long poll is answered (empty) after this at most: below common idle timeouts of proxies. */
@@ -33,16 +40,28 @@ export function createEdgeApi(options: {
   registry: EdgeRegistry;
   host: string;
   port: number;
-  logger: Pick<Logger, 'error' | 'debug'>;
+  logger: Logger;
 }): EdgeApi {
   const { registry, logger } = options;
+  // Edges (or whoever reaches the listener) can send a bad message per request: the log stays bounded.
+  const remoteWarnings = new WarningThrottle(logger);
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       if (!isEdgepeerError(err)) {
         logger.error({ method: req.method, path: req.url?.split('?')[0], err }, 'edge API: request failed');
       } else if (err instanceof InvalidArgumentError) {
         registry.noteBadMessage();
-        logger.debug({ path: req.url?.split('?')[0], err: err.message }, 'edge API: a bad message');
+        remoteWarnings.warn(
+          'bad message',
+          { path: req.url?.split('?')[0], from: req.socket.remoteAddress, err: err.message },
+          'edge API: a message was refused',
+        );
+      } else if (err instanceof UnauthorizedError || err instanceof EnrolmentRefusedError) {
+        remoteWarnings.warn(
+          'refused',
+          { path: req.url?.split('?')[0], from: req.socket.remoteAddress, err: err.message },
+          'edge API: a call was refused',
+        );
       }
       sendError(res, err);
     });

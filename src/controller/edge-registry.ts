@@ -141,7 +141,6 @@ export class EdgeRegistry extends EventEmitter<{ changed: [] }> {
     const redemption = await this.#fleet.redeemToken(sha256(request.token), edgeId, this.#now());
     if (!redemption.ok) {
       this.#stats.refusedEnrolments[redemption.reason] += 1;
-      this.#logger.warn({ name: request.name, reason: redemption.reason }, 'controller: an enrolment was refused');
       throw new EnrolmentRefusedError(
         `enrolment token ${redemption.reason === 'unknown' ? 'unknown' : redemption.reason}`,
       );

@@ -1,7 +1,7 @@
 // The controller over real agents in this process (loopback only): enrolment, holdings in the union,
 // placement of an ingest on two of three edges, redirects to a holder, pieces fetched from edges and
 // verified, an edge leaving, purge on every holder, and refused tokens.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -21,8 +21,12 @@ let origin: TestOrigin;
 let originUrl: string;
 let controller: Controller;
 const edges: Agent[] = [];
+/** Edges a test stopped (the others run until afterAll). */
+const stopped = new Set<Agent>();
 const content = Buffer.alloc(10 * PIECE + 123);
 for (let i = 0; i < content.length; i += 1) content[i] = (i * 31 + (i >> 9)) & 0xff;
+const clip = Buffer.alloc(8 * PIECE - 999);
+for (let i = 0; i < clip.length; i += 1) clip[i] = (i * 7 + (i >> 11)) & 0xff;
 
 async function startEdge(index: number, token: string | null): Promise<Agent> {
   return Agent.start(
@@ -59,6 +63,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'edgepeer-controller-'));
   origin = new TestOrigin();
   origin.files.set('/video.bin', content);
+  origin.files.set('/clip.bin', clip);
   originUrl = await origin.start();
   controller = await Controller.start(controllerConfig(0), silent);
   for (let index = 0; index < 3; index += 1) {
@@ -160,12 +165,46 @@ describe('controller over three edges', () => {
   it('drops the pieces of an edge that leaves from the union, and keeps those another edge holds', async () => {
     const holders = edges.filter((edge) => edge.store.get(infoHash)?.complete);
     await holders[0]!.stop();
+    stopped.add(holders[0]!);
     await vi.waitFor(() => expect(controller.catalog.copies(infoHash)?.every((copies) => copies === 1)).toBe(true), {
       timeout: 5000,
       interval: 20,
     });
     expect(controller.catalog.get(infoHash)?.complete).toBe(true);
     expect(controller.status().edges.up).toBe(3);
+  });
+
+  it('serves a range no single edge holds itself, from several edges, verified', async () => {
+    // Two live edges hold halves of another object (each ingests some pieces of it from the origin).
+    const [left, right] = edges.filter((edge) => !stopped.has(edge)).slice(-2) as [Agent, Agent];
+    const first: IngestResult[] = [];
+    await left.operations.ingest({ sources: [`${originUrl}/clip.bin`], options: { pieceLength: PIECE } }, (r) =>
+      first.push(r),
+    );
+    const clipHash = first[0]!.infoHash!;
+    const torrent = join(dir, 'clip.torrent');
+    await writeFile(torrent, (await left.operations.torrent(clipHash)).data);
+    await right.operations.ingest(
+      { sources: [`${originUrl}/clip.bin`], torrentFile: torrent, options: { pieces: [3, 4, 5, 6, 7] } },
+      () => {},
+    );
+    await left.store.removePieces(clipHash, [3, 4, 5, 6, 7], 'purge');
+    await vi.waitFor(() => expect(controller.catalog.get(clipHash)?.complete).toBe(true), {
+      timeout: 5000,
+      interval: 20,
+    });
+    expect(controller.catalog.holdersOfSpan(clipHash, 0, 7)).toEqual([]);
+    const base = controller.where().httpBaseUrls[0]!;
+    const fetchedBefore = controller.status().fetches.fetched;
+    const whole = await request(`${base}/objects/${clipHash}/clip.bin`, { headers: { range: 'bytes=30000-100000' } });
+    expect(whole.statusCode).toBe(206);
+    expect(Buffer.from(await whole.body.arrayBuffer())).toEqual(clip.subarray(30000, 100001));
+    expect(controller.status().fetches.fetched).toBeGreaterThan(fetchedBefore);
+    // A range within one edge's half is still redirected there.
+    const piece = await request(`${base}/pieces/${clipHash}/4`);
+    await piece.body.dump();
+    expect(piece.statusCode).toBe(302);
+    expect(String(piece.headers.location).startsWith(right.where().httpBaseUrls[0]!)).toBe(true);
   });
 
   it('reloads: replicas and trackers apply at once, listening addresses at the next start', async () => {
