@@ -150,13 +150,8 @@ describe('controller over three edges', () => {
 
   it('refuses a used enrolment token and an unknown one', async () => {
     const { token } = await controller.registry.createToken(60_000, null);
-    await expect(startEdge(7, token))
-      .resolves.toBeDefined()
-      .then(async () => {
-        // Enrolled: the token is spent.
-      });
-    const late = edges.length;
-    expect(late).toBe(3);
+    // Enrolled: the token is spent.
+    edges.push(await startEdge(7, token));
     await expect(startEdge(8, token)).rejects.toMatchObject({ code: 'EDGEPEER_ENROLMENT_REFUSED' });
     await expect(startEdge(9, `ept_${'A'.repeat(43)}`)).rejects.toMatchObject({ code: 'EDGEPEER_ENROLMENT_REFUSED' });
     expect(controller.registry.stats().refusedEnrolments).toMatchObject({ used: 1, unknown: 1 });
@@ -205,6 +200,46 @@ describe('controller over three edges', () => {
     await piece.body.dump();
     expect(piece.statusCode).toBe(302);
     expect(String(piece.headers.location).startsWith(right.where().httpBaseUrls[0]!)).toBe(true);
+
+    // Connected peers follow the union: lt_donthave when its last holder drops a piece, have when it is back.
+    const peer = await connectPeer(controller.where().peerPort, clipHash, { extensions: ['lt_donthave'] });
+    try {
+      await waitFor(peer.wire, 'have-all');
+      const donthave = waitFor<[string, Uint8Array]>(peer.wire, 'extended', (name) => name === 'lt_donthave');
+      await right.store.removePieces(clipHash, [5], 'purge');
+      expect(Buffer.from((await donthave)[1]).readUInt32BE(0)).toBe(5);
+      // As a client does on lt_donthave: piece 5 no longer held (bittorrent-protocol, which knows nothing of
+      // lt_donthave, would drop a have of a piece its have-all still counts).
+      Object.assign(peer.wire, { peerPieces: { get: (index: number) => index !== 5, set: () => {} } });
+      const have = waitFor<[number]>(peer.wire, 'have', (index) => index === 5);
+      await left.operations.ingest(
+        { sources: [`${originUrl}/clip.bin`], infoHash: clipHash, options: { pieces: [5] } },
+        () => {},
+      );
+      await have;
+    } finally {
+      peer.close();
+    }
+  });
+
+  it('ingests some pieces of a known object on its edges (--info-hash with --pieces), the metainfo sent along', async () => {
+    const clipHash = controller.catalog.list().find((object) => object.name === 'clip.bin')!.infoHash;
+    const results: IngestResult[] = [];
+    await controller.operations.ingest(
+      { sources: [`${originUrl}/clip.bin`], infoHash: clipHash, options: { pieces: [6, 7] } },
+      (result) => results.push(result),
+    );
+    expect(results).toHaveLength(2);
+    for (const result of results) {
+      expect(result.status, JSON.stringify(result)).not.toBe('failed');
+      const url = controller.catalog.edge(result.edge!)?.liveness?.address.httpBaseUrl;
+      const edge = edges.find((agent) => !stopped.has(agent) && agent.where().httpBaseUrls[0] === url);
+      expect(
+        edge,
+        `${url} of ${result.edge} among ${edges.map((agent) => agent.where().httpBaseUrls[0])}`,
+      ).toBeDefined();
+      expect([6, 7].map((piece) => edge!.store.get(clipHash)?.bitfield.get(piece))).toEqual([true, true]);
+    }
   });
 
   it('reloads: replicas and trackers apply at once, listening addresses at the next start', async () => {
