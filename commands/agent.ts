@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
-import { Agent, reloadAgent, stopOnUnexpectedError } from '../src/agent/index.ts';
-import { BaseCommand, createLogger, untilStopSignal } from '../src/cli/index.ts';
+import { Agent, reloadAgent } from '../src/agent/index.ts';
+import { BaseCommand, createLogger, serveUntilStopped } from '../src/cli/index.ts';
 import { AGENT_FLAGS, type AgentFlag, resolveAgentConfig } from '../src/config/index.ts';
 
 /** oclif flags for the settings table, with no defaults, so that "not given" lets the file and env speak. */
@@ -63,20 +63,10 @@ SIGTERM/SIGINT: stop accepting, let transfers in flight finish within the shutdo
         `ims        ${config.ims ? `${config.ims.impu} via ${config.ims.registrar}` : 'off'}`,
       ].join('\n'),
     );
-    // One reload at a time, in the order the signals came; a failure is logged and the agent runs on as it was.
-    let reloading = Promise.resolve();
-    const onReload = () => {
-      reloading = reloading.then(() => reloadAgent(agent, resolve, logger));
-    };
-    process.on('SIGHUP', onReload);
-    const stopOnFailure = stopOnUnexpectedError(agent, logger);
-    const signal = await untilStopSignal();
-    process.off('SIGHUP', onReload);
-    logger.info({ signal, graceMs: config.shutdownGraceMs }, 'stopping');
-    const late = await agent.stop();
-    stopOnFailure();
-    this.emit({ event: 'stopped', signal, ...(late.length > 0 ? { late } : {}) }, 'stopped');
-    // A part left busy at the deadline (a registrar that never answers) must not keep the process alive.
-    if (late.length > 0) process.exit(0);
+    await serveUntilStopped(agent, logger, {
+      graceMs: config.shutdownGraceMs,
+      reload: () => reloadAgent(agent, resolve, logger),
+      stopped: (record) => this.emit(record, 'stopped'),
+    });
   }
 }

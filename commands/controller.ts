@@ -1,6 +1,5 @@
 import { Flags } from '@oclif/core';
-import { stopOnUnexpectedError } from '../src/agent/index.ts';
-import { BaseCommand, createLogger, untilStopSignal } from '../src/cli/index.ts';
+import { BaseCommand, createLogger, serveUntilStopped } from '../src/cli/index.ts';
 import {
   CONTROLLER_CONFIG_ENV,
   CONTROLLER_SETTINGS,
@@ -86,18 +85,10 @@ SIGTERM/SIGINT: stop accepting, announce "stopped", deregister, exit 0. SIGHUP: 
         `ims        ${config.ims ? `${config.ims.impu} via ${config.ims.registrar}` : 'off'}`,
       ].join('\n'),
     );
-    let reloading = Promise.resolve();
-    const onReload = () => {
-      reloading = reloading.then(() => reloadController(controller, resolve, logger));
-    };
-    process.on('SIGHUP', onReload);
-    const stopOnFailure = stopOnUnexpectedError(controller, logger);
-    const signal = await untilStopSignal();
-    process.off('SIGHUP', onReload);
-    logger.info({ signal, graceMs: config.shutdownGraceMs }, 'stopping');
-    const late = await controller.stop();
-    stopOnFailure();
-    this.emit({ event: 'stopped', signal, ...(late.length > 0 ? { late } : {}) }, 'stopped');
-    if (late.length > 0) process.exit(0);
+    await serveUntilStopped(controller, logger, {
+      graceMs: config.shutdownGraceMs,
+      reload: () => reloadController(controller, resolve, logger),
+      stopped: (record) => this.emit(record, 'stopped'),
+    });
   }
 }

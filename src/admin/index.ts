@@ -17,8 +17,17 @@ export {
   readToken,
   unpublishAgent,
 } from './discovery.ts';
-export { type BulkIngestRequest, ingestMany, knownMetainfo, prepareIngest } from './ingest-many.ts';
-export { pathOf, readBody, readJson, sendError, sendJson, toErrorJson } from './json-http.ts';
+export { type BulkIngestRequest, failedLine, ingestMany, knownMetainfo, prepareIngest } from './ingest-many.ts';
+export {
+  closeHttp,
+  listenHttp,
+  pathOf,
+  readBody,
+  readJson,
+  sendError,
+  sendJson,
+  toErrorJson,
+} from './json-http.ts';
 export { type StatusMetrics, signallingMetrics, statusMetrics } from './metrics.ts';
 export { openOperations, withOperations } from './open.ts';
 export {

@@ -97,7 +97,8 @@ export async function* ingestMany(request: BulkIngestRequest, ctx: IngestContext
   }
 }
 
-function failedLine(source: string, error: IngestResult['error']): IngestResult {
+/** The result of a source that failed before any ingest (a bad manifest line, no edge to place it on). */
+export function failedLine(source: string, error: IngestResult['error']): IngestResult {
   return {
     source,
     status: 'failed',

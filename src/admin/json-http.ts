@@ -1,7 +1,15 @@
 // JSON over HTTP for edgepeer's control APIs (the admin API, the controller's edge API): bodies read
 // within a size cap, answers and errors in one shape, error statuses from the one catalogue.
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type EdgepeerError, httpStatusFor, InvalidArgumentError, isEdgepeerError } from '../errors/index.ts';
+import { once } from 'node:events';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  type EdgepeerError,
+  fromListenError,
+  httpStatusFor,
+  InvalidArgumentError,
+  isEdgepeerError,
+} from '../errors/index.ts';
 
 /** Admin API bodies (bulk ingest manifests) are small next to this. */
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -52,4 +60,30 @@ export function sendError(res: ServerResponse, err: unknown): void {
     return;
   }
   sendJson(res, httpStatusFor(err), { error: toErrorJson(err) });
+}
+
+/** Listens; AddressInUseError & co. name `what`. Resolves with the address as a URL and as the socket has it. */
+export async function listenHttp(
+  server: Server,
+  what: string,
+  host: string,
+  port: number,
+): Promise<{ url: string; address: AddressInfo }> {
+  server.listen(port, host);
+  try {
+    await once(server, 'listening');
+  } catch (err) {
+    throw fromListenError(err, what, host, port);
+  }
+  const address = server.address() as AddressInfo;
+  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return { url: `http://${shown}:${address.port}`, address };
+}
+
+/** Closes at once: idle and busy connections (long polls, streams) go with the server. */
+export async function closeHttp(server: Server): Promise<void> {
+  server.closeIdleConnections();
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+  await closed;
 }

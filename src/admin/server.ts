@@ -1,11 +1,10 @@
 import { timingSafeEqual } from 'node:crypto';
-import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { type AddressInfo, BlockList } from 'node:net';
-import { fromListenError, isEdgepeerError, NotFoundError, UnauthorizedError } from '../errors/index.ts';
+import { BlockList } from 'node:net';
+import { isEdgepeerError, NotFoundError, UnauthorizedError } from '../errors/index.ts';
 import { type Logger, silentLogger } from '../log/index.ts';
 import type { BulkIngestRequest } from './ingest-many.ts';
-import { pathOf, readJson, sendError, sendJson, toErrorJson } from './json-http.ts';
+import { closeHttp, listenHttp, pathOf, readJson, sendError, sendJson, toErrorJson } from './json-http.ts';
 import type { StoreOperations } from './operations.ts';
 import { ingestRequest, objectId, purgeRequest } from './requests.ts';
 
@@ -127,28 +126,16 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
 
   return {
     async listen() {
-      server.listen(options.port, options.host);
-      try {
-        await once(server, 'listening');
-      } catch (err) {
-        throw fromListenError(err, 'admin API', options.host, options.port);
-      }
-      const address = server.address() as AddressInfo;
+      const { url, address } = await listenHttp(server, 'admin API', options.host, options.port);
       if (!isLoopback(address.address)) {
         logger.warn(
           { address: address.address, port: address.port },
           'admin API listens beyond loopback: whoever reaches it with the token controls the store (admin.host)',
         );
       }
-      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      return `http://${host}:${address.port}`;
+      return url;
     },
-    async close() {
-      server.closeIdleConnections();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await closed;
-    },
+    close: () => closeHttp(server),
   };
 }
 

@@ -1,17 +1,12 @@
 // The configuration `edgepeer controller` runs with, as plain data, and its embedded defaults.
 import type { RegistrationOptions } from '../ims/index.ts';
-import type { MseMode, PeerWireLimits } from '../wire/index.ts';
+import type { AgentConfig } from './agent-config.ts';
 
 export interface ControllerConfig {
   /** The controller's own state: enrolled edges and tokens (fleet.json), admin token, controller.json. */
   dataDir: string;
   /** The controller as a peer holding the union of its edges' pieces. */
-  peer: {
-    port: number;
-    host?: string | string[];
-    mse?: MseMode;
-    limits?: Partial<PeerWireLimits>;
-  };
+  peer: AgentConfig['peer'];
   /** Object and piece URLs answered with redirects to edges; null: none. */
   http: {
     port: number;

@@ -1,13 +1,10 @@
 // The controller's edge listener: src/fleet/protocol.ts over HTTP/1.1 (keep-alive; one long poll per edge
 // for commands). Every route but enrolment takes the edge's credential; bodies are checked before the
-// registry sees them, and a bad one is a 400 naming the field (counted, logged at debug).
-import { once } from 'node:events';
+// registry sees them, and a bad one is a 400 naming the field (counted, and warned of in a throttled log).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { pathOf, readBody, readJson, sendError, sendJson } from '../admin/index.ts';
+import { closeHttp, listenHttp, pathOf, readBody, readJson, sendError, sendJson } from '../admin/index.ts';
 import {
   EnrolmentRefusedError,
-  fromListenError,
   InvalidArgumentError,
   isEdgepeerError,
   NotFoundError,
@@ -119,22 +116,7 @@ export function createEdgeApi(options: {
   }
 
   return {
-    async listen() {
-      server.listen(options.port, options.host);
-      try {
-        await once(server, 'listening');
-      } catch (err) {
-        throw fromListenError(err, 'edge API', options.host, options.port);
-      }
-      const address = server.address() as AddressInfo;
-      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      return `http://${host}:${address.port}`;
-    },
-    async close() {
-      server.closeIdleConnections();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await closed;
-    },
+    listen: async () => (await listenHttp(server, 'edge API', options.host, options.port)).url,
+    close: () => closeHttp(server),
   };
 }

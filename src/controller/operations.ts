@@ -3,14 +3,17 @@
 // itself; a purge reaches every edge holding the object. Per-edge results carry the edge's id. The same
 // admin API and CLI (`--controller`) as an agent's, so scripts do not change.
 
-import type { BulkIngestRequest, ProgressListener, TorrentFile } from '../admin/index.ts';
 import {
+  type BulkIngestRequest,
   details,
+  failedLine,
   type ObjectDetails,
   type ObjectSummary,
+  type ProgressListener,
   type PurgeRequest,
   type PurgeResult,
   summarize,
+  type TorrentFile,
 } from '../admin/index.ts';
 import { InvalidArgumentError, NoEdgesError, NotFoundError } from '../errors/index.ts';
 import type { IngestResult } from '../ingest/index.ts';
@@ -187,18 +190,5 @@ function errorJson(err: Error): { code: string; message: string } {
 }
 
 function failed(source: string, err: Error): IngestResult {
-  return {
-    source,
-    status: 'failed',
-    infoHash: null,
-    name: null,
-    length: null,
-    pieceLength: null,
-    pieces: null,
-    piecesHeld: null,
-    piecesAdded: 0,
-    magnet: null,
-    durationMs: 0,
-    error: errorJson(err),
-  };
+  return failedLine(source, errorJson(err));
 }

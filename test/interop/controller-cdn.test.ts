@@ -19,7 +19,7 @@ import { encodeTorrent, type Metainfo, parseTorrent } from '../../src/metainfo/i
 import { boundContact, type Kamailio, startKamailio } from '../fixtures/kamailio/kamailio.ts';
 import { edgepeer } from '../helpers/cli.ts';
 import { type NginxOrigin, startNginx } from '../helpers/nginx.ts';
-import { freePort, runProgram } from '../wire/interop-support.ts';
+import { ARIA2_COMMON, freePort, runProgram } from '../wire/interop-support.ts';
 import { ltLeech, type RunningEdgepeerTracker, startTrackerCommand } from './tracker-support.ts';
 
 const RUN = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
@@ -295,7 +295,7 @@ describe('a controller and three edges as one CDN', () => {
     );
     const result = await runProgram(
       'aria2c',
-      [...ARIA2, `--dir=${save}`, `--listen-port=${await freePort()}`, seeded],
+      [...ARIA2_COMMON, '--max-tries=3', `--dir=${save}`, `--listen-port=${await freePort()}`, seeded],
       90_000,
     );
     expect(result.code, result.stdout + result.stderr).toBe(0);
@@ -307,7 +307,8 @@ describe('a controller and three edges as one CDN', () => {
     const aria2 = spawn(
       'aria2c',
       [
-        ...ARIA2,
+        ...ARIA2_COMMON,
+        '--max-tries=3',
         `--dir=${save}`,
         `--listen-port=${await freePort()}`,
         `--bt-tracker=${tracker.announceUrl}`,
@@ -386,20 +387,3 @@ describe('a controller and three edges as one CDN', () => {
     });
   });
 });
-
-const ARIA2 = [
-  '--enable-dht=false',
-  '--enable-dht6=false',
-  '--bt-enable-lpd=false',
-  '--enable-peer-exchange=false',
-  '--file-allocation=none',
-  '--console-log-level=warn',
-  '--summary-interval=0',
-  '--seed-time=0',
-  '--bt-save-metadata=false',
-  '--auto-save-interval=0',
-  '--bt-stop-timeout=60',
-  '--interface=127.0.0.1',
-  '--disable-ipv6=true',
-  '--max-tries=3',
-];

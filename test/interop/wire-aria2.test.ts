@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { magnetLink } from '../../src/metainfo/index.ts';
 import {
+  ARIA2_COMMON,
   type ContentObject,
   differingFiles,
   freePort,
@@ -20,22 +21,6 @@ import {
   serveObjects,
   writeTorrentFile,
 } from '../wire/interop-support.ts';
-
-const ARIA2_COMMON = [
-  '--enable-dht=false',
-  '--enable-dht6=false',
-  '--bt-enable-lpd=false',
-  '--enable-peer-exchange=false',
-  '--file-allocation=none',
-  '--console-log-level=warn',
-  '--summary-interval=0',
-  '--seed-time=0',
-  '--bt-save-metadata=false',
-  '--auto-save-interval=0',
-  '--bt-stop-timeout=60',
-  '--interface=127.0.0.1',
-  '--disable-ipv6=true',
-];
 
 describe('aria2c downloads from the peer wire server (peer from a minimal tracker)', () => {
   let dir: string;

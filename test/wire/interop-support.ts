@@ -249,3 +249,20 @@ export async function freshDir(parent: string, name: string): Promise<string> {
   await mkdir(dir, { recursive: true });
   return dir;
 }
+
+/** aria2c flags for tests: nothing leaves this machine (no DHT, LPD, PEX; IPv4 loopback), no seeding after. */
+export const ARIA2_COMMON = [
+  '--enable-dht=false',
+  '--enable-dht6=false',
+  '--bt-enable-lpd=false',
+  '--enable-peer-exchange=false',
+  '--file-allocation=none',
+  '--console-log-level=warn',
+  '--summary-interval=0',
+  '--seed-time=0',
+  '--bt-save-metadata=false',
+  '--auto-save-interval=0',
+  '--bt-stop-timeout=60',
+  '--interface=127.0.0.1',
+  '--disable-ipv6=true',
+];

@@ -2,8 +2,7 @@
 // and registrar told, store closed), and the process exits 1. A real component cannot be made to throw
 // out of nowhere, so the failure is emitted on the process, and process.exit is watched, not run.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Agent } from '../../src/agent/index.ts';
-import { stopOnUnexpectedError } from '../../src/agent/index.ts';
+import { type Daemon, stopOnUnexpectedError } from '../../src/cli/index.ts';
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -36,7 +35,7 @@ describe('stopOnUnexpectedError', () => {
   it('logs an uncaught exception as fatal, stops the agent once, and exits 1 when it has stopped', async () => {
     const w = watched();
     const before = process.listenerCount('uncaughtException');
-    const remove = stopOnUnexpectedError(w.agent as unknown as Agent, w.logger as never);
+    const remove = stopOnUnexpectedError(w.agent as unknown as Daemon, w.logger as never);
     try {
       process.emit('uncaughtException', new Error('a bug'));
       // Its handlers are gone: a second failure while stopping does not stop twice.
@@ -55,7 +54,7 @@ describe('stopOnUnexpectedError', () => {
   it('exits 1 after at most 3 s when stopping hangs, for an unhandled rejection too', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout'] });
     const w = watched();
-    const remove = stopOnUnexpectedError(w.agent as unknown as Agent, w.logger as never);
+    const remove = stopOnUnexpectedError(w.agent as unknown as Daemon, w.logger as never);
     try {
       process.emit('unhandledRejection', new Error('lost promise'), Promise.resolve());
       expect(w.fatal[0]!.fields).toMatchObject({ origin: 'unhandledRejection' });
@@ -72,7 +71,7 @@ describe('stopOnUnexpectedError', () => {
   it('leaves the process alone once removed (a normal stop)', () => {
     const w = watched();
     const before = [process.listenerCount('uncaughtException'), process.listenerCount('unhandledRejection')];
-    const remove = stopOnUnexpectedError(w.agent as unknown as Agent, w.logger as never);
+    const remove = stopOnUnexpectedError(w.agent as unknown as Daemon, w.logger as never);
     expect(process.listenerCount('uncaughtException')).toBe(before[0]! + 1);
     remove();
     expect([process.listenerCount('uncaughtException'), process.listenerCount('unhandledRejection')]).toEqual(before);
