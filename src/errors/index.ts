@@ -84,6 +84,11 @@ export const ERRORS = {
     httpStatus: 502,
     message: 'the controller is unreachable or answered wrongly',
   },
+  EDGEPEER_STATE_UNREACHABLE: {
+    exitCode: ExitCode.remote,
+    httpStatus: 503,
+    message: 'the shared state (Redis) is unreachable or refused',
+  },
   EDGEPEER_NO_EDGES: { exitCode: ExitCode.remote, httpStatus: 503, message: 'no serving edge can take it' },
   EDGEPEER_SIP_AUTH_REFUSED: {
     exitCode: ExitCode.auth,
@@ -269,6 +274,12 @@ export class AgentUnreachableError extends EdgepeerError {
 export class ControllerUnreachableError extends EdgepeerError {
   constructor(message: string, details?: ErrorDetails) {
     super('EDGEPEER_CONTROLLER_UNREACHABLE', message, details);
+  }
+}
+
+export class StateUnreachableError extends EdgepeerError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('EDGEPEER_STATE_UNREACHABLE', message, details);
   }
 }
 

@@ -1,0 +1,445 @@
+// The fleet state in Redis, for several controllers on one fleet (issue 15). Keys are laid out for Redis
+// Cluster: what one edge's calls touch shares its slot ({e:ID}: cursor, objects, bitfields), what one object
+// gathers shares another ({o:INFOHASH}: holders, per-piece copy counts, .torrent), and the fleet's own
+// records share {fleet}. Updates of one slot are atomic (Lua); the per-object index follows each edge
+// update. Every change is told to this process's listeners at once and published to the others on one
+// channel (a controller's catalog is fed by both alike).
+//
+//   ep:{fleet}:tokens   HASH token hash -> JSON        ep:{e:ID}:cursor   HASH session, seq
+//   ep:{fleet}:edges    HASH edge id -> JSON record    ep:{e:ID}:objects  HASH info hash -> piece count
+//   ep:{fleet}:live     HASH edge id -> JSON liveness  ep:{e:ID}:b:IH     STRING the edge's bitfield (SETBIT order
+//   ep:{fleet}:events   pub/sub channel                                    is BitTorrent's: bit 0 = high bit)
+//   ep:{o:IH}:holders   SET edge ids                   ep:{o:IH}:copies   BITFIELD u16 per piece
+//   ep:{o:IH}:torrent   STRING .torrent bytes
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { createClient, RESP_TYPES } from 'redis';
+import { StateUnreachableError } from '../errors/index.ts';
+import { Bitfield } from '../store/index.ts';
+import type {
+  EdgeLiveness,
+  EdgeRecord,
+  EnrolmentToken,
+  FleetEvents,
+  FleetState,
+  HeldPieces,
+  HoldingsChange,
+  HoldingsCursor,
+  TokenRedemption,
+} from './fleet-state.ts';
+
+export interface RedisFleetStateOptions {
+  /** redis://[user:password@]host:port[/db] or rediss:// for TLS. */
+  url: string;
+  /** Prefix of every key and of the channel; default 'ep:'. Tests give each fleet its own. */
+  prefix?: string;
+  /** Password (read from a file by the caller), when the URL has none. */
+  password?: string;
+  /** CA certificates (PEM) for rediss:// to a private CA. */
+  tlsCa?: Buffer;
+  /** Time for a connection to be made; default 5 s. */
+  connectTimeoutMs?: number;
+  onError?: (err: Error) => void;
+}
+
+type Client = ReturnType<typeof binaryClient>;
+
+function binaryClient(options: RedisFleetStateOptions, connected: () => boolean) {
+  return createClient({
+    url: options.url,
+    ...(options.password ? { password: options.password } : {}),
+    socket: {
+      connectTimeout: options.connectTimeoutMs ?? 5000,
+      // The first connection fails at once (the operator hears why); once connected, a lost connection is
+      // retried with backoff, 50 ms doubling to 2 s, for as long as it takes (the controller serves from memory).
+      reconnectStrategy: (retries: number, cause: Error) =>
+        connected() ? Math.min(2000, 50 * 2 ** Math.min(retries, 6)) : cause,
+      ...(options.tlsCa ? { tls: true as const, ca: options.tlsCa } : {}),
+    },
+  }).withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+}
+
+/** Redeems a token if known, unused and unexpired: one check-and-set. */
+const REDEEM = `
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return 'unknown' end
+local token = cjson.decode(raw)
+if token.usedBy ~= cjson.null then return 'used' end
+if token.expiresAt <= tonumber(ARGV[3]) then return 'expired' end
+token.usedBy = ARGV[2]
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(token))
+return 'ok'`;
+
+/**
+ * An edge's whole state: KEYS cursor, objects; ARGV prefix-of-bit-keys, session, seq, then triples of info
+ * hash, piece count, bitfield. Returns, per object held before or now: info hash, piece count, old bits, new bits.
+ */
+const REPLACE = `
+local before = redis.call('HGETALL', KEYS[2])
+local old = {}
+for i = 1, #before, 2 do old[before[i]] = before[i + 1] end
+local out = {}
+local seen = {}
+for i = 4, #ARGV, 3 do
+  local ih, count, bits = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local key = ARGV[1] .. ih
+  local was = redis.call('GET', key) or ''
+  seen[ih] = true
+  if bits ~= was or old[ih] ~= count then
+    table.insert(out, ih); table.insert(out, count); table.insert(out, was); table.insert(out, bits)
+  end
+  redis.call('SET', key, bits)
+  redis.call('HSET', KEYS[2], ih, count)
+end
+for ih, count in pairs(old) do
+  if not seen[ih] then
+    local key = ARGV[1] .. ih
+    local was = redis.call('GET', key) or ''
+    redis.call('DEL', key)
+    redis.call('HDEL', KEYS[2], ih)
+    table.insert(out, ih); table.insert(out, count); table.insert(out, was); table.insert(out, '')
+  end
+end
+if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('HSET', KEYS[1], 'session', ARGV[2], 'seq', ARGV[3]) end
+return out`;
+
+/**
+ * A delta: KEYS cursor, objects; ARGV prefix-of-bit-keys, session, seq, JSON changes. 'gap' (nothing
+ * changed) unless it follows the cursor and fits; else per changed object: info hash, count, old, new bits.
+ */
+const APPLY = `
+local session = redis.call('HGET', KEYS[1], 'session')
+local last = tonumber(redis.call('HGET', KEYS[1], 'seq'))
+if not session or session ~= ARGV[2] or tonumber(ARGV[3]) ~= last + 1 then return 'gap' end
+local changes = cjson.decode(ARGV[4])
+local counts = {}
+for _, change in ipairs(changes) do
+  local held = counts[change.infoHash]
+  if held == nil then held = tonumber(redis.call('HGET', KEYS[2], change.infoHash)) end
+  if held == nil then held = change.pieceCount end
+  if held ~= change.pieceCount then return 'gap' end
+  if change.gone then counts[change.infoHash] = false else counts[change.infoHash] = held end
+  for _, list in ipairs({change.added or {}, change.removed or {}}) do
+    for _, index in ipairs(list) do
+      if index < 0 or index >= change.pieceCount or index % 1 ~= 0 then return 'gap' end
+    end
+  end
+end
+redis.call('HSET', KEYS[1], 'seq', ARGV[3])
+local out = {}
+for _, change in ipairs(changes) do
+  local key = ARGV[1] .. change.infoHash
+  local was = redis.call('GET', key) or ''
+  if change.gone then
+    redis.call('DEL', key)
+    redis.call('HDEL', KEYS[2], change.infoHash)
+  else
+    if was == '' then redis.call('SET', key, string.rep('\\0', math.ceil(change.pieceCount / 8))) end
+    for _, index in ipairs(change.added or {}) do redis.call('SETBIT', key, index, 1) end
+    for _, index in ipairs(change.removed or {}) do redis.call('SETBIT', key, index, 0) end
+    if redis.call('BITCOUNT', key) == 0 then
+      redis.call('DEL', key)
+      redis.call('HDEL', KEYS[2], change.infoHash)
+    else
+      redis.call('HSET', KEYS[2], change.infoHash, change.pieceCount)
+    end
+  end
+  table.insert(out, change.infoHash)
+  table.insert(out, tostring(change.pieceCount))
+  table.insert(out, was)
+  table.insert(out, redis.call('GET', key) or '')
+end
+return out`;
+
+/** The object's index after one edge's bitfield changed: KEYS holders, copies; ARGV edge, holds (1/0), then +indexes, then -indexes. */
+const INDEX = `
+if ARGV[2] == '1' then redis.call('SADD', KEYS[1], ARGV[1]) else redis.call('SREM', KEYS[1], ARGV[1]) end
+local plus = cjson.decode(ARGV[3])
+local minus = cjson.decode(ARGV[4])
+for _, index in ipairs(plus) do redis.call('BITFIELD', KEYS[2], 'OVERFLOW', 'SAT', 'INCRBY', 'u16', '#' .. index, 1) end
+for _, index in ipairs(minus) do redis.call('BITFIELD', KEYS[2], 'OVERFLOW', 'SAT', 'INCRBY', 'u16', '#' .. index, -1) end
+if redis.call('SCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) end
+return 1`;
+
+interface Published {
+  from: string;
+  event: keyof FleetEvents;
+  args: unknown[];
+}
+
+export class RedisFleetState extends EventEmitter<FleetEvents> implements FleetState {
+  readonly #client: Client;
+  readonly #subscriber: Client;
+  readonly #prefix: string;
+  readonly #instance = randomBytes(8).toString('hex');
+
+  private constructor(client: Client, subscriber: Client, prefix: string) {
+    super();
+    this.#client = client;
+    this.#subscriber = subscriber;
+    this.#prefix = prefix;
+  }
+
+  /** Connects (rejects when Redis cannot be reached or refuses) and follows the other controllers' changes. */
+  static async open(options: RedisFleetStateOptions): Promise<RedisFleetState> {
+    let connected = false;
+    const client = binaryClient(options, () => connected);
+    const subscriber = client.duplicate();
+    const onError = options.onError ?? (() => {});
+    client.on('error', onError);
+    subscriber.on('error', onError);
+    try {
+      await client.connect();
+      await subscriber.connect();
+    } catch (err) {
+      client.destroy();
+      subscriber.destroy();
+      throw new StateUnreachableError(`Redis at ${redactUrl(options.url)}: ${(err as Error).message}`, {
+        subject: redactUrl(options.url),
+        cause: err,
+      });
+    }
+    connected = true;
+    const state = new RedisFleetState(client, subscriber, options.prefix ?? 'ep:');
+    await subscriber.subscribe(state.#key('fleet', 'events'), (message: Buffer | string) =>
+      state.#onPublished(message),
+    );
+    return state;
+  }
+
+  async addToken(token: EnrolmentToken): Promise<void> {
+    await this.#client.hSet(this.#key('fleet', 'tokens'), token.hash, JSON.stringify(token));
+  }
+
+  async redeemToken(hash: string, edgeId: string, now: number): Promise<TokenRedemption> {
+    const outcome = String(
+      await this.#client.eval(REDEEM, { keys: [this.#key('fleet', 'tokens')], arguments: [hash, edgeId, String(now)] }),
+    );
+    return outcome === 'ok' ? { ok: true } : { ok: false, reason: outcome as 'unknown' | 'expired' | 'used' };
+  }
+
+  async listTokens(): Promise<EnrolmentToken[]> {
+    return Object.values(await this.#client.hGetAll(this.#key('fleet', 'tokens'))).map(
+      (raw) => JSON.parse(String(raw)) as EnrolmentToken,
+    );
+  }
+
+  async addEdge(record: EdgeRecord): Promise<void> {
+    await this.#client.hSet(this.#key('fleet', 'edges'), record.id, JSON.stringify(record));
+    this.#tell('edge-record', [{ ...record }]);
+  }
+
+  async edge(edgeId: string): Promise<EdgeRecord | undefined> {
+    const raw = await this.#client.hGet(this.#key('fleet', 'edges'), edgeId);
+    return raw === null || raw === undefined ? undefined : (JSON.parse(String(raw)) as EdgeRecord);
+  }
+
+  async listEdges(): Promise<EdgeRecord[]> {
+    return Object.values(await this.#client.hGetAll(this.#key('fleet', 'edges'))).map(
+      (raw) => JSON.parse(String(raw)) as EdgeRecord,
+    );
+  }
+
+  async setDraining(edgeId: string, draining: boolean): Promise<EdgeRecord | undefined> {
+    const record = await this.edge(edgeId);
+    if (record === undefined) return undefined;
+    record.draining = draining;
+    await this.#client.hSet(this.#key('fleet', 'edges'), edgeId, JSON.stringify(record));
+    this.#tell('edge-record', [{ ...record }]);
+    return { ...record };
+  }
+
+  async removeEdge(edgeId: string): Promise<boolean> {
+    if ((await this.edge(edgeId)) === undefined) return false;
+    await this.#replace(edgeId, null, []);
+    await this.#client.hDel(this.#key('fleet', 'live'), edgeId);
+    await this.#client.hDel(this.#key('fleet', 'edges'), edgeId);
+    this.#tell('edge-removed', [edgeId]);
+    return true;
+  }
+
+  async recordHeartbeat(edgeId: string, liveness: EdgeLiveness): Promise<void> {
+    if ((await this.edge(edgeId)) === undefined) return;
+    await this.#client.hSet(this.#key('fleet', 'live'), edgeId, JSON.stringify(liveness));
+    this.#tell('edge-live', [edgeId, { ...liveness }]);
+  }
+
+  async liveness(edgeId: string): Promise<EdgeLiveness | undefined> {
+    const raw = await this.#client.hGet(this.#key('fleet', 'live'), edgeId);
+    return raw === null || raw === undefined ? undefined : (JSON.parse(String(raw)) as EdgeLiveness);
+  }
+
+  /** Every up edge's last heartbeat (a controller starting over a shared fleet reads them). */
+  async listLiveness(): Promise<Map<string, EdgeLiveness>> {
+    const all = await this.#client.hGetAll(this.#key('fleet', 'live'));
+    return new Map(Object.entries(all).map(([id, raw]) => [id, JSON.parse(String(raw)) as EdgeLiveness]));
+  }
+
+  async markDown(edgeId: string): Promise<void> {
+    const wasUp = (await this.#client.hDel(this.#key('fleet', 'live'), edgeId)) > 0;
+    await this.#replace(edgeId, null, []);
+    if (wasUp) this.#tell('edge-down', [edgeId]);
+  }
+
+  async cursor(edgeId: string): Promise<HoldingsCursor | undefined> {
+    const cursor = await this.#client.hGetAll(this.#key(`e:${edgeId}`, 'cursor'));
+    if (cursor.session === undefined) return undefined;
+    return { session: String(cursor.session), seq: Number(String(cursor.seq)) };
+  }
+
+  async replaceHoldings(edgeId: string, cursor: HoldingsCursor, objects: HeldPieces[]): Promise<void> {
+    if ((await this.edge(edgeId)) === undefined) return;
+    await this.#replace(edgeId, cursor, objects);
+  }
+
+  async applyChanges(edgeId: string, cursor: HoldingsCursor, changes: HoldingsChange[]): Promise<'applied' | 'gap'> {
+    const reply = await this.#client.eval(APPLY, {
+      keys: [this.#key(`e:${edgeId}`, 'cursor'), this.#key(`e:${edgeId}`, 'objects')],
+      arguments: [this.#key(`e:${edgeId}`, 'b:'), cursor.session, String(cursor.seq), JSON.stringify(changes)],
+    });
+    if (!Array.isArray(reply)) return 'gap';
+    await this.#afterUpdate(edgeId, reply as Buffer[], true);
+    return 'applied';
+  }
+
+  async holdersOf(infoHash: string): Promise<Array<HeldPieces & { edgeId: string }>> {
+    const holders: Array<HeldPieces & { edgeId: string }> = [];
+    for (const raw of await this.#client.sMembers(this.#key(`o:${infoHash}`, 'holders'))) {
+      const edgeId = String(raw);
+      const [count, bits] = await Promise.all([
+        this.#client.hGet(this.#key(`e:${edgeId}`, 'objects'), infoHash),
+        this.#client.get(this.#key(`e:${edgeId}`, `b:${infoHash}`)),
+      ]);
+      if (count === null || count === undefined || bits === null) continue;
+      holders.push({ edgeId, infoHash, pieceCount: Number(String(count)), bitfield: Buffer.from(bits as Buffer) });
+    }
+    return holders;
+  }
+
+  /** What one edge holds (a controller starting over a shared fleet reads it). */
+  async holdingsOf(edgeId: string): Promise<HeldPieces[]> {
+    const objects = await this.#client.hGetAll(this.#key(`e:${edgeId}`, 'objects'));
+    const held: HeldPieces[] = [];
+    for (const [infoHash, count] of Object.entries(objects)) {
+      const bits = await this.#client.get(this.#key(`e:${edgeId}`, `b:${infoHash}`));
+      if (bits !== null)
+        held.push({ infoHash, pieceCount: Number(String(count)), bitfield: Buffer.from(bits as Buffer) });
+    }
+    return held;
+  }
+
+  /** Per piece, how many edges hold the object (serving or not), from the BITFIELD counters. */
+  async copiesOf(infoHash: string, pieceCount: number): Promise<number[]> {
+    const key = this.#key(`o:${infoHash}`, 'copies');
+    const raw = (await this.#client.get(key)) as Buffer | null;
+    const copies: number[] = [];
+    for (let piece = 0; piece < pieceCount; piece += 1)
+      copies.push(raw === null || raw.length < piece * 2 + 2 ? 0 : raw.readUInt16BE(piece * 2));
+    return copies;
+  }
+
+  async putMetainfo(infoHash: string, torrent: Uint8Array): Promise<void> {
+    await this.#client.set(this.#key(`o:${infoHash}`, 'torrent'), Buffer.from(torrent));
+  }
+
+  async metainfo(infoHash: string): Promise<Uint8Array | undefined> {
+    const raw = await this.#client.get(this.#key(`o:${infoHash}`, 'torrent'));
+    return raw === null ? undefined : Buffer.from(raw as Buffer);
+  }
+
+  async deleteMetainfo(infoHash: string): Promise<void> {
+    await this.#client.del(this.#key(`o:${infoHash}`, 'torrent'));
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.#subscriber.close(), this.#client.close()]);
+  }
+
+  /** Deletes every key of this fleet (tests). */
+  async clear(): Promise<void> {
+    for await (const keys of this.#client.scanIterator({ MATCH: `${this.#prefix}*`, COUNT: 500 })) {
+      if (keys.length > 0) await this.#client.del(keys.map(String));
+    }
+  }
+
+  async #replace(edgeId: string, cursor: HoldingsCursor | null, objects: HeldPieces[]): Promise<void> {
+    const argv: Array<string | Buffer> = [
+      this.#key(`e:${edgeId}`, 'b:'),
+      cursor?.session ?? '',
+      String(cursor?.seq ?? 0),
+    ];
+    for (const object of objects) {
+      const bitfield = Bitfield.fromBuffer(object.bitfield, object.pieceCount);
+      if (bitfield.count() === 0) continue;
+      argv.push(object.infoHash, String(object.pieceCount), bitfield.toBuffer());
+    }
+    const reply = await this.#client.eval(REPLACE, {
+      keys: [this.#key(`e:${edgeId}`, 'cursor'), this.#key(`e:${edgeId}`, 'objects')],
+      arguments: argv,
+    });
+    await this.#afterUpdate(edgeId, reply as Buffer[], false);
+  }
+
+  /** Updates the objects' indexes after an edge's bitfields changed, and tells of each change. */
+  async #afterUpdate(edgeId: string, reply: Buffer[], always: boolean): Promise<void> {
+    for (let i = 0; i + 3 < reply.length; i += 4) {
+      const infoHash = String(reply[i]);
+      const pieceCount = Number(String(reply[i + 1]));
+      const before = reply[i + 2] as Buffer;
+      const after = reply[i + 3] as Buffer;
+      // A gone object the edge did not hold: nothing changed.
+      if (before.length === 0 && after.length === 0) continue;
+      const plus: number[] = [];
+      const minus: number[] = [];
+      for (let piece = 0; piece < pieceCount; piece += 1) {
+        const had = bit(before, piece);
+        const has = bit(after, piece);
+        if (has && !had) plus.push(piece);
+        if (had && !has) minus.push(piece);
+      }
+      await this.#client.eval(INDEX, {
+        keys: [this.#key(`o:${infoHash}`, 'holders'), this.#key(`o:${infoHash}`, 'copies')],
+        arguments: [edgeId, after.length > 0 ? '1' : '0', JSON.stringify(plus), JSON.stringify(minus)],
+      });
+      if (always || plus.length > 0 || minus.length > 0 || before.length !== after.length) {
+        this.#tell('holdings', [edgeId, infoHash, pieceCount, new Uint8Array(after)]);
+      }
+    }
+  }
+
+  /** Emits here at once, and publishes for the other controllers. */
+  #tell<K extends keyof FleetEvents>(event: K, args: FleetEvents[K]): void {
+    (this.emit as (event: K, ...args: FleetEvents[K]) => boolean)(event, ...args);
+    const wire = args.map((arg) => (arg instanceof Uint8Array ? { base64: Buffer.from(arg).toString('base64') } : arg));
+    const message: Published = { from: this.#instance, event, args: wire };
+    this.#client.publish(this.#key('fleet', 'events'), JSON.stringify(message)).catch(() => {});
+  }
+
+  #onPublished(raw: Buffer | string): void {
+    let message: Published;
+    try {
+      message = JSON.parse(String(raw)) as Published;
+    } catch {
+      return;
+    }
+    if (message.from === this.#instance) return;
+    const args = message.args.map((arg) =>
+      arg !== null && typeof arg === 'object' && 'base64' in arg ? Buffer.from(String(arg.base64), 'base64') : arg,
+    );
+    (this.emit as (event: string, ...args: unknown[]) => boolean)(message.event, ...args);
+  }
+
+  #key(slot: string, name: string): string {
+    return `${this.#prefix}{${slot}}:${name}`;
+  }
+}
+
+function bit(bytes: Buffer, piece: number): boolean {
+  const byte = bytes[piece >> 3];
+  return byte !== undefined && (byte & (0x80 >> (piece & 7))) !== 0;
+}
+
+/** The URL without its password, for messages and logs. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+}
