@@ -34,6 +34,11 @@ export interface ControllerConfig {
   ims: RegistrationOptions | null;
   hashThreads?: number;
   shutdownGraceMs: number;
+  /**
+   * Where the fleet state lives: null, in this process's memory (one controller); or Redis, shared by every
+   * controller of the fleet (one of them, the leader, registers and announces).
+   */
+  state?: { redis: { url: string; password?: string; tlsCa?: Buffer } } | null;
 }
 
 export const DEFAULT_CONTROLLER_CONFIG: Omit<ControllerConfig, 'dataDir'> = {
@@ -46,4 +51,5 @@ export const DEFAULT_CONTROLLER_CONFIG: Omit<ControllerConfig, 'dataDir'> = {
   announce: true,
   ims: null,
   shutdownGraceMs: 5000,
+  state: null,
 };

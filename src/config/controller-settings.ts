@@ -122,6 +122,23 @@ export const CONTROLLER_SETTINGS: readonly ControllerSetting[] = [
     description: 'SIP transport (default: from the registrar URI).',
   },
   {
+    name: 'state',
+    kind: 'string',
+    default: 'memory',
+    description:
+      'Where the fleet state lives: memory (one controller), or redis://HOST:PORT (rediss:// for TLS) shared by several controllers, one of which registers and announces.',
+  },
+  {
+    name: 'state-password-file',
+    kind: 'string',
+    description: 'File holding the Redis password (AUTH), when the URL has none.',
+  },
+  {
+    name: 'state-tls-ca',
+    kind: 'string',
+    description: "PEM file of the CAs that sign Redis's TLS certificate (rediss://).",
+  },
+  {
     name: 'shutdown-grace',
     kind: 'integer',
     default: 5000,
@@ -205,6 +222,7 @@ export async function resolveControllerConfig(
     announce: !values['no-announce'],
     ims: await imsOptions(values, env, where, options.readFiles !== false),
     shutdownGraceMs: values['shutdown-grace'] as number,
+    state: await stateOptions(values, where, options.readFiles !== false),
   };
   return { config, logLevel: text('log-level') as LogLevel, file: file === null ? null : resolve(file) };
 }
@@ -240,7 +258,7 @@ async function readControllerFile(file: string): Promise<Values> {
     values[name] = checkedValue(setting, value, `${name} in ${file}`);
   }
   // Paths in the file are taken from its folder.
-  for (const name of ['data-dir', 'ims-password-file']) {
+  for (const name of ['data-dir', 'ims-password-file', 'state-password-file', 'state-tls-ca']) {
     if (typeof values[name] === 'string') values[name] = resolve(dirname(file), values[name] as string);
   }
   return values;
@@ -329,4 +347,31 @@ async function imsOptions(
     password,
     ...(values['ims-transport'] === undefined ? {} : { transport: values['ims-transport'] as 'udp' | 'tcp' | 'tls' }),
   };
+}
+
+/** `state`: memory (null), or a Redis URL with its password and CAs read from their files. */
+async function stateOptions(
+  values: Values,
+  where: (name: string) => string,
+  readFiles: boolean,
+): Promise<ControllerConfig['state']> {
+  const state = values.state as string;
+  if (state === 'memory') return null;
+  if (!/^rediss?:\/\/[^/\s]+/.test(state)) {
+    throw new ConfigError(`state (${where('state')}): must be memory or a redis:// or rediss:// URL, got "${state}"`, {
+      subject: 'state',
+    });
+  }
+  const read = async (name: string): Promise<Buffer | undefined> => {
+    const path = values[name] as string | undefined;
+    if (path === undefined || !readFiles) return undefined;
+    try {
+      return await readFile(path);
+    } catch (err) {
+      throw new ConfigError(`${name} (${where(name)}): ${fromSystemError(err, path).message}`, { subject: name });
+    }
+  };
+  const password = (await read('state-password-file'))?.toString('utf8').trim();
+  const tlsCa = await read('state-tls-ca');
+  return { redis: { url: state, ...(password ? { password } : {}), ...(tlsCa ? { tlsCa } : {}) } };
 }

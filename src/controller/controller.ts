@@ -28,11 +28,12 @@ import { createEdgeApi } from './edge-api.ts';
 import { EdgeRegistry } from './edge-registry.ts';
 import { EdgeSource } from './edge-source.ts';
 import { FleetCatalog } from './fleet-catalog.ts';
-import type { FleetState } from './fleet-state.ts';
+import type { FleetState, Leadership } from './fleet-state.ts';
 import { edgeForwarder } from './forwarding.ts';
 import { MemoryFleetState } from './memory-fleet-state.ts';
 import { createControllerMetrics } from './metrics.ts';
 import { ControllerOperations } from './operations.ts';
+import { RedisFleetState } from './redis-fleet-state.ts';
 import { type ControllerReloadOutcome, restartOnlyChanges } from './reload.ts';
 import { type ControllerStatus, controllerStatus, edgeSummaries } from './status.ts';
 
@@ -50,7 +51,8 @@ export interface ControllerAddresses {
 }
 
 export class Controller {
-  readonly peerId = Buffer.concat([Buffer.from('-EP0100-'), randomBytes(12)]);
+  /** The CDN's peer id: this controller's own, or on a shared state the fleet's (one tracker entry). */
+  readonly peerId: Buffer;
   config: ControllerConfig;
   readonly fleet: FleetState;
   readonly catalog: FleetCatalog;
@@ -63,6 +65,9 @@ export class Controller {
   readonly #announces: AnnouncesPart;
   readonly #registration: RegistrationPart;
   readonly #metrics: Registry;
+  #leadership: Leadership | null = null;
+  /** Leadership changes, applied one after another. */
+  #leading: Promise<void> = Promise.resolve();
   #wire: PeerWireServer | null = null;
   #http: HttpServer | null = null;
   #addresses: ControllerAddresses = { peerPort: 0, httpPort: null, httpBaseUrls: [], edgeUrl: '', adminUrl: null };
@@ -73,7 +78,9 @@ export class Controller {
     lifecycle: Lifecycle,
     fleet: FleetState,
     verify: (data: Uint8Array, expected: Uint8Array) => Promise<boolean>,
+    peerId: Buffer,
   ) {
+    this.peerId = peerId;
     this.config = config;
     this.#logger = logger;
     this.#lifecycle = lifecycle;
@@ -111,12 +118,18 @@ export class Controller {
   static async start(config: ControllerConfig, logger: Logger, fleet?: FleetState): Promise<Controller> {
     await mkdir(config.dataDir, { recursive: true, mode: 0o750 });
     const lifecycle = new Lifecycle(logger);
-    const state = fleet ?? (await MemoryFleetState.open(join(config.dataDir, 'fleet.json')));
+    const state = fleet ?? (await openFleetState(config, logger));
     lifecycle.add({ name: 'fleet state', phase: 'release', stop: () => state.close() });
+    const peerId = Buffer.from(await state.sharedPeerId(Buffer.concat([Buffer.from('-EP0100-'), randomBytes(12)])));
     const hashing = hashingPart(config.hashThreads);
     lifecycle.add(hashing.part);
-    const controller = new Controller(config, logger, lifecycle, state, (data, expected) =>
-      hashing.pool.verify(data, expected),
+    const controller = new Controller(
+      config,
+      logger,
+      lifecycle,
+      state,
+      (data, expected) => hashing.pool.verify(data, expected),
+      peerId,
     );
     try {
       await controller.#startParts();
@@ -190,11 +203,28 @@ export class Controller {
       this.#addresses = { ...this.#addresses, httpPort: http.port, httpBaseUrls: baseUrls };
     }
 
-    if (config.announce) this.#announces.start(config.trackers);
     lifecycle.add(this.#announces);
-    if (config.admin) await this.#startAdmin(config.admin);
-    if (config.ims) await this.#registration.replace(config.ims);
     lifecycle.add(this.#registration);
+    if (config.admin) await this.#startAdmin(config.admin);
+    // Registering and announcing are the leader's: the only controller, or the holder of the shared lease.
+    const leadership = this.fleet.leadership((leader) => {
+      this.#leading = this.#leading.then(() => this.#lead(leader));
+    });
+    lifecycle.add({ name: 'leadership', phase: 'serving', stop: () => leadership.stop().then(() => this.#leading) });
+    this.#leadership = leadership;
+  }
+
+  /** Takes up (or hands over) the CDN's registration in IMS and its announces. */
+  async #lead(leader: boolean): Promise<void> {
+    const { config } = this;
+    this.#logger.info({ leader }, leader ? 'controller: leading (registers and announces)' : 'controller: not leading');
+    if (!leader) {
+      await this.#announces.stop();
+      await this.#registration.replace(null);
+      return;
+    }
+    if (config.announce && !this.#announces.running) this.#announces.start(config.trackers);
+    if (config.ims) await this.#registration.replace(config.ims);
   }
 
   async #startAdmin(admin: NonNullable<ControllerConfig['admin']>): Promise<void> {
@@ -274,14 +304,17 @@ export class Controller {
       }
     };
     if (logLevel !== logger.level) await step('logLevel', () => (logger.level = logLevel));
-    if (next.announce !== current.announce || !isDeepStrictEqual(next.trackers, current.trackers)) {
+    const leader = this.#leadership?.leader ?? false;
+    if (leader && (next.announce !== current.announce || !isDeepStrictEqual(next.trackers, current.trackers))) {
       await step('trackers', async () => {
         if (!next.announce) await this.#announces.stop();
         else if (!this.#announces.running) this.#announces.start(next.trackers);
         else this.#announces.setTrackers(next.trackers);
       });
     }
-    if (!isDeepStrictEqual(next.ims, current.ims)) await step('ims', () => this.#registration.replace(next.ims));
+    if (leader && !isDeepStrictEqual(next.ims, current.ims)) {
+      await step('ims', () => this.#registration.replace(next.ims));
+    }
     if (next.edges.replicas !== current.edges.replicas) await step('edges.replicas', () => {});
     this.config = {
       ...current,
@@ -309,6 +342,7 @@ export class Controller {
       http: this.#http,
       announces: this.#announces,
       registration: this.#registration,
+      leader: this.#leadership?.leader ?? false,
     });
   }
 
@@ -320,4 +354,22 @@ export class Controller {
   stop(): Promise<string[]> {
     return this.#lifecycle.stop(this.config.shutdownGraceMs + SHUTDOWN_MARGIN_MS);
   }
+}
+
+/** The fleet state the configuration names: this process's memory (edges and tokens in fleet.json), or Redis. */
+async function openFleetState(config: ControllerConfig, logger: Logger): Promise<FleetState> {
+  const redis = config.state?.redis;
+  if (redis === undefined) return MemoryFleetState.open(join(config.dataDir, 'fleet.json'));
+  let lastError = '';
+  return RedisFleetState.open({
+    url: redis.url,
+    ...(redis.password ? { password: redis.password } : {}),
+    ...(redis.tlsCa ? { tlsCa: redis.tlsCa } : {}),
+    onError: (err) => {
+      // One line per kind of failure while it lasts, not one per retry.
+      if (err.message === lastError) return;
+      lastError = err.message;
+      logger.warn({ err: err.message }, 'controller: Redis connection failed; retrying (serving from memory)');
+    },
+  });
 }

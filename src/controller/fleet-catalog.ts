@@ -55,11 +55,34 @@ export class FleetCatalog extends EventEmitter<CatalogEvents> implements Catalog
     fleet.on('holdings', (edgeId, infoHash, pieceCount, bitfield) =>
       this.#onHoldings(edgeId, infoHash, pieceCount, bitfield),
     );
+    // Another controller took an object's metainfo from an edge: read it if this one lacks it.
+    fleet.on('metainfo', (infoHash) => {
+      if (this.#objects.has(infoHash)) return;
+      fleet.metainfo(infoHash).then(
+        (torrent) => {
+          if (torrent !== undefined) this.adoptMetainfo(infoHash, torrent);
+        },
+        () => {},
+      );
+    });
   }
 
-  /** Reads the enrolled edges (a controller starting over a fleet state that has them). */
+  /**
+   * Reads what the fleet state has: enrolled edges, and on a shared state the edges up, their holdings and
+   * the metainfo of what they hold (a controller joining others; one alone starts with edges only).
+   */
   async load(): Promise<void> {
     for (const record of await this.#fleet.listEdges()) this.#onRecord(record);
+    for (const [edgeId, liveness] of await this.#fleet.listLiveness()) {
+      this.#onLive(edgeId, liveness);
+      for (const held of await this.#fleet.holdingsOf(edgeId)) {
+        if (!this.#objects.has(held.infoHash)) {
+          const torrent = await this.#fleet.metainfo(held.infoHash);
+          if (torrent !== undefined) this.adoptMetainfo(held.infoHash, torrent);
+        }
+        this.#onHoldings(edgeId, held.infoHash, held.pieceCount, held.bitfield);
+      }
+    }
   }
 
   list(): CatalogObject[] {

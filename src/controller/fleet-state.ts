@@ -79,6 +79,8 @@ export interface FleetEvents {
    * (empty when the object left it).
    */
   holdings: [edgeId: string, infoHash: string, pieceCount: number, bitfield: Uint8Array];
+  /** An object's .torrent was stored (a controller that lacks it reads it with metainfo()). */
+  metainfo: [infoHash: string];
 }
 
 export interface FleetState extends EventEmitter<FleetEvents> {
@@ -98,6 +100,8 @@ export interface FleetState extends EventEmitter<FleetEvents> {
   recordHeartbeat(edgeId: string, liveness: EdgeLiveness): Promise<void>;
   /** The edge's last heartbeat, if it is up. */
   liveness(edgeId: string): Promise<EdgeLiveness | undefined>;
+  /** Every up edge's last heartbeat, by edge id (a controller starting over a shared fleet reads them). */
+  listLiveness(): Promise<Map<string, EdgeLiveness>>;
   /** The edge goes down: liveness and holdings dropped (it sends its whole state when it is back). */
   markDown(edgeId: string): Promise<void>;
 
@@ -110,6 +114,8 @@ export interface FleetState extends EventEmitter<FleetEvents> {
    * one of the same session.
    */
   applyChanges(edgeId: string, cursor: HoldingsCursor, changes: HoldingsChange[]): Promise<'applied' | 'gap'>;
+  /** What one edge holds (a controller starting over a shared fleet reads it). */
+  holdingsOf(edgeId: string): Promise<HeldPieces[]>;
   /** Every edge's bitfield of the object (edges that hold none of it are left out). */
   holdersOf(infoHash: string): Promise<Array<HeldPieces & { edgeId: string }>>;
 
@@ -118,5 +124,22 @@ export interface FleetState extends EventEmitter<FleetEvents> {
   metainfo(infoHash: string): Promise<Uint8Array | undefined>;
   deleteMetainfo(infoHash: string): Promise<void>;
 
+  /**
+   * The peer id the CDN announces under: `candidate` for a controller alone; on a shared state the first
+   * controller's, so that trackers keep one entry for the CDN whichever controller announces.
+   */
+  sharedPeerId(candidate: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Who registers in IMS and announces: every controller asks; one holds it at a time (a lease on a shared
+   * state, always this one alone). `onChange` hears each change of this controller's part.
+   */
+  leadership(onChange: (leader: boolean) => void): Leadership;
+
   close(): Promise<void>;
+}
+
+export interface Leadership {
+  readonly leader: boolean;
+  /** Lets the lease go (another controller takes over at once). */
+  stop(): Promise<void>;
 }

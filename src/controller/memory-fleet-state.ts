@@ -15,6 +15,7 @@ import type {
   HeldPieces,
   HoldingsChange,
   HoldingsCursor,
+  Leadership,
   TokenRedemption,
 } from './fleet-state.ts';
 
@@ -116,6 +117,10 @@ export class MemoryFleetState extends EventEmitter<FleetEvents> implements Fleet
     return liveness === undefined ? undefined : { ...liveness };
   }
 
+  async listLiveness(): Promise<Map<string, EdgeLiveness>> {
+    return new Map([...this.#liveness].map(([edgeId, liveness]) => [edgeId, { ...liveness }]));
+  }
+
   async markDown(edgeId: string): Promise<void> {
     const wasUp = this.#liveness.delete(edgeId);
     this.#cursors.delete(edgeId);
@@ -185,6 +190,14 @@ export class MemoryFleetState extends EventEmitter<FleetEvents> implements Fleet
     return 'applied';
   }
 
+  async holdingsOf(edgeId: string): Promise<HeldPieces[]> {
+    return [...(this.#holdings.get(edgeId) ?? [])].map(([infoHash, bitfield]) => ({
+      infoHash,
+      pieceCount: bitfield.length,
+      bitfield: bitfield.toBuffer(),
+    }));
+  }
+
   async holdersOf(infoHash: string): Promise<Array<HeldPieces & { edgeId: string }>> {
     const holders: Array<HeldPieces & { edgeId: string }> = [];
     for (const [edgeId, held] of this.#holdings) {
@@ -198,6 +211,7 @@ export class MemoryFleetState extends EventEmitter<FleetEvents> implements Fleet
 
   async putMetainfo(infoHash: string, torrent: Uint8Array): Promise<void> {
     this.#metainfo.set(infoHash, torrent);
+    this.emit('metainfo', infoHash);
   }
 
   async metainfo(infoHash: string): Promise<Uint8Array | undefined> {
@@ -206,6 +220,16 @@ export class MemoryFleetState extends EventEmitter<FleetEvents> implements Fleet
 
   async deleteMetainfo(infoHash: string): Promise<void> {
     this.#metainfo.delete(infoHash);
+  }
+
+  async sharedPeerId(candidate: Uint8Array): Promise<Uint8Array> {
+    return candidate;
+  }
+
+  /** A controller alone leads from the start. */
+  leadership(onChange: (leader: boolean) => void): Leadership {
+    queueMicrotask(() => onChange(true));
+    return { leader: true, stop: async () => {} };
   }
 
   async close(): Promise<void> {

@@ -25,6 +25,7 @@ import type {
   HeldPieces,
   HoldingsChange,
   HoldingsCursor,
+  Leadership,
   TokenRedemption,
 } from './fleet-state.ts';
 
@@ -161,6 +162,26 @@ for _, index in ipairs(minus) do redis.call('BITFIELD', KEYS[2], 'OVERFLOW', 'SA
 if redis.call('SCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) end
 return 1`;
 
+/** How long a leader's lease runs without renewal: a dead leader is replaced within this (plus a third). */
+const LEASE_MS = 3000;
+
+/** Takes the lease if free, extends it if held by ARGV[1]; 'held' or 'other'. A new holder bumps the term. */
+const LEASE = `
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 'held'
+end
+if holder then return 'other' end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('INCR', KEYS[2])
+return 'held'`;
+
+/** Lets the lease go if ARGV[1] holds it. */
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
 interface Published {
   from: string;
   event: keyof FleetEvents;
@@ -269,7 +290,6 @@ export class RedisFleetState extends EventEmitter<FleetEvents> implements FleetS
     return raw === null || raw === undefined ? undefined : (JSON.parse(String(raw)) as EdgeLiveness);
   }
 
-  /** Every up edge's last heartbeat (a controller starting over a shared fleet reads them). */
   async listLiveness(): Promise<Map<string, EdgeLiveness>> {
     const all = await this.#client.hGetAll(this.#key('fleet', 'live'));
     return new Map(Object.entries(all).map(([id, raw]) => [id, JSON.parse(String(raw)) as EdgeLiveness]));
@@ -316,7 +336,6 @@ export class RedisFleetState extends EventEmitter<FleetEvents> implements FleetS
     return holders;
   }
 
-  /** What one edge holds (a controller starting over a shared fleet reads it). */
   async holdingsOf(edgeId: string): Promise<HeldPieces[]> {
     const objects = await this.#client.hGetAll(this.#key(`e:${edgeId}`, 'objects'));
     const held: HeldPieces[] = [];
@@ -340,6 +359,7 @@ export class RedisFleetState extends EventEmitter<FleetEvents> implements FleetS
 
   async putMetainfo(infoHash: string, torrent: Uint8Array): Promise<void> {
     await this.#client.set(this.#key(`o:${infoHash}`, 'torrent'), Buffer.from(torrent));
+    this.#tell('metainfo', [infoHash]);
   }
 
   async metainfo(infoHash: string): Promise<Uint8Array | undefined> {
@@ -349,6 +369,60 @@ export class RedisFleetState extends EventEmitter<FleetEvents> implements FleetS
 
   async deleteMetainfo(infoHash: string): Promise<void> {
     await this.#client.del(this.#key(`o:${infoHash}`, 'torrent'));
+  }
+
+  async sharedPeerId(candidate: Uint8Array): Promise<Uint8Array> {
+    const key = this.#key('fleet', 'peer-id');
+    await this.#client.set(key, Buffer.from(candidate), { NX: true });
+    return Buffer.from((await this.#client.get(key)) as Buffer);
+  }
+
+  /**
+   * A lease in Redis: taken with SET NX PX, renewed every third of its time by the holder only (Lua
+   * check-and-extend), each taking numbered (a fencing token, INCR). A holder that cannot renew in time
+   * steps down before the lease can pass to another: at most one leader at any time.
+   */
+  leadership(onChange: (leader: boolean) => void, ttlMs = LEASE_MS): Leadership {
+    const key = this.#key('fleet', 'leader');
+    const me = this.#instance;
+    let leader = false;
+    let stopped = false;
+    let heldUntil = 0;
+    const set = (next: boolean) => {
+      if (next === leader) return;
+      leader = next;
+      onChange(next);
+    };
+    const tick = async () => {
+      if (stopped) return;
+      const started = Date.now();
+      try {
+        const reply = String(
+          await this.#client.eval(LEASE, { keys: [key, `${key}:term`], arguments: [me, String(ttlMs)] }),
+        );
+        if (reply === 'held') {
+          heldUntil = started + ttlMs;
+          set(true);
+        } else set(false);
+      } catch {
+        // Redis away: a leader keeps its part only while its lease surely runs.
+        if (Date.now() >= heldUntil - ttlMs / 3) set(false);
+      }
+    };
+    const timer = setInterval(() => void tick(), Math.max(100, Math.floor(ttlMs / 3)));
+    timer.unref();
+    void tick();
+    return {
+      get leader() {
+        return leader;
+      },
+      stop: async () => {
+        stopped = true;
+        clearInterval(timer);
+        set(false);
+        await this.#client.eval(RELEASE, { keys: [key], arguments: [me] }).catch(() => {});
+      },
+    };
   }
 
   async close(): Promise<void> {

@@ -35,6 +35,8 @@ export interface EdgeSummary {
 
 export interface ControllerStatus {
   role: 'controller';
+  /** Registers in IMS and announces for the CDN: the only controller, or the holder of the shared lease. */
+  leader: boolean;
   dataDir: string;
   addresses: ControllerAddresses;
   edges: { enrolled: number; up: number; serving: number };
@@ -89,11 +91,13 @@ export function controllerStatus(parts: {
   http: HttpServer | null;
   announces: AnnouncesPart;
   registration: RegistrationPart;
+  leader: boolean;
 }): ControllerStatus {
   const objects = parts.catalog.list();
   const edges = parts.catalog.edges();
   return {
     role: 'controller',
+    leader: parts.leader,
     dataDir: parts.dataDir,
     addresses: parts.addresses,
     edges: {

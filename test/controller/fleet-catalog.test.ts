@@ -432,12 +432,16 @@ describe('fleet catalog', () => {
     expect(catalog.get(object.infoHash)?.complete).toBe(true);
   });
 
-  it('reads the enrolled edges of a fleet state it starts over', async () => {
+  it('reads what a fleet state it starts over has: edges, those up, their holdings and metainfo', async () => {
+    adopt(object);
     const id = await upEdge(7);
+    await holds(id, [[object, [0, 1]]]);
+    await fleet.putMetainfo(object.infoHash, encodeTorrent(object.metainfo));
     const later = new FleetCatalog(fleet, silent, () => clock);
     expect(later.edges()).toEqual([]);
     await later.load();
     expect(later.edges().map((edge) => edge.record.id)).toEqual([id]);
-    expect(later.edge(id)?.liveness).toBeUndefined();
+    expect(later.edge(id)?.liveness).toBeDefined();
+    expect([0, 1, 2].map((piece) => later.get(object.infoHash)?.bitfield.get(piece))).toEqual([true, true, false]);
   });
 });
