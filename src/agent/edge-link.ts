@@ -31,7 +31,7 @@ export async function startEdgeLink(options: {
     );
   }
   const link = new EdgeLink({
-    controllerUrl: options.controller.url,
+    controllerUrls: options.controller.urls,
     credentialFile: join(dataDir, 'controller-credential.json'),
     enrolToken: await readEnrolToken(options.controller.enrolToken),
     catalog: store,

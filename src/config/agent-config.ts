@@ -53,10 +53,11 @@ export interface AgentConfig {
   /** Announce to trackers at all. */
   announce: boolean;
   /**
-   * An edge of a CDN controller: it enrols and reports to the controller, which announces and registers
-   * for it (trackers and IMS settings are then not used). null: a standalone agent.
+   * An edge of a CDN controller: it enrols and reports to the controller (the next of `urls` when one
+   * fails), which announces and registers for it (trackers and IMS settings are then not used). null: a
+   * standalone agent.
    */
-  controller?: { url: string; enrolToken: string | null } | null;
+  controller?: { urls: string[]; enrolToken: string | null } | null;
   /** Register in IMS as a network peer; null: not IMS-registered. */
   ims: RegistrationOptions | null;
   hashThreads?: number;

@@ -466,7 +466,7 @@ function toAgentConfig(
       v('controller.url') === undefined
         ? null
         : {
-            url: v('controller.url') as string,
+            urls: v('controller.url') as string[],
             enrolToken: (v('controller.enrolToken') as string | undefined) ?? null,
           },
     admin: v('admin.enabled')

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
-import { Pool } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import {
   ConfigError,
   ControllerUnreachableError,
@@ -40,8 +40,11 @@ export interface EdgeCredential {
 }
 
 export interface EdgeLinkOptions {
-  /** The controller's edge API, e.g. http://controller.cdn.example:7000. */
-  controllerUrl: string;
+  /**
+   * The controllers' edge APIs, e.g. http://controller1.cdn.example:7000: the first is used until it fails,
+   * then the next (controllers sharing a fleet state in Redis all take any of their edges).
+   */
+  controllerUrls: string[];
   /** Where the credential is kept (mode 0600). */
   credentialFile: string;
   /** The one-time enrolment token, needed only while no credential is kept. */
@@ -79,7 +82,9 @@ const RETRY_MAX_MS = 30_000;
 
 export class EdgeLink {
   readonly #options: EdgeLinkOptions;
-  readonly #pool: Pool;
+  readonly #dispatcher: Agent;
+  /** The controller in use, an index in controllerUrls. */
+  #current = 0;
   readonly #session = randomBytes(8).toString('hex');
   readonly #stopped = new AbortController();
   #credential: EdgeCredential | null = null;
@@ -108,13 +113,17 @@ export class EdgeLink {
 
   constructor(options: EdgeLinkOptions) {
     this.#options = options;
-    const url = new URL(options.controllerUrl);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new ConfigError(`controller URL ${options.controllerUrl} is not http(s)`, { subject: 'controller.url' });
+    if (options.controllerUrls.length === 0) {
+      throw new ConfigError('no controller URL', { subject: 'controller.url' });
     }
-    this.#pool = new Pool(url.origin, { connections: 4, headersTimeout: 40_000, bodyTimeout: 40_000 });
+    for (const url of options.controllerUrls) {
+      if (!/^https?:\/\/[^/\s]+/.test(url)) {
+        throw new ConfigError(`controller URL ${url} is not http(s)`, { subject: 'controller.url' });
+      }
+    }
+    this.#dispatcher = new Agent({ connections: 4, headersTimeout: 40_000, bodyTimeout: 40_000 });
     this.#status = {
-      controller: options.controllerUrl,
+      controller: options.controllerUrls[0] as string,
       edgeId: null,
       connected: false,
       draining: false,
@@ -135,7 +144,7 @@ export class EdgeLink {
     if (this.#credential === null) {
       if (this.#options.enrolToken === null) {
         throw new ConfigError(
-          `this edge has no credential for ${this.#options.controllerUrl} yet: give it an enrolment token (--enrol-token)`,
+          `this edge has no credential for ${this.#url} yet: give it an enrolment token (--enrol-token)`,
           { subject: 'controller.enrolToken' },
         );
       }
@@ -149,6 +158,11 @@ export class EdgeLink {
     catalog.on('object-removed', this.#listeners.objectRemoved);
     this.#lastUploaded = this.#options.load().uploadedBytes;
     this.#loops = [this.#heartbeatLoop(), this.#commandLoop()];
+  }
+
+  /** The controller in use. */
+  get #url(): string {
+    return this.#options.controllerUrls[this.#current] as string;
   }
 
   status(): EdgeLinkStatus {
@@ -169,7 +183,7 @@ export class EdgeLink {
     if (this.#credential !== null && this.#status.connected) {
       await this.#call('POST', EDGE_API.leave, undefined, AbortSignal.timeout(2000)).catch(() => {});
     }
-    await this.#pool.close();
+    await this.#dispatcher.close();
   }
 
   async #enrol(token: string): Promise<EdgeCredential> {
@@ -179,7 +193,7 @@ export class EdgeLink {
       address: this.#options.address(),
     });
     const enrolled = parseMessage(enrolResponse, response, 'enrolment answer');
-    const credential = { controller: this.#options.controllerUrl, edgeId: enrolled.edgeId, key: enrolled.key };
+    const credential = { controller: this.#url, edgeId: enrolled.edgeId, key: enrolled.key };
     await this.#writeCredential(credential);
     this.#heartbeatMs = enrolled.heartbeatMs;
     this.#options.logger.info(
@@ -194,8 +208,7 @@ export class EdgeLink {
     while (!this.#stopped.signal.aborted) {
       try {
         await this.#heartbeat();
-        if (failures > 0)
-          this.#options.logger.info({ controller: this.#options.controllerUrl }, 'controller reachable again');
+        if (failures > 0) this.#options.logger.info({ controller: this.#url }, 'controller reachable again');
         failures = 0;
         this.#status.connected = true;
         this.#status.lastError = null;
@@ -206,6 +219,9 @@ export class EdgeLink {
         this.#status.connected = false;
         this.#status.lastError = (err as Error).message;
         this.#seq = null;
+        // The next controller of the fleet, if there are several: it asks for the whole state.
+        this.#current = (this.#current + 1) % this.#options.controllerUrls.length;
+        this.#status.controller = this.#url;
         if (failures === 1 || failures % 10 === 0) {
           const removed = err instanceof UnauthorizedError;
           this.#options.logger[removed ? 'error' : 'warn'](
@@ -395,19 +411,19 @@ export class EdgeLink {
       payload = JSON.stringify(body);
       headers['content-type'] = 'application/json';
     }
-    let response: Awaited<ReturnType<Pool['request']>>;
+    let response: Dispatcher.ResponseData;
+    const url = new URL(path, this.#url);
     try {
-      response = await this.#pool.request({
+      response = await this.#dispatcher.request({
+        origin: url.origin,
         method: method as 'GET',
-        path:
-          new URL(path, this.#options.controllerUrl).pathname +
-          (path.includes('?') ? path.slice(path.indexOf('?')) : ''),
+        path: url.pathname + url.search,
         headers,
         ...(payload === undefined ? {} : { body: payload }),
         ...(signal ? { signal } : {}),
       });
     } catch (err) {
-      throw new ControllerUnreachableError(`controller ${this.#options.controllerUrl}: ${(err as Error).message}`);
+      throw new ControllerUnreachableError(`controller ${this.#url}: ${(err as Error).message}`);
     }
     const text = await response.body.text();
     if (response.statusCode === 204) return undefined;
@@ -449,8 +465,8 @@ export class EdgeLink {
       throw err;
     }
     const credential = JSON.parse(text) as EdgeCredential;
-    // Kept for another controller: this one needs a token of its own.
-    return credential.controller === this.#options.controllerUrl ? credential : null;
+    // Kept for another fleet: this one needs a token of its own.
+    return this.#options.controllerUrls.includes(credential.controller) ? credential : null;
   }
 
   async #writeCredential(credential: EdgeCredential): Promise<void> {

@@ -539,6 +539,9 @@ describe('every key is reachable from the file and the environment', () => {
     if (spec.value.type === 'sip') return ['sip:u@e.example', 'sip:u@e.example'];
     if (spec.value.type === 'string' && spec.value.noSpaces) return ['u@e.example', 'u@e.example'];
     if (spec.value.type === 'string' && spec.value.check) return [spec.example, spec.example as string];
+    if (spec.value.type === 'urls' && !spec.value.protocols.includes('udp:')) {
+      return [['http://c.example:7000'], 'http://c.example:7000'];
+    }
     return good[spec.value.type] as [unknown, string];
   };
   const imsBase = { 'ims.registrar': 'sip:r.example', 'ims.impi': 'u@e.example', 'ims.impu': 'sip:u@e.example' };

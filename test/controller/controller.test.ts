@@ -38,7 +38,7 @@ async function startEdge(index: number, token: string | null): Promise<Agent> {
       admin: null,
       hashThreads: 1,
       scrub: { ...DEFAULT_AGENT_CONFIG.scrub, bytesPerSecond: 0 },
-      controller: { url: controller.where().edgeUrl, enrolToken: token },
+      controller: { urls: [controller.where().edgeUrl], enrolToken: token },
     },
     silent,
   );

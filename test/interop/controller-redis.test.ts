@@ -44,7 +44,9 @@ function controllerConfig(name: string): ControllerConfig {
   };
 }
 
-async function startEdge(index: number, controller: Controller, token: string): Promise<Agent> {
+/** An edge reporting to `first`, and to the other controller when `first` fails. */
+async function startEdge(index: number, first: Controller, token: string): Promise<Agent> {
+  const urls = [first, ...controllers.filter((c) => c !== first)].map((c) => c.where().edgeUrl);
   return Agent.start(
     {
       ...DEFAULT_AGENT_CONFIG,
@@ -54,7 +56,7 @@ async function startEdge(index: number, controller: Controller, token: string): 
       admin: null,
       hashThreads: 1,
       scrub: { ...DEFAULT_AGENT_CONFIG.scrub, bytesPerSecond: 0 },
-      controller: { url: controller.where().edgeUrl, enrolToken: token },
+      controller: { urls, enrolToken: token },
     },
     silent,
   );
@@ -142,5 +144,17 @@ describe('two controllers on one Redis', () => {
       timeout: 10_000,
       interval: 100,
     });
+    // The edge that reported to the stopped controller goes on with the other: both up, the object whole.
+    await vi.waitFor(
+      () => {
+        expect(follower.status().edges).toMatchObject({ enrolled: 2, up: 2 });
+        expect(follower.catalog.get(infoHash)?.complete).toBe(true);
+      },
+      { timeout: 15_000, interval: 100 },
+    );
+    expect(edges.map((edge) => edge.status().controller?.controller)).toEqual([
+      follower.where().edgeUrl,
+      follower.where().edgeUrl,
+    ]);
   });
 });
