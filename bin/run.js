@@ -1,5 +1,14 @@
 #!/usr/bin/env node
-import { execute } from '@oclif/core';
+// Before anything else loads: on an older Node (npm only warns at install) undici and oclif fail with a
+// TypeError that tells the user nothing. Say which Node is needed and how to get it.
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 19)) {
+  process.stderr.write(
+    `edgepeer needs Node.js 22.19 or newer; this is Node.js ${process.versions.node} (${process.execPath}).\n` +
+      'Install a current Node.js (e.g. Debian: the nodejs package of trixie or NodeSource; or nvm install 24) and run edgepeer with it.\n',
+  );
+  process.exit(1);
+}
 
 // A reader that went away (`edgepeer ls | head -1`) ends the command quietly with 0, as coreutils' tools
 // end on SIGPIPE: without this, Node reports the EPIPE as an unsettled top-level await and exits 13.
@@ -8,4 +17,5 @@ process.stdout.on('error', (err) => {
   throw err;
 });
 
+const { execute } = await import('@oclif/core');
 await execute({ dir: import.meta.url });

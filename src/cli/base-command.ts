@@ -41,13 +41,14 @@ export abstract class BaseCommand extends Command {
     if (err.oclif?.exit !== undefined && err.message.startsWith('EEXIT')) throw err;
     // oclif's own parse errors (unknown flag, missing argument) carry oclif.exit === 2.
     if (err.oclif?.exit === 2 || /Unexpected argument|Missing required|Nonexistent flag|Expected /.test(err.message)) {
-      // oclif puts the reason on the lines after "Parsing --flag": one line with all of it.
-      const message = err.message
+      // oclif puts the reasons on the lines after its first ("Parsing --flag", "The following errors
+      // occurred:"): one line with all of them.
+      const [head = err.message, ...reasons] = err.message
         .split('\n')
         .map((line) => line.trim())
-        .filter((line) => line !== '' && !line.startsWith('See more help'))
-        .join(': ')
-        .replace(/:\s*:/g, ':');
+        .filter((line) => line !== '' && !line.startsWith('See more help'));
+      const message =
+        reasons.length === 0 ? head : `${head}${head.endsWith(':') ? ' ' : ': '}${reasons.join('; ')}`;
       this.reportError({ code: 'EDGEPEER_INVALID_ARGUMENT', message });
       return;
     }
