@@ -15,6 +15,10 @@ export default class Ls extends BaseCommand {
       { dataDir: flags['data-dir'], mode: 'read', ...controllerOption(flags, flags['data-dir']) },
       (ops) => ops.list(),
     );
+    // Column headers for people; --json lines stay one object each.
+    if (!this.jsonMode && summaries.length > 0) {
+      process.stdout.write(`${'INFO HASH'.padEnd(40)}  ${'SIZE'.padStart(10)}  ${'PIECES'.padStart(11)}  NAME\n`);
+    }
     for (const s of summaries) {
       const expires = s.expiresAt ? `  expires ${s.expiresAt}` : '';
       this.emit(

@@ -14,7 +14,7 @@ export interface PurgeRequest {
   now?: number;
 }
 
-export type PurgeStatus = 'purged' | 'pieces-purged' | 'not-found' | 'failed';
+export type PurgeStatus = 'purged' | 'pieces-purged' | 'not-found' | 'ambiguous' | 'failed';
 
 /** One line of `edgepeer purge --json`. Field names are a stable interface for scripts. */
 export interface PurgeResult {
@@ -43,7 +43,8 @@ export async function purge(store: Store, request: PurgeRequest): Promise<PurgeR
       const object = store.find(id);
       if (!selected.has(object.infoHash)) selected.set(object.infoHash, { id, object });
     } catch (err) {
-      results.push(failure(id, err, 'not-found'));
+      // A name several objects have is no missing object: the caller must give an info hash.
+      results.push(failure(id, err, err instanceof InvalidArgumentError ? 'ambiguous' : 'not-found'));
     }
   }
   if (request.expired) {

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { NotFoundError } from '../errors/index.ts';
 import type { HashPool } from '../hashing/index.ts';
 import type { IngestContext, OriginClient } from '../ingest/index.ts';
 import { silentLogger } from '../log/index.ts';
@@ -33,6 +35,12 @@ export class LocalSession {
   }
 
   static async open(options: SessionOptions): Promise<LocalSession> {
+    // Reading a store that is not there is a wrong path, not an empty store.
+    if (options.mode === 'read' && !existsSync(options.dataDir)) {
+      throw new NotFoundError(`no store at ${options.dataDir} (no such folder): give --data-dir or EDGEPEER_DATA_DIR`, {
+        subject: options.dataDir,
+      });
+    }
     const { store } = await openStorePart(options.dataDir, options.mode);
     return new LocalSession(store, new Lifecycle(silentLogger), options);
   }

@@ -47,8 +47,7 @@ export abstract class BaseCommand extends Command {
         .split('\n')
         .map((line) => line.trim())
         .filter((line) => line !== '' && !line.startsWith('See more help'));
-      const message =
-        reasons.length === 0 ? head : `${head}${head.endsWith(':') ? ' ' : ': '}${reasons.join('; ')}`;
+      const message = reasons.length === 0 ? head : `${head}${head.endsWith(':') ? ' ' : ': '}${reasons.join('; ')}`;
       this.reportError({ code: 'EDGEPEER_INVALID_ARGUMENT', message });
       return;
     }
