@@ -37,8 +37,12 @@ import { RedisFleetState } from './redis-fleet-state.ts';
 import { type ControllerReloadOutcome, restartOnlyChanges } from './reload.ts';
 import { type ControllerStatus, controllerStatus, edgeSummaries } from './status.ts';
 
-/** Changes to the union reach trackers this soon (an edge's own announces wait 5 s). */
-const ANNOUNCE_CHANGE_DELAY_MS = 250;
+/**
+ * Changes to the union reach trackers within ~0.3 s (an edge's own announces wait 5 s and ride a 10 s
+ * grid): one controller announces for the whole CDN, so it spends the requests an edge would save. A
+ * tracker's own min interval still applies.
+ */
+const ANNOUNCE_TIMING = { changeDelayMs: 250, batchWindowMs: 0, batchLingerMs: 50, minSpacingS: 5 };
 /** Beyond the shutdown grace: `stopped` announces and the IMS deregistration. */
 const SHUTDOWN_MARGIN_MS = 3000;
 
@@ -105,7 +109,7 @@ export class Controller {
       where: () => this.#addresses,
       transferStats: () => undefined,
       logger,
-      changeDelayMs: ANNOUNCE_CHANGE_DELAY_MS,
+      timing: ANNOUNCE_TIMING,
     });
     this.#registration = new RegistrationPart(logger.child({ part: 'ims' }));
     this.#metrics = createControllerMetrics(

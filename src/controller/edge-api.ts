@@ -97,7 +97,10 @@ export function createEdgeApi(options: {
       const asked = Number(new URL(req.url ?? '/', 'http://edge').searchParams.get('waitMs') ?? MAX_POLL_MS);
       const waitMs = Number.isFinite(asked) ? Math.max(0, Math.min(MAX_POLL_MS, asked)) : MAX_POLL_MS;
       const hungUp = new AbortController();
-      res.on('close', () => hungUp.abort());
+      // 'close' follows a normal answer too: only an edge that hung up first aborts the poll.
+      res.on('close', () => {
+        if (!res.writableFinished) hungUp.abort();
+      });
       return sendJson(res, 200, { commands: await registry.poll(edge.id, waitMs, hungUp.signal) });
     }
     const events = /^\/v1\/edge\/commands\/([^/]{1,64})\/events$/.exec(path);

@@ -187,7 +187,8 @@ export class EdgeRegistry extends EventEmitter<{ changed: [] }> {
       lastSeen: this.#now(),
     });
     const cursor = await this.#fleet.cursor(edge.id);
-    const resync = cursor === undefined || cursor.session !== request.session || cursor.seq !== request.seq;
+    // The edge's count ahead of ours means deltas were lost; behind it, a delta overtook this heartbeat.
+    const resync = cursor === undefined || cursor.session !== request.session || request.seq > cursor.seq;
     if (resync) this.#stats.resyncsAsked += 1;
     return { resync, heartbeatMs: this.heartbeatMs, draining: edge.draining };
   }

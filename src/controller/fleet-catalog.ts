@@ -41,6 +41,8 @@ export class FleetCatalog extends EventEmitter<CatalogEvents> implements Catalog
   /** Every edge's holdings, serving or not, so that an edge coming back into service counts again. */
   readonly #allHoldings = new Map<string, Map<string, Bitfield>>();
   readonly #edges = new Map<string, FleetEdge>();
+  /** The objects whose union counts each edge: a recount touches only those, not every object. */
+  readonly #countedBy = new Map<string, Set<string>>();
   readonly #now: () => number;
 
   constructor(fleet: FleetState, logger: Pick<Logger, 'warn' | 'info'>, now: () => number = Date.now) {
@@ -344,6 +346,14 @@ export class FleetCatalog extends EventEmitter<CatalogEvents> implements Catalog
     }
     if (counted === null) object.holders.delete(edgeId);
     else object.holders.set(edgeId, counted);
+    const countedHere = this.#countedBy.get(edgeId);
+    if (counted !== null) {
+      if (countedHere === undefined) this.#countedBy.set(edgeId, new Set([infoHash]));
+      else countedHere.add(infoHash);
+    } else if (countedHere !== undefined) {
+      countedHere.delete(infoHash);
+      if (countedHere.size === 0) this.#countedBy.delete(edgeId);
+    }
     this.#applyUnion(object, added, removed);
   }
 
@@ -372,12 +382,10 @@ export class FleetCatalog extends EventEmitter<CatalogEvents> implements Catalog
 
   /** The edge's serving state may have changed: count its holdings in (or out of) every union. */
   #recount(edgeId: string): void {
-    for (const [infoHash, bitfield] of this.#allHoldings.get(edgeId) ?? [])
-      this.#setHolding(edgeId, infoHash, bitfield);
-    for (const object of this.#objects.values()) {
-      if (object.holders.has(edgeId) && !this.#allHoldings.get(edgeId)?.has(object.infoHash)) {
-        this.#setHolding(edgeId, object.infoHash, null);
-      }
+    const held = this.#allHoldings.get(edgeId);
+    for (const [infoHash, bitfield] of held ?? []) this.#setHolding(edgeId, infoHash, bitfield);
+    for (const infoHash of [...(this.#countedBy.get(edgeId) ?? [])]) {
+      if (!held?.has(infoHash)) this.#setHolding(edgeId, infoHash, null);
     }
   }
 }

@@ -17,8 +17,11 @@ export interface AnnouncesOptions {
   where: () => { peerPort: number; httpBaseUrls: string[] };
   transferStats: (infoHash: string) => { uploaded: number; downloaded: number } | undefined;
   logger: Pick<Logger, 'debug' | 'warn'>;
-  /** The controller announces bitmap changes sooner than an edge does. Default: the client's. */
-  changeDelayMs?: AnnounceClientOptions['changeDelayMs'];
+  /**
+   * The controller announces bitmap changes sooner than an edge does: a shorter delay, and multi-object
+   * announces sent as soon as they are due instead of on the client's 10 s grid. Default: the client's.
+   */
+  timing?: Pick<AnnounceClientOptions, 'changeDelayMs' | 'batchWindowMs' | 'batchLingerMs' | 'minSpacingS'>;
 }
 
 export class AnnouncesPart implements Part {
@@ -46,7 +49,7 @@ export class AnnouncesPart implements Part {
       httpBaseUrls,
       trackers,
       transferStats: this.#options.transferStats,
-      ...(this.#options.changeDelayMs === undefined ? {} : { changeDelayMs: this.#options.changeDelayMs }),
+      ...this.#options.timing,
     });
     client.on('announce-error', (info) => logger.warn(info, 'announce failed'));
     client.on('announce', (info) =>
