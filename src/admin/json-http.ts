@@ -43,6 +43,11 @@ export function toErrorJson(err: unknown): { code: string; message: string; subj
 
 /** The request target's path; a target that is no URL path is the client's error. */
 export function pathOf(target: string | undefined): string {
+  // The usual origin-form target with nothing to decode: its path as it is, without a URL parse per request.
+  if (target !== undefined && /^\/[A-Za-z0-9._~/-]*(\?|$)/.test(target)) {
+    const query = target.indexOf('?');
+    return query < 0 ? target : target.slice(0, query);
+  }
   try {
     return new URL(target ?? '/', 'http://admin').pathname;
   } catch {

@@ -49,6 +49,9 @@ export interface EdgeRegistryStats {
   heartbeats: number;
 }
 
+/** Checked credentials kept at most (a fleet's edges, with room). */
+const MAX_VERIFIED = 100_000;
+
 /** A token: 'ept_' and 32 random bytes, base64url. Only its SHA-256 is kept. */
 function newToken(): string {
   return `ept_${randomBytes(32).toString('base64url')}`;
@@ -93,6 +96,8 @@ export class EdgeRegistry extends EventEmitter<{ changed: [] }> {
     heartbeats: 0,
   };
   #sweeper: NodeJS.Timeout | null = null;
+  /** Credentials checked already, by their Authorization header, to the edge id. */
+  readonly #verified = new Map<string, string>();
   #commandIds = 0;
 
   constructor(options: EdgeRegistryOptions) {
@@ -104,7 +109,10 @@ export class EdgeRegistry extends EventEmitter<{ changed: [] }> {
     this.#logger = options.logger;
     this.#now = options.now ?? Date.now;
     this.#fleet.on('edge-down', (edgeId) => this.#failRunning(edgeId, 'the edge went down'));
-    this.#fleet.on('edge-removed', (edgeId) => this.#failRunning(edgeId, 'the edge was removed'));
+    this.#fleet.on('edge-removed', (edgeId) => {
+      this.#failRunning(edgeId, 'the edge was removed');
+      for (const [authorization, id] of this.#verified) if (id === edgeId) this.#verified.delete(authorization);
+    });
   }
 
   /** Sweeps for edges that missed their heartbeats, a few times per heartbeat. */
@@ -160,6 +168,11 @@ export class EdgeRegistry extends EventEmitter<{ changed: [] }> {
 
   /** The edge a call's `Authorization: Bearer <edgeId>.<key>` names, or UnauthorizedError. */
   async authenticate(authorization: string | undefined): Promise<EdgeRecord> {
+    // An edge calls several times per heartbeat period with the same credential: once checked, it is
+    // known by its exact header while the edge stays enrolled (the catalog's record, kept by events).
+    const known = authorization === undefined ? undefined : this.#verified.get(authorization);
+    const current = known === undefined ? undefined : this.#catalog.edge(known)?.record;
+    if (current !== undefined) return current;
     const match = /^Bearer (edge-[0-9a-f]{12})\.([A-Za-z0-9_-]{43})$/.exec(authorization ?? '');
     const record = match === null ? undefined : await this.#fleet.edge(match[1] as string);
     if (match === null || record === undefined) {
@@ -173,6 +186,9 @@ export class EdgeRegistry extends EventEmitter<{ changed: [] }> {
       this.#stats.unauthorized += 1;
       throw new UnauthorizedError(`wrong key for edge ${record.id}`);
     }
+    // Bounded: one entry per enrolled edge (a re-enrolled edge replaces its own).
+    if (this.#verified.size >= MAX_VERIFIED) this.#verified.clear();
+    this.#verified.set(authorization as string, record.id);
     return record;
   }
 
