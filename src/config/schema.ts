@@ -117,7 +117,13 @@ export function schemaFor(value: ValueType): z.ZodType {
     case 'url':
       return url(value.protocols, value.what);
     case 'urls':
-      return z.array(url(value.protocols, value.what), { error: `must be a list of ${value.what}s` });
+      // One URL is a list of one (`controller.url: http://c1:7000` as well as `[http://c1:7000, ...]`).
+      return z.union(
+        [url(value.protocols, value.what).transform((one) => [one]), z.array(url(value.protocols, value.what))],
+        {
+          error: `must be ${value.what} or a list of them`,
+        },
+      );
     case 'host':
       return host;
     case 'hosts':

@@ -306,7 +306,7 @@ export const SETTINGS = {
     flag: 'https-key',
   },
   'controller.url': {
-    value: { type: 'urls', protocols: ['http:', 'https:'], what: "http(s) URLs of controllers' edge listeners" },
+    value: { type: 'urls', protocols: ['http:', 'https:'], what: "an http(s) URL of a controller's edge listener" },
     defaultText: 'unset: the agent announces and registers in IMS itself',
     example: '[http://controller1.cdn.example.net:7000, http://controller2.cdn.example.net:7000]',
     doc: 'Join this CDN controller as one of its edges (TR 23.844 6.2.2): it announces and registers for the CDN, this agent neither announces nor registers. Several (controllers sharing one fleet in Redis): the next is used when one fails.',

@@ -354,6 +354,18 @@ describe('file contents', () => {
     }
   });
 
+  it('reads one URL where a list of URLs goes as a list of one (controller.url, trackers)', async () => {
+    const one = await configFile('controller:\n  url: http://c1.example:7000\ntrackers: http://t.example/announce\n');
+    const { config } = await resolveWith({ configPath: one });
+    expect(config.controller).toEqual({ urls: ['http://c1.example:7000'], enrolToken: null });
+    expect(config.trackers).toEqual(['http://t.example/announce']);
+    const two = await configFile('controller:\n  url: [http://c1.example:7000, http://c2.example:7000]\n');
+    expect((await resolveWith({ configPath: two })).config.controller?.urls).toEqual([
+      'http://c1.example:7000',
+      'http://c2.example:7000',
+    ]);
+  });
+
   it('reads sizes and durations as numbers too (bytes, seconds; ms for *Ms limits)', async () => {
     const file = await configFile('cacheSize: 1048576\nshutdownGrace: 2\npeer:\n  limits:\n    idleTimeoutMs: 90000\n');
     const { config } = await resolveWith({ configPath: file });
