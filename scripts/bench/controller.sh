@@ -160,7 +160,8 @@ if part wire; then
   CONTROLLER_ARGS=(controller --data-dir "$W/controller" --peer-port 0 --peer-host 127.0.0.1 --http-port 0 --http-host 127.0.0.1
     --edge-listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --heartbeat 1000 --cache-size "${CACHE_MIB}MiB" --replicas 1
     --no-announce --log-level warn --json)
-  "$NODE" "$RUN" "${CONTROLLER_ARGS[@]}" >"$W/controller.out" 2>"$W/controller.err" & WCPID=$!; PIDS+=("$WCPID")
+  # WIRE_CONTROLLER_NODE_ARGS: e.g. "--cpu-prof --cpu-prof-dir=DIR" to profile the controller.
+  "$NODE" ${WIRE_CONTROLLER_NODE_ARGS:-} "$RUN" "${CONTROLLER_ARGS[@]}" >"$W/controller.out" 2>"$W/controller.err" & WCPID=$!; PIDS+=("$WCPID")
   wait_line "$W/controller.out" '"listening"' "$WCPID"
   CLINE="$(head -1 "$W/controller.out")"
   WCADMIN="$(jget "$CLINE" adminUrl)"; WCPEER="$(jget "$CLINE" peerPort)"

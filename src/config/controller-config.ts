@@ -32,7 +32,6 @@ export interface ControllerConfig {
   announce: boolean;
   /** The CDN's identity in IMS, registered once by the controller (its edges do not register). */
   ims: RegistrationOptions | null;
-  hashThreads?: number;
   shutdownGraceMs: number;
   /**
    * Where the fleet state lives: null, in this process's memory (one controller); or Redis, shared by every

@@ -124,9 +124,9 @@ export class EdgeSource implements PieceSource {
         ...(signal ? { signal } : {}),
       });
       if (response.statusCode === 200) {
-        const data = Buffer.from(await response.body.arrayBuffer());
-        if (data.length === size) return data;
-        problem = `sent ${data.length} bytes for a piece of ${size}`;
+        const data = await readExactly(response.body, size);
+        if (typeof data !== 'number') return data;
+        problem = `sent ${data} bytes for a piece of ${size}`;
       } else {
         await response.body.dump();
         if (response.statusCode === 404 || response.statusCode === 503) {
@@ -146,4 +146,22 @@ export class EdgeSource implements PieceSource {
     this.#catalog.setAside(edge.record.id, this.#setAsideMs);
     return null;
   }
+}
+
+/**
+ * The body into one buffer of the piece's size, chunk by chunk (no list of chunks and no concatenation
+ * per piece); the number of bytes sent when they were not exactly `size`.
+ */
+async function readExactly(body: AsyncIterable<Buffer>, size: number): Promise<Buffer | number> {
+  const data = Buffer.allocUnsafeSlow(size);
+  let offset = 0;
+  for await (const chunk of body) {
+    if (offset + chunk.length > size) {
+      offset += chunk.length;
+      continue; // read on to count what was sent (and free the connection)
+    }
+    chunk.copy(data, offset);
+    offset += chunk.length;
+  }
+  return offset === size ? data : offset;
 }

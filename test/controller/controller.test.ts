@@ -54,7 +54,6 @@ function controllerConfig(edgePort: number): ControllerConfig {
     edges: { host: '127.0.0.1', port: edgePort, heartbeatMs: 200, replicas: 2 },
     admin: null,
     announce: false,
-    hashThreads: 1,
     shutdownGraceMs: 500,
   };
 }

@@ -38,7 +38,6 @@ function controllerConfig(name: string): ControllerConfig {
     edges: { host: '127.0.0.1', port: 0, heartbeatMs: 200, replicas: 1 },
     admin: null,
     trackers: [announceUrl],
-    hashThreads: 1,
     shutdownGraceMs: 300,
     state: { redis: { url: redis.url } },
   };
