@@ -1,10 +1,15 @@
 // What a person reads from the store commands: ls with column headers, an ambiguous name reported as
 // such, and a wrong data dir said to be no store rather than an empty one.
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { edgepeer } from '../helpers/cli.ts';
+
+const RUN = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
 
 let dir: string;
 let dataDir: string;
@@ -42,6 +47,32 @@ describe('store commands for people', () => {
     const purged = await edgepeer(['purge', 'clip.bin', '--data-dir', dataDir, '--json']);
     expect(purged.code).toBe(2);
     expect(purged.lines).toEqual([expect.objectContaining({ id: 'clip.bin', status: 'ambiguous' })]);
+  });
+
+  it('does not overwrite a .torrent file without --force', async () => {
+    const listed = await edgepeer(['ls', '--data-dir', dataDir, '--json']);
+    const infoHash = String(listed.lines[0]?.infoHash);
+    const path = join(dir, 'kept.torrent');
+    await writeFile(path, 'my notes');
+    const refused = await edgepeer(['torrent', infoHash, '-o', path, '--data-dir', dataDir]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`${path} exists: give --force to overwrite it`);
+    expect(await readFile(path, 'utf8')).toBe('my notes');
+    const forced = await edgepeer(['torrent', infoHash, '-o', path, '--force', '--data-dir', dataDir]);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect((await readFile(path)).subarray(0, 1).toString()).toBe('d');
+  });
+
+  // util-linux script(1) gives the command a terminal for its stdout.
+  it.skipIf(!existsSync('/usr/bin/script'))('refuses to write a .torrent to a terminal', async () => {
+    const listed = await edgepeer(['ls', '--data-dir', dataDir, '--json']);
+    const command = [process.execPath, RUN, 'torrent', String(listed.lines[0]?.infoHash), '--data-dir', dataDir]
+      .map((word) => `'${word}'`)
+      .join(' ');
+    const output = await new Promise<string>((resolve) => {
+      execFile('/usr/bin/script', ['-qec', command, '/dev/null'], (_err, stdout) => resolve(stdout));
+    });
+    expect(output).toContain('a .torrent is binary: give -o FILE');
   });
 
   it('says there is no store at a data dir that does not exist (exit 4), rather than list nothing', async () => {
