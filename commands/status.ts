@@ -59,8 +59,7 @@ function render(pid: number, s: AgentStatus): string {
     `cache       ${formatBytes(s.cache.bytes)} of ${formatBytes(s.cache.maxBytes)}, ${s.cache.hits} hits, ${s.cache.misses} misses, ${s.cache.directReads} direct reads, ${s.cache.corruptPieces} corrupt`,
   ];
   if (s.scrub) lines.push(`scrub       ${scrubLine(s.scrub)}`);
-  for (const t of s.trackers) lines.push(`tracker     ${JSON.stringify(t)}`);
-  if (s.ims) lines.push(`ims         ${JSON.stringify(s.ims)}`);
+  lines.push(...signallingLines(s.trackers, s.ims));
   if (s.controller) {
     const c = s.controller;
     lines.push(
@@ -81,7 +80,32 @@ function renderController(pid: number, s: ControllerStatus): string {
     `http        ${s.addresses.httpBaseUrls.join(' ') || 'off'}${s.http ? `, ${s.http.requests} requests, ${s.http.redirected} redirected` : ''}`,
     `messages    ${s.registry.heartbeats} heartbeats, ${s.registry.states} states, ${s.registry.deltas} deltas, ${s.registry.resyncsAsked} resyncs, ${s.registry.badMessages} bad, ${s.registry.unauthorized} unauthorized`,
   ];
-  for (const t of s.trackers) lines.push(`tracker     ${JSON.stringify(t)}`);
-  if (s.ims) lines.push(`ims         ${JSON.stringify(s.ims)}`);
+  lines.push(...signallingLines(s.trackers, s.ims));
   return lines.join('\n');
+}
+
+/** A time for people: ISO 8601 in UTC to the second, or "-". */
+function when(at: number | string | null | undefined): string {
+  if (at === null || at === undefined) return '-';
+  return new Date(at).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** Trackers and the IMS registration as text (--json has every field). */
+function signallingLines(trackers: AgentStatus['trackers'], ims: AgentStatus['ims']): string[] {
+  const lines = trackers.map((t) => {
+    const state =
+      t.consecutiveFailures === 0
+        ? t.lastSuccessAt === null
+          ? 'not announced yet'
+          : `ok, last ${when(t.lastSuccessAt)}`
+        : `failing (${t.consecutiveFailures} in a row: ${t.lastError?.message ?? 'unknown'}), retry ${when(t.retryAt)}`;
+    return `tracker     ${t.url}: ${state}; ${t.objects} objects, ${t.peersSeen} peers seen, next ${when(t.nextAnnounceAt)}, ${t.announces.ok} ok / ${t.announces.failed} failed`;
+  });
+  if (ims) {
+    const state = ims.registered
+      ? `registered until ${when(ims.expiresAt)}, refresh ${when(ims.refreshAt)}`
+      : `${ims.status}${ims.nextRetryAt ? `, retry ${when(ims.nextRetryAt)}` : ''}`;
+    lines.push(`ims         ${ims.impu} via ${ims.registrar} (${ims.transport}): ${state}`);
+  }
+  return lines;
 }

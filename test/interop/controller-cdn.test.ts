@@ -257,6 +257,12 @@ describe('a controller and three edges as one CDN', () => {
     });
     const text = await edgepeer(['status', '--data-dir', controllerDir()]);
     expect(text.stdout).toMatch(/^edges +3 enrolled, 3 up, 3 serving/m);
+    // Trackers and the registration as text, times in ISO 8601, not JSON with epoch milliseconds.
+    expect(text.stdout).toMatch(/^tracker +http:\/\/127\.0\.0\.1:\d+\/announce: ok, last \d{4}-\d\d-\d\dT[\d:]+Z;/m);
+    expect(text.stdout).toMatch(
+      /^ims +sip:peer90@ims\.example\.test via sip:127\.0\.0\.1:\d+ \(udp\): registered until \d{4}-/m,
+    );
+    expect(text.stdout).not.toContain('{');
     const metrics = await (await request(`${controller.listening.adminUrl}/metrics`)).body.text();
     expect(metrics).toMatch(/^edgepeer_controller_edges\{health="up"\} 3$/m);
     expect(metrics).toMatch(/^edgepeer_controller_enrolments_total\{outcome="enrolled"\} 3$/m);
