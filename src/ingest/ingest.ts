@@ -48,6 +48,17 @@ interface Outcome {
  * the result names the source and says what went wrong; whatever was verified and committed stays.
  */
 export async function ingestSource(source: string, options: IngestOptions, ctx: IngestContext): Promise<IngestResult> {
+  const known = options.metainfo;
+  const isNew = known !== undefined && ctx.store.get(known.infoHash) === undefined;
+  const result = await ingestResult(source, options, ctx);
+  // A known object this ingest added and failed to fill holds nothing: it does not stay behind, empty.
+  if (isNew && result.status === 'failed' && (ctx.store.get(known.infoHash)?.piecesHeld ?? 0) === 0) {
+    await ctx.store.removeObject(known.infoHash, 'purge').catch(() => {});
+  }
+  return result;
+}
+
+async function ingestResult(source: string, options: IngestOptions, ctx: IngestContext): Promise<IngestResult> {
   const started = performance.now();
   try {
     const outcome = await ingestOrThrow(source, options, ctx);

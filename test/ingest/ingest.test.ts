@@ -147,6 +147,24 @@ describe('ingest from a local path', () => {
   });
 });
 
+describe('a failed ingest of a known object', () => {
+  it('leaves no empty object behind when it added the object and could fill nothing', async () => {
+    const metainfo = expectedSingle('clip.bin', content);
+    origin.faults = { status: 404 };
+    const result = await ingestSource(`${originUrl}/media/clip.bin`, { metainfo }, ctx);
+    expect(result).toMatchObject({ status: 'failed', infoHash: metainfo.infoHash, piecesHeld: 0 });
+    expect(store.get(metainfo.infoHash)).toBeUndefined();
+  });
+
+  it('keeps an object that was there before', async () => {
+    const metainfo = expectedSingle('clip.bin', content);
+    await store.addObject(metainfo);
+    origin.faults = { status: 404 };
+    expect((await ingestSource(`${originUrl}/media/clip.bin`, { metainfo }, ctx)).status).toBe('failed');
+    expect(store.get(metainfo.infoHash)).toBeDefined();
+  });
+});
+
 describe('ingest from an origin URL', () => {
   it('fetches in parallel ranges and gives the same object as the local file', async () => {
     const result = await ingestSource(`${originUrl}/media/clip.bin`, { pieceLength: PIECE }, ctx);
