@@ -114,6 +114,13 @@ async function ingestOrThrow(source: string, options: IngestOptions, given: Inge
       ? fillFromOrigin(location, object, wanted, options, ctx)
       : fillFromLocal(location, object, wanted, options, ctx);
   }
+  if (!isUrl && options.name !== undefined) {
+    // Said, not ignored: a local object's name is its file or folder name (BEP 3's name is the path's).
+    throw new InvalidArgumentError(
+      `${source}: --name names content fetched from a URL; a local file or folder keeps its own name (rename it first)`,
+      { subject: source },
+    );
+  }
   return isUrl ? ingestNewFromOrigin(location, source, options, ctx) : ingestNewLocal(location, source, options, ctx);
 }
 

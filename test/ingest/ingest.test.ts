@@ -73,6 +73,15 @@ afterEach(async () => {
 });
 
 describe('ingest from a local path', () => {
+  it('refuses --name for a local file rather than ignore it', async () => {
+    const path = join(dir, 'clip.bin');
+    await writeFile(path, content);
+    const result = await ingestSource(path, { name: 'other.bin' }, ctx);
+    expect(result).toMatchObject({ status: 'failed', error: { code: 'EDGEPEER_INVALID_ARGUMENT' } });
+    expect(result.error?.message).toContain('--name names content fetched from a URL');
+    expect(store.list()).toEqual([]);
+  });
+
   it('ingests a file as a complete object, mktorrent-compatible, and is idempotent', async () => {
     const path = join(dir, 'clip.bin');
     await writeFile(path, content);
