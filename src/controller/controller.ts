@@ -202,7 +202,12 @@ export class Controller {
       this.#addresses = { ...this.#addresses, httpPort: http.port, httpBaseUrls: baseUrls };
     }
 
-    lifecycle.add(this.#announces);
+    // On a shared fleet the next leader announces under the same peer id: trackers keep the CDN's entry.
+    lifecycle.add({
+      name: 'announces',
+      phase: 'serving',
+      stop: () => this.#announces.stop({ handOver: this.fleet.shared }),
+    });
     lifecycle.add(this.#registration);
     if (config.admin) await this.#startAdmin(config.admin);
     // Registering and announcing are the leader's: the only controller, or the holder of the shared lease.
@@ -218,7 +223,7 @@ export class Controller {
     const { config } = this;
     this.#logger.info({ leader }, leader ? 'controller: leading (registers and announces)' : 'controller: not leading');
     if (!leader) {
-      await this.#announces.stop();
+      await this.#announces.stop({ handOver: this.fleet.shared });
       await this.#registration.replace(null);
       return;
     }

@@ -84,6 +84,9 @@ export interface FleetEvents {
 }
 
 export interface FleetState extends EventEmitter<FleetEvents> {
+  /** Several controllers may share it (another takes over the announces when this one stops). */
+  readonly shared: boolean;
+
   addToken(token: EnrolmentToken): Promise<void>;
   /** Marks the token used by `edgeId` if it is known, unused and unexpired at `now`: atomically, once. */
   redeemToken(hash: string, edgeId: string, now: number): Promise<TokenRedemption>;

@@ -29,6 +29,7 @@ interface Saved {
 const SPENT_TOKEN_KEPT_MS = 7 * 86_400_000;
 
 export class MemoryFleetState extends EventEmitter<FleetEvents> implements FleetState {
+  readonly shared = false;
   readonly #file: string | null;
   readonly #tokens = new Map<string, EnrolmentToken>();
   readonly #edges = new Map<string, EdgeRecord>();

@@ -189,6 +189,7 @@ interface Published {
 }
 
 export class RedisFleetState extends EventEmitter<FleetEvents> implements FleetState {
+  readonly shared = true;
   readonly #client: Client;
   readonly #subscriber: Client;
   readonly #prefix: string;

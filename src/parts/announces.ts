@@ -89,10 +89,13 @@ export class AnnouncesPart implements Part {
     return this.#client?.status() ?? [];
   }
 
-  /** `stopped` to the trackers that were told `started`; the part can start again after. */
-  async stop(): Promise<void> {
+  /**
+   * `stopped` to the trackers that were told `started` (none with `handOver`: another announcer goes on
+   * under the same peer id); the part can start again after.
+   */
+  async stop(options: { handOver?: boolean } = {}): Promise<void> {
     const client = this.#client;
     this.#client = null;
-    await client?.stop();
+    await client?.stop(options);
   }
 }

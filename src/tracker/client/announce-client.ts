@@ -223,8 +223,12 @@ interface GroupState {
 export interface AnnounceClient extends EventEmitter<AnnounceClientEvents> {
   /** Reads the store's objects and starts announcing them. */
   start(): void;
-  /** Sends `stopped` for every announced object (within stopTimeoutMs) and releases sockets. */
-  stop(): Promise<void>;
+  /**
+   * Sends `stopped` for every announced object (within stopTimeoutMs) and releases sockets. `handOver`:
+   * another announcer takes over under the same peer id (a controller of a shared fleet), so trackers keep
+   * the entry: no `stopped`.
+   */
+  stop(options?: { handOver?: boolean }): Promise<void>;
   status(): TrackerStatus[];
   objectStatus(infoHash: string): ObjectAnnounceStatus | undefined;
   /** Announces now (one object, or all), regardless of schedules and min intervals. */
@@ -377,7 +381,7 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
     if (end < objects.length) this.#clock.setTimer(() => this.#addInChunks(objects, end), 0);
   }
 
-  async stop(): Promise<void> {
+  async stop(options: { handOver?: boolean } = {}): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
     const store = this.#options.store;
@@ -387,8 +391,10 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
     store.off('object-removed', this.#listeners.removed);
     this.#timers.stop();
     if (this.#pumpTimer !== undefined) this.#clock.clearTimer(this.#pumpTimer);
-    const deadline = AbortSignal.timeout(this.#settings.stopTimeoutMs);
-    const sendAll = this.#sendStoppedToAll(AbortSignal.any([deadline, this.#abort.signal]));
+    const deadline = AbortSignal.timeout(options.handOver ? 0 : this.#settings.stopTimeoutMs);
+    const sendAll = options.handOver
+      ? Promise.resolve()
+      : this.#sendStoppedToAll(AbortSignal.any([deadline, this.#abort.signal]));
     const timedOut = new Promise<void>((resolve) =>
       deadline.addEventListener('abort', () => resolve(), { once: true }),
     );
