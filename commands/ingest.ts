@@ -1,6 +1,13 @@
 import { Args, Flags } from '@oclif/core';
 import { prepareIngest, withOperations } from '../src/admin/index.ts';
-import { BaseCommand, controllerFlags, controllerOption, dataDirFlag, progressBar } from '../src/cli/index.ts';
+import {
+  BaseCommand,
+  configFlag,
+  controllerFlags,
+  controllerOption,
+  dataDirFlag,
+  progressBar,
+} from '../src/cli/index.ts';
 import { formatBytes, parseDuration, parseSize } from '../src/config/index.ts';
 import { bulkExitCode, InvalidArgumentError } from '../src/errors/index.ts';
 import type { IngestResult } from '../src/ingest/index.ts';
@@ -30,6 +37,7 @@ Each source becomes a BitTorrent v1 object (SHA-1 pieces, verified) or, with --t
   };
 
   static override flags = {
+    config: configFlag,
     'data-dir': dataDirFlag,
     ...controllerFlags,
     manifest: Flags.string({ description: 'File listing one source per line ("-" for stdin); # starts a comment.' }),

@@ -1,5 +1,5 @@
 import { withOperations } from '../src/admin/index.ts';
-import { BaseCommand, controllerFlags, controllerOption, dataDirFlag } from '../src/cli/index.ts';
+import { BaseCommand, configFlag, controllerFlags, controllerOption, dataDirFlag } from '../src/cli/index.ts';
 import { formatBytes } from '../src/config/index.ts';
 
 export default class Ls extends BaseCommand {
@@ -7,7 +7,7 @@ export default class Ls extends BaseCommand {
 
   static override examples = ['<%= config.bin %> ls', '<%= config.bin %> ls --json | jq -r .infoHash'];
 
-  static override flags = { 'data-dir': dataDirFlag, ...controllerFlags };
+  static override flags = { config: configFlag, 'data-dir': dataDirFlag, ...controllerFlags };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Ls);

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { type PurgeResult, withOperations } from '../src/admin/index.ts';
-import { BaseCommand, controllerFlags, controllerOption, dataDirFlag } from '../src/cli/index.ts';
+import { BaseCommand, configFlag, controllerFlags, controllerOption, dataDirFlag } from '../src/cli/index.ts';
 import { parseDuration } from '../src/config/index.ts';
 import { bulkExitCode, InvalidArgumentError } from '../src/errors/index.ts';
 import { parseManifest, readManifest } from '../src/ingest/index.ts';
@@ -28,6 +28,7 @@ Select objects by info hash or name, by TTL (--expired), by age (--older-than), 
   };
 
   static override flags = {
+    config: configFlag,
     'data-dir': dataDirFlag,
     ...controllerFlags,
     pieces: Flags.string({ description: 'Purge only these pieces of the named objects, e.g. 0-99,200.' }),

@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { withOperations } from '../src/admin/index.ts';
-import { BaseCommand, controllerFlags, controllerOption, dataDirFlag } from '../src/cli/index.ts';
+import { BaseCommand, configFlag, controllerFlags, controllerOption, dataDirFlag } from '../src/cli/index.ts';
 import { formatBytes } from '../src/config/index.ts';
 
 export default class Show extends BaseCommand {
@@ -13,7 +13,7 @@ export default class Show extends BaseCommand {
 
   static override args = { id: Args.string({ description: 'Info hash or name.', required: true, ignoreStdin: true }) };
 
-  static override flags = { 'data-dir': dataDirFlag, ...controllerFlags };
+  static override flags = { config: configFlag, 'data-dir': dataDirFlag, ...controllerFlags };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Show);

@@ -1,6 +1,6 @@
 import { findAgent, RemoteOperations, readToken } from '../src/admin/index.ts';
 import type { AgentStatus } from '../src/agent/index.ts';
-import { BaseCommand, dataDirFlag } from '../src/cli/index.ts';
+import { BaseCommand, configFlag, dataDirFlag } from '../src/cli/index.ts';
 import { formatBytes } from '../src/config/index.ts';
 import type { ControllerStatus } from '../src/controller/index.ts';
 import { AgentNotRunningError } from '../src/errors/index.ts';
@@ -12,7 +12,7 @@ Exit code 0 if an agent (or controller) runs on the data dir, 7 if none does.`;
 
   static override examples = ['<%= config.bin %> status', '<%= config.bin %> status --json | jq .trackers'];
 
-  static override flags = { 'data-dir': dataDirFlag };
+  static override flags = { config: configFlag, 'data-dir': dataDirFlag };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Status);

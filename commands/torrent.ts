@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { Args, Flags } from '@oclif/core';
 import { withOperations } from '../src/admin/index.ts';
-import { BaseCommand, controllerFlags, controllerOption, dataDirFlag } from '../src/cli/index.ts';
+import { BaseCommand, configFlag, controllerFlags, controllerOption, dataDirFlag } from '../src/cli/index.ts';
 import { fromSystemError, InvalidArgumentError } from '../src/errors/index.ts';
 
 export default class Torrent extends BaseCommand {
@@ -16,6 +16,7 @@ export default class Torrent extends BaseCommand {
   static override args = { id: Args.string({ description: 'Info hash or name.', required: true, ignoreStdin: true }) };
 
   static override flags = {
+    config: configFlag,
     'data-dir': dataDirFlag,
     ...controllerFlags,
     output: Flags.string({ char: 'o', description: 'File to write (default: stdout, or <name>.torrent with --json).' }),

@@ -37,9 +37,12 @@ export class LocalSession {
   static async open(options: SessionOptions): Promise<LocalSession> {
     // Reading a store that is not there is a wrong path, not an empty store.
     if (options.mode === 'read' && !existsSync(options.dataDir)) {
-      throw new NotFoundError(`no store at ${options.dataDir} (no such folder): give --data-dir or EDGEPEER_DATA_DIR`, {
-        subject: options.dataDir,
-      });
+      throw new NotFoundError(
+        `no store at ${options.dataDir} (no such folder): give --data-dir, EDGEPEER_DATA_DIR or a config file's dataDir`,
+        {
+          subject: options.dataDir,
+        },
+      );
     }
     const { store } = await openStorePart(options.dataDir, options.mode);
     return new LocalSession(store, new Lifecycle(silentLogger), options);

@@ -1,14 +1,35 @@
 import { join } from 'node:path';
 import { Flags } from '@oclif/core';
-import { defaultDataDir } from '../config/index.ts';
+import { defaultDataDir, formatIssue, locateConfigFile, readConfigFile } from '../config/index.ts';
+import { ConfigError } from '../errors/index.ts';
 
-/** The store's folder, shared by every command that touches the store. */
+/** The config file a store command reads its data dir from, as the agent reads it. */
+export const configFlag = Flags.string({
+  description: 'Config file whose dataDir the command uses (as the agent does). Env: EDGEPEER_CONFIG.',
+});
+
+/**
+ * The store's folder, shared by every command that touches the store: --data-dir, else EDGEPEER_DATA_DIR,
+ * else the config file's dataDir (--config, EDGEPEER_CONFIG, the agent's default paths), else the default.
+ */
 export const dataDirFlag = Flags.string({
   description: 'Folder of the content store. Env: EDGEPEER_DATA_DIR.',
   env: 'EDGEPEER_DATA_DIR',
-  default: async () => defaultDataDir(),
-  defaultHelp: async () => '$EDGEPEER_DATA_DIR, /var/lib/edgepeer as root, else ~/.local/share/edgepeer',
+  default: async ({ flags }) => configuredDataDir(flags.config as string | undefined),
+  defaultHelp: async () => "the config file's dataDir, else /var/lib/edgepeer as root, else ~/.local/share/edgepeer",
 });
+
+/** The dataDir the config file sets (a file named but not there is an error), or the default one. */
+async function configuredDataDir(configPath: string | undefined): Promise<string> {
+  const { file } = locateConfigFile(configPath === undefined ? {} : { configPath });
+  if (file === null) return defaultDataDir();
+  const { layer, issues } = await readConfigFile(file);
+  const dataDir = layer.get('dataDir')?.value;
+  if (typeof dataDir === 'string') return dataDir;
+  const problem = issues.find((issue) => issue.key === 'dataDir' || issue.key === '');
+  if (problem !== undefined) throw new ConfigError(formatIssue(problem), { subject: 'dataDir' });
+  return defaultDataDir();
+}
 
 /** Store commands through a CDN controller (ingest places objects on its edges, purge reaches every holder). */
 export const controllerFlags = {
