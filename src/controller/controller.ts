@@ -33,7 +33,6 @@ import { edgeForwarder } from './forwarding.ts';
 import { MemoryFleetState } from './memory-fleet-state.ts';
 import { createControllerMetrics } from './metrics.ts';
 import { ControllerOperations } from './operations.ts';
-import { RedisFleetState } from './redis-fleet-state.ts';
 import { type ControllerReloadOutcome, restartOnlyChanges } from './reload.ts';
 import { type ControllerStatus, controllerStatus, edgeSummaries } from './status.ts';
 
@@ -364,6 +363,8 @@ export class Controller {
 async function openFleetState(config: ControllerConfig, logger: Logger): Promise<FleetState> {
   const redis = config.state?.redis;
   if (redis === undefined) return MemoryFleetState.open(join(config.dataDir, 'fleet.json'));
+  // Loaded here: a controller alone (and every other command) does without the Redis client.
+  const { RedisFleetState } = await import('./redis-fleet-state.ts');
   let lastError = '';
   return RedisFleetState.open({
     url: redis.url,
