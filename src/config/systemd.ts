@@ -35,6 +35,8 @@ export interface UnitOptions {
   group?: string;
   configFile: string;
   dataDir: string;
+  /** Pass --data-dir in ExecStart (default true); false when the config file sets dataDir itself. */
+  dataDirInCommand?: boolean;
   /** Absolute paths of the Node.js binary and of edgepeer's bin/run.js. */
   node: string;
   entry: string;
@@ -79,8 +81,7 @@ export function renderServiceUnit(options: UnitOptions): string {
     options.role ?? 'agent',
     '--config',
     options.configFile,
-    '--data-dir',
-    options.dataDir,
+    ...(options.dataDirInCommand === false ? [] : ['--data-dir', options.dataDir]),
   ]
     .map(execWord)
     .join(' ');
@@ -234,7 +235,7 @@ export async function installService(options: InstallServiceOptions = {}): Promi
   const role = options.role ?? 'agent';
   const defaults = role === 'controller' ? DEFAULT_CONTROLLER_SERVICE : DEFAULT_SERVICE;
   const configFile = resolve(options.configFile ?? defaults.configFile);
-  const dataDir = resolve(options.dataDir ?? defaults.dataDir);
+  const givenDataDir = options.dataDir === undefined ? undefined : resolve(options.dataDir);
   const unitDir = resolve(options.unitDir ?? DEFAULT_SERVICE.unitDir);
   const unitName = options.unitName ?? defaults.unitName;
   const unitFile = join(unitDir, unitName);
@@ -246,9 +247,9 @@ export async function installService(options: InstallServiceOptions = {}): Promi
   const configExists = existsSync(configFile);
   const runs =
     role === 'controller'
-      ? await controllerNeeds(configFile, configExists, dataDir)
-      : await agentNeeds(configFile, configExists, dataDir, user, notes);
-  const { ports, writablePaths, shutdownGraceMs, maxConnections } = runs;
+      ? await controllerNeeds(configFile, configExists, givenDataDir ?? defaults.dataDir)
+      : await agentNeeds(configFile, configExists, givenDataDir, user, notes);
+  const { ports, writablePaths, shutdownGraceMs, maxConnections, dataDir, dataDirInCommand } = runs;
   if (!configExists) notes.push(`${configFile} does not exist yet: the unit assumes the defaults`);
   if (ports.some((p) => p > 0 && p < 1024)) {
     notes.push('a port below 1024 is configured: the unit grants CAP_NET_BIND_SERVICE and nothing else');
@@ -273,6 +274,7 @@ export async function installService(options: InstallServiceOptions = {}): Promi
   const group = existing ? (await idOf(user)).group : user;
   const unit = renderServiceUnit({
     role,
+    dataDirInCommand,
     user,
     group,
     configFile,
@@ -353,15 +355,24 @@ export async function installService(options: InstallServiceOptions = {}): Promi
 }
 
 /** What a unit must allow the agent: its ports, folders it writes outside the data dir, its shutdown grace. */
-async function agentNeeds(configFile: string, configExists: boolean, dataDir: string, user: string, notes: string[]) {
+async function agentNeeds(
+  configFile: string,
+  configExists: boolean,
+  givenDataDir: string | undefined,
+  user: string,
+  notes: string[],
+) {
   // Loaded here: the schema and YAML parser are for the commands that read configuration.
   const { resolveAgentConfig } = await import('./resolve.ts');
-  const { config, settings } = await resolveAgentConfig({
+  const { config, settings, sources } = await resolveAgentConfig({
     configPath: configExists ? configFile : null,
     env: {},
-    flags: { 'data-dir': dataDir },
+    flags: givenDataDir === undefined ? {} : { 'data-dir': givenDataDir },
     readFiles: false,
   });
+  // The config file's dataDir is the agent's: the unit does not override it (unless --data-dir was given).
+  const fromFile = givenDataDir === undefined && sources.dataDir === 'file';
+  const dataDir = givenDataDir ?? (fromFile ? config.dataDir : DEFAULT_SERVICE.dataDir);
   // The certificate files are not read here (they may not exist yet): the HTTPS port comes from the settings.
   const httpsPort = Number(settings.find((setting) => setting.key === 'https.port')?.value ?? 0);
   const writablePaths: string[] = [];
@@ -377,6 +388,8 @@ async function agentNeeds(configFile: string, configExists: boolean, dataDir: st
     writablePaths,
     shutdownGraceMs: config.shutdownGraceMs,
     maxConnections: config.peer.limits?.maxConnections ?? 2000,
+    dataDir,
+    dataDirInCommand: !fromFile,
   };
 }
 
@@ -392,5 +405,7 @@ async function controllerNeeds(configFile: string, configExists: boolean, dataDi
     writablePaths: [] as string[],
     shutdownGraceMs: config.shutdownGraceMs,
     maxConnections: 2000,
+    dataDir,
+    dataDirInCommand: true,
   };
 }

@@ -186,6 +186,26 @@ describe('installService', () => {
     expect(result.nextSteps).toContain('systemctl daemon-reload && systemctl enable --now edgepeer-controller');
   });
 
+  it("keeps the config file's dataDir: no --data-dir in ExecStart to override it, and that folder writable", async () => {
+    const configFile = join(dir, 'own-data.yaml');
+    await writeFile(configFile, 'dataDir: /srv/edge-data\n');
+    const result = await installService({ unitDir: join(dir, 'units-own'), configFile, user: 'nobody', dryRun: true });
+    expect(result.dataDir).toBe('/srv/edge-data');
+    expect(directive(result.unit, 'ExecStart')).toBe(
+      `${process.execPath} ${edgepeerEntry()} agent --config ${configFile}`,
+    );
+    expect(directive(result.unit, 'ReadWritePaths')).toBe('/srv/edge-data');
+    // Given on the command line, --data-dir is the service's (and written into ExecStart) as before.
+    const given = await installService({
+      unitDir: join(dir, 'units-own'),
+      configFile,
+      dataDir: join(dir, 'given'),
+      user: 'nobody',
+      dryRun: true,
+    });
+    expect(directive(given.unit, 'ExecStart')).toContain(`--data-dir ${join(dir, 'given')}`);
+  });
+
   it('refuses a user name that is not one', async () => {
     await expect(installService({ user: 'root; rm -rf /', dryRun: true })).rejects.toMatchObject({
       code: 'EDGEPEER_INVALID_ARGUMENT',
