@@ -3,7 +3,6 @@
 // states and numbered deltas of holdings, metainfo uploads, and commands handed to edges through a long
 // poll. The HTTP layer is src/controller/edge-api.ts.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import { EnrolmentRefusedError, InvalidArgumentError, NoEdgesError, UnauthorizedError } from '../errors/index.ts';
 import type {
   CommandEvent,
@@ -39,7 +38,7 @@ export interface EdgeRegistryStats {
   unauthorized: number;
   /** Messages from edges that did not parse or did not fit (bad fields, wrong sizes, wrong metainfo). */
   badMessages: number;
-  /** Whole states received, and deltas that did not follow (gap, unknown session): each asks a resync. */
+  /** Whole states and deltas taken; whole states asked of edges (first contact, gap, unknown session). */
   states: number;
   deltas: number;
   resyncsAsked: number;
@@ -75,7 +74,7 @@ interface EdgeMailbox {
   waiter: ((commands: EdgeCommand[]) => void) | null;
 }
 
-export class EdgeRegistry extends EventEmitter<{ changed: [] }> {
+export class EdgeRegistry {
   readonly heartbeatMs: number;
   readonly downAfterMs: number;
   readonly #fleet: FleetState;
@@ -101,7 +100,6 @@ export class EdgeRegistry extends EventEmitter<{ changed: [] }> {
   #commandIds = 0;
 
   constructor(options: EdgeRegistryOptions) {
-    super();
     this.#fleet = options.fleet;
     this.#catalog = options.catalog;
     this.heartbeatMs = options.heartbeatMs;
@@ -149,9 +147,7 @@ export class EdgeRegistry extends EventEmitter<{ changed: [] }> {
     const redemption = await this.#fleet.redeemToken(sha256(request.token), edgeId, this.#now());
     if (!redemption.ok) {
       this.#stats.refusedEnrolments[redemption.reason] += 1;
-      throw new EnrolmentRefusedError(
-        `enrolment token ${redemption.reason === 'unknown' ? 'unknown' : redemption.reason}`,
-      );
+      throw new EnrolmentRefusedError(`enrolment token ${redemption.reason}`);
     }
     const key = randomBytes(32).toString('base64url');
     await this.#fleet.addEdge({
@@ -222,7 +218,6 @@ export class EdgeRegistry extends EventEmitter<{ changed: [] }> {
     }));
     this.#stats.states += 1;
     await this.#fleet.replaceHoldings(edge.id, { session: request.session, seq: request.seq }, objects);
-    this.emit('changed');
     return { resync: false, needMetainfo: this.#needMetainfo(objects.map((object) => object.infoHash)) };
   }
 
@@ -238,7 +233,6 @@ export class EdgeRegistry extends EventEmitter<{ changed: [] }> {
       return { resync: true, needMetainfo: [] };
     }
     this.#stats.deltas += 1;
-    this.emit('changed');
     return {
       resync: false,
       needMetainfo: this.#needMetainfo(request.changes.filter((c) => !c.gone).map((c) => c.infoHash)),
@@ -258,7 +252,6 @@ export class EdgeRegistry extends EventEmitter<{ changed: [] }> {
       throw new InvalidArgumentError(`metainfo upload: the body is not a .torrent of ${infoHash}`);
     }
     await this.#fleet.putMetainfo(infoHash, torrent);
-    this.emit('changed');
   }
 
   /** The edge stops: down at once, its pieces leave the union now rather than at the sweep. */
@@ -266,7 +259,6 @@ export class EdgeRegistry extends EventEmitter<{ changed: [] }> {
     this.#stats.edgesLeft += 1;
     this.#logger.info({ edgeId: edge.id, name: edge.name }, 'controller: an edge left');
     await this.#fleet.markDown(edge.id);
-    this.emit('changed');
   }
 
   /** Marks down the edges whose heartbeats stopped. */
@@ -280,7 +272,6 @@ export class EdgeRegistry extends EventEmitter<{ changed: [] }> {
         'controller: an edge missed its heartbeats and is down; its pieces left the union',
       );
       await this.#fleet.markDown(edge.record.id);
-      this.emit('changed');
     }
   }
 
@@ -330,10 +321,8 @@ export class EdgeRegistry extends EventEmitter<{ changed: [] }> {
         if (mailbox.waiter === finish) mailbox.waiter = null;
         resolve(commands);
       };
-      const onAbort = () => {
-        // The edge hung up: whatever was handed to this poll goes back in the queue.
-        finish([]);
-      };
+      // The edge hung up before any command came: nothing was handed to this poll, it just ends.
+      const onAbort = () => finish([]);
       signal.addEventListener('abort', onAbort);
       mailbox.waiter = finish;
     });
