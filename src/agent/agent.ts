@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import {
@@ -33,7 +32,7 @@ import {
   type Store,
   type StoredObject,
 } from '../store/index.ts';
-import type { PeerWireServer } from '../wire/index.ts';
+import { newPeerId, type PeerWireServer } from '../wire/index.ts';
 import { startEdgeLink } from './edge-link.ts';
 import { createMetrics } from './metrics.ts';
 import { applyReload, type ReloadOutcome } from './reload.ts';
@@ -48,11 +47,6 @@ export type { AgentStatus, ReloadOutcome };
  * room for it (src/config/systemd.ts).
  */
 export const SHUTDOWN_MARGIN_MS = 3000;
-
-/** Azureus-style peer id: edgepeer 0.1.0, then random. */
-function newPeerId(): Buffer {
-  return Buffer.concat([Buffer.from('-EP0100-'), randomBytes(12)]);
-}
 
 /**
  * The edge's composition root over src/parts: the disk store, the hash pool and the piece stack over

@@ -2,6 +2,6 @@
 export { allowedFastSet } from './allowed-fast.ts';
 export { Choker, type ChokerOptions, type ChokerPeer } from './choker.ts';
 export { DEFAULT_LIMITS, MAX_BLOCK_LENGTH, type PeerWireLimits, resolveLimits } from './options.ts';
-export { createPeerWireServer, type PeerWireServer, type PeerWireServerOptions } from './server.ts';
+export { createPeerWireServer, newPeerId, type PeerWireServer, type PeerWireServerOptions } from './server.ts';
 export type { MseMode } from './serving-wire.ts';
 export type { PeerInfo, PeerWireStats, WirePieceCache, WireStore } from './types.ts';

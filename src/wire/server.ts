@@ -368,13 +368,16 @@ function mseHash(infoHash: string): string {
   return createHash('sha1').update('req2').update(Buffer.from(infoHash, 'hex')).digest('hex');
 }
 
+/** A new peer id: Azureus-style, edgepeer 0.1.0 ('-EP0100-'), then 12 random printable characters. */
+export function newPeerId(): Buffer {
+  const random = randomBytes(12);
+  let suffix = '';
+  for (const byte of random) suffix += PEER_ID_ALPHABET[byte % PEER_ID_ALPHABET.length];
+  return Buffer.from(PEER_ID_PREFIX + suffix, 'latin1');
+}
+
 function resolvePeerId(given: Uint8Array | string | undefined): Buffer {
-  if (given === undefined) {
-    const random = randomBytes(12);
-    let suffix = '';
-    for (const byte of random) suffix += PEER_ID_ALPHABET[byte % PEER_ID_ALPHABET.length];
-    return Buffer.from(PEER_ID_PREFIX + suffix, 'latin1');
-  }
+  if (given === undefined) return newPeerId();
   const id = typeof given === 'string' ? Buffer.from(given, 'latin1') : Buffer.from(given);
   if (id.length !== 20) {
     throw new InvalidArgumentError(`peer id must be 20 bytes, got ${id.length}`, { subject: 'peerId' });
