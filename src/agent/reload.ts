@@ -3,14 +3,15 @@
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/index.ts';
 import type { HttpServer } from '../http/index.ts';
-import type { AnnouncesPart, RegistrationPart, ScrubPart } from '../parts/index.ts';
+import {
+  type AnnouncesPart,
+  type RegistrationPart,
+  type ReloadOutcome,
+  reloadSteps,
+  type ScrubPart,
+} from '../parts/index.ts';
 
-/** What a reload did: settings applied, settings that need a restart, and changes that failed (logged). */
-export interface ReloadOutcome {
-  applied: string[];
-  restartNeeded: string[];
-  failed: Array<{ setting: string; error: string }>;
-}
+export type { ReloadOutcome };
 
 /** The running parts a reload may change. */
 export interface ReloadableParts {
@@ -46,17 +47,8 @@ export async function applyReload(
   current: AgentConfig,
   next: AgentConfig & { logLevel?: string },
 ): Promise<{ outcome: ReloadOutcome; config: AgentConfig }> {
-  const outcome: ReloadOutcome = { applied: [], restartNeeded: [], failed: [] };
+  const { outcome, step } = reloadSteps(parts.logger);
   let config = current;
-  const step = async (setting: string, apply: () => unknown | Promise<unknown>) => {
-    try {
-      await apply();
-      outcome.applied.push(setting);
-    } catch (err) {
-      parts.logger.error({ err, setting }, 'reload: a setting could not be applied; that part runs as before');
-      outcome.failed.push({ setting, error: err instanceof Error ? err.message : String(err) });
-    }
-  };
   if (next.logLevel && next.logLevel !== parts.logger.level) {
     await step('logLevel', () => {
       parts.logger.level = next.logLevel as string;

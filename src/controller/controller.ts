@@ -20,7 +20,15 @@ import {
 import type { ControllerConfig, LogLevel } from '../config/index.ts';
 import { InvalidArgumentError, NotFoundError } from '../errors/index.ts';
 import { type HttpServer, sha1Verifier } from '../http/index.ts';
-import { AnnouncesPart, Lifecycle, RegistrationPart, startHttp, startPeerWire } from '../parts/index.ts';
+import {
+  AnnouncesPart,
+  Lifecycle,
+  RegistrationPart,
+  type ReloadOutcome,
+  reloadSteps,
+  startHttp,
+  startPeerWire,
+} from '../parts/index.ts';
 import { CachingSource } from '../store/index.ts';
 import { newPeerId, type PeerWireServer } from '../wire/index.ts';
 import { createEdgeApi } from './edge-api.ts';
@@ -32,7 +40,7 @@ import { edgeForwarder } from './forwarding.ts';
 import { MemoryFleetState } from './memory-fleet-state.ts';
 import { createControllerMetrics } from './metrics.ts';
 import { ControllerOperations } from './operations.ts';
-import { type ControllerReloadOutcome, restartOnlyChanges } from './reload.ts';
+import { restartOnlyChanges } from './reload.ts';
 import { type ControllerStatus, controllerStatus, edgeSummaries } from './status.ts';
 
 /**
@@ -290,21 +298,10 @@ export class Controller {
   }
 
   /** SIGHUP (src/controller/reload.ts): applies what can change while running; never rejects. */
-  async reload(next: ControllerConfig, logLevel: LogLevel, logger: Logger): Promise<ControllerReloadOutcome> {
-    const outcome: ControllerReloadOutcome = {
-      applied: [],
-      restartNeeded: restartOnlyChanges(this.config, next),
-      failed: [],
-    };
+  async reload(next: ControllerConfig, logLevel: LogLevel, logger: Logger): Promise<ReloadOutcome> {
+    const { outcome, step } = reloadSteps(logger);
+    outcome.restartNeeded = restartOnlyChanges(this.config, next);
     const current = this.config;
-    const step = async (setting: string, apply: () => unknown) => {
-      try {
-        await apply();
-        outcome.applied.push(setting);
-      } catch (err) {
-        outcome.failed.push({ setting, error: (err as Error).message });
-      }
-    };
     if (logLevel !== logger.level) await step('logLevel', () => (logger.level = logLevel));
     const leader = this.#leadership?.leader ?? false;
     if (leader && (next.announce !== current.announce || !isDeepStrictEqual(next.trackers, current.trackers))) {

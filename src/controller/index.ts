@@ -15,5 +15,5 @@ export type {
 } from './fleet-state.ts';
 export { MemoryFleetState } from './memory-fleet-state.ts';
 export { ControllerOperations } from './operations.ts';
-export { type ControllerReloadOutcome, reloadController } from './reload.ts';
+export { reloadController } from './reload.ts';
 export { type ControllerStatus, type EdgeSummary, edgeSummaries } from './status.ts';

@@ -5,12 +5,6 @@ import type { Logger } from 'pino';
 import type { ControllerConfig, LogLevel } from '../config/index.ts';
 import type { Controller } from './controller.ts';
 
-export interface ControllerReloadOutcome {
-  applied: string[];
-  restartNeeded: string[];
-  failed: Array<{ setting: string; error: string }>;
-}
-
 const RESTART_ONLY = [
   'dataDir',
   'peer',

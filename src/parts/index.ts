@@ -4,6 +4,7 @@
 export { type AnnouncesOptions, AnnouncesPart } from './announces.ts';
 export { Lifecycle, type Part, type PartPhase } from './lifecycle.ts';
 export { RegistrationPart } from './registration.ts';
+export { type ReloadOutcome, reloadSteps } from './reload.ts';
 export { hashingPart, openStorePart, originPart } from './resources.ts';
 export { ScrubPart } from './scrub.ts';
 export { type HttpPart, type PeerWirePart, startHttp, startPeerWire } from './servers.ts';
