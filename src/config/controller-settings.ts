@@ -9,7 +9,7 @@ import type { RegistrationOptions } from '../ims/index.ts';
 import { type ControllerConfig, DEFAULT_CONTROLLER_CONFIG } from './controller-config.ts';
 import { defaultDataDir } from './paths.ts';
 import { LOG_LEVELS, type LogLevel } from './settings.ts';
-import { parseSize } from './units.ts';
+import { parseListenAddress, parseSize } from './units.ts';
 
 export type ControllerSettingKind = 'integer' | 'boolean' | 'string' | 'strings';
 
@@ -297,14 +297,13 @@ function checkedValue(setting: ControllerSetting, value: unknown, where: string)
 
 /** HOST:PORT or [v6]:PORT. */
 function listenAddress(value: string, name: string, where: string): { host: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value.trim());
-  const port = Number(match?.[3]);
-  if (match === null || port > 65535) {
+  const address = parseListenAddress(value.trim());
+  if (address === null) {
     throw new ConfigError(`${name} (${where}): "${value}" is not HOST:PORT (e.g. 0.0.0.0:7000 or [::]:7000)`, {
       subject: name,
     });
   }
-  return { host: (match[1] ?? match[2]) as string, port };
+  return address;
 }
 
 async function imsOptions(

@@ -2,7 +2,7 @@
 // Messages say what is expected; callers add the key, the input and where it came from.
 import { z } from 'zod';
 import { SETTING_KEYS, SETTINGS, type SettingKey, type SettingSpec, type ValueType } from './settings.ts';
-import { formatDuration, formatSize, parseDuration, parseSize } from './units.ts';
+import { formatDuration, formatSize, parseDuration, parseListenAddress, parseSize } from './units.ts';
 
 function intRange(min: number, max: number): z.ZodType<number> {
   const error = `must be an integer from ${min} to ${max}`;
@@ -87,13 +87,12 @@ const listen = nonEmptyString('HOST:PORT, e.g. 127.0.0.1:7070').transform((text,
     });
     return z.NEVER;
   }
-  const match = /^(?:\[([0-9a-fA-F:.%\w]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(text);
-  const port = Number(match?.[3]);
-  if (!match || port > 65535) {
+  const address = parseListenAddress(text);
+  if (address === null) {
     ctx.issues.push({ code: 'custom', message: 'must be HOST:PORT, e.g. 127.0.0.1:7070 or [::1]:7070', input: text });
     return z.NEVER;
   }
-  return { host: (match[1] ?? match[2]) as string, port };
+  return address;
 });
 
 export function schemaFor(value: ValueType): z.ZodType {

@@ -100,3 +100,11 @@ export function formatSize(bytes: number): string {
   }
   return String(bytes);
 }
+
+/** HOST:PORT or [IPv6]:PORT as a host and a port (0-65535), or null. One rule for every listen setting. */
+export function parseListenAddress(text: string): { host: string; port: number } | null {
+  const match = /^(?:\[([0-9a-fA-F:.%\w]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[3]);
+  if (!match || port > 65535) return null;
+  return { host: (match[1] ?? match[2]) as string, port };
+}
