@@ -22,7 +22,7 @@ ses = lt.session({
     "allow_multiple_connections_per_ip": True,
     "out_enc_policy": int(lt.enc_policy.disabled),
     "in_enc_policy": int(lt.enc_policy.enabled),
-})
+}, 0)  # 0: no default plugins, so no peer exchange
 h = ses.add_torrent({"ti": lt.torrent_info(torrent), "save_path": save_dir})
 t0 = time.time()
 while not h.status().is_seeding:

@@ -175,7 +175,7 @@ session = lt.session({
     'enable_incoming_utp': False, 'enable_outgoing_utp': False,
     'alert_mask': int(lt.alert.category_t.error_notification | lt.alert.category_t.status_notification
                       | lt.alert.category_t.peer_notification),
-})
+}, 0)  # 0: no default plugins, so no peer exchange (web seeds only)
 handle = session.add_torrent({'ti': lt.torrent_info(torrent), 'save_path': save_path})
 problems = []
 deadline = time.monotonic() + seconds

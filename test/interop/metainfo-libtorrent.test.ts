@@ -35,7 +35,7 @@ out = {
   'creator': ti.creator(),
 }
 session = lt.session({'listen_interfaces': '127.0.0.1:0', 'enable_dht': False, 'enable_lsd': False,
-  'enable_upnp': False, 'enable_natpmp': False, 'alert_mask': lt.alert.category_t.status_notification})
+  'enable_upnp': False, 'enable_natpmp': False, 'alert_mask': lt.alert.category_t.status_notification}, 0)  # 0: no plugins, so no PEX
 handle = session.add_torrent({'ti': ti, 'save_path': save_path})
 while True:
   if not session.wait_for_alert(30000):

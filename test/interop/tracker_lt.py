@@ -22,7 +22,9 @@ import libtorrent as lt
 
 
 def session():
-    return lt.session({
+    # No default plugins (flags 0), then all of them but ut_pex: peer exchange is off, as DHT, LSD, UPnP
+    # and NAT-PMP are below; this client learns of peers only from the tracker or the test.
+    ses = lt.session({
         "listen_interfaces": "127.0.0.1:0",
         "enable_dht": False,
         "enable_lsd": False,
@@ -36,7 +38,10 @@ def session():
         "in_enc_policy": int(lt.enc_policy.enabled),
         "alert_mask": int(lt.alert.category_t.error_notification | lt.alert.category_t.status_notification
                           | lt.alert.category_t.tracker_notification | lt.alert.category_t.peer_notification),
-    })
+    }, 0)
+    ses.add_extension("ut_metadata")
+    ses.add_extension("smart_ban")
+    return ses
 
 
 def emit(record):

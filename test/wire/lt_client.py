@@ -59,7 +59,11 @@ elif args.encryption == "rc4":
 elif args.encryption == "forced":
     settings["out_enc_policy"] = int(lt.enc_policy.forced)
     settings["in_enc_policy"] = int(lt.enc_policy.forced)
-ses = lt.session(settings)
+# No default plugins (flags 0), then all of them but ut_pex: peer exchange is off, as DHT, LSD, UPnP and
+# NAT-PMP are above.
+ses = lt.session(settings, 0)
+ses.add_extension("ut_metadata")
+ses.add_extension("smart_ban")
 
 if args.torrent:
     atp = lt.add_torrent_params()
