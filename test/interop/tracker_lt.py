@@ -21,10 +21,13 @@ import urllib.request
 import libtorrent as lt
 
 
+# Torrents are added with peer exchange off (as DHT, LSD, UPnP and NAT-PMP are in the session below): this
+# client learns of peers only from the tracker or the test.
+NO_PEX = lt.torrent_flags.default_flags | lt.torrent_flags.disable_pex
+
+
 def session():
-    # No default plugins (flags 0), then all of them but ut_pex: peer exchange is off, as DHT, LSD, UPnP
-    # and NAT-PMP are below; this client learns of peers only from the tracker or the test.
-    ses = lt.session({
+    return lt.session({
         "listen_interfaces": "127.0.0.1:0",
         "enable_dht": False,
         "enable_lsd": False,
@@ -38,10 +41,7 @@ def session():
         "in_enc_policy": int(lt.enc_policy.enabled),
         "alert_mask": int(lt.alert.category_t.error_notification | lt.alert.category_t.status_notification
                           | lt.alert.category_t.tracker_notification | lt.alert.category_t.peer_notification),
-    }, 0)
-    ses.add_extension("ut_metadata")
-    ses.add_extension("smart_ban")
-    return ses
+    })
 
 
 def emit(record):
@@ -50,7 +50,7 @@ def emit(record):
 
 def seed(torrent, save_dir):
     ses = session()
-    handle = ses.add_torrent({"ti": lt.torrent_info(torrent), "save_path": save_dir})
+    handle = ses.add_torrent({"ti": lt.torrent_info(torrent), "save_path": save_dir, "flags": NO_PEX})
     deadline = time.monotonic() + 60
     while not handle.status().is_seeding:
         if time.monotonic() > deadline:
@@ -90,7 +90,7 @@ def leech(torrent, save_dir, args):
             stay = value == "1"
     ses = session()
     ti = lt.torrent_info(torrent)
-    handle = ses.add_torrent({"ti": ti, "save_path": save_dir})
+    handle = ses.add_torrent({"ti": ti, "save_path": save_dir, "flags": NO_PEX})
     web_seeds = []
     if web_seeds_from:
         web_seeds = url_list_from(web_seeds_from, bytes.fromhex(str(ti.info_hash())), ses.listen_port(), ti.total_size())
