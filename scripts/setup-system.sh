@@ -18,6 +18,7 @@ packages=(
   iproute2           # ss: a test reads a socket's receive queue; benchmarks find free ports; ip netns
   transmission-daemon # Transmission 3.00, a mainstream client, run in a network namespace a test creates
   redis-server       # shared state of several controllers and trackers; tests start their own on loopback
+  chromium           # headless browser the dashboard tests drive (puppeteer-core, no browser download)
 )
 
 missing=()

@@ -20,6 +20,11 @@ export type AdminRoutes = (req: IncomingMessage, res: ServerResponse, path: stri
 export interface AdminServerOptions {
   operations: ServedOperations;
   routes?: AdminRoutes;
+  /**
+   * Routes with their own authentication, tried before the bearer token is checked (the dashboard: a
+   * login page and a session cookie). Resolves true when it answered the request.
+   */
+  pages?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
   token: string;
   /** Loopback by default: the admin API is for this machine. */
   host: string;
@@ -41,6 +46,7 @@ export interface AdminServer {
  *   GET /healthz, GET /metrics (no token)
  *   GET /v1/status, GET /v1/objects, GET /v1/objects/:id, GET /v1/objects/:id/torrent
  *   POST /v1/ingest (NDJSON stream of progress and results), POST /v1/purge
+ *   and whatever `pages` answers (the agent's dashboard under /dashboard, with its own session cookie)
  */
 export function createAdminServer(options: AdminServerOptions): AdminServer {
   const expected = Buffer.from(`Bearer ${options.token}`);
@@ -65,6 +71,7 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
       res.writeHead(200, { 'content-type': contentType }).end(body);
       return;
     }
+    if (options.pages !== undefined && (await options.pages(req, res))) return;
     if (!authorized(req.headers.authorization)) {
       res.setHeader('www-authenticate', 'Bearer realm="edgepeer"');
       throw new UnauthorizedError('missing or wrong bearer token');

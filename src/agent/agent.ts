@@ -10,6 +10,7 @@ import {
   unpublishAgent,
 } from '../admin/index.ts';
 import type { AgentAddresses, AgentConfig } from '../config/index.ts';
+import { createDashboard } from '../dashboard/index.ts';
 import type { EdgeLink } from '../fleet/index.ts';
 import type { HashPool } from '../hashing/index.ts';
 import type { HttpServer } from '../http/index.ts';
@@ -254,9 +255,31 @@ export class Agent {
   /** The admin API, and agent.json in the data dir so that CLI commands on this store find it. */
   private async startAdmin(admin: NonNullable<AgentConfig['admin']>): Promise<void> {
     const tokenFile = admin.tokenFile ?? defaultTokenFile(this.config.dataDir);
+    const token = await ensureToken(tokenFile);
+    // The operator's pages under /dashboard: the same token, traded once for a session cookie.
+    const dashboard = createDashboard({
+      token,
+      operations: this.operations,
+      store: this.store,
+      status: () => this.status(),
+      peers: () => this.wire?.peers() ?? [],
+      cachedPieces: (infoHash) => this.cache.cachedPieces(infoHash),
+      counters: () => {
+        const wire = this.wire?.stats();
+        const http = this.http?.stats();
+        const https = this.https?.stats();
+        return {
+          sentBytes: (wire?.uploadedBytes ?? 0) + (http?.bytesSent ?? 0) + (https?.bytesSent ?? 0),
+          pulledBytes: this.transfers.totals().downloaded,
+          connections: (wire?.connections ?? 0) + (http?.connections ?? 0) + (https?.connections ?? 0),
+        };
+      },
+    });
+    this.lifecycle.add({ name: 'dashboard', phase: 'serving', stop: async () => dashboard.close() });
     const server = createAdminServer({
       operations: this.operations,
-      token: await ensureToken(tokenFile),
+      pages: (req, res) => dashboard.handle(req, res),
+      token,
       host: admin.host,
       port: admin.port,
       status: () => this.status(),

@@ -22,6 +22,16 @@ export class TransferTally {
     return this.#byObject.get(infoHash);
   }
 
+  /** Bytes of every object still in the store, summed (the dashboard's rate chart samples it). */
+  totals(): ObjectTransfer {
+    const sum = { uploaded: 0, downloaded: 0 };
+    for (const entry of this.#byObject.values()) {
+      sum.uploaded += entry.uploaded;
+      sum.downloaded += entry.downloaded;
+    }
+    return sum;
+  }
+
   /** The object left the store: should it come back, its announces start again, from 'started' and zero. */
   forget(infoHash: string): void {
     this.#byObject.delete(infoHash);

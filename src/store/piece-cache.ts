@@ -125,6 +125,11 @@ export class CachingSource implements PieceSource {
     return cached;
   }
 
+  /** Indexes of an object's pieces in memory now (the dashboard's piece map), in no order. */
+  cachedPieces(infoHash: string): number[] {
+    return [...(this.#cachedByObject.get(infoHash.toLowerCase()) ?? [])];
+  }
+
   /** Drops cached pieces of an object (all of them without `pieceIndexes`). */
   evict(infoHash: string, pieceIndexes?: number[]): void {
     const objectKey = this.#objectKeyOf(infoHash);
@@ -229,6 +234,7 @@ export function createPieceCache(store: Store, options: PieceCacheOptions): Piec
       caching.readSpanSync(infoHash, pieceIndex, from, to, maxReadBytes, into),
     peekPiece: (infoHash, pieceIndex) => caching.peekPiece(infoHash, pieceIndex),
     evict: (infoHash, pieceIndexes) => caching.evict(infoHash, pieceIndexes),
+    cachedPieces: (infoHash) => caching.cachedPieces(infoHash),
     scrubPiece: (infoHash, pieceIndex): Promise<ScrubResult> => verifying.scrubPiece(infoHash, pieceIndex),
     stats: (): PieceCacheStats => ({ ...caching.stats(), ...verifying.stats() }),
   };

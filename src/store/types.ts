@@ -209,6 +209,8 @@ export interface PieceCache extends PieceSource {
   peekPiece(infoHash: string, pieceIndex: number): Buffer | undefined;
   /** Drops cached pieces of an object (after purge). */
   evict(infoHash: string, pieceIndexes?: number[]): void;
+  /** Indexes of an object's pieces in memory now, in no order (reads nothing, counts no hit). */
+  cachedPieces(infoHash: string): number[];
   stats(): PieceCacheStats;
   /**
    * Reads a held piece from the store (not from memory) and checks it against its SHA-1, for the background
