@@ -2,6 +2,7 @@
 // the admin token for a session cookie, pages (plain ES modules and CSS from assets/dashboard, no build)
 // and the JSON they poll. Writes need the session's anti-CSRF header; nothing but the login page and its
 // stylesheet answers without a session.
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname } from 'node:path';
@@ -58,7 +59,14 @@ export interface Dashboard {
 
 /** Largest page of the object list. */
 export const MAX_PAGE = 500;
-const ASSETS = new URL('../../assets/dashboard/', import.meta.url);
+/**
+ * assets/dashboard at the package root: two folders up from src/dashboard (run from source), three from
+ * dist/src/dashboard (built). Shipped through package.json's `files`.
+ */
+const ASSETS =
+  [new URL('../../assets/dashboard/', import.meta.url), new URL('../../../assets/dashboard/', import.meta.url)].find(
+    (url) => existsSync(new URL('index.html', url)),
+  ) ?? new URL('../../assets/dashboard/', import.meta.url);
 const PAGES = new Set(['/dashboard', '/dashboard/', '/dashboard/objects', '/dashboard/peers']);
 const CONTENT_TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
@@ -70,7 +78,8 @@ const SECURITY_HEADERS = {
   'content-security-policy':
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
+  // Not no-referrer: with it, Chromium sends `Origin: null` on the login form's POST.
+  'referrer-policy': 'same-origin',
   'cache-control': 'no-store',
 };
 

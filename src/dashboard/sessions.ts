@@ -116,8 +116,9 @@ export function cookieValue(header: string | undefined, name: string): string | 
 }
 
 /**
- * A write from another origin: the browser's Origin or Sec-Fetch-Site says so. Requests without either
- * (curl, old browsers) are left to the cookie and the anti-CSRF token.
+ * A write from another origin. Sec-Fetch-Site, which browsers set and pages cannot, decides when present;
+ * else the Origin header. Requests with neither (curl, old browsers) are left to the cookie and the
+ * anti-CSRF token.
  */
 export function crossSite(headers: {
   origin?: string | undefined;
@@ -125,7 +126,7 @@ export function crossSite(headers: {
   'sec-fetch-site'?: string | string[] | undefined;
 }): boolean {
   const site = headers['sec-fetch-site'];
-  if (typeof site === 'string' && site !== 'same-origin' && site !== 'none') return true;
+  if (typeof site === 'string') return site !== 'same-origin' && site !== 'none';
   const origin = headers.origin;
   if (origin === undefined) return false;
   try {

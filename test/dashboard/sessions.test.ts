@@ -97,5 +97,10 @@ describe('dashboard sessions', () => {
     expect(crossSite({ host: '127.0.0.1:5000', 'sec-fetch-site': 'same-origin' })).toBe(false);
     expect(crossSite({ host: '127.0.0.1:5000', 'sec-fetch-site': 'same-site' })).toBe(true);
     expect(crossSite({ host: '127.0.0.1:5000', 'sec-fetch-site': 'cross-site' })).toBe(true);
+    // A browser's Sec-Fetch-Site decides: a same-origin form post with `Origin: null` (no-referrer pages) is fine.
+    expect(crossSite({ host: '127.0.0.1:5000', origin: 'null', 'sec-fetch-site': 'same-origin' })).toBe(false);
+    expect(crossSite({ host: '127.0.0.1:5000', origin: 'http://127.0.0.1:5000', 'sec-fetch-site': 'cross-site' })).toBe(
+      true,
+    );
   });
 });

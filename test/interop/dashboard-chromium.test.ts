@@ -1,0 +1,243 @@
+// The dashboard in a real browser: Debian's chromium, headless, driven by puppeteer-core (which downloads
+// no browser), against the agent as a real process. Log in, see an object ingested a moment before with its
+// piece map, purge a piece and watch the map change; be refused without the token and with a wrong one.
+// Everything on loopback; the browser is told to resolve no other host and to make no background calls.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultTokenFile } from '../../src/admin/index.ts';
+import type { AgentAddresses } from '../../src/agent/index.ts';
+import { edgepeer } from '../helpers/cli.ts';
+
+const RUN = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
+
+function which(command: string): string | null {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' }).trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+const CHROMIUM = which('chromium');
+// In CI a missing browser is a failure (setup-system.sh installs it); only a run with CI=false may skip.
+const skip = CHROMIUM === null && process.env.CI === 'false';
+if (skip)
+  console.warn('dashboard-chromium: skipped, `command -v chromium` finds nothing (bash scripts/setup-system.sh)');
+
+/** Flags that keep chromium off the network and quiet: loopback only, no first run, no updates, no pings. */
+export const CHROMIUM_FLAGS = [
+  '--headless=new',
+  '--no-sandbox', // tests run as root in CI containers
+  '--no-first-run',
+  '--no-default-browser-check',
+  '--disable-component-update',
+  '--disable-background-networking',
+  '--disable-default-apps',
+  '--disable-extensions',
+  '--disable-sync',
+  '--disable-domain-reliability',
+  '--disable-client-side-phishing-detection',
+  '--disable-breakpad',
+  '--metrics-recording-only',
+  '--no-pings',
+  '--disable-features=Translate,OptimizationHints,MediaRouter,AutofillServerCommunication,CertificateTransparencyComponentUpdater',
+  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
+  '--disable-dev-shm-usage',
+];
+
+let dir: string;
+let dataDir: string;
+let agent: ChildProcess;
+let where: AgentAddresses;
+let browser: Browser;
+let token: string;
+
+async function startAgent(): Promise<void> {
+  const configFile = join(dir, 'edgepeer.yaml');
+  await writeFile(
+    configFile,
+    [
+      `dataDir: ${dataDir}`,
+      'logLevel: warn',
+      'announce: false',
+      'peer:',
+      '  port: 0',
+      '  host: 127.0.0.1',
+      'http:',
+      '  port: 0',
+      '  host: 127.0.0.1',
+      'admin:',
+      '  listen: 127.0.0.1:0',
+      '',
+    ].join('\n'),
+  );
+  agent = spawn(process.execPath, [RUN, 'agent', '--config', configFile, '--json'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const reader = createInterface({ input: agent.stdout as NodeJS.ReadableStream });
+  const [first] = (await Promise.race([
+    once(reader, 'line'),
+    once(agent, 'exit').then(([code]) => {
+      throw new Error(`agent exited with ${code} before listening`);
+    }),
+  ])) as [string];
+  where = JSON.parse(first) as AgentAddresses;
+  if (!where.adminUrl) throw new Error(`agent did not start: ${first}`);
+}
+
+beforeAll(async () => {
+  if (skip) return;
+  dir = await mkdtemp(join(tmpdir(), 'edgepeer-dashboard-'));
+  dataDir = join(dir, 'store');
+  await startAgent();
+  token = (await readFile(defaultTokenFile(dataDir), 'utf8')).trim();
+  browser = await puppeteer.launch({
+    executablePath: CHROMIUM as string,
+    args: CHROMIUM_FLAGS,
+    userDataDir: join(dir, 'chromium-profile'),
+    headless: true,
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  if (agent && agent.exitCode === null) {
+    agent.kill('SIGTERM');
+    await once(agent, 'exit');
+  }
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+/** The colour drawn for `piece` in the piece map (one pixel at the cell's top left). */
+async function pieceColour(page: Page, piece: number): Promise<number[]> {
+  return page.$eval(
+    '#piece-map',
+    (canvas, index) => {
+      const c = canvas as HTMLCanvasElement;
+      const cell = Number(c.dataset.cell);
+      const columns = Number(c.dataset.columns);
+      const x = (index % columns) * cell;
+      const y = Math.floor(index / columns) * cell;
+      return [...(c.getContext('2d') as CanvasRenderingContext2D).getImageData(x, y, 1, 1).data.slice(0, 3)];
+    },
+    piece,
+  );
+}
+
+async function logIn(page: Page, given: string): Promise<void> {
+  await page.goto(`${where.adminUrl}/dashboard/login`);
+  await page.type('#token', given);
+  await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+}
+
+const HELD = [45, 164, 78];
+const MISSING = [208, 215, 222];
+
+describe.skipIf(skip)('the dashboard in chromium', () => {
+  let infoHash: string;
+  const pieceLength = 16384;
+  const pieces = 40;
+
+  it('refuses pages and data without a session, and a wrong token at login', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${where.adminUrl}/dashboard/objects`);
+    expect(new URL(page.url()).pathname).toBe('/dashboard/login');
+    const api = await page.evaluate(async () => (await fetch('/dashboard/api/objects')).status);
+    expect(api).toBe(401);
+    await logIn(page, `${token.slice(0, -1)}x`);
+    expect(page.url()).toContain('/dashboard/login?failed=1');
+    expect(await page.$eval('[role=alert]', (e) => e.textContent)).toContain('Wrong token');
+    expect(await page.cookies()).toEqual([]);
+    await page.goto(`${where.adminUrl}/dashboard/`);
+    expect(new URL(page.url()).pathname).toBe('/dashboard/login');
+    await page.close();
+  });
+
+  it('logs in with the admin token and shows an object ingested a moment before, with its piece map', async () => {
+    const file = join(dir, 'clip.bin');
+    await writeFile(file, randomBytes(pieces * pieceLength - 1000));
+    const ingested = await edgepeer(['ingest', file, '--piece-length', '16KiB', '--data-dir', dataDir, '--json']);
+    expect(ingested.code, ingested.stderr).toBe(0);
+    infoHash = String(ingested.lines[0]?.infoHash);
+
+    const page = await browser.newPage();
+    await logIn(page, token);
+    expect(new URL(page.url()).pathname).toBe('/dashboard/');
+    const [cookie] = await page.cookies();
+    expect(cookie).toMatchObject({ name: 'edgepeer_session', httpOnly: true, sameSite: 'Strict', path: '/dashboard' });
+    await page.waitForFunction(() => document.querySelector('#objects-count')?.textContent === '1');
+
+    await page.goto(`${where.adminUrl}/dashboard/objects`);
+    const row = await page.waitForSelector(`tr[data-info-hash="${infoHash}"] a`);
+    expect(await row?.evaluate((a) => a.textContent)).toBe('clip.bin');
+    await row?.click();
+    await page.waitForSelector(`#piece-map[data-held="${pieces}"]`);
+    expect(await page.$eval('#piece-map', (c) => c.getAttribute('aria-label'))).toContain(
+      `${pieces} of ${pieces} pieces held`,
+    );
+    expect(await pieceColour(page, 7)).toEqual(HELD);
+    await page.close();
+  });
+
+  it('purges a piece after confirmation, and the map shows it missing', async () => {
+    const page = await browser.newPage();
+    await logIn(page, token);
+    await page.goto(`${where.adminUrl}/dashboard/objects?id=${infoHash}`);
+    await page.waitForSelector(`#piece-map[data-held="${pieces}"]`);
+
+    // Cancelled: nothing is purged.
+    await page.type('#purge-pieces', '7');
+    await page.click('#purge-pieces-button');
+    await page.waitForSelector('#confirm[open]');
+    await page.click('#confirm button[value=cancel]');
+    await page.waitForSelector('#confirm:not([open])');
+    const shown = await request(`${where.adminUrl}/v1/objects/${infoHash}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(((await shown.body.json()) as { piecesHeld: number }).piecesHeld).toBe(pieces);
+
+    await page.click('#purge-pieces-button');
+    await page.waitForSelector('#confirm[open]');
+    await page.click('#confirm-ok');
+    await page.waitForSelector(`#piece-map[data-held="${pieces - 1}"]`);
+    expect(await page.$eval('#purge-result', (e) => e.textContent)).toBe('pieces-purged: 1 pieces removed');
+    expect(await pieceColour(page, 7)).toEqual(MISSING);
+    expect(await pieceColour(page, 6)).toEqual(HELD);
+    const after = await request(`${where.adminUrl}/v1/objects/${infoHash}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(((await after.body.json()) as { held: string }).held).toBe(`0-6,8-${pieces - 1}`);
+    await page.close();
+  });
+
+  it('refuses a write from the page without the session anti-CSRF header', async () => {
+    const page = await browser.newPage();
+    await logIn(page, token);
+    const status = await page.evaluate(
+      async (id) =>
+        (
+          await fetch('/dashboard/api/purge', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ infoHash: id }),
+          })
+        ).status,
+      infoHash,
+    );
+    expect(status).toBe(401);
+    const shown = await request(`${where.adminUrl}/v1/objects/${infoHash}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(shown.statusCode).toBe(200);
+    await page.close();
+  });
+});
