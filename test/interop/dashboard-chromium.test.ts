@@ -122,12 +122,18 @@ async function pieceColour(page: Page, piece: number): Promise<number[]> {
   return page.$eval(
     '#piece-map',
     (canvas, index) => {
-      const c = canvas as HTMLCanvasElement;
+      // No DOM types in this project's tsconfig: the canvas as far as this reads it.
+      const c = canvas as unknown as {
+        dataset: Record<string, string>;
+        getContext(kind: '2d'): {
+          getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray };
+        };
+      };
       const cell = Number(c.dataset.cell);
       const columns = Number(c.dataset.columns);
       const x = (index % columns) * cell;
       const y = Math.floor(index / columns) * cell;
-      return [...(c.getContext('2d') as CanvasRenderingContext2D).getImageData(x, y, 1, 1).data.slice(0, 3)];
+      return [...c.getContext('2d').getImageData(x, y, 1, 1).data.slice(0, 3)];
     },
     piece,
   );
@@ -174,7 +180,15 @@ describe.skipIf(skip)('the dashboard in chromium', () => {
     expect(new URL(page.url()).pathname).toBe('/dashboard/');
     const [cookie] = await page.cookies();
     expect(cookie).toMatchObject({ name: 'edgepeer_session', httpOnly: true, sameSite: 'Strict', path: '/dashboard' });
-    await page.waitForFunction(() => document.querySelector('#objects-count')?.textContent === '1');
+    await page.waitForSelector('#objects-count');
+    await page.waitForFunction(
+      (selector: string) =>
+        (
+          globalThis as unknown as { document: { querySelector(s: string): { textContent: string } | null } }
+        ).document.querySelector(selector)?.textContent === '1',
+      {},
+      '#objects-count',
+    );
 
     await page.goto(`${where.adminUrl}/dashboard/objects`);
     const row = await page.waitForSelector(`tr[data-info-hash="${infoHash}"] a`);
