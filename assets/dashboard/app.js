@@ -65,7 +65,7 @@ function overviewPage() {
     id: 'rates',
     role: 'img',
     'aria-label': 'Bytes per second sent and pulled, last 10 minutes',
-    style: 'width:100%;height:220px',
+    class: 'chart',
   });
   const trackers = h('tbody');
   const ims = h('p', { id: 'ims' });

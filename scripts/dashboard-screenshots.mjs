@@ -1,0 +1,103 @@
+// Regenerates the dashboard screenshots in docs/dashboard/ (npm run build first; then npm run screenshots).
+// Starts a real agent on loopback in a temporary folder, ingests three objects, purges a few pieces of one,
+// fetches pieces over HTTP so the rate chart has a line, logs in with Debian's chromium (puppeteer-core,
+// the test's flags: no network beyond 127.0.0.1) and saves one PNG per page.
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import puppeteer from 'puppeteer-core';
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const RUN = join(ROOT, 'bin/run.js');
+const OUT = join(ROOT, 'docs/dashboard');
+const FLAGS = [
+  '--headless=new',
+  '--no-sandbox',
+  '--no-first-run',
+  '--no-default-browser-check',
+  '--disable-component-update',
+  '--disable-background-networking',
+  '--disable-default-apps',
+  '--disable-extensions',
+  '--disable-sync',
+  '--disable-domain-reliability',
+  '--disable-breakpad',
+  '--no-pings',
+  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
+  '--disable-dev-shm-usage',
+  '--hide-scrollbars',
+];
+
+const dir = await mkdtemp(join(tmpdir(), 'edgepeer-screenshots-'));
+const dataDir = join(dir, 'store');
+const config = join(dir, 'edgepeer.yaml');
+await writeFile(
+  config,
+  `dataDir: ${dataDir}\nlogLevel: warn\nannounce: false\npeer:\n  port: 0\n  host: 127.0.0.1\nhttp:\n  port: 0\n  host: 127.0.0.1\nadmin:\n  listen: 127.0.0.1:0\n`,
+);
+const agent = spawn(process.execPath, [RUN, 'agent', '--config', config, '--json'], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+let browser;
+try {
+  const [first] = await once(createInterface({ input: agent.stdout }), 'line');
+  const where = JSON.parse(first);
+  const token = (await readFile(join(dataDir, 'admin.token'), 'utf8')).trim();
+  const api = async (path) =>
+    (await fetch(`${where.adminUrl}${path}`, { headers: { authorization: `Bearer ${token}` } })).json();
+
+  const ids = [];
+  for (const [name, mib] of [
+    ['trailer-1080p.mp4', 24],
+    ['firmware-v2.3.bin', 6],
+    ['catalogue.tar', 12],
+  ]) {
+    const file = join(dir, name);
+    await writeFile(file, randomBytes(mib * 1024 * 1024));
+    const { stdout } = await run(process.execPath, [RUN, 'ingest', file, '--data-dir', dataDir, '--json']);
+    ids.push(JSON.parse(stdout.split('\n')[0]).infoHash);
+  }
+  await run(process.execPath, [RUN, 'purge', ids[0], '--pieces', '40-55,90', '--data-dir', dataDir, '--json']);
+  // A few pieces of the first object read once, so that its piece map shows cached ones.
+  const trailer = await api(`/v1/objects/${ids[0]}`);
+  for (const i of [0, 1, 2, 3, 4, 5, 6, 7, 200, 201, 202, 700]) {
+    await (await fetch(trailer.pieceUrlTemplates[0].replace('{index}', String(i)))).arrayBuffer();
+  }
+
+  // Some traffic for the chart: every piece of the second object over HTTP, a few times, over ~12 s.
+  const shown = await api(`/v1/objects/${ids[1]}`);
+  const template = shown.pieceUrlTemplates[0];
+  for (let round = 0; round < 6; round++) {
+    for (let i = 0; i < shown.pieces; i++) await (await fetch(template.replace('{index}', String(i)))).arrayBuffer();
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+  }
+
+  browser = await puppeteer.launch({ executablePath: '/usr/bin/chromium', args: FLAGS, headless: true });
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1200, height: 800 });
+  await page.goto(`${where.adminUrl}/dashboard/login`);
+  await page.screenshot({ path: join(OUT, 'login.png') });
+  await page.type('#token', token);
+  await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+  await page.waitForSelector('body[data-ready]');
+  await page.screenshot({ path: join(OUT, 'overview.png'), fullPage: true });
+  await page.goto(`${where.adminUrl}/dashboard/objects?id=${ids[0]}`);
+  await page.waitForSelector('#piece-map[data-held]');
+  await page.screenshot({ path: join(OUT, 'objects.png'), fullPage: true });
+  await page.goto(`${where.adminUrl}/dashboard/peers`);
+  await page.waitForSelector('body[data-ready]');
+  await page.screenshot({ path: join(OUT, 'peers.png'), fullPage: true });
+  console.log(`screenshots written to ${OUT}`);
+} finally {
+  await browser?.close();
+  agent.kill('SIGTERM');
+  await once(agent, 'exit');
+  await rm(dir, { recursive: true, force: true });
+}
