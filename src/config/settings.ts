@@ -451,6 +451,10 @@ export interface AgentFlag {
   kind: 'integer' | 'string' | 'boolean' | 'multiple';
   invert?: boolean;
   description: string;
+  /** The values it takes, when they are a list (shown by --help, checked by the parser). */
+  options?: readonly string[];
+  /** The default as people write it (256MiB, 5s), for --help. */
+  defaultText?: string;
 }
 
 /** The flags resolveAgentConfig understands, for the agent command to declare (with no oclif defaults). */
@@ -460,7 +464,19 @@ export const AGENT_FLAGS: readonly AgentFlag[] = [
     if (spec.flag === undefined) return [];
     const type = spec.value.type;
     const kind = type === 'int' ? 'integer' : type === 'bool' ? 'boolean' : type === 'urls' ? 'multiple' : 'string';
-    return [{ flag: spec.flag, key, env: envName(key), kind, description: spec.doc }];
+    const shown = spec.default === undefined ? spec.defaultText : showValue(key, spec.default);
+    const defaultText = Array.isArray(shown) ? shown.join(', ') || undefined : shown?.toString();
+    return [
+      {
+        flag: spec.flag,
+        key,
+        env: envName(key),
+        kind,
+        description: spec.doc,
+        ...(spec.value.type === 'enum' ? { options: spec.value.values } : {}),
+        ...(defaultText === undefined ? {} : { defaultText }),
+      },
+    ];
   }),
   // The agent's older spellings, kept working.
   {
