@@ -1,6 +1,6 @@
 // Transmission 3.00 (Debian's transmission-daemon), at its default encryption setting ("preferred": it offers
 // RC4 only), downloads from the agent through edgepeer's tracker: a single-file object by .torrent and by
-// magnet (metadata from the agent, BEP 9), a multi-file one by .torrent. Transmission will not take peers at
+// magnet (metadata from the agent, BEP 9), a multi-file one the same two ways. Transmission will not take peers at
 // loopback addresses, so it runs in a network namespace this test creates, joined to this one by a veth
 // pair with two private addresses and no route anywhere else: every packet stays on this machine. DHT, LPD,
 // PEX and port forwarding (UPnP, NAT-PMP) are off in its settings before it starts.
@@ -104,8 +104,6 @@ async function ingest(name: string, files: Array<{ path: string; bytes: Buffer }
   await agent.operations.ingest({ sources: [sourcePath], options: { pieceLength: 256 * 1024 } }, (result) => {
     infoHash = result.infoHash ?? '';
   });
-  // The tracker knows the agent before Transmission's first announce (else it waits an interval for peers).
-  await agent.announceNow(infoHash);
   // The tracker knows the agent before Transmission's first announce (else it waits an interval for peers).
   await agent.announceNow(infoHash);
   return agent.store.get(infoHash)!.metainfo;
@@ -224,14 +222,24 @@ describe('Transmission 3.00 at its default encryption', () => {
     expect(agent.status().wire.encryptedHandshakes).toBeGreaterThanOrEqual(1);
   }, 200_000);
 
-  it('downloads by magnet, the metadata from the agent (BEP 9)', async () => {
+  it('downloads a single-file and a multi-file object by magnet, the metadata from the agent (BEP 9)', async () => {
     const data = bytes(2 * 1024 * 1024 + 7, 4);
-    const metainfo = await ingest('magnet.bin', [{ path: 'magnet.bin', bytes: data }]);
-    const added = (await rpc('torrent-add', { filename: magnetLink(metainfo, { trackers: [announceUrl] }) })) as {
-      'torrent-added': { id: number };
-    };
-    const state = await completed(added['torrent-added'].id, 90_000);
-    expect(state, JSON.stringify(state)).toMatchObject({ percentDone: 1, error: 0 });
+    const singleInfo = await ingest('magnet.bin', [{ path: 'magnet.bin', bytes: data }]);
+    const multiFiles = [
+      { path: 'x/three.bin', bytes: bytes(900_000, 5) },
+      { path: 'four.bin', bytes: bytes(600_001, 6) },
+    ];
+    const multiInfo = await ingest('magnet-folder', multiFiles);
+    for (const metainfo of [singleInfo, multiInfo]) {
+      const added = (await rpc('torrent-add', { filename: magnetLink(metainfo, { trackers: [announceUrl] }) })) as {
+        'torrent-added': { id: number };
+      };
+      const state = await completed(added['torrent-added'].id, 90_000);
+      expect(state, JSON.stringify(state)).toMatchObject({ percentDone: 1, error: 0 });
+    }
     expect((await readFile(join(dir, 'downloads', 'magnet.bin'))).equals(data)).toBe(true);
-  }, 120_000);
+    for (const file of multiFiles) {
+      expect((await readFile(join(dir, 'downloads', 'magnet-folder', file.path))).equals(file.bytes)).toBe(true);
+    }
+  }, 200_000);
 });
