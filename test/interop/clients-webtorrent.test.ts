@@ -4,15 +4,21 @@
 // tracker, no peer). All on loopback. DHT, local service discovery, UPnP, NAT-PMP and peer exchange are off;
 // WebRTC is absent (a stub stands in for webrtc-polyfill); uTP only where a test turns it on.
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Agent, DEFAULT_AGENT_CONFIG } from '../../src/agent/index.ts';
+import type { Agent } from '../../src/agent/index.ts';
 import { encodeTorrent, type Metainfo, magnetLink } from '../../src/metainfo/index.ts';
-import { createTracker, type Tracker } from '../../src/tracker/index.ts';
+import {
+  type AgentAndTracker,
+  type Content,
+  expectSavedCopy,
+  ingestContent,
+  startAgentAndTracker,
+  testContentBytes,
+} from './clients-support.ts';
 
 const DRIVER = join(dirname(fileURLToPath(import.meta.url)), 'webtorrent_client.mjs');
 
@@ -55,55 +61,12 @@ function webtorrent(options: {
   });
 }
 
-interface Content {
-  metainfo: Metainfo;
-  files: Array<{ path: string; bytes: Buffer }>;
-}
-
 let dir: string;
+let served: AgentAndTracker;
 let agent: Agent;
-let tracker: Tracker;
 let announceUrl: string;
 let single: Content;
 let multi: Content;
-
-function bytes(length: number, seed: number): Buffer {
-  const out = Buffer.alloc(length);
-  let x = seed;
-  for (let i = 0; i < length; i += 1) {
-    x = (x * 1_103_515_245 + 12_345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
-
-async function ingest(name: string, files: Content['files']): Promise<Content> {
-  const source = join(dir, 'sources', name);
-  for (const file of files) {
-    await mkdir(join(source, file.path, '..'), { recursive: true });
-    await writeFile(join(source, file.path), file.bytes);
-  }
-  const sourcePath = files.length === 1 && files[0]!.path === name ? join(source, name) : source;
-  let infoHash = '';
-  await agent.operations.ingest({ sources: [sourcePath], options: { pieceLength: 256 * 1024 } }, (result) => {
-    infoHash = result.infoHash ?? '';
-  });
-  // The tracker knows the agent before WebTorrent's first announce (else it waits an interval for peers).
-  await agent.announceNow(infoHash);
-  return { metainfo: agent.store.get(infoHash)!.metainfo, files };
-}
-
-/** Where the downloaded copies of `content`'s files are, under `save`. */
-function savedPath(save: string, content: Content, file: Content['files'][number]): string {
-  return content.metainfo.multiFile ? join(save, content.metainfo.name, file.path) : join(save, file.path);
-}
-
-async function expectSameFiles(save: string, content: Content): Promise<void> {
-  for (const file of content.files) {
-    const copy = await readFile(savedPath(save, content, file));
-    expect(copy.equals(file.bytes), `${file.path} differs`).toBe(true);
-  }
-}
 
 let runs = 0;
 async function freshSave(): Promise<string> {
@@ -122,30 +85,19 @@ async function torrentFile(content: Content, fields: Partial<Metainfo>): Promise
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'edgepeer-webtorrent-'));
-  tracker = createTracker({ host: '127.0.0.1', udp: false, intervalS: 60 });
-  announceUrl = (await tracker.listen()).announceUrl;
-  agent = await Agent.start(
-    {
-      ...DEFAULT_AGENT_CONFIG,
-      dataDir: join(dir, 'store'),
-      peer: { port: 0, host: '127.0.0.1' },
-      http: { ...DEFAULT_AGENT_CONFIG.http!, port: 0, host: '127.0.0.1' },
-      trackers: [announceUrl],
-      admin: null,
-      scrub: { ...DEFAULT_AGENT_CONFIG.scrub, bytesPerSecond: 0 },
-    },
-    pino({ level: 'silent' }),
-  );
-  single = await ingest('single.bin', [{ path: 'single.bin', bytes: bytes(3 * 1024 * 1024 + 123, 1) }]);
-  multi = await ingest('folder', [
-    { path: 'a/one.bin', bytes: bytes(700_000, 2) },
-    { path: 'two.bin', bytes: bytes(1_300_000, 3) },
+  served = await startAgentAndTracker(dir, '127.0.0.1');
+  ({ agent, announceUrl } = served);
+  single = await ingestContent(agent, dir, 'single.bin', [
+    { path: 'single.bin', bytes: testContentBytes(3 * 1024 * 1024 + 123, 1) },
+  ]);
+  multi = await ingestContent(agent, dir, 'folder', [
+    { path: 'a/one.bin', bytes: testContentBytes(700_000, 2) },
+    { path: 'two.bin', bytes: testContentBytes(1_300_000, 3) },
   ]);
 });
 
 afterAll(async () => {
-  await agent?.stop();
-  await tracker?.close();
+  await served?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -169,7 +121,7 @@ describe('WebTorrent 3 (npm webtorrent)', () => {
     // agent selects plaintext.
     expect(after.encryptedHandshakes).toBeGreaterThan(before.encryptedHandshakes);
     expect(after.rc4Streams).toBe(before.rc4Streams);
-    await expectSameFiles(save, content());
+    await expectSavedCopy(save, content());
   });
 
   it.each([
@@ -182,7 +134,7 @@ describe('WebTorrent 3 (npm webtorrent)', () => {
     expect(result.error).toBeUndefined();
     expect(result.done?.wires.map((w) => w.address)).toContain(peerAddress());
     expect(agent.status().wire.metadataPiecesSent).toBeGreaterThan(metadataBefore);
-    await expectSameFiles(save, content());
+    await expectSavedCopy(save, content());
   });
 
   it.each([
@@ -199,7 +151,7 @@ describe('WebTorrent 3 (npm webtorrent)', () => {
     expect(result.error).toBeUndefined();
     expect(result.done?.webSeedBytes).toBeGreaterThanOrEqual(content().metainfo.length);
     expect(agent.status().wire.uploadedBytes).toBe(wireBefore);
-    await expectSameFiles(save, content());
+    await expectSavedCopy(save, content());
   });
 });
 
@@ -219,6 +171,6 @@ describe('WebTorrent 3 with uTP on (its default where utp-native loads)', () => 
     const tcp = result.done?.wires.find((w) => w.address === `127.0.0.1:${agent.where().peerPort}`);
     expect(tcp?.type).toBe('tcpOutgoing');
     expect(tcp!.ms).toBeLessThan(30_000);
-    await expectSameFiles(save, single);
+    await expectSavedCopy(save, single);
   }, 120_000);
 });
