@@ -212,6 +212,16 @@ export class StorageControlPart implements Part {
       this.#logStatsChange(decision, before);
     }
     this.#metrics.holding.set(holding);
+    this.#options.logger.debug(
+      {
+        at: now,
+        swarms: round.swarms.length,
+        holding,
+        ingest: round.swarms.reduce((sum, s) => sum + s.ingest.length, 0),
+        purge: round.swarms.reduce((sum, s) => sum + s.purge.length, 0),
+      },
+      'storage control: round',
+    );
     for (const decision of round.swarms) {
       if (this.#stopped) return;
       await this.#carryOut(decision);
