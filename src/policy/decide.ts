@@ -146,6 +146,15 @@ export function decide(
   const wantIngest: Wanted[] = [];
   const wantPurge = new Map<SwarmDecision, Array<{ piece: PieceDecision; bytes: number }>>();
   const purgeable: Array<{ decision: SwarmDecision; piece: PieceDecision; outside: number; bytes: number }> = [];
+  // Held pieces that may make room for a wanted one: those of swarms nobody wants, and those with another copy.
+  const roomable: Array<{
+    decision: SwarmDecision;
+    piece: PieceDecision;
+    outside: number;
+    bytes: number;
+    idle: boolean;
+    elsewhere: number;
+  }> = [];
   let heldBytes = 0;
 
   for (const swarm of swarms) {
@@ -201,7 +210,10 @@ export function decide(
       // Other CDN nodes' copies; this node's own may or may not be in the tracker's count yet.
       const elsewhere = outside + Math.max(0, cdn - (held ? 1 : 0));
       const demand = counts.demand;
-      if (outside >= settings.highCopies) memory.plentifulSince[i] ??= now;
+      // Plentiful: at the high mark, and (with demandPerCopy) not so wanted that leechers per copy reach it.
+      const perCopy = demand / Math.max(outside, 1);
+      const busy = settings.demandPerCopy > 0 && perCopy >= settings.demandPerCopy;
+      if (outside >= settings.highCopies && !busy) memory.plentifulSince[i] ??= now;
       else memory.plentifulSince[i] = null;
       const since = memory.plentifulSince[i] ?? null;
       const figures = `${outside} copies outside the CDN, ${swarmCopies} in the swarm, ${demand} leechers`;
@@ -241,12 +253,21 @@ export function decide(
           );
         } else if (elsewhere === 0) {
           made = piece('keep', 'only-copy', 'no other copy is known');
+        } else if (busy && outside >= settings.highCopies) {
+          made = piece(
+            'keep',
+            'needed',
+            `${perCopy.toFixed(1)} leechers per copy (demandPerCopy ${settings.demandPerCopy})`,
+          );
         } else {
           made = piece('keep', 'needed', `below the high mark ${settings.highCopies}`);
         }
         decision.pieces.push(made);
         if (made.action === 'purge') purges.push({ piece: made, bytes });
-        else if (elsewhere >= 1) purgeable.push({ decision, piece: made, outside, bytes });
+        else {
+          if (elsewhere >= 1) purgeable.push({ decision, piece: made, outside, bytes });
+          roomable.push({ decision, piece: made, outside, bytes, idle: demand === 0, elsewhere });
+        }
         continue;
       }
       if (demand === 0) {
@@ -325,19 +346,62 @@ export function decide(
       (a.swarm.infoHash < b.swarm.infoHash ? -1 : a.swarm.infoHash > b.swarm.infoHash ? 1 : 0) ||
       a.piece.piece - b.piece.piece,
   );
+  // Idle swarms' pieces first (most plentiful first within them), then the most plentiful pieces.
+  roomable.sort((a, b) => Number(b.idle) - Number(a.idle) || b.outside - a.outside || a.piece.piece - b.piece.piece);
+  const opFree = (decision: SwarmDecision, kind: 'ingest' | 'purge') => operated.has(`${kind} ${decision.infoHash}`);
+  /** Victims that make room for `want`, if enough of them (and operations for them) exist; else null. */
+  const roomFor = (want: Wanted): typeof roomable | null => {
+    const victims: typeof roomable = [];
+    let free = settings.budgetBytes - heldBytes;
+    const swarmsNeedingOp = new Set<string>();
+    for (const candidate of roomable) {
+      if (free >= want.bytes) break;
+      if (candidate.piece.action !== 'keep') continue;
+      const eligible =
+        candidate.idle ||
+        (candidate.elsewhere >= 1 && candidate.outside >= settings.lowCopies && candidate.outside > want.outside);
+      if (!eligible) continue;
+      victims.push(candidate);
+      free += candidate.bytes;
+      if (!opFree(candidate.decision, 'purge')) swarmsNeedingOp.add(candidate.decision.infoHash);
+    }
+    const opsNeeded = swarmsNeedingOp.size + (opFree(want.decision, 'ingest') ? 0 : 1);
+    return free >= want.bytes && state.opsTokens >= opsNeeded ? victims : null;
+  };
   for (const want of wantIngest) {
     const { piece, decision } = want;
     if (want.swarm.ingestBlocked !== null) {
       defer(piece, 'ingest-blocked', want.swarm.ingestBlocked);
-    } else if (heldBytes + want.bytes > settings.budgetBytes) {
-      defer(
-        piece,
-        'no-room',
-        `${want.bytes} more bytes would pass the budget (${heldBytes} of ${settings.budgetBytes} held)`,
-      );
-    } else if (settings.ingestBytesPerSecond > 0 && state.bytesTokens < want.bytes) {
+      continue;
+    }
+    if (settings.ingestBytesPerSecond > 0 && state.bytesTokens < want.bytes) {
       defer(piece, 'bandwidth-limit', `ingest bandwidth used up for now (${settings.ingestBytesPerSecond} bytes/s)`);
-    } else if (!takeOp(decision, 'ingest')) {
+      continue;
+    }
+    if (!opFree(decision, 'ingest') && state.opsTokens < 1) {
+      defer(piece, 'ops-limit', `no operation left (opsPerMinute ${settings.opsPerMinute})`);
+      continue;
+    }
+    if (heldBytes + want.bytes > settings.budgetBytes) {
+      const victims = roomFor(want);
+      if (victims === null) {
+        defer(
+          piece,
+          'no-room',
+          `${want.bytes} more bytes would pass the budget (${heldBytes} of ${settings.budgetBytes} held) and nothing less needed can make room`,
+        );
+        continue;
+      }
+      for (const victim of victims) {
+        takeOp(victim.decision, 'purge');
+        victim.piece.action = 'purge';
+        victim.piece.reason = 'make-room';
+        victim.piece.detail = `${victim.piece.detail}; purged to make room for piece ${piece.piece} of ${decision.infoHash} (${want.outside} copies outside the CDN${victim.idle ? '; no leecher wants this object' : ''})`;
+        victim.decision.purge.push({ piece: victim.piece.piece, reason: 'make-room' });
+        heldBytes -= victim.bytes;
+      }
+    }
+    if (!takeOp(decision, 'ingest')) {
       defer(piece, 'ops-limit', `no operation left (opsPerMinute ${settings.opsPerMinute})`);
     } else {
       if (settings.ingestBytesPerSecond > 0) state.bytesTokens -= want.bytes;

@@ -103,6 +103,12 @@ export type DecisionReason =
   | 'ttl'
   /** purge: the function holds more than its budget (a lowered budget); most plentiful pieces go first. */
   | 'over-budget'
+  /**
+   * purge: room for a piece leechers want, when the budget is full: first pieces of swarms no leecher wants
+   * (even the only copy: the origin keeps the object), then pieces with more copies outside the CDN than
+   * the wanted one and at least lowCopies.
+   */
+  | 'make-room'
   /** keep: at or above highCopies, waiting out holdMs. */
   | 'plentiful-waiting'
   /** keep: the only known copy. */

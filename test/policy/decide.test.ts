@@ -167,6 +167,14 @@ describe('decide: purge', () => {
     expect(at(22_000, 4)).toBe('purge:plentiful');
   });
 
+  it('with demandPerCopy, keeps a piece at the high mark while leechers per copy reach it', () => {
+    const s = settings({ demandPerCopy: 3, holdMs: 0 });
+    expect(actions(decide(s, [swarm([4], { held: [true], demand: 12 })], initialState(), T0))).toEqual(['keep:needed']);
+    expect(actions(decide(s, [swarm([4], { held: [true], demand: 11 })], initialState(), T0))).toEqual([
+      'purge:plentiful',
+    ]);
+  });
+
   it('keeps a piece between the marks, and never ingests it back at once after a purge', () => {
     const round = decide(settings(), [swarm([2, 3], { held: [true, false] })], initialState(), T0);
     expect(actions(round)).toEqual(['keep:needed', 'skip:enough-copies']);
@@ -210,6 +218,28 @@ describe('decide: purge', () => {
     // 5 copies in the swarm, 2 of them on CDN nodes (this one and another): 3 outside, below the high mark.
     const round = decide(settings(), [swarm([3], { held: [true], cdn: [2] })], initialState(), T0);
     expect(round.swarms[0]!.pieces[0]).toMatchObject({ swarmCopies: 5, outsideCopies: 3, action: 'keep' });
+  });
+});
+
+describe('decide: making room when the budget is full', () => {
+  const budget = settings({ budgetBytes: 2 * PIECE });
+
+  it('purges pieces of a swarm no leecher wants, even its only copy, for a rare piece leechers want', () => {
+    const idle = swarm([0, 0], { held: [true, true], demand: 0, infoHash: 'b'.repeat(40) });
+    const busy = swarm([0], { infoHash: 'a'.repeat(40) });
+    const round = decide(budget, [busy, idle], initialState(), T0);
+    expect(round.swarms[0]!.ingest).toEqual([{ piece: 0, reason: 'rare' }]);
+    expect(round.swarms[1]!.purge).toEqual([{ piece: 0, reason: 'make-room' }]);
+    expect(round.swarms[1]!.pieces[0]!.detail).toContain('no leecher wants this object');
+  });
+
+  it('purges a piece with more copies outside the CDN (at least the low mark), never a rare one leechers want', () => {
+    const round = decide(budget, [swarm([3, 1, 0], { held: [true, true, false] })], initialState(), T0);
+    expect(round.swarms[0]!.purge).toEqual([{ piece: 0, reason: 'make-room' }]);
+    expect(round.swarms[0]!.ingest).toEqual([{ piece: 2, reason: 'rare' }]);
+    const stuck = decide(budget, [swarm([1, 1, 0], { held: [true, true, false] })], initialState(), T0);
+    expect(stuck.swarms[0]!.purge).toEqual([]);
+    expect(actions(stuck)[2]).toBe('defer:no-room');
   });
 });
 
