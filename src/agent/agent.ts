@@ -392,6 +392,7 @@ export class Agent {
       announces: this.announces,
       registration: this.registration,
       edgeLink: this.edgeLink,
+      storageControl: this.storageControl,
     });
   }
 

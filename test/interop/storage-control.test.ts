@@ -240,6 +240,8 @@ describe('storage control with the reference tracker, libtorrent peers and an or
     expect(result.peers).toContain(`127.0.0.1:${agent.where.peerPort}`);
     const after = await explain(infoHash);
     expect(after.lastOperation).toMatchObject({ action: 'ingest', pieces: [4, 5, 6, 7], ok: true });
+    const status = await edgepeer(['status', '--data-dir', dataDir, '--json']);
+    expect(status.lines[0]?.storageControl).toMatchObject({ swarms: 2, holding: 0, piecesIngested: 4 });
     const metrics = await (await fetch(`${agent.where.adminUrl}/metrics`)).text();
     expect(metrics).toContain('edgepeer_storage_control_pieces_total{action="ingest",reason="rare"} 4');
   });
