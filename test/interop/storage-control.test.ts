@@ -263,8 +263,9 @@ describe('storage control with the reference tracker, libtorrent peers and an or
         'the purge of A',
       );
       expect(purged.pieces).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
-      // Not before the hold time (the statistics feed may tell this test up to its 250 ms throttle later).
-      expect(purged.time - plentifulAt).toBeGreaterThanOrEqual(HOLD_MS - 500);
+      // Not before the hold time. The statistics feed may tell this test later than the agent's long poll told
+      // the agent (its 250 ms throttle, a busy test process): 1 s of slack, still far from a purge at once.
+      expect(purged.time - plentifulAt).toBeGreaterThanOrEqual(HOLD_MS - 1000);
       expect(plentiful.version).toBeGreaterThan(0);
       // The agent announced at once: the tracker lists it holding nothing of A.
       await follower.until((s) => s.networkPeers.length === 1 && s.networkPeers[0]!.held === 0, 15_000);
