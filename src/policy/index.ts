@@ -3,6 +3,7 @@
 // follows the reference tracker's change feed. docs/policy.md describes the rules.
 export { BANDWIDTH_BURST_S, DEFAULT_SETTINGS, decide, initialState, settingsProblems } from './decide.ts';
 export { type OperationOutcome, type PolicyExplanation, renderExplanation } from './explain.ts';
+export { seededRandom } from './sim/random.ts';
 export { markdownTable, svgChart } from './sim/report.ts';
 export { SCENARIOS } from './sim/scenarios.ts';
 export { type Scenario, SIM_POLICIES, type SimPolicy, type SimResult, simulate } from './sim/simulate.ts';

@@ -37,6 +37,12 @@ export interface Scenario {
   /** The function's settings (its budget is cdnBudgetBytes) and its round interval. */
   policy: Omit<StorageControlSettings, 'budgetBytes'>;
   roundIntervalS: number;
+  /** Arrival times (s) of every peer, on object 0, instead of the Poisson arrivals (a real run's schedule). */
+  arrivalTimesS?: number[];
+  /** Every peer seeds exactly this long after completing, instead of an exponential time. */
+  seedTimeFixedS?: number;
+  /** Pieces the CDN edge holds of object 0 at the start (an operator's partial ingest). */
+  cdnStartPieces?: number[];
 }
 
 /** One line of `npm run sim -- --json`. Field names are a stable interface for scripts. */
@@ -104,6 +110,10 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
   let cdnHeldBytes = 0;
   let useClock = 0;
   const demanded = new Set<number>();
+  for (const piece of scenario.cdnStartPieces ?? []) {
+    cdnHeld[0]![piece] = 1;
+    cdnHeldBytes += pieceBytes;
+  }
   const totals = { origin: 0, cdn: 0, peer: 0, churn: 0, missing: 0, peers: 0, aborted: 0 };
   const downloads: number[] = [];
   const firstPieces: number[] = [];
@@ -222,7 +232,7 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
         }
         if (peer.count === P) {
           peer.doneAt = now;
-          peer.leaveAt = now + exponential(random, scenario.seedTimeMeanS);
+          peer.leaveAt = now + (scenario.seedTimeFixedS ?? exponential(random, scenario.seedTimeMeanS));
           swarms[peer.object]!.seeds++;
           downloads.push(now - peer.arrivedAt);
         }
@@ -276,10 +286,13 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
   for (let now = 0; now < scenario.durationS; now++) {
     // Arrivals.
     const flash = scenario.flashArrivalsPerS * Math.exp(-now / scenario.flashDecayS);
-    const arriving = [
-      ...Array.from({ length: poisson(random, scenario.baseArrivalsPerS) }, () => zipf(random)),
-      ...Array.from({ length: poisson(random, flash) }, () => 0),
-    ];
+    const arriving =
+      scenario.arrivalTimesS === undefined
+        ? [
+            ...Array.from({ length: poisson(random, scenario.baseArrivalsPerS) }, () => zipf(random)),
+            ...Array.from({ length: poisson(random, flash) }, () => 0),
+          ]
+        : scenario.arrivalTimesS.filter((at) => at >= now && at < now + 1).map(() => 0);
     for (const object of arriving) {
       const up = scenario.peerUploadBytesPerS[Math.floor(random() * scenario.peerUploadBytesPerS.length)]!;
       const fastest = objectBytes / scenario.peerDownloadBytesPerS;
