@@ -4,7 +4,8 @@
 // after completing, then leaves. The simulator then runs the same schedule, object and limits with the
 // function's decide(), and both are printed: origin bytes and mean download time, and their ratio.
 // usage: node scripts/bench/policy-real.ts   (after npm run build; scripts/bench/policy.sh runs it with REAL=1)
-//   env: LEECHERS=12 PIECES=32 PIECE_KIB=64 UP_KIB=64 DOWN_KIB=256 GAP_S=1 SEED_S=15 SEED=1
+//   env: LEECHERS=12 PIECES=32 PIECE_KIB=64 UP_KIB=64 DOWN_KIB=256 GAP_S=1 SEED_S=15 SEED=1 START_S=2 (the
+//   simulator's client start-up time)
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -34,6 +35,7 @@ const DOWN = num('DOWN_KIB', 256) * 1024;
 const GAP_S = num('GAP_S', 1);
 const SEED_S = num('SEED_S', 15);
 const SEED = num('SEED', 1);
+const START_S = num('START_S', 2);
 const RUN = join(import.meta.dirname, '..', '..', 'bin', 'run.js');
 const policy = {
   ...DEFAULT_SETTINGS,
@@ -165,6 +167,10 @@ try {
       originBytesPerS: 1024 ** 3,
       policy,
       roundIntervalS: 1,
+      // What the model cannot derive: a client's start (process, session, announce, connect), measured as
+      // the first leecher's time over the object's size / downlink; the agent's default unchoke slots.
+      peerStartS: START_S,
+      cdnUploadSlots: 16,
     },
     'function',
   );

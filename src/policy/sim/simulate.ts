@@ -41,6 +41,10 @@ export interface Scenario {
   arrivalTimesS?: number[];
   /** Every peer seeds exactly this long after completing, instead of an exponential time. */
   seedTimeFixedS?: number;
+  /** Seconds from a peer's arrival to its first request (client start, tracker announce, connecting). */
+  peerStartS?: number;
+  /** Peers the edge serves at once each second (the agent's unchoke slots); default: any number. */
+  cdnUploadSlots?: number;
   /** Pieces the CDN edge holds of object 0 at the start (an operator's partial ingest). */
   cdnStartPieces?: number[];
 }
@@ -118,6 +122,9 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
   const downloads: number[] = [];
   const firstPieces: number[] = [];
   let cdnLeft = 0;
+  const cdnServed = new Set<Peer>();
+  const cdnSlots = scenario.cdnUploadSlots ?? Number.POSITIVE_INFINITY;
+  const startS = scenario.peerStartS ?? 0;
   let originLeft = 0;
   let state: PolicyState = initialState();
   const settings: StorageControlSettings = { ...scenario.policy, budgetBytes: scenario.cdnBudgetBytes };
@@ -156,6 +163,7 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
       }
     }
     if (cdnLeft <= 0 && policy !== 'origin-only') return null;
+    if (policy !== 'origin-only' && cdnServed.size >= cdnSlots && !cdnServed.has(peer)) return null;
     switch (policy) {
       case 'origin-only':
         return originLeft > 0 ? 'origin' : null;
@@ -210,6 +218,7 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
       budget -= amount;
       peer.current.done += amount;
       if (source === 'cdn') {
+        cdnServed.add(peer);
         cdnLeft -= amount;
         totals.cdn += amount;
         lastUse[peer.object]![piece] = ++useClock;
@@ -336,12 +345,13 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
       }
     });
     cdnLeft = policy === 'origin-only' ? 0 : scenario.cdnEgressBytesPerS;
+    cdnServed.clear();
     originLeft = scenario.originBytesPerS;
     const leechers: Peer[] = [];
     for (const swarm of swarms) {
       for (const peer of swarm.peers) {
         peer.upLeft = peer.up;
-        if (peer.doneAt === null) leechers.push(peer);
+        if (peer.doneAt === null && now >= peer.arrivedAt + startS) leechers.push(peer);
       }
     }
     // A fair order: shuffled every second.
