@@ -67,6 +67,8 @@ let agent: Agent;
 let announceUrl: string;
 let single: Content;
 let multi: Content;
+/** A folder of one file: WebTorrent asks its url-list as is, as for a single-file object. */
+let oneInFolder: Content;
 
 let runs = 0;
 async function freshSave(): Promise<string> {
@@ -94,6 +96,7 @@ beforeAll(async () => {
     { path: 'a/one.bin', bytes: testContentBytes(700_000, 2) },
     { path: 'two.bin', bytes: testContentBytes(1_300_000, 3) },
   ]);
+  oneInFolder = await ingestContent(agent, dir, 'one', [{ path: 'only.bin', bytes: testContentBytes(900_000, 4) }]);
 });
 
 afterAll(async () => {
@@ -140,6 +143,7 @@ describe('WebTorrent 3 (npm webtorrent)', () => {
   it.each([
     ['single-file', () => single],
     ['multi-file', () => multi],
+    ['multi-file (one file)', () => oneInFolder],
   ])('downloads a %s object through the web seed alone', async (_, content) => {
     const wireBefore = agent.status().wire.uploadedBytes;
     const save = await freshSave();
