@@ -49,3 +49,4 @@ export {
   type ServedOperations,
 } from './server.ts';
 export type { SessionOptions } from './session.ts';
+export { versions } from './versions.ts';
