@@ -1,5 +1,5 @@
-import { BaseCommand } from '../src/cli/index.ts';
 import { versions } from '../src/admin/index.ts';
+import { BaseCommand } from '../src/cli/index.ts';
 
 export default class Version extends BaseCommand {
   static override description = 'Print the versions of edgepeer, Node.js and the protocol libraries.';
