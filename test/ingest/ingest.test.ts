@@ -108,6 +108,50 @@ describe('ingest from a local path', () => {
     }
   });
 
+  it('says updated, not unchanged, when a re-ingest of whole content gives it another TTL', async () => {
+    const path = join(dir, 'ttl.bin');
+    await writeFile(path, content);
+    const first = await ingestSource(path, { pieceLength: PIECE }, ctx);
+    expect(first.status).toBe('ingested');
+    const withTtl = await ingestSource(path, { pieceLength: PIECE, ttlMs: 3_600_000 }, ctx);
+    expect(withTtl).toMatchObject({ status: 'updated', piecesAdded: 0 });
+    expect(store.get(first.infoHash as string)?.expiresAt).not.toBeNull();
+    // The same again (the expiry moves on by the clock; a new TTL means a new expiry) and with none given.
+    expect((await ingestSource(path, { pieceLength: PIECE }, ctx)).status).toBe('unchanged');
+    const torrentTtl = await ingestSource(
+      path,
+      { pieceLength: PIECE, metainfo: store.metainfoOf(first.infoHash as string), ttlMs: 7_200_000 },
+      ctx,
+    );
+    expect(torrentTtl).toMatchObject({ status: 'updated', piecesAdded: 0 });
+  });
+
+  it('names a data dir it may not write as a local failure, not the source as unreadable', async () => {
+    const path = join(dir, 'fine.bin');
+    await writeFile(path, content);
+    // As root (CI) no permission is refused: the store's own call fails as it would for another user.
+    const staging = join(dir, 'store', 'staging', 'x');
+    const denied = Object.assign(new Error(`EACCES: permission denied, mkdir '${staging}'`), {
+      code: 'EACCES',
+      path: staging,
+    });
+    const result = await ingestSource(
+      path,
+      { pieceLength: PIECE },
+      {
+        ...ctx,
+        store: Object.assign(Object.create(store), { createStaging: () => Promise.reject(denied) }),
+      },
+    );
+    expect(result).toMatchObject({ status: 'failed', error: { code: 'EDGEPEER_IO', subject: staging } });
+    expect(result.error?.message).toMatch(
+      /permission denied: edgepeer writes its store there; check the owner and mode/,
+    );
+    // The source itself unreadable stays what it was.
+    const missing = await ingestSource(join(dir, 'missing.bin'), {}, ctx);
+    expect(missing.error?.code).toBe('EDGEPEER_SOURCE_UNREADABLE');
+  });
+
   it('ingests a folder as a multi-file object', async () => {
     const root = join(dir, 'album');
     await mkdir(join(root, 'disc1'), { recursive: true });
