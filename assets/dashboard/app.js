@@ -489,7 +489,7 @@ function peersPage() {
               before && now > before.at ? ((p.uploadedBytes - before.bytes) * 1000) / (now - before.at) : null;
             return h(
               'tr',
-              {},
+              { 'data-info-hash': p.infoHash ?? '', 'data-rate-positive': rate !== null && rate > 0 },
               h('td', {}, h('code', {}, `${p.address}:${p.port}`)),
               h('td', {}, p.peerId ?? '–'),
               h('td', { class: 'hash' }, p.infoHash ? p.infoHash.slice(0, 12) : '–'),

@@ -16,8 +16,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultTokenFile } from '../../src/admin/index.ts';
 import type { AgentAddresses } from '../../src/agent/index.ts';
 import { edgepeer } from '../helpers/cli.ts';
+import { type RunningEdgepeerTracker, startLtLeecher, startTrackerCommand } from './tracker-support.ts';
 
 const RUN = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
+/** axe-core, the accessibility engine, injected into each page (npm devDependency, no download). */
+const AXE = fileURLToPath(new URL('../../node_modules/axe-core/axe.min.js', import.meta.url));
 
 function which(command: string): string | null {
   try {
@@ -60,6 +63,7 @@ let agent: ChildProcess;
 let where: AgentAddresses;
 let browser: Browser;
 let token: string;
+let tracker: RunningEdgepeerTracker;
 
 async function startAgent(): Promise<void> {
   const configFile = join(dir, 'edgepeer.yaml');
@@ -68,7 +72,7 @@ async function startAgent(): Promise<void> {
     [
       `dataDir: ${dataDir}`,
       'logLevel: warn',
-      'announce: false',
+      `trackers: [${tracker.announceUrl}]`,
       'peer:',
       '  port: 0',
       '  host: 127.0.0.1',
@@ -98,6 +102,7 @@ beforeAll(async () => {
   if (skip) return;
   dir = await mkdtemp(join(tmpdir(), 'edgepeer-dashboard-'));
   dataDir = join(dir, 'store');
+  tracker = await startTrackerCommand(['--interval', '60']);
   await startAgent();
   token = (await readFile(defaultTokenFile(dataDir), 'utf8')).trim();
   browser = await puppeteer.launch({
@@ -114,6 +119,7 @@ afterAll(async () => {
     agent.kill('SIGTERM');
     await once(agent, 'exit');
   }
+  await tracker?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -145,6 +151,43 @@ async function logIn(page: Page, given: string): Promise<void> {
   await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
 }
 
+/**
+ * Runs axe-core on the page as it is: no violation of impact serious or critical. The page's CSP allows
+ * scripts from the agent only, so the page is opened with CSP bypassed for the injected engine.
+ */
+async function expectAccessible(page: Page, what: string): Promise<void> {
+  await page.addScriptTag({ path: AXE });
+  const violations = await page.evaluate(async () => {
+    const axe = (globalThis as unknown as { axe: { run(): Promise<{ violations: AxeViolation[] }> } }).axe;
+    const result = await axe.run();
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }));
+  });
+  expect(
+    violations.filter((v) => v.impact === 'serious' || v.impact === 'critical'),
+    `${what}: ${JSON.stringify(violations)}`,
+  ).toEqual([]);
+}
+
+interface AxeViolation {
+  id: string;
+  impact: string | null;
+  nodes: unknown[];
+}
+
+/** Swarm statistics of one object from edgepeer's tracker once `accept` holds (long poll on its version). */
+async function swarmWhen(
+  infoHash: string,
+  accept: (stats: { seeds: number; leechers: number }) => boolean,
+): Promise<void> {
+  let version = -1;
+  for (;;) {
+    const url = `${tracker.statsUrl}/${infoHash}${version >= 0 ? `?since=${version}&wait=10` : ''}`;
+    const stats = (await (await request(url)).body.json()) as { version: number; seeds: number; leechers: number };
+    if (accept(stats)) return;
+    version = stats.version;
+  }
+}
+
 const HELD = [45, 164, 78];
 const MISSING = [208, 215, 222];
 
@@ -155,8 +198,10 @@ describe.skipIf(skip)('the dashboard in chromium', () => {
 
   it('refuses pages and data without a session, and a wrong token at login', async () => {
     const page = await browser.newPage();
+    await page.setBypassCSP(true);
     await page.goto(`${where.adminUrl}/dashboard/objects`);
     expect(new URL(page.url()).pathname).toBe('/dashboard/login');
+    await expectAccessible(page, 'login page');
     const api = await page.evaluate(async () => (await fetch('/dashboard/api/objects')).status);
     expect(api).toBe(401);
     await logIn(page, `${token.slice(0, -1)}x`);
@@ -176,6 +221,7 @@ describe.skipIf(skip)('the dashboard in chromium', () => {
     infoHash = String(ingested.lines[0]?.infoHash);
 
     const page = await browser.newPage();
+    await page.setBypassCSP(true);
     await logIn(page, token);
     expect(new URL(page.url()).pathname).toBe('/dashboard/');
     const [cookie] = await page.cookies();
@@ -189,6 +235,7 @@ describe.skipIf(skip)('the dashboard in chromium', () => {
       {},
       '#objects-count',
     );
+    await expectAccessible(page, 'overview');
 
     await page.goto(`${where.adminUrl}/dashboard/objects`);
     const row = await page.waitForSelector(`tr[data-info-hash="${infoHash}"] a`);
@@ -199,6 +246,7 @@ describe.skipIf(skip)('the dashboard in chromium', () => {
       `${pieces} of ${pieces} pieces held`,
     );
     expect(await pieceColour(page, 7)).toEqual(HELD);
+    await expectAccessible(page, 'objects with a piece map');
     await page.close();
   });
 
@@ -253,5 +301,39 @@ describe.skipIf(skip)('the dashboard in chromium', () => {
     });
     expect(shown.statusCode).toBe(200);
     await page.close();
+  });
+
+  it('shows a libtorrent download as a peer with a rate', async () => {
+    const file = join(dir, 'slow.bin');
+    await writeFile(file, randomBytes(4 * 1024 * 1024));
+    const ingested = await edgepeer(['ingest', file, '--piece-length', '64KiB', '--data-dir', dataDir, '--json']);
+    expect(ingested.code, ingested.stderr).toBe(0);
+    const slowHash = String(ingested.lines[0]?.infoHash);
+    await swarmWhen(slowHash, (s) => s.seeds === 1);
+    const torrent = join(dir, 'slow.torrent');
+    expect((await edgepeer(['torrent', slowHash, '-o', torrent, '--data-dir', dataDir])).code).toBe(0);
+    // 64 KiB/s: the 4 MiB take a minute, long enough for the page to poll the peer twice.
+    const leecher = startLtLeecher(torrent, join(dir, 'leech'), {
+      tracker: tracker.announceUrl,
+      timeoutS: 90,
+      downloadLimit: 64 * 1024,
+    });
+    try {
+      const page = await browser.newPage();
+      await page.setBypassCSP(true);
+      await logIn(page, token);
+      await page.goto(`${where.adminUrl}/dashboard/peers`);
+      const row = await page.waitForSelector(`#peers tr[data-info-hash="${slowHash}"][data-rate-positive]`, {
+        timeout: 60_000,
+      });
+      const cells = (await row?.$$eval('td', (tds) => tds.map((td) => td.textContent))) as string[];
+      expect(cells[0]).toMatch(/^127\.0\.0\.1:\d+$/);
+      expect(cells[1]).toMatch(/^-LT/); // libtorrent's peer id prefix
+      expect(cells[4]).toMatch(/^[1-9][\d.]* (B|KiB|MiB)\/s$/);
+      await expectAccessible(page, 'peers');
+      await page.close();
+    } finally {
+      await leecher.stop();
+    }
   });
 });
