@@ -400,7 +400,11 @@ function objectsPage() {
     };
   }
 
-  return async () => {
+  // The list costs the agent a sort of its whole catalog (~0.1 s at 100,000 objects): polled every 10 s,
+  // at once after the admin's own changes; the selected object's piece map every poll.
+  let polls = 0;
+  return async (poll) => {
+    if (poll && polls++ % 5 !== 0) return detailRefresh();
     const query = new URLSearchParams({ offset: String(view.offset), limit: String(LIMIT), sort: view.sort });
     if (view.q) query.set('q', view.q);
     if (view.state) query.set('state', view.state);
@@ -514,9 +518,9 @@ async function main() {
     if (a.dataset.page === page) a.setAttribute('aria-current', 'page');
   const update = page === 'objects' ? objectsPage() : page === 'peers' ? peersPage() : overviewPage();
   const updated = document.getElementById('updated');
-  refresh = async () => {
+  refresh = async (poll = false) => {
     try {
-      await update();
+      await update(poll);
       updated.textContent = `updated ${new Date().toLocaleTimeString()}`;
       updated.className = 'muted';
     } catch (err) {
@@ -527,7 +531,7 @@ async function main() {
   await refresh();
   document.body.dataset.ready = 'true';
   setInterval(() => {
-    if (!document.hidden && !dialog.open) refresh();
+    if (!document.hidden && !dialog.open) refresh(true);
   }, POLL_MS);
 }
 

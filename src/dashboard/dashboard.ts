@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname } from 'node:path';
 import type { ServedOperations } from '../admin/index.ts';
-import { type ObjectSummary, pathOf, readBody, readJson, sendJson, summarize } from '../admin/index.ts';
+import { pathOf, readBody, readJson, sendJson, summarize } from '../admin/index.ts';
 import { InvalidArgumentError, NotFoundError, UnauthorizedError } from '../errors/index.ts';
 import type { IngestResult } from '../ingest/index.ts';
 import { parsePieceList } from '../metainfo/index.ts';
@@ -270,11 +270,12 @@ export function overview(status: DashboardStatusView, objects: CatalogObject[], 
   };
 }
 
-const SORTS: Record<string, (a: ObjectSummary, b: ObjectSummary) => number> = {
+// On the catalog's own fields: only the page's objects are summarized (dates formatted), not 100,000.
+const SORTS: Record<string, (a: CatalogObject, b: CatalogObject) => number> = {
   name: (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
-  added: (a, b) => (a.addedAt < b.addedAt ? -1 : a.addedAt > b.addedAt ? 1 : 0),
+  added: (a, b) => a.addedAt - b.addedAt,
   length: (a, b) => a.length - b.length,
-  held: (a, b) => a.piecesHeld / a.pieces - b.piecesHeld / b.pieces,
+  held: (a, b) => a.piecesHeld / a.pieceCount - b.piecesHeld / b.pieceCount,
 };
 
 /**
@@ -300,8 +301,8 @@ export function objectPage(objects: CatalogObject[], query: URLSearchParams) {
       (q === '' || o.infoHash.includes(q) || o.name.toLowerCase().includes(q)) &&
       (state === '' || (state === 'complete') === o.complete),
   );
-  const items = matching.map(summarize).sort(descending ? (a, b) => sort(b, a) : sort);
-  return { total: matching.length, offset, limit, items: items.slice(offset, offset + limit) };
+  matching.sort(descending ? (a, b) => sort(b, a) : sort);
+  return { total: matching.length, offset, limit, items: matching.slice(offset, offset + limit).map(summarize) };
 }
 
 function integer(value: string | null, fallback: number, name: string): number {
