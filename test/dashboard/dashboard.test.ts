@@ -1,6 +1,6 @@
 // The dashboard behind the admin API, in process over a real store: login, the session cookie, refusals
 // without it, the anti-CSRF header on writes, paging and filtering, piece maps and a purge that changes one.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -186,6 +186,23 @@ describe('the dashboard', () => {
       await request(`${url}/dashboard/api/objects/${infoHash}/pieces`, { headers: { cookie } })
     ).body.json()) as { bitmap: string; piecesHeld: number };
     expect(map).toMatchObject({ bitmap: 'cfff', piecesHeld: 14 });
+  });
+
+  it('draws pieces dropped for a failed hash as corrupt until they are held again', async () => {
+    const { cookie } = await session();
+    const map = async () =>
+      (await (
+        await request(`${url}/dashboard/api/objects/${infoHash}/pieces`, { headers: { cookie } })
+      ).body.json()) as {
+        corrupt: number[];
+        piecesHeld: number;
+      };
+    await store.removePieces(infoHash, [9], 'corrupt');
+    await store.removePieces(infoHash, [10], 'purge');
+    expect(await map()).toMatchObject({ corrupt: [9] });
+    const file = join(dir, 'movie.bin');
+    await store.writePiece(infoHash, 9, (await readFile(file)).subarray(9 * 16384, 10 * 16384));
+    expect(await map()).toMatchObject({ corrupt: [] });
   });
 
   it('ends a session at logout', async () => {

@@ -147,6 +147,18 @@ describe('piece cache', () => {
     pieces.evict(infoHash);
     expect(pieces.stats().bytes).toBe(0);
   });
+
+  it('names the pieces of an object it holds in memory, without counting a hit', async () => {
+    const pieces = cache();
+    expect(pieces.cachedPieces(infoHash)).toEqual([]);
+    await pieces.getPiece(infoHash, 2);
+    await pieces.getPiece(infoHash, 0);
+    const hits = pieces.stats().hits;
+    expect(pieces.cachedPieces(infoHash.toUpperCase()).sort()).toEqual([0, 2]);
+    expect(pieces.stats().hits).toBe(hits);
+    pieces.evict(infoHash, [0]);
+    expect(pieces.cachedPieces(infoHash)).toEqual([2]);
+  });
 });
 
 describe('piece cache: spans without waiting', () => {
