@@ -69,6 +69,7 @@ function overviewPage() {
   });
   const trackers = h('tbody');
   const ims = h('p', { id: 'ims' });
+  const controller = h('p', { id: 'controller' });
   app.replaceChildren(
     h('h1', {}, 'Overview'),
     cards,
@@ -108,6 +109,7 @@ function overviewPage() {
       ),
     ),
     h('section', {}, h('h2', {}, 'IMS registration'), ims),
+    h('section', {}, h('h2', {}, 'CDN controller'), controller),
   );
   return async () => {
     const o = await api('overview');
@@ -148,6 +150,12 @@ function overviewPage() {
       o.ims
         ? `${o.ims.status}${o.ims.registered ? ' (registered)' : ''}: ${o.ims.impu} at ${o.ims.registrar}${o.ims.expiresAt ? `, expires ${new Date(o.ims.expiresAt).toLocaleTimeString()}` : ''}`
         : h('span', { class: 'muted' }, 'IMS registration is off.'),
+    );
+    const link = o.controller;
+    controller.replaceChildren(
+      link
+        ? `${link.connected ? 'connected' : 'not connected'} to ${link.controller} as ${link.edgeId ?? '(not enrolled)'}${link.draining ? ', draining' : ''}; last heartbeat ${time(link.lastHeartbeatAt)}${link.lastError ? `; last error: ${link.lastError}` : ''}`
+        : h('span', { class: 'muted' }, 'Standalone: not an edge of a controller.'),
     );
   };
 }
