@@ -27,10 +27,11 @@ It prints a magnet link and an HTTP URL that aria2c, a BitTorrent client or curl
     const { flags } = await this.parse(Demo);
     const dataDir = flags['data-dir'] ?? (await mkdtemp(join(tmpdir(), 'edgepeer-demo-')));
     try {
+      const logger = createLogger(flags['log-level']);
       const demo = await startDemo({
         dataDir,
         sampleBytes: parseSize(flags['sample-size'], '--sample-size'),
-        logger: createLogger(flags['log-level']),
+        logger,
       });
       const r = demo.ready;
       this.emit(
@@ -54,7 +55,7 @@ It prints a magnet link and an HTTP URL that aria2c, a BitTorrent client or curl
         ].join('\n'),
       );
       const signal = await untilStopSignal();
-      this.note(`${signal}: stopping`);
+      logger.info({ signal }, 'demo: stopping');
       await demo.stop();
       this.emit({ event: 'stopped', signal });
     } finally {

@@ -94,7 +94,13 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
       return;
     }
     if (req.method === 'POST' && path === '/v1/purge') {
-      return sendJson(res, 200, await ops.purge(purgeRequest(await readJson(req))));
+      const request = purgeRequest(await readJson(req));
+      const results = await ops.purge(request);
+      logger.info(
+        { ids: request.ids.slice(0, 20), pieces: request.pieces?.length, results: countBy(results, (r) => r.status) },
+        'admin: purge',
+      );
+      return sendJson(res, 200, results);
     }
     if (req.method === 'POST' && path === '/v1/ingest') return streamIngest(res, ingestRequest(await readJson(req)));
     throw new NotFoundError(`no route ${req.method} ${path.slice(0, 200)}`);
@@ -106,10 +112,15 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
     res.writeHead(200, { 'content-type': 'application/x-ndjson' });
     const line = (value: object) => res.write(`${JSON.stringify(value)}\n`);
     let lastProgress = 0;
+    const statuses: string[] = [];
+    const started = Date.now();
     try {
       await options.operations.ingest(
         request,
-        (result) => line({ type: 'result', result }),
+        (result) => {
+          statuses.push(result.status);
+          line({ type: 'result', result });
+        },
         (progress) => {
           // Progress at most 5 times a second: it is for a person watching a bar.
           const now = Date.now();
@@ -123,6 +134,10 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
       line({ type: 'error', error: toErrorJson(err) });
     }
     res.end();
+    logger.info(
+      { sources: request.sources.length, results: countBy(statuses, (status) => status), ms: Date.now() - started },
+      'admin: ingest',
+    );
   }
 
   function authorized(header: string | undefined): boolean {
@@ -134,6 +149,7 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
   return {
     async listen() {
       const { url, address } = await listenHttp(server, 'admin API', options.host, options.port);
+      logger.info({ url }, 'admin API: listening');
       if (!isLoopback(address.address)) {
         logger.warn(
           { address: address.address, port: address.port },
@@ -154,4 +170,11 @@ LOOPBACK.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
 /** True for 127.0.0.0/8 and ::1 (and IPv4-mapped 127/8). */
 export function isLoopback(address: string): boolean {
   return LOOPBACK.check(address, address.includes(':') ? 'ipv6' : 'ipv4');
+}
+
+/** How many of `items` fall under each key, for one log line instead of one per item. */
+function countBy<T>(items: readonly T[], key: (item: T) => string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const item of items) counts[key(item)] = (counts[key(item)] ?? 0) + 1;
+  return counts;
 }
