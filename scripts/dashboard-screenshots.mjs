@@ -36,11 +36,16 @@ const FLAGS = [
 ];
 
 const dir = await mkdtemp(join(tmpdir(), 'edgepeer-screenshots-'));
+// edgepeer's own tracker, so that the objects page shows the swarm's copies per piece.
+const tracker = spawn(process.execPath, [RUN, 'tracker', '--port', '0', '--host', '127.0.0.1', '--json'], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+const { announceUrl } = JSON.parse((await once(createInterface({ input: tracker.stdout }), 'line'))[0]);
 const dataDir = join(dir, 'store');
 const config = join(dir, 'edgepeer.yaml');
 await writeFile(
   config,
-  `dataDir: ${dataDir}\nlogLevel: warn\nannounce: false\npeer:\n  port: 0\n  host: 127.0.0.1\nhttp:\n  port: 0\n  host: 127.0.0.1\nadmin:\n  listen: 127.0.0.1:0\n`,
+  `dataDir: ${dataDir}\nlogLevel: warn\ntrackers: [${announceUrl}]\npeer:\n  port: 0\n  host: 127.0.0.1\nhttp:\n  port: 0\n  host: 127.0.0.1\nadmin:\n  listen: 127.0.0.1:0\n`,
 );
 const agent = spawn(process.execPath, [RUN, 'agent', '--config', config, '--json'], {
   stdio: ['ignore', 'pipe', 'inherit'],
@@ -90,6 +95,7 @@ try {
   await page.screenshot({ path: join(OUT, 'overview.png'), fullPage: true });
   await page.goto(`${where.adminUrl}/dashboard/objects?id=${ids[0]}`);
   await page.waitForSelector('#piece-map[data-held]');
+  await page.waitForSelector('#swarm-map[data-max]');
   await page.screenshot({ path: join(OUT, 'objects.png'), fullPage: true });
   await page.goto(`${where.adminUrl}/dashboard/peers`);
   await page.waitForSelector('body[data-ready]');
@@ -99,5 +105,7 @@ try {
   await browser?.close();
   agent.kill('SIGTERM');
   await once(agent, 'exit');
+  tracker.kill('SIGTERM');
+  await once(tracker, 'exit');
   await rm(dir, { recursive: true, force: true });
 }

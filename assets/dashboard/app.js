@@ -1,7 +1,7 @@
 // The dashboard's pages: one shell (index.html), the page chosen by the path, data polled from
 // /dashboard/api every 2 s. DOM built with textContent only: names from the store are never parsed as HTML.
 import { drawRateChart, formatBytes } from './chart.js';
-import { COLOURS, drawPieceMap, pieceAt } from './piecemap.js';
+import { COLOURS, drawHeatMap, drawPieceMap, pieceAt } from './piecemap.js';
 
 const POLL_MS = 2000;
 const app = document.getElementById('app');
@@ -328,6 +328,9 @@ function objectsPage() {
       size: 16,
     });
     const result = h('span', { id: 'purge-result', role: 'status' });
+    const swarmCanvas = h('canvas', { id: 'swarm-map', role: 'img', 'aria-label': 'Swarm copies per piece' });
+    const swarmCaption = h('p', { id: 'swarm-caption', class: 'muted' });
+    const swarmSection = h('section', {}, h('h3', {}, 'Copies per piece in the swarm'), swarmCaption, swarmCanvas);
     let map = null;
     canvas.addEventListener('click', (event) => {
       const rect = canvas.getBoundingClientRect();
@@ -388,10 +391,12 @@ function objectsPage() {
         ),
         result,
       ),
+      swarmSection,
     );
     detailRefresh = async () => {
+      let swarm = null;
       try {
-        map = await api(`objects/${id}/pieces`);
+        [map, { swarm }] = await Promise.all([api(`objects/${id}/pieces`), api(`objects/${id}/swarm`)]);
       } catch (err) {
         title.textContent = 'Object';
         facts.textContent = err.message;
@@ -405,6 +410,14 @@ function objectsPage() {
         ` · ${map.piecesHeld} of ${map.pieces} pieces held`,
       );
       drawPieceMap(canvas, map, Math.min(960, app.clientWidth - 40));
+      if (swarm?.pieceCopies?.length) {
+        swarmCaption.textContent = `From ${swarm.tracker}: ${swarm.seeds} seeds, ${swarm.leechers} leechers; darker: more copies.`;
+        swarmCanvas.hidden = false;
+        drawHeatMap(swarmCanvas, swarm.pieceCopies, Math.min(960, app.clientWidth - 40));
+      } else {
+        swarmCaption.textContent = 'No tracker of this agent reports the swarm’s pieces (an edgepeer tracker does).';
+        swarmCanvas.hidden = true;
+      }
     };
   }
 

@@ -78,3 +78,49 @@ export function pieceAt(canvas, x, y, pieces) {
   const index = row * columns + column;
   return column < columns && index < pieces ? index : -1;
 }
+
+/** Heat map colour of `copies` out of `max`: grey for none, then light to dark blue. */
+export function heatColour(copies, max) {
+  if (copies <= 0) return COLOURS.missing;
+  const t = max <= 1 ? 1 : (copies - 1) / (max - 1);
+  return [Math.round(198 - 190 * t), Math.round(219 - 171 * t), Math.round(239 - 132 * t)];
+}
+
+/** The swarm's copies of each piece (a tracker's pieceCopies) as a heat map, in the piece map's layout. */
+export function drawHeatMap(canvas, copies, width = 960, maxHeight = 320) {
+  const pieces = copies.length;
+  const { cell, columns, rows } = layout(pieces, width, maxHeight);
+  canvas.width = columns * cell;
+  canvas.height = rows * cell;
+  let max = 0;
+  for (const n of copies) max = Math.max(max, n);
+  const context = canvas.getContext('2d');
+  const image = context.createImageData(canvas.width, canvas.height);
+  const pixels = image.data;
+  const fill = cell >= 4 ? cell - 1 : cell;
+  for (let i = 0; i < pieces; i++) {
+    const [r, g, b] = heatColour(copies[i], max);
+    const x0 = (i % columns) * cell;
+    const y0 = Math.floor(i / columns) * cell;
+    for (let y = y0; y < y0 + fill; y++) {
+      let p = (y * canvas.width + x0) * 4;
+      for (let x = 0; x < fill; x++, p += 4) {
+        pixels[p] = r;
+        pixels[p + 1] = g;
+        pixels[p + 2] = b;
+        pixels[p + 3] = 255;
+      }
+    }
+  }
+  context.putImageData(image, 0, 0);
+  const none = copies.reduce((n, c) => n + (c <= 0 ? 1 : 0), 0);
+  canvas.dataset.max = String(max);
+  canvas.dataset.none = String(none);
+  canvas.dataset.cell = String(cell);
+  canvas.dataset.columns = String(columns);
+  canvas.setAttribute(
+    'aria-label',
+    `Swarm copies per piece: at most ${max}, ${none} of ${pieces} pieces with no copy in the swarm`,
+  );
+  return { cell, columns, rows, max, none };
+}

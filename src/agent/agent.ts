@@ -13,7 +13,7 @@ import {
   unpublishAgent,
 } from '../admin/index.ts';
 import type { AgentAddresses, AgentConfig } from '../config/index.ts';
-import { createDashboard } from '../dashboard/index.ts';
+import { createDashboard, trackerSwarm } from '../dashboard/index.ts';
 import { NotFoundError } from '../errors/index.ts';
 import type { EdgeLink } from '../fleet/index.ts';
 import type { HashPool } from '../hashing/index.ts';
@@ -328,6 +328,7 @@ export class Agent {
       status: () => this.status(),
       peers: () => this.wire?.peers() ?? [],
       cachedPieces: (infoHash) => this.cache.cachedPieces(infoHash),
+      swarm: (infoHash) => trackerSwarm(this.config.trackers, infoHash),
       counters: () => {
         const wire = this.wire?.stats();
         const http = this.http?.stats();

@@ -15,6 +15,7 @@ import type { CatalogObject, RemovalReason, StoredObject } from '../store/index.
 import type { PeerInfo } from '../wire/index.ts';
 import { type CounterSample, RateHistory } from './history.ts';
 import { CSRF_HEADER, crossSite, type DashboardSession, DashboardSessions } from './sessions.ts';
+import type { SwarmView } from './swarm.ts';
 
 /** What the overview reads of the agent's status (AgentStatus has it). */
 export interface DashboardStatusView {
@@ -47,6 +48,8 @@ export interface DashboardOptions {
   counters: () => CounterSample;
   /** Pieces of an object in the piece cache (memory). */
   cachedPieces?: (infoHash: string) => number[];
+  /** The swarm's copies per piece from a tracker that knows them (src/dashboard/swarm.ts), or null. */
+  swarm?: (infoHash: string) => Promise<SwarmView | null>;
   /** How often counters are sampled for the rate chart. */
   sampleEveryMs?: number;
 }
@@ -181,6 +184,12 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     if (method === 'GET' && pieceRoute) {
       const object = store.find(pieceRoute[1] as string);
       sendJson(res, 200, pieceMap(object, options.cachedPieces?.(object.infoHash) ?? [], corrupt.get(object.infoHash)));
+      return true;
+    }
+    const swarmRoute = /^\/dashboard\/api\/objects\/([0-9a-fA-F]{40})\/swarm$/.exec(path);
+    if (method === 'GET' && swarmRoute) {
+      const object = store.find(swarmRoute[1] as string);
+      sendJson(res, 200, { swarm: (await options.swarm?.(object.infoHash)) ?? null });
       return true;
     }
     const objectRoute = /^\/dashboard\/api\/objects\/([0-9a-fA-F]{40})$/.exec(path);

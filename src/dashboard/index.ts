@@ -20,3 +20,4 @@ export {
   SESSION_COOKIE,
   SESSION_TTL_MS,
 } from './sessions.ts';
+export { type SwarmView, statsUrlOf, trackerSwarm } from './swarm.ts';

@@ -124,9 +124,9 @@ afterAll(async () => {
 });
 
 /** The colour drawn for `piece` in the piece map (one pixel at the cell's top left). */
-async function pieceColour(page: Page, piece: number): Promise<number[]> {
+async function pieceColour(page: Page, piece: number, canvasId = 'piece-map'): Promise<number[]> {
   return page.$eval(
-    '#piece-map',
+    `#${canvasId}`,
     (canvas, index) => {
       // No DOM types in this project's tsconfig: the canvas as far as this reads it.
       const c = canvas as unknown as {
@@ -255,6 +255,8 @@ describe.skipIf(skip)('the dashboard in chromium', () => {
     await logIn(page, token);
     await page.goto(`${where.adminUrl}/dashboard/objects?id=${infoHash}`);
     await page.waitForSelector(`#piece-map[data-held="${pieces}"]`);
+    // edgepeer's tracker knows the agent's bitmap: one copy of every piece in the swarm.
+    await page.waitForSelector('#swarm-map[data-max="1"][data-none="0"]');
 
     // Cancelled: nothing is purged.
     await page.type('#purge-pieces', '7');
@@ -274,6 +276,11 @@ describe.skipIf(skip)('the dashboard in chromium', () => {
     expect(await page.$eval('#purge-result', (e) => e.textContent)).toBe('pieces-purged: 1 pieces removed');
     expect(await pieceColour(page, 7)).toEqual(MISSING);
     expect(await pieceColour(page, 6)).toEqual(HELD);
+    // The agent announces its new bitmap (at most one announce per object every 30 s, plus the 5 s change
+    // delay: up to 35 s after the ingest's); the tracker's copies of piece 7 drop to none.
+    await page.waitForSelector('#swarm-map[data-none="1"]', { timeout: 60_000 });
+    expect(await pieceColour(page, 7, 'swarm-map')).toEqual(MISSING);
+    expect(await pieceColour(page, 6, 'swarm-map')).not.toEqual(MISSING);
     const after = await request(`${where.adminUrl}/v1/objects/${infoHash}`, {
       headers: { authorization: `Bearer ${token}` },
     });
