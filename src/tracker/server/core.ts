@@ -125,8 +125,9 @@ export class TrackerCore {
       limits: this.limits,
       intervalS,
       now: this.now,
-      onChange: (infoHash, version) => this.feed.publish(infoHash, version),
     });
+    // Changes come from the store: with a shared one, also those made through the other instances.
+    this.swarms.onChange((infoHash, version) => this.feed.publish(infoHash, version));
   }
 
   /** The bencoded answer to an HTTP announce query (a failure reason for a bad one). */
@@ -140,7 +141,6 @@ export class TrackerCore {
     }
     if (!this.#extension) parsed.extension = false;
     const outcome = await this.swarms.announce(parsed.announce);
-    if (outcome.changed) this.feed.publish(parsed.announce.infoHash, outcome.version);
     return encodeBencode(announceDictionary(parsed, outcome, this.settings));
   }
 
@@ -168,7 +168,6 @@ export class TrackerCore {
         if (!isDictionary(entry)) throw new AnnounceRefused('announce entry is not a dictionary');
         const parsed = parseAnnounce(batchParamSource(entry, decoded), remoteIp, now, this.limits);
         const outcome = await this.swarms.announce(parsed.announce);
-        if (outcome.changed) this.feed.publish(parsed.announce.infoHash, outcome.version);
         results.push(announceDictionary(parsed, outcome, this.settings, true));
       } catch (err) {
         if (!(err instanceof AnnounceRefused)) throw err;
@@ -184,13 +183,19 @@ export class TrackerCore {
     });
   }
 
-  /** Drops peers past the timeout and tells statistics followers. */
-  async sweep(): Promise<void> {
-    const changed = await this.swarms.expire(this.now() - this.peerTimeoutMs);
-    for (const infoHash of changed) {
-      const stats = await this.swarms.stats(infoHash, 0);
-      this.feed.publish(infoHash, stats.version);
-    }
+  /** How often the expiry sweep runs, ms. */
+  get sweepIntervalMs(): number {
+    return Math.min(this.peerTimeoutMs / 4, 60_000);
+  }
+
+  /**
+   * Drops peers past the timeout, if this instance runs the sweep (with a shared store, the one holding the
+   * expiry lease, renewed here; it lapses three sweeps after its holder stops). Returns the peers' swarms
+   * that changed (the store tells statistics followers), or null when another instance sweeps.
+   */
+  async sweep(): Promise<string[] | null> {
+    if (!(await this.swarms.claimExpiry(this.sweepIntervalMs * 3))) return null;
+    return this.swarms.expire(this.now() - this.peerTimeoutMs);
   }
 }
 

@@ -6,13 +6,23 @@
 import { countMissing } from '../protocol/bitmap.ts';
 import type { Holding, ListedPeer, PeerRecord, Swarm } from './swarm-store.ts';
 
+/** The peers to choose from (all of a swarm, or a sample a shared store drew) and what scoring needs. */
+export type PeerPool = Pick<Swarm, 'list' | 'pieceCount' | 'size'>;
+
 /** Candidates looked at per announce, at least; large swarms are sampled down to this. */
 const MIN_SAMPLE = 128;
 /** Bitmap bytes compared per announce, at most (bounds the cost of exact scoring). */
 const MAX_COMPARED_BYTES = 4 * 1024 * 1024;
 
+/** Candidates to look at for an asker wanting numWant peers, with a bitmap of askerBitmapBytes (0: none). */
+export function samplingSize(numWant: number, askerBitmapBytes: number): number {
+  const sampleSize = Math.max(numWant * 4, MIN_SAMPLE);
+  if (askerBitmapBytes === 0) return sampleSize;
+  return Math.max(numWant, Math.min(sampleSize, MAX_COMPARED_BYTES / askerBitmapBytes));
+}
+
 export function pickPeers(
-  swarm: Swarm,
+  swarm: PeerPool,
   asker: PeerRecord | null,
   askerHolding: Holding,
   numWant: number,
@@ -20,9 +30,7 @@ export function pickPeers(
   askerKey: string,
 ): ListedPeer[] {
   const askerBitmap = askerHolding.kind === 'bitmap' ? askerHolding.bitmap : null;
-  let sampleSize = Math.max(numWant * 4, MIN_SAMPLE);
-  if (askerBitmap !== null)
-    sampleSize = Math.max(numWant, Math.min(sampleSize, MAX_COMPARED_BYTES / askerBitmap.length));
+  const sampleSize = samplingSize(numWant, askerBitmap?.length ?? 0);
   const askerIsSeed = askerHolding.kind === 'full';
   const candidates: PeerRecord[] = [];
   for (const record of sample(swarm.list, sampleSize)) {
@@ -53,7 +61,7 @@ export function pickPeers(
 }
 
 /** How many pieces the asker could get from this candidate (estimated when either side's bitmap is unknown). */
-function score(swarm: Swarm, candidate: PeerRecord, askerHolding: Holding): number {
+function score(swarm: PeerPool, candidate: PeerRecord, askerHolding: Holding): number {
   const pieceCount = swarm.pieceCount ?? 1000;
   const askerHeld = askerHolding.kind === 'bitmap' ? askerHolding.held : 0;
   const holding = candidate.holding;
