@@ -25,7 +25,7 @@ import {
 import { type AnswerSettings, announceDictionary, extensionOffer, failureAnswer } from './answers.ts';
 import { NO_CDN_ALLOW, parseCdnAllow } from './cdn-allow.ts';
 import { StatsFeed } from './stats-feed.ts';
-import { MemorySwarmStore, type SwarmStore } from './swarm-store.ts';
+import { MemorySwarmStore, type SwarmStore, type SwarmStoreLimits } from './swarm-store.ts';
 import { UdpEndpoint } from './udp-endpoint.ts';
 
 export interface TrackerCoreOptions {
@@ -64,7 +64,10 @@ export interface TrackerCoreOptions {
   cdnAllow?: readonly string[];
   /** Offer the bitmap extension and the multi-object announce. Default true (false answers like a plain tracker). */
   extension?: boolean;
-  /** Replaces the in-memory swarm state. */
+  /**
+   * Replaces the in-memory swarm state (server/state.ts opens one in Redis). Its limits are its own; the
+   * caller closes it.
+   */
   swarmStore?: SwarmStore;
   /** Clock, ms since the epoch (tests). */
   now?: () => number;
@@ -107,18 +110,7 @@ export class TrackerCore {
       maxPieces,
       statsPath: STATS_PATH,
     };
-    this.swarms =
-      options.swarmStore ??
-      new MemorySwarmStore({
-        maxSwarms: positive(options.maxSwarms ?? 100_000, 'maxSwarms'),
-        maxPeersPerSwarm: positive(options.maxPeersPerSwarm ?? 10_000, 'maxPeersPerSwarm'),
-        maxPeers: positive(options.maxPeers ?? 500_000, 'maxPeers'),
-        maxPeersPerAddress: positive(options.maxPeersPerAddress ?? 20_000, 'maxPeersPerAddress'),
-        maxPeersPerNetwork: positive(options.maxPeersPerNetwork ?? 50_000, 'maxPeersPerNetwork'),
-        maxPieces,
-        maxBitmapBytes: positive(options.maxBitmapBytes ?? 256 * 1024 * 1024, 'maxBitmapBytes'),
-        maxUrlsPerAnswer: 16,
-      });
+    this.swarms = options.swarmStore ?? new MemorySwarmStore(swarmStoreLimits(options));
     this.feed = new StatsFeed(positive(options.maxFollowers ?? 1000, 'maxFollowers'));
     this.udp = new UdpEndpoint({
       store: this.swarms,
@@ -197,6 +189,20 @@ export class TrackerCore {
     if (!(await this.swarms.claimExpiry(this.sweepIntervalMs * 3))) return null;
     return this.swarms.expire(this.now() - this.peerTimeoutMs);
   }
+}
+
+/** The swarm store's limits from the tracker's options (defaults for those not given). */
+export function swarmStoreLimits(options: TrackerCoreOptions): SwarmStoreLimits {
+  return {
+    maxSwarms: positive(options.maxSwarms ?? 100_000, 'maxSwarms'),
+    maxPeersPerSwarm: positive(options.maxPeersPerSwarm ?? 10_000, 'maxPeersPerSwarm'),
+    maxPeers: positive(options.maxPeers ?? 500_000, 'maxPeers'),
+    maxPeersPerAddress: positive(options.maxPeersPerAddress ?? 20_000, 'maxPeersPerAddress'),
+    maxPeersPerNetwork: positive(options.maxPeersPerNetwork ?? 50_000, 'maxPeersPerNetwork'),
+    maxPieces: positive(options.maxPieces ?? 1 << 20, 'maxPieces'),
+    maxBitmapBytes: positive(options.maxBitmapBytes ?? 256 * 1024 * 1024, 'maxBitmapBytes'),
+    maxUrlsPerAnswer: 16,
+  };
 }
 
 /** Reads a multi-object entry, falling back to the values all entries share (peer id, port, key, ip, numwant, urls). */

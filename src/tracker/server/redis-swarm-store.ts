@@ -26,6 +26,7 @@ import { countBits } from '../protocol/bitmap.ts';
 import { bytesToIp, encodeCompactPeer } from '../protocol/compact.ts';
 import { objectUrl, pieceUrlPattern } from '../protocol/extension.ts';
 import { pickPeers, samplingSize } from './peer-selection.ts';
+import { redactUrl } from './state.ts';
 import {
   type AnnounceOutcome,
   type ChangeListener,
@@ -57,7 +58,7 @@ export interface RedisSwarmStoreOptions {
   tlsCa?: Buffer;
   /** Time for a connection to be made; default 5 s. */
   connectTimeoutMs?: number;
-  /** Connection errors (also each failed reconnection attempt). */
+  /** Connection errors once connected (each failed reconnection attempt); the first failure rejects open(). */
   onError?: (err: Error) => void;
 }
 
@@ -475,7 +476,10 @@ export class RedisSwarmStore implements SwarmStore {
     let connected = false;
     const client = binaryClient(options, () => connected);
     const subscriber = client.duplicate();
-    const onError = options.onError ?? (() => {});
+    // Before the first connection, its failure is the rejection of open(), told once.
+    const onError = (err: Error) => {
+      if (connected) options.onError?.(err);
+    };
     client.on('error', onError);
     subscriber.on('error', onError);
     try {
@@ -919,9 +923,4 @@ function peerRecord(keyBytes: Buffer, raw: Buffer, bitmaps: Map<string, Buffer>,
     urls: urlsText.length === 0 ? [] : Buffer.from(urlsText, 'latin1').toString('utf8').split('\n'),
     index,
   };
-}
-
-/** The URL without its password, for messages and logs. */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 }
