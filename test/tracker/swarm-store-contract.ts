@@ -248,6 +248,16 @@ export function swarmStoreContract(name: string, factory: SwarmStoreFactory): vo
       expect(await store.counts()).toEqual({ swarms: 0, peers: 0, bitmapBytes: 0, evictedSwarms: 0 });
     });
 
+    it('expires a peer whose announce carried an earlier clock than the others (another instance behind)', async () => {
+      const store = await create(LIMITS);
+      await store.announce(peer(1, { now: 5000 }));
+      await store.announce(peer(2, { now: 1000 }));
+      await store.announce(peer(3, { now: 6000 }));
+      await store.announce(peer(3, { now: 1500 }));
+      expect(await store.expire(2000)).toEqual([HASH]);
+      expect((await store.stats(HASH, 10)).peers.map((listed) => listed.ip)).toEqual(['10.0.0.1']);
+    });
+
     it('bumps versions only on changes, and never reuses one after a swarm comes back', async () => {
       const store = await create(LIMITS);
       const first = await store.announce(peer(1));

@@ -148,10 +148,11 @@ local function setHolding(s, k, r, oldBits, kind, bits, held)
   elseif r.kind == 'b' then redis.call('HDEL', s.bitmaps, k) end
   r.kind, r.held = kind, held
 end
-local function write(s, k, r)
+local function write(s, k, r, wasNet)
   redis.call('HSET', s.peers, k, format(r))
   redis.call('ZADD', s.seen, r.seen, k)
-  if r.net then redis.call('HSET', s.webs, k, r.kind .. '|' .. r.urls) else redis.call('HDEL', s.webs, k) end
+  if r.net then redis.call('HSET', s.webs, k, r.kind .. '|' .. r.urls)
+  elseif wasNet then redis.call('HDEL', s.webs, k) end
 end
 local function removePeer(s, k, r)
   local oldBits = ''
@@ -175,9 +176,15 @@ local function bump(s)
   redis.call('HSET', s.meta, 'ver', version)
   return version
 end
+-- The swarm's stalest peer, in meta (oldest) and in the sweep's work list.
 local function updateExpiry(s, ih)
   local oldest = redis.call('ZRANGE', s.seen, 0, 0, 'WITHSCORES')
-  if oldest[2] then redis.call('ZADD', G_EXPIRY, oldest[2], ih) else redis.call('ZREM', G_EXPIRY, ih) end
+  if oldest[2] then
+    redis.call('ZADD', G_EXPIRY, oldest[2], ih)
+    redis.call('HSET', s.meta, 'oldest', oldest[2])
+  else
+    redis.call('ZREM', G_EXPIRY, ih)
+  end
 end
 -- Drops the least recently announced swarm but keep, peers and all.
 local function evictOldest(keep)
@@ -203,9 +210,10 @@ end
 /**
  * One announce. ARGV: prefix, info hash, key (compact), event, peer id (hex), left, uploaded, downloaded, now,
  * network (1/0), ep_pieces, ep_size, bitmap bytes, pieces held in it, URLs (\\n), then the limits maxSwarms,
- * maxPeersPerSwarm, maxPeers, maxPeersPerAddress, maxPeersPerNetwork, maxBitmapBytes, and the sample size.
- * Returns failure, seeds, leechers, downloaded, version, changed, warnings, piece count, size, the asker's
- * holding kind, held, kept bitmap, sampled candidates (key, record, ...), their bitmaps, network peers.
+ * maxPeersPerSwarm, maxPeers, maxPeersPerAddress, maxPeersPerNetwork, maxBitmapBytes. Returns failure,
+ * seeds, leechers, downloaded, version, changed, warnings, piece count, size, the asker's holding kind,
+ * held, and its kept bitmap (when it left it out of this announce). Few calls on the common path (a known
+ * peer announcing again): the swarm's meta is read once and the counts are kept here.
  */
 const ANNOUNCE = `${COMMON}
 local IH, K, EV = ARGV[2], ARGV[3], ARGV[4]
@@ -213,19 +221,12 @@ local PID, LEFT, UP, DOWN, NOW = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local NET, NPC, NSIZE, BITS, HELD, URLS = ARGV[10] == '1', ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15]
 local MAX_SWARMS, MAX_PER_SWARM, MAX_PEERS = tonumber(ARGV[16]), tonumber(ARGV[17]), tonumber(ARGV[18])
 local MAX_ADDR, MAX_NET, MAX_BITMAP = tonumber(ARGV[19]), tonumber(ARGV[20]), tonumber(ARGV[21])
-local SAMPLE = tonumber(ARGV[22])
 local warnings = {}
-local function counts(changed)
-  local m = redis.call('HMGET', S.meta, 'seeds', 'downloaded', 'ver')
-  local seeds = tonumber(m[1] or '0')
-  return { seeds, redis.call('HLEN', S.peers) - seeds, tonumber(m[2] or '0'), tonumber(m[3] or '0'), changed }
-end
-local function reply(failure, c, x)
+local function reply(failure, seeds, leechers, downloaded, version, changed, x)
   x = x or {}
-  return { failure, c[1], c[2], c[3], c[4], c[5], warnings, x.pc or '', x.size or '', x.kind or 'u', x.held or '0',
-    x.bits or '', x.cands or {}, x.cbits or {}, x.webs or {} }
+  return { failure, seeds, leechers, downloaded, version, changed, warnings, x.pc or '', x.size or '', x.kind or 'u',
+    x.held or '0', x.bits or '' }
 end
-local EMPTY = { 0, 0, 0, 0, 0 }
 local function overQuota(k)
   if tonumber(redis.call('HGET', G_ADDR, addrOf(k)) or '0') >= MAX_ADDR then
     return 'your address holds ' .. ARGV[19] .. ' entries, the most this tracker keeps per address: not listed'
@@ -236,32 +237,34 @@ local function overQuota(k)
   return false
 end
 
-if redis.call('EXISTS', S.meta) == 0 then
-  if EV == 'stopped' then return reply('', EMPTY) end
+local m = redis.call('HMGET', S.meta, 'ver', 'seeds', 'downloaded', 'pc', 'size', 'bmp', 'oldest')
+local version, seeds, downloaded = tonumber(m[1] or '0'), tonumber(m[2] or '0'), tonumber(m[3] or '0')
+local pc, size, bmp, oldest = m[4], m[5], tonumber(m[6] or '0'), m[7]
+if not m[1] then
+  if EV == 'stopped' then return reply('', 0, 0, 0, 0, 0) end
   local quota = overQuota(K)
-  if quota then return reply(quota, EMPTY) end
+  if quota then return reply(quota, 0, 0, 0, 0, 0) end
   -- Full: the least recently announced swarm makes room, so a flood cannot lock new swarms out.
   if redis.call('ZCARD', G_SWARMS) >= MAX_SWARMS then evictOldest(IH) end
   redis.call('HSET', S.meta, 'ver', 0)
-  redis.call('ZADD', G_SWARMS, redis.call('HINCRBY', G_COUNTS, 'tick', 1), IH)
-elseif EV ~= 'stopped' then
-  redis.call('ZADD', G_SWARMS, redis.call('HINCRBY', G_COUNTS, 'tick', 1), IH)
 end
+if EV ~= 'stopped' then redis.call('ZADD', G_SWARMS, redis.call('HINCRBY', G_COUNTS, 'tick', 1), IH) end
 local raw = redis.call('HGET', S.peers, K)
 local existing = nil
 if raw then existing = parse(raw) end
 
 if EV == 'stopped' then
-  if not existing then return reply('', counts(0)) end
+  local count = redis.call('HLEN', S.peers)
+  if not existing then return reply('', seeds, count - seeds, downloaded, version, 0) end
+  local wasOldest = existing.seen == oldest
   removePeer(S, K, existing)
-  bump(S)
-  local c = counts(1)
-  if redis.call('HLEN', S.peers) == 0 then dropSwarm(S, IH) else updateExpiry(S, IH) end
-  return reply('', c)
+  version = bump(S)
+  if existing.left == '0' then seeds = seeds - 1 end
+  count = count - 1
+  if count == 0 then dropSwarm(S, IH) elseif wasOldest then updateExpiry(S, IH) end
+  return reply('', seeds, count - seeds, downloaded, version, 1)
 end
 
-local meta = redis.call('HMGET', S.meta, 'pc', 'size', 'bmp')
-local pc, size, bmp = meta[1], meta[2], tonumber(meta[3] or '0')
 local existingBits = ''
 if existing and existing.kind == 'b' then existingBits = redis.call('HGET', S.bitmaps, K) or '' end
 -- What the announce says the peer holds; problems become warnings and leave the bitmap unknown.
@@ -298,11 +301,13 @@ end
 local kind, bits, held = holdingOf()
 
 local changed = false
+local count = nil
 local leftBefore = nil
 if existing then leftBefore = existing.left end
 if not existing then
+  count = redis.call('HLEN', S.peers)
   local quota = overQuota(K)
-  local full = redis.call('HLEN', S.peers) >= MAX_PER_SWARM
+  local full = count >= MAX_PER_SWARM
   local function peerCount() return tonumber(redis.call('HGET', G_COUNTS, 'peers') or '0') end
   if not quota and not full and peerCount() >= MAX_PEERS then evictOldest(IH) end
   if quota then warnings[#warnings + 1] = quota
@@ -310,21 +315,28 @@ if not existing then
   elseif peerCount() >= MAX_PEERS then
     warnings[#warnings + 1] = 'tracker is full (' .. ARGV[18] .. ' peers): you are not listed'
   else
-    local record = { pid = PID, left = LEFT, up = UP, down = DOWN, seen = NOW, net = NET, kind = 'u', held = '0', urls = URLS }
+    local record = { pid = PID, left = LEFT, up = UP, down = DOWN, seen = NOW, net = NET, kind = 'u', held = '0',
+      urls = URLS }
     redis.call('HINCRBY', G_COUNTS, 'peers', 1)
     countEntry(K, 1)
-    if LEFT == '0' then redis.call('HINCRBY', S.meta, 'seeds', 1) end
+    if LEFT == '0' then seeds = redis.call('HINCRBY', S.meta, 'seeds', 1) end
     if NET then redis.call('HINCRBY', S.meta, 'netn', 1) end
     setHolding(S, K, record, '', kind, bits, held)
-    write(S, K, record)
+    write(S, K, record, false)
+    count = count + 1
+    if not oldest or tonumber(NOW) < tonumber(oldest) then
+      redis.call('HSET', S.meta, 'oldest', NOW)
+      redis.call('ZADD', G_EXPIRY, NOW, IH)
+    end
     changed = true
   end
 else
   local r = existing
+  local wasNet, wasOldest = r.net, r.seen == oldest
   if r.pid ~= PID then r.pid = PID; changed = true end -- the client restarted on this address and port
   if r.left ~= LEFT then
-    if r.left == '0' then redis.call('HINCRBY', S.meta, 'seeds', -1) end
-    if LEFT == '0' then redis.call('HINCRBY', S.meta, 'seeds', 1) end
+    if r.left == '0' then seeds = redis.call('HINCRBY', S.meta, 'seeds', -1) end
+    if LEFT == '0' then seeds = redis.call('HINCRBY', S.meta, 'seeds', 1) end
     r.left = LEFT
     changed = true
   end
@@ -339,44 +351,23 @@ else
     setHolding(S, K, r, existingBits, kind, bits, held)
     changed = true
   end
-  write(S, K, r)
+  write(S, K, r, wasNet)
+  -- (Another instance's clock may be behind: a peer seen "earlier" than the stalest becomes the stalest.)
+  if wasOldest or not oldest or tonumber(NOW) < tonumber(oldest) then updateExpiry(S, IH) end
 end
 if EV == 'completed' and leftBefore ~= '0' then
-  redis.call('HINCRBY', S.meta, 'downloaded', 1)
+  downloaded = redis.call('HINCRBY', S.meta, 'downloaded', 1)
   changed = true
 end
-if changed then bump(S) end
-local c = counts(changed and 1 or 0)
-if redis.call('HLEN', S.peers) == 0 then
+if changed then version = bump(S) end
+if count == nil then count = redis.call('HLEN', S.peers) end
+if count == 0 then
   dropSwarm(S, IH)
-  return reply('', c)
+  return reply('', seeds, 0, downloaded, version, changed and 1 or 0)
 end
-updateExpiry(S, IH)
-
 local x = { pc = pc or '', size = size or '', kind = kind, held = held }
 if kind == 'b' and BITS == '' then x.bits = bits end
-if SAMPLE > 0 then
-  x.cands = redis.call('HRANDFIELD', S.peers, SAMPLE, 'WITHVALUES')
-  if kind == 'b' then
-    local keys = {}
-    for i = 1, #x.cands, 2 do
-      if string.match(x.cands[i + 1], '^[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|') == 'b' then
-        keys[#keys + 1] = x.cands[i]
-      end
-    end
-    if #keys > 0 then
-      local found = redis.call('HMGET', S.bitmaps, unpack(keys))
-      x.cbits = {}
-      for i = 1, #keys do
-        if found[i] then x.cbits[#x.cbits + 1] = keys[i]; x.cbits[#x.cbits + 1] = found[i] end
-      end
-    end
-  end
-end
-if tonumber(redis.call('HGET', S.meta, 'netn') or '0') > 0 then
-  x.webs = redis.call('HSCAN', S.webs, 0, 'COUNT', 100)[2]
-end
-return reply('', c, x)
+return reply('', seeds, count - seeds, downloaded, version, changed and 1 or 0, x)
 `;
 
 /** Drops one swarm's peers last seen before ARGV[3]; KEYS[12] is the expiry lease, held by ARGV[4] if given. */
@@ -507,34 +498,45 @@ export class RedisSwarmStore implements SwarmStore {
     const key = compact.toString('latin1');
     const network = announce.network;
     const bitmap = network?.bitmap;
-    const sample = announce.numWant > 0 ? Math.ceil(samplingSize(announce.numWant, bitmap?.length ?? 0)) : 0;
     const limits = this.#limits;
-    const reply = (await this.#run(SCRIPTS.announce, this.#swarmKeys(announce.infoHash), [
-      this.#prefix,
-      announce.infoHash,
-      compact,
-      announce.event ?? '',
-      announce.peerId.toString('hex'),
-      String(announce.left),
-      String(announce.uploaded),
-      String(announce.downloaded),
-      String(announce.now),
-      network === undefined ? '0' : '1',
-      network?.pieceCount === undefined ? '' : String(network.pieceCount),
-      network?.size === undefined ? '' : String(network.size),
-      bitmap === undefined ? '' : Buffer.from(bitmap.buffer, bitmap.byteOffset, bitmap.byteLength),
-      bitmap === undefined ? '0' : String(countBits(bitmap)),
-      (network?.urls ?? []).join('\n'),
-      String(limits.maxSwarms),
-      String(limits.maxPeersPerSwarm),
-      String(limits.maxPeers),
-      String(limits.maxPeersPerAddress),
-      String(limits.maxPeersPerNetwork),
-      String(limits.maxBitmapBytes),
-      String(sample),
-    ])) as AnnounceReply;
+    const keys = this.#swarmKeys(announce.infoHash);
+    const stopped = announce.event === 'stopped';
+    const sample =
+      announce.numWant > 0 && !stopped ? Math.ceil(samplingSize(announce.numWant, bitmap?.length ?? 0)) : 0;
+    // The update, the sample of candidates and the network peers' URLs go in one pipeline (one round trip),
+    // in this order: the sample and the URLs are read after the update. Choosing among them is done here.
+    const [reply, sampled, webs] = await Promise.all([
+      this.#run(SCRIPTS.announce, keys, [
+        this.#prefix,
+        announce.infoHash,
+        compact,
+        announce.event ?? '',
+        announce.peerId.toString('hex'),
+        String(announce.left),
+        String(announce.uploaded),
+        String(announce.downloaded),
+        String(announce.now),
+        network === undefined ? '0' : '1',
+        network?.pieceCount === undefined ? '' : String(network.pieceCount),
+        network?.size === undefined ? '' : String(network.size),
+        bitmap === undefined ? '' : Buffer.from(bitmap.buffer, bitmap.byteOffset, bitmap.byteLength),
+        bitmap === undefined ? '0' : String(countBits(bitmap)),
+        (network?.urls ?? []).join('\n'),
+        String(limits.maxSwarms),
+        String(limits.maxPeersPerSwarm),
+        String(limits.maxPeers),
+        String(limits.maxPeersPerAddress),
+        String(limits.maxPeersPerNetwork),
+        String(limits.maxBitmapBytes),
+      ]) as Promise<AnnounceReply>,
+      sample > 0
+        ? this.#call(() => this.#client.sendCommand(['HRANDFIELD', keys[1]!, String(sample), 'WITHVALUES']))
+        : undefined,
+      stopped ? undefined : this.#call(() => this.#client.sendCommand(['HSCAN', keys[5]!, '0', 'COUNT', '100'])),
+    ]);
     const [failure, seeds, leechers, downloaded, version, changed, warningList] = reply;
     const warnings = warningList.map(String);
+    if (failure.length > 0) return { ...emptyOutcome(warnings), failure: String(failure) };
     const outcome: AnnounceOutcome = {
       complete: seeds,
       incomplete: leechers,
@@ -546,10 +548,9 @@ export class RedisSwarmStore implements SwarmStore {
       version,
       changed: changed === 1,
     };
-    if (failure.length > 0) return { ...emptyOutcome(warnings), failure: String(failure) };
     if (outcome.changed) this.#tell(announce.infoHash, version);
-    const [, , , , , , , pieceCountText, sizeText, kindText, heldText, keptBits, candidates, candidateBits, webs] =
-      reply;
+    if (stopped) return outcome;
+    const [, , , , , , , pieceCountText, sizeText, kindText, heldText, keptBits] = reply;
     const pieceCount = pieceCountText.length === 0 ? null : Number(String(pieceCountText));
     const size = sizeText.length === 0 ? null : Number(String(sizeText));
     const kind = String(kindText);
@@ -563,15 +564,11 @@ export class RedisSwarmStore implements SwarmStore {
               held: Number(String(heldText)),
             }
           : { kind: 'unknown' };
-    if (candidates !== undefined && candidates.length > 0) {
-      const bitmaps = new Map<string, Buffer>();
-      for (let i = 0; i + 1 < (candidateBits?.length ?? 0); i += 2) {
-        bitmaps.set(candidateBits![i]!.toString('latin1'), candidateBits![i + 1]!);
-      }
-      const list: PeerRecord[] = [];
-      for (let i = 0; i + 1 < candidates.length; i += 2) {
-        list.push(peerRecord(candidates[i]!, candidates[i + 1]!, bitmaps, list.length));
-      }
+    const candidates = pairs(sampled);
+    if (candidates.length > 0) {
+      const list = candidates.map(([peerKey, raw], index) => new StoredPeer(peerKey, raw, index));
+      // Exact scoring compares bitmaps: fetched only for a bitmap-carrying asker, and only those of the sample.
+      if (askerHolding.kind === 'bitmap') await this.#loadBitmaps(keys[3]!, list);
       outcome.peers = pickPeers(
         { list, pieceCount, size },
         null,
@@ -581,26 +578,33 @@ export class RedisSwarmStore implements SwarmStore {
         key,
       );
     }
-    if (webs !== undefined && webs.length > 0) {
-      const max = this.#limits.maxUrlsPerAnswer;
-      for (let i = 0; i + 1 < webs.length; i += 2) {
-        if (webs[i]!.toString('latin1') === key) continue;
-        const text = String(webs[i + 1]);
-        const holdingKind = text[0];
-        const urls = text
-          .slice(2)
-          .split('\n')
-          .filter((url) => url.length > 0);
-        for (const url of urls) {
-          if (holdingKind === 'f' && outcome.urlList.length < max)
-            outcome.urlList.push(objectUrl(url, announce.infoHash));
-          if (holdingKind !== 'u' && outcome.pieceUrls.length < max) {
-            outcome.pieceUrls.push(pieceUrlPattern(url, announce.infoHash));
-          }
+    const max = this.#limits.maxUrlsPerAnswer;
+    for (const [peerKey, value] of pairs(Array.isArray(webs) ? webs[1] : undefined)) {
+      if (peerKey.toString('latin1') === key) continue;
+      const text = value.toString('utf8');
+      const holdingKind = text[0];
+      for (const url of text.slice(2).split('\n')) {
+        if (url.length === 0) continue;
+        if (holdingKind === 'f' && outcome.urlList.length < max)
+          outcome.urlList.push(objectUrl(url, announce.infoHash));
+        if (holdingKind !== 'u' && outcome.pieceUrls.length < max) {
+          outcome.pieceUrls.push(pieceUrlPattern(url, announce.infoHash));
         }
       }
     }
     return outcome;
+  }
+
+  async #loadBitmaps(bitmapsKey: string, peers: StoredPeer[]): Promise<void> {
+    const partial = peers.filter((peer) => peer.holding.kind === 'bitmap');
+    if (partial.length === 0) return;
+    const found = (await this.#call(() =>
+      this.#client.sendCommand(['HMGET', bitmapsKey, ...partial.map((peer) => peer.keyBytes)]),
+    )) as Array<Buffer | null>;
+    partial.forEach((peer, i) => {
+      const bits = found[i];
+      if (bits && peer.holding.kind === 'bitmap') peer.holding = { ...peer.holding, bitmap: bits };
+    });
   }
 
   async scrape(infoHashes: readonly string[] | undefined, limit: number): Promise<ScrapeEntry[]> {
@@ -635,7 +639,7 @@ export class RedisSwarmStore implements SwarmStore {
       bitmaps.set(bitmapList[i]!.toString('latin1'), bitmapList[i + 1]!);
     const records: PeerRecord[] = [];
     for (let i = 0; i + 1 < peerList.length; i += 2) {
-      records.push(peerRecord(peerList[i]!, peerList[i + 1]!, bitmaps, records.length));
+      records.push(new StoredPeer(peerList[i]!, peerList[i + 1]!, records.length, bitmaps));
     }
     const full = number('full');
     let pieceCopies: number[] | null = null;
@@ -864,9 +868,6 @@ type AnnounceReply = [
   kind: Buffer,
   held: Buffer,
   keptBits: Buffer,
-  candidates?: Buffer[],
-  candidateBits?: Buffer[],
-  webs?: Buffer[],
 ];
 
 function emptyOutcome(warnings: string[]): AnnounceOutcome {
@@ -883,44 +884,73 @@ function emptyOutcome(warnings: string[]): AnnounceOutcome {
   };
 }
 
-/** A peer's record as the script stores it (a sampled candidate's bitmap only when the asker has one). */
-function peerRecord(keyBytes: Buffer, raw: Buffer, bitmaps: Map<string, Buffer>, index: number): PeerRecord {
-  const key = keyBytes.toString('latin1');
-  const text = raw.toString('latin1');
-  const fields = text.split('|', 8);
-  const urlsText = text.slice(fields.join('|').length + 1);
-  const [
-    peerIdHex = '',
-    left = '0',
-    uploaded = '0',
-    downloaded = '0',
-    lastSeen = '0',
-    network = '0',
-    kind = 'u',
-    held = '0',
-  ] = fields;
-  const addressLength = keyBytes.length - 2;
-  const bitmap = bitmaps.get(key);
-  const holding: Holding =
-    kind === 'f'
-      ? { kind: 'full' }
-      : kind === 'b'
-        ? { kind: 'bitmap', bitmap: bitmap ?? new Uint8Array(), held: Number(held) }
-        : { kind: 'unknown' };
-  return {
-    key,
-    peerId: Buffer.from(peerIdHex, 'hex').toString('latin1'),
-    ip: bytesToIp(keyBytes.subarray(0, addressLength)),
-    family: addressLength === 4 ? 4 : 6,
-    port: keyBytes.readUInt16BE(addressLength),
-    compact: key,
-    uploaded: Number(uploaded),
-    downloaded: Number(downloaded),
-    left: Number(left),
-    lastSeen: Number(lastSeen),
-    holding,
-    network: network === '1',
-    urls: urlsText.length === 0 ? [] : Buffer.from(urlsText, 'latin1').toString('utf8').split('\n'),
-    index,
-  };
+/** Field-value pairs of a reply, flat (RESP2) or as pairs (RESP3). */
+function pairs(reply: unknown): Array<[Buffer, Buffer]> {
+  if (!Array.isArray(reply) || reply.length === 0) return [];
+  if (Array.isArray(reply[0])) return reply as Array<[Buffer, Buffer]>;
+  const out: Array<[Buffer, Buffer]> = [];
+  for (let i = 0; i + 1 < reply.length; i += 2) out.push([reply[i] as Buffer, reply[i + 1] as Buffer]);
+  return out;
+}
+
+/**
+ * A peer's record as the scripts store it: "peerIdHex|left|up|down|lastSeen|net|kind|held|urls", keyed by
+ * its compact address and port. The address text and the peer id are made only when an answer needs them.
+ */
+class StoredPeer implements PeerRecord {
+  readonly key: string;
+  readonly compact: string;
+  readonly keyBytes: Buffer;
+  readonly family: 4 | 6;
+  readonly port: number;
+  readonly left: number;
+  readonly uploaded: number;
+  readonly downloaded: number;
+  readonly lastSeen: number;
+  readonly network: boolean;
+  readonly urls: string[];
+  readonly index: number;
+  holding: Holding;
+  readonly #peerIdHex: string;
+
+  constructor(keyBytes: Buffer, raw: Buffer, index: number, bitmaps?: Map<string, Buffer>) {
+    this.keyBytes = keyBytes;
+    this.key = keyBytes.toString('latin1');
+    this.compact = this.key;
+    this.index = index;
+    const addressLength = keyBytes.length - 2;
+    this.family = addressLength === 4 ? 4 : 6;
+    this.port = keyBytes.readUInt16BE(addressLength);
+    const text = raw.toString('latin1');
+    const fields: string[] = [];
+    let at = 0;
+    for (let i = 0; i < 8; i++) {
+      const bar = text.indexOf('|', at);
+      fields.push(text.slice(at, bar));
+      at = bar + 1;
+    }
+    const [peerIdHex = '', left = '0', uploaded = '0', downloaded = '0', lastSeen = '0', network, kind, held] = fields;
+    this.#peerIdHex = peerIdHex;
+    this.left = Number(left);
+    this.uploaded = Number(uploaded);
+    this.downloaded = Number(downloaded);
+    this.lastSeen = Number(lastSeen);
+    this.network = network === '1';
+    const urls = text.slice(at);
+    this.urls = urls.length === 0 ? [] : Buffer.from(urls, 'latin1').toString('utf8').split('\n');
+    this.holding =
+      kind === 'f'
+        ? { kind: 'full' }
+        : kind === 'b'
+          ? { kind: 'bitmap', bitmap: bitmaps?.get(this.key) ?? new Uint8Array(), held: Number(held) }
+          : { kind: 'unknown' };
+  }
+
+  get peerId(): string {
+    return Buffer.from(this.#peerIdHex, 'hex').toString('latin1');
+  }
+
+  get ip(): string {
+    return bytesToIp(this.keyBytes.subarray(0, this.keyBytes.length - 2));
+  }
 }
