@@ -6,8 +6,13 @@
 import { countMissing } from '../protocol/bitmap.ts';
 import type { Holding, ListedPeer, PeerRecord, Swarm } from './swarm-store.ts';
 
+/** What choosing needs of a peer: the listed fields, its key, what it has left and what it holds. */
+export type CandidatePeer = ListedPeer & Pick<PeerRecord, 'key' | 'left' | 'holding'>;
+
 /** The peers to choose from (all of a swarm, or a sample a shared store drew) and what scoring needs. */
-export type PeerPool = Pick<Swarm, 'list' | 'pieceCount' | 'size'>;
+export interface PeerPool extends Pick<Swarm, 'pieceCount' | 'size'> {
+  list: readonly CandidatePeer[];
+}
 
 /** Candidates looked at per announce, at least; large swarms are sampled down to this. */
 const MIN_SAMPLE = 128;
@@ -23,7 +28,7 @@ export function samplingSize(numWant: number, askerBitmapBytes: number): number 
 
 export function pickPeers(
   swarm: PeerPool,
-  asker: PeerRecord | null,
+  asker: CandidatePeer | null,
   askerHolding: Holding,
   numWant: number,
   wantFamily: 4 | 6 | undefined,
@@ -32,7 +37,7 @@ export function pickPeers(
   const askerBitmap = askerHolding.kind === 'bitmap' ? askerHolding.bitmap : null;
   const sampleSize = samplingSize(numWant, askerBitmap?.length ?? 0);
   const askerIsSeed = askerHolding.kind === 'full';
-  const candidates: PeerRecord[] = [];
+  const candidates: CandidatePeer[] = [];
   for (const record of sample(swarm.list, sampleSize)) {
     if (record === asker || record.key === askerKey) continue;
     if (wantFamily !== undefined && record.family !== wantFamily) continue;
@@ -61,7 +66,7 @@ export function pickPeers(
 }
 
 /** How many pieces the asker could get from this candidate (estimated when either side's bitmap is unknown). */
-function score(swarm: PeerPool, candidate: PeerRecord, askerHolding: Holding): number {
+function score(swarm: PeerPool, candidate: CandidatePeer, askerHolding: Holding): number {
   const pieceCount = swarm.pieceCount ?? 1000;
   const askerHeld = askerHolding.kind === 'bitmap' ? askerHolding.held : 0;
   const holding = candidate.holding;
@@ -76,7 +81,7 @@ function score(swarm: PeerPool, candidate: PeerRecord, askerHolding: Holding): n
 }
 
 /** Up to `size` distinct records, uniformly chosen (all of them when there are few). */
-function sample(list: readonly PeerRecord[], size: number): readonly PeerRecord[] {
+function sample(list: readonly CandidatePeer[], size: number): readonly CandidatePeer[] {
   if (list.length <= size) return list;
   const chosen = new Set<number>();
   while (chosen.size < size) chosen.add(Math.floor(Math.random() * list.length));

@@ -11,6 +11,8 @@
 //   P{s:IH}:bitmaps  HASH compact -> bitfield bytes (peers whose pieces are known in part)
 //   P{s:IH}:copies   STRING BITFIELD u32 per piece: copies among those peers (seeds are counted in meta full)
 //   P{s:IH}:webs     HASH compact -> "kind|urls" of network peers (url-list and piece URLs)
+//   P{s:IH}:sel      HASH compact -> "left|kind|held|" and the peer id's bytes: what choosing peers reads, short
+//                    (a swarm of up to 128 peers stays a listpack; the announce's sample is one small reply)
 //   P{t}:swarms      ZSET info hash -> announce tick (least recently announced first: eviction, listing)
 //   P{t}:expiry      ZSET info hash -> last seen of its stalest peer (the sweep's work list)
 //   P{t}:addr P{t}:net  HASH address / network (/24, /64) -> entries (quotas)
@@ -25,7 +27,7 @@ import { StateUnreachableError } from '../../errors/index.ts';
 import { countBits } from '../protocol/bitmap.ts';
 import { bytesToIp, encodeCompactPeer } from '../protocol/compact.ts';
 import { objectUrl, pieceUrlPattern } from '../protocol/extension.ts';
-import { pickPeers, samplingSize } from './peer-selection.ts';
+import { type CandidatePeer, pickPeers, samplingSize } from './peer-selection.ts';
 import { redactUrl } from './state.ts';
 import {
   type AnnounceOutcome,
@@ -84,12 +86,13 @@ function binaryClient(options: RedisSwarmStoreOptions, connected: () => boolean)
 /** Functions the scripts share. P is the key prefix; G_* the tracker-wide keys. */
 const COMMON = `
 local P = ARGV[1]
-local G_SWARMS, G_EXPIRY, G_ADDR, G_NET, G_COUNTS = KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
-local S = { meta = KEYS[1], peers = KEYS[2], seen = KEYS[3], bitmaps = KEYS[4], copies = KEYS[5], webs = KEYS[6] }
+local G_SWARMS, G_EXPIRY, G_ADDR, G_NET, G_COUNTS = KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
+local S = { meta = KEYS[1], peers = KEYS[2], seen = KEYS[3], bitmaps = KEYS[4], copies = KEYS[5], webs = KEYS[6],
+  sel = KEYS[7] }
 local function swarmKeys(ih)
   local base = P .. '{s:' .. ih .. '}:'
   return { meta = base .. 'meta', peers = base .. 'peers', seen = base .. 'seen', bitmaps = base .. 'bitmaps',
-    copies = base .. 'copies', webs = base .. 'webs' }
+    copies = base .. 'copies', webs = base .. 'webs', sel = base .. 'sel' }
 end
 local function parse(rec)
   local pid, left, up, down, seen, net, kind, held, urls =
@@ -161,13 +164,14 @@ local function removePeer(s, k, r)
   redis.call('HDEL', s.peers, k)
   redis.call('ZREM', s.seen, k)
   redis.call('HDEL', s.webs, k)
+  redis.call('HDEL', s.sel, k)
   redis.call('HINCRBY', G_COUNTS, 'peers', -1)
   countEntry(k, -1)
   if r.left == '0' then redis.call('HINCRBY', s.meta, 'seeds', -1) end
   if r.net then redis.call('HINCRBY', s.meta, 'netn', -1) end
 end
 local function dropSwarm(s, ih)
-  redis.call('DEL', s.meta, s.peers, s.seen, s.bitmaps, s.copies, s.webs)
+  redis.call('DEL', s.meta, s.peers, s.seen, s.bitmaps, s.copies, s.webs, s.sel)
   redis.call('ZREM', G_SWARMS, ih)
   redis.call('ZREM', G_EXPIRY, ih)
 end
@@ -210,7 +214,8 @@ end
 /**
  * One announce. ARGV: prefix, info hash, key (compact), event, peer id (hex), left, uploaded, downloaded, now,
  * network (1/0), ep_pieces, ep_size, bitmap bytes, pieces held in it, URLs (\\n), then the limits maxSwarms,
- * maxPeersPerSwarm, maxPeers, maxPeersPerAddress, maxPeersPerNetwork, maxBitmapBytes. Returns failure,
+ * maxPeersPerSwarm, maxPeers, maxPeersPerAddress, maxPeersPerNetwork, maxBitmapBytes, and the peer id's 20
+ * bytes. Returns failure,
  * seeds, leechers, downloaded, version, changed, warnings, piece count, size, the asker's holding kind,
  * held, and its kept bitmap (when it left it out of this announce). Few calls on the common path (a known
  * peer announcing again): the swarm's meta is read once and the counts are kept here.
@@ -221,7 +226,9 @@ local PID, LEFT, UP, DOWN, NOW = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local NET, NPC, NSIZE, BITS, HELD, URLS = ARGV[10] == '1', ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15]
 local MAX_SWARMS, MAX_PER_SWARM, MAX_PEERS = tonumber(ARGV[16]), tonumber(ARGV[17]), tonumber(ARGV[18])
 local MAX_ADDR, MAX_NET, MAX_BITMAP = tonumber(ARGV[19]), tonumber(ARGV[20]), tonumber(ARGV[21])
+local RAW_PID = ARGV[22]
 local warnings = {}
+local function writeSel(k, r) redis.call('HSET', S.sel, k, r.left .. '|' .. r.kind .. '|' .. r.held .. '|' .. RAW_PID) end
 local function reply(failure, seeds, leechers, downloaded, version, changed, x)
   x = x or {}
   return { failure, seeds, leechers, downloaded, version, changed, warnings, x.pc or '', x.size or '', x.kind or 'u',
@@ -323,6 +330,7 @@ if not existing then
     if NET then redis.call('HINCRBY', S.meta, 'netn', 1) end
     setHolding(S, K, record, '', kind, bits, held)
     write(S, K, record, false)
+    writeSel(K, record)
     count = count + 1
     if not oldest or tonumber(NOW) < tonumber(oldest) then
       redis.call('HSET', S.meta, 'oldest', NOW)
@@ -333,6 +341,7 @@ if not existing then
 else
   local r = existing
   local wasNet, wasOldest = r.net, r.seen == oldest
+  local selected = r.pid .. r.left .. r.kind .. r.held
   if r.pid ~= PID then r.pid = PID; changed = true end -- the client restarted on this address and port
   if r.left ~= LEFT then
     if r.left == '0' then seeds = redis.call('HINCRBY', S.meta, 'seeds', -1) end
@@ -352,6 +361,7 @@ else
     changed = true
   end
   write(S, K, r, wasNet)
+  if r.pid .. r.left .. r.kind .. r.held ~= selected then writeSel(K, r) end
   -- (Another instance's clock may be behind: a peer seen "earlier" than the stalest becomes the stalest.)
   if wasOldest or not oldest or tonumber(NOW) < tonumber(oldest) then updateExpiry(S, IH) end
 end
@@ -370,10 +380,10 @@ if kind == 'b' and BITS == '' then x.bits = bits end
 return reply('', seeds, count - seeds, downloaded, version, changed and 1 or 0, x)
 `;
 
-/** Drops one swarm's peers last seen before ARGV[3]; KEYS[12] is the expiry lease, held by ARGV[4] if given. */
+/** Drops one swarm's peers last seen before ARGV[3]; KEYS[13] is the expiry lease, held by ARGV[4] if given. */
 const EXPIRE = `${COMMON}
 local IH, BEFORE, FENCE = ARGV[2], ARGV[3], ARGV[4]
-if FENCE ~= '' and redis.call('GET', KEYS[12]) ~= FENCE then return -1 end
+if FENCE ~= '' and redis.call('GET', KEYS[13]) ~= FENCE then return -1 end
 if redis.call('EXISTS', S.meta) == 0 then
   redis.call('ZREM', G_EXPIRY, IH)
   return 0
@@ -528,9 +538,10 @@ export class RedisSwarmStore implements SwarmStore {
         String(limits.maxPeersPerAddress),
         String(limits.maxPeersPerNetwork),
         String(limits.maxBitmapBytes),
+        announce.peerId,
       ]) as Promise<AnnounceReply>,
       sample > 0
-        ? this.#call(() => this.#client.sendCommand(['HRANDFIELD', keys[1]!, String(sample), 'WITHVALUES']))
+        ? this.#call(() => this.#client.sendCommand(['HRANDFIELD', keys[6]!, String(sample), 'WITHVALUES']))
         : undefined,
       stopped ? undefined : this.#call(() => this.#client.sendCommand(['HSCAN', keys[5]!, '0', 'COUNT', '100'])),
     ]);
@@ -566,7 +577,7 @@ export class RedisSwarmStore implements SwarmStore {
           : { kind: 'unknown' };
     const candidates = pairs(sampled);
     if (candidates.length > 0) {
-      const list = candidates.map(([peerKey, raw], index) => new StoredPeer(peerKey, raw, index));
+      const list = candidates.map(([peerKey, raw]) => new SampledPeer(peerKey, raw));
       // Exact scoring compares bitmaps: fetched only for a bitmap-carrying asker, and only those of the sample.
       if (askerHolding.kind === 'bitmap') await this.#loadBitmaps(keys[3]!, list);
       outcome.peers = pickPeers(
@@ -595,7 +606,7 @@ export class RedisSwarmStore implements SwarmStore {
     return outcome;
   }
 
-  async #loadBitmaps(bitmapsKey: string, peers: StoredPeer[]): Promise<void> {
+  async #loadBitmaps(bitmapsKey: string, peers: SampledPeer[]): Promise<void> {
     const partial = peers.filter((peer) => peer.holding.kind === 'bitmap');
     if (partial.length === 0) return;
     const found = (await this.#call(() =>
@@ -842,6 +853,7 @@ export class RedisSwarmStore implements SwarmStore {
       `${swarm}bitmaps`,
       `${swarm}copies`,
       `${swarm}webs`,
+      `${swarm}sel`,
       this.#globalKey('swarms'),
       this.#globalKey('expiry'),
       this.#globalKey('addr'),
@@ -891,6 +903,43 @@ function pairs(reply: unknown): Array<[Buffer, Buffer]> {
   const out: Array<[Buffer, Buffer]> = [];
   for (let i = 0; i + 1 < reply.length; i += 2) out.push([reply[i] as Buffer, reply[i + 1] as Buffer]);
   return out;
+}
+
+/** A candidate from the announce's sample: "left|kind|held|" and the bytes of its peer id. */
+class SampledPeer implements CandidatePeer {
+  readonly key: string;
+  readonly compact: string;
+  readonly keyBytes: Buffer;
+  readonly family: 4 | 6;
+  readonly port: number;
+  readonly peerId: string;
+  readonly left: number;
+  holding: Holding;
+
+  constructor(keyBytes: Buffer, value: Buffer) {
+    this.keyBytes = keyBytes;
+    this.key = keyBytes.toString('latin1');
+    this.compact = this.key;
+    const addressLength = keyBytes.length - 2;
+    this.family = addressLength === 4 ? 4 : 6;
+    this.port = keyBytes.readUInt16BE(addressLength);
+    const text = value.toString('latin1');
+    const leftEnd = text.indexOf('|');
+    const heldEnd = text.indexOf('|', leftEnd + 3);
+    this.left = Number(text.slice(0, leftEnd));
+    this.peerId = text.slice(heldEnd + 1);
+    const kind = text[leftEnd + 1];
+    this.holding =
+      kind === 'f'
+        ? { kind: 'full' }
+        : kind === 'b'
+          ? { kind: 'bitmap', bitmap: new Uint8Array(), held: Number(text.slice(leftEnd + 3, heldEnd)) }
+          : { kind: 'unknown' };
+  }
+
+  get ip(): string {
+    return bytesToIp(this.keyBytes.subarray(0, this.keyBytes.length - 2));
+  }
 }
 
 /**
