@@ -152,13 +152,15 @@ while :; do
     # errors and reconnects. They are reported apart; errors are everything else.
     errors=$(( $(echo "$line" | field err_connect) + $(echo "$line" | field err_write) + $(echo "$line" | field err_status) + $(echo "$line" | field err_timeout) ))
     ALL_RPS[$kind]+="$rps "
+    # CPU per announce (µs of tracker and of redis-server): moves less with the machine's load than the rate.
+    CPU_TRACKER[$kind]+="$(awk -v c="$tracker_cpu" -v r="$rps" 'BEGIN{printf "%.0f", c * 10000 / r}') "
+    CPU_REDIS[$kind]+="$(awk -v c="$redis_cpu" -v r="$rps" 'BEGIN{printf "%.0f", c * 10000 / r}') "
     ALL_P50[$kind]+="$(echo "$line" | field lat_p50_us) "; ALL_P99[$kind]+="$(echo "$line" | field lat_p99_us) "
     if awk -v n="$noise" -v max="$NOISE_PCT" 'BEGIN{exit !(n <= max)}'; then
       CLEAN[$kind]=$(( ${CLEAN[$kind]:-0} + 1 ))
       RPS[$kind]+="$rps "
       P50[$kind]+="$(echo "$line" | field lat_p50_us) "; P99[$kind]+="$(echo "$line" | field lat_p99_us) "
       ERRS[$kind]=$(( ${ERRS[$kind]:-0} + errors ))
-      CPU_TRACKER[$kind]+="$tracker_cpu "; CPU_REDIS[$kind]+="$redis_cpu "
       CLOSES[$kind]=$(( ${CLOSES[$kind]:-0} + $(echo "$line" | field err_read) ))
       verdict=clean
     else
@@ -192,10 +194,10 @@ done
 echo "# edgepeer tracker state after the runs: $edge_counts"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2fx", a / b; else print "NA" }'; }
 med() { echo "${RPS[$1]% }" | tr ' ' '\n' | median; }
+for kind in $KINDS; do
+  echo "# $kind: CPU per announce (median of all runs): tracker $(echo "${CPU_TRACKER[$kind]:-}" | tr ' ' '\n' | grep . | median) µs$(case "$kind" in edgepeer-redis*) echo ", redis-server $(echo "${CPU_REDIS[$kind]:-}" | tr ' ' '\n' | grep . | median) µs" ;; esac)"
+done
 if [ "$REDIS" = 1 ]; then
-  for kind in edgepeer-redis edgepeer-redis-close; do
-    echo "# $kind: CPU of one core, median: tracker $(echo "${CPU_TRACKER[$kind]:-}" | tr ' ' '\n' | grep . | median)%, redis-server $(echo "${CPU_REDIS[$kind]:-}" | tr ' ' '\n' | grep . | median)%"
-  done
   echo "# ratios (medians, same run): edgepeer-redis / edgepeer $(ratio "$(med edgepeer-redis)" "$(med edgepeer)"), edgepeer-redis / opentracker $(ratio "$(med edgepeer-redis)" "$(med opentracker)"), edgepeer-redis-close / edgepeer-close $(ratio "$(med edgepeer-redis-close)" "$(med edgepeer-close)"), edgepeer-redis-close / opentracker $(ratio "$(med edgepeer-redis-close)" "$(med opentracker)")"
   redis_counts="$(curl -s "http://127.0.0.1:${PORT[edgepeer-redis]}/stats?limit=1" | sed -n 's/.*"swarmCount":\([0-9]*\),"peerCount":\([0-9]*\).*/swarms \1, peers \2/p')"
   echo "# edgepeer tracker (Redis) state after the runs: $redis_counts; redis-server RSS $(rss_mib "$REDIS_PID" VmRSS) MiB"

@@ -217,7 +217,7 @@ end
  * maxPeersPerSwarm, maxPeers, maxPeersPerAddress, maxPeersPerNetwork, maxBitmapBytes, and the peer id's 20
  * bytes. Returns failure,
  * seeds, leechers, downloaded, version, changed, warnings, piece count, size, the asker's holding kind,
- * held, and its kept bitmap (when it left it out of this announce). Few calls on the common path (a known
+ * held, its kept bitmap (when it left it out of this announce), and the network peers (key, "kind|urls", ...). Few calls on the common path (a known
  * peer announcing again): the swarm's meta is read once and the counts are kept here.
  */
 const ANNOUNCE = `${COMMON}
@@ -232,7 +232,7 @@ local function writeSel(k, r) redis.call('HSET', S.sel, k, r.left .. '|' .. r.ki
 local function reply(failure, seeds, leechers, downloaded, version, changed, x)
   x = x or {}
   return { failure, seeds, leechers, downloaded, version, changed, warnings, x.pc or '', x.size or '', x.kind or 'u',
-    x.held or '0', x.bits or '' }
+    x.held or '0', x.bits or '', x.webs or {} }
 end
 local function overQuota(k)
   if tonumber(redis.call('HGET', G_ADDR, addrOf(k)) or '0') >= MAX_ADDR then
@@ -244,9 +244,10 @@ local function overQuota(k)
   return false
 end
 
-local m = redis.call('HMGET', S.meta, 'ver', 'seeds', 'downloaded', 'pc', 'size', 'bmp', 'oldest')
+local m = redis.call('HMGET', S.meta, 'ver', 'seeds', 'downloaded', 'pc', 'size', 'bmp', 'oldest', 'netn')
 local version, seeds, downloaded = tonumber(m[1] or '0'), tonumber(m[2] or '0'), tonumber(m[3] or '0')
 local pc, size, bmp, oldest = m[4], m[5], tonumber(m[6] or '0'), m[7]
+local webs = tonumber(m[8] or '0') > 0 or NET
 if not m[1] then
   if EV == 'stopped' then return reply('', 0, 0, 0, 0, 0) end
   local quota = overQuota(K)
@@ -377,6 +378,8 @@ if count == 0 then
 end
 local x = { pc = pc or '', size = size or '', kind = kind, held = held }
 if kind == 'b' and BITS == '' then x.bits = bits end
+-- The network peers' URLs (a few edges; at most about 100 read): only in swarms that have network peers.
+if webs then x.webs = redis.call('HSCAN', S.webs, 0, 'COUNT', 100)[2] end
 return reply('', seeds, count - seeds, downloaded, version, changed and 1 or 0, x)
 `;
 
@@ -513,9 +516,9 @@ export class RedisSwarmStore implements SwarmStore {
     const stopped = announce.event === 'stopped';
     const sample =
       announce.numWant > 0 && !stopped ? Math.ceil(samplingSize(announce.numWant, bitmap?.length ?? 0)) : 0;
-    // The update, the sample of candidates and the network peers' URLs go in one pipeline (one round trip),
-    // in this order: the sample and the URLs are read after the update. Choosing among them is done here.
-    const [reply, sampled, webs] = await Promise.all([
+    // The update and the sample of candidates go in one pipeline (one round trip), in this order: the
+    // sample is read after the update. Choosing among the candidates is done here.
+    const [reply, sampled] = await Promise.all([
       this.#run(SCRIPTS.announce, keys, [
         this.#prefix,
         announce.infoHash,
@@ -543,7 +546,6 @@ export class RedisSwarmStore implements SwarmStore {
       sample > 0
         ? this.#call(() => this.#client.sendCommand(['HRANDFIELD', keys[6]!, String(sample), 'WITHVALUES']))
         : undefined,
-      stopped ? undefined : this.#call(() => this.#client.sendCommand(['HSCAN', keys[5]!, '0', 'COUNT', '100'])),
     ]);
     const [failure, seeds, leechers, downloaded, version, changed, warningList] = reply;
     const warnings = warningList.map(String);
@@ -561,7 +563,7 @@ export class RedisSwarmStore implements SwarmStore {
     };
     if (outcome.changed) this.#tell(announce.infoHash, version);
     if (stopped) return outcome;
-    const [, , , , , , , pieceCountText, sizeText, kindText, heldText, keptBits] = reply;
+    const [, , , , , , , pieceCountText, sizeText, kindText, heldText, keptBits, webs] = reply;
     const pieceCount = pieceCountText.length === 0 ? null : Number(String(pieceCountText));
     const size = sizeText.length === 0 ? null : Number(String(sizeText));
     const kind = String(kindText);
@@ -590,7 +592,7 @@ export class RedisSwarmStore implements SwarmStore {
       );
     }
     const max = this.#limits.maxUrlsPerAnswer;
-    for (const [peerKey, value] of pairs(Array.isArray(webs) ? webs[1] : undefined)) {
+    for (const [peerKey, value] of pairs(webs)) {
       if (peerKey.toString('latin1') === key) continue;
       const text = value.toString('utf8');
       const holdingKind = text[0];
@@ -880,6 +882,7 @@ type AnnounceReply = [
   kind: Buffer,
   held: Buffer,
   keptBits: Buffer,
+  webs: Buffer[],
 ];
 
 function emptyOutcome(warnings: string[]): AnnounceOutcome {
