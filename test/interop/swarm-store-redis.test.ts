@@ -67,6 +67,9 @@ describe('redis swarm store shared by two tracker instances', () => {
       const stopped = await two.announce(peer(1, { event: 'stopped' }));
       expect(stopped.changed).toBe(true);
       expect((await one.scrape([HASH], 1))[0]).toMatchObject({ complete: 0, incomplete: 1 });
+      // One tracker id for both: a client whose announces reach the other resends nothing.
+      expect(one.trackerId).toMatch(/^[0-9a-f]{12}$/);
+      expect(two.trackerId).toBe(one.trackerId);
     } finally {
       await one.close();
       await two.close();
@@ -111,6 +114,7 @@ describe('redis swarm store shared by two tracker instances', () => {
     });
     try {
       await store.announce(peer(1));
+      const trackerId = store.trackerId;
       await own.stop();
       await expect(store.announce(peer(2))).rejects.toMatchObject({ code: 'EDGEPEER_STATE_UNREACHABLE' });
       await own.restart();
@@ -120,6 +124,8 @@ describe('redis swarm store shared by two tracker instances', () => {
         interval: 100,
       });
       expect(errors.length).toBeGreaterThan(0);
+      // The state was lost: a new tracker id tells clients to send their bitmaps in full again.
+      await vi.waitFor(() => expect(store.trackerId).not.toBe(trackerId), { timeout: 5000, interval: 50 });
     } finally {
       await store.close();
       await own.dispose();

@@ -103,11 +103,15 @@ describe('two edgepeer trackers on one Redis', () => {
     try {
       await follower.until((stats) => stats.version === 0, 5000);
       const started = Date.now();
-      await announce(one.announceUrl, hash, 40001, { left: '100' });
+      const first = await announce(one.announceUrl, hash, 40001, { left: '100' });
       const seen = await follower.until((stats) => stats.peerCount === 1, 1000);
       expect(Date.now() - started).toBeLessThan(1000);
       expect(seen).toMatchObject({ seeds: 0, leechers: 1 });
       expect((await statsOf(two, hash)).peers.map((peer) => peer.port)).toEqual([40001]);
+      // Both answer with the state's tracker id: a client moving between them resends no bitmap.
+      const second = await announce(two.announceUrl, hash, 40002, { left: '100' });
+      expect(String(second['tracker id'])).toBe(String(first['tracker id']));
+      await announce(two.announceUrl, hash, 40002, { event: 'stopped' });
       // Stopped through the second: gone for both.
       await announce(two.announceUrl, hash, 40001, { event: 'stopped' });
       await follower.until((stats) => stats.peerCount === 0 && stats.version === 0, 1000);

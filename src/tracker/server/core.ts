@@ -101,10 +101,15 @@ export class TrackerCore {
       trustIpParam: options.trustIpParam ?? false,
       cdnAllow: options.cdnAllow === undefined ? NO_CDN_ALLOW : parseCdnAllow(options.cdnAllow),
     };
+    const ownTrackerId = randomBytes(6).toString('hex');
+    const givenStore = options.swarmStore;
     this.settings = {
       intervalS,
       minIntervalS: options.minIntervalS ?? Math.max(1, Math.floor(intervalS / 2)),
-      trackerId: randomBytes(6).toString('hex'),
+      // A shared store's, read at each answer: it changes when the shared state was lost.
+      get trackerId() {
+        return givenStore?.trackerId ?? ownTrackerId;
+      },
       batchPath: BATCH_PATH,
       maxBatch: this.#maxBatch,
       maxPieces,

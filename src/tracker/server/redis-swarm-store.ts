@@ -18,6 +18,7 @@
 //   P{t}:addr P{t}:net  HASH address / network (/24, /64) -> entries (quotas)
 //   P{t}:counts      HASH peers, bitmapBytes, evicted, version (one counter: versions never repeat), tick
 //   P{t}:expiry-lease, P{t}:expiry-term   the lease of the instance that runs the expiry sweep, its term
+//   P{t}:tracker-id  STRING the tracker id all instances answer with (a new one when the state was lost)
 //   P{t}:changes     pub/sub channel "instance infohash version": the statistics feeds of all instances
 // A script that drops another swarm (eviction) names keys it was not given: on Redis Cluster the scripts
 // would have to be split between the swarm's slot and {t}; one Redis server (with replicas) is what runs here.
@@ -464,6 +465,7 @@ export class RedisSwarmStore implements SwarmStore {
   readonly #url: string;
   readonly #instance = randomBytes(8).toString('hex');
   readonly #listeners = new Set<ChangeListener>();
+  #trackerId = randomBytes(6).toString('hex');
   /** Set while this instance holds the expiry lease: expire() runs only while the lease is still its own. */
   #expiryFence = '';
 
@@ -500,7 +502,26 @@ export class RedisSwarmStore implements SwarmStore {
     connected = true;
     const store = new RedisSwarmStore(client, subscriber, options);
     await subscriber.subscribe(store.#globalKey('changes'), (message: Buffer | string) => store.#onPublished(message));
+    await store.#adoptTrackerId();
+    // Back after an outage: a Redis that lost the state gets a new tracker id (clients then resend bitmaps).
+    client.on('ready', () => void store.#adoptTrackerId().catch(() => {}));
     return store;
+  }
+
+  /**
+   * The tracker id every instance on this state answers with: clients resend acknowledged bitmaps when it
+   * changes, which must happen when the state is lost (a Redis restarted empty), not when a client's
+   * announces reach another instance or an instance restarts.
+   */
+  get trackerId(): string {
+    return this.#trackerId;
+  }
+
+  async #adoptTrackerId(): Promise<void> {
+    const key = this.#globalKey('tracker-id');
+    await this.#client.set(key, randomBytes(6).toString('hex'), { NX: true });
+    const stored = await this.#client.get(key);
+    if (stored !== null) this.#trackerId = String(stored);
   }
 
   async announce(announce: PeerAnnounce): Promise<AnnounceOutcome> {

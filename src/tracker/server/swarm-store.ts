@@ -164,6 +164,11 @@ export interface SwarmStore {
    * instance that holds (and by this call renews) a lease of `holdMs`.
    */
   claimExpiry(holdMs: number): Promise<boolean>;
+  /**
+   * The `tracker id` to answer with when the state is shared (the same on every instance; a new one when
+   * the state was lost); undefined: each tracker process has its own.
+   */
+  readonly trackerId?: string;
   close(): Promise<void>;
 }
 
