@@ -24,19 +24,21 @@
 //
 // usage: node scripts/bench/controller-fleet.ts SCRATCH_DIR
 // env: EDGES=1000 OBJECTS=10000 REPLICAS=2 PIECES=64 HEARTBEAT_MS=5000 ENROL_CONCURRENCY=100 WINDOW_S=30
-//      CHANGES=100 CHANGE_SPREAD_S=10 REPEAT=0 LONG_POLL=1 (the command long poll of each edge),
+//      CHANGES=100 CHANGE_SPREAD_S=10 REPEAT=0 CHANNEL=1 (heartbeats on each edge's channel; 0: plain
+//      heartbeat calls, and LONG_POLL=1 the command long poll of each edge),
 //      CONTROLLER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=DIR": the window's monotonic times are printed)
 // Output: '# ' lines for people, one line `RESULT {json}` with every figure, then `READY_WRK {json}`.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Agent, Pool, request } from 'undici';
+import { EDGE_CHANNEL_PROTOCOL, readLines } from '../../src/fleet/index.ts';
 import { buildMetainfo, encodeTorrent } from '../../src/metainfo/index.ts';
 import { encodeBencode } from '../../src/tracker/protocol/bencode.ts';
 import { decodeBitmap } from '../../src/tracker/protocol/bitmap.ts';
@@ -54,7 +56,9 @@ const WINDOW_S = env('WINDOW_S', 30);
 const CHANGES = env('CHANGES', 100);
 const CHANGE_SPREAD_S = env('CHANGE_SPREAD_S', 10);
 const REPEAT = env('REPEAT', 0) === 1;
-const LONG_POLL = env('LONG_POLL', 1) === 1;
+/** 1: heartbeats and commands on each edge's channel (what the agent does); 0: plain heartbeats and a long poll. */
+const CHANNEL = env('CHANNEL', 1) === 1;
+const LONG_POLL = !CHANNEL && env('LONG_POLL', 1) === 1;
 /** The piece a change adds: held by no edge at first. */
 const CHANGED_PIECE = PIECES - 2;
 
@@ -398,17 +402,21 @@ class SimEdge {
     this.key = answer['key'] as string;
   }
 
+  heartbeatMessage(): Record<string, unknown> {
+    return {
+      session: this.session,
+      seq: this.seq ?? 0,
+      address: this.address,
+      capacityBytes: 4 * 2 ** 40,
+      freeBytes: 2 * 2 ** 40 + this.index * 2 ** 20,
+      load: { connections: this.index % 50, uploadBytesPerSecond: 1_000_000 },
+    };
+  }
+
   heartbeat(): Promise<void> {
     return this.serially(async () => {
       const t0 = now();
-      const answer = await this.call('POST', '/v1/edge/heartbeat', {
-        session: this.session,
-        seq: this.seq ?? 0,
-        address: this.address,
-        capacityBytes: 4 * 2 ** 40,
-        freeBytes: 2 * 2 ** 40 + this.index * 2 ** 20,
-        load: { connections: this.index % 50, uploadBytesPerSecond: 1_000_000 },
-      });
+      const answer = await this.call('POST', '/v1/edge/heartbeat', this.heartbeatMessage());
       heartbeatSamples?.push(now() - t0);
       counters.heartbeats += 1;
       if (answer['resync'] === true || this.seq === null) {
@@ -459,8 +467,55 @@ class SimEdge {
     });
   }
 
+  /**
+   * The edge's channel, as src/fleet/link.ts opens it: heartbeats every HEARTBEAT_MS, answers read (a
+   * resync sends the whole state), until stopped. The round trip is sampled for the heartbeats answered.
+   */
+  async channel(): Promise<void> {
+    const request = httpRequest(new URL('/v1/edge/channel', edgeUrl), {
+      agent: false,
+      headers: {
+        connection: 'Upgrade',
+        upgrade: EDGE_CHANNEL_PROTOCOL,
+        authorization: `Bearer ${this.edgeId}.${this.key}`,
+      },
+    });
+    request.end();
+    const [response, socket, head] = (await once(request, 'upgrade')) as [IncomingMessage, Socket, Buffer];
+    if (response.statusCode !== 101) throw new Error(`edge ${this.index}: channel refused (${response.statusCode})`);
+    if (head.length > 0) socket.unshift(head);
+    socket.setNoDelay(true);
+    let sentAt = 0;
+    readLines(socket, 1 << 26, (line) => {
+      const message = JSON.parse(line) as { heartbeat?: { resync: boolean }; error?: { message: string } };
+      if (message.error !== undefined) failures.push(`channel ${this.index}: ${message.error.message}`);
+      if (message.heartbeat === undefined) return;
+      heartbeatSamples?.push(now() - sentAt);
+      if (message.heartbeat.resync) {
+        counters.resyncs += 1;
+        void this.serially(() => this.#sendState()).catch((err: Error) =>
+          failures.push(`state ${this.index}: ${err.message}`),
+        );
+      }
+    });
+    socket.on('error', (err) => failures.push(`channel ${this.index}: ${err.message}`));
+    stopped.signal.addEventListener('abort', () => socket.destroy());
+    while (!stopped.signal.aborted) {
+      await sleep(HEARTBEAT_MS);
+      if (stopped.signal.aborted || socket.destroyed) return;
+      await this.chain; // a delta in flight first, as the link does
+      sentAt = now();
+      socket.write(`${JSON.stringify({ heartbeat: this.heartbeatMessage() })}\n`);
+      counters.heartbeats += 1;
+    }
+  }
+
   /** Heartbeats every HEARTBEAT_MS after the last one ended, and the command long poll, until stopped. */
   run(): void {
+    if (CHANNEL) {
+      this.channel().catch((err: Error) => failures.push(`channel ${this.index}: ${err.message}`));
+      return;
+    }
     const beat = async () => {
       while (!stopped.signal.aborted) {
         await sleep(HEARTBEAT_MS);

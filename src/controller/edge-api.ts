@@ -1,7 +1,9 @@
-// The controller's edge listener: src/fleet/protocol.ts over HTTP/1.1 (keep-alive; one long poll per edge
-// for commands). Every route but enrolment takes the edge's credential; bodies are checked before the
-// registry sees them, and a bad one is a 400 naming the field (counted, and warned of in a throttled log).
+// The controller's edge listener: src/fleet/protocol.ts over HTTP/1.1 (keep-alive), each edge's channel
+// (an upgrade of one request, edge-channel.ts) for heartbeats and commands. Every route but enrolment takes
+// the edge's credential; bodies are checked before the registry sees them, and a bad one is a 400 naming
+// the field (counted, and warned of in a throttled log).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { closeHttp, listenHttp, pathOf, readBody, readJson, sendError, sendJson } from '../admin/index.ts';
 import {
   EnrolmentRefusedError,
@@ -21,6 +23,7 @@ import {
   stateRequest,
 } from '../fleet/index.ts';
 import { type Logger, WarningThrottle } from '../log/index.ts';
+import { acceptChannel, type EdgeChannel } from './edge-channel.ts';
 import type { EdgeRegistry } from './edge-registry.ts';
 
 /** A long poll is answered (empty) after this at most: below common idle timeouts of proxies. */
@@ -42,26 +45,45 @@ export function createEdgeApi(options: {
   const { registry, logger } = options;
   // Edges (or whoever reaches the listener) can send a bad message per request: the log stays bounded.
   const remoteWarnings = new WarningThrottle(logger);
+  function noteRefused(err: unknown, path: string | undefined, from: string | undefined): void {
+    if (err instanceof InvalidArgumentError) {
+      registry.noteBadMessage();
+      remoteWarnings.warn('bad message', { path, from, err: err.message }, 'edge API: a message was refused');
+    } else if (err instanceof UnauthorizedError || err instanceof EnrolmentRefusedError) {
+      remoteWarnings.warn('refused', { path, from, err: err.message }, 'edge API: a call was refused');
+    }
+  }
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
-      if (!isEdgepeerError(err)) {
-        logger.error({ method: req.method, path: req.url?.split('?')[0], err }, 'edge API: request failed');
-      } else if (err instanceof InvalidArgumentError) {
-        registry.noteBadMessage();
-        remoteWarnings.warn(
-          'bad message',
-          { path: req.url?.split('?')[0], from: req.socket.remoteAddress, err: err.message },
-          'edge API: a message was refused',
-        );
-      } else if (err instanceof UnauthorizedError || err instanceof EnrolmentRefusedError) {
-        remoteWarnings.warn(
-          'refused',
-          { path: req.url?.split('?')[0], from: req.socket.remoteAddress, err: err.message },
-          'edge API: a call was refused',
-        );
-      }
+      const path = req.url?.split('?')[0];
+      if (!isEdgepeerError(err)) logger.error({ method: req.method, path, err }, 'edge API: request failed');
+      else noteRefused(err, path, req.socket.remoteAddress);
       sendError(res, err);
     });
+  });
+  const channels = new Set<EdgeChannel>();
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    const path = pathOf(req.url);
+    const channelOptions = {
+      registry,
+      onRefused: (err: unknown, from: string | undefined) => noteRefused(err, path, from),
+      onFailure: (err: unknown) => logger.error({ path, err }, 'edge API: a channel failed'),
+    };
+    if (path !== EDGE_API.channel) {
+      socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    acceptChannel(req, socket, head, channelOptions).then(
+      (channel) => {
+        if (channel === undefined) return;
+        channels.add(channel);
+        socket.once('close', () => channels.delete(channel));
+      },
+      (err: unknown) => {
+        channelOptions.onFailure(err);
+        socket.destroy();
+      },
+    );
   });
   server.headersTimeout = 10_000;
   server.requestTimeout = 60_000;
@@ -120,6 +142,10 @@ export function createEdgeApi(options: {
 
   return {
     listen: async () => (await listenHttp(server, 'edge API', options.host, options.port)).url,
-    close: () => closeHttp(server),
+    close: async () => {
+      // Upgraded sockets are no longer the HTTP server's: an edge reconnects to whichever controller is up.
+      for (const channel of channels) channel.close();
+      await closeHttp(server);
+    },
   };
 }

@@ -1,7 +1,7 @@
 // The controller's side of the edge protocol (src/fleet/protocol.ts), without HTTP: enrolment (a one-time
 // token for a per-edge key), authentication of every later call, heartbeats and the down sweep, whole
-// states and numbered deltas of holdings, metainfo uploads, and commands handed to edges through a long
-// poll. The HTTP layer is src/controller/edge-api.ts.
+// states and numbered deltas of holdings, metainfo uploads, and commands handed to edges through their
+// channels (or a long poll). The HTTP layer is src/controller/edge-api.ts, channels edge-channel.ts.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { EnrolmentRefusedError, InvalidArgumentError, NoEdgesError, UnauthorizedError } from '../errors/index.ts';
 import type {
@@ -60,10 +60,14 @@ function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
+type Deliver = (commands: EdgeCommand[]) => void;
+
 interface PendingCommand {
   command: EdgeCommand;
   onEvent: (event: CommandEvent) => void;
   done: (error?: Error) => void;
+  /** The channel it was written to; null once the edge reported on it (or when a long poll took it). */
+  unconfirmedOn: Deliver | null;
 }
 
 interface EdgeMailbox {
@@ -95,6 +99,8 @@ export class EdgeRegistry {
     heartbeats: 0,
   };
   #sweeper: NodeJS.Timeout | null = null;
+  /** Open channels (src/controller/edge-channel.ts), by edge: commands go there at once. */
+  readonly #channels = new Map<string, Deliver>();
   /** Credentials checked already, by their Authorization header, to the edge id. */
   readonly #verified = new Map<string, string>();
   #commandIds = 0;
@@ -298,13 +304,42 @@ export class EdgeRegistry {
     const command = { id: `c${this.#commandIds}-${randomBytes(4).toString('hex')}`, kind, body } as EdgeCommand;
     return new Promise<void>((resolve, reject) => {
       const mailbox = this.#mailbox(edgeId);
-      mailbox.queued.push({ command, onEvent, done: (error) => (error ? reject(error) : resolve()) });
-      if (mailbox.waiter !== null) {
+      const done = (error?: Error) => (error ? reject(error) : resolve());
+      mailbox.queued.push({ command, onEvent, done, unconfirmedOn: null });
+      const channel = this.#channels.get(edgeId);
+      if (channel !== undefined) {
+        channel(this.#takeQueued(mailbox, channel));
+      } else if (mailbox.waiter !== null) {
         const waiter = mailbox.waiter;
         mailbox.waiter = null;
         waiter(this.#takeQueued(mailbox));
       }
     });
+  }
+
+  /**
+   * An edge's channel opened: `deliver` takes its commands from now on, those queued at once. A newer
+   * channel of the same edge (it reconnected) replaces the older. Returns the detach for when it closes.
+   */
+  attachChannel(edgeId: string, deliver: Deliver): () => void {
+    this.#channels.set(edgeId, deliver);
+    const mailbox = this.#mailboxes.get(edgeId);
+    if (mailbox !== undefined && mailbox.queued.length > 0) deliver(this.#takeQueued(mailbox, deliver));
+    return () => {
+      if (this.#channels.get(edgeId) === deliver) this.#channels.delete(edgeId);
+      // Written to a channel that closed before the edge said a word of them: maybe never read. They go
+      // again on the next channel (the edge runs a command id once).
+      const current = this.#mailboxes.get(edgeId);
+      if (current === undefined) return;
+      for (const pending of current.running.values()) {
+        if (pending.unconfirmedOn !== deliver) continue;
+        current.running.delete(pending.command.id);
+        pending.unconfirmedOn = null;
+        current.queued.push(pending);
+      }
+      const next = this.#channels.get(edgeId);
+      if (next !== undefined && current.queued.length > 0) next(this.#takeQueued(current, next));
+    };
   }
 
   /** The commands waiting for the edge, as soon as there are any or after `waitMs` (an empty list). */
@@ -334,6 +369,7 @@ export class EdgeRegistry {
     if (pending === undefined) {
       throw new InvalidArgumentError(`no command ${commandId.slice(0, 64)} is running on edge ${edge.id}`);
     }
+    pending.unconfirmedOn = null;
     for (const event of events) {
       if (event.kind === 'done') {
         this.#mailboxes.get(edge.id)?.running.delete(commandId);
@@ -355,9 +391,12 @@ export class EdgeRegistry {
     return mailbox;
   }
 
-  #takeQueued(mailbox: EdgeMailbox): EdgeCommand[] {
+  #takeQueued(mailbox: EdgeMailbox, channel: Deliver | null = null): EdgeCommand[] {
     const taken = mailbox.queued.splice(0);
-    for (const pending of taken) mailbox.running.set(pending.command.id, pending);
+    for (const pending of taken) {
+      pending.unconfirmedOn = channel;
+      mailbox.running.set(pending.command.id, pending);
+    }
     return taken.map((pending) => pending.command);
   }
 

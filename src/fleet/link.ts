@@ -2,10 +2,15 @@
 // edges only tell it what they hold). Enrols once with a one-time token and keeps the key it gets in the
 // data dir; then heartbeats (address, load, free space), the whole state of its holdings when the
 // controller asks (first contact, a restart, a gap), numbered deltas as pieces come and go, the metainfo
-// the controller lacks, and commands (ingest, purge) taken through a long poll. Nothing here throws into
-// the agent once started: a controller that is away is retried with backoff and logged.
+// the controller lacks, and commands (ingest, purge). Heartbeats and commands travel on one channel (an
+// upgraded HTTP/1.1 connection, protocol.ts), or as plain calls and a long poll where the upgrade does not
+// get through. Nothing here throws into the agent once started: a controller that is away is retried with
+// backoff and logged.
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { type ClientRequest, request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { Agent, type Dispatcher } from 'undici';
@@ -19,16 +24,24 @@ import {
 import type { Logger } from '../log/index.ts';
 import { encodeTorrent } from '../metainfo/index.ts';
 import type { Catalog, CatalogObject, RemovalReason } from '../store/index.ts';
+import { readLines } from './lines.ts';
 import {
+  CHANNEL_ACK_EVERY,
+  type ChannelControllerMessage,
   type CommandEvent,
+  channelControllerMessage,
   commandsResponse,
   EDGE_API,
+  EDGE_CHANNEL_PROTOCOL,
   type EdgeAddress,
   type EdgeCommand,
   edgeAuthorization,
   enrolResponse,
+  type HeartbeatRequest,
+  type HeartbeatResponse,
   heartbeatResponse,
   holdingsResponse,
+  MAX_CHANNEL_CONTROLLER_LINE,
   type ObjectChange,
   parseMessage,
 } from './protocol.ts';
@@ -79,6 +92,13 @@ export interface EdgeLinkStatus {
 
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 30_000;
+/** Command ids kept to run each once: far more than can be in flight. */
+const COMMANDS_REMEMBERED = 10_000;
+/** Time for the controller to take (or refuse) the channel's upgrade. */
+const CHANNEL_OPEN_TIMEOUT_MS = 10_000;
+
+/** The controller (or a proxy before it) does not take the channel's upgrade: plain calls it is. */
+class ChannelUnavailable extends Error {}
 
 export class EdgeLink {
   readonly #options: EdgeLinkOptions;
@@ -97,6 +117,10 @@ export class EdgeLink {
   #sending: Promise<void> = Promise.resolve();
   #lastUploaded = 0;
   #lastHeartbeatAt: number | null = null;
+  /** Ids of the commands taken, so that one delivered twice runs once. */
+  readonly #commandsTaken = new Set<string>();
+  /** Heartbeats as plain calls and commands by long poll, once the controller did not take a channel. */
+  #plainCalls = false;
   #loops: Promise<unknown>[] = [];
   readonly #status: EdgeLinkStatus;
   readonly #listeners = {
@@ -157,7 +181,7 @@ export class EdgeLink {
     catalog.on('pieces-removed', this.#listeners.removed);
     catalog.on('object-removed', this.#listeners.objectRemoved);
     this.#lastUploaded = this.#options.load().uploadedBytes;
-    this.#loops = [this.#heartbeatLoop(), this.#commandLoop()];
+    this.#loops = [this.#heartbeatLoop()];
   }
 
   /** The controller in use. */
@@ -205,16 +229,32 @@ export class EdgeLink {
 
   async #heartbeatLoop(): Promise<void> {
     let failures = 0;
+    const heard = () => {
+      if (failures > 0) this.#options.logger.info({ controller: this.#url }, 'controller reachable again');
+      failures = 0;
+      this.#status.connected = true;
+      this.#status.lastError = null;
+    };
     while (!this.#stopped.signal.aborted) {
       try {
-        await this.#heartbeat();
-        if (failures > 0) this.#options.logger.info({ controller: this.#url }, 'controller reachable again');
-        failures = 0;
-        this.#status.connected = true;
-        this.#status.lastError = null;
-        await this.#sleep(this.#heartbeatMs);
+        if (this.#plainCalls) {
+          await this.#heartbeat();
+          heard();
+          await this.#sleep(this.#heartbeatMs);
+        } else {
+          await this.#channel(heard);
+        }
       } catch (err) {
         if (this.#stopped.signal.aborted) return;
+        if (err instanceof ChannelUnavailable) {
+          this.#options.logger.warn(
+            { controller: this.#url, err: err.message },
+            'the controller takes no channel: heartbeats as plain calls, commands by long poll',
+          );
+          this.#plainCalls = true;
+          this.#loops.push(this.#commandLoop());
+          continue;
+        }
         failures += 1;
         this.#status.connected = false;
         this.#status.lastError = (err as Error).message;
@@ -236,29 +276,150 @@ export class EdgeLink {
     }
   }
 
+  /** One heartbeat as a plain call. */
   async #heartbeat(): Promise<void> {
+    const message = await this.#heartbeatMessage();
+    const answer = parseMessage(
+      heartbeatResponse,
+      await this.#call('POST', EDGE_API.heartbeat, message),
+      'heartbeat answer',
+    );
+    await this.#answered(answer);
+  }
+
+  /** What a heartbeat says now; once any delta in flight was answered (its seq would race the heartbeat's). */
+  async #heartbeatMessage(): Promise<HeartbeatRequest> {
     const now = Date.now();
     const load = this.#options.load();
     const elapsedS = this.#lastHeartbeatAt === null ? 1 : Math.max(0.001, (now - this.#lastHeartbeatAt) / 1000);
     const uploadBytesPerSecond = Math.max(0, Math.round((load.uploadedBytes - this.#lastUploaded) / elapsedS));
     this.#lastUploaded = load.uploadedBytes;
-    // A delta in flight would make the seq race the heartbeat: they go one after another.
-    await this.#sending;
-    const answer = parseMessage(
-      heartbeatResponse,
-      await this.#call('POST', EDGE_API.heartbeat, {
-        session: this.#session,
-        seq: this.#seq ?? 0,
-        address: this.#options.address(),
-        ...(await this.#options.space()),
-        load: { connections: load.connections, uploadBytesPerSecond },
-      }),
-      'heartbeat answer',
-    );
     this.#lastHeartbeatAt = now;
+    const space = await this.#options.space();
+    await this.#sending;
+    return {
+      session: this.#session,
+      seq: this.#seq ?? 0,
+      address: this.#options.address(),
+      ...space,
+      load: { connections: load.connections, uploadBytesPerSecond },
+    };
+  }
+
+  /** A heartbeat's answer: the period, draining, and the whole state when the controller lacks it. */
+  async #answered(answer: HeartbeatResponse): Promise<void> {
     this.#heartbeatMs = answer.heartbeatMs;
     this.#status.draining = answer.draining;
     if (answer.resync || this.#seq === null) await this.#serially(() => this.#sendState());
+  }
+
+  /**
+   * Heartbeats and commands over the channel, until it ends: always by an error saying why (the controller
+   * went away, refused this edge, or stopped answering), but for a stop. `heard` is called at every answer.
+   */
+  async #channel(heard: () => void): Promise<void> {
+    const socket = await this.#openChannel();
+    let timer: NodeJS.Timeout | undefined;
+    let onStop = () => {};
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const fail = (err: Error) => {
+          reject(err);
+          socket.destroy();
+        };
+        onStop = () => {
+          resolve();
+          socket.destroy();
+        };
+        this.#stopped.signal.addEventListener('abort', onStop);
+        let lastHeardAt = Date.now();
+        const handle = (message: ChannelControllerMessage) => {
+          lastHeardAt = Date.now();
+          if ('error' in message) {
+            const text = `controller: ${message.error.message}`;
+            fail(
+              message.error.code === 'EDGEPEER_UNAUTHORIZED'
+                ? new UnauthorizedError(text)
+                : new ControllerUnreachableError(text),
+            );
+          } else if ('commands' in message) {
+            for (const command of message.commands) void this.#run(command);
+          } else {
+            heard();
+            this.#answered(message.heartbeat).catch(fail);
+          }
+        };
+        readLines(socket, MAX_CHANNEL_CONTROLLER_LINE, (line, tooLong) => {
+          try {
+            if (tooLong) throw new Error(`a line longer than ${MAX_CHANNEL_CONTROLLER_LINE} bytes`);
+            handle(parseMessage(channelControllerMessage, JSON.parse(line), 'channel message'));
+          } catch (err) {
+            fail(new ControllerUnreachableError(`controller ${this.#url}: ${(err as Error).message}`));
+          }
+        });
+        socket.on('error', (err) => fail(new ControllerUnreachableError(`controller ${this.#url}: ${err.message}`)));
+        socket.on('end', () => socket.destroy());
+        socket.on('close', () => fail(new ControllerUnreachableError(`controller ${this.#url}: the channel closed`)));
+        const beat = async () => {
+          const silentMs = Date.now() - lastHeardAt;
+          // The controller answers every few heartbeats: silence beyond that is a controller gone quiet.
+          if (silentMs > this.#heartbeatMs * (CHANNEL_ACK_EVERY + 2)) {
+            fail(
+              new ControllerUnreachableError(`controller ${this.#url}: no answer on the channel for ${silentMs} ms`),
+            );
+            return;
+          }
+          const message = await this.#heartbeatMessage();
+          if (socket.destroyed) return;
+          socket.write(`${JSON.stringify({ heartbeat: message })}\n`);
+          timer = setTimeout(() => void beat().catch(fail), this.#heartbeatMs);
+        };
+        void beat().catch(fail);
+      });
+    } finally {
+      clearTimeout(timer);
+      this.#stopped.signal.removeEventListener('abort', onStop);
+      socket.destroy();
+    }
+  }
+
+  /** The upgraded connection; ChannelUnavailable when the controller or a proxy answers without upgrading. */
+  #openChannel(): Promise<Socket> {
+    const url = new URL(EDGE_API.channel, this.#url);
+    const headers: Record<string, string> = { connection: 'Upgrade', upgrade: EDGE_CHANNEL_PROTOCOL };
+    if (this.#credential !== null)
+      headers.authorization = edgeAuthorization(this.#credential.edgeId, this.#credential.key);
+    const request: ClientRequest = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, {
+      headers,
+      timeout: CHANNEL_OPEN_TIMEOUT_MS,
+    });
+    return new Promise((resolve, reject) => {
+      request.on('upgrade', (_response: IncomingMessage, socket: Socket, head: Buffer) => {
+        if (head.length > 0) socket.unshift(head);
+        socket.setNoDelay(true);
+        socket.setKeepAlive(true, 60_000);
+        resolve(socket);
+      });
+      request.on('response', (response: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('error', () => {});
+        response.on('end', () => {
+          const status = response.statusCode ?? 0;
+          let message = `status ${status}`;
+          try {
+            message = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { error: { message: string } }).error
+              .message;
+          } catch {}
+          if (status === 404 || status === 426 || status === 400) reject(new ChannelUnavailable(message));
+          else if (status === 401) reject(new UnauthorizedError(`controller: ${message}`));
+          else reject(new ControllerUnreachableError(`controller ${this.#url}: ${message}`));
+        });
+      });
+      request.on('timeout', () => request.destroy(new Error(`no answer in ${CHANNEL_OPEN_TIMEOUT_MS} ms`)));
+      request.on('error', (err) => reject(new ControllerUnreachableError(`controller ${this.#url}: ${err.message}`)));
+      request.end();
+    });
   }
 
   /** The whole state: every object held, as it is now; what was pending is in it. */
@@ -353,6 +514,10 @@ export class EdgeLink {
   }
 
   async #run(command: EdgeCommand): Promise<void> {
+    // A command written to a channel that closed before this edge reported on it comes again on the next.
+    if (this.#commandsTaken.has(command.id)) return;
+    if (this.#commandsTaken.size >= COMMANDS_REMEMBERED) this.#commandsTaken.clear();
+    this.#commandsTaken.add(command.id);
     this.#status.commandsRun += 1;
     const path = `${EDGE_API.commands}/${command.id}/events`;
     let queued: CommandEvent[] = [];

@@ -3,8 +3,12 @@
 // `Authorization: Bearer <edgeId>.<key>`. The edge sends its whole state on (re)connect and deltas as
 // pieces come and go, each delta numbered: a gap, a controller restart or a new edge session makes the
 // controller answer `resync` and the edge sends its whole state again. Heartbeats carry load and free space;
-// commands (ingest, purge) reach the edge through a long poll. Every body is checked here (zod) before
-// either side acts on it.
+// commands (ingest, purge) reach the edge at once. Both travel on the edge's channel: one HTTP/1.1 upgrade
+// (`EDGE_CHANNEL_PROTOCOL`) per edge, then one JSON message per line each way, the controller answering a
+// heartbeat only when the answer changes or every few heartbeats (a request and an answer per heartbeat cost
+// a controller of 1,000 edges most of its CPU). The same messages exist as plain HTTP calls (a heartbeat
+// POST, a command long poll) for edges behind proxies that do not pass upgrades. Every message is checked
+// here (zod) before either side acts on it.
 import { z } from 'zod';
 import { InvalidArgumentError } from '../errors/index.ts';
 
@@ -16,7 +20,17 @@ export const EDGE_API = {
   metainfo: '/v1/edge/metainfo/',
   commands: '/v1/edge/commands',
   leave: '/v1/edge/leave',
+  channel: '/v1/edge/channel',
 } as const;
+
+/** The `Upgrade` token of an edge's channel. */
+export const EDGE_CHANNEL_PROTOCOL = 'edgepeer-edge/1';
+/** The controller answers at least every this many heartbeats on a channel: how an edge knows it is heard. */
+export const CHANNEL_ACK_EVERY = 3;
+/** Longest line an edge sends on its channel (a heartbeat is ~300 bytes). */
+export const MAX_CHANNEL_EDGE_LINE = 64 * 1024;
+/** Longest line the controller sends (commands carry admin API bodies, such as manifests of sources). */
+export const MAX_CHANNEL_CONTROLLER_LINE = 64 * 1024 * 1024;
 
 /** Bodies larger than this are refused: a full state of 100,000 objects of 10,000 pieces fits. */
 export const MAX_EDGE_BODY_BYTES = 256 * 1024 * 1024;
@@ -128,6 +142,17 @@ export const commandsResponse = z.strictObject({
   commands: z.array(z.discriminatedUnion('kind', [ingestCommand, purgeCommand])),
 });
 
+/** A line an edge sends on its channel. */
+export const channelEdgeMessage = z.strictObject({ heartbeat: heartbeatRequest });
+
+/** A line the controller sends on an edge's channel. */
+export const channelControllerMessage = z.union([
+  z.strictObject({ heartbeat: heartbeatResponse }),
+  commandsResponse,
+  /** The channel is refused from now on (the edge was removed): the controller closes it after this line. */
+  z.strictObject({ error: z.strictObject({ code: z.string(), message: z.string() }) }),
+]);
+
 /** What an edge reports of a command: progress, one result per object, the end (with an error if it failed). */
 const commandEvent = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('progress'), source: z.string(), bytesDone: count, bytesTotal: count.nullable() }),
@@ -151,6 +176,7 @@ export type DeltasRequest = z.infer<typeof deltasRequest>;
 export type HoldingsResponse = z.infer<typeof holdingsResponse>;
 export type EdgeCommand = z.infer<typeof commandsResponse>['commands'][number];
 export type CommandEvent = z.infer<typeof commandEvent>;
+export type ChannelControllerMessage = z.infer<typeof channelControllerMessage>;
 
 /** `value` checked against `schema`, or InvalidArgumentError naming the first field that is wrong. */
 export function parseMessage<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
