@@ -95,6 +95,19 @@ describe('redis swarm store shared by two tracker instances', () => {
     }
   });
 
+  it('expires more swarms than one batch of the sweep takes', async () => {
+    const store = await open({ ...LIMITS, maxSwarms: 2000 });
+    try {
+      const hashes = Array.from({ length: 1200 }, (_, n) => n.toString(16).padStart(40, '0'));
+      await Promise.all(hashes.map((infoHash) => store.announce(peer(1, { infoHash, now: 1000 }))));
+      await store.announce(peer(2, { infoHash: hashes[0]!, now: 9000 }));
+      expect((await store.expire(2000)).sort()).toEqual([...hashes].sort());
+      expect(await store.counts()).toMatchObject({ swarms: 1, peers: 1 });
+    } finally {
+      await store.close();
+    }
+  });
+
   it('refuses to open when Redis cannot be reached, naming it without its password', async () => {
     await expect(
       RedisSwarmStore.open({ url: 'redis://user:secret@127.0.0.1:1', prefix: 'x:', limits: LIMITS }),

@@ -456,6 +456,8 @@ const SCRIPTS = {
 const UNAVAILABLE_REPLY = /^(LOADING|BUSY|MISCONF|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|NOAUTH|WRONGPASS|OOM)/;
 
 const EXPIRE_BATCH = 500;
+/** Swarms one sweep looks at, at most: EXPIRE_BATCH x this. */
+const MAX_EXPIRE_ROUNDS = 1000;
 
 export class RedisSwarmStore implements SwarmStore {
   readonly #client: Client;
@@ -728,14 +730,14 @@ export class RedisSwarmStore implements SwarmStore {
   async expire(before: number): Promise<string[]> {
     const changed: string[] = [];
     const fence = this.#expiryFence;
-    for (;;) {
+    // Each script moves its swarm's entry in the work list to its stalest remaining peer (or removes it), so
+    // a batch never comes back; the bound on rounds only guards against a bug looping the sweep forever.
+    for (let round = 0; round < MAX_EXPIRE_ROUNDS; round++) {
       const due = (await this.#call(() =>
         this.#client.zRangeByScore(this.#globalKey('expiry'), '-inf', `(${before}`, {
           LIMIT: { offset: 0, count: EXPIRE_BATCH },
         }),
       )) as unknown as Buffer[];
-      if (due.length === 0) break;
-      let progress = false;
       for (const raw of due) {
         const infoHash = String(raw);
         const version = Number(
@@ -746,13 +748,12 @@ export class RedisSwarmStore implements SwarmStore {
           ),
         );
         if (version === -1) return changed; // the lease passed to another instance: it sweeps now
-        progress = true;
         if (version > 0) {
           changed.push(infoHash);
           this.#tell(infoHash, version);
         }
       }
-      if (!progress || due.length < EXPIRE_BATCH) break;
+      if (due.length < EXPIRE_BATCH) break;
     }
     return changed;
   }
