@@ -6,10 +6,11 @@
 // at start stops the command with EDGEPEER_STATE_UNREACHABLE.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { decodeBencode, isDictionary, type SwarmStats } from '../../src/tracker/index.ts';
 import { type RedisServer, startRedis } from '../fixtures/redis.ts';
@@ -41,6 +42,19 @@ async function announce(
   const answer = decodeBencode(Buffer.from(await response.arrayBuffer()));
   if (!isDictionary(answer)) throw new Error('announce answer is not a dictionary');
   return answer as Record<string, unknown>;
+}
+
+/** `edgepeer tracker --port 0 --json ARGS` run to its exit (a start that fails). */
+async function runTracker(args: string[]): Promise<{ code: number | null; stdout: string }> {
+  const child = spawn(process.execPath, [RUN, 'tracker', '--port', '0', '--host', '127.0.0.1', '--json', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, stdout };
 }
 
 const statsOf = async (tracker: RunningEdgepeerTracker, infoHash: string): Promise<SwarmStats> =>
@@ -182,15 +196,33 @@ describe('two edgepeer trackers on one Redis', () => {
     expect(tracker.stderr()).toMatch(/Redis connection failed; retrying/);
   });
 
+  it('stops at start with EDGEPEER_STATE_UNREACHABLE when Redis refuses it, and starts with --state-password-file', async () => {
+    const guarded = await startRedis();
+    const admin = createClient({ url: guarded.url });
+    await admin.connect();
+    await admin.configSet('requirepass', 'tracker-secret');
+    await admin.close();
+    try {
+      const refused = await runTracker(['--state', guarded.url]);
+      expect(refused.code).toBe(7);
+      expect(JSON.parse(refused.stdout.trim())).toMatchObject({
+        error: { code: 'EDGEPEER_STATE_UNREACHABLE', message: expect.stringMatching(/NOAUTH|WRONGPASS|auth/i) },
+      });
+      const passwordFile = join(dir, 'redis.pass');
+      await writeFile(passwordFile, 'tracker-secret\n');
+      const tracker = await startTrackerCommand(['--state', guarded.url, '--state-password-file', passwordFile]);
+      try {
+        expect((await announce(tracker.announceUrl, 'dd'.repeat(20), 44001))['failure reason']).toBeUndefined();
+      } finally {
+        await tracker.stop();
+      }
+    } finally {
+      await guarded.dispose();
+    }
+  });
+
   it('stops at start with EDGEPEER_STATE_UNREACHABLE (exit 7) when Redis cannot be reached', async () => {
-    const child = spawn(process.execPath, [RUN, 'tracker', '--port', '0', '--json', '--state', 'redis://127.0.0.1:1'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    const [code] = (await once(child, 'exit')) as [number | null];
+    const { code, stdout } = await runTracker(['--state', 'redis://127.0.0.1:1']);
     expect(code).toBe(7);
     expect(JSON.parse(stdout.trim())).toMatchObject({
       error: {
