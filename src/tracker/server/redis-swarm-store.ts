@@ -933,38 +933,64 @@ function pairs(reply: unknown): Array<[Buffer, Buffer]> {
 /** A candidate from the announce's sample: "left|kind|held|" and the bytes of its peer id. */
 class SampledPeer implements CandidatePeer {
   readonly key: string;
-  readonly compact: string;
   readonly keyBytes: Buffer;
   readonly family: 4 | 6;
-  readonly port: number;
-  readonly peerId: string;
   readonly left: number;
   holding: Holding;
+  readonly #value: Buffer;
+  readonly #peerIdAt: number;
 
+  // Read from the bytes: a hundred of these per announce, so no intermediate strings (measured: building
+  // them from latin1 strings took about a sixth of the store's CPU).
   constructor(keyBytes: Buffer, value: Buffer) {
     this.keyBytes = keyBytes;
-    this.key = keyBytes.toString('latin1');
-    this.compact = this.key;
-    const addressLength = keyBytes.length - 2;
-    this.family = addressLength === 4 ? 4 : 6;
-    this.port = keyBytes.readUInt16BE(addressLength);
-    const text = value.toString('latin1');
-    const leftEnd = text.indexOf('|');
-    const heldEnd = text.indexOf('|', leftEnd + 3);
-    this.left = Number(text.slice(0, leftEnd));
-    this.peerId = text.slice(heldEnd + 1);
-    const kind = text[leftEnd + 1];
+    this.key = latin1(keyBytes, 0, keyBytes.length);
+    this.family = keyBytes.length === 6 ? 4 : 6;
+    this.#value = value;
+    let at = 0;
+    let left = 0;
+    for (let byte = value[at]; byte !== undefined && byte !== BAR; byte = value[++at]) left = left * 10 + byte - 48;
+    this.left = left;
+    const kind = value[at + 1];
+    at += 3;
+    let held = 0;
+    for (let byte = value[at]; byte !== undefined && byte !== BAR; byte = value[++at]) held = held * 10 + byte - 48;
+    this.#peerIdAt = at + 1;
     this.holding =
-      kind === 'f'
+      kind === KIND_FULL
         ? { kind: 'full' }
-        : kind === 'b'
-          ? { kind: 'bitmap', bitmap: new Uint8Array(), held: Number(text.slice(leftEnd + 3, heldEnd)) }
+        : kind === KIND_BITMAP
+          ? { kind: 'bitmap', bitmap: new Uint8Array(), held }
           : { kind: 'unknown' };
+  }
+
+  get compact(): string {
+    return this.key;
+  }
+
+  get port(): number {
+    return this.keyBytes.readUInt16BE(this.keyBytes.length - 2);
+  }
+
+  get peerId(): string {
+    return latin1(this.#value, this.#peerIdAt, this.#value.length);
   }
 
   get ip(): string {
     return bytesToIp(this.keyBytes.subarray(0, this.keyBytes.length - 2));
   }
+}
+
+const BAR = 0x7c;
+const KIND_FULL = 0x66; // 'f'
+const KIND_BITMAP = 0x62; // 'b'
+
+/** Bytes as a latin1 string; short ones without a call into C++ (which costs more than the copy). */
+function latin1(bytes: Buffer, start: number, end: number): string {
+  if (end - start > 32) return bytes.toString('latin1', start, end);
+  let text = '';
+  for (let i = start; i < end; i++) text += String.fromCharCode(bytes[i]!);
+  return text;
 }
 
 /**
