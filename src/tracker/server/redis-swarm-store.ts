@@ -1,8 +1,8 @@
 // The reference tracker's swarm state in Redis, for several `edgepeer tracker` processes on one state
 // (issue 15), as chihaya runs several instances on one Redis. Same contract as the in-memory store
 // (test/tracker/swarm-store-contract.ts). Each announce, stopped and expiry is one Lua script: the whole
-// update (quotas, eviction, seeds, bitmaps and piece copy counts, version) is atomic, and one round trip.
-// Peer selection and the answer's URLs are done here, in the tracker, on a random sample the script returns.
+// update (quotas, eviction, seeds, bitmaps and piece copy counts, version) is atomic. A random sample of
+// the swarm (HRANDFIELD) follows it in the same pipeline: one round trip; peers are chosen here, from it.
 //
 // Keys: one swarm's keys share the hash tag {s:INFOHASH} (one Cluster slot); the tracker-wide ones share {t}.
 //   P{s:IH}:meta     HASH ver, seeds, downloaded, pc (piece count), size, full, bmp (bitmap peers), netn
