@@ -17,5 +17,15 @@ process.stdout.on('error', (err) => {
   throw err;
 });
 
-const { execute } = await import('@oclif/core');
+// From a clone, commands run from the build (dist/): say how to make it rather than oclif's "command not found".
+const { existsSync } = await import('node:fs');
+if (!existsSync(new URL('../dist/commands', import.meta.url))) {
+  process.stderr.write('edgepeer is not built: run `npm run build` in its folder first.\n');
+  process.exit(1);
+}
+
+const { execute, settings } = await import('@oclif/core');
+// Commands always run from the build: with NODE_ENV=development or test, oclif would otherwise look for
+// TypeScript sources and warn that it cannot find them.
+settings.enableAutoTranspile = false;
 await execute({ dir: import.meta.url });

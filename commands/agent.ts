@@ -1,11 +1,11 @@
 import { Flags } from '@oclif/core';
 import { Agent, reloadAgent } from '../src/agent/index.ts';
-import { BaseCommand, createLogger, serveUntilStopped } from '../src/cli/index.ts';
+import { BaseCommand, createLogger, serveUntilStopped, untilStopSignal } from '../src/cli/index.ts';
 import { AGENT_FLAGS, type AgentFlag, resolveAgentConfig } from '../src/config/index.ts';
 
 /** oclif flags for the settings table, with no defaults, so that "not given" lets the file and env speak. */
 function settingFlag(flag: AgentFlag) {
-  const description = `${flag.description} [env ${flag.env}]`;
+  const description = `${flag.description}${flag.defaultText ? ` Default: ${flag.defaultText}.` : ''} [env ${flag.env}]`;
   switch (flag.kind) {
     case 'integer':
       return Flags.integer({ description });
@@ -14,7 +14,7 @@ function settingFlag(flag: AgentFlag) {
     case 'multiple':
       return Flags.string({ description, multiple: true });
     default:
-      return Flags.string({ description });
+      return Flags.string({ description, ...(flag.options ? { options: [...flag.options] } : {}) });
   }
 }
 
@@ -36,6 +36,8 @@ SIGTERM/SIGINT: stop accepting, let transfers in flight finish within the shutdo
   };
 
   async run(): Promise<void> {
+    // Listened for from the start: a stop asked while starting ends the daemon cleanly once it has started.
+    const stopSignal = untilStopSignal();
     const { flags } = await this.parse(AgentCommand);
     const resolve = () =>
       resolveAgentConfig({ flags, env: process.env, ...(flags.config ? { configPath: flags.config as string } : {}) });
@@ -64,6 +66,7 @@ SIGTERM/SIGINT: stop accepting, let transfers in flight finish within the shutdo
       ].join('\n'),
     );
     await serveUntilStopped(agent, logger, {
+      stopSignal,
       graceMs: config.shutdownGraceMs,
       reload: () => reloadAgent(agent, resolve, logger),
       stopped: (record) => this.emit(record, 'stopped'),

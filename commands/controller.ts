@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { BaseCommand, createLogger, serveUntilStopped } from '../src/cli/index.ts';
+import { BaseCommand, createLogger, serveUntilStopped, untilStopSignal } from '../src/cli/index.ts';
 import {
   CONTROLLER_CONFIG_ENV,
   CONTROLLER_SETTINGS,
@@ -50,6 +50,8 @@ SIGTERM/SIGINT: stop accepting, announce "stopped", deregister, exit 0. SIGHUP: 
   };
 
   async run(): Promise<void> {
+    // Listened for from the start: a stop asked while starting ends the daemon cleanly once it has started.
+    const stopSignal = untilStopSignal();
     const { flags } = await this.parse(ControllerCommand);
     const given = { ...(flags as Record<string, string | number | boolean | string[] | undefined>) };
     for (const setting of CONTROLLER_SETTINGS) {
@@ -86,6 +88,7 @@ SIGTERM/SIGINT: stop accepting, announce "stopped", deregister, exit 0. SIGHUP: 
       ].join('\n'),
     );
     await serveUntilStopped(controller, logger, {
+      stopSignal,
       graceMs: config.shutdownGraceMs,
       reload: () => reloadController(controller, resolve, logger),
       stopped: (record) => this.emit(record, 'stopped'),

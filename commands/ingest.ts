@@ -41,7 +41,10 @@ Each source becomes a BitTorrent v1 object (SHA-1 pieces, verified) or, with --t
     'data-dir': dataDirFlag,
     ...controllerFlags,
     manifest: Flags.string({ description: 'File listing one source per line ("-" for stdin); # starts a comment.' }),
-    'piece-length': Flags.string({ description: 'Piece length of new objects (e.g. 256KiB, 1MiB). Default: by size.' }),
+    'piece-length': Flags.string({
+      description:
+        'Piece length of new objects (e.g. 256KiB, 1MiB). Default: by size, the least power of two from 32KiB to 16MiB that makes at most 2000 pieces (1 GiB: 1MiB).',
+    }),
     torrent: Flags.string({
       description: 'Metainfo (.torrent) the sources must match; only matching pieces are kept.',
     }),

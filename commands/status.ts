@@ -59,6 +59,12 @@ function render(pid: number, s: AgentStatus): string {
     `cache       ${formatBytes(s.cache.bytes)} of ${formatBytes(s.cache.maxBytes)}, ${s.cache.hits} hits, ${s.cache.misses} misses, ${s.cache.directReads} direct reads, ${s.cache.corruptPieces} corrupt`,
   ];
   if (s.scrub) lines.push(`scrub       ${scrubLine(s.scrub)}`);
+  if (s.storageControl) {
+    const c = s.storageControl;
+    lines.push(
+      `storage     ${c.swarms} swarms from ${c.statsUrl} (${c.holding} holding), ${c.rounds} rounds, ${c.piecesIngested} pieces ingested, ${c.piecesPurged} purged, ${c.operationsFailed} operations failed`,
+    );
+  }
   lines.push(...signallingLines(s.trackers, s.ims));
   if (s.controller) {
     const c = s.controller;

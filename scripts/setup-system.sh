@@ -17,6 +17,8 @@ packages=(
   time               # /usr/bin/time for peak RSS in benchmarks
   iproute2           # ss: a test reads a socket's receive queue; benchmarks find free ports; ip netns
   transmission-daemon # Transmission 3.00, a mainstream client, run in a network namespace a test creates
+  qbittorrent-nox    # qBittorrent 4.5 without its GUI, a mainstream client, run in a network namespace a test creates
+  rtorrent           # rtorrent 0.9.8, a mainstream client (XML-RPC on a local socket), in a network namespace a test creates
   redis-server       # shared state of several controllers and trackers; tests start their own on loopback
 )
 

@@ -39,7 +39,7 @@ export {
   type TorrentFile,
 } from './operations.ts';
 export { type PurgeRequest, type PurgeResult, type PurgeStatus, purge } from './purge.ts';
-export { ingestRequest, purgeRequest } from './requests.ts';
+export { ingestRequest, objectId, purgeRequest } from './requests.ts';
 export {
   type AdminRoutes,
   type AdminServer,
@@ -49,3 +49,4 @@ export {
   type ServedOperations,
 } from './server.ts';
 export type { SessionOptions } from './session.ts';
+export { versions } from './versions.ts';

@@ -1,8 +1,9 @@
 // Prometheus metrics read from a process's status at scrape time (nothing on the hot path): the agent's and
 // the controller's metric sets are declared over this. Counters are totals since start; gauges current values.
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { RegistrationState } from '../ims/index.ts';
 import type { TrackerStatus } from '../tracker/index.ts';
+import { versions } from './versions.ts';
 
 type Read = (set: (labels: Record<string, string>, value: number) => void) => void;
 
@@ -14,8 +15,20 @@ export interface StatusMetrics<S> {
   gauge(name: string, help: string, labelNames: string[], read: Read): void;
 }
 
+/**
+ * A registry whose metrics read `status()` at scrape time; with Node's and the process's own (CPU, memory,
+ * event-loop delay, GC, handles: prom-client's default collectors) and `edgepeer_build_info`.
+ */
 export function statusMetrics<S>(status: () => S): StatusMetrics<S> {
   const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const { edgepeer: version, node } = versions();
+  new Gauge({
+    name: 'edgepeer_build_info',
+    help: 'Always 1: the version of edgepeer and of Node.js running it, as labels.',
+    labelNames: ['version', 'node'],
+    registers: [registry],
+  }).set({ version, node }, 1);
   let snapshot: { at: number; value: S } | null = null;
   return {
     registry,

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import {
@@ -5,11 +6,14 @@ import {
   createAdminServer,
   defaultTokenFile,
   ensureToken,
+  objectId,
   publishAgent,
   StoreOperations,
+  sendJson,
   unpublishAgent,
 } from '../admin/index.ts';
 import type { AgentAddresses, AgentConfig } from '../config/index.ts';
+import { NotFoundError } from '../errors/index.ts';
 import type { EdgeLink } from '../fleet/index.ts';
 import type { HashPool } from '../hashing/index.ts';
 import type { HttpServer } from '../http/index.ts';
@@ -21,9 +25,11 @@ import {
   originPart,
   RegistrationPart,
   ScrubPart,
+  StorageControlPart,
   startHttp,
   startPeerWire,
 } from '../parts/index.ts';
+import type { PolicyExplanation } from '../policy/index.ts';
 import {
   createPieceCache,
   type PieceCache,
@@ -68,6 +74,8 @@ export class Agent {
   private readonly announces: AnnouncesPart;
   private readonly registration: RegistrationPart;
   private readonly scrub: ScrubPart;
+  /** Network Storage Control (storageControl.enabled), or null. */
+  private storageControl: StorageControlPart | null = null;
   private wire: PeerWireServer | null = null;
   private http: HttpServer | null = null;
   private https: HttpServer | null = null;
@@ -199,6 +207,7 @@ export class Agent {
     // An edge of a controller neither announces nor registers: the controller does both for the CDN.
     if (config.announce && controller === null) this.announces.start(config.trackers);
     lifecycle.add(this.announces);
+    if (config.storageControl) this.startStorageControl(config.storageControl);
     if (config.admin) await this.startAdmin(config.admin);
     if (config.ims && controller === null) await this.registration.replace(config.ims);
     lifecycle.add(this.registration);
@@ -225,6 +234,61 @@ export class Agent {
     });
     this.edgeLink = link;
     this.lifecycle.add({ name: 'controller link', phase: 'serving', stop: () => link.stop() });
+  }
+
+  /**
+   * Storage control over this store: ingest from each object's recorded origin (partial ingest, as
+   * `edgepeer ingest --pieces`) and piece purge (reason 'policy'); both reach peers and trackers through
+   * the store's events, and the object is announced at once.
+   */
+  private startStorageControl(storageControl: NonNullable<AgentConfig['storageControl']>): void {
+    const part = new StorageControlPart({
+      ...storageControl,
+      catalog: this.store,
+      ingest: async (infoHash, origin, pieces) => {
+        let error: { code: string; message: string } | null = null;
+        await this.operations.ingest({ sources: [origin], infoHash, options: { pieces } }, (result) => {
+          if (result.error) error = { code: result.error.code, message: result.error.message };
+        });
+        return { error };
+      },
+      purge: (infoHash, pieces) => this.store.removePieces(infoHash, pieces, 'policy'),
+      announceNow: (infoHash) => {
+        this.announces.announceNow(infoHash).catch((err: unknown) => {
+          this.logger.debug({ infoHash, err }, 'storage control: no tracker took the announce of the change yet');
+        });
+      },
+      logger: this.logger.child({ part: 'storage control' }),
+      registry: this.metrics,
+    });
+    this.lifecycle.add(part);
+    part.start();
+    this.storageControl = part;
+  }
+
+  /** `edgepeer policy explain`: the last decisions for an object (by info hash or name). */
+  explainPolicy(id: string): PolicyExplanation {
+    const part = this.storageControl;
+    if (part === null) {
+      throw new NotFoundError('storage control is off on this agent (storageControl.enabled)', { subject: id });
+    }
+    const object = this.store.find(id);
+    if (!part.controls(object.infoHash)) {
+      throw new NotFoundError(`${object.infoHash} is not among storageControl.objects`, { subject: id });
+    }
+    const explanation = part.explain(object.infoHash);
+    if (explanation === undefined) {
+      throw new NotFoundError(`no decision yet for ${object.infoHash}: the first round has not run`, { subject: id });
+    }
+    return explanation;
+  }
+
+  /** Admin routes beyond the store's: GET /v1/policy/:id. */
+  private async adminRoutes(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
+    const policy = /^\/v1\/policy\/([^/]+)$/.exec(path);
+    if (req.method !== 'GET' || policy === null) return false;
+    sendJson(res, 200, this.explainPolicy(objectId(policy[1] as string)));
+    return true;
   }
 
   /** The HTTP server, or with `tls` the HTTPS one: the same settings, cache, tally and access log. */
@@ -260,6 +324,7 @@ export class Agent {
       host: admin.host,
       port: admin.port,
       status: () => this.status(),
+      routes: (req, res, path) => this.adminRoutes(req, res, path),
       logger: this.logger.child({ part: 'admin' }),
       metrics: async () => ({ contentType: this.metrics.contentType, body: await this.metrics.metrics() }),
     });
@@ -327,6 +392,7 @@ export class Agent {
       announces: this.announces,
       registration: this.registration,
       edgeLink: this.edgeLink,
+      storageControl: this.storageControl,
     });
   }
 

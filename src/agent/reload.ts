@@ -34,6 +34,7 @@ const RESTART_ONLY = [
   'admin',
   'hashThreads',
   'shutdownGraceMs',
+  'storageControl',
 ] as const;
 
 /**

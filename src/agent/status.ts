@@ -5,7 +5,13 @@ import type { AgentAddresses } from '../config/index.ts';
 import type { EdgeLink, EdgeLinkStatus } from '../fleet/index.ts';
 import { type HttpServer, objectUrls } from '../http/index.ts';
 import type { RegistrationState } from '../ims/index.ts';
-import type { AnnouncesPart, RegistrationPart, ScrubPart } from '../parts/index.ts';
+import type {
+  AnnouncesPart,
+  RegistrationPart,
+  ScrubPart,
+  StorageControlPart,
+  StorageControlStatus,
+} from '../parts/index.ts';
 import type { Catalog, PieceCache, ScrubStatus, StoredObject } from '../store/index.ts';
 import type { TrackerStatus } from '../tracker/index.ts';
 import type { PeerWireServer, PeerWireStats } from '../wire/index.ts';
@@ -24,6 +30,8 @@ export interface AgentStatus {
   ims: RegistrationState | null;
   /** As an edge of a controller: the link's state; null for a standalone agent. */
   controller: EdgeLinkStatus | null;
+  /** Network Storage Control (docs/policy.md); null when off. */
+  storageControl: StorageControlStatus | null;
 }
 
 /** The parts a status is read from (the HTTP(S) servers and the wire server once listening). */
@@ -39,6 +47,7 @@ export interface StatusSources {
   announces: AnnouncesPart;
   registration: RegistrationPart;
   edgeLink: EdgeLink | null;
+  storageControl: StorageControlPart | null;
 }
 
 export function agentStatus(parts: StatusSources): AgentStatus {
@@ -56,6 +65,7 @@ export function agentStatus(parts: StatusSources): AgentStatus {
     trackers: parts.announces.status(),
     ims: parts.registration.state(),
     controller: parts.edgeLink?.status() ?? null,
+    storageControl: parts.storageControl?.status() ?? null,
   };
 }
 

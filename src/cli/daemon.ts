@@ -1,7 +1,6 @@
 // A long-running command (the agent, the controller) as a daemon: SIGHUP, SIGTERM/SIGINT with a graceful
 // stop, and the last-resort handler for an error nothing caught.
 import type { Logger } from 'pino';
-import { untilStopSignal } from './signals.ts';
 
 /** What a daemon command runs: stopped within its own deadline, resolving with the parts that were late. */
 export interface Daemon {
@@ -16,7 +15,16 @@ export interface Daemon {
 export async function serveUntilStopped(
   daemon: Daemon,
   logger: Logger,
-  options: { graceMs: number; reload: () => Promise<void>; stopped: (record: object) => void },
+  options: {
+    graceMs: number;
+    reload: () => Promise<void>;
+    stopped: (record: object) => void;
+    /**
+     * untilStopSignal(), called when the command began: a SIGTERM while the daemon was starting stops it
+     * as soon as it has started, instead of killing the process (Node's default before a listener exists).
+     */
+    stopSignal: Promise<NodeJS.Signals>;
+  },
 ): Promise<void> {
   let reloading = Promise.resolve();
   const onReload = () => {
@@ -24,7 +32,7 @@ export async function serveUntilStopped(
   };
   process.on('SIGHUP', onReload);
   const stopOnFailure = stopOnUnexpectedError(daemon, logger);
-  const signal = await untilStopSignal();
+  const signal = await options.stopSignal;
   process.off('SIGHUP', onReload);
   logger.info({ signal, graceMs: options.graceMs }, 'stopping');
   const late = await daemon.stop();

@@ -4,6 +4,7 @@ import type { HttpLimits, PartialPolicy } from '../http/index.ts';
 // Not through src/http's index: this module loads with every command, the HTTP server need not.
 import { DEFAULT_LIMITS as DEFAULT_HTTP_LIMITS } from '../http/limits.ts';
 import type { RegistrationOptions } from '../ims/index.ts';
+import type { StorageControlSettings } from '../policy/index.ts';
 import type { ScrubOptions, VerifyPolicy } from '../store/index.ts';
 import type { MseMode, PeerWireLimits } from '../wire/index.ts';
 
@@ -74,6 +75,18 @@ export interface AgentConfig {
   shutdownGraceMs: number;
   /** The background scrub of held pieces (rate 0: off). */
   scrub: ScrubOptions;
+  /** Network Storage Control (src/policy, docs/policy.md); null or absent: off. */
+  storageControl?: StorageControlConfig | null;
+}
+
+export interface StorageControlConfig {
+  settings: StorageControlSettings;
+  /** The tracker's statistics URL (…/stats). */
+  statsUrl: string;
+  /** Info hashes it controls (lowercase), or null for every object in the store. */
+  objects: string[] | null;
+  /** ms between decision rounds. */
+  intervalMs: number;
 }
 
 export const DEFAULT_AGENT_CONFIG: Omit<AgentConfig, 'dataDir'> = {
@@ -99,6 +112,7 @@ export const DEFAULT_AGENT_CONFIG: Omit<AgentConfig, 'dataDir'> = {
   admin: { host: '127.0.0.1', port: 7070 },
   shutdownGraceMs: 5000,
   scrub: { bytesPerSecond: 8 * 1024 * 1024, passIntervalMs: 7 * 86_400_000, window: null },
+  storageControl: null,
 };
 
 /** Where the agent can be reached, once started. */

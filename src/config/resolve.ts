@@ -228,6 +228,24 @@ function checkTogether(merged: Layer): ConfigIssue[] {
       issues.push({ key: 'scrub.window', problem: (err as Error).message, origin: originOf(merged, 'scrub.window') });
     }
   }
+  if (get(merged, 'storageControl.enabled') === true) {
+    const low = get(merged, 'storageControl.lowCopies') as number;
+    const high = get(merged, 'storageControl.highCopies') as number;
+    if (high <= low) {
+      issues.push({
+        key: 'storageControl.highCopies',
+        problem: `storageControl.highCopies (${high}) must be above storageControl.lowCopies (${low}): the gap between them is the hysteresis`,
+        origin: originOf(merged, 'storageControl.highCopies'),
+      });
+    }
+    if (!merged.has('storageControl.statsUrl') && statsUrlFromTrackers(get(merged, 'trackers') as string[]) === null) {
+      issues.push({
+        key: 'storageControl.statsUrl',
+        problem: 'is required for storage control when no http(s) tracker ending in /announce is in trackers',
+        origin: originOf(merged, 'storageControl.enabled'),
+      });
+    }
+  }
   // IMS registration is on when any identity key is set; then all three are needed.
   const imsKeys = ['ims.registrar', 'ims.impi', 'ims.impu'] as const;
   const given = imsKeys.filter((k) => merged.has(k));
@@ -473,10 +491,49 @@ function toAgentConfig(
       ? { host: listen.host, port: listen.port, tokenFile: v('admin.tokenFile') as string }
       : null,
     shutdownGraceMs: v('shutdownGrace') as number,
+    storageControl: v('storageControl.enabled') ? storageControlConfig(merged) : null,
     scrub: {
       bytesPerSecond: v('scrub.rate') as number,
       passIntervalMs: v('scrub.interval') as number,
       window: v('scrub.window') === undefined ? null : parseScrubWindow(v('scrub.window') as string),
     },
+  };
+}
+
+/**
+ * The tracker statistics URL storage control follows when storageControl.statsUrl is not set: the /stats
+ * beside the first http(s) tracker announce URL ending in /announce; null when there is none.
+ */
+export function statsUrlFromTrackers(trackers: readonly string[]): string | null {
+  for (const tracker of trackers) {
+    if (!/^https?:\/\//i.test(tracker)) continue;
+    const url = new URL(tracker);
+    if (!url.pathname.endsWith('/announce')) continue;
+    url.pathname = `${url.pathname.slice(0, -'/announce'.length)}/stats`;
+    url.search = '';
+    return url.toString();
+  }
+  return null;
+}
+
+function storageControlConfig(merged: Layer): NonNullable<AgentConfig['storageControl']> {
+  const v = <K extends SettingKey>(key: K) => get(merged, key);
+  const objects = (v('storageControl.objects') as string).trim();
+  return {
+    settings: {
+      lowCopies: v('storageControl.lowCopies') as number,
+      highCopies: v('storageControl.highCopies') as number,
+      demandPerCopy: v('storageControl.demandPerCopy') as number,
+      holdMs: v('storageControl.hold') as number,
+      ttlMs: v('storageControl.ttl') as number,
+      budgetBytes: v('storageControl.budget') as number,
+      ingestBytesPerSecond: v('storageControl.ingestRate') as number,
+      opsPerMinute: v('storageControl.opsPerMinute') as number,
+      staleMs: v('storageControl.stale') as number,
+    },
+    statsUrl:
+      (v('storageControl.statsUrl') as string | undefined) ?? statsUrlFromTrackers(v('trackers') as string[]) ?? '',
+    objects: objects === 'all' ? null : objects.split(',').map((hash) => hash.trim().toLowerCase()),
+    intervalMs: v('storageControl.interval') as number,
   };
 }

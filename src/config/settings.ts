@@ -395,6 +395,81 @@ export const SETTINGS = {
     example: '5060',
     doc: 'Local UDP port to send REGISTER from (and be reached at).',
   },
+  'storageControl.enabled': {
+    value: bool,
+    default: false,
+    doc:
+      'Network Storage Control (TR 23.844 6.2.3, docs/policy.md): follow the swarm statistics of the objects ' +
+      'in the store, ingest pieces the swarm lacks from their origin and purge pieces that became plentiful.',
+    flag: 'storage-control',
+  },
+  'storageControl.statsUrl': {
+    value: { type: 'url', protocols: ['http:', 'https:'], what: "an http(s) URL of an edgepeer tracker's /stats" },
+    defaultText: 'the first http(s) tracker of trackers, with /announce replaced by /stats',
+    example: 'http://tracker.example.net:6969/stats',
+    doc: "Swarm statistics to follow (edgepeer tracker's /stats and its long poll).",
+    flag: 'stats-url',
+  },
+  'storageControl.objects': {
+    value: {
+      type: 'string',
+      what: 'all, or info hashes (40 hex) separated by commas',
+      check: (value) => /^\s*(all|[0-9a-fA-F]{40}(\s*,\s*[0-9a-fA-F]{40})*)\s*$/.test(value),
+    },
+    default: 'all',
+    example: 'c0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ff',
+    doc: 'Which objects of the store it controls: all, or a comma-separated list of info hashes.',
+  },
+  'storageControl.lowCopies': {
+    value: { type: 'int', min: 1, max: 1_000_000 },
+    default: 2,
+    doc: 'Ingest a piece leechers want when fewer copies than this are outside the CDN.',
+  },
+  'storageControl.highCopies': {
+    value: { type: 'int', min: 2, max: 1_000_000 },
+    default: 4,
+    doc: 'Purge a held piece once this many copies or more stay outside the CDN for storageControl.hold (above lowCopies).',
+  },
+  'storageControl.demandPerCopy': {
+    value: { type: 'int', min: 0, max: 1_000_000 },
+    default: 0,
+    doc: 'Also ingest a piece below highCopies when leechers per copy outside the CDN reach this; 0 turns it off.',
+  },
+  'storageControl.hold': {
+    value: { type: 'duration', min: 0, max: 7 * 86_400_000, bare: 's' },
+    default: 60_000,
+    doc: 'How long copies must stay at or above highCopies before the piece is purged.',
+  },
+  'storageControl.ttl': {
+    value: { type: 'duration', min: 0, max: 366 * 86_400_000, bare: 's' },
+    default: 0,
+    doc: 'Pieces it ingested are purged this long after ingest unless still below lowCopies; 0: no TTL.',
+  },
+  'storageControl.budget': {
+    value: { type: 'size', min: 0, max: Number.MAX_SAFE_INTEGER },
+    default: 10 * 1024 ** 3,
+    doc: 'Bytes of pieces it may hold across the objects it controls.',
+  },
+  'storageControl.ingestRate': {
+    value: { type: 'size', min: 0, max: Number.MAX_SAFE_INTEGER },
+    default: 0,
+    doc: 'Average ingest bandwidth from origins, bytes per second (bursts of 10 s); 0: unlimited.',
+  },
+  'storageControl.opsPerMinute': {
+    value: { type: 'int', min: 1, max: 1_000_000 },
+    default: 60,
+    doc: 'Ingest and purge operations per minute (one operation: the pieces of one object in one round).',
+  },
+  'storageControl.stale': {
+    value: { type: 'duration', min: 1000, max: 86_400_000, bare: 's' },
+    default: 120_000,
+    doc: 'Statistics older than this are stale: decisions are held (nothing ingested or purged) until fresh ones come.',
+  },
+  'storageControl.interval': {
+    value: { type: 'duration', min: 100, max: 3_600_000, bare: 's' },
+    default: 5000,
+    doc: 'Time between decision rounds (a change in the statistics also starts one).',
+  },
   'admin.enabled': {
     value: bool,
     default: true,
@@ -451,6 +526,10 @@ export interface AgentFlag {
   kind: 'integer' | 'string' | 'boolean' | 'multiple';
   invert?: boolean;
   description: string;
+  /** The values it takes, when they are a list (shown by --help, checked by the parser). */
+  options?: readonly string[];
+  /** The default as people write it (256MiB, 5s), for --help. */
+  defaultText?: string;
 }
 
 /** The flags resolveAgentConfig understands, for the agent command to declare (with no oclif defaults). */
@@ -460,7 +539,19 @@ export const AGENT_FLAGS: readonly AgentFlag[] = [
     if (spec.flag === undefined) return [];
     const type = spec.value.type;
     const kind = type === 'int' ? 'integer' : type === 'bool' ? 'boolean' : type === 'urls' ? 'multiple' : 'string';
-    return [{ flag: spec.flag, key, env: envName(key), kind, description: spec.doc }];
+    const shown = spec.default === undefined ? spec.defaultText : showValue(key, spec.default);
+    const defaultText = Array.isArray(shown) ? shown.join(', ') || undefined : shown?.toString();
+    return [
+      {
+        flag: spec.flag,
+        key,
+        env: envName(key),
+        kind,
+        description: spec.doc,
+        ...(spec.value.type === 'enum' ? { options: spec.value.values } : {}),
+        ...(defaultText === undefined ? {} : { defaultText }),
+      },
+    ];
   }),
   // The agent's older spellings, kept working.
   {

@@ -23,6 +23,8 @@ export const SECTION_DOCS: Record<string, string> = {
   https: 'HTTPS beside HTTP, with the http settings; on when https.port is set (with a certificate and its key).',
   ims: `IMS registration (SIP REGISTER, 3GPP TS 24.229); on when ims.registrar is set. Password: ims.passwordFile or ${EXTRA_ENV.password}; IMS AKA keys: ${EXTRA_ENV.akaK} with ${EXTRA_ENV.akaOp} or ${EXTRA_ENV.akaOpc}.`,
   admin: 'Local admin API, used by ingest, purge, ls, show and status while the agent runs.',
+  storageControl:
+    'Network Storage Control (docs/policy.md): ingest pieces swarms lack, purge plentiful ones; on when enabled.',
 };
 
 const HEADER = `# edgepeer agent configuration (YAML).

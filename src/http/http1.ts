@@ -173,7 +173,15 @@ export class Http1Response {
   #ended = false;
   #status = 0;
   #bodyBytes = 0;
+  /** Body bytes the kernel has taken, as of the last body write the socket called back: what left. */
+  #bodyBytesSent = 0;
   headersSent = false;
+  readonly #onBodyWritten = (err?: Error | null): void => {
+    if (err != null) return;
+    // The socket's buffer no longer holds this write; what it still holds came later (or is the head's).
+    const sent = this.#bodyBytes - this.#connection.socket.writableLength;
+    if (sent > this.#bodyBytesSent) this.#bodyBytesSent = sent;
+  };
 
   constructor(connection: Connection, request: Http1Request, keepAlive: boolean) {
     this.#connection = connection;
@@ -210,14 +218,14 @@ export class Http1Response {
       socket.write(this.#headerText, 'latin1');
       this.#headerText = null;
       this.headersSent = true;
-      const ok = this.#head ? true : socket.write(chunk);
-      socket.uncork();
       if (!this.#head) this.#bodyBytes += chunk.length;
+      const ok = this.#head ? true : socket.write(chunk, this.#onBodyWritten);
+      socket.uncork();
       return ok && socket.writableLength < socket.writableHighWaterMark;
     }
     if (this.#head) return true;
     this.#bodyBytes += chunk.length;
-    return socket.write(chunk);
+    return socket.write(chunk, this.#onBodyWritten);
   }
 
   /**
@@ -272,21 +280,21 @@ export class Http1Response {
 
   /** Sends what is buffered, then closes: a body shorter than its Content-Length marks it incomplete. */
   cutShort(): void {
-    this.#endEarly();
+    // What is buffered still goes out: logged with the bytes written.
+    this.#endEarly(this.#bodyBytes);
     this.#connection.close(false);
   }
 
+  /** Closes at once: the client went away, or must not get more. */
   destroy(): void {
-    this.#endEarly();
+    // Logged, as nginx does, with the body bytes the kernel took: those still queued in this process never
+    // left. (By the time a dead socket is noticed Node has dropped its queue, so writableLength reads 0.)
+    this.#endEarly(this.#bodyBytesSent);
     this.#connection.socket.destroy();
   }
 
-  #endEarly(): void {
-    if (!this.#ended) {
-      // Bytes still in the socket's buffer never reached the client (the head's, at most, among them).
-      const unsent = Math.min(this.#bodyBytes, this.#connection.socket.writableLength);
-      this.#connection.responseEnded(this.#request, this.#status, this.#bodyBytes - unsent);
-    }
+  #endEarly(bodyBytes: number): void {
+    if (!this.#ended) this.#connection.responseEnded(this.#request, this.#status, bodyBytes);
     this.#ended = true;
   }
 }

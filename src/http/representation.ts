@@ -25,7 +25,9 @@ const byMetainfo = new WeakMap<Metainfo, ObjectRepresentations>();
 
 /**
  * The representation of a file of `object` named by URL segments, or undefined (404). No segments: the
- * object's own URL, which names the file of a single-file object and nothing in a multi-file one.
+ * object's own URL, which names the file of a single-file object, and the one file of a multi-file object
+ * holding one (WebTorrent asks a one-file torrent's url-list as it is, against BEP 19); nothing in a
+ * multi-file object of several files.
  */
 export function fileRepresentation(
   object: CatalogObject,
@@ -33,7 +35,7 @@ export function fileRepresentation(
   segments: string[],
 ): Representation | undefined {
   const files = representationsOf(object, metainfo).files;
-  if (segments.length === 0) return metainfo.multiFile ? undefined : files.get(metainfo.name);
+  if (segments.length === 0) return files.get(metainfo.name);
   return files.get(segments.length === 1 ? segments[0]! : segments.join('/'));
 }
 

@@ -108,11 +108,15 @@ async function ingestOrThrow(source: string, options: IngestOptions, given: Inge
   const isUrl = /^https?:\/\//i.test(source);
   const location = /^file:\/\//i.test(source) ? fileURLToPath(source) : source;
   if (options.metainfo) {
+    const expiresBefore = ctx.store.get(options.metainfo.infoHash)?.expiresAt;
     const object = await ctx.store.addObject(options.metainfo, addOptions(options, source));
     const wanted = wantedPieces(options, options.metainfo);
-    return isUrl
+    const outcome = await (isUrl
       ? fillFromOrigin(location, object, wanted, options, ctx)
-      : fillFromLocal(location, object, wanted, options, ctx);
+      : fillFromLocal(location, object, wanted, options, ctx));
+    return outcome.status === 'unchanged'
+      ? { ...outcome, status: sameOrUpdated(expiresBefore, outcome.object) }
+      : outcome;
   }
   if (!isUrl && options.name !== undefined) {
     // Said, not ignored: a local object's name is its file or folder name (BEP 3's name is the path's).
@@ -136,6 +140,11 @@ function withOriginTimeout(ctx: IngestContext, timeoutMs: number | undefined, so
     );
   }
   return { ...ctx, origin: ctx.origin.withTimeout(timeoutMs) };
+}
+
+/** An object held whole before: 'unchanged', or 'updated' when this ingest gave it another expiry (--ttl). */
+function sameOrUpdated(expiresBefore: number | null | undefined, object: StoredObject): IngestStatus {
+  return expiresBefore === undefined || object.expiresAt === expiresBefore ? 'unchanged' : 'updated';
 }
 
 function addOptions(options: IngestOptions, source: string): { ttlMs?: number; source: string } {
@@ -181,10 +190,10 @@ async function ingestNewLocal(
     });
     const metainfo = buildMetainfo({ ...content, pieceLength, pieceHashes, createdBy: 'edgepeer' });
     const before = ctx.store.get(metainfo.infoHash);
-    const heldBefore = before?.piecesHeld ?? 0;
+    const { piecesHeld: heldBefore = 0, expiresAt: expiresBefore } = before ?? {};
     const object = await ctx.store.adoptStaging(staging, metainfo, addOptions(options, source));
     const piecesAdded = object.piecesHeld - heldBefore;
-    return { object, status: before?.complete ? 'unchanged' : 'ingested', piecesAdded };
+    return { object, status: before?.complete ? sameOrUpdated(expiresBefore, object) : 'ingested', piecesAdded };
   } catch (err) {
     await ctx.store.discardStaging(staging).catch(() => {});
     throw err;
@@ -239,9 +248,10 @@ async function ingestNewFromOrigin(
       createdBy: 'edgepeer',
     });
     const before = ctx.store.get(metainfo.infoHash);
-    const heldBefore = before?.piecesHeld ?? 0;
+    const { piecesHeld: heldBefore = 0, expiresAt: expiresBefore } = before ?? {};
     const object = await ctx.store.adoptStaging(staging, metainfo, addOptions(options, source));
-    return { object, status: before?.complete ? 'unchanged' : 'ingested', piecesAdded: object.piecesHeld - heldBefore };
+    const piecesAdded = object.piecesHeld - heldBefore;
+    return { object, status: before?.complete ? sameOrUpdated(expiresBefore, object) : 'ingested', piecesAdded };
   } catch (err) {
     await ctx.store.discardStaging(staging).catch(() => {});
     throw err;

@@ -33,7 +33,11 @@ export interface IngestOptions {
   onProgress?: (progress: IngestProgress) => void;
 }
 
-export type IngestStatus = 'ingested' | 'unchanged' | 'partial' | 'failed';
+/**
+ * ingested: pieces added; unchanged: held whole already, nothing changed; updated: held whole already, its
+ * expiry changed (--ttl); partial: some pieces failed their hash; failed: nothing done (see error).
+ */
+export type IngestStatus = 'ingested' | 'unchanged' | 'updated' | 'partial' | 'failed';
 
 /** One line of `edgepeer ingest --json`. Field names are a stable interface for scripts. */
 export interface IngestResult {

@@ -1,12 +1,17 @@
 import { InvalidArgumentError } from '../errors/index.ts';
 
-const MIN_PIECE_LENGTH = 16 * 1024;
+/**
+ * The least default: Transmission's (transmission-create picks 32 KiB for anything under 50 MiB) and the least
+ * mktorrent accepts (-l 15); 16 KiB pieces, one block each, are refused by mktorrent and rare elsewhere.
+ */
+const MIN_PIECE_LENGTH = 32 * 1024;
 const MAX_PIECE_LENGTH = 16 * 1024 * 1024;
 const MAX_PIECES = 2000;
 
 /**
- * The smallest power of two from 16 KiB to 16 MiB that makes at most 2000 pieces: between 1000 and 2000
- * pieces except where a bound applies. Few pieces keep metainfo small; not too few keep swarms efficient.
+ * The smallest power of two from 32 KiB to 16 MiB that makes at most 2000 pieces: between 1000 and 2000
+ * pieces except where a bound applies (libtorrent's automatic size aims at the same range). Few pieces keep
+ * metainfo small; not too few keep swarms efficient. 1 GiB: 1 MiB pieces; 100 MiB: 64 KiB.
  */
 export function defaultPieceLength(totalLength: number): number {
   if (!Number.isSafeInteger(totalLength) || totalLength < 0) {

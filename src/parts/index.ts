@@ -8,3 +8,8 @@ export { type ReloadOutcome, reloadSteps } from './reload.ts';
 export { hashingPart, openStorePart, originPart } from './resources.ts';
 export { ScrubPart } from './scrub.ts';
 export { type HttpPart, type PeerWirePart, startHttp, startPeerWire } from './servers.ts';
+export {
+  type StorageControlOptions,
+  StorageControlPart,
+  type StorageControlStatus,
+} from './storage-control.ts';

@@ -67,7 +67,7 @@ describe('admin API', () => {
     const remote = new RemoteOperations(url, token);
     try {
       const file = join(dir, 'a.bin');
-      await writeFile(file, Buffer.alloc(100_000, 7));
+      await writeFile(file, Buffer.alloc(220_000, 7));
       const results: IngestResult[] = [];
       await remote.ingest({ sources: [file, join(dir, 'missing.bin')], options: {} }, (r) => results.push(r));
       expect(results.map((r) => r.status)).toEqual(['ingested', 'failed']);

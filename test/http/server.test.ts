@@ -692,6 +692,35 @@ describe('HTTP server: access log', () => {
     }
   });
 
+  it('logs a dropped response with the bytes that left, not those still queued in the server', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'edgepeer-http-log-'));
+    try {
+      const accessLog = join(dir, 'access.log');
+      // 32 MiB: more than loopback's socket buffers take, so the server holds some of what it wrote.
+      const { server, port, url } = await serveOneObject('stalled.bin', 2048, { accessLog });
+      const socket = connect(port, '127.0.0.1');
+      socket.pause(); // reads nothing: the kernel's buffers fill, then the server's own
+      socket.write(`GET ${new URL(url).pathname} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      await once(socket, 'connect');
+      // Until the server stops handing bytes to its socket: waiting for the client to read.
+      let handed = -1;
+      for (let tries = 0; tries < 500 && handed !== server.stats().bytesSent; tries += 1) {
+        handed = server.stats().bytesSent;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(handed).toBeGreaterThan(0);
+      socket.destroy();
+      await expect.poll(() => server.stats().aborted).toBe(1);
+      await server.close(100);
+      const [, status, bytes] = / (\d{3}) (\d+) "-" "-"$/.exec((await readFile(accessLog, 'utf8')).trim())!;
+      expect(status).toBe('200');
+      expect(Number(bytes)).toBeLessThan(handed);
+      expect(Number(bytes)).toBeGreaterThan(handed - 1024 * 1024); // all but what this process still held
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('logs every response, refused requests included, with the bytes of its body', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'edgepeer-http-log-'));
     try {

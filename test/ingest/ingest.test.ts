@@ -108,6 +108,24 @@ describe('ingest from a local path', () => {
     }
   });
 
+  it('says updated, not unchanged, when a re-ingest of whole content gives it another TTL', async () => {
+    const path = join(dir, 'ttl.bin');
+    await writeFile(path, content);
+    const first = await ingestSource(path, { pieceLength: PIECE }, ctx);
+    expect(first.status).toBe('ingested');
+    const withTtl = await ingestSource(path, { pieceLength: PIECE, ttlMs: 3_600_000 }, ctx);
+    expect(withTtl).toMatchObject({ status: 'updated', piecesAdded: 0 });
+    expect(store.get(first.infoHash as string)?.expiresAt).not.toBeNull();
+    // The same again (the expiry moves on by the clock; a new TTL means a new expiry) and with none given.
+    expect((await ingestSource(path, { pieceLength: PIECE }, ctx)).status).toBe('unchanged');
+    const torrentTtl = await ingestSource(
+      path,
+      { pieceLength: PIECE, metainfo: store.metainfoOf(first.infoHash as string), ttlMs: 7_200_000 },
+      ctx,
+    );
+    expect(torrentTtl).toMatchObject({ status: 'updated', piecesAdded: 0 });
+  });
+
   it('ingests a folder as a multi-file object', async () => {
     const root = join(dir, 'album');
     await mkdir(join(root, 'disc1'), { recursive: true });

@@ -155,6 +155,31 @@ describe('agent shutdown', () => {
   });
 });
 
+describe('agent stop right after start', () => {
+  it('stops cleanly on a SIGTERM sent the moment it says it listens, every time', async () => {
+    // Before the stop signal was listened for from the command's start, about half of these died of the
+    // signal itself (exit by SIGTERM, no `stopped`), as a process with no listener does.
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const configFile = join(dir, `quick-${attempt}.yaml`);
+      await writeFile(
+        configFile,
+        [
+          `dataDir: ${join(dir, `store-quick-${attempt}`)}`,
+          'announce: false',
+          'peer: { port: 0, host: 127.0.0.1 }',
+          'http: { port: 0, host: 127.0.0.1 }',
+          'admin: { listen: "127.0.0.1:0" }',
+          '',
+        ].join('\n'),
+      );
+      const agent = await startAgent(configFile);
+      agent.child.kill('SIGTERM');
+      const [code, signal] = (await once(agent.child, 'exit')) as [number | null, string | null];
+      expect({ attempt, code, signal }).toEqual({ attempt, code: 0, signal: null });
+    }
+  });
+});
+
 describe('agent reload', () => {
   it('logs a change it cannot apply and serves on with the running configuration', async () => {
     const dataDir = join(dir, 'store-reload');

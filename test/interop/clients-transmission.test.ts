@@ -1,6 +1,6 @@
 // Transmission 3.00 (Debian's transmission-daemon), at its default encryption setting ("preferred": it offers
 // RC4 only), downloads from the agent through edgepeer's tracker: a single-file object by .torrent and by
-// magnet (metadata from the agent, BEP 9), a multi-file one by .torrent. Transmission will not take peers at
+// magnet (metadata from the agent, BEP 9), a multi-file one the same two ways. Transmission will not take peers at
 // loopback addresses, so it runs in a network namespace this test creates, joined to this one by a veth
 // pair with two private addresses and no route anywhere else: every packet stays on this machine. DHT, LPD,
 // PEX and port forwarding (UPnP, NAT-PMP) are off in its settings before it starts.
@@ -10,38 +10,33 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Agent, DEFAULT_AGENT_CONFIG } from '../../src/agent/index.ts';
+import type { Agent } from '../../src/agent/index.ts';
 import { encodeTorrent, type Metainfo, magnetLink } from '../../src/metainfo/index.ts';
-import { createTracker, type Tracker } from '../../src/tracker/index.ts';
+import {
+  type AgentAndTracker,
+  type Content,
+  ingestContent,
+  startAgentAndTracker,
+  testContentBytes,
+} from './clients-support.ts';
+import { createTestNamespace, type TestNamespace } from './netns.ts';
 
 const run = promisify(execFile);
-const TAG = `${process.pid % 10_000}`;
-const NAMESPACE = `ep-tr-${TAG}`;
-const HOST_LINK = `eph${TAG}`;
-const NS_LINK = `epn${TAG}`;
-// A /30 of 10.213.0.0/16 per process, so parallel runs do not collide.
-const SUBNET = (process.pid % 16_000) * 4;
-const HOST_ADDRESS = `10.213.${Math.floor(SUBNET / 256)}.${(SUBNET % 256) + 1}`;
-const NS_ADDRESS = `10.213.${Math.floor(SUBNET / 256)}.${(SUBNET % 256) + 2}`;
 const RPC_PORT = 9091;
 
 let dir: string;
+let ns: TestNamespace;
+let served: AgentAndTracker;
 let agent: Agent;
-let tracker: Tracker;
 let announceUrl: string;
 let transmission: ChildProcess | undefined;
 let sessionId = '';
 
-async function ip(...args: string[]): Promise<void> {
-  await run('ip', args);
-}
-
 /** One Transmission RPC call (the session id handshake done on a 409). */
 async function rpc(method: string, args: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
   for (let attempt = 0; attempt < 2; attempt += 1) {
-    const response = await fetch(`http://${NS_ADDRESS}:${RPC_PORT}/transmission/rpc`, {
+    const response = await fetch(`http://${ns.nsAddress}:${RPC_PORT}/transmission/rpc`, {
       method: 'POST',
       headers: { 'X-Transmission-Session-Id': sessionId, 'Content-Type': 'application/json' },
       body: JSON.stringify({ method, arguments: args }),
@@ -93,59 +88,16 @@ async function completed(id: number, timeoutMs: number): Promise<TorrentState> {
   }
 }
 
-async function ingest(name: string, files: Array<{ path: string; bytes: Buffer }>): Promise<Metainfo> {
-  const source = join(dir, 'sources', name);
-  for (const file of files) {
-    await run('mkdir', ['-p', join(source, file.path, '..')]);
-    await writeFile(join(source, file.path), file.bytes);
-  }
-  let infoHash = '';
-  const sourcePath = files.length === 1 && files[0]!.path === name ? join(source, name) : source;
-  await agent.operations.ingest({ sources: [sourcePath], options: { pieceLength: 256 * 1024 } }, (result) => {
-    infoHash = result.infoHash ?? '';
-  });
-  // The tracker knows the agent before Transmission's first announce (else it waits an interval for peers).
-  await agent.announceNow(infoHash);
-  // The tracker knows the agent before Transmission's first announce (else it waits an interval for peers).
-  await agent.announceNow(infoHash);
-  return agent.store.get(infoHash)!.metainfo;
-}
-
-function bytes(length: number, seed: number): Buffer {
-  const out = Buffer.alloc(length);
-  let x = seed;
-  for (let i = 0; i < length; i += 1) {
-    x = (x * 1_103_515_245 + 12_345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
+async function ingest(name: string, files: Content['files']): Promise<Metainfo> {
+  return (await ingestContent(agent, dir, name, files)).metainfo;
 }
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'edgepeer-transmission-'));
-  await ip('netns', 'add', NAMESPACE);
-  await ip('link', 'add', HOST_LINK, 'type', 'veth', 'peer', 'name', NS_LINK);
-  await ip('link', 'set', NS_LINK, 'netns', NAMESPACE);
-  await ip('addr', 'add', `${HOST_ADDRESS}/30`, 'dev', HOST_LINK);
-  await ip('link', 'set', HOST_LINK, 'up');
-  await ip('netns', 'exec', NAMESPACE, 'ip', 'addr', 'add', `${NS_ADDRESS}/30`, 'dev', NS_LINK);
-  await ip('netns', 'exec', NAMESPACE, 'ip', 'link', 'set', NS_LINK, 'up');
-  await ip('netns', 'exec', NAMESPACE, 'ip', 'link', 'set', 'lo', 'up');
+  ns = await createTestNamespace('ep-tr', 213);
 
-  tracker = createTracker({ host: HOST_ADDRESS, udp: false, intervalS: 60 });
-  announceUrl = (await tracker.listen()).announceUrl;
-  agent = await Agent.start(
-    {
-      ...DEFAULT_AGENT_CONFIG,
-      dataDir: join(dir, 'store'),
-      peer: { port: 0, host: HOST_ADDRESS },
-      http: { ...DEFAULT_AGENT_CONFIG.http!, port: 0, host: HOST_ADDRESS },
-      trackers: [announceUrl],
-      admin: null,
-      scrub: { ...DEFAULT_AGENT_CONFIG.scrub, bytesPerSecond: 0 },
-    },
-    pino({ level: 'silent' }),
-  );
+  served = await startAgentAndTracker(dir, ns.hostAddress);
+  ({ agent, announceUrl } = served);
 
   const config = join(dir, 'transmission');
   await run('mkdir', ['-p', config, join(dir, 'downloads')]);
@@ -166,7 +118,7 @@ beforeAll(async () => {
       'alt-speed-enabled': false,
       // Transmission's default: prefer encryption (its handshake offers RC4 only).
       encryption: 1,
-      'rpc-bind-address': NS_ADDRESS,
+      'rpc-bind-address': ns.nsAddress,
       'rpc-port': RPC_PORT,
       'rpc-authentication-required': false,
       'rpc-whitelist-enabled': false,
@@ -179,7 +131,7 @@ beforeAll(async () => {
       'message-level': 1,
     }),
   );
-  transmission = spawn('ip', ['netns', 'exec', NAMESPACE, 'transmission-daemon', '-f', '-g', config], {
+  transmission = spawn(ns.exec[0]!, [...ns.exec.slice(1), 'transmission-daemon', '-f', '-g', config], {
     stdio: 'ignore',
   });
   await rpcReady();
@@ -191,20 +143,18 @@ afterAll(async () => {
     transmission.kill('SIGTERM');
     await exited;
   }
-  await agent?.stop();
-  await tracker?.close();
-  await run('ip', ['netns', 'del', NAMESPACE]).catch(() => undefined);
-  await run('ip', ['link', 'del', HOST_LINK]).catch(() => undefined);
+  await served?.close();
+  await ns?.remove();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 describe('Transmission 3.00 at its default encryption', () => {
   it('downloads a single-file object by .torrent and a multi-file one, through edgepeer tracker', async () => {
-    const single = bytes(3 * 1024 * 1024 + 123, 1);
+    const single = testContentBytes(3 * 1024 * 1024 + 123, 1);
     const singleInfo = await ingest('single.bin', [{ path: 'single.bin', bytes: single }]);
     const multiFiles = [
-      { path: 'a/one.bin', bytes: bytes(700_000, 2) },
-      { path: 'two.bin', bytes: bytes(1_300_000, 3) },
+      { path: 'a/one.bin', bytes: testContentBytes(700_000, 2) },
+      { path: 'two.bin', bytes: testContentBytes(1_300_000, 3) },
     ];
     const multiInfo = await ingest('folder', multiFiles);
     for (const metainfo of [singleInfo, multiInfo]) {
@@ -224,14 +174,24 @@ describe('Transmission 3.00 at its default encryption', () => {
     expect(agent.status().wire.encryptedHandshakes).toBeGreaterThanOrEqual(1);
   }, 200_000);
 
-  it('downloads by magnet, the metadata from the agent (BEP 9)', async () => {
-    const data = bytes(2 * 1024 * 1024 + 7, 4);
-    const metainfo = await ingest('magnet.bin', [{ path: 'magnet.bin', bytes: data }]);
-    const added = (await rpc('torrent-add', { filename: magnetLink(metainfo, { trackers: [announceUrl] }) })) as {
-      'torrent-added': { id: number };
-    };
-    const state = await completed(added['torrent-added'].id, 90_000);
-    expect(state, JSON.stringify(state)).toMatchObject({ percentDone: 1, error: 0 });
+  it('downloads a single-file and a multi-file object by magnet, the metadata from the agent (BEP 9)', async () => {
+    const data = testContentBytes(2 * 1024 * 1024 + 7, 4);
+    const singleInfo = await ingest('magnet.bin', [{ path: 'magnet.bin', bytes: data }]);
+    const multiFiles = [
+      { path: 'x/three.bin', bytes: testContentBytes(900_000, 5) },
+      { path: 'four.bin', bytes: testContentBytes(600_001, 6) },
+    ];
+    const multiInfo = await ingest('magnet-folder', multiFiles);
+    for (const metainfo of [singleInfo, multiInfo]) {
+      const added = (await rpc('torrent-add', { filename: magnetLink(metainfo, { trackers: [announceUrl] }) })) as {
+        'torrent-added': { id: number };
+      };
+      const state = await completed(added['torrent-added'].id, 90_000);
+      expect(state, JSON.stringify(state)).toMatchObject({ percentDone: 1, error: 0 });
+    }
     expect((await readFile(join(dir, 'downloads', 'magnet.bin'))).equals(data)).toBe(true);
-  }, 120_000);
+    for (const file of multiFiles) {
+      expect((await readFile(join(dir, 'downloads', 'magnet-folder', file.path))).equals(file.bytes)).toBe(true);
+    }
+  }, 200_000);
 });

@@ -246,12 +246,21 @@ export interface LtLeecher {
 export function startLtLeecher(
   torrent: string,
   saveDir: string,
-  options: { tracker?: string; webSeedsFrom?: string; timeoutS?: number; stay?: boolean },
+  options: {
+    tracker?: string;
+    webSeedsFrom?: string;
+    timeoutS?: number;
+    stay?: boolean;
+    downloadLimit?: number;
+    uploadLimit?: number;
+  },
 ): LtLeecher {
   const args = [LT_SCRIPT, 'leech', torrent, saveDir, '--timeout', String(options.timeoutS ?? 60)];
   if (options.tracker !== undefined) args.push('--tracker', options.tracker);
   if (options.webSeedsFrom !== undefined) args.push('--web-seeds-from', options.webSeedsFrom);
   if (options.stay) args.push('--stay', '1');
+  if (options.downloadLimit !== undefined) args.push('--download-limit', String(options.downloadLimit));
+  if (options.uploadLimit !== undefined) args.push('--upload-limit', String(options.uploadLimit));
   const child = spawn('/usr/bin/python3', args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {

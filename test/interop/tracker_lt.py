@@ -5,11 +5,13 @@ usage:
   tracker_lt.py seed TORRENT SAVE_DIR
       Checks the data, prints {"ready": PORT}, seeds until stdin closes. Announces to no tracker.
   tracker_lt.py leech TORRENT SAVE_DIR [--tracker URL] [--web-seeds-from URL] [--timeout S] [--stay 1]
+                     [--download-limit BYTES_PER_S] [--upload-limit BYTES_PER_S]
       --tracker: the only way libtorrent learns of peers (the torrent itself names no tracker and no web seed).
       --web-seeds-from: announce once to this tracker ourselves (libtorrent does not read url-list from
       tracker answers), add every url-list entry as a web seed; with no --tracker there are no peers at all.
       Prints {"result": {...}} at the end: seeding, progress, BitTorrent peers connected, web seeds, problems.
       --stay 1: then keep the session (seeding, announced) until stdin closes.
+      --download-limit, --upload-limit: the torrent's rate limits (libtorrent applies them to loopback peers too).
 """
 import json
 import os
@@ -77,6 +79,8 @@ def url_list_from(tracker, info_hash, port, total):
 def leech(torrent, save_dir, args):
     tracker = web_seeds_from = None
     stay = False
+    download_limit = 0
+    upload_limit = 0
     timeout = 90.0
     while args:
         flag, value, args = args[0], args[1], args[2:]
@@ -88,9 +92,17 @@ def leech(torrent, save_dir, args):
             timeout = float(value)
         elif flag == "--stay":
             stay = value == "1"
+        elif flag == "--download-limit":
+            download_limit = int(value)
+        elif flag == "--upload-limit":
+            upload_limit = int(value)
     ses = session()
     ti = lt.torrent_info(torrent)
     handle = ses.add_torrent({"ti": ti, "save_path": save_dir, "flags": NO_PEX})
+    if download_limit > 0:
+        handle.set_download_limit(download_limit)
+    if upload_limit > 0:
+        handle.set_upload_limit(upload_limit)
     web_seeds = []
     if web_seeds_from:
         web_seeds = url_list_from(web_seeds_from, bytes.fromhex(str(ti.info_hash())), ses.listen_port(), ti.total_size())

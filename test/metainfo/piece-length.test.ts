@@ -7,10 +7,12 @@ const GiB = 1024 * MiB;
 
 describe('defaultPieceLength', () => {
   it.each([
-    [0, 16 * KiB],
-    [1, 16 * KiB],
-    [2000 * 16 * KiB, 16 * KiB],
-    [2000 * 16 * KiB + 1, 32 * KiB],
+    // Never below 32 KiB, the least mktorrent accepts and Transmission's smallest.
+    [0, 32 * KiB],
+    [1, 32 * KiB],
+    [300_000, 32 * KiB],
+    [2000 * 32 * KiB, 32 * KiB],
+    [2000 * 32 * KiB + 1, 64 * KiB],
     [1 * GiB, 1 * MiB],
     [2 * GiB, 2 * MiB],
     [100 * GiB, 16 * MiB],

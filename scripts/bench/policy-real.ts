@@ -1,0 +1,196 @@
+// A real-process run to check the swarm simulator (issue 16): `edgepeer tracker`, the agent with storage
+// control on, an HTTP origin that counts the bytes it sends, and python3-libtorrent leechers with upload
+// and download limits arriving as a flash crowd (seeded exponential gaps) on loopback; each seeds SEED_S
+// after completing, then leaves. The simulator then runs the same schedule, object and limits with the
+// function's decide(), and both are printed: origin bytes and mean download time, and their ratio.
+// usage: node scripts/bench/policy-real.ts   (after npm run build; scripts/bench/policy.sh runs it with REAL=1)
+//   env: LEECHERS=12 PIECES=32 PIECE_KIB=64 UP_KIB=64 DOWN_KIB=256 GAP_S=1 SEED_S=15 SEED=1 START_S=2 (the
+//   simulator's client start-up time)
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { buildMetainfo, encodeTorrent } from '../../src/metainfo/index.ts';
+import { DEFAULT_SETTINGS, SCENARIOS, seededRandom, simulate } from '../../src/policy/index.ts';
+
+import { edgepeer } from '../../test/helpers/cli.ts';
+import { TestOrigin } from '../../test/helpers/origin.ts';
+import {
+  followStats,
+  type LtLeecher,
+  startLtLeecher,
+  startTrackerCommand,
+  writeBareTorrent,
+} from '../../test/interop/tracker-support.ts';
+
+const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const LEECHERS = num('LEECHERS', 12);
+const PIECES = num('PIECES', 32);
+const PIECE = num('PIECE_KIB', 64) * 1024;
+const UP = num('UP_KIB', 64) * 1024;
+const DOWN = num('DOWN_KIB', 256) * 1024;
+const GAP_S = num('GAP_S', 1);
+const SEED_S = num('SEED_S', 15);
+const SEED = num('SEED', 1);
+const START_S = num('START_S', 2);
+const RUN = join(import.meta.dirname, '..', '..', 'bin', 'run.js');
+const policy = {
+  ...DEFAULT_SETTINGS,
+  lowCopies: 2,
+  highCopies: 4,
+  demandPerCopy: 3,
+  holdMs: 10_000,
+  opsPerMinute: 600,
+  staleMs: 60_000,
+};
+
+const random = seededRandom(SEED);
+const schedule: number[] = [];
+for (let at = 0, i = 0; i < LEECHERS; i++) {
+  schedule.push(Math.round(at * 10) / 10);
+  at += -Math.log(1 - random()) * GAP_S;
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'edgepeer-policy-real-'));
+const data = randomBytes(PIECES * PIECE);
+const hashes = Array.from({ length: PIECES }, (_, i) =>
+  createHash('sha1')
+    .update(data.subarray(i * PIECE, (i + 1) * PIECE))
+    .digest(),
+);
+const metainfo = buildMetainfo({
+  name: 'crowd.bin',
+  pieceLength: PIECE,
+  multiFile: false,
+  files: [{ path: [], length: data.length }],
+  pieceHashes: Buffer.concat(hashes),
+});
+const origin = new TestOrigin();
+origin.files.set('/crowd.bin', data);
+const originUrl = await origin.start();
+const tracker = await startTrackerCommand(['--interval', '60', '--min-interval', '1']);
+let agent: ChildProcess | null = null;
+const leechers: LtLeecher[] = [];
+try {
+  const dataDir = join(dir, 'store');
+  const configFile = join(dir, 'agent.yaml');
+  await writeFile(
+    configFile,
+    [
+      `dataDir: ${dataDir}`,
+      'logLevel: warn',
+      `trackers: [${tracker.announceUrl}]`,
+      // Every leecher comes from 127.0.0.1: the per-address cap (8 by default) would turn most of them away.
+      'peer: { port: 0, host: 127.0.0.1, limits: { maxConnectionsPerIp: 1000 } }',
+      'http: { enabled: false }',
+      'admin: { listen: "127.0.0.1:0" }',
+      'storageControl:',
+      '  enabled: true',
+      `  lowCopies: ${policy.lowCopies}`,
+      `  highCopies: ${policy.highCopies}`,
+      `  demandPerCopy: ${policy.demandPerCopy}`,
+      `  hold: ${policy.holdMs}ms`,
+      `  opsPerMinute: ${policy.opsPerMinute}`,
+      '  interval: 1s',
+      '',
+    ].join('\n'),
+  );
+  agent = spawn(process.execPath, [RUN, 'agent', '--config', configFile, '--json'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await once(createInterface({ input: agent.stdout! }), 'line');
+  const torrent = join(dir, 'crowd.torrent');
+  await writeFile(torrent, encodeTorrent(metainfo));
+  const ingest = await edgepeer([
+    'ingest',
+    `${originUrl}/crowd.bin`,
+    '--torrent',
+    torrent,
+    '--pieces',
+    '0',
+    '--data-dir',
+    dataDir,
+  ]);
+  if (ingest.code !== 0) throw new Error(`ingest failed: ${ingest.stderr}`);
+  const follower = followStats(tracker.statsUrl, metainfo.infoHash);
+  await follower.until((s) => s.networkPeers.length === 1, 30_000);
+  follower.close();
+  const originBefore = origin.requests.length;
+  const bare = await writeBareTorrent(join(dir, 'torrents'), metainfo);
+  const started = performance.now();
+  const times = await Promise.all(
+    schedule.map(async (at, i) => {
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, at * 1000 - (performance.now() - started))));
+      const t0 = performance.now();
+      const leecher = startLtLeecher(bare, join(dir, `l${i}`), {
+        tracker: tracker.announceUrl,
+        stay: true,
+        timeoutS: 600,
+        downloadLimit: DOWN,
+        uploadLimit: UP,
+      });
+      leechers.push(leecher);
+      const result = await leecher.result;
+      const seconds = (performance.now() - t0) / 1000;
+      setTimeout(() => void leecher.stop(), SEED_S * 1000);
+      if (!result.seeding) throw new Error(`leecher ${i} did not finish: ${JSON.stringify(result)}`);
+      return seconds;
+    }),
+  );
+  const wall = (performance.now() - started) / 1000;
+  const originBytes = origin.requests.slice(originBefore).reduce((sum, request) => {
+    const range = /bytes=(\d+)-(\d+)/.exec(request.range ?? '');
+    return sum + (range ? Number(range[2]) - Number(range[1]) + 1 : data.length);
+  }, 0);
+  const realMean = times.reduce((a, b) => a + b, 0) / times.length;
+
+  const sim = simulate(
+    {
+      ...SCENARIOS[0]!,
+      name: 'real-run',
+      seed: SEED,
+      durationS: Math.ceil(wall) + 120,
+      objects: 1,
+      piecesPerObject: PIECES,
+      pieceBytes: PIECE,
+      arrivalTimesS: schedule,
+      seedTimeFixedS: SEED_S,
+      cdnStartPieces: [0],
+      abortShare: 0,
+      peerUploadBytesPerS: [UP],
+      peerDownloadBytesPerS: DOWN,
+      cdnEgressBytesPerS: 1024 ** 3,
+      cdnBudgetBytes: 1024 ** 3,
+      originBytesPerS: 1024 ** 3,
+      policy,
+      roundIntervalS: 1,
+      // What the model cannot derive: a client's start (process, session, announce, connect), measured as
+      // the first leecher's time over the object's size / downlink; the agent's default unchoke slots.
+      peerStartS: START_S,
+      cdnUploadSlots: 16,
+    },
+    'function',
+  );
+  const line = (what: string, real: number, simulated: number) =>
+    `| ${what} | ${real.toFixed(1)} | ${simulated.toFixed(1)} | ${(simulated / real).toFixed(2)} |`;
+  console.log(
+    `# ${LEECHERS} leechers (gaps exp. mean ${GAP_S} s, seed ${SEED}), ${PIECES} x ${PIECE / 1024} KiB, up ${UP / 1024} KiB/s, down ${DOWN / 1024} KiB/s, seeding ${SEED_S} s`,
+  );
+  console.log('| measure | real | simulator | simulator / real |\n| --- | --- | --- | --- |');
+  console.log(line('origin KiB (after the initial piece)', originBytes / 1024, sim.originBytes / 1024));
+  console.log(line('mean download s', realMean, sim.meanDownloadS));
+  console.log(line('completed', times.length, sim.completed));
+  console.log(JSON.stringify({ real: { originBytes, meanDownloadS: realMean, times }, sim }));
+} finally {
+  for (const leecher of leechers) await leecher.stop().catch(() => {});
+  if (agent !== null && agent.exitCode === null) {
+    agent.kill('SIGTERM');
+    await once(agent, 'exit');
+  }
+  await tracker.stop();
+  await origin.stop();
+  await rm(dir, { recursive: true, force: true });
+}

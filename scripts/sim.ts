@@ -1,0 +1,48 @@
+// The swarm simulator (src/policy/sim): every scenario under every policy, deterministic for a seed.
+// usage: npm run sim -- [--json] [--seed N] [--scenario NAME] [--write-docs]
+//   --json        one JSON line per scenario and policy (SimResult: policy, originBytes, contentBytes, ...)
+//   --write-docs  also write docs/sim/<scenario>.svg and docs/sim/results.md
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { markdownTable, SCENARIOS, SIM_POLICIES, type SimResult, simulate, svgChart } from '../src/policy/index.ts';
+
+// `npm run sim -- --json | head` closes the pipe early: that is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => process.exit(err.code === 'EPIPE' ? 0 : 1));
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(name);
+const value = (name: string) => {
+  const at = args.indexOf(name);
+  return at >= 0 ? args[at + 1] : undefined;
+};
+const seed = value('--seed') === undefined ? undefined : Number(value('--seed'));
+const only = value('--scenario');
+const scenarios = SCENARIOS.filter((s) => only === undefined || s.name === only);
+if (scenarios.length === 0) {
+  process.stderr.write(`no scenario ${only}: ${SCENARIOS.map((s) => s.name).join(', ')}\n`);
+  process.exit(2);
+}
+const results: SimResult[] = [];
+for (const scenario of scenarios) {
+  const run = seed === undefined ? scenario : { ...scenario, seed };
+  for (const policy of SIM_POLICIES) {
+    const result = simulate(run, policy);
+    results.push(result);
+    if (flag('--json')) process.stdout.write(`${JSON.stringify(result)}\n`);
+  }
+}
+const table = markdownTable(results);
+if (!flag('--json')) process.stdout.write(`${table}\n`);
+if (flag('--write-docs')) {
+  const dir = join(import.meta.dirname, '..', 'docs', 'sim');
+  await mkdir(dir, { recursive: true });
+  for (const scenario of scenarios) {
+    await writeFile(
+      join(dir, `${scenario.name}.svg`),
+      svgChart(
+        scenario.name,
+        results.filter((r) => r.scenario === scenario.name),
+      ),
+    );
+  }
+  await writeFile(join(dir, 'results.md'), `${table}\n`);
+}

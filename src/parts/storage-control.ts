@@ -1,0 +1,362 @@
+// Network Storage Control as a part (TR 23.844 6.2.3, docs/policy.md): follows the swarm statistics of the
+// objects it controls, runs a decision round (src/policy's decide) every interval and whenever statistics
+// change, and carries the decisions out with what the process has: partial ingest from the object's
+// origin and piece purge in the store (peers and trackers hear of both through the store's events), then
+// an announce at once so that the tracker's peer lists show the change. Every ingest and purge is logged
+// with its reason and counted in Prometheus metrics; the last round's decisions are kept for `explain`.
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Logger } from '../log/index.ts';
+import {
+  type DecisionReason,
+  decide,
+  initialState,
+  type OperationOutcome,
+  type PolicyExplanation,
+  type PolicyState,
+  type StatsSource,
+  type StatsState,
+  type StorageControlSettings,
+  type SwarmDecision,
+  type SwarmInput,
+  TrackerStatsSource,
+} from '../policy/index.ts';
+import type { Catalog, CatalogObject } from '../store/index.ts';
+import type { Part } from './lifecycle.ts';
+
+export interface StorageControlOptions {
+  settings: StorageControlSettings;
+  /** The tracker's statistics URL (…/stats); used when `source` is not given. */
+  statsUrl: string;
+  /** Info hashes it controls, or null for every object in the catalog. */
+  objects: string[] | null;
+  /** ms between rounds. */
+  intervalMs: number;
+  catalog: Pick<Catalog, 'list' | 'get'>;
+  /** Ingests these pieces of a known object from `origin` (a URL or path); resolves with the error, if any. */
+  ingest: (
+    infoHash: string,
+    origin: string,
+    pieces: number[],
+  ) => Promise<{ error: { code: string; message: string } | null }>;
+  purge: (infoHash: string, pieces: number[]) => Promise<void>;
+  /** Announces the object now (its bitmap changed). */
+  announceNow: (infoHash: string) => void;
+  logger: Pick<Logger, 'info' | 'warn' | 'debug' | 'error'>;
+  registry?: Registry;
+  source?: StatsSource;
+  clock?: () => number;
+}
+
+/** After a failed ingest from an object's origin, the next attempt waits this long, doubling up to the max. */
+const ORIGIN_RETRY_MS = 5_000;
+const ORIGIN_RETRY_MAX_MS = 300_000;
+/** A change in the statistics starts a round this soon (changes often come in bursts). */
+const CHANGE_DEBOUNCE_MS = 100;
+
+export interface StorageControlStatus {
+  statsUrl: string;
+  swarms: number;
+  /** Swarms whose statistics cannot be used: their decisions are held. */
+  holding: number;
+  rounds: number;
+  lastRoundAt: number | null;
+  piecesIngested: number;
+  piecesPurged: number;
+  operationsFailed: number;
+}
+
+export class StorageControlPart implements Part {
+  readonly name = 'storage control';
+  readonly phase = 'serving';
+  readonly #options: StorageControlOptions;
+  readonly #source: StatsSource;
+  readonly #clock: () => number;
+  readonly #metrics: ReturnType<typeof createMetrics>;
+  #state: PolicyState = initialState();
+  readonly #decisions = new Map<string, SwarmDecision>();
+  readonly #lastOperation = new Map<string, OperationOutcome>();
+  readonly #originRetry = new Map<string, { at: number; delayMs: number; error: string }>();
+  #timer: NodeJS.Timeout | undefined;
+  #soon: NodeJS.Timeout | undefined;
+  #running: Promise<void> | null = null;
+  #again = false;
+  #stopped = false;
+  readonly #counts = { rounds: 0, lastRoundAt: null as number | null, ingested: 0, purged: 0, failed: 0 };
+  readonly #onChanged = (): void => this.#scheduleSoon();
+
+  constructor(options: StorageControlOptions) {
+    this.#options = options;
+    this.#clock = options.clock ?? Date.now;
+    this.#source = options.source ?? new TrackerStatsSource({ statsUrl: options.statsUrl, clock: this.#clock });
+    this.#metrics = createMetrics(options.registry);
+  }
+
+  start(): void {
+    this.#source.on('changed', this.#onChanged);
+    this.#timer = setInterval(() => void this.runRound(), this.#options.intervalMs);
+    this.#timer.unref();
+    this.#options.logger.info(
+      { statsUrl: this.#options.statsUrl, objects: this.#options.objects ?? 'all', ...this.#options.settings },
+      'storage control: on',
+    );
+    void this.runRound();
+  }
+
+  /** Runs a round now (or right after the one running); resolves when it is done. Never rejects. */
+  runRound(): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    if (this.#running !== null) {
+      this.#again = true;
+      return this.#running;
+    }
+    this.#running = this.#round()
+      .catch((err: unknown) => this.#options.logger.error({ err }, 'storage control: a round failed'))
+      .finally(() => {
+        this.#running = null;
+        if (this.#again && !this.#stopped) {
+          this.#again = false;
+          void this.runRound();
+        }
+      });
+    return this.#running;
+  }
+
+  /** The last decisions for an object it controls, or undefined. */
+  explain(infoHash: string): PolicyExplanation | undefined {
+    const decision = this.#decisions.get(infoHash);
+    const object = this.#options.catalog.get(infoHash);
+    if (decision === undefined || object === undefined) return undefined;
+    return {
+      ...decision,
+      name: object.name,
+      settings: this.#options.settings,
+      lastOperation: this.#lastOperation.get(infoHash) ?? null,
+    };
+  }
+
+  /** Whether the object is one it controls (it may have no decision yet). */
+  controls(infoHash: string): boolean {
+    return this.#options.objects === null || this.#options.objects.includes(infoHash);
+  }
+
+  status(): StorageControlStatus {
+    let holding = 0;
+    for (const decision of this.#decisions.values()) if (decision.stats !== 'ok') holding++;
+    return {
+      statsUrl: this.#options.statsUrl,
+      swarms: this.#decisions.size,
+      holding,
+      rounds: this.#counts.rounds,
+      lastRoundAt: this.#counts.lastRoundAt,
+      piecesIngested: this.#counts.ingested,
+      piecesPurged: this.#counts.purged,
+      operationsFailed: this.#counts.failed,
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    clearTimeout(this.#soon);
+    this.#source.off('changed', this.#onChanged);
+    await this.#running;
+    await this.#source.close();
+  }
+
+  #scheduleSoon(): void {
+    if (this.#soon !== undefined || this.#stopped) return;
+    this.#soon = setTimeout(() => {
+      this.#soon = undefined;
+      void this.runRound();
+    }, CHANGE_DEBOUNCE_MS);
+  }
+
+  #controlled(): CatalogObject[] {
+    const wanted = this.#options.objects;
+    return this.#options.catalog.list().filter((object) => wanted === null || wanted.includes(object.infoHash));
+  }
+
+  async #round(): Promise<void> {
+    const now = this.#clock();
+    const objects = this.#controlled();
+    const present = new Set(objects.map((object) => object.infoHash));
+    for (const infoHash of this.#decisions.keys()) {
+      if (present.has(infoHash)) continue;
+      this.#source.unfollow(infoHash);
+      this.#decisions.delete(infoHash);
+    }
+    const inputs: SwarmInput[] = objects.map((object) => {
+      this.#source.follow(object.infoHash, object.pieceCount);
+      const held = new Array<boolean>(object.pieceCount);
+      for (let i = 0; i < object.pieceCount; i++) held[i] = object.bitfield.get(i);
+      return {
+        infoHash: object.infoHash,
+        pieceCount: object.pieceCount,
+        pieceLength: object.pieceLength,
+        length: object.length,
+        held,
+        stats: this.#source.reading(object.infoHash),
+        ingestBlocked: this.#ingestBlocked(object, now),
+      };
+    });
+    const round = decide(this.#options.settings, inputs, this.#state, now);
+    this.#state = round.state;
+    this.#counts.rounds++;
+    this.#counts.lastRoundAt = now;
+    this.#metrics.rounds.inc();
+    let holding = 0;
+    for (const decision of round.swarms) {
+      const before = this.#decisions.get(decision.infoHash)?.stats;
+      this.#decisions.set(decision.infoHash, decision);
+      if (decision.stats !== 'ok') holding++;
+      this.#logStatsChange(decision, before);
+    }
+    this.#metrics.holding.set(holding);
+    this.#options.logger.debug(
+      {
+        at: now,
+        swarms: round.swarms.length,
+        holding,
+        ingest: round.swarms.reduce((sum, s) => sum + s.ingest.length, 0),
+        purge: round.swarms.reduce((sum, s) => sum + s.purge.length, 0),
+      },
+      'storage control: round',
+    );
+    for (const decision of round.swarms) {
+      if (this.#stopped) return;
+      await this.#carryOut(decision);
+    }
+  }
+
+  #ingestBlocked(object: CatalogObject, now: number): string | null {
+    if (object.source === null) return 'no origin is recorded for the object (it was not ingested from a URL or path)';
+    const retry = this.#originRetry.get(object.infoHash);
+    if (retry !== undefined && retry.at > now) {
+      return `the last ingest from ${object.source} failed (${retry.error}); next attempt at ${new Date(retry.at).toISOString()}`;
+    }
+    return null;
+  }
+
+  #logStatsChange(decision: SwarmDecision, before: StatsState | undefined): void {
+    if (decision.stats === before) return;
+    const { logger } = this.#options;
+    const fields = { infoHash: decision.infoHash, stats: decision.stats, detail: decision.statsDetail };
+    if (decision.stats === 'ok') {
+      if (before !== undefined) logger.info(fields, 'storage control: statistics usable again; deciding');
+    } else if (decision.stats !== 'none' || before !== undefined) {
+      logger.warn(fields, 'storage control: statistics cannot be used; holding decisions (no ingest, no purge)');
+    }
+  }
+
+  async #carryOut(decision: SwarmDecision): Promise<void> {
+    const { infoHash } = decision;
+    const { logger } = this.#options;
+    let changed = false;
+    if (decision.purge.length > 0) {
+      const pieces = decision.purge.map((p) => p.piece);
+      this.#logDecisions('purge', decision);
+      try {
+        await this.#options.purge(infoHash, pieces);
+        this.#record(infoHash, 'purge', pieces, null);
+        this.#counts.purged += pieces.length;
+        changed = true;
+      } catch (err) {
+        const error = toError(err);
+        logger.error({ infoHash, pieces, err }, 'storage control: purge failed');
+        this.#record(infoHash, 'purge', pieces, error);
+      }
+    }
+    if (decision.ingest.length > 0) {
+      const object = this.#options.catalog.get(infoHash);
+      const origin = object?.source ?? null;
+      const pieces = decision.ingest.map((p) => p.piece);
+      if (origin !== null) {
+        this.#logDecisions('ingest', decision);
+        const started = this.#clock();
+        const { error } = await this.#options.ingest(infoHash, origin, pieces).catch((err: unknown) => ({
+          error: toError(err),
+        }));
+        this.#record(infoHash, 'ingest', pieces, error);
+        if (error === null) {
+          this.#originRetry.delete(infoHash);
+          this.#counts.ingested += pieces.length;
+          logger.info({ infoHash, pieces: pieces.length, ms: this.#clock() - started }, 'storage control: ingest done');
+        } else {
+          const delayMs = Math.min(
+            ORIGIN_RETRY_MAX_MS,
+            (this.#originRetry.get(infoHash)?.delayMs ?? ORIGIN_RETRY_MS / 2) * 2,
+          );
+          this.#originRetry.set(infoHash, { at: this.#clock() + delayMs, delayMs, error: error.code });
+          logger.warn(
+            { infoHash, origin, pieces, error, retryInMs: delayMs },
+            'storage control: ingest from the origin failed; pieces verified before the failure stay',
+          );
+        }
+        changed = true;
+      }
+    }
+    if (changed) this.#options.announceNow(infoHash);
+  }
+
+  /** One log line per reason (with its pieces), and a count per piece in the metrics. */
+  #logDecisions(action: 'ingest' | 'purge', decision: SwarmDecision): void {
+    const byReason = new Map<DecisionReason, number[]>();
+    for (const { piece, reason } of decision[action]) {
+      const pieces = byReason.get(reason) ?? [];
+      pieces.push(piece);
+      byReason.set(reason, pieces);
+    }
+    for (const [reason, pieces] of byReason) {
+      const first = decision.pieces[pieces[0]!];
+      this.#options.logger.info(
+        { infoHash: decision.infoHash, action, reason, pieces, example: first?.detail },
+        `storage control: ${action} (${reason})`,
+      );
+      this.#metrics.pieces.inc({ action, reason }, pieces.length);
+    }
+  }
+
+  #record(
+    infoHash: string,
+    action: 'ingest' | 'purge',
+    pieces: number[],
+    error: { code: string; message: string } | null,
+  ): void {
+    this.#lastOperation.set(infoHash, { action, at: this.#clock(), pieces, ok: error === null, error });
+    this.#metrics.operations.inc({ action, result: error === null ? 'ok' : 'failed' });
+    if (error !== null) this.#counts.failed++;
+  }
+}
+
+function toError(err: unknown): { code: string; message: string } {
+  const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : 'EDGEPEER_INTERNAL';
+  return { code, message: err instanceof Error ? err.message : String(err) };
+}
+
+function createMetrics(registry: Registry | undefined) {
+  const registers = registry === undefined ? [] : [registry];
+  return {
+    pieces: new Counter({
+      name: 'edgepeer_storage_control_pieces_total',
+      help: 'Pieces storage control decided to ingest or purge, by action and reason (docs/policy.md).',
+      labelNames: ['action', 'reason'],
+      registers,
+    }),
+    operations: new Counter({
+      name: 'edgepeer_storage_control_operations_total',
+      help: 'Ingest and purge operations storage control carried out, by action and result.',
+      labelNames: ['action', 'result'],
+      registers,
+    }),
+    rounds: new Counter({
+      name: 'edgepeer_storage_control_rounds_total',
+      help: 'Decision rounds run.',
+      registers,
+    }),
+    holding: new Gauge({
+      name: 'edgepeer_storage_control_holding_swarms',
+      help: 'Swarms whose statistics are stale, malformed, unreachable or missing: their decisions are held.',
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,26 @@
+// The public surface of src/policy: the Network Storage Control Function (TR 23.844 6.2.3). decide() turns
+// swarm statistics into ingest and purge decisions (plain data in, plain data out); the statistics source
+// follows the reference tracker's change feed. docs/policy.md describes the rules.
+export { BANDWIDTH_BURST_S, DEFAULT_SETTINGS, decide, initialState, settingsProblems } from './decide.ts';
+export { type OperationOutcome, type PolicyExplanation, renderExplanation } from './explain.ts';
+export { seededRandom } from './sim/random.ts';
+export { markdownTable, svgChart } from './sim/report.ts';
+export { SCENARIOS } from './sim/scenarios.ts';
+export { type Scenario, SIM_POLICIES, type SimPolicy, type SimResult, simulate } from './sim/simulate.ts';
+export { type StatsSource, TrackerStatsSource, type TrackerStatsSourceOptions } from './source.ts';
+export { countsFromStats, StatsFormatError } from './stats.ts';
+export type {
+  DecisionReason,
+  PieceAction,
+  PieceDecision,
+  PolicyState,
+  Round,
+  StatsProblem,
+  StatsReading,
+  StatsState,
+  StorageControlSettings,
+  SwarmCounts,
+  SwarmDecision,
+  SwarmInput,
+  SwarmMemory,
+} from './types.ts';

@@ -1,0 +1,42 @@
+// The simulator's scenarios. Sizes are small enough for a run of every policy in seconds, and shaped after
+// the issue: a Zipf catalogue, a flash crowd that decays, churn, aborted downloads, heterogeneous uplinks,
+// one CDN edge with an egress cap and a storage budget smaller than the catalogue.
+import { DEFAULT_SETTINGS } from '../decide.ts';
+import type { Scenario } from './simulate.ts';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+const base: Omit<Scenario, 'name'> = {
+  seed: 1,
+  durationS: 900,
+  objects: 20,
+  piecesPerObject: 40,
+  pieceBytes: 256 * KiB,
+  zipfS: 1,
+  baseArrivalsPerS: 0.3,
+  flashArrivalsPerS: 0,
+  flashDecayS: 60,
+  peerUploadBytesPerS: [64 * KiB, 128 * KiB, 256 * KiB, 512 * KiB],
+  peerDownloadBytesPerS: 2 * MiB,
+  seedTimeMeanS: 120,
+  abortShare: 0.1,
+  cdnEgressBytesPerS: 16 * MiB,
+  cdnBudgetBytes: 50 * MiB,
+  originBytesPerS: 20 * MiB,
+  policy: {
+    ...DEFAULT_SETTINGS,
+    lowCopies: 2,
+    highCopies: 6,
+    demandPerCopy: 3,
+    holdMs: 30_000,
+    opsPerMinute: 600,
+    staleMs: 3_600_000,
+  },
+  roundIntervalS: 2,
+};
+
+export const SCENARIOS: Scenario[] = [
+  { ...base, name: 'flash-crowd', flashArrivalsPerS: 3, flashDecayS: 90 },
+  { ...base, name: 'zipf-steady', baseArrivalsPerS: 0.6 },
+];

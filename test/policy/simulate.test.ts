@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { SCENARIOS, type Scenario, SIM_POLICIES, simulate } from '../../src/policy/index.ts';
+
+const small: Scenario = { ...SCENARIOS[0]!, name: 'small', durationS: 200, objects: 4, piecesPerObject: 8 };
+
+describe('the swarm simulator', () => {
+  it('is deterministic for a seed, and another seed gives another run', () => {
+    expect(simulate(small, 'function')).toEqual(simulate(small, 'function'));
+    expect(simulate({ ...small, seed: 2 }, 'lru')).not.toEqual(simulate(small, 'lru'));
+  });
+
+  it('keeps the baselines apart: no CDN bytes for origin-only, no peer bytes for CDN-only', () => {
+    const results = Object.fromEntries(SIM_POLICIES.map((policy) => [policy, simulate(small, policy)]));
+    expect(results['origin-only']).toMatchObject({ cdnBytes: 0, cdnChurnPieces: 0 });
+    expect(results['cdn-only']).toMatchObject({ peerBytes: 0, peerEfficiency: 0 });
+    for (const result of Object.values(results)) {
+      expect(result.completed).toBeGreaterThan(0);
+      expect(result.originBytes).toBeGreaterThan(0);
+    }
+  });
+
+  it('runs the function within its budget: the origin sends at most what the CDN ingests', () => {
+    const result = simulate({ ...small, cdnBudgetBytes: small.pieceBytes }, 'function');
+    // One piece of room: no more than one piece ingested at a time, so every ingest is a counted origin piece.
+    expect(result.originBytes % small.pieceBytes).toBe(0);
+    expect(result.cdnChurnPieces).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,176 @@
+// The storage control part over a memory store: rounds read the store's bitmaps and the statistics, carry
+// out ingest and purge through the functions the root gives, announce, log and count each decision.
+// Statistics come from a scripted source here (the tracker-backed source has its own tests).
+import { EventEmitter } from 'node:events';
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { StorageControlPart } from '../../src/parts/index.ts';
+import {
+  DEFAULT_SETTINGS,
+  type StatsReading,
+  type StatsSource,
+  type StorageControlSettings,
+} from '../../src/policy/index.ts';
+import { captureLog } from '../helpers/log.ts';
+import { hold, MemoryStore, setPieces, testMetainfo } from '../tracker/helpers.ts';
+
+class ScriptedSource extends EventEmitter<{ changed: [string] }> implements StatsSource {
+  readings = new Map<string, StatsReading>();
+  followed = new Set<string>();
+  follow(infoHash: string): void {
+    this.followed.add(infoHash);
+  }
+  unfollow(infoHash: string): void {
+    this.followed.delete(infoHash);
+  }
+  reading(infoHash: string): StatsReading {
+    return this.readings.get(infoHash) ?? { counts: null, problem: null };
+  }
+  set(infoHash: string, reading: StatsReading): void {
+    this.readings.set(infoHash, reading);
+    this.emit('changed', infoHash);
+  }
+  async close(): Promise<void> {}
+}
+
+const settings: StorageControlSettings = { ...DEFAULT_SETTINGS, lowCopies: 1, highCopies: 2, holdMs: 0 };
+
+async function setup(options: { origin?: boolean; failIngest?: boolean } = {}) {
+  const store = new MemoryStore();
+  const metainfo = testMetainfo({ pieceCount: 4 });
+  await hold(store, metainfo, (i) => i < 2);
+  if (options.origin !== false) await store.addObject(metainfo, { source: 'http://origin.example/x' });
+  const infoHash = metainfo.infoHash;
+  const source = new ScriptedSource();
+  const log = captureLog('debug');
+  const registry = new Registry();
+  const calls: string[] = [];
+  let now = 1_700_000_000_000;
+  const part = new StorageControlPart({
+    settings,
+    statsUrl: 'http://tracker.example/stats',
+    objects: null,
+    intervalMs: 3_600_000,
+    catalog: store,
+    source,
+    registry,
+    logger: log.logger,
+    clock: () => now,
+    ingest: async (hash, origin, pieces) => {
+      calls.push(`ingest ${origin} ${pieces.join(',')}`);
+      if (options.failIngest) return { error: { code: 'EDGEPEER_ORIGIN_STATUS', message: 'origin answered 503' } };
+      await setPieces(store, hash, pieces, true);
+      return { error: null };
+    },
+    purge: async (hash, pieces) => {
+      calls.push(`purge ${pieces.join(',')}`);
+      await store.removePieces(hash, pieces, 'policy');
+    },
+    announceNow: (hash) => calls.push(`announce ${hash === infoHash}`),
+  });
+  const counts = (swarmCopies: number[], cdnCopies: number[], demand = 2): StatsReading => ({
+    counts: { version: 1, receivedAt: now, swarmCopies, cdnCopies, demand, seeds: 0, leechers: demand },
+    problem: null,
+  });
+  return { store, infoHash, source, log, registry, calls, part, counts, tick: (ms: number) => (now += ms) };
+}
+
+let stopping: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const stop of stopping) await stop();
+  stopping = [];
+});
+
+describe('StorageControlPart', () => {
+  it('ingests the pieces the swarm lacks from the recorded origin, announces, logs and counts each with its reason', async () => {
+    const t = await setup();
+    stopping.push(() => t.part.stop());
+    // This node holds 0 and 1 (the tracker knows it); piece 2 has a copy outside the CDN, piece 3 none.
+    t.source.set(t.infoHash, t.counts([1, 1, 1, 0], [1, 1, 0, 0]));
+    await t.part.runRound();
+    expect(t.calls).toEqual(['ingest http://origin.example/x 3', 'announce true']);
+    expect(t.store.get(t.infoHash)!.bitfield.get(3)).toBe(true);
+    const line = t.log.lines.find((l) => l.msg === 'storage control: ingest (rare)');
+    expect(line).toMatchObject({ infoHash: t.infoHash, action: 'ingest', reason: 'rare', pieces: [3] });
+    expect(await t.registry.getSingleMetricAsString('edgepeer_storage_control_pieces_total')).toContain(
+      'edgepeer_storage_control_pieces_total{action="ingest",reason="rare"} 1',
+    );
+    const explained = t.part.explain(t.infoHash)!;
+    expect(explained.pieces.map((p) => `${p.action}:${p.reason}`)).toEqual([
+      'keep:only-copy',
+      'keep:only-copy',
+      'skip:enough-copies',
+      'ingest:rare',
+    ]);
+    expect(explained.lastOperation).toMatchObject({ action: 'ingest', pieces: [3], ok: true });
+  });
+
+  it('purges plentiful pieces through the store, then announces', async () => {
+    const t = await setup();
+    stopping.push(() => t.part.stop());
+    t.source.set(t.infoHash, t.counts([3, 1, 1, 1], [1, 1, 0, 0]));
+    await t.part.runRound();
+    expect(t.calls).toEqual(['purge 0', 'announce true']);
+    expect(t.store.get(t.infoHash)!.bitfield.get(0)).toBe(false);
+    expect(t.log.lines.find((l) => l.msg === 'storage control: purge (plentiful)')).toMatchObject({ pieces: [0] });
+  });
+
+  it('waits before trying a failing origin again, and says why in the explanation', async () => {
+    const t = await setup({ failIngest: true });
+    stopping.push(() => t.part.stop());
+    t.source.set(t.infoHash, t.counts([1, 1, 0, 0], [1, 1, 0, 0]));
+    await t.part.runRound();
+    expect(t.calls).toEqual(['ingest http://origin.example/x 2,3', 'announce true']);
+    expect(t.log.lines.find((l) => l.msg.includes('ingest from the origin failed'))).toBeDefined();
+    t.tick(1000);
+    await t.part.runRound();
+    expect(t.calls).toHaveLength(2);
+    expect(t.part.explain(t.infoHash)!.pieces[2]).toMatchObject({ action: 'defer', reason: 'ingest-blocked' });
+    expect(t.part.explain(t.infoHash)!.lastOperation).toMatchObject({
+      ok: false,
+      error: { code: 'EDGEPEER_ORIGIN_STATUS' },
+    });
+    t.tick(5000);
+    await t.part.runRound();
+    expect(t.calls).toHaveLength(4);
+  });
+
+  it('holds on unreachable statistics: warns once, ingests and purges nothing', async () => {
+    const t = await setup();
+    stopping.push(() => t.part.stop());
+    t.source.set(t.infoHash, t.counts([9, 9, 0, 0], [1, 1, 0, 0]));
+    t.source.set(t.infoHash, {
+      ...t.counts([9, 9, 0, 0], [1, 1, 0, 0]),
+      problem: { kind: 'unreachable', detail: 'connection refused', since: 1 },
+    });
+    await t.part.runRound();
+    await t.part.runRound();
+    expect(t.calls).toEqual([]);
+    const warnings = t.log.lines.filter((l) => l.msg.includes('holding decisions'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ stats: 'unreachable' });
+    expect(t.part.status()).toMatchObject({ holding: 1, piecesIngested: 0, piecesPurged: 0 });
+    expect(await t.registry.getSingleMetricAsString('edgepeer_storage_control_holding_swarms')).toContain(
+      'edgepeer_storage_control_holding_swarms 1',
+    );
+  });
+
+  it('cannot ingest an object with no recorded origin', async () => {
+    const t = await setup({ origin: false });
+    stopping.push(() => t.part.stop());
+    t.source.set(t.infoHash, t.counts([1, 1, 0, 0], [1, 1, 0, 0]));
+    await t.part.runRound();
+    expect(t.calls).toEqual([]);
+    expect(t.part.explain(t.infoHash)!.pieces[3]!.detail).toContain('no origin is recorded');
+  });
+
+  it('runs a round when the statistics change', async () => {
+    const t = await setup();
+    stopping.push(() => t.part.stop());
+    t.part.start();
+    const ingested = t.log.waitFor((l) => l.msg === 'storage control: ingest done');
+    t.source.set(t.infoHash, t.counts([1, 1, 1, 0], [1, 1, 0, 0]));
+    await ingested;
+    expect(t.source.followed.has(t.infoHash)).toBe(true);
+  });
+});
