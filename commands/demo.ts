@@ -27,10 +27,11 @@ It prints a magnet link and an HTTP URL that aria2c, a BitTorrent client or curl
     const { flags } = await this.parse(Demo);
     const dataDir = flags['data-dir'] ?? (await mkdtemp(join(tmpdir(), 'edgepeer-demo-')));
     try {
+      const logger = createLogger(flags['log-level']);
       const demo = await startDemo({
         dataDir,
         sampleBytes: parseSize(flags['sample-size'], '--sample-size'),
-        logger: createLogger(flags['log-level']),
+        logger,
       });
       const r = demo.ready;
       this.emit(
@@ -46,14 +47,15 @@ It prints a magnet link and an HTTP URL that aria2c, a BitTorrent client or curl
           'Fetch it, from another terminal:',
           `  aria2c --seed-time=0 --enable-dht=false --bt-enable-lpd=false -d /tmp/edgepeer-download '${r.magnet}'`,
           `  curl -o ${r.sample.name} ${r.httpUrl}`,
-          `  curl -r 0-1023 ${r.pieceUrlTemplate.replace('{index}', '0')} | sha1sum`,
+          `  curl -s ${r.pieceUrlTemplate.replace('{index}', '0')} | sha1sum    # piece 0`,
+          `             expected: ${r.sample.piece0Sha1}  (piece 0's SHA-1 in the metainfo)`,
           `  edgepeer status --data-dir ${join(r.dataDir, 'store')}`,
           '',
           'Ctrl-C stops the demo.',
         ].join('\n'),
       );
       const signal = await untilStopSignal();
-      this.note(`${signal}: stopping`);
+      logger.info({ signal }, 'demo: stopping');
       await demo.stop();
       this.emit({ event: 'stopped', signal });
     } finally {

@@ -27,6 +27,8 @@ export interface AdminServerOptions {
   status: () => unknown;
   /** Prometheus text exposition, if metrics are on. */
   metrics?: () => Promise<{ contentType: string; body: string }>;
+  /** /metrics needs the bearer token too (default false: open, as /healthz). */
+  metricsToken?: boolean;
   /** Told when the API listens beyond loopback. */
   logger?: Logger;
 }
@@ -60,8 +62,9 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = pathOf(req.url);
     if (req.method === 'GET' && path === '/healthz') return sendJson(res, 200, { ok: true });
-    if (req.method === 'GET' && path === '/metrics' && options.metrics) {
-      const { contentType, body } = await options.metrics();
+    const metricsAsked = req.method === 'GET' && path === '/metrics' && options.metrics !== undefined;
+    if (metricsAsked && (options.metricsToken !== true || authorized(req.headers.authorization))) {
+      const { contentType, body } = await (options.metrics as NonNullable<AdminServerOptions['metrics']>)();
       res.writeHead(200, { 'content-type': contentType }).end(body);
       return;
     }
@@ -87,7 +90,13 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
       return;
     }
     if (req.method === 'POST' && path === '/v1/purge') {
-      return sendJson(res, 200, await ops.purge(purgeRequest(await readJson(req))));
+      const request = purgeRequest(await readJson(req));
+      const results = await ops.purge(request);
+      logger.info(
+        { ids: request.ids.slice(0, 20), pieces: request.pieces?.length, results: countBy(results, (r) => r.status) },
+        'admin: purge',
+      );
+      return sendJson(res, 200, results);
     }
     if (req.method === 'POST' && path === '/v1/ingest') return streamIngest(res, ingestRequest(await readJson(req)));
     throw new NotFoundError(`no route ${req.method} ${path.slice(0, 200)}`);
@@ -99,10 +108,15 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
     res.writeHead(200, { 'content-type': 'application/x-ndjson' });
     const line = (value: object) => res.write(`${JSON.stringify(value)}\n`);
     let lastProgress = 0;
+    const statuses: string[] = [];
+    const started = Date.now();
     try {
       await options.operations.ingest(
         request,
-        (result) => line({ type: 'result', result }),
+        (result) => {
+          statuses.push(result.status);
+          line({ type: 'result', result });
+        },
         (progress) => {
           // Progress at most 5 times a second: it is for a person watching a bar.
           const now = Date.now();
@@ -116,6 +130,10 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
       line({ type: 'error', error: toErrorJson(err) });
     }
     res.end();
+    logger.info(
+      { sources: request.sources.length, results: countBy(statuses, (status) => status), ms: Date.now() - started },
+      'admin: ingest',
+    );
   }
 
   function authorized(header: string | undefined): boolean {
@@ -127,6 +145,7 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
   return {
     async listen() {
       const { url, address } = await listenHttp(server, 'admin API', options.host, options.port);
+      logger.info({ url }, 'admin API: listening');
       if (!isLoopback(address.address)) {
         logger.warn(
           { address: address.address, port: address.port },
@@ -147,4 +166,11 @@ LOOPBACK.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
 /** True for 127.0.0.0/8 and ::1 (and IPv4-mapped 127/8). */
 export function isLoopback(address: string): boolean {
   return LOOPBACK.check(address, address.includes(':') ? 'ipv6' : 'ipv4');
+}
+
+/** How many of `items` fall under each key, for one log line instead of one per item. */
+function countBy<T>(items: readonly T[], key: (item: T) => string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const item of items) counts[key(item)] = (counts[key(item)] ?? 0) + 1;
+  return counts;
 }

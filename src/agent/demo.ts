@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { DEFAULT_AGENT_CONFIG } from '../config/index.ts';
 import { objectUrls } from '../http/index.ts';
 import type { IngestResult } from '../ingest/index.ts';
-import { magnetLink } from '../metainfo/index.ts';
+import { magnetLink, pieceHash } from '../metainfo/index.ts';
 import { createTracker, type Tracker, type TrackerAddress } from '../tracker/index.ts';
 import { Agent } from './agent.ts';
 
@@ -21,7 +21,15 @@ export interface DemoReady {
   peer: string;
   httpBaseUrl: string;
   adminUrl: string | null;
-  sample: { path: string; infoHash: string; name: string; length: number; pieces: number };
+  sample: {
+    path: string;
+    infoHash: string;
+    name: string;
+    length: number;
+    pieces: number;
+    /** Piece 0's SHA-1 from the metainfo, hex: what `curl <piece 0 URL> | sha1sum` prints. */
+    piece0Sha1: string;
+  };
   magnet: string;
   httpUrl: string;
   webSeed: string;
@@ -79,6 +87,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
           name: object.name,
           length: object.length,
           pieces: object.bitfield.length,
+          piece0Sha1: pieceHash(object.metainfo, 0).toString('hex'),
         },
         magnet: magnetLink(object.metainfo, { trackers: [trackerAddress.announceUrl], webSeeds: [urls.webSeed] }),
         httpUrl: urls.files[0] as string,

@@ -36,10 +36,20 @@ export function createMetrics(status: () => AgentStatus, hashing: HashCounters):
         { protocol: 'http', reason: 'connection_refused' },
         (s.http?.refusedConnections ?? 0) + (s.https?.refusedConnections ?? 0),
       );
-      set({ protocol: 'http', reason: 'pieces_not_held' }, s.http?.refused ?? 0);
-      set({ protocol: 'http', reason: 'client_error' }, s.http?.clientErrors ?? 0);
-      set({ protocol: 'http', reason: 'status_4xx' }, s.http?.responses['4xx'] ?? 0);
-      set({ protocol: 'http', reason: 'status_5xx' }, s.http?.responses['5xx'] ?? 0);
+      // Each refused request under one reason: a piece not held is answered 503, which is not counted again
+      // as status_5xx (those are the other 5xx answers). Client errors are answered by the HTTP layer before
+      // any status is counted.
+      const refused = (s.http?.refused ?? 0) + (s.https?.refused ?? 0);
+      set({ protocol: 'http', reason: 'pieces_not_held' }, refused);
+      set({ protocol: 'http', reason: 'client_error' }, (s.http?.clientErrors ?? 0) + (s.https?.clientErrors ?? 0));
+      set(
+        { protocol: 'http', reason: 'status_4xx' },
+        (s.http?.responses['4xx'] ?? 0) + (s.https?.responses['4xx'] ?? 0),
+      );
+      set(
+        { protocol: 'http', reason: 'status_5xx' },
+        Math.max(0, (s.http?.responses['5xx'] ?? 0) + (s.https?.responses['5xx'] ?? 0) - refused),
+      );
     },
   );
   counter(

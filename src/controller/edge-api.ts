@@ -141,7 +141,11 @@ export function createEdgeApi(options: {
   }
 
   return {
-    listen: async () => (await listenHttp(server, 'edge API', options.host, options.port)).url,
+    listen: async () => {
+      const { url } = await listenHttp(server, 'edge API', options.host, options.port);
+      logger.info({ url }, 'edge API: listening');
+      return url;
+    },
     close: async () => {
       // Upgraded sockets are no longer the HTTP server's: an edge reconnects to whichever controller is up.
       for (const channel of channels) channel.close();

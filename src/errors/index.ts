@@ -353,6 +353,26 @@ export function fromSystemError(err: unknown, subject: string): EdgepeerError {
 }
 
 /**
+ * A failure on edgepeer's own files (the data dir, the store), not on a source: never "source unreadable".
+ * A permission problem says what to check.
+ */
+export function fromLocalError(err: unknown, path: string): EdgepeerError {
+  if (err instanceof EdgepeerError) return err;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    return new LocalIoError(
+      `${path}: ${code === 'EROFS' ? 'read-only file system' : 'permission denied'}: edgepeer writes its store there; ` +
+        'check the owner and mode of the data dir (the user running edgepeer must be able to write it)',
+      { subject: path, cause: err },
+    );
+  }
+  const local = fromSystemError(err, path);
+  return local instanceof SourceUnreadableError
+    ? new LocalIoError(local.message, { subject: path, cause: err })
+    : local;
+}
+
+/**
  * Why a listener (`what`: "peer wire", "HTTP", "admin API", "tracker") could not bind host:port, for every
  * listener the same words: the address in use, no permission, no such local address.
  */

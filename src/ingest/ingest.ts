@@ -1,8 +1,9 @@
 import { open } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   type EdgepeerError,
+  fromLocalError,
   fromSystemError,
   HashMismatchError,
   InvalidArgumentError,
@@ -58,13 +59,30 @@ export async function ingestSource(source: string, options: IngestOptions, ctx: 
   return result;
 }
 
+/**
+ * What failed, named: a file system error on a path outside the source (the store's staging, objects, index)
+ * is a local failure of the data dir, not an unreadable source.
+ */
+function ingestFailure(err: unknown, source: string): EdgepeerError {
+  if (isEdgepeerError(err)) return err;
+  const path = (err as NodeJS.ErrnoException | undefined)?.path;
+  if (path !== undefined) {
+    const sourcePath = /^https?:\/\//i.test(source)
+      ? null
+      : resolve(/^file:\/\//i.test(source) ? fileURLToPath(source) : source);
+    const inSource = sourcePath !== null && (path === sourcePath || path.startsWith(sourcePath + sep));
+    if (!inSource) return fromLocalError(err, path);
+  }
+  return fromSystemError(err, source);
+}
+
 async function ingestResult(source: string, options: IngestOptions, ctx: IngestContext): Promise<IngestResult> {
   const started = performance.now();
   try {
     const outcome = await ingestOrThrow(source, options, ctx);
     return describe(source, outcome, started);
   } catch (err) {
-    const error = isEdgepeerError(err) ? err : fromSystemError(err, source);
+    const error = ingestFailure(err, source);
     return {
       source,
       status: 'failed',

@@ -1,6 +1,6 @@
 // Announces as a part: the announce client of the moment (a reload may set new trackers in place, or
 // start or stop announcing altogether), its status, and announcing one object now.
-import type { Logger } from '../log/index.ts';
+import { type Logger, WarningThrottle } from '../log/index.ts';
 import type { Catalog } from '../store/index.ts';
 import {
   type AnnounceClient,
@@ -16,12 +16,15 @@ export interface AnnouncesOptions {
   /** The peer wire port and HTTP base URLs trackers hear, read when announces start (servers listen by then). */
   where: () => { peerPort: number; httpBaseUrls: string[] };
   transferStats: (infoHash: string) => { uploaded: number; downloaded: number } | undefined;
-  logger: Pick<Logger, 'debug' | 'warn'>;
+  logger: Logger;
   /**
    * The controller announces bitmap changes sooner than an edge does: a shorter delay, and multi-object
    * announces sent as soon as they are due instead of on the client's 10 s grid. Default: the client's.
    */
-  timing?: Pick<AnnounceClientOptions, 'changeDelayMs' | 'batchWindowMs' | 'batchLingerMs' | 'minSpacingS'>;
+  timing?: Pick<
+    AnnounceClientOptions,
+    'changeDelayMs' | 'batchWindowMs' | 'batchLingerMs' | 'minSpacingS' | 'backoffInitialMs'
+  >;
 }
 
 export class AnnouncesPart implements Part {
@@ -51,10 +54,28 @@ export class AnnouncesPart implements Part {
       transferStats: this.#options.transferStats,
       ...this.#options.timing,
     });
-    client.on('announce-error', (info) => logger.warn(info, 'announce failed'));
-    client.on('announce', (info) =>
-      logger.debug({ infoHash: info.infoHash, tracker: info.url, event: info.event ?? 'regular' }, 'announced'),
-    );
+    // A tracker's state is logged when it changes (unreachable, answering again), not once per object: a
+    // tracker down for a store of 10,000 objects is one warning. Its refusals of one object are throttled.
+    const unreachable = new Set<string>();
+    const refusals = new WarningThrottle(logger);
+    client.on('announce-error', (info) => {
+      if (info.code !== 'EDGEPEER_TRACKER_UNREACHABLE') {
+        refusals.warn(
+          info.url,
+          { tracker: info.url, infoHash: info.infoHash, reason: info.message },
+          'tracker refused an announce',
+        );
+      } else if (!unreachable.has(info.url)) {
+        unreachable.add(info.url);
+        logger.warn({ tracker: info.url, reason: info.message }, 'tracker unreachable; announces retry with backoff');
+      } else {
+        logger.debug({ tracker: info.url, infoHash: info.infoHash, reason: info.message }, 'announce failed');
+      }
+    });
+    client.on('announce', (info) => {
+      if (unreachable.delete(info.url)) logger.info({ tracker: info.url }, 'tracker answering again');
+      logger.debug({ infoHash: info.infoHash, tracker: info.url, event: info.event ?? 'regular' }, 'announced');
+    });
     client.start();
     this.#client = client;
   }

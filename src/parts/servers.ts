@@ -27,5 +27,6 @@ export async function startHttp(options: HttpServerOptions, graceMs: number): Pr
   const server = createHttpServer(options);
   const { port, baseUrls } = await server.listen();
   const name = options.tls === undefined ? 'http' : 'https';
+  options.logger?.info({ port, baseUrls }, `${name}: listening`);
   return { name, phase: 'serving', server, port, baseUrls, stop: () => server.close(graceMs) };
 }

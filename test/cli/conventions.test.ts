@@ -2,6 +2,7 @@
 // command (exit 127), defaults and allowed values in --help, examples, and an oclif manifest that lists
 // every built command (so that --help does not import them all).
 import { readdir, readFile } from 'node:fs/promises';
+import { stripVTControlCharacters } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { edgepeer } from '../helpers/cli.ts';
 
@@ -18,7 +19,8 @@ describe('CLI conventions', () => {
   it('answers a mistyped command with exit 127 and where to look', async () => {
     const mistyped = await edgepeer(['lss']);
     expect(mistyped.code).toBe(127);
-    expect(mistyped.stderr).toContain('lss is not a edgepeer command');
+    // Coloured where the environment says colours work (CI=true does, for oclif's colour library).
+    expect(stripVTControlCharacters(mistyped.stderr)).toContain('lss is not a edgepeer command');
   });
 
   it('prints a shell completion script for bash and zsh', async () => {

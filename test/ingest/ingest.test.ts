@@ -126,6 +126,32 @@ describe('ingest from a local path', () => {
     expect(torrentTtl).toMatchObject({ status: 'updated', piecesAdded: 0 });
   });
 
+  it('names a data dir it may not write as a local failure, not the source as unreadable', async () => {
+    const path = join(dir, 'fine.bin');
+    await writeFile(path, content);
+    // As root (CI) no permission is refused: the store's own call fails as it would for another user.
+    const staging = join(dir, 'store', 'staging', 'x');
+    const denied = Object.assign(new Error(`EACCES: permission denied, mkdir '${staging}'`), {
+      code: 'EACCES',
+      path: staging,
+    });
+    const result = await ingestSource(
+      path,
+      { pieceLength: PIECE },
+      {
+        ...ctx,
+        store: Object.assign(Object.create(store), { createStaging: () => Promise.reject(denied) }),
+      },
+    );
+    expect(result).toMatchObject({ status: 'failed', error: { code: 'EDGEPEER_IO', subject: staging } });
+    expect(result.error?.message).toMatch(
+      /permission denied: edgepeer writes its store there; check the owner and mode/,
+    );
+    // The source itself unreadable stays what it was.
+    const missing = await ingestSource(join(dir, 'missing.bin'), {}, ctx);
+    expect(missing.error?.code).toBe('EDGEPEER_SOURCE_UNREADABLE');
+  });
+
   it('ingests a folder as a multi-file object', async () => {
     const root = join(dir, 'album');
     await mkdir(join(root, 'disc1'), { recursive: true });

@@ -65,6 +65,9 @@ describe('edgepeer demo', () => {
     const piece = await run('curl', ['-sS', ready.pieceUrlTemplate.replace('{index}', '1')], { encoding: 'buffer' });
     expect(piece.stdout.length).toBe(256 * 1024);
     expect(Buffer.compare(piece.stdout, original.subarray(256 * 1024, 512 * 1024))).toBe(0);
+    // What the demo prints to compare `curl <piece 0> | sha1sum` with: piece 0's SHA-1 from the metainfo.
+    const first = await run('curl', ['-sS', ready.pieceUrlTemplate.replace('{index}', '0')], { encoding: 'buffer' });
+    expect(createHash('sha1').update(first.stdout).digest('hex')).toBe(ready.sample.piece0Sha1);
   });
 
   it('stops on SIGINT with exit 0 and removes its temporary data', async () => {
