@@ -1,6 +1,5 @@
-import { once } from 'node:events';
 import { Flags } from '@oclif/core';
-import { BaseCommand, createLogger } from '../src/cli/index.ts';
+import { BaseCommand, createLogger, untilStopSignal } from '../src/cli/index.ts';
 import { redisStateOf } from '../src/config/index.ts';
 import { createTracker, openSwarmStore, redactUrl, type TrackerCoreOptions } from '../src/tracker/index.ts';
 
@@ -66,6 +65,8 @@ export default class Tracker extends BaseCommand {
   };
 
   async run(): Promise<void> {
+    // Listened for from the start: a stop asked while starting ends the tracker cleanly once it listens.
+    const stopSignal = untilStopSignal();
     const { flags } = await this.parse(Tracker);
     const logger = createLogger('info');
     const options: TrackerCoreOptions = {
@@ -109,10 +110,10 @@ export default class Tracker extends BaseCommand {
         ...(redis === null ? [] : [`state: ${redactUrl(redis.url)}`]),
       ].join('\n'),
     );
-    const signal = await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]).then(() => 'stopping');
-    this.note(`edgepeer tracker: ${signal}`);
+    const signal = await stopSignal;
+    logger.info({ signal }, 'tracker: stopping');
     await tracker.close();
     await swarmStore.close();
-    this.emit({ event: 'stopped' });
+    this.emit({ event: 'stopped', signal });
   }
 }
