@@ -1,7 +1,7 @@
-import { once } from 'node:events';
 import { Flags } from '@oclif/core';
-import { BaseCommand, createLogger } from '../src/cli/index.ts';
-import { createTracker } from '../src/tracker/index.ts';
+import { BaseCommand, createLogger, untilStopSignal } from '../src/cli/index.ts';
+import { redisStateOf } from '../src/config/index.ts';
+import { createTracker, openSwarmStore, redactUrl, type TrackerCoreOptions } from '../src/tracker/index.ts';
 
 export default class Tracker extends BaseCommand {
   static override description =
@@ -10,6 +10,7 @@ export default class Tracker extends BaseCommand {
   static override examples = [
     '<%= config.bin %> tracker --port 6969',
     '<%= config.bin %> tracker --port 0 --host 127.0.0.1 --json',
+    '<%= config.bin %> tracker --port 6969 --state redis://10.0.0.5:6379 --state-password-file /etc/edgepeer/redis.pass',
   ];
 
   static override flags = {
@@ -52,13 +53,23 @@ export default class Tracker extends BaseCommand {
       default: true,
       allowNo: true,
     }),
+    state: Flags.string({
+      description:
+        'Where the swarms live: memory (this process), or redis://HOST:PORT[/DB] (rediss:// for TLS) shared by several trackers, which then give the same peer lists and statistics.',
+      default: 'memory',
+    }),
+    'state-password-file': Flags.string({
+      description: 'File holding the Redis password (AUTH), when the URL has none.',
+    }),
+    'state-tls-ca': Flags.string({ description: "PEM file of the CAs that sign Redis's TLS certificate (rediss://)." }),
   };
 
   async run(): Promise<void> {
+    // Listened for from the start: a stop asked while starting ends the tracker cleanly once it listens.
+    const stopSignal = untilStopSignal();
     const { flags } = await this.parse(Tracker);
-    const tracker = createTracker({
-      port: flags.port,
-      host: flags.host,
+    const logger = createLogger('info');
+    const options: TrackerCoreOptions = {
       intervalS: flags.interval,
       minIntervalS: flags['min-interval'],
       peerTimeoutS: flags['peer-timeout'],
@@ -68,21 +79,41 @@ export default class Tracker extends BaseCommand {
       maxPeersPerNetwork: flags['max-peers-per-network'],
       trustIpParam: flags['trust-ip-param'],
       cdnAllow: flags['cdn-allow'],
+    };
+    const redis = await redisStateOf(
+      { state: flags.state, passwordFile: flags['state-password-file'], tlsCaFile: flags['state-tls-ca'] },
+      (name) => `--${name}`,
+    );
+    // Fails fast (EDGEPEER_STATE_UNREACHABLE) when Redis cannot be reached or refuses.
+    const swarmStore = await openSwarmStore(redis, options, logger);
+    const tracker = createTracker({
+      ...options,
+      swarmStore,
+      port: flags.port,
+      host: flags.host,
       udp: flags.udp,
-      logger: createLogger('info'),
+      logger,
     });
-    const address = await tracker.listen();
+    let address: Awaited<ReturnType<typeof tracker.listen>>;
+    try {
+      address = await tracker.listen();
+    } catch (err) {
+      await swarmStore.close();
+      throw err;
+    }
     this.emit(
-      { event: 'listening', ...address },
+      { event: 'listening', ...address, state: redis === null ? 'memory' : redactUrl(redis.url) },
       [
         address.announceUrl,
         ...(address.udpAnnounceUrl === null ? [] : [address.udpAnnounceUrl]),
         `statistics: ${address.statsUrl}`,
+        ...(redis === null ? [] : [`state: ${redactUrl(redis.url)}`]),
       ].join('\n'),
     );
-    const signal = await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]).then(() => 'stopping');
-    this.note(`edgepeer tracker: ${signal}`);
+    const signal = await stopSignal;
+    logger.info({ signal }, 'tracker: stopping');
     await tracker.close();
-    this.emit({ event: 'stopped' });
+    await swarmStore.close();
+    this.emit({ event: 'stopped', signal });
   }
 }

@@ -32,6 +32,8 @@ export interface AdminServerOptions {
   status: () => unknown;
   /** Prometheus text exposition, if metrics are on. */
   metrics?: () => Promise<{ contentType: string; body: string }>;
+  /** /metrics needs the bearer token too (default false: open, as /healthz). */
+  metricsToken?: boolean;
   /** Told when the API listens beyond loopback. */
   logger?: Logger;
 }
@@ -66,8 +68,9 @@ export function createAdminServer(options: AdminServerOptions): AdminServer {
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = pathOf(req.url);
     if (req.method === 'GET' && path === '/healthz') return sendJson(res, 200, { ok: true });
-    if (req.method === 'GET' && path === '/metrics' && options.metrics) {
-      const { contentType, body } = await options.metrics();
+    const metricsAsked = req.method === 'GET' && path === '/metrics' && options.metrics !== undefined;
+    if (metricsAsked && (options.metricsToken !== true || authorized(req.headers.authorization))) {
+      const { contentType, body } = await (options.metrics as NonNullable<AdminServerOptions['metrics']>)();
       res.writeHead(200, { 'content-type': contentType }).end(body);
       return;
     }

@@ -351,6 +351,7 @@ export class Agent {
       routes: (req, res, path) => this.adminRoutes(req, res, path),
       logger: this.logger.child({ part: 'admin' }),
       metrics: async () => ({ contentType: this.metrics.contentType, body: await this.metrics.metrics() }),
+      metricsToken: admin.metricsToken === true,
     });
     const adminUrl = await server.listen();
     this.lifecycle.add({ name: 'admin', phase: 'serving', stop: () => server.close() });

@@ -70,6 +70,8 @@ export interface AgentConfig {
     port: number;
     /** Bearer token file, created with mode 0600 if missing; default <dataDir>/admin.token. */
     tokenFile?: string;
+    /** /metrics needs the token too (default: open, as /healthz). */
+    metricsToken?: boolean;
   } | null;
   /** Time given to transfers in flight at shutdown, ms. */
   shutdownGraceMs: number;
@@ -109,7 +111,7 @@ export const DEFAULT_AGENT_CONFIG: Omit<AgentConfig, 'dataDir'> = {
   announce: true,
   controller: null,
   ims: null,
-  admin: { host: '127.0.0.1', port: 7070 },
+  admin: { host: '127.0.0.1', port: 7070, metricsToken: false },
   shutdownGraceMs: 5000,
   scrub: { bytesPerSecond: 8 * 1024 * 1024, passIntervalMs: 7 * 86_400_000, window: null },
   storageControl: null,

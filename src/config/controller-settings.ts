@@ -8,6 +8,7 @@ import { ConfigError, fromSystemError } from '../errors/index.ts';
 import type { RegistrationOptions } from '../ims/index.ts';
 import { type ControllerConfig, DEFAULT_CONTROLLER_CONFIG } from './controller-config.ts';
 import { defaultDataDir } from './paths.ts';
+import { redisStateOf } from './redis-state.ts';
 import { LOG_LEVELS, type LogLevel } from './settings.ts';
 import { parseListenAddress, parseSize } from './units.ts';
 
@@ -354,23 +355,14 @@ async function stateOptions(
   where: (name: string) => string,
   readFiles: boolean,
 ): Promise<ControllerConfig['state']> {
-  const state = values.state as string;
-  if (state === 'memory') return null;
-  if (!/^rediss?:\/\/[^/\s]+/.test(state)) {
-    throw new ConfigError(`state (${where('state')}): must be memory or a redis:// or rediss:// URL, got "${state}"`, {
-      subject: 'state',
-    });
-  }
-  const read = async (name: string): Promise<Buffer | undefined> => {
-    const path = values[name] as string | undefined;
-    if (path === undefined || !readFiles) return undefined;
-    try {
-      return await readFile(path);
-    } catch (err) {
-      throw new ConfigError(`${name} (${where(name)}): ${fromSystemError(err, path).message}`, { subject: name });
-    }
-  };
-  const password = (await read('state-password-file'))?.toString('utf8').trim();
-  const tlsCa = await read('state-tls-ca');
-  return { redis: { url: state, ...(password ? { password } : {}), ...(tlsCa ? { tlsCa } : {}) } };
+  const redis = await redisStateOf(
+    {
+      state: values.state as string,
+      passwordFile: values['state-password-file'] as string | undefined,
+      tlsCaFile: values['state-tls-ca'] as string | undefined,
+    },
+    where,
+    readFiles,
+  );
+  return redis === null ? null : { redis };
 }

@@ -33,6 +33,7 @@ export {
   userConfigFile,
 } from './paths.ts';
 export { redactConfig } from './redact.ts';
+export { type RedisState, type RedisStateSetting, redisStateOf } from './redis-state.ts';
 export type { EdgepeerConfig, EffectiveSetting, ResolvedConfig, ResolveOptions } from './resolve.ts';
 export {
   AGENT_FLAGS,

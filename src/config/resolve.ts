@@ -488,7 +488,12 @@ function toAgentConfig(
             enrolToken: (v('controller.enrolToken') as string | undefined) ?? null,
           },
     admin: v('admin.enabled')
-      ? { host: listen.host, port: listen.port, tokenFile: v('admin.tokenFile') as string }
+      ? {
+          host: listen.host,
+          port: listen.port,
+          tokenFile: v('admin.tokenFile') as string,
+          metricsToken: v('admin.metricsToken') as boolean,
+        }
       : null,
     shutdownGraceMs: v('shutdownGrace') as number,
     storageControl: v('storageControl.enabled') ? storageControlConfig(merged) : null,

@@ -489,6 +489,13 @@ export const SETTINGS = {
     isPath: true,
     flag: 'admin-token-file',
   },
+  'admin.metricsToken': {
+    value: bool,
+    default: false,
+    doc:
+      'Require the admin token on /metrics too (Prometheus: authorization.credentials_file); by default /metrics ' +
+      'and /healthz answer anyone who reaches the admin listener, on loopback unless admin.listen says otherwise.',
+  },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingKey = keyof typeof SETTINGS;

@@ -372,5 +372,10 @@ async function openFleetState(config: ControllerConfig, logger: Logger): Promise
       lastError = err.message;
       logger.warn({ err: err.message }, 'controller: Redis connection failed; retrying (serving from memory)');
     },
+    onReseeded: (restored) =>
+      logger.warn(
+        restored,
+        'controller: Redis came back without the fleet state; put back the edges and peer id this controller knows (edges resync their holdings)',
+      ),
   });
 }

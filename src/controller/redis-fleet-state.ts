@@ -41,6 +41,8 @@ export interface RedisFleetStateOptions {
   /** Time for a connection to be made; default 5 s. */
   connectTimeoutMs?: number;
   onError?: (err: Error) => void;
+  /** Redis came back without the fleet's keys (restarted with no persistence, or flushed): what was put back. */
+  onReseeded?: (restored: { edges: number; peerId: boolean }) => void;
 }
 
 type Client = ReturnType<typeof binaryClient>;
@@ -194,12 +196,23 @@ export class RedisFleetState extends EventEmitter<FleetEvents> implements FleetS
   readonly #subscriber: Client;
   readonly #prefix: string;
   readonly #instance = randomBytes(8).toString('hex');
+  readonly #onReseeded: NonNullable<RedisFleetStateOptions['onReseeded']>;
+  /**
+   * What this controller knows that Redis must not lose: the enrolled edges (their key hashes: without them
+   * every edge would have to enrol again) and the fleet's peer id. Put back when Redis comes back empty.
+   * Holdings, liveness and cursors are not kept: the edges' next heartbeats ask for their whole state.
+   */
+  readonly #records = new Map<string, EdgeRecord>();
+  #peerId: Buffer | null = null;
 
-  private constructor(client: Client, subscriber: Client, prefix: string) {
+  private constructor(client: Client, subscriber: Client, prefix: string, options: RedisFleetStateOptions) {
     super();
     this.#client = client;
     this.#subscriber = subscriber;
     this.#prefix = prefix;
+    this.#onReseeded = options.onReseeded ?? (() => {});
+    this.on('edge-record', (record) => this.#records.set(record.id, { ...record }));
+    this.on('edge-removed', (edgeId) => this.#records.delete(edgeId));
   }
 
   /** Connects (rejects when Redis cannot be reached or refuses) and follows the other controllers' changes. */
@@ -222,11 +235,35 @@ export class RedisFleetState extends EventEmitter<FleetEvents> implements FleetS
       });
     }
     connected = true;
-    const state = new RedisFleetState(client, subscriber, options.prefix ?? 'ep:');
+    const state = new RedisFleetState(client, subscriber, options.prefix ?? 'ep:', options);
     await subscriber.subscribe(state.#key('fleet', 'events'), (message: Buffer | string) =>
       state.#onPublished(message),
     );
+    for (const record of await state.listEdges()) state.#records.set(record.id, record);
+    await client.set(state.#key('fleet', 'epoch'), state.#instance, { NX: true });
+    // Every reconnection: was the fleet's state lost meanwhile?
+    client.on('ready', () => void state.#reseedIfLost().catch(onError));
     return state;
+  }
+
+  /**
+   * Redis without the fleet's epoch key lost everything (a restart with no persistence, a flush): puts back
+   * the edges and the peer id this controller knows, without overwriting what another controller put back
+   * first. The edges then resync their holdings at their next heartbeat (their cursors are gone).
+   */
+  async #reseedIfLost(): Promise<void> {
+    if ((await this.#client.exists(this.#key('fleet', 'epoch'))) === 1) return;
+    const edgesKey = this.#key('fleet', 'edges');
+    let edges = 0;
+    for (const record of this.#records.values()) {
+      edges += Number(await this.#client.hSetNX(edgesKey, record.id, JSON.stringify(record)));
+    }
+    let peerId = false;
+    if (this.#peerId !== null) {
+      peerId = (await this.#client.set(this.#key('fleet', 'peer-id'), this.#peerId, { NX: true })) !== null;
+    }
+    await this.#client.set(this.#key('fleet', 'epoch'), this.#instance, { NX: true });
+    this.#onReseeded({ edges, peerId });
   }
 
   async addToken(token: EnrolmentToken): Promise<void> {
@@ -375,7 +412,8 @@ export class RedisFleetState extends EventEmitter<FleetEvents> implements FleetS
   async sharedPeerId(candidate: Uint8Array): Promise<Uint8Array> {
     const key = this.#key('fleet', 'peer-id');
     await this.#client.set(key, Buffer.from(candidate), { NX: true });
-    return Buffer.from((await this.#client.get(key)) as Buffer);
+    this.#peerId = Buffer.from((await this.#client.get(key)) as Buffer);
+    return Buffer.from(this.#peerId);
   }
 
   /**

@@ -34,7 +34,8 @@ export {
   readBatchResults,
   type TrackerPeer,
 } from './protocol/messages.ts';
-export { TrackerCore, type TrackerCoreOptions } from './server/core.ts';
+export { swarmStoreLimits, TrackerCore, type TrackerCoreOptions } from './server/core.ts';
+export { openSwarmStore, redactUrl, type TrackerRedisState } from './server/state.ts';
 export {
   type AnnounceOutcome,
   MemorySwarmStore,
@@ -44,6 +45,7 @@ export {
   type ScrapeEntry,
   type SwarmStats,
   type SwarmStore,
+  type SwarmStoreLimits,
   type SwarmSummary,
 } from './server/swarm-store.ts';
 export { createTracker, type Tracker, type TrackerAddress, type TrackerOptions } from './server/tracker.ts';

@@ -48,6 +48,31 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+describe('admin API: /metrics behind the token', () => {
+  it('answers /metrics only with the token when admin.metricsToken is on; /healthz stays open', async () => {
+    const guarded = createAdminServer({
+      operations: new StoreOperations({ store, ingestContext: () => ({ store, hashPool: pool, origin }) }),
+      token,
+      host: '127.0.0.1',
+      port: 0,
+      status: () => ({}),
+      metrics: async () => ({ contentType: 'text/plain', body: 'edgepeer_up 1\n' }),
+      metricsToken: true,
+    });
+    const guardedUrl = await guarded.listen();
+    try {
+      const anonymous = await request(`${guardedUrl}/metrics`);
+      await anonymous.body.dump();
+      expect(anonymous.statusCode).toBe(401);
+      const withToken = await request(`${guardedUrl}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+      expect(await withToken.body.text()).toContain('edgepeer_up 1');
+      expect((await request(`${guardedUrl}/healthz`)).statusCode).toBe(200);
+    } finally {
+      await guarded.close();
+    }
+  });
+});
+
 describe('admin API', () => {
   it('keeps the token file private and stable', async () => {
     const { stat } = await import('node:fs/promises');

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Agent, DEFAULT_AGENT_CONFIG } from '../../src/agent/index.ts';
+import { Agent } from '../../src/agent/index.ts';
+import { testAgentConfig } from '../helpers/agent.ts';
 
 describe('the Grafana dashboard', () => {
   it('asks only for metrics the agent exposes', async () => {
@@ -13,19 +14,7 @@ describe('the Grafana dashboard', () => {
       await readFile(new URL('../../docs/grafana/edgepeer-agents.json', import.meta.url), 'utf8'),
     ) as { panels: Array<{ title: string; targets: Array<{ expr: string }> }> };
     const dir = await mkdtemp(join(tmpdir(), 'edgepeer-grafana-'));
-    const agent = await Agent.start(
-      {
-        ...DEFAULT_AGENT_CONFIG,
-        dataDir: join(dir, 'store'),
-        peer: { port: 0, host: '127.0.0.1' },
-        http: null,
-        admin: null,
-        announce: false,
-        hashThreads: 1,
-        scrub: { bytesPerSecond: 0, passIntervalMs: 3_600_000, window: null },
-      },
-      pino({ level: 'silent' }),
-    );
+    const agent = await Agent.start(testAgentConfig(dir), pino({ level: 'silent' }));
     try {
       const exposed = new Set(
         (await agent.metrics.getMetricsAsJSON()).flatMap((metric) => [metric.name, `${metric.name}_total`]),

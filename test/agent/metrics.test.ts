@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Agent, DEFAULT_AGENT_CONFIG } from '../../src/agent/index.ts';
+import { Agent } from '../../src/agent/index.ts';
+import { loopbackHttp, testAgentConfig } from '../helpers/agent.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -23,23 +24,7 @@ function sample(text: string, series: string): number | undefined {
 
 describe('agent metrics', () => {
   it('count a request refused for a piece not held as pieces_not_held, not also as a 5xx', async () => {
-    const agent = await Agent.start(
-      {
-        ...DEFAULT_AGENT_CONFIG,
-        dataDir: join(dir, 'store'),
-        peer: { port: 0, host: '127.0.0.1' },
-        http: {
-          ...(DEFAULT_AGENT_CONFIG.http as NonNullable<typeof DEFAULT_AGENT_CONFIG.http>),
-          port: 0,
-          host: '127.0.0.1',
-        },
-        admin: null,
-        announce: false,
-        hashThreads: 1,
-        scrub: { bytesPerSecond: 0, passIntervalMs: 3_600_000, window: null },
-      },
-      pino({ level: 'silent' }),
-    );
+    const agent = await Agent.start(testAgentConfig(dir, { http: loopbackHttp() }), pino({ level: 'silent' }));
     try {
       const file = join(dir, 'half.bin');
       await writeFile(file, Buffer.alloc(4 * 32 * 1024, 5));

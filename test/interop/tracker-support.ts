@@ -137,6 +137,12 @@ async function whitelistLoaded(port: number, announceUrl: string, infoHash: stri
 
 export interface RunningEdgepeerTracker extends RunningTracker {
   statsUrl: string;
+  /** kill -9: no shutdown at all. */
+  kill(): Promise<void>;
+  /** Whether the process still runs. */
+  running(): boolean;
+  /** What it wrote to stderr so far (its logs). */
+  stderr(): string;
 }
 
 /** `edgepeer tracker --port 0 --host 127.0.0.1 --json` (the built CLI: `npm run build` first). */
@@ -160,7 +166,15 @@ export async function startTrackerCommand(extraArgs: string[] = []): Promise<Run
     }),
   ])) as [string];
   const listening = JSON.parse(first) as { announceUrl: string; udpAnnounceUrl: string; statsUrl: string };
-  return { ...listening, stop: () => stopChild(child) };
+  return {
+    ...listening,
+    stop: () => stopChild(child),
+    kill: async () => {
+      await stopChild(child, 'SIGKILL');
+    },
+    running: () => child.exitCode === null && child.signalCode === null,
+    stderr: () => stderr,
+  };
 }
 
 /** A .torrent naming no tracker and no web seed: a client holding it finds sources only as the test allows. */

@@ -63,17 +63,33 @@ def seed(torrent, save_dir):
     sys.stdin.read()
 
 
-def url_list_from(tracker, info_hash, port, total):
-    query = urllib.parse.urlencode({
-        "info_hash": info_hash, "peer_id": b"-LT2080-webseedonly0", "port": port,
-        "uploaded": 0, "downloaded": 0, "left": total, "compact": 1, "numwant": 0, "event": "started",
-    })
-    with urllib.request.urlopen(f"{tracker}?{query}", timeout=10) as response:
-        answer = lt.bdecode(response.read())
-    urls = answer.get(b"url-list", [])
-    if isinstance(urls, bytes):
-        urls = [urls]
-    return [url.decode() for url in urls]
+def url_list_from(ses, tracker, info_hash, total, wait_s=20):
+    """The url-list of the tracker's answer, asked until it has one (or wait_s passed).
+
+    The session's listen port first: announced as 0 while it is not up, which a tracker refuses. Asked again
+    while the answer has no url-list: on a loaded machine the CDN's own announce may reach the tracker a
+    moment after ours. The last failure reason, if any, goes to stderr."""
+    deadline = time.monotonic() + wait_s
+    while ses.listen_port() == 0 and time.monotonic() < deadline:
+        ses.wait_for_alert(100)
+        ses.pop_alerts()
+    last = None
+    while True:
+        query = urllib.parse.urlencode({
+            "info_hash": info_hash, "peer_id": b"-LT2080-webseedonly0", "port": ses.listen_port(),
+            "uploaded": 0, "downloaded": 0, "left": total, "compact": 1, "numwant": 0, "event": "started",
+        })
+        with urllib.request.urlopen(f"{tracker}?{query}", timeout=10) as response:
+            answer = lt.bdecode(response.read())
+        urls = answer.get(b"url-list", [])
+        if isinstance(urls, bytes):
+            urls = [urls]
+        last = answer.get(b"failure reason")
+        if urls or time.monotonic() >= deadline:
+            if not urls and last:
+                print(f"tracker failure reason: {last.decode(errors='replace')}", file=sys.stderr)
+            return [url.decode() for url in urls]
+        time.sleep(0.5)
 
 
 def leech(torrent, save_dir, args):
@@ -105,7 +121,7 @@ def leech(torrent, save_dir, args):
         handle.set_upload_limit(upload_limit)
     web_seeds = []
     if web_seeds_from:
-        web_seeds = url_list_from(web_seeds_from, bytes.fromhex(str(ti.info_hash())), ses.listen_port(), ti.total_size())
+        web_seeds = url_list_from(ses, web_seeds_from, bytes.fromhex(str(ti.info_hash())), ti.total_size())
         for url in web_seeds:
             handle.add_url_seed(url)
         emit({"web_seeds": web_seeds})

@@ -1,14 +1,14 @@
 // The SwarmStore contract (src/tracker/server/swarm-store.ts), for every implementation: the tracker's
 // in-memory store today, a shared (Redis) one next. test/tracker/swarm-store.test.ts runs it.
-import { describe, expect, it } from 'vitest';
-import type { MemorySwarmStoreLimits, PeerAnnounce, SwarmStore } from '../../src/tracker/server/swarm-store.ts';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { PeerAnnounce, SwarmStore, SwarmStoreLimits } from '../../src/tracker/server/swarm-store.ts';
 
 /** Makes a fresh, empty store with these limits. */
-export type SwarmStoreFactory = (limits: MemorySwarmStoreLimits) => SwarmStore;
+export type SwarmStoreFactory = (limits: SwarmStoreLimits) => SwarmStore | Promise<SwarmStore>;
 
 const HASH = 'aa'.repeat(20);
 
-const LIMITS: MemorySwarmStoreLimits = {
+const LIMITS: SwarmStoreLimits = {
   maxSwarms: 100,
   maxPeersPerSwarm: 1000,
   maxPeers: 10_000,
@@ -42,10 +42,20 @@ function bitmap(pieceCount: number, held: (i: number) => boolean): Uint8Array {
   return bytes;
 }
 
-export function swarmStoreContract(name: string, create: SwarmStoreFactory): void {
+export function swarmStoreContract(name: string, factory: SwarmStoreFactory): void {
   describe(`SwarmStore contract: ${name}`, () => {
+    const opened: SwarmStore[] = [];
+    const create = async (limits: SwarmStoreLimits) => {
+      const store = await factory(limits);
+      opened.push(store);
+      return store;
+    };
+    afterEach(async () => {
+      await Promise.all(opened.splice(0).map((store) => store.close()));
+    });
+
     it('keys peers by address and port: an announce from another address cannot move or stop an entry', async () => {
-      const store = create(LIMITS);
+      const store = await create(LIMITS);
       const edge = peer(1, { left: 0, network: { urls: ['http://10.0.0.1:8080'] } });
       await store.announce(edge);
       // Same peer id, another address: a forged update and a forged `stopped`.
@@ -59,7 +69,7 @@ export function swarmStoreContract(name: string, create: SwarmStoreFactory): voi
     });
 
     it('lists a client that restarts on the same address and port with a new peer id once', async () => {
-      const store = create(LIMITS);
+      const store = await create(LIMITS);
       await store.announce(peer(1));
       const restarted = await store.announce(peer(1, { peerId: Buffer.from('-TR3000-restarted0001') }));
       expect(restarted).toMatchObject({ incomplete: 1 });
@@ -68,7 +78,7 @@ export function swarmStoreContract(name: string, create: SwarmStoreFactory): voi
     });
 
     it('one address flooding new swarms stops at its quota; another address still opens a new swarm', async () => {
-      const store = create({ ...LIMITS, maxSwarms: 1000, maxPeersPerAddress: 50, maxPeersPerNetwork: 80 });
+      const store = await create({ ...LIMITS, maxSwarms: 1000, maxPeersPerAddress: 50, maxPeersPerNetwork: 80 });
       const flood = (n: number, ip: string) => peer(1, { infoHash: n.toString(16).padStart(40, '0'), ip });
       const refused: string[] = [];
       for (let n = 0; n < 200; n++) {
@@ -88,7 +98,7 @@ export function swarmStoreContract(name: string, create: SwarmStoreFactory): voi
     });
 
     it('makes room for a new swarm by dropping the least recently announced one, not by refusing', async () => {
-      const store = create({ ...LIMITS, maxSwarms: 3 });
+      const store = await create({ ...LIMITS, maxSwarms: 3 });
       const hash = (n: number) => String(n).repeat(40);
       for (const n of [1, 2, 3]) await store.announce(peer(n, { infoHash: hash(n) }));
       await store.announce(peer(1, { infoHash: hash(1) })); // 1 is fresh again: 2 is now the oldest
@@ -99,7 +109,7 @@ export function swarmStoreContract(name: string, create: SwarmStoreFactory): voi
     });
 
     it('publishes no peer ids in statistics', async () => {
-      const store = create(LIMITS);
+      const store = await create(LIMITS);
       await store.announce(peer(1, { network: { urls: [] } }));
       await store.announce(peer(2));
       const stats = await store.stats(HASH, 10);
@@ -107,7 +117,7 @@ export function swarmStoreContract(name: string, create: SwarmStoreFactory): voi
     });
 
     it('counts seeds and leechers and lists the others, not the asker', async () => {
-      const store = create(LIMITS);
+      const store = await create(LIMITS);
       await store.announce(peer(1, { left: 0 }));
       await store.announce(peer(2));
       const answer = await store.announce(peer(3));
@@ -116,7 +126,7 @@ export function swarmStoreContract(name: string, create: SwarmStoreFactory): voi
     });
 
     it('gives seeds leechers first, then seeds (a magnet client announces left=0 before it has the metadata)', async () => {
-      const store = create(LIMITS);
+      const store = await create(LIMITS);
       await store.announce(peer(1, { left: 0 }));
       await store.announce(peer(2));
       const answer = await store.announce(peer(3, { left: 0 }));
@@ -126,7 +136,7 @@ export function swarmStoreContract(name: string, create: SwarmStoreFactory): voi
     });
 
     it('drops a peer on stopped and the swarm with its last peer', async () => {
-      const store = create(LIMITS);
+      const store = await create(LIMITS);
       await store.announce(peer(1));
       const stopped = await store.announce(peer(1, { event: 'stopped' }));
       expect(stopped).toMatchObject({ complete: 0, incomplete: 0, changed: true });
@@ -134,7 +144,7 @@ export function swarmStoreContract(name: string, create: SwarmStoreFactory): voi
     });
 
     it('counts a completed download once', async () => {
-      const store = create(LIMITS);
+      const store = await create(LIMITS);
       await store.announce(peer(1, { event: 'started' }));
       await store.announce(peer(1, { event: 'completed', left: 0 }));
       const again = await store.announce(peer(1, { event: 'completed', left: 0 }));
@@ -142,7 +152,7 @@ export function swarmStoreContract(name: string, create: SwarmStoreFactory): voi
     });
 
     it('keeps piece copy counts from bitmaps and seeds, and moves them when a bitmap changes', async () => {
-      const store = create(LIMITS);
+      const store = await create(LIMITS);
       await store.announce(peer(1, { left: 0, network: { pieceCount: 10, size: 1000, urls: [] } }));
       await store.announce(
         peer(2, { left: 500, network: { pieceCount: 10, bitmap: bitmap(10, (i) => i < 5), urls: [] } }),
@@ -164,7 +174,7 @@ export function swarmStoreContract(name: string, create: SwarmStoreFactory): voi
     });
 
     it('ignores a bitmap whose piece count disagrees with the swarm, with a warning', async () => {
-      const store = create(LIMITS);
+      const store = await create(LIMITS);
       await store.announce(peer(1, { network: { pieceCount: 10, bitmap: bitmap(10, (i) => i < 2), urls: [] } }));
       const answer = await store.announce(
         peer(2, { network: { pieceCount: 11, bitmap: bitmap(11, () => true), urls: [] } }),
@@ -174,14 +184,14 @@ export function swarmStoreContract(name: string, create: SwarmStoreFactory): voi
     });
 
     it('keeps a network peer bitmap when a later announce leaves it out', async () => {
-      const store = create(LIMITS);
+      const store = await create(LIMITS);
       await store.announce(peer(1, { network: { pieceCount: 10, bitmap: bitmap(10, (i) => i < 2), urls: [] } }));
       await store.announce(peer(1, { network: { pieceCount: 10, urls: [] } }));
       expect((await store.stats(HASH, 10)).networkPeers[0]?.held).toBe(2);
     });
 
     it('derives url-list from complete network peers and piece URLs from partial ones', async () => {
-      const store = create(LIMITS);
+      const store = await create(LIMITS);
       await store.announce(peer(1, { left: 0, network: { pieceCount: 10, urls: ['http://edge1:8080'] } }));
       await store.announce(
         peer(2, { network: { pieceCount: 10, bitmap: bitmap(10, (i) => i < 5), urls: ['http://edge2:8080'] } }),
@@ -197,7 +207,7 @@ export function swarmStoreContract(name: string, create: SwarmStoreFactory): voi
     });
 
     it('puts first the peers that hold what a bitmap-carrying asker lacks', async () => {
-      const store = create(LIMITS);
+      const store = await create(LIMITS);
       const pieceCount = 64;
       // Peers 1-20 hold the first half, peers 21-25 the second half.
       for (let n = 1; n <= 20; n++) {
@@ -219,7 +229,7 @@ export function swarmStoreContract(name: string, create: SwarmStoreFactory): voi
     });
 
     it('puts seeds and further-along peers first for a plain asker', async () => {
-      const store = create(LIMITS);
+      const store = await create(LIMITS);
       await store.announce(peer(1, { left: 0, network: { pieceCount: 10, size: 1000, urls: [] } }));
       for (let n = 2; n <= 30; n++) await store.announce(peer(n, { left: 990 }));
       await store.announce(peer(31, { left: 10 }));
@@ -228,7 +238,7 @@ export function swarmStoreContract(name: string, create: SwarmStoreFactory): voi
     });
 
     it('expires peers not heard from and reports the swarms that changed', async () => {
-      const store = create(LIMITS);
+      const store = await create(LIMITS);
       await store.announce(peer(1, { now: 1000 }));
       await store.announce(peer(2, { now: 5000 }));
       expect(await store.expire(2000)).toEqual([HASH]);
@@ -238,8 +248,18 @@ export function swarmStoreContract(name: string, create: SwarmStoreFactory): voi
       expect(await store.counts()).toEqual({ swarms: 0, peers: 0, bitmapBytes: 0, evictedSwarms: 0 });
     });
 
+    it('expires a peer whose announce carried an earlier clock than the others (another instance behind)', async () => {
+      const store = await create(LIMITS);
+      await store.announce(peer(1, { now: 5000 }));
+      await store.announce(peer(2, { now: 1000 }));
+      await store.announce(peer(3, { now: 6000 }));
+      await store.announce(peer(3, { now: 1500 }));
+      expect(await store.expire(2000)).toEqual([HASH]);
+      expect((await store.stats(HASH, 10)).peers.map((listed) => listed.ip)).toEqual(['10.0.0.1']);
+    });
+
     it('bumps versions only on changes, and never reuses one after a swarm comes back', async () => {
-      const store = create(LIMITS);
+      const store = await create(LIMITS);
       const first = await store.announce(peer(1));
       const same = await store.announce(peer(1));
       expect(same.changed).toBe(false);
@@ -253,7 +273,7 @@ export function swarmStoreContract(name: string, create: SwarmStoreFactory): voi
     });
 
     it('bounds swarms, peers per swarm, all peers and bitmap memory', async () => {
-      const store = create({
+      const store = await create({
         ...LIMITS,
         maxSwarms: 2,
         maxPeersPerSwarm: 2,
@@ -272,7 +292,7 @@ export function swarmStoreContract(name: string, create: SwarmStoreFactory): voi
       expect(await store.counts()).toMatchObject({ peers: 3, swarms: 2, evictedSwarms: 1 });
       await store.announce(peer(2, { infoHash: '02'.repeat(20) }));
       expect(await store.counts()).toMatchObject({ peers: 2, swarms: 1, evictedSwarms: 2 });
-      const big = create({ ...LIMITS, maxBitmapBytes: 4 });
+      const big = await create({ ...LIMITS, maxBitmapBytes: 4 });
       const answer = await big.announce(
         peer(1, { network: { pieceCount: 64, bitmap: bitmap(64, (i) => i < 3), urls: [] } }),
       );
@@ -281,13 +301,40 @@ export function swarmStoreContract(name: string, create: SwarmStoreFactory): voi
     });
 
     it('answers scrapes for known and unknown swarms', async () => {
-      const store = create(LIMITS);
+      const store = await create(LIMITS);
       await store.announce(peer(1, { left: 0 }));
       expect(await store.scrape([HASH, 'bb'.repeat(20)], 10)).toEqual([
         { infoHash: HASH, complete: 1, incomplete: 0, downloaded: 0 },
         { infoHash: 'bb'.repeat(20), complete: 0, incomplete: 0, downloaded: 0 },
       ]);
       expect((await store.scrape(undefined, 10)).map((entry) => entry.infoHash)).toEqual([HASH]);
+    });
+
+    it('tells its change listeners of announces, stopped and expiry that change a swarm, with the new version', async () => {
+      const store = await create(LIMITS);
+      const heard: Array<[string, number]> = [];
+      const unfollow = store.onChange((infoHash, version) => heard.push([infoHash, version]));
+      const first = await store.announce(peer(1, { now: 1000 }));
+      await store.announce(peer(1, { now: 1000 })); // nothing changed
+      const second = await store.announce(peer(2, { now: 5000 }));
+      await store.expire(2000);
+      const expired = await store.stats(HASH, 0);
+      const stopped = await store.announce(peer(2, { event: 'stopped' }));
+      expect(heard).toEqual([
+        [HASH, first.version],
+        [HASH, second.version],
+        [HASH, expired.version],
+        [HASH, stopped.version],
+      ]);
+      unfollow();
+      await store.announce(peer(3));
+      expect(heard).toHaveLength(4);
+    });
+
+    it('lets the instance that claims expiry keep it', async () => {
+      const store = await create(LIMITS);
+      expect(await store.claimExpiry(10_000)).toBe(true);
+      expect(await store.claimExpiry(10_000)).toBe(true);
     });
   });
 }

@@ -25,7 +25,7 @@ import {
 import { type AnswerSettings, announceDictionary, extensionOffer, failureAnswer } from './answers.ts';
 import { NO_CDN_ALLOW, parseCdnAllow } from './cdn-allow.ts';
 import { StatsFeed } from './stats-feed.ts';
-import { MemorySwarmStore, type SwarmStore } from './swarm-store.ts';
+import { MemorySwarmStore, type SwarmStore, type SwarmStoreLimits } from './swarm-store.ts';
 import { UdpEndpoint } from './udp-endpoint.ts';
 
 export interface TrackerCoreOptions {
@@ -64,7 +64,10 @@ export interface TrackerCoreOptions {
   cdnAllow?: readonly string[];
   /** Offer the bitmap extension and the multi-object announce. Default true (false answers like a plain tracker). */
   extension?: boolean;
-  /** Replaces the in-memory swarm state. */
+  /**
+   * Replaces the in-memory swarm state (server/state.ts opens one in Redis). Its limits are its own; the
+   * caller closes it.
+   */
   swarmStore?: SwarmStore;
   /** Clock, ms since the epoch (tests). */
   now?: () => number;
@@ -98,35 +101,30 @@ export class TrackerCore {
       trustIpParam: options.trustIpParam ?? false,
       cdnAllow: options.cdnAllow === undefined ? NO_CDN_ALLOW : parseCdnAllow(options.cdnAllow),
     };
+    const ownTrackerId = randomBytes(6).toString('hex');
+    const givenStore = options.swarmStore;
     this.settings = {
       intervalS,
       minIntervalS: options.minIntervalS ?? Math.max(1, Math.floor(intervalS / 2)),
-      trackerId: randomBytes(6).toString('hex'),
+      // A shared store's, read at each answer: it changes when the shared state was lost.
+      get trackerId() {
+        return givenStore?.trackerId ?? ownTrackerId;
+      },
       batchPath: BATCH_PATH,
       maxBatch: this.#maxBatch,
       maxPieces,
       statsPath: STATS_PATH,
     };
-    this.swarms =
-      options.swarmStore ??
-      new MemorySwarmStore({
-        maxSwarms: positive(options.maxSwarms ?? 100_000, 'maxSwarms'),
-        maxPeersPerSwarm: positive(options.maxPeersPerSwarm ?? 10_000, 'maxPeersPerSwarm'),
-        maxPeers: positive(options.maxPeers ?? 500_000, 'maxPeers'),
-        maxPeersPerAddress: positive(options.maxPeersPerAddress ?? 20_000, 'maxPeersPerAddress'),
-        maxPeersPerNetwork: positive(options.maxPeersPerNetwork ?? 50_000, 'maxPeersPerNetwork'),
-        maxPieces,
-        maxBitmapBytes: positive(options.maxBitmapBytes ?? 256 * 1024 * 1024, 'maxBitmapBytes'),
-        maxUrlsPerAnswer: 16,
-      });
+    this.swarms = options.swarmStore ?? new MemorySwarmStore(swarmStoreLimits(options));
     this.feed = new StatsFeed(positive(options.maxFollowers ?? 1000, 'maxFollowers'));
     this.udp = new UdpEndpoint({
       store: this.swarms,
       limits: this.limits,
       intervalS,
       now: this.now,
-      onChange: (infoHash, version) => this.feed.publish(infoHash, version),
     });
+    // Changes come from the store: with a shared one, also those made through the other instances.
+    this.swarms.onChange((infoHash, version) => this.feed.publish(infoHash, version));
   }
 
   /** The bencoded answer to an HTTP announce query (a failure reason for a bad one). */
@@ -140,7 +138,6 @@ export class TrackerCore {
     }
     if (!this.#extension) parsed.extension = false;
     const outcome = await this.swarms.announce(parsed.announce);
-    if (outcome.changed) this.feed.publish(parsed.announce.infoHash, outcome.version);
     return encodeBencode(announceDictionary(parsed, outcome, this.settings));
   }
 
@@ -168,7 +165,6 @@ export class TrackerCore {
         if (!isDictionary(entry)) throw new AnnounceRefused('announce entry is not a dictionary');
         const parsed = parseAnnounce(batchParamSource(entry, decoded), remoteIp, now, this.limits);
         const outcome = await this.swarms.announce(parsed.announce);
-        if (outcome.changed) this.feed.publish(parsed.announce.infoHash, outcome.version);
         results.push(announceDictionary(parsed, outcome, this.settings, true));
       } catch (err) {
         if (!(err instanceof AnnounceRefused)) throw err;
@@ -184,14 +180,34 @@ export class TrackerCore {
     });
   }
 
-  /** Drops peers past the timeout and tells statistics followers. */
-  async sweep(): Promise<void> {
-    const changed = await this.swarms.expire(this.now() - this.peerTimeoutMs);
-    for (const infoHash of changed) {
-      const stats = await this.swarms.stats(infoHash, 0);
-      this.feed.publish(infoHash, stats.version);
-    }
+  /** How often the expiry sweep runs, ms. */
+  get sweepIntervalMs(): number {
+    return Math.min(this.peerTimeoutMs / 4, 60_000);
   }
+
+  /**
+   * Drops peers past the timeout, if this instance runs the sweep (with a shared store, the one holding the
+   * expiry lease, renewed here; it lapses three sweeps after its holder stops). Returns the peers' swarms
+   * that changed (the store tells statistics followers), or null when another instance sweeps.
+   */
+  async sweep(): Promise<string[] | null> {
+    if (!(await this.swarms.claimExpiry(this.sweepIntervalMs * 3))) return null;
+    return this.swarms.expire(this.now() - this.peerTimeoutMs);
+  }
+}
+
+/** The swarm store's limits from the tracker's options (defaults for those not given). */
+export function swarmStoreLimits(options: TrackerCoreOptions): SwarmStoreLimits {
+  return {
+    maxSwarms: positive(options.maxSwarms ?? 100_000, 'maxSwarms'),
+    maxPeersPerSwarm: positive(options.maxPeersPerSwarm ?? 10_000, 'maxPeersPerSwarm'),
+    maxPeers: positive(options.maxPeers ?? 500_000, 'maxPeers'),
+    maxPeersPerAddress: positive(options.maxPeersPerAddress ?? 20_000, 'maxPeersPerAddress'),
+    maxPeersPerNetwork: positive(options.maxPeersPerNetwork ?? 50_000, 'maxPeersPerNetwork'),
+    maxPieces: positive(options.maxPieces ?? 1 << 20, 'maxPieces'),
+    maxBitmapBytes: positive(options.maxBitmapBytes ?? 256 * 1024 * 1024, 'maxBitmapBytes'),
+    maxUrlsPerAnswer: 16,
+  };
 }
 
 /** Reads a multi-object entry, falling back to the values all entries share (peer id, port, key, ip, numwant, urls). */

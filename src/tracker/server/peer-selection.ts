@@ -6,25 +6,38 @@
 import { countMissing } from '../protocol/bitmap.ts';
 import type { Holding, ListedPeer, PeerRecord, Swarm } from './swarm-store.ts';
 
+/** What choosing needs of a peer: the listed fields, its key, what it has left and what it holds. */
+export type CandidatePeer = ListedPeer & Pick<PeerRecord, 'key' | 'left' | 'holding'>;
+
+/** The peers to choose from (all of a swarm, or a sample a shared store drew) and what scoring needs. */
+export interface PeerPool extends Pick<Swarm, 'pieceCount' | 'size'> {
+  list: readonly CandidatePeer[];
+}
+
 /** Candidates looked at per announce, at least; large swarms are sampled down to this. */
 const MIN_SAMPLE = 128;
 /** Bitmap bytes compared per announce, at most (bounds the cost of exact scoring). */
 const MAX_COMPARED_BYTES = 4 * 1024 * 1024;
 
+/** Candidates to look at for an asker wanting numWant peers, with a bitmap of askerBitmapBytes (0: none). */
+export function samplingSize(numWant: number, askerBitmapBytes: number): number {
+  const sampleSize = Math.max(numWant * 4, MIN_SAMPLE);
+  if (askerBitmapBytes === 0) return sampleSize;
+  return Math.max(numWant, Math.min(sampleSize, MAX_COMPARED_BYTES / askerBitmapBytes));
+}
+
 export function pickPeers(
-  swarm: Swarm,
-  asker: PeerRecord | null,
+  swarm: PeerPool,
+  asker: CandidatePeer | null,
   askerHolding: Holding,
   numWant: number,
   wantFamily: 4 | 6 | undefined,
   askerKey: string,
 ): ListedPeer[] {
   const askerBitmap = askerHolding.kind === 'bitmap' ? askerHolding.bitmap : null;
-  let sampleSize = Math.max(numWant * 4, MIN_SAMPLE);
-  if (askerBitmap !== null)
-    sampleSize = Math.max(numWant, Math.min(sampleSize, MAX_COMPARED_BYTES / askerBitmap.length));
+  const sampleSize = samplingSize(numWant, askerBitmap?.length ?? 0);
   const askerIsSeed = askerHolding.kind === 'full';
-  const candidates: PeerRecord[] = [];
+  const candidates: CandidatePeer[] = [];
   for (const record of sample(swarm.list, sampleSize)) {
     if (record === asker || record.key === askerKey) continue;
     if (wantFamily !== undefined && record.family !== wantFamily) continue;
@@ -53,7 +66,7 @@ export function pickPeers(
 }
 
 /** How many pieces the asker could get from this candidate (estimated when either side's bitmap is unknown). */
-function score(swarm: Swarm, candidate: PeerRecord, askerHolding: Holding): number {
+function score(swarm: PeerPool, candidate: CandidatePeer, askerHolding: Holding): number {
   const pieceCount = swarm.pieceCount ?? 1000;
   const askerHeld = askerHolding.kind === 'bitmap' ? askerHolding.held : 0;
   const holding = candidate.holding;
@@ -68,7 +81,7 @@ function score(swarm: Swarm, candidate: PeerRecord, askerHolding: Holding): numb
 }
 
 /** Up to `size` distinct records, uniformly chosen (all of them when there are few). */
-function sample(list: readonly PeerRecord[], size: number): readonly PeerRecord[] {
+function sample(list: readonly CandidatePeer[], size: number): readonly CandidatePeer[] {
   if (list.length <= size) return list;
   const chosen = new Set<number>();
   while (chosen.size < size) chosen.add(Math.floor(Math.random() * list.length));

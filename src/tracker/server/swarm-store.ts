@@ -135,7 +135,15 @@ export interface SwarmStoreCounts {
   evictedSwarms: number;
 }
 
-/** The tracker's view of swarms. Async so that a shared (networked) store can implement it. */
+/** Told of a swarm whose statistics changed, with its new version. */
+export type ChangeListener = (infoHash: string, version: number) => void;
+
+/**
+ * The tracker's view of swarms. Async so that a shared (networked) store can implement it. What several
+ * tracker instances on one shared store must agree on lives behind it: the swarms, their versions, the
+ * feed of changes (each instance's statistics followers hear of changes made through any instance) and
+ * which instance runs the expiry sweep.
+ */
 export interface SwarmStore {
   announce(announce: PeerAnnounce): Promise<AnnounceOutcome>;
   /** Counts for each hash, zeros for unknown ones; all swarms (up to limit) when infoHashes is undefined. */
@@ -146,9 +154,25 @@ export interface SwarmStore {
   /** Drops peers last seen before `before` (ms); returns the swarms that changed. */
   expire(before: number): Promise<string[]>;
   counts(): Promise<SwarmStoreCounts>;
+  /**
+   * Follows changes of swarm statistics (announces, stopped, expiry) made through this store and, when it is
+   * shared, through every other instance on it. Returns the unsubscribe function.
+   */
+  onChange(listener: ChangeListener): () => void;
+  /**
+   * Whether this instance runs the expiry sweep now: always for a store of its own; for a shared one, the
+   * instance that holds (and by this call renews) a lease of `holdMs`.
+   */
+  claimExpiry(holdMs: number): Promise<boolean>;
+  /**
+   * The `tracker id` to answer with when the state is shared (the same on every instance; a new one when
+   * the state was lost); undefined: each tracker process has its own.
+   */
+  readonly trackerId?: string;
+  close(): Promise<void>;
 }
 
-export interface MemorySwarmStoreLimits {
+export interface SwarmStoreLimits {
   maxSwarms: number;
   maxPeersPerSwarm: number;
   /** Peers across all swarms. */
@@ -199,9 +223,13 @@ export interface Swarm {
   version: number;
 }
 
+/** The limits' earlier name. */
+export type MemorySwarmStoreLimits = SwarmStoreLimits;
+
 export class MemorySwarmStore implements SwarmStore {
   readonly #swarms = new Map<string, Swarm>();
-  readonly #limits: MemorySwarmStoreLimits;
+  readonly #limits: SwarmStoreLimits;
+  readonly #listeners = new Set<ChangeListener>();
   #peerCount = 0;
   /** Swarms dropped to make room (counts()). */
   #evictedSwarms = 0;
@@ -212,12 +240,31 @@ export class MemorySwarmStore implements SwarmStore {
   readonly #entriesByAddress = new Map<string, number>();
   readonly #entriesByNetwork = new Map<string, number>();
 
-  constructor(limits: MemorySwarmStoreLimits) {
+  constructor(limits: SwarmStoreLimits) {
     this.#limits = limits;
   }
 
   async announce(announce: PeerAnnounce): Promise<AnnounceOutcome> {
-    return this.announceNow(announce);
+    const outcome = this.announceNow(announce);
+    if (outcome.changed) this.#tell(announce.infoHash, outcome.version);
+    return outcome;
+  }
+
+  onChange(listener: ChangeListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async claimExpiry(): Promise<boolean> {
+    return true;
+  }
+
+  async close(): Promise<void> {
+    this.#listeners.clear();
+  }
+
+  #tell(infoHash: string, version: number): void {
+    for (const listener of [...this.#listeners]) listener(infoHash, version);
   }
 
   /** The synchronous core of announce (the HTTP hot path awaits nothing else). */
@@ -529,22 +576,7 @@ export class MemorySwarmStore implements SwarmStore {
 
   async stats(infoHash: string, maxPeers: number): Promise<SwarmStats> {
     const swarm = this.#swarms.get(infoHash);
-    if (swarm === undefined) {
-      return {
-        infoHash,
-        version: 0,
-        pieceCount: null,
-        size: null,
-        seeds: 0,
-        leechers: 0,
-        downloaded: 0,
-        pieceCopies: null,
-        peersWithUnknownPieces: 0,
-        networkPeers: [],
-        peers: [],
-        peerCount: 0,
-      };
-    }
+    if (swarm === undefined) return emptySwarmStats(infoHash);
     const pieceCopies = swarm.copies === null ? null : Array.from(swarm.copies, (copies) => copies + swarm.fullPeers);
     const byRecency = [...swarm.list].sort((a, b) => b.lastSeen - a.lastSeen);
     let unknown = 0;
@@ -559,8 +591,8 @@ export class MemorySwarmStore implements SwarmStore {
       downloaded: swarm.downloaded,
       pieceCopies,
       peersWithUnknownPieces: unknown,
-      networkPeers: swarm.list.filter((record) => record.network).map((record) => networkPeerStats(swarm, record)),
-      peers: byRecency.slice(0, maxPeers).map((record) => peerStats(swarm, record)),
+      networkPeers: swarm.list.filter((record) => record.network).map((record) => networkPeerStatsOf(swarm, record)),
+      peers: byRecency.slice(0, maxPeers).map((record) => peerStatsOf(swarm, record)),
       peerCount: swarm.peers.size,
     };
   }
@@ -596,6 +628,7 @@ export class MemorySwarmStore implements SwarmStore {
       if (!removed) continue;
       this.#bump(swarm);
       changed.push(swarm.infoHash);
+      this.#tell(swarm.infoHash, swarm.version);
       if (swarm.peers.size === 0) this.#swarms.delete(swarm.infoHash);
     }
     return changed;
@@ -658,14 +691,35 @@ function sameHolding(a: Holding, b: Holding): boolean {
   return a.held === b.held && Buffer.compare(a.bitmap, b.bitmap) === 0;
 }
 
-function progressOf(swarm: Swarm, record: PeerRecord): number | null {
+/** What statistics need of a swarm besides its peers. */
+export type SwarmFacts = Pick<Swarm, 'infoHash' | 'pieceCount' | 'size'>;
+
+/** Statistics of a swarm nobody is in. */
+export function emptySwarmStats(infoHash: string): SwarmStats {
+  return {
+    infoHash,
+    version: 0,
+    pieceCount: null,
+    size: null,
+    seeds: 0,
+    leechers: 0,
+    downloaded: 0,
+    pieceCopies: null,
+    peersWithUnknownPieces: 0,
+    networkPeers: [],
+    peers: [],
+    peerCount: 0,
+  };
+}
+
+function progressOf(swarm: SwarmFacts, record: PeerRecord): number | null {
   if (record.holding.kind === 'full') return 1;
   if (record.holding.kind === 'bitmap' && swarm.pieceCount) return record.holding.held / swarm.pieceCount;
   if (swarm.size !== null && swarm.size > 0 && record.left <= swarm.size) return 1 - record.left / swarm.size;
   return null;
 }
 
-function peerStats(swarm: Swarm, record: PeerRecord): PeerStats {
+export function peerStatsOf(swarm: SwarmFacts, record: PeerRecord): PeerStats {
   return {
     ip: record.ip,
     port: record.port,
@@ -679,7 +733,7 @@ function peerStats(swarm: Swarm, record: PeerRecord): PeerStats {
   };
 }
 
-function networkPeerStats(swarm: Swarm, record: PeerRecord): NetworkPeerStats {
+export function networkPeerStatsOf(swarm: SwarmFacts, record: PeerRecord): NetworkPeerStats {
   const holding = record.holding;
   const pieceCount = swarm.pieceCount;
   let held: number | null = null;
@@ -692,7 +746,7 @@ function networkPeerStats(swarm: Swarm, record: PeerRecord): NetworkPeerStats {
     bitmap = '1';
   }
   return {
-    ...peerStats(swarm, record),
+    ...peerStatsOf(swarm, record),
     held,
     bitmap,
     objectUrls: holding.kind === 'full' ? record.urls.map((url) => objectUrl(url, swarm.infoHash)) : [],

@@ -5,10 +5,11 @@ import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fromListenError, InvalidArgumentError } from '../../errors/index.ts';
+import { fromListenError, InvalidArgumentError, StateUnreachableError } from '../../errors/index.ts';
 import { type Logger, silentLogger } from '../../log/index.ts';
 import { normalizeIp } from '../protocol/compact.ts';
 import { parseQuery, QueryError } from '../protocol/query.ts';
+import { errorResponse } from '../protocol/udp.ts';
 import { failureAnswer, scrapeAnswer } from './answers.ts';
 import { BATCH_PATH, STATS_PATH, TrackerCore, type TrackerCoreOptions } from './core.ts';
 import type { SwarmStore } from './swarm-store.ts';
@@ -47,6 +48,8 @@ const MAX_LONG_POLL_S = 60;
 const HEARTBEAT_MS = 15_000;
 const MAX_STATS_PEERS = 1000;
 const INFO_HASH_HEX = /^[0-9a-fA-F]{40}$/;
+/** The failure reason while the shared state (Redis) cannot be reached; clients retry at their next interval. */
+const STATE_UNAVAILABLE_REASON = 'tracker state temporarily unavailable: try again later';
 
 export function createTracker(options: TrackerOptions = {}): Tracker {
   return new ReferenceTracker(options);
@@ -63,6 +66,10 @@ class ReferenceTracker implements Tracker {
   #address: TrackerAddress | undefined;
   /** Requests and datagrams whose handling failed unexpectedly: logged, answered 500 or not at all. */
   #internalErrors = 0;
+  /** This instance ran the last expiry sweep (with a shared store, one instance at a time does). */
+  #sweeping = false;
+  /** Requests answered with a failure because the shared state was unreachable. */
+  #stateFailures = 0;
 
   constructor(options: TrackerOptions) {
     this.#options = options;
@@ -104,7 +111,7 @@ class ReferenceTracker implements Tracker {
       }
     }
     const port = (this.#http.address() as AddressInfo).port;
-    this.#sweeper = setInterval(() => void this.#sweep(), Math.min(this.#core.peerTimeoutMs / 4, 60_000));
+    this.#sweeper = setInterval(() => void this.#sweep(), this.#core.sweepIntervalMs);
     this.#sweeper.unref();
     const urlHost = announceHost(host);
     const base = `http://${urlHost}:${port}`;
@@ -134,9 +141,11 @@ class ReferenceTracker implements Tracker {
 
   async #sweep(): Promise<void> {
     try {
-      await this.#core.sweep();
+      const changed = await this.#core.sweep();
+      this.#sweeping = changed !== null;
     } catch {
       // A failing shared store must not stop the tracker; the next sweep tries again.
+      this.#sweeping = false;
     }
   }
 
@@ -145,6 +154,7 @@ class ReferenceTracker implements Tracker {
       { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 30_000, maxHeaderSize: 16 * 1024 },
       (req, res) => {
         this.#route(req, res).catch((err: unknown) => {
+          if (err instanceof StateUnreachableError) return this.#stateUnreachable(req, res, err);
           // A bug: it costs this request, never the process; the details go to the log, not to the client.
           this.#internalErrors += 1;
           const path = req.url?.split('?')[0];
@@ -160,6 +170,15 @@ class ReferenceTracker implements Tracker {
       else socket.destroy();
     });
     return server;
+  }
+
+  /** The shared state is away: bencoded paths get a failure reason (clients retry), statistics a 503. */
+  #stateUnreachable(req: IncomingMessage, res: ServerResponse, err: StateUnreachableError): void {
+    this.#stateFailures += 1;
+    const path = req.url?.split('?')[0] ?? '/';
+    if (res.headersSent) res.destroy();
+    else if (path.startsWith(STATS_PATH)) sendJson(res, { error: err.message, code: err.code }, 503);
+    else sendBencoded(res, failureAnswer(STATE_UNAVAILABLE_REASON, 1));
   }
 
   async #bindUdp(host: string, port: number): Promise<Socket> {
@@ -183,6 +202,16 @@ class ReferenceTracker implements Tracker {
           if (answer !== undefined) socket.send(answer, remote.port, remote.address);
         },
         (err: unknown) => {
+          if (err instanceof StateUnreachableError) {
+            this.#stateFailures += 1;
+            const transactionId = packet.length >= 16 ? packet.readUInt32BE(12) : 0;
+            socket.send(
+              errorResponse(transactionId, STATE_UNAVAILABLE_REASON, packet.length),
+              remote.port,
+              remote.address,
+            );
+            return;
+          }
           // Unanswered: an answer would tell a stranger about the failure and may be larger than the request.
           this.#internalErrors += 1;
           (this.#options.logger ?? silentLogger).error(
@@ -263,6 +292,8 @@ class ReferenceTracker implements Tracker {
       bitmapBytes: counts.bitmapBytes,
       evictedSwarms: counts.evictedSwarms,
       internalErrors: this.#internalErrors,
+      stateFailures: this.#stateFailures,
+      sweeping: this.#sweeping,
       followers: this.#core.feed.followers,
       swarms,
     });

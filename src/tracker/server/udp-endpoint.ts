@@ -25,8 +25,6 @@ export interface UdpEndpointOptions {
   limits: AnnounceLimits;
   intervalS: number;
   now: () => number;
-  /** Called after an announce that changed a swarm (statistics followers are told). */
-  onChange: (infoHash: string, version: number) => void;
 }
 
 export class UdpEndpoint {
@@ -100,7 +98,6 @@ export class UdpEndpoint {
     parsed.announce.wantFamily = parsed.announce.family;
     const outcome: AnnounceOutcome = await this.#options.store.announce(parsed.announce);
     if (outcome.failure !== undefined) return errorResponse(request.transactionId, outcome.failure);
-    if (outcome.changed) this.#options.onChange(parsed.announce.infoHash, outcome.version);
     return announceResponse({
       transactionId: request.transactionId,
       interval: this.#options.intervalS,
