@@ -276,8 +276,8 @@ describe.skipIf(skip)('the dashboard in chromium', () => {
     expect(await page.$eval('#purge-result', (e) => e.textContent)).toBe('pieces-purged: 1 pieces removed');
     expect(await pieceColour(page, 7)).toEqual(MISSING);
     expect(await pieceColour(page, 6)).toEqual(HELD);
-    // The agent announces its new bitmap (at most one announce per object every 30 s, plus the 5 s change
-    // delay: up to 35 s after the ingest's); the tracker's copies of piece 7 drop to none.
+    // The agent announces its new bitmap no sooner than the tracker's min interval after the ingest's announce
+    // (30 s: half the --interval 60 this tracker runs with); the tracker's copies of piece 7 drop to none.
     await page.waitForSelector('#swarm-map[data-none="1"]', { timeout: 60_000 });
     expect(await pieceColour(page, 7, 'swarm-map')).toEqual(MISSING);
     expect(await pieceColour(page, 6, 'swarm-map')).not.toEqual(MISSING);
