@@ -19,7 +19,7 @@ describe('the package', () => {
     const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as {
       allowScripts: Record<string, boolean>;
     };
-    const lock = JSON.parse(readFileSync(new URL('package-lock.json', root), 'utf8')) as {
+    const lock = JSON.parse(readFileSync(new URL('npm-shrinkwrap.json', root), 'utf8')) as {
       packages: Record<string, { hasInstallScript?: boolean }>;
     };
     const withScripts = Object.entries(lock.packages)

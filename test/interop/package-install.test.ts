@@ -4,7 +4,7 @@
 // running a script.
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -19,6 +19,7 @@ const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.
 let dir: string;
 let tarball: string;
 let edgepeer: string;
+let installed: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'edgepeer-package-'));
@@ -38,6 +39,7 @@ beforeAll(async () => {
   // Nothing of edgepeer runs at install (no prepare/postinstall of its own).
   expect(`${install.stdout}${install.stderr}`).not.toMatch(/edgepeer@[^ ]+ (prepare|postinstall|install)/);
   edgepeer = join(prefix, 'bin', 'edgepeer');
+  installed = join(prefix, 'lib', 'node_modules', 'edgepeer');
 }, 300_000);
 
 afterAll(async () => {
@@ -49,10 +51,25 @@ describe('the package, installed globally', () => {
     const { stdout } = await run('tar', ['-tzf', tarball], { maxBuffer: 64 * 1024 * 1024 });
     const files = stdout.split('\n').filter(Boolean);
     expect(files).toContain('package/oclif.manifest.json');
+    // The tested dependency tree goes with it, for installs from the registry.
+    expect(files).toContain('package/npm-shrinkwrap.json');
     expect(files).toContain('package/LICENSE');
     expect(files).toContain('package/dist/commands/agent.js');
     expect(files.filter((file) => file.endsWith('.map'))).toEqual([]);
     expect(files.filter((file) => file.startsWith('package/src/') || file.startsWith('package/test/'))).toEqual([]);
+  });
+
+  // Direct dependencies are pinned to the versions CI runs (package.json); the shrinkwrap carries the whole
+  // tested tree for installs from the registry (npm does not read it from a local tarball).
+  it('installs the dependency versions the tests ran, not the newest in their ranges', async () => {
+    const version = async (root: string, name: string) =>
+      (JSON.parse(await readFile(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string })
+        .version;
+    for (const name of ['undici', '@oclif/core', 'bittorrent-protocol', 'piscina', 'pino']) {
+      expect(await version(installed, name), name).toBe(await version(ROOT, name));
+    }
+    // No development tool came with it.
+    await expect(readFile(join(installed, 'node_modules', 'vitest', 'package.json'))).rejects.toThrow();
   });
 
   it('answers --help, ingests a file and runs the agent until SIGTERM', async () => {
