@@ -1,6 +1,11 @@
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../../src/cli/index.ts';
-import { DEFAULT_CONTROLLER_SERVICE, DEFAULT_SERVICE, installService } from '../../src/config/index.ts';
+import {
+  chooseServiceNode,
+  DEFAULT_CONTROLLER_SERVICE,
+  DEFAULT_SERVICE,
+  installService,
+} from '../../src/config/index.ts';
 
 export default class ServiceInstall extends BaseCommand {
   static override description =
@@ -32,11 +37,17 @@ export default class ServiceInstall extends BaseCommand {
     }),
     'unit-dir': Flags.string({ description: 'Where to write edgepeer.service.', default: DEFAULT_SERVICE.unitDir }),
     'dry-run': Flags.boolean({ description: 'Print the unit and the steps; change nothing.', default: false }),
+    node: Flags.string({
+      description:
+        'The Node.js (22.19 or newer) the unit runs. Default: the one running this command, unless it is under a temporary or hidden folder; then /usr/bin/node or /usr/local/bin/node if new enough.',
+    }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(ServiceInstall);
+    const node = await chooseServiceNode(flags.node === undefined ? {} : { given: flags.node });
     const result = await installService({
+      node: node.node,
       role: flags.controller ? 'controller' : 'agent',
       user: flags.user,
       ...(flags.config === undefined ? {} : { configFile: flags.config }),
@@ -51,11 +62,11 @@ export default class ServiceInstall extends BaseCommand {
       missing: `user ${result.user} does not exist (not root: create it, see below)`,
     }[result.userStatus];
     this.emit(
-      result,
+      { ...result, node: { path: node.node, version: node.version } },
       result.dryRun ? result.unit.trimEnd() : `wrote ${result.unitFile}\n${user}\ndata dir ${result.dataDir}`,
     );
     if (result.dryRun) this.note(`dry run: would write ${result.unitFile}; ${user}`);
-    for (const note of result.notes) this.note(`note: ${note}`);
+    for (const note of [node.note, ...result.notes]) this.note(`note: ${note}`);
     this.note(`next:\n${result.nextSteps.map((step) => `  ${step}`).join('\n')}`);
   }
 }

@@ -51,11 +51,13 @@ export {
 } from './settings.ts';
 export { renderStarterConfig, SECTION_DOCS, type StarterOptions, writeStarterConfig } from './starter.ts';
 export {
+  chooseServiceNode,
   DEFAULT_CONTROLLER_SERVICE,
   DEFAULT_SERVICE,
   edgepeerEntry,
   type InstallServiceOptions,
   installService,
+  nodeVersionOf,
   renderServiceUnit,
   type ServiceInstallResult,
   type UnitOptions,

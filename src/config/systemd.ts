@@ -162,6 +162,93 @@ function packageRoot(): string {
 }
 
 /** bin/run.js of this edgepeer, with links resolved (an npm -g install links it from /usr/bin). */
+/** The least Node.js edgepeer runs on (package.json engines; bin/run.js checks it too). */
+const MIN_NODE = [22, 19] as const;
+/** Where a service's Node.js is looked for when the one running this command will not do. */
+const STABLE_NODES = ['/usr/bin/node', '/usr/local/bin/node'];
+const TEMPORARY_DIRS = ['/tmp', '/var/tmp', '/dev/shm'];
+
+/** Why a Node.js at `path` (its real path) cannot run a service, or null. */
+function unfitNode(path: string, version: string | null): string | null {
+  if (version === null) return `${path} does not run as Node.js`;
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  if (major < MIN_NODE[0] || (major === MIN_NODE[0] && minor < MIN_NODE[1])) {
+    return `${path} is Node.js ${version}; edgepeer needs ${MIN_NODE.join('.')} or newer`;
+  }
+  if (TEMPORARY_DIRS.some((dir) => under(path, dir))) {
+    return `${path} is under a temporary folder, which the unit's PrivateTmp=yes hides (and which is cleaned)`;
+  }
+  if (path.split('/').some((part) => part.startsWith('.') && part.length > 1)) {
+    return `${path} is under a hidden folder (a per-user install the service should not depend on)`;
+  }
+  return null;
+}
+
+/** The version `node` reports, or null when it does not run. */
+export async function nodeVersionOf(node: string): Promise<string | null> {
+  try {
+    const { stdout } = await run(node, ['-p', 'process.versions.node'], { timeout: 10_000 });
+    return stdout.trim();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The Node.js a service unit should run: `given` (--node) if it will do, else the one running this command
+ * if it will do, else the first stable one found (/usr/bin/node, /usr/local/bin/node) that will. Refuses
+ * (InvalidArgumentError naming why) a Node under a temporary or hidden folder, or older than 22.19. `note`
+ * says what was chosen, and why when it is not the running one.
+ */
+export async function chooseServiceNode(options: {
+  given?: string;
+  running?: string;
+  candidates?: string[];
+  versionOf?: (node: string) => Promise<string | null>;
+  realPath?: (path: string) => string;
+}): Promise<{ node: string; version: string; note: string }> {
+  const versionOf = options.versionOf ?? nodeVersionOf;
+  const realPath = options.realPath ?? ((path: string) => (existsSync(path) ? realpathSync(path) : path));
+  const check = async (path: string) => {
+    const real = realPath(resolve(path));
+    const version = await versionOf(real);
+    return { real, version, problem: unfitNode(real, version) };
+  };
+  if (options.given !== undefined) {
+    const given = await check(options.given);
+    if (given.problem !== null) throw new InvalidArgumentError(`--node: ${given.problem}`, { subject: options.given });
+    return {
+      node: given.real,
+      version: given.version as string,
+      note: `the unit runs Node.js ${given.version} at ${given.real} (--node)`,
+    };
+  }
+  const running = await check(options.running ?? process.execPath);
+  if (running.problem === null) {
+    return {
+      node: running.real,
+      version: running.version as string,
+      note: `the unit runs Node.js ${running.version} at ${running.real}, the one running this command`,
+    };
+  }
+  for (const candidate of options.candidates ?? STABLE_NODES) {
+    if (!(options.candidates !== undefined || existsSync(candidate))) continue;
+    const found = await check(candidate);
+    if (found.problem === null) {
+      return {
+        node: found.real,
+        version: found.version as string,
+        note: `the unit runs Node.js ${found.version} at ${found.real}: ${running.problem}`,
+      };
+    }
+  }
+  throw new InvalidArgumentError(
+    `no Node.js for the service: ${running.problem}, and no Node.js ${MIN_NODE.join('.')} or newer at ` +
+      `${(options.candidates ?? STABLE_NODES).join(' or ')}; give one with --node PATH`,
+    { subject: running.real },
+  );
+}
+
 export function edgepeerEntry(): string {
   return realpathSync(join(packageRoot(), 'bin', 'run.js'));
 }

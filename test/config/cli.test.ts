@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { edgepeer } from '../helpers/cli.ts';
+import { serviceNode } from '../helpers/node.ts';
 
 let dir: string;
 let env: NodeJS.ProcessEnv;
@@ -179,7 +180,16 @@ describe('edgepeer config check', () => {
 describe('edgepeer service install', () => {
   it('prints the unit with --dry-run and writes nothing', async () => {
     const unitDir = join(dir, 'dry-units');
-    const result = await run(['service', 'install', '--dry-run', '--unit-dir', unitDir, '--json']);
+    const result = await run([
+      'service',
+      'install',
+      '--dry-run',
+      '--unit-dir',
+      unitDir,
+      '--node',
+      serviceNode(),
+      '--json',
+    ]);
     expect(result.code).toBe(0);
     const record = result.lines[0] as { unit: string; unitFile: string; written: boolean; nextSteps: string[] };
     expect(record.written).toBe(false);
@@ -188,7 +198,7 @@ describe('edgepeer service install', () => {
       /^ExecStart=.* agent --config \/etc\/edgepeer\/config\.yaml --data-dir \/var\/lib\/edgepeer$/m,
     );
     expect(record.nextSteps.at(-2)).toBe('systemctl daemon-reload && systemctl enable --now edgepeer');
-    const text = await run(['service', 'install', '--dry-run', '--unit-dir', unitDir]);
+    const text = await run(['service', 'install', '--dry-run', '--unit-dir', unitDir, '--node', serviceNode()]);
     expect(text.stdout).toMatch(/^\[Unit\]$/m);
     expect(text.stderr).toMatch(/systemctl daemon-reload && systemctl enable --now edgepeer/);
   });
@@ -201,6 +211,8 @@ describe('edgepeer service install', () => {
     const result = await run([
       'service',
       'install',
+      '--node',
+      serviceNode(),
       '--unit-dir',
       unitDir,
       '--user',

@@ -4,7 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SHUTDOWN_MARGIN_MS } from '../../src/agent/index.ts';
-import { edgepeerEntry, installService, renderServiceUnit, type UnitOptions } from '../../src/config/index.ts';
+import {
+  chooseServiceNode,
+  edgepeerEntry,
+  installService,
+  nodeVersionOf,
+  renderServiceUnit,
+  type UnitOptions,
+} from '../../src/config/index.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -218,5 +225,66 @@ describe('installService', () => {
     await expect(
       installService({ configFile, unitDir: join(dir, 'u2'), dataDir: join(dir, 'd2'), dryRun: true }),
     ).rejects.toMatchObject({ code: 'EDGEPEER_CONFIG_INVALID' });
+  });
+});
+
+describe('chooseServiceNode', () => {
+  const versions: Record<string, string | null> = {
+    '/tmp/ci/node_modules/node/bin/node': '24.21.0',
+    '/root/.nvm/versions/node/v24.21.0/bin/node': '24.21.0',
+    '/usr/bin/node': '20.20.2',
+    '/usr/local/bin/node': '24.11.1',
+    '/opt/node/bin/node': '24.21.0',
+    '/opt/old/bin/node': '22.18.0',
+  };
+  const probe = { versionOf: async (node: string) => versions[node] ?? null, realPath: (path: string) => path };
+
+  it('keeps the Node running the command when it will do, and says so', async () => {
+    const chosen = await chooseServiceNode({ ...probe, running: '/opt/node/bin/node', candidates: [] });
+    expect(chosen).toMatchObject({ node: '/opt/node/bin/node', version: '24.21.0' });
+    expect(chosen.note).toContain('the one running this command');
+  });
+
+  it('looks past a Node under a temporary or hidden folder, and past one too old', async () => {
+    const chosen = await chooseServiceNode({
+      ...probe,
+      running: '/tmp/ci/node_modules/node/bin/node',
+      candidates: ['/usr/bin/node', '/usr/local/bin/node'],
+    });
+    expect(chosen).toMatchObject({ node: '/usr/local/bin/node', version: '24.11.1' });
+    expect(chosen.note).toMatch(/under a temporary folder/);
+    const fromNvm = await chooseServiceNode({
+      ...probe,
+      running: '/root/.nvm/versions/node/v24.21.0/bin/node',
+      candidates: ['/usr/local/bin/node'],
+    });
+    expect(fromNvm.note).toMatch(/hidden folder/);
+  });
+
+  it('refuses when no Node will do, naming why and --node', async () => {
+    await expect(
+      chooseServiceNode({ ...probe, running: '/tmp/ci/node_modules/node/bin/node', candidates: ['/usr/bin/node'] }),
+    ).rejects.toMatchObject({
+      code: 'EDGEPEER_INVALID_ARGUMENT',
+      message: expect.stringMatching(
+        /temporary folder.*no Node\.js 22\.19 or newer at \/usr\/bin\/node; give one with --node/,
+      ),
+    });
+  });
+
+  it('takes --node only if it will do', async () => {
+    expect((await chooseServiceNode({ ...probe, given: '/opt/node/bin/node' })).node).toBe('/opt/node/bin/node');
+    await expect(chooseServiceNode({ ...probe, given: '/opt/old/bin/node' })).rejects.toThrow(
+      /22\.18\.0; edgepeer needs 22\.19/,
+    );
+    await expect(chooseServiceNode({ ...probe, given: '/tmp/ci/node_modules/node/bin/node' })).rejects.toThrow(
+      /--node: .*temporary folder/,
+    );
+    await expect(chooseServiceNode({ ...probe, given: '/nowhere/node' })).rejects.toThrow(/does not run as Node\.js/);
+  });
+
+  it('asks a real Node its version', async () => {
+    expect(await nodeVersionOf(process.execPath)).toBe(process.versions.node);
+    expect(await nodeVersionOf('/nonexistent/node')).toBeNull();
   });
 });

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { edgepeer } from '../helpers/cli.ts';
+import { serviceNode } from '../helpers/node.ts';
 
 const run = promisify(execFile);
 const isRoot = process.getuid?.() === 0;
@@ -46,6 +47,8 @@ describe.skipIf(!isRoot || !hasUseradd)('edgepeer service install as root', () =
     const result = await edgepeer([
       'service',
       'install',
+      '--node',
+      serviceNode(),
       '--user',
       user,
       '--config',
@@ -68,6 +71,8 @@ describe.skipIf(!isRoot || !hasUseradd)('edgepeer service install as root', () =
     const again = await edgepeer([
       'service',
       'install',
+      '--node',
+      serviceNode(),
       '--user',
       user,
       '--config',
