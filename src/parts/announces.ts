@@ -23,7 +23,7 @@ export interface AnnouncesOptions {
    */
   timing?: Pick<
     AnnounceClientOptions,
-    'changeDelayMs' | 'batchWindowMs' | 'batchLingerMs' | 'minSpacingS' | 'backoffInitialMs'
+    'changeDelayMs' | 'batchWindowMs' | 'batchLingerMs' | 'minSpacingS' | 'backoffInitialMs' | 'requestTimeoutMs'
   >;
 }
 
@@ -59,7 +59,9 @@ export class AnnouncesPart implements Part {
     const unreachable = new Set<string>();
     const refusals = new WarningThrottle(logger);
     client.on('announce-error', (info) => {
-      if (info.code !== 'EDGEPEER_TRACKER_UNREACHABLE') {
+      // No answer at all (refused connection, timeout) is the tracker's state; a failure reason is a refusal.
+      const noAnswer = info.code === 'EDGEPEER_TRACKER_UNREACHABLE' || info.code === 'EDGEPEER_TRACKER_TIMEOUT';
+      if (!noAnswer) {
         refusals.warn(
           info.url,
           { tracker: info.url, infoHash: info.infoHash, reason: info.message },

@@ -88,16 +88,27 @@ interface SwarmStats {
   networkPeers: { held: number | null; uploaded: number; downloaded: number }[];
 }
 
-/** Swarm statistics of one object from edgepeer's tracker, once `accept` holds (long poll on its version). */
-async function swarmWhen(infoHash: string, accept: (stats: SwarmStats) => boolean): Promise<SwarmStats> {
+/**
+ * Swarm statistics of one object from edgepeer's tracker, once `accept` holds (long poll on its version).
+ * The bound leaves room for announces lost on a loaded machine: one request timeout (15 s) and the first
+ * backoff (15 s) twice over, plus the 10 s batch grid.
+ */
+async function swarmWhen(
+  infoHash: string,
+  accept: (stats: SwarmStats) => boolean,
+  withinMs = 100_000,
+): Promise<SwarmStats> {
+  const deadline = Date.now() + withinMs;
   let version = -1;
-  for (;;) {
+  let stats: SwarmStats | undefined;
+  while (Date.now() < deadline) {
     const url = `${tracker.statsUrl}/${infoHash}${version >= 0 ? `?since=${version}&wait=10` : ''}`;
     const response = await request(url);
-    const stats = (await response.body.json()) as SwarmStats;
+    stats = (await response.body.json()) as SwarmStats;
     if (accept(stats)) return stats;
     version = stats.version;
   }
+  throw new Error(`the tracker's swarm never became as awaited within ${withinMs} ms: ${JSON.stringify(stats)}`);
 }
 
 /** The file's text once `accept` holds (checked every 50 ms, for up to 10 s: the access log is written in batches). */
@@ -198,7 +209,7 @@ describe('edgepeer agent, end to end', () => {
     await closed;
     // ... and the tracker hears `stopped` for it.
     await swarmWhen(infoHash, (s) => s.networkPeers.length === 0);
-  });
+  }, 240_000);
 
   it('on SIGTERM announces stopped and exits 0', async () => {
     const again = await edgepeer([
@@ -219,7 +230,7 @@ describe('edgepeer agent, end to end', () => {
     expect(agent.lines.map((l) => JSON.parse(l).event)).toEqual(['listening', 'stopped']);
     await swarmWhen(infoHash, (s) => s.networkPeers.length === 0);
     expect(existsSync(join(dataDir, 'agent.json'))).toBe(false);
-  });
+  }, 240_000);
 
   it('after kill -9 during an ingest, restarts with a consistent store and nothing verified lost', async () => {
     agent = await startAgent();

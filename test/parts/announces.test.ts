@@ -1,5 +1,7 @@
 // The announces part's log, as an operator reads it: a tracker that is down is one warning however many
 // objects are announced to it, and one line when it answers again; refusals are warned of, throttled.
+import { once } from 'node:events';
+import { createServer, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/cli/logger.ts';
@@ -83,6 +85,44 @@ describe('announces part', () => {
       }
     } finally {
       await part.stop();
+    }
+  });
+
+  it('logs a tracker that takes requests and never answers as unreachable, not as refusing', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.resume();
+    });
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const { port } = silent.address() as { port: number };
+    const announceUrl = `http://127.0.0.1:${port}/announce`;
+    const store = new MemoryStore();
+    await store.addObject(makeObject('a.bin', 40_000, 16_384).metainfo);
+    const log = logLines();
+    const part = new AnnouncesPart({
+      catalog: store,
+      peerId: Buffer.alloc(20, 1),
+      where: () => ({ peerPort: 6881, httpBaseUrls: [] }),
+      transferStats: () => undefined,
+      logger: log.logger,
+      timing: { changeDelayMs: 0, batchWindowMs: 0, batchLingerMs: 0, requestTimeoutMs: 300 },
+    });
+    part.start([announceUrl]);
+    try {
+      await log.until((line) => line.level === 40);
+      expect(log.lines.filter((line) => line.level === 40)).toEqual([
+        expect.objectContaining({
+          msg: 'tracker unreachable; announces retry with backoff',
+          tracker: announceUrl,
+          reason: expect.stringContaining('no answer within 300 ms'),
+        }),
+      ]);
+    } finally {
+      await part.stop({ handOver: true });
+      for (const socket of sockets) socket.destroy();
+      silent.close();
     }
   });
 });
