@@ -96,7 +96,7 @@ export const DEFAULT_AGENT_CONFIG: Omit<AgentConfig, 'dataDir'> = {
   http: {
     port: 8080,
     policy: 'refuse',
-    directReadMaxBytes: 256 * 1024,
+    directReadMaxBytes: 1024 * 1024,
     corsOrigin: '*',
     limits: {
       maxConnections: DEFAULT_HTTP_LIMITS.maxConnections,

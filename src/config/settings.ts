@@ -248,7 +248,7 @@ export const SETTINGS = {
   },
   'http.directRead': {
     value: { type: 'size', min: 0, max: 16 * 1024 * 1024 },
-    default: 256 * 1024,
+    default: 1024 * 1024,
     doc:
       'Ranges up to this size within one piece verified since start and not in the piece cache are read ' +
       'straight from disk, without waiting on the I/O threads (microseconds from the page cache); ' +

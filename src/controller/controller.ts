@@ -20,6 +20,7 @@ import {
 import type { ControllerConfig, LogLevel } from '../config/index.ts';
 import { InvalidArgumentError, NotFoundError } from '../errors/index.ts';
 import { type HttpServer, sha1Verifier } from '../http/index.ts';
+import { defaultInstanceId, type RegistrationOptions } from '../ims/index.ts';
 import {
   AnnouncesPart,
   Lifecycle,
@@ -234,7 +235,17 @@ export class Controller {
       return;
     }
     if (config.announce && !this.#announces.running) this.#announces.start(config.trackers);
-    if (config.ims) await this.#registration.replace(config.ims);
+    if (config.ims) await this.#registration.replace(this.#fleetIms(config.ims));
+  }
+
+  /**
+   * On a shared fleet every controller registers as the same UA instance (+sip.instance from the fleet's
+   * peer id, unless configured): a new leader's REGISTER then replaces its dead predecessor's binding at
+   * the registrar (RFC 5626 4.1) instead of adding a second one for the CDN.
+   */
+  #fleetIms(ims: RegistrationOptions): RegistrationOptions {
+    if (!this.fleet.shared || ims.instanceId !== undefined) return ims;
+    return { ...ims, instanceId: defaultInstanceId(ims.impu, `fleet:${this.peerId.toString('hex')}`) };
   }
 
   async #startAdmin(admin: NonNullable<ControllerConfig['admin']>): Promise<void> {
@@ -312,7 +323,7 @@ export class Controller {
       });
     }
     if (leader && !isDeepStrictEqual(next.ims, current.ims)) {
-      await step('ims', () => this.#registration.replace(next.ims));
+      await step('ims', () => this.#registration.replace(next.ims && this.#fleetIms(next.ims)));
     }
     if (next.edges.replicas !== current.edges.replicas) await step('edges.replicas', () => {});
     this.config = {

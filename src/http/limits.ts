@@ -15,7 +15,7 @@ export const DEFAULT_LIMITS: HttpLimits = {
   coalesceGap: 128,
   retryAfterSeconds: 10,
   readAheadPieces: 2,
-  directReadMaxBytes: 256 * 1024,
+  directReadMaxBytes: 1024 * 1024,
 };
 
 export const DEFAULT_ORIGIN_LIMITS: OriginLimits = { timeoutMs: 20_000, connections: 8 };

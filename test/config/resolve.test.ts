@@ -154,7 +154,7 @@ describe('environment', () => {
     expect(config.http).toEqual({
       port: 8080,
       policy: 'pull-through',
-      directReadMaxBytes: 256 * 1024,
+      directReadMaxBytes: 1024 * 1024,
       publicUrl: 'https://edge1.example.net',
       corsOrigin: 'https://player.example.net',
       limits: { maxConnections: 4096, maxConnectionsPerIp: 32, requestTimeoutMs: 5000 },

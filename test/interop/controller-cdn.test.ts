@@ -5,24 +5,22 @@
 // through its URL as the only web seed, and the data verifies; kill -9 a holding edge mid-download: the
 // download completes and verifies, the dead edge's pieces leave the union; it restarts with its store and
 // no rehash; purge through the controller empties every edge and the tracker hears it.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { encodeTorrent, type Metainfo, parseTorrent } from '../../src/metainfo/index.ts';
 import { boundContact, type Kamailio, startKamailio } from '../fixtures/kamailio/kamailio.ts';
 import { edgepeer } from '../helpers/cli.ts';
+import { type RunningDaemon, startDaemon as start, stopDaemon as stop } from '../helpers/daemon.ts';
 import { type NginxOrigin, startNginx } from '../helpers/nginx.ts';
 import { ARIA2_COMMON, freePort, runProgram } from '../wire/interop-support.ts';
 import { ltLeech, type RunningEdgepeerTracker, startTrackerCommand } from './tracker-support.ts';
 
-const RUN = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
 const PIECE = 256 * 1024;
 const CONTENT = randomBytes(48 * PIECE + 4321);
 const SHA1 = createHash('sha1').update(CONTENT).digest('hex');
@@ -33,43 +31,12 @@ let tracker: RunningEdgepeerTracker;
 let kamailio: Kamailio;
 let origin: NginxOrigin;
 let originRoot: string;
-let controller: Running;
+let controller: RunningDaemon;
 const controllerDir = () => join(dir, 'controller');
-const edges: Running[] = [];
-
-interface Running {
-  child: ChildProcess;
-  listening: Record<string, unknown> & { httpBaseUrls: string[]; peerPort: number; adminUrl: string };
-  logs: () => string;
-}
-
-/** Spawns bin/run.js with `args` and resolves with its first stdout line (the `listening` record). */
-async function start(args: string[]): Promise<Running> {
-  const child = spawn(process.execPath, [RUN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let logs = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    logs += chunk.toString();
-  });
-  const [first] = (await Promise.race([
-    once(createInterface({ input: child.stdout as NodeJS.ReadableStream }), 'line'),
-    once(child, 'exit').then(([code]) => {
-      throw new Error(`edgepeer ${args[0]} exited ${code}: ${logs}`);
-    }),
-  ])) as [string];
-  const listening = JSON.parse(first) as Running['listening'] & { event?: string };
-  if (listening.event !== 'listening') throw new Error(`edgepeer ${args[0]} did not start: ${first}`);
-  return { child, listening, logs: () => logs };
-}
-
-async function stop(running: Running | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (running === undefined || running.child.exitCode !== null || running.child.signalCode !== null) return;
-  const exited = once(running.child, 'exit');
-  running.child.kill(signal);
-  await exited;
-}
+const edges: RunningDaemon[] = [];
 
 /** An edge agent from a config file: IMS and a tracker configured too, to show an edge uses neither. */
-async function startEdge(index: number, token: string | null): Promise<Running> {
+async function startEdge(index: number, token: string | null): Promise<RunningDaemon> {
   const configFile = join(dir, `edge${index}.yaml`);
   await writeFile(
     configFile,
