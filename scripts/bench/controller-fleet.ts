@@ -59,6 +59,8 @@ const REPEAT = env('REPEAT', 0) === 1;
 /** 1: heartbeats and commands on each edge's channel (what the agent does); 0: plain heartbeats and a long poll. */
 const CHANNEL = env('CHANNEL', 1) === 1;
 const LONG_POLL = !CHANNEL && env('LONG_POLL', 1) === 1;
+/** 1: the controller keeps its fleet in a redis-server started here (`--state redis://...`); its CPU is counted. */
+const REDIS = env('REDIS', 0) === 1;
 /** The piece a change adds: held by no edge at first. */
 const CHANGED_PIECE = PIECES - 2;
 
@@ -144,6 +146,27 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     killChildren();
     process.exit(0);
   });
+}
+
+/** A redis-server of the benchmark's own on a free loopback port, nothing saved, ready when it says so. */
+async function startRedisServer(): Promise<{ url: string; pid: number }> {
+  const probe = createServer();
+  probe.listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', SCRATCH!];
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  const lines = createInterface({ input: child.stdout! });
+  await new Promise<void>((resolve, reject) => {
+    lines.on('line', (line) => {
+      if (line.includes('Ready to accept connections')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`redis-server exited ${code}`)));
+  });
+  say(`redis-server ${args.join(' ')} (pid ${child.pid})`);
+  return { url: `redis://127.0.0.1:${port}`, pid: child.pid! };
 }
 
 async function startProcess(
@@ -260,6 +283,7 @@ const trackerArgs = [
 const reference = await startProcess('tracker', trackerArgs);
 const refAnnounce = reference.first['announceUrl'] as string;
 const refStats = reference.first['statsUrl'] as string;
+const redis = REDIS ? await startRedisServer() : null;
 const controllerArgs = [
   'controller',
   '--data-dir',
@@ -278,6 +302,7 @@ const controllerArgs = [
   '127.0.0.1:0',
   '--heartbeat',
   String(HEARTBEAT_MS),
+  ...(redis === null ? [] : ['--state', redis.url]),
   '--tracker',
   refAnnounce,
   '--tracker',
@@ -610,9 +635,11 @@ const selfBefore = process.cpuUsage();
 const tWindow = now();
 const monotonicStart = process.hrtime.bigint() / 1000n;
 const cpuWindowBefore = cpuSeconds(controllerPid);
+const redisCpuBefore = redis === null ? 0 : cpuSeconds(redis.pid);
 const threadsWindowBefore = threadCpu(controllerPid);
 await sleep(WINDOW_S * 1000);
 const cpuWindow = cpuSeconds(controllerPid) - cpuWindowBefore;
+const redisCpuWindow = redis === null ? 0 : cpuSeconds(redis.pid) - redisCpuBefore;
 const windowThreads = threadCpuSince(controllerPid, threadsWindowBefore);
 say(`steady window, monotonic us: ${monotonicStart} ${process.hrtime.bigint() / 1000n}`);
 const windowS = (now() - tWindow) / 1000;
@@ -634,6 +661,12 @@ say(
 );
 
 say(`  controller CPU-s by thread in the window: ${windowThreads}`);
+if (redis !== null) {
+  say(
+    `  redis-server CPU in the window: ${round(redisCpuWindow, 2)} s = ${round((100 * redisCpuWindow) / windowS, 2)} % of one core; ` +
+      `controller + redis-server ${round((100 * (cpuWindow + redisCpuWindow)) / windowS, 2)} %`,
+  );
+}
 
 // 4. Change to announce. Each object's last announce must be more than the client's min spacing (30 s)
 // behind, or the change waits for it (measured separately by REPEAT).

@@ -13,8 +13,7 @@
 //   ep:{o:IH}:torrent   STRING .torrent bytes
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { createClient, RESP_TYPES } from 'redis';
-import { StateUnreachableError } from '../errors/index.ts';
+import { openRedisConnection, type RedisClient, type RedisConnectionOptions } from '../redis/index.ts';
 import { Bitfield } from '../store/index.ts';
 import type {
   EdgeLiveness,
@@ -29,38 +28,14 @@ import type {
   TokenRedemption,
 } from './fleet-state.ts';
 
-export interface RedisFleetStateOptions {
-  /** redis://[user:password@]host:port[/db] or rediss:// for TLS. */
-  url: string;
+export interface RedisFleetStateOptions extends RedisConnectionOptions {
   /** Prefix of every key and of the channel; default 'ep:'. Tests give each fleet its own. */
   prefix?: string;
-  /** Password (read from a file by the caller), when the URL has none. */
-  password?: string;
-  /** CA certificates (PEM) for rediss:// to a private CA. */
-  tlsCa?: Buffer;
-  /** Time for a connection to be made; default 5 s. */
-  connectTimeoutMs?: number;
-  onError?: (err: Error) => void;
   /** Redis came back without the fleet's keys (restarted with no persistence, or flushed): what was put back. */
   onReseeded?: (restored: { edges: number; peerId: boolean }) => void;
 }
 
-type Client = ReturnType<typeof binaryClient>;
-
-function binaryClient(options: RedisFleetStateOptions, connected: () => boolean) {
-  return createClient({
-    url: options.url,
-    ...(options.password ? { password: options.password } : {}),
-    socket: {
-      connectTimeout: options.connectTimeoutMs ?? 5000,
-      // The first connection fails at once (the operator hears why); once connected, a lost connection is
-      // retried with backoff, 50 ms doubling to 2 s, for as long as it takes (the controller serves from memory).
-      reconnectStrategy: (retries: number, cause: Error) =>
-        connected() ? Math.min(2000, 50 * 2 ** Math.min(retries, 6)) : cause,
-      ...(options.tlsCa ? { tls: true as const, ca: options.tlsCa } : {}),
-    },
-  }).withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
-}
+type Client = RedisClient;
 
 /** Redeems a token if known, unused and unexpired: one check-and-set. */
 const REDEEM = `
@@ -217,24 +192,8 @@ export class RedisFleetState extends EventEmitter<FleetEvents> implements FleetS
 
   /** Connects (rejects when Redis cannot be reached or refuses) and follows the other controllers' changes. */
   static async open(options: RedisFleetStateOptions): Promise<RedisFleetState> {
-    let connected = false;
-    const client = binaryClient(options, () => connected);
-    const subscriber = client.duplicate();
+    const { client, subscriber } = await openRedisConnection(options, { offlineQueue: true });
     const onError = options.onError ?? (() => {});
-    client.on('error', onError);
-    subscriber.on('error', onError);
-    try {
-      await client.connect();
-      await subscriber.connect();
-    } catch (err) {
-      client.destroy();
-      subscriber.destroy();
-      throw new StateUnreachableError(`Redis at ${redactUrl(options.url)}: ${(err as Error).message}`, {
-        subject: redactUrl(options.url),
-        cause: err,
-      });
-    }
-    connected = true;
     const state = new RedisFleetState(client, subscriber, options.prefix ?? 'ep:', options);
     await subscriber.subscribe(state.#key('fleet', 'events'), (message: Buffer | string) =>
       state.#onPublished(message),
@@ -550,9 +509,4 @@ export class RedisFleetState extends EventEmitter<FleetEvents> implements FleetS
 function bit(bytes: Buffer, piece: number): boolean {
   const byte = bytes[piece >> 3];
   return byte !== undefined && (byte & (0x80 >> (piece & 7))) !== 0;
-}
-
-/** The URL without its password, for messages and logs. */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 }

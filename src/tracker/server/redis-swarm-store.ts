@@ -23,13 +23,13 @@
 // A script that drops another swarm (eviction) names keys it was not given: on Redis Cluster the scripts
 // would have to be split between the swarm's slot and {t}; one Redis server (with replicas) is what runs here.
 import { createHash, randomBytes } from 'node:crypto';
-import { createClient, ErrorReply, RESP_TYPES } from 'redis';
+import { ErrorReply } from 'redis';
 import { StateUnreachableError } from '../../errors/index.ts';
+import { openRedisConnection, type RedisClient, type RedisConnectionOptions, redactUrl } from '../../redis/index.ts';
 import { countBits } from '../protocol/bitmap.ts';
 import { bytesToIp, encodeCompactPeer } from '../protocol/compact.ts';
 import { objectUrl, pieceUrlPattern } from '../protocol/extension.ts';
 import { type CandidatePeer, pickPeers, samplingSize } from './peer-selection.ts';
-import { redactUrl } from './state.ts';
 import {
   type AnnounceOutcome,
   type ChangeListener,
@@ -49,40 +49,13 @@ import {
   type SwarmSummary,
 } from './swarm-store.ts';
 
-export interface RedisSwarmStoreOptions {
-  /** redis://[user:password@]host:port[/db], or rediss:// for TLS. */
-  url: string;
+export interface RedisSwarmStoreOptions extends RedisConnectionOptions {
   limits: SwarmStoreLimits;
   /** Prefix of every key and of the channel; default 'ep:t:'. Tests give each store its own. */
   prefix?: string;
-  /** Password (read from a file by the caller), when the URL has none. */
-  password?: string;
-  /** CA certificates (PEM) for rediss:// to a private CA. */
-  tlsCa?: Buffer;
-  /** Time for a connection to be made; default 5 s. */
-  connectTimeoutMs?: number;
-  /** Connection errors once connected (each failed reconnection attempt); the first failure rejects open(). */
-  onError?: (err: Error) => void;
 }
 
-type Client = ReturnType<typeof binaryClient>;
-
-function binaryClient(options: RedisSwarmStoreOptions, connected: () => boolean) {
-  return createClient({
-    url: options.url,
-    ...(options.password ? { password: options.password } : {}),
-    // While Redis is away, a command fails at once (the client gets a failure reason), not queued for later.
-    disableOfflineQueue: true,
-    socket: {
-      connectTimeout: options.connectTimeoutMs ?? 5000,
-      // The first connection fails at once (the operator hears why); once connected, a lost connection is
-      // retried with backoff, 50 ms doubling to 2 s, for as long as it takes.
-      reconnectStrategy: (retries: number, cause: Error) =>
-        connected() ? Math.min(2000, 50 * 2 ** Math.min(retries, 6)) : cause,
-      ...(options.tlsCa ? { tls: true as const, ca: options.tlsCa } : {}),
-    },
-  }).withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
-}
+type Client = RedisClient;
 
 /** Functions the scripts share. P is the key prefix; G_* the tracker-wide keys. */
 const COMMON = `
@@ -481,27 +454,7 @@ export class RedisSwarmStore implements SwarmStore {
 
   /** Connects (rejects with EDGEPEER_STATE_UNREACHABLE when Redis cannot be reached or refuses) and follows changes. */
   static async open(options: RedisSwarmStoreOptions): Promise<RedisSwarmStore> {
-    let connected = false;
-    const client = binaryClient(options, () => connected);
-    const subscriber = client.duplicate();
-    // Before the first connection, its failure is the rejection of open(), told once.
-    const onError = (err: Error) => {
-      if (connected) options.onError?.(err);
-    };
-    client.on('error', onError);
-    subscriber.on('error', onError);
-    try {
-      await client.connect();
-      await subscriber.connect();
-    } catch (err) {
-      client.destroy();
-      subscriber.destroy();
-      throw new StateUnreachableError(`Redis at ${redactUrl(options.url)}: ${(err as Error).message}`, {
-        subject: redactUrl(options.url),
-        cause: err,
-      });
-    }
-    connected = true;
+    const { client, subscriber } = await openRedisConnection(options, { offlineQueue: false });
     const store = new RedisSwarmStore(client, subscriber, options);
     await subscriber.subscribe(store.#globalKey('changes'), (message: Buffer | string) => store.#onPublished(message));
     await store.#adoptTrackerId();

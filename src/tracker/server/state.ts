@@ -42,7 +42,4 @@ export async function openSwarmStore(
   });
 }
 
-/** The URL without its password, for messages and logs. */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
-}
+export { redactUrl } from '../../redis/index.ts';
