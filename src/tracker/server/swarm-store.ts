@@ -226,6 +226,14 @@ export interface Swarm {
 /** The limits' earlier name. */
 export type MemorySwarmStoreLimits = SwarmStoreLimits;
 
+/** Shared by every peer that names no URL (all but network peers): an array each is 16 bytes per peer. */
+const NO_URLS: string[] = Object.freeze([]) as unknown as string[];
+
+function urlsOf(announce: PeerAnnounce): string[] {
+  const urls = announce.network?.urls;
+  return urls === undefined || urls.length === 0 ? NO_URLS : urls;
+}
+
 export class MemorySwarmStore implements SwarmStore {
   readonly #swarms = new Map<string, Swarm>();
   readonly #limits: SwarmStoreLimits;
@@ -425,7 +433,7 @@ export class MemorySwarmStore implements SwarmStore {
       lastSeen: announce.now,
       holding: UNKNOWN,
       network: announce.network !== undefined,
-      urls: announce.network?.urls ?? [],
+      urls: urlsOf(announce),
       index: swarm.list.length,
     };
     swarm.peers.set(key, record);
@@ -458,7 +466,7 @@ export class MemorySwarmStore implements SwarmStore {
       record.network = network;
       changed = true;
     }
-    const urls = announce.network?.urls ?? [];
+    const urls = urlsOf(announce);
     if (urls.join('\n') !== record.urls.join('\n')) {
       record.urls = urls;
       changed = true;
