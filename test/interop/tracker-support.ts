@@ -230,6 +230,10 @@ export interface LeechResult {
   peers: string[];
   webSeeds: string[];
   problems: string[];
+  /** Peers listed in each tracker answer (for failure messages). */
+  tracker_replies?: number[];
+  /** The first peer disconnections and errors libtorrent reported (for failure messages). */
+  disconnects?: string[];
 }
 
 export interface LtLeecher {

@@ -128,7 +128,7 @@ def leech(torrent, save_dir, args):
     if tracker:
         handle.add_tracker({"url": tracker, "tier": 0})
         handle.force_reannounce()
-    peers, problems = set(), []
+    peers, problems, replies, disconnects = set(), [], [], []
     deadline = time.monotonic() + timeout
     status = handle.status()
     while not status.is_seeding and time.monotonic() < deadline:
@@ -136,6 +136,9 @@ def leech(torrent, save_dir, args):
         for alert in ses.pop_alerts():
             if isinstance(alert, lt.tracker_reply_alert):
                 emit({"tracker_reply": alert.num_peers})
+                replies.append(alert.num_peers)
+            elif isinstance(alert, (lt.peer_disconnected_alert, lt.peer_error_alert)) and len(disconnects) < 20:
+                disconnects.append(alert.message())
             elif isinstance(alert, (lt.tracker_error_alert, lt.url_seed_alert, lt.hash_failed_alert,
                                     lt.torrent_error_alert, lt.file_error_alert)):
                 problems.append(type(alert).__name__ + ": " + alert.message())
@@ -157,6 +160,9 @@ def leech(torrent, save_dir, args):
         "peers": sorted(peers),
         "web_seeds": web_seeds,
         "problems": problems,
+        # Peers in each tracker answer: tells "not listed" from "listed but not reached" when a run fails.
+        "tracker_replies": replies,
+        "disconnects": disconnects,
     }})
     if stay:
         sys.stdin.read()
