@@ -208,6 +208,12 @@ export const SETTINGS = {
     default: true,
     doc: "Read ahead a peer's next requested piece while sending the current one.",
   },
+  'peer.limits.prefetchDepth': limit(
+    1,
+    1,
+    64,
+    'Pieces read ahead per peer with prefetch on: the next ones in its request queue (a controller uses 4).',
+  ),
   'http.limits.maxConnections': limit(4096, 1, 1_000_000, 'HTTP connections open at once; more are closed on accept.'),
   'http.limits.maxConnectionsPerIp': limit(
     256,

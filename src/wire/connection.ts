@@ -74,7 +74,8 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
   readonly #allowedFast = new Set<number>();
   #currentIndex = -1;
   #currentPiece: Buffer | null = null;
-  #prefetchedIndex = -1;
+  /** Pieces read ahead and not yet the current one. */
+  readonly #prefetched = new Set<number>();
   #fetching = false;
   #pausedReading = false;
   /** True while a received chunk is being parsed: requests queue up and are answered after it. */
@@ -464,14 +465,22 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     );
   }
 
-  /** Warms the cache with the next piece the peer asked for, so its read overlaps this piece's sending. */
+  /**
+   * Warms the cache with the next pieces the peer asked for (prefetchDepth of them), so their reads overlap
+   * this piece's sending. Each is asked for once while it waits in the queue.
+   */
   #prefetch(current: number): void {
-    if (!this.#host.limits.prefetch) return;
-    const next = this.#queue.nextPieceOtherThan(current);
-    if (next === -1 || next === this.#prefetchedIndex) return;
-    this.#prefetchedIndex = next;
-    // A failure surfaces again, and is handled, when the request reaches the head of the queue.
-    this.#host.cache.getPiece(this.#infoHash, next).catch(noop);
+    const { prefetch, prefetchDepth } = this.#host.limits;
+    if (!prefetch) return;
+    this.#prefetched.delete(current);
+    for (const next of this.#queue.nextPiecesOtherThan(current, prefetchDepth)) {
+      if (this.#prefetched.has(next)) continue;
+      // Bounded: pieces the peer cancelled are forgotten once the set outgrows a few depths.
+      if (this.#prefetched.size >= 4 * prefetchDepth) this.#prefetched.clear();
+      this.#prefetched.add(next);
+      // A failure surfaces again, and is handled, when the request reaches the head of the queue.
+      this.#host.cache.getPiece(this.#infoHash, next).catch(noop);
+    }
   }
 
   #onReadFailure(index: number, err: unknown): void {

@@ -32,6 +32,11 @@ export interface PeerWireLimits {
   sendBufferBytes: number;
   /** Read ahead the next piece a peer has requested while its current piece is being sent. */
   prefetch: boolean;
+  /**
+   * Pieces read ahead per peer, the next distinct ones in its request queue. One is enough when a read takes
+   * less than sending a piece (a local disk); a controller fetching from edges keeps more in flight.
+   */
+  prefetchDepth: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<PeerWireLimits> = Object.freeze({
@@ -50,6 +55,7 @@ export const DEFAULT_LIMITS: Readonly<PeerWireLimits> = Object.freeze({
   keepAliveIntervalMs: 60_000,
   sendBufferBytes: 256 * 1024,
   prefetch: true,
+  prefetchDepth: 1,
 });
 
 /** The hard ceiling for blocks: libtorrent and others drop peers asking for more than 128 KiB. */
@@ -70,6 +76,7 @@ const RANGES: Record<Exclude<keyof PeerWireLimits, 'prefetch'>, [min: number, ma
   idleTimeoutMs: [10, 86_400_000],
   keepAliveIntervalMs: [10, 86_400_000],
   sendBufferBytes: [16 * 1024, 1024 * 1024 * 1024],
+  prefetchDepth: [1, 64],
 };
 
 /** Defaults overlaid with `given`; InvalidArgumentError naming the first limit out of range. */

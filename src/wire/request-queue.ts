@@ -91,13 +91,14 @@ export class RequestQueue {
     this.#size = 0;
   }
 
-  /** The first queued piece index other than `except`, or -1. */
-  nextPieceOtherThan(except: number): number {
-    for (let i = 0; i < this.#size; i++) {
+  /** Up to `count` distinct pieces requested, in queue order, other than `except`. */
+  nextPiecesOtherThan(except: number, count: number): number[] {
+    const pieces: number[] = [];
+    for (let i = 0; i < this.#size && pieces.length < count; i++) {
       const p = this.#slots![((this.#head + i) % this.capacity) * 3]!;
-      if (p !== except) return p;
+      if (p !== except && !pieces.includes(p)) pieces.push(p);
     }
-    return -1;
+    return pieces;
   }
 
   /** Keeps the requests for which `keep` is true, in order. */

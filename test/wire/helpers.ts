@@ -77,12 +77,15 @@ export function pieceCacheOf(store: MemoryStore): PieceCache {
 export class GatedCache implements WirePieceCache {
   readonly cache: PieceCache;
   gate: Promise<void> | null = null;
+  /** Pieces asked for, in order (reads for sending and reads ahead). */
+  readonly asked: number[] = [];
 
   constructor(store: MemoryStore) {
     this.cache = pieceCacheOf(store);
   }
 
   async getPiece(infoHash: string, pieceIndex: number): Promise<Buffer> {
+    this.asked.push(pieceIndex);
     if (this.gate !== null) await this.gate;
     return this.cache.getPiece(infoHash, pieceIndex);
   }

@@ -57,7 +57,8 @@ describe('RequestQueue', () => {
     const removed: number[] = [];
     q.removePieces(new Set([2]), (p, b) => removed.push(p * 100 + b));
     expect(removed).toEqual([200, 216]);
-    expect(q.nextPieceOtherThan(1)).toBe(3);
+    expect(q.nextPiecesOtherThan(1, 1)).toEqual([3]);
+    expect(q.nextPiecesOtherThan(3, 4)).toEqual([1]);
     q.removeWhere(
       (p) => p === 1,
       () => {},
@@ -66,7 +67,7 @@ describe('RequestQueue', () => {
     expect(q.headPiece()).toBe(3);
     q.drain();
     expect(q.size).toBe(0);
-    expect(q.nextPieceOtherThan(1)).toBe(-1);
+    expect(q.nextPiecesOtherThan(1, 4)).toEqual([]);
   });
 });
 

@@ -320,6 +320,32 @@ describe('peer wire server: limits', () => {
     expect(await Promise.all(requests)).toEqual([...Array(4).fill('served'), ...Array(4).fill('rejected')]);
   });
 
+  it('reads ahead the next prefetchDepth pieces of the queue while sending the current one', async () => {
+    for (const [depth, expected] of [
+      [1, [0, 1, 1, 2]],
+      [3, [0, 1, 2, 3]],
+    ] as const) {
+      const h = await startServer({ prefetchDepth: depth });
+      const object = makeObject('ahead.bin', 8 * PIECE, PIECE);
+      await hold(h.store, object);
+      const p = await peer(h.port, object.infoHash);
+      await waitFor(p.wire, 'have-all');
+      await unchoked(p);
+      let open!: () => void;
+      h.cache.gate = new Promise((resolve) => {
+        open = resolve;
+      });
+      const served = download(p, object, [0, 1, 2, 3, 4, 5]);
+      // A request past the end, rejected at once: every request before it is queued by then.
+      await expect(requestBlock(p.wire, 8, 0, BLOCK)).rejects.toThrow(/rejected/);
+      open();
+      const pieces = await served;
+      expect(Buffer.concat(pieces).equals(object.content.subarray(0, 6 * PIECE))).toBe(true);
+      // Piece 0 read for sending, then the pieces read ahead before piece 1 is read for sending.
+      expect(h.cache.asked.slice(0, 4), `depth ${depth}`).toEqual(expected);
+    }
+  });
+
   it('rejects blocks longer than maxBlockLength and ranges past the end of a piece', async () => {
     const h = await startServer({ maxBlockLength: 16 * 1024 });
     const object = makeObject('blocks.bin', 2 * PIECE + 100, PIECE);
