@@ -20,13 +20,14 @@
 #                  libtorrent seeder checks its data before it seeds; also leeched by a libtorrent offering
 #                  RC4 only (edgepeer-warm-rc4: Transmission's default), which the server agrees to
 # usage: bash scripts/bench/wire.sh   (env: RUNS=3, SIZE_MIB=1024, CACHE_MIB=256, LEECH_ROOT=/dev/shm,
-#        CROWD_IDLE=990, CROWD_DOWNLOADERS=10, CROWD_MIB=256, QUIET_WAIT_S=60, SCRATCH_ROOT=/tmp)
+#        CROWD_IDLE=990, CROWD_DOWNLOADERS=10, CROWD_MIB=256, QUIET_WAIT_S=60, SCRATCH_ROOT=/tmp;
+#        ONLY="edgepeer-once edgepeer-checked": leech only these set-ups; CROWD=0: no 1,000-connection part)
 #   BASELINE=<git revision> adds edgepeer-checked-base: that revision's wire-serve.ts (its src/, as
 #   committed) in the same rounds, compared with edgepeer-checked at the end (a refactoring's before/after).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HERE="$ROOT/scripts/bench"
-RUNS="${RUNS:-3}"; SIZE_MIB="${SIZE_MIB:-1024}"; CACHE_MIB="${CACHE_MIB:-256}"
+RUNS="${RUNS:-3}"; SIZE_MIB="${SIZE_MIB:-1024}"; CACHE_MIB="${CACHE_MIB:-256}"; ONLY="${ONLY:-}"; CROWD="${CROWD:-1}"
 CROWD_IDLE="${CROWD_IDLE:-990}"; CROWD_DOWNLOADERS="${CROWD_DOWNLOADERS:-10}"; CROWD_MIB="${CROWD_MIB:-256}"
 NODE="$ROOT/node_modules/.bin/node"
 SYSPY=/usr/bin/python3
@@ -139,14 +140,15 @@ leech() { # seeder-name port pid [leecher args...]
   SECS[$1]+="$seconds "; CPU[$1]+="$cpu "
 }
 
+wanted() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
 for i in $(seq "$RUNS"); do
-  wait_quiet; leech edgepeer-cold "$COLD_PORT" "$COLD_PID"
-  wait_quiet; leech libtorrent "$LT_PORT" "$LT_PID"
-  wait_quiet; leech edgepeer-warm "$WARM_PORT" "$WARM_PID"
+  ! wanted edgepeer-cold || { wait_quiet; leech edgepeer-cold "$COLD_PORT" "$COLD_PID"; }
+  ! wanted libtorrent || { wait_quiet; leech libtorrent "$LT_PORT" "$LT_PID"; }
+  ! wanted edgepeer-warm || { wait_quiet; leech edgepeer-warm "$WARM_PORT" "$WARM_PID"; }
   # The same seeder, a leecher offering RC4 only (as Transmission does by default): what RC4 costs.
-  wait_quiet; leech edgepeer-warm-rc4 "$WARM_PORT" "$WARM_PID" --encryption rc4
-  wait_quiet; leech edgepeer-once "$ONCE_PORT" "$ONCE_PID"
-  wait_quiet; leech edgepeer-checked "$CHECKED_PORT" "$CHECKED_PID"
+  ! wanted edgepeer-warm-rc4 || { wait_quiet; leech edgepeer-warm-rc4 "$WARM_PORT" "$WARM_PID" --encryption rc4; }
+  ! wanted edgepeer-once || { wait_quiet; leech edgepeer-once "$ONCE_PORT" "$ONCE_PID"; }
+  ! wanted edgepeer-checked || { wait_quiet; leech edgepeer-checked "$CHECKED_PORT" "$CHECKED_PID"; }
   [ -z "$BASELINE" ] || { wait_quiet; leech edgepeer-checked-base "$BASE_PORT" "$BASE_PID"; }
 done
 
@@ -160,17 +162,18 @@ for s in $SEEDERS; do
   declare "MED_${s//-/_}=$m"
 done
 echo "# ratio (libtorrent seconds / edgepeer seconds; >= 1.0: edgepeer at least as fast):" \
-  "cold $(awk -v l="$MED_libtorrent" -v e="$MED_edgepeer_cold" 'BEGIN{printf "%.2f", l/e}')," \
-  "once $(awk -v l="$MED_libtorrent" -v e="$MED_edgepeer_once" 'BEGIN{printf "%.2f", l/e}')," \
-  "checked $(awk -v l="$MED_libtorrent" -v e="$MED_edgepeer_checked" 'BEGIN{printf "%.2f", l/e}')," \
-  "warm $(awk -v l="$MED_libtorrent" -v e="$MED_edgepeer_warm" 'BEGIN{printf "%.2f", l/e}')"
+  "cold $(awk -v l="$MED_libtorrent" -v e="$MED_edgepeer_cold" 'BEGIN{printf "%.2f", (e > 0) ? l/e : 0}')," \
+  "once $(awk -v l="$MED_libtorrent" -v e="$MED_edgepeer_once" 'BEGIN{printf "%.2f", (e > 0) ? l/e : 0}')," \
+  "checked $(awk -v l="$MED_libtorrent" -v e="$MED_edgepeer_checked" 'BEGIN{printf "%.2f", (e > 0) ? l/e : 0}')," \
+  "warm $(awk -v l="$MED_libtorrent" -v e="$MED_edgepeer_warm" 'BEGIN{printf "%.2f", (e > 0) ? l/e : 0}')"
 echo "# RC4 leecher against plaintext, warm seeder, same run (seconds plaintext / seconds RC4): $(awk -v p="$MED_edgepeer_warm" -v r="$MED_edgepeer_warm_rc4" 'BEGIN{printf "%.2f", (r > 0) ? p/r : 0}')"
-echo "# checked (the default) against once (trusting), same run: $(awk -v o="$MED_edgepeer_once" -v c="$MED_edgepeer_checked" 'BEGIN{printf "%.2f", o/c}')"
+echo "# checked (the default) against once (trusting), same run: $(awk -v o="$MED_edgepeer_once" -v c="$MED_edgepeer_checked" 'BEGIN{printf "%.2f", (c > 0) ? o/c : 0}')"
 [ -z "$BASELINE" ] || echo "# current against baseline, checked, same run (seconds baseline / seconds current): $(awk -v b="$MED_edgepeer_checked_base" -v c="$MED_edgepeer_checked" 'BEGIN{printf "%.2f", (c > 0) ? b/c : 0}')"
 echo "# rounds started without a quiet second: $noisy_rounds; loadavg at end: $(cut -d' ' -f1 /proc/loadavg)"
 stop "$LT_PID"; stop "$WARM_PID"; stop "$ONCE_PID"; stop "$CHECKED_PID"; [ -z "$BASELINE" ] || stop "$BASE_PID"
 
 # 1,000 connections to the cold set-up's server: CROWD_IDLE idle peers, CROWD_DOWNLOADERS downloading.
+[ "$CROWD" = 1 ] || { stop "$COLD_PID"; exit 0; }
 wait_quiet
 echo "# crowd: $CROWD_IDLE idle + $CROWD_DOWNLOADERS downloading peers (${CROWD_MIB} MiB each, 16 KiB blocks, 250 in flight) on edgepeer-cold; RSS before: $(rss_mib "$COLD_PID") MiB"
 echo "#   command: node scripts/bench/wire-crowd.ts PORT TORRENT SERVER_PID --idle $CROWD_IDLE --downloaders $CROWD_DOWNLOADERS --mib $CROWD_MIB"
