@@ -1,16 +1,19 @@
 export {
   bytesHeld,
   createDashboard,
-  type Dashboard,
   type DashboardOptions,
   type DashboardStatusView,
   type DashboardStore,
+  ingestRoute,
   MAX_PAGE,
+  ObjectPages,
   objectPage,
   overview,
   pieceMap,
+  purgeRoute,
 } from './dashboard.ts';
 export { type CounterSample, RateHistory, type RatePoint } from './history.ts';
+export { LiveFeed, type LiveFeedOptions, type LiveFeedStats, requestedTopics } from './live.ts';
 export {
   CSRF_HEADER,
   cookieValue,
@@ -20,4 +23,5 @@ export {
   SESSION_COOKIE,
   SESSION_TTL_MS,
 } from './sessions.ts';
+export { type ApiRequest, createDashboardShell, type Dashboard, type DashboardShellOptions } from './shell.ts';
 export { type SwarmView, statsUrlOf, trackerSwarm } from './swarm.ts';

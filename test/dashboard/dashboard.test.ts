@@ -28,6 +28,7 @@ let dashboard: Dashboard;
 let url: string;
 let token: string;
 let infoHash: string;
+let operations: StoreOperations;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'edgepeer-dashboard-'));
@@ -35,7 +36,7 @@ beforeAll(async () => {
   pool = createHashPool({ threads: 1 });
   origin = new OriginClient({ timeoutMs: 2000, connections: 2 });
   token = await ensureToken(join(dir, 'admin.token'));
-  const operations = new StoreOperations({ store, ingestContext: () => ({ store, hashPool: pool, origin }) });
+  operations = new StoreOperations({ store, ingestContext: () => ({ store, hashPool: pool, origin }) });
   dashboard = createDashboard({
     token,
     operations,
@@ -53,6 +54,7 @@ beforeAll(async () => {
     }),
     peers: () => [],
     counters: () => ({ sentBytes: 0, pulledBytes: 0, connections: 0 }),
+    sampleEveryMs: 200,
   });
   server = createAdminServer({
     operations,
@@ -99,7 +101,7 @@ async function session(): Promise<{ cookie: string; csrf: string }> {
 
 describe('the dashboard', () => {
   it('sends a browser without a session to the login page, and answers its API 401', async () => {
-    for (const path of ['/dashboard', '/dashboard/', '/dashboard/objects', '/dashboard/assets/app.js']) {
+    for (const path of ['/dashboard', '/dashboard/', '/dashboard/objects', '/dashboard/assets/agent.js']) {
       const res = await request(`${url}${path}`);
       expect(res.statusCode, path).toBe(303);
       expect(res.headers.location).toBe('/dashboard/login');
@@ -138,7 +140,7 @@ describe('the dashboard', () => {
     const { cookie } = await session();
     const page = await request(`${url}/dashboard/objects`, { headers: { cookie } });
     expect(page.statusCode).toBe(200);
-    expect(await page.body.text()).toContain('/dashboard/assets/app.js');
+    expect(await page.body.text()).toContain('/dashboard/assets/agent.js');
     // The session cookie opens nothing of the bearer API.
     expect((await request(`${url}/v1/objects`, { headers: { cookie } })).statusCode).toBe(401);
   });
@@ -203,6 +205,34 @@ describe('the dashboard', () => {
     const file = join(dir, 'movie.bin');
     await store.writePiece(infoHash, 9, (await readFile(file)).subarray(9 * 16384, 10 * 16384));
     expect(await map()).toMatchObject({ corrupt: [] });
+  });
+
+  it('streams the overview and the objects that changed to a logged-in page, and to no one else', async () => {
+    expect((await request(`${url}/dashboard/api/events`)).statusCode).toBe(401);
+    const { cookie } = await session();
+    const stream = await request(`${url}/dashboard/api/events?topics=overview,objects`, { headers: { cookie } });
+    expect(stream.statusCode).toBe(200);
+    expect(stream.headers['content-type']).toMatch(/^text\/event-stream/);
+    let text = '';
+    const seen = (pattern: RegExp) =>
+      new Promise<void>((resolve) => {
+        if (pattern.test(text)) return resolve();
+        const onData = (chunk: Buffer) => {
+          text += chunk.toString();
+          if (pattern.test(text)) {
+            stream.body.off('data', onData);
+            resolve();
+          }
+        };
+        stream.body.on('data', onData);
+      });
+    await seen(/event: overview\ndata: \{"objects":1,/);
+    const file = join(dir, 'second.bin');
+    await writeFile(file, Buffer.alloc(2 * 16384, 4));
+    await operations.ingest({ sources: [file], options: { pieceLength: 16384 } }, () => {});
+    await seen(/event: objects\ndata: \{"all":true/);
+    await seen(/event: overview\ndata: \{"objects":2,/);
+    stream.body.destroy();
   });
 
   it('ends a session at logout', async () => {
