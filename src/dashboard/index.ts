@@ -1,4 +1,13 @@
 export {
+  type ControllerDashboardOptions,
+  type ControllerStatusView,
+  controllerOverview,
+  createControllerDashboard,
+  type EdgeView,
+  type FleetView,
+  unionCoverage,
+} from './controller-dashboard.ts';
+export {
   bytesHeld,
   createDashboard,
   type DashboardOptions,
