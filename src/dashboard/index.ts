@@ -34,3 +34,11 @@ export {
 } from './sessions.ts';
 export { type ApiRequest, createDashboardShell, type Dashboard, type DashboardShellOptions } from './shell.ts';
 export { type SwarmView, statsUrlOf, trackerSwarm } from './swarm.ts';
+export {
+  createTrackerDashboard,
+  MAX_LISTED_SWARMS,
+  type SwarmListItem,
+  type SwarmsView,
+  swarmPage,
+  type TrackerDashboardOptions,
+} from './tracker-dashboard.ts';

@@ -5,7 +5,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export interface LiveFeedOptions {
-  /** Topics computed on each tick while someone follows them; an event goes out when the JSON changed. */
+  /**
+   * Topics computed on each tick while someone follows them (a promise for a store that is not in this
+   * process); an event goes out when the JSON changed.
+   */
   snapshots: Record<string, () => unknown>;
   /** Topics fed by `notify` (what changed), sent at most once a tick. */
   changes?: string[];
@@ -27,6 +30,8 @@ export interface LiveFeedStats {
   sent: number;
   refused: number;
   dropped: number;
+  /** Snapshots that failed to compute (the topic's event waits for the next tick). */
+  failed: number;
 }
 
 interface Client {
@@ -54,9 +59,10 @@ export class LiveFeed {
   readonly #last = new Map<string, LastEvent>();
   readonly #pending = new Map<string, { keys: Set<string>; all: boolean }>();
   #seq = 0;
+  #ticking = false;
   #timer: NodeJS.Timeout | null = null;
   #heartbeat: NodeJS.Timeout | null = null;
-  readonly #stats: LiveFeedStats = { clients: 0, computed: 0, sent: 0, refused: 0, dropped: 0 };
+  readonly #stats: LiveFeedStats = { clients: 0, computed: 0, sent: 0, refused: 0, dropped: 0, failed: 0 };
 
   constructor(options: LiveFeedOptions) {
     this.#snapshots = options.snapshots;
@@ -130,19 +136,43 @@ export class LiveFeed {
     this.#stop();
   }
 
-  /** One tick: each followed snapshot computed once, changes flushed. Public for tests. */
-  tick(): void {
+  /**
+   * One tick: each followed snapshot computed once, changes flushed. Public for tests. A tick that finds
+   * the one before still computing (a slow shared store) is skipped.
+   */
+  async tick(): Promise<void> {
+    if (this.#ticking) return;
+    this.#ticking = true;
+    try {
+      await this.#computeSnapshots();
+    } finally {
+      this.#ticking = false;
+    }
+    this.#flushChanges();
+  }
+
+  async #computeSnapshots(): Promise<void> {
     const followed = new Set<string>();
     for (const client of this.#clients) for (const topic of client.topics) followed.add(topic);
     for (const topic of followed) {
       const compute = this.#snapshots[topic];
       if (compute === undefined) continue;
       this.#stats.computed += 1;
-      const json = JSON.stringify(compute());
+      let json: string;
+      try {
+        json = JSON.stringify(await compute());
+      } catch {
+        // Unreachable state (Redis): the pages keep what they show, and the next tick tries again.
+        this.#stats.failed += 1;
+        continue;
+      }
       if (this.#last.get(topic)?.json === json) continue;
       const id = ++this.#seq;
       this.#broadcast(topic, { id, json, frame: frame(id, topic, json) });
     }
+  }
+
+  #flushChanges(): void {
     for (const [topic, pending] of this.#pending) {
       const json = JSON.stringify({ all: pending.all, keys: pending.all ? [] : [...pending.keys] });
       const id = ++this.#seq;
@@ -174,7 +204,7 @@ export class LiveFeed {
 
   #start(): void {
     if (this.#timer !== null) return;
-    this.#timer = setInterval(() => this.tick(), this.#everyMs);
+    this.#timer = setInterval(() => void this.tick(), this.#everyMs);
     this.#timer.unref();
     this.#heartbeat = setInterval(() => {
       for (const client of this.#clients) client.res.write(': keep-alive\n\n');

@@ -91,12 +91,12 @@ describe('LiveFeed', () => {
   it('computes a snapshot once per tick for ten pages and sends it to each, again only when it changed', async () => {
     const pages = await Promise.all(Array.from({ length: 10 }, () => follow('overview')));
     await until(() => feed.stats().clients === 10);
-    feed.tick();
+    await feed.tick();
     for (const page of pages) expect((await page.count(1))[0]).toMatchObject({ event: 'overview', data: { value: 1 } });
     expect(computed).toBe(1);
-    feed.tick(); // the same JSON: no event
+    await feed.tick(); // the same JSON: no event
     value = 2;
-    feed.tick();
+    await feed.tick();
     for (const page of pages) {
       const events = await page.count(2);
       expect(events.map((e) => e.data)).toEqual([{ value: 1 }, { value: 2 }]);
@@ -104,14 +104,14 @@ describe('LiveFeed', () => {
     expect(computed).toBe(3);
     for (const page of pages) page.close();
     await until(() => feed.stats().clients === 0);
-    feed.tick();
+    await feed.tick();
     expect(computed).toBe(3); // nobody follows: nothing computed
   });
 
   it('gives a page that comes back with Last-Event-ID what it missed, and nothing when it missed nothing', async () => {
     const first = await follow('overview,objects');
     await until(() => feed.stats().clients === 1);
-    feed.tick();
+    await feed.tick();
     const [seen] = await first.count(1);
     first.close();
     await until(() => feed.stats().clients === 0);
@@ -120,7 +120,7 @@ describe('LiveFeed', () => {
     const other = await follow('overview'); // keeps the feed ticking while `behind` is away
     await until(() => feed.stats().clients === 2);
     value = 3;
-    feed.tick();
+    await feed.tick();
     await current.count(1);
     const missed = current.events[0] as Event;
     current.close();
@@ -135,7 +135,7 @@ describe('LiveFeed', () => {
     const upToDate = await follow('overview', missed.id);
     await until(() => feed.stats().clients === 3);
     value = 4;
-    feed.tick();
+    await feed.tick();
     expect((await upToDate.count(1)).map((e) => e.data)).toEqual([{ value: 4 }]);
     for (const page of [other, behind, upToDate]) page.close();
   });
@@ -146,10 +146,10 @@ describe('LiveFeed', () => {
     feed.notify('objects', 'a');
     feed.notify('objects', 'b');
     feed.notify('objects', 'a');
-    feed.tick();
-    feed.tick(); // nothing pending: no event
+    await feed.tick();
+    await feed.tick(); // nothing pending: no event
     for (let i = 0; i < 150; i++) feed.notify('objects', `k${i}`);
-    feed.tick();
+    await feed.tick();
     const events = await page.count(2);
     expect(events.map((e) => e.data)).toEqual([
       { all: false, keys: ['a', 'b'] },
