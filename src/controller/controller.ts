@@ -241,7 +241,7 @@ export class Controller {
   async #startAdmin(admin: NonNullable<ControllerConfig['admin']>): Promise<void> {
     const tokenFile = admin.tokenFile ?? defaultTokenFile(this.config.dataDir);
     const token = await ensureToken(tokenFile);
-    const dashboard = this.#dashboard(token);
+    const dashboard = admin.dashboard === false ? null : this.#dashboard(token);
     const server = createAdminServer({
       operations: this.operations,
       routes: (req, res, path) => this.#adminRoutes(req, res, path),
