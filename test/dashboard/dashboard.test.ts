@@ -11,8 +11,10 @@ import {
   createDashboard,
   type Dashboard,
   MAX_PAGE,
+  ObjectPages,
   objectPage,
   SESSION_COOKIE,
+  swarmPage,
 } from '../../src/dashboard/index.ts';
 import { createHashPool, type HashPool } from '../../src/hashing/index.ts';
 import { OriginClient } from '../../src/ingest/index.ts';
@@ -279,5 +281,41 @@ describe('a page of objects', () => {
     expect(paged.items.map((o) => o.name)).toEqual(['object-099998.bin', 'object-099999.bin']);
     expect(() => objectPage(objects, new URLSearchParams({ sort: 'colour' }))).toThrow(/sort/);
     expect(() => objectPage(objects, new URLSearchParams({ offset: '-1' }))).toThrow(/offset/);
+  });
+
+  it('sorts a view once for every page and request on it until the catalog changes', () => {
+    const pages = new ObjectPages(() => objects);
+    const view = (offset: number) => new URLSearchParams({ sort: '-length', offset: String(offset) });
+    expect(pages.page(view(0)).items[0]?.name).toBe('object-099999.bin');
+    expect(pages.page(view(50)).items[0]?.name).toBe('object-099949.bin');
+    expect(pages.page(view(0)).items[0]?.name).toBe('object-099999.bin');
+    expect(pages.sorts).toBe(1);
+    pages.page(new URLSearchParams({ q: '0999' }));
+    expect(pages.sorts).toBe(2);
+    pages.changed();
+    pages.page(view(0));
+    expect(pages.sorts).toBe(3);
+  });
+});
+
+describe('a page of swarms', () => {
+  const swarms = Array.from({ length: 1000 }, (_, i) => ({
+    infoHash: i.toString(16).padStart(40, '0'),
+    version: 1,
+    seeds: i % 7,
+    leechers: i % 11,
+    networkPeers: 0,
+    pieceCount: null,
+  }));
+
+  it('filters by info hash and sorts by peers, most first by default', () => {
+    const first = swarmPage(swarms, new URLSearchParams());
+    expect(first.total).toBe(1000);
+    expect(first.items).toHaveLength(50);
+    expect(first.items[0]!.seeds + first.items[0]!.leechers).toBe(16);
+    expect(swarmPage(swarms, new URLSearchParams({ q: '3e7' })).items.map((s) => s.infoHash)).toEqual([
+      swarms[999]!.infoHash,
+    ]);
+    expect(() => swarmPage(swarms, new URLSearchParams({ sort: 'size' }))).toThrow(/sort/);
   });
 });
