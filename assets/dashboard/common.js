@@ -87,12 +87,17 @@ export async function run(pages) {
     if (a.dataset.page === (name || 'overview')) a.setAttribute('aria-current', 'page');
   const page = pages[name]();
   const updated = document.getElementById('updated');
+  let at = null;
+  const stamp = () => {
+    const mode = { sse: 'live, ', poll: 'polling, ' }[document.body.dataset.live] ?? '';
+    updated.textContent = `${mode}updated ${at?.toLocaleTimeString()}`;
+    updated.className = 'muted';
+  };
   const guard = async (work) => {
     try {
       await work();
-      const mode = document.body.dataset.live === 'sse' ? 'live' : 'polling';
-      updated.textContent = `${mode}, updated ${new Date().toLocaleTimeString()}`;
-      updated.className = 'muted';
+      at = new Date();
+      stamp();
     } catch (err) {
       updated.textContent = `update failed: ${err.message}`;
       updated.className = 'error';
@@ -101,14 +106,15 @@ export async function run(pages) {
   await guard(() => page.load(false));
   document.body.dataset.ready = 'true';
   if (page.every) setInterval(() => !document.hidden && guard(page.every.run), page.every.ms);
-  follow(page, guard);
+  follow(page, guard, stamp);
 }
 
-function follow(page, guard) {
+function follow(page, guard, stamp) {
   const topics = Object.keys(page.live ?? {});
   let timer = null;
   const poll = () => {
     document.body.dataset.live = 'poll';
+    stamp();
     if (timer !== null) return;
     timer = setInterval(() => {
       if (!document.hidden && !dialog.open) guard(() => page.load(true));
@@ -128,6 +134,7 @@ function follow(page, guard) {
     source.addEventListener('open', () => {
       stopPolling();
       document.body.dataset.live = 'sse';
+      stamp();
     });
     source.addEventListener('error', () => {
       // Still CONNECTING: the browser comes back by itself, with Last-Event-ID. CLOSED: refused (too many
