@@ -67,6 +67,8 @@ const SECURITY_HEADERS = {
 
 export function createDashboardShell(options: DashboardShellOptions): Dashboard {
   const sessions = new DashboardSessions({ token: options.token });
+  /** Open event streams by session id. */
+  const streams = new Map<string, Set<ServerResponse>>();
   const pagePaths = new Set<string>(['/dashboard']);
   for (const page of Object.keys(options.pages)) pagePaths.add(`/dashboard/${page}`);
   let shellHtml: Promise<string> | null = null;
@@ -112,11 +114,23 @@ export function createDashboardShell(options: DashboardShellOptions): Dashboard 
     }
     if (method === 'POST' && route === 'logout') {
       sessions.logout(session);
+      for (const stream of streams.get(session.id) ?? []) stream.end();
       res.setHeader('set-cookie', DashboardSessions.clearedCookie());
       sendJson(res, 200, { ok: true });
       return true;
     }
     if (method === 'GET' && route === 'events') {
+      // A stream ends with its session (expiry or logout): the page's reconnection then meets the 401.
+      const open = streams.get(session.id) ?? new Set<ServerResponse>();
+      streams.set(session.id, open);
+      open.add(res);
+      const expiry = setTimeout(() => res.end(), Math.max(0, session.expiresAt - Date.now()));
+      expiry.unref();
+      res.on('close', () => {
+        clearTimeout(expiry);
+        open.delete(res);
+        if (open.size === 0) streams.delete(session.id);
+      });
       options.live.serve(req, res, requestedTopics(query, options.live.topics));
       return true;
     }

@@ -237,8 +237,11 @@ describe('the dashboard', () => {
     stream.body.destroy();
   });
 
-  it('ends a session at logout', async () => {
+  it('ends a session at logout, and its open event stream with it', async () => {
     const { cookie, csrf } = await session();
+    const stream = await request(`${url}/dashboard/api/events?topics=overview`, { headers: { cookie } });
+    expect(stream.statusCode).toBe(200);
+    const ended = stream.body.text();
     const out = await request(`${url}/dashboard/api/logout`, {
       method: 'POST',
       headers: { cookie, [CSRF_HEADER]: csrf, 'content-type': 'application/json' },
@@ -247,6 +250,8 @@ describe('the dashboard', () => {
     expect(out.statusCode).toBe(200);
     expect(String(out.headers['set-cookie'])).toContain('Max-Age=0');
     expect((await request(`${url}/dashboard/api/overview`, { headers: { cookie } })).statusCode).toBe(401);
+    await ended;
+    expect((await request(`${url}/dashboard/api/events`, { headers: { cookie } })).statusCode).toBe(401);
   });
 });
 
