@@ -46,13 +46,29 @@ const SWARM_SORTS: Record<string, (a: SwarmListItem, b: SwarmListItem) => number
 
 export function createTrackerDashboard(options: TrackerDashboardOptions): Dashboard {
   const overview = async () => ({ ...(await options.swarms.counts()), ...(options.health?.() ?? {}) });
+  const everyMs = options.everyMs ?? 2000;
   const live = new LiveFeed({
     snapshots: { overview },
     changes: ['swarms'],
-    everyMs: options.everyMs ?? 2000,
+    everyMs,
     maxClients: options.maxLivePages ?? 64,
   });
-  const unsubscribe = options.swarms.onChange((infoHash) => live.notify('swarms', infoHash));
+  // The list of up to 100,000 swarms (from Redis, perhaps) is read once for all pages until a swarm changes.
+  let listed: Promise<SwarmListItem[]> | null = null;
+  const unsubscribe = options.swarms.onChange((infoHash) => {
+    listed = null;
+    live.notify('swarms', infoHash);
+  });
+  const swarmList = () => {
+    if (listed === null) {
+      const reading = options.swarms.list(MAX_LISTED_SWARMS);
+      listed = reading;
+      reading.catch(() => {
+        if (listed === reading) listed = null; // a failed read is not kept
+      });
+    }
+    return listed;
+  };
 
   async function api({ res, method, route, query }: ApiRequest): Promise<boolean> {
     if (method === 'GET' && route === 'overview') {
@@ -60,7 +76,7 @@ export function createTrackerDashboard(options: TrackerDashboardOptions): Dashbo
       return true;
     }
     if (method === 'GET' && route === 'swarms') {
-      sendJson(res, 200, swarmPage(await options.swarms.list(MAX_LISTED_SWARMS), query));
+      sendJson(res, 200, swarmPage(await swarmList(), query));
       return true;
     }
     const swarm = /^swarms\/([0-9a-fA-F]{40})$/.exec(route);
@@ -99,7 +115,7 @@ export function swarmPage(swarms: SwarmListItem[], query: URLSearchParams) {
   const offset = Number(query.get('offset') ?? 0);
   if (!Number.isSafeInteger(offset) || offset < 0)
     throw new InvalidArgumentError('offset: a whole number >= 0', { subject: 'offset' });
-  const matching = swarms.filter((s) => q === '' || s.infoHash.includes(q));
+  const matching = swarms.filter((s) => q === '' || s.infoHash.includes(q)); // a copy: the list is shared
   matching.sort(descending ? (a, b) => sort(b, a) : sort);
   return {
     total: matching.length,
