@@ -175,6 +175,30 @@ describe.skipIf(skipWithoutChromium)("the controller's dashboard in chromium", (
     await page.close();
   });
 
+  it('purges pieces through the controller after confirmation: the edge drops them, the union map shows it', async () => {
+    const base = controller.listening.adminUrl;
+    const page = await browser.newPage();
+    await logIn(page, base, token);
+    await page.goto(`${base}/dashboard/objects?id=${infoHash}`);
+    await page.waitForSelector(`#piece-map[data-held="${PIECES}"]`);
+    await page.type('#purge-pieces', '5-6');
+    await page.click('#purge-pieces-button');
+    await page.waitForSelector('#confirm[open]');
+    await page.click('#confirm button[value=cancel]');
+    await page.waitForSelector('#confirm:not([open])');
+    expect(((await adminGet(`/v1/objects/${infoHash}`)) as { piecesHeld: number }).piecesHeld).toBe(PIECES);
+    await page.click('#purge-pieces-button');
+    await page.waitForSelector('#confirm[open]');
+    expect(await page.$eval('#confirm-text', (e) => e.textContent)).toContain('pieces 5-6 of news.bin');
+    await page.click('#confirm-ok');
+    await page.waitForSelector(`#piece-map[data-held="${PIECES - 2}"]`, { timeout: 15_000 });
+    await page.waitForSelector(`#edge-maps canvas[data-edge-id="${edgeId}"][data-held="${PIECES - 2}"]`);
+    expect(await page.$eval('#purge-result', (e) => e.textContent)).toMatch(/^pieces-purged/);
+    const shown = (await adminGet(`/v1/objects/${infoHash}`)) as { piecesHeld: number };
+    expect(shown.piecesHeld).toBe(PIECES - 2);
+    await page.close();
+  });
+
   it('drains an edge only after confirmation, and the page shows it draining without reloading', async () => {
     const base = controller.listening.adminUrl;
     const page = await browser.newPage();
