@@ -6,6 +6,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -256,6 +258,44 @@ describe.skipIf(skip)('the dashboard in chromium', () => {
     await polled.waitForSelector(`tr[data-info-hash="${liveHash}"]`, { timeout: 20_000 });
     for (const page of [live, polled, listed]) expect(await page.evaluate('window.notReloaded')).toBe(true);
     for (const page of [live, polled, listed]) await page.close();
+  });
+
+  it('ingests a URL after confirmation (a cancelled one fetches nothing), and lists it without reloading', async () => {
+    const body = randomBytes(5 * pieceLength);
+    let fetched = 0;
+    const origin = createServer((_req, res) => {
+      fetched += 1;
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length }).end(body);
+    });
+    await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(origin.address() as AddressInfo).port}/origin-file.bin`;
+      const page = await browser.newPage();
+      await logIn(page, token);
+      await page.goto(`${where.adminUrl}/dashboard/objects`);
+      await page.waitForSelector('body[data-live="sse"]');
+      await page.type('#ingest-url', url);
+      await page.click('#ingest-url ~ button[type=submit]');
+      await page.waitForSelector('#confirm[open]');
+      await page.click('#confirm button[value=cancel]');
+      await page.waitForSelector('#confirm:not([open])');
+      expect(fetched).toBe(0);
+      await page.click('#ingest-url ~ button[type=submit]');
+      await page.waitForSelector('#confirm[open]');
+      await page.click('#confirm-ok');
+      await page.waitForFunction(
+        `/^ingested: [0-9a-f]{40}$/.test(document.querySelector('#ingest-status')?.textContent ?? '')`,
+        {
+          polling: 100,
+        },
+      );
+      const ingestedHash = String(await page.$eval('#ingest-status', (e) => e.textContent)).split(': ')[1];
+      await page.waitForSelector(`tr[data-info-hash="${ingestedHash}"]`);
+      expect(fetched).toBeGreaterThan(0);
+      await page.close();
+    } finally {
+      origin.close();
+    }
   });
 
   it('refuses a write from the page without the session anti-CSRF header', async () => {
