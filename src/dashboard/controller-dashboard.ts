@@ -2,9 +2,7 @@
 // cache hit ratio, trackers, IMS), the edges (health, load, free space; drain one), and the objects the
 // edges hold together: the union's piece map, each serving edge's, and how many edges hold each piece.
 // The controller hands in what it knows through these functions; nothing here reaches into it.
-
-import type { ServedOperations } from '../admin/index.ts';
-import { readJson, sendJson } from '../admin/index.ts';
+import { readJson, type ServedOperations, sendJson } from '../admin/index.ts';
 import { InvalidArgumentError, NotFoundError } from '../errors/index.ts';
 import type { CatalogObject } from '../store/index.ts';
 import { ingestRoute, ObjectPages, purgeRoute } from './dashboard.ts';
