@@ -89,7 +89,8 @@ export async function run(pages) {
   const updated = document.getElementById('updated');
   let at = null;
   const stamp = () => {
-    const mode = { sse: 'live, ', poll: 'polling, ' }[document.body.dataset.live] ?? '';
+    const mode =
+      { sse: 'live, ', poll: 'polling, ', reconnecting: 'reconnecting, last ' }[document.body.dataset.live] ?? '';
     updated.textContent = `${mode}updated ${at?.toLocaleTimeString()}`;
     updated.className = 'muted';
   };
@@ -141,6 +142,7 @@ function follow(page, guard, stamp) {
       // live pages, or the session ended: polling then meets the 401 and goes to the login page).
       if (source.readyState !== EventSource.CLOSED) {
         document.body.dataset.live = 'reconnecting';
+        stamp();
         return;
       }
       poll();
