@@ -1,7 +1,18 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Flags } from '@oclif/core';
+import { ensureToken, sendError } from '../src/admin/index.ts';
 import { BaseCommand, createLogger, untilStopSignal } from '../src/cli/index.ts';
 import { redisStateOf } from '../src/config/index.ts';
-import { createTracker, openSwarmStore, redactUrl, type TrackerCoreOptions } from '../src/tracker/index.ts';
+import { createTrackerDashboard } from '../src/dashboard/index.ts';
+import { isEdgepeerError } from '../src/errors/index.ts';
+import type { Logger } from '../src/log/index.ts';
+import {
+  createTracker,
+  openSwarmStore,
+  redactUrl,
+  type SwarmStore,
+  type TrackerCoreOptions,
+} from '../src/tracker/index.ts';
 
 export default class Tracker extends BaseCommand {
   static override description =
@@ -62,6 +73,10 @@ export default class Tracker extends BaseCommand {
       description: 'File holding the Redis password (AUTH), when the URL has none.',
     }),
     'state-tls-ca': Flags.string({ description: "PEM file of the CAs that sign Redis's TLS certificate (rediss://)." }),
+    'admin-token-file': Flags.string({
+      description:
+        'Serve the operator dashboard at /dashboard on the tracker port, behind the admin token in this file (created with a random token if missing). Without it, no dashboard.',
+    }),
   };
 
   async run(): Promise<void> {
@@ -86,8 +101,10 @@ export default class Tracker extends BaseCommand {
     );
     // Fails fast (EDGEPEER_STATE_UNREACHABLE) when Redis cannot be reached or refuses.
     const swarmStore = await openSwarmStore(redis, options, logger);
+    const dashboard = await trackerDashboard(flags['admin-token-file'], swarmStore, logger);
     const tracker = createTracker({
       ...options,
+      ...(dashboard === null ? {} : { pages: dashboard.pages }),
       swarmStore,
       port: flags.port,
       host: flags.host,
@@ -98,22 +115,49 @@ export default class Tracker extends BaseCommand {
     try {
       address = await tracker.listen();
     } catch (err) {
+      dashboard?.close();
       await swarmStore.close();
       throw err;
     }
     this.emit(
-      { event: 'listening', ...address, state: redis === null ? 'memory' : redactUrl(redis.url) },
+      {
+        event: 'listening',
+        ...address,
+        state: redis === null ? 'memory' : redactUrl(redis.url),
+        ...(dashboard === null ? {} : { dashboardUrl: address.statsUrl.replace(/\/stats$/, '/dashboard/') }),
+      },
       [
         address.announceUrl,
         ...(address.udpAnnounceUrl === null ? [] : [address.udpAnnounceUrl]),
         `statistics: ${address.statsUrl}`,
+        ...(dashboard === null ? [] : [`dashboard: ${address.statsUrl.replace(/\/stats$/, '/dashboard/')}`]),
         ...(redis === null ? [] : [`state: ${redactUrl(redis.url)}`]),
       ].join('\n'),
     );
     const signal = await stopSignal;
     logger.info({ signal }, 'tracker: stopping');
+    dashboard?.close();
     await tracker.close();
     await swarmStore.close();
     this.emit({ event: 'stopped', signal });
   }
+}
+
+/** The dashboard when an admin token file is given: its pages (errors answered as the admin API answers them). */
+async function trackerDashboard(tokenFile: string | undefined, swarms: SwarmStore, logger: Logger) {
+  if (tokenFile === undefined) return null;
+  const dashboard = createTrackerDashboard({ token: await ensureToken(tokenFile), swarms });
+  return {
+    pages: async (req: IncomingMessage, res: ServerResponse) => {
+      try {
+        return await dashboard.handle(req, res);
+      } catch (err) {
+        if (!isEdgepeerError(err))
+          logger.error({ err, path: req.url?.split('?')[0] }, 'tracker: dashboard request failed');
+        sendError(res, err);
+        return true;
+      }
+    },
+    close: () => dashboard.close(),
+  };
 }

@@ -1,4 +1,5 @@
-// Regenerates the dashboard screenshots in docs/dashboard/ (npm run build first; then npm run screenshots).
+// Regenerates the dashboard screenshots in docs/dashboard/ (npm run build first; then npm run screenshots):
+// the agent's pages, the tracker's, and a controller's with one edge.
 // Starts a real agent on loopback in a temporary folder, ingests three objects, purges a few pieces of one,
 // fetches pieces over HTTP so the rate chart has a line, logs in with Debian's chromium (puppeteer-core,
 // the test's flags: no network beyond 127.0.0.1) and saves one PNG per page.
@@ -37,10 +38,15 @@ const FLAGS = [
 
 const dir = await mkdtemp(join(tmpdir(), 'edgepeer-screenshots-'));
 // edgepeer's own tracker, so that the objects page shows the swarm's copies per piece.
-const tracker = spawn(process.execPath, [RUN, 'tracker', '--port', '0', '--host', '127.0.0.1', '--json'], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-const { announceUrl } = JSON.parse((await once(createInterface({ input: tracker.stdout }), 'line'))[0]);
+const trackerToken = join(dir, 'tracker.token');
+const tracker = spawn(
+  process.execPath,
+  [RUN, 'tracker', '--port', '0', '--host', '127.0.0.1', '--admin-token-file', trackerToken, '--json'],
+  { stdio: ['ignore', 'pipe', 'inherit'] },
+);
+const { announceUrl, dashboardUrl: trackerDashboard } = JSON.parse(
+  (await once(createInterface({ input: tracker.stdout }), 'line'))[0],
+);
 const dataDir = join(dir, 'store');
 const config = join(dir, 'edgepeer.yaml');
 await writeFile(
@@ -50,6 +56,32 @@ await writeFile(
 const agent = spawn(process.execPath, [RUN, 'agent', '--config', config, '--json'], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });
+// A controller with one edge of its own, for the controller's pages.
+const controllerDir = join(dir, 'controller');
+const controller = spawn(
+  process.execPath,
+  [
+    RUN,
+    'controller',
+    '--data-dir',
+    controllerDir,
+    '--peer-port',
+    '0',
+    '--peer-host',
+    '127.0.0.1',
+    '--no-http',
+    '--edge-listen',
+    '127.0.0.1:0',
+    '--admin-listen',
+    '127.0.0.1:0',
+    '--no-announce',
+    '--log-level',
+    'warn',
+    '--json',
+  ],
+  { stdio: ['ignore', 'pipe', 'inherit'] },
+);
+let edge;
 let browser;
 try {
   const [first] = await once(createInterface({ input: agent.stdout }), 'line');
@@ -84,6 +116,38 @@ try {
     await new Promise((resolve) => setTimeout(resolve, 2000));
   }
 
+  const controllerAt = JSON.parse((await once(createInterface({ input: controller.stdout }), 'line'))[0]);
+  const { stdout: created } = await run(process.execPath, [
+    RUN,
+    'controller',
+    'token',
+    'create',
+    '--data-dir',
+    controllerDir,
+    '--json',
+  ]);
+  const edgeDir = join(dir, 'edge');
+  const edgeConfig = join(dir, 'edge.yaml');
+  await writeFile(
+    edgeConfig,
+    `dataDir: ${edgeDir}\nlogLevel: warn\npeer: { port: 0, host: 127.0.0.1 }\nhttp: { port: 0, host: 127.0.0.1 }\nadmin: { listen: "127.0.0.1:0" }\ncontroller:\n  url: ${controllerAt.edgeUrl}\n  enrolToken: ${JSON.parse(created.split('\n')[0]).token}\n`,
+  );
+  edge = spawn(process.execPath, [RUN, 'agent', '--config', edgeConfig, '--json'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await once(createInterface({ input: edge.stdout }), 'line');
+  const edgeIds = [];
+  for (const [name, mib] of [
+    ['season-2-ep-01.mp4', 16],
+    ['patch-2026-12.bin', 4],
+  ]) {
+    const file = join(dir, name);
+    await writeFile(file, randomBytes(mib * 1024 * 1024));
+    const { stdout } = await run(process.execPath, [RUN, 'ingest', file, '--data-dir', edgeDir, '--json']);
+    edgeIds.push(JSON.parse(stdout.split('\n')[0]).infoHash);
+  }
+  await run(process.execPath, [RUN, 'purge', edgeIds[0], '--pieces', '10-25', '--data-dir', edgeDir, '--json']);
+
   browser = await puppeteer.launch({ executablePath: '/usr/bin/chromium', args: FLAGS, headless: true });
   const page = await browser.newPage();
   await page.setViewport({ width: 1200, height: 800 });
@@ -91,15 +155,51 @@ try {
   await page.screenshot({ path: join(OUT, 'login.png') });
   await page.type('#token', token);
   await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
-  await page.waitForSelector('body[data-ready]');
+  await page.waitForSelector('body[data-live]');
   await page.screenshot({ path: join(OUT, 'overview.png'), fullPage: true });
   await page.goto(`${where.adminUrl}/dashboard/objects?id=${ids[0]}`);
   await page.waitForSelector('#piece-map[data-held]');
   await page.waitForSelector('#swarm-map[data-max]');
+  await page.waitForSelector('body[data-live]');
   await page.screenshot({ path: join(OUT, 'objects.png'), fullPage: true });
   await page.goto(`${where.adminUrl}/dashboard/peers`);
-  await page.waitForSelector('body[data-ready]');
+  await page.waitForSelector('body[data-live]');
   await page.screenshot({ path: join(OUT, 'peers.png'), fullPage: true });
+
+  // The tracker's pages.
+  const trackerBase = trackerDashboard.replace(/\/dashboard\/$/, '');
+  await page.goto(`${trackerBase}/dashboard/login`);
+  await page.type('#token', (await readFile(trackerToken, 'utf8')).trim());
+  await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+  await page.waitForSelector('body[data-live]');
+  await page.screenshot({ path: join(OUT, 'tracker-overview.png'), fullPage: true });
+  await page.goto(`${trackerBase}/dashboard/swarms?id=${ids[0]}`);
+  await page.waitForSelector('#swarm-map[data-max]');
+  await page.waitForSelector('body[data-live]');
+  await page.screenshot({ path: join(OUT, 'tracker-swarms.png'), fullPage: true });
+
+  // The controller's pages, once its edge reported what it holds.
+  const controllerToken = (await readFile(join(controllerDir, 'admin.token'), 'utf8')).trim();
+  for (;;) {
+    const objects = await (
+      await fetch(`${controllerAt.adminUrl}/v1/objects`, { headers: { authorization: `Bearer ${controllerToken}` } })
+    ).json();
+    if (objects.length === 2) break;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  await page.goto(`${controllerAt.adminUrl}/dashboard/login`);
+  await page.type('#token', controllerToken);
+  await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+  await page.waitForSelector('body[data-live]');
+  await page.screenshot({ path: join(OUT, 'controller-overview.png'), fullPage: true });
+  await page.goto(`${controllerAt.adminUrl}/dashboard/edges`);
+  await page.waitForSelector('#edges tr[data-health]');
+  await page.waitForSelector('body[data-live]');
+  await page.screenshot({ path: join(OUT, 'controller-edges.png'), fullPage: true });
+  await page.goto(`${controllerAt.adminUrl}/dashboard/objects?id=${edgeIds[0]}`);
+  await page.waitForSelector('#edge-maps canvas[data-held]');
+  await page.waitForSelector('body[data-live]');
+  await page.screenshot({ path: join(OUT, 'controller-objects.png'), fullPage: true });
   console.log(`screenshots written to ${OUT}`);
 } finally {
   await browser?.close();
@@ -107,5 +207,11 @@ try {
   await once(agent, 'exit');
   tracker.kill('SIGTERM');
   await once(tracker, 'exit');
+  if (edge) {
+    edge.kill('SIGTERM');
+    await once(edge, 'exit');
+  }
+  controller.kill('SIGTERM');
+  await once(controller, 'exit');
   await rm(dir, { recursive: true, force: true });
 }

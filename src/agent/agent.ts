@@ -321,29 +321,34 @@ export class Agent {
     const tokenFile = admin.tokenFile ?? defaultTokenFile(this.config.dataDir);
     const token = await ensureToken(tokenFile);
     // The operator's pages under /dashboard: the same token, traded once for a session cookie.
-    const dashboard = createDashboard({
-      token,
-      operations: this.operations,
-      store: this.store,
-      status: () => this.status(),
-      peers: () => this.wire?.peers() ?? [],
-      cachedPieces: (infoHash) => this.cache.cachedPieces(infoHash),
-      swarm: (infoHash) => trackerSwarm(this.config.trackers, infoHash),
-      counters: () => {
-        const wire = this.wire?.stats();
-        const http = this.http?.stats();
-        const https = this.https?.stats();
-        return {
-          sentBytes: (wire?.uploadedBytes ?? 0) + (http?.bytesSent ?? 0) + (https?.bytesSent ?? 0),
-          pulledBytes: this.transfers.totals().downloaded,
-          connections: (wire?.connections ?? 0) + (http?.connections ?? 0) + (https?.connections ?? 0),
-        };
-      },
-    });
-    this.lifecycle.add({ name: 'dashboard', phase: 'serving', stop: async () => dashboard.close() });
+    const dashboard =
+      admin.dashboard === false
+        ? null
+        : createDashboard({
+            token,
+            operations: this.operations,
+            store: this.store,
+            status: () => this.status(),
+            peers: () => this.wire?.peers() ?? [],
+            cachedPieces: (infoHash) => this.cache.cachedPieces(infoHash),
+            swarm: (infoHash) => trackerSwarm(this.config.trackers, infoHash),
+            counters: () => {
+              const wire = this.wire?.stats();
+              const http = this.http?.stats();
+              const https = this.https?.stats();
+              return {
+                sentBytes: (wire?.uploadedBytes ?? 0) + (http?.bytesSent ?? 0) + (https?.bytesSent ?? 0),
+                pulledBytes: this.transfers.totals().downloaded,
+                connections: (wire?.connections ?? 0) + (http?.connections ?? 0) + (https?.connections ?? 0),
+              };
+            },
+          });
+    if (dashboard !== null) {
+      this.lifecycle.add({ name: 'dashboard', phase: 'serving', stop: async () => dashboard.close() });
+    }
     const server = createAdminServer({
       operations: this.operations,
-      pages: (req, res) => dashboard.handle(req, res),
+      ...(dashboard === null ? {} : { pages: (req, res) => dashboard.handle(req, res) }),
       token,
       host: admin.host,
       port: admin.port,

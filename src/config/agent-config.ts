@@ -72,6 +72,8 @@ export interface AgentConfig {
     tokenFile?: string;
     /** /metrics needs the token too (default: open, as /healthz). */
     metricsToken?: boolean;
+    /** Serve the operator dashboard under /dashboard (default true). */
+    dashboard?: boolean;
   } | null;
   /** Time given to transfers in flight at shutdown, ms. */
   shutdownGraceMs: number;
@@ -111,7 +113,7 @@ export const DEFAULT_AGENT_CONFIG: Omit<AgentConfig, 'dataDir'> = {
   announce: true,
   controller: null,
   ims: null,
-  admin: { host: '127.0.0.1', port: 7070, metricsToken: false },
+  admin: { host: '127.0.0.1', port: 7070, metricsToken: false, dashboard: true },
   shutdownGraceMs: 5000,
   scrub: { bytesPerSecond: 8 * 1024 * 1024, passIntervalMs: 7 * 86_400_000, window: null },
   storageControl: null,

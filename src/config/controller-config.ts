@@ -25,7 +25,8 @@ export interface ControllerConfig {
     /** Edges each ingested object is placed on. */
     replicas: number;
   };
-  admin: { host: string; port: number; tokenFile?: string } | null;
+  /** dashboard: serve the operator pages under /dashboard (default true). */
+  admin: { host: string; port: number; tokenFile?: string; dashboard?: boolean } | null;
   /** Verified pieces fetched from edges for peers, kept in memory up to this. */
   cacheBytes: number;
   trackers: string[];

@@ -105,6 +105,12 @@ export const CONTROLLER_SETTINGS: readonly ControllerSetting[] = [
   },
   { name: 'no-announce', kind: 'boolean', default: false, description: 'Do not announce to trackers.' },
   {
+    name: 'no-dashboard',
+    kind: 'boolean',
+    default: false,
+    description: 'Serve no operator dashboard at /dashboard on the admin API.',
+  },
+  {
     name: 'ims-registrar',
     kind: 'string',
     description: "P-CSCF/registrar SIP URI: register the CDN's identity in IMS (edges do not register).",
@@ -217,7 +223,7 @@ export async function resolveControllerConfig(
       heartbeatMs: values.heartbeat as number,
       replicas: values.replicas as number,
     },
-    admin: { host: admin.host, port: admin.port },
+    admin: { host: admin.host, port: admin.port, dashboard: !values['no-dashboard'] },
     cacheBytes,
     trackers: (values.tracker as string[] | undefined) ?? [],
     announce: !values['no-announce'],

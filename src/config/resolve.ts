@@ -493,6 +493,7 @@ function toAgentConfig(
           port: listen.port,
           tokenFile: v('admin.tokenFile') as string,
           metricsToken: v('admin.metricsToken') as boolean,
+          dashboard: v('admin.dashboard') as boolean,
         }
       : null,
     shutdownGraceMs: v('shutdownGrace') as number,

@@ -495,6 +495,12 @@ export const SETTINGS = {
     isPath: true,
     flag: 'admin-token-file',
   },
+  'admin.dashboard': {
+    value: bool,
+    default: true,
+    doc: 'Serve the operator dashboard at /dashboard on the admin API (docs/dashboard.md); false: /dashboard is not found.',
+    flag: 'dashboard',
+  },
   'admin.metricsToken': {
     value: bool,
     default: false,

@@ -18,6 +18,7 @@ import {
   unpublishAgent,
 } from '../admin/index.ts';
 import type { ControllerConfig, LogLevel } from '../config/index.ts';
+import { createControllerDashboard, type Dashboard } from '../dashboard/index.ts';
 import { InvalidArgumentError, NotFoundError } from '../errors/index.ts';
 import { type HttpServer, sha1Verifier } from '../http/index.ts';
 import { defaultInstanceId, type RegistrationOptions } from '../ims/index.ts';
@@ -253,10 +254,13 @@ export class Controller {
 
   async #startAdmin(admin: NonNullable<ControllerConfig['admin']>): Promise<void> {
     const tokenFile = admin.tokenFile ?? defaultTokenFile(this.config.dataDir);
+    const token = await ensureToken(tokenFile);
+    const dashboard = admin.dashboard === false ? null : this.#dashboard(token);
     const server = createAdminServer({
       operations: this.operations,
       routes: (req, res, path) => this.#adminRoutes(req, res, path),
-      token: await ensureToken(tokenFile),
+      ...(dashboard === null ? {} : { pages: (req, res) => dashboard.handle(req, res) }),
+      token,
       host: admin.host,
       port: admin.port,
       status: () => this.status(),
@@ -274,6 +278,38 @@ export class Controller {
       startedAt: new Date().toISOString(),
     });
     this.#lifecycle.add({ name: 'controller.json', phase: 'serving', stop: () => unpublishAgent(this.config.dataDir) });
+  }
+
+  /** The operator's pages under /dashboard (src/dashboard): the admin token, traded for a session cookie. */
+  #dashboard(token: string): Dashboard | null {
+    const catalog = this.catalog;
+    const dashboard = createControllerDashboard({
+      token,
+      operations: this.operations,
+      status: () => this.status(),
+      edges: () => edgeSummaries(catalog),
+      drain: async (edgeId, draining) => (await this.fleet.setDraining(edgeId, draining)) !== undefined,
+      fleet: {
+        list: () => catalog.list(),
+        get: (infoHash) => catalog.get(infoHash),
+        copies: (infoHash) => catalog.copies(infoHash),
+        holdings: (infoHash) =>
+          catalog.holdings(infoHash).map(({ edge, bitfield }) => ({
+            edgeId: edge.record.id,
+            name: edge.record.name,
+            bitfield: bitfield.toBuffer(),
+            held: bitfield.count(),
+          })),
+        onChange: (listener) => {
+          catalog.on('pieces-added', (infoHash) => listener(infoHash));
+          catalog.on('pieces-removed', (infoHash) => listener(infoHash));
+          catalog.on('object-added', () => listener(null));
+          catalog.on('object-removed', () => listener(null));
+        },
+      },
+    });
+    this.#lifecycle.add({ name: 'dashboard', phase: 'serving', stop: async () => dashboard.close() });
+    return dashboard;
   }
 
   /** The controller's own admin routes: edges and enrolment tokens. */

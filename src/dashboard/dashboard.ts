@@ -1,20 +1,16 @@
-// The operator's dashboard, served by the agent's admin API under /dashboard: a login page that trades
-// the admin token for a session cookie, pages (plain ES modules and CSS from assets/dashboard, no build)
-// and the JSON they poll. Writes need the session's anti-CSRF header; nothing but the login page and its
-// stylesheet answers without a session.
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+// The agent's dashboard: overview, objects with piece maps, peers, and their live events, on the shell
+// that every edgepeer dashboard shares (src/dashboard/shell.ts: login, session, assets, event stream).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { extname } from 'node:path';
 import type { ServedOperations } from '../admin/index.ts';
-import { pathOf, readBody, readJson, sendJson, summarize } from '../admin/index.ts';
-import { InvalidArgumentError, NotFoundError, UnauthorizedError } from '../errors/index.ts';
+import { readJson, sendJson, summarize } from '../admin/index.ts';
+import { InvalidArgumentError } from '../errors/index.ts';
 import type { IngestResult } from '../ingest/index.ts';
 import { parsePieceList } from '../metainfo/index.ts';
 import type { CatalogObject, RemovalReason, StoredObject } from '../store/index.ts';
 import type { PeerInfo } from '../wire/index.ts';
 import { type CounterSample, RateHistory } from './history.ts';
-import { CSRF_HEADER, crossSite, type DashboardSession, DashboardSessions } from './sessions.ts';
+import { LiveFeed } from './live.ts';
+import { type ApiRequest, createDashboardShell, type Dashboard } from './shell.ts';
 import type { SwarmView } from './swarm.ts';
 
 /** What the overview reads of the agent's status (AgentStatus has it). */
@@ -37,6 +33,7 @@ export interface DashboardStore {
   on(event: 'pieces-removed', listener: (infoHash: string, pieces: number[], reason: RemovalReason) => void): unknown;
   on(event: 'pieces-added', listener: (infoHash: string, pieces: number[]) => void): unknown;
   on(event: 'object-removed', listener: (infoHash: string) => void): unknown;
+  on(event: 'object-added', listener: () => void): unknown;
 }
 
 export interface DashboardOptions {
@@ -52,203 +49,222 @@ export interface DashboardOptions {
   swarm?: (infoHash: string) => Promise<SwarmView | null>;
   /** How often counters are sampled for the rate chart. */
   sampleEveryMs?: number;
-}
-
-export interface Dashboard {
-  /** Answers requests under /dashboard (resolves true), leaves others to the admin API (false). */
-  handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
-  close(): void;
+  /** Open live pages at most (default 64); more poll. */
+  maxLivePages?: number;
 }
 
 /** Largest page of the object list. */
 export const MAX_PAGE = 500;
-/**
- * assets/dashboard at the package root: two folders up from src/dashboard (run from source), three from
- * dist/src/dashboard (built). Shipped through package.json's `files`.
- */
-const ASSETS =
-  [new URL('../../assets/dashboard/', import.meta.url), new URL('../../../assets/dashboard/', import.meta.url)].find(
-    (url) => existsSync(new URL('index.html', url)),
-  ) ?? new URL('../../assets/dashboard/', import.meta.url);
-const PAGES = new Set(['/dashboard', '/dashboard/', '/dashboard/objects', '/dashboard/peers']);
-const CONTENT_TYPES: Record<string, string> = {
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.html': 'text/html; charset=utf-8',
-};
-/** Scripts and styles from this origin only, no framing: an injected string cannot run. */
-const SECURITY_HEADERS = {
-  'content-security-policy':
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-  'x-content-type-options': 'nosniff',
-  // Not no-referrer: with it, Chromium sends `Origin: null` on the login form's POST.
-  'referrer-policy': 'same-origin',
-  'cache-control': 'no-store',
-};
+/** Open live pages at most, all dashboards of this agent together. */
+const MAX_LIVE_PAGES = 64;
 
 export function createDashboard(options: DashboardOptions): Dashboard {
-  const sessions = new DashboardSessions({ token: options.token });
   const history = new RateHistory();
   const corrupt = new Map<string, Set<number>>();
   const store = options.store;
+  const everyMs = options.sampleEveryMs ?? 2000;
+  const pages = new ObjectPages(() => store.list());
+  const peerRates = new PeerRates(options.peers, everyMs / 2);
+  const live = new LiveFeed({
+    snapshots: {
+      // Without the history: a live page adds each new point to the one it fetched.
+      overview: () => {
+        const { rates, ...now } = overview(options.status(), store.list(), history);
+        return { ...now, rate: rates.at(-1) ?? null };
+      },
+      peers: () => ({ peers: peerRates.peers() }),
+    },
+    changes: ['objects'],
+    everyMs,
+    maxClients: options.maxLivePages ?? MAX_LIVE_PAGES,
+  });
   // Pieces dropped for a failed hash are shown as corrupt until they are held again.
   store.on('pieces-removed', (infoHash, pieces, reason) => {
+    pages.changed();
+    live.notify('objects', infoHash);
     if (reason !== 'corrupt') return;
     const set = corrupt.get(infoHash) ?? new Set<number>();
     for (const piece of pieces) set.add(piece);
     corrupt.set(infoHash, set);
   });
   store.on('pieces-added', (infoHash, pieces) => {
+    pages.changed();
+    live.notify('objects', infoHash);
     const set = corrupt.get(infoHash);
     if (set === undefined) return;
     for (const piece of pieces) set.delete(piece);
     if (set.size === 0) corrupt.delete(infoHash);
   });
-  store.on('object-removed', (infoHash) => corrupt.delete(infoHash));
+  store.on('object-added', () => {
+    pages.changed();
+    live.notify('objects');
+  });
+  store.on('object-removed', (infoHash) => {
+    pages.changed();
+    live.notify('objects');
+    corrupt.delete(infoHash);
+  });
 
   const sample = () => history.add(Date.now(), options.counters());
   sample();
-  const sampler = setInterval(sample, options.sampleEveryMs ?? 2000);
+  const sampler = setInterval(sample, everyMs);
   sampler.unref();
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
-    const path = pathOf(req.url);
-    if (path !== '/dashboard' && !path.startsWith('/dashboard/')) return false;
-    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
-    const method = req.method ?? 'GET';
-    if (path === '/dashboard/login') {
-      if (method === 'GET') return loginPage(res, /[?&]failed=1(&|$)/.test(req.url ?? ''));
-      if (method === 'POST') return login(req, res);
-    }
-    if (method === 'GET' && path === '/dashboard/assets/style.css') return sendAsset(res, 'style.css');
-
-    const session = sessions.fromCookie(req.headers.cookie);
-    if (session === null) {
-      if (method === 'GET' && !path.startsWith('/dashboard/api/')) {
-        res.writeHead(303, { location: '/dashboard/login' }).end();
-        return true;
-      }
-      throw new UnauthorizedError('no dashboard session: log in at /dashboard/login');
-    }
-    if (method !== 'GET') {
-      // A write must come from the dashboard's own pages: same site, and the token only they can read.
-      if (crossSite(req.headers) || !sessions.csrfOk(session, req.headers[CSRF_HEADER])) {
-        throw new UnauthorizedError(`a dashboard write needs the ${CSRF_HEADER} header of its session`);
-      }
-    }
-    if (method === 'GET' && PAGES.has(path)) return sendAsset(res, 'index.html');
-    const asset = /^\/dashboard\/assets\/([a-z0-9-]+\.(?:js|css))$/.exec(path);
-    if (method === 'GET' && asset) return sendAsset(res, asset[1] as string);
-    return api(req, res, method, path, session);
-  }
-
-  async function login(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
-    if (crossSite(req.headers)) throw new UnauthorizedError('a login from another site');
-    const form = new URLSearchParams((await readBody(req, 64 * 1024)).toString('utf8'));
-    const session = sessions.login(form.get('token') ?? '');
-    if (session === null) {
-      res.writeHead(303, { location: '/dashboard/login?failed=1' }).end();
-      return true;
-    }
-    res.writeHead(303, { location: '/dashboard/', 'set-cookie': sessions.cookieFor(session) }).end();
-    return true;
-  }
-
-  async function api(
-    req: IncomingMessage,
-    res: ServerResponse,
-    method: string,
-    path: string,
-    session: DashboardSession,
-  ): Promise<boolean> {
-    const query = new URL(req.url ?? '/', 'http://dashboard').searchParams;
-    if (method === 'GET' && path === '/dashboard/api/session') {
-      sendJson(res, 200, { csrfToken: session.csrfToken, csrfHeader: CSRF_HEADER, expiresAt: session.expiresAt });
-      return true;
-    }
-    if (method === 'POST' && path === '/dashboard/api/logout') {
-      sessions.logout(session);
-      res.setHeader('set-cookie', DashboardSessions.clearedCookie());
-      sendJson(res, 200, { ok: true });
-      return true;
-    }
-    if (method === 'GET' && path === '/dashboard/api/overview') {
+  async function api({ req, res, method, route, query }: ApiRequest): Promise<boolean> {
+    if (method === 'GET' && route === 'overview') {
       sendJson(res, 200, overview(options.status(), store.list(), history));
       return true;
     }
-    if (method === 'GET' && path === '/dashboard/api/objects') {
-      sendJson(res, 200, objectPage(store.list(), query));
+    if (method === 'GET' && route === 'objects') {
+      sendJson(res, 200, pages.page(query));
       return true;
     }
-    const pieceRoute = /^\/dashboard\/api\/objects\/([0-9a-fA-F]{40})\/pieces$/.exec(path);
+    const pieceRoute = /^objects\/([0-9a-fA-F]{40})\/pieces$/.exec(route);
     if (method === 'GET' && pieceRoute) {
       const object = store.find(pieceRoute[1] as string);
       sendJson(res, 200, pieceMap(object, options.cachedPieces?.(object.infoHash) ?? [], corrupt.get(object.infoHash)));
       return true;
     }
-    const swarmRoute = /^\/dashboard\/api\/objects\/([0-9a-fA-F]{40})\/swarm$/.exec(path);
+    const swarmRoute = /^objects\/([0-9a-fA-F]{40})\/swarm$/.exec(route);
     if (method === 'GET' && swarmRoute) {
       const object = store.find(swarmRoute[1] as string);
       sendJson(res, 200, { swarm: (await options.swarm?.(object.infoHash)) ?? null });
       return true;
     }
-    const objectRoute = /^\/dashboard\/api\/objects\/([0-9a-fA-F]{40})$/.exec(path);
+    const objectRoute = /^objects\/([0-9a-fA-F]{40})$/.exec(route);
     if (method === 'GET' && objectRoute) {
       sendJson(res, 200, await options.operations.show(objectRoute[1] as string));
       return true;
     }
-    if (method === 'GET' && path === '/dashboard/api/peers') {
-      sendJson(res, 200, { peers: options.peers() });
+    if (method === 'GET' && route === 'peers') {
+      sendJson(res, 200, { peers: peerRates.peers() });
       return true;
     }
-    if (method === 'POST' && path === '/dashboard/api/purge') {
-      const body = (await readJson(req, 64 * 1024)) as { infoHash?: unknown; pieces?: unknown };
-      if (typeof body?.infoHash !== 'string' || !/^[0-9a-fA-F]{40}$/.test(body.infoHash)) {
-        throw new InvalidArgumentError('infoHash: must be 40 hex digits', { subject: 'infoHash' });
-      }
-      if (body.pieces !== undefined && typeof body.pieces !== 'string') {
-        throw new InvalidArgumentError('pieces: must be a piece list such as "0-9,20"', { subject: 'pieces' });
-      }
-      const pieces = body.pieces === undefined ? undefined : parsePieceList(body.pieces);
-      const results = await options.operations.purge({ ids: [body.infoHash], ...(pieces ? { pieces } : {}) });
-      sendJson(res, 200, { results });
-      return true;
-    }
-    if (method === 'POST' && path === '/dashboard/api/ingest') {
-      const body = (await readJson(req, 64 * 1024)) as { url?: unknown };
-      if (typeof body?.url !== 'string' || !/^https?:\/\/\S+$/i.test(body.url)) {
-        throw new InvalidArgumentError('url: must be an http(s) URL', { subject: 'url' });
-      }
-      const results: IngestResult[] = [];
-      await options.operations.ingest({ sources: [body.url], options: {} }, (result) => results.push(result));
-      sendJson(res, 200, { results });
-      return true;
-    }
-    throw new NotFoundError(`no dashboard route ${method} ${path.slice(0, 200)}`);
+    if (method === 'POST' && route === 'purge') return purgeRoute(req, res, options.operations);
+    if (method === 'POST' && route === 'ingest') return ingestRoute(req, res, options.operations);
+    return false;
   }
 
+  const shell = createDashboardShell({
+    token: options.token,
+    kind: 'agent',
+    pages: { '': 'Overview', objects: 'Objects', peers: 'Peers' },
+    tokenHint:
+      "Enter the agent's admin token (the file <code>admin.token</code> in the data directory, or <code>admin.tokenFile</code>).",
+    live,
+    api,
+  });
   return {
-    handle,
-    close: () => clearInterval(sampler),
+    handle: shell.handle,
+    close: () => {
+      clearInterval(sampler);
+      shell.close();
+    },
   };
 }
 
-async function sendAsset(res: ServerResponse, name: string): Promise<boolean> {
-  let body: Buffer;
-  try {
-    body = await readFile(new URL(name, ASSETS));
-  } catch {
-    throw new NotFoundError(`no dashboard asset ${name}`);
+/** POST purge {infoHash, pieces?}: the admin API's purge of one object or some of its pieces. */
+export async function purgeRoute(
+  req: IncomingMessage,
+  res: ServerResponse,
+  operations: Pick<ServedOperations, 'purge'>,
+): Promise<boolean> {
+  const body = (await readJson(req, 64 * 1024)) as { infoHash?: unknown; pieces?: unknown };
+  if (typeof body?.infoHash !== 'string' || !/^[0-9a-fA-F]{40}$/.test(body.infoHash)) {
+    throw new InvalidArgumentError('infoHash: must be 40 hex digits', { subject: 'infoHash' });
   }
-  res.writeHead(200, { 'content-type': CONTENT_TYPES[extname(name)] ?? 'application/octet-stream' }).end(body);
+  if (body.pieces !== undefined && typeof body.pieces !== 'string') {
+    throw new InvalidArgumentError('pieces: must be a piece list such as "0-9,20"', { subject: 'pieces' });
+  }
+  const pieces = body.pieces === undefined ? undefined : parsePieceList(body.pieces);
+  const results = await operations.purge({ ids: [body.infoHash], ...(pieces ? { pieces } : {}) });
+  sendJson(res, 200, { results });
   return true;
 }
 
-async function loginPage(res: ServerResponse, failed: boolean): Promise<boolean> {
-  let page = await readFile(new URL('login.html', ASSETS), 'utf8');
-  if (failed) page = page.replace('<!--message-->', '<p role="alert" class="error">Wrong token: try again.</p>');
-  res.writeHead(failed ? 401 : 200, { 'content-type': CONTENT_TYPES['.html'] as string }).end(page);
+/** POST ingest {url}: the admin API's ingest of one http(s) URL. */
+export async function ingestRoute(
+  req: IncomingMessage,
+  res: ServerResponse,
+  operations: Pick<ServedOperations, 'ingest'>,
+): Promise<boolean> {
+  const body = (await readJson(req, 64 * 1024)) as { url?: unknown };
+  if (typeof body?.url !== 'string' || !/^https?:\/\/\S+$/i.test(body.url)) {
+    throw new InvalidArgumentError('url: must be an http(s) URL', { subject: 'url' });
+  }
+  const results: IngestResult[] = [];
+  await operations.ingest({ sources: [body.url], options: {} }, (result) => results.push(result));
+  sendJson(res, 200, { results });
   return true;
+}
+
+/**
+ * Pages of the object list. The filtered, sorted list of a view (q, state, sort) is kept until the
+ * catalog changes: pages open on the same view, or paging through it, cost one sort, not one each.
+ */
+export class ObjectPages {
+  readonly #list: () => CatalogObject[];
+  readonly #sorted = new Map<string, CatalogObject[]>();
+  #version = 0;
+  #sortedAt = -1;
+  /** Sorts done (for tests). */
+  sorts = 0;
+
+  constructor(list: () => CatalogObject[]) {
+    this.#list = list;
+  }
+
+  changed(): void {
+    this.#version += 1;
+  }
+
+  page(query: URLSearchParams) {
+    if (this.#sortedAt !== this.#version) {
+      this.#sorted.clear();
+      this.#sortedAt = this.#version;
+    }
+    const key = `${query.get('q') ?? ''}\n${query.get('state') ?? ''}\n${query.get('sort') ?? ''}`;
+    return objectPage(this.#list(), query, (matching) => {
+      const cached = this.#sorted.get(key);
+      if (cached !== undefined) return cached;
+      this.sorts += 1;
+      const sorted = matching();
+      // A few views at once (several admins, several filters): the oldest goes.
+      if (this.#sorted.size >= 8) this.#sorted.delete(this.#sorted.keys().next().value as string);
+      this.#sorted.set(key, sorted);
+      return sorted;
+    });
+  }
+}
+
+/** The peer connections with each one's send rate since the previous look (at most one look per `minMs`). */
+class PeerRates {
+  readonly #peers: () => PeerInfo[];
+  readonly #minMs: number;
+  #last: { at: number; bytes: Map<string, number>; shown: Array<PeerInfo & { sentPerSecond: number | null }> } | null =
+    null;
+
+  constructor(peers: () => PeerInfo[], minMs: number) {
+    this.#peers = peers;
+    this.#minMs = minMs;
+  }
+
+  peers(): Array<PeerInfo & { sentPerSecond: number | null }> {
+    const now = Date.now();
+    const last = this.#last;
+    if (last !== null && now - last.at < this.#minMs) return last.shown;
+    const bytes = new Map<string, number>();
+    const shown = this.#peers().map((peer) => {
+      const key = `${peer.address}:${peer.port}:${peer.connectedAt}`;
+      bytes.set(key, peer.uploadedBytes);
+      const before = last?.bytes.get(key);
+      const sentPerSecond =
+        last === null || before === undefined ? null : ((peer.uploadedBytes - before) * 1000) / (now - last.at);
+      return { ...peer, sentPerSecond };
+    });
+    this.#last = { at: now, bytes, shown };
+    return shown;
+  }
 }
 
 /** Bytes of an object's held pieces (the last piece may be short). */
@@ -292,7 +308,11 @@ const SORTS: Record<string, (a: CatalogObject, b: CatalogObject) => number> = {
  * q (substring of name or info hash), state (complete|partial), sort (name|added|length|held, '-' first
  * for descending), offset, limit (at most MAX_PAGE).
  */
-export function objectPage(objects: CatalogObject[], query: URLSearchParams) {
+export function objectPage(
+  objects: CatalogObject[],
+  query: URLSearchParams,
+  sorted: (matching: () => CatalogObject[]) => CatalogObject[] = (matching) => matching(),
+) {
   const q = (query.get('q') ?? '').toLowerCase();
   const state = query.get('state') ?? '';
   const sortSpec = query.get('sort') ?? 'name';
@@ -305,12 +325,15 @@ export function objectPage(objects: CatalogObject[], query: URLSearchParams) {
   }
   const offset = integer(query.get('offset'), 0, 'offset');
   const limit = Math.min(MAX_PAGE, integer(query.get('limit'), 50, 'limit'));
-  const matching = objects.filter(
-    (o) =>
-      (q === '' || o.infoHash.includes(q) || o.name.toLowerCase().includes(q)) &&
-      (state === '' || (state === 'complete') === o.complete),
+  const matching = sorted(() =>
+    objects
+      .filter(
+        (o) =>
+          (q === '' || o.infoHash.includes(q) || o.name.toLowerCase().includes(q)) &&
+          (state === '' || (state === 'complete') === o.complete),
+      )
+      .sort(descending ? (a, b) => sort(b, a) : sort),
   );
-  matching.sort(descending ? (a, b) => sort(b, a) : sort);
   return { total: matching.length, offset, limit, items: matching.slice(offset, offset + limit).map(summarize) };
 }
 

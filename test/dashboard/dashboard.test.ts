@@ -11,8 +11,10 @@ import {
   createDashboard,
   type Dashboard,
   MAX_PAGE,
+  ObjectPages,
   objectPage,
   SESSION_COOKIE,
+  swarmPage,
 } from '../../src/dashboard/index.ts';
 import { createHashPool, type HashPool } from '../../src/hashing/index.ts';
 import { OriginClient } from '../../src/ingest/index.ts';
@@ -28,6 +30,7 @@ let dashboard: Dashboard;
 let url: string;
 let token: string;
 let infoHash: string;
+let operations: StoreOperations;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'edgepeer-dashboard-'));
@@ -35,7 +38,7 @@ beforeAll(async () => {
   pool = createHashPool({ threads: 1 });
   origin = new OriginClient({ timeoutMs: 2000, connections: 2 });
   token = await ensureToken(join(dir, 'admin.token'));
-  const operations = new StoreOperations({ store, ingestContext: () => ({ store, hashPool: pool, origin }) });
+  operations = new StoreOperations({ store, ingestContext: () => ({ store, hashPool: pool, origin }) });
   dashboard = createDashboard({
     token,
     operations,
@@ -53,6 +56,7 @@ beforeAll(async () => {
     }),
     peers: () => [],
     counters: () => ({ sentBytes: 0, pulledBytes: 0, connections: 0 }),
+    sampleEveryMs: 200,
   });
   server = createAdminServer({
     operations,
@@ -99,7 +103,7 @@ async function session(): Promise<{ cookie: string; csrf: string }> {
 
 describe('the dashboard', () => {
   it('sends a browser without a session to the login page, and answers its API 401', async () => {
-    for (const path of ['/dashboard', '/dashboard/', '/dashboard/objects', '/dashboard/assets/app.js']) {
+    for (const path of ['/dashboard', '/dashboard/', '/dashboard/objects', '/dashboard/assets/agent.js']) {
       const res = await request(`${url}${path}`);
       expect(res.statusCode, path).toBe(303);
       expect(res.headers.location).toBe('/dashboard/login');
@@ -138,7 +142,7 @@ describe('the dashboard', () => {
     const { cookie } = await session();
     const page = await request(`${url}/dashboard/objects`, { headers: { cookie } });
     expect(page.statusCode).toBe(200);
-    expect(await page.body.text()).toContain('/dashboard/assets/app.js');
+    expect(await page.body.text()).toContain('/dashboard/assets/agent.js');
     // The session cookie opens nothing of the bearer API.
     expect((await request(`${url}/v1/objects`, { headers: { cookie } })).statusCode).toBe(401);
   });
@@ -205,8 +209,39 @@ describe('the dashboard', () => {
     expect(await map()).toMatchObject({ corrupt: [] });
   });
 
-  it('ends a session at logout', async () => {
+  it('streams the overview and the objects that changed to a logged-in page, and to no one else', async () => {
+    expect((await request(`${url}/dashboard/api/events`)).statusCode).toBe(401);
+    const { cookie } = await session();
+    const stream = await request(`${url}/dashboard/api/events?topics=overview,objects`, { headers: { cookie } });
+    expect(stream.statusCode).toBe(200);
+    expect(stream.headers['content-type']).toMatch(/^text\/event-stream/);
+    let text = '';
+    const seen = (pattern: RegExp) =>
+      new Promise<void>((resolve) => {
+        if (pattern.test(text)) return resolve();
+        const onData = (chunk: Buffer) => {
+          text += chunk.toString();
+          if (pattern.test(text)) {
+            stream.body.off('data', onData);
+            resolve();
+          }
+        };
+        stream.body.on('data', onData);
+      });
+    await seen(/event: overview\ndata: \{"objects":1,/);
+    const file = join(dir, 'second.bin');
+    await writeFile(file, Buffer.alloc(2 * 16384, 4));
+    await operations.ingest({ sources: [file], options: { pieceLength: 16384 } }, () => {});
+    await seen(/event: objects\ndata: \{"all":true/);
+    await seen(/event: overview\ndata: \{"objects":2,/);
+    stream.body.destroy();
+  });
+
+  it('ends a session at logout, and its open event stream with it', async () => {
     const { cookie, csrf } = await session();
+    const stream = await request(`${url}/dashboard/api/events?topics=overview`, { headers: { cookie } });
+    expect(stream.statusCode).toBe(200);
+    const ended = stream.body.text();
     const out = await request(`${url}/dashboard/api/logout`, {
       method: 'POST',
       headers: { cookie, [CSRF_HEADER]: csrf, 'content-type': 'application/json' },
@@ -215,6 +250,8 @@ describe('the dashboard', () => {
     expect(out.statusCode).toBe(200);
     expect(String(out.headers['set-cookie'])).toContain('Max-Age=0');
     expect((await request(`${url}/dashboard/api/overview`, { headers: { cookie } })).statusCode).toBe(401);
+    await ended;
+    expect((await request(`${url}/dashboard/api/events`, { headers: { cookie } })).statusCode).toBe(401);
   });
 });
 
@@ -249,5 +286,41 @@ describe('a page of objects', () => {
     expect(paged.items.map((o) => o.name)).toEqual(['object-099998.bin', 'object-099999.bin']);
     expect(() => objectPage(objects, new URLSearchParams({ sort: 'colour' }))).toThrow(/sort/);
     expect(() => objectPage(objects, new URLSearchParams({ offset: '-1' }))).toThrow(/offset/);
+  });
+
+  it('sorts a view once for every page and request on it until the catalog changes', () => {
+    const pages = new ObjectPages(() => objects);
+    const view = (offset: number) => new URLSearchParams({ sort: '-length', offset: String(offset) });
+    expect(pages.page(view(0)).items[0]?.name).toBe('object-099999.bin');
+    expect(pages.page(view(50)).items[0]?.name).toBe('object-099949.bin');
+    expect(pages.page(view(0)).items[0]?.name).toBe('object-099999.bin');
+    expect(pages.sorts).toBe(1);
+    pages.page(new URLSearchParams({ q: '0999' }));
+    expect(pages.sorts).toBe(2);
+    pages.changed();
+    pages.page(view(0));
+    expect(pages.sorts).toBe(3);
+  });
+});
+
+describe('a page of swarms', () => {
+  const swarms = Array.from({ length: 1000 }, (_, i) => ({
+    infoHash: i.toString(16).padStart(40, '0'),
+    version: 1,
+    seeds: i % 7,
+    leechers: i % 11,
+    networkPeers: 0,
+    pieceCount: null,
+  }));
+
+  it('filters by info hash and sorts by peers, most first by default', () => {
+    const first = swarmPage(swarms, new URLSearchParams());
+    expect(first.total).toBe(1000);
+    expect(first.items).toHaveLength(50);
+    expect(first.items[0]!.seeds + first.items[0]!.leechers).toBe(16);
+    expect(swarmPage(swarms, new URLSearchParams({ q: '3e7' })).items.map((s) => s.infoHash)).toEqual([
+      swarms[999]!.infoHash,
+    ]);
+    expect(() => swarmPage(swarms, new URLSearchParams({ sort: 'size' }))).toThrow(/sort/);
   });
 });

@@ -2,60 +2,29 @@
 // no browser), against the agent as a real process. Log in, see an object ingested a moment before with its
 // piece map, purge a piece and watch the map change; be refused without the token and with a wrong one.
 // Everything on loopback; the browser is told to resolve no other host and to make no background calls.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import type { Browser, Page } from 'puppeteer-core';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultTokenFile } from '../../src/admin/index.ts';
 import type { AgentAddresses } from '../../src/agent/index.ts';
+import { expectAccessible, launchChromium, logIn as logInTo, skipWithoutChromium } from '../helpers/chromium.ts';
 import { edgepeer } from '../helpers/cli.ts';
 import { type RunningEdgepeerTracker, startLtLeecher, startTrackerCommand } from './tracker-support.ts';
 
 const RUN = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
-/** axe-core, the accessibility engine, injected into each page (npm devDependency, no download). */
-const AXE = fileURLToPath(new URL('../../node_modules/axe-core/axe.min.js', import.meta.url));
-
-function which(command: string): string | null {
-  try {
-    return execFileSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' }).trim() || null;
-  } catch {
-    return null;
-  }
-}
-
-const CHROMIUM = which('chromium');
-// In CI a missing browser is a failure (setup-system.sh installs it); only a run with CI=false may skip.
-const skip = CHROMIUM === null && process.env.CI === 'false';
+const skip = skipWithoutChromium;
 if (skip)
   console.warn('dashboard-chromium: skipped, `command -v chromium` finds nothing (bash scripts/setup-system.sh)');
-
-/** Flags that keep chromium off the network and quiet: loopback only, no first run, no updates, no pings. */
-export const CHROMIUM_FLAGS = [
-  '--headless=new',
-  '--no-sandbox', // tests run as root in CI containers
-  '--no-first-run',
-  '--no-default-browser-check',
-  '--disable-component-update',
-  '--disable-background-networking',
-  '--disable-default-apps',
-  '--disable-extensions',
-  '--disable-sync',
-  '--disable-domain-reliability',
-  '--disable-client-side-phishing-detection',
-  '--disable-breakpad',
-  '--metrics-recording-only',
-  '--no-pings',
-  '--disable-features=Translate,OptimizationHints,MediaRouter,AutofillServerCommunication,CertificateTransparencyComponentUpdater',
-  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
-  '--disable-dev-shm-usage',
-];
 
 let dir: string;
 let dataDir: string;
@@ -105,12 +74,7 @@ beforeAll(async () => {
   tracker = await startTrackerCommand(['--interval', '60']);
   await startAgent();
   token = (await readFile(defaultTokenFile(dataDir), 'utf8')).trim();
-  browser = await puppeteer.launch({
-    executablePath: CHROMIUM as string,
-    args: CHROMIUM_FLAGS,
-    userDataDir: join(dir, 'chromium-profile'),
-    headless: true,
-  });
+  browser = await launchChromium(join(dir, 'chromium-profile'));
 });
 
 afterAll(async () => {
@@ -145,33 +109,8 @@ async function pieceColour(page: Page, piece: number, canvasId = 'piece-map'): P
   );
 }
 
-async function logIn(page: Page, given: string): Promise<void> {
-  await page.goto(`${where.adminUrl}/dashboard/login`);
-  await page.type('#token', given);
-  await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
-}
-
-/**
- * Runs axe-core on the page as it is: no violation of impact serious or critical. The page's CSP allows
- * scripts from the agent only, so the page is opened with CSP bypassed for the injected engine.
- */
-async function expectAccessible(page: Page, what: string): Promise<void> {
-  await page.addScriptTag({ path: AXE });
-  const violations = await page.evaluate(async () => {
-    const axe = (globalThis as unknown as { axe: { run(): Promise<{ violations: AxeViolation[] }> } }).axe;
-    const result = await axe.run();
-    return result.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }));
-  });
-  expect(
-    violations.filter((v) => v.impact === 'serious' || v.impact === 'critical'),
-    `${what}: ${JSON.stringify(violations)}`,
-  ).toEqual([]);
-}
-
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  nodes: unknown[];
+function logIn(page: Page, given: string): Promise<void> {
+  return logInTo(page, where.adminUrl as string, given);
 }
 
 /** Swarm statistics of one object from edgepeer's tracker once `accept` holds (long poll on its version). */
@@ -286,6 +225,77 @@ describe.skipIf(skip)('the dashboard in chromium', () => {
     });
     expect(((await after.body.json()) as { held: string }).held).toBe(`0-6,8-${pieces - 1}`);
     await page.close();
+  });
+
+  it('updates the overview and the object list without reloading: a live stream, or polling when told to', async () => {
+    const live = await browser.newPage();
+    await logIn(live, token);
+    await live.waitForSelector('body[data-live="sse"]');
+    const polled = await browser.newPage();
+    await logIn(polled, token);
+    await polled.goto(`${where.adminUrl}/dashboard/objects?live=poll`);
+    await polled.waitForSelector('body[data-live="poll"]');
+    const listed = await browser.newPage();
+    await logIn(listed, token);
+    await listed.goto(`${where.adminUrl}/dashboard/objects`);
+    await listed.waitForSelector('body[data-live="sse"]');
+    const before = Number(await live.$eval('#objects-count', (e) => e.textContent));
+    // A mark on each page's window: gone if the page reloaded.
+    for (const page of [live, polled, listed]) await page.evaluate('window.notReloaded = true');
+
+    const file = join(dir, 'live.bin');
+    await writeFile(file, randomBytes(3 * pieceLength));
+    const ingested = await edgepeer(['ingest', file, '--piece-length', '16KiB', '--data-dir', dataDir, '--json']);
+    expect(ingested.code, ingested.stderr).toBe(0);
+    const liveHash = String(ingested.lines[0]?.infoHash);
+    // Polled with an interval: a page behind another gets no animation frames.
+    await live.waitForFunction(`document.querySelector('#objects-count')?.textContent === '${before + 1}'`, {
+      polling: 100,
+    });
+    await listed.waitForSelector(`tr[data-info-hash="${liveHash}"]`);
+    // Polled, the list comes every 10 s, and only to a page in view.
+    await polled.bringToFront();
+    await polled.waitForSelector(`tr[data-info-hash="${liveHash}"]`, { timeout: 20_000 });
+    for (const page of [live, polled, listed]) expect(await page.evaluate('window.notReloaded')).toBe(true);
+    for (const page of [live, polled, listed]) await page.close();
+  });
+
+  it('ingests a URL after confirmation (a cancelled one fetches nothing), and lists it without reloading', async () => {
+    const body = randomBytes(5 * pieceLength);
+    let fetched = 0;
+    const origin = createServer((_req, res) => {
+      fetched += 1;
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length }).end(body);
+    });
+    await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(origin.address() as AddressInfo).port}/origin-file.bin`;
+      const page = await browser.newPage();
+      await logIn(page, token);
+      await page.goto(`${where.adminUrl}/dashboard/objects`);
+      await page.waitForSelector('body[data-live="sse"]');
+      await page.type('#ingest-url', url);
+      await page.click('#ingest-url ~ button[type=submit]');
+      await page.waitForSelector('#confirm[open]');
+      await page.click('#confirm button[value=cancel]');
+      await page.waitForSelector('#confirm:not([open])');
+      expect(fetched).toBe(0);
+      await page.click('#ingest-url ~ button[type=submit]');
+      await page.waitForSelector('#confirm[open]');
+      await page.click('#confirm-ok');
+      await page.waitForFunction(
+        `/^ingested: [0-9a-f]{40}$/.test(document.querySelector('#ingest-status')?.textContent ?? '')`,
+        {
+          polling: 100,
+        },
+      );
+      const ingestedHash = String(await page.$eval('#ingest-status', (e) => e.textContent)).split(': ')[1];
+      await page.waitForSelector(`tr[data-info-hash="${ingestedHash}"]`);
+      expect(fetched).toBeGreaterThan(0);
+      await page.close();
+    } finally {
+      origin.close();
+    }
   });
 
   it('refuses a write from the page without the session anti-CSRF header', async () => {

@@ -25,6 +25,11 @@ export interface TrackerOptions extends TrackerCoreOptions {
   udp?: boolean;
   /** Where a request or datagram that failed unexpectedly (a bug) is logged. Default: nowhere. */
   logger?: Logger;
+  /**
+   * Answers requests under /dashboard (the operator's pages, src/dashboard, behind the admin token);
+   * resolves true when it answered. None: /dashboard is not found.
+   */
+  pages?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }
 
 export interface TrackerAddress {
@@ -234,6 +239,7 @@ class ReferenceTracker implements Tracker {
     if (path === '/scrape') return this.#scrape(req, res, query);
     if (path === STATS_PATH || path === `${STATS_PATH}/`) return this.#statsList(req, res, query);
     if (path.startsWith(`${STATS_PATH}/`)) return this.#stats(req, res, path.slice(STATS_PATH.length + 1), query);
+    if ((path === '/dashboard' || path.startsWith('/dashboard/')) && (await this.#options.pages?.(req, res))) return;
     if (path === '/') {
       res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
       res.end('edgepeer tracker: announce at /announce (HTTP and UDP), scrape at /scrape, statistics at /stats\n');

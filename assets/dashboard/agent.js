@@ -1,0 +1,233 @@
+// The agent's pages: overview, objects (piece maps, purge, ingest) and peers. Shared parts (DOM, API,
+// confirmation, live updates) in common.js.
+import { drawRateChart } from './chart.js';
+import { api, app, card, formatBytes, h, percent, run, time } from './common.js';
+import { objectList } from './lists.js';
+import { COLOURS, drawHeatMap, drawPieceMap } from './piecemap.js';
+
+// Overview
+
+function overviewPage() {
+  const cards = h('div', { class: 'cards', id: 'cards' });
+  const chart = h('canvas', {
+    id: 'rates',
+    role: 'img',
+    'aria-label': 'Bytes per second sent and pulled, last 10 minutes',
+    class: 'chart',
+  });
+  const trackers = h('tbody');
+  const ims = h('p', { id: 'ims' });
+  const controller = h('p', { id: 'controller' });
+  app.replaceChildren(
+    h('h1', {}, 'Overview'),
+    cards,
+    h(
+      'section',
+      {},
+      h('h2', {}, 'Rates, last 10 minutes'),
+      h(
+        'div',
+        { class: 'legend' },
+        h('span', {}, h('span', { class: 'swatch sent' }), 'sent to peers and HTTP clients'),
+        h('span', {}, h('span', { class: 'swatch pulled' }), 'pulled from origins'),
+      ),
+      chart,
+    ),
+    h(
+      'section',
+      {},
+      h('h2', {}, 'Trackers'),
+      h(
+        'table',
+        {},
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            h('th', {}, 'URL'),
+            h('th', { class: 'num' }, 'Objects'),
+            h('th', {}, 'Last success'),
+            h('th', { class: 'num' }, 'Peers seen'),
+            h('th', {}, 'Error'),
+          ),
+        ),
+        trackers,
+      ),
+    ),
+    h('section', {}, h('h2', {}, 'IMS registration'), ims),
+    h('section', {}, h('h2', {}, 'CDN controller'), controller),
+  );
+  let rates = [];
+  const render = (o) => {
+    cards.replaceChildren(
+      card('Objects', o.objects, 'objects-count'),
+      card('Complete', o.objectsComplete),
+      card('Bytes held', formatBytes(o.bytesHeld), 'bytes-held'),
+      card('Peer connections', o.peers, 'peers-count'),
+      card('HTTP connections', o.httpConnections),
+      card('Sent since start', formatBytes(o.sentBytes)),
+      card('Cache hit ratio', percent(o.cache.hitRatio), 'hit-ratio'),
+      card('Cache used', `${formatBytes(o.cache.bytes)} of ${formatBytes(o.cache.maxBytes)}`),
+    );
+    drawRateChart(chart, rates, [
+      { key: 'sentPerSecond', colour: `rgb(${COLOURS.held})` },
+      { key: 'pulledPerSecond', colour: `rgb(${COLOURS.cached})` },
+    ]);
+    trackers.replaceChildren(
+      ...(o.trackers.length === 0
+        ? [h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'No trackers configured (or announces off).'))]
+        : o.trackers.map((t) =>
+            h(
+              'tr',
+              {},
+              h('td', {}, h('code', {}, t.url)),
+              h('td', { class: 'num' }, t.objects),
+              h('td', {}, time(t.lastSuccessAt)),
+              h('td', { class: 'num' }, t.peersSeen),
+              h(
+                'td',
+                { class: t.lastError ? 'error' : '' },
+                t.lastError ? (t.lastError.message ?? String(t.lastError.code)) : 'none',
+              ),
+            ),
+          )),
+    );
+    ims.replaceChildren(
+      o.ims
+        ? `${o.ims.status}${o.ims.registered ? ' (registered)' : ''}: ${o.ims.impu} at ${o.ims.registrar}${o.ims.expiresAt ? `, expires ${new Date(o.ims.expiresAt).toLocaleTimeString()}` : ''}`
+        : h('span', { class: 'muted' }, 'IMS registration is off.'),
+    );
+    const link = o.controller;
+    controller.replaceChildren(
+      link
+        ? `${link.connected ? 'connected' : 'not connected'} to ${link.controller} as ${link.edgeId ?? '(not enrolled)'}${link.draining ? ', draining' : ''}; last heartbeat ${time(link.lastHeartbeatAt)}${link.lastError ? `; last error: ${link.lastError}` : ''}`
+        : h('span', { class: 'muted' }, 'Standalone: not an edge of a controller.'),
+    );
+  };
+  const load = async () => {
+    const o = await api('overview');
+    rates = o.rates;
+    render(o);
+  };
+  return {
+    load,
+    live: {
+      // The stream carries the newest rate point only: added to those fetched at load.
+      overview: (o) => {
+        if (o.rate && o.rate.at > (rates.at(-1)?.at ?? 0)) rates = [...rates, o.rate].slice(-300);
+        render(o);
+      },
+    },
+  };
+}
+
+// Objects
+
+function objectsPage() {
+  return objectList({
+    title: 'Objects',
+    intro: "This agent's store; select an object for its piece map.",
+    ingestHint: "Into this agent's store.",
+    // The tracker learns of changes through announces, not events: its heat map is asked for every 10 s.
+    every: { ms: 10_000 },
+    detail: (section, id) => {
+      const canvas = h('canvas', { id: 'piece-map', role: 'img', 'aria-label': 'Piece map' });
+      const title = h('h2', {}, 'Object');
+      const facts = h('p', { id: 'object-facts', class: 'muted' });
+      const swarmCanvas = h('canvas', { id: 'swarm-map', role: 'img', 'aria-label': 'Swarm copies per piece' });
+      const swarmCaption = h('p', { id: 'swarm-caption', class: 'muted' });
+      section.replaceChildren(
+        title,
+        facts,
+        h(
+          'div',
+          { class: 'legend' },
+          ...['held', 'cached', 'corrupt', 'missing'].map((k) => h('span', {}, h('span', { class: `swatch ${k}` }), k)),
+        ),
+        canvas,
+      );
+      const swarmSection = h('section', {}, h('h3', {}, 'Copies per piece in the swarm'), swarmCaption, swarmCanvas);
+      const drawSwarm = (swarm) => {
+        if (!swarmSection.isConnected) section.parentNode?.append(swarmSection);
+        if (swarm?.pieceCopies?.length) {
+          swarmCaption.textContent = `From ${swarm.tracker}: ${swarm.seeds} seeds, ${swarm.leechers} leechers; darker: more copies.`;
+          swarmCanvas.hidden = false;
+          drawHeatMap(swarmCanvas, swarm.pieceCopies, Math.min(960, app.clientWidth - 40));
+        } else {
+          swarmCaption.textContent = 'No tracker of this agent reports the swarm’s pieces (an edgepeer tracker does).';
+          swarmCanvas.hidden = true;
+        }
+      };
+      return {
+        clicks: canvas,
+        extra: async () => drawSwarm((await api(`objects/${id}/swarm`)).swarm),
+        refresh: async (withSwarm) => {
+          const [map, swarm] = await Promise.all([
+            api(`objects/${id}/pieces`),
+            withSwarm ? api(`objects/${id}/swarm`).then((r) => r.swarm) : undefined,
+          ]);
+          title.textContent = map.name;
+          facts.replaceChildren(
+            h('span', { class: 'hash' }, map.infoHash),
+            ` · ${map.piecesHeld} of ${map.pieces} pieces held`,
+          );
+          drawPieceMap(canvas, map, Math.min(960, app.clientWidth - 40));
+          if (withSwarm) drawSwarm(swarm);
+          return map;
+        },
+      };
+    },
+  });
+}
+
+// Peers
+
+function peersPage() {
+  const body = h('tbody', { id: 'peers' });
+  app.replaceChildren(
+    h('h1', {}, 'Peers'),
+    h('p', { class: 'muted' }, 'Peer wire connections to this agent; the rate is over the last 2 s.'),
+    h(
+      'table',
+      {},
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', {}, 'Address'),
+          h('th', {}, 'Client'),
+          h('th', {}, 'Object'),
+          h('th', { class: 'num' }, 'Sent'),
+          h('th', { class: 'num' }, 'Rate'),
+          h('th', {}, 'State'),
+        ),
+      ),
+      body,
+    ),
+  );
+  const render = ({ peers }) =>
+    body.replaceChildren(
+      ...(peers.length === 0
+        ? [h('tr', {}, h('td', { colspan: 6, class: 'muted' }, 'No peers connected.'))]
+        : peers.map((p) => {
+            const rate = p.sentPerSecond;
+            return h(
+              'tr',
+              { 'data-info-hash': p.infoHash ?? '', 'data-rate-positive': rate !== null && rate > 0 },
+              h('td', {}, h('code', {}, `${p.address}:${p.port}`)),
+              h('td', {}, p.peerId ?? '–'),
+              h('td', { class: 'hash' }, p.infoHash ? p.infoHash.slice(0, 12) : '–'),
+              h('td', { class: 'num' }, formatBytes(p.uploadedBytes)),
+              h('td', { class: 'num' }, rate === null ? '–' : `${formatBytes(rate)}/s`),
+              h('td', {}, `${p.choked ? 'choked' : 'unchoked'}${p.interested ? ', interested' : ''}`),
+            );
+          })),
+    );
+  return { load: async () => render(await api('peers')), live: { peers: render } };
+}
+
+run({ '': overviewPage, objects: objectsPage, peers: peersPage });
