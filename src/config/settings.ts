@@ -433,7 +433,21 @@ export const SETTINGS = {
   'storageControl.demandPerCopy': {
     value: { type: 'int', min: 0, max: 1_000_000 },
     default: 0,
-    doc: 'Also ingest a piece below highCopies when leechers per copy outside the CDN reach this; 0 turns it off.',
+    doc: 'Also ingest a piece when leechers per copy outside the CDN reach this; 0 turns it off.',
+  },
+  'storageControl.copiesPerLeecher': {
+    value: { type: 'int', min: 0, max: 1_000_000 },
+    default: 0,
+    doc:
+      'Copies outside the CDN each leecher needs for its full rate (about its downlink over a peer uplink): ingest ' +
+      'and keep pieces while fewer than leechers x this; 0 turns it off.',
+  },
+  'storageControl.setAside': {
+    value: bool,
+    default: true,
+    doc:
+      'Keep the bytes of pieces purged as plentiful aside (not served, within budget), to put them back without ' +
+      'the origin if they turn rare.',
   },
   'storageControl.hold': {
     value: { type: 'duration', min: 0, max: 7 * 86_400_000, bare: 's' },

@@ -3,6 +3,7 @@
 // through the Lifecycle.
 export { type AnnouncesOptions, AnnouncesPart } from './announces.ts';
 export { Lifecycle, type Part, type PartPhase } from './lifecycle.ts';
+export { DiskPieceReserve, type PieceReserve } from './piece-reserve.ts';
 export { RegistrationPart } from './registration.ts';
 export { type ReloadOutcome, reloadSteps } from './reload.ts';
 export { hashingPart, openStorePart, originPart } from './resources.ts';

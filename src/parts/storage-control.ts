@@ -22,6 +22,7 @@ import {
 } from '../policy/index.ts';
 import type { Catalog, CatalogObject } from '../store/index.ts';
 import type { Part } from './lifecycle.ts';
+import type { PieceReserve } from './piece-reserve.ts';
 
 export interface StorageControlOptions {
   settings: StorageControlSettings;
@@ -39,6 +40,8 @@ export interface StorageControlOptions {
     pieces: number[],
   ) => Promise<{ error: { code: string; message: string } | null }>;
   purge: (infoHash: string, pieces: number[]) => Promise<void>;
+  /** Where pieces purged as plentiful are set aside (settings.setAside); without one, purges remove. */
+  reserve?: PieceReserve;
   /** Announces the object now (its bitmap changed). */
   announceNow: (infoHash: string) => void;
   logger: Pick<Logger, 'info' | 'warn' | 'debug' | 'error'>;
@@ -62,6 +65,9 @@ export interface StorageControlStatus {
   lastRoundAt: number | null;
   piecesIngested: number;
   piecesPurged: number;
+  /** Pieces put back from those set aside (no origin bytes), and pieces set aside now. */
+  piecesRestored: number;
+  piecesSetAside: number;
   operationsFailed: number;
 }
 
@@ -81,11 +87,21 @@ export class StorageControlPart implements Part {
   #running: Promise<void> | null = null;
   #again = false;
   #stopped = false;
-  readonly #counts = { rounds: 0, lastRoundAt: null as number | null, ingested: 0, purged: 0, failed: 0 };
+  readonly #counts = {
+    rounds: 0,
+    lastRoundAt: null as number | null,
+    ingested: 0,
+    purged: 0,
+    restored: 0,
+    failed: 0,
+  };
+  readonly #settings: StorageControlSettings;
   readonly #onChanged = (): void => this.#scheduleSoon();
 
   constructor(options: StorageControlOptions) {
     this.#options = options;
+    // Without a place to set pieces aside, a plentiful piece is removed.
+    this.#settings = options.reserve === undefined ? { ...options.settings, setAside: false } : options.settings;
     this.#clock = options.clock ?? Date.now;
     this.#source = options.source ?? new TrackerStatsSource({ statsUrl: options.statsUrl, clock: this.#clock });
     this.#metrics = createMetrics(options.registry);
@@ -129,7 +145,7 @@ export class StorageControlPart implements Part {
     return {
       ...decision,
       name: object.name,
-      settings: this.#options.settings,
+      settings: this.#settings,
       lastOperation: this.#lastOperation.get(infoHash) ?? null,
     };
   }
@@ -150,6 +166,11 @@ export class StorageControlPart implements Part {
       lastRoundAt: this.#counts.lastRoundAt,
       piecesIngested: this.#counts.ingested,
       piecesPurged: this.#counts.purged,
+      piecesRestored: this.#counts.restored,
+      piecesSetAside: [...this.#decisions.keys()].reduce(
+        (sum, h) => sum + (this.#options.reserve?.held(h).size ?? 0),
+        0,
+      ),
       operationsFailed: this.#counts.failed,
     };
   }
@@ -189,7 +210,11 @@ export class StorageControlPart implements Part {
       this.#source.follow(object.infoHash, object.pieceCount);
       const held = new Array<boolean>(object.pieceCount);
       for (let i = 0; i < object.pieceCount; i++) held[i] = object.bitfield.get(i);
+      const aside = this.#options.reserve?.held(object.infoHash);
       return {
+        ...(aside !== undefined && aside.size > 0
+          ? { reserved: Array.from({ length: object.pieceCount }, (_, i) => aside.has(i)) }
+          : {}),
         infoHash: object.infoHash,
         pieceCount: object.pieceCount,
         pieceLength: object.pieceLength,
@@ -199,7 +224,7 @@ export class StorageControlPart implements Part {
         ingestBlocked: this.#ingestBlocked(object, now),
       };
     });
-    const round = decide(this.#options.settings, inputs, this.#state, now);
+    const round = decide(this.#settings, inputs, this.#state, now);
     this.#state = round.state;
     this.#counts.rounds++;
     this.#counts.lastRoundAt = now;
@@ -250,12 +275,34 @@ export class StorageControlPart implements Part {
 
   async #carryOut(decision: SwarmDecision): Promise<void> {
     const { infoHash } = decision;
-    const { logger } = this.#options;
+    const { logger, reserve } = this.#options;
     let changed = false;
+    if (decision.drop.length > 0 && reserve !== undefined) {
+      this.#logDecisions('drop', decision);
+      await reserve
+        .drop(
+          infoHash,
+          decision.drop.map((p) => p.piece),
+        )
+        .catch((err: unknown) => {
+          logger.warn({ infoHash, err }, 'storage control: discarding pieces set aside failed');
+        });
+    }
     if (decision.purge.length > 0) {
       const pieces = decision.purge.map((p) => p.piece);
       this.#logDecisions('purge', decision);
       try {
+        const aside = decision.purge.filter((p) => p.setAside).map((p) => p.piece);
+        if (aside.length > 0 && reserve !== undefined) {
+          // Set aside before the purge, while the pieces are still held; a piece that cannot be is just purged.
+          const kept = await reserve.setAside(infoHash, aside).catch((err: unknown): number[] => {
+            logger.warn({ infoHash, err }, 'storage control: setting pieces aside failed; purging them');
+            return [];
+          });
+          if (kept.length < aside.length) {
+            logger.info({ infoHash, pieces: aside.filter((p) => !kept.includes(p)) }, 'storage control: not set aside');
+          }
+        }
         await this.#options.purge(infoHash, pieces);
         this.#record(infoHash, 'purge', pieces, null);
         this.#counts.purged += pieces.length;
@@ -269,9 +316,24 @@ export class StorageControlPart implements Part {
     if (decision.ingest.length > 0) {
       const object = this.#options.catalog.get(infoHash);
       const origin = object?.source ?? null;
-      const pieces = decision.ingest.map((p) => p.piece);
-      if (origin !== null) {
-        this.#logDecisions('ingest', decision);
+      this.#logDecisions('ingest', decision);
+      let pieces = decision.ingest.filter((p) => p.from === 'origin').map((p) => p.piece);
+      const fromReserve = decision.ingest.filter((p) => p.from === 'reserve').map((p) => p.piece);
+      if (fromReserve.length > 0 && reserve !== undefined) {
+        const restored = await reserve.restore(infoHash, fromReserve).catch((err: unknown) => {
+          logger.warn({ infoHash, err }, 'storage control: putting pieces back failed; taking them from the origin');
+          return [] as number[];
+        });
+        this.#counts.restored += restored.length;
+        if (restored.length > 0) {
+          changed = true;
+          this.#record(infoHash, 'ingest', restored, null);
+          logger.info({ infoHash, pieces: restored.length }, 'storage control: put back from the pieces set aside');
+        }
+        // What could not be put back (damaged, gone) comes from the origin.
+        pieces = [...pieces, ...fromReserve.filter((p) => !restored.includes(p))].sort((a, b) => a - b);
+      }
+      if (origin !== null && pieces.length > 0) {
         const started = this.#clock();
         const { error } = await this.#options.ingest(infoHash, origin, pieces).catch((err: unknown) => ({
           error: toError(err),
@@ -299,7 +361,7 @@ export class StorageControlPart implements Part {
   }
 
   /** One log line per reason (with its pieces), and a count per piece in the metrics. */
-  #logDecisions(action: 'ingest' | 'purge', decision: SwarmDecision): void {
+  #logDecisions(action: 'ingest' | 'purge' | 'drop', decision: SwarmDecision): void {
     const byReason = new Map<DecisionReason, number[]>();
     for (const { piece, reason } of decision[action]) {
       const pieces = byReason.get(reason) ?? [];
@@ -338,7 +400,7 @@ function createMetrics(registry: Registry | undefined) {
   return {
     pieces: new Counter({
       name: 'edgepeer_storage_control_pieces_total',
-      help: 'Pieces storage control decided to ingest or purge, by action and reason (docs/policy.md).',
+      help: 'Pieces storage control decided to ingest, purge or drop (set aside, discarded), by action and reason (docs/policy.md).',
       labelNames: ['action', 'reason'],
       registers,
     }),
