@@ -24,6 +24,7 @@ import {
   DiskPieceReserve,
   hashingPart,
   Lifecycle,
+  metainfoFromCatalogue,
   openStorePart,
   originPart,
   RegistrationPart,
@@ -32,7 +33,7 @@ import {
   startHttp,
   startPeerWire,
 } from '../parts/index.ts';
-import type { PolicyExplanation } from '../policy/index.ts';
+import { invitationsUrlFromStats, type PolicyExplanation } from '../policy/index.ts';
 import {
   createPieceCache,
   type PieceCache,
@@ -250,9 +251,23 @@ export class Agent {
       ? new DiskPieceReserve(join(this.config.dataDir, 'storage-control', 'aside'), this.store)
       : undefined;
     await reserve?.clear();
+    const catalogue = storageControl.catalogue;
     const part = new StorageControlPart({
       ...storageControl,
       ...(reserve ? { reserve } : {}),
+      ...(catalogue === null
+        ? {}
+        : {
+            invitations: {
+              url: invitationsUrlFromStats(storageControl.statsUrl),
+              // Joining: the object enters the store with no piece and its origin; rounds ingest what is rare.
+              join: async (infoHash: string) => {
+                const { metainfo, origin } = await metainfoFromCatalogue(catalogue, infoHash);
+                await this.store.addObject(metainfo, { source: origin });
+                return { name: metainfo.name, origin };
+              },
+            },
+          }),
       catalog: this.store,
       ingest: async (infoHash, origin, pieces) => {
         let error: { code: string; message: string } | null = null;

@@ -479,6 +479,13 @@ export const SETTINGS = {
     default: 120_000,
     doc: 'Statistics older than this are stale: decisions are held (nothing ingested or purged) until fresh ones come.',
   },
+  'storageControl.catalogue': {
+    value: { type: 'string', what: 'a folder, or an http(s) URL, of <info hash>.torrent files' },
+    example: 'http://catalogue.example.net/torrents/',
+    doc:
+      "Follow the tracker's invitations (GET /invitations beside statsUrl) and join the swarms it invites to, with " +
+      'the .torrent named <info hash>.torrent here; its url-list names the origin. Unset: invitations are not followed.',
+  },
   'storageControl.interval': {
     value: { type: 'duration', min: 100, max: 3_600_000, bare: 's' },
     default: 5000,

@@ -9,6 +9,7 @@ import type { Logger } from '../log/index.ts';
 import {
   type DecisionReason,
   decide,
+  InvitationFollower,
   initialState,
   type OperationOutcome,
   type PolicyExplanation,
@@ -42,6 +43,11 @@ export interface StorageControlOptions {
   purge: (infoHash: string, pieces: number[]) => Promise<void>;
   /** Where pieces purged as plentiful are set aside (settings.setAside); without one, purges remove. */
   reserve?: PieceReserve;
+  /**
+   * Swarms the tracker invites it to (docs/policy.md, "Invitations"): the tracker's invitations URL, and how
+   * to join a swarm not in the store (add the object with its origin, from the catalogue).
+   */
+  invitations?: { url: string; join: (infoHash: string) => Promise<{ name: string; origin: string }> };
   /** Announces the object now (its bitmap changed). */
   announceNow: (infoHash: string) => void;
   logger: Pick<Logger, 'info' | 'warn' | 'debug' | 'error'>;
@@ -97,6 +103,10 @@ export class StorageControlPart implements Part {
   };
   readonly #settings: StorageControlSettings;
   readonly #onChanged = (): void => this.#scheduleSoon();
+  readonly #invitations: InvitationFollower | null;
+  /** Swarms joined on the tracker's invitation (controlled even when objects lists others), and joins running. */
+  readonly #invited = new Set<string>();
+  readonly #joining = new Set<string>();
 
   constructor(options: StorageControlOptions) {
     this.#options = options;
@@ -105,6 +115,43 @@ export class StorageControlPart implements Part {
     this.#clock = options.clock ?? Date.now;
     this.#source = options.source ?? new TrackerStatsSource({ statsUrl: options.statsUrl, clock: this.#clock });
     this.#metrics = createMetrics(options.registry);
+    const invitations = options.invitations;
+    this.#invitations =
+      invitations === undefined
+        ? null
+        : new InvitationFollower({
+            url: invitations.url,
+            onInvited: (swarm) => void this.#join(swarm.infoHash, swarm.rarestCopies, swarm.leechers),
+            onProblem: (detail) => options.logger.warn({ detail }, 'storage control: invitations cannot be read'),
+          });
+  }
+
+  /** Joins a swarm the tracker invited it to, unless it holds the object already (rounds follow those). */
+  async #join(infoHash: string, rarestCopies: number, leechers: number): Promise<void> {
+    const { logger, invitations } = this.#options;
+    if (invitations === undefined || this.#stopped || this.#joining.has(infoHash)) return;
+    if (this.#options.catalog.get(infoHash) !== undefined) {
+      if (!this.controls(infoHash)) this.#invited.add(infoHash);
+      this.#scheduleSoon();
+      return;
+    }
+    this.#joining.add(infoHash);
+    try {
+      const { name, origin } = await invitations.join(infoHash);
+      this.#invited.add(infoHash);
+      this.#metrics.joins.inc({ result: 'ok' });
+      logger.info(
+        { infoHash, name, origin, rarestCopies, leechers },
+        'storage control: joined a swarm the tracker invited it to',
+      );
+      this.#options.announceNow(infoHash);
+      this.#scheduleSoon();
+    } catch (err) {
+      this.#metrics.joins.inc({ result: 'failed' });
+      logger.warn({ infoHash, err: toError(err) }, 'storage control: cannot join the swarm the tracker invited it to');
+    } finally {
+      this.#joining.delete(infoHash);
+    }
   }
 
   start(): void {
@@ -115,6 +162,7 @@ export class StorageControlPart implements Part {
       { statsUrl: this.#options.statsUrl, objects: this.#options.objects ?? 'all', ...this.#options.settings },
       'storage control: on',
     );
+    this.#invitations?.start();
     void this.runRound();
   }
 
@@ -152,7 +200,7 @@ export class StorageControlPart implements Part {
 
   /** Whether the object is one it controls (it may have no decision yet). */
   controls(infoHash: string): boolean {
-    return this.#options.objects === null || this.#options.objects.includes(infoHash);
+    return this.#options.objects === null || this.#options.objects.includes(infoHash) || this.#invited.has(infoHash);
   }
 
   status(): StorageControlStatus {
@@ -180,6 +228,7 @@ export class StorageControlPart implements Part {
     clearInterval(this.#timer);
     clearTimeout(this.#soon);
     this.#source.off('changed', this.#onChanged);
+    await this.#invitations?.close();
     await this.#running;
     await this.#source.close();
   }
@@ -193,8 +242,7 @@ export class StorageControlPart implements Part {
   }
 
   #controlled(): CatalogObject[] {
-    const wanted = this.#options.objects;
-    return this.#options.catalog.list().filter((object) => wanted === null || wanted.includes(object.infoHash));
+    return this.#options.catalog.list().filter((object) => this.controls(object.infoHash));
   }
 
   async #round(): Promise<void> {
@@ -413,6 +461,12 @@ function createMetrics(registry: Registry | undefined) {
     rounds: new Counter({
       name: 'edgepeer_storage_control_rounds_total',
       help: 'Decision rounds run.',
+      registers,
+    }),
+    joins: new Counter({
+      name: 'edgepeer_storage_control_joins_total',
+      help: "Swarms joined on the tracker's invitation, by result.",
+      labelNames: ['result'],
       registers,
     }),
     holding: new Gauge({

@@ -38,6 +38,7 @@ describe('storageControl settings', () => {
       statsUrl: 'http://t.example:6969/stats',
       objects: [HASH.toLowerCase()],
       intervalMs: 5000,
+      catalogue: null,
     });
   });
 
