@@ -253,6 +253,13 @@ export class StorageControlPart implements Part {
       if (present.has(infoHash)) continue;
       this.#source.unfollow(infoHash);
       this.#decisions.delete(infoHash);
+      // The object left the store (purged by hand, expired): what was set aside of it goes too.
+      const aside = this.#options.reserve?.held(infoHash);
+      if (aside !== undefined && aside.size > 0) {
+        await this.#options.reserve!.drop(infoHash, [...aside]).catch((err: unknown) => {
+          this.#options.logger.warn({ infoHash, err }, 'storage control: discarding pieces set aside failed');
+        });
+      }
     }
     const inputs: SwarmInput[] = objects.map((object) => {
       this.#source.follow(object.infoHash, object.pieceCount);

@@ -175,6 +175,20 @@ describe('StorageControlPart', () => {
     expect(await readdir(join(dir, t.infoHash))).toEqual([]);
   });
 
+  it('discards what it set aside of an object that left the store', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'edgepeer-aside-'));
+    stopping.push(() => rm(dir, { recursive: true, force: true }));
+    const t = await setup({ reserveDir: dir });
+    stopping.push(() => t.part.stop());
+    t.source.set(t.infoHash, t.counts([3, 3, 1, 1], [1, 1, 0, 0]));
+    await t.part.runRound();
+    expect((await readdir(join(dir, t.infoHash))).sort()).toEqual(['0', '1']);
+    await t.store.removeObject(t.infoHash, 'purge');
+    await t.part.runRound();
+    expect(await readdir(join(dir, t.infoHash))).toEqual([]);
+    expect(t.part.status()).toMatchObject({ piecesSetAside: 0 });
+  });
+
   it('waits before trying a failing origin again, and says why in the explanation', async () => {
     const t = await setup({ failIngest: true });
     stopping.push(() => t.part.stop());
