@@ -13,6 +13,7 @@ import { buildMetainfo } from '../../src/metainfo/index.ts';
 import { DiskPieceReserve, StorageControlPart } from '../../src/parts/index.ts';
 import {
   DEFAULT_SETTINGS,
+  renderExplanation,
   type StatsReading,
   type StatsSource,
   type StorageControlSettings,
@@ -159,6 +160,9 @@ describe('StorageControlPart', () => {
       { piece: 0, reason: 'plentiful', setAside: true },
       { piece: 1, reason: 'plentiful', setAside: true },
     ]);
+    const text = renderExplanation(t.part.explain(t.infoHash)!);
+    expect(text).toContain('plentiful pieces are set aside');
+    expect(text).toContain('set aside here (not served): 2 pieces');
     // Piece 1's file is damaged while aside: it must not be served, so it comes from the origin.
     await writeFile(join(dir, t.infoHash, '1'), 'not the piece');
     t.calls.length = 0;
