@@ -84,7 +84,13 @@ export class Invitations {
   }
 
   #update(stats: SwarmStats): void {
-    const rarest = stats.pieceCopies === null ? stats.seeds : Math.min(...stats.pieceCopies);
+    // A loop, not Math.min(...): a million pieces would overflow the call's arguments.
+    let rarest = stats.seeds;
+    if (stats.pieceCopies !== null) {
+      rarest = Number.POSITIVE_INFINITY;
+      for (const copies of stats.pieceCopies) if (copies < rarest) rarest = copies;
+      if (rarest === Number.POSITIVE_INFINITY) rarest = stats.seeds;
+    }
     const inNeed = stats.leechers > stats.networkPeers.filter((p) => !p.complete).length && rarest < this.#below;
     const old = this.#list.get(stats.infoHash);
     if (!inNeed) {
