@@ -59,6 +59,11 @@ export default class Tracker extends BaseCommand {
       multiple: true,
       default: [],
     }),
+    'invite-below': Flags.integer({
+      description:
+        'Invite storage control into swarms whose rarest piece has fewer copies than this while leechers want it (GET /invitations). Default: off.',
+      min: 1,
+    }),
     udp: Flags.boolean({
       description: 'Serve UDP (BEP 15) on the same port; --no-udp for HTTP only.',
       default: true,
@@ -109,6 +114,7 @@ export default class Tracker extends BaseCommand {
       port: flags.port,
       host: flags.host,
       udp: flags.udp,
+      ...(flags['invite-below'] === undefined ? {} : { inviteBelow: flags['invite-below'] }),
       logger,
     });
     let address: Awaited<ReturnType<typeof tracker.listen>>;

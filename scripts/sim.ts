@@ -1,5 +1,6 @@
 // The swarm simulator (src/policy/sim): every scenario under every policy, deterministic for a seed.
-// usage: npm run sim -- [--json] [--seed N] [--scenario NAME] [--write-docs]
+// usage: npm run sim -- [--json] [--seed N] [--scenario NAME] [--set KEY=VALUE ...] [--write-docs]
+//   --set         a setting of the function for this run (StorageControlSettings, e.g. copiesPerLeecher=4)
 //   --json        one JSON line per scenario and policy (SimResult: policy, originBytes, contentBytes, ...)
 //   --write-docs  also write docs/sim/<scenario>.svg and docs/sim/results.md
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -16,6 +17,16 @@ const value = (name: string) => {
 };
 const seed = value('--seed') === undefined ? undefined : Number(value('--seed'));
 const only = value('--scenario');
+const overrides: Record<string, number | boolean> = {};
+args.forEach((arg, i) => {
+  if (arg !== '--set') return;
+  const [key, raw] = (args[i + 1] ?? '').split('=');
+  if (key === undefined || raw === undefined || !(key in SCENARIOS[0]!.policy)) {
+    process.stderr.write(`--set KEY=VALUE with KEY one of ${Object.keys(SCENARIOS[0]!.policy).join(', ')}\n`);
+    process.exit(2);
+  }
+  overrides[key] = raw === 'true' ? true : raw === 'false' ? false : Number(raw);
+});
 const scenarios = SCENARIOS.filter((s) => only === undefined || s.name === only);
 if (scenarios.length === 0) {
   process.stderr.write(`no scenario ${only}: ${SCENARIOS.map((s) => s.name).join(', ')}\n`);
@@ -23,7 +34,7 @@ if (scenarios.length === 0) {
 }
 const results: SimResult[] = [];
 for (const scenario of scenarios) {
-  const run = seed === undefined ? scenario : { ...scenario, seed };
+  const run = { ...scenario, seed: seed ?? scenario.seed, policy: { ...scenario.policy, ...overrides } };
   for (const policy of SIM_POLICIES) {
     const result = simulate(run, policy);
     results.push(result);

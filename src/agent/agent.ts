@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import {
@@ -20,8 +21,10 @@ import type { HashPool } from '../hashing/index.ts';
 import type { HttpServer } from '../http/index.ts';
 import {
   AnnouncesPart,
+  DiskPieceReserve,
   hashingPart,
   Lifecycle,
+  metainfoFromCatalogue,
   openStorePart,
   originPart,
   RegistrationPart,
@@ -30,7 +33,7 @@ import {
   startHttp,
   startPeerWire,
 } from '../parts/index.ts';
-import type { PolicyExplanation } from '../policy/index.ts';
+import { invitationsUrlFromStats, type PolicyExplanation } from '../policy/index.ts';
 import {
   createPieceCache,
   type PieceCache,
@@ -208,7 +211,7 @@ export class Agent {
     // An edge of a controller neither announces nor registers: the controller does both for the CDN.
     if (config.announce && controller === null) this.announces.start(config.trackers);
     lifecycle.add(this.announces);
-    if (config.storageControl) this.startStorageControl(config.storageControl);
+    if (config.storageControl) await this.startStorageControl(config.storageControl);
     if (config.admin) await this.startAdmin(config.admin);
     if (config.ims && controller === null) await this.registration.replace(config.ims);
     lifecycle.add(this.registration);
@@ -242,9 +245,29 @@ export class Agent {
    * `edgepeer ingest --pieces`) and piece purge (reason 'policy'); both reach peers and trackers through
    * the store's events, and the object is announced at once.
    */
-  private startStorageControl(storageControl: NonNullable<AgentConfig['storageControl']>): void {
+  private async startStorageControl(storageControl: NonNullable<AgentConfig['storageControl']>): Promise<void> {
+    // Pieces purged as plentiful are set aside beside the store (docs/policy.md); a restart forgets them.
+    const reserve = storageControl.settings.setAside
+      ? new DiskPieceReserve(join(this.config.dataDir, 'storage-control', 'aside'), this.store)
+      : undefined;
+    await reserve?.clear();
+    const catalogue = storageControl.catalogue;
     const part = new StorageControlPart({
       ...storageControl,
+      ...(reserve ? { reserve } : {}),
+      ...(catalogue === null
+        ? {}
+        : {
+            invitations: {
+              url: invitationsUrlFromStats(storageControl.statsUrl),
+              // Joining: the object enters the store with no piece and its origin; rounds ingest what is rare.
+              join: async (infoHash: string) => {
+                const { metainfo, origin } = await metainfoFromCatalogue(catalogue, infoHash);
+                await this.store.addObject(metainfo, { source: origin });
+                return { name: metainfo.name, origin };
+              },
+            },
+          }),
       catalog: this.store,
       ingest: async (infoHash, origin, pieces) => {
         let error: { code: string; message: string } | null = null;

@@ -91,6 +91,11 @@ export interface StorageControlConfig {
   objects: string[] | null;
   /** ms between decision rounds. */
   intervalMs: number;
+  /**
+   * Where to find swarms the tracker invites it to (storageControl.catalogue: a folder or http(s) URL of
+   * <info hash>.torrent files whose url-list names the origin), or null: invitations are not followed.
+   */
+  catalogue: string | null;
 }
 
 export const DEFAULT_AGENT_CONFIG: Omit<AgentConfig, 'dataDir'> = {

@@ -530,16 +530,19 @@ function storageControlConfig(merged: Layer): NonNullable<AgentConfig['storageCo
       lowCopies: v('storageControl.lowCopies') as number,
       highCopies: v('storageControl.highCopies') as number,
       demandPerCopy: v('storageControl.demandPerCopy') as number,
+      copiesPerLeecher: v('storageControl.copiesPerLeecher') as number,
       holdMs: v('storageControl.hold') as number,
       ttlMs: v('storageControl.ttl') as number,
       budgetBytes: v('storageControl.budget') as number,
       ingestBytesPerSecond: v('storageControl.ingestRate') as number,
       opsPerMinute: v('storageControl.opsPerMinute') as number,
       staleMs: v('storageControl.stale') as number,
+      setAside: v('storageControl.setAside') as boolean,
     },
     statsUrl:
       (v('storageControl.statsUrl') as string | undefined) ?? statsUrlFromTrackers(v('trackers') as string[]) ?? '',
     objects: objects === 'all' ? null : objects.split(',').map((hash) => hash.trim().toLowerCase()),
     intervalMs: v('storageControl.interval') as number,
+    catalogue: (v('storageControl.catalogue') as string | undefined) ?? null,
   };
 }

@@ -439,7 +439,21 @@ export const SETTINGS = {
   'storageControl.demandPerCopy': {
     value: { type: 'int', min: 0, max: 1_000_000 },
     default: 0,
-    doc: 'Also ingest a piece below highCopies when leechers per copy outside the CDN reach this; 0 turns it off.',
+    doc: 'Also ingest a piece when leechers per copy outside the CDN reach this; 0 turns it off.',
+  },
+  'storageControl.copiesPerLeecher': {
+    value: { type: 'int', min: 0, max: 1_000_000 },
+    default: 0,
+    doc:
+      'Copies outside the CDN each leecher needs for its full rate (about its downlink over a peer uplink): ingest ' +
+      'and keep pieces while fewer than leechers x this; 0 turns it off.',
+  },
+  'storageControl.setAside': {
+    value: bool,
+    default: true,
+    doc:
+      'Keep the bytes of pieces purged as plentiful aside (not served, within budget), to put them back without ' +
+      'the origin if they turn rare.',
   },
   'storageControl.hold': {
     value: { type: 'duration', min: 0, max: 7 * 86_400_000, bare: 's' },
@@ -470,6 +484,13 @@ export const SETTINGS = {
     value: { type: 'duration', min: 1000, max: 86_400_000, bare: 's' },
     default: 120_000,
     doc: 'Statistics older than this are stale: decisions are held (nothing ingested or purged) until fresh ones come.',
+  },
+  'storageControl.catalogue': {
+    value: { type: 'string', what: 'a folder, or an http(s) URL, of <info hash>.torrent files' },
+    example: 'http://catalogue.example.net/torrents/',
+    doc:
+      "Follow the tracker's invitations (GET /invitations beside statsUrl) and join the swarms it invites to, with " +
+      'the .torrent named <info hash>.torrent here; its url-list names the origin. Unset: invitations are not followed.',
   },
   'storageControl.interval': {
     value: { type: 'duration', min: 100, max: 3_600_000, bare: 's' },

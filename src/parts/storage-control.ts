@@ -9,6 +9,7 @@ import type { Logger } from '../log/index.ts';
 import {
   type DecisionReason,
   decide,
+  InvitationFollower,
   initialState,
   type OperationOutcome,
   type PolicyExplanation,
@@ -22,6 +23,7 @@ import {
 } from '../policy/index.ts';
 import type { Catalog, CatalogObject } from '../store/index.ts';
 import type { Part } from './lifecycle.ts';
+import type { PieceReserve } from './piece-reserve.ts';
 
 export interface StorageControlOptions {
   settings: StorageControlSettings;
@@ -39,6 +41,13 @@ export interface StorageControlOptions {
     pieces: number[],
   ) => Promise<{ error: { code: string; message: string } | null }>;
   purge: (infoHash: string, pieces: number[]) => Promise<void>;
+  /** Where pieces purged as plentiful are set aside (settings.setAside); without one, purges remove. */
+  reserve?: PieceReserve;
+  /**
+   * Swarms the tracker invites it to (docs/policy.md, "Invitations"): the tracker's invitations URL, and how
+   * to join a swarm not in the store (add the object with its origin, from the catalogue).
+   */
+  invitations?: { url: string; join: (infoHash: string) => Promise<{ name: string; origin: string }> };
   /** Announces the object now (its bitmap changed). */
   announceNow: (infoHash: string) => void;
   logger: Pick<Logger, 'info' | 'warn' | 'debug' | 'error'>;
@@ -62,6 +71,9 @@ export interface StorageControlStatus {
   lastRoundAt: number | null;
   piecesIngested: number;
   piecesPurged: number;
+  /** Pieces put back from those set aside (no origin bytes), and pieces set aside now. */
+  piecesRestored: number;
+  piecesSetAside: number;
   operationsFailed: number;
 }
 
@@ -81,14 +93,65 @@ export class StorageControlPart implements Part {
   #running: Promise<void> | null = null;
   #again = false;
   #stopped = false;
-  readonly #counts = { rounds: 0, lastRoundAt: null as number | null, ingested: 0, purged: 0, failed: 0 };
+  readonly #counts = {
+    rounds: 0,
+    lastRoundAt: null as number | null,
+    ingested: 0,
+    purged: 0,
+    restored: 0,
+    failed: 0,
+  };
+  readonly #settings: StorageControlSettings;
   readonly #onChanged = (): void => this.#scheduleSoon();
+  readonly #invitations: InvitationFollower | null;
+  /** Swarms joined on the tracker's invitation (controlled even when objects lists others), and joins running. */
+  readonly #invited = new Set<string>();
+  readonly #joining = new Set<string>();
 
   constructor(options: StorageControlOptions) {
     this.#options = options;
+    // Without a place to set pieces aside, a plentiful piece is removed.
+    this.#settings = options.reserve === undefined ? { ...options.settings, setAside: false } : options.settings;
     this.#clock = options.clock ?? Date.now;
     this.#source = options.source ?? new TrackerStatsSource({ statsUrl: options.statsUrl, clock: this.#clock });
     this.#metrics = createMetrics(options.registry);
+    const invitations = options.invitations;
+    this.#invitations =
+      invitations === undefined
+        ? null
+        : new InvitationFollower({
+            url: invitations.url,
+            onInvited: (swarm) => void this.#join(swarm.infoHash, swarm.rarestCopies, swarm.leechers),
+            onProblem: (detail) => options.logger.warn({ detail }, 'storage control: invitations cannot be read'),
+          });
+  }
+
+  /** Joins a swarm the tracker invited it to, unless it holds the object already (rounds follow those). */
+  async #join(infoHash: string, rarestCopies: number, leechers: number): Promise<void> {
+    const { logger, invitations } = this.#options;
+    if (invitations === undefined || this.#stopped || this.#joining.has(infoHash)) return;
+    if (this.#options.catalog.get(infoHash) !== undefined) {
+      if (!this.controls(infoHash)) this.#invited.add(infoHash);
+      this.#scheduleSoon();
+      return;
+    }
+    this.#joining.add(infoHash);
+    try {
+      const { name, origin } = await invitations.join(infoHash);
+      this.#invited.add(infoHash);
+      this.#metrics.joins.inc({ result: 'ok' });
+      logger.info(
+        { infoHash, name, origin, rarestCopies, leechers },
+        'storage control: joined a swarm the tracker invited it to',
+      );
+      this.#options.announceNow(infoHash);
+      this.#scheduleSoon();
+    } catch (err) {
+      this.#metrics.joins.inc({ result: 'failed' });
+      logger.warn({ infoHash, err: toError(err) }, 'storage control: cannot join the swarm the tracker invited it to');
+    } finally {
+      this.#joining.delete(infoHash);
+    }
   }
 
   start(): void {
@@ -99,6 +162,7 @@ export class StorageControlPart implements Part {
       { statsUrl: this.#options.statsUrl, objects: this.#options.objects ?? 'all', ...this.#options.settings },
       'storage control: on',
     );
+    this.#invitations?.start();
     void this.runRound();
   }
 
@@ -129,14 +193,14 @@ export class StorageControlPart implements Part {
     return {
       ...decision,
       name: object.name,
-      settings: this.#options.settings,
+      settings: this.#settings,
       lastOperation: this.#lastOperation.get(infoHash) ?? null,
     };
   }
 
   /** Whether the object is one it controls (it may have no decision yet). */
   controls(infoHash: string): boolean {
-    return this.#options.objects === null || this.#options.objects.includes(infoHash);
+    return this.#options.objects === null || this.#options.objects.includes(infoHash) || this.#invited.has(infoHash);
   }
 
   status(): StorageControlStatus {
@@ -150,6 +214,11 @@ export class StorageControlPart implements Part {
       lastRoundAt: this.#counts.lastRoundAt,
       piecesIngested: this.#counts.ingested,
       piecesPurged: this.#counts.purged,
+      piecesRestored: this.#counts.restored,
+      piecesSetAside: [...this.#decisions.keys()].reduce(
+        (sum, h) => sum + (this.#options.reserve?.held(h).size ?? 0),
+        0,
+      ),
       operationsFailed: this.#counts.failed,
     };
   }
@@ -159,6 +228,7 @@ export class StorageControlPart implements Part {
     clearInterval(this.#timer);
     clearTimeout(this.#soon);
     this.#source.off('changed', this.#onChanged);
+    await this.#invitations?.close();
     await this.#running;
     await this.#source.close();
   }
@@ -172,8 +242,7 @@ export class StorageControlPart implements Part {
   }
 
   #controlled(): CatalogObject[] {
-    const wanted = this.#options.objects;
-    return this.#options.catalog.list().filter((object) => wanted === null || wanted.includes(object.infoHash));
+    return this.#options.catalog.list().filter((object) => this.controls(object.infoHash));
   }
 
   async #round(): Promise<void> {
@@ -184,12 +253,23 @@ export class StorageControlPart implements Part {
       if (present.has(infoHash)) continue;
       this.#source.unfollow(infoHash);
       this.#decisions.delete(infoHash);
+      // The object left the store (purged by hand, expired): what was set aside of it goes too.
+      const aside = this.#options.reserve?.held(infoHash);
+      if (aside !== undefined && aside.size > 0) {
+        await this.#options.reserve!.drop(infoHash, [...aside]).catch((err: unknown) => {
+          this.#options.logger.warn({ infoHash, err }, 'storage control: discarding pieces set aside failed');
+        });
+      }
     }
     const inputs: SwarmInput[] = objects.map((object) => {
       this.#source.follow(object.infoHash, object.pieceCount);
       const held = new Array<boolean>(object.pieceCount);
       for (let i = 0; i < object.pieceCount; i++) held[i] = object.bitfield.get(i);
+      const aside = this.#options.reserve?.held(object.infoHash);
       return {
+        ...(aside !== undefined && aside.size > 0
+          ? { reserved: Array.from({ length: object.pieceCount }, (_, i) => aside.has(i)) }
+          : {}),
         infoHash: object.infoHash,
         pieceCount: object.pieceCount,
         pieceLength: object.pieceLength,
@@ -199,7 +279,7 @@ export class StorageControlPart implements Part {
         ingestBlocked: this.#ingestBlocked(object, now),
       };
     });
-    const round = decide(this.#options.settings, inputs, this.#state, now);
+    const round = decide(this.#settings, inputs, this.#state, now);
     this.#state = round.state;
     this.#counts.rounds++;
     this.#counts.lastRoundAt = now;
@@ -250,12 +330,34 @@ export class StorageControlPart implements Part {
 
   async #carryOut(decision: SwarmDecision): Promise<void> {
     const { infoHash } = decision;
-    const { logger } = this.#options;
+    const { logger, reserve } = this.#options;
     let changed = false;
+    if (decision.drop.length > 0 && reserve !== undefined) {
+      this.#logDecisions('drop', decision);
+      await reserve
+        .drop(
+          infoHash,
+          decision.drop.map((p) => p.piece),
+        )
+        .catch((err: unknown) => {
+          logger.warn({ infoHash, err }, 'storage control: discarding pieces set aside failed');
+        });
+    }
     if (decision.purge.length > 0) {
       const pieces = decision.purge.map((p) => p.piece);
       this.#logDecisions('purge', decision);
       try {
+        const aside = decision.purge.filter((p) => p.setAside).map((p) => p.piece);
+        if (aside.length > 0 && reserve !== undefined) {
+          // Set aside before the purge, while the pieces are still held; a piece that cannot be is just purged.
+          const kept = await reserve.setAside(infoHash, aside).catch((err: unknown): number[] => {
+            logger.warn({ infoHash, err }, 'storage control: setting pieces aside failed; purging them');
+            return [];
+          });
+          if (kept.length < aside.length) {
+            logger.info({ infoHash, pieces: aside.filter((p) => !kept.includes(p)) }, 'storage control: not set aside');
+          }
+        }
         await this.#options.purge(infoHash, pieces);
         this.#record(infoHash, 'purge', pieces, null);
         this.#counts.purged += pieces.length;
@@ -269,9 +371,24 @@ export class StorageControlPart implements Part {
     if (decision.ingest.length > 0) {
       const object = this.#options.catalog.get(infoHash);
       const origin = object?.source ?? null;
-      const pieces = decision.ingest.map((p) => p.piece);
-      if (origin !== null) {
-        this.#logDecisions('ingest', decision);
+      this.#logDecisions('ingest', decision);
+      let pieces = decision.ingest.filter((p) => p.from === 'origin').map((p) => p.piece);
+      const fromReserve = decision.ingest.filter((p) => p.from === 'reserve').map((p) => p.piece);
+      if (fromReserve.length > 0 && reserve !== undefined) {
+        const restored = await reserve.restore(infoHash, fromReserve).catch((err: unknown) => {
+          logger.warn({ infoHash, err }, 'storage control: putting pieces back failed; taking them from the origin');
+          return [] as number[];
+        });
+        this.#counts.restored += restored.length;
+        if (restored.length > 0) {
+          changed = true;
+          this.#record(infoHash, 'ingest', restored, null);
+          logger.info({ infoHash, pieces: restored.length }, 'storage control: put back from the pieces set aside');
+        }
+        // What could not be put back (damaged, gone) comes from the origin.
+        pieces = [...pieces, ...fromReserve.filter((p) => !restored.includes(p))].sort((a, b) => a - b);
+      }
+      if (origin !== null && pieces.length > 0) {
         const started = this.#clock();
         const { error } = await this.#options.ingest(infoHash, origin, pieces).catch((err: unknown) => ({
           error: toError(err),
@@ -299,7 +416,7 @@ export class StorageControlPart implements Part {
   }
 
   /** One log line per reason (with its pieces), and a count per piece in the metrics. */
-  #logDecisions(action: 'ingest' | 'purge', decision: SwarmDecision): void {
+  #logDecisions(action: 'ingest' | 'purge' | 'drop', decision: SwarmDecision): void {
     const byReason = new Map<DecisionReason, number[]>();
     for (const { piece, reason } of decision[action]) {
       const pieces = byReason.get(reason) ?? [];
@@ -338,7 +455,7 @@ function createMetrics(registry: Registry | undefined) {
   return {
     pieces: new Counter({
       name: 'edgepeer_storage_control_pieces_total',
-      help: 'Pieces storage control decided to ingest or purge, by action and reason (docs/policy.md).',
+      help: 'Pieces storage control decided to ingest, purge or drop (set aside, discarded), by action and reason (docs/policy.md).',
       labelNames: ['action', 'reason'],
       registers,
     }),
@@ -351,6 +468,12 @@ function createMetrics(registry: Registry | undefined) {
     rounds: new Counter({
       name: 'edgepeer_storage_control_rounds_total',
       help: 'Decision rounds run.',
+      registers,
+    }),
+    joins: new Counter({
+      name: 'edgepeer_storage_control_joins_total',
+      help: "Swarms joined on the tracker's invitation, by result.",
+      labelNames: ['result'],
       registers,
     }),
     holding: new Gauge({

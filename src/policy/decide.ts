@@ -23,12 +23,14 @@ export const DEFAULT_SETTINGS: StorageControlSettings = {
   lowCopies: 2,
   highCopies: 4,
   demandPerCopy: 0,
+  copiesPerLeecher: 0,
   holdMs: 60_000,
   ttlMs: 0,
   budgetBytes: 10 * 1024 ** 3,
   ingestBytesPerSecond: 0,
   opsPerMinute: 60,
   staleMs: 120_000,
+  setAside: true,
 };
 
 /** What is wrong with settings, one sentence each (empty when they can be used). */
@@ -39,6 +41,7 @@ export function settingsProblems(s: StorageControlSettings): string[] {
     problems.push(`highCopies (${s.highCopies}) must be a whole number above lowCopies (${s.lowCopies})`);
   }
   if (!(s.demandPerCopy >= 0)) problems.push('demandPerCopy must be >= 0');
+  if (!(s.copiesPerLeecher >= 0)) problems.push('copiesPerLeecher must be >= 0');
   if (!(s.opsPerMinute >= 1)) problems.push('opsPerMinute must be >= 1');
   for (const key of ['holdMs', 'ttlMs', 'budgetBytes', 'ingestBytesPerSecond', 'staleMs'] as const) {
     if (!(s[key] >= 0)) problems.push(`${key} must be >= 0`);
@@ -107,6 +110,8 @@ interface Wanted {
   outside: number;
   demand: number;
   bytes: number;
+  /** Set aside here: putting it back costs no origin bytes, no bandwidth and no room. */
+  reserved: boolean;
 }
 
 /**
@@ -155,6 +160,14 @@ export function decide(
     idle: boolean;
     elsewhere: number;
   }> = [];
+  // Set-aside pieces nobody is getting back this round: the first to go when room is needed.
+  const droppable: Array<{
+    decision: SwarmDecision;
+    piece: PieceDecision;
+    outside: number;
+    bytes: number;
+    idle: boolean;
+  }> = [];
   let heldBytes = 0;
 
   for (const swarm of swarms) {
@@ -171,12 +184,13 @@ export function decide(
       pieces: [],
       ingest: [],
       purge: [],
+      drop: [],
     };
     decisions.push(decision);
     for (let i = 0; i < swarm.pieceCount; i++) {
       const held = swarm.held[i] === true;
       const bytes = pieceBytes(swarm, i);
-      if (held) heldBytes += bytes;
+      if (held || swarm.reserved?.[i] === true) heldBytes += bytes;
       // A piece the function ingested that is gone (purged by hand, failed ingest) is no longer its own.
       if (!held && memory.ingestedAt[i] !== null && memory.ingestedAt[i]! < now) memory.ingestedAt[i] = null;
     }
@@ -203,6 +217,7 @@ export function decide(
     const purges: Array<{ piece: PieceDecision; bytes: number }> = [];
     for (let i = 0; i < swarm.pieceCount; i++) {
       const held = swarm.held[i] === true;
+      const reserved = !held && swarm.reserved?.[i] === true;
       const bytes = pieceBytes(swarm, i);
       const swarmCopies = counts.swarmCopies[i]!;
       const cdn = counts.cdnCopies[i]!;
@@ -212,7 +227,11 @@ export function decide(
       const demand = counts.demand;
       // Plentiful: at the high mark, and (with demandPerCopy) not so wanted that leechers per copy reach it.
       const perCopy = demand / Math.max(outside, 1);
-      const busy = settings.demandPerCopy > 0 && perCopy >= settings.demandPerCopy;
+      // Too few copies for the leechers to get it at full rate from peers (copiesPerLeecher). A leecher takes
+      // from the CDN and peers in parallel, so the CDN holds all of a short swarm's pieces: holding only a
+      // share leaves leechers waiting on peers for the rest (tried in the simulator: p95 up to 1.5x).
+      const short = settings.copiesPerLeecher > 0 && outside < demand * settings.copiesPerLeecher;
+      const busy = (settings.demandPerCopy > 0 && perCopy >= settings.demandPerCopy) || short;
       if (outside >= settings.highCopies && !busy) memory.plentifulSince[i] ??= now;
       else memory.plentifulSince[i] = null;
       const since = memory.plentifulSince[i] ?? null;
@@ -270,18 +289,23 @@ export function decide(
         }
         continue;
       }
+      const aside = reserved ? '; set aside here' : '';
       if (demand === 0) {
-        decision.pieces.push(piece('skip', 'no-demand', 'no leecher wants pieces'));
+        const made = piece('skip', 'no-demand', `no leecher wants pieces${aside}`);
+        decision.pieces.push(made);
+        if (reserved) droppable.push({ decision, piece: made, outside, bytes, idle: true });
         continue;
       }
       let wanted: PieceDecision | null = null;
       if (outside < settings.lowCopies) {
         wanted = piece('ingest', 'rare', `below the low mark ${settings.lowCopies}`);
-      } else if (
-        settings.demandPerCopy > 0 &&
-        outside < settings.highCopies &&
-        demand / Math.max(outside, 1) >= settings.demandPerCopy
-      ) {
+      } else if (short) {
+        wanted = piece(
+          'ingest',
+          'demand',
+          `${demand} leechers need ${demand * settings.copiesPerLeecher} copies for full rate (copiesPerLeecher ${settings.copiesPerLeecher})`,
+        );
+      } else if (settings.demandPerCopy > 0 && demand / Math.max(outside, 1) >= settings.demandPerCopy) {
         wanted = piece(
           'ingest',
           'demand',
@@ -289,11 +313,14 @@ export function decide(
         );
       }
       if (wanted === null) {
-        decision.pieces.push(piece('skip', 'enough-copies', `at or above the low mark ${settings.lowCopies}`));
+        const made = piece('skip', 'enough-copies', `at or above the low mark ${settings.lowCopies}${aside}`);
+        decision.pieces.push(made);
+        if (reserved) droppable.push({ decision, piece: made, outside, bytes, idle: false });
         continue;
       }
+      if (reserved) wanted.detail += '; put back from the pieces set aside here';
       decision.pieces.push(wanted);
-      wantIngest.push({ swarm, decision, piece: wanted, outside, demand, bytes });
+      wantIngest.push({ swarm, decision, piece: wanted, outside, demand, bytes, reserved });
     }
     if (purges.length > 0) wantPurge.set(decision, purges);
   }
@@ -320,9 +347,26 @@ export function decide(
       continue;
     }
     for (const { piece, bytes } of purges) {
-      decision.purge.push({ piece: piece.piece, reason: piece.reason });
-      heldBytes -= bytes;
+      // A TTL removes; a piece purged for being plentiful is kept aside (if setAside) in case it turns rare.
+      const setAside = settings.setAside && piece.reason === 'plentiful';
+      decision.purge.push({ piece: piece.piece, reason: piece.reason, setAside });
+      if (setAside) piece.detail += '; set aside here (not served), put back without the origin if rare again';
+      else heldBytes -= bytes;
     }
+  }
+  // Set-aside pieces go first when room is needed: those of swarms nobody wants, then the most plentiful.
+  droppable.sort((a, b) => Number(b.idle) - Number(a.idle) || b.outside - a.outside || a.piece.piece - b.piece.piece);
+  const drop = (candidate: (typeof droppable)[number], reason: DecisionReason, why: string): void => {
+    const { piece } = candidate;
+    piece.action = 'drop';
+    piece.reason = reason;
+    piece.detail = `${piece.detail}; discarded: ${why}`;
+    candidate.decision.drop.push({ piece: piece.piece, reason });
+    heldBytes -= candidate.bytes;
+  };
+  for (const candidate of droppable) {
+    if (heldBytes <= settings.budgetBytes) break;
+    drop(candidate, 'over-budget', `${heldBytes} bytes held or set aside, budget ${settings.budgetBytes}`);
   }
   if (heldBytes > settings.budgetBytes) {
     purgeable.sort((a, b) => b.outside - a.outside || a.piece.piece - b.piece.piece);
@@ -333,7 +377,7 @@ export function decide(
       piece.action = 'purge';
       piece.reason = 'over-budget';
       piece.detail = `${piece.detail}; purged: ${heldBytes} bytes held, budget ${settings.budgetBytes}`;
-      candidate.decision.purge.push({ piece: piece.piece, reason: 'over-budget' });
+      candidate.decision.purge.push({ piece: piece.piece, reason: 'over-budget', setAside: false });
       heldBytes -= candidate.bytes;
     }
   }
@@ -374,6 +418,12 @@ export function decide(
       defer(piece, 'ingest-blocked', want.swarm.ingestBlocked);
       continue;
     }
+    if (want.reserved) {
+      if (takeOp(decision, 'ingest'))
+        decision.ingest.push({ piece: piece.piece, reason: piece.reason, from: 'reserve' });
+      else defer(piece, 'ops-limit', `no operation left (opsPerMinute ${settings.opsPerMinute})`);
+      continue;
+    }
     if (settings.ingestBytesPerSecond > 0 && state.bytesTokens < want.bytes) {
       defer(piece, 'bandwidth-limit', `ingest bandwidth used up for now (${settings.ingestBytesPerSecond} bytes/s)`);
       continue;
@@ -381,6 +431,15 @@ export function decide(
     if (!opFree(decision, 'ingest') && state.opsTokens < 1) {
       defer(piece, 'ops-limit', `no operation left (opsPerMinute ${settings.opsPerMinute})`);
       continue;
+    }
+    for (const candidate of droppable) {
+      if (heldBytes + want.bytes <= settings.budgetBytes) break;
+      if (candidate.piece.action !== 'skip') continue;
+      drop(
+        candidate,
+        'make-room',
+        `room for piece ${piece.piece} of ${decision.infoHash} (${want.outside} copies outside the CDN)`,
+      );
     }
     if (heldBytes + want.bytes > settings.budgetBytes) {
       const victims = roomFor(want);
@@ -397,7 +456,7 @@ export function decide(
         victim.piece.action = 'purge';
         victim.piece.reason = 'make-room';
         victim.piece.detail = `${victim.piece.detail}; purged to make room for piece ${piece.piece} of ${decision.infoHash} (${want.outside} copies outside the CDN${victim.idle ? '; no leecher wants this object' : ''})`;
-        victim.decision.purge.push({ piece: victim.piece.piece, reason: 'make-room' });
+        victim.decision.purge.push({ piece: victim.piece.piece, reason: 'make-room', setAside: false });
         heldBytes -= victim.bytes;
       }
     }
@@ -406,7 +465,7 @@ export function decide(
     } else {
       if (settings.ingestBytesPerSecond > 0) state.bytesTokens -= want.bytes;
       heldBytes += want.bytes;
-      decision.ingest.push({ piece: piece.piece, reason: piece.reason });
+      decision.ingest.push({ piece: piece.piece, reason: piece.reason, from: 'origin' });
     }
   }
 
@@ -414,6 +473,7 @@ export function decide(
     const memory = memories.get(decision.infoHash)!;
     decision.ingest.sort((a, b) => a.piece - b.piece);
     decision.purge.sort((a, b) => a.piece - b.piece);
+    decision.drop.sort((a, b) => a.piece - b.piece);
     for (const { piece } of decision.ingest) memory.ingestedAt[piece] = now;
     for (const { piece } of decision.purge) {
       memory.ingestedAt[piece] = null;

@@ -27,8 +27,14 @@ export function renderExplanation(e: PolicyExplanation): string {
   const lines = [
     `${e.infoHash}  ${e.name}`,
     `round ${iso(e.at)}; statistics ${e.stats}${e.statsDetail ? ` (${e.statsDetail})` : ''}, version ${e.statsVersion ?? '-'} received ${iso(e.statsReceivedAt)}`,
-    `marks: ingest below ${e.settings.lowCopies} copies outside the CDN, purge at ${e.settings.highCopies}+ for ${e.settings.holdMs / 1000} s`,
+    `marks: ingest below ${e.settings.lowCopies} copies outside the CDN, purge at ${e.settings.highCopies}+ for ${e.settings.holdMs / 1000} s` +
+      (e.settings.copiesPerLeecher > 0
+        ? `; keep while fewer than ${e.settings.copiesPerLeecher} copies per leecher`
+        : '') +
+      (e.settings.setAside ? '; plentiful pieces are set aside' : ''),
   ];
+  const aside = e.pieces.filter((p) => p.detail.includes('set aside here')).length;
+  if (aside > 0) lines.push(`set aside here (not served): ${aside} pieces`);
   if (e.lastOperation) {
     const op = e.lastOperation;
     lines.push(

@@ -3,6 +3,12 @@
 // follows the reference tracker's change feed. docs/policy.md describes the rules.
 export { BANDWIDTH_BURST_S, DEFAULT_SETTINGS, decide, initialState, settingsProblems } from './decide.ts';
 export { type OperationOutcome, type PolicyExplanation, renderExplanation } from './explain.ts';
+export {
+  InvitationFollower,
+  type InvitationFollowerOptions,
+  type InvitedSwarm,
+  invitationsUrlFromStats,
+} from './invitations.ts';
 export { seededRandom } from './sim/random.ts';
 export { markdownTable, svgChart } from './sim/report.ts';
 export { SCENARIOS } from './sim/scenarios.ts';

@@ -10,6 +10,11 @@ export interface StorageControlSettings {
   highCopies: number;
   /** Also ingest when leechers per copy outside the CDN reach this (and copies are below highCopies); 0: off. */
   demandPerCopy: number;
+  /**
+   * Copies outside the CDN each leecher needs to download at its full rate (about a leecher's downlink over
+   * a peer's uplink): ingest, and keep, while copies outside are fewer than leechers x this; 0: off.
+   */
+  copiesPerLeecher: number;
   /** How long copies must stay at or above highCopies before a purge. */
   holdMs: number;
   /** Pieces the function ingested are purged this long after ingest unless still rare; 0: no TTL. */
@@ -22,6 +27,12 @@ export interface StorageControlSettings {
   opsPerMinute: number;
   /** Statistics older than this are stale: the function holds its decisions. */
   staleMs: number;
+  /**
+   * Purged for `plentiful` or `ttl`, a piece's verified bytes are set aside here (not served, not announced)
+   * within the budget, so that putting it back when it is rare again costs no origin bytes. Set-aside
+   * pieces are the first to go when room is needed.
+   */
+  setAside: boolean;
 }
 
 /** Copies and demand of one swarm as the tracker's statistics last gave them. */
@@ -63,6 +74,8 @@ export interface SwarmInput {
   length: number;
   /** Per piece: held here, verified. */
   held: readonly boolean[];
+  /** Per piece: set aside here (bytes kept, not served; settings.setAside). Absent: none. */
+  reserved?: readonly boolean[];
   stats: StatsReading;
   /** Why pieces cannot be ingested now (no origin recorded, origin failing), or null. */
   ingestBlocked: string | null;
@@ -89,8 +102,9 @@ export interface PolicyState {
 /**
  * ingest / purge: carried out this round. keep: held, stays. skip: not held, not wanted. defer: wanted
  * (ingest or purge) but a limit stops it this round. hold: statistics cannot be used; nothing changes.
+ * drop: a piece set aside here (not held) is discarded to make room.
  */
-export type PieceAction = 'ingest' | 'purge' | 'keep' | 'skip' | 'defer' | 'hold';
+export type PieceAction = 'ingest' | 'purge' | 'keep' | 'skip' | 'defer' | 'hold' | 'drop';
 
 export type DecisionReason =
   /** ingest: fewer than lowCopies outside the CDN while leechers want it. */
@@ -163,9 +177,14 @@ export interface SwarmDecision {
   statsVersion: number | null;
   statsReceivedAt: number | null;
   pieces: PieceDecision[];
-  /** Pieces to ingest and purge this round, ascending, with the reason of each. */
-  ingest: Array<{ piece: number; reason: DecisionReason }>;
-  purge: Array<{ piece: number; reason: DecisionReason }>;
+  /**
+   * Pieces to ingest and purge this round, ascending, with the reason of each. An ingest comes from the
+   * object's origin or from the pieces set aside here; a purge sets the piece aside (settings.setAside) or
+   * removes it. `drop`: set-aside pieces to discard (room for others, or over budget).
+   */
+  ingest: Array<{ piece: number; reason: DecisionReason; from: 'origin' | 'reserve' }>;
+  purge: Array<{ piece: number; reason: DecisionReason; setAside: boolean }>;
+  drop: Array<{ piece: number; reason: DecisionReason }>;
 }
 
 export interface Round {

@@ -50,6 +50,7 @@ describe('agent storage control', () => {
         statsUrl: 'http://127.0.0.1:1/stats',
         objects: null,
         intervalMs: 200,
+        catalogue: null,
       }),
       log.logger,
     );

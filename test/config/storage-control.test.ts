@@ -26,16 +26,19 @@ describe('storageControl settings', () => {
         lowCopies: 2,
         highCopies: 4,
         demandPerCopy: 0,
+        copiesPerLeecher: 0,
         holdMs: 90_000,
         ttlMs: 0,
         budgetBytes: 10 * 1024 ** 3,
         ingestBytesPerSecond: 0,
         opsPerMinute: 60,
         staleMs: 120_000,
+        setAside: true,
       },
       statsUrl: 'http://t.example:6969/stats',
       objects: [HASH.toLowerCase()],
       intervalMs: 5000,
+      catalogue: null,
     });
   });
 

@@ -26,7 +26,14 @@ const settings = (overrides: Partial<StorageControlSettings> = {}): StorageContr
 /** A swarm of pieces with these copies outside the CDN (cdn: copies on CDN nodes, this one included). */
 function swarm(
   outside: number[],
-  options: { held?: boolean[]; cdn?: number[]; demand?: number; receivedAt?: number; infoHash?: string } = {},
+  options: {
+    held?: boolean[];
+    reserved?: boolean[];
+    cdn?: number[];
+    demand?: number;
+    receivedAt?: number;
+    infoHash?: string;
+  } = {},
 ): SwarmInput {
   const n = outside.length;
   const held = options.held ?? new Array(n).fill(false);
@@ -37,6 +44,7 @@ function swarm(
     pieceLength: PIECE,
     length: n * PIECE,
     held,
+    ...(options.reserved ? { reserved: options.reserved } : {}),
     ingestBlocked: null,
     stats: {
       counts: {
@@ -61,8 +69,8 @@ describe('decide: ingest', () => {
     const round = decide(settings(), [swarm([0, 1, 2, 5])], initialState(), T0);
     expect(actions(round)).toEqual(['ingest:rare', 'ingest:rare', 'skip:enough-copies', 'skip:enough-copies']);
     expect(round.swarms[0]!.ingest).toEqual([
-      { piece: 0, reason: 'rare' },
-      { piece: 1, reason: 'rare' },
+      { piece: 0, reason: 'rare', from: 'origin' },
+      { piece: 1, reason: 'rare', from: 'origin' },
     ]);
     expect(round.swarms[0]!.pieces[0]!.detail).toContain('0 copies outside the CDN');
   });
@@ -73,12 +81,32 @@ describe('decide: ingest', () => {
     expect(round.swarms[0]!.ingest).toEqual([]);
   });
 
-  it('ingests on demand per copy, but never a piece at the high mark (it would be purged again)', () => {
-    const round = decide(settings({ demandPerCopy: 5 }), [swarm([2, 3, 4, 3], { demand: 15 })], initialState(), T0);
-    // 15/2 and 15/3 >= 5; 4 copies is the high mark.
-    expect(actions(round)).toEqual(['ingest:demand', 'ingest:demand', 'skip:enough-copies', 'ingest:demand']);
+  it('ingests on demand per copy, also at the high mark (a piece so wanted is not plentiful: no purge back)', () => {
+    const round = decide(settings({ demandPerCopy: 5 }), [swarm([2, 3, 4, 3], { demand: 20 })], initialState(), T0);
+    // 20/2, 20/3 and 20/4 >= 5; 4 copies is the high mark, but 5 leechers a copy keep it from being plentiful.
+    expect(actions(round)).toEqual(['ingest:demand', 'ingest:demand', 'ingest:demand', 'ingest:demand']);
     const calm = decide(settings({ demandPerCopy: 6 }), [swarm([3], { demand: 15 })], initialState(), T0);
     expect(actions(calm)).toEqual(['skip:enough-copies']);
+  });
+
+  it('with copiesPerLeecher, ingests and keeps pieces while copies outside are fewer than leechers x it', () => {
+    const s = settings({ copiesPerLeecher: 4, highCopies: 6 });
+    // 2 leechers need 8 copies: 5 and 7 are short (ingest, keep although at the high mark); 8 is enough.
+    const round = decide(
+      s,
+      [swarm([5, 7, 8, 7], { demand: 2, held: [false, false, false, true] })],
+      initialState(),
+      T0,
+    );
+    expect(actions(round)).toEqual(['ingest:demand', 'ingest:demand', 'skip:enough-copies', 'keep:needed']);
+    expect(round.swarms[0]!.pieces[0]!.detail).toContain('2 leechers need 8 copies');
+    const later = decide(
+      s,
+      [swarm([5, 7, 8, 7], { demand: 2, held: [true, true, false, true], receivedAt: T0 + 600_000 })],
+      round.state,
+      T0 + 600_000,
+    );
+    expect(actions(later)).toEqual(['keep:needed', 'keep:needed', 'skip:enough-copies', 'keep:needed']);
   });
 
   it('ingests the rarest pieces first when the budget is short, and defers the rest with no-room', () => {
@@ -194,8 +222,8 @@ describe('decide: purge', () => {
       T0,
     );
     expect(round.swarms[0]!.purge).toEqual([
-      { piece: 1, reason: 'over-budget' },
-      { piece: 3, reason: 'over-budget' },
+      { piece: 1, reason: 'over-budget', setAside: false },
+      { piece: 3, reason: 'over-budget', setAside: false },
     ]);
     expect(actions(round)[2]).toBe('keep:only-copy');
   });
@@ -228,15 +256,15 @@ describe('decide: making room when the budget is full', () => {
     const idle = swarm([0, 0], { held: [true, true], demand: 0, infoHash: 'b'.repeat(40) });
     const busy = swarm([0], { infoHash: 'a'.repeat(40) });
     const round = decide(budget, [busy, idle], initialState(), T0);
-    expect(round.swarms[0]!.ingest).toEqual([{ piece: 0, reason: 'rare' }]);
-    expect(round.swarms[1]!.purge).toEqual([{ piece: 0, reason: 'make-room' }]);
+    expect(round.swarms[0]!.ingest).toEqual([{ piece: 0, reason: 'rare', from: 'origin' }]);
+    expect(round.swarms[1]!.purge).toEqual([{ piece: 0, reason: 'make-room', setAside: false }]);
     expect(round.swarms[1]!.pieces[0]!.detail).toContain('no leecher wants this object');
   });
 
   it('purges a piece with more copies outside the CDN (at least the low mark), never a rare one leechers want', () => {
     const round = decide(budget, [swarm([3, 1, 0], { held: [true, true, false] })], initialState(), T0);
-    expect(round.swarms[0]!.purge).toEqual([{ piece: 0, reason: 'make-room' }]);
-    expect(round.swarms[0]!.ingest).toEqual([{ piece: 2, reason: 'rare' }]);
+    expect(round.swarms[0]!.purge).toEqual([{ piece: 0, reason: 'make-room', setAside: false }]);
+    expect(round.swarms[0]!.ingest).toEqual([{ piece: 2, reason: 'rare', from: 'origin' }]);
     const stuck = decide(budget, [swarm([1, 1, 0], { held: [true, true, false] })], initialState(), T0);
     expect(stuck.swarms[0]!.purge).toEqual([]);
     expect(actions(stuck)[2]).toBe('defer:no-room');
@@ -293,5 +321,37 @@ describe('settingsProblems', () => {
     expect(settingsProblems(DEFAULT_SETTINGS)).toEqual([]);
     expect(settingsProblems({ ...DEFAULT_SETTINGS, lowCopies: 3, highCopies: 3 })).toHaveLength(1);
     expect(settingsProblems({ ...DEFAULT_SETTINGS, lowCopies: 0 })).toHaveLength(1);
+  });
+});
+
+describe('decide: pieces set aside (setAside)', () => {
+  it('sets a plentiful piece aside and puts it back from there, not the origin, when it turns rare', () => {
+    const s = settings({ holdMs: 0 });
+    const purged = decide(s, [swarm([5], { held: [true] })], initialState(), T0);
+    expect(purged.swarms[0]!.purge).toEqual([{ piece: 0, reason: 'plentiful', setAside: true }]);
+    expect(purged.swarms[0]!.pieces[0]!.detail).toContain('set aside here');
+    const rare = decide(s, [swarm([0], { reserved: [true] })], purged.state, T0 + 1000);
+    expect(rare.swarms[0]!.ingest).toEqual([{ piece: 0, reason: 'rare', from: 'reserve' }]);
+    expect(rare.swarms[0]!.pieces[0]!.detail).toContain('put back from the pieces set aside');
+    // Off: a plentiful piece is removed; a TTL always removes.
+    const off = decide(settings({ holdMs: 0, setAside: false }), [swarm([5], { held: [true] })], initialState(), T0);
+    expect(off.swarms[0]!.purge).toEqual([{ piece: 0, reason: 'plentiful', setAside: false }]);
+    const ttl = settings({ ttlMs: 1000, highCopies: 9 });
+    const ingested = decide(ttl, [swarm([0])], initialState(), T0);
+    const expired = decide(ttl, [swarm([3], { held: [true], receivedAt: T0 + 2000 })], ingested.state, T0 + 2000);
+    expect(expired.swarms[0]!.purge).toEqual([{ piece: 0, reason: 'ttl', setAside: false }]);
+  });
+
+  it('counts pieces set aside against the budget and discards them first when room is needed', () => {
+    const aside = swarm([5, 6], { reserved: [true, true], infoHash: 'a'.repeat(40) });
+    const wanting = swarm([0], { infoHash: 'b'.repeat(40) });
+    const round = decide(settings({ budgetBytes: 2 * PIECE }), [aside, wanting], initialState(), T0);
+    // The most plentiful piece set aside goes; nothing held is purged.
+    expect(round.swarms[0]!.drop).toEqual([{ piece: 1, reason: 'make-room' }]);
+    expect(round.swarms[0]!.purge).toEqual([]);
+    expect(round.swarms[1]!.ingest).toEqual([{ piece: 0, reason: 'rare', from: 'origin' }]);
+    expect(actions(round)).toEqual(['skip:enough-copies', 'drop:make-room']);
+    const over = decide(settings({ budgetBytes: PIECE }), [aside], initialState(), T0);
+    expect(over.swarms[0]!.drop).toEqual([{ piece: 1, reason: 'over-budget' }]);
   });
 });

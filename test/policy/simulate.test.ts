@@ -25,4 +25,32 @@ describe('the swarm simulator', () => {
     expect(result.originBytes % small.pieceBytes).toBe(0);
     expect(result.cdnChurnPieces).toBeGreaterThan(0);
   });
+
+  it('puts pieces set aside back without the origin: a swarm that empties and comes back costs one copy', () => {
+    const comeback: Scenario = {
+      ...small,
+      durationS: 300,
+      objects: 1,
+      piecesPerObject: 8,
+      // Eight leechers at once, seeding 60 s (the pieces turn plentiful and are purged), one more at 200 s.
+      arrivalTimesS: [0, 0, 0, 0, 0, 0, 0, 0, 200],
+      seedTimeFixedS: 60,
+      abortShare: 0,
+      policy: { ...small.policy, lowCopies: 1, highCopies: 4, copiesPerLeecher: 0, holdMs: 5_000 },
+    };
+    const aside = simulate(comeback, 'function');
+    const removed = simulate({ ...comeback, policy: { ...comeback.policy, setAside: false } }, 'function');
+    const object = comeback.piecesPerObject * comeback.pieceBytes;
+    expect(aside.completed).toBe(9);
+    expect(aside.originBytes).toBe(object);
+    expect(removed.originBytes).toBe(2 * object);
+    expect(removed.originPerSwarmMax).toBe(1);
+  });
+
+  it('reports peer efficiency for swarms of 50+ peers, and origin bytes per swarm lifetime', () => {
+    const result = simulate({ ...SCENARIOS[0]!, durationS: 300 }, 'function');
+    expect(result.largeSwarmPeerEfficiency).toBeGreaterThan(result.peerEfficiency);
+    expect(result.originPerSwarmMean).toBeGreaterThan(0);
+    expect(result.originPerSwarmMax).toBeGreaterThanOrEqual(result.originPerSwarmMean);
+  });
 });

@@ -1,12 +1,19 @@
 // The storage control part over a memory store: rounds read the store's bitmaps and the statistics, carry
 // out ingest and purge through the functions the root gives, announce, log and count each decision.
 // Statistics come from a scripted source here (the tracker-backed source has its own tests).
+
+import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { StorageControlPart } from '../../src/parts/index.ts';
+import { buildMetainfo } from '../../src/metainfo/index.ts';
+import { DiskPieceReserve, StorageControlPart } from '../../src/parts/index.ts';
 import {
   DEFAULT_SETTINGS,
+  renderExplanation,
   type StatsReading,
   type StatsSource,
   type StorageControlSettings,
@@ -33,12 +40,33 @@ class ScriptedSource extends EventEmitter<{ changed: [string] }> implements Stat
   async close(): Promise<void> {}
 }
 
+const realData = randomBytes(4 * 16_384);
+const realMetainfo = () =>
+  buildMetainfo({
+    name: 'aside.bin',
+    pieceLength: 16_384,
+    multiFile: false,
+    files: [{ path: [], length: realData.length }],
+    pieceHashes: Buffer.concat(
+      [0, 1, 2, 3].map((i) =>
+        createHash('sha1')
+          .update(realData.subarray(i * 16_384, (i + 1) * 16_384))
+          .digest(),
+      ),
+    ),
+  });
+
 const settings: StorageControlSettings = { ...DEFAULT_SETTINGS, lowCopies: 1, highCopies: 2, holdMs: 0 };
 
-async function setup(options: { origin?: boolean; failIngest?: boolean } = {}) {
+async function setup(options: { origin?: boolean; failIngest?: boolean; reserveDir?: string } = {}) {
   const store = new MemoryStore();
-  const metainfo = testMetainfo({ pieceCount: 4 });
-  await hold(store, metainfo, (i) => i < 2);
+  // Pieces set aside are checked against their hashes: that test needs real ones.
+  const metainfo = options.reserveDir ? realMetainfo() : testMetainfo({ pieceCount: 4 });
+  if (options.reserveDir) {
+    await store.addObject(metainfo);
+    for (const i of [0, 1])
+      await store.writePiece(metainfo.infoHash, i, realData.subarray(i * 16_384, (i + 1) * 16_384));
+  } else await hold(store, metainfo, (i) => i < 2);
   if (options.origin !== false) await store.addObject(metainfo, { source: 'http://origin.example/x' });
   const infoHash = metainfo.infoHash;
   const source = new ScriptedSource();
@@ -59,7 +87,9 @@ async function setup(options: { origin?: boolean; failIngest?: boolean } = {}) {
     ingest: async (hash, origin, pieces) => {
       calls.push(`ingest ${origin} ${pieces.join(',')}`);
       if (options.failIngest) return { error: { code: 'EDGEPEER_ORIGIN_STATUS', message: 'origin answered 503' } };
-      await setPieces(store, hash, pieces, true);
+      if (options.reserveDir) {
+        for (const i of pieces) await store.writePiece(hash, i, realData.subarray(i * 16_384, (i + 1) * 16_384));
+      } else await setPieces(store, hash, pieces, true);
       return { error: null };
     },
     purge: async (hash, pieces) => {
@@ -67,6 +97,7 @@ async function setup(options: { origin?: boolean; failIngest?: boolean } = {}) {
       await store.removePieces(hash, pieces, 'policy');
     },
     announceNow: (hash) => calls.push(`announce ${hash === infoHash}`),
+    ...(options.reserveDir ? { reserve: new DiskPieceReserve(options.reserveDir, store) } : {}),
   });
   const counts = (swarmCopies: number[], cdnCopies: number[], demand = 2): StatsReading => ({
     counts: { version: 1, receivedAt: now, swarmCopies, cdnCopies, demand, seeds: 0, leechers: demand },
@@ -113,6 +144,53 @@ describe('StorageControlPart', () => {
     expect(t.calls).toEqual(['purge 0', 'announce true']);
     expect(t.store.get(t.infoHash)!.bitfield.get(0)).toBe(false);
     expect(t.log.lines.find((l) => l.msg === 'storage control: purge (plentiful)')).toMatchObject({ pieces: [0] });
+  });
+
+  it('sets plentiful pieces aside and puts them back without the origin; a damaged one comes from the origin', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'edgepeer-aside-'));
+    stopping.push(() => rm(dir, { recursive: true, force: true }));
+    const t = await setup({ reserveDir: dir });
+    stopping.push(() => t.part.stop());
+    t.source.set(t.infoHash, t.counts([3, 3, 1, 1], [1, 1, 0, 0]));
+    await t.part.runRound();
+    expect(t.calls).toEqual(['purge 0,1', 'announce true']);
+    expect(t.store.get(t.infoHash)!.bitfield.get(0)).toBe(false);
+    expect((await readdir(join(dir, t.infoHash))).sort()).toEqual(['0', '1']);
+    expect(t.part.explain(t.infoHash)!.purge).toEqual([
+      { piece: 0, reason: 'plentiful', setAside: true },
+      { piece: 1, reason: 'plentiful', setAside: true },
+    ]);
+    const text = renderExplanation(t.part.explain(t.infoHash)!);
+    expect(text).toContain('plentiful pieces are set aside');
+    expect(text).toContain('set aside here (not served): 2 pieces');
+    // Piece 1's file is damaged while aside: it must not be served, so it comes from the origin.
+    await writeFile(join(dir, t.infoHash, '1'), 'not the piece');
+    t.calls.length = 0;
+    t.tick(1000);
+    t.source.set(t.infoHash, t.counts([0, 0, 1, 1], [0, 0, 0, 0]));
+    await t.part.runRound();
+    expect(t.calls).toEqual(['ingest http://origin.example/x 1', 'announce true']);
+    expect(t.store.get(t.infoHash)!.bitfield.get(0)).toBe(true);
+    expect(await t.store.readPiece(t.infoHash, 0)).toEqual(realData.subarray(0, 16_384));
+    expect(t.log.lines.find((l) => l.msg === 'storage control: put back from the pieces set aside')).toMatchObject({
+      pieces: 1,
+    });
+    expect(t.part.status()).toMatchObject({ piecesRestored: 1, piecesSetAside: 0 });
+    expect(await readdir(join(dir, t.infoHash))).toEqual([]);
+  });
+
+  it('discards what it set aside of an object that left the store', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'edgepeer-aside-'));
+    stopping.push(() => rm(dir, { recursive: true, force: true }));
+    const t = await setup({ reserveDir: dir });
+    stopping.push(() => t.part.stop());
+    t.source.set(t.infoHash, t.counts([3, 3, 1, 1], [1, 1, 0, 0]));
+    await t.part.runRound();
+    expect((await readdir(join(dir, t.infoHash))).sort()).toEqual(['0', '1']);
+    await t.store.removeObject(t.infoHash, 'purge');
+    await t.part.runRound();
+    expect(await readdir(join(dir, t.infoHash))).toEqual([]);
+    expect(t.part.status()).toMatchObject({ piecesSetAside: 0 });
   });
 
   it('waits before trying a failing origin again, and says why in the explanation', async () => {

@@ -5,12 +5,12 @@ const MiB = 1024 * 1024;
 
 export function markdownTable(results: SimResult[]): string {
   const lines = [
-    '| scenario | policy | origin MiB (x content) | CDN egress MiB | peer efficiency | mean / p95 download s | first piece s | missing-piece s | CDN churn pieces | completed / aborted |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| scenario | policy | origin MiB (x content) | origin per swarm, max / mean | CDN egress MiB | peer efficiency (swarms of 50+) | mean / p95 download s | first piece s | missing-piece s | CDN churn pieces | completed / aborted |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of results) {
     lines.push(
-      `| ${r.scenario} | ${r.policy} | ${(r.originBytes / MiB).toFixed(0)} (${(r.originBytes / r.contentBytes).toFixed(2)}x) | ${(r.cdnBytes / MiB).toFixed(0)} | ${(r.peerEfficiency * 100).toFixed(0)} % | ${r.meanDownloadS.toFixed(1)} / ${r.p95DownloadS.toFixed(0)} | ${r.meanFirstPieceS.toFixed(1)} | ${r.missingPieceSeconds} | ${r.cdnChurnPieces} | ${r.completed} / ${r.aborted} |`,
+      `| ${r.scenario} | ${r.policy} | ${(r.originBytes / MiB).toFixed(0)} (${(r.originBytes / r.contentBytes).toFixed(2)}x) | ${r.originPerSwarmMax.toFixed(2)}x / ${r.originPerSwarmMean.toFixed(2)}x | ${(r.cdnBytes / MiB).toFixed(0)} | ${(r.peerEfficiency * 100).toFixed(0)} % (${r.largeSwarmPeerEfficiency === null ? '-' : `${(r.largeSwarmPeerEfficiency * 100).toFixed(0)} %`}) | ${r.meanDownloadS.toFixed(1)} / ${r.p95DownloadS.toFixed(1)} | ${r.meanFirstPieceS.toFixed(1)} | ${r.missingPieceSeconds} | ${r.cdnChurnPieces} | ${r.completed} / ${r.aborted} |`,
     );
   }
   return lines.join('\n');

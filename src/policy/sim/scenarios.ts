@@ -22,21 +22,27 @@ const base: Omit<Scenario, 'name'> = {
   seedTimeMeanS: 120,
   abortShare: 0.1,
   cdnEgressBytesPerS: 16 * MiB,
-  cdnBudgetBytes: 50 * MiB,
+  // Room for every object of the catalogue (200 MiB): the '-tight' scenarios give a quarter of that.
+  cdnBudgetBytes: 256 * MiB,
   originBytesPerS: 20 * MiB,
   policy: {
     ...DEFAULT_SETTINGS,
     lowCopies: 2,
-    highCopies: 6,
-    demandPerCopy: 3,
+    highCopies: 12,
+    demandPerCopy: 0,
+    // Peers' uplinks average 240 KiB/s against 2 MiB/s downlinks: a leecher needs ~8 seeds for its full rate.
+    copiesPerLeecher: 6,
     holdMs: 30_000,
+    setAside: true,
     opsPerMinute: 600,
     staleMs: 3_600_000,
   },
-  roundIntervalS: 2,
+  roundIntervalS: 1,
 };
 
 export const SCENARIOS: Scenario[] = [
   { ...base, name: 'flash-crowd', flashArrivalsPerS: 3, flashDecayS: 90 },
   { ...base, name: 'zipf-steady', baseArrivalsPerS: 0.6 },
+  { ...base, name: 'flash-crowd-tight', flashArrivalsPerS: 3, flashDecayS: 90, cdnBudgetBytes: 50 * MiB },
+  { ...base, name: 'zipf-steady-tight', baseArrivalsPerS: 0.6, cdnBudgetBytes: 50 * MiB },
 ];

@@ -43,8 +43,14 @@ export interface Scenario {
   seedTimeFixedS?: number;
   /** Seconds from a peer's arrival to its first request (client start, tracker announce, connecting). */
   peerStartS?: number;
-  /** Peers the edge serves at once each second (the agent's unchoke slots); default: any number. */
+  /** Leechers the edge serves at once (the agent's unchoke slots); default: any number (HTTP). */
   cdnUploadSlots?: number;
+  /** Least time a leecher keeps an edge slot before it goes to the longest waiting (agent: 30 s). */
+  cdnSlotHoldS?: number;
+  /** Leechers a peer unchokes at once (libtorrent's unchoke_slots_limit: 8). */
+  peerUploadSlots?: number;
+  /** How long a peer keeps a leecher unchoked before choosing again (libtorrent's unchoke_interval: 15 s). */
+  peerSlotHoldS?: number;
   /** Pieces the CDN edge holds of object 0 at the start (an operator's partial ingest). */
   cdnStartPieces?: number[];
 }
@@ -73,20 +79,36 @@ export interface SimResult {
   missingPieceSeconds: number;
   /** Pieces put into and taken out of the CDN (ingest and purge; cache inserts and evictions). */
   cdnChurnPieces: number;
+  /** Peer efficiency over the swarms that had 50 or more peers in the run (null: none had). */
+  largeSwarmPeerEfficiency: number | null;
+  /**
+   * Origin bytes over the object's size per swarm lifetime (from a first peer into an empty swarm until the
+   * last one leaves): the largest and the mean over lifetimes. A swarm that empties and starts again later
+   * needs what the CDN no longer holds fetched again; the whole-run originBytes / contentBytes counts that.
+   */
+  originPerSwarmMax: number;
+  originPerSwarmMean: number;
 }
 
 interface Peer {
+  id: number;
   object: number;
   have: Uint8Array;
+  /** Bytes received of each piece not yet complete (from any source: a piece may be continued elsewhere). */
+  progress: Float64Array;
   count: number;
   up: number;
-  upLeft: number;
   arrivedAt: number;
   firstPieceAt: number | null;
   doneAt: number | null;
   leaveAt: number;
   abortAt: number | null;
-  current: { piece: number; done: number } | null;
+  /** How long it seeds once complete (drawn at arrival). */
+  seedTime: number;
+  /** As an uploader: the leechers it has unchoked, and since when. */
+  served: Map<Peer, number>;
+  /** As a leecher: the piece it is getting from each uploader that serves it (by uploader id). */
+  fetching: Map<number, number>;
 }
 
 interface Swarm {
@@ -94,10 +116,23 @@ interface Swarm {
   /** Copies of each piece among peers. */
   copies: Int32Array;
   seeds: number;
+  /** Peers that ever joined, and origin bytes in the current lifetime (first arrival into an empty swarm). */
+  joined: number;
+  lifetimeOrigin: number;
+  lifetimes: number[];
+}
+
+/** The CDN edge (or, for origin-only, the origin) as an uploader: slots held like the agent's choker. */
+interface Server {
+  id: number;
+  served: Map<Peer, number>;
 }
 
 export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
-  const random = seededRandom(scenario.seed);
+  // Two streams: the peers (arrivals, uplinks, aborts, seed times) are the same under every policy; the
+  // other draws (slot and piece choices) depend on what happens.
+  const arrivalRandom = seededRandom(scenario.seed);
+  const random = seededRandom((scenario.seed ^ 0x9e3779b9) >>> 0);
   const zipf = zipfSampler(scenario.objects, scenario.zipfS);
   const P = scenario.piecesPerObject;
   const pieceBytes = scenario.pieceBytes;
@@ -106,9 +141,14 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
     peers: [],
     copies: new Int32Array(P),
     seeds: 0,
+    joined: 0,
+    lifetimeOrigin: 0,
+    lifetimes: [],
   }));
   // The CDN edge: pieces held per object, and what LRU and LFU rank them by.
   const cdnHeld = Array.from({ length: scenario.objects }, () => new Uint8Array(P));
+  // The function's pieces set aside on the edge (kept, not served: settings.setAside).
+  const cdnReserved = Array.from({ length: scenario.objects }, () => new Uint8Array(P));
   const lastUse = Array.from({ length: scenario.objects }, () => new Float64Array(P));
   const uses = Array.from({ length: scenario.objects }, () => new Float64Array(P));
   let cdnHeldBytes = 0;
@@ -119,15 +159,27 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
     cdnHeldBytes += pieceBytes;
   }
   const totals = { origin: 0, cdn: 0, peer: 0, churn: 0, missing: 0, peers: 0, aborted: 0 };
+  const objectPeerBytes = new Float64Array(scenario.objects);
+  const objectAllBytes = new Float64Array(scenario.objects);
   const downloads: number[] = [];
   const firstPieces: number[] = [];
-  let cdnLeft = 0;
-  const cdnServed = new Set<Peer>();
-  const cdnSlots = scenario.cdnUploadSlots ?? Number.POSITIVE_INFINITY;
   const startS = scenario.peerStartS ?? 0;
+  const peerSlots = scenario.peerUploadSlots ?? 8;
+  const peerHoldS = scenario.peerSlotHoldS ?? 15;
+  const cdnSlots = scenario.cdnUploadSlots ?? Number.POSITIVE_INFINITY;
+  const cdnHoldS = scenario.cdnSlotHoldS ?? 30;
+  // The edge (lru, lfu, cdn-only, function) or the origin (origin-only): one server for every swarm.
+  const server: Server = { id: -1, served: new Map() };
+  const serverRate = policy === 'origin-only' ? scenario.originBytesPerS : scenario.cdnEgressBytesPerS;
   let originLeft = 0;
+  let nextId = 0;
   let state: PolicyState = initialState();
   const settings: StorageControlSettings = { ...scenario.policy, budgetBytes: scenario.cdnBudgetBytes };
+
+  const chargeOrigin = (object: number, bytes: number): void => {
+    totals.origin += bytes;
+    swarms[object]!.lifetimeOrigin += bytes;
+  };
 
   const evictFor = (bytes: number): boolean => {
     while (cdnHeldBytes + bytes > scenario.cdnBudgetBytes) {
@@ -151,102 +203,60 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
     return true;
   };
 
-  /** Where `peer` can get `piece` now, or null. */
-  const sourceFor = (peer: Peer, piece: number): Peer | 'cdn' | 'origin' | null => {
-    const swarm = swarms[peer.object]!;
-    if (policy !== 'cdn-only' && swarm.copies[piece]! > 0) {
-      const n = swarm.peers.length;
-      const start = Math.floor(random() * n);
-      for (let k = 0; k < n; k++) {
-        const other = swarm.peers[(start + k) % n]!;
-        if (other !== peer && other.upLeft > 0 && other.have[piece]) return other;
-      }
+  const pullThrough = policy === 'lru' || policy === 'lfu' || policy === 'cdn-only';
+  /** Whether the server can give `piece` of `object` now (pull-through caches can fetch it from the origin). */
+  const serverHas = (object: number, piece: number): boolean => {
+    if (policy === 'origin-only') return true;
+    if (cdnHeld[object]![piece]) return true;
+    return pullThrough && originLeft >= pieceBytes;
+  };
+  const serverTake = (object: number, piece: number): void => {
+    if (policy === 'origin-only' || cdnHeld[object]![piece]) return;
+    // Pull-through: the edge fetches the piece from the origin and keeps it, evicting to fit.
+    if (!evictFor(pieceBytes)) return;
+    originLeft -= pieceBytes;
+    chargeOrigin(object, pieceBytes);
+    cdnHeld[object]![piece] = 1;
+    cdnHeldBytes += pieceBytes;
+    totals.churn++;
+  };
+
+  const uploaderHas = (uploader: Peer | Server, object: number, piece: number): boolean =>
+    uploader === server ? serverHas(object, piece) : (uploader as Peer).have[piece] === 1;
+  /** Whether `uploader` has a piece `leecher` lacks. */
+  const interesting = (uploader: Peer | Server, leecher: Peer): boolean => {
+    if (uploader !== server && (uploader as Peer).doneAt !== null) return true;
+    for (let i = 0; i < P; i++) if (!leecher.have[i] && uploaderHas(uploader, leecher.object, i)) return true;
+    return false;
+  };
+
+  const complete = (peer: Peer, piece: number, at: number): void => {
+    peer.have[piece] = 1;
+    peer.progress[piece] = 0;
+    peer.count++;
+    swarms[peer.object]!.copies[piece]!++;
+    if (peer.firstPieceAt === null) {
+      peer.firstPieceAt = at;
+      firstPieces.push(at - peer.arrivedAt);
     }
-    if (cdnLeft <= 0 && policy !== 'origin-only') return null;
-    if (policy !== 'origin-only' && cdnServed.size >= cdnSlots && !cdnServed.has(peer)) return null;
-    switch (policy) {
-      case 'origin-only':
-        return originLeft > 0 ? 'origin' : null;
-      case 'function':
-        return cdnHeld[peer.object]![piece] ? 'cdn' : null;
-      default: {
-        if (cdnHeld[peer.object]![piece]) return 'cdn';
-        // Pull-through: the edge fetches the piece from the origin and keeps it.
-        if (originLeft < pieceBytes || !evictFor(pieceBytes)) return null;
-        originLeft -= pieceBytes;
-        totals.origin += pieceBytes;
-        cdnHeld[peer.object]![piece] = 1;
-        cdnHeldBytes += pieceBytes;
-        totals.churn++;
-        return 'cdn';
-      }
+    if (peer.count === P) {
+      peer.doneAt = at;
+      peer.leaveAt = at + peer.seedTime;
+      swarms[peer.object]!.seeds++;
+      downloads.push(at - peer.arrivedAt);
     }
   };
 
-  /** Missing pieces of `peer`, rarest among peers first (ties broken at random). */
-  const candidates = (peer: Peer): number[] => {
-    const swarm = swarms[peer.object]!;
-    const missing: Array<[number, number]> = [];
-    for (let i = 0; i < P; i++) if (!peer.have[i]) missing.push([swarm.copies[i]! + random() * 0.5, i]);
-    missing.sort((a, b) => a[0] - b[0]);
-    return missing.map(([, i]) => i);
-  };
-
-  const download = (peer: Peer, now: number): void => {
-    let budget = scenario.peerDownloadBytesPerS;
-    let tries = 0;
-    let order: number[] | null = null;
-    let next = 0;
-    while (budget > 0 && tries < 8 && peer.count < P) {
-      if (peer.current === null) {
-        order ??= candidates(peer);
-        const piece = order[next++];
-        if (piece === undefined) return;
-        peer.current = { piece, done: 0 };
-      }
-      const { piece } = peer.current;
-      const source = sourceFor(peer, piece);
-      if (source === null) {
-        tries++;
-        // This piece has no source now; another might (its partial bytes are kept only while current).
-        if (peer.current.done === 0) peer.current = null;
-        else return;
-        continue;
-      }
-      const left = source === 'cdn' ? cdnLeft : source === 'origin' ? originLeft : source.upLeft;
-      const amount = Math.min(budget, left, pieceBytes - peer.current.done);
-      budget -= amount;
-      peer.current.done += amount;
-      if (source === 'cdn') {
-        cdnServed.add(peer);
-        cdnLeft -= amount;
-        totals.cdn += amount;
-        lastUse[peer.object]![piece] = ++useClock;
-        uses[peer.object]![piece]! += amount / pieceBytes;
-      } else if (source === 'origin') {
-        originLeft -= amount;
-        totals.origin += amount;
-      } else {
-        source.upLeft -= amount;
-        totals.peer += amount;
-      }
-      if (peer.current.done >= pieceBytes) {
-        peer.have[piece] = 1;
-        peer.count++;
-        swarms[peer.object]!.copies[piece]!++;
-        peer.current = null;
-        if (peer.firstPieceAt === null) {
-          peer.firstPieceAt = now;
-          firstPieces.push(now - peer.arrivedAt);
-        }
-        if (peer.count === P) {
-          peer.doneAt = now;
-          peer.leaveAt = now + (scenario.seedTimeFixedS ?? exponential(random, scenario.seedTimeMeanS));
-          swarms[peer.object]!.seeds++;
-          downloads.push(now - peer.arrivedAt);
-        }
-      }
+  /** The next piece `leecher` gets from `uploader`: rarest first, one it is not getting from another source. */
+  const pick = (leecher: Peer, uploader: Peer | Server, order: number[]): number | null => {
+    let fallback: number | null = null;
+    const busy = new Set(leecher.fetching.values());
+    for (const piece of order) {
+      if (leecher.have[piece] || !uploaderHas(uploader, leecher.object, piece)) continue;
+      if (!busy.has(piece)) return piece;
+      fallback ??= piece;
     }
+    return fallback;
   };
 
   const round = (now: number): void => {
@@ -260,6 +270,7 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
         pieceLength: pieceBytes,
         length: objectBytes,
         held,
+        reserved: Array.from(cdnReserved[o]!, (r) => r === 1),
         ingestBlocked: null,
         stats: {
           counts: {
@@ -278,18 +289,56 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
     const result = decide(settings, inputs, state, now * 1000);
     state = result.state;
     result.swarms.forEach((decision, o) => {
-      for (const { piece } of decision.purge) {
+      for (const { piece, setAside } of decision.purge) {
         cdnHeld[o]![piece] = 0;
-        cdnHeldBytes -= pieceBytes;
+        if (setAside) cdnReserved[o]![piece] = 1;
+        else cdnHeldBytes -= pieceBytes;
         totals.churn++;
       }
-      for (const { piece } of decision.ingest) {
+      for (const { piece } of decision.drop) {
+        cdnReserved[o]![piece] = 0;
+        cdnHeldBytes -= pieceBytes;
+      }
+      for (const { piece, from } of decision.ingest) {
         cdnHeld[o]![piece] = 1;
-        cdnHeldBytes += pieceBytes;
-        totals.origin += pieceBytes;
+        if (from === 'reserve') cdnReserved[o]![piece] = 0;
+        else {
+          cdnHeldBytes += pieceBytes;
+          chargeOrigin(o, pieceBytes);
+        }
         totals.churn++;
       }
     });
+  };
+
+  /** Keeps slots that are still useful and not past their hold; fills free ones from `candidates`. */
+  const rechoke = (
+    uploader: Peer | Server,
+    candidates: Peer[],
+    slots: number,
+    holdS: number,
+    now: number,
+    started: (peer: Peer) => boolean,
+  ): void => {
+    const rotated: Peer[] = [];
+    for (const [leecher, since] of uploader.served) {
+      const gone = leecher.doneAt !== null || leecher.leaveAt <= now || !started(leecher);
+      if (gone || !interesting(uploader, leecher)) {
+        uploader.served.delete(leecher);
+        leecher.fetching.delete(uploader.id);
+      } else if (now - since >= holdS) {
+        uploader.served.delete(leecher);
+        leecher.fetching.delete(uploader.id);
+        rotated.push(leecher);
+      }
+    }
+    // Those rotated out go to the back of the queue: others get the slots first.
+    for (const leecher of [...candidates, ...rotated]) {
+      if (uploader.served.size >= slots) break;
+      if (leecher === uploader || uploader.served.has(leecher) || !started(leecher)) continue;
+      if (leecher.doneAt !== null || !interesting(uploader, leecher)) continue;
+      uploader.served.set(leecher, now);
+    }
   };
 
   for (let now = 0; now < scenario.durationS; now++) {
@@ -298,41 +347,56 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
     const arriving =
       scenario.arrivalTimesS === undefined
         ? [
-            ...Array.from({ length: poisson(random, scenario.baseArrivalsPerS) }, () => zipf(random)),
-            ...Array.from({ length: poisson(random, flash) }, () => 0),
+            ...Array.from({ length: poisson(arrivalRandom, scenario.baseArrivalsPerS) }, () => zipf(arrivalRandom)),
+            ...Array.from({ length: poisson(arrivalRandom, flash) }, () => 0),
           ]
-        : scenario.arrivalTimesS.filter((at) => at >= now && at < now + 1).map(() => 0);
-    for (const object of arriving) {
-      const up = scenario.peerUploadBytesPerS[Math.floor(random() * scenario.peerUploadBytesPerS.length)]!;
+        : scenario.arrivalTimesS.filter((at) => at >= now && at < now + 1);
+    for (const entry of arriving) {
+      const object = scenario.arrivalTimesS === undefined ? entry : 0;
+      const arrivedAt = scenario.arrivalTimesS === undefined ? now : entry;
+      const up = scenario.peerUploadBytesPerS[Math.floor(arrivalRandom() * scenario.peerUploadBytesPerS.length)]!;
       const fastest = objectBytes / scenario.peerDownloadBytesPerS;
-      const abortAt = random() < scenario.abortShare ? now + 1 + random() * fastest * 3 : null;
-      swarms[object]!.peers.push({
+      const abortAt = arrivalRandom() < scenario.abortShare ? now + 1 + arrivalRandom() * fastest * 3 : null;
+      const seedTime = scenario.seedTimeFixedS ?? exponential(arrivalRandom, scenario.seedTimeMeanS);
+      const swarm = swarms[object]!;
+      if (swarm.peers.length === 0) swarm.lifetimeOrigin = 0;
+      swarm.peers.push({
+        id: nextId++,
         object,
         have: new Uint8Array(P),
+        progress: new Float64Array(P),
         count: 0,
         up,
-        upLeft: 0,
-        arrivedAt: now,
+        arrivedAt,
         firstPieceAt: null,
         doneAt: null,
         leaveAt: Number.POSITIVE_INFINITY,
         abortAt,
-        current: null,
+        seedTime,
+        served: new Map(),
+        fetching: new Map(),
       });
+      swarm.joined++;
       demanded.add(object);
       totals.peers++;
     }
     // Departures: seeds whose time is up, leechers that abort.
     for (const swarm of swarms) {
+      const before = swarm.peers.length;
       swarm.peers = swarm.peers.filter((peer) => {
         const leaving = peer.doneAt !== null ? now >= peer.leaveAt : peer.abortAt !== null && now >= peer.abortAt;
         if (!leaving) return true;
+        peer.leaveAt = Math.min(peer.leaveAt, now);
+        for (const leecher of peer.served.keys()) leecher.fetching.delete(peer.id);
+        server.served.delete(peer);
         if (peer.doneAt === null) totals.aborted++;
         else swarm.seeds--;
         for (let i = 0; i < P; i++) if (peer.have[i]) swarm.copies[i]!--;
         return false;
       });
+      if (before > 0 && swarm.peers.length === 0) swarm.lifetimes.push(swarm.lifetimeOrigin / objectBytes);
     }
+    // The function's round: the agent runs one soon after the tracker's statistics change (within 100 ms).
     if (policy === 'function' && now % scenario.roundIntervalS === 0) round(now);
     // Missing-piece seconds: a swarm with leechers and a piece neither a peer nor the CDN holds.
     swarms.forEach((swarm, o) => {
@@ -344,27 +408,147 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
         }
       }
     });
-    cdnLeft = policy === 'origin-only' ? 0 : scenario.cdnEgressBytesPerS;
-    cdnServed.clear();
     originLeft = scenario.originBytesPerS;
+    transfer(now);
+  }
+  for (const swarm of swarms) if (swarm.peers.length > 0) swarm.lifetimes.push(swarm.lifetimeOrigin / objectBytes);
+
+  /**
+   * One second of transfers. Every uploader (peer, and the edge or origin) serves the leechers in its slots
+   * at once, its uplink shared among them; a leecher takes from all its sources in parallel up to its
+   * downlink (request pipelining to every unchoking peer, as BitTorrent clients do). Uplink a capped
+   * leecher cannot take goes to the uploader's other leechers (TCP shares a link that way).
+   */
+  function transfer(now: number): void {
+    const started = (peer: Peer) => now >= peer.arrivedAt + startS;
     const leechers: Peer[] = [];
-    for (const swarm of swarms) {
-      for (const peer of swarm.peers) {
-        peer.upLeft = peer.up;
-        if (peer.doneAt === null && now >= peer.arrivedAt + startS) leechers.push(peer);
+    for (const swarm of swarms)
+      for (const peer of swarm.peers) if (peer.doneAt === null && started(peer)) leechers.push(peer);
+    if (leechers.length === 0) return;
+    // Peers' slots: shuffled candidates (rotation among those interested).
+    if (policy !== 'cdn-only') {
+      for (const swarm of swarms) {
+        const wanting = swarm.peers.filter((peer) => peer.doneAt === null && started(peer));
+        if (wanting.length === 0) {
+          for (const peer of swarm.peers) peer.served.clear();
+          continue;
+        }
+        for (const peer of swarm.peers) {
+          if (peer.count === 0) continue;
+          const candidates = shuffled(wanting, random);
+          rechoke(peer, candidates, peerSlots, peerHoldS, now, started);
+        }
       }
     }
-    // A fair order: shuffled every second.
-    for (let i = leechers.length - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
-      [leechers[i], leechers[j]] = [leechers[j]!, leechers[i]!];
+    // The server's slots: longest waiting first (the agent's choker), i.e. by arrival.
+    if (policy !== 'function' || cdnHeldBytes > 0 || server.served.size > 0) {
+      const queue = [...leechers].sort((a, b) => a.arrivedAt - b.arrivedAt || a.id - b.id);
+      rechoke(server, queue, cdnSlots, cdnHoldS, now, started);
     }
-    for (const peer of leechers) download(peer, now + 1);
+    // Water-filling: uploaders offer what is left of their uplink equally to leechers with room left.
+    const room = new Map<Peer, number>(leechers.map((peer) => [peer, scenario.peerDownloadBytesPerS]));
+    const flows = new Map<Peer | Server, Map<Peer, number>>();
+    const uploaders: Array<[Peer | Server, number]> = [[server, serverRate]];
+    for (const swarm of swarms)
+      for (const peer of swarm.peers) if (peer.served.size > 0) uploaders.push([peer, peer.up]);
+    const left = new Map<Peer | Server, number>(uploaders);
+    for (let pass = 0; pass < 4; pass++) {
+      const offers = new Map<Peer, Array<[Peer | Server, number]>>();
+      for (const [uploader] of uploaders) {
+        const capacity = left.get(uploader)!;
+        if (capacity <= 0) continue;
+        const open = [...uploader.served.keys()].filter((leecher) => (room.get(leecher) ?? 0) > 0);
+        for (const leecher of open) {
+          const list = offers.get(leecher) ?? [];
+          list.push([uploader, capacity / open.length]);
+          offers.set(leecher, list);
+        }
+      }
+      if (offers.size === 0) break;
+      for (const [leecher, list] of offers) {
+        const total = list.reduce((sum, [, bytes]) => sum + bytes, 0);
+        const scale = Math.min(1, room.get(leecher)! / total);
+        for (const [uploader, bytes] of list) {
+          const taken = bytes * scale;
+          left.set(uploader, left.get(uploader)! - taken);
+          room.set(leecher, room.get(leecher)! - taken);
+          const flow = flows.get(uploader) ?? new Map<Peer, number>();
+          flow.set(leecher, (flow.get(leecher) ?? 0) + taken);
+          flows.set(uploader, flow);
+        }
+      }
+    }
+    // Bytes become pieces: each source continues its piece, then takes the rarest it has (not from another).
+    const orders = new Map<Peer, number[]>();
+    const orderFor = (leecher: Peer): number[] => {
+      let order = orders.get(leecher);
+      if (order === undefined) {
+        const copies = swarms[leecher.object]!.copies;
+        order = Array.from({ length: P }, (_, i) => i)
+          .filter((i) => !leecher.have[i])
+          .map((i) => [copies[i]! + random() * 0.5, i] as const)
+          .sort((a, b) => a[0] - b[0])
+          .map(([, i]) => i);
+        orders.set(leecher, order);
+      }
+      return order;
+    };
+    const received = new Map<Peer, number>();
+    const inbound = new Map<Peer, number>();
+    for (const flow of flows.values())
+      for (const [leecher, bytes] of flow) inbound.set(leecher, (inbound.get(leecher) ?? 0) + bytes);
+    for (const [uploader, flow] of shuffled([...flows], random)) {
+      for (const [leecher, bytes] of flow) {
+        let budget = bytes;
+        while (budget > 1e-6 && leecher.doneAt === null) {
+          let piece = leecher.fetching.get(uploader.id);
+          if (piece === undefined || leecher.have[piece] || !uploaderHas(uploader, leecher.object, piece)) {
+            const next = pick(leecher, uploader, orderFor(leecher));
+            if (next === null) {
+              leecher.fetching.delete(uploader.id);
+              break;
+            }
+            piece = next;
+            leecher.fetching.set(uploader.id, piece);
+            if (uploader === server) serverTake(leecher.object, piece);
+            if (uploader === server && !uploaderHas(server, leecher.object, piece)) break;
+          }
+          const amount = Math.min(budget, pieceBytes - leecher.progress[piece]!);
+          budget -= amount;
+          leecher.progress[piece]! += amount;
+          const got = (received.get(leecher) ?? 0) + amount;
+          received.set(leecher, got);
+          objectAllBytes[leecher.object]! += amount;
+          if (uploader === server) {
+            if (policy === 'origin-only') chargeOrigin(leecher.object, amount);
+            else {
+              totals.cdn += amount;
+              lastUse[leecher.object]![piece] = ++useClock;
+              uses[leecher.object]![piece]! += amount / pieceBytes;
+            }
+          } else {
+            totals.peer += amount;
+            objectPeerBytes[leecher.object]! += amount;
+          }
+          if (leecher.progress[piece]! >= pieceBytes - 1e-6) {
+            leecher.fetching.delete(uploader.id);
+            complete(leecher, piece, now + got / inbound.get(leecher)!);
+          }
+        }
+      }
+    }
   }
 
-  const received = totals.peer + totals.cdn + (policy === 'origin-only' ? totals.origin : 0);
+  const receivedAll = totals.peer + totals.cdn + (policy === 'origin-only' ? totals.origin : 0);
   const sorted = [...downloads].sort((a, b) => a - b);
   const mean = (values: number[]) => (values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length);
+  const lifetimes = swarms.flatMap((swarm) => swarm.lifetimes);
+  const large = { peer: 0, all: 0 };
+  swarms.forEach((swarm, o) => {
+    if (swarm.joined < 50) return;
+    large.peer += objectPeerBytes[o]!;
+    large.all += objectAllBytes[o]!;
+  });
   return {
     scenario: scenario.name,
     policy,
@@ -376,11 +560,23 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
     contentBytes: demanded.size * objectBytes,
     cdnBytes: totals.cdn,
     peerBytes: totals.peer,
-    peerEfficiency: received === 0 ? 0 : totals.peer / received,
+    peerEfficiency: receivedAll === 0 ? 0 : totals.peer / receivedAll,
     meanDownloadS: mean(downloads),
     p95DownloadS: sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.95))]!,
     meanFirstPieceS: mean(firstPieces),
     missingPieceSeconds: totals.missing,
     cdnChurnPieces: totals.churn,
+    largeSwarmPeerEfficiency: large.all === 0 ? null : large.peer / large.all,
+    originPerSwarmMax: lifetimes.length === 0 ? 0 : Math.max(...lifetimes),
+    originPerSwarmMean: mean(lifetimes),
   };
+}
+
+function shuffled<T>(items: readonly T[], random: () => number): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy;
 }

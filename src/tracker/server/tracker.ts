@@ -12,6 +12,7 @@ import { parseQuery, QueryError } from '../protocol/query.ts';
 import { errorResponse } from '../protocol/udp.ts';
 import { failureAnswer, scrapeAnswer } from './answers.ts';
 import { BATCH_PATH, STATS_PATH, TrackerCore, type TrackerCoreOptions } from './core.ts';
+import { Invitations } from './invitations.ts';
 import type { SwarmStore } from './swarm-store.ts';
 
 export interface TrackerOptions extends TrackerCoreOptions {
@@ -19,6 +20,11 @@ export interface TrackerOptions extends TrackerCoreOptions {
   port?: number;
   /** Address to listen on. Default '::' (IPv4 and IPv6), falling back to 0.0.0.0 without IPv6. */
   host?: string;
+  /**
+   * Invite storage control into swarms whose rarest piece has fewer copies than this while leechers want
+   * it (GET /invitations, docs/tracker.md). Default: off.
+   */
+  inviteBelow?: number;
   /** Least time between two events of one statistics stream, ms. Default 250. */
   statsThrottleMs?: number;
   /** Serve UDP (BEP 15) too. Default true. */
@@ -48,6 +54,7 @@ export interface Tracker {
   readonly swarms: SwarmStore;
 }
 
+const INVITATIONS_PATH = '/invitations';
 const MAX_BATCH_BODY_BYTES = 16 * 1024 * 1024;
 const MAX_LONG_POLL_S = 60;
 const HEARTBEAT_MS = 15_000;
@@ -75,11 +82,18 @@ class ReferenceTracker implements Tracker {
   #sweeping = false;
   /** Requests answered with a failure because the shared state was unreachable. */
   #stateFailures = 0;
+  readonly #invitations: Invitations | null;
+  readonly #closing = new AbortController();
 
   constructor(options: TrackerOptions) {
     this.#options = options;
     this.#core = new TrackerCore(options);
     this.swarms = this.#core.swarms;
+    const below = options.inviteBelow;
+    if (below !== undefined && !(Number.isInteger(below) && below >= 1)) {
+      throw new InvalidArgumentError(`tracker option inviteBelow must be a whole number >= 1, got ${below}`);
+    }
+    this.#invitations = below === undefined ? null : new Invitations(below, this.swarms, this.#core.now);
   }
 
   address(): TrackerAddress | undefined {
@@ -133,6 +147,8 @@ class ReferenceTracker implements Tracker {
 
   async close(): Promise<void> {
     clearInterval(this.#sweeper);
+    this.#closing.abort();
+    this.#invitations?.close();
     for (const stream of this.#openStreams) stream.destroy();
     this.#openStreams.clear();
     const http = this.#http;
@@ -239,6 +255,7 @@ class ReferenceTracker implements Tracker {
     if (path === '/scrape') return this.#scrape(req, res, query);
     if (path === STATS_PATH || path === `${STATS_PATH}/`) return this.#statsList(req, res, query);
     if (path.startsWith(`${STATS_PATH}/`)) return this.#stats(req, res, path.slice(STATS_PATH.length + 1), query);
+    if (path === INVITATIONS_PATH) return this.#invitationList(req, res, query);
     if ((path === '/dashboard' || path.startsWith('/dashboard/')) && (await this.#options.pages?.(req, res))) return;
     if (path === '/') {
       res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
@@ -303,6 +320,27 @@ class ReferenceTracker implements Tracker {
       followers: this.#core.feed.followers,
       swarms,
     });
+  }
+
+  /** GET /invitations[?since=V&wait=S]: the swarms in need (long poll as /stats); 404 when not configured. */
+  async #invitationList(req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
+    if (req.method !== 'GET') return sendJson(res, { error: 'invitations are read with GET' }, 405);
+    const invitations = this.#invitations;
+    if (invitations === null) {
+      return sendJson(res, { error: 'this tracker sends no invitations (edgepeer tracker --invite-below N)' }, 404);
+    }
+    const params = new URLSearchParams(query);
+    const since = Number(params.get('since') ?? Number.NaN);
+    if (Number.isInteger(since)) {
+      const waitMs = clampInt(params.get('wait'), 30, 0, MAX_LONG_POLL_S) * 1000;
+      const gone = new AbortController();
+      const onClose = (): void => gone.abort();
+      req.socket.once('close', onClose);
+      await invitations.wait(since, waitMs, AbortSignal.any([gone.signal, this.#closing.signal]));
+      req.socket.off('close', onClose);
+      if (gone.signal.aborted) return;
+    }
+    sendJson(res, invitations.list());
   }
 
   /** GET /stats/<info hash>[?since=V&wait=S&peers=N] and GET /stats/<info hash>/events (Server-Sent Events). */
