@@ -1,0 +1,449 @@
+// The egress limiter the peer wire and HTTP(S) servers share. A server opens a Flow per connection (wire)
+// or response (HTTP) and asks it before each send; a flow draws on every bucket that applies to it (global,
+// its protocol, its class, its object, its client address). A send that finds a bucket empty waits in its
+// class's queue; one timer for all queues serves them, classes by deficit round robin on their weights, so
+// under contention each class gets its share and an idle class's share goes to the others.
+// Not binding (tokens at hand, nobody waiting), a send costs a clock read and a few comparisons: no timer,
+// no allocation. Rate limiting only delays sends; what is sent is what the server read and checked.
+import { burstOf, TokenBucket } from './bucket.ts';
+import { msUntilAlt } from './schedule.ts';
+import { DEFAULT_CLASS, DEFAULT_QOS, PROTOCOLS, type Protocol, type QosSettings, resolveQos } from './settings.ts';
+
+/** DRR quantum: bytes a class of weight 1 may send per round; above one block or one HTTP chunk. */
+const QUANTUM = 64 * 1024;
+/** The most an HTTP response sends per grant, so that a 16 MiB piece does not overdraw the buckets at once. */
+export const QOS_CHUNK_BYTES = 64 * 1024;
+
+/** A keyed bucket (per object, per client) with the flows using it, dropped with the last. */
+interface SharedBucket {
+  bucket: TokenBucket;
+  users: number;
+}
+
+class ClassState {
+  readonly name: string;
+  weight: number;
+  readonly bucket: TokenBucket;
+  deficit = 0;
+  /** A new round of DRR starts at the next visit: the class gets its quantum. */
+  fresh = true;
+  head: Flow | null = null;
+  tail: Flow | null = null;
+  waiting = 0;
+  /** Bytes granted since start, for rates in status. */
+  sentBytes = 0;
+
+  constructor(name: string, weight: number, rate: number, now: number) {
+    this.name = name;
+    this.weight = weight;
+    this.bucket = new TokenBucket(rate, burstOf(rate), now);
+  }
+}
+
+export interface QosClassStatus {
+  name: string;
+  weight: number;
+  rate: number;
+  sentBytes: number;
+  waiting: number;
+}
+
+export interface QosStatus {
+  /** False when no limit is set: servers skip the limiter altogether. */
+  active: boolean;
+  settings: QosSettings;
+  /** The global rate in effect (altRate inside altWindow). */
+  effectiveRate: number;
+  altActive: boolean;
+  sentBytes: Record<Protocol, number>;
+  /** Sends that had to wait for tokens, and the flows waiting now. */
+  delayedSends: number;
+  waitingFlows: number;
+  waitingBytes: number;
+  classes: QosClassStatus[];
+}
+
+/** One connection's or response's claim on the limiter. */
+export class Flow {
+  readonly protocol: Protocol;
+  /** Called when a send that had to wait may go: the sender tries again and its take() succeeds. */
+  readonly resume: () => void;
+  buckets: TokenBucket[];
+  cls: ClassState;
+  /** Bytes waiting to be sent (0: not waiting). */
+  pending = 0;
+  /** Bytes granted by the scheduler, for the next take(). */
+  granted = 0;
+  prev: Flow | null = null;
+  next: Flow | null = null;
+  queued = false;
+  closed = false;
+  readonly #qos: Qos;
+  readonly objectKey: string;
+  readonly clientKey: string;
+
+  constructor(qos: Qos, protocol: Protocol, objectKey: string, clientKey: string, resume: () => void) {
+    this.#qos = qos;
+    this.protocol = protocol;
+    this.objectKey = objectKey;
+    this.clientKey = clientKey;
+    this.resume = resume;
+    this.buckets = [];
+    this.cls = undefined as unknown as ClassState;
+  }
+
+  /**
+   * True: send `bytes` now (tokens taken). False: wait; `resume` is called when it may go, and the next
+   * take() succeeds.
+   */
+  take(bytes: number): boolean {
+    return this.#qos.take(this, bytes);
+  }
+
+  /** Leaves the limiter (connection closed, response done). Idempotent. */
+  close(): void {
+    this.#qos.closeFlow(this);
+  }
+}
+
+export class Qos {
+  #settings: QosSettings = DEFAULT_QOS;
+  #active = false;
+  readonly #clock: () => number;
+  readonly #global: TokenBucket;
+  readonly #protocol: Record<Protocol, TokenBucket>;
+  readonly #objects = new Map<string, SharedBucket>();
+  readonly #clients = new Map<string, SharedBucket>();
+  #classes: ClassState[] = [];
+  #classByName = new Map<string, ClassState>();
+  #cursor = 0;
+  #waiting = 0;
+  #waitingBytes = 0;
+  #delayed = 0;
+  readonly #sent: Record<Protocol, number> = { wire: 0, http: 0, https: 0 };
+  #timer: NodeJS.Timeout | null = null;
+  #altTimer: NodeJS.Timeout | null = null;
+  #altActive = false;
+  readonly #now: () => Date;
+  readonly #flows = new Set<Flow>();
+
+  constructor(settings: Partial<QosSettings> = {}, options: { clock?: () => number; now?: () => Date } = {}) {
+    this.#clock = options.clock ?? (() => performance.now());
+    this.#now = options.now ?? (() => new Date());
+    const now = this.#clock();
+    this.#global = new TokenBucket(0, 0, now);
+    this.#protocol = {
+      wire: new TokenBucket(0, 0, now),
+      http: new TokenBucket(0, 0, now),
+      https: new TokenBucket(0, 0, now),
+    };
+    this.update(settings as Record<string, unknown>, DEFAULT_QOS);
+  }
+
+  get active(): boolean {
+    return this.#active;
+  }
+
+  get settings(): QosSettings {
+    return this.#settings;
+  }
+
+  /**
+   * Applies new settings at once (admin API, SIGHUP): rates of existing buckets change in place, flows
+   * move to their new classes. `given` is partial over `base` (the current settings unless said).
+   * Throws InvalidArgumentError, changing nothing, when a value is wrong.
+   */
+  update(given: Record<string, unknown>, base: QosSettings = this.#settings): QosSettings {
+    const settings = resolveQos(given, base);
+    this.#settings = settings;
+    const now = this.#clock();
+    this.#applyAlt();
+    for (const protocol of PROTOCOLS) {
+      const rate = settings[`${protocol}Rate`];
+      this.#protocol[protocol].set(rate, burstOf(rate));
+    }
+    for (const shared of this.#objects.values()) shared.bucket.set(settings.objectRate, burstOf(settings.objectRate));
+    for (const shared of this.#clients.values()) shared.bucket.set(settings.clientRate, burstOf(settings.clientRate));
+    // Classes: keep the state (queues, counters) of those that stay.
+    const classes: ClassState[] = [];
+    const byName = new Map<string, ClassState>();
+    const defs = settings.classes.some((c) => c.name === DEFAULT_CLASS)
+      ? settings.classes
+      : [{ name: DEFAULT_CLASS, weight: 1, rate: 0 }, ...settings.classes];
+    for (const def of defs) {
+      const cls = this.#classByName.get(def.name) ?? new ClassState(def.name, def.weight, def.rate, now);
+      cls.weight = def.weight;
+      cls.bucket.set(def.rate, burstOf(def.rate));
+      classes.push(cls);
+      byName.set(def.name, cls);
+    }
+    const dropped = this.#classes.filter((c) => !byName.has(c.name));
+    this.#classes = classes;
+    this.#classByName = byName;
+    this.#cursor = 0;
+    this.#active =
+      this.#global.limited ||
+      PROTOCOLS.some((p) => this.#protocol[p].limited) ||
+      settings.objectRate > 0 ||
+      settings.clientRate > 0 ||
+      settings.classes.some((c) => c.rate > 0) ||
+      (settings.altWindow !== null && settings.altRate > 0);
+    for (const flow of this.#flows) this.#bind(flow);
+    // Waiters of a class that went away, and of a class whose flows moved, go to their flows' classes.
+    for (const cls of [...dropped, ...classes]) {
+      for (let flow = cls.head; flow !== null; ) {
+        const next = flow.next;
+        if (flow.cls !== cls) {
+          this.#unqueue(flow, cls);
+          this.#enqueue(flow);
+        }
+        flow = next;
+      }
+    }
+    this.#reschedule(0);
+    return settings;
+  }
+
+  /**
+   * A flow for a connection or response, or null when no limit is set (the server then sends freely).
+   * `resume` is called when a send that waited may go.
+   */
+  open(protocol: Protocol, infoHash: string, clientAddress: string, resume: () => void): Flow | null {
+    if (!this.#active) return null;
+    const flow = new Flow(this, protocol, infoHash, clientAddress, resume);
+    this.#flows.add(flow);
+    this.#bind(flow);
+    return flow;
+  }
+
+  take(flow: Flow, bytes: number): boolean {
+    if (flow.closed) return true;
+    if (flow.granted > 0) {
+      flow.granted = 0;
+      this.#sent[flow.protocol] += bytes;
+      flow.cls.sentBytes += bytes;
+      return true;
+    }
+    if (flow.queued) return false;
+    if (this.#waiting === 0) {
+      const now = this.#clock();
+      if (this.#ready(flow, now)) {
+        this.#charge(flow, bytes);
+        this.#sent[flow.protocol] += bytes;
+        flow.cls.sentBytes += bytes;
+        return true;
+      }
+    }
+    this.#delayed++;
+    flow.pending = bytes;
+    this.#enqueue(flow);
+    if (this.#timer === null) this.#reschedule(this.#waitMs(flow));
+    return false;
+  }
+
+  closeFlow(flow: Flow): void {
+    if (flow.closed) return;
+    flow.closed = true;
+    if (flow.queued) this.#unqueue(flow, flow.cls);
+    this.#flows.delete(flow);
+    this.#release(this.#objects, flow.objectKey);
+    this.#release(this.#clients, flow.clientKey);
+  }
+
+  status(): QosStatus {
+    return {
+      active: this.#active,
+      settings: this.#settings,
+      effectiveRate: this.#global.rate,
+      altActive: this.#altActive,
+      sentBytes: { ...this.#sent },
+      delayedSends: this.#delayed,
+      waitingFlows: this.#waiting,
+      waitingBytes: this.#waitingBytes,
+      classes: this.#classes.map((c) => ({
+        name: c.name,
+        weight: c.weight,
+        rate: c.bucket.rate,
+        sentBytes: c.sentBytes,
+        waiting: c.waiting,
+      })),
+    };
+  }
+
+  /** Bytes waiting for tokens now (load shedding reads it). */
+  get waitingBytes(): number {
+    return this.#waitingBytes;
+  }
+
+  /** Stops the timers (the servers have closed their flows, or are about to). */
+  stop(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    if (this.#altTimer !== null) clearTimeout(this.#altTimer);
+    this.#timer = null;
+    this.#altTimer = null;
+  }
+
+  // Internals
+
+  /** The buckets of a flow under the current settings (object and client buckets shared and counted). */
+  #bind(flow: Flow): void {
+    const settings = this.#settings;
+    const had = flow.buckets.length > 0;
+    if (!had) {
+      this.#acquire(this.#objects, flow.objectKey, settings.objectRate);
+      this.#acquire(this.#clients, flow.clientKey, settings.clientRate);
+    }
+    const className = settings.objectClasses[flow.objectKey] ?? DEFAULT_CLASS;
+    flow.cls = this.#classByName.get(className) ?? this.#classByName.get(DEFAULT_CLASS)!;
+    const buckets = [this.#global, this.#protocol[flow.protocol], flow.cls.bucket];
+    buckets.push(this.#objects.get(flow.objectKey)!.bucket, this.#clients.get(flow.clientKey)!.bucket);
+    flow.buckets = buckets.filter((b) => b.limited);
+  }
+
+  #acquire(map: Map<string, SharedBucket>, key: string, rate: number): void {
+    const shared = map.get(key);
+    if (shared !== undefined) shared.users++;
+    else map.set(key, { bucket: new TokenBucket(rate, burstOf(rate), this.#clock()), users: 1 });
+  }
+
+  #release(map: Map<string, SharedBucket>, key: string): void {
+    const shared = map.get(key);
+    if (shared === undefined) return;
+    if (--shared.users === 0) map.delete(key);
+  }
+
+  #ready(flow: Flow, now: number): boolean {
+    const buckets = flow.buckets;
+    for (let i = 0; i < buckets.length; i++) {
+      const bucket = buckets[i]!;
+      bucket.refill(now);
+      if (!bucket.ready()) return false;
+    }
+    return true;
+  }
+
+  #charge(flow: Flow, bytes: number): void {
+    const buckets = flow.buckets;
+    for (let i = 0; i < buckets.length; i++) buckets[i]!.take(bytes);
+  }
+
+  #waitMs(flow: Flow): number {
+    let ms = 0;
+    for (const bucket of flow.buckets) ms = Math.max(ms, bucket.msUntilReady());
+    return ms;
+  }
+
+  #enqueue(flow: Flow): void {
+    const cls = flow.cls;
+    flow.queued = true;
+    flow.prev = cls.tail;
+    flow.next = null;
+    if (cls.tail === null) cls.head = flow;
+    else cls.tail.next = flow;
+    cls.tail = flow;
+    cls.waiting++;
+    this.#waiting++;
+    this.#waitingBytes += flow.pending;
+  }
+
+  #unqueue(flow: Flow, cls: ClassState): void {
+    if (flow.prev === null) cls.head = flow.next;
+    else flow.prev.next = flow.next;
+    if (flow.next === null) cls.tail = flow.prev;
+    else flow.next.prev = flow.prev;
+    flow.prev = null;
+    flow.next = null;
+    flow.queued = false;
+    cls.waiting--;
+    this.#waiting--;
+    this.#waitingBytes -= flow.pending;
+  }
+
+  #grant(flow: Flow, cls: ClassState): void {
+    const bytes = flow.pending;
+    this.#unqueue(flow, cls);
+    this.#charge(flow, bytes);
+    flow.pending = 0;
+    flow.granted = bytes;
+    flow.resume();
+  }
+
+  /** Serves the queues: deficit round robin over the classes, each waiter when its buckets hold tokens. */
+  #serve(): void {
+    this.#timer = null;
+    const now = this.#clock();
+    const classes = this.#classes;
+    const n = classes.length;
+    let wake = Number.POSITIVE_INFINITY;
+    let idleVisits = 0;
+    while (this.#waiting > 0 && idleVisits < n) {
+      const cls = classes[this.#cursor]!;
+      if (cls.head === null) {
+        cls.deficit = 0;
+        cls.fresh = true;
+        this.#advance();
+        idleVisits++;
+        continue;
+      }
+      if (cls.fresh) {
+        cls.deficit += QUANTUM * cls.weight;
+        cls.fresh = false;
+      }
+      // The first waiter of the class whose buckets all hold tokens.
+      let flow: Flow | null = cls.head;
+      while (flow !== null && !this.#ready(flow, now)) {
+        wake = Math.min(wake, this.#waitMs(flow));
+        flow = flow.next;
+      }
+      if (flow === null) {
+        // Blocked for now: the class keeps its deficit and its turn comes again.
+        this.#advance();
+        idleVisits++;
+        continue;
+      }
+      if (flow.pending > cls.deficit) {
+        cls.fresh = true;
+        this.#advance();
+        continue;
+      }
+      cls.deficit -= flow.pending;
+      this.#grant(flow, cls);
+      idleVisits = 0;
+    }
+    if (this.#waiting > 0) this.#reschedule(Number.isFinite(wake) ? wake : 1);
+  }
+
+  #advance(): void {
+    this.#cursor = (this.#cursor + 1) % this.#classes.length;
+  }
+
+  #reschedule(ms: number): void {
+    if (this.#timer !== null) {
+      clearTimeout(this.#timer);
+      this.#timer = null;
+    }
+    if (this.#waiting === 0) return;
+    this.#timer = setTimeout(() => this.#serve(), Math.max(1, Math.ceil(ms)));
+  }
+
+  /** The global rate for now (altRate inside altWindow), and a timer for the next change. */
+  #applyAlt(): void {
+    if (this.#altTimer !== null) clearTimeout(this.#altTimer);
+    this.#altTimer = null;
+    const settings = this.#settings;
+    const alt = msUntilAlt(settings.altWindow, this.#now());
+    this.#altActive = alt.inside;
+    const rate = alt.inside ? settings.altRate : settings.rate;
+    this.#global.set(rate, burstOf(rate));
+    if (alt.changeInMs !== null) {
+      this.#altTimer = setTimeout(
+        () => {
+          this.#altTimer = null;
+          this.update({});
+        },
+        Math.min(alt.changeInMs + 50, 2 ** 31 - 1),
+      );
+      this.#altTimer.unref();
+    }
+  }
+}
