@@ -8,13 +8,14 @@ import {
   ensureToken,
   objectId,
   publishAgent,
+  readJson,
   StoreOperations,
   sendJson,
   unpublishAgent,
 } from '../admin/index.ts';
 import type { AgentAddresses, AgentConfig } from '../config/index.ts';
 import { createDashboard, trackerSwarm } from '../dashboard/index.ts';
-import { NotFoundError } from '../errors/index.ts';
+import { InvalidArgumentError, NotFoundError } from '../errors/index.ts';
 import type { EdgeLink } from '../fleet/index.ts';
 import type { HashPool } from '../hashing/index.ts';
 import type { HttpServer } from '../http/index.ts';
@@ -31,6 +32,7 @@ import {
   startPeerWire,
 } from '../parts/index.ts';
 import type { PolicyExplanation } from '../policy/index.ts';
+import { DEFAULT_QOS, Qos, type QosStatus } from '../qos/index.ts';
 import {
   createPieceCache,
   type PieceCache,
@@ -70,6 +72,8 @@ export class Agent {
   readonly operations: StoreOperations;
   /** Prometheus registry, served at /metrics on the admin API. */
   readonly metrics: Registry;
+  /** Egress limits and priority classes, shared by the wire and HTTP(S) servers. */
+  readonly qos: Qos;
   private readonly logger: Logger;
   private readonly lifecycle: Lifecycle;
   private readonly announces: AnnouncesPart;
@@ -119,6 +123,7 @@ export class Agent {
       // Peers and trackers hear of it through the store's 'pieces-removed'; the piece can be ingested again.
       onCorrupt: removeCorruptPieces(store),
     });
+    this.qos = new Qos(config.qos ?? DEFAULT_QOS);
     this.metrics = createMetrics(() => this.status(), hashing.counters);
     this.announces = new AnnouncesPart({
       catalog: store,
@@ -168,10 +173,13 @@ export class Agent {
     // After this turn: the announce client reads the object's last figures for its `stopped` announces first.
     store.on('object-removed', (infoHash) => setImmediate(() => this.transfers.forget(infoHash)));
 
+    const qos = this.qos;
+    lifecycle.add({ name: 'qos', phase: 'release', stop: async () => qos.stop() });
     const wire = await startPeerWire(
       {
         store,
         cache: this.cache,
+        qos,
         port: config.peer.port,
         peerId: this.peerId,
         logger: logger.child({ part: 'wire' }),
@@ -284,8 +292,30 @@ export class Agent {
     return explanation;
   }
 
-  /** Admin routes beyond the store's: GET /v1/policy/:id. */
+  /** The egress limits in effect and what they did (GET /v1/qos). */
+  qosStatus(): QosStatus {
+    return this.qos.status();
+  }
+
+  /**
+   * Changes limits at once (POST /v1/qos, `edgepeer qos set`): `changes` over the settings in effect. Until
+   * the next SIGHUP or restart, which go back to the configuration.
+   */
+  setQos(changes: Record<string, unknown>): QosStatus {
+    const settings = this.qos.update(changes);
+    this.config = { ...this.config, qos: settings };
+    this.logger.info({ qos: changes }, 'qos: limits changed through the admin API');
+    return this.qos.status();
+  }
+
+  /** Admin routes beyond the store's: GET /v1/policy/:id, GET and POST /v1/qos. */
   private async adminRoutes(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
+    if (path === '/v1/qos') {
+      if (req.method === 'GET') sendJson(res, 200, this.qosStatus());
+      else if (req.method === 'POST') sendJson(res, 200, this.setQos(qosChanges(await readJson(req))));
+      else return false;
+      return true;
+    }
     const policy = /^\/v1\/policy\/([^/]+)$/.exec(path);
     if (req.method !== 'GET' || policy === null) return false;
     sendJson(res, 200, this.explainPolicy(objectId(policy[1] as string)));
@@ -298,6 +328,7 @@ export class Agent {
       {
         store: this.store,
         cache: this.cache,
+        qos: this.qos,
         port: tls === null ? http.port : tls.port,
         policy: http.policy,
         limits: { ...http.limits, directReadMaxBytes: http.directReadMaxBytes },
@@ -378,6 +409,7 @@ export class Agent {
         announces: this.announces,
         registration: this.registration,
         scrub: this.scrub,
+        qos: this.qos,
       },
       this.config,
       next,
@@ -431,4 +463,13 @@ export class Agent {
   stop(): Promise<string[]> {
     return this.lifecycle.stop(this.config.shutdownGraceMs + SHUTDOWN_MARGIN_MS);
   }
+}
+
+function qosChanges(body: unknown): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new InvalidArgumentError('request body: expected a JSON object of QoS settings, such as {"rate": 5000000}', {
+      subject: 'body',
+    });
+  }
+  return body as Record<string, unknown>;
 }

@@ -5,6 +5,7 @@ import type { HttpLimits, PartialPolicy } from '../http/index.ts';
 import { DEFAULT_LIMITS as DEFAULT_HTTP_LIMITS } from '../http/limits.ts';
 import type { RegistrationOptions } from '../ims/index.ts';
 import type { StorageControlSettings } from '../policy/index.ts';
+import type { QosSettings } from '../qos/index.ts';
 import type { ScrubOptions, VerifyPolicy } from '../store/index.ts';
 import type { MseMode, PeerWireLimits } from '../wire/index.ts';
 
@@ -79,6 +80,8 @@ export interface AgentConfig {
   scrub: ScrubOptions;
   /** Network Storage Control (src/policy, docs/policy.md); null or absent: off. */
   storageControl?: StorageControlConfig | null;
+  /** Egress limits, priority classes (src/qos, docs/qos.md); absent: none. */
+  qos?: QosSettings;
 }
 
 export interface StorageControlConfig {

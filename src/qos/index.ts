@@ -2,6 +2,7 @@
 // priority classes (deficit round robin) and the alt-rate schedule. docs/qos.md.
 export { burstOf, TokenBucket } from './bucket.ts';
 export { Flow, QOS_CHUNK_BYTES, Qos, type QosClassStatus, type QosStatus } from './qos.ts';
+export { formatRate, renderQos } from './render.ts';
 export { msUntilAlt } from './schedule.ts';
 export {
   DEFAULT_CLASS,

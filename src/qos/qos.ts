@@ -32,6 +32,9 @@ class ClassState {
   waiting = 0;
   /** Bytes granted since start, for rates in status. */
   sentBytes = 0;
+  /** Bytes per second over the last full second, and the count it started from. */
+  currentRate = 0;
+  sentAtSample = 0;
 
   constructor(name: string, weight: number, rate: number, now: number) {
     this.name = name;
@@ -45,6 +48,8 @@ export interface QosClassStatus {
   weight: number;
   rate: number;
   sentBytes: number;
+  /** Bytes per second over the last second. */
+  currentRate: number;
   waiting: number;
 }
 
@@ -56,6 +61,8 @@ export interface QosStatus {
   effectiveRate: number;
   altActive: boolean;
   sentBytes: Record<Protocol, number>;
+  /** Bytes per second over the last second, per protocol. */
+  currentRates: Record<Protocol, number>;
   /** Sends that had to wait for tokens, and the flows waiting now. */
   delayedSends: number;
   waitingFlows: number;
@@ -82,12 +89,20 @@ export class Flow {
   readonly objectKey: string;
   readonly clientKey: string;
 
-  constructor(qos: Qos, protocol: Protocol, objectKey: string, clientKey: string, resume: () => void) {
+  #waiter: (() => void) | null = null;
+
+  constructor(qos: Qos, protocol: Protocol, objectKey: string, clientKey: string, resume?: () => void) {
     this.#qos = qos;
     this.protocol = protocol;
     this.objectKey = objectKey;
     this.clientKey = clientKey;
-    this.resume = resume;
+    this.resume =
+      resume ??
+      (() => {
+        const waiter = this.#waiter;
+        this.#waiter = null;
+        waiter?.();
+      });
     this.buckets = [];
     this.cls = undefined as unknown as ClassState;
   }
@@ -98,6 +113,20 @@ export class Flow {
    */
   take(bytes: number): boolean {
     return this.#qos.take(this, bytes);
+  }
+
+  /**
+   * For senders that await (HTTP bodies) and opened the flow without `resume`: undefined when `bytes` may
+   * go now, else a promise resolved once they were granted.
+   */
+  whenSendable(bytes: number): Promise<void> | undefined {
+    if (this.take(bytes)) return undefined;
+    return new Promise<void>((resolve) => {
+      this.#waiter = () => {
+        this.take(bytes);
+        resolve();
+      };
+    });
   }
 
   /** Leaves the limiter (connection closed, response done). Idempotent. */
@@ -121,7 +150,13 @@ export class Qos {
   #waitingBytes = 0;
   #delayed = 0;
   readonly #sent: Record<Protocol, number> = { wire: 0, http: 0, https: 0 };
+  readonly #rates: Record<Protocol, number> = { wire: 0, http: 0, https: 0 };
+  #sentAtSample: Record<Protocol, number> = { wire: 0, http: 0, https: 0 };
+  /** Samples the counters once a second for the current rates (while limits are set). */
+  #rateTimer: NodeJS.Timeout | null = null;
   #timer: NodeJS.Timeout | null = null;
+  /** When #timer fires, on the clock. */
+  #timerAt = 0;
   #altTimer: NodeJS.Timeout | null = null;
   #altActive = false;
   readonly #now: () => Date;
@@ -201,14 +236,18 @@ export class Qos {
       }
     }
     this.#reschedule(0);
+    if (this.#active && this.#rateTimer === null) {
+      this.#rateTimer = setInterval(() => this.#sampleRates(), 1000);
+      this.#rateTimer.unref();
+    }
     return settings;
   }
 
   /**
    * A flow for a connection or response, or null when no limit is set (the server then sends freely).
-   * `resume` is called when a send that waited may go.
+   * `resume` is called when a send that waited may go (without it: await Flow.whenSendable).
    */
-  open(protocol: Protocol, infoHash: string, clientAddress: string, resume: () => void): Flow | null {
+  open(protocol: Protocol, infoHash: string, clientAddress: string, resume?: () => void): Flow | null {
     if (!this.#active) return null;
     const flow = new Flow(this, protocol, infoHash, clientAddress, resume);
     this.#flows.add(flow);
@@ -237,14 +276,21 @@ export class Qos {
     this.#delayed++;
     flow.pending = bytes;
     this.#enqueue(flow);
-    if (this.#timer === null) this.#reschedule(this.#waitMs(flow));
+    // Served no later than its own buckets allow (another class's waiters must not hold it longer).
+    const now = this.#clock();
+    this.#ready(flow, now);
+    const wait = this.#waitMs(flow);
+    if (this.#timer === null || now + wait < this.#timerAt - 1) this.#reschedule(wait);
     return false;
   }
 
   closeFlow(flow: Flow): void {
     if (flow.closed) return;
     flow.closed = true;
-    if (flow.queued) this.#unqueue(flow, flow.cls);
+    if (flow.queued) {
+      this.#unqueue(flow, flow.cls);
+      flow.resume(); // a sender awaiting it goes on (and finds its connection closed)
+    }
     this.#flows.delete(flow);
     this.#release(this.#objects, flow.objectKey);
     this.#release(this.#clients, flow.clientKey);
@@ -257,6 +303,7 @@ export class Qos {
       effectiveRate: this.#global.rate,
       altActive: this.#altActive,
       sentBytes: { ...this.#sent },
+      currentRates: { ...this.#rates },
       delayedSends: this.#delayed,
       waitingFlows: this.#waiting,
       waitingBytes: this.#waitingBytes,
@@ -265,6 +312,7 @@ export class Qos {
         weight: c.weight,
         rate: c.bucket.rate,
         sentBytes: c.sentBytes,
+        currentRate: c.currentRate,
         waiting: c.waiting,
       })),
     };
@@ -279,8 +327,19 @@ export class Qos {
   stop(): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
     if (this.#altTimer !== null) clearTimeout(this.#altTimer);
+    if (this.#rateTimer !== null) clearInterval(this.#rateTimer);
     this.#timer = null;
     this.#altTimer = null;
+    this.#rateTimer = null;
+  }
+
+  #sampleRates(): void {
+    for (const protocol of PROTOCOLS) this.#rates[protocol] = this.#sent[protocol] - this.#sentAtSample[protocol];
+    this.#sentAtSample = { ...this.#sent };
+    for (const cls of this.#classes) {
+      cls.currentRate = cls.sentBytes - cls.sentAtSample;
+      cls.sentAtSample = cls.sentBytes;
+    }
   }
 
   // Internals
@@ -423,7 +482,9 @@ export class Qos {
       this.#timer = null;
     }
     if (this.#waiting === 0) return;
-    this.#timer = setTimeout(() => this.#serve(), Math.max(1, Math.ceil(ms)));
+    const delay = Math.max(1, Math.ceil(ms));
+    this.#timerAt = this.#clock() + delay;
+    this.#timer = setTimeout(() => this.#serve(), delay);
   }
 
   /** The global rate for now (altRate inside altWindow), and a timer for the next change. */

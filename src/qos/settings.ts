@@ -1,6 +1,5 @@
 // QoS settings as plain data: what the config file, flags and the admin API give, checked in one place.
 import { InvalidArgumentError } from '../errors/index.ts';
-import { parseScrubWindow, type ScrubWindow } from '../store/index.ts';
 
 export const PROTOCOLS = ['wire', 'http', 'https'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
@@ -84,15 +83,26 @@ export function resolveQos(given: Record<string, unknown>, base: QosSettings = D
   return settings;
 }
 
-export function altWindowOf(text: string): ScrubWindow {
-  try {
-    return parseScrubWindow(text);
-  } catch {
-    throw invalid(
-      'altWindow',
-      `must be HH:MM-HH:MM in local time with different ends (such as 09:00-18:00), got ${JSON.stringify(text)}`,
-    );
-  }
+/** A daily local-time window in minutes since midnight; `to` before `from` wraps past midnight. */
+export interface DailyWindow {
+  fromMinute: number;
+  toMinute: number;
+}
+
+/** "HH:MM-HH:MM" (24-hour local time). */
+export function altWindowOf(text: string): DailyWindow {
+  const match = /^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$/.exec(text.trim());
+  const minute = (h: string, m: string) => {
+    const value = Number(h) * 60 + Number(m);
+    return Number(m) < 60 && value <= 24 * 60 ? value : null;
+  };
+  const fromMinute = match ? minute(match[1]!, match[2]!) : null;
+  const toMinute = match ? minute(match[3]!, match[4]!) : null;
+  if (fromMinute !== null && toMinute !== null && fromMinute !== toMinute) return { fromMinute, toMinute };
+  throw invalid(
+    'altWindow',
+    `must be HH:MM-HH:MM in local time with different ends (such as 09:00-18:00), got ${JSON.stringify(text)}`,
+  );
 }
 
 /** "gold:3,bronze:1:10MiB": name:weight[:rate]. */
