@@ -450,6 +450,7 @@ export class Agent {
       registration: this.registration,
       edgeLink: this.edgeLink,
       storageControl: this.storageControl,
+      qos: this.qos,
     });
   }
 
