@@ -9,8 +9,16 @@ import { burstOf, TokenBucket } from './bucket.ts';
 import { msUntilAlt } from './schedule.ts';
 import { DEFAULT_CLASS, DEFAULT_QOS, PROTOCOLS, type Protocol, type QosSettings, resolveQos } from './settings.ts';
 
-/** DRR quantum: bytes a class of weight 1 may send per round; above one block or one HTTP chunk. */
-const QUANTUM = 64 * 1024;
+/**
+ * DRR quantum: bytes a class of weight 1 may send per round, and the most one grant lets a flow send before
+ * it asks again: 2 ms of the global rate, at least 64 KiB (one HTTP chunk, four blocks). Large enough that
+ * one timer tick serves a fast flow for a while, small enough that classes alternate finely.
+ */
+function quantumOf(rate: number): number {
+  return Math.max(64 * 1024, Math.ceil(rate / 500));
+}
+/** After a send had to wait, sends go through the queues (not straight to the buckets) this long, so classes keep their shares. */
+const CONTENDED_MS = 50;
 /** The most an HTTP response sends per grant, so that a 16 MiB piece does not overdraw the buckets at once. */
 export const QOS_CHUNK_BYTES = 64 * 1024;
 
@@ -79,8 +87,8 @@ export class Flow {
   cls: ClassState;
   /** Bytes waiting to be sent (0: not waiting). */
   pending = 0;
-  /** Bytes granted by the scheduler, for the next take(). */
-  granted = 0;
+  /** Bytes the scheduler granted that the flow may still send without asking (negative: sent beyond). */
+  credit = 0;
   prev: Flow | null = null;
   next: Flow | null = null;
   queued = false;
@@ -155,6 +163,8 @@ export class Qos {
   /** Samples the counters once a second for the current rates (while limits are set). */
   #rateTimer: NodeJS.Timeout | null = null;
   #timer: NodeJS.Timeout | null = null;
+  /** Until then (clock), every send goes through the queues. */
+  #contendedUntil = 0;
   /** When #timer fires, on the clock. */
   #timerAt = 0;
   #altTimer: NodeJS.Timeout | null = null;
@@ -256,9 +266,9 @@ export class Qos {
   }
 
   take(flow: Flow, bytes: number): boolean {
-    if (flow.closed) return true;
-    if (flow.granted > 0) {
-      flow.granted = 0;
+    if (flow.closed) return false; // its sender is done (an awaiting one is resumed by close)
+    if (flow.credit > 0) {
+      flow.credit -= bytes;
       this.#sent[flow.protocol] += bytes;
       flow.cls.sentBytes += bytes;
       return true;
@@ -266,7 +276,7 @@ export class Qos {
     if (flow.queued) return false;
     if (this.#waiting === 0) {
       const now = this.#clock();
-      if (this.#ready(flow, now)) {
+      if (now >= this.#contendedUntil && this.#ready(flow, now)) {
         this.#charge(flow, bytes);
         this.#sent[flow.protocol] += bytes;
         flow.cls.sentBytes += bytes;
@@ -274,10 +284,13 @@ export class Qos {
       }
     }
     this.#delayed++;
-    flow.pending = bytes;
+    // Sent beyond its last grant: the next grant covers that first.
+    flow.pending = bytes - flow.credit;
+    flow.credit = 0;
     this.#enqueue(flow);
     // Served no later than its own buckets allow (another class's waiters must not hold it longer).
     const now = this.#clock();
+    this.#contendedUntil = now + CONTENDED_MS;
     this.#ready(flow, now);
     const wait = this.#waitMs(flow);
     if (this.#timer === null || now + wait < this.#timerAt - 1) this.#reschedule(wait);
@@ -418,56 +431,67 @@ export class Qos {
     this.#waitingBytes -= flow.pending;
   }
 
-  #grant(flow: Flow, cls: ClassState): void {
-    const bytes = flow.pending;
+  /** Lets a waiting flow send what it asked for and up to a quantum more (charged now, sent as it goes). */
+  #grant(flow: Flow, cls: ClassState, bytes: number): void {
     this.#unqueue(flow, cls);
     this.#charge(flow, bytes);
+    flow.credit = bytes; // the sender asks again for what it waited for, and goes on
     flow.pending = 0;
-    flow.granted = bytes;
     flow.resume();
   }
 
-  /** Serves the queues: deficit round robin over the classes, each waiter when its buckets hold tokens. */
+  /**
+   * Serves the queues: deficit round robin over the classes, each waiter when its buckets hold tokens. A
+   * class keeps the turn while its deficit covers its next send; when every class is blocked by the buckets
+   * the turn stays where it is for the next serve (so that the class after the one served goes next).
+   */
   #serve(): void {
     this.#timer = null;
     const now = this.#clock();
     const classes = this.#classes;
     const n = classes.length;
+    const quantum = quantumOf(this.#global.rate);
+    this.#contendedUntil = now + CONTENDED_MS;
     let wake = Number.POSITIVE_INFINITY;
-    let idleVisits = 0;
-    while (this.#waiting > 0 && idleVisits < n) {
-      const cls = classes[this.#cursor]!;
-      if (cls.head === null) {
-        cls.deficit = 0;
-        cls.fresh = true;
-        this.#advance();
-        idleVisits++;
-        continue;
+    while (this.#waiting > 0) {
+      const start = this.#cursor;
+      let granted = false;
+      let eligible = false;
+      // A send larger than a quantum may take several rounds of top-ups; a round with no eligible waiter ends it.
+      for (let visit = 0; !granted; visit++) {
+        if (visit % n === 0 && visit > 0) {
+          if (!eligible) break;
+          eligible = false;
+        }
+        const cls = classes[this.#cursor]!;
+        let flow: Flow | null = cls.head;
+        while (flow !== null && !this.#ready(flow, now)) {
+          wake = Math.min(wake, this.#waitMs(flow));
+          flow = flow.next;
+        }
+        if (flow === null) {
+          this.#advance();
+          continue;
+        }
+        eligible = true;
+        if (cls.fresh) {
+          cls.deficit += quantum * cls.weight;
+          cls.fresh = false;
+        }
+        if (flow.pending > cls.deficit) {
+          cls.fresh = true;
+          this.#advance();
+          continue;
+        }
+        const bytes = Math.min(cls.deficit, Math.max(flow.pending, quantum));
+        cls.deficit -= bytes;
+        this.#grant(flow, cls, bytes);
+        granted = true;
       }
-      if (cls.fresh) {
-        cls.deficit += QUANTUM * cls.weight;
-        cls.fresh = false;
+      if (!granted) {
+        this.#cursor = start;
+        break;
       }
-      // The first waiter of the class whose buckets all hold tokens.
-      let flow: Flow | null = cls.head;
-      while (flow !== null && !this.#ready(flow, now)) {
-        wake = Math.min(wake, this.#waitMs(flow));
-        flow = flow.next;
-      }
-      if (flow === null) {
-        // Blocked for now: the class keeps its deficit and its turn comes again.
-        this.#advance();
-        idleVisits++;
-        continue;
-      }
-      if (flow.pending > cls.deficit) {
-        cls.fresh = true;
-        this.#advance();
-        continue;
-      }
-      cls.deficit -= flow.pending;
-      this.#grant(flow, cls);
-      idleVisits = 0;
     }
     if (this.#waiting > 0) this.#reschedule(Number.isFinite(wake) ? wake : 1);
   }

@@ -83,6 +83,27 @@ describe('Qos', () => {
     expect(qos!.status().classes.map((c) => c.name)).toEqual(['default', 'gold', 'bronze']);
   });
 
+  it('splits 3:1 between senders that await their turn (HTTP bodies), whose queues empty between sends', async () => {
+    make({ rate: 8 * MB, classes: 'gold:3,bronze:1', objectClasses: `${HASH_A}=gold,${HASH_B}=bronze` });
+    const sent = { gold: 0, bronze: 0 };
+    let stop = false;
+    const send = async (hash: string, key: 'gold' | 'bronze') => {
+      const flow = qos!.open('http', hash, key)!;
+      while (!stop) {
+        const wait = flow.whenSendable(64 * 1024);
+        if (wait) await wait;
+        sent[key] += 64 * 1024;
+      }
+    };
+    void send(HASH_A, 'gold');
+    void send(HASH_B, 'bronze');
+    await vi.advanceTimersByTimeAsync(5000);
+    stop = true;
+    expect(sent.gold / sent.bronze).toBeGreaterThan(2.7);
+    expect(sent.gold / sent.bronze).toBeLessThan(3.3);
+    expect((sent.gold + sent.bronze) / 5).toBeLessThan(8.2 * MB);
+  });
+
   it('applies a raised limit to senders already waiting, within the next refill', () => {
     const sender = saturate(make({ rate: 1 * MB }), HASH_A);
     vi.advanceTimersByTime(2000);
