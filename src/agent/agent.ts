@@ -192,6 +192,12 @@ export class Agent {
     );
     lifecycle.add(wire);
     this.wire = wire.server;
+    qos.watchLoad(() => {
+      const wireStats = this.wire?.stats();
+      const connections =
+        (wireStats?.connections ?? 0) + (this.http?.stats().connections ?? 0) + (this.https?.stats().connections ?? 0);
+      return { connections, queuedBytes: wireStats?.sendQueueBytes ?? 0 };
+    });
     this.addresses = { ...this.addresses, peerPort: wire.port, peerAddresses: wire.addresses };
 
     if (config.http) {

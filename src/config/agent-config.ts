@@ -6,6 +6,8 @@ import { DEFAULT_LIMITS as DEFAULT_HTTP_LIMITS } from '../http/limits.ts';
 import type { RegistrationOptions } from '../ims/index.ts';
 import type { StorageControlSettings } from '../policy/index.ts';
 import type { QosSettings } from '../qos/index.ts';
+// Not through src/qos's index: the defaults only.
+import { DEFAULT_QOS } from '../qos/settings.ts';
 import type { ScrubOptions, VerifyPolicy } from '../store/index.ts';
 import type { MseMode, PeerWireLimits } from '../wire/index.ts';
 
@@ -118,6 +120,7 @@ export const DEFAULT_AGENT_CONFIG: Omit<AgentConfig, 'dataDir'> = {
   shutdownGraceMs: 5000,
   scrub: { bytesPerSecond: 8 * 1024 * 1024, passIntervalMs: 7 * 86_400_000, window: null },
   storageControl: null,
+  qos: DEFAULT_QOS,
 };
 
 /** Where the agent can be reached, once started. */

@@ -504,7 +504,7 @@ export const SETTINGS = {
         /^\s*[0-9a-fA-F]{40}\s*=\s*[A-Za-z0-9_-]+(\s*,\s*[0-9a-fA-F]{40}\s*=\s*[A-Za-z0-9_-]+)*\s*$/.test(value),
     },
     defaultText: 'none: every object in class default',
-    example: 'c0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ff=gold',
+    example: 'c0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ff=default',
     doc: 'The class of each listed object (info hash=class, comma-separated).',
     flag: 'qos-object-classes',
   },
@@ -522,6 +522,29 @@ export const SETTINGS = {
     example: '09:00-18:00',
     doc: 'Daily local-time window in which qos.altRate is the global limit (e.g. business hours); it may wrap past midnight.',
     flag: 'qos-alt-window',
+  },
+  'qos.shedConnections': {
+    value: { type: 'int', min: 0, max: 10_000_000 },
+    default: 0,
+    doc: 'Load shedding: above this many peer wire and HTTP(S) connections together, new HTTP requests get 503 with Retry-After and new peer wire requests a BEP 6 reject (those admitted finish), until below 90 %; 0: off.',
+    flag: 'qos-shed-connections',
+  },
+  'qos.shedQueuedBytes': {
+    value: { type: 'size', min: 0, max: 2 ** 50 },
+    default: 0,
+    doc: 'Load shedding above this many bytes queued for sending (socket buffers of peers, senders waiting for tokens); 0: off.',
+    flag: 'qos-shed-queued',
+  },
+  'qos.shedLoopDelayMs': {
+    value: { type: 'duration', min: 0, max: 3_600_000, bare: 'ms' },
+    default: 0,
+    doc: 'Load shedding above this event-loop delay (how late a 100 ms timer fires: the process is short of CPU); 0: off.',
+    flag: 'qos-shed-loop-delay',
+  },
+  'qos.retryAfterMs': {
+    value: { type: 'duration', min: 1000, max: 3_600_000, bare: 'ms' },
+    default: 5000,
+    doc: 'Retry-After of an HTTP request refused by load shedding (whole seconds).',
   },
   'admin.enabled': {
     value: bool,

@@ -110,6 +110,13 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       sendError(res, 405, 'only GET and HEAD are served here', ['Allow', ALLOWED_METHODS]);
       return;
     }
+    if (qos !== null && !qos.admit(protocol)) {
+      // Load shedding: a new request is told to come back later; the ones in flight go on.
+      return sendError(res, 503, 'this server is overloaded; retry later or elsewhere', [
+        'Retry-After',
+        String(qos.retryAfterSeconds),
+      ]);
+    }
     const route = routeOf(req.url);
     if (route.kind === 'bad') return sendError(res, 400, route.reason);
     if (route.kind === 'unknown') return sendError(res, 404, 'no such resource');

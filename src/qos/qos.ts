@@ -76,7 +76,31 @@ export interface QosStatus {
   waitingFlows: number;
   waitingBytes: number;
   classes: QosClassStatus[];
+  shedding: SheddingStatus;
 }
+
+export interface SheddingStatus {
+  /** Why new requests are refused now (e.g. "connections 2100 > 2000"), or null. */
+  active: string | null;
+  /** New requests refused since start: HTTP(S) 503 with Retry-After, peer wire BEP 6 rejects. */
+  shed: Record<Protocol, number>;
+  /** Times shedding started since start. */
+  episodes: number;
+  /** The figures it last compared (every 100 ms while a threshold is set). */
+  connections: number;
+  queuedBytes: number;
+  loopDelayMs: number;
+}
+
+/** What the load shedding compares with its thresholds, read from the servers by the agent. */
+export interface LoadFigures {
+  connections: number;
+  /** Bytes queued for sending in the servers (the limiter's waiters are added here). */
+  queuedBytes: number;
+}
+
+/** How often load is sampled while a shedding threshold is set. */
+const LOAD_SAMPLE_MS = 100;
 
 /** One connection's or response's claim on the limiter. */
 export class Flow {
@@ -171,6 +195,13 @@ export class Qos {
   #altActive = false;
   readonly #now: () => Date;
   readonly #flows = new Set<Flow>();
+  #load: (() => LoadFigures) | null = null;
+  #loadTimer: NodeJS.Timeout | null = null;
+  #lastSampleAt = 0;
+  #shedding: string | null = null;
+  readonly #shed: Record<Protocol, number> = { wire: 0, http: 0, https: 0 };
+  #episodes = 0;
+  #figures = { connections: 0, queuedBytes: 0, loopDelayMs: 0 };
 
   constructor(settings: Partial<QosSettings> = {}, options: { clock?: () => number; now?: () => Date } = {}) {
     this.#clock = options.clock ?? (() => performance.now());
@@ -246,6 +277,7 @@ export class Qos {
       }
     }
     this.#reschedule(0);
+    this.#watchLoad();
     if (this.#active && this.#rateTimer === null) {
       this.#rateTimer = setInterval(() => this.#sampleRates(), 1000);
       this.#rateTimer.unref();
@@ -320,6 +352,7 @@ export class Qos {
       delayedSends: this.#delayed,
       waitingFlows: this.#waiting,
       waitingBytes: this.#waitingBytes,
+      shedding: { active: this.#shedding, shed: { ...this.#shed }, episodes: this.#episodes, ...this.#figures },
       classes: this.#classes.map((c) => ({
         name: c.name,
         weight: c.weight,
@@ -336,11 +369,88 @@ export class Qos {
     return this.#waitingBytes;
   }
 
+  /**
+   * Load shedding: false when new requests are refused now (counted); the server answers 503 with
+   * Retry-After (HTTP) or a BEP 6 reject (peer wire). Requests admitted before go on.
+   */
+  admit(protocol: Protocol): boolean {
+    if (this.#shedding === null) return true;
+    this.#shed[protocol]++;
+    return false;
+  }
+
+  get shedding(): boolean {
+    return this.#shedding !== null;
+  }
+
+  /** Whole seconds for Retry-After. */
+  get retryAfterSeconds(): number {
+    return Math.max(1, Math.round(this.#settings.retryAfterMs / 1000));
+  }
+
+  /** Where the load figures come from; sampled every 100 ms while a shedding threshold is set. */
+  watchLoad(load: () => LoadFigures): void {
+    this.#load = load;
+    this.#watchLoad();
+  }
+
+  /**
+   * Compares the load with the thresholds now (the timer calls it). Shedding starts above any threshold
+   * and ends once every figure is below 90 % of its threshold, so it does not flap at the edge.
+   * `loopDelayMs`: how late the sampling timer fired, the event loop's delay.
+   */
+  sampleLoad(loopDelayMs = 0): void {
+    const settings = this.#settings;
+    const load = this.#load?.() ?? { connections: 0, queuedBytes: 0 };
+    const queuedBytes = load.queuedBytes + this.#waitingBytes;
+    this.#figures = { connections: load.connections, queuedBytes, loopDelayMs: Math.round(loopDelayMs) };
+    const over = (value: number, limit: number, factor: number) => limit > 0 && value > limit * factor;
+    const reasonAbove = (factor: number): string | null =>
+      over(load.connections, settings.shedConnections, factor)
+        ? `connections ${load.connections} > ${settings.shedConnections}`
+        : over(queuedBytes, settings.shedQueuedBytes, factor)
+          ? `queued bytes ${queuedBytes} > ${settings.shedQueuedBytes}`
+          : over(loopDelayMs, settings.shedLoopDelayMs, factor)
+            ? `event loop delay ${Math.round(loopDelayMs)} ms > ${settings.shedLoopDelayMs} ms`
+            : null;
+    if (this.#shedding === null) {
+      const reason = reasonAbove(1);
+      if (reason !== null) {
+        this.#shedding = reason;
+        this.#episodes++;
+      }
+    } else if (reasonAbove(0.9) === null) {
+      this.#shedding = null;
+    }
+  }
+
+  #watchLoad(): void {
+    const s = this.#settings;
+    const wanted = s.shedConnections > 0 || s.shedQueuedBytes > 0 || s.shedLoopDelayMs > 0;
+    if (!wanted) {
+      if (this.#loadTimer !== null) clearInterval(this.#loadTimer);
+      this.#loadTimer = null;
+      this.#shedding = null;
+      return;
+    }
+    if (this.#loadTimer !== null) return;
+    this.#lastSampleAt = performance.now();
+    this.#loadTimer = setInterval(() => {
+      const now = performance.now();
+      const late = now - this.#lastSampleAt - LOAD_SAMPLE_MS;
+      this.#lastSampleAt = now;
+      this.sampleLoad(Math.max(0, late));
+    }, LOAD_SAMPLE_MS);
+    this.#loadTimer.unref();
+  }
+
   /** Stops the timers (the servers have closed their flows, or are about to). */
   stop(): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
     if (this.#altTimer !== null) clearTimeout(this.#altTimer);
     if (this.#rateTimer !== null) clearInterval(this.#rateTimer);
+    if (this.#loadTimer !== null) clearInterval(this.#loadTimer);
+    this.#loadTimer = null;
     this.#timer = null;
     this.#altTimer = null;
     this.#rateTimer = null;

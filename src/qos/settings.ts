@@ -31,6 +31,12 @@ export interface QosSettings {
   /** The global rate during `altWindow` (Transmission's alt-speed); 0: unlimited then. */
   altRate: number;
   altWindow: string | null;
+  /** Load shedding: above any of these, new requests are refused (503 + Retry-After, BEP 6 reject); 0: off. */
+  shedConnections: number;
+  shedQueuedBytes: number;
+  shedLoopDelayMs: number;
+  /** Retry-After of a shed HTTP request, ms (sent in whole seconds). */
+  retryAfterMs: number;
 }
 
 export const DEFAULT_CLASS = 'default';
@@ -46,9 +52,25 @@ export const DEFAULT_QOS: Readonly<QosSettings> = Object.freeze({
   objectClasses: {},
   altRate: 0,
   altWindow: null,
+  shedConnections: 0,
+  shedQueuedBytes: 0,
+  shedLoopDelayMs: 0,
+  retryAfterMs: 5000,
 });
 
-const RATE_KEYS = ['rate', 'wireRate', 'httpRate', 'httpsRate', 'objectRate', 'clientRate', 'altRate'] as const;
+const RATE_KEYS = [
+  'rate',
+  'wireRate',
+  'httpRate',
+  'httpsRate',
+  'objectRate',
+  'clientRate',
+  'altRate',
+  'shedConnections',
+  'shedQueuedBytes',
+  'shedLoopDelayMs',
+  'retryAfterMs',
+] as const;
 const MAX_RATE = 2 ** 50;
 
 /** `base` overlaid with `given` (a partial, e.g. an admin API request), checked: InvalidArgumentError naming the field. */

@@ -134,6 +134,7 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     host.counters.requestsReceived++;
     const object = this.object!;
     if (
+      (host.qos !== null && !host.qos.admit('wire')) || // load shedding: a new request is rejected (BEP 6)
       pieceIndex >= this.#pieceCount ||
       length === 0 ||
       length > host.limits.maxBlockLength ||
