@@ -192,12 +192,17 @@ export class Agent {
     );
     lifecycle.add(wire);
     this.wire = wire.server;
-    qos.watchLoad(() => {
-      const wireStats = this.wire?.stats();
-      const connections =
-        (wireStats?.connections ?? 0) + (this.http?.stats().connections ?? 0) + (this.https?.stats().connections ?? 0);
-      return { connections, queuedBytes: wireStats?.sendQueueBytes ?? 0 };
-    });
+    qos.watchLoad(
+      () => {
+        const wireStats = this.wire?.stats();
+        const connections =
+          (wireStats?.connections ?? 0) +
+          (this.http?.stats().connections ?? 0) +
+          (this.https?.stats().connections ?? 0);
+        return { connections, queuedBytes: wireStats?.sendQueueBytes ?? 0 };
+      },
+      (withdrawn) => this.shedListing(withdrawn),
+    );
     this.addresses = { ...this.addresses, peerPort: wire.port, peerAddresses: wire.addresses };
 
     if (config.http) {
@@ -296,6 +301,22 @@ export class Agent {
       throw new NotFoundError(`no decision yet for ${object.infoHash}: the first round has not run`, { subject: id });
     }
     return explanation;
+  }
+
+  /**
+   * Shedding for a while: `stopped` to the trackers, which leave this agent out of the peer lists they
+   * give (numwant and weights mean nothing to them for a seed); `started` again once calm.
+   */
+  private shedListing(withdrawn: boolean): void {
+    const { config, logger, announces } = this;
+    if (!config.announce || config.controller) return;
+    if (withdrawn) {
+      logger.warn(this.qos.status().shedding, 'qos: shedding load for a while; withdrawing from trackers (stopped)');
+      announces.stop().catch((err: unknown) => logger.warn({ err }, 'qos: a stopped announce failed'));
+    } else if (!announces.running) {
+      logger.info('qos: load is back under the thresholds; announcing again (started)');
+      announces.start(config.trackers);
+    }
   }
 
   /** The egress limits in effect and what they did (GET /v1/qos). */

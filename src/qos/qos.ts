@@ -90,7 +90,17 @@ export interface SheddingStatus {
   connections: number;
   queuedBytes: number;
   loopDelayMs: number;
+  /**
+   * Whether trackers list this agent: after shedding for 10 s it announces `stopped` (every tracker then
+   * leaves it out of peer lists, so new peers go elsewhere), and `started` after 30 s without shedding.
+   */
+  trackerListing: 'listed' | 'withdrawn';
+  withdrawals: number;
 }
+
+/** Shedding this long withdraws the agent from trackers' peer lists; this long calm lists it again. */
+export const WITHDRAW_AFTER_MS = 10_000;
+export const RETURN_AFTER_MS = 30_000;
 
 /** What the load shedding compares with its thresholds, read from the servers by the agent. */
 export interface LoadFigures {
@@ -202,6 +212,11 @@ export class Qos {
   readonly #shed: Record<Protocol, number> = { wire: 0, http: 0, https: 0 };
   #episodes = 0;
   #figures = { connections: 0, queuedBytes: 0, loopDelayMs: 0 };
+  /** Clock time shedding last started or stopped. */
+  #sheddingChangedAt = 0;
+  #withdrawn = false;
+  #withdrawals = 0;
+  #onListing: ((withdrawn: boolean) => void) | null = null;
 
   constructor(settings: Partial<QosSettings> = {}, options: { clock?: () => number; now?: () => Date } = {}) {
     this.#clock = options.clock ?? (() => performance.now());
@@ -352,7 +367,14 @@ export class Qos {
       delayedSends: this.#delayed,
       waitingFlows: this.#waiting,
       waitingBytes: this.#waitingBytes,
-      shedding: { active: this.#shedding, shed: { ...this.#shed }, episodes: this.#episodes, ...this.#figures },
+      shedding: {
+        active: this.#shedding,
+        shed: { ...this.#shed },
+        episodes: this.#episodes,
+        ...this.#figures,
+        trackerListing: this.#withdrawn ? 'withdrawn' : 'listed',
+        withdrawals: this.#withdrawals,
+      },
       classes: this.#classes.map((c) => ({
         name: c.name,
         weight: c.weight,
@@ -389,8 +411,9 @@ export class Qos {
   }
 
   /** Where the load figures come from; sampled every 100 ms while a shedding threshold is set. */
-  watchLoad(load: () => LoadFigures): void {
+  watchLoad(load: () => LoadFigures, onListing?: (withdrawn: boolean) => void): void {
     this.#load = load;
+    this.#onListing = onListing ?? null;
     this.#watchLoad();
   }
 
@@ -413,14 +436,26 @@ export class Qos {
           : over(loopDelayMs, settings.shedLoopDelayMs, factor)
             ? `event loop delay ${Math.round(loopDelayMs)} ms > ${settings.shedLoopDelayMs} ms`
             : null;
+    const now = this.#clock();
     if (this.#shedding === null) {
       const reason = reasonAbove(1);
       if (reason !== null) {
         this.#shedding = reason;
         this.#episodes++;
+        this.#sheddingChangedAt = now;
       }
     } else if (reasonAbove(0.9) === null) {
       this.#shedding = null;
+      this.#sheddingChangedAt = now;
+    }
+    const since = now - this.#sheddingChangedAt;
+    if (!this.#withdrawn && this.#shedding !== null && since >= WITHDRAW_AFTER_MS) {
+      this.#withdrawn = true;
+      this.#withdrawals++;
+      this.#onListing?.(true);
+    } else if (this.#withdrawn && this.#shedding === null && since >= RETURN_AFTER_MS) {
+      this.#withdrawn = false;
+      this.#onListing?.(false);
     }
   }
 
@@ -431,6 +466,10 @@ export class Qos {
       if (this.#loadTimer !== null) clearInterval(this.#loadTimer);
       this.#loadTimer = null;
       this.#shedding = null;
+      if (this.#withdrawn) {
+        this.#withdrawn = false;
+        this.#onListing?.(false);
+      }
       return;
     }
     if (this.#loadTimer !== null) return;

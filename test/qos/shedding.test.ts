@@ -101,3 +101,44 @@ describe('load shedding', () => {
     expect(Buffer.from(await served.body.arrayBuffer()).equals(object.content.subarray(0, 100))).toBe(true);
   });
 });
+
+describe('load shedding and trackers', () => {
+  it('withdraws from trackers after 10 s of shedding and lists again after 30 s of calm', () => {
+    let now = 0;
+    let connections = 0;
+    const listing: boolean[] = [];
+    const qos = new Qos(resolveQos({ shedConnections: 10 }), { clock: () => now });
+    try {
+      qos.watchLoad(
+        () => ({ connections, queuedBytes: 0 }),
+        (withdrawn) => listing.push(withdrawn),
+      );
+      connections = 11;
+      qos.sampleLoad();
+      now = 9_000;
+      qos.sampleLoad();
+      expect(listing).toEqual([]);
+      now = 10_000;
+      qos.sampleLoad();
+      expect(listing).toEqual([true]);
+      expect(qos.status().shedding).toMatchObject({ trackerListing: 'withdrawn', withdrawals: 1 });
+      // 10 is not below 90 % of 10: still shedding; 9 is.
+      connections = 10;
+      now = 50_000;
+      qos.sampleLoad();
+      expect(qos.shedding).toBe(true);
+      connections = 9;
+      qos.sampleLoad();
+      expect(qos.shedding).toBe(false);
+      now = 79_000;
+      qos.sampleLoad();
+      expect(listing).toEqual([true]);
+      now = 80_000;
+      qos.sampleLoad();
+      expect(listing).toEqual([true, false]);
+      expect(qos.status().shedding.trackerListing).toBe('listed');
+    } finally {
+      qos.stop();
+    }
+  });
+});
