@@ -510,7 +510,7 @@ export const SETTINGS = {
   },
   'qos.altRate': qosRate(
     'qos-alt-rate',
-    "The global limit inside qos.altWindow instead of qos.rate (Transmission's alt-speed), bytes per second; 0: none then.",
+    "The global limit inside qos.altWindow instead of qos.rate (Transmission's alt-speed), bytes per second; 0: no alternative limit (the window does nothing).",
   ),
   'qos.altWindow': {
     value: {

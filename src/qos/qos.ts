@@ -665,7 +665,8 @@ export class Qos {
     if (this.#altTimer !== null) clearTimeout(this.#altTimer);
     this.#altTimer = null;
     const settings = this.#settings;
-    const alt = msUntilAlt(settings.altWindow, this.#now());
+    // altRate 0: no alternative limit, the window does nothing.
+    const alt = msUntilAlt(settings.altRate > 0 ? settings.altWindow : null, this.#now());
     this.#altActive = alt.inside;
     const rate = alt.inside ? settings.altRate : settings.rate;
     this.#global.set(rate, burstOf(rate));

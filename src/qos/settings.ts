@@ -28,7 +28,7 @@ export interface QosSettings {
   classes: QosClass[];
   /** Info hash (lowercase hex) -> class name. */
   objectClasses: Record<string, string>;
-  /** The global rate during `altWindow` (Transmission's alt-speed); 0: unlimited then. */
+  /** The global rate during `altWindow` (Transmission's alt-speed); 0: no alternative limit. */
   altRate: number;
   altWindow: string | null;
   /** Load shedding: above any of these, new requests are refused (503 + Retry-After, BEP 6 reject); 0: off. */
