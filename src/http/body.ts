@@ -140,8 +140,9 @@ async function streamParts(
       pending[i] = undefined;
       if (res.destroyed) break;
       if (step.prefix !== null) res.write(step.prefix);
+      // Limits not binding: the span goes whole, as without them; else in slices as tokens come.
       const ok =
-        flow === null
+        flow === null || (step.to - step.from <= QOS_WHOLE_MAX && flow.take(step.to - step.from))
           ? res.write(piece.subarray(step.from, step.to))
           : await writeLimited(res, flow, piece, step.from, step.to);
       context.countSent(object, step.to - step.from);
@@ -173,7 +174,13 @@ async function streamParts(
   }
 }
 
-/** Writes piece[from, to) in chunks, each when the egress limits let it go (src/qos); the same bytes, later. */
+/** Spans up to this go whole when the limits let them (a 16 MiB piece would overdraw a low limit at once). */
+const QOS_WHOLE_MAX = 1024 * 1024;
+
+/**
+ * Writes piece[from, to) in chunks, each when the egress limits let it go (src/qos); the same bytes, later.
+ * The flow already waits for the whole span (its take failed): the first grant covers it, or a quantum.
+ */
 async function writeLimited(res: Http1Response, flow: Flow, piece: Buffer, from: number, to: number): Promise<boolean> {
   let ok = true;
   for (let at = from; at < to; ) {
