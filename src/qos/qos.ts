@@ -347,6 +347,9 @@ export class Qos {
   closeFlow(flow: Flow): void {
     if (flow.closed) return;
     flow.closed = true;
+    // What it sent beyond its last grant is charged now, or a flow ending in debt would go over the limits.
+    if (flow.credit < 0) this.#charge(flow, -flow.credit);
+    flow.credit = 0;
     if (flow.queued) {
       this.#unqueue(flow, flow.cls);
       flow.resume(); // a sender awaiting it goes on (and finds its connection closed)
