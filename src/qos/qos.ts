@@ -130,6 +130,9 @@ export class Flow {
   readonly #qos: Qos;
   readonly objectKey: string;
   readonly clientKey: string;
+  /** The object's and the client address's buckets, once their limits are set. */
+  objectShared: SharedBucket | null = null;
+  clientShared: SharedBucket | null = null;
 
   #waiter: (() => void) | null = null;
 
@@ -355,8 +358,8 @@ export class Qos {
       flow.resume(); // a sender awaiting it goes on (and finds its connection closed)
     }
     this.#flows.delete(flow);
-    this.#release(this.#objects, flow.objectKey);
-    this.#release(this.#clients, flow.clientKey);
+    if (flow.objectShared !== null) flow.objectShared.users--;
+    if (flow.clientShared !== null) flow.clientShared.users--;
   }
 
   status(): QosStatus {
@@ -499,6 +502,7 @@ export class Qos {
   }
 
   #sampleRates(): void {
+    this.#sweep();
     for (const protocol of PROTOCOLS) this.#rates[protocol] = this.#sent[protocol] - this.#sentAtSample[protocol];
     this.#sentAtSample = { ...this.#sent };
     for (const cls of this.#classes) {
@@ -509,31 +513,43 @@ export class Qos {
 
   // Internals
 
-  /** The buckets of a flow under the current settings (object and client buckets shared and counted). */
+  /**
+   * The buckets of a flow under the current settings: only limited ones. Object and client buckets are
+   * shared by the flows of one object or address and kept a while after the last (swept once a second),
+   * so that a client's next request finds its bucket, tokens and all, without an allocation.
+   */
   #bind(flow: Flow): void {
     const settings = this.#settings;
-    const had = flow.buckets.length > 0;
-    if (!had) {
-      this.#acquire(this.#objects, flow.objectKey, settings.objectRate);
-      this.#acquire(this.#clients, flow.clientKey, settings.clientRate);
-    }
+    if (flow.objectShared === null && settings.objectRate > 0)
+      flow.objectShared = this.#acquire(this.#objects, flow.objectKey, settings.objectRate);
+    if (flow.clientShared === null && settings.clientRate > 0)
+      flow.clientShared = this.#acquire(this.#clients, flow.clientKey, settings.clientRate);
     const className = settings.objectClasses[flow.objectKey] ?? DEFAULT_CLASS;
     flow.cls = this.#classByName.get(className) ?? this.#classByName.get(DEFAULT_CLASS)!;
-    const buckets = [this.#global, this.#protocol[flow.protocol], flow.cls.bucket];
-    buckets.push(this.#objects.get(flow.objectKey)!.bucket, this.#clients.get(flow.clientKey)!.bucket);
-    flow.buckets = buckets.filter((b) => b.limited);
+    const buckets: TokenBucket[] = [];
+    for (const bucket of [this.#global, this.#protocol[flow.protocol], flow.cls.bucket]) {
+      if (bucket.limited) buckets.push(bucket);
+    }
+    if (flow.objectShared?.bucket.limited) buckets.push(flow.objectShared.bucket);
+    if (flow.clientShared?.bucket.limited) buckets.push(flow.clientShared.bucket);
+    flow.buckets = buckets;
   }
 
-  #acquire(map: Map<string, SharedBucket>, key: string, rate: number): void {
-    const shared = map.get(key);
-    if (shared !== undefined) shared.users++;
-    else map.set(key, { bucket: new TokenBucket(rate, burstOf(rate), this.#clock()), users: 1 });
+  #acquire(map: Map<string, SharedBucket>, key: string, rate: number): SharedBucket {
+    let shared = map.get(key);
+    if (shared === undefined) {
+      shared = { bucket: new TokenBucket(rate, burstOf(rate), this.#clock()), users: 0 };
+      map.set(key, shared);
+    }
+    shared.users++;
+    return shared;
   }
 
-  #release(map: Map<string, SharedBucket>, key: string): void {
-    const shared = map.get(key);
-    if (shared === undefined) return;
-    if (--shared.users === 0) map.delete(key);
+  /** Drops the object and client buckets no flow uses. */
+  #sweep(): void {
+    for (const map of [this.#objects, this.#clients]) {
+      for (const [key, shared] of map) if (shared.users === 0) map.delete(key);
+    }
   }
 
   #ready(flow: Flow, now: number): boolean {
