@@ -336,7 +336,6 @@ export class Qos {
     this.#delayed++;
     // Sent beyond its last grant: the next grant covers that first.
     flow.pending = bytes - flow.credit;
-    flow.credit = 0;
     this.#enqueue(flow);
     // Served no later than its own buckets allow (another class's waiters must not hold it longer).
     const now = this.#clock();
@@ -603,7 +602,8 @@ export class Qos {
   #grant(flow: Flow, cls: ClassState, bytes: number): void {
     this.#unqueue(flow, cls);
     this.#charge(flow, bytes);
-    flow.credit = bytes; // the sender asks again for what it waited for, and goes on
+    // The debt it ran up (credit below 0) is paid from this grant; the sender asks again for what it waited for.
+    flow.credit += bytes;
     flow.pending = 0;
     flow.resume();
   }
