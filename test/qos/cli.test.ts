@@ -7,6 +7,7 @@ import pino from 'pino';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../src/agent/index.ts';
+import { resolveQos } from '../../src/qos/index.ts';
 import { loopbackHttp, testAgentConfig } from '../helpers/agent.ts';
 import { edgepeer } from '../helpers/cli.ts';
 
@@ -69,5 +70,12 @@ describe('edgepeer qos', () => {
     expect(body).toContain('edgepeer_qos_class_weight{class="gold"} 3');
     expect(body).toMatch(/edgepeer_qos_limit_bytes_per_second\{scope="global"\} \d+/);
     expect(body).toContain('edgepeer_qos_shed_total{protocol="http"} 0');
+  });
+
+  it('goes back to the configuration on SIGHUP (reload), over what qos set changed', async () => {
+    const outcome = await agent.reload({ ...agent.config, qos: resolveQos({ rate: 2_000_000 }) });
+    expect(outcome.applied).toContain('qos');
+    expect(outcome.restartNeeded).not.toContain('qos');
+    expect(agent.qosStatus()).toMatchObject({ effectiveRate: 2_000_000, settings: { classes: [], altWindow: null } });
   });
 });
