@@ -194,9 +194,9 @@ export class Http1Response {
     return this.#connection.socket.destroyed;
   }
 
-  /** The client's address (for per-client limits). */
+  /** The client's address, IPv4 unmapped as the peer wire server has it (one per-client limit for both). */
   get remoteAddress(): string {
-    return this.#connection.socket.remoteAddress ?? '';
+    return unmapped(this.#connection.socket.remoteAddress ?? '');
   }
 
   /**
