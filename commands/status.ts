@@ -4,6 +4,7 @@ import { BaseCommand, configFlag, dataDirFlag } from '../src/cli/index.ts';
 import { formatBytes } from '../src/config/index.ts';
 import type { ControllerStatus } from '../src/controller/index.ts';
 import { AgentNotRunningError } from '../src/errors/index.ts';
+import { formatRate } from '../src/qos/index.ts';
 
 export default class Status extends BaseCommand {
   static override description =
@@ -45,6 +46,15 @@ function scrubLine(scrub: NonNullable<AgentStatus['scrub']>): string {
   return `${scrub.state}, ${rate}, ${pass}, ${scrub.passes} passes, ${scrub.corruptPieces} corrupt pieces found`;
 }
 
+/** Egress limits in a line: the global limit, what is being sent, what waited and what was shed. */
+function qosLine(q: AgentStatus['qos']): string {
+  const limit = q.active ? `limit ${q.effectiveRate === 0 ? 'none' : formatRate(q.effectiveRate)}` : 'no limits';
+  const sending = formatRate(q.currentRates.wire + q.currentRates.http + q.currentRates.https);
+  const shed = q.shedding.shed.wire + q.shedding.shed.http + q.shedding.shed.https;
+  const shedding = q.shedding.active === null ? '' : `, SHEDDING (${q.shedding.active})`;
+  return `${limit}, sending ${sending}, ${q.delayedSends} sends delayed, ${shed} requests shed${shedding} (edgepeer qos)`;
+}
+
 function render(pid: number, s: AgentStatus): string {
   const lines = [
     `agent       pid ${pid}, store ${s.dataDir}`,
@@ -59,6 +69,7 @@ function render(pid: number, s: AgentStatus): string {
     `cache       ${formatBytes(s.cache.bytes)} of ${formatBytes(s.cache.maxBytes)}, ${s.cache.hits} hits, ${s.cache.misses} misses, ${s.cache.directReads} direct reads, ${s.cache.corruptPieces} corrupt`,
   ];
   if (s.scrub) lines.push(`scrub       ${scrubLine(s.scrub)}`);
+  if (s.qos) lines.push(`qos         ${qosLine(s.qos)}`);
   if (s.storageControl) {
     const c = s.storageControl;
     lines.push(

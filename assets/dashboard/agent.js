@@ -18,6 +18,8 @@ function overviewPage() {
   const trackers = h('tbody');
   const ims = h('p', { id: 'ims' });
   const controller = h('p', { id: 'controller' });
+  const qos = h('p', { id: 'qos' });
+  const qosClasses = h('tbody');
   app.replaceChildren(
     h('h1', {}, 'Overview'),
     cards,
@@ -54,6 +56,30 @@ function overviewPage() {
           ),
         ),
         trackers,
+      ),
+    ),
+    h(
+      'section',
+      {},
+      h('h2', {}, 'Egress limits (QoS)'),
+      qos,
+      h(
+        'table',
+        {},
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            h('th', {}, 'Class'),
+            h('th', { class: 'num' }, 'Weight'),
+            h('th', { class: 'num' }, 'Limit'),
+            h('th', { class: 'num' }, 'Sending'),
+            h('th', { class: 'num' }, 'Waiting'),
+          ),
+        ),
+        qosClasses,
       ),
     ),
     h('section', {}, h('h2', {}, 'IMS registration'), ims),
@@ -98,6 +124,26 @@ function overviewPage() {
       o.ims
         ? `${o.ims.status}${o.ims.registered ? ' (registered)' : ''}: ${o.ims.impu} at ${o.ims.registrar}${o.ims.expiresAt ? `, expires ${new Date(o.ims.expiresAt).toLocaleTimeString()}` : ''}`
         : h('span', { class: 'muted' }, 'IMS registration is off.'),
+    );
+    const q = o.qos;
+    const rate = (bytes) => (bytes > 0 ? `${formatBytes(bytes)}/s` : 'none');
+    qos.replaceChildren(
+      q
+        ? `${q.active ? `global limit ${rate(q.effectiveRate)}${q.altActive ? ' (alt window)' : ''}` : 'no limits'}; sending ${rate(q.currentRates.wire + q.currentRates.http + q.currentRates.https)}; ${q.delayedSends} sends delayed; ${q.shedding.shed.wire + q.shedding.shed.http + q.shedding.shed.https} requests shed${q.shedding.active ? `; SHEDDING: ${q.shedding.active}` : ''}${q.shedding.trackerListing === 'withdrawn' ? ', withdrawn from trackers' : ''}`
+        : h('span', { class: 'muted' }, 'No QoS status.'),
+    );
+    qosClasses.replaceChildren(
+      ...(q?.classes ?? []).map((c) =>
+        h(
+          'tr',
+          {},
+          h('td', {}, c.name),
+          h('td', { class: 'num' }, c.weight),
+          h('td', { class: 'num' }, rate(c.rate)),
+          h('td', { class: 'num' }, rate(c.currentRate)),
+          h('td', { class: 'num' }, c.waiting),
+        ),
+      ),
     );
     const link = o.controller;
     controller.replaceChildren(

@@ -11,6 +11,7 @@ import { TransferTally } from '../../dist/src/agent/transfer-tally.js';
 import { createHashPool } from '../../dist/src/hashing/index.js';
 import { createHttpServer, objectUrls } from '../../dist/src/http/index.js';
 import { buildMetainfo, defaultPieceLength } from '../../dist/src/metainfo/index.js';
+import { Qos, resolveQos } from '../../dist/src/qos/index.js';
 import { createPieceCache, openStore } from '../../dist/src/store/index.js';
 
 const [file, storeDir, portText, cacheMibText] = process.argv.slice(2);
@@ -52,6 +53,8 @@ const limits =
   process.env.DIRECT_READ_MAX === undefined ? {} : { directReadMaxBytes: Number(process.env.DIRECT_READ_MAX) };
 // As in the agent: bytes sent are tallied per object for the announces' `uploaded`; CORS fields on.
 const transfers = new TransferTally();
+// QOS='{"rate":...}': egress limits (src/qos settings), for the configured-but-not-binding comparison.
+const qos = process.env.QOS ? new Qos(resolveQos(JSON.parse(process.env.QOS))) : undefined;
 const server = createHttpServer({
   store,
   cache,
@@ -61,6 +64,7 @@ const server = createHttpServer({
   limits,
   onSent: (infoHash, bytes) => transfers.uploaded(infoHash, bytes),
   corsOrigin: '*', // the agent's default
+  ...(qos ? { qos } : {}),
   ...(process.env.ACCESS_LOG ? { accessLog: process.env.ACCESS_LOG } : {}),
 });
 await server.listen();

@@ -15,7 +15,9 @@
 #   env: RUNS=3 DURATION=15s WARMUP=10s CONNS=64 WRK_THREADS=2 SIZE_MIB=1024 DIRECT_READ_MAX=(default)
 #        FIT_CACHE_MIB=1280 SMALL_CACHE_MIB=512 SERVERS="nginx fit small" DATA_DIR=/tmp/edgepeer-bench-data
 #   SERVERS may add fit-trust and small-trust: the agent with the former trusting verifyPolicy 'first-read'
-#   instead of the default 'checksum', compared with the checked default at the end.
+#   instead of the default 'checksum', compared with the checked default at the end; and fit-qos and
+#   small-qos: the agent with egress limits configured but not binding (QOS_SETTINGS, default a global,
+#   per-protocol, per-object and per-client limit of 100 GB/s and two classes), compared with fit and small.
 #   BASELINE=<git revision> adds fit-base and small-base (unless SERVERS names them): that revision's build,
 #   in the same run and rounds, compared with the current tree at the end (a refactoring's before/after).
 set -euo pipefail
@@ -27,6 +29,7 @@ FIT_CACHE_MIB="${FIT_CACHE_MIB:-1280}"; SMALL_CACHE_MIB="${SMALL_CACHE_MIB:-512}
 SERVERS="${SERVERS:-nginx fit small}"
 DATA_DIR="${DATA_DIR:-/tmp/edgepeer-bench-data}"
 BASELINE="${BASELINE:-}"
+QOS_SETTINGS="${QOS_SETTINGS:-{\"rate\":100000000000,\"httpRate\":100000000000,\"objectRate\":100000000000,\"clientRate\":100000000000,\"classes\":\"gold:3,bronze:1\"\}}"
 [ -n "$BASELINE" ] && [[ "$SERVERS" != *-base* ]] && SERVERS="$SERVERS fit-base small-base"
 NODE="$ROOT/node_modules/.bin/node"
 
@@ -90,12 +93,13 @@ start_server() { # kind: starts it in the background, fills PORT[kind], URL_PATH
       PIDS+=($!); SERVER_PID[$kind]=$!
       URL_PATH[$kind]="/$NAME"
       for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done ;;
-    fit | small | fit-trust | small-trust | fit-base | small-base)
-      local cache_mib="$FIT_CACHE_MIB" verify=checksum serve="$HERE/http-serve.mjs" base="${kind%-*}"
+    fit | small | fit-trust | small-trust | fit-base | small-base | fit-qos | small-qos)
+      local cache_mib="$FIT_CACHE_MIB" verify=checksum serve="$HERE/http-serve.mjs" base="${kind%-*}" qos=""
       [ "$base" = small ] && cache_mib="$SMALL_CACHE_MIB"
       [ "${kind%-trust}" != "$kind" ] && verify=first-read
       [ "${kind%-base}" != "$kind" ] && serve="$BASE_DIR/scripts/bench/http-serve.mjs"
-      VERIFY="$verify" "$NODE" "$serve" "$F" "$SCRATCH/store-$kind" "$port" "$cache_mib" >"$SCRATCH/$kind.log" 2>&1 &
+      [ "${kind%-qos}" != "$kind" ] && qos="$QOS_SETTINGS"
+      QOS="$qos" VERIFY="$verify" "$NODE" "$serve" "$F" "$SCRATCH/store-$kind" "$port" "$cache_mib" >"$SCRATCH/$kind.log" 2>&1 &
       PIDS+=($!); SERVER_PID[$kind]=$!
       for _ in $(seq 600); do grep -q '^READY' "$SCRATCH/$kind.log" && break; sleep 0.1; done
       grep -q '^READY' "$SCRATCH/$kind.log" || { echo "agent ($kind) did not start" >&2; cat "$SCRATCH/$kind.log" >&2; exit 1; }
@@ -173,6 +177,18 @@ for server in fit small; do
     awk -v c="${RPS[$server.$len]}" -v t="${RPS[$server-trust.$len]}" -v cc="${CPU[$server.$len]}" \
       -v ct="${CPU[$server-trust.$len]}" -v s="$server" -v l="$((len / 1024))KiB" 'BEGIN{
         printf "# ratio checked/trusting (%s) %s: req/s %.2fx; CPU per request %.2fx\n", s, l, c / t, (ct > 0 ? cc / ct : 0)}'
+  done
+done
+# Egress limits configured but not binding against none, same run (goal >= 0.97x).
+for server in fit small; do
+  [[ " $SERVERS " == *" $server "* && " $SERVERS " == *" $server-qos "* ]] || continue
+  for len in 16384 1048576; do
+    paired="$(paste -d' ' <(printf '%s\n' ${RUNS_RPS[$server-qos.$len]}) <(printf '%s\n' ${RUNS_RPS[$server.$len]}) |
+      awk '$2 > 0 {printf "%.4f\n", $1 / $2}' | median)"
+    awk -v q="${RPS[$server-qos.$len]}" -v n="${RPS[$server.$len]}" -v cq="${CPU[$server-qos.$len]}" \
+      -v cn="${CPU[$server.$len]}" -v s="$server" -v l="$((len / 1024))KiB" -v p="$paired" 'BEGIN{
+        printf "# ratio limits-not-binding/none (%s) %s: req/s %.2fx (median of per-round ratios %.2fx); CPU per request (none/limits) %.2fx\n",
+          s, l, q / n, p, (cq > 0 ? cn / cq : 0)}'
   done
 done
 # The current tree against the baseline revision, same run (a refactoring should leave these at 1.00x).

@@ -4,7 +4,7 @@
 // agent does.
 //
 // usage: node scripts/bench/wire-serve.ts FILE WORKDIR [--cache-mib N] [--warm] [--verify checksum|once|always]
-//                                         [--piece-kib N] [--limits JSON]
+//                                         [--piece-kib N] [--limits JSON] [--qos JSON]
 //   --warm   read every piece through the cache before READY (verifying it), as libtorrent checks before
 //            seeding; with a cache at least as big as FILE, serving is then from memory
 //   --verify checksum (default, as the agent runs): SHA-1 on a piece's first read from disk since start,
@@ -17,6 +17,7 @@ import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createHashPool } from '../../src/hashing/index.ts';
 import { buildMetainfo, encodeTorrent } from '../../src/metainfo/index.ts';
+import { Qos, resolveQos } from '../../src/qos/index.ts';
 import { createPieceCache, openStore } from '../../src/store/index.ts';
 import { createPeerWireServer } from '../../src/wire/index.ts';
 
@@ -28,6 +29,7 @@ const { positionals, values } = parseArgs({
     warm: { type: 'boolean', default: false },
     verify: { type: 'string', default: 'checksum' },
     limits: { type: 'string', default: '{}' },
+    qos: { type: 'string' },
   },
 });
 const [file, workdir] = positionals;
@@ -63,7 +65,15 @@ if (values.warm) {
 }
 const torrent = join(workdir, 'object.torrent');
 await writeFile(torrent, encodeTorrent(metainfo));
-const server = createPeerWireServer({ store, cache, port: 0, limits: JSON.parse(values.limits) });
+// --qos JSON: egress limits (src/qos settings, e.g. {"rate":1e11}), configured but, at such rates, not binding.
+const qos = values.qos === undefined ? undefined : new Qos(resolveQos(JSON.parse(values.qos)));
+const server = createPeerWireServer({
+  store,
+  cache,
+  port: 0,
+  limits: JSON.parse(values.limits),
+  ...(qos ? { qos } : {}),
+});
 const { port } = await server.listen();
 console.log(`READY port=${port} torrent=${torrent} prepare_s=${((performance.now() - started) / 1000).toFixed(2)}`);
 
@@ -72,6 +82,7 @@ process.on('SIGUSR2', () => {
 });
 process.on('SIGTERM', async () => {
   await server.close(0);
+  qos?.stop();
   await store.close();
   await pool.close();
   process.exit(0);

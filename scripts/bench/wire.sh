@@ -107,6 +107,15 @@ start_edgepeer() { # name extra-args... -> EP_PID EP_PORT TORRENT
 }
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
+# Egress limits configured but not binding (src/qos): the warm set-up with QOS_SETTINGS against it. QOS_ONLY=1
+# measures just these two, interleaved, and stops.
+QOS_SETTINGS="${QOS_SETTINGS:-{\"rate\":100000000000,\"wireRate\":100000000000,\"objectRate\":100000000000,\"clientRate\":100000000000,\"classes\":\"gold:3,bronze:1\"\}}"
+if [ "${QOS_ONLY:-}" = 1 ]; then
+  start_edgepeer edgepeer-warm --cache-mib $((SIZE_MIB + 64)) --warm; WARM_PID="$EP_PID"; WARM_PORT="$EP_PORT"
+  start_edgepeer edgepeer-warm-qos --cache-mib $((SIZE_MIB + 64)) --warm --qos "$QOS_SETTINGS"; QOS_PID="$EP_PID"; QOS_PORT="$EP_PORT"
+  echo "# qos settings: $QOS_SETTINGS"
+fi
+if [ "${QOS_ONLY:-}" != 1 ]; then
 start_edgepeer edgepeer-cold --cache-mib "$CACHE_MIB" --verify always; COLD_PID="$EP_PID"; COLD_PORT="$EP_PORT"
 start_edgepeer edgepeer-once --cache-mib "$CACHE_MIB" --verify once; ONCE_PID="$EP_PID"; ONCE_PORT="$EP_PORT"
 start_edgepeer edgepeer-checked --cache-mib "$CACHE_MIB" --verify checksum; CHECKED_PID="$EP_PID"; CHECKED_PORT="$EP_PORT"
@@ -119,6 +128,7 @@ fi
 wait_line "$SCRATCH/lt.out" '^READY' "$LT_PID"
 LT_PORT="$(sed -n 's/^READY port=\([0-9]*\).*/\1/p' "$SCRATCH/lt.out")"
 echo "# libtorrent seeder: $(sed -n 's/^READY //p' "$SCRATCH/lt.out")"
+fi
 echo "# commands: node scripts/bench/wire-serve.ts FILE WORK [--cache-mib N] [--warm]; /usr/bin/python3 scripts/bench/lt_seed.py TORRENT DIR;"
 echo "#           leecher: /usr/bin/python3 test/wire/lt_client.py --torrent TORRENT --save DIR --peer 127.0.0.1:PORT"
 
@@ -139,6 +149,22 @@ leech() { # seeder-name port pid [leecher args...]
   echo "#   run: $1 ${seconds} s, seeder CPU ${cpu} s, loadavg $(cut -d' ' -f1 /proc/loadavg)"
   SECS[$1]+="$seconds "; CPU[$1]+="$cpu "
 }
+
+if [ "${QOS_ONLY:-}" = 1 ]; then
+  for i in $(seq "$RUNS"); do
+    wait_quiet; leech edgepeer-warm "$WARM_PORT" "$WARM_PID"
+    wait_quiet; leech edgepeer-warm-qos "$QOS_PORT" "$QOS_PID"
+  done
+  for s in edgepeer-warm edgepeer-warm-qos; do
+    m="$(tr ' ' '\n' <<<"${SECS[$s]:-}" | { grep . || true; } | median)"
+    c="$(tr ' ' '\n' <<<"${CPU[$s]:-}" | { grep . || true; } | median)"
+    printf '%-18s median %ss, %s MB/s, seeder CPU %ss; runs: %s\n' "$s" "$m" "$(awk -v b="$BYTES" -v s="$m" 'BEGIN{printf "%.0f", (s > 0) ? b / s / 1e6 : 0}')" "$c" "${SECS[$s]:-}"
+    declare "MED_${s//-/_}=$m"; declare "CPU_${s//-/_}=$c"
+  done
+  echo "# ratio limits-not-binding/none, warm, same run (seconds none / seconds with limits; goal >= 0.97): $(awk -v n="$MED_edgepeer_warm" -v q="$MED_edgepeer_warm_qos" 'BEGIN{printf "%.2f", (q > 0) ? n/q : 0}'); seeder CPU none/limits $(awk -v n="$CPU_edgepeer_warm" -v q="$CPU_edgepeer_warm_qos" 'BEGIN{printf "%.2f", (q > 0) ? n/q : 0}')"
+  echo "# rounds started without a quiet second: $noisy_rounds; loadavg at end: $(cut -d' ' -f1 /proc/loadavg)"
+  exit 0
+fi
 
 wanted() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
 for i in $(seq "$RUNS"); do

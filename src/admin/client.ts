@@ -1,9 +1,10 @@
 import { createInterface } from 'node:readline';
 import { Agent as Dispatcher, request } from 'undici';
-import { AgentUnreachableError, EdgepeerError } from '../errors/index.ts';
+import { AgentNotRunningError, AgentUnreachableError, EdgepeerError } from '../errors/index.ts';
 import type { IngestResult } from '../ingest/index.ts';
 import { formatPieceList } from '../metainfo/index.ts';
 import type { ObjectDetails, ObjectSummary } from './describe.ts';
+import { findAgent, readToken } from './discovery.ts';
 import type { BulkIngestRequest } from './ingest-many.ts';
 import type { Operations, ProgressListener, TorrentFile } from './operations.ts';
 import type { PurgeRequest, PurgeResult } from './purge.ts';
@@ -115,5 +116,24 @@ export class RemoteOperations implements Operations {
           });
     }
     return response;
+  }
+}
+
+/** One JSON call to the agent running on `dataDir` (`edgepeer qos` and the like); exit 7 if none runs. */
+export async function agentJson(
+  dataDir: string,
+  method: 'GET' | 'POST' | 'DELETE',
+  path: string,
+  body?: unknown,
+): Promise<unknown> {
+  const agent = await findAgent(dataDir);
+  if (!agent) {
+    throw new AgentNotRunningError(`no agent runs on ${dataDir} (no live agent.json there)`, { subject: dataDir });
+  }
+  const remote = new RemoteOperations(agent.adminUrl, await readToken(agent.tokenFile));
+  try {
+    return await remote.json(method, path, body);
+  } finally {
+    await remote.close();
   }
 }

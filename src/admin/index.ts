@@ -1,4 +1,4 @@
-export { RemoteOperations } from './client.ts';
+export { agentJson, RemoteOperations } from './client.ts';
 export {
   type AgentLinks,
   details,

@@ -9,13 +9,14 @@ import {
   ensureToken,
   objectId,
   publishAgent,
+  readJson,
   StoreOperations,
   sendJson,
   unpublishAgent,
 } from '../admin/index.ts';
 import type { AgentAddresses, AgentConfig } from '../config/index.ts';
 import { createDashboard, trackerSwarm } from '../dashboard/index.ts';
-import { NotFoundError } from '../errors/index.ts';
+import { InvalidArgumentError, NotFoundError } from '../errors/index.ts';
 import type { EdgeLink } from '../fleet/index.ts';
 import type { HashPool } from '../hashing/index.ts';
 import type { HttpServer } from '../http/index.ts';
@@ -34,6 +35,7 @@ import {
   startPeerWire,
 } from '../parts/index.ts';
 import { invitationsUrlFromStats, type PolicyExplanation } from '../policy/index.ts';
+import { DEFAULT_QOS, Qos, type QosStatus } from '../qos/index.ts';
 import {
   createPieceCache,
   type PieceCache,
@@ -73,6 +75,8 @@ export class Agent {
   readonly operations: StoreOperations;
   /** Prometheus registry, served at /metrics on the admin API. */
   readonly metrics: Registry;
+  /** Egress limits and priority classes, shared by the wire and HTTP(S) servers. */
+  readonly qos: Qos;
   private readonly logger: Logger;
   private readonly lifecycle: Lifecycle;
   private readonly announces: AnnouncesPart;
@@ -122,6 +126,7 @@ export class Agent {
       // Peers and trackers hear of it through the store's 'pieces-removed'; the piece can be ingested again.
       onCorrupt: removeCorruptPieces(store),
     });
+    this.qos = new Qos(config.qos ?? DEFAULT_QOS);
     this.metrics = createMetrics(() => this.status(), hashing.counters);
     this.announces = new AnnouncesPart({
       catalog: store,
@@ -171,10 +176,13 @@ export class Agent {
     // After this turn: the announce client reads the object's last figures for its `stopped` announces first.
     store.on('object-removed', (infoHash) => setImmediate(() => this.transfers.forget(infoHash)));
 
+    const qos = this.qos;
+    lifecycle.add({ name: 'qos', phase: 'release', stop: async () => qos.stop() });
     const wire = await startPeerWire(
       {
         store,
         cache: this.cache,
+        qos,
         port: config.peer.port,
         peerId: this.peerId,
         logger: logger.child({ part: 'wire' }),
@@ -187,6 +195,17 @@ export class Agent {
     );
     lifecycle.add(wire);
     this.wire = wire.server;
+    qos.watchLoad(
+      () => {
+        const wireStats = this.wire?.stats();
+        const connections =
+          (wireStats?.connections ?? 0) +
+          (this.http?.stats().connections ?? 0) +
+          (this.https?.stats().connections ?? 0);
+        return { connections, queuedBytes: wireStats?.sendQueueBytes ?? 0 };
+      },
+      (withdrawn) => this.shedListing(withdrawn),
+    );
     this.addresses = { ...this.addresses, peerPort: wire.port, peerAddresses: wire.addresses };
 
     if (config.http) {
@@ -307,8 +326,46 @@ export class Agent {
     return explanation;
   }
 
-  /** Admin routes beyond the store's: GET /v1/policy/:id. */
+  /**
+   * Shedding for a while: `stopped` to the trackers, which leave this agent out of the peer lists they
+   * give (numwant and weights mean nothing to them for a seed); `started` again once calm.
+   */
+  private shedListing(withdrawn: boolean): void {
+    const { config, logger, announces } = this;
+    if (!config.announce || config.controller) return;
+    if (withdrawn) {
+      logger.warn(this.qos.status().shedding, 'qos: shedding load for a while; withdrawing from trackers (stopped)');
+      announces.stop().catch((err: unknown) => logger.warn({ err }, 'qos: a stopped announce failed'));
+    } else if (!announces.running) {
+      logger.info('qos: load is back under the thresholds; announcing again (started)');
+      announces.start(config.trackers);
+    }
+  }
+
+  /** The egress limits in effect and what they did (GET /v1/qos). */
+  qosStatus(): QosStatus {
+    return this.qos.status();
+  }
+
+  /**
+   * Changes limits at once (POST /v1/qos, `edgepeer qos set`): `changes` over the settings in effect. Until
+   * the next SIGHUP or restart, which go back to the configuration.
+   */
+  setQos(changes: Record<string, unknown>): QosStatus {
+    const settings = this.qos.update(changes);
+    this.config = { ...this.config, qos: settings };
+    this.logger.info({ qos: changes }, 'qos: limits changed through the admin API');
+    return this.qos.status();
+  }
+
+  /** Admin routes beyond the store's: GET /v1/policy/:id, GET and POST /v1/qos. */
   private async adminRoutes(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
+    if (path === '/v1/qos') {
+      if (req.method === 'GET') sendJson(res, 200, this.qosStatus());
+      else if (req.method === 'POST') sendJson(res, 200, this.setQos(qosChanges(await readJson(req))));
+      else return false;
+      return true;
+    }
     const policy = /^\/v1\/policy\/([^/]+)$/.exec(path);
     if (req.method !== 'GET' || policy === null) return false;
     sendJson(res, 200, this.explainPolicy(objectId(policy[1] as string)));
@@ -321,6 +378,7 @@ export class Agent {
       {
         store: this.store,
         cache: this.cache,
+        qos: this.qos,
         port: tls === null ? http.port : tls.port,
         policy: http.policy,
         limits: { ...http.limits, directReadMaxBytes: http.directReadMaxBytes },
@@ -406,6 +464,7 @@ export class Agent {
         announces: this.announces,
         registration: this.registration,
         scrub: this.scrub,
+        qos: this.qos,
       },
       this.config,
       next,
@@ -446,6 +505,7 @@ export class Agent {
       registration: this.registration,
       edgeLink: this.edgeLink,
       storageControl: this.storageControl,
+      qos: this.qos,
     });
   }
 
@@ -459,4 +519,13 @@ export class Agent {
   stop(): Promise<string[]> {
     return this.lifecycle.stop(this.config.shutdownGraceMs + SHUTDOWN_MARGIN_MS);
   }
+}
+
+function qosChanges(body: unknown): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new InvalidArgumentError('request body: expected a JSON object of QoS settings, such as {"rate": 5000000}', {
+      subject: 'body',
+    });
+  }
+  return body as Record<string, unknown>;
 }

@@ -111,6 +111,71 @@ export function createMetrics(status: () => AgentStatus, hashing: HashCounters):
     set({ state: 'complete' }, s.objectsComplete);
     set({ state: 'partial' }, s.objects - s.objectsComplete);
   });
+  qosMetrics(counter, gauge, now);
   signallingMetrics({ counter, gauge }, now);
   return registry;
+}
+
+type Setter = (labels: Record<string, string>, value: number) => void;
+type Define = (name: string, help: string, labels: string[], collect: (set: Setter) => void) => void;
+
+/** Egress limits, current rates per class, what waited and what was shed (docs/qos.md). */
+function qosMetrics(counter: Define, gauge: Define, now: () => AgentStatus): void {
+  gauge(
+    'edgepeer_qos_limit_bytes_per_second',
+    'Egress limits in effect, by scope (global: the alt rate inside its window; object and client: each); 0: none.',
+    ['scope'],
+    (set) => {
+      const q = now().qos;
+      set({ scope: 'global' }, q.effectiveRate);
+      set({ scope: 'wire' }, q.settings.wireRate);
+      set({ scope: 'http' }, q.settings.httpRate);
+      set({ scope: 'https' }, q.settings.httpsRate);
+      set({ scope: 'object' }, q.settings.objectRate);
+      set({ scope: 'client' }, q.settings.clientRate);
+    },
+  );
+  counter(
+    'edgepeer_qos_class_sent_bytes_total',
+    'Bytes sent under the limits, by priority class.',
+    ['class'],
+    (set) => {
+      for (const c of now().qos.classes) set({ class: c.name }, c.sentBytes);
+    },
+  );
+  gauge(
+    'edgepeer_qos_class_rate_bytes_per_second',
+    'Bytes per second over the last second, by priority class.',
+    ['class'],
+    (set) => {
+      for (const c of now().qos.classes) set({ class: c.name }, c.currentRate);
+    },
+  );
+  gauge('edgepeer_qos_class_weight', 'Weight of each priority class.', ['class'], (set) => {
+    for (const c of now().qos.classes) set({ class: c.name }, c.weight);
+  });
+  counter('edgepeer_qos_delayed_sends_total', 'Sends that waited for tokens.', [], (set) =>
+    set({}, now().qos.delayedSends),
+  );
+  gauge('edgepeer_qos_waiting_bytes', 'Bytes waiting for tokens now.', [], (set) => set({}, now().qos.waitingBytes));
+  counter(
+    'edgepeer_qos_shed_total',
+    'New requests refused by load shedding, by protocol (HTTP: 503 with Retry-After; bittorrent: BEP 6 reject).',
+    ['protocol'],
+    (set) => {
+      const shed = now().qos.shedding.shed;
+      set({ protocol: 'bittorrent' }, shed.wire);
+      set({ protocol: 'http' }, shed.http);
+      set({ protocol: 'https' }, shed.https);
+    },
+  );
+  gauge('edgepeer_qos_shedding', '1 while new requests are refused by load shedding.', [], (set) =>
+    set({}, now().qos.shedding.active === null ? 0 : 1),
+  );
+  counter(
+    'edgepeer_qos_tracker_withdrawals_total',
+    'Times shedding lasted long enough to announce stopped to the trackers.',
+    [],
+    (set) => set({}, now().qos.shedding.withdrawals),
+  );
 }

@@ -10,6 +10,7 @@ import {
   reloadSteps,
   type ScrubPart,
 } from '../parts/index.ts';
+import { DEFAULT_QOS, type Qos } from '../qos/index.ts';
 
 export type { ReloadOutcome };
 
@@ -21,6 +22,7 @@ export interface ReloadableParts {
   announces: AnnouncesPart;
   registration: RegistrationPart;
   scrub: ScrubPart;
+  qos: Qos;
 }
 
 /** Settings read only at start. */
@@ -94,6 +96,14 @@ export async function applyReload(
     await step('scrub', async () => {
       await parts.scrub.replace(next.scrub);
       config = { ...config, scrub: next.scrub };
+    });
+  }
+  // The configuration's limits again, also over changes made through the admin API since.
+  const qos = next.qos ?? DEFAULT_QOS;
+  if (!same(qos, parts.qos.settings)) {
+    await step('qos', () => {
+      parts.qos.update({ ...qos }, DEFAULT_QOS);
+      config = { ...config, qos };
     });
   }
   // Against what is in effect now: a certificate renewed in place needs no restart.

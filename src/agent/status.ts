@@ -12,6 +12,7 @@ import type {
   StorageControlPart,
   StorageControlStatus,
 } from '../parts/index.ts';
+import type { Qos, QosStatus } from '../qos/index.ts';
 import type { Catalog, PieceCache, ScrubStatus, StoredObject } from '../store/index.ts';
 import type { TrackerStatus } from '../tracker/index.ts';
 import type { PeerWireServer, PeerWireStats } from '../wire/index.ts';
@@ -32,6 +33,8 @@ export interface AgentStatus {
   controller: EdgeLinkStatus | null;
   /** Network Storage Control (docs/policy.md); null when off. */
   storageControl: StorageControlStatus | null;
+  /** Egress limits, current rates per protocol and class, what waited and what was shed (docs/qos.md). */
+  qos: QosStatus;
 }
 
 /** The parts a status is read from (the HTTP(S) servers and the wire server once listening). */
@@ -48,6 +51,7 @@ export interface StatusSources {
   registration: RegistrationPart;
   edgeLink: EdgeLink | null;
   storageControl: StorageControlPart | null;
+  qos: Qos;
 }
 
 export function agentStatus(parts: StatusSources): AgentStatus {
@@ -66,6 +70,7 @@ export function agentStatus(parts: StatusSources): AgentStatus {
     ims: parts.registration.state(),
     controller: parts.edgeLink?.status() ?? null,
     storageControl: parts.storageControl?.status() ?? null,
+    qos: parts.qos.status(),
   };
 }
 

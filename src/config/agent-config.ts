@@ -5,6 +5,9 @@ import type { HttpLimits, PartialPolicy } from '../http/index.ts';
 import { DEFAULT_LIMITS as DEFAULT_HTTP_LIMITS } from '../http/limits.ts';
 import type { RegistrationOptions } from '../ims/index.ts';
 import type { StorageControlSettings } from '../policy/index.ts';
+import type { QosSettings } from '../qos/index.ts';
+// Not through src/qos's index: the defaults only.
+import { DEFAULT_QOS } from '../qos/settings.ts';
 import type { ScrubOptions, VerifyPolicy } from '../store/index.ts';
 import type { MseMode, PeerWireLimits } from '../wire/index.ts';
 
@@ -81,6 +84,8 @@ export interface AgentConfig {
   scrub: ScrubOptions;
   /** Network Storage Control (src/policy, docs/policy.md); null or absent: off. */
   storageControl?: StorageControlConfig | null;
+  /** Egress limits, priority classes (src/qos, docs/qos.md); absent: none. */
+  qos?: QosSettings;
 }
 
 export interface StorageControlConfig {
@@ -122,6 +127,7 @@ export const DEFAULT_AGENT_CONFIG: Omit<AgentConfig, 'dataDir'> = {
   shutdownGraceMs: 5000,
   scrub: { bytesPerSecond: 8 * 1024 * 1024, passIntervalMs: 7 * 86_400_000, window: null },
   storageControl: null,
+  qos: DEFAULT_QOS,
 };
 
 /** Where the agent can be reached, once started. */

@@ -5,6 +5,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fromSystemError } from '../errors/index.ts';
+import { type QosSettings, resolveQos } from '../qos/index.ts';
 import { parseScrubWindow } from '../store/index.ts';
 // Types only: erased at run time, so src/config keeps no run-time dependency on the folders above it.
 import type { AgentConfig } from './agent-config.ts';
@@ -227,6 +228,13 @@ function checkTogether(merged: Layer): ConfigIssue[] {
     } catch (err) {
       issues.push({ key: 'scrub.window', problem: (err as Error).message, origin: originOf(merged, 'scrub.window') });
     }
+  }
+  try {
+    qosOf(merged);
+  } catch (err) {
+    const key = ((err as { details?: { subject?: string } }).details?.subject ?? 'rate') as string;
+    const settingKey = (`qos.${key}` in SETTINGS ? `qos.${key}` : 'qos.classes') as SettingKey;
+    issues.push({ key: settingKey, problem: (err as Error).message, origin: originOf(merged, settingKey) });
   }
   if (get(merged, 'storageControl.enabled') === true) {
     const low = get(merged, 'storageControl.lowCopies') as number;
@@ -498,6 +506,7 @@ function toAgentConfig(
       : null,
     shutdownGraceMs: v('shutdownGrace') as number,
     storageControl: v('storageControl.enabled') ? storageControlConfig(merged) : null,
+    qos: qosOf(merged),
     scrub: {
       bytesPerSecond: v('scrub.rate') as number,
       passIntervalMs: v('scrub.interval') as number,
@@ -520,6 +529,15 @@ export function statsUrlFromTrackers(trackers: readonly string[]): string | null
     return url.toString();
   }
   return null;
+}
+
+/** The qos.* keys as QosSettings (checked by src/qos: classes named by objectClasses exist, windows). */
+function qosOf(merged: Layer): QosSettings {
+  const given: Record<string, unknown> = {};
+  for (const key of SETTING_KEYS) {
+    if (key.startsWith('qos.')) given[key.slice('qos.'.length)] = get(merged, key);
+  }
+  return resolveQos(given);
 }
 
 function storageControlConfig(merged: Layer): NonNullable<AgentConfig['storageControl']> {

@@ -80,6 +80,8 @@ const limit = (def: number, min: number, max: number, doc: string) =>
   ({ value: { type: 'int', min, max }, default: def, doc }) as const;
 const limitMs = (def: number, min: number, max: number, doc: string) =>
   ({ value: { type: 'duration', min, max, bare: 'ms' }, default: def, doc }) as const;
+const qosRate = (flag: string, doc: string) =>
+  ({ value: { type: 'size', min: 0, max: 2 ** 50 }, default: 0, doc, flag }) as const;
 const limitBytes = (def: number, min: number, max: number, doc: string) =>
   ({ value: { type: 'size', min, max }, default: def, doc }) as const;
 
@@ -496,6 +498,80 @@ export const SETTINGS = {
     value: { type: 'duration', min: 100, max: 3_600_000, bare: 's' },
     default: 5000,
     doc: 'Time between decision rounds (a change in the statistics also starts one).',
+  },
+  'qos.rate': qosRate(
+    'qos-rate',
+    'Egress limit of the peer wire and HTTP(S) servers together, bytes per second (e.g. 100MiB; 0: none); token buckets shared by both, changed live by `edgepeer qos set` (docs/qos.md).',
+  ),
+  'qos.wireRate': qosRate('qos-wire-rate', 'Egress limit of the peer wire server, bytes per second; 0: none.'),
+  'qos.httpRate': qosRate('qos-http-rate', 'Egress limit of the HTTP server, bytes per second; 0: none.'),
+  'qos.httpsRate': qosRate('qos-https-rate', 'Egress limit of the HTTPS server, bytes per second; 0: none.'),
+  'qos.objectRate': qosRate('qos-object-rate', 'Egress limit of each object on its own, bytes per second; 0: none.'),
+  'qos.clientRate': qosRate(
+    'qos-client-rate',
+    'Egress limit of each client address on its own (peer or HTTP client), bytes per second; 0: none.',
+  ),
+  'qos.classes': {
+    value: {
+      type: 'string',
+      what: 'name:weight[:rate] items separated by commas, such as gold:3,bronze:1:10MiB',
+      check: (value) =>
+        /^\s*[A-Za-z0-9_-]+:\d+(:[0-9.]+[A-Za-z]*)?(\s*,\s*[A-Za-z0-9_-]+:\d+(:[0-9.]+[A-Za-z]*)?)*\s*$/.test(value),
+    },
+    defaultText: 'one class, default (weight 1)',
+    example: 'gold:3,bronze:1:50MiB',
+    doc: 'Priority classes with weights (and an optional limit each): under contention each class gets its weighted share, deficit round robin; objects not in qos.objectClasses are in class default (weight 1 unless listed).',
+    flag: 'qos-classes',
+  },
+  'qos.objectClasses': {
+    value: {
+      type: 'string',
+      what: '<info hash>=<class> items separated by commas',
+      check: (value) =>
+        /^\s*[0-9a-fA-F]{40}\s*=\s*[A-Za-z0-9_-]+(\s*,\s*[0-9a-fA-F]{40}\s*=\s*[A-Za-z0-9_-]+)*\s*$/.test(value),
+    },
+    defaultText: 'none: every object in class default',
+    example: 'c0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ff=default',
+    doc: 'The class of each listed object (info hash=class, comma-separated).',
+    flag: 'qos-object-classes',
+  },
+  'qos.altRate': qosRate(
+    'qos-alt-rate',
+    "The global limit inside qos.altWindow instead of qos.rate (Transmission's alt-speed), bytes per second; 0: no alternative limit (the window does nothing).",
+  ),
+  'qos.altWindow': {
+    value: {
+      type: 'string',
+      what: 'HH:MM-HH:MM in local time',
+      check: (value) => /^\d{1,2}:\d{2}-\d{1,2}:\d{2}$/.test(value),
+    },
+    defaultText: 'none',
+    example: '09:00-18:00',
+    doc: 'Daily local-time window in which qos.altRate is the global limit (e.g. business hours); it may wrap past midnight.',
+    flag: 'qos-alt-window',
+  },
+  'qos.shedConnections': {
+    value: { type: 'int', min: 0, max: 10_000_000 },
+    default: 0,
+    doc: 'Load shedding: above this many peer wire and HTTP(S) connections together, new HTTP requests get 503 with Retry-After and new peer wire requests a BEP 6 reject (those admitted finish), until below 90 %; 0: off.',
+    flag: 'qos-shed-connections',
+  },
+  'qos.shedQueuedBytes': {
+    value: { type: 'size', min: 0, max: 2 ** 50 },
+    default: 0,
+    doc: 'Load shedding above this many bytes queued for sending (socket buffers of peers, senders waiting for tokens); 0: off.',
+    flag: 'qos-shed-queued',
+  },
+  'qos.shedLoopDelayMs': {
+    value: { type: 'duration', min: 0, max: 3_600_000, bare: 'ms' },
+    default: 0,
+    doc: 'Load shedding above this event-loop delay (how late a 100 ms timer fires: the process is short of CPU); 0: off.',
+    flag: 'qos-shed-loop-delay',
+  },
+  'qos.retryAfterMs': {
+    value: { type: 'duration', min: 1000, max: 3_600_000, bare: 'ms' },
+    default: 5000,
+    doc: 'Retry-After of an HTTP request refused by load shedding (whole seconds).',
   },
   'admin.enabled': {
     value: bool,

@@ -24,6 +24,8 @@ export interface DashboardStatusView {
   ims: unknown;
   controller: unknown;
   addresses: unknown;
+  /** Egress limits, rates per class, what was shed (src/qos's QosStatus). */
+  qos?: unknown;
 }
 
 /** The store as the dashboard reads it: the catalog, lookups, and its piece events. */
@@ -291,6 +293,7 @@ export function overview(status: DashboardStatusView, objects: CatalogObject[], 
     ims: status.ims,
     controller: status.controller,
     addresses: status.addresses,
+    qos: status.qos ?? null,
     rates: history.points(),
   };
 }

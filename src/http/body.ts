@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log/index.ts';
 import type { Metainfo } from '../metainfo/index.ts';
+import { type Flow, QOS_CHUNK_BYTES } from '../qos/index.ts';
 import type { CatalogObject } from '../store/types.ts';
 import { CACHE_IMMUTABLE, CONTENT_TYPE, entityFields, lengthFields, NO_FIELDS } from './fields.ts';
 import { ClosedError, type Http1Response } from './http1.ts';
@@ -32,6 +33,7 @@ export async function sendBody(
   representation: Representation,
   ranges: ByteRange[],
   partial: boolean,
+  flow: Flow | null = null,
 ): Promise<void> {
   if (ranges.length === 0) {
     context.countStatus(200);
@@ -48,7 +50,7 @@ export async function sendBody(
       rendered: lengthFields(representation, only, partial) + entityFields(representation),
     };
     const parts = [{ prefix: null, start, end }];
-    await streamParts(context, res, object, metainfo, partial ? 206 : 200, head, parts, null);
+    await streamParts(context, res, object, metainfo, partial ? 206 : 200, head, parts, null, flow);
     return;
   }
   const boundary = randomBytes(12).toString('hex');
@@ -78,7 +80,7 @@ export async function sendBody(
     'Last-Modified',
     representation.lastModified,
   ];
-  await streamParts(context, res, object, metainfo, 206, { fields, rendered: '' }, parts, trailer);
+  await streamParts(context, res, object, metainfo, 206, { fields, rendered: '' }, parts, trailer, flow);
 }
 
 /**
@@ -95,6 +97,7 @@ async function streamParts(
   head: { fields: string[]; rendered: string },
   parts: { prefix: Buffer | null; start: number; end: number }[],
   trailer: Buffer | null,
+  flow: Flow | null,
 ): Promise<void> {
   const { reader, stats } = context;
   const pieceLength = object.pieceLength;
@@ -137,7 +140,11 @@ async function streamParts(
       pending[i] = undefined;
       if (res.destroyed) break;
       if (step.prefix !== null) res.write(step.prefix);
-      const ok = res.write(piece.subarray(step.from, step.to));
+      // Limits not binding: the span goes whole, as without them; else in slices as tokens come.
+      const ok =
+        flow === null || (step.to - step.from <= QOS_WHOLE_MAX && flow.take(step.to - step.from))
+          ? res.write(piece.subarray(step.from, step.to))
+          : await writeLimited(res, flow, piece, step.from, step.to);
       context.countSent(object, step.to - step.from);
       if (!ok) await res.drained();
     }
@@ -165,4 +172,25 @@ async function streamParts(
     // which tells the client the response is incomplete. The connection is not reused.
     res.cutShort();
   }
+}
+
+/** Spans up to this go whole when the limits let them (a 16 MiB piece would overdraw a low limit at once). */
+const QOS_WHOLE_MAX = 1024 * 1024;
+
+/**
+ * Writes piece[from, to) in chunks, each when the egress limits let it go (src/qos); the same bytes, later.
+ * The flow already waits for the whole span (its take failed): the first grant covers it, or a quantum.
+ */
+async function writeLimited(res: Http1Response, flow: Flow, piece: Buffer, from: number, to: number): Promise<boolean> {
+  let ok = true;
+  for (let at = from; at < to; ) {
+    const end = Math.min(to, at + QOS_CHUNK_BYTES);
+    const wait = flow.whenSendable(end - at);
+    if (wait !== undefined) await wait;
+    if (res.destroyed) return true;
+    ok = res.write(piece.subarray(at, end));
+    at = end;
+    if (!ok && at < to) await res.drained();
+  }
+  return ok;
 }

@@ -194,6 +194,11 @@ export class Http1Response {
     return this.#connection.socket.destroyed;
   }
 
+  /** The client's address, IPv4 unmapped as the peer wire server has it (one per-client limit for both). */
+  get remoteAddress(): string {
+    return unmapped(this.#connection.socket.remoteAddress ?? '');
+  }
+
   /**
    * `fields` is a flat list of names and values; `rendered` more fields from renderFields() (fields
    * that many responses share, rendered once). Date and Connection are added here.

@@ -6,6 +6,7 @@ import type { Server } from 'node:net';
 import { isEdgepeerError, StoreCorruptError } from '../errors/index.ts';
 import { silentLogger } from '../log/index.ts';
 import type { Metainfo } from '../metainfo/index.ts';
+import type { Flow } from '../qos/index.ts';
 import type { CatalogObject } from '../store/types.ts';
 import { AccessLog } from './access-log.ts';
 import { type BodyContext, sendBody } from './body.ts';
@@ -28,6 +29,8 @@ const SPAN_BUFFERS_IDLE_BYTES = 16 * 1024 * 1024;
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   const limits: HttpLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const { store, cache, forward } = options;
+  const qos = options.qos ?? null;
+  const protocol = options.tls === undefined ? 'http' : 'https';
   const logger = options.logger ?? silentLogger;
   // `connections` is read off the transport when asked.
   const stats = emptyHttpStats();
@@ -107,6 +110,13 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       sendError(res, 405, 'only GET and HEAD are served here', ['Allow', ALLOWED_METHODS]);
       return;
     }
+    if (qos !== null && !qos.admit(protocol)) {
+      // Load shedding: a new request is told to come back later; the ones in flight go on.
+      return sendError(res, 503, 'this server is overloaded; retry later or elsewhere', [
+        'Retry-After',
+        String(qos.retryAfterSeconds),
+      ]);
+    }
     const route = routeOf(req.url);
     if (route.kind === 'bad') return sendError(res, 400, route.reason);
     if (route.kind === 'unknown') return sendError(res, 404, 'no such resource');
@@ -163,20 +173,27 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     }
     if (head) return sendHead(res, representation);
     const partial = decision.kind === 'ranges';
-    if (sendAtHand(res, object, representation, ranges, partial)) return;
-    return sendBody(body, res, object, metainfo, representation, ranges, partial).catch((err: unknown) => {
-      if (res.headersSent) throw err;
-      if (err instanceof MissingPieceError) {
-        return answerMissing(res, object, metainfo, route, representation, err.pieceIndex);
-      }
-      if (isEdgepeerError(err) && err.code.startsWith('EDGEPEER_ORIGIN_')) {
-        return sendError(res, err.code === 'EDGEPEER_ORIGIN_TIMEOUT' ? 504 : 502, `pull-through: ${err.message}`);
-      }
-      if (isEdgepeerError(err) && err.code === 'EDGEPEER_HASH_MISMATCH') {
-        return sendError(res, 502, `pull-through: ${err.message}`);
-      }
-      throw err;
-    });
+    const flow = qos?.active ? qos.open(protocol, object.infoHash, res.remoteAddress) : null;
+    if (sendAtHand(res, object, representation, ranges, partial, flow)) {
+      flow?.close();
+      return;
+    }
+    const sending = sendBody(body, res, object, metainfo, representation, ranges, partial, flow).catch(
+      (err: unknown) => {
+        if (res.headersSent) throw err;
+        if (err instanceof MissingPieceError) {
+          return answerMissing(res, object, metainfo, route, representation, err.pieceIndex);
+        }
+        if (isEdgepeerError(err) && err.code.startsWith('EDGEPEER_ORIGIN_')) {
+          return sendError(res, err.code === 'EDGEPEER_ORIGIN_TIMEOUT' ? 504 : 502, `pull-through: ${err.message}`);
+        }
+        if (isEdgepeerError(err) && err.code === 'EDGEPEER_HASH_MISMATCH') {
+          return sendError(res, 502, `pull-through: ${err.message}`);
+        }
+        throw err;
+      },
+    );
+    return flow === null ? sending : sending.finally(() => flow.close());
   }
 
   /**
@@ -189,6 +206,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     representation: Representation,
     ranges: ByteRange[],
     partial: boolean,
+    flow: Flow | null,
   ): boolean {
     const only = ranges.length === 1 ? ranges[0]! : undefined;
     if (only === undefined) return false;
@@ -217,6 +235,11 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     if (into !== undefined && !readInto) spanBuffers.give(into);
     // Not at hand: the slow path reads the piece (and answers a failure by policy).
     if (bytes === undefined) return false;
+    if (flow !== null && !flow.take(length)) {
+      // Over the limits: the slow path waits for the grant asked for here.
+      if (readInto) spanBuffers.give(into);
+      return false;
+    }
     const status = partial ? 206 : 200;
     countStatus(status);
     res.writeHead(status, NO_FIELDS, lengthFields(representation, only, partial) + entityFields(representation));

@@ -1,5 +1,7 @@
 // Options and results of the agent's HTTP server.
+
 import type { Logger } from '../log/index.ts';
+import type { Qos } from '../qos/index.ts';
 import type { Catalog, CatalogObject, PieceSource, Store } from '../store/types.ts';
 import type { MissingPiecePolicy } from './missing-pieces.ts';
 
@@ -107,6 +109,8 @@ export interface HttpServerOptions {
   corsOrigin?: string;
   /** HTTPS: certificate chain and private key, PEM. Default: plain HTTP. */
   tls?: HttpsCertificate;
+  /** Egress limits shared with the peer wire server (src/qos); default: none. */
+  qos?: Qos;
 }
 
 export interface HttpsCertificate {

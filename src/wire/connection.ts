@@ -6,6 +6,7 @@ import type { Socket } from 'node:net';
 import { CorruptPieceError, isEdgepeerError } from '../errors/index.ts';
 import type { Logger, WarningThrottle } from '../log/index.ts';
 import type { Metainfo } from '../metainfo/index.ts';
+import type { Flow, Qos } from '../qos/index.ts';
 import type { CatalogObject } from '../store/types.ts';
 import { allowedFastSet } from './allowed-fast.ts';
 import type { ChokerPeer } from './choker.ts';
@@ -34,6 +35,8 @@ export interface ConnectionHost {
   readonly store: WireStore;
   readonly cache: WirePieceCache;
   readonly logger: Logger;
+  /** Egress limits: a block waits for tokens (src/qos), whole; null: none. */
+  readonly qos: Qos | null;
   /** For warnings a remote peer can cause once per connection. */
   readonly remoteWarnings: WarningThrottle;
   readonly counters: WireCounters;
@@ -84,6 +87,9 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
   #pieceCount = 0;
   #pieceLength = 0;
   #lastPieceLength = 0;
+  /** This peer's claim on the egress limits, opened at its first block while limits are set. */
+  #flow: Flow | null = null;
+  readonly #resume = (): void => this.#pump();
 
   constructor(host: ConnectionHost, socket: Socket, address: string) {
     this.#host = host;
@@ -129,6 +135,7 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     host.counters.requestsReceived++;
     const object = this.object!;
     if (
+      (host.qos !== null && !host.qos.admit('wire')) || // load shedding: a new request is rejected (BEP 6)
       pieceIndex >= this.#pieceCount ||
       length === 0 ||
       length > host.limits.maxBlockLength ||
@@ -265,6 +272,7 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     this.wire.halt();
     this.#queue.drain();
     this.#dropCurrentPiece();
+    this.#flow?.close();
     if (graceful) this.socket.end();
     else this.socket.destroy();
     if (log) this.#host.logger.debug(this.#logFields({ reason, wasOpen }), 'peer wire: connection closed');
@@ -397,6 +405,7 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     const queue = this.#queue;
     const budget = this.#host.limits.sendBufferBytes;
     const bitfield = this.object!.bitfield;
+    const qos = this.#host.qos;
     let corked = false;
     while (queue.size > 0 && socket.writableLength < budget) {
       const index = queue.headPiece();
@@ -413,6 +422,7 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
       }
       const begin = queue.headBegin();
       const length = queue.headLength();
+      if (qos !== null && !this.#tokensFor(qos, length)) break; // resumed by the limiter
       queue.shift();
       if (!corked) {
         socket.cork();
@@ -422,6 +432,16 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     }
     if (corked) socket.uncork();
     if (queue.size === 0) this.#dropCurrentPiece();
+  }
+
+  /** True when the limits let a block of `length` go now; else #pump runs again when they do. */
+  #tokensFor(qos: Qos, length: number): boolean {
+    if (this.#flow === null) {
+      if (!qos.active) return true;
+      this.#flow = qos.open('wire', this.#infoHash, this.address, this.#resume);
+      if (this.#flow === null) return true;
+    }
+    return this.#flow.take(length);
   }
 
   #writeBlock(index: number, begin: number, block: Buffer): void {

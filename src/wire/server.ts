@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { fromListenError, InvalidArgumentError } from '../errors/index.ts';
 import { type Logger, silentLogger, WarningThrottle } from '../log/index.ts';
+import type { Qos } from '../qos/index.ts';
 import type { RemovalReason } from '../store/types.ts';
 import { unmapIPv4 } from './allowed-fast.ts';
 import { Choker } from './choker.ts';
@@ -39,6 +40,8 @@ export interface PeerWireServerOptions {
   logger?: Logger;
   /** Told of piece bytes of an object sent to peers (the agent's `uploaded` in announces). */
   onUploaded?: (infoHash: string, bytes: number) => void;
+  /** Egress limits shared with the HTTP servers (src/qos); default: none. */
+  qos?: Qos;
 }
 
 export interface PeerWireServer {
@@ -66,6 +69,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
   readonly store: WireStore;
   readonly cache: WirePieceCache;
   readonly logger: Logger;
+  readonly qos: Qos | null;
   readonly remoteWarnings: WarningThrottle;
   readonly uploaded: (infoHash: string, bytes: number) => void;
   readonly counters: WireCounters = {
@@ -119,6 +123,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
     this.store = options.store;
     this.cache = options.cache;
     this.logger = options.logger ?? silentLogger;
+    this.qos = options.qos ?? null;
     this.remoteWarnings = new WarningThrottle(this.logger);
     this.uploaded = options.onUploaded ?? (() => {});
     if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {

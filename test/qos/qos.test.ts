@@ -1,0 +1,147 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { type Flow, Qos, resolveQos } from '../../src/qos/index.ts';
+
+const HASH_A = 'a'.repeat(40);
+const HASH_B = 'b'.repeat(40);
+const BLOCK = 16 * 1024;
+const MB = 1_000_000;
+
+/** A sender that always has another block: sends while the flow lets it, again on each resume. */
+function saturate(qos: Qos, hash: string, address = '127.0.0.1', protocol: 'wire' | 'http' = 'wire') {
+  const sender = { sent: 0, flow: null as Flow | null };
+  const pump = () => {
+    while (sender.flow!.take(BLOCK)) sender.sent += BLOCK;
+  };
+  sender.flow = qos.open(protocol, hash, address, pump);
+  pump();
+  return sender;
+}
+
+describe('Qos', () => {
+  let qos: Qos | undefined;
+  beforeEach(() => {
+    vi.useFakeTimers({ now: new Date(2026, 11, 4, 12, 0, 0) });
+  });
+  afterEach(() => {
+    qos?.stop();
+    vi.useRealTimers();
+  });
+  const make = (settings: Record<string, unknown>) => {
+    qos = new Qos(resolveQos(settings), { clock: () => Date.now() });
+    return qos;
+  };
+
+  it('opens no flow when no limit is set: servers send freely', () => {
+    expect(make({}).open('wire', HASH_A, '127.0.0.1', () => {})).toBeNull();
+    expect(qos!.active).toBe(false);
+  });
+
+  it('holds one sender to the global rate within 1 % over 10 s', () => {
+    const sender = saturate(make({ rate: 5 * MB }), HASH_A);
+    const start = sender.sent;
+    vi.advanceTimersByTime(10_000);
+    expect((sender.sent - start) / 10).toBeGreaterThan(5 * MB * 0.99);
+    expect((sender.sent - start) / 10).toBeLessThan(5 * MB * 1.01);
+  });
+
+  it('shares the global rate between wire and HTTP senders and keeps each within its protocol limit', () => {
+    make({ rate: 4 * MB, httpRate: 1 * MB });
+    const wire = saturate(qos!, HASH_A, '127.0.0.1', 'wire');
+    const http = saturate(qos!, HASH_B, '127.0.0.2', 'http');
+    vi.advanceTimersByTime(10_000);
+    expect(http.sent / 10).toBeLessThan(1.02 * MB);
+    expect(http.sent / 10).toBeGreaterThan(0.98 * MB);
+    expect((wire.sent + http.sent) / 10).toBeGreaterThan(3.96 * MB);
+    expect((wire.sent + http.sent) / 10).toBeLessThan(4.1 * MB);
+  });
+
+  it('limits each client address and each object on its own', () => {
+    make({ clientRate: 1 * MB, objectRate: 3 * MB });
+    const one = saturate(qos!, HASH_A, '10.0.0.1');
+    const two = saturate(qos!, HASH_A, '10.0.0.2');
+    const three = saturate(qos!, HASH_B, '10.0.0.3');
+    const four = saturate(qos!, HASH_B, '10.0.0.3');
+    vi.advanceTimersByTime(10_000);
+    for (const s of [one, two]) expect(Math.abs(s.sent / 10 - MB) / MB).toBeLessThan(0.02);
+    // Objects: A gets 2 clients x 1 MB/s (under its 3 MB/s); B's one client address is held to 1 MB/s in all.
+    expect(Math.abs((three.sent + four.sent) / 10 - MB) / MB).toBeLessThan(0.02);
+  });
+
+  it('splits a saturated global limit 3:1 between classes weighted 3:1, and gives an idle class share away', () => {
+    make({ rate: 8 * MB, classes: 'gold:3,bronze:1', objectClasses: `${HASH_A}=gold,${HASH_B}=bronze` });
+    const gold = saturate(qos!, HASH_A, '10.0.0.1');
+    const bronze = [saturate(qos!, HASH_B, '10.0.0.2'), saturate(qos!, HASH_B, '10.0.0.3')];
+    vi.advanceTimersByTime(10_000);
+    const bronzeSent = bronze[0]!.sent + bronze[1]!.sent;
+    expect(gold.sent / bronzeSent).toBeGreaterThan(2.7);
+    expect(gold.sent / bronzeSent).toBeLessThan(3.3);
+    // Gold goes quiet: bronze takes the whole rate.
+    gold.flow!.close();
+    const before = bronze[0]!.sent + bronze[1]!.sent;
+    vi.advanceTimersByTime(10_000);
+    expect((bronze[0]!.sent + bronze[1]!.sent - before) / 10).toBeGreaterThan(7.9 * MB);
+    expect(qos!.status().classes.map((c) => c.name)).toEqual(['default', 'gold', 'bronze']);
+  });
+
+  it('splits 3:1 between senders that await their turn (HTTP bodies), whose queues empty between sends', async () => {
+    make({ rate: 8 * MB, classes: 'gold:3,bronze:1', objectClasses: `${HASH_A}=gold,${HASH_B}=bronze` });
+    const sent = { gold: 0, bronze: 0 };
+    let stop = false;
+    const send = async (hash: string, key: 'gold' | 'bronze') => {
+      const flow = qos!.open('http', hash, key)!;
+      while (!stop) {
+        const wait = flow.whenSendable(64 * 1024);
+        if (wait) await wait;
+        sent[key] += 64 * 1024;
+      }
+    };
+    void send(HASH_A, 'gold');
+    void send(HASH_B, 'bronze');
+    await vi.advanceTimersByTimeAsync(5000);
+    stop = true;
+    expect(sent.gold / sent.bronze).toBeGreaterThan(2.7);
+    expect(sent.gold / sent.bronze).toBeLessThan(3.3);
+    expect((sent.gold + sent.bronze) / 5).toBeLessThan(8.2 * MB);
+  });
+
+  it('applies a raised limit to senders already waiting, within the next refill', () => {
+    const sender = saturate(make({ rate: 1 * MB }), HASH_A);
+    vi.advanceTimersByTime(2000);
+    qos!.update({ rate: 10 * MB });
+    const before = sender.sent;
+    vi.advanceTimersByTime(1000);
+    expect((sender.sent - before) / MB).toBeGreaterThan(9.5);
+    expect((sender.sent - before) / MB).toBeLessThan(10.8);
+  });
+
+  it('uses altRate inside altWindow and rate outside, switching at the window ends', () => {
+    // 12:00 now; the window opens at 12:01 for a minute.
+    make({ rate: 4 * MB, altRate: 1 * MB, altWindow: '12:01-12:02' });
+    expect(qos!.status()).toMatchObject({ effectiveRate: 4 * MB, altActive: false });
+    vi.advanceTimersByTime(61_000);
+    expect(qos!.status()).toMatchObject({ effectiveRate: 1 * MB, altActive: true });
+    vi.advanceTimersByTime(60_000);
+    expect(qos!.status()).toMatchObject({ effectiveRate: 4 * MB, altActive: false });
+  });
+
+  it('forgets a waiting flow that closes, and releases the per-address buckets with the last flow', () => {
+    const sender = saturate(make({ rate: 1 * MB }), HASH_A);
+    expect(qos!.status().waitingFlows).toBe(1);
+    sender.flow!.close();
+    expect(qos!.status().waitingFlows).toBe(0);
+    vi.advanceTimersByTime(1000);
+  });
+
+  it('refuses settings it cannot apply, naming the field, and keeps the ones in effect', () => {
+    make({ rate: MB });
+    expect(() => qos!.update({ rate: -1 })).toThrow(/qos rate/);
+    expect(() => qos!.update({ objectClasses: `${HASH_A}=nosuch` })).toThrow(/nosuch/);
+    expect(() => qos!.update({ altWindow: '25:00-26:00' })).toThrow(/altWindow/);
+    expect(() => qos!.update({ speed: 1 })).toThrow(/not a QoS setting/);
+    expect(qos!.settings.rate).toBe(MB);
+    expect(resolveQos({ rate: '5MiB', classes: 'gold:3:10MB' })).toMatchObject({
+      rate: 5 * 1024 * 1024,
+      classes: [{ name: 'gold', weight: 3, rate: 10 * MB }],
+    });
+  });
+});
