@@ -12,6 +12,7 @@ import {
   sendJson,
   unpublishAgent,
 } from '../admin/index.ts';
+import { KeyRing, UrlGate } from '../auth/index.ts';
 import type { AgentAddresses, AgentConfig } from '../config/index.ts';
 import { createDashboard, trackerSwarm } from '../dashboard/index.ts';
 import { NotFoundError } from '../errors/index.ts';
@@ -80,6 +81,9 @@ export class Agent {
   private wire: PeerWireServer | null = null;
   private http: HttpServer | null = null;
   private https: HttpServer | null = null;
+  /** Signed URL tokens: the keys and the check in front of the HTTP(S) servers; null when URLs need none. */
+  private urlKeys: KeyRing | null = null;
+  private urlGate: UrlGate | null = null;
   /** The link to the controller, when this agent is one of its edges. */
   private edgeLink: EdgeLink | null = null;
   /** Bytes each object sent and pulled: the uploaded and downloaded of its announces. */
@@ -187,6 +191,10 @@ export class Agent {
     this.addresses = { ...this.addresses, peerPort: wire.port, peerAddresses: wire.addresses };
 
     if (config.http) {
+      if (config.http.tokenKeys !== undefined && config.http.tokenKeys.length > 0) {
+        this.urlKeys = await KeyRing.load(config.http.tokenKeys);
+        this.urlGate = new UrlGate({ keys: this.urlKeys, logger: this.logger.child({ part: 'url-tokens' }) });
+      }
       const plain = await this.startHttp(config.http, null);
       const secure = config.https ? await this.startHttp(config.http, config.https) : null;
       // HTTPS base URLs built from listening addresses would not match a certificate, which names hosts:
@@ -309,6 +317,7 @@ export class Agent {
         ...(http.corsOrigin ? { corsOrigin: http.corsOrigin } : {}),
         ...(http.host ? { host: http.host } : {}),
         ...(tls === null ? {} : { tls: { cert: tls.cert, key: tls.key } }),
+        ...(this.urlGate === null ? {} : { gate: this.urlGate }),
       },
       this.config.shutdownGraceMs,
     );
@@ -378,6 +387,7 @@ export class Agent {
         announces: this.announces,
         registration: this.registration,
         scrub: this.scrub,
+        urlKeys: this.urlKeys,
       },
       this.config,
       next,
@@ -418,6 +428,7 @@ export class Agent {
       registration: this.registration,
       edgeLink: this.edgeLink,
       storageControl: this.storageControl,
+      urlGate: this.urlGate,
     });
   }
 

@@ -1,6 +1,7 @@
 // What the agent reports: its status (the admin API's /v1/status, `edgepeer status`, the metrics read it)
 // and the links of an object (`edgepeer show`: web seeds, piece URL templates, trackers, bytes moved).
 import type { AgentLinks } from '../admin/index.ts';
+import type { TokenCounters, UrlGate } from '../auth/index.ts';
 import type { AgentAddresses } from '../config/index.ts';
 import type { EdgeLink, EdgeLinkStatus } from '../fleet/index.ts';
 import { type HttpServer, objectUrls } from '../http/index.ts';
@@ -32,6 +33,8 @@ export interface AgentStatus {
   controller: EdgeLinkStatus | null;
   /** Network Storage Control (docs/policy.md); null when off. */
   storageControl: StorageControlStatus | null;
+  /** Signed URL tokens checked (accepted, refused by reason); null when URLs need no token. */
+  urlTokens: TokenCounters | null;
 }
 
 /** The parts a status is read from (the HTTP(S) servers and the wire server once listening). */
@@ -48,6 +51,7 @@ export interface StatusSources {
   registration: RegistrationPart;
   edgeLink: EdgeLink | null;
   storageControl: StorageControlPart | null;
+  urlGate: UrlGate | null;
 }
 
 export function agentStatus(parts: StatusSources): AgentStatus {
@@ -66,6 +70,7 @@ export function agentStatus(parts: StatusSources): AgentStatus {
     ims: parts.registration.state(),
     controller: parts.edgeLink?.status() ?? null,
     storageControl: parts.storageControl?.status() ?? null,
+    urlTokens: parts.urlGate?.counters() ?? null,
   };
 }
 

@@ -7,6 +7,7 @@ import type { RegistrationOptions } from '../ims/index.ts';
 import type { StorageControlSettings } from '../policy/index.ts';
 import type { ScrubOptions, VerifyPolicy } from '../store/index.ts';
 import type { MseMode, PeerWireLimits } from '../wire/index.ts';
+import type { KeyFile } from './settings.ts';
 
 /** Everything `edgepeer agent` runs with, as plain data (flags, env and config file resolved). */
 export interface AgentConfig {
@@ -34,6 +35,8 @@ export interface AgentConfig {
     publicUrl?: string;
     /** Access log file ("combined" format); default: none. */
     accessLog?: string;
+    /** Keys of signed URL tokens (ID and file); with any, every object and piece URL needs a token. */
+    tokenKeys?: KeyFile[];
     /** Access-Control-Allow-Origin of every response ('*' or one origin); default: no CORS fields. */
     corsOrigin?: string;
   } | null;

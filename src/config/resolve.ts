@@ -18,7 +18,7 @@ import {
   type Origin,
   showInput,
 } from './issues.ts';
-import { defaultDataDir, type LocateOptions, locateConfigFile } from './paths.ts';
+import { defaultDataDir, type LocateOptions, locateConfigFile, resolvePaths } from './paths.ts';
 import { KEY_SCHEMAS } from './schema.ts';
 import {
   AGENT_FLAGS,
@@ -156,7 +156,7 @@ function check(key: SettingKey, raw: unknown, origin: Origin, cwd: string, layer
     });
     return;
   }
-  const value = spec.isPath ? resolve(cwd, result.data as string) : result.data;
+  const value = spec.isPath ? resolvePaths(result.data, cwd) : result.data;
   layer.set(key, { value, origin });
 }
 
@@ -451,6 +451,7 @@ function toAgentConfig(
           ...optional('host', v('http.host')),
           ...optional('publicUrl', v('http.publicUrl')),
           ...optional('accessLog', v('http.accessLog')),
+          ...optional('tokenKeys', v('http.tokenKeys')),
           ...(v('http.corsOrigin') === 'off' ? {} : { corsOrigin: v('http.corsOrigin') as string }),
         }
       : null,

@@ -194,6 +194,11 @@ export class Http1Response {
     return this.#connection.socket.destroyed;
   }
 
+  /** The client's address (for checks bound to it). */
+  get remoteAddress(): string | undefined {
+    return this.#connection.socket.remoteAddress;
+  }
+
   /**
    * `fields` is a flat list of names and values; `rendered` more fields from renderFields() (fields
    * that many responses share, rendered once). Date and Connection are added here.
@@ -588,6 +593,9 @@ export class RequestFields {
   // For the access log.
   'user-agent': string | undefined = undefined;
   referer: string | undefined = undefined;
+  // Where a signed URL token may travel besides the query (RequestGate).
+  cookie: string | undefined = undefined;
+  'x-edgepeer-token': string | undefined = undefined;
 }
 type FieldName = keyof RequestFields;
 const KEPT_FIELDS: ReadonlySet<string> = new Set(Object.keys(new RequestFields()));

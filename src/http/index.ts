@@ -24,5 +24,6 @@ export type {
   PartialPolicy,
   PieceVerifier,
   PieceWriter,
+  RequestGate,
 } from './types.ts';
 export { isHttpOrigin, type ObjectUrls, objectUrls, pieceUrl } from './urls.ts';

@@ -27,7 +27,7 @@ const SPAN_BUFFERS_IDLE_BYTES = 16 * 1024 * 1024;
 
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   const limits: HttpLimits = { ...DEFAULT_LIMITS, ...options.limits };
-  const { store, cache, forward } = options;
+  const { store, cache, forward, gate } = options;
   const logger = options.logger ?? silentLogger;
   // `connections` is read off the transport when asked.
   const stats = emptyHttpStats();
@@ -68,7 +68,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
             accessLog.add({
               remoteAddress: socket.remoteAddress,
               method: request?.method ?? '',
-              target: request?.url ?? '',
+              target: gate === undefined || request === null ? (request?.url ?? '') : gate.redact(request.url),
               minorVersion: request?.minorVersion ?? null,
               status,
               bodyBytes,
@@ -110,6 +110,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     const route = routeOf(req.url);
     if (route.kind === 'bad') return sendError(res, 400, route.reason);
     if (route.kind === 'unknown') return sendError(res, 404, 'no such resource');
+    if (gate !== undefined) {
+      const refusal = gate.check(req.url, req.headers['x-edgepeer-token'], req.headers.cookie, res.remoteAddress);
+      if (refusal !== null) return sendError(res, refusal.status, refusal.message);
+    }
     const object = store.get(route.infoHash);
     if (object === undefined) return sendError(res, 404, `no object ${route.infoHash} here`);
     const metainfo = store.metainfoOf(object.infoHash);
@@ -247,7 +251,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     });
     if (where === null) return false;
     stats.redirected += 1;
-    sendError(res, 302, `${where.holder} serves it`, ['Location', where.location]);
+    const location = gate === undefined ? where.location : gate.resign(where.location);
+    sendError(res, 302, `${where.holder} serves it`, ['Location', location]);
     return true;
   }
 

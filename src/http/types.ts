@@ -73,6 +73,23 @@ export interface ForwardRequest {
 /** A redirect for the request (302 to `location`), or null to serve it here. */
 export type Forwarder = (request: ForwardRequest) => { location: string; holder: string } | null;
 
+/**
+ * Asked before an object or piece URL is served (signed URL tokens, src/auth): null to serve, else the
+ * status and message to refuse with. The server knows nothing of tokens beyond these calls.
+ */
+export interface RequestGate {
+  check(
+    target: string,
+    tokenHeader: string | undefined,
+    cookie: string | undefined,
+    address: string | undefined,
+  ): { status: number; message: string } | null;
+  /** A redirect's Location carrying a fresh token for where it goes. */
+  resign(location: string): string;
+  /** The target as the access log may show it (no token). */
+  redact(target: string): string;
+}
+
 export interface HttpServerOptions {
   store: HttpStore;
   cache: PieceSource;
@@ -107,6 +124,8 @@ export interface HttpServerOptions {
   corsOrigin?: string;
   /** HTTPS: certificate chain and private key, PEM. Default: plain HTTP. */
   tls?: HttpsCertificate;
+  /** Checks every object and piece request first (signed URL tokens); default: none, all are served. */
+  gate?: RequestGate;
 }
 
 export interface HttpsCertificate {
