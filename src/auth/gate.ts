@@ -117,21 +117,30 @@ export class UrlGate {
    */
   resign(location: string, address?: string): string {
     const url = new URL(location);
-    const keyId = this.#keys.ids().at(-1);
-    if (keyId === undefined) return location;
+    const token = this.tokenFor(url.pathname, address);
+    if (token === undefined) return location;
     url.searchParams.delete(TOKEN_NAME);
-    const token = signToken(
+    // The token's characters are all allowed in a query: no percent-encoding, as curl and the checks expect.
+    const query = url.search === '' ? '?' : `${url.search}&`;
+    return `${url.origin}${url.pathname}${query}${TOKEN_NAME}=${token}`;
+  }
+
+  /**
+   * A fresh token for one path, valid REDIRECT_TOKEN_TTL_S, signed with the last key listed (the newest, by
+   * the rotation order docs/http.md gives): for redirects, and the controller's own piece fetches from edges.
+   */
+  tokenFor(path: string, address?: string): string | undefined {
+    const keyId = this.#keys.ids().at(-1);
+    if (keyId === undefined) return undefined;
+    return signToken(
       {
         expires: this.#now() + REDIRECT_TOKEN_TTL_S,
-        paths: [url.pathname],
+        paths: [path],
         keyId,
         ...(address === undefined ? {} : { address: normalAddress(address) }),
       },
       this.#keys.get(keyId) as Buffer,
     );
-    // The token's characters are all allowed in a query: no percent-encoding, as curl and the checks expect.
-    const query = url.search === '' ? '?' : `${url.search}&`;
-    return `${url.origin}${url.pathname}${query}${TOKEN_NAME}=${token}`;
   }
 
   /** The target with any token in its query replaced by "-", for the access log. */
