@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 // The check in front of every object and piece URL when URL tokens are required: finds the token (query
 // parameter, header or cookie), checks its key, signature, expiry, path and address, and answers the
 // refusal to send (403, or 410 when only the expiry failed) or null. Counts each outcome; logs the reason,
@@ -139,7 +140,7 @@ export class UrlGate {
         keyId,
         ...(address === undefined ? {} : { address: normalAddress(address) }),
       },
-      this.#keys.get(keyId) as Buffer,
+      this.#keys.get(keyId) as KeyObject,
     );
   }
 

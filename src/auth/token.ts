@@ -4,7 +4,7 @@
 // prefixes (an object's URL, all of its pieces `/pieces/<info hash>/`, or both); `exp` is in seconds since
 // the epoch; `ip`, when present, is the only client address the token is good for.
 // Plain functions over strings and bytes: no I/O, no state (keys.ts holds keys, gate.ts checks requests).
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, type KeyObject, timingSafeEqual } from 'node:crypto';
 
 /** The one name of the token as a query parameter and a cookie (Akamai's default). */
 export const TOKEN_NAME = '__token__';
@@ -57,7 +57,7 @@ export function pathPrefixProblem(prefix: string): string | null {
 }
 
 /** The token for `claims`, signed with `key` (the key named claims.keyId). */
-export function signToken(claims: TokenClaims, key: Uint8Array): string {
+export function signToken(claims: TokenClaims, key: Uint8Array | KeyObject): string {
   const body = `${claims.address === undefined ? '' : `ip=${claims.address}~`}exp=${claims.expires}~acl=${claims.paths.join('!')}~kid=${claims.keyId}`;
   return `${body}~hmac=${createHmac('sha256', key).update(body).digest('hex')}`;
 }
@@ -103,7 +103,7 @@ export function parseToken(token: string): ParsedToken | null {
 }
 
 /** True if `parsed` was signed with `key`, compared in constant time. */
-export function signatureHolds(parsed: ParsedToken, key: Uint8Array): boolean {
+export function signatureHolds(parsed: ParsedToken, key: Uint8Array | KeyObject): boolean {
   const expected = createHmac('sha256', key).update(parsed.signed).digest();
   return timingSafeEqual(expected, parsed.hmac);
 }

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +25,7 @@ function gate(): UrlGate {
   return new UrlGate({ keys: ring, now: () => now });
 }
 function token(claims: Partial<Parameters<typeof signToken>[0]> = {}, keyId = 'k1'): string {
-  return signToken({ expires: now + 60, paths: [`/objects/${IH}/`], keyId, ...claims }, ring.get(keyId) as Buffer);
+  return signToken({ expires: now + 60, paths: [`/objects/${IH}/`], keyId, ...claims }, ring.get(keyId) as KeyObject);
 }
 
 describe('URL tokens', () => {
