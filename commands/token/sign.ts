@@ -24,6 +24,10 @@ The token opens every URL under the given path prefixes until it expires (HMAC-S
     }),
     expires: Flags.string({ description: 'Lifetime from now, e.g. 60s, 15m, 1h.', default: '60s' }),
     ip: Flags.string({ description: 'The one client address the token is good for.' }),
+    subscriber: Flags.string({
+      description:
+        'Who it is issued to (an IMS public identity such as sip:alice@ims.example.net), put in accounting records.',
+    }),
   };
 
   async run(): Promise<void> {
@@ -33,6 +37,7 @@ The token opens every URL under the given path prefixes until it expires (HMAC-S
       paths: flags.path,
       expiresInMs: parseDuration(flags.expires, '--expires'),
       ...(flags.ip === undefined ? {} : { address: flags.ip }),
+      ...(flags.subscriber === undefined ? {} : { subscriber: flags.subscriber }),
     });
     this.emit(issued, issued.token);
   }

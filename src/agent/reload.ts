@@ -29,6 +29,7 @@ export interface ReloadableParts {
 /** Settings read only at start. */
 const RESTART_ONLY = [
   'dataDir',
+  'accounting',
   'peer',
   'http',
   'https',

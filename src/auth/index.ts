@@ -4,6 +4,7 @@ export { type IssuedToken, type IssueRequest, issueToken } from './issue.ts';
 export { KeyRing, type KeySpec, keyBytes, MIN_KEY_BYTES, parseKeySpec, readKey } from './keys.ts';
 export {
   isKeyId,
+  isSubscriber,
   normalAddress,
   type ParsedToken,
   parseToken,

@@ -3,7 +3,7 @@
 import { isIP } from 'node:net';
 import { InvalidArgumentError } from '../errors/index.ts';
 import { type KeySpec, parseKeySpec, readKey } from './keys.ts';
-import { pathPrefixProblem, signToken, TOKEN_NAME } from './token.ts';
+import { isSubscriber, pathPrefixProblem, signToken, TOKEN_NAME } from './token.ts';
 
 export interface IssueRequest {
   /** `ID=FILE`. */
@@ -14,6 +14,8 @@ export interface IssueRequest {
   expiresInMs: number;
   /** The one client address it is good for. */
   address?: string;
+  /** Who it is issued to (an IMS public identity or an account), carried into accounting records. */
+  subscriber?: string;
   /** ms since the epoch; default now. */
   now?: number;
 }
@@ -25,6 +27,7 @@ export interface IssuedToken {
   /** ISO 8601. */
   expiresAt: string;
   address: string | null;
+  subscriber: string | null;
   /** `__token__=<token>`, to append to a URL's query. */
   query: string;
 }
@@ -47,6 +50,12 @@ export async function issueToken(request: IssueRequest): Promise<IssuedToken> {
       subject: request.address,
     });
   }
+  if (request.subscriber !== undefined && !isSubscriber(request.subscriber)) {
+    throw new InvalidArgumentError(
+      `--subscriber "${request.subscriber}" must be 1 to 128 letters, digits or . _ @ : + -`,
+      { subject: request.subscriber },
+    );
+  }
   if (!(request.expiresInMs > 0)) throw new InvalidArgumentError('--expires must be more than 0 s');
   const key = await readKey(spec);
   const expires = Math.floor(((request.now ?? Date.now()) + request.expiresInMs) / 1000);
@@ -56,6 +65,7 @@ export async function issueToken(request: IssueRequest): Promise<IssuedToken> {
       paths: request.paths,
       keyId: spec.id,
       ...(request.address === undefined ? {} : { address: request.address.toLowerCase() }),
+      ...(request.subscriber === undefined ? {} : { subscriber: request.subscriber }),
     },
     key,
   );
@@ -65,6 +75,7 @@ export async function issueToken(request: IssueRequest): Promise<IssuedToken> {
     paths: request.paths,
     expiresAt: new Date(expires * 1000).toISOString(),
     address: request.address ?? null,
+    subscriber: request.subscriber ?? null,
     query: `${TOKEN_NAME}=${token}`,
   };
 }

@@ -1,5 +1,5 @@
 // Signed CDN URI tokens, in the style of Akamai's EdgeAuth (Auth Token 2.0) and nginx's secure_link:
-//   [ip=ADDR~]exp=UNIX~acl=PREFIX[!PREFIX...]~kid=ID~hmac=HEX
+//   [ip=ADDR~]exp=UNIX~acl=PREFIX[!PREFIX...]~[sub=SUBSCRIBER~]kid=ID~hmac=HEX
 // hmac is HMAC-SHA256, keyed by the key named `kid`, over everything before "~hmac=". `acl` holds path
 // prefixes (an object's URL, all of its pieces `/pieces/<info hash>/`, or both); `exp` is in seconds since
 // the epoch; `ip`, when present, is the only client address the token is good for.
@@ -18,6 +18,8 @@ export interface TokenClaims {
   paths: string[];
   /** The client address it is bound to, if any. */
   address?: string;
+  /** Who the token was issued to (an IMS public identity, an account): for accounting records. */
+  subscriber?: string;
   keyId: string;
 }
 
@@ -42,6 +44,12 @@ export const TOKEN_REFUSALS: readonly TokenRefusal[] = [
 ];
 
 const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
+/** A subscriber as a token carries it: an IMS public identity (sip:user@host, tel:+1...) or an account name. */
+const SUBSCRIBER = /^[A-Za-z0-9._@:+-]{1,128}$/;
+
+export function isSubscriber(text: string): boolean {
+  return SUBSCRIBER.test(text);
+}
 /** A path prefix as it travels in a token: no separator of the token's own, no spaces or controls. */
 const PATH_PREFIX = /^\/[^~!\s\x00-\x1f\x7f]*$/;
 
@@ -58,7 +66,9 @@ export function pathPrefixProblem(prefix: string): string | null {
 
 /** The token for `claims`, signed with `key` (the key named claims.keyId). */
 export function signToken(claims: TokenClaims, key: Uint8Array | KeyObject): string {
-  const body = `${claims.address === undefined ? '' : `ip=${claims.address}~`}exp=${claims.expires}~acl=${claims.paths.join('!')}~kid=${claims.keyId}`;
+  const ip = claims.address === undefined ? '' : `ip=${claims.address}~`;
+  const sub = claims.subscriber === undefined ? '' : `sub=${claims.subscriber}~`;
+  const body = `${ip}exp=${claims.expires}~acl=${claims.paths.join('!')}~${sub}kid=${claims.keyId}`;
   return `${body}~hmac=${createHmac('sha256', key).update(body).digest('hex')}`;
 }
 
@@ -79,6 +89,7 @@ export function parseToken(token: string): ParsedToken | null {
   let expires = Number.NaN;
   let paths: string[] | undefined;
   let keyId: string | undefined;
+  let subscriber: string | undefined;
   for (const field of signed.split('~')) {
     const eq = field.indexOf('=');
     if (eq <= 0) return null;
@@ -88,6 +99,7 @@ export function parseToken(token: string): ParsedToken | null {
     else if (name === 'exp' && Number.isNaN(expires) && /^\d{1,12}$/.test(value)) expires = Number(value);
     else if (name === 'acl' && paths === undefined) paths = value.split('!');
     else if (name === 'kid' && keyId === undefined && KEY_ID.test(value)) keyId = value;
+    else if (name === 'sub' && subscriber === undefined && SUBSCRIBER.test(value)) subscriber = value;
     else return null;
   }
   if (Number.isNaN(expires) || paths === undefined || keyId === undefined) return null;
@@ -99,6 +111,7 @@ export function parseToken(token: string): ParsedToken | null {
     paths,
     keyId,
     ...(address === undefined ? {} : { address }),
+    ...(subscriber === undefined ? {} : { subscriber }),
   };
 }
 

@@ -40,6 +40,8 @@ export interface AgentConfig {
     /** Access-Control-Allow-Origin of every response ('*' or one origin); default: no CORS fields. */
     corsOrigin?: string;
   } | null;
+  /** Accounting records (src/accounting); null or absent: none. */
+  accounting?: { dir: string; interimMs: number; rotateBytes: number; rotateMs: number } | null;
   /** HTTPS beside HTTP, with the HTTP settings; null: none. */
   https?: {
     /** 0 picks a free port. */
@@ -108,6 +110,7 @@ export const DEFAULT_AGENT_CONFIG: Omit<AgentConfig, 'dataDir'> = {
     },
   },
   https: null,
+  accounting: null,
   cacheBytes: 256 * 1024 * 1024,
   cacheVerify: 'checksum',
   trackers: [],

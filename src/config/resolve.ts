@@ -455,6 +455,15 @@ function toAgentConfig(
           ...(v('http.corsOrigin') === 'off' ? {} : { corsOrigin: v('http.corsOrigin') as string }),
         }
       : null,
+    accounting:
+      v('accounting.dir') === undefined
+        ? null
+        : {
+            dir: v('accounting.dir') as string,
+            interimMs: v('accounting.interim') as number,
+            rotateBytes: v('accounting.rotateSize') as number,
+            rotateMs: v('accounting.rotateAge') as number,
+          },
     https:
       https === undefined || !v('http.enabled')
         ? null

@@ -303,6 +303,31 @@ export const SETTINGS = {
     isPath: true,
     flag: 'token-key',
   },
+  'accounting.dir': {
+    value: path('a folder path'),
+    defaultText: 'none: no accounting records',
+    example: '/var/lib/edgepeer/accounting',
+    doc:
+      'Folder of accounting records: one JSON line per HTTP response and per peer-wire session (interim ones for ' +
+      'long sessions), written within a second, rotated by size and age; `edgepeer accounting` sums them up.',
+    isPath: true,
+    flag: 'accounting-dir',
+  },
+  'accounting.interim': {
+    value: { type: 'duration', min: 100, max: 86_400_000, bare: 's' },
+    default: 60_000,
+    doc: 'A peer-wire session still open gets an interim record of the bytes sent since its last one this often.',
+  },
+  'accounting.rotateSize': {
+    value: { type: 'size', min: 4096, max: Number.MAX_SAFE_INTEGER },
+    default: 64 * 1024 * 1024,
+    doc: 'The current accounting file is set aside (accounting-<start>-<run>.jsonl) once it holds this much.',
+  },
+  'accounting.rotateAge': {
+    value: { type: 'duration', min: 1000, max: 31 * 86_400_000, bare: 's' },
+    default: 3_600_000,
+    doc: 'The current accounting file is set aside once it is this old.',
+  },
   'https.port': {
     value: port,
     defaultText: 'none: no HTTPS',

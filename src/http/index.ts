@@ -25,5 +25,6 @@ export type {
   PieceVerifier,
   PieceWriter,
   RequestGate,
+  ResponseEntry,
 } from './types.ts';
 export { isHttpOrigin, type ObjectUrls, objectUrls, pieceUrl } from './urls.ts';

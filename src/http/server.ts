@@ -27,7 +27,9 @@ const SPAN_BUFFERS_IDLE_BYTES = 16 * 1024 * 1024;
 
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   const limits: HttpLimits = { ...DEFAULT_LIMITS, ...options.limits };
-  const { store, cache, forward, gate } = options;
+  const { store, cache, forward, gate, onResponse } = options;
+  // When responses are accounted for: when each request's handling began.
+  const startTimes = new WeakMap<Http1Request, number>();
   const logger = options.logger ?? silentLogger;
   // `connections` is read off the transport when asked.
   const stats = emptyHttpStats();
@@ -61,11 +63,11 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     limits,
     responseFields: cors.everyResponse,
     ...(options.tls === undefined ? {} : { tls: options.tls }),
-    ...(accessLog === null
+    ...(accessLog === null && onResponse === undefined
       ? {}
       : {
           onResponseEnd(request, status, bodyBytes, socket) {
-            accessLog.add({
+            accessLog?.add({
               remoteAddress: socket.remoteAddress,
               method: request?.method ?? '',
               target: gate === undefined || request === null ? (request?.url ?? '') : gate.redact(request.url),
@@ -75,6 +77,20 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
               referer: request?.headers.referer,
               userAgent: request?.headers['user-agent'],
             });
+            if (onResponse !== undefined && request !== null) {
+              const started = startTimes.get(request);
+              onResponse({
+                remoteAddress: socket.remoteAddress,
+                remotePort: socket.remotePort,
+                method: request.method,
+                target: request.url,
+                minorVersion: request.minorVersion,
+                range: request.headers.range,
+                status,
+                bodyBytes,
+                durationMs: started === undefined ? 0 : performance.now() - started,
+              });
+            }
           },
         }),
     onRequest(req, res) {
@@ -94,6 +110,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   /** Answers one request; synchronously when the bytes are at hand, else through the returned promise. */
   function handle(req: Http1Request, res: Http1Response): Promise<void> | void {
     stats.requests += 1;
+    if (onResponse !== undefined) startTimes.set(req, performance.now());
     const method = req.method;
     const head = method === 'HEAD';
     if (method === 'OPTIONS') {

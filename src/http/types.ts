@@ -90,6 +90,22 @@ export interface RequestGate {
   redact(target: string): string;
 }
 
+/** One response as it ended, for an accounting record (src/accounting). */
+export interface ResponseEntry {
+  remoteAddress: string | undefined;
+  remotePort: number | undefined;
+  method: string;
+  /** The request target as sent (it may hold a token). */
+  target: string;
+  minorVersion: 0 | 1;
+  range: string | undefined;
+  status: number;
+  /** Body bytes handed to the socket (those the kernel took, for a response cut short). */
+  bodyBytes: number;
+  /** ms the response took, from the request's handling to its end. */
+  durationMs: number;
+}
+
 export interface HttpServerOptions {
   store: HttpStore;
   cache: PieceSource;
@@ -126,6 +142,8 @@ export interface HttpServerOptions {
   tls?: HttpsCertificate;
   /** Checks every object and piece request first (signed URL tokens); default: none, all are served. */
   gate?: RequestGate;
+  /** Told of every response that ended (accounting records); default: nothing is kept. */
+  onResponse?: (entry: ResponseEntry) => void;
 }
 
 export interface HttpsCertificate {

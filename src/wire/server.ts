@@ -39,6 +39,8 @@ export interface PeerWireServerOptions {
   logger?: Logger;
   /** Told of piece bytes of an object sent to peers (the agent's `uploaded` in announces). */
   onUploaded?: (infoHash: string, bytes: number) => void;
+  /** Told of each session with an object that ended, as it ended (accounting records). */
+  onSessionEnd?: (peer: PeerInfo) => void;
 }
 
 export interface PeerWireServer {
@@ -105,6 +107,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
   #sweepTimer: NodeJS.Timeout | null = null;
   #lastRechoke = 0;
   #state: 'new' | 'listening' | 'closing' | 'closed' = 'new';
+  readonly #sessionEnded: PeerWireServerOptions['onSessionEnd'];
 
   constructor(options: PeerWireServerOptions) {
     this.limits = resolveLimits(options.limits);
@@ -121,6 +124,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
     this.logger = options.logger ?? silentLogger;
     this.remoteWarnings = new WarningThrottle(this.logger);
     this.uploaded = options.onUploaded ?? (() => {});
+    this.#sessionEnded = options.onSessionEnd;
     if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
       throw new InvalidArgumentError(`peer port must be an integer from 0 to 65535, got ${String(options.port)}`, {
         subject: 'port',
@@ -280,6 +284,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
     else this.#perIp.delete(connection.address);
     const infoHash = connection.object?.infoHash;
     if (infoHash !== undefined) {
+      this.#sessionEnded?.(connection.info());
       const peers = this.#byObject.get(infoHash);
       peers?.delete(connection);
       if (peers?.size === 0) this.#byObject.delete(infoHash);
