@@ -7,6 +7,7 @@
 //        ACCESS_LOG (path): write an access log there (off by default, as in the agent).
 //        TOKEN_KEY (path): require signed URL tokens (src/auth) with this key; the URL path printed carries
 //        one token valid for an hour, the same on every request (as a web seed reuses its URL).
+//        ACCOUNTING_DIR (path): write accounting records there (src/accounting), one per response.
 import { link, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { TransferTally } from '../../dist/src/agent/transfer-tally.js';
@@ -66,6 +67,11 @@ const limits =
   process.env.DIRECT_READ_MAX === undefined ? {} : { directReadMaxBytes: Number(process.env.DIRECT_READ_MAX) };
 // As in the agent: bytes sent are tallied per object for the announces' `uploaded`; CORS fields on.
 const transfers = new TransferTally();
+let accounting;
+if (process.env.ACCOUNTING_DIR) {
+  const { AccountingLog, AccountingRecorder } = await import('../../dist/src/accounting/index.js');
+  accounting = new AccountingRecorder(await AccountingLog.open({ dir: process.env.ACCOUNTING_DIR, agent: 'bench' }));
+}
 const server = createHttpServer({
   store,
   cache,
@@ -77,6 +83,7 @@ const server = createHttpServer({
   corsOrigin: '*', // the agent's default
   ...(process.env.ACCESS_LOG ? { accessLog: process.env.ACCESS_LOG } : {}),
   ...(gate === undefined ? {} : { gate }),
+  ...(accounting === undefined ? {} : { onResponse: (entry) => accounting.httpResponse(entry) }),
 });
 await server.listen();
 console.log(`READY ${port} ${urlPath}`);

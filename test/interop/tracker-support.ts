@@ -230,6 +230,8 @@ export interface LeechResult {
   peers: string[];
   webSeeds: string[];
   problems: string[];
+  /** Piece payload bytes it received (libtorrent's total_payload_download). */
+  payloadDownloaded: number;
 }
 
 export interface LtLeecher {
@@ -270,8 +272,16 @@ export function startLtLeecher(
   const result = new Promise<LeechResult>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
-      const record = JSON.parse(line) as { result?: LeechResult & { web_seeds: string[] } };
-      if (record.result !== undefined) resolve({ ...record.result, webSeeds: record.result.web_seeds });
+      const record = JSON.parse(line) as {
+        result?: LeechResult & { web_seeds: string[]; payload_downloaded: number };
+      };
+      if (record.result !== undefined) {
+        resolve({
+          ...record.result,
+          webSeeds: record.result.web_seeds,
+          payloadDownloaded: record.result.payload_downloaded,
+        });
+      }
     });
     void exited.then(([code]) => reject(new Error(`libtorrent leecher exited (${code}) without a result: ${stderr}`)));
   });

@@ -157,6 +157,7 @@ def leech(torrent, save_dir, args):
         "peers": sorted(peers),
         "web_seeds": web_seeds,
         "problems": problems,
+        "payload_downloaded": status.total_payload_download,
     }})
     if stay:
         sys.stdin.read()
