@@ -29,7 +29,8 @@ export class AccountingLog {
   readonly run = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
   readonly #options: Required<Omit<AccountingLogOptions, 'logger'>>;
   readonly #logger: Logger;
-  #queue: AccountingRecord[] = [];
+  /** Records to write: sequence number, time, and the fields or what makes them (at write time). */
+  #queue: Array<{ seq: number; at: number; input: RecordInput | (() => RecordInput) }> = [];
   #seq = 0;
   #file: FileHandle | null = null;
   #fileBytes = 0;
@@ -64,18 +65,13 @@ export class AccountingLog {
     return log;
   }
 
-  /** Queues one record; it is written within FLUSH_MS. */
-  add(input: RecordInput): void {
-    const at = input.at ?? Date.now();
-    const { at: _at, ...fields } = input;
+  /**
+   * Queues one record, numbered and timed now; it is written within FLUSH_MS. `input` may be a function
+   * making the fields: it is called at write time, off the serving path.
+   */
+  add(input: RecordInput | (() => RecordInput)): void {
     this.#seq += 1;
-    this.#queue.push({
-      seq: this.#seq,
-      run: this.run,
-      agent: this.#options.agent,
-      ...dateTime(at),
-      ...fields,
-    } as AccountingRecord);
+    this.#queue.push({ seq: this.#seq, at: Date.now(), input });
   }
 
   /** Writes what is queued now; resolves once it is durable. */
@@ -101,9 +97,21 @@ export class AccountingLog {
     this.#writing = this.#writing.then(() => this.#write(batch));
   }
 
-  async #write(batch: AccountingRecord[]): Promise<void> {
+  async #write(batch: Array<{ seq: number; at: number; input: RecordInput | (() => RecordInput) }>): Promise<void> {
     let text = '';
-    for (const record of batch) text += `${JSON.stringify(record)}\n`;
+    for (const { seq, at, input } of batch) {
+      const fields = typeof input === 'function' ? input() : input;
+      const { date, time } = dateTime(at);
+      const record: AccountingRecord = {
+        seq,
+        run: this.run,
+        agent: this.#options.agent,
+        type: fields.type,
+        date,
+        time,
+      };
+      text += `${JSON.stringify(Object.assign(record, fields))}\n`;
+    }
     try {
       if (
         this.#fileBytes > 0 &&

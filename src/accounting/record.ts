@@ -42,7 +42,7 @@ export interface AccountingRecord {
 }
 
 /** What a caller hands over; seq, run, agent, date and time are the log's. */
-export type RecordInput = Omit<AccountingRecord, 'seq' | 'run' | 'agent' | 'date' | 'time'> & { at?: number };
+export type RecordInput = Omit<AccountingRecord, 'seq' | 'run' | 'agent' | 'date' | 'time'>;
 
 /** `date` and `time` of RFC 7937 for a moment (ms since the epoch). */
 export function dateTime(at: number): { date: string; time: string } {

@@ -5,6 +5,7 @@ import { parseToken, TOKEN_NAME } from '../auth/index.ts';
 import type { ResponseEntry } from '../http/index.ts';
 import type { PeerInfo } from '../wire/index.ts';
 import type { AccountingLog } from './log.ts';
+import type { RecordInput } from './record.ts';
 
 const OBJECT_OR_PIECE = /^\/(?:objects|pieces)\/([0-9a-fA-F]{40})(?:[/?]|$)/;
 
@@ -21,26 +22,9 @@ export class AccountingRecorder {
     this.#log = log;
   }
 
-  /** One HTTP response. */
+  /** One HTTP response: numbered and timed now, its fields made when it is written (off the serving path). */
   httpResponse(entry: ResponseEntry): void {
-    const { path, token } = pathAndToken(entry.target);
-    const claims = token === undefined ? null : parseToken(token);
-    const infoHash = OBJECT_OR_PIECE.exec(path)?.[1]?.toLowerCase();
-    this.#log.add({
-      type: 'http',
-      'time-taken': round3(entry.durationMs / 1000),
-      ...(entry.remoteAddress === undefined ? {} : { 'c-ip': entry.remoteAddress }),
-      ...(entry.remotePort === undefined ? {} : { 'c-port': entry.remotePort }),
-      'cs-method': entry.method,
-      'u-uri': token === undefined ? entry.target : redact(entry.target),
-      protocol: entry.minorVersion === 1 ? 'HTTP/1.1' : 'HTTP/1.0',
-      'sc-status': entry.status,
-      'sc-entity-bytes': entry.bodyBytes,
-      ...(entry.range === undefined ? {} : { 'cs(range)': entry.range }),
-      ...(infoHash === undefined ? {} : { 's-ccid': infoHash }),
-      ...(claims?.subscriber === undefined ? {} : { subscriber: claims.subscriber }),
-      ...(claims === null ? {} : { 'token-key': claims.keyId }),
-    });
+    this.#log.add(() => httpRecord(entry));
   }
 
   /** A peer-wire session ended: its bytes not yet in an interim record. */
@@ -78,6 +62,28 @@ export class AccountingRecorder {
       ...(peer.infoHash === null ? {} : { 's-ccid': peer.infoHash }),
     });
   }
+}
+
+function httpRecord(entry: ResponseEntry): RecordInput {
+  const { path, token } = pathAndToken(entry.target);
+  // Built field by field (no spreads): this runs once per response, on the write timer.
+  const record: RecordInput = { type: 'http', 'time-taken': round3(entry.durationMs / 1000) };
+  if (entry.remoteAddress !== undefined) record['c-ip'] = entry.remoteAddress;
+  if (entry.remotePort !== undefined) record['c-port'] = entry.remotePort;
+  record['cs-method'] = entry.method;
+  record['u-uri'] = token === undefined ? entry.target : redact(entry.target);
+  record.protocol = entry.minorVersion === 1 ? 'HTTP/1.1' : 'HTTP/1.0';
+  record['sc-status'] = entry.status;
+  record['sc-entity-bytes'] = entry.bodyBytes;
+  if (entry.range !== undefined) record['cs(range)'] = entry.range;
+  const infoHash = OBJECT_OR_PIECE.exec(path)?.[1];
+  if (infoHash !== undefined) record['s-ccid'] = infoHash.toLowerCase();
+  if (token !== undefined) {
+    const claims = parseToken(token);
+    if (claims?.subscriber !== undefined) record.subscriber = claims.subscriber;
+    if (claims !== null) record['token-key'] = claims.keyId;
+  }
+  return record;
 }
 
 function sessionKey(peer: PeerInfo): string {
