@@ -134,12 +134,12 @@ describe('signed URL tokens, with curl', () => {
 
   it('rotates keys during a download without a failure', async () => {
     const old = token(KEY1, 'k1');
-    // ~2 s at 2 MB/s: long enough for two reloads while it runs.
+    // ~4 s at 1 MB/s: long enough for two reloads while it runs.
     const bodyFile = join(dir, 'slow.bin');
     const slow = spawn('curl', [
       '-sS',
       '--limit-rate',
-      '2M',
+      '1M',
       '-o',
       bodyFile,
       '-w',
