@@ -38,8 +38,9 @@ export class AccountingLog {
   #timer: NodeJS.Timeout | null = null;
   #writing: Promise<void> = Promise.resolve();
   #failed = false;
-  /** Records written (durable) so far, and bytes of them. */
+  /** Records written (durable) so far, and records lost to a failed write. */
   written = 0;
+  lost = 0;
 
   private constructor(options: AccountingLogOptions) {
     this.#options = {
@@ -90,6 +91,11 @@ export class AccountingLog {
     this.#file = null;
   }
 
+  /** Records written, lost, and waiting for the next write. */
+  counters(): { written: number; lost: number; queued: number } {
+    return { written: this.written, lost: this.lost, queued: this.#queue.length };
+  }
+
   #flushSoon(): void {
     if (this.#queue.length === 0) return;
     const batch = this.#queue;
@@ -128,6 +134,7 @@ export class AccountingLog {
       this.#failed = false;
     } catch (err) {
       // Lost records leave a gap in the sequence numbers; say so once per run of failures.
+      this.lost += batch.length;
       if (!this.#failed) {
         this.#logger.error(
           { dir: this.#options.dir, error: (err as Error).message, records: batch.length },

@@ -22,6 +22,10 @@ export class AccountingRecorder {
     this.#log = log;
   }
 
+  counters(): { written: number; lost: number; queued: number } {
+    return this.#log.counters();
+  }
+
   /** One HTTP response: numbered and timed now, its fields made when it is written (off the serving path). */
   httpResponse(entry: ResponseEntry): void {
     this.#log.add(() => httpRecord(entry));

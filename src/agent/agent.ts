@@ -460,6 +460,7 @@ export class Agent {
       edgeLink: this.edgeLink,
       storageControl: this.storageControl,
       urlGate: this.urlGate,
+      accounting: this.accounting,
     });
   }
 

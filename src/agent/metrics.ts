@@ -73,6 +73,17 @@ export function createMetrics(status: () => AgentStatus, hashing: HashCounters):
       for (const [reason, count] of Object.entries(tokens.refused)) set({ result: reason }, count);
     },
   );
+  counter(
+    'edgepeer_accounting_records_total',
+    'Accounting records, by result: written (durable), lost (a write failed; a gap in the sequence numbers). Absent when off.',
+    ['result'],
+    (set) => {
+      const accounting = now().accounting;
+      if (accounting === null) return;
+      set({ result: 'written' }, accounting.written);
+      set({ result: 'lost' }, accounting.lost);
+    },
+  );
   counter('edgepeer_http_requests_total', 'HTTP requests served.', [], (set) => {
     const s = now();
     set({}, (s.http?.requests ?? 0) + (s.https?.requests ?? 0));

@@ -1,3 +1,4 @@
+import type { AccountingRecorder } from '../accounting/index.ts';
 // What the agent reports: its status (the admin API's /v1/status, `edgepeer status`, the metrics read it)
 // and the links of an object (`edgepeer show`: web seeds, piece URL templates, trackers, bytes moved).
 import type { AgentLinks } from '../admin/index.ts';
@@ -35,6 +36,8 @@ export interface AgentStatus {
   storageControl: StorageControlStatus | null;
   /** Signed URL tokens checked (accepted, refused by reason); null when URLs need no token. */
   urlTokens: TokenCounters | null;
+  /** Accounting records written, lost to failed writes, waiting; null when off. */
+  accounting: { written: number; lost: number; queued: number } | null;
 }
 
 /** The parts a status is read from (the HTTP(S) servers and the wire server once listening). */
@@ -52,6 +55,7 @@ export interface StatusSources {
   edgeLink: EdgeLink | null;
   storageControl: StorageControlPart | null;
   urlGate: UrlGate | null;
+  accounting: AccountingRecorder | null;
 }
 
 export function agentStatus(parts: StatusSources): AgentStatus {
@@ -71,6 +75,7 @@ export function agentStatus(parts: StatusSources): AgentStatus {
     controller: parts.edgeLink?.status() ?? null,
     storageControl: parts.storageControl?.status() ?? null,
     urlTokens: parts.urlGate?.counters() ?? null,
+    accounting: parts.accounting?.counters() ?? null,
   };
 }
 

@@ -98,6 +98,10 @@ describe('accounting records', () => {
     expect(http[0]?.['cs(range)']).toBe('bytes=0-999,5000-5999,3000000-3100000');
     expect(http.every((r) => r['s-ccid'] === infoHash)).toBe(true);
     expect(Math.abs(sum(http) - received) / received).toBeLessThan(0.001);
+    expect(agent.status().accounting).toMatchObject({ lost: 0 });
+    expect(await agent.metrics.getSingleMetricAsString('edgepeer_accounting_records_total')).toMatch(
+      /edgepeer_accounting_records_total\{result="written"\} [1-9]/,
+    );
   });
 
   it('adds up to the payload a libtorrent leecher received over the peer wire', async () => {
