@@ -5,6 +5,9 @@
 // usage: node scripts/bench/http-serve.mjs FILE STORE_DIR PORT CACHE_MIB
 //   env: DIRECT_READ_MAX (bytes): limits.directReadMaxBytes, the longest range read straight from disk.
 //        ACCESS_LOG (path): write an access log there (off by default, as in the agent).
+//        TOKEN_KEY (path): require signed URL tokens (src/auth) with this key; the URL path printed carries
+//        one token valid for an hour, the same on every request (as a web seed reuses its URL).
+//        ACCOUNTING_DIR (path): write accounting records there (src/accounting), one per response.
 import { link, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { TransferTally } from '../../dist/src/agent/transfer-tally.js';
@@ -41,7 +44,19 @@ if (object === undefined) {
   });
   object = await store.adoptStaging(staging, metainfo);
 }
-const urlPath = new URL(objectUrls('http://x', object).files[0]).pathname;
+let urlPath = new URL(objectUrls('http://x', object).files[0]).pathname;
+let gate;
+if (process.env.TOKEN_KEY) {
+  // Only with tokens: the auth module is not loaded otherwise, as in the agent.
+  const { KeyRing, UrlGate, signToken } = await import('../../dist/src/auth/index.js');
+  const keys = await KeyRing.load([{ id: 'bench', file: process.env.TOKEN_KEY }]);
+  gate = new UrlGate({ keys });
+  const token = signToken(
+    { expires: Math.floor(Date.now() / 1000) + 3600, paths: [urlPath], keyId: 'bench' },
+    keys.get('bench'),
+  );
+  urlPath = `${urlPath}?__token__=${token}`;
+}
 
 const cache = createPieceCache(store, {
   maxBytes: cacheBytes,
@@ -55,6 +70,11 @@ const limits =
 const transfers = new TransferTally();
 // QOS='{"rate":...}': egress limits (src/qos settings), for the configured-but-not-binding comparison.
 const qos = process.env.QOS ? new Qos(resolveQos(JSON.parse(process.env.QOS))) : undefined;
+let accounting;
+if (process.env.ACCOUNTING_DIR) {
+  const { AccountingLog, AccountingRecorder } = await import('../../dist/src/accounting/index.js');
+  accounting = new AccountingRecorder(await AccountingLog.open({ dir: process.env.ACCOUNTING_DIR, agent: 'bench' }));
+}
 const server = createHttpServer({
   store,
   cache,
@@ -66,6 +86,8 @@ const server = createHttpServer({
   corsOrigin: '*', // the agent's default
   ...(qos ? { qos } : {}),
   ...(process.env.ACCESS_LOG ? { accessLog: process.env.ACCESS_LOG } : {}),
+  ...(gate === undefined ? {} : { gate }),
+  ...(accounting === undefined ? {} : { onResponse: (entry) => accounting.httpResponse(entry) }),
 });
 await server.listen();
 console.log(`READY ${port} ${urlPath}`);

@@ -18,6 +18,9 @@
 #   instead of the default 'checksum', compared with the checked default at the end; and fit-qos and
 #   small-qos: the agent with egress limits configured but not binding (QOS_SETTINGS, default a global,
 #   per-protocol, per-object and per-client limit of 100 GB/s and two classes), compared with fit and small.
+#   SERVERS may add fit-token and small-token: the agent requiring signed URL tokens (one token on every
+#   request, as a web seed reuses its URL), compared with the same server without tokens at the end;
+#   fit-acct and small-acct: the agent writing accounting records (one per response), compared alike.
 #   BASELINE=<git revision> adds fit-base and small-base (unless SERVERS names them): that revision's build,
 #   in the same run and rounds, compared with the current tree at the end (a refactoring's before/after).
 set -euo pipefail
@@ -93,13 +96,15 @@ start_server() { # kind: starts it in the background, fills PORT[kind], URL_PATH
       PIDS+=($!); SERVER_PID[$kind]=$!
       URL_PATH[$kind]="/$NAME"
       for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done ;;
-    fit | small | fit-trust | small-trust | fit-base | small-base | fit-qos | small-qos)
-      local cache_mib="$FIT_CACHE_MIB" verify=checksum serve="$HERE/http-serve.mjs" base="${kind%-*}" qos=""
+    fit | small | fit-trust | small-trust | fit-base | small-base | fit-qos | small-qos | fit-token | small-token | fit-acct | small-acct)
+      local cache_mib="$FIT_CACHE_MIB" verify=checksum serve="$HERE/http-serve.mjs" base="${kind%-*}" qos="" token_key=""
       [ "$base" = small ] && cache_mib="$SMALL_CACHE_MIB"
       [ "${kind%-trust}" != "$kind" ] && verify=first-read
       [ "${kind%-base}" != "$kind" ] && serve="$BASE_DIR/scripts/bench/http-serve.mjs"
       [ "${kind%-qos}" != "$kind" ] && qos="$QOS_SETTINGS"
-      QOS="$qos" VERIFY="$verify" "$NODE" "$serve" "$F" "$SCRATCH/store-$kind" "$port" "$cache_mib" >"$SCRATCH/$kind.log" 2>&1 &
+      if [ "${kind%-token}" != "$kind" ]; then token_key="$SCRATCH/url-token.key"; openssl rand -hex 32 >"$token_key"; fi
+      local accounting_dir=""; [ "${kind%-acct}" != "$kind" ] && accounting_dir="$SCRATCH/accounting-$kind"
+      QOS="$qos" ACCOUNTING_DIR="$accounting_dir" TOKEN_KEY="$token_key" VERIFY="$verify" "$NODE" "$serve" "$F" "$SCRATCH/store-$kind" "$port" "$cache_mib" >"$SCRATCH/$kind.log" 2>&1 &
       PIDS+=($!); SERVER_PID[$kind]=$!
       for _ in $(seq 600); do grep -q '^READY' "$SCRATCH/$kind.log" && break; sleep 0.1; done
       grep -q '^READY' "$SCRATCH/$kind.log" || { echo "agent ($kind) did not start" >&2; cat "$SCRATCH/$kind.log" >&2; exit 1; }
@@ -189,6 +194,20 @@ for server in fit small; do
       -v cn="${CPU[$server.$len]}" -v s="$server" -v l="$((len / 1024))KiB" -v p="$paired" 'BEGIN{
         printf "# ratio limits-not-binding/none (%s) %s: req/s %.2fx (median of per-round ratios %.2fx); CPU per request (none/limits) %.2fx\n",
           s, l, q / n, p, (cq > 0 ? cn / cq : 0)}'
+  done
+done
+# Signed URL tokens required, and accounting records written, against neither, same run (goal: >= 0.95x).
+for variant in token acct; do
+  for server in fit small; do
+    [[ " $SERVERS " == *" $server "* && " $SERVERS " == *" $server-$variant "* ]] || continue
+    for len in 16384 1048576; do
+      paired="$(paste -d' ' <(printf '%s\n' ${RUNS_RPS[$server-$variant.$len]}) <(printf '%s\n' ${RUNS_RPS[$server.$len]}) |
+        awk '$2 > 0 {printf "%.4f\n", $1 / $2}' | median)"
+      awk -v t="${RPS[$server-$variant.$len]}" -v o="${RPS[$server.$len]}" -v ct="${CPU[$server-$variant.$len]}" \
+        -v co="${CPU[$server.$len]}" -v s="$server" -v v="$variant" -v l="$((len / 1024))KiB" -v p="$paired" 'BEGIN{
+          printf "# ratio %s/none (%s) %s: req/s %.2fx (median of per-round ratios %.2fx); CPU per request %.2fx\n",
+            v, s, l, t / o, p, (co > 0 ? ct / co : 0)}'
+    done
   done
 done
 # The current tree against the baseline revision, same run (a refactoring should leave these at 1.00x).

@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { AccountingLog, AccountingRecorder } from '../accounting/index.ts';
 import {
   type AgentLinks,
   createAdminServer,
@@ -14,6 +16,7 @@ import {
   sendJson,
   unpublishAgent,
 } from '../admin/index.ts';
+import { KeyRing, UrlGate } from '../auth/index.ts';
 import type { AgentAddresses, AgentConfig } from '../config/index.ts';
 import { createDashboard, trackerSwarm } from '../dashboard/index.ts';
 import { InvalidArgumentError, NotFoundError } from '../errors/index.ts';
@@ -87,6 +90,10 @@ export class Agent {
   private wire: PeerWireServer | null = null;
   private http: HttpServer | null = null;
   private https: HttpServer | null = null;
+  /** Signed URL tokens: the keys and the check in front of the HTTP(S) servers; null when URLs need none. */
+  private urlKeys: KeyRing | null = null;
+  private urlGate: UrlGate | null = null;
+  private accounting: AccountingRecorder | null = null;
   /** The link to the controller, when this agent is one of its edges. */
   private edgeLink: EdgeLink | null = null;
   /** Bytes each object sent and pulled: the uploaded and downloaded of its announces. */
@@ -173,6 +180,7 @@ export class Agent {
         "store: an object's metainfo cannot be read; it is not served until ingested again",
       );
     });
+    if (config.accounting) await this.startAccounting(config.accounting);
     // After this turn: the announce client reads the object's last figures for its `stopped` announces first.
     store.on('object-removed', (infoHash) => setImmediate(() => this.transfers.forget(infoHash)));
 
@@ -187,6 +195,7 @@ export class Agent {
         peerId: this.peerId,
         logger: logger.child({ part: 'wire' }),
         onUploaded: (infoHash, bytes) => this.transfers.uploaded(infoHash, bytes),
+        ...(this.accounting === null ? {} : { onSessionEnd: this.accounting.sessionEnded.bind(this.accounting) }),
         ...(config.peer.mse ? { mse: config.peer.mse } : {}),
         ...(config.peer.host ? { host: config.peer.host } : {}),
         ...(config.peer.limits ? { limits: config.peer.limits } : {}),
@@ -209,6 +218,10 @@ export class Agent {
     this.addresses = { ...this.addresses, peerPort: wire.port, peerAddresses: wire.addresses };
 
     if (config.http) {
+      if (config.http.tokenKeys !== undefined && config.http.tokenKeys.length > 0) {
+        this.urlKeys = await KeyRing.load(config.http.tokenKeys);
+        this.urlGate = new UrlGate({ keys: this.urlKeys, logger: this.logger.child({ part: 'url-tokens' }) });
+      }
       const plain = await this.startHttp(config.http, null);
       const secure = config.https ? await this.startHttp(config.http, config.https) : null;
       // HTTPS base URLs built from listening addresses would not match a certificate, which names hosts:
@@ -372,6 +385,31 @@ export class Agent {
     return true;
   }
 
+  /**
+   * Accounting records: the log (closed after the servers stopped, with its `stop` record) and the interim
+   * records of open peer-wire sessions on a timer.
+   */
+  private async startAccounting(settings: NonNullable<AgentConfig['accounting']>): Promise<void> {
+    const log = await AccountingLog.open({
+      dir: settings.dir,
+      agent: `${hostname()}/${this.peerId.toString('latin1', 0, 8)}${this.peerId.toString('hex', 8)}`,
+      rotateBytes: settings.rotateBytes,
+      rotateMs: settings.rotateMs,
+      logger: this.logger.child({ part: 'accounting' }),
+    });
+    const recorder = new AccountingRecorder(log);
+    this.accounting = recorder;
+    const interim = setInterval(() => recorder.interim(this.wire?.peers() ?? []), settings.interimMs).unref();
+    this.lifecycle.add({
+      name: 'accounting',
+      phase: 'release',
+      stop: async () => {
+        clearInterval(interim);
+        await log.close();
+      },
+    });
+  }
+
   /** The HTTP server, or with `tls` the HTTPS one: the same settings, cache, tally and access log. */
   private async startHttp(http: NonNullable<AgentConfig['http']>, tls: NonNullable<AgentConfig['https']> | null) {
     const part = await startHttp(
@@ -390,6 +428,8 @@ export class Agent {
         ...(http.corsOrigin ? { corsOrigin: http.corsOrigin } : {}),
         ...(http.host ? { host: http.host } : {}),
         ...(tls === null ? {} : { tls: { cert: tls.cert, key: tls.key } }),
+        ...(this.urlGate === null ? {} : { gate: this.urlGate }),
+        ...(this.accounting === null ? {} : { onResponse: this.accounting.httpResponse.bind(this.accounting) }),
       },
       this.config.shutdownGraceMs,
     );
@@ -465,6 +505,7 @@ export class Agent {
         registration: this.registration,
         scrub: this.scrub,
         qos: this.qos,
+        urlKeys: this.urlKeys,
       },
       this.config,
       next,
@@ -506,6 +547,8 @@ export class Agent {
       edgeLink: this.edgeLink,
       storageControl: this.storageControl,
       qos: this.qos,
+      urlGate: this.urlGate,
+      accounting: this.accounting,
     });
   }
 

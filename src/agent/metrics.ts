@@ -62,6 +62,28 @@ export function createMetrics(status: () => AgentStatus, hashing: HashCounters):
       set({ part: 'http' }, (s.http?.internalErrors ?? 0) + (s.https?.internalErrors ?? 0));
     },
   );
+  counter(
+    'edgepeer_url_tokens_total',
+    'Signed URL tokens checked, by result: accepted, or the reason of the refusal (absent when URLs need no token).',
+    ['result'],
+    (set) => {
+      const tokens = now().urlTokens;
+      if (tokens === null) return;
+      set({ result: 'accepted' }, tokens.accepted);
+      for (const [reason, count] of Object.entries(tokens.refused)) set({ result: reason }, count);
+    },
+  );
+  counter(
+    'edgepeer_accounting_records_total',
+    'Accounting records, by result: written (durable), lost (a write failed; a gap in the sequence numbers). Absent when off.',
+    ['result'],
+    (set) => {
+      const accounting = now().accounting;
+      if (accounting === null) return;
+      set({ result: 'written' }, accounting.written);
+      set({ result: 'lost' }, accounting.lost);
+    },
+  );
   counter('edgepeer_http_requests_total', 'HTTP requests served.', [], (set) => {
     const s = now();
     set({}, (s.http?.requests ?? 0) + (s.https?.requests ?? 0));

@@ -1,6 +1,7 @@
 // SIGHUP's configuration diff: what changed between the running configuration and the new one, applied to
 // the parts that can change while running, each on its own; the rest is named as needing a restart.
 import type { Logger } from 'pino';
+import type { KeyRing } from '../auth/index.ts';
 import type { AgentConfig } from '../config/index.ts';
 import type { HttpServer } from '../http/index.ts';
 import {
@@ -23,11 +24,14 @@ export interface ReloadableParts {
   registration: RegistrationPart;
   scrub: ScrubPart;
   qos: Qos;
+  /** Keys of signed URL tokens, when URLs need them. */
+  urlKeys: KeyRing | null;
 }
 
 /** Settings read only at start. */
 const RESTART_ONLY = [
   'dataDir',
+  'accounting',
   'peer',
   'http',
   'https',
@@ -62,6 +66,15 @@ export async function applyReload(
     await step('accessLog reopened', () => {
       parts.http?.reopenAccessLog();
       parts.https?.reopenAccessLog();
+    });
+  }
+  // Signed URL token keys: the files read anew (a rotated key), the list as configured now. All or nothing:
+  // a key that cannot be read keeps the old set. Turning tokens on or off needs a restart.
+  const tokenKeys = next.http?.tokenKeys;
+  if (parts.urlKeys && current.http && tokenKeys !== undefined && tokenKeys.length > 0) {
+    await step('url token keys', async () => {
+      await parts.urlKeys?.reload(tokenKeys);
+      if (config.http) config = { ...config, http: { ...config.http, tokenKeys } };
     });
   }
   // A renewed certificate (same port): the next connections get it.

@@ -1,6 +1,8 @@
+import type { AccountingRecorder } from '../accounting/index.ts';
 // What the agent reports: its status (the admin API's /v1/status, `edgepeer status`, the metrics read it)
 // and the links of an object (`edgepeer show`: web seeds, piece URL templates, trackers, bytes moved).
 import type { AgentLinks } from '../admin/index.ts';
+import type { TokenCounters, UrlGate } from '../auth/index.ts';
 import type { AgentAddresses } from '../config/index.ts';
 import type { EdgeLink, EdgeLinkStatus } from '../fleet/index.ts';
 import { type HttpServer, objectUrls } from '../http/index.ts';
@@ -35,6 +37,10 @@ export interface AgentStatus {
   storageControl: StorageControlStatus | null;
   /** Egress limits, current rates per protocol and class, what waited and what was shed (docs/qos.md). */
   qos: QosStatus;
+  /** Signed URL tokens checked (accepted, refused by reason); null when URLs need no token. */
+  urlTokens: TokenCounters | null;
+  /** Accounting records written, lost to failed writes, waiting; null when off. */
+  accounting: { written: number; lost: number; queued: number } | null;
 }
 
 /** The parts a status is read from (the HTTP(S) servers and the wire server once listening). */
@@ -52,6 +58,8 @@ export interface StatusSources {
   edgeLink: EdgeLink | null;
   storageControl: StorageControlPart | null;
   qos: Qos;
+  urlGate: UrlGate | null;
+  accounting: AccountingRecorder | null;
 }
 
 export function agentStatus(parts: StatusSources): AgentStatus {
@@ -71,6 +79,8 @@ export function agentStatus(parts: StatusSources): AgentStatus {
     controller: parts.edgeLink?.status() ?? null,
     storageControl: parts.storageControl?.status() ?? null,
     qos: parts.qos.status(),
+    urlTokens: parts.urlGate?.counters() ?? null,
+    accounting: parts.accounting?.counters() ?? null,
   };
 }
 

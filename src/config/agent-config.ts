@@ -10,6 +10,7 @@ import type { QosSettings } from '../qos/index.ts';
 import { DEFAULT_QOS } from '../qos/settings.ts';
 import type { ScrubOptions, VerifyPolicy } from '../store/index.ts';
 import type { MseMode, PeerWireLimits } from '../wire/index.ts';
+import type { KeyFile } from './settings.ts';
 
 /** Everything `edgepeer agent` runs with, as plain data (flags, env and config file resolved). */
 export interface AgentConfig {
@@ -37,9 +38,13 @@ export interface AgentConfig {
     publicUrl?: string;
     /** Access log file ("combined" format); default: none. */
     accessLog?: string;
+    /** Keys of signed URL tokens (ID and file); with any, every object and piece URL needs a token. */
+    tokenKeys?: KeyFile[];
     /** Access-Control-Allow-Origin of every response ('*' or one origin); default: no CORS fields. */
     corsOrigin?: string;
   } | null;
+  /** Accounting records (src/accounting); null or absent: none. */
+  accounting?: { dir: string; interimMs: number; rotateBytes: number; rotateMs: number } | null;
   /** HTTPS beside HTTP, with the HTTP settings; null: none. */
   https?: {
     /** 0 picks a free port. */
@@ -117,6 +122,7 @@ export const DEFAULT_AGENT_CONFIG: Omit<AgentConfig, 'dataDir'> = {
     },
   },
   https: null,
+  accounting: null,
   cacheBytes: 256 * 1024 * 1024,
   cacheVerify: 'checksum',
   trackers: [],

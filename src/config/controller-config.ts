@@ -1,6 +1,7 @@
 // The configuration `edgepeer controller` runs with, as plain data, and its embedded defaults.
 import type { RegistrationOptions } from '../ims/index.ts';
 import type { AgentConfig } from './agent-config.ts';
+import type { KeyFile } from './settings.ts';
 
 export interface ControllerConfig {
   /** The controller's own state: enrolled edges and tokens (fleet.json), admin token, controller.json. */
@@ -15,6 +16,8 @@ export interface ControllerConfig {
     publicUrl?: string;
     accessLog?: string;
     corsOrigin?: string;
+    /** Keys of signed URL tokens: checked before a redirect, which carries a fresh one for the edge. */
+    tokenKeys?: KeyFile[];
   } | null;
   /** Where edges enrol, send heartbeats and holdings, and take commands. */
   edges: {

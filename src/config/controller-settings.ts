@@ -9,7 +9,7 @@ import type { RegistrationOptions } from '../ims/index.ts';
 import { type ControllerConfig, DEFAULT_CONTROLLER_CONFIG } from './controller-config.ts';
 import { defaultDataDir } from './paths.ts';
 import { redisStateOf } from './redis-state.ts';
-import { LOG_LEVELS, type LogLevel } from './settings.ts';
+import { type KeyFile, LOG_LEVELS, type LogLevel } from './settings.ts';
 import { parseListenAddress, parseSize } from './units.ts';
 
 export type ControllerSettingKind = 'integer' | 'boolean' | 'string' | 'strings';
@@ -63,6 +63,12 @@ export const CONTROLLER_SETTINGS: readonly ControllerSetting[] = [
     name: 'public-url',
     kind: 'string',
     description: 'Base URL trackers hear as the CDN URI (default: the listening addresses).',
+  },
+  {
+    name: 'token-key',
+    kind: 'strings',
+    description:
+      'Key of signed URL tokens, ID=FILE (repeatable; comma-separated in the environment): object and piece URLs then need a valid token (403, 410 expired), a redirect carries a fresh 30 s token for the edge, and piece fetches from edges carry one. The edges need the same keys. Files read again on SIGHUP.',
   },
   {
     name: 'edge-listen',
@@ -207,6 +213,7 @@ export async function resolveControllerConfig(
         corsOrigin: '*',
         ...(text('http-host') === undefined ? {} : { host: text('http-host') as string }),
         ...(text('public-url') === undefined ? {} : { publicUrl: text('public-url') as string }),
+        ...tokenKeysOf(values['token-key'] as string[] | undefined, where('token-key'), file),
       };
   const config: ControllerConfig = {
     ...DEFAULT_CONTROLLER_CONFIG,
@@ -371,4 +378,23 @@ async function stateOptions(
     readFiles,
   );
   return redis === null ? null : { redis };
+}
+
+const KEY_FILE = /^([A-Za-z0-9._-]{1,64})=(\S.*)$/;
+
+/** `token-key` values as named key files (paths from the config file's folder, or the working directory). */
+function tokenKeysOf(values: string[] | undefined, where: string, file: string | null): { tokenKeys?: KeyFile[] } {
+  if (values === undefined || values.length === 0) return {};
+  const base = file !== null && where === file ? dirname(resolve(file)) : process.cwd();
+  const keys = values.map((text) => {
+    const match = KEY_FILE.exec(text.trim());
+    if (match === null) {
+      throw new ConfigError(`token-key (${where}): "${text}" must be ID=FILE`, { subject: 'token-key' });
+    }
+    return { id: match[1] as string, file: resolve(base, match[2] as string) };
+  });
+  if (new Set(keys.map((k) => k.id)).size !== keys.length) {
+    throw new ConfigError(`token-key (${where}): a key id is given twice`, { subject: 'token-key' });
+  }
+  return { tokenKeys: keys };
 }

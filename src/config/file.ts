@@ -1,9 +1,10 @@
 // Reading the config file into checked values that remember their line.
 import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname } from 'node:path';
 import { isMap, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
 import { fromSystemError } from '../errors/index.ts';
 import { type ConfigIssue, closest, configError, type Origin, showInput } from './issues.ts';
+import { resolvePaths } from './paths.ts';
 import { FILE_SCHEMA, TREE, type Tree } from './schema.ts';
 import { SETTING_KEYS, SETTINGS, type SettingKey, type SettingSpec } from './settings.ts';
 
@@ -117,7 +118,7 @@ export function parseConfigText(text: string, file: string): FileLayer {
     for (const part of path) value = (value as Record<string, unknown> | null | undefined)?.[part];
     if (value === undefined || value === null) continue;
     const spec: SettingSpec = SETTINGS[key];
-    if (spec.isPath) value = resolve(dirname(file), value as string);
+    if (spec.isPath) value = resolvePaths(value, dirname(file));
     layer.set(key, { value, origin: at(nodeLine(path)) });
   }
   return { layer, issues: [] };

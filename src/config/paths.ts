@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Origin } from './issues.ts';
-import { EXTRA_ENV } from './settings.ts';
+import { EXTRA_ENV, type KeyFile } from './settings.ts';
 
 /**
  * Where the store lives when neither --data-dir nor EDGEPEER_DATA_DIR says: /var/lib/edgepeer for root
@@ -58,4 +58,11 @@ export function locateConfigFile(options: LocateOptions = {}): { file: string | 
   const candidates = isRoot ? [systemFile] : [userConfigFile(env), systemFile];
   const found = candidates.find((path) => existsSync(path));
   return { file: found ?? null, origin: { kind: 'default' } };
+}
+
+/** A path setting's value with its paths made absolute from `base`: a path, or named key files. */
+export function resolvePaths(value: unknown, base: string): unknown {
+  if (typeof value === 'string') return resolve(base, value);
+  if (Array.isArray(value)) return (value as KeyFile[]).map((k) => ({ id: k.id, file: resolve(base, k.file) }));
+  return value;
 }

@@ -19,7 +19,7 @@ import {
   type Origin,
   showInput,
 } from './issues.ts';
-import { defaultDataDir, type LocateOptions, locateConfigFile } from './paths.ts';
+import { defaultDataDir, type LocateOptions, locateConfigFile, resolvePaths } from './paths.ts';
 import { KEY_SCHEMAS } from './schema.ts';
 import {
   AGENT_FLAGS,
@@ -157,7 +157,7 @@ function check(key: SettingKey, raw: unknown, origin: Origin, cwd: string, layer
     });
     return;
   }
-  const value = spec.isPath ? resolve(cwd, result.data as string) : result.data;
+  const value = spec.isPath ? resolvePaths(result.data, cwd) : result.data;
   layer.set(key, { value, origin });
 }
 
@@ -459,9 +459,19 @@ function toAgentConfig(
           ...optional('host', v('http.host')),
           ...optional('publicUrl', v('http.publicUrl')),
           ...optional('accessLog', v('http.accessLog')),
+          ...optional('tokenKeys', v('http.tokenKeys')),
           ...(v('http.corsOrigin') === 'off' ? {} : { corsOrigin: v('http.corsOrigin') as string }),
         }
       : null,
+    accounting:
+      v('accounting.dir') === undefined
+        ? null
+        : {
+            dir: v('accounting.dir') as string,
+            interimMs: v('accounting.interim') as number,
+            rotateBytes: v('accounting.rotateSize') as number,
+            rotateMs: v('accounting.rotateAge') as number,
+          },
     https:
       https === undefined || !v('http.enabled')
         ? null

@@ -95,6 +95,20 @@ const listen = nonEmptyString('HOST:PORT, e.g. 127.0.0.1:7070').transform((text,
   return address;
 });
 
+const KEY_FILE = /^([A-Za-z0-9._-]{1,64})=(\S.*)$/;
+const keyFileError = 'must be ID=FILE (ID: letters, digits, ".", "_" or "-", at most 64), or a list of them';
+const keyFile = z.string({ error: keyFileError }).transform((text, ctx) => {
+  const match = KEY_FILE.exec(text.trim());
+  if (match === null) {
+    ctx.issues.push({ code: 'custom', message: keyFileError, input: text });
+    return z.NEVER;
+  }
+  return { id: match[1] as string, file: match[2] as string };
+});
+const keyFiles = z
+  .union([keyFile.transform((one) => [one]), z.array(keyFile)], { error: keyFileError })
+  .refine((keys) => new Set(keys.map((k) => k.id)).size === keys.length, { error: 'names one key id twice' });
+
 export function schemaFor(value: ValueType): z.ZodType {
   switch (value.type) {
     case 'int':
@@ -131,6 +145,8 @@ export function schemaFor(value: ValueType): z.ZodType {
       return sipUri(value.what, value.needsUser === true);
     case 'listen':
       return listen;
+    case 'keyFiles':
+      return keyFiles;
   }
 }
 

@@ -33,7 +33,9 @@ export type ValueType =
   | { type: 'hosts' }
   | { type: 'sip'; what: string; needsUser?: boolean }
   /** HOST:PORT. */
-  | { type: 'listen' };
+  | { type: 'listen' }
+  /** Named key files, `ID=FILE` each: a list (env and flags: comma-separated or repeated). */
+  | { type: 'keyFiles' };
 
 /** The value the agent uses for a ValueType (bytes, ms, parsed addresses). */
 export type ValueOf<T extends ValueType> = T extends { type: 'int' | 'size' | 'duration' }
@@ -48,7 +50,15 @@ export type ValueOf<T extends ValueType> = T extends { type: 'int' | 'size' | 'd
           ? string | string[]
           : T extends { type: 'listen' }
             ? ListenAddress
-            : string;
+            : T extends { type: 'keyFiles' }
+              ? KeyFile[]
+              : string;
+
+/** One named key file (`ID=FILE`). */
+export interface KeyFile {
+  id: string;
+  file: string;
+}
 
 export interface ListenAddress {
   host: string;
@@ -289,6 +299,42 @@ export const SETTINGS = {
       'Access-Control-Allow-Origin of every response: * lets any web page fetch objects and pieces (browser ' +
       'BitTorrent clients using web seeds, HTML5 players); one origin allows only it; off sends no CORS fields.',
     flag: 'cors-origin',
+  },
+  'http.tokenKeys': {
+    value: { type: 'keyFiles' },
+    defaultText: 'none: URLs need no token',
+    example: '[2026a=/etc/edgepeer/url-key-2026a, 2026b=/etc/edgepeer/url-key-2026b]',
+    doc:
+      'Keys of signed URL tokens, ID=FILE each (the file: 32 or more hex digits, or 16 or more bytes); with any, ' +
+      'every object and piece URL needs a valid token (403 missing or bad, 410 expired; docs/http.md). Several ' +
+      'at once for rotation; files read again on SIGHUP.',
+    isPath: true,
+    flag: 'token-key',
+  },
+  'accounting.dir': {
+    value: path('a folder path'),
+    defaultText: 'none: no accounting records',
+    example: '/var/lib/edgepeer/accounting',
+    doc:
+      'Folder of accounting records: one JSON line per HTTP response and per peer-wire session (interim ones for ' +
+      'long sessions), written within a second, rotated by size and age; `edgepeer accounting` sums them up.',
+    isPath: true,
+    flag: 'accounting-dir',
+  },
+  'accounting.interim': {
+    value: { type: 'duration', min: 100, max: 86_400_000, bare: 's' },
+    default: 60_000,
+    doc: 'A peer-wire session still open gets an interim record of the bytes sent since its last one this often.',
+  },
+  'accounting.rotateSize': {
+    value: { type: 'size', min: 4096, max: Number.MAX_SAFE_INTEGER },
+    default: 64 * 1024 * 1024,
+    doc: 'The current accounting file is set aside (accounting-<start>-<run>.jsonl) once it holds this much.',
+  },
+  'accounting.rotateAge': {
+    value: { type: 'duration', min: 1000, max: 31 * 86_400_000, bare: 's' },
+    default: 3_600_000,
+    doc: 'The current accounting file is set aside once it is this old.',
   },
   'https.port': {
     value: port,
@@ -654,7 +700,14 @@ export const AGENT_FLAGS: readonly AgentFlag[] = [
     const spec: SettingSpec = SETTINGS[key];
     if (spec.flag === undefined) return [];
     const type = spec.value.type;
-    const kind = type === 'int' ? 'integer' : type === 'bool' ? 'boolean' : type === 'urls' ? 'multiple' : 'string';
+    const kind =
+      type === 'int'
+        ? 'integer'
+        : type === 'bool'
+          ? 'boolean'
+          : type === 'urls' || type === 'keyFiles'
+            ? 'multiple'
+            : 'string';
     const shown = spec.default === undefined ? spec.defaultText : showValue(key, spec.default);
     const defaultText = Array.isArray(shown) ? shown.join(', ') || undefined : shown?.toString();
     return [
@@ -693,6 +746,7 @@ export function showValue(key: SettingKey, value: unknown): unknown {
   const type = (SETTINGS[key] as SettingSpec).value.type;
   if (type === 'size' && typeof value === 'number') return formatSize(value);
   if (type === 'duration' && typeof value === 'number') return formatDuration(value);
+  if (type === 'keyFiles' && Array.isArray(value)) return (value as KeyFile[]).map((k) => `${k.id}=${k.file}`);
   if (type === 'listen' && typeof value === 'object' && value !== null) {
     const { host, port } = value as ListenAddress;
     return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
@@ -718,6 +772,7 @@ export function fromText(type: ValueType['type'], text: string): unknown {
       return text;
     }
     case 'urls':
+    case 'keyFiles':
       return list();
     case 'hosts': {
       const hosts = list();

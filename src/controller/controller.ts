@@ -17,6 +17,7 @@ import {
   sendJson,
   unpublishAgent,
 } from '../admin/index.ts';
+import { KeyRing, UrlGate } from '../auth/index.ts';
 import type { ControllerConfig, LogLevel } from '../config/index.ts';
 import { createControllerDashboard, type Dashboard } from '../dashboard/index.ts';
 import { InvalidArgumentError, NotFoundError } from '../errors/index.ts';
@@ -84,6 +85,9 @@ export class Controller {
   #leading: Promise<void> = Promise.resolve();
   #wire: PeerWireServer | null = null;
   #http: HttpServer | null = null;
+  /** Signed URL tokens: keys and the check before redirects; null when URLs need none. */
+  #urlKeys: KeyRing | null = null;
+  #urlGate: UrlGate | null = null;
   #addresses: ControllerAddresses = { peerPort: 0, httpPort: null, httpBaseUrls: [], edgeUrl: '', adminUrl: null };
 
   private constructor(
@@ -111,7 +115,12 @@ export class Controller {
       registry: this.registry,
       replicas: () => this.config.edges.replicas,
     });
-    this.#source = new EdgeSource({ catalog: this.catalog, verify, logger: logger.child({ part: 'edge source' }) });
+    this.#source = new EdgeSource({
+      catalog: this.catalog,
+      verify,
+      logger: logger.child({ part: 'edge source' }),
+      tokenFor: (path) => this.#urlGate?.tokenFor(path),
+    });
     this.#cache = new CachingSource(this.catalog, this.#source, { maxBytes: config.cacheBytes });
     this.#announces = new AnnouncesPart({
       catalog: this.catalog,
@@ -192,6 +201,10 @@ export class Controller {
     this.#wire = wire.server;
     this.#addresses = { ...this.#addresses, peerPort: wire.port };
 
+    if (config.http?.tokenKeys !== undefined && config.http.tokenKeys.length > 0) {
+      this.#urlKeys = await KeyRing.load(config.http.tokenKeys);
+      this.#urlGate = new UrlGate({ keys: this.#urlKeys, logger: logger.child({ part: 'url-tokens' }) });
+    }
     if (config.http) {
       const http = await startHttp(
         {
@@ -204,6 +217,7 @@ export class Controller {
           ...(config.http.accessLog ? { accessLog: config.http.accessLog } : {}),
           ...(config.http.corsOrigin ? { corsOrigin: config.http.corsOrigin } : {}),
           ...(config.http.host ? { host: config.http.host } : {}),
+          ...(this.#urlGate === null ? {} : { gate: this.#urlGate }),
         },
         config.shutdownGraceMs,
       );
@@ -350,7 +364,6 @@ export class Controller {
   /** SIGHUP (src/controller/reload.ts): applies what can change while running; never rejects. */
   async reload(next: ControllerConfig, logLevel: LogLevel, logger: Logger): Promise<ReloadOutcome> {
     const { outcome, step } = reloadSteps(logger);
-    outcome.restartNeeded = restartOnlyChanges(this.config, next);
     const current = this.config;
     if (logLevel !== logger.level) await step('logLevel', () => (logger.level = logLevel));
     const leader = this.#leadership?.leader ?? false;
@@ -365,8 +378,21 @@ export class Controller {
       await step('ims', () => this.#registration.replace(next.ims && this.#fleetIms(next.ims)));
     }
     if (next.edges.replicas !== current.edges.replicas) await step('edges.replicas', () => {});
+    // Signed URL token keys: the files read anew, the list as configured (turning tokens on or off: restart).
+    const tokenKeys = next.http?.tokenKeys;
+    let keysInUse = current.http?.tokenKeys;
+    if (this.#urlKeys !== null && tokenKeys !== undefined && tokenKeys.length > 0) {
+      await step('url token keys', async () => {
+        await this.#urlKeys?.reload(tokenKeys);
+        keysInUse = tokenKeys;
+      });
+    }
+    const http =
+      current.http === null ? null : { ...current.http, ...(keysInUse === undefined ? {} : { tokenKeys: keysInUse }) };
+    outcome.restartNeeded = restartOnlyChanges({ ...current, http }, next);
     this.config = {
       ...current,
+      http,
       trackers: next.trackers,
       announce: next.announce,
       ims: next.ims,

@@ -23,6 +23,8 @@ export interface EdgeSourceOptions {
   /** How long an edge that failed a fetch is set aside; default 10 s. */
   setAsideMs?: number;
   logger: Pick<Logger, 'warn' | 'debug'>;
+  /** A token for a piece path, when edges require signed URLs (sent as X-Edgepeer-Token); default: none. */
+  tokenFor?: (path: string) => string | undefined;
 }
 
 export interface EdgeSourceStats {
@@ -40,6 +42,7 @@ export class EdgeSource implements PieceSource {
   readonly #dispatcher: Dispatcher;
   readonly #setAsideMs: number;
   readonly #logger: EdgeSourceOptions['logger'];
+  readonly #tokenFor: EdgeSourceOptions['tokenFor'];
   readonly #stats: EdgeSourceStats = { fetched: 0, bytesFetched: 0, fetchFailures: 0, corruptPieces: 0 };
 
   constructor(options: EdgeSourceOptions) {
@@ -48,6 +51,7 @@ export class EdgeSource implements PieceSource {
     this.#verify = options.verify;
     this.#setAsideMs = options.setAsideMs ?? 10_000;
     this.#logger = options.logger;
+    this.#tokenFor = options.tokenFor;
     this.#dispatcher = new Agent({
       connections: options.connectionsPerEdge ?? 16,
       headersTimeout: timeoutMs,
@@ -116,7 +120,8 @@ export class EdgeSource implements PieceSource {
     const url = pieceUrl(baseUrl, infoHash, pieceIndex);
     let problem: string;
     try {
-      const response = await fetchPiece(this.#dispatcher, new URL(url), size, signal);
+      const target = new URL(url);
+      const response = await fetchPiece(this.#dispatcher, target, size, signal, this.#tokenFor?.(target.pathname));
       if (response.statusCode === 200) {
         if (typeof response.data !== 'number') return response.data;
         problem = `sent ${response.data} bytes for a piece of ${size}`;
@@ -151,6 +156,7 @@ function fetchPiece(
   url: URL,
   size: number,
   signal?: AbortSignal,
+  token?: string,
 ): Promise<{ statusCode: number; data: Buffer | number }> {
   return new Promise((resolve, reject) => {
     let statusCode = 0;
@@ -165,7 +171,10 @@ function fetchPiece(
         origin: url.origin,
         path: url.pathname,
         method: 'GET',
-        headers: { 'user-agent': 'edgepeer controller' },
+        headers:
+          token === undefined
+            ? { 'user-agent': 'edgepeer controller' }
+            : { 'user-agent': 'edgepeer controller', 'x-edgepeer-token': token },
       },
       {
         onRequestStart(started) {

@@ -49,6 +49,11 @@ export const ERRORS = {
   EDGEPEER_NOT_FOUND: { exitCode: ExitCode.notFound, httpStatus: 404, message: 'no such object, piece or route' },
   EDGEPEER_STORE_LOCKED: { exitCode: ExitCode.busy, httpStatus: 409, message: 'the store is locked by another writer' },
   EDGEPEER_CONFIG_INVALID: { exitCode: ExitCode.config, httpStatus: 500, message: 'invalid configuration' },
+  EDGEPEER_SIGNING_KEY_INVALID: {
+    exitCode: ExitCode.config,
+    httpStatus: 500,
+    message: 'a URL token key file cannot be read or is too short',
+  },
   EDGEPEER_ORIGIN_STATUS: { exitCode: ExitCode.remote, httpStatus: 502, message: 'the origin answered an error' },
   EDGEPEER_ORIGIN_TIMEOUT: { exitCode: ExitCode.remote, httpStatus: 504, message: 'the origin did not answer in time' },
   EDGEPEER_ORIGIN_TRUNCATED: { exitCode: ExitCode.remote, httpStatus: 502, message: 'the origin sent fewer bytes' },
@@ -101,6 +106,13 @@ export const ERRORS = {
     httpStatus: 403,
     message: 'the enrolment token is unknown, expired or used',
   },
+  EDGEPEER_URL_TOKEN_REFUSED: {
+    exitCode: ExitCode.auth,
+    httpStatus: 403,
+    message:
+      'the URL token is missing, malformed, signed with an unknown key, tampered with, or not for this path or address',
+  },
+  EDGEPEER_URL_TOKEN_EXPIRED: { exitCode: ExitCode.auth, httpStatus: 410, message: 'the URL token has expired' },
   EDGEPEER_STORE_CORRUPT: { exitCode: ExitCode.io, httpStatus: 500, message: 'the store is damaged' },
   EDGEPEER_PIECE_CORRUPT: { exitCode: ExitCode.io, httpStatus: 500, message: 'a stored piece is damaged' },
   EDGEPEER_DISK_FULL: { exitCode: ExitCode.io, httpStatus: 507, message: 'no space left on device' },
@@ -312,6 +324,13 @@ export class AddressInUseError extends EdgepeerError {
 export class TokenFileError extends EdgepeerError {
   constructor(message: string, details?: ErrorDetails) {
     super('EDGEPEER_TOKEN_INVALID', message, details);
+  }
+}
+
+/** A URL token key (`--token-key ID=FILE`) cannot be read, is too short, or its id is given twice. */
+export class SigningKeyError extends EdgepeerError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('EDGEPEER_SIGNING_KEY_INVALID', message, details);
   }
 }
 

@@ -593,6 +593,9 @@ export class RequestFields {
   // For the access log.
   'user-agent': string | undefined = undefined;
   referer: string | undefined = undefined;
+  // Where a signed URL token may travel besides the query (RequestGate).
+  cookie: string | undefined = undefined;
+  'x-edgepeer-token': string | undefined = undefined;
 }
 type FieldName = keyof RequestFields;
 const KEPT_FIELDS: ReadonlySet<string> = new Set(Object.keys(new RequestFields()));

@@ -24,5 +24,7 @@ export type {
   PartialPolicy,
   PieceVerifier,
   PieceWriter,
+  RequestGate,
+  ResponseEntry,
 } from './types.ts';
 export { isHttpOrigin, type ObjectUrls, objectUrls, pieceUrl } from './urls.ts';

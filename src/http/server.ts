@@ -28,9 +28,11 @@ const SPAN_BUFFERS_IDLE_BYTES = 16 * 1024 * 1024;
 
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   const limits: HttpLimits = { ...DEFAULT_LIMITS, ...options.limits };
-  const { store, cache, forward } = options;
+  const { store, cache, forward, gate, onResponse } = options;
   const qos = options.qos ?? null;
   const protocol = options.tls === undefined ? 'http' : 'https';
+  // When responses are accounted for: when each request's handling began.
+  const startTimes = new WeakMap<Http1Request, number>();
   const logger = options.logger ?? silentLogger;
   // `connections` is read off the transport when asked.
   const stats = emptyHttpStats();
@@ -64,20 +66,34 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     limits,
     responseFields: cors.everyResponse,
     ...(options.tls === undefined ? {} : { tls: options.tls }),
-    ...(accessLog === null
+    ...(accessLog === null && onResponse === undefined
       ? {}
       : {
           onResponseEnd(request, status, bodyBytes, socket) {
-            accessLog.add({
+            accessLog?.add({
               remoteAddress: socket.remoteAddress,
               method: request?.method ?? '',
-              target: request?.url ?? '',
+              target: gate === undefined || request === null ? (request?.url ?? '') : gate.redact(request.url),
               minorVersion: request?.minorVersion ?? null,
               status,
               bodyBytes,
               referer: request?.headers.referer,
               userAgent: request?.headers['user-agent'],
             });
+            if (onResponse !== undefined && request !== null) {
+              const started = startTimes.get(request);
+              onResponse({
+                remoteAddress: socket.remoteAddress,
+                remotePort: socket.remotePort,
+                method: request.method,
+                target: request.url,
+                minorVersion: request.minorVersion,
+                range: request.headers.range,
+                status,
+                bodyBytes,
+                durationMs: started === undefined ? 0 : performance.now() - started,
+              });
+            }
           },
         }),
     onRequest(req, res) {
@@ -97,6 +113,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   /** Answers one request; synchronously when the bytes are at hand, else through the returned promise. */
   function handle(req: Http1Request, res: Http1Response): Promise<void> | void {
     stats.requests += 1;
+    if (onResponse !== undefined) startTimes.set(req, performance.now());
     const method = req.method;
     const head = method === 'HEAD';
     if (method === 'OPTIONS') {
@@ -120,6 +137,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     const route = routeOf(req.url);
     if (route.kind === 'bad') return sendError(res, 400, route.reason);
     if (route.kind === 'unknown') return sendError(res, 404, 'no such resource');
+    if (gate !== undefined) {
+      const refusal = gate.check(req.url, req.headers['x-edgepeer-token'], req.headers.cookie, res.remoteAddress);
+      if (refusal !== null) return sendError(res, refusal.status, refusal.message);
+    }
     const object = store.get(route.infoHash);
     if (object === undefined) return sendError(res, 404, `no object ${route.infoHash} here`);
     const metainfo = store.metainfoOf(object.infoHash);
@@ -270,7 +291,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     });
     if (where === null) return false;
     stats.redirected += 1;
-    sendError(res, 302, `${where.holder} serves it`, ['Location', where.location]);
+    const location = gate === undefined ? where.location : gate.resign(where.location);
+    sendError(res, 302, `${where.holder} serves it`, ['Location', location]);
     return true;
   }
 

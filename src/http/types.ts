@@ -75,6 +75,39 @@ export interface ForwardRequest {
 /** A redirect for the request (302 to `location`), or null to serve it here. */
 export type Forwarder = (request: ForwardRequest) => { location: string; holder: string } | null;
 
+/**
+ * Asked before an object or piece URL is served (signed URL tokens, src/auth): null to serve, else the
+ * status and message to refuse with. The server knows nothing of tokens beyond these calls.
+ */
+export interface RequestGate {
+  check(
+    target: string,
+    tokenHeader: string | undefined,
+    cookie: string | undefined,
+    address: string | undefined,
+  ): { status: number; message: string } | null;
+  /** A redirect's Location carrying a fresh token for where it goes. */
+  resign(location: string): string;
+  /** The target as the access log may show it (no token). */
+  redact(target: string): string;
+}
+
+/** One response as it ended, for an accounting record (src/accounting). */
+export interface ResponseEntry {
+  remoteAddress: string | undefined;
+  remotePort: number | undefined;
+  method: string;
+  /** The request target as sent (it may hold a token). */
+  target: string;
+  minorVersion: 0 | 1;
+  range: string | undefined;
+  status: number;
+  /** Body bytes handed to the socket (those the kernel took, for a response cut short). */
+  bodyBytes: number;
+  /** ms the response took, from the request's handling to its end. */
+  durationMs: number;
+}
+
 export interface HttpServerOptions {
   store: HttpStore;
   cache: PieceSource;
@@ -111,6 +144,10 @@ export interface HttpServerOptions {
   tls?: HttpsCertificate;
   /** Egress limits shared with the peer wire server (src/qos); default: none. */
   qos?: Qos;
+  /** Checks every object and piece request first (signed URL tokens); default: none, all are served. */
+  gate?: RequestGate;
+  /** Told of every response that ended (accounting records); default: nothing is kept. */
+  onResponse?: (entry: ResponseEntry) => void;
 }
 
 export interface HttpsCertificate {

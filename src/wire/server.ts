@@ -42,6 +42,8 @@ export interface PeerWireServerOptions {
   onUploaded?: (infoHash: string, bytes: number) => void;
   /** Egress limits shared with the HTTP servers (src/qos); default: none. */
   qos?: Qos;
+  /** Told of each session with an object that ended, as it ended (accounting records). */
+  onSessionEnd?: (peer: PeerInfo) => void;
 }
 
 export interface PeerWireServer {
@@ -109,6 +111,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
   #sweepTimer: NodeJS.Timeout | null = null;
   #lastRechoke = 0;
   #state: 'new' | 'listening' | 'closing' | 'closed' = 'new';
+  readonly #sessionEnded: PeerWireServerOptions['onSessionEnd'];
 
   constructor(options: PeerWireServerOptions) {
     this.limits = resolveLimits(options.limits);
@@ -126,6 +129,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
     this.qos = options.qos ?? null;
     this.remoteWarnings = new WarningThrottle(this.logger);
     this.uploaded = options.onUploaded ?? (() => {});
+    this.#sessionEnded = options.onSessionEnd;
     if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
       throw new InvalidArgumentError(`peer port must be an integer from 0 to 65535, got ${String(options.port)}`, {
         subject: 'port',
@@ -285,6 +289,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
     else this.#perIp.delete(connection.address);
     const infoHash = connection.object?.infoHash;
     if (infoHash !== undefined) {
+      this.#sessionEnded?.(connection.info());
       const peers = this.#byObject.get(infoHash);
       peers?.delete(connection);
       if (peers?.size === 0) this.#byObject.delete(infoHash);

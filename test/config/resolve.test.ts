@@ -212,6 +212,8 @@ function badValues(spec: SettingSpec): { yaml: unknown; text?: string } {
       return { yaml: 'http://x.example', text: 'mailto:x@example.net' };
     case 'listen':
       return { yaml: 'port 7070', text: '127.0.0.1' };
+    case 'keyFiles':
+      return { yaml: ['no-file-given'], text: 'bad id=/x' };
   }
 }
 
@@ -544,6 +546,7 @@ describe('every key is reachable from the file and the environment', () => {
     host: ['127.0.0.2', '127.0.0.2'],
     hosts: ['127.0.0.2', '127.0.0.2'],
     listen: ['127.0.0.2:2', '127.0.0.2:2'],
+    keyFiles: [['k1=/x/key'], 'k1=/x/key'],
   };
   const goodFor = (key: SettingKey): [unknown, string] => {
     const spec = SETTINGS[key] as SettingSpec;

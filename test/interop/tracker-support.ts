@@ -234,6 +234,8 @@ export interface LeechResult {
   tracker_replies?: number[];
   /** The first peer disconnections and errors libtorrent reported (for failure messages). */
   disconnects?: string[];
+  /** Piece payload bytes it received (libtorrent's total_payload_download). */
+  payloadDownloaded: number;
 }
 
 export interface LtLeecher {
@@ -274,8 +276,16 @@ export function startLtLeecher(
   const result = new Promise<LeechResult>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
-      const record = JSON.parse(line) as { result?: LeechResult & { web_seeds: string[] } };
-      if (record.result !== undefined) resolve({ ...record.result, webSeeds: record.result.web_seeds });
+      const record = JSON.parse(line) as {
+        result?: LeechResult & { web_seeds: string[]; payload_downloaded: number };
+      };
+      if (record.result !== undefined) {
+        resolve({
+          ...record.result,
+          webSeeds: record.result.web_seeds,
+          payloadDownloaded: record.result.payload_downloaded,
+        });
+      }
     });
     void exited.then(([code]) => reject(new Error(`libtorrent leecher exited (${code}) without a result: ${stderr}`)));
   });

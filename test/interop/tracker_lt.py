@@ -163,6 +163,7 @@ def leech(torrent, save_dir, args):
         # Peers in each tracker answer: tells "not listed" from "listed but not reached" when a run fails.
         "tracker_replies": replies,
         "disconnects": disconnects,
+        "payload_downloaded": status.total_payload_download,
     }})
     if stay:
         sys.stdin.read()

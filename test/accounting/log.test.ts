@@ -1,0 +1,118 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { AccountingLog, AccountingRecorder, readRecords, summarise, toCsv } from '../../src/accounting/index.ts';
+import { signToken } from '../../src/auth/index.ts';
+
+const IH = 'cd'.repeat(20);
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'edgepeer-accounting-'));
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+async function lines(folder: string, file = 'accounting.jsonl') {
+  return (await readFile(join(folder, file), 'utf8'))
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+describe('accounting log', () => {
+  it('writes each record within a second, numbered without gaps, and a stop record naming the last', async () => {
+    const folder = join(dir, 'a');
+    const log = await AccountingLog.open({ dir: folder, agent: 'edge1' });
+    const recorder = new AccountingRecorder(log);
+    const token = signToken(
+      { expires: 2e9, paths: [`/objects/${IH}/`], keyId: 'k7', subscriber: 'sip:alice@ims.example.net' },
+      Buffer.alloc(32, 1),
+    );
+    recorder.httpResponse({
+      remoteAddress: '::1',
+      remotePort: 50000,
+      method: 'GET',
+      target: `/objects/${IH}/f.bin?__token__=${token}`,
+      minorVersion: 1,
+      range: 'bytes=0-99,200-299',
+      status: 206,
+      bodyBytes: 512,
+      durationMs: 12.3456,
+    });
+    // Durable without a flush call: the timer writes it (FLUSH_MS), well within a second.
+    await vi.waitFor(async () => expect(await lines(folder)).toHaveLength(2), { timeout: 1000, interval: 20 });
+    const [start, http] = await lines(folder);
+    expect(start).toMatchObject({ seq: 1, type: 'start', agent: 'edge1' });
+    expect(http).toMatchObject({
+      seq: 2,
+      type: 'http',
+      'c-ip': '::1',
+      'cs-method': 'GET',
+      'u-uri': `/objects/${IH}/f.bin?__token__=-`,
+      'sc-status': 206,
+      'sc-entity-bytes': 512,
+      'cs(range)': 'bytes=0-99,200-299',
+      's-ccid': IH,
+      subscriber: 'sip:alice@ims.example.net',
+      'token-key': 'k7',
+      'time-taken': 0.012,
+    });
+    expect(http?.date).toMatch(/^\d{4}-\d\d-\d\d$/);
+    expect(JSON.stringify(await lines(folder))).not.toContain('hmac');
+
+    const peer = { address: '10.0.0.2', port: 6881, infoHash: IH, connectedAt: Date.now() - 5000, uploadedBytes: 1000 };
+    recorder.interim([peer as never]);
+    recorder.sessionEnded({ ...peer, uploadedBytes: 1500 } as never);
+    await log.close();
+    const all = await lines(folder);
+    expect(all.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(all.map((r) => r.type)).toEqual(['start', 'http', 'wire-interim', 'wire', 'stop']);
+    expect(all.map((r) => r['sc-entity-bytes'] ?? 0)).toEqual([0, 512, 1000, 500, 0]);
+    expect(all[4]).toMatchObject({ 'last-seq': 5 });
+  });
+
+  it('rotates by size, and the summary adds up every file and checks each run', async () => {
+    const folder = join(dir, 'b');
+    const log = await AccountingLog.open({ dir: folder, agent: 'edge2', rotateBytes: 4096 });
+    const recorder = new AccountingRecorder(log);
+    for (let i = 0; i < 60; i += 1) {
+      recorder.httpResponse({
+        remoteAddress: '127.0.0.1',
+        remotePort: 1000 + i,
+        method: 'GET',
+        target: `/pieces/${IH}/${i}`,
+        minorVersion: 1,
+        range: undefined,
+        status: 200,
+        bodyBytes: 100,
+        durationMs: 1,
+      });
+      if (i % 10 === 9) await log.flush();
+    }
+    await log.close();
+    const files = (await readdir(folder)).filter((f) => f.startsWith('accounting'));
+    expect(files.length).toBeGreaterThan(1);
+    // A run killed after its first records: no stop record, and a line cut short.
+    await writeFile(
+      join(folder, 'accounting.jsonl'),
+      `${JSON.stringify({ seq: 1, run: 'killed', agent: 'edge2', type: 'start', date: '2026-12-04', time: '12:00:00.000' })}\n{"seq":2,"ru`,
+      { flag: 'a' },
+    );
+    const { records, unreadableLines } = await readRecords(folder);
+    const summary = summarise(records, { periodMs: 3_600_000, by: ['object'] }, unreadableLines);
+    expect(summary.rows).toEqual([
+      { subscriber: '*', object: IH, period: '*', records: 60, httpResponses: 60, wireRecords: 0, bytes: 6000 },
+    ]);
+    expect(summary.runs.find((r) => r.run === log.run)).toMatchObject({
+      firstSeq: 1,
+      lastSeq: 62,
+      missing: 0,
+      stopped: true,
+    });
+    expect(summary.runs.find((r) => r.run === 'killed')).toMatchObject({ stopped: false });
+    expect(summary.unreadableLines).toBe(1);
+    expect(toCsv(summary.rows)).toBe(
+      `period,subscriber,object,records,http_responses,wire_records,bytes\n*,*,${IH},60,60,0,6000\n`,
+    );
+  });
+});
