@@ -1,13 +1,4 @@
-// Issue 14's run with real processes: edgepeer's tracker, Kamailio, one controller and three edge agents
-// (all `bin/run.js`), nginx as the origin. Only the controller registers in IMS and announces (one entry
-// per object, with the union bitmap); an ingest through the controller lands on 2 of the 3 edges, each
-// fetching from the origin; python3-libtorrent and aria2c download through the controller's peer wire and
-// through its URL as the only web seed, and the data verifies; kill -9 a holding edge mid-download: the
-// download completes and verifies, the dead edge's pieces leave the union; it restarts with its store and
-// no rehash; purge through the controller empties every edge and the tracker hears it.
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +9,7 @@ import { boundContact, type Kamailio, startKamailio } from '../fixtures/kamailio
 import { edgepeer } from '../helpers/cli.ts';
 import { type RunningDaemon, startDaemon as start, stopDaemon as stop } from '../helpers/daemon.ts';
 import { type NginxOrigin, startNginx } from '../helpers/nginx.ts';
-import { ARIA2_COMMON, freePort, runProgram } from '../wire/interop-support.ts';
+import { ARIA2_COMMON, freePort, runProgram, spawnAria2 } from '../wire/interop-support.ts';
 import { ltLeech, type RunningEdgepeerTracker, startTrackerCommand } from './tracker-support.ts';
 
 const PIECE = 256 * 1024;
@@ -292,27 +283,14 @@ describe('a controller and three edges as one CDN', () => {
 
   it('aria2c downloads through the peer wire while a holding edge is killed: it completes and verifies', async () => {
     const save = join(dir, 'aria2-wire');
-    const aria2 = spawn(
-      'aria2c',
-      [
-        ...ARIA2_COMMON,
-        '--max-tries=3',
-        `--dir=${save}`,
-        `--listen-port=${await freePort()}`,
-        `--bt-tracker=${tracker.announceUrl}`,
-        '--max-download-limit=2M',
-        torrentFile,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let output = '';
-    aria2.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    aria2.stderr?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    const exited = once(aria2, 'exit') as Promise<[number | null]>;
+    const aria2 = spawnAria2([
+      '--max-tries=3',
+      `--dir=${save}`,
+      `--listen-port=${await freePort()}`,
+      `--bt-tracker=${tracker.announceUrl}`,
+      '--max-download-limit=2M',
+      torrentFile,
+    ]);
     // Mid-download: some pieces have come through the controller.
     const fetchedBefore = ((await admin('/v1/status')) as { fetches: { fetched: number } }).fetches.fetched;
     await vi.waitFor(
@@ -325,8 +303,8 @@ describe('a controller and three edges as one CDN', () => {
     const holders = (await edgeList()).filter((edge) => edge.pieces === 49);
     const victim = edges.find((edge) => edge.listening.httpBaseUrls[0] === holders[0]!.httpBaseUrl)!;
     victim.child.kill('SIGKILL');
-    const [code] = await exited;
-    expect(code, output).toBe(0);
+    const [code] = await aria2.exited;
+    expect(code, aria2.output()).toBe(0);
     expect(await sha1Of(join(save, 'film.bin'))).toBe(SHA1);
     // The dead edge is down and its pieces left the union; the other holder still has them all.
     await vi.waitFor(

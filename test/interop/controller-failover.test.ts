@@ -1,12 +1,4 @@
-// Issue 15's failover run with real processes: redis-server, edgepeer's tracker, Kamailio, two
-// `edgepeer controller` processes on one Redis and two edge agents (all `bin/run.js`), nginx as the origin.
-// aria2c downloads through the leader's peer wire, found through the tracker; kill -9 the leader meanwhile:
-// the other controller takes the lease, registers the CDN in IMS in place of the dead one's binding (the
-// registrar never holds two) and announces under the fleet's peer id (the tracker lists the CDN at the new
-// leader's port); aria2c finds it at its next announce and the download completes and verifies.
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +11,7 @@ import { type RedisServer, startRedis } from '../fixtures/redis.ts';
 import { edgepeer } from '../helpers/cli.ts';
 import { type RunningDaemon, startDaemon, stopDaemon } from '../helpers/daemon.ts';
 import { type NginxOrigin, startNginx } from '../helpers/nginx.ts';
-import { ARIA2_COMMON, freePort } from '../wire/interop-support.ts';
+import { freePort, spawnAria2 } from '../wire/interop-support.ts';
 import { type RunningEdgepeerTracker, startTrackerCommand } from './tracker-support.ts';
 
 const PIECE = 256 * 1024;
@@ -190,29 +182,16 @@ describe('two controllers on one Redis, the leader killed mid-download', () => {
     })();
 
     const save = join(dir, 'aria2');
-    const aria2 = spawn(
-      'aria2c',
-      [
-        ...ARIA2_COMMON,
-        '--max-tries=5',
-        `--dir=${save}`,
-        `--listen-port=${await freePort()}`,
-        `--bt-tracker=${tracker.announceUrl}`,
-        // Re-announce every second (it would wait the tracker's interval): it finds the new leader soon.
-        '--bt-tracker-interval=1',
-        '--max-download-limit=1M',
-        torrentFile,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let output = '';
-    aria2.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    aria2.stderr?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    const finished = once(aria2, 'exit');
+    const aria2 = spawnAria2([
+      '--max-tries=5',
+      `--dir=${save}`,
+      `--listen-port=${await freePort()}`,
+      `--bt-tracker=${tracker.announceUrl}`,
+      // Re-announce every second (it would wait the tracker's interval): it finds the new leader soon.
+      '--bt-tracker-interval=1',
+      '--max-download-limit=1M',
+      torrentFile,
+    ]);
     try {
       // Mid-download: the leader has sent some of the object, not all of it.
       await vi.waitFor(
@@ -234,10 +213,10 @@ describe('two controllers on one Redis, the leader killed mid-download', () => {
           ),
         { timeout: 20_000, interval: 200 },
       );
-      const [code] = (await finished) as [number];
-      expect(code, output).toBe(0);
+      const [code] = await aria2.exited;
+      expect(code, aria2.output()).toBe(0);
     } finally {
-      aria2.kill('SIGKILL');
+      aria2.child.kill('SIGKILL');
       sampling = false;
       await sampler;
     }

@@ -36,6 +36,26 @@ function logLines() {
   };
 }
 
+/** The part announcing `store` to one tracker as soon as announces are due (the controller's timing, not
+ * the client's 10 s grid), logging to `log`. */
+function startPart(
+  store: MemoryStore,
+  log: ReturnType<typeof logLines>,
+  announceUrl: string,
+  timing: { backoffInitialMs?: number; requestTimeoutMs?: number },
+): AnnouncesPart {
+  const part = new AnnouncesPart({
+    catalog: store,
+    peerId: Buffer.alloc(20, 1),
+    where: () => ({ peerPort: 6881, httpBaseUrls: [] }),
+    transferStats: () => undefined,
+    logger: log.logger,
+    timing: { changeDelayMs: 0, batchWindowMs: 0, batchLingerMs: 0, ...timing },
+  });
+  part.start([announceUrl]);
+  return part;
+}
+
 describe('announces part', () => {
   it('logs a tracker going down once for all objects, and once when it answers again', async () => {
     // A port nothing listens on, for the tracker that will come up there later.
@@ -52,16 +72,7 @@ describe('announces part', () => {
     ];
     for (const object of objects) await store.addObject(object.metainfo);
     const log = logLines();
-    const part = new AnnouncesPart({
-      catalog: store,
-      peerId: Buffer.alloc(20, 1),
-      where: () => ({ peerPort: 6881, httpBaseUrls: [] }),
-      transferStats: () => undefined,
-      logger: log.logger,
-      // Announces as soon as they are due (the controller's timing), not on the client's 10 s grid.
-      timing: { changeDelayMs: 0, batchWindowMs: 0, batchLingerMs: 0, backoffInitialMs: 200 },
-    });
-    part.start([announceUrl]);
+    const part = startPart(store, log, announceUrl, { backoffInitialMs: 200 });
     try {
       const warning = 'tracker unreachable; announces retry with backoff';
       await log.until((line) => line.msg === warning);
@@ -101,15 +112,7 @@ describe('announces part', () => {
     const store = new MemoryStore();
     await store.addObject(makeObject('a.bin', 40_000, 16_384).metainfo);
     const log = logLines();
-    const part = new AnnouncesPart({
-      catalog: store,
-      peerId: Buffer.alloc(20, 1),
-      where: () => ({ peerPort: 6881, httpBaseUrls: [] }),
-      transferStats: () => undefined,
-      logger: log.logger,
-      timing: { changeDelayMs: 0, batchWindowMs: 0, batchLingerMs: 0, requestTimeoutMs: 300 },
-    });
-    part.start([announceUrl]);
+    const part = startPart(store, log, announceUrl, { requestTimeoutMs: 300 });
     try {
       await log.until((line) => line.level === 40);
       expect(log.lines.filter((line) => line.level === 40)).toEqual([

@@ -1,7 +1,7 @@
 // Shared by the peer wire interop tests (test/interop/wire-*.test.ts): objects in a real store (pieces
 // hashed here with node:crypto and written through the store), the wire server over it, a minimal
 // HTTP tracker for clients that cannot be told a peer, and helpers to run clients and compare files.
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
@@ -266,3 +266,23 @@ export const ARIA2_COMMON = [
   '--interface=127.0.0.1',
   '--disable-ipv6=true',
 ];
+
+export interface RunningAria2 {
+  child: ChildProcess;
+  /** What it printed so far (stdout and stderr), for failure messages. */
+  output: () => string;
+  /** Its exit code once it exits. */
+  exited: Promise<[number | null]>;
+}
+
+/** aria2c in the background with ARIA2_COMMON and `args`, for downloads something happens during. */
+export function spawnAria2(args: string[]): RunningAria2 {
+  const child = spawn('aria2c', [...ARIA2_COMMON, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const collect = (chunk: Buffer) => {
+    output += chunk.toString();
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  return { child, output: () => output, exited: once(child, 'exit') as Promise<[number | null]> };
+}
