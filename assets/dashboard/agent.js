@@ -1,8 +1,8 @@
 // The agent's pages: overview, objects (piece maps, purge, ingest) and peers. Shared parts (DOM, API,
 // confirmation, live updates) in common.js.
 import { drawRateChart } from './chart.js';
-import { api, app, card, formatBytes, h, percent, run, time } from './common.js';
-import { objectList } from './lists.js';
+import { api, app, card, formatBytes, h, percent, run, table, time } from './common.js';
+import { objectList, trackerRows } from './lists.js';
 import { COLOURS, drawHeatMap, drawPieceMap } from './piecemap.js';
 
 // Overview
@@ -63,22 +63,14 @@ function overviewPage() {
       {},
       h('h2', {}, 'Egress limits (QoS)'),
       qos,
-      h(
-        'table',
-        {},
-        h(
-          'thead',
-          {},
-          h(
-            'tr',
-            {},
-            h('th', {}, 'Class'),
-            h('th', { class: 'num' }, 'Weight'),
-            h('th', { class: 'num' }, 'Limit'),
-            h('th', { class: 'num' }, 'Sending'),
-            h('th', { class: 'num' }, 'Waiting'),
-          ),
-        ),
+      table(
+        [
+          ['Class', false],
+          ['Weight', true],
+          ['Limit', true],
+          ['Sending', true],
+          ['Waiting', true],
+        ],
         qosClasses,
       ),
     ),
@@ -101,25 +93,7 @@ function overviewPage() {
       { key: 'sentPerSecond', colour: `rgb(${COLOURS.held})` },
       { key: 'pulledPerSecond', colour: `rgb(${COLOURS.cached})` },
     ]);
-    trackers.replaceChildren(
-      ...(o.trackers.length === 0
-        ? [h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'No trackers configured (or announces off).'))]
-        : o.trackers.map((t) =>
-            h(
-              'tr',
-              {},
-              h('td', {}, h('code', {}, t.url)),
-              h('td', { class: 'num' }, t.objects),
-              h('td', {}, time(t.lastSuccessAt)),
-              h('td', { class: 'num' }, t.peersSeen),
-              h(
-                'td',
-                { class: t.lastError ? 'error' : '' },
-                t.lastError ? (t.lastError.message ?? String(t.lastError.code)) : 'none',
-              ),
-            ),
-          )),
-    );
+    trackerRows(trackers, o.trackers);
     ims.replaceChildren(
       o.ims
         ? `${o.ims.status}${o.ims.registered ? ' (registered)' : ''}: ${o.ims.impu} at ${o.ims.registrar}${o.ims.expiresAt ? `, expires ${new Date(o.ims.expiresAt).toLocaleTimeString()}` : ''}`

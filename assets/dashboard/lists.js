@@ -1,7 +1,7 @@
 // What the agent's and the controller's object pages share: the list filtered, sorted and paged on the
 // server (the view kept in the URL), ingest a URL, and purging an object or some of its pieces, each
 // after a confirmation. Each page draws its own pictures of the selected object.
-import { api, confirmAction, formatBytes, h } from './common.js';
+import { api, confirmAction, formatBytes, h, time } from './common.js';
 import { pieceAt } from './piecemap.js';
 
 // Objects
@@ -321,7 +321,6 @@ function purgeControls(id, mapOf, done, clicks) {
 
 /** A tracker table's rows from a status's trackers. */
 export function trackerRows(body, trackers) {
-  const time = (ms) => (ms ? new Date(ms).toLocaleTimeString() : '–');
   body.replaceChildren(
     ...(trackers.length === 0
       ? [h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'No trackers configured (or announces off).'))]
