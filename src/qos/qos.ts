@@ -112,11 +112,13 @@ export interface LoadFigures {
 /** How often load is sampled while a shedding threshold is set. */
 const LOAD_SAMPLE_MS = 100;
 
+const NO_BUCKETS: TokenBucket[] = [];
+
 /** One connection's or response's claim on the limiter. */
 export class Flow {
   readonly protocol: Protocol;
-  /** Called when a send that had to wait may go: the sender tries again and its take() succeeds. */
-  readonly resume: () => void;
+  /** The sender's own resume (a connection's), or undefined: then the awaited whenSendable() goes on. */
+  readonly #onResume: (() => void) | undefined;
   buckets: TokenBucket[];
   cls: ClassState;
   /** Bytes waiting to be sent (0: not waiting). */
@@ -141,15 +143,17 @@ export class Flow {
     this.protocol = protocol;
     this.objectKey = objectKey;
     this.clientKey = clientKey;
-    this.resume =
-      resume ??
-      (() => {
-        const waiter = this.#waiter;
-        this.#waiter = null;
-        waiter?.();
-      });
-    this.buckets = [];
+    this.#onResume = resume;
+    this.buckets = NO_BUCKETS;
     this.cls = undefined as unknown as ClassState;
+  }
+
+  /** Called when a send that had to wait may go: the sender tries again and its take() succeeds. */
+  resume(): void {
+    if (this.#onResume !== undefined) return this.#onResume();
+    const waiter = this.#waiter;
+    this.#waiter = null;
+    waiter?.();
   }
 
   /**
@@ -525,10 +529,12 @@ export class Qos {
       flow.clientShared = this.#acquire(this.#clients, flow.clientKey, settings.clientRate);
     const className = settings.objectClasses[flow.objectKey] ?? DEFAULT_CLASS;
     flow.cls = this.#classByName.get(className) ?? this.#classByName.get(DEFAULT_CLASS)!;
+    // Built per flow without a temporary array: this runs once per HTTP response.
     const buckets: TokenBucket[] = [];
-    for (const bucket of [this.#global, this.#protocol[flow.protocol], flow.cls.bucket]) {
-      if (bucket.limited) buckets.push(bucket);
-    }
+    if (this.#global.limited) buckets.push(this.#global);
+    const protocolBucket = this.#protocol[flow.protocol];
+    if (protocolBucket.limited) buckets.push(protocolBucket);
+    if (flow.cls.bucket.limited) buckets.push(flow.cls.bucket);
     if (flow.objectShared?.bucket.limited) buckets.push(flow.objectShared.bucket);
     if (flow.clientShared?.bucket.limited) buckets.push(flow.clientShared.bucket);
     flow.buckets = buckets;
