@@ -32,7 +32,6 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   const qos = options.qos ?? null;
   const protocol = options.tls === undefined ? 'http' : 'https';
   // When responses are accounted for: when each request's handling began.
-  const startTimes = new WeakMap<Http1Request, number>();
   const logger = options.logger ?? silentLogger;
   // `connections` is read off the transport when asked.
   const stats = emptyHttpStats();
@@ -69,7 +68,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     ...(accessLog === null && onResponse === undefined
       ? {}
       : {
-          onResponseEnd(request, status, bodyBytes, socket) {
+          onResponseEnd(request, status, bodyBytes, socket, startedAt) {
             accessLog?.add({
               remoteAddress: socket.remoteAddress,
               method: request?.method ?? '',
@@ -81,7 +80,6 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
               userAgent: request?.headers['user-agent'],
             });
             if (onResponse !== undefined && request !== null) {
-              const started = startTimes.get(request);
               onResponse({
                 remoteAddress: socket.remoteAddress,
                 remotePort: socket.remotePort,
@@ -91,7 +89,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
                 range: request.headers.range,
                 status,
                 bodyBytes,
-                durationMs: started === undefined ? 0 : performance.now() - started,
+                durationMs: startedAt === 0 ? 0 : performance.now() - startedAt,
               });
             }
           },
@@ -113,7 +111,6 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   /** Answers one request; synchronously when the bytes are at hand, else through the returned promise. */
   function handle(req: Http1Request, res: Http1Response): Promise<void> | void {
     stats.requests += 1;
-    if (onResponse !== undefined) startTimes.set(req, performance.now());
     const method = req.method;
     const head = method === 'HEAD';
     if (method === 'OPTIONS') {

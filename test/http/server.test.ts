@@ -12,6 +12,7 @@ import {
   type HttpServerOptions,
   objectUrls,
   REASON_PHRASES,
+  type ResponseEntry,
 } from '../../src/http/index.ts';
 import type { Metainfo } from '../../src/metainfo/index.ts';
 import { holdObject, MemoryStore, metainfoFor, pieceCacheOf, testBytes } from './memory-store.ts';
@@ -612,6 +613,38 @@ async function serveOneObject(name: string, pieces: number, options: Partial<Htt
   const url = objectUrls(baseUrls[0]!, { infoHash: metainfo.infoHash, metainfo }).files[0]!;
   return { store, cache, server, port, baseUrls, data, url };
 }
+
+describe('HTTP server: each response reported', () => {
+  it('hands onResponse the request as sent, status, body bytes, range and how long it took', async () => {
+    const entries: ResponseEntry[] = [];
+    const { server, url } = await serveOneObject('reported.bin', 4, { onResponse: (entry) => entries.push(entry) });
+    try {
+      const started = performance.now();
+      const ranged = await get(`${url}?x=1`, { range: `bytes=${PIECE - 10}-${PIECE + 9}` });
+      const whole = await get(url);
+      const elapsed = performance.now() - started;
+      expect([ranged.status, whole.status]).toEqual([206, 200]);
+      expect(entries).toHaveLength(2);
+      const [first, second] = entries as [ResponseEntry, ResponseEntry];
+      expect(first).toMatchObject({
+        method: 'GET',
+        target: `${new URL(url).pathname}?x=1`,
+        minorVersion: 1,
+        range: `bytes=${PIECE - 10}-${PIECE + 9}`,
+        status: 206,
+        bodyBytes: 20,
+        remoteAddress: '127.0.0.1',
+      });
+      expect(second).toMatchObject({ status: 200, bodyBytes: 4 * PIECE, range: undefined });
+      for (const entry of entries) {
+        expect(entry.durationMs).toBeGreaterThan(0);
+        expect(entry.durationMs).toBeLessThan(elapsed);
+      }
+    } finally {
+      await server.close(100);
+    }
+  });
+});
 
 describe('HTTP server: CORS', () => {
   it('lets pages read objects and their range fields, and answers preflights', async () => {
