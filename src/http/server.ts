@@ -134,9 +134,11 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     const route = routeOf(req.url);
     if (route.kind === 'bad') return sendError(res, 400, route.reason);
     if (route.kind === 'unknown') return sendError(res, 404, 'no such resource');
+    let subscriber: string | undefined;
     if (gate !== undefined) {
-      const refusal = gate.check(req.url, req.headers['x-edgepeer-token'], req.headers.cookie, res.remoteAddress);
-      if (refusal !== null) return sendError(res, refusal.status, refusal.message);
+      const answer = gate.admit(req.url, req.headers['x-edgepeer-token'], req.headers.cookie, res.remoteAddress);
+      if ('status' in answer) return sendError(res, answer.status, answer.message);
+      subscriber = answer.subscriber;
     }
     const object = store.get(route.infoHash);
     if (object === undefined) return sendError(res, 404, `no object ${route.infoHash} here`);
@@ -191,7 +193,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     }
     if (head) return sendHead(res, representation);
     const partial = decision.kind === 'ranges';
-    const flow = qos?.active ? qos.open(protocol, object.infoHash, res.remoteAddress) : null;
+    const flow = qos?.active ? qos.open(protocol, object.infoHash, res.remoteAddress, undefined, subscriber) : null;
     if (sendAtHand(res, object, representation, ranges, partial, flow)) {
       flow?.close();
       return;

@@ -80,12 +80,13 @@ export type Forwarder = (request: ForwardRequest) => { location: string; holder:
  * status and message to refuse with. The server knows nothing of tokens beyond these calls.
  */
 export interface RequestGate {
-  check(
+  /** A refusal to send, or the admitted request's subscriber (the token's `sub`, for QoS classes). */
+  admit(
     target: string,
     tokenHeader: string | undefined,
     cookie: string | undefined,
     address: string | undefined,
-  ): { status: number; message: string } | null;
+  ): { status: number; message: string } | { subscriber?: string | undefined };
   /** A redirect's Location carrying a fresh token for where it goes. */
   resign(location: string): string;
   /** The target as the access log may show it (no token). */

@@ -132,17 +132,27 @@ export class Flow {
   readonly #qos: Qos;
   readonly objectKey: string;
   readonly clientKey: string;
+  /** The subscriber of the request's token, if any: its class wins over the object's. */
+  readonly subscriber: string | undefined;
   /** The object's and the client address's buckets, once their limits are set. */
   objectShared: SharedBucket | null = null;
   clientShared: SharedBucket | null = null;
 
   #waiter: (() => void) | null = null;
 
-  constructor(qos: Qos, protocol: Protocol, objectKey: string, clientKey: string, resume?: () => void) {
+  constructor(
+    qos: Qos,
+    protocol: Protocol,
+    objectKey: string,
+    clientKey: string,
+    resume: (() => void) | undefined,
+    subscriber: string | undefined,
+  ) {
     this.#qos = qos;
     this.protocol = protocol;
     this.objectKey = objectKey;
     this.clientKey = clientKey;
+    this.subscriber = subscriber;
     this.#onResume = resume;
     this.buckets = NO_BUCKETS;
     this.cls = undefined as unknown as ClassState;
@@ -309,11 +319,18 @@ export class Qos {
 
   /**
    * A flow for a connection or response, or null when no limit is set (the server then sends freely).
-   * `resume` is called when a send that waited may go (without it: await Flow.whenSendable).
+   * `resume` is called when a send that waited may go (without it: await Flow.whenSendable); `subscriber`
+   * is the one a signed URL token named, for qos.subscriberClasses.
    */
-  open(protocol: Protocol, infoHash: string, clientAddress: string, resume?: () => void): Flow | null {
+  open(
+    protocol: Protocol,
+    infoHash: string,
+    clientAddress: string,
+    resume?: () => void,
+    subscriber?: string,
+  ): Flow | null {
     if (!this.#active) return null;
-    const flow = new Flow(this, protocol, infoHash, clientAddress, resume);
+    const flow = new Flow(this, protocol, infoHash, clientAddress, resume, subscriber);
     this.#flows.add(flow);
     this.#bind(flow);
     return flow;
@@ -527,7 +544,12 @@ export class Qos {
       flow.objectShared = this.#acquire(this.#objects, flow.objectKey, settings.objectRate);
     if (flow.clientShared === null && settings.clientRate > 0)
       flow.clientShared = this.#acquire(this.#clients, flow.clientKey, settings.clientRate);
-    const className = settings.objectClasses[flow.objectKey] ?? DEFAULT_CLASS;
+    const className =
+      (flow.subscriber !== undefined && Object.hasOwn(settings.subscriberClasses, flow.subscriber)
+        ? settings.subscriberClasses[flow.subscriber]
+        : undefined) ??
+      settings.objectClasses[flow.objectKey] ??
+      DEFAULT_CLASS;
     flow.cls = this.#classByName.get(className) ?? this.#classByName.get(DEFAULT_CLASS)!;
     // Built per flow without a temporary array: this runs once per HTTP response.
     const buckets: TokenBucket[] = [];

@@ -1,4 +1,5 @@
 // QoS settings as plain data: what the config file, flags and the admin API give, checked in one place.
+import { isSubscriber } from '../auth/index.ts';
 import { InvalidArgumentError } from '../errors/index.ts';
 
 export const PROTOCOLS = ['wire', 'http', 'https'] as const;
@@ -28,6 +29,11 @@ export interface QosSettings {
   classes: QosClass[];
   /** Info hash (lowercase hex) -> class name. */
   objectClasses: Record<string, string>;
+  /**
+   * Subscriber (the `sub` of a signed URL token: an IMS public identity) -> class name; it takes precedence
+   * over the object's class. HTTP(S) only: the peer wire carries no token.
+   */
+  subscriberClasses: Record<string, string>;
   /** The global rate during `altWindow` (Transmission's alt-speed); 0: no alternative limit. */
   altRate: number;
   altWindow: string | null;
@@ -50,6 +56,7 @@ export const DEFAULT_QOS: Readonly<QosSettings> = Object.freeze({
   clientRate: 0,
   classes: [],
   objectClasses: {},
+  subscriberClasses: {},
   altRate: 0,
   altWindow: null,
   shedConnections: 0,
@@ -75,7 +82,12 @@ const MAX_RATE = 2 ** 50;
 
 /** `base` overlaid with `given` (a partial, e.g. an admin API request), checked: InvalidArgumentError naming the field. */
 export function resolveQos(given: Record<string, unknown>, base: QosSettings = DEFAULT_QOS): QosSettings {
-  const settings: QosSettings = { ...base, classes: [...base.classes], objectClasses: { ...base.objectClasses } };
+  const settings: QosSettings = {
+    ...base,
+    classes: [...base.classes],
+    objectClasses: { ...base.objectClasses },
+    subscriberClasses: { ...base.subscriberClasses },
+  };
   for (const [key, value] of Object.entries(given)) {
     if (value === undefined) continue;
     if ((RATE_KEYS as readonly string[]).includes(key)) {
@@ -84,6 +96,9 @@ export function resolveQos(given: Record<string, unknown>, base: QosSettings = D
       settings.classes = typeof value === 'string' ? parseClasses(value) : classesOf(value);
     } else if (key === 'objectClasses') {
       settings.objectClasses = typeof value === 'string' ? parseObjectClasses(value) : objectClassesOf(value);
+    } else if (key === 'subscriberClasses') {
+      settings.subscriberClasses =
+        typeof value === 'string' ? parseSubscriberClasses(value) : subscriberClassesOf(value);
     } else if (key === 'altWindow') {
       if (value === null || value === '') settings.altWindow = null;
       else if (typeof value === 'string') {
@@ -93,13 +108,15 @@ export function resolveQos(given: Record<string, unknown>, base: QosSettings = D
     } else {
       throw invalid(
         key,
-        `is not a QoS setting (known: ${[...RATE_KEYS, 'classes', 'objectClasses', 'altWindow'].join(', ')})`,
+        `is not a QoS setting (known: ${[...RATE_KEYS, 'classes', 'objectClasses', 'subscriberClasses', 'altWindow'].join(', ')})`,
       );
     }
   }
-  for (const className of Object.values(settings.objectClasses)) {
-    if (className !== DEFAULT_CLASS && !settings.classes.some((c) => c.name === className)) {
-      throw invalid('objectClasses', `names class ${JSON.stringify(className)}, which qos.classes does not define`);
+  for (const key of ['objectClasses', 'subscriberClasses'] as const) {
+    for (const className of Object.values(settings[key])) {
+      if (className !== DEFAULT_CLASS && !settings.classes.some((c) => c.name === className)) {
+        throw invalid(key, `names class ${JSON.stringify(className)}, which qos.classes does not define`);
+      }
     }
   }
   return settings;
@@ -155,6 +172,18 @@ export function parseObjectClasses(text: string): Record<string, string> {
   return map;
 }
 
+/** `sip:alice@ims.example.net=gold,...`: a subscriber is what a token's `sub` may hold (no `=` or `,`). */
+export function parseSubscriberClasses(text: string): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const item of text.split(',').map((s) => s.trim())) {
+    if (item === '') continue;
+    const eq = item.lastIndexOf('=');
+    if (eq <= 0) throw invalid('subscriberClasses', `expected <subscriber>=<class>, got ${JSON.stringify(item)}`);
+    map[subscriberOf(item.slice(0, eq).trim())] = nameOf(item.slice(eq + 1).trim());
+  }
+  return map;
+}
+
 export function formatClasses(classes: readonly QosClass[]): string {
   return classes.map((c) => `${c.name}:${c.weight}${c.rate > 0 ? `:${c.rate}` : ''}`).join(',');
 }
@@ -190,6 +219,23 @@ function objectClassesOf(value: unknown): Record<string, string> {
   const map: Record<string, string> = {};
   for (const [hash, name] of Object.entries(value)) map[hashOf(hash)] = nameOf(name);
   return map;
+}
+
+function subscriberClassesOf(value: unknown): Record<string, string> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalid('subscriberClasses', 'must be {"<subscriber>": "<class>"} or "<subscriber>=<class>,..."');
+  }
+  const map: Record<string, string> = {};
+  for (const [subscriber, name] of Object.entries(value)) map[subscriberOf(subscriber)] = nameOf(name);
+  return map;
+}
+
+/** A subscriber as a signed URL token names it (src/auth's rule). */
+function subscriberOf(subscriber: string): string {
+  if (!isSubscriber(subscriber)) {
+    throw invalid('subscriberClasses', `not a subscriber identity: ${JSON.stringify(subscriber)}`);
+  }
+  return subscriber;
 }
 
 function nameOf(name: unknown): string {
