@@ -588,7 +588,7 @@ export const SETTINGS = {
       check: (value) =>
         /^\s*[A-Za-z0-9._@:+-]+\s*=\s*[A-Za-z0-9_-]+(\s*,\s*[A-Za-z0-9._@:+-]+\s*=\s*[A-Za-z0-9_-]+)*\s*$/.test(value),
     },
-    defaultText: 'none: requests go by their object\'s class',
+    defaultText: "none: requests go by their object's class",
     example: 'sip:alice@ims.example.net=default',
     doc: "The class of HTTP(S) requests whose signed URL token names the subscriber (its sub), over the object's class (subscriber=class, comma-separated).",
     flag: 'qos-subscriber-classes',

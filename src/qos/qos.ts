@@ -160,7 +160,10 @@ export class Flow {
 
   /** Called when a send that had to wait may go: the sender tries again and its take() succeeds. */
   resume(): void {
-    if (this.#onResume !== undefined) return this.#onResume();
+    if (this.#onResume !== undefined) {
+      this.#onResume();
+      return;
+    }
     const waiter = this.#waiter;
     this.#waiter = null;
     waiter?.();
