@@ -94,11 +94,8 @@ export function resolveQos(given: Record<string, unknown>, base: QosSettings = D
       settings[key as (typeof RATE_KEYS)[number]] = rateOf(key, value);
     } else if (key === 'classes') {
       settings.classes = typeof value === 'string' ? parseClasses(value) : classesOf(value);
-    } else if (key === 'objectClasses') {
-      settings.objectClasses = typeof value === 'string' ? parseObjectClasses(value) : objectClassesOf(value);
-    } else if (key === 'subscriberClasses') {
-      settings.subscriberClasses =
-        typeof value === 'string' ? parseSubscriberClasses(value) : subscriberClassesOf(value);
+    } else if (key === 'objectClasses' || key === 'subscriberClasses') {
+      settings[key] = parseAssignments(key, value);
     } else if (key === 'altWindow') {
       if (value === null || value === '') settings.altWindow = null;
       else if (typeof value === 'string') {
@@ -161,26 +158,35 @@ export function parseClasses(text: string): QosClass[] {
   return checkClassNames(classes);
 }
 
-/** "<info hash>=gold,<info hash>=bronze". */
-export function parseObjectClasses(text: string): Record<string, string> {
-  const map: Record<string, string> = {};
-  for (const item of text.split(',').map((s) => s.trim())) {
-    if (item === '') continue;
-    const [hash = '', name = ''] = item.split('=').map((s) => s.trim());
-    map[hashOf(hash)] = nameOf(name);
-  }
-  return map;
-}
+type AssignmentKey = 'objectClasses' | 'subscriberClasses';
 
-/** `sip:alice@ims.example.net=gold,...`: a subscriber is what a token's `sub` may hold (no `=` or `,`). */
-export function parseSubscriberClasses(text: string): Record<string, string> {
+/** What an assignment maps to a class, checked: an info hash (lower-cased) or a subscriber. */
+const ASSIGNED: Record<AssignmentKey, { what: string; check: (member: string) => string }> = {
+  objectClasses: { what: '<info hash>', check: hashOf },
+  subscriberClasses: { what: '<subscriber>', check: subscriberOf },
+};
+
+/**
+ * `qos.objectClasses` ("<info hash>=gold,...") or `qos.subscriberClasses` ("sip:alice@ims.example.net=gold,...")
+ * as a map, from that text or from {"<member>": "<class>"}.
+ */
+export function parseAssignments(key: AssignmentKey, value: unknown): Record<string, string> {
+  const { what, check } = ASSIGNED[key];
   const map: Record<string, string> = {};
-  for (const item of text.split(',').map((s) => s.trim())) {
-    if (item === '') continue;
-    const eq = item.lastIndexOf('=');
-    if (eq <= 0) throw invalid('subscriberClasses', `expected <subscriber>=<class>, got ${JSON.stringify(item)}`);
-    map[subscriberOf(item.slice(0, eq).trim())] = nameOf(item.slice(eq + 1).trim());
+  if (typeof value === 'string') {
+    for (const item of value.split(',').map((s) => s.trim())) {
+      if (item === '') continue;
+      // A subscriber may hold no "=", so the last one separates the class.
+      const eq = item.lastIndexOf('=');
+      if (eq <= 0) throw invalid(key, `expected ${what}=<class>, got ${JSON.stringify(item)}`);
+      map[check(item.slice(0, eq).trim())] = nameOf(item.slice(eq + 1).trim());
+    }
+    return map;
   }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalid(key, `must be {"${what}": "<class>"} or "${what}=<class>,..."`);
+  }
+  for (const [member, name] of Object.entries(value)) map[check(member)] = nameOf(name);
   return map;
 }
 
@@ -210,24 +216,6 @@ function checkClassNames(classes: QosClass[]): QosClass[] {
     seen.add(c.name);
   }
   return classes;
-}
-
-function objectClassesOf(value: unknown): Record<string, string> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalid('objectClasses', 'must be {"<info hash>": "<class>"} or "<info hash>=<class>,..."');
-  }
-  const map: Record<string, string> = {};
-  for (const [hash, name] of Object.entries(value)) map[hashOf(hash)] = nameOf(name);
-  return map;
-}
-
-function subscriberClassesOf(value: unknown): Record<string, string> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalid('subscriberClasses', 'must be {"<subscriber>": "<class>"} or "<subscriber>=<class>,..."');
-  }
-  const map: Record<string, string> = {};
-  for (const [subscriber, name] of Object.entries(value)) map[subscriberOf(subscriber)] = nameOf(name);
-  return map;
 }
 
 /** A subscriber as a signed URL token names it (src/auth's rule). */
