@@ -6,8 +6,6 @@ import type { ResponseEntry } from '../http/index.ts';
 import type { PeerInfo } from '../wire/index.ts';
 import type { AccountingLog } from './log.ts';
 
-const OBJECT_OR_PIECE = /^\/(?:objects|pieces)\/([0-9a-fA-F]{40})(?:[/?]|$)/;
-
 /** Bytes of a session already in a record, by session (address, port, start). */
 type Recorded = Map<string, number>;
 
@@ -72,15 +70,15 @@ export class AccountingRecorder {
  * a third of the cost of an object and JSON.stringify). Strings from the client are escaped by jsonString.
  */
 function httpMembers(entry: ResponseEntry): string {
-  const { path, token } = pathAndToken(entry.target);
+  const token = tokenOf(entry.target);
   let line = `"time-taken":${round3(entry.durationMs / 1000)}`;
-  if (entry.remoteAddress !== undefined) line += `,"c-ip":${jsonString(entry.remoteAddress)}`;
+  // A socket's address and an HTTP method (a token, RFC 9110 5.6.2) hold nothing JSON escapes.
+  if (entry.remoteAddress !== undefined) line += `,"c-ip":"${entry.remoteAddress}"`;
   if (entry.remotePort !== undefined) line += `,"c-port":${entry.remotePort}`;
-  line += `,"cs-method":${jsonString(entry.method)},"u-uri":${jsonString(token === undefined ? entry.target : redact(entry.target))}`;
+  line += `,"cs-method":"${entry.method}","u-uri":${targetString(token === undefined ? entry.target : redact(entry.target))}`;
   line += `,"protocol":"${entry.minorVersion === 1 ? 'HTTP/1.1' : 'HTTP/1.0'}","sc-status":${entry.status},"sc-entity-bytes":${entry.bodyBytes}`;
   if (entry.range !== undefined) line += `,"cs(range)":${jsonString(entry.range)}`;
-  const infoHash = OBJECT_OR_PIECE.exec(path)?.[1];
-  if (infoHash !== undefined) line += `,"s-ccid":"${infoHash.toLowerCase()}"`;
+  if (entry.infoHash !== undefined) line += `,"s-ccid":"${entry.infoHash}"`;
   if (token !== undefined) {
     const claims = parseToken(token);
     if (claims?.subscriber !== undefined) line += `,"subscriber":${jsonString(claims.subscriber)}`;
@@ -96,6 +94,11 @@ function jsonString(value: string): string {
   return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`;
 }
 
+/** A request target as a JSON string: the HTTP/1.1 layer refuses control characters and bytes above 0x7e in it. */
+function targetString(target: string): string {
+  return target.indexOf('"') < 0 && target.indexOf('\\') < 0 ? `"${target}"` : jsonString(target);
+}
+
 function sessionKey(peer: PeerInfo): string {
   return `${peer.address}|${peer.port}|${peer.connectedAt}`;
 }
@@ -104,18 +107,19 @@ function round3(value: number): number {
   return Math.round(value * 1000) / 1000;
 }
 
-function pathAndToken(target: string): { path: string; token: string | undefined } {
+/** The signed URL token in a target's query, if any. */
+function tokenOf(target: string): string | undefined {
   const q = target.indexOf('?');
-  if (q < 0) return { path: target, token: undefined };
+  if (q < 0) return undefined;
   const at = target.indexOf(`${TOKEN_NAME}=`, q);
-  if (at < 0) return { path: target.slice(0, q), token: undefined };
+  if (at < 0) return undefined;
   const end = target.indexOf('&', at);
   const raw = target.slice(at + TOKEN_NAME.length + 1, end < 0 ? target.length : end);
-  let token = raw;
   try {
-    token = decodeURIComponent(raw);
-  } catch {}
-  return { path: target.slice(0, q), token };
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
 }
 
 function redact(target: string): string {

@@ -80,11 +80,14 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
               userAgent: request?.headers['user-agent'],
             });
             if (onResponse !== undefined && request !== null) {
+              // The route was found for the request: remembered, so this is a string comparison.
+              const route = routeOf(request.url);
               onResponse({
                 remoteAddress: socket.remoteAddress,
                 remotePort: socket.remotePort,
                 method: request.method,
                 target: request.url,
+                infoHash: route.kind === 'object' || route.kind === 'piece' ? route.infoHash : undefined,
                 minorVersion: request.minorVersion,
                 range: request.headers.range,
                 status,

@@ -100,6 +100,8 @@ export interface ResponseEntry {
   method: string;
   /** The request target as sent (it may hold a token). */
   target: string;
+  /** The object the target names (lower-case hex), if it names one. */
+  infoHash: string | undefined;
   minorVersion: 0 | 1;
   range: string | undefined;
   status: number;

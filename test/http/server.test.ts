@@ -620,7 +620,9 @@ async function serveOneObject(name: string, pieces: number, options: Partial<Htt
 describe('HTTP server: each response reported', () => {
   it('hands onResponse the request as sent, status, body bytes, range and how long it took', async () => {
     const entries: ResponseEntry[] = [];
-    const { server, url } = await serveOneObject('reported.bin', 4, { onResponse: (entry) => entries.push(entry) });
+    const { server, url, metainfo } = await serveOneObject('reported.bin', 4, {
+      onResponse: (entry) => entries.push(entry),
+    });
     try {
       const started = performance.now();
       const ranged = await get(`${url}?x=1`, { range: `bytes=${PIECE - 10}-${PIECE + 9}` });
@@ -632,6 +634,7 @@ describe('HTTP server: each response reported', () => {
       expect(first).toMatchObject({
         method: 'GET',
         target: `${new URL(url).pathname}?x=1`,
+        infoHash: metainfo.infoHash,
         minorVersion: 1,
         range: `bytes=${PIECE - 10}-${PIECE + 9}`,
         status: 206,
