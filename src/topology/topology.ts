@@ -218,4 +218,10 @@ export class PidTraffic {
   toJSON(): { within: number; across: number; unmapped: number } {
     return { within: this.within, across: this.across, unmapped: this.unmapped };
   }
+
+  /** The share within PIDs of what was mapped on both ends (0 when nothing was). */
+  get withinShare(): number {
+    const mapped = this.within + this.across;
+    return mapped === 0 ? 0 : this.within / mapped;
+  }
 }
