@@ -44,10 +44,13 @@ export class PrefixTrie<V> {
 
   /** The value of the longest stored prefix of bytes (from offset), or undefined. */
   lookup(bytes: Uint8Array, offset = 0): V | undefined {
-    const { left, right, valueIndex } = this.#arrays();
+    const left = this.#left;
+    const right = this.#right;
+    const valueIndex = this.#valueIndex;
+    const bits = this.bits;
     let node = 0;
     let best = valueIndex[0]!;
-    for (let bit = 0; bit < this.bits; bit++) {
+    for (let bit = 0; bit < bits; bit++) {
       node = (bytes[offset + (bit >> 3)]! >> (7 - (bit & 7))) & 1 ? right[node]! : left[node]!;
       if (node === NONE) break;
       if (valueIndex[node]! !== NONE) best = valueIndex[node]!;
@@ -57,19 +60,18 @@ export class PrefixTrie<V> {
 
   /** The same for an address given as a latin1 string, one character per byte (the tracker's compact form). */
   lookupLatin1(text: string, offset = 0): V | undefined {
-    const { left, right, valueIndex } = this.#arrays();
+    const left = this.#left;
+    const right = this.#right;
+    const valueIndex = this.#valueIndex;
+    const bits = this.bits;
     let node = 0;
     let best = valueIndex[0]!;
-    for (let bit = 0; bit < this.bits; bit++) {
+    for (let bit = 0; bit < bits; bit++) {
       node = (text.charCodeAt(offset + (bit >> 3)) >> (7 - (bit & 7))) & 1 ? right[node]! : left[node]!;
       if (node === NONE) break;
       if (valueIndex[node]! !== NONE) best = valueIndex[node]!;
     }
     return best === NONE ? undefined : this.#values[best];
-  }
-
-  #arrays() {
-    return { left: this.#left, right: this.#right, valueIndex: this.#valueIndex };
   }
 
   #newNode(): number {

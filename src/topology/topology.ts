@@ -23,6 +23,9 @@ export interface TopologyOptions {
 /** The cost of reaching an address outside every PID, or a PID pair the cost map leaves out: last. */
 export const UNKNOWN_COST = Number.MAX_SAFE_INTEGER;
 
+/** Compact addresses whose PID is remembered, at most (about 100 bytes each). */
+const MAX_REMEMBERED = 200_000;
+
 export interface MapStatus {
   location: string;
   loadedAt: number | null;
@@ -50,6 +53,7 @@ export class Topology {
   readonly #stopWatching: Array<() => void> = [];
   readonly #listeners = new Set<() => void>();
   #reloading: Promise<ReloadOutcome> | null = null;
+  readonly #compactPids = new Map<string, string | null>();
 
   private constructor(
     network: NetworkMap,
@@ -94,8 +98,18 @@ export class Topology {
     return this.#network.pidOf(ip);
   }
 
+  /**
+   * The PID of a compact address. Remembered per compact string (the tracker's peers keep theirs, so the
+   * string's hash is computed once): a Map hit costs a tenth of a trie walk, and a peer list asks for the
+   * same peers again and again. Forgotten when a map is loaded, and when it holds MAX_REMEMBERED.
+   */
   pidOfCompact(compact: string): string | null {
-    return this.#network.pidOfCompact(compact);
+    const known = this.#compactPids.get(compact);
+    if (known !== undefined) return known;
+    const pid = this.#network.pidOfCompact(compact);
+    if (this.#compactPids.size >= MAX_REMEMBERED) this.#compactPids.clear();
+    this.#compactPids.set(compact, pid);
+    return pid;
   }
 
   /**
@@ -137,6 +151,7 @@ export class Topology {
             this.#cost = parseCostMap(text, origin);
             this.#status.cost!.tag = this.#cost.dependsOn?.tag ?? null;
           });
+    if (networkMap === 'loaded') this.#compactPids.clear();
     if (networkMap === 'loaded' || costMap === 'loaded') for (const listener of this.#listeners) listener();
     return { networkMap, costMap };
   }
