@@ -9,3 +9,5 @@ NODE="$ROOT/node_modules/.bin/node"
 [ -x "$NODE" ] || { echo "topology.sh needs the project's Node (npm ci)" >&2; exit 1; }
 echo "# command: node scripts/bench/topology-lookup.ts"
 "$NODE" "$ROOT/scripts/bench/topology-lookup.ts"
+echo "# command: node scripts/sim.ts --topology${SEED:+ --seed $SEED}"
+"$NODE" "$ROOT/scripts/sim.ts" --topology ${SEED:+--seed "$SEED"}
