@@ -5,6 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { edgepeer } from '../helpers/cli.ts';
 import {
   announceFrom,
   costMapJson,
@@ -97,5 +98,35 @@ describe('edgepeer tracker with ALTO maps', () => {
     expect(answer.peers.slice(0, 8).map(pidOf)).toEqual(Array(8).fill('a'));
     expect((await stats()).networkMap.tag).toBe('v1');
     expect(tracker.stderr()).toContain('map refused');
+  });
+
+  it('does not start on a malformed map (exit 6, naming it) or a random share outside 0-1 (exit 2)', async () => {
+    await writeFile(join(dir, 'bad.json'), networkMapJson({ a: ['127.0.1.0/24'], b: ['127.0.1.0/24'] }));
+    const bad = await edgepeer([
+      'tracker',
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--json',
+      '--alto-network-map',
+      join(dir, 'bad.json'),
+    ]);
+    expect(bad.code).toBe(6);
+    expect(bad.stdout + bad.stderr).toContain('EDGEPEER_TOPOLOGY_MAP_INVALID');
+    expect(bad.stdout + bad.stderr).toContain('127.0.1.0/24 is already in PID "a"');
+    await writeFile(join(dir, 'good.json'), networkMapJson({ a: ['127.0.1.0/24'] }));
+    const share = await edgepeer([
+      'tracker',
+      '--port',
+      '0',
+      '--json',
+      '--alto-network-map',
+      join(dir, 'good.json'),
+      '--alto-random-share',
+      '1.5',
+    ]);
+    expect(share.code).toBe(2);
+    expect(share.stdout + share.stderr).toContain('--alto-random-share must be a number from 0 to 1');
   });
 });
