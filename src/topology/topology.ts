@@ -125,6 +125,19 @@ export class Topology {
     return this.#cost === null ? 1 : UNKNOWN_COST;
   }
 
+  /** cost(from, ·) with the cost map's row for `from` looked up once (for many destinations at a time). */
+  costsFrom(from: string | null): (to: string | null) => number {
+    if (from === null) return () => 0;
+    const row = this.#cost?.costs.get(from);
+    const unlisted = this.#cost === null ? 1 : UNKNOWN_COST;
+    return (to) => {
+      if (to === null) return UNKNOWN_COST;
+      const cost = row?.get(to);
+      if (cost !== undefined) return cost;
+      return to === from ? 0 : unlisted;
+    };
+  }
+
   /** Calls listener after each map that replaced the previous one. */
   onReload(listener: () => void): () => void {
     this.#listeners.add(listener);

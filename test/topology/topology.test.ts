@@ -50,6 +50,8 @@ describe('Topology from files', () => {
     expect(topology.cost('a', 'a')).toBe(1);
     expect(topology.cost(null, 'b')).toBe(0);
     expect(topology.cost('a', null)).toBe(UNKNOWN_COST);
+    const fromA = topology.costsFrom('a');
+    expect([fromA('a'), fromA('b'), fromA(null), topology.costsFrom(null)('b')]).toEqual([1, 7, UNKNOWN_COST, 0]);
     expect(topology.status().costMap).toMatchObject({ mode: 'numerical', entries: 4, matchesNetworkMap: true });
     const plain = await openFiles(networkMap(['10.1.0.0/16'], ['10.2.0.0/16']));
     expect([plain.cost('a', 'a'), plain.cost('a', 'b')]).toEqual([0, 1]);

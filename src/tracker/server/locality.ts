@@ -25,10 +25,11 @@ export class TrackerLocality {
   forAsker(announce: PeerAnnounce): { askerPid: string | null; locality: PeerLocality } {
     const topology = this.topology;
     const askerPid = topology.pidOf(announce.ip);
+    const costTo = topology.costsFrom(askerPid);
     return {
       askerPid,
       locality: {
-        cost: (peer: ListedPeer) => topology.cost(askerPid, topology.pidOfCompact(peer.compact)),
+        cost: (peer: ListedPeer) => costTo(topology.pidOfCompact(peer.compact)),
         randomShare: this.randomShare,
       },
     };
