@@ -42,6 +42,11 @@ export interface ControllerConfig {
    * controller of the fleet (one of them, the leader, registers and announces).
    */
   state?: { redis: { url: string; password?: string; tlsCa?: Buffer } } | null;
+  /**
+   * ALTO network and cost maps (docs/topology.md): HTTP clients go to the nearest edge holding the bytes,
+   * pieces for peers come from the edge nearest to homeAddress. Null: no topology.
+   */
+  topology?: { networkMap: string; costMap?: string; refreshS: number; homeAddress?: string } | null;
 }
 
 export const DEFAULT_CONTROLLER_CONFIG: Omit<ControllerConfig, 'dataDir'> = {

@@ -290,6 +290,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       target: req.url,
       firstPiece: Math.floor(first / object.pieceLength),
       lastPiece: Math.floor(last / object.pieceLength),
+      clientAddress: res.remoteAddress,
+      bytes: last - first + 1,
     });
     if (where === null) return false;
     stats.redirected += 1;

@@ -70,6 +70,10 @@ export interface ForwardRequest {
   /** The pieces the requested bytes lie in. */
   firstPiece: number;
   lastPiece: number;
+  /** The client's address (choosing the edge nearest to it: src/topology). */
+  clientAddress?: string;
+  /** Bytes the request asks for (counted by where they are sent). */
+  bytes?: number;
 }
 
 /** A redirect for the request (302 to `location`), or null to serve it here. */
