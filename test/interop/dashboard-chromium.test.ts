@@ -17,7 +17,13 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultTokenFile } from '../../src/admin/index.ts';
 import type { AgentAddresses } from '../../src/agent/index.ts';
-import { expectAccessible, launchChromium, logIn as logInTo, skipWithoutChromium } from '../helpers/chromium.ts';
+import {
+  expectAccessible,
+  expectLoginRequired,
+  launchChromium,
+  loggedInPage,
+  skipWithoutChromium,
+} from '../helpers/chromium.ts';
 import { edgepeer } from '../helpers/cli.ts';
 import { type RunningEdgepeerTracker, startLtLeecher, startTrackerCommand } from './tracker-support.ts';
 
@@ -109,8 +115,9 @@ async function pieceColour(page: Page, piece: number, canvasId = 'piece-map'): P
   );
 }
 
-function logIn(page: Page, given: string): Promise<void> {
-  return logInTo(page, where.adminUrl as string, given);
+/** A new page logged in to the agent's dashboard (`forAxe`: CSP bypassed for axe-core). */
+function openLoggedIn(forAxe = false): Promise<Page> {
+  return loggedInPage(browser, where.adminUrl as string, token, { forAxe });
 }
 
 /** Swarm statistics of one object from edgepeer's tracker once `accept` holds (long poll on its version). */
@@ -136,17 +143,12 @@ describe.skipIf(skip)('the dashboard in chromium', () => {
   const pieces = 40;
 
   it('refuses pages and data without a session, and a wrong token at login', async () => {
-    const page = await browser.newPage();
-    await page.setBypassCSP(true);
-    await page.goto(`${where.adminUrl}/dashboard/objects`);
-    expect(new URL(page.url()).pathname).toBe('/dashboard/login');
-    await expectAccessible(page, 'login page');
-    const api = await page.evaluate(async () => (await fetch('/dashboard/api/objects')).status);
-    expect(api).toBe(401);
-    await logIn(page, `${token.slice(0, -1)}x`);
-    expect(page.url()).toContain('/dashboard/login?failed=1');
-    expect(await page.$eval('[role=alert]', (e) => e.textContent)).toContain('Wrong token');
-    expect(await page.cookies()).toEqual([]);
+    const page = await expectLoginRequired(browser, where.adminUrl as string, {
+      pagePath: '/dashboard/objects',
+      apiPath: '/dashboard/api/objects',
+      wrongToken: `${token.slice(0, -1)}x`,
+      hint: "agent's admin token",
+    });
     await page.goto(`${where.adminUrl}/dashboard/`);
     expect(new URL(page.url()).pathname).toBe('/dashboard/login');
     await page.close();
@@ -159,9 +161,7 @@ describe.skipIf(skip)('the dashboard in chromium', () => {
     expect(ingested.code, ingested.stderr).toBe(0);
     infoHash = String(ingested.lines[0]?.infoHash);
 
-    const page = await browser.newPage();
-    await page.setBypassCSP(true);
-    await logIn(page, token);
+    const page = await openLoggedIn(true);
     expect(new URL(page.url()).pathname).toBe('/dashboard/');
     const [cookie] = await page.cookies();
     expect(cookie).toMatchObject({ name: 'edgepeer_session', httpOnly: true, sameSite: 'Strict', path: '/dashboard' });
@@ -190,8 +190,7 @@ describe.skipIf(skip)('the dashboard in chromium', () => {
   });
 
   it('purges a piece after confirmation, and the map shows it missing', async () => {
-    const page = await browser.newPage();
-    await logIn(page, token);
+    const page = await openLoggedIn();
     await page.goto(`${where.adminUrl}/dashboard/objects?id=${infoHash}`);
     await page.waitForSelector(`#piece-map[data-held="${pieces}"]`);
     // edgepeer's tracker knows the agent's bitmap: one copy of every piece in the swarm.
@@ -228,15 +227,12 @@ describe.skipIf(skip)('the dashboard in chromium', () => {
   });
 
   it('updates the overview and the object list without reloading: a live stream, or polling when told to', async () => {
-    const live = await browser.newPage();
-    await logIn(live, token);
+    const live = await openLoggedIn();
     await live.waitForSelector('body[data-live="sse"]');
-    const polled = await browser.newPage();
-    await logIn(polled, token);
+    const polled = await openLoggedIn();
     await polled.goto(`${where.adminUrl}/dashboard/objects?live=poll`);
     await polled.waitForSelector('body[data-live="poll"]');
-    const listed = await browser.newPage();
-    await logIn(listed, token);
+    const listed = await openLoggedIn();
     await listed.goto(`${where.adminUrl}/dashboard/objects`);
     await listed.waitForSelector('body[data-live="sse"]');
     const before = Number(await live.$eval('#objects-count', (e) => e.textContent));
@@ -270,8 +266,7 @@ describe.skipIf(skip)('the dashboard in chromium', () => {
     await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
     try {
       const url = `http://127.0.0.1:${(origin.address() as AddressInfo).port}/origin-file.bin`;
-      const page = await browser.newPage();
-      await logIn(page, token);
+      const page = await openLoggedIn();
       await page.goto(`${where.adminUrl}/dashboard/objects`);
       await page.waitForSelector('body[data-live="sse"]');
       await page.type('#ingest-url', url);
@@ -299,8 +294,7 @@ describe.skipIf(skip)('the dashboard in chromium', () => {
   });
 
   it('refuses a write from the page without the session anti-CSRF header', async () => {
-    const page = await browser.newPage();
-    await logIn(page, token);
+    const page = await openLoggedIn();
     const status = await page.evaluate(
       async (id) =>
         (
@@ -320,7 +314,7 @@ describe.skipIf(skip)('the dashboard in chromium', () => {
     await page.close();
   });
 
-  it('shows a libtorrent download as a peer with a rate', async () => {
+  it('shows a libtorrent download as a peer with its pieces and a rate', async () => {
     const file = join(dir, 'slow.bin');
     await writeFile(file, randomBytes(4 * 1024 * 1024));
     const ingested = await edgepeer(['ingest', file, '--piece-length', '64KiB', '--data-dir', dataDir, '--json']);
@@ -336,9 +330,7 @@ describe.skipIf(skip)('the dashboard in chromium', () => {
       downloadLimit: 64 * 1024,
     });
     try {
-      const page = await browser.newPage();
-      await page.setBypassCSP(true);
-      await logIn(page, token);
+      const page = await openLoggedIn(true);
       await page.goto(`${where.adminUrl}/dashboard/peers`);
       const row = await page.waitForSelector(`#peers tr[data-info-hash="${slowHash}"][data-rate-positive]`, {
         timeout: 60_000,
@@ -346,7 +338,13 @@ describe.skipIf(skip)('the dashboard in chromium', () => {
       const cells = (await row?.$$eval('td', (tds) => tds.map((td) => td.textContent))) as string[];
       expect(cells[0]).toMatch(/^127\.0\.0\.1:\d+$/);
       expect(cells[1]).toMatch(/^-LT/); // libtorrent's peer id prefix
-      expect(cells[4]).toMatch(/^[1-9][\d.]* (B|KiB|MiB)\/s$/);
+      expect(cells[3]).toMatch(/^\d+ of 64$/); // its pieces: 4 MiB in 64 KiB pieces, from its bitfield and haves
+      expect(cells[5]).toMatch(/^[1-9][\d.]* (B|KiB|MiB)\/s$/);
+      // Its pieces grow as it tells of them (haves), without reloading.
+      await page.waitForFunction(
+        `Number(document.querySelector('#peers tr[data-info-hash="${slowHash}"]')?.dataset.pieces) > ${Number.parseInt(String(cells[3]), 10)}`,
+        { polling: 200, timeout: 30_000 },
+      );
       await expectAccessible(page, 'peers');
       await page.close();
     } finally {

@@ -8,7 +8,8 @@ usage: /usr/bin/python3 lt_client.py (--torrent FILE | --magnet URI) --save DIR 
   --encryption       plain: plaintext handshakes only (default here); default: libtorrent's own defaults
                      (tries an encrypted handshake first); forced: encrypted handshakes only; rc4: encrypted
                      handshakes offering RC4 only (as Transmission does by default)
-  --download-limit   libtorrent's download_rate_limit (a download slow enough to be watched)
+  --download-limit   the torrent's download limit (a download slow enough to be watched; libtorrent applies
+                     a torrent's limits to loopback peers too, its session's not)
   --until pieces:N   stop once N pieces are verified (for a peer that holds only some)
   --peer-lacks K     also wait until the peer says it no longer has K (lt_donthave, seen in libtorrent's
                      peer log; libtorrent drops an upload-only peer it needs nothing from at once)
@@ -44,7 +45,7 @@ settings = {
     "enable_incoming_utp": False,
     "enable_outgoing_utp": False,
     "upload_rate_limit": 0,
-    "download_rate_limit": args.download_limit,
+    "download_rate_limit": 0,
     "allow_multiple_connections_per_ip": True,
     "alert_mask": int(lt.alert.category_t.error_notification | lt.alert.category_t.status_notification
                       | lt.alert.category_t.peer_notification | lt.alert.category_t.peer_log_notification),
@@ -75,6 +76,8 @@ else:
 atp.save_path = args.save
 t0 = time.time()
 h = ses.add_torrent(atp)
+if args.download_limit > 0:
+    h.set_download_limit(args.download_limit)
 h.connect_peer(peer)
 last_connect = t0
 problems = []
