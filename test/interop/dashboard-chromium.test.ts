@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect, createServer as createTcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -134,6 +134,54 @@ async function swarmWhen(
   }
 }
 
+/**
+ * A TCP relay to the agent's admin API for the browser, which can cut every connection through it and hold
+ * new ones (accepted, not passed on) until released: a network outage on the way to the agent, which the
+ * agent itself cannot be made to produce. It keeps the head of each request it passed on.
+ */
+async function startRelay(target: URL) {
+  const links = new Set<Socket>();
+  const requests: string[] = [];
+  let held: Array<() => void> | null = null;
+  const server = createTcpServer((client) => {
+    const link = () => {
+      const upstream = connect(Number(target.port), target.hostname);
+      links.add(client).add(upstream);
+      client.on('data', (chunk: Buffer) => requests.push(chunk.toString('latin1').split('\r\n\r\n')[0] as string));
+      client.pipe(upstream).pipe(client);
+      const drop = () => {
+        client.destroy();
+        upstream.destroy();
+        links.delete(client);
+        links.delete(upstream);
+      };
+      client.on('error', drop).on('close', drop);
+      upstream.on('error', drop).on('close', drop);
+    };
+    if (held === null) link();
+    else held.push(link);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    /** Cuts every connection (the page's live stream among them) and holds new ones. */
+    cutAndHold(): void {
+      held = [];
+      for (const socket of links) socket.destroy();
+    },
+    release(): void {
+      const waiting = held ?? [];
+      held = null;
+      for (const link of waiting) link();
+    },
+    close(): void {
+      for (const socket of links) socket.destroy();
+      server.close();
+    },
+  };
+}
+
 const HELD = [45, 164, 78];
 const MISSING = [208, 215, 222];
 
@@ -254,6 +302,50 @@ describe.skipIf(skip)('the dashboard in chromium', () => {
     await polled.waitForSelector(`tr[data-info-hash="${liveHash}"]`, { timeout: 20_000 });
     for (const page of [live, polled, listed]) expect(await page.evaluate('window.notReloaded')).toBe(true);
     for (const page of [live, polled, listed]) await page.close();
+  });
+
+  it('resumes its live stream after the connection is cut, with Last-Event-ID: a change made meanwhile shows', async () => {
+    const relay = await startRelay(new URL(where.adminUrl as string));
+    try {
+      // The cookie is the host's, whatever the port: logged in through the relay as directly.
+      const watched = await loggedInPage(browser, relay.url, token);
+      await watched.goto(`${relay.url}/dashboard/objects`);
+      await watched.waitForSelector('body[data-live="sse"]');
+      await watched.evaluate('window.notReloaded = true');
+      // A page straight to the agent: its list shows the change once the agent has sent it on its stream.
+      const witness = await openLoggedIn();
+      await witness.goto(`${where.adminUrl}/dashboard/objects`);
+      await witness.waitForSelector('body[data-live="sse"]');
+
+      relay.cutAndHold();
+      await watched.bringToFront();
+      await watched.waitForSelector('body[data-live="reconnecting"]');
+      const file = join(dir, 'while-away.bin');
+      await writeFile(file, randomBytes(2 * pieceLength));
+      const ingested = await edgepeer(['ingest', file, '--piece-length', '16KiB', '--data-dir', dataDir, '--json']);
+      expect(ingested.code, ingested.stderr).toBe(0);
+      const awayHash = String(ingested.lines[0]?.infoHash);
+      await witness.waitForSelector(`tr[data-info-hash="${awayHash}"]`, { timeout: 10_000 });
+      // Sent while the page was cut off, and no change comes after it: only the resumption can tell the page.
+      expect(await watched.$(`tr[data-info-hash="${awayHash}"]`)).toBeNull();
+
+      relay.release();
+      await watched
+        .waitForSelector(`tr[data-info-hash="${awayHash}"]`, { timeout: 10_000 })
+        .catch(async (err: Error) => {
+          throw new Error(
+            `${err.message}; relayed: ${JSON.stringify(relay.requests.map((r) => r.split('\r\n').filter((l) => /^(GET|POST|last-event)/i.test(l))))}; page: ${await watched.evaluate('document.body.dataset.live + " " + document.getElementById("updated")?.textContent')}`,
+          );
+        });
+      await watched.waitForSelector('body[data-live="sse"]');
+      expect(await watched.evaluate('window.notReloaded')).toBe(true);
+      const reconnections = relay.requests.filter((head) => head.startsWith('GET /dashboard/api/events?'));
+      expect(reconnections.at(-1)).toMatch(/\r\nlast-event-id: \d+(\r\n|$)/i);
+      await watched.close();
+      await witness.close();
+    } finally {
+      relay.close();
+    }
   });
 
   it('ingests a URL after confirmation (a cancelled one fetches nothing), and lists it without reloading', async () => {
