@@ -82,7 +82,7 @@ function overviewPage() {
     const rate = (bytes) => (bytes > 0 ? `${formatBytes(bytes)}/s` : 'none');
     qos.replaceChildren(
       q
-        ? `${q.active ? `global limit ${rate(q.effectiveRate)}${q.altActive ? ' (alt window)' : ''}` : 'no limits'}; sending ${rate(q.currentRates.wire + q.currentRates.http + q.currentRates.https)}; ${q.delayedSends} sends delayed; ${q.shedding.shed.wire + q.shedding.shed.http + q.shedding.shed.https} requests shed${q.shedding.active ? `; SHEDDING: ${q.shedding.active}` : ''}${q.shedding.trackerListing === 'withdrawn' ? ', withdrawn from trackers' : ''}`
+        ? `${q.active ? `global limit ${rate(q.effectiveRate)}${q.altActive ? ' (alt window)' : ''}; sending ${rate(q.currentRates.wire + q.currentRates.http + q.currentRates.https)}` : 'no limits (rates measured only under a limit; the chart shows what is sent)'}; ${q.delayedSends} sends delayed; ${q.shedding.shed.wire + q.shedding.shed.http + q.shedding.shed.https} requests shed${q.shedding.active ? `; SHEDDING: ${q.shedding.active}` : ''}${q.shedding.trackerListing === 'withdrawn' ? ', withdrawn from trackers' : ''}`
         : h('span', { class: 'muted' }, 'No QoS status.'),
     );
     qosClasses.replaceChildren(
@@ -93,7 +93,7 @@ function overviewPage() {
           h('td', {}, c.name),
           h('td', { class: 'num' }, c.weight),
           h('td', { class: 'num' }, rate(c.rate)),
-          h('td', { class: 'num' }, rate(c.currentRate)),
+          h('td', { class: 'num' }, q.active ? rate(c.currentRate) : '–'),
           h('td', { class: 'num' }, c.waiting),
         ),
       ),
