@@ -1,8 +1,9 @@
 // Regenerates the dashboard screenshots in docs/dashboard/ (npm run build first; then npm run screenshots):
 // the agent's pages, the tracker's, and a controller's with one edge.
 // Starts a real agent on loopback in a temporary folder, ingests three objects, purges a few pieces of one,
-// fetches pieces over HTTP so the rate chart has a line, logs in with Debian's chromium (puppeteer-core,
-// the test's flags: no network beyond 127.0.0.1) and saves one PNG per page.
+// fetches pieces over HTTP so the rate chart has a line, has python3-libtorrent download slowly from the
+// agent and through the controller (the peers pages and the controller's chart), logs in with Debian's
+// chromium (puppeteer-core, the test's flags: no network beyond 127.0.0.1) and saves one PNG per page.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -17,6 +18,7 @@ import puppeteer from 'puppeteer-core';
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const RUN = join(ROOT, 'bin/run.js');
+const LT_CLIENT = join(ROOT, 'test/wire/lt_client.py');
 const OUT = join(ROOT, 'docs/dashboard');
 const FLAGS = [
   '--headless=new',
@@ -83,6 +85,18 @@ const controller = spawn(
 );
 let edge;
 let browser;
+const leechers = [];
+/** A libtorrent download of `infoHash` (its torrent from `storeDir`) from `peerPort`, held to `limit` bytes/s. */
+async function leech(infoHash, storeDir, peerPort, limit) {
+  const torrent = join(dir, `${infoHash}.torrent`);
+  await run(process.execPath, [RUN, 'torrent', infoHash, '-o', torrent, '--data-dir', storeDir]);
+  const save = join(dir, `leech-${leechers.length}`);
+  const args = ['--torrent', torrent, '--save', save, '--peer', `127.0.0.1:${peerPort}`, '--timeout', '300'];
+  const child = spawn('/usr/bin/python3', [LT_CLIENT, ...args, '--download-limit', String(limit)], {
+    stdio: 'ignore',
+  });
+  leechers.push(child);
+}
 try {
   const [first] = await once(createInterface({ input: agent.stdout }), 'line');
   const where = JSON.parse(first);
@@ -108,6 +122,8 @@ try {
     await (await fetch(trailer.pieceUrlTemplates[0].replace('{index}', String(i)))).arrayBuffer();
   }
 
+  // A peer downloading the third object slowly, for the peers page.
+  await leech(ids[2], dataDir, where.peerPort, 256 * 1024);
   // Some traffic for the chart: every piece of the second object over HTTP, a few times, over ~12 s.
   const shown = await api(`/v1/objects/${ids[1]}`);
   const template = shown.pieceUrlTemplates[0];
@@ -163,7 +179,7 @@ try {
   await page.waitForSelector('body[data-live]');
   await page.screenshot({ path: join(OUT, 'objects.png'), fullPage: true });
   await page.goto(`${where.adminUrl}/dashboard/peers`);
-  await page.waitForSelector('body[data-live]');
+  await page.waitForSelector('#peers tr[data-rate-positive]');
   await page.screenshot({ path: join(OUT, 'peers.png'), fullPage: true });
 
   // The tracker's pages.
@@ -187,6 +203,15 @@ try {
     if (objects.length === 2) break;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+  // A peer downloading through the controller (which fetches from its edge): its peers page and chart.
+  await leech(edgeIds[1], edgeDir, controllerAt.peerPort, 128 * 1024);
+  for (;;) {
+    const { wire } = await (
+      await fetch(`${controllerAt.adminUrl}/v1/status`, { headers: { authorization: `Bearer ${controllerToken}` } })
+    ).json();
+    if (wire?.uploadedBytes > 1024 * 1024) break;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
   await page.goto(`${controllerAt.adminUrl}/dashboard/login`);
   await page.type('#token', controllerToken);
   await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
@@ -200,9 +225,17 @@ try {
   await page.waitForSelector('#edge-maps canvas[data-held]');
   await page.waitForSelector('body[data-live]');
   await page.screenshot({ path: join(OUT, 'controller-objects.png'), fullPage: true });
+  await page.goto(`${controllerAt.adminUrl}/dashboard/peers`);
+  await page.waitForSelector('#peers tr[data-rate-positive]');
+  await page.screenshot({ path: join(OUT, 'controller-peers.png'), fullPage: true });
   console.log(`screenshots written to ${OUT}`);
 } finally {
   await browser?.close();
+  for (const child of leechers) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+  }
   agent.kill('SIGTERM');
   await once(agent, 'exit');
   tracker.kill('SIGTERM');

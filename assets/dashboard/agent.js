@@ -1,20 +1,14 @@
 // The agent's pages: overview, objects (piece maps, purge, ingest) and peers. Shared parts (DOM, API,
 // confirmation, live updates) in common.js.
-import { drawRateChart } from './chart.js';
 import { api, app, card, formatBytes, h, percent, run, table, time } from './common.js';
-import { objectList, trackerRows } from './lists.js';
-import { COLOURS, drawHeatMap, drawPieceMap } from './piecemap.js';
+import { objectList, peersPage as peersList, rateChart, trackerRows } from './lists.js';
+import { drawHeatMap, drawPieceMap } from './piecemap.js';
 
 // Overview
 
 function overviewPage() {
   const cards = h('div', { class: 'cards', id: 'cards' });
-  const chart = h('canvas', {
-    id: 'rates',
-    role: 'img',
-    'aria-label': 'Bytes per second sent and pulled, last 10 minutes',
-    class: 'chart',
-  });
+  const chart = rateChart('sent to peers and HTTP clients', 'pulled from origins');
   const trackers = h('tbody');
   const ims = h('p', { id: 'ims' });
   const controller = h('p', { id: 'controller' });
@@ -23,18 +17,7 @@ function overviewPage() {
   app.replaceChildren(
     h('h1', {}, 'Overview'),
     cards,
-    h(
-      'section',
-      {},
-      h('h2', {}, 'Rates, last 10 minutes'),
-      h(
-        'div',
-        { class: 'legend' },
-        h('span', {}, h('span', { class: 'swatch sent' }), 'sent to peers and HTTP clients'),
-        h('span', {}, h('span', { class: 'swatch pulled' }), 'pulled from origins'),
-      ),
-      chart,
-    ),
+    chart.section,
     h(
       'section',
       {},
@@ -77,7 +60,6 @@ function overviewPage() {
     h('section', {}, h('h2', {}, 'IMS registration'), ims),
     h('section', {}, h('h2', {}, 'CDN controller'), controller),
   );
-  let rates = [];
   const render = (o) => {
     cards.replaceChildren(
       card('Objects', o.objects, 'objects-count'),
@@ -89,10 +71,7 @@ function overviewPage() {
       card('Cache hit ratio', percent(o.cache.hitRatio), 'hit-ratio'),
       card('Cache used', `${formatBytes(o.cache.bytes)} of ${formatBytes(o.cache.maxBytes)}`),
     );
-    drawRateChart(chart, rates, [
-      { key: 'sentPerSecond', colour: `rgb(${COLOURS.held})` },
-      { key: 'pulledPerSecond', colour: `rgb(${COLOURS.cached})` },
-    ]);
+    chart.draw();
     trackerRows(trackers, o.trackers);
     ims.replaceChildren(
       o.ims
@@ -103,7 +82,7 @@ function overviewPage() {
     const rate = (bytes) => (bytes > 0 ? `${formatBytes(bytes)}/s` : 'none');
     qos.replaceChildren(
       q
-        ? `${q.active ? `global limit ${rate(q.effectiveRate)}${q.altActive ? ' (alt window)' : ''}` : 'no limits'}; sending ${rate(q.currentRates.wire + q.currentRates.http + q.currentRates.https)}; ${q.delayedSends} sends delayed; ${q.shedding.shed.wire + q.shedding.shed.http + q.shedding.shed.https} requests shed${q.shedding.active ? `; SHEDDING: ${q.shedding.active}` : ''}${q.shedding.trackerListing === 'withdrawn' ? ', withdrawn from trackers' : ''}`
+        ? `${q.active ? `global limit ${rate(q.effectiveRate)}${q.altActive ? ' (alt window)' : ''}; sending ${rate(q.currentRates.wire + q.currentRates.http + q.currentRates.https)}` : 'no limits (rates measured only under a limit; the chart shows what is sent)'}; ${q.delayedSends} sends delayed; ${q.shedding.shed.wire + q.shedding.shed.http + q.shedding.shed.https} requests shed${q.shedding.active ? `; SHEDDING: ${q.shedding.active}` : ''}${q.shedding.trackerListing === 'withdrawn' ? ', withdrawn from trackers' : ''}`
         : h('span', { class: 'muted' }, 'No QoS status.'),
     );
     qosClasses.replaceChildren(
@@ -114,7 +93,7 @@ function overviewPage() {
           h('td', {}, c.name),
           h('td', { class: 'num' }, c.weight),
           h('td', { class: 'num' }, rate(c.rate)),
-          h('td', { class: 'num' }, rate(c.currentRate)),
+          h('td', { class: 'num' }, q.active ? rate(c.currentRate) : '–'),
           h('td', { class: 'num' }, c.waiting),
         ),
       ),
@@ -128,7 +107,7 @@ function overviewPage() {
   };
   const load = async () => {
     const o = await api('overview');
-    rates = o.rates;
+    chart.set(o.rates);
     render(o);
   };
   return {
@@ -136,7 +115,7 @@ function overviewPage() {
     live: {
       // The stream carries the newest rate point only: added to those fetched at load.
       overview: (o) => {
-        if (o.rate && o.rate.at > (rates.at(-1)?.at ?? 0)) rates = [...rates, o.rate].slice(-300);
+        chart.add(o.rate);
         render(o);
       },
     },
@@ -205,49 +184,7 @@ function objectsPage() {
 // Peers
 
 function peersPage() {
-  const body = h('tbody', { id: 'peers' });
-  app.replaceChildren(
-    h('h1', {}, 'Peers'),
-    h('p', { class: 'muted' }, 'Peer wire connections to this agent; the rate is over the last 2 s.'),
-    h(
-      'table',
-      {},
-      h(
-        'thead',
-        {},
-        h(
-          'tr',
-          {},
-          h('th', {}, 'Address'),
-          h('th', {}, 'Client'),
-          h('th', {}, 'Object'),
-          h('th', { class: 'num' }, 'Sent'),
-          h('th', { class: 'num' }, 'Rate'),
-          h('th', {}, 'State'),
-        ),
-      ),
-      body,
-    ),
-  );
-  const render = ({ peers }) =>
-    body.replaceChildren(
-      ...(peers.length === 0
-        ? [h('tr', {}, h('td', { colspan: 6, class: 'muted' }, 'No peers connected.'))]
-        : peers.map((p) => {
-            const rate = p.sentPerSecond;
-            return h(
-              'tr',
-              { 'data-info-hash': p.infoHash ?? '', 'data-rate-positive': rate !== null && rate > 0 },
-              h('td', {}, h('code', {}, `${p.address}:${p.port}`)),
-              h('td', {}, p.peerId ?? '–'),
-              h('td', { class: 'hash' }, p.infoHash ? p.infoHash.slice(0, 12) : '–'),
-              h('td', { class: 'num' }, formatBytes(p.uploadedBytes)),
-              h('td', { class: 'num' }, rate === null ? '–' : `${formatBytes(rate)}/s`),
-              h('td', {}, `${p.choked ? 'choked' : 'unchoked'}${p.interested ? ', interested' : ''}`),
-            );
-          })),
-    );
-  return { load: async () => render(await api('peers')), live: { peers: render } };
+  return peersList('Peer wire connections to this agent; the rate is over the last 2 s.');
 }
 
 run({ '': overviewPage, objects: objectsPage, peers: peersPage });

@@ -28,6 +28,9 @@ export function drawRateChart(canvas, points, series, windowMs = 10 * 60 * 1000)
   const start = end - windowMs;
   let max = 1;
   for (const p of points) for (const s of series) max = Math.max(max, p[s.key]);
+  // What is drawn, for tests and scripts reading the page: how many points, the highest rate (bytes/s).
+  canvas.dataset.points = String(points.length);
+  canvas.dataset.peak = String(Math.round(points.length ? max : 0));
   context.strokeStyle = '#d0d7de';
   context.fillStyle = '#57606a';
   context.font = '11px system-ui, sans-serif';

@@ -1,16 +1,19 @@
-// The CDN controller's pages: overview, edges (health, load, free space; drain), objects (the union's piece
-// map, each serving edge's, copies per piece; purge, ingest). Shared parts in common.js.
+// The CDN controller's pages: overview (with the rate chart), edges (health, load, free space; drain),
+// objects (the union's piece map, each serving edge's, copies per piece; purge, ingest), the peers it
+// serves itself. Shared parts in common.js and lists.js.
 import { api, app, card, confirmAction, formatBytes, h, percent, run, table, time } from './common.js';
-import { objectList, trackerRows } from './lists.js';
+import { objectList, peersPage as peersList, rateChart, trackerRows } from './lists.js';
 import { drawHeatMap, drawPieceMap } from './piecemap.js';
 
 function overviewPage() {
   const cards = h('div', { class: 'cards', id: 'cards' });
+  const chart = rateChart('sent to peers and HTTP clients', 'fetched from edges');
   const trackers = h('tbody');
   const ims = h('p', { id: 'ims' });
   app.replaceChildren(
     h('h1', {}, 'CDN controller'),
     cards,
+    chart.section,
     h(
       'section',
       {},
@@ -31,6 +34,7 @@ function overviewPage() {
       card('Failed fetches', o.fetches.fetchFailures),
       card('Role', o.leader ? 'leader' : 'standby'),
     );
+    chart.draw();
     trackerRows(trackers, o.trackers);
     ims.replaceChildren(
       o.ims
@@ -42,7 +46,21 @@ function overviewPage() {
           ),
     );
   };
-  return { load: async () => render(await api('overview')), live: { overview: render } };
+  const load = async () => {
+    const o = await api('overview');
+    chart.set(o.rates);
+    render(o);
+  };
+  return {
+    load,
+    live: {
+      // The stream carries the newest rate point only: added to those fetched at load.
+      overview: (o) => {
+        chart.add(o.rate);
+        render(o);
+      },
+    },
+  };
 }
 
 function edgesPage() {
@@ -200,4 +218,10 @@ function objectsPage() {
   });
 }
 
-run({ '': overviewPage, edges: edgesPage, objects: objectsPage });
+function peersPage() {
+  return peersList(
+    'Peer wire connections to the controller itself (it serves them from the edges); the rate is over the last 2 s.',
+  );
+}
+
+run({ '': overviewPage, edges: edgesPage, objects: objectsPage, peers: peersPage });

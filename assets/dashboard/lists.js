@@ -1,8 +1,10 @@
-// What the agent's and the controller's object pages share: the list filtered, sorted and paged on the
+// What the agent's and the controller's pages share: the object list filtered, sorted and paged on the
 // server (the view kept in the URL), ingest a URL, and purging an object or some of its pieces, each
-// after a confirmation. Each page draws its own pictures of the selected object.
-import { api, confirmAction, formatBytes, h, time } from './common.js';
-import { pieceAt } from './piecemap.js';
+// after a confirmation (each page draws its own pictures of the selected object); the overview's rate
+// chart; the peers page.
+import { drawRateChart } from './chart.js';
+import { api, app, confirmAction, formatBytes, h, table, time } from './common.js';
+import { COLOURS, pieceAt } from './piecemap.js';
 
 // Objects
 
@@ -340,4 +342,86 @@ export function trackerRows(body, trackers) {
           ),
         )),
   );
+}
+
+// Rates
+
+/**
+ * The overview's chart of bytes per second over the last 10 minutes: `set` takes the history the overview
+ * API answers with, `add` the newest point a live event carries, `draw` draws what it has.
+ */
+export function rateChart(sentLabel, pulledLabel) {
+  const canvas = h('canvas', {
+    id: 'rates',
+    role: 'img',
+    'aria-label': `Bytes per second ${sentLabel} and ${pulledLabel}, last 10 minutes`,
+    class: 'chart',
+  });
+  const section = h(
+    'section',
+    {},
+    h('h2', {}, 'Rates, last 10 minutes'),
+    h(
+      'div',
+      { class: 'legend' },
+      h('span', {}, h('span', { class: 'swatch sent' }), sentLabel),
+      h('span', {}, h('span', { class: 'swatch pulled' }), pulledLabel),
+    ),
+    canvas,
+  );
+  let rates = [];
+  return {
+    section,
+    set: (points) => {
+      rates = points;
+    },
+    add: (point) => {
+      if (point && point.at > (rates.at(-1)?.at ?? 0)) rates = [...rates, point].slice(-300);
+    },
+    draw: () =>
+      drawRateChart(canvas, rates, [
+        { key: 'sentPerSecond', colour: `rgb(${COLOURS.held})` },
+        { key: 'pulledPerSecond', colour: `rgb(${COLOURS.cached})` },
+      ]),
+  };
+}
+
+// Peers
+
+/** The peer wire connections: address, client, object, the peer's pieces, bytes sent and the rate. */
+export function peersPage(intro) {
+  const body = h('tbody', { id: 'peers' });
+  app.replaceChildren(
+    h('h1', {}, 'Peers'),
+    h('p', { class: 'muted' }, intro),
+    table([['Address'], ['Client'], ['Object'], ['Its pieces', true], ['Sent', true], ['Rate', true], ['State']], body),
+  );
+  const render = ({ peers }) =>
+    body.replaceChildren(
+      ...(peers.length === 0
+        ? [h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'No peers connected.'))]
+        : peers.map((p) => {
+            const rate = p.sentPerSecond;
+            return h(
+              'tr',
+              {
+                'data-info-hash': p.infoHash ?? '',
+                'data-rate-positive': rate !== null && rate > 0,
+                'data-pieces': p.piecesHeld ?? '',
+              },
+              h('td', {}, h('code', {}, `${p.address}:${p.port}`)),
+              h('td', {}, p.peerId ?? '–'),
+              h('td', { class: 'hash' }, p.infoHash ? p.infoHash.slice(0, 12) : '–'),
+              h(
+                'td',
+                { class: 'num' },
+                p.piecesHeld === null || p.piecesHeld === undefined ? '–' : `${p.piecesHeld} of ${p.pieceCount}`,
+              ),
+              h('td', { class: 'num' }, formatBytes(p.uploadedBytes)),
+              h('td', { class: 'num' }, rate === null ? '–' : `${formatBytes(rate)}/s`),
+              h('td', {}, `${p.choked ? 'choked' : 'unchoked'}${p.interested ? ', interested' : ''}`),
+            );
+          })),
+    );
+  return { load: async () => render(await api('peers')), live: { peers: render } };
 }

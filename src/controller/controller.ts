@@ -325,6 +325,17 @@ export class Controller {
       status: () => this.status(),
       edges: () => edgeSummaries(catalog),
       drain: async (edgeId, draining) => (await this.fleet.setDraining(edgeId, draining)) !== undefined,
+      peers: () => this.#wire?.peers() ?? [],
+      // The counters only, not status(): that walks the union's catalog.
+      counters: () => {
+        const wire = this.#wire?.stats();
+        const http = this.#http?.stats();
+        return {
+          sentBytes: (wire?.uploadedBytes ?? 0) + (http?.bytesSent ?? 0),
+          pulledBytes: this.#source.stats().bytesFetched,
+          connections: (wire?.connections ?? 0) + (http?.connections ?? 0),
+        };
+      },
       fleet: {
         list: () => catalog.list(),
         get: (infoHash) => catalog.get(infoHash),

@@ -1,12 +1,15 @@
 // The CDN controller's dashboard, on its admin API: the fleet at a glance (edges up and serving, objects,
-// cache hit ratio, trackers, IMS), the edges (health, load, free space; drain one), and the objects the
+// cache hit ratio, trackers, IMS, rates over the last minutes), the peers it serves itself, the edges (health, load, free space; drain one), and the objects the
 // edges hold together: the union's piece map, each serving edge's, and how many edges hold each piece.
 // The controller hands in what it knows through these functions; nothing here reaches into it.
 import { readJson, type ServedOperations, sendJson } from '../admin/index.ts';
 import { InvalidArgumentError, NotFoundError } from '../errors/index.ts';
 import type { CatalogObject } from '../store/index.ts';
+import type { PeerInfo } from '../wire/index.ts';
 import { ingestRoute, ObjectPages, purgeRoute } from './dashboard.ts';
+import { type CounterSample, RateHistory, sampleEvery } from './history.ts';
 import { LiveFeed } from './live.ts';
+import { PeerRates } from './peer-rates.ts';
 import { type ApiRequest, createDashboardShell, type Dashboard } from './shell.ts';
 
 /** What the overview reads of the controller's status (ControllerStatus has it). */
@@ -52,6 +55,10 @@ export interface ControllerDashboardOptions {
   edges: () => EdgeView[];
   /** Drains an edge (or takes it back); false when there is no such edge. */
   drain: (edgeId: string, draining: boolean) => Promise<boolean>;
+  /** The peer wire connections of clients to the controller itself. */
+  peers: () => PeerInfo[];
+  /** Bytes sent to clients, fetched from edges, connections: sampled for the overview's rate chart. */
+  counters: () => CounterSample;
   everyMs?: number;
   maxLivePages?: number;
 }
@@ -59,10 +66,19 @@ export interface ControllerDashboardOptions {
 export function createControllerDashboard(options: ControllerDashboardOptions): Dashboard {
   const { fleet } = options;
   const pages = new ObjectPages(() => fleet.list());
+  const everyMs = options.everyMs ?? 2000;
+  const history = new RateHistory();
+  const stopSampling = sampleEvery(history, options.counters, everyMs);
+  const peerRates = new PeerRates(options.peers, everyMs / 2);
   const live = new LiveFeed({
-    snapshots: { overview: () => controllerOverview(options.status()), edges: () => ({ edges: options.edges() }) },
+    snapshots: {
+      // The newest rate point only: a live page adds it to the history it fetched when it opened.
+      overview: () => ({ ...controllerOverview(options.status()), rate: history.points().at(-1) ?? null }),
+      edges: () => ({ edges: options.edges() }),
+      peers: () => ({ peers: peerRates.peers() }),
+    },
     changes: ['objects'],
-    everyMs: options.everyMs ?? 2000,
+    everyMs,
     maxClients: options.maxLivePages ?? 64,
   });
   fleet.onChange((infoHash) => {
@@ -72,7 +88,11 @@ export function createControllerDashboard(options: ControllerDashboardOptions): 
 
   async function api({ req, res, method, route, query }: ApiRequest): Promise<boolean> {
     if (method === 'GET' && route === 'overview') {
-      sendJson(res, 200, controllerOverview(options.status()));
+      sendJson(res, 200, { ...controllerOverview(options.status()), rates: history.points() });
+      return true;
+    }
+    if (method === 'GET' && route === 'peers') {
+      sendJson(res, 200, { peers: peerRates.peers() });
       return true;
     }
     if (method === 'GET' && route === 'edges') {
@@ -111,15 +131,22 @@ export function createControllerDashboard(options: ControllerDashboardOptions): 
     return false;
   }
 
-  return createDashboardShell({
+  const shell = createDashboardShell({
     token: options.token,
     kind: 'controller',
-    pages: { '': 'Overview', edges: 'Edges', objects: 'Objects' },
+    pages: { '': 'Overview', edges: 'Edges', objects: 'Objects', peers: 'Peers' },
     tokenHint:
       "Enter the controller's admin token (the file <code>admin.token</code> in its data directory, or <code>admin.tokenFile</code>).",
     live,
     api,
   });
+  return {
+    handle: shell.handle,
+    close: () => {
+      stopSampling();
+      shell.close();
+    },
+  };
 }
 
 export function controllerOverview(status: ControllerStatusView) {

@@ -8,8 +8,9 @@ import type { IngestResult } from '../ingest/index.ts';
 import { parsePieceList } from '../metainfo/index.ts';
 import type { CatalogObject, RemovalReason, StoredObject } from '../store/index.ts';
 import type { PeerInfo } from '../wire/index.ts';
-import { type CounterSample, RateHistory } from './history.ts';
+import { type CounterSample, RateHistory, sampleEvery } from './history.ts';
 import { LiveFeed } from './live.ts';
+import { PeerRates } from './peer-rates.ts';
 import { type ApiRequest, createDashboardShell, type Dashboard } from './shell.ts';
 import type { SwarmView } from './swarm.ts';
 
@@ -107,10 +108,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     corrupt.delete(infoHash);
   });
 
-  const sample = () => history.add(Date.now(), options.counters());
-  sample();
-  const sampler = setInterval(sample, everyMs);
-  sampler.unref();
+  const stopSampling = sampleEvery(history, options.counters, everyMs);
 
   async function api({ req, res, method, route, query }: ApiRequest): Promise<boolean> {
     if (method === 'GET' && route === 'overview') {
@@ -159,7 +157,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
   return {
     handle: shell.handle,
     close: () => {
-      clearInterval(sampler);
+      stopSampling();
       shell.close();
     },
   };
@@ -236,36 +234,6 @@ export class ObjectPages {
       this.#sorted.set(key, sorted);
       return sorted;
     });
-  }
-}
-
-/** The peer connections with each one's send rate since the previous look (at most one look per `minMs`). */
-class PeerRates {
-  readonly #peers: () => PeerInfo[];
-  readonly #minMs: number;
-  #last: { at: number; bytes: Map<string, number>; shown: Array<PeerInfo & { sentPerSecond: number | null }> } | null =
-    null;
-
-  constructor(peers: () => PeerInfo[], minMs: number) {
-    this.#peers = peers;
-    this.#minMs = minMs;
-  }
-
-  peers(): Array<PeerInfo & { sentPerSecond: number | null }> {
-    const now = Date.now();
-    const last = this.#last;
-    if (last !== null && now - last.at < this.#minMs) return last.shown;
-    const bytes = new Map<string, number>();
-    const shown = this.#peers().map((peer) => {
-      const key = `${peer.address}:${peer.port}:${peer.connectedAt}`;
-      bytes.set(key, peer.uploadedBytes);
-      const before = last?.bytes.get(key);
-      const sentPerSecond =
-        last === null || before === undefined ? null : ((peer.uploadedBytes - before) * 1000) / (now - last.at);
-      return { ...peer, sentPerSecond };
-    });
-    this.#last = { at: now, bytes, shown };
-    return shown;
   }
 }
 

@@ -50,3 +50,12 @@ export class RateHistory {
     return [...this.#points];
   }
 }
+
+/** Samples `counters` into `history` now and every `everyMs` (a timer that keeps no process alive); returns the stop. */
+export function sampleEvery(history: RateHistory, counters: () => CounterSample, everyMs: number): () => void {
+  const sample = () => history.add(Date.now(), counters());
+  sample();
+  const sampler = setInterval(sample, everyMs);
+  sampler.unref();
+  return () => clearInterval(sampler);
+}

@@ -113,9 +113,12 @@ export class LiveFeed {
     this.#clients.add(client);
     req.socket.setNoDelay(true);
     res.on('close', () => this.#remove(client));
-    // A page that never saw an event (no Last-Event-ID) fetches its data itself; one that comes back gets
-    // what moved while it was away.
-    if (Number.isSafeInteger(lastSeen)) {
+    // A page that never saw an event (no Last-Event-ID) fetches its data itself, and is given the current
+    // id (a frame with an id and no data sets the browser's last event id without dispatching anything):
+    // cut off before any event came, it still comes back with Last-Event-ID and hears of what it missed.
+    // One that comes back gets what moved while it was away.
+    if (!Number.isSafeInteger(lastSeen)) res.write(`id: ${this.#seq}\n\n`);
+    else {
       for (const topic of client.topics) {
         const last = this.#last.get(topic);
         if (last !== undefined && last.id > lastSeen) this.#write(client, last.frame);

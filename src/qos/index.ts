@@ -8,7 +8,9 @@ export {
   Qos,
   type QosClassStatus,
   type QosStatus,
+  RETURN_AFTER_MS,
   type SheddingStatus,
+  WITHDRAW_AFTER_MS,
 } from './qos.ts';
 export { formatRate, renderQos } from './render.ts';
 export { msUntilAlt } from './schedule.ts';

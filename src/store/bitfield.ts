@@ -7,6 +7,18 @@ import type { BitfieldView } from './types.ts';
 const POPCOUNT = new Uint8Array(256);
 for (let value = 1; value < 256; value++) POPCOUNT[value] = (value & 1) + POPCOUNT[value >> 1]!;
 
+/** Set bits among the first `length` bits of wire-order `bytes` (bits beyond `length`, or missing bytes, count none). */
+export function countSetBits(bytes: Uint8Array, length: number): number {
+  const whole = Math.min(bytes.length, Math.floor(length / 8));
+  let count = 0;
+  for (let i = 0; i < whole; i++) count += POPCOUNT[bytes[i]!]!;
+  const spare = length % 8;
+  if (spare !== 0 && whole < bytes.length && whole === Math.floor(length / 8)) {
+    count += POPCOUNT[bytes[whole]! & (0xff << (8 - spare)) & 0xff]!;
+  }
+  return count;
+}
+
 export function bitfieldByteLength(length: number): number {
   return Math.ceil(length / 8);
 }

@@ -9,7 +9,7 @@ import { acquireWriterLock, type WriterLock } from './lock.ts';
 import { DiskStore } from './store.ts';
 import type { OpenStoreOptions, StagingStore, Store } from './types.ts';
 
-export { Bitfield } from './bitfield.ts';
+export { Bitfield, countSetBits } from './bitfield.ts';
 export { type LockHolder, readLockHolder } from './lock.ts';
 export { MemoryStore } from './memory-store.ts';
 export { CachingSource, createPieceCache, type PieceCacheOptions } from './piece-cache.ts';

@@ -7,6 +7,7 @@ import { CorruptPieceError, isEdgepeerError } from '../errors/index.ts';
 import type { Logger, WarningThrottle } from '../log/index.ts';
 import type { Metainfo } from '../metainfo/index.ts';
 import type { Flow, Qos } from '../qos/index.ts';
+import { countSetBits } from '../store/index.ts';
 import type { CatalogObject } from '../store/types.ts';
 import { allowedFastSet } from './allowed-fast.ts';
 import type { ChokerPeer } from './choker.ts';
@@ -261,7 +262,15 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
       queuedRequests: this.#queue.size,
       uploadedBytes: this.uploadedBytes,
       connectedAt: this.connectedAt,
+      piecesHeld: this.object === null ? null : this.#peerPiecesHeld(),
+      pieceCount: this.object === null ? null : this.#pieceCount,
     };
+  }
+
+  /** The peer's pieces: set bits of its bitfield as grown by haves (a have-all field has no bytes: all). */
+  #peerPiecesHeld(): number {
+    const bytes = (this.wire.peerPieces as { buffer?: Uint8Array }).buffer;
+    return bytes === undefined ? this.#pieceCount : countSetBits(bytes, this.#pieceCount);
   }
 
   /** Closes at once (`graceful`: after what is queued in the socket is flushed). Idempotent. */

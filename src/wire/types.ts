@@ -64,4 +64,7 @@ export interface PeerInfo {
   queuedRequests: number;
   uploadedBytes: number;
   connectedAt: number;
+  /** Pieces the peer says it holds (its bitfield, haves, have-all), of `pieceCount`; null before the handshake. */
+  piecesHeld: number | null;
+  pieceCount: number | null;
 }

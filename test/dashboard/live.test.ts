@@ -59,6 +59,7 @@ async function follow(topics: string, lastEventId?: number) {
   const events: Event[] = [];
   const waiters: Array<() => void> = [];
   let buffer = '';
+  let seenId: number | undefined;
   res.setEncoding('utf8');
   res.on('data', (chunk: string) => {
     buffer += chunk;
@@ -71,6 +72,8 @@ async function follow(topics: string, lastEventId?: number) {
           .filter((line) => !line.startsWith(':') && line.includes(': '))
           .map((line) => [line.slice(0, line.indexOf(': ')), line.slice(line.indexOf(': ') + 2)]),
       );
+      // As a browser does: an id without data sets the last event id, and dispatches nothing.
+      if (fields.id !== undefined) seenId = Number(fields.id);
       if (fields.event === undefined) continue;
       events.push({ id: Number(fields.id), event: fields.event, data: JSON.parse(fields.data ?? 'null') });
       for (const wake of waiters.splice(0)) wake();
@@ -80,7 +83,7 @@ async function follow(topics: string, lastEventId?: number) {
     while (events.length < n) await new Promise<void>((resolve) => waiters.push(resolve));
     return events;
   };
-  return { status: res.statusCode, events, count, close: () => req.destroy() };
+  return { status: res.statusCode, events, count, lastEventId: () => seenId, close: () => req.destroy() };
 }
 
 async function until(condition: () => boolean) {
@@ -106,6 +109,26 @@ describe('LiveFeed', () => {
     await until(() => feed.stats().clients === 0);
     await feed.tick();
     expect(computed).toBe(3); // nobody follows: nothing computed
+  });
+
+  it('gives a page an id when it opens, so that cut off before any event it still hears of what it missed', async () => {
+    const first = await follow('objects');
+    await until(() => feed.stats().clients === 1 && first.lastEventId() !== undefined);
+    const opened = first.lastEventId();
+    expect(first.events).toEqual([]); // the id frame dispatches nothing
+    first.close();
+    await until(() => feed.stats().clients === 0);
+    const other = await follow('objects'); // the change is sent while the first page is away
+    await until(() => feed.stats().clients === 1);
+    feed.notify('objects', 'a'.repeat(40));
+    await feed.tick();
+    await other.count(1);
+
+    const back = await follow('objects', opened);
+    const [event] = await back.count(1);
+    expect(event).toMatchObject({ event: 'objects', data: { keys: ['a'.repeat(40)] } });
+    back.close();
+    other.close();
   });
 
   it('gives a page that comes back with Last-Event-ID what it missed, and nothing when it missed nothing', async () => {

@@ -57,6 +57,47 @@ export async function logIn(page: Page, baseUrl: string, token: string): Promise
   await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
 }
 
+/**
+ * A new page logged in to the dashboard at `baseUrl` with `token`, on the overview. `forAxe`: with the
+ * page's CSP bypassed, so that expectAccessible can inject axe-core.
+ */
+export async function loggedInPage(
+  browser: Browser,
+  baseUrl: string,
+  token: string,
+  { forAxe = false }: { forAxe?: boolean } = {},
+): Promise<Page> {
+  const page = await browser.newPage();
+  if (forAxe) await page.setBypassCSP(true);
+  await logIn(page, baseUrl, token);
+  expect(new URL(page.url()).pathname).toBe('/dashboard/');
+  return page;
+}
+
+/**
+ * What every dashboard refuses, on a new page: `pagePath` without a session goes to the login page (which
+ * says where the token is: `hint`, and passes axe-core), `apiPath` answers 401, and `wrongToken` gets the
+ * login page back ("Wrong token") and no cookie. Returns the page, still logged out, CSP bypassed.
+ */
+export async function expectLoginRequired(
+  browser: Browser,
+  baseUrl: string,
+  { pagePath, apiPath, wrongToken, hint }: { pagePath: string; apiPath: string; wrongToken: string; hint: string },
+): Promise<Page> {
+  const page = await browser.newPage();
+  await page.setBypassCSP(true);
+  await page.goto(`${baseUrl}${pagePath}`);
+  expect(new URL(page.url()).pathname).toBe('/dashboard/login');
+  expect(await page.$eval('main p', (p) => p.textContent)).toContain(hint);
+  await expectAccessible(page, `login page (${baseUrl})`);
+  expect(await page.evaluate(async (path) => (await fetch(path)).status, apiPath)).toBe(401);
+  await logIn(page, baseUrl, wrongToken);
+  expect(page.url()).toContain('/dashboard/login?failed=1');
+  expect(await page.$eval('[role=alert]', (e) => e.textContent)).toContain('Wrong token');
+  expect(await page.cookies()).toEqual([]);
+  return page;
+}
+
 interface AxeViolation {
   id: string;
   impact: string | null;

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect, createServer as createTcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -17,7 +17,13 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultTokenFile } from '../../src/admin/index.ts';
 import type { AgentAddresses } from '../../src/agent/index.ts';
-import { expectAccessible, launchChromium, logIn as logInTo, skipWithoutChromium } from '../helpers/chromium.ts';
+import {
+  expectAccessible,
+  expectLoginRequired,
+  launchChromium,
+  loggedInPage,
+  skipWithoutChromium,
+} from '../helpers/chromium.ts';
 import { edgepeer } from '../helpers/cli.ts';
 import { type RunningEdgepeerTracker, startLtLeecher, startTrackerCommand } from './tracker-support.ts';
 
@@ -109,8 +115,9 @@ async function pieceColour(page: Page, piece: number, canvasId = 'piece-map'): P
   );
 }
 
-function logIn(page: Page, given: string): Promise<void> {
-  return logInTo(page, where.adminUrl as string, given);
+/** A new page logged in to the agent's dashboard (`forAxe`: CSP bypassed for axe-core). */
+function openLoggedIn(forAxe = false): Promise<Page> {
+  return loggedInPage(browser, where.adminUrl as string, token, { forAxe });
 }
 
 /** Swarm statistics of one object from edgepeer's tracker once `accept` holds (long poll on its version). */
@@ -127,6 +134,54 @@ async function swarmWhen(
   }
 }
 
+/**
+ * A TCP relay to the agent's admin API for the browser, which can cut every connection through it and hold
+ * new ones (accepted, not passed on) until released: a network outage on the way to the agent, which the
+ * agent itself cannot be made to produce. It keeps the head of each request it passed on.
+ */
+async function startRelay(target: URL) {
+  const links = new Set<Socket>();
+  const requests: string[] = [];
+  let held: Array<() => void> | null = null;
+  const server = createTcpServer((client) => {
+    const link = () => {
+      const upstream = connect(Number(target.port), target.hostname);
+      links.add(client).add(upstream);
+      client.on('data', (chunk: Buffer) => requests.push(chunk.toString('latin1').split('\r\n\r\n')[0] as string));
+      client.pipe(upstream).pipe(client);
+      const drop = () => {
+        client.destroy();
+        upstream.destroy();
+        links.delete(client);
+        links.delete(upstream);
+      };
+      client.on('error', drop).on('close', drop);
+      upstream.on('error', drop).on('close', drop);
+    };
+    if (held === null) link();
+    else held.push(link);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    /** Cuts every connection (the page's live stream among them) and holds new ones. */
+    cutAndHold(): void {
+      held = [];
+      for (const socket of links) socket.destroy();
+    },
+    release(): void {
+      const waiting = held ?? [];
+      held = null;
+      for (const link of waiting) link();
+    },
+    close(): void {
+      for (const socket of links) socket.destroy();
+      server.close();
+    },
+  };
+}
+
 const HELD = [45, 164, 78];
 const MISSING = [208, 215, 222];
 
@@ -136,17 +191,12 @@ describe.skipIf(skip)('the dashboard in chromium', () => {
   const pieces = 40;
 
   it('refuses pages and data without a session, and a wrong token at login', async () => {
-    const page = await browser.newPage();
-    await page.setBypassCSP(true);
-    await page.goto(`${where.adminUrl}/dashboard/objects`);
-    expect(new URL(page.url()).pathname).toBe('/dashboard/login');
-    await expectAccessible(page, 'login page');
-    const api = await page.evaluate(async () => (await fetch('/dashboard/api/objects')).status);
-    expect(api).toBe(401);
-    await logIn(page, `${token.slice(0, -1)}x`);
-    expect(page.url()).toContain('/dashboard/login?failed=1');
-    expect(await page.$eval('[role=alert]', (e) => e.textContent)).toContain('Wrong token');
-    expect(await page.cookies()).toEqual([]);
+    const page = await expectLoginRequired(browser, where.adminUrl as string, {
+      pagePath: '/dashboard/objects',
+      apiPath: '/dashboard/api/objects',
+      wrongToken: `${token.slice(0, -1)}x`,
+      hint: "agent's admin token",
+    });
     await page.goto(`${where.adminUrl}/dashboard/`);
     expect(new URL(page.url()).pathname).toBe('/dashboard/login');
     await page.close();
@@ -159,9 +209,7 @@ describe.skipIf(skip)('the dashboard in chromium', () => {
     expect(ingested.code, ingested.stderr).toBe(0);
     infoHash = String(ingested.lines[0]?.infoHash);
 
-    const page = await browser.newPage();
-    await page.setBypassCSP(true);
-    await logIn(page, token);
+    const page = await openLoggedIn(true);
     expect(new URL(page.url()).pathname).toBe('/dashboard/');
     const [cookie] = await page.cookies();
     expect(cookie).toMatchObject({ name: 'edgepeer_session', httpOnly: true, sameSite: 'Strict', path: '/dashboard' });
@@ -190,8 +238,7 @@ describe.skipIf(skip)('the dashboard in chromium', () => {
   });
 
   it('purges a piece after confirmation, and the map shows it missing', async () => {
-    const page = await browser.newPage();
-    await logIn(page, token);
+    const page = await openLoggedIn();
     await page.goto(`${where.adminUrl}/dashboard/objects?id=${infoHash}`);
     await page.waitForSelector(`#piece-map[data-held="${pieces}"]`);
     // edgepeer's tracker knows the agent's bitmap: one copy of every piece in the swarm.
@@ -228,15 +275,12 @@ describe.skipIf(skip)('the dashboard in chromium', () => {
   });
 
   it('updates the overview and the object list without reloading: a live stream, or polling when told to', async () => {
-    const live = await browser.newPage();
-    await logIn(live, token);
+    const live = await openLoggedIn();
     await live.waitForSelector('body[data-live="sse"]');
-    const polled = await browser.newPage();
-    await logIn(polled, token);
+    const polled = await openLoggedIn();
     await polled.goto(`${where.adminUrl}/dashboard/objects?live=poll`);
     await polled.waitForSelector('body[data-live="poll"]');
-    const listed = await browser.newPage();
-    await logIn(listed, token);
+    const listed = await openLoggedIn();
     await listed.goto(`${where.adminUrl}/dashboard/objects`);
     await listed.waitForSelector('body[data-live="sse"]');
     const before = Number(await live.$eval('#objects-count', (e) => e.textContent));
@@ -260,6 +304,50 @@ describe.skipIf(skip)('the dashboard in chromium', () => {
     for (const page of [live, polled, listed]) await page.close();
   });
 
+  it('resumes its live stream after the connection is cut, with Last-Event-ID: a change made meanwhile shows', async () => {
+    const relay = await startRelay(new URL(where.adminUrl as string));
+    try {
+      // The cookie is the host's, whatever the port: logged in through the relay as directly.
+      const watched = await loggedInPage(browser, relay.url, token);
+      await watched.goto(`${relay.url}/dashboard/objects`);
+      await watched.waitForSelector('body[data-live="sse"]');
+      await watched.evaluate('window.notReloaded = true');
+      // A page straight to the agent: its list shows the change once the agent has sent it on its stream.
+      const witness = await openLoggedIn();
+      await witness.goto(`${where.adminUrl}/dashboard/objects`);
+      await witness.waitForSelector('body[data-live="sse"]');
+
+      relay.cutAndHold();
+      await watched.bringToFront();
+      await watched.waitForSelector('body[data-live="reconnecting"]');
+      const file = join(dir, 'while-away.bin');
+      await writeFile(file, randomBytes(2 * pieceLength));
+      const ingested = await edgepeer(['ingest', file, '--piece-length', '16KiB', '--data-dir', dataDir, '--json']);
+      expect(ingested.code, ingested.stderr).toBe(0);
+      const awayHash = String(ingested.lines[0]?.infoHash);
+      await witness.waitForSelector(`tr[data-info-hash="${awayHash}"]`, { timeout: 10_000 });
+      // Sent while the page was cut off, and no change comes after it: only the resumption can tell the page.
+      expect(await watched.$(`tr[data-info-hash="${awayHash}"]`)).toBeNull();
+
+      relay.release();
+      await watched
+        .waitForSelector(`tr[data-info-hash="${awayHash}"]`, { timeout: 10_000 })
+        .catch(async (err: Error) => {
+          throw new Error(
+            `${err.message}; relayed: ${JSON.stringify(relay.requests.map((r) => r.split('\r\n').filter((l) => /^(GET|POST|last-event)/i.test(l))))}; page: ${await watched.evaluate('document.body.dataset.live + " " + document.getElementById("updated")?.textContent')}`,
+          );
+        });
+      await watched.waitForSelector('body[data-live="sse"]');
+      expect(await watched.evaluate('window.notReloaded')).toBe(true);
+      const reconnections = relay.requests.filter((head) => head.startsWith('GET /dashboard/api/events?'));
+      expect(reconnections.at(-1)).toMatch(/\r\nlast-event-id: \d+(\r\n|$)/i);
+      await watched.close();
+      await witness.close();
+    } finally {
+      relay.close();
+    }
+  });
+
   it('ingests a URL after confirmation (a cancelled one fetches nothing), and lists it without reloading', async () => {
     const body = randomBytes(5 * pieceLength);
     let fetched = 0;
@@ -270,8 +358,7 @@ describe.skipIf(skip)('the dashboard in chromium', () => {
     await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
     try {
       const url = `http://127.0.0.1:${(origin.address() as AddressInfo).port}/origin-file.bin`;
-      const page = await browser.newPage();
-      await logIn(page, token);
+      const page = await openLoggedIn();
       await page.goto(`${where.adminUrl}/dashboard/objects`);
       await page.waitForSelector('body[data-live="sse"]');
       await page.type('#ingest-url', url);
@@ -299,8 +386,7 @@ describe.skipIf(skip)('the dashboard in chromium', () => {
   });
 
   it('refuses a write from the page without the session anti-CSRF header', async () => {
-    const page = await browser.newPage();
-    await logIn(page, token);
+    const page = await openLoggedIn();
     const status = await page.evaluate(
       async (id) =>
         (
@@ -320,7 +406,7 @@ describe.skipIf(skip)('the dashboard in chromium', () => {
     await page.close();
   });
 
-  it('shows a libtorrent download as a peer with a rate', async () => {
+  it('shows a libtorrent download as a peer with its pieces and a rate', async () => {
     const file = join(dir, 'slow.bin');
     await writeFile(file, randomBytes(4 * 1024 * 1024));
     const ingested = await edgepeer(['ingest', file, '--piece-length', '64KiB', '--data-dir', dataDir, '--json']);
@@ -336,9 +422,7 @@ describe.skipIf(skip)('the dashboard in chromium', () => {
       downloadLimit: 64 * 1024,
     });
     try {
-      const page = await browser.newPage();
-      await page.setBypassCSP(true);
-      await logIn(page, token);
+      const page = await openLoggedIn(true);
       await page.goto(`${where.adminUrl}/dashboard/peers`);
       const row = await page.waitForSelector(`#peers tr[data-info-hash="${slowHash}"][data-rate-positive]`, {
         timeout: 60_000,
@@ -346,7 +430,13 @@ describe.skipIf(skip)('the dashboard in chromium', () => {
       const cells = (await row?.$$eval('td', (tds) => tds.map((td) => td.textContent))) as string[];
       expect(cells[0]).toMatch(/^127\.0\.0\.1:\d+$/);
       expect(cells[1]).toMatch(/^-LT/); // libtorrent's peer id prefix
-      expect(cells[4]).toMatch(/^[1-9][\d.]* (B|KiB|MiB)\/s$/);
+      expect(cells[3]).toMatch(/^\d+ of 64$/); // its pieces: 4 MiB in 64 KiB pieces, from its bitfield and haves
+      expect(cells[5]).toMatch(/^[1-9][\d.]* (B|KiB|MiB)\/s$/);
+      // Its pieces grow as it tells of them (haves), without reloading.
+      await page.waitForFunction(
+        `Number(document.querySelector('#peers tr[data-info-hash="${slowHash}"]')?.dataset.pieces) > ${Number.parseInt(String(cells[3]), 10)}`,
+        { polling: 200, timeout: 30_000 },
+      );
       await expectAccessible(page, 'peers');
       await page.close();
     } finally {

@@ -14,16 +14,24 @@ import { fileURLToPath } from 'node:url';
 import type { Browser } from 'puppeteer-core';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { expectAccessible, launchChromium, logIn, skipWithoutChromium } from '../helpers/chromium.ts';
+import {
+  expectAccessible,
+  expectLoginRequired,
+  launchChromium,
+  loggedInPage,
+  logIn,
+  skipWithoutChromium,
+} from '../helpers/chromium.ts';
 import { edgepeer } from '../helpers/cli.ts';
 
 const RUN = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
+const LT_CLIENT = fileURLToPath(new URL('../wire/lt_client.py', import.meta.url));
 const PIECE = 16384;
 const PIECES = 30;
 
 interface Running {
   child: ChildProcess;
-  listening: { adminUrl: string; edgeUrl: string };
+  listening: { adminUrl: string; edgeUrl: string; peerPort: number };
 }
 
 let dir: string;
@@ -134,15 +142,12 @@ afterAll(async () => {
 describe.skipIf(skipWithoutChromium)("the controller's dashboard in chromium", () => {
   it('refuses pages without a session and a wrong token; logs in with the controller admin token', async () => {
     const base = controller.listening.adminUrl;
-    const page = await browser.newPage();
-    await page.setBypassCSP(true);
-    await page.goto(`${base}/dashboard/edges`);
-    expect(new URL(page.url()).pathname).toBe('/dashboard/login');
-    expect(await page.$eval('main p', (p) => p.textContent)).toContain("controller's admin token");
-    await expectAccessible(page, 'controller login');
-    expect(await page.evaluate(async () => (await fetch('/dashboard/api/edges')).status)).toBe(401);
-    await logIn(page, base, `${token}x`);
-    expect(page.url()).toContain('/dashboard/login?failed=1');
+    const page = await expectLoginRequired(browser, base, {
+      pagePath: '/dashboard/edges',
+      apiPath: '/dashboard/api/edges',
+      wrongToken: `${token}x`,
+      hint: "controller's admin token",
+    });
     await logIn(page, base, token);
     expect(new URL(page.url()).pathname).toBe('/dashboard/');
     await page.waitForSelector('#edges-serving');
@@ -154,9 +159,7 @@ describe.skipIf(skipWithoutChromium)("the controller's dashboard in chromium", (
 
   it('shows the edge with its health and free space, and the union and edge piece maps of what it holds', async () => {
     const base = controller.listening.adminUrl;
-    const page = await browser.newPage();
-    await page.setBypassCSP(true);
-    await logIn(page, base, token);
+    const page = await loggedInPage(browser, base, token, { forAxe: true });
     await page.goto(`${base}/dashboard/edges`);
     const row = await page.waitForSelector(`#edges tr[data-edge-id="${edgeId}"][data-health="up"]`);
     const cells = (await row?.$$eval('td', (tds) => tds.map((td) => td.textContent))) as string[];
@@ -175,10 +178,71 @@ describe.skipIf(skipWithoutChromium)("the controller's dashboard in chromium", (
     await page.close();
   });
 
+  it('shows a libtorrent download through the controller as a peer with its pieces and a rate, and charts it', async () => {
+    const base = controller.listening.adminUrl;
+    const torrent = join(dir, 'news.torrent');
+    expect((await edgepeer(['torrent', infoHash, '-o', torrent, '--data-dir', edgeDir()])).code).toBe(0);
+    // 16 KiB/s: the 30 pieces take half a minute, long enough for the page to see the peer twice.
+    const leecher = spawn(
+      '/usr/bin/python3',
+      [
+        LT_CLIENT,
+        '--torrent',
+        torrent,
+        '--save',
+        join(dir, 'leech'),
+        '--peer',
+        `127.0.0.1:${controller.listening.peerPort}`,
+        '--download-limit',
+        String(PIECE),
+        '--timeout',
+        '90',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    leecher.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    leecher.stderr?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    try {
+      const page = await loggedInPage(browser, base, token, { forAxe: true });
+      await page.goto(`${base}/dashboard/peers`);
+      const row = await page
+        .waitForSelector(`#peers tr[data-info-hash="${infoHash}"][data-rate-positive]`, { timeout: 60_000 })
+        .catch((err: Error) => {
+          throw new Error(`${err.message}; libtorrent said: ${output.slice(-2000)}`);
+        });
+      const cells = (await row?.$$eval('td', (tds) => tds.map((td) => td.textContent))) as string[];
+      expect(cells[0]).toMatch(/^127\.0\.0\.1:\d+$/);
+      expect(cells[1]).toMatch(/^-LT/); // libtorrent's peer id prefix
+      expect(cells[3]).toMatch(new RegExp(`^\\d+ of ${PIECES}$`));
+      expect(cells[5]).toMatch(/^[1-9][\d.]* (B|KiB|MiB)\/s$/);
+      await expectAccessible(page, 'controller peers');
+
+      // The overview's chart: what the controller sent over the last minutes, with the points it had
+      // when the page opened and those the live stream adds.
+      await page.goto(`${base}/dashboard/`);
+      await page.waitForSelector('#rates[data-points]');
+      const points = Number(await page.$eval('#rates', (c) => c.getAttribute('data-points')));
+      expect(points).toBeGreaterThan(0);
+      await page.waitForFunction(
+        `Number(document.querySelector('#rates')?.dataset.points) > ${points} && Number(document.querySelector('#rates')?.dataset.peak) > 0`,
+        { polling: 200, timeout: 15_000 },
+      );
+      await expectAccessible(page, 'controller overview with its chart');
+      await page.close();
+    } finally {
+      leecher.kill('SIGTERM');
+      if (leecher.exitCode === null && leecher.signalCode === null) await once(leecher, 'exit');
+    }
+  });
+
   it('purges pieces through the controller after confirmation: the edge drops them, the union map shows it', async () => {
     const base = controller.listening.adminUrl;
-    const page = await browser.newPage();
-    await logIn(page, base, token);
+    const page = await loggedInPage(browser, base, token);
     await page.goto(`${base}/dashboard/objects?id=${infoHash}`);
     await page.waitForSelector(`#piece-map[data-held="${PIECES}"]`);
     await page.type('#purge-pieces', '5-6');
@@ -201,8 +265,7 @@ describe.skipIf(skipWithoutChromium)("the controller's dashboard in chromium", (
 
   it('drains an edge only after confirmation, and the page shows it draining without reloading', async () => {
     const base = controller.listening.adminUrl;
-    const page = await browser.newPage();
-    await logIn(page, base, token);
+    const page = await loggedInPage(browser, base, token);
     await page.goto(`${base}/dashboard/edges`);
     await page.waitForSelector('body[data-live="sse"]');
     const button = `#edges tr[data-edge-id="${edgeId}"] button[data-action="drain"]`;

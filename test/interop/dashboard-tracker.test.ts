@@ -13,7 +13,14 @@ import { fileURLToPath } from 'node:url';
 import type { Browser } from 'puppeteer-core';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectAccessible, launchChromium, logIn, skipWithoutChromium } from '../helpers/chromium.ts';
+import {
+  expectAccessible,
+  expectLoginRequired,
+  launchChromium,
+  loggedInPage,
+  logIn,
+  skipWithoutChromium,
+} from '../helpers/chromium.ts';
 import { edgepeer } from '../helpers/cli.ts';
 import { type RunningEdgepeerTracker, startTrackerCommand } from './tracker-support.ts';
 
@@ -102,15 +109,12 @@ describe.skipIf(skipWithoutChromium)("the tracker's dashboard in chromium", () =
   });
 
   it('refuses pages and data without a session and a wrong token, then logs in with the token', async () => {
-    const page = await browser.newPage();
-    await page.setBypassCSP(true);
-    await page.goto(`${base}/dashboard/swarms`);
-    expect(new URL(page.url()).pathname).toBe('/dashboard/login');
-    expect(await page.$eval('main p', (p) => p.textContent)).toContain('--admin-token-file');
-    await expectAccessible(page, 'tracker login');
-    expect(await page.evaluate(async () => (await fetch('/dashboard/api/swarms')).status)).toBe(401);
-    await logIn(page, base, `x${token}`);
-    expect(page.url()).toContain('/dashboard/login?failed=1');
+    const page = await expectLoginRequired(browser, base, {
+      pagePath: '/dashboard/swarms',
+      apiPath: '/dashboard/api/swarms',
+      wrongToken: `x${token}`,
+      hint: '--admin-token-file',
+    });
     await logIn(page, base, token);
     await page.waitForSelector('#swarms-count');
     expect(await page.$eval('#swarms-count', (e) => e.textContent)).toBe('1');
@@ -119,9 +123,7 @@ describe.skipIf(skipWithoutChromium)("the tracker's dashboard in chromium", () =
   });
 
   it("lists the swarm and draws its copies per piece, which follow the agent's purge without reloading", async () => {
-    const page = await browser.newPage();
-    await page.setBypassCSP(true);
-    await logIn(page, base, token);
+    const page = await loggedInPage(browser, base, token, { forAxe: true });
     await page.goto(`${base}/dashboard/swarms`);
     const link = await page.waitForSelector(`#swarms tr[data-info-hash="${infoHash}"] a`);
     await link?.click();

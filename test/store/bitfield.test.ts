@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Bitfield } from '../../src/store/index.ts';
+import { Bitfield, countSetBits } from '../../src/store/index.ts';
 
 describe('Bitfield', () => {
   it('uses BitTorrent bit order: piece 0 is the high bit of byte 0', () => {
@@ -51,5 +51,16 @@ describe('Bitfield', () => {
     const bitfield = new Bitfield(8);
     bitfield.toBuffer()[0] = 0xff;
     expect(bitfield.count()).toBe(0);
+  });
+});
+
+describe("countSetBits (a peer's pieces from its bitfield as grown by haves)", () => {
+  it('counts the first `length` bits in wire order, none beyond, none for missing bytes', () => {
+    expect(countSetBits(Uint8Array.of(0xff, 0xff), 10)).toBe(10);
+    expect(countSetBits(Uint8Array.of(0b1010_0000, 0b0100_0000), 10)).toBe(3);
+    expect(countSetBits(Uint8Array.of(0x00, 0b0011_1111), 10)).toBe(0);
+    expect(countSetBits(Uint8Array.of(0xff), 20)).toBe(8);
+    expect(countSetBits(Uint8Array.of(0xff, 0xff, 0xff), 16)).toBe(16);
+    expect(countSetBits(new Uint8Array(0), 5)).toBe(0);
   });
 });

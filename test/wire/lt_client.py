@@ -3,11 +3,13 @@ UPnP, NAT-PMP), no tracker; it is told the peer to dial. Prints one JSON line.
 
 usage: /usr/bin/python3 lt_client.py (--torrent FILE | --magnet URI) --save DIR --peer HOST:PORT
            [--timeout S] [--until complete|pieces:N] [--peer-lacks K] [--encryption plain|default|forced|rc4]
-           [--utp]
+           [--utp] [--download-limit BYTES_PER_S]
   --utp              try uTP first, as libtorrent does by default (TCP when the uTP attempt fails)
   --encryption       plain: plaintext handshakes only (default here); default: libtorrent's own defaults
                      (tries an encrypted handshake first); forced: encrypted handshakes only; rc4: encrypted
                      handshakes offering RC4 only (as Transmission does by default)
+  --download-limit   the torrent's download limit (a download slow enough to be watched; libtorrent applies
+                     a torrent's limits to loopback peers too, its session's not)
   --until pieces:N   stop once N pieces are verified (for a peer that holds only some)
   --peer-lacks K     also wait until the peer says it no longer has K (lt_donthave, seen in libtorrent's
                      peer log; libtorrent drops an upload-only peer it needs nothing from at once)
@@ -29,6 +31,7 @@ p.add_argument("--until", default="complete")
 p.add_argument("--peer-lacks", type=int, default=None)
 p.add_argument("--encryption", default="plain")
 p.add_argument("--utp", action="store_true")
+p.add_argument("--download-limit", type=int, default=0)
 args = p.parse_args()
 
 host, port = args.peer.rsplit(":", 1)
@@ -73,6 +76,8 @@ else:
 atp.save_path = args.save
 t0 = time.time()
 h = ses.add_torrent(atp)
+if args.download_limit > 0:
+    h.set_download_limit(args.download_limit)
 h.connect_peer(peer)
 last_connect = t0
 problems = []

@@ -133,6 +133,25 @@ describe('peer wire server: serving', () => {
     expect(h.server.peers()[0]).toMatchObject({ infoHash: object.infoHash, fast: true, choked: false });
   });
 
+  it("tells the peer's own pieces (for the dashboard): none, its bitfield, then each have", async () => {
+    const h = await startServer();
+    const object = makeObject('peer-pieces.bin', 10 * PIECE, PIECE);
+    await hold(h.store, object);
+    const p = await peer(h.port, object.infoHash, { fast: false });
+    await waitFor(p.wire, 'bitfield');
+    const theirs = async (held: number) => {
+      while (h.server.peers()[0]?.piecesHeld !== held) await new Promise((resolve) => setImmediate(resolve));
+    };
+    expect(h.server.peers()[0]).toMatchObject({ piecesHeld: 0, pieceCount: 10 });
+    p.wire.bitfield(Buffer.from([0b1100_0000, 0b0100_0000])); // pieces 0, 1 and 9
+    await theirs(3);
+    p.wire.have(5);
+    await theirs(4);
+    p.wire.have(9); // held already: still 4
+    p.wire.have(2);
+    await theirs(5);
+  });
+
   it('serves a peer without the fast extension, announcing pieces with a bitfield', async () => {
     const h = await startServer();
     const object = makeObject('plain.bin', 3 * PIECE, PIECE);
