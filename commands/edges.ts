@@ -33,7 +33,7 @@ function line(edge: EdgeSummary): string {
   return [
     edge.id,
     edge.name,
-    edge.health,
+    edge.shedding ? `${edge.health},shedding` : edge.health,
     edge.httpBaseUrl ?? '-',
     load,
     space,

@@ -264,6 +264,8 @@ export class Agent {
         return {
           connections: (wire?.connections ?? 0) + (http?.connections ?? 0),
           uploadedBytes: (wire?.uploadedBytes ?? 0) + (http?.bytesSent ?? 0),
+          // The controller, not the trackers, is told (docs/qos.md): it sends new requests to other edges.
+          shedding: this.qos.shedding,
         };
       },
       logger: this.logger.child({ part: 'controller link' }),

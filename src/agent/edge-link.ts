@@ -17,7 +17,7 @@ export async function startEdgeLink(options: {
   store: Store;
   operations: StoreOperations;
   where: () => AgentAddresses;
-  load: () => { connections: number; uploadedBytes: number };
+  load: () => { connections: number; uploadedBytes: number; shedding: boolean };
   logger: Logger;
 }): Promise<EdgeLink> {
   const { store, operations, dataDir } = options;

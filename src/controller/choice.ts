@@ -33,30 +33,43 @@ export function loadWeight(edge: FleetEdge): number {
  */
 export type EdgeCost = (edge: FleetEdge) => number;
 
-/** The candidates ordered best first for `key`: cost, then weighted rendezvous (score -w / ln(h)). */
+/** 1 for an edge shedding load (it refuses new requests, src/qos), else 0: such edges come last. */
+function shedding(edge: FleetEdge): number {
+  return edge.liveness?.shedding === true ? 1 : 0;
+}
+
+/**
+ * The candidates ordered best first for `key`: edges not shedding load, then cost, then weighted
+ * rendezvous (score -w / ln(h)).
+ */
 export function rankEdges(candidates: FleetEdge[], key: string, cost?: EdgeCost): FleetEdge[] {
   if (candidates.length < 2) return candidates;
   return candidates
     .map((edge) => ({
       edge,
+      shedding: shedding(edge),
       cost: cost?.(edge) ?? 0,
       rank: -loadWeight(edge) / Math.log(score(edge.record.id, key)),
     }))
-    .sort((a, b) => a.cost - b.cost || b.rank - a.rank)
+    .sort((a, b) => a.shedding - b.shedding || a.cost - b.cost || b.rank - a.rank)
     .map(({ edge }) => edge);
 }
 
-/** The best of the candidates for `key` (the nearest, then by rendezvous), without sorting them all. */
+/** The best of the candidates for `key` (as rankEdges orders them), without sorting them all. */
 export function bestEdge(candidates: FleetEdge[], key: string, cost?: EdgeCost): FleetEdge | undefined {
   let best: FleetEdge | undefined;
+  let bestShedding = 2;
   let bestCost = Number.POSITIVE_INFINITY;
   let bestRank = -1;
   for (const edge of candidates) {
+    const edgeShedding = shedding(edge);
+    if (edgeShedding > bestShedding) continue;
     const edgeCost = cost?.(edge) ?? 0;
-    if (edgeCost > bestCost) continue;
+    if (edgeShedding === bestShedding && edgeCost > bestCost) continue;
     const rank = -loadWeight(edge) / Math.log(score(edge.record.id, key));
-    if (edgeCost < bestCost || rank > bestRank) {
+    if (edgeShedding < bestShedding || edgeCost < bestCost || rank > bestRank) {
       best = edge;
+      bestShedding = edgeShedding;
       bestCost = edgeCost;
       bestRank = rank;
     }

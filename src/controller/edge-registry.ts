@@ -202,6 +202,7 @@ export class EdgeRegistry {
       freeBytes: request.freeBytes,
       connections: request.load.connections,
       uploadBytesPerSecond: request.load.uploadBytesPerSecond,
+      shedding: request.load.shedding === true,
       lastSeen: this.#now(),
     });
     const cursor = await this.#fleet.cursor(edge.id);

@@ -41,6 +41,8 @@ export interface EdgeLiveness {
   freeBytes: number;
   connections: number;
   uploadBytesPerSecond: number;
+  /** Load shedding refuses new requests there now: chosen only when no other edge holds the bytes. */
+  shedding?: boolean;
   /** ms since the epoch. */
   lastSeen: number;
 }

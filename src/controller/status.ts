@@ -19,6 +19,8 @@ export interface EdgeSummary {
   /** 'up': heartbeats on time and serving; 'draining': up, taking no new requests; 'set-aside': up, failed a
    * fetch lately; 'down': no heartbeat for 3 periods (or it left). */
   health: 'up' | 'draining' | 'set-aside' | 'down';
+  /** Refusing new requests (load shedding) at its last heartbeat: new ones go to other edges first. */
+  shedding: boolean;
   httpBaseUrl: string | null;
   peerPort: number | null;
   connections: number | null;
@@ -66,6 +68,7 @@ export function edgeSummaries(catalog: FleetCatalog, now = Date.now()): EdgeSumm
         id: edge.record.id,
         name: edge.record.name,
         health,
+        shedding: live?.shedding === true,
         httpBaseUrl: live?.address.httpBaseUrl ?? null,
         peerPort: live?.address.peerPort ?? null,
         connections: live?.connections ?? null,

@@ -67,8 +67,8 @@ export interface EdgeLinkOptions {
   catalog: Pick<Catalog, 'list' | 'get' | 'metainfoOf' | 'on' | 'off'>;
   /** Where clients and peers reach this edge (read at every heartbeat). */
   address: () => EdgeAddress;
-  /** Open connections, and bytes sent so far (a counter). */
-  load: () => { connections: number; uploadedBytes: number };
+  /** Open connections, bytes sent so far (a counter), and whether load shedding refuses new requests. */
+  load: () => { connections: number; uploadedBytes: number; shedding?: boolean };
   /** The data dir's file system. */
   space: () => Promise<{ capacityBytes: number; freeBytes: number }>;
   /** Runs a command from the controller, telling `report` its progress and results; rejects if it failed. */
@@ -302,7 +302,7 @@ export class EdgeLink {
       seq: this.#seq ?? 0,
       address: this.#options.address(),
       ...space,
-      load: { connections: load.connections, uploadBytesPerSecond },
+      load: { connections: load.connections, uploadBytesPerSecond, shedding: load.shedding === true },
     };
   }
 

@@ -85,6 +85,8 @@ export const heartbeatRequest = z.strictObject({
     connections: count,
     /** Bytes sent to peers and clients since the last heartbeat, per second. */
     uploadBytesPerSecond: count,
+    /** Refusing new requests now (load shedding, src/qos): the controller sends new ones elsewhere. */
+    shedding: z.boolean().optional(),
   }),
 });
 

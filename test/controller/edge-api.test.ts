@@ -79,7 +79,7 @@ async function enrol(name = 'edge1'): Promise<Enrolled> {
   return { ...answer.json, auth: `Bearer ${answer.json.edgeId}.${answer.json.key}` };
 }
 
-function heartbeat(edge: Enrolled, seq = 0, session = SESSION): Promise<Answer> {
+function heartbeat(edge: Enrolled, seq = 0, session = SESSION, shedding?: boolean): Promise<Answer> {
   return call('POST', '/v1/edge/heartbeat', {
     auth: edge.auth,
     body: {
@@ -88,7 +88,7 @@ function heartbeat(edge: Enrolled, seq = 0, session = SESSION): Promise<Answer> 
       address,
       capacityBytes: 1_000_000,
       freeBytes: 400_000,
-      load: { connections: 2, uploadBytesPerSecond: 1000 },
+      load: { connections: 2, uploadBytesPerSecond: 1000, ...(shedding === undefined ? {} : { shedding }) },
     },
   });
 }
@@ -150,6 +150,10 @@ describe('edge API: enrolment and credentials', () => {
     expect(registry.stats().enrolments).toBe(1);
     const beat = await heartbeat({ edgeId, key, auth: `Bearer ${edgeId}.${key}` });
     expect(beat.status).toBe(200);
+    expect(await fleet.liveness(edgeId)).toMatchObject({ connections: 2, shedding: false });
+    // An edge shedding load says so in its heartbeats; the controller then chooses it last.
+    expect((await heartbeat({ edgeId, key, auth: `Bearer ${edgeId}.${key}` }, 0, SESSION, true)).status).toBe(200);
+    expect(await fleet.liveness(edgeId)).toMatchObject({ shedding: true });
   });
 
   it('refuses a used, an expired and an unknown token with 403', async () => {
