@@ -64,6 +64,8 @@ export class AccountingRecorder {
       'sc-status': 0,
       'sc-entity-bytes': bytes,
       ...(peer.infoHash === null ? {} : { 's-ccid': peer.infoHash }),
+      // peerAuth: tracker: the subscriber of the allow-list entry the peer was let in by.
+      ...(peer.subscriber === undefined ? {} : { subscriber: peer.subscriber }),
     });
   }
 }

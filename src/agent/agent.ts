@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +38,7 @@ import {
   startHttp,
   startPeerWire,
 } from '../parts/index.ts';
+import { AllowList, AllowListFollower } from '../peer-auth/index.ts';
 import { invitationsUrlFromStats, type PolicyExplanation } from '../policy/index.ts';
 import { DEFAULT_QOS, Qos, type QosStatus } from '../qos/index.ts';
 import {
@@ -94,6 +96,8 @@ export class Agent {
   private urlKeys: KeyRing | null = null;
   private urlGate: UrlGate | null = null;
   private accounting: AccountingRecorder | null = null;
+  /** peerAuth: tracker: the allow-list held and the long poll keeping it. */
+  private allowList: { list: AllowList; follower: AllowListFollower; url: string } | null = null;
   /** The link to the controller, when this agent is one of its edges. */
   private edgeLink: EdgeLink | null = null;
   /** Bytes each object sent and pulled: the uploaded and downloaded of its announces. */
@@ -184,6 +188,7 @@ export class Agent {
     // After this turn: the announce client reads the object's last figures for its `stopped` announces first.
     store.on('object-removed', (infoHash) => setImmediate(() => this.transfers.forget(infoHash)));
 
+    if (config.peerAuth) await this.startPeerAuth(config.peerAuth);
     const qos = this.qos;
     lifecycle.add({ name: 'qos', phase: 'release', stop: async () => qos.stop() });
     const wire = await startPeerWire(
@@ -196,6 +201,7 @@ export class Agent {
         logger: logger.child({ part: 'wire' }),
         onUploaded: (infoHash, bytes) => this.transfers.uploaded(infoHash, bytes),
         ...(this.accounting === null ? {} : { onSessionEnd: this.accounting.sessionEnded.bind(this.accounting) }),
+        ...(this.allowList === null ? {} : { peerGate: this.allowList.list }),
         ...(config.peer.mse ? { mse: config.peer.mse } : {}),
         ...(config.peer.host ? { host: config.peer.host } : {}),
         ...(config.peer.limits ? { limits: config.peer.limits } : {}),
@@ -410,6 +416,32 @@ export class Agent {
     });
   }
 
+  /**
+   * peerAuth: tracker: follows the tracker's allow-list (long poll, src/peer-auth); the peer wire asks it
+   * before sending a peer piece bytes. The first list is not waited for: until it comes, nobody is on it.
+   */
+  private async startPeerAuth(settings: NonNullable<AgentConfig['peerAuth']>): Promise<void> {
+    let token: string;
+    try {
+      token = (await readFile(settings.tokenFile, 'utf8')).trim();
+    } catch (err) {
+      throw new InvalidArgumentError(
+        `peerAuthTokenFile ${settings.tokenFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`,
+        { subject: settings.tokenFile },
+      );
+    }
+    const list = new AllowList(60_000);
+    const follower = new AllowListFollower({
+      url: settings.url,
+      token,
+      list,
+      logger: this.logger.child({ part: 'peer-auth' }),
+    });
+    follower.start();
+    this.allowList = { list, follower, url: settings.url };
+    this.lifecycle.add({ name: 'peer-auth', phase: 'release', stop: () => follower.stop() });
+  }
+
   /** The HTTP server, or with `tls` the HTTPS one: the same settings, cache, tally and access log. */
   private async startHttp(http: NonNullable<AgentConfig['http']>, tls: NonNullable<AgentConfig['https']> | null) {
     const part = await startHttp(
@@ -549,7 +581,13 @@ export class Agent {
       qos: this.qos,
       urlGate: this.urlGate,
       accounting: this.accounting,
+      peerAuth: this.allowList === null ? null : () => this.peerAuthStatus(),
     });
+  }
+
+  private peerAuthStatus() {
+    const { list, follower, url } = this.allowList!;
+    return { url, entries: list.size, version: list.version, updates: follower.updates, failures: follower.failures };
   }
 
   /**

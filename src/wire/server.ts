@@ -12,7 +12,7 @@ import { Choker } from './choker.ts';
 import { type ConnectionHost, PeerConnection, type WireCounters } from './connection.ts';
 import { type PeerWireLimits, resolveLimits } from './options.ts';
 import type { MseMode } from './serving-wire.ts';
-import type { PeerInfo, PeerWireStats, WirePieceCache, WireStore } from './types.ts';
+import type { PeerGate, PeerInfo, PeerWireStats, WirePieceCache, WireStore } from './types.ts';
 import { answerUtpWithReset, type UtpResetter } from './utp-reset.ts';
 
 export interface PeerWireServerOptions {
@@ -44,6 +44,8 @@ export interface PeerWireServerOptions {
   qos?: Qos;
   /** Told of each session with an object that ended, as it ended (accounting records). */
   onSessionEnd?: (peer: PeerInfo) => void;
+  /** Serve piece bytes only to peers it knows (`peerAuth: tracker`); default: everyone. */
+  peerGate?: PeerGate;
 }
 
 export interface PeerWireServer {
@@ -74,6 +76,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
   readonly qos: Qos | null;
   readonly remoteWarnings: WarningThrottle;
   readonly uploaded: (infoHash: string, bytes: number) => void;
+  readonly peerGate: PeerGate | null;
   readonly counters: WireCounters = {
     accepted: 0,
     refused: 0,
@@ -89,6 +92,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
     metadataPiecesSent: 0,
     internalErrors: 0,
     rc4Streams: 0,
+    unauthorisedPeers: 0,
   };
   now = Date.now();
 
@@ -130,6 +134,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
     this.remoteWarnings = new WarningThrottle(this.logger);
     this.uploaded = options.onUploaded ?? (() => {});
     this.#sessionEnded = options.onSessionEnd;
+    this.peerGate = options.peerGate ?? null;
     if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
       throw new InvalidArgumentError(`peer port must be an integer from 0 to 65535, got ${String(options.port)}`, {
         subject: 'port',
@@ -263,6 +268,16 @@ class WireServer implements PeerWireServer, ConnectionHost {
       infoHash = this.#mseHashes.get(req2Hash);
     }
     return infoHash !== undefined && this.store.get(infoHash) !== undefined ? infoHash : undefined;
+  }
+
+  unauthorised(connection: PeerConnection): void {
+    this.counters.unauthorisedPeers++;
+    // Once per peer (the connection asks once); the address and object, nothing the peer sent.
+    this.remoteWarnings.warn(
+      `unauthorised:${connection.address}`,
+      { peer: `${connection.address}:${connection.port}`, infoHash: connection.object?.infoHash },
+      'peer wire: peer not on the allow-list; it gets no piece bytes',
+    );
   }
 
   opened(connection: PeerConnection): void {
