@@ -41,6 +41,8 @@ export class AccountingLog {
   /** Records written (durable) so far, and records lost to a failed write. */
   written = 0;
   lost = 0;
+  /** Told of each batch once it is durable: its lines and the seq of the first (the admin API's stream). */
+  readonly #followers = new Set<(lines: string, firstSeq: number) => void>();
 
   private constructor(options: AccountingLogOptions) {
     this.#options = {
@@ -91,6 +93,16 @@ export class AccountingLog {
     this.#file = null;
   }
 
+  get dir(): string {
+    return this.#options.dir;
+  }
+
+  /** Calls `listener` with every batch written from now on (lines as on disk, seqs consecutive); returns the unfollow. */
+  follow(listener: (lines: string, firstSeq: number) => void): () => void {
+    this.#followers.add(listener);
+    return () => this.#followers.delete(listener);
+  }
+
   /** Records written, lost, and waiting for the next write. */
   counters(): { written: number; lost: number; queued: number } {
     return { written: this.written, lost: this.lost, queued: this.#queue.length };
@@ -132,6 +144,7 @@ export class AccountingLog {
       this.#fileBytes += Buffer.byteLength(text);
       this.written += batch.length;
       this.#failed = false;
+      if (this.#followers.size > 0) for (const follower of this.#followers) follower(text, batch[0]!.seq);
     } catch (err) {
       // Lost records leave a gap in the sequence numbers; say so once per run of failures.
       this.lost += batch.length;

@@ -82,6 +82,7 @@ function httpRecord(entry: ResponseEntry): RecordInput {
   record['sc-status'] = entry.status;
   record['sc-entity-bytes'] = entry.bodyBytes;
   if (entry.range !== undefined) record['cs(range)'] = entry.range;
+  if (entry.source !== undefined) record.source = entry.source;
   const infoHash = OBJECT_OR_PIECE.exec(path)?.[1];
   if (infoHash !== undefined) record['s-ccid'] = infoHash.toLowerCase();
   if (token !== undefined) {

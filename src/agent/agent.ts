@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { AccountingLog, AccountingRecorder } from '../accounting/index.ts';
+import { AccountingLog, AccountingRecorder, streamRecords } from '../accounting/index.ts';
 import {
   type AgentLinks,
   createAdminServer,
@@ -96,6 +96,9 @@ export class Agent {
   private urlKeys: KeyRing | null = null;
   private urlGate: UrlGate | null = null;
   private accounting: AccountingRecorder | null = null;
+  private accountingLog: AccountingLog | null = null;
+  /** Ends the accounting streams of the admin API when the agent stops. */
+  private readonly stopping = new AbortController();
   /** peerAuth: tracker: the allow-list held and the long poll keeping it. */
   private allowList: { list: AllowList; follower: AllowListFollower; url: string } | null = null;
   /** The link to the controller, when this agent is one of its edges. */
@@ -377,8 +380,12 @@ export class Agent {
     return this.qos.status();
   }
 
-  /** Admin routes beyond the store's: GET /v1/policy/:id, GET and POST /v1/qos. */
+  /** Admin routes beyond the store's: GET /v1/policy/:id, GET and POST /v1/qos, GET /v1/accounting/stream. */
   private async adminRoutes(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
+    if (path === '/v1/accounting/stream' && req.method === 'GET') {
+      await this.accountingStream(req, res);
+      return true;
+    }
     if (path === '/v1/qos') {
       if (req.method === 'GET') sendJson(res, 200, this.qosStatus());
       else if (req.method === 'POST') sendJson(res, 200, this.setQos(qosChanges(await readJson(req))));
@@ -405,6 +412,7 @@ export class Agent {
     });
     const recorder = new AccountingRecorder(log);
     this.accounting = recorder;
+    this.accountingLog = log;
     const interim = setInterval(() => recorder.interim(this.wire?.peers() ?? []), settings.interimMs).unref();
     this.lifecycle.add({
       name: 'accounting',
@@ -412,8 +420,35 @@ export class Agent {
       stop: async () => {
         clearInterval(interim);
         await log.close();
+        // After the stop record went out to the collectors too.
+        this.stopping.abort();
       },
     });
+  }
+
+  /**
+   * GET /v1/accounting/stream[?since=SEQ]: this run's records after SEQ (default 0: all), then each as it is
+   * written, as NDJSON (src/accounting/stream.ts). The run's id is in X-Edgepeer-Accounting-Run: a collector
+   * whose last record is of another run reads the files for the rest.
+   */
+  private async accountingStream(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const log = this.accountingLog;
+    if (log === null) throw new NotFoundError('accounting records are off (accounting.dir)');
+    const sinceText = new URL(req.url ?? '/', 'http://agent').searchParams.get('since') ?? '0';
+    const since = Number(sinceText);
+    if (!Number.isSafeInteger(since) || since < 0) {
+      throw new InvalidArgumentError(`since must be a sequence number (0 or more), got ${sinceText}`, {
+        subject: 'since',
+      });
+    }
+    res.writeHead(200, {
+      'content-type': 'application/x-ndjson',
+      'cache-control': 'no-store',
+      'x-edgepeer-accounting-run': log.run,
+    });
+    res.flushHeaders();
+    await streamRecords(log, since, res, this.stopping.signal);
+    if (!res.destroyed) res.end();
   }
 
   /**

@@ -20,9 +20,16 @@ import { type ByteRange, parseRange, type RangeDecision } from './range.ts';
 import { fileRepresentation, pieceRepresentation, type Representation } from './representation.ts';
 import { type Route, routeOf } from './routes.ts';
 import { SpanBuffers } from './span-buffers.ts';
-import { emptyHttpStats, type HttpLimits, type HttpServer, type HttpServerOptions } from './types.ts';
+import {
+  emptyHttpStats,
+  type HttpLimits,
+  type HttpServer,
+  type HttpServerOptions,
+  type ResponseSource,
+} from './types.ts';
 
 const IGNORE_RANGE: RangeDecision = { kind: 'ignore' };
+const SOURCE_RANK: Record<ResponseSource, number> = { cache: 0, disk: 1, 'pull-through': 2 };
 /** Direct-read buffers kept for reuse: enough for 64 connections' 256 KiB ranges. */
 const SPAN_BUFFERS_IDLE_BYTES = 16 * 1024 * 1024;
 
@@ -33,6 +40,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   const protocol = options.tls === undefined ? 'http' : 'https';
   // When responses are accounted for: when each request's handling began.
   const startTimes = new WeakMap<Http1Request, number>();
+  // ...and where its bytes came from (accounting's `source`), by response, and each request's response.
+  const sources = new WeakMap<Http1Response, ResponseSource>();
+  const responses = new WeakMap<Http1Request, Http1Response>();
   const logger = options.logger ?? silentLogger;
   // `connections` is read off the transport when asked.
   const stats = emptyHttpStats();
@@ -47,6 +57,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     logger,
     countStatus,
     countSent,
+    ...(onResponse === undefined ? {} : { noteSource }),
   };
 
   const accessLog =
@@ -92,6 +103,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
                 status,
                 bodyBytes,
                 durationMs: started === undefined ? 0 : performance.now() - started,
+                source: sourceOfResponse(request),
               });
             }
           },
@@ -113,7 +125,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   /** Answers one request; synchronously when the bytes are at hand, else through the returned promise. */
   function handle(req: Http1Request, res: Http1Response): Promise<void> | void {
     stats.requests += 1;
-    if (onResponse !== undefined) startTimes.set(req, performance.now());
+    if (onResponse !== undefined) {
+      startTimes.set(req, performance.now());
+      responses.set(req, res);
+    }
     const method = req.method;
     const head = method === 'HEAD';
     if (method === 'OPTIONS') {
@@ -264,9 +279,22 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     const status = partial ? 206 : 200;
     countStatus(status);
     res.writeHead(status, NO_FIELDS, lengthFields(representation, only, partial) + entityFields(representation));
+    // Before end(): the response's record is made as it ends.
+    if (onResponse !== undefined) noteSource(res, readInto ? 'disk' : 'cache');
     res.end(bytes, readInto ? () => spanBuffers.give(into) : undefined);
     countSent(object, length);
     return true;
+  }
+
+  /** Keeps the worst source a response's pieces came from: pull-through over disk over cache. */
+  function noteSource(res: Http1Response, source: ResponseSource): void {
+    const before = sources.get(res);
+    if (before === undefined || SOURCE_RANK[source] > SOURCE_RANK[before]) sources.set(res, source);
+  }
+
+  function sourceOfResponse(request: Http1Request): ResponseSource | undefined {
+    const res = responses.get(request);
+    return res === undefined ? undefined : sources.get(res);
   }
 
   /** True when `forward` sent the request elsewhere (a 302). */
