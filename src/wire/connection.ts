@@ -141,7 +141,7 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     const host = this.#host;
     host.counters.requestsReceived++;
     const object = this.object!;
-    if (host.peerGate !== null && this.subscriber === undefined && !this.#admitted(object.infoHash)) {
+    if (host.peerGate !== null && this.subscriber === undefined && !this.admitted()) {
       this.#refuse(pieceIndex, begin, length);
       return;
     }
@@ -161,9 +161,16 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     if (!this.#parsing) this.#pump();
   }
 
-  /** Asks the gate (until it says yes): no piece byte leaves for a peer it does not know. */
-  #admitted(infoHash: string): boolean {
-    const subscriber = this.#host.peerGate!.lookup(this.address, infoHash);
+  /**
+   * With a peer gate: asks it (until it says yes) whether this peer may have the object's piece bytes; the
+   * first no is counted. Without one: true. No piece byte leaves for a peer the gate does not know.
+   */
+  admitted(): boolean {
+    const gate = this.#host.peerGate;
+    if (gate === null || this.subscriber !== undefined) return true;
+    const infoHash = this.object?.infoHash;
+    if (infoHash === undefined) return false;
+    const subscriber = gate.lookup(this.address, infoHash);
     if (subscriber !== undefined) {
       this.subscriber = subscriber;
       return true;

@@ -103,6 +103,8 @@ class WireServer implements PeerWireServer, ConnectionHost {
   readonly #perIp = new Map<string, number>();
   readonly #byObject = new Map<string, Set<PeerConnection>>();
   readonly #choker: Choker<PeerConnection>;
+  /** Interested peers the peer gate has not let in yet (asked again at each sweep). */
+  readonly #awaitingGate = new Set<PeerConnection>();
   /** SHA-1('req2' + info hash) -> info hash, for encrypted handshakes; rebuilt when objects were added. */
   #mseHashes = new Map<string, string>();
   /** UDP on the peer port, answering uTP connection attempts with a reset (clients then use TCP at once). */
@@ -289,16 +291,24 @@ class WireServer implements PeerWireServer, ConnectionHost {
     }
     peers.add(connection);
     // Interest may have arrived in the same packet as the handshake, before the connection opened.
-    if (connection.wire.peerInterested) this.#choker.setInterested(connection, true, Date.now());
+    if (connection.wire.peerInterested) this.interestChanged(connection, true);
   }
 
   interestChanged(connection: PeerConnection, interested: boolean): void {
     if (connection.state !== 'open') return;
+    // With a peer gate, a peer not (yet) on the allow-list waits outside the choker: it takes no upload
+    // slot; the sweep asks the gate again (its announce may reach the tracker after it connected).
+    if (interested && !connection.admitted()) {
+      this.#awaitingGate.add(connection);
+      return;
+    }
+    this.#awaitingGate.delete(connection);
     this.#choker.setInterested(connection, interested, Date.now());
   }
 
   closed(connection: PeerConnection): void {
     if (!this.#connections.delete(connection)) return;
+    this.#awaitingGate.delete(connection);
     const count = (this.#perIp.get(connection.address) ?? 1) - 1;
     if (count > 0) this.#perIp.set(connection.address, count);
     else this.#perIp.delete(connection.address);
@@ -370,6 +380,10 @@ class WireServer implements PeerWireServer, ConnectionHost {
       } else {
         connection.keepAliveIfQuiet(now);
       }
+    }
+    for (const connection of this.#awaitingGate) {
+      if (connection.state === 'open' && connection.wire.peerInterested) this.interestChanged(connection, true);
+      else this.#awaitingGate.delete(connection);
     }
     if (now - this.#lastRechoke >= this.limits.rechokeIntervalMs) {
       this.#lastRechoke = now;

@@ -1,6 +1,7 @@
-// The peer gate (`peerAuth: tracker`): a peer the allow-list does not name for the object gets no piece
-// byte, whatever it asks (unchoked or allowed-fast); counted and logged once per peer; once the list names
-// it, it is served and its session carries the subscriber.
+// The peer gate (`peerAuth: tracker`): a peer the allow-list does not name for the object is never
+// unchoked and gets no piece byte, whatever it asks (allowed-fast included); counted and logged once per
+// peer; once the list names it, it is unchoked at the next sweep, served, and its session carries the
+// subscriber.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Logger } from '../../src/log/index.ts';
 import { AllowList } from '../../src/peer-auth/index.ts';
@@ -10,11 +11,20 @@ import {
   hold,
   MemoryStore,
   makeObject,
+  message,
   pieceBytes,
   pieceCacheOf,
   requestBlock,
   waitFor,
 } from './helpers.ts';
+
+/** Resolves once `check` holds, asked at each turn of the event loop. */
+function until(check: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const ask = (): void => (check() ? resolve() : void setImmediate(ask));
+    ask();
+  });
+}
 
 const PIECE = 32 * 1024;
 const BLOCK = 16 * 1024;
@@ -42,7 +52,8 @@ async function start(allowedFastSetSize: number) {
     port: 0,
     host: '127.0.0.1',
     logger,
-    limits: { allowedFastSetSize },
+    // A short rechoke interval makes the sweep (which asks the gate again) run every 10 ms.
+    limits: { allowedFastSetSize, rechokeIntervalMs: 40 },
     peerGate: allowList,
     onSessionEnd: (peer) => ended.push(peer),
   });
@@ -52,15 +63,18 @@ async function start(allowedFastSetSize: number) {
 }
 
 describe('peer wire: the peer gate (peerAuth: tracker)', () => {
-  it('rejects every request of a peer not on the allow-list, counting and logging it once', async () => {
+  it('never unchokes a peer not on the allow-list and rejects its requests, counting and logging it once', async () => {
     const h = await start(0);
     const p = await connectPeer(h.port, h.object.infoHash);
     cleanups.push(() => p.close());
-    const unchoke = waitFor(p.wire, 'unchoke');
     p.wire.interested();
-    await unchoke;
-    for (const index of [0, 1, 2]) await expect(requestBlock(p.wire, index, 0, BLOCK)).rejects.toThrow(/rejected/);
+    await waitFor(p.wire, 'have-all');
+    // Requests sent as they are (the client library sends none while choked), each rejected (BEP 6).
+    for (const index of [0, 1, 2]) p.socket.write(message(6, index, 0, BLOCK));
+    await until(() => h.server.stats().requestsRejected === 3);
     const stats = h.server.stats();
+    expect(p.wire.peerChoking).toBe(true);
+    expect(stats.unchoked).toBe(0);
     expect(stats.uploadedBytes).toBe(0);
     expect(stats.requestsRejected).toBe(3);
     expect(stats.unauthorisedPeers).toBe(1);
@@ -78,25 +92,24 @@ describe('peer wire: the peer gate (peerAuth: tracker)', () => {
     expect(h.server.stats().uploadedBytes).toBe(0);
   });
 
-  it('serves a peer once the list names it for the object, and its session record carries the subscriber', async () => {
+  it('unchokes and serves a peer once the list names it for the object; its session record carries the subscriber', async () => {
     const h = await start(0);
     h.allowList.grant('127.0.0.1', 'f'.repeat(40), 'sip:other@ims.example'); // another object: no
     const p = await connectPeer(h.port, h.object.infoHash);
-    const unchoke = waitFor(p.wire, 'unchoke');
     p.wire.interested();
-    await unchoke;
-    await expect(requestBlock(p.wire, 0, 0, BLOCK)).rejects.toThrow(/rejected/);
+    await waitFor(p.wire, 'have-all');
+    p.socket.write(message(6, 0, 0, BLOCK));
+    await until(() => h.server.stats().requestsRejected === 1);
+    const unchoke = waitFor(p.wire, 'unchoke');
     h.allowList.grant('::ffff:127.0.0.1', h.object.infoHash, 'sip:alice@ims.example');
+    await unchoke;
     const block = await requestBlock(p.wire, 0, 0, BLOCK);
     expect(block.equals(pieceBytes(h.object, 0).subarray(0, BLOCK))).toBe(true);
     expect(h.server.peers()[0]?.subscriber).toBe('sip:alice@ims.example');
     expect(h.server.stats().unauthorisedPeers).toBe(1);
     p.close();
     await waitFor(p.wire, 'close').catch(() => {});
-    await new Promise<void>((resolve) => {
-      const check = () => (h.ended.length > 0 ? resolve() : setImmediate(check));
-      check();
-    });
+    await until(() => h.ended.length > 0);
     expect(h.ended[0]).toMatchObject({ subscriber: 'sip:alice@ims.example', uploadedBytes: BLOCK });
   });
 });
