@@ -115,7 +115,14 @@ if [ "${QOS_ONLY:-}" = 1 ]; then
   start_edgepeer edgepeer-warm-qos --cache-mib $((SIZE_MIB + 64)) --warm --qos "$QOS_SETTINGS"; QOS_PID="$EP_PID"; QOS_PORT="$EP_PORT"
   echo "# qos settings: $QOS_SETTINGS"
 fi
-if [ "${QOS_ONLY:-}" != 1 ]; then
+# peerAuth: tracker for an authorised peer: the warm set-up with a peer gate that names the leecher, against
+# it. GATE_ONLY=1 measures just these two, interleaved, and stops.
+if [ "${GATE_ONLY:-}" = 1 ]; then
+  start_edgepeer edgepeer-warm --cache-mib $((SIZE_MIB + 64)) --warm; WARM_PID="$EP_PID"; WARM_PORT="$EP_PORT"
+  start_edgepeer edgepeer-warm-gated --cache-mib $((SIZE_MIB + 64)) --warm --peer-gate; GATE_PID="$EP_PID"; GATE_PORT="$EP_PORT"
+  QOS_ONLY=gate
+fi
+if [ "${QOS_ONLY:-}" != 1 ] && [ "${QOS_ONLY:-}" != gate ]; then
 start_edgepeer edgepeer-cold --cache-mib "$CACHE_MIB" --verify always; COLD_PID="$EP_PID"; COLD_PORT="$EP_PORT"
 start_edgepeer edgepeer-once --cache-mib "$CACHE_MIB" --verify once; ONCE_PID="$EP_PID"; ONCE_PORT="$EP_PORT"
 start_edgepeer edgepeer-checked --cache-mib "$CACHE_MIB" --verify checksum; CHECKED_PID="$EP_PID"; CHECKED_PORT="$EP_PORT"
@@ -149,6 +156,23 @@ leech() { # seeder-name port pid [leecher args...]
   echo "#   run: $1 ${seconds} s, seeder CPU ${cpu} s, loadavg $(cut -d' ' -f1 /proc/loadavg)"
   SECS[$1]+="$seconds "; CPU[$1]+="$cpu "
 }
+
+if [ "${QOS_ONLY:-}" = gate ]; then
+  for i in $(seq "$RUNS"); do
+    wait_quiet; leech edgepeer-warm "$WARM_PORT" "$WARM_PID"
+    wait_quiet; leech edgepeer-warm-gated "$GATE_PORT" "$GATE_PID"
+  done
+  for s in edgepeer-warm edgepeer-warm-gated; do
+    m="$(tr ' ' '\n' <<<"${SECS[$s]:-}" | { grep . || true; } | median)"
+    c="$(tr ' ' '\n' <<<"${CPU[$s]:-}" | { grep . || true; } | median)"
+    printf '%-20s median %ss, %s MB/s, seeder CPU %ss; runs: %s\n' "$s" "$m" "$(awk -v b="$BYTES" -v s="$m" 'BEGIN{printf "%.0f", (s > 0) ? b / s / 1e6 : 0}')" "$c" "${SECS[$s]:-}"
+    declare "MED_${s//-/_}=$m"; declare "CPU_${s//-/_}=$c"
+  done
+  echo "# ratio peer-gate/none, warm, authorised leecher, same run (seconds none / seconds gated): $(awk -v n="$MED_edgepeer_warm" -v q="$MED_edgepeer_warm_gated" 'BEGIN{printf "%.2f", (q > 0) ? n/q : 0}'); seeder CPU none/gated $(awk -v n="$CPU_edgepeer_warm" -v q="$CPU_edgepeer_warm_gated" 'BEGIN{printf "%.2f", (q > 0) ? n/q : 0}')"
+  echo "# rounds started without a quiet second: $noisy_rounds; loadavg at end: $(cut -d' ' -f1 /proc/loadavg)"
+  stop "$WARM_PID"; stop "$GATE_PID"
+  exit 0
+fi
 
 if [ "${QOS_ONLY:-}" = 1 ]; then
   for i in $(seq "$RUNS"); do
