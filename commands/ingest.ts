@@ -24,6 +24,7 @@ Each source becomes a BitTorrent v1 object (SHA-1 pieces, verified) or, with --t
     '<%= config.bin %> ingest --manifest sources.txt --json',
     'find /srv/media -name "*.mp4" | <%= config.bin %> ingest --manifest -',
     '<%= config.bin %> ingest https://origin.example/ep1.mp4 --torrent ep1.torrent --pieces 0-99',
+    '<%= config.bin %> ingest /srv/media/ep2.mp4 --private --tracker http://tracker.example:6969/$PASSKEY/announce',
   ];
 
   static override strict = false;
@@ -53,11 +54,36 @@ Each source becomes a BitTorrent v1 object (SHA-1 pieces, verified) or, with --t
     ttl: Flags.string({ description: 'Time to live of the ingested objects, e.g. 1h, 7d (then purge --expired).' }),
     name: Flags.string({ description: 'Name of a new object fetched from a URL (default: from the origin).' }),
     timeout: Flags.string({ description: 'Origin timeout for headers and between body chunks.', default: '30s' }),
+    private: Flags.boolean({
+      description:
+        'Make new objects private (BEP 27: private=1, a different info hash): clients use only the --tracker URLs (no DHT, no PEX) and the agent announces them only there. Needs --tracker.',
+      default: false,
+    }),
+    tracker: Flags.string({
+      description:
+        "Announce URL written into new objects' metainfo (repeatable), e.g. http://tracker:6969/<passkey>/announce.",
+      multiple: true,
+    }),
   };
 
   async run(): Promise<void> {
     const { flags, argv } = await this.parse(Ingest);
     const timeoutMs = parseDuration(flags.timeout, '--timeout');
+    if (flags.private && (flags.tracker ?? []).length === 0) {
+      throw new InvalidArgumentError(
+        '--private needs --tracker: a private object is announced only to its own trackers',
+        {
+          subject: '--private',
+        },
+      );
+    }
+    for (const url of flags.tracker ?? []) {
+      if (!/^(https?|udp):\/\/[^/]/.test(url)) {
+        throw new InvalidArgumentError(`--tracker must be an http(s) or udp announce URL, got ${url}`, {
+          subject: url,
+        });
+      }
+    }
     const options = {
       originTimeoutMs: timeoutMs,
       ...(flags['piece-length'] ? { pieceLength: pieceLengthFlag(flags['piece-length']) } : {}),
@@ -65,6 +91,8 @@ Each source becomes a BitTorrent v1 object (SHA-1 pieces, verified) or, with --t
       ...(flags.pieces !== undefined ? { pieces: parsePieceList(flags.pieces) } : {}),
       ...(flags.ttl ? { ttlMs: parseDuration(flags.ttl, '--ttl') } : {}),
       ...(flags.name ? { name: flags.name } : {}),
+      ...(flags.private ? { private: true } : {}),
+      ...(flags.tracker !== undefined && flags.tracker.length > 0 ? { trackers: flags.tracker } : {}),
     };
     const request = {
       sources: argv as string[],

@@ -6,13 +6,16 @@ import { redisStateOf } from '../src/config/index.ts';
 import { createTrackerDashboard } from '../src/dashboard/index.ts';
 import { InvalidArgumentError, isEdgepeerError } from '../src/errors/index.ts';
 import type { Logger } from '../src/log/index.ts';
+import { AllowList, PasskeyFile, PasskeyHook, type PasskeySource } from '../src/peer-auth/index.ts';
 import { Topology } from '../src/topology/index.ts';
 import {
+  ALLOWED_PATH,
   createTracker,
   openSwarmStore,
   redactUrl,
   type SwarmStore,
   type TrackerCoreOptions,
+  TrackerPeerAuth,
 } from '../src/tracker/index.ts';
 
 export default class Tracker extends BaseCommand {
@@ -24,6 +27,7 @@ export default class Tracker extends BaseCommand {
     '<%= config.bin %> tracker --port 0 --host 127.0.0.1 --json',
     '<%= config.bin %> tracker --port 6969 --alto-network-map /etc/edgepeer/networkmap.json --alto-cost-map /etc/edgepeer/costmap.json',
     '<%= config.bin %> tracker --port 6969 --state redis://10.0.0.5:6379 --state-password-file /etc/edgepeer/redis.pass',
+    '<%= config.bin %> tracker --port 6969 --passkeys /etc/edgepeer/passkeys --admin-token-file /etc/edgepeer/tracker.token',
   ];
 
   static override flags = {
@@ -107,6 +111,20 @@ export default class Tracker extends BaseCommand {
       description:
         'Serve the operator dashboard at /dashboard on the tracker port, behind the admin token in this file (created with a random token if missing). Without it, no dashboard.',
     }),
+    passkeys: Flags.string({
+      description:
+        'Answer only announces with a known passkey (/<passkey>/announce or ?passkey=): a file of "PASSKEY sip:user@domain" lines, read again on SIGHUP. Needs --admin-token-file (agents read the allow-list with it); turns UDP and the multi-object announce off (docs/auth.md).',
+      exclusive: ['passkey-hook'],
+    }),
+    'passkey-hook': Flags.string({
+      description:
+        'As --passkeys, asking an HTTP hook: GET URL?passkey=P answers 200 {"subscriber":"sip:..."} or 404 (cached a minute).',
+    }),
+    'allow-ttl': Flags.integer({
+      description:
+        'Seconds an authorised announce keeps its (address, object) on the allow-list (default: the peer timeout).',
+      min: 1,
+    }),
   };
 
   async run(): Promise<void> {
@@ -134,9 +152,11 @@ export default class Tracker extends BaseCommand {
     // Fails fast (EDGEPEER_STATE_UNREACHABLE) when Redis cannot be reached or refuses.
     const swarmStore = await openSwarmStore(redis, options, logger);
     const dashboard = await trackerDashboard(flags['admin-token-file'], swarmStore, logger);
+    const peerAuth = await trackerPeerAuth(flags, options, logger);
     const tracker = createTracker({
       ...options,
       ...(dashboard === null ? {} : { pages: dashboard.pages }),
+      ...(peerAuth === null ? {} : { peerAuth: peerAuth.gate }),
       swarmStore,
       port: flags.port,
       host: flags.host,
@@ -153,17 +173,23 @@ export default class Tracker extends BaseCommand {
       await swarmStore.close();
       throw err;
     }
-    // SIGHUP reads the maps again (a malformed one is refused and the old one kept: see the log and /stats).
+    // SIGHUP reads the ALTO maps and the passkeys again; a failed read keeps what was in use.
     const onHangup = () => {
       topology?.reload().catch((err: unknown) => logger.error({ err }, 'tracker: map reload failed'));
+      peerAuth?.passkeys.reload().then(
+        () => logger.info({ passkeys: peerAuth.passkeys.size }, 'tracker: passkeys read again'),
+        (err: unknown) =>
+          logger.error({ err: (err as Error).message }, 'tracker: passkeys not reloaded; the old ones stay'),
+      );
     };
-    if (topology !== null) process.on('SIGHUP', onHangup);
+    process.on('SIGHUP', onHangup);
     this.emit(
       {
         event: 'listening',
         ...address,
         state: redis === null ? 'memory' : redactUrl(redis.url),
         ...(dashboard === null ? {} : { dashboardUrl: address.statsUrl.replace(/\/stats$/, '/dashboard/') }),
+        ...(peerAuth === null ? {} : { allowListUrl: address.statsUrl.replace(/\/stats$/, ALLOWED_PATH) }),
       },
       [
         address.announceUrl,
@@ -225,4 +251,34 @@ async function trackerDashboard(tokenFile: string | undefined, swarms: SwarmStor
     },
     close: () => dashboard.close(),
   };
+}
+
+/** Passkeys and the allow-list when --passkeys or --passkey-hook is given (they need the admin token). */
+async function trackerPeerAuth(
+  flags: { passkeys?: string; 'passkey-hook'?: string; 'allow-ttl'?: number; 'admin-token-file'?: string },
+  options: TrackerCoreOptions,
+  logger: Logger,
+): Promise<{ gate: TrackerPeerAuth; passkeys: PasskeySource } | null> {
+  const file = flags.passkeys;
+  const hook = flags['passkey-hook'];
+  if (file === undefined && hook === undefined) return null;
+  const tokenFile = flags['admin-token-file'];
+  if (tokenFile === undefined) {
+    throw new InvalidArgumentError(
+      '--passkeys and --passkey-hook need --admin-token-file: agents read the allow-list with it',
+    );
+  }
+  if (hook !== undefined && !/^https?:\/\//.test(hook)) {
+    throw new InvalidArgumentError(`--passkey-hook must be an http(s) URL, got ${hook}`);
+  }
+  const passkeys = file !== undefined ? await PasskeyFile.load(file) : new PasskeyHook(hook as string);
+  const intervalS = options.intervalS ?? 1800;
+  const ttlS = flags['allow-ttl'] ?? options.peerTimeoutS ?? intervalS * 2 + 60;
+  const gate = new TrackerPeerAuth({
+    passkeys,
+    allowList: new AllowList(ttlS * 1000),
+    adminToken: await ensureToken(tokenFile),
+    logger,
+  });
+  return { gate, passkeys };
 }

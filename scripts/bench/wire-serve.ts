@@ -4,13 +4,15 @@
 // agent does.
 //
 // usage: node scripts/bench/wire-serve.ts FILE WORKDIR [--cache-mib N] [--warm] [--verify checksum|once|always]
-//                                         [--piece-kib N] [--limits JSON] [--qos JSON] [--accounting DIR]
+//                                         [--piece-kib N] [--limits JSON] [--qos JSON] [--accounting DIR] [--peer-gate]
 //   --warm   read every piece through the cache before READY (verifying it), as libtorrent checks before
 //            seeding; with a cache at least as big as FILE, serving is then from memory
 //   --verify checksum (default, as the agent runs): SHA-1 on a piece's first read from disk since start,
 //            block checksums on every later read (verifyPolicy 'checksum'); once: SHA-1 on the first read,
 //            later reads trusted (verifyPolicy 'first-read', the former default); always: SHA-1 on every
 //            read from disk (verifyPolicy 'every-read')
+//   --peer-gate  serve only peers on an allow-list (peerAuth: tracker, src/peer-auth) that names 127.0.0.1
+//            and ::1 for the object: the gate's cost for authorised peers
 // prints 'READY port=<port> torrent=<path> prepare_s=<s>'; SIGUSR2 prints a JSON line of stats; SIGTERM stops.
 import { copyFile, link, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
@@ -18,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { AccountingLog, AccountingRecorder } from '../../src/accounting/index.ts';
 import { createHashPool } from '../../src/hashing/index.ts';
 import { buildMetainfo, encodeTorrent } from '../../src/metainfo/index.ts';
+import { AllowList } from '../../src/peer-auth/index.ts';
 import { Qos, resolveQos } from '../../src/qos/index.ts';
 import { createPieceCache, openStore } from '../../src/store/index.ts';
 import { createPeerWireServer } from '../../src/wire/index.ts';
@@ -32,6 +35,7 @@ const { positionals, values } = parseArgs({
     limits: { type: 'string', default: '{}' },
     qos: { type: 'string' },
     accounting: { type: 'string' },
+    'peer-gate': { type: 'boolean', default: false },
   },
 });
 const [file, workdir] = positionals;
@@ -74,6 +78,11 @@ const qos = values.qos === undefined ? undefined : new Qos(resolveQos(JSON.parse
 const accountingLog =
   values.accounting === undefined ? undefined : await AccountingLog.open({ dir: values.accounting, agent: 'bench' });
 const recorder = accountingLog === undefined ? undefined : new AccountingRecorder(accountingLog);
+let peerGate: AllowList | undefined;
+if (values['peer-gate']) {
+  peerGate = new AllowList(86_400_000);
+  for (const address of ['127.0.0.1', '::1']) peerGate.grant(address, metainfo.infoHash, 'sip:bench@ims.example');
+}
 const server = createPeerWireServer({
   store,
   cache,
@@ -81,6 +90,7 @@ const server = createPeerWireServer({
   limits: JSON.parse(values.limits),
   ...(qos ? { qos } : {}),
   ...(recorder ? { onSessionEnd: (peer) => recorder.sessionEnded(peer) } : {}),
+  ...(peerGate ? { peerGate } : {}),
 });
 if (recorder) setInterval(() => recorder.interim(server.peers()), 1000).unref();
 const { port } = await server.listen();

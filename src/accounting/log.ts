@@ -46,6 +46,8 @@ export class AccountingLog {
   /** Records written (durable) so far, and records lost to a failed write. */
   written = 0;
   lost = 0;
+  /** Told of each batch once it is durable: its lines and the seq of the first (the admin API's stream). */
+  readonly #followers = new Set<(lines: string, firstSeq: number) => void>();
 
   private constructor(options: AccountingLogOptions) {
     this.#options = {
@@ -105,6 +107,16 @@ export class AccountingLog {
     this.#file = null;
   }
 
+  get dir(): string {
+    return this.#options.dir;
+  }
+
+  /** Calls `listener` with every batch written from now on (lines as on disk, seqs consecutive); returns the unfollow. */
+  follow(listener: (lines: string, firstSeq: number) => void): () => void {
+    this.#followers.add(listener);
+    return () => this.#followers.delete(listener);
+  }
+
   /** Records written, lost, and waiting for the next write. */
   counters(): { written: number; lost: number; queued: number } {
     return { written: this.written, lost: this.lost, queued: this.#queue.lines };
@@ -112,11 +124,13 @@ export class AccountingLog {
 
   #flushSoon(): void {
     if (this.#queue.lines === 0) return;
+    // The lines queued since the last take are the last ones numbered.
+    const firstSeq = this.#seq - this.#queue.lines + 1;
     const batch = this.#queue.take();
-    this.#writing = this.#writing.then(() => this.#write(batch));
+    this.#writing = this.#writing.then(() => this.#write(batch, firstSeq));
   }
 
-  async #write(batch: TakenLines): Promise<void> {
+  async #write(batch: TakenLines, firstSeq: number): Promise<void> {
     try {
       if (
         this.#fileBytes > 0 &&
@@ -131,6 +145,10 @@ export class AccountingLog {
       this.#fileBytes += batch.bytes;
       this.written += batch.lines;
       this.#failed = false;
+      if (this.#followers.size > 0) {
+        const text = Buffer.concat(batch.buffers).toString('utf8');
+        for (const follower of this.#followers) follower(text, firstSeq);
+      }
     } catch (err) {
       // Lost records leave a gap in the sequence numbers; say so once per run of failures.
       this.lost += batch.lines;

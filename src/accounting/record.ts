@@ -37,6 +37,8 @@ export interface AccountingRecord {
   pieces?: string;
   subscriber?: string;
   'token-key'?: string;
+  /** http: where the body's bytes came from, the worst of its pieces: cache (memory), disk, pull-through. */
+  source?: 'cache' | 'disk' | 'pull-through';
   /** stop: the last seq of the run (every record up to it was written). */
   'last-seq'?: number;
 }

@@ -61,6 +61,8 @@ export class AccountingRecorder {
       'sc-status': 0,
       'sc-entity-bytes': bytes,
       ...(peer.infoHash === null ? {} : { 's-ccid': peer.infoHash }),
+      // peerAuth: tracker: the subscriber of the allow-list entry the peer was let in by.
+      ...(peer.subscriber === undefined ? {} : { subscriber: peer.subscriber }),
     });
   }
 }
@@ -78,6 +80,7 @@ function httpMembers(entry: ResponseEntry): string {
   line += `,"cs-method":"${entry.method}","u-uri":${targetString(token === undefined ? entry.target : redact(entry.target))}`;
   line += `,"protocol":"${entry.minorVersion === 1 ? 'HTTP/1.1' : 'HTTP/1.0'}","sc-status":${entry.status},"sc-entity-bytes":${entry.bodyBytes}`;
   if (entry.range !== undefined) line += `,"cs(range)":${jsonString(entry.range)}`;
+  if (entry.source !== undefined) line += `,"source":"${entry.source}"`;
   if (entry.infoHash !== undefined) line += `,"s-ccid":"${entry.infoHash}"`;
   if (token !== undefined) {
     const claims = parseToken(token);

@@ -32,6 +32,8 @@ const ingestBody = z.strictObject(
         ttlMs: number.optional(),
         name: text.optional(),
         originTimeoutMs: number.optional(),
+        private: z.boolean({ error: 'must be true or false' }).optional(),
+        trackers: z.array(text).optional(),
       })
       .default({}),
   },

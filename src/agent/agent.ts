@@ -1,9 +1,10 @@
+import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { AccountingLog, AccountingRecorder } from '../accounting/index.ts';
+import { AccountingLog, AccountingRecorder, streamRecords } from '../accounting/index.ts';
 import {
   type AgentLinks,
   createAdminServer,
@@ -37,6 +38,7 @@ import {
   startHttp,
   startPeerWire,
 } from '../parts/index.ts';
+import { AllowList, AllowListFollower } from '../peer-auth/index.ts';
 import { invitationsUrlFromStats, type PolicyExplanation } from '../policy/index.ts';
 import { DEFAULT_QOS, Qos, type QosStatus } from '../qos/index.ts';
 import {
@@ -94,6 +96,11 @@ export class Agent {
   private urlKeys: KeyRing | null = null;
   private urlGate: UrlGate | null = null;
   private accounting: AccountingRecorder | null = null;
+  private accountingLog: AccountingLog | null = null;
+  /** Ends the accounting streams of the admin API when the agent stops. */
+  private readonly stopping = new AbortController();
+  /** peerAuth: tracker: the allow-list held and the long poll keeping it. */
+  private allowList: { list: AllowList; follower: AllowListFollower; url: string } | null = null;
   /** The link to the controller, when this agent is one of its edges. */
   private edgeLink: EdgeLink | null = null;
   /** Bytes each object sent and pulled: the uploaded and downloaded of its announces. */
@@ -184,6 +191,7 @@ export class Agent {
     // After this turn: the announce client reads the object's last figures for its `stopped` announces first.
     store.on('object-removed', (infoHash) => setImmediate(() => this.transfers.forget(infoHash)));
 
+    if (config.peerAuth) await this.startPeerAuth(config.peerAuth);
     const qos = this.qos;
     lifecycle.add({ name: 'qos', phase: 'release', stop: async () => qos.stop() });
     const wire = await startPeerWire(
@@ -196,6 +204,7 @@ export class Agent {
         logger: logger.child({ part: 'wire' }),
         onUploaded: (infoHash, bytes) => this.transfers.uploaded(infoHash, bytes),
         ...(this.accounting === null ? {} : { onSessionEnd: this.accounting.sessionEnded.bind(this.accounting) }),
+        ...(this.allowList === null ? {} : { peerGate: this.allowList.list }),
         ...(config.peer.mse ? { mse: config.peer.mse } : {}),
         ...(config.peer.host ? { host: config.peer.host } : {}),
         ...(config.peer.limits ? { limits: config.peer.limits } : {}),
@@ -373,8 +382,12 @@ export class Agent {
     return this.qos.status();
   }
 
-  /** Admin routes beyond the store's: GET /v1/policy/:id, GET and POST /v1/qos. */
+  /** Admin routes beyond the store's: GET /v1/policy/:id, GET and POST /v1/qos, GET /v1/accounting/stream. */
   private async adminRoutes(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
+    if (path === '/v1/accounting/stream' && req.method === 'GET') {
+      await this.accountingStream(req, res);
+      return true;
+    }
     if (path === '/v1/qos') {
       if (req.method === 'GET') sendJson(res, 200, this.qosStatus());
       else if (req.method === 'POST') sendJson(res, 200, this.setQos(qosChanges(await readJson(req))));
@@ -401,6 +414,7 @@ export class Agent {
     });
     const recorder = new AccountingRecorder(log);
     this.accounting = recorder;
+    this.accountingLog = log;
     const interim = setInterval(() => recorder.interim(this.wire?.peers() ?? []), settings.interimMs).unref();
     this.lifecycle.add({
       name: 'accounting',
@@ -408,8 +422,61 @@ export class Agent {
       stop: async () => {
         clearInterval(interim);
         await log.close();
+        // After the stop record went out to the collectors too.
+        this.stopping.abort();
       },
     });
+  }
+
+  /**
+   * GET /v1/accounting/stream[?since=SEQ]: this run's records after SEQ (default 0: all), then each as it is
+   * written, as NDJSON (src/accounting/stream.ts). The run's id is in X-Edgepeer-Accounting-Run: a collector
+   * whose last record is of another run reads the files for the rest.
+   */
+  private async accountingStream(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const log = this.accountingLog;
+    if (log === null) throw new NotFoundError('accounting records are off (accounting.dir)');
+    const sinceText = new URL(req.url ?? '/', 'http://agent').searchParams.get('since') ?? '0';
+    const since = Number(sinceText);
+    if (!Number.isSafeInteger(since) || since < 0) {
+      throw new InvalidArgumentError(`since must be a sequence number (0 or more), got ${sinceText}`, {
+        subject: 'since',
+      });
+    }
+    res.writeHead(200, {
+      'content-type': 'application/x-ndjson',
+      'cache-control': 'no-store',
+      'x-edgepeer-accounting-run': log.run,
+    });
+    res.flushHeaders();
+    await streamRecords(log, since, res, this.stopping.signal);
+    if (!res.destroyed) res.end();
+  }
+
+  /**
+   * peerAuth: tracker: follows the tracker's allow-list (long poll, src/peer-auth); the peer wire asks it
+   * before sending a peer piece bytes. The first list is not waited for: until it comes, nobody is on it.
+   */
+  private async startPeerAuth(settings: NonNullable<AgentConfig['peerAuth']>): Promise<void> {
+    let token: string;
+    try {
+      token = (await readFile(settings.tokenFile, 'utf8')).trim();
+    } catch (err) {
+      throw new InvalidArgumentError(
+        `peerAuthTokenFile ${settings.tokenFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`,
+        { subject: settings.tokenFile },
+      );
+    }
+    const list = new AllowList(60_000);
+    const follower = new AllowListFollower({
+      url: settings.url,
+      token,
+      list,
+      logger: this.logger.child({ part: 'peer-auth' }),
+    });
+    follower.start();
+    this.allowList = { list, follower, url: settings.url };
+    this.lifecycle.add({ name: 'peer-auth', phase: 'release', stop: () => follower.stop() });
   }
 
   /** The HTTP server, or with `tls` the HTTPS one: the same settings, cache, tally and access log. */
@@ -551,7 +618,13 @@ export class Agent {
       qos: this.qos,
       urlGate: this.urlGate,
       accounting: this.accounting,
+      peerAuth: this.allowList === null ? null : () => this.peerAuthStatus(),
     });
+  }
+
+  private peerAuthStatus() {
+    const { list, follower, url } = this.allowList!;
+    return { url, entries: list.size, version: list.version, updates: follower.updates, failures: follower.failures };
   }
 
   /**

@@ -41,6 +41,16 @@ export interface AgentStatus {
   urlTokens: TokenCounters | null;
   /** Accounting records written, lost to failed writes, waiting; null when off. */
   accounting: { written: number; lost: number; queued: number } | null;
+  /** peerAuth: tracker: the allow-list held (entries, the tracker's version) and its long poll; null when off. */
+  peerAuth: PeerAuthStatus | null;
+}
+
+export interface PeerAuthStatus {
+  url: string;
+  entries: number;
+  version: number;
+  updates: number;
+  failures: number;
 }
 
 /** The parts a status is read from (the HTTP(S) servers and the wire server once listening). */
@@ -60,6 +70,7 @@ export interface StatusSources {
   qos: Qos;
   urlGate: UrlGate | null;
   accounting: AccountingRecorder | null;
+  peerAuth: (() => PeerAuthStatus) | null;
 }
 
 export function agentStatus(parts: StatusSources): AgentStatus {
@@ -81,6 +92,7 @@ export function agentStatus(parts: StatusSources): AgentStatus {
     qos: parts.qos.status(),
     urlTokens: parts.urlGate?.counters() ?? null,
     accounting: parts.accounting?.counters() ?? null,
+    peerAuth: parts.peerAuth?.() ?? null,
   };
 }
 

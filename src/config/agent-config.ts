@@ -62,6 +62,11 @@ export interface AgentConfig {
   /** Announce to trackers at all. */
   announce: boolean;
   /**
+   * `peerAuth: tracker`: piece bytes only to addresses on the tracker's allow-list (src/peer-auth), read at
+   * `url` with the tracker's admin token in `tokenFile`. null or absent: every peer.
+   */
+  peerAuth?: { url: string; tokenFile: string } | null;
+  /**
    * An edge of a CDN controller: it enrols and reports to the controller (the next of `urls` when one
    * fails), which announces and registers for it (trackers and IMS settings are then not used). null: a
    * standalone agent.
@@ -127,6 +132,7 @@ export const DEFAULT_AGENT_CONFIG: Omit<AgentConfig, 'dataDir'> = {
   cacheVerify: 'checksum',
   trackers: [],
   announce: true,
+  peerAuth: null,
   controller: null,
   ims: null,
   admin: { host: '127.0.0.1', port: 7070, metricsToken: false, dashboard: true },

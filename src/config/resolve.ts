@@ -254,6 +254,16 @@ function checkTogether(merged: Layer): ConfigIssue[] {
       });
     }
   }
+  if (get(merged, 'peerAuth') === 'tracker') {
+    for (const key of ['peerAuthUrl', 'peerAuthTokenFile'] as const) {
+      if (merged.has(key)) continue;
+      issues.push({
+        key,
+        problem: "is required with peerAuth: tracker (the tracker's allow-list and its admin token)",
+        origin: originOf(merged, 'peerAuth'),
+      });
+    }
+  }
   // IMS registration is on when any identity key is set; then all three are needed.
   const imsKeys = ['ims.registrar', 'ims.impi', 'ims.impu'] as const;
   const given = imsKeys.filter((k) => merged.has(k));
@@ -480,6 +490,10 @@ function toAgentConfig(
     cacheVerify: v('cacheVerify') as AgentConfig['cacheVerify'],
     trackers: v('trackers') as string[],
     announce: v('announce') as boolean,
+    peerAuth:
+      v('peerAuth') === 'tracker'
+        ? { url: v('peerAuthUrl') as string, tokenFile: v('peerAuthTokenFile') as string }
+        : null,
     ims:
       registrar === undefined
         ? null

@@ -14,6 +14,7 @@ export const PARTIAL_POLICIES = ['refuse', 'redirect', 'pull-through'] as const;
 export const CACHE_VERIFY_POLICIES = ['checksum', 'every-read', 'first-read'] as const;
 export const SIP_TRANSPORTS = ['udp', 'tcp', 'tls'] as const;
 export const MSE_MODES = ['plaintext', 'rc4', 'off'] as const;
+export const PEER_AUTH_MODES = ['none', 'tracker'] as const;
 
 /** What a key holds; schema.ts turns each into a checker with a message saying what is expected. */
 export type ValueType =
@@ -172,6 +173,34 @@ export const SETTINGS = {
     default: true,
     doc: 'Announce objects to trackers at all.',
     flag: 'announce',
+  },
+  peerAuth: {
+    value: { type: 'enum', values: PEER_AUTH_MODES },
+    default: 'none',
+    doc:
+      'Who gets piece bytes on the peer wire: none (everyone), or tracker: only addresses on the allow-list the ' +
+      'tracker builds from the passkey announces it answered, for that object (peerAuthUrl, docs/auth.md); others ' +
+      'get their requests rejected, counted once per peer.',
+    flag: 'peer-auth',
+  },
+  peerAuthUrl: {
+    value: {
+      type: 'url',
+      protocols: ['http:', 'https:'],
+      what: "an http(s) URL of an edgepeer tracker's /peer-auth/allowed",
+    },
+    defaultText: 'none (needed with peerAuth: tracker)',
+    example: 'http://tracker.example.net:6969/peer-auth/allowed',
+    doc: "The tracker's allow-list, followed by long poll with peerAuth: tracker.",
+    flag: 'peer-auth-url',
+  },
+  peerAuthTokenFile: {
+    value: path(),
+    defaultText: 'none (needed with peerAuth: tracker)',
+    example: '/etc/edgepeer/tracker-admin.token',
+    doc: "File holding the tracker's admin token (edgepeer tracker --admin-token-file), sent to read the allow-list.",
+    isPath: true,
+    flag: 'peer-auth-token-file',
   },
   'peer.port': {
     value: port,

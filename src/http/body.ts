@@ -12,7 +12,7 @@ import { ClosedError, type Http1Response } from './http1.ts';
 import type { PieceReader } from './piece-reader.ts';
 import type { ByteRange } from './range.ts';
 import type { Representation } from './representation.ts';
-import type { HttpServerStats } from './types.ts';
+import type { HttpServerStats, ResponseSource } from './types.ts';
 
 export interface BodyContext {
   reader: PieceReader;
@@ -22,6 +22,8 @@ export interface BodyContext {
   logger: Logger;
   countStatus(status: number): void;
   countSent(object: CatalogObject, bytes: number): void;
+  /** Told where each piece of a response comes from (accounting); absent: nobody asks. */
+  noteSource?(res: Http1Response, source: ResponseSource): void;
 }
 
 /** A 200 or 206 with the bytes of `ranges` of `representation` (none: an empty 200). */
@@ -122,6 +124,7 @@ async function streamParts(
   const request = (i: number) => {
     const step = steps[i];
     if (step === undefined || pending[i] !== undefined) return;
+    context.noteSource?.(res, reader.sourceOf(object, step.pieceIndex));
     const promise =
       i === 0 ? reader.readFirst(object, metainfo, step.pieceIndex) : reader.read(object, metainfo, step.pieceIndex);
     promise.catch(() => {}); // observed when its turn comes

@@ -64,6 +64,7 @@ export interface Http1ServerOptions {
     bodyBytes: number,
     socket: Socket,
     startedAt: number,
+    annotation: string | undefined,
   ): void;
 }
 
@@ -184,6 +185,8 @@ export class Http1Response {
   #bodyBytesSent = 0;
   /** performance.now() when the request was handed over; read only if responses are reported. */
   readonly #startedAt: number;
+  /** The server's own note on this response (e.g. where its bytes came from), handed to onResponseEnd. */
+  annotation: string | undefined = undefined;
   headersSent = false;
   readonly #onBodyWritten = (err?: Error | null): void => {
     if (err != null) return;
@@ -271,7 +274,7 @@ export class Http1Response {
     }
     if (!written) taken?.();
     else this.#bodyBytes += body.length;
-    this.#connection.responseEnded(this.#request, this.#status, this.#bodyBytes, this.#startedAt);
+    this.#connection.responseEnded(this.#request, this.#status, this.#bodyBytes, this.#startedAt, this.annotation);
     this.#connection.responseDone(this.#keepAlive);
   }
 
@@ -309,7 +312,9 @@ export class Http1Response {
   }
 
   #endEarly(bodyBytes: number): void {
-    if (!this.#ended) this.#connection.responseEnded(this.#request, this.#status, bodyBytes, this.#startedAt);
+    if (!this.#ended) {
+      this.#connection.responseEnded(this.#request, this.#status, bodyBytes, this.#startedAt, this.annotation);
+    }
     this.#ended = true;
   }
 }
@@ -519,15 +524,21 @@ class Connection {
   }
 
   /** For the access log and accounting, if the server reports responses. */
-  responseEnded(request: Http1Request | null, status: number, bodyBytes: number, startedAt: number): void {
-    this.#owner.responseEnded?.(request, status, bodyBytes, this.socket, startedAt);
+  responseEnded(
+    request: Http1Request | null,
+    status: number,
+    bodyBytes: number,
+    startedAt: number,
+    annotation: string | undefined,
+  ): void {
+    this.#owner.responseEnded?.(request, status, bodyBytes, this.socket, startedAt, annotation);
   }
 
   #reject(status: number, kind: Http1ClientError, reason: string): void {
     this.#owner.clientError(kind, reason);
     this.minorVersion = 1;
     const body = `${reason}\n`;
-    this.responseEnded(null, status, Buffer.byteLength(body), 0);
+    this.responseEnded(null, status, Buffer.byteLength(body), 0, undefined);
     this.socket.write(
       `${statusLine(status)}${this.#owner.responseFields}${dateLine()}Connection: close\r\n` +
         `Cache-Control: no-store\r\nContent-Type: text/plain; charset=utf-8\r\n` +

@@ -26,5 +26,6 @@ export type {
   PieceWriter,
   RequestGate,
   ResponseEntry,
+  ResponseSource,
 } from './types.ts';
 export { isHttpOrigin, type ObjectUrls, objectUrls, pieceUrl } from './urls.ts';

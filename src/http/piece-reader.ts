@@ -6,7 +6,7 @@ import type { Metainfo } from '../metainfo/index.ts';
 import type { CatalogObject, PieceSource } from '../store/types.ts';
 import { type MissingPiecePolicy, type PieceFetcher, REDIRECT_TO_ORIGIN, REFUSE_MISSING } from './missing-pieces.ts';
 import { PullThrough, sha1Verifier } from './pull-through.ts';
-import type { HttpServerOptions, HttpServerStats, OriginLimits } from './types.ts';
+import type { HttpServerOptions, HttpServerStats, OriginLimits, ResponseSource } from './types.ts';
 
 /** Why a request cannot be served from what this server holds. */
 export class MissingPieceError extends Error {
@@ -52,6 +52,12 @@ export class PieceReader {
     }
     if (fetcher === null) return Promise.reject(new MissingPieceError(pieceIndex));
     return this.#fetch(fetcher, object, metainfo, pieceIndex);
+  }
+
+  /** Where `read` would take a piece from now: memory, disk, or (not held) the origin. For accounting. */
+  sourceOf(object: CatalogObject, pieceIndex: number): ResponseSource {
+    if (!object.bitfield.get(pieceIndex)) return 'pull-through';
+    return this.#source.holds?.(object.infoHash, pieceIndex) === true ? 'cache' : 'disk';
   }
 
   /** As read, for the first piece of a response: a piece not to be had is a MissingPieceError (policy answers). */

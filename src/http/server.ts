@@ -20,9 +20,16 @@ import { type ByteRange, parseRange, type RangeDecision } from './range.ts';
 import { fileRepresentation, pieceRepresentation, type Representation } from './representation.ts';
 import { type Route, routeOf } from './routes.ts';
 import { SpanBuffers } from './span-buffers.ts';
-import { emptyHttpStats, type HttpLimits, type HttpServer, type HttpServerOptions } from './types.ts';
+import {
+  emptyHttpStats,
+  type HttpLimits,
+  type HttpServer,
+  type HttpServerOptions,
+  type ResponseSource,
+} from './types.ts';
 
 const IGNORE_RANGE: RangeDecision = { kind: 'ignore' };
+const SOURCE_RANK: Record<ResponseSource, number> = { cache: 0, disk: 1, 'pull-through': 2 };
 /** Direct-read buffers kept for reuse: enough for 64 connections' 256 KiB ranges. */
 const SPAN_BUFFERS_IDLE_BYTES = 16 * 1024 * 1024;
 
@@ -31,7 +38,6 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   const { store, cache, forward, gate, onResponse } = options;
   const qos = options.qos ?? null;
   const protocol = options.tls === undefined ? 'http' : 'https';
-  // When responses are accounted for: when each request's handling began.
   const logger = options.logger ?? silentLogger;
   // `connections` is read off the transport when asked.
   const stats = emptyHttpStats();
@@ -46,6 +52,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     logger,
     countStatus,
     countSent,
+    ...(onResponse === undefined ? {} : { noteSource }),
   };
 
   const accessLog =
@@ -68,7 +75,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     ...(accessLog === null && onResponse === undefined
       ? {}
       : {
-          onResponseEnd(request, status, bodyBytes, socket, startedAt) {
+          onResponseEnd(request, status, bodyBytes, socket, startedAt, annotation) {
             accessLog?.add({
               remoteAddress: socket.remoteAddress,
               method: request?.method ?? '',
@@ -93,6 +100,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
                 status,
                 bodyBytes,
                 durationMs: startedAt === 0 ? 0 : performance.now() - startedAt,
+                source: annotation as ResponseSource | undefined,
               });
             }
           },
@@ -266,9 +274,18 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     const status = partial ? 206 : 200;
     countStatus(status);
     res.writeHead(status, NO_FIELDS, lengthFields(representation, only, partial) + entityFields(representation));
+    // Before end(): the response's record is made as it ends.
+    if (onResponse !== undefined) noteSource(res, readInto ? 'disk' : 'cache');
     res.end(bytes, readInto ? () => spanBuffers.give(into) : undefined);
     countSent(object, length);
     return true;
+  }
+
+  /** Keeps the worst source a response's pieces came from: pull-through over disk over cache. */
+  /** Where a response's bytes came from, the worst of its pieces (kept on the response, for accounting). */
+  function noteSource(res: Http1Response, source: ResponseSource): void {
+    const before = res.annotation as ResponseSource | undefined;
+    if (before === undefined || SOURCE_RANK[source] > SOURCE_RANK[before]) res.annotation = source;
   }
 
   /** True when `forward` sent the request elsewhere (a 302). */

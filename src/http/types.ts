@@ -98,6 +98,9 @@ export interface RequestGate {
 }
 
 /** One response as it ended, for an accounting record (src/accounting). */
+/** Where a response's bytes came from: the worst of its pieces (pull-through over disk over cache). */
+export type ResponseSource = 'cache' | 'disk' | 'pull-through';
+
 export interface ResponseEntry {
   remoteAddress: string | undefined;
   remotePort: number | undefined;
@@ -113,6 +116,8 @@ export interface ResponseEntry {
   bodyBytes: number;
   /** ms the response took, from the request's handling to its end. */
   durationMs: number;
+  /** Where its body's bytes came from; absent for a response without piece bytes (errors, redirects). */
+  source?: ResponseSource;
 }
 
 export interface HttpServerOptions {

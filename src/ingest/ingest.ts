@@ -193,7 +193,13 @@ async function ingestNewLocal(
   if (options.pieces !== undefined) {
     // Only some pieces wanted: hash everything for the metainfo, then copy just those pieces.
     const pieceHashes = await ctx.hashPool.hashFiles(files, pieceLength, { onProgress: progress, signal: ctx.signal });
-    const metainfo = buildMetainfo({ ...content, pieceLength, pieceHashes, createdBy: 'edgepeer' });
+    const metainfo = buildMetainfo({
+      ...content,
+      pieceLength,
+      pieceHashes,
+      createdBy: 'edgepeer',
+      ...identity(options),
+    });
     const object = await ctx.store.addObject(metainfo, addOptions(options, source));
     return fillFromLocal(path, object, wantedPieces(options, metainfo), { ...options, onProgress: undefined }, ctx);
   }
@@ -206,7 +212,13 @@ async function ingestNewLocal(
       onProgress: progress,
       signal: ctx.signal,
     });
-    const metainfo = buildMetainfo({ ...content, pieceLength, pieceHashes, createdBy: 'edgepeer' });
+    const metainfo = buildMetainfo({
+      ...content,
+      pieceLength,
+      pieceHashes,
+      createdBy: 'edgepeer',
+      ...identity(options),
+    });
     const before = ctx.store.get(metainfo.infoHash);
     const { piecesHeld: heldBefore = 0, expiresAt: expiresBefore } = before ?? {};
     const object = await ctx.store.adoptStaging(staging, metainfo, addOptions(options, source));
@@ -264,6 +276,7 @@ async function ingestNewFromOrigin(
       files: [{ path: [], length }],
       pieceHashes: Buffer.concat(digests),
       createdBy: 'edgepeer',
+      ...identity(options),
     });
     const before = ctx.store.get(metainfo.infoHash);
     const { piecesHeld: heldBefore = 0, expiresAt: expiresBefore } = before ?? {};
@@ -487,5 +500,15 @@ function newTally(metainfo: Metainfo, missing: number[], options: IngestOptions,
       }
       return { object, status: missing.length === 0 ? 'unchanged' : 'ingested', piecesAdded: added };
     },
+  };
+}
+
+/** What of a new object's metainfo the options set besides its content: BEP 27's private flag and its trackers. */
+function identity(options: IngestOptions): { private?: boolean; announceList?: string[][] } {
+  return {
+    ...(options.private === true ? { private: true } : {}),
+    ...(options.trackers !== undefined && options.trackers.length > 0
+      ? { announceList: options.trackers.map((url) => [url]) }
+      : {}),
   };
 }

@@ -28,6 +28,13 @@ export interface IngestOptions {
   ttlMs?: number;
   /** Name of a new object fetched from a URL (default: from the origin). */
   name?: string;
+  /**
+   * New objects are private (BEP 27: `private=1` in the info dictionary, a different info hash): clients then
+   * use only the trackers in their metainfo, no DHT or PEX, and the agent announces them only there.
+   */
+  private?: boolean;
+  /** Announce URLs written into new objects' metainfo (one tier each); a private object needs one. */
+  trackers?: string[];
   /** Time allowed for an origin's response headers and between body chunks (default: the client's). */
   originTimeoutMs?: number;
   onProgress?: (progress: IngestProgress) => void;

@@ -118,6 +118,11 @@ export class CachingSource implements PieceSource {
     return this.#source.readSpanSync(objectKey, pieceIndex, from, to, maxReadBytes, into);
   }
 
+  /** True when the piece is in memory now; not counted as a hit (accounting asks it). */
+  holds(infoHash: string, pieceIndex: number): boolean {
+    return this.#cache.has(this.#keyOf(this.#objectKeyOf(infoHash), pieceIndex));
+  }
+
   /** The cached piece (counted as a hit), or undefined without reading anything. */
   peekPiece(infoHash: string, pieceIndex: number): Buffer | undefined {
     const cached = this.#cache.get(this.#keyOf(this.#objectKeyOf(infoHash), pieceIndex));
@@ -233,6 +238,7 @@ export function createPieceCache(store: Store, options: PieceCacheOptions): Piec
     readSpanSync: (infoHash, pieceIndex, from, to, maxReadBytes, into) =>
       caching.readSpanSync(infoHash, pieceIndex, from, to, maxReadBytes, into),
     peekPiece: (infoHash, pieceIndex) => caching.peekPiece(infoHash, pieceIndex),
+    holds: (infoHash, pieceIndex) => caching.holds(infoHash, pieceIndex),
     evict: (infoHash, pieceIndexes) => caching.evict(infoHash, pieceIndexes),
     cachedPieces: (infoHash) => caching.cachedPieces(infoHash),
     scrubPiece: (infoHash, pieceIndex): Promise<ScrubResult> => verifying.scrubPiece(infoHash, pieceIndex),

@@ -90,6 +90,8 @@ export interface PieceSource {
    * bytes failed their check, AbortError-like rejection when `signal` aborts.
    */
   getPiece(infoHash: string, pieceIndex: number, signal?: AbortSignal): Promise<Buffer>;
+  /** True when the piece's bytes are in memory now (nothing read, no hit counted): accounting's `source`. */
+  holds?(infoHash: string, pieceIndex: number): boolean;
   /**
    * Verified bytes [from, to) of a piece without waiting, or undefined (then call getPiece): from memory,
    * or a read of at most `maxReadBytes` that the source can do synchronously and check. Never throws for

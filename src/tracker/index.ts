@@ -35,6 +35,12 @@ export {
   type TrackerPeer,
 } from './protocol/messages.ts';
 export { swarmStoreLimits, TrackerCore, type TrackerCoreOptions } from './server/core.ts';
+export {
+  ALLOWED_PATH,
+  type PeerAuthCounters,
+  TrackerPeerAuth,
+  type TrackerPeerAuthOptions,
+} from './server/peer-auth.ts';
 export { openSwarmStore, redactUrl, type TrackerRedisState } from './server/state.ts';
 export {
   type AnnounceOutcome,

@@ -15,7 +15,7 @@ import { MalformedMessageError, metadataReply } from './metadata.ts';
 import type { PeerWireLimits } from './options.ts';
 import { RequestQueue } from './request-queue.ts';
 import { type MseMode, ServingWire, type ServingWireSink } from './serving-wire.ts';
-import type { PeerInfo, PeerWireStats, WirePieceCache, WireStore } from './types.ts';
+import type { PeerGate, PeerInfo, PeerWireStats, WirePieceCache, WireStore } from './types.ts';
 
 /** Our extension ids (BEP 10 `m`), fixed so the hot path compares numbers. */
 export const UT_METADATA_ID = 1;
@@ -50,6 +50,10 @@ export interface ConnectionHost {
   closed(connection: PeerConnection): void;
   /** Piece bytes of an object were sent. */
   uploaded(infoHash: string, bytes: number): void;
+  /** Who may have piece bytes; null: everyone. */
+  readonly peerGate: PeerGate | null;
+  /** A peer not on the allow-list asked for piece bytes (called once per connection). */
+  unauthorised(connection: PeerConnection): void;
   /** Handling the connection threw: count, log and close it. */
   internalError(connection: PeerConnection, err: unknown): void;
 }
@@ -72,6 +76,9 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
   lastReceivedAt: number;
   lastSentAt: number;
   uploadedBytes = 0;
+  /** With a peer gate: the subscriber this peer fetches for, once the gate let it in. */
+  subscriber: string | undefined;
+  #refusedByGate = false;
 
   readonly #host: ConnectionHost;
   readonly #queue: RequestQueue;
@@ -135,6 +142,10 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     const host = this.#host;
     host.counters.requestsReceived++;
     const object = this.object!;
+    if (host.peerGate !== null && this.subscriber === undefined && !this.admitted()) {
+      this.#refuse(pieceIndex, begin, length);
+      return;
+    }
     if (
       (host.qos !== null && !host.qos.admit('wire')) || // load shedding: a new request is rejected (BEP 6)
       pieceIndex >= this.#pieceCount ||
@@ -149,6 +160,27 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
       return;
     }
     if (!this.#parsing) this.#pump();
+  }
+
+  /**
+   * With a peer gate: asks it (until it says yes) whether this peer may have the object's piece bytes; the
+   * first no is counted. Without one: true. No piece byte leaves for a peer the gate does not know.
+   */
+  admitted(): boolean {
+    const gate = this.#host.peerGate;
+    if (gate === null || this.subscriber !== undefined) return true;
+    const infoHash = this.object?.infoHash;
+    if (infoHash === undefined) return false;
+    const subscriber = gate.lookup(this.address, infoHash);
+    if (subscriber !== undefined) {
+      this.subscriber = subscriber;
+      return true;
+    }
+    if (!this.#refusedByGate) {
+      this.#refusedByGate = true;
+      this.#host.unauthorised(this);
+    }
+    return false;
   }
 
   cancel(pieceIndex: number, begin: number, length: number): void {
@@ -264,6 +296,7 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
       connectedAt: this.connectedAt,
       piecesHeld: this.object === null ? null : this.#peerPiecesHeld(),
       pieceCount: this.object === null ? null : this.#pieceCount,
+      ...(this.subscriber === undefined ? {} : { subscriber: this.subscriber }),
     };
   }
 

@@ -4,4 +4,4 @@ export { Choker, type ChokerOptions, type ChokerPeer } from './choker.ts';
 export { DEFAULT_LIMITS, MAX_BLOCK_LENGTH, type PeerWireLimits, resolveLimits } from './options.ts';
 export { createPeerWireServer, newPeerId, type PeerWireServer, type PeerWireServerOptions } from './server.ts';
 export type { MseMode } from './serving-wire.ts';
-export type { PeerInfo, PeerWireStats, WirePieceCache, WireStore } from './types.ts';
+export type { PeerGate, PeerInfo, PeerWireStats, WirePieceCache, WireStore } from './types.ts';

@@ -12,7 +12,7 @@ import { Choker } from './choker.ts';
 import { type ConnectionHost, PeerConnection, type WireCounters } from './connection.ts';
 import { type PeerWireLimits, resolveLimits } from './options.ts';
 import type { MseMode } from './serving-wire.ts';
-import type { PeerInfo, PeerWireStats, WirePieceCache, WireStore } from './types.ts';
+import type { PeerGate, PeerInfo, PeerWireStats, WirePieceCache, WireStore } from './types.ts';
 import { answerUtpWithReset, type UtpResetter } from './utp-reset.ts';
 
 export interface PeerWireServerOptions {
@@ -44,6 +44,8 @@ export interface PeerWireServerOptions {
   qos?: Qos;
   /** Told of each session with an object that ended, as it ended (accounting records). */
   onSessionEnd?: (peer: PeerInfo) => void;
+  /** Serve piece bytes only to peers it knows (`peerAuth: tracker`); default: everyone. */
+  peerGate?: PeerGate;
 }
 
 export interface PeerWireServer {
@@ -74,6 +76,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
   readonly qos: Qos | null;
   readonly remoteWarnings: WarningThrottle;
   readonly uploaded: (infoHash: string, bytes: number) => void;
+  readonly peerGate: PeerGate | null;
   readonly counters: WireCounters = {
     accepted: 0,
     refused: 0,
@@ -89,6 +92,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
     metadataPiecesSent: 0,
     internalErrors: 0,
     rc4Streams: 0,
+    unauthorisedPeers: 0,
   };
   now = Date.now();
 
@@ -99,6 +103,8 @@ class WireServer implements PeerWireServer, ConnectionHost {
   readonly #perIp = new Map<string, number>();
   readonly #byObject = new Map<string, Set<PeerConnection>>();
   readonly #choker: Choker<PeerConnection>;
+  /** Interested peers the peer gate has not let in yet (asked again at each sweep). */
+  readonly #awaitingGate = new Set<PeerConnection>();
   /** SHA-1('req2' + info hash) -> info hash, for encrypted handshakes; rebuilt when objects were added. */
   #mseHashes = new Map<string, string>();
   /** UDP on the peer port, answering uTP connection attempts with a reset (clients then use TCP at once). */
@@ -130,6 +136,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
     this.remoteWarnings = new WarningThrottle(this.logger);
     this.uploaded = options.onUploaded ?? (() => {});
     this.#sessionEnded = options.onSessionEnd;
+    this.peerGate = options.peerGate ?? null;
     if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
       throw new InvalidArgumentError(`peer port must be an integer from 0 to 65535, got ${String(options.port)}`, {
         subject: 'port',
@@ -265,6 +272,16 @@ class WireServer implements PeerWireServer, ConnectionHost {
     return infoHash !== undefined && this.store.get(infoHash) !== undefined ? infoHash : undefined;
   }
 
+  unauthorised(connection: PeerConnection): void {
+    this.counters.unauthorisedPeers++;
+    // Once per peer (the connection asks once); the address and object, nothing the peer sent.
+    this.remoteWarnings.warn(
+      `unauthorised:${connection.address}`,
+      { peer: `${connection.address}:${connection.port}`, infoHash: connection.object?.infoHash },
+      'peer wire: peer not on the allow-list; it gets no piece bytes',
+    );
+  }
+
   opened(connection: PeerConnection): void {
     const infoHash = connection.object!.infoHash;
     let peers = this.#byObject.get(infoHash);
@@ -274,16 +291,24 @@ class WireServer implements PeerWireServer, ConnectionHost {
     }
     peers.add(connection);
     // Interest may have arrived in the same packet as the handshake, before the connection opened.
-    if (connection.wire.peerInterested) this.#choker.setInterested(connection, true, Date.now());
+    if (connection.wire.peerInterested) this.interestChanged(connection, true);
   }
 
   interestChanged(connection: PeerConnection, interested: boolean): void {
     if (connection.state !== 'open') return;
+    // With a peer gate, a peer not (yet) on the allow-list waits outside the choker: it takes no upload
+    // slot; the sweep asks the gate again (its announce may reach the tracker after it connected).
+    if (interested && !connection.admitted()) {
+      this.#awaitingGate.add(connection);
+      return;
+    }
+    this.#awaitingGate.delete(connection);
     this.#choker.setInterested(connection, interested, Date.now());
   }
 
   closed(connection: PeerConnection): void {
     if (!this.#connections.delete(connection)) return;
+    this.#awaitingGate.delete(connection);
     const count = (this.#perIp.get(connection.address) ?? 1) - 1;
     if (count > 0) this.#perIp.set(connection.address, count);
     else this.#perIp.delete(connection.address);
@@ -355,6 +380,10 @@ class WireServer implements PeerWireServer, ConnectionHost {
       } else {
         connection.keepAliveIfQuiet(now);
       }
+    }
+    for (const connection of this.#awaitingGate) {
+      if (connection.state === 'open' && connection.wire.peerInterested) this.interestChanged(connection, true);
+      else this.#awaitingGate.delete(connection);
     }
     if (now - this.#lastRechoke >= this.limits.rechokeIntervalMs) {
       this.#lastRechoke = now;

@@ -50,6 +50,16 @@ export interface PeerWireStats {
   rc4Streams: number;
   /** uTP connection attempts (BEP 29 ST_SYN) on the peer port answered with ST_RESET, so the client used TCP. */
   utpResets: number;
+  /** Peers refused piece bytes because they are not on the allow-list (peerGate), each counted once. */
+  unauthorisedPeers: number;
+}
+
+/**
+ * Who may have piece bytes (`peerAuth: tracker`, src/peer-auth): the subscriber an address may fetch an
+ * object for, or undefined when it may not. Asked at each request of a peer until it answers a subscriber.
+ */
+export interface PeerGate {
+  lookup(address: string, infoHash: string): string | undefined;
 }
 
 export interface PeerInfo {
@@ -67,4 +77,6 @@ export interface PeerInfo {
   /** Pieces the peer says it holds (its bitfield, haves, have-all), of `pieceCount`; null before the handshake. */
   piecesHeld: number | null;
   pieceCount: number | null;
+  /** With a peer gate: the subscriber the peer was let in for (the allow-list's), once it was. */
+  subscriber?: string;
 }

@@ -533,6 +533,25 @@ describe('IMS', () => {
   });
 });
 
+describe('peerAuth', () => {
+  it('is off by default; tracker carries the allow-list URL and token file, and needs both', async () => {
+    expect((await resolveWith({})).config.peerAuth).toBeNull();
+    const on = await resolveWith({
+      env: {
+        EDGEPEER_PEER_AUTH: 'tracker',
+        EDGEPEER_PEER_AUTH_URL: 'http://t.example:6969/peer-auth/allowed',
+        EDGEPEER_PEER_AUTH_TOKEN_FILE: '/etc/edgepeer/tracker.token',
+      },
+    });
+    expect(on.config.peerAuth).toEqual({
+      url: 'http://t.example:6969/peer-auth/allowed',
+      tokenFile: '/etc/edgepeer/tracker.token',
+    });
+    const issues = await issuesFrom({ env: { EDGEPEER_PEER_AUTH: 'tracker' } });
+    expect(issues.map((issue) => issue.key).sort()).toEqual(['peerAuthTokenFile', 'peerAuthUrl']);
+  });
+});
+
 describe('every key is reachable from the file and the environment', () => {
   // A good value per type, so a key that the layers forget to carry would show here.
   const good: Record<string, [unknown, string]> = {
@@ -574,7 +593,10 @@ describe('every key is reachable from the file and the environment', () => {
               .filter(([k]) => k !== key)
               .map(([k, v]) => [envName(k), v]),
           )
-        : {};
+        : key === 'peerAuth'
+          ? // peerAuth: tracker needs the allow-list's URL and token file
+            { EDGEPEER_PEER_AUTH_URL: 'http://t.example/peer-auth/allowed', EDGEPEER_PEER_AUTH_TOKEN_FILE: '/x/t' }
+          : {};
     const fromFile = await resolveWith({
       configPath: await configFile(yamlOf(key, yamlValue)),
       env: imsEnv,

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createHttpServer, type HttpServer, objectUrls } from '../../src/http/index.ts';
+import { createHttpServer, type HttpServer, objectUrls, type ResponseEntry } from '../../src/http/index.ts';
 import { captureLog } from '../helpers/log.ts';
 import { holdObject, MemoryStore, metainfoFor, pieceCacheOf, testBytes, watchWrites } from './memory-store.ts';
 
@@ -67,6 +67,8 @@ describe('pull-through', () => {
   /** Bytes told to onSent and onPulled, per object. */
   let sent: Map<string, number>;
   let pulled: Map<string, number>;
+  /** What onResponse was told (accounting records are made of it). */
+  let responses: ResponseEntry[];
   const tally = (into: () => Map<string, number>) => (infoHash: string, bytes: number) =>
     into().set(infoHash, (into().get(infoHash) ?? 0) + bytes);
 
@@ -87,6 +89,7 @@ describe('pull-through', () => {
     store = new MemoryStore();
     sent = new Map();
     pulled = new Map();
+    responses = [];
     await holdObject(store, singleMeta, single, { held: [0], source: `${originUrl}/files/s.bin` });
     await holdObject(store, multiMeta, multi, { held: [], source: `${originUrl}/tree/` });
     written = watchWrites(store);
@@ -99,6 +102,7 @@ describe('pull-through', () => {
       origin: { timeoutMs: 500 },
       onSent: tally(() => sent),
       onPulled: tally(() => pulled),
+      onResponse: (entry) => responses.push(entry),
     });
     base = `http://127.0.0.1:${(await server.listen()).port}`;
   });
@@ -121,6 +125,29 @@ describe('pull-through', () => {
     origin.requests = [];
     expect((await get(url, `bytes=${PIECE}-${PIECE + 9}`)).status).toBe(206);
     expect(origin.requests).toEqual([]);
+  });
+
+  it("tells accounting where each response's bytes came from: pull-through, then disk, then memory", async () => {
+    const url = objectUrls(base, { infoHash: singleMeta.infoHash, metainfo: singleMeta }).files[0]!;
+    const range = `bytes=${PIECE * 2 + 10}-${PIECE * 2 + 99}`;
+    expect((await get(url, range)).status).toBe(206); // piece 2 not held: from the origin
+    expect((await get(url, range)).status).toBe(206); // held now
+    expect((await get(url, `bytes=0-${PIECE * 2 + 5}`)).status).toBe(206); // piece 1 is not held yet
+    expect((await get(url, range)).status).toBe(206); // piece 2 is in memory since the last one
+    expect((await get(url, `bytes=0-0,${PIECE * 2}-${PIECE * 2}`)).status).toBe(206); // multipart, both in memory
+    expect((await get(url, `bytes=${PIECE * 3}-${PIECE * 3 + 1}`)).status).toBe(206); // piece 3: pulled
+    const failed = await request(`${base}/objects/${'0'.repeat(40)}/x`);
+    await failed.body.dump();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(responses.map((r) => r.source)).toEqual([
+      'pull-through',
+      'disk',
+      'pull-through',
+      'cache',
+      'cache',
+      'pull-through',
+      undefined, // a 404 carries no piece bytes
+    ]);
   });
 
   it('answers HEAD from the metainfo, without fetching anything', async () => {

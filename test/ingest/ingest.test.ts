@@ -108,6 +108,22 @@ describe('ingest from a local path', () => {
     }
   });
 
+  it('makes a private object (BEP 27) with its trackers: private=1 in the info dictionary, another info hash', async () => {
+    const path = join(dir, 'clip.bin');
+    await writeFile(path, content);
+    const tracker = 'http://127.0.0.1:6969/a1b2c3d4e5f6a7b8c9d0e1f2/announce';
+    const result = await ingestSource(path, { pieceLength: PIECE, private: true, trackers: [tracker] }, ctx);
+    const open = expectedSingle('clip.bin', content);
+    expect(result.status).toBe('ingested');
+    expect(result.infoHash).not.toBe(open.infoHash);
+    const metainfo = store.metainfoOf(result.infoHash as string)!;
+    expect(metainfo.private).toBe(true);
+    expect(metainfo.info.includes(Buffer.from('7:privatei1e'))).toBe(true);
+    expect(metainfo.announceList).toEqual([[tracker]]);
+    const reread = parseTorrent(encodeTorrent(metainfo));
+    expect(reread).toMatchObject({ infoHash: result.infoHash, private: true, announceList: [[tracker]] });
+  });
+
   it('says updated, not unchanged, when a re-ingest of whole content gives it another TTL', async () => {
     const path = join(dir, 'ttl.bin');
     await writeFile(path, content);

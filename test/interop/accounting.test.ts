@@ -97,6 +97,7 @@ describe('accounting records', () => {
     expect(http.map((r) => r['sc-status'])).toEqual([206, 206, 206, 200]);
     expect(http[0]?.['cs(range)']).toBe('bytes=0-999,5000-5999,3000000-3100000');
     expect(http.every((r) => r['s-ccid'] === infoHash)).toBe(true);
+    expect(http.every((r) => r.source === 'cache' || r.source === 'disk')).toBe(true);
     expect(Math.abs(sum(http) - received) / received).toBeLessThan(0.001);
     expect(agent.status().accounting).toMatchObject({ lost: 0 });
     expect(await agent.metrics.getSingleMetricAsString('edgepeer_accounting_records_total')).toMatch(

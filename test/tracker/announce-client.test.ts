@@ -171,6 +171,26 @@ describe('announce client', () => {
     ).toEqual([TRACKER_A, TRACKER_B]);
   });
 
+  it('announces a private object (BEP 27) only to its own trackers, never to extra ones, even added later', async () => {
+    const { store, transport, client } = setUp({ trackers: [TRACKER_B] });
+    const secret = testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]], private: true });
+    const open = testMetainfo({ pieceCount: 2, announceList: [[TRACKER_A]] });
+    await hold(store, secret, () => true);
+    await hold(store, open, () => true);
+    client.start();
+    await clock.advance(5000);
+    client.setTrackers([TRACKER_B, TRACKER_C]);
+    await clock.advance(5000);
+    const urlsOf = (infoHash: string) =>
+      transport
+        .singles()
+        .filter((call) => Buffer.from(call.params.infoHash).toString('hex') === infoHash)
+        .map((call) => call.url)
+        .sort();
+    expect(urlsOf(secret.infoHash)).toEqual([TRACKER_A]);
+    expect(urlsOf(open.infoHash)).toEqual([TRACKER_A, TRACKER_B, TRACKER_C]);
+  });
+
   it('takes a new list of extra trackers without disturbing the trackers that stay', async () => {
     const { store, transport, client } = setUp({ trackers: [TRACKER_B, TRACKER_C], changeDelayMs: 1000 });
     await hold(store, testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] }), () => true);

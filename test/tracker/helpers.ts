@@ -51,6 +51,7 @@ export function testMetainfo(options: {
   pieceLength?: number;
   lastPieceLength?: number;
   announceList?: string[][];
+  private?: boolean;
 }): Metainfo {
   const pieceLength = options.pieceLength ?? 16_384;
   const length = (options.pieceCount - 1) * pieceLength + (options.lastPieceLength ?? pieceLength);
@@ -61,6 +62,7 @@ export function testMetainfo(options: {
     files: [{ path: [], length }],
     pieceHashes: Buffer.alloc(20 * options.pieceCount, 7),
     announceList: options.announceList,
+    private: options.private,
   });
 }
 

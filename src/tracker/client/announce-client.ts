@@ -179,6 +179,8 @@ interface ObjectState {
   /** `completed` is due once, and only for an object that was incomplete when its announces began (BEP 3). */
   completionDue: boolean;
   groups: GroupState[];
+  /** BEP 27: announced only to its metainfo's trackers. */
+  private: boolean;
   /** The encoded bitmap, until the next change. */
   bitmap: string | undefined;
   /** transferStats when the object left the store: its `stopped` announces report these. */
@@ -513,6 +515,7 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
       complete: stored.bitfield.count() === metainfo.pieceCount,
       completionDue: stored.bitfield.count() !== metainfo.pieceCount,
       groups: [],
+      private: metainfo.private,
       bitmap: undefined,
     };
     const metainfoTiers =
@@ -522,7 +525,8 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
             .map((tier) => shuffled(tier.filter((url) => url.length > 0)))
             .filter((tier) => tier.length > 0);
     if (metainfoTiers.length > 0) this.#addGroup(object, metainfoTiers, null, delayMs);
-    for (const url of this.#extraTrackers) this.#addExtraGroup(object, url, delayMs);
+    // BEP 27: a private object is announced only to the trackers its metainfo lists, never to extra ones.
+    if (!object.private) for (const url of this.#extraTrackers) this.#addExtraGroup(object, url, delayMs);
     this.#objects.set(object.infoHash, object);
   }
 
@@ -566,6 +570,7 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
       }
       object.groups = kept;
       // Spread over the change delay, as at start: a big store's first announces leave in rate-limited order.
+      if (object.private) continue;
       for (const url of added) this.#addExtraGroup(object, url, Math.random() * this.#settings.changeDelayMs);
     }
   }

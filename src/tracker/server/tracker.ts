@@ -13,6 +13,7 @@ import { errorResponse } from '../protocol/udp.ts';
 import { failureAnswer, scrapeAnswer } from './answers.ts';
 import { BATCH_PATH, STATS_PATH, TrackerCore, type TrackerCoreOptions } from './core.ts';
 import { Invitations } from './invitations.ts';
+import { ALLOWED_PATH, TrackerPeerAuth } from './peer-auth.ts';
 import type { SwarmStore } from './swarm-store.ts';
 
 export interface TrackerOptions extends TrackerCoreOptions {
@@ -36,6 +37,11 @@ export interface TrackerOptions extends TrackerCoreOptions {
    * resolves true when it answered. None: /dashboard is not found.
    */
   pages?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+  /**
+   * Passkeys and the allow-list (peer-auth.ts, docs/auth.md): announces need a known passkey, the
+   * multi-object announce and UDP are off, and GET /peer-auth/allowed serves the allow-list. None: open.
+   */
+  peerAuth?: TrackerPeerAuth;
 }
 
 export interface TrackerAddress {
@@ -87,7 +93,8 @@ class ReferenceTracker implements Tracker {
 
   constructor(options: TrackerOptions) {
     this.#options = options;
-    this.#core = new TrackerCore(options);
+    // With passkeys, no multi-object announce offer: its body carries no passkey per object.
+    this.#core = new TrackerCore(options.peerAuth === undefined ? options : { ...options, extension: false });
     this.swarms = this.#core.swarms;
     const below = options.inviteBelow;
     if (below !== undefined && !(Number.isInteger(below) && below >= 1)) {
@@ -116,7 +123,8 @@ class ReferenceTracker implements Tracker {
         throw listenError(err, host, requestedPort);
       }
       const port = (http.address() as AddressInfo).port;
-      if (this.#options.udp === false) {
+      // UDP announces carry no passkey: with passkeys, HTTP only.
+      if (this.#options.udp === false || this.#options.peerAuth !== undefined) {
         this.#http = http;
         break;
       }
@@ -149,6 +157,7 @@ class ReferenceTracker implements Tracker {
     clearInterval(this.#sweeper);
     this.#closing.abort();
     this.#invitations?.close();
+    this.#options.peerAuth?.close();
     for (const stream of this.#openStreams) stream.destroy();
     this.#openStreams.clear();
     const http = this.#http;
@@ -251,6 +260,15 @@ class ReferenceTracker implements Tracker {
     const path = queryAt < 0 ? url : url.slice(0, queryAt);
     const query = queryAt < 0 ? '' : url.slice(queryAt + 1);
     if (path === '/announce') return this.#announce(req, res, query);
+    const peerAuth = this.#options.peerAuth;
+    if (peerAuth !== undefined) {
+      const keyed = TrackerPeerAuth.passkeyPath(path);
+      if (keyed?.action === 'announce') return this.#announce(req, res, query, keyed.passkey);
+      if (keyed?.action === 'scrape') return this.#scrape(req, res, query, keyed.passkey);
+      if (path === ALLOWED_PATH) return peerAuth.allowed(req, res, query, this.#closing.signal);
+      if (path === BATCH_PATH)
+        return sendBencoded(res, failureAnswer('this tracker needs a passkey per announce'), 403);
+    }
     if (path === BATCH_PATH) return this.#batch(req, res);
     if (path === '/scrape') return this.#scrape(req, res, query);
     if (path === STATS_PATH || path === `${STATS_PATH}/`) return this.#statsList(req, res, query);
@@ -271,11 +289,17 @@ class ReferenceTracker implements Tracker {
     res.end('not found\n');
   }
 
-  async #announce(req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
+  async #announce(req: IncomingMessage, res: ServerResponse, query: string, passkey?: string): Promise<void> {
     if (req.method !== 'GET') return sendBencoded(res, failureAnswer('announce must be a GET request'), 405);
     const remote = req.socket.remoteAddress;
     if (remote === undefined) return void res.destroy();
-    sendBencoded(res, await this.#core.announce(query, remote));
+    const peerAuth = this.#options.peerAuth;
+    if (peerAuth === undefined) return sendBencoded(res, await this.#core.announce(query, remote));
+    const subscriber = await peerAuth.subscriberOf(passkey, query, remote);
+    if (typeof subscriber !== 'string') return sendBencoded(res, subscriber);
+    const answer = await this.#core.announce(query, remote);
+    peerAuth.answered(answer, query, remote, subscriber);
+    sendBencoded(res, answer);
   }
 
   /** The multi-object announce (docs/tracker.md): a bencoded POST carrying many objects of one peer. */
@@ -293,8 +317,12 @@ class ReferenceTracker implements Tracker {
     sendBencoded(res, await this.#core.batch(body, remote));
   }
 
-  async #scrape(req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
+  async #scrape(req: IncomingMessage, res: ServerResponse, query: string, passkey?: string): Promise<void> {
     if (req.method !== 'GET') return sendBencoded(res, failureAnswer('scrape must be a GET request'), 405);
+    if (this.#options.peerAuth !== undefined) {
+      const subscriber = await this.#options.peerAuth.subscriberOf(passkey, query, req.socket.remoteAddress ?? '');
+      if (typeof subscriber !== 'string') return sendBencoded(res, subscriber);
+    }
     let hashes: string[] | undefined;
     try {
       const values = parseQuery(query, 1000).get('info_hash');

@@ -1,0 +1,94 @@
+// An agent's copy of the tracker's allow-list, kept up to date by a long poll of GET /peer-auth/allowed
+// (behind the tracker's admin token): the tracker answers at once when the list changed since the version
+// the agent holds, else when it changes (or after `wait` seconds with the same list).
+import { type Logger, silentLogger } from '../log/index.ts';
+import type { AllowList, AllowSnapshot } from './allow-list.ts';
+
+export interface AllowListFollowerOptions {
+  /** The tracker's allow-list URL, http://tracker:6969/peer-auth/allowed. */
+  url: string;
+  /** The tracker's admin token. */
+  token: string;
+  list: AllowList;
+  logger?: Logger;
+  /** Seconds the tracker may hold a poll. Default 25. */
+  waitS?: number;
+}
+
+export class AllowListFollower {
+  readonly #options: AllowListFollowerOptions;
+  readonly #logger: Logger;
+  readonly #stop = new AbortController();
+  #loop: Promise<void> | null = null;
+  /** Answers taken, and polls that failed. */
+  updates = 0;
+  failures = 0;
+  /** Resolves at the first list taken. */
+  readonly firstUpdate: Promise<void>;
+  #resolveFirst!: () => void;
+
+  constructor(options: AllowListFollowerOptions) {
+    this.#options = options;
+    this.#logger = options.logger ?? silentLogger;
+    this.firstUpdate = new Promise((resolve) => {
+      this.#resolveFirst = resolve;
+    });
+  }
+
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    await this.#loop;
+  }
+
+  async #run(): Promise<void> {
+    const { url, token, list } = this.#options;
+    const waitS = this.#options.waitS ?? 25;
+    let backoffMs = 500;
+    let known = false;
+    let failing = false;
+    while (!this.#stop.signal.aborted) {
+      const target = new URL(url);
+      if (known) {
+        target.searchParams.set('since', String(list.version));
+        target.searchParams.set('wait', String(waitS));
+      }
+      try {
+        const res = await fetch(target, {
+          headers: { authorization: `Bearer ${token}` },
+          signal: AbortSignal.any([this.#stop.signal, AbortSignal.timeout((waitS + 10) * 1000)]),
+        });
+        if (res.status !== 200) {
+          await res.body?.cancel();
+          throw new Error(`answered ${res.status}${res.status === 401 ? ' (wrong peerAuthTokenFile?)' : ''}`);
+        }
+        list.replace((await res.json()) as AllowSnapshot);
+        known = true;
+        this.updates += 1;
+        this.#resolveFirst();
+        backoffMs = 500;
+        if (failing) this.#logger.info({ url }, 'peer auth: allow-list answering again');
+        failing = false;
+      } catch (err) {
+        if (this.#stop.signal.aborted) return;
+        this.failures += 1;
+        // The list held stays in force (its entries expire by their own TTL); said once per run of failures.
+        if (!failing) {
+          this.#logger.warn({ url, error: (err as Error).message }, 'peer auth: allow-list cannot be read; retrying');
+        }
+        failing = true;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, backoffMs);
+          this.#stop.signal.addEventListener('abort', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+        backoffMs = Math.min(backoffMs * 2, 30_000);
+      }
+    }
+  }
+}
