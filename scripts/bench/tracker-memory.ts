@@ -1,4 +1,5 @@
-// Memory of the reference tracker's in-memory swarm state: heap bytes per peer over the baseline, with the
+// Memory of the reference tracker's in-memory swarm state: bytes per peer over the baseline (V8 heap plus
+// ArrayBuffers, where typed arrays keep their bytes), with the
 // GC settled (several full collections), not V8's high-water mark. Fills SWARMS x PEERS peers (20 % seeds)
 // from distinct addresses (so the per-address and per-network quota maps hold one entry per peer, as with
 // real clients), announces every peer ROUNDS more times (updates, and the announces' answers), stops and
@@ -19,9 +20,11 @@ if (gc === undefined) {
   process.exit(2);
 }
 
+/** Heap used plus ArrayBuffer memory (typed arrays' bytes live outside the heap), after full collections. */
 function settle(): number {
   for (let i = 0; i < 6; i++) gc!();
-  return process.memoryUsage().heapUsed;
+  const { heapUsed, arrayBuffers } = process.memoryUsage();
+  return heapUsed + arrayBuffers;
 }
 
 const infoHashes = Array.from(
@@ -89,10 +92,12 @@ process.stdout.write(
     peers: counts.peers,
     announces,
     announcesPerSecondInProcess: Math.round(announces / seconds),
-    heapBaselineMiB: +(baseline / 2 ** 20).toFixed(1),
-    heapLoadedMiB: +(loaded / 2 ** 20).toFixed(1),
-    heapOverBaselineMiB: +((loaded - baseline) / 2 ** 20).toFixed(1),
+    heapAndArrayBuffersBaselineMiB: +(baseline / 2 ** 20).toFixed(1),
+    heapAndArrayBuffersLoadedMiB: +(loaded / 2 ** 20).toFixed(1),
+    overBaselineMiB: +((loaded - baseline) / 2 ** 20).toFixed(1),
     bytesPerPeer: Math.round(bytesPerPeer),
+    heapUsedMiB: +(process.memoryUsage().heapUsed / 2 ** 20).toFixed(1),
+    arrayBuffersMiB: +(process.memoryUsage().arrayBuffers / 2 ** 20).toFixed(1),
     rssMiB: +(process.memoryUsage().rss / 2 ** 20).toFixed(1),
   })}\n`,
 );
