@@ -569,6 +569,8 @@ class Connection {
       if (now) this.socket.destroy();
       return;
     }
+    // Already ending (the client's FIN after our own): a second end() only builds an error to ignore.
+    if (this.state === 'closing' && !now) return;
     this.state = 'closing';
     this.#pending = '';
     if (now) {
