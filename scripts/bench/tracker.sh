@@ -19,9 +19,13 @@
 # 2. scripts/bench/tracker-agent-sim.ts: one agent holding 100,000 objects, over a 30-minute start-up and
 #    one hour of simulated time with churn, against a plain tracker and against edgepeer's tracker
 #    (multi-object announce): requests and HTTP bytes.
+# 3. scripts/bench/tracker-memory.ts: bytes per peer of the in-memory swarm state, GC settled (MEM=1).
+# BASELINE=<dir> also measures an earlier build of edgepeer (a checkout with bin/ and dist/ built, e.g.
+# from `git archive <commit>`) in the same rounds, as `baseline` and `baseline-close`: before/after
+# ratios from one run.
 # usage: bash scripts/bench/tracker.sh
 #   env: RUNS=3 DURATION=15 (s) FILL=20s CONNS=32 WRK_THREADS=1 SWARMS=1000 PEERS=100 NOISE_PCT=10 MAX_ROUNDS=8
-#        OBJECTS=100000 SIM=1 REDIS=1 (0: without the Redis-backed runs) ALTO=1 (0: without the maps run)
+#        OBJECTS=100000 SIM=1 REDIS=1 (0: without the Redis-backed runs) ALTO=1 (0: without the maps run) MEM=1 BASELINE=
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HERE="$ROOT/scripts/bench"
@@ -75,8 +79,15 @@ PORT[edgepeer]="$(free_port $((PORT[opentracker] + 1)))"
 "$NODE" "$ROOT/bin/run.js" tracker --port "${PORT[edgepeer]}" --host 127.0.0.1 "${EDGEPEER_LIMITS[@]}" >"$SCRATCH/edgepeer.log" 2>&1 &
 PID[edgepeer]=$!; PIDS+=($!)
 STARTED="opentracker edgepeer"
+if [ -n "${BASELINE:-}" ]; then
+  [ -f "$BASELINE/dist/commands/tracker.js" ] || { echo "BASELINE=$BASELINE has no dist/commands/tracker.js (build it)" >&2; exit 1; }
+  PORT[baseline]="$(free_port $((PORT[edgepeer] + 1)))"
+  "$NODE" "$BASELINE/bin/run.js" tracker --port "${PORT[baseline]}" --host 127.0.0.1 "${EDGEPEER_LIMITS[@]}" >"$SCRATCH/baseline.log" 2>&1 &
+  PID[baseline]=$!; PIDS+=($!)
+  STARTED+=" baseline"
+fi
 if [ "$REDIS" = 1 ]; then
-  REDIS_PORT="$(free_port $((PORT[edgepeer] + 1)))"
+  REDIS_PORT="$(free_port $((PORT[edgepeer] + 2)))"
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$SCRATCH" >"$SCRATCH/redis.log" 2>&1 &
   REDIS_PID=$!; PIDS+=($!)
   for _ in $(seq 100); do grep -q 'Ready to accept' "$SCRATCH/redis.log" && break; sleep 0.1; done
@@ -138,6 +149,10 @@ declare -A RPS P50 P99 ERRS CLOSES CLEAN ALL_RPS ALL_P50 ALL_P99 CPU_TRACKER CPU
 KINDS="opentracker edgepeer edgepeer-close"
 PORT[edgepeer-close]="${PORT[edgepeer]}"; PID[edgepeer-close]="${PID[edgepeer]}"; IDLE_RSS[edgepeer-close]="${IDLE_RSS[edgepeer]}"
 [ "$ALTO" = 1 ] && KINDS+=" edgepeer-alto"
+if [ -n "${BASELINE:-}" ]; then
+  KINDS+=" baseline baseline-close"
+  PORT[baseline-close]="${PORT[baseline]}"; PID[baseline-close]="${PID[baseline]}"; IDLE_RSS[baseline-close]="${IDLE_RSS[baseline]}"
+fi
 if [ "$REDIS" = 1 ]; then
   KINDS+=" edgepeer-redis edgepeer-redis-close"
   PORT[edgepeer-redis-close]="${PORT[edgepeer-redis]}"; PID[edgepeer-redis-close]="${PID[edgepeer-redis]}"
@@ -222,6 +237,11 @@ for kind in $KINDS; do
   echo "# $kind: CPU per announce (median of all runs): tracker $(echo "${CPU_TRACKER[$kind]:-}" | tr ' ' '\n' | grep . | median) µs$(case "$kind" in edgepeer-redis*) echo ", redis-server $(echo "${CPU_REDIS[$kind]:-}" | tr ' ' '\n' | grep . | median) µs" ;; esac)"
 done
 [ "$ALTO" = 1 ] && echo "# ratio (medians, same run): edgepeer-alto / edgepeer $(ratio "$(med edgepeer-alto)" "$(med edgepeer)")"
+cpu_med() { echo "${CPU_TRACKER[$1]:-}" | tr ' ' '\n' | grep . | median; }
+echo "# ratios (medians, same run): edgepeer / opentracker $(ratio "$(med edgepeer)" "$(med opentracker)"), edgepeer-close / opentracker $(ratio "$(med edgepeer-close)" "$(med opentracker)"); CPU per announce, opentracker / edgepeer $(ratio "$(cpu_med opentracker)" "$(cpu_med edgepeer)"), opentracker / edgepeer-close $(ratio "$(cpu_med opentracker)" "$(cpu_med edgepeer-close)")"
+if [ -n "${BASELINE:-}" ]; then
+  echo "# ratios against the baseline build (same run): edgepeer / baseline $(ratio "$(med edgepeer)" "$(med baseline)"), edgepeer-close / baseline-close $(ratio "$(med edgepeer-close)" "$(med baseline-close)"); baseline / opentracker $(ratio "$(med baseline)" "$(med opentracker)"), baseline-close / opentracker $(ratio "$(med baseline-close)" "$(med opentracker)")"
+fi
 if [ "$REDIS" = 1 ]; then
   echo "# ratios (medians, same run): edgepeer-redis / edgepeer $(ratio "$(med edgepeer-redis)" "$(med edgepeer)"), edgepeer-redis / opentracker $(ratio "$(med edgepeer-redis)" "$(med opentracker)"), edgepeer-redis-close / edgepeer-close $(ratio "$(med edgepeer-redis-close)" "$(med edgepeer-close)"), edgepeer-redis-close / opentracker $(ratio "$(med edgepeer-redis-close)" "$(med opentracker)")"
   redis_counts="$(curl -s "http://127.0.0.1:${PORT[edgepeer-redis]}/stats?limit=1" | sed -n 's/.*"swarmCount":\([0-9]*\),"peerCount":\([0-9]*\).*/swarms \1, peers \2/p')"
@@ -232,6 +252,12 @@ scrape_peers() { # kind: seeds + leechers of swarm 0 by scrape (BEP 48)
     LC_ALL=C grep -ao 'completei[0-9]*e.*incompletei[0-9]*e' | LC_ALL=C sed 's/completei\([0-9]*\)e.*incompletei\([0-9]*\)e/\1 \2/' | awk '{print $1 + $2}'
 }
 echo "# peers in swarm 0 by scrape: opentracker $(scrape_peers opentracker), edgepeer $(scrape_peers edgepeer)$([ "$REDIS" = 1 ] && echo ", edgepeer-redis $(scrape_peers edgepeer-redis)") (want $PEERS, + 1 probe)"
+
+if [ "${MEM:-1}" = 1 ]; then
+  echo
+  echo "# in-memory swarm state, bytes per peer: node --expose-gc scripts/bench/tracker-memory.ts"
+  "$NODE" --expose-gc "$HERE/tracker-memory.ts"
+fi
 
 if [ "$SIM" = 1 ]; then
   echo

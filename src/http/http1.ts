@@ -66,6 +66,15 @@ export interface Http1ServerOptions {
     startedAt: number,
     annotation: string | undefined,
   ): void;
+  /**
+   * Requests another server answers (the tracker's node:http routes: bodies, Server-Sent Events, pages):
+   * true for a request line this server should not parse. The connection, from that request on, goes to
+   * onHandOff with the bytes already read (that request's head first); this server no longer reads it but
+   * still counts it against its limits until it closes. With handOff set, sockets are read through 'data'
+   * events (not the server's read buffer), so that they can be handed on.
+   */
+  handOff?(method: string, target: string): boolean;
+  onHandOff?(socket: Socket, unread: Buffer): void;
 }
 
 export interface Http1Server {
@@ -169,7 +178,7 @@ function statusLine(status: number): string {
   return line;
 }
 
-type ConnectionState = 'idle' | 'head' | 'body' | 'responding' | 'closing';
+type ConnectionState = 'idle' | 'head' | 'body' | 'responding' | 'closing' | 'handed-off';
 
 /** One response: status line and fields, then a body written whole or in chunks. */
 export class Http1Response {
@@ -361,15 +370,29 @@ class Connection {
     this.#owner = owner;
     socket.setNoDelay(true);
     if (streamed) {
-      socket.on('data', (chunk: Buffer) => this.received(chunk, chunk.length));
+      socket.on('data', this.#onData);
       socket.resume();
     }
     socket.on('error', () => socket.destroy());
-    socket.on('end', () => {
-      // The client sent FIN: finish the response in flight (if any), then close.
-      if (this.state === 'responding') this.closeWhenDone = true;
-      else this.close(false);
-    });
+    socket.on('end', this.#onEnd);
+  }
+
+  readonly #onData = (chunk: Buffer): void => this.received(chunk, chunk.length);
+
+  readonly #onEnd = (): void => {
+    // The client sent FIN: finish the response in flight (if any), then close.
+    if (this.state === 'responding') this.closeWhenDone = true;
+    else this.close(false);
+  };
+
+  /** Gives the socket, with `unread` (bytes read and not answered), to the server of the hand-off. */
+  #handOff(unread: string): void {
+    this.state = 'handed-off';
+    this.#pending = '';
+    this.socket.off('data', this.#onData);
+    this.socket.off('end', this.#onEnd);
+    this.socket.pause();
+    this.#owner.handOff(this.socket, Buffer.from(unread, 'latin1'));
   }
 
   /** Bytes [0, length) of `bytes` arrived; they are copied out before this returns (the buffer is reused). */
@@ -443,6 +466,19 @@ class Connection {
       if (end.head > this.#owner.limits.maxHeaderSize) {
         this.#reject(431, 'header-overflow', 'request line and fields are too large');
         return;
+      }
+      if (this.#owner.handsOff !== undefined) {
+        const lineEnd = this.#pending.indexOf('\n');
+        const line = this.#pending.slice(
+          0,
+          lineEnd > 0 && this.#pending.charCodeAt(lineEnd - 1) === 13 ? lineEnd - 1 : lineEnd,
+        );
+        const firstSpace = line.indexOf(' ');
+        const lastSpace = line.lastIndexOf(' ');
+        if (firstSpace > 0 && this.#owner.handsOff(line.slice(0, firstSpace), line.slice(firstSpace + 1, lastSpace))) {
+          this.#handOff(this.#pending);
+          return;
+        }
       }
       const headText = this.#pending.slice(0, end.head);
       this.#pending = this.#pending.slice(end.next);
@@ -554,6 +590,13 @@ class Connection {
 
   /** Ends the connection after what is buffered (graceful), or at once. */
   close(now: boolean): void {
+    if (this.state === 'handed-off') {
+      // Its new server ends it gracefully; here only at once (closeAll, closeIdle).
+      if (now) this.socket.destroy();
+      return;
+    }
+    // Already ending (the client's FIN after our own): a second end() only builds an error to ignore.
+    if (this.state === 'closing' && !now) return;
     this.state = 'closing';
     this.#pending = '';
     if (now) {
@@ -572,6 +615,9 @@ interface ServerState {
   clientError(kind: Http1ClientError, reason: string): void;
   responseEnded: Http1ServerOptions['onResponseEnd'];
   responseFields: string;
+  /** Http1ServerOptions.handOff, if set. */
+  handsOff: Http1ServerOptions['handOff'];
+  handOff(socket: Socket, unread: Buffer): void;
 }
 
 /**
@@ -755,6 +801,8 @@ export function createHttp1Server(options: Http1ServerOptions): Http1Server {
     clientError: (kind, reason) => options.onClientError?.(kind, reason),
     responseEnded: options.onResponseEnd,
     responseFields: renderFields(options.responseFields ?? []),
+    handsOff: options.handOff,
+    handOff: (socket, unread) => options.onHandOff?.(socket, unread),
   };
   const readBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
   const perAddress = new AddressCounts();
@@ -808,7 +856,10 @@ export function createHttp1Server(options: Http1ServerOptions): Http1Server {
       const address = admit(accepted, connections.size);
       if (address === null) return;
       let connection: Connection | undefined;
-      const socket = adoptWithReadBuffer(accepted, readBuffer, (length) => connection?.received(readBuffer, length));
+      const socket =
+        options.handOff === undefined
+          ? adoptWithReadBuffer(accepted, readBuffer, (length) => connection?.received(readBuffer, length))
+          : accepted;
       connection = track(socket, socket === accepted);
       socket.once('close', () => perAddress.remove(address));
     });

@@ -1,5 +1,11 @@
 // The public surface of src/http: the agent's HTTP range server (object URLs as BEP 19 web seeds, piece URLs).
-export { REASON_PHRASES } from './http1.ts';
+export {
+  createHttp1Server,
+  type Http1Request,
+  type Http1Response,
+  type Http1Server,
+  REASON_PHRASES,
+} from './http1.ts';
 export { DEFAULT_LIMITS, DEFAULT_ORIGIN_LIMITS } from './limits.ts';
 export {
   type Location,

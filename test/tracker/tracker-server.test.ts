@@ -269,6 +269,33 @@ describe('reference tracker over HTTP', () => {
     expect(text(garbage.body['failure reason'])).toMatch(/not bencoded/);
   });
 
+  it('answers pipelined announces on one connection, and hands it to node:http at the first other route', async () => {
+    const infoHash = randomBytes(20);
+    const get = (target: string, close = false) =>
+      `GET ${target} HTTP/1.1\r\nHost: tracker\r\n${close ? 'Connection: close\r\n' : ''}\r\n`;
+    const announceTarget = (n: number) =>
+      `/announce?${announceQueryOf({ info_hash: infoHash, peer_id: peerId(n), port: 7100 + n })}`;
+    const socket = connect(address.port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const ended = once(socket, 'end');
+    // Two announces on the fast layer, statistics (handed off with what follows), then an announce and a
+    // scrape answered by node:http on the same connection, the last one closing it.
+    socket.write(
+      get(announceTarget(1)) +
+        get(announceTarget(2)) +
+        get(`/stats/${infoHash.toString('hex')}`) +
+        get(announceTarget(3)) +
+        get(`/scrape?info_hash=${percentEncode(infoHash)}`, true),
+    );
+    await ended;
+    const all = Buffer.concat(chunks).toString('latin1');
+    expect(all.match(/HTTP\/1\.1 200 OK\r\n/g)).toHaveLength(5);
+    expect(all).toContain('"peerCount":2');
+    expect(all).toContain('8:completei0e10:downloadedi0e10:incompletei3e');
+    socket.destroy();
+  });
+
   it('survives fuzzed announces and raw garbage, answering each with a bencoded failure or success', async () => {
     const names = [
       'info_hash',

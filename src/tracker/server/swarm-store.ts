@@ -2,9 +2,18 @@
 // shared store can replace the in-memory default when one process is not enough. Everything is bounded:
 // swarms, peers per swarm, pieces per bitmap and the bytes all bitmaps take together.
 import { countBits, encodeBitmap } from '../protocol/bitmap.ts';
-import { encodeCompactPeer } from '../protocol/compact.ts';
+import { bytesToIp, encodeCompactPeer } from '../protocol/compact.ts';
 import { objectUrl, pieceUrlPattern } from '../protocol/extension.ts';
-import { type PeerLocality, pickPeers } from './peer-selection.ts';
+import { type CandidatePeer, type PeerLocality, pickPeers, samplingSize } from './peer-selection.ts';
+import {
+  HOLDING_BITMAP,
+  HOLDING_FULL,
+  HOLDING_UNKNOWN,
+  NETWORK_FLAG,
+  NO_RECORD,
+  PeerTable,
+  RecordList,
+} from './peer-table.ts';
 
 export type PeerEvent = 'started' | 'completed' | 'stopped' | 'paused' | undefined;
 
@@ -235,19 +244,82 @@ function urlsOf(announce: PeerAnnounce): string[] {
   return urls === undefined || urls.length === 0 ? NO_URLS : urls;
 }
 
+/** A swarm of the in-memory store: counts and its records' numbers in the peer table. */
+interface MemorySwarm {
+  infoHash: string;
+  /** Its number in the peer table's records. */
+  id: number;
+  records: RecordList;
+  seeds: number;
+  downloaded: number;
+  pieceCount: number | null;
+  size: number | null;
+  /** Copies of each piece among peers with partial bitmaps (peers holding all count in fullPeers). */
+  copies: Uint32Array | null;
+  fullPeers: number;
+  bitmapPeers: number;
+  networkPeers: number;
+  version: number;
+}
+
+/**
+ * A peer built from its record for peer selection and answers: the address text and the peer id are made
+ * only if an answer asks for them.
+ */
+class TablePeer implements CandidatePeer {
+  readonly key: string;
+  readonly compact: string;
+  readonly family: 4 | 6;
+  readonly port: number;
+  readonly left: number;
+  readonly holding: Holding;
+  readonly #table: PeerTable;
+  readonly #record: number;
+
+  constructor(table: PeerTable, record: number, holding: Holding) {
+    this.#table = table;
+    this.#record = record;
+    this.key = table.compactText(record);
+    this.compact = this.key;
+    const length = this.key.length;
+    this.family = length === 6 ? 4 : 6;
+    this.port = (this.key.charCodeAt(length - 2) << 8) | this.key.charCodeAt(length - 1);
+    this.left = table.left[record]!;
+    this.holding = holding;
+  }
+
+  get peerId(): string {
+    return this.#table.peerIdText(this.#record);
+  }
+
+  get ip(): string {
+    const bytes = this.#table.compactBytes(this.#record);
+    return bytesToIp(bytes.subarray(0, bytes.length - 2));
+  }
+}
+
 export class MemorySwarmStore implements SwarmStore {
-  readonly #swarms = new Map<string, Swarm>();
+  readonly #swarms = new Map<string, MemorySwarm>();
+  /** Swarms by their number; numbers of dropped swarms are reused (freeSwarmIds). */
+  readonly #swarmById: Array<MemorySwarm | undefined> = [];
+  readonly #freeSwarmIds: number[] = [];
+  readonly #table = new PeerTable();
+  /** The few peers with a bitmap, and network peers' URLs, by record. */
+  readonly #bitmaps = new Map<number, Holding>();
+  readonly #urls = new Map<number, string[]>();
   readonly #limits: SwarmStoreLimits;
   readonly #listeners = new Set<ChangeListener>();
-  #peerCount = 0;
   /** Swarms dropped to make room (counts()). */
   #evictedSwarms = 0;
   #bitmapBytes = 0;
   /** Versions come from one counter, so a swarm that is dropped and comes back never repeats a version. */
   #lastVersion = 0;
-  /** Entries per address and per /24 or /64, keyed by the leading bytes of the compact form. */
-  readonly #entriesByAddress = new Map<string, number>();
-  readonly #entriesByNetwork = new Map<string, number>();
+  /**
+   * Entries per address and per /24 or /64: IPv4 ones keyed by a number (no string per peer), IPv6 ones by
+   * the address bytes as text, marked by family.
+   */
+  readonly #entriesByAddress = new Map<number | string, number>();
+  readonly #entriesByNetwork = new Map<number | string, number>();
 
   constructor(limits: SwarmStoreLimits) {
     this.#limits = limits;
@@ -282,7 +354,7 @@ export class MemorySwarmStore implements SwarmStore {
     // The key is the compact address and port (as opentracker keys peers): an announce from another address
     // can neither move, replace nor stop this peer's entry, and a client restarting on the same address
     // and port with a new peer id takes over its old entry instead of being listed twice.
-    const key = encodeCompactPeer(announce.ip, announce.port)?.toString('latin1');
+    const key = encodeCompactPeer(announce.ip, announce.port);
     if (key === undefined) {
       return { ...emptyOutcome(warnings, 0), failure: `cannot list address ${announce.ip} port ${announce.port}` };
     }
@@ -293,38 +365,39 @@ export class MemorySwarmStore implements SwarmStore {
       if (quota !== null) return { ...emptyOutcome(warnings, 0), failure: quota };
       // Full: the least recently announced swarm makes room, so a flood cannot lock new swarms out.
       if (this.#swarms.size >= this.#limits.maxSwarms) this.#evictOldestSwarm();
-      swarm = newSwarm(announce.infoHash);
-      this.#swarms.set(announce.infoHash, swarm);
+      swarm = this.#newSwarm(announce.infoHash);
     } else if (announce.event !== 'stopped') {
       // Most recently announced last: Map order is the eviction order.
       this.#swarms.delete(announce.infoHash);
       this.#swarms.set(announce.infoHash, swarm);
     }
-    const existing = swarm.peers.get(key);
+    const table = this.#table;
+    const found = table.find(swarm.id, key);
+    const existing = found === NO_RECORD ? undefined : found;
 
     if (announce.event === 'stopped') {
       if (existing !== undefined) {
         this.#removePeer(swarm, existing);
         this.#bump(swarm);
-        if (swarm.peers.size === 0) this.#swarms.delete(swarm.infoHash);
+        if (swarm.records.length === 0) this.#dropSwarm(swarm);
         return { ...this.#counts(swarm, warnings), changed: true };
       }
       return { ...this.#counts(swarm, warnings), changed: false };
     }
 
     const holding = this.#holdingOf(swarm, announce, existing, warnings);
-    const leftBefore = existing?.left;
+    const leftBefore = existing === undefined ? undefined : table.left[existing];
     let changed = false;
     let record = existing;
     if (record === undefined) {
       const quota = this.#overQuota(key);
-      const swarmFull = swarm.peers.size >= this.#limits.maxPeersPerSwarm;
-      if (quota === null && !swarmFull && this.#peerCount >= this.#limits.maxPeers) this.#evictOldestSwarm(swarm);
+      const swarmFull = swarm.records.length >= this.#limits.maxPeersPerSwarm;
+      if (quota === null && !swarmFull && table.size >= this.#limits.maxPeers) this.#evictOldestSwarm(swarm);
       if (quota !== null) {
         warnings.push(quota);
       } else if (swarmFull) {
         warnings.push(`swarm is full (${this.#limits.maxPeersPerSwarm} peers): you are not listed`);
-      } else if (this.#peerCount >= this.#limits.maxPeers) {
+      } else if (table.size >= this.#limits.maxPeers) {
         warnings.push(`tracker is full (${this.#limits.maxPeers} peers): you are not listed`);
       } else {
         record = this.#addPeer(swarm, key, announce, holding);
@@ -338,56 +411,127 @@ export class MemorySwarmStore implements SwarmStore {
       changed = true;
     }
     if (changed) this.#bump(swarm);
-    if (swarm.peers.size === 0) this.#swarms.delete(swarm.infoHash);
+    if (swarm.records.length === 0) this.#dropSwarm(swarm);
 
+    const askerKey = key.toString('latin1');
     const peers =
       announce.numWant > 0
-        ? pickPeers(swarm, record ?? null, holding, announce.numWant, announce.wantFamily, key, locality)
+        ? this.#pick(swarm, record, holding, announce.numWant, announce.wantFamily, askerKey, locality)
         : [];
     return {
       ...this.#counts(swarm, warnings),
       peers,
-      urlList: this.#objectUrls(swarm, key),
-      pieceUrls: this.#pieceUrls(swarm, key),
+      urlList: this.#objectUrls(swarm, record),
+      pieceUrls: this.#pieceUrls(swarm, record),
       changed,
     };
   }
 
+  /** Peer selection (peer-selection.ts) over a sample of the swarm's records, built as candidates. */
+  #pick(
+    swarm: MemorySwarm,
+    asker: number | undefined,
+    askerHolding: Holding,
+    numWant: number,
+    wantFamily: 4 | 6 | undefined,
+    askerKey: string,
+    locality: PeerLocality | undefined,
+  ): ListedPeer[] {
+    const records = swarm.records;
+    const want = samplingSize(numWant, askerHolding.kind === 'bitmap' ? askerHolding.bitmap.length : 0);
+    const pool: CandidatePeer[] = [];
+    if (records.length - (asker === undefined ? 0 : 1) <= want) {
+      for (let i = 0; i < records.length; i++) {
+        const record = records.items[i]!;
+        if (record !== asker) pool.push(this.#candidate(record));
+      }
+    } else {
+      const chosen = new Set<number>();
+      while (chosen.size < want) {
+        const record = records.items[Math.floor(Math.random() * records.length)]!;
+        if (record !== asker) chosen.add(record);
+      }
+      for (const record of chosen) pool.push(this.#candidate(record));
+    }
+    return pickPeers(
+      { list: pool, pieceCount: swarm.pieceCount, size: swarm.size },
+      null,
+      askerHolding,
+      numWant,
+      wantFamily,
+      askerKey,
+      locality,
+    );
+  }
+
+  #candidate(record: number): TablePeer {
+    return new TablePeer(this.#table, record, this.#holdingAt(record));
+  }
+
+  #holdingAt(record: number): Holding {
+    const kind = (this.#table.flags[record]! >> 1) & 3;
+    if (kind === HOLDING_FULL) return FULL;
+    if (kind === HOLDING_BITMAP) return this.#bitmaps.get(record) ?? UNKNOWN;
+    return UNKNOWN;
+  }
+
+  #newSwarm(infoHash: string): MemorySwarm {
+    const id = this.#freeSwarmIds.pop() ?? this.#swarmById.length;
+    const swarm: MemorySwarm = {
+      infoHash,
+      id,
+      records: new RecordList(),
+      seeds: 0,
+      downloaded: 0,
+      pieceCount: null,
+      size: null,
+      copies: null,
+      fullPeers: 0,
+      bitmapPeers: 0,
+      networkPeers: 0,
+      version: 0,
+    };
+    this.#swarmById[id] = swarm;
+    this.#swarms.set(infoHash, swarm);
+    return swarm;
+  }
+
+  #dropSwarm(swarm: MemorySwarm): void {
+    if (this.#swarms.get(swarm.infoHash) !== swarm) return;
+    this.#swarms.delete(swarm.infoHash);
+    this.#swarmById[swarm.id] = undefined;
+    this.#freeSwarmIds.push(swarm.id);
+  }
+
   /** Why a new entry from this address is refused, or null: its address or network holds its quota. */
-  #overQuota(key: string): string | null {
-    if ((this.#entriesByAddress.get(addressOf(key)) ?? 0) >= this.#limits.maxPeersPerAddress) {
+  #overQuota(key: Uint8Array): string | null {
+    if ((this.#entriesByAddress.get(addressKey(key)) ?? 0) >= this.#limits.maxPeersPerAddress) {
       return `your address holds ${this.#limits.maxPeersPerAddress} entries, the most this tracker keeps per address: not listed`;
     }
-    if ((this.#entriesByNetwork.get(networkOf(key)) ?? 0) >= this.#limits.maxPeersPerNetwork) {
+    if ((this.#entriesByNetwork.get(networkKey(key)) ?? 0) >= this.#limits.maxPeersPerNetwork) {
       return `your network holds ${this.#limits.maxPeersPerNetwork} entries, the most this tracker keeps per /24 or /64: not listed`;
     }
     return null;
   }
 
-  #countEntry(key: string, sign: 1 | -1): void {
-    for (const [counts, group] of [
-      [this.#entriesByAddress, addressOf(key)],
-      [this.#entriesByNetwork, networkOf(key)],
-    ] as const) {
-      const count = (counts.get(group) ?? 0) + sign;
-      if (count > 0) counts.set(group, count);
-      else counts.delete(group);
-    }
+  #countEntry(key: Uint8Array, sign: 1 | -1): void {
+    countIn(this.#entriesByAddress, addressKey(key), sign);
+    countIn(this.#entriesByNetwork, networkKey(key), sign);
   }
 
   /** Drops the least recently announced swarm (not `keep`), peers and all. */
-  #evictOldestSwarm(keep?: Swarm): void {
+  #evictOldestSwarm(keep?: MemorySwarm): void {
     for (const swarm of this.#swarms.values()) {
       if (swarm === keep) continue;
-      for (let i = swarm.list.length - 1; i >= 0; i--) this.#removePeer(swarm, swarm.list[i]!);
-      this.#swarms.delete(swarm.infoHash);
+      for (let i = swarm.records.length - 1; i >= 0; i--) this.#removePeer(swarm, swarm.records.items[i]!);
+      this.#dropSwarm(swarm);
       this.#evictedSwarms++;
       return;
     }
   }
 
   /** What the announce says the peer holds; problems become warnings and leave the bitmap unknown. */
-  #holdingOf(swarm: Swarm, announce: PeerAnnounce, existing: PeerRecord | undefined, warnings: string[]): Holding {
+  #holdingOf(swarm: MemorySwarm, announce: PeerAnnounce, existing: number | undefined, warnings: string[]): Holding {
     const network = announce.network;
     if (network?.pieceCount !== undefined) {
       if (swarm.pieceCount === null || (swarm.bitmapPeers === 0 && swarm.pieceCount !== network.pieceCount)) {
@@ -401,11 +545,12 @@ export class MemorySwarmStore implements SwarmStore {
     }
     if (network?.size !== undefined && swarm.size === null) swarm.size = network.size;
     if (announce.left === 0) return FULL;
+    const previous = existing === undefined ? UNKNOWN : this.#holdingAt(existing);
     if (network?.bitmap !== undefined && swarm.pieceCount !== null) {
       const bitmap = network.bitmap;
       const held = countBits(bitmap);
       if (held === swarm.pieceCount) return FULL;
-      const previousBytes = existing?.holding.kind === 'bitmap' ? existing.holding.bitmap.length : 0;
+      const previousBytes = previous.kind === 'bitmap' ? previous.bitmap.length : 0;
       if (this.#bitmapBytes - previousBytes + bitmap.length > this.#limits.maxBitmapBytes) {
         warnings.push('tracker bitmap memory is full: bitmap not kept');
         return UNKNOWN;
@@ -413,71 +558,68 @@ export class MemorySwarmStore implements SwarmStore {
       return { kind: 'bitmap', bitmap, held };
     }
     // A network peer that left its bitmap out (too large for a GET) keeps the one it sent before.
-    if (network !== undefined && existing?.holding.kind === 'bitmap') return existing.holding;
+    if (network !== undefined && previous.kind === 'bitmap') return previous;
     return UNKNOWN;
   }
 
-  #setPieceCount(swarm: Swarm, pieceCount: number): void {
+  #setPieceCount(swarm: MemorySwarm, pieceCount: number): void {
     swarm.pieceCount = pieceCount;
     swarm.copies = new Uint32Array(pieceCount);
   }
 
-  #addPeer(swarm: Swarm, key: string, announce: PeerAnnounce, holding: Holding): PeerRecord {
-    const record: PeerRecord = {
-      key,
-      peerId: announce.peerId.toString('latin1'),
-      ip: announce.ip,
-      family: announce.family,
-      port: announce.port,
-      compact: key,
-      uploaded: announce.uploaded,
-      downloaded: announce.downloaded,
-      left: announce.left,
-      lastSeen: announce.now,
-      holding: UNKNOWN,
-      network: announce.network !== undefined,
-      urls: urlsOf(announce),
-      index: swarm.list.length,
-    };
-    swarm.peers.set(key, record);
-    swarm.list.push(record);
-    this.#peerCount++;
+  #addPeer(swarm: MemorySwarm, key: Uint8Array, announce: PeerAnnounce, holding: Holding): number {
+    const table = this.#table;
+    const record = table.add(swarm.id, key);
+    table.setPeerId(record, announce.peerId);
+    table.uploaded[record] = announce.uploaded;
+    table.downloaded[record] = announce.downloaded;
+    table.left[record] = announce.left;
+    table.lastSeen[record] = announce.now;
+    const network = announce.network !== undefined;
+    if (network) {
+      table.flags[record] = NETWORK_FLAG;
+      const urls = urlsOf(announce);
+      if (urls.length > 0) this.#urls.set(record, urls);
+      swarm.networkPeers++;
+    }
+    table.position[record] = swarm.records.push(record);
     this.#countEntry(key, 1);
-    if (record.left === 0) swarm.seeds++;
-    if (record.network) swarm.networkPeers++;
+    if (announce.left === 0) swarm.seeds++;
     this.#setHolding(swarm, record, holding);
     return record;
   }
 
   /** Applies an announce of a known peer; true when statistics change. */
-  #updatePeer(swarm: Swarm, record: PeerRecord, announce: PeerAnnounce, holding: Holding): boolean {
-    let changed = false;
-    const peerId = announce.peerId.toString('latin1');
-    if (record.peerId !== peerId) {
-      record.peerId = peerId; // the client restarted on this address and port
-      changed = true;
-    }
-    if (record.left !== announce.left) {
-      if (record.left === 0) swarm.seeds--;
+  #updatePeer(swarm: MemorySwarm, record: number, announce: PeerAnnounce, holding: Holding): boolean {
+    const table = this.#table;
+    // A new peer id: the client restarted on this address and port.
+    let changed = table.setPeerId(record, announce.peerId);
+    const left = table.left[record]!;
+    if (left !== announce.left) {
+      if (left === 0) swarm.seeds--;
       if (announce.left === 0) swarm.seeds++;
-      record.left = announce.left;
+      table.left[record] = announce.left;
       changed = true;
     }
     const network = announce.network !== undefined;
-    if (record.network !== network) {
+    const wasNetwork = (table.flags[record]! & NETWORK_FLAG) !== 0;
+    if (wasNetwork !== network) {
       swarm.networkPeers += network ? 1 : -1;
-      record.network = network;
+      table.flags[record] = (table.flags[record]! & ~NETWORK_FLAG) | (network ? NETWORK_FLAG : 0);
       changed = true;
     }
     const urls = urlsOf(announce);
-    if (urls.join('\n') !== record.urls.join('\n')) {
-      record.urls = urls;
+    const before = this.#urls.get(record) ?? NO_URLS;
+    if (urls.join('\n') !== before.join('\n')) {
+      if (urls.length === 0) this.#urls.delete(record);
+      else this.#urls.set(record, urls);
       changed = true;
     }
-    record.uploaded = announce.uploaded;
-    record.downloaded = announce.downloaded;
-    record.lastSeen = announce.now;
-    if (holding !== record.holding && !sameHolding(holding, record.holding)) {
+    table.uploaded[record] = announce.uploaded;
+    table.downloaded[record] = announce.downloaded;
+    table.lastSeen[record] = announce.now;
+    const current = this.#holdingAt(record);
+    if (holding !== current && !sameHolding(holding, current)) {
       this.#setHolding(swarm, record, holding);
       changed = true;
     }
@@ -485,13 +627,17 @@ export class MemorySwarmStore implements SwarmStore {
   }
 
   /** Moves a peer's contribution to the piece copy counts from its old holding to the new one. */
-  #setHolding(swarm: Swarm, record: PeerRecord, holding: Holding): void {
-    this.#contribute(swarm, record.holding, -1);
-    record.holding = holding;
+  #setHolding(swarm: MemorySwarm, record: number, holding: Holding): void {
+    this.#contribute(swarm, this.#holdingAt(record), -1);
+    const kind = holding.kind === 'full' ? HOLDING_FULL : holding.kind === 'bitmap' ? HOLDING_BITMAP : HOLDING_UNKNOWN;
+    const table = this.#table;
+    table.flags[record] = (table.flags[record]! & NETWORK_FLAG) | (kind << 1);
+    if (kind === HOLDING_BITMAP) this.#bitmaps.set(record, holding);
+    else this.#bitmaps.delete(record);
     this.#contribute(swarm, holding, +1);
   }
 
-  #contribute(swarm: Swarm, holding: Holding, sign: 1 | -1): void {
+  #contribute(swarm: MemorySwarm, holding: Holding, sign: 1 | -1): void {
     if (holding.kind === 'full') {
       swarm.fullPeers += sign;
     } else if (holding.kind === 'bitmap') {
@@ -511,28 +657,26 @@ export class MemorySwarmStore implements SwarmStore {
     }
   }
 
-  #removePeer(swarm: Swarm, record: PeerRecord): void {
+  #removePeer(swarm: MemorySwarm, record: number): void {
+    const table = this.#table;
     this.#setHolding(swarm, record, UNKNOWN);
-    swarm.peers.delete(record.key);
-    const last = swarm.list.pop()!;
-    if (last !== record) {
-      swarm.list[record.index] = last;
-      last.index = record.index;
-    }
-    this.#peerCount--;
-    this.#countEntry(record.key, -1);
-    if (record.left === 0) swarm.seeds--;
-    if (record.network) swarm.networkPeers--;
+    const moved = swarm.records.removeAt(table.position[record]!);
+    if (moved !== NO_RECORD) table.position[moved] = table.position[record]!;
+    this.#countEntry(table.compactBytes(record), -1);
+    if (table.left[record] === 0) swarm.seeds--;
+    if ((table.flags[record]! & NETWORK_FLAG) !== 0) swarm.networkPeers--;
+    this.#urls.delete(record);
+    table.remove(record);
   }
 
-  #bump(swarm: Swarm): void {
+  #bump(swarm: MemorySwarm): void {
     swarm.version = ++this.#lastVersion;
   }
 
-  #counts(swarm: Swarm, warnings: string[]): AnnounceOutcome {
+  #counts(swarm: MemorySwarm, warnings: string[]): AnnounceOutcome {
     return {
       complete: swarm.seeds,
-      incomplete: swarm.peers.size - swarm.seeds,
+      incomplete: swarm.records.length - swarm.seeds,
       downloaded: swarm.downloaded,
       peers: [],
       urlList: [],
@@ -543,37 +687,64 @@ export class MemorySwarmStore implements SwarmStore {
     };
   }
 
-  #objectUrls(swarm: Swarm, askerKey: string): string[] {
+  /** URLs of the swarm's network peers (not the asker) whose holding `accepts`, as `form` makes them. */
+  #networkUrls(
+    swarm: MemorySwarm,
+    asker: number | undefined,
+    accepts: (holding: Holding) => boolean,
+    form: (url: string, infoHash: string) => string,
+  ): string[] {
     if (swarm.networkPeers === 0) return [];
     const urls: string[] = [];
-    for (const record of swarm.list) {
-      if (!record.network || record.key === askerKey || record.holding.kind !== 'full') continue;
-      for (const url of record.urls) {
+    const records = swarm.records;
+    for (let i = 0; i < records.length; i++) {
+      const record = records.items[i]!;
+      if ((this.#table.flags[record]! & NETWORK_FLAG) === 0 || record === asker) continue;
+      if (!accepts(this.#holdingAt(record))) continue;
+      for (const url of this.#urls.get(record) ?? NO_URLS) {
         if (urls.length >= this.#limits.maxUrlsPerAnswer) return urls;
-        urls.push(objectUrl(url, swarm.infoHash));
+        urls.push(form(url, swarm.infoHash));
       }
     }
     return urls;
   }
 
-  #pieceUrls(swarm: Swarm, askerKey: string): string[] {
-    if (swarm.networkPeers === 0) return [];
-    const urls: string[] = [];
-    for (const record of swarm.list) {
-      if (!record.network || record.key === askerKey || record.holding.kind === 'unknown') continue;
-      for (const url of record.urls) {
-        if (urls.length >= this.#limits.maxUrlsPerAnswer) return urls;
-        urls.push(pieceUrlPattern(url, swarm.infoHash));
-      }
-    }
-    return urls;
+  #objectUrls(swarm: MemorySwarm, asker: number | undefined): string[] {
+    return this.#networkUrls(swarm, asker, (holding) => holding.kind === 'full', objectUrl);
+  }
+
+  #pieceUrls(swarm: MemorySwarm, asker: number | undefined): string[] {
+    return this.#networkUrls(swarm, asker, (holding) => holding.kind !== 'unknown', pieceUrlPattern);
+  }
+
+  /** A peer's whole record as one object, for statistics. */
+  #recordAt(record: number, index: number): PeerRecord {
+    const table = this.#table;
+    const key = table.compactText(record);
+    const bytes = table.compactBytes(record);
+    return {
+      key,
+      peerId: table.peerIdText(record),
+      ip: bytesToIp(bytes.subarray(0, bytes.length - 2)),
+      family: bytes.length === 6 ? 4 : 6,
+      port: (bytes[bytes.length - 2]! << 8) | bytes[bytes.length - 1]!,
+      compact: key,
+      uploaded: table.uploaded[record]!,
+      downloaded: table.downloaded[record]!,
+      left: table.left[record]!,
+      lastSeen: table.lastSeen[record]!,
+      holding: this.#holdingAt(record),
+      network: (table.flags[record]! & NETWORK_FLAG) !== 0,
+      urls: this.#urls.get(record) ?? NO_URLS,
+      index,
+    };
   }
 
   async scrape(infoHashes: readonly string[] | undefined, limit: number): Promise<ScrapeEntry[]> {
-    const entry = (infoHash: string, swarm: Swarm | undefined): ScrapeEntry => ({
+    const entry = (infoHash: string, swarm: MemorySwarm | undefined): ScrapeEntry => ({
       infoHash,
       complete: swarm?.seeds ?? 0,
-      incomplete: swarm === undefined ? 0 : swarm.peers.size - swarm.seeds,
+      incomplete: swarm === undefined ? 0 : swarm.records.length - swarm.seeds,
       downloaded: swarm?.downloaded ?? 0,
     });
     if (infoHashes !== undefined) return infoHashes.slice(0, limit).map((hash) => entry(hash, this.#swarms.get(hash)));
@@ -589,22 +760,25 @@ export class MemorySwarmStore implements SwarmStore {
     const swarm = this.#swarms.get(infoHash);
     if (swarm === undefined) return emptySwarmStats(infoHash);
     const pieceCopies = swarm.copies === null ? null : Array.from(swarm.copies, (copies) => copies + swarm.fullPeers);
-    const byRecency = [...swarm.list].sort((a, b) => b.lastSeen - a.lastSeen);
+    const list = Array.from(swarm.records.items.subarray(0, swarm.records.length), (record, index) =>
+      this.#recordAt(record, index),
+    );
+    const byRecency = [...list].sort((a, b) => b.lastSeen - a.lastSeen);
     let unknown = 0;
-    for (const record of swarm.list) if (record.holding.kind === 'unknown') unknown++;
+    for (const record of list) if (record.holding.kind === 'unknown') unknown++;
     return {
       infoHash,
       version: swarm.version,
       pieceCount: swarm.pieceCount,
       size: swarm.size,
       seeds: swarm.seeds,
-      leechers: swarm.peers.size - swarm.seeds,
+      leechers: swarm.records.length - swarm.seeds,
       downloaded: swarm.downloaded,
       pieceCopies,
       peersWithUnknownPieces: unknown,
-      networkPeers: swarm.list.filter((record) => record.network).map((record) => networkPeerStatsOf(swarm, record)),
+      networkPeers: list.filter((record) => record.network).map((record) => networkPeerStatsOf(swarm, record)),
       peers: byRecency.slice(0, maxPeers).map((record) => peerStatsOf(swarm, record)),
-      peerCount: swarm.peers.size,
+      peerCount: swarm.records.length,
     };
   }
 
@@ -616,7 +790,7 @@ export class MemorySwarmStore implements SwarmStore {
         infoHash: swarm.infoHash,
         version: swarm.version,
         seeds: swarm.seeds,
-        leechers: swarm.peers.size - swarm.seeds,
+        leechers: swarm.records.length - swarm.seeds,
         networkPeers: swarm.networkPeers,
         pieceCount: swarm.pieceCount,
       });
@@ -626,12 +800,13 @@ export class MemorySwarmStore implements SwarmStore {
 
   async expire(before: number): Promise<string[]> {
     const changed: string[] = [];
-    for (const swarm of this.#swarms.values()) {
+    const lastSeen = this.#table.lastSeen;
+    for (const swarm of [...this.#swarms.values()]) {
       let removed = false;
       // Walk backwards: removal moves the last record into the freed slot.
-      for (let i = swarm.list.length - 1; i >= 0; i--) {
-        const record = swarm.list[i]!;
-        if (record.lastSeen < before) {
+      for (let i = swarm.records.length - 1; i >= 0; i--) {
+        const record = swarm.records.items[i]!;
+        if (lastSeen[record]! < before) {
           this.#removePeer(swarm, record);
           removed = true;
         }
@@ -640,7 +815,7 @@ export class MemorySwarmStore implements SwarmStore {
       this.#bump(swarm);
       changed.push(swarm.infoHash);
       this.#tell(swarm.infoHash, swarm.version);
-      if (swarm.peers.size === 0) this.#swarms.delete(swarm.infoHash);
+      if (swarm.records.length === 0) this.#dropSwarm(swarm);
     }
     return changed;
   }
@@ -648,38 +823,29 @@ export class MemorySwarmStore implements SwarmStore {
   async counts(): Promise<SwarmStoreCounts> {
     return {
       swarms: this.#swarms.size,
-      peers: this.#peerCount,
+      peers: this.#table.size,
       bitmapBytes: this.#bitmapBytes,
       evictedSwarms: this.#evictedSwarms,
     };
   }
 }
 
-/** The address bytes of a compact key (6 bytes IPv4 + port, 18 bytes IPv6 + port). */
-function addressOf(key: string): string {
-  return key.slice(0, key.length - 2);
+/** An IPv4 address as a number (a small integer for V8: no allocation), an IPv6 one as text marked '6'. */
+function addressKey(compact: Uint8Array): number | string {
+  if (compact.length === 6) return (compact[0]! << 24) | (compact[1]! << 16) | (compact[2]! << 8) | compact[3]! | 0;
+  return `6${Buffer.from(compact.buffer, compact.byteOffset, 16).toString('latin1')}`;
 }
 
-/** The /24 (IPv4) or /64 (IPv6) of a compact key, marked by family so the two never meet. */
-function networkOf(key: string): string {
-  return key.length === 6 ? `4${key.slice(0, 3)}` : `6${key.slice(0, 8)}`;
+/** The /24 (IPv4, as a number) or /64 (IPv6, as text marked 'n') of a compact form. */
+function networkKey(compact: Uint8Array): number | string {
+  if (compact.length === 6) return (compact[0]! << 16) | (compact[1]! << 8) | compact[2]!;
+  return `n${Buffer.from(compact.buffer, compact.byteOffset, 8).toString('latin1')}`;
 }
 
-function newSwarm(infoHash: string): Swarm {
-  return {
-    infoHash,
-    peers: new Map(),
-    list: [],
-    seeds: 0,
-    downloaded: 0,
-    pieceCount: null,
-    size: null,
-    copies: null,
-    fullPeers: 0,
-    bitmapPeers: 0,
-    networkPeers: 0,
-    version: 0,
-  };
+function countIn(counts: Map<number | string, number>, group: number | string, sign: 1 | -1): void {
+  const count = (counts.get(group) ?? 0) + sign;
+  if (count > 0) counts.set(group, count);
+  else counts.delete(group);
 }
 
 function emptyOutcome(warnings: string[], version: number): AnnounceOutcome {

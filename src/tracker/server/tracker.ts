@@ -3,9 +3,10 @@
 // a Server-Sent Events stream. Exported for the agent and the demo through createTracker.
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type Server as NodeHttpServer, type ServerResponse } from 'node:http';
+import type { AddressInfo, Server } from 'node:net';
 import { fromListenError, InvalidArgumentError, StateUnreachableError } from '../../errors/index.ts';
+import { createHttp1Server, type Http1Request, type Http1Response, type Http1Server } from '../../http/index.ts';
 import { type Logger, silentLogger } from '../../log/index.ts';
 import { normalizeIp } from '../protocol/compact.ts';
 import { parseQuery, QueryError } from '../protocol/query.ts';
@@ -61,6 +62,10 @@ export interface Tracker {
 }
 
 const INVITATIONS_PATH = '/invitations';
+/** Connections open at once (node:http's maxConnections before): per address too, as clients share NATs. */
+const MAX_CONNECTIONS = 10_000;
+/** Idle time after which a connection handed to node:http is closed: above the longest long poll (60 s). */
+const HANDED_OFF_IDLE_MS = 120_000;
 const MAX_BATCH_BODY_BYTES = 16 * 1024 * 1024;
 const MAX_LONG_POLL_S = 60;
 const HEARTBEAT_MS = 15_000;
@@ -78,7 +83,11 @@ class ReferenceTracker implements Tracker {
   readonly #options: TrackerOptions;
   readonly #core: TrackerCore;
   readonly #openStreams = new Set<ServerResponse>();
+  /** The listener: announces and scrapes on the project's HTTP/1.1 layer, the rest handed to #nodeHttp. */
   #http: Server | undefined;
+  #fast: Http1Server | undefined;
+  /** node:http for the routes that need it (bodies, Server-Sent Events, pages); it never listens itself. */
+  #nodeHttp: NodeHttpServer | undefined;
   #socket: Socket | undefined;
   #sweeper: NodeJS.Timeout | undefined;
   #address: TrackerAddress | undefined;
@@ -116,10 +125,11 @@ class ReferenceTracker implements Tracker {
     let host = this.#options.host ?? '::';
     // With port 0 the UDP socket takes the number TCP got; if another program holds it on UDP, try again.
     for (let attempt = 0; ; attempt++) {
-      const http = this.#createHttpServer();
+      const http = this.#createServers();
       try {
         host = await listenHttp(http, requestedPort, host, this.#options.host === undefined);
       } catch (err) {
+        await this.#closeServers(http);
         throw listenError(err, host, requestedPort);
       }
       const port = (http.address() as AddressInfo).port;
@@ -133,7 +143,7 @@ class ReferenceTracker implements Tracker {
         this.#http = http;
         break;
       } catch (err) {
-        await closeServer(http);
+        await this.#closeServers(http);
         if (requestedPort !== 0 || attempt >= 10) throw listenError(err, host, port);
       }
     }
@@ -165,7 +175,7 @@ class ReferenceTracker implements Tracker {
     this.#http = undefined;
     this.#socket = undefined;
     this.#address = undefined;
-    if (http !== undefined) await closeServer(http);
+    if (http !== undefined) await this.#closeServers(http);
     if (socket !== undefined) await new Promise<void>((resolve) => socket.close(() => resolve()));
   }
 
@@ -179,7 +189,82 @@ class ReferenceTracker implements Tracker {
     }
   }
 
-  #createHttpServer(): Server {
+  /**
+   * The HTTP/1.1 layer the range server uses (src/http), which costs far less per request than node:http,
+   * answers announces and scrapes: nearly all of a tracker's requests. Any other request line hands its
+   * connection over to node:http and the handlers below (#route), which keep every route's behaviour.
+   */
+  #createServers(): Server {
+    const nodeHttp = this.#createNodeHttpServer();
+    const fast = createHttp1Server({
+      limits: {
+        maxHeaderSize: 16 * 1024,
+        requestTimeoutMs: 10_000,
+        keepAliveTimeoutMs: 30_000,
+        idleTimeoutMs: 30_000,
+        maxRequestsPerSocket: 0,
+        maxConnections: MAX_CONNECTIONS,
+        maxConnectionsPerIp: MAX_CONNECTIONS,
+      },
+      onRequest: (request, response) => this.#fastRoute(request, response),
+      // With passkeys every request goes to #route, which checks them (the fast path knows none).
+      handOff: (_method, target) => this.#options.peerAuth !== undefined || !isFastPath(target),
+      onHandOff: (socket, unread) => {
+        socket.unshift(unread);
+        nodeHttp.emit('connection', socket);
+        socket.resume();
+      },
+    });
+    this.#fast = fast;
+    this.#nodeHttp = nodeHttp;
+    return fast.server;
+  }
+
+  async #closeServers(server: Server): Promise<void> {
+    const fast = this.#fast;
+    const nodeHttp = this.#nodeHttp;
+    this.#fast = undefined;
+    this.#nodeHttp = undefined;
+    // Handed-off connections are the fast layer's too (it counts them until they close): closeAll ends them.
+    fast?.closeAll();
+    nodeHttp?.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    fast?.stop();
+  }
+
+  /** Announce and scrape on the HTTP/1.1 layer: the same answers as #announce and #scrape. */
+  #fastRoute(request: Http1Request, response: Http1Response): void {
+    const url = request.url;
+    const queryAt = url.indexOf('?');
+    const path = queryAt < 0 ? url : url.slice(0, queryAt);
+    const query = queryAt < 0 ? '' : url.slice(queryAt + 1);
+    let answer: Promise<Buffer>;
+    if (request.method !== 'GET') {
+      const what = path === '/announce' ? 'announce' : 'scrape';
+      sendBencodedFast(response, failureAnswer(`${what} must be a GET request`), 405);
+      return;
+    }
+    try {
+      answer = path === '/announce' ? this.#core.announce(query, response.remoteAddress) : this.#scrapeAnswer(query);
+    } catch (err) {
+      answer = Promise.reject(err);
+    }
+    answer.then(
+      (body) => sendBencodedFast(response, body),
+      (err: unknown) => {
+        if (err instanceof StateUnreachableError) {
+          this.#stateFailures += 1;
+          return sendBencodedFast(response, failureAnswer(STATE_UNAVAILABLE_REASON, 1));
+        }
+        this.#internalErrors += 1;
+        (this.#options.logger ?? silentLogger).error({ err, method: request.method, path }, 'tracker: request failed');
+        if (!response.headersSent) sendBencodedFast(response, failureAnswer('internal error'), 500);
+        else response.destroy();
+      },
+    );
+  }
+
+  #createNodeHttpServer(): NodeHttpServer {
     const server = createServer(
       { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 30_000, maxHeaderSize: 16 * 1024 },
       (req, res) => {
@@ -194,7 +279,8 @@ class ReferenceTracker implements Tracker {
         });
       },
     );
-    server.maxConnections = 10_000;
+    // It never listens, so its request and headers timeouts do not run: idle connections end after this.
+    server.timeout = HANDED_OFF_IDLE_MS;
     server.on('clientError', (_err, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       else socket.destroy();
@@ -323,19 +409,23 @@ class ReferenceTracker implements Tracker {
       const subscriber = await this.#options.peerAuth.subscriberOf(passkey, query, req.socket.remoteAddress ?? '');
       if (typeof subscriber !== 'string') return sendBencoded(res, subscriber);
     }
+    sendBencoded(res, await this.#scrapeAnswer(query));
+  }
+
+  async #scrapeAnswer(query: string): Promise<Buffer> {
     let hashes: string[] | undefined;
     try {
       const values = parseQuery(query, 1000).get('info_hash');
       if (values !== undefined) {
         const bad = values.find((value) => value.length !== 20);
-        if (bad !== undefined) return sendBencoded(res, failureAnswer(`info_hash must be 20 bytes, got ${bad.length}`));
+        if (bad !== undefined) return failureAnswer(`info_hash must be 20 bytes, got ${bad.length}`);
         hashes = values.map((value) => value.toString('hex'));
       }
     } catch (err) {
-      if (err instanceof QueryError) return sendBencoded(res, failureAnswer(err.message));
+      if (err instanceof QueryError) return failureAnswer(err.message);
       throw err;
     }
-    sendBencoded(res, scrapeAnswer(await this.swarms.scrape(hashes, 1000)));
+    return scrapeAnswer(await this.swarms.scrape(hashes, 1000));
   }
 
   async #statsList(req: IncomingMessage, res: ServerResponse, query: string): Promise<void> {
@@ -495,6 +585,21 @@ function sendBencoded(res: ServerResponse, body: Buffer, status = 200): void {
   res.end(body);
 }
 
+const BENCODED_FIELDS = ['Content-Type', 'text/plain'];
+
+function sendBencodedFast(res: Http1Response, body: Buffer, status = 200): void {
+  if (res.destroyed) return;
+  res.writeHead(status, BENCODED_FIELDS, `Content-Length: ${body.length}\r\n`);
+  res.end(body);
+}
+
+/** Announces and scrapes (origin-form targets): the requests the HTTP/1.1 layer answers itself. */
+function isFastPath(target: string): boolean {
+  const end = target.indexOf('?');
+  const path = end < 0 ? target : target.slice(0, end);
+  return path === '/announce' || path === '/scrape';
+}
+
 function sendJson(res: ServerResponse, value: unknown, status = 200): void {
   const body = Buffer.from(JSON.stringify(value));
   res.writeHead(status, {
@@ -533,11 +638,6 @@ function listenOnce(server: Server, port: number, host: string): Promise<void> {
       resolve();
     });
   });
-}
-
-function closeServer(server: Server): Promise<void> {
-  server.closeAllConnections();
-  return new Promise((resolve) => server.close(() => resolve()));
 }
 
 function listenError(err: unknown, host: string, port: number): Error {
