@@ -1,6 +1,7 @@
 // The swarm simulator (src/policy/sim): every scenario under every policy, deterministic for a seed.
 // usage: npm run sim -- [--json] [--seed N] [--scenario NAME] [--set KEY=VALUE ...] [--write-docs]
 //   --set         a setting of the function for this run (StorageControlSettings, e.g. copiesPerLeecher=4)
+//   --top-up      the edge's top-up rate for the function, bytes/s (Scenario.cdnTopUpBytesPerS; 0: off)
 //   --json        one JSON line per scenario and policy (SimResult: policy, originBytes, contentBytes, ...)
 //   --write-docs  also write docs/sim/<scenario>.svg and docs/sim/results.md
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -17,6 +18,7 @@ const value = (name: string) => {
 };
 const seed = value('--seed') === undefined ? undefined : Number(value('--seed'));
 const only = value('--scenario');
+const topUp = value('--top-up') === undefined ? undefined : Number(value('--top-up'));
 const overrides: Record<string, number | boolean> = {};
 args.forEach((arg, i) => {
   if (arg !== '--set') return;
@@ -34,7 +36,12 @@ if (scenarios.length === 0) {
 }
 const results: SimResult[] = [];
 for (const scenario of scenarios) {
-  const run = { ...scenario, seed: seed ?? scenario.seed, policy: { ...scenario.policy, ...overrides } };
+  const run = {
+    ...scenario,
+    seed: seed ?? scenario.seed,
+    policy: { ...scenario.policy, ...overrides },
+    cdnTopUpBytesPerS: topUp ?? scenario.cdnTopUpBytesPerS,
+  };
   for (const policy of SIM_POLICIES) {
     const result = simulate(run, policy);
     results.push(result);

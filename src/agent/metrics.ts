@@ -30,6 +30,7 @@ export function createMetrics(status: () => AgentStatus, hashing: HashCounters):
       const s = now();
       set({ protocol: 'bittorrent', reason: 'rejected' }, s.wire.requestsRejected);
       set({ protocol: 'bittorrent', reason: 'dropped' }, s.wire.requestsDropped);
+      set({ protocol: 'bittorrent', reason: 'top_up' }, s.wire.requestsToppedUp);
       set({ protocol: 'bittorrent', reason: 'connection_refused' }, s.wire.refused);
       set({ protocol: 'bittorrent', reason: 'protocol_error' }, s.wire.protocolErrors);
       set(

@@ -14,6 +14,7 @@ import { MalformedMessageError, metadataReply } from './metadata.ts';
 import type { PeerWireLimits } from './options.ts';
 import { RequestQueue } from './request-queue.ts';
 import { type MseMode, ServingWire, type ServingWireSink } from './serving-wire.ts';
+import { TopUpMeter } from './top-up.ts';
 import type { PeerInfo, PeerWireStats, WirePieceCache, WireStore } from './types.ts';
 
 /** Our extension ids (BEP 10 `m`), fixed so the hot path compares numbers. */
@@ -37,6 +38,8 @@ export interface ConnectionHost {
   readonly logger: Logger;
   /** Egress limits: a block waits for tokens (src/qos), whole; null: none. */
   readonly qos: Qos | null;
+  /** Top-up rate (storage control), bytes per second; 0: off. */
+  readonly topUpBytesPerSecond: number;
   /** For warnings a remote peer can cause once per connection. */
   readonly remoteWarnings: WarningThrottle;
   readonly counters: WireCounters;
@@ -87,6 +90,8 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
   #pieceCount = 0;
   #pieceLength = 0;
   #lastPieceLength = 0;
+  /** The leecher's rate from others and from us (limits.topUpBytesPerSecond), or null: top-up off. */
+  readonly #topUp: TopUpMeter | null;
   /** This peer's claim on the egress limits, opened at its first block while limits are set. */
   #flow: Flow | null = null;
   readonly #resume = (): void => this.#pump();
@@ -100,6 +105,7 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     this.lastReceivedAt = host.now;
     this.lastSentAt = host.now;
     this.#queue = new RequestQueue(host.limits.maxQueuedRequests);
+    this.#topUp = host.topUpBytesPerSecond > 0 ? new TopUpMeter(host.topUpBytesPerSecond) : null;
     this.wire = new ServingWire(this, host.mse);
     this.wire.on('crypto-infohash', (req2Hash: string) => this.#onEncryptedHandshake(req2Hash));
     this.wire.on('handshake', (infoHash: string, peerId: string) => this.#onHandshake(infoHash, peerId));
@@ -111,6 +117,13 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
       }
     });
     this.wire.on('have-all', () => this.close('peer has every piece'));
+    if (this.#topUp !== null) {
+      const topUp = this.#topUp;
+      this.wire.on('have', (index: number) => {
+        if (this.#pieceLength === 0 || index >= this.#pieceCount) return;
+        topUp.completed(Date.now(), index === this.#pieceCount - 1 ? this.#lastPieceLength : this.#pieceLength);
+      });
+    }
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('drain', () => this.#onDrain());
     socket.on('error', (err) => this.close(`socket error: ${err.message}`));
@@ -141,13 +154,29 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
       length > host.limits.maxBlockLength ||
       begin + length > (pieceIndex === this.#pieceCount - 1 ? this.#lastPieceLength : this.#pieceLength) ||
       (this.wire.amChoking && !this.#allowedFast.has(pieceIndex)) ||
-      !object.bitfield.get(pieceIndex) ||
-      !this.#queue.push(pieceIndex, begin, length)
+      !object.bitfield.get(pieceIndex)
     ) {
       this.#refuse(pieceIndex, begin, length);
       return;
     }
+    if (this.#toppedUp(pieceIndex, begin, length)) return;
+    if (!this.#queue.push(pieceIndex, begin, length)) {
+      this.#refuse(pieceIndex, begin, length);
+      return;
+    }
     if (!this.#parsing) this.#pump();
+  }
+
+  /**
+   * Top-up: the leecher gets enough from its other peers, so it should ask them. Refused (BEP 6 reject, or
+   * dropped without it) and counted apart from other refusals; false when the request may be queued.
+   */
+  #toppedUp(pieceIndex: number, begin: number, length: number): boolean {
+    if (this.#topUp === null) return false;
+    if (this.#topUp.admit(Date.now(), length, this.#queue.size * this.#host.limits.maxBlockLength)) return false;
+    this.#host.counters.requestsToppedUp++;
+    if (this.wire.hasFast) this.wire.reject(pieceIndex, begin, length);
+    return true;
   }
 
   cancel(pieceIndex: number, begin: number, length: number): void {
@@ -459,6 +488,7 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     }
     this.lastSentAt = this.#host.now;
     this.uploadedBytes += block.length;
+    this.#topUp?.sent(Date.now(), block.length);
     const counters = this.#host.counters;
     counters.uploadedBytes += block.length;
     this.#host.uploaded(this.#infoHash, block.length);

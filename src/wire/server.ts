@@ -44,6 +44,11 @@ export interface PeerWireServerOptions {
   qos?: Qos;
   /** Told of each session with an object that ended, as it ended (accounting records). */
   onSessionEnd?: (peer: PeerInfo) => void;
+  /**
+   * Top-up (storage control, docs/policy.md): a leecher gets from this server at most this rate less what it
+   * gets from its other peers, bytes per second; requests past that are refused. 0 (default): off.
+   */
+  topUpBytesPerSecond?: number;
 }
 
 export interface PeerWireServer {
@@ -72,6 +77,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
   readonly cache: WirePieceCache;
   readonly logger: Logger;
   readonly qos: Qos | null;
+  readonly topUpBytesPerSecond: number;
   readonly remoteWarnings: WarningThrottle;
   readonly uploaded: (infoHash: string, bytes: number) => void;
   readonly counters: WireCounters = {
@@ -85,6 +91,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
     blocksSent: 0,
     requestsReceived: 0,
     requestsRejected: 0,
+    requestsToppedUp: 0,
     requestsDropped: 0,
     metadataPiecesSent: 0,
     internalErrors: 0,
@@ -115,6 +122,12 @@ class WireServer implements PeerWireServer, ConnectionHost {
 
   constructor(options: PeerWireServerOptions) {
     this.limits = resolveLimits(options.limits);
+    this.topUpBytesPerSecond = options.topUpBytesPerSecond ?? 0;
+    if (!Number.isFinite(this.topUpBytesPerSecond) || this.topUpBytesPerSecond < 0) {
+      throw new InvalidArgumentError(`topUpBytesPerSecond must be 0 or more, got ${this.topUpBytesPerSecond}`, {
+        subject: 'topUpBytesPerSecond',
+      });
+    }
     this.peerId = resolvePeerId(options.peerId);
     this.clientName = options.clientName ?? 'edgepeer';
     this.mse = options.mse ?? 'rc4';

@@ -53,6 +53,7 @@ async function startServer(
   limits: Partial<PeerWireLimits> = {},
   store = new MemoryStore(),
   mse?: MseMode,
+  topUpBytesPerSecond?: number,
 ): Promise<Harness> {
   const cache = new GatedCache(store);
   const logs: LogLine[] = [];
@@ -74,6 +75,7 @@ async function startServer(
     limits,
     onUploaded,
     ...(mse ? { mse } : {}),
+    ...(topUpBytesPerSecond ? { topUpBytesPerSecond } : {}),
   });
   const { port } = await server.listen();
   cleanups.push(() => server.close(0));
@@ -656,3 +658,21 @@ async function until(condition: () => boolean, ms = 10_000): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve));
   }
 }
+
+describe('peer wire server: top-up (storageControl.topUpRate)', () => {
+  it('refuses a leecher past its allowance once its HAVEs show other peers give it the rate, and counts it', async () => {
+    const h = await startServer({ allowedFastSetSize: 0 }, new MemoryStore(), undefined, 64 * 1024);
+    const object = makeObject('topup.bin', 16 * PIECE, PIECE);
+    await hold(h.store, object);
+    const p = await peer(h.port, object.infoHash);
+    await unchoked(p);
+    // Nothing from others yet: served.
+    const [first] = await download(p, object, [0]);
+    expect(first!.equals(pieceBytes(object, 0))).toBe(true);
+    // The leecher announces 8 pieces (256 KiB) it got elsewhere: 128 KiB/s from others, above 64 KiB/s.
+    // TCP keeps order: the server reads these HAVEs before the request.
+    for (let i = 8; i < 16; i++) p.wire.have(i);
+    await expect(requestBlock(p.wire, 1, 0, BLOCK)).rejects.toThrow(/rejected/);
+    expect(h.server.stats()).toMatchObject({ requestsToppedUp: 1, requestsRejected: 0 });
+  });
+});
