@@ -15,6 +15,7 @@ const RESTART_ONLY = [
   'admin',
   'cacheBytes',
   'shutdownGraceMs',
+  'storageControl',
 ] as const;
 
 /** Reads the settings again and applies them; an invalid file is refused whole (logged), nothing changes. */
