@@ -257,6 +257,35 @@ describe('peer wire server: pieces leaving the store', () => {
     await expect(requestBlock(p.wire, 2, 0, BLOCK)).rejects.toThrow(/rejected/);
   });
 
+  it('rejects the blocks of a piece purged while the peer is downloading it, and goes on with the others', async () => {
+    const h = await startServer({ allowedFastSetSize: 0 });
+    const object = makeObject('in-flight.bin', 4 * PIECE, PIECE);
+    await hold(h.store, object);
+    const p = await peer(h.port, object.infoHash, { extensions: ['lt_donthave'] });
+    await waitFor(p.wire, 'have-all');
+    await unchoked(p);
+    // The read of piece 2 is held back: its blocks are queued and it is the piece being fetched for sending.
+    let open!: () => void;
+    h.cache.gate = new Promise((resolve) => {
+      open = resolve;
+    });
+    const outcome = (index: number, begin: number) =>
+      requestBlock(p.wire, index, begin, BLOCK).then(
+        (block) => (block.equals(pieceBytes(object, index).subarray(begin, begin + BLOCK)) ? 'served' : 'wrong bytes'),
+        () => 'rejected',
+      );
+    const requests = [outcome(2, 0), outcome(2, BLOCK), outcome(3, 0), outcome(3, BLOCK)];
+    // A request past the end, rejected at once: the four before it are queued by then.
+    await expect(requestBlock(p.wire, 9, 0, BLOCK)).rejects.toThrow(/rejected/);
+    expect(h.cache.asked[0]).toBe(2);
+    const donthave = waitFor<[string, Uint8Array]>(p.wire, 'extended', (k) => k === 'lt_donthave');
+    await h.store.removePieces(object.infoHash, [2], 'policy');
+    expect(Buffer.from((await donthave)[1]).readUInt32BE(0)).toBe(2);
+    open();
+    expect(await Promise.all(requests)).toEqual(['rejected', 'rejected', 'served', 'served']);
+    expect(h.server.stats()).toMatchObject({ connections: 1, uploadedBytes: PIECE });
+  });
+
   it('disconnects a peer that cannot be told (no lt_donthave), so it reconnects to a fresh bitfield', async () => {
     const h = await startServer();
     const object = makeObject('retract.bin', 4 * PIECE, PIECE);
