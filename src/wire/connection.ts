@@ -14,7 +14,7 @@ import { MalformedMessageError, metadataReply } from './metadata.ts';
 import type { PeerWireLimits } from './options.ts';
 import { RequestQueue } from './request-queue.ts';
 import { type MseMode, ServingWire, type ServingWireSink } from './serving-wire.ts';
-import { TopUpMeter } from './top-up.ts';
+import { TOP_UP_SLOT_MS, TopUpMeter } from './top-up.ts';
 import type { PeerInfo, PeerWireStats, WirePieceCache, WireStore } from './types.ts';
 
 /** Our extension ids (BEP 10 `m`), fixed so the hot path compares numbers. */
@@ -92,6 +92,7 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
   #lastPieceLength = 0;
   /** The leecher's rate from others and from us (limits.topUpBytesPerSecond), or null: top-up off. */
   readonly #topUp: TopUpMeter | null;
+  #topUpTimer: NodeJS.Timeout | null = null;
   /** This peer's claim on the egress limits, opened at its first block while limits are set. */
   #flow: Flow | null = null;
   readonly #resume = (): void => this.#pump();
@@ -159,7 +160,6 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
       this.#refuse(pieceIndex, begin, length);
       return;
     }
-    if (this.#toppedUp(pieceIndex, begin, length)) return;
     if (!this.#queue.push(pieceIndex, begin, length)) {
       this.#refuse(pieceIndex, begin, length);
       return;
@@ -168,15 +168,19 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
   }
 
   /**
-   * Top-up: the leecher gets enough from its other peers, so it should ask them. Refused (BEP 6 reject, or
-   * dropped without it) and counted apart from other refusals; false when the request may be queued.
+   * Top-up: false, and the pump paused for a while, when the leecher gets its top-up rate from its other
+   * peers (sending this block would pass the allowance).
    */
-  #toppedUp(pieceIndex: number, begin: number, length: number): boolean {
-    if (this.#topUp === null) return false;
-    if (this.#topUp.admit(Date.now(), length, this.#queue.size * this.#host.limits.maxBlockLength)) return false;
-    this.#host.counters.requestsToppedUp++;
-    if (this.wire.hasFast) this.wire.reject(pieceIndex, begin, length);
-    return true;
+  #topUpAllows(length: number): boolean {
+    if (this.#topUp === null || this.#topUp.maySend(Date.now(), length)) return true;
+    if (this.#topUpTimer === null) {
+      this.#host.counters.topUpPauses++;
+      this.#topUpTimer = setTimeout(() => {
+        this.#topUpTimer = null;
+        this.#pump();
+      }, TOP_UP_SLOT_MS);
+    }
+    return false;
   }
 
   cancel(pieceIndex: number, begin: number, length: number): void {
@@ -302,6 +306,7 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     this.#queue.drain();
     this.#dropCurrentPiece();
     this.#flow?.close();
+    if (this.#topUpTimer !== null) clearTimeout(this.#topUpTimer);
     if (graceful) this.socket.end();
     else this.socket.destroy();
     if (log) this.#host.logger.debug(this.#logFields({ reason, wasOpen }), 'peer wire: connection closed');
@@ -452,6 +457,7 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
       const begin = queue.headBegin();
       const length = queue.headLength();
       if (qos !== null && !this.#tokensFor(qos, length)) break; // resumed by the limiter
+      if (!this.#topUpAllows(length)) break; // resumed by its timer
       queue.shift();
       if (!corked) {
         socket.cork();

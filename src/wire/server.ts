@@ -46,7 +46,7 @@ export interface PeerWireServerOptions {
   onSessionEnd?: (peer: PeerInfo) => void;
   /**
    * Top-up (storage control, docs/policy.md): a leecher gets from this server at most this rate less what it
-   * gets from its other peers, bytes per second; requests past that are refused. 0 (default): off.
+   * gets from its other peers, bytes per second; sending pauses past that. 0 (default): off.
    */
   topUpBytesPerSecond?: number;
 }
@@ -91,7 +91,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
     blocksSent: 0,
     requestsReceived: 0,
     requestsRejected: 0,
-    requestsToppedUp: 0,
+    topUpPauses: 0,
     requestsDropped: 0,
     metadataPiecesSent: 0,
     internalErrors: 0,

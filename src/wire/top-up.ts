@@ -1,13 +1,17 @@
 // Top-up (storageControl.topUpRate, docs/policy.md "Top-up"): the CDN gives a leecher only the rate its
 // other peers do not. Per connection it measures, over a short window, what the leecher completed (its
-// HAVE messages, in bytes) and what this edge sent it; the difference is what came from elsewhere. A new
-// request is served while this edge's rate (sent and queued) is below the top-up rate less that, and
-// refused otherwise (BEP 6 reject), so the leecher asks its other peers. The swarm simulator models the
-// same rule (src/policy/sim, Scenario.cdnTopUpBytesPerS).
+// HAVE messages, in bytes) and what this edge sent it; the difference is what came from elsewhere. Blocks
+// are sent while this edge's rate stays within the top-up rate less that; past it, sending pauses (the
+// requests wait in the queue), so the leecher, whose requests to a slow peer are few, asks its other peers
+// for more. Refusing instead (BEP 6 reject) made libtorrent ask again at once, tens of thousands of times a
+// second, when the edge was its only source. The swarm simulator models the same rule (src/policy/sim,
+// Scenario.cdnTopUpBytesPerS).
 
 /** Seconds of history the rates are taken over. */
 export const TOP_UP_WINDOW_MS = 2000;
-const SLOT_MS = 250;
+/** Resolution of the window; a paused connection looks again after this long. */
+export const TOP_UP_SLOT_MS = 250;
+const SLOT_MS = TOP_UP_SLOT_MS;
 const SLOTS = TOP_UP_WINDOW_MS / SLOT_MS;
 
 /** Bytes per time slot in a ring covering the window. */
@@ -66,9 +70,9 @@ export class TopUpMeter {
     return Math.max(0, this.#rate - this.othersRate(now));
   }
 
-  /** Whether a request of `length` bytes fits the allowance, with `queuedBytes` already accepted and unsent. */
-  admit(now: number, length: number, queuedBytes: number): boolean {
+  /** Whether a block of `length` bytes may be sent now: this edge's bytes in the window stay within the allowance. */
+  maySend(now: number, length: number): boolean {
     const window = TOP_UP_WINDOW_MS / 1000;
-    return (this.#sent.total(now) + queuedBytes + length) / window <= this.allowance(now);
+    return (this.#sent.total(now) + length) / window <= this.allowance(now);
   }
 }
