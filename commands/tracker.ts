@@ -4,8 +4,9 @@ import { ensureToken, sendError } from '../src/admin/index.ts';
 import { BaseCommand, createLogger, untilStopSignal } from '../src/cli/index.ts';
 import { redisStateOf } from '../src/config/index.ts';
 import { createTrackerDashboard } from '../src/dashboard/index.ts';
-import { isEdgepeerError } from '../src/errors/index.ts';
+import { InvalidArgumentError, isEdgepeerError } from '../src/errors/index.ts';
 import type { Logger } from '../src/log/index.ts';
+import { Topology } from '../src/topology/index.ts';
 import {
   createTracker,
   openSwarmStore,
@@ -21,6 +22,7 @@ export default class Tracker extends BaseCommand {
   static override examples = [
     '<%= config.bin %> tracker --port 6969',
     '<%= config.bin %> tracker --port 0 --host 127.0.0.1 --json',
+    '<%= config.bin %> tracker --port 6969 --alto-network-map /etc/edgepeer/networkmap.json --alto-cost-map /etc/edgepeer/costmap.json',
     '<%= config.bin %> tracker --port 6969 --state redis://10.0.0.5:6379 --state-password-file /etc/edgepeer/redis.pass',
   ];
 
@@ -78,6 +80,29 @@ export default class Tracker extends BaseCommand {
       description: 'File holding the Redis password (AUTH), when the URL has none.',
     }),
     'state-tls-ca': Flags.string({ description: "PEM file of the CAs that sign Redis's TLS certificate (rediss://)." }),
+    'alto-network-map': Flags.string({
+      description:
+        "ALTO network map (RFC 7285 application/alto-networkmap+json) or coverage zone file: a file (reloaded when it changes and on SIGHUP) or an http(s) URL of an ALTO server. Peer lists are then ordered by cost from the asker's PID, CDN URLs nearest first (docs/topology.md).",
+      env: 'EDGEPEER_TRACKER_ALTO_NETWORK_MAP',
+    }),
+    'alto-cost-map': Flags.string({
+      description:
+        'ALTO cost map (application/alto-costmap+json, routingcost) as a file or URL. Without it: same PID first, every other PID alike.',
+      env: 'EDGEPEER_TRACKER_ALTO_COST_MAP',
+      dependsOn: ['alto-network-map'],
+    }),
+    'alto-random-share': Flags.string({
+      description:
+        'Share of each peer list drawn at random whatever the cost, 0 to 1, so that locality never partitions a swarm (RFC 6821).',
+      env: 'EDGEPEER_TRACKER_ALTO_RANDOM_SHARE',
+      default: '0.2',
+    }),
+    'alto-refresh': Flags.integer({
+      description: 'Seconds between fetches of maps from an ALTO server (If-None-Match: unchanged maps cost a 304).',
+      env: 'EDGEPEER_TRACKER_ALTO_REFRESH',
+      default: 300,
+      min: 1,
+    }),
     'admin-token-file': Flags.string({
       description:
         'Serve the operator dashboard at /dashboard on the tracker port, behind the admin token in this file (created with a random token if missing). Without it, no dashboard.',
@@ -89,6 +114,7 @@ export default class Tracker extends BaseCommand {
     const stopSignal = untilStopSignal();
     const { flags } = await this.parse(Tracker);
     const logger = createLogger('info');
+    const topology = await openTopology(flags, logger);
     const options: TrackerCoreOptions = {
       intervalS: flags.interval,
       minIntervalS: flags['min-interval'],
@@ -99,6 +125,7 @@ export default class Tracker extends BaseCommand {
       maxPeersPerNetwork: flags['max-peers-per-network'],
       trustIpParam: flags['trust-ip-param'],
       cdnAllow: flags['cdn-allow'],
+      ...(topology === null ? {} : { topology, altoRandomShare: randomShare(flags['alto-random-share']) }),
     };
     const redis = await redisStateOf(
       { state: flags.state, passwordFile: flags['state-password-file'], tlsCaFile: flags['state-tls-ca'] },
@@ -122,9 +149,15 @@ export default class Tracker extends BaseCommand {
       address = await tracker.listen();
     } catch (err) {
       dashboard?.close();
+      topology?.close();
       await swarmStore.close();
       throw err;
     }
+    // SIGHUP reads the maps again (a malformed one is refused and the old one kept: see the log and /stats).
+    const onHangup = () => {
+      topology?.reload().catch((err: unknown) => logger.error({ err }, 'tracker: map reload failed'));
+    };
+    if (topology !== null) process.on('SIGHUP', onHangup);
     this.emit(
       {
         event: 'listening',
@@ -143,10 +176,36 @@ export default class Tracker extends BaseCommand {
     const signal = await stopSignal;
     logger.info({ signal }, 'tracker: stopping');
     dashboard?.close();
+    process.off('SIGHUP', onHangup);
+    topology?.close();
     await tracker.close();
     await swarmStore.close();
     this.emit({ event: 'stopped', signal });
   }
+}
+
+/** The network and cost maps when --alto-network-map is given; a map that cannot be read stops the start. */
+async function openTopology(
+  flags: { 'alto-network-map'?: string; 'alto-cost-map'?: string; 'alto-refresh': number },
+  logger: Logger,
+): Promise<Topology | null> {
+  if (flags['alto-network-map'] === undefined) return null;
+  return Topology.open({
+    networkMap: flags['alto-network-map'],
+    ...(flags['alto-cost-map'] === undefined ? {} : { costMap: flags['alto-cost-map'] }),
+    refreshS: flags['alto-refresh'],
+    logger,
+  });
+}
+
+function randomShare(text: string): number {
+  const share = Number(text);
+  if (text.trim() === '' || !(share >= 0 && share <= 1)) {
+    throw new InvalidArgumentError(`--alto-random-share must be a number from 0 to 1, got "${text}"`, {
+      subject: 'alto-random-share',
+    });
+  }
+  return share;
 }
 
 /** The dashboard when an admin token file is given: its pages (errors answered as the admin API answers them). */

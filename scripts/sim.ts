@@ -1,10 +1,12 @@
 // The swarm simulator (src/policy/sim): every scenario under every policy, deterministic for a seed.
-// usage: npm run sim -- [--json] [--seed N] [--scenario NAME] [--set KEY=VALUE ...] [--write-docs]
+// usage: npm run sim -- [--json] [--seed N] [--scenario NAME] [--set KEY=VALUE ...] [--write-docs] [--topology]
 //   --set         a setting of the function for this run (StorageControlSettings, e.g. copiesPerLeecher=4)
 //   --top-up      the edge's top-up rate for the function, bytes/s (Scenario.cdnTopUpBytesPerS; 0: off)
 //   --cdn-slots   the edge serves over the peer wire with this many slots (held 30 s) instead of HTTP
 //   --json        one JSON line per scenario and policy (SimResult: policy, originBytes, contentBytes, ...)
 //   --write-docs  also write docs/sim/<scenario>.svg and docs/sim/results.md
+//   --topology    instead: the topology scenarios (issue 18) with the tracker's locality on and off, under
+//                 the function and origin-only: intra-PID share of peer bytes and download times
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { markdownTable, SCENARIOS, SIM_POLICIES, type SimResult, simulate, svgChart } from '../src/policy/index.ts';
@@ -31,6 +33,29 @@ args.forEach((arg, i) => {
   }
   overrides[key] = raw === 'true' ? true : raw === 'false' ? false : Number(raw);
 });
+if (flag('--topology')) {
+  const { TOPOLOGY_SCENARIOS } = await import('../src/policy/sim/scenarios.ts');
+  const lines = [
+    '| scenario | policy | topology | peers | intra-PID share of peer bytes | mean download s (x off) | p95 download s (x off) | CDN egress MiB |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const scenario of TOPOLOGY_SCENARIOS.filter((s) => only === undefined || s.name === only)) {
+    for (const policy of ['function', 'origin-only'] as const) {
+      const runs = [false, true].map((local) =>
+        simulate({ ...scenario, seed: seed ?? scenario.seed, topology: { ...scenario.topology!, local } }, policy),
+      );
+      const off = runs[0]!;
+      for (const [i, r] of runs.entries()) {
+        if (flag('--json')) process.stdout.write(`${JSON.stringify({ ...r, topologyLocal: i === 1 })}\n`);
+        lines.push(
+          `| ${r.scenario} | ${policy} | ${i === 1 ? 'on' : 'off'} | ${r.peers} | ${((r.intraPidPeerShare ?? 0) * 100).toFixed(0)} % | ${r.meanDownloadS.toFixed(1)} (${(r.meanDownloadS / off.meanDownloadS).toFixed(3)}) | ${r.p95DownloadS.toFixed(1)} (${(r.p95DownloadS / off.p95DownloadS).toFixed(3)}) | ${(r.cdnBytes / 1024 / 1024).toFixed(0)} |`,
+        );
+      }
+    }
+  }
+  if (!flag('--json')) process.stdout.write(`${lines.join('\n')}\n`);
+  process.exit(0);
+}
 const scenarios = SCENARIOS.filter((s) => only === undefined || s.name === only);
 if (scenarios.length === 0) {
   process.stderr.write(`no scenario ${only}: ${SCENARIOS.map((s) => s.name).join(', ')}\n`);

@@ -33,6 +33,9 @@ Exit code 0; 2 if a value is wrong (nothing is changed); 7 if no agent runs on t
     }),
     classes: Flags.string({ description: 'name:weight[:rate],... (qos.classes).' }),
     'object-classes': Flags.string({ description: '<info hash>=<class>,... (qos.objectClasses).' }),
+    'subscriber-classes': Flags.string({
+      description: '<subscriber>=<class>,... for requests with a signed URL token (qos.subscriberClasses).',
+    }),
   };
 
   async run(): Promise<void> {
@@ -48,6 +51,7 @@ Exit code 0; 2 if a value is wrong (nothing is changed); 7 if no agent runs on t
       altWindow: flags['alt-window'] === 'off' ? null : flags['alt-window'],
       classes: flags.classes,
       objectClasses: flags['object-classes'],
+      subscriberClasses: flags['subscriber-classes'],
     };
     for (const key of Object.keys(changes)) if (changes[key] === undefined) delete changes[key];
     if (Object.keys(changes).length === 0) {

@@ -2,19 +2,29 @@
 // real store and piece cache (warm), fed requests through a stand-in socket that takes writes and drops
 // them. It isolates what the server's own code costs per request (parsing, route, preconditions, range,
 // cache lookup, head rendering) from the kernel and from Node's stream machinery, which http.sh measures.
-// usage: node scripts/bench/http-hot-path.ts [SIZE_MIB=64] [REQUESTS_PER_ROUND=200000]
-import { randomBytes } from 'node:crypto';
+// With VARIANTS (default "none"), the same requests go, round by round, to servers with the features of
+// issues 17 and 22 on: qos (limits configured, not binding), token (a signed URL token required; every
+// request carries one), acct (an accounting record per response); each variant's median against none's.
+// usage: node scripts/bench/http-hot-path.ts [SIZE_MIB=64] [REQUESTS_PER_ROUND=200000] [VARIANTS=none]
+//   e.g. node scripts/bench/http-hot-path.ts 64 200000 none,qos,token,acct
+import { type KeyObject, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AccountingLog, AccountingRecorder } from '../../src/accounting/index.ts';
+import { KeyRing, signToken, UrlGate } from '../../src/auth/index.ts';
 import { createHashPool } from '../../src/hashing/index.ts';
-import { createHttpServer } from '../../src/http/index.ts';
+import { createHttpServer, type HttpServerOptions } from '../../src/http/index.ts';
 import { buildMetainfo } from '../../src/metainfo/index.ts';
+import { Qos, resolveQos } from '../../src/qos/index.ts';
 import { createPieceCache, openStore } from '../../src/store/index.ts';
 
 /** Takes what the server writes (counting bytes) and never pushes back. */
 class StandInSocket extends EventEmitter {
+  // The server admits connections by client address (per-address limits) and refuses one without.
+  remoteAddress = '127.0.0.1';
+  remotePort = 50000;
   destroyed = false;
   writableLength = 0;
   writableHighWaterMark = 16384;
@@ -40,6 +50,8 @@ class StandInSocket extends EventEmitter {
 
 const sizeMib = Number(process.argv[2] ?? 64);
 const perRound = Number(process.argv[3] ?? 200_000);
+const variants = (process.argv[4] ?? 'none').split(',');
+const QOS = { rate: 1e11, httpRate: 1e11, objectRate: 1e11, clientRate: 1e11, classes: 'gold:3,bronze:1' };
 const PIECE = 1024 * 1024;
 const RANGE = 16 * 1024;
 
@@ -65,35 +77,102 @@ try {
   });
   for (let piece = 0; piece < metainfo.pieceCount; piece += 1) await cache.getPiece(object.infoHash, piece);
 
-  const server = createHttpServer({ store, cache, host: '127.0.0.1', port: 0, policy: 'refuse' });
-  await server.listen();
-  // The listening net.Server, to hand it a stand-in connection.
-  const netServer = (process as unknown as { _getActiveHandles(): EventEmitter[] })
-    ._getActiveHandles()
-    .find((handle) => handle.constructor.name === 'Server');
-  if (netServer === undefined) throw new Error('no listening server found');
-  const socket = new StandInSocket();
-  netServer.emit('connection', socket);
-
-  const requests = Array.from({ length: 4096 }, (_, i) => {
-    const first = ((i * 7919) % (length / RANGE)) * RANGE;
-    return Buffer.from(
-      `GET /objects/${object.infoHash}/object.bin HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n` +
-        `Range: bytes=${first}-${first + RANGE - 1}\r\n\r\n`,
-    );
-  });
-  for (let round = 1; round <= 5; round += 1) {
-    const before = { written: socket.written, started: process.hrtime.bigint() };
-    for (let i = 0; i < perRound; i += 1) {
-      socket.emit('data', requests[i & 4095]);
-      if ((i & 63) === 63) await new Promise((resolve) => setImmediate(resolve));
+  await writeFile(join(dir, 'key'), randomBytes(32).toString('hex'));
+  const keys = await KeyRing.load([{ id: 'k1', file: join(dir, 'key') }]);
+  const token = signToken(
+    { expires: Math.floor(Date.now() / 1000) + 3600, paths: [`/objects/${object.infoHash}/`], keyId: 'k1' },
+    keys.get('k1') as KeyObject,
+  );
+  const closers: Array<() => unknown> = [];
+  async function featuresOf(variant: string): Promise<Partial<HttpServerOptions>> {
+    if (variant === 'none') return {};
+    if (variant === 'qos') {
+      const qos = new Qos(resolveQos(QOS));
+      closers.push(() => qos.stop());
+      return { qos };
     }
-    const ns = Number(process.hrtime.bigint() - before.started) / perRound;
-    const bytes = (socket.written - before.written) / perRound;
-    console.log(`round ${round}: ${ns.toFixed(0)} ns per request, ${bytes.toFixed(0)} bytes written per request`);
+    if (variant === 'token') return { gate: new UrlGate({ keys }) };
+    if (variant === 'acct') {
+      const log = await AccountingLog.open({ dir: join(dir, 'accounting'), agent: 'hot-path' });
+      closers.push(() => log.close());
+      const recorder = new AccountingRecorder(log);
+      return { onResponse: (entry) => recorder.httpResponse(entry) };
+    }
+    throw new Error(`unknown variant ${variant} (none, qos, token, acct)`);
   }
-  socket.destroy();
-  await server.close(0);
+
+  const handles = () => (process as unknown as { _getActiveHandles(): EventEmitter[] })._getActiveHandles();
+  const lanes: Array<{
+    variant: string;
+    socket: StandInSocket;
+    requests: Buffer[];
+    ns: number[];
+    close: () => Promise<void>;
+  }> = [];
+  for (const variant of variants) {
+    const before = new Set(handles());
+    const server = createHttpServer({
+      store,
+      cache,
+      host: '127.0.0.1',
+      port: 0,
+      policy: 'refuse',
+      ...(await featuresOf(variant)),
+    });
+    await server.listen();
+    // The listening net.Server, to hand it a stand-in connection.
+    const netServer = handles().find((handle) => !before.has(handle) && handle.constructor.name === 'Server');
+    if (netServer === undefined) throw new Error('no listening server found');
+    const socket = new StandInSocket();
+    netServer.emit('connection', socket);
+    const query = variant === 'token' ? `?__token__=${token}` : '';
+    const requests = Array.from({ length: 4096 }, (_, i) => {
+      const first = ((i * 7919) % (length / RANGE)) * RANGE;
+      return Buffer.from(
+        `GET /objects/${object.infoHash}/object.bin${query} HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n` +
+          `Range: bytes=${first}-${first + RANGE - 1}\r\n\r\n`,
+      );
+    });
+    lanes.push({
+      variant,
+      socket,
+      requests,
+      ns: [],
+      close: async () => {
+        socket.destroy();
+        await server.close(0);
+      },
+    });
+  }
+  for (let round = 1; round <= 5; round += 1) {
+    for (const lane of lanes) {
+      // CPU time, not wall time: on a shared machine the wall clock also counts the time others ran.
+      const before = { written: lane.socket.written, cpu: process.cpuUsage() };
+      for (let i = 0; i < perRound; i += 1) {
+        lane.socket.emit('data', lane.requests[i & 4095]);
+        if ((i & 63) === 63) await new Promise((resolve) => setImmediate(resolve));
+      }
+      const cpu = process.cpuUsage(before.cpu);
+      const ns = ((cpu.user + cpu.system) * 1000) / perRound;
+      const bytes = (lane.socket.written - before.written) / perRound;
+      lane.ns.push(ns);
+      console.log(
+        `round ${round} ${lane.variant}: ${ns.toFixed(0)} ns CPU per request, ${bytes.toFixed(0)} bytes written per request`,
+      );
+    }
+  }
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+  const none = lanes.find((lane) => lane.variant === 'none');
+  for (const lane of lanes) {
+    const m = median(lane.ns);
+    const against =
+      none === undefined || lane === none
+        ? ''
+        : `, ${(m - median(none.ns)).toFixed(0)} ns more than none (none/${lane.variant} ${(median(none.ns) / m).toFixed(2)}x)`;
+    console.log(`${lane.variant}: median ${m.toFixed(0)} ns CPU per request${against}`);
+  }
+  for (const lane of lanes) await lane.close();
+  for (const close of closers) await close();
 } finally {
   await pool.close();
   await store.close();

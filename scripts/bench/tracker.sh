@@ -13,18 +13,22 @@
 #    Debian, no persistence), with keep-alive and with `Connection: close`: issue 15's goal is >= 5,000
 #    announces/s. For those, redis-server's CPU counts as the tracker's own (not as noise), and the CPU each
 #    of the two processes took is reported (what bounds the rate).
+#    With ALTO=1 (default) edgepeer also runs with an ALTO network and cost map (--alto-network-map,
+#    --alto-cost-map: 256 PIDs of /24s over 127.0.0.0/16, 1,024 prefixes; issue 18), keep-alive: what
+#    ordering peer lists by cost costs the hot path, against edgepeer without maps in the same run.
 # 2. scripts/bench/tracker-agent-sim.ts: one agent holding 100,000 objects, over a 30-minute start-up and
 #    one hour of simulated time with churn, against a plain tracker and against edgepeer's tracker
 #    (multi-object announce): requests and HTTP bytes.
 # usage: bash scripts/bench/tracker.sh
 #   env: RUNS=3 DURATION=15 (s) FILL=20s CONNS=32 WRK_THREADS=1 SWARMS=1000 PEERS=100 NOISE_PCT=10 MAX_ROUNDS=8
-#        OBJECTS=100000 SIM=1 REDIS=1 (0: without the Redis-backed runs)
+#        OBJECTS=100000 SIM=1 REDIS=1 (0: without the Redis-backed runs) ALTO=1 (0: without the maps run)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HERE="$ROOT/scripts/bench"
 RUNS="${RUNS:-3}"; DURATION="${DURATION:-15}"; FILL="${FILL:-20s}"; CONNS="${CONNS:-32}"
 NOISE_PCT="${NOISE_PCT:-10}"; MAX_ROUNDS="${MAX_ROUNDS:-8}"
 WRK_THREADS="${WRK_THREADS:-1}"; SWARMS="${SWARMS:-1000}"; PEERS="${PEERS:-100}"; SIM="${SIM:-1}"; REDIS="${REDIS:-1}"
+ALTO="${ALTO:-1}"
 export SWARMS PEERS
 NODE="$ROOT/node_modules/.bin/node"
 
@@ -83,6 +87,25 @@ if [ "$REDIS" = 1 ]; then
   STARTED+=" edgepeer-redis"
 fi
 
+if [ "$ALTO" = 1 ]; then
+  # 256 PIDs of four /24s each over 127.0.0.0/16; cost between PIDs p and q: |p - q| + 1.
+  "$NODE" -e '
+    const pids = {}; const cost = {};
+    for (let p = 0; p < 256; p++) {
+      pids[`p${p}`] = { ipv4: [0, 1, 2, 3].map((i) => `127.${(p * 4 + i) >> 8}.${(p * 4 + i) & 255}.0/24`) };
+      cost[`p${p}`] = {};
+      for (let q = 0; q < 256; q++) cost[`p${p}`][`p${q}`] = Math.abs(p - q) + 1;
+    }
+    require("node:fs").writeFileSync(process.argv[1], JSON.stringify({ meta: { vtag: { "resource-id": "bench", tag: "1" } }, "network-map": pids }));
+    require("node:fs").writeFileSync(process.argv[2], JSON.stringify({ meta: { "cost-type": { "cost-mode": "numerical", "cost-metric": "routingcost" } }, "cost-map": cost }));
+  ' "$SCRATCH/networkmap.json" "$SCRATCH/costmap.json"
+  PORT[edgepeer-alto]="$(free_port $((PORT[edgepeer] + 10)))"
+  "$NODE" "$ROOT/bin/run.js" tracker --port "${PORT[edgepeer-alto]}" --host 127.0.0.1 "${EDGEPEER_LIMITS[@]}" \
+    --alto-network-map "$SCRATCH/networkmap.json" --alto-cost-map "$SCRATCH/costmap.json" >"$SCRATCH/edgepeer-alto.log" 2>&1 &
+  PID[edgepeer-alto]=$!; PIDS+=($!)
+  STARTED+=" edgepeer-alto"
+fi
+
 probe() { # kind: one announce of swarm 0 must be answered without a failure reason
   curl -s "http://127.0.0.1:${PORT[$1]}/announce?info_hash=$(printf '%%ED%.0s' {1..16})%00%00%00%00&peer_id=-WK0001-probe0000000&port=9999&left=0&compact=1" 
 }
@@ -114,6 +137,7 @@ proc_jiffies() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 declare -A RPS P50 P99 ERRS CLOSES CLEAN ALL_RPS ALL_P50 ALL_P99 CPU_TRACKER CPU_REDIS
 KINDS="opentracker edgepeer edgepeer-close"
 PORT[edgepeer-close]="${PORT[edgepeer]}"; PID[edgepeer-close]="${PID[edgepeer]}"; IDLE_RSS[edgepeer-close]="${IDLE_RSS[edgepeer]}"
+[ "$ALTO" = 1 ] && KINDS+=" edgepeer-alto"
 if [ "$REDIS" = 1 ]; then
   KINDS+=" edgepeer-redis edgepeer-redis-close"
   PORT[edgepeer-redis-close]="${PORT[edgepeer-redis]}"; PID[edgepeer-redis-close]="${PID[edgepeer-redis]}"
@@ -197,6 +221,7 @@ med() { echo "${RPS[$1]% }" | tr ' ' '\n' | median; }
 for kind in $KINDS; do
   echo "# $kind: CPU per announce (median of all runs): tracker $(echo "${CPU_TRACKER[$kind]:-}" | tr ' ' '\n' | grep . | median) µs$(case "$kind" in edgepeer-redis*) echo ", redis-server $(echo "${CPU_REDIS[$kind]:-}" | tr ' ' '\n' | grep . | median) µs" ;; esac)"
 done
+[ "$ALTO" = 1 ] && echo "# ratio (medians, same run): edgepeer-alto / edgepeer $(ratio "$(med edgepeer-alto)" "$(med edgepeer)")"
 if [ "$REDIS" = 1 ]; then
   echo "# ratios (medians, same run): edgepeer-redis / edgepeer $(ratio "$(med edgepeer-redis)" "$(med edgepeer)"), edgepeer-redis / opentracker $(ratio "$(med edgepeer-redis)" "$(med opentracker)"), edgepeer-redis-close / edgepeer-close $(ratio "$(med edgepeer-redis-close)" "$(med edgepeer-close)"), edgepeer-redis-close / opentracker $(ratio "$(med edgepeer-redis-close)" "$(med opentracker)")"
   redis_counts="$(curl -s "http://127.0.0.1:${PORT[edgepeer-redis]}/stats?limit=1" | sed -n 's/.*"swarmCount":\([0-9]*\),"peerCount":\([0-9]*\).*/swarms \1, peers \2/p')"

@@ -4,7 +4,7 @@
 // agent does.
 //
 // usage: node scripts/bench/wire-serve.ts FILE WORKDIR [--cache-mib N] [--warm] [--verify checksum|once|always]
-//                                         [--piece-kib N] [--limits JSON] [--qos JSON]
+//                                         [--piece-kib N] [--limits JSON] [--qos JSON] [--accounting DIR]
 //   --warm   read every piece through the cache before READY (verifying it), as libtorrent checks before
 //            seeding; with a cache at least as big as FILE, serving is then from memory
 //   --verify checksum (default, as the agent runs): SHA-1 on a piece's first read from disk since start,
@@ -15,6 +15,7 @@
 import { copyFile, link, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { AccountingLog, AccountingRecorder } from '../../src/accounting/index.ts';
 import { createHashPool } from '../../src/hashing/index.ts';
 import { buildMetainfo, encodeTorrent } from '../../src/metainfo/index.ts';
 import { Qos, resolveQos } from '../../src/qos/index.ts';
@@ -30,6 +31,7 @@ const { positionals, values } = parseArgs({
     verify: { type: 'string', default: 'checksum' },
     limits: { type: 'string', default: '{}' },
     qos: { type: 'string' },
+    accounting: { type: 'string' },
   },
 });
 const [file, workdir] = positionals;
@@ -67,13 +69,20 @@ const torrent = join(workdir, 'object.torrent');
 await writeFile(torrent, encodeTorrent(metainfo));
 // --qos JSON: egress limits (src/qos settings, e.g. {"rate":1e11}), configured but, at such rates, not binding.
 const qos = values.qos === undefined ? undefined : new Qos(resolveQos(JSON.parse(values.qos)));
+// --accounting DIR: a record per peer-wire session and interim records every second, as the agent writes them
+// (its default interim is a minute: a second here puts more of them in a run).
+const accountingLog =
+  values.accounting === undefined ? undefined : await AccountingLog.open({ dir: values.accounting, agent: 'bench' });
+const recorder = accountingLog === undefined ? undefined : new AccountingRecorder(accountingLog);
 const server = createPeerWireServer({
   store,
   cache,
   port: 0,
   limits: JSON.parse(values.limits),
   ...(qos ? { qos } : {}),
+  ...(recorder ? { onSessionEnd: (peer) => recorder.sessionEnded(peer) } : {}),
 });
+if (recorder) setInterval(() => recorder.interim(server.peers()), 1000).unref();
 const { port } = await server.listen();
 console.log(`READY port=${port} torrent=${torrent} prepare_s=${((performance.now() - started) / 1000).toFixed(2)}`);
 
@@ -83,6 +92,7 @@ process.on('SIGUSR2', () => {
 process.on('SIGTERM', async () => {
   await server.close(0);
   qos?.stop();
+  await accountingLog?.close();
   await store.close();
   await pool.close();
   process.exit(0);

@@ -107,15 +107,21 @@ start_edgepeer() { # name extra-args... -> EP_PID EP_PORT TORRENT
 }
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
-# Egress limits configured but not binding (src/qos): the warm set-up with QOS_SETTINGS against it. QOS_ONLY=1
-# measures just these two, interleaved, and stops.
+# A feature against none, the warm set-up each way, interleaved; then it stops. PAIR_ONLY=qos: egress limits
+# configured but not binding (src/qos, QOS_SETTINGS; QOS_ONLY=1 means the same); PAIR_ONLY=acct: accounting
+# records (src/accounting) of every session, interim ones every second.
 QOS_SETTINGS="${QOS_SETTINGS:-{\"rate\":100000000000,\"wireRate\":100000000000,\"objectRate\":100000000000,\"clientRate\":100000000000,\"classes\":\"gold:3,bronze:1\"\}}"
-if [ "${QOS_ONLY:-}" = 1 ]; then
+PAIR_ONLY="${PAIR_ONLY:-}"; [ "${QOS_ONLY:-}" = 1 ] && PAIR_ONLY=qos
+if [ -n "$PAIR_ONLY" ]; then
+  case "$PAIR_ONLY" in
+    qos) PAIR_ARGS=(--qos "$QOS_SETTINGS"); echo "# qos settings: $QOS_SETTINGS" ;;
+    acct) PAIR_ARGS=(--accounting "$SCRATCH/accounting"); echo "# accounting records in $SCRATCH/accounting" ;;
+    *) echo "PAIR_ONLY must be qos or acct" >&2; exit 2 ;;
+  esac
   start_edgepeer edgepeer-warm --cache-mib $((SIZE_MIB + 64)) --warm; WARM_PID="$EP_PID"; WARM_PORT="$EP_PORT"
-  start_edgepeer edgepeer-warm-qos --cache-mib $((SIZE_MIB + 64)) --warm --qos "$QOS_SETTINGS"; QOS_PID="$EP_PID"; QOS_PORT="$EP_PORT"
-  echo "# qos settings: $QOS_SETTINGS"
+  start_edgepeer "edgepeer-warm-$PAIR_ONLY" --cache-mib $((SIZE_MIB + 64)) --warm "${PAIR_ARGS[@]}"; PAIR_PID="$EP_PID"; PAIR_PORT="$EP_PORT"
 fi
-if [ "${QOS_ONLY:-}" != 1 ]; then
+if [ -z "$PAIR_ONLY" ]; then
 start_edgepeer edgepeer-cold --cache-mib "$CACHE_MIB" --verify always; COLD_PID="$EP_PID"; COLD_PORT="$EP_PORT"
 start_edgepeer edgepeer-once --cache-mib "$CACHE_MIB" --verify once; ONCE_PID="$EP_PID"; ONCE_PORT="$EP_PORT"
 start_edgepeer edgepeer-checked --cache-mib "$CACHE_MIB" --verify checksum; CHECKED_PID="$EP_PID"; CHECKED_PORT="$EP_PORT"
@@ -150,18 +156,20 @@ leech() { # seeder-name port pid [leecher args...]
   SECS[$1]+="$seconds "; CPU[$1]+="$cpu "
 }
 
-if [ "${QOS_ONLY:-}" = 1 ]; then
+if [ -n "$PAIR_ONLY" ]; then
+  PAIR="edgepeer-warm-$PAIR_ONLY"
   for i in $(seq "$RUNS"); do
     wait_quiet; leech edgepeer-warm "$WARM_PORT" "$WARM_PID"
-    wait_quiet; leech edgepeer-warm-qos "$QOS_PORT" "$QOS_PID"
+    wait_quiet; leech "$PAIR" "$PAIR_PORT" "$PAIR_PID"
   done
-  for s in edgepeer-warm edgepeer-warm-qos; do
+  for s in edgepeer-warm "$PAIR"; do
     m="$(tr ' ' '\n' <<<"${SECS[$s]:-}" | { grep . || true; } | median)"
     c="$(tr ' ' '\n' <<<"${CPU[$s]:-}" | { grep . || true; } | median)"
     printf '%-18s median %ss, %s MB/s, seeder CPU %ss; runs: %s\n' "$s" "$m" "$(awk -v b="$BYTES" -v s="$m" 'BEGIN{printf "%.0f", (s > 0) ? b / s / 1e6 : 0}')" "$c" "${SECS[$s]:-}"
     declare "MED_${s//-/_}=$m"; declare "CPU_${s//-/_}=$c"
   done
-  echo "# ratio limits-not-binding/none, warm, same run (seconds none / seconds with limits; goal >= 0.97): $(awk -v n="$MED_edgepeer_warm" -v q="$MED_edgepeer_warm_qos" 'BEGIN{printf "%.2f", (q > 0) ? n/q : 0}'); seeder CPU none/limits $(awk -v n="$CPU_edgepeer_warm" -v q="$CPU_edgepeer_warm_qos" 'BEGIN{printf "%.2f", (q > 0) ? n/q : 0}')"
+  med_pair="MED_${PAIR//-/_}"; cpu_pair="CPU_${PAIR//-/_}"
+  echo "# ratio $PAIR_ONLY/none, warm, same run (seconds none / seconds with $PAIR_ONLY; goal >= 0.97 for qos, 0.95 for acct): $(awk -v n="$MED_edgepeer_warm" -v q="${!med_pair}" 'BEGIN{printf "%.2f", (q > 0) ? n/q : 0}'); seeder CPU none/$PAIR_ONLY $(awk -v n="$CPU_edgepeer_warm" -v q="${!cpu_pair}" 'BEGIN{printf "%.2f", (q > 0) ? n/q : 0}')"
   echo "# rounds started without a quiet second: $noisy_rounds; loadavg at end: $(cut -d' ' -f1 /proc/loadavg)"
   exit 0
 fi

@@ -92,6 +92,17 @@ export class UrlGate {
     cookie: string | undefined,
     address: string | undefined,
   ): Refusal | null {
+    const answer = this.admit(target, header, cookie, address);
+    return 'status' in answer ? answer : null;
+  }
+
+  /** As check(), but a request that may be served gets the token's claims (its subscriber, for QoS classes). */
+  admit(
+    target: string,
+    header: string | undefined,
+    cookie: string | undefined,
+    address: string | undefined,
+  ): Refusal | ParsedToken {
     const { path, query } = splitTarget(target);
     const token =
       (query === null ? undefined : paramOf(query, '&')) ??
@@ -109,7 +120,7 @@ export class UrlGate {
     }
     if (parsed.expires < this.#now()) return this.#refuse('expired', path, address, parsed.keyId);
     this.#counters.accepted += 1;
-    return null;
+    return parsed;
   }
 
   /**

@@ -3,6 +3,7 @@
 // < config file (--config, $EDGEPEER_CONTROLLER_CONFIG; YAML, keys as the flags are named) < environment <
 // flags, and a value that is wrong is refused naming the key and where it came from.
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError, fromSystemError } from '../errors/index.ts';
 import type { RegistrationOptions } from '../ims/index.ts';
@@ -265,6 +266,32 @@ export const CONTROLLER_SETTINGS: readonly ControllerSetting[] = [
       "Top-up of the controller's peer wire: a leecher gets at most this rate (bytes/s, e.g. 1.8MiB) less what its other peers give it; 0: off (docs/policy.md, Top-up).",
   },
   {
+    name: 'alto-network-map',
+    kind: 'string',
+    description:
+      'ALTO network map (RFC 7285 application/alto-networkmap+json) or coverage zone file, as a file (reloaded when it changes and on SIGHUP) or an http(s) URL of an ALTO server: redirects go to the holder nearest to the client, piece fetches to the holder nearest to alto-home-address (docs/topology.md).',
+  },
+  {
+    name: 'alto-cost-map',
+    kind: 'string',
+    description:
+      'ALTO cost map (application/alto-costmap+json, routingcost) as a file or URL. Without it: same PID first, every other PID alike.',
+  },
+  {
+    name: 'alto-refresh',
+    kind: 'integer',
+    default: 300,
+    min: 1,
+    max: 86_400,
+    description: 'Seconds between fetches of maps from an ALTO server (If-None-Match: an unchanged map costs a 304).',
+  },
+  {
+    name: 'alto-home-address',
+    kind: 'string',
+    description:
+      "The controller's own address as the network map knows it: pieces for peers are fetched from the holder nearest to it (unset: by load and affinity only).",
+  },
+  {
     name: 'shutdown-grace',
     kind: 'integer',
     default: 5000,
@@ -351,6 +378,7 @@ export async function resolveControllerConfig(
     shutdownGraceMs: values['shutdown-grace'] as number,
     state: await stateOptions(values, where, options.readFiles !== false),
     storageControl: storageControlOf(values, where),
+    topology: topologyOptions(values, where),
   };
   return { config, logLevel: text('log-level') as LogLevel, file: file === null ? null : resolve(file) };
 }
@@ -547,6 +575,32 @@ async function stateOptions(
     readFiles,
   );
   return redis === null ? null : { redis };
+}
+
+/** The ALTO settings, or null without a network map (a cost map alone is refused: it needs PIDs). */
+function topologyOptions(values: Values, where: (name: string) => string): ControllerConfig['topology'] {
+  const networkMap = values['alto-network-map'] as string | undefined;
+  const costMap = values['alto-cost-map'] as string | undefined;
+  const homeAddress = values['alto-home-address'] as string | undefined;
+  if (networkMap === undefined) {
+    if (costMap !== undefined) {
+      throw new ConfigError(`alto-cost-map (${where('alto-cost-map')}) needs alto-network-map too`, {
+        subject: 'alto-network-map',
+      });
+    }
+    return null;
+  }
+  if (homeAddress !== undefined && isIP(homeAddress) === 0) {
+    throw new ConfigError(`alto-home-address (${where('alto-home-address')}): "${homeAddress}" is not an IP address`, {
+      subject: 'alto-home-address',
+    });
+  }
+  return {
+    networkMap,
+    refreshS: values['alto-refresh'] as number,
+    ...(costMap === undefined ? {} : { costMap }),
+    ...(homeAddress === undefined ? {} : { homeAddress }),
+  };
 }
 
 const KEY_FILE = /^([A-Za-z0-9._-]{1,64})=(\S.*)$/;

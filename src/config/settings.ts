@@ -574,7 +574,7 @@ export const SETTINGS = {
     },
     defaultText: 'one class, default (weight 1)',
     example: 'gold:3,bronze:1:50MiB',
-    doc: 'Priority classes with weights (and an optional limit each): under contention each class gets its weighted share, deficit round robin; objects not in qos.objectClasses are in class default (weight 1 unless listed).',
+    doc: 'Priority classes with weights (and an optional limit each): under contention each class gets its weighted share, deficit round robin; objects not in qos.objectClasses (and requests of subscribers not in qos.subscriberClasses) are in class default (weight 1 unless listed).',
     flag: 'qos-classes',
   },
   'qos.objectClasses': {
@@ -588,6 +588,18 @@ export const SETTINGS = {
     example: 'c0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ff=default',
     doc: 'The class of each listed object (info hash=class, comma-separated).',
     flag: 'qos-object-classes',
+  },
+  'qos.subscriberClasses': {
+    value: {
+      type: 'string',
+      what: '<subscriber>=<class> items separated by commas (a subscriber as signed URL tokens name it)',
+      check: (value) =>
+        /^\s*[A-Za-z0-9._@:+-]+\s*=\s*[A-Za-z0-9_-]+(\s*,\s*[A-Za-z0-9._@:+-]+\s*=\s*[A-Za-z0-9_-]+)*\s*$/.test(value),
+    },
+    defaultText: "none: requests go by their object's class",
+    example: 'sip:alice@ims.example.net=default',
+    doc: "The class of HTTP(S) requests whose signed URL token names the subscriber (its sub), over the object's class (subscriber=class, comma-separated).",
+    flag: 'qos-subscriber-classes',
   },
   'qos.altRate': qosRate(
     'qos-alt-rate',

@@ -27,23 +27,37 @@ export function loadWeight(edge: FleetEdge): number {
   return 1 / (1 + (edge.liveness?.connections ?? 0) / LOAD_HALF_WEIGHT_CONNECTIONS);
 }
 
-/** The candidates ordered best first for `key`: weighted rendezvous (score -w / ln(h)). */
-export function rankEdges(candidates: FleetEdge[], key: string): FleetEdge[] {
+/**
+ * The cost of reaching an edge (src/topology: routing cost between PIDs), lower first. With one, the
+ * nearest edges are chosen among and rendezvous with load decides between edges at the same cost.
+ */
+export type EdgeCost = (edge: FleetEdge) => number;
+
+/** The candidates ordered best first for `key`: cost, then weighted rendezvous (score -w / ln(h)). */
+export function rankEdges(candidates: FleetEdge[], key: string, cost?: EdgeCost): FleetEdge[] {
   if (candidates.length < 2) return candidates;
   return candidates
-    .map((edge) => ({ edge, rank: -loadWeight(edge) / Math.log(score(edge.record.id, key)) }))
-    .sort((a, b) => b.rank - a.rank)
+    .map((edge) => ({
+      edge,
+      cost: cost?.(edge) ?? 0,
+      rank: -loadWeight(edge) / Math.log(score(edge.record.id, key)),
+    }))
+    .sort((a, b) => a.cost - b.cost || b.rank - a.rank)
     .map(({ edge }) => edge);
 }
 
-/** The best of the candidates for `key`, without sorting them all. */
-export function bestEdge(candidates: FleetEdge[], key: string): FleetEdge | undefined {
+/** The best of the candidates for `key` (the nearest, then by rendezvous), without sorting them all. */
+export function bestEdge(candidates: FleetEdge[], key: string, cost?: EdgeCost): FleetEdge | undefined {
   let best: FleetEdge | undefined;
+  let bestCost = Number.POSITIVE_INFINITY;
   let bestRank = -1;
   for (const edge of candidates) {
+    const edgeCost = cost?.(edge) ?? 0;
+    if (edgeCost > bestCost) continue;
     const rank = -loadWeight(edge) / Math.log(score(edge.record.id, key));
-    if (rank > bestRank) {
+    if (edgeCost < bestCost || rank > bestRank) {
       best = edge;
+      bestCost = edgeCost;
       bestRank = rank;
     }
   }

@@ -35,6 +35,7 @@ import {
 } from '../parts/index.ts';
 import type { PolicyExplanation } from '../policy/index.ts';
 import { CachingSource } from '../store/index.ts';
+import { Topology } from '../topology/index.ts';
 import { newPeerId, type PeerWireServer } from '../wire/index.ts';
 import { createEdgeApi } from './edge-api.ts';
 import { EdgeRegistry } from './edge-registry.ts';
@@ -44,6 +45,7 @@ import type { FleetState, Leadership } from './fleet-state.ts';
 import { edgeForwarder } from './forwarding.ts';
 import { MemoryFleetState } from './memory-fleet-state.ts';
 import { createControllerMetrics } from './metrics.ts';
+import { EdgeNearness } from './nearness.ts';
 import { ControllerOperations } from './operations.ts';
 import type { EdgeChoice } from './placement.ts';
 import { restartOnlyChanges } from './reload.ts';
@@ -84,6 +86,8 @@ export class Controller {
   readonly #announces: AnnouncesPart;
   readonly #registration: RegistrationPart;
   readonly #metrics: Registry;
+  /** ALTO maps: where clients and edges are; null without alto-network-map. */
+  readonly nearness: EdgeNearness | null;
   #leadership: Leadership | null = null;
   /** Storage control over the fleet, while this controller leads and it is configured. */
   #storageControl: StorageControlPart | null = null;
@@ -105,8 +109,10 @@ export class Controller {
     fleet: FleetState,
     verify: (data: Uint8Array, expected: Uint8Array) => Promise<boolean>,
     peerId: Buffer,
+    nearness: EdgeNearness | null,
   ) {
     this.peerId = peerId;
+    this.nearness = nearness;
     this.config = config;
     this.#logger = logger;
     this.#lifecycle = lifecycle;
@@ -128,6 +134,7 @@ export class Controller {
       verify,
       logger: logger.child({ part: 'edge source' }),
       tokenFor: (path) => this.#urlGate?.tokenFor(path),
+      ...(nearness === null ? {} : { nearness }),
     });
     this.#cache = new CachingSource(this.catalog, this.#source, { maxBytes: config.cacheBytes });
     this.#announces = new AnnouncesPart({
@@ -161,7 +168,22 @@ export class Controller {
     // pool (a copy, a message) cost more than its SHA-1 (peer wire through the controller: 0.53x of straight
     // from an edge with the pool, 0.68x without; docs/benchmarks.md).
     const verify = async (data: Uint8Array, expected: Uint8Array) => sha1Verifier(data, expected);
-    const controller = new Controller(config, logger, lifecycle, state, verify, peerId);
+    // A map that cannot be read or is malformed stops the start, naming it (EDGEPEER_TOPOLOGY_MAP_*).
+    let nearness: EdgeNearness | null = null;
+    if (config.topology) {
+      const topology = await Topology.open({
+        networkMap: config.topology.networkMap,
+        ...(config.topology.costMap === undefined ? {} : { costMap: config.topology.costMap }),
+        refreshS: config.topology.refreshS,
+        logger: logger.child({ part: 'topology' }),
+      }).catch(async (err: unknown) => {
+        await lifecycle.stop(5000);
+        throw err;
+      });
+      lifecycle.add({ name: 'topology', phase: 'release', stop: async () => topology.close() });
+      nearness = new EdgeNearness(topology, config.topology.homeAddress ?? null);
+    }
+    const controller = new Controller(config, logger, lifecycle, state, verify, peerId, nearness);
     controller.#edgeChoice = options.edgeChoice;
     try {
       await controller.#startParts();
@@ -227,7 +249,7 @@ export class Controller {
           cache: this.#cache,
           port: config.http.port,
           policy: 'refuse',
-          forward: edgeForwarder(this.catalog),
+          forward: edgeForwarder(this.catalog, this.nearness ?? undefined),
           logger: logger.child({ part: 'http' }),
           ...(config.http.accessLog ? { accessLog: config.http.accessLog } : {}),
           ...(config.http.corsOrigin ? { corsOrigin: config.http.corsOrigin } : {}),
@@ -414,6 +436,16 @@ export class Controller {
       await step('ims', () => this.#registration.replace(next.ims && this.#fleetIms(next.ims)));
     }
     if (next.edges.replicas !== current.edges.replicas) await step('edges.replicas', () => {});
+    // The maps are read again (a malformed one is refused and the old kept: status shows its error).
+    const nearness = this.nearness;
+    if (nearness !== null) {
+      await step('topology', async () => {
+        const reloaded = await nearness.topology.reload();
+        if (reloaded.networkMap === 'refused' || reloaded.costMap === 'refused') {
+          throw new Error(`a map was refused: ${JSON.stringify(nearness.topology.status())}`);
+        }
+      });
+    }
     // Signed URL token keys: the files read anew, the list as configured (turning tokens on or off: restart).
     const tokenKeys = next.http?.tokenKeys;
     let keysInUse = current.http?.tokenKeys;
@@ -486,6 +518,7 @@ export class Controller {
       announces: this.#announces,
       registration: this.#registration,
       leader: this.#leadership?.leader ?? false,
+      nearness: this.nearness,
     });
   }
 

@@ -11,6 +11,7 @@ import { pieceHash, pieceSize } from '../metainfo/index.ts';
 import type { PieceSource } from '../store/index.ts';
 import { rankEdges } from './choice.ts';
 import type { FleetCatalog, FleetEdge } from './fleet-catalog.ts';
+import type { EdgeNearness } from './nearness.ts';
 
 export interface EdgeSourceOptions {
   catalog: FleetCatalog;
@@ -25,6 +26,8 @@ export interface EdgeSourceOptions {
   logger: Pick<Logger, 'warn' | 'debug'>;
   /** A token for a piece path, when edges require signed URLs (sent as X-Edgepeer-Token); default: none. */
   tokenFor?: (path: string) => string | undefined;
+  /** ALTO maps: pieces come from the holder nearest to the controller, and bytes are counted by PID. */
+  nearness?: EdgeNearness;
 }
 
 export interface EdgeSourceStats {
@@ -43,6 +46,7 @@ export class EdgeSource implements PieceSource {
   readonly #setAsideMs: number;
   readonly #logger: EdgeSourceOptions['logger'];
   readonly #tokenFor: EdgeSourceOptions['tokenFor'];
+  readonly #nearness: EdgeNearness | undefined;
   readonly #stats: EdgeSourceStats = { fetched: 0, bytesFetched: 0, fetchFailures: 0, corruptPieces: 0 };
 
   constructor(options: EdgeSourceOptions) {
@@ -52,6 +56,7 @@ export class EdgeSource implements PieceSource {
     this.#setAsideMs = options.setAsideMs ?? 10_000;
     this.#logger = options.logger;
     this.#tokenFor = options.tokenFor;
+    this.#nearness = options.nearness;
     this.#dispatcher = new Agent({
       connections: options.connectionsPerEdge ?? 16,
       headersTimeout: timeoutMs,
@@ -73,7 +78,9 @@ export class EdgeSource implements PieceSource {
       const candidates = this.#catalog
         .holdersOfSpan(key, pieceIndex, pieceIndex)
         .filter((edge) => !tried.has(edge.record.id) && this.#catalog.serving(edge));
-      const edge = rankEdges(candidates, `${key}:${pieceIndex}`)[0];
+      const nearness = this.#nearness;
+      const homePid = nearness?.homePid ?? null;
+      const edge = rankEdges(candidates, `${key}:${pieceIndex}`, nearness?.costFrom(homePid))[0];
       if (edge === undefined) {
         throw new NotFoundError(
           tried.size === 0
@@ -87,6 +94,7 @@ export class EdgeSource implements PieceSource {
       if (await this.#verify(data, expected)) {
         this.#stats.fetched += 1;
         this.#stats.bytesFetched += data.length;
+        nearness?.fetched.add(homePid, nearness.edgePid(edge), data.length);
         return data;
       }
       this.#stats.corruptPieces += 1;

@@ -5,16 +5,21 @@
 import type { Forwarder } from '../http/index.ts';
 import { bestEdge } from './choice.ts';
 import type { FleetCatalog } from './fleet-catalog.ts';
+import type { EdgeNearness } from './nearness.ts';
 
-export function edgeForwarder(catalog: FleetCatalog): Forwarder {
-  return ({ object, target, firstPiece, lastPiece }) => {
+/** With `nearness` (ALTO maps), the edges nearest to the client are chosen among first. */
+export function edgeForwarder(catalog: FleetCatalog, nearness?: EdgeNearness): Forwarder {
+  return ({ object, target, firstPiece, lastPiece, clientAddress, bytes }) => {
     const now = Date.now();
     const holders = catalog
       .holdersOfSpan(object.infoHash, firstPiece, lastPiece)
       .filter((edge) => catalog.serving(edge, now));
-    const edge = bestEdge(holders, `${object.infoHash}:${firstPiece}`);
+    const clientPid =
+      nearness === undefined || clientAddress === undefined ? null : nearness.topology.pidOf(clientAddress);
+    const edge = bestEdge(holders, `${object.infoHash}:${firstPiece}`, nearness?.costFrom(clientPid));
     const baseUrl = edge?.liveness?.address.httpBaseUrl;
     if (edge === undefined || baseUrl === undefined) return null;
+    nearness?.redirected.add(clientPid, nearness.edgePid(edge), bytes ?? 0);
     return { location: baseUrl.replace(/\/+$/, '') + target, holder: `edge ${edge.record.name} (${edge.record.id})` };
   };
 }

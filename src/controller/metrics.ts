@@ -77,6 +77,21 @@ export function createControllerMetrics(status: () => ControllerStatus, edges: (
     set({ state: 'complete' }, s.objectsComplete);
     set({ state: 'partial' }, s.objects - s.objectsComplete);
   });
+  counter(
+    'edgepeer_controller_pid_bytes_total',
+    "Bytes redirected to edges (HTTP) and fetched from them (peer wire), within the client's (the controller's) PID, across PIDs, or unmapped; with ALTO maps only.",
+    ['kind', 'scope'],
+    (set) => {
+      const topology = now().topology;
+      if (topology === null) return;
+      for (const [kind, counts] of [
+        ['redirected', topology.redirectedBytes],
+        ['fetched', topology.fetchedBytes],
+      ] as const) {
+        for (const [scope, value] of Object.entries(counts)) set({ kind, scope }, value);
+      }
+    },
+  );
   gauge('edgepeer_cache_bytes', "Bytes in the controller's piece cache.", [], (set) => set({}, now().cache.bytes));
   signallingMetrics({ counter, gauge }, now);
   return registry;

@@ -16,6 +16,8 @@ const RESTART_ONLY = [
   'cacheBytes',
   'shutdownGraceMs',
   'storageControl',
+  // Where the maps come from; the maps themselves are read again at every SIGHUP.
+  'topology',
 ] as const;
 
 /** Reads the settings again and applies them; an invalid file is refused whole (logged), nothing changes. */

@@ -10,6 +10,7 @@ import type { ControllerAddresses } from './controller.ts';
 import type { EdgeRegistry, EdgeRegistryStats } from './edge-registry.ts';
 import type { EdgeSource, EdgeSourceStats } from './edge-source.ts';
 import type { FleetCatalog } from './fleet-catalog.ts';
+import type { EdgeNearness } from './nearness.ts';
 
 /** One line of `edgepeer edges --json`. Field names are a stable interface for scripts. */
 export interface EdgeSummary {
@@ -49,6 +50,8 @@ export interface ControllerStatus {
   http: ReturnType<HttpServer['stats']> | null;
   trackers: TrackerStatus[];
   ims: RegistrationState | null;
+  /** ALTO maps and the bytes redirected and fetched within and across PIDs; null without maps. */
+  topology: ReturnType<EdgeNearness['status']> | null;
 }
 
 export function edgeSummaries(catalog: FleetCatalog, now = Date.now()): EdgeSummary[] {
@@ -92,6 +95,7 @@ export function controllerStatus(parts: {
   announces: AnnouncesPart;
   registration: RegistrationPart;
   leader: boolean;
+  nearness: EdgeNearness | null;
 }): ControllerStatus {
   const objects = parts.catalog.list();
   const edges = parts.catalog.edges();
@@ -114,5 +118,6 @@ export function controllerStatus(parts: {
     http: parts.http?.stats() ?? null,
     trackers: parts.announces.status(),
     ims: parts.registration.state(),
+    topology: parts.nearness?.status() ?? null,
   };
 }

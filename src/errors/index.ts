@@ -49,10 +49,20 @@ export const ERRORS = {
   EDGEPEER_NOT_FOUND: { exitCode: ExitCode.notFound, httpStatus: 404, message: 'no such object, piece or route' },
   EDGEPEER_STORE_LOCKED: { exitCode: ExitCode.busy, httpStatus: 409, message: 'the store is locked by another writer' },
   EDGEPEER_CONFIG_INVALID: { exitCode: ExitCode.config, httpStatus: 500, message: 'invalid configuration' },
+  EDGEPEER_TOPOLOGY_MAP_INVALID: {
+    exitCode: ExitCode.config,
+    httpStatus: 500,
+    message: 'a network map, cost map or coverage zone file is malformed',
+  },
   EDGEPEER_SIGNING_KEY_INVALID: {
     exitCode: ExitCode.config,
     httpStatus: 500,
     message: 'a URL token key file cannot be read or is too short',
+  },
+  EDGEPEER_TOPOLOGY_MAP_UNREACHABLE: {
+    exitCode: ExitCode.remote,
+    httpStatus: 502,
+    message: 'a network or cost map cannot be read',
   },
   EDGEPEER_ORIGIN_STATUS: { exitCode: ExitCode.remote, httpStatus: 502, message: 'the origin answered an error' },
   EDGEPEER_ORIGIN_TIMEOUT: { exitCode: ExitCode.remote, httpStatus: 504, message: 'the origin did not answer in time' },
@@ -170,6 +180,20 @@ export class EdgepeerError extends Error {
 export class InvalidArgumentError extends EdgepeerError {
   constructor(message: string, details?: ErrorDetails) {
     super('EDGEPEER_INVALID_ARGUMENT', message, details);
+  }
+}
+
+/** A network map, cost map or coverage zone file that is malformed: the message names the key, PID or prefix. */
+export class TopologyMapError extends EdgepeerError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('EDGEPEER_TOPOLOGY_MAP_INVALID', message, details);
+  }
+}
+
+/** A map source (file or ALTO server) that cannot be read at all. */
+export class TopologyMapUnreachableError extends EdgepeerError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('EDGEPEER_TOPOLOGY_MAP_UNREACHABLE', message, details);
   }
 }
 

@@ -55,9 +55,16 @@ export interface Http1ServerOptions {
   onClientError?(kind: Http1ClientError, reason: string): void;
   /**
    * Each response, once ended (or cut short): its request (null for one refused before it could be
-   * parsed), status, body bytes handed to the socket, and the client's address. For the access log.
+   * parsed), status, body bytes handed to the socket, the client's address, and the performance.now() at
+   * which the request was handed to onRequest (0 for a refused one). For the access log and accounting.
    */
-  onResponseEnd?(request: Http1Request | null, status: number, bodyBytes: number, socket: Socket): void;
+  onResponseEnd?(
+    request: Http1Request | null,
+    status: number,
+    bodyBytes: number,
+    socket: Socket,
+    startedAt: number,
+  ): void;
 }
 
 export interface Http1Server {
@@ -175,6 +182,8 @@ export class Http1Response {
   #bodyBytes = 0;
   /** Body bytes the kernel has taken, as of the last body write the socket called back: what left. */
   #bodyBytesSent = 0;
+  /** performance.now() when the request was handed over; read only if responses are reported. */
+  readonly #startedAt: number;
   headersSent = false;
   readonly #onBodyWritten = (err?: Error | null): void => {
     if (err != null) return;
@@ -188,6 +197,7 @@ export class Http1Response {
     this.#request = request;
     this.#head = request.method === 'HEAD';
     this.#keepAlive = keepAlive;
+    this.#startedAt = connection.reportsResponses ? performance.now() : 0;
   }
 
   get destroyed(): boolean {
@@ -261,7 +271,7 @@ export class Http1Response {
     }
     if (!written) taken?.();
     else this.#bodyBytes += body.length;
-    this.#connection.responseEnded(this.#request, this.#status, this.#bodyBytes);
+    this.#connection.responseEnded(this.#request, this.#status, this.#bodyBytes, this.#startedAt);
     this.#connection.responseDone(this.#keepAlive);
   }
 
@@ -299,7 +309,7 @@ export class Http1Response {
   }
 
   #endEarly(bodyBytes: number): void {
-    if (!this.#ended) this.#connection.responseEnded(this.#request, this.#status, bodyBytes);
+    if (!this.#ended) this.#connection.responseEnded(this.#request, this.#status, bodyBytes, this.#startedAt);
     this.#ended = true;
   }
 }
@@ -503,16 +513,21 @@ class Connection {
     return this.#owner.responseFields;
   }
 
-  /** For the access log, if the server keeps one. */
-  responseEnded(request: Http1Request | null, status: number, bodyBytes: number): void {
-    this.#owner.responseEnded?.(request, status, bodyBytes, this.socket);
+  /** True if the server reports each response (access log, accounting). */
+  get reportsResponses(): boolean {
+    return this.#owner.responseEnded !== undefined;
+  }
+
+  /** For the access log and accounting, if the server reports responses. */
+  responseEnded(request: Http1Request | null, status: number, bodyBytes: number, startedAt: number): void {
+    this.#owner.responseEnded?.(request, status, bodyBytes, this.socket, startedAt);
   }
 
   #reject(status: number, kind: Http1ClientError, reason: string): void {
     this.#owner.clientError(kind, reason);
     this.minorVersion = 1;
     const body = `${reason}\n`;
-    this.responseEnded(null, status, Buffer.byteLength(body));
+    this.responseEnded(null, status, Buffer.byteLength(body), 0);
     this.socket.write(
       `${statusLine(status)}${this.#owner.responseFields}${dateLine()}Connection: close\r\n` +
         `Cache-Control: no-store\r\nContent-Type: text/plain; charset=utf-8\r\n` +

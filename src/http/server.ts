@@ -32,7 +32,6 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   const qos = options.qos ?? null;
   const protocol = options.tls === undefined ? 'http' : 'https';
   // When responses are accounted for: when each request's handling began.
-  const startTimes = new WeakMap<Http1Request, number>();
   const logger = options.logger ?? silentLogger;
   // `connections` is read off the transport when asked.
   const stats = emptyHttpStats();
@@ -69,7 +68,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     ...(accessLog === null && onResponse === undefined
       ? {}
       : {
-          onResponseEnd(request, status, bodyBytes, socket) {
+          onResponseEnd(request, status, bodyBytes, socket, startedAt) {
             accessLog?.add({
               remoteAddress: socket.remoteAddress,
               method: request?.method ?? '',
@@ -81,17 +80,19 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
               userAgent: request?.headers['user-agent'],
             });
             if (onResponse !== undefined && request !== null) {
-              const started = startTimes.get(request);
+              // The route was found for the request: remembered, so this is a string comparison.
+              const route = routeOf(request.url);
               onResponse({
                 remoteAddress: socket.remoteAddress,
                 remotePort: socket.remotePort,
                 method: request.method,
                 target: request.url,
+                infoHash: route.kind === 'object' || route.kind === 'piece' ? route.infoHash : undefined,
                 minorVersion: request.minorVersion,
                 range: request.headers.range,
                 status,
                 bodyBytes,
-                durationMs: started === undefined ? 0 : performance.now() - started,
+                durationMs: startedAt === 0 ? 0 : performance.now() - startedAt,
               });
             }
           },
@@ -113,7 +114,6 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   /** Answers one request; synchronously when the bytes are at hand, else through the returned promise. */
   function handle(req: Http1Request, res: Http1Response): Promise<void> | void {
     stats.requests += 1;
-    if (onResponse !== undefined) startTimes.set(req, performance.now());
     const method = req.method;
     const head = method === 'HEAD';
     if (method === 'OPTIONS') {
@@ -137,9 +137,11 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     const route = routeOf(req.url);
     if (route.kind === 'bad') return sendError(res, 400, route.reason);
     if (route.kind === 'unknown') return sendError(res, 404, 'no such resource');
+    let subscriber: string | undefined;
     if (gate !== undefined) {
-      const refusal = gate.check(req.url, req.headers['x-edgepeer-token'], req.headers.cookie, res.remoteAddress);
-      if (refusal !== null) return sendError(res, refusal.status, refusal.message);
+      const answer = gate.admit(req.url, req.headers['x-edgepeer-token'], req.headers.cookie, res.remoteAddress);
+      if ('status' in answer) return sendError(res, answer.status, answer.message);
+      subscriber = answer.subscriber;
     }
     const object = store.get(route.infoHash);
     if (object === undefined) return sendError(res, 404, `no object ${route.infoHash} here`);
@@ -194,7 +196,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     }
     if (head) return sendHead(res, representation);
     const partial = decision.kind === 'ranges';
-    const flow = qos?.active ? qos.open(protocol, object.infoHash, res.remoteAddress) : null;
+    const flow = qos?.active ? qos.open(protocol, object.infoHash, res.remoteAddress, undefined, subscriber) : null;
     if (sendAtHand(res, object, representation, ranges, partial, flow)) {
       flow?.close();
       return;
@@ -288,6 +290,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       target: req.url,
       firstPiece: Math.floor(first / object.pieceLength),
       lastPiece: Math.floor(last / object.pieceLength),
+      clientAddress: res.remoteAddress,
+      bytes: last - first + 1,
     });
     if (where === null) return false;
     stats.redirected += 1;

@@ -70,6 +70,10 @@ export interface ForwardRequest {
   /** The pieces the requested bytes lie in. */
   firstPiece: number;
   lastPiece: number;
+  /** The client's address (choosing the edge nearest to it: src/topology). */
+  clientAddress?: string;
+  /** Bytes the request asks for (counted by where they are sent). */
+  bytes?: number;
 }
 
 /** A redirect for the request (302 to `location`), or null to serve it here. */
@@ -80,12 +84,13 @@ export type Forwarder = (request: ForwardRequest) => { location: string; holder:
  * status and message to refuse with. The server knows nothing of tokens beyond these calls.
  */
 export interface RequestGate {
-  check(
+  /** A refusal to send, or the admitted request's subscriber (the token's `sub`, for QoS classes). */
+  admit(
     target: string,
     tokenHeader: string | undefined,
     cookie: string | undefined,
     address: string | undefined,
-  ): { status: number; message: string } | null;
+  ): { status: number; message: string } | { subscriber?: string | undefined };
   /** A redirect's Location carrying a fresh token for where it goes. */
   resign(location: string): string;
   /** The target as the access log may show it (no token). */
@@ -99,6 +104,8 @@ export interface ResponseEntry {
   method: string;
   /** The request target as sent (it may hold a token). */
   target: string;
+  /** The object the target names (lower-case hex), if it names one. */
+  infoHash: string | undefined;
   minorVersion: 0 | 1;
   range: string | undefined;
   status: number;

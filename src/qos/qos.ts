@@ -112,11 +112,13 @@ export interface LoadFigures {
 /** How often load is sampled while a shedding threshold is set. */
 const LOAD_SAMPLE_MS = 100;
 
+const NO_BUCKETS: TokenBucket[] = [];
+
 /** One connection's or response's claim on the limiter. */
 export class Flow {
   readonly protocol: Protocol;
-  /** Called when a send that had to wait may go: the sender tries again and its take() succeeds. */
-  readonly resume: () => void;
+  /** The sender's own resume (a connection's), or undefined: then the awaited whenSendable() goes on. */
+  readonly #onResume: (() => void) | undefined;
   buckets: TokenBucket[];
   cls: ClassState;
   /** Bytes waiting to be sent (0: not waiting). */
@@ -130,26 +132,41 @@ export class Flow {
   readonly #qos: Qos;
   readonly objectKey: string;
   readonly clientKey: string;
+  /** The subscriber of the request's token, if any: its class wins over the object's. */
+  readonly subscriber: string | undefined;
   /** The object's and the client address's buckets, once their limits are set. */
   objectShared: SharedBucket | null = null;
   clientShared: SharedBucket | null = null;
 
   #waiter: (() => void) | null = null;
 
-  constructor(qos: Qos, protocol: Protocol, objectKey: string, clientKey: string, resume?: () => void) {
+  constructor(
+    qos: Qos,
+    protocol: Protocol,
+    objectKey: string,
+    clientKey: string,
+    resume: (() => void) | undefined,
+    subscriber: string | undefined,
+  ) {
     this.#qos = qos;
     this.protocol = protocol;
     this.objectKey = objectKey;
     this.clientKey = clientKey;
-    this.resume =
-      resume ??
-      (() => {
-        const waiter = this.#waiter;
-        this.#waiter = null;
-        waiter?.();
-      });
-    this.buckets = [];
+    this.subscriber = subscriber;
+    this.#onResume = resume;
+    this.buckets = NO_BUCKETS;
     this.cls = undefined as unknown as ClassState;
+  }
+
+  /** Called when a send that had to wait may go: the sender tries again and its take() succeeds. */
+  resume(): void {
+    if (this.#onResume !== undefined) {
+      this.#onResume();
+      return;
+    }
+    const waiter = this.#waiter;
+    this.#waiter = null;
+    waiter?.();
   }
 
   /**
@@ -305,11 +322,18 @@ export class Qos {
 
   /**
    * A flow for a connection or response, or null when no limit is set (the server then sends freely).
-   * `resume` is called when a send that waited may go (without it: await Flow.whenSendable).
+   * `resume` is called when a send that waited may go (without it: await Flow.whenSendable); `subscriber`
+   * is the one a signed URL token named, for qos.subscriberClasses.
    */
-  open(protocol: Protocol, infoHash: string, clientAddress: string, resume?: () => void): Flow | null {
+  open(
+    protocol: Protocol,
+    infoHash: string,
+    clientAddress: string,
+    resume?: () => void,
+    subscriber?: string,
+  ): Flow | null {
     if (!this.#active) return null;
-    const flow = new Flow(this, protocol, infoHash, clientAddress, resume);
+    const flow = new Flow(this, protocol, infoHash, clientAddress, resume, subscriber);
     this.#flows.add(flow);
     this.#bind(flow);
     return flow;
@@ -523,12 +547,19 @@ export class Qos {
       flow.objectShared = this.#acquire(this.#objects, flow.objectKey, settings.objectRate);
     if (flow.clientShared === null && settings.clientRate > 0)
       flow.clientShared = this.#acquire(this.#clients, flow.clientKey, settings.clientRate);
-    const className = settings.objectClasses[flow.objectKey] ?? DEFAULT_CLASS;
+    const className =
+      (flow.subscriber !== undefined && Object.hasOwn(settings.subscriberClasses, flow.subscriber)
+        ? settings.subscriberClasses[flow.subscriber]
+        : undefined) ??
+      settings.objectClasses[flow.objectKey] ??
+      DEFAULT_CLASS;
     flow.cls = this.#classByName.get(className) ?? this.#classByName.get(DEFAULT_CLASS)!;
+    // Built per flow without a temporary array: this runs once per HTTP response.
     const buckets: TokenBucket[] = [];
-    for (const bucket of [this.#global, this.#protocol[flow.protocol], flow.cls.bucket]) {
-      if (bucket.limited) buckets.push(bucket);
-    }
+    if (this.#global.limited) buckets.push(this.#global);
+    const protocolBucket = this.#protocol[flow.protocol];
+    if (protocolBucket.limited) buckets.push(protocolBucket);
+    if (flow.cls.bucket.limited) buckets.push(flow.cls.bucket);
     if (flow.objectShared?.bucket.limited) buckets.push(flow.objectShared.bucket);
     if (flow.clientShared?.bucket.limited) buckets.push(flow.clientShared.bucket);
     flow.buckets = buckets;

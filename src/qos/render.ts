@@ -24,7 +24,7 @@ export function renderQos(status: QosStatus): string {
     `each        object ${rate(s.objectRate)}, client address ${rate(s.clientRate)}`,
     `sending     wire ${formatRate(status.currentRates.wire)}, http ${formatRate(status.currentRates.http)}, https ${formatRate(status.currentRates.https)}`,
     `waiting     ${status.waitingFlows} senders, ${status.waitingBytes} bytes; ${status.delayedSends} sends delayed since start`,
-    'classes',
+    `classes     ${Object.keys(s.objectClasses).length} objects and ${Object.keys(s.subscriberClasses).length} subscribers assigned; the rest in default`,
     ...status.classes.map(
       (c) =>
         `  ${c.name.padEnd(12)} weight ${String(c.weight).padEnd(4)} limit ${rate(c.rate).padEnd(14)} sending ${formatRate(c.currentRate).padEnd(14)} waiting ${c.waiting}`,

@@ -1,4 +1,5 @@
 // QoS settings as plain data: what the config file, flags and the admin API give, checked in one place.
+import { isSubscriber } from '../auth/index.ts';
 import { InvalidArgumentError } from '../errors/index.ts';
 
 export const PROTOCOLS = ['wire', 'http', 'https'] as const;
@@ -28,6 +29,11 @@ export interface QosSettings {
   classes: QosClass[];
   /** Info hash (lowercase hex) -> class name. */
   objectClasses: Record<string, string>;
+  /**
+   * Subscriber (the `sub` of a signed URL token: an IMS public identity) -> class name; it takes precedence
+   * over the object's class. HTTP(S) only: the peer wire carries no token.
+   */
+  subscriberClasses: Record<string, string>;
   /** The global rate during `altWindow` (Transmission's alt-speed); 0: no alternative limit. */
   altRate: number;
   altWindow: string | null;
@@ -50,6 +56,7 @@ export const DEFAULT_QOS: Readonly<QosSettings> = Object.freeze({
   clientRate: 0,
   classes: [],
   objectClasses: {},
+  subscriberClasses: {},
   altRate: 0,
   altWindow: null,
   shedConnections: 0,
@@ -75,15 +82,20 @@ const MAX_RATE = 2 ** 50;
 
 /** `base` overlaid with `given` (a partial, e.g. an admin API request), checked: InvalidArgumentError naming the field. */
 export function resolveQos(given: Record<string, unknown>, base: QosSettings = DEFAULT_QOS): QosSettings {
-  const settings: QosSettings = { ...base, classes: [...base.classes], objectClasses: { ...base.objectClasses } };
+  const settings: QosSettings = {
+    ...base,
+    classes: [...base.classes],
+    objectClasses: { ...base.objectClasses },
+    subscriberClasses: { ...base.subscriberClasses },
+  };
   for (const [key, value] of Object.entries(given)) {
     if (value === undefined) continue;
     if ((RATE_KEYS as readonly string[]).includes(key)) {
       settings[key as (typeof RATE_KEYS)[number]] = rateOf(key, value);
     } else if (key === 'classes') {
       settings.classes = typeof value === 'string' ? parseClasses(value) : classesOf(value);
-    } else if (key === 'objectClasses') {
-      settings.objectClasses = typeof value === 'string' ? parseObjectClasses(value) : objectClassesOf(value);
+    } else if (key === 'objectClasses' || key === 'subscriberClasses') {
+      settings[key] = parseAssignments(key, value);
     } else if (key === 'altWindow') {
       if (value === null || value === '') settings.altWindow = null;
       else if (typeof value === 'string') {
@@ -93,13 +105,15 @@ export function resolveQos(given: Record<string, unknown>, base: QosSettings = D
     } else {
       throw invalid(
         key,
-        `is not a QoS setting (known: ${[...RATE_KEYS, 'classes', 'objectClasses', 'altWindow'].join(', ')})`,
+        `is not a QoS setting (known: ${[...RATE_KEYS, 'classes', 'objectClasses', 'subscriberClasses', 'altWindow'].join(', ')})`,
       );
     }
   }
-  for (const className of Object.values(settings.objectClasses)) {
-    if (className !== DEFAULT_CLASS && !settings.classes.some((c) => c.name === className)) {
-      throw invalid('objectClasses', `names class ${JSON.stringify(className)}, which qos.classes does not define`);
+  for (const key of ['objectClasses', 'subscriberClasses'] as const) {
+    for (const className of Object.values(settings[key])) {
+      if (className !== DEFAULT_CLASS && !settings.classes.some((c) => c.name === className)) {
+        throw invalid(key, `names class ${JSON.stringify(className)}, which qos.classes does not define`);
+      }
     }
   }
   return settings;
@@ -144,14 +158,35 @@ export function parseClasses(text: string): QosClass[] {
   return checkClassNames(classes);
 }
 
-/** "<info hash>=gold,<info hash>=bronze". */
-export function parseObjectClasses(text: string): Record<string, string> {
+type AssignmentKey = 'objectClasses' | 'subscriberClasses';
+
+/** What an assignment maps to a class, checked: an info hash (lower-cased) or a subscriber. */
+const ASSIGNED: Record<AssignmentKey, { what: string; check: (member: string) => string }> = {
+  objectClasses: { what: '<info hash>', check: hashOf },
+  subscriberClasses: { what: '<subscriber>', check: subscriberOf },
+};
+
+/**
+ * `qos.objectClasses` ("<info hash>=gold,...") or `qos.subscriberClasses` ("sip:alice@ims.example.net=gold,...")
+ * as a map, from that text or from {"<member>": "<class>"}.
+ */
+export function parseAssignments(key: AssignmentKey, value: unknown): Record<string, string> {
+  const { what, check } = ASSIGNED[key];
   const map: Record<string, string> = {};
-  for (const item of text.split(',').map((s) => s.trim())) {
-    if (item === '') continue;
-    const [hash = '', name = ''] = item.split('=').map((s) => s.trim());
-    map[hashOf(hash)] = nameOf(name);
+  if (typeof value === 'string') {
+    for (const item of value.split(',').map((s) => s.trim())) {
+      if (item === '') continue;
+      // A subscriber may hold no "=", so the last one separates the class.
+      const eq = item.lastIndexOf('=');
+      if (eq <= 0) throw invalid(key, `expected ${what}=<class>, got ${JSON.stringify(item)}`);
+      map[check(item.slice(0, eq).trim())] = nameOf(item.slice(eq + 1).trim());
+    }
+    return map;
   }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalid(key, `must be {"${what}": "<class>"} or "${what}=<class>,..."`);
+  }
+  for (const [member, name] of Object.entries(value)) map[check(member)] = nameOf(name);
   return map;
 }
 
@@ -183,13 +218,12 @@ function checkClassNames(classes: QosClass[]): QosClass[] {
   return classes;
 }
 
-function objectClassesOf(value: unknown): Record<string, string> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalid('objectClasses', 'must be {"<info hash>": "<class>"} or "<info hash>=<class>,..."');
+/** A subscriber as a signed URL token names it (src/auth's rule). */
+function subscriberOf(subscriber: string): string {
+  if (!isSubscriber(subscriber)) {
+    throw invalid('subscriberClasses', `not a subscriber identity: ${JSON.stringify(subscriber)}`);
   }
-  const map: Record<string, string> = {};
-  for (const [hash, name] of Object.entries(value)) map[hashOf(hash)] = nameOf(name);
-  return map;
+  return subscriber;
 }
 
 function nameOf(name: unknown): string {

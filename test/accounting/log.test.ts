@@ -33,6 +33,7 @@ describe('accounting log', () => {
       remotePort: 50000,
       method: 'GET',
       target: `/objects/${IH}/f.bin?__token__=${token}`,
+      infoHash: IH,
       minorVersion: 1,
       range: 'bytes=0-99,200-299',
       status: 206,
@@ -71,6 +72,39 @@ describe('accounting log', () => {
     expect(all[4]).toMatchObject({ 'last-seq': 5 });
   });
 
+  it('writes valid JSON for an agent name, request target and range that need escaping', async () => {
+    const folder = join(dir, 'escape');
+    const log = await AccountingLog.open({ dir: folder, agent: 'edge "one"' });
+    const recorder = new AccountingRecorder(log);
+    const token = signToken(
+      { expires: 2e9, paths: ['/'], keyId: 'k1', subscriber: 'sip:alice@ims.example.net' },
+      Buffer.alloc(32, 1),
+    );
+    const target = `/objects/${IH}/a"b\\c\u0001?x=\ud800&__token__=${token}`;
+    recorder.httpResponse({
+      remoteAddress: '::1',
+      remotePort: 1,
+      method: 'GET',
+      target,
+      infoHash: IH,
+      minorVersion: 0,
+      range: 'bytes="0-1"',
+      status: 200,
+      bodyBytes: 2,
+      durationMs: 1,
+    });
+    await log.close();
+    const [, http] = await lines(folder);
+    expect(http).toMatchObject({
+      agent: 'edge "one"',
+      'u-uri': `/objects/${IH}/a"b\\c\u0001?x=\ud800&__token__=-`,
+      'cs(range)': 'bytes="0-1"',
+      subscriber: 'sip:alice@ims.example.net',
+      'token-key': 'k1',
+      protocol: 'HTTP/1.0',
+    });
+  });
+
   it('rotates by size, and the summary adds up every file and checks each run', async () => {
     const folder = join(dir, 'b');
     const log = await AccountingLog.open({ dir: folder, agent: 'edge2', rotateBytes: 4096 });
@@ -81,6 +115,7 @@ describe('accounting log', () => {
         remotePort: 1000 + i,
         method: 'GET',
         target: `/pieces/${IH}/${i}`,
+        infoHash: IH,
         minorVersion: 1,
         range: undefined,
         status: 200,

@@ -37,6 +37,27 @@ describe('resolveControllerConfig', () => {
     expect(config.dataDir).toMatch(/edgepeer-controller$/);
   });
 
+  it('reads the ALTO settings (docs/topology.md) and refuses a cost map without a network map', async () => {
+    expect((await resolveControllerConfig({}, { env: {} })).config.topology).toBeNull();
+    const path = await file('alto-network-map: /etc/edgepeer/networkmap.json\nalto-home-address: 192.0.2.7\n');
+    const { config } = await resolveControllerConfig(
+      { 'alto-cost-map': 'http://alto.example/costmap' },
+      { configPath: path, env: {} },
+    );
+    expect(config.topology).toEqual({
+      networkMap: '/etc/edgepeer/networkmap.json',
+      costMap: 'http://alto.example/costmap',
+      refreshS: 300,
+      homeAddress: '192.0.2.7',
+    });
+    await expect(resolveControllerConfig({ 'alto-cost-map': 'c.json' }, { env: {} })).rejects.toThrow(
+      'alto-cost-map (--alto-cost-map or EDGEPEER_CONTROLLER_ALTO_COST_MAP) needs alto-network-map too',
+    );
+    await expect(
+      resolveControllerConfig({ 'alto-network-map': 'n.json', 'alto-home-address': 'edge1' }, { env: {} }),
+    ).rejects.toThrow('"edge1" is not an IP address');
+  });
+
   it('takes the file over the defaults and flags (or environment) over the file', async () => {
     const path = await file(
       [

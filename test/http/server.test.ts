@@ -1,19 +1,23 @@
+import type { KeyObject } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KeyRing, signToken, UrlGate } from '../../src/auth/index.ts';
 import {
   createHttpServer,
   type HttpServer,
   type HttpServerOptions,
   objectUrls,
   REASON_PHRASES,
+  type ResponseEntry,
 } from '../../src/http/index.ts';
 import type { Metainfo } from '../../src/metainfo/index.ts';
+import { Qos, resolveQos } from '../../src/qos/index.ts';
 import { holdObject, MemoryStore, metainfoFor, pieceCacheOf, testBytes } from './memory-store.ts';
 
 const PIECE = 16384;
@@ -610,8 +614,81 @@ async function serveOneObject(name: string, pieces: number, options: Partial<Htt
   const server = createHttpServer({ store, cache, port: 0, host: '127.0.0.1', policy: 'refuse', ...options });
   const { port, baseUrls } = await server.listen();
   const url = objectUrls(baseUrls[0]!, { infoHash: metainfo.infoHash, metainfo }).files[0]!;
-  return { store, cache, server, port, baseUrls, data, url };
+  return { store, cache, server, port, baseUrls, data, url, metainfo };
 }
+
+describe('HTTP server: each response reported', () => {
+  it('hands onResponse the request as sent, status, body bytes, range and how long it took', async () => {
+    const entries: ResponseEntry[] = [];
+    const { server, url, metainfo } = await serveOneObject('reported.bin', 4, {
+      onResponse: (entry) => entries.push(entry),
+    });
+    try {
+      const started = performance.now();
+      const ranged = await get(`${url}?x=1`, { range: `bytes=${PIECE - 10}-${PIECE + 9}` });
+      const whole = await get(url);
+      const elapsed = performance.now() - started;
+      expect([ranged.status, whole.status]).toEqual([206, 200]);
+      expect(entries).toHaveLength(2);
+      const [first, second] = entries as [ResponseEntry, ResponseEntry];
+      expect(first).toMatchObject({
+        method: 'GET',
+        target: `${new URL(url).pathname}?x=1`,
+        infoHash: metainfo.infoHash,
+        minorVersion: 1,
+        range: `bytes=${PIECE - 10}-${PIECE + 9}`,
+        status: 206,
+        bodyBytes: 20,
+        remoteAddress: '127.0.0.1',
+      });
+      expect(second).toMatchObject({ status: 200, bodyBytes: 4 * PIECE, range: undefined });
+      for (const entry of entries) {
+        expect(entry.durationMs).toBeGreaterThan(0);
+        expect(entry.durationMs).toBeLessThan(elapsed);
+      }
+    } finally {
+      await server.close(100);
+    }
+  });
+});
+
+describe('HTTP server: QoS class of a signed request', () => {
+  it("sends a request whose token names a subscriber in that subscriber's class, others in the object's", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'edgepeer-http-qos-'));
+    await writeFile(join(dir, 'k1'), `${'11'.repeat(32)}\n`);
+    const keys = await KeyRing.load([{ id: 'k1', file: join(dir, 'k1') }]);
+    const qos = new Qos(
+      resolveQos({
+        rate: 1e11,
+        classes: 'gold:3,bronze:1',
+        subscriberClasses: 'sip:alice@ims.example.net=gold',
+      }),
+    );
+    const { server, url, metainfo } = await serveOneObject('classes.bin', 2, { gate: new UrlGate({ keys }), qos });
+    const sign = (subscriber?: string) =>
+      signToken(
+        {
+          expires: Math.floor(Date.now() / 1000) + 60,
+          paths: [`/objects/${metainfo.infoHash}/`],
+          keyId: 'k1',
+          ...(subscriber === undefined ? {} : { subscriber }),
+        },
+        keys.get('k1') as KeyObject,
+      );
+    const sent = () => Object.fromEntries(qos.status().classes.map((c) => [c.name, c.sentBytes]));
+    try {
+      expect((await get(`${url}?__token__=${sign('sip:alice@ims.example.net')}`)).status).toBe(200);
+      expect(sent()).toEqual({ default: 0, gold: 2 * PIECE, bronze: 0 });
+      expect((await get(`${url}?__token__=${sign('sip:bob@ims.example.net')}`)).status).toBe(200);
+      expect((await get(`${url}?__token__=${sign()}`)).status).toBe(200);
+      expect(sent()).toEqual({ default: 4 * PIECE, gold: 2 * PIECE, bronze: 0 });
+    } finally {
+      await server.close(100);
+      qos.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('HTTP server: CORS', () => {
   it('lets pages read objects and their range fields, and answers preflights', async () => {

@@ -45,6 +45,8 @@ describe('edgepeer qos', () => {
       '1MiB',
       '--alt-window',
       '00:00-24:00',
+      '--subscriber-classes',
+      'sip:alice@ims.example.net=gold',
       '--json',
     ]);
     expect(set.code, set.stderr).toBe(0);
@@ -52,7 +54,11 @@ describe('edgepeer qos', () => {
       active: true,
       effectiveRate: 1024 * 1024,
       altActive: true,
-      settings: { rate: 5 * 1024 * 1024, altWindow: '00:00-24:00' },
+      settings: {
+        rate: 5 * 1024 * 1024,
+        altWindow: '00:00-24:00',
+        subscriberClasses: { 'sip:alice@ims.example.net': 'gold' },
+      },
       classes: [{ name: 'default' }, { name: 'gold', weight: 3 }, { name: 'bronze', weight: 1 }],
     });
     expect(agent.qos.settings.rate).toBe(5 * 1024 * 1024);
@@ -64,6 +70,7 @@ describe('edgepeer qos', () => {
 
     const text = await edgepeer(['qos', '--data-dir', dataDir]);
     expect(text.stdout).toMatch(/gold\s+weight 3/);
+    expect(text.stdout).toContain('0 objects and 1 subscribers assigned');
 
     const metrics = await request(`${agent.where().adminUrl}/metrics`);
     const body = await metrics.body.text();

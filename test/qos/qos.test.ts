@@ -83,6 +83,35 @@ describe('Qos', () => {
     expect(qos!.status().classes.map((c) => c.name)).toEqual(['default', 'gold', 'bronze']);
   });
 
+  it("puts a token's subscriber in its class over the object's, and others in the object's class", () => {
+    make({
+      rate: 8 * MB,
+      classes: 'gold:3,bronze:1',
+      objectClasses: `${HASH_A}=bronze`,
+      subscriberClasses: 'sip:alice@ims.example.net=gold,constructor=bronze',
+    });
+    const pumpOf = (sender: { sent: number; flow: Flow | null }) => () => {
+      while (sender.flow!.take(BLOCK)) sender.sent += BLOCK;
+    };
+    const alice = { sent: 0, flow: null as Flow | null };
+    alice.flow = qos!.open('http', HASH_A, '10.0.0.1', pumpOf(alice), 'sip:alice@ims.example.net');
+    const bob = { sent: 0, flow: null as Flow | null };
+    bob.flow = qos!.open('http', HASH_A, '10.0.0.2', pumpOf(bob), 'sip:bob@ims.example.net');
+    pumpOf(alice)();
+    pumpOf(bob)();
+    vi.advanceTimersByTime(10_000);
+    expect(alice.sent / bob.sent).toBeGreaterThan(2.7);
+    expect(alice.sent / bob.sent).toBeLessThan(3.3);
+    expect(alice.flow!.cls.name).toBe('gold');
+    expect(bob.flow!.cls.name).toBe('bronze');
+    // A subscriber named like an Object.prototype member is looked up as data, nothing else.
+    expect(qos!.open('http', HASH_B, '10.0.0.3', () => {}, 'toString')!.cls.name).toBe('default');
+    expect(() => qos!.update({ subscriberClasses: 'sip:carol@ims.example.net=nosuch' })).toThrow(
+      /subscriberClasses.*nosuch/,
+    );
+    expect(() => qos!.update({ subscriberClasses: 'no subscriber=gold' })).toThrow(/not a subscriber identity/);
+  });
+
   it('splits 3:1 between senders that await their turn (HTTP bodies), whose queues empty between sends', async () => {
     make({ rate: 8 * MB, classes: 'gold:3,bronze:1', objectClasses: `${HASH_A}=gold,${HASH_B}=bronze` });
     const sent = { gold: 0, bronze: 0 };

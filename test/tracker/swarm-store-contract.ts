@@ -1,7 +1,7 @@
 // The SwarmStore contract (src/tracker/server/swarm-store.ts), for every implementation: the tracker's
 // in-memory store today, a shared (Redis) one next. test/tracker/swarm-store.test.ts runs it.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { PeerAnnounce, SwarmStore, SwarmStoreLimits } from '../../src/tracker/server/swarm-store.ts';
+import type { ListedPeer, PeerAnnounce, SwarmStore, SwarmStoreLimits } from '../../src/tracker/server/swarm-store.ts';
 
 /** Makes a fresh, empty store with these limits. */
 export type SwarmStoreFactory = (limits: SwarmStoreLimits) => SwarmStore | Promise<SwarmStore>;
@@ -66,6 +66,30 @@ export function swarmStoreContract(name: string, factory: SwarmStoreFactory): vo
       expect(stats?.peers.map((listed) => `${listed.ip}:${listed.port}`)).toEqual(['10.0.0.1:6881']);
       const answer = await store.announce(peer(3));
       expect(answer.urlList).toEqual([`http://10.0.0.1:8080/objects/${HASH}/`]);
+    });
+
+    it('with a locality, lists the nearest peers first and keeps the random share (RFC 6821)', async () => {
+      const store = await create(LIMITS);
+      for (let n = 1; n <= 40; n++) await store.announce(peer(n, { numWant: 0 }));
+      // Odd last bytes are the asker's PID (cost 0), even ones another (cost 10).
+      const cost = (listed: ListedPeer) => (listed.compact.charCodeAt(3) % 2 === 1 ? 0 : 10);
+      const lastByte = (listed: ListedPeer) => listed.compact.charCodeAt(3);
+      const local = await store.announce(peer(99, { numWant: 10 }), { cost, randomShare: 0 });
+      expect(local.peers.map((listed) => lastByte(listed) % 2)).toEqual(Array(10).fill(1));
+      let remoteSeen = 0;
+      for (let round = 0; round < 20; round++) {
+        const answer = await store.announce(peer(99, { numWant: 10 }), { cost, randomShare: 0.2 });
+        const costs = answer.peers.map(cost);
+        expect(answer.peers).toHaveLength(10);
+        expect(costs.slice(0, 8)).toEqual(Array(8).fill(0));
+        expect(costs).toEqual([...costs].sort((a, b) => a - b));
+        remoteSeen += costs.filter((value) => value > 0).length;
+      }
+      expect(remoteSeen).toBeGreaterThan(0);
+      // Fewer candidates than wanted: all of them, nearest first.
+      const all = await store.announce(peer(99, { numWant: 100 }), { cost, randomShare: 0.2 });
+      expect(all.peers).toHaveLength(40);
+      expect(all.peers.slice(0, 20).every((listed) => cost(listed) === 0)).toBe(true);
     });
 
     it('lists a client that restarts on the same address and port with a new peer id once', async () => {

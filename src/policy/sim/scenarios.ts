@@ -50,3 +50,34 @@ export const SCENARIOS: Scenario[] = [
   { ...base, name: 'flash-crowd-tight', flashArrivalsPerS: 3, flashDecayS: 90, cdnBudgetBytes: 50 * MiB },
   { ...base, name: 'zipf-steady-tight', baseArrivalsPerS: 0.6, cdnBudgetBytes: 50 * MiB },
 ];
+
+/**
+ * Topology (issue 18): swarms larger than a tracker's answer, spread over PIDs, with an edge and an origin
+ * slow enough (4 MiB/s) that peers carry most bytes. Run with topology.local on and off (scripts/sim.ts
+ * --topology): the intra-PID share of peer bytes and the download times.
+ */
+const topologyBase: Omit<Scenario, 'name'> = {
+  ...base,
+  cdnEgressBytesPerS: 4 * MiB,
+  originBytesPerS: 4 * MiB,
+  topology: { pids: 4, numWant: 20, randomShare: 0.2, local: true, reannounceS: 60 },
+};
+
+export const TOPOLOGY_SCENARIOS: Scenario[] = [
+  { ...topologyBase, name: 'topology-flash-crowd', objects: 1, baseArrivalsPerS: 0.2, flashArrivalsPerS: 3 },
+  {
+    ...topologyBase,
+    name: 'topology-zipf-steady',
+    objects: 5,
+    baseArrivalsPerS: 1.5,
+    topology: { pids: 3, numWant: 10, randomShare: 0.2, local: true, reannounceS: 60 },
+  },
+  {
+    ...topologyBase,
+    name: 'topology-flash-crowd-8-pids',
+    objects: 1,
+    baseArrivalsPerS: 0.2,
+    flashArrivalsPerS: 3,
+    topology: { pids: 8, numWant: 20, randomShare: 0.2, local: true, reannounceS: 60 },
+  },
+];

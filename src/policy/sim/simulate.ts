@@ -59,6 +59,22 @@ export interface Scenario {
   cdnTopUpBytesPerS?: number;
   /** Pieces the CDN edge holds of object 0 at the start (an operator's partial ingest). */
   cdnStartPieces?: number[];
+  /**
+   * Network topology (issue 18, docs/topology.md): peers are spread over PIDs (peer id modulo pids) and
+   * each knows only the peers a tracker listed to it (numWant at arrival, again every reannounceS while it
+   * knows fewer), and those that were given it. With `local`, the list is the reference tracker's: nearest
+   * PIDs first (cost: distance on a ring of PIDs), randomShare of it drawn at random; without, all random.
+   * Without this, every peer of a swarm knows every other.
+   */
+  topology?: SimTopology;
+}
+
+export interface SimTopology {
+  pids: number;
+  numWant: number;
+  randomShare: number;
+  local: boolean;
+  reannounceS: number;
 }
 
 /** One line of `npm run sim -- --json`. Field names are a stable interface for scripts. */
@@ -94,6 +110,8 @@ export interface SimResult {
    */
   originPerSwarmMax: number;
   originPerSwarmMean: number;
+  /** With a topology: the share of peer-to-peer bytes whose uploader was in the leecher's PID; else null. */
+  intraPidPeerShare: number | null;
 }
 
 interface Peer {
@@ -117,6 +135,10 @@ interface Peer {
   fetching: Map<number, number>;
   /** As a leecher: bytes received from peers in the last second (what the edge's top-up measures). */
   fromPeers: number;
+  /** With a topology: its PID, the peers it knows (connections go both ways), when it last asked the tracker. */
+  pid: number;
+  neighbours: Set<Peer>;
+  announcedAt: number;
 }
 
 interface Swarm {
@@ -166,7 +188,31 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
     cdnHeld[0]![piece] = 1;
     cdnHeldBytes += pieceBytes;
   }
-  const totals = { origin: 0, cdn: 0, peer: 0, churn: 0, missing: 0, peers: 0, aborted: 0 };
+  const totals = { origin: 0, cdn: 0, peer: 0, churn: 0, missing: 0, peers: 0, aborted: 0, intraPid: 0 };
+  const topology = scenario.topology;
+  /** What the tracker lists to `asker` (numWant of the others), and the connections that makes. */
+  const announce = (asker: Peer, swarm: Swarm, now: number): void => {
+    if (topology === undefined) return;
+    asker.announcedAt = now;
+    const others = swarm.peers.filter((peer) => peer !== asker && !asker.neighbours.has(peer));
+    let listed: Peer[];
+    if (!topology.local || others.length <= topology.numWant) {
+      listed = shuffled(others, random).slice(0, topology.numWant);
+    } else {
+      const ring = (a: number, b: number) => Math.min(Math.abs(a - b), topology.pids - Math.abs(a - b));
+      const ranked = others
+        .map((peer) => [ring(asker.pid, peer.pid) + random() * 0.5, peer] as const)
+        .sort((a, b) => a[0] - b[0])
+        .map(([, peer]) => peer);
+      const randomCount = Math.round(topology.numWant * topology.randomShare);
+      const nearest = ranked.slice(0, topology.numWant - randomCount);
+      listed = [...nearest, ...shuffled(ranked.slice(nearest.length), random).slice(0, randomCount)];
+    }
+    for (const peer of listed) {
+      asker.neighbours.add(peer);
+      peer.neighbours.add(asker);
+    }
+  };
   const objectPeerBytes = new Float64Array(scenario.objects);
   const objectAllBytes = new Float64Array(scenario.objects);
   const downloads: number[] = [];
@@ -384,7 +430,11 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
         served: new Map(),
         fetching: new Map(),
         fromPeers: 0,
+        pid: topology === undefined ? 0 : nextId % topology.pids,
+        neighbours: new Set(),
+        announcedAt: now,
       });
+      announce(swarm.peers[swarm.peers.length - 1]!, swarm, now);
       swarm.joined++;
       demanded.add(object);
       totals.peers++;
@@ -398,12 +448,22 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
         peer.leaveAt = Math.min(peer.leaveAt, now);
         for (const leecher of peer.served.keys()) leecher.fetching.delete(peer.id);
         server.served.delete(peer);
+        for (const neighbour of peer.neighbours) neighbour.neighbours.delete(peer);
         if (peer.doneAt === null) totals.aborted++;
         else swarm.seeds--;
         for (let i = 0; i < P; i++) if (peer.have[i]) swarm.copies[i]!--;
         return false;
       });
       if (before > 0 && swarm.peers.length === 0) swarm.lifetimes.push(swarm.lifetimeOrigin / objectBytes);
+    }
+    // Leechers that know few peers ask the tracker again (libtorrent re-announces when it needs peers).
+    if (topology !== undefined) {
+      for (const swarm of swarms) {
+        for (const peer of swarm.peers) {
+          const due = now - peer.announcedAt >= topology.reannounceS;
+          if (due && peer.doneAt === null && peer.neighbours.size < topology.numWant) announce(peer, swarm, now);
+        }
+      }
     }
     // The function's round: the agent runs one soon after the tracker's statistics change (within 100 ms).
     if (policy === 'function' && now % scenario.roundIntervalS === 0) round(now);
@@ -444,7 +504,8 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
         }
         for (const peer of swarm.peers) {
           if (peer.count === 0) continue;
-          const candidates = shuffled(wanting, random);
+          const known = topology === undefined ? wanting : wanting.filter((leecher) => peer.neighbours.has(leecher));
+          const candidates = shuffled(known, random);
           rechoke(peer, candidates, peerSlots, peerHoldS, now, started);
         }
       }
@@ -551,6 +612,7 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
             totals.peer += amount;
             objectPeerBytes[leecher.object]! += amount;
             leecher.fromPeers += amount;
+            if ((uploader as Peer).pid === leecher.pid) totals.intraPid += amount;
           }
           if (leecher.progress[piece]! >= pieceBytes - 1e-6) {
             leecher.fetching.delete(uploader.id);
@@ -591,6 +653,7 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
     largeSwarmPeerEfficiency: large.all === 0 ? null : large.peer / large.all,
     originPerSwarmMax: lifetimes.length === 0 ? 0 : Math.max(...lifetimes),
     originPerSwarmMean: mean(lifetimes),
+    intraPidPeerShare: topology === undefined || totals.peer === 0 ? null : totals.intraPid / totals.peer,
   };
 }
 

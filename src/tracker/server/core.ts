@@ -4,6 +4,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { InvalidArgumentError } from '../../errors/index.ts';
+import type { Topology } from '../../topology/index.ts';
 import {
   type BencodeDictionary,
   BencodeError,
@@ -24,8 +25,15 @@ import {
 } from './announce-request.ts';
 import { type AnswerSettings, announceDictionary, extensionOffer, failureAnswer } from './answers.ts';
 import { NO_CDN_ALLOW, parseCdnAllow } from './cdn-allow.ts';
+import { DEFAULT_RANDOM_SHARE, TrackerLocality } from './locality.ts';
 import { StatsFeed } from './stats-feed.ts';
-import { MemorySwarmStore, type SwarmStore, type SwarmStoreLimits } from './swarm-store.ts';
+import {
+  type AnnounceOutcome,
+  MemorySwarmStore,
+  type PeerAnnounce,
+  type SwarmStore,
+  type SwarmStoreLimits,
+} from './swarm-store.ts';
 import { UdpEndpoint } from './udp-endpoint.ts';
 
 export interface TrackerCoreOptions {
@@ -69,6 +77,13 @@ export interface TrackerCoreOptions {
    * caller closes it.
    */
   swarmStore?: SwarmStore;
+  /**
+   * Network and cost maps (ALTO, docs/topology.md): peer lists ordered by cost from the asker's PID, CDN
+   * URLs of the nearest edges first. The caller opens and closes it.
+   */
+  topology?: Topology;
+  /** Share of each peer list drawn at random whatever the cost (RFC 6821). Default 0.2. */
+  altoRandomShare?: number;
   /** Clock, ms since the epoch (tests). */
   now?: () => number;
 }
@@ -84,6 +99,8 @@ export class TrackerCore {
   readonly limits: AnnounceLimits;
   readonly peerTimeoutMs: number;
   readonly now: () => number;
+  /** Set with a topology: where askers and peers are, and what was listed within and across PIDs. */
+  readonly locality: TrackerLocality | null;
   readonly #maxBatch: number;
   readonly #extension: boolean;
 
@@ -117,8 +134,14 @@ export class TrackerCore {
     };
     this.swarms = options.swarmStore ?? new MemorySwarmStore(swarmStoreLimits(options));
     this.feed = new StatsFeed(positive(options.maxFollowers ?? 1000, 'maxFollowers'));
+    const share = options.altoRandomShare ?? DEFAULT_RANDOM_SHARE;
+    if (!(share >= 0 && share <= 1)) {
+      throw new InvalidArgumentError(`tracker option altoRandomShare must be between 0 and 1, got ${share}`);
+    }
+    this.locality = options.topology === undefined ? null : new TrackerLocality(options.topology, share);
     this.udp = new UdpEndpoint({
       store: this.swarms,
+      announce: (announce) => this.announcePeer(announce),
       limits: this.limits,
       intervalS,
       now: this.now,
@@ -137,7 +160,7 @@ export class TrackerCore {
       throw err;
     }
     if (!this.#extension) parsed.extension = false;
-    const outcome = await this.swarms.announce(parsed.announce);
+    const outcome = await this.announcePeer(parsed.announce);
     return encodeBencode(announceDictionary(parsed, outcome, this.settings));
   }
 
@@ -164,7 +187,7 @@ export class TrackerCore {
       try {
         if (!isDictionary(entry)) throw new AnnounceRefused('announce entry is not a dictionary');
         const parsed = parseAnnounce(batchParamSource(entry, decoded), remoteIp, now, this.limits);
-        const outcome = await this.swarms.announce(parsed.announce);
+        const outcome = await this.announcePeer(parsed.announce);
         results.push(announceDictionary(parsed, outcome, this.settings, true));
       } catch (err) {
         if (!(err instanceof AnnounceRefused)) throw err;
@@ -178,6 +201,15 @@ export class TrackerCore {
       ep: extensionOffer(this.settings),
       results,
     });
+  }
+
+  /** One parsed announce through the store; with a topology, peers and CDN URLs nearest first. */
+  async announcePeer(announce: PeerAnnounce): Promise<AnnounceOutcome> {
+    if (this.locality === null) return this.swarms.announce(announce);
+    const { askerPid, locality } = this.locality.forAsker(announce);
+    const outcome = await this.swarms.announce(announce, locality);
+    this.locality.finish(askerPid, outcome);
+    return outcome;
   }
 
   /** How often the expiry sweep runs, ms. */

@@ -14,6 +14,16 @@ export interface PeerPool extends Pick<Swarm, 'pieceCount' | 'size'> {
   list: readonly CandidatePeer[];
 }
 
+/**
+ * Where the asker is (ALTO, docs/topology.md): the cost of reaching each candidate from the asker's PID,
+ * and the share of each answer drawn at random whatever the cost, so that locality never partitions a
+ * swarm (RFC 6821).
+ */
+export interface PeerLocality {
+  cost(peer: ListedPeer): number;
+  randomShare: number;
+}
+
 /** Candidates looked at per announce, at least; large swarms are sampled down to this. */
 const MIN_SAMPLE = 128;
 /** Bitmap bytes compared per announce, at most (bounds the cost of exact scoring). */
@@ -33,6 +43,7 @@ export function pickPeers(
   numWant: number,
   wantFamily: 4 | 6 | undefined,
   askerKey: string,
+  locality?: PeerLocality,
 ): ListedPeer[] {
   const askerBitmap = askerHolding.kind === 'bitmap' ? askerHolding.bitmap : null;
   const sampleSize = samplingSize(numWant, askerBitmap?.length ?? 0);
@@ -43,6 +54,7 @@ export function pickPeers(
     if (wantFamily !== undefined && record.family !== wantFamily) continue;
     candidates.push(record);
   }
+  if (locality !== undefined) return pickNearPeers(swarm, candidates, askerHolding, numWant, locality);
   if (askerIsSeed) {
     // Leechers first, then seeds, each in random order.
     const leechers = candidates.filter((record) => record.left !== 0);
@@ -63,6 +75,42 @@ export function pickPeers(
   const picked: ListedPeer[] = new Array(numWant);
   for (let i = 0; i < numWant; i++) picked[i] = candidates[order[i]!]!;
   return picked;
+}
+
+/**
+ * Cost first, then what the candidate can give (a seed asker: leechers before seeds), then chance; all but
+ * the random share are the nearest, and the random share is drawn uniformly from the others. The answer
+ * lists the nearest first.
+ */
+function pickNearPeers(
+  swarm: PeerPool,
+  candidates: CandidatePeer[],
+  askerHolding: Holding,
+  numWant: number,
+  locality: PeerLocality,
+): ListedPeer[] {
+  const costs = new Float64Array(candidates.length);
+  const scores = new Float64Array(candidates.length);
+  const order: number[] = new Array(candidates.length);
+  const askerIsSeed = askerHolding.kind === 'full';
+  for (let i = 0; i < candidates.length; i++) {
+    const candidate = candidates[i]!;
+    costs[i] = locality.cost(candidate);
+    scores[i] =
+      (askerIsSeed ? (candidate.left !== 0 ? 1 : 0) : score(swarm, candidate, askerHolding)) + Math.random() * 0.5;
+    order[i] = i;
+  }
+  const nearestFirst = (a: number, b: number) => costs[a]! - costs[b]! || scores[b]! - scores[a]!;
+  order.sort(nearestFirst);
+  if (candidates.length > numWant) {
+    const randomCount = Math.min(numWant, Math.round(numWant * locality.randomShare));
+    const rest = order.slice(numWant - randomCount);
+    partialShuffle(rest, randomCount);
+    order.length = numWant - randomCount;
+    for (let i = 0; i < randomCount; i++) order.push(rest[i]!);
+    order.sort(nearestFirst);
+  }
+  return order.map((i) => candidates[i]!);
 }
 
 /** How many pieces the asker could get from this candidate (estimated when either side's bitmap is unknown). */

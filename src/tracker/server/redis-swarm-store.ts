@@ -29,7 +29,7 @@ import { openRedisConnection, type RedisClient, type RedisConnectionOptions, red
 import { countBits } from '../protocol/bitmap.ts';
 import { bytesToIp, encodeCompactPeer } from '../protocol/compact.ts';
 import { objectUrl, pieceUrlPattern } from '../protocol/extension.ts';
-import { type CandidatePeer, pickPeers, samplingSize } from './peer-selection.ts';
+import { type CandidatePeer, type PeerLocality, pickPeers, samplingSize } from './peer-selection.ts';
 import {
   type AnnounceOutcome,
   type ChangeListener,
@@ -479,7 +479,7 @@ export class RedisSwarmStore implements SwarmStore {
     if (stored !== null) this.#trackerId = String(stored);
   }
 
-  async announce(announce: PeerAnnounce): Promise<AnnounceOutcome> {
+  async announce(announce: PeerAnnounce, locality?: PeerLocality): Promise<AnnounceOutcome> {
     const compact = encodeCompactPeer(announce.ip, announce.port);
     if (compact === undefined) {
       return { ...emptyOutcome([]), failure: `cannot list address ${announce.ip} port ${announce.port}` };
@@ -565,6 +565,7 @@ export class RedisSwarmStore implements SwarmStore {
         announce.numWant,
         announce.wantFamily,
         key,
+        locality,
       );
     }
     const max = this.#limits.maxUrlsPerAnswer;

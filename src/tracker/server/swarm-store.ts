@@ -4,7 +4,7 @@
 import { countBits, encodeBitmap } from '../protocol/bitmap.ts';
 import { encodeCompactPeer } from '../protocol/compact.ts';
 import { objectUrl, pieceUrlPattern } from '../protocol/extension.ts';
-import { pickPeers } from './peer-selection.ts';
+import { type PeerLocality, pickPeers } from './peer-selection.ts';
 
 export type PeerEvent = 'started' | 'completed' | 'stopped' | 'paused' | undefined;
 
@@ -145,7 +145,8 @@ export type ChangeListener = (infoHash: string, version: number) => void;
  * which instance runs the expiry sweep.
  */
 export interface SwarmStore {
-  announce(announce: PeerAnnounce): Promise<AnnounceOutcome>;
+  /** Records the announce and answers it; locality, when given, orders the peers chosen (peer-selection.ts). */
+  announce(announce: PeerAnnounce, locality?: PeerLocality): Promise<AnnounceOutcome>;
   /** Counts for each hash, zeros for unknown ones; all swarms (up to limit) when infoHashes is undefined. */
   scrape(infoHashes: readonly string[] | undefined, limit: number): Promise<ScrapeEntry[]>;
   /** Statistics of one swarm; an empty swarm (version 0) when unknown. */
@@ -252,8 +253,8 @@ export class MemorySwarmStore implements SwarmStore {
     this.#limits = limits;
   }
 
-  async announce(announce: PeerAnnounce): Promise<AnnounceOutcome> {
-    const outcome = this.announceNow(announce);
+  async announce(announce: PeerAnnounce, locality?: PeerLocality): Promise<AnnounceOutcome> {
+    const outcome = this.announceNow(announce, locality);
     if (outcome.changed) this.#tell(announce.infoHash, outcome.version);
     return outcome;
   }
@@ -276,7 +277,7 @@ export class MemorySwarmStore implements SwarmStore {
   }
 
   /** The synchronous core of announce (the HTTP hot path awaits nothing else). */
-  announceNow(announce: PeerAnnounce): AnnounceOutcome {
+  announceNow(announce: PeerAnnounce, locality?: PeerLocality): AnnounceOutcome {
     const warnings: string[] = [];
     // The key is the compact address and port (as opentracker keys peers): an announce from another address
     // can neither move, replace nor stop this peer's entry, and a client restarting on the same address
@@ -340,7 +341,9 @@ export class MemorySwarmStore implements SwarmStore {
     if (swarm.peers.size === 0) this.#swarms.delete(swarm.infoHash);
 
     const peers =
-      announce.numWant > 0 ? pickPeers(swarm, record ?? null, holding, announce.numWant, announce.wantFamily, key) : [];
+      announce.numWant > 0
+        ? pickPeers(swarm, record ?? null, holding, announce.numWant, announce.wantFamily, key, locality)
+        : [];
     return {
       ...this.#counts(swarm, warnings),
       peers,

@@ -256,6 +256,11 @@ class ReferenceTracker implements Tracker {
     if (path === STATS_PATH || path === `${STATS_PATH}/`) return this.#statsList(req, res, query);
     if (path.startsWith(`${STATS_PATH}/`)) return this.#stats(req, res, path.slice(STATS_PATH.length + 1), query);
     if (path === INVITATIONS_PATH) return this.#invitationList(req, res, query);
+    if (path === '/metrics' && this.#core.locality !== null) {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+      res.end(this.#core.locality.metricsText());
+      return;
+    }
     if ((path === '/dashboard' || path.startsWith('/dashboard/')) && (await this.#options.pages?.(req, res))) return;
     if (path === '/') {
       res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
@@ -318,6 +323,7 @@ class ReferenceTracker implements Tracker {
       stateFailures: this.#stateFailures,
       sweeping: this.#sweeping,
       followers: this.#core.feed.followers,
+      ...(this.#core.locality === null ? {} : { topology: this.#core.locality.status() }),
       swarms,
     });
   }

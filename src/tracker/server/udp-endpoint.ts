@@ -16,12 +16,14 @@ import {
   UdpPacketError,
 } from '../protocol/udp.ts';
 import { type AnnounceLimits, AnnounceRefused, type ParamSource, parseAnnounce } from './announce-request.ts';
-import type { AnnounceOutcome, SwarmStore } from './swarm-store.ts';
+import type { AnnounceOutcome, PeerAnnounce, SwarmStore } from './swarm-store.ts';
 
 const CONNECTION_ID_MINUTES_VALID = 3;
 
 export interface UdpEndpointOptions {
   store: SwarmStore;
+  /** Answers an announce (the tracker core's, which applies the topology); default: the store's. */
+  announce?: (announce: PeerAnnounce) => Promise<AnnounceOutcome>;
   limits: AnnounceLimits;
   intervalS: number;
   now: () => number;
@@ -96,7 +98,8 @@ export class UdpEndpoint {
     const parsed = parseAnnounce(source, ip, this.#options.now(), this.#options.limits);
     // A UDP answer carries peers of the asker's own family only (BEP 15).
     parsed.announce.wantFamily = parsed.announce.family;
-    const outcome: AnnounceOutcome = await this.#options.store.announce(parsed.announce);
+    const outcome: AnnounceOutcome = await (this.#options.announce?.(parsed.announce) ??
+      this.#options.store.announce(parsed.announce));
     if (outcome.failure !== undefined) return errorResponse(request.transactionId, outcome.failure);
     return announceResponse({
       transactionId: request.transactionId,
