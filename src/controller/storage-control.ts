@@ -47,6 +47,41 @@ export function placementCandidates(catalog: FleetCatalog, infoHash: string): Pl
     }));
 }
 
+/** How long a round waits for edges' holdings to show an ingest or purge in the union. */
+const UNION_SETTLE_MS = 5000;
+
+/**
+ * Resolves once the union holds (`held`) or lacks every one of `pieces`, or after UNION_SETTLE_MS (an edge
+ * that went down meanwhile, holdings lost): the next round decides on what the union shows then.
+ */
+function unionSettles(
+  catalog: FleetCatalog,
+  infoHash: string,
+  pieces: readonly number[],
+  held: boolean,
+): Promise<void> {
+  const settled = (): boolean => {
+    const object = catalog.known(infoHash);
+    return object === undefined || pieces.every((piece) => object.bitfield.get(piece) === held);
+  };
+  if (settled()) return Promise.resolve();
+  return new Promise((resolve) => {
+    const check = (changed: string): void => {
+      if (changed !== infoHash || !settled()) return;
+      done();
+    };
+    const done = (): void => {
+      clearTimeout(timer);
+      catalog.off('pieces-added', check);
+      catalog.off('pieces-removed', check);
+      resolve();
+    };
+    const timer = setTimeout(done, UNION_SETTLE_MS);
+    catalog.on('pieces-added', check);
+    catalog.on('pieces-removed', check);
+  });
+}
+
 /** The storage control part of a controller: decide() over the fleet's union, carried out through edges. */
 export function controllerStorageControl(options: ControllerStorageControlOptions): StorageControlPart {
   const { catalog, registry, logger } = options;
@@ -98,6 +133,9 @@ export function controllerStorageControl(options: ControllerStorageControlOption
         const result = event.result as { status?: string; error?: { code: string; message: string } };
         if (result.status === 'failed') error = result.error ?? { code: 'EDGEPEER_INTERNAL', message: 'ingest failed' };
       });
+      // The edge's holdings reach the union a moment after its result: the next round must see them, or it
+      // would place the same pieces again.
+      if (error === null) await unionSettles(catalog, infoHash, pieces, true);
       return { error };
     },
     purge: async (infoHash, pieces) => {
@@ -118,6 +156,7 @@ export function controllerStorageControl(options: ControllerStorageControlOption
         }),
       );
       if (failures.length > 0) throw new Error(`purge failed on ${failures.join('; ')}`);
+      await unionSettles(catalog, infoHash, pieces, false);
     },
     announceNow: options.announceNow,
     logger,

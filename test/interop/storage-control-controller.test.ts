@@ -243,7 +243,12 @@ describe('storage control in the controller, over two edges', () => {
       const explained = await explain();
       expect(explained.lastOperation).toMatchObject({ action: 'ingest', pieces: [4, 5, 6, 7, 8, 9, 10, 11], ok: true });
       const metrics = await (await fetch(`${controller.listening.adminUrl}/metrics`)).text();
-      expect(metrics).toContain('edgepeer_storage_control_pieces_total{action="ingest",reason="rare"} 8');
+      expect(
+        metrics
+          .split('\n')
+          .filter((l) => l.includes('storage_control'))
+          .join('\n'),
+      ).toContain('edgepeer_storage_control_pieces_total{action="ingest",reason="rare"} 8');
     } finally {
       follower.close();
     }
