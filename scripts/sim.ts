@@ -1,6 +1,8 @@
 // The swarm simulator (src/policy/sim): every scenario under every policy, deterministic for a seed.
 // usage: npm run sim -- [--json] [--seed N] [--scenario NAME] [--set KEY=VALUE ...] [--write-docs] [--topology]
 //   --set         a setting of the function for this run (StorageControlSettings, e.g. copiesPerLeecher=4)
+//   --top-up      the edge's top-up rate for the function, bytes/s (Scenario.cdnTopUpBytesPerS; 0: off)
+//   --cdn-slots   the edge serves over the peer wire with this many slots (held 30 s) instead of HTTP
 //   --json        one JSON line per scenario and policy (SimResult: policy, originBytes, contentBytes, ...)
 //   --write-docs  also write docs/sim/<scenario>.svg and docs/sim/results.md
 //   --topology    instead: the topology scenarios (issue 18) with the tracker's locality on and off, under
@@ -19,6 +21,8 @@ const value = (name: string) => {
 };
 const seed = value('--seed') === undefined ? undefined : Number(value('--seed'));
 const only = value('--scenario');
+const topUp = value('--top-up') === undefined ? undefined : Number(value('--top-up'));
+const cdnSlots = value('--cdn-slots') === undefined ? undefined : Number(value('--cdn-slots'));
 const overrides: Record<string, number | boolean> = {};
 args.forEach((arg, i) => {
   if (arg !== '--set') return;
@@ -59,7 +63,14 @@ if (scenarios.length === 0) {
 }
 const results: SimResult[] = [];
 for (const scenario of scenarios) {
-  const run = { ...scenario, seed: seed ?? scenario.seed, policy: { ...scenario.policy, ...overrides } };
+  const run = {
+    ...scenario,
+    seed: seed ?? scenario.seed,
+    policy: { ...scenario.policy, ...overrides },
+    cdnTopUpBytesPerS: topUp ?? scenario.cdnTopUpBytesPerS,
+    // The edge as the agent's peer wire: this many unchoke slots, each held at least 30 s.
+    ...(cdnSlots === undefined ? {} : { cdnUploadSlots: cdnSlots, cdnSlotHoldS: 30 }),
+  };
   for (const policy of SIM_POLICIES) {
     const result = simulate(run, policy);
     results.push(result);

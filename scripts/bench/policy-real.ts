@@ -163,6 +163,7 @@ try {
       arrivalTimesS: schedule,
       seedTimeFixedS: SEED_S,
       cdnStartPieces: [0],
+      cdnTopUpBytesPerS: 0, // the agent of the real run has no top-up
       abortShare: 0,
       peerUploadBytesPerS: [UP],
       peerDownloadBytesPerS: DOWN,

@@ -208,6 +208,8 @@ export class Agent {
         ...(config.peer.mse ? { mse: config.peer.mse } : {}),
         ...(config.peer.host ? { host: config.peer.host } : {}),
         ...(config.peer.limits ? { limits: config.peer.limits } : {}),
+        // Top-up belongs to storage control; the wire server carries it out (docs/policy.md, Top-up).
+        ...(config.storageControl ? { topUpBytesPerSecond: config.storageControl.topUpBytesPerSecond } : {}),
       },
       config.shutdownGraceMs,
     );

@@ -16,6 +16,12 @@ export function createMetrics(status: () => AgentStatus, hashing: HashCounters):
     set({ protocol: 'http' }, s.http?.bytesSent ?? 0);
     set({ protocol: 'https' }, s.https?.bytesSent ?? 0);
   });
+  counter(
+    'edgepeer_top_up_pauses_total',
+    'Times the peer wire paused sending to a leecher that gets its top-up rate from other peers (storageControl.topUpRate).',
+    [],
+    (set) => set({}, now().wire.topUpPauses),
+  );
   gauge('edgepeer_peers', 'Open peer wire connections, by state.', ['state'], (set) => {
     const s = now();
     set({ state: 'connected' }, s.wire.connections);

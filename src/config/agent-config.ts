@@ -111,6 +111,8 @@ export interface StorageControlConfig {
    * <info hash>.torrent files whose url-list names the origin), or null: invitations are not followed.
    */
   catalogue: string | null;
+  /** The top-up rate of the peer wire server, bytes per second (storageControl.topUpRate); 0: off. */
+  topUpBytesPerSecond: number;
 }
 
 export const DEFAULT_AGENT_CONFIG: Omit<AgentConfig, 'dataDir'> = {

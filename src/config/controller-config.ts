@@ -1,6 +1,6 @@
 // The configuration `edgepeer controller` runs with, as plain data, and its embedded defaults.
 import type { RegistrationOptions } from '../ims/index.ts';
-import type { AgentConfig } from './agent-config.ts';
+import type { AgentConfig, StorageControlConfig } from './agent-config.ts';
 import type { KeyFile } from './settings.ts';
 
 export interface ControllerConfig {
@@ -42,6 +42,8 @@ export interface ControllerConfig {
    * controller of the fleet (one of them, the leader, registers and announces).
    */
   state?: { redis: { url: string; password?: string; tlsCa?: Buffer } } | null;
+  /** Network Storage Control over the fleet (docs/controller.md, "Storage control"); null or absent: off. */
+  storageControl?: Omit<StorageControlConfig, 'catalogue'> | null;
   /**
    * ALTO network and cost maps (docs/topology.md): HTTP clients go to the nearest edge holding the bytes,
    * pieces for peers come from the edge nearest to homeAddress. Null: no topology.
@@ -60,4 +62,5 @@ export const DEFAULT_CONTROLLER_CONFIG: Omit<ControllerConfig, 'dataDir'> = {
   ims: null,
   shutdownGraceMs: 5000,
   state: null,
+  storageControl: null,
 };

@@ -10,6 +10,7 @@ import type { RegistrationOptions } from '../ims/index.ts';
 import { type ControllerConfig, DEFAULT_CONTROLLER_CONFIG } from './controller-config.ts';
 import { defaultDataDir } from './paths.ts';
 import { redisStateOf } from './redis-state.ts';
+import { statsUrlFromTrackers } from './resolve.ts';
 import { type KeyFile, LOG_LEVELS, type LogLevel } from './settings.ts';
 import { parseListenAddress, parseSize } from './units.ts';
 
@@ -153,6 +154,118 @@ export const CONTROLLER_SETTINGS: readonly ControllerSetting[] = [
     description: "PEM file of the CAs that sign Redis's TLS certificate (rediss://).",
   },
   {
+    name: 'storage-control',
+    kind: 'boolean',
+    default: false,
+    description:
+      "Network Storage Control in the controller (TR 23.844 6.2.2, docs/controller.md): follow the tracker's swarm statistics of the objects the fleet knows, place pieces the swarm lacks on an edge (fetched from the origin) and purge pieces that became plentiful from the edges. Runs on the leader.",
+  },
+  {
+    name: 'storage-control-stats-url',
+    kind: 'string',
+    description:
+      "Swarm statistics to follow (edgepeer tracker's /stats). Default: the first http(s) tracker, /announce replaced by /stats.",
+  },
+  {
+    name: 'storage-control-objects',
+    kind: 'string',
+    default: 'all',
+    description: 'Which objects it controls: all the fleet knows, or info hashes separated by commas.',
+  },
+  {
+    name: 'storage-control-low-copies',
+    kind: 'integer',
+    default: 2,
+    min: 1,
+    max: 1_000_000,
+    description: 'Ingest a piece leechers want when fewer copies than this are outside the CDN.',
+  },
+  {
+    name: 'storage-control-high-copies',
+    kind: 'integer',
+    default: 4,
+    min: 2,
+    max: 1_000_000,
+    description:
+      'Purge a held piece once this many copies or more stay outside the CDN for the hold time (above the low mark).',
+  },
+  {
+    name: 'storage-control-demand-per-copy',
+    kind: 'integer',
+    default: 0,
+    min: 0,
+    max: 1_000_000,
+    description: 'Also ingest a piece when leechers per copy outside the CDN reach this; 0: off.',
+  },
+  {
+    name: 'storage-control-copies-per-leecher',
+    kind: 'integer',
+    default: 0,
+    min: 0,
+    max: 1_000_000,
+    description:
+      'Copies outside the CDN each leecher needs for its full rate: ingest and keep pieces while fewer than leechers x this; 0: off.',
+  },
+  {
+    name: 'storage-control-hold',
+    kind: 'integer',
+    default: 60_000,
+    min: 0,
+    max: 7 * 86_400_000,
+    description: 'How long copies must stay at or above the high mark before a purge, ms.',
+  },
+  {
+    name: 'storage-control-ttl',
+    kind: 'integer',
+    default: 0,
+    min: 0,
+    max: 366 * 86_400_000,
+    description: 'Pieces it placed are purged this long after, ms, unless still below the low mark; 0: no TTL.',
+  },
+  {
+    name: 'storage-control-budget',
+    kind: 'string',
+    default: '10GiB',
+    description: 'Bytes of pieces it may hold across the edges (the union of the objects it controls), e.g. 10GiB.',
+  },
+  {
+    name: 'storage-control-ingest-rate',
+    kind: 'string',
+    default: '0',
+    description: 'Average ingest bandwidth from origins, bytes per second (e.g. 50MiB; bursts of 10 s); 0: unlimited.',
+  },
+  {
+    name: 'storage-control-ops-per-minute',
+    kind: 'integer',
+    default: 60,
+    min: 1,
+    max: 1_000_000,
+    description: 'Ingest and purge operations per minute (one: the pieces of one object in one round).',
+  },
+  {
+    name: 'storage-control-stale',
+    kind: 'integer',
+    default: 120_000,
+    min: 1000,
+    max: 86_400_000,
+    description: 'Statistics older than this (ms) are stale: decisions are held (nothing placed or purged).',
+  },
+  {
+    name: 'storage-control-interval',
+    kind: 'integer',
+    default: 5000,
+    min: 100,
+    max: 3_600_000,
+    description: 'Time between decision rounds, ms (a change in the statistics also starts one).',
+  },
+  {
+    name: 'storage-control-top-up-rate',
+    kind: 'string',
+    default: '0',
+    description:
+      "Top-up of the controller's peer wire: a leecher gets at most this rate (bytes/s, e.g. 1.8MiB) less what its other peers give it; 0: off (docs/policy.md, Top-up).",
+  },
+  {
     name: 'alto-network-map',
     kind: 'string',
     description:
@@ -264,6 +377,7 @@ export async function resolveControllerConfig(
     ims: await imsOptions(values, env, where, options.readFiles !== false),
     shutdownGraceMs: values['shutdown-grace'] as number,
     state: await stateOptions(values, where, options.readFiles !== false),
+    storageControl: storageControlOf(values, where),
     topology: topologyOptions(values, where),
   };
   return { config, logLevel: text('log-level') as LogLevel, file: file === null ? null : resolve(file) };
@@ -387,6 +501,61 @@ async function imsOptions(
     impu: values['ims-impu'] as string,
     password,
     ...(values['ims-transport'] === undefined ? {} : { transport: values['ims-transport'] as 'udp' | 'tcp' | 'tls' }),
+  };
+}
+
+/** The storage-control-* settings, or null when it is off; ConfigError names the setting that is wrong. */
+function storageControlOf(values: Values, where: (name: string) => string): ControllerConfig['storageControl'] {
+  if (values['storage-control'] !== true) return null;
+  const size = (name: string): number => {
+    try {
+      return parseSize(values[name] as string, name);
+    } catch (err) {
+      throw new ConfigError(`${name} (${where(name)}): ${(err as Error).message}`, { subject: name });
+    }
+  };
+  const low = values['storage-control-low-copies'] as number;
+  const high = values['storage-control-high-copies'] as number;
+  if (high <= low) {
+    throw new ConfigError(
+      `storage-control-high-copies (${high}, ${where('storage-control-high-copies')}) must be above storage-control-low-copies (${low}): the gap between them is the hysteresis`,
+      { subject: 'storage-control-high-copies' },
+    );
+  }
+  const trackers = (values.tracker as string[] | undefined) ?? [];
+  const statsUrl = (values['storage-control-stats-url'] as string | undefined) ?? statsUrlFromTrackers(trackers);
+  if (statsUrl === null || !/^https?:\/\//i.test(statsUrl)) {
+    throw new ConfigError(
+      'storage-control needs the statistics of an edgepeer tracker: storage-control-stats-url, or an http(s) tracker ending in /announce',
+      { subject: 'storage-control-stats-url' },
+    );
+  }
+  const objects = (values['storage-control-objects'] as string).trim();
+  if (!/^(all|[0-9a-fA-F]{40}(\s*,\s*[0-9a-fA-F]{40})*)$/.test(objects)) {
+    throw new ConfigError(
+      `storage-control-objects (${where('storage-control-objects')}): all, or info hashes (40 hex) separated by commas`,
+      { subject: 'storage-control-objects' },
+    );
+  }
+  return {
+    settings: {
+      lowCopies: low,
+      highCopies: high,
+      demandPerCopy: values['storage-control-demand-per-copy'] as number,
+      copiesPerLeecher: values['storage-control-copies-per-leecher'] as number,
+      holdMs: values['storage-control-hold'] as number,
+      ttlMs: values['storage-control-ttl'] as number,
+      budgetBytes: size('storage-control-budget'),
+      ingestBytesPerSecond: size('storage-control-ingest-rate'),
+      opsPerMinute: values['storage-control-ops-per-minute'] as number,
+      staleMs: values['storage-control-stale'] as number,
+      // Edges have no place to set pieces aside for the controller: a plentiful piece is purged.
+      setAside: false,
+    },
+    statsUrl,
+    objects: objects === 'all' ? null : objects.split(',').map((hash) => hash.trim().toLowerCase()),
+    intervalMs: values['storage-control-interval'] as number,
+    topUpBytesPerSecond: size('storage-control-top-up-rate'),
   };
 }
 

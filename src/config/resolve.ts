@@ -585,6 +585,7 @@ function storageControlConfig(merged: Layer): NonNullable<AgentConfig['storageCo
       (v('storageControl.statsUrl') as string | undefined) ?? statsUrlFromTrackers(v('trackers') as string[]) ?? '',
     objects: objects === 'all' ? null : objects.split(',').map((hash) => hash.trim().toLowerCase()),
     intervalMs: v('storageControl.interval') as number,
+    topUpBytesPerSecond: v('storageControl.topUpRate') as number,
     catalogue: (v('storageControl.catalogue') as string | undefined) ?? null,
   };
 }

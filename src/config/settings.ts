@@ -525,6 +525,14 @@ export const SETTINGS = {
       'Copies outside the CDN each leecher needs for its full rate (about its downlink over a peer uplink): ingest ' +
       'and keep pieces while fewer than leechers x this; 0 turns it off.',
   },
+  'storageControl.topUpRate': {
+    value: { type: 'size', min: 0, max: Number.MAX_SAFE_INTEGER },
+    default: 0,
+    doc:
+      'The rate a leecher should get from this agent and its other peers together, bytes per second: over 2 s the ' +
+      'agent measures what a leecher completed (HAVE) less what it sent it, and pauses sending past the rest, so ' +
+      "peers serve what they can; 0: off. A bit below the leechers' downlink (docs/policy.md, Top-up).",
+  },
   'storageControl.setAside': {
     value: bool,
     default: true,

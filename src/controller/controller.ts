@@ -23,6 +23,7 @@ import { createControllerDashboard, type Dashboard } from '../dashboard/index.ts
 import { InvalidArgumentError, NotFoundError } from '../errors/index.ts';
 import { type HttpServer, sha1Verifier } from '../http/index.ts';
 import { defaultInstanceId, type RegistrationOptions } from '../ims/index.ts';
+import type { StorageControlPart } from '../parts/index.ts';
 import {
   AnnouncesPart,
   Lifecycle,
@@ -32,6 +33,7 @@ import {
   startHttp,
   startPeerWire,
 } from '../parts/index.ts';
+import type { PolicyExplanation } from '../policy/index.ts';
 import { CachingSource } from '../store/index.ts';
 import { Topology } from '../topology/index.ts';
 import { newPeerId, type PeerWireServer } from '../wire/index.ts';
@@ -45,8 +47,10 @@ import { MemoryFleetState } from './memory-fleet-state.ts';
 import { createControllerMetrics } from './metrics.ts';
 import { EdgeNearness } from './nearness.ts';
 import { ControllerOperations } from './operations.ts';
+import type { EdgeChoice } from './placement.ts';
 import { restartOnlyChanges } from './reload.ts';
 import { type ControllerStatus, controllerStatus, edgeSummaries } from './status.ts';
+import { controllerStorageControl } from './storage-control.ts';
 
 /**
  * Changes to the union reach trackers within ~0.3 s (an edge's own announces wait 5 s and ride a 10 s
@@ -85,6 +89,10 @@ export class Controller {
   /** ALTO maps: where clients and edges are; null without alto-network-map. */
   readonly nearness: EdgeNearness | null;
   #leadership: Leadership | null = null;
+  /** Storage control over the fleet, while this controller leads and it is configured. */
+  #storageControl: StorageControlPart | null = null;
+  /** Which edge takes the pieces storage control places (placement.ts; another rule can be given). */
+  #edgeChoice: EdgeChoice | undefined;
   /** Leadership changes, applied one after another. */
   #leading: Promise<void> = Promise.resolve();
   #wire: PeerWireServer | null = null;
@@ -145,7 +153,12 @@ export class Controller {
   }
 
   /** Starts over `fleet` (default: in memory, edges and tokens saved in the data dir). */
-  static async start(config: ControllerConfig, logger: Logger, fleet?: FleetState): Promise<Controller> {
+  static async start(
+    config: ControllerConfig,
+    logger: Logger,
+    fleet?: FleetState,
+    options: { edgeChoice?: EdgeChoice } = {},
+  ): Promise<Controller> {
     await mkdir(config.dataDir, { recursive: true, mode: 0o750 });
     const lifecycle = new Lifecycle(logger);
     const state = fleet ?? (await openFleetState(config, logger));
@@ -171,6 +184,7 @@ export class Controller {
       nearness = new EdgeNearness(topology, config.topology.homeAddress ?? null);
     }
     const controller = new Controller(config, logger, lifecycle, state, verify, peerId, nearness);
+    controller.#edgeChoice = options.edgeChoice;
     try {
       await controller.#startParts();
     } catch (err) {
@@ -216,6 +230,7 @@ export class Controller {
         ...(config.peer.host ? { host: config.peer.host } : {}),
         // A piece comes from an edge over HTTP (~5x a local read): more of a peer's queue is fetched ahead.
         limits: { prefetchDepth: CONTROLLER_PREFETCH_DEPTH, ...config.peer.limits },
+        ...(config.storageControl ? { topUpBytesPerSecond: config.storageControl.topUpBytesPerSecond } : {}),
       },
       config.shutdownGraceMs,
     );
@@ -256,6 +271,7 @@ export class Controller {
       stop: () => this.#announces.stop({ handOver: this.fleet.shared }),
     });
     lifecycle.add(this.#registration);
+    lifecycle.add({ name: 'storage control', phase: 'serving', stop: () => this.#stopStorageControl() });
     if (config.admin) await this.#startAdmin(config.admin);
     // Registering and announcing are the leader's: the only controller, or the holder of the shared lease.
     const leadership = this.fleet.leadership((leader) => {
@@ -270,11 +286,26 @@ export class Controller {
     const { config } = this;
     this.#logger.info({ leader }, leader ? 'controller: leading (registers and announces)' : 'controller: not leading');
     if (!leader) {
+      await this.#stopStorageControl();
       await this.#announces.stop({ handOver: this.fleet.shared });
       await this.#registration.replace(null);
       return;
     }
     if (config.announce && !this.#announces.running) this.#announces.start(config.trackers);
+    // One controller decides for the fleet: the leader, whose announces carry the union the tracker counts.
+    if (config.storageControl && this.#storageControl === null) {
+      this.#storageControl = controllerStorageControl({
+        ...config.storageControl,
+        catalog: this.catalog,
+        registry: this.registry,
+        originOf: (infoHash) => this.operations.originOf(infoHash),
+        announceNow: (infoHash) => void this.announceNow(infoHash).catch(() => {}),
+        logger: this.#logger.child({ part: 'storage control' }),
+        metrics: this.#metrics,
+        ...(this.#edgeChoice === undefined ? {} : { choose: this.#edgeChoice }),
+      });
+      this.#storageControl.start();
+    }
     if (config.ims) await this.#registration.replace(this.#fleetIms(config.ims));
   }
 
@@ -377,6 +408,11 @@ export class Controller {
       sendJson(res, 200, await this.fleet.listTokens());
       return true;
     }
+    const policy = /^\/v1\/policy\/([0-9a-fA-F]{40})$/.exec(path);
+    if (req.method === 'GET' && policy !== null) {
+      sendJson(res, 200, this.#explainPolicy((policy[1] as string).toLowerCase()));
+      return true;
+    }
     const edgeRoute = /^\/v1\/edges\/(edge-[0-9a-f]{12})(\/drain)?$/.exec(path);
     if (edgeRoute !== null && req.method === 'DELETE' && edgeRoute[2] === undefined) {
       if (!(await this.fleet.removeEdge(edgeRoute[1] as string))) throw new NotFoundError(`no edge ${edgeRoute[1]}`);
@@ -442,6 +478,38 @@ export class Controller {
       edges: { ...current.edges, replicas: next.edges.replicas },
     };
     return outcome;
+  }
+
+  async #stopStorageControl(): Promise<void> {
+    const part = this.#storageControl;
+    this.#storageControl = null;
+    await part?.stop();
+    // Its metrics go with it: a part made when this controller leads again registers them anew.
+    if (part !== null) {
+      for (const metric of this.#metrics.getMetricsAsArray()) {
+        if (metric.name.startsWith('edgepeer_storage_control_')) this.#metrics.removeSingleMetric(metric.name);
+      }
+    }
+  }
+
+  /** `edgepeer policy explain` (GET /v1/policy/:infoHash): storage control's last decisions for an object. */
+  #explainPolicy(infoHash: string): PolicyExplanation {
+    const part = this.#storageControl;
+    if (part === null) {
+      throw new NotFoundError(
+        this.config.storageControl
+          ? 'storage control runs on the leading controller, not this one'
+          : 'storage control is off (--storage-control)',
+        { subject: infoHash },
+      );
+    }
+    const explanation = part.explain(infoHash);
+    if (explanation === undefined) {
+      throw new NotFoundError(`no decision yet for ${infoHash} (not controlled, or no round yet)`, {
+        subject: infoHash,
+      });
+    }
+    return explanation;
   }
 
   where(): ControllerAddresses {

@@ -194,6 +194,22 @@ export class FleetCatalog extends EventEmitter<CatalogEvents> implements Catalog
     return found;
   }
 
+  /** Every object whose metainfo is known, held by a serving edge or not (storage control follows them all). */
+  knownObjects(): CatalogObject[] {
+    return [...this.#objects.values()];
+  }
+
+  /** Up edges holding pieces of the object, serving or not, with their bitfields (a purge reaches them all). */
+  holdingsEverywhere(infoHash: string): Array<{ edge: FleetEdge; bitfield: Bitfield }> {
+    const found: Array<{ edge: FleetEdge; bitfield: Bitfield }> = [];
+    for (const [edgeId, held] of this.#allHoldings) {
+      const edge = this.#edges.get(edgeId);
+      const bitfield = held.get(infoHash);
+      if (bitfield !== undefined && edge?.liveness !== undefined) found.push({ edge, bitfield });
+    }
+    return found;
+  }
+
   /** How many serving edges hold each piece of the object (undefined: unknown object). */
   copies(infoHash: string): Uint16Array | undefined {
     return this.#objects.get(infoHash)?.copies;

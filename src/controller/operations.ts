@@ -34,6 +34,8 @@ export class ControllerOperations {
   readonly #catalog: FleetCatalog;
   readonly #registry: EdgeRegistry;
   readonly #replicas: () => number;
+  /** The origin each object was last ingested from through this controller (storage control ingests from it). */
+  readonly #origins = new Map<string, string>();
 
   constructor(options: ControllerOperationsOptions) {
     this.#catalog = options.catalog;
@@ -93,8 +95,11 @@ export class ControllerOperations {
         edges.map((edge) =>
           this.#registry
             .dispatch(edge.record.id, 'ingest', body, (event) => {
-              if (event.kind === 'result')
-                onResult({ ...(event.result as unknown as IngestResult), edge: edge.record.id });
+              if (event.kind === 'result') {
+                const result = event.result as unknown as IngestResult;
+                if (result.status !== 'failed' && result.infoHash !== null) this.#origins.set(result.infoHash, source);
+                onResult({ ...result, edge: edge.record.id });
+              }
               if (event.kind === 'progress' && onProgress) {
                 onProgress({
                   source: `${edge.record.name}: ${event.source}`,
@@ -107,6 +112,11 @@ export class ControllerOperations {
         ),
       );
     }
+  }
+
+  /** The origin the object was last ingested from through this controller (since it started), if any. */
+  originOf(infoHash: string): string | undefined {
+    return this.#origins.get(infoHash);
   }
 
   async purge(request: PurgeRequest): Promise<PurgeResult[]> {

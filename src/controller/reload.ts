@@ -15,6 +15,7 @@ const RESTART_ONLY = [
   'admin',
   'cacheBytes',
   'shutdownGraceMs',
+  'storageControl',
   // Where the maps come from; the maps themselves are read again at every SIGHUP.
   'topology',
 ] as const;

@@ -31,10 +31,16 @@ export async function metainfoFromCatalogue(
   if (metainfo.infoHash !== infoHash) {
     throw new InvalidArgumentError(`${file} in the catalogue is the torrent of ${metainfo.infoHash}, not ${infoHash}`);
   }
-  const first = metainfo.urlList[0];
-  if (first === undefined) {
+  const origin = originFromUrlList(metainfo);
+  if (origin === null) {
     throw new InvalidArgumentError(`${file} in the catalogue has no url-list naming the origin`, { subject: infoHash });
   }
-  const origin = !metainfo.multiFile && first.endsWith('/') ? `${first}${encodeURIComponent(metainfo.name)}` : first;
   return { metainfo, origin };
+}
+
+/** The origin a .torrent's url-list (BEP 19) names: its first entry, with the file's name for a URL ending in /. */
+export function originFromUrlList(metainfo: Metainfo): string | null {
+  const first = metainfo.urlList[0];
+  if (first === undefined) return null;
+  return !metainfo.multiFile && first.endsWith('/') ? `${first}${encodeURIComponent(metainfo.name)}` : first;
 }

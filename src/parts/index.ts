@@ -2,7 +2,7 @@
 // store; the controller will compose them over its edges. Each part is started by its root and stopped
 // through the Lifecycle.
 export { type AnnouncesOptions, AnnouncesPart } from './announces.ts';
-export { metainfoFromCatalogue } from './catalogue.ts';
+export { metainfoFromCatalogue, originFromUrlList } from './catalogue.ts';
 export { Lifecycle, type Part, type PartPhase } from './lifecycle.ts';
 export { DiskPieceReserve, type PieceReserve } from './piece-reserve.ts';
 export { RegistrationPart } from './registration.ts';

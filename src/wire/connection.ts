@@ -15,6 +15,7 @@ import { MalformedMessageError, metadataReply } from './metadata.ts';
 import type { PeerWireLimits } from './options.ts';
 import { RequestQueue } from './request-queue.ts';
 import { type MseMode, ServingWire, type ServingWireSink } from './serving-wire.ts';
+import { TOP_UP_SLOT_MS, TopUpMeter } from './top-up.ts';
 import type { PeerGate, PeerInfo, PeerWireStats, WirePieceCache, WireStore } from './types.ts';
 
 /** Our extension ids (BEP 10 `m`), fixed so the hot path compares numbers. */
@@ -38,6 +39,8 @@ export interface ConnectionHost {
   readonly logger: Logger;
   /** Egress limits: a block waits for tokens (src/qos), whole; null: none. */
   readonly qos: Qos | null;
+  /** Top-up rate (storage control), bytes per second; 0: off. */
+  readonly topUpBytesPerSecond: number;
   /** For warnings a remote peer can cause once per connection. */
   readonly remoteWarnings: WarningThrottle;
   readonly counters: WireCounters;
@@ -95,6 +98,9 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
   #pieceCount = 0;
   #pieceLength = 0;
   #lastPieceLength = 0;
+  /** The leecher's rate from others and from us (limits.topUpBytesPerSecond), or null: top-up off. */
+  readonly #topUp: TopUpMeter | null;
+  #topUpTimer: NodeJS.Timeout | null = null;
   /** This peer's claim on the egress limits, opened at its first block while limits are set. */
   #flow: Flow | null = null;
   readonly #resume = (): void => this.#pump();
@@ -108,6 +114,7 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     this.lastReceivedAt = host.now;
     this.lastSentAt = host.now;
     this.#queue = new RequestQueue(host.limits.maxQueuedRequests);
+    this.#topUp = host.topUpBytesPerSecond > 0 ? new TopUpMeter(host.topUpBytesPerSecond) : null;
     this.wire = new ServingWire(this, host.mse);
     this.wire.on('crypto-infohash', (req2Hash: string) => this.#onEncryptedHandshake(req2Hash));
     this.wire.on('handshake', (infoHash: string, peerId: string) => this.#onHandshake(infoHash, peerId));
@@ -119,6 +126,13 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
       }
     });
     this.wire.on('have-all', () => this.close('peer has every piece'));
+    if (this.#topUp !== null) {
+      const topUp = this.#topUp;
+      this.wire.on('have', (index: number) => {
+        if (this.#pieceLength === 0 || index >= this.#pieceCount) return;
+        topUp.completed(Date.now(), index === this.#pieceCount - 1 ? this.#lastPieceLength : this.#pieceLength);
+      });
+    }
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('drain', () => this.#onDrain());
     socket.on('error', (err) => this.close(`socket error: ${err.message}`));
@@ -153,9 +167,12 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
       length > host.limits.maxBlockLength ||
       begin + length > (pieceIndex === this.#pieceCount - 1 ? this.#lastPieceLength : this.#pieceLength) ||
       (this.wire.amChoking && !this.#allowedFast.has(pieceIndex)) ||
-      !object.bitfield.get(pieceIndex) ||
-      !this.#queue.push(pieceIndex, begin, length)
+      !object.bitfield.get(pieceIndex)
     ) {
+      this.#refuse(pieceIndex, begin, length);
+      return;
+    }
+    if (!this.#queue.push(pieceIndex, begin, length)) {
       this.#refuse(pieceIndex, begin, length);
       return;
     }
@@ -179,6 +196,22 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     if (!this.#refusedByGate) {
       this.#refusedByGate = true;
       this.#host.unauthorised(this);
+    }
+    return false;
+  }
+
+  /**
+   * Top-up: false, and the pump paused for a while, when the leecher gets its top-up rate from its other
+   * peers (sending this block would pass the allowance).
+   */
+  #topUpAllows(length: number): boolean {
+    if (this.#topUp === null || this.#topUp.maySend(Date.now(), length)) return true;
+    if (this.#topUpTimer === null) {
+      this.#host.counters.topUpPauses++;
+      this.#topUpTimer = setTimeout(() => {
+        this.#topUpTimer = null;
+        this.#pump();
+      }, TOP_UP_SLOT_MS);
     }
     return false;
   }
@@ -315,6 +348,7 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     this.#queue.drain();
     this.#dropCurrentPiece();
     this.#flow?.close();
+    if (this.#topUpTimer !== null) clearTimeout(this.#topUpTimer);
     if (graceful) this.socket.end();
     else this.socket.destroy();
     if (log) this.#host.logger.debug(this.#logFields({ reason, wasOpen }), 'peer wire: connection closed');
@@ -464,6 +498,8 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
       }
       const begin = queue.headBegin();
       const length = queue.headLength();
+      // Top-up first: tokens the limiter grants are spent, and a block top-up holds back would waste them.
+      if (!this.#topUpAllows(length)) break; // resumed by its timer
       if (qos !== null && !this.#tokensFor(qos, length)) break; // resumed by the limiter
       queue.shift();
       if (!corked) {
@@ -501,6 +537,7 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     }
     this.lastSentAt = this.#host.now;
     this.uploadedBytes += block.length;
+    this.#topUp?.sent(Date.now(), block.length);
     const counters = this.#host.counters;
     counters.uploadedBytes += block.length;
     this.#host.uploaded(this.#infoHash, block.length);

@@ -46,6 +46,11 @@ export interface PeerWireServerOptions {
   onSessionEnd?: (peer: PeerInfo) => void;
   /** Serve piece bytes only to peers it knows (`peerAuth: tracker`); default: everyone. */
   peerGate?: PeerGate;
+  /**
+   * Top-up (storage control, docs/policy.md): a leecher gets from this server at most this rate less what it
+   * gets from its other peers, bytes per second; sending pauses past that. 0 (default): off.
+   */
+  topUpBytesPerSecond?: number;
 }
 
 export interface PeerWireServer {
@@ -74,6 +79,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
   readonly cache: WirePieceCache;
   readonly logger: Logger;
   readonly qos: Qos | null;
+  readonly topUpBytesPerSecond: number;
   readonly remoteWarnings: WarningThrottle;
   readonly uploaded: (infoHash: string, bytes: number) => void;
   readonly peerGate: PeerGate | null;
@@ -88,6 +94,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
     blocksSent: 0,
     requestsReceived: 0,
     requestsRejected: 0,
+    topUpPauses: 0,
     requestsDropped: 0,
     metadataPiecesSent: 0,
     internalErrors: 0,
@@ -121,6 +128,12 @@ class WireServer implements PeerWireServer, ConnectionHost {
 
   constructor(options: PeerWireServerOptions) {
     this.limits = resolveLimits(options.limits);
+    this.topUpBytesPerSecond = options.topUpBytesPerSecond ?? 0;
+    if (!Number.isFinite(this.topUpBytesPerSecond) || this.topUpBytesPerSecond < 0) {
+      throw new InvalidArgumentError(`topUpBytesPerSecond must be 0 or more, got ${this.topUpBytesPerSecond}`, {
+        subject: 'topUpBytesPerSecond',
+      });
+    }
     this.peerId = resolvePeerId(options.peerId);
     this.clientName = options.clientName ?? 'edgepeer';
     this.mse = options.mse ?? 'rc4';

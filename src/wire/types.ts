@@ -38,6 +38,8 @@ export interface PeerWireStats {
   requestsReceived: number;
   /** Reject messages sent (BEP 6): not held, over limits, choked, unreadable. */
   requestsRejected: number;
+  /** Times sending to a leecher paused because it gets its top-up rate from other peers (topUpBytesPerSecond). */
+  topUpPauses: number;
   /** Requests dropped without a reject because the peer lacks the fast extension. */
   requestsDropped: number;
   /** Bytes written to sockets but not yet taken by the kernel, summed over peers. */

@@ -51,6 +51,7 @@ describe('agent storage control', () => {
         objects: null,
         intervalMs: 200,
         catalogue: null,
+        topUpBytesPerSecond: 0,
       }),
       log.logger,
     );

@@ -131,4 +131,72 @@ describe('resolveControllerConfig', () => {
       expect(CONTROLLER_SETTINGS.find((setting) => setting.name === name)?.default, name).toBeDefined();
     }
   });
+
+  it('turns storage control on with its settings, the statistics beside the tracker', async () => {
+    const off = await resolveControllerConfig({}, { env: {} });
+    expect(off.config.storageControl).toBeNull();
+    const path = await file(
+      [
+        'tracker: [http://t.example:6969/announce]',
+        'storage-control: true',
+        'storage-control-low-copies: 1',
+        'storage-control-high-copies: 3',
+        'storage-control-hold: 5000',
+        'storage-control-budget: 1GiB',
+        'storage-control-top-up-rate: 2MiB',
+        `storage-control-objects: ${'AB'.repeat(20)}`,
+      ].join('\n'),
+    );
+    const { config } = await resolveControllerConfig({}, { configPath: path, env: {} });
+    expect(config.storageControl).toEqual({
+      settings: {
+        lowCopies: 1,
+        highCopies: 3,
+        demandPerCopy: 0,
+        copiesPerLeecher: 0,
+        holdMs: 5000,
+        ttlMs: 0,
+        budgetBytes: 1024 ** 3,
+        ingestBytesPerSecond: 0,
+        opsPerMinute: 60,
+        staleMs: 120_000,
+        setAside: false,
+      },
+      statsUrl: 'http://t.example:6969/stats',
+      objects: ['ab'.repeat(20)],
+      intervalMs: 5000,
+      topUpBytesPerSecond: 2 * 1024 * 1024,
+    });
+  });
+
+  it('refuses storage control without hysteresis, without statistics, or with a bad size, naming the setting', async () => {
+    const tracker = ['http://t.example:6969/announce'];
+    await expect(
+      resolveControllerConfig(
+        { 'storage-control': true, tracker, 'storage-control-low-copies': 3, 'storage-control-high-copies': 3 },
+        { env: {} },
+      ),
+    ).rejects.toMatchObject({ code: 'EDGEPEER_CONFIG_INVALID', details: { subject: 'storage-control-high-copies' } });
+    await expect(resolveControllerConfig({ 'storage-control': true }, { env: {} })).rejects.toMatchObject({
+      details: { subject: 'storage-control-stats-url' },
+    });
+    await expect(
+      resolveControllerConfig({ 'storage-control': true, tracker, 'storage-control-budget': 'lots' }, { env: {} }),
+    ).rejects.toMatchObject({ details: { subject: 'storage-control-budget' } });
+    await expect(
+      resolveControllerConfig({ 'storage-control': true, tracker, 'storage-control-objects': 'some' }, { env: {} }),
+    ).rejects.toMatchObject({ details: { subject: 'storage-control-objects' } });
+  });
+
+  it('documents every setting in docs/configuration.md, with its environment variable', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { controllerEnvName } = await import('../../src/config/index.ts');
+    const doc = await readFile(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+    for (const setting of CONTROLLER_SETTINGS) {
+      const row = doc.split('\n').find((line) => line.startsWith(`| \`--${setting.name}\` |`));
+      expect(row, setting.name).toBeDefined();
+      expect(row).toContain(`\`${controllerEnvName(setting.name)}\``);
+      expect(row).toContain(setting.description.replace(/\|/g, '\\|'));
+    }
+  });
 });

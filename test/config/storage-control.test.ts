@@ -39,6 +39,7 @@ describe('storageControl settings', () => {
       objects: [HASH.toLowerCase()],
       intervalMs: 5000,
       catalogue: null,
+      topUpBytesPerSecond: 0,
     });
   });
 

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,13 +32,13 @@ export async function untilAnswers(url: string, child: ChildProcess, what: strin
   throw new Error(`${url} did not answer`);
 }
 
-const NGINX_CONF = (root: string, port: number, scratch: string) => `
+const NGINX_CONF = (root: string, port: number, scratch: string, accessLog: boolean) => `
 worker_processes 1;
 pid ${scratch}/nginx.pid;
 error_log ${scratch}/error.log warn;
 events { worker_connections 256; }
 http {
-  access_log off;
+  ${accessLog ? `log_format ranges '$request_method $uri $http_range $status'; access_log ${scratch}/access.log ranges;` : 'access_log off;'}
   sendfile on;
   client_body_temp_path ${scratch}/body;
   proxy_temp_path ${scratch}/proxy;
@@ -51,15 +51,17 @@ http {
 
 export interface NginxOrigin {
   url: string;
+  /** With `accessLog`: one line per request so far, "METHOD URI RANGE STATUS" (RANGE "-" when none). */
+  requests(): Promise<string[]>;
   stop(): Promise<void>;
 }
 
 /** nginx (Debian package) serving `root` on a loopback port: a real origin with Range support. */
-export async function startNginx(root: string): Promise<NginxOrigin> {
+export async function startNginx(root: string, options: { accessLog?: boolean } = {}): Promise<NginxOrigin> {
   const scratch = await mkdtemp(join(tmpdir(), 'edgepeer-nginx-'));
   await chmod(root, 0o755); // nginx workers run as an unprivileged user
   const port = await freePort();
-  await writeFile(join(scratch, 'nginx.conf'), NGINX_CONF(root, port, scratch));
+  await writeFile(join(scratch, 'nginx.conf'), NGINX_CONF(root, port, scratch, options.accessLog === true));
   const child = spawn('nginx', ['-p', scratch, '-c', join(scratch, 'nginx.conf'), '-g', 'daemon off;'], {
     stdio: 'ignore',
   });
@@ -67,6 +69,10 @@ export async function startNginx(root: string): Promise<NginxOrigin> {
   await untilAnswers(`${url}/`, child, 'nginx');
   return {
     url,
+    async requests() {
+      const text = await readFile(join(scratch, 'access.log'), 'utf8').catch(() => '');
+      return text.split('\n').filter((line) => line !== '');
+    },
     async stop() {
       if (child.exitCode === null) {
         child.kill('SIGTERM');

@@ -326,6 +326,37 @@ describe('ingest from an origin URL', () => {
     );
   });
 
+  it('keeps the pieces verified before an origin failed mid-ingest; the next ingest fetches only the rest', async () => {
+    const metainfo = expectedSingle('clip.bin', content);
+    // Every answer breaks off 2 pieces and 7 bytes into its range, however often it is retried.
+    origin.faults = { truncateAfter: PIECE * 2 + 7, truncateAlways: true };
+    const pieces = [...Array(11).keys()];
+    const failed = await ingestSource(`${originUrl}/media/clip.bin`, { metainfo, pieces }, ctx);
+    expect(failed.status).toBe('failed');
+    expect(failed.error?.code).toBe('EDGEPEER_ORIGIN_TRUNCATED');
+    const object = store.get(metainfo.infoHash);
+    const held = pieces.filter((i) => object?.bitfield.get(i));
+    expect(held.length).toBeGreaterThan(0);
+    expect(held.length).toBeLessThan(11);
+    for (const index of held) {
+      const piece = await store.readPiece(metainfo.infoHash, index);
+      expect(piece.equals(content.subarray(index * PIECE, (index + 1) * PIECE)), `piece ${index}`).toBe(true);
+    }
+    // The origin is well again: what was kept is not fetched again.
+    origin.faults = {};
+    origin.requests = [];
+    const missing = pieces.filter((i) => !held.includes(i));
+    const again = await ingestSource(`${originUrl}/media/clip.bin`, { metainfo, pieces: missing }, ctx);
+    expect(again).toMatchObject({ piecesHeld: 11, piecesAdded: missing.length });
+    for (const request of origin.requests) {
+      const [from, to] = /bytes=(\d+)-(\d+)/
+        .exec(request.range ?? '')!
+        .slice(1)
+        .map(Number) as [number, number];
+      for (const index of held) expect(to < index * PIECE || from >= (index + 1) * PIECE, `piece ${index}`).toBe(true);
+    }
+  });
+
   it('keeps good pieces and drops corrupt ones from an origin', async () => {
     const metainfo = expectedSingle('clip.bin', content);
     origin.faults = { corruptOffset: PIECE * 5 + 1 };

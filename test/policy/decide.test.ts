@@ -281,6 +281,22 @@ describe('decide: statistics that cannot be used', () => {
     expect(actions(round)).toEqual(['hold:stats-stale', 'hold:stats-stale']);
   });
 
+  it('never purges on stale statistics, not over budget nor to make room for another swarm', () => {
+    // Swarm a: stale, its held pieces looking plentiful (9 copies) in counts that may be long wrong. Swarm b:
+    // fresh, a rare piece leechers want, and no room for it unless a's pieces go.
+    const s = settings({ holdMs: 0, staleMs: 60_000, budgetBytes: 2 * PIECE });
+    const stale = swarm([9, 9], { held: [true, true], receivedAt: T0, infoHash: 'a'.repeat(40) });
+    const fresh = swarm([0], { receivedAt: T0 + 60_000, infoHash: 'b'.repeat(40) });
+    const round = decide(s, [stale, fresh], initialState(), T0 + 60_001);
+    expect(round.swarms[0]).toMatchObject({ stats: 'stale', purge: [], drop: [] });
+    expect(actions(round, 0)).toEqual(['hold:stats-stale', 'hold:stats-stale']);
+    expect(round.swarms[1]).toMatchObject({ stats: 'ok', ingest: [] });
+    expect(round.swarms[1]!.pieces[0]).toMatchObject({ action: 'defer', reason: 'no-room' });
+    // Over budget (lowered to one piece) with stale counts: nothing is purged either.
+    const lowered = decide({ ...s, budgetBytes: PIECE }, [stale], initialState(), T0 + 60_001);
+    expect(lowered.swarms[0]).toMatchObject({ purge: [], drop: [] });
+  });
+
   it('holds on unreachable and malformed statistics, says so, and shows the last decision', () => {
     const s = settings();
     const first = decide(s, [plentiful(T0)], initialState(), T0);

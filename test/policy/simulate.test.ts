@@ -53,4 +53,39 @@ describe('the swarm simulator', () => {
     expect(result.originPerSwarmMean).toBeGreaterThan(0);
     expect(result.originPerSwarmMax).toBeGreaterThanOrEqual(result.originPerSwarmMean);
   });
+
+  it('tops a leecher up: alone it gets the top-up rate from the edge, and with seeds the edge sends less', () => {
+    const MiB = 1024 * 1024;
+    const lone: Scenario = {
+      ...small,
+      durationS: 60,
+      objects: 1,
+      piecesPerObject: 8, // 2 MiB
+      arrivalTimesS: [0],
+      seedTimeFixedS: 0,
+      abortShare: 0,
+      cdnStartPieces: [0, 1, 2, 3, 4, 5, 6, 7],
+      cdnTopUpBytesPerS: 0.5 * MiB,
+    };
+    // 2 MiB at 0.5 MiB/s from the edge, the downlink (2 MiB/s) notwithstanding.
+    expect(simulate(lone, 'function').meanDownloadS).toBeCloseTo(4, 0);
+    expect(simulate({ ...lone, cdnTopUpBytesPerS: 0 }, 'function').meanDownloadS).toBeCloseTo(1, 0);
+    // A crowd that seeds: with top-up the edge leaves to the seeds what they give.
+    // (10 MiB downloads: top-up acts on the last second's rates, a download must last a few.)
+    const crowd: Scenario = {
+      ...lone,
+      piecesPerObject: 40,
+      cdnStartPieces: [...Array(40).keys()],
+      durationS: 200,
+      arrivalTimesS: [...Array(30).keys()].map((i) => i * 2),
+      seedTimeFixedS: 60,
+      policy: { ...small.policy, lowCopies: 1, highCopies: 1000, copiesPerLeecher: 0 },
+      cdnTopUpBytesPerS: 1.8 * MiB,
+    };
+    const toppedUp = simulate(crowd, 'function');
+    const full = simulate({ ...crowd, cdnTopUpBytesPerS: 0 }, 'function');
+    expect(toppedUp.completed).toBe(30);
+    expect(toppedUp.cdnBytes).toBeLessThan(full.cdnBytes * 0.8);
+    expect(toppedUp.peerEfficiency).toBeGreaterThan(full.peerEfficiency);
+  });
 });

@@ -6,6 +6,7 @@ import utMetadata from 'ut_metadata';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Logger } from '../../src/log/index.ts';
 import { createPeerWireServer, type MseMode, type PeerWireLimits, type PeerWireServer } from '../../src/wire/index.ts';
+import { TOP_UP_WINDOW_MS } from '../../src/wire/top-up.ts';
 import {
   closed,
   connectPeer,
@@ -53,6 +54,7 @@ async function startServer(
   limits: Partial<PeerWireLimits> = {},
   store = new MemoryStore(),
   mse?: MseMode,
+  topUpBytesPerSecond?: number,
 ): Promise<Harness> {
   const cache = new GatedCache(store);
   const logs: LogLine[] = [];
@@ -74,6 +76,7 @@ async function startServer(
     limits,
     onUploaded,
     ...(mse ? { mse } : {}),
+    ...(topUpBytesPerSecond ? { topUpBytesPerSecond } : {}),
   });
   const { port } = await server.listen();
   cleanups.push(() => server.close(0));
@@ -272,6 +275,35 @@ describe('peer wire server: pieces leaving the store', () => {
     const [, payload] = await donthave;
     expect(Buffer.from(payload).readUInt32BE(0)).toBe(2);
     await expect(requestBlock(p.wire, 2, 0, BLOCK)).rejects.toThrow(/rejected/);
+  });
+
+  it('rejects the blocks of a piece purged while the peer is downloading it, and goes on with the others', async () => {
+    const h = await startServer({ allowedFastSetSize: 0 });
+    const object = makeObject('in-flight.bin', 4 * PIECE, PIECE);
+    await hold(h.store, object);
+    const p = await peer(h.port, object.infoHash, { extensions: ['lt_donthave'] });
+    await waitFor(p.wire, 'have-all');
+    await unchoked(p);
+    // The read of piece 2 is held back: its blocks are queued and it is the piece being fetched for sending.
+    let open!: () => void;
+    h.cache.gate = new Promise((resolve) => {
+      open = resolve;
+    });
+    const outcome = (index: number, begin: number) =>
+      requestBlock(p.wire, index, begin, BLOCK).then(
+        (block) => (block.equals(pieceBytes(object, index).subarray(begin, begin + BLOCK)) ? 'served' : 'wrong bytes'),
+        () => 'rejected',
+      );
+    const requests = [outcome(2, 0), outcome(2, BLOCK), outcome(3, 0), outcome(3, BLOCK)];
+    // A request past the end, rejected at once: the four before it are queued by then.
+    await expect(requestBlock(p.wire, 9, 0, BLOCK)).rejects.toThrow(/rejected/);
+    expect(h.cache.asked[0]).toBe(2);
+    const donthave = waitFor<[string, Uint8Array]>(p.wire, 'extended', (k) => k === 'lt_donthave');
+    await h.store.removePieces(object.infoHash, [2], 'policy');
+    expect(Buffer.from((await donthave)[1]).readUInt32BE(0)).toBe(2);
+    open();
+    expect(await Promise.all(requests)).toEqual(['rejected', 'rejected', 'served', 'served']);
+    expect(h.server.stats()).toMatchObject({ connections: 1, uploadedBytes: PIECE });
   });
 
   it('disconnects a peer that cannot be told (no lt_donthave), so it reconnects to a fresh bitfield', async () => {
@@ -675,3 +707,26 @@ async function until(condition: () => boolean, ms = 10_000): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve));
   }
 }
+
+describe('peer wire server: top-up (storageControl.topUpRate)', () => {
+  it('pauses sending to a leecher whose HAVEs show other peers give it the rate, and sends once they stop', async () => {
+    const h = await startServer({ allowedFastSetSize: 0 }, new MemoryStore(), undefined, 64 * 1024);
+    const object = makeObject('topup.bin', 16 * PIECE, PIECE);
+    await hold(h.store, object);
+    const p = await peer(h.port, object.infoHash);
+    await unchoked(p);
+    // Nothing from others yet: served.
+    const [first] = await download(p, object, [0]);
+    expect(first!.equals(pieceBytes(object, 0))).toBe(true);
+    // The leecher announces 8 pieces (256 KiB) it got elsewhere: 112 KiB/s from others, above 64 KiB/s.
+    // TCP keeps order: the server reads these HAVEs before the request.
+    for (let i = 8; i < 16; i++) p.wire.have(i);
+    const asked = Date.now();
+    const [block] = await download(p, object, [1]);
+    // Not refused: held until those HAVEs left the 2 s window, then sent, intact, on the same connection.
+    expect(block!.equals(pieceBytes(object, 1))).toBe(true);
+    expect(Date.now() - asked).toBeGreaterThanOrEqual(TOP_UP_WINDOW_MS - 500);
+    expect(h.server.stats()).toMatchObject({ requestsRejected: 0, connections: 1, uploadedBytes: 2 * PIECE });
+    expect(h.server.stats().topUpPauses).toBeGreaterThan(0);
+  });
+});

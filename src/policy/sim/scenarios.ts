@@ -31,13 +31,17 @@ const base: Omit<Scenario, 'name'> = {
     highCopies: 12,
     demandPerCopy: 0,
     // Peers' uplinks average 240 KiB/s against 2 MiB/s downlinks: a leecher needs ~8 seeds for its full rate.
-    copiesPerLeecher: 6,
+    // With the top-up below, 4 keeps flash-crowd's p95 at LRU's (docs/benchmarks.md has the trade-off).
+    copiesPerLeecher: 4,
     holdMs: 30_000,
     setAside: true,
     opsPerMinute: 600,
     staleMs: 3_600_000,
   },
   roundIntervalS: 1,
+  // The edge gives a leecher 1.8 MiB/s less what its peers give it (storageControl.topUpRate): 90 % of
+  // the downlink, so that peers can show what they give (at 100 % the edge fills the downlink first).
+  cdnTopUpBytesPerS: 1.8 * MiB,
 };
 
 export const SCENARIOS: Scenario[] = [

@@ -51,6 +51,12 @@ export interface Scenario {
   peerUploadSlots?: number;
   /** How long a peer keeps a leecher unchoked before choosing again (libtorrent's unchoke_interval: 15 s). */
   peerSlotHoldS?: number;
+  /**
+   * The function's edge tops leechers up (the agent's `storageControl.topUpRate`): it sends a leecher at most
+   * this rate less what the leecher got from peers in the last second, so the edge gives only the rate the
+   * swarm lacks. 0 or absent: it serves a leecher as fast as it takes.
+   */
+  cdnTopUpBytesPerS?: number;
   /** Pieces the CDN edge holds of object 0 at the start (an operator's partial ingest). */
   cdnStartPieces?: number[];
   /**
@@ -127,6 +133,8 @@ interface Peer {
   served: Map<Peer, number>;
   /** As a leecher: the piece it is getting from each uploader that serves it (by uploader id). */
   fetching: Map<number, number>;
+  /** As a leecher: bytes received from peers in the last second (what the edge's top-up measures). */
+  fromPeers: number;
   /** With a topology: its PID, the peers it knows (connections go both ways), when it last asked the tracker. */
   pid: number;
   neighbours: Set<Peer>;
@@ -421,6 +429,7 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
         seedTime,
         served: new Map(),
         fetching: new Map(),
+        fromPeers: 0,
         pid: topology === undefined ? 0 : nextId % topology.pids,
         neighbours: new Set(),
         announcedAt: now,
@@ -508,6 +517,15 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
     }
     // Water-filling: uploaders offer what is left of their uplink equally to leechers with room left.
     const room = new Map<Peer, number>(leechers.map((peer) => [peer, scenario.peerDownloadBytesPerS]));
+    // What the edge may still send each leecher this second: its top-up rate less the leecher's rate from peers.
+    const topUp = policy === 'function' ? (scenario.cdnTopUpBytesPerS ?? 0) : 0;
+    const edgeRoom = new Map<Peer, number>(
+      topUp > 0 ? leechers.map((peer) => [peer, Math.max(0, topUp - peer.fromPeers)]) : [],
+    );
+    const roomFor = (uploader: Peer | Server, leecher: Peer): number => {
+      const left = room.get(leecher) ?? 0;
+      return uploader === server && topUp > 0 ? Math.min(left, edgeRoom.get(leecher)!) : left;
+    };
     const flows = new Map<Peer | Server, Map<Peer, number>>();
     const uploaders: Array<[Peer | Server, number]> = [[server, serverRate]];
     for (const swarm of swarms)
@@ -518,7 +536,7 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
       for (const [uploader] of uploaders) {
         const capacity = left.get(uploader)!;
         if (capacity <= 0) continue;
-        const open = [...uploader.served.keys()].filter((leecher) => (room.get(leecher) ?? 0) > 0);
+        const open = [...uploader.served.keys()].filter((leecher) => roomFor(uploader, leecher) > 0);
         for (const leecher of open) {
           const list = offers.get(leecher) ?? [];
           list.push([uploader, capacity / open.length]);
@@ -530,7 +548,9 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
         const total = list.reduce((sum, [, bytes]) => sum + bytes, 0);
         const scale = Math.min(1, room.get(leecher)! / total);
         for (const [uploader, bytes] of list) {
-          const taken = bytes * scale;
+          const capped = uploader === server && topUp > 0;
+          const taken = capped ? Math.min(bytes * scale, edgeRoom.get(leecher)!) : bytes * scale;
+          if (capped) edgeRoom.set(leecher, edgeRoom.get(leecher)! - taken);
           left.set(uploader, left.get(uploader)! - taken);
           room.set(leecher, room.get(leecher)! - taken);
           const flow = flows.get(uploader) ?? new Map<Peer, number>();
@@ -554,6 +574,7 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
       }
       return order;
     };
+    for (const leecher of leechers) leecher.fromPeers = 0;
     const received = new Map<Peer, number>();
     const inbound = new Map<Peer, number>();
     for (const flow of flows.values())
@@ -590,6 +611,7 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
           } else {
             totals.peer += amount;
             objectPeerBytes[leecher.object]! += amount;
+            leecher.fromPeers += amount;
             if ((uploader as Peer).pid === leecher.pid) totals.intraPid += amount;
           }
           if (leecher.progress[piece]! >= pieceBytes - 1e-6) {
