@@ -1,5 +1,6 @@
 // Bencoded answers of the HTTP tracker: an announce (BEP 3 with compact peers BEP 23, IPv6 peers6 BEP 7,
-// url-list of network peers, the extension offer) and a scrape (BEP 48).
+// url-list of network peers, the extension offer) and a scrape (BEP 48); and the JSON of its other routes.
+import type { ServerResponse } from 'node:http';
 import { type BencodeInput, encodeBencode } from '../protocol/bencode.ts';
 import { EXTENSION_RESPONSE_KEY, EXTENSION_VERSION } from '../protocol/extension.ts';
 import type { ParsedAnnounce } from './announce-request.ts';
@@ -88,4 +89,15 @@ export function scrapeAnswer(entries: ScrapeEntry[]): Buffer {
     };
   }
   return encodeBencode({ files });
+}
+
+/** A JSON answer of the tracker's other routes (statistics, the allow-list), never cached. */
+export function sendJson(res: ServerResponse, value: unknown, status = 200): void {
+  const body = Buffer.from(JSON.stringify(value));
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Content-Length': body.length,
+    'Cache-Control': 'no-store',
+  });
+  res.end(body);
 }

@@ -9,7 +9,7 @@ import { type Logger, silentLogger, WarningThrottle } from '../../log/index.ts';
 import type { AllowList, PasskeySource } from '../../peer-auth/index.ts';
 import { normalizeIp } from '../protocol/compact.ts';
 import { parseQuery, QueryError } from '../protocol/query.ts';
-import { failureAnswer } from './answers.ts';
+import { failureAnswer, sendJson } from './answers.ts';
 
 export const ALLOWED_PATH = '/peer-auth/allowed';
 /** `/<passkey>/announce` and `/<passkey>/scrape`, as private trackers write them. */
@@ -131,14 +131,4 @@ export class TrackerPeerAuth {
   close(): void {
     this.#refusals.close();
   }
-}
-
-function sendJson(res: ServerResponse, value: unknown, status = 200): void {
-  const body = Buffer.from(JSON.stringify(value));
-  res.writeHead(status, {
-    'Content-Type': 'application/json',
-    'Content-Length': body.length,
-    'Cache-Control': 'no-store',
-  });
-  res.end(body);
 }

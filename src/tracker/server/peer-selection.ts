@@ -4,13 +4,13 @@
 // link announces left=0 until it has the metadata, and would otherwise never hear of anyone. Work per
 // announce is bounded by sampling.
 import { countMissing } from '../protocol/bitmap.ts';
-import type { Holding, ListedPeer, PeerRecord, Swarm } from './swarm-store.ts';
+import type { Holding, ListedPeer, PeerRecord, SwarmFacts } from './swarm-store.ts';
 
 /** What choosing needs of a peer: the listed fields, its key, what it has left and what it holds. */
 export type CandidatePeer = ListedPeer & Pick<PeerRecord, 'key' | 'left' | 'holding'>;
 
 /** The peers to choose from (all of a swarm, or a sample a shared store drew) and what scoring needs. */
-export interface PeerPool extends Pick<Swarm, 'pieceCount' | 'size'> {
+export interface PeerPool extends Pick<SwarmFacts, 'pieceCount' | 'size'> {
   list: readonly CandidatePeer[];
 }
 

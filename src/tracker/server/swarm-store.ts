@@ -217,22 +217,6 @@ export interface PeerRecord extends ListedPeer {
   index: number;
 }
 
-export interface Swarm {
-  infoHash: string;
-  peers: Map<string, PeerRecord>;
-  list: PeerRecord[];
-  seeds: number;
-  downloaded: number;
-  pieceCount: number | null;
-  size: number | null;
-  /** Copies of each piece among peers with partial bitmaps (peers holding all count in fullPeers). */
-  copies: Uint32Array | null;
-  fullPeers: number;
-  bitmapPeers: number;
-  networkPeers: number;
-  version: number;
-}
-
 /** The limits' earlier name. */
 export type MemorySwarmStoreLimits = SwarmStoreLimits;
 
@@ -869,7 +853,11 @@ function sameHolding(a: Holding, b: Holding): boolean {
 }
 
 /** What statistics need of a swarm besides its peers. */
-export type SwarmFacts = Pick<Swarm, 'infoHash' | 'pieceCount' | 'size'>;
+export interface SwarmFacts {
+  infoHash: string;
+  pieceCount: number | null;
+  size: number | null;
+}
 
 /** Statistics of a swarm nobody is in. */
 export function emptySwarmStats(infoHash: string): SwarmStats {

@@ -11,7 +11,7 @@ import { type Logger, silentLogger } from '../../log/index.ts';
 import { normalizeIp } from '../protocol/compact.ts';
 import { parseQuery, QueryError } from '../protocol/query.ts';
 import { errorResponse } from '../protocol/udp.ts';
-import { failureAnswer, scrapeAnswer } from './answers.ts';
+import { failureAnswer, scrapeAnswer, sendJson } from './answers.ts';
 import { BATCH_PATH, STATS_PATH, TrackerCore, type TrackerCoreOptions } from './core.ts';
 import { Invitations } from './invitations.ts';
 import { ALLOWED_PATH, TrackerPeerAuth } from './peer-auth.ts';
@@ -598,16 +598,6 @@ function isFastPath(target: string): boolean {
   const end = target.indexOf('?');
   const path = end < 0 ? target : target.slice(0, end);
   return path === '/announce' || path === '/scrape';
-}
-
-function sendJson(res: ServerResponse, value: unknown, status = 200): void {
-  const body = Buffer.from(JSON.stringify(value));
-  res.writeHead(status, {
-    'Content-Type': 'application/json',
-    'Content-Length': body.length,
-    'Cache-Control': 'no-store',
-  });
-  res.end(body);
 }
 
 function clampInt(text: string | null, fallback: number, min: number, max: number): number {
