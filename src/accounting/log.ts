@@ -1,7 +1,7 @@
 // The accounting log: each record becomes its JSON line when it is added (a string, not an object kept
 // for later: a quarter second of kept objects outlives the young generation and costs more in GC than the
-// line costs to build), and a timer writes the lines every FLUSH_MS, each batch appended and fdatasync'ed: a kill -9 loses at most the
-// records of the last second, and the sequence numbers of a run show where it stopped (a run without its
+// line costs to build), and a timer writes the lines every FLUSH_MS, each batch appended and fdatasync'ed:
+// a kill -9 loses at most the records of the last second, and the sequence numbers of a run show where it stopped (a run without its
 // `stop` record ended abruptly). Files are rotated by size and age: the current one is
 // <dir>/accounting.jsonl; a full one becomes accounting-<start time>-<run>.jsonl.
 import { randomBytes } from 'node:crypto';

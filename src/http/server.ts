@@ -281,8 +281,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     return true;
   }
 
-  /** Keeps the worst source a response's pieces came from: pull-through over disk over cache. */
-  /** Where a response's bytes came from, the worst of its pieces (kept on the response, for accounting). */
+  /** Where a response's bytes came from, the worst of its pieces: pull-through over disk over cache (kept on
+   * the response, for accounting). */
   function noteSource(res: Http1Response, source: ResponseSource): void {
     const before = res.annotation as ResponseSource | undefined;
     if (before === undefined || SOURCE_RANK[source] > SOURCE_RANK[before]) res.annotation = source;
