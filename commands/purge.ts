@@ -60,7 +60,11 @@ Select objects by info hash or name, by TTL (--expired), by age (--older-than), 
       (ops) => ops.purge(request),
     );
     for (const result of results) this.report(result);
-    this.note(`${results.filter((r) => !r.error).length} purged, ${results.filter((r) => r.error).length} failed`);
+    const queued = results.filter((r) => r.status === 'queued').length;
+    const done = results.filter((r) => !r.error).length - queued;
+    this.note(
+      `${done} purged, ${queued} queued for edges that are down, ${results.filter((r) => r.error).length} failed`,
+    );
     const exitCode = bulkExitCode(results);
     if (exitCode !== 0) this.exit(exitCode);
   }
@@ -68,6 +72,10 @@ Select objects by info hash or name, by TTL (--expired), by age (--older-than), 
   private report(result: PurgeResult): void {
     if (this.jsonMode) this.emit(result);
     else if (result.error) process.stderr.write(`${result.status.padEnd(13)} ${result.id}: ${result.error.message}\n`);
+    else if (result.status === 'queued')
+      process.stdout.write(
+        `${result.status.padEnd(13)} ${result.infoHash}  ${result.name}  ${result.edge} is down: it purges when back\n`,
+      );
     else
       process.stdout.write(
         `${result.status.padEnd(13)} ${result.infoHash}  ${result.name}  ${result.piecesRemoved} pieces\n`,

@@ -14,7 +14,8 @@ export interface PurgeRequest {
   now?: number;
 }
 
-export type PurgeStatus = 'purged' | 'pieces-purged' | 'not-found' | 'ambiguous' | 'failed';
+/** `queued`: through a controller, for an edge that is down; it purges when it is back. */
+export type PurgeStatus = 'purged' | 'pieces-purged' | 'queued' | 'not-found' | 'ambiguous' | 'failed';
 
 /** One line of `edgepeer purge --json`. Field names are a stable interface for scripts. */
 export interface PurgeResult {

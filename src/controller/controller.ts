@@ -127,6 +127,7 @@ export class Controller {
     this.operations = new ControllerOperations({
       catalog: this.catalog,
       registry: this.registry,
+      fleet,
       replicas: () => this.config.edges.replicas,
     });
     this.#source = new EdgeSource({

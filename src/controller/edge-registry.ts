@@ -17,7 +17,7 @@ import type {
 } from '../fleet/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { FleetCatalog } from './fleet-catalog.ts';
-import type { EdgeRecord, FleetState } from './fleet-state.ts';
+import type { EdgeRecord, FleetState, QueuedPurge } from './fleet-state.ts';
 
 export interface EdgeRegistryOptions {
   fleet: FleetState;
@@ -46,6 +46,9 @@ export interface EdgeRegistryStats {
   edgesDown: number;
   edgesLeft: number;
   heartbeats: number;
+  /** Purges queued while an edge was down, sent to it when it was back: done, and failed (kept queued). */
+  queuedPurgesSent: number;
+  queuedPurgesFailed: number;
 }
 
 /** Checked credentials kept at most (a fleet's edges, with room). */
@@ -97,7 +100,11 @@ export class EdgeRegistry {
     edgesDown: 0,
     edgesLeft: 0,
     heartbeats: 0,
+    queuedPurgesSent: 0,
+    queuedPurgesFailed: 0,
   };
+  /** Edges whose queued purges are being sent (a second whole state meanwhile does not send them again). */
+  readonly #sendingPurges = new Set<string>();
   #sweeper: NodeJS.Timeout | null = null;
   /** Open channels (src/controller/edge-channel.ts), by edge: commands go there at once. */
   readonly #channels = new Map<string, Deliver>();
@@ -225,6 +232,7 @@ export class EdgeRegistry {
     }));
     this.#stats.states += 1;
     await this.#fleet.replaceHoldings(edge.id, { session: request.session, seq: request.seq }, objects);
+    void this.#sendQueuedPurges(edge.id, new Set(objects.map((object) => object.infoHash)));
     return { resync: false, needMetainfo: this.#needMetainfo(objects.map((object) => object.infoHash)) };
   }
 
@@ -381,6 +389,47 @@ export class EdgeRegistry {
       }
       pending.onEvent(event);
     }
+  }
+
+  /**
+   * The edge is back with its whole state: the purges queued for it while it was down go now. One that
+   * fails stays queued for its next whole state; one of an object it no longer holds is dropped.
+   */
+  async #sendQueuedPurges(edgeId: string, held: Set<string>): Promise<void> {
+    if (this.#sendingPurges.has(edgeId)) return;
+    this.#sendingPurges.add(edgeId);
+    try {
+      for (const purge of await this.#fleet.queuedPurges(edgeId)) {
+        if (held.has(purge.infoHash) && !(await this.#sendQueuedPurge(edgeId, purge))) return;
+        await this.#fleet.dropQueuedPurge(edgeId, purge.infoHash);
+      }
+    } catch (err) {
+      this.#logger.warn({ edgeId, err }, 'controller: could not read or drop the purges queued for an edge');
+    } finally {
+      this.#sendingPurges.delete(edgeId);
+    }
+  }
+
+  async #sendQueuedPurge(edgeId: string, purge: QueuedPurge): Promise<boolean> {
+    const body = { ids: [purge.infoHash], ...(purge.pieces === null ? {} : { pieces: purge.pieces }) };
+    const statuses: string[] = [];
+    try {
+      await this.dispatch(edgeId, 'purge', body, (event) => {
+        if (event.kind === 'result') statuses.push(String((event.result as { status?: unknown }).status));
+      });
+    } catch (err) {
+      statuses.push(`failed: ${(err as Error).message}`);
+    }
+    const ok = statuses.every((status) => !status.startsWith('failed'));
+    const fields = { edgeId, infoHash: purge.infoHash, pieces: purge.pieces, queuedAt: purge.queuedAt, statuses };
+    if (ok) {
+      this.#stats.queuedPurgesSent += 1;
+      this.#logger.info(fields, 'controller: an edge back from down did the purge queued for it');
+    } else {
+      this.#stats.queuedPurgesFailed += 1;
+      this.#logger.warn(fields, 'controller: a purge queued for an edge failed there; kept for its next state');
+    }
+    return ok;
   }
 
   #mailbox(edgeId: string): EdgeMailbox {

@@ -68,6 +68,18 @@ export interface HoldingsChange {
   gone?: boolean;
 }
 
+/**
+ * A purge through the controller that an edge was not reached by (it was down, or went down during it):
+ * sent to the edge when it is back, so that an object purged fleet-wide does not come back with it.
+ */
+export interface QueuedPurge {
+  infoHash: string;
+  /** Piece list as `--pieces` takes it (e.g. "0-9,12"); null for the whole object. */
+  pieces: string | null;
+  /** ms since the epoch. */
+  queuedAt: number;
+}
+
 export interface FleetEvents {
   /** An edge was enrolled, or its record changed (draining). */
   'edge-record': [record: EdgeRecord];
@@ -99,7 +111,7 @@ export interface FleetState extends EventEmitter<FleetEvents> {
   edge(edgeId: string): Promise<EdgeRecord | undefined>;
   listEdges(): Promise<EdgeRecord[]>;
   setDraining(edgeId: string, draining: boolean): Promise<EdgeRecord | undefined>;
-  /** Revokes the edge: its record, liveness and holdings go. False if it was unknown. */
+  /** Revokes the edge: its record, liveness, holdings and queued purges go. False if it was unknown. */
   removeEdge(edgeId: string): Promise<boolean>;
 
   recordHeartbeat(edgeId: string, liveness: EdgeLiveness): Promise<void>;
@@ -123,6 +135,18 @@ export interface FleetState extends EventEmitter<FleetEvents> {
   holdingsOf(edgeId: string): Promise<HeldPieces[]>;
   /** Every edge's bitfield of the object (edges that hold none of it are left out). */
   holdersOf(infoHash: string): Promise<Array<HeldPieces & { edgeId: string }>>;
+
+  /**
+   * Keeps a purge for the edge until it is back, in place of one of the same object queued there (the
+   * caller merges the two: see src/controller/operations.ts).
+   */
+  queuePurge(edgeId: string, purge: QueuedPurge): Promise<void>;
+  /** The purges waiting for the edge, oldest first. */
+  queuedPurges(edgeId: string): Promise<QueuedPurge[]>;
+  /** The edge did the purge (or no longer holds the object). */
+  dropQueuedPurge(edgeId: string, infoHash: string): Promise<void>;
+  /** The object was ingested again through a controller: no edge is to purge it any more. */
+  dropQueuedPurgesOf(infoHash: string): Promise<void>;
 
   /** The object's .torrent bytes, as an edge sent them (checked against the info hash by the caller). */
   putMetainfo(infoHash: string, torrent: Uint8Array): Promise<void>;

@@ -1,6 +1,7 @@
-// The fleet state in this process's memory: the default for one controller. Tokens and edge records are
-// also written to a file (when given) so that enrolled edges keep their credentials across restarts;
-// liveness and holdings are soft state that edges send again when they reconnect.
+// The fleet state in this process's memory: the default for one controller. Tokens, edge records and
+// queued purges are also written to a file (when given) so that enrolled edges keep their credentials, and
+// a purge its edge has not had yet, across restarts; liveness and holdings are soft state that edges send
+// again when they reconnect.
 import { EventEmitter } from 'node:events';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -16,6 +17,7 @@ import type {
   HoldingsChange,
   HoldingsCursor,
   Leadership,
+  QueuedPurge,
   TokenRedemption,
 } from './fleet-state.ts';
 
@@ -23,6 +25,8 @@ interface Saved {
   version: 1;
   tokens: EnrolmentToken[];
   edges: EdgeRecord[];
+  /** By edge id; absent in files written before purges were queued. */
+  queuedPurges?: Record<string, QueuedPurge[]>;
 }
 
 /** Used tokens and expired ones are kept this long for `token list`, then forgotten. */
@@ -38,6 +42,8 @@ export class MemoryFleetState extends EventEmitter<FleetEvents> implements Fleet
   /** edge id -> info hash -> the edge's bitfield of it. */
   readonly #holdings = new Map<string, Map<string, Bitfield>>();
   readonly #metainfo = new Map<string, Uint8Array>();
+  /** edge id -> info hash -> the purge waiting for the edge (a Map keeps them oldest first). */
+  readonly #queuedPurges = new Map<string, Map<string, QueuedPurge>>();
   /** The write running (or done), and the one waiting for it, which every change until it starts joins. */
   #saving: Promise<void> = Promise.resolve();
   #pendingSave: Promise<void> | null = null;
@@ -103,6 +109,7 @@ export class MemoryFleetState extends EventEmitter<FleetEvents> implements Fleet
     this.#liveness.delete(edgeId);
     this.#cursors.delete(edgeId);
     this.#edges.delete(edgeId);
+    this.#queuedPurges.delete(edgeId);
     await this.#save();
     this.emit('edge-removed', edgeId);
     return true;
@@ -211,6 +218,38 @@ export class MemoryFleetState extends EventEmitter<FleetEvents> implements Fleet
     return holders;
   }
 
+  async queuePurge(edgeId: string, purge: QueuedPurge): Promise<void> {
+    if (!this.#edges.has(edgeId)) return;
+    let queued = this.#queuedPurges.get(edgeId);
+    if (queued === undefined) {
+      queued = new Map();
+      this.#queuedPurges.set(edgeId, queued);
+    }
+    queued.delete(purge.infoHash);
+    queued.set(purge.infoHash, { ...purge });
+    await this.#save();
+  }
+
+  async queuedPurges(edgeId: string): Promise<QueuedPurge[]> {
+    return [...(this.#queuedPurges.get(edgeId)?.values() ?? [])].map((purge) => ({ ...purge }));
+  }
+
+  async dropQueuedPurge(edgeId: string, infoHash: string): Promise<void> {
+    const queued = this.#queuedPurges.get(edgeId);
+    if (queued?.delete(infoHash) !== true) return;
+    if (queued.size === 0) this.#queuedPurges.delete(edgeId);
+    await this.#save();
+  }
+
+  async dropQueuedPurgesOf(infoHash: string): Promise<void> {
+    let dropped = false;
+    for (const [edgeId, queued] of this.#queuedPurges) {
+      dropped = queued.delete(infoHash) || dropped;
+      if (queued.size === 0) this.#queuedPurges.delete(edgeId);
+    }
+    if (dropped) await this.#save();
+  }
+
   async putMetainfo(infoHash: string, torrent: Uint8Array): Promise<void> {
     this.#metainfo.set(infoHash, torrent);
     this.emit('metainfo', infoHash);
@@ -263,10 +302,14 @@ export class MemoryFleetState extends EventEmitter<FleetEvents> implements Fleet
     }
     for (const token of saved.tokens) this.#tokens.set(token.hash, token);
     for (const edge of saved.edges) this.#edges.set(edge.id, edge);
+    for (const [edgeId, purges] of Object.entries(saved.queuedPurges ?? {})) {
+      if (!this.#edges.has(edgeId) || !Array.isArray(purges)) continue;
+      this.#queuedPurges.set(edgeId, new Map(purges.map((purge) => [purge.infoHash, purge])));
+    }
   }
 
   /**
-   * Writes tokens and edges: at most one write runs, and one waits; changes made meanwhile go in the
+   * Writes tokens, edges and queued purges: at most one write runs, and one waits; changes made meanwhile go in the
    * waiting one (1,000 edges enrolling at once write the file a few times, not 3,000).
    */
   #save(): Promise<void> {
@@ -288,7 +331,14 @@ export class MemoryFleetState extends EventEmitter<FleetEvents> implements Fleet
         this.#tokens.delete(hash);
       }
     }
-    const saved: Saved = { version: 1, tokens: [...this.#tokens.values()], edges: [...this.#edges.values()] };
+    const saved: Saved = {
+      version: 1,
+      tokens: [...this.#tokens.values()],
+      edges: [...this.#edges.values()],
+      queuedPurges: Object.fromEntries(
+        [...this.#queuedPurges].map(([edgeId, queued]) => [edgeId, [...queued.values()]]),
+      ),
+    };
     await mkdir(dirname(file), { recursive: true });
     const temporary = `${file}.tmp`;
     await writeFile(temporary, `${JSON.stringify(saved, null, 1)}\n`, { mode: 0o600, flush: true });

@@ -54,6 +54,16 @@ export function createControllerMetrics(status: () => ControllerStatus, edges: (
       set({ why: 'left' }, r.edgesLeft);
     },
   );
+  counter(
+    'edgepeer_controller_queued_purges_total',
+    'Purges queued for edges that were down, sent when they were back, by outcome (failed ones stay queued).',
+    ['outcome'],
+    (set) => {
+      const r = now().registry;
+      set({ outcome: 'done' }, r.queuedPurgesSent);
+      set({ outcome: 'failed' }, r.queuedPurgesFailed);
+    },
+  );
   counter('edgepeer_controller_piece_fetches_total', 'Pieces fetched from edges, by outcome.', ['outcome'], (set) => {
     const f = now().fetches;
     set({ outcome: 'verified' }, f.fetched);

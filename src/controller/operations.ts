@@ -1,7 +1,9 @@
 // The CDN ingestion interface through the controller: each object is placed on `replicas` serving edges
 // (most free space first, spread by rendezvous on the source) and every edge fetches it from the origin
-// itself; a purge reaches every edge holding the object. Per-edge results carry the edge's id. The same
-// admin API and CLI (`--controller`) as an agent's, so scripts do not change.
+// itself; a purge reaches every edge holding the object, and an edge that is down (or goes down during
+// it) gets it when it is back (queued in the fleet state: its holdings are not known while it is down).
+// Per-edge results carry the edge's id. The same admin API and CLI (`--controller`) as an agent's, so
+// scripts do not change.
 
 import {
   type BulkIngestRequest,
@@ -17,15 +19,17 @@ import {
 } from '../admin/index.ts';
 import { InvalidArgumentError, NoEdgesError, NotFoundError } from '../errors/index.ts';
 import type { IngestResult } from '../ingest/index.ts';
-import { encodeTorrent, formatPieceList } from '../metainfo/index.ts';
+import { encodeTorrent, formatPieceList, parsePieceList } from '../metainfo/index.ts';
 import type { CatalogObject } from '../store/index.ts';
 import { rankEdges } from './choice.ts';
 import type { EdgeRegistry } from './edge-registry.ts';
 import type { FleetCatalog, FleetEdge } from './fleet-catalog.ts';
+import type { FleetState, QueuedPurge } from './fleet-state.ts';
 
 export interface ControllerOperationsOptions {
   catalog: FleetCatalog;
   registry: EdgeRegistry;
+  fleet: FleetState;
   /** Edges each object is placed on. */
   replicas: () => number;
 }
@@ -33,6 +37,7 @@ export interface ControllerOperationsOptions {
 export class ControllerOperations {
   readonly #catalog: FleetCatalog;
   readonly #registry: EdgeRegistry;
+  readonly #fleet: FleetState;
   readonly #replicas: () => number;
   /** The origin each object was last ingested from through this controller (storage control ingests from it). */
   readonly #origins = new Map<string, string>();
@@ -40,6 +45,7 @@ export class ControllerOperations {
   constructor(options: ControllerOperationsOptions) {
     this.#catalog = options.catalog;
     this.#registry = options.registry;
+    this.#fleet = options.fleet;
     this.#replicas = options.replicas;
   }
 
@@ -91,13 +97,17 @@ export class ControllerOperations {
         options: { ...options, ...(pieces === undefined ? {} : { pieces: formatPieceList(pieces) }) },
         ...(torrent === undefined ? {} : { torrent }),
       };
+      const ingested = new Set<string>();
       await Promise.all(
         edges.map((edge) =>
           this.#registry
             .dispatch(edge.record.id, 'ingest', body, (event) => {
               if (event.kind === 'result') {
                 const result = event.result as unknown as IngestResult;
-                if (result.status !== 'failed' && result.infoHash !== null) this.#origins.set(result.infoHash, source);
+                if (result.status !== 'failed' && result.infoHash !== null) {
+                  this.#origins.set(result.infoHash, source);
+                  ingested.add(result.infoHash);
+                }
                 onResult({ ...result, edge: edge.record.id });
               }
               if (event.kind === 'progress' && onProgress) {
@@ -111,6 +121,8 @@ export class ControllerOperations {
             .catch((err: Error) => onResult({ ...failed(source, err), edge: edge.record.id })),
         ),
       );
+      // Ingested again after a purge: an edge that was down then keeps its copy when it is back.
+      for (const infoHash of ingested) await this.#fleet.dropQueuedPurgesOf(infoHash);
     }
   }
 
@@ -137,6 +149,7 @@ export class ControllerOperations {
         ids: [object.infoHash],
         ...(request.pieces === undefined ? {} : { pieces: formatPieceList(request.pieces) }),
       };
+      const unreached = this.#catalog.edges().filter((edge) => edge.liveness === undefined);
       await Promise.all(
         holders.map((edge) =>
           this.#registry
@@ -144,19 +157,17 @@ export class ControllerOperations {
               if (event.kind === 'result')
                 results.push({ ...(event.result as unknown as PurgeResult), id, edge: edge.record.id });
             })
-            .catch((err: Error) =>
-              results.push({
-                id,
-                status: 'failed',
-                infoHash: object.infoHash,
-                name: object.name,
-                piecesRemoved: 0,
-                edge: edge.record.id,
-                error: errorJson(err),
-              }),
-            ),
+            .catch((err: Error) => {
+              // Down before it said a word: it hears of the purge when it is back.
+              if (err instanceof NoEdgesError) unreached.push(edge);
+              else results.push({ ...purgeLine(id, object, 'failed', edge), error: errorJson(err) });
+            }),
         ),
       );
+      for (const edge of unreached) {
+        await this.#queuePurge(edge.record.id, object.infoHash, body.pieces ?? null);
+        results.push(purgeLine(id, object, 'queued', edge));
+      }
     }
     return results;
   }
@@ -182,6 +193,13 @@ export class ControllerOperations {
     return { infoHash: object.infoHash, name: object.name, data: encodeTorrent(metainfo) };
   }
 
+  /** Queues the purge for a down edge, merged with one of the same object queued before. */
+  async #queuePurge(edgeId: string, infoHash: string, pieces: string | null): Promise<void> {
+    const before = (await this.#fleet.queuedPurges(edgeId)).find((purge) => purge.infoHash === infoHash);
+    const merged: QueuedPurge = { infoHash, pieces: mergePieces(before, pieces), queuedAt: Date.now() };
+    await this.#fleet.queuePurge(edgeId, merged);
+  }
+
   /** By info hash (any case) or exact name. */
   #find(id: string): CatalogObject | undefined {
     if (/^[0-9a-f]{40}$/i.test(id)) return this.#catalog.get(id) ?? this.#catalog.known(id.toLowerCase());
@@ -189,6 +207,18 @@ export class ControllerOperations {
     if (named.length > 1) throw new InvalidArgumentError(`${named.length} objects are named ${id}: give the info hash`);
     return named[0];
   }
+}
+
+/** A purge's line for one edge, before or without the edge's own word. */
+function purgeLine(id: string, object: CatalogObject, status: 'queued' | 'failed', edge: FleetEdge): PurgeResult {
+  return { id, status, infoHash: object.infoHash, name: object.name, piecesRemoved: 0, edge: edge.record.id };
+}
+
+/** The whole object wins over pieces; two piece lists join. */
+function mergePieces(before: QueuedPurge | undefined, pieces: string | null): string | null {
+  if (before === undefined) return pieces;
+  if (before.pieces === null || pieces === null) return null;
+  return formatPieceList([...new Set([...parsePieceList(before.pieces), ...parsePieceList(pieces)])]);
 }
 
 function errorJson(err: Error): { code: string; message: string } {

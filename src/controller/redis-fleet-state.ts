@@ -25,6 +25,7 @@ import type {
   HoldingsChange,
   HoldingsCursor,
   Leadership,
+  QueuedPurge,
   TokenRedemption,
 } from './fleet-state.ts';
 
@@ -272,6 +273,7 @@ export class RedisFleetState extends EventEmitter<FleetEvents> implements FleetS
     await this.#replace(edgeId, null, []);
     await this.#client.hDel(this.#key('fleet', 'live'), edgeId);
     await this.#client.hDel(this.#key('fleet', 'edges'), edgeId);
+    await this.#client.del(this.#key(`e:${edgeId}`, 'purges'));
     this.#tell('edge-removed', [edgeId]);
     return true;
   }
@@ -352,6 +354,29 @@ export class RedisFleetState extends EventEmitter<FleetEvents> implements FleetS
     for (let piece = 0; piece < pieceCount; piece += 1)
       copies.push(raw === null || raw.length < piece * 2 + 2 ? 0 : raw.readUInt16BE(piece * 2));
     return copies;
+  }
+
+  // An edge's queued purges: a hash of info hash -> JSON, each with its time, read oldest first.
+  async queuePurge(edgeId: string, purge: QueuedPurge): Promise<void> {
+    if ((await this.edge(edgeId)) === undefined) return;
+    await this.#client.hSet(this.#key(`e:${edgeId}`, 'purges'), purge.infoHash, JSON.stringify(purge));
+  }
+
+  async queuedPurges(edgeId: string): Promise<QueuedPurge[]> {
+    const all = await this.#client.hGetAll(this.#key(`e:${edgeId}`, 'purges'));
+    return Object.values(all)
+      .map((raw) => JSON.parse(String(raw)) as QueuedPurge)
+      .sort((a, b) => a.queuedAt - b.queuedAt);
+  }
+
+  async dropQueuedPurge(edgeId: string, infoHash: string): Promise<void> {
+    await this.#client.hDel(this.#key(`e:${edgeId}`, 'purges'), infoHash);
+  }
+
+  async dropQueuedPurgesOf(infoHash: string): Promise<void> {
+    for (const edgeId of await this.#client.hKeys(this.#key('fleet', 'edges'))) {
+      await this.#client.hDel(this.#key(`e:${String(edgeId)}`, 'purges'), infoHash);
+    }
   }
 
   async putMetainfo(infoHash: string, torrent: Uint8Array): Promise<void> {

@@ -277,10 +277,40 @@ describe('controller over three edges', () => {
     expect(controller.registry.stats().unauthorized).toBe(0);
   });
 
-  it('purges through every holder; the object leaves the union', async () => {
+  it('purges through every holder; the object leaves the union; the edge that is down has it queued', async () => {
     const purged = await controller.operations.purge({ ids: [infoHash] });
-    expect(purged.map((result) => result.status)).toEqual(['purged']);
+    const down = controller.catalog.edges().filter((edge) => edge.liveness === undefined);
+    expect(purged.map((result) => result.status).sort()).toEqual(['purged', ...down.map(() => 'queued')].sort());
     await vi.waitFor(() => expect(controller.catalog.get(infoHash)).toBeUndefined(), { timeout: 5000, interval: 20 });
-    expect(edges.filter((edge) => edge.store.get(infoHash) !== undefined)).toHaveLength(1);
+    // The edge stopped earlier still holds it: it was down when the purge came.
+    const [away] = [...stopped];
+    expect(edges.filter((edge) => edge.store.get(infoHash) !== undefined)).toEqual([away]);
+    expect(await controller.fleet.queuedPurges(idOf(away!))).toEqual([
+      { infoHash, pieces: null, queuedAt: expect.any(Number) },
+    ]);
+  });
+
+  it('purges an object on an edge that was down when the purge came, when it is back', async () => {
+    const [away] = [...stopped] as [Agent];
+    const index = edges.indexOf(away);
+    const sentBefore = controller.registry.stats().queuedPurgesSent;
+    edges[index] = await startEdge(index, null);
+    stopped.delete(away);
+    await vi.waitFor(() => expect(controller.registry.stats().queuedPurgesSent).toBe(sentBefore + 1), {
+      timeout: 10_000,
+      interval: 20,
+    });
+    expect(edges[index]!.store.get(infoHash)).toBeUndefined();
+    expect(await controller.fleet.queuedPurges(idOf(edges[index]!))).toEqual([]);
+    // Never counted back into the union for good, and the tracker is not told of it.
+    await vi.waitFor(() => expect(controller.catalog.known(infoHash)?.piecesHeld ?? 0).toBe(0), {
+      timeout: 5000,
+      interval: 20,
+    });
   });
 });
+
+/** The controller's id of an edge (its link's status keeps it, stopped or not). */
+function idOf(agent: Agent): string {
+  return agent.status().controller?.edgeId as string;
+}

@@ -656,6 +656,54 @@ export function fleetStateContract(name: string, open: () => Promise<FleetState>
         }));
     });
 
+    describe('queued purges', () => {
+      test('keeps purges per edge, oldest first, one per object (a later one replaces it)', () =>
+        withFleet(async (fleet) => {
+          const [one, two] = [edgeRecord(), edgeRecord()];
+          await fleet.addEdge(one);
+          await fleet.addEdge(two);
+          const [first, second] = [infoHash(), infoHash()];
+          await fleet.queuePurge(one.id, { infoHash: first, pieces: '0-3', queuedAt: 1000 });
+          await fleet.queuePurge(one.id, { infoHash: second, pieces: null, queuedAt: 2000 });
+          await fleet.queuePurge(two.id, { infoHash: first, pieces: null, queuedAt: 1500 });
+          await fleet.queuePurge(one.id, { infoHash: first, pieces: '0-5', queuedAt: 3000 });
+          expect(await fleet.queuedPurges(one.id)).toEqual([
+            { infoHash: second, pieces: null, queuedAt: 2000 },
+            { infoHash: first, pieces: '0-5', queuedAt: 3000 },
+          ]);
+          expect(await fleet.queuedPurges(two.id)).toEqual([{ infoHash: first, pieces: null, queuedAt: 1500 }]);
+          await fleet.dropQueuedPurge(one.id, second);
+          expect(await fleet.queuedPurges(one.id)).toEqual([{ infoHash: first, pieces: '0-5', queuedAt: 3000 }]);
+          // an ingest of the object again: no edge is to purge it any more
+          await fleet.dropQueuedPurgesOf(first);
+          expect(await fleet.queuedPurges(one.id)).toEqual([]);
+          expect(await fleet.queuedPurges(two.id)).toEqual([]);
+          // dropping what is not there is no error
+          await fleet.dropQueuedPurge(one.id, first);
+          await fleet.dropQueuedPurgesOf(second);
+        }));
+
+      test('keeps none for an unknown edge, and drops an edge’s purges with the edge', () =>
+        withFleet(async (fleet) => {
+          const edge = edgeRecord();
+          await fleet.addEdge(edge);
+          const object = infoHash();
+          await fleet.queuePurge('edge-ffffffffffff', { infoHash: object, pieces: null, queuedAt: 1 });
+          expect(await fleet.queuedPurges('edge-ffffffffffff')).toEqual([]);
+          await fleet.queuePurge(edge.id, { infoHash: object, pieces: null, queuedAt: 1 });
+          await fleet.removeEdge(edge.id);
+          expect(await fleet.queuedPurges(edge.id)).toEqual([]);
+        }));
+
+      test('keeps them while the edge is down', () =>
+        withCountedEdge(async (fleet, edgeId) => {
+          const object = infoHash();
+          await fleet.queuePurge(edgeId, { infoHash: object, pieces: null, queuedAt: 5 });
+          await fleet.markDown(edgeId);
+          expect(await fleet.queuedPurges(edgeId)).toEqual([{ infoHash: object, pieces: null, queuedAt: 5 }]);
+        }));
+    });
+
     describe('metainfo', () => {
       test('keeps an object’s .torrent bytes until deleted', () =>
         withFleet(async (fleet) => {

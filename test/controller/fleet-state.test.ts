@@ -38,7 +38,7 @@ describe('memory fleet state file', () => {
     lastSeen: Date.now(),
   };
 
-  it('keeps tokens and edges across reopening, but not liveness, cursors or holdings', async () => {
+  it('keeps tokens, edges and queued purges across reopening, but not liveness, cursors or holdings', async () => {
     const file = newFile();
     const first = await MemoryFleetState.open(file);
     const now = Date.now();
@@ -58,6 +58,7 @@ describe('memory fleet state file', () => {
     await first.replaceHoldings(edge.id, { session: 'a1b2c3d4e5f60718', seq: 0 }, [
       { infoHash, pieceCount: 8, bitfield: new Uint8Array([0xff]) },
     ]);
+    await first.queuePurge(edge.id, { infoHash, pieces: '0-3', queuedAt: now });
     await first.close();
     expect((await stat(file)).mode & 0o777).toBe(0o600);
 
@@ -74,6 +75,7 @@ describe('memory fleet state file', () => {
       expect(await second.liveness(edge.id)).toBeUndefined();
       expect(await second.cursor(edge.id)).toBeUndefined();
       expect(await second.holdersOf(infoHash)).toEqual([]);
+      expect(await second.queuedPurges(edge.id)).toEqual([{ infoHash, pieces: '0-3', queuedAt: now }]);
       // The unused token still enrols once.
       expect(await second.redeemToken(unused.hash, 'edge-000000000004', now)).toEqual({ ok: true });
     } finally {

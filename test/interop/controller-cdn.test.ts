@@ -342,11 +342,23 @@ describe('a controller and three edges as one CDN', () => {
       '--json',
     ]);
     expect(purged.code, purged.stderr).toBe(0);
-    expect(purged.lines.map((line) => line.status)).toEqual(['purged', 'purged']);
-    for (let index = 0; index < 3; index += 1) {
-      const listed = await edgepeer(['ls', '--data-dir', join(dir, `edge${index}`), '--json']);
-      expect(listed.lines, `edge${index}`).toEqual([]);
-    }
+    // Both holders purge. One may have missed heartbeats on a loaded machine (300 ms here): it is down for
+    // the controller then, its purge queued and done when it is back.
+    const statuses = purged.lines.map((line) => line.status);
+    expect(statuses.filter((status) => status === 'purged').length, JSON.stringify(purged.lines)).toBeGreaterThan(0);
+    expect(
+      statuses.every((status) => status === 'purged' || status === 'queued'),
+      JSON.stringify(purged.lines),
+    ).toBe(true);
+    await vi.waitFor(
+      async () => {
+        for (let index = 0; index < 3; index += 1) {
+          const listed = await edgepeer(['ls', '--data-dir', join(dir, `edge${index}`), '--json']);
+          expect(listed.lines, `edge${index}`).toEqual([]);
+        }
+      },
+      { timeout: 15_000, interval: 500 },
+    );
     await vi.waitFor(async () => expect((await swarm(infoHash)).networkPeers).toEqual([]), {
       timeout: 10_000,
       interval: 200,
