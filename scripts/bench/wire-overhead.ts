@@ -3,7 +3,12 @@
 // package for parsing and control messages, its own request queue and block writes). Both serve one
 // in-memory object to the same raw Node client, which keeps `DEPTH` 16 KiB requests in flight.
 //
-// usage: node scripts/bench/wire-overhead.ts [stock|edgepeer|both] [MiB=1024]
+// `edgepeer-qos` is edgepeer's server with QoS egress limits configured (global, wire, per object, per
+// client, two classes) at rates that never bind: the limits' own cost per block (issue #22's goal), free
+// of the leecher that bounds scripts/bench/wire.sh. `qos` runs edgepeer and edgepeer-qos alternately,
+// ROUNDS times (env, default 5), and prints the ratio of their medians.
+//
+// usage: node scripts/bench/wire-overhead.ts [stock|edgepeer|edgepeer-qos|both|qos] [MiB=1024]
 // prints per variant: seconds, MB/s, server CPU seconds and CPU microseconds per block.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -20,14 +25,56 @@ const INFO_HASH = createHash('sha1').update('wire-overhead').digest('hex');
 
 const [mode = 'both', mib = '1024'] = process.argv.slice(2);
 
+/** Limits far above what loopback carries: configured, checked on every block, never binding. */
+const UNBOUND_QOS = {
+  rate: 1e11,
+  wireRate: 1e11,
+  objectRate: 1e11,
+  clientRate: 1e11,
+  classes: 'gold:3,bronze:1',
+};
+
 if (mode === 'serve-stock') await serveStock();
-else if (mode === 'serve-edgepeer') await serveEdgepeer();
+else if (mode === 'serve-edgepeer') await serveEdgepeer(false);
+else if (mode === 'serve-edgepeer-qos') await serveEdgepeer(true);
 else if (mode === 'client') await client(Number(process.argv[3]), Number(process.argv[4]));
+else if (mode === 'qos') await compareQos(Number(mib), Number(process.env.ROUNDS ?? 5));
 else await compare(mode === 'both' ? ['stock', 'edgepeer'] : [mode], Number(mib));
 
-async function compare(variants: string[], totalMiB: number): Promise<void> {
-  console.log(`# ${totalMiB} MiB in 16 KiB blocks, ${DEPTH} requests in flight, loopback; node ${process.version}`);
-  console.log('variant   seconds    MB/s  server_cpu_s  cpu_us_per_block');
+async function compareQos(totalMiB: number, rounds: number): Promise<void> {
+  const seconds: Record<string, number[]> = { edgepeer: [], 'edgepeer-qos': [] };
+  const cpuPerBlock: Record<string, number[]> = { edgepeer: [], 'edgepeer-qos': [] };
+  console.log(`# qos settings: ${JSON.stringify(UNBOUND_QOS)}; ${rounds} rounds, alternating`);
+  for (let round = 0; round < rounds; round += 1) {
+    // Alternate which goes first, so that a drift in the machine's load falls on both alike.
+    const order = round % 2 === 0 ? ['edgepeer', 'edgepeer-qos'] : ['edgepeer-qos', 'edgepeer'];
+    for (const variant of await compare(order, totalMiB, round === 0)) {
+      seconds[variant.variant]!.push(variant.seconds);
+      cpuPerBlock[variant.variant]!.push(variant.cpuUsPerBlock);
+    }
+  }
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  const rate = median(seconds.edgepeer!) / median(seconds['edgepeer-qos']!);
+  const cpu = median(cpuPerBlock.edgepeer!) / median(cpuPerBlock['edgepeer-qos']!);
+  console.log(
+    `# medians: edgepeer ${median(seconds.edgepeer!).toFixed(2)} s, ${median(cpuPerBlock.edgepeer!).toFixed(2)} us/block;` +
+      ` edgepeer-qos ${median(seconds['edgepeer-qos']!).toFixed(2)} s, ${median(cpuPerBlock['edgepeer-qos']!).toFixed(2)} us/block`,
+  );
+  console.log(`# ratio qos/none (goal >= 0.97): throughput ${rate.toFixed(3)}x, CPU per block ${cpu.toFixed(3)}x`);
+}
+
+interface VariantFigures {
+  variant: string;
+  seconds: number;
+  cpuUsPerBlock: number;
+}
+
+async function compare(variants: string[], totalMiB: number, header = true): Promise<VariantFigures[]> {
+  const figures: VariantFigures[] = [];
+  if (header) {
+    console.log(`# ${totalMiB} MiB in 16 KiB blocks, ${DEPTH} requests in flight, loopback; node ${process.version}`);
+    console.log('variant        seconds    MB/s  server_cpu_s  cpu_us_per_block');
+  }
   for (const variant of variants) {
     const server = spawn(process.execPath, [import.meta.filename, `serve-${variant}`], {
       stdio: ['pipe', 'pipe', 'inherit'],
@@ -48,10 +95,12 @@ async function compare(variants: string[], totalMiB: number): Promise<void> {
     const seconds = Number(/SECONDS ([\d.]+)/.exec(out)![1]);
     const blocks = (totalMiB * 1024 * 1024) / BLOCK;
     console.log(
-      `${variant.padEnd(9)} ${seconds.toFixed(2).padStart(7)} ${((totalMiB * 1048576) / seconds / 1e6).toFixed(0).padStart(7)}` +
+      `${variant.padEnd(14)} ${seconds.toFixed(2).padStart(7)} ${((totalMiB * 1048576) / seconds / 1e6).toFixed(0).padStart(7)}` +
         ` ${cpu.toFixed(2).padStart(13)} ${((cpu * 1e6) / blocks).toFixed(2).padStart(17)}`,
     );
+    figures.push({ variant, seconds, cpuUsPerBlock: (cpu * 1e6) / blocks });
   }
+  return figures;
 }
 
 function cpuSeconds(pid: number): number {
@@ -81,8 +130,9 @@ async function serveStock(): Promise<void> {
   });
 }
 
-async function serveEdgepeer(): Promise<void> {
+async function serveEdgepeer(withQos: boolean): Promise<void> {
   const { createPeerWireServer } = await import('../../src/wire/index.ts');
+  const { Qos, resolveQos } = await import('../../src/qos/index.ts');
   const { buildMetainfo } = await import('../../src/metainfo/index.ts');
   const content = randomBytes(OBJECT_BYTES);
   const pieces = OBJECT_BYTES / PIECE;
@@ -110,6 +160,7 @@ async function serveEdgepeer(): Promise<void> {
   const store = Object.assign(new EventEmitter(), {
     get: (h: string) => (h === INFO_HASH ? object : undefined),
     list: () => [object],
+    metainfoOf: (h: string) => (h === INFO_HASH ? metainfo : undefined),
   });
   const cache = { getPiece: async (_h: string, i: number) => content.subarray(i * PIECE, (i + 1) * PIECE) };
   const server = createPeerWireServer({
@@ -118,6 +169,7 @@ async function serveEdgepeer(): Promise<void> {
     port: 0,
     host: '127.0.0.1',
     limits: { maxQueuedRequests: DEPTH },
+    ...(withQos ? { qos: new Qos(resolveQos(UNBOUND_QOS)) } : {}),
   });
   const { port } = await server.listen();
   console.log(`PORT ${port}`);
