@@ -92,6 +92,24 @@ export function swarmStoreContract(name: string, factory: SwarmStoreFactory): vo
       expect(all.peers.slice(0, 20).every((listed) => cost(listed) === 0)).toBe(true);
     });
 
+    it('with a PID lookup, counts seeds and leechers that are not network peers by PID in statistics', async () => {
+      const store = await create(LIMITS);
+      // 10.0.0.x is PID "low" below .100, "high" from .100; 10.0.1.x is outside every PID.
+      const pidOf = (compact: string) =>
+        compact.charCodeAt(2) !== 0 ? null : compact.charCodeAt(3) < 100 ? 'low' : 'high';
+      await store.announce(peer(1));
+      await store.announce(peer(2));
+      await store.announce(peer(3, { left: 0 }));
+      await store.announce(peer(101));
+      await store.announce(peer(102, { left: 0 }));
+      await store.announce(peer(103, { left: 0, network: { urls: ['http://10.0.0.103:8080'] } }));
+      await store.announce(peer(300));
+      const stats = await store.stats(HASH, 0, pidOf);
+      expect(stats.pids).toEqual({ low: { seeds: 1, leechers: 2 }, high: { seeds: 1, leechers: 1 } });
+      expect((await store.stats(HASH, 0)).pids).toBeUndefined();
+      expect((await store.stats('bb'.repeat(20), 0, pidOf)).pids).toEqual({});
+    });
+
     it('lists a client that restarts on the same address and port with a new peer id once', async () => {
       const store = await create(LIMITS);
       await store.announce(peer(1));

@@ -40,7 +40,9 @@ import {
   type PeerAnnounce,
   type PeerRecord,
   type PeerStats,
+  type PidOfCompact,
   peerStatsOf,
+  peersByPid,
   type ScrapeEntry,
   type SwarmStats,
   type SwarmStore,
@@ -611,14 +613,14 @@ export class RedisSwarmStore implements SwarmStore {
     });
   }
 
-  async stats(infoHash: string, maxPeers: number): Promise<SwarmStats> {
+  async stats(infoHash: string, maxPeers: number, pidOf?: PidOfCompact): Promise<SwarmStats> {
     const [metaKey = '', peersKey = '', , bitmapsKey = '', copiesKey = ''] = this.#swarmKeys(infoHash);
     const [metaList, peerList, copiesRaw, bitmapList] = (await this.#run(
       SCRIPTS.readSwarm,
       [metaKey, peersKey, copiesKey, bitmapsKey],
       [],
     )) as [Buffer[], Buffer[], Buffer, Buffer[]];
-    if (metaList.length === 0) return emptySwarmStats(infoHash);
+    if (metaList.length === 0) return emptySwarmStats(infoHash, pidOf);
     const meta = new Map<string, string>();
     for (let i = 0; i + 1 < metaList.length; i += 2) meta.set(String(metaList[i]), String(metaList[i + 1]));
     const number = (name: string) => Number(meta.get(name) ?? 0);
@@ -659,6 +661,7 @@ export class RedisSwarmStore implements SwarmStore {
         .slice(0, maxPeers)
         .map((record): PeerStats => peerStatsOf(pool, record)),
       peerCount: records.length,
+      ...(pidOf === undefined ? {} : { pids: peersByPid(records, pidOf) }),
     };
   }
 

@@ -125,6 +125,38 @@ export interface SwarmStats {
   /** Up to maxPeers peers, most recently seen first; peerCount says how many there are. */
   peers: PeerStats[];
   peerCount: number;
+  /**
+   * With network maps (docs/topology.md): seeds and leechers that are not network peers, by PID (peers
+   * outside every PID are left out). Where the demand is, for storage control's placement.
+   */
+  pids?: Record<string, PidPeerCounts>;
+}
+
+export interface PidPeerCounts {
+  seeds: number;
+  leechers: number;
+}
+
+/** The PID of a compact address and port (src/topology: Topology.pidOfCompact), or null. */
+export type PidOfCompact = (compact: string) => string | null;
+
+/** Seeds and leechers that are not network peers, by PID; peers outside every PID are left out. */
+export function peersByPid(
+  records: Iterable<Pick<PeerRecord, 'compact' | 'left' | 'network'>>,
+  pidOf: PidOfCompact,
+): Record<string, PidPeerCounts> {
+  // No prototype: a PID may be named "__proto__" (RFC 7285 allows the characters).
+  const counts: Record<string, PidPeerCounts> = Object.create(null);
+  for (const record of records) {
+    if (record.network) continue;
+    const pid = pidOf(record.compact);
+    if (pid === null) continue;
+    const entry = counts[pid] ?? { seeds: 0, leechers: 0 };
+    counts[pid] = entry;
+    if (record.left === 0) entry.seeds++;
+    else entry.leechers++;
+  }
+  return counts;
 }
 
 export interface SwarmSummary {
@@ -158,8 +190,8 @@ export interface SwarmStore {
   announce(announce: PeerAnnounce, locality?: PeerLocality): Promise<AnnounceOutcome>;
   /** Counts for each hash, zeros for unknown ones; all swarms (up to limit) when infoHashes is undefined. */
   scrape(infoHashes: readonly string[] | undefined, limit: number): Promise<ScrapeEntry[]>;
-  /** Statistics of one swarm; an empty swarm (version 0) when unknown. */
-  stats(infoHash: string, maxPeers: number): Promise<SwarmStats>;
+  /** Statistics of one swarm; an empty swarm (version 0) when unknown. With pidOf, `pids` too. */
+  stats(infoHash: string, maxPeers: number, pidOf?: PidOfCompact): Promise<SwarmStats>;
   list(limit: number): Promise<SwarmSummary[]>;
   /** Drops peers last seen before `before` (ms); returns the swarms that changed. */
   expire(before: number): Promise<string[]>;
@@ -740,9 +772,9 @@ export class MemorySwarmStore implements SwarmStore {
     return entries;
   }
 
-  async stats(infoHash: string, maxPeers: number): Promise<SwarmStats> {
+  async stats(infoHash: string, maxPeers: number, pidOf?: PidOfCompact): Promise<SwarmStats> {
     const swarm = this.#swarms.get(infoHash);
-    if (swarm === undefined) return emptySwarmStats(infoHash);
+    if (swarm === undefined) return emptySwarmStats(infoHash, pidOf);
     const pieceCopies = swarm.copies === null ? null : Array.from(swarm.copies, (copies) => copies + swarm.fullPeers);
     const list = Array.from(swarm.records.items.subarray(0, swarm.records.length), (record, index) =>
       this.#recordAt(record, index),
@@ -763,6 +795,7 @@ export class MemorySwarmStore implements SwarmStore {
       networkPeers: list.filter((record) => record.network).map((record) => networkPeerStatsOf(swarm, record)),
       peers: byRecency.slice(0, maxPeers).map((record) => peerStatsOf(swarm, record)),
       peerCount: swarm.records.length,
+      ...(pidOf === undefined ? {} : { pids: peersByPid(list, pidOf) }),
     };
   }
 
@@ -860,7 +893,7 @@ export interface SwarmFacts {
 }
 
 /** Statistics of a swarm nobody is in. */
-export function emptySwarmStats(infoHash: string): SwarmStats {
+export function emptySwarmStats(infoHash: string, pidOf?: PidOfCompact): SwarmStats {
   return {
     infoHash,
     version: 0,
@@ -874,6 +907,7 @@ export function emptySwarmStats(infoHash: string): SwarmStats {
     networkPeers: [],
     peers: [],
     peerCount: 0,
+    ...(pidOf === undefined ? {} : { pids: {} }),
   };
 }
 
