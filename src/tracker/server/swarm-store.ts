@@ -12,6 +12,8 @@ import {
   NETWORK_FLAG,
   NO_RECORD,
   PeerTable,
+  PID_OFFSET,
+  PID_UNKNOWN,
   RecordList,
 } from './peer-table.ts';
 
@@ -59,6 +61,8 @@ export interface ListedPeer {
   port: number;
   /** The 6- or 18-byte compact form (BEP 23 / BEP 7), one character per byte. */
   compact: string;
+  /** Its PID's number (PeerLocality.pids, -1: outside every PID) when the store kept it; else looked up. */
+  pidNumber?: number;
 }
 
 export interface AnnounceOutcome {
@@ -289,6 +293,7 @@ class TablePeer implements CandidatePeer {
   readonly port: number;
   readonly left: number;
   readonly holding: Holding;
+  pidNumber?: number;
   readonly #table: PeerTable;
   readonly #record: number;
 
@@ -330,6 +335,8 @@ export class MemorySwarmStore implements SwarmStore {
   #bitmapBytes = 0;
   /** Versions come from one counter, so a swarm that is dropped and comes back never repeats a version. */
   #lastVersion = 0;
+  /** The map generation the PID numbers in the peer table belong to (PidNumbering). */
+  #pidGeneration = 0;
   /**
    * Entries per address and per /24 or /64: IPv4 ones keyed by a number (no string per peer), IPv6 ones by
    * the address bytes as text, marked by family.
@@ -390,6 +397,12 @@ export class MemorySwarmStore implements SwarmStore {
     const table = this.#table;
     const found = table.find(swarm.id, key);
     const existing = found === NO_RECORD ? undefined : found;
+    const pids = locality?.pids;
+    if (pids !== undefined && pids.generation !== this.#pidGeneration) {
+      // Another network map: every kept PID number is looked up again when next needed.
+      table.pid.fill(PID_UNKNOWN);
+      this.#pidGeneration = pids.generation;
+    }
 
     if (announce.event === 'stopped') {
       if (existing !== undefined) {
@@ -428,6 +441,8 @@ export class MemorySwarmStore implements SwarmStore {
     }
     if (changed) this.#bump(swarm);
     if (swarm.records.length === 0) this.#dropSwarm(swarm);
+    // The asker's PID was looked up for this announce: kept, listing it later costs nothing.
+    if (record !== undefined && pids !== undefined) table.pid[record] = storedPid(pids.asker);
 
     const askerKey = key.toString('latin1');
     const peers =
@@ -459,7 +474,7 @@ export class MemorySwarmStore implements SwarmStore {
     if (records.length - (asker === undefined ? 0 : 1) <= want) {
       for (let i = 0; i < records.length; i++) {
         const record = records.items[i]!;
-        if (record !== asker) pool.push(this.#candidate(record));
+        if (record !== asker) pool.push(this.#candidate(record, locality));
       }
     } else {
       const chosen = new Set<number>();
@@ -467,7 +482,7 @@ export class MemorySwarmStore implements SwarmStore {
         const record = records.items[Math.floor(Math.random() * records.length)]!;
         if (record !== asker) chosen.add(record);
       }
-      for (const record of chosen) pool.push(this.#candidate(record));
+      for (const record of chosen) pool.push(this.#candidate(record, locality));
     }
     return pickPeers(
       { list: pool, pieceCount: swarm.pieceCount, size: swarm.size },
@@ -480,8 +495,20 @@ export class MemorySwarmStore implements SwarmStore {
     );
   }
 
-  #candidate(record: number): TablePeer {
-    return new TablePeer(this.#table, record, this.#holdingAt(record));
+  #candidate(record: number, locality: PeerLocality | undefined): TablePeer {
+    const peer = new TablePeer(this.#table, record, this.#holdingAt(record));
+    const pids = locality?.pids;
+    if (pids !== undefined) {
+      const table = this.#table;
+      const stored = table.pid[record]!;
+      if (stored !== PID_UNKNOWN) {
+        peer.pidNumber = stored - PID_OFFSET;
+      } else {
+        peer.pidNumber = pids.numberOf(peer.compact);
+        table.pid[record] = storedPid(peer.pidNumber);
+      }
+    }
+    return peer;
   }
 
   #holdingAt(record: number): Holding {
@@ -845,6 +872,12 @@ export class MemorySwarmStore implements SwarmStore {
       evictedSwarms: this.#evictedSwarms,
     };
   }
+}
+
+/** A PID number as the peer table keeps it (0: not known; a number too large for 16 bits is not kept). */
+function storedPid(pidNumber: number): number {
+  const stored = pidNumber + PID_OFFSET;
+  return stored > 0xffff ? PID_UNKNOWN : stored;
 }
 
 /** An IPv4 address as a number (a small integer for V8: no allocation), an IPv6 one as text marked '6'. */
