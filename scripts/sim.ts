@@ -36,8 +36,8 @@ args.forEach((arg, i) => {
 if (flag('--topology')) {
   const { TOPOLOGY_SCENARIOS } = await import('../src/policy/sim/scenarios.ts');
   const lines = [
-    '| scenario | policy | topology | peers | intra-PID share of peer bytes | mean download s (x off) | p95 download s (x off) | CDN egress MiB |',
-    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |',
+    '| scenario | policy | topology | peers | intra-PID share of peer bytes | local source existed | intra-PID share where it did | mean download s (x off) | p95 download s (x off) | CDN egress MiB |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const scenario of TOPOLOGY_SCENARIOS.filter((s) => only === undefined || s.name === only)) {
     for (const policy of ['function', 'origin-only'] as const) {
@@ -48,7 +48,7 @@ if (flag('--topology')) {
       for (const [i, r] of runs.entries()) {
         if (flag('--json')) process.stdout.write(`${JSON.stringify({ ...r, topologyLocal: i === 1 })}\n`);
         lines.push(
-          `| ${r.scenario} | ${policy} | ${i === 1 ? 'on' : 'off'} | ${r.peers} | ${((r.intraPidPeerShare ?? 0) * 100).toFixed(0)} % | ${r.meanDownloadS.toFixed(1)} (${(r.meanDownloadS / off.meanDownloadS).toFixed(3)}) | ${r.p95DownloadS.toFixed(1)} (${(r.p95DownloadS / off.p95DownloadS).toFixed(3)}) | ${(r.cdnBytes / 1024 / 1024).toFixed(0)} |`,
+          `| ${r.scenario} | ${policy} | ${i === 1 ? 'on' : 'off'} | ${r.peers} | ${((r.intraPidPeerShare ?? 0) * 100).toFixed(0)} % | ${((r.localSourcePeerShare ?? 0) * 100).toFixed(0)} % | ${((r.intraPidShareWhereLocal ?? 0) * 100).toFixed(0)} % | ${r.meanDownloadS.toFixed(1)} (${(r.meanDownloadS / off.meanDownloadS).toFixed(3)}) | ${r.p95DownloadS.toFixed(1)} (${(r.p95DownloadS / off.p95DownloadS).toFixed(3)}) | ${(r.cdnBytes / 1024 / 1024).toFixed(0)} |`,
         );
       }
     }

@@ -46,9 +46,16 @@ export interface ControllerConfig {
   storageControl?: Omit<StorageControlConfig, 'catalogue'> | null;
   /**
    * ALTO network and cost maps (docs/topology.md): HTTP clients go to the nearest edge holding the bytes,
-   * pieces for peers come from the edge nearest to homeAddress. Null: no topology.
+   * pieces for peers come from the edge nearest to homeAddress, storage control places pieces where the
+   * demand is (placement 'demand', the default) or as without maps ('load'). Null: no topology.
    */
-  topology?: { networkMap: string; costMap?: string; refreshS: number; homeAddress?: string } | null;
+  topology?: {
+    networkMap: string;
+    costMap?: string;
+    refreshS: number;
+    homeAddress?: string;
+    placement?: 'demand' | 'load';
+  } | null;
 }
 
 export const DEFAULT_CONTROLLER_CONFIG: Omit<ControllerConfig, 'dataDir'> = {

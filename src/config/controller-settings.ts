@@ -292,6 +292,13 @@ export const CONTROLLER_SETTINGS: readonly ControllerSetting[] = [
       "The controller's own address as the network map knows it: pieces for peers are fetched from the holder nearest to it (unset: by load and affinity only).",
   },
   {
+    name: 'alto-placement',
+    kind: 'string',
+    default: 'demand',
+    description:
+      "Where storage control places the pieces it ingests with a network map: demand (an edge in, or nearest by cost to, the PID whose leechers lack a local seed most, from the tracker's statistics by PID) or load (by room, load and affinity only, as without maps).",
+  },
+  {
     name: 'shutdown-grace',
     kind: 'integer',
     default: 5000,
@@ -590,6 +597,13 @@ function topologyOptions(values: Values, where: (name: string) => string): Contr
     }
     return null;
   }
+  const placement = values['alto-placement'] as string;
+  if (placement !== 'demand' && placement !== 'load') {
+    throw new ConfigError(
+      `alto-placement (${where('alto-placement')}): "${placement}" is neither "demand" nor "load"`,
+      { subject: 'alto-placement' },
+    );
+  }
   if (homeAddress !== undefined && isIP(homeAddress) === 0) {
     throw new ConfigError(`alto-home-address (${where('alto-home-address')}): "${homeAddress}" is not an IP address`, {
       subject: 'alto-home-address',
@@ -598,6 +612,7 @@ function topologyOptions(values: Values, where: (name: string) => string): Contr
   return {
     networkMap,
     refreshS: values['alto-refresh'] as number,
+    placement,
     ...(costMap === undefined ? {} : { costMap }),
     ...(homeAddress === undefined ? {} : { homeAddress }),
   };

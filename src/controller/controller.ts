@@ -304,6 +304,8 @@ export class Controller {
         logger: this.#logger.child({ part: 'storage control' }),
         metrics: this.#metrics,
         ...(this.#edgeChoice === undefined ? {} : { choose: this.#edgeChoice }),
+        // With maps, pieces go where the demand is, `choose` deciding among the edges nearest to it.
+        ...(this.nearness === null || config.topology?.placement === 'load' ? {} : { nearness: this.nearness }),
       });
       this.#storageControl.start();
     }

@@ -3,15 +3,17 @@
 // CDN as one peer. What it holds is the union of the serving edges' pieces, which is also what the controller
 // announces, so the tracker counts the CDN once. An ingest goes to one edge, chosen by an EdgeChoice
 // (placement.ts), as an ingest command with the pieces and the object's metainfo; the edge fetches them from
-// the origin itself. A purge goes to every up edge holding any of the pieces.
+// the origin itself. A purge goes to every up edge holding any of the pieces. With network maps, the edge is
+// chosen where the demand is (placement.ts nearDemand: the tracker's leechers by PID, SwarmCounts.pids).
 import type { Logger } from '../log/index.ts';
 import { encodeTorrent, formatPieceList } from '../metainfo/index.ts';
 import { originFromUrlList, StorageControlPart } from '../parts/index.ts';
-import type { StatsSource, StorageControlSettings } from '../policy/index.ts';
+import { type StatsSource, type StorageControlSettings, TrackerStatsSource } from '../policy/index.ts';
 import type { CatalogObject } from '../store/index.ts';
 import type { EdgeRegistry } from './edge-registry.ts';
 import type { FleetCatalog } from './fleet-catalog.ts';
-import { chooseEdge, type EdgeChoice, type PlacementCandidate } from './placement.ts';
+import type { EdgeNearness } from './nearness.ts';
+import { chooseEdge, type EdgeChoice, nearDemand, type PlacementCandidate } from './placement.ts';
 
 export interface ControllerStorageControlOptions {
   settings: StorageControlSettings;
@@ -25,14 +27,20 @@ export interface ControllerStorageControlOptions {
   originOf: (infoHash: string) => string | undefined;
   announceNow: (infoHash: string) => void;
   logger: Pick<Logger, 'info' | 'warn' | 'debug' | 'error'>;
-  /** Which edge takes an ingest (default: chooseEdge). */
+  /** Which edge takes an ingest (default: chooseEdge; with `nearness`, applied among the edges nearest the demand). */
   choose?: EdgeChoice;
+  /** Network maps: edges' PIDs and costs; pieces go where the demand is (nearDemand). None: `choose` alone. */
+  nearness?: EdgeNearness;
   metrics?: ConstructorParameters<typeof StorageControlPart>[0]['registry'];
   source?: StatsSource;
 }
 
-/** The serving edges as placement candidates for an object. */
-export function placementCandidates(catalog: FleetCatalog, infoHash: string): PlacementCandidate[] {
+/** The serving edges as placement candidates for an object (with their PIDs when there are maps). */
+export function placementCandidates(
+  catalog: FleetCatalog,
+  infoHash: string,
+  nearness?: EdgeNearness,
+): PlacementCandidate[] {
   const held = new Map(catalog.holdings(infoHash).map(({ edge, bitfield }) => [edge.record.id, bitfield.count()]));
   return catalog
     .edges()
@@ -44,6 +52,7 @@ export function placementCandidates(catalog: FleetCatalog, infoHash: string): Pl
       connections: edge.liveness?.connections ?? 0,
       uploadBytesPerSecond: edge.liveness?.uploadBytesPerSecond ?? 0,
       piecesHeld: held.get(edge.record.id) ?? 0,
+      ...(nearness === undefined ? {} : { pid: nearness.edgePid(edge) }),
     }));
 }
 
@@ -85,7 +94,13 @@ function unionSettles(
 /** The storage control part of a controller: decide() over the fleet's union, carried out through edges. */
 export function controllerStorageControl(options: ControllerStorageControlOptions): StorageControlPart {
   const { catalog, registry, logger } = options;
-  const choose = options.choose ?? chooseEdge;
+  const nearness = options.nearness;
+  const choose =
+    nearness === undefined
+      ? (options.choose ?? chooseEdge)
+      : nearDemand((from, to) => nearness.topology.cost(from, to), options.choose ?? chooseEdge);
+  // Read here too: the placement asks it where the swarm's leechers are.
+  const source = options.source ?? new TrackerStatsSource({ statsUrl: options.statsUrl });
   const withOrigin = (object: CatalogObject): CatalogObject => {
     const metainfo = catalog.metainfoOf(object.infoHash);
     const origin = options.originOf(object.infoHash) ?? (metainfo === undefined ? null : originFromUrlList(metainfo));
@@ -114,12 +129,22 @@ export function controllerStorageControl(options: ControllerStorageControlOption
           sum + (piece === object.pieceCount - 1 ? object.length - piece * object.pieceLength : object.pieceLength),
         0,
       );
-      const edge = choose({ infoHash, pieces, bytes }, placementCandidates(catalog, infoHash));
+      const pids = source.reading(infoHash).counts?.pids;
+      const edge = choose(
+        { infoHash, pieces, bytes, ...(pids === undefined ? {} : { pids }) },
+        placementCandidates(catalog, infoHash, nearness),
+      );
       if (edge === null) {
         return { error: { code: 'EDGEPEER_NO_EDGES', message: `no serving edge has room for ${bytes} bytes` } };
       }
       logger.info(
-        { infoHash, edgeId: edge.edgeId, edge: edge.name, pieces },
+        {
+          infoHash,
+          edgeId: edge.edgeId,
+          edge: edge.name,
+          pieces,
+          ...(edge.pid === undefined ? {} : { pid: edge.pid }),
+        },
         'storage control: placing pieces on an edge',
       );
       let error: { code: string; message: string } | null = null;
@@ -161,6 +186,6 @@ export function controllerStorageControl(options: ControllerStorageControlOption
     announceNow: options.announceNow,
     logger,
     ...(options.metrics === undefined ? {} : { registry: options.metrics }),
-    ...(options.source === undefined ? {} : { source: options.source }),
+    source,
   });
 }

@@ -79,6 +79,7 @@ export function countsFromStats(
     }
     for (let i = 0; i < pieceCount; i++) if ((bitfield[i >> 3]! & (0x80 >> (i & 7))) !== 0) cdnCopies[i]! += 1;
   }
+  const pids = pidsOf(answer);
   // A network peer's pieces count in pieceCopies only when the tracker has its bitmap: never more than that.
   for (let i = 0; i < pieceCount; i++) cdnCopies[i] = Math.min(cdnCopies[i]!, swarmCopies[i]!);
   return {
@@ -89,5 +90,27 @@ export function countsFromStats(
     demand: Math.max(0, leechers - cdnLeechers),
     seeds,
     leechers,
+    ...(pids === null ? {} : { pids }),
   };
+}
+
+/** The answer's `pids` (a tracker with network maps: peers that are not network peers, by PID), or null. */
+function pidsOf(answer: Record<string, unknown>): Record<string, { seeds: number; leechers: number }> | null {
+  const pids = answer.pids;
+  if (pids === undefined) return null;
+  if (!isRecord(pids)) throw new StatsFormatError('"pids" must be an object');
+  // No prototype: a PID may be named "__proto__".
+  const counts: Record<string, { seeds: number; leechers: number }> = Object.create(null);
+  for (const [pid, entry] of Object.entries(pids)) {
+    if (!isRecord(entry)) throw new StatsFormatError(`"pids".${JSON.stringify(pid).slice(0, 70)} must be an object`);
+    try {
+      counts[pid] = { seeds: count(entry, 'seeds'), leechers: count(entry, 'leechers') };
+    } catch (err) {
+      if (err instanceof StatsFormatError) {
+        throw new StatsFormatError(`"pids".${JSON.stringify(pid).slice(0, 70)}: ${err.message}`);
+      }
+      throw err;
+    }
+  }
+  return counts;
 }

@@ -49,6 +49,11 @@ export interface SwarmCounts {
   demand: number;
   seeds: number;
   leechers: number;
+  /**
+   * A tracker with network maps (docs/topology.md): seeds and leechers that are not CDN nodes, by PID
+   * (peers outside every PID left out). Absent without maps. Where to place pieces (controller placement).
+   */
+  pids?: Record<string, { seeds: number; leechers: number }>;
 }
 
 /** Why the last statistics cannot be used. */

@@ -49,7 +49,16 @@ describe('resolveControllerConfig', () => {
       costMap: 'http://alto.example/costmap',
       refreshS: 300,
       homeAddress: '192.0.2.7',
+      placement: 'demand',
     });
+    const byLoad = await resolveControllerConfig(
+      { 'alto-network-map': 'n.json', 'alto-placement': 'load' },
+      { env: {} },
+    );
+    expect(byLoad.config.topology?.placement).toBe('load');
+    await expect(
+      resolveControllerConfig({ 'alto-network-map': 'n.json', 'alto-placement': 'nearest' }, { env: {} }),
+    ).rejects.toThrow('alto-placement (--alto-placement or EDGEPEER_CONTROLLER_ALTO_PLACEMENT): "nearest" is neither');
     await expect(resolveControllerConfig({ 'alto-cost-map': 'c.json' }, { env: {} })).rejects.toThrow(
       'alto-cost-map (--alto-cost-map or EDGEPEER_CONTROLLER_ALTO_COST_MAP) needs alto-network-map too',
     );

@@ -14,9 +14,18 @@ describe('the simulator with a topology (issue 18)', () => {
     expect(on.intraPidPeerShare!).toBeGreaterThan(0.5);
     expect(on.meanDownloadS).toBeLessThan(off.meanDownloadS * 1.05);
     expect(on.completed).toBe(off.completed);
+    // Nearly every peer byte had a source in the leecher's PID somewhere; with locality, most came from one.
+    expect(on.localSourcePeerShare!).toBeGreaterThan(0.9);
+    expect(on.intraPidShareWhereLocal!).toBeGreaterThanOrEqual(on.intraPidPeerShare!);
+    expect(on.intraPidShareWhereLocal!).toBeLessThanOrEqual(1);
   });
 
   it('reports no intra-PID share without a topology', () => {
-    expect(simulate({ ...SCENARIOS[0]!, durationS: 60 }, 'lru').intraPidPeerShare).toBeNull();
+    const plain = simulate({ ...SCENARIOS[0]!, durationS: 60 }, 'lru');
+    expect([plain.intraPidPeerShare, plain.localSourcePeerShare, plain.intraPidShareWhereLocal]).toEqual([
+      null,
+      null,
+      null,
+    ]);
   });
 });

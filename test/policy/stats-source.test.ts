@@ -34,6 +34,15 @@ describe('countsFromStats', () => {
     });
   });
 
+  it('reads the peers by PID of a tracker with network maps', () => {
+    const pids = { b: { seeds: 0, leechers: 2 }, a: { seeds: 1, leechers: 0 } };
+    expect(countsFromStats(answer({ pids }), HASH, 4, 5).pids).toEqual(pids);
+    expect(countsFromStats(answer(), HASH, 4, 5).pids).toBeUndefined();
+    expect(() => countsFromStats(answer({ pids: { b: { seeds: 0, leechers: -1 } } }), HASH, 4, 0)).toThrow(
+      '"pids"."b": "leechers" must be a whole number >= 0',
+    );
+  });
+
   it('takes seeds as the copies of every piece when the tracker does not know the pieces', () => {
     const counts = countsFromStats(answer({ pieceCopies: null, networkPeers: [], seeds: 2 }), HASH, 3, 0);
     expect(counts.swarmCopies).toEqual([2, 2, 2]);
@@ -47,6 +56,8 @@ describe('countsFromStats', () => {
     ['a bad bitmap', answer({ networkPeers: [{ complete: false, bitmap: 'b!!' }] })],
     ['no seeds', answer({ seeds: 'x' })],
     ['a network peer without complete', answer({ networkPeers: [{}] })],
+    ['pids that are not an object', answer({ pids: [] })],
+    ['a PID without counts', answer({ pids: { a: 3 } })],
   ])('refuses %s', (_, value) => {
     expect(() => countsFromStats(value, HASH, 4, 0)).toThrow(StatsFormatError);
   });

@@ -57,6 +57,27 @@ describe('Topology from files', () => {
     expect([plain.cost('a', 'a'), plain.cost('a', 'b')]).toEqual([0, 1]);
   });
 
+  it('numbers PIDs and gives cost rows by number, both renewed when a map is loaded', async () => {
+    const topology = await openFiles(networkMap(['10.1.0.0/16'], ['10.2.0.0/16']), costMap(7));
+    const compact = (ip: string) => String.fromCharCode(...ip.split('.').map(Number), 0x1a, 0xe1);
+    expect([topology.pidNumber('a'), topology.pidNumber('b'), topology.pidNumber(null)]).toEqual([0, 1, -1]);
+    expect(topology.pidNumberOfCompact(compact('10.2.3.4'))).toBe(1);
+    expect(topology.pidNumberOfCompact(compact('192.0.2.1'))).toBe(-1);
+    expect([...topology.costRow('a')]).toEqual([1, 7, UNKNOWN_COST]);
+    expect([...topology.costRow(null)]).toEqual([0, 0, 0]);
+    const { generation, fingerprint } = topology;
+    expect(fingerprint).toMatch(/^[0-9a-f]{8}$/);
+    await writeFile(join(dir, 'cost.json'), costMap(3));
+    await topology.reload();
+    expect([...topology.costRow('a')]).toEqual([1, 3, UNKNOWN_COST]);
+    expect([topology.generation, topology.fingerprint]).toEqual([generation, fingerprint]);
+    await writeFile(join(dir, 'net.json'), networkMap(['10.2.0.0/16'], ['10.1.0.0/16'], 'v2'));
+    await topology.reload();
+    expect(topology.pidNumberOfCompact(compact('10.2.3.4'))).toBe(0);
+    expect(topology.generation).toBe(generation + 1);
+    expect(topology.fingerprint).not.toBe(fingerprint);
+  });
+
   it('fails to open on a malformed map, naming it', async () => {
     await writeFile(join(dir, 'net.json'), '{"network-map":{"a":{"ipv4":["10.0.0.0/99"]}}}');
     await expect(Topology.open({ networkMap: join(dir, 'net.json'), watchFiles: false })).rejects.toMatchObject({

@@ -1,6 +1,7 @@
 // The SwarmStore contract (src/tracker/server/swarm-store.ts), for every implementation: the tracker's
 // in-memory store today, a shared (Redis) one next. test/tracker/swarm-store.test.ts runs it.
 import { afterEach, describe, expect, it } from 'vitest';
+import type { PeerLocality } from '../../src/tracker/server/peer-selection.ts';
 import type { ListedPeer, PeerAnnounce, SwarmStore, SwarmStoreLimits } from '../../src/tracker/server/swarm-store.ts';
 
 /** Makes a fresh, empty store with these limits. */
@@ -90,6 +91,55 @@ export function swarmStoreContract(name: string, factory: SwarmStoreFactory): vo
       const all = await store.announce(peer(99, { numWant: 100 }), { cost, randomShare: 0.2 });
       expect(all.peers).toHaveLength(40);
       expect(all.peers.slice(0, 20).every((listed) => cost(listed) === 0)).toBe(true);
+    });
+
+    it('keeps the PID numbers of announcing peers (no lookup when listed) and looks them up after a map reload', async () => {
+      const store = await create(LIMITS);
+      let lookups = 0;
+      // Map 1: odd last bytes are PID 1, even ones PID 0. Map 2 (a reload) swaps them.
+      const map1 = (compact: string) => compact.charCodeAt(3) % 2;
+      const map2 = (compact: string) => 1 - map1(compact);
+      const numbered = (generation: number, map: (compact: string) => number, asker: number): PeerLocality => {
+        const numberOf = (compact: string) => {
+          lookups += 1;
+          return map(compact);
+        };
+        return {
+          // As the tracker's: the number the store kept, else a lookup.
+          cost: (listed) => ((listed.pidNumber ?? numberOf(listed.compact)) === asker ? 0 : 10),
+          randomShare: 0,
+          pids: { asker, generation, fingerprint: `map${generation}`, numberOf },
+        };
+      };
+      const addressOf = (n: number) => String.fromCharCode(10, 0, n >> 8, n & 255, 0x1a, 0xe1);
+      for (let n = 1; n <= 30; n++)
+        await store.announce(peer(n, { numWant: 0 }), numbered(1, map1, map1(addressOf(n))));
+      lookups = 0;
+      const before = await store.announce(peer(99, { numWant: 10 }), numbered(1, map1, 1));
+      expect(before.peers.map((listed) => listed.compact.charCodeAt(3) % 2)).toEqual(Array(10).fill(1));
+      expect(before.peers.every((listed) => listed.pidNumber === 1)).toBe(true);
+      expect(lookups).toBe(0);
+      const after = await store.announce(peer(99, { numWant: 10 }), numbered(2, map2, 1));
+      expect(after.peers.map((listed) => listed.compact.charCodeAt(3) % 2)).toEqual(Array(10).fill(0));
+      expect(lookups).toBeGreaterThan(0);
+    });
+
+    it('with a PID lookup, counts seeds and leechers that are not network peers by PID in statistics', async () => {
+      const store = await create(LIMITS);
+      // 10.0.0.x is PID "low" below .100, "high" from .100; 10.0.1.x is outside every PID.
+      const pidOf = (compact: string) =>
+        compact.charCodeAt(2) !== 0 ? null : compact.charCodeAt(3) < 100 ? 'low' : 'high';
+      await store.announce(peer(1));
+      await store.announce(peer(2));
+      await store.announce(peer(3, { left: 0 }));
+      await store.announce(peer(101));
+      await store.announce(peer(102, { left: 0 }));
+      await store.announce(peer(103, { left: 0, network: { urls: ['http://10.0.0.103:8080'] } }));
+      await store.announce(peer(300));
+      const stats = await store.stats(HASH, 0, pidOf);
+      expect(stats.pids).toEqual({ low: { seeds: 1, leechers: 2 }, high: { seeds: 1, leechers: 1 } });
+      expect((await store.stats(HASH, 0)).pids).toBeUndefined();
+      expect((await store.stats('bb'.repeat(20), 0, pidOf)).pids).toEqual({});
     });
 
     it('lists a client that restarts on the same address and port with a new peer id once', async () => {

@@ -112,6 +112,13 @@ export interface SimResult {
   originPerSwarmMean: number;
   /** With a topology: the share of peer-to-peer bytes whose uploader was in the leecher's PID; else null. */
   intraPidPeerShare: number | null;
+  /**
+   * With a topology: the share of peer-to-peer bytes received while a peer in the leecher's PID held the
+   * piece (a local source existed), and the intra-PID share of those bytes: the issue's goal is stated
+   * "where local sources exist". Null without a topology.
+   */
+  localSourcePeerShare: number | null;
+  intraPidShareWhereLocal: number | null;
 }
 
 interface Peer {
@@ -145,6 +152,8 @@ interface Swarm {
   peers: Peer[];
   /** Copies of each piece among peers. */
   copies: Int32Array;
+  /** With a topology: copies of each piece among the peers of each PID (pid * pieces + piece). */
+  pidCopies: Int32Array;
   seeds: number;
   /** Peers that ever joined, and origin bytes in the current lifetime (first arrival into an empty swarm). */
   joined: number;
@@ -170,6 +179,7 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
   const swarms: Swarm[] = Array.from({ length: scenario.objects }, () => ({
     peers: [],
     copies: new Int32Array(P),
+    pidCopies: new Int32Array((scenario.topology?.pids ?? 0) * P),
     seeds: 0,
     joined: 0,
     lifetimeOrigin: 0,
@@ -188,7 +198,17 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
     cdnHeld[0]![piece] = 1;
     cdnHeldBytes += pieceBytes;
   }
-  const totals = { origin: 0, cdn: 0, peer: 0, churn: 0, missing: 0, peers: 0, aborted: 0, intraPid: 0 };
+  const totals = {
+    origin: 0,
+    cdn: 0,
+    peer: 0,
+    churn: 0,
+    missing: 0,
+    peers: 0,
+    aborted: 0,
+    intraPid: 0,
+    localSource: 0,
+  };
   const topology = scenario.topology;
   /** What the tracker lists to `asker` (numWant of the others), and the connections that makes. */
   const announce = (asker: Peer, swarm: Swarm, now: number): void => {
@@ -289,6 +309,7 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
     peer.progress[piece] = 0;
     peer.count++;
     swarms[peer.object]!.copies[piece]!++;
+    if (topology !== undefined) swarms[peer.object]!.pidCopies[peer.pid * P + piece]!++;
     if (peer.firstPieceAt === null) {
       peer.firstPieceAt = at;
       firstPieces.push(at - peer.arrivedAt);
@@ -452,6 +473,7 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
         if (peer.doneAt === null) totals.aborted++;
         else swarm.seeds--;
         for (let i = 0; i < P; i++) if (peer.have[i]) swarm.copies[i]!--;
+        if (topology !== undefined) for (let i = 0; i < P; i++) if (peer.have[i]) swarm.pidCopies[peer.pid * P + i]!--;
         return false;
       });
       if (before > 0 && swarm.peers.length === 0) swarm.lifetimes.push(swarm.lifetimeOrigin / objectBytes);
@@ -613,6 +635,9 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
             objectPeerBytes[leecher.object]! += amount;
             leecher.fromPeers += amount;
             if ((uploader as Peer).pid === leecher.pid) totals.intraPid += amount;
+            if (topology !== undefined && swarms[leecher.object]!.pidCopies[leecher.pid * P + piece]! > 0) {
+              totals.localSource += amount;
+            }
           }
           if (leecher.progress[piece]! >= pieceBytes - 1e-6) {
             leecher.fetching.delete(uploader.id);
@@ -654,6 +679,9 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
     originPerSwarmMax: lifetimes.length === 0 ? 0 : Math.max(...lifetimes),
     originPerSwarmMean: mean(lifetimes),
     intraPidPeerShare: topology === undefined || totals.peer === 0 ? null : totals.intraPid / totals.peer,
+    localSourcePeerShare: topology === undefined || totals.peer === 0 ? null : totals.localSource / totals.peer,
+    intraPidShareWhereLocal:
+      topology === undefined || totals.localSource === 0 ? null : totals.intraPid / totals.localSource,
   };
 }
 

@@ -21,16 +21,30 @@ export class TrackerLocality {
     this.randomShare = randomShare;
   }
 
-  /** What peer selection needs for this asker. */
+  /**
+   * What peer selection needs for this asker: costs by PID number (an array read per candidate), and the
+   * numbering the swarm store keeps in its records, so that a candidate's PID is looked up once per map.
+   */
   forAsker(announce: PeerAnnounce): { askerPid: string | null; locality: PeerLocality } {
     const topology = this.topology;
     const askerPid = topology.pidOf(announce.ip);
-    const costTo = topology.costsFrom(askerPid);
+    const row = topology.costRow(askerPid);
+    const outside = row.length - 1;
+    const numberOf = (compact: string) => topology.pidNumberOfCompact(compact);
     return {
       askerPid,
       locality: {
-        cost: (peer: ListedPeer) => costTo(topology.pidOfCompact(peer.compact)),
+        cost: (peer: ListedPeer) => {
+          const pid = peer.pidNumber ?? numberOf(peer.compact);
+          return row[pid < 0 ? outside : pid]!;
+        },
         randomShare: this.randomShare,
+        pids: {
+          asker: topology.pidNumber(askerPid),
+          generation: topology.generation,
+          fingerprint: topology.fingerprint,
+          numberOf,
+        },
       },
     };
   }
@@ -38,7 +52,14 @@ export class TrackerLocality {
   /** Orders the answer's CDN URLs nearest first and counts what the answer lists. */
   finish(askerPid: string | null, outcome: AnnounceOutcome): void {
     const topology = this.topology;
-    for (const peer of outcome.peers) this.peersListed.add(askerPid, topology.pidOfCompact(peer.compact));
+    const asker = topology.pidNumber(askerPid);
+    const listed = this.peersListed;
+    for (const peer of outcome.peers) {
+      const pid = peer.pidNumber ?? topology.pidNumberOfCompact(peer.compact);
+      if (asker < 0 || pid < 0) listed.unmapped += 1;
+      else if (pid === asker) listed.within += 1;
+      else listed.across += 1;
+    }
     for (const urls of [outcome.urlList, outcome.pieceUrls]) {
       if (urls.length === 0) continue;
       const pids = new Map(urls.map((url) => [url, topology.pidOf(urlHost(url))]));

@@ -20,8 +20,24 @@ export interface PeerPool extends Pick<SwarmFacts, 'pieceCount' | 'size'> {
  * swarm (RFC 6821).
  */
 export interface PeerLocality {
-  cost(peer: ListedPeer): number;
+  /** The cost from the asker's PID to the peer's (its pidNumber when the store kept it). */
+  cost(peer: CandidatePeer): number;
   randomShare: number;
+  /** PID numbers a store may keep in its peer records, so that listing a peer costs no lookup. */
+  pids?: PidNumbering;
+}
+
+/**
+ * The network map's PID numbers (Topology.pidNumber, -1 outside every PID): the asker's, and the lookup
+ * for a peer whose number the store does not hold. A number kept in a record stands while `generation`
+ * (this process) or `fingerprint` (a store shared by processes loading the same map) is unchanged: a map
+ * reload changes them, and the numbers are looked up again.
+ */
+export interface PidNumbering {
+  asker: number;
+  generation: number;
+  fingerprint: string;
+  numberOf(compact: string): number;
 }
 
 /** Candidates looked at per announce, at least; large swarms are sampled down to this. */

@@ -14,6 +14,9 @@ export const NETWORK_FLAG = 1;
 export const HOLDING_UNKNOWN = 0;
 export const HOLDING_FULL = 1;
 export const HOLDING_BITMAP = 2;
+/** `pid`: 0 not known, else the PID number (-1: outside every PID) plus PID_OFFSET. */
+export const PID_UNKNOWN = 0;
+export const PID_OFFSET = 2;
 
 export class PeerTable {
   /** Records in use (not counting free ones). */
@@ -36,6 +39,8 @@ export class PeerTable {
   /** Where the record stands in its swarm's list (O(1) removal); the next free record while free. */
   position = new Int32Array(0);
   flags = new Uint8Array(0);
+  /** The peer's PID number with network maps (PID_UNKNOWN, PID_OFFSET): a peer list looks none up. */
+  pid = new Uint16Array(0);
   #hash = new Uint32Array(0);
   /** Open addressing, linear probing: record numbers, EMPTY where none. Never more than half full. */
   #buckets = new Int32Array(0);
@@ -74,6 +79,7 @@ export class PeerTable {
     this.compactLength[record] = compact.length;
     this.swarm[record] = swarm;
     this.flags[record] = 0;
+    this.pid[record] = PID_UNKNOWN;
     this.uploaded[record] = 0;
     this.downloaded[record] = 0;
     this.left[record] = 0;
@@ -167,7 +173,7 @@ export class PeerTable {
 
   /** Bytes the table's arrays take (what counts() could report). */
   get bytes(): number {
-    return this.#capacity * (COMPACT_MAX + 1 + PEER_ID_BYTES + 4 * 8 + 4 + 4 + 1 + 4) + this.#buckets.length * 4;
+    return this.#capacity * (COMPACT_MAX + 1 + PEER_ID_BYTES + 4 * 8 + 4 + 4 + 1 + 2 + 4) + this.#buckets.length * 4;
   }
 
   #sameCompact(record: number, compact: Uint8Array): boolean {
@@ -178,7 +184,10 @@ export class PeerTable {
   }
 
   #grow(capacity: number): void {
-    const grown = <T extends Uint8Array | Uint32Array | Int32Array | Float64Array>(old: T, perRecord: number): T => {
+    const grown = <T extends Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array>(
+      old: T,
+      perRecord: number,
+    ): T => {
       const next = new (old.constructor as new (length: number) => T)(capacity * perRecord);
       next.set(old);
       return next;
@@ -193,6 +202,7 @@ export class PeerTable {
     this.swarm = grown(this.swarm, 1);
     this.position = grown(this.position, 1);
     this.flags = grown(this.flags, 1);
+    this.pid = grown(this.pid, 1);
     this.#hash = grown(this.#hash, 1);
     this.#capacity = capacity;
   }

@@ -12,7 +12,8 @@
 //   P{s:IH}:copies   STRING BITFIELD u32 per piece: copies among those peers (seeds are counted in meta full)
 //   P{s:IH}:webs     HASH compact -> "kind|urls" of network peers (url-list and piece URLs)
 //   P{s:IH}:sel      HASH compact -> "left|kind|held|" and the peer id's bytes: what choosing peers reads, short
-//                    (a swarm of up to 128 peers stays a listpack; the announce's sample is one small reply)
+//                    (a swarm of up to 128 peers stays a listpack; the announce's sample is one small reply);
+//                    with network maps prefixed "pN@F|": its PID number N under the map of fingerprint F
 //   P{t}:swarms      ZSET info hash -> announce tick (least recently announced first: eviction, listing)
 //   P{t}:expiry      ZSET info hash -> last seen of its stalest peer (the sweep's work list)
 //   P{t}:addr P{t}:net  HASH address / network (/24, /64) -> entries (quotas)
@@ -40,7 +41,9 @@ import {
   type PeerAnnounce,
   type PeerRecord,
   type PeerStats,
+  type PidOfCompact,
   peerStatsOf,
+  peersByPid,
   type ScrapeEntry,
   type SwarmStats,
   type SwarmStore,
@@ -200,9 +203,11 @@ local PID, LEFT, UP, DOWN, NOW = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local NET, NPC, NSIZE, BITS, HELD, URLS = ARGV[10] == '1', ARGV[11], ARGV[12], ARGV[13], ARGV[14], ARGV[15]
 local MAX_SWARMS, MAX_PER_SWARM, MAX_PEERS = tonumber(ARGV[16]), tonumber(ARGV[17]), tonumber(ARGV[18])
 local MAX_ADDR, MAX_NET, MAX_BITMAP = tonumber(ARGV[19]), tonumber(ARGV[20]), tonumber(ARGV[21])
-local RAW_PID = ARGV[22]
+local RAW_PID, LOC = ARGV[22], ARGV[23]
 local warnings = {}
-local function writeSel(k, r) redis.call('HSET', S.sel, k, r.left .. '|' .. r.kind .. '|' .. r.held .. '|' .. RAW_PID) end
+local function writeSel(k, r)
+  redis.call('HSET', S.sel, k, LOC .. r.left .. '|' .. r.kind .. '|' .. r.held .. '|' .. RAW_PID)
+end
 local function reply(failure, seeds, leechers, downloaded, version, changed, x)
   x = x or {}
   return { failure, seeds, leechers, downloaded, version, changed, warnings, x.pc or '', x.size or '', x.kind or 'u',
@@ -336,7 +341,11 @@ else
     changed = true
   end
   write(S, K, r, wasNet)
-  if r.pid .. r.left .. r.kind .. r.held ~= selected then writeSel(K, r) end
+  if r.pid .. r.left .. r.kind .. r.held ~= selected then
+    writeSel(K, r)
+  elseif LOC ~= '' and string.sub(redis.call('HGET', S.sel, K) or '', 1, #LOC) ~= LOC then
+    writeSel(K, r) -- its PID number under the map in use (a map reload, or a tracker that had none)
+  end
   -- (Another instance's clock may be behind: a peer seen "earlier" than the stalest becomes the stalest.)
   if wasOldest or not oldest or tonumber(NOW) < tonumber(oldest) then updateExpiry(S, IH) end
 end
@@ -490,6 +499,7 @@ export class RedisSwarmStore implements SwarmStore {
     const limits = this.#limits;
     const keys = this.#swarmKeys(announce.infoHash);
     const stopped = announce.event === 'stopped';
+    const pids = locality?.pids;
     const sample =
       announce.numWant > 0 && !stopped ? Math.ceil(samplingSize(announce.numWant, bitmap?.length ?? 0)) : 0;
     // The update and the sample of candidates go in one pipeline (one round trip), in this order: the
@@ -518,6 +528,8 @@ export class RedisSwarmStore implements SwarmStore {
         String(limits.maxPeersPerNetwork),
         String(limits.maxBitmapBytes),
         announce.peerId,
+        // The asker's PID number under this map, kept beside its selection fields (SampledPeer).
+        pids === undefined ? '' : `p${pids.asker}@${pids.fingerprint}|`,
       ]) as Promise<AnnounceReply>,
       sample > 0
         ? this.#call(() => this.#client.sendCommand(['HRANDFIELD', keys[6]!, String(sample), 'WITHVALUES']))
@@ -555,7 +567,8 @@ export class RedisSwarmStore implements SwarmStore {
           : { kind: 'unknown' };
     const candidates = pairs(sampled);
     if (candidates.length > 0) {
-      const list = candidates.map(([peerKey, raw]) => new SampledPeer(peerKey, raw));
+      const fingerprint = pids?.fingerprint;
+      const list = candidates.map(([peerKey, raw]) => new SampledPeer(peerKey, raw, fingerprint));
       // Exact scoring compares bitmaps: fetched only for a bitmap-carrying asker, and only those of the sample.
       if (askerHolding.kind === 'bitmap') await this.#loadBitmaps(keys[3]!, list);
       outcome.peers = pickPeers(
@@ -611,14 +624,14 @@ export class RedisSwarmStore implements SwarmStore {
     });
   }
 
-  async stats(infoHash: string, maxPeers: number): Promise<SwarmStats> {
+  async stats(infoHash: string, maxPeers: number, pidOf?: PidOfCompact): Promise<SwarmStats> {
     const [metaKey = '', peersKey = '', , bitmapsKey = '', copiesKey = ''] = this.#swarmKeys(infoHash);
     const [metaList, peerList, copiesRaw, bitmapList] = (await this.#run(
       SCRIPTS.readSwarm,
       [metaKey, peersKey, copiesKey, bitmapsKey],
       [],
     )) as [Buffer[], Buffer[], Buffer, Buffer[]];
-    if (metaList.length === 0) return emptySwarmStats(infoHash);
+    if (metaList.length === 0) return emptySwarmStats(infoHash, pidOf);
     const meta = new Map<string, string>();
     for (let i = 0; i + 1 < metaList.length; i += 2) meta.set(String(metaList[i]), String(metaList[i + 1]));
     const number = (name: string) => Number(meta.get(name) ?? 0);
@@ -659,6 +672,7 @@ export class RedisSwarmStore implements SwarmStore {
         .slice(0, maxPeers)
         .map((record): PeerStats => peerStatsOf(pool, record)),
       peerCount: records.length,
+      ...(pidOf === undefined ? {} : { pids: peersByPid(records, pidOf) }),
     };
   }
 
@@ -884,24 +898,37 @@ function pairs(reply: unknown): Array<[Buffer, Buffer]> {
   return out;
 }
 
-/** A candidate from the announce's sample: "left|kind|held|" and the bytes of its peer id. */
+/**
+ * A candidate from the announce's sample: "left|kind|held|" and the bytes of its peer id, after "pN@F|" (its
+ * PID number N under the map of fingerprint F) when a tracker with maps wrote it.
+ */
 class SampledPeer implements CandidatePeer {
   readonly key: string;
   readonly keyBytes: Buffer;
   readonly family: 4 | 6;
   readonly left: number;
   holding: Holding;
+  /** Set when the kept number belongs to the map in use (`fingerprint`); else the locality looks it up. */
+  pidNumber?: number;
   readonly #value: Buffer;
   readonly #peerIdAt: number;
 
   // Read from the bytes: a hundred of these per announce, so no intermediate strings (measured: building
   // them from latin1 strings took about a sixth of the store's CPU).
-  constructor(keyBytes: Buffer, value: Buffer) {
+  constructor(keyBytes: Buffer, value: Buffer, fingerprint?: string) {
     this.keyBytes = keyBytes;
     this.key = latin1(keyBytes, 0, keyBytes.length);
     this.family = keyBytes.length === 6 ? 4 : 6;
     this.#value = value;
     let at = 0;
+    if (value[0] === LOCATION) {
+      const atSign = value.indexOf(AT);
+      const bar = value.indexOf(BAR, atSign);
+      if (fingerprint !== undefined && atSign > 0 && value.toString('latin1', atSign + 1, bar) === fingerprint) {
+        this.pidNumber = Number(value.toString('latin1', 1, atSign));
+      }
+      at = bar + 1;
+    }
     let left = 0;
     for (let byte = value[at]; byte !== undefined && byte !== BAR; byte = value[++at]) left = left * 10 + byte - 48;
     this.left = left;
@@ -936,6 +963,8 @@ class SampledPeer implements CandidatePeer {
 }
 
 const BAR = 0x7c;
+const LOCATION = 0x70; // 'p'
+const AT = 0x40; // '@'
 const KIND_FULL = 0x66; // 'f'
 const KIND_BITMAP = 0x62; // 'b'
 

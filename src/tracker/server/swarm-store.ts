@@ -12,6 +12,8 @@ import {
   NETWORK_FLAG,
   NO_RECORD,
   PeerTable,
+  PID_OFFSET,
+  PID_UNKNOWN,
   RecordList,
 } from './peer-table.ts';
 
@@ -59,6 +61,8 @@ export interface ListedPeer {
   port: number;
   /** The 6- or 18-byte compact form (BEP 23 / BEP 7), one character per byte. */
   compact: string;
+  /** Its PID's number (PeerLocality.pids, -1: outside every PID) when the store kept it; else looked up. */
+  pidNumber?: number;
 }
 
 export interface AnnounceOutcome {
@@ -125,6 +129,38 @@ export interface SwarmStats {
   /** Up to maxPeers peers, most recently seen first; peerCount says how many there are. */
   peers: PeerStats[];
   peerCount: number;
+  /**
+   * With network maps (docs/topology.md): seeds and leechers that are not network peers, by PID (peers
+   * outside every PID are left out). Where the demand is, for storage control's placement.
+   */
+  pids?: Record<string, PidPeerCounts>;
+}
+
+export interface PidPeerCounts {
+  seeds: number;
+  leechers: number;
+}
+
+/** The PID of a compact address and port (src/topology: Topology.pidOfCompact), or null. */
+export type PidOfCompact = (compact: string) => string | null;
+
+/** Seeds and leechers that are not network peers, by PID; peers outside every PID are left out. */
+export function peersByPid(
+  records: Iterable<Pick<PeerRecord, 'compact' | 'left' | 'network'>>,
+  pidOf: PidOfCompact,
+): Record<string, PidPeerCounts> {
+  // No prototype: a PID may be named "__proto__" (RFC 7285 allows the characters).
+  const counts: Record<string, PidPeerCounts> = Object.create(null);
+  for (const record of records) {
+    if (record.network) continue;
+    const pid = pidOf(record.compact);
+    if (pid === null) continue;
+    const entry = counts[pid] ?? { seeds: 0, leechers: 0 };
+    counts[pid] = entry;
+    if (record.left === 0) entry.seeds++;
+    else entry.leechers++;
+  }
+  return counts;
 }
 
 export interface SwarmSummary {
@@ -158,8 +194,8 @@ export interface SwarmStore {
   announce(announce: PeerAnnounce, locality?: PeerLocality): Promise<AnnounceOutcome>;
   /** Counts for each hash, zeros for unknown ones; all swarms (up to limit) when infoHashes is undefined. */
   scrape(infoHashes: readonly string[] | undefined, limit: number): Promise<ScrapeEntry[]>;
-  /** Statistics of one swarm; an empty swarm (version 0) when unknown. */
-  stats(infoHash: string, maxPeers: number): Promise<SwarmStats>;
+  /** Statistics of one swarm; an empty swarm (version 0) when unknown. With pidOf, `pids` too. */
+  stats(infoHash: string, maxPeers: number, pidOf?: PidOfCompact): Promise<SwarmStats>;
   list(limit: number): Promise<SwarmSummary[]>;
   /** Drops peers last seen before `before` (ms); returns the swarms that changed. */
   expire(before: number): Promise<string[]>;
@@ -257,6 +293,7 @@ class TablePeer implements CandidatePeer {
   readonly port: number;
   readonly left: number;
   readonly holding: Holding;
+  pidNumber?: number;
   readonly #table: PeerTable;
   readonly #record: number;
 
@@ -298,6 +335,8 @@ export class MemorySwarmStore implements SwarmStore {
   #bitmapBytes = 0;
   /** Versions come from one counter, so a swarm that is dropped and comes back never repeats a version. */
   #lastVersion = 0;
+  /** The map generation the PID numbers in the peer table belong to (PidNumbering). */
+  #pidGeneration = 0;
   /**
    * Entries per address and per /24 or /64: IPv4 ones keyed by a number (no string per peer), IPv6 ones by
    * the address bytes as text, marked by family.
@@ -358,6 +397,12 @@ export class MemorySwarmStore implements SwarmStore {
     const table = this.#table;
     const found = table.find(swarm.id, key);
     const existing = found === NO_RECORD ? undefined : found;
+    const pids = locality?.pids;
+    if (pids !== undefined && pids.generation !== this.#pidGeneration) {
+      // Another network map: every kept PID number is looked up again when next needed.
+      table.pid.fill(PID_UNKNOWN);
+      this.#pidGeneration = pids.generation;
+    }
 
     if (announce.event === 'stopped') {
       if (existing !== undefined) {
@@ -396,6 +441,8 @@ export class MemorySwarmStore implements SwarmStore {
     }
     if (changed) this.#bump(swarm);
     if (swarm.records.length === 0) this.#dropSwarm(swarm);
+    // The asker's PID was looked up for this announce: kept, listing it later costs nothing.
+    if (record !== undefined && pids !== undefined) table.pid[record] = storedPid(pids.asker);
 
     const askerKey = key.toString('latin1');
     const peers =
@@ -427,7 +474,7 @@ export class MemorySwarmStore implements SwarmStore {
     if (records.length - (asker === undefined ? 0 : 1) <= want) {
       for (let i = 0; i < records.length; i++) {
         const record = records.items[i]!;
-        if (record !== asker) pool.push(this.#candidate(record));
+        if (record !== asker) pool.push(this.#candidate(record, locality));
       }
     } else {
       const chosen = new Set<number>();
@@ -435,7 +482,7 @@ export class MemorySwarmStore implements SwarmStore {
         const record = records.items[Math.floor(Math.random() * records.length)]!;
         if (record !== asker) chosen.add(record);
       }
-      for (const record of chosen) pool.push(this.#candidate(record));
+      for (const record of chosen) pool.push(this.#candidate(record, locality));
     }
     return pickPeers(
       { list: pool, pieceCount: swarm.pieceCount, size: swarm.size },
@@ -448,8 +495,20 @@ export class MemorySwarmStore implements SwarmStore {
     );
   }
 
-  #candidate(record: number): TablePeer {
-    return new TablePeer(this.#table, record, this.#holdingAt(record));
+  #candidate(record: number, locality: PeerLocality | undefined): TablePeer {
+    const peer = new TablePeer(this.#table, record, this.#holdingAt(record));
+    const pids = locality?.pids;
+    if (pids !== undefined) {
+      const table = this.#table;
+      const stored = table.pid[record]!;
+      if (stored !== PID_UNKNOWN) {
+        peer.pidNumber = stored - PID_OFFSET;
+      } else {
+        peer.pidNumber = pids.numberOf(peer.compact);
+        table.pid[record] = storedPid(peer.pidNumber);
+      }
+    }
+    return peer;
   }
 
   #holdingAt(record: number): Holding {
@@ -740,9 +799,9 @@ export class MemorySwarmStore implements SwarmStore {
     return entries;
   }
 
-  async stats(infoHash: string, maxPeers: number): Promise<SwarmStats> {
+  async stats(infoHash: string, maxPeers: number, pidOf?: PidOfCompact): Promise<SwarmStats> {
     const swarm = this.#swarms.get(infoHash);
-    if (swarm === undefined) return emptySwarmStats(infoHash);
+    if (swarm === undefined) return emptySwarmStats(infoHash, pidOf);
     const pieceCopies = swarm.copies === null ? null : Array.from(swarm.copies, (copies) => copies + swarm.fullPeers);
     const list = Array.from(swarm.records.items.subarray(0, swarm.records.length), (record, index) =>
       this.#recordAt(record, index),
@@ -763,6 +822,7 @@ export class MemorySwarmStore implements SwarmStore {
       networkPeers: list.filter((record) => record.network).map((record) => networkPeerStatsOf(swarm, record)),
       peers: byRecency.slice(0, maxPeers).map((record) => peerStatsOf(swarm, record)),
       peerCount: swarm.records.length,
+      ...(pidOf === undefined ? {} : { pids: peersByPid(list, pidOf) }),
     };
   }
 
@@ -814,6 +874,12 @@ export class MemorySwarmStore implements SwarmStore {
   }
 }
 
+/** A PID number as the peer table keeps it (0: not known; a number too large for 16 bits is not kept). */
+function storedPid(pidNumber: number): number {
+  const stored = pidNumber + PID_OFFSET;
+  return stored > 0xffff ? PID_UNKNOWN : stored;
+}
+
 /** An IPv4 address as a number (a small integer for V8: no allocation), an IPv6 one as text marked '6'. */
 function addressKey(compact: Uint8Array): number | string {
   if (compact.length === 6) return (compact[0]! << 24) | (compact[1]! << 16) | (compact[2]! << 8) | compact[3]! | 0;
@@ -860,7 +926,7 @@ export interface SwarmFacts {
 }
 
 /** Statistics of a swarm nobody is in. */
-export function emptySwarmStats(infoHash: string): SwarmStats {
+export function emptySwarmStats(infoHash: string, pidOf?: PidOfCompact): SwarmStats {
   return {
     infoHash,
     version: 0,
@@ -874,6 +940,7 @@ export function emptySwarmStats(infoHash: string): SwarmStats {
     networkPeers: [],
     peers: [],
     peerCount: 0,
+    ...(pidOf === undefined ? {} : { pids: {} }),
   };
 }
 

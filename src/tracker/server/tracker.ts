@@ -15,7 +15,7 @@ import { failureAnswer, scrapeAnswer, sendJson } from './answers.ts';
 import { BATCH_PATH, STATS_PATH, TrackerCore, type TrackerCoreOptions } from './core.ts';
 import { Invitations } from './invitations.ts';
 import { ALLOWED_PATH, TrackerPeerAuth } from './peer-auth.ts';
-import type { SwarmStore } from './swarm-store.ts';
+import type { SwarmStats, SwarmStore } from './swarm-store.ts';
 
 export interface TrackerOptions extends TrackerCoreOptions {
   /** TCP and UDP port; 0 picks a free one (the same number for both). Default 0. */
@@ -467,6 +467,13 @@ class ReferenceTracker implements Tracker {
     sendJson(res, invitations.list());
   }
 
+  /** A swarm's statistics; with network maps, its peers counted by PID too (where the demand is). */
+  #swarmStats(infoHash: string, maxPeers: number): Promise<SwarmStats> {
+    const topology = this.#core.locality?.topology;
+    if (topology === undefined) return this.swarms.stats(infoHash, maxPeers);
+    return this.swarms.stats(infoHash, maxPeers, (compact) => topology.pidOfCompact(compact));
+  }
+
   /** GET /stats/<info hash>[?since=V&wait=S&peers=N] and GET /stats/<info hash>/events (Server-Sent Events). */
   async #stats(req: IncomingMessage, res: ServerResponse, rest: string, query: string): Promise<void> {
     if (req.method !== 'GET') return sendJson(res, { error: 'statistics are read with GET' }, 405);
@@ -479,14 +486,14 @@ class ReferenceTracker implements Tracker {
     const maxPeers = clampInt(params.get('peers'), 100, 0, MAX_STATS_PEERS);
     if (tail === 'events') return this.#statsStream(req, res, infoHash, maxPeers);
     const since = params.get('since');
-    const current = await this.swarms.stats(infoHash, maxPeers);
+    const current = await this.#swarmStats(infoHash, maxPeers);
     if (since === null || String(current.version) !== since) return sendJson(res, current);
     // Long poll: answer when the version moves away from `since`, or after `wait` seconds with the same.
     const waitMs = clampInt(params.get('wait'), 30, 0, MAX_LONG_POLL_S) * 1000;
     const changed = await this.#waitForChange(req, infoHash, waitMs);
     if (changed === 'refused') return sendJson(res, { error: 'too many statistics followers' }, 503);
     if (changed === 'gone') return;
-    sendJson(res, await this.swarms.stats(infoHash, maxPeers));
+    sendJson(res, await this.#swarmStats(infoHash, maxPeers));
   }
 
   #waitForChange(
@@ -522,7 +529,7 @@ class ReferenceTracker implements Tracker {
       if (closed || sending) return;
       sending = true;
       try {
-        const stats = await this.swarms.stats(infoHash, maxPeers);
+        const stats = await this.#swarmStats(infoHash, maxPeers);
         if (closed || stats.version === sentVersion) return;
         sentVersion = stats.version;
         lastSentAt = Date.now();
