@@ -51,7 +51,8 @@ function controllerConfig(edgePort: number): ControllerConfig {
     dataDir: join(dir, 'controller'),
     peer: { port: 0, host: '127.0.0.1' },
     http: { port: 0, host: '127.0.0.1' },
-    edges: { host: '127.0.0.1', port: edgePort, heartbeatMs: 200, replicas: 2 },
+    // Down after three missed heartbeats: 1.5 s, so that a loaded machine's pauses do not take edges down.
+    edges: { host: '127.0.0.1', port: edgePort, heartbeatMs: 500, replicas: 2 },
     admin: null,
     announce: false,
     shutdownGraceMs: 500,
