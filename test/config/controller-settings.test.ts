@@ -145,6 +145,7 @@ describe('resolveControllerConfig', () => {
         'storage-control-budget: 1GiB',
         'storage-control-top-up-rate: 2MiB',
         `storage-control-objects: ${'AB'.repeat(20)}`,
+        'storage-control-catalogue: /srv/catalogue',
       ].join('\n'),
     );
     const { config } = await resolveControllerConfig({}, { configPath: path, env: {} });
@@ -166,6 +167,7 @@ describe('resolveControllerConfig', () => {
       objects: ['ab'.repeat(20)],
       intervalMs: 5000,
       topUpBytesPerSecond: 2 * 1024 * 1024,
+      catalogue: '/srv/catalogue',
     });
   });
 
