@@ -211,6 +211,15 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
    * Top-up: false, and the pump paused for a while, when the leecher gets its top-up rate from its other
    * peers (sending this block would pass the allowance).
    */
+  /**
+   * Top-up: the leecher got at least half the top-up rate from other peers over the last window, so it
+   * needs its unchoke slot less than a leecher waiting with no other source (the choker lets it go early).
+   */
+  topUpSatisfied(): boolean {
+    const topUp = this.#topUp;
+    return topUp !== null && topUp.allowance(Date.now()) <= this.#host.topUpBytesPerSecond / 2;
+  }
+
   #topUpAllows(length: number): boolean {
     if (this.#topUp === null || this.#topUp.maySend(Date.now(), length)) return true;
     if (this.#topUpTimer === null) {

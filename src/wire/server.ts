@@ -171,6 +171,8 @@ class WireServer implements PeerWireServer, ConnectionHost {
         optimisticSlots: this.limits.optimisticSlots,
         slotQuantumMs: this.limits.slotQuantumMs,
         optimisticIntervalMs: this.limits.optimisticIntervalMs,
+        // Top-up: a leecher that gets most of its rate from other peers needs this slot less than one waiting.
+        ...(this.topUpBytesPerSecond > 0 ? { yieldsSlot: (peer: PeerConnection) => peer.topUpSatisfied() } : {}),
       },
       this.now,
     );
