@@ -2,11 +2,13 @@
 // control on, an HTTP origin that counts the bytes it sends, and python3-libtorrent leechers with upload
 // and download limits arriving as a flash crowd (seeded exponential gaps) on loopback; each seeds SEED_S
 // after completing, then leaves. The simulator then runs the same schedule, object and limits with the
-// function's decide(), and both are printed: origin bytes and mean download time, and their ratio.
+// function's decide(), and both are printed: origin bytes, CDN egress (the agent's peer wire), and mean
+// and p95 download time. TOP_UP_KIB lists top-up rates (storageControl.topUpRate, KiB/s; 0: off) to run
+// one after the other on the same schedule, each with a fresh tracker and agent, e.g. TOP_UP_KIB=0,230.
 // usage: node scripts/bench/policy-real.ts   (after npm run build; scripts/bench/policy.sh runs it with REAL=1)
-//   env: LEECHERS=12 PIECES=32 PIECE_KIB=64 UP_KIB=64 DOWN_KIB=256 GAP_S=1 SEED_S=15 SEED=1 START_S (the
-//   simulator's client start-up time; default: measured in this run, the fastest leecher's time less the
-//   object's size over the download limit)
+//   env: LEECHERS=12 PIECES=32 PIECE_KIB=64 UP_KIB=64 DOWN_KIB=256 GAP_S=1 SEED_S=15 SEED=1 TOP_UP_KIB=0
+//   START_S (the simulator's client start-up time; default: measured in each run, the fastest leecher's time
+//   less the object's size over the download limit)
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -37,6 +39,7 @@ const GAP_S = num('GAP_S', 1);
 const SEED_S = num('SEED_S', 15);
 const SEED = num('SEED', 1);
 const START_S = process.env.START_S === undefined ? null : Number(process.env.START_S);
+const TOP_UPS = (process.env.TOP_UP_KIB ?? '0').split(',').map((kib) => Math.round(Number(kib) * 1024));
 const RUN = join(import.meta.dirname, '..', '..', 'bin', 'run.js');
 const policy = {
   ...DEFAULT_SETTINGS,
@@ -72,133 +75,162 @@ const metainfo = buildMetainfo({
 const origin = new TestOrigin();
 origin.files.set('/crowd.bin', data);
 const originUrl = await origin.start();
-const tracker = await startTrackerCommand(['--interval', '60', '--min-interval', '1']);
-let agent: ChildProcess | null = null;
-const leechers: LtLeecher[] = [];
-try {
-  const dataDir = join(dir, 'store');
-  const configFile = join(dir, 'agent.yaml');
-  await writeFile(
-    configFile,
-    [
-      `dataDir: ${dataDir}`,
-      'logLevel: warn',
-      `trackers: [${tracker.announceUrl}]`,
-      // Every leecher comes from 127.0.0.1: the per-address cap (8 by default) would turn most of them away.
-      'peer: { port: 0, host: 127.0.0.1, limits: { maxConnectionsPerIp: 1000 } }',
-      'http: { enabled: false }',
-      'admin: { listen: "127.0.0.1:0" }',
-      'storageControl:',
-      '  enabled: true',
-      `  lowCopies: ${policy.lowCopies}`,
-      `  highCopies: ${policy.highCopies}`,
-      `  demandPerCopy: ${policy.demandPerCopy}`,
-      `  hold: ${policy.holdMs}ms`,
-      `  opsPerMinute: ${policy.opsPerMinute}`,
-      '  interval: 1s',
-      '',
-    ].join('\n'),
-  );
-  agent = spawn(process.execPath, [RUN, 'agent', '--config', configFile, '--json'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await once(createInterface({ input: agent.stdout! }), 'line');
-  const torrent = join(dir, 'crowd.torrent');
-  await writeFile(torrent, encodeTorrent(metainfo));
-  const ingest = await edgepeer([
-    'ingest',
-    `${originUrl}/crowd.bin`,
-    '--torrent',
-    torrent,
-    '--pieces',
-    '0',
-    '--data-dir',
-    dataDir,
-  ]);
-  if (ingest.code !== 0) throw new Error(`ingest failed: ${ingest.stderr}`);
-  const follower = followStats(tracker.statsUrl, metainfo.infoHash);
-  await follower.until((s) => s.networkPeers.length === 1, 30_000);
-  follower.close();
-  const originBefore = origin.requests.length;
-  const bare = await writeBareTorrent(join(dir, 'torrents'), metainfo);
-  const started = performance.now();
-  const times = await Promise.all(
-    schedule.map(async (at, i) => {
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, at * 1000 - (performance.now() - started))));
-      const t0 = performance.now();
-      const leecher = startLtLeecher(bare, join(dir, `l${i}`), {
-        tracker: tracker.announceUrl,
-        stay: true,
-        timeoutS: 600,
-        downloadLimit: DOWN,
-        uploadLimit: UP,
-      });
-      leechers.push(leecher);
-      const result = await leecher.result;
-      const seconds = (performance.now() - t0) / 1000;
-      setTimeout(() => void leecher.stop(), SEED_S * 1000);
-      if (!result.seeding) throw new Error(`leecher ${i} did not finish: ${JSON.stringify(result)}`);
-      return seconds;
-    }),
-  );
-  const wall = (performance.now() - started) / 1000;
-  const originBytes = origin.requests.slice(originBefore).reduce((sum, request) => {
-    const range = /bytes=(\d+)-(\d+)/.exec(request.range ?? '');
-    return sum + (range ? Number(range[2]) - Number(range[1]) + 1 : data.length);
-  }, 0);
-  const realMean = times.reduce((a, b) => a + b, 0) / times.length;
-  // A client's start (process, session, tracker announce, connecting) as this run shows it: the fastest
-  // leecher's time beyond the transfer at its download limit. On a loaded machine it grows (2-4 s seen).
-  const startS = START_S ?? Math.max(0, Math.min(...times) - data.length / DOWN);
 
-  const sim = simulate(
-    {
-      ...SCENARIOS[0]!,
-      name: 'real-run',
-      seed: SEED,
-      durationS: Math.ceil(wall) + 120,
-      objects: 1,
-      piecesPerObject: PIECES,
-      pieceBytes: PIECE,
-      arrivalTimesS: schedule,
-      seedTimeFixedS: SEED_S,
-      cdnStartPieces: [0],
-      cdnTopUpBytesPerS: 0, // the agent of the real run has no top-up
-      abortShare: 0,
-      peerUploadBytesPerS: [UP],
-      peerDownloadBytesPerS: DOWN,
-      cdnEgressBytesPerS: 1024 ** 3,
-      cdnBudgetBytes: 1024 ** 3,
-      originBytesPerS: 1024 ** 3,
-      policy,
-      roundIntervalS: 1,
-      // What the model cannot derive: a client's start, measured above. Slots as the real parts have them:
-      // the agent's 16 regular slots held at least 30 s (peer.limits), libtorrent's 8 rotated every 15 s.
-      peerStartS: startS,
-      cdnUploadSlots: 16,
-      cdnSlotHoldS: 30,
-      peerUploadSlots: 8,
-      peerSlotHoldS: 15,
-    },
-    'function',
-  );
-  const line = (what: string, real: number, simulated: number) =>
-    `| ${what} | ${real.toFixed(1)} | ${simulated.toFixed(1)} | ${(simulated / real).toFixed(2)} |`;
-  console.log(
-    `# ${LEECHERS} leechers (gaps exp. mean ${GAP_S} s, seed ${SEED}), ${PIECES} x ${PIECE / 1024} KiB, up ${UP / 1024} KiB/s, down ${DOWN / 1024} KiB/s, seeding ${SEED_S} s; client start ${startS.toFixed(1)} s${START_S === null ? ' (measured)' : ''}; load ${loadavg()[0]!.toFixed(1)}`,
-  );
-  console.log('| measure | real | simulator | simulator / real |\n| --- | --- | --- | --- |');
-  console.log(line('origin KiB (after the initial piece)', originBytes / 1024, sim.originBytes / 1024));
-  console.log(line('mean download s', realMean, sim.meanDownloadS));
-  console.log(line('completed', times.length, sim.completed));
-  console.log(JSON.stringify({ real: { originBytes, meanDownloadS: realMean, times }, sim }));
-} finally {
-  for (const leecher of leechers) await leecher.stop().catch(() => {});
-  if (agent !== null && agent.exitCode === null) {
-    agent.kill('SIGTERM');
-    await once(agent, 'exit');
+/** The agent's peer wire bytes sent so far (`edgepeer status`): the CDN egress of the run. */
+async function uploadedBytes(dataDir: string): Promise<number> {
+  const status = await edgepeer(['status', '--data-dir', dataDir, '--json']);
+  if (status.code !== 0) throw new Error(`status failed: ${status.stderr}`);
+  return (status.lines[0]!.wire as { uploadedBytes: number }).uploadedBytes;
+}
+
+async function runOnce(topUp: number, run: number): Promise<void> {
+  const tracker = await startTrackerCommand(['--interval', '60', '--min-interval', '1']);
+  let agent: ChildProcess | null = null;
+  const leechers: LtLeecher[] = [];
+  try {
+    const dataDir = join(dir, `store-${run}`);
+    const configFile = join(dir, `agent-${run}.yaml`);
+    await writeFile(
+      configFile,
+      [
+        `dataDir: ${dataDir}`,
+        'logLevel: warn',
+        `trackers: [${tracker.announceUrl}]`,
+        // Every leecher comes from 127.0.0.1: the per-address cap (8 by default) would turn most of them away.
+        'peer: { port: 0, host: 127.0.0.1, limits: { maxConnectionsPerIp: 1000 } }',
+        'http: { enabled: false }',
+        'admin: { listen: "127.0.0.1:0" }',
+        'storageControl:',
+        '  enabled: true',
+        `  lowCopies: ${policy.lowCopies}`,
+        `  highCopies: ${policy.highCopies}`,
+        `  demandPerCopy: ${policy.demandPerCopy}`,
+        `  hold: ${policy.holdMs}ms`,
+        `  opsPerMinute: ${policy.opsPerMinute}`,
+        '  interval: 1s',
+        `  topUpRate: ${topUp}`,
+        '',
+      ].join('\n'),
+    );
+    agent = spawn(process.execPath, [RUN, 'agent', '--config', configFile, '--json'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await once(createInterface({ input: agent.stdout! }), 'line');
+    const torrent = join(dir, 'crowd.torrent');
+    await writeFile(torrent, encodeTorrent(metainfo));
+    const ingest = await edgepeer([
+      'ingest',
+      `${originUrl}/crowd.bin`,
+      '--torrent',
+      torrent,
+      '--pieces',
+      '0',
+      '--data-dir',
+      dataDir,
+    ]);
+    if (ingest.code !== 0) throw new Error(`ingest failed: ${ingest.stderr}`);
+    const follower = followStats(tracker.statsUrl, metainfo.infoHash);
+    await follower.until((s) => s.networkPeers.length === 1, 30_000);
+    follower.close();
+    const originBefore = origin.requests.length;
+    const bare = await writeBareTorrent(join(dir, 'torrents'), metainfo);
+    const wireBefore = await uploadedBytes(dataDir);
+    const started = performance.now();
+    const times = await Promise.all(
+      schedule.map(async (at, i) => {
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, at * 1000 - (performance.now() - started))));
+        const t0 = performance.now();
+        const leecher = startLtLeecher(bare, join(dir, `r${run}-l${i}`), {
+          tracker: tracker.announceUrl,
+          stay: true,
+          timeoutS: 600,
+          downloadLimit: DOWN,
+          uploadLimit: UP,
+        });
+        leechers.push(leecher);
+        const result = await leecher.result;
+        const seconds = (performance.now() - t0) / 1000;
+        setTimeout(() => void leecher.stop(), SEED_S * 1000);
+        if (!result.seeding) throw new Error(`leecher ${i} did not finish: ${JSON.stringify(result)}`);
+        return seconds;
+      }),
+    );
+    const wall = (performance.now() - started) / 1000;
+    const originBytes = origin.requests.slice(originBefore).reduce((sum, request) => {
+      const range = /bytes=(\d+)-(\d+)/.exec(request.range ?? '');
+      return sum + (range ? Number(range[2]) - Number(range[1]) + 1 : data.length);
+    }, 0);
+    const cdnBytes = (await uploadedBytes(dataDir)) - wireBefore;
+    const realMean = times.reduce((a, b) => a + b, 0) / times.length;
+    const sorted = [...times].sort((a, b) => a - b);
+    // As the simulator takes its p95.
+    const realP95 = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.95))]!;
+    // A client's start (process, session, tracker announce, connecting) as this run shows it: the fastest
+    // leecher's time beyond the transfer at its download limit. On a loaded machine it grows (2-4 s seen).
+    const startS = START_S ?? Math.max(0, Math.min(...times) - data.length / DOWN);
+
+    const sim = simulate(
+      {
+        ...SCENARIOS[0]!,
+        name: 'real-run',
+        seed: SEED,
+        durationS: Math.ceil(wall) + 120,
+        objects: 1,
+        piecesPerObject: PIECES,
+        pieceBytes: PIECE,
+        arrivalTimesS: schedule,
+        seedTimeFixedS: SEED_S,
+        cdnStartPieces: [0],
+        cdnTopUpBytesPerS: topUp,
+        abortShare: 0,
+        peerUploadBytesPerS: [UP],
+        peerDownloadBytesPerS: DOWN,
+        cdnEgressBytesPerS: 1024 ** 3,
+        cdnBudgetBytes: 1024 ** 3,
+        originBytesPerS: 1024 ** 3,
+        policy,
+        roundIntervalS: 1,
+        // What the model cannot derive: a client's start, measured above. Slots as the real parts have them:
+        // the agent's 16 regular slots held at least 30 s (peer.limits), libtorrent's 8 rotated every 15 s.
+        peerStartS: startS,
+        cdnUploadSlots: 16,
+        cdnSlotHoldS: 30,
+        peerUploadSlots: 8,
+        peerSlotHoldS: 15,
+      },
+      'function',
+    );
+    const line = (what: string, real: number, simulated: number) =>
+      `| ${what} | ${real.toFixed(1)} | ${simulated.toFixed(1)} | ${(simulated / real).toFixed(2)} |`;
+    console.log(
+      `# top-up ${topUp === 0 ? 'off' : `${topUp / 1024} KiB/s`}: ${LEECHERS} leechers (gaps exp. mean ${GAP_S} s, seed ${SEED}), ${PIECES} x ${PIECE / 1024} KiB, up ${UP / 1024} KiB/s, down ${DOWN / 1024} KiB/s, seeding ${SEED_S} s; client start ${startS.toFixed(1)} s${START_S === null ? ' (measured)' : ''}; load ${loadavg()[0]!.toFixed(1)}`,
+    );
+    console.log('| measure | real | simulator | simulator / real |\n| --- | --- | --- | --- |');
+    console.log(line('origin KiB (after the initial piece)', originBytes / 1024, sim.originBytes / 1024));
+    console.log(line('CDN egress KiB', cdnBytes / 1024, sim.cdnBytes / 1024));
+    console.log(line('mean download s', realMean, sim.meanDownloadS));
+    console.log(line('p95 download s', realP95, sim.p95DownloadS));
+    console.log(line('completed', times.length, sim.completed));
+    console.log(
+      JSON.stringify({
+        topUp,
+        real: { originBytes, cdnBytes, meanDownloadS: realMean, p95DownloadS: realP95, times },
+        sim,
+      }),
+    );
+  } finally {
+    for (const leecher of leechers) await leecher.stop().catch(() => {});
+    if (agent !== null && agent.exitCode === null) {
+      agent.kill('SIGTERM');
+      await once(agent, 'exit');
+    }
+    await tracker.stop();
   }
-  await tracker.stop();
+}
+
+try {
+  for (const [run, topUp] of TOP_UPS.entries()) await runOnce(topUp, run);
+} finally {
   await origin.stop();
   await rm(dir, { recursive: true, force: true });
 }

@@ -13,6 +13,6 @@ echo "# command: node scripts/sim.ts --write-docs${SEED:+ --seed $SEED}"
 # REAL=1: also the real-process check of the simulator (scripts/bench/policy-real.ts; ~1 min, python3-libtorrent).
 if [ "${REAL:-0}" = 1 ]; then
   (cd "$ROOT" && npm run build >/dev/null)
-  echo "# command: node scripts/bench/policy-real.ts (env LEECHERS PIECES PIECE_KIB UP_KIB DOWN_KIB GAP_S SEED_S SEED)"
+  echo "# command: node scripts/bench/policy-real.ts (env LEECHERS PIECES PIECE_KIB UP_KIB DOWN_KIB GAP_S SEED_S SEED TOP_UP_KIB)"
   "$NODE" "$ROOT/scripts/bench/policy-real.ts"
 fi

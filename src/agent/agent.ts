@@ -49,7 +49,7 @@ import {
   type Store,
   type StoredObject,
 } from '../store/index.ts';
-import { newPeerId, type PeerWireServer } from '../wire/index.ts';
+import { newPeerId, type PeerWireServer, TopUpLedger } from '../wire/index.ts';
 import { startEdgeLink } from './edge-link.ts';
 import { createMetrics } from './metrics.ts';
 import { applyReload, type ReloadOutcome } from './reload.ts';
@@ -82,6 +82,8 @@ export class Agent {
   readonly metrics: Registry;
   /** Egress limits and priority classes, shared by the wire and HTTP(S) servers. */
   readonly qos: Qos;
+  /** Top-up of the peer wire and HTTP together, by client address (storageControl.topUpRate); null: off. */
+  readonly topUpLedger: TopUpLedger | null;
   private readonly logger: Logger;
   private readonly lifecycle: Lifecycle;
   private readonly announces: AnnouncesPart;
@@ -141,6 +143,8 @@ export class Agent {
       onCorrupt: removeCorruptPieces(store),
     });
     this.qos = new Qos(config.qos ?? DEFAULT_QOS);
+    const topUpRate = config.storageControl?.topUpBytesPerSecond ?? 0;
+    this.topUpLedger = topUpRate > 0 ? new TopUpLedger(topUpRate) : null;
     this.metrics = createMetrics(() => this.status(), hashing.counters);
     this.announces = new AnnouncesPart({
       catalog: store,
@@ -210,6 +214,7 @@ export class Agent {
         ...(config.peer.limits ? { limits: config.peer.limits } : {}),
         // Top-up belongs to storage control; the wire server carries it out (docs/policy.md, Top-up).
         ...(config.storageControl ? { topUpBytesPerSecond: config.storageControl.topUpBytesPerSecond } : {}),
+        ...(this.topUpLedger === null ? {} : { topUpLedger: this.topUpLedger }),
       },
       config.shutdownGraceMs,
     );
@@ -488,6 +493,7 @@ export class Agent {
         store: this.store,
         cache: this.cache,
         qos: this.qos,
+        ...(this.topUpLedger === null ? {} : { topUp: this.topUpLedger }),
         port: tls === null ? http.port : tls.port,
         policy: http.policy,
         limits: { ...http.limits, directReadMaxBytes: http.directReadMaxBytes },

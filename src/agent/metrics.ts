@@ -22,6 +22,15 @@ export function createMetrics(status: () => AgentStatus, hashing: HashCounters):
     [],
     (set) => set({}, now().wire.topUpPauses),
   );
+  counter(
+    'edgepeer_http_top_up_pauses_total',
+    'Times an HTTP(S) response paused because the client gets its top-up rate from other sources (storageControl.topUpRate).',
+    [],
+    (set) => {
+      const s = now();
+      set({}, (s.http?.topUpPauses ?? 0) + (s.https?.topUpPauses ?? 0));
+    },
+  );
   gauge('edgepeer_peers', 'Open peer wire connections, by state.', ['state'], (set) => {
     const s = now();
     set({ state: 'connected' }, s.wire.connections);

@@ -43,7 +43,7 @@ export interface ControllerConfig {
    */
   state?: { redis: { url: string; password?: string; tlsCa?: Buffer } } | null;
   /** Network Storage Control over the fleet (docs/controller.md, "Storage control"); null or absent: off. */
-  storageControl?: Omit<StorageControlConfig, 'catalogue'> | null;
+  storageControl?: StorageControlConfig | null;
   /**
    * ALTO network and cost maps (docs/topology.md): HTTP clients go to the nearest edge holding the bytes,
    * pieces for peers come from the edge nearest to homeAddress, storage control places pieces where the

@@ -259,6 +259,12 @@ export const CONTROLLER_SETTINGS: readonly ControllerSetting[] = [
     description: 'Time between decision rounds, ms (a change in the statistics also starts one).',
   },
   {
+    name: 'storage-control-catalogue',
+    kind: 'string',
+    description:
+      "Follow the tracker's invitations (GET /invitations beside the statistics URL) and join the swarms it invites to, with the .torrent named <info hash>.torrent in this folder or http(s) URL; its url-list names the origin, and the pieces the swarm lacks are placed on an edge. Unset: invitations are not followed.",
+  },
+  {
     name: 'storage-control-top-up-rate',
     kind: 'string',
     default: '0',
@@ -563,6 +569,7 @@ function storageControlOf(values: Values, where: (name: string) => string): Cont
     objects: objects === 'all' ? null : objects.split(',').map((hash) => hash.trim().toLowerCase()),
     intervalMs: values['storage-control-interval'] as number,
     topUpBytesPerSecond: size('storage-control-top-up-rate'),
+    catalogue: (values['storage-control-catalogue'] as string | undefined) ?? null,
   };
 }
 

@@ -300,6 +300,7 @@ export class Controller {
         catalog: this.catalog,
         registry: this.registry,
         originOf: (infoHash) => this.operations.originOf(infoHash),
+        putMetainfo: (infoHash, torrent) => this.fleet.putMetainfo(infoHash, torrent),
         announceNow: (infoHash) => void this.announceNow(infoHash).catch(() => {}),
         logger: this.#logger.child({ part: 'storage control' }),
         metrics: this.#metrics,

@@ -5,10 +5,18 @@
 // (placement.ts), as an ingest command with the pieces and the object's metainfo; the edge fetches them from
 // the origin itself. A purge goes to every up edge holding any of the pieces. With network maps, the edge is
 // chosen where the demand is (placement.ts nearDemand: the tracker's leechers by PID, SwarmCounts.pids).
+// With a catalogue it follows the tracker's invitations (6.2.3 step 2): a swarm the fleet does not know
+// joins with the catalogue's .torrent as its metainfo, and its rounds place the pieces the swarm lacks on an
+// edge as above.
 import type { Logger } from '../log/index.ts';
 import { encodeTorrent, formatPieceList } from '../metainfo/index.ts';
-import { originFromUrlList, StorageControlPart } from '../parts/index.ts';
-import { type StatsSource, type StorageControlSettings, TrackerStatsSource } from '../policy/index.ts';
+import { metainfoFromCatalogue, originFromUrlList, StorageControlPart } from '../parts/index.ts';
+import {
+  invitationsUrlFromStats,
+  type StatsSource,
+  type StorageControlSettings,
+  TrackerStatsSource,
+} from '../policy/index.ts';
 import type { CatalogObject } from '../store/index.ts';
 import type { EdgeRegistry } from './edge-registry.ts';
 import type { FleetCatalog } from './fleet-catalog.ts';
@@ -21,6 +29,13 @@ export interface ControllerStorageControlOptions {
   /** Info hashes it controls, or null for every object the fleet knows. */
   objects: string[] | null;
   intervalMs: number;
+  /**
+   * Where the .torrent of a swarm the tracker invites the CDN to is found (<info hash>.torrent in a folder
+   * or under an http(s) URL), or null: invitations are not followed.
+   */
+  catalogue?: string | null;
+  /** Keeps a joined object's metainfo in the fleet state (other controllers, the next leader). */
+  putMetainfo?: (infoHash: string, torrent: Uint8Array) => Promise<void>;
   catalog: FleetCatalog;
   registry: EdgeRegistry;
   /** The origin an object was ingested from through the controller (its url-list is the fallback). */
@@ -106,7 +121,26 @@ export function controllerStorageControl(options: ControllerStorageControlOption
     const origin = options.originOf(object.infoHash) ?? (metainfo === undefined ? null : originFromUrlList(metainfo));
     return { ...object, source: origin ?? null };
   };
+  const catalogue = options.catalogue ?? null;
   return new StorageControlPart({
+    ...(catalogue === null
+      ? {}
+      : {
+          invitations: {
+            url: invitationsUrlFromStats(options.statsUrl),
+            // Joining: the fleet learns the object's metainfo (no edge holds a piece yet); the next round
+            // sees the swarm lacking pieces and places them on an edge through the EdgeChoice.
+            join: async (infoHash: string) => {
+              const { metainfo, origin } = await metainfoFromCatalogue(catalogue, infoHash);
+              const torrent = encodeTorrent(metainfo);
+              if (!catalog.adoptMetainfo(infoHash, torrent)) {
+                throw new Error(`the catalogue's .torrent of ${infoHash} cannot be adopted`);
+              }
+              await options.putMetainfo?.(infoHash, torrent);
+              return { name: metainfo.name, origin };
+            },
+          },
+        }),
     settings: options.settings,
     statsUrl: options.statsUrl,
     objects: options.objects,

@@ -5,14 +5,14 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log/index.ts';
 import type { Metainfo } from '../metainfo/index.ts';
-import { type Flow, QOS_CHUNK_BYTES } from '../qos/index.ts';
+import { QOS_CHUNK_BYTES } from '../qos/index.ts';
 import type { CatalogObject } from '../store/types.ts';
 import { CACHE_IMMUTABLE, CONTENT_TYPE, entityFields, lengthFields, NO_FIELDS } from './fields.ts';
 import { ClosedError, type Http1Response } from './http1.ts';
 import type { PieceReader } from './piece-reader.ts';
 import type { ByteRange } from './range.ts';
 import type { Representation } from './representation.ts';
-import type { HttpServerStats, ResponseSource } from './types.ts';
+import type { BodyFlow, HttpServerStats, ResponseSource } from './types.ts';
 
 export interface BodyContext {
   reader: PieceReader;
@@ -35,7 +35,7 @@ export async function sendBody(
   representation: Representation,
   ranges: ByteRange[],
   partial: boolean,
-  flow: Flow | null = null,
+  flow: BodyFlow | null = null,
 ): Promise<void> {
   if (ranges.length === 0) {
     context.countStatus(200);
@@ -99,7 +99,7 @@ async function streamParts(
   head: { fields: string[]; rendered: string },
   parts: { prefix: Buffer | null; start: number; end: number }[],
   trailer: Buffer | null,
-  flow: Flow | null,
+  flow: BodyFlow | null,
 ): Promise<void> {
   const { reader, stats } = context;
   const pieceLength = object.pieceLength;
@@ -184,7 +184,13 @@ const QOS_WHOLE_MAX = 1024 * 1024;
  * Writes piece[from, to) in chunks, each when the egress limits let it go (src/qos); the same bytes, later.
  * The flow already waits for the whole span (its take failed): the first grant covers it, or a quantum.
  */
-async function writeLimited(res: Http1Response, flow: Flow, piece: Buffer, from: number, to: number): Promise<boolean> {
+async function writeLimited(
+  res: Http1Response,
+  flow: BodyFlow,
+  piece: Buffer,
+  from: number,
+  to: number,
+): Promise<boolean> {
   let ok = true;
   for (let at = from; at < to; ) {
     const end = Math.min(to, at + QOS_CHUNK_BYTES);

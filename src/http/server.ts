@@ -6,7 +6,6 @@ import type { Server } from 'node:net';
 import { isEdgepeerError, StoreCorruptError } from '../errors/index.ts';
 import { silentLogger } from '../log/index.ts';
 import type { Metainfo } from '../metainfo/index.ts';
-import type { Flow } from '../qos/index.ts';
 import type { CatalogObject } from '../store/types.ts';
 import { AccessLog } from './access-log.ts';
 import { type BodyContext, sendBody } from './body.ts';
@@ -20,7 +19,9 @@ import { type ByteRange, parseRange, type RangeDecision } from './range.ts';
 import { fileRepresentation, pieceRepresentation, type Representation } from './representation.ts';
 import { type Route, routeOf } from './routes.ts';
 import { SpanBuffers } from './span-buffers.ts';
+import { TopUpFlow } from './top-up-flow.ts';
 import {
+  type BodyFlow,
   emptyHttpStats,
   type HttpLimits,
   type HttpServer,
@@ -37,6 +38,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   const limits: HttpLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const { store, cache, forward, gate, onResponse } = options;
   const qos = options.qos ?? null;
+  const topUp = options.topUp ?? null;
+  const countTopUpPause = (): void => {
+    stats.topUpPauses += 1;
+  };
   const protocol = options.tls === undefined ? 'http' : 'https';
   const logger = options.logger ?? silentLogger;
   // `connections` is read off the transport when asked.
@@ -204,7 +209,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     }
     if (head) return sendHead(res, representation);
     const partial = decision.kind === 'ranges';
-    const flow = qos?.active ? qos.open(protocol, object.infoHash, res.remoteAddress, undefined, subscriber) : null;
+    const limited = qos?.active ? qos.open(protocol, object.infoHash, res.remoteAddress, undefined, subscriber) : null;
+    const flow: BodyFlow | null =
+      topUp === null ? limited : new TopUpFlow(topUp, res.remoteAddress, object.infoHash, limited, countTopUpPause);
     if (sendAtHand(res, object, representation, ranges, partial, flow)) {
       flow?.close();
       return;
@@ -237,7 +244,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     representation: Representation,
     ranges: ByteRange[],
     partial: boolean,
-    flow: Flow | null,
+    flow: BodyFlow | null,
   ): boolean {
     const only = ranges.length === 1 ? ranges[0]! : undefined;
     if (only === undefined) return false;

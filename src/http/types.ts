@@ -156,10 +156,30 @@ export interface HttpServerOptions {
   tls?: HttpsCertificate;
   /** Egress limits shared with the peer wire server (src/qos); default: none. */
   qos?: Qos;
+  /**
+   * Top-up over HTTP (storageControl.topUpRate, docs/policy.md): bodies are paced to what the ledger allows
+   * the client's address; default: none.
+   */
+  topUp?: HttpTopUp;
   /** Checks every object and piece request first (signed URL tokens); default: none, all are served. */
   gate?: RequestGate;
   /** Told of every response that ended (accounting records); default: nothing is kept. */
   onResponse?: (entry: ResponseEntry) => void;
+}
+
+/** What a response's body asks before each span it sends: the egress limits (src/qos Flow), top-up. */
+export interface BodyFlow {
+  /** True: send `bytes` now. False: call whenSendable for the chunks. */
+  take(bytes: number): boolean;
+  /** Undefined when `bytes` may go now, else a promise resolved once they may. */
+  whenSendable(bytes: number): Promise<void> | undefined;
+  close(): void;
+}
+
+/** The top-up ledger as the HTTP server uses it (src/wire's TopUpLedger), by client address and object. */
+export interface HttpTopUp {
+  maySend(address: string, infoHash: string, length: number): boolean;
+  sent(address: string, infoHash: string, bytes: number): void;
 }
 
 export interface HttpsCertificate {
@@ -188,6 +208,8 @@ export interface HttpServerStats {
   refusedConnections: number;
   /** Requests whose handling failed unexpectedly (a bug): logged at error, answered 500. */
   internalErrors: number;
+  /** Times a body paused because the client gets its top-up rate from other sources (topUp). */
+  topUpPauses: number;
 }
 
 /** All counters at zero: a new server's. */
@@ -205,6 +227,7 @@ export function emptyHttpStats(): HttpServerStats {
     clientErrors: 0,
     refusedConnections: 0,
     internalErrors: 0,
+    topUpPauses: 0,
   };
 }
 

@@ -9,11 +9,16 @@ export interface ChokerPeer {
   setChoked(choked: boolean): void;
 }
 
-export interface ChokerOptions {
+export interface ChokerOptions<P = unknown> {
   uploadSlots: number;
   optimisticSlots: number;
   slotQuantumMs: number;
   optimisticIntervalMs: number;
+  /**
+   * A regular peer for which this is true yields its slot at the next tick to a waiting peer, before its
+   * quantum is over (top-up: it gets most of its rate from other peers). Default: never.
+   */
+  yieldsSlot?: (peer: P) => boolean;
   /** Uniform in [0, 1); injectable for tests. */
   random?: () => number;
 }
@@ -26,7 +31,7 @@ export interface ChokerStats {
 }
 
 export class Choker<P extends ChokerPeer> {
-  readonly #options: Required<ChokerOptions>;
+  readonly #options: Required<Omit<ChokerOptions<P>, 'yieldsSlot'>> & Pick<ChokerOptions<P>, 'yieldsSlot'>;
   /** Peers in regular slots -> when they got the slot. Insertion order = order of unchoking. */
   readonly #regular = new Map<P, number>();
   readonly #optimistic = new Map<P, number>();
@@ -35,7 +40,7 @@ export class Choker<P extends ChokerPeer> {
   #lastOptimisticRotation: number;
   #rotations = 0;
 
-  constructor(options: ChokerOptions, now: number) {
+  constructor(options: ChokerOptions<P>, now: number) {
     this.#options = { random: Math.random, ...options };
     this.#lastOptimisticRotation = now;
   }
@@ -68,7 +73,7 @@ export class Choker<P extends ChokerPeer> {
     let waiting = this.#waiting.size;
     for (const [peer, since] of this.#regular) {
       if (waiting === 0) break;
-      if (now - since < this.#options.slotQuantumMs) continue;
+      if (now - since < this.#options.slotQuantumMs && !this.#options.yieldsSlot?.(peer)) continue;
       this.#regular.delete(peer);
       this.#chokeIntoQueue(peer, now, rotatedOut);
       waiting--;

@@ -15,7 +15,7 @@ import { MalformedMessageError, metadataReply } from './metadata.ts';
 import type { PeerWireLimits } from './options.ts';
 import { RequestQueue } from './request-queue.ts';
 import { type MseMode, ServingWire, type ServingWireSink } from './serving-wire.ts';
-import { TOP_UP_SLOT_MS, TopUpMeter } from './top-up.ts';
+import { TOP_UP_SLOT_MS, type TopUpLedger, TopUpMeter } from './top-up.ts';
 import type { PeerGate, PeerInfo, PeerWireStats, WirePieceCache, WireStore } from './types.ts';
 
 /** Our extension ids (BEP 10 `m`), fixed so the hot path compares numbers. */
@@ -41,6 +41,8 @@ export interface ConnectionHost {
   readonly qos: Qos | null;
   /** Top-up rate (storage control), bytes per second; 0: off. */
   readonly topUpBytesPerSecond: number;
+  /** Where the HTTP server learns of this address's HAVEs and the bytes sent it (top-up over HTTP); null: off. */
+  readonly topUpLedger: TopUpLedger | null;
   /** For warnings a remote peer can cause once per connection. */
   readonly remoteWarnings: WarningThrottle;
   readonly counters: WireCounters;
@@ -101,6 +103,8 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
   /** The leecher's rate from others and from us (limits.topUpBytesPerSecond), or null: top-up off. */
   readonly #topUp: TopUpMeter | null;
   #topUpTimer: NodeJS.Timeout | null = null;
+  /** Says the ledger this connection closed (set at the handshake). */
+  #detachLedger: (() => void) | null = null;
   /** This peer's claim on the egress limits, opened at its first block while limits are set. */
   #flow: Flow | null = null;
   readonly #resume = (): void => this.#pump();
@@ -126,11 +130,14 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
       }
     });
     this.wire.on('have-all', () => this.close('peer has every piece'));
-    if (this.#topUp !== null) {
+    if (this.#topUp !== null || host.topUpLedger !== null) {
       const topUp = this.#topUp;
+      const ledger = host.topUpLedger;
       this.wire.on('have', (index: number) => {
         if (this.#pieceLength === 0 || index >= this.#pieceCount) return;
-        topUp.completed(Date.now(), index === this.#pieceCount - 1 ? this.#lastPieceLength : this.#pieceLength);
+        const bytes = index === this.#pieceCount - 1 ? this.#lastPieceLength : this.#pieceLength;
+        topUp?.completed(Date.now(), bytes);
+        ledger?.completed(this.address, this.#infoHash, bytes);
       });
     }
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
@@ -204,6 +211,15 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
    * Top-up: false, and the pump paused for a while, when the leecher gets its top-up rate from its other
    * peers (sending this block would pass the allowance).
    */
+  /**
+   * Top-up: the leecher got at least half the top-up rate from other peers over the last window, so it
+   * needs its unchoke slot less than a leecher waiting with no other source (the choker lets it go early).
+   */
+  topUpSatisfied(): boolean {
+    const topUp = this.#topUp;
+    return topUp !== null && topUp.allowance(Date.now()) <= this.#host.topUpBytesPerSecond / 2;
+  }
+
   #topUpAllows(length: number): boolean {
     if (this.#topUp === null || this.#topUp.maySend(Date.now(), length)) return true;
     if (this.#topUpTimer === null) {
@@ -348,6 +364,7 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     this.#queue.drain();
     this.#dropCurrentPiece();
     this.#flow?.close();
+    this.#detachLedger?.();
     if (this.#topUpTimer !== null) clearTimeout(this.#topUpTimer);
     if (graceful) this.socket.end();
     else this.socket.destroy();
@@ -427,6 +444,7 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     this.object = object;
     this.#metainfo = metainfo;
     this.#infoHash = object.infoHash;
+    this.#detachLedger = host.topUpLedger?.attach(this.address, object.infoHash) ?? null;
     // RC4 was selected in the encrypted handshake: every byte of this peer goes through the JavaScript cipher.
     if (this.wire.encrypted) host.counters.rc4Streams++;
     this.#pieceCount = metainfo.pieceCount;
@@ -538,6 +556,7 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     this.lastSentAt = this.#host.now;
     this.uploadedBytes += block.length;
     this.#topUp?.sent(Date.now(), block.length);
+    this.#host.topUpLedger?.sent(this.address, this.#infoHash, block.length);
     const counters = this.#host.counters;
     counters.uploadedBytes += block.length;
     this.#host.uploaded(this.#infoHash, block.length);

@@ -4,4 +4,5 @@ export { Choker, type ChokerOptions, type ChokerPeer } from './choker.ts';
 export { DEFAULT_LIMITS, MAX_BLOCK_LENGTH, type PeerWireLimits, resolveLimits } from './options.ts';
 export { createPeerWireServer, newPeerId, type PeerWireServer, type PeerWireServerOptions } from './server.ts';
 export type { MseMode } from './serving-wire.ts';
+export { TOP_UP_HTTP_MAX_PAUSE_MS, TOP_UP_SLOT_MS, TopUpLedger } from './top-up.ts';
 export type { PeerGate, PeerInfo, PeerWireStats, WirePieceCache, WireStore } from './types.ts';

@@ -12,6 +12,7 @@ import { Choker } from './choker.ts';
 import { type ConnectionHost, PeerConnection, type WireCounters } from './connection.ts';
 import { type PeerWireLimits, resolveLimits } from './options.ts';
 import type { MseMode } from './serving-wire.ts';
+import type { TopUpLedger } from './top-up.ts';
 import type { PeerGate, PeerInfo, PeerWireStats, WirePieceCache, WireStore } from './types.ts';
 import { answerUtpWithReset, type UtpResetter } from './utp-reset.ts';
 
@@ -51,6 +52,11 @@ export interface PeerWireServerOptions {
    * gets from its other peers, bytes per second; sending pauses past that. 0 (default): off.
    */
   topUpBytesPerSecond?: number;
+  /**
+   * Shared with the HTTP server (top-up over HTTP): told of each leecher's HAVEs and the blocks sent it, by
+   * address. Default: none.
+   */
+  topUpLedger?: TopUpLedger;
 }
 
 export interface PeerWireServer {
@@ -80,6 +86,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
   readonly logger: Logger;
   readonly qos: Qos | null;
   readonly topUpBytesPerSecond: number;
+  readonly topUpLedger: TopUpLedger | null;
   readonly remoteWarnings: WarningThrottle;
   readonly uploaded: (infoHash: string, bytes: number) => void;
   readonly peerGate: PeerGate | null;
@@ -129,6 +136,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
   constructor(options: PeerWireServerOptions) {
     this.limits = resolveLimits(options.limits);
     this.topUpBytesPerSecond = options.topUpBytesPerSecond ?? 0;
+    this.topUpLedger = options.topUpLedger ?? null;
     if (!Number.isFinite(this.topUpBytesPerSecond) || this.topUpBytesPerSecond < 0) {
       throw new InvalidArgumentError(`topUpBytesPerSecond must be 0 or more, got ${this.topUpBytesPerSecond}`, {
         subject: 'topUpBytesPerSecond',
@@ -163,6 +171,8 @@ class WireServer implements PeerWireServer, ConnectionHost {
         optimisticSlots: this.limits.optimisticSlots,
         slotQuantumMs: this.limits.slotQuantumMs,
         optimisticIntervalMs: this.limits.optimisticIntervalMs,
+        // Top-up: a leecher that gets most of its rate from other peers needs this slot less than one waiting.
+        ...(this.topUpBytesPerSecond > 0 ? { yieldsSlot: (peer: PeerConnection) => peer.topUpSatisfied() } : {}),
       },
       this.now,
     );

@@ -76,3 +76,118 @@ export class TopUpMeter {
     return (this.#sent.total(now) + length) / window <= this.allowance(now);
   }
 }
+
+/** How long a paused HTTP response may go without a byte: below libtorrent's web seed timeout (20 s). */
+export const TOP_UP_HTTP_MAX_PAUSE_MS = 10_000;
+
+interface LedgerEntry {
+  completed: Ring;
+  sent: Ring;
+  /** Open peer wire connections from the address for the object: leechers there the edge can see. */
+  connections: number;
+  lastAt: number;
+}
+
+/**
+ * Top-up across the peer wire and HTTP, per client address and object (docs/policy.md, "Top-up over
+ * HTTP"). An HTTP range request says nothing of the client's progress, but a BitTorrent client that
+ * fetches pieces over HTTP from this edge (BEP 19 web seeds) is also in the swarm, and connects to the
+ * edge's peer wire: its HAVEs there are its own statement of what it completed. The ledger adds up, per
+ * (address, info hash), what leechers from the address completed (HAVEs) and what this edge sent them over
+ * the wire and over HTTP; the difference is what came from elsewhere. A response is paced so that the edge
+ * sends the address no more than the top-up rate per leecher seen there (at least one) less that. A client
+ * the wire never saw (curl, a plain HTTP downloader) shows no other source and gets the top-up rate.
+ */
+export class TopUpLedger {
+  readonly bytesPerSecond: number;
+  readonly #entries = new Map<string, LedgerEntry>();
+  readonly #now: () => number;
+  #sweepAt = 0;
+
+  constructor(bytesPerSecond: number, now: () => number = Date.now) {
+    this.bytesPerSecond = bytesPerSecond;
+    this.#now = now;
+  }
+
+  /** A wire connection from `address` is on the object; the returned function says it closed. */
+  attach(address: string, infoHash: string): () => void {
+    const entry = this.#entry(address, infoHash);
+    entry.connections++;
+    let attached = true;
+    return () => {
+      if (!attached) return;
+      attached = false;
+      entry.connections--;
+      entry.lastAt = this.#now();
+    };
+  }
+
+  /** A leecher at `address` announced a piece (HAVE) of `bytes`. */
+  completed(address: string, infoHash: string, bytes: number): void {
+    const now = this.#now();
+    const entry = this.#entry(address, infoHash);
+    entry.completed.add(now, bytes);
+    entry.lastAt = now;
+  }
+
+  /** This edge sent `bytes` of the object to `address` (wire block or HTTP body). */
+  sent(address: string, infoHash: string, bytes: number): void {
+    const now = this.#now();
+    const entry = this.#entry(address, infoHash);
+    entry.sent.add(now, bytes);
+    entry.lastAt = now;
+  }
+
+  /** The address's rate of the object from other sources over the window, bytes per second. */
+  othersRate(address: string, infoHash: string): number {
+    const entry = this.#entries.get(keyOf(address, infoHash));
+    if (entry === undefined) return 0;
+    const now = this.#now();
+    return Math.max(0, entry.completed.total(now) - entry.sent.total(now)) / (TOP_UP_WINDOW_MS / 1000);
+  }
+
+  /**
+   * Whether `length` more bytes may go to the address now. A chunk larger than a whole window's allowance
+   * goes when nothing else was sent in the window, so a low rate still moves.
+   */
+  maySend(address: string, infoHash: string, length: number): boolean {
+    const entry = this.#entry(address, infoHash);
+    const now = this.#now();
+    const window = TOP_UP_WINDOW_MS / 1000;
+    const sent = entry.sent.total(now);
+    const others = Math.max(0, entry.completed.total(now) - sent) / window;
+    const allowance = Math.max(0, this.bytesPerSecond * Math.max(1, entry.connections) - others);
+    return (sent + length) / window <= allowance || (sent === 0 && allowance > 0);
+  }
+
+  /** Entries tracked (addresses x objects), for tests and status. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  #entry(address: string, infoHash: string): LedgerEntry {
+    const key = keyOf(address, infoHash);
+    let entry = this.#entries.get(key);
+    if (entry === undefined) {
+      this.#sweep();
+      entry = { completed: new Ring(), sent: new Ring(), connections: 0, lastAt: this.#now() };
+      this.#entries.set(key, entry);
+    }
+    return entry;
+  }
+
+  /** Forgets addresses with no connection and nothing in the window (at most once a window). */
+  #sweep(): void {
+    const now = this.#now();
+    if (now < this.#sweepAt) return;
+    this.#sweepAt = now + TOP_UP_WINDOW_MS;
+    for (const [key, entry] of this.#entries) {
+      if (entry.connections === 0 && now - entry.lastAt > TOP_UP_WINDOW_MS) this.#entries.delete(key);
+    }
+  }
+}
+
+/** IPv4 clients of a dual-stack socket appear as ::ffff:a.b.c.d; the wire may see them plain. */
+function keyOf(address: string, infoHash: string): string {
+  return `${address.startsWith('::ffff:') ? address.slice(7) : address} ${infoHash}`;
+}

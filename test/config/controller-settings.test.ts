@@ -154,6 +154,7 @@ describe('resolveControllerConfig', () => {
         'storage-control-budget: 1GiB',
         'storage-control-top-up-rate: 2MiB',
         `storage-control-objects: ${'AB'.repeat(20)}`,
+        'storage-control-catalogue: /srv/catalogue',
       ].join('\n'),
     );
     const { config } = await resolveControllerConfig({}, { configPath: path, env: {} });
@@ -175,6 +176,7 @@ describe('resolveControllerConfig', () => {
       objects: ['ab'.repeat(20)],
       intervalMs: 5000,
       topUpBytesPerSecond: 2 * 1024 * 1024,
+      catalogue: '/srv/catalogue',
     });
   });
 

@@ -87,6 +87,7 @@ beforeAll(async () => {
         objects: null,
         intervalMs: 300,
         topUpBytesPerSecond: 0,
+        catalogue: null,
       },
     },
     silent,

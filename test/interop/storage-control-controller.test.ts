@@ -4,10 +4,12 @@
 // tracker. An operator put the first pieces of an object on one edge. When leechers come, the controller
 // places the pieces the swarm lacks on that edge (it holds the object), the edge fetches them from nginx,
 // the leechers get them through the controller; once the leechers seed, the controller purges the plentiful
-// pieces from the edge. The tracker sees the CDN as one peer throughout. Every wait is on an event or a
-// poll of real state, with a deadline.
+// pieces from the edge. The tracker sees the CDN as one peer throughout. Then a swarm the fleet does not
+// know: the tracker (--invite-below 1) invites the CDN, the controller joins it from its catalogue and
+// places the pieces on an edge (TR 23.844 6.2.3 step 2). Every wait is on an event or a poll of real
+// state, with a deadline.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -40,23 +42,27 @@ const leechers: LtLeecher[] = [];
 const controllerDir = () => join(dir, 'controller');
 const edgeDir = (index: number) => join(dir, `edge${index}`);
 
-const metainfo = (() => {
+function metainfoOf(name: string, content: Buffer) {
   const hashes: Buffer[] = [];
-  for (let offset = 0; offset < CONTENT.length; offset += PIECE) {
+  for (let offset = 0; offset < content.length; offset += PIECE) {
     hashes.push(
       createHash('sha1')
-        .update(CONTENT.subarray(offset, offset + PIECE))
+        .update(content.subarray(offset, offset + PIECE))
         .digest(),
     );
   }
   return buildMetainfo({
-    name: 'film.bin',
+    name,
     pieceLength: PIECE,
     multiFile: false,
-    files: [{ path: [], length: CONTENT.length }],
+    files: [{ path: [], length: content.length }],
     pieceHashes: Buffer.concat(hashes),
   });
-})();
+}
+const metainfo = metainfoOf('film.bin', CONTENT);
+/** The object of a swarm the fleet does not know until the tracker invites the CDN. */
+const INVITED = randomBytes(6 * PIECE);
+const invited = metainfoOf('invited.bin', INVITED);
 
 interface LogLine {
   msg: string;
@@ -106,8 +112,8 @@ async function startEdge(index: number, token: string): Promise<RunningDaemon> {
   return start(['agent', '--config', configFile, '--json']);
 }
 
-async function explain(): Promise<PolicyExplanation> {
-  const result = await edgepeer(['policy', 'explain', metainfo.infoHash, '--data-dir', controllerDir(), '--json']);
+async function explain(infoHash = metainfo.infoHash): Promise<PolicyExplanation> {
+  const result = await edgepeer(['policy', 'explain', infoHash, '--data-dir', controllerDir(), '--json']);
   expect(result.code, result.stderr).toBe(0);
   return result.lines[0] as unknown as PolicyExplanation;
 }
@@ -124,8 +130,15 @@ beforeAll(async () => {
   // Its own temp dir: nginx's workers cannot enter the test's (mode 0700).
   originRoot = await mkdtemp(join(tmpdir(), 'edgepeer-sc-origin-'));
   await writeFile(join(originRoot, 'film.bin'), CONTENT, { mode: 0o644 });
+  await writeFile(join(originRoot, 'invited.bin'), INVITED, { mode: 0o644 });
   origin = await startNginx(originRoot, { accessLog: true });
-  tracker = await startTrackerCommand(['--interval', '60', '--min-interval', '1']);
+  tracker = await startTrackerCommand(['--interval', '60', '--min-interval', '1', '--invite-below', '1']);
+  // The catalogue holds the invited object's .torrent; its url-list names the origin's folder.
+  await mkdir(join(dir, 'catalogue'));
+  await writeFile(
+    join(dir, 'catalogue', `${invited.infoHash}.torrent`),
+    encodeTorrent({ ...invited, urlList: [`${origin.url}/`] }),
+  );
   controller = await start([
     'controller',
     '--data-dir',
@@ -157,6 +170,8 @@ beforeAll(async () => {
     '500',
     '--storage-control-stale',
     '30000',
+    '--storage-control-catalogue',
+    join(dir, 'catalogue'),
     '--log-level',
     'info',
     '--json',
@@ -271,4 +286,50 @@ describe('storage control in the controller, over two edges', () => {
       follower.close();
     }
   });
+
+  it('joins a swarm the tracker invites it to, from its catalogue, and places the pieces on an edge', async () => {
+    const { infoHash } = invited;
+    const follower = followStats(tracker.statsUrl, infoHash);
+    try {
+      const before = (await origin.requests()).length;
+      const bare = await writeBareTorrent(join(dir, 'torrents'), invited);
+      // A leecher alone in a swarm no edge serves: its rarest piece has no copy, so the tracker invites.
+      const first = startLtLeecher(bare, join(dir, 'i1'), { tracker: tracker.announceUrl, timeoutS: 120, stay: true });
+      leechers.push(first);
+      const joined = await logged(
+        (l) => l.msg === 'storage control: joined a swarm the tracker invited it to' && l.infoHash === infoHash,
+        'that it joined the invited swarm',
+      );
+      expect(joined.origin).toBe(`${origin.url}/invited.bin`);
+      const placed = await logged(
+        (l) => l.msg === 'storage control: placing pieces on an edge' && l.infoHash === infoHash,
+        'a placement of the invited object',
+      );
+      expect(placed.pieces).toEqual([0, 1, 2, 3, 4, 5]);
+      await logged((l) => l.msg === 'storage control: ingest done' && l.infoHash === infoHash, 'ingest done');
+      // The edge fetched the pieces from the origin by range; the CDN (one peer) holds them at the tracker.
+      const ranges = (await origin.requests()).slice(before).filter((line) => line.includes('/invited.bin'));
+      expect(ranges.length).toBeGreaterThan(0);
+      await follower.until((s) => s.networkPeers.length === 1 && s.networkPeers[0]!.held === 6, 15_000);
+      expect((await edgeRows()).find((edge) => edge.id === placed.edgeId)?.pieces).toBeGreaterThanOrEqual(6);
+
+      // A second leecher gets the CDN in its peer list (the first hears of it only at its next announce, in
+      // 5 min); the first completes through the second.
+      const second = startLtLeecher(bare, join(dir, 'i2'), { tracker: tracker.announceUrl, timeoutS: 120, stay: true });
+      leechers.push(second);
+      const result = await second.result;
+      expect(result).toMatchObject({ seeding: true, problems: [] });
+      expect(result.peers).toContain(`127.0.0.1:${controller.listening.peerPort}`);
+      expect((await first.result).seeding).toBe(true);
+      for (const name of ['i1', 'i2']) {
+        expect((await readFile(join(dir, name, 'invited.bin'))).equals(INVITED)).toBe(true);
+      }
+      // Explained as any controlled object (its last operation is the ingest, or the purge once both seed).
+      expect((await explain(infoHash)).stats).toBe('ok');
+      const metrics = await (await fetch(`${controller.listening.adminUrl}/metrics`)).text();
+      expect(metrics).toContain('edgepeer_storage_control_joins_total{result="ok"} 1');
+    } finally {
+      follower.close();
+    }
+  }, 180_000);
 });

@@ -4,11 +4,16 @@
 // refused request libtorrent asks again at once, which made a storm of requests when it was tried). A
 // second leecher also has the first, now a seed: it completes, intact. Whether libtorrent takes more from
 // the seed because of top-up is not shown here: on loopback without limits it takes most from the seed
-// with top-up off too (0 and 208 KiB of 1 MiB from the agent in two runs). Waits are on the leechers' results.
+// with top-up off too (0 and 208 KiB of 1 MiB from the agent in two runs). Then top-up over HTTP: curl,
+// which the agent's peer wire never sees, gets the top-up rate; a libtorrent leecher with the agent as both
+// web seed (BEP 19) and peer gets the top-up rate from the two together (the HTTP server paces by what the
+// wire's HAVEs show of the address). Waits are on the leechers' results and curl's exit.
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildMetainfo, encodeTorrent } from '../../src/metainfo/index.ts';
 import { edgepeer } from '../helpers/cli.ts';
@@ -61,6 +66,12 @@ async function wire(): Promise<WireStatus> {
   const status = await edgepeer(['status', '--data-dir', dataDir(), '--json']);
   expect(status.code, status.stderr).toBe(0);
   return status.lines[0]?.wire as WireStatus;
+}
+
+async function httpStats(): Promise<{ bytesSent: number; topUpPauses: number }> {
+  const status = await edgepeer(['status', '--data-dir', dataDir(), '--json']);
+  expect(status.code, status.stderr).toBe(0);
+  return status.lines[0]?.http as { bytesSent: number; topUpPauses: number };
 }
 
 beforeAll(async () => {
@@ -146,5 +157,58 @@ describe('top-up with libtorrent leechers', () => {
     expect(after.requestsReceived).toBeLessThan(4 * (2 * PIECES * (PIECE / (16 * 1024))));
     const metrics = await (await fetch(`${agent.listening.adminUrl}/metrics`)).text();
     expect(metrics).toMatch(/^edgepeer_top_up_pauses_total [1-9]/m);
+  });
+});
+
+describe('top-up over HTTP', () => {
+  const objectUrl = () => `${agent.listening.httpBaseUrls[0]}/objects/${metainfo.infoHash}/clip.bin`;
+
+  it('paces curl, which has no other source the agent can see, to the top-up rate (never refused)', async () => {
+    // The swarm's seeds leave: the agent is the only source from here on.
+    for (const leecher of leechers.splice(0)) await leecher.stop();
+    const before = await httpStats();
+    const t0 = Date.now();
+    const { stdout } = await promisify(execFile)('curl', [
+      '-sS',
+      '-o',
+      join(dir, 'curl.bin'),
+      '-w',
+      '%{http_code} %{size_download}',
+      objectUrl(),
+    ]);
+    const ms = Date.now() - t0;
+    expect(stdout).toBe(`200 ${CONTENT.length}`);
+    expect((await readFile(join(dir, 'curl.bin'))).equals(CONTENT)).toBe(true);
+    // 1 MiB at 128 KiB/s less the first window's 256 KiB: 6 s at least, which no machine beats.
+    expect(ms).toBeGreaterThanOrEqual(5500);
+    const after = await httpStats();
+    expect(after.topUpPauses).toBeGreaterThan(before.topUpPauses);
+    const metrics = await (await fetch(`${agent.listening.adminUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^edgepeer_http_top_up_pauses_total [1-9]/m);
+    console.log(JSON.stringify({ topUpHttpFigures: { curlMs: ms } }));
+  });
+
+  it('gives a libtorrent leecher using the agent as web seed and peer the top-up rate from both together', async () => {
+    const bare = await writeBareTorrent(join(dir, 'torrents'), metainfo);
+    const beforeHttp = await httpStats();
+    const beforeWire = await wire();
+    const t0 = Date.now();
+    const leecher = startLtLeecher(bare, join(dir, 'w1'), {
+      tracker: tracker.announceUrl,
+      webSeedsFrom: tracker.announceUrl,
+      stay: true,
+    });
+    leechers.push(leecher);
+    const result = await leecher.result;
+    const ms = Date.now() - t0;
+    expect(result).toMatchObject({ seeding: true, problems: [] });
+    expect((await readFile(join(dir, 'w1', 'clip.bin'))).equals(CONTENT)).toBe(true);
+    const overHttp = (await httpStats()).bytesSent - beforeHttp.bytesSent;
+    const overWire = (await wire()).uploadedBytes - beforeWire.uploadedBytes;
+    console.log(JSON.stringify({ topUpHttpFigures: { webSeedMs: ms, overHttp, overWire } }));
+    // It took pieces over both; the two together stayed at the top-up rate (each alone would give 128 KiB/s).
+    expect(overHttp).toBeGreaterThan(0);
+    expect(overWire).toBeGreaterThan(0);
+    expect(ms).toBeGreaterThanOrEqual(5500);
   });
 });

@@ -14,7 +14,7 @@ class FakePeer {
   }
 }
 
-function setup(options: Partial<ChokerOptions>, count: number) {
+function setup(options: Partial<ChokerOptions<FakePeer>>, count: number) {
   const choker = new Choker<FakePeer>(
     { uploadSlots: 2, optimisticSlots: 0, slotQuantumMs: 100, optimisticIntervalMs: 300, random: () => 0, ...options },
     0,
@@ -49,6 +49,21 @@ describe('Choker', () => {
     choker.tick(300);
     expect(unchoked()).toEqual(['p1', 'p2']);
     expect(choker.stats().rotations).toBe(5);
+  });
+
+  it('lets a peer that yields its slot (top-up: fed by other peers) go at the next tick, before its quantum', () => {
+    const fed = new Set<string>();
+    const { choker, peers, unchoked } = setup({ slotQuantumMs: 30_000, yieldsSlot: (p) => fed.has(p.name) }, 3);
+    for (const [i, p] of peers.entries()) choker.setInterested(p, true, i);
+    choker.tick(10);
+    expect(unchoked()).toEqual(['p0', 'p1']);
+    fed.add('p0');
+    choker.tick(20);
+    expect(unchoked()).toEqual(['p1', 'p2']);
+    // p2 is fed too: it yields to p0, the one waiting (a fed peer still gets its turns, as with the quantum).
+    fed.add('p2');
+    choker.tick(30);
+    expect(unchoked()).toEqual(['p0', 'p1']);
   });
 
   it('keeps peers unchoked when nobody waits', () => {

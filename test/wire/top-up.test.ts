@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TOP_UP_WINDOW_MS, TopUpMeter } from '../../src/wire/top-up.ts';
+import { TOP_UP_WINDOW_MS, TopUpLedger, TopUpMeter } from '../../src/wire/top-up.ts';
 
 const KiB = 1024;
 const BLOCK = 16 * KiB;
@@ -46,5 +46,75 @@ describe('TopUpMeter (storageControl.topUpRate)', () => {
     meter.completed(1500, 400 * KiB);
     expect(meter.othersRate(1600)).toBe(400 * KiB);
     expect(meter.othersRate(2100)).toBe(200 * KiB); // the first 400 KiB are older than the window
+  });
+});
+
+describe('TopUpLedger (top-up over HTTP, by client address and object)', () => {
+  const A = 'a'.repeat(40);
+  const B = 'b'.repeat(40);
+
+  /** Chunks of `size` the ledger lets out to (address, object) at the clock's time, each counted as sent. */
+  function chunks(ledger: TopUpLedger, address: string, infoHash: string, size = BLOCK): number {
+    let sent = 0;
+    while (ledger.maySend(address, infoHash, size) && sent < 1000) {
+      ledger.sent(address, infoHash, size);
+      sent++;
+    }
+    return sent;
+  }
+
+  it('gives an address the wire never saw the whole top-up rate, per object', () => {
+    let now = 1000;
+    const ledger = new TopUpLedger(256 * KiB, () => now);
+    expect(chunks(ledger, '192.0.2.1', A)).toBe(32);
+    expect(chunks(ledger, '192.0.2.1', B)).toBe(32); // another object: its own rate
+    expect(chunks(ledger, '192.0.2.2', A)).toBe(32); // another address: its own rate
+    now += TOP_UP_WINDOW_MS + 1;
+    expect(chunks(ledger, '192.0.2.1', A)).toBe(32);
+  });
+
+  it("counts the wire's HAVEs and the bytes sent over both: others' bytes lower what HTTP may send", () => {
+    const now = 1000;
+    const ledger = new TopUpLedger(256 * KiB, () => now);
+    const detach = ledger.attach('192.0.2.1', A);
+    // The wire sent 64 KiB; the leecher announced 320 KiB: 256 KiB (128 KiB/s) came from its peers.
+    ledger.sent('192.0.2.1', A, 64 * KiB);
+    ledger.completed('192.0.2.1', A, 320 * KiB);
+    expect(ledger.othersRate('192.0.2.1', A)).toBe(128 * KiB);
+    expect(chunks(ledger, '192.0.2.1', A)).toBeGreaterThanOrEqual(12);
+    expect(chunks(ledger, '192.0.2.1', A)).toBe(0);
+    // Peers giving the whole rate: nothing at all.
+    ledger.completed('192.0.2.1', A, 2048 * KiB);
+    expect(ledger.maySend('192.0.2.1', A, BLOCK)).toBe(false);
+    detach();
+  });
+
+  it('gives an address the rate once per leecher the wire sees there, and knows ::ffff:-mapped IPv4', () => {
+    const now = 1000;
+    const ledger = new TopUpLedger(256 * KiB, () => now);
+    const detach = [ledger.attach('198.51.100.7', A), ledger.attach('198.51.100.7', A)];
+    expect(chunks(ledger, '::ffff:198.51.100.7', A)).toBe(64);
+    for (const d of detach) d();
+  });
+
+  it('lets one chunk larger than a window go when nothing else was sent, so a low rate still moves', () => {
+    let now = 1000;
+    const ledger = new TopUpLedger(16 * KiB, () => now); // 32 KiB per window
+    expect(ledger.maySend('192.0.2.1', A, 64 * KiB)).toBe(true);
+    ledger.sent('192.0.2.1', A, 64 * KiB);
+    expect(ledger.maySend('192.0.2.1', A, 64 * KiB)).toBe(false);
+    now += TOP_UP_WINDOW_MS + 1;
+    expect(ledger.maySend('192.0.2.1', A, 64 * KiB)).toBe(true);
+  });
+
+  it('forgets addresses with no connection and nothing in the window', () => {
+    let now = 1000;
+    const ledger = new TopUpLedger(256 * KiB, () => now);
+    ledger.sent('192.0.2.1', A, BLOCK);
+    const detach = ledger.attach('192.0.2.2', A);
+    now += 2 * TOP_UP_WINDOW_MS + 1;
+    ledger.sent('192.0.2.3', A, BLOCK); // a new entry sweeps the old ones
+    expect(ledger.size).toBe(2); // 192.0.2.2 (connected) and 192.0.2.3
+    detach();
   });
 });
