@@ -524,7 +524,7 @@ class Connection {
   responseDone(keepAlive: boolean): void {
     if (this.state !== 'responding') return;
     if (!keepAlive || this.closeWhenDone) {
-      this.close(false);
+      this.#closeAfterResponse();
       return;
     }
     this.state = 'idle';
@@ -586,6 +586,23 @@ class Connection {
   /** 408 for a request (head or body) that did not arrive in time. */
   timedOut(): void {
     this.#reject(408, 'request-timeout', 'the request did not arrive in time');
+  }
+
+  /**
+   * The last response is answered. If the kernel took all of it and the client sent nothing more, the
+   * socket is closed at once (its FIN follows the response): ending it gracefully, as close(false) does,
+   * costs a shutdown(), a wake-up and a read for the client's FIN and a stream teardown per connection,
+   * which for one connection per request (BitTorrent announces) was most of what a connection cost.
+   * Plain TCP only: TLS ends with its close_notify.
+   */
+  #closeAfterResponse(): void {
+    const socket = this.socket;
+    if (this.#pending.length > 0 || socket.writableLength > 0 || (socket as { encrypted?: boolean }).encrypted) {
+      this.close(false);
+      return;
+    }
+    this.state = 'closing';
+    socket.destroy();
   }
 
   /** Ends the connection after what is buffered (graceful), or at once. */
