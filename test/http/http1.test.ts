@@ -215,7 +215,7 @@ describe('HTTP/1.1 transport', () => {
     socket.write('GET /echo/last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     await once(socket, 'end');
     expect(Buffer.concat(chunks).toString('latin1')).toMatch(
-      /^HTTP\/1\.1 200 OK\r\n[^]*Connection: close\r\n[^]*GET last$/,
+      /^HTTP\/1\.1 200 OK\r\n[\s\S]*Connection: close\r\n[\s\S]*GET last$/,
     );
     // The server holds no half-open connection waiting for this client's FIN.
     expect(server.http1.connections).toBe(0);
