@@ -29,6 +29,12 @@ export interface TrackerOptions extends TrackerCoreOptions {
   inviteBelow?: number;
   /** Least time between two events of one statistics stream, ms. Default 250. */
   statsThrottleMs?: number;
+  /**
+   * A request's line and fields must arrive within this, ms, on either HTTP layer (408 and closed beyond;
+   * node:http's headersTimeout for connections handed to it, whose whole request, body included, gets 3x).
+   * Default 10,000.
+   */
+  requestTimeoutMs?: number;
   /** Serve UDP (BEP 15) too. Default true. */
   udp?: boolean;
   /** Where a request or datagram that failed unexpectedly (a bug) is logged. Default: nowhere. */
@@ -66,6 +72,7 @@ const INVITATIONS_PATH = '/invitations';
 const MAX_CONNECTIONS = 10_000;
 /** Idle time after which a connection handed to node:http is closed: above the longest long poll (60 s). */
 const HANDED_OFF_IDLE_MS = 120_000;
+const REQUEST_TIMEOUT_MS = 10_000;
 const MAX_BATCH_BODY_BYTES = 16 * 1024 * 1024;
 const MAX_LONG_POLL_S = 60;
 const HEARTBEAT_MS = 15_000;
@@ -195,11 +202,12 @@ class ReferenceTracker implements Tracker {
    * connection over to node:http and the handlers below (#route), which keep every route's behaviour.
    */
   #createServers(): Server {
-    const nodeHttp = this.#createNodeHttpServer();
+    const requestTimeoutMs = this.#options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+    const nodeHttp = this.#createNodeHttpServer(requestTimeoutMs);
     const fast = createHttp1Server({
       limits: {
         maxHeaderSize: 16 * 1024,
-        requestTimeoutMs: 10_000,
+        requestTimeoutMs,
         keepAliveTimeoutMs: 30_000,
         idleTimeoutMs: 30_000,
         maxRequestsPerSocket: 0,
@@ -227,6 +235,8 @@ class ReferenceTracker implements Tracker {
     // Handed-off connections are the fast layer's too (it counts them until they close): closeAll ends them.
     fast?.closeAll();
     nodeHttp?.closeAllConnections();
+    // It never listened: close() only stops its timeout checks (and calls back with ERR_SERVER_NOT_RUNNING).
+    nodeHttp?.close(() => undefined);
     await new Promise<void>((resolve) => server.close(() => resolve()));
     fast?.stop();
   }
@@ -274,9 +284,16 @@ class ReferenceTracker implements Tracker {
     );
   }
 
-  #createNodeHttpServer(): NodeHttpServer {
+  #createNodeHttpServer(requestTimeoutMs: number): NodeHttpServer {
     const server = createServer(
-      { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 30_000, maxHeaderSize: 16 * 1024 },
+      {
+        headersTimeout: requestTimeoutMs,
+        requestTimeout: requestTimeoutMs * 3,
+        // How often those are checked: the default (30 s) would let a slow client hold on for 40 s.
+        connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(requestTimeoutMs / 4))),
+        keepAliveTimeout: 30_000,
+        maxHeaderSize: 16 * 1024,
+      },
       (req, res) => {
         this.#route(req, res).catch((err: unknown) => {
           if (err instanceof StateUnreachableError) return this.#stateUnreachable(req, res, err);
@@ -289,11 +306,16 @@ class ReferenceTracker implements Tracker {
         });
       },
     );
-    // It never listens, so its request and headers timeouts do not run: idle connections end after this.
+    // Idle connections (no request under way) end after this.
     server.timeout = HANDED_OFF_IDLE_MS;
-    server.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      else socket.destroy();
+    // It never listens, and node:http checks headersTimeout and requestTimeout only once its server is
+    // listening (on 'listening' it starts tracking connections): without this, a client handed over that
+    // then trickles a request head is cut only by the idle timeout.
+    server.emit('listening');
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) return void socket.destroy();
+      const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     });
     return server;
   }
