@@ -24,6 +24,12 @@ export interface PeerLocality {
   randomShare: number;
 }
 
+/**
+ * The packed scores of one choice, reused by the next (choosing is synchronous): allocating a typed array
+ * per announce cost about as much as sorting it.
+ */
+let scoreScratch = new Float64Array(256);
+
 /** Candidates looked at per announce, at least; large swarms are sampled down to this. */
 const MIN_SAMPLE = 128;
 /** Bitmap bytes compared per announce, at most (bounds the cost of exact scoring). */
@@ -66,7 +72,8 @@ export function pickPeers(
   }
   if (candidates.length <= numWant) return candidates;
   const count = candidates.length;
-  const scores = new Float64Array(count);
+  if (scoreScratch.length < count) scoreScratch = new Float64Array(Math.max(count, scoreScratch.length * 2));
+  const scores = scoreScratch.subarray(0, count);
   let highest = 0;
   for (let i = 0; i < count; i++) {
     const value = score(swarm, candidates[i]!, askerHolding) + Math.random() * 0.5;
