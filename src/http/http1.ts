@@ -362,6 +362,8 @@ class Connection {
   quietSince = Date.now();
   /** Set by closeIdle(): close as soon as the response in flight is done. */
   closeWhenDone = false;
+  /** The client sends no more: it asked for the connection to close, or sent FIN. */
+  #clientDone = false;
   #paused = false;
 
   /** `streamed`: the socket delivers 'data' events (it could not be given the server's read buffer). */
@@ -381,6 +383,7 @@ class Connection {
 
   readonly #onEnd = (): void => {
     // The client sent FIN: finish the response in flight (if any), then close.
+    this.#clientDone = true;
     if (this.state === 'responding') this.closeWhenDone = true;
     else this.close(false);
   };
@@ -514,7 +517,9 @@ class Connection {
     this.#requests += 1;
     const limits = this.#owner.limits;
     const lastAllowed = limits.maxRequestsPerSocket > 0 && this.#requests >= limits.maxRequestsPerSocket;
-    const keepAlive = wantsKeepAlive(request) && !lastAllowed && !this.closeWhenDone;
+    const clientKeepsAlive = wantsKeepAlive(request);
+    if (!clientKeepsAlive) this.#clientDone = true;
+    const keepAlive = clientKeepsAlive && !lastAllowed && !this.closeWhenDone;
     this.state = 'responding';
     const response = new Http1Response(this, request, keepAlive);
     this.#owner.onRequest(request, response);
@@ -524,7 +529,7 @@ class Connection {
   responseDone(keepAlive: boolean): void {
     if (this.state !== 'responding') return;
     if (!keepAlive || this.closeWhenDone) {
-      this.close(false);
+      this.#closeAfterResponse();
       return;
     }
     this.state = 'idle';
@@ -586,6 +591,30 @@ class Connection {
   /** 408 for a request (head or body) that did not arrive in time. */
   timedOut(): void {
     this.#reject(408, 'request-timeout', 'the request did not arrive in time');
+  }
+
+  /**
+   * The last response is answered. If the client said it sends no more (Connection: close, HTTP/1.0, or
+   * FIN), sent nothing more, and the kernel took all of the response, the socket is closed at once (its
+   * FIN follows the response): ending it gracefully, as close(false) does, costs a shutdown(), a wake-up
+   * and a read for the client's FIN and a stream teardown per connection, most of what a connection cost
+   * for one connection per request (BitTorrent announces). When the server decides to close (request
+   * limit, closeIdle), a client may still be sending: closing with its bytes unread would send RST and
+   * could lose the response, so that ends gracefully. Plain TCP only: TLS ends with its close_notify.
+   */
+  #closeAfterResponse(): void {
+    const socket = this.socket;
+    if (
+      !this.#clientDone ||
+      this.#pending.length > 0 ||
+      socket.writableLength > 0 ||
+      (socket as { encrypted?: boolean }).encrypted
+    ) {
+      this.close(false);
+      return;
+    }
+    this.state = 'closing';
+    socket.destroy();
   }
 
   /** Ends the connection after what is buffered (graceful), or at once. */

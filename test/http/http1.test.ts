@@ -207,6 +207,21 @@ describe('HTTP/1.1 transport', () => {
     expect(text.endsWith('GET half')).toBe(true);
   });
 
+  it('closes after the last response without waiting for the client to close its side', async () => {
+    // A client that keeps its side open: the server's FIN comes right after the whole response.
+    const socket = connect({ port: server.port, host: '127.0.0.1', allowHalfOpen: true });
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.write('GET /echo/last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    await once(socket, 'end');
+    expect(Buffer.concat(chunks).toString('latin1')).toMatch(
+      /^HTTP\/1\.1 200 OK\r\n[\s\S]*Connection: close\r\n[\s\S]*GET last$/,
+    );
+    // The server holds no half-open connection waiting for this client's FIN.
+    expect(server.http1.connections).toBe(0);
+    socket.destroy();
+  });
+
   it('reads and discards a small body, so bytes in it are never taken for a request', async () => {
     const smuggled = 'GET /echo/smuggled HTTP/1.1\r\nHost: x\r\n\r\n';
     const text = await exchange(

@@ -479,3 +479,54 @@ describe('reference tracker with a CDN allow-list', () => {
     expect(() => createTracker({ port: 0, cdnAllow: ['10.0.0.0/33'] })).toThrow(/CDN allow-list entry "10.0.0.0\/33"/);
   });
 });
+
+describe('reference tracker request timeouts', () => {
+  const TIMEOUT_MS = 300;
+  let tracker: Tracker;
+  let port: number;
+  beforeAll(async () => {
+    tracker = createTracker({ port: 0, host: '127.0.0.1', udp: false, requestTimeoutMs: TIMEOUT_MS });
+    port = (await tracker.listen()).port;
+  });
+  afterAll(async () => {
+    await tracker.close();
+  });
+
+  /** Sends `first`, waits for its whole answer if `answered` says how it ends, then `stalled`; resolves at close. */
+  async function stallAfter(first: string, answered: RegExp | null, stalled: string) {
+    const socket = connect(port, '127.0.0.1');
+    let seen = '';
+    socket.on('data', (chunk: Buffer) => {
+      seen += chunk.toString('latin1');
+    });
+    const closed = once(socket, 'close');
+    socket.write(first);
+    if (answered !== null) {
+      while (!answered.test(seen)) await once(socket, 'data');
+    }
+    const stalledAt = Date.now();
+    socket.write(stalled);
+    await closed;
+    return { seen, afterStall: Date.now() - stalledAt };
+  }
+
+  it('closes a connection handed to node:http whose next request head stalls, as node:http does', async () => {
+    // /stats goes to node:http, and the connection stays there: half a request line follows, then nothing.
+    const { seen, afterStall } = await stallAfter(
+      'GET /stats HTTP/1.1\r\nHost: t\r\n\r\n',
+      /"swarms":\[\]\}$/,
+      'GET /sta',
+    );
+    expect(seen).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(seen).toMatch(/HTTP\/1\.1 408 Request Timeout\r\n/);
+    // Well before the idle timeout (120 s) that cut it before: the request timeout and one check.
+    expect(afterStall).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
+    expect(afterStall).toBeLessThan(TIMEOUT_MS * 10);
+  });
+
+  it('closes a connection on the HTTP/1.1 layer whose request head stalls', async () => {
+    const { seen, afterStall } = await stallAfter('', null, 'GET /annou');
+    expect(seen).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    expect(afterStall).toBeLessThan(TIMEOUT_MS * 10);
+  });
+});

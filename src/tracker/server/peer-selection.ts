@@ -40,6 +40,12 @@ export interface PidNumbering {
   numberOf(compact: string): number;
 }
 
+/**
+ * The packed scores of one choice, reused by the next (choosing is synchronous): allocating a typed array
+ * per announce cost about as much as sorting it.
+ */
+let scoreScratch = new Float64Array(256);
+
 /** Candidates looked at per announce, at least; large swarms are sampled down to this. */
 const MIN_SAMPLE = 128;
 /** Bitmap bytes compared per announce, at most (bounds the cost of exact scoring). */
@@ -52,6 +58,7 @@ export function samplingSize(numWant: number, askerBitmapBytes: number): number 
   return Math.max(numWant, Math.min(sampleSize, MAX_COMPARED_BYTES / askerBitmapBytes));
 }
 
+/** `askerKey`: the asker's compact form, to leave out of the list; '' when the pool cannot hold the asker. */
 export function pickPeers(
   swarm: PeerPool,
   asker: CandidatePeer | null,
@@ -66,7 +73,7 @@ export function pickPeers(
   const askerIsSeed = askerHolding.kind === 'full';
   const candidates: CandidatePeer[] = [];
   for (const record of sample(swarm.list, sampleSize)) {
-    if (record === asker || record.key === askerKey) continue;
+    if (record === asker || (askerKey !== '' && record.key === askerKey)) continue;
     if (wantFamily !== undefined && record.family !== wantFamily) continue;
     candidates.push(record);
   }
@@ -80,16 +87,25 @@ export function pickPeers(
     return [...leechers.slice(0, numWant), ...seeds.slice(0, numWant - Math.min(numWant, leechers.length))];
   }
   if (candidates.length <= numWant) return candidates;
-  // Scores in a typed array and an index sort: the hot path of every announce allocates little.
-  const scores = new Float64Array(candidates.length);
-  const order: number[] = new Array(candidates.length);
-  for (let i = 0; i < candidates.length; i++) {
-    scores[i] = score(swarm, candidates[i]!, askerHolding) + Math.random() * 0.5;
-    order[i] = i;
+  const count = candidates.length;
+  if (scoreScratch.length < count) scoreScratch = new Float64Array(Math.max(count, scoreScratch.length * 2));
+  const scores = scoreScratch.subarray(0, count);
+  let highest = 0;
+  for (let i = 0; i < count; i++) {
+    const value = score(swarm, candidates[i]!, askerHolding) + Math.random() * 0.5;
+    scores[i] = value;
+    if (value > highest) highest = value;
   }
-  order.sort((a, b) => scores[b]! - scores[a]!);
+  // Highest score first. Each score and its candidate's index are packed into one number, exact in a double
+  // (scores scaled to the bits the index leaves), and sorted as a typed array: V8 sorts those natively,
+  // where a comparator function costs a call per comparison (~600 for 100 candidates, ~8 us an announce).
+  const indexBits = Math.max(1, Math.ceil(Math.log2(count)));
+  const scale = 2 ** (52 - indexBits - Math.max(0, Math.ceil(Math.log2(highest + 1))));
+  const indexSlots = 2 ** indexBits;
+  for (let i = 0; i < count; i++) scores[i] = Math.floor(scores[i]! * scale) * indexSlots + i;
+  scores.sort();
   const picked: ListedPeer[] = new Array(numWant);
-  for (let i = 0; i < numWant; i++) picked[i] = candidates[order[i]!]!;
+  for (let i = 0; i < numWant; i++) picked[i] = candidates[scores[count - 1 - i]! % indexSlots]!;
   return picked;
 }
 

@@ -287,26 +287,35 @@ interface MemorySwarm {
  * only if an answer asks for them.
  */
 class TablePeer implements CandidatePeer {
-  readonly key: string;
-  readonly compact: string;
   readonly family: 4 | 6;
-  readonly port: number;
   readonly left: number;
   readonly holding: Holding;
   pidNumber?: number;
   readonly #table: PeerTable;
   readonly #record: number;
+  /** Built when first read: most candidates of an announce are scored and never listed. */
+  #compact: string | undefined = undefined;
 
   constructor(table: PeerTable, record: number, holding: Holding) {
     this.#table = table;
     this.#record = record;
-    this.key = table.compactText(record);
-    this.compact = this.key;
-    const length = this.key.length;
-    this.family = length === 6 ? 4 : 6;
-    this.port = (this.key.charCodeAt(length - 2) << 8) | this.key.charCodeAt(length - 1);
+    this.family = table.compactLength[record] === 6 ? 4 : 6;
     this.left = table.left[record]!;
     this.holding = holding;
+  }
+
+  get key(): string {
+    return this.compact;
+  }
+
+  get compact(): string {
+    if (this.#compact === undefined) this.#compact = this.#table.compactText(this.#record);
+    return this.#compact;
+  }
+
+  get port(): number {
+    const compact = this.compact;
+    return (compact.charCodeAt(compact.length - 2) << 8) | compact.charCodeAt(compact.length - 1);
   }
 
   get peerId(): string {
@@ -444,11 +453,8 @@ export class MemorySwarmStore implements SwarmStore {
     // The asker's PID was looked up for this announce: kept, listing it later costs nothing.
     if (record !== undefined && pids !== undefined) table.pid[record] = storedPid(pids.asker);
 
-    const askerKey = key.toString('latin1');
     const peers =
-      announce.numWant > 0
-        ? this.#pick(swarm, record, holding, announce.numWant, announce.wantFamily, askerKey, locality)
-        : [];
+      announce.numWant > 0 ? this.#pick(swarm, record, holding, announce.numWant, announce.wantFamily, locality) : [];
     return {
       ...this.#counts(swarm, warnings),
       peers,
@@ -465,7 +471,6 @@ export class MemorySwarmStore implements SwarmStore {
     askerHolding: Holding,
     numWant: number,
     wantFamily: 4 | 6 | undefined,
-    askerKey: string,
     locality: PeerLocality | undefined,
   ): ListedPeer[] {
     const records = swarm.records;
@@ -490,7 +495,8 @@ export class MemorySwarmStore implements SwarmStore {
       askerHolding,
       numWant,
       wantFamily,
-      askerKey,
+      // The pool leaves the asker's record out, and no other record of a swarm has its address and port.
+      '',
       locality,
     );
   }

@@ -29,6 +29,12 @@ export interface TrackerOptions extends TrackerCoreOptions {
   inviteBelow?: number;
   /** Least time between two events of one statistics stream, ms. Default 250. */
   statsThrottleMs?: number;
+  /**
+   * A request's line and fields must arrive within this, ms, on either HTTP layer (408 and closed beyond;
+   * node:http's headersTimeout for connections handed to it, whose whole request, body included, gets 3x).
+   * Default 10,000.
+   */
+  requestTimeoutMs?: number;
   /** Serve UDP (BEP 15) too. Default true. */
   udp?: boolean;
   /** Where a request or datagram that failed unexpectedly (a bug) is logged. Default: nowhere. */
@@ -66,6 +72,7 @@ const INVITATIONS_PATH = '/invitations';
 const MAX_CONNECTIONS = 10_000;
 /** Idle time after which a connection handed to node:http is closed: above the longest long poll (60 s). */
 const HANDED_OFF_IDLE_MS = 120_000;
+const REQUEST_TIMEOUT_MS = 10_000;
 const MAX_BATCH_BODY_BYTES = 16 * 1024 * 1024;
 const MAX_LONG_POLL_S = 60;
 const HEARTBEAT_MS = 15_000;
@@ -195,11 +202,12 @@ class ReferenceTracker implements Tracker {
    * connection over to node:http and the handlers below (#route), which keep every route's behaviour.
    */
   #createServers(): Server {
-    const nodeHttp = this.#createNodeHttpServer();
+    const requestTimeoutMs = this.#options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+    const nodeHttp = this.#createNodeHttpServer(requestTimeoutMs);
     const fast = createHttp1Server({
       limits: {
         maxHeaderSize: 16 * 1024,
-        requestTimeoutMs: 10_000,
+        requestTimeoutMs,
         keepAliveTimeoutMs: 30_000,
         idleTimeoutMs: 30_000,
         maxRequestsPerSocket: 0,
@@ -207,8 +215,7 @@ class ReferenceTracker implements Tracker {
         maxConnectionsPerIp: MAX_CONNECTIONS,
       },
       onRequest: (request, response) => this.#fastRoute(request, response),
-      // With passkeys every request goes to #route, which checks them (the fast path knows none).
-      handOff: (_method, target) => this.#options.peerAuth !== undefined || !isFastPath(target),
+      handOff: (_method, target) => !isFastPath(target, this.#options.peerAuth !== undefined),
       onHandOff: (socket, unread) => {
         socket.unshift(unread);
         nodeHttp.emit('connection', socket);
@@ -228,24 +235,34 @@ class ReferenceTracker implements Tracker {
     // Handed-off connections are the fast layer's too (it counts them until they close): closeAll ends them.
     fast?.closeAll();
     nodeHttp?.closeAllConnections();
+    // It never listened: close() only stops its timeout checks (and calls back with ERR_SERVER_NOT_RUNNING).
+    nodeHttp?.close(() => undefined);
     await new Promise<void>((resolve) => server.close(() => resolve()));
     fast?.stop();
   }
 
-  /** Announce and scrape on the HTTP/1.1 layer: the same answers as #announce and #scrape. */
+  /**
+   * Announce and scrape on the HTTP/1.1 layer (with passkeys, `/<passkey>/announce` and `/<passkey>/scrape`
+   * too): the same answers as #announce and #scrape.
+   */
   #fastRoute(request: Http1Request, response: Http1Response): void {
     const url = request.url;
     const queryAt = url.indexOf('?');
     const path = queryAt < 0 ? url : url.slice(0, queryAt);
     const query = queryAt < 0 ? '' : url.slice(queryAt + 1);
+    const keyed = this.#options.peerAuth === undefined ? null : TrackerPeerAuth.passkeyPath(path);
+    const action = keyed?.action ?? (path === '/announce' ? 'announce' : 'scrape');
     let answer: Promise<Buffer>;
     if (request.method !== 'GET') {
-      const what = path === '/announce' ? 'announce' : 'scrape';
-      sendBencodedFast(response, failureAnswer(`${what} must be a GET request`), 405);
+      sendBencodedFast(response, failureAnswer(`${action} must be a GET request`), 405);
       return;
     }
+    const remote = response.remoteAddress;
     try {
-      answer = path === '/announce' ? this.#core.announce(query, response.remoteAddress) : this.#scrapeAnswer(query);
+      answer =
+        action === 'announce'
+          ? this.#announceAnswer(query, remote, keyed?.passkey)
+          : this.#scrapeAnswerFor(query, remote, keyed?.passkey);
     } catch (err) {
       answer = Promise.reject(err);
     }
@@ -257,33 +274,48 @@ class ReferenceTracker implements Tracker {
           return sendBencodedFast(response, failureAnswer(STATE_UNAVAILABLE_REASON, 1));
         }
         this.#internalErrors += 1;
-        (this.#options.logger ?? silentLogger).error({ err, method: request.method, path }, 'tracker: request failed');
+        (this.#options.logger ?? silentLogger).error(
+          { err, method: request.method, path: loggedPath(path) },
+          'tracker: request failed',
+        );
         if (!response.headersSent) sendBencodedFast(response, failureAnswer('internal error'), 500);
         else response.destroy();
       },
     );
   }
 
-  #createNodeHttpServer(): NodeHttpServer {
+  #createNodeHttpServer(requestTimeoutMs: number): NodeHttpServer {
     const server = createServer(
-      { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 30_000, maxHeaderSize: 16 * 1024 },
+      {
+        headersTimeout: requestTimeoutMs,
+        requestTimeout: requestTimeoutMs * 3,
+        // How often those are checked: the default (30 s) would let a slow client hold on for 40 s.
+        connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(requestTimeoutMs / 4))),
+        keepAliveTimeout: 30_000,
+        maxHeaderSize: 16 * 1024,
+      },
       (req, res) => {
         this.#route(req, res).catch((err: unknown) => {
           if (err instanceof StateUnreachableError) return this.#stateUnreachable(req, res, err);
           // A bug: it costs this request, never the process; the details go to the log, not to the client.
           this.#internalErrors += 1;
-          const path = req.url?.split('?')[0];
+          const path = loggedPath(req.url?.split('?')[0] ?? '/');
           (this.#options.logger ?? silentLogger).error({ err, method: req.method, path }, 'tracker: request failed');
           if (!res.headersSent) sendBencoded(res, failureAnswer('internal error'), 500);
           else res.destroy();
         });
       },
     );
-    // It never listens, so its request and headers timeouts do not run: idle connections end after this.
+    // Idle connections (no request under way) end after this.
     server.timeout = HANDED_OFF_IDLE_MS;
-    server.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      else socket.destroy();
+    // It never listens, and node:http checks headersTimeout and requestTimeout only once its server is
+    // listening (on 'listening' it starts tracking connections): without this, a client handed over that
+    // then trickles a request head is cut only by the idle timeout.
+    server.emit('listening');
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) return void socket.destroy();
+      const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     });
     return server;
   }
@@ -379,13 +411,27 @@ class ReferenceTracker implements Tracker {
     if (req.method !== 'GET') return sendBencoded(res, failureAnswer('announce must be a GET request'), 405);
     const remote = req.socket.remoteAddress;
     if (remote === undefined) return void res.destroy();
+    sendBencoded(res, await this.#announceAnswer(query, remote, passkey));
+  }
+
+  /** The answer to an announce; with passkeys, a failure unless its passkey (path, else query) is known. */
+  #announceAnswer(query: string, remote: string, passkey: string | undefined): Promise<Buffer> {
     const peerAuth = this.#options.peerAuth;
-    if (peerAuth === undefined) return sendBencoded(res, await this.#core.announce(query, remote));
+    if (peerAuth === undefined) return this.#core.announce(query, remote);
+    return this.#authorisedAnnounce(peerAuth, query, remote, passkey);
+  }
+
+  async #authorisedAnnounce(
+    peerAuth: TrackerPeerAuth,
+    query: string,
+    remote: string,
+    passkey: string | undefined,
+  ): Promise<Buffer> {
     const subscriber = await peerAuth.subscriberOf(passkey, query, remote);
-    if (typeof subscriber !== 'string') return sendBencoded(res, subscriber);
+    if (typeof subscriber !== 'string') return subscriber;
     const answer = await this.#core.announce(query, remote);
     peerAuth.answered(answer, query, remote, subscriber);
-    sendBencoded(res, answer);
+    return answer;
   }
 
   /** The multi-object announce (docs/tracker.md): a bencoded POST carrying many objects of one peer. */
@@ -405,11 +451,16 @@ class ReferenceTracker implements Tracker {
 
   async #scrape(req: IncomingMessage, res: ServerResponse, query: string, passkey?: string): Promise<void> {
     if (req.method !== 'GET') return sendBencoded(res, failureAnswer('scrape must be a GET request'), 405);
+    sendBencoded(res, await this.#scrapeAnswerFor(query, req.socket.remoteAddress ?? '', passkey));
+  }
+
+  /** The answer to a scrape; with passkeys, a failure unless its passkey is known. */
+  async #scrapeAnswerFor(query: string, remote: string, passkey: string | undefined): Promise<Buffer> {
     if (this.#options.peerAuth !== undefined) {
-      const subscriber = await this.#options.peerAuth.subscriberOf(passkey, query, req.socket.remoteAddress ?? '');
-      if (typeof subscriber !== 'string') return sendBencoded(res, subscriber);
+      const subscriber = await this.#options.peerAuth.subscriberOf(passkey, query, remote);
+      if (typeof subscriber !== 'string') return subscriber;
     }
-    sendBencoded(res, await this.#scrapeAnswer(query));
+    return this.#scrapeAnswer(query);
   }
 
   async #scrapeAnswer(query: string): Promise<Buffer> {
@@ -600,11 +651,20 @@ function sendBencodedFast(res: Http1Response, body: Buffer, status = 200): void 
   res.end(body);
 }
 
-/** Announces and scrapes (origin-form targets): the requests the HTTP/1.1 layer answers itself. */
-function isFastPath(target: string): boolean {
+/**
+ * Announces and scrapes (origin-form targets), with passkeys also `/<passkey>/announce` and
+ * `/<passkey>/scrape`: the requests the HTTP/1.1 layer answers itself.
+ */
+function isFastPath(target: string, passkeys: boolean): boolean {
   const end = target.indexOf('?');
   const path = end < 0 ? target : target.slice(0, end);
-  return path === '/announce' || path === '/scrape';
+  return path === '/announce' || path === '/scrape' || (passkeys && TrackerPeerAuth.passkeyPath(path) !== null);
+}
+
+/** A request path as logged: a passkey in it is not (docs/auth.md). */
+function loggedPath(path: string): string {
+  const keyed = TrackerPeerAuth.passkeyPath(path);
+  return keyed === null ? path : `/<passkey>/${keyed.action}`;
 }
 
 function clampInt(text: string | null, fallback: number, min: number, max: number): number {
