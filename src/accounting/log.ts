@@ -131,6 +131,7 @@ export class AccountingLog {
   }
 
   async #write(batch: TakenLines, firstSeq: number): Promise<void> {
+    let durable: string | null = null;
     try {
       if (
         this.#fileBytes > 0 &&
@@ -145,10 +146,9 @@ export class AccountingLog {
       this.#fileBytes += batch.bytes;
       this.written += batch.lines;
       this.#failed = false;
-      if (this.#followers.size > 0) {
-        const text = Buffer.concat(batch.buffers).toString('utf8');
-        for (const follower of this.#followers) follower(text, firstSeq);
-      }
+      // Read before the buffers go back for reuse; told only after the try: the records are durable now,
+      // whatever a follower does.
+      if (this.#followers.size > 0) durable = Buffer.concat(batch.buffers).toString('utf8');
     } catch (err) {
       // Lost records leave a gap in the sequence numbers; say so once per run of failures.
       this.lost += batch.lines;
@@ -161,6 +161,22 @@ export class AccountingLog {
       this.#failed = true;
     } finally {
       this.#queue.release(batch.buffers);
+    }
+    if (durable !== null) this.#tellFollowers(durable, firstSeq);
+  }
+
+  /** A follower that throws is logged and dropped; the others are told, and the records stay written. */
+  #tellFollowers(lines: string, firstSeq: number): void {
+    for (const follower of this.#followers) {
+      try {
+        follower(lines, firstSeq);
+      } catch (err) {
+        this.#followers.delete(follower);
+        this.#logger.warn(
+          { error: (err as Error).message },
+          'accounting: a follower of the records failed; it is dropped (the records are written)',
+        );
+      }
     }
   }
 

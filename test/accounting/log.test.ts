@@ -151,3 +151,28 @@ describe('accounting log', () => {
     );
   });
 });
+
+describe('accounting log followers', () => {
+  it('counts records written when a follower throws, drops that follower and still tells the others', async () => {
+    const folder = join(dir, 'followers');
+    const log = await AccountingLog.open({ dir: folder, agent: 'edge3' });
+    const heard: number[] = [];
+    let throwing = 0;
+    log.follow(() => {
+      throwing += 1;
+      throw new Error('a collector went away badly');
+    });
+    log.follow((_lines, firstSeq) => heard.push(firstSeq));
+    log.add({ type: 'http', 'sc-status': 200 });
+    await log.flush();
+    log.add({ type: 'http', 'sc-status': 200 });
+    await log.flush();
+    expect(log.counters()).toMatchObject({ written: 3, lost: 0 });
+    expect(heard).toEqual([1, 3]);
+    expect(throwing).toBe(1);
+    await log.close();
+    const all = await lines(folder);
+    expect(all.map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+    expect(log.counters()).toMatchObject({ written: 4, lost: 0 });
+  });
+});
