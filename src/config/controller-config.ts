@@ -49,6 +49,11 @@ export interface ControllerConfig {
    * pieces for peers come from the edge nearest to homeAddress. Null: no topology.
    */
   topology?: { networkMap: string; costMap?: string; refreshS: number; homeAddress?: string } | null;
+  /**
+   * The tracker's allow-list (docs/auth.md): followed, relayed to the edges with `peerAuth: tracker`, and
+   * the gate of the controller's own peer wire. Null or absent: none.
+   */
+  peerAuth?: { url: string; tokenFile: string } | null;
 }
 
 export const DEFAULT_CONTROLLER_CONFIG: Omit<ControllerConfig, 'dataDir'> = {
