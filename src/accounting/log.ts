@@ -29,6 +29,8 @@ export interface AccountingLogOptions {
   rotateBytes?: number;
   /** Rotate when the file is this old; default 1 h. */
   rotateMs?: number;
+  /** Shared memory for records on their way to the writer; default 32 MiB. */
+  ringBytes?: number;
   logger?: Logger;
 }
 
@@ -73,7 +75,7 @@ export class AccountingLog {
     } catch (err) {
       throw fromSystemError(err, options.dir);
     }
-    const memory = ringMemory(RING_BYTES);
+    const memory = ringMemory(options.ringBytes ?? RING_BYTES);
     const run = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
     const settings: WriterSettings = {
       dir: options.dir,
@@ -131,6 +133,8 @@ export class AccountingLog {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // The ring emptied first: the `stop` record must not find it full.
+    await this.#call('flush');
     this.add({ type: 'stop', 'last-seq': this.#seq + 1 });
     await this.#call('close');
     await this.#worker.terminate();
