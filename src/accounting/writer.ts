@@ -14,6 +14,8 @@ import { type RingMemory, RingReader } from './ring.ts';
 export const CURRENT_FILE = 'accounting.jsonl';
 /** Records are written at least this often: durable within a second. */
 export const FLUSH_MS = 250;
+/** The ring is read this often, between writes. */
+const DRAIN_MS = 20;
 
 export interface WriterSettings {
   dir: string;
@@ -48,10 +50,9 @@ export class AccountingWriter {
   #fd: number | null = null;
   #fileBytes = 0;
   #fileOpenedAt = 0;
-  /** Runs of consecutive lines of this batch, kept only while someone follows. */
-  #runs: WrittenLines[] = [];
+  /** Runs of consecutive seqs among the lines held: where each starts and how many lines. */
+  #runs: Array<{ firstSeq: number; lines: number }> = [];
   #lastSeq = -1;
-  #following = false;
 
   constructor(settings: WriterSettings) {
     this.#settings = settings;
@@ -65,27 +66,31 @@ export class AccountingWriter {
     this.#openFile();
   }
 
-  /** Reads the ring, writes what it held; the batch's outcome, or null when there was nothing. */
-  writeBatch(): Extract<WriterMessage, { kind: 'batch' }> | null {
-    this.#following = this.#ring.followed;
-    this.#runs = [];
-    this.#lastSeq = -1;
+  /** Reads what the ring holds into the lines to write (the ring's room is free again at once). */
+  drain(): void {
     this.#ring.drain(
       (seq, at, entry) => this.#add(seq, at, 'http', httpMembers(entry)),
       (seq, at, type, members) => this.#add(seq, at, type, members),
     );
+  }
+
+  /** Reads the ring, writes every line held; the batch's outcome, or null when there was nothing. */
+  writeBatch(): Extract<WriterMessage, { kind: 'batch' }> | null {
+    this.drain();
     if (this.#queue.lines === 0) return null;
     const batch = this.#queue.take();
+    const runs = this.#runs;
+    this.#runs = [];
     try {
       this.#write(batch);
-      // Asked after the write: a follower that came meanwhile gets these lines from here or from the file.
-      const runs = this.#following || this.#ring.followed ? this.#runs : undefined;
-      return { kind: 'batch', written: batch.lines, lost: 0, ...(runs === undefined ? {} : { runs }) };
+      // Asked after the write: a follower that came before it hears these lines, one that came after
+      // finds them in the file.
+      if (!this.#ring.followed) return { kind: 'batch', written: batch.lines, lost: 0 };
+      return { kind: 'batch', written: batch.lines, lost: 0, runs: splitRuns(batch.buffers, runs) };
     } catch (err) {
       return { kind: 'batch', written: 0, lost: batch.lines, error: (err as Error).message };
     } finally {
       this.#queue.release(batch.buffers);
-      this.#runs = [];
     }
   }
 
@@ -96,15 +101,11 @@ export class AccountingWriter {
 
   #add(seq: number, at: number, type: RecordType, members: string): void {
     const head = `{"seq":${seq},${this.#runAgent}"type":"${type}",${this.#clock.at(at)}`;
-    const line = members === '' ? `${head}}\n` : `${head},${members}}\n`;
-    this.#queue.push(line);
-    // Followers are told of runs of consecutive seqs (a record dropped on a full ring breaks a run).
-    if (this.#following || this.#ring.followed) {
-      this.#following = true;
-      const last = this.#runs.at(-1);
-      if (last !== undefined && seq === this.#lastSeq + 1) last.text += line;
-      else this.#runs.push({ firstSeq: seq, text: line });
-    }
+    this.#queue.push(members === '' ? `${head}}\n` : `${head},${members}}\n`);
+    // Runs of consecutive seqs (a record dropped on a full ring breaks a run), for followers.
+    const last = this.#runs.at(-1);
+    if (last !== undefined && seq === this.#lastSeq + 1) last.lines += 1;
+    else this.#runs.push({ firstSeq: seq, lines: 1 });
     this.#lastSeq = seq;
   }
 
@@ -133,6 +134,20 @@ export class AccountingWriter {
     renameSync(join(dir, CURRENT_FILE), join(dir, `accounting-${stamp}-${run}.jsonl`));
     this.#openFile();
   }
+}
+
+/** The lines of a batch as written, cut into its runs of consecutive seqs. */
+function splitRuns(buffers: Buffer[], runs: ReadonlyArray<{ firstSeq: number; lines: number }>): WrittenLines[] {
+  const text = Buffer.concat(buffers).toString('utf8');
+  const out: WrittenLines[] = [];
+  let start = 0;
+  for (const run of runs) {
+    let end = start;
+    for (let line = 0; line < run.lines; line += 1) end = text.indexOf('\n', end) + 1;
+    out.push({ firstSeq: run.firstSeq, text: text.slice(start, end) });
+    start = end;
+  }
+  return out;
 }
 
 /** writev until every byte is written: a short write (a full disk, a signal) goes on from where it stopped. */
@@ -175,10 +190,14 @@ export function runWriter(
     if (outcome !== null) port.postMessage(outcome);
   };
   const timer = setInterval(tick, FLUSH_MS);
+  // Read more often than written: the ring's room comes back soon, and it can stay small enough to keep
+  // in the CPUs' caches.
+  const reader = setInterval(() => writer.drain(), DRAIN_MS);
   port.on('message', (message) => {
     tick();
     if (message.kind === 'close') {
       clearInterval(timer);
+      clearInterval(reader);
       writer.close();
     }
     port.postMessage({ kind: 'done', id: message.id });
@@ -187,6 +206,7 @@ export function runWriter(
   return {
     stop() {
       clearInterval(timer);
+      clearInterval(reader);
       writer.close();
     },
   };
