@@ -21,7 +21,7 @@ import { KeyRing, UrlGate } from '../auth/index.ts';
 import type { AgentAddresses, AgentConfig } from '../config/index.ts';
 import { createDashboard, trackerSwarm } from '../dashboard/index.ts';
 import { InvalidArgumentError, NotFoundError } from '../errors/index.ts';
-import type { EdgeLink } from '../fleet/index.ts';
+import { EDGE_API, type EdgeLink } from '../fleet/index.ts';
 import type { HashPool } from '../hashing/index.ts';
 import type { HttpServer } from '../http/index.ts';
 import {
@@ -102,7 +102,7 @@ export class Agent {
   /** Ends the accounting streams of the admin API when the agent stops. */
   private readonly stopping = new AbortController();
   /** peerAuth: tracker: the allow-list held and the long poll keeping it. */
-  private allowList: { list: AllowList; follower: AllowListFollower; url: string } | null = null;
+  private allowList: { list: AllowList; follower: AllowListFollower } | null = null;
   /** The link to the controller, when this agent is one of its edges. */
   private edgeLink: EdgeLink | null = null;
   /** Bytes each object sent and pulled: the uploaded and downloaded of its announces. */
@@ -287,6 +287,8 @@ export class Agent {
       logger: this.logger.child({ part: 'controller link' }),
     });
     this.edgeLink = link;
+    // peerAuth: tracker as the controller relays it (startPeerAuth): the link has the credential now.
+    this.allowList?.follower.start();
     this.lifecycle.add({ name: 'controller link', phase: 'serving', stop: () => link.stop() });
   }
 
@@ -465,6 +467,25 @@ export class Agent {
    * before sending a peer piece bytes. The first list is not waited for: until it comes, nobody is on it.
    */
   private async startPeerAuth(settings: NonNullable<AgentConfig['peerAuth']>): Promise<void> {
+    if ('from' in settings) {
+      // Relayed by the controller, with this edge's credential: followed once the link has it (startEdgeLink).
+      const controllerUrl = this.config.controller?.urls[0];
+      if (controllerUrl === undefined) {
+        throw new InvalidArgumentError('peerAuth: tracker through the controller needs controller.url', {
+          subject: 'peerAuth',
+        });
+      }
+      const list = new AllowList(60_000);
+      const follower = new AllowListFollower({
+        url: new URL(EDGE_API.peerAuth, controllerUrl).href,
+        target: () => (this.edgeLink as EdgeLink).endpoint(EDGE_API.peerAuth),
+        list,
+        logger: this.logger.child({ part: 'peer-auth' }),
+      });
+      this.allowList = { list, follower };
+      this.lifecycle.add({ name: 'peer-auth', phase: 'release', stop: () => follower.stop() });
+      return;
+    }
     let token: string;
     try {
       token = (await readFile(settings.tokenFile, 'utf8')).trim();
@@ -482,7 +503,7 @@ export class Agent {
       logger: this.logger.child({ part: 'peer-auth' }),
     });
     follower.start();
-    this.allowList = { list, follower, url: settings.url };
+    this.allowList = { list, follower };
     this.lifecycle.add({ name: 'peer-auth', phase: 'release', stop: () => follower.stop() });
   }
 
@@ -631,8 +652,7 @@ export class Agent {
   }
 
   private peerAuthStatus() {
-    const { list, follower, url } = this.allowList!;
-    return { url, entries: list.size, version: list.version, updates: follower.updates, failures: follower.failures };
+    return (this.allowList as NonNullable<typeof this.allowList>).follower.status();
   }
 
   /**

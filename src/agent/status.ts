@@ -14,6 +14,7 @@ import type {
   StorageControlPart,
   StorageControlStatus,
 } from '../parts/index.ts';
+import type { PeerAuthStatus } from '../peer-auth/index.ts';
 import type { Qos, QosStatus } from '../qos/index.ts';
 import type { Catalog, PieceCache, ScrubStatus, StoredObject } from '../store/index.ts';
 import type { TrackerStatus } from '../tracker/index.ts';
@@ -43,14 +44,6 @@ export interface AgentStatus {
   accounting: { written: number; lost: number; queued: number } | null;
   /** peerAuth: tracker: the allow-list held (entries, the tracker's version) and its long poll; null when off. */
   peerAuth: PeerAuthStatus | null;
-}
-
-export interface PeerAuthStatus {
-  url: string;
-  entries: number;
-  version: number;
-  updates: number;
-  failures: number;
 }
 
 /** The parts a status is read from (the HTTP(S) servers and the wire server once listening). */

@@ -69,6 +69,9 @@ export class UrlGate {
   readonly #now: () => number;
   /** Tokens whose signature held under the keys of #generation. */
   readonly #checked = new Map<string, ParsedToken>();
+  /** Request targets whose query token held and allowed their path, under the keys of #generation. */
+  readonly #admitted = new Map<string, ParsedToken>();
+  #lastAdmitted: { target: string; parsed: ParsedToken } | null = null;
   #generation: number;
   readonly #counters: TokenCounters = {
     accepted: 0,
@@ -103,6 +106,20 @@ export class UrlGate {
     cookie: string | undefined,
     address: string | undefined,
   ): Refusal | ParsedToken {
+    if (this.#generation !== this.#keys.generation) this.#forget();
+    // A target admitted before (its query's token checked, its path allowed): what is left to check is
+    // what can change between requests, the client's address and the time.
+    // The last one first: comparing two strings costs far less than hashing a long one for the map, and
+    // a client (a web seed) asks one URL many times in a row.
+    const last = this.#lastAdmitted;
+    if (last !== null && last.target.length === target.length && last.target === target) {
+      return this.#stillGood(last.parsed, address, target);
+    }
+    const admitted = this.#admitted.get(target);
+    if (admitted !== undefined) {
+      this.#lastAdmitted = { target, parsed: admitted };
+      return this.#stillGood(admitted, address, target);
+    }
     const { path, query } = splitTarget(target);
     const token =
       (query === null ? undefined : paramOf(query, '&')) ??
@@ -120,7 +137,35 @@ export class UrlGate {
     }
     if (parsed.expires < this.#now()) return this.#refuse('expired', path, address, parsed.keyId);
     this.#counters.accepted += 1;
+    // Remembered by the whole target only when the token came from it (a query token wins over the
+    // header and the cookie, so the target alone decides which token is checked).
+    if (query !== null && paramOf(query, '&') === token) {
+      if (this.#admitted.size >= CHECKED_TOKENS_MAX) this.#admitted.clear();
+      this.#admitted.set(target, parsed);
+      this.#lastAdmitted = { target, parsed };
+    }
     return parsed;
+  }
+
+  /** A remembered target's token: still for this address, and not expired. */
+  #stillGood(parsed: ParsedToken, address: string | undefined, target: string): Refusal | ParsedToken {
+    if (
+      parsed.address !== undefined &&
+      (address === undefined || normalAddress(address) !== normalAddress(parsed.address))
+    ) {
+      return this.#refuse('wrong_address', splitTarget(target).path, address, parsed.keyId);
+    }
+    if (parsed.expires < this.#now()) return this.#refuse('expired', splitTarget(target).path, address, parsed.keyId);
+    this.#counters.accepted += 1;
+    return parsed;
+  }
+
+  /** Keys changed (a reload): every token is checked again. */
+  #forget(): void {
+    this.#checked.clear();
+    this.#admitted.clear();
+    this.#lastAdmitted = null;
+    this.#generation = this.#keys.generation;
   }
 
   /**
@@ -173,10 +218,7 @@ export class UrlGate {
 
   /** The token's claims if its key is held and its signature holds, else why not. */
   #verified(token: string): ParsedToken | TokenRefusal {
-    if (this.#generation !== this.#keys.generation) {
-      this.#checked.clear();
-      this.#generation = this.#keys.generation;
-    }
+    if (this.#generation !== this.#keys.generation) this.#forget();
     const known = this.#checked.get(token);
     if (known !== undefined) return known;
     const parsed = parseToken(token);

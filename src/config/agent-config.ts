@@ -63,9 +63,10 @@ export interface AgentConfig {
   announce: boolean;
   /**
    * `peerAuth: tracker`: piece bytes only to addresses on the tracker's allow-list (src/peer-auth), read at
-   * `url` with the tracker's admin token in `tokenFile`. null or absent: every peer.
+   * `url` with the tracker's admin token in `tokenFile`, or (an edge of a controller) as the controller
+   * relays it. null or absent: every peer.
    */
-  peerAuth?: { url: string; tokenFile: string } | null;
+  peerAuth?: { url: string; tokenFile: string } | { from: 'controller' } | null;
   /**
    * An edge of a CDN controller: it enrols and reports to the controller (the next of `urls` when one
    * fails), which announces and registers for it (trackers and IMS settings are then not used). null: a

@@ -56,6 +56,11 @@ export interface ControllerConfig {
     homeAddress?: string;
     placement?: 'demand' | 'load';
   } | null;
+  /**
+   * The tracker's allow-list (docs/auth.md): followed, relayed to the edges with `peerAuth: tracker`, and
+   * the gate of the controller's own peer wire. Null or absent: none.
+   */
+  peerAuth?: { url: string; tokenFile: string } | null;
 }
 
 export const DEFAULT_CONTROLLER_CONFIG: Omit<ControllerConfig, 'dataDir'> = {

@@ -119,6 +119,17 @@ export const CONTROLLER_SETTINGS: readonly ControllerSetting[] = [
     description: 'Serve no operator dashboard at /dashboard on the admin API.',
   },
   {
+    name: 'peer-auth-url',
+    kind: 'string',
+    description:
+      "An edgepeer tracker's allow-list (http://tracker:6969/peer-auth/allowed): followed by long poll and relayed to the edges with peerAuth: tracker; the controller's own peer wire then serves piece bytes only to addresses on it (docs/auth.md). Needs peer-auth-token-file.",
+  },
+  {
+    name: 'peer-auth-token-file',
+    kind: 'string',
+    description: "File holding the tracker's admin token, sent to read the allow-list.",
+  },
+  {
     name: 'ims-registrar',
     kind: 'string',
     description: "P-CSCF/registrar SIP URI: register the CDN's identity in IMS (edges do not register).",
@@ -392,6 +403,7 @@ export async function resolveControllerConfig(
     state: await stateOptions(values, where, options.readFiles !== false),
     storageControl: storageControlOf(values, where),
     topology: topologyOptions(values, where),
+    peerAuth: peerAuthOf(values, where),
   };
   return { config, logLevel: text('log-level') as LogLevel, file: file === null ? null : resolve(file) };
 }
@@ -427,7 +439,7 @@ async function readControllerFile(file: string): Promise<Values> {
     values[name] = checkedValue(setting, value, `${name} in ${file}`);
   }
   // Paths in the file are taken from its folder.
-  for (const name of ['data-dir', 'ims-password-file', 'state-password-file', 'state-tls-ca']) {
+  for (const name of ['data-dir', 'ims-password-file', 'state-password-file', 'state-tls-ca', 'peer-auth-token-file']) {
     if (typeof values[name] === 'string') values[name] = resolve(dirname(file), values[name] as string);
   }
   return values;
@@ -515,6 +527,24 @@ async function imsOptions(
     password,
     ...(values['ims-transport'] === undefined ? {} : { transport: values['ims-transport'] as 'udp' | 'tcp' | 'tls' }),
   };
+}
+
+/** peer-auth-url and its token file (both or neither), or null: no allow-list relayed. */
+function peerAuthOf(values: Values, where: (name: string) => string): ControllerConfig['peerAuth'] {
+  const url = values['peer-auth-url'] as string | undefined;
+  const tokenFile = values['peer-auth-token-file'] as string | undefined;
+  if (url === undefined && tokenFile === undefined) return null;
+  if (url === undefined || tokenFile === undefined) {
+    const [given, missing] =
+      url === undefined ? ['peer-auth-token-file', 'peer-auth-url'] : ['peer-auth-url', 'peer-auth-token-file'];
+    throw new ConfigError(`${given} (${where(given)}) needs ${missing} too`, { subject: missing });
+  }
+  if (!/^https?:\/\/[^/\s]+/i.test(url)) {
+    throw new ConfigError(`peer-auth-url (${where('peer-auth-url')}): "${url}" is not an http(s) URL`, {
+      subject: 'peer-auth-url',
+    });
+  }
+  return { url, tokenFile: resolve(tokenFile) };
 }
 
 /** The storage-control-* settings, or null when it is off; ConfigError names the setting that is wrong. */

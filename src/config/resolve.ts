@@ -254,7 +254,9 @@ function checkTogether(merged: Layer): ConfigIssue[] {
       });
     }
   }
-  if (get(merged, 'peerAuth') === 'tracker') {
+  // An edge of a controller with neither key follows the controller's relay of the allow-list.
+  const relayed = merged.has('controller.url') && !merged.has('peerAuthUrl') && !merged.has('peerAuthTokenFile');
+  if (get(merged, 'peerAuth') === 'tracker' && !relayed) {
     for (const key of ['peerAuthUrl', 'peerAuthTokenFile'] as const) {
       if (merged.has(key)) continue;
       issues.push({
@@ -491,9 +493,11 @@ function toAgentConfig(
     trackers: v('trackers') as string[],
     announce: v('announce') as boolean,
     peerAuth:
-      v('peerAuth') === 'tracker'
-        ? { url: v('peerAuthUrl') as string, tokenFile: v('peerAuthTokenFile') as string }
-        : null,
+      v('peerAuth') !== 'tracker'
+        ? null
+        : v('peerAuthUrl') === undefined && v('controller.url') !== undefined
+          ? { from: 'controller' }
+          : { url: v('peerAuthUrl') as string, tokenFile: v('peerAuthTokenFile') as string },
     ims:
       registrar === undefined
         ? null

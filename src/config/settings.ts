@@ -191,7 +191,9 @@ export const SETTINGS = {
     },
     defaultText: 'none (needed with peerAuth: tracker)',
     example: 'http://tracker.example.net:6969/peer-auth/allowed',
-    doc: "The tracker's allow-list, followed by long poll with peerAuth: tracker.",
+    doc:
+      "The tracker's allow-list, followed by long poll with peerAuth: tracker. An edge of a controller without " +
+      'it (and without peerAuthTokenFile) follows the allow-list the controller relays (controller --peer-auth-url).',
     flag: 'peer-auth-url',
   },
   peerAuthTokenFile: {

@@ -2,7 +2,7 @@
 // the union of what the edges hold; its pieces come from the edges, verified, through a cache of its own;
 // its HTTP URLs redirect to the edges; it alone announces to trackers and registers in IMS. Edges enrol,
 // send heartbeats and holdings, and take ingest and purge commands on the edge listener.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -33,6 +33,7 @@ import {
   startHttp,
   startPeerWire,
 } from '../parts/index.ts';
+import { AllowList, AllowListFollower } from '../peer-auth/index.ts';
 import type { PolicyExplanation } from '../policy/index.ts';
 import { CachingSource } from '../store/index.ts';
 import { Topology } from '../topology/index.ts';
@@ -100,6 +101,8 @@ export class Controller {
   /** Signed URL tokens: keys and the check before redirects; null when URLs need none. */
   #urlKeys: KeyRing | null = null;
   #urlGate: UrlGate | null = null;
+  /** The tracker's allow-list, followed (peer-auth-url), relayed to the edges and gating this peer wire. */
+  #peerAuth: AllowListFollower | null = null;
   #addresses: ControllerAddresses = { peerPort: 0, httpPort: null, httpBaseUrls: [], edgeUrl: '', adminUrl: null };
 
   private constructor(
@@ -202,8 +205,10 @@ export class Controller {
     await this.catalog.load();
     lifecycle.add({ name: 'edge source', phase: 'release', stop: () => this.#source.close() });
 
+    const allowList = config.peerAuth ? await this.#followAllowList(config.peerAuth) : null;
     const edgeApi = createEdgeApi({
       registry: this.registry,
+      allowList,
       host: config.edges.host,
       port: config.edges.port,
       logger: logger.child({ part: 'edge api' }),
@@ -231,6 +236,8 @@ export class Controller {
         ...(config.peer.host ? { host: config.peer.host } : {}),
         // A piece comes from an edge over HTTP (~5x a local read): more of a peer's queue is fetched ahead.
         limits: { prefetchDepth: CONTROLLER_PREFETCH_DEPTH, ...config.peer.limits },
+        // The CDN's own peer: with an allow-list, piece bytes only to the addresses on it, as at its edges.
+        ...(allowList === null ? {} : { peerGate: allowList }),
         ...(config.storageControl ? { topUpBytesPerSecond: config.storageControl.topUpBytesPerSecond } : {}),
       },
       config.shutdownGraceMs,
@@ -280,6 +287,33 @@ export class Controller {
     });
     lifecycle.add({ name: 'leadership', phase: 'serving', stop: () => leadership.stop().then(() => this.#leading) });
     this.#leadership = leadership;
+  }
+
+  /**
+   * Follows the tracker's allow-list (long poll, src/peer-auth) for the edges' relay and this peer wire.
+   * The first list is not waited for: until it comes, nobody is on it.
+   */
+  async #followAllowList(settings: NonNullable<ControllerConfig['peerAuth']>): Promise<AllowList> {
+    let token: string;
+    try {
+      token = (await readFile(settings.tokenFile, 'utf8')).trim();
+    } catch (err) {
+      throw new InvalidArgumentError(
+        `peer-auth-token-file ${settings.tokenFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`,
+        { subject: 'peer-auth-token-file' },
+      );
+    }
+    const list = new AllowList(60_000);
+    const follower = new AllowListFollower({
+      url: settings.url,
+      token,
+      list,
+      logger: this.#logger.child({ part: 'peer-auth' }),
+    });
+    follower.start();
+    this.#peerAuth = follower;
+    this.#lifecycle.add({ name: 'peer-auth', phase: 'release', stop: () => follower.stop() });
+    return list;
   }
 
   /** Takes up (or hands over) the CDN's registration in IMS and its announces. */
@@ -534,6 +568,7 @@ export class Controller {
       registration: this.#registration,
       leader: this.#leadership?.leader ?? false,
       nearness: this.nearness,
+      peerAuth: this.#peerAuth?.status() ?? null,
     });
   }
 

@@ -23,6 +23,7 @@ import {
   stateRequest,
 } from '../fleet/index.ts';
 import { type Logger, WarningThrottle } from '../log/index.ts';
+import { type AllowList, allowListPoll } from '../peer-auth/index.ts';
 import { acceptChannel, type EdgeChannel } from './edge-channel.ts';
 import type { EdgeRegistry } from './edge-registry.ts';
 
@@ -41,6 +42,11 @@ export function createEdgeApi(options: {
   host: string;
   port: number;
   logger: Logger;
+  /**
+   * The tracker's allow-list as this controller follows it (peer-auth-url), relayed to edges with
+   * `peerAuth: tracker` at EDGE_API.peerAuth; null: not relayed (404).
+   */
+  allowList?: AllowList | null;
 }): EdgeApi {
   const { registry, logger } = options;
   // Edges (or whoever reaches the listener) can send a bad message per request: the log stays bounded.
@@ -125,6 +131,7 @@ export function createEdgeApi(options: {
       });
       return sendJson(res, 200, { commands: await registry.poll(edge.id, waitMs, hungUp.signal) });
     }
+    if (req.method === 'GET' && path === EDGE_API.peerAuth) return relayAllowList(req, res);
     const events = /^\/v1\/edge\/commands\/([^/]{1,64})\/events$/.exec(path);
     if (req.method === 'POST' && events !== null) {
       const request = parseMessage(commandEventsRequest, await readJson(req, MAX_EDGE_BODY_BYTES), 'command events');
@@ -138,6 +145,24 @@ export function createEdgeApi(options: {
       return;
     }
     throw new NotFoundError(`no route ${req.method} ${path.slice(0, 200)}`);
+  }
+
+  /** The allow-list as the tracker answers it: at once, or with `since` a long poll until another version. */
+  async function relayAllowList(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const list = options.allowList ?? null;
+    if (list === null) {
+      throw new NotFoundError('this controller relays no allow-list: start it with --peer-auth-url (docs/auth.md)');
+    }
+    const { since, waitMs } = allowListPoll(new URL(req.url ?? '/', 'http://edge').searchParams);
+    if (since !== null) {
+      const hungUp = new AbortController();
+      res.on('close', () => {
+        if (!res.writableFinished) hungUp.abort();
+      });
+      await list.wait(since, waitMs, hungUp.signal);
+      if (hungUp.signal.aborted) return;
+    }
+    sendJson(res, 200, list.snapshot());
   }
 
   return {

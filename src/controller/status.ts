@@ -3,6 +3,7 @@
 import type { HttpServer } from '../http/index.ts';
 import type { RegistrationState } from '../ims/index.ts';
 import type { AnnouncesPart, RegistrationPart } from '../parts/index.ts';
+import type { PeerAuthStatus } from '../peer-auth/index.ts';
 import type { CachingSource } from '../store/index.ts';
 import type { TrackerStatus } from '../tracker/index.ts';
 import type { PeerWireServer, PeerWireStats } from '../wire/index.ts';
@@ -54,6 +55,8 @@ export interface ControllerStatus {
   ims: RegistrationState | null;
   /** ALTO maps and the bytes redirected and fetched within and across PIDs; null without maps. */
   topology: ReturnType<EdgeNearness['status']> | null;
+  /** The tracker's allow-list followed and relayed to the edges (peer-auth-url); null when not. */
+  peerAuth: PeerAuthStatus | null;
 }
 
 export function edgeSummaries(catalog: FleetCatalog, now = Date.now()): EdgeSummary[] {
@@ -99,6 +102,7 @@ export function controllerStatus(parts: {
   registration: RegistrationPart;
   leader: boolean;
   nearness: EdgeNearness | null;
+  peerAuth: PeerAuthStatus | null;
 }): ControllerStatus {
   const objects = parts.catalog.list();
   const edges = parts.catalog.edges();
@@ -122,5 +126,6 @@ export function controllerStatus(parts: {
     trackers: parts.announces.status(),
     ims: parts.registration.state(),
     topology: parts.nearness?.status() ?? null,
+    peerAuth: parts.peerAuth,
   };
 }

@@ -189,6 +189,16 @@ export class EdgeLink {
     return this.#options.controllerUrls[this.#current] as string;
   }
 
+  /**
+   * A URL of the controller in use (`path` one of EDGE_API's) and this edge's Authorization field, for
+   * calls made by others (the allow-list's long poll). Only once started.
+   */
+  endpoint(path: string): { url: string; authorization: string } {
+    const credential = this.#credential;
+    if (credential === null) throw new Error('the edge link is not started');
+    return { url: new URL(path, this.#url).href, authorization: edgeAuthorization(credential.edgeId, credential.key) };
+  }
+
   status(): EdgeLinkStatus {
     return { ...this.#status, lastHeartbeatAt: this.#lastHeartbeatAt };
   }

@@ -21,6 +21,8 @@ export const EDGE_API = {
   commands: '/v1/edge/commands',
   leave: '/v1/edge/leave',
   channel: '/v1/edge/channel',
+  /** The tracker's allow-list as the controller relays it (GET, long poll as at the tracker; docs/auth.md). */
+  peerAuth: '/v1/edge/peer-auth/allowed',
 } as const;
 
 /** The `Upgrade` token of an edge's channel. */

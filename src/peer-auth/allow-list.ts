@@ -18,12 +18,27 @@ export interface AllowSnapshot {
   entries: AllowEntry[];
 }
 
+/** Longest long poll of the allow-list a reader may ask for (`wait`, seconds). */
+export const ALLOW_LIST_MAX_WAIT_S = 60;
+
+/**
+ * The long poll asked for by a read of the allow-list (the tracker's and the controller's relay answer
+ * alike): `since` a version (null: answer at once) and `wait` seconds (default 30, at most 60).
+ */
+export function allowListPoll(params: URLSearchParams): { since: number | null; waitMs: number } {
+  const since = Number(params.get('since') ?? Number.NaN);
+  const wait = Number(params.get('wait') ?? 30);
+  const waitMs = Math.min(Math.max(Number.isFinite(wait) ? wait : 30, 0), ALLOW_LIST_MAX_WAIT_S) * 1000;
+  return { since: Number.isInteger(since) ? since : null, waitMs };
+}
+
 export function normalAddress(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address.toLowerCase();
 }
 
 export class AllowList {
-  readonly ttlMs: number;
+  /** An entry's time to live: this list's own, or (a copy) the tracker's as its last snapshot said. */
+  #ttlMs: number;
   readonly #now: () => number;
   /** address -> info hash -> entry. */
   #byAddress = new Map<string, Map<string, AllowEntry>>();
@@ -35,8 +50,12 @@ export class AllowList {
 
   constructor(ttlMs: number, now: () => number = Date.now) {
     if (!(Number.isFinite(ttlMs) && ttlMs > 0)) throw new RangeError(`allow-list TTL must be positive, got ${ttlMs}`);
-    this.ttlMs = ttlMs;
+    this.#ttlMs = ttlMs;
     this.#now = now;
+  }
+
+  get ttlMs(): number {
+    return this.#ttlMs;
   }
 
   get size(): number {
@@ -51,7 +70,7 @@ export class AllowList {
       objects = new Map();
       this.#byAddress.set(key, objects);
     }
-    const expiresAt = this.#now() + this.ttlMs;
+    const expiresAt = this.#now() + this.#ttlMs;
     const entry = objects.get(infoHash);
     if (entry !== undefined && entry.subscriber === subscriber && entry.expiresAt > this.#now()) {
       entry.expiresAt = expiresAt;
@@ -99,7 +118,10 @@ export class AllowList {
     return { version: this.version, ttlMs: this.ttlMs, entries };
   }
 
-  /** Takes a tracker's snapshot whole (an agent's copy). Expiry times are the tracker's: clocks should agree. */
+  /**
+   * Takes a tracker's snapshot whole (an agent's or the controller's copy). Expiry times and the TTL are the
+   * tracker's: clocks should agree.
+   */
   replace(snapshot: AllowSnapshot): void {
     const next = new Map<string, Map<string, AllowEntry>>();
     let size = 0;
@@ -116,6 +138,7 @@ export class AllowList {
     this.#byAddress = next;
     this.#size = size;
     this.version = snapshot.version;
+    if (Number.isFinite(snapshot.ttlMs) && snapshot.ttlMs > 0) this.#ttlMs = snapshot.ttlMs;
     this.#wake();
   }
 

@@ -151,3 +151,59 @@ describe('accounting log', () => {
     );
   });
 });
+
+describe('accounting log followers', () => {
+  it('counts records written when a follower throws, drops that follower and still tells the others', async () => {
+    const folder = join(dir, 'followers');
+    const log = await AccountingLog.open({ dir: folder, agent: 'edge3' });
+    const heard: number[] = [];
+    let throwing = 0;
+    log.follow(() => {
+      throwing += 1;
+      throw new Error('a collector went away badly');
+    });
+    log.follow((_lines, firstSeq) => heard.push(firstSeq));
+    log.add({ type: 'http', 'sc-status': 200 });
+    await log.flush();
+    log.add({ type: 'http', 'sc-status': 200 });
+    await log.flush();
+    expect(log.counters()).toMatchObject({ written: 3, lost: 0 });
+    expect(heard).toEqual([1, 3]);
+    expect(throwing).toBe(1);
+    await log.close();
+    const all = await lines(folder);
+    expect(all.map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+    expect(log.counters()).toMatchObject({ written: 4, lost: 0 });
+  });
+});
+
+describe('accounting log under a burst larger than its ring', () => {
+  it('counts the records that found the ring full as lost, and their seqs are the gap the summary shows', async () => {
+    const folder = join(dir, 'burst');
+    const log = await AccountingLog.open({ dir: folder, agent: 'edge4', ringBytes: 8192 });
+    const recorder = new AccountingRecorder(log);
+    // Synchronously, faster than the writer (every 250 ms) can read: most find the ring full.
+    for (let i = 0; i < 2000; i += 1) {
+      recorder.httpResponse({
+        remoteAddress: '127.0.0.1',
+        remotePort: 1000,
+        method: 'GET',
+        target: `/pieces/${IH}/${i}`,
+        infoHash: IH,
+        minorVersion: 1,
+        range: undefined,
+        status: 200,
+        bodyBytes: 1,
+        durationMs: 1,
+      });
+    }
+    await log.close();
+    const { records, unreadableLines } = await readRecords(folder);
+    const { lost, written } = log.counters();
+    expect(lost).toBeGreaterThan(0);
+    expect(written + lost).toBe(2002);
+    expect(records).toHaveLength(written);
+    const [run] = summarise(records, { periodMs: 3_600_000, by: [] }, unreadableLines).runs;
+    expect(run).toMatchObject({ firstSeq: 1, lastSeq: 2002, missing: lost, stopped: true });
+  });
+});

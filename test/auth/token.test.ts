@@ -78,6 +78,36 @@ describe('URL tokens', () => {
     expect(g.counters().refused).toMatchObject({ missing: 1, malformed: 1, bad_signature: 2, expired: 1 });
   });
 
+  it('checks a remembered target again for the address, the time and the keys', async () => {
+    const g = gate();
+    const bound = `/objects/${IH}/f.bin?__token__=${token({ address: '10.0.0.1', expires: now + 5 })}`;
+    expect(g.check(bound, undefined, undefined, '10.0.0.1')).toBeNull();
+    expect(g.check(bound, undefined, undefined, '10.0.0.1')).toBeNull();
+    expect(g.check(bound, undefined, undefined, '10.0.0.2')).toMatchObject({ reason: 'wrong_address' });
+    now += 10;
+    try {
+      expect(g.check(bound, undefined, undefined, '10.0.0.1')).toMatchObject({ reason: 'expired', status: 410 });
+    } finally {
+      now -= 10;
+    }
+    const byK2 = `/objects/${IH}/f.bin?__token__=${token({}, 'k2')}`;
+    expect(g.check(byK2, undefined, undefined, '::1')).toBeNull();
+    await ring.reload([{ id: 'k1', file: join(dir, 'k1') }]);
+    try {
+      expect(g.check(byK2, undefined, undefined, '::1')).toMatchObject({ reason: 'unknown_key' });
+    } finally {
+      await ring.reload([
+        { id: 'k1', file: join(dir, 'k1') },
+        { id: 'k2', file: join(dir, 'k2') },
+      ]);
+    }
+    // A header's token is not remembered by the target: another header on the same target is checked.
+    const plain = `/objects/${IH}/g.bin`;
+    expect(g.check(plain, token(), undefined, '::1')).toBeNull();
+    expect(g.check(plain, 'nonsense', undefined, '::1')).toMatchObject({ reason: 'malformed' });
+    expect(g.counters().accepted).toBe(4);
+  });
+
   it('binds to an IPv4 client seen as IPv4-mapped IPv6', () => {
     expect(gate().check(`/objects/${IH}/f`, token({ address: '127.0.0.1' }), undefined, '::ffff:127.0.0.1')).toBeNull();
   });

@@ -199,6 +199,24 @@ describe('resolveControllerConfig', () => {
     ).rejects.toMatchObject({ details: { subject: 'storage-control-objects' } });
   });
 
+  it('follows the allow-list with peer-auth-url and its token file, and refuses one without the other', async () => {
+    expect((await resolveControllerConfig({}, { env: {} })).config.peerAuth).toBeNull();
+    const { config } = await resolveControllerConfig(
+      { 'peer-auth-url': 'http://t.example:6969/peer-auth/allowed', 'peer-auth-token-file': '/etc/edgepeer/t.token' },
+      { env: {} },
+    );
+    expect(config.peerAuth).toEqual({
+      url: 'http://t.example:6969/peer-auth/allowed',
+      tokenFile: '/etc/edgepeer/t.token',
+    });
+    await expect(
+      resolveControllerConfig({ 'peer-auth-url': 'http://t.example:6969/peer-auth/allowed' }, { env: {} }),
+    ).rejects.toMatchObject({ details: { subject: 'peer-auth-token-file' } });
+    await expect(
+      resolveControllerConfig({ 'peer-auth-url': 'ftp://t.example', 'peer-auth-token-file': '/t' }, { env: {} }),
+    ).rejects.toMatchObject({ details: { subject: 'peer-auth-url' } });
+  });
+
   it('documents every setting in docs/configuration.md, with its environment variable', async () => {
     const { readFile } = await import('node:fs/promises');
     const { controllerEnvName } = await import('../../src/config/index.ts');

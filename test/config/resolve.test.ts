@@ -550,6 +550,16 @@ describe('peerAuth', () => {
     const issues = await issuesFrom({ env: { EDGEPEER_PEER_AUTH: 'tracker' } });
     expect(issues.map((issue) => issue.key).sort()).toEqual(['peerAuthTokenFile', 'peerAuthUrl']);
   });
+
+  it('on an edge of a controller without a URL or token file, follows the allow-list the controller relays', async () => {
+    const env = { EDGEPEER_PEER_AUTH: 'tracker', EDGEPEER_CONTROLLER_URL: 'http://c1.example:7000' };
+    expect((await resolveWith({ env })).config.peerAuth).toEqual({ from: 'controller' });
+    // One of the two given: the tracker it is, and the other is missing.
+    const issues = await issuesFrom({
+      env: { ...env, EDGEPEER_PEER_AUTH_URL: 'http://t.example:6969/peer-auth/allowed' },
+    });
+    expect(issues.map((issue) => issue.key)).toEqual(['peerAuthTokenFile']);
+  });
 });
 
 describe('every key is reachable from the file and the environment', () => {

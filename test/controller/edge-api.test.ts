@@ -532,3 +532,44 @@ describe('edge API: commands', () => {
     expect(unknown.json.error.message).toContain('c99-deadbeef');
   });
 });
+
+describe('edge API: the allow-list relayed to edges (peerAuth: tracker through the controller)', () => {
+  it('answers 404 when the controller follows no allow-list, 401 without the edge credential', async () => {
+    const edge = await enrol();
+    expect((await call('GET', '/v1/edge/peer-auth/allowed', { auth: edge.auth })).status).toBe(404);
+    expect((await call('GET', '/v1/edge/peer-auth/allowed')).status).toBe(401);
+  });
+
+  it("answers the list with the tracker's version, TTL and expiry times; a poll at that version waits for the next", async () => {
+    const { AllowList } = await import('../../src/peer-auth/index.ts');
+    const relayed = new AllowList(60_000);
+    const relayApi = createEdgeApi({ registry, host: '127.0.0.1', port: 0, logger: silent, allowList: relayed });
+    const relayBase = await relayApi.listen();
+    try {
+      const edge = await enrol();
+      const expiresAt = Date.now() + 3_600_000;
+      const entry = { address: '192.0.2.7', infoHash: 'ab'.repeat(20), subscriber: 'sip:alice@ims.example', expiresAt };
+      relayed.replace({ version: 12, ttlMs: 3_660_000, entries: [entry] });
+      const read = async (query: string) => {
+        const response = await request(`${relayBase}/v1/edge/peer-auth/allowed${query}`, {
+          headers: { authorization: edge.auth },
+        });
+        return { status: response.statusCode, json: (await response.body.json()) as Record<string, unknown> };
+      };
+      expect(await read('')).toEqual({ status: 200, json: { version: 12, ttlMs: 3_660_000, entries: [entry] } });
+      // A poll at version 12 is answered when the tracker's next version comes, not before.
+      let answered = false;
+      const poll = read('?since=12&wait=20').then((answer) => {
+        answered = true;
+        return answer;
+      });
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(answered).toBe(false);
+      relayed.replace({ version: 13, ttlMs: 3_660_000, entries: [] });
+      expect((await poll).json).toMatchObject({ version: 13, entries: [] });
+      expect((await read('?since=12&wait=20')).json).toMatchObject({ version: 13 });
+    } finally {
+      await relayApi.close();
+    }
+  });
+});

@@ -1,8 +1,10 @@
 // Peer wire for authorised peers only, against python3-libtorrent: a private object (BEP 27) announced with
 // passkeys to edgepeer's tracker; a libtorrent whose announce URL carries a subscriber's passkey downloads it
 // from an agent with peerAuth: tracker, while a second libtorrent that was handed the agent's address
-// without the tracker gets zero piece bytes. Each client on its own loopback address (127.0.0.2, .3), so
-// that the agent tells them apart; DHT, LSD, PEX, uTP, UPnP and NAT-PMP off.
+// without the tracker gets zero piece bytes. Then the same through a controller: the edge follows the
+// allow-list as the controller relays it (no tracker URL or token of its own). Each client on its own
+// loopback address (127.0.0.2, .3), so that the agent tells them apart; DHT, LSD, PEX, uTP, UPnP and
+// NAT-PMP off.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,10 +14,12 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AccountingRecord, readRecords } from '../../src/accounting/index.ts';
 import { Agent } from '../../src/agent/index.ts';
+import { DEFAULT_CONTROLLER_CONFIG } from '../../src/config/index.ts';
+import { Controller } from '../../src/controller/index.ts';
 import { encodeTorrent, parseTorrent } from '../../src/metainfo/index.ts';
 import { AllowList, PasskeyFile } from '../../src/peer-auth/index.ts';
 import { createTracker, type Tracker, TrackerPeerAuth } from '../../src/tracker/index.ts';
-import { testAgentConfig } from '../helpers/agent.ts';
+import { loopbackHttp, testAgentConfig } from '../helpers/agent.ts';
 
 const SCRIPT = join(import.meta.dirname, 'peer_auth_lt.py');
 const SIZE = 3 * 1024 * 1024 + 4321;
@@ -172,5 +176,122 @@ describe('peer wire for authorised peers only (peerAuth: tracker, python3-libtor
     expect(strayRecords.length).toBeGreaterThan(0);
     expect(bytesOf(strayRecords)).toBe(0);
     expect(strayRecords.every((r) => r.subscriber === undefined)).toBe(true);
+  });
+});
+
+describe('the allow-list relayed by the controller to an edge with peerAuth: tracker (python3-libtorrent)', () => {
+  let dir: string;
+  let tracker: Tracker;
+  let base: string;
+  let controller: Controller;
+  let edge: Agent;
+  let infoHash: string;
+  let data: Buffer;
+  const children: ChildProcess[] = [];
+  const silent = pino({ level: 'silent' });
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'edgepeer-peer-auth-relay-'));
+    data = Buffer.alloc(SIZE);
+    for (let i = 0; i + 4 <= SIZE; i += 4) data.writeUInt32LE((i * 2654435761) >>> 0, i);
+    await writeFile(join(dir, 'film.bin'), data);
+    await writeFile(join(dir, 'passkeys'), `${AGENT_KEY} sip:edge1@cdn.example\n${ALICE_KEY} sip:alice@ims.example\n`);
+    await writeFile(join(dir, 'tracker.token'), `${ADMIN_TOKEN}\n`);
+    tracker = createTracker({
+      host: '127.0.0.1',
+      intervalS: 60,
+      peerAuth: new TrackerPeerAuth({
+        passkeys: await PasskeyFile.load(join(dir, 'passkeys')),
+        allowList: new AllowList(120_000),
+        adminToken: ADMIN_TOKEN,
+      }),
+    });
+    base = `http://127.0.0.1:${(await tracker.listen()).port}`;
+    controller = await Controller.start(
+      {
+        ...DEFAULT_CONTROLLER_CONFIG,
+        dataDir: join(dir, 'controller'),
+        peer: { port: 0, host: '127.0.0.1' },
+        http: null,
+        edges: { host: '127.0.0.1', port: 0, heartbeatMs: 200, replicas: 1 },
+        admin: null,
+        announce: false,
+        shutdownGraceMs: 500,
+        peerAuth: { url: `${base}/peer-auth/allowed`, tokenFile: join(dir, 'tracker.token') },
+      },
+      silent,
+    );
+    const { token } = await controller.registry.createToken(60_000, 'edge1');
+    // The edge knows neither the tracker's allow-list nor its admin token: only its controller.
+    edge = await Agent.start(
+      testAgentConfig(join(dir, 'edge'), {
+        http: loopbackHttp(),
+        controller: { urls: [controller.where().edgeUrl], enrolToken: token },
+        peerAuth: { from: 'controller' },
+      }),
+      silent,
+    );
+    await edge.operations.ingest(
+      {
+        sources: [join(dir, 'film.bin')],
+        options: { pieceLength: 64 * 1024, private: true, trackers: [`${base}/${AGENT_KEY}/announce`] },
+      },
+      (r) => {
+        infoHash = r.infoHash ?? '';
+      },
+    );
+    await until(() => (edge.status().peerAuth?.updates ?? 0) >= 1, "the edge's first allow-list from the controller");
+  });
+
+  afterAll(async () => {
+    for (const child of children) child.kill('SIGKILL');
+    await edge?.stop();
+    await controller?.stop();
+    await tracker?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('serves the address announced with a passkey, and not one piece byte to one that never announced', async () => {
+    const metainfo = parseTorrent((await edge.operations.torrent(infoHash)).data);
+    const aliceTorrent = join(dir, 'alice.torrent');
+    await writeFile(aliceTorrent, encodeTorrent({ ...metainfo, announceList: [[`${base}/${ALICE_KEY}/announce`]] }));
+    const strayTorrent = join(dir, 'stray.torrent');
+    await writeFile(strayTorrent, encodeTorrent({ ...metainfo, announceList: [] }));
+    const edgePeer = `127.0.0.1:${edge.where().peerPort}`;
+
+    const stray = startLt(strayTorrent, join(dir, 'stray'), ['--bind', '127.0.0.3', '--peer', edgePeer]);
+    children.push(stray.child);
+    await stray.connected;
+    await until(() => edge.status().wire.unauthorisedPeers >= 1, 'the stray peer to be refused');
+
+    // Alice announces with her passkey (the tracker's allow-list names her address; the controller relays
+    // it to the edge) and dials the edge, which nobody announced: she learns it as the stray peer did.
+    const alice = startLt(aliceTorrent, join(dir, 'alice'), [
+      '--bind',
+      '127.0.0.2',
+      '--peer',
+      edgePeer,
+      '--timeout',
+      '60',
+    ]);
+    children.push(alice.child);
+    const got = await alice.result;
+    expect(got.problems).toEqual([]);
+    expect(got.tracker_replies.length).toBeGreaterThan(0);
+    expect(got.seeding).toBe(true);
+    expect((await readFile(join(dir, 'alice', 'film.bin'))).equals(data)).toBe(true);
+
+    stray.finish();
+    const strayGot = await stray.result;
+    expect(strayGot.connected).toBe(true);
+    expect(strayGot.payload_downloaded).toBe(0);
+    expect(strayGot.pieces).toBe(0);
+
+    // The edge's list came through the controller, which follows the tracker; the TTL is the tracker's.
+    const relayed = edge.status().peerAuth;
+    expect(relayed?.url).toBe(new URL('/v1/edge/peer-auth/allowed', controller.where().edgeUrl).href);
+    expect(relayed?.entries).toBe(1);
+    expect(controller.status().peerAuth).toMatchObject({ url: `${base}/peer-auth/allowed`, entries: 1 });
+    expect(edge.status().wire.uploadedBytes).toBe(got.payload_downloaded);
   });
 });

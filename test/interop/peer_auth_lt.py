@@ -5,8 +5,9 @@ tells them apart. Prints JSON lines on stdout.
 usage: peer_auth_lt.py TORRENT SAVE_DIR --bind ADDRESS [--peer HOST:PORT] [--timeout S]
   With the torrent's tracker (its announce URL carries the subscriber's passkey) and no --peer: downloads,
   prints {"result": ...} once seeding (or at the timeout).
-  With --peer: dials that peer itself (the torrent should name no tracker), prints {"connected": ...} once
-  the peer connection is up, and {"result": ...} when stdin closes: payload bytes received, pieces held.
+  With --peer: dials that peer itself (as well as announcing to the torrent's tracker, if it names one),
+  prints {"connected": ...} once the peer connection is up, and {"result": ...} when stdin closes or it
+  seeds: payload bytes received, pieces held.
 """
 import argparse
 import json
@@ -82,7 +83,7 @@ while time.monotonic() < deadline:
             emit({"connected": True})
         if stdin_closed.is_set():
             break
-    elif status.is_seeding:
+    if status.is_seeding:
         break
 
 emit({"result": {

@@ -6,7 +6,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Logger, silentLogger, WarningThrottle } from '../../log/index.ts';
-import type { AllowList, PasskeySource } from '../../peer-auth/index.ts';
+import { type AllowList, allowListPoll, type PasskeySource } from '../../peer-auth/index.ts';
 import { normalizeIp } from '../protocol/compact.ts';
 import { parseQuery, QueryError } from '../protocol/query.ts';
 import { failureAnswer, sendJson } from './answers.ts';
@@ -14,7 +14,6 @@ import { failureAnswer, sendJson } from './answers.ts';
 export const ALLOWED_PATH = '/peer-auth/allowed';
 /** `/<passkey>/announce` and `/<passkey>/scrape`, as private trackers write them. */
 const PASSKEY_PATH = /^\/([A-Za-z0-9_-]{16,128})\/(announce|scrape)$/;
-const MAX_WAIT_S = 60;
 /** A bencoded failure starts so (keys are sorted; "failure reason" sorts first of a failure's keys). */
 const FAILURE_PREFIX = Buffer.from('d14:failure reason');
 
@@ -113,11 +112,8 @@ export class TrackerPeerAuth {
       res.setHeader('www-authenticate', 'Bearer realm="edgepeer"');
       return sendJson(res, { error: 'missing or wrong bearer token', code: 'EDGEPEER_UNAUTHORIZED' }, 401);
     }
-    const params = new URLSearchParams(query);
-    const since = Number(params.get('since') ?? Number.NaN);
-    if (Number.isInteger(since)) {
-      const wait = Number(params.get('wait') ?? 30);
-      const waitMs = Math.min(Math.max(Number.isFinite(wait) ? wait : 30, 0), MAX_WAIT_S) * 1000;
+    const { since, waitMs } = allowListPoll(new URLSearchParams(query));
+    if (since !== null) {
       const gone = new AbortController();
       const onClose = (): void => gone.abort();
       req.socket.once('close', onClose);

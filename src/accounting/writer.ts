@@ -1,0 +1,213 @@
+// The accounting log's writer, run on its own thread (workers/accounting-writer.ts): every FLUSH_MS it reads
+// the records the serving thread put in the ring (ring.ts), makes their JSON lines, appends them to the
+// current file and fdatasyncs it, rotating by size and age. A kill -9 loses at most what the ring and this
+// thread held: the records of the last FLUSH_MS plus one write. The thread has nothing else to do, so its
+// file calls are synchronous. It tells the log of each batch written (or lost), with the lines themselves
+// while someone follows the records (the admin API's stream).
+import { closeSync, fdatasyncSync, fstatSync, mkdirSync, openSync, renameSync, writevSync } from 'node:fs';
+import { join } from 'node:path';
+import { httpMembers } from './format.ts';
+import { LineBuffers, type TakenLines } from './line-buffers.ts';
+import { DateTimeFields, type RecordType } from './record.ts';
+import { type RingMemory, RingReader } from './ring.ts';
+
+export const CURRENT_FILE = 'accounting.jsonl';
+/** Records are written at least this often: durable within a second. */
+export const FLUSH_MS = 250;
+/** The ring is read this often, between writes. */
+const DRAIN_MS = 20;
+
+export interface WriterSettings {
+  dir: string;
+  run: string;
+  agent: string;
+  rotateBytes: number;
+  rotateMs: number;
+  ring: RingMemory;
+}
+
+/** A run of consecutive records written, as on disk (for followers). */
+export interface WrittenLines {
+  firstSeq: number;
+  text: string;
+}
+
+export type WriterMessage =
+  | { kind: 'ready' }
+  | { kind: 'open-failed'; code: string | undefined; message: string }
+  | { kind: 'batch'; written: number; lost: number; error?: string; runs?: WrittenLines[] }
+  | { kind: 'done'; id: number };
+
+export type LogMessage = { kind: 'flush'; id: number } | { kind: 'close'; id: number };
+
+export class AccountingWriter {
+  readonly #settings: WriterSettings;
+  readonly #ring: RingReader;
+  readonly #queue = new LineBuffers();
+  readonly #clock = new DateTimeFields();
+  /** `"run":..,"agent":..,` as every line has them. */
+  readonly #runAgent: string;
+  #fd: number | null = null;
+  #fileBytes = 0;
+  #fileOpenedAt = 0;
+  /** Runs of consecutive seqs among the lines held: where each starts and how many lines. */
+  #runs: Array<{ firstSeq: number; lines: number }> = [];
+  #lastSeq = -1;
+
+  constructor(settings: WriterSettings) {
+    this.#settings = settings;
+    this.#ring = new RingReader(settings.ring);
+    this.#runAgent = `"run":${JSON.stringify(settings.run)},"agent":${JSON.stringify(settings.agent)},`;
+  }
+
+  /** Opens the current file; throws the system error. */
+  open(): void {
+    mkdirSync(this.#settings.dir, { recursive: true });
+    this.#openFile();
+  }
+
+  /** Reads what the ring holds into the lines to write (the ring's room is free again at once). */
+  drain(): void {
+    this.#ring.drain(
+      (seq, at, entry) => this.#add(seq, at, 'http', httpMembers(entry)),
+      (seq, at, type, members) => this.#add(seq, at, type, members),
+    );
+  }
+
+  /** Reads the ring, writes every line held; the batch's outcome, or null when there was nothing. */
+  writeBatch(): Extract<WriterMessage, { kind: 'batch' }> | null {
+    this.drain();
+    if (this.#queue.lines === 0) return null;
+    const batch = this.#queue.take();
+    const runs = this.#runs;
+    this.#runs = [];
+    try {
+      this.#write(batch);
+      // Asked after the write: a follower that came before it hears these lines, one that came after
+      // finds them in the file.
+      if (!this.#ring.followed) return { kind: 'batch', written: batch.lines, lost: 0 };
+      return { kind: 'batch', written: batch.lines, lost: 0, runs: splitRuns(batch.buffers, runs) };
+    } catch (err) {
+      return { kind: 'batch', written: 0, lost: batch.lines, error: (err as Error).message };
+    } finally {
+      this.#queue.release(batch.buffers);
+    }
+  }
+
+  close(): void {
+    if (this.#fd !== null) closeSync(this.#fd);
+    this.#fd = null;
+  }
+
+  #add(seq: number, at: number, type: RecordType, members: string): void {
+    const head = `{"seq":${seq},${this.#runAgent}"type":"${type}",${this.#clock.at(at)}`;
+    this.#queue.push(members === '' ? `${head}}\n` : `${head},${members}}\n`);
+    // Runs of consecutive seqs (a record dropped on a full ring breaks a run), for followers.
+    const last = this.#runs.at(-1);
+    if (last !== undefined && seq === this.#lastSeq + 1) last.lines += 1;
+    else this.#runs.push({ firstSeq: seq, lines: 1 });
+    this.#lastSeq = seq;
+  }
+
+  #write(batch: TakenLines): void {
+    const { rotateBytes, rotateMs } = this.#settings;
+    if (this.#fileBytes > 0 && (this.#fileBytes >= rotateBytes || Date.now() - this.#fileOpenedAt >= rotateMs)) {
+      this.#rotate();
+    }
+    if (this.#fd === null) this.#openFile();
+    const fd = this.#fd as number;
+    writeAll(fd, batch.buffers);
+    fdatasyncSync(fd);
+    this.#fileBytes += batch.bytes;
+  }
+
+  #openFile(): void {
+    this.#fd = openSync(join(this.#settings.dir, CURRENT_FILE), 'a', 0o640);
+    this.#fileBytes = fstatSync(this.#fd).size;
+    this.#fileOpenedAt = Date.now();
+  }
+
+  #rotate(): void {
+    this.close();
+    const { dir, run } = this.#settings;
+    const stamp = new Date(this.#fileOpenedAt).toISOString().replace(/[:.]/g, '');
+    renameSync(join(dir, CURRENT_FILE), join(dir, `accounting-${stamp}-${run}.jsonl`));
+    this.#openFile();
+  }
+}
+
+/** The lines of a batch as written, cut into its runs of consecutive seqs. */
+function splitRuns(buffers: Buffer[], runs: ReadonlyArray<{ firstSeq: number; lines: number }>): WrittenLines[] {
+  const text = Buffer.concat(buffers).toString('utf8');
+  const out: WrittenLines[] = [];
+  let start = 0;
+  for (const run of runs) {
+    let end = start;
+    for (let line = 0; line < run.lines; line += 1) end = text.indexOf('\n', end) + 1;
+    out.push({ firstSeq: run.firstSeq, text: text.slice(start, end) });
+    start = end;
+  }
+  return out;
+}
+
+/** writev until every byte is written: a short write (a full disk, a signal) goes on from where it stopped. */
+function writeAll(fd: number, buffers: Buffer[]): void {
+  let rest = buffers;
+  while (rest.length > 0) {
+    const written = writevSync(fd, rest);
+    let skip = written;
+    const next: Buffer[] = [];
+    for (const buffer of rest) {
+      if (skip >= buffer.length) skip -= buffer.length;
+      else {
+        next.push(skip === 0 ? buffer : buffer.subarray(skip));
+        skip = 0;
+      }
+    }
+    if (written === 0 && next.length > 0) throw new Error('the file took no bytes');
+    rest = next;
+  }
+}
+
+/** The thread's loop: a batch every FLUSH_MS, and at once when the log asks (flush, close). */
+export function runWriter(
+  settings: WriterSettings,
+  port: { postMessage(message: WriterMessage): void; on(event: 'message', listener: (m: LogMessage) => void): void },
+): { stop(): void } {
+  const writer = new AccountingWriter(settings);
+  try {
+    writer.open();
+  } catch (err) {
+    port.postMessage({
+      kind: 'open-failed',
+      code: (err as NodeJS.ErrnoException).code,
+      message: (err as Error).message,
+    });
+    return { stop() {} };
+  }
+  const tick = (): void => {
+    const outcome = writer.writeBatch();
+    if (outcome !== null) port.postMessage(outcome);
+  };
+  const timer = setInterval(tick, FLUSH_MS);
+  // Read more often than written: the ring's room comes back soon, and it can stay small enough to keep
+  // in the CPUs' caches.
+  const reader = setInterval(() => writer.drain(), DRAIN_MS);
+  port.on('message', (message) => {
+    tick();
+    if (message.kind === 'close') {
+      clearInterval(timer);
+      clearInterval(reader);
+      writer.close();
+    }
+    port.postMessage({ kind: 'done', id: message.id });
+  });
+  port.postMessage({ kind: 'ready' });
+  return {
+    stop() {
+      clearInterval(timer);
+      clearInterval(reader);
+      writer.close();
+    },
+  };
+}
