@@ -21,6 +21,13 @@ export {
   type ScrubStatus,
   type ScrubWindow,
 } from './scrub.ts';
+export {
+  createPieceSlab,
+  createSharedPieceCache,
+  type PieceSlab,
+  SharedCachingSource,
+  type SharedPieceCacheOptions,
+} from './shared-piece-cache.ts';
 export type {
   AddObjectOptions,
   BitfieldView,
