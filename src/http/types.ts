@@ -132,6 +132,11 @@ export interface HttpServerOptions {
   host?: string;
   /** 0 picks a free port. */
   port: number;
+  /**
+   * Listen with SO_REUSEPORT, so that other serving threads can listen on the same port (http.threads); the
+   * kernel spreads new connections among them. Linux.
+   */
+  reusePort?: boolean;
   /** What a request touching pieces not held gets: one of the agent's policies by name, or a strategy. */
   policy: PartialPolicy | MissingPiecePolicy;
   /** Checks pulled pieces; default: SHA-1 on the calling thread. */

@@ -89,6 +89,7 @@ export async function openStore(dataDir: string, options: OpenStoreOptions): Pro
     commitMaxBytes: positive('commitMaxBytes', options.commitMaxBytes),
     compactJournalBytes: positive('compactJournalBytes', options.compactJournalBytes),
     maxOpenFiles: positive('maxOpenFiles', options.maxOpenFiles),
+    ...(options.writerChanged === undefined ? {} : { writerChanged: options.writerChanged }),
   };
   const root = resolve(dataDir);
   let lock: WriterLock | null = null;

@@ -127,6 +127,12 @@ export interface OpenStoreOptions {
   compactJournalBytes?: number;
   /** Data files kept open at most (default 256). */
   maxOpenFiles?: number;
+  /**
+   * Read mode: false when the writer surely committed nothing since the last call (a writer in the same
+   * process tells its serving threads through shared memory); the store then skips its look at the journal
+   * before a read of state (an fstat and a read). Default: it looks every time.
+   */
+  writerChanged?: () => boolean;
 }
 
 /**
