@@ -296,6 +296,24 @@ function checkTogether(merged: Layer): ConfigIssue[] {
       });
     }
   }
+  // Serving threads share the slab, the counters and the store's state; these are the agent's thread's alone.
+  if (((get(merged, 'http.threads') as number | undefined) ?? 1) > 1) {
+    const alone: [SettingKey, string][] = [
+      ['http.accessLog', 'an access log'],
+      ['http.tokenKeys', 'signed URL tokens'],
+      ['accounting.dir', 'accounting records'],
+    ];
+    if (get(merged, 'http.policy') === 'pull-through') alone.unshift(['http.policy', 'http.policy pull-through']);
+    for (const key of SETTING_KEYS) if (key.startsWith('qos.')) alone.push([key, 'egress limits']);
+    for (const [key, what] of alone) {
+      if (!merged.has(key) || originOf(merged, key).kind === 'default') continue;
+      issues.push({
+        key: 'http.threads',
+        problem: `more than 1 serving thread cannot go with ${what} (${key}) yet: set one or the other`,
+        origin: originOf(merged, 'http.threads'),
+      });
+    }
+  }
   return issues;
 }
 
@@ -466,6 +484,7 @@ function toAgentConfig(
           policy: v('http.policy') as NonNullable<AgentConfig['http']>['policy'],
           directReadMaxBytes: v('http.directRead') as number,
           limits: httpLimits,
+          ...((v('http.threads') as number) > 1 ? { threads: v('http.threads') as number } : {}),
           ...optional('host', v('http.host')),
           ...optional('publicUrl', v('http.publicUrl')),
           ...optional('accessLog', v('http.accessLog')),
