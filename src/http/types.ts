@@ -193,6 +193,8 @@ export interface HttpServerStats {
   refusedConnections: number;
   /** Requests whose handling failed unexpectedly (a bug): logged at error, answered 500. */
   internalErrors: number;
+  /** With serving threads (http.threads): requests each thread answered, the agent's own first. */
+  requestsPerThread?: number[];
 }
 
 /** All counters at zero: a new server's. */

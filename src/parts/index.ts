@@ -16,6 +16,7 @@ export {
   type ServingThreadsPart,
   startServingThreads,
   sumHttpStats,
+  withThreads,
 } from './serving-threads.ts';
 export {
   type StorageControlOptions,

@@ -4,7 +4,7 @@
 // memory), the hashing pool (threads send it the pieces they read), the removal of a corrupt piece, the
 // byte tally; the threads' counters are read from shared memory.
 import { Worker } from 'node:worker_threads';
-import { emptyHttpStats, type HttpServerStats } from '../http/index.ts';
+import { emptyHttpStats, type HttpServer, type HttpServerStats } from '../http/index.ts';
 import type { Logger } from '../log/index.ts';
 import { type PieceSlab, removeCorruptPieces, type Store, type VerifyPolicy } from '../store/index.ts';
 import type { Part } from './lifecycle.ts';
@@ -163,11 +163,11 @@ export async function startServingThreads(
   };
 }
 
-/** Counters of several servers as one: the agent's figures over its threads. */
+/** Counters of several servers as one: the agent's figures over its threads (and each one's requests). */
 export function sumHttpStats(all: HttpServerStats[]): HttpServerStats {
   const total = emptyHttpStats();
   for (const stats of all) {
-    for (const name of Object.keys(total) as (keyof HttpServerStats)[]) {
+    for (const name of Object.keys(total) as Exclude<keyof HttpServerStats, 'requestsPerThread'>[]) {
       if (name === 'responses') {
         for (const klass of ['2xx', '3xx', '4xx', '5xx'] as const) total.responses[klass] += stats.responses[klass];
       } else {
@@ -175,5 +175,10 @@ export function sumHttpStats(all: HttpServerStats[]): HttpServerStats {
       }
     }
   }
-  return total;
+  return { ...total, requestsPerThread: all.map((stats) => stats.requests) };
+}
+
+/** The agent's HTTP server with its threads' counters added to its own. */
+export function withThreads(server: HttpServer, threads: Pick<ServingThreadsPart, 'stats'>): HttpServer {
+  return { ...server, stats: () => sumHttpStats([server.stats(), ...threads.stats()]) };
 }
