@@ -1,11 +1,14 @@
 // The piece cache shared by the serving threads (http.threads > 1): one slab of fixed-size slots in a
 // SharedArrayBuffer, an index every thread reads without a lock, and the same operations as CachingSource.
 // Integrity: a slot holds bytes the verifying layer checked; it is readable only while its generation is
-// even (a writer makes it odd before it changes the slot and even once the bytes are in), and a reader
-// copies the bytes out and checks that the generation did not move meanwhile, so no byte leaves that was
-// half written or belongs to another piece. Changes to the index and the choice of a slot are made under
-// one lock (misses only: each one is a disk read and a hash anyway); hits take no lock and write nothing
-// shared but their own thread's counters.
+// even (a writer makes it odd before it changes the slot and even once the bytes are in). A span for the
+// HTTP hot path is lent, not copied (a 16 KiB copy costs a tenth of a request): the reader pins the slot in
+// its thread's row, then checks the generation did not move; a writer makes the generation odd, then
+// looks for pins and leaves a pinned slot alone (sequentially consistent Atomics: one of the two sees the
+// other). The span is given back (releaseSpan) once the socket is done with it. Whole pieces are copied
+// out and the generation checked after the copy. So no byte leaves that was half written or belongs to
+// another piece. Changes to the index and the choice of a slot are made under one lock (misses only: each
+// one is a disk read and a hash anyway); hits take no lock and write only their own thread's counters and pins.
 
 import type { PieceCacheOptions } from './piece-cache.ts';
 import type { Catalog, PieceCache, PieceCacheStats, PieceSource, ScrubResult, Store } from './types.ts';
@@ -27,7 +30,8 @@ const CONTROL_BYTES = 64;
 // Float64 totals kept under the lock: bytes cached.
 const TOTALS_BYTES = 64;
 /** Counter rows, one per attached thread, 64 bytes apart so that threads do not share a cache line. */
-const MAX_THREADS = 64;
+export const MAX_SLAB_THREADS = 32;
+const MAX_THREADS = MAX_SLAB_THREADS;
 const ROW = 8;
 const HITS = 0;
 const MISSES = 1;
@@ -42,6 +46,8 @@ const FREE = -1;
 
 interface Layout {
   metaOffset: number;
+  /** Pins (Int32): a row of one word per slot for each thread, spans it lent and has not had back. */
+  pinsOffset: number;
   indexOffset: number;
   indexSize: number;
   dataOffset: number;
@@ -52,9 +58,10 @@ function layoutOf(slots: number, slotBytes: number): Layout {
   const metaOffset = CONTROL_BYTES + TOTALS_BYTES + MAX_THREADS * ROW * 8;
   let indexSize = 1;
   while (indexSize < slots * 2) indexSize *= 2;
-  const indexOffset = metaOffset + slots * META_WORDS * 4;
+  const pinsOffset = metaOffset + slots * META_WORDS * 4;
+  const indexOffset = pinsOffset + Math.ceil((MAX_THREADS * slots * 4) / 64) * 64;
   const dataOffset = Math.ceil((indexOffset + indexSize * 4) / 4096) * 4096;
-  return { metaOffset, indexOffset, indexSize, dataOffset, totalBytes: dataOffset + slots * slotBytes };
+  return { metaOffset, pinsOffset, indexOffset, indexSize, dataOffset, totalBytes: dataOffset + slots * slotBytes };
 }
 
 /** A slab of floor(maxBytes / slotBytes) slots; a piece longer than slotBytes is served but never cached. */
@@ -89,6 +96,10 @@ export class SharedCachingSource implements PieceSource {
   readonly #counters: Float64Array;
   readonly #row: number;
   readonly #meta: Int32Array;
+  readonly #pins: Int32Array;
+  /** This thread's row of pins. */
+  readonly #pinRow: number;
+  readonly #dataOffset: number;
   readonly #index: Int32Array;
   readonly #mask: number;
   readonly #data: Uint8Array;
@@ -103,8 +114,17 @@ export class SharedCachingSource implements PieceSource {
     this.#control = new Int32Array(slab.buffer, 0, CONTROL_BYTES / 4);
     this.#totals = new Float64Array(slab.buffer, CONTROL_BYTES, TOTALS_BYTES / 8);
     this.#counters = new Float64Array(slab.buffer, CONTROL_BYTES + TOTALS_BYTES, MAX_THREADS * ROW);
-    this.#row = Math.min(Atomics.add(this.#control, THREADS, 1), MAX_THREADS - 1) * ROW;
+    const thread = Atomics.add(this.#control, THREADS, 1);
+    if (thread >= MAX_THREADS) {
+      throw new RangeError(
+        `a piece slab serves at most ${MAX_THREADS} threads (caches), this would be the ${thread + 1}th`,
+      );
+    }
+    this.#row = thread * ROW;
     this.#meta = new Int32Array(slab.buffer, layout.metaOffset, slab.slots * META_WORDS);
+    this.#pins = new Int32Array(slab.buffer, layout.pinsOffset, MAX_THREADS * slab.slots);
+    this.#pinRow = thread * slab.slots;
+    this.#dataOffset = layout.dataOffset;
     this.#index = new Int32Array(slab.buffer, layout.indexOffset, layout.indexSize);
     this.#mask = layout.indexSize - 1;
     this.#data = new Uint8Array(slab.buffer, layout.dataOffset, slab.slots * slab.slotBytes);
@@ -148,15 +168,23 @@ export class SharedCachingSource implements PieceSource {
     const words = this.#wordsOf(infoHash);
     if (words !== undefined) {
       const slot = this.#find(words, pieceIndex);
-      if (slot >= 0) {
-        const copy = this.#copyOut(slot, words, pieceIndex, from, to, into);
-        if (copy !== undefined) {
-          this.#counters[this.#row + HITS]!++;
-          return copy;
-        }
+      const lent = slot < 0 ? undefined : this.#lend(slot, words, pieceIndex, from, to);
+      if (lent !== undefined) {
+        this.#counters[this.#row + HITS]!++;
+        return lent;
       }
     }
     return this.#source.readSpanSync(this.#lastObjectKey, pieceIndex, from, to, maxReadBytes, into);
+  }
+
+  /**
+   * Gives back a span readSpanSync lent from the slab (a view of it), once nothing reads it any more: its
+   * slot may be written again. Anything else (bytes read from disk) is not the slab's and is ignored.
+   */
+  releaseSpan(span: Uint8Array): void {
+    if (span.buffer !== this.#slab.buffer) return;
+    const slot = Math.floor((span.byteOffset - this.#dataOffset) / this.#slab.slotBytes);
+    Atomics.sub(this.#pins, this.#pinRow + slot, 1);
   }
 
   /** True when the piece is in the slab now; not counted as a hit. */
@@ -250,11 +278,13 @@ export class SharedCachingSource implements PieceSource {
     this.#lock();
     try {
       if (Atomics.load(this.#control, EPOCH) !== epoch || this.#find(words, pieceIndex) >= 0) return;
-      slot = this.#victim();
+      slot = this.#victim(); // its generation odd: being written, read by nobody
       if (slot < 0) return;
       const at = slot * META_WORDS;
-      if (this.#meta[at + PIECE] !== FREE) this.#drop(slot);
-      Atomics.add(this.#meta, at + GEN, 1); // odd: being written, read by nobody
+      if (this.#meta[at + PIECE] !== FREE) {
+        this.#indexRemove(slot);
+        this.#totals[0]! -= this.#meta[at + LENGTH]!;
+      }
       for (let word = 0; word < 5; word++) this.#meta[at + KEY + word] = words[word]!;
       this.#meta[at + PIECE] = pieceIndex;
       this.#meta[at + LENGTH] = data.length;
@@ -266,6 +296,32 @@ export class SharedCachingSource implements PieceSource {
     }
     this.#data.set(data, slot * this.#slab.slotBytes);
     Atomics.add(this.#meta, slot * META_WORDS + GEN, 1); // even: readable (or free, if evicted meanwhile)
+  }
+
+  /** A view of bytes [from, to) of the piece in `slot`, pinned, or undefined when the slot does not hold it, settled. */
+  #lend(slot: number, words: ObjectWords, pieceIndex: number, from: number, to: number): Buffer | undefined {
+    const at = slot * META_WORDS;
+    const generation = Atomics.load(this.#meta, at + GEN);
+    if ((generation & 1) !== 0 || this.#meta[at + PIECE] !== pieceIndex || !this.#keyIs(at, words)) return undefined;
+    if (to > this.#meta[at + LENGTH]!) return undefined;
+    const pin = this.#pinRow + slot;
+    Atomics.add(this.#pins, pin, 1);
+    // A writer that made the generation odd before our pin was seen goes on: the slot is not ours to read.
+    if (Atomics.load(this.#meta, at + GEN) !== generation) {
+      Atomics.sub(this.#pins, pin, 1);
+      return undefined;
+    }
+    if (this.#meta[at + REF] === 0) this.#meta[at + REF] = 1;
+    return Buffer.from(this.#slab.buffer, this.#dataOffset + slot * this.#slab.slotBytes + from, to - from);
+  }
+
+  /** True when some thread has a span of the slot out. */
+  #pinned(slot: number): boolean {
+    const threads = Math.min(Atomics.load(this.#control, THREADS), MAX_THREADS);
+    for (let thread = 0; thread < threads; thread++) {
+      if (Atomics.load(this.#pins, thread * this.#slab.slots + slot) !== 0) return true;
+    }
+    return false;
   }
 
   /**
@@ -325,19 +381,24 @@ export class SharedCachingSource implements PieceSource {
     );
   }
 
-  /** Under the lock: the next slot of the clock that is free, or settled and not referenced since the hand passed. */
+  /**
+   * Under the lock: the next slot of the clock that is free, or settled and not referenced since the hand
+   * passed, and lent to nobody; returned with its generation made odd. -1 if none is (all lent or busy).
+   */
   #victim(): number {
     const slots = this.#slab.slots;
     for (let step = 0; step < slots * 2; step++) {
       const slot = Atomics.add(this.#control, HAND, 1) % slots;
       const at = slot * META_WORDS;
       if ((Atomics.load(this.#meta, at + GEN) & 1) !== 0) continue; // being written by another thread
-      if (this.#meta[at + PIECE] === FREE) return slot;
-      if (this.#meta[at + REF] !== 0) {
+      if (this.#meta[at + PIECE] !== FREE && this.#meta[at + REF] !== 0) {
         this.#meta[at + REF] = 0;
         continue;
       }
-      return slot;
+      // Odd first, then the pins: a reader pinning now sees the odd generation and lets go.
+      Atomics.add(this.#meta, at + GEN, 1);
+      if (!this.#pinned(slot)) return slot;
+      Atomics.add(this.#meta, at + GEN, 1); // lent: settled again, as it was
     }
     return -1;
   }
@@ -456,6 +517,7 @@ export function createSharedPieceCache(store: Store, options: SharedPieceCacheOp
     getPiece: (infoHash, pieceIndex, signal) => caching.getPiece(infoHash, pieceIndex, signal),
     readSpanSync: (infoHash, pieceIndex, from, to, maxReadBytes, into) =>
       caching.readSpanSync(infoHash, pieceIndex, from, to, maxReadBytes, into),
+    releaseSpan: (span) => caching.releaseSpan(span),
     peekPiece: (infoHash, pieceIndex) => caching.peekPiece(infoHash, pieceIndex),
     holds: (infoHash, pieceIndex) => caching.holds(infoHash, pieceIndex),
     evict: (infoHash, pieceIndexes) => caching.evict(infoHash, pieceIndexes),

@@ -106,6 +106,13 @@ export interface PieceSource {
     maxReadBytes: number,
     into?: Buffer,
   ): Buffer | undefined;
+  /**
+   * A source with this lends the spans readSpanSync gives from memory shared with other threads (a view, not
+   * a copy): each must be given back here, once, when nothing reads it any more (the socket wrote it or
+   * failed); until then its bytes stay as they are. Other results are not lent and may be given back too
+   * (ignored).
+   */
+  releaseSpan?(span: Uint8Array): void;
 }
 
 export interface OpenStoreOptions {

@@ -64,16 +64,24 @@ describe('shared piece cache', () => {
     expect(b.stats().bytes).toBe(0);
   });
 
-  it('copies a span into the buffer given, and never into one too small', async () => {
-    const slab = createPieceSlab({ maxBytes: 1 << 20, slotBytes: 16_384 });
-    const cache = new SharedCachingSource(store, countingSource(), slab);
+  it('lends a span as a view of the slab: its slot is not written again until it is given back', async () => {
+    const slab = createPieceSlab({ maxBytes: 16_384, slotBytes: 16_384 });
+    const source = countingSource();
+    const cache = new SharedCachingSource(store, source, slab);
     await cache.getPiece(infoHash, 2);
-    const into = Buffer.alloc(16_384);
-    const span = cache.readSpanSync(infoHash, 2, 100, 4196, 0, into)!;
-    expect(span.buffer).toBe(into.buffer);
+    const span = cache.readSpanSync(infoHash, 2, 100, 4196, 0, Buffer.alloc(16_384))!;
+    expect(span.buffer).toBe(slab.buffer);
     expect(span).toEqual(object.piece(2).subarray(100, 4196));
-    const other = cache.readSpanSync(infoHash, 2, 0, 16_384, 0, Buffer.alloc(10))!;
-    expect(other).toEqual(object.piece(2));
+    // The only slot is lent: another piece is served but not cached, and the span keeps its bytes.
+    expect(await cache.getPiece(infoHash, 3)).toEqual(object.piece(3));
+    expect(cache.holds(infoHash, 3)).toBe(false);
+    expect(span).toEqual(object.piece(2).subarray(100, 4196));
+    cache.releaseSpan(span);
+    cache.releaseSpan(Buffer.alloc(10)); // not the slab's: ignored
+    await cache.getPiece(infoHash, 3);
+    await cache.getPiece(infoHash, 3);
+    expect(cache.holds(infoHash, 3)).toBe(true);
+    expect(cache.holds(infoHash, 2)).toBe(false);
   });
 
   it('does not cache a piece longer than a slot, and still serves it', async () => {
@@ -108,16 +116,26 @@ describe('shared piece cache', () => {
       slab,
     );
     const expected = Array.from({ length: pieces }, (_, index) => churnPiece(index));
-    const into = Buffer.alloc(CHURN_PIECE);
     let hits = 0;
     let wrong = 0;
-    // Until enough hits were checked while the writer ran (each read races its changes).
+    // Until enough hits were checked while the writer ran (each read races its changes): spans lent (held a
+    // little while, as a socket would) and whole pieces copied.
+    const lent: [number, Buffer][] = [];
     for (let attempt = 0; hits < 20_000 && attempt < 50_000_000; attempt++) {
       const index = attempt % pieces;
-      const span = reader.readSpanSync(churnHash, index, 0, CHURN_PIECE, 0, into);
-      if (span === undefined) continue;
+      const bytes =
+        attempt % 2 === 0
+          ? reader.readSpanSync(churnHash, index, 0, CHURN_PIECE, 0)
+          : reader.peekPiece(churnHash, index);
+      if (bytes === undefined) continue;
       hits++;
-      if (!span.equals(expected[index]!)) wrong++;
+      if (!bytes.equals(expected[index]!)) wrong++;
+      if (attempt % 2 === 0) lent.push([index, bytes]);
+      if (lent.length === 2) {
+        const [heldIndex, held] = lent.shift()!;
+        if (!held.equals(expected[heldIndex]!)) wrong++;
+        reader.releaseSpan(held);
+      }
     }
     Atomics.store(stop, 0, 1);
     const rounds = (await next()) as number;
