@@ -123,9 +123,12 @@ export async function runServingThread(data: ServingThreadData, port: MessagePor
   const cache = createSharedPieceCache(store, {
     slab: data.slab,
     verifyPolicy: data.verifyPolicy,
-    // A copy crosses to the agent's hashing pool; the bytes checked here stay here, unchanged.
-    verify: (bytes, expected) =>
-      ask({ kind: 'verify', id: nextId++, data: Uint8Array.from(bytes), expected: Uint8Array.from(expected) }),
+    // A copy crosses to the agent's hashing pool (moved, not copied again); the bytes checked here stay
+    // here, unchanged.
+    verify: (bytes, expected) => {
+      const data = new Uint8Array(bytes);
+      return ask({ kind: 'verify', id: nextId++, data, expected: new Uint8Array(expected) }, [data.buffer]);
+    },
     // The agent takes the piece out of the store; every thread's store then no longer holds it.
     onCorrupt: (infoHash, pieceIndex) => ask({ kind: 'corrupt', id: nextId++, infoHash, pieceIndex }),
   });

@@ -43,6 +43,8 @@ const PIECE = 6;
 const LENGTH = 7;
 const REF = 8;
 const FREE = -1;
+/** Whole-piece copies a thread keeps (see #copies). */
+const COPIES_MAX_BYTES = 32 * 1024 * 1024;
 
 interface Layout {
   metaOffset: number;
@@ -103,6 +105,16 @@ export class SharedCachingSource implements PieceSource {
   readonly #index: Int32Array;
   readonly #mask: number;
   readonly #data: Uint8Array;
+  /**
+   * Whole pieces this thread copied out of the slab, by slot, with the slot's generation then: the peer wire
+   * asks for a piece per 16 KiB block, and a copy per block would cost more than the block. Valid while the
+   * slot's generation has not moved; the oldest go beyond COPIES_MAX_BYTES.
+   */
+  readonly #copies = new Map<number, { generation: number; bytes: Buffer }>();
+  #copiesBytes = 0;
+  readonly #copiesMaxBytes: number;
+  /** The generation the last #copyOut checked. */
+  #copiedGeneration = 0;
   /** Loads this thread started, shared by its callers (other threads may load the same piece: both verified). */
   readonly #inflight = new Map<string, Promise<Buffer>>();
 
@@ -125,6 +137,7 @@ export class SharedCachingSource implements PieceSource {
     this.#pins = new Int32Array(slab.buffer, layout.pinsOffset, MAX_THREADS * slab.slots);
     this.#pinRow = thread * slab.slots;
     this.#dataOffset = layout.dataOffset;
+    this.#copiesMaxBytes = Math.min(COPIES_MAX_BYTES, Math.floor((slab.slots * slab.slotBytes) / 4));
     this.#index = new Int32Array(slab.buffer, layout.indexOffset, layout.indexSize);
     this.#mask = layout.indexSize - 1;
     this.#data = new Uint8Array(slab.buffer, layout.dataOffset, slab.slots * slab.slotBytes);
@@ -136,7 +149,7 @@ export class SharedCachingSource implements PieceSource {
     const words = this.#wordsOf(infoHash);
     if (words !== undefined) {
       const slot = this.#find(words, pieceIndex);
-      const copy = slot < 0 ? undefined : this.#copyOut(slot, words, pieceIndex, 0, -1, undefined);
+      const copy = slot < 0 ? undefined : this.#pieceCopy(slot, words, pieceIndex);
       if (copy !== undefined) {
         this.#counters[this.#row + HITS]!++;
         return Promise.resolve(copy);
@@ -200,7 +213,7 @@ export class SharedCachingSource implements PieceSource {
     const words = this.#wordsOf(infoHash);
     if (words === undefined) return undefined;
     const slot = this.#find(words, pieceIndex);
-    const copy = slot < 0 ? undefined : this.#copyOut(slot, words, pieceIndex, 0, -1, undefined);
+    const copy = slot < 0 ? undefined : this.#pieceCopy(slot, words, pieceIndex);
     if (copy !== undefined) this.#counters[this.#row + HITS]!++;
     return copy;
   }
@@ -298,6 +311,29 @@ export class SharedCachingSource implements PieceSource {
     Atomics.add(this.#meta, slot * META_WORDS + GEN, 1); // even: readable (or free, if evicted meanwhile)
   }
 
+  /** The whole piece in `slot` as this thread's own copy: the one it made, while the slot did not change. */
+  #pieceCopy(slot: number, words: ObjectWords, pieceIndex: number): Buffer | undefined {
+    const kept = this.#copies.get(slot);
+    if (kept !== undefined) {
+      this.#copies.delete(slot);
+      if (kept.generation === Atomics.load(this.#meta, slot * META_WORDS + GEN)) {
+        this.#copies.set(slot, kept); // the newest now
+        return kept.bytes;
+      }
+      this.#copiesBytes -= kept.bytes.length;
+    }
+    const bytes = this.#copyOut(slot, words, pieceIndex, 0, -1, undefined);
+    if (bytes === undefined || bytes.length > this.#copiesMaxBytes) return bytes;
+    this.#copies.set(slot, { generation: this.#copiedGeneration, bytes });
+    this.#copiesBytes += bytes.length;
+    for (const [oldest, entry] of this.#copies) {
+      if (this.#copiesBytes <= this.#copiesMaxBytes) break;
+      this.#copies.delete(oldest);
+      this.#copiesBytes -= entry.bytes.length;
+    }
+    return bytes;
+  }
+
   /** A view of bytes [from, to) of the piece in `slot`, pinned, or undefined when the slot does not hold it, settled. */
   #lend(slot: number, words: ObjectWords, pieceIndex: number, from: number, to: number): Buffer | undefined {
     const at = slot * META_WORDS;
@@ -348,6 +384,7 @@ export class SharedCachingSource implements PieceSource {
     out.set(this.#data.subarray(start + from, start + end));
     if (Atomics.load(this.#meta, at + GEN) !== generation) return undefined;
     if (this.#meta[at + REF] === 0) this.#meta[at + REF] = 1; // written only when it changes: no line bouncing
+    this.#copiedGeneration = generation;
     return out;
   }
 

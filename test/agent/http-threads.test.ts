@@ -59,7 +59,7 @@ describe('agent with http.threads 2', () => {
         );
         sent += 20;
         // Each thread writes its counters every 200 ms: until they add up to what was sent.
-        await vi.waitFor(() => expect(agent.status().http?.requests).toBe(sent), { timeout: 5000, interval: 50 });
+        await vi.waitFor(() => expect(agent.status().http?.requests).toBe(sent), { timeout: 20_000, interval: 50 });
         perThread = agent.status().http?.requestsPerThread ?? [];
       }
       expect(perThread).toHaveLength(2);

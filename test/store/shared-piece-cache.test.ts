@@ -84,6 +84,21 @@ describe('shared piece cache', () => {
     expect(cache.holds(infoHash, 2)).toBe(false);
   });
 
+  it("keeps a thread's copy of a whole piece while its slot does not change (the wire asks per block)", async () => {
+    const slab = createPieceSlab({ maxBytes: 1 << 20, slotBytes: 16_384 });
+    const first = new SharedCachingSource(store, countingSource(), slab);
+    const other = new SharedCachingSource(store, countingSource(), slab);
+    await first.getPiece(infoHash, 1);
+    const copy = await other.getPiece(infoHash, 1);
+    expect(await other.getPiece(infoHash, 1)).toBe(copy);
+    expect(other.peekPiece(infoHash, 1)).toBe(copy);
+    first.evict(infoHash, [1]);
+    await first.getPiece(infoHash, 1);
+    const again = await other.getPiece(infoHash, 1);
+    expect(again).not.toBe(copy);
+    expect(again).toEqual(object.piece(1));
+  });
+
   it('does not cache a piece longer than a slot, and still serves it', async () => {
     const slab = createPieceSlab({ maxBytes: 1 << 20, slotBytes: 8192 });
     const source = countingSource();
