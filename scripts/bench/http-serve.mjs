@@ -125,7 +125,9 @@ console.log(`READY ${port} ${urlPath}`);
 process.on('SIGUSR2', () => {
   void (servingThreads?.published() ?? Promise.resolve()).then(() => {
     const counts = [server.stats().requests, ...(servingThreads?.stats() ?? []).map((stats) => stats.requests)];
+    const { hits, misses, bytes, directReads } = cache.stats();
     console.log(`THREADS ${counts.join(' ')}`);
+    console.log(`CACHE hits=${hits} misses=${misses} bytes=${bytes} directReads=${directReads}`);
   });
 });
 

@@ -56,7 +56,7 @@ free_port() { local p="$1"; while [ -n "$(ss -Htln "( sport = :$p )" 2>/dev/null
 median() { sort -g | awk '{a[NR]=$1} END{ if(NR==0){print "NA"; exit} if(NR%2){print a[(NR+1)/2]} else {printf "%.6g\n",(a[NR/2]+a[NR/2+1])/2} }'; }
 
 echo "# CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') x$(nproc); $(uname -sr); node $("$NODE" --version); $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)"
-echo "# file $BYTES bytes, 16 KiB random ranges; wrk -t$WRK_THREADS -c$CONNS -d$DURATION (warm-up $WARMUP, 1 MiB ranges); runs $RUNS; cache ${CACHE_MIB} MiB"
+echo "# file $BYTES bytes, 16 KiB random ranges; wrk -t$WRK_THREADS -c$CONNS -d$DURATION (caches filled, then warm-up $WARMUP); runs $RUNS; cache ${CACHE_MIB} MiB"
 echo "# loadavg at start: $(cut -d' ' -f1 /proc/loadavg)"
 
 declare -A PORT URL_PATH SERVER_PID LOG
@@ -121,8 +121,21 @@ ratio() { # phase a b what: median of per-round ratios a/b of what (RPS or CPU)
   paste -d' ' <(printf '%s\n' ${runs[$1.$2]}) <(printf '%s\n' ${runs[$1.$3]}) | awk '$2 > 0 {printf "%.4f\n", $1 / $2}' | median
 }
 
+fill_cache() { # kind: every MiB of the object once, in one curl on one connection, so the cache holds it all
+  local config="$SCRATCH/fill-$1.curl" offset
+  : >"$config"
+  for ((offset = 0; offset < BYTES; offset += 1048576)); do
+    [ "$offset" = 0 ] || echo next >>"$config"
+    printf 'url = "http://127.0.0.1:%s%s"\nrange = "%s-%s"\noutput = "/dev/null"\n' "${PORT[$1]}" "${URL_PATH[$1]}" \
+      "$offset" "$((offset + 1048576 - 1))" >>"$config"
+  done
+  curl -s -K "$config"
+}
+
 for server in $SERVERS; do start_server "$server"; done
-for server in $SERVERS; do wrk_run "$server" "$WARMUP" 1048576 >/dev/null; done
+# Caches filled first (a cold miss reads and hashes a whole piece: a warm-up of random ranges under load
+# left some servers cold in their first measured round), then wrk warms the code paths.
+for server in $SERVERS; do fill_cache "$server"; wrk_run "$server" "$WARMUP" "$LEN" >/dev/null; done
 
 for _ in $(seq "$RUNS"); do for server in $SERVERS; do measure free "$server"; done; done
 report free

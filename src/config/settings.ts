@@ -294,7 +294,7 @@ export const SETTINGS = {
     flag: 'partial-policy',
   },
   'http.threads': {
-    value: { type: 'int', min: 1, max: 256 },
+    value: { type: 'int', min: 1, max: 32 },
     default: 1,
     doc:
       "Threads serving HTTP on one port (SO_REUSEPORT; Linux), the agent's own among them, sharing one piece " +

@@ -425,7 +425,7 @@ export class SharedCachingSource implements PieceSource {
   #victim(): number {
     const slots = this.#slab.slots;
     for (let step = 0; step < slots * 2; step++) {
-      const slot = Atomics.add(this.#control, HAND, 1) % slots;
+      const slot = (Atomics.add(this.#control, HAND, 1) >>> 0) % slots;
       const at = slot * META_WORDS;
       if ((Atomics.load(this.#meta, at + GEN) & 1) !== 0) continue; // being written by another thread
       if (this.#meta[at + PIECE] !== FREE && this.#meta[at + REF] !== 0) {
