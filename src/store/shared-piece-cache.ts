@@ -105,6 +105,8 @@ export class SharedCachingSource implements PieceSource {
   readonly #index: Int32Array;
   readonly #mask: number;
   readonly #data: Uint8Array;
+  /** The slots' bytes as one Buffer, to lend slices of (as the one-thread cache lends slices of its pieces). */
+  readonly #dataView: Buffer;
   /**
    * Whole pieces this thread copied out of the slab, by slot, with the slot's generation then: the peer wire
    * asks for a piece per 16 KiB block, and a copy per block would cost more than the block. Valid while the
@@ -141,6 +143,7 @@ export class SharedCachingSource implements PieceSource {
     this.#index = new Int32Array(slab.buffer, layout.indexOffset, layout.indexSize);
     this.#mask = layout.indexSize - 1;
     this.#data = new Uint8Array(slab.buffer, layout.dataOffset, slab.slots * slab.slotBytes);
+    this.#dataView = Buffer.from(slab.buffer, layout.dataOffset, slab.slots * slab.slotBytes);
     catalog.on('pieces-removed', (infoHash, pieceIndexes) => this.evict(infoHash, pieceIndexes));
     catalog.on('object-removed', (infoHash) => this.evict(infoHash));
   }
@@ -348,7 +351,8 @@ export class SharedCachingSource implements PieceSource {
       return undefined;
     }
     if (this.#meta[at + REF] === 0) this.#meta[at + REF] = 1;
-    return Buffer.from(this.#slab.buffer, this.#dataOffset + slot * this.#slab.slotBytes + from, to - from);
+    const start = slot * this.#slab.slotBytes;
+    return this.#dataView.subarray(start + from, start + to);
   }
 
   /** True when some thread has a span of the slot out. */
