@@ -128,7 +128,7 @@ describe('serving threads', () => {
     expect(served[1]).toBeGreaterThan(0);
     expect(store.get(infoHash)!.bitfield.get(5)).toBe(false);
     expect(cache.holds!(infoHash, 5)).toBe(false);
-    // The other pieces are still served, by both.
+    // The other pieces are still served.
     expect((await get(pieceUrl(base, infoHash, 4))).body.equals(object.piece(4))).toBe(true);
   });
 });
