@@ -4,7 +4,8 @@
 // cache lookup, head rendering) from the kernel and from Node's stream machinery, which http.sh measures.
 // With VARIANTS (default "none"), the same requests go, round by round, to servers with the features of
 // issues 17 and 22 on: qos (limits configured, not binding), token (a signed URL token required; every
-// request carries one), acct (an accounting record per response); each variant's median against none's.
+// request carries one), acct (an accounting record per response), slab (the serving threads' shared piece
+// cache instead of the one-thread cache); each variant's median against none's.
 // usage: node scripts/bench/http-hot-path.ts [SIZE_MIB=64] [REQUESTS_PER_ROUND=200000] [VARIANTS=none]
 //   e.g. node scripts/bench/http-hot-path.ts 64 200000 none,qos,token,acct
 import { type KeyObject, randomBytes } from 'node:crypto';
@@ -18,7 +19,7 @@ import { createHashPool } from '../../src/hashing/index.ts';
 import { createHttpServer, type HttpServerOptions } from '../../src/http/index.ts';
 import { buildMetainfo } from '../../src/metainfo/index.ts';
 import { Qos, resolveQos } from '../../src/qos/index.ts';
-import { createPieceCache, openStore } from '../../src/store/index.ts';
+import { createPieceCache, createPieceSlab, createSharedPieceCache, openStore } from '../../src/store/index.ts';
 
 /** Takes what the server writes (counting bytes) and never pushes back. */
 class StandInSocket extends EventEmitter {
@@ -92,13 +93,22 @@ try {
       return { qos };
     }
     if (variant === 'token') return { gate: new UrlGate({ keys }) };
+    if (variant === 'slab') {
+      // The serving threads' cache (http.threads): the shared slab, filled as the one-thread cache is.
+      const slabCache = createSharedPieceCache(store, {
+        slab: createPieceSlab({ maxBytes: 2 * length, slotBytes: PIECE }),
+        verify: (data, expected) => pool.verify(data, expected),
+      });
+      for (let piece = 0; piece < metainfo.pieceCount; piece += 1) await slabCache.getPiece(object.infoHash, piece);
+      return { cache: slabCache };
+    }
     if (variant === 'acct') {
       const log = await AccountingLog.open({ dir: join(dir, 'accounting'), agent: 'hot-path' });
       closers.push(() => log.close());
       const recorder = new AccountingRecorder(log);
       return { onResponse: (entry) => recorder.httpResponse(entry) };
     }
-    throw new Error(`unknown variant ${variant} (none, qos, token, acct)`);
+    throw new Error(`unknown variant ${variant} (none, qos, token, acct, slab)`);
   }
 
   const handles = () => (process as unknown as { _getActiveHandles(): EventEmitter[] })._getActiveHandles();

@@ -8,6 +8,8 @@
 //        TOKEN_KEY (path): require signed URL tokens (src/auth) with this key; the URL path printed carries
 //        one token valid for an hour, the same on every request (as a web seed reuses its URL).
 //        ACCOUNTING_DIR (path): write accounting records there (src/accounting), one per response.
+//        THREADS (n, default 1): serve on n threads sharing the port and one piece slab (http.threads), as the
+//        agent does; SLAB=1 with one thread uses the shared slab too (its cost without a second thread).
 import { link, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { TransferTally } from '../../dist/src/agent/transfer-tally.js';
@@ -15,7 +17,7 @@ import { createHashPool } from '../../dist/src/hashing/index.js';
 import { createHttpServer, objectUrls } from '../../dist/src/http/index.js';
 import { buildMetainfo, defaultPieceLength } from '../../dist/src/metainfo/index.js';
 import { Qos, resolveQos } from '../../dist/src/qos/index.js';
-import { createPieceCache, openStore } from '../../dist/src/store/index.js';
+import { createPieceCache, createPieceSlab, createSharedPieceCache, openStore } from '../../dist/src/store/index.js';
 
 const [file, storeDir, portText, cacheMibText] = process.argv.slice(2);
 if (file === undefined || storeDir === undefined || portText === undefined || cacheMibText === undefined) {
@@ -58,12 +60,21 @@ if (process.env.TOKEN_KEY) {
   urlPath = `${urlPath}?__token__=${token}`;
 }
 
-const cache = createPieceCache(store, {
-  maxBytes: cacheBytes,
+const threads = Number(process.env.THREADS ?? 1);
+const cacheOptions = {
   verify: (data, expected) => pool.verify(data, expected),
   // VERIFY=first-read runs the former, trusting default, to compare with the checked one in the same run.
   verifyPolicy: process.env.VERIFY ?? 'checksum',
-});
+};
+// As the agent: slots the size of the largest piece held.
+const slab =
+  threads > 1 || process.env.SLAB === '1'
+    ? createPieceSlab({ maxBytes: cacheBytes, slotBytes: object.pieceLength })
+    : null;
+const cache =
+  slab === null
+    ? createPieceCache(store, { maxBytes: cacheBytes, ...cacheOptions })
+    : createSharedPieceCache(store, { slab, ...cacheOptions });
 const limits =
   process.env.DIRECT_READ_MAX === undefined ? {} : { directReadMaxBytes: Number(process.env.DIRECT_READ_MAX) };
 // As in the agent: bytes sent are tallied per object for the announces' `uploaded`; CORS fields on.
@@ -84,18 +95,46 @@ const server = createHttpServer({
   limits,
   onSent: (infoHash, bytes) => transfers.uploaded(infoHash, bytes),
   corsOrigin: '*', // the agent's default
+  ...(threads > 1 ? { reusePort: true } : {}),
   ...(qos ? { qos } : {}),
   ...(process.env.ACCESS_LOG ? { accessLog: process.env.ACCESS_LOG } : {}),
   ...(gate === undefined ? {} : { gate }),
   ...(accounting === undefined ? {} : { onResponse: (entry) => accounting.httpResponse(entry) }),
 });
 await server.listen();
+let servingThreads;
+if (threads > 1) {
+  const { startServingThreads } = await import('../../dist/src/parts/index.js');
+  servingThreads = await startServingThreads(
+    {
+      count: threads - 1,
+      dataDir: storeDir,
+      store,
+      slab,
+      verifyPolicy: cacheOptions.verifyPolicy,
+      verify: cacheOptions.verify,
+      onSent: (infoHash, bytes) => transfers.uploaded(infoHash, bytes),
+      http: { port, host: '127.0.0.1', policy: 'refuse', limits, corsOrigin: '*' },
+      logger: { debug() {}, info() {}, warn: console.error, error: console.error },
+    },
+    100,
+  );
+}
 console.log(`READY ${port} ${urlPath}`);
+// SIGUSR2: the requests each thread answered, on stdout (the benchmark checks that every thread served).
+process.on('SIGUSR2', () => {
+  void (servingThreads?.published() ?? Promise.resolve()).then(() => {
+    const counts = [server.stats().requests, ...(servingThreads?.stats() ?? []).map((stats) => stats.requests)];
+    const { hits, misses, bytes, directReads } = cache.stats();
+    console.log(`THREADS ${counts.join(' ')}`);
+    console.log(`CACHE hits=${hits} misses=${misses} bytes=${bytes} directReads=${directReads}`);
+  });
+});
 
 for (const signal of ['SIGTERM', 'SIGINT']) {
   process.once(signal, () => {
-    void server
-      .close(100)
+    void (servingThreads?.stop() ?? Promise.resolve())
+      .then(() => server.close(100))
       .then(() => pool.close())
       .then(() => store.close())
       .finally(() => process.exit(0));

@@ -34,16 +34,22 @@ import {
   originPart,
   RegistrationPart,
   ScrubPart,
+  type ServingThreadsPart,
   StorageControlPart,
   startHttp,
   startPeerWire,
+  startServingThreads,
+  withThreads,
 } from '../parts/index.ts';
 import { AllowList, AllowListFollower } from '../peer-auth/index.ts';
 import { invitationsUrlFromStats, type PolicyExplanation } from '../policy/index.ts';
 import { DEFAULT_QOS, Qos, type QosStatus } from '../qos/index.ts';
 import {
   createPieceCache,
+  createPieceSlab,
+  createSharedPieceCache,
   type PieceCache,
+  type PieceSlab,
   removeCorruptPieces,
   type StagingStore,
   type Store,
@@ -74,6 +80,8 @@ export class Agent {
   readonly store: Store & StagingStore;
   readonly hashPool: HashPool;
   readonly cache: PieceCache;
+  /** The piece cache's shared memory when HTTP is served on threads (http.threads > 1), else null. */
+  private readonly slab: PieceSlab | null;
   readonly peerId = newPeerId();
   config: AgentConfig;
   /** Ingest, purge and lookups on this agent's store (the admin API and the demo use them). */
@@ -135,13 +143,21 @@ export class Agent {
       ingestContext: (signal) => ({ store, hashPool: hashing.pool, origin, ...(signal ? { signal } : {}) }),
       links: (object) => this.links(object),
     });
-    this.cache = createPieceCache(store, {
-      maxBytes: config.cacheBytes,
-      verify: (data, expected) => hashing.pool.verify(data, expected),
+    const pieceCache = {
+      verify: (data: Uint8Array, expected: Uint8Array) => hashing.pool.verify(data, expected),
       verifyPolicy: config.cacheVerify,
       // Peers and trackers hear of it through the store's 'pieces-removed'; the piece can be ingested again.
       onCorrupt: removeCorruptPieces(store),
-    });
+    };
+    // Serving threads share one cache: a slab in shared memory, the same for the wire server here.
+    this.slab =
+      (config.http?.threads ?? 1) > 1
+        ? createPieceSlab({ maxBytes: Math.max(1, config.cacheBytes), slotBytes: slotBytesFor(store) })
+        : null;
+    this.cache =
+      this.slab === null
+        ? createPieceCache(store, { maxBytes: config.cacheBytes, ...pieceCache })
+        : createSharedPieceCache(store, { slab: this.slab, ...pieceCache });
     this.qos = new Qos(config.qos ?? DEFAULT_QOS);
     const topUpRate = config.storageControl?.topUpBytesPerSecond ?? 0;
     this.topUpLedger = topUpRate > 0 ? new TopUpLedger(topUpRate) : null;
@@ -244,6 +260,10 @@ export class Agent {
       // trackers hear https URLs through http.publicUrl (e.g. https://edge1.cdn.example.net:8443).
       const baseUrls = config.http.publicUrl ? [config.http.publicUrl.replace(/\/$/, '')] : plain.baseUrls;
       this.http = plain.server;
+      if (this.slab !== null && config.http.threads !== undefined) {
+        const threads = await this.startServingThreads(config.http, this.slab, plain.port);
+        this.http = withThreads(plain.server, threads);
+      }
       this.https = secure?.server ?? null;
       this.addresses = {
         ...this.addresses,
@@ -516,6 +536,8 @@ export class Agent {
         qos: this.qos,
         ...(this.topUpLedger === null ? {} : { topUp: this.topUpLedger }),
         port: tls === null ? http.port : tls.port,
+        // Serving threads listen on the same port (http.threads); HTTPS stays on this thread.
+        ...(tls === null && (http.threads ?? 1) > 1 ? { reusePort: true } : {}),
         policy: http.policy,
         limits: { ...http.limits, directReadMaxBytes: http.directReadMaxBytes },
         verify: (data, expected) => this.hashPool.verify(data, expected),
@@ -528,6 +550,36 @@ export class Agent {
         ...(tls === null ? {} : { tls: { cert: tls.cert, key: tls.key } }),
         ...(this.urlGate === null ? {} : { gate: this.urlGate }),
         ...(this.accounting === null ? {} : { onResponse: this.accounting.httpResponse.bind(this.accounting) }),
+      },
+      this.config.shutdownGraceMs,
+    );
+    this.lifecycle.add(part);
+    return part;
+  }
+
+  /** The HTTP server's other threads on its port (http.threads), over the shared slab. */
+  private async startServingThreads(
+    http: NonNullable<AgentConfig['http']>,
+    slab: PieceSlab,
+    port: number,
+  ): Promise<ServingThreadsPart> {
+    const part = await startServingThreads(
+      {
+        count: (http.threads ?? 1) - 1,
+        dataDir: this.config.dataDir,
+        store: this.store,
+        slab,
+        verifyPolicy: this.config.cacheVerify,
+        verify: (data, expected) => this.hashPool.verify(data, expected),
+        onSent: (infoHash, bytes) => this.transfers.uploaded(infoHash, bytes),
+        http: {
+          port,
+          policy: http.policy === 'redirect' ? 'redirect' : 'refuse',
+          limits: { ...http.limits, directReadMaxBytes: http.directReadMaxBytes },
+          ...(http.host ? { host: http.host } : {}),
+          ...(http.corsOrigin ? { corsOrigin: http.corsOrigin } : {}),
+        },
+        logger: this.logger.child({ part: 'http' }),
       },
       this.config.shutdownGraceMs,
     );
@@ -665,6 +717,16 @@ export class Agent {
   stop(): Promise<string[]> {
     return this.lifecycle.stop(this.config.shutdownGraceMs + SHUTDOWN_MARGIN_MS);
   }
+}
+
+/**
+ * Slots of the shared piece cache: the largest piece held at start (1 MiB in an empty store). A longer
+ * piece added later is served, not cached; a shorter one takes a whole slot.
+ */
+function slotBytesFor(store: Store): number {
+  let largest = 0;
+  for (const object of store.list()) largest = Math.max(largest, object.pieceLength);
+  return largest > 0 ? largest : 1024 * 1024;
 }
 
 function qosChanges(body: unknown): Record<string, unknown> {

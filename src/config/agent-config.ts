@@ -32,6 +32,8 @@ export interface AgentConfig {
     policy: PartialPolicy;
     /** Ranges up to this many bytes of verified pieces not cached are read from disk at once (0: never). */
     directReadMaxBytes: number;
+    /** Threads serving HTTP on the port, the agent's own among them (default 1: the agent's only). */
+    threads?: number;
     /** Connection caps and the request timeout; default: the HTTP server's. */
     limits?: Partial<Pick<HttpLimits, 'maxConnections' | 'maxConnectionsPerIp' | 'requestTimeoutMs'>>;
     /** The base URL announced to trackers for CDN URIs; default: the listening address. */

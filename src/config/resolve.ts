@@ -298,6 +298,28 @@ function checkTogether(merged: Layer): ConfigIssue[] {
       });
     }
   }
+  // Serving threads share the slab, the counters and the store's state; these are the agent's thread's alone.
+  if (((get(merged, 'http.threads') as number | undefined) ?? 1) > 1) {
+    const alone: [SettingKey, string][] = [
+      ['http.accessLog', 'an access log'],
+      ['http.tokenKeys', 'signed URL tokens'],
+      ['accounting.dir', 'accounting records'],
+    ];
+    if (get(merged, 'http.policy') === 'pull-through') alone.unshift(['http.policy', 'http.policy pull-through']);
+    for (const key of SETTING_KEYS) if (key.startsWith('qos.')) alone.push([key, 'egress limits']);
+    // Top-up paces HTTP bodies by the peer wire's view of each client, which only the agent's thread has.
+    if (((get(merged, 'storageControl.topUpRate') as number | undefined) ?? 0) > 0) {
+      alone.push(['storageControl.topUpRate', 'top-up']);
+    }
+    for (const [key, what] of alone) {
+      if (!merged.has(key) || originOf(merged, key).kind === 'default') continue;
+      issues.push({
+        key: 'http.threads',
+        problem: `more than 1 serving thread cannot go with ${what} (${key}) yet: set one or the other`,
+        origin: originOf(merged, 'http.threads'),
+      });
+    }
+  }
   return issues;
 }
 
@@ -468,6 +490,7 @@ function toAgentConfig(
           policy: v('http.policy') as NonNullable<AgentConfig['http']>['policy'],
           directReadMaxBytes: v('http.directRead') as number,
           limits: httpLimits,
+          ...((v('http.threads') as number) > 1 ? { threads: v('http.threads') as number } : {}),
           ...optional('host', v('http.host')),
           ...optional('publicUrl', v('http.publicUrl')),
           ...optional('accessLog', v('http.accessLog')),

@@ -295,6 +295,17 @@ export const SETTINGS = {
     doc: `Answer to requests for pieces not held: ${PARTIAL_POLICIES.join(', ')}.`,
     flag: 'partial-policy',
   },
+  'http.threads': {
+    value: { type: 'int', min: 1, max: 32 },
+    default: 1,
+    doc:
+      "Threads serving HTTP on one port (SO_REUSEPORT; Linux), the agent's own among them, sharing one piece " +
+      'cache (a slab of slots the size of the largest piece held at start), one set of counters and the ' +
+      "store's integrity state; the hashing pool keeps its own threads. More than 1 needs http.policy refuse " +
+      "or redirect and no access log, tokens, accounting or egress limits; HTTPS stays on the agent's thread. " +
+      'docs/benchmarks.md has what a second thread costs and buys.',
+    flag: 'http-threads',
+  },
   'http.directRead': {
     value: { type: 'size', min: 0, max: 16 * 1024 * 1024 },
     default: 1024 * 1024,

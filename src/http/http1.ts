@@ -259,14 +259,22 @@ export class Http1Response {
    * Ends the response, with a last chunk; the connection then goes on to the next request or closes.
    * `taken` is called once the socket no longer needs `chunk` (at once if it was not written), so its
    * memory may be reused; never if the connection failed first (the chunk may still be referenced).
+   * `settled` is called once the write ended either way (its callback ran: written, or failed and given
+   * up by the stream): a lent span is given back then, or its slot would stay pinned for good.
    */
-  end(chunk?: Uint8Array | string, taken?: () => void): void {
+  end(chunk?: Uint8Array | string, taken?: () => void, settled?: () => void): void {
     if (this.#ended) return;
     this.#ended = true;
     const socket = this.#connection.socket;
     const body = this.#head || chunk === undefined ? undefined : typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     const written = body !== undefined && body.length > 0;
-    const onWritten = taken === undefined ? undefined : (err?: Error | null) => err == null && taken();
+    const onWritten =
+      taken === undefined && settled === undefined
+        ? undefined
+        : (err?: Error | null) => {
+            if (err == null) taken?.();
+            settled?.();
+          };
     if (this.#headerText !== null) {
       if (written) {
         socket.cork();
@@ -281,8 +289,10 @@ export class Http1Response {
     } else if (written) {
       socket.write(body, onWritten);
     }
-    if (!written) taken?.();
-    else this.#bodyBytes += body.length;
+    if (!written) {
+      taken?.();
+      settled?.();
+    } else this.#bodyBytes += body.length;
     this.#connection.responseEnded(this.#request, this.#status, this.#bodyBytes, this.#startedAt, this.annotation);
     this.#connection.responseDone(this.#keepAlive);
   }

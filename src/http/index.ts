@@ -34,4 +34,5 @@ export type {
   ResponseEntry,
   ResponseSource,
 } from './types.ts';
+export { emptyHttpStats } from './types.ts';
 export { isHttpOrigin, type ObjectUrls, objectUrls, pieceUrl } from './urls.ts';

@@ -5,14 +5,15 @@ import { fromListenError } from '../errors/index.ts';
 
 export function listenOn(
   server: Server,
-  options: { host?: string; port: number; tls?: unknown },
+  options: { host?: string; port: number; tls?: unknown; reusePort?: boolean },
   onListening: () => void,
 ): Promise<number> {
   const attempt = (host: string) =>
     new Promise<number>((resolve, reject) => {
       const onError = (err: Error) => reject(err);
       server.once('error', onError);
-      server.listen({ host, port: options.port, ipv6Only: false }, () => {
+      // reusePort (SO_REUSEPORT): serving threads each listen on the port; the kernel spreads connections.
+      server.listen({ host, port: options.port, ipv6Only: false, reusePort: options.reusePort === true }, () => {
         server.off('error', onError);
         onListening();
         const address = server.address();

@@ -47,6 +47,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   // `connections` is read off the transport when asked.
   const stats = emptyHttpStats();
   const spanBuffers = new SpanBuffers(SPAN_BUFFERS_IDLE_BYTES);
+  const releaseSpan = cache.releaseSpan?.bind(cache);
   const missingPolicy = missingPiecePolicyOf(options, DEFAULT_ORIGIN_LIMITS, logger);
   const reader = new PieceReader(cache, missingPolicy, stats, options.onPulled);
   const fetcher = reader.fetcher;
@@ -273,9 +274,12 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     if (into !== undefined && !readInto) spanBuffers.give(into);
     // Not at hand: the slow path reads the piece (and answers a failure by policy).
     if (bytes === undefined) return false;
+    // The serving threads' cache lends its spans: given back once the socket is done with them.
+    const lent = releaseSpan !== undefined && !readInto ? bytes : undefined;
     if (flow !== null && !flow.take(length)) {
       // Over the limits: the slow path waits for the grant asked for here.
       if (readInto) spanBuffers.give(into);
+      if (lent !== undefined) releaseSpan!(lent);
       return false;
     }
     const status = partial ? 206 : 200;
@@ -283,7 +287,11 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     res.writeHead(status, NO_FIELDS, lengthFields(representation, only, partial) + entityFields(representation));
     // Before end(): the response's record is made as it ends.
     if (onResponse !== undefined) noteSource(res, readInto ? 'disk' : 'cache');
-    res.end(bytes, readInto ? () => spanBuffers.give(into) : undefined);
+    res.end(
+      bytes,
+      readInto ? () => spanBuffers.give(into) : undefined,
+      lent === undefined ? undefined : () => releaseSpan!(lent),
+    );
     countSent(object, length);
     return true;
   }

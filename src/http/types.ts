@@ -132,6 +132,11 @@ export interface HttpServerOptions {
   host?: string;
   /** 0 picks a free port. */
   port: number;
+  /**
+   * Listen with SO_REUSEPORT, so that other serving threads can listen on the same port (http.threads); the
+   * kernel spreads new connections among them. Linux.
+   */
+  reusePort?: boolean;
   /** What a request touching pieces not held gets: one of the agent's policies by name, or a strategy. */
   policy: PartialPolicy | MissingPiecePolicy;
   /** Checks pulled pieces; default: SHA-1 on the calling thread. */
@@ -210,6 +215,8 @@ export interface HttpServerStats {
   internalErrors: number;
   /** Times a body paused because the client gets its top-up rate from other sources (topUp). */
   topUpPauses: number;
+  /** With serving threads (http.threads): requests each thread answered, the agent's own first. */
+  requestsPerThread?: number[];
 }
 
 /** All counters at zero: a new server's. */

@@ -10,6 +10,14 @@ export { type ReloadOutcome, reloadSteps } from './reload.ts';
 export { hashingPart, openStorePart, originPart } from './resources.ts';
 export { ScrubPart } from './scrub.ts';
 export { type HttpPart, type PeerWirePart, startHttp, startPeerWire } from './servers.ts';
+export { runServingThread, type ServingThreadData } from './serving-thread.ts';
+export {
+  type ServingThreadsOptions,
+  type ServingThreadsPart,
+  startServingThreads,
+  sumHttpStats,
+  withThreads,
+} from './serving-threads.ts';
 export {
   type StorageControlOptions,
   StorageControlPart,

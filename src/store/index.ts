@@ -21,6 +21,13 @@ export {
   type ScrubStatus,
   type ScrubWindow,
 } from './scrub.ts';
+export {
+  createPieceSlab,
+  createSharedPieceCache,
+  type PieceSlab,
+  SharedCachingSource,
+  type SharedPieceCacheOptions,
+} from './shared-piece-cache.ts';
 export type {
   AddObjectOptions,
   BitfieldView,
@@ -82,6 +89,7 @@ export async function openStore(dataDir: string, options: OpenStoreOptions): Pro
     commitMaxBytes: positive('commitMaxBytes', options.commitMaxBytes),
     compactJournalBytes: positive('compactJournalBytes', options.compactJournalBytes),
     maxOpenFiles: positive('maxOpenFiles', options.maxOpenFiles),
+    ...(options.writerChanged === undefined ? {} : { writerChanged: options.writerChanged }),
   };
   const root = resolve(dataDir);
   let lock: WriterLock | null = null;

@@ -109,7 +109,8 @@ class CommitBatch {
   }
 }
 
-type StoreOptions = Required<Omit<OpenStoreOptions, 'mode'>> & { mode: 'write' | 'read' };
+type StoreOptions = Required<Omit<OpenStoreOptions, 'mode' | 'writerChanged'>> &
+  Pick<OpenStoreOptions, 'writerChanged'> & { mode: 'write' | 'read' };
 
 export class DiskStore extends EventEmitter<StoreEvents> implements Store, StagingStore {
   readonly dataDir: string;
@@ -360,6 +361,7 @@ export class DiskStore extends EventEmitter<StoreEvents> implements Store, Stagi
    */
   #refresh(): void {
     if (this.#follower === null || this.#closing) return;
+    if (this.#options.writerChanged !== undefined && !this.#options.writerChanged()) return;
     for (const change of this.#follower.catchUp(this.#entries)) this.#announce(change);
   }
 

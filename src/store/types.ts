@@ -106,6 +106,13 @@ export interface PieceSource {
     maxReadBytes: number,
     into?: Buffer,
   ): Buffer | undefined;
+  /**
+   * A source with this lends the spans readSpanSync gives from memory shared with other threads (a view, not
+   * a copy): each must be given back here, once, when nothing reads it any more (the socket wrote it or
+   * failed); until then its bytes stay as they are. Other results are not lent and may be given back too
+   * (ignored).
+   */
+  releaseSpan?(span: Uint8Array): void;
 }
 
 export interface OpenStoreOptions {
@@ -127,6 +134,12 @@ export interface OpenStoreOptions {
   compactJournalBytes?: number;
   /** Data files kept open at most (default 256). */
   maxOpenFiles?: number;
+  /**
+   * Read mode: false when the writer surely committed nothing since the last call (a writer in the same
+   * process tells its serving threads through shared memory); the store then skips its look at the journal
+   * before a read of state (an fstat and a read). Default: it looks every time.
+   */
+  writerChanged?: () => boolean;
 }
 
 /**

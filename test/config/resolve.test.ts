@@ -631,3 +631,26 @@ describe('config files that cannot be read', () => {
     });
   });
 });
+
+describe('http.threads', () => {
+  it('serves on that many threads, and is left out at 1', async () => {
+    expect((await resolveWith({ env: { EDGEPEER_HTTP_THREADS: '2' } })).config.http?.threads).toBe(2);
+    expect((await resolveWith({ env: { EDGEPEER_HTTP_THREADS: '1' } })).config.http?.threads).toBeUndefined();
+  });
+
+  it('refuses more than 1 with what only the agent thread does, naming it', async () => {
+    const issues = await issuesFrom({
+      env: {
+        EDGEPEER_HTTP_THREADS: '2',
+        EDGEPEER_HTTP_POLICY: 'pull-through',
+        EDGEPEER_HTTP_ACCESS_LOG: '/tmp/access.log',
+        EDGEPEER_QOS_RATE: '1000000',
+        EDGEPEER_STORAGE_CONTROL_TOP_UP_RATE: '1000000',
+      },
+    });
+    expect(issues.map((issue) => issue.key)).toEqual(['http.threads', 'http.threads', 'http.threads', 'http.threads']);
+    expect(issues.map((issue) => issue.problem).join('\n')).toMatch(
+      /pull-through \(http.policy\)[\s\S]*access log \(http.accessLog\)[\s\S]*egress limits \(qos.rate\)[\s\S]*top-up \(storageControl.topUpRate\)/,
+    );
+  });
+});

@@ -1,0 +1,184 @@
+// The serving threads of http.threads, from the agent's side: each runs the HTTP server on the agent's port
+// (SO_REUSEPORT) over the shared piece slab (src/parts/serving-thread.ts). The agent's thread keeps what
+// is one for all: the store's writer (a thread's store follows it, told of each change through shared
+// memory), the hashing pool (threads send it the pieces they read), the removal of a corrupt piece, the
+// byte tally; the threads' counters are read from shared memory.
+import { Worker } from 'node:worker_threads';
+import { emptyHttpStats, type HttpServer, type HttpServerStats } from '../http/index.ts';
+import type { Logger } from '../log/index.ts';
+import { type PieceSlab, removeCorruptPieces, type Store, type VerifyPolicy } from '../store/index.ts';
+import type { Part } from './lifecycle.ts';
+import {
+  type AgentMessage,
+  readStatsRow,
+  type ServingThreadData,
+  STAT_ROW,
+  type ThreadMessage,
+} from './serving-thread.ts';
+
+export interface ServingThreadsOptions {
+  /** Threads to start besides the agent's own, which serves too. */
+  count: number;
+  dataDir: string;
+  store: Pick<Store, 'on' | 'off' | 'removePieces'>;
+  slab: PieceSlab;
+  verifyPolicy: VerifyPolicy;
+  /** The hashing pool's check. */
+  verify: (data: Uint8Array, expected: Uint8Array) => Promise<boolean>;
+  onSent?: (infoHash: string, bytes: number) => void;
+  /** The settings of the agent's HTTP server; `port` the one it listens on. */
+  http: ServingThreadData['http'];
+  logger: Logger;
+}
+
+export interface ServingThreadsPart extends Part {
+  /** The counters of each thread started (not the agent's own), as last written (every 200 ms). */
+  stats(): HttpServerStats[];
+  /** Resolves once every thread wrote its counters and tally anew (tests, and a status that must be exact). */
+  published(): Promise<void>;
+}
+
+const STORE_EVENTS = ['object-added', 'pieces-added', 'pieces-removed', 'object-removed'] as const;
+
+/** The worker entry next to this module's tree: .ts when running from sources, .js from dist/. */
+function workerFileUrl(): URL {
+  const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+  return new URL(`../../workers/http-worker${extension}`, import.meta.url);
+}
+
+export async function startServingThreads(
+  options: ServingThreadsOptions,
+  graceMs: number,
+): Promise<ServingThreadsPart> {
+  const { store, logger } = options;
+  const storeChanges = new Int32Array(new SharedArrayBuffer(4));
+  const stats = new Float64Array(new SharedArrayBuffer((options.count + 1) * STAT_ROW * 8));
+  const changed = () => {
+    Atomics.add(storeChanges, 0, 1);
+  };
+  for (const event of STORE_EVENTS) store.on(event, changed);
+  const removeCorrupt = removeCorruptPieces(store);
+  const workers: Worker[] = [];
+  /** Callers of published() waiting for each thread's answer, by thread. */
+  const publishing = new Map<Worker, (() => void)[]>();
+  const closed: Promise<void>[] = [];
+  let stopping = false;
+
+  const start = (thread: number): Promise<void> => {
+    const data: ServingThreadData = {
+      thread,
+      dataDir: options.dataDir,
+      slab: options.slab,
+      verifyPolicy: options.verifyPolicy,
+      storeChanges,
+      stats,
+      http: options.http,
+    };
+    const worker = new Worker(workerFileUrl(), { workerData: data, name: `http-${thread}` });
+    workers.push(worker);
+    const threadLogger = logger;
+    let listening: () => void = () => {};
+    const ended = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    closed.push(ended);
+    const started = new Promise<void>((resolve, reject) => {
+      listening = resolve;
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`HTTP serving thread ${thread} exited (code ${code})`)));
+    });
+    worker.on('error', (err) => {
+      if (!stopping) threadLogger.error({ thread, err }, 'http: a serving thread failed; the others serve on');
+    });
+    worker.on('message', (message: ThreadMessage) => {
+      const reply = (answer: AgentMessage) => worker.postMessage(answer);
+      switch (message.kind) {
+        case 'listening':
+          listening();
+          break;
+        case 'verify':
+          options.verify(message.data, message.expected).then(
+            (ok) => reply({ kind: 'verified', id: message.id, ok }),
+            () => reply({ kind: 'verified', id: message.id, ok: false }),
+          );
+          break;
+        case 'corrupt':
+          removeCorrupt(message.infoHash, message.pieceIndex).then((removed) =>
+            reply({ kind: 'corrupted', id: message.id, removed }),
+          );
+          break;
+        case 'sent':
+          for (const [infoHash, bytes] of message.tally) options.onSent?.(infoHash, bytes);
+          break;
+        case 'log':
+          threadLogger[message.level]({ thread, ...(message.fields as object) }, message.message);
+          break;
+        case 'published':
+          publishing.get(worker)?.shift()?.();
+          break;
+        case 'closed':
+          break;
+      }
+    });
+    return started;
+  };
+
+  const stop = async () => {
+    stopping = true;
+    for (const worker of workers) worker.postMessage({ kind: 'close', graceMs } satisfies AgentMessage);
+    // A thread that does not finish within the grace (and a margin) is ended.
+    const deadline = setTimeout(() => {
+      for (const worker of workers) void worker.terminate();
+    }, graceMs + 2000);
+    await Promise.all(closed);
+    clearTimeout(deadline);
+    for (const event of STORE_EVENTS) store.off(event, changed);
+  };
+
+  try {
+    await Promise.all(Array.from({ length: options.count }, (_, index) => start(index + 1)));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  logger.info({ threads: options.count + 1, port: options.http.port }, 'http: serving on threads sharing the port');
+  return {
+    name: 'http threads',
+    phase: 'serving',
+    stop,
+    published: () =>
+      Promise.all(
+        workers.map(
+          (worker) =>
+            new Promise<void>((resolve) => {
+              const waiting = publishing.get(worker) ?? [];
+              waiting.push(resolve);
+              publishing.set(worker, waiting);
+              worker.postMessage({ kind: 'publish' } satisfies AgentMessage);
+            }),
+        ),
+      ).then(() => undefined),
+    stats: () =>
+      Array.from({ length: options.count }, (_, index) =>
+        readStatsRow(stats.subarray((index + 1) * STAT_ROW, (index + 2) * STAT_ROW)),
+      ),
+  };
+}
+
+/** Counters of several servers as one: the agent's figures over its threads (and each one's requests). */
+export function sumHttpStats(all: HttpServerStats[]): HttpServerStats {
+  const total = emptyHttpStats();
+  for (const stats of all) {
+    for (const name of Object.keys(total) as Exclude<keyof HttpServerStats, 'requestsPerThread'>[]) {
+      if (name === 'responses') {
+        for (const klass of ['2xx', '3xx', '4xx', '5xx'] as const) total.responses[klass] += stats.responses[klass];
+      } else {
+        total[name] += stats[name];
+      }
+    }
+  }
+  return { ...total, requestsPerThread: all.map((stats) => stats.requests) };
+}
+
+/** The agent's HTTP server with its threads' counters added to its own. */
+export function withThreads(server: HttpServer, threads: Pick<ServingThreadsPart, 'stats'>): HttpServer {
+  return { ...server, stats: () => sumHttpStats([server.stats(), ...threads.stats()]) };
+}
