@@ -302,7 +302,7 @@ export const SETTINGS = {
       "Threads serving HTTP on one port (SO_REUSEPORT; Linux), the agent's own among them, sharing one piece " +
       'cache (a slab of slots the size of the largest piece held at start), one set of counters and the ' +
       "store's integrity state; the hashing pool keeps its own threads. More than 1 needs http.policy refuse " +
-      "or redirect and no access log, tokens, accounting or egress limits; HTTPS stays on the agent's thread. " +
+      "or redirect and no access log, tokens, accounting, egress limits or top-up; HTTPS stays on the agent's thread. " +
       'docs/benchmarks.md has what a second thread costs and buys.',
     flag: 'http-threads',
   },
