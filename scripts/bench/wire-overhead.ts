@@ -8,6 +8,8 @@
 // of the leecher that bounds scripts/bench/wire.sh. `qos` runs edgepeer and edgepeer-qos alternately,
 // ROUNDS times (env, default 5), and prints the ratio of their medians.
 //
+// PIN=1 (env): the server on CPU 1 and the client on CPU 0 (taskset), so that they never share a core.
+//
 // usage: node scripts/bench/wire-overhead.ts [stock|edgepeer|edgepeer-qos|both|qos] [MiB=1024]
 // prints per variant: seconds, MB/s, server CPU seconds and CPU microseconds per block.
 import { spawn } from 'node:child_process';
@@ -22,6 +24,15 @@ const PIECE = 1024 * 1024;
 const BLOCK = 16 * 1024;
 const DEPTH = 500;
 const INFO_HASH = createHash('sha1').update('wire-overhead').digest('hex');
+const PINNED = process.env.PIN === '1';
+
+/** Node running this script with `args`, on `cpu` when pinned (taskset execs node: the pid is node's). */
+function spawnSelf(args: string[], cpu: number, stdio: Parameters<typeof spawn>[2]['stdio']) {
+  const command = [process.execPath, import.meta.filename, ...args];
+  return PINNED
+    ? spawn('taskset', ['-c', String(cpu), ...command], { stdio })
+    : spawn(command[0]!, command.slice(1), { stdio });
+}
 
 const [mode = 'both', mib = '1024'] = process.argv.slice(2);
 
@@ -72,19 +83,18 @@ interface VariantFigures {
 async function compare(variants: string[], totalMiB: number, header = true): Promise<VariantFigures[]> {
   const figures: VariantFigures[] = [];
   if (header) {
-    console.log(`# ${totalMiB} MiB in 16 KiB blocks, ${DEPTH} requests in flight, loopback; node ${process.version}`);
+    console.log(
+      `# ${totalMiB} MiB in 16 KiB blocks, ${DEPTH} requests in flight, loopback; node ${process.version}` +
+        (PINNED ? '; server on CPU 1, client on CPU 0' : ''),
+    );
     console.log('variant        seconds    MB/s  server_cpu_s  cpu_us_per_block');
   }
   for (const variant of variants) {
-    const server = spawn(process.execPath, [import.meta.filename, `serve-${variant}`], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
+    const server = spawnSelf([`serve-${variant}`], 1, ['pipe', 'pipe', 'inherit']);
     const [line] = (await once(server.stdout, 'data')) as [Buffer];
     const port = Number(/PORT (\d+)/.exec(line.toString())![1]);
     const before = cpuSeconds(server.pid!);
-    const clientProcess = spawn(process.execPath, [import.meta.filename, 'client', String(port), String(totalMiB)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const clientProcess = spawnSelf(['client', String(port), String(totalMiB)], 0, ['ignore', 'pipe', 'inherit']);
     let out = '';
     clientProcess.stdout.on('data', (d: Buffer) => {
       out += d.toString();
