@@ -329,6 +329,32 @@ describe('announce client', () => {
     expect(transport.closed).toBe(true);
   });
 
+  it('sends stopped on stop to a tracker whose started was under way: the tracker may have counted it', async () => {
+    const { store, transport, client: started } = setUp();
+    await hold(store, testMetainfo({ pieceCount: 1, announceList: [[TRACKER_A]] }), () => true);
+    let release!: () => void;
+    const answered = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let underWay = false;
+    const answer = transport.announce.bind(transport);
+    transport.announce = async (url, params) => {
+      if (params.event === 'started') {
+        underWay = true;
+        await answered;
+      }
+      return answer(url, params);
+    };
+    started.start();
+    await clock.advance(5000);
+    expect(underWay).toBe(true);
+    const stopping = started.stop();
+    release();
+    await stopping;
+    client = undefined;
+    expect(transport.singles().map((call) => call.params.event)).toEqual(['started', 'stopped']);
+  });
+
   it('backs off exponentially with a cap while a tracker is down, one probe at a time, and recovers', async () => {
     const { store, transport, client } = setUp({ backoffInitialMs: 10_000, backoffMaxMs: 40_000 });
     for (let i = 0; i < 50; i++)

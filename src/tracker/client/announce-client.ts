@@ -298,6 +298,8 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
   readonly #timers: TimerQueue<GroupState>;
   readonly #abort = new AbortController();
   #inFlight = 0;
+  /** stop() waiting for the announces under way to end. */
+  readonly #idleWaiters: Array<() => void> = [];
   #pumpTimer: unknown;
   #pumpAt = Number.POSITIVE_INFINITY;
   #started = false;
@@ -394,9 +396,10 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
     this.#timers.stop();
     if (this.#pumpTimer !== undefined) this.#clock.clearTimer(this.#pumpTimer);
     const deadline = AbortSignal.timeout(options.handOver ? 0 : this.#settings.stopTimeoutMs);
-    const sendAll = options.handOver
-      ? Promise.resolve()
-      : this.#sendStoppedToAll(AbortSignal.any([deadline, this.#abort.signal]));
+    // An announce under way may have been counted by its tracker: it finishes first (within the deadline),
+    // so that its tracker gets `stopped` too (an agent stopped right after starting stayed listed).
+    const signal = AbortSignal.any([deadline, this.#abort.signal]);
+    const sendAll = options.handOver ? Promise.resolve() : this.#idle().then(() => this.#sendStoppedToAll(signal));
     const timedOut = new Promise<void>((resolve) =>
       deadline.addEventListener('abort', () => resolve(), { once: true }),
     );
@@ -800,7 +803,14 @@ class Announcer extends EventEmitter<AnnounceClientEvents> implements AnnounceCl
   #end(tracker: TrackerState): void {
     tracker.inFlight--;
     this.#inFlight--;
+    if (this.#inFlight === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
     this.#schedulePump(this.#clock.now());
+  }
+
+  /** Resolves once no announce is under way. */
+  #idle(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   async #sendOne(tracker: TrackerState, group: GroupState): Promise<void> {
