@@ -19,6 +19,11 @@ import type { Logger } from '../log/index.ts';
 import type { FleetCatalog } from './fleet-catalog.ts';
 import type { EdgeRecord, FleetState, QueuedPurge } from './fleet-state.ts';
 
+/** The body of an edge's purge command: the whole object, or the listed pieces ("0-9,12"). */
+export function purgeCommand(infoHash: string, pieces: string | null): { ids: string[]; pieces?: string } {
+  return pieces === null ? { ids: [infoHash] } : { ids: [infoHash], pieces };
+}
+
 export interface EdgeRegistryOptions {
   fleet: FleetState;
   catalog: FleetCatalog;
@@ -411,7 +416,7 @@ export class EdgeRegistry {
   }
 
   async #sendQueuedPurge(edgeId: string, purge: QueuedPurge): Promise<boolean> {
-    const body = { ids: [purge.infoHash], ...(purge.pieces === null ? {} : { pieces: purge.pieces }) };
+    const body = purgeCommand(purge.infoHash, purge.pieces);
     const statuses: string[] = [];
     try {
       await this.dispatch(edgeId, 'purge', body, (event) => {

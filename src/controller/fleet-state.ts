@@ -143,6 +143,8 @@ export interface FleetState extends EventEmitter<FleetEvents> {
   queuePurge(edgeId: string, purge: QueuedPurge): Promise<void>;
   /** The purges waiting for the edge, oldest first. */
   queuedPurges(edgeId: string): Promise<QueuedPurge[]>;
+  /** The purge of one object waiting for the edge, if any (one lookup: a bulk purge asks once per object). */
+  queuedPurge(edgeId: string, infoHash: string): Promise<QueuedPurge | undefined>;
   /** The edge did the purge (or no longer holds the object). */
   dropQueuedPurge(edgeId: string, infoHash: string): Promise<void>;
   /** The object was ingested again through a controller: no edge is to purge it any more. */

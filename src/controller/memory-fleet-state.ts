@@ -234,6 +234,11 @@ export class MemoryFleetState extends EventEmitter<FleetEvents> implements Fleet
     return [...(this.#queuedPurges.get(edgeId)?.values() ?? [])].map((purge) => ({ ...purge }));
   }
 
+  async queuedPurge(edgeId: string, infoHash: string): Promise<QueuedPurge | undefined> {
+    const purge = this.#queuedPurges.get(edgeId)?.get(infoHash);
+    return purge === undefined ? undefined : { ...purge };
+  }
+
   async dropQueuedPurge(edgeId: string, infoHash: string): Promise<void> {
     const queued = this.#queuedPurges.get(edgeId);
     if (queued?.delete(infoHash) !== true) return;

@@ -22,7 +22,7 @@ import type { IngestResult } from '../ingest/index.ts';
 import { encodeTorrent, formatPieceList, parsePieceList } from '../metainfo/index.ts';
 import type { CatalogObject } from '../store/index.ts';
 import { rankEdges } from './choice.ts';
-import type { EdgeRegistry } from './edge-registry.ts';
+import { type EdgeRegistry, purgeCommand } from './edge-registry.ts';
 import type { FleetCatalog, FleetEdge } from './fleet-catalog.ts';
 import type { FleetState, QueuedPurge } from './fleet-state.ts';
 
@@ -145,10 +145,7 @@ export class ControllerOperations {
         continue;
       }
       const holders = this.#catalog.holdersEverywhere(object.infoHash);
-      const body = {
-        ids: [object.infoHash],
-        ...(request.pieces === undefined ? {} : { pieces: formatPieceList(request.pieces) }),
-      };
+      const body = purgeCommand(object.infoHash, request.pieces === undefined ? null : formatPieceList(request.pieces));
       const unreached = this.#catalog.edges().filter((edge) => edge.liveness === undefined);
       await Promise.all(
         holders.map((edge) =>
@@ -195,7 +192,7 @@ export class ControllerOperations {
 
   /** Queues the purge for a down edge, merged with one of the same object queued before. */
   async #queuePurge(edgeId: string, infoHash: string, pieces: string | null): Promise<void> {
-    const before = (await this.#fleet.queuedPurges(edgeId)).find((purge) => purge.infoHash === infoHash);
+    const before = await this.#fleet.queuedPurge(edgeId, infoHash);
     const merged: QueuedPurge = { infoHash, pieces: mergePieces(before, pieces), queuedAt: Date.now() };
     await this.#fleet.queuePurge(edgeId, merged);
   }

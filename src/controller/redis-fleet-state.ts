@@ -369,14 +369,22 @@ export class RedisFleetState extends EventEmitter<FleetEvents> implements FleetS
       .sort((a, b) => a.queuedAt - b.queuedAt);
   }
 
+  async queuedPurge(edgeId: string, infoHash: string): Promise<QueuedPurge | undefined> {
+    const raw = await this.#client.hGet(this.#key(`e:${edgeId}`, 'purges'), infoHash);
+    return raw === null || raw === undefined ? undefined : (JSON.parse(String(raw)) as QueuedPurge);
+  }
+
   async dropQueuedPurge(edgeId: string, infoHash: string): Promise<void> {
     await this.#client.hDel(this.#key(`e:${edgeId}`, 'purges'), infoHash);
   }
 
+  // One round trip for the whole fleet: an ingest of many objects asks this once per object.
   async dropQueuedPurgesOf(infoHash: string): Promise<void> {
-    for (const edgeId of await this.#client.hKeys(this.#key('fleet', 'edges'))) {
-      await this.#client.hDel(this.#key(`e:${String(edgeId)}`, 'purges'), infoHash);
-    }
+    const edgeIds = await this.#client.hKeys(this.#key('fleet', 'edges'));
+    if (edgeIds.length === 0) return;
+    const batch = this.#client.multi();
+    for (const edgeId of edgeIds) batch.hDel(this.#key(`e:${String(edgeId)}`, 'purges'), infoHash);
+    await batch.exec();
   }
 
   async putMetainfo(infoHash: string, torrent: Uint8Array): Promise<void> {

@@ -18,7 +18,7 @@ import {
   TrackerStatsSource,
 } from '../policy/index.ts';
 import type { CatalogObject } from '../store/index.ts';
-import type { EdgeRegistry } from './edge-registry.ts';
+import { type EdgeRegistry, purgeCommand } from './edge-registry.ts';
 import type { FleetCatalog } from './fleet-catalog.ts';
 import type { EdgeNearness } from './nearness.ts';
 import { chooseEdge, type EdgeChoice, nearDemand, type PlacementCandidate } from './placement.ts';
@@ -204,7 +204,7 @@ export function controllerStorageControl(options: ControllerStorageControlOption
         catalog.holdingsEverywhere(infoHash).map(async ({ edge, bitfield }) => {
           const held = [...wanted].filter((piece) => bitfield.get(piece)).sort((a, b) => a - b);
           if (held.length === 0) return;
-          const body = { ids: [infoHash], pieces: formatPieceList(held) };
+          const body = purgeCommand(infoHash, formatPieceList(held));
           await registry
             .dispatch(edge.record.id, 'purge', body, (event) => {
               if (event.kind !== 'result') return;

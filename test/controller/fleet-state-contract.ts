@@ -672,6 +672,8 @@ export function fleetStateContract(name: string, open: () => Promise<FleetState>
             { infoHash: first, pieces: '0-5', queuedAt: 3000 },
           ]);
           expect(await fleet.queuedPurges(two.id)).toEqual([{ infoHash: first, pieces: null, queuedAt: 1500 }]);
+          expect(await fleet.queuedPurge(one.id, first)).toEqual({ infoHash: first, pieces: '0-5', queuedAt: 3000 });
+          expect(await fleet.queuedPurge(two.id, second)).toBeUndefined();
           await fleet.dropQueuedPurge(one.id, second);
           expect(await fleet.queuedPurges(one.id)).toEqual([{ infoHash: first, pieces: '0-5', queuedAt: 3000 }]);
           // an ingest of the object again: no edge is to purge it any more
