@@ -66,7 +66,7 @@ beforeAll(async () => {
       dataDir: join(dir, 'controller'),
       peer: { port: 0, host: '127.0.0.1' },
       http: { port: 0, host: '127.0.0.1' },
-      edges: { host: '127.0.0.1', port: 0, heartbeatMs: 200, replicas: 3 },
+      edges: { host: '127.0.0.1', port: 0, heartbeatMs: 500, replicas: 3 },
       admin: null,
       announce: false,
       shutdownGraceMs: 500,
