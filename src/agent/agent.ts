@@ -415,6 +415,13 @@ export class Agent {
    * the next SIGHUP or restart, which go back to the configuration.
    */
   setQos(changes: Record<string, unknown>): QosStatus {
+    // The limits live on the agent's thread: other serving threads would not keep to them (as at start).
+    if (this.slab !== null) {
+      throw new InvalidArgumentError(
+        'QoS limits cannot be set while serving on threads (http.threads or wire.threads above 1): restart with one',
+        { subject: 'qos' },
+      );
+    }
     const settings = this.qos.update(changes);
     this.config = { ...this.config, qos: settings };
     this.logger.info({ qos: changes }, 'qos: limits changed through the admin API');

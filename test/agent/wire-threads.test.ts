@@ -197,4 +197,9 @@ describe('agent with wire.threads 2', () => {
       for (const p of peers) p.close();
     }
   });
+
+  it('refuses QoS limits set through the admin API (the other thread would not keep to them)', () => {
+    expect(() => agent.setQos({ rate: 1_000_000 })).toThrow(/serving on threads/);
+    expect(agent.qosStatus().settings.rate).toBe(0);
+  });
 });
