@@ -64,7 +64,8 @@ async function compare(totalMiB: number): Promise<void> {
         ` connections, ${DEPTH} requests in flight; ${rounds} rounds per phase, servers interleaved`,
     );
     const measure = (server: Server, mib: number, pinned: boolean) => run(server, mib, conns, sizeMiB, pinned);
-    for (const server of servers) await measure(server, Math.min(totalMiB, 256), false); // warm-up
+    // Warm-up: a whole run each, so that every thread of t2 (which gets part of the connections) is warm too.
+    for (const server of servers) await measure(server, totalMiB, false);
     const phases: ['free' | 'pinned', boolean][] = [['free', false]];
     if (process.env.PIN !== '0') phases.push(['pinned', true]);
     for (const [phase, pinned] of phases) {
