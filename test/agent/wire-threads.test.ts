@@ -3,11 +3,12 @@
 // refused by the other; a purge reaches every thread's peers (lt_donthave, connections closed, handshakes for
 // the object refused). Which thread a connection landed on is read from the per-thread accepted counters.
 import { open, readFile, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Agent } from '../../src/agent/index.ts';
-import { testAgentConfig } from '../helpers/agent.ts';
+import { loopbackHttp, testAgentConfig } from '../helpers/agent.ts';
 import { tempFolder } from '../store/helpers.ts';
 import {
   closed,
@@ -201,5 +202,58 @@ describe('agent with wire.threads 2', () => {
   it('refuses QoS limits set through the admin API (the other thread would not keep to them)', () => {
     expect(() => agent.setQos({ rate: 1_000_000 })).toThrow(/serving on threads/);
     expect(agent.qosStatus().settings.rate).toBe(0);
+  });
+});
+
+describe('agent with http.threads 2 and wire.threads 3', () => {
+  it('serves HTTP on two threads and the peer wire on three (one thread serving both)', async () => {
+    const both = await Agent.start(
+      testAgentConfig(join(dir, 'both'), {
+        peer: { port: 0, host: '127.0.0.1', threads: 3 },
+        http: { ...loopbackHttp(), threads: 2 },
+      }),
+      pino({ level: 'silent' }),
+    );
+    try {
+      const content = Buffer.alloc(2 * PIECE, 7);
+      const source = join(dir, 'mixed.bin');
+      await writeFile(source, content);
+      let infoHash = '';
+      await both.operations.ingest({ sources: [source], options: { pieceLength: PIECE } }, (r) => {
+        infoHash = String(r.infoHash);
+      });
+      const base = both.where().httpBaseUrls[0]!;
+      const get = () =>
+        new Promise<number>((resolve, reject) => {
+          const req = request(
+            `${base}/pieces/${infoHash}/1`,
+            { agent: false, headers: { connection: 'close' } },
+            (res) => {
+              res.resume();
+              res.on('end', () => resolve(res.statusCode ?? 0));
+            },
+          );
+          req.on('error', reject);
+          req.end();
+        });
+      const peers: TestPeer[] = [];
+      await vi.waitFor(
+        async () => {
+          expect(await get()).toBe(200);
+          const p = await connectPeer(both.where().peerPort, infoHash);
+          peers.push(p);
+          await waitFor(p.wire, 'have-all');
+          const status = both.status();
+          expect(status.http?.requestsPerThread).toHaveLength(2);
+          expect(status.http!.requestsPerThread!.every((n) => n > 0)).toBe(true);
+          expect(status.wire.acceptedPerThread).toHaveLength(3);
+          expect(status.wire.acceptedPerThread!.every((n) => n > 0)).toBe(true);
+        },
+        { timeout: 15_000, interval: 100 },
+      );
+      for (const p of peers) p.close();
+    } finally {
+      await both.stop();
+    }
   });
 });
