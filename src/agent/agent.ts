@@ -40,6 +40,7 @@ import {
   startPeerWire,
   startServingThreads,
   withThreads,
+  withWireThreads,
 } from '../parts/index.ts';
 import { AllowList, AllowListFollower } from '../peer-auth/index.ts';
 import { invitationsUrlFromStats, type PolicyExplanation } from '../policy/index.ts';
@@ -55,7 +56,7 @@ import {
   type Store,
   type StoredObject,
 } from '../store/index.ts';
-import { newPeerId, type PeerWireServer, TopUpLedger } from '../wire/index.ts';
+import { newPeerId, type PeerWireServer, TopUpLedger, threadShareOfLimits } from '../wire/index.ts';
 import { startEdgeLink } from './edge-link.ts';
 import { createMetrics } from './metrics.ts';
 import { applyReload, type ReloadOutcome } from './reload.ts';
@@ -80,7 +81,7 @@ export class Agent {
   readonly store: Store & StagingStore;
   readonly hashPool: HashPool;
   readonly cache: PieceCache;
-  /** The piece cache's shared memory when HTTP is served on threads (http.threads > 1), else null. */
+  /** The piece cache's shared memory when serving on threads (http.threads or wire.threads > 1), else null. */
   private readonly slab: PieceSlab | null;
   readonly peerId = newPeerId();
   config: AgentConfig;
@@ -151,7 +152,7 @@ export class Agent {
     };
     // Serving threads share one cache: a slab in shared memory, the same for the wire server here.
     this.slab =
-      (config.http?.threads ?? 1) > 1
+      (config.http?.threads ?? 1) > 1 || (config.peer.threads ?? 1) > 1
         ? createPieceSlab({ maxBytes: Math.max(1, config.cacheBytes), slotBytes: slotBytesFor(store) })
         : null;
     this.cache =
@@ -214,12 +215,15 @@ export class Agent {
     if (config.peerAuth) await this.startPeerAuth(config.peerAuth);
     const qos = this.qos;
     lifecycle.add({ name: 'qos', phase: 'release', stop: async () => qos.stop() });
+    const wireThreads = config.peer.threads ?? 1;
     const wire = await startPeerWire(
       {
         store,
         cache: this.cache,
         qos,
         port: config.peer.port,
+        // Serving threads listen on the same port (wire.threads), each with its share of the slots.
+        ...(wireThreads > 1 ? { reusePort: true } : {}),
         peerId: this.peerId,
         logger: logger.child({ part: 'wire' }),
         onUploaded: (infoHash, bytes) => this.transfers.uploaded(infoHash, bytes),
@@ -227,7 +231,9 @@ export class Agent {
         ...(this.allowList === null ? {} : { peerGate: this.allowList.list }),
         ...(config.peer.mse ? { mse: config.peer.mse } : {}),
         ...(config.peer.host ? { host: config.peer.host } : {}),
-        ...(config.peer.limits ? { limits: config.peer.limits } : {}),
+        ...(config.peer.limits || wireThreads > 1
+          ? { limits: threadShareOfLimits(config.peer.limits ?? {}, wireThreads) }
+          : {}),
         // Top-up belongs to storage control; the wire server carries it out (docs/policy.md, Top-up).
         ...(config.storageControl ? { topUpBytesPerSecond: config.storageControl.topUpBytesPerSecond } : {}),
         ...(this.topUpLedger === null ? {} : { topUpLedger: this.topUpLedger }),
@@ -249,6 +255,7 @@ export class Agent {
     );
     this.addresses = { ...this.addresses, peerPort: wire.port, peerAddresses: wire.addresses };
 
+    let httpPort: number | null = null;
     if (config.http) {
       if (config.http.tokenKeys !== undefined && config.http.tokenKeys.length > 0) {
         this.urlKeys = await KeyRing.load(config.http.tokenKeys);
@@ -260,10 +267,7 @@ export class Agent {
       // trackers hear https URLs through http.publicUrl (e.g. https://edge1.cdn.example.net:8443).
       const baseUrls = config.http.publicUrl ? [config.http.publicUrl.replace(/\/$/, '')] : plain.baseUrls;
       this.http = plain.server;
-      if (this.slab !== null && config.http.threads !== undefined) {
-        const threads = await this.startServingThreads(config.http, this.slab, plain.port);
-        this.http = withThreads(plain.server, threads);
-      }
+      httpPort = plain.port;
       this.https = secure?.server ?? null;
       this.addresses = {
         ...this.addresses,
@@ -271,6 +275,12 @@ export class Agent {
         httpsPort: secure?.port ?? null,
         httpBaseUrls: baseUrls,
       };
+    }
+
+    if (this.slab !== null) {
+      const threads = await this.startServingThreads(this.slab, wire.port, httpPort);
+      if (httpPort !== null && (config.http?.threads ?? 1) > 1) this.http = withThreads(this.http!, threads);
+      if (wireThreads > 1) this.wire = withWireThreads(wire.server, threads);
     }
 
     await this.scrub.replace(config.scrub);
@@ -405,6 +415,13 @@ export class Agent {
    * the next SIGHUP or restart, which go back to the configuration.
    */
   setQos(changes: Record<string, unknown>): QosStatus {
+    // The limits live on the agent's thread: other serving threads would not keep to them (as at start).
+    if (this.slab !== null) {
+      throw new InvalidArgumentError(
+        'QoS limits cannot be set while serving on threads (http.threads or wire.threads above 1): restart with one',
+        { subject: 'qos' },
+      );
+    }
     const settings = this.qos.update(changes);
     this.config = { ...this.config, qos: settings };
     this.logger.info({ qos: changes }, 'qos: limits changed through the admin API');
@@ -557,29 +574,52 @@ export class Agent {
     return part;
   }
 
-  /** The HTTP server's other threads on its port (http.threads), over the shared slab. */
+  /**
+   * The other threads serving HTTP (http.threads) and the peer wire (wire.threads) on their ports, over the
+   * shared slab: as many as the larger of the two asks, the first ones serving both.
+   */
   private async startServingThreads(
-    http: NonNullable<AgentConfig['http']>,
     slab: PieceSlab,
-    port: number,
+    wirePort: number,
+    httpPort: number | null,
   ): Promise<ServingThreadsPart> {
+    const { http, peer } = this.config;
+    const httpThreads = httpPort === null || http === null ? 1 : (http.threads ?? 1);
+    const wireThreads = peer.threads ?? 1;
     const part = await startServingThreads(
       {
-        count: (http.threads ?? 1) - 1,
+        count: Math.max(httpThreads, wireThreads) - 1,
         dataDir: this.config.dataDir,
         store: this.store,
         slab,
         verifyPolicy: this.config.cacheVerify,
         verify: (data, expected) => this.hashPool.verify(data, expected),
         onSent: (infoHash, bytes) => this.transfers.uploaded(infoHash, bytes),
-        http: {
-          port,
-          policy: http.policy === 'redirect' ? 'redirect' : 'refuse',
-          limits: { ...http.limits, directReadMaxBytes: http.directReadMaxBytes },
-          ...(http.host ? { host: http.host } : {}),
-          ...(http.corsOrigin ? { corsOrigin: http.corsOrigin } : {}),
-        },
-        logger: this.logger.child({ part: 'http' }),
+        ...(httpThreads > 1 && http !== null && httpPort !== null
+          ? {
+              httpThreads: httpThreads - 1,
+              http: {
+                port: httpPort,
+                policy: http.policy === 'redirect' ? 'redirect' : 'refuse',
+                limits: { ...http.limits, directReadMaxBytes: http.directReadMaxBytes },
+                ...(http.host ? { host: http.host } : {}),
+                ...(http.corsOrigin ? { corsOrigin: http.corsOrigin } : {}),
+              },
+            }
+          : {}),
+        ...(wireThreads > 1
+          ? {
+              wireThreads: wireThreads - 1,
+              wire: {
+                port: wirePort,
+                peerId: new Uint8Array(this.peerId),
+                limits: threadShareOfLimits(peer.limits ?? {}, wireThreads),
+                ...(peer.host ? { host: peer.host } : {}),
+                ...(peer.mse ? { mse: peer.mse } : {}),
+              },
+            }
+          : {}),
+        logger: this.logger,
       },
       this.config.shutdownGraceMs,
     );

@@ -23,6 +23,8 @@ export interface AgentConfig {
     /** Encrypted handshakes; default 'rc4' (plaintext when offered, RC4 when it is all a peer offers). */
     mse?: MseMode;
     limits?: Partial<PeerWireLimits>;
+    /** Threads serving the peer wire on the port, the agent's own among them (default 1: the agent's only). */
+    threads?: number;
   };
   /** null: no HTTP server. */
   http: {

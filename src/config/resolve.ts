@@ -320,6 +320,23 @@ function checkTogether(merged: Layer): ConfigIssue[] {
       });
     }
   }
+  // The peer wire's threads share the slab, the counters and the store's state; these are the agent thread's.
+  if (((get(merged, 'wire.threads') as number | undefined) ?? 1) > 1) {
+    const alone: [SettingKey, string][] = [['accounting.dir', 'accounting records']];
+    if (get(merged, 'peerAuth') === 'tracker') alone.unshift(['peerAuth', 'the peer allow-list (peerAuth tracker)']);
+    for (const key of SETTING_KEYS) if (key.startsWith('qos.')) alone.push([key, 'egress limits']);
+    if (((get(merged, 'storageControl.topUpRate') as number | undefined) ?? 0) > 0) {
+      alone.push(['storageControl.topUpRate', 'top-up']);
+    }
+    for (const [key, what] of alone) {
+      if (!merged.has(key) || originOf(merged, key).kind === 'default') continue;
+      issues.push({
+        key: 'wire.threads',
+        problem: `more than 1 peer wire thread cannot go with ${what} (${key}) yet: set one or the other`,
+        origin: originOf(merged, 'wire.threads'),
+      });
+    }
+  }
   return issues;
 }
 
@@ -483,6 +500,7 @@ function toAgentConfig(
       ...optional('host', peerHost),
       mse: v('peer.mse') as NonNullable<AgentConfig['peer']['mse']>,
       limits: limits as NonNullable<AgentConfig['peer']['limits']>,
+      ...((v('wire.threads') as number) > 1 ? { threads: v('wire.threads') as number } : {}),
     },
     http: v('http.enabled')
       ? {

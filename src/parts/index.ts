@@ -16,7 +16,9 @@ export {
   type ServingThreadsPart,
   startServingThreads,
   sumHttpStats,
+  sumWireStats,
   withThreads,
+  withWireThreads,
 } from './serving-threads.ts';
 export {
   type StorageControlOptions,

@@ -1,19 +1,24 @@
-// The serving threads of http.threads, from the agent's side: each runs the HTTP server on the agent's port
-// (SO_REUSEPORT) over the shared piece slab (src/parts/serving-thread.ts). The agent's thread keeps what
-// is one for all: the store's writer (a thread's store follows it, told of each change through shared
-// memory), the hashing pool (threads send it the pieces they read), the removal of a corrupt piece, the
-// byte tally; the threads' counters are read from shared memory.
+// The serving threads of http.threads and wire.threads, from the agent's side: each runs the HTTP server
+// and/or the peer wire server on the agent's ports (SO_REUSEPORT) over the shared piece slab
+// (src/parts/serving-thread.ts). The agent's thread keeps what is one for all: the store's writer (a
+// thread's store follows it, told of each change through shared memory), the hashing pool (threads send it
+// the pieces they read), the removal of a corrupt piece, the byte tally; the threads' counters are read
+// from shared memory.
 import { Worker } from 'node:worker_threads';
 import { emptyHttpStats, type HttpServer, type HttpServerStats } from '../http/index.ts';
 import type { Logger } from '../log/index.ts';
 import { type PieceSlab, removeCorruptPieces, type Store, type VerifyPolicy } from '../store/index.ts';
+import type { PeerWireServer, PeerWireStats } from '../wire/index.ts';
 import type { Part } from './lifecycle.ts';
 import {
   type AgentMessage,
   readStatsRow,
+  readWireStatsRow,
   type ServingThreadData,
   STAT_ROW,
   type ThreadMessage,
+  WIRE_STAT_FIELDS,
+  WIRE_STAT_ROW,
 } from './serving-thread.ts';
 
 export interface ServingThreadsOptions {
@@ -26,14 +31,22 @@ export interface ServingThreadsOptions {
   /** The hashing pool's check. */
   verify: (data: Uint8Array, expected: Uint8Array) => Promise<boolean>;
   onSent?: (infoHash: string, bytes: number) => void;
-  /** The settings of the agent's HTTP server; `port` the one it listens on. */
-  http: ServingThreadData['http'];
+  /** The settings of the agent's HTTP server; `port` the one it listens on. Absent: no thread serves HTTP. */
+  http?: ServingThreadData['http'];
+  /** Of the threads started, how many serve HTTP (the first ones); default all of them. */
+  httpThreads?: number;
+  /** The settings of the agent's peer wire server (each thread's share); absent: no thread serves the wire. */
+  wire?: ServingThreadData['wire'];
+  /** Of the threads started, how many serve the peer wire (the first ones); default all of them. */
+  wireThreads?: number;
   logger: Logger;
 }
 
 export interface ServingThreadsPart extends Part {
-  /** The counters of each thread started (not the agent's own), as last written (every 200 ms). */
+  /** The HTTP counters of each thread started (not the agent's own), as last written (every 200 ms). */
   stats(): HttpServerStats[];
+  /** The peer wire counters of each thread started that serves it, as last written (every 200 ms). */
+  wireStats(): PeerWireStats[];
   /** Resolves once every thread wrote its counters and tally anew (tests, and a status that must be exact). */
   published(): Promise<void>;
 }
@@ -43,7 +56,7 @@ const STORE_EVENTS = ['object-added', 'pieces-added', 'pieces-removed', 'object-
 /** The worker entry next to this module's tree: .ts when running from sources, .js from dist/. */
 function workerFileUrl(): URL {
   const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  return new URL(`../../workers/http-worker${extension}`, import.meta.url);
+  return new URL(`../../workers/serving-worker${extension}`, import.meta.url);
 }
 
 export async function startServingThreads(
@@ -53,8 +66,13 @@ export async function startServingThreads(
   const { store, logger } = options;
   const storeChanges = new Int32Array(new SharedArrayBuffer(4));
   const stats = new Float64Array(new SharedArrayBuffer((options.count + 1) * STAT_ROW * 8));
+  const wireStats = new Float64Array(new SharedArrayBuffer((options.count + 1) * WIRE_STAT_ROW * 8));
+  const httpThreads = options.http === undefined ? 0 : (options.httpThreads ?? options.count);
+  const wireThreads = options.wire === undefined ? 0 : (options.wireThreads ?? options.count);
+  // Threads serving the wire wait on the counter (their peers hear of each change at once); HTTP reads it.
   const changed = () => {
     Atomics.add(storeChanges, 0, 1);
+    Atomics.notify(storeChanges, 0);
   };
   for (const event of STORE_EVENTS) store.on(event, changed);
   const removeCorrupt = removeCorruptPieces(store);
@@ -72,9 +90,11 @@ export async function startServingThreads(
       verifyPolicy: options.verifyPolicy,
       storeChanges,
       stats,
-      http: options.http,
+      wireStats,
+      ...(thread <= httpThreads && options.http !== undefined ? { http: options.http } : {}),
+      ...(thread <= wireThreads && options.wire !== undefined ? { wire: options.wire } : {}),
     };
-    const worker = new Worker(workerFileUrl(), { workerData: data, name: `http-${thread}` });
+    const worker = new Worker(workerFileUrl(), { workerData: data, name: `serving-${thread}` });
     workers.push(worker);
     const threadLogger = logger;
     let listening: () => void = () => {};
@@ -83,10 +103,10 @@ export async function startServingThreads(
     const started = new Promise<void>((resolve, reject) => {
       listening = resolve;
       worker.once('error', reject);
-      worker.once('exit', (code) => reject(new Error(`HTTP serving thread ${thread} exited (code ${code})`)));
+      worker.once('exit', (code) => reject(new Error(`serving thread ${thread} exited (code ${code})`)));
     });
     worker.on('error', (err) => {
-      if (!stopping) threadLogger.error({ thread, err }, 'http: a serving thread failed; the others serve on');
+      if (!stopping) threadLogger.error({ thread, err }, 'a serving thread failed; the others serve on');
     });
     worker.on('message', (message: ThreadMessage) => {
       const reply = (answer: AgentMessage) => worker.postMessage(answer);
@@ -139,9 +159,17 @@ export async function startServingThreads(
     await stop();
     throw err;
   }
-  logger.info({ threads: options.count + 1, port: options.http.port }, 'http: serving on threads sharing the port');
+  if (options.http !== undefined) {
+    logger.info({ threads: httpThreads + 1, port: options.http.port }, 'http: serving on threads sharing the port');
+  }
+  if (options.wire !== undefined) {
+    logger.info(
+      { threads: wireThreads + 1, port: options.wire.port },
+      'peer wire: serving on threads sharing the port',
+    );
+  }
   return {
-    name: 'http threads',
+    name: 'serving threads',
     phase: 'serving',
     stop,
     published: () =>
@@ -157,9 +185,40 @@ export async function startServingThreads(
         ),
       ).then(() => undefined),
     stats: () =>
-      Array.from({ length: options.count }, (_, index) =>
+      Array.from({ length: httpThreads }, (_, index) =>
         readStatsRow(stats.subarray((index + 1) * STAT_ROW, (index + 2) * STAT_ROW)),
       ),
+    wireStats: () =>
+      Array.from({ length: wireThreads }, (_, index) =>
+        readWireStatsRow(wireStats.subarray((index + 1) * WIRE_STAT_ROW, (index + 2) * WIRE_STAT_ROW)),
+      ),
+  };
+}
+
+/** Counters of several peer wire servers as one: the agent's figures over its threads (and each one's share). */
+export function sumWireStats(all: PeerWireStats[]): PeerWireStats {
+  const total = {} as PeerWireStats;
+  for (const name of WIRE_STAT_FIELDS) total[name] = 0;
+  for (const stats of all) for (const name of WIRE_STAT_FIELDS) total[name] += stats[name];
+  return {
+    ...total,
+    acceptedPerThread: all.map((stats) => stats.accepted),
+    requestsPerThread: all.map((stats) => stats.requestsReceived),
+  };
+}
+
+/** The agent's peer wire server with its threads' counters added to its own (peers() stays its own). */
+export function withWireThreads(
+  server: PeerWireServer,
+  threads: Pick<ServingThreadsPart, 'wireStats'>,
+): PeerWireServer {
+  return {
+    listen: () => server.listen(),
+    close: (graceMs) => server.close(graceMs),
+    stats: () => sumWireStats([server.stats(), ...threads.wireStats()]),
+    peers: () => server.peers(),
+    limits: server.limits,
+    peerId: server.peerId,
   };
 }
 

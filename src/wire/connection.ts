@@ -90,6 +90,10 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
   readonly #allowedFast = new Set<number>();
   #currentIndex = -1;
   #currentPiece: Buffer | null = null;
+  /** The cache's releaseSpan when it lends blocks (serving threads' slab), else null. */
+  readonly #release: ((span: Uint8Array) => void) | null;
+  /** The piece the last lent block belonged to (read-ahead starts when the peer moves to another). */
+  #lentIndex = -1;
   /** Pieces read ahead and not yet the current one. */
   readonly #prefetched = new Set<number>();
   #fetching = false;
@@ -119,6 +123,7 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     this.lastSentAt = host.now;
     this.#queue = new RequestQueue(host.limits.maxQueuedRequests);
     this.#topUp = host.topUpBytesPerSecond > 0 ? new TopUpMeter(host.topUpBytesPerSecond) : null;
+    this.#release = host.cache.releaseSpan?.bind(host.cache) ?? null;
     this.wire = new ServingWire(this, host.mse);
     this.wire.on('crypto-infohash', (req2Hash: string) => this.#onEncryptedHandshake(req2Hash));
     this.wire.on('handshake', (infoHash: string, peerId: string) => this.#onHandshake(infoHash, peerId));
@@ -503,28 +508,33 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     let corked = false;
     while (queue.size > 0 && socket.writableLength < budget) {
       const index = queue.headPiece();
-      if (index !== this.#currentIndex) {
+      const begin = queue.headBegin();
+      const length = queue.headLength();
+      // A cache shared by serving threads lends the block (a view of its slab, no copy of the piece).
+      const lent = index === this.#currentIndex ? undefined : this.#lend(index, begin, length);
+      if (index !== this.#currentIndex && lent === undefined) {
         if (corked) socket.uncork();
         this.#fetch(index);
         return;
       }
       if (!bitfield.get(index)) {
         // Removed since it was read: never send a byte of it.
-        this.#dropCurrentPiece();
+        if (lent !== undefined) this.#release!(lent);
+        else this.#dropCurrentPiece();
         this.#refuseQueued(new Set([index]));
         continue;
       }
-      const begin = queue.headBegin();
-      const length = queue.headLength();
       // Top-up first: tokens the limiter grants are spent, and a block top-up holds back would waste them.
-      if (!this.#topUpAllows(length)) break; // resumed by its timer
-      if (qos !== null && !this.#tokensFor(qos, length)) break; // resumed by the limiter
+      if (!this.#topUpAllows(length) || (qos !== null && !this.#tokensFor(qos, length))) {
+        if (lent !== undefined) this.#release!(lent);
+        break; // resumed by the top-up timer or the limiter
+      }
       queue.shift();
       if (!corked) {
         socket.cork();
         corked = true;
       }
-      this.#writeBlock(index, begin, this.#currentPiece!.subarray(begin, begin + length));
+      this.#writeBlock(index, begin, lent ?? this.#currentPiece!.subarray(begin, begin + length), lent !== undefined);
     }
     if (corked) socket.uncork();
     if (queue.size === 0) this.#dropCurrentPiece();
@@ -540,7 +550,8 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     return this.#flow.take(length);
   }
 
-  #writeBlock(index: number, begin: number, block: Buffer): void {
+  /** `lent`: the block is the cache's, given back once the socket wrote it (or failed to). */
+  #writeBlock(index: number, begin: number, block: Buffer, lent: boolean): void {
     const header = Buffer.allocUnsafe(HEADER_LENGTH);
     header.writeUInt32BE(block.length + 9, 0);
     header[4] = MSG_PIECE;
@@ -551,7 +562,12 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
       this.socket.write(this.wire.encrypt(block));
     } else {
       this.socket.write(header);
-      this.socket.write(block);
+      if (lent) {
+        const release = this.#release!;
+        this.socket.write(block, () => release(block));
+      } else {
+        this.socket.write(block);
+      }
     }
     this.lastSentAt = this.#host.now;
     this.uploadedBytes += block.length;
@@ -561,6 +577,21 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     counters.uploadedBytes += block.length;
     this.#host.uploaded(this.#infoHash, block.length);
     counters.blocksSent++;
+  }
+
+  /**
+   * The block lent by a cache that lends (the serving threads' slab) when it holds the piece now, else
+   * undefined (then the piece is fetched whole). Not for RC4 peers: their blocks are encrypted into copies.
+   */
+  #lend(index: number, begin: number, length: number): Buffer | undefined {
+    const cache = this.#host.cache;
+    if (this.#release === null || this.wire.encrypted || cache.readSpanSync === undefined) return undefined;
+    const block = cache.readSpanSync(this.#infoHash, index, begin, begin + length, 0);
+    if (block !== undefined && index !== this.#lentIndex) {
+      this.#lentIndex = index;
+      this.#prefetch(index);
+    }
+    return block;
   }
 
   #fetch(index: number): void {
@@ -593,6 +624,8 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
     this.#prefetched.delete(current);
     for (const next of this.#queue.nextPiecesOtherThan(current, prefetchDepth)) {
       if (this.#prefetched.has(next)) continue;
+      // A lending cache that holds it lends its blocks when their turn comes: nothing to read ahead.
+      if (this.#release !== null && this.#host.cache.holds?.(this.#infoHash, next)) continue;
       // Bounded: pieces the peer cancelled are forgotten once the set outgrows a few depths.
       if (this.#prefetched.size >= 4 * prefetchDepth) this.#prefetched.clear();
       this.#prefetched.add(next);

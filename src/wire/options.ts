@@ -114,3 +114,19 @@ export function resolveLimits(given: Partial<PeerWireLimits> = {}): PeerWireLimi
   }
   return limits;
 }
+
+/**
+ * One thread's share of the limits when `threads` serve the wire on one port (wire.threads): the regular
+ * upload slots and the connection cap divided among them (at least 1 each), so that the edge as a whole
+ * keeps to what was configured. The optimistic slots and the per-address cap stay per thread (the kernel
+ * spreads one address's connections over the threads unevenly).
+ */
+export function threadShareOfLimits(given: Partial<PeerWireLimits>, threads: number): PeerWireLimits {
+  const limits = resolveLimits(given);
+  if (threads <= 1) return limits;
+  return {
+    ...limits,
+    uploadSlots: Math.max(1, Math.floor(limits.uploadSlots / threads)),
+    maxConnections: Math.max(1, Math.ceil(limits.maxConnections / threads)),
+  };
+}

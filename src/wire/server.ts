@@ -57,6 +57,13 @@ export interface PeerWireServerOptions {
    * address. Default: none.
    */
   topUpLedger?: TopUpLedger;
+  /** SO_REUSEPORT (Linux): serving threads (wire.threads) each listen on the port; the kernel spreads peers. */
+  reusePort?: boolean;
+  /**
+   * Answer uTP attempts on the port's UDP side with a reset (default true). One thread does it for all: the
+   * others' listeners share the TCP port only.
+   */
+  utpReset?: boolean;
 }
 
 export interface PeerWireServer {
@@ -112,6 +119,8 @@ class WireServer implements PeerWireServer, ConnectionHost {
 
   readonly #port: number;
   readonly #hosts: string[] | null;
+  readonly #reusePort: boolean;
+  readonly #utpReset: boolean;
   readonly #servers: Server[] = [];
   readonly #connections = new Set<PeerConnection>();
   readonly #perIp = new Map<string, number>();
@@ -165,6 +174,8 @@ class WireServer implements PeerWireServer, ConnectionHost {
     }
     this.#port = options.port;
     this.#hosts = options.host === undefined ? null : [options.host].flat();
+    this.#reusePort = options.reusePort === true;
+    this.#utpReset = options.utpReset !== false;
     this.#choker = new Choker(
       {
         uploadSlots: this.limits.uploadSlots,
@@ -203,7 +214,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
         }
       }
       port = bound.port;
-      const utp = await answerUtpWithReset(bound.host, bound.port, this.logger);
+      const utp = this.#utpReset ? await answerUtpWithReset(bound.host, bound.port, this.logger) : null;
       if (utp !== null) this.#utpResetters.push(utp);
       addresses.push(bound.host.includes(':') ? `[${bound.host}]:${bound.port}` : `${bound.host}:${bound.port}`);
     }
@@ -352,7 +363,7 @@ class WireServer implements PeerWireServer, ConnectionHost {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       server.once('error', onError);
-      server.listen({ host, port, ipv6Only: false, backlog: 1024 }, () => {
+      server.listen({ host, port, ipv6Only: false, backlog: 1024, reusePort: this.#reusePort }, () => {
         server.off('error', onError);
         server.on('error', (err) => this.logger.error({ err: err.message, host }, 'peer wire: listener error'));
         this.#servers.push(server);

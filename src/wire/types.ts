@@ -4,8 +4,12 @@ import type { Catalog, PieceSource } from '../store/types.ts';
 /** The part of the catalog the wire server reads: objects by info hash, their metainfo and the bitmap events. */
 export type WireStore = Pick<Catalog, 'get' | 'list' | 'metainfoOf' | 'on' | 'off'>;
 
-/** Where the wire server's piece bytes come from. */
-export type WirePieceCache = Pick<PieceSource, 'getPiece'>;
+/**
+ * Where the wire server's piece bytes come from. A cache that lends spans (releaseSpan: the serving
+ * threads' slab) has its blocks sent as views of its memory, each given back once the socket wrote it.
+ */
+export type WirePieceCache = Pick<PieceSource, 'getPiece'> &
+  Partial<Pick<PieceSource, 'holds' | 'readSpanSync' | 'releaseSpan'>>;
 
 export interface PeerWireStats {
   /** Open connections, handshaking or not. */
@@ -54,6 +58,10 @@ export interface PeerWireStats {
   utpResets: number;
   /** Peers refused piece bytes because they are not on the allow-list (peerGate), each counted once. */
   unauthorisedPeers: number;
+  /** With wire.threads > 1: connections accepted by each thread, the agent's first. */
+  acceptedPerThread?: number[];
+  /** With wire.threads > 1: block requests received by each thread, the agent's first. */
+  requestsPerThread?: number[];
 }
 
 /**

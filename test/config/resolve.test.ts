@@ -20,7 +20,7 @@ import {
   type SettingKey,
   type SettingSpec,
 } from '../../src/config/index.ts';
-import { ConfigError } from '../../src/errors/index.ts';
+import { ConfigError, ERRORS } from '../../src/errors/index.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -652,5 +652,40 @@ describe('http.threads', () => {
     expect(issues.map((issue) => issue.problem).join('\n')).toMatch(
       /pull-through \(http.policy\)[\s\S]*access log \(http.accessLog\)[\s\S]*egress limits \(qos.rate\)[\s\S]*top-up \(storageControl.topUpRate\)/,
     );
+  });
+});
+
+describe('wire.threads', () => {
+  it('serves the peer wire on that many threads, and is left out at 1', async () => {
+    expect((await resolveWith({ env: { EDGEPEER_WIRE_THREADS: '2' } })).config.peer.threads).toBe(2);
+    expect((await resolveWith({ env: { EDGEPEER_WIRE_THREADS: '1' } })).config.peer.threads).toBeUndefined();
+  });
+
+  it('refuses more than 1 with what only the agent thread does, naming it', async () => {
+    const issues = await issuesFrom({
+      env: {
+        EDGEPEER_WIRE_THREADS: '2',
+        EDGEPEER_PEER_AUTH: 'tracker',
+        EDGEPEER_PEER_AUTH_URL: 'http://127.0.0.1:6969/allow-list',
+        EDGEPEER_PEER_AUTH_TOKEN_FILE: '/tmp/token',
+        EDGEPEER_ACCOUNTING_DIR: '/tmp/accounting',
+        EDGEPEER_QOS_RATE: '1000000',
+        EDGEPEER_STORAGE_CONTROL_TOP_UP_RATE: '1000000',
+      },
+    });
+    expect(issues.map((issue) => issue.key)).toEqual(['wire.threads', 'wire.threads', 'wire.threads', 'wire.threads']);
+    expect(issues.map((issue) => issue.problem).join('\n')).toMatch(
+      /peerAuth tracker\) \(peerAuth\)[\s\S]*accounting records \(accounting.dir\)[\s\S]*egress limits \(qos.rate\)[\s\S]*top-up \(storageControl.topUpRate\)/,
+    );
+  });
+
+  it('is refused as an invalid configuration (EDGEPEER_CONFIG_INVALID, exit code of the catalogue)', async () => {
+    const err = await resolveWith({ env: { EDGEPEER_WIRE_THREADS: '2', EDGEPEER_QOS_RATE: '1000000' } }).catch(
+      (caught: unknown) => caught,
+    );
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).code).toBe('EDGEPEER_CONFIG_INVALID');
+    expect((err as ConfigError).exitCode).toBe(ERRORS.EDGEPEER_CONFIG_INVALID.exitCode);
+    expect((err as Error).message).toMatch(/wire\.threads/);
   });
 });

@@ -1,7 +1,7 @@
 import bencode from 'bencode';
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors/index.ts';
-import { allowedFastSet, DEFAULT_LIMITS, resolveLimits } from '../../src/wire/index.ts';
+import { allowedFastSet, DEFAULT_LIMITS, resolveLimits, threadShareOfLimits } from '../../src/wire/index.ts';
 import { MalformedMessageError, metadataReply } from '../../src/wire/metadata.ts';
 import { RequestQueue } from '../../src/wire/request-queue.ts';
 import { readUint32 } from '../../src/wire/serving-wire.ts';
@@ -113,5 +113,18 @@ describe('resolveLimits', () => {
 describe('readUint32', () => {
   it('reads values above 2^31 as unsigned', () => {
     expect(readUint32(Uint8Array.from([0xff, 0xff, 0xff, 0xfe]), 0)).toBe(0xfffffffe);
+  });
+});
+
+describe('threadShareOfLimits (wire.threads)', () => {
+  it('divides the regular upload slots and the connection cap among the threads, at least 1 each', () => {
+    expect(threadShareOfLimits({ uploadSlots: 16, maxConnections: 2001 }, 2)).toMatchObject({
+      uploadSlots: 8,
+      maxConnections: 1001,
+      optimisticSlots: DEFAULT_LIMITS.optimisticSlots,
+      maxConnectionsPerIp: DEFAULT_LIMITS.maxConnectionsPerIp,
+    });
+    expect(threadShareOfLimits({ uploadSlots: 3 }, 4).uploadSlots).toBe(1);
+    expect(threadShareOfLimits({ uploadSlots: 5 }, 1)).toEqual(resolveLimits({ uploadSlots: 5 }));
   });
 });
