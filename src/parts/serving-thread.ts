@@ -142,22 +142,13 @@ export function writeStatsRow(row: Float64Array, stats: HttpServerStats): void {
 }
 
 export function readStatsRow(row: Float64Array): HttpServerStats {
-  const value = (name: (typeof STAT_FIELDS)[number]) => row[STAT_FIELDS.indexOf(name)]!;
-  return {
-    connections: value('connections'),
-    requests: value('requests'),
-    responses: { '2xx': value('2xx'), '3xx': value('3xx'), '4xx': value('4xx'), '5xx': value('5xx') },
-    bytesSent: value('bytesSent'),
-    aborted: value('aborted'),
-    refused: value('refused'),
-    redirected: value('redirected'),
-    piecesPulled: value('piecesPulled'),
-    pullFailures: value('pullFailures'),
-    clientErrors: value('clientErrors'),
-    refusedConnections: value('refusedConnections'),
-    internalErrors: value('internalErrors'),
-    topUpPauses: value('topUpPauses'),
-  };
+  const stats = { responses: {} } as HttpServerStats;
+  for (let field = 0; field < STAT_FIELDS.length; field++) {
+    const name = STAT_FIELDS[field]!;
+    if (name === '2xx' || name === '3xx' || name === '4xx' || name === '5xx') stats.responses[name] = row[field]!;
+    else stats[name] = row[field]!;
+  }
+  return stats;
 }
 
 /** Runs the thread's server until the agent says close; answers over `port`. */
