@@ -88,4 +88,28 @@ describe('the swarm simulator', () => {
     expect(toppedUp.cdnBytes).toBeLessThan(full.cdnBytes * 0.8);
     expect(toppedUp.peerEfficiency).toBeGreaterThan(full.peerEfficiency);
   });
+
+  it('a paced edge offers a leecher no more than its top-up allowance, so it does not crowd out the peers', () => {
+    const MiB = 1024 * 1024;
+    // A seed (the first leecher, done at ~6.7 s) at 1 MiB/s up; the second leecher arrives at 20 s with a 2
+    // MiB/s downlink. In its first second the edge may send 1.5 MiB (top-up, nothing from peers yet): the
+    // seed's 1 MiB and the edge's 1.5 share the 2 MiB in proportion, 0.8 to the seed. When the edge offered
+    // its whole uplink (16 MiB/s) and was cut to its allowance only after, the seed got 0.5 MiB.
+    const run: Scenario = {
+      ...small,
+      durationS: 21,
+      objects: 1,
+      piecesPerObject: 40,
+      arrivalTimesS: [0, 20],
+      seedTimeFixedS: 100,
+      abortShare: 0,
+      peerUploadBytesPerS: [1 * MiB],
+      cdnStartPieces: [...Array(40).keys()],
+      cdnTopUpBytesPerS: 1.5 * MiB,
+      policy: { ...small.policy, lowCopies: 1, highCopies: 1000, copiesPerLeecher: 0 },
+    };
+    expect(simulate(run, 'function').peerBytes / MiB).toBeCloseTo(0.8, 3);
+    // The next second the edge sends 1.5 - 0.8 and the seed all it has: 1 MiB.
+    expect(simulate({ ...run, durationS: 22 }, 'function').peerBytes / MiB).toBeCloseTo(1.8, 3);
+  });
 });

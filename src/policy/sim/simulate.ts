@@ -561,7 +561,11 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
         const open = [...uploader.served.keys()].filter((leecher) => roomFor(uploader, leecher) > 0);
         for (const leecher of open) {
           const list = offers.get(leecher) ?? [];
-          list.push([uploader, capacity / open.length]);
+          // An edge paced by top-up offers no more than its allowance: a paused connection sends nothing,
+          // so it takes no share of the leecher's downlink from the peers (the agent's wire pauses alike).
+          const share = capacity / open.length;
+          const capped = uploader === server && topUp > 0;
+          list.push([uploader, capped ? Math.min(share, edgeRoom.get(leecher)!) : share]);
           offers.set(leecher, list);
         }
       }
