@@ -54,7 +54,7 @@ describe('the swarm simulator', () => {
     expect(result.originPerSwarmMax).toBeGreaterThanOrEqual(result.originPerSwarmMean);
   });
 
-  it('tops a leecher up: alone it gets the top-up rate from the edge, and with seeds the edge sends less', () => {
+  it('tops a leecher up: with a slow seed it gets the top-up rate, alone it is not paced, with seeds the edge sends less', () => {
     const MiB = 1024 * 1024;
     const lone: Scenario = {
       ...small,
@@ -67,9 +67,18 @@ describe('the swarm simulator', () => {
       cdnStartPieces: [0, 1, 2, 3, 4, 5, 6, 7],
       cdnTopUpBytesPerS: 0.5 * MiB,
     };
-    // 2 MiB at 0.5 MiB/s from the edge, the downlink (2 MiB/s) notwithstanding.
-    expect(simulate(lone, 'function').meanDownloadS).toBeCloseTo(4, 0);
+    // Alone, the edge is the only source of every piece (no seed: decide()'s soleSource): top-up does not
+    // pace it, and 2 MiB take 1 s at the 2 MiB/s downlink, as with top-up off.
+    expect(simulate(lone, 'function').meanDownloadS).toBeCloseTo(1, 0);
     expect(simulate({ ...lone, cdnTopUpBytesPerS: 0 }, 'function').meanDownloadS).toBeCloseTo(1, 0);
+    // The first leecher stays as a seed at 64 KiB/s: the second gets 0.5 MiB/s in all, the edge making up
+    // what the seed does not give, 2 MiB in 4 s (the downlink notwithstanding).
+    const withSeed = simulate(
+      { ...lone, arrivalTimesS: [0, 20], seedTimeFixedS: 100, peerUploadBytesPerS: [64 * 1024] },
+      'function',
+    );
+    expect(withSeed.completed).toBe(2);
+    expect(withSeed.meanDownloadS).toBeCloseTo((1 + 4) / 2, 0);
     // A crowd that seeds: with top-up the edge leaves to the seeds what they give.
     // (10 MiB downloads: top-up acts on the last second's rates, a download must last a few.)
     const crowd: Scenario = {

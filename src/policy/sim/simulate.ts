@@ -189,6 +189,8 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
   const cdnHeld = Array.from({ length: scenario.objects }, () => new Uint8Array(P));
   // The function's pieces set aside on the edge (kept, not served: settings.setAside).
   const cdnReserved = Array.from({ length: scenario.objects }, () => new Uint8Array(P));
+  // Per object: the function's edge is the only source of a wanted piece (decide()'s soleSource): not paced.
+  const soleSource = new Uint8Array(scenario.objects);
   const lastUse = Array.from({ length: scenario.objects }, () => new Float64Array(P));
   const uses = Array.from({ length: scenario.objects }, () => new Float64Array(P));
   let cdnHeldBytes = 0;
@@ -364,6 +366,7 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
     const result = decide(settings, inputs, state, now * 1000);
     state = result.state;
     result.swarms.forEach((decision, o) => {
+      soleSource[o] = decision.soleSource ? 1 : 0;
       for (const { piece, setAside } of decision.purge) {
         cdnHeld[o]![piece] = 0;
         if (setAside) cdnReserved[o]![piece] = 1;
@@ -539,10 +542,16 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
     }
     // Water-filling: uploaders offer what is left of their uplink equally to leechers with room left.
     const room = new Map<Peer, number>(leechers.map((peer) => [peer, scenario.peerDownloadBytesPerS]));
-    // What the edge may still send each leecher this second: its top-up rate less the leecher's rate from peers.
+    // What the edge may still send each leecher this second: its top-up rate less the leecher's rate from
+    // peers; unlimited in a swarm where the edge is the only source of a wanted piece (no seed yet).
     const topUp = policy === 'function' ? (scenario.cdnTopUpBytesPerS ?? 0) : 0;
     const edgeRoom = new Map<Peer, number>(
-      topUp > 0 ? leechers.map((peer) => [peer, Math.max(0, topUp - peer.fromPeers)]) : [],
+      topUp > 0
+        ? leechers.map((peer) => [
+            peer,
+            soleSource[peer.object] ? Number.POSITIVE_INFINITY : Math.max(0, topUp - peer.fromPeers),
+          ])
+        : [],
     );
     const roomFor = (uploader: Peer | Server, leecher: Peer): number => {
       const left = room.get(leecher) ?? 0;
