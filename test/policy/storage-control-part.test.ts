@@ -145,6 +145,7 @@ describe('StorageControlPart', () => {
     t.source.set(t.infoHash, t.counts([1, 1, 1, 1], [1, 1, 0, 0]));
     await t.part.runRound();
     expect(t.pacing).toEqual([[t.infoHash, false]]);
+    expect(t.part.explain(t.infoHash)).toMatchObject({ soleSource: true });
     // Seeds arrive: every piece has copies outside the CDN, so peers can give what the edge leaves them.
     t.tick(1000);
     t.source.set(t.infoHash, t.counts([3, 3, 2, 2], [1, 1, 0, 0]));

@@ -11,6 +11,7 @@ const point = (scenario: string, egressSaving: number, p95Ratio: number): Tradeo
   largeSwarmPeerEfficiency: null,
   missingPieceSeconds: 0,
   originOverContent: 1,
+  originPerSwarmMax: 1,
   frontier: false,
   meetsGoals: false,
 });
@@ -36,6 +37,7 @@ describe('the egress / p95 trade-off', () => {
         p.egressSaving >= 0.5 &&
           p.p95Ratio <= 1.1 &&
           p.missingPieceSeconds === 0 &&
+          p.originPerSwarmMax <= 1.1 &&
           (p.largeSwarmPeerEfficiency ?? 1) >= 0.7,
       );
     }
