@@ -3,6 +3,8 @@
 //   --set         a setting of the function for this run (StorageControlSettings, e.g. copiesPerLeecher=4)
 //   --top-up      the edge's top-up rate for the function, bytes/s (Scenario.cdnTopUpBytesPerS; 0: off)
 //   --cdn-slots   the edge serves over the peer wire with this many slots (held 30 s) instead of HTTP
+//   --fair-share  a leecher's downlink is shared max-min fairly among its sources (Scenario.downlinkShare
+//                 'fair'), not in proportion to their offers
 //   --json        one JSON line per scenario and policy (SimResult: policy, originBytes, contentBytes, ...)
 //   --write-docs  also write docs/sim/<scenario>.svg and docs/sim/results.md
 //   --curve       instead: the function over a grid of top-up rates x copiesPerLeecher against LRU per scenario
@@ -35,6 +37,7 @@ const seed = value('--seed') === undefined ? undefined : Number(value('--seed'))
 const only = value('--scenario');
 const topUp = value('--top-up') === undefined ? undefined : Number(value('--top-up'));
 const cdnSlots = value('--cdn-slots') === undefined ? undefined : Number(value('--cdn-slots'));
+const share = flag('--fair-share') ? { downlinkShare: 'fair' as const } : {};
 const overrides: Record<string, number | boolean> = {};
 args.forEach((arg, i) => {
   if (arg !== '--set') return;
@@ -75,7 +78,7 @@ if (scenarios.length === 0) {
 }
 if (flag('--curve')) {
   const points = scenarios.flatMap((scenario) =>
-    tradeoffCurve({ ...scenario, seed: seed ?? scenario.seed, policy: { ...scenario.policy, ...overrides } }),
+    tradeoffCurve({ ...scenario, ...share, seed: seed ?? scenario.seed, policy: { ...scenario.policy, ...overrides } }),
   );
   if (flag('--json')) for (const point of points) process.stdout.write(`${JSON.stringify(point)}\n`);
   const table = tradeoffTable(points);
@@ -92,6 +95,7 @@ const results: SimResult[] = [];
 for (const scenario of scenarios) {
   const run = {
     ...scenario,
+    ...share,
     seed: seed ?? scenario.seed,
     policy: { ...scenario.policy, ...overrides },
     cdnTopUpBytesPerS: topUp ?? scenario.cdnTopUpBytesPerS,

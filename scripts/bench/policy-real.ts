@@ -8,7 +8,8 @@
 // usage: node scripts/bench/policy-real.ts   (after npm run build; scripts/bench/policy.sh runs it with REAL=1)
 //   env: LEECHERS=12 PIECES=32 PIECE_KIB=64 UP_KIB=64 DOWN_KIB=256 GAP_S=1 SEED_S=15 SEED=1 TOP_UP_KIB=0
 //   START_S (the simulator's client start-up time; default: measured in each run, the fastest leecher's time
-//   less the object's size over the download limit)
+//   less the object's size over the download limit); SHARE=fair (the simulator shares a leecher's downlink
+//   max-min fairly among its sources, Scenario.downlinkShare)
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -197,6 +198,8 @@ async function runOnce(topUp: number, run: number): Promise<void> {
         cdnSlotHoldS: 30,
         peerUploadSlots: 8,
         peerSlotHoldS: 15,
+        // SHARE=fair: a leecher's downlink shared max-min fairly among its sources (Scenario.downlinkShare).
+        ...(process.env.SHARE === 'fair' ? { downlinkShare: 'fair' as const } : {}),
       },
       'function',
     );

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SCENARIOS, type Scenario, SIM_POLICIES, simulate } from '../../src/policy/index.ts';
+import { fairShares } from '../../src/policy/sim/simulate.ts';
 
 const small: Scenario = { ...SCENARIOS[0]!, name: 'small', durationS: 200, objects: 4, piecesPerObject: 8 };
 
@@ -120,5 +121,35 @@ describe('the swarm simulator', () => {
     expect(simulate(run, 'function').peerBytes / MiB).toBeCloseTo(0.8, 3);
     // The next second the edge sends 1.5 - 0.8 and the seed all it has: 1 MiB.
     expect(simulate({ ...run, durationS: 22 }, 'function').peerBytes / MiB).toBeCloseTo(1.8, 3);
+  });
+
+  it('shares a downlink max-min fairly with downlinkShare fair: a slow source gets all it offers beside a fast one', () => {
+    const shares = fairShares(
+      [
+        ['edge', 16],
+        ['seed', 1],
+        ['leecher', 0.25],
+      ],
+      2,
+    );
+    expect(Object.fromEntries(shares)).toEqual({ leecher: 0.25, seed: 0.875, edge: 0.875 });
+    const MiB = 1024 * 1024;
+    // The seed of the test above (1 MiB/s up) and an edge without top-up (16 MiB/s): in the second
+    // leecher's first second the seed gets 2/17 of the 2 MiB/s downlink in proportion, 1 MiB shared fairly.
+    const run: Scenario = {
+      ...small,
+      durationS: 21,
+      objects: 1,
+      piecesPerObject: 40,
+      arrivalTimesS: [0, 20],
+      seedTimeFixedS: 100,
+      abortShare: 0,
+      peerUploadBytesPerS: [1 * MiB],
+      cdnStartPieces: [...Array(40).keys()],
+      cdnTopUpBytesPerS: 0,
+      policy: { ...small.policy, lowCopies: 1, highCopies: 1000, copiesPerLeecher: 0 },
+    };
+    expect(simulate(run, 'function').peerBytes / MiB).toBeCloseTo(2 / 17, 3);
+    expect(simulate({ ...run, downlinkShare: 'fair' }, 'function').peerBytes / MiB).toBeCloseTo(1, 3);
   });
 });

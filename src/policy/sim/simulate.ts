@@ -60,6 +60,14 @@ export interface Scenario {
   /** Pieces the CDN edge holds of object 0 at the start (an operator's partial ingest). */
   cdnStartPieces?: number[];
   /**
+   * How a leecher's downlink is shared among the sources sending to it when their offers exceed it.
+   * 'proportional' (default): in proportion to what each offers, so a fast edge takes most of it. 'fair':
+   * max-min fair, each source an equal share unless it offers less (TCP flows through one bottleneck, and
+   * libtorrent's download rate limiter, which gives each connection an equal quota). Real leechers lie
+   * between the two (docs/benchmarks.md, "How a leecher's downlink is shared").
+   */
+  downlinkShare?: 'proportional' | 'fair';
+  /**
    * Network topology (issue 18, docs/topology.md): peers are spread over PIDs (peer id modulo pids) and
    * each knows only the peers a tracker listed to it (numWant at arrival, again every reannounceS while it
    * knows fewer), and those that were given it. With `local`, the list is the reference tracker's: nearest
@@ -557,6 +565,7 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
       const left = room.get(leecher) ?? 0;
       return uploader === server && topUp > 0 ? Math.min(left, edgeRoom.get(leecher)!) : left;
     };
+    const fair = scenario.downlinkShare === 'fair';
     const flows = new Map<Peer | Server, Map<Peer, number>>();
     const uploaders: Array<[Peer | Server, number]> = [[server, serverRate]];
     for (const swarm of swarms)
@@ -580,11 +589,11 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
       }
       if (offers.size === 0) break;
       for (const [leecher, list] of offers) {
-        const total = list.reduce((sum, [, bytes]) => sum + bytes, 0);
-        const scale = Math.min(1, room.get(leecher)! / total);
-        for (const [uploader, bytes] of list) {
+        const shares = fair ? fairShares(list, room.get(leecher)!) : proportionalShares(list, room.get(leecher)!);
+        for (const [uploader] of list) {
           const capped = uploader === server && topUp > 0;
-          const taken = capped ? Math.min(bytes * scale, edgeRoom.get(leecher)!) : bytes * scale;
+          const share = shares.get(uploader)!;
+          const taken = capped ? Math.min(share, edgeRoom.get(leecher)!) : share;
           if (capped) edgeRoom.set(leecher, edgeRoom.get(leecher)! - taken);
           left.set(uploader, left.get(uploader)! - taken);
           room.set(leecher, room.get(leecher)! - taken);
@@ -696,6 +705,26 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
     intraPidShareWhereLocal:
       topology === undefined || totals.localSource === 0 ? null : totals.intraPid / totals.localSource,
   };
+}
+
+/** A downlink of `room` shared in proportion to the offers (all of each offer when they fit). */
+function proportionalShares<K>(offers: Array<[K, number]>, room: number): Map<K, number> {
+  const total = offers.reduce((sum, [, bytes]) => sum + bytes, 0);
+  const scale = Math.min(1, room / total);
+  return new Map(offers.map(([source, bytes]) => [source, bytes * scale]));
+}
+
+/** A downlink of `room` shared max-min fairly: smallest offers first, each at most an equal part of what is left. */
+export function fairShares<K>(offers: Array<[K, number]>, room: number): Map<K, number> {
+  const ascending = [...offers].sort((a, b) => a[1] - b[1]);
+  const shares = new Map<K, number>();
+  let left = room;
+  ascending.forEach(([source, bytes], i) => {
+    const share = Math.min(bytes, left / (ascending.length - i));
+    shares.set(source, share);
+    left -= share;
+  });
+  return shares;
 }
 
 function shuffled<T>(items: readonly T[], random: () => number): T[] {
