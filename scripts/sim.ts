@@ -3,13 +3,27 @@
 //   --set         a setting of the function for this run (StorageControlSettings, e.g. copiesPerLeecher=4)
 //   --top-up      the edge's top-up rate for the function, bytes/s (Scenario.cdnTopUpBytesPerS; 0: off)
 //   --cdn-slots   the edge serves over the peer wire with this many slots (held 30 s) instead of HTTP
+//   --fair-share  a leecher's downlink is shared max-min fairly among its sources (Scenario.downlinkShare
+//                 'fair'), not in proportion to their offers
 //   --json        one JSON line per scenario and policy (SimResult: policy, originBytes, contentBytes, ...)
 //   --write-docs  also write docs/sim/<scenario>.svg and docs/sim/results.md
+//   --curve       instead: the function over a grid of top-up rates x copiesPerLeecher against LRU per scenario
+//                 (the egress / p95 trade-off; with --write-docs also docs/sim/tradeoff.md and tradeoff.svg)
 //   --topology    instead: the topology scenarios (issue 18) with the tracker's locality on and off, under
 //                 the function and origin-only: intra-PID share of peer bytes and download times
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { markdownTable, SCENARIOS, SIM_POLICIES, type SimResult, simulate, svgChart } from '../src/policy/index.ts';
+import {
+  markdownTable,
+  SCENARIOS,
+  SIM_POLICIES,
+  type SimResult,
+  simulate,
+  svgChart,
+  tradeoffCurve,
+  tradeoffSvg,
+  tradeoffTable,
+} from '../src/policy/index.ts';
 
 // `npm run sim -- --json | head` closes the pipe early: that is not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => process.exit(err.code === 'EPIPE' ? 0 : 1));
@@ -23,6 +37,7 @@ const seed = value('--seed') === undefined ? undefined : Number(value('--seed'))
 const only = value('--scenario');
 const topUp = value('--top-up') === undefined ? undefined : Number(value('--top-up'));
 const cdnSlots = value('--cdn-slots') === undefined ? undefined : Number(value('--cdn-slots'));
+const share = flag('--fair-share') ? { downlinkShare: 'fair' as const } : {};
 const overrides: Record<string, number | boolean> = {};
 args.forEach((arg, i) => {
   if (arg !== '--set') return;
@@ -61,10 +76,26 @@ if (scenarios.length === 0) {
   process.stderr.write(`no scenario ${only}: ${SCENARIOS.map((s) => s.name).join(', ')}\n`);
   process.exit(2);
 }
+if (flag('--curve')) {
+  const points = scenarios.flatMap((scenario) =>
+    tradeoffCurve({ ...scenario, ...share, seed: seed ?? scenario.seed, policy: { ...scenario.policy, ...overrides } }),
+  );
+  if (flag('--json')) for (const point of points) process.stdout.write(`${JSON.stringify(point)}\n`);
+  const table = tradeoffTable(points);
+  if (!flag('--json')) process.stdout.write(`${table}\n`);
+  if (flag('--write-docs')) {
+    const dir = join(import.meta.dirname, '..', 'docs', 'sim');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'tradeoff.md'), `${table}\n`);
+    await writeFile(join(dir, 'tradeoff.svg'), tradeoffSvg(points));
+  }
+  process.exit(0);
+}
 const results: SimResult[] = [];
 for (const scenario of scenarios) {
   const run = {
     ...scenario,
+    ...share,
     seed: seed ?? scenario.seed,
     policy: { ...scenario.policy, ...overrides },
     cdnTopUpBytesPerS: topUp ?? scenario.cdnTopUpBytesPerS,

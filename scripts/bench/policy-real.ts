@@ -8,7 +8,8 @@
 // usage: node scripts/bench/policy-real.ts   (after npm run build; scripts/bench/policy.sh runs it with REAL=1)
 //   env: LEECHERS=12 PIECES=32 PIECE_KIB=64 UP_KIB=64 DOWN_KIB=256 GAP_S=1 SEED_S=15 SEED=1 TOP_UP_KIB=0
 //   START_S (the simulator's client start-up time; default: measured in each run, the fastest leecher's time
-//   less the object's size over the download limit)
+//   less the object's size over the download limit). The simulator runs twice: a leecher's downlink shared in
+//   proportion to what its sources offer (the default) and max-min fairly (Scenario.downlinkShare 'fair').
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -17,7 +18,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { buildMetainfo, encodeTorrent } from '../../src/metainfo/index.ts';
-import { DEFAULT_SETTINGS, SCENARIOS, seededRandom, simulate } from '../../src/policy/index.ts';
+import { DEFAULT_SETTINGS, SCENARIOS, type Scenario, seededRandom, simulate } from '../../src/policy/index.ts';
 
 import { edgepeer } from '../../test/helpers/cli.ts';
 import { TestOrigin } from '../../test/helpers/origin.ts';
@@ -169,53 +170,64 @@ async function runOnce(topUp: number, run: number): Promise<void> {
     // leecher's time beyond the transfer at its download limit. On a loaded machine it grows (2-4 s seen).
     const startS = START_S ?? Math.max(0, Math.min(...times) - data.length / DOWN);
 
-    const sim = simulate(
-      {
-        ...SCENARIOS[0]!,
-        name: 'real-run',
-        seed: SEED,
-        durationS: Math.ceil(wall) + 120,
-        objects: 1,
-        piecesPerObject: PIECES,
-        pieceBytes: PIECE,
-        arrivalTimesS: schedule,
-        seedTimeFixedS: SEED_S,
-        cdnStartPieces: [0],
-        cdnTopUpBytesPerS: topUp,
-        abortShare: 0,
-        peerUploadBytesPerS: [UP],
-        peerDownloadBytesPerS: DOWN,
-        cdnEgressBytesPerS: 1024 ** 3,
-        cdnBudgetBytes: 1024 ** 3,
-        originBytesPerS: 1024 ** 3,
-        policy,
-        roundIntervalS: 1,
-        // What the model cannot derive: a client's start, measured above. Slots as the real parts have them:
-        // the agent's 16 regular slots held at least 30 s (peer.limits), libtorrent's 8 rotated every 15 s.
-        peerStartS: startS,
-        cdnUploadSlots: 16,
-        cdnSlotHoldS: 30,
-        peerUploadSlots: 8,
-        peerSlotHoldS: 15,
-      },
-      'function',
-    );
-    const line = (what: string, real: number, simulated: number) =>
-      `| ${what} | ${real.toFixed(1)} | ${simulated.toFixed(1)} | ${(simulated / real).toFixed(2)} |`;
+    const runScenario: Scenario = {
+      ...SCENARIOS[0]!,
+      name: 'real-run',
+      seed: SEED,
+      durationS: Math.ceil(wall) + 120,
+      objects: 1,
+      piecesPerObject: PIECES,
+      pieceBytes: PIECE,
+      arrivalTimesS: schedule,
+      seedTimeFixedS: SEED_S,
+      cdnStartPieces: [0],
+      cdnTopUpBytesPerS: topUp,
+      abortShare: 0,
+      peerUploadBytesPerS: [UP],
+      peerDownloadBytesPerS: DOWN,
+      cdnEgressBytesPerS: 1024 ** 3,
+      cdnBudgetBytes: 1024 ** 3,
+      originBytesPerS: 1024 ** 3,
+      policy,
+      roundIntervalS: 1,
+      // What the model cannot derive: a client's start, measured above. Slots as the real parts have them:
+      // the agent's 16 regular slots held at least 30 s (peer.limits), libtorrent's 8 rotated every 15 s.
+      peerStartS: startS,
+      cdnUploadSlots: 16,
+      cdnSlotHoldS: 30,
+      peerUploadSlots: 8,
+      peerSlotHoldS: 15,
+    };
+    const sim = simulate(runScenario, 'function');
+    // The same with a leecher's downlink shared max-min fairly among its sources (Scenario.downlinkShare):
+    // the real runs' peer share has fallen between the two models (docs/benchmarks.md).
+    const simFair = simulate({ ...runScenario, downlinkShare: 'fair' }, 'function');
+    const line = (what: string, real: number, simulated: number, fair: number) =>
+      `| ${what} | ${real.toFixed(1)} | ${simulated.toFixed(1)} | ${(simulated / real).toFixed(2)} | ${fair.toFixed(1)} | ${(fair / real).toFixed(2)} |`;
     console.log(
       `# top-up ${topUp === 0 ? 'off' : `${topUp / 1024} KiB/s`}: ${LEECHERS} leechers (gaps exp. mean ${GAP_S} s, seed ${SEED}), ${PIECES} x ${PIECE / 1024} KiB, up ${UP / 1024} KiB/s, down ${DOWN / 1024} KiB/s, seeding ${SEED_S} s; client start ${startS.toFixed(1)} s${START_S === null ? ' (measured)' : ''}; load ${loadavg()[0]!.toFixed(1)}`,
     );
-    console.log('| measure | real | simulator | simulator / real |\n| --- | --- | --- | --- |');
-    console.log(line('origin KiB (after the initial piece)', originBytes / 1024, sim.originBytes / 1024));
-    console.log(line('CDN egress KiB', cdnBytes / 1024, sim.cdnBytes / 1024));
-    console.log(line('mean download s', realMean, sim.meanDownloadS));
-    console.log(line('p95 download s', realP95, sim.p95DownloadS));
-    console.log(line('completed', times.length, sim.completed));
+    console.log(
+      '| measure | real | simulator | simulator / real | simulator, fair share | fair / real |\n| --- | --- | --- | --- | --- | --- |',
+    );
+    console.log(
+      line(
+        'origin KiB (after the initial piece)',
+        originBytes / 1024,
+        sim.originBytes / 1024,
+        simFair.originBytes / 1024,
+      ),
+    );
+    console.log(line('CDN egress KiB', cdnBytes / 1024, sim.cdnBytes / 1024, simFair.cdnBytes / 1024));
+    console.log(line('mean download s', realMean, sim.meanDownloadS, simFair.meanDownloadS));
+    console.log(line('p95 download s', realP95, sim.p95DownloadS, simFair.p95DownloadS));
+    console.log(line('completed', times.length, sim.completed, simFair.completed));
     console.log(
       JSON.stringify({
         topUp,
         real: { originBytes, cdnBytes, meanDownloadS: realMean, p95DownloadS: realP95, times },
         sim,
+        simFair,
       }),
     );
   } finally {

@@ -351,6 +351,9 @@ export class Agent {
             },
           }),
       catalog: this.store,
+      ...(this.topUpLedger === null
+        ? {}
+        : { topUpPacing: (infoHash: string, paced: boolean) => this.topUpLedger?.setPaced(infoHash, paced) }),
       ingest: async (infoHash, origin, pieces) => {
         let error: { code: string; message: string } | null = null;
         await this.operations.ingest({ sources: [origin], infoHash, options: { pieces } }, (result) => {

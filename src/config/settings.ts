@@ -555,8 +555,9 @@ export const SETTINGS = {
     doc:
       'The rate a leecher should get from this agent and its other peers together, bytes per second: over 2 s the ' +
       'agent measures what a leecher completed (HAVE) less what it sent it, and pauses sending past the rest, so ' +
-      'peers serve what they can; HTTP(S) responses to the same client address are paced likewise; 0: off. A bit ' +
-      "below the leechers' downlink (docs/policy.md, Top-up).",
+      'peers serve what they can; HTTP(S) responses to the same client address are paced likewise; not in a swarm ' +
+      "where the agent is the only source of a wanted piece (no seed yet); 0: off. Near the leechers' downlink; " +
+      'lower saves more CDN egress and lengthens downloads (docs/policy.md, Top-up).',
   },
   'storageControl.setAside': {
     value: bool,

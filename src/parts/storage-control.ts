@@ -50,6 +50,11 @@ export interface StorageControlOptions {
   invitations?: { url: string; join: (infoHash: string) => Promise<{ name: string; origin: string }> };
   /** Announces the object now (its bitmap changed). */
   announceNow: (infoHash: string) => void;
+  /**
+   * After each round, per swarm: whether top-up should pace it (false where this node is the only source of
+   * a wanted piece: decide()'s soleSource). Absent: top-up is off, or not this part's to tell.
+   */
+  topUpPacing?: (infoHash: string, paced: boolean) => void;
   logger: Pick<Logger, 'info' | 'warn' | 'debug' | 'error'>;
   registry?: Registry;
   source?: StatsSource;
@@ -288,6 +293,7 @@ export class StorageControlPart implements Part {
     for (const decision of round.swarms) {
       const before = this.#decisions.get(decision.infoHash)?.stats;
       this.#decisions.set(decision.infoHash, decision);
+      this.#options.topUpPacing?.(decision.infoHash, !decision.soleSource);
       if (decision.stats !== 'ok') holding++;
       this.#logStatsChange(decision, before);
     }

@@ -185,6 +185,7 @@ export function decide(
       ingest: [],
       purge: [],
       drop: [],
+      soleSource: false,
     };
     decisions.push(decision);
     for (let i = 0; i < swarm.pieceCount; i++) {
@@ -475,6 +476,16 @@ export function decide(
     decision.purge.sort((a, b) => a.piece - b.piece);
     decision.drop.sort((a, b) => a.piece - b.piece);
     for (const { piece } of decision.ingest) memory.ingestedAt[piece] = now;
+    // The only source of a wanted piece: held after this round (ingested, or held and not purged) and no
+    // copy outside the CDN. Top-up leaves such a swarm unpaced (SwarmDecision.soleSource).
+    const purged = new Set(decision.purge.map(({ piece }) => piece));
+    const ingested = new Set(decision.ingest.map(({ piece }) => piece));
+    decision.soleSource =
+      decision.stats === 'ok' &&
+      decision.pieces.some(
+        (p) =>
+          (p.demand ?? 0) > 0 && p.outsideCopies === 0 && ((p.held && !purged.has(p.piece)) || ingested.has(p.piece)),
+      );
     for (const { piece } of decision.purge) {
       memory.ingestedAt[piece] = null;
       memory.plentifulSince[piece] = null;

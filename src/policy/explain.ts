@@ -33,6 +33,9 @@ export function renderExplanation(e: PolicyExplanation): string {
         : '') +
       (e.settings.setAside ? '; plentiful pieces are set aside' : ''),
   ];
+  if (e.soleSource) {
+    lines.push('only source: this node holds a wanted piece no peer outside the CDN has; top-up does not pace it');
+  }
   const aside = e.pieces.filter((p) => p.detail.includes('set aside here')).length;
   if (aside > 0) lines.push(`set aside here (not served): ${aside} pieces`);
   if (e.lastOperation) {

@@ -13,6 +13,16 @@ export { seededRandom } from './sim/random.ts';
 export { markdownTable, svgChart } from './sim/report.ts';
 export { SCENARIOS } from './sim/scenarios.ts';
 export { type Scenario, SIM_POLICIES, type SimPolicy, type SimResult, simulate } from './sim/simulate.ts';
+export {
+  CURVE_COPIES_PER_LEECHER,
+  CURVE_TOP_UPS_MIB,
+  markFrontier,
+  type TradeoffPoint,
+  tradeoffCurve,
+  tradeoffPoint,
+  tradeoffSvg,
+  tradeoffTable,
+} from './sim/tradeoff.ts';
 export { type StatsSource, TrackerStatsSource, type TrackerStatsSourceOptions } from './source.ts';
 export { countsFromStats, StatsFormatError } from './stats.ts';
 export type {

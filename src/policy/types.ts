@@ -190,6 +190,13 @@ export interface SwarmDecision {
   ingest: Array<{ piece: number; reason: DecisionReason; from: 'origin' | 'reserve' }>;
   purge: Array<{ piece: number; reason: DecisionReason; setAside: boolean }>;
   drop: Array<{ piece: number; reason: DecisionReason }>;
+  /**
+   * This node is the only known source of a piece leechers want: it holds (or ingests this round) a piece
+   * with no copy outside the CDN, as in a swarm with no seed yet (a flash crowd's start, a new object).
+   * Top-up (storageControl.topUpRate) does not pace such a swarm: there are no peers to leave room for,
+   * and pacing the one source slows every leecher. False without usable statistics or demand.
+   */
+  soleSource: boolean;
 }
 
 export interface Round {

@@ -213,20 +213,25 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
   }
 
   /**
-   * Top-up: false, and the pump paused for a while, when the leecher gets its top-up rate from its other
-   * peers (sending this block would pass the allowance).
-   */
-  /**
    * Top-up: the leecher got at least half the top-up rate from other peers over the last window, so it
    * needs its unchoke slot less than a leecher waiting with no other source (the choker lets it go early).
    */
   topUpSatisfied(): boolean {
     const topUp = this.#topUp;
-    return topUp !== null && topUp.allowance(Date.now()) <= this.#host.topUpBytesPerSecond / 2;
+    return topUp !== null && this.#topUpPaced() && topUp.allowance(Date.now()) <= this.#host.topUpBytesPerSecond / 2;
   }
 
+  /** Storage control leaves a swarm unpaced where this edge is the only source of a wanted piece (no seed yet). */
+  #topUpPaced(): boolean {
+    return this.#host.topUpLedger?.paces(this.#infoHash) ?? true;
+  }
+
+  /**
+   * Top-up: false, and the pump paused for a while, when the leecher gets its top-up rate from its other
+   * peers (sending this block would pass the allowance).
+   */
   #topUpAllows(length: number): boolean {
-    if (this.#topUp === null || this.#topUp.maySend(Date.now(), length)) return true;
+    if (this.#topUp === null || !this.#topUpPaced() || this.#topUp.maySend(Date.now(), length)) return true;
     if (this.#topUpTimer === null) {
       this.#host.counters.topUpPauses++;
       this.#topUpTimer = setTimeout(() => {

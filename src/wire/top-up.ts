@@ -101,6 +101,8 @@ interface LedgerEntry {
 export class TopUpLedger {
   readonly bytesPerSecond: number;
   readonly #entries = new Map<string, LedgerEntry>();
+  /** Objects whose swarm has this edge as the only source of a wanted piece (storage control): not paced. */
+  readonly #unpaced = new Set<string>();
   readonly #now: () => number;
   #sweepAt = 0;
 
@@ -120,6 +122,20 @@ export class TopUpLedger {
       entry.connections--;
       entry.lastAt = this.#now();
     };
+  }
+
+  /**
+   * Whether top-up paces the object. Storage control says after each round (its decide()'s soleSource): a
+   * swarm where this edge is the only known source of a wanted piece (no seed yet) is served unpaced, since
+   * there are no peers to leave room for. Paced unless told otherwise.
+   */
+  setPaced(infoHash: string, paced: boolean): void {
+    if (paced) this.#unpaced.delete(infoHash);
+    else this.#unpaced.add(infoHash);
+  }
+
+  paces(infoHash: string): boolean {
+    return !this.#unpaced.has(infoHash);
   }
 
   /** A leecher at `address` announced a piece (HAVE) of `bytes`. */
@@ -151,6 +167,7 @@ export class TopUpLedger {
    * goes when nothing else was sent in the window, so a low rate still moves.
    */
   maySend(address: string, infoHash: string, length: number): boolean {
+    if (!this.paces(infoHash)) return true;
     const entry = this.#entry(address, infoHash);
     const now = this.#now();
     const window = TOP_UP_WINDOW_MS / 1000;

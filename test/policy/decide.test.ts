@@ -371,3 +371,36 @@ describe('decide: pieces set aside (setAside)', () => {
     expect(over.swarms[0]!.drop).toEqual([{ piece: 1, reason: 'over-budget' }]);
   });
 });
+
+describe('decide: the only source of a wanted piece (soleSource: top-up does not pace the swarm)', () => {
+  it('is the only source when it holds a piece no peer outside the CDN has, while leechers want pieces', () => {
+    // No seed yet: every held piece has 0 copies outside the CDN.
+    const round = decide(settings(), [swarm([0, 0], { held: [true, true] })], initialState(), T0);
+    expect(round.swarms[0]!.soleSource).toBe(true);
+  });
+
+  it('is the only source of a piece it ingests this round', () => {
+    const round = decide(settings(), [swarm([0, 5])], initialState(), T0);
+    expect(round.swarms[0]!.ingest.map((i) => i.piece)).toEqual([0]);
+    expect(round.swarms[0]!.soleSource).toBe(true);
+  });
+
+  it('is not when every piece it holds has a copy outside the CDN, nobody wants pieces, or statistics are unusable', () => {
+    const seeded = decide(settings(), [swarm([1, 3], { held: [true, true] })], initialState(), T0);
+    expect(seeded.swarms[0]!.soleSource).toBe(false);
+    // A piece nobody outside has, but not held here and not ingested (the budget has no room): not a source.
+    const full = decide(settings({ budgetBytes: 0 }), [swarm([0, 3], { held: [false, true] })], initialState(), T0);
+    expect(full.swarms[0]!.ingest).toEqual([]);
+    expect(full.swarms[0]!.soleSource).toBe(false);
+    const idle = decide(settings(), [swarm([0, 0], { held: [true, true], demand: 0 })], initialState(), T0);
+    expect(idle.swarms[0]!.soleSource).toBe(false);
+    const stale = decide(
+      settings(),
+      [swarm([0, 0], { held: [true, true], receivedAt: T0 - 120_000 })],
+      initialState(),
+      T0,
+    );
+    expect(stale.swarms[0]!.stats).toBe('stale');
+    expect(stale.swarms[0]!.soleSource).toBe(false);
+  });
+});

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SCENARIOS, type Scenario, SIM_POLICIES, simulate } from '../../src/policy/index.ts';
+import { fairShares } from '../../src/policy/sim/simulate.ts';
 
 const small: Scenario = { ...SCENARIOS[0]!, name: 'small', durationS: 200, objects: 4, piecesPerObject: 8 };
 
@@ -54,7 +55,7 @@ describe('the swarm simulator', () => {
     expect(result.originPerSwarmMax).toBeGreaterThanOrEqual(result.originPerSwarmMean);
   });
 
-  it('tops a leecher up: alone it gets the top-up rate from the edge, and with seeds the edge sends less', () => {
+  it('tops a leecher up: with a slow seed it gets the top-up rate, alone it is not paced, with seeds the edge sends less', () => {
     const MiB = 1024 * 1024;
     const lone: Scenario = {
       ...small,
@@ -67,9 +68,18 @@ describe('the swarm simulator', () => {
       cdnStartPieces: [0, 1, 2, 3, 4, 5, 6, 7],
       cdnTopUpBytesPerS: 0.5 * MiB,
     };
-    // 2 MiB at 0.5 MiB/s from the edge, the downlink (2 MiB/s) notwithstanding.
-    expect(simulate(lone, 'function').meanDownloadS).toBeCloseTo(4, 0);
+    // Alone, the edge is the only source of every piece (no seed: decide()'s soleSource): top-up does not
+    // pace it, and 2 MiB take 1 s at the 2 MiB/s downlink, as with top-up off.
+    expect(simulate(lone, 'function').meanDownloadS).toBeCloseTo(1, 0);
     expect(simulate({ ...lone, cdnTopUpBytesPerS: 0 }, 'function').meanDownloadS).toBeCloseTo(1, 0);
+    // The first leecher stays as a seed at 64 KiB/s: the second gets 0.5 MiB/s in all, the edge making up
+    // what the seed does not give, 2 MiB in 4 s (the downlink notwithstanding).
+    const withSeed = simulate(
+      { ...lone, arrivalTimesS: [0, 20], seedTimeFixedS: 100, peerUploadBytesPerS: [64 * 1024] },
+      'function',
+    );
+    expect(withSeed.completed).toBe(2);
+    expect(withSeed.meanDownloadS).toBeCloseTo((1 + 4) / 2, 0);
     // A crowd that seeds: with top-up the edge leaves to the seeds what they give.
     // (10 MiB downloads: top-up acts on the last second's rates, a download must last a few.)
     const crowd: Scenario = {
@@ -87,5 +97,59 @@ describe('the swarm simulator', () => {
     expect(toppedUp.completed).toBe(30);
     expect(toppedUp.cdnBytes).toBeLessThan(full.cdnBytes * 0.8);
     expect(toppedUp.peerEfficiency).toBeGreaterThan(full.peerEfficiency);
+  });
+
+  it('a paced edge offers a leecher no more than its top-up allowance, so it does not crowd out the peers', () => {
+    const MiB = 1024 * 1024;
+    // A seed (the first leecher, done at ~6.7 s) at 1 MiB/s up; the second leecher arrives at 20 s with a 2
+    // MiB/s downlink. In its first second the edge may send 1.5 MiB (top-up, nothing from peers yet): the
+    // seed's 1 MiB and the edge's 1.5 share the 2 MiB in proportion, 0.8 to the seed. When the edge offered
+    // its whole uplink (16 MiB/s) and was cut to its allowance only after, the seed got 0.5 MiB.
+    const run: Scenario = {
+      ...small,
+      durationS: 21,
+      objects: 1,
+      piecesPerObject: 40,
+      arrivalTimesS: [0, 20],
+      seedTimeFixedS: 100,
+      abortShare: 0,
+      peerUploadBytesPerS: [1 * MiB],
+      cdnStartPieces: [...Array(40).keys()],
+      cdnTopUpBytesPerS: 1.5 * MiB,
+      policy: { ...small.policy, lowCopies: 1, highCopies: 1000, copiesPerLeecher: 0 },
+    };
+    expect(simulate(run, 'function').peerBytes / MiB).toBeCloseTo(0.8, 3);
+    // The next second the edge sends 1.5 - 0.8 and the seed all it has: 1 MiB.
+    expect(simulate({ ...run, durationS: 22 }, 'function').peerBytes / MiB).toBeCloseTo(1.8, 3);
+  });
+
+  it('shares a downlink max-min fairly with downlinkShare fair: a slow source gets all it offers beside a fast one', () => {
+    const shares = fairShares(
+      [
+        ['edge', 16],
+        ['seed', 1],
+        ['leecher', 0.25],
+      ],
+      2,
+    );
+    expect(Object.fromEntries(shares)).toEqual({ leecher: 0.25, seed: 0.875, edge: 0.875 });
+    const MiB = 1024 * 1024;
+    // The seed of the test above (1 MiB/s up) and an edge without top-up (16 MiB/s): in the second
+    // leecher's first second the seed gets 2/17 of the 2 MiB/s downlink in proportion, 1 MiB shared fairly.
+    const run: Scenario = {
+      ...small,
+      durationS: 21,
+      objects: 1,
+      piecesPerObject: 40,
+      arrivalTimesS: [0, 20],
+      seedTimeFixedS: 100,
+      abortShare: 0,
+      peerUploadBytesPerS: [1 * MiB],
+      cdnStartPieces: [...Array(40).keys()],
+      cdnTopUpBytesPerS: 0,
+      policy: { ...small.policy, lowCopies: 1, highCopies: 1000, copiesPerLeecher: 0 },
+    };
+    expect(simulate(run, 'function').peerBytes / MiB).toBeCloseTo(2 / 17, 3);
+    expect(simulate({ ...run, downlinkShare: 'fair' }, 'function').peerBytes / MiB).toBeCloseTo(1, 3);
   });
 });

@@ -73,6 +73,7 @@ async function setup(options: { origin?: boolean; failIngest?: boolean; reserveD
   const log = captureLog('debug');
   const registry = new Registry();
   const calls: string[] = [];
+  const pacing: Array<[string, boolean]> = [];
   let now = 1_700_000_000_000;
   const part = new StorageControlPart({
     settings,
@@ -97,13 +98,14 @@ async function setup(options: { origin?: boolean; failIngest?: boolean; reserveD
       await store.removePieces(hash, pieces, 'policy');
     },
     announceNow: (hash) => calls.push(`announce ${hash === infoHash}`),
+    topUpPacing: (hash, paced) => pacing.push([hash, paced]),
     ...(options.reserveDir ? { reserve: new DiskPieceReserve(options.reserveDir, store) } : {}),
   });
   const counts = (swarmCopies: number[], cdnCopies: number[], demand = 2): StatsReading => ({
     counts: { version: 1, receivedAt: now, swarmCopies, cdnCopies, demand, seeds: 0, leechers: demand },
     problem: null,
   });
-  return { store, infoHash, source, log, registry, calls, part, counts, tick: (ms: number) => (now += ms) };
+  return { store, infoHash, source, log, registry, calls, pacing, part, counts, tick: (ms: number) => (now += ms) };
 }
 
 let stopping: Array<() => Promise<void>> = [];
@@ -134,6 +136,21 @@ describe('StorageControlPart', () => {
       'ingest:rare',
     ]);
     expect(explained.lastOperation).toMatchObject({ action: 'ingest', pieces: [3], ok: true });
+  });
+
+  it('tells top-up after each round whether to pace the swarm: not while this node is the only source of a wanted piece', async () => {
+    const t = await setup();
+    stopping.push(() => t.part.stop());
+    // This node holds 0 and 1 and nobody else has them (no seed yet): the only source, not paced.
+    t.source.set(t.infoHash, t.counts([1, 1, 1, 1], [1, 1, 0, 0]));
+    await t.part.runRound();
+    expect(t.pacing).toEqual([[t.infoHash, false]]);
+    expect(t.part.explain(t.infoHash)).toMatchObject({ soleSource: true });
+    // Seeds arrive: every piece has copies outside the CDN, so peers can give what the edge leaves them.
+    t.tick(1000);
+    t.source.set(t.infoHash, t.counts([3, 3, 2, 2], [1, 1, 0, 0]));
+    await t.part.runRound();
+    expect(t.pacing.at(-1)).toEqual([t.infoHash, true]);
   });
 
   it('purges plentiful pieces through the store, then announces', async () => {

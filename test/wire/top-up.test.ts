@@ -73,6 +73,17 @@ describe('TopUpLedger (top-up over HTTP, by client address and object)', () => {
     expect(chunks(ledger, '192.0.2.1', A)).toBe(32);
   });
 
+  it('does not pace an object storage control says this edge is the only source of, until told again', () => {
+    const now = 1000;
+    const ledger = new TopUpLedger(256 * KiB, () => now);
+    ledger.setPaced(A, false);
+    expect(ledger.paces(A)).toBe(false);
+    expect(chunks(ledger, '192.0.2.1', A)).toBe(1000); // as many as asked: no pacing
+    expect(chunks(ledger, '192.0.2.1', B)).toBe(32); // another object: paced
+    ledger.setPaced(A, true);
+    expect(chunks(ledger, '192.0.2.2', A)).toBe(32);
+  });
+
   it("counts the wire's HAVEs and the bytes sent over both: others' bytes lower what HTTP may send", () => {
     const now = 1000;
     const ledger = new TopUpLedger(256 * KiB, () => now);

@@ -60,6 +60,14 @@ export interface Scenario {
   /** Pieces the CDN edge holds of object 0 at the start (an operator's partial ingest). */
   cdnStartPieces?: number[];
   /**
+   * How a leecher's downlink is shared among the sources sending to it when their offers exceed it.
+   * 'proportional' (default): in proportion to what each offers, so a fast edge takes most of it. 'fair':
+   * max-min fair, each source an equal share unless it offers less (TCP flows through one bottleneck, and
+   * libtorrent's download rate limiter, which gives each connection an equal quota). Real leechers lie
+   * between the two (docs/benchmarks.md, "How a leecher's downlink is shared").
+   */
+  downlinkShare?: 'proportional' | 'fair';
+  /**
    * Network topology (issue 18, docs/topology.md): peers are spread over PIDs (peer id modulo pids) and
    * each knows only the peers a tracker listed to it (numWant at arrival, again every reannounceS while it
    * knows fewer), and those that were given it. With `local`, the list is the reference tracker's: nearest
@@ -189,6 +197,8 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
   const cdnHeld = Array.from({ length: scenario.objects }, () => new Uint8Array(P));
   // The function's pieces set aside on the edge (kept, not served: settings.setAside).
   const cdnReserved = Array.from({ length: scenario.objects }, () => new Uint8Array(P));
+  // Per object: the function's edge is the only source of a wanted piece (decide()'s soleSource): not paced.
+  const soleSource = new Uint8Array(scenario.objects);
   const lastUse = Array.from({ length: scenario.objects }, () => new Float64Array(P));
   const uses = Array.from({ length: scenario.objects }, () => new Float64Array(P));
   let cdnHeldBytes = 0;
@@ -364,6 +374,7 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
     const result = decide(settings, inputs, state, now * 1000);
     state = result.state;
     result.swarms.forEach((decision, o) => {
+      soleSource[o] = decision.soleSource ? 1 : 0;
       for (const { piece, setAside } of decision.purge) {
         cdnHeld[o]![piece] = 0;
         if (setAside) cdnReserved[o]![piece] = 1;
@@ -539,15 +550,22 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
     }
     // Water-filling: uploaders offer what is left of their uplink equally to leechers with room left.
     const room = new Map<Peer, number>(leechers.map((peer) => [peer, scenario.peerDownloadBytesPerS]));
-    // What the edge may still send each leecher this second: its top-up rate less the leecher's rate from peers.
+    // What the edge may still send each leecher this second: its top-up rate less the leecher's rate from
+    // peers; unlimited in a swarm where the edge is the only source of a wanted piece (no seed yet).
     const topUp = policy === 'function' ? (scenario.cdnTopUpBytesPerS ?? 0) : 0;
     const edgeRoom = new Map<Peer, number>(
-      topUp > 0 ? leechers.map((peer) => [peer, Math.max(0, topUp - peer.fromPeers)]) : [],
+      topUp > 0
+        ? leechers.map((peer) => [
+            peer,
+            soleSource[peer.object] ? Number.POSITIVE_INFINITY : Math.max(0, topUp - peer.fromPeers),
+          ])
+        : [],
     );
     const roomFor = (uploader: Peer | Server, leecher: Peer): number => {
       const left = room.get(leecher) ?? 0;
       return uploader === server && topUp > 0 ? Math.min(left, edgeRoom.get(leecher)!) : left;
     };
+    const fair = scenario.downlinkShare === 'fair';
     const flows = new Map<Peer | Server, Map<Peer, number>>();
     const uploaders: Array<[Peer | Server, number]> = [[server, serverRate]];
     for (const swarm of swarms)
@@ -561,17 +579,21 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
         const open = [...uploader.served.keys()].filter((leecher) => roomFor(uploader, leecher) > 0);
         for (const leecher of open) {
           const list = offers.get(leecher) ?? [];
-          list.push([uploader, capacity / open.length]);
+          // An edge paced by top-up offers no more than its allowance: a paused connection sends nothing,
+          // so it takes no share of the leecher's downlink from the peers (the agent's wire pauses alike).
+          const share = capacity / open.length;
+          const capped = uploader === server && topUp > 0;
+          list.push([uploader, capped ? Math.min(share, edgeRoom.get(leecher)!) : share]);
           offers.set(leecher, list);
         }
       }
       if (offers.size === 0) break;
       for (const [leecher, list] of offers) {
-        const total = list.reduce((sum, [, bytes]) => sum + bytes, 0);
-        const scale = Math.min(1, room.get(leecher)! / total);
-        for (const [uploader, bytes] of list) {
+        const shares = fair ? fairShares(list, room.get(leecher)!) : proportionalShares(list, room.get(leecher)!);
+        for (const [uploader] of list) {
           const capped = uploader === server && topUp > 0;
-          const taken = capped ? Math.min(bytes * scale, edgeRoom.get(leecher)!) : bytes * scale;
+          const share = shares.get(uploader)!;
+          const taken = capped ? Math.min(share, edgeRoom.get(leecher)!) : share;
           if (capped) edgeRoom.set(leecher, edgeRoom.get(leecher)! - taken);
           left.set(uploader, left.get(uploader)! - taken);
           room.set(leecher, room.get(leecher)! - taken);
@@ -683,6 +705,26 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
     intraPidShareWhereLocal:
       topology === undefined || totals.localSource === 0 ? null : totals.intraPid / totals.localSource,
   };
+}
+
+/** A downlink of `room` shared in proportion to the offers (all of each offer when they fit). */
+function proportionalShares<K>(offers: Array<[K, number]>, room: number): Map<K, number> {
+  const total = offers.reduce((sum, [, bytes]) => sum + bytes, 0);
+  const scale = Math.min(1, room / total);
+  return new Map(offers.map(([source, bytes]) => [source, bytes * scale]));
+}
+
+/** A downlink of `room` shared max-min fairly: smallest offers first, each at most an equal part of what is left. */
+export function fairShares<K>(offers: Array<[K, number]>, room: number): Map<K, number> {
+  const ascending = [...offers].sort((a, b) => a[1] - b[1]);
+  const shares = new Map<K, number>();
+  let left = room;
+  ascending.forEach(([source, bytes], i) => {
+    const share = Math.min(bytes, left / (ascending.length - i));
+    shares.set(source, share);
+    left -= share;
+  });
+  return shares;
 }
 
 function shuffled<T>(items: readonly T[], random: () => number): T[] {
