@@ -1,15 +1,15 @@
 // The accounting log's writer, run on its own thread (workers/accounting-writer.ts): every FLUSH_MS it reads
-// the records the serving thread put in the ring (ring.ts), makes their JSON lines, appends them to the
+// the records the serving thread put in the ring (ring.ts), makes their JSON lines (format.ts), appends them to the
 // current file and fdatasyncs it, rotating by size and age. A kill -9 loses at most what the ring and this
 // thread held: the records of the last FLUSH_MS plus one write. The thread has nothing else to do, so its
 // file calls are synchronous. It tells the log of each batch written (or lost), with the lines themselves
 // while someone follows the records (the admin API's stream).
 import { closeSync, fdatasyncSync, fstatSync, mkdirSync, openSync, renameSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
-import { httpMembers } from './format.ts';
+import { HttpLineFormatter } from './format.ts';
 import { LineBuffers, type TakenLines } from './line-buffers.ts';
 import { DateTimeFields, type RecordType } from './record.ts';
-import { type RingMemory, RingReader } from './ring.ts';
+import { type HttpRecordView, type RingMemory, RingReader } from './ring.ts';
 
 export const CURRENT_FILE = 'accounting.jsonl';
 /** Records are written at least this often: durable within a second. */
@@ -45,6 +45,7 @@ export class AccountingWriter {
   readonly #ring: RingReader;
   readonly #queue = new LineBuffers();
   readonly #clock = new DateTimeFields();
+  readonly #http: HttpLineFormatter;
   /** `"run":..,"agent":..,` as every line has them. */
   readonly #runAgent: string;
   #fd: number | null = null;
@@ -58,6 +59,7 @@ export class AccountingWriter {
     this.#settings = settings;
     this.#ring = new RingReader(settings.ring);
     this.#runAgent = `"run":${JSON.stringify(settings.run)},"agent":${JSON.stringify(settings.agent)},`;
+    this.#http = new HttpLineFormatter(settings.run, settings.agent);
   }
 
   /** Opens the current file; throws the system error. */
@@ -69,7 +71,7 @@ export class AccountingWriter {
   /** Reads what the ring holds into the lines to write (the ring's room is free again at once). */
   drain(): void {
     this.#ring.drain(
-      (seq, at, entry) => this.#add(seq, at, 'http', httpMembers(entry)),
+      (record) => this.#addHttp(record),
       (seq, at, type, members) => this.#add(seq, at, type, members),
     );
   }
@@ -99,9 +101,18 @@ export class AccountingWriter {
     this.#fd = null;
   }
 
+  #addHttp(record: HttpRecordView): void {
+    this.#http.write(record, this.#queue);
+    this.#noteSeq(record.seq);
+  }
+
   #add(seq: number, at: number, type: RecordType, members: string): void {
     const head = `{"seq":${seq},${this.#runAgent}"type":"${type}",${this.#clock.at(at)}`;
     this.#queue.push(members === '' ? `${head}}\n` : `${head},${members}}\n`);
+    this.#noteSeq(seq);
+  }
+
+  #noteSeq(seq: number): void {
     // Runs of consecutive seqs (a record dropped on a full ring breaks a run), for followers.
     const last = this.#runs.at(-1);
     if (last !== undefined && seq === this.#lastSeq + 1) last.lines += 1;
