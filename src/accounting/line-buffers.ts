@@ -26,6 +26,11 @@ export class LineBuffers {
     return this.#lines;
   }
 
+  /** Bytes queued since the last take. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
   /** Where the next line's bytes go in the chunk reserve() returns. */
   get pos(): number {
     return this.#used;
