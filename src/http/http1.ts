@@ -729,10 +729,14 @@ export function parseHead(text: string): ParsedHead {
     return fail('request line is not "METHOD target HTTP/1.x"');
   }
   const method = text.slice(0, firstSpace);
-  const url = text.slice(firstSpace + 1, lastSpace);
+  let url = text.slice(firstSpace + 1, lastSpace);
   const version = text.slice(lastSpace + 1, lineEnd);
   if (method !== 'GET' && method !== 'HEAD' && !TOKEN.test(method)) return fail('request method is not a token');
-  if (url !== lastGoodTarget) {
+  if (url === lastGoodTarget) {
+    // The one string object for a repeated target: later comparisons of it (the route, the token gate,
+    // the accounting ring) are of one pointer, not of its characters.
+    url = lastGoodTarget;
+  } else {
     if (url.length === 0 || BAD_TARGET_CHAR.test(url))
       return fail('request target is empty or holds spaces, controls or non-ASCII bytes');
     lastGoodTarget = url;
