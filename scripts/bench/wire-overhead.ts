@@ -39,6 +39,8 @@ function spawnSelf(args: string[], cpu: number, stdio: Parameters<typeof spawn>[
 }
 
 const [mode = 'both', mib = '1024'] = process.argv.slice(2);
+/** The accounting variant's interim period: the agent's at its shortest. */
+const ACCT_INTERIM_MS = 1000;
 
 /** Limits far above what loopback carries: configured, checked on every block, never binding. */
 const UNBOUND_QOS = {
@@ -150,9 +152,6 @@ async function serveStock(): Promise<void> {
     if (address !== null && typeof address === 'object') console.log(`PORT ${address.port}`);
   });
 }
-
-/** The accounting variant's interim period: the agent's at its shortest. */
-const ACCT_INTERIM_MS = 1000;
 
 async function serveEdgepeer(feature: 'none' | 'qos' | 'acct'): Promise<void> {
   const { createPeerWireServer } = await import('../../src/wire/index.ts');
