@@ -5,9 +5,13 @@
 // With VARIANTS (default "none"), the same requests go, round by round, to servers with the features of
 // issues 17 and 22 on: qos (limits configured, not binding), token (a signed URL token required; every
 // request carries one), acct (an accounting record per response), slab (the serving threads' shared piece
-// cache instead of the one-thread cache); each variant's median against none's.
+// cache instead of the one-thread cache), entry (accounting's entry made and dropped: the server's side
+// alone); each variant's median and lowest round against none's. An acct round ends with its log flushed,
+// so that the writer thread's work for the round's records is counted in it.
 // usage: node scripts/bench/http-hot-path.ts [SIZE_MIB=64] [REQUESTS_PER_ROUND=200000] [VARIANTS=none]
 //   e.g. node scripts/bench/http-hot-path.ts 64 200000 none,qos,token,acct
+//   env: ROUNDS=5; TASKS=1 prints each thread's user and system ticks (10 ms) per round (the accounting
+//   writer's included).
 import { type KeyObject, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
