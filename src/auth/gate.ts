@@ -55,6 +55,10 @@ const CHECKED_TOKENS_MAX = 4096;
  */
 const NEAR_EXPIRY_S = 2;
 const COARSE_CLOCK_MS = 100;
+function wallSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
 /** Lifetime of the token a redirect carries to the edge: long enough to follow it, too short to share. */
 export const REDIRECT_TOKEN_TTL_S = 30;
 
@@ -92,12 +96,18 @@ export class UrlGate {
     this.#keys = options.keys;
     this.#generation = options.keys.generation;
     this.#warnings = new WarningThrottle(options.logger ?? silentLogger);
-    this.#now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    this.#now = options.now ?? wallSeconds;
     if (options.now === undefined) {
-      this.#coarseSeconds = this.#now();
-      this.#clockTimer = setInterval(() => {
-        this.#coarseSeconds = this.#now();
+      this.#coarseSeconds = wallSeconds();
+      // The timer holds the gate weakly: a gate dropped without close() (an agent's, when it stops) is
+      // collected and its timer ends.
+      const gate = new WeakRef(this);
+      const timer: NodeJS.Timeout = setInterval(() => {
+        const alive = gate.deref();
+        if (alive === undefined) clearInterval(timer);
+        else alive.#coarseSeconds = wallSeconds();
       }, COARSE_CLOCK_MS).unref();
+      this.#clockTimer = timer;
     }
   }
 
