@@ -5,11 +5,16 @@
 // With VARIANTS (default "none"), the same requests go, round by round, to servers with the features of
 // issues 17 and 22 on: qos (limits configured, not binding), token (a signed URL token required; every
 // request carries one), acct (an accounting record per response), slab (the serving threads' shared piece
-// cache instead of the one-thread cache); each variant's median against none's.
+// cache instead of the one-thread cache), entry (accounting's entry made and dropped: the server's side
+// alone); each variant's median and lowest round against none's. An acct round ends with its log flushed,
+// so that the writer thread's work for the round's records is counted in it.
 // usage: node scripts/bench/http-hot-path.ts [SIZE_MIB=64] [REQUESTS_PER_ROUND=200000] [VARIANTS=none]
 //   e.g. node scripts/bench/http-hot-path.ts 64 200000 none,qos,token,acct
+//   env: ROUNDS=5; TASKS=1 prints each thread's user and system ticks (10 ms) per round (the accounting
+//   writer's included).
 import { type KeyObject, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,9 +54,31 @@ class StandInSocket extends EventEmitter {
   }
 }
 
+function tasks(): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(`${tid}:${name}:u`, Number(f[11]));
+      out.set(`${tid}:${name}:s`, Number(f[12]));
+    } catch {}
+  }
+  return out;
+}
+function taskDelta(a: Map<string, number>, b: Map<string, number>): string {
+  return [...b]
+    .map(([k, v]) => [k, v - (a.get(k) ?? 0)] as const)
+    .filter(([, v]) => v > 0)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+}
 const sizeMib = Number(process.argv[2] ?? 64);
 const perRound = Number(process.argv[3] ?? 200_000);
 const variants = (process.argv[4] ?? 'none').split(',');
+/** Rounds per variant (ROUNDS, default 5): on a shared machine the lowest round is the steadier figure. */
+const rounds = Number(process.env.ROUNDS ?? 5);
 const QOS = { rate: 1e11, httpRate: 1e11, objectRate: 1e11, clientRate: 1e11, classes: 'gold:3,bronze:1' };
 const PIECE = 1024 * 1024;
 const RANGE = 16 * 1024;
@@ -85,6 +112,8 @@ try {
     keys.get('k1') as KeyObject,
   );
   const closers: Array<() => unknown> = [];
+  /** Per variant, what ends its round: the accounting writer's work for the round's records is the round's. */
+  const settlers = new Map<string, () => Promise<void>>();
   async function featuresOf(variant: string): Promise<Partial<HttpServerOptions>> {
     if (variant === 'none') return {};
     if (variant === 'qos') {
@@ -105,10 +134,13 @@ try {
     if (variant === 'acct') {
       const log = await AccountingLog.open({ dir: join(dir, 'accounting'), agent: 'hot-path' });
       closers.push(() => log.close());
+      settlers.set(variant, () => log.flush());
       const recorder = new AccountingRecorder(log);
       return { onResponse: (entry) => recorder.httpResponse(entry) };
     }
-    throw new Error(`unknown variant ${variant} (none, qos, token, acct, slab)`);
+    // The server's side of accounting alone: each response's entry made and handed to a hook that drops it.
+    if (variant === 'entry') return { onResponse: () => {} };
+    throw new Error(`unknown variant ${variant} (none, qos, token, acct, entry, slab)`);
   }
 
   const handles = () => (process as unknown as { _getActiveHandles(): EventEmitter[] })._getActiveHandles();
@@ -156,17 +188,22 @@ try {
       },
     });
   }
-  for (let round = 1; round <= 5; round += 1) {
+  for (let round = 1; round <= rounds; round += 1) {
     for (const lane of lanes) {
       // CPU time, not wall time: on a shared machine the wall clock also counts the time others ran. The
       // serving thread's (what limits requests per second) and the process's (other threads too: the
       // accounting writer, libuv's pool).
+      const tasksBefore = tasks();
       const before = { written: lane.socket.written, cpu: process.threadCpuUsage(), all: process.cpuUsage() };
       for (let i = 0; i < perRound; i += 1) {
         lane.socket.emit('data', lane.requests[i & 4095]);
         if ((i & 63) === 63) await new Promise((resolve) => setImmediate(resolve));
       }
+      // Every record of the round written (and synced) before its CPU is read, so that none is counted
+      // in the next lane's round.
+      await settlers.get(lane.variant)?.();
       const cpu = process.threadCpuUsage(before.cpu);
+      if (process.env.TASKS === '1') console.log(lane.variant, taskDelta(tasksBefore, tasks()));
       const all = process.cpuUsage(before.all);
       const ns = ((cpu.user + cpu.system) * 1000) / perRound;
       const allNs = ((all.user + all.system) * 1000) / perRound;
@@ -180,6 +217,7 @@ try {
   }
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
   const none = lanes.find((lane) => lane.variant === 'none');
+  const lowest = (values: number[]) => Math.min(...values);
   for (const lane of lanes) {
     const m = median(lane.ns);
     const against =
@@ -192,6 +230,17 @@ try {
     console.log(
       `${lane.variant}: median ${m.toFixed(0)} ns CPU per request on the serving thread${against}; all threads ${all.toFixed(0)} ns${allAgainst}`,
     );
+    if (none !== undefined && lane !== none) {
+      const [low, lowAll, noneLow, noneLowAll] = [
+        lowest(lane.ns),
+        lowest(lane.allNs),
+        lowest(none.ns),
+        lowest(none.allNs),
+      ];
+      console.log(
+        `${lane.variant}: lowest round ${low.toFixed(0)} ns on the serving thread (+${(low - noneLow).toFixed(0)} ns, none/${lane.variant} ${(noneLow / low).toFixed(2)}x); all threads ${lowAll.toFixed(0)} ns (+${(lowAll - noneLowAll).toFixed(0)} ns, ${(noneLowAll / lowAll).toFixed(2)}x)`,
+      );
+    }
   }
   for (const lane of lanes) await lane.close();
   for (const close of closers) await close();

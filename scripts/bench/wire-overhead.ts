@@ -8,9 +8,13 @@
 // of the leecher that bounds scripts/bench/wire.sh. `qos` runs edgepeer and edgepeer-qos alternately,
 // ROUNDS times (env, default 5), and prints the ratio of their medians.
 //
+// `edgepeer-acct` is edgepeer's server writing accounting records as the agent does (a record when a session
+// ends, an interim record of each open session every second: the agent's interim period at its shortest),
+// the log's writer thread included in the server's CPU; `acct` runs edgepeer and edgepeer-acct alike.
+//
 // PIN=1 (env): the server on CPU 1 and the client on CPU 0 (taskset), so that they never share a core.
 //
-// usage: node scripts/bench/wire-overhead.ts [stock|edgepeer|edgepeer-qos|both|qos] [MiB=1024]
+// usage: node scripts/bench/wire-overhead.ts [stock|edgepeer|edgepeer-qos|edgepeer-acct|both|qos|acct] [MiB=1024]
 // prints per variant: seconds, MB/s, server CPU seconds and CPU microseconds per block.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -35,6 +39,8 @@ function spawnSelf(args: string[], cpu: number, stdio: Parameters<typeof spawn>[
 }
 
 const [mode = 'both', mib = '1024'] = process.argv.slice(2);
+/** The accounting variant's interim period: the agent's at its shortest. */
+const ACCT_INTERIM_MS = 1000;
 
 /** Limits far above what loopback carries: configured, checked on every block, never binding. */
 const UNBOUND_QOS = {
@@ -46,32 +52,39 @@ const UNBOUND_QOS = {
 };
 
 if (mode === 'serve-stock') await serveStock();
-else if (mode === 'serve-edgepeer') await serveEdgepeer(false);
-else if (mode === 'serve-edgepeer-qos') await serveEdgepeer(true);
+else if (mode === 'serve-edgepeer') await serveEdgepeer('none');
+else if (mode === 'serve-edgepeer-qos') await serveEdgepeer('qos');
+else if (mode === 'serve-edgepeer-acct') await serveEdgepeer('acct');
 else if (mode === 'client') await client(Number(process.argv[3]), Number(process.argv[4]));
-else if (mode === 'qos') await compareQos(Number(mib), Number(process.env.ROUNDS ?? 5));
+else if (mode === 'qos' || mode === 'acct') await compareFeature(mode, Number(mib), Number(process.env.ROUNDS ?? 5));
 else await compare(mode === 'both' ? ['stock', 'edgepeer'] : [mode], Number(mib));
 
-async function compareQos(totalMiB: number, rounds: number): Promise<void> {
-  const seconds: Record<string, number[]> = { edgepeer: [], 'edgepeer-qos': [] };
-  const cpuPerBlock: Record<string, number[]> = { edgepeer: [], 'edgepeer-qos': [] };
-  console.log(`# qos settings: ${JSON.stringify(UNBOUND_QOS)}; ${rounds} rounds, alternating`);
+async function compareFeature(feature: 'qos' | 'acct', totalMiB: number, rounds: number): Promise<void> {
+  const other = `edgepeer-${feature}`;
+  const seconds: Record<string, number[]> = { edgepeer: [], [other]: [] };
+  const cpuPerBlock: Record<string, number[]> = { edgepeer: [], [other]: [] };
+  if (feature === 'qos') console.log(`# qos settings: ${JSON.stringify(UNBOUND_QOS)}; ${rounds} rounds, alternating`);
+  else console.log(`# accounting: interim records every ${ACCT_INTERIM_MS} ms; ${rounds} rounds, alternating`);
   for (let round = 0; round < rounds; round += 1) {
     // Alternate which goes first, so that a drift in the machine's load falls on both alike.
-    const order = round % 2 === 0 ? ['edgepeer', 'edgepeer-qos'] : ['edgepeer-qos', 'edgepeer'];
+    const order = round % 2 === 0 ? ['edgepeer', other] : [other, 'edgepeer'];
     for (const variant of await compare(order, totalMiB, round === 0)) {
       seconds[variant.variant]!.push(variant.seconds);
       cpuPerBlock[variant.variant]!.push(variant.cpuUsPerBlock);
     }
   }
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-  const rate = median(seconds.edgepeer!) / median(seconds['edgepeer-qos']!);
-  const cpu = median(cpuPerBlock.edgepeer!) / median(cpuPerBlock['edgepeer-qos']!);
+  const lowest = (values: number[]) => Math.min(...values);
+  const rate = median(seconds.edgepeer!) / median(seconds[other]!);
+  const cpu = median(cpuPerBlock.edgepeer!) / median(cpuPerBlock[other]!);
   console.log(
     `# medians: edgepeer ${median(seconds.edgepeer!).toFixed(2)} s, ${median(cpuPerBlock.edgepeer!).toFixed(2)} us/block;` +
-      ` edgepeer-qos ${median(seconds['edgepeer-qos']!).toFixed(2)} s, ${median(cpuPerBlock['edgepeer-qos']!).toFixed(2)} us/block`,
+      ` ${other} ${median(seconds[other]!).toFixed(2)} s, ${median(cpuPerBlock[other]!).toFixed(2)} us/block`,
   );
-  console.log(`# ratio qos/none (goal >= 0.97): throughput ${rate.toFixed(3)}x, CPU per block ${cpu.toFixed(3)}x`);
+  console.log(
+    `# lowest rounds: edgepeer ${lowest(cpuPerBlock.edgepeer!).toFixed(2)} us/block, ${other} ${lowest(cpuPerBlock[other]!).toFixed(2)} us/block (${(lowest(cpuPerBlock.edgepeer!) / lowest(cpuPerBlock[other]!)).toFixed(3)}x)`,
+  );
+  console.log(`# ratio ${feature}/none: throughput ${rate.toFixed(3)}x, CPU per block ${cpu.toFixed(3)}x`);
 }
 
 interface VariantFigures {
@@ -140,8 +153,9 @@ async function serveStock(): Promise<void> {
   });
 }
 
-async function serveEdgepeer(withQos: boolean): Promise<void> {
+async function serveEdgepeer(feature: 'none' | 'qos' | 'acct'): Promise<void> {
   const { createPeerWireServer } = await import('../../src/wire/index.ts');
+  const { AccountingLog, AccountingRecorder } = await import('../../src/accounting/index.ts');
   const { Qos, resolveQos } = await import('../../src/qos/index.ts');
   const { buildMetainfo } = await import('../../src/metainfo/index.ts');
   const content = randomBytes(OBJECT_BYTES);
@@ -173,14 +187,27 @@ async function serveEdgepeer(withQos: boolean): Promise<void> {
     metainfoOf: (h: string) => (h === INFO_HASH ? metainfo : undefined),
   });
   const cache = { getPiece: async (_h: string, i: number) => content.subarray(i * PIECE, (i + 1) * PIECE) };
+  let recorder: InstanceType<typeof AccountingRecorder> | null = null;
+  if (feature === 'acct') {
+    const { mkdtemp } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'edgepeer-wire-acct-'));
+    recorder = new AccountingRecorder(await AccountingLog.open({ dir, agent: 'wire-overhead' }));
+  }
   const server = createPeerWireServer({
     store: store as never,
     cache,
     port: 0,
     host: '127.0.0.1',
     limits: { maxQueuedRequests: DEPTH },
-    ...(withQos ? { qos: new Qos(resolveQos(UNBOUND_QOS)) } : {}),
+    ...(feature === 'qos' ? { qos: new Qos(resolveQos(UNBOUND_QOS)) } : {}),
+    ...(recorder === null ? {} : { onSessionEnd: recorder.sessionEnded.bind(recorder) }),
   });
+  if (recorder !== null) {
+    const acct = recorder;
+    setInterval(() => acct.interim(server.peers()), ACCT_INTERIM_MS).unref();
+  }
   const { port } = await server.listen();
   console.log(`PORT ${port}`);
 }

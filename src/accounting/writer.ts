@@ -1,21 +1,34 @@
 // The accounting log's writer, run on its own thread (workers/accounting-writer.ts): every FLUSH_MS it reads
-// the records the serving thread put in the ring (ring.ts), makes their JSON lines, appends them to the
-// current file and fdatasyncs it, rotating by size and age. A kill -9 loses at most what the ring and this
-// thread held: the records of the last FLUSH_MS plus one write. The thread has nothing else to do, so its
-// file calls are synchronous. It tells the log of each batch written (or lost), with the lines themselves
-// while someone follows the records (the admin API's stream).
+// the records the serving thread put in the ring (ring.ts), makes their JSON lines (format.ts), appends them
+// to the current file, rotating by size and age, and fdatasyncs it at most every SYNC_MS (and when the log
+// asks: flush, close): each record is durable within a second. A kill -9 loses at most what the ring and
+// this thread held: the records of the last FLUSH_MS plus one write. The thread has nothing else to do, so
+// its file calls are synchronous. It tells the log of each batch once durable (or lost), with the lines
+// themselves while someone follows the records (the admin API's stream).
 import { closeSync, fdatasyncSync, fstatSync, mkdirSync, openSync, renameSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
-import { httpMembers } from './format.ts';
+import { HttpLineFormatter } from './format.ts';
 import { LineBuffers, type TakenLines } from './line-buffers.ts';
 import { DateTimeFields, type RecordType } from './record.ts';
-import { type RingMemory, RingReader } from './ring.ts';
+import { type HttpRecordView, type RingMemory, RingReader } from './ring.ts';
 
 export const CURRENT_FILE = 'accounting.jsonl';
-/** Records are written at least this often: durable within a second. */
+/** Records are written at least this often. */
 export const FLUSH_MS = 250;
+/**
+ * The file is synced at most this often: a record written at one FLUSH_MS tick is synced by the third after
+ * it, within a second of its response. An fdatasync per write was a third of the writer's CPU (the kernel
+ * submits the dirty pages in the caller's time).
+ */
+export const SYNC_MS = 750;
 /** The ring is read this often, between writes. */
 const DRAIN_MS = 20;
+/**
+ * Lines held past this many bytes are written at the next read, before FLUSH_MS: a quarter second of a
+ * busy server's lines took more chunks than are kept for reuse, and fresh memory's first touch (the
+ * kernel's, and on VMs the host's) cost more than making the lines.
+ */
+export const WRITE_AT_BYTES = 2 * 1024 * 1024;
 
 export interface WriterSettings {
   dir: string;
@@ -45,6 +58,7 @@ export class AccountingWriter {
   readonly #ring: RingReader;
   readonly #queue = new LineBuffers();
   readonly #clock = new DateTimeFields();
+  readonly #http: HttpLineFormatter;
   /** `"run":..,"agent":..,` as every line has them. */
   readonly #runAgent: string;
   #fd: number | null = null;
@@ -53,11 +67,16 @@ export class AccountingWriter {
   /** Runs of consecutive seqs among the lines held: where each starts and how many lines. */
   #runs: Array<{ firstSeq: number; lines: number }> = [];
   #lastSeq = -1;
+  /** Lines written since the last sync, and their text while followed. */
+  #unsyncedLines = 0;
+  #unsyncedRuns: WrittenLines[] = [];
+  #syncedAt = 0;
 
   constructor(settings: WriterSettings) {
     this.#settings = settings;
     this.#ring = new RingReader(settings.ring);
     this.#runAgent = `"run":${JSON.stringify(settings.run)},"agent":${JSON.stringify(settings.agent)},`;
+    this.#http = new HttpLineFormatter(settings.run, settings.agent);
   }
 
   /** Opens the current file; throws the system error. */
@@ -69,24 +88,52 @@ export class AccountingWriter {
   /** Reads what the ring holds into the lines to write (the ring's room is free again at once). */
   drain(): void {
     this.#ring.drain(
-      (seq, at, entry) => this.#add(seq, at, 'http', httpMembers(entry)),
+      (record) => this.#addHttp(record),
       (seq, at, type, members) => this.#add(seq, at, type, members),
     );
   }
 
-  /** Reads the ring, writes every line held; the batch's outcome, or null when there was nothing. */
-  writeBatch(): Extract<WriterMessage, { kind: 'batch' }> | null {
+  /** Bytes of lines held, not yet written. */
+  get heldBytes(): number {
+    return this.#queue.bytes;
+  }
+
+  /**
+   * Reads the ring and writes every line held; syncs when SYNC_MS passed since the last sync, or `sync`.
+   * The outcome of the lines written since the last sync once they are durable (or of lines lost), or null.
+   */
+  writeBatch(sync = false): Extract<WriterMessage, { kind: 'batch' }> | null {
     this.drain();
+    const failed = this.writeHeld();
+    if (failed !== null) return failed;
+    if (this.#unsyncedLines === 0) return null;
+    if (!sync && Date.now() - this.#syncedAt < SYNC_MS) return null;
+    const written = this.#unsyncedLines;
+    const runs = this.#unsyncedRuns;
+    this.#unsyncedLines = 0;
+    this.#unsyncedRuns = [];
+    try {
+      fdatasyncSync(this.#fd as number);
+    } catch (err) {
+      return { kind: 'batch', written: 0, lost: written, error: (err as Error).message };
+    }
+    this.#syncedAt = Date.now();
+    return runs.length === 0 ? { kind: 'batch', written, lost: 0 } : { kind: 'batch', written, lost: 0, runs };
+  }
+
+  /** Writes the lines held (not synced yet); the outcome if they were lost, else null. */
+  writeHeld(): Extract<WriterMessage, { kind: 'batch' }> | null {
     if (this.#queue.lines === 0) return null;
     const batch = this.#queue.take();
     const runs = this.#runs;
     this.#runs = [];
     try {
       this.#write(batch);
-      // Asked after the write: a follower that came before it hears these lines, one that came after
-      // finds them in the file.
-      if (!this.#ring.followed) return { kind: 'batch', written: batch.lines, lost: 0 };
-      return { kind: 'batch', written: batch.lines, lost: 0, runs: splitRuns(batch.buffers, runs) };
+      this.#unsyncedLines += batch.lines;
+      // Asked after the write: a follower that came before it hears these lines (once synced), one that
+      // came after finds them in the file.
+      if (this.#ring.followed) this.#unsyncedRuns.push(...splitRuns(batch.buffers, runs));
+      return null;
     } catch (err) {
       return { kind: 'batch', written: 0, lost: batch.lines, error: (err as Error).message };
     } finally {
@@ -99,9 +146,18 @@ export class AccountingWriter {
     this.#fd = null;
   }
 
+  #addHttp(record: HttpRecordView): void {
+    this.#http.write(record, this.#queue);
+    this.#noteSeq(record.seq);
+  }
+
   #add(seq: number, at: number, type: RecordType, members: string): void {
     const head = `{"seq":${seq},${this.#runAgent}"type":"${type}",${this.#clock.at(at)}`;
     this.#queue.push(members === '' ? `${head}}\n` : `${head},${members}}\n`);
+    this.#noteSeq(seq);
+  }
+
+  #noteSeq(seq: number): void {
     // Runs of consecutive seqs (a record dropped on a full ring breaks a run), for followers.
     const last = this.#runs.at(-1);
     if (last !== undefined && seq === this.#lastSeq + 1) last.lines += 1;
@@ -117,7 +173,6 @@ export class AccountingWriter {
     if (this.#fd === null) this.#openFile();
     const fd = this.#fd as number;
     writeAll(fd, batch.buffers);
-    fdatasyncSync(fd);
     this.#fileBytes += batch.bytes;
   }
 
@@ -128,6 +183,8 @@ export class AccountingWriter {
   }
 
   #rotate(): void {
+    // What was written to it since the last sync is synced before it is set aside.
+    if (this.#fd !== null && this.#unsyncedLines > 0) fdatasyncSync(this.#fd);
     this.close();
     const { dir, run } = this.#settings;
     const stamp = new Date(this.#fileOpenedAt).toISOString().replace(/[:.]/g, '');
@@ -185,16 +242,21 @@ export function runWriter(
     });
     return { stop() {} };
   }
-  const tick = (): void => {
-    const outcome = writer.writeBatch();
+  const tick = (sync = false): void => {
+    const outcome = writer.writeBatch(sync);
     if (outcome !== null) port.postMessage(outcome);
   };
-  const timer = setInterval(tick, FLUSH_MS);
+  const timer = setInterval(() => tick(), FLUSH_MS);
   // Read more often than written: the ring's room comes back soon, and it can stay small enough to keep
   // in the CPUs' caches.
-  const reader = setInterval(() => writer.drain(), DRAIN_MS);
+  const reader = setInterval(() => {
+    writer.drain();
+    if (writer.heldBytes < WRITE_AT_BYTES) return;
+    const lost = writer.writeHeld();
+    if (lost !== null) port.postMessage(lost);
+  }, DRAIN_MS);
   port.on('message', (message) => {
-    tick();
+    tick(true);
     if (message.kind === 'close') {
       clearInterval(timer);
       clearInterval(reader);

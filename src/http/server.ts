@@ -95,6 +95,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
             if (onResponse !== undefined && request !== null) {
               // The route was found for the request: remembered, so this is a string comparison.
               const route = routeOf(request.url);
+              const endedAt = startedAt === 0 ? undefined : performance.now();
               onResponse({
                 remoteAddress: socket.remoteAddress,
                 remotePort: socket.remotePort,
@@ -105,7 +106,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
                 range: request.headers.range,
                 status,
                 bodyBytes,
-                durationMs: startedAt === 0 ? 0 : performance.now() - startedAt,
+                durationMs: endedAt === undefined ? 0 : endedAt - startedAt,
+                endedAt,
                 source: annotation as ResponseSource | undefined,
               });
             }

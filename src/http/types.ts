@@ -116,6 +116,8 @@ export interface ResponseEntry {
   bodyBytes: number;
   /** ms the response took, from the request's handling to its end. */
   durationMs: number;
+  /** performance.now() when it ended, if read (the accounting record's time, without a second clock read). */
+  endedAt?: number;
   /** Where its body's bytes came from; absent for a response without piece bytes (errors, redirects). */
   source?: ResponseSource;
 }

@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { KeyRing, keyBytes, parseKeySpec, parseToken, signToken, UrlGate } from '../../src/auth/index.ts';
 
 const IH = 'ab'.repeat(20);
@@ -106,6 +106,53 @@ describe('URL tokens', () => {
     expect(g.check(plain, token(), undefined, '::1')).toBeNull();
     expect(g.check(plain, 'nonsense', undefined, '::1')).toMatchObject({ reason: 'malformed' });
     expect(g.counters().accepted).toBe(4);
+  });
+
+  it('refuses a tampered, wrong-key or other-path use of a token it remembers as good', () => {
+    const g = gate();
+    const t = token();
+    const good = `/objects/${IH}/f.bin?__token__=${t}`;
+    expect(g.check(good, undefined, undefined, '::1')).toBeNull();
+    expect(g.check(good, undefined, undefined, '::1')).toBeNull();
+    const tampered = t.replace(/exp=(\d+)/, (_m, e: string) => `exp=${Number(e) + 3600}`);
+    expect(g.check(`/objects/${IH}/f.bin?__token__=${tampered}`, undefined, undefined, '::1')).toMatchObject({
+      reason: 'bad_signature',
+    });
+    const otherKey = t.replace('kid=k1', 'kid=k2');
+    expect(g.check(`/objects/${IH}/f.bin?__token__=${otherKey}`, undefined, undefined, '::1')).toMatchObject({
+      reason: 'bad_signature',
+    });
+    // The same good token (its signature remembered) on a path outside its prefix: in the query, the
+    // header and a cookie.
+    const elsewhere = `/objects/${'cd'.repeat(20)}/f.bin`;
+    expect(g.check(`${elsewhere}?__token__=${t}`, undefined, undefined, '::1')).toMatchObject({ reason: 'wrong_path' });
+    expect(g.check(elsewhere, t, undefined, '::1')).toMatchObject({ reason: 'wrong_path' });
+    expect(g.check(elsewhere, undefined, `__token__=${t}`, '::1')).toMatchObject({ reason: 'wrong_path' });
+    expect(g.check(good, undefined, undefined, '::1')).toBeNull();
+    expect(g.counters().refused).toMatchObject({ bad_signature: 2, wrong_path: 3 });
+  });
+
+  it('on the real clock, refuses a remembered token once it expires', () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'] });
+    const g = new UrlGate({ keys: ring });
+    try {
+      const start = Math.floor(Date.now() / 1000);
+      const target = (expires: number) =>
+        `/objects/${IH}/f.bin?__token__=${signToken({ expires, paths: ['/'], keyId: 'k1' }, ring.get('k1') as KeyObject)}`;
+      const soon = target(start + 1);
+      const later = target(start + 30);
+      expect(g.check(soon, undefined, undefined, '::1')).toBeNull();
+      expect(g.check(later, undefined, undefined, '::1')).toBeNull();
+      // Remembered; then the clock passes the first one's expiry (its timer too, as on a running loop).
+      vi.advanceTimersByTime(2500);
+      expect(g.check(soon, undefined, undefined, '::1')).toMatchObject({ reason: 'expired', status: 410 });
+      expect(g.check(later, undefined, undefined, '::1')).toBeNull();
+      vi.advanceTimersByTime(30_000);
+      expect(g.check(later, undefined, undefined, '::1')).toMatchObject({ reason: 'expired', status: 410 });
+    } finally {
+      g.close();
+      vi.useRealTimers();
+    }
   });
 
   it('binds to an IPv4 client seen as IPv4-mapped IPv6', () => {

@@ -539,4 +539,15 @@ describe('parseHead', () => {
     });
     expect(parsed.kind === 'request' && parsed.request.headers).toBeInstanceOf(RequestFields);
   });
+
+  it('checks each new target, a repeated good one by comparison, and never lets an empty or bad one through', () => {
+    const kind = (head: string) => parseHead(head).kind;
+    const good = `/objects/x?__token__=${'a'.repeat(200)}`;
+    expect(kind(`GET ${good} HTTP/1.1\r\nHost: h`)).toBe('request');
+    expect(kind(`GET ${good} HTTP/1.1\r\nHost: h`)).toBe('request');
+    expect(kind(`GET ${good}\x7f HTTP/1.1\r\nHost: h`)).toBe('error');
+    expect(kind(`GET /\u00e9 HTTP/1.1\r\nHost: h`)).toBe('error');
+    expect(kind(`GET  HTTP/1.1\r\nHost: h`)).toBe('error');
+    expect(kind(`GET ${good} HTTP/1.1\r\nHost: h`)).toBe('request');
+  });
 });
