@@ -4,7 +4,8 @@
 // class's queue; one timer for all queues serves them, classes by deficit round robin on their weights, so
 // under contention each class gets its share and an idle class's share goes to the others.
 // Not binding (tokens at hand with room to spare, nobody waiting), a send costs a few comparisons per
-// bucket: no clock read (bucket.ts), no timer, no allocation. Rate limiting only delays sends; what is sent is what the server read and checked.
+// bucket: no clock read (bucket.ts), no timer, no allocation. Rate limiting only delays sends; what is sent
+// is what the server read and checked.
 import { burstOf, TokenBucket } from './bucket.ts';
 import { msUntilAlt } from './schedule.ts';
 import { DEFAULT_CLASS, DEFAULT_QOS, PROTOCOLS, type Protocol, type QosSettings, resolveQos } from './settings.ts';
@@ -231,7 +232,7 @@ export class Qos {
   /** Samples the counters once a second for the current rates (while limits are set). */
   #rateTimer: NodeJS.Timeout | null = null;
   #timer: NodeJS.Timeout | null = null;
-  /** Until then (clock), every send goes through the queues; 0: not contended (the first send after reads the clock to see). */
+  /** Until then (clock), every send goes through the queues; 0: not contended (a send reads the clock to end it). */
   #contendedUntil = 0;
   /** When #timer fires, on the clock. */
   #timerAt = 0;
