@@ -10,8 +10,10 @@
 // so that the writer thread's work for the round's records is counted in it.
 // usage: node scripts/bench/http-hot-path.ts [SIZE_MIB=64] [REQUESTS_PER_ROUND=200000] [VARIANTS=none]
 //   e.g. node scripts/bench/http-hot-path.ts 64 200000 none,qos,token,acct
-//   env: ROUNDS=5; TASKS=1 prints each thread's user and system ticks (10 ms) per round (the accounting
-//   writer's included).
+//   env: ROUNDS (default 5); TASKS=1 prints each thread's user and system ticks (10 ms) per round (the
+//   accounting writer's included); INTERLEAVE=1: the variants take turns every 64 requests within each
+//   round, each batch timed (serving thread only), for a loaded machine where whole rounds land in
+//   different moments.
 import { type KeyObject, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -188,7 +190,33 @@ try {
       },
     });
   }
-  for (let round = 1; round <= rounds; round += 1) {
+  if (process.env.INTERLEAVE === '1') {
+    // The variants take turns every 64 requests, each batch timed on its own: a loaded, shared machine
+    // slows them alike, where a round of one variant and a round of the next may land in different moments.
+    for (let round = 1; round <= rounds; round += 1) {
+      const cpuNs = lanes.map(() => 0);
+      for (let batch = 0; batch < perRound; batch += 64) {
+        // Which goes first alternates, so that none pays for what the one before it left (GC, caches).
+        for (let k = 0; k < lanes.length; k += 1) {
+          const l = (batch / 64) % 2 === 0 ? k : lanes.length - 1 - k;
+          const lane = lanes[l]!;
+          const before = process.threadCpuUsage();
+          for (let i = batch; i < batch + 64; i += 1) lane.socket.emit('data', lane.requests[i & 4095]);
+          await new Promise((resolve) => setImmediate(resolve));
+          const cpu = process.threadCpuUsage(before);
+          cpuNs[l]! += (cpu.user + cpu.system) * 1000;
+        }
+      }
+      for (let l = 0; l < lanes.length; l += 1) {
+        const lane = lanes[l]!;
+        const ns = cpuNs[l]! / perRound;
+        lane.ns.push(ns);
+        lane.allNs.push(ns);
+        console.log(`round ${round} ${lane.variant}: ${ns.toFixed(0)} ns CPU per request on the serving thread`);
+      }
+    }
+  }
+  for (let round = 1; round <= (process.env.INTERLEAVE === '1' ? 0 : rounds); round += 1) {
     for (const lane of lanes) {
       // CPU time, not wall time: on a shared machine the wall clock also counts the time others ran. The
       // serving thread's (what limits requests per second) and the process's (other threads too: the
@@ -239,6 +267,16 @@ try {
       ];
       console.log(
         `${lane.variant}: lowest round ${low.toFixed(0)} ns on the serving thread (+${(low - noneLow).toFixed(0)} ns, none/${lane.variant} ${(noneLow / low).toFixed(2)}x); all threads ${lowAll.toFixed(0)} ns (+${(lowAll - noneLowAll).toFixed(0)} ns, ${(noneLowAll / lowAll).toFixed(2)}x)`,
+      );
+    }
+  }
+  if (none !== undefined) {
+    // Paired by round (with INTERLEAVE=1 the same moments): steadier than the difference of the medians.
+    for (const lane of lanes) {
+      if (lane === none) continue;
+      const diffs = lane.ns.map((ns, i) => ns - none.ns[i]!);
+      console.log(
+        `${lane.variant}: per round ${diffs.map((d) => d.toFixed(0)).join(', ')} ns more than none; median ${median(diffs).toFixed(0)} ns`,
       );
     }
   }

@@ -216,6 +216,18 @@ export class Http1Response {
     return this.#connection.socket.destroyed;
   }
 
+  /**
+   * What the server keeps for this connection across its requests (the egress limits' flow: made once,
+   * not per request), closed when the connection closes. Setting it does not close the one before.
+   */
+  get connectionHeld(): ConnectionHeld | null {
+    return this.#connection.held;
+  }
+
+  set connectionHeld(held: ConnectionHeld | null) {
+    this.#connection.held = held;
+  }
+
   /** The client's address, IPv4 unmapped as the peer wire server has it (one per-client limit for both). */
   get remoteAddress(): string {
     return unmapped(this.#connection.socket.remoteAddress ?? '');
@@ -340,6 +352,11 @@ export class Http1Response {
 
 export class ClosedError extends Error {}
 
+/** A server's per-connection state (Http1Response.connectionHeld). */
+export interface ConnectionHeld {
+  close(): void;
+}
+
 /** `Name: value` lines of a flat list of names and values; a value holding CR, LF or NUL is refused. */
 export function renderFields(fields: readonly string[]): string {
   let text = '';
@@ -372,6 +389,8 @@ class Connection {
   quietSince = Date.now();
   /** Set by closeIdle(): close as soon as the response in flight is done. */
   closeWhenDone = false;
+  /** The server's state for this connection, closed with it. */
+  held: ConnectionHeld | null = null;
   /** The client sends no more: it asked for the connection to close, or sent FIN. */
   #clientDone = false;
   #paused = false;
@@ -878,7 +897,11 @@ export function createHttp1Server(options: Http1ServerOptions): Http1Server {
   const track = (socket: Socket, streamed: boolean): Connection => {
     const connection = new Connection(socket, state, streamed);
     connections.add(connection);
-    socket.once('close', () => connections.delete(connection));
+    socket.once('close', () => {
+      connections.delete(connection);
+      connection.held?.close();
+      connection.held = null;
+    });
     return connection;
   };
   let server: Server;

@@ -6,6 +6,7 @@ import type { Server } from 'node:net';
 import { isEdgepeerError, StoreCorruptError } from '../errors/index.ts';
 import { silentLogger } from '../log/index.ts';
 import type { Metainfo } from '../metainfo/index.ts';
+import type { Flow } from '../qos/index.ts';
 import type { CatalogObject } from '../store/types.ts';
 import { AccessLog } from './access-log.ts';
 import { type BodyContext, sendBody } from './body.ts';
@@ -212,11 +213,12 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     }
     if (head) return sendHead(res, representation);
     const partial = decision.kind === 'ranges';
-    const limited = qos?.active ? qos.open(protocol, object.infoHash, res.remoteAddress, undefined, subscriber) : null;
+    const limited = qos === null ? null : egressFlow(res, object.infoHash, subscriber);
+    // Top-up is per response; the egress limits' flow is the connection's and outlives it.
     const flow: BodyFlow | null =
       topUp === null ? limited : new TopUpFlow(topUp, res.remoteAddress, object.infoHash, limited, countTopUpPause);
     if (sendAtHand(res, object, representation, ranges, partial, flow)) {
-      flow?.close();
+      if (topUp !== null) flow!.close();
       return;
     }
     const sending = sendBody(body, res, object, metainfo, representation, ranges, partial, flow).catch(
@@ -234,7 +236,23 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         throw err;
       },
     );
-    return flow === null ? sending : sending.finally(() => flow.close());
+    return topUp === null ? sending : sending.finally(() => flow!.close());
+  }
+
+  /**
+   * The connection's flow through the egress limits for `infoHash` and `subscriber`, or null when no limit
+   * is set. Made at the connection's first request and kept for the next ones while they ask for the same
+   * object as the same subscriber (a client's ranges of one object, the common case), so that a request
+   * costs no flow, map lookups or class lookup of its own; closed with the connection.
+   */
+  function egressFlow(res: Http1Response, infoHash: string, subscriber: string | undefined): Flow | null {
+    if (!qos!.active) return null;
+    const held = res.connectionHeld as Flow | null;
+    if (held !== null && held.objectKey === infoHash && held.subscriber === subscriber && !held.closed) return held;
+    held?.close();
+    const flow = qos!.open(protocol, infoHash, res.remoteAddress, undefined, subscriber);
+    res.connectionHeld = flow;
+    return flow;
   }
 
   /**

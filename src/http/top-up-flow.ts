@@ -59,7 +59,7 @@ export class TopUpFlow implements BodyFlow {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     this.#wake?.();
-    this.#inner?.close();
+    // The inner flow (the egress limits') is the connection's: it goes on to the next response.
   }
 
   #allows(bytes: number): boolean {

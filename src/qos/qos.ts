@@ -3,8 +3,9 @@
 // its protocol, its class, its object, its client address). A send that finds a bucket empty waits in its
 // class's queue; one timer for all queues serves them, classes by deficit round robin on their weights, so
 // under contention each class gets its share and an idle class's share goes to the others.
-// Not binding (tokens at hand, nobody waiting), a send costs a clock read and a few comparisons: no timer,
-// no allocation. Rate limiting only delays sends; what is sent is what the server read and checked.
+// Not binding (tokens at hand with room to spare, nobody waiting), a send costs a few comparisons per
+// bucket: no clock read (bucket.ts), no timer, no allocation. Rate limiting only delays sends; what is sent
+// is what the server read and checked.
 import { burstOf, TokenBucket } from './bucket.ts';
 import { msUntilAlt } from './schedule.ts';
 import { DEFAULT_CLASS, DEFAULT_QOS, PROTOCOLS, type Protocol, type QosSettings, resolveQos } from './settings.ts';
@@ -114,9 +115,16 @@ const LOAD_SAMPLE_MS = 100;
 
 const NO_BUCKETS: TokenBucket[] = [];
 
+/** A count of bytes: a field that starts as a number, so that V8 adds to it in place. */
+class SentCounter {
+  bytes = 0;
+}
+
 /** One connection's or response's claim on the limiter. */
 export class Flow {
   readonly protocol: Protocol;
+  /** Its protocol's count of bytes sent. */
+  readonly sent: SentCounter;
   /** The sender's own resume (a connection's), or undefined: then the awaited whenSendable() goes on. */
   readonly #onResume: (() => void) | undefined;
   buckets: TokenBucket[];
@@ -143,6 +151,7 @@ export class Flow {
   constructor(
     qos: Qos,
     protocol: Protocol,
+    sent: SentCounter,
     objectKey: string,
     clientKey: string,
     resume: (() => void) | undefined,
@@ -150,6 +159,7 @@ export class Flow {
   ) {
     this.#qos = qos;
     this.protocol = protocol;
+    this.sent = sent;
     this.objectKey = objectKey;
     this.clientKey = clientKey;
     this.subscriber = subscriber;
@@ -211,13 +221,18 @@ export class Qos {
   #waiting = 0;
   #waitingBytes = 0;
   #delayed = 0;
-  readonly #sent: Record<Protocol, number> = { wire: 0, http: 0, https: 0 };
+  /** Bytes sent per protocol; a flow adds to its protocol's counter directly (no keyed lookup per send). */
+  readonly #sentBy: Record<Protocol, SentCounter> = {
+    wire: new SentCounter(),
+    http: new SentCounter(),
+    https: new SentCounter(),
+  };
   readonly #rates: Record<Protocol, number> = { wire: 0, http: 0, https: 0 };
   #sentAtSample: Record<Protocol, number> = { wire: 0, http: 0, https: 0 };
   /** Samples the counters once a second for the current rates (while limits are set). */
   #rateTimer: NodeJS.Timeout | null = null;
   #timer: NodeJS.Timeout | null = null;
-  /** Until then (clock), every send goes through the queues. */
+  /** Until then (clock), every send goes through the queues; 0: not contended (a send reads the clock to end it). */
   #contendedUntil = 0;
   /** When #timer fires, on the clock. */
   #timerAt = 0;
@@ -271,10 +286,12 @@ export class Qos {
     this.#applyAlt();
     for (const protocol of PROTOCOLS) {
       const rate = settings[`${protocol}Rate`];
-      this.#protocol[protocol].set(rate, burstOf(rate));
+      this.#protocol[protocol].set(rate, burstOf(rate), now);
     }
-    for (const shared of this.#objects.values()) shared.bucket.set(settings.objectRate, burstOf(settings.objectRate));
-    for (const shared of this.#clients.values()) shared.bucket.set(settings.clientRate, burstOf(settings.clientRate));
+    for (const shared of this.#objects.values())
+      shared.bucket.set(settings.objectRate, burstOf(settings.objectRate), now);
+    for (const shared of this.#clients.values())
+      shared.bucket.set(settings.clientRate, burstOf(settings.clientRate), now);
     // Classes: keep the state (queues, counters) of those that stay.
     const classes: ClassState[] = [];
     const byName = new Map<string, ClassState>();
@@ -284,7 +301,7 @@ export class Qos {
     for (const def of defs) {
       const cls = this.#classByName.get(def.name) ?? new ClassState(def.name, def.weight, def.rate, now);
       cls.weight = def.weight;
-      cls.bucket.set(def.rate, burstOf(def.rate));
+      cls.bucket.set(def.rate, burstOf(def.rate), now);
       classes.push(cls);
       byName.set(def.name, cls);
     }
@@ -333,7 +350,7 @@ export class Qos {
     subscriber?: string,
   ): Flow | null {
     if (!this.#active) return null;
-    const flow = new Flow(this, protocol, infoHash, clientAddress, resume, subscriber);
+    const flow = new Flow(this, protocol, this.#sentBy[protocol], infoHash, clientAddress, resume, subscriber);
     this.#flows.add(flow);
     this.#bind(flow);
     return flow;
@@ -343,16 +360,26 @@ export class Qos {
     if (flow.closed) return false; // its sender is done (an awaiting one is resumed by close)
     if (flow.credit > 0) {
       flow.credit -= bytes;
-      this.#sent[flow.protocol] += bytes;
+      flow.sent.bytes += bytes;
       flow.cls.sentBytes += bytes;
       return true;
     }
     if (flow.queued) return false;
     if (this.#waiting === 0) {
+      // Not binding: every bucket covers the send with room to spare; no clock read (bucket.ts).
+      if (this.#contendedUntil === 0 && this.#spendable(flow, bytes)) {
+        const buckets = flow.buckets;
+        for (let i = 0; i < buckets.length; i++) buckets[i]!.spend(bytes);
+        flow.sent.bytes += bytes;
+        flow.cls.sentBytes += bytes;
+        return true;
+      }
       const now = this.#clock();
-      if (now >= this.#contendedUntil && this.#ready(flow, now)) {
+      // Contention is over: the next sends may take the path above again.
+      if (this.#contendedUntil !== 0 && now >= this.#contendedUntil) this.#contendedUntil = 0;
+      if (this.#contendedUntil === 0 && this.#ready(flow, now)) {
         this.#charge(flow, bytes);
-        this.#sent[flow.protocol] += bytes;
+        flow.sent.bytes += bytes;
         flow.cls.sentBytes += bytes;
         return true;
       }
@@ -374,7 +401,10 @@ export class Qos {
     if (flow.closed) return;
     flow.closed = true;
     // What it sent beyond its last grant is charged now, or a flow ending in debt would go over the limits.
-    if (flow.credit < 0) this.#charge(flow, -flow.credit);
+    if (flow.credit < 0) {
+      // Sent at unknown times since the buckets' last refills: counted as the fast path's sends are.
+      for (const bucket of flow.buckets) bucket.spend(-flow.credit);
+    }
     flow.credit = 0;
     if (flow.queued) {
       this.#unqueue(flow, flow.cls);
@@ -391,7 +421,7 @@ export class Qos {
       settings: this.#settings,
       effectiveRate: this.#global.rate,
       altActive: this.#altActive,
-      sentBytes: { ...this.#sent },
+      sentBytes: this.#sentBytes(),
       currentRates: { ...this.#rates },
       delayedSends: this.#delayed,
       waitingFlows: this.#waiting,
@@ -524,10 +554,15 @@ export class Qos {
     this.#rateTimer = null;
   }
 
+  #sentBytes(): Record<Protocol, number> {
+    return { wire: this.#sentBy.wire.bytes, http: this.#sentBy.http.bytes, https: this.#sentBy.https.bytes };
+  }
+
   #sampleRates(): void {
     this.#sweep();
-    for (const protocol of PROTOCOLS) this.#rates[protocol] = this.#sent[protocol] - this.#sentAtSample[protocol];
-    this.#sentAtSample = { ...this.#sent };
+    const sent = this.#sentBytes();
+    for (const protocol of PROTOCOLS) this.#rates[protocol] = sent[protocol] - this.#sentAtSample[protocol];
+    this.#sentAtSample = sent;
     for (const cls of this.#classes) {
       cls.currentRate = cls.sentBytes - cls.sentAtSample;
       cls.sentAtSample = cls.sentBytes;
@@ -580,6 +615,12 @@ export class Qos {
     for (const map of [this.#objects, this.#clients]) {
       for (const [key, shared] of map) if (shared.users === 0) map.delete(key);
     }
+  }
+
+  #spendable(flow: Flow, bytes: number): boolean {
+    const buckets = flow.buckets;
+    for (let i = 0; i < buckets.length; i++) if (!buckets[i]!.spendable(bytes)) return false;
+    return true;
   }
 
   #ready(flow: Flow, now: number): boolean {
@@ -719,7 +760,7 @@ export class Qos {
     const alt = msUntilAlt(settings.altRate > 0 ? settings.altWindow : null, this.#now());
     this.#altActive = alt.inside;
     const rate = alt.inside ? settings.altRate : settings.rate;
-    this.#global.set(rate, burstOf(rate));
+    this.#global.set(rate, burstOf(rate), this.#clock());
     if (alt.changeInMs !== null) {
       this.#altTimer = setTimeout(
         () => {

@@ -6,7 +6,7 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { KeyRing, signToken, UrlGate } from '../../src/auth/index.ts';
 import {
   createHttpServer,
@@ -686,6 +686,65 @@ describe('HTTP server: QoS class of a signed request', () => {
       await server.close(100);
       qos.stop();
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('HTTP server: the egress limits of a keep-alive connection', () => {
+  it("keeps one flow per connection and object: each object's bytes in its class, the flow gone with the connection", async () => {
+    const store = new MemoryStore();
+    const objects = [];
+    for (const name of ['gold.bin', 'bronze.bin']) {
+      const data = testBytes(PIECE * 64, name.length);
+      const metainfo = metainfoFor(name, PIECE, [{ path: [], length: data.length }], data);
+      await holdObject(store, metainfo, data);
+      objects.push(metainfo);
+    }
+    const [gold, bronze] = objects as [Metainfo, Metainfo];
+    // 200 KB/s: the first two small ranges go at once; the whole bronze object then waits.
+    const qos = new Qos(
+      resolveQos({
+        rate: 200_000,
+        classes: 'gold:3,bronze:1',
+        objectClasses: `${gold.infoHash}=gold,${bronze.infoHash}=bronze`,
+      }),
+    );
+    const server = createHttpServer({
+      store,
+      cache: pieceCacheOf(store),
+      port: 0,
+      host: '127.0.0.1',
+      policy: 'refuse',
+      qos,
+    });
+    const { port } = await server.listen();
+    const path = (metainfo: Metainfo) => `/objects/${metainfo.infoHash}/${metainfo.name}`;
+    const sent = () => Object.fromEntries(qos.status().classes.map((c) => [c.name, c.sentBytes]));
+    try {
+      // One connection, three requests in order: gold, bronze, gold again (each its object's class).
+      const answered = await raw(
+        port,
+        `GET ${path(gold)} HTTP/1.1\r\nHost: x\r\nRange: bytes=0-99\r\n\r\n` +
+          `GET ${path(bronze)} HTTP/1.1\r\nHost: x\r\nRange: bytes=0-199\r\n\r\n` +
+          `GET ${path(gold)} HTTP/1.1\r\nHost: x\r\nRange: bytes=100-149\r\nConnection: close\r\n\r\n`,
+      );
+      expect(answered.match(/HTTP\/1.1 206/g)).toHaveLength(3);
+      expect(sent()).toEqual({ default: 0, gold: 150, bronze: 200 });
+      // A body that waits for tokens (5 KB/s: seconds for its second wait); the client resets the connection:
+      // the connection's flow leaves the queue as it closes, not after its next grant.
+      qos.update({ rate: 5000 });
+      const socket = connect(port, '127.0.0.1');
+      socket.on('data', () => {});
+      socket.write(`GET ${path(bronze)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      await vi.waitFor(() => {
+        const { delayedSends, waitingFlows } = qos.status();
+        expect(delayedSends >= 2 && waitingFlows === 1).toBe(true);
+      }, 5000);
+      socket.resetAndDestroy();
+      await vi.waitFor(() => expect(qos.status().waitingFlows).toBe(0), { timeout: 1000 });
+    } finally {
+      await server.close(100);
+      qos.stop();
     }
   });
 });

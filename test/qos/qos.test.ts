@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type Flow, Qos, resolveQos } from '../../src/qos/index.ts';
+import { burstOf, type Flow, Qos, resolveQos } from '../../src/qos/index.ts';
 
 const HASH_A = 'a'.repeat(40);
 const HASH_B = 'b'.repeat(40);
@@ -131,6 +131,61 @@ describe('Qos', () => {
     expect(sent.gold / sent.bronze).toBeGreaterThan(2.7);
     expect(sent.gold / sent.bronze).toBeLessThan(3.3);
     expect((sent.gold + sent.bronze) / 5).toBeLessThan(8.2 * MB);
+  });
+
+  it('charges every bucket exactly for sends that do not wait, without reading the clock', () => {
+    let clockReads = 0;
+    qos = new Qos(resolveQos({ rate: 100 * MB, httpRate: 100 * MB, clientRate: 100 * MB }), {
+      clock: () => {
+        clockReads++;
+        return Date.now();
+      },
+    });
+    const flow = qos.open('http', HASH_A, '10.0.0.1')!;
+    expect(flow.buckets).toHaveLength(3);
+    vi.advanceTimersByTime(1000); // the buckets fill
+    expect(flow.take(BLOCK)).toBe(true); // refills them: reads the clock
+    const reads = clockReads;
+    for (let i = 1; i < 10; i++) expect(flow.take(BLOCK)).toBe(true);
+    expect(clockReads).toBe(reads);
+    for (const bucket of flow.buckets) expect(bucket.tokens).toBe(burstOf(100 * MB) - 10 * BLOCK);
+    expect(qos.status().sentBytes.http).toBe(10 * BLOCK);
+    expect(qos.status().classes[0]!.sentBytes).toBe(10 * BLOCK);
+  });
+
+  it('after an idle spell lets a sender run ahead by the burst, not more, though it sent without the clock', () => {
+    const rate = 100 * MB;
+    const sender = { sent: 0, flow: null as Flow | null };
+    make({ rate });
+    sender.flow = qos!.open('wire', HASH_A, '10.0.0.1', () => {});
+    vi.advanceTimersByTime(1000);
+    expect(sender.flow!.take(BLOCK)).toBe(true); // a refill: the bucket full, less a block
+    vi.advanceTimersByTime(10_000); // idle: its last refill 10 s ago
+    // Sends without the clock first (a quarter burst), then one that refills: it must not count the 10 s
+    // in full, as the bucket was full all along and the first sends went now, not 10 s ago.
+    while (sender.flow!.take(BLOCK)) sender.sent += BLOCK;
+    // Everything after the idle spell went at one instant: the burst, and the block that took it below zero.
+    expect(sender.sent).toBeGreaterThanOrEqual(burstOf(rate) - BLOCK);
+    expect(sender.sent).toBeLessThanOrEqual(burstOf(rate) + BLOCK);
+  });
+
+  it('binds a limit lowered live within a second for a sender that was sending freely', () => {
+    make({ rate: 1e11 });
+    const sender = { sent: 0, flow: null as Flow | null };
+    sender.flow = qos!.open('http', HASH_A, '10.0.0.1', () => {});
+    // 16 MB/s offered: one 16 KiB block a millisecond, each sent if the flow lets it.
+    const offer = setInterval(() => {
+      if (sender.flow!.take(BLOCK)) sender.sent += BLOCK;
+    }, 1);
+    vi.advanceTimersByTime(1000);
+    expect(sender.sent).toBe(1000 * BLOCK);
+    qos!.update({ rate: 1 * MB });
+    const before = sender.sent;
+    vi.advanceTimersByTime(1000);
+    clearInterval(offer);
+    // A second of 1 MB/s and the bucket's depth at most.
+    expect(sender.sent - before).toBeLessThanOrEqual(1 * MB + burstOf(1 * MB) + BLOCK);
+    expect(sender.sent - before).toBeGreaterThan(0.9 * MB);
   });
 
   it('applies a raised limit to senders already waiting, within the next refill', () => {
