@@ -128,7 +128,7 @@ export function tradeoffSvg(points: TradeoffPoint[]): string {
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="10">`,
     '<title>CDN egress below LRU against p95 download time over LRU, per top-up rate and copiesPerLeecher</title>',
-    `<text x="10" y="16" font-size="13">Egress saving against LRU (y) vs p95 download / LRU's (x); shaded: the goal (>= 50 %, <= 1.10x); ringed: the frontier</text>`,
+    `<text x="10" y="16" font-size="13">Egress saving against LRU (y) vs p95 download / LRU's (x); shaded: the goal (&gt;= 50 %, &lt;= 1.10x); ringed: the frontier</text>`,
   ];
   cpls.forEach((cpl, i) => {
     parts.push(`<circle cx="${20 + i * 150}" cy="32" r="4" fill="${colours[i % colours.length]}"/>`);
