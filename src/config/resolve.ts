@@ -299,44 +299,36 @@ function checkTogether(merged: Layer): ConfigIssue[] {
     }
   }
   // Serving threads share the slab, the counters and the store's state; these are the agent's thread's alone.
-  if (((get(merged, 'http.threads') as number | undefined) ?? 1) > 1) {
-    const alone: [SettingKey, string][] = [
-      ['http.accessLog', 'an access log'],
-      ['http.tokenKeys', 'signed URL tokens'],
-      ['accounting.dir', 'accounting records'],
-    ];
-    if (get(merged, 'http.policy') === 'pull-through') alone.unshift(['http.policy', 'http.policy pull-through']);
-    for (const key of SETTING_KEYS) if (key.startsWith('qos.')) alone.push([key, 'egress limits']);
-    // Top-up paces HTTP bodies by the peer wire's view of each client, which only the agent's thread has.
-    if (((get(merged, 'storageControl.topUpRate') as number | undefined) ?? 0) > 0) {
-      alone.push(['storageControl.topUpRate', 'top-up']);
-    }
-    for (const [key, what] of alone) {
-      if (!merged.has(key) || originOf(merged, key).kind === 'default') continue;
-      issues.push({
-        key: 'http.threads',
-        problem: `more than 1 serving thread cannot go with ${what} (${key}) yet: set one or the other`,
-        origin: originOf(merged, 'http.threads'),
-      });
-    }
-  }
-  // The peer wire's threads share the slab, the counters and the store's state; these are the agent thread's.
-  if (((get(merged, 'wire.threads') as number | undefined) ?? 1) > 1) {
+  const agentThreadOnly = (): [SettingKey, string][] => {
     const alone: [SettingKey, string][] = [['accounting.dir', 'accounting records']];
-    if (get(merged, 'peerAuth') === 'tracker') alone.unshift(['peerAuth', 'the peer allow-list (peerAuth tracker)']);
     for (const key of SETTING_KEYS) if (key.startsWith('qos.')) alone.push([key, 'egress limits']);
+    // Top-up paces bodies and blocks by the peer wire's view of each client, which only the agent's thread has.
     if (((get(merged, 'storageControl.topUpRate') as number | undefined) ?? 0) > 0) {
       alone.push(['storageControl.topUpRate', 'top-up']);
     }
+    return alone;
+  };
+  const refuseBesideThreads = (threadsKey: SettingKey, threads: string, alone: [SettingKey, string][]): void => {
+    if (((get(merged, threadsKey) as number | undefined) ?? 1) <= 1) return;
     for (const [key, what] of alone) {
       if (!merged.has(key) || originOf(merged, key).kind === 'default') continue;
       issues.push({
-        key: 'wire.threads',
-        problem: `more than 1 peer wire thread cannot go with ${what} (${key}) yet: set one or the other`,
-        origin: originOf(merged, 'wire.threads'),
+        key: threadsKey,
+        problem: `more than 1 ${threads} thread cannot go with ${what} (${key}) yet: set one or the other`,
+        origin: originOf(merged, threadsKey),
       });
     }
-  }
+  };
+  const httpAlone: [SettingKey, string][] = [
+    ['http.accessLog', 'an access log'],
+    ['http.tokenKeys', 'signed URL tokens'],
+    ...agentThreadOnly(),
+  ];
+  if (get(merged, 'http.policy') === 'pull-through') httpAlone.unshift(['http.policy', 'http.policy pull-through']);
+  refuseBesideThreads('http.threads', 'serving', httpAlone);
+  const wireAlone = agentThreadOnly();
+  if (get(merged, 'peerAuth') === 'tracker') wireAlone.unshift(['peerAuth', 'the peer allow-list (peerAuth tracker)']);
+  refuseBesideThreads('wire.threads', 'peer wire', wireAlone);
   return issues;
 }
 
