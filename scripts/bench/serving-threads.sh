@@ -14,7 +14,7 @@
 # machine: 2 for the server, 2 for wrk), two threads serve 2 x the one-thread rate divided by the CPU per
 # request ratio t2/t1; the script prints that estimate.
 # After each phase every server says how many requests each of its threads answered (both must serve).
-# Then the same for the peer wire (wire.threads 1 vs 2, free and pinned): scripts/bench/wire-threads.ts, CPU
+# Then the same for the peer wire (peer.threads 1 vs 2, free and pinned): scripts/bench/wire-threads.ts, CPU
 # per 16 KiB block and MB/s. WIRE=0 skips it, WIRE=only runs it alone; WIRE_MIB (1024) per run.
 # usage: bash scripts/bench/serving-threads.sh
 #   env: RUNS=3 DURATION=10s WARMUP=8s CONNS=64 WRK_THREADS=2 SIZE_MIB=1024 CACHE_MIB=1280 SERVERS="t1 slab1 t2"
@@ -30,7 +30,7 @@ NODE="$ROOT/node_modules/.bin/node"
 LEN=16384
 WIRE="${WIRE:-1}"; WIRE_MIB="${WIRE_MIB:-1024}"
 if [ "$WIRE" = only ]; then
-  echo "# wire.threads: node scripts/bench/wire-threads.ts $WIRE_MIB (ROUNDS=$RUNS PIN=$PIN)"
+  echo "# peer.threads: node scripts/bench/wire-threads.ts $WIRE_MIB (ROUNDS=$RUNS PIN=$PIN)"
   ROUNDS="$RUNS" PIN="$PIN" DATA_DIR="$DATA_DIR" exec "$NODE" "$HERE/wire-threads.ts" "$WIRE_MIB"
 fi
 
@@ -179,6 +179,6 @@ fi
 
 if [ "$WIRE" = 1 ]; then
   cleanup; PIDS=() # the HTTP servers' memory back before the wire's servers start
-  echo "# wire.threads: node scripts/bench/wire-threads.ts $WIRE_MIB (ROUNDS=$RUNS PIN=$PIN)"
+  echo "# peer.threads: node scripts/bench/wire-threads.ts $WIRE_MIB (ROUNDS=$RUNS PIN=$PIN)"
   ROUNDS="$RUNS" PIN="$PIN" DATA_DIR="$DATA_DIR" "$NODE" "$HERE/wire-threads.ts" "$WIRE_MIB"
 fi

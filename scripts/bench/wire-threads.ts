@@ -1,9 +1,9 @@
-// Peer wire serving on threads (wire.threads): what a second serving thread sharing the peer port and one
+// Peer wire serving on threads (peer.threads): what a second serving thread sharing the peer port and one
 // piece slab costs per block, and what it buys. Each server is the agent as built (dist/), serving one
 // object from its disk store through a cache that holds it all (filled before measuring):
-//   t1     wire.threads 1, the one-thread cache (the default)
-//   slab1  wire.threads 1 over the shared slab (http.threads 2 makes the slab; its HTTP thread stays idle)
-//   t2     wire.threads 2: two threads on one port (SO_REUSEPORT), one shared slab
+//   t1     peer.threads 1, the one-thread cache (the default)
+//   slab1  peer.threads 1 over the shared slab (http.threads 2 makes the slab; its HTTP thread stays idle)
+//   t2     peer.threads 2: two threads on one port (SO_REUSEPORT), one shared slab
 // The client (a raw Node peer, `CONNS` connections at once so that the kernel spreads them over the
 // threads) keeps `DEPTH` 16 KiB requests in flight in all and counts the blocks that come back.
 // Phase free: as the machine is; phase pinned (PIN=1, default): every server thread on CPU 1, the client on

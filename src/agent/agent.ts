@@ -81,7 +81,7 @@ export class Agent {
   readonly store: Store & StagingStore;
   readonly hashPool: HashPool;
   readonly cache: PieceCache;
-  /** The piece cache's shared memory when serving on threads (http.threads or wire.threads > 1), else null. */
+  /** The piece cache's shared memory when serving on threads (http.threads or peer.threads > 1), else null. */
   private readonly slab: PieceSlab | null;
   readonly peerId = newPeerId();
   config: AgentConfig;
@@ -222,7 +222,7 @@ export class Agent {
         cache: this.cache,
         qos,
         port: config.peer.port,
-        // Serving threads listen on the same port (wire.threads), each with its share of the slots.
+        // Serving threads listen on the same port (peer.threads), each with its share of the slots.
         ...(wireThreads > 1 ? { reusePort: true } : {}),
         peerId: this.peerId,
         logger: logger.child({ part: 'wire' }),
@@ -421,7 +421,7 @@ export class Agent {
     // The limits live on the agent's thread: other serving threads would not keep to them (as at start).
     if (this.slab !== null) {
       throw new InvalidArgumentError(
-        'QoS limits cannot be set while serving on threads (http.threads or wire.threads above 1): restart with one',
+        'QoS limits cannot be set while serving on threads (http.threads or peer.threads above 1): restart with one',
         { subject: 'qos' },
       );
     }
@@ -578,7 +578,7 @@ export class Agent {
   }
 
   /**
-   * The other threads serving HTTP (http.threads) and the peer wire (wire.threads) on their ports, over the
+   * The other threads serving HTTP (http.threads) and the peer wire (peer.threads) on their ports, over the
    * shared slab: as many as the larger of the two asks, the first ones serving both.
    */
   private async startServingThreads(

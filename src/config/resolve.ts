@@ -328,7 +328,7 @@ function checkTogether(merged: Layer): ConfigIssue[] {
   refuseBesideThreads('http.threads', 'serving', httpAlone);
   const wireAlone = agentThreadOnly();
   if (get(merged, 'peerAuth') === 'tracker') wireAlone.unshift(['peerAuth', 'the peer allow-list (peerAuth tracker)']);
-  refuseBesideThreads('wire.threads', 'peer wire', wireAlone);
+  refuseBesideThreads('peer.threads', 'peer wire', wireAlone);
   return issues;
 }
 
@@ -492,7 +492,7 @@ function toAgentConfig(
       ...optional('host', peerHost),
       mse: v('peer.mse') as NonNullable<AgentConfig['peer']['mse']>,
       limits: limits as NonNullable<AgentConfig['peer']['limits']>,
-      ...((v('wire.threads') as number) > 1 ? { threads: v('wire.threads') as number } : {}),
+      ...((v('peer.threads') as number) > 1 ? { threads: v('peer.threads') as number } : {}),
     },
     http: v('http.enabled')
       ? {

@@ -257,7 +257,7 @@ export const SETTINGS = {
     64,
     'Pieces read ahead per peer with prefetch on: the next ones in its request queue (a controller uses 4).',
   ),
-  'wire.threads': {
+  'peer.threads': {
     value: { type: 'int', min: 1, max: 32 },
     default: 1,
     doc:
@@ -266,7 +266,7 @@ export const SETTINGS = {
       'Each thread has an equal share of peer.limits.uploadSlots and maxConnections (at least 1); ' +
       'optimisticSlots and maxConnectionsPerIp apply per thread. More than 1 cannot go with peerAuth tracker, ' +
       "accounting, egress limits or top-up. The peer list of the admin API shows the agent's thread's peers.",
-    flag: 'wire-threads',
+    flag: 'peer-threads',
   },
   'http.limits.maxConnections': limit(4096, 1, 1_000_000, 'HTTP connections open at once; more are closed on accept.'),
   'http.limits.maxConnectionsPerIp': limit(

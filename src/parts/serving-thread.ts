@@ -1,4 +1,4 @@
-// One serving thread of http.threads / wire.threads (workers/serving-worker.ts runs it): the HTTP server
+// One serving thread of http.threads / peer.threads (workers/serving-worker.ts runs it): the HTTP server
 // and/or the peer wire server on the agent's ports (SO_REUSEPORT), over the store opened read-only and the
 // agent's shared piece slab. What only the agent's thread may do goes to it over the thread's port: SHA-1
 // checks (its hashing pool), a corrupt piece's removal from the store, the per-object byte tally, log

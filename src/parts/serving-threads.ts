@@ -1,4 +1,4 @@
-// The serving threads of http.threads and wire.threads, from the agent's side: each runs the HTTP server
+// The serving threads of http.threads and peer.threads, from the agent's side: each runs the HTTP server
 // and/or the peer wire server on the agent's ports (SO_REUSEPORT) over the shared piece slab
 // (src/parts/serving-thread.ts). The agent's thread keeps what is one for all: the store's writer (a
 // thread's store follows it, told of each change through shared memory), the hashing pool (threads send it

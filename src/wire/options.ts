@@ -116,7 +116,7 @@ export function resolveLimits(given: Partial<PeerWireLimits> = {}): PeerWireLimi
 }
 
 /**
- * One thread's share of the limits when `threads` serve the wire on one port (wire.threads): the regular
+ * One thread's share of the limits when `threads` serve the wire on one port (peer.threads): the regular
  * upload slots and the connection cap divided among them (at least 1 each), so that the edge as a whole
  * keeps to what was configured. The optimistic slots and the per-address cap stay per thread (the kernel
  * spreads one address's connections over the threads unevenly).

@@ -57,7 +57,7 @@ export interface PeerWireServerOptions {
    * address. Default: none.
    */
   topUpLedger?: TopUpLedger;
-  /** SO_REUSEPORT (Linux): serving threads (wire.threads) each listen on the port; the kernel spreads peers. */
+  /** SO_REUSEPORT (Linux): serving threads (peer.threads) each listen on the port; the kernel spreads peers. */
   reusePort?: boolean;
   /**
    * Answer uTP attempts on the port's UDP side with a reset (default true). One thread does it for all: the

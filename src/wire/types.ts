@@ -58,9 +58,9 @@ export interface PeerWireStats {
   utpResets: number;
   /** Peers refused piece bytes because they are not on the allow-list (peerGate), each counted once. */
   unauthorisedPeers: number;
-  /** With wire.threads > 1: connections accepted by each thread, the agent's first. */
+  /** With peer.threads > 1: connections accepted by each thread, the agent's first. */
   acceptedPerThread?: number[];
-  /** With wire.threads > 1: block requests received by each thread, the agent's first. */
+  /** With peer.threads > 1: block requests received by each thread, the agent's first. */
   requestsPerThread?: number[];
 }
 

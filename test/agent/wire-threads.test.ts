@@ -1,4 +1,4 @@
-// The agent with wire.threads: 2: peers land on both threads of the peer port (SO_REUSEPORT) and both serve
+// The agent with peer.threads: 2: peers land on both threads of the peer port (SO_REUSEPORT) and both serve
 // from the one store and slab; a piece one thread finds corrupt on disk leaves every thread's bitfield and is
 // refused by the other; a purge reaches every thread's peers (lt_donthave, connections closed, handshakes for
 // the object refused). Which thread a connection landed on is read from the per-thread accepted counters.
@@ -110,7 +110,7 @@ function donthave(p: TestPeer, piece: number): Promise<unknown> {
   );
 }
 
-describe('agent with wire.threads 2', () => {
+describe('agent with peer.threads 2', () => {
   it('serves every piece on both threads and counts each thread', async () => {
     const { infoHash, content } = await ingest('both.bin');
     const peers = await peerOnEachThread(infoHash, (p) => waitFor(p.wire, 'have-all'));
@@ -205,7 +205,7 @@ describe('agent with wire.threads 2', () => {
   });
 });
 
-describe('agent with http.threads 2 and wire.threads 3', () => {
+describe('agent with http.threads 2 and peer.threads 3', () => {
   it('serves HTTP on two threads and the peer wire on three (one thread serving both)', async () => {
     const both = await Agent.start(
       testAgentConfig(join(dir, 'both'), {

@@ -655,16 +655,16 @@ describe('http.threads', () => {
   });
 });
 
-describe('wire.threads', () => {
+describe('peer.threads', () => {
   it('serves the peer wire on that many threads, and is left out at 1', async () => {
-    expect((await resolveWith({ env: { EDGEPEER_WIRE_THREADS: '2' } })).config.peer.threads).toBe(2);
-    expect((await resolveWith({ env: { EDGEPEER_WIRE_THREADS: '1' } })).config.peer.threads).toBeUndefined();
+    expect((await resolveWith({ env: { EDGEPEER_PEER_THREADS: '2' } })).config.peer.threads).toBe(2);
+    expect((await resolveWith({ env: { EDGEPEER_PEER_THREADS: '1' } })).config.peer.threads).toBeUndefined();
   });
 
   it('refuses more than 1 with what only the agent thread does, naming it', async () => {
     const issues = await issuesFrom({
       env: {
-        EDGEPEER_WIRE_THREADS: '2',
+        EDGEPEER_PEER_THREADS: '2',
         EDGEPEER_PEER_AUTH: 'tracker',
         EDGEPEER_PEER_AUTH_URL: 'http://127.0.0.1:6969/allow-list',
         EDGEPEER_PEER_AUTH_TOKEN_FILE: '/tmp/token',
@@ -673,19 +673,19 @@ describe('wire.threads', () => {
         EDGEPEER_STORAGE_CONTROL_TOP_UP_RATE: '1000000',
       },
     });
-    expect(issues.map((issue) => issue.key)).toEqual(['wire.threads', 'wire.threads', 'wire.threads', 'wire.threads']);
+    expect(issues.map((issue) => issue.key)).toEqual(['peer.threads', 'peer.threads', 'peer.threads', 'peer.threads']);
     expect(issues.map((issue) => issue.problem).join('\n')).toMatch(
       /peerAuth tracker\) \(peerAuth\)[\s\S]*accounting records \(accounting.dir\)[\s\S]*egress limits \(qos.rate\)[\s\S]*top-up \(storageControl.topUpRate\)/,
     );
   });
 
   it('is refused as an invalid configuration (EDGEPEER_CONFIG_INVALID, exit code of the catalogue)', async () => {
-    const err = await resolveWith({ env: { EDGEPEER_WIRE_THREADS: '2', EDGEPEER_QOS_RATE: '1000000' } }).catch(
+    const err = await resolveWith({ env: { EDGEPEER_PEER_THREADS: '2', EDGEPEER_QOS_RATE: '1000000' } }).catch(
       (caught: unknown) => caught,
     );
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).code).toBe('EDGEPEER_CONFIG_INVALID');
     expect((err as ConfigError).exitCode).toBe(ERRORS.EDGEPEER_CONFIG_INVALID.exitCode);
-    expect((err as Error).message).toMatch(/wire\.threads/);
+    expect((err as Error).message).toMatch(/peer\.threads/);
   });
 });

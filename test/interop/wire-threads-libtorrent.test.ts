@@ -1,4 +1,4 @@
-// python3-libtorrent downloads from an agent serving the peer wire on two threads (wire.threads: 2, one port
+// python3-libtorrent downloads from an agent serving the peer wire on two threads (peer.threads: 2, one port
 // with SO_REUSEPORT), dialling its port directly (TCP only; no tracker, DHT, LSD, uTP, UPnP, NAT-PMP).
 // Several clients at once, until connections landed on both threads: each finishes without a hash failure
 // and its file matches, and the agent's per-thread counters show both threads accepted and served.
@@ -21,7 +21,7 @@ import {
 const PIECE = 256 * 1024;
 const CLIENTS_AT_ONCE = 3;
 
-describe('libtorrent downloads from an agent with wire.threads 2', () => {
+describe('libtorrent downloads from an agent with peer.threads 2', () => {
   let dir: string;
   let agent: Agent;
   let object: ContentObject;

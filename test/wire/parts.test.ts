@@ -116,7 +116,7 @@ describe('readUint32', () => {
   });
 });
 
-describe('threadShareOfLimits (wire.threads)', () => {
+describe('threadShareOfLimits (peer.threads)', () => {
   it('divides the regular upload slots and the connection cap among the threads, at least 1 each', () => {
     expect(threadShareOfLimits({ uploadSlots: 16, maxConnections: 2001 }, 2)).toMatchObject({
       uploadSlots: 8,
