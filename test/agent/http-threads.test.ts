@@ -1,13 +1,13 @@
 // The agent with http.threads: 2: both threads answer on the HTTP port, objects ingested after start are
 // served by both (a thread's store follows the agent's), and the status counts every thread's requests.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Agent } from '../../src/agent/index.ts';
 import { loopbackHttp, testAgentConfig } from '../helpers/agent.ts';
+import { getOnNewConnection } from '../helpers/http.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -16,19 +16,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-/** One request on a connection of its own (the kernel spreads connections over the threads). */
-function get(url: string): Promise<{ status: number; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { agent: false, headers: { connection: 'close' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 describe('agent with http.threads 2', () => {
   it('serves on both threads what was ingested after start, and counts both', async () => {
@@ -52,7 +39,7 @@ describe('agent with http.threads 2', () => {
         await Promise.all(
           Array.from({ length: 20 }, async (_, index) => {
             const piece = (round + index) % 8;
-            const response = await get(`${base}/pieces/${infoHash}/${piece}`);
+            const response = await getOnNewConnection(`${base}/pieces/${infoHash}/${piece}`);
             expect(response.status).toBe(200);
             expect(response.body.equals(content.subarray(piece * 32 * 1024, (piece + 1) * 32 * 1024))).toBe(true);
           }),

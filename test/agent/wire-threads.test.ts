@@ -3,12 +3,12 @@
 // refused by the other; a purge reaches every thread's peers (lt_donthave, connections closed, handshakes for
 // the object refused). Which thread a connection landed on is read from the per-thread accepted counters.
 import { open, readFile, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Agent } from '../../src/agent/index.ts';
 import { loopbackHttp, testAgentConfig } from '../helpers/agent.ts';
+import { getOnNewConnection } from '../helpers/http.ts';
 import { tempFolder } from '../store/helpers.ts';
 import {
   closed,
@@ -223,23 +223,10 @@ describe('agent with http.threads 2 and peer.threads 3', () => {
         infoHash = String(r.infoHash);
       });
       const base = both.where().httpBaseUrls[0]!;
-      const get = () =>
-        new Promise<number>((resolve, reject) => {
-          const req = request(
-            `${base}/pieces/${infoHash}/1`,
-            { agent: false, headers: { connection: 'close' } },
-            (res) => {
-              res.resume();
-              res.on('end', () => resolve(res.statusCode ?? 0));
-            },
-          );
-          req.on('error', reject);
-          req.end();
-        });
       const peers: TestPeer[] = [];
       await vi.waitFor(
         async () => {
-          expect(await get()).toBe(200);
+          expect((await getOnNewConnection(`${base}/pieces/${infoHash}/1`)).status).toBe(200);
           const p = await connectPeer(both.where().peerPort, infoHash);
           peers.push(p);
           await waitFor(p.wire, 'have-all');

@@ -2,7 +2,6 @@
 // threads, a real disk store and real HTTP over loopback; connections are new each time, so the kernel
 // spreads them over the threads.
 import { readFile, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHttpServer, type HttpServer, pieceUrl } from '../../src/http/index.ts';
@@ -15,6 +14,7 @@ import {
   type StagingStore,
   type Store,
 } from '../../src/store/index.ts';
+import { getOnNewConnection } from '../helpers/http.ts';
 import { makeObject, sha1Verify, tempFolder } from '../store/helpers.ts';
 
 const PIECE = 16_384;
@@ -61,19 +61,6 @@ afterEach(async () => {
   await removeFolder();
 });
 
-/** One request on a connection of its own. */
-function get(url: string): Promise<{ status: number; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { agent: false, headers: { connection: 'close' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 /** Requests (one connection each) until both threads answered some and their counters say so. */
 async function untilBothServed(
   urls: () => string,
@@ -84,7 +71,7 @@ async function untilBothServed(
     await Promise.all(
       Array.from({ length: 20 }, async () => {
         const url = urls();
-        check(await get(url), url);
+        check(await getOnNewConnection(url), url);
       }),
     );
     // A thread writes its counters every 200 ms: wait for its next write once the requests are done.
@@ -129,6 +116,6 @@ describe('serving threads', () => {
     expect(store.get(infoHash)!.bitfield.get(5)).toBe(false);
     expect(cache.holds!(infoHash, 5)).toBe(false);
     // The other pieces are still served.
-    expect((await get(pieceUrl(base, infoHash, 4))).body.equals(object.piece(4))).toBe(true);
+    expect((await getOnNewConnection(pieceUrl(base, infoHash, 4))).body.equals(object.piece(4))).toBe(true);
   });
 });
