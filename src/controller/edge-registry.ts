@@ -16,8 +16,9 @@ import type {
   StateRequest,
 } from '../fleet/index.ts';
 import type { Logger } from '../log/index.ts';
+import { parsePieceList } from '../metainfo/index.ts';
 import type { FleetCatalog } from './fleet-catalog.ts';
-import type { EdgeRecord, FleetState, QueuedPurge } from './fleet-state.ts';
+import type { EdgeRecord, FleetState, HeldPieces, QueuedPurge } from './fleet-state.ts';
 
 /** The body of an edge's purge command: the whole object, or the listed pieces ("0-9,12"). */
 export function purgeCommand(infoHash: string, pieces: string | null): { ids: string[]; pieces?: string } {
@@ -60,6 +61,33 @@ export interface EdgeRegistryStats {
 const MAX_VERIFIED = 100_000;
 
 /** A token: 'ept_' and 32 random bytes, base64url. Only its SHA-256 is kept. */
+/**
+ * The holdings less what the queued purges will remove: an object purged whole is left out, a piece purge
+ * clears its pieces. A piece list that does not fit the object (it cannot be checked here) leaves it out.
+ */
+export function withoutQueuedPurges(objects: HeldPieces[], queued: QueuedPurge[]): HeldPieces[] {
+  const byHash = new Map(queued.map((purge) => [purge.infoHash, purge.pieces]));
+  const held: HeldPieces[] = [];
+  for (const object of objects) {
+    if (!byHash.has(object.infoHash)) {
+      held.push(object);
+      continue;
+    }
+    const pieces = byHash.get(object.infoHash);
+    if (pieces === null || pieces === undefined) continue;
+    let purged: number[];
+    try {
+      purged = parsePieceList(pieces, object.pieceCount);
+    } catch {
+      continue;
+    }
+    const bitfield = Uint8Array.from(object.bitfield);
+    for (const index of purged) bitfield[index >> 3]! &= ~(0x80 >> (index & 7));
+    held.push({ ...object, bitfield });
+  }
+  return held;
+}
+
 function newToken(): string {
   return `ept_${randomBytes(32).toString('base64url')}`;
 }
@@ -236,8 +264,12 @@ export class EdgeRegistry {
       bitfield: this.#bitfieldBytes(object.bitfield, object.pieceCount, object.infoHash),
     }));
     this.#stats.states += 1;
-    await this.#fleet.replaceHoldings(edge.id, { session: request.session, seq: request.seq }, objects);
-    void this.#sendQueuedPurges(edge.id, new Set(objects.map((object) => object.infoHash)));
+    const queued = await this.#fleet.queuedPurges(edge.id);
+    // What a queued purge is about to remove is not counted as held: no redirect goes to an edge back from
+    // down for an object purged fleet-wide while it was away, in the time its purge takes to run there.
+    const held = queued.length === 0 ? objects : withoutQueuedPurges(objects, queued);
+    await this.#fleet.replaceHoldings(edge.id, { session: request.session, seq: request.seq }, held);
+    if (queued.length > 0) void this.#sendQueuedPurges(edge.id, new Set(objects.map((object) => object.infoHash)));
     return { resync: false, needMetainfo: this.#needMetainfo(objects.map((object) => object.infoHash)) };
   }
 

@@ -401,6 +401,24 @@ describe('edge API: heartbeats and holdings', () => {
     expect(catalog.get(first.infoHash)?.piecesHeld).toBe(2);
   });
 
+  it('does not count as held what a purge queued while the edge was down is about to remove', async () => {
+    const edge = await enrol();
+    await heartbeat(edge);
+    await fleet.queuePurge(edge.edgeId, { infoHash: first.infoHash, pieces: null, queuedAt: clock });
+    await fleet.queuePurge(edge.edgeId, { infoHash: second.infoHash, pieces: '1-2', queuedAt: clock });
+    // Back with its whole state. No channel or poll takes the purges yet: they wait, and meanwhile no redirect
+    // may go to this edge for what they remove.
+    await state(edge, [
+      [first, [0, 1, 2, 3]],
+      [second, [0, 1, 2]],
+    ]);
+    expect(await fleet.holdersOf(first.infoHash)).toEqual([]);
+    expect((await fleet.holdersOf(second.infoHash)).map((holder) => holder.bitfield)).toEqual([
+      Buffer.from(bitfield(3, [0]), 'base64'),
+    ]);
+    expect(await fleet.queuedPurges(edge.edgeId)).toHaveLength(2);
+  });
+
   it('takes an edge that leaves down at once', async () => {
     const edge = await enrol();
     await heartbeat(edge);
