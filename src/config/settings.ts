@@ -265,7 +265,7 @@ export const SETTINGS = {
       "the piece cache, the counters and the store's integrity state with each other and with http.threads. " +
       'Each thread has an equal share of peer.limits.uploadSlots and maxConnections (at least 1); ' +
       'optimisticSlots and maxConnectionsPerIp apply per thread. More than 1 cannot go with peerAuth tracker, ' +
-      "accounting, egress limits or top-up. The peer list of the admin API shows the agent's thread's peers.",
+      "accounting, egress limits or top-up. The dashboard's peer list shows every thread's peers (each thread's at most a second old).",
     flag: 'peer-threads',
   },
   'http.limits.maxConnections': limit(4096, 1, 1_000_000, 'HTTP connections open at once; more are closed on accept.'),

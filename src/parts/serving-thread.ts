@@ -11,6 +11,7 @@ import { createSharedPieceCache, openStore, type PieceSlab, type VerifyPolicy } 
 import {
   createPeerWireServer,
   type MseMode,
+  type PeerInfo,
   type PeerWireLimits,
   type PeerWireServer,
   type PeerWireStats,
@@ -57,6 +58,7 @@ export type ThreadMessage =
   | { kind: 'sent'; tally: [string, number][] }
   | { kind: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; fields: unknown; message: string }
   | { kind: 'published' }
+  | { kind: 'peers'; peers: PeerInfo[] }
   | { kind: 'closed' };
 
 /** Messages of the agent's thread to a serving thread. */
@@ -64,6 +66,7 @@ export type AgentMessage =
   | { kind: 'verified'; id: number; ok: boolean }
   | { kind: 'corrupted'; id: number; removed: boolean }
   | { kind: 'publish' }
+  | { kind: 'peers' }
   | { kind: 'close'; graceMs: number };
 
 /** The counters of HttpServerStats in a row of shared memory, in this order. */
@@ -251,6 +254,8 @@ export async function runServingThread(data: ServingThreadData, port: MessagePor
     } else if (message.kind === 'publish') {
       publish();
       send({ kind: 'published' });
+    } else if (message.kind === 'peers') {
+      send({ kind: 'peers', peers: wire?.peers() ?? [] });
     } else if (message.kind === 'close') {
       closing = true;
       // Wakes followChanges (and, harmlessly, the other threads' followers) so that it ends.

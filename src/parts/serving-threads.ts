@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { emptyHttpStats, type HttpServer, type HttpServerStats } from '../http/index.ts';
 import type { Logger } from '../log/index.ts';
 import { type PieceSlab, removeCorruptPieces, type Store, type VerifyPolicy } from '../store/index.ts';
-import type { PeerWireServer, PeerWireStats } from '../wire/index.ts';
+import type { PeerInfo, PeerWireServer, PeerWireStats } from '../wire/index.ts';
 import type { Part } from './lifecycle.ts';
 import {
   type AgentMessage,
@@ -49,7 +49,17 @@ export interface ServingThreadsPart extends Part {
   wireStats(): PeerWireStats[];
   /** Resolves once every thread wrote its counters and tally anew (tests, and a status that must be exact). */
   published(): Promise<void>;
+  /**
+   * The wire threads' peers as each last listed them. A call finding that list over PEERS_FRESH_MS old asks
+   * the threads anew (the answer serves the next call): pages that poll see peers at most that old.
+   */
+  peers(): PeerInfo[];
+  /** Resolves once every wire thread listed its peers anew (tests, and a caller that must be exact). */
+  refreshPeers(): Promise<void>;
 }
+
+/** How old the threads' peer lists may be before a look at them asks for new ones. */
+const PEERS_FRESH_MS = 1000;
 
 const STORE_EVENTS = ['object-added', 'pieces-added', 'pieces-removed', 'object-removed'] as const;
 
@@ -79,6 +89,10 @@ export async function startServingThreads(
   const workers: Worker[] = [];
   /** Callers of published() waiting for each thread's answer, by thread. */
   const publishing = new Map<Worker, (() => void)[]>();
+  /** Each wire thread's peers as it last listed them, and callers of refreshPeers() waiting for its answer. */
+  const threadPeers = new Map<Worker, PeerInfo[]>();
+  const listingPeers = new Map<Worker, (() => void)[]>();
+  let peersAskedAt = Number.NEGATIVE_INFINITY;
   const closed: Promise<void>[] = [];
   let stopping = false;
 
@@ -134,6 +148,10 @@ export async function startServingThreads(
         case 'published':
           publishing.get(worker)?.shift()?.();
           break;
+        case 'peers':
+          threadPeers.set(worker, message.peers);
+          for (const resolve of listingPeers.get(worker)?.splice(0) ?? []) resolve();
+          break;
         case 'closed':
           break;
       }
@@ -151,6 +169,22 @@ export async function startServingThreads(
     await Promise.all(closed);
     clearTimeout(deadline);
     for (const event of STORE_EVENTS) store.off(event, changed);
+  };
+
+  const refreshPeers = (): Promise<void> => {
+    peersAskedAt = performance.now();
+    // The wire threads are the first wireThreads started (start(1) ... start(wireThreads)).
+    return Promise.all(
+      workers.slice(0, wireThreads).map(
+        (worker) =>
+          new Promise<void>((resolve) => {
+            const waiting = listingPeers.get(worker) ?? [];
+            waiting.push(resolve);
+            listingPeers.set(worker, waiting);
+            worker.postMessage({ kind: 'peers' } satisfies AgentMessage);
+          }),
+      ),
+    ).then(() => undefined);
   };
 
   try {
@@ -184,6 +218,11 @@ export async function startServingThreads(
             }),
         ),
       ).then(() => undefined),
+    peers: () => {
+      if (performance.now() - peersAskedAt >= PEERS_FRESH_MS) void refreshPeers();
+      return [...threadPeers.values()].flat();
+    },
+    refreshPeers,
     stats: () =>
       Array.from({ length: httpThreads }, (_, index) =>
         readStatsRow(stats.subarray((index + 1) * STAT_ROW, (index + 2) * STAT_ROW)),
@@ -207,16 +246,16 @@ export function sumWireStats(all: PeerWireStats[]): PeerWireStats {
   };
 }
 
-/** The agent's peer wire server with its threads' counters added to its own (peers() stays its own). */
+/** The agent's peer wire server with its threads' counters and peers added to its own. */
 export function withWireThreads(
   server: PeerWireServer,
-  threads: Pick<ServingThreadsPart, 'wireStats'>,
+  threads: Pick<ServingThreadsPart, 'wireStats' | 'peers'>,
 ): PeerWireServer {
   return {
     listen: () => server.listen(),
     close: (graceMs) => server.close(graceMs),
     stats: () => sumWireStats([server.stats(), ...threads.wireStats()]),
-    peers: () => server.peers(),
+    peers: () => [...server.peers(), ...threads.peers()],
     limits: server.limits,
     peerId: server.peerId,
   };

@@ -5,7 +5,9 @@
 import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pino from 'pino';
+import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { defaultTokenFile } from '../../src/admin/index.ts';
 import { Agent } from '../../src/agent/index.ts';
 import { loopbackHttp, testAgentConfig } from '../helpers/agent.ts';
 import { getOnNewConnection } from '../helpers/http.ts';
@@ -32,7 +34,7 @@ let port: number;
 beforeAll(async () => {
   ({ path: dir, remove: removeDir } = await tempFolder());
   agent = await Agent.start(
-    testAgentConfig(dir, { peer: { port: 0, host: '127.0.0.1', threads: 2 } }),
+    testAgentConfig(dir, { peer: { port: 0, host: '127.0.0.1', threads: 2 }, admin: { host: '127.0.0.1', port: 0 } }),
     pino({ level: 'silent' }),
   );
   port = agent.where().peerPort;
@@ -194,6 +196,34 @@ describe('agent with peer.threads 2', () => {
         refusedOn.add(await landedOn(before));
       }
       expect([...refusedOn].sort()).toEqual([0, 1]);
+    } finally {
+      for (const p of peers) p.close();
+    }
+  });
+
+  it("lists both threads' peers on the dashboard", async () => {
+    const { infoHash } = await ingest('listed.bin');
+    const peers = await peerOnEachThread(infoHash, (p) => waitFor(p.wire, 'have-all'));
+    try {
+      const base = agent.where().adminUrl as string;
+      const token = (await readFile(defaultTokenFile(agent.status().dataDir), 'utf8')).trim();
+      const login = await request(`${base}/dashboard/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token }).toString(),
+      });
+      await login.body.dump();
+      const cookie = String(login.headers['set-cookie']).split(';')[0] as string;
+      const ours = new Set(peers.map((p) => p.socket.localPort));
+      // The serving thread's list comes at the next look (the pages poll).
+      await vi.waitFor(
+        async () => {
+          const res = await request(`${base}/dashboard/api/peers`, { headers: { cookie } });
+          const listed = (await res.body.json()) as { peers: Array<{ port: number; infoHash: string }> };
+          expect(listed.peers.filter((peer) => peer.infoHash === infoHash && ours.has(peer.port))).toHaveLength(2);
+        },
+        { timeout: 10_000, interval: 100 },
+      );
     } finally {
       for (const p of peers) p.close();
     }
