@@ -77,7 +77,7 @@ export default class Tracker extends BaseCommand {
     }),
     'raw-accept': Flags.boolean({
       description:
-        'Answer announces and scrapes sent one per connection (Connection: close, as BitTorrent clients do) on the connection\'s libuv handle, without a net.Socket: the same answers for about half the CPU. --no-raw-accept: node:net for every connection.',
+        "Answer announces and scrapes sent one per connection (Connection: close, as BitTorrent clients do) on the connection's libuv handle, without a net.Socket: the same answers for about half the CPU. --no-raw-accept: node:net for every connection.",
       env: 'EDGEPEER_TRACKER_RAW_ACCEPT',
       default: true,
       allowNo: true,

@@ -1036,7 +1036,12 @@ const RAW_WAIT_MS = 1000;
  * and that this server answers itself (not handed off); false for everything else (served as a socket,
  * which answers malformed requests as usual).
  */
-function answerFirstRead(bytes: Buffer, connection: RawConnection, oneShot: OneShotHandler, owner: ServerState): boolean {
+function answerFirstRead(
+  bytes: Buffer,
+  connection: RawConnection,
+  oneShot: OneShotHandler,
+  owner: ServerState,
+): boolean {
   if (bytes.length > owner.limits.maxHeaderSize || bytes[0] !== 71 /* G */) return false;
   const text = bytes.toString('latin1');
   const end = headEnd(text);

@@ -63,7 +63,9 @@ function streamBindings(): StreamBindings | null {
       typeof stream.kArrayBufferOffset === 'number' &&
       typeof stream.kLastWriteWasAsync === 'number' &&
       proto !== undefined &&
-      ['readStart', 'readStop', 'writeBuffer', 'getpeername', 'close'].every((name) => typeof proto[name] === 'function')
+      ['readStart', 'readStop', 'writeBuffer', 'getpeername', 'close'].every(
+        (name) => typeof proto[name] === 'function',
+      )
     ) {
       bindings = stream as StreamBindings;
     }

@@ -232,7 +232,10 @@ class ReferenceTracker implements Tracker {
       handOff: (_method, target) => !isFastPath(target, this.#options.peerAuth !== undefined),
       ...(this.#options.rawAccept === false
         ? {}
-        : { oneShot: (request: Http1Request, remote: string, reply: OneShotReply) => this.#oneShot(request, remote, reply) }),
+        : {
+            oneShot: (request: Http1Request, remote: string, reply: OneShotReply) =>
+              this.#oneShot(request, remote, reply),
+          }),
       onHandOff: (socket, unread) => {
         socket.unshift(unread);
         nodeHttp.emit('connection', socket);
