@@ -144,6 +144,6 @@ describe.each([
       `GET /scrape?info_hash=${percentEncode(randomBytes(20))} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n`,
     );
     await closed;
-    expect(seen).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nd5:filesd/);
+    expect(seen).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nd5:filesd/);
   });
 });
