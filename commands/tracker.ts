@@ -75,6 +75,13 @@ export default class Tracker extends BaseCommand {
       default: true,
       allowNo: true,
     }),
+    'raw-accept': Flags.boolean({
+      description:
+        "Answer announces and scrapes sent one per connection (Connection: close, as BitTorrent clients do) on the connection's libuv handle, without a net.Socket: the same answers for about half the CPU. --no-raw-accept: node:net for every connection.",
+      env: 'EDGEPEER_TRACKER_RAW_ACCEPT',
+      default: true,
+      allowNo: true,
+    }),
     state: Flags.string({
       description:
         'Where the swarms live: memory (this process), or redis://HOST:PORT[/DB] (rediss:// for TLS) shared by several trackers, which then give the same peer lists and statistics.',
@@ -161,6 +168,7 @@ export default class Tracker extends BaseCommand {
       port: flags.port,
       host: flags.host,
       udp: flags.udp,
+      rawAccept: flags['raw-accept'],
       ...(flags['invite-below'] === undefined ? {} : { inviteBelow: flags['invite-below'] }),
       logger,
     });

@@ -14,6 +14,7 @@
 // sets no timers. Reads land in one buffer the server owns (see adoptWithReadBuffer).
 import { createServer, type Server, Socket } from 'node:net';
 import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer } from 'node:tls';
+import { type RawAcceptor, type RawConnection, takeOverAccepts } from './raw-accept.ts';
 
 export interface Http1Request {
   readonly method: string;
@@ -75,10 +76,26 @@ export interface Http1ServerOptions {
    */
   handOff?(method: string, target: string): boolean;
   onHandOff?(socket: Socket, unread: Buffer): void;
+  /**
+   * One connection per request, cheaply (BitTorrent announces): a GET that arrives whole and alone in its
+   * connection's first read and closes it (`Connection: close`, or HTTP/1.0 without keep-alive) is
+   * offered here before onRequest, on the connection's libuv handle without a net.Socket
+   * (src/http/raw-accept.ts). Return true and call `reply` once (now or later) with the status, more
+   * fields (renderFields() text) and the body; the connection closes after it. Return false to have it
+   * served as any other request. Every other connection becomes a net.Socket and is served as usual.
+   * Plain HTTP without onResponseEnd only (ignored otherwise), and where this Node's internals allow
+   * (Http1Server.rawAccepting).
+   */
+  oneShot?(request: Http1Request, remoteAddress: string, reply: OneShotReply): boolean;
 }
+
+/** Answers a oneShot request; Date and `Connection: close` are added. */
+export type OneShotReply = (status: number, rendered: string, body: Uint8Array) => void;
 
 export interface Http1Server {
   readonly server: Server;
+  /** oneShot requests are being answered on libuv handles (set once the server listens). */
+  readonly rawAccepting: boolean;
   /** Open connections. */
   readonly connections: number;
   /** Connections closed as they arrived: over maxConnections or maxConnectionsPerIp. */
@@ -905,6 +922,8 @@ export function createHttp1Server(options: Http1ServerOptions): Http1Server {
     return connection;
   };
   let server: Server;
+  /** Connections read on their libuv handles (options.oneShot), once listening. */
+  let raw: RawAcceptor | null = null;
   // TLS: every accepted TCP socket, handshake done or not, so that closeAll() leaves none behind (a client
   // that gave up on the certificate may hold one until the handshake timeout).
   const tcpSockets = new Set<Socket>();
@@ -939,30 +958,63 @@ export function createHttp1Server(options: Http1ServerOptions): Http1Server {
       connection = track(socket, socket === accepted);
       socket.once('close', () => perAddress.remove(address));
     });
+    const oneShot = options.oneShot;
+    if (oneShot !== undefined && options.onResponseEnd === undefined) {
+      // On every (re)listen: net.Server makes a new handle each time.
+      server.on('listening', () => {
+        raw = takeOverAccepts(server, {
+          admit: (address) => {
+            if (connections.size + (raw?.open ?? 0) >= limits.maxConnections) {
+              refusedConnections += 1;
+              return false;
+            }
+            if (perAddress.add(address, limits.maxConnectionsPerIp)) return true;
+            refusedConnections += 1;
+            return false;
+          },
+          first: (bytes, connection) => answerFirstRead(bytes, connection, oneShot, state),
+          adopt: (socket, unread, address) => {
+            const connection = track(socket, true);
+            socket.once('close', () => perAddress.remove(address));
+            if (unread.length > 0) connection.received(unread, unread.length);
+          },
+          closed: (address) => perAddress.remove(address),
+        });
+      });
+    }
   }
 
   const sweepEveryMs = Math.max(
     50,
     Math.min(1000, Math.floor(Math.min(limits.requestTimeoutMs, limits.keepAliveTimeoutMs, limits.idleTimeoutMs) / 4)),
   );
-  const sweep = setInterval(() => sweepConnections(connections, limits), sweepEveryMs);
+  const sweep = setInterval(() => {
+    // A connection that sent nothing for a while goes to the sweep below, which times it out as any other.
+    raw?.sweep(RAW_WAIT_MS);
+    sweepConnections(connections, limits);
+  }, sweepEveryMs);
   sweep.unref();
 
   return {
     server,
+    get rawAccepting() {
+      return raw !== null;
+    },
     get connections() {
-      return connections.size;
+      return connections.size + (raw?.open ?? 0);
     },
     get refusedConnections() {
       return refusedConnections;
     },
     closeIdle() {
+      raw?.sweep(0);
       for (const connection of connections) {
         if (connection.state === 'responding') connection.closeWhenDone = true;
         else connection.close(true);
       }
     },
     closeAll() {
+      raw?.closeAll();
       for (const connection of connections) connection.close(true);
       for (const socket of tcpSockets) socket.destroy();
     },
@@ -975,6 +1027,38 @@ export function createHttp1Server(options: Http1ServerOptions): Http1Server {
     },
   };
 }
+
+/** A connection read on its handle that sent nothing for this long is served as a net.Socket from then. */
+const RAW_WAIT_MS = 1000;
+
+/**
+ * A connection's first read: offered to oneShot if it is one whole GET, alone, that closes the connection
+ * and that this server answers itself (not handed off); false for everything else (served as a socket,
+ * which answers malformed requests as usual).
+ */
+function answerFirstRead(
+  bytes: Buffer,
+  connection: RawConnection,
+  oneShot: OneShotHandler,
+  owner: ServerState,
+): boolean {
+  if (bytes.length > owner.limits.maxHeaderSize || bytes[0] !== 71 /* G */) return false;
+  const text = bytes.toString('latin1');
+  const end = headEnd(text);
+  if (end === null || end.next !== text.length || !text.startsWith('GET ')) return false;
+  const parsed = parseHead(text.slice(0, end.head));
+  if (parsed.kind !== 'request' || parsed.bodyLength > 0 || wantsKeepAlive(parsed.request)) return false;
+  const request = parsed.request;
+  if (owner.handsOff?.(request.method, request.url) === true) return false;
+  return oneShot(request, connection.address, (status, rendered, body) => {
+    const head = `${statusLine(status)}${rendered}${owner.responseFields}${dateLine()}Connection: close\r\n\r\n`;
+    const response = Buffer.allocUnsafe(head.length + body.length);
+    response.write(head, 0, 'latin1');
+    response.set(body, head.length);
+    connection.reply(response);
+  });
+}
+type OneShotHandler = NonNullable<Http1ServerOptions['oneShot']>;
 
 /** Open connections by client address (an IPv4-mapped IPv6 address counts as its IPv4 address). */
 class AddressCounts {

@@ -4,7 +4,9 @@ export {
   type Http1Request,
   type Http1Response,
   type Http1Server,
+  type OneShotReply,
   REASON_PHRASES,
+  renderFields,
 } from './http1.ts';
 export { DEFAULT_LIMITS, DEFAULT_ORIGIN_LIMITS } from './limits.ts';
 export {
