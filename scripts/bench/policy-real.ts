@@ -36,6 +36,7 @@ import {
   startTrackerCommand,
   writeBareTorrent,
 } from '../../test/interop/tracker-support.ts';
+import { fitStart } from './policy-fit.ts';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const LEECHERS = num('LEECHERS', 12);
@@ -92,20 +93,6 @@ async function uploadedBytes(dataDir: string): Promise<number> {
   const status = await edgepeer(['status', '--data-dir', dataDir, '--json']);
   if (status.code !== 0) throw new Error(`status failed: ${status.stderr}`);
   return (status.lines[0]!.wire as { uploadedBytes: number }).uploadedBytes;
-}
-
-/** The client start (0-5 s, 0.05 s steps) whose simulated fastest download is nearest `fastest`. */
-function fitStart(scenario: Scenario, fastest: number): number {
-  let best = { startS: 0, error: Number.POSITIVE_INFINITY };
-  for (let startS = 0; startS <= 5; startS += 0.05) {
-    const times: number[] = [];
-    simulate({ ...scenario, peerStartS: startS }, 'function', {
-      peerDone: (record) => times.push(record.doneAt - record.arrivedAt),
-    });
-    const error = Math.abs(Math.min(...times) - fastest);
-    if (error < best.error) best = { startS, error };
-  }
-  return best.startS;
 }
 
 async function runOnce(topUp: number, run: number): Promise<void> {

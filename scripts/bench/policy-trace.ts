@@ -3,9 +3,12 @@
 // spawn, its first tracker reply, the edge's first unchoke, the first piece, half the pieces and the last;
 // the simulator runs the run's scenario (saved beside the traces) and reports the same phases.
 // usage: node scripts/bench/policy-trace.ts DIR [RUN]   (RUN: 0 by default, the first TOP_UP_KIB entry)
+//   env REFIT=1: the simulator as policy-real.ts sets it up now (block requests, every loopback peer
+//   unchoked, the start fitted on the fastest leecher), for runs saved before those changes.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Scenario, type SimPeerRecord, simulate } from '../../src/policy/index.ts';
+import { LIBTORRENT_REQUESTS, type Scenario, type SimPeerRecord, simulate } from '../../src/policy/index.ts';
+import { fitStart } from './policy-fit.ts';
 
 interface TracePeer {
   peer: string;
@@ -97,6 +100,10 @@ function requestMeasures(): string {
   return `requests measured: an unchoking peer holds a median of ${median(queues)} blocks requested (${queues.length} samples); the agent sends ${avg(endgame).toFixed(0)} KiB/s with <= 1 block requested (${endgame.length} samples), ${avg(free).toFixed(0)} KiB/s with more (${free.length})`;
 }
 
+if (process.env.REFIT === '1') {
+  meta.scenario = { ...meta.scenario, peerUploadSlots: meta.times.length, requests: LIBTORRENT_REQUESTS };
+  meta.scenario.peerStartS = fitStart(meta.scenario, Math.min(...meta.times));
+}
 const simRecords: SimPeerRecord[] = [];
 const sim = simulate(meta.scenario, 'function', { peerDone: (record) => simRecords.push(record) });
 simRecords.sort((a, b) => a.id - b.id);
@@ -128,7 +135,11 @@ real.forEach((r, i) => {
   );
 });
 const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+const p95 = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length * 0.95)]!;
 const meanOf = (phases: Phases[], key: 'first' | 'half' | 'done') => mean(phases.map((p) => p[key]));
 console.log(
   `mean: first piece ${f(meanOf(real, 'first'))} / ${f(meanOf(simulated, 'first'))}; first to half ${f(meanOf(real, 'half') - meanOf(real, 'first'))} / ${f(meanOf(simulated, 'half') - meanOf(simulated, 'first'))}; half to done ${f(meanOf(real, 'done') - meanOf(real, 'half'))} / ${f(meanOf(simulated, 'done') - meanOf(simulated, 'half'))}; done ${f(meanOf(real, 'done'))} / ${f(meanOf(simulated, 'done'))} (simulator's own mean ${f(sim.meanDownloadS)})`,
+);
+console.log(
+  `sim / real: mean ${(sim.meanDownloadS / mean(meta.times)).toFixed(2)}, p95 ${(sim.p95DownloadS / p95(meta.times)).toFixed(2)}; simulated CDN egress ${(sim.cdnBytes / 1024).toFixed(0)} KiB, origin ${(sim.originBytes / 1024).toFixed(0)} KiB`,
 );
