@@ -209,7 +209,7 @@ export interface SimPeerRecord {
   id: number;
   arrivedAt: number;
   firstPieceAt: number | null;
-  /** When it held half the pieces, and all of them. */
+  /** When it held half the pieces. */
   halfAt: number | null;
   doneAt: number;
   /** When the edge first unchoked it (null: never). */
@@ -599,19 +599,14 @@ export function simulate(
       const sources = sourcesOf.get(leecher);
       if (sources === undefined) continue;
       let missing = 0;
+      for (let i = 0; i < P; i++) if (!leecher.have[i]) missing += pieceBytes - leecher.progress[i]!;
       const pinned = sources.map((source) => {
         let has = 0;
         for (let i = 0; i < P; i++) {
-          if (leecher.have[i]) continue;
-          const left = pieceBytes - leecher.progress[i]!;
-          if (source === server) missing += left;
-          if (uploaderHas(source, leecher.object, i)) has += left;
+          if (!leecher.have[i] && uploaderHas(source, leecher.object, i)) has += pieceBytes - leecher.progress[i]!;
         }
         return Math.min(requests.queueBytes, has);
       });
-      if (!sources.includes(server)) {
-        for (let i = 0; i < P; i++) if (!leecher.have[i]) missing += pieceBytes - leecher.progress[i]!;
-      }
       const total = pinned.reduce((a, b) => a + b, 0);
       sources.forEach((source, k) => {
         const others = total - pinned[k]!;
