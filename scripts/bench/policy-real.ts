@@ -7,8 +7,8 @@
 // one after the other on the same schedule, each with a fresh tracker and agent, e.g. TOP_UP_KIB=0,230.
 // usage: node scripts/bench/policy-real.ts   (after npm run build; scripts/bench/policy.sh runs it with REAL=1)
 //   env: LEECHERS=12 PIECES=32 PIECE_KIB=64 UP_KIB=64 DOWN_KIB=256 GAP_S=1 SEED_S=15 SEED=1 TOP_UP_KIB=0
-//   START_S (the simulator's client start-up time; default: measured in each run, the fastest leecher's time
-//   less the object's size over the download limit). The simulator runs twice: a leecher's downlink shared in
+//   START_S (the simulator's client start-up time; default: fitted in each run on the fastest leecher alone),
+//   TRACE_DIR (keep libtorrent traces for scripts/bench/policy-trace.ts). The simulator runs twice: a leecher's downlink shared in
 //   proportion to what its sources offer (the default) and max-min fairly (Scenario.downlinkShare 'fair').
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -18,7 +18,14 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { buildMetainfo, encodeTorrent } from '../../src/metainfo/index.ts';
-import { DEFAULT_SETTINGS, SCENARIOS, type Scenario, seededRandom, simulate } from '../../src/policy/index.ts';
+import {
+  DEFAULT_SETTINGS,
+  LIBTORRENT_REQUESTS,
+  SCENARIOS,
+  type Scenario,
+  seededRandom,
+  simulate,
+} from '../../src/policy/index.ts';
 
 import { edgepeer } from '../../test/helpers/cli.ts';
 import { TestOrigin } from '../../test/helpers/origin.ts';
@@ -29,6 +36,7 @@ import {
   startTrackerCommand,
   writeBareTorrent,
 } from '../../test/interop/tracker-support.ts';
+import { fitStart } from './policy-fit.ts';
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const LEECHERS = num('LEECHERS', 12);
@@ -40,6 +48,9 @@ const GAP_S = num('GAP_S', 1);
 const SEED_S = num('SEED_S', 15);
 const SEED = num('SEED', 1);
 const START_S = process.env.START_S === undefined ? null : Number(process.env.START_S);
+// TRACE_DIR: keep each leecher's libtorrent trace (tracker_lt.py --trace) and the run's schedule there, for
+// scripts/bench/policy-trace.ts to compare phase by phase with the simulator.
+const TRACE_DIR = process.env.TRACE_DIR;
 const TOP_UPS = (process.env.TOP_UP_KIB ?? '0').split(',').map((kib) => Math.round(Number(kib) * 1024));
 const RUN = join(import.meta.dirname, '..', '..', 'bin', 'run.js');
 const policy = {
@@ -137,16 +148,19 @@ async function runOnce(topUp: number, run: number): Promise<void> {
     const bare = await writeBareTorrent(join(dir, 'torrents'), metainfo);
     const wireBefore = await uploadedBytes(dataDir);
     const started = performance.now();
+    const spawnedAt: number[] = [];
     const times = await Promise.all(
       schedule.map(async (at, i) => {
         await new Promise((resolve) => setTimeout(resolve, Math.max(0, at * 1000 - (performance.now() - started))));
         const t0 = performance.now();
+        spawnedAt[i] = performance.timeOrigin + t0;
         const leecher = startLtLeecher(bare, join(dir, `r${run}-l${i}`), {
           tracker: tracker.announceUrl,
           stay: true,
           timeoutS: 600,
           downloadLimit: DOWN,
           uploadLimit: UP,
+          ...(TRACE_DIR === undefined ? {} : { trace: join(TRACE_DIR, `r${run}-l${i}.jsonl`) }),
         });
         leechers.push(leecher);
         const result = await leecher.result;
@@ -166,10 +180,6 @@ async function runOnce(topUp: number, run: number): Promise<void> {
     const sorted = [...times].sort((a, b) => a - b);
     // As the simulator takes its p95.
     const realP95 = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.95))]!;
-    // A client's start (process, session, tracker announce, connecting) as this run shows it: the fastest
-    // leecher's time beyond the transfer at its download limit. On a loaded machine it grows (2-4 s seen).
-    const startS = START_S ?? Math.max(0, Math.min(...times) - data.length / DOWN);
-
     const runScenario: Scenario = {
       ...SCENARIOS[0]!,
       name: 'real-run',
@@ -190,14 +200,21 @@ async function runOnce(topUp: number, run: number): Promise<void> {
       originBytesPerS: 1024 ** 3,
       policy,
       roundIntervalS: 1,
-      // What the model cannot derive: a client's start, measured above. Slots as the real parts have them:
-      // the agent's 16 regular slots held at least 30 s (peer.limits), libtorrent's 8 rotated every 15 s.
-      peerStartS: startS,
+      // Slots as the real parts have them: the agent's 16 regular slots held at least 30 s (peer.limits).
+      // libtorrent puts peers on the local network (loopback too) in its "local" peer class, which ignores
+      // unchoke slots: the traces show a leecher unchoking up to 33 of its peers at once, not 8.
       cdnUploadSlots: 16,
       cdnSlotHoldS: 30,
-      peerUploadSlots: 8,
+      peerUploadSlots: LEECHERS,
       peerSlotHoldS: 15,
+      // libtorrent's block requests (request queues, end-game), measured with TRACE_DIR (docs/policy.md).
+      requests: LIBTORRENT_REQUESTS,
     };
+    // What the model cannot derive: a client's start (process, session, tracker announce, connecting, the
+    // agent's first unchoke). Fitted on the fastest leecher alone: the start whose simulated fastest download
+    // is nearest the real one, so the other 39 leechers (and the mean) are a check, not a fit.
+    const startS = START_S ?? fitStart(runScenario, Math.min(...times));
+    runScenario.peerStartS = startS;
     const sim = simulate(runScenario, 'function');
     // The same with a leecher's downlink shared max-min fairly among its sources (Scenario.downlinkShare):
     // the real runs' peer share has fallen between the two models (docs/benchmarks.md).
@@ -205,7 +222,7 @@ async function runOnce(topUp: number, run: number): Promise<void> {
     const line = (what: string, real: number, simulated: number, fair: number) =>
       `| ${what} | ${real.toFixed(1)} | ${simulated.toFixed(1)} | ${(simulated / real).toFixed(2)} | ${fair.toFixed(1)} | ${(fair / real).toFixed(2)} |`;
     console.log(
-      `# top-up ${topUp === 0 ? 'off' : `${topUp / 1024} KiB/s`}: ${LEECHERS} leechers (gaps exp. mean ${GAP_S} s, seed ${SEED}), ${PIECES} x ${PIECE / 1024} KiB, up ${UP / 1024} KiB/s, down ${DOWN / 1024} KiB/s, seeding ${SEED_S} s; client start ${startS.toFixed(1)} s${START_S === null ? ' (measured)' : ''}; load ${loadavg()[0]!.toFixed(1)}`,
+      `# top-up ${topUp === 0 ? 'off' : `${topUp / 1024} KiB/s`}: ${LEECHERS} leechers (gaps exp. mean ${GAP_S} s, seed ${SEED}), ${PIECES} x ${PIECE / 1024} KiB, up ${UP / 1024} KiB/s, down ${DOWN / 1024} KiB/s, seeding ${SEED_S} s; client start ${startS.toFixed(2)} s${START_S === null ? ' (fitted on the fastest leecher)' : ''}; load ${loadavg()[0]!.toFixed(1)}`,
     );
     console.log(
       '| measure | real | simulator | simulator / real | simulator, fair share | fair / real |\n| --- | --- | --- | --- | --- | --- |',
@@ -222,6 +239,12 @@ async function runOnce(topUp: number, run: number): Promise<void> {
     console.log(line('mean download s', realMean, sim.meanDownloadS, simFair.meanDownloadS));
     console.log(line('p95 download s', realP95, sim.p95DownloadS, simFair.p95DownloadS));
     console.log(line('completed', times.length, sim.completed, simFair.completed));
+    if (TRACE_DIR !== undefined) {
+      await writeFile(
+        join(TRACE_DIR, `r${run}-meta.json`),
+        JSON.stringify({ topUp, schedule, spawnedAt, times, startS, load: loadavg(), scenario: runScenario }),
+      );
+    }
     console.log(
       JSON.stringify({
         topUp,

@@ -12,7 +12,16 @@ export {
 export { seededRandom } from './sim/random.ts';
 export { markdownTable, svgChart } from './sim/report.ts';
 export { SCENARIOS } from './sim/scenarios.ts';
-export { type Scenario, SIM_POLICIES, type SimPolicy, type SimResult, simulate } from './sim/simulate.ts';
+export {
+  LIBTORRENT_REQUESTS,
+  type Scenario,
+  SIM_POLICIES,
+  type SimPeerRecord,
+  type SimPolicy,
+  type SimRequests,
+  type SimResult,
+  simulate,
+} from './sim/simulate.ts';
 export {
   CURVE_COPIES_PER_LEECHER,
   CURVE_TOP_UPS_MIB,

@@ -259,6 +259,8 @@ export function startLtLeecher(
     stay?: boolean;
     downloadLimit?: number;
     uploadLimit?: number;
+    /** A file for the leecher's trace (JSON lines: tracker replies, connections, pieces, per-peer samples). */
+    trace?: string;
   },
 ): LtLeecher {
   const args = [LT_SCRIPT, 'leech', torrent, saveDir, '--timeout', String(options.timeoutS ?? 60)];
@@ -267,6 +269,7 @@ export function startLtLeecher(
   if (options.stay) args.push('--stay', '1');
   if (options.downloadLimit !== undefined) args.push('--download-limit', String(options.downloadLimit));
   if (options.uploadLimit !== undefined) args.push('--upload-limit', String(options.uploadLimit));
+  if (options.trace !== undefined) args.push('--trace', options.trace);
   const child = spawn('/usr/bin/python3', args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {

@@ -12,11 +12,18 @@ usage:
       Prints {"result": {...}} at the end: seeding, progress, BitTorrent peers connected, web seeds, problems.
       --stay 1: then keep the session (seeding, announced) until stdin closes.
       --download-limit, --upload-limit: the torrent's rate limits (libtorrent applies them to loopback peers too).
+      --trace FILE: write what the download did to FILE as JSON lines, wall-clock seconds (time.time()) in
+      "t": the script's start, the session, the torrent added, each tracker reply, each peer connected, each
+      piece finished, the download done, and twice a second every peer's payload rate, bytes, choke and
+      queue state (scripts/bench/policy-real.ts TRACE=1 compares them with the simulator's phases).
 """
+import time
+
+SCRIPT_START = time.time()
+
 import json
 import os
 import sys
-import time
 import urllib.parse
 import urllib.request
 
@@ -98,6 +105,7 @@ def leech(torrent, save_dir, args):
     download_limit = 0
     upload_limit = 0
     timeout = 90.0
+    trace_file = None
     while args:
         flag, value, args = args[0], args[1], args[2:]
         if flag == "--tracker":
@@ -112,7 +120,17 @@ def leech(torrent, save_dir, args):
             download_limit = int(value)
         elif flag == "--upload-limit":
             upload_limit = int(value)
+        elif flag == "--trace":
+            trace_file = open(value, "w")
+    trace = (lambda record: trace_file.write(json.dumps({"t": time.time(), **record}) + "\n")) if trace_file else None
+    if trace:
+        trace({"ev": "script", "at": SCRIPT_START})
     ses = session()
+    if trace:
+        ses.apply_settings({"alert_mask": ses.get_settings()["alert_mask"]
+                            | int(lt.alert.category_t.piece_progress_notification
+                                  | lt.alert.category_t.connect_notification)})
+        trace({"ev": "session"})
     ti = lt.torrent_info(torrent)
     handle = ses.add_torrent({"ti": ti, "save_path": save_dir, "flags": NO_PEX})
     if download_limit > 0:
@@ -125,15 +143,20 @@ def leech(torrent, save_dir, args):
         for url in web_seeds:
             handle.add_url_seed(url)
         emit({"web_seeds": web_seeds})
+    if trace:
+        trace({"ev": "added"})
     if tracker:
         handle.add_tracker({"url": tracker, "tier": 0})
         handle.force_reannounce()
     peers, problems, replies, disconnects = set(), [], [], []
     deadline = time.monotonic() + timeout
     status = handle.status()
+    next_sample = 0.0
     while not status.is_seeding and time.monotonic() < deadline:
         ses.wait_for_alert(200)
         for alert in ses.pop_alerts():
+            if trace:
+                trace_alert(trace, alert)
             if isinstance(alert, lt.tracker_reply_alert):
                 emit({"tracker_reply": alert.num_peers})
                 replies.append(alert.num_peers)
@@ -146,6 +169,11 @@ def leech(torrent, save_dir, args):
             if peer.connection_type == lt.peer_info.standard_bittorrent:
                 peers.add(f"{peer.ip[0]}:{peer.ip[1]}")
         status = handle.status()
+        if trace and (time.monotonic() >= next_sample or status.is_seeding):
+            next_sample = time.monotonic() + 0.5
+            trace_sample(trace, handle, status)
+    if trace:
+        trace({"ev": "done", "seeding": status.is_seeding})
     # Let the completed announce reach the tracker before the session goes away.
     if status.is_seeding and tracker:
         handle.force_reannounce()
@@ -154,6 +182,9 @@ def leech(torrent, save_dir, args):
             ses.wait_for_alert(200)
             if any(isinstance(alert, lt.tracker_reply_alert) for alert in ses.pop_alerts()):
                 break
+    if trace:
+        trace({"ev": "result"})
+        trace_file.close()
     emit({"result": {
         "seeding": status.is_seeding,
         "progress": status.progress,
@@ -167,6 +198,42 @@ def leech(torrent, save_dir, args):
     }})
     if stay:
         sys.stdin.read()
+
+
+def peer_name(peer_id):
+    """An edgepeer agent by its peer id (-EP...), another client by its peer id's random part."""
+    raw = peer_id.to_bytes()
+    return "agent" if raw.startswith(b"-EP") else raw[8:].hex()
+
+
+def trace_alert(trace, alert):
+    if isinstance(alert, lt.tracker_reply_alert):
+        trace({"ev": "tracker_reply", "peers": alert.num_peers})
+    elif isinstance(alert, lt.peer_connect_alert):
+        trace({"ev": "connect", "peer": peer_name(alert.pid)})
+    elif isinstance(alert, lt.peer_disconnected_alert):
+        trace({"ev": "disconnect", "peer": peer_name(alert.pid)})
+    elif isinstance(alert, lt.piece_finished_alert):
+        trace({"ev": "piece", "piece": alert.piece_index})
+
+
+def trace_sample(trace, handle, status):
+    peers = []
+    for peer in handle.get_peer_info():
+        if peer.connection_type != lt.peer_info.standard_bittorrent:
+            continue
+        peers.append({
+            "peer": peer_name(peer.pid),
+            "down": peer.payload_down_speed, "up": peer.payload_up_speed,
+            "got": peer.total_download, "sent": peer.total_upload,
+            "choked_us": bool(peer.flags & lt.peer_info.remote_choked),
+            "we_choke": bool(peer.flags & lt.peer_info.choked),
+            "interesting": bool(peer.flags & lt.peer_info.interesting),
+            "queue": peer.download_queue_length, "seed": bool(peer.flags & lt.peer_info.seed),
+            "incoming": not bool(peer.flags & lt.peer_info.outgoing_connection),
+        })
+    trace({"ev": "sample", "rate": status.download_payload_rate, "got": status.total_payload_download,
+           "pieces": status.num_pieces, "peers": peers})
 
 
 def main():

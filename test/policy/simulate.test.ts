@@ -148,8 +148,44 @@ describe('the swarm simulator', () => {
       cdnStartPieces: [...Array(40).keys()],
       cdnTopUpBytesPerS: 0,
       policy: { ...small.policy, lowCopies: 1, highCopies: 1000, copiesPerLeecher: 0 },
+      // The sharing rule alone: with block requests the edge could offer no more than the 10 MiB missing.
+      requests: undefined,
     };
     expect(simulate(run, 'function').peerBytes / MiB).toBeCloseTo(2 / 17, 3);
     expect(simulate({ ...run, downlinkShare: 'fair' }, 'function').peerBytes / MiB).toBeCloseTo(1, 3);
+  });
+
+  it('holds a fast source to the blocks slow sources have not requested, and one busy block per round trip in end-game', () => {
+    const KiB = 1024;
+    // 4 pieces of 64 KiB; the edge holds all of them and four seeds at 1 KiB/s each hold 64 KiB of requests,
+    // so every missing byte is requested from a seed: the edge sends only in end-game, 110 KiB/s, and the
+    // fifth leecher takes 2.25 s for 256 KiB (0.5 s without requests: the edge fills the 512 KiB/s downlink).
+    const run: Scenario = {
+      ...small,
+      durationS: 30,
+      objects: 1,
+      piecesPerObject: 4,
+      pieceBytes: 64 * KiB,
+      arrivalTimesS: [0, 0, 0, 0, 10],
+      seedTimeFixedS: 100,
+      abortShare: 0,
+      peerUploadBytesPerS: [1 * KiB],
+      peerDownloadBytesPerS: 512 * KiB,
+      cdnStartPieces: [0, 1, 2, 3],
+      cdnTopUpBytesPerS: 0,
+      policy: { ...small.policy, lowCopies: 1, highCopies: 1000, copiesPerLeecher: 0 },
+      requests: { queueBytes: 64 * KiB, endgameBytesPerS: 110 * KiB },
+    };
+    const times: number[] = [];
+    simulate(run, 'function', { peerDone: (record) => times.push(record.doneAt - record.arrivedAt) });
+    // The first four have only the edge (no seed yet): 0.5 s each, downlink-bound.
+    expect(times.slice(0, 4).every((t) => t <= 0.5)).toBe(true);
+    expect(times[4]).toBeGreaterThan(2);
+    expect(times[4]).toBeLessThan(3);
+    const fluid: number[] = [];
+    simulate({ ...run, requests: undefined }, 'function', {
+      peerDone: (record) => fluid.push(record.doneAt - record.arrivedAt),
+    });
+    expect(fluid[4]).toBeLessThanOrEqual(0.5);
   });
 });

@@ -68,6 +68,15 @@ export interface Scenario {
    */
   downlinkShare?: 'proportional' | 'fair';
   /**
+   * Block requests (libtorrent's request queues and end-game), measured in the real-process run
+   * (docs/policy.md, "The simulator"). Every source serving a leecher holds queueBytes of the leecher's
+   * missing bytes requested (pinned: no other source may send them until end-game). A source can therefore
+   * send at most the leecher's missing bytes less what the other sources have pinned, plus, once nothing is
+   * left unrequested (end-game), endgameBytesPerS: one already-requested block at a time, a block per
+   * request round trip. Absent: fluid pieces, any source may send any missing byte (before issue 16's run).
+   */
+  requests?: SimRequests;
+  /**
    * Network topology (issue 18, docs/topology.md): peers are spread over PIDs (peer id modulo pids) and
    * each knows only the peers a tracker listed to it (numWant at arrival, again every reannounceS while it
    * knows fewer), and those that were given it. With `local`, the list is the reference tracker's: nearest
@@ -76,6 +85,21 @@ export interface Scenario {
    */
   topology?: SimTopology;
 }
+
+export interface SimRequests {
+  /** Bytes each source keeps requested from a leecher (libtorrent: 4 blocks of 16 KiB seen from slow peers). */
+  queueBytes: number;
+  /** What a source gets in end-game: one busy block per request round trip. */
+  endgameBytesPerS: number;
+}
+
+/**
+ * libtorrent's block requests as the real-process run measured them (issue 16, docs/policy.md "The simulator"):
+ * an unchoking peer held a median of 4 blocks of 16 KiB requested, and the agent, once every missing block
+ * was requested elsewhere (end-game, one busy block at a time), sent 110 KiB/s: a block per 0.145 s round
+ * trip, on loopback with 40 clients sharing two cores.
+ */
+export const LIBTORRENT_REQUESTS: SimRequests = { queueBytes: 4 * 16 * 1024, endgameBytesPerS: 110 * 1024 };
 
 export interface SimTopology {
   pids: number;
@@ -154,6 +178,11 @@ interface Peer {
   pid: number;
   neighbours: Set<Peer>;
   announcedAt: number;
+  /** For observe.peerDone: when it held half the pieces, when the edge first unchoked it, bytes by source. */
+  halfAt: number | null;
+  edgeSlotAt: number | null;
+  gotCdn: number;
+  gotPeers: number;
 }
 
 interface Swarm {
@@ -175,7 +204,25 @@ interface Server {
   served: Map<Peer, number>;
 }
 
-export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
+/** What a completed peer did, for comparing a run phase by phase with a real one (scripts/bench/policy-trace.ts). */
+export interface SimPeerRecord {
+  id: number;
+  arrivedAt: number;
+  firstPieceAt: number | null;
+  /** When it held half the pieces. */
+  halfAt: number | null;
+  doneAt: number;
+  /** When the edge first unchoked it (null: never). */
+  edgeSlotAt: number | null;
+  cdnBytes: number;
+  peerBytes: number;
+}
+
+export function simulate(
+  scenario: Scenario,
+  policy: SimPolicy,
+  observe?: { peerDone?(record: SimPeerRecord): void },
+): SimResult {
   // Two streams: the peers (arrivals, uplinks, aborts, seed times) are the same under every policy; the
   // other draws (slot and piece choices) depend on what happens.
   const arrivalRandom = seededRandom(scenario.seed);
@@ -324,11 +371,22 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
       peer.firstPieceAt = at;
       firstPieces.push(at - peer.arrivedAt);
     }
+    if (peer.count === Math.ceil(P / 2)) peer.halfAt = at;
     if (peer.count === P) {
       peer.doneAt = at;
       peer.leaveAt = at + peer.seedTime;
       swarms[peer.object]!.seeds++;
       downloads.push(at - peer.arrivedAt);
+      observe?.peerDone?.({
+        id: peer.id,
+        arrivedAt: peer.arrivedAt,
+        firstPieceAt: peer.firstPieceAt,
+        halfAt: peer.halfAt,
+        doneAt: at,
+        edgeSlotAt: peer.edgeSlotAt,
+        cdnBytes: peer.gotCdn,
+        peerBytes: peer.gotPeers,
+      });
     }
   };
 
@@ -424,6 +482,7 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
       if (leecher === uploader || uploader.served.has(leecher) || !started(leecher)) continue;
       if (leecher.doneAt !== null || !interesting(uploader, leecher)) continue;
       uploader.served.set(leecher, now);
+      if (uploader === server) leecher.edgeSlotAt ??= now;
     }
   };
 
@@ -465,6 +524,10 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
         pid: topology === undefined ? 0 : nextId % topology.pids,
         neighbours: new Set(),
         announcedAt: now,
+        halfAt: null,
+        edgeSlotAt: null,
+        gotCdn: 0,
+        gotPeers: 0,
       });
       announce(swarm.peers[swarm.peers.length - 1]!, swarm, now);
       swarm.joined++;
@@ -516,6 +579,47 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
   for (const swarm of swarms) if (swarm.peers.length > 0) swarm.lifetimes.push(swarm.lifetimeOrigin / objectBytes);
 
   /**
+   * What each source may send each leecher this second under block requests (Scenario.requests): the
+   * leecher's missing bytes less what its other sources hold requested, plus a busy block per round trip
+   * once nothing is left unrequested. A source pins at most the missing bytes it has itself.
+   */
+  function requestCaps(requests: SimRequests, leechers: Peer[]): Map<Peer | Server, Map<Peer, number>> {
+    const sourcesOf = new Map<Peer, Array<Peer | Server>>();
+    const uploadersNow: Array<Peer | Server> = [server];
+    for (const swarm of swarms) for (const peer of swarm.peers) if (peer.served.size > 0) uploadersNow.push(peer);
+    for (const uploader of uploadersNow) {
+      for (const leecher of uploader.served.keys()) {
+        const list = sourcesOf.get(leecher) ?? [];
+        list.push(uploader);
+        sourcesOf.set(leecher, list);
+      }
+    }
+    const caps = new Map<Peer | Server, Map<Peer, number>>();
+    for (const leecher of leechers) {
+      const sources = sourcesOf.get(leecher);
+      if (sources === undefined) continue;
+      let missing = 0;
+      for (let i = 0; i < P; i++) if (!leecher.have[i]) missing += pieceBytes - leecher.progress[i]!;
+      const pinned = sources.map((source) => {
+        let has = 0;
+        for (let i = 0; i < P; i++) {
+          if (!leecher.have[i] && uploaderHas(source, leecher.object, i)) has += pieceBytes - leecher.progress[i]!;
+        }
+        return Math.min(requests.queueBytes, has);
+      });
+      const total = pinned.reduce((a, b) => a + b, 0);
+      sources.forEach((source, k) => {
+        const others = total - pinned[k]!;
+        const cap = others <= 0 ? Number.POSITIVE_INFINITY : Math.max(0, missing - others) + requests.endgameBytesPerS;
+        const map = caps.get(source) ?? new Map<Peer, number>();
+        map.set(leecher, cap);
+        caps.set(source, map);
+      });
+    }
+    return caps;
+  }
+
+  /**
    * One second of transfers. Every uploader (peer, and the edge or origin) serves the leechers in its slots
    * at once, its uplink shared among them; a leecher takes from all its sources in parallel up to its
    * downlink (request pipelining to every unchoking peer, as BitTorrent clients do). Uplink a capped
@@ -561,8 +665,10 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
           ])
         : [],
     );
+    const requestRoom = scenario.requests === undefined ? null : requestCaps(scenario.requests, leechers);
     const roomFor = (uploader: Peer | Server, leecher: Peer): number => {
-      const left = room.get(leecher) ?? 0;
+      let left = room.get(leecher) ?? 0;
+      if (requestRoom !== null) left = Math.min(left, requestRoom.get(uploader)?.get(leecher) ?? left);
       return uploader === server && topUp > 0 ? Math.min(left, edgeRoom.get(leecher)!) : left;
     };
     const fair = scenario.downlinkShare === 'fair';
@@ -581,9 +687,12 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
           const list = offers.get(leecher) ?? [];
           // An edge paced by top-up offers no more than its allowance: a paused connection sends nothing,
           // so it takes no share of the leecher's downlink from the peers (the agent's wire pauses alike).
-          const share = capacity / open.length;
-          const capped = uploader === server && topUp > 0;
-          list.push([uploader, capped ? Math.min(share, edgeRoom.get(leecher)!) : share]);
+          // A source short of requests (Scenario.requests) offers no more than it may send either.
+          let share = capacity / open.length;
+          if (uploader === server && topUp > 0) share = Math.min(share, edgeRoom.get(leecher)!);
+          const requested = requestRoom?.get(uploader)?.get(leecher);
+          if (requested !== undefined) share = Math.min(share, requested);
+          list.push([uploader, share]);
           offers.set(leecher, list);
         }
       }
@@ -595,6 +704,8 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
           const share = shares.get(uploader)!;
           const taken = capped ? Math.min(share, edgeRoom.get(leecher)!) : share;
           if (capped) edgeRoom.set(leecher, edgeRoom.get(leecher)! - taken);
+          const requested = requestRoom?.get(uploader);
+          if (requested?.has(leecher)) requested.set(leecher, requested.get(leecher)! - taken);
           left.set(uploader, left.get(uploader)! - taken);
           room.set(leecher, room.get(leecher)! - taken);
           const flow = flows.get(uploader) ?? new Map<Peer, number>();
@@ -646,6 +757,7 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
           received.set(leecher, got);
           objectAllBytes[leecher.object]! += amount;
           if (uploader === server) {
+            leecher.gotCdn += amount;
             if (policy === 'origin-only') chargeOrigin(leecher.object, amount);
             else {
               totals.cdn += amount;
@@ -654,6 +766,7 @@ export function simulate(scenario: Scenario, policy: SimPolicy): SimResult {
             }
           } else {
             totals.peer += amount;
+            leecher.gotPeers += amount;
             objectPeerBytes[leecher.object]! += amount;
             leecher.fromPeers += amount;
             if ((uploader as Peer).pid === leecher.pid) totals.intraPid += amount;
