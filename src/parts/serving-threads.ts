@@ -150,7 +150,7 @@ export async function startServingThreads(
           break;
         case 'peers':
           threadPeers.set(worker, message.peers);
-          for (const resolve of listingPeers.get(worker)?.splice(0) ?? []) resolve();
+          listingPeers.get(worker)?.shift()?.();
           break;
         case 'closed':
           break;
@@ -171,20 +171,23 @@ export async function startServingThreads(
     for (const event of STORE_EVENTS) store.off(event, changed);
   };
 
-  const refreshPeers = (): Promise<void> => {
-    peersAskedAt = performance.now();
-    // The wire threads are the first wireThreads started (start(1) ... start(wireThreads)).
-    return Promise.all(
-      workers.slice(0, wireThreads).map(
+  /** Sends `message` to each of `targets`; resolves when each answered (its answer shifts `waiting`). */
+  const askEach = (targets: Worker[], waiting: Map<Worker, (() => void)[]>, message: AgentMessage) =>
+    Promise.all(
+      targets.map(
         (worker) =>
           new Promise<void>((resolve) => {
-            const waiting = listingPeers.get(worker) ?? [];
-            waiting.push(resolve);
-            listingPeers.set(worker, waiting);
-            worker.postMessage({ kind: 'peers' } satisfies AgentMessage);
+            const queue = waiting.get(worker) ?? [];
+            queue.push(resolve);
+            waiting.set(worker, queue);
+            worker.postMessage(message);
           }),
       ),
     ).then(() => undefined);
+  const refreshPeers = (): Promise<void> => {
+    peersAskedAt = performance.now();
+    // The wire threads are the first wireThreads started (start(1) ... start(wireThreads)).
+    return askEach(workers.slice(0, wireThreads), listingPeers, { kind: 'peers' });
   };
 
   try {
@@ -206,18 +209,7 @@ export async function startServingThreads(
     name: 'serving threads',
     phase: 'serving',
     stop,
-    published: () =>
-      Promise.all(
-        workers.map(
-          (worker) =>
-            new Promise<void>((resolve) => {
-              const waiting = publishing.get(worker) ?? [];
-              waiting.push(resolve);
-              publishing.set(worker, waiting);
-              worker.postMessage({ kind: 'publish' } satisfies AgentMessage);
-            }),
-        ),
-      ).then(() => undefined),
+    published: () => askEach(workers, publishing, { kind: 'publish' }),
     peers: () => {
       if (performance.now() - peersAskedAt >= PEERS_FRESH_MS) void refreshPeers();
       return [...threadPeers.values()].flat();

@@ -4,7 +4,7 @@
 // HTTP/1.1 layer as a net.Socket, which these cases also cross.
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rawAcceptSupported } from '../../src/http/raw-accept.ts';
 import { createTracker, type Tracker } from '../../src/tracker/index.ts';
@@ -116,34 +116,31 @@ describe.each([
   });
 
   it('answers a connection whose request comes after a wait, and times out one that stalls', async () => {
-    const socket = connect(port, '127.0.0.1');
-    await once(socket, 'connect');
-    let seen = '';
-    socket.on('data', (chunk: Buffer) => {
-      seen += chunk.toString('latin1');
-    });
-    const closed = once(socket, 'close');
+    const { socket, closed } = await connectCollecting(port);
     // Past the time raw accepting waits for a first read on the handle (it then serves it as a socket).
     await new Promise((resolve) => setTimeout(resolve, 1300));
     socket.write('GET /announce HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n');
-    await closed;
-    expect(String(bodyOf(seen)['failure reason'])).toBe('info_hash is missing');
+    expect(String(bodyOf(await closed)['failure reason'])).toBe('info_hash is missing');
     const stalled = await exchange(port, 'GET /annou');
     expect(stalled).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
   });
 
   it('answers a client that sends FIN right after its request (half-close)', async () => {
-    const socket = connect(port, '127.0.0.1');
-    await once(socket, 'connect');
-    let seen = '';
-    socket.on('data', (chunk: Buffer) => {
-      seen += chunk.toString('latin1');
-    });
-    const closed = once(socket, 'close');
+    const { socket, closed } = await connectCollecting(port);
     socket.end(
       `GET /scrape?info_hash=${percentEncode(randomBytes(20))} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n`,
     );
-    await closed;
-    expect(seen).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nd5:filesd/);
+    expect(await closed).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nd5:filesd/);
   });
 });
+
+/** A connection to `port` and everything it receives, as latin1 text, once it closes. */
+async function connectCollecting(port: number): Promise<{ socket: Socket; closed: Promise<string> }> {
+  const socket = connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  let seen = '';
+  socket.on('data', (chunk: Buffer) => {
+    seen += chunk.toString('latin1');
+  });
+  return { socket, closed: once(socket, 'close').then(() => seen) };
+}
