@@ -3,7 +3,10 @@
 // each slotted string (`,"c-ip":"..."`, `,"u-uri":"..."` with the token redacted, the token's subscriber
 // and key id) when its slot is taken, the run and date part once a second; per record only numbers and the
 // Range field are written, byte by byte. Building a string per line and encoding it (UTF-16 strings from
-// the ring into UTF-8) was most of the writer's own cost.
+// the ring into UTF-8) was most of the writer's own cost. The line leaves out `run`, `agent` and
+// `"type":"http"` (same for every HTTP record of a run in a file: ~60 of ~410 bytes, and the file's bytes
+// cost the kernel more than the formatting); readers take them from the line above that names them
+// (record.ts, HTTP_LINE).
 import { parseToken, TOKEN_NAME } from '../auth/index.ts';
 import type { LineBuffers } from './line-buffers.ts';
 import { dateTime } from './record.ts';
@@ -40,8 +43,6 @@ interface SlotBytes {
 }
 
 export class HttpLineFormatter {
-  /** `,"run":..,"agent":..,"type":"http",` */
-  readonly #runAgent: string;
   /** Per field and slot. */
   readonly #slots: SlotBytes[][] = Array.from({ length: 4 }, () =>
     Array.from({ length: SLOTS }, () => ({ text: '', members: EMPTY, membersPort: EMPTY, tail: EMPTY })),
@@ -49,12 +50,8 @@ export class HttpLineFormatter {
   #lastMiddle = { method: ABSENT, target: ABSENT, minor: 0, bytes: EMPTY };
   #lastEnd = { source: -1, infoHash: ABSENT, target: ABSENT, bytes: EMPTY };
   #second = -1;
-  /** `,"run":..,"agent":..,"type":"http","date":"YYYY-MM-DD","time":"HH:MM:SS.` of #second. */
+  /** `,"date":"YYYY-MM-DD","time":"HH:MM:SS.` of #second. */
   #head: Buffer = EMPTY;
-
-  constructor(run: string, agent: string) {
-    this.#runAgent = `,"run":${JSON.stringify(run)},"agent":${JSON.stringify(agent)},"type":"http",`;
-  }
 
   /** Appends the record's line to `queue`. */
   write(record: HttpRecordView, queue: LineBuffers): void {
@@ -130,7 +127,7 @@ export class HttpLineFormatter {
   #newSecond(second: number): void {
     const { date, time } = dateTime(second * 1000);
     this.#second = second;
-    this.#head = ascii(`${this.#runAgent}"date":"${date}","time":"${time.slice(0, 9)}`);
+    this.#head = ascii(`,"date":"${date}","time":"${time.slice(0, 9)}`);
   }
 }
 
