@@ -90,12 +90,24 @@ export function fileHeaderLine(run: string, agent: string): string {
   return `{"run":${JSON.stringify(run)},"agent":${JSON.stringify(agent)}}\n`;
 }
 
+/** The info hash an object or piece URI names (/objects/<hash>/..., /pieces/<hash>/...), if any. */
+const URI_INFO_HASH = /^\/(?:objects|pieces)\/([0-9a-f]{40})(?:[/?]|$)/;
+export function uriInfoHash(uri: string): string | undefined {
+  return URI_INFO_HASH.exec(uri)?.[1];
+}
+
+/** In a line's text: the u-uri member of an object or piece URI, its info hash the first group. */
+const LINE_URI_INFO_HASH = /,"u-uri":"\/(?:objects|pieces)\/([0-9a-f]{40})[/?"]/;
+/** In a line's text: the members that follow s-ccid (from a token), or the line's end. */
+const AFTER_S_CCID = /,"subscriber":"|,"token-key":"|\}\n?$/;
+
 /**
  * Reads a file's lines back into records, in order. An HTTP record's line leaves out `run`, `agent` and
  * `"type":"http"` (~60 of ~410 bytes, the same for every HTTP record of a run): they are those of the nearest
  * line above it in the file that has `run`: a record of another type (a run's `start` comes first) or a
  * header line `{"run":..,"agent":..}` (no `seq`: not a record) written at the top of a file the run
- * rotated to or appended to. Records read back have every member, in the order they had when written whole.
+ * rotated to or appended to. It leaves out `s-ccid` when its `u-uri` names that info hash. Records read
+ * back have every member, in the order they had when written whole.
  */
 export class RecordLineReader {
   #run: string | undefined;
@@ -118,8 +130,19 @@ export class RecordLineReader {
       return typeof seq === 'number' ? (parsed as unknown as AccountingRecord) : null;
     }
     if (typeof seq !== 'number' || this.#run === undefined) return null;
-    const { seq: _seq, ...rest } = parsed;
-    return { seq, run: this.#run, agent: this.#agent, type: 'http', ...rest } as AccountingRecord;
+    const record: Record<string, unknown> = { seq, run: this.#run, agent: this.#agent, type: 'http' };
+    const uri = parsed['u-uri'];
+    let hash = parsed['s-ccid'] === undefined && typeof uri === 'string' ? uriInfoHash(uri) : undefined;
+    for (const key in parsed) {
+      if (key === 'seq') continue;
+      if (hash !== undefined && (key === 'subscriber' || key === 'token-key')) {
+        record['s-ccid'] = hash;
+        hash = undefined;
+      }
+      record[key] = parsed[key];
+    }
+    if (hash !== undefined) record['s-ccid'] = hash;
+    return record as unknown as AccountingRecord;
   }
 }
 
@@ -135,9 +158,18 @@ export function wholeLines(text: string, members: string): string {
     end = end < 0 ? text.length : end + 1;
     const comma = text.indexOf(',', start);
     if (comma > 0 && comma < end && !text.startsWith('"run":', comma + 1)) {
-      out += `${text.slice(start, comma + 1)}${members}${text.slice(comma + 1, end)}`;
+      out += `${text.slice(start, comma + 1)}${members}${withInfoHash(text.slice(comma + 1, end))}`;
     } else out += text.slice(start, end);
     start = end;
   }
   return out;
+}
+
+/** An HTTP line's text with the s-ccid it left out (its u-uri names it) put back in its place. */
+function withInfoHash(line: string): string {
+  if (line.includes(',"s-ccid":"')) return line;
+  const hash = LINE_URI_INFO_HASH.exec(line)?.[1];
+  if (hash === undefined) return line;
+  const at = AFTER_S_CCID.exec(line)?.index ?? line.length;
+  return `${line.slice(0, at)},"s-ccid":"${hash}"${line.slice(at)}`;
 }
