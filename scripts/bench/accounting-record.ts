@@ -14,7 +14,7 @@ const IH = 'ab'.repeat(20);
 const memory = ringMemory(16 * 1024 * 1024);
 const ring = new RingWriter(memory);
 const reader = new RingReader(memory);
-const formatter = new HttpLineFormatter('mabc123-0a1b2c', 'edge-1');
+const formatter = new HttpLineFormatter();
 const queue = new LineBuffers();
 const heads = Array.from({ length: 64 }, (_, i) =>
   Buffer.from(

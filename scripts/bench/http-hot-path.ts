@@ -13,7 +13,7 @@
 //   env: ROUNDS (default 5); TASKS=1 prints each thread's user and system ticks (10 ms) per round (the
 //   accounting writer's included); INTERLEAVE=1: the variants take turns every 64 requests within each
 //   round, each batch timed (serving thread only), for a loaded machine where whole rounds land in
-//   different moments.
+//   different moments. RING_BYTES: the accounting ring's size (default the log's).
 import { type KeyObject, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -134,7 +134,8 @@ try {
       return { cache: slabCache };
     }
     if (variant === 'acct') {
-      const log = await AccountingLog.open({ dir: join(dir, 'accounting'), agent: 'hot-path' });
+      const ringBytes = process.env.RING_BYTES === undefined ? {} : { ringBytes: Number(process.env.RING_BYTES) };
+      const log = await AccountingLog.open({ dir: join(dir, 'accounting'), agent: 'hot-path', ...ringBytes });
       closers.push(() => log.close());
       settlers.set(variant, () => log.flush());
       const recorder = new AccountingRecorder(log);

@@ -26,6 +26,12 @@
 #   them (bimodal rounds, ±20 %, on 2 vCPUs), which is what a 3 % goal needs.
 #   BASELINE=<git revision> adds fit-base and small-base (unless SERVERS names them): that revision's build,
 #   in the same run and rounds, compared with the current tree at the end (a refactoring's before/after).
+#   With BASELINE, SERVERS may name fit-acct-base (small-acct-base): the revision's build writing accounting
+#   records, compared with fit-base as fit-acct is with fit (a change to accounting's before/after).
+#   SERVERS may add nginx-log: nginx with an access log of JSON lines the size of the agent's accounting
+#   record (NGINX_LOG_PAD bytes of padding to match; buffer=256k flush=1s, escape=json), compared with nginx:
+#   the cost of writing that many bytes a request on this machine (page cache included), as a yardstick.
+#   LENGTHS: the range lengths measured (default "16384 1048576").
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HERE="$ROOT/scripts/bench"
@@ -34,7 +40,7 @@ WRK_THREADS="${WRK_THREADS:-2}"; SIZE_MIB="${SIZE_MIB:-1024}"
 FIT_CACHE_MIB="${FIT_CACHE_MIB:-1280}"; SMALL_CACHE_MIB="${SMALL_CACHE_MIB:-512}"
 SERVERS="${SERVERS:-nginx fit small}"
 DATA_DIR="${DATA_DIR:-/tmp/edgepeer-bench-data}"
-BASELINE="${BASELINE:-}"; PIN="${PIN:-0}"
+BASELINE="${BASELINE:-}"; PIN="${PIN:-0}"; LENGTHS="${LENGTHS:-16384 1048576}"; NGINX_LOG_PAD="${NGINX_LOG_PAD:-0}"
 QOS_SETTINGS="${QOS_SETTINGS:-{\"rate\":100000000000,\"httpRate\":100000000000,\"objectRate\":100000000000,\"clientRate\":100000000000,\"classes\":\"gold:3,bronze:1\"\}}"
 [ -n "$BASELINE" ] && [[ "$SERVERS" != *-base* ]] && SERVERS="$SERVERS fit-base small-base"
 NODE="$ROOT/node_modules/.bin/node"
@@ -93,20 +99,27 @@ start_server() { # kind: starts it in the background, fills PORT[kind], URL_PATH
   port="$(free_port $((18090 + ${#PIDS[@]} * 10)))"
   PORT[$kind]="$port"
   case "$kind" in
-    nginx)
-      sed -e "s#@ROOT@#$DATA_DIR#g" -e "s#@PORT@#$port#g" -e "s#@SCRATCH@#$SCRATCH#g" "$HERE/http-nginx.conf.in" >"$SCRATCH/nginx.conf"
-      nginx -p "$SCRATCH" -c "$SCRATCH/nginx.conf" -g 'daemon off;' &
+    nginx | nginx-log)
+      local log="access_log off;" scratch="$SCRATCH/$kind"
+      mkdir -p "$scratch"
+      if [ "$kind" = nginx-log ]; then
+        # Members alike the agent's accounting line (its field names; "pad" makes up the size difference).
+        log="log_format acct escape=json '{\"seq\":\$connection_requests,\"date\":\"\$time_iso8601\",\"time\":\"\$msec\",\"time-taken\":\$request_time,\"c-ip\":\"\$remote_addr\",\"c-port\":\$remote_port,\"cs-method\":\"\$request_method\",\"u-uri\":\"\$request_uri\",\"protocol\":\"\$server_protocol\",\"sc-status\":\$status,\"sc-entity-bytes\":\$body_bytes_sent,\"cs(range)\":\"\$http_range\",\"source\":\"cache\",\"s-ccid\":\"\$request_id\",\"pad\":\"$(head -c "$NGINX_LOG_PAD" /dev/zero | tr '\0' x)\"}'; access_log $scratch/access.jsonl acct buffer=256k flush=1s;"
+      fi
+      sed -e "s#@ROOT@#$DATA_DIR#g" -e "s#@PORT@#$port#g" -e "s#@SCRATCH@#$scratch#g" -e "s#@ACCESS_LOG@#$log#" \
+        "$HERE/http-nginx.conf.in" >"$scratch/nginx.conf"
+      nginx -p "$scratch" -c "$scratch/nginx.conf" -g 'daemon off;' &
       PIDS+=($!); SERVER_PID[$kind]=$!
       URL_PATH[$kind]="/$NAME"
       for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done ;;
-    fit | small | fit-trust | small-trust | fit-base | small-base | fit-qos | small-qos | fit-token | small-token | fit-acct | small-acct)
-      local cache_mib="$FIT_CACHE_MIB" verify=checksum serve="$HERE/http-serve.mjs" base="${kind%-*}" qos="" token_key=""
+    fit | small | fit-trust | small-trust | fit-base | small-base | fit-qos | small-qos | fit-token | small-token | fit-acct | small-acct | fit-acct-base | small-acct-base)
+      local cache_mib="$FIT_CACHE_MIB" verify=checksum serve="$HERE/http-serve.mjs" base="${kind%%-*}" qos="" token_key=""
       [ "$base" = small ] && cache_mib="$SMALL_CACHE_MIB"
       [ "${kind%-trust}" != "$kind" ] && verify=first-read
       [ "${kind%-base}" != "$kind" ] && serve="$BASE_DIR/scripts/bench/http-serve.mjs"
       [ "${kind%-qos}" != "$kind" ] && qos="$QOS_SETTINGS"
       if [ "${kind%-token}" != "$kind" ]; then token_key="$SCRATCH/url-token.key"; openssl rand -hex 32 >"$token_key"; fi
-      local accounting_dir=""; [ "${kind%-acct}" != "$kind" ] && accounting_dir="$SCRATCH/accounting-$kind"
+      local accounting_dir=""; [[ "$kind" == *-acct* ]] && accounting_dir="$SCRATCH/accounting-$kind"
       QOS="$qos" ACCOUNTING_DIR="$accounting_dir" TOKEN_KEY="$token_key" VERIFY="$verify" "$NODE" "$serve" "$F" "$SCRATCH/store-$kind" "$port" "$cache_mib" >"$SCRATCH/$kind.log" 2>&1 &
       PIDS+=($!); SERVER_PID[$kind]=$!
       for _ in $(seq 600); do grep -q '^READY' "$SCRATCH/$kind.log" && break; sleep 0.1; done
@@ -150,10 +163,10 @@ if [ "$PIN" = 1 ]; then
 fi
 # The agent's caches fill (or reach their steady state) before the measured runs: 1 MiB ranges fill them
 # fastest.
-for server in $SERVERS; do [ "$server" = nginx ] || wrk_run "$server" "$WARMUP" 1048576 >/dev/null; done
+for server in $SERVERS; do [ "${server%-log}" = nginx ] || wrk_run "$server" "$WARMUP" 1048576 >/dev/null; done
 
 declare -A RPS MBS RUNS_RPS P50 P99 ERRS CPU_US CPU
-for len in 16384 1048576; do
+for len in $LENGTHS; do
   for _ in $(seq "$RUNS"); do
     for server in $SERVERS; do
       ticks_before="$(cpu_ticks "${SERVER_PID[$server]}")"
@@ -173,7 +186,7 @@ done
 printf '%-11s %-7s %10s %9s %8s %8s %11s  %s\n' server range "req/s" "MB/s" "p50_ms" "p99_ms" "cpu_us/req" \
   "req/s per run; cpu_us/req per run; errors"
 for server in $SERVERS; do
-  for len in 16384 1048576; do
+  for len in $LENGTHS; do
     key="$server.$len"
     RPS[$key]="$(printf '%s\n' ${RUNS_RPS[$key]} | median)"
     MBS[$key]="$(awk -v r="${RPS[$key]}" -v l="$len" 'BEGIN{printf "%.1f", r*l/1e6}')"
@@ -188,7 +201,7 @@ echo "# loadavg at end: $(cut -d' ' -f1 /proc/loadavg)"
 # The checked default (block checksums on every disk read) against the former trusting default, same run.
 for server in fit small; do
   [[ " $SERVERS " == *" $server "* && " $SERVERS " == *" $server-trust "* ]] || continue
-  for len in 16384 1048576; do
+  for len in $LENGTHS; do
     awk -v c="${RPS[$server.$len]}" -v t="${RPS[$server-trust.$len]}" -v cc="${CPU[$server.$len]}" \
       -v ct="${CPU[$server-trust.$len]}" -v s="$server" -v l="$((len / 1024))KiB" 'BEGIN{
         printf "# ratio checked/trusting (%s) %s: req/s %.2fx; CPU per request %.2fx\n", s, l, c / t, (ct > 0 ? cc / ct : 0)}'
@@ -197,7 +210,7 @@ done
 # Egress limits configured but not binding against none, same run (goal >= 0.97x).
 for server in fit small; do
   [[ " $SERVERS " == *" $server "* && " $SERVERS " == *" $server-qos "* ]] || continue
-  for len in 16384 1048576; do
+  for len in $LENGTHS; do
     paired="$(paste -d' ' <(printf '%s\n' ${RUNS_RPS[$server-qos.$len]}) <(printf '%s\n' ${RUNS_RPS[$server.$len]}) |
       awk '$2 > 0 {printf "%.4f\n", $1 / $2}' | median)"
     awk -v q="${RPS[$server-qos.$len]}" -v n="${RPS[$server.$len]}" -v cq="${CPU[$server-qos.$len]}" \
@@ -210,7 +223,7 @@ done
 for variant in token acct; do
   for server in fit small; do
     [[ " $SERVERS " == *" $server "* && " $SERVERS " == *" $server-$variant "* ]] || continue
-    for len in 16384 1048576; do
+    for len in $LENGTHS; do
       paired="$(paste -d' ' <(printf '%s\n' ${RUNS_RPS[$server-$variant.$len]}) <(printf '%s\n' ${RUNS_RPS[$server.$len]}) |
         awk '$2 > 0 {printf "%.4f\n", $1 / $2}' | median)"
       awk -v t="${RPS[$server-$variant.$len]}" -v o="${RPS[$server.$len]}" -v ct="${CPU[$server-$variant.$len]}" \
@@ -220,10 +233,29 @@ for variant in token acct; do
     done
   done
 done
+# Accounting in the baseline revision against the baseline without, and nginx's access log against none.
+for pair in "fit-base fit-acct-base" "small-base small-acct-base" "nginx nginx-log"; do
+  read -r off on <<<"$pair"
+  [[ " $SERVERS " == *" $off "* && " $SERVERS " == *" $on "* ]] || continue
+  for len in $LENGTHS; do
+    paired="$(paste -d' ' <(printf '%s\n' ${RUNS_RPS[$on.$len]}) <(printf '%s\n' ${RUNS_RPS[$off.$len]}) |
+      awk '$2 > 0 {printf "%.4f\n", $1 / $2}' | median)"
+    awk -v t="${RPS[$on.$len]}" -v o="${RPS[$off.$len]}" -v ct="${CPU[$on.$len]}" -v co="${CPU[$off.$len]}" \
+      -v s="$on/$off" -v l="$((len / 1024))KiB" -v p="$paired" 'BEGIN{
+        printf "# ratio %s %s: req/s %.2fx (median of per-round ratios %.2fx); CPU per request (off/on) %.2fx\n",
+          s, l, t / o, p, (ct > 0 ? co / ct : 0)}'
+  done
+done
+[ -f "$SCRATCH/nginx-log/access.jsonl" ] &&
+  echo "# nginx-log: $(wc -l <"$SCRATCH/nginx-log/access.jsonl") lines, $(head -1000 "$SCRATCH/nginx-log/access.jsonl" | wc -c | awk '{printf "%.0f", $1 / 1000}') bytes a line"
+for server in fit-acct fit-acct-base; do
+  f="$SCRATCH/accounting-$server/accounting.jsonl"
+  [ -f "$f" ] && echo "# $server: $(tail -1000 "$f" | wc -c | awk '{printf "%.0f", $1 / 1000}') bytes a line (the last 1000)"
+done
 # The current tree against the baseline revision, same run (a refactoring should leave these at 1.00x).
 for server in fit small; do
   [[ " $SERVERS " == *" $server "* && " $SERVERS " == *" $server-base "* ]] || continue
-  for len in 16384 1048576; do
+  for len in $LENGTHS; do
     paired="$(paste -d' ' <(printf '%s\n' ${RUNS_RPS[$server.$len]}) <(printf '%s\n' ${RUNS_RPS[$server-base.$len]}) |
       awk '$2 > 0 {printf "%.4f\n", $1 / $2}' | median)"
     awk -v c="${RPS[$server.$len]}" -v b="${RPS[$server-base.$len]}" -v cc="${CPU[$server.$len]}" \
@@ -235,7 +267,7 @@ done
 if [[ " $SERVERS " == *" nginx "* ]]; then
   for server in fit small; do
     [[ " $SERVERS " == *" $server "* ]] || continue
-    for len in 16384 1048576; do
+    for len in $LENGTHS; do
       # Each round measured nginx and the agent one after the other: its ratio is a paired figure, and
       # their median is steadier than the ratio of the two medians when the machine's load moves.
       paired="$(paste -d' ' <(printf '%s\n' ${RUNS_RPS[$server.$len]}) <(printf '%s\n' ${RUNS_RPS[nginx.$len]}) |

@@ -3,10 +3,14 @@
 // each slotted string (`,"c-ip":"..."`, `,"u-uri":"..."` with the token redacted, the token's subscriber
 // and key id) when its slot is taken, the run and date part once a second; per record only numbers and the
 // Range field are written, byte by byte. Building a string per line and encoding it (UTF-16 strings from
-// the ring into UTF-8) was most of the writer's own cost.
+// the ring into UTF-8) was most of the writer's own cost. The line leaves out `run`, `agent` and
+// `"type":"http"` (same for every HTTP record of a run in a file: ~60 of ~410 bytes, and the file's bytes
+// cost the kernel more than the formatting); readers take them from the line above that names them
+// (record.ts, RecordLineReader). It leaves out `s-ccid` too when `u-uri` names the same info hash
+// (/objects/<hash>/..., /pieces/<hash>/...: another 50 bytes); readers take it from there.
 import { parseToken, TOKEN_NAME } from '../auth/index.ts';
 import type { LineBuffers } from './line-buffers.ts';
-import { dateTime } from './record.ts';
+import { dateTime, uriInfoHash } from './record.ts';
 import { ADDRESS, type HttpRecordView, INFO_HASH, METHOD, SLOTS, SOURCES, TARGET } from './ring.ts';
 
 /** Characters a JSON string must escape (and lone surrogates, which JSON.stringify escapes too). */
@@ -37,24 +41,20 @@ interface SlotBytes {
   membersPort: Buffer;
   /** TARGET only: `,"subscriber":..,"token-key":..` of its token, after `s-ccid`. */
   tail: Buffer;
+  /** TARGET only: the info hash its path names, which the line then leaves out; else ''. */
+  infoHash: string;
 }
 
 export class HttpLineFormatter {
-  /** `,"run":..,"agent":..,"type":"http",` */
-  readonly #runAgent: string;
   /** Per field and slot. */
   readonly #slots: SlotBytes[][] = Array.from({ length: 4 }, () =>
-    Array.from({ length: SLOTS }, () => ({ text: '', members: EMPTY, membersPort: EMPTY, tail: EMPTY })),
+    Array.from({ length: SLOTS }, () => ({ text: '', members: EMPTY, membersPort: EMPTY, tail: EMPTY, infoHash: '' })),
   );
   #lastMiddle = { method: ABSENT, target: ABSENT, minor: 0, bytes: EMPTY };
   #lastEnd = { source: -1, infoHash: ABSENT, target: ABSENT, bytes: EMPTY };
   #second = -1;
-  /** `,"run":..,"agent":..,"type":"http","date":"YYYY-MM-DD","time":"HH:MM:SS.` of #second. */
+  /** `,"date":"YYYY-MM-DD","time":"HH:MM:SS.` of #second. */
   #head: Buffer = EMPTY;
-
-  constructor(run: string, agent: string) {
-    this.#runAgent = `,"run":${JSON.stringify(run)},"agent":${JSON.stringify(agent)},"type":"http",`;
-  }
 
   /** Appends the record's line to `queue`. */
   write(record: HttpRecordView, queue: LineBuffers): void {
@@ -110,7 +110,9 @@ export class HttpLineFormatter {
   #end(source: number, infoHash: SlotBytes, target: SlotBytes): Buffer {
     const last = this.#lastEnd;
     if (last.source === source && last.infoHash === infoHash && last.target === target) return last.bytes;
-    const bytes = Buffer.concat([SOURCE[source] ?? EMPTY, infoHash.members, target.tail, END]);
+    // The info hash the URI names goes without saying (RecordLineReader puts it back).
+    const named = infoHash.text !== '' && infoHash.text === target.infoHash;
+    const bytes = Buffer.concat([SOURCE[source] ?? EMPTY, named ? EMPTY : infoHash.members, target.tail, END]);
     this.#lastEnd = { source, infoHash, target, bytes };
     return bytes;
   }
@@ -130,28 +132,35 @@ export class HttpLineFormatter {
   #newSecond(second: number): void {
     const { date, time } = dateTime(second * 1000);
     this.#second = second;
-    this.#head = ascii(`${this.#runAgent}"date":"${date}","time":"${time.slice(0, 9)}`);
+    this.#head = ascii(`,"date":"${date}","time":"${time.slice(0, 9)}`);
   }
 }
 
-const ABSENT: SlotBytes = { text: '', members: EMPTY, membersPort: C_PORT, tail: EMPTY };
+const ABSENT: SlotBytes = { text: '', members: EMPTY, membersPort: C_PORT, tail: EMPTY, infoHash: '' };
 
 function slotBytes(field: number, text: string): SlotBytes {
-  const plain = (members: string): SlotBytes => ({ text, members: ascii(members), membersPort: EMPTY, tail: EMPTY });
+  const plain = (members: string): SlotBytes => ({
+    text,
+    members: ascii(members),
+    membersPort: EMPTY,
+    tail: EMPTY,
+    infoHash: '',
+  });
   if (field === ADDRESS) {
     const members = `,"c-ip":${jsonString(text)}`;
-    return { text, members: ascii(members), membersPort: ascii(`${members},"c-port":`), tail: EMPTY };
+    return { text, members: ascii(members), membersPort: ascii(`${members},"c-port":`), tail: EMPTY, infoHash: '' };
   }
   if (field === METHOD) return plain(`,"cs-method":${jsonString(text)}`);
   if (field === INFO_HASH) return plain(`,"s-ccid":${jsonString(text)}`);
   const token = tokenOf(text);
   const members = ascii(`,"u-uri":${jsonString(token === undefined ? text : redact(text))}`);
-  if (token === undefined) return { text, members, membersPort: EMPTY, tail: EMPTY };
+  const infoHash = uriInfoHash(text) ?? '';
+  if (token === undefined) return { text, members, membersPort: EMPTY, tail: EMPTY, infoHash };
   const claims = parseToken(token);
   let tail = '';
   if (claims?.subscriber !== undefined) tail += `,"subscriber":${jsonString(claims.subscriber)}`;
   if (claims !== null) tail += `,"token-key":${jsonString(claims.keyId)}`;
-  return { text, members, membersPort: EMPTY, tail: tail === '' ? EMPTY : ascii(tail) };
+  return { text, members, membersPort: EMPTY, tail: tail === '' ? EMPTY : ascii(tail), infoHash };
 }
 
 /** Copies `bytes` to `out` at `pos`: a loop for short runs (a native call costs more than it copies). */

@@ -1,7 +1,8 @@
 // Accounting records streamed to a collector (the admin API's GET /v1/accounting/stream): NDJSON, each
-// line a record exactly as written to disk, only once durable. Resumable: `since` (a seq of this run) sends
-// what is already on disk after it first, then every batch as it is written. A collector that reads too
-// slowly is cut off rather than buffered without bound; it reconnects with the last seq it holds.
+// line a record as written to disk, whole (what an HTTP line leaves out put back: record.ts), only once
+// durable. Resumable: `since` (a seq of this run) sends what is already on disk after it first, then every
+// batch as it is written. A collector that reads too slowly is cut off rather than buffered without bound;
+// it reconnects with the last seq it holds.
 import type { Writable } from 'node:stream';
 import type { AccountingLog } from './log.ts';
 import { readRecords } from './summary.ts';

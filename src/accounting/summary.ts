@@ -3,7 +3,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromSystemError } from '../errors/index.ts';
-import { type AccountingRecord, recordMoment } from './record.ts';
+import { type AccountingRecord, RecordLineReader, recordMoment } from './record.ts';
 
 export interface SummaryRow {
   subscriber: string;
@@ -49,15 +49,12 @@ export async function readRecords(dir: string): Promise<{ records: AccountingRec
   let unreadableLines = 0;
   for (const name of names) {
     const text = await readFile(join(dir, name), 'utf8');
+    const reader = new RecordLineReader();
     for (const line of text.split('\n')) {
       if (line === '') continue;
-      try {
-        const record = JSON.parse(line) as AccountingRecord;
-        if (typeof record.seq === 'number' && typeof record.run === 'string') records.push(record);
-        else unreadableLines += 1;
-      } catch {
-        unreadableLines += 1;
-      }
+      const record = reader.read(line);
+      if (record === null) unreadableLines += 1;
+      else if (record !== 'header') records.push(record);
     }
   }
   return { records, unreadableLines };

@@ -5,11 +5,11 @@
 // this thread held: the records of the last FLUSH_MS plus one write. The thread has nothing else to do, so
 // its file calls are synchronous. It tells the log of each batch once durable (or lost), with the lines
 // themselves while someone follows the records (the admin API's stream).
-import { closeSync, fdatasyncSync, fstatSync, mkdirSync, openSync, renameSync, writevSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, mkdirSync, openSync, readSync, renameSync, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import { HttpLineFormatter } from './format.ts';
 import { LineBuffers, type TakenLines } from './line-buffers.ts';
-import { DateTimeFields, type RecordType } from './record.ts';
+import { DateTimeFields, fileHeaderLine, httpLineMembers, type RecordType, wholeLines } from './record.ts';
 import { type HttpRecordView, type RingMemory, RingReader } from './ring.ts';
 
 export const CURRENT_FILE = 'accounting.jsonl';
@@ -59,8 +59,10 @@ export class AccountingWriter {
   readonly #queue = new LineBuffers();
   readonly #clock = new DateTimeFields();
   readonly #http: HttpLineFormatter;
-  /** `"run":..,"agent":..,` as every line has them. */
+  /** `"run":..,"agent":..,` as every line but an HTTP record's has them. */
   readonly #runAgent: string;
+  /** What an HTTP record's line leaves out, put back in the lines followers hear. */
+  readonly #httpMembers: string;
   #fd: number | null = null;
   #fileBytes = 0;
   #fileOpenedAt = 0;
@@ -76,7 +78,8 @@ export class AccountingWriter {
     this.#settings = settings;
     this.#ring = new RingReader(settings.ring);
     this.#runAgent = `"run":${JSON.stringify(settings.run)},"agent":${JSON.stringify(settings.agent)},`;
-    this.#http = new HttpLineFormatter(settings.run, settings.agent);
+    this.#httpMembers = httpLineMembers(settings.run, settings.agent);
+    this.#http = new HttpLineFormatter();
   }
 
   /** Opens the current file; throws the system error. */
@@ -132,7 +135,7 @@ export class AccountingWriter {
       this.#unsyncedLines += batch.lines;
       // Asked after the write: a follower that came before it hears these lines (once synced), one that
       // came after finds them in the file.
-      if (this.#ring.followed) this.#unsyncedRuns.push(...splitRuns(batch.buffers, runs));
+      if (this.#ring.followed) this.#unsyncedRuns.push(...splitRuns(batch.buffers, runs, this.#httpMembers));
       return null;
     } catch (err) {
       return { kind: 'batch', written: 0, lost: batch.lines, error: (err as Error).message };
@@ -176,10 +179,23 @@ export class AccountingWriter {
     this.#fileBytes += batch.bytes;
   }
 
-  #openFile(): void {
-    this.#fd = openSync(join(this.#settings.dir, CURRENT_FILE), 'a', 0o640);
-    this.#fileBytes = fstatSync(this.#fd).size;
+  /**
+   * Opens the current file to append. One that holds lines already (another run's, or this run's after a
+   * rotation) gets a header line naming this run first, for the HTTP lines that leave it out (record.ts),
+   * after a line break when its last line was cut short (a kill -9 mid-write).
+   */
+  #openFile(rotated = false): void {
+    // a+: appends, and reads the last byte.
+    const fd = openSync(join(this.#settings.dir, CURRENT_FILE), 'a+', 0o640);
+    this.#fd = fd;
+    this.#fileBytes = fstatSync(fd).size;
     this.#fileOpenedAt = Date.now();
+    if (this.#fileBytes === 0 && !rotated) return;
+    const last = Buffer.alloc(1);
+    const cut = this.#fileBytes > 0 && readSync(fd, last, 0, 1, this.#fileBytes - 1) === 1 && last[0] !== 10;
+    const header = Buffer.from(`${cut ? '\n' : ''}${fileHeaderLine(this.#settings.run, this.#settings.agent)}`);
+    writeAll(fd, [header]);
+    this.#fileBytes += header.length;
   }
 
   #rotate(): void {
@@ -189,13 +205,17 @@ export class AccountingWriter {
     const { dir, run } = this.#settings;
     const stamp = new Date(this.#fileOpenedAt).toISOString().replace(/[:.]/g, '');
     renameSync(join(dir, CURRENT_FILE), join(dir, `accounting-${stamp}-${run}.jsonl`));
-    this.#openFile();
+    this.#openFile(true);
   }
 }
 
-/** The lines of a batch as written, cut into its runs of consecutive seqs. */
-function splitRuns(buffers: Buffer[], runs: ReadonlyArray<{ firstSeq: number; lines: number }>): WrittenLines[] {
-  const text = Buffer.concat(buffers).toString('utf8');
+/** The lines of a batch, whole (HTTP lines with `httpMembers` put back), cut into its runs of consecutive seqs. */
+function splitRuns(
+  buffers: Buffer[],
+  runs: ReadonlyArray<{ firstSeq: number; lines: number }>,
+  httpMembers: string,
+): WrittenLines[] {
+  const text = wholeLines(Buffer.concat(buffers).toString('utf8'), httpMembers);
   const out: WrittenLines[] = [];
   let start = 0;
   for (const run of runs) {

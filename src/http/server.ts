@@ -82,7 +82,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     ...(accessLog === null && onResponse === undefined
       ? {}
       : {
-          onResponseEnd(request, status, bodyBytes, socket, startedAt, annotation) {
+          onResponseEnd(request, status, bodyBytes, socket, startedAt, endedAt, annotation) {
             accessLog?.add({
               remoteAddress: socket.remoteAddress,
               method: request?.method ?? '',
@@ -96,7 +96,6 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
             if (onResponse !== undefined && request !== null) {
               // The route was found for the request: remembered, so this is a string comparison.
               const route = routeOf(request.url);
-              const endedAt = startedAt === 0 ? undefined : performance.now();
               onResponse({
                 remoteAddress: socket.remoteAddress,
                 remotePort: socket.remotePort,
@@ -107,8 +106,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
                 range: request.headers.range,
                 status,
                 bodyBytes,
-                durationMs: endedAt === undefined ? 0 : endedAt - startedAt,
-                endedAt,
+                durationMs: endedAt - startedAt,
+                endedAt: startedAt === 0 ? undefined : endedAt,
                 source: annotation as ResponseSource | undefined,
               });
             }

@@ -1,9 +1,10 @@
 // The writer's HTTP lines, made byte by byte into the file's buffers: the same bytes JSON.stringify makes
-// of the record (field order, number forms, escaping), the token redacted and its claims read.
+// of the record (field order, number forms, escaping), the token redacted and its claims read, less run,
+// agent and type, which read back from the line above that names them.
 import { describe, expect, it } from 'vitest';
 import { HttpLineFormatter } from '../../src/accounting/format.ts';
 import { LineBuffers } from '../../src/accounting/line-buffers.ts';
-import { dateTime } from '../../src/accounting/record.ts';
+import { dateTime, httpLineMembers, RecordLineReader, uriInfoHash, wholeLines } from '../../src/accounting/record.ts';
 import { type RingHttp, RingReader, RingWriter, ringMemory } from '../../src/accounting/ring.ts';
 import { signToken } from '../../src/auth/index.ts';
 import type { ResponseEntry } from '../../src/http/index.ts';
@@ -45,6 +46,20 @@ function expected(seq: number, at: number, e: RingHttp): Record<string, unknown>
 }
 
 const entries: ResponseEntry[] = [
+  {
+    // An info hash its URI does not name (upper case): kept in the line.
+    remoteAddress: '127.0.0.1',
+    remotePort: 1,
+    method: 'GET',
+    target: `/objects/${IH.toUpperCase()}/f.bin?__token__=${token}`,
+    infoHash: IH,
+    minorVersion: 1,
+    range: 'bytes=1-2',
+    status: 206,
+    bodyBytes: 2,
+    durationMs: 0.5,
+    source: 'cache',
+  },
   {
     remoteAddress: '::ffff:127.0.0.1',
     remotePort: 50000,
@@ -103,16 +118,21 @@ describe('accounting HTTP lines', () => {
     const memory = ringMemory(1 << 20);
     const writer = new RingWriter(memory);
     const reader = new RingReader(memory);
-    const formatter = new HttpLineFormatter('r"1', 'edge\\one');
+    const formatter = new HttpLineFormatter();
     const queue = new LineBuffers();
     const want: string[] = [];
+    const whole: Array<Record<string, unknown>> = [];
     const start = Date.UTC(2026, 11, 4, 23, 59, 59, 990);
     for (let i = 0; i < 400; i += 1) {
       const e = entries[i % entries.length] as ResponseEntry;
       const at = start + i * 3;
       const seq = i === 7 ? 2 ** 40 : i + 1;
       expect(writer.http(seq, at, e)).toBe(true);
-      want.push(`${JSON.stringify(expected(seq, at, e))}\n`);
+      const { run: _run, agent: _agent, type: _type, ...written } = expected(seq, at, e);
+      // The info hash the URI names is left to it.
+      if (e.infoHash !== undefined && uriInfoHash(e.target) === e.infoHash) delete written['s-ccid'];
+      want.push(`${JSON.stringify(written)}\n`);
+      whole.push(expected(seq, at, e));
     }
     reader.drain(
       (record) => formatter.write(record, queue),
@@ -128,5 +148,17 @@ describe('accounting HTTP lines', () => {
         .slice(0, -1)
         .map((line) => `${line}\n`),
     ).toEqual(want);
+    // Read back after the line that names the run (here a header), every member is there, in its order;
+    // followers hear the same bytes.
+    const lineReader = new RecordLineReader();
+    expect(lineReader.read('{"run":"r\\"1","agent":"edge\\\\one"}')).toBe('header');
+    const read = text
+      .split('\n')
+      .slice(0, -1)
+      .map((line) => lineReader.read(line));
+    expect(read.map((record) => JSON.stringify(record))).toEqual(whole.map((record) => JSON.stringify(record)));
+    expect(wholeLines(text, httpLineMembers('r"1', 'edge\\one'))).toBe(
+      whole.map((record) => `${JSON.stringify(record)}\n`).join(''),
+    );
   });
 });

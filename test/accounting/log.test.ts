@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AccountingLog, AccountingRecorder, readRecords, summarise, toCsv } from '../../src/accounting/index.ts';
+import { RecordLineReader } from '../../src/accounting/record.ts';
 import { signToken } from '../../src/auth/index.ts';
 
 const IH = 'cd'.repeat(20);
@@ -12,11 +13,16 @@ beforeAll(async () => {
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
+async function rawLines(folder: string, file = 'accounting.jsonl') {
+  return (await readFile(join(folder, file), 'utf8')).split('\n').filter((line) => line !== '');
+}
+
+/** The file's records as read back (an HTTP record's line leaves out run, agent and type). */
 async function lines(folder: string, file = 'accounting.jsonl') {
-  return (await readFile(join(folder, file), 'utf8'))
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  const reader = new RecordLineReader();
+  return (await rawLines(folder, file))
+    .map((line) => reader.read(line))
+    .filter((record) => record !== 'header') as unknown as Array<Record<string, unknown>>;
 }
 
 describe('accounting log', () => {
@@ -59,6 +65,9 @@ describe('accounting log', () => {
       'time-taken': 0.012,
     });
     expect(http?.date).toMatch(/^\d{4}-\d\d-\d\d$/);
+    expect(http).toMatchObject({ run: log.run, agent: 'edge1' });
+    // On disk the HTTP line leaves them to the start record above it.
+    expect((await rawLines(folder))[1]).toMatch(/^\{"seq":2,"date":/);
     expect(JSON.stringify(await lines(folder))).not.toContain('hmac');
 
     const peer = { address: '10.0.0.2', port: 6881, infoHash: IH, connectedAt: Date.now() - 5000, uploadedBytes: 1000 };
@@ -149,6 +158,35 @@ describe('accounting log', () => {
     expect(toCsv(summary.rows)).toBe(
       `period,subscriber,object,records,http_responses,wire_records,bytes\n*,*,${IH},60,60,0,6000\n`,
     );
+    // Each file the run rotated to begins with a header line naming it.
+    const setAside = files.filter((f) => f !== 'accounting.jsonl').sort();
+    for (const file of [...setAside.slice(1), 'accounting.jsonl']) {
+      expect(JSON.parse((await rawLines(folder, file))[0] as string)).toEqual({ run: log.run, agent: 'edge2' });
+    }
+
+    // A new run appending to the file whose last line was cut short: its HTTP records are its own.
+    const next = await AccountingLog.open({ dir: folder, agent: 'edge2b' });
+    new AccountingRecorder(next).httpResponse({
+      remoteAddress: '127.0.0.1',
+      remotePort: 1,
+      method: 'GET',
+      target: `/pieces/${IH}/0`,
+      infoHash: IH,
+      minorVersion: 1,
+      range: undefined,
+      status: 200,
+      bodyBytes: 7,
+      durationMs: 1,
+    });
+    await next.close();
+    const again = await readRecords(folder);
+    expect(again.unreadableLines).toBe(1);
+    expect(again.records.filter((r) => r.run === next.run).map((r) => [r.seq, r.type, r.agent])).toEqual([
+      [1, 'start', 'edge2b'],
+      [2, 'http', 'edge2b'],
+      [3, 'stop', 'edge2b'],
+    ]);
+    expect(again.records.filter((r) => r.run === 'killed')).toHaveLength(1);
   });
 });
 

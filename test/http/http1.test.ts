@@ -551,3 +551,32 @@ describe('parseHead', () => {
     expect(kind(`GET ${good} HTTP/1.1\r\nHost: h`)).toBe('request');
   });
 });
+
+describe('HTTP/1.1 transport, responses reported', () => {
+  it('reports each response with its start and end: the start as its end when answered in the turn it came in', async () => {
+    const ended: Array<{ url: string | undefined; startedAt: number; endedAt: number }> = [];
+    const http1 = createHttp1Server({
+      limits: LIMITS,
+      onRequest: answer,
+      onResponseEnd: (request, _status, _bytes, _socket, startedAt, endedAt) =>
+        ended.push({ url: request?.url, startedAt, endedAt }),
+    });
+    http1.server.listen(0, '127.0.0.1');
+    await once(http1.server, 'listening');
+    const address = http1.server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    // Held 5 ms: its end is read anew (a later turn), not its start.
+    holds.once('held', (send: () => void) => setTimeout(send, 5));
+    const text = await exchange(
+      port,
+      'GET /echo/a HTTP/1.1\r\nHost: x\r\n\r\nGET /hold/b HTTP/1.1\r\nHost: x\r\n\r\nGET /echo/c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
+    expect(statuses(text)).toEqual([200, 200, 200]);
+    await stop(http1);
+    expect(ended.map((e) => e.url)).toEqual(['/echo/a', '/hold/b', '/echo/c']);
+    const [a, b] = ended;
+    expect(a?.startedAt).toBeGreaterThan(0);
+    expect(a?.endedAt).toBe(a?.startedAt);
+    expect((b?.endedAt ?? 0) - (b?.startedAt ?? 0)).toBeGreaterThanOrEqual(4);
+  });
+});
