@@ -10,6 +10,7 @@
 // another piece. Changes to the index and the choice of a slot are made under one lock (misses only: each
 // one is a disk read and a hash anyway); hits take no lock and write only their own thread's counters and pins.
 
+import { InflightLoads } from './inflight-loads.ts';
 import type { PieceCacheOptions } from './piece-cache.ts';
 import type { Catalog, PieceCache, PieceCacheStats, PieceSource, ScrubResult, Store } from './types.ts';
 import { checkSpan, removeCorruptPieces, VerifyingSource } from './verifying-source.ts';
@@ -117,7 +118,7 @@ export class SharedCachingSource implements PieceSource {
   /** The generation the last #copyOut checked. */
   #copiedGeneration = 0;
   /** Loads this thread started, shared by its callers (other threads may load the same piece: both verified). */
-  readonly #inflight = new Map<string, Promise<Buffer>>();
+  readonly #inflight = new InflightLoads<string>();
 
   constructor(catalog: CatalogView, source: PieceSource, slab: PieceSlab) {
     this.#catalog = catalog;
@@ -156,18 +157,15 @@ export class SharedCachingSource implements PieceSource {
         return Promise.resolve(copy);
       }
     }
-    const key = `${this.#lastObjectKey}:${pieceIndex}`;
-    const shared = this.#inflight.get(key);
+    const objectKey = this.#lastObjectKey;
+    const key = `${objectKey}:${pieceIndex}`;
+    const shared = this.#inflight.join(key, signal);
     if (shared !== undefined) {
       this.#counters[this.#row + HITS]!++;
-      return signal === undefined ? shared : abortable(shared, signal);
+      return shared;
     }
     this.#counters[this.#row + MISSES]!++;
-    const loading = this.#load(this.#lastObjectKey, words, pieceIndex).finally(() => {
-      if (this.#inflight.get(key) === loading) this.#inflight.delete(key);
-    });
-    this.#inflight.set(key, loading);
-    return signal === undefined ? loading : abortable(loading, signal);
+    return this.#inflight.start(key, () => this.#load(objectKey, words, pieceIndex), signal);
   }
 
   readSpanSync(
@@ -258,9 +256,9 @@ export class SharedCachingSource implements PieceSource {
       this.#unlock();
     }
     if (pieceIndexes === undefined) {
-      for (const key of [...this.#inflight.keys()]) if (key.startsWith(`${objectKey}:`)) this.#inflight.delete(key);
+      this.#inflight.forgetWhere((key) => key.startsWith(`${objectKey}:`));
     } else {
-      for (const piece of pieceIndexes) this.#inflight.delete(`${objectKey}:${piece}`);
+      for (const piece of pieceIndexes) this.#inflight.forget(`${objectKey}:${piece}`);
     }
   }
 
@@ -517,25 +515,6 @@ export class SharedCachingSource implements PieceSource {
     }
     return this.#lastWords;
   }
-}
-
-/** `promise`, or a rejection with the signal's reason as soon as it aborts. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
 }
 
 export interface SharedPieceCacheOptions extends Omit<PieceCacheOptions, 'maxBytes'> {
