@@ -179,8 +179,7 @@ export class SharedCachingSource implements PieceSource {
     checkSpan(from, to);
     const words = this.#wordsOf(infoHash);
     if (words !== undefined) {
-      const slot = this.#find(words, pieceIndex);
-      const lent = slot < 0 ? undefined : this.#lend(slot, words, pieceIndex, from, to);
+      const lent = this.#lend(words, pieceIndex, from, to);
       if (lent !== undefined) {
         this.#counters[this.#row + HITS]!++;
         return lent;
@@ -334,22 +333,43 @@ export class SharedCachingSource implements PieceSource {
     return bytes;
   }
 
-  /** A view of bytes [from, to) of the piece in `slot`, pinned, or undefined when the slot does not hold it, settled. */
-  #lend(slot: number, words: ObjectWords, pieceIndex: number, from: number, to: number): Buffer | undefined {
-    const at = slot * META_WORDS;
-    const generation = Atomics.load(this.#meta, at + GEN);
-    if ((generation & 1) !== 0 || this.#meta[at + PIECE] !== pieceIndex || !this.#keyIs(at, words)) return undefined;
-    if (to > this.#meta[at + LENGTH]!) return undefined;
-    const pin = this.#pinRow + slot;
-    Atomics.add(this.#pins, pin, 1);
-    // A writer that made the generation odd before our pin was seen goes on: the slot is not ours to read.
-    if (Atomics.load(this.#meta, at + GEN) !== generation) {
-      Atomics.sub(this.#pins, pin, 1);
-      return undefined;
+  /**
+   * A view of bytes [from, to) of the piece, its slot pinned, or undefined when no slot holds it, settled.
+   * The index lookup and the lending in one: the slot's generation is read before its key is compared (a
+   * seqlock's read), so the key compared is the slot's at that generation once the pin sees it unchanged.
+   */
+  #lend(words: ObjectWords, pieceIndex: number, from: number, to: number): Buffer | undefined {
+    const index = this.#index;
+    const meta = this.#meta;
+    const mask = this.#mask;
+    let position = this.#home(words[0]!, pieceIndex);
+    for (let probes = 0; probes <= mask; probes++) {
+      const entry = index[position]!;
+      if (entry === 0) return undefined;
+      const slot = entry - 1;
+      const at = slot * META_WORDS;
+      const generation = Atomics.load(meta, at + GEN);
+      if (meta[at + PIECE] === pieceIndex && this.#keyIs(at, words)) {
+        if ((generation & 1) !== 0) return undefined; // being written
+        const length = meta[at + LENGTH]!;
+        const pin = this.#pinRow + slot;
+        Atomics.add(this.#pins, pin, 1);
+        // A writer that made the generation odd before our pin was seen goes on: the slot is not ours to read.
+        if (Atomics.load(meta, at + GEN) !== generation) {
+          Atomics.sub(this.#pins, pin, 1);
+          return undefined;
+        }
+        if (to > length) {
+          Atomics.sub(this.#pins, pin, 1);
+          checkSpan(from, to, length); // throws: a span beyond the piece
+        }
+        if (meta[at + REF] === 0) meta[at + REF] = 1;
+        const start = slot * this.#slab.slotBytes;
+        return this.#dataView.subarray(start + from, start + to);
+      }
+      position = (position + 1) & mask;
     }
-    if (this.#meta[at + REF] === 0) this.#meta[at + REF] = 1;
-    const start = slot * this.#slab.slotBytes;
-    return this.#dataView.subarray(start + from, start + to);
+    return undefined;
   }
 
   /** True when some thread has a span of the slot out. */
