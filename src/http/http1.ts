@@ -319,7 +319,8 @@ export class Http1Response {
     }
     if (!written) {
       taken?.();
-      if (settled !== undefined && body !== undefined) settled(body);
+      // A HEAD response writes no body; a lent chunk is given back all the same.
+      if (settled !== undefined && chunk !== undefined && typeof chunk !== 'string') settled(chunk);
     } else {
       this.#bodyBytes += body.length;
       if (taken !== undefined || settled !== undefined) afterBody(socket, body, taken, settled);
