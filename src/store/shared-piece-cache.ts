@@ -351,17 +351,15 @@ export class SharedCachingSource implements PieceSource {
       const generation = Atomics.load(meta, at + GEN);
       if (meta[at + PIECE] === pieceIndex && this.#keyIs(at, words)) {
         if ((generation & 1) !== 0) return undefined; // being written
-        const length = meta[at + LENGTH]!;
+        // Beyond the piece (or a slot being dropped: its length is written after its generation moved): not
+        // lent; the layer below answers, and refuses a span beyond the piece.
+        if (to > meta[at + LENGTH]!) return undefined;
         const pin = this.#pinRow + slot;
         Atomics.add(this.#pins, pin, 1);
         // A writer that made the generation odd before our pin was seen goes on: the slot is not ours to read.
         if (Atomics.load(meta, at + GEN) !== generation) {
           Atomics.sub(this.#pins, pin, 1);
           return undefined;
-        }
-        if (to > length) {
-          Atomics.sub(this.#pins, pin, 1);
-          checkSpan(from, to, length); // throws: a span beyond the piece
         }
         if (meta[at + REF] === 0) meta[at + REF] = 1;
         const start = slot * this.#slab.slotBytes;

@@ -2,7 +2,6 @@
 // all, the counters are one set, and a reader never gets bytes that a writer in another thread is changing.
 import { Worker } from 'node:worker_threads';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '../../src/errors/index.ts';
 import {
   createPieceSlab,
   openStore,
@@ -83,17 +82,6 @@ describe('shared piece cache', () => {
     await cache.getPiece(infoHash, 3);
     expect(cache.holds(infoHash, 3)).toBe(true);
     expect(cache.holds(infoHash, 2)).toBe(false);
-  });
-
-  it('refuses a span beyond the cached piece, as the one-thread cache does, and leaves its slot unpinned', async () => {
-    const slab = createPieceSlab({ maxBytes: 16_384, slotBytes: 16_384 });
-    const cache = new SharedCachingSource(store, countingSource(), slab);
-    await cache.getPiece(infoHash, 2);
-    expect(() => cache.readSpanSync(infoHash, 2, 100, 16_385, 0)).toThrow(InvalidArgumentError);
-    // Not pinned: piece 3 takes the only slot (the clock passes it once, as referenced).
-    await cache.getPiece(infoHash, 3);
-    await cache.getPiece(infoHash, 3);
-    expect(cache.holds(infoHash, 3)).toBe(true);
   });
 
   it("keeps a thread's copy of a whole piece while its slot does not change (the wire asks per block)", async () => {
