@@ -18,13 +18,20 @@
 # per 16 KiB block and MB/s. WIRE=0 skips it, WIRE=only runs it alone; WIRE_MIB (1024) per run.
 # usage: bash scripts/bench/serving-threads.sh
 #   env: RUNS=3 DURATION=10s WARMUP=8s CONNS=64 WRK_THREADS=2 SIZE_MIB=1024 CACHE_MIB=1280 SERVERS="t1 slab1 t2"
-#        PIN=1 (0: skip phase 2) DATA_DIR=/tmp/edgepeer-bench-data
+#        PIN=1 (0: skip phase 2) DATA_DIR=/tmp/edgepeer-bench-data BASE_ROOT=(a built checkout to compare with)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HERE="$ROOT/scripts/bench"
 RUNS="${RUNS:-3}"; DURATION="${DURATION:-10s}"; WARMUP="${WARMUP:-8s}"; CONNS="${CONNS:-64}"
 WRK_THREADS="${WRK_THREADS:-2}"; SIZE_MIB="${SIZE_MIB:-1024}"; CACHE_MIB="${CACHE_MIB:-1280}"
-SERVERS="${SERVERS:-t1 slab1 t2}"; PIN="${PIN:-1}"
+SERVERS="${SERVERS:-t1 slab1 t2}"; PIN="${PIN:-1}"; BASE_ROOT="${BASE_ROOT:-}"
+# With BASE_ROOT (a checkout of an earlier commit, built), each server also runs as built there (base-t1,
+# base-slab1, base-t2), in the same rounds: a change's before and after under the same load.
+if [ -n "$BASE_ROOT" ]; then
+  [ -f "$BASE_ROOT/dist/src/http/index.js" ] || { echo "BASE_ROOT $BASE_ROOT has no build (npm run build there)" >&2; exit 1; }
+  for server in $SERVERS; do BASE_SERVERS="${BASE_SERVERS:-} base-$server"; done
+  SERVERS="$SERVERS$BASE_SERVERS"
+fi
 DATA_DIR="${DATA_DIR:-/tmp/edgepeer-bench-data}"
 NODE="$ROOT/node_modules/.bin/node"
 LEN=16384
@@ -71,9 +78,12 @@ start_server() {
   local kind="$1" port threads=1 slab=0
   port="$(free_port $((18190 + ${#PIDS[@]} * 10)))"
   PORT[$kind]="$port"
-  case "$kind" in t1) ;; slab1) slab=1 ;; t2) threads=2 ;; *) echo "unknown server $kind" >&2; exit 2 ;; esac
+  local serve="$HERE/http-serve.mjs"
+  # base-*: the same server as built in BASE_ROOT (another checkout, built): before/after in one run.
+  [[ "$kind" == base-* ]] && serve="$BASE_ROOT/scripts/bench/http-serve.mjs"
+  case "${kind#base-}" in t1) ;; slab1) slab=1 ;; t2) threads=2 ;; *) echo "unknown server $kind" >&2; exit 2 ;; esac
   LOG[$kind]="$SCRATCH/$kind.log"
-  THREADS="$threads" SLAB="$slab" "$NODE" "$HERE/http-serve.mjs" "$F" "$SCRATCH/store-$kind" "$port" "$CACHE_MIB" >"${LOG[$kind]}" 2>&1 &
+  THREADS="$threads" SLAB="$slab" "$NODE" "$serve" "$F" "$SCRATCH/store-$kind" "$port" "$CACHE_MIB" >"${LOG[$kind]}" 2>&1 &
   PIDS+=($!); SERVER_PID[$kind]=$!
   for _ in $(seq 900); do grep -q '^READY' "${LOG[$kind]}" && break; sleep 0.1; done
   grep -q '^READY' "${LOG[$kind]}" || { echo "server $kind did not start" >&2; cat "${LOG[$kind]}" >&2; exit 1; }
@@ -156,6 +166,20 @@ fi
 if [[ " $SERVERS " == *" slab1 "* && " $SERVERS " == *" t2 "* ]]; then
   printf '# ratio t2/slab1 (free): CPU per request %.3fx, req/s %.3fx\n' "$(ratio free t2 slab1 CPU_RUNS)" "$(ratio free t2 slab1 RPS_RUNS)"
 fi
+base_ratios() { # phase: each server against its base, and the base's own t2/t1 and slab1/t1
+  [ -n "$BASE_ROOT" ] || return 0
+  for server in t1 slab1 t2; do
+    [[ " $SERVERS " == *" $server "* ]] || continue
+    printf '# ratio %s/base-%s (%s): CPU per request %.3fx, req/s %.3fx\n' "$server" "$server" "$1" \
+      "$(ratio "$1" "$server" "base-$server" CPU_RUNS)" "$(ratio "$1" "$server" "base-$server" RPS_RUNS)"
+  done
+  for pair in "t2 t1" "slab1 t1"; do
+    set -- "$1" $pair
+    [[ " $SERVERS " == *" base-$2 "* && " $SERVERS " == *" base-$3 "* ]] || continue
+    printf '# ratio base-%s/base-%s (%s): CPU per request %.3fx\n' "$2" "$3" "$1" "$(ratio "$1" "base-$2" "base-$3" CPU_RUNS)"
+  done
+}
+base_ratios free
 echo "# loadavg after phase free: $(cut -d' ' -f1 /proc/loadavg)"
 
 if [ "$PIN" = 1 ]; then
@@ -174,6 +198,10 @@ if [ "$PIN" = 1 ]; then
     printf '# estimate for a core per serving thread (4 cores: 2 server, 2 wrk): t1 %s req/s, t2 %.0f req/s = %.2fx\n' \
       "$one" "$(awk -v o="$one" -v c="$free_ratio" 'BEGIN{print 2 * o / c}')" "$(awk -v c="$free_ratio" 'BEGIN{print 2 / c}')"
   fi
+  if [[ " $SERVERS " == *" slab1 "* && " $SERVERS " == *" t1 "* ]]; then
+    printf '# ratio slab1/t1 (pinned): CPU per request %.3fx, req/s %.3fx\n' "$(ratio pinned slab1 t1 CPU_RUNS)" "$(ratio pinned slab1 t1 RPS_RUNS)"
+  fi
+  base_ratios pinned
   echo "# loadavg after phase pinned: $(cut -d' ' -f1 /proc/loadavg)"
 fi
 

@@ -12,6 +12,7 @@
 //
 // usage: node scripts/bench/wire-threads.ts [MiB per run=1024]
 //   env: ROUNDS=3 CONNS=8 SIZE_MIB=256 PIN=1 SERVERS="t1 slab1 t2" DATA_DIR=/tmp/edgepeer-bench-data
+//        BASE_ROOT=(a built checkout of an earlier commit: its servers too, as base-t1 ..., same rounds)
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -44,7 +45,9 @@ async function compare(totalMiB: number): Promise<void> {
   const rounds = Number(process.env.ROUNDS ?? 3);
   const conns = Number(process.env.CONNS ?? 8);
   const sizeMiB = Number(process.env.SIZE_MIB ?? 256);
-  const variants = (process.env.SERVERS ?? 't1 slab1 t2').split(' ').filter(Boolean);
+  const own = (process.env.SERVERS ?? 't1 slab1 t2').split(' ').filter(Boolean);
+  // With BASE_ROOT (an earlier checkout, built), each server also runs as built there, in the same rounds.
+  const variants = process.env.BASE_ROOT ? [...own, ...own.map((variant) => `base-${variant}`)] : own;
   const dataDir = process.env.DATA_DIR ?? '/tmp/edgepeer-bench-data';
   const file = join(dataDir, `random_${sizeMiB}MiB.bin`);
   if (!existsSync(file) || statSync(file).size !== sizeMiB * PIECE) {
@@ -86,7 +89,7 @@ async function compare(totalMiB: number): Promise<void> {
         server.child.stdin!.write('stats\n');
         const perThread = (await server.next('THREADS')).slice('THREADS '.length);
         console.log(
-          `${phase.padEnd(7)} ${server.variant.padEnd(6)} ${median(mbps).toFixed(0).padStart(8)} ${median(cpu).toFixed(3).padStart(13)}` +
+          `${phase.padEnd(7)} ${server.variant.padEnd(10)} ${median(mbps).toFixed(0).padStart(8)} ${median(cpu).toFixed(3).padStart(13)}` +
             `  ${mbps.map((v) => v.toFixed(0)).join(' ')}; ${cpu.map((v) => v.toFixed(3)).join(' ')}; ${perThread}`,
         );
       }
@@ -99,7 +102,10 @@ async function compare(totalMiB: number): Promise<void> {
         ['t2', 't1'],
         ['slab1', 't1'],
         ['t2', 'slab1'],
-      ] as const) {
+        ['base-t2', 'base-t1'],
+        ['base-slab1', 'base-t1'],
+        ...own.map((variant) => [variant, `base-${variant}`]),
+      ]) {
         if (!results.has(a) || !results.has(b)) continue;
         console.log(
           `# ratio ${a}/${b} (${phase}): CPU per block ${ratio(a, b, 'cpu').toFixed(3)}x, throughput ${ratio(a, b, 'mbps').toFixed(3)}x`,
@@ -129,7 +135,10 @@ function median(values: number[]): number {
 }
 
 async function startServer(variant: string, file: string, dataDir: string): Promise<Server> {
-  const child = spawn(process.execPath, [import.meta.filename, 'serve', variant, file, dataDir], {
+  // base-*: the same server as built in BASE_ROOT (an earlier checkout, built), for before/after in one run.
+  const base = variant.startsWith('base-');
+  const script = base ? join(process.env.BASE_ROOT!, 'scripts', 'bench', 'wire-threads.ts') : import.meta.filename;
+  const child = spawn(process.execPath, [script, 'serve', variant.replace(/^base-/, ''), file, dataDir], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const waiting: { prefix: string; resolve: (line: string) => void }[] = [];

@@ -14,6 +14,7 @@
 // sets no timers. Reads land in one buffer the server owns (see adoptWithReadBuffer).
 import { createServer, type Server, Socket } from 'node:net';
 import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer } from 'node:tls';
+import { whenWritten } from '../store/index.ts';
 import { type RawAcceptor, type RawConnection, takeOverAccepts } from './raw-accept.ts';
 
 export interface Http1Request {
@@ -178,6 +179,27 @@ export const REASON_PHRASES: Readonly<Record<number, string>> = {
 // RFC 9110 6.6.1: an origin server with a clock sends Date; the line changes once a second.
 let dateSecond = -1;
 let dateText = '';
+/**
+ * `taken` and `settled` of a body end() wrote: at once when the socket took it already (no closure made, the
+ * common case), else once the socket is done with it.
+ */
+function afterBody(
+  socket: Socket,
+  body: Uint8Array,
+  taken: (() => void) | undefined,
+  settled: ((chunk: Uint8Array) => void) | undefined,
+): void {
+  if (!socket.destroyed && socket.writableLength === 0) {
+    taken?.();
+    settled?.(body);
+    return;
+  }
+  whenWritten(socket, (err) => {
+    if (err == null) taken?.();
+    settled?.(body);
+  });
+}
+
 function dateLine(): string {
   const second = Math.floor(Date.now() / 1000);
   if (second !== dateSecond) {
@@ -293,27 +315,21 @@ export class Http1Response {
    * Ends the response, with a last chunk; the connection then goes on to the next request or closes.
    * `taken` is called once the socket no longer needs `chunk` (at once if it was not written), so its
    * memory may be reused; never if the connection failed first (the chunk may still be referenced).
-   * `settled` is called once the write ended either way (its callback ran: written, or failed and given
-   * up by the stream): a lent span is given back then, or its slot would stay pinned for good.
+   * `settled` is called with the chunk once the socket no longer reads it either way (written, or the
+   * socket failed and reads nothing more): a lent span is given back then, or its slot would stay pinned
+   * for good. Neither costs a callback per write: see whenWritten.
    */
-  end(chunk?: Uint8Array | string, taken?: () => void, settled?: () => void): void {
+  end(chunk?: Uint8Array | string, taken?: () => void, settled?: (chunk: Uint8Array) => void): void {
     if (this.#ended) return;
     this.#ended = true;
     const socket = this.#connection.socket;
     const body = this.#head || chunk === undefined ? undefined : typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     const written = body !== undefined && body.length > 0;
-    const onWritten =
-      taken === undefined && settled === undefined
-        ? undefined
-        : (err?: Error | null) => {
-            if (err == null) taken?.();
-            settled?.();
-          };
     if (this.#headerText !== null) {
       if (written) {
         socket.cork();
         socket.write(this.#headerText, 'latin1');
-        socket.write(body, onWritten);
+        socket.write(body);
         socket.uncork();
       } else {
         socket.write(this.#headerText, 'latin1');
@@ -321,12 +337,16 @@ export class Http1Response {
       this.#headerText = null;
       this.headersSent = true;
     } else if (written) {
-      socket.write(body, onWritten);
+      socket.write(body);
     }
     if (!written) {
       taken?.();
-      settled?.();
-    } else this.#bodyBytes += body.length;
+      // A HEAD response writes no body; a lent chunk is given back all the same.
+      if (settled !== undefined && chunk !== undefined && typeof chunk !== 'string') settled(chunk);
+    } else {
+      this.#bodyBytes += body.length;
+      if (taken !== undefined || settled !== undefined) afterBody(socket, body, taken, settled);
+    }
     this.#connection.responseEnded(
       this.#request,
       this.#status,

@@ -306,11 +306,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     res.writeHead(status, NO_FIELDS, lengthFields(representation, only, partial) + entityFields(representation));
     // Before end(): the response's record is made as it ends.
     if (onResponse !== undefined) noteSource(res, readInto ? 'disk' : 'cache');
-    res.end(
-      bytes,
-      readInto ? () => spanBuffers.give(into) : undefined,
-      lent === undefined ? undefined : () => releaseSpan!(lent),
-    );
+    res.end(bytes, readInto ? () => spanBuffers.give(into) : undefined, lent === undefined ? undefined : releaseSpan);
     countSent(object, length);
     return true;
   }

@@ -10,6 +10,7 @@ import { DiskStore } from './store.ts';
 import type { OpenStoreOptions, StagingStore, Store } from './types.ts';
 
 export { Bitfield, countSetBits } from './bitfield.ts';
+export { type WritingSocket, whenWritten } from './lent-spans.ts';
 export { type LockHolder, readLockHolder } from './lock.ts';
 export { MemoryStore } from './memory-store.ts';
 export { CachingSource, createPieceCache, type PieceCacheOptions } from './piece-cache.ts';

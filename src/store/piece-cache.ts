@@ -2,6 +2,7 @@
 // (on an edge, the verifying layer over the disk store) kept in memory within a byte budget, one read per
 // concurrent demand. createPieceCache composes the agent's stack, caching(verifying(store)).
 import { LRUCache } from 'lru-cache';
+import { InflightLoads } from './inflight-loads.ts';
 import type { Catalog, PieceCache, PieceCacheStats, PieceSource, ScrubResult, Store } from './types.ts';
 import {
   checkSpan,
@@ -43,7 +44,7 @@ export class CachingSource implements PieceSource {
   readonly #source: PieceSource;
   readonly #maxBytes: number;
   readonly #cache: LRUCache<number, Buffer>;
-  readonly #inflight = new Map<number, Promise<Buffer>>();
+  readonly #inflight = new InflightLoads<number>();
   /** Object ids of cache keys, by lower-case info hash, and back; dropped with the object, never reused. */
   readonly #objectIds = new Map<string, number>();
   readonly #objectKeys = new Map<number, string>();
@@ -85,18 +86,14 @@ export class CachingSource implements PieceSource {
       this.#hits++;
       return Promise.resolve(cached);
     }
-    const shared = this.#inflight.get(key);
+    const shared = this.#inflight.join(key, signal);
     if (shared !== undefined) {
       this.#hits++;
-      return signal === undefined ? shared : abortable(shared, signal);
+      return shared;
     }
     this.#misses++;
     // One read for every caller: it goes on (and is cached) when the caller that started it gives up.
-    const loading = this.#load(objectKey, pieceIndex, key).finally(() => {
-      if (this.#inflight.get(key) === loading) this.#inflight.delete(key);
-    });
-    this.#inflight.set(key, loading);
-    return signal === undefined ? loading : abortable(loading, signal);
+    return this.#inflight.start(key, () => this.#load(objectKey, pieceIndex, key), signal);
   }
 
   readSpanSync(
@@ -143,13 +140,11 @@ export class CachingSource implements PieceSource {
     for (const index of indexes) {
       const key = this.#keyOf(objectKey, index);
       this.#cache.delete(key);
-      this.#inflight.delete(key);
+      this.#inflight.forget(key);
     }
     if (pieceIndexes === undefined) {
       const id = this.#objectIds.get(objectKey);
-      for (const key of [...this.#inflight.keys()]) {
-        if (Math.floor(key / PIECE_KEY_SPACE) === id) this.#inflight.delete(key);
-      }
+      this.#inflight.forgetWhere((key) => Math.floor(key / PIECE_KEY_SPACE) === id);
       // Nothing of the object is left under its id (a read in flight will not cache: its epoch moved on).
       if (id !== undefined) {
         this.#objectIds.delete(objectKey);
@@ -201,25 +196,6 @@ export class CachingSource implements PieceSource {
     }
     return id * PIECE_KEY_SPACE + pieceIndex;
   }
-}
-
-/** `promise`, or a rejection with the signal's reason as soon as it aborts. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
 }
 
 /**

@@ -10,6 +10,7 @@
 // another piece. Changes to the index and the choice of a slot are made under one lock (misses only: each
 // one is a disk read and a hash anyway); hits take no lock and write only their own thread's counters and pins.
 
+import { InflightLoads } from './inflight-loads.ts';
 import type { PieceCacheOptions } from './piece-cache.ts';
 import type { Catalog, PieceCache, PieceCacheStats, PieceSource, ScrubResult, Store } from './types.ts';
 import { checkSpan, removeCorruptPieces, VerifyingSource } from './verifying-source.ts';
@@ -117,7 +118,7 @@ export class SharedCachingSource implements PieceSource {
   /** The generation the last #copyOut checked. */
   #copiedGeneration = 0;
   /** Loads this thread started, shared by its callers (other threads may load the same piece: both verified). */
-  readonly #inflight = new Map<string, Promise<Buffer>>();
+  readonly #inflight = new InflightLoads<string>();
 
   constructor(catalog: CatalogView, source: PieceSource, slab: PieceSlab) {
     this.#catalog = catalog;
@@ -156,18 +157,15 @@ export class SharedCachingSource implements PieceSource {
         return Promise.resolve(copy);
       }
     }
-    const key = `${this.#lastObjectKey}:${pieceIndex}`;
-    const shared = this.#inflight.get(key);
+    const objectKey = this.#lastObjectKey;
+    const key = `${objectKey}:${pieceIndex}`;
+    const shared = this.#inflight.join(key, signal);
     if (shared !== undefined) {
       this.#counters[this.#row + HITS]!++;
-      return signal === undefined ? shared : abortable(shared, signal);
+      return shared;
     }
     this.#counters[this.#row + MISSES]!++;
-    const loading = this.#load(this.#lastObjectKey, words, pieceIndex).finally(() => {
-      if (this.#inflight.get(key) === loading) this.#inflight.delete(key);
-    });
-    this.#inflight.set(key, loading);
-    return signal === undefined ? loading : abortable(loading, signal);
+    return this.#inflight.start(key, () => this.#load(objectKey, words, pieceIndex), signal);
   }
 
   readSpanSync(
@@ -181,8 +179,7 @@ export class SharedCachingSource implements PieceSource {
     checkSpan(from, to);
     const words = this.#wordsOf(infoHash);
     if (words !== undefined) {
-      const slot = this.#find(words, pieceIndex);
-      const lent = slot < 0 ? undefined : this.#lend(slot, words, pieceIndex, from, to);
+      const lent = this.#lend(words, pieceIndex, from, to);
       if (lent !== undefined) {
         this.#counters[this.#row + HITS]!++;
         return lent;
@@ -258,9 +255,9 @@ export class SharedCachingSource implements PieceSource {
       this.#unlock();
     }
     if (pieceIndexes === undefined) {
-      for (const key of [...this.#inflight.keys()]) if (key.startsWith(`${objectKey}:`)) this.#inflight.delete(key);
+      this.#inflight.forgetWhere((key) => key.startsWith(`${objectKey}:`));
     } else {
-      for (const piece of pieceIndexes) this.#inflight.delete(`${objectKey}:${piece}`);
+      for (const piece of pieceIndexes) this.#inflight.forget(`${objectKey}:${piece}`);
     }
   }
 
@@ -336,22 +333,41 @@ export class SharedCachingSource implements PieceSource {
     return bytes;
   }
 
-  /** A view of bytes [from, to) of the piece in `slot`, pinned, or undefined when the slot does not hold it, settled. */
-  #lend(slot: number, words: ObjectWords, pieceIndex: number, from: number, to: number): Buffer | undefined {
-    const at = slot * META_WORDS;
-    const generation = Atomics.load(this.#meta, at + GEN);
-    if ((generation & 1) !== 0 || this.#meta[at + PIECE] !== pieceIndex || !this.#keyIs(at, words)) return undefined;
-    if (to > this.#meta[at + LENGTH]!) return undefined;
-    const pin = this.#pinRow + slot;
-    Atomics.add(this.#pins, pin, 1);
-    // A writer that made the generation odd before our pin was seen goes on: the slot is not ours to read.
-    if (Atomics.load(this.#meta, at + GEN) !== generation) {
-      Atomics.sub(this.#pins, pin, 1);
-      return undefined;
+  /**
+   * A view of bytes [from, to) of the piece, its slot pinned, or undefined when no slot holds it, settled.
+   * The index lookup and the lending in one: the slot's generation is read before its key is compared (a
+   * seqlock's read), so the key compared is the slot's at that generation once the pin sees it unchanged.
+   */
+  #lend(words: ObjectWords, pieceIndex: number, from: number, to: number): Buffer | undefined {
+    const index = this.#index;
+    const meta = this.#meta;
+    const mask = this.#mask;
+    let position = this.#home(words[0]!, pieceIndex);
+    for (let probes = 0; probes <= mask; probes++) {
+      const entry = index[position]!;
+      if (entry === 0) return undefined;
+      const slot = entry - 1;
+      const at = slot * META_WORDS;
+      const generation = Atomics.load(meta, at + GEN);
+      if (meta[at + PIECE] === pieceIndex && this.#keyIs(at, words)) {
+        if ((generation & 1) !== 0) return undefined; // being written
+        // Beyond the piece (or a slot being dropped: its length is written after its generation moved): not
+        // lent; the layer below answers, and refuses a span beyond the piece.
+        if (to > meta[at + LENGTH]!) return undefined;
+        const pin = this.#pinRow + slot;
+        Atomics.add(this.#pins, pin, 1);
+        // A writer that made the generation odd before our pin was seen goes on: the slot is not ours to read.
+        if (Atomics.load(meta, at + GEN) !== generation) {
+          Atomics.sub(this.#pins, pin, 1);
+          return undefined;
+        }
+        if (meta[at + REF] === 0) meta[at + REF] = 1;
+        const start = slot * this.#slab.slotBytes;
+        return this.#dataView.subarray(start + from, start + to);
+      }
+      position = (position + 1) & mask;
     }
-    if (this.#meta[at + REF] === 0) this.#meta[at + REF] = 1;
-    const start = slot * this.#slab.slotBytes;
-    return this.#dataView.subarray(start + from, start + to);
+    return undefined;
   }
 
   /** True when some thread has a span of the slot out. */
@@ -517,25 +533,6 @@ export class SharedCachingSource implements PieceSource {
     }
     return this.#lastWords;
   }
-}
-
-/** `promise`, or a rejection with the signal's reason as soon as it aborts. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
 }
 
 export interface SharedPieceCacheOptions extends Omit<PieceCacheOptions, 'maxBytes'> {

@@ -7,7 +7,7 @@ import { CorruptPieceError, isEdgepeerError } from '../errors/index.ts';
 import type { Logger, WarningThrottle } from '../log/index.ts';
 import type { Metainfo } from '../metainfo/index.ts';
 import type { Flow, Qos } from '../qos/index.ts';
-import { countSetBits } from '../store/index.ts';
+import { countSetBits, whenWritten } from '../store/index.ts';
 import type { CatalogObject } from '../store/types.ts';
 import { allowedFastSet } from './allowed-fast.ts';
 import type { ChokerPeer } from './choker.ts';
@@ -92,6 +92,8 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
   #currentPiece: Buffer | null = null;
   /** The cache's releaseSpan when it lends blocks (serving threads' slab), else null. */
   readonly #release: ((span: Uint8Array) => void) | null;
+  /** Blocks lent for the writes of the batch #pump is making, given back once the socket wrote them. */
+  #lentOut: Buffer[] = [];
   /** The piece the last lent block belonged to (read-ahead starts when the peer moves to another). */
   #lentIndex = -1;
   /** Pieces read ahead and not yet the current one. */
@@ -518,7 +520,10 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
       // A cache shared by serving threads lends the block (a view of its slab, no copy of the piece).
       const lent = index === this.#currentIndex ? undefined : this.#lend(index, begin, length);
       if (index !== this.#currentIndex && lent === undefined) {
-        if (corked) socket.uncork();
+        if (corked) {
+          socket.uncork();
+          this.#giveBackWhenWritten();
+        }
         this.#fetch(index);
         return;
       }
@@ -541,7 +546,10 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
       }
       this.#writeBlock(index, begin, lent ?? this.#currentPiece!.subarray(begin, begin + length), lent !== undefined);
     }
-    if (corked) socket.uncork();
+    if (corked) {
+      socket.uncork();
+      this.#giveBackWhenWritten();
+    }
     if (queue.size === 0) this.#dropCurrentPiece();
   }
 
@@ -553,6 +561,25 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
       if (this.#flow === null) return true;
     }
     return this.#flow.take(length);
+  }
+
+  /**
+   * Gives the blocks lent for the writes just made back to the cache once the socket no longer reads them:
+   * at once when the writes went out (the common case), else once they complete or fail (whenWritten).
+   */
+  #giveBackWhenWritten(): void {
+    const lent = this.#lentOut;
+    if (lent.length === 0) return;
+    const release = this.#release!;
+    if (!this.socket.destroyed && this.socket.writableLength === 0) {
+      for (const block of lent) release(block);
+      lent.length = 0;
+      return;
+    }
+    this.#lentOut = [];
+    whenWritten(this.socket, () => {
+      for (const block of lent) release(block);
+    });
   }
 
   /** `lent`: the block is the cache's, given back once the socket wrote it (or failed to). */
@@ -567,12 +594,9 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
       this.socket.write(this.wire.encrypt(block));
     } else {
       this.socket.write(header);
-      if (lent) {
-        const release = this.#release!;
-        this.socket.write(block, () => release(block));
-      } else {
-        this.socket.write(block);
-      }
+      this.socket.write(block);
+      // Given back once the socket wrote the batch (#pump, after uncork): no callback per block.
+      if (lent) this.#lentOut.push(block);
     }
     this.lastSentAt = this.#host.now;
     this.uploadedBytes += block.length;

@@ -580,3 +580,33 @@ describe('HTTP/1.1 transport, responses reported', () => {
     expect((b?.endedAt ?? 0) - (b?.startedAt ?? 0)).toBeGreaterThanOrEqual(4);
   });
 });
+
+describe('HTTP/1.1 transport: a chunk handed to end() with taken and settled', () => {
+  it('calls settled with the chunk for GET and HEAD alike (a lent span is given back), taken once written', async () => {
+    const calls: string[] = [];
+    const chunk = Buffer.from('lent bytes');
+    const http1 = createHttp1Server({
+      limits: LIMITS,
+      onRequest: (request, response) => {
+        response.writeHead(200, ['Content-Length', String(chunk.length)]);
+        response.end(
+          chunk,
+          () => calls.push(`${request.method} taken`),
+          (given) => calls.push(`${request.method} settled ${given === chunk}`),
+        );
+      },
+    });
+    http1.server.listen(0, '127.0.0.1');
+    await once(http1.server, 'listening');
+    const { port } = http1.server.address() as { port: number };
+    try {
+      const get = await exchange(port, 'GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n');
+      expect(get.endsWith('\r\n\r\nlent bytes')).toBe(true);
+      const head = await exchange(port, 'HEAD / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n');
+      expect(head.endsWith('\r\n\r\n')).toBe(true);
+      expect(calls).toEqual(['GET taken', 'GET settled true', 'HEAD taken', 'HEAD settled true']);
+    } finally {
+      await stop(http1);
+    }
+  });
+});
