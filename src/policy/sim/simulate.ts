@@ -518,7 +518,7 @@ export function simulate(
     choker?: { tick: boolean; yields: (leecher: Peer) => boolean },
   ): void => {
     const rotated: Peer[] = [];
-    for (const [leecher, since] of uploader.served) {
+    for (const leecher of uploader.served.keys()) {
       const gone = leecher.doneAt !== null || leecher.leaveAt <= now || !started(leecher);
       if (gone || !interesting(uploader, leecher)) {
         uploader.served.delete(leecher);
