@@ -205,6 +205,11 @@ async function runOnce(topUp: number, run: number): Promise<void> {
       // unchoke slots: the traces show a leecher unchoking up to 33 of its peers at once, not 8.
       cdnUploadSlots: 16,
       cdnSlotHoldS: 30,
+      // The agent's choker looks at its slots every 10 s (peer.limits.rechokeIntervalMs); under top-up a
+      // leecher that others give half the rate yields its slot then. Top-up measured as the agent does: HAVEs
+      // over 2 s less the edge's bytes (src/wire/top-up.ts; docs/policy.md "The simulator").
+      cdnRechokeS: 10,
+      topUpMeter: 'haves',
       peerUploadSlots: LEECHERS,
       peerSlotHoldS: 15,
       // libtorrent's block requests (request queues, end-game), measured with TRACE_DIR (docs/policy.md).

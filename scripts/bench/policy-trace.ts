@@ -4,7 +4,8 @@
 // the simulator runs the run's scenario (saved beside the traces) and reports the same phases.
 // usage: node scripts/bench/policy-trace.ts DIR [RUN]   (RUN: 0 by default, the first TOP_UP_KIB entry)
 //   env REFIT=1: the simulator as policy-real.ts sets it up now (block requests, every loopback peer
-//   unchoked, the start fitted on the fastest leecher), for runs saved before those changes.
+//   unchoked, the agent's choker and top-up meter, the start fitted on the fastest leecher), for runs saved
+//   before those changes.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LIBTORRENT_REQUESTS, type Scenario, type SimPeerRecord, simulate } from '../../src/policy/index.ts';
@@ -26,6 +27,7 @@ interface TraceRecord {
   piece?: number;
   got?: number;
   pieces?: number;
+  rate?: number;
   peers?: TracePeer[];
 }
 
@@ -100,8 +102,49 @@ function requestMeasures(): string {
   return `requests measured: an unchoking peer holds a median of ${median(queues)} blocks requested (${queues.length} samples); the agent sends ${avg(endgame).toFixed(0)} KiB/s with <= 1 block requested (${endgame.length} samples), ${avg(free).toFixed(0)} KiB/s with more (${free.length})`;
 }
 
+/**
+ * What the agent's top-up meter sees (src/wire/top-up.ts): over each leecher's first and second half, while
+ * the agent unchokes it and after the first seed (the swarm paced), the leecher's HAVE bytes over the last
+ * 2 s against its download rate, and how often the agent's rule (HAVE bytes in 2 s + a block over 2 s of the
+ * top-up rate: the edge pauses) holds.
+ */
+function topUpMeasures(topUp: number): string {
+  const P = meta.scenario.piecesPerObject;
+  const pieceBytes = meta.scenario.pieceBytes;
+  const firstSeed = Math.min(...meta.times.map((t, i) => meta.spawnedAt[i]! / 1000 + t));
+  const halves = [0, 1].map(() => ({ n: 0, paused: 0, haves: 0, rate: 0 }));
+  meta.times.forEach((_, i) => {
+    const records = readFileSync(join(dir!, `r${run}-l${i}.jsonl`), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as TraceRecord);
+    const pieces = records.filter((r) => r.ev === 'piece').map((r) => r.t);
+    for (const r of records) {
+      if (r.ev !== 'sample' || r.pieces! >= P || r.t < firstSeed) continue;
+      if (!r.peers!.some((p) => p.peer === 'agent' && !p.choked_us)) continue;
+      const haves = pieces.filter((t) => t > r.t - 2 && t <= r.t).length * pieceBytes;
+      const half = halves[r.pieces! < P / 2 ? 0 : 1]!;
+      half.n++;
+      half.haves += haves / 2;
+      half.rate += r.rate!;
+      if (haves + 16 * 1024 > 2 * (topUp || 230 * 1024)) half.paused++;
+    }
+  });
+  const text = halves.map(
+    (h, k) =>
+      `${k === 0 ? 'first' : 'second'} half: HAVEs ${(h.haves / h.n / 1024).toFixed(0)} KiB/s against a download rate of ${(h.rate / h.n / 1024).toFixed(0)}, the rule pauses in ${((100 * h.paused) / h.n).toFixed(0)} % of ${h.n} samples`,
+  );
+  return `top-up meter (${topUp === 0 ? 'off: as if 230 KiB/s' : `${topUp / 1024} KiB/s`}), while the agent unchokes, after the first seed: ${text.join('; ')}`;
+}
+
 if (process.env.REFIT === '1') {
-  meta.scenario = { ...meta.scenario, peerUploadSlots: meta.times.length, requests: LIBTORRENT_REQUESTS };
+  meta.scenario = {
+    ...meta.scenario,
+    peerUploadSlots: meta.times.length,
+    requests: LIBTORRENT_REQUESTS,
+    cdnRechokeS: 10,
+    topUpMeter: 'haves',
+  };
   meta.scenario.peerStartS = fitStart(meta.scenario, Math.min(...meta.times));
 }
 const simRecords: SimPeerRecord[] = [];
@@ -119,6 +162,7 @@ const simPhases = (record: SimPeerRecord): Phases => ({
 
 const real = meta.times.map((_, i) => realPhases(i));
 console.log(requestMeasures());
+console.log(topUpMeasures(meta.scenario.cdnTopUpBytesPerS ?? 0));
 const simulated = simRecords.map(simPhases);
 const f = (x: number | null) => (x === null || Number.isNaN(x) ? '-' : x.toFixed(1));
 console.log(

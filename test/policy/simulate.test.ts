@@ -188,4 +188,65 @@ describe('the swarm simulator', () => {
     });
     expect(fluid[4]).toBeLessThanOrEqual(0.5);
   });
+
+  it("measures top-up by HAVEs as the agent's meter does: a whole piece counts when it completes, the edge's bytes in bursts of the 2 s window", () => {
+    const MiB = 1024 * 1024;
+    // A seed that uploads nothing makes the swarm paced (not the only source) while giving nothing: the
+    // second leecher gets only the edge. The meter sees no other source (HAVEs = the edge's bytes), the
+    // allowance is the whole rate, and the window lets the edge send 2 s of it at once: 1 MiB in one second,
+    // nothing the next (its bytes in the window are at the allowance), 1 MiB again: 4 MiB in 7 s.
+    const run: Scenario = {
+      ...small,
+      durationS: 60,
+      objects: 1,
+      piecesPerObject: 16, // 4 MiB
+      arrivalTimesS: [0, 20],
+      seedTimeFixedS: 100,
+      abortShare: 0,
+      peerUploadBytesPerS: [0],
+      cdnStartPieces: [...Array(16).keys()],
+      cdnTopUpBytesPerS: 0.5 * MiB,
+      policy: { ...small.policy, lowCopies: 1, highCopies: 1000, copiesPerLeecher: 0 },
+      topUpMeter: 'haves',
+    };
+    const times: number[] = [];
+    simulate(run, 'function', { peerDone: (record) => times.push(record.doneAt - record.arrivedAt) });
+    expect(times[1]).toBeCloseTo(7, 5);
+    // Measured by the last second's peer bytes (none), the edge sends 0.5 MiB every second: 8 s.
+    const byPeerBytes: number[] = [];
+    simulate({ ...run, topUpMeter: 'peer-bytes' }, 'function', {
+      peerDone: (record) => byPeerBytes.push(record.doneAt - record.arrivedAt),
+    });
+    expect(byPeerBytes[1]).toBeCloseTo(8, 5);
+  });
+
+  it("gives the edge's slot up at the choker's tick when top-up finds the leecher served by peers (cdnRechokeS)", () => {
+    const MiB = 1024 * 1024;
+    // One edge slot. The first leecher, alone, becomes a seed at 1 MiB/s; two more arrive at 11 s and get
+    // 0.5 MiB/s each from it, over half the 0.8 MiB/s top-up rate: at the tick at 20 s the first of them
+    // yields the edge's slot to the second, as the agent's choker does (topUpSatisfied). Without the
+    // choker the second never gets it: the first keeps it until done (a rotated earlier arrival gets it back).
+    const run: Scenario = {
+      ...small,
+      durationS: 120,
+      objects: 1,
+      piecesPerObject: 80, // 20 MiB
+      arrivalTimesS: [0, 11, 11],
+      seedTimeFixedS: 100,
+      abortShare: 0,
+      peerUploadBytesPerS: [1 * MiB],
+      cdnStartPieces: [...Array(80).keys()],
+      cdnTopUpBytesPerS: 0.8 * MiB,
+      cdnUploadSlots: 1,
+      cdnSlotHoldS: 30,
+      policy: { ...small.policy, lowCopies: 1, highCopies: 1000, copiesPerLeecher: 0 },
+    };
+    const slotAt = (scenario: Scenario) => {
+      const at = new Map<number, number | null>();
+      simulate(scenario, 'function', { peerDone: (record) => at.set(record.id, record.edgeSlotAt) });
+      return at;
+    };
+    expect(slotAt({ ...run, cdnRechokeS: 10 }).get(2)).toBe(20);
+    expect(slotAt(run).get(2)).toBeNull();
+  });
 });

@@ -47,6 +47,14 @@ export interface Scenario {
   cdnUploadSlots?: number;
   /** Least time a leecher keeps an edge slot before it goes to the longest waiting (agent: 30 s). */
   cdnSlotHoldS?: number;
+  /**
+   * How often the edge's choker looks at its slots (the agent's peer.limits.rechokeIntervalMs, 10 s): a slot
+   * past its hold, or held by a leecher top-up finds satisfied, goes to a waiting leecher only then, and only
+   * while one waits (src/wire/choker.ts tick). Under top-up a leecher whose peers gave it at least half the
+   * top-up rate in the last second yields its slot at the tick (the agent's PeerConnection.topUpSatisfied),
+   * in a paced swarm. Absent: slots past their hold rotate every second and none yields (an HTTP edge).
+   */
+  cdnRechokeS?: number;
   /** Leechers a peer unchokes at once (libtorrent's unchoke_slots_limit: 8). */
   peerUploadSlots?: number;
   /** How long a peer keeps a leecher unchoked before choosing again (libtorrent's unchoke_interval: 15 s). */
@@ -57,6 +65,13 @@ export interface Scenario {
    * swarm lacks. 0 or absent: it serves a leecher as fast as it takes.
    */
   cdnTopUpBytesPerS?: number;
+  /**
+   * How top-up measures what a leecher gets from others. 'haves': as the agent does (src/wire/top-up.ts), from
+   * the pieces it completes (HAVE) over 2 s less the edge's bytes; a piece counts whole when it completes, so
+   * late in a download, when pieces started at slow peers complete, the edge is held back more. 'peer-bytes'
+   * (default): the bytes it got from peers in the last second.
+   */
+  topUpMeter?: 'haves' | 'peer-bytes';
   /** Pieces the CDN edge holds of object 0 at the start (an operator's partial ingest). */
   cdnStartPieces?: number[];
   /**
@@ -172,8 +187,14 @@ interface Peer {
   served: Map<Peer, number>;
   /** As a leecher: the piece it is getting from each uploader that serves it (by uploader id). */
   fetching: Map<number, number>;
-  /** As a leecher: bytes received from peers in the last second (what the edge's top-up measures). */
+  /** As a leecher: bytes received from peers in the last second. */
   fromPeers: number;
+  /**
+   * What the agent's top-up meter sees (src/wire/top-up.ts TopUpMeter, Scenario.topUpMeter 'haves'): bytes of
+   * the pieces the leecher completed (its HAVEs) and bytes the edge sent it, in the last second and the one before.
+   */
+  haves: [number, number];
+  edgeSent: [number, number];
   /** With a topology: its PID, the peers it knows (connections go both ways), when it last asked the tracker. */
   pid: number;
   neighbours: Set<Peer>;
@@ -299,6 +320,36 @@ export function simulate(
   const peerHoldS = scenario.peerSlotHoldS ?? 15;
   const cdnSlots = scenario.cdnUploadSlots ?? Number.POSITIVE_INFINITY;
   const cdnHoldS = scenario.cdnSlotHoldS ?? 30;
+  const cdnRechokeS = scenario.cdnRechokeS;
+  const topUpRate = policy === 'function' ? (scenario.cdnTopUpBytesPerS ?? 0) : 0;
+  /**
+   * What the edge may send a leecher this second under top-up. 'peer-bytes': the rate less the leecher's bytes
+   * from peers in the last second. 'haves': the agent's TopUpMeter over its 2 s window (the last two steps):
+   * others = (HAVE bytes - edge bytes) / 2 s, the allowance = rate - others, and the edge's bytes in the
+   * window (the last step's and this one's) stay within 2 s of the allowance. A HAVE counts the whole piece
+   * when it completes, bytes received before the window included.
+   */
+  const topUpRoom = (leecher: Peer, rate: number): number => {
+    if (scenario.topUpMeter !== 'haves') return Math.max(0, rate - leecher.fromPeers);
+    return Math.max(0, 2 * topUpAllowance(leecher, rate) - leecher.edgeSent[0]);
+  };
+  /** The leecher's top-up rate less what it gets from others, as the meter sees it (TopUpMeter.allowance). */
+  const topUpAllowance = (leecher: Peer, rate: number): number => {
+    if (scenario.topUpMeter !== 'haves') return Math.max(0, rate - leecher.fromPeers);
+    const completed = leecher.haves[0] + leecher.haves[1];
+    const sent = leecher.edgeSent[0] + leecher.edgeSent[1];
+    return Math.max(0, rate - Math.max(0, completed - sent) / 2);
+  };
+  /** The agent's choker at `now` (Scenario.cdnRechokeS), or none: an HTTP edge's slots. */
+  const serverChoker = (now: number) =>
+    cdnRechokeS === undefined
+      ? undefined
+      : {
+          tick: now % cdnRechokeS === 0,
+          // PeerConnection.topUpSatisfied: paced, and others give the leecher at least half the rate.
+          yields: (leecher: Peer) =>
+            topUpRate > 0 && !soleSource[leecher.object] && topUpAllowance(leecher, topUpRate) <= topUpRate / 2,
+        };
   // The edge (lru, lfu, cdn-only, function) or the origin (origin-only): one server for every swarm.
   const server: Server = { id: -1, served: new Map() };
   const serverRate = policy === 'origin-only' ? scenario.originBytesPerS : scenario.cdnEgressBytesPerS;
@@ -363,6 +414,7 @@ export function simulate(
 
   const complete = (peer: Peer, piece: number, at: number): void => {
     peer.have[piece] = 1;
+    peer.haves[0] += pieceBytes;
     peer.progress[piece] = 0;
     peer.count++;
     swarms[peer.object]!.copies[piece]!++;
@@ -463,23 +515,47 @@ export function simulate(
     holdS: number,
     now: number,
     started: (peer: Peer) => boolean,
+    choker?: { tick: boolean; yields: (leecher: Peer) => boolean },
   ): void => {
     const rotated: Peer[] = [];
-    for (const [leecher, since] of uploader.served) {
+    for (const leecher of uploader.served.keys()) {
       const gone = leecher.doneAt !== null || leecher.leaveAt <= now || !started(leecher);
       if (gone || !interesting(uploader, leecher)) {
         uploader.served.delete(leecher);
         leecher.fetching.delete(uploader.id);
-      } else if (now - since >= holdS) {
-        uploader.served.delete(leecher);
-        leecher.fetching.delete(uploader.id);
-        rotated.push(leecher);
       }
     }
-    // Those rotated out go to the back of the queue: others get the slots first.
+    // The agent's choker (choker.tick): at a tick, slots past their hold or whose leecher yields go to
+    // those waiting, oldest slot first, no more than wait; between ticks, only freed slots are filled.
+    let waiting = Number.POSITIVE_INFINITY;
+    if (choker !== undefined) {
+      waiting = 0;
+      if (choker.tick) {
+        for (const leecher of candidates) {
+          if (uploader.served.has(leecher) || !started(leecher) || leecher.doneAt !== null) continue;
+          if (interesting(uploader, leecher)) waiting++;
+        }
+      }
+    }
+    for (const [leecher, since] of uploader.served) {
+      if (waiting === 0) break;
+      if (now - since < holdS && !(choker?.tick === true && choker.yields(leecher))) continue;
+      uploader.served.delete(leecher);
+      leecher.fetching.delete(uploader.id);
+      rotated.push(leecher);
+      waiting--;
+    }
+    // Those rotated out go to the back of the queue: others get the slots first. Without the choker a
+    // rotated leecher keeps its place among the candidates too (so a server's earlier arrival gets its slot
+    // straight back); the agent's choker queues it behind every waiting leecher (choker.ts chokeIntoQueue).
+    const behind = choker === undefined ? null : new Set(rotated);
     for (const leecher of [...candidates, ...rotated]) {
       if (uploader.served.size >= slots) break;
       if (leecher === uploader || uploader.served.has(leecher) || !started(leecher)) continue;
+      if (behind?.has(leecher) === true && candidates.includes(leecher)) {
+        behind.delete(leecher); // its turn comes after the candidates
+        continue;
+      }
       if (leecher.doneAt !== null || !interesting(uploader, leecher)) continue;
       uploader.served.set(leecher, now);
       if (uploader === server) leecher.edgeSlotAt ??= now;
@@ -521,6 +597,8 @@ export function simulate(
         served: new Map(),
         fetching: new Map(),
         fromPeers: 0,
+        haves: [0, 0],
+        edgeSent: [0, 0],
         pid: topology === undefined ? 0 : nextId % topology.pids,
         neighbours: new Set(),
         announcedAt: now,
@@ -650,7 +728,7 @@ export function simulate(
     // The server's slots: longest waiting first (the agent's choker), i.e. by arrival.
     if (policy !== 'function' || cdnHeldBytes > 0 || server.served.size > 0) {
       const queue = [...leechers].sort((a, b) => a.arrivedAt - b.arrivedAt || a.id - b.id);
-      rechoke(server, queue, cdnSlots, cdnHoldS, now, started);
+      rechoke(server, queue, cdnSlots, cdnHoldS, now, started, serverChoker(now));
     }
     // Water-filling: uploaders offer what is left of their uplink equally to leechers with room left.
     const room = new Map<Peer, number>(leechers.map((peer) => [peer, scenario.peerDownloadBytesPerS]));
@@ -659,10 +737,7 @@ export function simulate(
     const topUp = policy === 'function' ? (scenario.cdnTopUpBytesPerS ?? 0) : 0;
     const edgeRoom = new Map<Peer, number>(
       topUp > 0
-        ? leechers.map((peer) => [
-            peer,
-            soleSource[peer.object] ? Number.POSITIVE_INFINITY : Math.max(0, topUp - peer.fromPeers),
-          ])
+        ? leechers.map((peer) => [peer, soleSource[peer.object] ? Number.POSITIVE_INFINITY : topUpRoom(peer, topUp)])
         : [],
     );
     const requestRoom = scenario.requests === undefined ? null : requestCaps(scenario.requests, leechers);
@@ -729,7 +804,11 @@ export function simulate(
       }
       return order;
     };
-    for (const leecher of leechers) leecher.fromPeers = 0;
+    for (const leecher of leechers) {
+      leecher.fromPeers = 0;
+      leecher.haves = [0, leecher.haves[0]];
+      leecher.edgeSent = [0, leecher.edgeSent[0]];
+    }
     const received = new Map<Peer, number>();
     const inbound = new Map<Peer, number>();
     for (const flow of flows.values())
@@ -758,6 +837,7 @@ export function simulate(
           objectAllBytes[leecher.object]! += amount;
           if (uploader === server) {
             leecher.gotCdn += amount;
+            leecher.edgeSent[0] += amount;
             if (policy === 'origin-only') chargeOrigin(leecher.object, amount);
             else {
               totals.cdn += amount;
