@@ -24,9 +24,9 @@ import { AccountingLog, AccountingRecorder } from '../../src/accounting/index.ts
 import { KeyRing, signToken, UrlGate } from '../../src/auth/index.ts';
 import { createHashPool } from '../../src/hashing/index.ts';
 import { createHttpServer, type HttpServerOptions } from '../../src/http/index.ts';
-import { buildMetainfo } from '../../src/metainfo/index.ts';
 import { Qos, resolveQos } from '../../src/qos/index.ts';
 import { createPieceCache, createPieceSlab, createSharedPieceCache, openStore } from '../../src/store/index.ts';
+import { ingestRandomObject } from './random-object.ts';
 
 /** Takes what the server writes (counting bytes) and never pushes back. */
 class StandInSocket extends EventEmitter {
@@ -89,18 +89,9 @@ const dir = await mkdtemp(join(tmpdir(), 'edgepeer-hot-path-'));
 const store = await openStore(join(dir, 'store'), { mode: 'write' });
 const pool = createHashPool();
 try {
-  const staging = await store.createStaging();
+  const object = await ingestRandomObject(store, pool, sizeMib, PIECE);
+  const { metainfo } = object;
   const length = sizeMib * PIECE;
-  await writeFile(join(staging, 'object.bin'), randomBytes(length));
-  const pieceHashes = await pool.hashFiles([{ path: join(staging, 'object.bin'), length }], PIECE);
-  const metainfo = buildMetainfo({
-    name: 'object.bin',
-    pieceLength: PIECE,
-    multiFile: false,
-    files: [{ path: [], length }],
-    pieceHashes,
-  });
-  const object = await store.adoptStaging(staging, metainfo);
   const cache = createPieceCache(store, {
     maxBytes: 2 * length,
     verify: (data, expected) => pool.verify(data, expected),

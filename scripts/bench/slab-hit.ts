@@ -1,15 +1,7 @@
-// The cost of one cache hit for a 16 KiB span, without a server: the one-thread cache (CachingSource:
-// readSpanSync, a view of the piece it holds) against the serving threads' shared slab (readSpanSync,
-// a view of its slot, pinned, then releaseSpan), over a real store, both filled. Batches of each take
-// turns, timed by the wall clock (batches too short for CPU time's ticks): the lowest batch and the lower
-// quartile are the figures a loaded machine disturbs least (a batch it preempted only reads slower).
-// usage: node scripts/bench/slab-hit.ts [SIZE_MIB=64] [BATCHES=2000] [HITS_PER_BATCH=2000]
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHashPool } from '../../src/hashing/index.ts';
-import { buildMetainfo } from '../../src/metainfo/index.ts';
 import {
   createPieceCache,
   createPieceSlab,
@@ -17,6 +9,7 @@ import {
   openStore,
   type PieceCache,
 } from '../../src/store/index.ts';
+import { ingestRandomObject } from './random-object.ts';
 
 const sizeMib = Number(process.argv[2] ?? 64);
 const batches = Number(process.argv[3] ?? 2000);
@@ -28,18 +21,8 @@ const dir = await mkdtemp(join(tmpdir(), 'edgepeer-slab-hit-'));
 const store = await openStore(join(dir, 'store'), { mode: 'write' });
 const pool = createHashPool();
 try {
-  const staging = await store.createStaging();
+  const { infoHash, metainfo } = await ingestRandomObject(store, pool, sizeMib, PIECE);
   const length = sizeMib * PIECE;
-  await writeFile(join(staging, 'object.bin'), randomBytes(length));
-  const pieceHashes = await pool.hashFiles([{ path: join(staging, 'object.bin'), length }], PIECE);
-  const metainfo = buildMetainfo({
-    name: 'object.bin',
-    pieceLength: PIECE,
-    multiFile: false,
-    files: [{ path: [], length }],
-    pieceHashes,
-  });
-  const { infoHash } = await store.adoptStaging(staging, metainfo);
   const verify = (data: Uint8Array, expected: Uint8Array) => pool.verify(data, expected);
   const caches: Array<{ name: string; cache: PieceCache; ns: number[] }> = [
     { name: 'cache', cache: createPieceCache(store, { maxBytes: 2 * length, verify }), ns: [] },

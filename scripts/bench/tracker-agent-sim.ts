@@ -105,6 +105,8 @@ function makeObject(): StoredObject & { bitfield: SimBitfield } {
     infoHash,
     name: metainfo.name,
     length: metainfo.length,
+    pieceLength,
+    pieceCount,
     metainfo,
     bitfield,
     piecesHeld: bitfield.count(),
@@ -119,6 +121,14 @@ class SimStore extends EventEmitter<StoreEvents> {
   readonly objects = new Map<string, StoredObject & { bitfield: SimBitfield }>();
   list(): StoredObject[] {
     return [...this.objects.values()];
+  }
+
+  get(infoHash: string): StoredObject | undefined {
+    return this.objects.get(infoHash);
+  }
+
+  metainfoOf(infoHash: string): Metainfo | undefined {
+    return this.objects.get(infoHash)?.metainfo;
   }
 }
 

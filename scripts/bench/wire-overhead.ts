@@ -104,12 +104,12 @@ async function compare(variants: string[], totalMiB: number, header = true): Pro
   }
   for (const variant of variants) {
     const server = spawnSelf([`serve-${variant}`], 1, ['pipe', 'pipe', 'inherit']);
-    const [line] = (await once(server.stdout, 'data')) as [Buffer];
+    const [line] = (await once(server.stdout!, 'data')) as [Buffer];
     const port = Number(/PORT (\d+)/.exec(line.toString())![1]);
     const before = cpuSeconds(server.pid!);
     const clientProcess = spawnSelf(['client', String(port), String(totalMiB)], 0, ['ignore', 'pipe', 'inherit']);
     let out = '';
-    clientProcess.stdout.on('data', (d: Buffer) => {
+    clientProcess.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
     });
     await once(clientProcess, 'exit');
@@ -136,7 +136,7 @@ async function serveStock(): Promise<void> {
   const server = createServer({ noDelay: true }, (socket) => {
     const wire = new Wire();
     socket.on('error', () => {});
-    socket.pipe(wire as unknown as NodeJS.WritableStream).pipe(socket);
+    (socket.pipe(wire as unknown as NodeJS.WritableStream) as unknown as NodeJS.ReadableStream).pipe(socket);
     wire.on('handshake', (infoHash: string) => {
       wire.handshake(infoHash, randomBytes(20), { dht: false, fast: true });
       wire.haveAll();

@@ -99,7 +99,7 @@ async function compare(totalMiB: number): Promise<void> {
         return x && y ? median(x.map((v, i) => v / y[i]!)) : Number.NaN;
       };
       for (const [a, b] of [
-        ['t2', 't1'],
+        ['t2', 't1'] as const,
         ['slab1', 't1'],
         ['t2', 'slab1'],
         ['base-t2', 'base-t1'],
