@@ -22,6 +22,7 @@ import { EventEmitter, once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import Wire from 'bittorrent-protocol';
+import { encodeRequests, PieceCounter, sendHandshake } from './wire-client.ts';
 
 const OBJECT_BYTES = 64 * 1024 * 1024;
 const PIECE = 1024 * 1024;
@@ -216,69 +217,23 @@ async function serveEdgepeer(feature: 'none' | 'qos' | 'acct'): Promise<void> {
 async function client(port: number, totalMiB: number): Promise<void> {
   const socket = connect({ port, host: '127.0.0.1', noDelay: true });
   await once(socket, 'connect');
-  const reserved = Buffer.alloc(8);
-  reserved[7] = 0x04;
-  socket.write(
-    Buffer.concat([
-      Buffer.from([19]),
-      Buffer.from('BitTorrent protocol'),
-      reserved,
-      Buffer.from(INFO_HASH, 'hex'),
-      randomBytes(20),
-    ]),
-  );
-  socket.write(Buffer.from([0, 0, 0, 1, 2]));
+  sendHandshake(socket, INFO_HASH);
   const total = (totalMiB * 1024 * 1024) / BLOCK;
   const blocksPerObject = OBJECT_BYTES / BLOCK;
   let sent = 0;
   let received = 0;
   let started = 0;
   const requestMore = (n: number): void => {
-    const batch = Buffer.allocUnsafe(17 * n);
-    for (let k = 0; k < n; k++) {
-      const block = sent++ % blocksPerObject;
-      const o = k * 17;
-      batch.writeUInt32BE(13, o);
-      batch[o + 4] = 6;
-      batch.writeUInt32BE(Math.floor((block * BLOCK) / PIECE), o + 5);
-      batch.writeUInt32BE((block * BLOCK) % PIECE, o + 9);
-      batch.writeUInt32BE(BLOCK, o + 13);
-    }
-    socket.write(batch);
+    socket.write(encodeRequests(n, () => sent++ % blocksPerObject, PIECE, BLOCK));
   };
-  // Streaming parse without copying: skip the 68-byte handshake, then read 5-byte headers (length, id)
-  // and skip payloads; a piece message counts once its payload has gone by.
-  const header = Buffer.alloc(5);
-  let headerHave = 0;
-  let skip = 68;
-  let skippingPiece = false;
+  const counter = new PieceCounter(() => {
+    if (started !== 0) return;
+    started = performance.now();
+    requestMore(Math.min(DEPTH, total));
+  });
   await new Promise<void>((resolve) => {
     socket.on('data', (chunk: Buffer) => {
-      let i = 0;
-      let newlyReceived = 0;
-      while (i < chunk.length) {
-        if (skip > 0) {
-          const take = Math.min(skip, chunk.length - i);
-          skip -= take;
-          i += take;
-          if (skip === 0 && skippingPiece) {
-            skippingPiece = false;
-            newlyReceived++;
-          }
-          continue;
-        }
-        header[headerHave++] = chunk[i++]!;
-        if (headerHave === 4 && header.readUInt32BE(0) === 0) headerHave = 0; // keep-alive
-        if (headerHave < 5) continue;
-        headerHave = 0;
-        const id = header[4];
-        skip = header.readUInt32BE(0) - 1;
-        if (id === 7) skippingPiece = true;
-        if (id === 1 && started === 0) {
-          started = performance.now();
-          requestMore(Math.min(DEPTH, total));
-        }
-      }
+      const newlyReceived = counter.feed(chunk);
       if (newlyReceived > 0) {
         received += newlyReceived;
         const more = Math.min(newlyReceived, total - sent);

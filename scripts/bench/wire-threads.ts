@@ -14,13 +14,13 @@
 //   env: ROUNDS=3 CONNS=8 SIZE_MIB=256 PIN=1 SERVERS="t1 slab1 t2" DATA_DIR=/tmp/edgepeer-bench-data
 //        BASE_ROOT=(a built checkout of an earlier commit: its servers too, as base-t1 ..., same rounds)
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { encodeRequests, PieceCounter, sendHandshake } from './wire-client.ts';
 
 const BLOCK = 16 * 1024;
 const PIECE = 1024 * 1024;
@@ -261,68 +261,24 @@ async function leech(
   if (blocks <= 0) return;
   const socket = connect({ port, host: '127.0.0.1', noDelay: true });
   await once(socket, 'connect');
-  const reserved = Buffer.alloc(8);
-  reserved[7] = 0x04;
-  socket.write(
-    Buffer.concat([
-      Buffer.from([19]),
-      Buffer.from('BitTorrent protocol'),
-      reserved,
-      Buffer.from(infoHash, 'hex'),
-      randomBytes(20),
-    ]),
-  );
-  socket.write(Buffer.from([0, 0, 0, 1, 2])); // interested
+  sendHandshake(socket, infoHash);
   // Blocks of the object from a different place for each connection, wrapping around.
   let sent = 0;
   let received = 0;
   const requestMore = (n: number): void => {
-    const batch = Buffer.allocUnsafe(17 * n);
-    for (let k = 0; k < n; k++) {
-      const block = (offset * 997 + sent++) % objectBlocks;
-      const o = k * 17;
-      batch.writeUInt32BE(13, o);
-      batch[o + 4] = 6;
-      batch.writeUInt32BE(Math.floor((block * BLOCK) / PIECE), o + 5);
-      batch.writeUInt32BE((block * BLOCK) % PIECE, o + 9);
-      batch.writeUInt32BE(BLOCK, o + 13);
-    }
-    socket.write(batch);
+    socket.write(encodeRequests(n, () => (offset * 997 + sent++) % objectBlocks, PIECE, BLOCK));
   };
-  const header = Buffer.alloc(5);
-  let headerHave = 0;
-  let skip = 68;
-  let skippingPiece = false;
   let unchoked = false;
+  const counter = new PieceCounter(() => {
+    if (unchoked) return;
+    unchoked = true;
+    requestMore(Math.min(depth, blocks));
+  });
   await new Promise<void>((resolve, reject) => {
     socket.on('error', reject);
     socket.on('close', () => (received >= blocks ? resolve() : reject(new Error('connection closed early'))));
     socket.on('data', (chunk: Buffer) => {
-      let i = 0;
-      let newlyReceived = 0;
-      while (i < chunk.length) {
-        if (skip > 0) {
-          const take = Math.min(skip, chunk.length - i);
-          skip -= take;
-          i += take;
-          if (skip === 0 && skippingPiece) {
-            skippingPiece = false;
-            newlyReceived++;
-          }
-          continue;
-        }
-        header[headerHave++] = chunk[i++]!;
-        if (headerHave === 4 && header.readUInt32BE(0) === 0) headerHave = 0; // keep-alive
-        if (headerHave < 5) continue;
-        headerHave = 0;
-        const id = header[4];
-        skip = header.readUInt32BE(0) - 1;
-        if (id === 7) skippingPiece = true;
-        if (id === 1 && !unchoked) {
-          unchoked = true;
-          requestMore(Math.min(depth, blocks));
-        }
-      }
+      const newlyReceived = counter.feed(chunk);
       if (newlyReceived > 0) {
         received += newlyReceived;
         const more = Math.min(newlyReceived, blocks - sent);
