@@ -233,7 +233,7 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
    * peers (sending this block would pass the allowance).
    */
   #topUpAllows(length: number): boolean {
-    if (this.#topUp === null || !this.#topUpPaced() || this.#topUp.maySend(Date.now(), length)) return true;
+    if (this.#topUp === null || !this.#topUpPaced() || this.#topUpMaySend(length)) return true;
     if (this.#topUpTimer === null) {
       this.#host.counters.topUpPauses++;
       this.#topUpTimer = setTimeout(() => {
@@ -242,6 +242,17 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
       }, TOP_UP_SLOT_MS);
     }
     return false;
+  }
+
+  /**
+   * This connection's meter, and the address's ledger when there is one: what HTTP (a web seed) sent the
+   * same address shows in the leecher's HAVEs only once its pieces complete, so without the ledger the
+   * wire and HTTP together could send up to twice the rate.
+   */
+  #topUpMaySend(length: number): boolean {
+    if (!this.#topUp!.maySend(Date.now(), length)) return false;
+    const ledger = this.#host.topUpLedger;
+    return ledger === null || ledger.maySend(this.address, this.#infoHash, length);
   }
 
   cancel(pieceIndex: number, begin: number, length: number): void {

@@ -238,9 +238,10 @@ describe('top-up over HTTP', () => {
     const overHttp = (await httpStats()).bytesSent - beforeHttp.bytesSent;
     const overWire = (await wire()).uploadedBytes - beforeWire.uploadedBytes;
     console.log(JSON.stringify({ topUpHttpFigures: { webSeedMs: ms, overHttp, overWire } }));
-    // It took pieces over both; the two together stayed at the top-up rate (each alone would give 128 KiB/s).
+    // The two together stay at the top-up rate (each alone would give 128 KiB/s): the wire counts what HTTP
+    // sent the address before the HAVEs show it, so the web seed, streaming, mostly takes the whole rate.
     expect(overHttp).toBeGreaterThan(0);
-    expect(overWire).toBeGreaterThan(0);
+    expect(overHttp + overWire).toBeGreaterThanOrEqual(CONTENT.length);
     expect(ms).toBeGreaterThanOrEqual(5500);
   });
 });

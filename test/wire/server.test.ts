@@ -6,7 +6,7 @@ import utMetadata from 'ut_metadata';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Logger } from '../../src/log/index.ts';
 import { createPeerWireServer, type MseMode, type PeerWireLimits, type PeerWireServer } from '../../src/wire/index.ts';
-import { TOP_UP_WINDOW_MS } from '../../src/wire/top-up.ts';
+import { TOP_UP_WINDOW_MS, TopUpLedger } from '../../src/wire/top-up.ts';
 import {
   closed,
   connectPeer,
@@ -55,6 +55,7 @@ async function startServer(
   store = new MemoryStore(),
   mse?: MseMode,
   topUpBytesPerSecond?: number,
+  topUpLedger?: TopUpLedger,
 ): Promise<Harness> {
   const cache = new GatedCache(store);
   const logs: LogLine[] = [];
@@ -77,6 +78,7 @@ async function startServer(
     onUploaded,
     ...(mse ? { mse } : {}),
     ...(topUpBytesPerSecond ? { topUpBytesPerSecond } : {}),
+    ...(topUpLedger ? { topUpLedger } : {}),
   });
   const { port } = await server.listen();
   cleanups.push(() => server.close(0));
@@ -727,6 +729,23 @@ describe('peer wire server: top-up (storageControl.topUpRate)', () => {
     expect(block!.equals(pieceBytes(object, 1))).toBe(true);
     expect(Date.now() - asked).toBeGreaterThanOrEqual(TOP_UP_WINDOW_MS - 500);
     expect(h.server.stats()).toMatchObject({ requestsRejected: 0, connections: 1, uploadedBytes: 2 * PIECE });
+    expect(h.server.stats().topUpPauses).toBeGreaterThan(0);
+  });
+
+  it("counts what HTTP sent the same address (a web seed) before the leecher's HAVEs show it", async () => {
+    const ledger = new TopUpLedger(64 * 1024);
+    const h = await startServer({ allowedFastSetSize: 0 }, new MemoryStore(), undefined, 64 * 1024, ledger);
+    const object = makeObject('topup-http.bin', 16 * PIECE, PIECE);
+    await hold(h.store, object);
+    const p = await peer(h.port, object.infoHash);
+    await unchoked(p);
+    // HTTP sent this address the window's whole allowance (128 KiB in 2 s at 64 KiB/s); no HAVE shows it yet.
+    ledger.sent('127.0.0.1', object.infoHash, 2 * 64 * 1024);
+    const asked = Date.now();
+    const [block] = await download(p, object, [0]);
+    expect(block!.equals(pieceBytes(object, 0))).toBe(true);
+    expect(Date.now() - asked).toBeGreaterThanOrEqual(TOP_UP_WINDOW_MS - 500);
+    expect(h.server.stats()).toMatchObject({ requestsRejected: 0, uploadedBytes: PIECE });
     expect(h.server.stats().topUpPauses).toBeGreaterThan(0);
   });
 });
