@@ -97,7 +97,7 @@ export class TopUpFlow implements BodyFlow {
   }
 
   #record(bytes: number): void {
-    this.#ledger.sent(this.#address, this.#infoHash, bytes);
+    this.#ledger.sent(this.#address, this.#infoHash, bytes, true);
     this.#lastSentAt = this.#now();
   }
 }

@@ -186,7 +186,7 @@ export interface BodyFlow {
 /** The top-up ledger as the HTTP server uses it (src/wire's TopUpLedger), by client address and object. */
 export interface HttpTopUp {
   maySend(address: string, infoHash: string, length: number): boolean;
-  sent(address: string, infoHash: string, bytes: number): void;
+  sent(address: string, infoHash: string, bytes: number, overHttp: boolean): void;
 }
 
 export interface HttpsCertificate {

@@ -245,14 +245,13 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
   }
 
   /**
-   * This connection's meter, and the address's ledger when there is one: what HTTP (a web seed) sent the
-   * same address shows in the leecher's HAVEs only once its pieces complete, so without the ledger the
-   * wire and HTTP together could send up to twice the rate.
+   * This connection's meter, with what HTTP (a web seed) sent the same address as the edge's own bytes: the
+   * leecher's HAVEs show them only once their pieces complete, so without it the wire and HTTP together
+   * could send up to twice the rate.
    */
   #topUpMaySend(length: number): boolean {
-    if (!this.#topUp!.maySend(Date.now(), length)) return false;
-    const ledger = this.#host.topUpLedger;
-    return ledger === null || ledger.maySend(this.address, this.#infoHash, length);
+    const overHttp = this.#host.topUpLedger?.sentOverHttp(this.address, this.#infoHash) ?? 0;
+    return this.#topUp!.maySend(Date.now(), length, overHttp);
   }
 
   cancel(pieceIndex: number, begin: number, length: number): void {

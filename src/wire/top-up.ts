@@ -70,10 +70,16 @@ export class TopUpMeter {
     return Math.max(0, this.#rate - this.othersRate(now));
   }
 
-  /** Whether a block of `length` bytes may be sent now: this edge's bytes in the window stay within the allowance. */
-  maySend(now: number, length: number): boolean {
+  /**
+   * Whether a block of `length` bytes may be sent now: this edge's bytes in the window stay within the
+   * allowance. `elsewhere`: what the edge sent the leecher by another path in the window (HTTP, a web
+   * seed), which its HAVEs show only once the pieces complete: it counts as this edge's, not a peer's.
+   */
+  maySend(now: number, length: number, elsewhere = 0): boolean {
     const window = TOP_UP_WINDOW_MS / 1000;
-    return (this.#sent.total(now) + length) / window <= this.allowance(now);
+    const sent = this.#sent.total(now) + elsewhere;
+    const others = Math.max(0, this.#completed.total(now) - sent) / window;
+    return (sent + length) / window <= Math.max(0, this.#rate - others);
   }
 }
 
@@ -83,6 +89,8 @@ export const TOP_UP_HTTP_MAX_PAUSE_MS = 10_000;
 interface LedgerEntry {
   completed: Ring;
   sent: Ring;
+  /** Of `sent`, the HTTP bodies' bytes. */
+  sentOverHttp: Ring;
   /** Open peer wire connections from the address for the object: leechers there the edge can see. */
   connections: number;
   lastAt: number;
@@ -146,12 +154,18 @@ export class TopUpLedger {
     entry.lastAt = now;
   }
 
-  /** This edge sent `bytes` of the object to `address` (wire block or HTTP body). */
-  sent(address: string, infoHash: string, bytes: number): void {
+  /** This edge sent `bytes` of the object to `address` (wire block, or HTTP body when `overHttp`). */
+  sent(address: string, infoHash: string, bytes: number, overHttp = false): void {
     const now = this.#now();
     const entry = this.#entry(address, infoHash);
     entry.sent.add(now, bytes);
+    if (overHttp) entry.sentOverHttp.add(now, bytes);
     entry.lastAt = now;
+  }
+
+  /** The HTTP bytes of the object sent to `address` in the window (the wire's meter counts them as its own). */
+  sentOverHttp(address: string, infoHash: string): number {
+    return this.#entries.get(keyOf(address, infoHash))?.sentOverHttp.total(this.#now()) ?? 0;
   }
 
   /** The address's rate of the object from other sources over the window, bytes per second. */
@@ -187,7 +201,13 @@ export class TopUpLedger {
     let entry = this.#entries.get(key);
     if (entry === undefined) {
       this.#sweep();
-      entry = { completed: new Ring(), sent: new Ring(), connections: 0, lastAt: this.#now() };
+      entry = {
+        completed: new Ring(),
+        sent: new Ring(),
+        sentOverHttp: new Ring(),
+        connections: 0,
+        lastAt: this.#now(),
+      };
       this.#entries.set(key, entry);
     }
     return entry;

@@ -239,7 +239,7 @@ describe('top-up over HTTP', () => {
     const overWire = (await wire()).uploadedBytes - beforeWire.uploadedBytes;
     console.log(JSON.stringify({ topUpHttpFigures: { webSeedMs: ms, overHttp, overWire } }));
     // The two together stay at the top-up rate (each alone would give 128 KiB/s): the wire counts what HTTP
-    // sent the address before the HAVEs show it, so the web seed, streaming, mostly takes the whole rate.
+    // sent the address as its own before the HAVEs show it, so the web seed, streaming, mostly takes it all.
     expect(overHttp).toBeGreaterThan(0);
     expect(overHttp + overWire).toBeGreaterThanOrEqual(CONTENT.length);
     expect(ms).toBeGreaterThanOrEqual(5500);

@@ -740,7 +740,7 @@ describe('peer wire server: top-up (storageControl.topUpRate)', () => {
     const p = await peer(h.port, object.infoHash);
     await unchoked(p);
     // HTTP sent this address the window's whole allowance (128 KiB in 2 s at 64 KiB/s); no HAVE shows it yet.
-    ledger.sent('127.0.0.1', object.infoHash, 2 * 64 * 1024);
+    ledger.sent('127.0.0.1', object.infoHash, 2 * 64 * 1024, true);
     const asked = Date.now();
     const [block] = await download(p, object, [0]);
     expect(block!.equals(pieceBytes(object, 0))).toBe(true);
