@@ -60,26 +60,24 @@ export class TopUpMeter {
     this.#sent.add(now, bytes);
   }
 
-  /** The leecher's rate from other sources over the window, bytes per second. */
-  othersRate(now: number): number {
-    return Math.max(0, this.#completed.total(now) - this.#sent.total(now)) / (TOP_UP_WINDOW_MS / 1000);
+  /**
+   * The leecher's rate from other sources over the window, bytes per second. `elsewhere`: what the edge sent
+   * the leecher by another path in the window (HTTP, a web seed), which its HAVEs show only once the pieces
+   * complete: it counts as this edge's, not a peer's.
+   */
+  othersRate(now: number, elsewhere = 0): number {
+    return Math.max(0, this.#completed.total(now) - this.#sent.total(now) - elsewhere) / (TOP_UP_WINDOW_MS / 1000);
   }
 
   /** This edge's share: the top-up rate less what others give, bytes per second. */
-  allowance(now: number): number {
-    return Math.max(0, this.#rate - this.othersRate(now));
+  allowance(now: number, elsewhere = 0): number {
+    return Math.max(0, this.#rate - this.othersRate(now, elsewhere));
   }
 
-  /**
-   * Whether a block of `length` bytes may be sent now: this edge's bytes in the window stay within the
-   * allowance. `elsewhere`: what the edge sent the leecher by another path in the window (HTTP, a web
-   * seed), which its HAVEs show only once the pieces complete: it counts as this edge's, not a peer's.
-   */
+  /** Whether a block of `length` bytes may be sent now: this edge's bytes in the window stay within the allowance. */
   maySend(now: number, length: number, elsewhere = 0): boolean {
     const window = TOP_UP_WINDOW_MS / 1000;
-    const sent = this.#sent.total(now) + elsewhere;
-    const others = Math.max(0, this.#completed.total(now) - sent) / window;
-    return (sent + length) / window <= Math.max(0, this.#rate - others);
+    return (this.#sent.total(now) + elsewhere + length) / window <= this.allowance(now, elsewhere);
   }
 }
 
