@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { createHttpServer, type HttpServer, type HttpServerOptions, objectUrls } from '../../src/http/index.ts';
 import { encodeTorrent, type Metainfo } from '../../src/metainfo/index.ts';
 import { createPieceCache, openStore, type PieceCache, type Store } from '../../src/store/index.ts';
+import { IMPORT_ALERT_WAITER } from '../helpers/libtorrent.ts';
 import { metainfoFor, testBytes } from './memory-store.ts';
 
 export const run = promisify(execFile);
@@ -165,7 +166,7 @@ export const MULTI_FILE: ContentSpec = {
 };
 
 /** A python3-libtorrent leecher (run with /usr/bin/python3 -c): adds the torrent, waits on alerts until it seeds or the deadline passes, prints one JSON line. */
-export const WEB_SEED_LEECH = `
+export const WEB_SEED_LEECH = `${IMPORT_ALERT_WAITER}
 import json, sys, time
 import libtorrent as lt
 torrent, save_path, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
@@ -176,13 +177,13 @@ session = lt.session({
     'alert_mask': int(lt.alert.category_t.error_notification | lt.alert.category_t.status_notification
                       | lt.alert.category_t.peer_notification),
 }, 0)  # 0: no default plugins, so no peer exchange (web seeds only)
+alerts = AlertWaiter(session)
 handle = session.add_torrent({'ti': lt.torrent_info(torrent), 'save_path': save_path})
 problems = []
 deadline = time.monotonic() + seconds
 status = handle.status()
 while not status.is_seeding and time.monotonic() < deadline:
-    session.wait_for_alert(250)
-    for alert in session.pop_alerts():
+    for alert in alerts.pop(250):
         if isinstance(alert, (lt.url_seed_alert, lt.hash_failed_alert, lt.torrent_error_alert, lt.file_error_alert)):
             problems.append(type(alert).__name__ + ': ' + alert.message())
     status = handle.status()

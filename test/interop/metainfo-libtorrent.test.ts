@@ -6,14 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeTorrent, type Metainfo, magnetLink, pieceSpans } from '../../src/metainfo/index.ts';
+import { IMPORT_ALERT_WAITER } from '../helpers/libtorrent.ts';
 import { metainfoFor, run, writeTree } from './metainfo-support.ts';
 
 const PYTHON = '/usr/bin/python3';
 
 // Loads a .torrent, prints what libtorrent read, then checks the data under save_path with a session
 // bound to loopback (no DHT, LSD, UPnP, NAT-PMP) and prints the number of pieces it verified.
-const DESCRIBE_TORRENT = `
-import json, sys, libtorrent as lt
+const DESCRIBE_TORRENT = `${IMPORT_ALERT_WAITER}
+import json, sys, time, libtorrent as lt
 path, save_path = sys.argv[1], sys.argv[2]
 ti = lt.torrent_info(path)
 fs = ti.orig_files()
@@ -36,13 +37,12 @@ out = {
 }
 session = lt.session({'listen_interfaces': '127.0.0.1:0', 'enable_dht': False, 'enable_lsd': False,
   'enable_upnp': False, 'enable_natpmp': False, 'alert_mask': lt.alert.category_t.status_notification}, 0)  # 0: no plugins, so no PEX
+alerts = AlertWaiter(session)
 handle = session.add_torrent({'ti': ti, 'save_path': save_path})
-while True:
-  if not session.wait_for_alert(30000):
+deadline = time.monotonic() + 30
+while not any(isinstance(a, lt.torrent_checked_alert) for a in alerts.pop(1000)):
+  if time.monotonic() > deadline:
     raise SystemExit('libtorrent did not finish checking within 30 s')
-  done = [a for a in session.pop_alerts() if isinstance(a, lt.torrent_checked_alert)]
-  if done:
-    break
 out['verifiedPieces'] = handle.status().num_pieces
 print(json.dumps(out))
 `;

@@ -11,11 +11,15 @@ usage: peer_auth_lt.py TORRENT SAVE_DIR --bind ADDRESS [--peer HOST:PORT] [--tim
 """
 import argparse
 import json
+import os
 import sys
 import threading
 import time
 
 import libtorrent as lt
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))
+from lt_alerts import AlertWaiter  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument("torrent")
@@ -44,6 +48,7 @@ ses = lt.session({
                       | lt.alert.category_t.tracker_notification | lt.alert.category_t.peer_notification),
 }, 0)
 ses.add_extension("ut_metadata")
+alerts = AlertWaiter(ses)
 
 
 def emit(record):
@@ -61,16 +66,14 @@ if args.peer:
     threading.Thread(target=lambda: (sys.stdin.read(), stdin_closed.set()), daemon=True).start()
     host, port = args.peer.rsplit(":", 1)
     while ses.listen_port() == 0:
-        ses.wait_for_alert(100)
-        ses.pop_alerts()
+        alerts.pop(100)
     handle.connect_peer((host, int(port)))
 
 connected = False
 deadline = time.monotonic() + args.timeout
 status = handle.status()
 while time.monotonic() < deadline:
-    ses.wait_for_alert(200)
-    for alert in ses.pop_alerts():
+    for alert in alerts.pop(200):
         if isinstance(alert, lt.tracker_reply_alert):
             replies.append(alert.num_peers)
         elif isinstance(alert, (lt.tracker_error_alert, lt.hash_failed_alert, lt.torrent_error_alert,

@@ -17,6 +17,9 @@ import time
 
 import libtorrent as lt
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))
+from lt_alerts import AlertWaiter  # noqa: E402
+
 NO_PEX = lt.torrent_flags.default_flags | lt.torrent_flags.disable_pex
 
 
@@ -48,12 +51,11 @@ def make_torrent(data_file):
 
 
 def wait_for_replies(sessions, deadline):
+    waiters = [AlertWaiter(ses) for ses in sessions]
     waiting = set(range(len(sessions)))
     while waiting and time.monotonic() < deadline:
         for index in list(waiting):
-            ses = sessions[index]
-            ses.wait_for_alert(50)
-            for alert in ses.pop_alerts():
+            for alert in waiters[index].pop(50):
                 if isinstance(alert, lt.tracker_reply_alert):
                     waiting.discard(index)
                 elif isinstance(alert, lt.tracker_error_alert):

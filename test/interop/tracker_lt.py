@@ -29,6 +29,9 @@ import urllib.request
 
 import libtorrent as lt
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))
+from lt_alerts import AlertWaiter  # noqa: E402
+
 
 # Torrents are added with peer exchange off (as DHT, LSD, UPnP and NAT-PMP are in the session below): this
 # client learns of peers only from the tracker or the test.
@@ -59,27 +62,27 @@ def emit(record):
 
 def seed(torrent, save_dir):
     ses = session()
+    alerts = AlertWaiter(ses)
     handle = ses.add_torrent({"ti": lt.torrent_info(torrent), "save_path": save_dir, "flags": NO_PEX})
     deadline = time.monotonic() + 60
     while not handle.status().is_seeding:
         if time.monotonic() > deadline:
             sys.exit("seeder: data check did not finish, or the data does not match")
-        ses.wait_for_alert(100)
-        ses.pop_alerts()
+        alerts.pop(100)
     emit({"ready": ses.listen_port()})
     sys.stdin.read()
 
 
-def url_list_from(ses, tracker, info_hash, total, wait_s=20):
+def url_list_from(alerts, tracker, info_hash, total, wait_s=20):
     """The url-list of the tracker's answer, asked until it has one (or wait_s passed).
 
     The session's listen port first: announced as 0 while it is not up, which a tracker refuses. Asked again
     while the answer has no url-list: on a loaded machine the CDN's own announce may reach the tracker a
     moment after ours. The last failure reason, if any, goes to stderr."""
+    ses = alerts.session
     deadline = time.monotonic() + wait_s
     while ses.listen_port() == 0 and time.monotonic() < deadline:
-        ses.wait_for_alert(100)
-        ses.pop_alerts()
+        alerts.pop(100)
     last = None
     while True:
         query = urllib.parse.urlencode({
@@ -126,6 +129,7 @@ def leech(torrent, save_dir, args):
     if trace:
         trace({"ev": "script", "at": SCRIPT_START})
     ses = session()
+    alerts = AlertWaiter(ses)
     if trace:
         ses.apply_settings({"alert_mask": ses.get_settings()["alert_mask"]
                             | int(lt.alert.category_t.piece_progress_notification
@@ -139,7 +143,7 @@ def leech(torrent, save_dir, args):
         handle.set_upload_limit(upload_limit)
     web_seeds = []
     if web_seeds_from:
-        web_seeds = url_list_from(ses, web_seeds_from, bytes.fromhex(str(ti.info_hash())), ti.total_size())
+        web_seeds = url_list_from(alerts, web_seeds_from, bytes.fromhex(str(ti.info_hash())), ti.total_size())
         for url in web_seeds:
             handle.add_url_seed(url)
         emit({"web_seeds": web_seeds})
@@ -153,8 +157,7 @@ def leech(torrent, save_dir, args):
     status = handle.status()
     next_sample = 0.0
     while not status.is_seeding and time.monotonic() < deadline:
-        ses.wait_for_alert(200)
-        for alert in ses.pop_alerts():
+        for alert in alerts.pop(200):
             if trace:
                 trace_alert(trace, alert)
             if isinstance(alert, lt.tracker_reply_alert):
@@ -179,8 +182,7 @@ def leech(torrent, save_dir, args):
         handle.force_reannounce()
         end = time.monotonic() + 5
         while time.monotonic() < end:
-            ses.wait_for_alert(200)
-            if any(isinstance(alert, lt.tracker_reply_alert) for alert in ses.pop_alerts()):
+            if any(isinstance(alert, lt.tracker_reply_alert) for alert in alerts.pop(200)):
                 break
     if trace:
         trace({"ev": "result"})

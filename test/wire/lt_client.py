@@ -16,10 +16,15 @@ usage: /usr/bin/python3 lt_client.py (--torrent FILE | --magnet URI) --save DIR 
 """
 import argparse
 import json
+import os
 import re
+import sys
 import time
 
 import libtorrent as lt
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers"))
+from lt_alerts import AlertWaiter  # noqa: E402
 
 p = argparse.ArgumentParser()
 p.add_argument("--torrent")
@@ -67,6 +72,7 @@ elif args.encryption == "forced":
 ses = lt.session(settings, 0)
 ses.add_extension("ut_metadata")
 ses.add_extension("smart_ban")
+alerts = AlertWaiter(ses)
 
 if args.torrent:
     atp = lt.add_torrent_params()
@@ -101,8 +107,7 @@ DONT_HAVE = re.compile(r"DONT_HAVE.*?(\d+)")
 
 done = False
 while True:
-    ses.wait_for_alert(10)
-    for alert in ses.pop_alerts():
+    for alert in alerts.pop(10):
         if isinstance(alert, (lt.hash_failed_alert, lt.torrent_error_alert, lt.file_error_alert)):
             problems.append(type(alert).__name__ + ": " + alert.message())
         elif isinstance(alert, lt.peer_disconnected_alert):
