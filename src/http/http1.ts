@@ -1043,8 +1043,9 @@ export function createHttp1Server(options: Http1ServerOptions): Http1Server {
     Math.min(1000, Math.floor(Math.min(limits.requestTimeoutMs, limits.keepAliveTimeoutMs, limits.idleTimeoutMs) / 4)),
   );
   const sweep = setInterval(() => {
-    // A connection that sent nothing for a while goes to the sweep below, which times it out as any other.
-    raw?.sweep(RAW_WAIT_MS);
+    // A connection that sent nothing for a while goes to the sweep below, which times it out as any other;
+    // one whose answer is not out within the idle timeout is closed, as a socket's stalled response is.
+    raw?.sweep(RAW_WAIT_MS, limits.idleTimeoutMs);
     sweepConnections(connections, limits);
   }, sweepEveryMs);
   sweep.unref();
@@ -1061,7 +1062,7 @@ export function createHttp1Server(options: Http1ServerOptions): Http1Server {
       return refusedConnections;
     },
     closeIdle() {
-      raw?.sweep(0);
+      raw?.sweep(0, Number.POSITIVE_INFINITY);
       for (const connection of connections) {
         if (connection.state === 'responding') connection.closeWhenDone = true;
         else connection.close(true);

@@ -103,6 +103,8 @@ export interface RawAcceptHandlers {
 export class RawConnection {
   readonly address: string;
   readonly acceptedAt = Date.now();
+  /** When its request went to the owner (0 before). */
+  answeringSince = 0;
   /**
    * 'waiting': nothing read yet; 'answering': its request is with the owner; 'sent': the answer is being
    * written; 'done': closed or given on.
@@ -169,6 +171,7 @@ export class RawConnection {
     if (this.state !== 'waiting' || arrayBuffer === undefined) return; // bytes after a `Connection: close` request
     const bytes = Buffer.from(arrayBuffer, streamBaseState[kArrayBufferOffset]!, length);
     this.state = 'answering';
+    this.answeringSince = Date.now();
     this.#owner.unwaited(this);
     if (!this.#owner.handlers.first(bytes, this)) {
       this.state = 'waiting';
@@ -184,8 +187,12 @@ export interface RawAcceptor {
   readonly open: number;
   forget(connection: RawConnection, closed?: boolean): void;
   unwaited(connection: RawConnection): void;
-  /** Gives on connections that sent nothing for `waitMs` (their owner's timeouts apply from then). */
-  sweep(waitMs: number): void;
+  /**
+   * Gives on connections that sent nothing for `waitMs` (their owner's timeouts apply from then), and
+   * closes those whose answer has not gone out `answerMs` after their request came: an answer that never
+   * comes (a shared store not answering) or a client that stopped reading must not hold a connection.
+   */
+  sweep(waitMs: number, answerMs: number): void;
   /** Closes every connection on its handle. */
   closeAll(): void;
 }
@@ -201,6 +208,8 @@ export function takeOverAccepts(server: Server, handlers: RawAcceptHandlers): Ra
   const open = new Set<RawConnection>();
   /** Connections that read nothing yet, for the sweep. */
   const waiting = new Set<RawConnection>();
+  /** Connections whose request is with the owner or whose answer is being written, for the sweep. */
+  const answering = new Set<RawConnection>();
   const acceptor: RawAcceptor = {
     handlers,
     get open() {
@@ -209,15 +218,20 @@ export function takeOverAccepts(server: Server, handlers: RawAcceptHandlers): Ra
     forget(connection, closed = true) {
       open.delete(connection);
       waiting.delete(connection);
+      answering.delete(connection);
       if (closed) handlers.closed(connection.address);
     },
     unwaited(connection) {
       waiting.delete(connection);
+      answering.add(connection);
     },
-    sweep(waitMs) {
-      const before = Date.now() - waitMs;
+    sweep(waitMs, answerMs) {
+      const now = Date.now();
       for (const connection of waiting) {
-        if (connection.acceptedAt <= before) connection.giveOn(Buffer.alloc(0));
+        if (connection.acceptedAt <= now - waitMs) connection.giveOn(Buffer.alloc(0));
+      }
+      for (const connection of answering) {
+        if (connection.answeringSince <= now - answerMs) connection.close();
       }
     },
     closeAll() {

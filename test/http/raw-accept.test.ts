@@ -24,7 +24,10 @@ afterEach(async () => {
   server = undefined;
 });
 
-/** A server answering `/one` through oneShot (later, as an async store would) and anything via onRequest. */
+/**
+ * A server answering `/one` through oneShot (later, as an async store would), taking `/hang` and never
+ * answering (a shared store that stopped answering), and anything else via onRequest.
+ */
 async function start(limits = LIMITS) {
   const seen: string[] = [];
   server = createHttp1Server({
@@ -35,6 +38,7 @@ async function start(limits = LIMITS) {
       response.end('socket');
     },
     oneShot: (request, remoteAddress, reply) => {
+      if (request.url === '/hang') return true;
       if (!request.url.startsWith('/one')) return false;
       seen.push(`raw ${request.url} ${remoteAddress}`);
       setImmediate(() => reply(200, 'Content-Length: 3\r\n', Buffer.from('raw')));
@@ -97,5 +101,14 @@ describe('HTTP/1.1 layer, oneShot on libuv handles', () => {
     expect(refused).toBe('');
     expect(server!.refusedConnections).toBe(1);
     held.destroy();
+  });
+
+  it('closes a connection whose answer does not come within the idle timeout, and counts it closed', async () => {
+    const { port } = await start({ ...LIMITS, idleTimeoutMs: 300 });
+    const startedAt = Date.now();
+    const answer = await exchange(port, 'GET /hang HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n');
+    expect(answer).toBe('');
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(300);
+    await expect.poll(() => server!.connections).toBe(0);
   });
 });
