@@ -215,8 +215,10 @@ export class PeerConnection implements ChokerPeer, ServingWireSink {
   }
 
   /**
-   * Top-up: the leecher got at least half the top-up rate from other peers over the last window, so it
+   * Top-up: the leecher got at least half the top-up rate from other sources over the last window, so it
    * needs its unchoke slot less than a leecher waiting with no other source (the choker lets it go early).
+   * What this edge sent it over HTTP (a web seed) counts here as another source, unlike in #topUpMaySend:
+   * those bytes leave the wire that much less to send, so the slot is wanted less all the same.
    */
   topUpSatisfied(): boolean {
     const topUp = this.#topUp;
