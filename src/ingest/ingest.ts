@@ -193,13 +193,7 @@ async function ingestNewLocal(
   if (options.pieces !== undefined) {
     // Only some pieces wanted: hash everything for the metainfo, then copy just those pieces.
     const pieceHashes = await ctx.hashPool.hashFiles(files, pieceLength, { onProgress: progress, signal: ctx.signal });
-    const metainfo = buildMetainfo({
-      ...content,
-      pieceLength,
-      pieceHashes,
-      createdBy: 'edgepeer',
-      ...identity(options),
-    });
+    const metainfo = metainfoOf({ ...content, pieceLength, pieceHashes }, options);
     const object = await ctx.store.addObject(metainfo, addOptions(options, source));
     return fillFromLocal(path, object, wantedPieces(options, metainfo), { ...options, onProgress: undefined }, ctx);
   }
@@ -212,22 +206,34 @@ async function ingestNewLocal(
       onProgress: progress,
       signal: ctx.signal,
     });
-    const metainfo = buildMetainfo({
-      ...content,
-      pieceLength,
-      pieceHashes,
-      createdBy: 'edgepeer',
-      ...identity(options),
-    });
-    const before = ctx.store.get(metainfo.infoHash);
-    const { piecesHeld: heldBefore = 0, expiresAt: expiresBefore } = before ?? {};
-    const object = await ctx.store.adoptStaging(staging, metainfo, addOptions(options, source));
-    const piecesAdded = object.piecesHeld - heldBefore;
-    return { object, status: before?.complete ? sameOrUpdated(expiresBefore, object) : 'ingested', piecesAdded };
+    return await adoptAsObject(staging, { ...content, pieceLength, pieceHashes }, options, source, ctx);
   } catch (err) {
     await ctx.store.discardStaging(staging).catch(() => {});
     throw err;
   }
+}
+
+type ContentHashed = Omit<Parameters<typeof buildMetainfo>[0], 'createdBy'>;
+
+/** The metainfo edgepeer writes for hashed content, with the tracker and privacy `options` ask for. */
+function metainfoOf(content: ContentHashed, options: IngestOptions) {
+  return buildMetainfo({ ...content, createdBy: 'edgepeer', ...identity(options) });
+}
+
+/** Makes the staging folder's files, hashed as `content` says, an object of the store (new, or an update of one held). */
+async function adoptAsObject(
+  staging: string,
+  content: ContentHashed,
+  options: IngestOptions,
+  source: string,
+  ctx: IngestContext,
+): Promise<Outcome> {
+  const metainfo = metainfoOf(content, options);
+  const before = ctx.store.get(metainfo.infoHash);
+  const { piecesHeld: heldBefore = 0, expiresAt: expiresBefore } = before ?? {};
+  const object = await ctx.store.adoptStaging(staging, metainfo, addOptions(options, source));
+  const piecesAdded = object.piecesHeld - heldBefore;
+  return { object, status: before?.complete ? sameOrUpdated(expiresBefore, object) : 'ingested', piecesAdded };
 }
 
 // New objects from an origin: stream into staging while hashing, in parallel ranges when allowed.
@@ -269,20 +275,14 @@ async function ingestNewFromOrigin(
     }
     if (length === 0)
       throw new InvalidArgumentError(`${source}: nothing to ingest, the origin sent 0 bytes`, { subject: source });
-    const metainfo = buildMetainfo({
-      name,
-      pieceLength,
-      multiFile: false,
-      files: [{ path: [], length }],
-      pieceHashes: Buffer.concat(digests),
-      createdBy: 'edgepeer',
-      ...identity(options),
-    });
-    const before = ctx.store.get(metainfo.infoHash);
-    const { piecesHeld: heldBefore = 0, expiresAt: expiresBefore } = before ?? {};
-    const object = await ctx.store.adoptStaging(staging, metainfo, addOptions(options, source));
-    const piecesAdded = object.piecesHeld - heldBefore;
-    return { object, status: before?.complete ? sameOrUpdated(expiresBefore, object) : 'ingested', piecesAdded };
+    const content = { name, multiFile: false, files: [{ path: [], length }] };
+    return await adoptAsObject(
+      staging,
+      { ...content, pieceLength, pieceHashes: Buffer.concat(digests) },
+      options,
+      source,
+      ctx,
+    );
   } catch (err) {
     await ctx.store.discardStaging(staging).catch(() => {});
     throw err;
