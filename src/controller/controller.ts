@@ -602,7 +602,7 @@ async function openFleetState(config: ControllerConfig, logger: Logger): Promise
     onReseeded: (restored) =>
       logger.warn(
         restored,
-        'controller: Redis came back without the fleet state; put back the edges and peer id this controller knows (edges resync their holdings)',
+        'controller: Redis came back without the fleet state; put back the edges, peer id and queued purges this controller knows (edges resync their holdings)',
       ),
   });
 }

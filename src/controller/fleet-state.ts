@@ -95,6 +95,8 @@ export interface FleetEvents {
   holdings: [edgeId: string, infoHash: string, pieceCount: number, bitfield: Uint8Array];
   /** An object's .torrent was stored (a controller that lacks it reads it with metainfo()). */
   metainfo: [infoHash: string];
+  /** A purge of one object was queued for an edge (`purge`), or dropped from its queue (null). */
+  'queued-purge': [edgeId: string, infoHash: string, purge: QueuedPurge | null];
 }
 
 export interface FleetState extends EventEmitter<FleetEvents> {

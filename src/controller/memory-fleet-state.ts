@@ -228,6 +228,7 @@ export class MemoryFleetState extends EventEmitter<FleetEvents> implements Fleet
     queued.delete(purge.infoHash);
     queued.set(purge.infoHash, { ...purge });
     await this.#save();
+    this.emit('queued-purge', edgeId, purge.infoHash, { ...purge });
   }
 
   async queuedPurges(edgeId: string): Promise<QueuedPurge[]> {
@@ -244,15 +245,18 @@ export class MemoryFleetState extends EventEmitter<FleetEvents> implements Fleet
     if (queued?.delete(infoHash) !== true) return;
     if (queued.size === 0) this.#queuedPurges.delete(edgeId);
     await this.#save();
+    this.emit('queued-purge', edgeId, infoHash, null);
   }
 
   async dropQueuedPurgesOf(infoHash: string): Promise<void> {
-    let dropped = false;
+    const droppedAt: string[] = [];
     for (const [edgeId, queued] of this.#queuedPurges) {
-      dropped = queued.delete(infoHash) || dropped;
+      if (queued.delete(infoHash)) droppedAt.push(edgeId);
       if (queued.size === 0) this.#queuedPurges.delete(edgeId);
     }
-    if (dropped) await this.#save();
+    if (droppedAt.length === 0) return;
+    await this.#save();
+    for (const edgeId of droppedAt) this.emit('queued-purge', edgeId, infoHash, null);
   }
 
   async putMetainfo(infoHash: string, torrent: Uint8Array): Promise<void> {

@@ -33,7 +33,7 @@ export interface RedisFleetStateOptions extends RedisConnectionOptions {
   /** Prefix of every key and of the channel; default 'ep:'. Tests give each fleet its own. */
   prefix?: string;
   /** Redis came back without the fleet's keys (restarted with no persistence, or flushed): what was put back. */
-  onReseeded?: (restored: { edges: number; peerId: boolean }) => void;
+  onReseeded?: (restored: { edges: number; peerId: boolean; queuedPurges: number }) => void;
 }
 
 type Client = RedisClient;
@@ -175,11 +175,15 @@ export class RedisFleetState extends EventEmitter<FleetEvents> implements FleetS
   readonly #onReseeded: NonNullable<RedisFleetStateOptions['onReseeded']>;
   /**
    * What this controller knows that Redis must not lose: the enrolled edges (their key hashes: without them
-   * every edge would have to enrol again) and the fleet's peer id. Put back when Redis comes back empty.
-   * Holdings, liveness and cursors are not kept: the edges' next heartbeats ask for their whole state.
+   * every edge would have to enrol again), the fleet's peer id, and the purges queued for edges that were
+   * down (without them an object purged fleet-wide would come back with its edge). Put back when Redis
+   * comes back empty. Holdings, liveness and cursors are not kept: the edges' next heartbeats ask for their
+   * whole state.
    */
   readonly #records = new Map<string, EdgeRecord>();
   #peerId: Buffer | null = null;
+  /** Edge id -> info hash -> its queued purge. */
+  readonly #purges = new Map<string, Map<string, QueuedPurge>>();
 
   private constructor(client: Client, subscriber: Client, prefix: string, options: RedisFleetStateOptions) {
     super();
@@ -188,7 +192,36 @@ export class RedisFleetState extends EventEmitter<FleetEvents> implements FleetS
     this.#prefix = prefix;
     this.#onReseeded = options.onReseeded ?? (() => {});
     this.on('edge-record', (record) => this.#records.set(record.id, { ...record }));
-    this.on('edge-removed', (edgeId) => this.#records.delete(edgeId));
+    this.on('edge-removed', (edgeId) => {
+      this.#records.delete(edgeId);
+      this.#purges.delete(edgeId);
+    });
+    this.on('queued-purge', (edgeId, infoHash, purge) => this.#rememberPurge(edgeId, infoHash, purge));
+  }
+
+  #rememberPurge(edgeId: string, infoHash: string, purge: QueuedPurge | null): void {
+    let queued = this.#purges.get(edgeId);
+    if (purge === null) {
+      queued?.delete(infoHash);
+      if (queued?.size === 0) this.#purges.delete(edgeId);
+      return;
+    }
+    if (queued === undefined) {
+      queued = new Map();
+      this.#purges.set(edgeId, queued);
+    }
+    queued.set(infoHash, { ...purge });
+  }
+
+  /** Reads every known edge's queued purges anew: at start, and after a reconnection (messages may be missed). */
+  async #reloadPurges(): Promise<void> {
+    // Issued in one turn: the client sends them as one pipeline.
+    const edgeIds = [...this.#records.keys()];
+    const queues = await Promise.all(edgeIds.map((edgeId) => this.queuedPurges(edgeId)));
+    this.#purges.clear();
+    edgeIds.forEach((edgeId, index) => {
+      for (const purge of queues[index]!) this.#rememberPurge(edgeId, purge.infoHash, purge);
+    });
   }
 
   /** Connects (rejects when Redis cannot be reached or refuses) and follows the other controllers' changes. */
@@ -200,6 +233,7 @@ export class RedisFleetState extends EventEmitter<FleetEvents> implements FleetS
       state.#onPublished(message),
     );
     for (const record of await state.listEdges()) state.#records.set(record.id, record);
+    await state.#reloadPurges();
     await client.set(state.#key('fleet', 'epoch'), state.#instance, { NX: true });
     // Every reconnection: was the fleet's state lost meanwhile?
     client.on('ready', () => void state.#reseedIfLost().catch(onError));
@@ -208,11 +242,16 @@ export class RedisFleetState extends EventEmitter<FleetEvents> implements FleetS
 
   /**
    * Redis without the fleet's epoch key lost everything (a restart with no persistence, a flush): puts back
-   * the edges and the peer id this controller knows, without overwriting what another controller put back
-   * first. The edges then resync their holdings at their next heartbeat (their cursors are gone).
+   * the edges, the peer id and the queued purges this controller knows, without overwriting what another
+   * controller put back first. The edges then resync their holdings at their next heartbeat (their cursors
+   * are gone), and get their queued purges as after any absence. With the epoch there, nothing was lost:
+   * the queued purges are read anew, for what this controller's subscription missed while it was away.
    */
   async #reseedIfLost(): Promise<void> {
-    if ((await this.#client.exists(this.#key('fleet', 'epoch'))) === 1) return;
+    if ((await this.#client.exists(this.#key('fleet', 'epoch'))) === 1) {
+      await this.#reloadPurges();
+      return;
+    }
     const edgesKey = this.#key('fleet', 'edges');
     let edges = 0;
     for (const record of this.#records.values()) {
@@ -222,8 +261,15 @@ export class RedisFleetState extends EventEmitter<FleetEvents> implements FleetS
     if (this.#peerId !== null) {
       peerId = (await this.#client.set(this.#key('fleet', 'peer-id'), this.#peerId, { NX: true })) !== null;
     }
+    let queuedPurges = 0;
+    for (const [edgeId, queued] of this.#purges) {
+      for (const purge of queued.values()) {
+        const key = this.#key(`e:${edgeId}`, 'purges');
+        queuedPurges += Number(await this.#client.hSetNX(key, purge.infoHash, JSON.stringify(purge)));
+      }
+    }
     await this.#client.set(this.#key('fleet', 'epoch'), this.#instance, { NX: true });
-    this.#onReseeded({ edges, peerId });
+    this.#onReseeded({ edges, peerId, queuedPurges });
   }
 
   async addToken(token: EnrolmentToken): Promise<void> {
@@ -360,6 +406,7 @@ export class RedisFleetState extends EventEmitter<FleetEvents> implements FleetS
   async queuePurge(edgeId: string, purge: QueuedPurge): Promise<void> {
     if ((await this.edge(edgeId)) === undefined) return;
     await this.#client.hSet(this.#key(`e:${edgeId}`, 'purges'), purge.infoHash, JSON.stringify(purge));
+    this.#tell('queued-purge', [edgeId, purge.infoHash, { ...purge }]);
   }
 
   async queuedPurges(edgeId: string): Promise<QueuedPurge[]> {
@@ -375,7 +422,9 @@ export class RedisFleetState extends EventEmitter<FleetEvents> implements FleetS
   }
 
   async dropQueuedPurge(edgeId: string, infoHash: string): Promise<void> {
-    await this.#client.hDel(this.#key(`e:${edgeId}`, 'purges'), infoHash);
+    if ((await this.#client.hDel(this.#key(`e:${edgeId}`, 'purges'), infoHash)) > 0) {
+      this.#tell('queued-purge', [edgeId, infoHash, null]);
+    }
   }
 
   // One round trip for the whole fleet: an ingest of many objects asks this once per object.
@@ -384,7 +433,10 @@ export class RedisFleetState extends EventEmitter<FleetEvents> implements FleetS
     if (edgeIds.length === 0) return;
     const batch = this.#client.multi();
     for (const edgeId of edgeIds) batch.hDel(this.#key(`e:${String(edgeId)}`, 'purges'), infoHash);
-    await batch.exec();
+    const dropped = await batch.exec();
+    edgeIds.forEach((edgeId, index) => {
+      if (Number(dropped[index]) > 0) this.#tell('queued-purge', [String(edgeId), infoHash, null]);
+    });
   }
 
   async putMetainfo(infoHash: string, torrent: Uint8Array): Promise<void> {

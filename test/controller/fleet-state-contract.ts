@@ -685,6 +685,37 @@ export function fleetStateContract(name: string, open: () => Promise<FleetState>
           await fleet.dropQueuedPurgesOf(second);
         }));
 
+      test('tells each purge queued and each one dropped, and nothing for what was not there', () =>
+        withFleet(async (fleet) => {
+          const [one, two] = [edgeRecord(), edgeRecord()];
+          await fleet.addEdge(one);
+          await fleet.addEdge(two);
+          const [first, second] = [infoHash(), infoHash()];
+          const told: unknown[][] = [];
+          fleet.on('queued-purge', (edgeId, object, purge) => told.push([edgeId, object, purge]));
+          await fleet.queuePurge(one.id, { infoHash: first, pieces: '0-3', queuedAt: 1000 });
+          await fleet.queuePurge(two.id, { infoHash: first, pieces: null, queuedAt: 1500 });
+          await fleet.queuePurge(one.id, { infoHash: second, pieces: null, queuedAt: 2000 });
+          await fleet.dropQueuedPurge(one.id, second);
+          await fleet.dropQueuedPurge(one.id, second);
+          await fleet.dropQueuedPurgesOf(first);
+          await fleet.dropQueuedPurgesOf(second);
+          expect(told.slice(0, 4)).toEqual([
+            [one.id, first, { infoHash: first, pieces: '0-3', queuedAt: 1000 }],
+            [two.id, first, { infoHash: first, pieces: null, queuedAt: 1500 }],
+            [one.id, second, { infoHash: second, pieces: null, queuedAt: 2000 }],
+            [one.id, second, null],
+          ]);
+          // dropQueuedPurgesOf: one per edge that had it, in no set order.
+          expect(told.slice(4)).toHaveLength(2);
+          expect(told.slice(4)).toEqual(
+            expect.arrayContaining([
+              [one.id, first, null],
+              [two.id, first, null],
+            ]),
+          );
+        }));
+
       test('keeps none for an unknown edge, and drops an edge’s purges with the edge', () =>
         withFleet(async (fleet) => {
           const edge = edgeRecord();

@@ -48,6 +48,46 @@ describe('redis fleet state shared by two controllers', () => {
     }
   });
 
+  it('puts back the purges queued for a down edge when Redis comes back empty, as the other controller heard of them', async () => {
+    const empty = await startRedis({ persist: false });
+    const prefix = `q${randomBytes(4).toString('hex')}:`;
+    const openOnEmpty = () => RedisFleetState.open({ url: empty.url, prefix });
+    const edgeId = 'edge-000000000001';
+    const [first, second, third, fourth] = Array.from({ length: 4 }, () => randomBytes(20).toString('hex'));
+    const purge = (infoHash: string, queuedAt: number) => ({ infoHash, pieces: null, queuedAt });
+    const one = await openOnEmpty();
+    let two: RedisFleetState | undefined;
+    try {
+      await one.addEdge({ id: edgeId, name: edgeId, keyHash: '00', enrolledAt: 1, draining: false });
+      await one.queuePurge(edgeId, purge(first!, 1));
+      // `two` reads the first at start, then hears of the others and of the drops.
+      two = await openOnEmpty();
+      const heard: unknown[] = [];
+      two.on('queued-purge', (_edge, infoHash, queued) => heard.push([infoHash, queued === null]));
+      await one.queuePurge(edgeId, purge(second!, 2));
+      await one.queuePurge(edgeId, purge(third!, 3));
+      await one.queuePurge(edgeId, purge(fourth!, 4));
+      await one.dropQueuedPurge(edgeId, third!);
+      await one.dropQueuedPurgesOf(fourth!);
+      await vi.waitFor(() => expect(heard).toHaveLength(5), { timeout: 2000, interval: 10 });
+      await one.close();
+
+      await empty.stop();
+      await empty.restart();
+      await vi.waitFor(
+        async () => {
+          expect(await two!.listEdges()).toHaveLength(1);
+          expect(await two!.queuedPurges(edgeId)).toEqual([purge(first!, 1), purge(second!, 2)]);
+        },
+        { timeout: 15_000, interval: 100 },
+      );
+    } finally {
+      await one.close().catch(() => {});
+      await two?.close();
+      await empty.dispose();
+    }
+  });
+
   it('refuses to open when Redis cannot be reached', async () => {
     await expect(RedisFleetState.open({ url: 'redis://user:secret@127.0.0.1:1', prefix: 'x:' })).rejects.toMatchObject({
       code: 'EDGEPEER_STATE_UNREACHABLE',
