@@ -168,6 +168,9 @@ describe('StorageControlPart', () => {
     await t.part.runRound();
     expect(t.pacing).toEqual([[t.infoHash, false]]);
     expect(t.part.explain(t.infoHash)).toMatchObject({ soleSource: false, paced: false });
+    expect(renderExplanation(t.part.explain(t.infoHash)!)).toContain(
+      'thin swarm: fewer than 2 seeds outside the CDN per leecher; top-up does not pace it',
+    );
     // 4 seeds for 2 leechers: paced.
     t.tick(1000);
     t.source.set(t.infoHash, t.counts([5, 5, 4, 4], [1, 1, 0, 0]));
