@@ -586,6 +586,8 @@ function storageControlOf(values: Values, where: (name: string) => string): Cont
       highCopies: high,
       demandPerCopy: values['storage-control-demand-per-copy'] as number,
       copiesPerLeecher: values['storage-control-copies-per-leecher'] as number,
+      // The controller places pieces; pacing is each agent's (storageControl.paceSeedsPerLeecher).
+      paceSeedsPerLeecher: 0,
       holdMs: values['storage-control-hold'] as number,
       ttlMs: values['storage-control-ttl'] as number,
       budgetBytes: size('storage-control-budget'),

@@ -610,6 +610,7 @@ function storageControlConfig(merged: Layer): NonNullable<AgentConfig['storageCo
       highCopies: v('storageControl.highCopies') as number,
       demandPerCopy: v('storageControl.demandPerCopy') as number,
       copiesPerLeecher: v('storageControl.copiesPerLeecher') as number,
+      paceSeedsPerLeecher: v('storageControl.paceSeedsPerLeecher') as number,
       holdMs: v('storageControl.hold') as number,
       ttlMs: v('storageControl.ttl') as number,
       budgetBytes: v('storageControl.budget') as number,

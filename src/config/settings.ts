@@ -549,6 +549,13 @@ export const SETTINGS = {
       'Copies outside the CDN each leecher needs for its full rate (about its downlink over a peer uplink): ingest ' +
       'and keep pieces while fewer than leechers x this; 0 turns it off.',
   },
+  'storageControl.paceSeedsPerLeecher': {
+    value: { type: 'int', min: 0, max: 1_000_000 },
+    default: 0,
+    doc:
+      'Top-up paces a swarm only while its seeds outside the CDN are at least this many per leecher (a thin ' +
+      "swarm's peers cannot make up what pacing holds back); 0: every swarm the edge is not the only source of.",
+  },
   'storageControl.topUpRate': {
     value: { type: 'size', min: 0, max: Number.MAX_SAFE_INTEGER },
     default: 0,

@@ -51,8 +51,8 @@ export interface StorageControlOptions {
   /** Announces the object now (its bitmap changed). */
   announceNow: (infoHash: string) => void;
   /**
-   * After each round, per swarm: whether top-up should pace it (false where this node is the only source of
-   * a wanted piece: decide()'s soleSource). Absent: top-up is off, or not this part's to tell.
+   * After each round, per swarm: whether top-up should pace it (decide()'s paced: false where this node is
+   * the only source of a wanted piece, or the swarm is thin, settings.paceSeedsPerLeecher). Absent: top-up is off, or not this part's to tell.
    */
   topUpPacing?: (infoHash: string, paced: boolean) => void;
   logger: Pick<Logger, 'info' | 'warn' | 'debug' | 'error'>;
@@ -293,7 +293,7 @@ export class StorageControlPart implements Part {
     for (const decision of round.swarms) {
       const before = this.#decisions.get(decision.infoHash)?.stats;
       this.#decisions.set(decision.infoHash, decision);
-      this.#options.topUpPacing?.(decision.infoHash, !decision.soleSource);
+      this.#options.topUpPacing?.(decision.infoHash, decision.paced);
       if (decision.stats !== 'ok') holding++;
       this.#logStatsChange(decision, before);
     }

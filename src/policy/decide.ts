@@ -24,6 +24,7 @@ export const DEFAULT_SETTINGS: StorageControlSettings = {
   highCopies: 4,
   demandPerCopy: 0,
   copiesPerLeecher: 0,
+  paceSeedsPerLeecher: 0,
   holdMs: 60_000,
   ttlMs: 0,
   budgetBytes: 10 * 1024 ** 3,
@@ -42,6 +43,7 @@ export function settingsProblems(s: StorageControlSettings): string[] {
   }
   if (!(s.demandPerCopy >= 0)) problems.push('demandPerCopy must be >= 0');
   if (!(s.copiesPerLeecher >= 0)) problems.push('copiesPerLeecher must be >= 0');
+  if (!(s.paceSeedsPerLeecher >= 0)) problems.push('paceSeedsPerLeecher must be >= 0');
   if (!(s.opsPerMinute >= 1)) problems.push('opsPerMinute must be >= 1');
   for (const key of ['holdMs', 'ttlMs', 'budgetBytes', 'ingestBytesPerSecond', 'staleMs'] as const) {
     if (!(s[key] >= 0)) problems.push(`${key} must be >= 0`);
@@ -186,6 +188,7 @@ export function decide(
       purge: [],
       drop: [],
       soleSource: false,
+      paced: true,
     };
     decisions.push(decision);
     for (let i = 0; i < swarm.pieceCount; i++) {
@@ -486,6 +489,18 @@ export function decide(
         (p) =>
           (p.demand ?? 0) > 0 && p.outsideCopies === 0 && ((p.held && !purged.has(p.piece)) || ingested.has(p.piece)),
       );
+    // A thin swarm (seeds per leecher below paceSeedsPerLeecher) is not paced either: its peers cannot make
+    // up what pacing holds back. Without usable statistics the seeds are unknown: paced, as before.
+    // Seeds outside the CDN: the fewest copies outside of any piece (a seed holds every piece; leechers'
+    // pieces are unknown to the tracker).
+    const seedsOutside = decision.pieces.reduce((min, p) => Math.min(min, p.outsideCopies ?? 0), Infinity);
+    const demand = decision.pieces[0]?.demand ?? 0;
+    const thin =
+      settings.paceSeedsPerLeecher > 0 &&
+      decision.stats === 'ok' &&
+      demand > 0 &&
+      seedsOutside < settings.paceSeedsPerLeecher * demand;
+    decision.paced = !decision.soleSource && !thin;
     for (const { piece } of decision.purge) {
       memory.ingestedAt[piece] = null;
       memory.plentifulSince[piece] = null;

@@ -35,6 +35,10 @@ export function renderExplanation(e: PolicyExplanation): string {
   ];
   if (e.soleSource) {
     lines.push('only source: this node holds a wanted piece no peer outside the CDN has; top-up does not pace it');
+  } else if (!e.paced) {
+    lines.push(
+      `thin swarm: fewer than ${e.settings.paceSeedsPerLeecher} seeds outside the CDN per leecher; top-up does not pace it`,
+    );
   }
   const aside = e.pieces.filter((p) => p.detail.includes('set aside here')).length;
   if (aside > 0) lines.push(`set aside here (not served): ${aside} pieces`);

@@ -15,6 +15,12 @@ export interface StorageControlSettings {
    * a peer's uplink): ingest, and keep, while copies outside are fewer than leechers x this; 0: off.
    */
   copiesPerLeecher: number;
+  /**
+   * Top-up (storageControl.topUpRate) paces a swarm only while its seeds outside the CDN are at least this
+   * many per leecher: a thin swarm's peers cannot make up what pacing holds back, so there it only lengthens
+   * downloads (the p95) and saves little. 0: every swarm is paced unless the edge is its only source.
+   */
+  paceSeedsPerLeecher: number;
   /** How long copies must stay at or above highCopies before a purge. */
   holdMs: number;
   /** Pieces the function ingested are purged this long after ingest unless still rare; 0: no TTL. */
@@ -197,6 +203,11 @@ export interface SwarmDecision {
    * and pacing the one source slows every leecher. False without usable statistics or demand.
    */
   soleSource: boolean;
+  /**
+   * Top-up paces this swarm: not the only source (soleSource), and seeds outside the CDN at least
+   * settings.paceSeedsPerLeecher per leecher. What the agent's wire and HTTP pacing and the simulator read.
+   */
+  paced: boolean;
 }
 
 export interface Round {

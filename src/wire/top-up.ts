@@ -131,9 +131,10 @@ export class TopUpLedger {
   }
 
   /**
-   * Whether top-up paces the object. Storage control says after each round (its decide()'s soleSource): a
-   * swarm where this edge is the only known source of a wanted piece (no seed yet) is served unpaced, since
-   * there are no peers to leave room for. Paced unless told otherwise.
+   * Whether top-up paces the object. Storage control says after each round (its decide()'s paced): a swarm
+   * where this edge is the only known source of a wanted piece (no seed yet), or with fewer seeds per leecher
+   * than storageControl.paceSeedsPerLeecher, is served unpaced, since its peers cannot make up what pacing
+   * holds back. Paced unless told otherwise.
    */
   setPaced(infoHash: string, paced: boolean): void {
     if (paced) this.#unpaced.delete(infoHash);

@@ -164,6 +164,7 @@ describe('resolveControllerConfig', () => {
         highCopies: 3,
         demandPerCopy: 0,
         copiesPerLeecher: 0,
+        paceSeedsPerLeecher: 0,
         holdMs: 5000,
         ttlMs: 0,
         budgetBytes: 1024 ** 3,

@@ -27,6 +27,7 @@ describe('storageControl settings', () => {
         highCopies: 4,
         demandPerCopy: 0,
         copiesPerLeecher: 0,
+        paceSeedsPerLeecher: 0,
         holdMs: 90_000,
         ttlMs: 0,
         budgetBytes: 10 * 1024 ** 3,

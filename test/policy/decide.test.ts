@@ -404,3 +404,38 @@ describe('decide: the only source of a wanted piece (soleSource: top-up does not
     expect(stale.swarms[0]!.soleSource).toBe(false);
   });
 });
+
+describe('decide: which swarms top-up paces (paced, settings.paceSeedsPerLeecher)', () => {
+  it('paces every swarm the edge is not the only source of while paceSeedsPerLeecher is 0', () => {
+    const thin = decide(settings(), [swarm([1, 1], { held: [true, true], demand: 10 })], initialState(), T0);
+    expect(thin.swarms[0]!.paced).toBe(true);
+    const sole = decide(settings(), [swarm([0, 0], { held: [true, true] })], initialState(), T0);
+    expect(sole.swarms[0]!.paced).toBe(false);
+  });
+
+  it('leaves a thin swarm unpaced: seeds outside the CDN (the fewest copies of any piece) below the mark per leecher', () => {
+    const s = settings({ paceSeedsPerLeecher: 1 });
+    // 10 leechers, at most 3 seeds (the rarest piece has 3 copies outside): 0.3 seeds per leecher.
+    const thin = decide(s, [swarm([3, 7], { held: [true, true], demand: 10 })], initialState(), T0);
+    expect(thin.swarms[0]!.soleSource).toBe(false);
+    expect(thin.swarms[0]!.paced).toBe(false);
+    // 4 leechers, 5 seeds: paced.
+    const rich = decide(s, [swarm([5, 9], { held: [true, true], demand: 4 })], initialState(), T0);
+    expect(rich.swarms[0]!.paced).toBe(true);
+    // Exactly at the mark: paced.
+    const even = decide(settings({ paceSeedsPerLeecher: 2 }), [swarm([8, 8], { demand: 4 })], initialState(), T0);
+    expect(even.swarms[0]!.paced).toBe(true);
+  });
+
+  it('paces as before when statistics are unusable or nobody wants pieces (nothing to measure the swarm by)', () => {
+    const s = settings({ paceSeedsPerLeecher: 4 });
+    const idle = decide(s, [swarm([1, 1], { held: [true, true], demand: 0 })], initialState(), T0);
+    expect(idle.swarms[0]!.paced).toBe(true);
+    const stale = decide(s, [swarm([1, 1], { held: [true, true], receivedAt: T0 - 120_000 })], initialState(), T0);
+    expect(stale.swarms[0]!.paced).toBe(true);
+  });
+
+  it('rejects a negative paceSeedsPerLeecher', () => {
+    expect(settingsProblems(settings({ paceSeedsPerLeecher: -1 }))).toContain('paceSeedsPerLeecher must be >= 0');
+  });
+});

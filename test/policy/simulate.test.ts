@@ -80,6 +80,20 @@ describe('the swarm simulator', () => {
     );
     expect(withSeed.completed).toBe(2);
     expect(withSeed.meanDownloadS).toBeCloseTo((1 + 4) / 2, 0);
+    // The same swarm is thin with paceSeedsPerLeecher 2 (1 seed for 1 leecher): decide()'s paced is false,
+    // the edge is not paced, and the second leecher takes 1 s too.
+    const thin = simulate(
+      {
+        ...lone,
+        arrivalTimesS: [0, 20],
+        seedTimeFixedS: 100,
+        peerUploadBytesPerS: [64 * 1024],
+        policy: { ...lone.policy, paceSeedsPerLeecher: 2 },
+      },
+      'function',
+    );
+    expect(thin.completed).toBe(2);
+    expect(thin.meanDownloadS).toBeCloseTo(1, 0);
     // A crowd that seeds: with top-up the edge leaves to the seeds what they give.
     // (10 MiB downloads: top-up acts on the last second's rates, a download must last a few.)
     const crowd: Scenario = {

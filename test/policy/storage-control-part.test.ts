@@ -58,7 +58,14 @@ const realMetainfo = () =>
 
 const settings: StorageControlSettings = { ...DEFAULT_SETTINGS, lowCopies: 1, highCopies: 2, holdMs: 0 };
 
-async function setup(options: { origin?: boolean; failIngest?: boolean; reserveDir?: string } = {}) {
+async function setup(
+  options: {
+    origin?: boolean;
+    failIngest?: boolean;
+    reserveDir?: string;
+    settings?: Partial<StorageControlSettings>;
+  } = {},
+) {
   const store = new MemoryStore();
   // Pieces set aside are checked against their hashes: that test needs real ones.
   const metainfo = options.reserveDir ? realMetainfo() : testMetainfo({ pieceCount: 4 });
@@ -76,7 +83,7 @@ async function setup(options: { origin?: boolean; failIngest?: boolean; reserveD
   const pacing: Array<[string, boolean]> = [];
   let now = 1_700_000_000_000;
   const part = new StorageControlPart({
-    settings,
+    settings: { ...settings, ...options.settings },
     statsUrl: 'http://tracker.example/stats',
     objects: null,
     intervalMs: 3_600_000,
@@ -149,6 +156,24 @@ describe('StorageControlPart', () => {
     // Seeds arrive: every piece has copies outside the CDN, so peers can give what the edge leaves them.
     t.tick(1000);
     t.source.set(t.infoHash, t.counts([3, 3, 2, 2], [1, 1, 0, 0]));
+    await t.part.runRound();
+    expect(t.pacing.at(-1)).toEqual([t.infoHash, true]);
+  });
+
+  it('does not pace a thin swarm: seeds outside the CDN below paceSeedsPerLeecher per leecher', async () => {
+    const t = await setup({ settings: { paceSeedsPerLeecher: 2 } });
+    stopping.push(() => t.part.stop());
+    // 2 copies outside of every piece (2 seeds at most), 2 leechers: 1 seed per leecher, below 2.
+    t.source.set(t.infoHash, t.counts([3, 3, 2, 2], [1, 1, 0, 0]));
+    await t.part.runRound();
+    expect(t.pacing).toEqual([[t.infoHash, false]]);
+    expect(t.part.explain(t.infoHash)).toMatchObject({ soleSource: false, paced: false });
+    expect(renderExplanation(t.part.explain(t.infoHash)!)).toContain(
+      'thin swarm: fewer than 2 seeds outside the CDN per leecher; top-up does not pace it',
+    );
+    // 4 seeds for 2 leechers: paced.
+    t.tick(1000);
+    t.source.set(t.infoHash, t.counts([5, 5, 4, 4], [1, 1, 0, 0]));
     await t.part.runRound();
     expect(t.pacing.at(-1)).toEqual([t.infoHash, true]);
   });

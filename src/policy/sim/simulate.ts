@@ -484,7 +484,7 @@ export function simulate(
     const result = decide(settings, inputs, state, now * 1000);
     state = result.state;
     result.swarms.forEach((decision, o) => {
-      soleSource[o] = decision.soleSource ? 1 : 0;
+      soleSource[o] = decision.paced ? 0 : 1;
       for (const { piece, setAside } of decision.purge) {
         cdnHeld[o]![piece] = 0;
         if (setAside) cdnReserved[o]![piece] = 1;
