@@ -167,8 +167,11 @@ for server in $SERVERS; do [ "${server%-log}" = nginx ] || wrk_run "$server" "$W
 
 declare -A RPS MBS RUNS_RPS P50 P99 ERRS CPU_US CPU
 for len in $LENGTHS; do
-  for _ in $(seq "$RUNS"); do
-    for server in $SERVERS; do
+  for run in $(seq "$RUNS"); do
+    # Every other round in reverse order: a server measured always right after another would carry the
+    # same share of whatever the machine does in that part of each round.
+    order="$SERVERS"; [ $((run % 2)) = 0 ] && order="$(echo "$SERVERS" | tr ' ' '\n' | tac | tr '\n' ' ')"
+    for server in $order; do
       ticks_before="$(cpu_ticks "${SERVER_PID[$server]}")"
       line="$(wrk_run "$server" "$DURATION" "$len")"
       ticks_after="$(cpu_ticks "${SERVER_PID[$server]}")"
