@@ -265,8 +265,9 @@ export function simulate(
   const cdnHeld = Array.from({ length: scenario.objects }, () => new Uint8Array(P));
   // The function's pieces set aside on the edge (kept, not served: settings.setAside).
   const cdnReserved = Array.from({ length: scenario.objects }, () => new Uint8Array(P));
-  // Per object: the function's edge is the only source of a wanted piece (decide()'s soleSource): not paced.
-  const soleSource = new Uint8Array(scenario.objects);
+  // Per object: top-up does not pace it (decide()'s paced is false: the edge is the only source of a wanted
+  // piece, or the swarm is thin).
+  const unpaced = new Uint8Array(scenario.objects);
   const lastUse = Array.from({ length: scenario.objects }, () => new Float64Array(P));
   const uses = Array.from({ length: scenario.objects }, () => new Float64Array(P));
   let cdnHeldBytes = 0;
@@ -348,7 +349,7 @@ export function simulate(
           tick: now % cdnRechokeS === 0,
           // PeerConnection.topUpSatisfied: paced, and others give the leecher at least half the rate.
           yields: (leecher: Peer) =>
-            topUpRate > 0 && !soleSource[leecher.object] && topUpAllowance(leecher, topUpRate) <= topUpRate / 2,
+            topUpRate > 0 && !unpaced[leecher.object] && topUpAllowance(leecher, topUpRate) <= topUpRate / 2,
         };
   // The edge (lru, lfu, cdn-only, function) or the origin (origin-only): one server for every swarm.
   const server: Server = { id: -1, served: new Map() };
@@ -484,7 +485,7 @@ export function simulate(
     const result = decide(settings, inputs, state, now * 1000);
     state = result.state;
     result.swarms.forEach((decision, o) => {
-      soleSource[o] = decision.paced ? 0 : 1;
+      unpaced[o] = decision.paced ? 0 : 1;
       for (const { piece, setAside } of decision.purge) {
         cdnHeld[o]![piece] = 0;
         if (setAside) cdnReserved[o]![piece] = 1;
@@ -737,7 +738,7 @@ export function simulate(
     const topUp = policy === 'function' ? (scenario.cdnTopUpBytesPerS ?? 0) : 0;
     const edgeRoom = new Map<Peer, number>(
       topUp > 0
-        ? leechers.map((peer) => [peer, soleSource[peer.object] ? Number.POSITIVE_INFINITY : topUpRoom(peer, topUp)])
+        ? leechers.map((peer) => [peer, unpaced[peer.object] ? Number.POSITIVE_INFINITY : topUpRoom(peer, topUp)])
         : [],
     );
     const requestRoom = scenario.requests === undefined ? null : requestCaps(scenario.requests, leechers);
