@@ -32,6 +32,8 @@
 #   record (NGINX_LOG_PAD bytes of padding to match; buffer=256k flush=1s, escape=json), compared with nginx:
 #   the cost of writing that many bytes a request on this machine (page cache included), as a yardstick.
 #   LENGTHS: the range lengths measured (default "16384 1048576").
+#   TRACE_FILE: append a line per measured run (start and end, epoch seconds; server; round; requests; the
+#   server's CPU ticks), to lay the rounds beside what the machine did meanwhile (/proc/vmstat, /proc/stat).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HERE="$ROOT/scripts/bench"
@@ -173,9 +175,11 @@ for len in $LENGTHS; do
     order="$SERVERS"; [ $((run % 2)) = 0 ] && order="$(echo "$SERVERS" | tr ' ' '\n' | tac | tr '\n' ' ')"
     for server in $order; do
       ticks_before="$(cpu_ticks "${SERVER_PID[$server]}")"
+      started_at="$(date +%s.%N)"
       line="$(wrk_run "$server" "$DURATION" "$len")"
       ticks_after="$(cpu_ticks "${SERVER_PID[$server]}")"
       eval "$(echo "${line#RESULT }" | tr ' ' '\n' | sed 's/^/r_/')"
+      [ -z "${TRACE_FILE:-}" ] || echo "$started_at $(date +%s.%N) $server $run $r_requests $((ticks_after - ticks_before))" >>"$TRACE_FILE"
       key="$server.$len"
       CPU_US[$key]="${CPU_US[$key]:-} $(awk -v t="$((ticks_after - ticks_before))" -v hz="$CLK_TCK" -v n="$r_requests" \
         'BEGIN{printf "%.1f", (n > 0 ? t * 1e6 / hz / n : 0)}')"

@@ -228,6 +228,8 @@ interface Server {
 /** What a completed peer did, for comparing a run phase by phase with a real one (scripts/bench/policy-trace.ts). */
 export interface SimPeerRecord {
   id: number;
+  /** The object it downloaded (0: the flash crowd's). */
+  object: number;
   arrivedAt: number;
   firstPieceAt: number | null;
   /** When it held half the pieces. */
@@ -432,6 +434,7 @@ export function simulate(
       downloads.push(at - peer.arrivedAt);
       observe?.peerDone?.({
         id: peer.id,
+        object: peer.object,
         arrivedAt: peer.arrivedAt,
         firstPieceAt: peer.firstPieceAt,
         halfAt: peer.halfAt,
@@ -787,6 +790,21 @@ export function simulate(
           const flow = flows.get(uploader) ?? new Map<Peer, number>();
           flow.set(leecher, (flow.get(leecher) ?? 0) + taken);
           flows.set(uploader, flow);
+        }
+      }
+    }
+    if (process.env.SIM_IDLE) {
+      const edgeTo = new Set<number>();
+      for (const [leecher, b] of flows.get(server) ?? []) if (b > 0) edgeTo.add(leecher.object);
+      for (const swarm of swarms) {
+        const o = swarm.peers[0]?.object;
+        if (o === undefined || !edgeTo.has(o)) continue;
+        for (const peer of swarm.peers) {
+          if (peer.count === 0) continue;
+          (globalThis as any).idleCap ??= [0, 0, 0];
+          (globalThis as any).idleCap[0] += peer.up;
+          (globalThis as any).idleCap[1] += peer.served.size > 0 ? left.get(peer)! : peer.up;
+          if (peer.served.size === 0) (globalThis as any).idleCap[2] += peer.up;
         }
       }
     }
