@@ -793,21 +793,6 @@ export function simulate(
         }
       }
     }
-    if (process.env.SIM_IDLE) {
-      const edgeTo = new Set<number>();
-      for (const [leecher, b] of flows.get(server) ?? []) if (b > 0) edgeTo.add(leecher.object);
-      for (const swarm of swarms) {
-        const o = swarm.peers[0]?.object;
-        if (o === undefined || !edgeTo.has(o)) continue;
-        for (const peer of swarm.peers) {
-          if (peer.count === 0) continue;
-          (globalThis as any).idleCap ??= [0, 0, 0];
-          (globalThis as any).idleCap[0] += peer.up;
-          (globalThis as any).idleCap[1] += peer.served.size > 0 ? left.get(peer)! : peer.up;
-          if (peer.served.size === 0) (globalThis as any).idleCap[2] += peer.up;
-        }
-      }
-    }
     // Bytes become pieces: each source continues its piece, then takes the rarest it has (not from another).
     const orders = new Map<Peer, number[]>();
     const orderFor = (leecher: Peer): number[] => {
