@@ -9,11 +9,16 @@
 //   --write-docs  also write docs/sim/<scenario>.svg and docs/sim/results.md
 //   --curve       instead: the function over a grid of top-up rates x copiesPerLeecher against LRU per scenario
 //                 (the egress / p95 trade-off; with --write-docs also docs/sim/tradeoff.md and tradeoff.svg)
+//   --floors      instead: per scenario, the least CDN egress any policy could reach at a p95 within 1.10x
+//                 (and 1.25, 1.5, 2x) of LRU's, against the goal and the function's best (src/policy/sim/bound.ts;
+//                 --json: a FloorRow per scenario; with --write-docs also docs/sim/floors.md)
 //   --topology    instead: the topology scenarios (issue 18) with the tracker's locality on and off, under
 //                 the function and origin-only: intra-PID share of peer bytes and download times
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  floorRow,
+  floorTable,
   markdownTable,
   SCENARIOS,
   SIM_POLICIES,
@@ -75,6 +80,20 @@ const scenarios = SCENARIOS.filter((s) => only === undefined || s.name === only)
 if (scenarios.length === 0) {
   process.stderr.write(`no scenario ${only}: ${SCENARIOS.map((s) => s.name).join(', ')}\n`);
   process.exit(2);
+}
+if (flag('--floors')) {
+  const rows = scenarios.map((scenario) =>
+    floorRow({ ...scenario, ...share, seed: seed ?? scenario.seed, policy: { ...scenario.policy, ...overrides } }),
+  );
+  if (flag('--json')) for (const row of rows) process.stdout.write(`${JSON.stringify(row)}\n`);
+  const table = floorTable(rows);
+  if (!flag('--json')) process.stdout.write(`${table}\n`);
+  if (flag('--write-docs')) {
+    const dir = join(import.meta.dirname, '..', 'docs', 'sim');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'floors.md'), `${table}\n`);
+  }
+  process.exit(0);
 }
 if (flag('--curve')) {
   const points = scenarios.flatMap((scenario) =>

@@ -9,6 +9,9 @@ export {
   type InvitedSwarm,
   invitationsUrlFromStats,
 } from './invitations.ts';
+export { type Arrival, arrivalSource } from './sim/arrivals.ts';
+export { deadlineFloor, type EgressFloor, lowestDeadlineFloor, MaxFlow, timingFloor } from './sim/bound.ts';
+export { FLOOR_P95_ALLOWANCES, type FloorRow, floorRow, floorTable } from './sim/floors.ts';
 export { seededRandom } from './sim/random.ts';
 export { markdownTable, svgChart } from './sim/report.ts';
 export { SCENARIOS } from './sim/scenarios.ts';

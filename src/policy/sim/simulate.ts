@@ -5,7 +5,8 @@
 // docs/policy.md ("The simulator") describes the model and its simplifications.
 import { decide, initialState } from '../decide.ts';
 import type { PolicyState, StorageControlSettings, SwarmInput } from '../types.ts';
-import { exponential, poisson, seededRandom, zipfSampler } from './random.ts';
+import { arrivalSource } from './arrivals.ts';
+import { seededRandom } from './random.ts';
 
 export const SIM_POLICIES = ['origin-only', 'cdn-only', 'lru', 'lfu', 'function'] as const;
 export type SimPolicy = (typeof SIM_POLICIES)[number];
@@ -248,9 +249,8 @@ export function simulate(
 ): SimResult {
   // Two streams: the peers (arrivals, uplinks, aborts, seed times) are the same under every policy; the
   // other draws (slot and piece choices) depend on what happens.
-  const arrivalRandom = seededRandom(scenario.seed);
+  const arrivalsAt = arrivalSource(scenario);
   const random = seededRandom((scenario.seed ^ 0x9e3779b9) >>> 0);
-  const zipf = zipfSampler(scenario.objects, scenario.zipfS);
   const P = scenario.piecesPerObject;
   const pieceBytes = scenario.pieceBytes;
   const objectBytes = P * pieceBytes;
@@ -568,21 +568,7 @@ export function simulate(
 
   for (let now = 0; now < scenario.durationS; now++) {
     // Arrivals.
-    const flash = scenario.flashArrivalsPerS * Math.exp(-now / scenario.flashDecayS);
-    const arriving =
-      scenario.arrivalTimesS === undefined
-        ? [
-            ...Array.from({ length: poisson(arrivalRandom, scenario.baseArrivalsPerS) }, () => zipf(arrivalRandom)),
-            ...Array.from({ length: poisson(arrivalRandom, flash) }, () => 0),
-          ]
-        : scenario.arrivalTimesS.filter((at) => at >= now && at < now + 1);
-    for (const entry of arriving) {
-      const object = scenario.arrivalTimesS === undefined ? entry : 0;
-      const arrivedAt = scenario.arrivalTimesS === undefined ? now : entry;
-      const up = scenario.peerUploadBytesPerS[Math.floor(arrivalRandom() * scenario.peerUploadBytesPerS.length)]!;
-      const fastest = objectBytes / scenario.peerDownloadBytesPerS;
-      const abortAt = arrivalRandom() < scenario.abortShare ? now + 1 + arrivalRandom() * fastest * 3 : null;
-      const seedTime = scenario.seedTimeFixedS ?? exponential(arrivalRandom, scenario.seedTimeMeanS);
+    for (const { object, arrivedAt, up, abortAt, seedTime } of arrivalsAt(now)) {
       const swarm = swarms[object]!;
       if (swarm.peers.length === 0) swarm.lifetimeOrigin = 0;
       swarm.peers.push({
