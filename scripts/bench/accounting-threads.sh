@@ -73,7 +73,7 @@ for round in $(seq "$ROUNDS"); do
       END { us = 1e6 / hz / n; printf "%s %s %d %.2f %.2f %.2f\n", r, s, n, all * us, main * us, writer * us }'
   done
 done | tee "$SCRATCH/rounds"
-median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # median, free_port
 ratios() { # column: per round, on/off (req/s) or off/on (CPU per request)
   awk -v c="$1" '{v[$1, $2] = $c; rounds[$1] = 1} END {for (r in rounds) print (c == 3) ? v[r, "on"] / v[r, "off"] : v[r, "off"] / v[r, "on"]}' "$SCRATCH/rounds"
 }

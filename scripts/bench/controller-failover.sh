@@ -28,10 +28,9 @@ cleanup() {
 trap cleanup EXIT
 (cd "$ROOT" && npm run --silent build >/dev/null 2>&1) || echo "# warning: npm run build reported errors (measuring dist/ as emitted)"
 
-free_port() { local p="$1"; while [ -n "$(ss -Htuln "( sport = :$p )" 2>/dev/null)" ]; do p=$((p + 1)); done; echo "$p"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # median, free_port
 now_ms() { date +%s%3N; }
 pause() { sleep "$(awk -v ms="$POLL_MS" 'BEGIN{printf "%.3f", ms / 1000}')"; }
-median() { sort -g | awk '{a[NR]=$1} END{ if(NR==0){print "NA"; exit} if(NR%2){print a[(NR+1)/2]} else {printf "%.0f\n",(a[NR/2]+a[NR/2+1])/2} }'; }
 json_field() { python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())[sys.argv[1]])' "$1"; }
 
 # Starts a daemon (bin/run.js ARGS... --json) in the background; waits for its `listening` line in NAME.out.

@@ -33,7 +33,7 @@ trap 'rm -rf "$SCRATCH"' EXIT
 [ -f "$ROOT/dist/src/hashing/index.js" ] && [ -f "$ROOT/dist/workers/hash-worker.js" ] ||
   { echo "build did not produce dist/src/hashing or dist/workers" >&2; cat "$SCRATCH/build.log" >&2; exit 1; }
 
-median() { sort -g | awk '{a[NR]=$1} END{ if(NR==0){print "NA"; exit} if(NR%2){print a[(NR+1)/2]} else {printf "%.6g\n",(a[NR/2]+a[NR/2+1])/2} }'; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # median, free_port
 calc() { awk "BEGIN{print $1}"; }
 json_field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^,\"}]*\).*/\1/p"; }
 

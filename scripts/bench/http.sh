@@ -88,8 +88,7 @@ BYTES="$(stat -c %s "$F")"; NAME="$(basename "$F")"
 chmod a+rx "$DATA_DIR"; chmod a+r "$F" # nginx workers run as an unprivileged user
 cat "$F" >/dev/null                     # warm in the page cache
 
-free_port() { local p="$1"; while [ -n "$(ss -Htln "( sport = :$p )" 2>/dev/null)" ]; do p=$((p + 1)); done; echo "$p"; }
-median() { sort -g | awk '{a[NR]=$1} END{ if(NR==0){print "NA"; exit} if(NR%2){print a[(NR+1)/2]} else {printf "%.6g\n",(a[NR/2]+a[NR/2+1])/2} }'; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # median, free_port
 
 echo "# CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') x$(nproc); $(uname -sr); node $("$NODE" --version); $(nginx -v 2>&1 | cut -d' ' -f3); $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)"
 echo "# file $BYTES bytes; wrk -t$WRK_THREADS -c$CONNS -d$DURATION (warm-up $WARMUP); runs $RUNS; agent: main thread, cache fit=${FIT_CACHE_MIB} MiB small=${SMALL_CACHE_MIB} MiB, direct reads up to ${DIRECT_READ_MAX:-the default} bytes"

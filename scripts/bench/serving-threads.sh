@@ -66,8 +66,7 @@ fi
 BYTES="$(stat -c %s "$F")"
 cat "$F" >/dev/null
 
-free_port() { local p="$1"; while [ -n "$(ss -Htln "( sport = :$p )" 2>/dev/null)" ]; do p=$((p + 1)); done; echo "$p"; }
-median() { sort -g | awk '{a[NR]=$1} END{ if(NR==0){print "NA"; exit} if(NR%2){print a[(NR+1)/2]} else {printf "%.6g\n",(a[NR/2]+a[NR/2+1])/2} }'; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # median, free_port
 
 echo "# CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//') x$(nproc); $(uname -sr); node $("$NODE" --version); $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)"
 echo "# file $BYTES bytes, 16 KiB random ranges; wrk -t$WRK_THREADS -c$CONNS -d$DURATION (caches filled, then warm-up $WARMUP); runs $RUNS; cache ${CACHE_MIB} MiB"

@@ -13,7 +13,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"; NODE=$ROOT/node_modu
 S=$(mktemp -d /tmp/edgepeer-conn-floor.XXXXXX); chmod 755 $S
 pid=""; wrapper=""
 trap 'kill $pid $wrapper 2>/dev/null; rm -rf "$S"' EXIT
-free_port() { local p="$1"; while [ -n "$(ss -Htuln "( sport = :$p )" 2>/dev/null)" ]; do p=$((p + 1)); done; echo "$p"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # median, free_port
 for ((s = 0; s < 1000; s++)); do printf 'edededededededededededededededed%08x\n' "$s"; done >"$S/whitelist"; chmod 644 $S/whitelist
 port=27100
 for v in "$@"; do

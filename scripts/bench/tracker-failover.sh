@@ -25,10 +25,9 @@ cleanup() {
 trap cleanup EXIT
 (cd "$ROOT" && npm run --silent build >/dev/null 2>&1) || echo "# warning: npm run build reported errors (measuring dist/ as emitted)"
 
-free_port() { local p="$1"; while [ -n "$(ss -Htuln "( sport = :$p )" 2>/dev/null)" ]; do p=$((p + 1)); done; echo "$p"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # median, free_port
 now_ms() { date +%s%3N; }
 pause() { sleep "$(awk -v ms="$POLL_MS" 'BEGIN{printf "%.3f", ms / 1000}')"; }
-median() { sort -g | awk '{a[NR]=$1} END{ if(NR==0){print "NA"; exit} if(NR%2){print a[(NR+1)/2]} else {printf "%.0f\n",(a[NR/2]+a[NR/2+1])/2} }'; }
 
 REDIS_PORT="$(free_port 27370)"
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$SCRATCH" >"$SCRATCH/redis.log" 2>&1 &

@@ -55,8 +55,7 @@ trap cleanup EXIT
 (cd "$ROOT" && npm run --silent build >/dev/null 2>&1) || echo "# warning: npm run build reported errors (measuring dist/ as emitted)"
 [ -f "$ROOT/dist/commands/tracker.js" ] || { echo "build did not produce dist/commands/tracker.js" >&2; exit 1; }
 
-free_port() { local p="$1"; while [ -n "$(ss -Htuln "( sport = :$p )" 2>/dev/null)" ]; do p=$((p + 1)); done; echo "$p"; }
-median() { sort -g | awk '{a[NR]=$1} END{ if(NR==0){print "NA"; exit} if(NR%2){print a[(NR+1)/2]} else {printf "%.6g\n",(a[NR/2]+a[NR/2+1])/2} }'; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # median, free_port
 field() { sed -n "s/.*$1=\([0-9]*\).*/\1/p"; }
 rss_mib() { awk -v k="$2" '$1 == k":" {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 

@@ -50,7 +50,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-median() { sort -g | awk '{a[NR]=$1} END{ if(NR==0){print "NA"; exit} if(NR%2){print a[(NR+1)/2]} else {printf "%.6g\n",(a[NR/2]+a[NR/2+1])/2} }'; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # median, free_port
 cpu_s() { awk '{print ($14 + $15) / 100}' "/proc/$1/stat"; }
 rss_mib() { awk '/VmRSS/{printf "%d", $2 / 1024}' "/proc/$1/status"; }
 # The machine may be shared: before each round wait (up to QUIET_WAIT_S s) for a second of >= 90% idle CPU.
