@@ -107,6 +107,8 @@ export interface StorageControlConfig {
   settings: StorageControlSettings;
   /** The tracker's statistics URL (…/stats). */
   statsUrl: string;
+  /** A tracker's scrape to follow instead of statsUrl (storageControl.scrapeUrl), or null. */
+  scrape?: { url: string; intervalMs: number } | null;
   /** Info hashes it controls (lowercase), or null for every object in the store. */
   objects: string[] | null;
   /** ms between decision rounds. */

@@ -246,7 +246,28 @@ function checkTogether(merged: Layer): ConfigIssue[] {
         origin: originOf(merged, 'storageControl.highCopies'),
       });
     }
-    if (!merged.has('storageControl.statsUrl') && statsUrlFromTrackers(get(merged, 'trackers') as string[]) === null) {
+    const scraping = merged.has('storageControl.scrapeUrl');
+    if (scraping && merged.has('storageControl.catalogue')) {
+      issues.push({
+        key: 'storageControl.catalogue',
+        problem:
+          "invitations come from an edgepeer tracker's statistics (statsUrl), not from a scrape: unset storageControl.scrapeUrl or storageControl.catalogue",
+        origin: originOf(merged, 'storageControl.catalogue'),
+      });
+    }
+    const scrapeEvery = get(merged, 'storageControl.scrapeInterval') as number;
+    if (scraping && scrapeEvery >= (get(merged, 'storageControl.stale') as number)) {
+      issues.push({
+        key: 'storageControl.scrapeInterval',
+        problem: `storageControl.scrapeInterval (${scrapeEvery} ms) must be below storageControl.stale (${get(merged, 'storageControl.stale')} ms), or every scrape would be stale before the next`,
+        origin: originOf(merged, 'storageControl.scrapeInterval'),
+      });
+    }
+    if (
+      !scraping &&
+      !merged.has('storageControl.statsUrl') &&
+      statsUrlFromTrackers(get(merged, 'trackers') as string[]) === null
+    ) {
       issues.push({
         key: 'storageControl.statsUrl',
         problem: 'is required for storage control when no http(s) tracker ending in /announce is in trackers',
@@ -621,6 +642,10 @@ function storageControlConfig(merged: Layer): NonNullable<AgentConfig['storageCo
     },
     statsUrl:
       (v('storageControl.statsUrl') as string | undefined) ?? statsUrlFromTrackers(v('trackers') as string[]) ?? '',
+    scrape:
+      v('storageControl.scrapeUrl') === undefined
+        ? null
+        : { url: v('storageControl.scrapeUrl') as string, intervalMs: v('storageControl.scrapeInterval') as number },
     objects: objects === 'all' ? null : objects.split(',').map((hash) => hash.trim().toLowerCase()),
     intervalMs: v('storageControl.interval') as number,
     topUpBytesPerSecond: v('storageControl.topUpRate') as number,

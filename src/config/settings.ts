@@ -517,6 +517,19 @@ export const SETTINGS = {
     doc: "Swarm statistics to follow (edgepeer tracker's /stats and its long poll).",
     flag: 'stats-url',
   },
+  'storageControl.scrapeUrl': {
+    value: { type: 'url', protocols: ['http:', 'https:'], what: "an http(s) URL of a tracker's scrape (BEP 48)" },
+    example: 'http://tracker.example.net:6969/scrape',
+    doc:
+      'Follow swarms by scraping this tracker (BEP 48: seeds and leechers, no pieces) instead of statsUrl, for ' +
+      'trackers that have nothing more (opentracker and most others); invitations need statsUrl.',
+    flag: 'scrape-url',
+  },
+  'storageControl.scrapeInterval': {
+    value: { type: 'duration', min: 1000, max: 3_600_000, bare: 's' },
+    default: 30_000,
+    doc: "Time between scrapes of storageControl.scrapeUrl (longer if the tracker's min_request_interval says so).",
+  },
   'storageControl.objects': {
     value: {
       type: 'string',

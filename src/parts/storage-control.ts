@@ -14,6 +14,7 @@ import {
   type OperationOutcome,
   type PolicyExplanation,
   type PolicyState,
+  ScrapeStatsSource,
   type StatsSource,
   type StatsState,
   type StorageControlSettings,
@@ -27,8 +28,10 @@ import type { PieceReserve } from './piece-reserve.ts';
 
 export interface StorageControlOptions {
   settings: StorageControlSettings;
-  /** The tracker's statistics URL (…/stats); used when `source` is not given. */
+  /** The tracker's statistics URL (…/stats); used when neither `source` nor `scrape` is given. */
   statsUrl: string;
+  /** A tracker's scrape (BEP 48) to follow instead of statsUrl: seeds and leechers, no pieces. */
+  scrape?: { url: string; intervalMs: number } | null;
   /** Info hashes it controls, or null for every object in the catalog. */
   objects: string[] | null;
   /** ms between rounds. */
@@ -68,6 +71,7 @@ const ORIGIN_RETRY_MAX_MS = 300_000;
 const CHANGE_DEBOUNCE_MS = 100;
 
 export interface StorageControlStatus {
+  /** The statistics followed: an edgepeer tracker's /stats, or a tracker's scrape (storageControl.scrapeUrl). */
   statsUrl: string;
   swarms: number;
   /** Swarms whose statistics cannot be used: their decisions are held. */
@@ -118,7 +122,7 @@ export class StorageControlPart implements Part {
     // Without a place to set pieces aside, a plentiful piece is removed.
     this.#settings = options.reserve === undefined ? { ...options.settings, setAside: false } : options.settings;
     this.#clock = options.clock ?? Date.now;
-    this.#source = options.source ?? new TrackerStatsSource({ statsUrl: options.statsUrl, clock: this.#clock });
+    this.#source = options.source ?? this.#sourceOf(options);
     this.#metrics = createMetrics(options.registry);
     const invitations = options.invitations;
     this.#invitations =
@@ -129,6 +133,27 @@ export class StorageControlPart implements Part {
             onInvited: (swarm) => void this.#join(swarm.infoHash, swarm.rarestCopies, swarm.leechers),
             onProblem: (detail) => options.logger.warn({ detail }, 'storage control: invitations cannot be read'),
           });
+  }
+
+  /** Where the statistics come from: the scrape URL when scraping. */
+  #statsUrl(): string {
+    return this.#options.scrape?.url ?? this.#options.statsUrl;
+  }
+
+  #sourceOf(options: StorageControlOptions): StatsSource {
+    if (options.scrape == null) return new TrackerStatsSource({ statsUrl: options.statsUrl, clock: this.#clock });
+    const { catalog } = options;
+    return new ScrapeStatsSource({
+      scrapeUrl: options.scrape.url,
+      intervalMs: options.scrape.intervalMs,
+      clock: this.#clock,
+      holds: (infoHash) => {
+        const object = catalog.get(infoHash);
+        if (object === undefined) return { any: false, all: false };
+        const have = object.bitfield.count();
+        return { any: have > 0, all: have === object.pieceCount };
+      },
+    });
   }
 
   /** Joins a swarm the tracker invited it to, unless it holds the object already (rounds follow those). */
@@ -164,7 +189,7 @@ export class StorageControlPart implements Part {
     this.#timer = setInterval(() => void this.runRound(), this.#options.intervalMs);
     this.#timer.unref();
     this.#options.logger.info(
-      { statsUrl: this.#options.statsUrl, objects: this.#options.objects ?? 'all', ...this.#options.settings },
+      { statsUrl: this.#statsUrl(), objects: this.#options.objects ?? 'all', ...this.#options.settings },
       'storage control: on',
     );
     this.#invitations?.start();
@@ -212,7 +237,7 @@ export class StorageControlPart implements Part {
     let holding = 0;
     for (const decision of this.#decisions.values()) if (decision.stats !== 'ok') holding++;
     return {
-      statsUrl: this.#options.statsUrl,
+      statsUrl: this.#statsUrl(),
       swarms: this.#decisions.size,
       holding,
       rounds: this.#counts.rounds,
@@ -291,7 +316,11 @@ export class StorageControlPart implements Part {
     this.#metrics.rounds.inc();
     let holding = 0;
     for (const decision of round.swarms) {
-      const before = this.#decisions.get(decision.infoHash)?.stats;
+      const previous = this.#decisions.get(decision.infoHash);
+      const before = previous?.stats;
+      if (decision.statsVersion !== null && decision.statsVersion !== previous?.statsVersion) {
+        this.#logStatsVersion(decision);
+      }
       this.#decisions.set(decision.infoHash, decision);
       this.#options.topUpPacing?.(decision.infoHash, decision.paced);
       if (decision.stats !== 'ok') holding++;
@@ -321,6 +350,24 @@ export class StorageControlPart implements Part {
       return `the last ingest from ${object.source} failed (${retry.error}); next attempt at ${new Date(retry.at).toISOString()}`;
     }
     return null;
+  }
+
+  /** Debug: the statistics a round decided on, once per version (a change of the swarm). */
+  #logStatsVersion(decision: SwarmDecision): void {
+    const first = decision.pieces[0];
+    this.#options.logger.debug(
+      {
+        infoHash: decision.infoHash,
+        version: decision.statsVersion,
+        leechers: first?.demand ?? null,
+        copies: decision.pieces.reduce((min, p) => Math.min(min, p.swarmCopies ?? 0), Number.POSITIVE_INFINITY),
+        outsideCopies: decision.pieces.reduce(
+          (min, p) => Math.min(min, p.outsideCopies ?? 0),
+          Number.POSITIVE_INFINITY,
+        ),
+      },
+      'storage control: statistics',
+    );
   }
 
   #logStatsChange(decision: SwarmDecision, before: StatsState | undefined): void {

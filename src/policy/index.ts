@@ -9,6 +9,13 @@ export {
   type InvitedSwarm,
   invitationsUrlFromStats,
 } from './invitations.ts';
+export {
+  countsFromScrape,
+  parseScrape,
+  type ScrapeEntry,
+  ScrapeStatsSource,
+  type ScrapeStatsSourceOptions,
+} from './scrape-source.ts';
 export { type Arrival, arrivalSource } from './sim/arrivals.ts';
 export { deadlineFloor, type EgressFloor, lowestDeadlineFloor, MaxFlow, timingFloor } from './sim/bound.ts';
 export { FLOOR_P95_ALLOWANCES, type FloorRow, floorRow, floorTable } from './sim/floors.ts';

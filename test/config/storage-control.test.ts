@@ -37,6 +37,7 @@ describe('storageControl settings', () => {
         setAside: true,
       },
       statsUrl: 'http://t.example:6969/stats',
+      scrape: null,
       objects: [HASH.toLowerCase()],
       intervalMs: 5000,
       catalogue: null,
@@ -53,6 +54,33 @@ describe('storageControl settings', () => {
     expect(issuesOf(err as ConfigError).map((issue) => issue.key)).toEqual([
       'storageControl.highCopies',
       'storageControl.statsUrl',
+    ]);
+  });
+
+  it("follow a tracker's scrape instead of /stats when scrapeUrl is set: no edgepeer tracker needed", async () => {
+    const { config } = await resolveWith({
+      env: { EDGEPEER_STORAGE_CONTROL_SCRAPE_URL: 'http://opentracker.example:6969/scrape' },
+      flags: { 'storage-control': true },
+    });
+    expect(config.storageControl?.scrape).toEqual({
+      url: 'http://opentracker.example:6969/scrape',
+      intervalMs: 30_000,
+    });
+  });
+
+  it('refuse invitations with a scrape, and a scrape interval past the staleness, naming the keys', async () => {
+    const err = await resolveWith({
+      env: {
+        EDGEPEER_STORAGE_CONTROL_SCRAPE_URL: 'http://opentracker.example:6969/scrape',
+        EDGEPEER_STORAGE_CONTROL_CATALOGUE: '/srv/torrents',
+        EDGEPEER_STORAGE_CONTROL_SCRAPE_INTERVAL: '5m',
+      },
+      flags: { 'storage-control': true },
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(issuesOf(err as ConfigError).map((issue) => issue.key)).toEqual([
+      'storageControl.catalogue',
+      'storageControl.scrapeInterval',
     ]);
   });
 

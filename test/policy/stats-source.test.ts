@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countsFromStats, StatsFormatError, TrackerStatsSource } from '../../src/policy/index.ts';
 import { createTracker, encodeBitmap, type Tracker, type TrackerAddress } from '../../src/tracker/index.ts';
 import { announceQueryOf, peerId } from '../tracker/helpers.ts';
+import { changed, statsSourceContract } from './stats-source-contract.ts';
 
 const HASH = 'ab'.repeat(20);
 
@@ -63,21 +64,11 @@ describe('countsFromStats', () => {
   });
 });
 
-/** Resolves when the source says the swarm changed and `test` holds. */
-function changed(source: TrackerStatsSource, infoHash: string, test: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const listener = (hash: string) => {
-      if (hash !== infoHash || !test()) return;
-      source.off('changed', listener);
-      resolve();
-    };
-    source.on('changed', listener);
-    if (test()) {
-      source.off('changed', listener);
-      resolve();
-    }
-  });
-}
+statsSourceContract('TrackerStatsSource', {
+  make: (announceUrl) =>
+    new TrackerStatsSource({ statsUrl: announceUrl.replace(/\/announce$/, '/stats'), waitS: 5, retryMs: 50 }),
+  malformedBody: '{"infoHash": "oops"',
+});
 
 describe('TrackerStatsSource on the reference tracker', () => {
   let tracker: Tracker;
@@ -153,34 +144,6 @@ describe('TrackerStatsSource on bad answers', () => {
       await changed(source, HASH, () => source.reading(HASH).problem !== null);
       expect(source.reading(HASH)).toMatchObject({ counts: { version: 1 }, problem: { kind: 'malformed' } });
       expect(source.reading(HASH).problem?.detail).toContain('not JSON');
-    } finally {
-      await source.close();
-    }
-  });
-
-  it('reports an error status as unreachable', async () => {
-    reply = (res) => res.writeHead(503).end('busy');
-    const source = new TrackerStatsSource({ statsUrl: base, retryMs: 50 });
-    try {
-      source.follow(HASH, 2);
-      await changed(source, HASH, () => source.reading(HASH).problem !== null);
-      expect(source.reading(HASH).problem).toMatchObject({ kind: 'unreachable' });
-      expect(source.reading(HASH).problem?.detail).toContain('HTTP 503');
-    } finally {
-      await source.close();
-    }
-  });
-
-  it('reports a tracker nobody listens for as unreachable', async () => {
-    const closed = createServer().listen(0, '127.0.0.1');
-    await once(closed, 'listening');
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise((resolve) => closed.close(resolve));
-    const source = new TrackerStatsSource({ statsUrl: `http://127.0.0.1:${port}/stats`, retryMs: 50 });
-    try {
-      source.follow(HASH, 2);
-      await changed(source, HASH, () => source.reading(HASH).problem !== null);
-      expect(source.reading(HASH)).toMatchObject({ counts: null, problem: { kind: 'unreachable' } });
     } finally {
       await source.close();
     }

@@ -1,0 +1,269 @@
+// Swarm statistics from a tracker that has nothing but scrape (BEP 48: opentracker, most public and private
+// trackers): seeds (complete) and leechers (incomplete) per swarm, asked for every followed swarm in one
+// request per batch, every interval (or the tracker's min_request_interval, if longer). A scrape says
+// nothing of pieces: a seed holds every piece and plain leechers' pieces are unknown, which is what the
+// reference tracker's /stats says too when no CDN node tells it a bitmap. Nor does it say which peers are
+// CDN nodes: this node takes itself out of the seeds whenever it holds any piece of the object, so a piece
+// it may hold alone is never counted as held elsewhere (the tracker's count cannot tell whether this node
+// is among its seeds yet). Other CDN nodes count as peers outside the CDN.
+import { EventEmitter } from 'node:events';
+import bencode from 'bencode';
+import { BencodeSyntaxError, type ByteSpan, dictionaryEntries, scanTopLevelDictionary } from '../metainfo/index.ts';
+import type { StatsSource } from './source.ts';
+import { StatsFormatError } from './stats.ts';
+import type { StatsProblem, StatsReading, SwarmCounts } from './types.ts';
+
+export interface ScrapeStatsSourceOptions {
+  /** The tracker's scrape URL (BEP 48), e.g. http://tracker:6969/scrape; a query (a passkey) is kept. */
+  scrapeUrl: string;
+  /** ms between scrapes (raised to the tracker's min_request_interval). */
+  intervalMs?: number;
+  /** What this node holds of an object: any piece, every piece. */
+  holds: (infoHash: string) => { any: boolean; all: boolean };
+  /** Info hashes per request (each is 60 characters of the URL). */
+  batch?: number;
+  timeoutMs?: number;
+  clock?: () => number;
+}
+
+/** One swarm's line of a scrape answer. */
+export interface ScrapeEntry {
+  complete: number;
+  incomplete: number;
+}
+
+interface Followed {
+  pieceCount: number;
+  entry: ScrapeEntry | null;
+  version: number;
+  receivedAt: number;
+  problem: StatsProblem | null;
+}
+
+export class ScrapeStatsSource extends EventEmitter<{ changed: [infoHash: string] }> implements StatsSource {
+  readonly #options: Required<ScrapeStatsSourceOptions>;
+  readonly #followed = new Map<string, Followed>();
+  readonly #abort = new AbortController();
+  #loop: Promise<void> | null = null;
+  #wake: (() => void) | null = null;
+  /** The tracker's min_request_interval, ms (0: none said). */
+  #trackerMinMs = 0;
+  /** A swarm was followed since the last pass began. */
+  #unscraped = false;
+
+  constructor(options: ScrapeStatsSourceOptions) {
+    super();
+    this.#options = { intervalMs: 30_000, batch: 50, timeoutMs: 15_000, clock: Date.now, ...options };
+  }
+
+  follow(infoHash: string, pieceCount: number): void {
+    if (this.#followed.has(infoHash)) return;
+    this.#followed.set(infoHash, { pieceCount, entry: null, version: 0, receivedAt: 0, problem: null });
+    // A swarm followed now is scraped now, not at the next interval; those followed in the same tick, together.
+    this.#unscraped = true;
+    if (this.#wake !== null) this.#wake();
+    else if (this.#loop === null && !this.#abort.signal.aborted) {
+      this.#loop = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#run());
+    }
+  }
+
+  unfollow(infoHash: string): void {
+    this.#followed.delete(infoHash);
+  }
+
+  reading(infoHash: string): StatsReading {
+    const followed = this.#followed.get(infoHash);
+    if (followed === undefined) return { counts: null, problem: null };
+    const counts =
+      followed.entry === null
+        ? null
+        : countsFromScrape(followed.entry, followed.pieceCount, this.#options.holds(infoHash), {
+            version: followed.version,
+            receivedAt: followed.receivedAt,
+          });
+    return { counts, problem: followed.problem };
+  }
+
+  followed(): string[] {
+    return [...this.#followed.keys()];
+  }
+
+  async close(): Promise<void> {
+    this.#abort.abort();
+    this.#wake?.();
+    await this.#loop;
+  }
+
+  /**
+   * Every interval, a scrape of every followed swarm; in between, as soon as swarms are followed, a scrape of
+   * just those (a new swarm's first numbers should not wait an interval).
+   */
+  async #run(): Promise<void> {
+    const signal = this.#abort.signal;
+    let everyone = true;
+    let nextFullAt = 0;
+    while (!signal.aborted) {
+      this.#unscraped = false;
+      const hashes = [...this.#followed]
+        .filter(([, followed]) => everyone || (followed.entry === null && followed.problem === null))
+        .map(([hash]) => hash);
+      for (let i = 0; i < hashes.length && !signal.aborted; i += this.#options.batch) {
+        await this.#scrape(hashes.slice(i, i + this.#options.batch));
+      }
+      if (everyone) nextFullAt = performance.now() + Math.max(this.#options.intervalMs, this.#trackerMinMs);
+      if (signal.aborted) return;
+      if (this.#unscraped) {
+        everyone = false;
+        continue;
+      }
+      everyone = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(true), Math.max(0, nextFullAt - performance.now()));
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve(false);
+        };
+      });
+      this.#wake = null;
+    }
+  }
+
+  async #scrape(hashes: string[]): Promise<void> {
+    const { scrapeUrl, timeoutMs, clock } = this.#options;
+    const query = hashes.map((hash) => `info_hash=${percentEncode(hash)}`).join('&');
+    let entries: Map<string, ScrapeEntry>;
+    try {
+      const response = await fetch(`${scrapeUrl}${scrapeUrl.includes('?') ? '&' : '?'}${query}`, {
+        signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(timeoutMs)]),
+      });
+      const body = new Uint8Array(await response.arrayBuffer());
+      if (response.status !== 200) {
+        throw new ScrapeRefused(`the tracker answered HTTP ${response.status}`);
+      }
+      const answer = parseScrape(body);
+      this.#trackerMinMs = answer.minRequestIntervalS * 1000;
+      entries = answer.files;
+    } catch (err) {
+      if (this.#abort.signal.aborted) return;
+      const kind = err instanceof StatsFormatError ? 'malformed' : 'unreachable';
+      const detail =
+        err instanceof StatsFormatError
+          ? `malformed scrape from ${scrapeUrl}: ${err.message}`
+          : `scrape unreachable at ${scrapeUrl}: ${describe(err)}`;
+      for (const hash of hashes) {
+        const followed = this.#followed.get(hash);
+        if (followed === undefined) continue;
+        const changed = followed.problem?.kind !== kind;
+        followed.problem = { kind, detail, since: changed ? clock() : followed.problem!.since };
+        if (changed) this.emit('changed', hash);
+      }
+      return;
+    }
+    const now = clock();
+    for (const hash of hashes) {
+      const followed = this.#followed.get(hash);
+      if (followed === undefined) continue;
+      // A swarm the tracker does not list has no peer there.
+      const entry = entries.get(hash) ?? { complete: 0, incomplete: 0 };
+      const changed =
+        followed.problem !== null ||
+        followed.entry === null ||
+        followed.entry.complete !== entry.complete ||
+        followed.entry.incomplete !== entry.incomplete;
+      followed.receivedAt = now;
+      followed.problem = null;
+      if (changed) {
+        followed.entry = entry;
+        followed.version += 1;
+        this.emit('changed', hash);
+      }
+    }
+  }
+}
+
+class ScrapeRefused extends Error {}
+
+/**
+ * The counts decide() uses, from a scrape line: every piece has the seeds' copies; this node, if it holds
+ * any piece, is taken to be one of them (CDN copies 1) and, if it holds only some, one of the leechers.
+ */
+export function countsFromScrape(
+  entry: ScrapeEntry,
+  pieceCount: number,
+  holds: { any: boolean; all: boolean },
+  at: { version: number; receivedAt: number },
+): SwarmCounts {
+  const self = holds.any ? Math.min(1, entry.complete) : 0;
+  return {
+    version: at.version,
+    receivedAt: at.receivedAt,
+    swarmCopies: new Array<number>(pieceCount).fill(entry.complete),
+    cdnCopies: new Array<number>(pieceCount).fill(self),
+    demand: Math.max(0, entry.incomplete - (holds.any && !holds.all ? 1 : 0)),
+    seeds: entry.complete,
+    leechers: entry.incomplete,
+  };
+}
+
+/**
+ * A scrape answer: its `files` by info hash (hex) and the tracker's min_request_interval (s, 0 if none).
+ * A tracker's "failure reason" is an error with its words; anything else off BEP 48's shape is malformed.
+ */
+export function parseScrape(body: Uint8Array): { files: Map<string, ScrapeEntry>; minRequestIntervalS: number } {
+  let top: Map<string, ByteSpan>;
+  try {
+    top = scanTopLevelDictionary(body).valueSpans;
+  } catch (err) {
+    if (err instanceof BencodeSyntaxError) throw new StatsFormatError(`not bencoded: ${err.message}`);
+    throw err;
+  }
+  const value = (span: ByteSpan | undefined): unknown =>
+    span === undefined ? undefined : bencode.decode(body.subarray(span.start, span.end));
+  const failure = value(top.get('failure reason'));
+  if (failure instanceof Uint8Array) {
+    throw new ScrapeRefused(`the tracker refused: ${new TextDecoder().decode(failure).slice(0, 200)}`);
+  }
+  const filesSpan = top.get('files');
+  if (filesSpan === undefined || body[filesSpan.start] !== 0x64)
+    throw new StatsFormatError('"files" must be a dictionary');
+  const entries = new Map<string, ScrapeEntry>();
+  // Keys are the info hashes' 20 bytes; the bencode package would decode them as text.
+  for (const [key, span] of dictionaryEntries(body, filesSpan)) {
+    const hash = Buffer.from(key, 'latin1');
+    if (hash.length !== 20) throw new StatsFormatError(`a key of "files" is ${hash.length} bytes, not 20`);
+    const entry = value(span);
+    if (!isDictionary(entry)) throw new StatsFormatError(`"files".${hash.toString('hex')} must be a dictionary`);
+    entries.set(hash.toString('hex'), {
+      complete: whole(entry, 'complete', hash),
+      incomplete: whole(entry, 'incomplete', hash),
+    });
+  }
+  const flags = value(top.get('flags'));
+  const interval = isDictionary(flags) ? flags.min_request_interval : undefined;
+  const minRequestIntervalS =
+    typeof interval === 'number' && Number.isSafeInteger(interval) && interval > 0 ? Math.min(interval, 3600) : 0;
+  return { files: entries, minRequestIntervalS };
+}
+
+function whole(entry: Record<string, unknown>, key: string, hash: Buffer): number {
+  const value = entry[key];
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new StatsFormatError(`"files".${hash.toString('hex')}.${key} must be a whole number >= 0`);
+  }
+  return value;
+}
+
+function isDictionary(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
+}
+
+function percentEncode(hex: string): string {
+  return hex.replace(/../g, '%$&');
+}
+
+function describe(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  if (err.name === 'TimeoutError') return 'no answer in time';
+  const cause = (err as { cause?: unknown }).cause;
+  const code = typeof cause === 'object' && cause !== null && 'code' in cause ? ` (${String(cause.code)})` : '';
+  return `${err.message}${code}`;
+}
