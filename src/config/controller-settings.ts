@@ -178,6 +178,20 @@ export const CONTROLLER_SETTINGS: readonly ControllerSetting[] = [
       "Swarm statistics to follow (edgepeer tracker's /stats). Default: the first http(s) tracker, /announce replaced by /stats.",
   },
   {
+    name: 'storage-control-scrape-url',
+    kind: 'string',
+    description:
+      'Follow swarms by scraping this tracker (BEP 48: seeds and leechers, no pieces) instead of storage-control-stats-url, for trackers that have nothing more; no invitations, placement by load alone.',
+  },
+  {
+    name: 'storage-control-scrape-interval',
+    kind: 'integer',
+    default: 30_000,
+    min: 1000,
+    max: 3_600_000,
+    description: "Time between scrapes (ms), longer if the tracker's min_request_interval says so.",
+  },
+  {
     name: 'storage-control-objects',
     kind: 'string',
     default: 'all',
@@ -566,8 +580,13 @@ function storageControlOf(values: Values, where: (name: string) => string): Cont
     );
   }
   const trackers = (values.tracker as string[] | undefined) ?? [];
-  const statsUrl = (values['storage-control-stats-url'] as string | undefined) ?? statsUrlFromTrackers(trackers);
-  if (statsUrl === null || !/^https?:\/\//i.test(statsUrl)) {
+  const scrapeUrl = values['storage-control-scrape-url'] as string | undefined;
+  const scrape = scrapeUrl === undefined ? null : scrapeOf(values, scrapeUrl);
+  const statsUrl =
+    (values['storage-control-stats-url'] as string | undefined) ??
+    statsUrlFromTrackers(trackers) ??
+    (scrape ? '' : null);
+  if (statsUrl === null || (scrape === null && !/^https?:\/\//i.test(statsUrl))) {
     throw new ConfigError(
       'storage-control needs the statistics of an edgepeer tracker: storage-control-stats-url, or an http(s) tracker ending in /announce',
       { subject: 'storage-control-stats-url' },
@@ -598,11 +617,35 @@ function storageControlOf(values: Values, where: (name: string) => string): Cont
       setAside: false,
     },
     statsUrl,
+    scrape,
     objects: objects === 'all' ? null : objects.split(',').map((hash) => hash.trim().toLowerCase()),
     intervalMs: values['storage-control-interval'] as number,
     topUpBytesPerSecond: size('storage-control-top-up-rate'),
     catalogue: (values['storage-control-catalogue'] as string | undefined) ?? null,
   };
+}
+
+/** storage-control-scrape-url: an http(s) URL, with no invitations and an interval below the staleness. */
+function scrapeOf(values: Values, url: string): { url: string; intervalMs: number } {
+  if (!/^https?:\/\//i.test(url)) {
+    throw new ConfigError(`storage-control-scrape-url must be an http(s) URL of a tracker's scrape, got ${url}`, {
+      subject: 'storage-control-scrape-url',
+    });
+  }
+  if (values['storage-control-catalogue'] !== undefined) {
+    throw new ConfigError(
+      "storage-control-catalogue: invitations come from an edgepeer tracker's statistics, not from a scrape (storage-control-scrape-url)",
+      { subject: 'storage-control-catalogue' },
+    );
+  }
+  const intervalMs = values['storage-control-scrape-interval'] as number;
+  if (intervalMs >= (values['storage-control-stale'] as number)) {
+    throw new ConfigError(
+      `storage-control-scrape-interval (${intervalMs} ms) must be below storage-control-stale (${values['storage-control-stale']} ms)`,
+      { subject: 'storage-control-scrape-interval' },
+    );
+  }
+  return { url, intervalMs };
 }
 
 /** `state`: memory (null), or a Redis URL with its password and CAs read from their files. */

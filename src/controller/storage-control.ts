@@ -13,8 +13,10 @@ import { encodeTorrent, formatPieceList } from '../metainfo/index.ts';
 import { metainfoFromCatalogue, originFromUrlList, StorageControlPart } from '../parts/index.ts';
 import {
   invitationsUrlFromStats,
+  ScrapeStatsSource,
   type StatsSource,
   type StorageControlSettings,
+  singleNodeHoldings,
   TrackerStatsSource,
 } from '../policy/index.ts';
 import type { CatalogObject } from '../store/index.ts';
@@ -26,6 +28,8 @@ import { chooseEdge, type EdgeChoice, nearDemand, type PlacementCandidate } from
 export interface ControllerStorageControlOptions {
   settings: StorageControlSettings;
   statsUrl: string;
+  /** A tracker's scrape (BEP 48) to follow instead of statsUrl (no PIDs: placement by load alone). */
+  scrape?: { url: string; intervalMs: number } | null;
   /** Info hashes it controls, or null for every object the fleet knows. */
   objects: string[] | null;
   intervalMs: number;
@@ -115,7 +119,19 @@ export function controllerStorageControl(options: ControllerStorageControlOption
       ? (options.choose ?? chooseEdge)
       : nearDemand((from, to) => nearness.topology.cost(from, to), options.choose ?? chooseEdge);
   // Read here too: the placement asks it where the swarm's leechers are.
-  const source = options.source ?? new TrackerStatsSource({ statsUrl: options.statsUrl });
+  const source =
+    options.source ??
+    (options.scrape == null
+      ? new TrackerStatsSource({ statsUrl: options.statsUrl })
+      : new ScrapeStatsSource({
+          scrapeUrl: options.scrape.url,
+          intervalMs: options.scrape.intervalMs,
+          // Edges do not announce: the tracker counts the CDN as the controller, holding the union.
+          holds: (infoHash) => {
+            const union = catalog.known(infoHash);
+            return singleNodeHoldings(union?.bitfield.count() ?? 0, union?.pieceCount ?? 0);
+          },
+        }));
   const withOrigin = (object: CatalogObject): CatalogObject => {
     const metainfo = catalog.metainfoOf(object.infoHash);
     const origin = options.originOf(object.infoHash) ?? (metainfo === undefined ? null : originFromUrlList(metainfo));
@@ -143,6 +159,7 @@ export function controllerStorageControl(options: ControllerStorageControlOption
         }),
     settings: options.settings,
     statsUrl: options.statsUrl,
+    ...(options.scrape == null ? {} : { scrape: options.scrape }),
     objects: options.objects,
     intervalMs: options.intervalMs,
     catalog: {

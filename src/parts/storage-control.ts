@@ -7,6 +7,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../log/index.ts';
 import {
+  type CdnHoldings,
   type DecisionReason,
   decide,
   InvitationFollower,
@@ -30,8 +31,11 @@ export interface StorageControlOptions {
   settings: StorageControlSettings;
   /** The tracker's statistics URL (…/stats); used when neither `source` nor `scrape` is given. */
   statsUrl: string;
-  /** A tracker's scrape (BEP 48) to follow instead of statsUrl: seeds and leechers, no pieces. */
-  scrape?: { url: string; intervalMs: number } | null;
+  /**
+   * A tracker's scrape (BEP 48) to follow instead of statsUrl: seeds and leechers, no pieces. `holds`: the CDN
+   * nodes holding an object (default: this process, from `catalog`).
+   */
+  scrape?: { url: string; intervalMs: number; holds?: (infoHash: string) => CdnHoldings } | null;
   /** Info hashes it controls, or null for every object in the catalog. */
   objects: string[] | null;
   /** ms between rounds. */
@@ -147,12 +151,16 @@ export class StorageControlPart implements Part {
       scrapeUrl: options.scrape.url,
       intervalMs: options.scrape.intervalMs,
       clock: this.#clock,
-      holds: (infoHash) => {
-        const object = catalog.get(infoHash);
-        if (object === undefined) return { any: false, all: false };
-        const have = object.bitfield.count();
-        return { any: have > 0, all: have === object.pieceCount };
-      },
+      holds:
+        options.scrape.holds ??
+        ((infoHash) => {
+          const object = catalog.get(infoHash);
+          const have = object?.bitfield.count() ?? 0;
+          return {
+            nodes: have > 0 ? 1 : 0,
+            partial: object !== undefined && have > 0 && have < object.pieceCount ? 1 : 0,
+          };
+        }),
     });
   }
 

@@ -10,11 +10,13 @@ export {
   invitationsUrlFromStats,
 } from './invitations.ts';
 export {
+  type CdnHoldings,
   countsFromScrape,
   parseScrape,
   type ScrapeEntry,
   ScrapeStatsSource,
   type ScrapeStatsSourceOptions,
+  singleNodeHoldings,
 } from './scrape-source.ts';
 export { type Arrival, arrivalSource } from './sim/arrivals.ts';
 export { deadlineFloor, type EgressFloor, lowestDeadlineFloor, MaxFlow, timingFloor } from './sim/bound.ts';

@@ -3,9 +3,9 @@
 // request per batch, every interval (or the tracker's min_request_interval, if longer). A scrape says
 // nothing of pieces: a seed holds every piece and plain leechers' pieces are unknown, which is what the
 // reference tracker's /stats says too when no CDN node tells it a bitmap. Nor does it say which peers are
-// CDN nodes: this node takes itself out of the seeds whenever it holds any piece of the object, so a piece
-// it may hold alone is never counted as held elsewhere (the tracker's count cannot tell whether this node
-// is among its seeds yet). Other CDN nodes count as peers outside the CDN.
+// CDN nodes: the CDN nodes it knows of (this agent; a controller's edges) come out of the seeds whenever they
+// hold any piece of the object, so a piece they may hold alone is never counted as held elsewhere (the
+// tracker's count cannot tell whether a node is among its seeds yet). Other CDN nodes count as outside.
 import { EventEmitter } from 'node:events';
 import bencode from 'bencode';
 import { BencodeSyntaxError, type ByteSpan, dictionaryEntries, scanTopLevelDictionary } from '../metainfo/index.ts';
@@ -18,12 +18,23 @@ export interface ScrapeStatsSourceOptions {
   scrapeUrl: string;
   /** ms between scrapes (raised to the tracker's min_request_interval). */
   intervalMs?: number;
-  /** What this node holds of an object: any piece, every piece. */
-  holds: (infoHash: string) => { any: boolean; all: boolean };
+  /** This node's holdings of an object (the controller: its edges'). */
+  holds: (infoHash: string) => CdnHoldings;
   /** Info hashes per request (each is 60 characters of the URL). */
   batch?: number;
   timeoutMs?: number;
   clock?: () => number;
+}
+
+/** CDN nodes holding any piece of an object, and how many of them only some of its pieces. */
+export interface CdnHoldings {
+  nodes: number;
+  partial: number;
+}
+
+/** The holdings of one CDN node (an agent; a controller, which announces its edges' union) with `held` pieces. */
+export function singleNodeHoldings(held: number, pieceCount: number): CdnHoldings {
+  return { nodes: held > 0 ? 1 : 0, partial: held > 0 && held < pieceCount ? 1 : 0 };
 }
 
 /** One swarm's line of a scrape answer. */
@@ -183,22 +194,21 @@ export class ScrapeStatsSource extends EventEmitter<{ changed: [infoHash: string
 class ScrapeRefused extends Error {}
 
 /**
- * The counts decide() uses, from a scrape line: every piece has the seeds' copies; this node, if it holds
- * any piece, is taken to be one of them (CDN copies 1) and, if it holds only some, one of the leechers.
+ * The counts decide() uses, from a scrape line: every piece has the seeds' copies; each CDN node holding any
+ * piece is taken to be one of the seeds (up to their number), and each holding only some, one of the leechers.
  */
 export function countsFromScrape(
   entry: ScrapeEntry,
   pieceCount: number,
-  holds: { any: boolean; all: boolean },
+  holds: CdnHoldings,
   at: { version: number; receivedAt: number },
 ): SwarmCounts {
-  const self = holds.any ? Math.min(1, entry.complete) : 0;
   return {
     version: at.version,
     receivedAt: at.receivedAt,
     swarmCopies: new Array<number>(pieceCount).fill(entry.complete),
-    cdnCopies: new Array<number>(pieceCount).fill(self),
-    demand: Math.max(0, entry.incomplete - (holds.any && !holds.all ? 1 : 0)),
+    cdnCopies: new Array<number>(pieceCount).fill(Math.min(holds.nodes, entry.complete)),
+    demand: Math.max(0, entry.incomplete - holds.partial),
     seeds: entry.complete,
     leechers: entry.incomplete,
   };

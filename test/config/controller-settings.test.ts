@@ -174,11 +174,33 @@ describe('resolveControllerConfig', () => {
         setAside: false,
       },
       statsUrl: 'http://t.example:6969/stats',
+      scrape: null,
       objects: ['ab'.repeat(20)],
       intervalMs: 5000,
       topUpBytesPerSecond: 2 * 1024 * 1024,
       catalogue: '/srv/catalogue',
     });
+  });
+
+  it("follows a tracker's scrape with storage-control-scrape-url, needing no edgepeer tracker", async () => {
+    const { config } = await resolveControllerConfig(
+      { 'storage-control': true, 'storage-control-scrape-url': 'http://ot.example:6969/scrape' },
+      { env: {} },
+    );
+    expect(config.storageControl?.scrape).toEqual({ url: 'http://ot.example:6969/scrape', intervalMs: 30_000 });
+    const scraping = { 'storage-control': true, 'storage-control-scrape-url': 'http://ot.example:6969/scrape' };
+    await expect(
+      resolveControllerConfig({ ...scraping, 'storage-control-catalogue': '/srv/catalogue' }, { env: {} }),
+    ).rejects.toMatchObject({ details: { subject: 'storage-control-catalogue' } });
+    await expect(
+      resolveControllerConfig({ ...scraping, 'storage-control-scrape-interval': 120_000 }, { env: {} }),
+    ).rejects.toMatchObject({ details: { subject: 'storage-control-scrape-interval' } });
+    await expect(
+      resolveControllerConfig(
+        { 'storage-control': true, 'storage-control-scrape-url': 'udp://ot:1/scrape' },
+        { env: {} },
+      ),
+    ).rejects.toMatchObject({ details: { subject: 'storage-control-scrape-url' } });
   });
 
   it('refuses storage control without hysteresis, without statistics, or with a bad size, naming the setting', async () => {

@@ -5,10 +5,16 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import bencode from 'bencode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countsFromScrape, parseScrape, ScrapeStatsSource, StatsFormatError } from '../../src/policy/index.ts';
+import {
+  countsFromScrape,
+  parseScrape,
+  ScrapeStatsSource,
+  StatsFormatError,
+  singleNodeHoldings,
+} from '../../src/policy/index.ts';
 import { changed, statsSourceContract } from './stats-source-contract.ts';
 
-const none = () => ({ any: false, all: false });
+const none = () => ({ nodes: 0, partial: 0 });
 
 statsSourceContract('ScrapeStatsSource', {
   make: (announceUrl) =>
@@ -79,21 +85,31 @@ describe('countsFromScrape', () => {
   });
 
   it('takes this node out of the seeds when it holds the object, so its copy is never counted as another', () => {
-    const counts = countsFromScrape({ complete: 1, incomplete: 0 }, 2, { any: true, all: true }, at);
+    const counts = countsFromScrape({ complete: 1, incomplete: 0 }, 2, { nodes: 1, partial: 0 }, at);
     expect(counts.cdnCopies).toEqual([1, 1]);
     expect(counts.demand).toBe(0);
   });
 
   it('takes it out of the seeds and of the leechers when it holds part of the object', () => {
-    const counts = countsFromScrape({ complete: 3, incomplete: 2 }, 2, { any: true, all: false }, at);
+    const counts = countsFromScrape({ complete: 3, incomplete: 2 }, 2, { nodes: 1, partial: 1 }, at);
     expect(counts.cdnCopies).toEqual([1, 1]);
     expect(counts.demand).toBe(1);
   });
 
+  it("holds one node for an agent or a controller (which announces its edges' union)", () => {
+    expect(singleNodeHoldings(0, 4)).toEqual({ nodes: 0, partial: 0 });
+    expect(singleNodeHoldings(2, 4)).toEqual({ nodes: 1, partial: 1 });
+    expect(singleNodeHoldings(4, 4)).toEqual({ nodes: 1, partial: 0 });
+  });
+
+  it('takes several CDN nodes out alike: each holding node a seed, each partial one a leecher', () => {
+    const counts = countsFromScrape({ complete: 5, incomplete: 4 }, 2, { nodes: 3, partial: 1 }, at);
+    expect(counts.cdnCopies).toEqual([3, 3]);
+    expect(counts.demand).toBe(3);
+  });
+
   it('never counts more CDN copies than the tracker has seeds', () => {
-    expect(countsFromScrape({ complete: 0, incomplete: 1 }, 2, { any: true, all: false }, at).cdnCopies).toEqual([
-      0, 0,
-    ]);
+    expect(countsFromScrape({ complete: 0, incomplete: 1 }, 2, { nodes: 1, partial: 1 }, at).cdnCopies).toEqual([0, 0]);
   });
 });
 
