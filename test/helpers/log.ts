@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { createInterface } from 'node:readline';
 import pino, { type Logger } from 'pino';
 
 export interface LogLine {
@@ -44,6 +45,52 @@ export function captureLog(level = 'debug'): CapturedLog {
           resolve(line);
         };
         written.on('line', listener);
+      });
+    },
+  };
+}
+
+export interface FollowedLog {
+  /** The JSON lines read so far (other lines are skipped). */
+  lines: Array<LogLine & { time: number }>;
+  /** Resolves with the first line (read or to come) that matches; rejects after timeoutMs, naming `what`. */
+  waitFor(
+    matches: (line: LogLine & { time: number }) => boolean,
+    what: string,
+    timeoutMs?: number,
+  ): Promise<LogLine & { time: number }>;
+}
+
+/** A child process's JSON log lines (its stderr, as the agent writes them), to wait on. */
+export function followLogLines(stream: NodeJS.ReadableStream, who = 'the process'): FollowedLog {
+  const lines: Array<LogLine & { time: number }> = [];
+  const waiters = new Set<() => void>();
+  createInterface({ input: stream }).on('line', (text) => {
+    if (!text.startsWith('{')) return;
+    lines.push(JSON.parse(text) as LogLine & { time: number });
+    for (const wake of [...waiters]) wake();
+  });
+  return {
+    lines,
+    waitFor(matches, what, timeoutMs = 60_000) {
+      return new Promise((resolve, reject) => {
+        const check = (): void => {
+          const found = lines.find(matches);
+          if (found === undefined) return;
+          clearTimeout(timer);
+          waiters.delete(check);
+          resolve(found);
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          const last = lines
+            .slice(-5)
+            .map((l) => l.msg)
+            .join(' | ');
+          reject(new Error(`${who} never logged ${what}; last: ${last}`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
       });
     },
   };

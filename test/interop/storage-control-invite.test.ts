@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildMetainfo, encodeTorrent } from '../../src/metainfo/index.ts';
 import { edgepeer } from '../helpers/cli.ts';
+import { type FollowedLog, followLogLines } from '../helpers/log.ts';
 import { TestOrigin } from '../helpers/origin.ts';
 import {
   type LtLeecher,
@@ -26,12 +27,6 @@ import {
 
 const RUN = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
 const PIECE = 32 * 1024;
-
-interface LogLine {
-  msg: string;
-  infoHash?: string;
-  [field: string]: unknown;
-}
 
 const data = randomBytes(6 * PIECE);
 const metainfoOf = (urlList: string[]) =>
@@ -55,34 +50,8 @@ let dataDir: string;
 let origin: TestOrigin;
 let tracker: RunningEdgepeerTracker;
 let agent: ChildProcess;
-const log: LogLine[] = [];
-const waiters = new Set<() => void>();
+let agentLog: FollowedLog;
 const leechers: LtLeecher[] = [];
-
-function waitForLog(matches: (line: LogLine) => boolean, what: string, timeoutMs = 60_000): Promise<LogLine> {
-  return new Promise((resolve, reject) => {
-    const check = (): void => {
-      const found = log.find(matches);
-      if (found === undefined) return;
-      clearTimeout(timer);
-      waiters.delete(check);
-      resolve(found);
-    };
-    const timer = setTimeout(() => {
-      waiters.delete(check);
-      reject(
-        new Error(
-          `the agent never logged ${what}; last: ${log
-            .slice(-5)
-            .map((l) => l.msg)
-            .join(' | ')}`,
-        ),
-      );
-    }, timeoutMs);
-    waiters.add(check);
-    check();
-  });
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'edgepeer-invite-'));
@@ -118,15 +87,11 @@ beforeAll(async () => {
   agent = spawn(process.execPath, [RUN, 'agent', '--config', configFile, '--json'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  createInterface({ input: agent.stderr! }).on('line', (text) => {
-    if (!text.startsWith('{')) return;
-    log.push(JSON.parse(text) as LogLine);
-    for (const wake of [...waiters]) wake();
-  });
+  agentLog = followLogLines(agent.stderr!, 'the agent');
   await Promise.race([
     once(createInterface({ input: agent.stdout! }), 'line'),
     once(agent, 'exit').then(([code]) => {
-      throw new Error(`agent exited with ${code}: ${log.map((l) => l.msg).join('; ')}`);
+      throw new Error(`agent exited with ${code}: ${agentLog.lines.map((l) => l.msg).join('; ')}`);
     }),
   ]);
 });
@@ -161,17 +126,17 @@ describe('storage control invited by the tracker', () => {
       expect.objectContaining({ infoHash: metainfo.infoHash, rarestCopies: 0, leechers: 1 }),
     ]);
 
-    const joined = await waitForLog(
+    const joined = await agentLog.waitFor(
       (l) => l.msg === 'storage control: joined a swarm the tracker invited it to',
       'that it joined the swarm',
     );
     expect(joined).toMatchObject({ infoHash: metainfo.infoHash, origin: expect.stringMatching(/\/invited\.bin$/) });
-    await waitForLog(
+    await agentLog.waitFor(
       (l) => l.msg === 'storage control: ingest (rare)' && l.infoHash === metainfo.infoHash,
       'an ingest',
     );
 
-    await waitForLog(
+    await agentLog.waitFor(
       (l) => l.msg === 'storage control: ingest done' && l.infoHash === metainfo.infoHash,
       'ingest done',
     );

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildMetainfo, encodeTorrent } from '../../src/metainfo/index.ts';
 import { edgepeer } from '../helpers/cli.ts';
+import { type FollowedLog, followLogLines } from '../helpers/log.ts';
 import { TestOrigin } from '../helpers/origin.ts';
 import {
   type LtLeecher,
@@ -26,14 +27,6 @@ import {
 const RUN = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
 const PIECE = 32 * 1024;
 const HOLD_MS = 2000;
-
-interface LogLine {
-  level: number;
-  time: number;
-  msg: string;
-  infoHash?: string;
-  [field: string]: unknown;
-}
 
 const data = randomBytes(4 * PIECE);
 const object = buildMetainfo({
@@ -55,34 +48,8 @@ let dataDir: string;
 let origin: TestOrigin;
 let opentracker: RunningTracker;
 let agent: ChildProcess;
-const log: LogLine[] = [];
-const waiters = new Set<() => void>();
+let agentLog: FollowedLog;
 const leechers: LtLeecher[] = [];
-
-function waitFor(matches: (line: LogLine) => boolean, what: string, timeoutMs = 60_000): Promise<LogLine> {
-  return new Promise((resolve, reject) => {
-    const check = (): void => {
-      const found = log.find(matches);
-      if (found === undefined) return;
-      clearTimeout(timer);
-      waiters.delete(check);
-      resolve(found);
-    };
-    const timer = setTimeout(() => {
-      waiters.delete(check);
-      reject(
-        new Error(
-          `the agent never logged ${what}; last: ${log
-            .slice(-5)
-            .map((l) => l.msg)
-            .join(' | ')}`,
-        ),
-      );
-    }, timeoutMs);
-    waiters.add(check);
-    check();
-  });
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'edgepeer-storage-control-scrape-'));
@@ -128,11 +95,7 @@ beforeAll(async () => {
   agent = spawn(process.execPath, [RUN, 'agent', '--config', configFile, '--json'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  createInterface({ input: agent.stderr! }).on('line', (text) => {
-    if (!text.startsWith('{')) return;
-    log.push(JSON.parse(text) as LogLine);
-    for (const wake of [...waiters]) wake();
-  });
+  agentLog = followLogLines(agent.stderr!, 'the agent');
   await once(createInterface({ input: agent.stdout! }), 'line');
 });
 
@@ -151,8 +114,8 @@ describe('storage control on the scrape of opentracker', () => {
   it("keeps the object while opentracker's only seed is the agent itself, then purges it once two others seed", async () => {
     const infoHash = object.infoHash;
     // The agent announced as a seed and read that from the scrape: one seed, and none outside the CDN.
-    await waitFor((l) => l.msg === 'announced' && l.infoHash === infoHash, 'its announce to opentracker');
-    const alone = await waitFor(
+    await agentLog.waitFor((l) => l.msg === 'announced' && l.infoHash === infoHash, 'its announce to opentracker');
+    const alone = await agentLog.waitFor(
       (l) => l.msg === 'storage control: statistics' && l.infoHash === infoHash && (l.copies as number) >= 1,
       'the statistics of its swarm with its own seed in them',
     );
@@ -168,17 +131,19 @@ describe('storage control on the scrape of opentracker', () => {
       leechers.push(startLtLeecher(torrent, join(dir, name), { tracker: opentracker.announceUrl, stay: true }));
     }
     for (const leecher of leechers) expect(await leecher.result).toMatchObject({ seeding: true, problems: [] });
-    const plentiful = await waitFor(
+    const plentiful = await agentLog.waitFor(
       (l) => l.msg === 'storage control: statistics' && l.infoHash === infoHash && (l.outsideCopies as number) >= 2,
       'two seeds outside the CDN',
     );
-    const purged = await waitFor(
+    const purged = await agentLog.waitFor(
       (l) => l.msg === 'storage control: purge (plentiful)' && l.infoHash === infoHash,
       'the purge of the plentiful pieces',
     );
     expect(purged.pieces).toEqual([0, 1, 2, 3]);
     expect(purged.time - plentiful.time).toBeGreaterThanOrEqual(HOLD_MS - 600);
     // Before the seeds, no round purged anything: the agent's own seed was not counted as another copy.
-    expect(log.filter((l) => l.msg.startsWith('storage control: purge') && l.time < plentiful.time)).toEqual([]);
+    expect(agentLog.lines.filter((l) => l.msg.startsWith('storage control: purge') && l.time < plentiful.time)).toEqual(
+      [],
+    );
   });
 });

@@ -19,6 +19,7 @@ import { buildMetainfo, encodeTorrent, type Metainfo } from '../../src/metainfo/
 import type { PolicyExplanation } from '../../src/policy/index.ts';
 import type { SwarmStats } from '../../src/tracker/index.ts';
 import { edgepeer } from '../helpers/cli.ts';
+import { type FollowedLog, followLogLines } from '../helpers/log.ts';
 import { TestOrigin } from '../helpers/origin.ts';
 import {
   followStats,
@@ -33,21 +34,12 @@ const RUN = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
 const PIECE = 32 * 1024;
 const HOLD_MS = 3000;
 
-interface LogLine {
-  level: number;
-  time: number;
-  msg: string;
-  infoHash?: string;
-  pieces?: number[];
-  [field: string]: unknown;
-}
-
 interface RunningAgent {
   child: ChildProcess;
   where: AgentAddresses;
-  log: LogLine[];
+  log: FollowedLog['lines'];
   /** Resolves with the first log line (seen or to come) that matches. */
-  waitFor(matches: (line: LogLine) => boolean, what: string, timeoutMs?: number): Promise<LogLine>;
+  waitFor: FollowedLog['waitFor'];
 }
 
 function objectOf(name: string, data: Buffer): Metainfo {
@@ -104,13 +96,7 @@ async function startAgent(): Promise<RunningAgent> {
   const child = spawn(process.execPath, [RUN, 'agent', '--config', configFile, '--json'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const log: LogLine[] = [];
-  const waiters = new Set<() => void>();
-  createInterface({ input: child.stderr! }).on('line', (text) => {
-    if (!text.startsWith('{')) return;
-    log.push(JSON.parse(text) as LogLine);
-    for (const wake of [...waiters]) wake();
-  });
+  const { lines: log, waitFor } = followLogLines(child.stderr!, 'the agent');
   const stdout = createInterface({ input: child.stdout! });
   const [first] = (await Promise.race([
     once(stdout, 'line'),
@@ -123,30 +109,7 @@ async function startAgent(): Promise<RunningAgent> {
     child,
     where,
     log,
-    waitFor(matches, what, timeoutMs = 60_000) {
-      return new Promise((resolve, reject) => {
-        const check = (): void => {
-          const found = log.find(matches);
-          if (found === undefined) return;
-          clearTimeout(timer);
-          waiters.delete(check);
-          resolve(found);
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(
-            new Error(
-              `the agent never logged ${what}; last: ${log
-                .slice(-5)
-                .map((l) => l.msg)
-                .join(' | ')}`,
-            ),
-          );
-        }, timeoutMs);
-        waiters.add(check);
-        check();
-      });
-    },
+    waitFor,
   };
 }
 
