@@ -369,8 +369,11 @@ export class Agent {
       },
       logger: this.logger.child({ part: 'storage control' }),
       registry: this.metrics,
+      // What it ingested and when, so TTLs go on across restarts (the pieces set aside do not: cleared above).
+      ingestedFile: join(this.config.dataDir, 'storage-control', 'ingested.json'),
     });
     this.lifecycle.add(part);
+    await part.restore();
     part.start();
     this.storageControl = part;
   }

@@ -4,13 +4,17 @@
 // origin and piece purge in the store (peers and trackers hear of both through the store's events), then
 // an announce at once so that the tracker's peer lists show the change. Every ingest and purge is logged
 // with its reason and counted in Prometheus metrics; the last round's decisions are kept for `explain`.
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../log/index.ts';
 import {
   type CdnHoldings,
   type DecisionReason,
   decide,
+  IngestedRecordError,
   InvitationFollower,
+  ingestedRecordOf,
   initialState,
   type OperationOutcome,
   type PolicyExplanation,
@@ -21,6 +25,8 @@ import {
   type StorageControlSettings,
   type SwarmDecision,
   type SwarmInput,
+  singleNodeHoldings,
+  stateFromIngestedRecord,
   TrackerStatsSource,
 } from '../policy/index.ts';
 import type { Catalog, CatalogObject } from '../store/index.ts';
@@ -66,6 +72,11 @@ export interface StorageControlOptions {
   registry?: Registry;
   source?: StatsSource;
   clock?: () => number;
+  /**
+   * Where the record of what the function ingested, and when, is kept (JSON, rewritten after a round that
+   * changes it): restore() reads it, so a TTL counts from the ingest across restarts. Absent: not kept.
+   */
+  ingestedFile?: string;
 }
 
 /** After a failed ingest from an object's origin, the next attempt waits this long, doubling up to the max. */
@@ -116,6 +127,9 @@ export class StorageControlPart implements Part {
   };
   readonly #settings: StorageControlSettings;
   readonly #onChanged = (): void => this.#scheduleSoon();
+  /** The ingested record as last written (or read), and the write in progress. */
+  #ingestedText = '';
+  #ingestedWrite: Promise<void> = Promise.resolve();
   readonly #invitations: InvitationFollower | null;
   /** Swarms joined on the tracker's invitation (controlled even when objects lists others), and joins running. */
   readonly #invited = new Set<string>();
@@ -155,11 +169,7 @@ export class StorageControlPart implements Part {
         options.scrape.holds ??
         ((infoHash) => {
           const object = catalog.get(infoHash);
-          const have = object?.bitfield.count() ?? 0;
-          return {
-            nodes: have > 0 ? 1 : 0,
-            partial: object !== undefined && have > 0 && have < object.pieceCount ? 1 : 0,
-          };
+          return singleNodeHoldings(object?.bitfield.count() ?? 0, object?.pieceCount ?? 0);
         }),
     });
   }
@@ -190,6 +200,56 @@ export class StorageControlPart implements Part {
     } finally {
       this.#joining.delete(infoHash);
     }
+  }
+
+  /**
+   * Reads the record of what the function ingested (options.ingestedFile), so TTLs count from the ingests
+   * before a restart. None yet is a first start; one that cannot be read is reported, and TTLs start again.
+   */
+  async restore(): Promise<void> {
+    const file = this.#options.ingestedFile;
+    if (file === undefined) return;
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      this.#options.logger.warn(
+        { file, err: toError(err) },
+        'storage control: cannot read what it ingested; TTLs start again',
+      );
+      return;
+    }
+    try {
+      this.#state = stateFromIngestedRecord(JSON.parse(text));
+      this.#ingestedText = text;
+      const swarms = Object.keys(this.#state.swarms).length;
+      this.#options.logger.info({ file, swarms }, 'storage control: restored what it ingested (TTLs go on)');
+    } catch (err) {
+      const detail = err instanceof IngestedRecordError || err instanceof SyntaxError ? err.message : String(err);
+      this.#options.logger.warn(
+        { file, detail },
+        'storage control: the record of what it ingested is damaged; TTLs start again',
+      );
+    }
+  }
+
+  /** Writes the ingested record if a round changed it: one write at a time, temp file then rename. */
+  #keepIngested(): void {
+    const file = this.#options.ingestedFile;
+    if (file === undefined) return;
+    const text = `${JSON.stringify(ingestedRecordOf(this.#state))}\n`;
+    if (text === this.#ingestedText) return;
+    this.#ingestedText = text;
+    this.#ingestedWrite = this.#ingestedWrite.then(async () => {
+      try {
+        await mkdir(dirname(file), { recursive: true });
+        await writeFile(`${file}.tmp`, text);
+        await rename(`${file}.tmp`, file);
+      } catch (err) {
+        this.#options.logger.warn({ file, err: toError(err) }, 'storage control: cannot keep what it ingested');
+      }
+    });
   }
 
   start(): void {
@@ -269,6 +329,7 @@ export class StorageControlPart implements Part {
     await this.#invitations?.close();
     await this.#running;
     await this.#source.close();
+    await this.#ingestedWrite;
   }
 
   #scheduleSoon(): void {
@@ -346,9 +407,10 @@ export class StorageControlPart implements Part {
       'storage control: round',
     );
     for (const decision of round.swarms) {
-      if (this.#stopped) return;
+      if (this.#stopped) break;
       await this.#carryOut(decision);
     }
+    this.#keepIngested();
   }
 
   #ingestBlocked(object: CatalogObject, now: number): string | null {

@@ -4,6 +4,13 @@
 export { BANDWIDTH_BURST_S, DEFAULT_SETTINGS, decide, initialState, settingsProblems } from './decide.ts';
 export { type OperationOutcome, type PolicyExplanation, renderExplanation } from './explain.ts';
 export {
+  INGESTED_RECORD_VERSION,
+  type IngestedRecord,
+  IngestedRecordError,
+  ingestedRecordOf,
+  stateFromIngestedRecord,
+} from './ingested-record.ts';
+export {
   InvitationFollower,
   type InvitationFollowerOptions,
   type InvitedSwarm,

@@ -1,6 +1,6 @@
 // The agent's storage control seams: `policy explain` through Agent.explainPolicy (the admin route's
 // handler) and the status, with storage control off and with a tracker nobody answers for.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -37,6 +37,33 @@ describe('agent storage control', () => {
         expect.objectContaining({ code: 'EDGEPEER_NOT_FOUND', exitCode: 4 }),
       );
       expect(agent.status().storageControl).toBeNull();
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it('reads back what it ingested before a restart, from the data dir', async () => {
+    const dataDir = join(dir, 'restore');
+    await mkdir(join(dataDir, 'storage-control'), { recursive: true });
+    const record = {
+      version: 1,
+      swarms: { ['ab'.repeat(20)]: { pieceCount: 2, ingestedAt: { 1: 1_700_000_000_000 } } },
+    };
+    await writeFile(join(dataDir, 'storage-control', 'ingested.json'), JSON.stringify(record));
+    const log = captureLog('info');
+    const agent = await Agent.start(
+      config('restore', {
+        settings: DEFAULT_SETTINGS,
+        statsUrl: 'http://127.0.0.1:1/stats',
+        objects: null,
+        intervalMs: 200,
+        catalogue: null,
+        topUpBytesPerSecond: 0,
+      }),
+      log.logger,
+    );
+    try {
+      expect(log.lines.find((line) => line.msg.startsWith('storage control: restored'))).toMatchObject({ swarms: 1 });
     } finally {
       await agent.stop();
     }

@@ -4,7 +4,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
@@ -64,6 +64,7 @@ async function setup(
     failIngest?: boolean;
     reserveDir?: string;
     settings?: Partial<StorageControlSettings>;
+    ingestedFile?: string;
   } = {},
 ) {
   const store = new MemoryStore();
@@ -82,37 +83,53 @@ async function setup(
   const calls: string[] = [];
   const pacing: Array<[string, boolean]> = [];
   let now = 1_700_000_000_000;
-  const part = new StorageControlPart({
-    settings: { ...settings, ...options.settings },
-    statsUrl: 'http://tracker.example/stats',
-    objects: null,
-    intervalMs: 3_600_000,
-    catalog: store,
-    source,
-    registry,
-    logger: log.logger,
-    clock: () => now,
-    ingest: async (hash, origin, pieces) => {
-      calls.push(`ingest ${origin} ${pieces.join(',')}`);
-      if (options.failIngest) return { error: { code: 'EDGEPEER_ORIGIN_STATUS', message: 'origin answered 503' } };
-      if (options.reserveDir) {
-        for (const i of pieces) await store.writePiece(hash, i, realData.subarray(i * 16_384, (i + 1) * 16_384));
-      } else await setPieces(store, hash, pieces, true);
-      return { error: null };
-    },
-    purge: async (hash, pieces) => {
-      calls.push(`purge ${pieces.join(',')}`);
-      await store.removePieces(hash, pieces, 'policy');
-    },
-    announceNow: (hash) => calls.push(`announce ${hash === infoHash}`),
-    topUpPacing: (hash, paced) => pacing.push([hash, paced]),
-    ...(options.reserveDir ? { reserve: new DiskPieceReserve(options.reserveDir, store) } : {}),
-  });
+  // A part over this store and source; another one made later is the same agent restarted.
+  const makePart = (metrics = new Registry()) =>
+    new StorageControlPart({
+      settings: { ...settings, ...options.settings },
+      statsUrl: 'http://tracker.example/stats',
+      objects: null,
+      intervalMs: 3_600_000,
+      catalog: store,
+      source,
+      registry: metrics,
+      logger: log.logger,
+      clock: () => now,
+      ingest: async (hash, origin, pieces) => {
+        calls.push(`ingest ${origin} ${pieces.join(',')}`);
+        if (options.failIngest) return { error: { code: 'EDGEPEER_ORIGIN_STATUS', message: 'origin answered 503' } };
+        if (options.reserveDir) {
+          for (const i of pieces) await store.writePiece(hash, i, realData.subarray(i * 16_384, (i + 1) * 16_384));
+        } else await setPieces(store, hash, pieces, true);
+        return { error: null };
+      },
+      purge: async (hash, pieces) => {
+        calls.push(`purge ${pieces.join(',')}`);
+        await store.removePieces(hash, pieces, 'policy');
+      },
+      announceNow: (hash) => calls.push(`announce ${hash === infoHash}`),
+      topUpPacing: (hash, paced) => pacing.push([hash, paced]),
+      ...(options.reserveDir ? { reserve: new DiskPieceReserve(options.reserveDir, store) } : {}),
+      ...(options.ingestedFile ? { ingestedFile: options.ingestedFile } : {}),
+    });
+  const part = makePart(registry);
   const counts = (swarmCopies: number[], cdnCopies: number[], demand = 2): StatsReading => ({
     counts: { version: 1, receivedAt: now, swarmCopies, cdnCopies, demand, seeds: 0, leechers: demand },
     problem: null,
   });
-  return { store, infoHash, source, log, registry, calls, pacing, part, counts, tick: (ms: number) => (now += ms) };
+  return {
+    store,
+    infoHash,
+    source,
+    log,
+    registry,
+    calls,
+    pacing,
+    part,
+    makePart,
+    counts,
+    tick: (ms: number) => (now += ms),
+  };
 }
 
 let stopping: Array<() => Promise<void>> = [];
@@ -176,6 +193,50 @@ describe('StorageControlPart', () => {
     t.source.set(t.infoHash, t.counts([5, 5, 4, 4], [1, 1, 0, 0]));
     await t.part.runRound();
     expect(t.pacing.at(-1)).toEqual([t.infoHash, true]);
+  });
+
+  it('keeps what it ingested across a restart, so a TTL counts from the ingest', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'edgepeer-ingested-'));
+    stopping.push(() => rm(dir, { recursive: true, force: true }));
+    const ingestedFile = join(dir, 'storage-control', 'ingested.json');
+    const t = await setup({ ingestedFile, settings: { ttlMs: 10_000, highCopies: 4 } });
+    t.source.set(t.infoHash, t.counts([1, 1, 1, 0], [1, 1, 0, 0]));
+    await t.part.runRound();
+    expect(t.calls).toEqual(['ingest http://origin.example/x 3', 'announce true']);
+    await t.part.stop();
+    const record = JSON.parse(await readFile(ingestedFile, 'utf8'));
+    expect(record.swarms[t.infoHash]).toMatchObject({ pieceCount: 4, ingestedAt: { 3: expect.any(Number) } });
+
+    // Restarted, 11 s after the ingest, with piece 3 now below the high mark but above the low one: TTL.
+    const restarted = t.makePart();
+    stopping.push(() => restarted.stop());
+    await restarted.restore();
+    expect(t.log.lines.find((l) => l.msg.startsWith('storage control: restored'))).toMatchObject({ swarms: 1 });
+    t.tick(11_000);
+    t.source.set(t.infoHash, t.counts([1, 1, 1, 3], [1, 1, 0, 1]));
+    await restarted.runRound();
+    expect(t.calls.slice(2)).toEqual(['purge 3', 'announce true']);
+    expect(t.log.lines.find((l) => l.msg === 'storage control: purge (ttl)')).toMatchObject({ pieces: [3] });
+    // Purged: nothing of its own is left to remember.
+    await restarted.stop();
+    expect(JSON.parse(await readFile(ingestedFile, 'utf8')).swarms).toEqual({});
+  });
+
+  it('says a damaged record of what it ingested cannot be used, and runs on with TTLs started again', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'edgepeer-ingested-'));
+    stopping.push(() => rm(dir, { recursive: true, force: true }));
+    const ingestedFile = join(dir, 'ingested.json');
+    await writeFile(ingestedFile, '{"version": 1, "swarms": {"nothex": {}}}');
+    const t = await setup({ ingestedFile });
+    stopping.push(() => t.part.stop());
+    await t.part.restore();
+    expect(t.log.lines.find((l) => l.msg.includes('damaged'))).toMatchObject({
+      level: 40,
+      detail: 'nothex is not an info hash',
+    });
+    t.source.set(t.infoHash, t.counts([1, 1, 1, 0], [1, 1, 0, 0]));
+    await t.part.runRound();
+    expect(t.calls).toEqual(['ingest http://origin.example/x 3', 'announce true']);
   });
 
   it('purges plentiful pieces through the store, then announces', async () => {
