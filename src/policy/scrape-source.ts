@@ -18,7 +18,7 @@ export interface ScrapeStatsSourceOptions {
   scrapeUrl: string;
   /** ms between scrapes (raised to the tracker's min_request_interval). */
   intervalMs?: number;
-  /** This node's holdings of an object (the controller: its edges'). */
+  /** What the CDN nodes the tracker sees hold of an object (this agent; a controller: its edges' union). */
   holds: (infoHash: string) => CdnHoldings;
   /** Info hashes per request (each is 60 characters of the URL). */
   batch?: number;
