@@ -341,7 +341,11 @@ export class Controller {
         ...(this.#edgeChoice === undefined ? {} : { choose: this.#edgeChoice }),
         // With maps, pieces go where the demand is, `choose` deciding among the edges nearest to it.
         ...(this.nearness === null || config.topology?.placement === 'load' ? {} : { nearness: this.nearness }),
+        // This controller's record of what it placed and when: TTLs go on across its restarts (a new leader
+        // of a shared fleet starts its own).
+        ingestedFile: join(this.config.dataDir, 'storage-control', 'ingested.json'),
       });
+      await this.#storageControl.restore();
       this.#storageControl.start();
     }
     if (config.ims) await this.#registration.replace(this.#fleetIms(config.ims));

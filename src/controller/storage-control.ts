@@ -52,6 +52,8 @@ export interface ControllerStorageControlOptions {
   nearness?: EdgeNearness;
   metrics?: ConstructorParameters<typeof StorageControlPart>[0]['registry'];
   source?: StatsSource;
+  /** Where the record of what it ingested is kept (StorageControlPart's ingestedFile). */
+  ingestedFile?: string;
 }
 
 /** The serving edges as placement candidates for an object (with their PIDs when there are maps). */
@@ -160,6 +162,7 @@ export function controllerStorageControl(options: ControllerStorageControlOption
     settings: options.settings,
     statsUrl: options.statsUrl,
     ...(options.scrape == null ? {} : { scrape: options.scrape }),
+    ...(options.ingestedFile === undefined ? {} : { ingestedFile: options.ingestedFile }),
     objects: options.objects,
     intervalMs: options.intervalMs,
     catalog: {

@@ -257,6 +257,18 @@ describe('storage control in the controller, over two edges', () => {
       for (const name of ['l1', 'l2']) expect((await readFile(join(dir, name, 'film.bin'))).equals(CONTENT)).toBe(true);
       const explained = await explain();
       expect(explained.lastOperation).toMatchObject({ action: 'ingest', pieces: [4, 5, 6, 7, 8, 9, 10, 11], ok: true });
+      // The controller keeps what it placed, and when, for TTLs across its restarts.
+      const record = JSON.parse(await readFile(join(controllerDir(), 'storage-control', 'ingested.json'), 'utf8'));
+      expect(Object.keys(record.swarms[explained.infoHash].ingestedAt)).toEqual([
+        '4',
+        '5',
+        '6',
+        '7',
+        '8',
+        '9',
+        '10',
+        '11',
+      ]);
       const metrics = await (await fetch(`${controller.listening.adminUrl}/metrics`)).text();
       expect(
         metrics
