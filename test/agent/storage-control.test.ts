@@ -29,6 +29,16 @@ const config = (name: string, storageControl: AgentConfig['storageControl']): Ag
   storageControl,
 });
 
+/** Storage control following a tracker nobody answers for. */
+const unreachableTracker: AgentConfig['storageControl'] = {
+  settings: DEFAULT_SETTINGS,
+  statsUrl: 'http://127.0.0.1:1/stats',
+  objects: null,
+  intervalMs: 200,
+  catalogue: null,
+  topUpBytesPerSecond: 0,
+};
+
 describe('agent storage control', () => {
   it('explains nothing when it is off (not found, exit code 4)', async () => {
     const agent = await Agent.start(config('off', null), pino({ level: 'silent' }));
@@ -51,17 +61,7 @@ describe('agent storage control', () => {
     };
     await writeFile(join(dataDir, 'storage-control', 'ingested.json'), JSON.stringify(record));
     const log = captureLog('info');
-    const agent = await Agent.start(
-      config('restore', {
-        settings: DEFAULT_SETTINGS,
-        statsUrl: 'http://127.0.0.1:1/stats',
-        objects: null,
-        intervalMs: 200,
-        catalogue: null,
-        topUpBytesPerSecond: 0,
-      }),
-      log.logger,
-    );
+    const agent = await Agent.start(config('restore', unreachableTracker), log.logger);
     try {
       expect(log.lines.find((line) => line.msg.startsWith('storage control: restored'))).toMatchObject({ swarms: 1 });
     } finally {
@@ -71,17 +71,7 @@ describe('agent storage control', () => {
 
   it('holds its decisions while the tracker cannot be reached, and explains them by name', async () => {
     const log = captureLog('info');
-    const agent = await Agent.start(
-      config('on', {
-        settings: DEFAULT_SETTINGS,
-        statsUrl: 'http://127.0.0.1:1/stats',
-        objects: null,
-        intervalMs: 200,
-        catalogue: null,
-        topUpBytesPerSecond: 0,
-      }),
-      log.logger,
-    );
+    const agent = await Agent.start(config('on', unreachableTracker), log.logger);
     try {
       const file = join(dir, 'video.bin');
       await writeFile(file, Buffer.alloc(2 * 262_144, 3));

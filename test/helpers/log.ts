@@ -72,26 +72,41 @@ export function followLogLines(stream: NodeJS.ReadableStream, who = 'the process
   });
   return {
     lines,
-    waitFor(matches, what, timeoutMs = 60_000) {
-      return new Promise((resolve, reject) => {
-        const check = (): void => {
-          const found = lines.find(matches);
-          if (found === undefined) return;
-          clearTimeout(timer);
-          waiters.delete(check);
-          resolve(found);
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          const last = lines
-            .slice(-5)
-            .map((l) => l.msg)
-            .join(' | ');
-          reject(new Error(`${who} never logged ${what}; last: ${last}`));
-        }, timeoutMs);
-        waiters.add(check);
-        check();
-      });
-    },
+    waitFor: (matches, what, timeoutMs = 60_000) =>
+      waitForItem(lines, waiters, matches, timeoutMs, () => {
+        const last = lines
+          .slice(-5)
+          .map((l) => l.msg)
+          .join(' | ');
+        return new Error(`${who} never logged ${what}; last: ${last}`);
+      }),
   };
+}
+
+/**
+ * Resolves with the first of `items` (there now, or pushed later by a producer that calls every function in
+ * `wakers` after a push) that matches; rejects with `failure()` after timeoutMs.
+ */
+export function waitForItem<T>(
+  items: readonly T[],
+  wakers: Set<() => void>,
+  matches: (item: T) => boolean,
+  timeoutMs: number,
+  failure: () => Error,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      const found = items.find(matches);
+      if (found === undefined) return;
+      clearTimeout(timer);
+      wakers.delete(check);
+      resolve(found);
+    };
+    const timer = setTimeout(() => {
+      wakers.delete(check);
+      reject(failure());
+    }, timeoutMs);
+    wakers.add(check);
+    check();
+  });
 }

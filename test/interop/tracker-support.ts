@@ -19,6 +19,7 @@ import {
   createAnnounceClient,
   type SwarmStats,
 } from '../../src/tracker/index.ts';
+import { waitForItem } from '../helpers/log.ts';
 
 const LT_SCRIPT = fileURLToPath(new URL('./tracker_lt.py', import.meta.url));
 const RUN = fileURLToPath(new URL('../../bin/run.js', import.meta.url));
@@ -378,23 +379,14 @@ export function followStats(
   })().catch(() => undefined);
   return {
     snapshots,
-    until(test, timeoutMs) {
-      return new Promise((resolve, reject) => {
-        const check = (): void => {
-          const found = snapshots.find(test);
-          if (found === undefined) return;
-          clearTimeout(timer);
-          waiters.delete(check);
-          resolve(found);
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`statistics never matched; last: ${JSON.stringify(snapshots.at(-1))}`));
-        }, timeoutMs);
-        waiters.add(check);
-        check();
-      });
-    },
+    until: (test, timeoutMs) =>
+      waitForItem(
+        snapshots,
+        waiters,
+        test,
+        timeoutMs,
+        () => new Error(`statistics never matched; last: ${JSON.stringify(snapshots.at(-1))}`),
+      ),
     close: () => controller.abort(),
   };
 }
