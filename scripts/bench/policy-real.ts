@@ -1,10 +1,10 @@
-// A real-process run to check the swarm simulator (issue 16): `edgepeer tracker`, the agent with storage
-// control on, an HTTP origin that counts the bytes it sends, and python3-libtorrent leechers with upload
-// and download limits arriving as a flash crowd (seeded exponential gaps) on loopback; each seeds SEED_S
-// after completing, then leaves. The simulator then runs the same schedule, object and limits with the
-// function's decide(), and both are printed: origin bytes, CDN egress (the agent's peer wire), and mean
-// and p95 download time. TOP_UP_KIB lists top-up rates (storageControl.topUpRate, KiB/s; 0: off) to run
-// one after the other on the same schedule, each with a fresh tracker and agent, e.g. TOP_UP_KIB=0,230.
+// A real-process run to check the swarm simulator (issue 16): `edgepeer tracker`, the agent with storage control on,
+// nginx as the origin (its bytes counted from its own log, $body_bytes_sent), and python3-libtorrent leechers with
+// upload and download limits arriving as a flash crowd (seeded exponential gaps) on loopback; each seeds SEED_S after
+// completing, then leaves. The simulator then runs the same schedule, object and limits with the function's decide(),
+// and both are printed: origin bytes, CDN egress (the agent's peer wire), and mean and p95 download time. TOP_UP_KIB
+// lists top-up rates (storageControl.topUpRate, KiB/s; 0: off) to run one after the other on the same schedule, each
+// with a fresh tracker and agent, e.g. TOP_UP_KIB=0,230.
 // usage: node scripts/bench/policy-real.ts   (after npm run build; scripts/bench/policy.sh runs it with REAL=1)
 //   env: LEECHERS=12 PIECES=32 PIECE_KIB=64 UP_KIB=64 DOWN_KIB=256 GAP_S=1 SEED_S=15 SEED=1 TOP_UP_KIB=0
 //   START_S (the simulator's client start-up time; default: fitted in each run on the fastest leecher alone),
@@ -28,7 +28,7 @@ import {
 } from '../../src/policy/index.ts';
 
 import { edgepeer } from '../../test/helpers/cli.ts';
-import { TestOrigin } from '../../test/helpers/origin.ts';
+import { startNginx } from '../../test/helpers/nginx.ts';
 import {
   followStats,
   type LtLeecher,
@@ -84,9 +84,11 @@ const metainfo = buildMetainfo({
   files: [{ path: [], length: data.length }],
   pieceHashes: Buffer.concat(hashes),
 });
-const origin = new TestOrigin();
-origin.files.set('/crowd.bin', data);
-const originUrl = await origin.start();
+// nginx's workers cannot enter a 0700 temp dir of this process's: the origin's root is its own.
+const originRoot = await mkdtemp(join(tmpdir(), 'edgepeer-policy-origin-'));
+await writeFile(join(originRoot, 'crowd.bin'), data, { mode: 0o644 });
+const origin = await startNginx(originRoot, { accessLog: true });
+const originUrl = origin.url;
 
 /** The agent's peer wire bytes sent so far (`edgepeer status`): the CDN egress of the run. */
 async function uploadedBytes(dataDir: string): Promise<number> {
@@ -144,7 +146,7 @@ async function runOnce(topUp: number, run: number): Promise<void> {
     const follower = followStats(tracker.statsUrl, metainfo.infoHash);
     await follower.until((s) => s.networkPeers.length === 1, 30_000);
     follower.close();
-    const originBefore = origin.requests.length;
+    const originBefore = await origin.bytesSent();
     const bare = await writeBareTorrent(join(dir, 'torrents'), metainfo);
     const wireBefore = await uploadedBytes(dataDir);
     const started = performance.now();
@@ -171,10 +173,7 @@ async function runOnce(topUp: number, run: number): Promise<void> {
       }),
     );
     const wall = (performance.now() - started) / 1000;
-    const originBytes = origin.requests.slice(originBefore).reduce((sum, request) => {
-      const range = /bytes=(\d+)-(\d+)/.exec(request.range ?? '');
-      return sum + (range ? Number(range[2]) - Number(range[1]) + 1 : data.length);
-    }, 0);
+    const originBytes = (await origin.bytesSent()) - originBefore;
     const cdnBytes = (await uploadedBytes(dataDir)) - wireBefore;
     const realMean = times.reduce((a, b) => a + b, 0) / times.length;
     const sorted = [...times].sort((a, b) => a - b);
@@ -273,4 +272,5 @@ try {
 } finally {
   await origin.stop();
   await rm(dir, { recursive: true, force: true });
+  await rm(originRoot, { recursive: true, force: true });
 }

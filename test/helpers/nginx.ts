@@ -38,7 +38,12 @@ pid ${scratch}/nginx.pid;
 error_log ${scratch}/error.log warn;
 events { worker_connections 256; }
 http {
-  ${accessLog ? `log_format ranges '$request_method $uri $http_range $status'; access_log ${scratch}/access.log ranges;` : 'access_log off;'}
+  ${
+    accessLog
+      ? `log_format ranges '$request_method $uri $http_range $status'; access_log ${scratch}/access.log ranges;
+  log_format sent '$body_bytes_sent'; access_log ${scratch}/sent.log sent;`
+      : 'access_log off;'
+  }
   sendfile on;
   client_body_temp_path ${scratch}/body;
   proxy_temp_path ${scratch}/proxy;
@@ -53,6 +58,8 @@ export interface NginxOrigin {
   url: string;
   /** With `accessLog`: one line per request so far, "METHOD URI RANGE STATUS" (RANGE "-" when none). */
   requests(): Promise<string[]>;
+  /** With `accessLog`: the body bytes nginx sent so far, by its own count ($body_bytes_sent). */
+  bytesSent(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -72,6 +79,13 @@ export async function startNginx(root: string, options: { accessLog?: boolean } 
     async requests() {
       const text = await readFile(join(scratch, 'access.log'), 'utf8').catch(() => '');
       return text.split('\n').filter((line) => line !== '');
+    },
+    async bytesSent() {
+      const text = await readFile(join(scratch, 'sent.log'), 'utf8').catch(() => '');
+      return text
+        .split('\n')
+        .filter((line) => line !== '')
+        .reduce((sum, line) => sum + Number(line), 0);
     },
     async stop() {
       if (child.exitCode === null) {
