@@ -632,6 +632,12 @@ function scrapeOf(values: Values, url: string): { url: string; intervalMs: numbe
       subject: 'storage-control-scrape-url',
     });
   }
+  if (values['storage-control-stats-url'] !== undefined) {
+    throw new ConfigError(
+      'statistics come from one place: storage-control-stats-url (an edgepeer tracker) or storage-control-scrape-url (any tracker), not both',
+      { subject: 'storage-control-scrape-url' },
+    );
+  }
   if (values['storage-control-catalogue'] !== undefined) {
     throw new ConfigError(
       "storage-control-catalogue: invitations come from an edgepeer tracker's statistics, not from a scrape (storage-control-scrape-url)",

@@ -247,6 +247,14 @@ function checkTogether(merged: Layer): ConfigIssue[] {
       });
     }
     const scraping = merged.has('storageControl.scrapeUrl');
+    if (scraping && merged.has('storageControl.statsUrl')) {
+      issues.push({
+        key: 'storageControl.scrapeUrl',
+        problem:
+          'statistics come from one place: set storageControl.statsUrl (an edgepeer tracker) or storageControl.scrapeUrl (any tracker), not both',
+        origin: originOf(merged, 'storageControl.scrapeUrl'),
+      });
+    }
     if (scraping && merged.has('storageControl.catalogue')) {
       issues.push({
         key: 'storageControl.catalogue',

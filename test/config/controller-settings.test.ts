@@ -193,6 +193,9 @@ describe('resolveControllerConfig', () => {
       resolveControllerConfig({ ...scraping, 'storage-control-catalogue': '/srv/catalogue' }, { env: {} }),
     ).rejects.toMatchObject({ details: { subject: 'storage-control-catalogue' } });
     await expect(
+      resolveControllerConfig({ ...scraping, 'storage-control-stats-url': 'http://t.example:6969/stats' }, { env: {} }),
+    ).rejects.toMatchObject({ details: { subject: 'storage-control-scrape-url' } });
+    await expect(
       resolveControllerConfig({ ...scraping, 'storage-control-scrape-interval': 120_000 }, { env: {} }),
     ).rejects.toMatchObject({ details: { subject: 'storage-control-scrape-interval' } });
     await expect(

@@ -68,9 +68,10 @@ describe('storageControl settings', () => {
     });
   });
 
-  it('refuse invitations with a scrape, and a scrape interval past the staleness, naming the keys', async () => {
+  it('refuse a scrape beside a statistics URL, invitations with a scrape, and a scrape interval past the staleness', async () => {
     const err = await resolveWith({
       env: {
+        EDGEPEER_STORAGE_CONTROL_STATS_URL: 'http://t.example:6969/stats',
         EDGEPEER_STORAGE_CONTROL_SCRAPE_URL: 'http://opentracker.example:6969/scrape',
         EDGEPEER_STORAGE_CONTROL_CATALOGUE: '/srv/torrents',
         EDGEPEER_STORAGE_CONTROL_SCRAPE_INTERVAL: '5m',
@@ -79,6 +80,7 @@ describe('storageControl settings', () => {
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect(issuesOf(err as ConfigError).map((issue) => issue.key)).toEqual([
+      'storageControl.scrapeUrl',
       'storageControl.catalogue',
       'storageControl.scrapeInterval',
     ]);
