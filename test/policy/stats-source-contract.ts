@@ -34,26 +34,37 @@ export function changed(source: StatsSource, infoHash: string, test: () => boole
   });
 }
 
+/**
+ * The reference tracker in this process for the describe block that calls it (started before its tests,
+ * closed after): its address, and an announce to it.
+ */
+export function referenceTracker(): {
+  address: () => TrackerAddress;
+  announce: (values: Record<string, string | number | Uint8Array | undefined>) => Promise<ArrayBuffer>;
+} {
+  let tracker: Tracker;
+  let address: TrackerAddress;
+  beforeAll(async () => {
+    tracker = createTracker({ port: 0, host: '127.0.0.1', intervalS: 60 });
+    address = await tracker.listen();
+  });
+  afterAll(() => tracker.close());
+  return {
+    address: () => address,
+    announce: (values) => fetch(`${address.announceUrl}?${announceQueryOf(values)}`).then((r) => r.arrayBuffer()),
+  };
+}
+
 export function statsSourceContract(name: string, kind: StatsSourceKind): void {
   describe(`${name}: the StatsSource contract, on the reference tracker`, () => {
-    let tracker: Tracker;
-    let address: TrackerAddress;
-
-    beforeAll(async () => {
-      tracker = createTracker({ port: 0, host: '127.0.0.1', intervalS: 60 });
-      address = await tracker.listen();
-    });
-    afterAll(() => tracker.close());
-
-    const announce = (values: Record<string, string | number | Uint8Array | undefined>) =>
-      fetch(`${address.announceUrl}?${announceQueryOf(values)}`).then((r) => r.arrayBuffer());
+    const { address, announce } = referenceTracker();
 
     it('reads a swarm of plain peers, then each change: seeds hold every piece, leechers are demand', async () => {
       const infoHash = randomBytes(20);
       const hex = infoHash.toString('hex');
       await announce({ info_hash: infoHash, peer_id: peerId(1), port: 7001, left: 0 });
       await announce({ info_hash: infoHash, peer_id: peerId(2), port: 7002, left: 400 });
-      const source = kind.make(address.announceUrl);
+      const source = kind.make(address().announceUrl);
       try {
         source.follow(hex, 4);
         await changed(source, hex, () => source.reading(hex).counts !== null);
@@ -75,7 +86,7 @@ export function statsSourceContract(name: string, kind: StatsSourceKind): void {
 
     it('reads a swarm the tracker has never seen as empty, not as a problem', async () => {
       const hex = randomBytes(20).toString('hex');
-      const source = kind.make(address.announceUrl);
+      const source = kind.make(address().announceUrl);
       try {
         source.follow(hex, 2);
         await changed(source, hex, () => source.reading(hex).counts !== null);
@@ -87,7 +98,7 @@ export function statsSourceContract(name: string, kind: StatsSourceKind): void {
 
     it('forgets a swarm it no longer follows', async () => {
       const hex = randomBytes(20).toString('hex');
-      const source = kind.make(address.announceUrl);
+      const source = kind.make(address().announceUrl);
       try {
         source.follow(hex, 2);
         await changed(source, hex, () => source.reading(hex).counts !== null);

@@ -6,9 +6,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countsFromStats, StatsFormatError, TrackerStatsSource } from '../../src/policy/index.ts';
-import { createTracker, encodeBitmap, type Tracker, type TrackerAddress } from '../../src/tracker/index.ts';
-import { announceQueryOf, peerId } from '../tracker/helpers.ts';
-import { changed, statsSourceContract } from './stats-source-contract.ts';
+import { encodeBitmap } from '../../src/tracker/index.ts';
+import { peerId } from '../tracker/helpers.ts';
+import { changed, referenceTracker, statsSourceContract } from './stats-source-contract.ts';
 
 const HASH = 'ab'.repeat(20);
 
@@ -71,17 +71,7 @@ statsSourceContract('TrackerStatsSource', {
 });
 
 describe('TrackerStatsSource on the reference tracker', () => {
-  let tracker: Tracker;
-  let address: TrackerAddress;
-
-  beforeAll(async () => {
-    tracker = createTracker({ port: 0, host: '127.0.0.1', intervalS: 60 });
-    address = await tracker.listen();
-  });
-  afterAll(() => tracker.close());
-
-  const announce = (values: Record<string, string | number | Uint8Array | undefined>) =>
-    fetch(`${address.announceUrl}?${announceQueryOf(values)}`).then((r) => r.arrayBuffer());
+  const { address, announce } = referenceTracker();
 
   it('follows a swarm: first the current state, then each change as the long poll answers', async () => {
     const infoHash = randomBytes(20);
@@ -97,7 +87,7 @@ describe('TrackerStatsSource on the reference tracker', () => {
       ep_bm: encodeBitmap(Uint8Array.of(0b1100_0000), 4),
     });
     await announce({ info_hash: infoHash, peer_id: peerId(2), port: 7002, left: 400 });
-    const source = new TrackerStatsSource({ statsUrl: address.statsUrl, waitS: 5 });
+    const source = new TrackerStatsSource({ statsUrl: address().statsUrl, waitS: 5 });
     try {
       source.follow(hex, 4);
       await changed(source, hex, () => source.reading(hex).counts !== null);
