@@ -33,6 +33,7 @@ import {
   openStorePart,
   originPart,
   RegistrationPart,
+  recordFile,
   ScrubPart,
   type ServingThreadsPart,
   StorageControlPart,
@@ -370,7 +371,7 @@ export class Agent {
       logger: this.logger.child({ part: 'storage control' }),
       registry: this.metrics,
       // What it ingested and when, so TTLs go on across restarts (the pieces set aside do not: cleared above).
-      ingestedFile: join(this.config.dataDir, 'storage-control', 'ingested.json'),
+      ingestedRecord: recordFile(join(this.config.dataDir, 'storage-control', 'ingested.json')),
     });
     this.lifecycle.add(part);
     await part.restore();

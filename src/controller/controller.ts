@@ -29,6 +29,7 @@ import {
   Lifecycle,
   RegistrationPart,
   type ReloadOutcome,
+  recordFile,
   reloadSteps,
   startHttp,
   startPeerWire,
@@ -341,9 +342,15 @@ export class Controller {
         ...(this.#edgeChoice === undefined ? {} : { choose: this.#edgeChoice }),
         // With maps, pieces go where the demand is, `choose` deciding among the edges nearest to it.
         ...(this.nearness === null || config.topology?.placement === 'load' ? {} : { nearness: this.nearness }),
-        // This controller's record of what it placed and when: TTLs go on across its restarts (a new leader
-        // of a shared fleet starts its own).
-        ingestedFile: join(this.config.dataDir, 'storage-control', 'ingested.json'),
+        // The record of what it placed and when, so TTLs go on: in the shared fleet state, where a new leader
+        // reads it; a controller alone keeps it in its data dir.
+        ingestedRecord: this.fleet.shared
+          ? {
+              where: 'the shared fleet state',
+              read: () => this.fleet.storageControlRecord(),
+              write: (text) => this.fleet.putStorageControlRecord(text),
+            }
+          : recordFile(join(this.config.dataDir, 'storage-control', 'ingested.json')),
       });
       await this.#storageControl.restore();
       this.#storageControl.start();

@@ -158,6 +158,13 @@ export interface FleetState extends EventEmitter<FleetEvents> {
   deleteMetainfo(infoHash: string): Promise<void>;
 
   /**
+   * Storage control's record of what it placed and when (src/policy IngestedRecord, as text): the leader
+   * writes it, and a new leader reads it so that TTLs go on.
+   */
+  putStorageControlRecord(text: string): Promise<void>;
+  storageControlRecord(): Promise<string | undefined>;
+
+  /**
    * The peer id the CDN announces under: `candidate` for a controller alone; on a shared state the first
    * controller's, so that trackers keep one entry for the CDN whichever controller announces.
    */

@@ -42,6 +42,8 @@ export class MemoryFleetState extends EventEmitter<FleetEvents> implements Fleet
   /** edge id -> info hash -> the edge's bitfield of it. */
   readonly #holdings = new Map<string, Map<string, Bitfield>>();
   readonly #metainfo = new Map<string, Uint8Array>();
+  /** Not saved to the file: a controller alone keeps its record in its data dir (src/controller/controller.ts). */
+  #storageControlRecord: string | undefined;
   /** edge id -> info hash -> the purge waiting for the edge (a Map keeps them oldest first). */
   readonly #queuedPurges = new Map<string, Map<string, QueuedPurge>>();
   /** The write running (or done), and the one waiting for it, which every change until it starts joins. */
@@ -270,6 +272,14 @@ export class MemoryFleetState extends EventEmitter<FleetEvents> implements Fleet
 
   async deleteMetainfo(infoHash: string): Promise<void> {
     this.#metainfo.delete(infoHash);
+  }
+
+  async putStorageControlRecord(text: string): Promise<void> {
+    this.#storageControlRecord = text;
+  }
+
+  async storageControlRecord(): Promise<string | undefined> {
+    return this.#storageControlRecord;
   }
 
   async sharedPeerId(candidate: Uint8Array): Promise<Uint8Array> {

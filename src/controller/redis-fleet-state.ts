@@ -453,6 +453,15 @@ export class RedisFleetState extends EventEmitter<FleetEvents> implements FleetS
     await this.#client.del(this.#key(`o:${infoHash}`, 'torrent'));
   }
 
+  async putStorageControlRecord(text: string): Promise<void> {
+    await this.#client.set(this.#key('fleet', 'storage-control'), text);
+  }
+
+  async storageControlRecord(): Promise<string | undefined> {
+    const raw = await this.#client.get(this.#key('fleet', 'storage-control'));
+    return raw === null ? undefined : raw.toString();
+  }
+
   async sharedPeerId(candidate: Uint8Array): Promise<Uint8Array> {
     const key = this.#key('fleet', 'peer-id');
     await this.#client.set(key, Buffer.from(candidate), { NX: true });

@@ -10,7 +10,7 @@
 // edge as above.
 import type { Logger } from '../log/index.ts';
 import { encodeTorrent, formatPieceList } from '../metainfo/index.ts';
-import { metainfoFromCatalogue, originFromUrlList, StorageControlPart } from '../parts/index.ts';
+import { metainfoFromCatalogue, originFromUrlList, type RecordPlace, StorageControlPart } from '../parts/index.ts';
 import {
   invitationsUrlFromStats,
   ScrapeStatsSource,
@@ -52,8 +52,8 @@ export interface ControllerStorageControlOptions {
   nearness?: EdgeNearness;
   metrics?: ConstructorParameters<typeof StorageControlPart>[0]['registry'];
   source?: StatsSource;
-  /** Where the record of what it ingested is kept (StorageControlPart's ingestedFile). */
-  ingestedFile?: string;
+  /** Where the record of what it ingested is kept (StorageControlPart's ingestedRecord). */
+  ingestedRecord?: RecordPlace;
 }
 
 /** The serving edges as placement candidates for an object (with their PIDs when there are maps). */
@@ -162,7 +162,7 @@ export function controllerStorageControl(options: ControllerStorageControlOption
     settings: options.settings,
     statsUrl: options.statsUrl,
     ...(options.scrape == null ? {} : { scrape: options.scrape }),
-    ...(options.ingestedFile === undefined ? {} : { ingestedFile: options.ingestedFile }),
+    ...(options.ingestedRecord === undefined ? {} : { ingestedRecord: options.ingestedRecord }),
     objects: options.objects,
     intervalMs: options.intervalMs,
     catalog: {

@@ -21,6 +21,8 @@ export {
   withWireThreads,
 } from './serving-threads.ts';
 export {
+  type RecordPlace,
+  recordFile,
   type StorageControlOptions,
   StorageControlPart,
   type StorageControlStatus,

@@ -76,7 +76,33 @@ export interface StorageControlOptions {
    * Where the record of what the function ingested, and when, is kept (JSON, rewritten after a round that
    * changes it): restore() reads it, so a TTL counts from the ingest across restarts. Absent: not kept.
    */
-  ingestedFile?: string;
+  ingestedRecord?: RecordPlace;
+}
+
+/** Where a text record is kept: a file (recordFile), or a controller's fleet state. */
+export interface RecordPlace {
+  /** For log lines: the file, or what holds it. */
+  where: string;
+  /** The text, or undefined if none was written yet. */
+  read(): Promise<string | undefined>;
+  write(text: string): Promise<void>;
+}
+
+/** A record kept in a file, replaced whole (temp file, then rename). */
+export function recordFile(path: string): RecordPlace {
+  return {
+    where: path,
+    read: () =>
+      readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return undefined;
+        throw err;
+      }),
+    write: async (text) => {
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(`${path}.tmp`, text);
+      await rename(`${path}.tmp`, path);
+    },
+  };
 }
 
 /** After a failed ingest from an object's origin, the next attempt waits this long, doubling up to the max. */
@@ -207,47 +233,49 @@ export class StorageControlPart implements Part {
    * before a restart. None yet is a first start; one that cannot be read is reported, and TTLs start again.
    */
   async restore(): Promise<void> {
-    const file = this.#options.ingestedFile;
-    if (file === undefined) return;
-    let text: string;
+    const place = this.#options.ingestedRecord;
+    if (place === undefined) return;
+    const { logger } = this.#options;
+    let text: string | undefined;
     try {
-      text = await readFile(file, 'utf8');
+      text = await place.read();
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      this.#options.logger.warn(
-        { file, err: toError(err) },
+      logger.warn(
+        { where: place.where, err: toError(err) },
         'storage control: cannot read what it ingested; TTLs start again',
       );
       return;
     }
+    if (text === undefined) return;
     try {
       this.#state = stateFromIngestedRecord(JSON.parse(text));
       this.#ingestedText = text;
       const swarms = Object.keys(this.#state.swarms).length;
-      this.#options.logger.info({ file, swarms }, 'storage control: restored what it ingested (TTLs go on)');
+      logger.info({ where: place.where, swarms }, 'storage control: restored what it ingested (TTLs go on)');
     } catch (err) {
       const detail = err instanceof IngestedRecordError || err instanceof SyntaxError ? err.message : String(err);
-      this.#options.logger.warn(
-        { file, detail },
+      logger.warn(
+        { where: place.where, detail },
         'storage control: the record of what it ingested is damaged; TTLs start again',
       );
     }
   }
 
-  /** Writes the ingested record if a round changed it: one write at a time, temp file then rename. */
+  /** Writes the ingested record if a round changed it, one write at a time. */
   #keepIngested(): void {
-    const file = this.#options.ingestedFile;
-    if (file === undefined) return;
+    const place = this.#options.ingestedRecord;
+    if (place === undefined) return;
     const text = `${JSON.stringify(ingestedRecordOf(this.#state))}\n`;
     if (text === this.#ingestedText) return;
     this.#ingestedText = text;
     this.#ingestedWrite = this.#ingestedWrite.then(async () => {
       try {
-        await mkdir(dirname(file), { recursive: true });
-        await writeFile(`${file}.tmp`, text);
-        await rename(`${file}.tmp`, file);
+        await place.write(text);
       } catch (err) {
-        this.#options.logger.warn({ file, err: toError(err) }, 'storage control: cannot keep what it ingested');
+        this.#options.logger.warn(
+          { where: place.where, err: toError(err) },
+          'storage control: cannot keep what it ingested',
+        );
       }
     });
   }

@@ -752,5 +752,19 @@ export function fleetStateContract(name: string, open: () => Promise<FleetState>
           await fleet.deleteMetainfo(other);
         }));
     });
+
+    describe('storage control record', () => {
+      test('keeps the last record written, whole', () =>
+        withFleet(async (fleet) => {
+          expect(await fleet.storageControlRecord()).toBeUndefined();
+          const record = JSON.stringify({
+            version: 1,
+            swarms: { [infoHash()]: { pieceCount: 3, ingestedAt: { 2: 7 } } },
+          });
+          await fleet.putStorageControlRecord(record);
+          await fleet.putStorageControlRecord(`${record}\n`);
+          expect(await fleet.storageControlRecord()).toBe(`${record}\n`);
+        }));
+    });
   });
 }

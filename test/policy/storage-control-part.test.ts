@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildMetainfo } from '../../src/metainfo/index.ts';
-import { DiskPieceReserve, StorageControlPart } from '../../src/parts/index.ts';
+import { DiskPieceReserve, recordFile, StorageControlPart } from '../../src/parts/index.ts';
 import {
   DEFAULT_SETTINGS,
   renderExplanation,
@@ -110,7 +110,7 @@ async function setup(
       announceNow: (hash) => calls.push(`announce ${hash === infoHash}`),
       topUpPacing: (hash, paced) => pacing.push([hash, paced]),
       ...(options.reserveDir ? { reserve: new DiskPieceReserve(options.reserveDir, store) } : {}),
-      ...(options.ingestedFile ? { ingestedFile: options.ingestedFile } : {}),
+      ...(options.ingestedFile ? { ingestedRecord: recordFile(options.ingestedFile) } : {}),
     });
   const part = makePart(registry);
   const counts = (swarmCopies: number[], cdnCopies: number[], demand = 2): StatsReading => ({
