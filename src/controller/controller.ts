@@ -29,7 +29,6 @@ import {
   Lifecycle,
   RegistrationPart,
   type ReloadOutcome,
-  recordFile,
   reloadSteps,
   startHttp,
   startPeerWire,
@@ -52,7 +51,7 @@ import { ControllerOperations } from './operations.ts';
 import type { EdgeChoice } from './placement.ts';
 import { restartOnlyChanges } from './reload.ts';
 import { type ControllerStatus, controllerStatus, edgeSummaries } from './status.ts';
-import { controllerStorageControl } from './storage-control.ts';
+import { controllerStorageControl, storageControlRecordPlace } from './storage-control.ts';
 
 /**
  * Changes to the union reach trackers within ~0.3 s (an edge's own announces wait 5 s and ride a 10 s
@@ -344,13 +343,7 @@ export class Controller {
         ...(this.nearness === null || config.topology?.placement === 'load' ? {} : { nearness: this.nearness }),
         // The record of what it placed and when, so TTLs go on: in the shared fleet state, where a new leader
         // reads it; a controller alone keeps it in its data dir.
-        ingestedRecord: this.fleet.shared
-          ? {
-              where: 'the shared fleet state',
-              read: () => this.fleet.storageControlRecord(),
-              write: (text) => this.fleet.putStorageControlRecord(text),
-            }
-          : recordFile(join(this.config.dataDir, 'storage-control', 'ingested.json')),
+        ingestedRecord: storageControlRecordPlace(this.fleet, this.config.dataDir),
       });
       await this.#storageControl.restore();
       this.#storageControl.start();

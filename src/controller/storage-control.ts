@@ -8,9 +8,16 @@
 // With a catalogue it follows the tracker's invitations (6.2.3 step 2): a swarm the fleet does not know
 // joins with the catalogue's .torrent as its metainfo, and its rounds place the pieces the swarm lacks on an
 // edge as above.
+import { join } from 'node:path';
 import type { Logger } from '../log/index.ts';
 import { encodeTorrent, formatPieceList } from '../metainfo/index.ts';
-import { metainfoFromCatalogue, originFromUrlList, type RecordPlace, StorageControlPart } from '../parts/index.ts';
+import {
+  metainfoFromCatalogue,
+  originFromUrlList,
+  type RecordPlace,
+  recordFile,
+  StorageControlPart,
+} from '../parts/index.ts';
 import {
   invitationsUrlFromStats,
   ScrapeStatsSource,
@@ -22,6 +29,7 @@ import {
 import type { CatalogObject } from '../store/index.ts';
 import { type EdgeRegistry, purgeCommand } from './edge-registry.ts';
 import type { FleetCatalog } from './fleet-catalog.ts';
+import type { FleetState } from './fleet-state.ts';
 import type { EdgeNearness } from './nearness.ts';
 import { chooseEdge, type EdgeChoice, nearDemand, type PlacementCandidate } from './placement.ts';
 
@@ -110,6 +118,22 @@ function unionSettles(
     catalog.on('pieces-added', check);
     catalog.on('pieces-removed', check);
   });
+}
+
+/**
+ * Where the controller keeps storage control's record of what it placed and when: in the fleet state when
+ * controllers share one (a new leader reads it there), else in its data dir.
+ */
+export function storageControlRecordPlace(
+  fleet: Pick<FleetState, 'shared' | 'storageControlRecord' | 'putStorageControlRecord'>,
+  dataDir: string,
+): RecordPlace {
+  if (!fleet.shared) return recordFile(join(dataDir, 'storage-control', 'ingested.json'));
+  return {
+    where: 'the shared fleet state',
+    read: () => fleet.storageControlRecord(),
+    write: (text) => fleet.putStorageControlRecord(text),
+  };
 }
 
 /** The storage control part of a controller: decide() over the fleet's union, carried out through edges. */

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Agent, DEFAULT_AGENT_CONFIG } from '../../src/agent/index.ts';
 import { DEFAULT_CONTROLLER_CONFIG } from '../../src/config/index.ts';
 import { Controller } from '../../src/controller/index.ts';
-import { controllerStorageControl } from '../../src/controller/storage-control.ts';
+import { controllerStorageControl, storageControlRecordPlace } from '../../src/controller/storage-control.ts';
 import type { IngestResult } from '../../src/ingest/index.ts';
 import type { StorageControlPart } from '../../src/parts/index.ts';
 import { DEFAULT_SETTINGS, type StatsReading, type StatsSource } from '../../src/policy/index.ts';
@@ -200,5 +200,27 @@ describe('storage control in the controller', () => {
     } finally {
       await noRoom.stop();
     }
+  });
+});
+
+describe("where the controller keeps storage control's record", () => {
+  it('keeps it in the fleet state when controllers share one, else in its data dir', async () => {
+    const kept: string[] = [];
+    const shared = {
+      shared: true,
+      storageControlRecord: async () => kept.at(-1),
+      putStorageControlRecord: async (text: string) => void kept.push(text),
+    };
+    const inFleet = storageControlRecordPlace(shared, '/nonexistent');
+    await inFleet.write('{"version":1,"swarms":{}}');
+    expect(await inFleet.read()).toBe('{"version":1,"swarms":{}}');
+    expect(inFleet.where).toBe('the shared fleet state');
+
+    const alone = storageControlRecordPlace({ ...shared, shared: false }, join(dir, 'alone'));
+    expect(alone.where).toBe(join(dir, 'alone', 'storage-control', 'ingested.json'));
+    expect(await alone.read()).toBeUndefined();
+    await alone.write('{"version":1,"swarms":{}}');
+    expect(await alone.read()).toBe('{"version":1,"swarms":{}}');
+    expect(kept).toHaveLength(1);
   });
 });
