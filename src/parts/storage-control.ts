@@ -229,7 +229,7 @@ export class StorageControlPart implements Part {
   }
 
   /**
-   * Reads the record of what the function ingested (options.ingestedFile), so TTLs count from the ingests
+   * Reads the record of what the function ingested (options.ingestedRecord), so TTLs count from the ingests
    * before a restart. None yet is a first start; one that cannot be read is reported, and TTLs start again.
    */
   async restore(): Promise<void> {
