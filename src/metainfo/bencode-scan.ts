@@ -38,18 +38,6 @@ export function scanTopLevelDictionary(data: Uint8Array): ScannedDictionary {
   return { valueSpans };
 }
 
-/**
- * The entries of the dictionary at `span` of data already scanned (scanTopLevelDictionary): each key, its
- * bytes as latin1 (one character a byte: binary keys such as a scrape's info hashes survive), and where its
- * value lies.
- */
-export function dictionaryEntries(data: Uint8Array, span: ByteSpan): Map<string, ByteSpan> {
-  if (data[span.start] !== LETTER_D) throw new BencodeSyntaxError(`not a dictionary at byte ${span.start}`);
-  const entries = new Map<string, ByteSpan>();
-  scanDictionary(data, span.start, 1, entries);
-  return entries;
-}
-
 function scanValue(data: Uint8Array, pos: number, depth: number): number {
   if (depth > MAX_DEPTH) throw new BencodeSyntaxError(`nesting deeper than ${MAX_DEPTH} levels at byte ${pos}`);
   const byte = byteAt(data, pos);

@@ -1,5 +1,4 @@
 // The public surface of src/metainfo: BitTorrent v1 metainfo (BEP 3) as plain data. Stateless.
-export { BencodeSyntaxError, type ByteSpan, dictionaryEntries, scanTopLevelDictionary } from './bencode-scan.ts';
 export { type BuildMetainfoInput, buildMetainfo } from './build.ts';
 export { type ContentFile, type ContentListing, listContentFiles } from './content-files.ts';
 export { encodeTorrent } from './encode.ts';

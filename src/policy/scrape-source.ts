@@ -7,9 +7,14 @@
 // hold any piece of the object, so a piece they may hold alone is never counted as held elsewhere (the
 // tracker's count cannot tell whether a node is among its seeds yet). Other CDN nodes count as outside.
 import { EventEmitter } from 'node:events';
-import bencode from 'bencode';
-import { BencodeSyntaxError, type ByteSpan, dictionaryEntries, scanTopLevelDictionary } from '../metainfo/index.ts';
-import type { StatsSource } from './source.ts';
+import {
+  type BencodeDictionary,
+  BencodeError,
+  type BencodeValue,
+  decodeBencode,
+  isDictionary,
+} from '../tracker/index.ts';
+import { describeFailure, type StatsSource } from './source.ts';
 import { StatsFormatError } from './stats.ts';
 import type { StatsProblem, StatsReading, SwarmCounts } from './types.ts';
 
@@ -159,7 +164,7 @@ export class ScrapeStatsSource extends EventEmitter<{ changed: [infoHash: string
       const detail =
         err instanceof StatsFormatError
           ? `malformed scrape from ${scrapeUrl}: ${err.message}`
-          : `scrape unreachable at ${scrapeUrl}: ${describe(err)}`;
+          : `scrape unreachable at ${scrapeUrl}: ${describeFailure(err)}`;
       for (const hash of hashes) {
         const followed = this.#followed.get(hash);
         if (followed === undefined) continue;
@@ -219,42 +224,39 @@ export function countsFromScrape(
  * A tracker's "failure reason" is an error with its words; anything else off BEP 48's shape is malformed.
  */
 export function parseScrape(body: Uint8Array): { files: Map<string, ScrapeEntry>; minRequestIntervalS: number } {
-  let top: Map<string, ByteSpan>;
+  let answer: BencodeValue;
   try {
-    top = scanTopLevelDictionary(body).valueSpans;
+    answer = decodeBencode(body);
   } catch (err) {
-    if (err instanceof BencodeSyntaxError) throw new StatsFormatError(`not bencoded: ${err.message}`);
+    if (err instanceof BencodeError) throw new StatsFormatError(`not bencoded: ${err.message}`);
     throw err;
   }
-  const value = (span: ByteSpan | undefined): unknown =>
-    span === undefined ? undefined : bencode.decode(body.subarray(span.start, span.end));
-  const failure = value(top.get('failure reason'));
-  if (failure instanceof Uint8Array) {
-    throw new ScrapeRefused(`the tracker refused: ${new TextDecoder().decode(failure).slice(0, 200)}`);
+  if (!isDictionary(answer)) throw new StatsFormatError('the answer is not a bencoded dictionary');
+  const failure = answer['failure reason'];
+  if (Buffer.isBuffer(failure)) {
+    throw new ScrapeRefused(`the tracker refused: ${failure.toString('utf8').slice(0, 200)}`);
   }
-  const filesSpan = top.get('files');
-  if (filesSpan === undefined || body[filesSpan.start] !== 0x64)
-    throw new StatsFormatError('"files" must be a dictionary');
+  const files = answer.files;
+  if (!isDictionary(files)) throw new StatsFormatError('"files" must be a dictionary');
   const entries = new Map<string, ScrapeEntry>();
-  // Keys are the info hashes' 20 bytes; the bencode package would decode them as text.
-  for (const [key, span] of dictionaryEntries(body, filesSpan)) {
+  // The decoder keeps keys as latin1 text, one character a byte: an info hash's 20 bytes survive.
+  for (const [key, entry] of Object.entries(files)) {
     const hash = Buffer.from(key, 'latin1');
     if (hash.length !== 20) throw new StatsFormatError(`a key of "files" is ${hash.length} bytes, not 20`);
-    const entry = value(span);
     if (!isDictionary(entry)) throw new StatsFormatError(`"files".${hash.toString('hex')} must be a dictionary`);
     entries.set(hash.toString('hex'), {
       complete: whole(entry, 'complete', hash),
       incomplete: whole(entry, 'incomplete', hash),
     });
   }
-  const flags = value(top.get('flags'));
+  const flags = answer.flags;
   const interval = isDictionary(flags) ? flags.min_request_interval : undefined;
   const minRequestIntervalS =
     typeof interval === 'number' && Number.isSafeInteger(interval) && interval > 0 ? Math.min(interval, 3600) : 0;
   return { files: entries, minRequestIntervalS };
 }
 
-function whole(entry: Record<string, unknown>, key: string, hash: Buffer): number {
+function whole(entry: BencodeDictionary, key: string, hash: Buffer): number {
   const value = entry[key];
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
     throw new StatsFormatError(`"files".${hash.toString('hex')}.${key} must be a whole number >= 0`);
@@ -262,18 +264,6 @@ function whole(entry: Record<string, unknown>, key: string, hash: Buffer): numbe
   return value;
 }
 
-function isDictionary(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
-}
-
 function percentEncode(hex: string): string {
   return hex.replace(/../g, '%$&');
-}
-
-function describe(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  if (err.name === 'TimeoutError') return 'no answer in time';
-  const cause = (err as { cause?: unknown }).cause;
-  const code = typeof cause === 'object' && cause !== null && 'code' in cause ? ` (${String(cause.code)})` : '';
-  return `${err.message}${code}`;
 }

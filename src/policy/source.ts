@@ -129,7 +129,8 @@ export class TrackerStatsSource extends EventEmitter<{ changed: [infoHash: strin
 
 class Unreachable extends Error {}
 
-function describeFailure(err: unknown): string {
+/** A failed request in a few words: its error, "no answer in time" for a timeout, and the system's code. */
+export function describeFailure(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const cause = (err as { cause?: unknown }).cause;
   const code = typeof cause === 'object' && cause !== null && 'code' in cause ? ` (${String(cause.code)})` : '';

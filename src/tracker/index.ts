@@ -21,7 +21,14 @@ export {
   type ScrapeCounts,
   type TrackerTransport,
 } from './client/transport.ts';
-export { decodeBencode, encodeBencode, isDictionary } from './protocol/bencode.ts';
+export {
+  type BencodeDictionary,
+  BencodeError,
+  type BencodeValue,
+  decodeBencode,
+  encodeBencode,
+  isDictionary,
+} from './protocol/bencode.ts';
 export { BitmapError, decodeBitmap, encodeBitmap } from './protocol/bitmap.ts';
 export { ExtensionParam, objectUrl, pieceUrlPattern } from './protocol/extension.ts';
 export {
