@@ -17,15 +17,9 @@ import {
   type RecordPlace,
   recordFile,
   StorageControlPart,
+  statsSourceFor,
 } from '../parts/index.ts';
-import {
-  invitationsUrlFromStats,
-  ScrapeStatsSource,
-  type StatsSource,
-  type StorageControlSettings,
-  singleNodeHoldings,
-  TrackerStatsSource,
-} from '../policy/index.ts';
+import { invitationsUrlFromStats, type StatsSource, type StorageControlSettings } from '../policy/index.ts';
 import type { CatalogObject } from '../store/index.ts';
 import { type EdgeRegistry, purgeCommand } from './edge-registry.ts';
 import type { FleetCatalog } from './fleet-catalog.ts';
@@ -144,25 +138,23 @@ export function controllerStorageControl(options: ControllerStorageControlOption
     nearness === undefined
       ? (options.choose ?? chooseEdge)
       : nearDemand((from, to) => nearness.topology.cost(from, to), options.choose ?? chooseEdge);
-  // Read here too: the placement asks it where the swarm's leechers are.
-  const source =
-    options.source ??
-    (options.scrape == null
-      ? new TrackerStatsSource({ statsUrl: options.statsUrl })
-      : new ScrapeStatsSource({
-          scrapeUrl: options.scrape.url,
-          intervalMs: options.scrape.intervalMs,
-          // Edges do not announce: the tracker counts the CDN as the controller, holding the union.
-          holds: (infoHash) => {
-            const union = catalog.known(infoHash);
-            return singleNodeHoldings(union?.bitfield.count() ?? 0, union?.pieceCount ?? 0);
-          },
-        }));
   const withOrigin = (object: CatalogObject): CatalogObject => {
     const metainfo = catalog.metainfoOf(object.infoHash);
     const origin = options.originOf(object.infoHash) ?? (metainfo === undefined ? null : originFromUrlList(metainfo));
     return { ...object, source: origin ?? null };
   };
+  // The fleet's objects as the part sees them: held means held by the union of the edges.
+  const objects = {
+    list: () => catalog.knownObjects().map(withOrigin),
+    get: (infoHash: string) => {
+      const object = catalog.known(infoHash);
+      return object === undefined ? undefined : withOrigin(object);
+    },
+  };
+  // Read here too: the placement asks it where the swarm's leechers are. Edges do not announce: to a scrape
+  // the CDN is the controller, holding the union.
+  const source =
+    options.source ?? statsSourceFor({ statsUrl: options.statsUrl, scrape: options.scrape ?? null, catalog: objects });
   const catalogue = options.catalogue ?? null;
   return new StorageControlPart({
     ...(catalogue === null
@@ -189,13 +181,7 @@ export function controllerStorageControl(options: ControllerStorageControlOption
     ...(options.ingestedRecord === undefined ? {} : { ingestedRecord: options.ingestedRecord }),
     objects: options.objects,
     intervalMs: options.intervalMs,
-    catalog: {
-      list: () => catalog.knownObjects().map(withOrigin),
-      get: (infoHash) => {
-        const object = catalog.known(infoHash);
-        return object === undefined ? undefined : withOrigin(object);
-      },
-    },
+    catalog: objects,
     ingest: async (infoHash, origin, pieces) => {
       const object = catalog.known(infoHash);
       const metainfo = catalog.metainfoOf(infoHash);

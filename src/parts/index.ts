@@ -26,4 +26,5 @@ export {
   type StorageControlOptions,
   StorageControlPart,
   type StorageControlStatus,
+  statsSourceFor,
 } from './storage-control.ts';

@@ -9,7 +9,6 @@ import { dirname } from 'node:path';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../log/index.ts';
 import {
-  type CdnHoldings,
   type DecisionReason,
   decide,
   IngestedRecordError,
@@ -37,11 +36,8 @@ export interface StorageControlOptions {
   settings: StorageControlSettings;
   /** The tracker's statistics URL (…/stats); used when neither `source` nor `scrape` is given. */
   statsUrl: string;
-  /**
-   * A tracker's scrape (BEP 48) to follow instead of statsUrl: seeds and leechers, no pieces. `holds`: the CDN
-   * nodes holding an object (default: this process, from `catalog`).
-   */
-  scrape?: { url: string; intervalMs: number; holds?: (infoHash: string) => CdnHoldings } | null;
+  /** A tracker's scrape (BEP 48) to follow instead of statsUrl: seeds and leechers, no pieces. */
+  scrape?: { url: string; intervalMs: number } | null;
   /** Info hashes it controls, or null for every object in the catalog. */
   objects: string[] | null;
   /** ms between rounds. */
@@ -105,6 +101,29 @@ export function recordFile(path: string): RecordPlace {
   };
 }
 
+/**
+ * The statistics storage control follows: the tracker's /stats long poll, or a scrape (storageControl.scrapeUrl),
+ * where this node (an agent, or a controller holding its edges' union) is what `catalog` holds.
+ */
+export function statsSourceFor(options: {
+  statsUrl: string;
+  scrape?: { url: string; intervalMs: number } | null;
+  catalog: Pick<Catalog, 'get'>;
+  clock?: () => number;
+}): StatsSource {
+  const { statsUrl, scrape, catalog, clock = Date.now } = options;
+  if (scrape == null) return new TrackerStatsSource({ statsUrl, clock });
+  return new ScrapeStatsSource({
+    scrapeUrl: scrape.url,
+    intervalMs: scrape.intervalMs,
+    clock,
+    holds: (infoHash) => {
+      const object = catalog.get(infoHash);
+      return singleNodeHoldings(object?.bitfield.count() ?? 0, object?.pieceCount ?? 0);
+    },
+  });
+}
+
 /** After a failed ingest from an object's origin, the next attempt waits this long, doubling up to the max. */
 const ORIGIN_RETRY_MS = 5_000;
 const ORIGIN_RETRY_MAX_MS = 300_000;
@@ -166,7 +185,7 @@ export class StorageControlPart implements Part {
     // Without a place to set pieces aside, a plentiful piece is removed.
     this.#settings = options.reserve === undefined ? { ...options.settings, setAside: false } : options.settings;
     this.#clock = options.clock ?? Date.now;
-    this.#source = options.source ?? this.#sourceOf(options);
+    this.#source = options.source ?? statsSourceFor({ ...options, clock: this.#clock });
     this.#metrics = createMetrics(options.registry);
     const invitations = options.invitations;
     this.#invitations =
@@ -182,22 +201,6 @@ export class StorageControlPart implements Part {
   /** Where the statistics come from: the scrape URL when scraping. */
   #statsUrl(): string {
     return this.#options.scrape?.url ?? this.#options.statsUrl;
-  }
-
-  #sourceOf(options: StorageControlOptions): StatsSource {
-    if (options.scrape == null) return new TrackerStatsSource({ statsUrl: options.statsUrl, clock: this.#clock });
-    const { catalog } = options;
-    return new ScrapeStatsSource({
-      scrapeUrl: options.scrape.url,
-      intervalMs: options.scrape.intervalMs,
-      clock: this.#clock,
-      holds:
-        options.scrape.holds ??
-        ((infoHash) => {
-          const object = catalog.get(infoHash);
-          return singleNodeHoldings(object?.bitfield.count() ?? 0, object?.pieceCount ?? 0);
-        }),
-    });
   }
 
   /** Joins a swarm the tracker invited it to, unless it holds the object already (rounds follow those). */
